@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/rabta/rabta/internal/demo"
+	"github.com/rabta/rabta/internal/ingest"
+	"github.com/rabta/rabta/internal/store/sqlite"
+)
+
+// runDemo seeds the demo data set on a fresh node, backfills its recent history and replays
+// the rest live through the same ingest path as any sensor.
+func runDemo(ctx context.Context, ents *sqlite.Entities, ing *ingest.Service, speed float64, log *slog.Logger) error {
+	ds, err := demo.Load()
+	if err != nil {
+		return err
+	}
+	ids, err := demo.Seed(ctx, ents, ds)
+	if err != nil {
+		return err
+	}
+	r := demo.NewReplay(ds, time.Now(), speed, demo.DefaultHistory)
+	n := 0
+	for _, b := range r.Backfill() {
+		obs := demo.Observations(ids[b.Series.Key], b)
+		if _, _, err := ing.Ingest(ctx, "demo", obs); err != nil {
+			return err
+		}
+		n += len(obs)
+	}
+	log.Info("demo_seeded", "stations", len(ds.Stations), "datastreams", len(ds.Series), "backfilled", n, "speed", r.Speed())
+	return r.Run(ctx, func(ctx context.Context, b demo.Batch) error {
+		if _, _, err := ing.Ingest(ctx, "demo", demo.Observations(ids[b.Series.Key], b)); err != nil {
+			log.Warn("demo_ingest_failed", "series", b.Series.Key, "err", err)
+		}
+		return nil
+	})
+}

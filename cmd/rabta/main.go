@@ -1,0 +1,138 @@
+// Command rabta runs a Rabta node and its tools.
+//
+//	rabta serve [--demo] [--data-dir DIR] [--http-addr ADDR] [--config FILE]
+//	rabta import observations [--data-dir DIR] FILE.csv
+//	rabta keys create --org ORG --role ROLE [--name NAME] | keys list | keys revoke ID
+//	rabta version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/rabta/rabta/internal/config"
+	"github.com/rabta/rabta/internal/store/sqlite"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `rabta — open early-warning node for digitally friendly cities
+
+Usage:
+  rabta serve [flags]                     run a node (no flags: a complete node on 127.0.0.1:8080)
+  rabta import observations [flags] FILE  bulk-load observations from CSV (generic or PDMA layout)
+  rabta keys create --org ORG --role ROLE create an API key (printed once)
+  rabta keys list                         list API keys (never the keys themselves)
+  rabta keys revoke ID                    revoke an API key
+  rabta version                           print the version
+
+Run 'rabta COMMAND -h' for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "rabta:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "import":
+		if len(args) < 2 || args[1] != "observations" {
+			return errors.New("usage: rabta import observations [flags] FILE")
+		}
+		return importObservations(ctx, args[2:], stdout, stderr)
+	case "keys":
+		return keys(ctx, args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "rabta", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// common holds the flags every command that opens the store shares.
+type common struct {
+	cfg        config.Config
+	configFile string
+}
+
+func (c *common) flags(fs *flag.FlagSet) {
+	c.cfg = config.Default()
+	fs.StringVar(&c.configFile, "config", "", "YAML configuration file")
+	fs.StringVar(&c.cfg.DataDir, "data-dir", c.cfg.DataDir, "data directory (env RABTA_DATA_DIR)")
+}
+
+// load applies, in order: defaults, the file, the environment, then flags given explicitly.
+func (c *common) load(fs *flag.FlagSet) error {
+	set := map[string]string{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = f.Value.String() })
+	flagCfg := c.cfg
+	c.cfg = config.Default()
+	if c.configFile != "" {
+		if err := c.cfg.Load(c.configFile); err != nil {
+			return err
+		}
+	}
+	if err := c.cfg.Env(os.LookupEnv); err != nil {
+		return err
+	}
+	apply := map[string]func(){
+		"data-dir":      func() { c.cfg.DataDir = flagCfg.DataDir },
+		"http-addr":     func() { c.cfg.HTTPAddr = flagCfg.HTTPAddr },
+		"demo":          func() { c.cfg.Demo = flagCfg.Demo },
+		"demo-speed":    func() { c.cfg.DemoSpeed = flagCfg.DemoSpeed },
+		"public-read":   func() { c.cfg.PublicRead = flagCfg.PublicRead },
+		"node-id":       func() { c.cfg.NodeID = flagCfg.NodeID },
+		"log":           func() { c.cfg.Log = flagCfg.Log },
+		"log-level":     func() { c.cfg.LogLevel = flagCfg.LogLevel },
+		"max-body-size": func() { c.cfg.MaxBodyBytes = flagCfg.MaxBodyBytes },
+	}
+	for name := range set {
+		if f, ok := apply[name]; ok {
+			f()
+		}
+	}
+	return c.cfg.Validate()
+}
+
+func (c *common) open(ctx context.Context) (*sqlite.DB, error) {
+	if err := os.MkdirAll(c.cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	return sqlite.Open(ctx, filepath.Join(c.cfg.DataDir, "rabta.db"))
+}
+
+func logger(cfg config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.Log == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

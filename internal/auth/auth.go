@@ -1,0 +1,224 @@
+// Package auth holds Rabta's principals, organisations, roles and API keys, and the HTTP
+// middleware that authenticates a request and authorises it by role.
+//
+// A key is 32 random bytes shown once as "rbt_<prefix>_<secret>"; the store keeps only its
+// SHA-256 hash, so a leaked database does not leak keys. Roles are ordered: each includes the
+// ones below it (viewer < operator < approver < admin).
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rabta/rabta/internal/apperr"
+)
+
+// Role is what a principal may do within its organisation.
+type Role int
+
+// Roles, each including the ones before it.
+const (
+	RoleNone Role = iota
+	Viewer
+	Operator
+	Approver
+	Admin
+)
+
+// ParseRole parses a role name.
+func ParseRole(s string) (Role, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "viewer":
+		return Viewer, nil
+	case "operator":
+		return Operator, nil
+	case "approver":
+		return Approver, nil
+	case "admin":
+		return Admin, nil
+	}
+	return RoleNone, apperr.E(apperr.Invalid, "unknown role %q (want viewer, operator, approver or admin)", s)
+}
+
+func (r Role) String() string {
+	switch r {
+	case Viewer:
+		return "viewer"
+	case Operator:
+		return "operator"
+	case Approver:
+		return "approver"
+	case Admin:
+		return "admin"
+	}
+	return "none"
+}
+
+// Principal is who is making a request.
+type Principal struct {
+	KeyID        int64
+	Organisation string
+	Role         Role
+}
+
+// Key is a stored API key (without its secret).
+type Key struct {
+	ID           int64
+	Organisation string
+	Role         Role
+	Name         string
+	Prefix       string
+	CreatedAt    time.Time
+	RevokedAt    *time.Time
+}
+
+// Store keeps organisations and hashed keys.
+type Store interface {
+	// CreateKey stores a key's hash for org (created if new) and returns its id.
+	CreateKey(ctx context.Context, org string, role Role, name, prefix string, hash []byte) (int64, error)
+	// KeyByHash returns the unrevoked key with this hash, or a NotFound error.
+	KeyByHash(ctx context.Context, hash []byte) (*Key, error)
+	// Keys lists keys.
+	Keys(ctx context.Context) ([]Key, error)
+	// RevokeKey revokes a key.
+	RevokeKey(ctx context.Context, id int64) error
+	// CountKeys counts unrevoked keys.
+	CountKeys(ctx context.Context) (int, error)
+}
+
+// Hash returns the stored form of a clear key.
+func Hash(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:]
+}
+
+// NewKey makes a fresh random key and returns it in clear with its public prefix.
+func NewKey() (key, prefix string) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	p := make([]byte, 4)
+	rand.Read(p)
+	prefix = fmt.Sprintf("%x", p)
+	return "rbt_" + prefix + "_" + base64.RawURLEncoding.EncodeToString(b), prefix
+}
+
+// prefixOf returns the public prefix of a key in Rabta's format, or "" for another format.
+func prefixOf(key string) string {
+	parts := strings.SplitN(key, "_", 3)
+	if len(parts) == 3 && parts[0] == "rbt" {
+		return parts[1]
+	}
+	return ""
+}
+
+// Create makes a new key for org with role and stores it; the clear key is returned once.
+func Create(ctx context.Context, s Store, org string, role Role, name string) (string, int64, error) {
+	org = strings.TrimSpace(org)
+	if org == "" {
+		return "", 0, apperr.E(apperr.Invalid, "organisation is required")
+	}
+	if role == RoleNone {
+		return "", 0, apperr.E(apperr.Invalid, "role is required")
+	}
+	key, prefix := NewKey()
+	id, err := s.CreateKey(ctx, org, role, name, prefix, Hash(key))
+	return key, id, err
+}
+
+// Import stores a key chosen by the operator (RABTA_ADMIN_KEY); it must be at least 24 characters.
+func Import(ctx context.Context, s Store, org string, role Role, name, key string) (int64, error) {
+	if len(key) < 24 {
+		return 0, apperr.E(apperr.Invalid, "key is too short: at least 24 characters")
+	}
+	if _, err := s.KeyByHash(ctx, Hash(key)); err == nil {
+		return 0, nil // already there
+	}
+	p := prefixOf(key)
+	if p == "" {
+		p = "custom"
+	}
+	return s.CreateKey(ctx, org, role, name, p, Hash(key))
+}
+
+type ctxKey struct{}
+
+// FromContext returns the request's principal, or nil when the request is anonymous.
+func FromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(ctxKey{}).(*Principal)
+	return p
+}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// Authenticator turns a bearer token into a principal.
+type Authenticator struct {
+	Store Store
+	Log   *slog.Logger
+}
+
+// Authenticate returns the principal for a clear key.
+func (a *Authenticator) Authenticate(ctx context.Context, key string) (*Principal, error) {
+	if key == "" {
+		return nil, apperr.E(apperr.Unauthorized, "missing API key")
+	}
+	k, err := a.Store.KeyByHash(ctx, Hash(key))
+	if err != nil {
+		if apperr.KindOf(err) == apperr.NotFound {
+			return nil, apperr.E(apperr.Unauthorized, "invalid or revoked API key")
+		}
+		return nil, err
+	}
+	return &Principal{KeyID: k.ID, Organisation: k.Organisation, Role: k.Role}, nil
+}
+
+// Middleware reads "Authorization: Bearer <key>" (or "X-API-Key: <key>"), and puts the
+// principal in the request context. A request without a key goes on anonymous; a request
+// with a bad key is refused at once, so a typo never silently downgrades to anonymous.
+func (a *Authenticator) Middleware(onErr func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			key := r.Header.Get("X-API-Key")
+			if h := r.Header.Get("Authorization"); h != "" {
+				scheme, tok, ok := strings.Cut(h, " ")
+				if !ok || !strings.EqualFold(scheme, "Bearer") {
+					onErr(w, r, apperr.E(apperr.Unauthorized, "Authorization header must be 'Bearer <key>'"))
+					return
+				}
+				key = strings.TrimSpace(tok)
+			}
+			if key == "" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			p, err := a.Authenticate(r.Context(), key)
+			if err != nil {
+				onErr(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+		})
+	}
+}
+
+// Require checks that ctx's principal has at least role; anonymous requests get Unauthorized,
+// too-weak roles Forbidden.
+func Require(ctx context.Context, role Role) error {
+	p := FromContext(ctx)
+	if p == nil {
+		return apperr.E(apperr.Unauthorized, "this needs an API key with role %s or higher (Authorization: Bearer <key>)", role)
+	}
+	if p.Role < role {
+		return apperr.E(apperr.Forbidden, "this needs role %s or higher; the key has role %s", role, p.Role)
+	}
+	return nil
+}

@@ -1,0 +1,152 @@
+// Package config holds Rabta's configuration: defaults that run a complete node, a YAML file,
+// and RABTA_* environment variables, in increasing order of precedence (flags, applied by the
+// command, come last). It only parses and validates; it starts nothing.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is a node's configuration.
+type Config struct {
+	// NodeID names this node in subjects, identifiers and logs, e.g. "islamabad".
+	NodeID string `yaml:"node_id"`
+	// DataDir holds the SQLite database and, later, the bus's files.
+	DataDir string `yaml:"data_dir"`
+	// HTTPAddr is where the HTTP API listens.
+	HTTPAddr string `yaml:"http_addr"`
+	// PublicURL is the URL clients use to reach this node (for @iot.selfLink); empty means
+	// derive it from each request's Host.
+	PublicURL string `yaml:"public_url"`
+	// PublicRead lets anonymous clients read SensorThings data; writes always need a key.
+	PublicRead bool `yaml:"public_read"`
+	// MaxBodyBytes bounds a request body.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxTop bounds $top; DefaultTop is the page size when $top is not given.
+	MaxTop     int `yaml:"max_top"`
+	DefaultTop int `yaml:"default_top"`
+	// AdminKeyFile, when set, holds the bootstrap admin key (instead of RABTA_ADMIN_KEY).
+	AdminKeyFile string `yaml:"admin_key_file"`
+	// Log is "json" or "text"; LogLevel "debug", "info", "warn" or "error".
+	Log      string `yaml:"log"`
+	LogLevel string `yaml:"log_level"`
+	// GapSweep is how often datastreams are checked for having stopped reporting.
+	GapSweep time.Duration `yaml:"gap_sweep"`
+	// Demo seeds the demo data set and replays it; DemoSpeed is data-seconds per second.
+	Demo      bool    `yaml:"demo"`
+	DemoSpeed float64 `yaml:"demo_speed"`
+}
+
+// Default returns a configuration that runs a complete node with no file.
+func Default() Config {
+	return Config{
+		NodeID:       "local",
+		DataDir:      "./rabta-data",
+		HTTPAddr:     "127.0.0.1:8080",
+		PublicRead:   true,
+		MaxBodyBytes: 32 << 20,
+		MaxTop:       10000,
+		DefaultTop:   100,
+		Log:          "json",
+		LogLevel:     "info",
+		GapSweep:     time.Minute,
+	}
+}
+
+// Load reads a YAML file over c. Unknown keys are errors, so a typo is never silently ignored.
+func (c *Config) Load(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return c.Parse(path, b)
+}
+
+// Parse reads YAML bytes (named name in errors) over c.
+func (c *Config) Parse(name string, b []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", name, err)
+	}
+	return nil
+}
+
+// Env applies RABTA_* variables from lookup (os.LookupEnv) over c.
+func (c *Config) Env(lookup func(string) (string, bool)) error {
+	str := func(name string, dst *string) {
+		if v, ok := lookup(name); ok {
+			*dst = v
+		}
+	}
+	str("RABTA_NODE_ID", &c.NodeID)
+	str("RABTA_DATA_DIR", &c.DataDir)
+	str("RABTA_HTTP_ADDR", &c.HTTPAddr)
+	str("RABTA_PUBLIC_URL", &c.PublicURL)
+	str("RABTA_LOG", &c.Log)
+	str("RABTA_LOG_LEVEL", &c.LogLevel)
+	str("RABTA_ADMIN_KEY_FILE", &c.AdminKeyFile)
+	if v, ok := lookup("RABTA_PUBLIC_READ"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("RABTA_PUBLIC_READ: %q is not true or false", v)
+		}
+		c.PublicRead = b
+	}
+	if v, ok := lookup("RABTA_DEMO_SPEED"); ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("RABTA_DEMO_SPEED: %q is not a number", v)
+		}
+		c.DemoSpeed = f
+	}
+	return nil
+}
+
+var nodeID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// Validate reports every problem with c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if !nodeID.MatchString(c.NodeID) {
+		errs = append(errs, fmt.Errorf("node_id %q: use lower-case letters, digits and '-' (at most 63)", c.NodeID))
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		errs = append(errs, errors.New("data_dir is empty"))
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		errs = append(errs, fmt.Errorf("http_addr %q: %v", c.HTTPAddr, err))
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("max_body_bytes %d: at least 1024", c.MaxBodyBytes))
+	}
+	if c.MaxTop < 1 || c.DefaultTop < 1 || c.DefaultTop > c.MaxTop {
+		errs = append(errs, fmt.Errorf("default_top %d and max_top %d: need 1 ≤ default_top ≤ max_top", c.DefaultTop, c.MaxTop))
+	}
+	if c.Log != "json" && c.Log != "text" {
+		errs = append(errs, fmt.Errorf("log %q: json or text", c.Log))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level %q: debug, info, warn or error", c.LogLevel))
+	}
+	if c.DemoSpeed < 0 {
+		errs = append(errs, fmt.Errorf("demo_speed %g: must not be negative", c.DemoSpeed))
+	}
+	if c.GapSweep <= 0 {
+		errs = append(errs, fmt.Errorf("gap_sweep %s: must be positive", c.GapSweep))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,108 @@
+// Package ingest is the one way observations enter a node, whatever path they arrive by
+// (SensorThings JSON, dataArray, CSV import, MQTT, the demo replay): it runs quality control
+// on each one (QC, a sensing.Checker the store calls inside its transaction, so the flag is
+// stored with the observation), hands the batch to the store, and counts what was accepted
+// and rejected and why.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/sensing"
+)
+
+// Store stores observations: per-item errors for refused items, the rest committed together.
+type Store interface {
+	Ingest(ctx context.Context, obs []sensing.Observation) ([]int64, []error, error)
+}
+
+// Service is the ingest path.
+type Service struct {
+	Store Store
+	Log   *slog.Logger
+	// Accepted and Rejected count observations since start.
+	Accepted, Rejected atomic.Int64
+}
+
+// Ingest stores obs, received by source ("http", "csv", "mqtt", "demo").
+func (s *Service) Ingest(ctx context.Context, source string, obs []sensing.Observation) ([]int64, []error, error) {
+	ids, errs, err := s.Store.Ingest(ctx, obs)
+	if err != nil {
+		return nil, nil, err
+	}
+	var bad int64
+	for i, e := range errs {
+		if e != nil {
+			bad++
+			if s.Log != nil && bad <= 3 {
+				s.Log.DebugContext(ctx, "observation_rejected", "source", source, "datastream", obs[i].DatastreamID, "reason", apperr.Message(e))
+			}
+		}
+	}
+	s.Accepted.Add(int64(len(obs)) - bad)
+	s.Rejected.Add(bad)
+	return ids, errs, nil
+}
+
+// QC is the quality-control Checker: the default limits of the datastream's observed property
+// and unit, overridden by the datastream's properties.qc, with per-datastream state.
+type QC struct {
+	Log *slog.Logger
+}
+
+var _ sensing.Checker = (*QC)(nil)
+
+type qcEntry struct {
+	cfg   sensing.QCConfig
+	state sensing.QCState
+}
+
+// Check implements sensing.Checker.
+func (q *QC) Check(ds *sensing.DatastreamInfo, o *sensing.Observation) error {
+	st, _ := ds.State.(*qcEntry)
+	if st == nil {
+		st = &qcEntry{cfg: ConfigFor(ds, q.Log)}
+		for _, p := range ds.Recent { // rebuild the state from the latest stored values
+			st.state.Check(st.cfg, p.T, p.V)
+		}
+		ds.State = st
+	}
+	var res sensing.QCResult
+	if o.ResultNum != nil {
+		res = st.state.Check(st.cfg, o.PhenEnd, *o.ResultNum)
+	} else {
+		res = st.state.CheckResult(st.cfg, o.PhenEnd, o.ResultJSON)
+	}
+	o.Flag = res.Flag
+	if len(res.Issues) == 0 && len(o.Quality) == 0 {
+		o.Quality = nil // stored as NULL, read back as {"flag":"good"}
+		return nil
+	}
+	q2 := struct {
+		sensing.QCResult
+		Reported json.RawMessage `json:"reported,omitempty"`
+	}{res, o.Quality}
+	b, err := json.Marshal(q2)
+	if err != nil {
+		return err
+	}
+	o.Quality = b
+	return nil
+}
+
+// ConfigFor returns the QC configuration of a datastream: the defaults for its observed
+// property and unit, with its properties.qc applied. An invalid override (refused when the
+// datastream is created or changed, so only possible in data written by other means) is
+// logged and ignored.
+func ConfigFor(ds *sensing.DatastreamInfo, log *slog.Logger) sensing.QCConfig {
+	cfg := sensing.DefaultQC(ds.ObservedPropertyName, ds.ObservedPropertyDef, ds.UnitSymbol)
+	over, err := sensing.ParseQCOverride(ds.Properties)
+	if err != nil && log != nil {
+		log.Warn("qc_override_invalid", "datastream", ds.ID, "err", err)
+	}
+	return cfg.Merge(over)
+}

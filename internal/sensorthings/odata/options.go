@@ -1,0 +1,308 @@
+package odata
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Options are the SensorThings query options of one request, or of one $expand item.
+type Options struct {
+	Filter  Expr        // nil when absent
+	OrderBy []OrderItem // nil when absent
+	Select  []SelectItem
+	Expand  []ExpandItem
+	Top     *int64 // nil when absent
+	Skip    *int64 // nil when absent
+	Count   *bool  // nil when absent
+	// ResultFormat is "" or "dataArray".
+	ResultFormat string
+	// Origin names the query option whose text the positions in Filter and OrderBy refer to:
+	// "" for the top-level options ($filter and $orderby themselves), "$expand" for options
+	// nested in an $expand item, whose positions are offsets in the whole $expand value. A
+	// compiler reporting an error at a node's position should report it against Origin when set.
+	Origin string
+}
+
+// SelectItem is one $select entry: a property or navigation property name.
+type SelectItem struct {
+	Name string
+	P    int // 1-based position
+}
+
+// ExpandItem is one $expand entry: a navigation path (Datastreams, or Datastreams/Observations)
+// and the options that apply to the last step of the path.
+type ExpandItem struct {
+	Path    []Segment
+	Options *Options // never nil
+}
+
+// Names returns the item's path as names.
+func (it ExpandItem) Names() []string {
+	names := make([]string, len(it.Path))
+	for i, s := range it.Path {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// top-level options, and those allowed inside $expand(...).
+var (
+	topOptions    = map[string]bool{"$filter": true, "$orderby": true, "$select": true, "$expand": true, "$top": true, "$skip": true, "$count": true, "$resultFormat": true}
+	nestedOptions = map[string]bool{"$filter": true, "$orderby": true, "$select": true, "$expand": true, "$top": true, "$skip": true, "$count": true}
+)
+
+// ParseOptions parses the $-options in a request's query. Parameters not starting with '$'
+// are ignored; an unknown or repeated $-option is an error. Errors are *Error.
+func ParseOptions(values url.Values) (*Options, error) {
+	o := &Options{}
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "$") {
+			continue
+		}
+		vs := values[k]
+		if !topOptions[k] {
+			return nil, &Error{Option: k, Msg: "unknown query option" + suggest(k, topOptions)}
+		}
+		if len(vs) > 1 {
+			return nil, &Error{Option: k, Msg: "given more than once"}
+		}
+		if err := o.set(k, vs[0], 0, 0, k); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+func suggest(k string, known map[string]bool) string {
+	for n := range known {
+		if strings.EqualFold(n, k) {
+			return fmt.Sprintf(" (did you mean %s?)", n)
+		}
+	}
+	return ""
+}
+
+// set parses option name with value v into o. Positions are reported against opt (the
+// top-level option holding the text) with v starting at 0-based offset base.
+func (o *Options) set(name, v string, base, depth int, opt string) *Error {
+	if len(v) > MaxLength {
+		return &Error{Option: opt, Msg: fmt.Sprintf("longer than %d bytes", MaxLength)}
+	}
+	pe := func(format string, args ...any) *Error {
+		msg := sprintf(format, args...)
+		if opt != name {
+			msg = name + ": " + msg
+		}
+		return &Error{Option: opt, Pos: base + 1, Msg: msg}
+	}
+	var err *Error
+	switch name {
+	case "$filter":
+		o.Filter, err = parseFilter(v, opt, base, depth)
+	case "$orderby":
+		o.OrderBy, err = parseOrderBy(v, opt, base, depth)
+	case "$select":
+		o.Select, err = parseSelect(v, opt, base)
+	case "$expand":
+		o.Expand, err = parseExpand(v, opt, base, depth)
+	case "$top", "$skip":
+		n, perr := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if perr != nil || n < 0 || strings.HasPrefix(strings.TrimSpace(v), "+") {
+			return pe("%q is not a non-negative integer", v)
+		}
+		if name == "$top" {
+			o.Top = &n
+		} else {
+			o.Skip = &n
+		}
+	case "$count":
+		var b bool
+		switch strings.TrimSpace(v) {
+		case "true":
+			b = true
+		case "false":
+		default:
+			return pe("%q is neither true nor false", v)
+		}
+		o.Count = &b
+	case "$resultFormat":
+		if strings.TrimSpace(v) != "dataArray" {
+			return pe("%q is not a supported result format (only dataArray is)", v)
+		}
+		o.ResultFormat = "dataArray"
+	}
+	return err
+}
+
+func parseSelect(v, opt string, base int) ([]SelectItem, *Error) {
+	var items []SelectItem
+	off := 0
+	for _, part := range strings.Split(v, ",") {
+		lead := len(part) - len(strings.TrimLeft(part, " \t"))
+		name := strings.TrimSpace(part)
+		pos := base + off + lead + 1
+		off += len(part) + 1
+		if name == "" {
+			return nil, &Error{Option: opt, Pos: pos, Msg: "expected a property name"}
+		}
+		if !isIdentStart(name[0]) {
+			return nil, &Error{Option: opt, Pos: pos, Msg: fmt.Sprintf("%q is not a property name", name)}
+		}
+		for i := 0; i < len(name); i++ {
+			if !isIdentChar(name[i]) {
+				return nil, &Error{Option: opt, Pos: pos + i, Msg: fmt.Sprintf("unexpected %q in property name", name[i])}
+			}
+		}
+		items = append(items, SelectItem{Name: name, P: pos})
+	}
+	return items, nil
+}
+
+// splitTop splits s at sep where sep is outside quotes and parentheses. It returns the parts'
+// 0-based offsets in s along with them, or the offset of an unbalanced parenthesis or quote.
+func splitTop(s string, sep byte) (parts []string, offs []int, bad int, msg string) {
+	depth, start := 0, 0
+	open := -1
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\'':
+			j := i + 1
+			for {
+				k := strings.IndexByte(s[j:], '\'')
+				if k < 0 {
+					return nil, nil, i, "string starting here is not terminated by '"
+				}
+				j += k + 1
+				if j < len(s) && s[j] == '\'' {
+					j++
+					continue
+				}
+				break
+			}
+			i = j - 1
+		case '(':
+			if depth == 0 {
+				open = i
+			}
+			depth++
+		case ')':
+			depth--
+			if depth < 0 {
+				return nil, nil, i, "unexpected ')'"
+			}
+		default:
+			if c == sep && depth == 0 {
+				parts = append(parts, s[start:i])
+				offs = append(offs, start)
+				start = i + 1
+			}
+		}
+	}
+	if depth > 0 {
+		return nil, nil, open, "'(' opened here is not closed"
+	}
+	parts = append(parts, s[start:])
+	offs = append(offs, start)
+	return parts, offs, -1, ""
+}
+
+func parseExpand(v, opt string, base, depth int) ([]ExpandItem, *Error) {
+	depth++
+	if depth > MaxDepth {
+		return nil, &Error{Option: opt, Pos: base + 1, Msg: fmt.Sprintf("$expand nested deeper than %d levels", MaxDepth)}
+	}
+	parts, offs, bad, msg := splitTop(v, ',')
+	if bad >= 0 {
+		return nil, &Error{Option: opt, Pos: base + bad + 1, Msg: msg}
+	}
+	var items []ExpandItem
+	for i, part := range parts {
+		it, err := parseExpandItem(part, opt, base+offs[i], depth)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+func parseExpandItem(s, opt string, base, depth int) (ExpandItem, *Error) {
+	lead := len(s) - len(strings.TrimLeft(s, " \t"))
+	s = strings.TrimRight(s[lead:], " \t")
+	base += lead
+	if s == "" {
+		return ExpandItem{}, &Error{Option: opt, Pos: base + 1, Msg: "expected a navigation property"}
+	}
+	path, rest := s, ""
+	if i := strings.IndexByte(s, '('); i >= 0 {
+		path, rest = s[:i], s[i:]
+	}
+	it := ExpandItem{Options: &Options{Origin: "$expand"}}
+	off := 0
+	for _, name := range strings.Split(path, "/") {
+		pos := base + off + 1
+		off += len(name) + 1
+		if name == "" || !isIdentStart(name[0]) {
+			return ExpandItem{}, &Error{Option: opt, Pos: pos, Msg: "expected a navigation property name"}
+		}
+		for i := 0; i < len(name); i++ {
+			if !isIdentChar(name[i]) {
+				return ExpandItem{}, &Error{Option: opt, Pos: pos + i, Msg: fmt.Sprintf("unexpected %q in navigation property name", name[i])}
+			}
+		}
+		it.Path = append(it.Path, Segment{Name: name, P: pos})
+	}
+	if rest == "" {
+		return it, nil
+	}
+	// rest is "(...)" — splitTop has checked the parentheses balance across the item.
+	ob := base + len(path)
+	if rest[len(rest)-1] != ')' {
+		return ExpandItem{}, &Error{Option: opt, Pos: ob + 1, Msg: "expected nothing after the ')' closing the options of " + path}
+	}
+	inner := rest[1 : len(rest)-1]
+	if _, _, bad, _ := splitTop(inner, ';'); bad >= 0 || strings.TrimSpace(inner) == "" {
+		return ExpandItem{}, &Error{Option: opt, Pos: ob + 1, Msg: "expected options such as $top=1 inside the parentheses after " + path}
+	}
+	opts, offs, _, _ := splitTop(inner, ';')
+	seen := map[string]bool{}
+	for i, o := range opts {
+		obase := ob + 1 + offs[i]
+		lead := len(o) - len(strings.TrimLeft(o, " \t"))
+		o = o[lead:]
+		obase += lead
+		eq := strings.IndexByte(o, '=')
+		if eq < 0 {
+			return ExpandItem{}, &Error{Option: opt, Pos: obase + 1, Msg: "expected name=value"}
+		}
+		name := strings.TrimSpace(o[:eq])
+		if !nestedOptions[name] {
+			return ExpandItem{}, &Error{Option: opt, Pos: obase + 1, Msg: fmt.Sprintf("unknown query option %q inside $expand", name)}
+		}
+		if seen[name] {
+			return ExpandItem{}, &Error{Option: opt, Pos: obase + 1, Msg: fmt.Sprintf("%s given more than once", name)}
+		}
+		seen[name] = true
+		if err := it.Options.set(name, o[eq+1:], obase+eq+1, depth, opt); err != nil {
+			return ExpandItem{}, err
+		}
+	}
+	return it, nil
+}
+
+// ParseExpand parses an $expand value on its own.
+func ParseExpand(s string) ([]ExpandItem, error) {
+	items, err := parseExpand(s, "$expand", 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	return items, nil
+}

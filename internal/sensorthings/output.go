@@ -1,0 +1,197 @@
+package sensorthings
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/sensorthings/odata"
+)
+
+// writer builds a response body. Properties come out in the data model's order, so responses
+// are stable (golden files) and readable.
+type writer struct {
+	b       bytes.Buffer
+	base    string
+	pending string // a nextLink to add before closing a page
+}
+
+func selfLink(base string, e *sensing.Entity) string {
+	return base + "/" + e.Set + "(" + strconv.FormatInt(e.ID, 10) + ")"
+}
+
+func (w *writer) str(s string) {
+	b, _ := json.Marshal(s)
+	w.b.Write(b)
+}
+
+func (w *writer) value(v any) {
+	switch x := v.(type) {
+	case nil:
+		w.b.WriteString("null")
+	case string:
+		w.str(x)
+	case json.RawMessage:
+		if len(x) == 0 {
+			w.b.WriteString("null")
+			return
+		}
+		w.b.Write(x)
+	case float64:
+		w.b.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
+	case int64:
+		w.b.WriteString(strconv.FormatInt(x, 10))
+	default:
+		b, _ := json.Marshal(x)
+		w.b.Write(b)
+	}
+}
+
+// selected returns the $select filter: nil means everything.
+func selected(o *odata.Options) map[string]bool {
+	if o == nil || len(o.Select) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(o.Select))
+	for _, it := range o.Select {
+		m[it.Name] = true
+	}
+	return m
+}
+
+func (w *writer) entity(e *sensing.Entity, o *odata.Options) {
+	sel := selected(o)
+	set := sensing.Sets[e.Set]
+	w.b.WriteByte('{')
+	first := true
+	comma := func() {
+		if !first {
+			w.b.WriteByte(',')
+		}
+		first = false
+	}
+	self := selfLink(w.base, e)
+	if sel == nil || sel["id"] {
+		comma()
+		w.b.WriteString(`"@iot.id":`)
+		w.b.WriteString(strconv.FormatInt(e.ID, 10))
+		w.b.WriteString(`,"@iot.selfLink":`)
+		w.str(self)
+	}
+	for _, p := range set.Props {
+		if sel != nil && !sel[p.Name] {
+			continue
+		}
+		comma()
+		w.str(p.Name)
+		w.b.WriteByte(':')
+		w.value(e.Props[p.Name])
+	}
+	for _, n := range set.Navs {
+		if x, ok := e.Expanded[n.Name]; ok {
+			comma()
+			w.str(n.Name)
+			w.b.WriteByte(':')
+			if !x.IsMany {
+				if x.One == nil {
+					w.b.WriteString("null")
+				} else {
+					w.entity(x.One, expandOpts(o, n.Name))
+				}
+				continue
+			}
+			w.b.WriteByte('[')
+			for i, c := range x.Many {
+				if i > 0 {
+					w.b.WriteByte(',')
+				}
+				w.entity(c, expandOpts(o, n.Name))
+			}
+			w.b.WriteByte(']')
+			if x.Count != nil {
+				w.b.WriteString(`,"` + n.Name + `@iot.count":` + strconv.FormatInt(*x.Count, 10))
+			}
+			if x.NextSkip > 0 {
+				w.b.WriteString(`,"` + n.Name + `@iot.nextLink":`)
+				w.str(self + "/" + n.Name + "?$skip=" + strconv.Itoa(x.NextSkip))
+			}
+			continue
+		}
+		if sel != nil && !sel[n.Name] {
+			continue
+		}
+		comma()
+		w.str(n.Name + "@iot.navigationLink")
+		w.b.WriteByte(':')
+		w.str(self + "/" + n.Name)
+	}
+	w.b.WriteByte('}')
+}
+
+// expandOpts returns the options nested in o's $expand for nav.
+func expandOpts(o *odata.Options, nav string) *odata.Options {
+	if o == nil {
+		return nil
+	}
+	for _, it := range o.Expand {
+		names := it.Names()
+		if len(names) > 0 && names[0] == nav {
+			if len(names) == 1 {
+				return it.Options
+			}
+			// Datastreams/Observations: the first step is expanded with everything selected,
+			// and the rest of the path nested below it.
+			rest := it
+			rest.Path = it.Path[1:]
+			return &odata.Options{Expand: []odata.ExpandItem{rest}}
+		}
+	}
+	return nil
+}
+
+// page writes a collection page, leaving the object open for a nextLink.
+func (w *writer) page(set string, p *sensing.Page, o *odata.Options) {
+	w.b.WriteByte('{')
+	if p.Count != nil {
+		w.b.WriteString(`"@iot.count":` + strconv.FormatInt(*p.Count, 10) + ",")
+	}
+	w.b.WriteString(`"value":[`)
+	for i, e := range p.Entities {
+		if i > 0 {
+			w.b.WriteByte(',')
+		}
+		w.entity(e, o)
+	}
+	w.b.WriteByte(']')
+}
+
+func (w *writer) refs(p *sensing.Page) {
+	w.b.WriteByte('{')
+	if p.Count != nil {
+		w.b.WriteString(`"@iot.count":` + strconv.FormatInt(*p.Count, 10) + ",")
+	}
+	w.b.WriteString(`"value":[`)
+	for i, e := range p.Entities {
+		if i > 0 {
+			w.b.WriteByte(',')
+		}
+		w.b.WriteString(`{"@iot.selfLink":`)
+		w.str(selfLink(w.base, e))
+		w.b.WriteByte('}')
+	}
+	w.b.WriteByte(']')
+}
+
+func (w *writer) nextLink(r *http.Request, c *sensing.Cursor) {
+	w.b.WriteString(`,"@iot.nextLink":`)
+	w.str(nextLinkURL(w.base, r, c))
+}
+
+// done writes the response.
+func (w *writer) done(rw http.ResponseWriter, status int) {
+	rw.Header().Set("Content-Type", "application/json; charset=utf-8")
+	rw.WriteHeader(status)
+	rw.Write(w.b.Bytes())
+}

@@ -1,0 +1,561 @@
+// Package sensorthings serves the OGC SensorThings API 1.1 (Part 1: Sensing) over HTTP:
+// resource paths, the OData query options, create/update/delete with deep insert, the
+// dataArray extension and JSON batch requests. It holds no SQL: it parses and checks requests,
+// asks a Store, and writes the standard's JSON.
+package sensorthings
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/sensorthings/odata"
+)
+
+// Version is the path segment of the API root.
+const Version = "v1.1"
+
+// Store is what the API needs from storage.
+type Store interface {
+	Get(ctx context.Context, q *sensing.Query) (*sensing.Entity, error)
+	List(ctx context.Context, q *sensing.Query) (*sensing.Page, error)
+	Navigate(ctx context.Context, set string, id int64, nav string) (string, int64, error)
+	Create(ctx context.Context, e *sensing.Entity) (int64, error)
+	Update(ctx context.Context, e *sensing.Entity, replace bool) error
+	Delete(ctx context.Context, set string, id int64) error
+}
+
+// Ingester accepts observations on the ingest path (QC, store, and what follows a commit).
+type Ingester interface {
+	Ingest(ctx context.Context, source string, obs []sensing.Observation) ([]int64, []error, error)
+}
+
+// Server is the SensorThings HTTP surface.
+type Server struct {
+	Store  Store
+	Ingest Ingester
+	Log    *slog.Logger
+	// PublicURL is the base URL for links; empty means derived from the request.
+	PublicURL string
+	// PublicRead lets anonymous clients read.
+	PublicRead bool
+	// MaxBody bounds request bodies; DefaultTop and MaxTop bound pages.
+	MaxBody    int64
+	DefaultTop int
+	MaxTop     int
+}
+
+// Conformance lists the conformance classes this server implements, and only those.
+var Conformance = []string{
+	"http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
+	"http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
+	"http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
+	"http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
+	"http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array",
+}
+
+// Handler returns the API's handler, to be mounted at "/v1.1/".
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(s.serve)
+}
+
+func (s *Server) base(r *http.Request) string {
+	if s.PublicURL != "" {
+		return strings.TrimSuffix(s.PublicURL, "/") + "/" + Version
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" {
+		scheme = p
+	}
+	return scheme + "://" + r.Host + "/" + Version
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	p := strings.TrimPrefix(r.URL.Path, "/"+Version)
+	p = strings.TrimPrefix(p, "/")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if err := auth.Require(r.Context(), auth.Operator); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBody)
+	} else if !s.PublicRead {
+		if err := auth.Require(r.Context(), auth.Viewer); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+	}
+	if p == "" {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			s.Error(w, r, apperr.E(apperr.Invalid, "the service root is read-only"))
+			return
+		}
+		s.root(w, r)
+		return
+	}
+	res, err := parsePath(p)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	switch res.Special {
+	case "CreateObservations":
+		if r.Method != http.MethodPost {
+			s.methodNotAllowed(w, r, "POST")
+			return
+		}
+		s.createObservations(w, r)
+		return
+	case "$batch":
+		if r.Method != http.MethodPost {
+			s.methodNotAllowed(w, r, "POST")
+			return
+		}
+		s.batch(w, r)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		s.get(w, r, res)
+	case http.MethodPost:
+		s.post(w, r, res)
+	case http.MethodPatch, http.MethodPut:
+		s.update(w, r, res, r.Method == http.MethodPut)
+	case http.MethodDelete:
+		s.delete(w, r, res)
+	default:
+		s.methodNotAllowed(w, r, "GET, POST, PATCH, PUT, DELETE")
+	}
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+	w.Header().Set("Allow", allow)
+	writeJSON(w, http.StatusMethodNotAllowed, errBody(http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+allow))
+}
+
+func (s *Server) root(w http.ResponseWriter, r *http.Request) {
+	base := s.base(r)
+	type link struct {
+		Name string `json:"name"`
+		URL  string `json:"url"`
+	}
+	var v []link
+	for _, name := range []string{sensing.Datastreams, sensing.FeaturesOfInterest, sensing.HistoricalLocations, sensing.Locations, sensing.Observations, sensing.ObservedProperties, sensing.Sensors, sensing.Things} {
+		v = append(v, link{name, base + "/" + name})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"value":          v,
+		"serverSettings": map[string]any{"conformance": Conformance},
+	})
+}
+
+// target is what a resource path addresses: one entity, or a collection (maybe via a parent).
+type target struct {
+	Set    string
+	ID     int64
+	Parent *sensing.Parent
+}
+
+// resolve walks the path's segments, checking that each addressed entity exists and is
+// related to the one before.
+func (s *Server) resolve(ctx context.Context, res *resource) (*target, error) {
+	var cur *target
+	for i, seg := range res.Segs {
+		if i == 0 {
+			cur = &target{Set: seg.Set, ID: seg.ID}
+			if seg.HasID {
+				if _, err := s.Store.Get(ctx, &sensing.Query{Set: seg.Set, ID: seg.ID, Opts: &odata.Options{}}); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		prevSet, _ := sensing.Sets[cur.Set], 0
+		nav, _ := prevSet.NavTo(seg.Name)
+		if !nav.Many {
+			set, id, err := s.Store.Navigate(ctx, cur.Set, cur.ID, seg.Name)
+			if err != nil {
+				return nil, err
+			}
+			cur = &target{Set: set, ID: id}
+			continue
+		}
+		parent := &sensing.Parent{Set: cur.Set, ID: cur.ID, Nav: seg.Name}
+		if seg.HasID {
+			if _, err := s.Store.Get(ctx, &sensing.Query{Set: seg.Set, ID: seg.ID, Parent: parent, Opts: &odata.Options{}}); err != nil {
+				return nil, err
+			}
+			cur = &target{Set: seg.Set, ID: seg.ID}
+			continue
+		}
+		cur = &target{Set: seg.Set, Parent: parent}
+	}
+	return cur, nil
+}
+
+// options parses the query options, taking out the server's own $skiptoken.
+func (s *Server) options(r *http.Request) (*odata.Options, *sensing.Cursor, error) {
+	q := r.URL.Query()
+	var cur *sensing.Cursor
+	if tok := q.Get("$skiptoken"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		if err == nil {
+			cur = &sensing.Cursor{}
+			dec := json.NewDecoder(strings.NewReader(string(b)))
+			dec.UseNumber()
+			err = dec.Decode(cur)
+		}
+		if err != nil {
+			return nil, nil, apperr.E(apperr.Invalid, "$skiptoken is not one this server made; follow @iot.nextLink as given")
+		}
+		for i, k := range cur.Keys {
+			if n, ok := k.(json.Number); ok {
+				if iv, err := n.Int64(); err == nil {
+					cur.Keys[i] = iv
+				} else {
+					f, _ := n.Float64()
+					cur.Keys[i] = f
+				}
+			}
+		}
+		q.Del("$skiptoken")
+	}
+	opts, err := odata.ParseOptions(q)
+	if err != nil {
+		return nil, nil, apperr.Wrap(apperr.Invalid, err, "")
+	}
+	return opts, cur, nil
+}
+
+func (s *Server) top(o *odata.Options) (int, error) {
+	if o.Top == nil {
+		return s.DefaultTop, nil
+	}
+	if *o.Top > int64(s.MaxTop) {
+		return s.MaxTop, nil // server-driven paging takes over past the limit
+	}
+	return int(*o.Top), nil
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request, res *resource) {
+	ctx := r.Context()
+	opts, cur, err := s.options(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	t, err := s.resolve(ctx, res)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	base := s.base(r)
+	if t.ID == 0 { // a collection
+		if res.Property != "" {
+			s.Error(w, r, apperr.E(apperr.Invalid, "a property is read from one entity, not a collection"))
+			return
+		}
+		top, err := s.top(opts)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		q := &sensing.Query{Set: t.Set, Parent: t.Parent, Opts: opts, Top: top, Cursor: cur, MaxTop: s.MaxTop}
+		page, err := s.Store.List(ctx, q)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		out := &writer{base: base}
+		if res.Ref {
+			out.refs(page)
+		} else {
+			out.page(t.Set, page, opts)
+		}
+		if page.Next != nil {
+			out.nextLink(r, page.Next)
+		}
+		out.b.WriteByte('}')
+		out.done(w, http.StatusOK)
+		return
+	}
+	e, err := s.Store.Get(ctx, &sensing.Query{Set: t.Set, ID: t.ID, Opts: opts, MaxTop: s.MaxTop, Top: s.DefaultTop})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	out := &writer{base: base}
+	switch {
+	case res.Ref:
+		out.b.WriteString(`{"@iot.selfLink":`)
+		out.str(selfLink(base, e))
+		out.b.WriteByte('}')
+	case res.Property != "":
+		var v any
+		if res.Property == "id" {
+			v = e.ID
+		} else {
+			v = e.Props[res.Property]
+		}
+		if res.Value {
+			if v == nil {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusOK)
+			switch x := v.(type) {
+			case string:
+				fmt.Fprint(w, x)
+			case json.RawMessage:
+				w.Write(x)
+			case float64:
+				fmt.Fprint(w, strconv.FormatFloat(x, 'g', -1, 64))
+			default:
+				fmt.Fprint(w, x)
+			}
+			return
+		}
+		out.b.WriteByte('{')
+		out.str(res.Property)
+		out.b.WriteByte(':')
+		out.value(v)
+		out.b.WriteByte('}')
+	default:
+		out.entity(e, opts)
+	}
+	out.done(w, http.StatusOK)
+}
+
+func (s *Server) post(w http.ResponseWriter, r *http.Request, res *resource) {
+	ctx := r.Context()
+	if res.Property != "" || res.Ref {
+		s.Error(w, r, apperr.E(apperr.Invalid, "POST goes to a collection, e.g. /%s/Things", Version))
+		return
+	}
+	t, err := s.resolve(ctx, res)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if t.ID != 0 {
+		s.Error(w, r, apperr.E(apperr.Invalid, "POST goes to a collection, not to one entity; use PATCH to change %s(%d)", t.Set, t.ID))
+		return
+	}
+	raw, err := readJSON(r.Body)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	e, err := decodeEntity(t.Set, raw, true)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if t.Parent != nil {
+		// Things(1)/Datastreams: the new entity links to its parent
+		back := backNav(t.Parent.Set, t.Parent.Nav)
+		if back == "" {
+			s.Error(w, r, apperr.E(apperr.Invalid, "cannot create through %s/%s", t.Parent.Set, t.Parent.Nav))
+			return
+		}
+		e.Links[back] = append(e.Links[back], &sensing.Entity{Set: t.Parent.Set, ID: t.Parent.ID, Ref: true})
+	}
+	id, err := s.create(ctx, e)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	created, err := s.Store.Get(ctx, &sensing.Query{Set: t.Set, ID: id, Opts: &odata.Options{}})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	out := &writer{base: s.base(r)}
+	w.Header().Set("Location", selfLink(out.base, created))
+	out.entity(created, &odata.Options{})
+	out.done(w, http.StatusCreated)
+}
+
+// create stores e: an Observation on its own goes through the ingest path; anything else
+// (deep inserts included) through the store in one transaction.
+func (s *Server) create(ctx context.Context, e *sensing.Entity) (int64, error) {
+	if e.Set == sensing.Observations && s.Ingest != nil {
+		ds := e.Links["Datastream"]
+		foi := e.Links["FeatureOfInterest"]
+		if len(ds) == 1 && ds[0].Ref && (len(foi) == 0 || (len(foi) == 1 && foi[0].Ref)) {
+			o := *e.Obs
+			o.DatastreamID = ds[0].ID
+			if len(foi) == 1 {
+				o.FoIID = foi[0].ID
+			}
+			ids, errs, err := s.Ingest.Ingest(ctx, "http", []sensing.Observation{o})
+			if err != nil {
+				return 0, err
+			}
+			if errs[0] != nil {
+				return 0, errs[0]
+			}
+			return ids[0], nil
+		}
+		if len(ds) == 0 {
+			return 0, apperr.E(apperr.Invalid, "Observation needs a Datastream (by @iot.id or inline)")
+		}
+	}
+	return s.Store.Create(ctx, e)
+}
+
+// backNav returns the navigation property of the target of parentSet/nav leading back to parentSet.
+func backNav(parentSet, nav string) string {
+	n, _ := sensing.Sets[parentSet].NavTo(nav)
+	for _, b := range sensing.Sets[n.Target].Navs {
+		if b.Target == parentSet {
+			return b.Name
+		}
+	}
+	return ""
+}
+
+func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, replace bool) {
+	ctx := r.Context()
+	if res.Property != "" || res.Ref {
+		s.Error(w, r, apperr.E(apperr.Invalid, "%s goes to one entity, e.g. /%s/Things(1)", r.Method, Version))
+		return
+	}
+	t, err := s.resolve(ctx, res)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if t.ID == 0 {
+		s.Error(w, r, apperr.E(apperr.Invalid, "%s goes to one entity, not a collection", r.Method))
+		return
+	}
+	raw, err := readJSON(r.Body)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	e, err := decodeEntity(t.Set, raw, replace)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if e.ID != 0 && e.ID != t.ID {
+		s.Error(w, r, apperr.E(apperr.Invalid, "@iot.id %d in the body differs from the id %d in the URL", e.ID, t.ID))
+		return
+	}
+	e.ID = t.ID
+	if err := s.Store.Update(ctx, e, replace); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	updated, err := s.Store.Get(ctx, &sensing.Query{Set: t.Set, ID: t.ID, Opts: &odata.Options{}})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	out := &writer{base: s.base(r)}
+	out.entity(updated, &odata.Options{})
+	out.done(w, http.StatusOK)
+}
+
+func (s *Server) delete(w http.ResponseWriter, r *http.Request, res *resource) {
+	ctx := r.Context()
+	if res.Property != "" || res.Ref {
+		s.Error(w, r, apperr.E(apperr.Invalid, "DELETE goes to one entity, e.g. /%s/Things(1)", Version))
+		return
+	}
+	t, err := s.resolve(ctx, res)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if t.ID == 0 {
+		s.Error(w, r, apperr.E(apperr.Invalid, "DELETE goes to one entity, not a collection"))
+		return
+	}
+	if err := s.Store.Delete(ctx, t.Set, t.ID); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// Error writes err as the standard's JSON error with the status its kind maps to; internal
+// errors are logged and shown as a generic message.
+func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	status := Status(err)
+	msg := apperr.Message(err)
+	var oe *odata.Error
+	if errors.As(err, &oe) {
+		status, msg = http.StatusBadRequest, oe.Error()
+	}
+	if status >= 500 && s.Log != nil {
+		s.Log.ErrorContext(r.Context(), "request_failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="rabta"`)
+	}
+	writeJSON(w, status, errBody(status, msg))
+}
+
+// Status maps an error's kind to an HTTP status.
+func Status(err error) int {
+	var oe *odata.Error
+	if errors.As(err, &oe) {
+		return http.StatusBadRequest
+	}
+	switch apperr.KindOf(err) {
+	case apperr.Invalid:
+		return http.StatusBadRequest
+	case apperr.NotFound:
+		return http.StatusNotFound
+	case apperr.Conflict:
+		return http.StatusConflict
+	case apperr.Unauthorized:
+		return http.StatusUnauthorized
+	case apperr.Forbidden:
+		return http.StatusForbidden
+	case apperr.Unavailable:
+		return http.StatusServiceUnavailable
+	case apperr.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}
+
+func errBody(status int, msg string) map[string]any {
+	return map[string]any{"code": status, "type": "error", "message": msg}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// nextLinkURL rebuilds the request URL with the cursor in $skiptoken (replacing $skip, which
+// the cursor already accounts for).
+func nextLinkURL(base string, r *http.Request, c *sensing.Cursor) string {
+	q := r.URL.Query()
+	q.Del("$skip")
+	b, _ := json.Marshal(c)
+	q.Set("$skiptoken", base64.RawURLEncoding.EncodeToString(b))
+	p := strings.TrimPrefix(r.URL.Path, "/"+Version)
+	return base + p + "?" + strings.ReplaceAll(q.Encode(), "+", "%20")
+}

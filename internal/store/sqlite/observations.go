@@ -1,0 +1,254 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/sensing"
+)
+
+// recentPoints is how many of a datastream's latest observations QC state starts from.
+const recentPoints = 12
+
+// Ingest stores a batch of observations in one transaction. Each item is checked on its own:
+// an item that cannot be stored (unknown datastream, refused by QC) gets its error in errs at
+// its index and is not written; the rest are written together. ids holds the new ids (0 for
+// refused items). err is set only when nothing was written.
+func (s *Entities) Ingest(ctx context.Context, obs []sensing.Observation) (ids []int64, errs []error, err error) {
+	return s.ingest(ctx, obs, false)
+}
+
+// ErrDuplicate marks an item IngestNew left out because the same observation is stored already.
+var ErrDuplicate = apperr.E(apperr.Conflict, "already stored (same datastream, phenomenon time and result)")
+
+// IngestNew is Ingest for re-playable sources (CSV import): an observation identical to one
+// already stored (same datastream, phenomenon time and result) is left out with ErrDuplicate,
+// so that importing the same file twice changes nothing.
+func (s *Entities) IngestNew(ctx context.Context, obs []sensing.Observation) (ids []int64, errs []error, err error) {
+	return s.ingest(ctx, obs, true)
+}
+
+func (s *Entities) ingest(ctx context.Context, obs []sensing.Observation, dedup bool) (ids []int64, errs []error, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var e error
+		ids, errs, e = s.insert(ctx, tx, obs, false, dedup)
+		return e
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.AfterCommit != nil {
+		n := 0
+		for _, id := range ids {
+			if id != 0 {
+				n++
+			}
+		}
+		s.AfterCommit(n)
+	}
+	return ids, errs, nil
+}
+
+// insertObservations inserts all of obs or fails (used by deep insert).
+func (s *Entities) insertObservations(ctx context.Context, tx *sql.Tx, obs []sensing.Observation) ([]int64, error) {
+	ids, _, err := s.insert(ctx, tx, obs, true, false)
+	return ids, err
+}
+
+func (s *Entities) insert(ctx context.Context, tx *sql.Tx, obs []sensing.Observation, strict, dedup bool) ([]int64, []error, error) {
+	ids := make([]int64, len(obs))
+	errs := make([]error, len(obs))
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO observations
+		(datastream_id, phen_start, phen_end, phen_text, result_time_us, result_time_text, result_num, result_json,
+		 qc, result_quality, valid_start, valid_end, valid_text, parameters, foi_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer stmt.Close()
+	type span struct{ ps, pe, rs, re int64 }
+	spans := map[int64]*span{}
+	foiByThing := map[int64]int64{}
+	var dup *sql.Stmt
+	if dedup {
+		dup, err = tx.PrepareContext(ctx, `SELECT count(*) FROM observations WHERE datastream_id = ? AND phen_start = ? AND phen_end = ?
+			AND result_num IS ? AND result_json IS ?`)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer dup.Close()
+	}
+	for i := range obs {
+		o := &obs[i]
+		if dup != nil {
+			var n int
+			var num any
+			if o.ResultNum != nil {
+				num = *o.ResultNum
+			}
+			if err := dup.QueryRowContext(ctx, o.DatastreamID, us(o.PhenStart), us(o.PhenEnd), num, nullRaw(o.ResultJSON)).Scan(&n); err != nil {
+				return nil, nil, err
+			}
+			if n > 0 {
+				errs[i] = ErrDuplicate
+				continue
+			}
+		}
+		ds, err := s.datastream(ctx, tx, o.DatastreamID)
+		if err == nil && s.QC != nil {
+			err = s.QC.Check(ds, o)
+		}
+		if err == nil && o.FoIID == 0 {
+			f, ok := foiByThing[ds.ThingID]
+			if !ok {
+				f, err = s.foiForThing(ctx, tx, ds.ThingID)
+				foiByThing[ds.ThingID] = f
+			}
+			o.FoIID = f
+		}
+		if err != nil {
+			if strict || apperr.KindOf(err) == apperr.Internal {
+				return nil, nil, err
+			}
+			errs[i] = err
+			continue
+		}
+		var rt, vs, ve any
+		if o.ResultTime != nil {
+			rt = us(*o.ResultTime)
+		}
+		if o.ValidStart != nil {
+			vs, ve = us(*o.ValidStart), us(*o.ValidEnd)
+		}
+		var num any
+		if o.ResultNum != nil {
+			num = *o.ResultNum
+		}
+		res, err := stmt.ExecContext(ctx, o.DatastreamID, us(o.PhenStart), us(o.PhenEnd), o.PhenText, rt, nullStr(o.ResultTimeText),
+			num, nullRaw(o.ResultJSON), o.Flag, nullRaw(o.Quality), vs, ve, nullStr(o.ValidText), nullRaw(o.Parameters), o.FoIID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("insert observation: %w", err)
+		}
+		ids[i], _ = res.LastInsertId()
+		o.ID = ids[i]
+		sp := spans[o.DatastreamID]
+		if sp == nil {
+			sp = &span{math.MaxInt64, math.MinInt64, math.MaxInt64, math.MinInt64}
+			spans[o.DatastreamID] = sp
+		}
+		sp.ps, sp.pe = min(sp.ps, us(o.PhenStart)), max(sp.pe, us(o.PhenEnd))
+		if o.ResultTime != nil {
+			sp.rs, sp.re = min(sp.rs, us(*o.ResultTime)), max(sp.re, us(*o.ResultTime))
+		}
+		if o.ResultNum != nil {
+			ds.Recent = append(ds.Recent, sensing.Point{T: o.PhenStart, V: *o.ResultNum})
+			if len(ds.Recent) > recentPoints {
+				ds.Recent = ds.Recent[len(ds.Recent)-recentPoints:]
+			}
+		}
+	}
+	// Datastream.phenomenonTime and resultTime span their observations (SensorThings 1.1, 8.2.4).
+	for id, sp := range spans {
+		var rs, re any
+		if sp.rs != math.MaxInt64 {
+			rs, re = sp.rs, sp.re
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE datastreams SET
+			phenomenon_time_start = min(coalesce(phenomenon_time_start, ?1), ?1),
+			phenomenon_time_end = max(coalesce(phenomenon_time_end, ?2), ?2),
+			result_time_start = CASE WHEN ?3 IS NULL THEN result_time_start ELSE min(coalesce(result_time_start, ?3), ?3) END,
+			result_time_end = CASE WHEN ?4 IS NULL THEN result_time_end ELSE max(coalesce(result_time_end, ?4), ?4) END
+			WHERE id = ?5`, sp.ps, sp.pe, rs, re, id); err != nil {
+			return nil, nil, fmt.Errorf("update datastream span: %w", err)
+		}
+	}
+	return ids, errs, nil
+}
+
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullRaw(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+// datastream returns what ingest needs to know of datastream id, cached until the next
+// failed transaction or change to datastreams.
+func (s *Entities) datastream(ctx context.Context, tx *sql.Tx, id int64) (*sensing.DatastreamInfo, error) {
+	if ds, ok := s.dsCache[id]; ok {
+		return ds, nil
+	}
+	ds := &sensing.DatastreamInfo{ID: id}
+	var uom, props sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT d.thing_id, d.observation_type, d.unit_of_measurement, d.properties, o.name, o.definition
+		FROM datastreams d JOIN observed_properties o ON o.id = d.observed_property_id WHERE d.id = ?`, id).
+		Scan(&ds.ThingID, &ds.ObservationType, &uom, &props, &ds.ObservedPropertyName, &ds.ObservedPropertyDef)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.E(apperr.NotFound, "Datastream(%d) does not exist", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load datastream %d: %w", id, err)
+	}
+	ds.UnitSymbol = unitSymbol(uom.String)
+	if props.Valid {
+		ds.Properties = []byte(props.String)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT phen_start, result_num FROM observations WHERE datastream_id = ? AND result_num IS NOT NULL ORDER BY phen_start DESC, id DESC LIMIT ?`, id, recentPoints)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t int64
+		var v float64
+		if err := rows.Scan(&t, &v); err != nil {
+			return nil, err
+		}
+		ds.Recent = append([]sensing.Point{{T: time.UnixMicro(t).UTC(), V: v}}, ds.Recent...)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	s.dsCache[id] = ds
+	return ds, nil
+}
+
+// foiForThing returns the FeatureOfInterest made from the Thing's current Location, creating
+// it the first time (SensorThings 1.1, 8.2.7: an Observation without one uses the Thing's Location).
+func (s *Entities) foiForThing(ctx context.Context, tx *sql.Tx, thing int64) (int64, error) {
+	var loc int64
+	var name, desc, enc, geo string
+	err := tx.QueryRowContext(ctx, `SELECT l.id, l.name, l.description, l.encoding_type, l.location FROM locations l
+		JOIN thing_locations tl ON tl.location_id = l.id WHERE tl.thing_id = ? ORDER BY l.id DESC LIMIT 1`, thing).Scan(&loc, &name, &desc, &enc, &geo)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, apperr.E(apperr.Invalid, "Observation has no FeatureOfInterest and its Thing(%d) has no Location to make one from", thing)
+	}
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = tx.QueryRowContext(ctx, `SELECT id FROM features_of_interest WHERE location_id = ?`, loc).Scan(&id)
+	if err == nil {
+		return id, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO features_of_interest (name, description, encoding_type, feature, location_id) VALUES (?, ?, ?, ?, ?)`, name, desc, enc, geo, loc)
+	if err != nil {
+		return 0, fmt.Errorf("insert FeatureOfInterest: %w", err)
+	}
+	return res.LastInsertId()
+}

@@ -1,0 +1,145 @@
+package sqlq
+
+import (
+	"fmt"
+	"strings"
+)
+
+// JSONAs says which type of value an access into a JSON document should yield.
+type JSONAs int
+
+// JSON access types.
+const (
+	JSONAny    JSONAs = iota // the scalar value (JSON text for an object or array); NULL when absent or null
+	JSONText                 // the string, or NULL when the value is not a JSON string
+	JSONNumber               // the number, or NULL when the value is not a JSON number
+	JSONBool                 // the boolean (as the database's boolean), or NULL when not a JSON boolean
+)
+
+// Dialect is everything in the SQL that differs between databases. The compiler decides the
+// types and the semantics; a Dialect only spells them.
+//
+// Arguments given to a Dialect are SQL expressions already compiled (they may contain
+// parameter markers, which the compiler turns into placeholders at the end: a Dialect may
+// repeat or reorder its arguments freely). Times are INTEGER microseconds since the Unix epoch,
+// UTC. Geometries are whatever Geometry returned.
+type Dialect interface {
+	// Placeholder returns the n-th (1-based) parameter placeholder: "?" or "$n".
+	Placeholder(n int) string
+	// JSON returns SQL for the value at path inside the JSON text doc (path empty: the whole
+	// document), typed as as. Path keys are object member names, except that a key of digits
+	// only indexes an array. bind adds a query parameter and returns its marker.
+	JSON(doc string, path []string, as JSONAs, bind func(any) string) string
+	// Geometry returns SQL turning a geometry into what the geometry functions of Func take:
+	// sql is a column of GeoJSON text (a geometry or a Feature), or, with wkt set, a bound
+	// well-known-text literal.
+	Geometry(sql string, wkt bool) string
+	// Distinct returns SQL for a null-safe "a differs from b" (true when exactly one is NULL).
+	Distinct(a, b string) string
+	// Func returns SQL for a function applied to args. Names are those of odata.Call
+	// (substringof, year, round, geo.distance, st_within, ...) and "div" and "mod" for the
+	// arithmetic operators. The compiler has checked the arity and the argument types; it
+	// handles now, mindatetime, maxdatetime and totaloffsetminutes itself.
+	Func(name string, args []string) (string, error)
+}
+
+// SQLite is the dialect of SQLite (3.45 or later, with JSON and math functions). Its geometry
+// functions are the rabta_* functions that package store/sqlite registers with the driver.
+var SQLite Dialect = sqliteDialect{}
+
+type sqliteDialect struct{}
+
+func (sqliteDialect) Placeholder(int) string { return "?" }
+
+func (sqliteDialect) JSON(doc string, path []string, as JSONAs, bind func(any) string) string {
+	var b strings.Builder
+	b.WriteByte('$')
+	for _, k := range path {
+		if k != "" && strings.Trim(k, "0123456789") == "" {
+			b.WriteString("[" + k + "]")
+		} else {
+			b.WriteString(`."` + k + `"`)
+		}
+	}
+	p := bind(b.String())
+	switch as {
+	case JSONText:
+		return fmt.Sprintf("(CASE WHEN json_type(%s, %s) = 'text' THEN json_extract(%s, %s) END)", doc, p, doc, p)
+	case JSONNumber:
+		return fmt.Sprintf("(CASE WHEN json_type(%s, %s) IN ('integer', 'real') THEN json_extract(%s, %s) END)", doc, p, doc, p)
+	case JSONBool:
+		return fmt.Sprintf("(CASE json_type(%s, %s) WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END)", doc, p)
+	}
+	return fmt.Sprintf("json_extract(%s, %s)", doc, p)
+}
+
+func (sqliteDialect) Geometry(sql string, wkt bool) string { return sql }
+
+func (sqliteDialect) Distinct(a, b string) string { return "(" + a + " IS NOT " + b + ")" }
+
+// sqliteSeconds is the floor of x microseconds in whole seconds, exact for negative times too.
+func sqliteSeconds(x string) string {
+	return fmt.Sprintf("((%s - ((%s %% 1000000) + 1000000) %% 1000000) / 1000000)", x, x)
+}
+
+var sqliteDateParts = map[string]string{"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M", "second": "%S"}
+
+var sqliteGeoFuncs = map[string]string{
+	"geo.distance": "rabta_geo_distance", "geo.length": "rabta_geo_length", "geo.intersects": "rabta_st_intersects",
+	"st_equals": "rabta_st_equals", "st_disjoint": "rabta_st_disjoint", "st_touches": "rabta_st_touches",
+	"st_within": "rabta_st_within", "st_overlaps": "rabta_st_overlaps", "st_crosses": "rabta_st_crosses",
+	"st_intersects": "rabta_st_intersects", "st_contains": "rabta_st_contains", "st_relate": "rabta_st_relate",
+}
+
+func (sqliteDialect) Func(name string, a []string) (string, error) {
+	if f, ok := sqliteDateParts[name]; ok {
+		return fmt.Sprintf("CAST(strftime('%s', %s, 'unixepoch') AS INTEGER)", f, sqliteSeconds(a[0])), nil
+	}
+	if f, ok := sqliteGeoFuncs[name]; ok {
+		return f + "(" + strings.Join(a, ", ") + ")", nil
+	}
+	switch name {
+	case "substringof":
+		return fmt.Sprintf("(instr(%s, %s) > 0)", a[1], a[0]), nil
+	case "contains":
+		return fmt.Sprintf("(instr(%s, %s) > 0)", a[0], a[1]), nil
+	case "startswith":
+		return fmt.Sprintf("(substr(%s, 1, length(%s)) = %s)", a[0], a[1], a[1]), nil
+	case "endswith":
+		return fmt.Sprintf("(length(%s) = 0 OR substr(%s, -length(%s)) = %s)", a[1], a[0], a[1], a[1]), nil
+	case "length":
+		return "length(" + a[0] + ")", nil
+	case "indexof":
+		return fmt.Sprintf("(instr(%s, %s) - 1)", a[0], a[1]), nil
+	case "substring":
+		if len(a) == 3 {
+			return fmt.Sprintf("substr(%s, (%s) + 1, %s)", a[0], a[1], a[2]), nil
+		}
+		return fmt.Sprintf("substr(%s, (%s) + 1)", a[0], a[1]), nil
+	case "tolower":
+		return "lower(" + a[0] + ")", nil
+	case "toupper":
+		return "upper(" + a[0] + ")", nil
+	case "trim":
+		return "trim(" + a[0] + ")", nil
+	case "concat":
+		return "(" + a[0] + " || " + a[1] + ")", nil
+	case "fractionalseconds":
+		return fmt.Sprintf("((((%s %% 1000000) + 1000000) %% 1000000) / 1000000.0)", a[0]), nil
+	case "date":
+		return fmt.Sprintf("date(%s, 'unixepoch')", sqliteSeconds(a[0])), nil
+	case "time":
+		return fmt.Sprintf("time(%s, 'unixepoch')", sqliteSeconds(a[0])), nil
+	case "round":
+		return "round(" + a[0] + ")", nil
+	case "floor":
+		return "floor(" + a[0] + ")", nil
+	case "ceiling":
+		return "ceil(" + a[0] + ")", nil
+	case "div":
+		return fmt.Sprintf("(CAST(%s AS REAL) / %s)", a[0], a[1]), nil
+	case "mod":
+		return fmt.Sprintf("mod(%s, %s)", a[0], a[1]), nil
+	}
+	return "", fmt.Errorf("function %s is not supported by SQLite", name)
+}
