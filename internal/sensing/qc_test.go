@@ -468,3 +468,54 @@ func TestSilent(t *testing.T) {
 		t.Errorf("nil input: %v", got)
 	}
 }
+
+func FuzzParseQCOverride(f *testing.F) {
+	for _, s := range []string{
+		`{"qc":{"min":0,"max":500,"maxRatePerHour":50,"flatLineCount":12,"expectedInterval":"PT1H"}}`,
+		`{"qc":{"max":null,"flatLineDuration":"P1DT6H","numeric":true,"spike":2}}`,
+		`{"qc":{"flatLineCount":1e300}}`, `{"qc":[]}`, `null`, ``,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		c, err := ParseQCOverride(json.RawMessage(in))
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("%s: parsed config does not validate: %v", in, err)
+		}
+		// Whatever the override, checking values with it must not panic.
+		var s QCState
+		for i, v := range []float64{0, 1, 1, 1, -1e308, 1e308, math.NaN(), 5} {
+			s.Check(DefaultQC("Discharge", "", "cusecs").Merge(c), at(float64(i)), v)
+		}
+	})
+}
+
+func FuzzQCCheck(f *testing.F) {
+	f.Add(int64(0), 1.0, int64(3600), 2.0, int64(-60), 3.0, 1.0)
+	f.Fuzz(func(t *testing.T, d1 int64, v1 float64, d2 int64, v2 float64, d3 int64, v3 float64, lim float64) {
+		cfg := QCConfig{Min: fp(-lim), Max: fp(lim), MaxRatePerHour: fp(lim), Spike: fp(lim), FlatLineCount: ip(2),
+			FlatLineDuration: dp(time.Hour), ExpectedInterval: dp(time.Hour)}
+		var s QCState
+		tt := t0
+		for _, o := range []struct {
+			d int64
+			v float64
+		}{{d1, v1}, {d2, v2}, {d3, v3}, {d1, v1}, {d2, v3}} {
+			tt = tt.Add(time.Duration(o.d) * time.Second)
+			before := s.LastSeen
+			r := s.Check(cfg, tt, o.v)
+			if r.Flag > FlagBad || len(s.Recent) > SpikeWindow {
+				t.Fatalf("flag %v, %d recent", r.Flag, len(s.Recent))
+			}
+			if !before.IsZero() && !tt.After(before) && !s.LastSeen.Equal(before) {
+				t.Fatalf("out-of-order observation moved LastSeen from %v to %v", before, s.LastSeen)
+			}
+			if (math.IsNaN(o.v) || math.IsInf(o.v, 0)) && r.Flag != FlagBad {
+				t.Fatalf("non-finite %v flagged %v", o.v, r.Flag)
+			}
+		}
+	})
+}

@@ -45,7 +45,7 @@ var quantities = []quantity{
 	{name: "other pressure", keywords: []string{"vapourpressure", "vaporpressure", "waterpressure", "porepressure", "tyrepressure", "tirepressure"}},
 	{name: "river discharge", keywords: []string{"discharge", "streamflow", "riverflow", "flowrate"},
 		units: []unitLimits{
-			{symbols: []string{"cusecs", "cusec", "cfs", "ft3/s", "ft3s-1", "cuft/s"}, unit: "cusecs", min: 0, max: 2_000_000},
+			{symbols: []string{"cusecs", "cusec", "[cft_i]/s", "cfs", "ft3/s", "ft3s-1", "cuft/s"}, unit: "cusecs", min: 0, max: 2_000_000},
 			{symbols: []string{"m3/s", "m3s-1", "cumecs", "cumec"}, unit: "m³/s", min: 0, max: 60_000},
 		}},
 	{name: "water level", keywords: []string{"waterlevel", "gaugeheight", "gageheight", "riverstage", "waterstage", "stage", "waterheight"},

@@ -178,3 +178,15 @@ func FuzzParseTimeOrInterval(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"PT1H", "P1DT6H30M0.5S", "P2W", "P1M", "PT", "P9999999999999D"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err == nil && d < 0 {
+			t.Fatalf("%q: negative %v", s, d)
+		}
+	})
+}

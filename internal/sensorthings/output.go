@@ -3,6 +3,7 @@ package sensorthings
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -23,8 +24,18 @@ func selfLink(base string, e *sensing.Entity) string {
 }
 
 func (w *writer) str(s string) {
-	b, _ := json.Marshal(s)
-	w.b.Write(b)
+	enc := json.NewEncoder(&w.b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s)
+	w.b.Truncate(w.b.Len() - 1) // Encode adds a newline
+}
+
+// number formats a float as JSON without an exponent where it can.
+func number(x float64) string {
+	if a := math.Abs(x); a != 0 && (a < 1e-6 || a >= 1e21) {
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	return strconv.FormatFloat(x, 'f', -1, 64)
 }
 
 func (w *writer) value(v any) {
@@ -40,7 +51,7 @@ func (w *writer) value(v any) {
 		}
 		w.b.Write(x)
 	case float64:
-		w.b.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
+		w.b.WriteString(number(x))
 	case int64:
 		w.b.WriteString(strconv.FormatInt(x, 10))
 	default:

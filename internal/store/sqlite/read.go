@@ -51,7 +51,11 @@ func selectList(set, a string) string {
 	var b strings.Builder
 	b.WriteString(a + ".id")
 	for _, c := range readCols[set] {
-		b.WriteString(", " + a + "." + fmt.Sprintf(c.sql, a))
+		col := c.sql
+		if strings.Contains(col, "%") {
+			col = fmt.Sprintf(col, a)
+		}
+		b.WriteString(", " + a + "." + col)
 	}
 	return b.String()
 }

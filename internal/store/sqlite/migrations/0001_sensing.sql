@@ -98,5 +98,5 @@ CREATE TABLE observations (
   parameters     TEXT,
   foi_id         INTEGER REFERENCES features_of_interest(id) ON DELETE CASCADE
 );
-CREATE INDEX observations_datastream_time ON observations(datastream_id, phen_start, id);
+CREATE INDEX observations_datastream_time ON observations(datastream_id, phen_start, phen_end);
 CREATE INDEX observations_foi ON observations(foi_id);
