@@ -509,7 +509,7 @@ func median(xs []float64) float64 {
 	if n%2 == 1 {
 		return s[n/2]
 	}
-	return (s[n/2-1] + s[n/2]) / 2
+	return s[n/2-1]/2 + s[n/2]/2 // halves first: no overflow near ±MaxFloat64
 }
 
 func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs Rabta's whole test suite. Works as root on a fresh Debian machine with only Go:
+# it installs what the tests need from Debian's packages and starts any server they need on
+# loopback ports of its own. Usage: scripts/test.sh [extra go test flags]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# Debian packages the tests use. Each is only installed when missing.
+#   gcc          — cgo, needed by the race detector (-race)
+#   libxml2-utils — xmllint, validates CAP XML against the OASIS schema (alert tests)
+need_pkgs=()
+command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev)
+if ((${#need_pkgs[@]})); then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing ${need_pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  else
+    log "missing packages ${need_pkgs[*]}: install them (as root: apt-get install ${need_pkgs[*]})"
+    exit 1
+  fi
+fi
+
+command -v go >/dev/null 2>&1 || { log "Go is not installed (https://go.dev/dl/)"; exit 1; }
+
+log "go vet"
+go vet ./...
+
+log "go test -race (the fuzz targets run their seed corpora)"
+# -p 2: this suite is sized for a 2-core machine; the end-to-end tests start real processes.
+go test -race -count=1 -p 2 -timeout 20m "$@" ./...
