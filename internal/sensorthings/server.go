@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -207,7 +208,10 @@ func (s *Server) resolve(ctx context.Context, res *resource) (*target, error) {
 
 // options parses the query options, taking out the server's own $skiptoken.
 func (s *Server) options(r *http.Request) (*odata.Options, *sensing.Cursor, error) {
-	q := r.URL.Query()
+	q, err := query(r.URL.RawQuery)
+	if err != nil {
+		return nil, nil, err
+	}
 	var cur *sensing.Cursor
 	if tok := q.Get("$skiptoken"); tok != "" {
 		b, err := base64.RawURLEncoding.DecodeString(tok)
@@ -549,10 +553,34 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
+// query parses a raw query string. Unlike url.ParseQuery it keeps ';' inside values, which
+// SensorThings uses to separate the options nested in $expand(...).
+func query(raw string) (url.Values, error) {
+	v := url.Values{}
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if part == "" {
+			continue
+		}
+		k, val, _ := strings.Cut(part, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, apperr.E(apperr.Invalid, "query parameter %q: bad percent-encoding", k)
+		}
+		value, err := url.QueryUnescape(val)
+		if err != nil {
+			return nil, apperr.E(apperr.Invalid, "query parameter %s: bad percent-encoding", key)
+		}
+		v[key] = append(v[key], value)
+	}
+	return v, nil
+}
+
 // nextLinkURL rebuilds the request URL with the cursor in $skiptoken (replacing $skip, which
 // the cursor already accounts for).
 func nextLinkURL(base string, r *http.Request, c *sensing.Cursor) string {
-	q := r.URL.Query()
+	q, _ := query(r.URL.RawQuery)
 	q.Del("$skip")
 	b, _ := json.Marshal(c)
 	q.Set("$skiptoken", base64.RawURLEncoding.EncodeToString(b))

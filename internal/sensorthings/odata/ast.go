@@ -38,7 +38,7 @@ type Float struct {
 	Value float64
 }
 
-// String is a string literal '...' ('' inside stands for one quote), already unescaped.
+// String is a string literal '...' (” inside stands for one quote), already unescaped.
 type String struct {
 	P     int
 	Value string

@@ -105,7 +105,7 @@ func (l *lexer) next() (token, *Error) {
 	return token{}, l.errf(start, "unexpected character %q", rune(c))
 }
 
-// quoted reads a '...' string at l.off, with '' standing for one quote.
+// quoted reads a '...' string at l.off, with ” standing for one quote.
 func (l *lexer) quoted() (string, *Error) {
 	start := l.off
 	l.off++ // opening quote

@@ -238,6 +238,9 @@ func (s *Entities) list(ctx context.Context, tx *sql.Tx, query *sensing.Query, d
 		}
 		page.Count = &n
 	}
+	if query.Top <= 0 { // $top=0: the count alone
+		return page, nil
+	}
 	var x q
 	x.add("SELECT " + selectList(query.Set, a))
 	for _, term := range terms {

@@ -68,7 +68,7 @@ func us(s string) int64 {
 	return t.UnixMicro()
 }
 
-func testDB(t *testing.T) *sql.DB {
+func testDB(t testing.TB) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The end-to-end tests build the real binary and run it as a user would.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "rabta-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "rabta")
+	args := []string{"build", "-o", binary}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build rabta: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const adminKey = "e2e-admin-key-0123456789abcdef"
+
+// proc is a running `rabta serve`.
+type proc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	base   string
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+var listening = regexp.MustCompile(`"http":"(http://[^"]+)/v1\.1/"`)
+
+func start(t *testing.T, dataDir string, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	pr, pw := io.Pipe()
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{t: t, cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			p.stderr.WriteString(line + "\n")
+			if m := listening.FindStringSubmatch(line); m != nil && !sent {
+				found <- m[1]
+				sent = true
+			}
+		}
+	}()
+	go func() { p.done <- cmd.Wait(); pw.Close() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	select {
+	case p.base = <-found:
+	case err := <-p.done:
+		t.Fatalf("rabta serve exited: %v\n%s", err, p.stderr)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("rabta serve did not start\n%s", p.stderr)
+	}
+	for range 100 {
+		if resp, err := http.Get(p.base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("not ready\n%s", p.stderr)
+	return nil
+}
+
+func (p *proc) stop() {
+	p.t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			p.t.Errorf("rabta serve after SIGTERM: %v\n%s", err, p.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		p.t.Errorf("rabta serve did not stop on SIGTERM")
+	}
+}
+
+func (p *proc) req(method, path, key, body string) (int, string) {
+	p.t.Helper()
+	req, _ := http.NewRequest(method, p.base+path, strings.NewReader(body))
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func rabta(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+func TestServeImportKeys(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, dir, []string{"RABTA_ADMIN_KEY=" + adminKey})
+	st, b := p.req("POST", "/v1.1/Things", adminKey, `{"name":"Khanki Headworks","description":"gauge","properties":{"pdmaName":"Khanki"},
+	 "Locations":[{"name":"Khanki","description":"site","encodingType":"application/geo+json","location":{"type":"Point","coordinates":[73.97,32.40]}}],
+	 "Datastreams":[{"name":"Discharge at Khanki","description":"q","observationType":"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
+	  "unitOfMeasurement":{"name":"cusec","symbol":"[cft_i]/s","definition":"x"},"Sensor":{"name":"s","description":"s","encodingType":"text/html","metadata":"x"},
+	  "ObservedProperty":{"name":"Discharge","definition":"d","description":"d"}}]}`)
+	if st != 201 {
+		t.Fatalf("create: %d %s", st, b)
+	}
+	// PDMA layout: the Khanki rows go in, the other stations have no datastream here
+	pdma := filepath.Join("..", "..", "internal", "sensing", "testdata", "pdma_excerpt.csv")
+	out, _, err := rabta(t, "import", "observations", "--quiet", "--data-dir", dir, pdma)
+	khanki := regexp.MustCompile(`(\d+) stored, 0 already present, (\d+) rejected`).FindStringSubmatch(out)
+	if err == nil || khanki == nil || khanki[1] == "0" || !strings.Contains(out, `no datastream "Marala"`) {
+		t.Fatalf("first import: err %v\n%s", err, out)
+	}
+	out, _, _ = rabta(t, "import", "observations", "--quiet", "--data-dir", dir, pdma)
+	if !strings.Contains(out, ": 0 stored, "+khanki[1]+" already present") {
+		t.Fatalf("second import of the same file must change nothing:\n%s", out)
+	}
+	// a generic CSV with broken rows: good rows in, each broken row reported with its line
+	csv := filepath.Join(dir, "obs.csv")
+	os.WriteFile(csv, []byte("datastream,phenomenonTime,result\n1,2025-09-01T00:00:00Z,100\n1,not-a-time,5\nDischarge at Khanki,2025-09-01T01:00:00+05:00,200\n7,2025-09-01T00:00:00Z,1\n1,2025-09-01T02:00:00Z,\n"), 0o644)
+	out, _, err = rabta(t, "import", "observations", "--quiet", "--data-dir", dir, csv)
+	for _, want := range []string{"line 3:", "line 5:", "line 6:", "2 stored, 0 already present, 3 rejected"} {
+		if err == nil || !strings.Contains(out, want) {
+			t.Errorf("import with broken rows: want %q in:\n%s", want, out)
+		}
+	}
+	st, b = p.req("GET", "/v1.1/Datastreams(1)/Observations?$count=true&$top=1&$orderby=result%20desc", "", "")
+	var m map[string]any
+	json.Unmarshal([]byte(b), &m)
+	if st != 200 || m["@iot.count"] == nil {
+		t.Fatalf("read: %d %s", st, b)
+	}
+	// keys: a viewer may read but not write
+	viewer, _, err := rabta(t, "keys", "create", "--data-dir", dir, "--org", "ndma", "--role", "viewer")
+	viewer = strings.TrimSpace(viewer)
+	if err != nil || !strings.HasPrefix(viewer, "rbt_") {
+		t.Fatalf("keys create: %v %q", err, viewer)
+	}
+	if st, b := p.req("POST", "/v1.1/Things", viewer, `{"name":"x","description":"y"}`); st != 403 {
+		t.Errorf("viewer write: %d %s", st, b)
+	}
+	if st, _ := p.req("GET", "/v1.1/Things", viewer, ""); st != 200 {
+		t.Errorf("viewer read: %d", st)
+	}
+	list, _, _ := rabta(t, "keys", "list", "--data-dir", dir)
+	if strings.Contains(list, viewer) || !strings.Contains(list, "ndma") {
+		t.Errorf("keys list must show keys without their secret:\n%s", list)
+	}
+	if _, _, err := rabta(t, "keys", "create", "--data-dir", dir, "--org", "x", "--role", "superuser"); err == nil {
+		t.Error("unknown role accepted")
+	}
+	if strings.Contains(p.stderr.String(), adminKey) || strings.Contains(p.stderr.String(), viewer) {
+		t.Error("a key was logged in clear")
+	}
+	p.stop()
+}
+
+func TestBootstrapKeyPrintedOnce(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, dir, nil, "--public-read=false")
+	key := regexp.MustCompile(`rbt_[0-9a-f]+_[A-Za-z0-9_-]+`).FindString(p.stderr.String())
+	if key == "" {
+		t.Fatalf("no bootstrap key printed:\n%s", p.stderr)
+	}
+	if st, _ := p.req("GET", "/v1.1/Things", "", ""); st != 401 {
+		t.Errorf("anonymous read with public_read off: %d", st)
+	}
+	if st, b := p.req("POST", "/v1.1/Things", key, `{"name":"x","description":"y"}`); st != 201 {
+		t.Errorf("bootstrap key write: %d %s", st, b)
+	}
+	p.stop()
+	p = start(t, dir, nil)
+	if strings.Contains(p.stderr.String(), "rbt_") {
+		t.Errorf("bootstrap key printed again on restart")
+	}
+	p.stop()
+}
+
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	// at this speed the replay covers days of data in seconds
+	p := start(t, dir, []string{"RABTA_ADMIN_KEY=" + adminKey}, "--demo", "--demo-speed", "200000")
+	count := func(path string) float64 {
+		_, b := p.req("GET", "/v1.1/"+path+"?$count=true&$top=0", "", "")
+		var m map[string]any
+		json.Unmarshal([]byte(b), &m)
+		c, _ := m["@iot.count"].(float64)
+		return c
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for count("Things") < 47 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := count("Things"); n != 47 {
+		t.Fatalf("demo Things: %v, want 47 (18 gauges, 25 PMD stations, 4 Beijing)\n%s", n, p.stderr)
+	}
+	first := count("Observations")
+	time.Sleep(3 * time.Second)
+	if later := count("Observations"); later <= first || first == 0 {
+		t.Errorf("demo replay is not adding observations: %v then %v", first, later)
+	}
+	_, b := p.req("GET", "/v1.1/Things?$filter=properties/pdmaName%20eq%20'Khanki'&$expand=Locations,Datastreams($expand=Observations($top=1;$orderby=phenomenonTime%20desc))", "", "")
+	if !strings.Contains(b, `"floodClasses"`) || !strings.Contains(b, `"coordinates"`) {
+		t.Errorf("Khanki in the demo: %s", b)
+	}
+	p.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = ctx
+}
