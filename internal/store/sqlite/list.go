@@ -241,36 +241,11 @@ func (s *Entities) list(ctx context.Context, tx *sql.Tx, query *sensing.Query, d
 	if query.Top <= 0 { // $top=0: the count alone
 		return page, nil
 	}
-	var x q
-	x.add("SELECT " + selectList(query.Set, a))
-	for _, term := range terms {
-		x.add(", "+term.sql, term.args...)
-	}
-	x.add(" FROM " + t.Name + " " + a)
-	if err := s.where(&x, query, a); err != nil {
+	x, err := s.pageSQL(query, terms, "SELECT "+selectList(query.Set, a))
+	if err != nil {
 		return nil, err
 	}
-	if query.Cursor != nil {
-		cursorCond(&x, terms, query.Cursor, a)
-	}
-	x.add(" ORDER BY ")
-	for _, term := range terms {
-		dir := " ASC NULLS FIRST"
-		if term.desc {
-			dir = " DESC NULLS LAST"
-		}
-		x.add(term.sql+dir+", ", term.args...)
-	}
-	idDir := " ASC"
-	if len(terms) > 0 && terms[len(terms)-1].desc {
-		idDir = " DESC"
-	}
-	x.add(a + ".id" + idDir)
 	top := query.Top
-	x.add(" LIMIT ?", top+1)
-	if query.Cursor == nil && query.Opts.Skip != nil && *query.Opts.Skip > 0 {
-		x.add(" OFFSET ?", *query.Opts.Skip)
-	}
 	rows, err := tx.QueryContext(ctx, x.b.String(), x.args...)
 	if err != nil {
 		return nil, s.queryErr(err)
@@ -305,6 +280,42 @@ func (s *Entities) list(ctx context.Context, tx *sql.Tx, query *sensing.Query, d
 		return nil, err
 	}
 	return page, nil
+}
+
+// pageSQL builds the query for one page: head (the SELECT list), the order keys, the
+// conditions, the cursor, ORDER BY and LIMIT.
+func (s *Entities) pageSQL(query *sensing.Query, terms []orderTerm, head string) (*q, error) {
+	const a = "e"
+	x := &q{}
+	x.add(head)
+	for _, term := range terms {
+		x.add(", "+term.sql, term.args...)
+	}
+	x.add(" FROM " + Schema[query.Set].Name + " " + a)
+	if err := s.where(x, query, a); err != nil {
+		return nil, err
+	}
+	if query.Cursor != nil {
+		cursorCond(x, terms, query.Cursor, a)
+	}
+	x.add(" ORDER BY ")
+	for _, term := range terms {
+		dir := " ASC NULLS FIRST"
+		if term.desc {
+			dir = " DESC NULLS LAST"
+		}
+		x.add(term.sql+dir+", ", term.args...)
+	}
+	idDir := " ASC"
+	if len(terms) > 0 && terms[len(terms)-1].desc {
+		idDir = " DESC"
+	}
+	x.add(a + ".id" + idDir)
+	x.add(" LIMIT ?", query.Top+1)
+	if query.Cursor == nil && query.Opts.Skip != nil && *query.Opts.Skip > 0 {
+		x.add(" OFFSET ?", *query.Opts.Skip)
+	}
+	return x, nil
 }
 
 // Get returns one entity (q.ID), with expands; NotFound if it does not exist or is not

@@ -588,14 +588,27 @@ func (s *state) times(op odata.Op, l, r val) string {
 			return "(NOT COALESCE(" + eq + ", FALSE))"
 		}
 		return eq
-	case odata.OpLt:
-		return "(" + l.end + " < " + r.sql + ")"
-	case odata.OpLe:
-		return "(" + l.end + " <= " + r.sql + ")"
-	case odata.OpGt:
-		return "(" + l.sql + " > " + r.end + ")"
-	default: // ge
-		return "(" + l.sql + " >= " + r.end + ")"
+	case odata.OpLt, odata.OpLe:
+		o := " < "
+		if op == odata.OpLe {
+			o = " <= "
+		}
+		c := "(" + l.end + o + r.sql
+		if l.end != l.sql {
+			// start <= end, so this adds nothing but lets an index on the start bound the range
+			c += " AND " + l.sql + o + r.sql
+		}
+		return c + ")"
+	default: // gt, ge
+		o := " > "
+		if op == odata.OpGe {
+			o = " >= "
+		}
+		c := "(" + l.sql + o + r.end
+		if r.end != r.sql {
+			c += " AND " + l.end + o + r.sql
+		}
+		return c + ")"
 	}
 }
 

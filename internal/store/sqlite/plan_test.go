@@ -1,0 +1,70 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/sensorthings/odata"
+)
+
+// The hot read — a time window of one datastream, newest first — must be an index range
+// scan in index order: no full scan, no sort. At tens of millions of rows anything else is
+// seconds instead of milliseconds.
+func TestObservationWindowUsesIndex(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := NewEntities(db, nil)
+	for _, c := range []struct{ filter, orderby string }{
+		{"phenomenonTime ge 2025-01-01T00:00:00Z and phenomenonTime lt 2025-02-01T00:00:00Z", "phenomenonTime desc"},
+		{"phenomenonTime ge 2025-01-01T00:00:00Z", "phenomenonTime asc"},
+		{"", "phenomenonTime desc"},
+	} {
+		v := map[string][]string{"$orderby": {c.orderby}}
+		if c.filter != "" {
+			v["$filter"] = []string{c.filter}
+		}
+		opts, err := odata.ParseOptions(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		query := &sensing.Query{Set: sensing.Observations, Parent: &sensing.Parent{Set: sensing.Datastreams, ID: 1, Nav: "Observations"}, Opts: opts, Top: 100}
+		for _, cur := range []*sensing.Cursor{nil, {MaxID: 100, Keys: []any{int64(1), int64(2)}, ID: 5}} {
+			query.Cursor = cur
+			terms, err := s.orderTerms(query.Set, "e", opts.OrderBy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, err := s.pageSQL(query, terms, "EXPLAIN QUERY PLAN SELECT e.id")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := db.r.QueryContext(ctx, x.b.String(), x.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var plan []string
+			for rows.Next() {
+				var id, parent, notused int
+				var detail string
+				rows.Scan(&id, &parent, &notused, &detail)
+				plan = append(plan, detail)
+			}
+			rows.Close()
+			p := strings.Join(plan, "; ")
+			if !strings.Contains(p, "INDEX observations_datastream_time (datastream_id=?") {
+				t.Errorf("%q %q cursor=%v: plan does not use the datastream/time index: %s", c.filter, c.orderby, cur != nil, p)
+			}
+			if strings.Contains(p, "TEMP B-TREE") {
+				t.Errorf("%q %q cursor=%v: plan sorts: %s", c.filter, c.orderby, cur != nil, p)
+			}
+			t.Logf("%s", p)
+		}
+	}
+}
