@@ -87,6 +87,10 @@ type Checker interface {
 	Check(ds *DatastreamInfo, o *Observation) error
 }
 
+// DatastreamIDProp is the key under which a store puts an Observation's datastream id in
+// Entity.Props on read (not a SensorThings property: it is never written out as one).
+const DatastreamIDProp = "@datastream"
+
 // Parent names the entity whose navigation property leads to a collection:
 // Things(1)/Datastreams is Parent{Set: "Things", ID: 1, Nav: "Datastreams"}.
 type Parent struct {

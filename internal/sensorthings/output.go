@@ -206,3 +206,62 @@ func (w *writer) done(rw http.ResponseWriter, status int) {
 	rw.WriteHeader(status)
 	rw.Write(w.b.Bytes())
 }
+
+// dataArray writes a page of Observations in the dataArray result format (SensorThings 1.1,
+// 14.3): one group per Datastream, components as $select gives them (default id,
+// phenomenonTime, result), in the page's order within each group.
+func (w *writer) dataArray(p *sensing.Page, o *odata.Options) {
+	comps := []string{"id", "phenomenonTime", "result"}
+	if len(o.Select) > 0 {
+		comps = comps[:0]
+		for _, it := range o.Select {
+			if _, ok := sensing.Sets[sensing.Observations].Prop(it.Name); ok || it.Name == "id" {
+				comps = append(comps, it.Name)
+			}
+		}
+	}
+	var order []int64
+	groups := map[int64][]*sensing.Entity{}
+	for _, e := range p.Entities {
+		ds, _ := e.Props[sensing.DatastreamIDProp].(int64)
+		if _, ok := groups[ds]; !ok {
+			order = append(order, ds)
+		}
+		groups[ds] = append(groups[ds], e)
+	}
+	w.b.WriteByte('{')
+	if p.Count != nil {
+		w.b.WriteString(`"@iot.count":` + strconv.FormatInt(*p.Count, 10) + ",")
+	}
+	w.b.WriteString(`"value":[`)
+	for gi, ds := range order {
+		if gi > 0 {
+			w.b.WriteByte(',')
+		}
+		w.b.WriteString(`{"Datastream@iot.navigationLink":`)
+		w.str(w.base + "/Datastreams(" + strconv.FormatInt(ds, 10) + ")")
+		w.b.WriteString(`,"components":`)
+		b, _ := json.Marshal(comps)
+		w.b.Write(b)
+		w.b.WriteString(`,"dataArray@iot.count":` + strconv.Itoa(len(groups[ds])) + `,"dataArray":[`)
+		for i, e := range groups[ds] {
+			if i > 0 {
+				w.b.WriteByte(',')
+			}
+			w.b.WriteByte('[')
+			for j, c := range comps {
+				if j > 0 {
+					w.b.WriteByte(',')
+				}
+				if c == "id" {
+					w.b.WriteString(strconv.FormatInt(e.ID, 10))
+				} else {
+					w.value(e.Props[c])
+				}
+			}
+			w.b.WriteByte(']')
+		}
+		w.b.WriteString("]}")
+	}
+	w.b.WriteByte(']')
+}

@@ -283,9 +283,16 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, res *resource) {
 			return
 		}
 		out := &writer{base: base}
-		if res.Ref {
+		switch {
+		case res.Ref:
 			out.refs(page)
-		} else {
+		case opts.ResultFormat == "dataArray":
+			if t.Set != sensing.Observations {
+				s.Error(w, r, apperr.E(apperr.Invalid, "$resultFormat=dataArray applies to Observations"))
+				return
+			}
+			out.dataArray(page, opts)
+		default:
 			out.page(t.Set, page, opts)
 		}
 		if page.Next != nil {

@@ -275,6 +275,17 @@ func TestQueryOptions(t *testing.T) {
 	if m["Datastream"].(map[string]any)["Thing"].(map[string]any)["name"] != "Khanki" {
 		t.Errorf("expand path: %v", m)
 	}
+	m = n.must(200, "GET", "/Observations?$resultFormat=dataArray&$select=phenomenonTime,result&$orderby=id", "")
+	groups := m["value"].([]any)
+	if len(groups) != 2 {
+		t.Fatalf("dataArray groups: %v", m)
+	}
+	g := groups[1].(map[string]any)
+	if g["dataArray@iot.count"].(float64) != 2 || fmt.Sprint(g["components"]) != "[phenomenonTime result]" ||
+		fmt.Sprint(g["dataArray"]) != "[[2025-08-26T12:00:00Z 400000] [2025-08-27T12:00:00Z 900000]]" ||
+		!strings.HasSuffix(g["Datastream@iot.navigationLink"].(string), "/Datastreams(2)") {
+		t.Errorf("dataArray result format: %v", g)
+	}
 	m = n.must(200, "GET", "/Observations?$skip=4&$orderby=id", "")
 	if fmt.Sprint(ids(m)) != "[5 6]" {
 		t.Errorf("$skip: %v", ids(m))

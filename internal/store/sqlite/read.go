@@ -26,7 +26,7 @@ var readCols = map[string][]readCol{
 	sensing.ObservedProperties: {{"name", "name", rStr}, {"definition", "definition", rStr}, {"description", "description", rStr}, {"properties", "properties", rJSON}},
 	sensing.Observations: {{"phenomenonTime", "phen_text", rStr}, {"resultTime", "result_time_text", rStr},
 		{"result", "result_num, %[1]s.result_json", rResult}, {"resultQuality", "qc, %[1]s.result_quality", rQuality},
-		{"validTime", "valid_text", rStr}, {"parameters", "parameters", rJSON}},
+		{"validTime", "valid_text", rStr}, {"parameters", "parameters", rJSON}, {DatastreamIDProp, "datastream_id", rInt}},
 	sensing.FeaturesOfInterest: {{"name", "name", rStr}, {"description", "description", rStr}, {"encodingType", "encoding_type", rStr}, {"feature", "feature", rJSON}, {"properties", "properties", rJSON}},
 }
 
@@ -38,7 +38,12 @@ const (
 	rSpan                    // two nullable µs integers → "start/end" or nil
 	rResult                  // result_num, result_json → float64 or json.RawMessage
 	rQuality                 // qc flag, result_quality → json.RawMessage
+	rInt                     // integer → int64
 )
+
+// DatastreamIDProp is the internal property holding an Observation's datastream id (for the
+// dataArray result format); it is not a SensorThings property and is never written out as one.
+const DatastreamIDProp = sensing.DatastreamIDProp
 
 type readCol struct {
 	prop string
@@ -81,6 +86,9 @@ func scanEntity(set string, rows *sql.Rows, extra ...any) (*sensing.Entity, erro
 		case rQuality:
 			holders[i] = pair{new(int64), new(sql.NullString)}
 			dst = append(dst, holders[i].a, holders[i].b)
+		case rInt:
+			holders[i].a = new(int64)
+			dst = append(dst, holders[i].a)
 		}
 	}
 	dst = append(dst, extra...)
@@ -120,6 +128,8 @@ func scanEntity(set string, rows *sql.Rows, extra ...any) (*sensing.Entity, erro
 			} else {
 				e.Props[c.prop] = nil
 			}
+		case rInt:
+			e.Props[c.prop] = *holders[i].a.(*int64)
 		case rQuality:
 			flag := sensing.Flag(*holders[i].a.(*int64))
 			if s := holders[i].b.(*sql.NullString); s.Valid {
