@@ -8,10 +8,13 @@ cd "$(dirname "$0")/.."
 log() { printf '==> %s\n' "$*" >&2; }
 
 # Debian packages the tests use. Each is only installed when missing.
-#   gcc          — cgo, needed by the race detector (-race)
-#   libxml2-utils — xmllint, validates CAP XML against the OASIS schema (alert tests)
+#   gcc               — cgo, needed by the race detector (-race)
+#   mosquitto-clients — mosquitto_pub / mosquitto_sub, real MQTT clients for the MQTT tests
+#   libxml2-utils     — xmllint, validates CAP XML against the OASIS schema
 need_pkgs=()
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev)
+command -v mosquitto_pub >/dev/null 2>&1 || need_pkgs+=(mosquitto-clients)
+command -v xmllint >/dev/null 2>&1 || need_pkgs+=(libxml2-utils)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing ${need_pkgs[*]}"

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -152,6 +153,11 @@ func (s *Entities) insert(ctx context.Context, tx *sql.Tx, obs []sensing.Observa
 			}
 		}
 	}
+	if s.Outbox {
+		if err := s.writeOutbox(ctx, tx, obs, ids); err != nil {
+			return nil, nil, err
+		}
+	}
 	// Datastream.phenomenonTime and resultTime span their observations (SensorThings 1.1, 8.2.4).
 	for id, sp := range spans {
 		var rs, re any
@@ -251,4 +257,86 @@ func (s *Entities) foiForThing(ctx context.Context, tx *sql.Tx, thing int64) (in
 		return 0, fmt.Errorf("insert FeatureOfInterest: %w", err)
 	}
 	return res.LastInsertId()
+}
+
+// writeOutbox adds one outbox entry per datastream for the stored items of obs.
+func (s *Entities) writeOutbox(ctx context.Context, tx *sql.Tx, obs []sensing.Observation, ids []int64) error {
+	now := s.db.Now().UTC()
+	batches := map[int64]*sensing.ObsBatch{}
+	var order []int64
+	for i := range obs {
+		if ids[i] == 0 {
+			continue
+		}
+		ds := obs[i].DatastreamID
+		b := batches[ds]
+		if b == nil {
+			b = &sensing.ObsBatch{V: sensing.ObsBatchVersion, Node: s.Node, Datastream: ds, Accepted: now}
+			batches[ds] = b
+			order = append(order, ds)
+		}
+		b.Obs = append(b.Obs, obs[i].Item())
+	}
+	for _, ds := range order {
+		payload, err := json.Marshal(batches[ds])
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (kind, key, payload, created_us) VALUES ('obs', ?, ?, ?)`, ds, payload, us(now)); err != nil {
+			return fmt.Errorf("write outbox: %w", err)
+		}
+	}
+	return nil
+}
+
+// OutboxEntry is one outbox row.
+type OutboxEntry struct {
+	ID      int64
+	Kind    string
+	Key     int64
+	Payload []byte
+	Created time.Time
+}
+
+// OutboxPending returns up to limit unpublished entries, oldest first.
+func (s *Entities) OutboxPending(ctx context.Context, limit int) ([]OutboxEntry, error) {
+	rows, err := s.db.r.QueryContext(ctx, `SELECT id, kind, key, payload, created_us FROM outbox ORDER BY id LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []OutboxEntry
+	for rows.Next() {
+		var e OutboxEntry
+		var c int64
+		if err := rows.Scan(&e.ID, &e.Kind, &e.Key, &e.Payload, &c); err != nil {
+			return nil, err
+		}
+		e.Created = time.UnixMicro(c)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// OutboxDone deletes published entries.
+func (s *Entities) OutboxDone(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	_, err := s.db.w.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+	return err
+}
+
+// OutboxBacklog counts unpublished entries and the age of the oldest.
+func (s *Entities) OutboxBacklog(ctx context.Context) (n int64, oldest time.Time, err error) {
+	var c sql.NullInt64
+	err = s.db.r.QueryRowContext(ctx, `SELECT count(*), min(created_us) FROM outbox`).Scan(&n, &c)
+	if c.Valid {
+		oldest = time.UnixMicro(c.Int64)
+	}
+	return n, oldest, err
 }

@@ -24,6 +24,10 @@ type Entities struct {
 	dsCache map[int64]*sensing.DatastreamInfo
 	// AfterCommit, when set, is called after each committed batch of observations (outbox relay wake-up, metrics).
 	AfterCommit func(n int)
+	// Outbox, when set, writes an outbox entry per datastream with each accepted batch, in the
+	// same transaction, for the relay to publish on the bus. Node goes into the payload.
+	Outbox bool
+	Node   string
 }
 
 // NewEntities returns the entity store on db.

@@ -1,0 +1,301 @@
+// Command rabta-bench measures Rabta's ingest and query performance in one run:
+//
+//  1. raw: the data set inserted straight into SQLite with Rabta's schema and pragmas
+//     (the ceiling any ingest path can reach on this machine);
+//  2. api: the same rows POSTed to a real `rabta serve` as SensorThings dataArray
+//     (/v1.1/CreateObservations) from concurrent clients;
+//  3. query: window queries on that server, newest first, with latency percentiles;
+//  4. memory: the server's peak and current resident memory;
+//  5. csv: the same rows loaded with `rabta import observations`.
+//
+// Usage:
+//
+//	go run ./cmd/rabta-bench [-n 10000000] [-datastreams 100] [-batch 10000] [-clients 2] [-queries 2000] [-json] [-keep]
+//	go run ./cmd/rabta-bench -n 200000     # smoke size, about half a minute
+//
+// See docs/bench.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// smokeN is the documented quick-run size.
+const smokeN = 200_000
+
+type options struct {
+	n, d, batch, clients, queries, top int
+	window                             time.Duration
+	keep, json                         bool
+	dir, bin, phases                   string
+	seed                               uint64
+}
+
+func main() {
+	var o options
+	fs := flag.NewFlagSet("rabta-bench", flag.ContinueOnError)
+	fs.IntVar(&o.n, "n", 10_000_000, fmt.Sprintf("total observations (use -n %d for a quick smoke run)", smokeN))
+	fs.IntVar(&o.d, "datastreams", 100, "datastreams the observations are spread over (hourly values each)")
+	fs.IntVar(&o.batch, "batch", 10_000, "rows per transaction (raw) and per CreateObservations request (api)")
+	fs.IntVar(&o.clients, "clients", 2, "concurrent dataArray clients")
+	fs.IntVar(&o.queries, "queries", 2000, "window queries timed (after 50 unmeasured warm-up queries)")
+	fs.IntVar(&o.top, "top", 100, "$top of each window query")
+	fs.DurationVar(&o.window, "window", 30*24*time.Hour, "length of each query's phenomenonTime window (whole hours)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (databases, CSV, binary)")
+	fs.BoolVar(&o.json, "json", false, "print the results as JSON on stdout (the table goes to stderr)")
+	fs.StringVar(&o.dir, "dir", "", "parent of the temporary directory (default $TMPDIR or /tmp); must be on the disk you want to measure")
+	fs.StringVar(&o.bin, "rabta", "", "a prebuilt rabta binary (default: go build ./cmd/rabta)")
+	fs.StringVar(&o.phases, "phases", "raw,api,query,csv", "phases to run, comma separated (query needs api)")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random query windows")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "rabta-bench: unexpected argument %q\n", fs.Arg(0))
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once
+	}()
+	rep, err := run(ctx, o, os.Stderr)
+	if rep != nil && (rep.Raw != nil || rep.API != nil || rep.CSV != nil) {
+		out := io.Writer(os.Stdout)
+		if o.json {
+			out = os.Stderr
+		}
+		rep.print(out)
+		if o.json {
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(rep)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rabta-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func (o options) validate() error {
+	switch {
+	case o.n < 1:
+		return errors.New("-n must be at least 1")
+	case o.d < 1 || o.d > o.n:
+		return errors.New("-datastreams must be between 1 and -n")
+	case o.batch < 1:
+		return errors.New("-batch must be at least 1")
+	case o.clients < 1:
+		return errors.New("-clients must be at least 1")
+	case o.queries < 0 || o.top < 1:
+		return errors.New("-queries must be >= 0 and -top >= 1")
+	case o.window < time.Hour || o.window%time.Hour != 0:
+		return errors.New("-window must be a whole number of hours")
+	}
+	for _, p := range strings.Split(o.phases, ",") {
+		switch p {
+		case "raw", "api", "query", "csv":
+		default:
+			return fmt.Errorf("-phases: unknown phase %q (raw, api, query, csv)", p)
+		}
+	}
+	if o.has("query") && !o.has("api") {
+		return errors.New("-phases: query needs api")
+	}
+	return nil
+}
+
+func (o options) has(phase string) bool {
+	for _, p := range strings.Split(o.phases, ",") {
+		if p == phase {
+			return true
+		}
+	}
+	return false
+}
+
+// run runs the phases. Whatever happens, the servers it started are stopped and, unless
+// -keep, the temporary directory is removed before it returns.
+func run(ctx context.Context, o options, logw io.Writer) (rep *report, err error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(logw, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+	}
+	root, err := os.MkdirTemp(o.dir, "rabta-bench-")
+	if err != nil {
+		return nil, err
+	}
+	if root, err = filepath.Abs(root); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if o.keep {
+			logf("kept %s", root)
+			return
+		}
+		if e := os.RemoveAll(root); e != nil {
+			logf("removing %s: %v", root, e)
+		}
+	}()
+	g := dataset{n: o.n, d: o.d}
+	rep = &report{
+		N: o.n, Datastreams: o.d, Batch: o.batch, Clients: o.clients, HoursPerStream: g.hours(),
+		From: epoch.Format(time.RFC3339), To: at(g.hours() - 1).Format(time.RFC3339),
+		GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), Dir: root, FS: fsType(root),
+	}
+	start := time.Now()
+	defer func() { rep.TotalS = time.Since(start).Seconds() }()
+
+	bin := o.bin
+	if bin == "" {
+		logf("building cmd/rabta")
+		t := time.Now()
+		if bin, err = buildRabta(ctx, root); err != nil {
+			return rep, err
+		}
+		rep.BuildS = time.Since(t).Seconds()
+	}
+
+	if o.has("raw") {
+		logf("raw: inserting %d rows into SQLite directly, %d per transaction", o.n, o.batch)
+		dir := filepath.Join(root, "raw")
+		os.Mkdir(dir, 0o750)
+		r, err := rawBaseline(ctx, dir, g, o.batch)
+		r.finish(dir)
+		rep.Raw = &r
+		if err != nil {
+			return rep, fmt.Errorf("raw: %w", err)
+		}
+		logf("raw: %.0f rows/s", r.PerSec)
+	}
+
+	if o.has("api") {
+		if err := apiPhases(ctx, o, g, bin, root, rep, logf); err != nil {
+			return rep, err
+		}
+	}
+
+	if o.has("csv") {
+		dir := filepath.Join(root, "csv")
+		file := filepath.Join(root, "observations.csv")
+		logf("csv: creating %d datastreams through a short-lived server", o.d)
+		t := time.Now()
+		srv, err := startServer(ctx, bin, dir)
+		if err != nil {
+			return rep, fmt.Errorf("csv: %w", err)
+		}
+		ids, err := srv.createStreams(ctx, o.d)
+		if err != nil {
+			srv.kill()
+			return rep, fmt.Errorf("csv: %w", err)
+		}
+		if err := srv.stop(); err != nil {
+			return rep, fmt.Errorf("csv: stopping the setup server: %w\n%s", err, srv.log())
+		}
+		setup := time.Since(t)
+		logf("csv: writing %s", file)
+		t = time.Now()
+		size, err := writeCSV(file, g, ids)
+		if err != nil {
+			return rep, fmt.Errorf("csv: %w", err)
+		}
+		write := time.Since(t)
+		logf("csv: rabta import observations (%d MB)", size>>20)
+		r, err := csvImport(ctx, bin, dir, file, o.n)
+		r.SetupS, r.CSVWriteS, r.CSVBytes = setup.Seconds(), write.Seconds(), size
+		r.finish(dir)
+		rep.CSV = &r
+		if err != nil {
+			return rep, fmt.Errorf("csv: %w", err)
+		}
+		logf("csv: %.0f obs/s", r.PerSec)
+	}
+	rep.ratios()
+	return rep, nil
+}
+
+// apiPhases runs the server phases: dataArray ingest, memory, queries, memory.
+func apiPhases(ctx context.Context, o options, g dataset, bin, root string, rep *report, logf func(string, ...any)) error {
+	dir := filepath.Join(root, "api")
+	logf("api: starting rabta serve on %s", dir)
+	t := time.Now()
+	srv, err := startServer(ctx, bin, dir)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	defer srv.kill()
+	ids, err := srv.createStreams(ctx, o.d)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	setup := time.Since(t)
+	logf("api: POSTing %d rows as dataArray, %d per request, %d clients", o.n, o.batch, o.clients)
+	r, err := apiIngest(ctx, srv, g, ids, o.batch, o.clients)
+	r.SetupS, r.WallS = setup.Seconds(), r.Wall.Seconds()
+	rep.API = &r
+	if err != nil {
+		return fmt.Errorf("api: %w\nserver log:\n%s", err, srv.log())
+	}
+	logf("api: %.0f obs/s", r.PerSec)
+	rep.Memory.AfterIngest, _ = readMemory(srv.pid())
+	if o.has("query") {
+		logf("query: %d window queries (%s, $top=%d)", o.queries, o.window, o.top)
+		q, err := queryLatency(ctx, srv, g, ids, o.queries, o.top, o.window, o.seed)
+		rep.Query = &q
+		if err != nil {
+			return fmt.Errorf("query: %w\nserver log:\n%s", err, srv.log())
+		}
+		logf("query: median %.2f ms, p99 %.2f ms", q.Latency.MedMs, q.Latency.P99Ms)
+		rep.Memory.AfterQueries, _ = readMemory(srv.pid())
+	}
+	r.DBBytes, r.WALBytes = dbSize(dir) // while the server runs
+	if err := srv.stop(); err != nil {
+		return fmt.Errorf("api: stopping the server: %w\n%s", err, srv.log())
+	}
+	r.DBBytesClosed, _ = dbSize(dir)
+	if l := strings.TrimSpace(srv.log()); l != "" {
+		rep.ServerLog = l
+	}
+	return nil
+}
+
+// fsType names the file system dir is on (an in-memory tmpfs makes synced commits free).
+func fsType(dir string) string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return "?"
+	}
+	switch uint32(st.Type) {
+	case 0xEF53:
+		return "ext4"
+	case 0x58465342:
+		return "xfs"
+	case 0x9123683E:
+		return "btrfs"
+	case 0x01021994:
+		return "tmpfs (in memory: fsync is free, figures are not representative)"
+	case 0x794C7630:
+		return "overlayfs"
+	case 0x2FC12FC1:
+		return "zfs"
+	}
+	return fmt.Sprintf("0x%x", st.Type)
+}

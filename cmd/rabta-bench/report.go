@@ -1,0 +1,160 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// phaseResult is the figures of one ingest phase.
+type phaseResult struct {
+	Wall           time.Duration `json:"-"`
+	WallS          float64       `json:"wall_s"`
+	SetupS         float64       `json:"setup_s,omitempty"`     // creating the datastreams (api, csv)
+	CSVWriteS      float64       `json:"csv_write_s,omitempty"` // writing the CSV file (csv)
+	CSVBytes       int64         `json:"csv_bytes,omitempty"`
+	Rows           int           `json:"rows"`
+	Stored         int           `json:"stored"`
+	Rejected       int           `json:"rejected"`
+	Example        string        `json:"example_rejection,omitempty"`
+	PerSec         float64       `json:"obs_per_s"`
+	Ratio          float64       `json:"ratio_to_raw,omitempty"`
+	ServerCPU      float64       `json:"server_cpu_s,omitempty"` // api: the server's CPU time; csv: the importer's
+	ClientCPU      float64       `json:"client_cpu_s,omitempty"` // api: the benchmark's own CPU time (encoding requests)
+	Requests       int           `json:"requests,omitempty"`
+	RequestLatency latency       `json:"request_latency,omitzero"`
+	PeakRSSKiB     int64         `json:"peak_rss_KiB,omitempty"` // csv: the importer's peak RSS
+	DBBytes        int64         `json:"db_bytes"`
+	WALBytes       int64         `json:"wal_bytes"`
+	DBBytesClosed  int64         `json:"db_bytes_after_close,omitempty"` // api: after the server stopped
+}
+
+func (r *phaseResult) finish(dir string) {
+	r.WallS = r.Wall.Seconds()
+	if r.DBBytes == 0 {
+		r.DBBytes, r.WALBytes = dbSize(dir)
+	}
+}
+
+type report struct {
+	N              int     `json:"n"`
+	Datastreams    int     `json:"datastreams"`
+	HoursPerStream int     `json:"hours_per_datastream"`
+	From           string  `json:"from"`
+	To             string  `json:"to"`
+	Batch          int     `json:"batch"`
+	Clients        int     `json:"clients"`
+	GoVersion      string  `json:"go"`
+	CPUs           int     `json:"cpus"`
+	Dir            string  `json:"dir"`
+	FS             string  `json:"filesystem"`
+	BuildS         float64 `json:"build_s,omitempty"`
+	TotalS         float64 `json:"total_s"`
+
+	Raw    *phaseResult `json:"raw,omitempty"`
+	API    *phaseResult `json:"api,omitempty"`
+	Query  *queryResult `json:"query,omitempty"`
+	CSV    *phaseResult `json:"csv,omitempty"`
+	Memory struct {
+		AfterIngest  memory `json:"after_ingest"`
+		AfterQueries memory `json:"after_queries"`
+	} `json:"server_memory"`
+	ServerLog string `json:"server_log,omitempty"`
+}
+
+func (rep *report) ratios() {
+	if rep.Raw == nil || rep.Raw.PerSec == 0 {
+		return
+	}
+	for _, r := range []*phaseResult{rep.API, rep.CSV} {
+		if r != nil {
+			r.Ratio = r.PerSec / rep.Raw.PerSec
+		}
+	}
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/1e6) }
+
+func mib(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
+
+func (rep *report) print(w io.Writer) {
+	rep.ratios()
+	fmt.Fprintf(w, "\nrabta-bench: %d observations over %d datastreams (%d hourly values each, %s .. %s)\n",
+		rep.N, rep.Datastreams, rep.HoursPerStream, rep.From, rep.To)
+	fmt.Fprintf(w, "batch %d rows, %d dataArray clients, %s, %d CPUs, %s on %s\n\n", rep.Batch, rep.Clients, rep.GoVersion, rep.CPUs, rep.Dir, rep.FS)
+
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "ingest\twall\tstored\trejected\tobs/s\tvs raw\tDB file\tWAL\t")
+	row := func(name string, r *phaseResult) {
+		if r == nil {
+			return
+		}
+		ratio := "-"
+		if r.Ratio > 0 {
+			ratio = fmt.Sprintf("%.2f×", r.Ratio)
+		}
+		fmt.Fprintf(tw, "%s\t%.1f s\t%d\t%d\t%.0f\t%s\t%s\t%s\t\n", name, r.WallS, r.Stored, r.Rejected, r.PerSec, ratio, mb(r.DBBytes), mb(r.WALBytes))
+	}
+	row("raw SQLite", rep.Raw)
+	row("dataArray API", rep.API)
+	row("CSV import", rep.CSV)
+	tw.Flush()
+
+	if r := rep.API; r != nil {
+		fmt.Fprintf(w, "\ndataArray: %d requests; request latency median %.0f ms, p99 %.0f ms, max %.0f ms;\n",
+			r.Requests, r.RequestLatency.MedMs, r.RequestLatency.P99Ms, r.RequestLatency.MaxMs)
+		fmt.Fprintf(w, "  server CPU %.1f s (%.0f%% of one core), client CPU %.1f s; datastream setup %.1f s; DB after shutdown %s\n",
+			r.ServerCPU, 100*r.ServerCPU/max(r.WallS, 1e-9), r.ClientCPU, r.SetupS, mb(r.DBBytesClosed))
+		if r.Example != "" {
+			fmt.Fprintf(w, "  first rejected row: %s\n", r.Example)
+		}
+	}
+	if r := rep.CSV; r != nil {
+		fmt.Fprintf(w, "\nCSV import: file %s (written in %.1f s), importer CPU %.1f s, importer peak RSS %s; datastream setup %.1f s\n",
+			mb(r.CSVBytes), r.CSVWriteS, r.ServerCPU, mib(r.PeakRSSKiB), r.SetupS)
+		if r.Example != "" {
+			fmt.Fprintf(w, "  first rejected row: %s\n", r.Example)
+		}
+	}
+	if q := rep.Query; q != nil {
+		fmt.Fprintf(w, "\nwindow queries: %d sequential requests (+%d warm-up), window %s, $top=%d, %d rows returned and checked\n",
+			q.Latency.N, q.Warmup, q.Window, q.Top, q.Rows)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "min\tmedian\tp90\tp99\tmax\tmean\treq/s\tserver CPU/req\t")
+		l := q.Latency
+		fmt.Fprintf(tw, "%.2f ms\t%.2f ms\t%.2f ms\t%.2f ms\t%.2f ms\t%.2f ms\t%.0f\t%.2f ms\t\n", l.MinMs, l.MedMs, l.P90Ms, l.P99Ms, l.MaxMs, l.MeanMs, q.QPS, q.CPUPerRq)
+		tw.Flush()
+		fmt.Fprintf(w, "  e.g. %s\n", q.Example)
+	}
+	if rep.API != nil {
+		m := rep.Memory
+		fmt.Fprintf(w, "\nserver memory: after ingest VmHWM %s, VmRSS %s", mib(m.AfterIngest.HWMKiB), mib(m.AfterIngest.RSSKiB))
+		if rep.Query != nil {
+			fmt.Fprintf(w, "; after queries VmHWM %s, VmRSS %s", mib(m.AfterQueries.HWMKiB), mib(m.AfterQueries.RSSKiB))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "\nwall time: build %.1f s", rep.BuildS)
+	if r := rep.Raw; r != nil {
+		fmt.Fprintf(w, ", raw %.1f s", r.WallS)
+	}
+	if r := rep.API; r != nil {
+		fmt.Fprintf(w, ", api %.1f s (+%.1f s setup)", r.WallS, r.SetupS)
+	}
+	if q := rep.Query; q != nil {
+		fmt.Fprintf(w, ", query %.1f s", q.WallS)
+	}
+	if r := rep.CSV; r != nil {
+		fmt.Fprintf(w, ", csv %.1f s (+%.1f s setup, %.1f s writing the file)", r.WallS, r.SetupS, r.CSVWriteS)
+	}
+	fmt.Fprintf(w, "; total %.1f s\n", rep.TotalS)
+	if rep.ServerLog != "" {
+		lines := strings.Split(rep.ServerLog, "\n")
+		if len(lines) > 10 {
+			lines = append(lines[:10], fmt.Sprintf("... (%d more lines)", len(lines)-10))
+		}
+		fmt.Fprintf(w, "\nserver log (warnings and errors):\n  %s\n", strings.Join(lines, "\n  "))
+	}
+}

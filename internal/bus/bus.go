@@ -1,0 +1,382 @@
+// Package bus is Rabta's event backbone and the only package that imports NATS. By default it
+// embeds a NATS server in the process (JetStream on disk under the data directory, client and
+// MQTT listeners on loopback) and connects to it in-process; with a URL it connects to an
+// external NATS cluster instead and starts nothing.
+//
+// Accepted observations reach the bus through the store's transactional outbox: the Relay
+// publishes each outbox entry to the node's OBS stream with the entry id as the JetStream
+// message id, so an entry published twice (the relay crashed between publishing and deleting
+// it) is stored once. Consumers are durable JetStream consumers that treat each message
+// idempotently.
+package bus
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rabta/rabta/internal/auth"
+)
+
+// Authenticator checks an API key presented by an MQTT or NATS client.
+type Authenticator interface {
+	Authenticate(ctx context.Context, key string) (*auth.Principal, error)
+}
+
+// Options configure a Bus.
+type Options struct {
+	// Node is the node id, part of every subject and stream name.
+	Node string
+	// DataDir holds the embedded server's JetStream files (DataDir/nats).
+	DataDir string
+	// URL, when set, is an external NATS cluster to use instead of the embedded server.
+	URL string
+	// ClientAddr is the embedded server's NATS client listener ("127.0.0.1:4222"); empty
+	// means no listener (in-process connections only). Port 0 picks a free port.
+	ClientAddr string
+	// MQTTAddr is the embedded server's MQTT listener ("127.0.0.1:1883"); empty means none.
+	MQTTAddr string
+	// Auth authenticates clients of the embedded server by API key (MQTT password, or NATS
+	// token/password); required when either listener is on.
+	Auth Authenticator
+	// Replicas is the stream replica count on an external cluster (1 when embedded).
+	Replicas int
+	// DupWindow is how long JetStream remembers message ids to drop re-published ones.
+	DupWindow time.Duration
+	// MaxAge bounds how long the OBS stream keeps messages (0: 7 days).
+	MaxAge time.Duration
+	Log    *slog.Logger
+}
+
+// Bus is a connection to the node's NATS (embedded or external).
+type Bus struct {
+	opts  Options
+	srv   *server.Server
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	obs   jetstream.Stream
+	token string
+	log   *slog.Logger
+
+	mu   sync.Mutex
+	subs []*nats.Subscription
+}
+
+// Open starts the embedded server (unless opts.URL is set), connects, and makes sure the
+// node's streams exist.
+func Open(ctx context.Context, opts Options) (*Bus, error) {
+	if opts.Node == "" {
+		return nil, errors.New("bus: node id is required")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.DupWindow <= 0 {
+		opts.DupWindow = 10 * time.Minute
+	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = 7 * 24 * time.Hour
+	}
+	if opts.Replicas <= 0 {
+		opts.Replicas = 1
+	}
+	b := &Bus{opts: opts, log: opts.Log}
+	tok := make([]byte, 24)
+	rand.Read(tok)
+	b.token = hex.EncodeToString(tok)
+	var err error
+	if opts.URL == "" {
+		if err := b.startEmbedded(); err != nil {
+			return nil, err
+		}
+		b.nc, err = nats.Connect("", nats.InProcessServer(b.srv), nats.Token(b.token), nats.NoEcho(),
+			nats.Name("rabta-"+opts.Node), nats.MaxReconnects(-1))
+	} else {
+		b.nc, err = nats.Connect(opts.URL, nats.NoEcho(), nats.Name("rabta-"+opts.Node), nats.MaxReconnects(-1),
+			nats.RetryOnFailedConnect(true), nats.ReconnectWait(500*time.Millisecond))
+	}
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("bus: connect: %w", err)
+	}
+	b.js, err = jetstream.New(b.nc)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	if err := b.ensureStreams(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func splitAddr(addr string) (string, int, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return "", 0, fmt.Errorf("port %q: %w", port, err)
+	}
+	if p == 0 {
+		p = server.RANDOM_PORT
+	}
+	return host, p, nil
+}
+
+func (b *Bus) startEmbedded() error {
+	o := b.opts
+	sopts := &server.Options{
+		ServerName: "rabta-" + o.Node,
+		JetStream:  true,
+		StoreDir:   filepath.Join(o.DataDir, "nats"),
+		NoSigs:     true,
+		DontListen: o.ClientAddr == "",
+		// JetStream's own limits: let it use what the machine has
+		JetStreamMaxMemory: -1,
+		JetStreamMaxStore:  -1,
+	}
+	sopts.CustomClientAuthentication = &clientAuth{bus: b}
+	if o.ClientAddr != "" {
+		h, p, err := splitAddr(o.ClientAddr)
+		if err != nil {
+			return fmt.Errorf("bus: nats address %q: %w", o.ClientAddr, err)
+		}
+		sopts.Host, sopts.Port = h, p
+	}
+	if o.MQTTAddr != "" {
+		h, p, err := splitAddr(o.MQTTAddr)
+		if err != nil {
+			return fmt.Errorf("bus: mqtt address %q: %w", o.MQTTAddr, err)
+		}
+		sopts.MQTT.Host, sopts.MQTT.Port = h, p
+	}
+	srv, err := server.NewServer(sopts)
+	if err != nil {
+		return fmt.Errorf("bus: embedded nats: %w", err)
+	}
+	srv.SetLoggerV2(&natsLog{l: o.Log.With("component", "nats")}, false, false, false)
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		return errors.New("bus: embedded nats did not start within 30s (is the client or MQTT port taken?)")
+	}
+	b.srv = srv
+	return nil
+}
+
+func (b *Bus) ensureStreams(ctx context.Context) error {
+	cfg := jetstream.StreamConfig{
+		Name:       StreamName(b.opts.Node),
+		Subjects:   []string{obsSubjects(b.opts.Node)},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     b.opts.MaxAge,
+		Duplicates: b.opts.DupWindow,
+		Replicas:   b.opts.Replicas,
+	}
+	s, err := b.js.CreateOrUpdateStream(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
+	}
+	b.obs = s
+	return nil
+}
+
+// ClientURL is the embedded server's client URL ("" when it does not listen or is external).
+func (b *Bus) ClientURL() string {
+	if b.srv == nil || b.opts.ClientAddr == "" {
+		return ""
+	}
+	return b.srv.ClientURL()
+}
+
+// MQTTAddr is the embedded MQTT listener's address ("" when off).
+func (b *Bus) MQTTAddr() string {
+	if b.srv == nil || b.opts.MQTTAddr == "" {
+		return ""
+	}
+	v, err := b.srv.Varz(nil)
+	if err != nil || v.MQTT.Port == 0 {
+		return ""
+	}
+	return net.JoinHostPort(v.MQTT.Host, strconv.Itoa(v.MQTT.Port))
+}
+
+// Node returns the node id.
+func (b *Bus) Node() string { return b.opts.Node }
+
+// Close drains subscriptions, closes the connection and stops the embedded server.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	for _, s := range b.subs {
+		s.Unsubscribe()
+	}
+	b.subs = nil
+	b.mu.Unlock()
+	if b.nc != nil {
+		b.nc.Flush()
+		b.nc.Close()
+	}
+	if b.srv != nil {
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+	}
+	return nil
+}
+
+// PublishObs publishes one outbox entry to the OBS stream and waits for JetStream to store it.
+// msgID de-duplicates re-publishes.
+func (b *Bus) PublishObs(ctx context.Context, datastream int64, msgID string, payload []byte) error {
+	msg := nats.NewMsg(ObsSubject(b.opts.Node, datastream))
+	msg.Data = payload
+	msg.Header.Set(jetstream.MsgIDHeader, msgID)
+	_, err := b.js.PublishMsg(ctx, msg)
+	return err
+}
+
+// PublishObsAsync is PublishObs without waiting; Flush waits for all outstanding acks.
+func (b *Bus) PublishObsAsync(datastream int64, msgID string, payload []byte) (jetstream.PubAckFuture, error) {
+	msg := nats.NewMsg(ObsSubject(b.opts.Node, datastream))
+	msg.Data = payload
+	msg.Header.Set(jetstream.MsgIDHeader, msgID)
+	return b.js.PublishMsgAsync(msg)
+}
+
+// PublishTopic publishes data to MQTT subscribers of topic (core NATS, at most once: MQTT
+// notifications of the SensorThings extension are best-effort, as the standard has them).
+func (b *Bus) PublishTopic(topic string, data []byte) error {
+	subj, err := MQTTSubject(topic)
+	if err != nil {
+		return err
+	}
+	return b.nc.Publish(subj, data)
+}
+
+// Message is a message received on a topic.
+type Message struct {
+	Topic string
+	Data  []byte
+}
+
+// SubscribeTopics calls fn for each message MQTT (or NATS) clients publish to a topic matching
+// filter (MQTT wildcards + and #). Rabta's own publishes are not delivered back (no echo).
+func (b *Bus) SubscribeTopics(filter string, fn func(Message)) error {
+	subj, err := MQTTSubject(filter)
+	if err != nil {
+		return err
+	}
+	s, err := b.nc.Subscribe(subj, func(m *nats.Msg) { fn(Message{Topic: MQTTTopic(m.Subject), Data: m.Data}) })
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.subs = append(b.subs, s)
+	b.mu.Unlock()
+	return nil
+}
+
+// Interest returns the MQTT topics that clients of the embedded server subscribe to and that
+// start with prefix, e.g. the "$select" variants of SensorThings topics. It returns nothing
+// for an external cluster.
+func (b *Bus) Interest(prefix string) []string {
+	if b.srv == nil {
+		return nil
+	}
+	pre, err := MQTTSubject(prefix)
+	if err != nil {
+		return nil
+	}
+	sz, err := b.srv.Subsz(&server.SubszOptions{Subscriptions: true, Limit: 100000})
+	if err != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range sz.Subs {
+		if strings.HasPrefix(s.Subject, pre) && !seen[s.Subject] {
+			seen[s.Subject] = true
+			out = append(out, MQTTTopic(s.Subject))
+		}
+	}
+	return out
+}
+
+// natsLog routes the embedded server's log to slog.
+type natsLog struct{ l *slog.Logger }
+
+func (n *natsLog) Noticef(f string, v ...any) { n.l.Debug(fmt.Sprintf(f, v...)) }
+func (n *natsLog) Warnf(f string, v ...any)   { n.l.Warn(fmt.Sprintf(f, v...)) }
+func (n *natsLog) Fatalf(f string, v ...any)  { n.l.Error(fmt.Sprintf(f, v...)) }
+func (n *natsLog) Errorf(f string, v ...any)  { n.l.Error(fmt.Sprintf(f, v...)) }
+func (n *natsLog) Debugf(f string, v ...any)  {}
+func (n *natsLog) Tracef(f string, v ...any)  {}
+
+// clientAuth authenticates the embedded server's clients: Rabta's own in-process connection by
+// a random token, everyone else by an API key (the MQTT password, or a NATS token or
+// password), with permissions from the key's role.
+type clientAuth struct{ bus *Bus }
+
+// Check implements server.Authentication.
+func (a *clientAuth) Check(c server.ClientAuthentication) bool {
+	o := c.GetOpts()
+	if o.Token != "" && subtle.ConstantTimeCompare([]byte(o.Token), []byte(a.bus.token)) == 1 {
+		c.RegisterUser(&server.User{Username: "rabta-internal"})
+		return true
+	}
+	key := o.Password
+	if key == "" {
+		key = o.Token
+	}
+	if key == "" || a.bus.opts.Auth == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := a.bus.opts.Auth.Authenticate(ctx, key)
+	if err != nil {
+		a.bus.log.Info("bus_client_refused", "remote", addr(c.RemoteAddress()), "reason", err.Error())
+		return false
+	}
+	c.RegisterUser(&server.User{Username: fmt.Sprintf("key-%d", p.KeyID), Permissions: a.bus.permissions(p.Role)})
+	return true
+}
+
+func addr(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// permissions maps a role to what a client may publish and subscribe to:
+// viewers subscribe to the SensorThings topics; operators and above also publish observations
+// (SensorThings create topics and the ingest topics).
+func (b *Bus) permissions(r auth.Role) *server.Permissions {
+	sta := "v1//1.>"
+	subs := []string{sta, "$MQTT.sub.>"}
+	p := &server.Permissions{
+		Subscribe: &server.SubjectPermission{Allow: subs},
+		Publish:   &server.SubjectPermission{Deny: []string{">"}},
+	}
+	if r >= auth.Operator {
+		p.Publish = &server.SubjectPermission{Allow: []string{sta, ingestSubjects(b.opts.Node)}}
+	}
+	return p
+}

@@ -1,0 +1,95 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Delivery is one message of the OBS stream handed to a consumer.
+type Delivery struct {
+	Subject string
+	Data    []byte
+	// MsgID is the outbox message id (node:outbox:<n>): the same for a re-published entry.
+	MsgID string
+	// Seq is the stream sequence; NumDelivered counts deliveries of this message (>1 after a
+	// crash or a failed handler).
+	Seq          uint64
+	NumDelivered uint64
+	Published    time.Time
+}
+
+// Handler handles one delivery; it must be idempotent (the same message may come again after
+// a crash). An error makes the message come again after a delay.
+type Handler func(ctx context.Context, d Delivery) error
+
+// Consumer is a running durable consumer.
+type Consumer struct {
+	cons jetstream.Consumer
+	cc   jetstream.ConsumeContext
+}
+
+// Consume starts the durable consumer name on the node's OBS stream (created if new, starting
+// from the first message still in the stream) and calls fn for each message, in order, one at
+// a time. It returns once consuming has started; Stop ends it.
+func (b *Bus) Consume(ctx context.Context, name string, fn Handler) (*Consumer, error) {
+	cons, err := b.obs.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       name,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxAckPending: 1, // in order, one at a time: rules see a datastream's batches in sequence
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubject: obsSubjects(b.opts.Node),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bus: consumer %s: %w", name, err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			m.Term()
+			return
+		}
+		d := Delivery{Subject: m.Subject(), Data: m.Data(), MsgID: m.Headers().Get(jetstream.MsgIDHeader),
+			Seq: md.Sequence.Stream, NumDelivered: md.NumDelivered, Published: md.Timestamp}
+		if err := fn(ctx, d); err != nil {
+			b.log.Warn("consumer_failed", "consumer", name, "seq", d.Seq, "err", err)
+			m.NakWithDelay(min(time.Duration(md.NumDelivered)*time.Second, 30*time.Second))
+			return
+		}
+		m.Ack()
+	}, jetstream.PullMaxMessages(256))
+	if err != nil {
+		return nil, fmt.Errorf("bus: consume %s: %w", name, err)
+	}
+	return &Consumer{cons: cons, cc: cc}, nil
+}
+
+// Stop stops consuming (messages in flight are redelivered later).
+func (c *Consumer) Stop() { c.cc.Stop() }
+
+// Lag returns how many messages wait for the consumer: not yet delivered plus delivered and
+// not yet acknowledged.
+func (c *Consumer) Lag(ctx context.Context) (uint64, error) {
+	info, err := c.cons.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
+}
+
+// StreamStats are the OBS stream's size.
+type StreamStats struct {
+	Messages, Bytes uint64
+}
+
+// Stats returns the OBS stream's size.
+func (b *Bus) Stats(ctx context.Context) (StreamStats, error) {
+	info, err := b.obs.Info(ctx)
+	if err != nil {
+		return StreamStats{}, err
+	}
+	return StreamStats{Messages: info.State.Msgs, Bytes: info.State.Bytes}, nil
+}
