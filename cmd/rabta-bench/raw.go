@@ -13,7 +13,7 @@ import (
 
 // badQuality is what QC stores for a -9999 sentinel; the raw baseline writes it too, so that
 // it writes the same bytes as the server.
-const badQuality = `{"flag":"bad","issues":[{"check":"range","flag":"bad","reason":"-9999 m is below the minimum of -500 m"}]}`
+const badQuality = `{"flag":"bad","issues":[{"check":"range","flag":"bad","reason":"-9999 below minimum -500 m"}]}`
 
 // rawBaseline inserts the data set straight into a fresh SQLite file with Rabta's schema and
 // Rabta's writer pragmas: one connection, batch rows per transaction, one prepared INSERT with

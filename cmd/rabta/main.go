@@ -111,6 +111,9 @@ func (c *common) load(fs *flag.FlagSet) error {
 		"log":           func() { c.cfg.Log = flagCfg.Log },
 		"log-level":     func() { c.cfg.LogLevel = flagCfg.LogLevel },
 		"max-body-size": func() { c.cfg.MaxBodyBytes = flagCfg.MaxBodyBytes },
+		"nats-url":      func() { c.cfg.NATSURL = flagCfg.NATSURL },
+		"nats-addr":     func() { c.cfg.NATSAddr = flagCfg.NATSAddr },
+		"mqtt-addr":     func() { c.cfg.MQTTAddr = flagCfg.MQTTAddr },
 	}
 	for name := range set {
 		if f, ok := apply[name]; ok {

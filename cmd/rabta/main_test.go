@@ -49,15 +49,18 @@ type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	base   string
+	nats   string // the embedded NATS client URL
+	mqtt   string // the MQTT listener host:port
 	stderr *bytes.Buffer
 	done   chan error
 }
 
-var listening = regexp.MustCompile(`"http":"(http://[^"]+)/v1\.1/"`)
+var listening = regexp.MustCompile(`"http":"(http://[^"]+)/v1\.1/".*"nats":"([^"]*)","mqtt":"([^"]*)"`)
 
 func start(t *testing.T, dataDir string, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(binary, append([]string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0",
+		"--nats-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
@@ -65,7 +68,7 @@ func start(t *testing.T, dataDir string, env []string, args ...string) *proc {
 		t.Fatal(err)
 	}
 	p := &proc{t: t, cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
-	found := make(chan string, 1)
+	found := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		sent := false
@@ -73,7 +76,7 @@ func start(t *testing.T, dataDir string, env []string, args ...string) *proc {
 			line := sc.Text()
 			p.stderr.WriteString(line + "\n")
 			if m := listening.FindStringSubmatch(line); m != nil && !sent {
-				found <- m[1]
+				found <- m[1:]
 				sent = true
 			}
 		}
@@ -81,7 +84,8 @@ func start(t *testing.T, dataDir string, env []string, args ...string) *proc {
 	go func() { p.done <- cmd.Wait(); pw.Close() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
 	select {
-	case p.base = <-found:
+	case m := <-found:
+		p.base, p.nats, p.mqtt = m[0], m[1], m[2]
 	case err := <-p.done:
 		t.Fatalf("rabta serve exited: %v\n%s", err, p.stderr)
 	case <-time.After(60 * time.Second):

@@ -11,11 +11,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/bus"
 	"github.com/rabta/rabta/internal/demo"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensing"
@@ -30,6 +33,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c.flags(fs)
 	fs.StringVar(&c.cfg.HTTPAddr, "http-addr", c.cfg.HTTPAddr, "HTTP listen address (env RABTA_HTTP_ADDR)")
 	fs.StringVar(&c.cfg.NodeID, "node-id", c.cfg.NodeID, "node id (env RABTA_NODE_ID)")
+	fs.StringVar(&c.cfg.NATSURL, "nats-url", c.cfg.NATSURL, "external NATS cluster URL(s); empty runs the embedded server (env RABTA_NATS_URL)")
+	fs.StringVar(&c.cfg.NATSAddr, "nats-addr", c.cfg.NATSAddr, "embedded NATS client listener; empty for in-process only (env RABTA_NATS_ADDR)")
+	fs.StringVar(&c.cfg.MQTTAddr, "mqtt-addr", c.cfg.MQTTAddr, "embedded MQTT listener; empty turns MQTT off (env RABTA_MQTT_ADDR)")
 	fs.BoolVar(&c.cfg.Demo, "demo", false, "seed the demo data set (Punjab rivers, PMD climate, Beijing air) and replay it live")
 	fs.Float64Var(&c.cfg.DemoSpeed, "demo-speed", demo.DefaultSpeed, "demo replay speed: data seconds per second")
 	fs.BoolVar(&c.cfg.PublicRead, "public-read", c.cfg.PublicRead, "let anonymous clients read SensorThings data (env RABTA_PUBLIC_READ)")
@@ -55,14 +61,92 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := bootstrapAdmin(ctx, keys, c.cfg.AdminKeyFile, stderr, log); err != nil {
 		return err
 	}
+	authn := &auth.Authenticator{Store: keys, Log: log}
+	m := newMetrics()
+
+	b, err := bus.Open(ctx, bus.Options{Node: c.cfg.NodeID, DataDir: c.cfg.DataDir, URL: c.cfg.NATSURL,
+		ClientAddr: c.cfg.NATSAddr, MQTTAddr: c.cfg.MQTTAddr, Auth: authn, Log: log.With("component", "bus")})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+
 	ents := sqlite.NewEntities(db, &ingest.QC{Log: log.With("component", "qc")})
-	ing := &ingest.Service{Store: ents, Log: log.With("component", "ingest")}
+	ents.Outbox, ents.Node = true, c.cfg.NodeID
+	relay := bus.NewRelay(b, outbox{ents}, log.With("component", "relay"))
+	relay.OnPublished = func(created time.Time) {
+		m.busLatency.WithLabelValues("published").Observe(time.Since(created).Seconds())
+	}
+	ents.AfterCommit = func(int) { relay.Wake() }
+	ing := &ingest.Service{Store: ents, Log: log.With("component", "ingest"), OnResult: m.onIngest}
 	st := &sensorthings.Server{
 		Store: ents, Ingest: ing, Log: log.With("component", "sensorthings"),
 		PublicURL: c.cfg.PublicURL, PublicRead: c.cfg.PublicRead,
 		MaxBody: c.cfg.MaxBodyBytes, DefaultTop: c.cfg.DefaultTop, MaxTop: c.cfg.MaxTop,
 	}
-	authn := &auth.Authenticator{Store: keys, Log: log}
+
+	ln, err := net.Listen("tcp", c.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", c.cfg.HTTPAddr, err)
+	}
+	base := c.cfg.PublicURL
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+
+	bg, cancelBG := context.WithCancel(ctx)
+	defer cancelBG()
+	var wg sync.WaitGroup
+	wg.Go(func() { relay.Run(bg) })
+	// MQTT: loggers publish to rabta/<node>/ingest/<datastream>; SensorThings clients create by
+	// publishing to v1.1/Datastreams(<id>)/Observations, and subscribe to receive new ones.
+	mlog := log.With("component", "mqtt")
+	if err := b.SubscribeTopics("rabta/"+c.cfg.NodeID+"/ingest/+", func(msg bus.Message) {
+		if err := mqttIngest(bg, ing, msg); err != nil {
+			mlog.Info("mqtt_observation_rejected", "topic", msg.Topic, "reason", apperr.Message(err))
+		}
+	}); err != nil {
+		return err
+	}
+	for _, t := range sensorthings.MQTTTopics {
+		if err := b.SubscribeTopics(t, func(msg bus.Message) {
+			if _, err := st.MQTTCreate(bg, msg.Topic, msg.Data); err != nil {
+				mlog.Info("mqtt_create_rejected", "topic", msg.Topic, "reason", apperr.Message(err))
+			}
+		}); err != nil {
+			return err
+		}
+	}
+	notify, err := b.Consume(bg, "sta-mqtt", true, func(ctx context.Context, d bus.Delivery) error {
+		batch, err := sensing.DecodeObsBatch(d.Data)
+		if err != nil {
+			mlog.Warn("bad_bus_message", "subject", d.Subject, "err", err)
+			return nil // a message no one can read is not retried forever
+		}
+		m.busLatency.WithLabelValues("sta-mqtt").Observe(time.Since(batch.Accepted).Seconds())
+		return st.NotifyMQTT(b, base, batch)
+	})
+	if err != nil {
+		return err
+	}
+	defer notify.Stop()
+	m.gauge("rabta_outbox_backlog", "Outbox entries not yet published on the bus.", func(ctx context.Context) (float64, error) {
+		n, _, err := ents.OutboxBacklog(ctx)
+		return float64(n), err
+	})
+	m.gauge("rabta_consumer_lag_messages", "Bus messages waiting for the SensorThings MQTT notifier.", func(ctx context.Context) (float64, error) {
+		n, err := notify.Lag(ctx)
+		return float64(n), err
+	})
+	m.gauge("rabta_bus_stream_messages", "Messages in the node's OBS stream.", func(ctx context.Context) (float64, error) {
+		s, err := b.Stats(ctx)
+		return float64(s.Messages), err
+	})
+	m.gauge("rabta_bus_stream_bytes", "Bytes in the node's OBS stream.", func(ctx context.Context) (float64, error) {
+		s, err := b.Stats(ctx)
+		return float64(s.Bytes), err
+	})
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -75,9 +159,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			http.Error(w, "store not ready", http.StatusServiceUnavailable)
 			return
 		}
+		if _, err := b.Stats(ctx); err != nil {
+			http.Error(w, "bus not ready", http.StatusServiceUnavailable)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "ready\n")
 	})
+	mux.Handle("GET /metrics", m.handler())
 	mux.Handle("/"+sensorthings.Version+"/", st.Handler())
 	mux.Handle("/"+sensorthings.Version, http.RedirectHandler("/"+sensorthings.Version+"/", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /api/v1/qc/silent", silentHandler(ents, st))
@@ -88,12 +177,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		st.Error(w, r, apperr.E(apperr.NotFound, "no resource at %s; the SensorThings API is at /%s/", r.URL.Path, sensorthings.Version))
 	})
-	handler := authn.Middleware(st.Error)(recoverer(log, st, mux))
+	handler := m.instrument(authn.Middleware(st.Error)(recoverer(log, st, mux)))
 
-	ln, err := net.Listen("tcp", c.cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", c.cfg.HTTPAddr, err)
-	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -104,16 +189,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "http", "http://"+ln.Addr().String()+"/"+sensorthings.Version+"/", "data_dir", c.cfg.DataDir)
+	log.Info("listening", "http", "http://"+ln.Addr().String()+"/"+sensorthings.Version+"/", "data_dir", c.cfg.DataDir,
+		"nats", b.ClientURL(), "mqtt", b.MQTTAddr())
 
-	bg, cancelBG := context.WithCancel(ctx)
-	defer cancelBG()
 	if c.cfg.Demo {
-		go func() {
+		wg.Go(func() {
 			if err := runDemo(bg, ents, ing, c.cfg.DemoSpeed, log.With("component", "demo")); err != nil && !errors.Is(err, context.Canceled) {
 				log.Error("demo_failed", "err", err)
 			}
-		}()
+		})
 	}
 
 	select {
@@ -122,13 +206,55 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting_down")
-	cancelBG()
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http_shutdown", "err", err)
 	}
+	cancelBG()
+	wg.Wait()
 	return nil
+}
+
+// outbox adapts the store's outbox to the relay.
+type outbox struct{ s *sqlite.Entities }
+
+func (o outbox) Pending(ctx context.Context, limit int) ([]bus.Entry, error) {
+	rows, err := o.s.OutboxPending(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bus.Entry, len(rows))
+	for i, r := range rows {
+		out[i] = bus.Entry{ID: r.ID, Kind: r.Kind, Key: r.Key, Payload: r.Payload, Created: r.Created}
+	}
+	return out, nil
+}
+
+func (o outbox) Done(ctx context.Context, ids []int64) error { return o.s.OutboxDone(ctx, ids) }
+
+// mqttIngest takes one observation published by a logger to rabta/<node>/ingest/<datastream>:
+// a JSON object {"phenomenonTime": "...", "result": ...} (phenomenonTime optional), or a bare
+// number meaning "this value, now".
+func mqttIngest(ctx context.Context, ing *ingest.Service, msg bus.Message) error {
+	i := strings.LastIndexByte(msg.Topic, '/')
+	ds, err := strconv.ParseInt(msg.Topic[i+1:], 10, 64)
+	if err != nil || ds <= 0 {
+		err := apperr.E(apperr.Invalid, "topic %q: the last level must be a datastream id", msg.Topic)
+		ing.Reject("mqtt", err)
+		return err
+	}
+	o, err := sensorthings.DecodeIngestMessage(msg.Data, time.Now())
+	if err != nil {
+		ing.Reject("mqtt", err)
+		return err
+	}
+	o.DatastreamID = ds
+	_, errs, err := ing.Ingest(ctx, "mqtt", []sensing.Observation{o})
+	if err != nil {
+		return err
+	}
+	return errs[0]
 }
 
 // bootstrapAdmin makes sure a fresh node has an admin key: RABTA_ADMIN_KEY (or the file) if

@@ -266,8 +266,15 @@ func (b *Bus) PublishTopic(topic string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	return b.nc.Publish(subj, data)
+	m := nats.NewMsg(subj)
+	m.Data = data
+	m.Header.Set(notificationHeader, "1")
+	return b.nc.PublishMsg(m)
 }
+
+// notificationHeader marks Rabta's own notifications, so that no Rabta process (of this node or
+// another sharing the cluster) takes a notification on a SensorThings topic for a create.
+const notificationHeader = "Rabta-Notification"
 
 // Message is a message received on a topic.
 type Message struct {
@@ -282,7 +289,12 @@ func (b *Bus) SubscribeTopics(filter string, fn func(Message)) error {
 	if err != nil {
 		return err
 	}
-	s, err := b.nc.Subscribe(subj, func(m *nats.Msg) { fn(Message{Topic: MQTTTopic(m.Subject), Data: m.Data}) })
+	s, err := b.nc.Subscribe(subj, func(m *nats.Msg) {
+		if m.Header.Get(notificationHeader) != "" {
+			return
+		}
+		fn(Message{Topic: MQTTTopic(m.Subject), Data: m.Data})
+	})
 	if err != nil {
 		return err
 	}

@@ -31,16 +31,21 @@ type Consumer struct {
 	cc   jetstream.ConsumeContext
 }
 
-// Consume starts the durable consumer name on the node's OBS stream (created if new, starting
-// from the first message still in the stream) and calls fn for each message, in order, one at
-// a time. It returns once consuming has started; Stop ends it.
-func (b *Bus) Consume(ctx context.Context, name string, fn Handler) (*Consumer, error) {
+// Consume starts the durable consumer name on the node's OBS stream and calls fn for each
+// message, in order, one at a time. A new consumer starts from the first message still in the
+// stream, or, with fromNew, from the next message published. It returns once consuming has
+// started; Stop ends it.
+func (b *Bus) Consume(ctx context.Context, name string, fromNew bool, fn Handler) (*Consumer, error) {
+	policy := jetstream.DeliverAllPolicy
+	if fromNew {
+		policy = jetstream.DeliverNewPolicy
+	}
 	cons, err := b.obs.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       name,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       30 * time.Second,
 		MaxAckPending: 1, // in order, one at a time: rules see a datastream's batches in sequence
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+		DeliverPolicy: policy,
 		FilterSubject: obsSubjects(b.opts.Node),
 	})
 	if err != nil {

@@ -26,6 +26,13 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// HTTPAddr is where the HTTP API listens.
 	HTTPAddr string `yaml:"http_addr"`
+	// NATSURL, when set, is an external NATS cluster (nats://a:4222,nats://b:4222); empty
+	// means the embedded server.
+	NATSURL string `yaml:"nats_url"`
+	// NATSAddr is the embedded server's NATS client listener; empty means in-process only.
+	NATSAddr string `yaml:"nats_addr"`
+	// MQTTAddr is the embedded server's MQTT listener; empty turns MQTT off.
+	MQTTAddr string `yaml:"mqtt_addr"`
 	// PublicURL is the URL clients use to reach this node (for @iot.selfLink); empty means
 	// derive it from each request's Host.
 	PublicURL string `yaml:"public_url"`
@@ -54,6 +61,8 @@ func Default() Config {
 		NodeID:       "local",
 		DataDir:      "./rabta-data",
 		HTTPAddr:     "127.0.0.1:8080",
+		NATSAddr:     "127.0.0.1:4222",
+		MQTTAddr:     "127.0.0.1:1883",
 		PublicRead:   true,
 		MaxBodyBytes: 32 << 20,
 		MaxTop:       10000,
@@ -94,6 +103,9 @@ func (c *Config) Env(lookup func(string) (string, bool)) error {
 	str("RABTA_DATA_DIR", &c.DataDir)
 	str("RABTA_HTTP_ADDR", &c.HTTPAddr)
 	str("RABTA_PUBLIC_URL", &c.PublicURL)
+	str("RABTA_NATS_URL", &c.NATSURL)
+	str("RABTA_NATS_ADDR", &c.NATSAddr)
+	str("RABTA_MQTT_ADDR", &c.MQTTAddr)
 	str("RABTA_LOG", &c.Log)
 	str("RABTA_LOG_LEVEL", &c.LogLevel)
 	str("RABTA_ADMIN_KEY_FILE", &c.AdminKeyFile)
@@ -127,6 +139,17 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("http_addr %q: %v", c.HTTPAddr, err))
+	}
+	for name, a := range map[string]string{"nats_addr": c.NATSAddr, "mqtt_addr": c.MQTTAddr} {
+		if a == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %v", name, a, err))
+		}
+	}
+	if c.NATSURL != "" && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://") {
+		errs = append(errs, fmt.Errorf("nats_url %q: want nats://host:port (comma-separated for a cluster)", c.NATSURL))
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("max_body_bytes %d: at least 1024", c.MaxBodyBytes))

@@ -26,6 +26,9 @@ type Service struct {
 	Log   *slog.Logger
 	// Accepted and Rejected count observations since start.
 	Accepted, Rejected atomic.Int64
+	// OnResult, when set, is told each batch's outcome (for metrics): how many were accepted,
+	// and the reason of each rejected one.
+	OnResult func(source string, accepted int, rejected []error)
 }
 
 // Ingest stores obs, received by source ("http", "csv", "mqtt", "demo").
@@ -35,9 +38,11 @@ func (s *Service) Ingest(ctx context.Context, source string, obs []sensing.Obser
 		return nil, nil, err
 	}
 	var bad int64
+	var rejected []error
 	for i, e := range errs {
 		if e != nil {
 			bad++
+			rejected = append(rejected, e)
 			if s.Log != nil && bad <= 3 {
 				s.Log.DebugContext(ctx, "observation_rejected", "source", source, "datastream", obs[i].DatastreamID, "reason", apperr.Message(e))
 			}
@@ -45,7 +50,18 @@ func (s *Service) Ingest(ctx context.Context, source string, obs []sensing.Obser
 	}
 	s.Accepted.Add(int64(len(obs)) - bad)
 	s.Rejected.Add(bad)
+	if s.OnResult != nil {
+		s.OnResult(source, len(obs)-int(bad), rejected)
+	}
 	return ids, errs, nil
+}
+
+// Reject counts an observation refused before it reached the store (it could not be decoded).
+func (s *Service) Reject(source string, err error) {
+	s.Rejected.Add(1)
+	if s.OnResult != nil {
+		s.OnResult(source, 0, []error{err})
+	}
 }
 
 // QC is the quality-control Checker: the default limits of the datastream's observed property

@@ -38,6 +38,8 @@ type Store interface {
 // Ingester accepts observations on the ingest path (QC, store, and what follows a commit).
 type Ingester interface {
 	Ingest(ctx context.Context, source string, obs []sensing.Observation) ([]int64, []error, error)
+	// Reject counts an observation refused before it could be stored (malformed).
+	Reject(source string, err error)
 }
 
 // Server is the SensorThings HTTP surface.
@@ -384,7 +386,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, res *resource) {
 		}
 		e.Links[back] = append(e.Links[back], &sensing.Entity{Set: t.Parent.Set, ID: t.Parent.ID, Ref: true})
 	}
-	id, err := s.create(ctx, e)
+	id, err := s.create(ctx, "http", e)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -402,7 +404,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, res *resource) {
 
 // create stores e: an Observation on its own goes through the ingest path; anything else
 // (deep inserts included) through the store in one transaction.
-func (s *Server) create(ctx context.Context, e *sensing.Entity) (int64, error) {
+func (s *Server) create(ctx context.Context, source string, e *sensing.Entity) (int64, error) {
 	if e.Set == sensing.Observations && s.Ingest != nil {
 		ds := e.Links["Datastream"]
 		foi := e.Links["FeatureOfInterest"]
@@ -412,7 +414,7 @@ func (s *Server) create(ctx context.Context, e *sensing.Entity) (int64, error) {
 			if len(foi) == 1 {
 				o.FoIID = foi[0].ID
 			}
-			ids, errs, err := s.Ingest.Ingest(ctx, "http", []sensing.Observation{o})
+			ids, errs, err := s.Ingest.Ingest(ctx, source, []sensing.Observation{o})
 			if err != nil {
 				return 0, err
 			}

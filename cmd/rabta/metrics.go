@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/sensing"
+)
+
+// metrics are the node's Prometheus metrics, served at /metrics.
+type metrics struct {
+	reg        *prometheus.Registry
+	ingested   *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
+	httpDur    *prometheus.HistogramVec
+	busLatency *prometheus.HistogramVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.ingested = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rabta_ingest_observations_total",
+		Help: "Observations accepted (stored), by ingest path."}, []string{"path"})
+	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rabta_ingest_rejected_total",
+		Help: "Observations refused, by ingest path and reason."}, []string{"path", "reason"})
+	m.httpDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rabta_http_request_duration_seconds",
+		Help: "HTTP request latency by method, route and status.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)},
+		[]string{"method", "route", "code"})
+	m.busLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rabta_bus_latency_seconds",
+		Help: "From the store's commit of a batch to its publication on the bus (stage=published) or its handling by a consumer (stage=<consumer>).",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"stage"})
+	m.reg.MustRegister(m.ingested, m.rejected, m.httpDur, m.busLatency)
+	return m
+}
+
+// onIngest counts a batch's outcome.
+func (m *metrics) onIngest(path string, accepted int, rejected []error) {
+	m.ingested.WithLabelValues(path).Add(float64(accepted))
+	for _, err := range rejected {
+		reason := strings.ReplaceAll(apperr.KindOf(err).String(), " ", "_")
+		m.rejected.WithLabelValues(path, reason).Inc()
+	}
+}
+
+// gauge registers a gauge read when scraped, with a bounded wait.
+func (m *metrics) gauge(name, help string, f func(ctx context.Context) (float64, error)) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		v, err := f(ctx)
+		if err != nil {
+			return -1
+		}
+		return v
+	}))
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// route names a request's route for metrics without unbounded label values:
+// "/v1.1/Things", "/v1.1/Datastreams/Observations", "/healthz".
+func route(path string) string {
+	if !strings.HasPrefix(path, "/v1.1/") {
+		switch path {
+		case "/healthz", "/readyz", "/metrics":
+			return path
+		}
+		if strings.HasPrefix(path, "/api/") {
+			return "/api"
+		}
+		return "other"
+	}
+	parts := strings.Split(strings.TrimPrefix(path, "/v1.1/"), "/")
+	out := "/v1.1"
+	for i, p := range parts {
+		if i >= 3 {
+			break
+		}
+		if j := strings.IndexByte(p, '('); j >= 0 {
+			p = p[:j]
+		}
+		if _, ok := sensing.Sets[p]; ok || p == "CreateObservations" || p == "$batch" || p == "$ref" || p == "$value" {
+			out += "/" + p
+		} else if p != "" {
+			out += "/{property}"
+		}
+	}
+	return out
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = 200
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// instrument records each request's latency.
+func (m *metrics) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.code == 0 {
+			sw.code = 200
+		}
+		m.httpDur.WithLabelValues(r.Method, route(r.URL.Path), strconv.Itoa(sw.code)).Observe(time.Since(start).Seconds())
+	})
+}

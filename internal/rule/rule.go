@@ -1,0 +1,560 @@
+package rule
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Kind is what a rule computes from each of its datastreams before comparing with its levels.
+type Kind string
+
+// Kinds of rule.
+const (
+	// Threshold compares the latest value (observed rules) or the most extreme value within
+	// the horizon (forecast rules) with the levels.
+	Threshold Kind = "threshold"
+	// RateOfRise compares the change per hour over Window with the levels.
+	RateOfRise Kind = "rateOfRise"
+	// Accumulation compares the sum of the values over Window (rainfall in 24 h) with the levels.
+	Accumulation Kind = "accumulation"
+	// Silence fires, as an operational trigger, when a datastream has not reported for longer
+	// than MaxGap. It has no levels of its own: it has one implicit level named "Silent".
+	Silence Kind = "silence"
+)
+
+// Direction says which side of a level's value is the dangerous side.
+type Direction string
+
+// Directions.
+const (
+	Above Direction = "above" // a level is reached when value ≥ level value (floods, heat)
+	Below Direction = "below" // a level is reached when value ≤ level value (low flow, cold)
+)
+
+// Aggregate says how the levels of several datastreams combine into the rule's level.
+type Aggregate string
+
+// Aggregates. The rule's level is the k-th highest datastream level, where k is 1 for Any,
+// the number of datastreams for All, and Rule.Count for Count.
+const (
+	Any   Aggregate = "any"   // the highest level of any datastream
+	All   Aggregate = "all"   // the lowest level among all datastreams: every one must reach it
+	Count Aggregate = "count" // the highest level that at least Rule.Count datastreams reach
+)
+
+// Status is the CAP status the alerts of a rule carry. CAP's "Draft" is not a rule status:
+// every alert starts as a draft in the alert life cycle anyway.
+type Status string
+
+// Statuses (CAP 1.2 <status>).
+const (
+	Actual   Status = "Actual"
+	Exercise Status = "Exercise"
+	System   Status = "System"
+	Test     Status = "Test"
+)
+
+// Severity is CAP 1.2 <severity>.
+type Severity string
+
+// Severities.
+const (
+	Extreme         Severity = "Extreme"
+	Severe          Severity = "Severe"
+	Moderate        Severity = "Moderate"
+	Minor           Severity = "Minor"
+	UnknownSeverity Severity = "Unknown"
+)
+
+// Urgency is CAP 1.2 <urgency>.
+type Urgency string
+
+// Urgencies.
+const (
+	Immediate      Urgency = "Immediate"
+	Expected       Urgency = "Expected"
+	Future         Urgency = "Future"
+	Past           Urgency = "Past"
+	UnknownUrgency Urgency = "Unknown"
+)
+
+// Certainty is CAP 1.2 <certainty>.
+type Certainty string
+
+// Certainties.
+const (
+	Observed         Certainty = "Observed"
+	Likely           Certainty = "Likely"
+	Possible         Certainty = "Possible"
+	Unlikely         Certainty = "Unlikely"
+	UnknownCertainty Certainty = "Unknown"
+)
+
+// SilentLevel is the name of the one implicit level of a Silence rule.
+const SilentLevel = "Silent"
+
+// Level is one warning level of a rule, with the CAP fields an alert at this level carries.
+// Levels are ordered from the least to the most severe.
+type Level struct {
+	Name      string    `json:"name"`
+	Value     float64   `json:"value"` // threshold in the datastream's unit (per hour for RateOfRise)
+	Severity  Severity  `json:"severity"`
+	Urgency   Urgency   `json:"urgency"`
+	Certainty Certainty `json:"certainty"`
+	Event     string    `json:"event"` // CAP <event>, e.g. "Flood"
+}
+
+// Margin is the hysteresis of a rule: how far back past a level's value the value must go
+// before the level is left. A zero Margin means no hysteresis.
+type Margin struct {
+	Value   float64 `json:"value"`
+	Percent bool    `json:"percent,omitempty"` // Value is a percentage of each level's value
+}
+
+// Of returns the margin in the datastream's unit for a level whose value is v.
+func (m Margin) Of(v float64) float64 {
+	if m.Percent {
+		return math.Abs(v) * m.Value / 100
+	}
+	return m.Value
+}
+
+// String returns "5%" or "10000", the form ParseYAML reads.
+func (m Margin) String() string {
+	s := strconv.FormatFloat(m.Value, 'f', -1, 64)
+	if m.Percent {
+		return s + "%"
+	}
+	return s
+}
+
+// ParseMargin reads "5%" (percent of each level's value) or "10000" (absolute).
+func ParseMargin(s string) (Margin, error) {
+	s = strings.TrimSpace(s)
+	m := Margin{}
+	if t, ok := strings.CutSuffix(s, "%"); ok {
+		m.Percent = true
+		s = strings.TrimSpace(t)
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return Margin{}, fmt.Errorf("must be a number or a percentage like 5%%, not %q", s)
+	}
+	m.Value = v
+	return m, nil
+}
+
+// Area is where an alert from the rule applies, in CAP 1.2 terms. Points are WGS 84
+// latitude, longitude (CAP order, not GeoJSON order).
+type Area struct {
+	Desc     string     `json:"desc"`
+	Polygons [][]LatLon `json:"polygons,omitempty"` // each closed: first point == last, at least 4 points
+	Circles  []Circle   `json:"circles,omitempty"`
+	Geocodes []Geocode  `json:"geocodes,omitempty"`
+}
+
+// LatLon is a WGS 84 point.
+type LatLon struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+// Circle is a CAP circle: a centre and a radius in kilometres.
+type Circle struct {
+	Center   LatLon  `json:"center"`
+	RadiusKm float64 `json:"radiusKm"`
+}
+
+// Geocode is a CAP geocode: a scheme name and a code, e.g. {"PBS-district", "PK-LHR"}.
+type Geocode struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Template is the text of an alert in one language. Templates are rendered later, by the alert
+// and dissemination packages; this package only carries and checks them.
+type Template struct {
+	Headline    string `json:"headline"`
+	Description string `json:"description,omitempty"`
+	Instruction string `json:"instruction,omitempty"`
+}
+
+// Rule is a warning rule: what to watch, the levels, how long a level must hold, and what the
+// resulting alert looks like. The zero values of the optional fields are the documented
+// defaults; Validate reports everything that is wrong, not only the first mistake.
+type Rule struct {
+	ID          string  `json:"id"`   // stable, unique in an engine; [A-Za-z0-9._-], at most 64 bytes
+	Name        string  `json:"name"` // for people
+	Kind        Kind    `json:"kind"`
+	Datastreams []int64 `json:"datastreams"`
+
+	// Aggregate combines several datastreams; default Any. Count is k for Aggregate Count.
+	Aggregate Aggregate `json:"aggregate,omitempty"`
+	Count     int       `json:"count,omitempty"`
+
+	// Forecast makes the rule read forecast observations (Obs.Forecast) instead of observed
+	// ones; triggers then carry the lead time. Horizon limits how far ahead a forecast is
+	// considered (0: no limit).
+	Forecast bool          `json:"forecast,omitempty"`
+	Horizon  time.Duration `json:"horizon,omitempty"`
+
+	// Window is the span of RateOfRise and Accumulation: the past Window for observed rules,
+	// the next Window for forecast rules.
+	Window time.Duration `json:"window,omitempty"`
+	// MaxGap is how long a datastream may stay silent before a Silence rule fires.
+	MaxGap time.Duration `json:"maxGap,omitempty"`
+
+	Direction  Direction `json:"direction,omitempty"` // default Above
+	Levels     []Level   `json:"levels,omitempty"`
+	Hysteresis Margin    `json:"hysteresis"`
+
+	// Hold is how long the condition must hold before Pending becomes Firing (Prometheus
+	// "for"); it also applies to each escalation. ClearHold is how long a level must stay
+	// unmet before the rule de-escalates or clears (Prometheus "keep_firing_for").
+	Hold      time.Duration `json:"hold,omitempty"`
+	ClearHold time.Duration `json:"clearHold,omitempty"`
+
+	// IgnoreSuspect makes the rule skip observations flagged suspect by QC, not only bad ones.
+	IgnoreSuspect bool `json:"ignoreSuspect,omitempty"`
+
+	Area      Area                `json:"area"`
+	AutoIssue bool                `json:"autoIssue,omitempty"` // issue without a person's approval
+	Status    Status              `json:"status,omitempty"`    // default Actual
+	Audience  string              `json:"audience,omitempty"`  // CAP <audience>, free text
+	Templates map[string]Template `json:"templates,omitempty"` // by BCP 47 language tag: "en", "ur"
+
+	// Operational marks a rule whose triggers go to operators, never to the public. Silence
+	// rules are always operational.
+	Operational bool `json:"operational,omitempty"`
+}
+
+// Limits on a rule, so that one bad file cannot make the engine slow or huge.
+const (
+	MaxLevels      = 16
+	MaxDatastreams = 256
+	maxIDLen       = 64
+)
+
+// withDefaults returns the rule with the documented defaults filled in.
+func (r Rule) withDefaults() Rule {
+	if r.Aggregate == "" {
+		r.Aggregate = Any
+	}
+	if r.Direction == "" {
+		r.Direction = Above
+	}
+	if r.Status == "" {
+		r.Status = Actual
+	}
+	if r.Kind == Silence {
+		r.Operational = true
+	}
+	return r
+}
+
+// levels returns the levels the engine evaluates: the rule's own, or the implicit one of a
+// Silence rule.
+func (r Rule) levels() []Level {
+	if r.Kind == Silence {
+		return []Level{{Name: SilentLevel, Severity: UnknownSeverity, Urgency: UnknownUrgency, Certainty: UnknownCertainty, Event: "Datastream silent"}}
+	}
+	return r.Levels
+}
+
+// k is the number of datastreams that must reach a level for the rule to reach it.
+func (r Rule) k() int {
+	switch r.Aggregate {
+	case All:
+		return len(r.Datastreams)
+	case Count:
+		return r.Count
+	}
+	return 1
+}
+
+// Validate checks the rule and returns nil or an ErrorList whose paths are relative to the
+// rule, e.g. "levels[2].value: must be greater than the previous level (375000)".
+func (r Rule) Validate() error {
+	var errs ErrorList
+	r.validate(func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	})
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+// reportFunc records one problem at a path relative to the rule.
+type reportFunc func(path, format string, args ...any)
+
+func (r Rule) validate(report reportFunc) {
+	r = r.withDefaults()
+	switch {
+	case r.ID == "":
+		report("id", "is required")
+	case len(r.ID) > maxIDLen:
+		report("id", "must be at most %d bytes", maxIDLen)
+	case !validID(r.ID):
+		report("id", "must contain only letters, digits, '.', '_' and '-', not %q", r.ID)
+	}
+	switch r.Kind {
+	case Threshold, RateOfRise, Accumulation, Silence:
+	case "":
+		report("kind", "is required (threshold, rateOfRise, accumulation or silence)")
+	default:
+		report("kind", "must be threshold, rateOfRise, accumulation or silence, not %q", r.Kind)
+	}
+
+	if len(r.Datastreams) == 0 {
+		report("datastreams", "needs at least one datastream")
+	}
+	if len(r.Datastreams) > MaxDatastreams {
+		report("datastreams", "has %d datastreams; at most %d", len(r.Datastreams), MaxDatastreams)
+	}
+	seen := map[int64]int{}
+	for i, id := range r.Datastreams {
+		if id <= 0 {
+			report(fmt.Sprintf("datastreams[%d]", i), "must be a positive datastream id, not %d", id)
+		}
+		if j, dup := seen[id]; dup {
+			report(fmt.Sprintf("datastreams[%d]", i), "repeats datastreams[%d] (%d)", j, id)
+		}
+		seen[id] = i
+	}
+
+	switch r.Aggregate {
+	case Any, All:
+		if r.Count != 0 {
+			report("count", "is only for aggregate: count")
+		}
+	case Count:
+		if r.Count < 1 || r.Count > len(r.Datastreams) {
+			report("count", "must be between 1 and the number of datastreams (%d), not %d", len(r.Datastreams), r.Count)
+		}
+	default:
+		report("aggregate", "must be any, all or count, not %q", r.Aggregate)
+	}
+
+	switch r.Direction {
+	case Above, Below:
+	default:
+		report("direction", "must be above or below, not %q", r.Direction)
+	}
+
+	nonNeg := func(path string, d time.Duration) {
+		if d < 0 {
+			report(path, "must not be negative, not %v", d)
+		}
+	}
+	nonNeg("hold", r.Hold)
+	nonNeg("clearHold", r.ClearHold)
+	nonNeg("horizon", r.Horizon)
+	switch r.Kind {
+	case RateOfRise, Accumulation:
+		if r.Window <= 0 {
+			report("window", "is required for %s rules and must be positive", r.Kind)
+		}
+	default:
+		if r.Window != 0 {
+			report("window", "is only for rateOfRise and accumulation rules")
+		}
+	}
+	if r.Kind == Silence {
+		if r.MaxGap <= 0 {
+			report("maxGap", "is required for silence rules and must be positive")
+		}
+		if len(r.Levels) > 0 {
+			report("levels", "silence rules have no levels (they have one implicit level, %q)", SilentLevel)
+		}
+		if r.Hysteresis.Value != 0 {
+			report("hysteresis", "is not used by silence rules")
+		}
+	} else {
+		if r.MaxGap != 0 {
+			report("maxGap", "is only for silence rules")
+		}
+		r.validateLevels(report)
+	}
+	if r.Horizon != 0 && !(r.Forecast && r.Kind == Threshold) {
+		report("horizon", "is only for forecast threshold rules (window bounds the others)")
+	}
+
+	m := r.Hysteresis
+	switch {
+	case math.IsNaN(m.Value) || math.IsInf(m.Value, 0) || m.Value < 0:
+		report("hysteresis", "must be a finite number ≥ 0")
+	case m.Percent && m.Value >= 100:
+		report("hysteresis", "must be less than 100%%, not %v%%", m.Value)
+	}
+
+	switch r.Status {
+	case Actual, Exercise, System, Test:
+	default:
+		report("status", "must be Actual, Exercise, System or Test, not %q", r.Status)
+	}
+
+	r.validateArea(report)
+	for _, lang := range sortedKeys(r.Templates) {
+		t := r.Templates[lang]
+		p := "templates." + lang
+		if !validLang(lang) {
+			report(p, "%q is not a language tag like en, ur or zh-Hans", lang)
+		}
+		if strings.TrimSpace(t.Headline) == "" {
+			report(p+".headline", "is required")
+		}
+	}
+	if r.AutoIssue {
+		if len(r.Templates) == 0 {
+			report("templates", "autoIssue needs at least one template: nobody reviews the text")
+		}
+		if r.Operational {
+			report("autoIssue", "operational rules never issue public alerts")
+		}
+	}
+}
+
+func (r Rule) validateLevels(report reportFunc) {
+	if len(r.Levels) == 0 {
+		report("levels", "needs at least one level")
+		return
+	}
+	if len(r.Levels) > MaxLevels {
+		report("levels", "has %d levels; at most %d", len(r.Levels), MaxLevels)
+	}
+	names := map[string]int{}
+	for i, l := range r.Levels {
+		p := fmt.Sprintf("levels[%d]", i)
+		if strings.TrimSpace(l.Name) == "" {
+			report(p+".name", "is required")
+		} else if j, dup := names[l.Name]; dup {
+			report(p+".name", "repeats levels[%d].name (%q)", j, l.Name)
+		}
+		names[l.Name] = i
+		if math.IsNaN(l.Value) || math.IsInf(l.Value, 0) {
+			report(p+".value", "must be a finite number")
+		} else if i > 0 {
+			prev := r.Levels[i-1].Value
+			if r.Direction == Below && !(l.Value < prev) {
+				report(p+".value", "must be less than the previous level (%s) for direction below", num(prev))
+			}
+			if r.Direction != Below && !(l.Value > prev) {
+				report(p+".value", "must be greater than the previous level (%s)", num(prev))
+			}
+		}
+		switch l.Severity {
+		case Extreme, Severe, Moderate, Minor, UnknownSeverity:
+		case "":
+			report(p+".severity", "is required (Extreme, Severe, Moderate, Minor or Unknown)")
+		default:
+			report(p+".severity", "must be Extreme, Severe, Moderate, Minor or Unknown, not %q", l.Severity)
+		}
+		switch l.Urgency {
+		case Immediate, Expected, Future, Past, UnknownUrgency:
+		case "":
+			report(p+".urgency", "is required (Immediate, Expected, Future, Past or Unknown)")
+		default:
+			report(p+".urgency", "must be Immediate, Expected, Future, Past or Unknown, not %q", l.Urgency)
+		}
+		switch l.Certainty {
+		case Observed, Likely, Possible, Unlikely, UnknownCertainty:
+		case "":
+			report(p+".certainty", "is required (Observed, Likely, Possible, Unlikely or Unknown)")
+		default:
+			report(p+".certainty", "must be Observed, Likely, Possible, Unlikely or Unknown, not %q", l.Certainty)
+		}
+		if r.Forecast && l.Certainty == Observed {
+			report(p+".certainty", "a forecast is not Observed; use Likely or Possible")
+		}
+		if strings.TrimSpace(l.Event) == "" {
+			report(p+".event", "is required (the CAP event, e.g. Flood)")
+		}
+	}
+}
+
+func (r Rule) validateArea(report reportFunc) {
+	a := r.Area
+	empty := a.Desc == "" && len(a.Polygons) == 0 && len(a.Circles) == 0 && len(a.Geocodes) == 0
+	if empty && r.Operational {
+		return // an operational trigger goes to operators, not to an area
+	}
+	if strings.TrimSpace(a.Desc) == "" {
+		report("area.desc", "is required (CAP areaDesc) unless the rule is operational")
+	}
+	if r.AutoIssue && len(a.Polygons) == 0 && len(a.Circles) == 0 && len(a.Geocodes) == 0 {
+		report("area", "autoIssue needs a polygon, circle or geocode to target")
+	}
+	for i, poly := range a.Polygons {
+		p := fmt.Sprintf("area.polygons[%d]", i)
+		if len(poly) < 4 {
+			report(p, "needs at least 4 points (CAP: closed ring), has %d", len(poly))
+		} else if poly[0] != poly[len(poly)-1] {
+			report(p, "must be closed: the last point must equal the first")
+		}
+		for j, pt := range poly {
+			checkLatLon(report, fmt.Sprintf("%s[%d]", p, j), pt)
+		}
+	}
+	for i, c := range a.Circles {
+		p := fmt.Sprintf("area.circles[%d]", i)
+		checkLatLon(report, p+".center", c.Center)
+		if !(c.RadiusKm >= 0) || math.IsInf(c.RadiusKm, 0) {
+			report(p+".radiusKm", "must be a finite number ≥ 0")
+		}
+	}
+	for i, g := range a.Geocodes {
+		p := fmt.Sprintf("area.geocodes[%d]", i)
+		if strings.TrimSpace(g.Name) == "" {
+			report(p+".name", "is required")
+		}
+		if strings.TrimSpace(g.Value) == "" {
+			report(p+".value", "is required")
+		}
+	}
+}
+
+func checkLatLon(report reportFunc, path string, p LatLon) {
+	if !(p.Lat >= -90 && p.Lat <= 90) {
+		report(path, "latitude %v is outside -90..90", p.Lat)
+	}
+	if !(p.Lon >= -180 && p.Lon <= 180) {
+		report(path, "longitude %v is outside -180..180", p.Lon)
+	}
+}
+
+func validID(s string) bool {
+	for _, c := range s {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// validLang accepts the shape of a BCP 47 tag (letters, digits and hyphens, a 2–3 letter
+// primary subtag); it does not check the registry.
+func validLang(s string) bool {
+	parts := strings.Split(s, "-")
+	if n := len(parts[0]); n < 2 || n > 3 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || len(p) > 8 {
+			return false
+		}
+		for _, c := range p {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// num formats a number without exponent or trailing zeros: 375000, 0.5.
+func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

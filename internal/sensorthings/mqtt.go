@@ -1,0 +1,168 @@
+package sensorthings
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/sensorthings/odata"
+)
+
+// The SensorThings MQTT extension (SensorThings 1.1, 14.2): clients subscribe to a resource
+// path as a topic and receive each new Observation as its JSON; they create Observations by
+// publishing to a collection's topic.
+//
+// Topics served:
+//
+//	v1.1/Observations
+//	v1.1/Datastreams(<id>)/Observations
+//	v1.1/FeaturesOfInterest(<id>)/Observations
+//
+// each also with a "?$select=a,b" suffix, which selects the properties sent.
+
+// Publisher sends a message to MQTT subscribers of a topic.
+type Publisher interface {
+	PublishTopic(topic string, data []byte) error
+	// Interest lists the topics with subscribers that start with prefix (for $select variants).
+	Interest(prefix string) []string
+}
+
+var mqttTopic = regexp.MustCompile(`^v1\.1/(Observations|Datastreams\((\d+)\)/Observations|FeaturesOfInterest\((\d+)\)/Observations)(\?\$select=([A-Za-z@.,]+))?$`)
+
+// MQTTTopics are the topic filters the server listens on for creates.
+var MQTTTopics = []string{Version + "/Observations", Version + "/+/Observations"}
+
+// MQTTCreate creates an Observation published to topic (by a client whose key may write, as
+// the bus checked). It returns the new id, or an error saying what is wrong.
+func (s *Server) MQTTCreate(ctx context.Context, topic string, body []byte) (int64, error) {
+	e, err := s.mqttEntity(topic, body)
+	if err != nil {
+		s.Ingest.Reject("mqtt", err)
+		return 0, err
+	}
+	return s.create(ctx, "mqtt", e)
+}
+
+func (s *Server) mqttEntity(topic string, body []byte) (*sensing.Entity, error) {
+	m := mqttTopic.FindStringSubmatch(topic)
+	if m == nil || m[4] != "" {
+		return nil, apperr.E(apperr.Invalid, "topic %q: publish Observations to v1.1/Observations or v1.1/Datastreams(<id>)/Observations", topic)
+	}
+	if int64(len(body)) > s.MaxBody {
+		return nil, apperr.E(apperr.TooLarge, "message of %d bytes is over the limit of %d", len(body), s.MaxBody)
+	}
+	raw, err := checkJSON(body)
+	if err != nil {
+		return nil, err
+	}
+	e, err := decodeEntity(sensing.Observations, raw, true)
+	if err != nil {
+		return nil, err
+	}
+	if m[2] != "" {
+		id, _ := strconv.ParseInt(m[2], 10, 64)
+		e.Links["Datastream"] = []*sensing.Entity{{Set: sensing.Datastreams, ID: id, Ref: true}}
+	}
+	if m[3] != "" {
+		id, _ := strconv.ParseInt(m[3], 10, 64)
+		e.Links["FeatureOfInterest"] = []*sensing.Entity{{Set: sensing.FeaturesOfInterest, ID: id, Ref: true}}
+	}
+	return e, nil
+}
+
+// NotifyMQTT sends each observation of an accepted batch to the MQTT subscribers of its topics
+// (only topics somebody subscribes to are built). base is the API's base URL for links.
+func (s *Server) NotifyMQTT(p Publisher, base string, b *sensing.ObsBatch) error {
+	interest := map[string][]string{}
+	variants := func(prefix string) []string {
+		v, ok := interest[prefix]
+		if !ok {
+			v = p.Interest(prefix)
+			interest[prefix] = v
+		}
+		return v
+	}
+	w := &writer{base: strings.TrimSuffix(base, "/") + "/" + Version}
+	ds := Version + "/Datastreams(" + strconv.FormatInt(b.Datastream, 10) + ")/Observations"
+	for _, it := range b.Obs {
+		prefixes := []string{Version + "/Observations", ds}
+		if it.FoI != 0 {
+			prefixes = append(prefixes, Version+"/FeaturesOfInterest("+strconv.FormatInt(it.FoI, 10)+")/Observations")
+		}
+		var e *sensing.Entity
+		for _, pre := range prefixes {
+			for _, t := range variants(pre) {
+				m := mqttTopic.FindStringSubmatch(t)
+				if m == nil {
+					continue // a longer topic that merely starts with pre
+				}
+				if e == nil {
+					e = obsEntity(it)
+				}
+				var sel []odata.SelectItem
+				for _, name := range strings.Split(m[5], ",") {
+					if name != "" {
+						sel = append(sel, odata.SelectItem{Name: name})
+					}
+				}
+				w.b.Reset()
+				w.entity(e, &odata.Options{Select: sel})
+				if err := p.PublishTopic(t, bytes.Clone(w.b.Bytes())); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// obsEntity is the Observation of a bus item, as the API would show it.
+func obsEntity(it sensing.ObsItem) *sensing.Entity {
+	e := &sensing.Entity{Set: sensing.Observations, ID: it.ID, Props: map[string]any{
+		"phenomenonTime": it.PhenomenonTime, "result": it.Result, "resultQuality": it.Quality,
+		"resultTime": nil, "validTime": nil, "parameters": nil,
+	}}
+	if it.ResultTime != "" {
+		e.Props["resultTime"] = it.ResultTime
+	}
+	if len(it.Parameters) > 0 {
+		e.Props["parameters"] = it.Parameters
+	}
+	if len(it.Quality) == 0 {
+		e.Props["resultQuality"] = json.RawMessage(`{"flag":"` + it.Flag.String() + `"}`)
+	}
+	return e
+}
+
+// DecodeIngestMessage decodes an observation published by a logger: a JSON object with
+// "result" and optionally "phenomenonTime", "resultTime" and "parameters", or a bare JSON
+// number meaning that value at now.
+func DecodeIngestMessage(b []byte, now time.Time) (sensing.Observation, error) {
+	raw, err := checkJSON(b)
+	if err != nil {
+		return sensing.Observation{}, err
+	}
+	if kindOfJSON(raw) == "a number" {
+		var o sensing.Observation
+		if err := setResult(&o, raw); err != nil {
+			return o, apperr.Wrap(apperr.Invalid, err, "result")
+		}
+		now = now.UTC()
+		o.PhenStart, o.PhenEnd, o.PhenText = now, now, now.Format(time.RFC3339Nano)
+		return o, nil
+	}
+	e, err := decodeEntity(sensing.Observations, raw, true)
+	if err != nil {
+		return sensing.Observation{}, err
+	}
+	if len(e.Links) > 0 {
+		return sensing.Observation{}, apperr.E(apperr.Invalid, "the topic names the datastream; leave links out of the message")
+	}
+	return *e.Obs, nil
+}
