@@ -53,6 +53,9 @@ type Options struct {
 	// Auth authenticates clients of the embedded server by API key (MQTT password, or NATS
 	// token/password); required when either listener is on.
 	Auth Authenticator
+	// Key is the API key to present to an external server that authenticates by key (another
+	// Rabta node's embedded server); empty for none.
+	Key string
 	// Replicas is the stream replica count on an external cluster (1 when embedded).
 	Replicas int
 	// DupWindow is how long JetStream remembers message ids to drop re-published ones.
@@ -106,8 +109,12 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 		b.nc, err = nats.Connect("", nats.InProcessServer(b.srv), nats.Token(b.token), nats.NoEcho(),
 			nats.Name("rabta-"+opts.Node), nats.MaxReconnects(-1))
 	} else {
-		b.nc, err = nats.Connect(opts.URL, nats.NoEcho(), nats.Name("rabta-"+opts.Node), nats.MaxReconnects(-1),
-			nats.RetryOnFailedConnect(true), nats.ReconnectWait(500*time.Millisecond))
+		copts := []nats.Option{nats.NoEcho(), nats.Name("rabta-" + opts.Node), nats.MaxReconnects(-1),
+			nats.RetryOnFailedConnect(true), nats.ReconnectWait(250 * time.Millisecond)}
+		if opts.Key != "" {
+			copts = append(copts, nats.Token(opts.Key))
+		}
+		b.nc, err = nats.Connect(opts.URL, copts...)
 	}
 	if err != nil {
 		b.Close()
@@ -378,9 +385,13 @@ func addr(a net.Addr) string {
 }
 
 // permissions maps a role to what a client may publish and subscribe to:
-// viewers subscribe to the SensorThings topics; operators and above also publish observations
-// (SensorThings create topics and the ingest topics).
+// viewers subscribe to the SensorThings topics; operators and approvers also publish
+// observations (SensorThings create topics and the ingest topics); admins may do anything,
+// including JetStream's API (to attach their own durable consumers).
 func (b *Bus) permissions(r auth.Role) *server.Permissions {
+	if r >= auth.Admin {
+		return nil
+	}
 	sta := "v1//1.>"
 	subs := []string{sta, "$MQTT.sub.>"}
 	p := &server.Permissions{

@@ -77,6 +77,9 @@ type decoder struct {
 }
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
+	if len(d.errs) > maxErrors {
+		return
+	}
 	e := &FieldError{File: d.file, Path: path, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line, e.Col = n.Line, n.Column
@@ -84,10 +87,17 @@ func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
 	d.errs = append(d.errs, e)
 }
 
-// resolve follows aliases and unwraps documents, and counts the work done.
+// resolve follows aliases and unwraps documents, and counts the work done. Once the budget
+// of maxNodes is spent it reports that once and returns nil for everything.
 func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
 	for depth := 0; n != nil && depth < 100; depth++ {
 		d.nodes++
+		if d.nodes == maxNodes+1 {
+			d.errorf(n, "", "file is too complex (more than %d YAML nodes, aliases expanded)", maxNodes)
+		}
+		if d.nodes > maxNodes {
+			return nil
+		}
 		switch n.Kind {
 		case yaml.AliasNode:
 			n = n.Alias
@@ -107,7 +117,7 @@ func (d *decoder) tooBig() bool { return d.nodes > maxNodes }
 
 func (d *decoder) file_(doc *yaml.Node) []Rule {
 	top := d.resolve(doc)
-	if top == nil {
+	if top == nil || top.Kind == 0 || (top.Kind == yaml.ScalarNode && top.Tag == "!!null") {
 		d.errorf(doc, "", "file is empty; expected a mapping with a \"rules\" list")
 		return nil
 	}
@@ -136,7 +146,6 @@ func (d *decoder) file_(doc *yaml.Node) []Rule {
 	ids := map[string]int{}
 	for i, rn := range list.Content {
 		if d.tooBig() {
-			d.errorf(rn, "", "file is too complex (more than %d YAML nodes, aliases expanded)", maxNodes)
 			return nil
 		}
 		prefix := fmt.Sprintf("rules[%d]", i)
