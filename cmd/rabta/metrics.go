@@ -35,7 +35,7 @@ func newMetrics() *metrics {
 		Help: "HTTP request latency by method, route and status.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)},
 		[]string{"method", "route", "code"})
 	m.busLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rabta_bus_latency_seconds",
-		Help: "From the store's commit of a batch to its publication on the bus (stage=published) or its handling by a consumer (stage=<consumer>).",
+		Help:    "From the store's commit of a batch to its publication on the bus (stage=published) or its handling by a consumer (stage=<consumer>).",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"stage"})
 	m.reg.MustRegister(m.ingested, m.rejected, m.httpDur, m.busLatency)
 	return m

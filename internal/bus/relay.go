@@ -44,6 +44,9 @@ type Relay struct {
 
 // NewRelay returns a relay of outbox entries to b.
 func NewRelay(b *Bus, o Outbox, log *slog.Logger) *Relay {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Relay{Bus: b, Outbox: o, Log: log, Batch: 512, Poll: time.Second, wake: make(chan struct{}, 1)}
 }
 
