@@ -1,0 +1,69 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseAndEnv(t *testing.T) {
+	c := Default()
+	if err := c.Parse("rabta.yaml", []byte("node_id: islamabad\nhttp_addr: 0.0.0.0:9000\npublic_read: false\ngap_sweep: 30s\n")); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"RABTA_DATA_DIR": "/var/lib/rabta", "RABTA_PUBLIC_READ": "true", "RABTA_MQTT_ADDR": ""}
+	if err := c.Env(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if c.NodeID != "islamabad" || c.HTTPAddr != "0.0.0.0:9000" || c.DataDir != "/var/lib/rabta" || !c.PublicRead || c.MQTTAddr != "" || c.GapSweep.Seconds() != 30 {
+		t.Errorf("%+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"nodeid: x\n", "field nodeid not found"},
+		{"node_id: [1, 2]\n", "cannot unmarshal"},
+		{"node_id: Islamabad!\n", "node_id"},
+		{"http_addr: nowhere\n", "http_addr"},
+		{"max_top: 5\ndefault_top: 10\n", "default_top"},
+		{"log: xml\nlog_level: loud\n", "log_level"},
+		{"nats_url: http://x\n", "nats_url"},
+		{"mqtt_addr: 1883\n", "mqtt_addr"},
+	} {
+		c := Default()
+		err := c.Parse("f.yaml", []byte(tc.yaml))
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+	c := Default()
+	if err := c.Env(func(k string) (string, bool) { return "maybe", k == "RABTA_PUBLIC_READ" }); err == nil {
+		t.Error("RABTA_PUBLIC_READ=maybe accepted")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("node_id: karachi\nhttp_addr: 127.0.0.1:8080\n"))
+	f.Add([]byte("demo: true\ndemo_speed: 3600\n"))
+	f.Add([]byte("{"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := Default()
+		if err := c.Parse("fuzz.yaml", b); err != nil {
+			return
+		}
+		_ = c.Validate() // must not panic
+	})
+}
