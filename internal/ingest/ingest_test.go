@@ -52,4 +52,3 @@ func TestQCChecker(t *testing.T) {
 		t.Errorf("after rebuilding state, a jump of 24 °C in a minute: %v %s", o.Flag, o.Quality)
 	}
 }
-
