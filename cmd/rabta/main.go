@@ -33,6 +33,8 @@ Usage:
   rabta keys create --org ORG --role ROLE create an API key (printed once)
   rabta keys list                         list API keys (never the keys themselves)
   rabta keys revoke ID                    revoke an API key
+  rabta backup FILE                       write a consistent copy of the store (while the node runs)
+  rabta restore FILE                      replace the store with a backup (node stopped)
   rabta version                           print the version
 
 Run 'rabta COMMAND -h' for a command's flags.
@@ -64,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return importObservations(ctx, args[2:], stdout, stderr)
 	case "keys":
 		return keys(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return backup(ctx, args[1:], stdout, stderr)
+	case "restore":
+		return restore(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "rabta", version)
 		return nil

@@ -256,3 +256,35 @@ func TestDemo(t *testing.T) {
 	}
 	p.stop()
 }
+
+func TestBackupRestore(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, dir, []string{"RABTA_ADMIN_KEY=" + adminKey})
+	p.req("POST", "/v1.1/Things", adminKey, `{"name":"before","description":"in the backup"}`)
+	out := filepath.Join(t.TempDir(), "rabta-backup.db")
+	if o, e, err := rabta(t, "backup", "--data-dir", dir, out); err != nil {
+		t.Fatalf("backup while running: %v %s %s", err, o, e)
+	}
+	if _, _, err := rabta(t, "backup", "--data-dir", dir, out); err == nil {
+		t.Error("backup overwrote an existing file")
+	}
+	if _, e, err := rabta(t, "restore", "--data-dir", dir, out); err == nil || !strings.Contains(e, "in use") {
+		t.Errorf("restore under a running node: %v %s", err, e)
+	}
+	p.req("POST", "/v1.1/Things", adminKey, `{"name":"after","description":"not in the backup"}`)
+	p.stop()
+	if _, e, err := rabta(t, "restore", "--data-dir", dir, out); err != nil {
+		t.Fatalf("restore: %v %s", err, e)
+	}
+	p = start(t, dir, []string{"RABTA_ADMIN_KEY=" + adminKey})
+	_, b := p.req("GET", "/v1.1/Things?$select=name", "", "")
+	if !strings.Contains(b, `"before"`) || strings.Contains(b, `"after"`) {
+		t.Errorf("after restore: %s", b)
+	}
+	bad := filepath.Join(t.TempDir(), "junk.db")
+	os.WriteFile(bad, []byte("not a database"), 0o644)
+	p.stop()
+	if _, e, err := rabta(t, "restore", "--data-dir", dir, bad); err == nil || !strings.Contains(e, "junk.db") {
+		t.Errorf("restoring junk: %v %s", err, e)
+	}
+}

@@ -52,6 +52,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := logger(c.cfg, stderr).With("node", c.cfg.NodeID)
+	if err := os.MkdirAll(c.cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	unlock, err := lockDataDir(c.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	db, err := c.open(ctx)
 	if err != nil {
 		return err
@@ -72,7 +80,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer b.Close()
 
 	ents := sqlite.NewEntities(db, &ingest.QC{Log: log.With("component", "qc")})
-	ents.Outbox, ents.Node = true, c.cfg.NodeID
+	ents.Outbox, ents.Node = c.cfg.Outbox, c.cfg.NodeID
+	if !c.cfg.Outbox {
+		log.Warn("outbox_off", "why", "outbox: false — accepted observations do not reach the bus (measurement only)")
+	}
 	relay := bus.NewRelay(b, outbox{ents}, log.With("component", "relay"))
 	relay.OnPublished = func(created time.Time) {
 		m.busLatency.WithLabelValues("published").Observe(time.Since(created).Seconds())

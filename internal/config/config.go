@@ -33,6 +33,10 @@ type Config struct {
 	NATSAddr string `yaml:"nats_addr"`
 	// MQTTAddr is the embedded server's MQTT listener; empty turns MQTT off.
 	MQTTAddr string `yaml:"mqtt_addr"`
+	// Outbox writes each accepted batch to the transactional outbox for the bus. Turning it off
+	// is only for measuring what it costs: without it nothing reaches the bus (no MQTT
+	// notifications, no warnings).
+	Outbox bool `yaml:"outbox"`
 	// PublicURL is the URL clients use to reach this node (for @iot.selfLink); empty means
 	// derive it from each request's Host.
 	PublicURL string `yaml:"public_url"`
@@ -62,6 +66,7 @@ func Default() Config {
 		DataDir:      "./rabta-data",
 		HTTPAddr:     "127.0.0.1:8080",
 		NATSAddr:     "127.0.0.1:4222",
+		Outbox:       true,
 		MQTTAddr:     "127.0.0.1:1883",
 		PublicRead:   true,
 		MaxBodyBytes: 32 << 20,
@@ -115,6 +120,13 @@ func (c *Config) Env(lookup func(string) (string, bool)) error {
 			return fmt.Errorf("RABTA_PUBLIC_READ: %q is not true or false", v)
 		}
 		c.PublicRead = b
+	}
+	if v, ok := lookup("RABTA_OUTBOX"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("RABTA_OUTBOX: %q is not true or false", v)
+		}
+		c.Outbox = b
 	}
 	if v, ok := lookup("RABTA_DEMO_SPEED"); ok {
 		f, err := strconv.ParseFloat(v, 64)

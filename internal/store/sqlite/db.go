@@ -137,3 +137,45 @@ func (db *DB) migrate(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Backup writes a consistent copy of the database to path while the node keeps running
+// (VACUUM INTO reads one snapshot; writers are not blocked for long). path must not exist.
+func (db *DB) Backup(ctx context.Context, path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	// its own connection: the writer must go on, and the read pool is read-only (VACUUM INTO
+	// writes the new file)
+	c, err := sql.Open("sqlite", "file:"+(&url.URL{Path: db.path}).EscapedPath()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, "VACUUM INTO ?", abs); err != nil {
+		return fmt.Errorf("backup to %s: %w", path, err)
+	}
+	return nil
+}
+
+// Check runs SQLite's integrity check on the file at path (a backup, before restoring it) and
+// makes sure it is a Rabta database.
+func Check(ctx context.Context, path string) error {
+	r, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro")
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var res string
+	if err := r.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&res); err != nil {
+		return fmt.Errorf("%s: not a readable SQLite database: %w", path, err)
+	}
+	if res != "ok" {
+		return fmt.Errorf("%s: integrity check failed: %s", path, res)
+	}
+	var n int
+	if err := r.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n == 0 {
+		return fmt.Errorf("%s: not a Rabta database (no schema_migrations)", path)
+	}
+	return nil
+}
