@@ -38,7 +38,7 @@ const smokeN = 200_000
 type options struct {
 	n, d, batch, clients, queries, top int
 	window                             time.Duration
-	keep, json                         bool
+	keep, json, outbox                 bool
 	dir, bin, phases                   string
 	seed                               uint64
 }
@@ -53,6 +53,7 @@ func main() {
 	fs.IntVar(&o.queries, "queries", 2000, "window queries timed (after 50 unmeasured warm-up queries)")
 	fs.IntVar(&o.top, "top", 100, "$top of each window query")
 	fs.DurationVar(&o.window, "window", 30*24*time.Hour, "length of each query's phenomenonTime window (whole hours)")
+	fs.BoolVar(&o.outbox, "outbox", true, "run the server with the bus outbox on (the default, as in production); -outbox=false measures what it costs")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (databases, CSV, binary)")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON on stdout (the table goes to stderr)")
 	fs.StringVar(&o.dir, "dir", "", "parent of the temporary directory (default $TMPDIR or /tmp); must be on the disk you want to measure")
@@ -159,7 +160,7 @@ func run(ctx context.Context, o options, logw io.Writer) (rep *report, err error
 	rep = &report{
 		N: o.n, Datastreams: o.d, Batch: o.batch, Clients: o.clients, HoursPerStream: g.hours(),
 		From: epoch.Format(time.RFC3339), To: at(g.hours() - 1).Format(time.RFC3339),
-		GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), Dir: root, FS: fsType(root),
+		Outbox: o.outbox, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), Dir: root, FS: fsType(root),
 	}
 	start := time.Now()
 	defer func() { rep.TotalS = time.Since(start).Seconds() }()
@@ -198,7 +199,7 @@ func run(ctx context.Context, o options, logw io.Writer) (rep *report, err error
 		file := filepath.Join(root, "observations.csv")
 		logf("csv: creating %d datastreams through a short-lived server", o.d)
 		t := time.Now()
-		srv, err := startServer(ctx, bin, dir)
+		srv, err := startServer(ctx, bin, dir, o.outbox)
 		if err != nil {
 			return rep, fmt.Errorf("csv: %w", err)
 		}
@@ -237,7 +238,7 @@ func apiPhases(ctx context.Context, o options, g dataset, bin, root string, rep 
 	dir := filepath.Join(root, "api")
 	logf("api: starting rabta serve on %s", dir)
 	t := time.Now()
-	srv, err := startServer(ctx, bin, dir)
+	srv, err := startServer(ctx, bin, dir, o.outbox)
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}

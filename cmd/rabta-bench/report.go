@@ -46,6 +46,7 @@ type report struct {
 	To             string  `json:"to"`
 	Batch          int     `json:"batch"`
 	Clients        int     `json:"clients"`
+	Outbox         bool    `json:"outbox"`
 	GoVersion      string  `json:"go"`
 	CPUs           int     `json:"cpus"`
 	Dir            string  `json:"dir"`
@@ -83,7 +84,7 @@ func (rep *report) print(w io.Writer) {
 	rep.ratios()
 	fmt.Fprintf(w, "\nrabta-bench: %d observations over %d datastreams (%d hourly values each, %s .. %s)\n",
 		rep.N, rep.Datastreams, rep.HoursPerStream, rep.From, rep.To)
-	fmt.Fprintf(w, "batch %d rows, %d dataArray clients, %s, %d CPUs, %s on %s\n\n", rep.Batch, rep.Clients, rep.GoVersion, rep.CPUs, rep.Dir, rep.FS)
+	fmt.Fprintf(w, "batch %d rows, %d dataArray clients, outbox %v, %s, %d CPUs, %s on %s\n\n", rep.Batch, rep.Clients, onOff(rep.Outbox), rep.GoVersion, rep.CPUs, rep.Dir, rep.FS)
 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "ingest\twall\tstored\trejected\tobs/s\tvs raw\tDB file\tWAL\t")
@@ -157,4 +158,11 @@ func (rep *report) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "\nserver log (warnings and errors):\n  %s\n", strings.Join(lines, "\n  "))
 	}
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
