@@ -93,3 +93,24 @@ func Message(err error) string {
 	}
 	return "internal error"
 }
+
+// HTTPStatus is the HTTP status for an error of err's kind, for the HTTP surfaces to share.
+func HTTPStatus(err error) int {
+	switch KindOf(err) {
+	case Invalid:
+		return 400
+	case Unauthorized:
+		return 401
+	case Forbidden:
+		return 403
+	case NotFound:
+		return 404
+	case Conflict:
+		return 409
+	case TooLarge:
+		return 413
+	case Unavailable:
+		return 503
+	}
+	return 500
+}

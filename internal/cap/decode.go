@@ -80,27 +80,27 @@ func decodeAlert(n *node, path string) (*Alert, error) {
 			err = enumErr(a.MsgType.Valid(), c, p, s, msgTypeValues)
 		case "source":
 			a.Source = s
-			a.present |= hasSource
+			a.present |= mark(s, hasSource)
 		case "scope":
 			a.Scope = Scope(strings.TrimSpace(s))
 			err = enumErr(a.Scope.Valid(), c, p, s, scopeValues)
 		case "restriction":
 			a.Restriction = s
-			a.present |= hasRestriction
+			a.present |= mark(s, hasRestriction)
 		case "addresses":
 			a.Addresses, err = splitList(s)
-			a.present |= hasAddresses
+			a.present |= mark(strings.TrimSpace(s), hasAddresses)
 		case "code":
 			a.Codes = append(a.Codes, s)
 		case "note":
 			a.Note = s
-			a.present |= hasNote
+			a.present |= mark(s, hasNote)
 		case "references":
 			a.References, err = parseReferences(s)
-			a.present |= hasReferences
+			a.present |= mark(strings.TrimSpace(s), hasReferences)
 		case "incidents":
 			a.Incidents, err = splitList(s)
-			a.present |= hasIncidents
+			a.present |= mark(strings.TrimSpace(s), hasIncidents)
 		}
 		if err != nil {
 			if e, ok := err.(*Error); ok {
@@ -207,7 +207,7 @@ func (d *dec) info(n *node, path string) (*Info, error) {
 			switch name {
 			case "language":
 				info.Language = strings.TrimSpace(s)
-				info.present |= hasLanguage
+				info.present |= mark(info.Language, hasLanguage)
 				if info.Language != "" && !validLanguage(info.Language) {
 					err = errf(ErrSchema, p, c.line, "%q is not an xs:language code like en-US", s)
 				}
@@ -232,7 +232,7 @@ func (d *dec) info(n *node, path string) (*Info, error) {
 				err = enumErr(info.Certainty.Valid(), c, p, s, certaintyValues)
 			case "audience":
 				info.Audience = s
-				info.present |= hasAudience
+				info.present |= mark(s, hasAudience)
 			case "effective":
 				info.Effective, err = d.time(c, p, s)
 			case "onset":
@@ -241,22 +241,22 @@ func (d *dec) info(n *node, path string) (*Info, error) {
 				info.Expires, err = d.time(c, p, s)
 			case "senderName":
 				info.SenderName = s
-				info.present |= hasSenderName
+				info.present |= mark(s, hasSenderName)
 			case "headline":
 				info.Headline = s
-				info.present |= hasHeadline
+				info.present |= mark(s, hasHeadline)
 			case "description":
 				info.Description = s
-				info.present |= hasDescription
+				info.present |= mark(s, hasDescription)
 			case "instruction":
 				info.Instruction = s
-				info.present |= hasInstruction
+				info.present |= mark(s, hasInstruction)
 			case "web":
 				info.Web = strings.TrimSpace(s)
-				info.present |= hasWeb
+				info.present |= mark(info.Web, hasWeb)
 			case "contact":
 				info.Contact = s
-				info.present |= hasContact
+				info.present |= mark(s, hasContact)
 			}
 		}
 		if err != nil {
@@ -331,13 +331,13 @@ func (d *dec) resource(n *node, path string) (*Resource, error) {
 			r.Size = &v
 		case "uri":
 			r.URI = strings.TrimSpace(s)
-			r.present |= hasURI
+			r.present |= mark(r.URI, hasURI)
 		case "derefUri":
 			r.DerefURI = s
-			r.present |= hasDerefURI
+			r.present |= mark(s, hasDerefURI)
 		case "digest":
 			r.Digest = s
-			r.present |= hasDigest
+			r.present |= mark(s, hasDigest)
 		}
 	}
 	for _, req := range []string{"resourceDesc", "mimeType"} {
@@ -469,4 +469,13 @@ func parseReferences(s string) ([]Reference, error) {
 		out = append(out, Reference{Sender: parts[0], Identifier: parts[1], Sent: t})
 	}
 	return out, nil
+}
+
+// mark returns p when s is empty: an optional element present but empty is remembered so that
+// Marshal writes it back; a non-empty one is written anyway.
+func mark(s string, p presence) presence {
+	if s == "" {
+		return p
+	}
+	return 0
 }

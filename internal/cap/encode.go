@@ -131,10 +131,14 @@ func (e *enc) time(depth int, parent, name string, t time.Time, required bool) {
 
 func (e *enc) enum(depth int, parent, name, v string, ok bool, values []string) {
 	if !ok {
+		path := parent
+		if name != "" {
+			path += "/" + name
+		}
 		if v == "" {
-			e.fail(parent+"/"+name, "required value is missing; want one of %s", strings.Join(values, ", "))
+			e.fail(path, "required value is missing; want one of %s", strings.Join(values, ", "))
 		} else {
-			e.fail(parent+"/"+name, "%q is not one of %s", v, strings.Join(values, ", "))
+			e.fail(path, "%q is not one of %s", v, strings.Join(values, ", "))
 		}
 		return
 	}

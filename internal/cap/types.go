@@ -34,8 +34,8 @@ type Alert struct {
 	// enveloped <Signature> lands here. Validate reports any other extension.
 	Extensions []Extension
 
-	// present records optional string elements that were present but empty
-	// (<restriction/>), so that decode → Marshal → decode is lossless.
+	// present records optional elements that were present but empty (<restriction/>), so
+	// that Marshal writes them back; alerts built in code never need it.
 	present presence
 }
 

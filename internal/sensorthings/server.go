@@ -531,23 +531,7 @@ func Status(err error) int {
 	if errors.As(err, &oe) {
 		return http.StatusBadRequest
 	}
-	switch apperr.KindOf(err) {
-	case apperr.Invalid:
-		return http.StatusBadRequest
-	case apperr.NotFound:
-		return http.StatusNotFound
-	case apperr.Conflict:
-		return http.StatusConflict
-	case apperr.Unauthorized:
-		return http.StatusUnauthorized
-	case apperr.Forbidden:
-		return http.StatusForbidden
-	case apperr.Unavailable:
-		return http.StatusServiceUnavailable
-	case apperr.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	}
-	return http.StatusInternalServerError
+	return apperr.HTTPStatus(err)
 }
 
 func errBody(status int, msg string) map[string]any {

@@ -1,0 +1,565 @@
+package alert
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/cap"
+	"github.com/rabta/rabta/internal/rule"
+)
+
+// State is where an alert is in its life cycle.
+type State string
+
+// States.
+const (
+	Draft     State = "draft"     // waiting for an approver; nothing public yet (or an Update waiting, see Alert.Issued)
+	Issued    State = "issued"    // the latest message is public
+	Cancelled State = "cancelled" // a Cancel was issued
+	Expired   State = "expired"   // the latest message expired
+	Withdrawn State = "withdrawn" // a draft never issued: rejected, or the condition cleared first
+)
+
+// Alert is one warning thread.
+type Alert struct {
+	ID          int64
+	RuleID      string
+	State       State
+	Status      cap.Status
+	Operational bool
+	Level       int // index into the rule's levels; -1 for an all-clear
+	LevelName   string
+	// Draft is the message waiting for approval, nil when none. DraftType says what issuing it
+	// does: Alert (first), Update or Cancel. DraftBy is its author.
+	Draft     *cap.Alert
+	DraftType cap.MsgType
+	DraftBy   string
+	// Issued lists the messages issued, oldest first (loaded by Store.Get).
+	Issued  []Message
+	Created time.Time
+	Updated time.Time
+}
+
+// Last returns the latest issued message, or nil.
+func (a *Alert) Last() *Message {
+	if len(a.Issued) == 0 {
+		return nil
+	}
+	return &a.Issued[len(a.Issued)-1]
+}
+
+// Message is one issued CAP message.
+type Message struct {
+	AlertID     int64
+	Identifier  string
+	Sender      string
+	Sent        time.Time
+	Expires     time.Time
+	MsgType     cap.MsgType
+	Status      cap.Status
+	Operational bool
+	Headline    string
+	XML         []byte // signed CAP XML, as published
+}
+
+// Transition is one step of an alert's life, for the record.
+type Transition struct {
+	AlertID    int64
+	From, To   State
+	By         string
+	Why        string
+	At         time.Time
+	Identifier string // the CAP message issued by this step, if any
+}
+
+// Filter selects alerts to list.
+type Filter struct {
+	State  State // "" for any
+	RuleID string
+	Limit  int
+}
+
+// Store keeps alerts, their messages and transitions.
+type Store interface {
+	// CreateAlert stores a new alert with its first transition and returns its id.
+	CreateAlert(ctx context.Context, a *Alert, t Transition) (int64, error)
+	// SaveAlert stores a's new state and draft, the transition, and msg (if not nil) as a newly
+	// issued message, in one transaction.
+	SaveAlert(ctx context.Context, a *Alert, t Transition, msg *Message) error
+	// GetAlert returns an alert with its issued messages.
+	GetAlert(ctx context.Context, id int64) (*Alert, error)
+	// OpenAlert returns the rule's alert that is draft or issued, or a NotFound error.
+	OpenAlert(ctx context.Context, ruleID string) (*Alert, error)
+	ListAlerts(ctx context.Context, f Filter) ([]*Alert, error)
+	Transitions(ctx context.Context, id int64) ([]Transition, error)
+	// ActiveMessages returns the latest message of every issued, unexpired alert, public or all.
+	ActiveMessages(ctx context.Context, now time.Time, includeOperational bool) ([]Message, error)
+	// MessageByIdentifier returns an issued message.
+	MessageByIdentifier(ctx context.Context, identifier string) (*Message, error)
+	// ExpiredAlerts returns issued alerts whose latest message expired before now.
+	ExpiredAlerts(ctx context.Context, now time.Time) ([]*Alert, error)
+}
+
+// Signer signs CAP XML (enveloped XML Signature).
+type Signer interface {
+	Sign(xml []byte) ([]byte, error)
+}
+
+// Publisher announces issued messages (on the bus).
+type Publisher interface {
+	PublishAlert(ctx context.Context, m *Message) error
+}
+
+// Labeler names a datastream for people: its station and unit.
+type Labeler interface {
+	DatastreamLabel(ctx context.Context, id int64) (station, unit string, err error)
+}
+
+// Config is what the node says about its alerts.
+type Config struct {
+	Node       string
+	Sender     string        // CAP <sender>, e.g. "pdma.punjab.gov.pk"
+	SenderName string        // CAP <senderName>
+	Web        string        // CAP <web>: the public alert page
+	FourEyes   bool          // the approver must not be the draft's author
+	Expiry     time.Duration // how long an issued message stays valid (default 24 h)
+}
+
+// Service runs the life cycle. It is safe for concurrent use.
+type Service struct {
+	Store     Store
+	Signer    Signer
+	Publisher Publisher
+	Labels    Labeler
+	Rules     func(id string) (rule.Rule, bool)
+	Now       func() time.Time
+	Log       *slog.Logger
+	Config    Config
+
+	mu sync.Mutex
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+// Trigger turns a rule's trigger into a new or changed draft, or issues at once when the rule
+// says autoIssue. It returns the alert it touched (nil when there was nothing to do).
+func (s *Service) Trigger(ctx context.Context, tr rule.Trigger) (*Alert, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.Rules(tr.RuleID)
+	if !ok {
+		return nil, apperr.E(apperr.NotFound, "rule %q is not loaded", tr.RuleID)
+	}
+	by := "rule:" + r.ID
+	open, err := s.Store.OpenAlert(ctx, r.ID)
+	if err != nil && apperr.KindOf(err) != apperr.NotFound {
+		return nil, err
+	}
+	clearing := tr.Level < 0 || tr.Kind == rule.Clear || (tr.Kind == rule.Operational && tr.To == rule.Inactive)
+	now := s.now()
+	if clearing {
+		switch {
+		case open == nil:
+			return nil, nil
+		case len(open.Issued) == 0: // never issued: nothing to tell the public
+			from := open.State
+			open.State, open.Draft, open.DraftType, open.Updated = Withdrawn, nil, "", now
+			return open, s.Store.SaveAlert(ctx, open, Transition{AlertID: open.ID, From: from, To: Withdrawn, By: by, Why: "condition cleared before the alert was issued: " + tr.Cause, At: now}, nil)
+		default:
+			msg, err := s.compose(ctx, r, tr, open, cap.MsgCancel)
+			if err != nil {
+				return nil, err
+			}
+			return open, s.setDraft(ctx, open, msg, cap.MsgCancel, -1, "", by, "all clear: "+tr.Cause, r.AutoIssue || r.Operational)
+		}
+	}
+	if open == nil {
+		a := &Alert{RuleID: r.ID, State: Draft, Status: capStatus(r.Status), Operational: r.Operational || tr.Operational,
+			Level: tr.Level, LevelName: tr.LevelName, Created: now, Updated: now, DraftBy: by, DraftType: cap.MsgAlert}
+		msg, err := s.compose(ctx, r, tr, a, cap.MsgAlert)
+		if err != nil {
+			return nil, err
+		}
+		a.Draft = msg
+		id, err := s.Store.CreateAlert(ctx, a, Transition{From: "", To: Draft, By: by, Why: tr.Cause, At: now})
+		if err != nil {
+			return nil, err
+		}
+		a.ID = id
+		if r.AutoIssue || a.Operational {
+			return a, s.issue(ctx, a, by, "rule issues automatically")
+		}
+		return a, nil
+	}
+	kind := cap.MsgUpdate
+	if len(open.Issued) == 0 {
+		kind = cap.MsgAlert // still the first message, at a new level
+	}
+	msg, err := s.compose(ctx, r, tr, open, kind)
+	if err != nil {
+		return nil, err
+	}
+	why := fmt.Sprintf("%s to %s: %s", tr.Kind, tr.LevelName, tr.Cause)
+	return open, s.setDraft(ctx, open, msg, kind, tr.Level, tr.LevelName, by, why, r.AutoIssue || open.Operational)
+}
+
+// setDraft replaces the alert's draft and issues it when auto.
+func (s *Service) setDraft(ctx context.Context, a *Alert, msg *cap.Alert, kind cap.MsgType, level int, levelName, by, why string, auto bool) error {
+	now := s.now()
+	from := a.State
+	a.Draft, a.DraftType, a.DraftBy, a.Updated = msg, kind, by, now
+	if level >= 0 {
+		a.Level, a.LevelName = level, levelName
+	}
+	if a.State != Issued {
+		a.State = Draft
+	}
+	if err := s.Store.SaveAlert(ctx, a, Transition{AlertID: a.ID, From: from, To: a.State, By: by, Why: "draft " + string(kind) + ": " + why, At: now}, nil); err != nil {
+		return err
+	}
+	if auto {
+		return s.issue(ctx, a, by, "rule issues automatically")
+	}
+	return nil
+}
+
+// Approve issues an alert's draft. by must hold the approver role (the caller checks);
+// with four eyes on, by must not be the draft's author.
+func (s *Service) Approve(ctx context.Context, id int64, by, why string) (*Alert, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.Store.GetAlert(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.Draft == nil {
+		return nil, apperr.E(apperr.Conflict, "alert %d has no draft to approve (state %s)", id, a.State)
+	}
+	if s.Config.FourEyes && a.DraftBy == by {
+		return nil, apperr.E(apperr.Forbidden, "four eyes: the draft's author (%s) cannot approve it", by)
+	}
+	return a, s.issue(ctx, a, by, why)
+}
+
+// Reject withdraws an alert's draft (an Update or Cancel draft of an issued alert is dropped;
+// the issued message stays).
+func (s *Service) Reject(ctx context.Context, id int64, by, why string) (*Alert, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.Store.GetAlert(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.Draft == nil {
+		return nil, apperr.E(apperr.Conflict, "alert %d has no draft to reject (state %s)", id, a.State)
+	}
+	from := a.State
+	a.Draft, a.DraftType, a.Updated = nil, "", s.now()
+	if a.State == Draft {
+		a.State = Withdrawn
+	}
+	return a, s.Store.SaveAlert(ctx, a, Transition{AlertID: id, From: from, To: a.State, By: by, Why: "draft rejected: " + why, At: a.Updated}, nil)
+}
+
+// Cancel issues a Cancel for an issued alert at once (an approver's decision, not a rule's).
+func (s *Service) Cancel(ctx context.Context, id int64, by, why string) (*Alert, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.Store.GetAlert(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.State != Issued {
+		return nil, apperr.E(apperr.Conflict, "alert %d is %s; only an issued alert can be cancelled", id, a.State)
+	}
+	last := a.Last()
+	prev, err := cap.Unmarshal(last.XML)
+	if err != nil {
+		return nil, fmt.Errorf("cancel alert %d: read its last message: %w", id, err)
+	}
+	msg := *prev
+	msg.MsgType, msg.Sent, msg.Extensions = cap.MsgCancel, time.Time{}, nil
+	msg.Note = "Cancelled: " + why
+	a.Draft, a.DraftType, a.DraftBy = &msg, cap.MsgCancel, by
+	return a, s.issue(ctx, a, by, why)
+}
+
+// ExpireDue marks issued alerts whose latest message has expired.
+func (s *Service) ExpireDue(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	due, err := s.Store.ExpiredAlerts(ctx, now)
+	if err != nil {
+		return err
+	}
+	for _, a := range due {
+		a.State, a.Updated = Expired, now
+		if err := s.Store.SaveAlert(ctx, a, Transition{AlertID: a.ID, From: Issued, To: Expired, By: "system", Why: "expired at " + cap.FormatTime(a.Last().Expires), At: now}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// issue turns the draft into the next issued message: identifier, sent, references to the
+// previous message; builds (validates, refuses stale), signs, stores and publishes it.
+func (s *Service) issue(ctx context.Context, a *Alert, by, why string) error {
+	now := s.now().Truncate(time.Second)
+	m := *a.Draft
+	m.Identifier = fmt.Sprintf("rabta-%s-%d-%d", s.Config.Node, a.ID, len(a.Issued)+1)
+	m.Sender = s.sender()
+	m.Sent = now
+	m.MsgType = a.DraftType
+	m.References = nil
+	for _, prev := range a.Issued {
+		m.References = append(m.References, cap.Reference{Sender: prev.Sender, Identifier: prev.Identifier, Sent: prev.Sent})
+	}
+	if m.MsgType != cap.MsgAlert && len(m.References) == 0 {
+		m.MsgType = cap.MsgAlert
+	}
+	expires := now.Add(s.expiry())
+	m.Infos = append([]cap.Info(nil), m.Infos...)
+	for i := range m.Infos {
+		in := &m.Infos[i]
+		in.Effective = now
+		if in.Onset.Before(now) {
+			in.Onset = now
+		}
+		in.Expires = expires
+		if m.MsgType == cap.MsgCancel {
+			in.Urgency, in.Severity, in.Certainty = "Past", "Minor", "Observed"
+		}
+	}
+	xml, notes, err := cap.Builder{Now: func() time.Time { return now }}.Build(&m)
+	if err != nil {
+		return apperr.Wrap(apperr.Invalid, err, "alert %d: the draft cannot be issued", a.ID)
+	}
+	if s.Signer != nil {
+		if xml, err = s.Signer.Sign(xml); err != nil {
+			return fmt.Errorf("sign alert %d: %w", a.ID, err)
+		}
+	}
+	msg := &Message{AlertID: a.ID, Identifier: m.Identifier, Sender: m.Sender, Sent: now, Expires: expires, MsgType: m.MsgType,
+		Status: m.Status, Operational: a.Operational, XML: xml}
+	if len(m.Infos) > 0 {
+		msg.Headline = m.Infos[0].Headline
+	}
+	from := a.State
+	a.State = Issued
+	if m.MsgType == cap.MsgCancel {
+		a.State = Cancelled
+	}
+	a.Draft, a.DraftType, a.DraftBy, a.Updated = nil, "", "", now
+	a.Issued = append(a.Issued, *msg)
+	if len(notes) > 0 {
+		why += " (" + strings.Join(notes, "; ") + ")"
+	}
+	if err := s.Store.SaveAlert(ctx, a, Transition{AlertID: a.ID, From: from, To: a.State, By: by, Why: "issued " + string(m.MsgType) + ": " + why, At: now, Identifier: m.Identifier}, msg); err != nil {
+		return err
+	}
+	if s.Publisher != nil {
+		if err := s.Publisher.PublishAlert(ctx, msg); err != nil {
+			// stored and on the feed; the bus copy is best effort and logged
+			s.log().Warn("alert_publish_failed", "identifier", msg.Identifier, "err", err)
+		}
+	}
+	s.log().Info("alert_issued", "alert", a.ID, "identifier", msg.Identifier, "msg_type", string(m.MsgType), "status", string(m.Status), "by", by)
+	return nil
+}
+
+func (s *Service) sender() string {
+	if s.Config.Sender != "" {
+		return s.Config.Sender
+	}
+	return "rabta@" + s.Config.Node
+}
+
+func (s *Service) expiry() time.Duration {
+	if s.Config.Expiry > 0 {
+		return s.Config.Expiry
+	}
+	return 24 * time.Hour
+}
+
+func capStatus(st rule.Status) cap.Status {
+	if st == "" {
+		return cap.StatusActual
+	}
+	return cap.Status(st)
+}
+
+// templateData is what rule templates see.
+type templateData struct {
+	Rule       string
+	Station    string
+	Level      string
+	Value      string
+	Unit       string
+	ObservedAt string
+	LeadTime   string
+	Cause      string
+	Event      string
+}
+
+// defaultTemplates are used for languages a rule gives no template for (English only: a rule
+// that wants Urdu or Chinese must say it in those languages).
+var defaultTemplates = map[string]rule.Template{
+	"en": {
+		Headline:    "{{.Level}} {{.Event}} warning: {{.Station}}",
+		Description: "{{.Station}} reported {{.Value}} {{.Unit}} at {{.ObservedAt}} ({{.Level}}).{{if .LeadTime}} Expected in {{.LeadTime}}.{{end}}",
+		Instruction: "Follow the instructions of your local disaster management authority.",
+	},
+}
+
+// compose builds the CAP message for a trigger: one <info> per template language.
+func (s *Service) compose(ctx context.Context, r rule.Rule, tr rule.Trigger, a *Alert, kind cap.MsgType) (*cap.Alert, error) {
+	station, unit := "", ""
+	if s.Labels != nil && tr.Datastream > 0 {
+		station, unit, _ = s.Labels.DatastreamLabel(ctx, tr.Datastream)
+	}
+	if station == "" {
+		station = r.Name
+	}
+	level := rule.Level{Event: "Flood", Severity: rule.UnknownSeverity, Urgency: rule.UnknownUrgency, Certainty: rule.UnknownCertainty}
+	li := tr.Level
+	if li < 0 && a != nil {
+		li = a.Level
+	}
+	if li >= 0 && li < len(r.Levels) {
+		level = r.Levels[li]
+	}
+	if level.Event == "" {
+		level.Event = "Warning"
+	}
+	d := templateData{Rule: r.Name, Station: station, Level: tr.LevelName, Value: strconv.FormatFloat(tr.Value, 'f', -1, 64), Unit: unit,
+		ObservedAt: tr.ObservedAt.UTC().Format("2006-01-02 15:04 MST"), Cause: tr.Cause, Event: level.Event}
+	if tr.LeadTime > 0 {
+		d.LeadTime = tr.LeadTime.Round(time.Minute).String()
+	}
+	if kind == cap.MsgCancel {
+		d.Level = "All clear"
+	}
+	tpls := r.Templates
+	if len(tpls) == 0 {
+		tpls = defaultTemplates
+	}
+	langs := make([]string, 0, len(tpls))
+	for l := range tpls {
+		langs = append(langs, l)
+	}
+	sort.Slice(langs, func(i, j int) bool { // English first, then by tag
+		if (langs[i] == "en") != (langs[j] == "en") {
+			return langs[i] == "en"
+		}
+		return langs[i] < langs[j]
+	})
+	status := capStatus(r.Status)
+	msg := &cap.Alert{Status: status, MsgType: kind, Scope: "Public"}
+	if a != nil && a.Operational || r.Operational {
+		msg.Scope, msg.Restriction = "Restricted", "operational: for the node's operators, not for the public"
+	}
+	if status == cap.StatusExercise {
+		msg.Note = "EXERCISE — this is not a real warning."
+	}
+	area := capArea(r.Area)
+	onset := tr.ObservedAt
+	if tr.LeadTime > 0 {
+		onset = tr.At.Add(tr.LeadTime)
+	}
+	for _, lang := range langs {
+		t := tpls[lang]
+		in := cap.Info{Language: lang, Categories: []cap.Category{"Met"}, Event: level.Event,
+			ResponseType: []cap.ResponseType{"Monitor"},
+			Urgency:      cap.Urgency(level.Urgency), Severity: cap.Severity(level.Severity), Certainty: cap.Certainty(level.Certainty),
+			Audience: r.Audience, SenderName: s.Config.SenderName, Web: s.Config.Web, Onset: onset,
+			Parameters: []cap.ValuePair{{ValueName: "rabta:rule", Value: r.ID}, {ValueName: "rabta:level", Value: d.Level}}}
+		if kind == cap.MsgCancel {
+			in.ResponseType = []cap.ResponseType{"AllClear"}
+		} else if level.Severity == rule.Extreme || level.Severity == rule.Severe {
+			in.ResponseType = []cap.ResponseType{"Prepare", "Monitor"}
+		}
+		var err error
+		if in.Headline, err = render(t.Headline, d); err != nil {
+			return nil, apperr.Wrap(apperr.Invalid, err, "rule %s: template %s headline", r.ID, lang)
+		}
+		if in.Description, err = render(t.Description, d); err != nil {
+			return nil, apperr.Wrap(apperr.Invalid, err, "rule %s: template %s description", r.ID, lang)
+		}
+		if in.Instruction, err = render(t.Instruction, d); err != nil {
+			return nil, apperr.Wrap(apperr.Invalid, err, "rule %s: template %s instruction", r.ID, lang)
+		}
+		if area.AreaDesc != "" {
+			in.Areas = []cap.Area{area}
+		}
+		msg.Infos = append(msg.Infos, in)
+	}
+	return msg, nil
+}
+
+func render(text string, d templateData) (string, error) {
+	if text == "" {
+		return "", nil
+	}
+	t, err := template.New("t").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, d); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// CheckTemplates parses a rule's templates, so that a broken one is refused when the rule is
+// applied, not when it fires.
+func CheckTemplates(r rule.Rule) error {
+	for lang, t := range r.Templates {
+		for name, text := range map[string]string{"headline": t.Headline, "description": t.Description, "instruction": t.Instruction} {
+			if _, err := render(text, templateData{}); err != nil {
+				return apperr.E(apperr.Invalid, "rule %s: templates.%s.%s: %v", r.ID, lang, name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func capArea(a rule.Area) cap.Area {
+	out := cap.Area{AreaDesc: a.Desc}
+	for _, pg := range a.Polygons {
+		var p cap.Polygon
+		for _, pt := range pg {
+			p = append(p, cap.Point{Lat: pt.Lat, Lon: pt.Lon})
+		}
+		out.Polygons = append(out.Polygons, p)
+	}
+	for _, c := range a.Circles {
+		out.Circles = append(out.Circles, cap.Circle{Center: cap.Point{Lat: c.Center.Lat, Lon: c.Center.Lon}, RadiusKM: c.RadiusKm})
+	}
+	for _, g := range a.Geocodes {
+		out.Geocodes = append(out.Geocodes, cap.ValuePair{ValueName: g.Name, Value: g.Value})
+	}
+	return out
+}

@@ -1,0 +1,420 @@
+// Package httpapi serves Rabta's own REST API (warning rules and alerts, under /api/v1) and the
+// public CAP endpoints (/cap/alerts.atom and /cap/alerts/{identifier}.xml).
+package httpapi
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rabta/rabta/internal/alert"
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/cap"
+	"github.com/rabta/rabta/internal/rule"
+	"github.com/rabta/rabta/internal/warning"
+)
+
+// Server is the REST API and CAP feed surface.
+type Server struct {
+	Alerts  *alert.Service
+	Store   alert.Store
+	Rules   warning.Store
+	Runner  *warning.Runner
+	Trusted func() []*x509.Certificate // certificates CAP signatures are verified against
+	// PublicURL is the base URL for links in the feed; empty means derived from the request.
+	PublicURL string
+	FeedTitle string
+	Author    string
+	MaxBody   int64
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+// Register adds the routes to mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /cap/alerts.atom", s.feed)
+	mux.HandleFunc("GET /cap/alerts/{file}", s.capXML)
+	mux.HandleFunc("GET /api/v1/alerts", s.listAlerts)
+	mux.HandleFunc("GET /api/v1/alerts/{id}", s.getAlert)
+	mux.HandleFunc("POST /api/v1/alerts/{id}/approve", s.decide("approve"))
+	mux.HandleFunc("POST /api/v1/alerts/{id}/reject", s.decide("reject"))
+	mux.HandleFunc("POST /api/v1/alerts/{id}/cancel", s.decide("cancel"))
+	mux.HandleFunc("GET /api/v1/rules", s.listRules)
+	mux.HandleFunc("PUT /api/v1/rules", s.putRules)
+	mux.HandleFunc("POST /api/v1/cap/verify", s.verify)
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) base(r *http.Request) string {
+	if s.PublicURL != "" {
+		return strings.TrimSuffix(s.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// Error writes err as JSON with the status of its kind; internal errors are logged, not shown.
+func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	status := apperr.HTTPStatus(err)
+	if status >= 500 && s.Log != nil {
+		s.Log.ErrorContext(r.Context(), "request_failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, status, map[string]any{"code": status, "type": "error", "message": apperr.Message(err)})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// feed serves the Atom feed of active public alerts, with ETag and conditional GET.
+func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
+	msgs, err := s.Store.ActiveMessages(r.Context(), s.now(), false)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	h := sha256.New()
+	for _, m := range msgs {
+		fmt.Fprintf(h, "%s\n", m.Identifier)
+	}
+	etag := `"` + hex.EncodeToString(h.Sum(nil))[:32] + `"`
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "public, max-age=30")
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	base := s.base(r)
+	var entries []cap.Entry
+	var updated time.Time
+	for _, m := range msgs {
+		a, err := cap.Unmarshal(m.XML)
+		if err != nil {
+			s.Error(w, r, fmt.Errorf("feed: stored message %s: %w", m.Identifier, err))
+			return
+		}
+		entries = append(entries, cap.NewEntry(a, base+"/cap/alerts/"+m.Identifier+".xml", "en"))
+		if m.Sent.After(updated) {
+			updated = m.Sent
+		}
+	}
+	if updated.IsZero() {
+		updated = time.Unix(0, 0).UTC()
+	}
+	var b bytes.Buffer
+	info := cap.FeedInfo{ID: base + "/cap/alerts.atom", Title: s.FeedTitle, SelfURL: base + "/cap/alerts.atom", Author: s.Author, Updated: updated}
+	if err := cap.WriteAtom(&b, info, entries); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
+	w.Header().Set("Last-Modified", updated.UTC().Format(http.TimeFormat))
+	w.Write(b.Bytes())
+}
+
+// capXML serves one issued CAP message, exactly as signed.
+func (s *Server) capXML(w http.ResponseWriter, r *http.Request) {
+	id, ok := strings.CutSuffix(r.PathValue("file"), ".xml")
+	if !ok {
+		s.Error(w, r, apperr.E(apperr.NotFound, "CAP messages are at /cap/alerts/<identifier>.xml"))
+		return
+	}
+	m, err := s.Store.MessageByIdentifier(r.Context(), id)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if m.Operational {
+		if err := auth.Require(r.Context(), auth.Viewer); err != nil {
+			s.Error(w, r, apperr.E(apperr.NotFound, "no alert message %q", id))
+			return
+		}
+	}
+	sum := sha256.Sum256(m.XML)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Content-Type", "application/cap+xml; charset=utf-8")
+	w.Header().Set("Last-Modified", m.Sent.UTC().Format(http.TimeFormat))
+	w.Write(m.XML)
+}
+
+// alertView is an alert as the API shows it.
+type alertView struct {
+	ID          int64             `json:"id"`
+	Rule        string            `json:"rule"`
+	State       alert.State       `json:"state"`
+	Status      cap.Status        `json:"status"`
+	Operational bool              `json:"operational,omitempty"`
+	Level       string            `json:"level"`
+	Draft       *draftView        `json:"draft,omitempty"`
+	Messages    []messageView     `json:"messages,omitempty"`
+	Transitions []transitionView  `json:"transitions,omitempty"`
+	Created     time.Time         `json:"created"`
+	Updated     time.Time         `json:"updated"`
+	Links       map[string]string `json:"links,omitempty"`
+}
+
+type draftView struct {
+	Type     cap.MsgType `json:"msgType"`
+	By       string      `json:"by"`
+	Headline string      `json:"headline"`
+	Infos    []cap.Info  `json:"infos"`
+}
+
+type messageView struct {
+	Identifier string      `json:"identifier"`
+	MsgType    cap.MsgType `json:"msgType"`
+	Sent       time.Time   `json:"sent"`
+	Expires    time.Time   `json:"expires"`
+	Headline   string      `json:"headline"`
+	URL        string      `json:"url"`
+}
+
+type transitionView struct {
+	From       alert.State `json:"from"`
+	To         alert.State `json:"to"`
+	By         string      `json:"by"`
+	Why        string      `json:"why"`
+	At         time.Time   `json:"at"`
+	Identifier string      `json:"identifier,omitempty"`
+}
+
+func (s *Server) view(r *http.Request, a *alert.Alert, ts []alert.Transition) alertView {
+	base := s.base(r)
+	v := alertView{ID: a.ID, Rule: a.RuleID, State: a.State, Status: a.Status, Operational: a.Operational, Level: a.LevelName,
+		Created: a.Created, Updated: a.Updated}
+	if a.Draft != nil {
+		d := &draftView{Type: a.DraftType, By: a.DraftBy, Infos: a.Draft.Infos}
+		if len(a.Draft.Infos) > 0 {
+			d.Headline = a.Draft.Infos[0].Headline
+		}
+		v.Draft = d
+		v.Links = map[string]string{"approve": fmt.Sprintf("%s/api/v1/alerts/%d/approve", base, a.ID), "reject": fmt.Sprintf("%s/api/v1/alerts/%d/reject", base, a.ID)}
+	}
+	for _, m := range a.Issued {
+		v.Messages = append(v.Messages, messageView{m.Identifier, m.MsgType, m.Sent, m.Expires, m.Headline, base + "/cap/alerts/" + m.Identifier + ".xml"})
+	}
+	for _, t := range ts {
+		v.Transitions = append(v.Transitions, transitionView{t.From, t.To, t.By, t.Why, t.At, t.Identifier})
+	}
+	return v
+}
+
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
+	if err := auth.Require(r.Context(), auth.Viewer); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	f := alert.Filter{State: alert.State(r.URL.Query().Get("state")), RuleID: r.URL.Query().Get("rule")}
+	switch f.State {
+	case "", alert.Draft, alert.Issued, alert.Cancelled, alert.Expired, alert.Withdrawn:
+	default:
+		s.Error(w, r, apperr.E(apperr.Invalid, "state %q: want draft, issued, cancelled, expired or withdrawn", f.State))
+		return
+	}
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			s.Error(w, r, apperr.E(apperr.Invalid, "limit %q: want 1 to 1000", l))
+			return
+		}
+		f.Limit = n
+	}
+	as, err := s.Store.ListAlerts(r.Context(), f)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	out := []alertView{}
+	for _, a := range as {
+		out = append(out, s.view(r, a, nil))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+func (s *Server) alertID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, apperr.E(apperr.Invalid, "alert id %q: want a positive integer", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
+	if err := auth.Require(r.Context(), auth.Viewer); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	id, err := s.alertID(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	a, err := s.Store.GetAlert(r.Context(), id)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	ts, err := s.Store.Transitions(r.Context(), id)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(r, a, ts))
+}
+
+// decide serves approve, reject and cancel: approver role; the body may say why.
+func (s *Server) decide(action string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if err := auth.Require(ctx, auth.Approver); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		id, err := s.alertID(r)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		var body struct {
+			Why string `json:"why"`
+		}
+		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+		if err != nil {
+			s.Error(w, r, apperr.E(apperr.TooLarge, "body over 64 KiB"))
+			return
+		}
+		if len(bytes.TrimSpace(raw)) > 0 {
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&body); err != nil {
+				s.Error(w, r, apperr.E(apperr.Invalid, "body: want {\"why\": \"...\"}: %v", err))
+				return
+			}
+		}
+		p := auth.FromContext(ctx)
+		by := fmt.Sprintf("%s/key-%d", p.Organisation, p.KeyID)
+		var a *alert.Alert
+		switch action {
+		case "approve":
+			a, err = s.Alerts.Approve(ctx, id, by, body.Why)
+		case "reject":
+			a, err = s.Alerts.Reject(ctx, id, by, body.Why)
+		default:
+			if body.Why == "" {
+				s.Error(w, r, apperr.E(apperr.Invalid, "cancelling needs a reason: {\"why\": \"...\"}"))
+				return
+			}
+			a, err = s.Alerts.Cancel(ctx, id, by, body.Why)
+		}
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		ts, _ := s.Store.Transitions(ctx, id)
+		a, err = s.Store.GetAlert(ctx, a.ID)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, s.view(r, a, ts))
+	}
+}
+
+func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
+	if err := auth.Require(r.Context(), auth.Viewer); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	rules, _, err := s.Rules.LoadRules(r.Context())
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if rules == nil {
+		rules = []rule.Rule{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": rules})
+}
+
+// putRules replaces the node's rules with a YAML document (admin role); errors are positioned.
+func (s *Server) putRules(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := auth.Require(ctx, auth.Admin); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		s.Error(w, r, apperr.E(apperr.TooLarge, "rules document over 1 MiB"))
+		return
+	}
+	rules, err := rule.ParseYAML("request body", b)
+	if err != nil {
+		s.Error(w, r, apperr.Wrap(apperr.Invalid, err, "rules"))
+		return
+	}
+	if err := warning.Apply(ctx, s.Rules, rules); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if s.Runner != nil {
+		if err := s.Runner.Load(ctx); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"applied": len(rules)})
+}
+
+// verify checks the XML Signature of a CAP message against the trusted certificates.
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+	if err := auth.Require(r.Context(), auth.Viewer); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 5<<20))
+	if err != nil {
+		s.Error(w, r, apperr.E(apperr.TooLarge, "CAP message over 5 MiB"))
+		return
+	}
+	var trusted []*x509.Certificate
+	if s.Trusted != nil {
+		trusted = s.Trusted()
+	}
+	a, err := cap.Verify(b, trusted)
+	if err != nil {
+		s.Error(w, r, apperr.Wrap(apperr.Invalid, err, "not verified"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"verified": true, "identifier": a.Identifier, "sender": a.Sender, "sent": a.Sent})
+}

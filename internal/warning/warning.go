@@ -1,0 +1,195 @@
+// Package warning is the warning engine: it takes accepted observations (from the bus), runs
+// them through the rules (package rule) and hands each trigger to the alert life cycle
+// (package alert). It keeps the rule engine's state in the store, so that levels, hold timers
+// and hysteresis survive a restart.
+package warning
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rabta/rabta/internal/alert"
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/rule"
+	"github.com/rabta/rabta/internal/sensing"
+)
+
+// Store keeps the applied rules and the engine's state.
+type Store interface {
+	SaveRules(ctx context.Context, rules []rule.Rule) error
+	LoadRules(ctx context.Context) ([]rule.Rule, int64, error)
+	SaveEngineState(ctx context.Context, snapshot []byte) error
+	LoadEngineState(ctx context.Context) ([]byte, error)
+}
+
+// Runner evaluates rules on observations and drives alerts. It is safe for concurrent use.
+type Runner struct {
+	Store  Store
+	Alerts *alert.Service
+	Log    *slog.Logger
+	Now    func() time.Time
+
+	mu      sync.Mutex
+	engine  *rule.Engine
+	rules   map[string]rule.Rule
+	version int64
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Rule returns a loaded rule (for the alert service).
+func (r *Runner) Rule(id string) (rule.Rule, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	x, ok := r.rules[id]
+	return x, ok
+}
+
+// Rules returns the loaded rules.
+func (r *Runner) Rules() []rule.Rule {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.engine == nil {
+		return nil
+	}
+	return r.engine.Rules()
+}
+
+// Load (re)loads the rules from the store when they changed, keeping the state of rules that
+// stay, and restores the saved state on first load.
+func (r *Runner) Load(ctx context.Context) error {
+	rules, version, err := r.Store.LoadRules(ctx)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.engine != nil && version == r.version {
+		return nil
+	}
+	e, err := rule.New(rules)
+	if err != nil {
+		return err
+	}
+	var snap rule.Snapshot
+	if r.engine != nil {
+		snap = r.engine.Snapshot()
+	} else if b, err := r.Store.LoadEngineState(ctx); err != nil {
+		return err
+	} else if b != nil {
+		if err := json.Unmarshal(b, &snap); err != nil {
+			r.log().Warn("rule_state_unreadable", "err", err)
+		}
+	}
+	if err := e.Restore(snap); err != nil {
+		r.log().Warn("rule_state_not_restored", "err", err)
+	}
+	r.engine, r.version = e, version
+	r.rules = map[string]rule.Rule{}
+	for _, x := range rules {
+		r.rules[x.ID] = x
+	}
+	r.log().Info("rules_loaded", "rules", len(rules))
+	return nil
+}
+
+// Apply validates rules and makes them the node's rules (all at once, or none).
+func Apply(ctx context.Context, s Store, rules []rule.Rule) error {
+	seen := map[string]bool{}
+	for _, x := range rules {
+		if err := x.Validate(); err != nil {
+			return apperr.Wrap(apperr.Invalid, err, "rule %s", x.ID)
+		}
+		if err := alert.CheckTemplates(x); err != nil {
+			return err
+		}
+		if seen[x.ID] {
+			return apperr.E(apperr.Invalid, "rule id %q is used twice", x.ID)
+		}
+		seen[x.ID] = true
+	}
+	if _, err := rule.New(rules); err != nil {
+		return apperr.Wrap(apperr.Invalid, err, "rules")
+	}
+	return s.SaveRules(ctx, rules)
+}
+
+func (r *Runner) log() *slog.Logger {
+	if r.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Log
+}
+
+// Handle evaluates a batch of accepted observations. It is idempotent enough for a bus
+// redelivery: the engine ignores an observation it has seen (same datastream and time).
+func (r *Runner) Handle(ctx context.Context, b *sensing.ObsBatch) error {
+	var triggers []rule.Trigger
+	r.mu.Lock()
+	e := r.engine
+	if e == nil {
+		r.mu.Unlock()
+		return nil
+	}
+	now := r.now()
+	for _, it := range b.Obs {
+		v, ok := it.Number()
+		if !ok {
+			continue
+		}
+		triggers = append(triggers, e.Observe(now, rule.Obs{Datastream: b.Datastream, Time: it.End, Value: v, Flag: int(it.Flag)})...)
+	}
+	snap, err := json.Marshal(e.Snapshot())
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return r.act(ctx, triggers, snap)
+}
+
+// Tick evaluates time-based conditions (hold expiry, silence) and expires alerts.
+func (r *Runner) Tick(ctx context.Context) error {
+	r.mu.Lock()
+	e := r.engine
+	if e == nil {
+		r.mu.Unlock()
+		return nil
+	}
+	triggers := e.Tick(r.now())
+	snap, err := json.Marshal(e.Snapshot())
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := r.act(ctx, triggers, snap); err != nil {
+		return err
+	}
+	return r.Alerts.ExpireDue(ctx)
+}
+
+func (r *Runner) act(ctx context.Context, triggers []rule.Trigger, snap []byte) error {
+	for _, tr := range triggers {
+		a, err := r.Alerts.Trigger(ctx, tr)
+		if err != nil {
+			// a trigger that cannot become an alert (a broken template, a stale time) is
+			// logged and not retried forever; store failures are retried by the bus
+			if k := apperr.KindOf(err); k == apperr.Invalid || k == apperr.NotFound {
+				r.log().Error("trigger_failed", "rule", tr.RuleID, "kind", string(tr.Kind), "err", err)
+				continue
+			}
+			return err
+		}
+		if a != nil {
+			r.log().Info("rule_triggered", "rule", tr.RuleID, "kind", string(tr.Kind), "level", tr.LevelName, "alert", a.ID, "state", string(a.State))
+		}
+	}
+	return r.Store.SaveEngineState(ctx, snap)
+}
