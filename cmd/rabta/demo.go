@@ -8,11 +8,12 @@ import (
 	"github.com/rabta/rabta/internal/demo"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/warning"
 )
 
 // runDemo seeds the demo data set on a fresh node, backfills its recent history and replays
 // the rest live through the same ingest path as any sensor.
-func runDemo(ctx context.Context, ents *sqlite.Entities, ing *ingest.Service, speed float64, log *slog.Logger) error {
+func runDemo(ctx context.Context, ents *sqlite.Entities, ing *ingest.Service, alerts *sqlite.Alerts, runner *warning.Runner, speed float64, log *slog.Logger) error {
 	ds, err := demo.Load()
 	if err != nil {
 		return err
@@ -20,6 +21,21 @@ func runDemo(ctx context.Context, ents *sqlite.Entities, ing *ingest.Service, sp
 	ids, err := demo.Seed(ctx, ents, ds)
 	if err != nil {
 		return err
+	}
+	if existing, _, err := alerts.LoadRules(ctx); err != nil {
+		return err
+	} else if len(existing) == 0 {
+		rules, err := demo.Rules(ds, ids)
+		if err != nil {
+			return err
+		}
+		if err := warning.Apply(ctx, alerts, rules); err != nil {
+			return err
+		}
+		if err := runner.Load(ctx); err != nil {
+			return err
+		}
+		log.Info("demo_rules_applied", "rules", len(rules))
 	}
 	r := demo.NewReplay(ds, time.Now(), speed, demo.DefaultHistory)
 	n := 0

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -16,14 +17,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/bus"
 	"github.com/rabta/rabta/internal/demo"
+	"github.com/rabta/rabta/internal/httpapi"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings"
 	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/warning"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -96,6 +100,32 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		MaxBody: c.cfg.MaxBodyBytes, DefaultTop: c.cfg.DefaultTop, MaxTop: c.cfg.MaxTop,
 	}
 
+	// warnings: rules over the accepted observations, alerts with CAP, signed, on the feed and the bus
+	sign, err := nodeSigner(c.cfg.DataDir, c.cfg.NodeID)
+	if err != nil {
+		return err
+	}
+	extra, err := trustedCerts(c.cfg.TrustedCertsDir)
+	if err != nil {
+		return err
+	}
+	trusted := append([]*x509.Certificate{sign.cert}, extra...)
+	alerts := sqlite.NewAlerts(db)
+	runner := &warning.Runner{Store: alerts, Log: log.With("component", "warning")}
+	asvc := &alert.Service{Store: alerts, Signer: sign, Publisher: alertPublisher{b}, Labels: ents, Rules: runner.Rule,
+		Log:    log.With("component", "alert"),
+		Config: alert.Config{Node: c.cfg.NodeID, Sender: c.cfg.Sender, SenderName: c.cfg.SenderName, FourEyes: c.cfg.FourEyes, Expiry: c.cfg.AlertExpiry}}
+	runner.Alerts = asvc
+	if err := runner.Load(ctx); err != nil {
+		return err
+	}
+	api := &httpapi.Server{Alerts: asvc, Store: alerts, Rules: alerts, Runner: runner, Trusted: func() []*x509.Certificate { return trusted },
+		PublicURL: c.cfg.PublicURL, FeedTitle: "Rabta " + c.cfg.NodeID + ": active alerts", Author: asvc.Config.SenderName,
+		MaxBody: c.cfg.MaxBodyBytes, Log: log.With("component", "api")}
+	if api.Author == "" {
+		api.Author = "Rabta node " + c.cfg.NodeID
+	}
+
 	ln, err := net.Listen("tcp", c.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", c.cfg.HTTPAddr, err)
@@ -141,6 +171,44 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer notify.Stop()
+	wlog := log.With("component", "warning")
+	warn, err := b.Consume(bg, "warning", false, func(ctx context.Context, d bus.Delivery) error {
+		batch, err := sensing.DecodeObsBatch(d.Data)
+		if err != nil {
+			wlog.Warn("bad_bus_message", "subject", d.Subject, "err", err)
+			return nil
+		}
+		if err := runner.Handle(ctx, batch); err != nil {
+			return err
+		}
+		m.busLatency.WithLabelValues("warning").Observe(time.Since(batch.Accepted).Seconds())
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer warn.Stop()
+	wg.Go(func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-bg.Done():
+				return
+			case <-t.C:
+				if err := runner.Load(bg); err != nil {
+					wlog.Warn("rules_reload_failed", "err", err)
+				}
+				if err := runner.Tick(bg); err != nil {
+					wlog.Warn("tick_failed", "err", err)
+				}
+			}
+		}
+	})
+	m.gauge("rabta_warning_lag_messages", "Bus messages waiting for the warning engine.", func(ctx context.Context) (float64, error) {
+		n, err := warn.Lag(ctx)
+		return float64(n), err
+	})
 	m.gauge("rabta_outbox_backlog", "Outbox entries not yet published on the bus.", func(ctx context.Context) (float64, error) {
 		n, _, err := ents.OutboxBacklog(ctx)
 		return float64(n), err
@@ -181,6 +249,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mux.Handle("/"+sensorthings.Version+"/", st.Handler())
 	mux.Handle("/"+sensorthings.Version, http.RedirectHandler("/"+sensorthings.Version+"/", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /api/v1/qc/silent", silentHandler(ents, st))
+	api.Register(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
 			http.Redirect(w, r, "/"+sensorthings.Version+"/", http.StatusFound)
@@ -205,7 +274,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	if c.cfg.Demo {
 		wg.Go(func() {
-			if err := runDemo(bg, ents, ing, c.cfg.DemoSpeed, log.With("component", "demo")); err != nil && !errors.Is(err, context.Canceled) {
+			if err := runDemo(bg, ents, ing, alerts, runner, c.cfg.DemoSpeed, log.With("component", "demo")); err != nil && !errors.Is(err, context.Canceled) {
 				log.Error("demo_failed", "err", err)
 			}
 		})
@@ -225,6 +294,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cancelBG()
 	wg.Wait()
 	return nil
+}
+
+// alertPublisher puts issued CAP messages on the bus.
+type alertPublisher struct{ b *bus.Bus }
+
+func (p alertPublisher) PublishAlert(ctx context.Context, m *alert.Message) error {
+	return p.b.PublishAlert(ctx, m.Identifier, m.XML)
 }
 
 // outbox adapts the store's outbox to the relay.

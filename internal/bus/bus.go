@@ -203,7 +203,39 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 		return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
 	}
 	b.obs = s
+	acfg := jetstream.StreamConfig{
+		Name:       AlertStreamName(b.opts.Node),
+		Subjects:   []string{AlertSubject(b.opts.Node)},
+		Storage:    jetstream.FileStorage,
+		MaxAge:     30 * 24 * time.Hour,
+		Duplicates: b.opts.DupWindow,
+		Replicas:   b.opts.Replicas,
+	}
+	if _, err := b.js.CreateOrUpdateStream(ctx, acfg); err != nil {
+		return fmt.Errorf("bus: stream %s: %w", acfg.Name, err)
+	}
 	return nil
+}
+
+// PublishAlert publishes an issued CAP message (signed XML) to the node's ALERTS stream; the
+// CAP identifier is the message id, so publishing it twice stores it once.
+func (b *Bus) PublishAlert(ctx context.Context, identifier string, xml []byte) error {
+	msg := nats.NewMsg(AlertSubject(b.opts.Node))
+	msg.Data = xml
+	msg.Header.Set(jetstream.MsgIDHeader, identifier)
+	msg.Header.Set("Content-Type", "application/cap+xml")
+	_, err := b.js.PublishMsg(ctx, msg)
+	return err
+}
+
+// SubscribeAlerts calls fn with each CAP message published from now on (core delivery, for
+// watchers and tests; durable consumers use JetStream on AlertSubject).
+func (b *Bus) SubscribeAlerts(fn func(xml []byte)) (func(), error) {
+	s, err := b.nc.Subscribe(AlertSubject(b.opts.Node), func(m *nats.Msg) { fn(m.Data) })
+	if err != nil {
+		return nil, err
+	}
+	return func() { s.Unsubscribe() }, nil
 }
 
 // ClientURL is the embedded server's client URL ("" when it does not listen or is external).

@@ -10,6 +10,7 @@ import (
 // cluster (and leaf nodes can link them) without their messages mixing.
 //
 //	rabta.<node>.obs.<datastream>     accepted observations, one message per batch and datastream (stream OBS)
+//	rabta.<node>.alerts               issued CAP messages, signed XML (stream ALERTS)
 //	rabta.<node>.ingest.<datastream>  observations published by loggers over MQTT (topic rabta/<node>/ingest/<id>)
 //
 // The SensorThings MQTT extension uses the standard's own topics (v1.1/Datastreams(1)/Observations);
@@ -30,6 +31,14 @@ func IngestTopic(node string, datastream int64) string {
 
 // ingestSubjects is the NATS subject filter of IngestTopic.
 func ingestSubjects(node string) string { return "rabta." + node + ".ingest.*" }
+
+// AlertSubject is the subject of the node's issued CAP messages.
+func AlertSubject(node string) string { return "rabta." + node + ".alerts" }
+
+// AlertStreamName is the JetStream stream of a node's issued CAP messages.
+func AlertStreamName(node string) string {
+	return "RABTA_" + strings.ToUpper(strings.ReplaceAll(node, "-", "_")) + "_ALERTS"
+}
 
 // StreamName is the JetStream stream of a node's accepted observations.
 func StreamName(node string) string {

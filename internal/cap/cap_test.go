@@ -1,6 +1,7 @@
 package cap
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -307,5 +308,11 @@ func TestHostile(t *testing.T) {
 				t.Errorf("error %q does not say %q", err, c.want)
 			}
 		})
+	}
+}
+
+func TestSchemaEmbedded(t *testing.T) {
+	if !bytes.Equal(Schema, readTestdata(t, "CAP-v1.2.xsd")) || !bytes.Contains(Schema, []byte(`targetNamespace = "urn:oasis:names:tc:emergency:cap:1.2"`)) {
+		t.Error("embedded schema is not the official CAP 1.2 XSD")
 	}
 }

@@ -206,7 +206,7 @@ func (h vwHeap) Less(i, j int) bool {
 	}
 	return h[i].v < h[j].v
 }
-func (h vwHeap) Swap(i, j int)  { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
+func (h vwHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
 func (h *vwHeap) Push(x any)   { it := x.(*vwItem); it.index = len(*h); *h = append(*h, it) }
 func (h *vwHeap) Pop() any {
 	old := *h

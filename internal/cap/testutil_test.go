@@ -3,8 +3,8 @@ package cap
 import (
 	"encoding/base64"
 	"fmt"
-	"strings"
 	"math"
+	"strings"
 	"time"
 )
 

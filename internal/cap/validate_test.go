@@ -29,7 +29,11 @@ func TestValidateRules(t *testing.T) {
 		{"bad certainty", func(a *Alert) { a.Infos[0].Certainty = "Sure" }, "alert/info[0]/certainty"},
 		{"no category", func(a *Alert) { a.Infos[0].Categories = nil }, "alert/info[0]/category: at least one category is required"},
 		{"bad language", func(a *Alert) { a.Infos[0].Language = "english please" }, "alert/info[0]/language"},
-		{"expires before sent", func(a *Alert) { a.Infos[0].Expires = sent.Add(-time.Hour); a.Infos[0].Effective = time.Time{}; a.Infos[0].Onset = time.Time{} }, "alert/info[0]/expires: 2025-08-27T11:00:00+05:00 is not after sent"},
+		{"expires before sent", func(a *Alert) {
+			a.Infos[0].Expires = sent.Add(-time.Hour)
+			a.Infos[0].Effective = time.Time{}
+			a.Infos[0].Onset = time.Time{}
+		}, "alert/info[0]/expires: 2025-08-27T11:00:00+05:00 is not after sent"},
 		{"polygon open", func(a *Alert) {
 			pg := a.Infos[0].Areas[0].Polygons[0]
 			a.Infos[0].Areas[0].Polygons[0] = pg[:len(pg)-1]

@@ -37,6 +37,16 @@ type Config struct {
 	// is only for measuring what it costs: without it nothing reaches the bus (no MQTT
 	// notifications, no warnings).
 	Outbox bool `yaml:"outbox"`
+	// Sender is the CAP <sender> of this node's alerts (default "rabta@<node_id>"); SenderName
+	// its <senderName>; FourEyes requires the approver of a draft to differ from its author.
+	Sender     string `yaml:"cap_sender"`
+	SenderName string `yaml:"cap_sender_name"`
+	FourEyes   bool   `yaml:"four_eyes"`
+	// AlertExpiry is how long an issued CAP message is valid.
+	AlertExpiry time.Duration `yaml:"alert_expiry"`
+	// TrustedCertsDir holds PEM certificates whose CAP signatures this node accepts (its own
+	// certificate is always trusted).
+	TrustedCertsDir string `yaml:"trusted_certs_dir"`
 	// PublicURL is the URL clients use to reach this node (for @iot.selfLink); empty means
 	// derive it from each request's Host.
 	PublicURL string `yaml:"public_url"`
@@ -67,6 +77,8 @@ func Default() Config {
 		HTTPAddr:     "127.0.0.1:8080",
 		NATSAddr:     "127.0.0.1:4222",
 		Outbox:       true,
+		FourEyes:     true,
+		AlertExpiry:  24 * time.Hour,
 		MQTTAddr:     "127.0.0.1:1883",
 		PublicRead:   true,
 		MaxBodyBytes: 32 << 20,
@@ -179,6 +191,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DemoSpeed < 0 {
 		errs = append(errs, fmt.Errorf("demo_speed %g: must not be negative", c.DemoSpeed))
+	}
+	if c.AlertExpiry < time.Minute {
+		errs = append(errs, fmt.Errorf("alert_expiry %s: at least 1m", c.AlertExpiry))
 	}
 	if c.GapSweep <= 0 {
 		errs = append(errs, fmt.Errorf("gap_sweep %s: must be positive", c.GapSweep))

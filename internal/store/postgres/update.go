@@ -1,0 +1,235 @@
+package postgres
+
+import (
+	"context"
+	"github.com/jackc/pgx/v5"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/sensing"
+)
+
+// Update changes entity e.Set(e.ID): the properties in e.Props and the links in e.Links.
+// With replace (PUT), properties not given are reset to null.
+func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) error {
+	set := sensing.Sets[e.Set]
+	t := Schema[e.Set]
+	if e.Set == sensing.Observations {
+		// a new phenomenon time may move the row to a month without a partition yet
+		if v, ok := e.Props["phenomenonTime"].(string); ok {
+			if start, _, err := sensing.ParseTimeOrInterval(v); err == nil {
+				if err := s.db.ensurePartitions(ctx, []time.Time{start}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, l := range e.Links {
+		if err := s.db.ensurePartitions(ctx, obsTimes(&sensing.Entity{Links: map[string][]*sensing.Entity{"": l}}, nil)); err != nil {
+			return err
+		}
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if err := s.exists(ctx, tx, e.Set, e.ID); err != nil {
+			return err
+		}
+		var cols []string
+		var vals []any
+		var err error
+		if e.Set == sensing.Observations {
+			cols, vals, err = obsUpdate(e)
+		} else {
+			if replace {
+				for _, p := range set.Props {
+					if _, ok := e.Props[p.Name]; !ok && !p.ReadOnly && !p.Required {
+						e.Props[p.Name] = nil
+					}
+				}
+			}
+			cols, vals, err = rowValues(e, false)
+		}
+		if err != nil {
+			return err
+		}
+		for _, n := range set.Navs {
+			l := t.Links[n.Name]
+			linked, ok := e.Links[n.Name]
+			if !ok {
+				continue
+			}
+			switch {
+			case l.LocalFK != "":
+				if len(linked) != 1 {
+					return apperr.E(apperr.Invalid, "%s: %s links to exactly one entity", set.Single, n.Name)
+				}
+				id, err := s.create(ctx, tx, linked[0], "", 0)
+				if err != nil {
+					return err
+				}
+				cols = append(cols, l.LocalFK)
+				vals = append(vals, id)
+			case l.Via != nil:
+				var ids []int64
+				for _, c := range linked {
+					id, err := s.create(ctx, tx, c, "", 0)
+					if err != nil {
+						return err
+					}
+					ids = append(ids, id)
+				}
+				if _, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = $1", l.Via.Table, l.Via.LocalCol), e.ID); err != nil {
+					return err
+				}
+				for _, id := range ids {
+					if err := s.link(ctx, tx, l.Via, e.ID, id); err != nil {
+						return err
+					}
+				}
+				if e.Set == sensing.Things && n.Name == "Locations" && len(ids) > 0 {
+					if err := s.historical(ctx, tx, e.ID, ids); err != nil {
+						return err
+					}
+				}
+			default:
+				for _, c := range linked {
+					if !c.Ref {
+						back, _ := backNav(e.Set, n.Name)
+						if _, err := s.create(ctx, tx, c, back, e.ID); err != nil {
+							return err
+						}
+						continue
+					}
+					if err := s.exists(ctx, tx, l.Target, c.ID); err != nil {
+						return err
+					}
+					if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET %s = $1 WHERE id = $2", Schema[l.Target].Name, l.RemoteFK), e.ID, c.ID); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if len(cols) > 0 {
+			sets := make([]string, len(cols))
+			for i, c := range cols {
+				sets[i] = fmt.Sprintf("%s = $%d", c, i+1)
+			}
+			q := fmt.Sprintf("UPDATE %s SET %s WHERE id = $%d", t.Name, strings.Join(sets, ", "), len(cols)+1)
+			if _, err := tx.Exec(ctx, q, append(vals, e.ID)...); err != nil {
+				return fmt.Errorf("update %s: %w", set.Single, err)
+			}
+		}
+		if e.Set == sensing.Datastreams || e.Set == sensing.ObservedProperties {
+			clear(s.dsCache)
+		}
+		if e.Set == sensing.Observations {
+			if _, err := tx.Exec(ctx, `UPDATE datastreams SET
+				phenomenon_time_start = (SELECT min(phen_start) FROM observations WHERE datastream_id = datastreams.id),
+				phenomenon_time_end = (SELECT max(phen_end) FROM observations WHERE datastream_id = datastreams.id)
+				WHERE id = (SELECT datastream_id FROM observations WHERE id = $1)`, e.ID); err != nil {
+				return err
+			}
+			clear(s.dsCache)
+		}
+		return nil
+	})
+}
+
+// obsUpdate turns the properties of an Observation PATCH into column values.
+func obsUpdate(e *sensing.Entity) ([]string, []any, error) {
+	var cols []string
+	var vals []any
+	for name, v := range e.Props {
+		str, _ := v.(string)
+		switch name {
+		case "phenomenonTime", "validTime":
+			if v == nil {
+				if name == "phenomenonTime" {
+					return nil, nil, apperr.E(apperr.Invalid, "Observation: phenomenonTime cannot be null")
+				}
+				cols = append(cols, "valid_start", "valid_end", "valid_text")
+				vals = append(vals, nil, nil, nil)
+				continue
+			}
+			a, b, err := sensing.ParseTimeOrInterval(str)
+			if err != nil {
+				return nil, nil, apperr.Wrap(apperr.Invalid, err, "Observation: %s", name)
+			}
+			if name == "phenomenonTime" {
+				cols = append(cols, "phen_start", "phen_end", "phen_text")
+			} else {
+				cols = append(cols, "valid_start", "valid_end", "valid_text")
+			}
+			vals = append(vals, us(a), us(b), str)
+		case "resultTime":
+			if v == nil {
+				cols = append(cols, "result_time_us", "result_time_text")
+				vals = append(vals, nil, nil)
+				continue
+			}
+			a, _, err := sensing.ParseTimeOrInterval(str)
+			if err != nil {
+				return nil, nil, apperr.Wrap(apperr.Invalid, err, "Observation: resultTime")
+			}
+			cols = append(cols, "result_time_us", "result_time_text")
+			vals = append(vals, us(a), str)
+		case "result":
+			if f, ok := v.(float64); ok && !math.IsNaN(f) && !math.IsInf(f, 0) {
+				cols = append(cols, "result_num", "result_json")
+				vals = append(vals, f, nil)
+				continue
+			}
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return nil, nil, apperr.Wrap(apperr.Invalid, err, "Observation: result")
+			}
+			cols = append(cols, "result_num", "result_json")
+			vals = append(vals, nil, string(raw))
+		case "parameters":
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return nil, nil, apperr.Wrap(apperr.Invalid, err, "Observation: parameters")
+			}
+			cols = append(cols, "parameters")
+			vals = append(vals, nullStr(string(raw)))
+		}
+	}
+	return cols, vals, nil
+}
+
+// Delete removes set(id) and what the standard says goes with it: a Thing takes its
+// Datastreams and HistoricalLocations, a Datastream its Observations, a Sensor or
+// ObservedProperty its Datastreams, a FeatureOfInterest its Observations (foreign keys with
+// ON DELETE CASCADE do the work).
+func (s *Entities) Delete(ctx context.Context, set string, id int64) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		res, err := tx.Exec(ctx, "DELETE FROM "+Schema[set].Name+" WHERE id = $1", id)
+		if err != nil {
+			return fmt.Errorf("delete %s(%d): %w", set, id, err)
+		}
+		if res.RowsAffected() == 0 {
+			return apperr.E(apperr.NotFound, "%s(%d) does not exist", set, id)
+		}
+		if set == sensing.Locations {
+			// a HistoricalLocation left with no Location says nothing any more
+			if _, err := tx.Exec(ctx, `DELETE FROM historical_locations WHERE NOT EXISTS
+				(SELECT 1 FROM historical_location_locations h WHERE h.historical_location_id = historical_locations.id)`); err != nil {
+				return err
+			}
+		}
+		clear(s.dsCache)
+		return nil
+	})
+}
+
+// unitSymbol returns unitOfMeasurement.symbol from its JSON.
+func unitSymbol(uom string) string {
+	var u struct {
+		Symbol string `json:"symbol"`
+	}
+	_ = json.Unmarshal([]byte(uom), &u)
+	return u.Symbol
+}

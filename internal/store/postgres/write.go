@@ -1,0 +1,335 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/store/sqlq"
+)
+
+// Entities is the SensorThings entity store on a DB. QC is called for every observation inserted.
+type Entities struct {
+	db *DB
+	QC sensing.Checker
+
+	mu      sync.Mutex // serialises this process's writers, so QC sees observations in commit order
+	dsCache map[int64]*sensing.DatastreamInfo
+	// AfterCommit, when set, is called after each committed batch of observations (outbox relay wake-up, metrics).
+	AfterCommit func(n int)
+	// Outbox, when set, writes an outbox entry per datastream with each accepted batch, in the
+	// same transaction, for the relay to publish on the bus. Node goes into the payload.
+	Outbox bool
+	Node   string
+}
+
+// NewEntities returns the entity store on db.
+func NewEntities(db *DB, qc sensing.Checker) *Entities {
+	return &Entities{db: db, QC: qc, dsCache: map[int64]*sensing.DatastreamInfo{}}
+}
+
+func us(t time.Time) int64 { return t.UnixMicro() }
+
+// tx runs fn in one write transaction.
+func (s *Entities) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.db.tx(ctx, pgx.TxOptions{}, fn)
+	if err != nil {
+		// the transaction is rolled back: forget cached datastream facts it may have changed
+		clear(s.dsCache)
+		var ae *apperr.Error
+		if !errors.As(err, &ae) && (errors.Is(err, errClosed) || strings.Contains(err.Error(), "begin transaction")) {
+			return apperr.Wrap(apperr.Unavailable, err, "begin transaction")
+		}
+		return writeErr(err)
+	}
+	return nil
+}
+
+// obsTimes collects the phenomenon times of the observations inside e (deep insert), for
+// the partitions they need.
+func obsTimes(e *sensing.Entity, out []time.Time) []time.Time {
+	if e == nil {
+		return out
+	}
+	if e.Obs != nil {
+		out = append(out, e.Obs.PhenStart)
+	}
+	for _, l := range e.Links {
+		for _, c := range l {
+			out = obsTimes(c, out)
+		}
+	}
+	return out
+}
+
+// Create inserts e and everything linked inline (deep insert) in one transaction and returns
+// the new id. Entities linked by reference must exist.
+func (s *Entities) Create(ctx context.Context, e *sensing.Entity) (int64, error) {
+	if err := s.db.ensurePartitions(ctx, obsTimes(e, nil)); err != nil {
+		return 0, err
+	}
+	var id int64
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		id, err = s.create(ctx, tx, e, "", 0)
+		return err
+	})
+	return id, err
+}
+
+func (s *Entities) exists(ctx context.Context, tx pgx.Tx, set string, id int64) error {
+	var one int
+	err := tx.QueryRow(ctx, "SELECT 1 FROM "+Schema[set].Name+" WHERE id = $1", id).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return apperr.E(apperr.NotFound, "%s(%d) does not exist", set, id)
+	}
+	return err
+}
+
+// backNav returns the navigation property on child's set that points back to parentSet
+// through the same foreign key as parentSet's link nav.
+func backNav(parentSet, nav string) (string, sqlq.Link) {
+	pl := Schema[parentSet].Links[nav]
+	for name, l := range Schema[pl.Target].Links {
+		if l.Target != parentSet {
+			continue
+		}
+		if pl.RemoteFK != "" && l.LocalFK == pl.RemoteFK {
+			return name, l
+		}
+		if pl.Via != nil && l.Via != nil && l.Via.Table == pl.Via.Table {
+			return name, l
+		}
+	}
+	return "", sqlq.Link{}
+}
+
+// create inserts e. parentNav/parentID name the entity that embeds e through e's navigation
+// property parentNav (0 when e is the top of the request).
+func (s *Entities) create(ctx context.Context, tx pgx.Tx, e *sensing.Entity, parentNav string, parentID int64) (int64, error) {
+	set := sensing.Sets[e.Set]
+	t := Schema[e.Set]
+	if e.Ref {
+		if err := s.exists(ctx, tx, e.Set, e.ID); err != nil {
+			return 0, err
+		}
+		return e.ID, nil
+	}
+	// to-one links first: they are foreign keys on this row
+	fks := map[string]int64{}
+	var fkOrder []string
+	for _, n := range set.Navs {
+		l := t.Links[n.Name]
+		if l.LocalFK == "" {
+			continue
+		}
+		if n.Name == parentNav {
+			fks[l.LocalFK] = parentID
+			fkOrder = append(fkOrder, l.LocalFK)
+			continue
+		}
+		linked := e.Links[n.Name]
+		if len(linked) == 0 {
+			continue
+		}
+		if len(linked) > 1 {
+			return 0, apperr.E(apperr.Invalid, "%s: %s links to one entity, got %d", set.Single, n.Name, len(linked))
+		}
+		id, err := s.create(ctx, tx, linked[0], "", 0)
+		if err != nil {
+			return 0, fmt.Errorf("%s/%s: %w", set.Single, n.Name, err)
+		}
+		fks[l.LocalFK] = id
+		fkOrder = append(fkOrder, l.LocalFK)
+	}
+	for _, n := range set.Navs {
+		if l := t.Links[n.Name]; n.Required && l.LocalFK != "" && fks[l.LocalFK] == 0 {
+			return 0, apperr.E(apperr.Invalid, "%s needs a %s (by @iot.id or inline)", set.Single, n.Name)
+		}
+	}
+	var id int64
+	switch e.Set {
+	case sensing.Observations:
+		if e.Obs == nil {
+			return 0, apperr.E(apperr.Invalid, "Observation: missing observation data")
+		}
+		o := *e.Obs
+		o.DatastreamID = fks["datastream_id"]
+		o.FoIID = fks["foi_id"]
+		ids, err := s.insertObservations(ctx, tx, []sensing.Observation{o})
+		if err != nil {
+			return 0, err
+		}
+		id = ids[0]
+	default:
+		cols, vals, err := rowValues(e, true)
+		if err != nil {
+			return 0, err
+		}
+		for _, c := range fkOrder {
+			cols = append(cols, c)
+			vals = append(vals, fks[c])
+		}
+		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING id", t.Name, strings.Join(cols, ", "), placeholders(1, len(cols)))
+		if err := tx.QueryRow(ctx, q, vals...).Scan(&id); err != nil {
+			return 0, fmt.Errorf("insert %s: %w", set.Single, err)
+		}
+	}
+	// to-many and many-to-many links: children point back to us
+	var newLocations []int64
+	var newThings []int64
+	for _, n := range set.Navs {
+		l := t.Links[n.Name]
+		if l.LocalFK != "" {
+			continue
+		}
+		if n.Name == parentNav {
+			continue
+		}
+		for _, child := range e.Links[n.Name] {
+			switch {
+			case l.RemoteFK != "":
+				if child.Ref {
+					// re-point an existing child to us
+					if err := s.exists(ctx, tx, l.Target, child.ID); err != nil {
+						return 0, err
+					}
+					if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET %s = $1 WHERE id = $2", Schema[l.Target].Name, l.RemoteFK), id, child.ID); err != nil {
+						return 0, err
+					}
+					continue
+				}
+				back, _ := backNav(e.Set, n.Name)
+				if _, err := s.create(ctx, tx, child, back, id); err != nil {
+					return 0, fmt.Errorf("%s/%s: %w", set.Single, n.Name, err)
+				}
+			default:
+				cid, err := s.create(ctx, tx, child, "", 0)
+				if err != nil {
+					return 0, fmt.Errorf("%s/%s: %w", set.Single, n.Name, err)
+				}
+				if err := s.link(ctx, tx, l.Via, id, cid); err != nil {
+					return 0, err
+				}
+				if e.Set == sensing.Things && n.Name == "Locations" {
+					newLocations = append(newLocations, cid)
+				}
+				if e.Set == sensing.Locations && n.Name == "Things" {
+					newThings = append(newThings, cid)
+				}
+			}
+		}
+	}
+	if parentNav != "" {
+		if l := t.Links[parentNav]; l.Via != nil {
+			if err := s.link(ctx, tx, l.Via, id, parentID); err != nil {
+				return 0, err
+			}
+			if e.Set == sensing.Locations && parentNav == "Things" {
+				newThings = append(newThings, parentID)
+			}
+			if e.Set == sensing.Things && parentNav == "Locations" {
+				newLocations = append(newLocations, parentID)
+			}
+		}
+	}
+	// A Thing that gets Locations gets a HistoricalLocation (SensorThings 1.1, 8.2.3).
+	if len(newLocations) > 0 {
+		if err := s.historical(ctx, tx, id, newLocations); err != nil {
+			return 0, err
+		}
+	}
+	for _, th := range newThings {
+		// the new Location replaces the Thing's current one; the old one stays in its history
+		if _, err := tx.Exec(ctx, "DELETE FROM thing_locations WHERE thing_id = $1 AND location_id <> $2", th, id); err != nil {
+			return 0, err
+		}
+		if err := s.historical(ctx, tx, th, []int64{id}); err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
+}
+
+func (s *Entities) link(ctx context.Context, tx pgx.Tx, v *sqlq.Via, local, remote int64) error {
+	_, err := tx.Exec(ctx, fmt.Sprintf("INSERT INTO %s (%s, %s) VALUES ($1, $2) ON CONFLICT DO NOTHING", v.Table, v.LocalCol, v.RemoteCol), local, remote)
+	return err
+}
+
+func (s *Entities) historical(ctx context.Context, tx pgx.Tx, thing int64, locs []int64) error {
+	now := s.db.Now().UTC()
+	var hl int64
+	err := tx.QueryRow(ctx, "INSERT INTO historical_locations (thing_id, time_us, time_text) VALUES ($1, $2, $3) RETURNING id",
+		thing, us(now), now.Format(time.RFC3339Nano)).Scan(&hl)
+	if err != nil {
+		return fmt.Errorf("insert HistoricalLocation: %w", err)
+	}
+	for _, l := range locs {
+		if _, err := tx.Exec(ctx, "INSERT INTO historical_location_locations (historical_location_id, location_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", hl, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// placeholders returns "$from, $from+1, ..." (n of them).
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", from+i)
+	}
+	return b.String()
+}
+
+// rowValues returns the columns and values for e's plain properties.
+func rowValues(e *sensing.Entity, create bool) ([]string, []any, error) {
+	set := sensing.Sets[e.Set]
+	t := Schema[e.Set]
+	var cols []string
+	var vals []any
+	for _, p := range set.Props {
+		v, ok := e.Props[p.Name]
+		if !ok || p.ReadOnly {
+			continue
+		}
+		c := t.Columns[p.Name]
+		switch p.Kind {
+		case sensing.KindTime: // HistoricalLocation.time
+			s, _ := v.(string)
+			start, _, err := sensing.ParseTimeOrInterval(s)
+			if err != nil {
+				return nil, nil, apperr.Wrap(apperr.Invalid, err, "%s: %s", set.Single, p.Name)
+			}
+			cols = append(cols, c.Col, "time_text")
+			vals = append(vals, us(start), s)
+		case sensing.KindJSON, sensing.KindGeometry:
+			if v == nil {
+				cols = append(cols, c.Col)
+				vals = append(vals, nil)
+				continue
+			}
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return nil, nil, apperr.Wrap(apperr.Invalid, err, "%s: %s", set.Single, p.Name)
+			}
+			cols = append(cols, c.Col)
+			vals = append(vals, string(raw))
+		default:
+			cols = append(cols, c.Col)
+			vals = append(vals, v)
+		}
+	}
+	return cols, vals, nil
+}
