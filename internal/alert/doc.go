@@ -3,14 +3,14 @@
 // An Alert is one warning thread: the CAP messages issued for one rule firing, from the first
 // Alert through Updates to a Cancel, linked by CAP references. Its life cycle:
 //
-//	           trigger                approve (approver role;
-//	  (none) ───────────▶ draft ─────────────────────────────▶ issued ──▶ expired
-//	                        │   rule autoIssue: at once          │  ▲
-//	                        │                                    │  │ escalate / de-escalate:
-//	            clear before│                                    │  │ an Update draft (or issued
-//	            it was ever │                                    │  │ at once with autoIssue)
-//	             issued, or ▼                                    ▼  │
-//	             rejected: withdrawn                   all clear / cancel: Cancel ──▶ cancelled
+//	         trigger                approve (approver role;
+//	(none) ───────────▶ draft ─────────────────────────────▶ issued ──▶ expired
+//	                      │   rule autoIssue: at once          │  ▲
+//	                      │                                    │  │ escalate / de-escalate:
+//	          clear before│                                    │  │ an Update draft (or issued
+//	          it was ever │                                    │  │ at once with autoIssue)
+//	           issued, or ▼                                    ▼  │
+//	           rejected: withdrawn                   all clear / cancel: Cancel ──▶ cancelled
 //
 // A rule's trigger creates or changes a draft, filled from the rule: event, severity, urgency
 // and certainty from the level; the area from the rule; headline, description and instruction

@@ -88,4 +88,3 @@ var templates = map[string]rule.Template{
 		Instruction: "请将人员、牲畜和贵重物品转移出河岸和低洼地区，并听从当地灾害管理部门的指示。",
 	},
 }
-
