@@ -33,6 +33,7 @@ Usage:
   rabta keys create --org ORG --role ROLE create an API key (printed once)
   rabta keys list                         list API keys (never the keys themselves)
   rabta keys revoke ID                    revoke an API key
+  rabta rules apply FILE                  apply warning rules from YAML (positioned errors); list shows them
   rabta backup FILE                       write a consistent copy of the store (while the node runs)
   rabta restore FILE                      replace the store with a backup (node stopped)
   rabta version                           print the version
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return importObservations(ctx, args[2:], stdout, stderr)
 	case "keys":
 		return keys(ctx, args[1:], stdout, stderr)
+	case "rules":
+		return rules(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return backup(ctx, args[1:], stdout, stderr)
 	case "restore":

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/rabta/rabta/internal/rule"
+	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/warning"
+)
+
+// rules applies a YAML rules file to the node's store (a running node picks it up within
+// seconds), or lists the rules applied.
+func rules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "apply" && args[0] != "list") {
+		return errors.New("usage: rabta rules apply [--data-dir DIR] FILE | rabta rules list")
+	}
+	var c common
+	fs := flag.NewFlagSet("rules "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.flags(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if err := c.load(fs); err != nil {
+		return err
+	}
+	if args[0] == "apply" && fs.NArg() != 1 {
+		return errors.New("usage: rabta rules apply [--data-dir DIR] FILE")
+	}
+	var parsed []rule.Rule
+	if args[0] == "apply" {
+		b, err := os.ReadFile(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		if parsed, err = rule.ParseYAML(fs.Arg(0), b); err != nil {
+			return err
+		}
+	}
+	db, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	store := sqlite.NewAlerts(db)
+	if args[0] == "list" {
+		rs, _, err := store.LoadRules(ctx)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rs)
+	}
+	if err := warning.Apply(ctx, store, parsed); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d rules applied from %s\n", len(parsed), fs.Arg(0))
+	return nil
+}

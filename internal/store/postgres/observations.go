@@ -1,0 +1,404 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/sensing"
+)
+
+// recentPoints is how many of a datastream's latest observations QC state starts from.
+const recentPoints = 12
+
+// Ingest stores a batch of observations in one transaction. Each item is checked on its own:
+// an item that cannot be stored (unknown datastream, refused by QC) gets its error in errs at
+// its index and is not written; the rest are written together (with COPY). ids holds the new
+// ids (0 for refused items). err is set only when nothing was written.
+func (s *Entities) Ingest(ctx context.Context, obs []sensing.Observation) (ids []int64, errs []error, err error) {
+	return s.ingest(ctx, obs, false)
+}
+
+// ErrDuplicate marks an item IngestNew left out because the same observation is stored already.
+var ErrDuplicate = apperr.E(apperr.Conflict, "already stored (same datastream, phenomenon time and result)")
+
+// IngestNew is Ingest for re-playable sources (CSV import): an observation identical to one
+// already stored (same datastream, phenomenon time and result) is left out with ErrDuplicate,
+// so that importing the same file twice changes nothing.
+func (s *Entities) IngestNew(ctx context.Context, obs []sensing.Observation) (ids []int64, errs []error, err error) {
+	return s.ingest(ctx, obs, true)
+}
+
+func (s *Entities) ingest(ctx context.Context, obs []sensing.Observation, dedup bool) (ids []int64, errs []error, err error) {
+	times := make([]time.Time, len(obs))
+	for i := range obs {
+		times[i] = obs[i].PhenStart
+	}
+	for attempt := 0; ; attempt++ {
+		if err := s.db.ensurePartitions(ctx, times); err != nil {
+			return nil, nil, err
+		}
+		// insert works on a copy: a failed attempt must not leave ids or FoIs in obs
+		work := append([]sensing.Observation(nil), obs...)
+		err = s.tx(ctx, func(tx pgx.Tx) error {
+			var e error
+			ids, errs, e = s.insert(ctx, tx, work, false, dedup)
+			return e
+		})
+		if err != nil && attempt == 0 && isNoPartition(err) {
+			// another process dropped a partition this one thought was there
+			s.db.forgetPartitions()
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		copy(obs, work)
+		break
+	}
+	if s.AfterCommit != nil {
+		n := 0
+		for _, id := range ids {
+			if id != 0 {
+				n++
+			}
+		}
+		s.AfterCommit(n)
+	}
+	return ids, errs, nil
+}
+
+// insertObservations inserts all of obs or fails (used by deep insert).
+func (s *Entities) insertObservations(ctx context.Context, tx pgx.Tx, obs []sensing.Observation) ([]int64, error) {
+	ids, _, err := s.insert(ctx, tx, obs, true, false)
+	return ids, err
+}
+
+var obsColumns = []string{"id", "datastream_id", "phen_start", "phen_end", "phen_text", "result_time_us", "result_time_text", "result_num", "result_json",
+	"qc", "result_quality", "valid_start", "valid_end", "valid_text", "parameters", "foi_id"}
+
+func (s *Entities) insert(ctx context.Context, tx pgx.Tx, obs []sensing.Observation, strict, dedup bool) ([]int64, []error, error) {
+	ids := make([]int64, len(obs))
+	errs := make([]error, len(obs))
+	type span struct{ ps, pe, rs, re int64 }
+	spans := map[int64]*span{}
+	foiByThing := map[int64]int64{}
+	var keep []int // indexes of obs to write
+	for i := range obs {
+		o := &obs[i]
+		if dedup {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM observations WHERE datastream_id = $1 AND phen_start = $2 AND phen_end = $3
+				AND result_num IS NOT DISTINCT FROM $4::float8 AND result_json IS NOT DISTINCT FROM $5::text`,
+				o.DatastreamID, us(o.PhenStart), us(o.PhenEnd), o.ResultNum, nullRaw(o.ResultJSON)).Scan(&n); err != nil {
+				return nil, nil, err
+			}
+			if n == 0 {
+				// the same observation twice in this batch is a duplicate too
+				for _, j := range keep {
+					p := &obs[j]
+					if p.DatastreamID == o.DatastreamID && p.PhenStart.Equal(o.PhenStart) && p.PhenEnd.Equal(o.PhenEnd) &&
+						sameNum(p.ResultNum, o.ResultNum) && string(p.ResultJSON) == string(o.ResultJSON) {
+						n = 1
+						break
+					}
+				}
+			}
+			if n > 0 {
+				errs[i] = ErrDuplicate
+				continue
+			}
+		}
+		ds, err := s.datastream(ctx, tx, o.DatastreamID)
+		if err == nil && s.QC != nil {
+			err = s.QC.Check(ds, o)
+		}
+		if err == nil && o.FoIID == 0 {
+			f, ok := foiByThing[ds.ThingID]
+			if !ok {
+				f, err = s.foiForThing(ctx, tx, ds.ThingID)
+				foiByThing[ds.ThingID] = f
+			}
+			o.FoIID = f
+		}
+		if err != nil {
+			if strict || apperr.KindOf(err) == apperr.Internal {
+				return nil, nil, err
+			}
+			errs[i] = err
+			continue
+		}
+		keep = append(keep, i)
+		sp := spans[o.DatastreamID]
+		if sp == nil {
+			sp = &span{math.MaxInt64, math.MinInt64, math.MaxInt64, math.MinInt64}
+			spans[o.DatastreamID] = sp
+		}
+		sp.ps, sp.pe = min(sp.ps, us(o.PhenStart)), max(sp.pe, us(o.PhenEnd))
+		if o.ResultTime != nil {
+			sp.rs, sp.re = min(sp.rs, us(*o.ResultTime)), max(sp.re, us(*o.ResultTime))
+		}
+		if o.ResultNum != nil {
+			ds.Recent = append(ds.Recent, sensing.Point{T: o.PhenStart, V: *o.ResultNum})
+			if len(ds.Recent) > recentPoints {
+				ds.Recent = ds.Recent[len(ds.Recent)-recentPoints:]
+			}
+		}
+	}
+	if len(keep) > 0 {
+		// ids first (one round trip), in item order, so that ids grow with the batch's order
+		rows, err := tx.Query(ctx, `SELECT nextval('observations_id_seq') FROM generate_series(1, $1)`, len(keep))
+		if err != nil {
+			return nil, nil, fmt.Errorf("reserve observation ids: %w", err)
+		}
+		newIDs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return nil, nil, fmt.Errorf("reserve observation ids: %w", err)
+		}
+		sort.Slice(newIDs, func(i, j int) bool { return newIDs[i] < newIDs[j] })
+		for k, i := range keep {
+			ids[i] = newIDs[k]
+			obs[i].ID = newIDs[k]
+		}
+		k := 0
+		src := pgx.CopyFromFunc(func() ([]any, error) {
+			if k == len(keep) {
+				return nil, nil
+			}
+			o := &obs[keep[k]]
+			k++
+			var rt, vs, ve, foi any
+			if o.ResultTime != nil {
+				rt = us(*o.ResultTime)
+			}
+			if o.ValidStart != nil {
+				vs, ve = us(*o.ValidStart), us(*o.ValidEnd)
+			}
+			if o.FoIID != 0 {
+				foi = o.FoIID
+			}
+			return []any{o.ID, o.DatastreamID, us(o.PhenStart), us(o.PhenEnd), o.PhenText, rt, nullStr(o.ResultTimeText),
+				o.ResultNum, nullRaw(o.ResultJSON), int16(o.Flag), nullRaw(o.Quality), vs, ve, nullStr(o.ValidText), nullRaw(o.Parameters), foi}, nil
+		})
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"observations"}, obsColumns, src); err != nil {
+			return nil, nil, fmt.Errorf("insert observations: %w", err)
+		}
+	}
+	if s.Outbox {
+		if err := s.writeOutbox(ctx, tx, obs, ids); err != nil {
+			return nil, nil, err
+		}
+	}
+	// Datastream.phenomenonTime and resultTime span their observations (SensorThings 1.1,
+	// 8.2.4). In id order: two processes updating the same datastreams wait, never deadlock.
+	dsIDs := make([]int64, 0, len(spans))
+	for id := range spans {
+		dsIDs = append(dsIDs, id)
+	}
+	sort.Slice(dsIDs, func(i, j int) bool { return dsIDs[i] < dsIDs[j] })
+	for _, id := range dsIDs {
+		sp := spans[id]
+		var rs, re any
+		if sp.rs != math.MaxInt64 {
+			rs, re = sp.rs, sp.re
+		}
+		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
+			phenomenon_time_start = least(coalesce(phenomenon_time_start, $1), $1),
+			phenomenon_time_end = greatest(coalesce(phenomenon_time_end, $2), $2),
+			result_time_start = CASE WHEN $3::int8 IS NULL THEN result_time_start ELSE least(coalesce(result_time_start, $3), $3) END,
+			result_time_end = CASE WHEN $4::int8 IS NULL THEN result_time_end ELSE greatest(coalesce(result_time_end, $4), $4) END
+			WHERE id = $5`, sp.ps, sp.pe, rs, re, id); err != nil {
+			return nil, nil, fmt.Errorf("update datastream span: %w", err)
+		}
+	}
+	return ids, errs, nil
+}
+
+func sameNum(a, b *float64) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullRaw(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+// datastream returns what ingest needs to know of datastream id, cached until the next
+// failed transaction or change to datastreams (in this process: see the package comment).
+func (s *Entities) datastream(ctx context.Context, tx pgx.Tx, id int64) (*sensing.DatastreamInfo, error) {
+	if ds, ok := s.dsCache[id]; ok {
+		return ds, nil
+	}
+	ds := &sensing.DatastreamInfo{ID: id}
+	var uom, props *string
+	err := tx.QueryRow(ctx, `SELECT d.thing_id, d.observation_type, d.unit_of_measurement, d.properties, o.name, o.definition
+		FROM datastreams d JOIN observed_properties o ON o.id = d.observed_property_id WHERE d.id = $1`, id).
+		Scan(&ds.ThingID, &ds.ObservationType, &uom, &props, &ds.ObservedPropertyName, &ds.ObservedPropertyDef)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.E(apperr.NotFound, "Datastream(%d) does not exist", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load datastream %d: %w", id, err)
+	}
+	if uom != nil {
+		ds.UnitSymbol = unitSymbol(*uom)
+	}
+	if props != nil {
+		ds.Properties = []byte(*props)
+	}
+	rows, err := tx.Query(ctx, `SELECT phen_start, result_num FROM observations WHERE datastream_id = $1 AND result_num IS NOT NULL
+		ORDER BY phen_start DESC, id DESC LIMIT $2`, id, recentPoints)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t int64
+		var v float64
+		if err := rows.Scan(&t, &v); err != nil {
+			return nil, err
+		}
+		ds.Recent = append([]sensing.Point{{T: time.UnixMicro(t).UTC(), V: v}}, ds.Recent...)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	s.dsCache[id] = ds
+	return ds, nil
+}
+
+// foiForThing returns the FeatureOfInterest made from the Thing's current Location, creating
+// it the first time (SensorThings 1.1, 8.2.7: an Observation without one uses the Thing's
+// Location). Two processes making it at once: the second waits for the first and reuses it.
+func (s *Entities) foiForThing(ctx context.Context, tx pgx.Tx, thing int64) (int64, error) {
+	var loc int64
+	var name, desc, enc, geo string
+	err := tx.QueryRow(ctx, `SELECT l.id, l.name, l.description, l.encoding_type, l.location FROM locations l
+		JOIN thing_locations tl ON tl.location_id = l.id WHERE tl.thing_id = $1 ORDER BY l.id DESC LIMIT 1`, thing).Scan(&loc, &name, &desc, &enc, &geo)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, apperr.E(apperr.Invalid, "Observation has no FeatureOfInterest and its Thing(%d) has no Location to make one from", thing)
+	}
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = tx.QueryRow(ctx, `SELECT id FROM features_of_interest WHERE location_id = $1`, loc).Scan(&id)
+	if err == nil {
+		return id, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return 0, err
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO features_of_interest (name, description, encoding_type, feature, location_id) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (location_id) DO NOTHING RETURNING id`, name, desc, enc, geo, loc).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) { // made meanwhile by another transaction, now committed
+		err = tx.QueryRow(ctx, `SELECT id FROM features_of_interest WHERE location_id = $1`, loc).Scan(&id)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("insert FeatureOfInterest: %w", err)
+	}
+	return id, nil
+}
+
+// writeOutbox adds one outbox entry per datastream for the stored items of obs.
+func (s *Entities) writeOutbox(ctx context.Context, tx pgx.Tx, obs []sensing.Observation, ids []int64) error {
+	now := s.db.Now().UTC()
+	batches := map[int64]*sensing.ObsBatch{}
+	var order []int64
+	for i := range obs {
+		if ids[i] == 0 {
+			continue
+		}
+		ds := obs[i].DatastreamID
+		b := batches[ds]
+		if b == nil {
+			b = &sensing.ObsBatch{V: sensing.ObsBatchVersion, Node: s.Node, Datastream: ds, Accepted: now}
+			batches[ds] = b
+			order = append(order, ds)
+		}
+		b.Obs = append(b.Obs, obs[i].Item())
+	}
+	for _, ds := range order {
+		payload, err := json.Marshal(batches[ds])
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO outbox (kind, key, payload, created_us) VALUES ('obs', $1, $2, $3)`, ds, payload, us(now)); err != nil {
+			return fmt.Errorf("write outbox: %w", err)
+		}
+	}
+	return nil
+}
+
+// OutboxEntry is one outbox row.
+type OutboxEntry struct {
+	ID      int64
+	Kind    string
+	Key     int64
+	Payload []byte
+	Created time.Time
+}
+
+// OutboxPending returns up to limit unpublished entries, oldest first.
+func (s *Entities) OutboxPending(ctx context.Context, limit int) ([]OutboxEntry, error) {
+	var out []OutboxEntry
+	err := s.db.conn(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT id, kind, key, payload, created_us FROM outbox ORDER BY id LIMIT $1`, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e OutboxEntry
+			var cr int64
+			if err := rows.Scan(&e.ID, &e.Kind, &e.Key, &e.Payload, &cr); err != nil {
+				return err
+			}
+			e.Created = time.UnixMicro(cr)
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// OutboxDone deletes published entries.
+func (s *Entities) OutboxDone(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.db.conn(ctx, func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, ids)
+		return err
+	})
+}
+
+// OutboxBacklog counts unpublished entries and the age of the oldest.
+func (s *Entities) OutboxBacklog(ctx context.Context) (n int64, oldest time.Time, err error) {
+	var c *int64
+	err = s.db.conn(ctx, func(cn *pgx.Conn) error {
+		return cn.QueryRow(ctx, `SELECT count(*), min(created_us) FROM outbox`).Scan(&n, &c)
+	})
+	if c != nil {
+		oldest = time.UnixMicro(*c)
+	}
+	return n, oldest, err
+}
