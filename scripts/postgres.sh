@@ -43,8 +43,14 @@ install() {
   # the Debian package would create and start a cluster on 5432: not wanted here
   mkdir -p /etc/postgresql-common
   [ -f /etc/postgresql-common/createcluster.conf ] || echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
-  apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+  local aptlog
+  aptlog=$(mktemp)
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$aptlog" 2>&1; then
+    cat "$aptlog" >&2
+    rm -f "$aptlog"
+    exit 1
+  fi
+  rm -f "$aptlog"
 }
 
 # as_pg runs a command as the user that owns the cluster: postgres when we are root

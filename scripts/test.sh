@@ -29,6 +29,10 @@ fi
 
 command -v go >/dev/null 2>&1 || { log "Go is not installed (https://go.dev/dl/)"; exit 1; }
 
+log "starting a PostgreSQL (with PostGIS) of the tests' own on a loopback port"
+eval "$(bash scripts/postgres.sh start)"
+trap 'bash scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+
 log "go vet"
 go vet ./...
 

@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,6 +58,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := logger(c.cfg, stderr).With("node", c.cfg.NodeID)
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && c.cfg.MemoryLimit > 0 {
+		// a soft limit: the embedded NATS server pools large buffers, which a lazy GC keeps
+		debug.SetMemoryLimit(c.cfg.MemoryLimit)
+	}
 	if err := os.MkdirAll(c.cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -246,6 +252,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		io.WriteString(w, "ready\n")
 	})
 	mux.Handle("GET /metrics", m.handler())
+	mux.Handle("/debug/pprof/", adminOnly(st, http.HandlerFunc(pprof.Index)))
+	mux.Handle("/debug/pprof/profile", adminOnly(st, http.HandlerFunc(pprof.Profile)))
+	mux.Handle("/debug/pprof/heap", adminOnly(st, pprof.Handler("heap")))
 	mux.Handle("/"+sensorthings.Version+"/", st.Handler())
 	mux.Handle("/"+sensorthings.Version, http.RedirectHandler("/"+sensorthings.Version+"/", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /api/v1/qc/silent", silentHandler(ents, st))
@@ -293,7 +302,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cancelBG()
 	wg.Wait()
+	if err := runner.Save(context.Background()); err != nil {
+		log.Warn("rule_state_not_saved", "err", err)
+	}
 	return nil
+}
+
+// adminOnly lets only admin keys through (the Go profiler, for operators chasing a problem).
+func adminOnly(st *sensorthings.Server, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := auth.Require(r.Context(), auth.Admin); err != nil {
+			st.Error(w, r, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // alertPublisher puts issued CAP messages on the bus.

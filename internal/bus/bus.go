@@ -358,9 +358,13 @@ func (b *Bus) Interest(prefix string) []string {
 	if err != nil {
 		return nil
 	}
+	own, _ := b.nc.GetClientID() // Rabta's own subscriptions (for creates) are not interest
 	seen := map[string]bool{}
 	var out []string
 	for _, s := range sz.Subs {
+		if s.Cid == own {
+			continue
+		}
 		if strings.HasPrefix(s.Subject, pre) && !seen[s.Subject] {
 			seen[s.Subject] = true
 			out = append(out, MQTTTopic(s.Subject))

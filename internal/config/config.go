@@ -47,6 +47,9 @@ type Config struct {
 	// TrustedCertsDir holds PEM certificates whose CAP signatures this node accepts (its own
 	// certificate is always trusted).
 	TrustedCertsDir string `yaml:"trusted_certs_dir"`
+	// MemoryLimit is the Go runtime's soft memory limit in bytes (the GC works harder as the
+	// heap nears it; 0 leaves the runtime's default). GOMEMLIMIT, when set, wins.
+	MemoryLimit int64 `yaml:"memory_limit"`
 	// PublicURL is the URL clients use to reach this node (for @iot.selfLink); empty means
 	// derive it from each request's Host.
 	PublicURL string `yaml:"public_url"`
@@ -78,6 +81,7 @@ func Default() Config {
 		NATSAddr:     "127.0.0.1:4222",
 		Outbox:       true,
 		FourEyes:     true,
+		MemoryLimit:  150 << 20,
 		AlertExpiry:  24 * time.Hour,
 		MQTTAddr:     "127.0.0.1:1883",
 		PublicRead:   true,

@@ -36,6 +36,7 @@ type Runner struct {
 	engine  *rule.Engine
 	rules   map[string]rule.Rule
 	version int64
+	dirty   bool // the engine's state changed since it was last saved
 }
 
 func (r *Runner) now() time.Time {
@@ -135,7 +136,7 @@ func (r *Runner) Handle(ctx context.Context, b *sensing.ObsBatch) error {
 	var triggers []rule.Trigger
 	r.mu.Lock()
 	e := r.engine
-	if e == nil {
+	if e == nil || !r.watched(b.Datastream) {
 		r.mu.Unlock()
 		return nil
 	}
@@ -147,12 +148,40 @@ func (r *Runner) Handle(ctx context.Context, b *sensing.ObsBatch) error {
 		}
 		triggers = append(triggers, e.Observe(now, rule.Obs{Datastream: b.Datastream, Time: it.End, Value: v, Flag: int(it.Flag)})...)
 	}
-	snap, err := json.Marshal(e.Snapshot())
+	r.dirty = true
+	r.mu.Unlock()
+	if len(triggers) == 0 {
+		return nil // the state is saved at the next Tick
+	}
+	return r.act(ctx, triggers)
+}
+
+// watched reports whether a rule reads datastream ds (r.mu held).
+func (r *Runner) watched(ds int64) bool {
+	for _, x := range r.rules {
+		for _, d := range x.Datastreams {
+			if d == ds {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Save stores the engine's state if it changed (called by Tick, after triggers, and at shutdown).
+func (r *Runner) Save(ctx context.Context) error {
+	r.mu.Lock()
+	if r.engine == nil || !r.dirty {
+		r.mu.Unlock()
+		return nil
+	}
+	snap, err := json.Marshal(r.engine.Snapshot())
+	r.dirty = false
 	r.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return r.act(ctx, triggers, snap)
+	return r.Store.SaveEngineState(ctx, snap)
 }
 
 // Tick evaluates time-based conditions (hold expiry, silence) and expires alerts.
@@ -164,18 +193,17 @@ func (r *Runner) Tick(ctx context.Context) error {
 		return nil
 	}
 	triggers := e.Tick(r.now())
-	snap, err := json.Marshal(e.Snapshot())
+	r.dirty = true
 	r.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	if err := r.act(ctx, triggers, snap); err != nil {
+	if err := r.act(ctx, triggers); err != nil {
 		return err
 	}
 	return r.Alerts.ExpireDue(ctx)
 }
 
-func (r *Runner) act(ctx context.Context, triggers []rule.Trigger, snap []byte) error {
+// act hands triggers to the alert service, then saves the engine's state, so that a restart
+// does not announce again what was already announced.
+func (r *Runner) act(ctx context.Context, triggers []rule.Trigger) error {
 	for _, tr := range triggers {
 		a, err := r.Alerts.Trigger(ctx, tr)
 		if err != nil {
@@ -191,5 +219,5 @@ func (r *Runner) act(ctx context.Context, triggers []rule.Trigger, snap []byte) 
 			r.log().Info("rule_triggered", "rule", tr.RuleID, "kind", string(tr.Kind), "level", tr.LevelName, "alert", a.ID, "state", string(a.State))
 		}
 	}
-	return r.Store.SaveEngineState(ctx, snap)
+	return r.Save(ctx)
 }

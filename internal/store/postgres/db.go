@@ -48,6 +48,7 @@ var migrations embed.FS
 
 // DB is an open PostgreSQL store.
 type DB struct {
+	dsn  string
 	pool *pool
 	q    *sqlq.Compiler
 	Now  func() time.Time
@@ -77,7 +78,7 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*DB, error) {
 	if o.MaxConns <= 0 {
 		o.MaxConns = 16
 	}
-	db := &DB{pool: newPool(cfg, o.MaxConns), Now: time.Now, parts: map[int64]bool{}}
+	db := &DB{dsn: dsn, pool: newPool(cfg, o.MaxConns), Now: time.Now, parts: map[int64]bool{}}
 	db.q = &sqlq.Compiler{Schema: Schema, Dialect: qmark{sqlq.Postgres}}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()

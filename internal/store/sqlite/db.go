@@ -47,7 +47,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	pragmas := "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=journal_mode(WAL)"
 	u := "file:" + (&url.URL{Path: abs}).EscapedPath()
-	w, err := sql.Open("sqlite", u+"?_txlock=immediate&"+pragmas+"&_pragma=cache_size(-65536)")
+	w, err := sql.Open("sqlite", u+"?_txlock=immediate&"+pragmas+"&_pragma=cache_size(-16384)")
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
@@ -59,7 +59,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", u+"?mode=ro&"+pragmas+"&_pragma=cache_size(-32768)&_pragma=query_only(1)")
+	r, err := sql.Open("sqlite", u+"?mode=ro&"+pragmas+"&_pragma=cache_size(-8192)&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open store %q: %w", path, err)

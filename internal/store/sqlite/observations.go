@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
@@ -259,30 +260,47 @@ func (s *Entities) foiForThing(ctx context.Context, tx *sql.Tx, thing int64) (in
 	return res.LastInsertId()
 }
 
-// writeOutbox adds one outbox entry per datastream for the stored items of obs.
+// outboxChunk is the most observations one outbox entry (one bus message) carries, which
+// keeps messages well under NATS's default 1 MiB payload limit.
+const outboxChunk = 1000
+
+// writeOutbox adds outbox entries for the stored items of obs: per datastream, id ranges of
+// at most outboxChunk observations. The entries are tiny; the relay reads the data.
 func (s *Entities) writeOutbox(ctx context.Context, tx *sql.Tx, obs []sensing.Observation, ids []int64) error {
-	now := s.db.Now().UTC()
-	batches := map[int64]*sensing.ObsBatch{}
+	type run struct {
+		first, last int64
+		n           int
+	}
+	runs := map[int64]*run{}
 	var order []int64
+	now := us(s.db.Now())
+	flush := func(ds int64) error {
+		r := runs[ds]
+		_, err := tx.ExecContext(ctx, `INSERT INTO outbox (kind, key, first_id, last_id, created_us) VALUES ('obs', ?, ?, ?, ?)`, ds, r.first, r.last, now)
+		return err
+	}
 	for i := range obs {
 		if ids[i] == 0 {
 			continue
 		}
 		ds := obs[i].DatastreamID
-		b := batches[ds]
-		if b == nil {
-			b = &sensing.ObsBatch{V: sensing.ObsBatchVersion, Node: s.Node, Datastream: ds, Accepted: now}
-			batches[ds] = b
+		r := runs[ds]
+		if r == nil {
+			runs[ds] = &run{first: ids[i], last: ids[i], n: 1}
 			order = append(order, ds)
+			continue
 		}
-		b.Obs = append(b.Obs, obs[i].Item())
+		if r.n == outboxChunk {
+			if err := flush(ds); err != nil {
+				return fmt.Errorf("write outbox: %w", err)
+			}
+			*r = run{first: ids[i], last: ids[i], n: 1}
+			continue
+		}
+		r.last, r.n = ids[i], r.n+1
 	}
 	for _, ds := range order {
-		payload, err := json.Marshal(batches[ds])
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (kind, key, payload, created_us) VALUES ('obs', ?, ?, ?)`, ds, payload, us(now)); err != nil {
+		if err := flush(ds); err != nil {
 			return fmt.Errorf("write outbox: %w", err)
 		}
 	}
@@ -298,22 +316,79 @@ type OutboxEntry struct {
 	Created time.Time
 }
 
-// OutboxPending returns up to limit unpublished entries, oldest first.
+// OutboxPending returns up to limit unpublished entries, oldest first, each with its bus
+// payload (a sensing.ObsBatch of the entry's observations, read now).
 func (s *Entities) OutboxPending(ctx context.Context, limit int) ([]OutboxEntry, error) {
-	rows, err := s.db.r.QueryContext(ctx, `SELECT id, kind, key, payload, created_us FROM outbox ORDER BY id LIMIT ?`, limit)
+	tx, err := s.db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT id, kind, key, first_id, last_id, created_us FROM outbox ORDER BY id LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
 	var out []OutboxEntry
+	var ranges [][2]int64
 	for rows.Next() {
 		var e OutboxEntry
-		var c int64
-		if err := rows.Scan(&e.ID, &e.Kind, &e.Key, &e.Payload, &c); err != nil {
+		var c, first, last int64
+		if err := rows.Scan(&e.ID, &e.Kind, &e.Key, &first, &last, &c); err != nil {
+			rows.Close()
 			return nil, err
 		}
 		e.Created = time.UnixMicro(c)
 		out = append(out, e)
+		ranges = append(ranges, [2]int64{first, last})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		b := sensing.ObsBatch{V: sensing.ObsBatchVersion, Node: s.Node, Datastream: out[i].Key, Accepted: out[i].Created.UTC()}
+		if b.Obs, err = s.items(ctx, tx, out[i].Key, ranges[i][0], ranges[i][1]); err != nil {
+			return nil, err
+		}
+		if out[i].Payload, err = json.Marshal(b); err != nil {
+			return nil, err
+		}
+	}
+	return out, tx.Commit()
+}
+
+// items reads a datastream's observations in an id range, in bus form.
+func (s *Entities) items(ctx context.Context, tx *sql.Tx, ds, first, last int64) ([]sensing.ObsItem, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, phen_text, phen_start, phen_end, result_time_text, result_num, result_json, qc, result_quality, foi_id, parameters
+		FROM observations WHERE id BETWEEN ? AND ? AND +datastream_id = ? ORDER BY id`, first, last, ds) // unary +: walk the rowid range, not the datastream index
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []sensing.ObsItem
+	for rows.Next() {
+		var it sensing.ObsItem
+		var ps, pe int64
+		var rt, rj, q, params sql.NullString
+		var num sql.NullFloat64
+		var foi sql.NullInt64
+		if err := rows.Scan(&it.ID, &it.PhenomenonTime, &ps, &pe, &rt, &num, &rj, &it.Flag, &q, &foi, &params); err != nil {
+			return nil, err
+		}
+		it.Start, it.End = time.UnixMicro(ps).UTC(), time.UnixMicro(pe).UTC()
+		it.ResultTime, it.FoI = rt.String, foi.Int64
+		if num.Valid {
+			it.Result = json.RawMessage(strconv.FormatFloat(num.Float64, 'g', -1, 64))
+		} else {
+			it.Result = json.RawMessage(rj.String)
+		}
+		if q.Valid {
+			it.Quality = json.RawMessage(q.String)
+		}
+		if params.Valid {
+			it.Parameters = json.RawMessage(params.String)
+		}
+		out = append(out, it)
 	}
 	return out, rows.Err()
 }

@@ -1,0 +1,543 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/sensorthings/odata"
+)
+
+// maxExpandDepth bounds nested $expand.
+const maxExpandDepth = 8
+
+// orderTerm is one ORDER BY term: an SQL expression, its arguments and its direction.
+type orderTerm struct {
+	sql  string
+	args []any
+	desc bool
+}
+
+// q accumulates SQL text and its '?' arguments in the same order; sql numbers them.
+type q struct {
+	b    strings.Builder
+	args []any
+}
+
+func (x *q) add(sql string, args ...any) {
+	x.b.WriteString(sql)
+	x.args = append(x.args, args...)
+}
+
+// sql returns the query with $1, $2, ... for its '?' markers (outside quotes), each typed by
+// its argument's Go value (PostgreSQL cannot type "$1 + $2" otherwise; strings stay untyped
+// so that they take the type of what they are compared with), and the arguments, preceded by
+// pgx's QueryExecModeExec: one round trip, no statement cached for a query seen once.
+func (x *q) sql() (string, []any) {
+	s := x.b.String()
+	var b strings.Builder
+	n := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			if n <= len(x.args) {
+				b.WriteString(pgType(x.args[n-1]))
+			}
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String(), append([]any{pgx.QueryExecModeExec}, x.args...)
+}
+
+func pgType(v any) string {
+	switch v.(type) {
+	case int64, int:
+		return "::int8"
+	case float64:
+		return "::float8"
+	case bool:
+		return "::boolean"
+	}
+	return ""
+}
+
+// cursorKey turns an order key as scanned into a value that survives the cursor's JSON and
+// compares the same when bound.
+func cursorKey(v any) any {
+	switch v := v.(type) {
+	case int16:
+		return int64(v)
+	case int32:
+		return int64(v)
+	case pgtype.Numeric:
+		f, err := v.Float64Value()
+		if err != nil || !f.Valid {
+			return nil
+		}
+		return cursorKey(f.Float64)
+	case float64:
+		// not representable in JSON: bound as a string, PostgreSQL reads it as float8
+		switch {
+		case math.IsNaN(v):
+			return "NaN"
+		case math.IsInf(v, 1):
+			return "Infinity"
+		case math.IsInf(v, -1):
+			return "-Infinity"
+		}
+	}
+	return v
+}
+
+// orderTerms compiles $orderby into separate terms, so that each can be selected (for the
+// paging cursor), ordered by and compared against the cursor.
+func (s *Entities) orderTerms(set, alias string, items []odata.OrderItem) ([]orderTerm, error) {
+	var out []orderTerm
+	for _, it := range items {
+		sqlText, args, err := s.db.q.OrderBy(set, alias, []odata.OrderItem{it})
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range splitTop(sqlText) {
+			t = strings.TrimSpace(t)
+			desc := strings.HasSuffix(t, " DESC")
+			t = strings.TrimSuffix(strings.TrimSuffix(t, " DESC"), " ASC")
+			n := countPlaceholders(t)
+			out = append(out, orderTerm{sql: t, args: args[:n], desc: desc})
+			args = args[n:]
+		}
+	}
+	return out, nil
+}
+
+// splitTop splits s at commas outside parentheses and quotes.
+func splitTop(s string) []string {
+	var parts []string
+	depth, start := 0, 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == ',' && depth == 0:
+			parts = append(parts, s[start:i])
+			start = i + 1
+		}
+	}
+	if strings.TrimSpace(s[start:]) != "" {
+		parts = append(parts, s[start:])
+	}
+	return parts
+}
+
+func countPlaceholders(s string) int {
+	n := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+		}
+	}
+	return n
+}
+
+// parentCond returns the condition tying alias a of the listed set to q.Parent.
+func parentCond(p *sensing.Parent, a string) (string, []any, error) {
+	l, ok := Schema[p.Set].Links[p.Nav]
+	if !ok {
+		return "", nil, apperr.E(apperr.Invalid, "%s has no navigation property %s", p.Set, p.Nav)
+	}
+	switch {
+	case l.RemoteFK != "":
+		return fmt.Sprintf("%s.%s = ?", a, l.RemoteFK), []any{p.ID}, nil
+	case l.Via != nil:
+		return fmt.Sprintf("%s.id IN (SELECT %s FROM %s WHERE %s = ?)", a, l.Via.RemoteCol, l.Via.Table, l.Via.LocalCol), []any{p.ID}, nil
+	default:
+		return fmt.Sprintf("%s.id = (SELECT %s FROM %s WHERE id = ?)", a, l.LocalFK, Schema[p.Set].Name), []any{p.ID}, nil
+	}
+}
+
+// where builds the WHERE conditions shared by a page and its count.
+func (s *Entities) where(x *q, query *sensing.Query, a string) error {
+	x.add(" WHERE 1=1")
+	if query.Parent != nil {
+		c, args, err := parentCond(query.Parent, a)
+		if err != nil {
+			return err
+		}
+		x.add(" AND "+c, args...)
+	}
+	if query.ID > 0 {
+		x.add(" AND "+a+".id = ?", query.ID)
+	}
+	if query.Opts.Filter != nil {
+		c, args, err := s.db.q.Where(query.Set, a, query.Opts.Filter)
+		if err != nil {
+			return err
+		}
+		x.add(" AND "+c, args...)
+	}
+	return nil
+}
+
+// cursorCond adds "strictly after the cursor" in the order of terms (ids break ties, in the
+// direction of the last term). NULLs come first ascending and last descending, as ordered.
+func cursorCond(x *q, terms []orderTerm, c *sensing.Cursor, a string) {
+	if len(c.Keys) != len(terms) {
+		return
+	}
+	idDesc := len(terms) > 0 && terms[len(terms)-1].desc
+	var build func(i int) (string, []any)
+	build = func(i int) (string, []any) {
+		if i == len(terms) {
+			if idDesc {
+				return a + ".id < ?", []any{c.ID}
+			}
+			return a + ".id > ?", []any{c.ID}
+		}
+		t, v := terms[i], c.Keys[i]
+		rest, restArgs := build(i + 1)
+		var after, eq string
+		var afterArgs, eqArgs []any
+		switch {
+		case v == nil && !t.desc:
+			after, afterArgs = t.sql+" IS NOT NULL", t.args
+			eq, eqArgs = t.sql+" IS NULL", t.args
+		case v == nil && t.desc:
+			after = "0=1"
+			eq, eqArgs = t.sql+" IS NULL", t.args
+		case !t.desc:
+			after, afterArgs = t.sql+" > ?", append(append([]any{}, t.args...), v)
+			eq, eqArgs = t.sql+" = ?", append(append([]any{}, t.args...), v)
+		default:
+			after, afterArgs = "("+t.sql+" < ? OR "+t.sql+" IS NULL)", append(append(append([]any{}, t.args...), v), t.args...)
+			eq, eqArgs = t.sql+" = ?", append(append([]any{}, t.args...), v)
+		}
+		args := append(append(append([]any{}, afterArgs...), eqArgs...), restArgs...)
+		return "(" + after + " OR (" + eq + " AND " + rest + "))", args
+	}
+	cond, args := build(0)
+	x.add(" AND "+cond, args...)
+	// a redundant bound on the first key lets an index range scan start at the cursor
+	if len(terms) > 0 && c.Keys[0] != nil {
+		if terms[0].desc {
+			x.add(" AND ("+terms[0].sql+" <= ? OR "+terms[0].sql+" IS NULL)", append(append(append([]any{}, terms[0].args...), c.Keys[0]), terms[0].args...)...)
+		} else {
+			x.add(" AND "+terms[0].sql+" >= ?", append(append([]any{}, terms[0].args...), c.Keys[0])...)
+		}
+	}
+	if c.MaxID > 0 {
+		x.add(" AND "+a+".id <= ?", c.MaxID)
+	}
+}
+
+// List implements the SensorThings store: a page of q.Set, with expands.
+// Count, page and expands see one snapshot.
+func (s *Entities) List(ctx context.Context, query *sensing.Query) (*sensing.Page, error) {
+	var page *sensing.Page
+	err := s.db.tx(ctx, readTx, func(tx pgx.Tx) error {
+		var err error
+		page, err = s.list(ctx, tx, query, 0)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+var readTx = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+
+func (s *Entities) list(ctx context.Context, tx pgx.Tx, query *sensing.Query, depth int) (*sensing.Page, error) {
+	const a = "e"
+	t := Schema[query.Set]
+	terms, err := s.orderTerms(query.Set, a, query.Opts.OrderBy)
+	if err != nil {
+		return nil, err
+	}
+	page := &sensing.Page{}
+	cur := query.Cursor
+	if cur == nil && depth == 0 {
+		// remember where the listing began: later pages neither shift nor change count
+		var maxID *int64
+		if err := tx.QueryRow(ctx, "SELECT max(id) FROM "+t.Name).Scan(&maxID); err != nil {
+			return nil, err
+		}
+		cur = &sensing.Cursor{}
+		if maxID != nil {
+			cur.MaxID = *maxID
+		}
+	}
+	if query.Opts.Count != nil && *query.Opts.Count {
+		var x q
+		x.add("SELECT count(*) FROM " + t.Name + " " + a)
+		if err := s.where(&x, query, a); err != nil {
+			return nil, err
+		}
+		if query.Cursor != nil && query.Cursor.MaxID > 0 {
+			x.add(" AND "+a+".id <= ?", query.Cursor.MaxID)
+		}
+		var n int64
+		text, args := x.sql()
+		if err := tx.QueryRow(ctx, text, args...).Scan(&n); err != nil {
+			return nil, s.queryErr(err)
+		}
+		page.Count = &n
+	}
+	if query.Top <= 0 { // $top=0: the count alone
+		return page, nil
+	}
+	x, err := s.pageSQL(query, terms, "SELECT "+selectList(query.Set, a))
+	if err != nil {
+		return nil, err
+	}
+	top := query.Top
+	text, args := x.sql()
+	rows, err := tx.Query(ctx, text, args...)
+	if err != nil {
+		return nil, s.queryErr(err)
+	}
+	var lastKeys []any
+	for rows.Next() {
+		keys := make([]any, len(terms))
+		ptrs := make([]any, len(terms))
+		for i := range keys {
+			ptrs[i] = &keys[i]
+		}
+		e, err := scanEntity(query.Set, rows, ptrs...)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		for i := range keys {
+			keys[i] = cursorKey(keys[i])
+		}
+		if len(page.Entities) == top {
+			page.Next = &sensing.Cursor{Keys: lastKeys, ID: page.Entities[top-1].ID}
+			if cur != nil {
+				page.Next.MaxID = cur.MaxID
+			}
+			break
+		}
+		page.Entities = append(page.Entities, e)
+		lastKeys = keys
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.queryErr(err)
+	}
+	if err := s.expand(ctx, tx, query, page.Entities, depth); err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+// pageSQL builds the query for one page: head (the SELECT list), the order keys, the
+// conditions, the cursor, ORDER BY and LIMIT.
+func (s *Entities) pageSQL(query *sensing.Query, terms []orderTerm, head string) (*q, error) {
+	const a = "e"
+	x := &q{}
+	x.add(head)
+	for _, term := range terms {
+		x.add(", "+term.sql, term.args...)
+	}
+	x.add(" FROM " + Schema[query.Set].Name + " " + a)
+	if err := s.where(x, query, a); err != nil {
+		return nil, err
+	}
+	if query.Cursor != nil {
+		cursorCond(x, terms, query.Cursor, a)
+	}
+	x.add(" ORDER BY ")
+	for _, term := range terms {
+		dir := " ASC NULLS FIRST"
+		if term.desc {
+			dir = " DESC NULLS LAST"
+		}
+		x.add(term.sql+dir+", ", term.args...)
+	}
+	idDir := " ASC"
+	if len(terms) > 0 && terms[len(terms)-1].desc {
+		idDir = " DESC"
+	}
+	x.add(a + ".id" + idDir)
+	x.add(" LIMIT ?", query.Top+1)
+	if query.Cursor == nil && query.Opts.Skip != nil && *query.Opts.Skip > 0 {
+		x.add(" OFFSET ?", *query.Opts.Skip)
+	}
+	return x, nil
+}
+
+// Get returns one entity (q.ID), with expands; NotFound if it does not exist or is not
+// related to q.Parent.
+func (s *Entities) Get(ctx context.Context, query *sensing.Query) (*sensing.Entity, error) {
+	var e *sensing.Entity
+	err := s.db.tx(ctx, readTx, func(tx pgx.Tx) error {
+		var err error
+		e, err = s.get(ctx, tx, query)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (s *Entities) get(ctx context.Context, tx pgx.Tx, query *sensing.Query) (*sensing.Entity, error) {
+	var x q
+	x.add("SELECT " + selectList(query.Set, "e") + " FROM " + Schema[query.Set].Name + " e")
+	only := *query
+	only.Opts = &odata.Options{}
+	if err := s.where(&x, &only, "e"); err != nil {
+		return nil, err
+	}
+	text, args := x.sql()
+	rows, err := tx.Query(ctx, text, args...)
+	if err != nil {
+		return nil, s.queryErr(err)
+	}
+	var e *sensing.Entity
+	if rows.Next() {
+		e, err = scanEntity(query.Set, rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.queryErr(err)
+	}
+	if e == nil {
+		if query.Parent != nil {
+			return nil, apperr.E(apperr.NotFound, "%s(%d) has no %s(%d)", query.Parent.Set, query.Parent.ID, query.Set, query.ID)
+		}
+		return nil, apperr.E(apperr.NotFound, "%s(%d) does not exist", query.Set, query.ID)
+	}
+	if query.Opts != nil && len(query.Opts.Expand) > 0 {
+		if err := s.expand(ctx, tx, query, []*sensing.Entity{e}, 0); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// expand fills Expanded on each entity for every $expand item, with the item's own options.
+// Any error fails the whole request: a response is never silently truncated.
+func (s *Entities) expand(ctx context.Context, tx pgx.Tx, query *sensing.Query, ents []*sensing.Entity, depth int) error {
+	if query.Opts == nil || len(query.Opts.Expand) == 0 || len(ents) == 0 {
+		return nil
+	}
+	if depth >= maxExpandDepth {
+		return apperr.E(apperr.Invalid, "$expand nests more than %d levels", maxExpandDepth)
+	}
+	set := sensing.Sets[query.Set]
+	for _, it := range query.Opts.Expand {
+		names := it.Names()
+		nav, ok := set.NavTo(names[0])
+		if !ok {
+			return &odata.Error{Option: "$expand", Pos: it.Path[0].P, Msg: fmt.Sprintf("%s has no navigation property %q", set.Single, names[0])}
+		}
+		opts := it.Options
+		if len(names) > 1 {
+			// Datastreams/Observations: expand the first step, nest the rest under it
+			rest := it
+			rest.Path = it.Path[1:]
+			opts = &odata.Options{Expand: []odata.ExpandItem{rest}}
+		}
+		top := query.Top
+		if top <= 0 {
+			top = 100
+		}
+		if opts.Top != nil {
+			top = int(min(*opts.Top, int64(max(query.MaxTop, 1))))
+		}
+		for _, e := range ents {
+			if e.Expanded == nil {
+				e.Expanded = map[string]*sensing.Expanded{}
+			}
+			sub := &sensing.Query{Set: nav.Target, Parent: &sensing.Parent{Set: query.Set, ID: e.ID, Nav: nav.Name}, Opts: opts, Top: top, MaxTop: query.MaxTop}
+			if !nav.Many {
+				sub.Top = 1
+			}
+			p, err := s.list(ctx, tx, sub, depth+1)
+			if err != nil {
+				return err
+			}
+			x := &sensing.Expanded{IsMany: nav.Many, Count: p.Count}
+			if nav.Many {
+				x.Many = p.Entities
+				if x.Many == nil {
+					x.Many = []*sensing.Entity{}
+				}
+				if p.Next != nil {
+					skip := 0
+					if opts.Skip != nil {
+						skip = int(*opts.Skip)
+					}
+					x.NextSkip = skip + len(p.Entities)
+				}
+			} else if len(p.Entities) > 0 {
+				x.One = p.Entities[0]
+			}
+			e.Expanded[nav.Name] = x
+		}
+	}
+	return nil
+}
+
+// queryErr classifies errors of a read query: what only PostgreSQL could see of a bad filter
+// (a string where a number is compared, a geometry PostGIS refuses, a number out of range)
+// is the client's mistake, not ours.
+func (s *Entities) queryErr(err error) error {
+	var oe *odata.Error
+	if errors.As(err, &oe) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "22"), // data exception: invalid input, division, out of range
+			pe.Code == "XX000" && strings.Contains(pe.Message, "GEOS"): // PostGIS refuses a geometry
+			return apperr.Wrap(apperr.Invalid, err, "query")
+		}
+	}
+	return err
+}

@@ -1,0 +1,302 @@
+// Package storetest is the conformance suite both stores must pass (store/sqlite and
+// store/postgres): the same calls, the same answers. A store's test runs it with a function
+// that opens a fresh, empty store for each test:
+//
+//	storetest.Run(t, func(t *testing.T) storetest.Stores { ... })
+//
+// The suite talks to a store only through the interfaces below, which are the method sets
+// cmd/rabta uses, so that a store passing it can replace the other by configuration.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/sensing"
+)
+
+// Entities is the SensorThings entity store: what the HTTP surface, the ingest path, the QC
+// monitor and the outbox relay use.
+type Entities interface {
+	Get(ctx context.Context, q *sensing.Query) (*sensing.Entity, error)
+	List(ctx context.Context, q *sensing.Query) (*sensing.Page, error)
+	Navigate(ctx context.Context, set string, id int64, nav string) (string, int64, error)
+	Create(ctx context.Context, e *sensing.Entity) (int64, error)
+	Update(ctx context.Context, e *sensing.Entity, replace bool) error
+	Delete(ctx context.Context, set string, id int64) error
+
+	Ingest(ctx context.Context, obs []sensing.Observation) ([]int64, []error, error)
+	IngestNew(ctx context.Context, obs []sensing.Observation) ([]int64, []error, error)
+
+	DatastreamByName(ctx context.Context, ref string) (int64, error)
+	DatastreamByPDMA(ctx context.Context, station string) (int64, error)
+	LastSeen(ctx context.Context) (map[int64]time.Time, error)
+	CountThings(ctx context.Context) (int64, error)
+	DatastreamInfos(ctx context.Context) ([]sensing.DatastreamInfo, error)
+
+	OutboxDone(ctx context.Context, ids []int64) error
+	OutboxBacklog(ctx context.Context) (int64, time.Time, error)
+}
+
+// OutboxEntry is one outbox entry, as both stores return it (each with its own type).
+type OutboxEntry struct {
+	ID      int64
+	Kind    string
+	Key     int64
+	Payload []byte
+	Created time.Time
+}
+
+// Stores is one freshly opened, empty store.
+type Stores struct {
+	Entities Entities
+	Auth     auth.Store
+	// OutboxPending is Entities.OutboxPending, converted to OutboxEntry.
+	OutboxPending func(ctx context.Context, limit int) ([]OutboxEntry, error)
+	// ErrDuplicate is the store's ErrDuplicate (IngestNew).
+	ErrDuplicate error
+	// Configure sets the entity store's fields: QC, Outbox, Node and AfterCommit.
+	Configure func(qc sensing.Checker, outbox bool, node string, afterCommit func(n int))
+	// SetNow sets the store's clock (DB.Now).
+	SetNow func(func() time.Time)
+}
+
+// Checker is the QC the suite configures: a negative result is flagged bad and kept, a result
+// of 666 is refused, anything else is good. It counts its calls per datastream.
+type Checker struct {
+	Calls map[int64]int
+	// Recent records, per datastream, how many recent values the store gave at the first call.
+	Recent map[int64]int
+}
+
+// Check implements sensing.Checker.
+func (c *Checker) Check(ds *sensing.DatastreamInfo, o *sensing.Observation) error {
+	if c.Calls == nil {
+		c.Calls, c.Recent = map[int64]int{}, map[int64]int{}
+	}
+	if _, ok := c.Recent[ds.ID]; !ok {
+		c.Recent[ds.ID] = len(ds.Recent)
+	}
+	c.Calls[ds.ID]++
+	if ds.ObservedPropertyName == "" || ds.ThingID == 0 {
+		return fmt.Errorf("QC got an incomplete DatastreamInfo %+v", ds)
+	}
+	if o.ResultNum != nil && *o.ResultNum == 666 {
+		return apperr.E(apperr.Invalid, "refused by QC: 666")
+	}
+	if o.ResultNum != nil && *o.ResultNum < 0 {
+		o.Flag = sensing.FlagBad
+		o.Quality = json.RawMessage(`{"flag":"bad","issues":[{"check":"range"}]}`)
+	}
+	return nil
+}
+
+// Run runs the whole suite, each test on a store of its own from open.
+func Run(t *testing.T, open func(t *testing.T) Stores) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s Stores)
+	}{
+		{"DeepInsertAndNavigation", testDeepInsert},
+		{"TimesComeBackAsSent", testTimes},
+		{"Filters", testFilters},
+		{"QueryOptions", testQueryOptions},
+		{"PagingIsConsistent", testPaging},
+		{"UpdateDeleteCascade", testUpdateDelete},
+		{"IngestPerItem", testIngestPerItem},
+		{"IngestNewIdempotent", testIngestNew},
+		{"Outbox", testOutbox},
+		{"Lookups", testLookups},
+		{"AuthKeys", testAuth},
+		{"DeleteLocationPrunesHistory", testDeleteLocation},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			tt.fn(t, s)
+		})
+	}
+}
+
+// entity builds an entity of set from JSON, as the HTTP surface's decoder would: properties
+// by kind, navigation properties recursively, {"@iot.id": n} alone as a reference, and an
+// Observation's typed form.
+func entity(t testing.TB, set, js string) *sensing.Entity {
+	t.Helper()
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(js), &obj); err != nil {
+		t.Fatalf("entity %s: %v: %s", set, err, js)
+	}
+	return build(t, set, obj, false)
+}
+
+func build(t testing.TB, set string, obj map[string]json.RawMessage, nested bool) *sensing.Entity {
+	t.Helper()
+	es := sensing.Sets[set]
+	e := &sensing.Entity{Set: set, Props: map[string]any{}, Links: map[string][]*sensing.Entity{}}
+	if raw, ok := obj["@iot.id"]; ok {
+		if err := json.Unmarshal(raw, &e.ID); err != nil {
+			t.Fatal(err)
+		}
+		if nested {
+			e.Ref = true
+			return e
+		}
+	}
+	for k, v := range obj {
+		if k == "@iot.id" {
+			continue
+		}
+		if p, ok := es.Prop(k); ok {
+			switch p.Kind {
+			case sensing.KindString, sensing.KindTime, sensing.KindInterval:
+				var s *string
+				if err := json.Unmarshal(v, &s); err != nil {
+					t.Fatalf("%s.%s: %v", set, k, err)
+				}
+				if s == nil {
+					e.Props[k] = nil
+				} else {
+					e.Props[k] = *s
+				}
+			default:
+				if string(v) == "null" {
+					e.Props[k] = nil
+				} else {
+					e.Props[k] = json.RawMessage(v)
+				}
+			}
+			continue
+		}
+		n, ok := es.NavTo(k)
+		if !ok {
+			t.Fatalf("%s has no property %q", set, k)
+		}
+		var items []map[string]json.RawMessage
+		if n.Many {
+			if err := json.Unmarshal(v, &items); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			var one map[string]json.RawMessage
+			if err := json.Unmarshal(v, &one); err != nil {
+				t.Fatal(err)
+			}
+			items = append(items, one)
+		}
+		for _, it := range items {
+			e.Links[k] = append(e.Links[k], build(t, n.Target, it, true))
+		}
+	}
+	if set == sensing.Observations {
+		o := obsFromProps(t, e.Props)
+		e.Obs = &o
+	}
+	return e
+}
+
+func obsFromProps(t testing.TB, p map[string]any) sensing.Observation {
+	t.Helper()
+	var o sensing.Observation
+	pt, _ := p["phenomenonTime"].(string)
+	if pt == "" {
+		t.Fatal("observation without phenomenonTime")
+	}
+	a, b, err := sensing.ParseTimeOrInterval(pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.PhenStart, o.PhenEnd, o.PhenText = a, b, pt
+	if rt, ok := p["resultTime"].(string); ok {
+		a, _, err := sensing.ParseTimeOrInterval(rt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.ResultTime, o.ResultTimeText = &a, rt
+	}
+	if vt, ok := p["validTime"].(string); ok {
+		a, b, err := sensing.ParseTimeOrInterval(vt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.ValidStart, o.ValidEnd, o.ValidText = &a, &b, vt
+	}
+	if r, ok := p["result"].(json.RawMessage); ok {
+		var f float64
+		if err := json.Unmarshal(r, &f); err == nil && !math.IsInf(f, 0) {
+			o.ResultNum = &f
+		} else {
+			o.ResultJSON = r
+		}
+	}
+	if par, ok := p["parameters"].(json.RawMessage); ok {
+		o.Parameters = par
+	}
+	return o
+}
+
+// obs makes an observation of datastream ds at time ts ("2025-08-27T12:00:00Z") with result r
+// (a float64, or any other value as JSON).
+func obs(ds int64, ts string, r any) sensing.Observation {
+	a, b, err := sensing.ParseTimeOrInterval(ts)
+	if err != nil {
+		panic(err)
+	}
+	o := sensing.Observation{DatastreamID: ds, PhenStart: a, PhenEnd: b, PhenText: ts}
+	switch r := r.(type) {
+	case float64:
+		o.ResultNum = &r
+	case int:
+		f := float64(r)
+		o.ResultNum = &f
+	default:
+		o.ResultJSON, _ = json.Marshal(r)
+	}
+	return o
+}
+
+func ctx() context.Context { return context.Background() }
+
+// gauge is a Thing with its Location and one Datastream, its Sensor and ObservedProperty.
+const gauge = `{"name":"Khanki","description":"Khanki Headworks gauge","properties":{"river":"Chenab","pdmaName":"Khanki"},
+ "Locations":[{"name":"Khanki","description":"Khanki Headworks","encodingType":"application/geo+json","location":{"type":"Point","coordinates":[73.9744,32.4028]}}],
+ "Datastreams":[{"name":"Discharge at Khanki","description":"discharge","observationType":"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
+   "unitOfMeasurement":{"name":"cusec","symbol":"[cft_i]/s","definition":"http://qudt.org/vocab/unit/FT3-PER-SEC"},
+   "Sensor":{"name":"staff gauge","description":"PDMA report","encodingType":"text/html","metadata":"https://pdma.punjab.gov.pk"},
+   "ObservedProperty":{"name":"Discharge","definition":"http://vocab.nerc.ac.uk/collection/P01/current/DISCHARGE/","description":"River discharge"}}]}`
+
+func marala() string {
+	return strings.NewReplacer("Khanki", "Marala", "73.9744", "74.4597", "32.4028", "32.6744").Replace(gauge)
+}
+
+// seed makes the two gauges of the HTTP tests (Things 1 and 2, Datastreams 1 and 2) and six
+// observations (1-4 on Datastream 1, 5-6 on Datastream 2).
+func seed(t *testing.T, s Stores) {
+	t.Helper()
+	for _, g := range []string{gauge, marala()} {
+		if _, err := s.Entities.Create(ctx(), entity(t, sensing.Things, g)); err != nil {
+			t.Fatalf("seed: %v", err)
+		}
+	}
+	batch := []sensing.Observation{
+		obs(1, "2025-08-25T12:00:00+05:00", 250000), obs(1, "2025-08-26T12:00:00+05:00", 600000),
+		obs(1, "2025-08-27T12:00:00+05:00", 1001480), obs(1, "2025-08-28T12:00:00+05:00", 700000),
+		obs(2, "2025-08-26T12:00:00Z", 400000), obs(2, "2025-08-27T12:00:00Z", 900000),
+	}
+	ids, errs, err := s.Entities.Ingest(ctx(), batch)
+	if err != nil {
+		t.Fatalf("seed observations: %v", err)
+	}
+	for i, e := range errs {
+		if e != nil || ids[i] != int64(i+1) {
+			t.Fatalf("seed observation %d: id %d, %v", i, ids[i], e)
+		}
+	}
+}
