@@ -49,6 +49,9 @@ func env(extra ...string) []string {
 type server struct {
 	cmd    *exec.Cmd
 	base   string
+	dir    string // the data directory
+	nats   string // the embedded NATS client listener, host:port
+	mqtt   string // the embedded MQTT listener, host:port
 	done   chan struct{}
 	err    error
 	mu     sync.Mutex
@@ -83,7 +86,8 @@ func startServer(ctx context.Context, bin, dataDir string, outbox bool) (*server
 		"RABTA_OUTBOX="+strconv.FormatBool(outbox))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // also if the benchmark is killed
 	cmd.WaitDelay = 5 * time.Second
-	s := &server{cmd: cmd, base: "http://" + addr, done: make(chan struct{})}
+	s := &server{cmd: cmd, base: "http://" + addr, dir: dataDir, done: make(chan struct{}),
+		nats: "127.0.0.1:" + strconv.Itoa(ports[1]), mqtt: "127.0.0.1:" + strconv.Itoa(ports[2])}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {

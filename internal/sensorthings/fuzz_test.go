@@ -2,6 +2,7 @@ package sensorthings
 
 import (
 	"testing"
+	"time"
 
 	"github.com/rabta/rabta/internal/sensing"
 )
@@ -74,6 +75,22 @@ func FuzzDecodeEntity(f *testing.F) {
 		}
 		if set == sensing.Observations && e.Obs == nil {
 			t.Fatal("observation without typed form")
+		}
+	})
+}
+
+func FuzzDecodeIngestMessage(f *testing.F) {
+	for _, s := range []string{`42.5`, `{"phenomenonTime":"2025-08-27T12:00:00+05:00","result":1001480}`, `{"result":"x"}`, `{"result":1,"Datastream":{"@iot.id":1}}`, `null`, `[1]`, `1e999`} {
+		f.Add([]byte(s))
+	}
+	now := time.Date(2025, 8, 27, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := DecodeIngestMessage(b, now)
+		if err != nil {
+			return
+		}
+		if (o.ResultNum == nil) == (o.ResultJSON == nil) || o.PhenText == "" || o.PhenEnd.Before(o.PhenStart) {
+			t.Fatalf("accepted but invalid: %+v", o)
 		}
 	})
 }

@@ -56,6 +56,62 @@ func (s *Entities) ingest(ctx context.Context, obs []sensing.Observation, dedup 
 	return ids, errs, nil
 }
 
+// dupKey identifies an observation for IngestNew: datastream, phenomenon time, result.
+type dupKey struct {
+	ds, start, end int64
+	num            float64
+	hasNum         bool
+	json           string
+}
+
+func keyOf(o *sensing.Observation) dupKey {
+	k := dupKey{ds: o.DatastreamID, start: us(o.PhenStart), end: us(o.PhenEnd), json: string(o.ResultJSON)}
+	if o.ResultNum != nil {
+		k.num, k.hasNum = *o.ResultNum, true
+	}
+	return k
+}
+
+// existing returns the keys of stored observations that could equal one of obs: one index
+// range read per datastream over the batch's time span, instead of a query per row.
+func (s *Entities) existing(ctx context.Context, tx *sql.Tx, obs []sensing.Observation) (map[dupKey]bool, error) {
+	type span struct{ lo, hi int64 }
+	spans := map[int64]*span{}
+	for i := range obs {
+		a := us(obs[i].PhenStart)
+		sp := spans[obs[i].DatastreamID]
+		if sp == nil {
+			spans[obs[i].DatastreamID] = &span{a, a}
+			continue
+		}
+		sp.lo, sp.hi = min(sp.lo, a), max(sp.hi, a)
+	}
+	seen := make(map[dupKey]bool, len(obs))
+	for ds, sp := range spans {
+		rows, err := tx.QueryContext(ctx, `SELECT phen_start, phen_end, result_num, result_json FROM observations
+			WHERE datastream_id = ? AND phen_start BETWEEN ? AND ?`, ds, sp.lo, sp.hi)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			k := dupKey{ds: ds}
+			var num sql.NullFloat64
+			var js sql.NullString
+			if err := rows.Scan(&k.start, &k.end, &num, &js); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			k.num, k.hasNum, k.json = num.Float64, num.Valid, js.String
+			seen[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return seen, nil
+}
+
 // insertObservations inserts all of obs or fails (used by deep insert).
 func (s *Entities) insertObservations(ctx context.Context, tx *sql.Tx, obs []sensing.Observation) ([]int64, error) {
 	ids, _, err := s.insert(ctx, tx, obs, true, false)
@@ -76,30 +132,21 @@ func (s *Entities) insert(ctx context.Context, tx *sql.Tx, obs []sensing.Observa
 	type span struct{ ps, pe, rs, re int64 }
 	spans := map[int64]*span{}
 	foiByThing := map[int64]int64{}
-	var dup *sql.Stmt
+	var seen map[dupKey]bool
 	if dedup {
-		dup, err = tx.PrepareContext(ctx, `SELECT count(*) FROM observations WHERE datastream_id = ? AND phen_start = ? AND phen_end = ?
-			AND result_num IS ? AND result_json IS ?`)
-		if err != nil {
+		if seen, err = s.existing(ctx, tx, obs); err != nil {
 			return nil, nil, err
 		}
-		defer dup.Close()
 	}
 	for i := range obs {
 		o := &obs[i]
-		if dup != nil {
-			var n int
-			var num any
-			if o.ResultNum != nil {
-				num = *o.ResultNum
-			}
-			if err := dup.QueryRowContext(ctx, o.DatastreamID, us(o.PhenStart), us(o.PhenEnd), num, nullRaw(o.ResultJSON)).Scan(&n); err != nil {
-				return nil, nil, err
-			}
-			if n > 0 {
+		if seen != nil {
+			k := keyOf(o)
+			if seen[k] {
 				errs[i] = ErrDuplicate
 				continue
 			}
+			seen[k] = true
 		}
 		ds, err := s.datastream(ctx, tx, o.DatastreamID)
 		if err == nil && s.QC != nil {
