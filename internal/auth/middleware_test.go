@@ -23,7 +23,7 @@ func TestMiddleware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := auth.&Authenticator{Store: st}
+	a := &auth.Authenticator{Store: st}
 	h := a.Middleware(func(w http.ResponseWriter, r *http.Request, err error) {
 		w.WriteHeader(apperr.HTTPStatus(err))
 	})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
