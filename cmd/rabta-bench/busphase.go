@@ -17,22 +17,22 @@ import (
 // busResult is the bus phase's figures: observations accepted by the store under a steady,
 // paced load, and when a durable consumer on the bus sees them.
 type busResult struct {
-	WallS        float64 `json:"wall_s"`     // first request to last answer
+	WallS        float64 `json:"wall_s"` // first request to last answer
 	TargetRate   float64 `json:"target_obs_per_s"`
 	PerRequest   int     `json:"obs_per_request"`
 	IntervalMs   float64 `json:"interval_ms"`
 	Datastreams  int     `json:"datastreams"`
-	Senders      int     `json:"senders"`     // concurrent senders taking the scheduled requests
-	Requests     int     `json:"requests"`    // answered
-	Stored       int     `json:"stored"`      // observations the answers link to
-	Rejected     int     `json:"rejected"`    // rows answered with an error
+	Senders      int     `json:"senders"`  // concurrent senders taking the scheduled requests
+	Requests     int     `json:"requests"` // answered
+	Stored       int     `json:"stored"`   // observations the answers link to
+	Rejected     int     `json:"rejected"` // rows answered with an error
 	AchievedRate float64 `json:"achieved_obs_per_s"`
 	Late         int     `json:"late_requests"` // sent more than one interval after their slot
 	MaxLateMs    float64 `json:"max_late_ms"`
-	WarmupS      float64 `json:"warmup_s"`  // deliveries and requests of the first seconds not measured
-	Messages     int     `json:"messages"`  // bus deliveries to the benchmark's consumer
-	Seen         int     `json:"obs_seen"`  // distinct observations in them
-	Missing      int     `json:"missing"`   // stored observations the consumer had not seen at the end
+	WarmupS      float64 `json:"warmup_s"` // deliveries and requests of the first seconds not measured
+	Messages     int     `json:"messages"` // bus deliveries to the benchmark's consumer
+	Seen         int     `json:"obs_seen"` // distinct observations in them
+	Missing      int     `json:"missing"`  // stored observations the consumer had not seen at the end
 	Redeliver    int     `json:"redelivered"`
 	DrainS       float64 `json:"drain_s"` // from the last answer until the consumer had seen everything
 	// AcceptToConsumer: per delivery, receive time − batch.Accepted (the store's commit time).

@@ -6,7 +6,14 @@
 //     (/v1.1/CreateObservations) from concurrent clients;
 //  3. query: window queries on that server, newest first, with latency percentiles;
 //  4. memory: the server's peak and current resident memory;
-//  5. csv: the same rows loaded with `rabta import observations`.
+//  5. csv: the same rows loaded with `rabta import observations`;
+//  6. bus: latency from an accepted observation to a durable consumer on the bus, under a
+//     steady paced load (-bus-rate observations/s for -bus-duration);
+//  7. mqtt: MQTT ingest (QoS 1, concurrent mosquitto_pub publishers) vs HTTP dataArray;
+//  8. alert: latency from an observation over a rule's level to the signed CAP alert on the
+//     bus and the Atom feed, and from one back below it to the Cancel.
+//
+// bus, mqtt and alert are not in the default -phases; each runs on its own fresh server.
 //
 // Usage:
 //
@@ -41,6 +48,11 @@ type options struct {
 	keep, json, outbox                 bool
 	dir, bin, phases                   string
 	seed                               uint64
+
+	busRate, busPerReq, busStreams int
+	busDur                         time.Duration
+	mqttN, mqttPubs                int
+	alertCycles                    int
 }
 
 func main() {
@@ -58,7 +70,14 @@ func main() {
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON on stdout (the table goes to stderr)")
 	fs.StringVar(&o.dir, "dir", "", "parent of the temporary directory (default $TMPDIR or /tmp); must be on the disk you want to measure")
 	fs.StringVar(&o.bin, "rabta", "", "a prebuilt rabta binary (default: go build ./cmd/rabta)")
-	fs.StringVar(&o.phases, "phases", "raw,api,query,csv", "phases to run, comma separated (query needs api)")
+	fs.StringVar(&o.phases, "phases", "raw,api,query,csv", "phases to run, comma separated: raw, api, query (needs api), csv, bus, mqtt, alert")
+	fs.IntVar(&o.busRate, "bus-rate", 10_000, "bus: observations per second offered")
+	fs.IntVar(&o.busPerReq, "bus-batch", 100, "bus: observations per CreateObservations request (one request every bus-batch/bus-rate s)")
+	fs.IntVar(&o.busStreams, "bus-datastreams", 10, "bus: datastreams each request's observations are spread over")
+	fs.DurationVar(&o.busDur, "bus-duration", 30*time.Second, "bus: how long the load runs")
+	fs.IntVar(&o.mqttN, "mqtt-n", 10_000, "mqtt: observations published over MQTT (and then POSTed as dataArray)")
+	fs.IntVar(&o.mqttPubs, "mqtt-publishers", 4, "mqtt: concurrent mosquitto_pub processes, each to its own datastream")
+	fs.IntVar(&o.alertCycles, "alert-cycles", 50, "alert: measured fire/clear cycles (after one warm-up cycle)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random query windows")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -76,7 +95,7 @@ func main() {
 		stop() // a second Ctrl-C kills at once
 	}()
 	rep, err := run(ctx, o, os.Stderr)
-	if rep != nil && (rep.Raw != nil || rep.API != nil || rep.CSV != nil) {
+	if rep != nil && (rep.Raw != nil || rep.API != nil || rep.CSV != nil || rep.Bus != nil || rep.MQTT != nil || rep.Alert != nil) {
 		out := io.Writer(os.Stdout)
 		if o.json {
 			out = os.Stderr
@@ -111,10 +130,20 @@ func (o options) validate() error {
 	}
 	for _, p := range strings.Split(o.phases, ",") {
 		switch p {
-		case "raw", "api", "query", "csv":
+		case "raw", "api", "query", "csv", "bus", "mqtt", "alert":
 		default:
-			return fmt.Errorf("-phases: unknown phase %q (raw, api, query, csv)", p)
+			return fmt.Errorf("-phases: unknown phase %q (raw, api, query, csv, bus, mqtt, alert)", p)
 		}
+	}
+	switch {
+	case o.busRate < 1 || o.busPerReq < 1 || o.busStreams < 1 || o.busPerReq < o.busStreams:
+		return errors.New("-bus-rate, -bus-batch and -bus-datastreams must be at least 1, and -bus-batch at least -bus-datastreams")
+	case o.busDur < time.Second:
+		return errors.New("-bus-duration must be at least 1s")
+	case o.mqttPubs < 1 || o.mqttN < o.mqttPubs:
+		return errors.New("-mqtt-publishers must be at least 1 and -mqtt-n at least -mqtt-publishers")
+	case o.alertCycles < 1:
+		return errors.New("-alert-cycles must be at least 1")
 	}
 	if o.has("query") && !o.has("api") {
 		return errors.New("-phases: query needs api")
@@ -163,7 +192,9 @@ func run(ctx context.Context, o options, logw io.Writer) (rep *report, err error
 		Outbox: o.outbox, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), Dir: root, FS: fsType(root),
 	}
 	start := time.Now()
-	defer func() { rep.TotalS = time.Since(start).Seconds() }()
+	rep.LoadStart = loadAvg()
+	defer func() { rep.TotalS, rep.LoadEnd = time.Since(start).Seconds(), loadAvg() }()
+	logf("load average at start: %s", rep.LoadStart)
 
 	bin := o.bin
 	if bin == "" {
@@ -229,8 +260,84 @@ func run(ctx context.Context, o options, logw io.Writer) (rep *report, err error
 		}
 		logf("csv: %.0f obs/s", r.PerSec)
 	}
+	if err := newPhases(ctx, o, bin, root, rep, logf); err != nil {
+		return rep, err
+	}
 	rep.ratios()
 	return rep, nil
+}
+
+// newPhases runs bus, mqtt and alert, each on its own fresh server.
+func newPhases(ctx context.Context, o options, bin, root string, rep *report, logf func(string, ...any)) error {
+	serve := func(name string, f func(*server) error) error {
+		dir := filepath.Join(root, name)
+		srv, err := startServer(ctx, bin, dir, o.outbox)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		defer srv.kill()
+		if err := f(srv); err != nil {
+			return fmt.Errorf("%s: %w\nserver log:\n%s", name, err, srv.log())
+		}
+		if err := srv.stop(); err != nil {
+			return fmt.Errorf("%s: stopping the server: %w\n%s", name, err, srv.log())
+		}
+		if l := strings.TrimSpace(srv.log()); l != "" {
+			rep.ServerLog = strings.TrimSpace(rep.ServerLog + "\n" + name + ": " + l)
+		}
+		return nil
+	}
+	if o.has("bus") {
+		logf("bus: %d observations/s (%d per request, every %s) over %d datastreams for %s, consumer on the bus",
+			o.busRate, o.busPerReq, time.Duration(float64(time.Second)*float64(o.busPerReq)/float64(o.busRate)), o.busStreams, o.busDur)
+		err := serve("bus", func(s *server) error {
+			r, err := busLatency(ctx, s, o.busStreams, o.busRate, o.busPerReq, o.busDur)
+			rep.Bus = &r
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		logf("bus: %.0f obs/s achieved; accepted → consumer p50 %.1f ms, p99 %.1f ms", rep.Bus.AchievedRate, rep.Bus.AcceptToConsumer.MedMs, rep.Bus.AcceptToConsumer.P99Ms)
+	}
+	if o.has("mqtt") {
+		logf("mqtt: %d observations from %d mosquitto_pub publishers (QoS 1), then as HTTP dataArray", o.mqttN, o.mqttPubs)
+		err := serve("mqtt", func(s *server) error {
+			r, err := mqttThroughput(ctx, s, o.mqttN, o.mqttPubs, o.batch, o.clients)
+			rep.MQTT = &r
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		logf("mqtt: %.0f obs/s; HTTP dataArray %.0f obs/s", rep.MQTT.PerSec, rep.MQTT.HTTP.PerSec)
+	}
+	if o.has("alert") {
+		logf("alert: %d fire/clear cycles", o.alertCycles)
+		err := serve("alert", func(s *server) error {
+			r, err := alertLatency(ctx, s, o.alertCycles)
+			rep.Alert = &r
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		logf("alert: fire → bus p99 %.1f ms, → feed p99 %.1f ms", rep.Alert.FireBus.P99Ms, rep.Alert.FireFeed.P99Ms)
+	}
+	return nil
+}
+
+// loadAvg is the 1, 5 and 15 minute load average (as uptime prints it), from /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], ", ")
 }
 
 // apiPhases runs the server phases: dataArray ingest, memory, queries, memory.

@@ -48,8 +48,12 @@ func mqttThroughput(ctx context.Context, s *server, n, pubs, batch, clients int)
 	if _, err := exec.LookPath("mosquitto_pub"); err != nil {
 		return res, fmt.Errorf("mosquitto_pub not found: apt-get install -y mosquitto-clients")
 	}
-	if out, _ := exec.CommandContext(ctx, "mosquitto_pub", "--help").CombinedOutput(); len(out) > 0 {
-		res.PublisherVersion = string(bytes.TrimSpace(bytes.SplitN(out, []byte("\n"), 2)[0]))
+	out, _ := exec.CommandContext(ctx, "mosquitto_pub", "--help").CombinedOutput()
+	for l := range bytes.Lines(out) {
+		if bytes.Contains(l, []byte(" version ")) {
+			res.PublisherVersion = string(bytes.TrimSpace(l))
+			break
+		}
 	}
 	ids, err := s.createStreams(ctx, 2*pubs) // the first pubs for MQTT, the others for HTTP
 	if err != nil {

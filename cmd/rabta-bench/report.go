@@ -53,11 +53,16 @@ type report struct {
 	FS             string  `json:"filesystem"`
 	BuildS         float64 `json:"build_s,omitempty"`
 	TotalS         float64 `json:"total_s"`
+	LoadStart      string  `json:"load_average_start"` // 1, 5, 15 min, from /proc/loadavg
+	LoadEnd        string  `json:"load_average_end"`
 
 	Raw    *phaseResult `json:"raw,omitempty"`
 	API    *phaseResult `json:"api,omitempty"`
 	Query  *queryResult `json:"query,omitempty"`
 	CSV    *phaseResult `json:"csv,omitempty"`
+	Bus    *busResult   `json:"bus,omitempty"`
+	MQTT   *mqttResult  `json:"mqtt,omitempty"`
+	Alert  *alertResult `json:"alert,omitempty"`
 	Memory struct {
 		AfterIngest  memory `json:"after_ingest"`
 		AfterQueries memory `json:"after_queries"`
@@ -84,10 +89,14 @@ func (rep *report) print(w io.Writer) {
 	rep.ratios()
 	fmt.Fprintf(w, "\nrabta-bench: %d observations over %d datastreams (%d hourly values each, %s .. %s)\n",
 		rep.N, rep.Datastreams, rep.HoursPerStream, rep.From, rep.To)
-	fmt.Fprintf(w, "batch %d rows, %d dataArray clients, outbox %v, %s, %d CPUs, %s on %s\n\n", rep.Batch, rep.Clients, onOff(rep.Outbox), rep.GoVersion, rep.CPUs, rep.Dir, rep.FS)
+	fmt.Fprintf(w, "batch %d rows, %d dataArray clients, outbox %v, %s, %d CPUs, %s on %s\n", rep.Batch, rep.Clients, onOff(rep.Outbox), rep.GoVersion, rep.CPUs, rep.Dir, rep.FS)
 
+	fmt.Fprintf(w, "load average (1, 5, 15 min): %s at the start, %s at the end\n", rep.LoadStart, rep.LoadEnd)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "ingest\twall\tstored\trejected\tobs/s\tvs raw\tDB file\tWAL\t")
+	if rep.Raw != nil || rep.API != nil || rep.CSV != nil {
+		fmt.Fprintln(w)
+		fmt.Fprintln(tw, "ingest\twall\tstored\trejected\tobs/s\tvs raw\tDB file\tWAL\t")
+	}
 	row := func(name string, r *phaseResult) {
 		if r == nil {
 			return
@@ -137,6 +146,7 @@ func (rep *report) print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	rep.printNew(w)
 	fmt.Fprintf(w, "\nwall time: build %.1f s", rep.BuildS)
 	if r := rep.Raw; r != nil {
 		fmt.Fprintf(w, ", raw %.1f s", r.WallS)
@@ -149,6 +159,15 @@ func (rep *report) print(w io.Writer) {
 	}
 	if r := rep.CSV; r != nil {
 		fmt.Fprintf(w, ", csv %.1f s (+%.1f s setup, %.1f s writing the file)", r.WallS, r.SetupS, r.CSVWriteS)
+	}
+	if r := rep.Bus; r != nil {
+		fmt.Fprintf(w, ", bus %.1f s", r.WallS)
+	}
+	if r := rep.MQTT; r != nil {
+		fmt.Fprintf(w, ", mqtt %.1f s + http %.1f s", r.WallS, r.HTTP.WallS)
+	}
+	if r := rep.Alert; r != nil {
+		fmt.Fprintf(w, ", alert %.1f s", r.WallS)
 	}
 	fmt.Fprintf(w, "; total %.1f s\n", rep.TotalS)
 	if rep.ServerLog != "" {
@@ -165,4 +184,58 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+// printNew prints the bus, mqtt and alert phases.
+func (rep *report) printNew(w io.Writer) {
+	lat := func(tw io.Writer, name string, l latency) {
+		fmt.Fprintf(tw, "%s\t%d\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t%.1f ms\t\n", name, l.N, l.MinMs, l.MedMs, l.P90Ms, l.P99Ms, l.MaxMs, l.MeanMs)
+	}
+	head := "\tn\tmin\tp50\tp90\tp99\tmax\tmean\t"
+	if r := rep.Bus; r != nil {
+		fmt.Fprintf(w, "\nbus: %.0f obs/s offered as %d-observation CreateObservations requests every %.1f ms over %d datastreams, for %.1f s;\n",
+			r.TargetRate, r.PerRequest, r.IntervalMs, r.Datastreams, r.WallS)
+		fmt.Fprintf(w, "  achieved %.0f obs/s (%d stored in %d requests, %d rejected); %d requests sent more than one interval late (max %.1f ms); up to %d in flight\n",
+			r.AchievedRate, r.Stored, r.Requests, r.Rejected, r.Late, r.MaxLateMs, r.Senders)
+		fmt.Fprintf(w, "  consumer \"bench\": %d messages, %d observations seen, %d missing, %d redelivered; caught up %.3f s after the last answer;\n",
+			r.Messages, r.Seen, r.Missing, r.Redeliver, r.DrainS)
+		fmt.Fprintf(w, "  server CPU %.1f s (%.0f%% of one core), client CPU %.1f s; first %.0f s not in the percentiles\n",
+			r.ServerCPU, 100*r.ServerCPU/max(r.WallS, 1e-9), r.ClientCPU, r.WarmupS)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, head)
+		lat(tw, "accepted → consumer (per message)", r.AcceptToConsumer)
+		lat(tw, "request sent → consumer (per observation)", r.SendToConsumer)
+		lat(tw, "request sent → 201 (per request)", r.RequestLatency)
+		tw.Flush()
+		if r.Errors != "" {
+			fmt.Fprintf(w, "  %s\n", r.Errors)
+		}
+	}
+	if r := rep.MQTT; r != nil {
+		fmt.Fprintf(w, "\nmqtt: %d observations, one MQTT message (and one store transaction) each, QoS %d, from %d mosquitto_pub -l publishers (%s)\n",
+			r.Messages, r.QoS, r.Publishers, r.PublisherVersion)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "ingest\twall\tstored\tobs/s\tserver CPU\tCPU/obs\t")
+		fmt.Fprintf(tw, "MQTT (%d publishers, QoS %d)\t%.2f s\t%d\t%.0f\t%.1f s\t%.0f µs\t\n", r.Publishers, r.QoS, r.WallS, r.Stored, r.PerSec, r.ServerCPU, r.ServerCPUPerObsUs)
+		h := r.HTTP
+		fmt.Fprintf(tw, "HTTP dataArray (%d clients, %d rows/request)\t%.2f s\t%d\t%.0f\t%.1f s\t%.0f µs\t\n", r.HTTPClients, r.HTTPBatch, h.WallS, h.Stored, h.PerSec, h.ServerCPU, r.HTTPCPUPerObsUs)
+		tw.Flush()
+		fmt.Fprintf(w, "  the publishers had everything PUBACKed after %.2f s; dataArray is %.1f× MQTT; %d count polls\n", r.PublishS, r.HTTPOverMQTT, r.CountPolls)
+		if r.PublisherStderr != "" {
+			fmt.Fprintf(w, "  %s", r.PublisherStderr)
+		}
+	}
+	if r := rep.Alert; r != nil {
+		fmt.Fprintf(w, "\nalert: %d fire/clear cycles (+1 warm-up), feed polled every %.0f ms (%d polls), times from sending the observation;\n",
+			r.Cycles, r.PollMs, r.FeedPolls)
+		fmt.Fprintf(w, "  %d CAP messages on the bus, %d signatures verified with the node certificate; server CPU %.1f s\n", r.Messages, r.Verified, r.ServerCPU)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, head)
+		lat(tw, "fire → Alert on the bus", r.FireBus)
+		lat(tw, "fire → on the Atom feed", r.FireFeed)
+		lat(tw, "clear → Cancel on the bus", r.ClearBus)
+		lat(tw, "clear → gone from the feed", r.ClearFeed)
+		lat(tw, "POST /v1.1/Observations → 201", r.PostLatency)
+		tw.Flush()
+	}
 }
