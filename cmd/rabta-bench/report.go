@@ -87,9 +87,13 @@ func mib(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
 
 func (rep *report) print(w io.Writer) {
 	rep.ratios()
-	fmt.Fprintf(w, "\nrabta-bench: %d observations over %d datastreams (%d hourly values each, %s .. %s)\n",
-		rep.N, rep.Datastreams, rep.HoursPerStream, rep.From, rep.To)
-	fmt.Fprintf(w, "batch %d rows, %d dataArray clients, outbox %v, %s, %d CPUs, %s on %s\n", rep.Batch, rep.Clients, onOff(rep.Outbox), rep.GoVersion, rep.CPUs, rep.Dir, rep.FS)
+	if rep.Raw != nil || rep.API != nil || rep.CSV != nil {
+		fmt.Fprintf(w, "\nrabta-bench: %d observations over %d datastreams (%d hourly values each, %s .. %s)\n",
+			rep.N, rep.Datastreams, rep.HoursPerStream, rep.From, rep.To)
+		fmt.Fprintf(w, "batch %d rows, %d dataArray clients, outbox %v, %s, %d CPUs, %s on %s\n", rep.Batch, rep.Clients, onOff(rep.Outbox), rep.GoVersion, rep.CPUs, rep.Dir, rep.FS)
+	} else {
+		fmt.Fprintf(w, "\nrabta-bench: outbox %v, %s, %d CPUs, %s on %s\n", onOff(rep.Outbox), rep.GoVersion, rep.CPUs, rep.Dir, rep.FS)
+	}
 
 	fmt.Fprintf(w, "load average (1, 5, 15 min): %s at the start, %s at the end\n", rep.LoadStart, rep.LoadEnd)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)

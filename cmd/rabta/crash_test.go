@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os/exec"
+	"strings"
 	"regexp"
 	"strconv"
 	"sync"
@@ -219,3 +221,53 @@ func TestCrashSafety(t *testing.T) {
 }
 
 var obsID = regexp.MustCompile(`/Observations\((\d+)\)$`)
+
+// TestMQTTCrashSafety: observations published at QoS 1 and acknowledged (mosquitto_pub has
+// exited) survive a SIGKILL right after, and are stored once each after the restart.
+func TestMQTTCrashSafety(t *testing.T) {
+	needMosquitto(t)
+	dir := t.TempDir()
+	httpAddr, natsAddr, mqttAddr := freePort(t), freePort(t), freePort(t)
+	env := []string{"RABTA_ADMIN_KEY=" + adminKey}
+	args := []string{"--http-addr", httpAddr, "--nats-addr", natsAddr, "--mqtt-addr", mqttAddr}
+	p := start(t, dir, env, args...)
+	if st, b := p.req("POST", "/v1.1/Things", adminKey, gaugeThing); st != 201 {
+		t.Fatalf("create: %d %s", st, b)
+	}
+	const n = 10000
+	var lines bytes.Buffer
+	t0 := time.Date(2025, 8, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		fmt.Fprintf(&lines, `{"phenomenonTime":"%s","result":%d}`+"\n", t0.Add(time.Duration(i)*time.Minute).Format(time.RFC3339), 1000+i)
+	}
+	host, port, _ := net.SplitHostPort(mqttAddr)
+	cmd := exec.Command("mosquitto_pub", "-h", host, "-p", port, "-u", "logger", "-P", adminKey, "-q", "1", "-t", "rabta/local/ingest/1", "-l")
+	cmd.Stdin = &lines
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_pub: %v %s", err, out)
+	}
+	// every message is acknowledged: kill the node before it can have stored them all
+	_, before := p.req("GET", "/v1.1/Datastreams(1)/Observations?$count=true&$top=0", "", "")
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+	p = start(t, dir, env, args...)
+	var count string
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		_, b := p.req("GET", "/v1.1/Datastreams(1)/Observations?$count=true&$top=0", "", "")
+		count = b
+		if strings.Contains(b, fmt.Sprintf(`"@iot.count":%d`, n)) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(count, fmt.Sprintf(`"@iot.count":%d`, n)) {
+		t.Fatalf("after the crash: %s, want all %d acknowledged observations, once each", count, n)
+	}
+	t.Logf("stored when killed: %s", before)
+	time.Sleep(500 * time.Millisecond) // nothing more may arrive: no duplicates
+	if _, b := p.req("GET", "/v1.1/Datastreams(1)/Observations?$count=true&$top=0", "", ""); !strings.Contains(b, fmt.Sprintf(`"@iot.count":%d`, n)) {
+		t.Errorf("duplicates after the restart: %s", b)
+	}
+	p.stop()
+}

@@ -164,6 +164,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	// QoS 1 and 2: acknowledged to the client once NATS stored them, taken from there durably
+	ingestTopic := "rabta/" + c.cfg.NodeID + "/ingest/+"
+	if c.cfg.MQTTAddr != "" || c.cfg.NATSURL != "" {
+		if err := b.ConsumeMQTT(bg, "mqtt-ingest", append([]string{ingestTopic}, sensorthings.MQTTTopics...), func(ctx context.Context, msgs []bus.Message) error {
+			return mqttBatch(ctx, ing, st, msgs, mlog)
+		}); err != nil {
+			return err
+		}
+	}
 	notify, err := b.Consume(bg, "sta-mqtt", true, func(ctx context.Context, d bus.Delivery) error {
 		batch, err := sensing.DecodeObsBatch(d.Data)
 		if err != nil {
@@ -343,23 +352,67 @@ func (o outbox) Pending(ctx context.Context, limit int) ([]bus.Entry, error) {
 
 func (o outbox) Done(ctx context.Context, ids []int64) error { return o.s.OutboxDone(ctx, ids) }
 
+// mqttBatch stores a batch of durable MQTT messages: logger observations together in one
+// transaction (a message delivered again after a crash is recognised and left out), SensorThings
+// creates one by one. Refused messages are counted and logged; only a store failure is an error.
+func mqttBatch(ctx context.Context, ing *ingest.Service, st *sensorthings.Server, msgs []bus.Message, log *slog.Logger) error {
+	var obs []sensing.Observation
+	var topics []string
+	for _, msg := range msgs {
+		if !strings.Contains(msg.Topic, "/ingest/") {
+			if _, err := st.MQTTCreate(ctx, msg.Topic, msg.Data); err != nil {
+				if apperr.KindOf(err) == apperr.Internal || apperr.KindOf(err) == apperr.Unavailable {
+					return err
+				}
+				log.Info("mqtt_create_rejected", "topic", msg.Topic, "reason", apperr.Message(err))
+			}
+			continue
+		}
+		o, err := decodeIngest(msg)
+		if err != nil {
+			ing.Reject("mqtt", err)
+			log.Info("mqtt_observation_rejected", "topic", msg.Topic, "reason", apperr.Message(err))
+			continue
+		}
+		obs = append(obs, o)
+		topics = append(topics, msg.Topic)
+	}
+	if len(obs) == 0 {
+		return nil
+	}
+	_, errs, err := ing.IngestAgain(ctx, "mqtt", obs)
+	if err != nil {
+		return err
+	}
+	for i, e := range errs {
+		if e != nil && !ingest.Duplicate(e) {
+			log.Info("mqtt_observation_rejected", "topic", topics[i], "reason", apperr.Message(e))
+		}
+	}
+	return nil
+}
+
+// decodeIngest decodes a logger's message on rabta/<node>/ingest/<datastream>.
+func decodeIngest(msg bus.Message) (sensing.Observation, error) {
+	i := strings.LastIndexByte(msg.Topic, '/')
+	ds, err := strconv.ParseInt(msg.Topic[i+1:], 10, 64)
+	if err != nil || ds <= 0 {
+		return sensing.Observation{}, apperr.E(apperr.Invalid, "topic %q: the last level must be a datastream id", msg.Topic)
+	}
+	o, err := sensorthings.DecodeIngestMessage(msg.Data, time.Now())
+	o.DatastreamID = ds
+	return o, err
+}
+
 // mqttIngest takes one observation published by a logger to rabta/<node>/ingest/<datastream>:
 // a JSON object {"phenomenonTime": "...", "result": ...} (phenomenonTime optional), or a bare
 // number meaning "this value, now".
 func mqttIngest(ctx context.Context, ing *ingest.Service, msg bus.Message) error {
-	i := strings.LastIndexByte(msg.Topic, '/')
-	ds, err := strconv.ParseInt(msg.Topic[i+1:], 10, 64)
-	if err != nil || ds <= 0 {
-		err := apperr.E(apperr.Invalid, "topic %q: the last level must be a datastream id", msg.Topic)
-		ing.Reject("mqtt", err)
-		return err
-	}
-	o, err := sensorthings.DecodeIngestMessage(msg.Data, time.Now())
+	o, err := decodeIngest(msg)
 	if err != nil {
 		ing.Reject("mqtt", err)
 		return err
 	}
-	o.DatastreamID = ds
 	_, errs, err := ing.Ingest(ctx, "mqtt", []sensing.Observation{o})
 	if err != nil {
 		return err

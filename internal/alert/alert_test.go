@@ -57,7 +57,9 @@ func TestLifeCycle(t *testing.T) {
 		issued    int
 	}{
 		{func() (*alert.Alert, error) { return s.Trigger(ctx, trig(rule.Fire, 0, "Low", 150000, c.t)) }, alert.Draft, cap.MsgAlert, 0},
-		{func() (*alert.Alert, error) { return s.Trigger(ctx, trig(rule.Escalate, 1, "Exceptionally High", 700000, c.t)) }, alert.Draft, cap.MsgAlert, 0},
+		{func() (*alert.Alert, error) {
+			return s.Trigger(ctx, trig(rule.Escalate, 1, "Exceptionally High", 700000, c.t))
+		}, alert.Draft, cap.MsgAlert, 0},
 		{func() (*alert.Alert, error) { return s.Approve(ctx, 1, "ndma/key-2", "checked") }, alert.Issued, "", 1},
 		{func() (*alert.Alert, error) { return s.Trigger(ctx, trig(rule.DeEscalate, 0, "Low", 200000, c.t)) }, alert.Issued, cap.MsgUpdate, 1},
 		{func() (*alert.Alert, error) { return s.Trigger(ctx, trig(rule.Clear, -1, "", 50000, c.t)) }, alert.Issued, cap.MsgCancel, 1},

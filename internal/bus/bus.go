@@ -77,6 +77,10 @@ type Bus struct {
 
 	mu   sync.Mutex
 	subs []*nats.Subscription
+
+	imu      sync.Mutex // guards the interest cache
+	interest []server.SubDetail
+	iAt      time.Time
 }
 
 // Open starts the embedded server (unless opts.URL is set), connects, and makes sure the
@@ -322,7 +326,9 @@ type Message struct {
 }
 
 // SubscribeTopics calls fn for each message MQTT (or NATS) clients publish to a topic matching
-// filter (MQTT wildcards + and #). Rabta's own publishes are not delivered back (no echo).
+// filter (MQTT wildcards + and #) at most once: core NATS messages and MQTT QoS 0. MQTT QoS 1
+// and 2 messages are left to ConsumeMQTT, which takes them durably. Rabta's own publishes are
+// not delivered back.
 func (b *Bus) SubscribeTopics(filter string, fn func(Message)) error {
 	subj, err := MQTTSubject(filter)
 	if err != nil {
@@ -331,6 +337,9 @@ func (b *Bus) SubscribeTopics(filter string, fn func(Message)) error {
 	s, err := b.nc.Subscribe(subj, func(m *nats.Msg) {
 		if m.Header.Get(notificationHeader) != "" {
 			return
+		}
+		if q := m.Header.Get(mqttQoSHeader); q != "" && q[0] != '0' {
+			return // MQTT QoS 1 or 2: stored by the bridge, taken durably by ConsumeMQTT
 		}
 		fn(Message{Topic: MQTTTopic(m.Subject), Data: m.Data})
 	})
@@ -354,14 +363,11 @@ func (b *Bus) Interest(prefix string) []string {
 	if err != nil {
 		return nil
 	}
-	sz, err := b.srv.Subsz(&server.SubszOptions{Subscriptions: true, Limit: 100000})
-	if err != nil {
-		return nil
-	}
+	subs := b.subscriptions()
 	own, _ := b.nc.GetClientID() // Rabta's own subscriptions (for creates) are not interest
 	seen := map[string]bool{}
 	var out []string
-	for _, s := range sz.Subs {
+	for _, s := range subs {
 		if s.Cid == own {
 			continue
 		}
@@ -371,6 +377,22 @@ func (b *Bus) Interest(prefix string) []string {
 		}
 	}
 	return out
+}
+
+// subscriptions returns the embedded server's subscriptions, listed at most once a second:
+// listing them walks every subscription on the server, too much to do for every message.
+func (b *Bus) subscriptions() []server.SubDetail {
+	b.imu.Lock()
+	defer b.imu.Unlock()
+	if time.Since(b.iAt) < time.Second {
+		return b.interest
+	}
+	sz, err := b.srv.Subsz(&server.SubszOptions{Subscriptions: true, Limit: 1 << 20})
+	if err != nil {
+		return b.interest
+	}
+	b.interest, b.iAt = sz.Subs, time.Now()
+	return b.interest
 }
 
 // natsLog routes the embedded server's log to slog.

@@ -185,7 +185,7 @@ func TestMQTTAuthByKey(t *testing.T) {
 	}
 	defer b.Close()
 	var mu sync.Mutex
-	var got []string
+	var got, durable []string
 	if err := b.SubscribeTopics("rabta/n1/ingest/+", func(m Message) {
 		mu.Lock()
 		got = append(got, m.Topic+" "+string(m.Data))
@@ -193,10 +193,23 @@ func TestMQTTAuthByKey(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	host, port, _ := net.SplitHostPort(b.MQTTAddr())
-	pub := func(key, topic, msg string) error {
-		return exec.Command("mosquitto_pub", "-h", host, "-p", port, "-u", "x", "-P", key, "-q", "1", "-t", topic, "-m", msg).Run()
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := b.ConsumeMQTT(cctx, "test", []string{"rabta/n1/ingest/+"}, func(_ context.Context, ms []Message) error {
+		mu.Lock()
+		for _, m := range ms {
+			durable = append(durable, m.Topic+" "+string(m.Data))
+		}
+		mu.Unlock()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
+	host, port, _ := net.SplitHostPort(b.MQTTAddr())
+	pubQ := func(q, key, topic, msg string) error {
+		return exec.Command("mosquitto_pub", "-h", host, "-p", port, "-u", "x", "-P", key, "-q", q, "-t", topic, "-m", msg).Run()
+	}
+	pub := func(key, topic, msg string) error { return pubQ("1", key, topic, msg) }
 	if err := pub("operator-key-0000000000000", "rabta/n1/ingest/7", "42"); err != nil {
 		t.Errorf("operator publish: %v", err)
 	}
@@ -205,11 +218,16 @@ func TestMQTTAuthByKey(t *testing.T) {
 		t.Error("a wrong key connected")
 	}
 	pub("operator-key-0000000000000", "rabta/n1/obs/7", "45") // the internal stream is not for clients
+	pubQ("0", "operator-key-0000000000000", "rabta/n1/ingest/8", "46")
 	time.Sleep(500 * time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != 1 || got[0] != "rabta/n1/ingest/7 42" {
-		t.Errorf("received %q, want only the operator's message", got)
+	// QoS 1 goes the durable way only, QoS 0 the core way only
+	if len(durable) != 1 || durable[0] != "rabta/n1/ingest/7 42" {
+		t.Errorf("durable: %q, want only the operator's QoS 1 message", durable)
+	}
+	if len(got) != 1 || got[0] != "rabta/n1/ingest/8 46" {
+		t.Errorf("core: %q, want only the QoS 0 message", got)
 	}
 	if st, _ := b.Stats(ctx); st.Messages != 0 {
 		t.Errorf("a client wrote to the OBS stream")

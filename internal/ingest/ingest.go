@@ -16,8 +16,11 @@ import (
 )
 
 // Store stores observations: per-item errors for refused items, the rest committed together.
+// IngestNew also refuses, with an error for which Duplicate is true, an observation identical
+// to one already stored.
 type Store interface {
 	Ingest(ctx context.Context, obs []sensing.Observation) ([]int64, []error, error)
+	IngestNew(ctx context.Context, obs []sensing.Observation) ([]int64, []error, error)
 }
 
 // Service is the ingest path.
@@ -37,9 +40,33 @@ func (s *Service) Ingest(ctx context.Context, source string, obs []sensing.Obser
 	if err != nil {
 		return nil, nil, err
 	}
-	var bad int64
+	s.count(ctx, source, obs, errs)
+	return ids, errs, nil
+}
+
+// IngestAgain is Ingest for sources that may deliver an observation twice (MQTT QoS 1 after a
+// crash, a re-imported file): an observation identical to a stored one is left out, with
+// Duplicate(err) true, and not counted as rejected.
+func (s *Service) IngestAgain(ctx context.Context, source string, obs []sensing.Observation) ([]int64, []error, error) {
+	ids, errs, err := s.Store.IngestNew(ctx, obs)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.count(ctx, source, obs, errs)
+	return ids, errs, nil
+}
+
+// Duplicate reports whether an item error of IngestAgain says "already stored".
+func Duplicate(err error) bool { return apperr.KindOf(err) == apperr.Conflict }
+
+func (s *Service) count(ctx context.Context, source string, obs []sensing.Observation, errs []error) {
+	var bad, dup int64
 	var rejected []error
 	for i, e := range errs {
+		if e != nil && Duplicate(e) {
+			dup++
+			continue
+		}
 		if e != nil {
 			bad++
 			rejected = append(rejected, e)
@@ -48,12 +75,11 @@ func (s *Service) Ingest(ctx context.Context, source string, obs []sensing.Obser
 			}
 		}
 	}
-	s.Accepted.Add(int64(len(obs)) - bad)
+	s.Accepted.Add(int64(len(obs)) - bad - dup)
 	s.Rejected.Add(bad)
 	if s.OnResult != nil {
-		s.OnResult(source, len(obs)-int(bad), rejected)
+		s.OnResult(source, len(obs)-int(bad+dup), rejected)
 	}
-	return ids, errs, nil
 }
 
 // Reject counts an observation refused before it reached the store (it could not be decoded).

@@ -80,18 +80,23 @@ func (r *Runner) Load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var snap rule.Snapshot
+	var snap *rule.Snapshot
 	if r.engine != nil {
-		snap = r.engine.Snapshot()
+		s := r.engine.Snapshot()
+		snap = &s
 	} else if b, err := r.Store.LoadEngineState(ctx); err != nil {
 		return err
 	} else if b != nil {
-		if err := json.Unmarshal(b, &snap); err != nil {
+		snap = &rule.Snapshot{}
+		if err := json.Unmarshal(b, snap); err != nil {
 			r.log().Warn("rule_state_unreadable", "err", err)
+			snap = nil
 		}
 	}
-	if err := e.Restore(snap); err != nil {
-		r.log().Warn("rule_state_not_restored", "err", err)
+	if snap != nil { // nothing saved yet on a fresh node: nothing to restore
+		if err := e.Restore(*snap); err != nil {
+			r.log().Warn("rule_state_not_restored", "err", err)
+		}
 	}
 	r.engine, r.version = e, version
 	r.rules = map[string]rule.Rule{}
