@@ -174,6 +174,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	notify, err := b.Consume(bg, "sta-mqtt", true, func(ctx context.Context, d bus.Delivery) error {
+		if !sensorthings.Subscribed(b, d.Datastream) {
+			return nil
+		}
 		batch, err := sensing.DecodeObsBatch(d.Data)
 		if err != nil {
 			mlog.Warn("bad_bus_message", "subject", d.Subject, "err", err)
@@ -188,6 +191,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer notify.Stop()
 	wlog := log.With("component", "warning")
 	warn, err := b.Consume(bg, "warning", false, func(ctx context.Context, d bus.Delivery) error {
+		if !runner.Watches(d.Datastream) {
+			return nil
+		}
 		batch, err := sensing.DecodeObsBatch(d.Data)
 		if err != nil {
 			wlog.Warn("bad_bus_message", "subject", d.Subject, "err", err)

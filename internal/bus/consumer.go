@@ -3,6 +3,8 @@ package bus
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -10,8 +12,11 @@ import (
 
 // Delivery is one message of the OBS stream handed to a consumer.
 type Delivery struct {
-	Subject string
-	Data    []byte
+	// Datastream is the datastream of the observations, from the subject: a consumer may pass
+	// over a message without decoding it.
+	Datastream int64
+	Subject    string
+	Data       []byte
 	// MsgID is the outbox message id (node:outbox:<n>): the same for a re-published entry.
 	MsgID string
 	// Seq is the stream sequence; NumDelivered counts deliveries of this message (>1 after a
@@ -57,7 +62,8 @@ func (b *Bus) Consume(ctx context.Context, name string, fromNew bool, fn Handler
 			m.Term()
 			return
 		}
-		d := Delivery{Subject: m.Subject(), Data: m.Data(), MsgID: m.Headers().Get(jetstream.MsgIDHeader),
+		ds, _ := strconv.ParseInt(m.Subject()[strings.LastIndexByte(m.Subject(), '.')+1:], 10, 64)
+		d := Delivery{Datastream: ds, Subject: m.Subject(), Data: m.Data(), MsgID: m.Headers().Get(jetstream.MsgIDHeader),
 			Seq: md.Sequence.Stream, NumDelivered: md.NumDelivered, Published: md.Timestamp}
 		if err := fn(ctx, d); err != nil {
 			b.log.Warn("consumer_failed", "consumer", name, "seq", d.Seq, "err", err)

@@ -76,6 +76,16 @@ func (s *Server) mqttEntity(topic string, body []byte) (*sensing.Entity, error) 
 	return e, nil
 }
 
+// Subscribed reports whether any MQTT client follows observations of datastream ds (through
+// v1.1/Observations or v1.1/Datastreams(ds)/Observations), so that a batch nobody follows is not
+// even decoded. Subscribers by FeatureOfInterest are not known before decoding; while there are
+// any, every batch counts as followed.
+func Subscribed(p Publisher, ds int64) bool {
+	return len(p.Interest(Version+"/Observations")) > 0 ||
+		len(p.Interest(Version+"/Datastreams("+strconv.FormatInt(ds, 10)+")/Observations")) > 0 ||
+		len(p.Interest(Version+"/FeaturesOfInterest(")) > 0
+}
+
 // NotifyMQTT sends each observation of an accepted batch to the MQTT subscribers of its topics
 // (only topics somebody subscribes to are built). base is the API's base URL for links.
 func (s *Server) NotifyMQTT(p Publisher, base string, b *sensing.ObsBatch) error {

@@ -161,6 +161,14 @@ func (r *Runner) Handle(ctx context.Context, b *sensing.ObsBatch) error {
 	return r.act(ctx, triggers)
 }
 
+// Watches reports whether any loaded rule reads datastream ds, so that a consumer can pass
+// over a message without decoding it.
+func (r *Runner) Watches(ds int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.watched(ds)
+}
+
 // watched reports whether a rule reads datastream ds (r.mu held).
 func (r *Runner) watched(ds int64) bool {
 	for _, x := range r.rules {

@@ -205,6 +205,9 @@ func (s *Entities) insert(ctx context.Context, tx *sql.Tx, obs []sensing.Observa
 		if err := s.writeOutbox(ctx, tx, obs, ids); err != nil {
 			return nil, nil, err
 		}
+		if err := s.purgeOutbox(ctx, tx); err != nil {
+			return nil, nil, err
+		}
 	}
 	// Datastream.phenomenonTime and resultTime span their observations (SensorThings 1.1, 8.2.4).
 	for id, sp := range spans {
@@ -371,7 +374,10 @@ func (s *Entities) OutboxPending(ctx context.Context, limit int) ([]OutboxEntry,
 		return nil, err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT id, kind, key, first_id, last_id, created_us FROM outbox ORDER BY id LIMIT ?`, limit)
+	s.omu.Lock()
+	pub := s.published
+	s.omu.Unlock()
+	rows, err := tx.QueryContext(ctx, `SELECT id, kind, key, first_id, last_id, created_us FROM outbox WHERE id > ? ORDER BY id LIMIT ?`, pub, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -397,9 +403,7 @@ func (s *Entities) OutboxPending(ctx context.Context, limit int) ([]OutboxEntry,
 		if b.Obs, err = s.items(ctx, tx, out[i].Key, ranges[i][0], ranges[i][1]); err != nil {
 			return nil, err
 		}
-		if out[i].Payload, err = json.Marshal(b); err != nil {
-			return nil, err
-		}
+		out[i].Payload = b.AppendJSON(make([]byte, 0, 160*len(b.Obs)+128))
 	}
 	return out, tx.Commit()
 }
@@ -440,23 +444,51 @@ func (s *Entities) items(ctx context.Context, tx *sql.Tx, ds, first, last int64)
 	return out, rows.Err()
 }
 
-// OutboxDone deletes published entries.
+// OutboxDone records that the relay has published the entries (a prefix of the pending ones,
+// in id order). They are deleted with the next ingest transaction — a delete of their own would
+// cost a synced commit on the one writer for every relay round — or after two seconds without
+// one. Until then OutboxPending skips them; a crash in between publishes them again, which
+// JetStream de-duplicates.
 func (s *Entities) OutboxDone(ctx context.Context, ids []int64) error {
-	if len(ids) == 0 {
+	var top int64
+	for _, id := range ids {
+		top = max(top, id)
+	}
+	s.omu.Lock()
+	if top > s.published {
+		s.published = top
+	}
+	stale := time.Since(s.lastPurge) > 2*time.Second
+	s.omu.Unlock()
+	if !stale {
 		return nil
 	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.purgeOutbox(ctx, tx) })
+}
+
+// purgeOutbox deletes the published outbox entries inside a write transaction.
+func (s *Entities) purgeOutbox(ctx context.Context, tx *sql.Tx) error {
+	s.omu.Lock()
+	upTo := s.published
+	s.lastPurge = time.Now()
+	s.omu.Unlock()
+	if upTo <= s.purged {
+		return nil
 	}
-	_, err := s.db.w.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (`+placeholders(len(ids))+`)`, args...)
-	return err
+	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE id <= ?`, upTo); err != nil {
+		return fmt.Errorf("purge outbox: %w", err)
+	}
+	s.purged = upTo // s.mu is held: only writers touch purged
+	return nil
 }
 
 // OutboxBacklog counts unpublished entries and the age of the oldest.
 func (s *Entities) OutboxBacklog(ctx context.Context) (n int64, oldest time.Time, err error) {
 	var c sql.NullInt64
-	err = s.db.r.QueryRowContext(ctx, `SELECT count(*), min(created_us) FROM outbox`).Scan(&n, &c)
+	s.omu.Lock()
+	pub := s.published
+	s.omu.Unlock()
+	err = s.db.r.QueryRowContext(ctx, `SELECT count(*), min(created_us) FROM outbox WHERE id > ?`, pub).Scan(&n, &c)
 	if c.Valid {
 		oldest = time.UnixMicro(c.Int64)
 	}

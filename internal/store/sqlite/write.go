@@ -28,6 +28,11 @@ type Entities struct {
 	// same transaction, for the relay to publish on the bus. Node goes into the payload.
 	Outbox bool
 	Node   string
+
+	omu       sync.Mutex // guards published and lastPurge
+	published int64      // the highest outbox id the relay has published
+	lastPurge time.Time
+	purged    int64 // the highest outbox id deleted (writers only, under mu)
 }
 
 // NewEntities returns the entity store on db.
