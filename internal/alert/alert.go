@@ -347,7 +347,13 @@ func (s *Service) issue(ctx context.Context, a *Alert, by, why string) error {
 		if in.Onset.Before(now) {
 			in.Onset = now
 		}
-		in.Expires = expires
+		in.Expires = now.Add(s.expiry())
+		if in.Onset.After(now) { // a forecast: valid until well after what it announces
+			in.Expires = in.Onset.Add(s.expiry())
+		}
+		if in.Expires.After(expires) { // the message lives as long as its longest info
+			expires = in.Expires
+		}
 		if m.MsgType == cap.MsgCancel {
 			in.Urgency, in.Severity, in.Certainty = "Past", "Minor", "Observed"
 		}

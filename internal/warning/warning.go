@@ -110,7 +110,14 @@ func (r *Runner) Load(ctx context.Context) error {
 // Apply validates rules and makes them the node's rules (all at once, or none).
 func Apply(ctx context.Context, s Store, rules []rule.Rule) error {
 	seen := map[string]bool{}
+	kind := map[int64]bool{} // datastream → read as a forecast
 	for _, x := range rules {
+		for _, d := range x.Datastreams {
+			if f, ok := kind[d]; ok && f != x.Forecast {
+				return apperr.E(apperr.Invalid, "rule %s: datastream %d is read as a forecast by one rule and as observations by another", x.ID, d)
+			}
+			kind[d] = x.Forecast
+		}
 		if err := x.Validate(); err != nil {
 			return apperr.Wrap(apperr.Invalid, err, "rule %s", x.ID)
 		}
@@ -146,12 +153,13 @@ func (r *Runner) Handle(ctx context.Context, b *sensing.ObsBatch) error {
 		return nil
 	}
 	now := r.now()
+	forecast := r.forecast(b.Datastream)
 	for _, it := range b.Obs {
 		v, ok := it.Number()
 		if !ok {
 			continue
 		}
-		triggers = append(triggers, e.Observe(now, rule.Obs{Datastream: b.Datastream, Time: it.End, Value: v, Flag: int(it.Flag)})...)
+		triggers = append(triggers, e.Observe(now, rule.Obs{Datastream: b.Datastream, Time: it.End, Value: v, Flag: int(it.Flag), Forecast: forecast})...)
 	}
 	r.dirty = true
 	r.mu.Unlock()
@@ -167,6 +175,22 @@ func (r *Runner) Watches(ds int64) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.watched(ds)
+}
+
+// forecast reports whether datastream ds holds forecasts: a forecast rule reads it (r.mu held).
+// A datastream is either observed or forecast; Apply refuses rules that disagree about one.
+func (r *Runner) forecast(ds int64) bool {
+	for _, x := range r.rules {
+		if !x.Forecast {
+			continue
+		}
+		for _, d := range x.Datastreams {
+			if d == ds {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // watched reports whether a rule reads datastream ds (r.mu held).
