@@ -273,6 +273,22 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(b, `"floodClasses"`) || !strings.Contains(b, `"coordinates"`) {
 		t.Errorf("Khanki in the demo: %s", b)
 	}
+	// the demo warns: Exercise alerts on the feed, drafts waiting for an approver
+	var atom, drafts string
+	for time.Now().Before(deadline.Add(30 * time.Second)) {
+		_, atom = p.req("GET", "/cap/alerts.atom", "", "")
+		_, drafts = p.req("GET", "/api/v1/alerts?state=draft", adminKey, "")
+		if strings.Contains(atom, "<cap:status>Exercise</cap:status>") && strings.Contains(drafts, `"state": "draft"`) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if !strings.Contains(atom, "<cap:status>Exercise</cap:status>") || !strings.Contains(atom, "flood at") {
+		t.Errorf("no Exercise flood alert on the demo's feed:\n%.2000s", atom)
+	}
+	if !strings.Contains(drafts, `"state": "draft"`) {
+		t.Errorf("no draft waiting for an approver in the demo: %.1000s", drafts)
+	}
 	p.stop()
 }
 

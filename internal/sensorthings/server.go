@@ -185,7 +185,7 @@ func (s *Server) resolve(ctx context.Context, res *resource) (*target, error) {
 			}
 			continue
 		}
-		prevSet, _ := sensing.Sets[cur.Set], 0
+		prevSet := sensing.Sets[cur.Set]
 		nav, _ := prevSet.NavTo(seg.Name)
 		if !nav.Many {
 			set, id, err := s.Store.Navigate(ctx, cur.Set, cur.ID, seg.Name)
