@@ -31,12 +31,15 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := os.Stat(out); err == nil {
 		return fmt.Errorf("%s exists; backups never overwrite", out)
 	}
-	db, err := c.open(ctx)
+	if c.cfg.DB != "" {
+		return errors.New("backup: for PostgreSQL use pg_dump (e.g. pg_dump --format=custom), which takes a consistent snapshot while Rabta runs")
+	}
+	stores, err := c.openStores(ctx, nil)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if err := db.Backup(ctx, out); err != nil {
+	defer stores.close()
+	if err := stores.backup(ctx, out); err != nil {
 		return err
 	}
 	if err := sqlite.Check(ctx, out); err != nil {
@@ -60,6 +63,9 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if err := c.load(fs); err != nil {
 		return err
+	}
+	if c.cfg.DB != "" {
+		return errors.New("restore: for PostgreSQL use pg_restore on a stopped node")
 	}
 	in := fs.Arg(0)
 	if err := sqlite.Check(ctx, in); err != nil {

@@ -7,13 +7,12 @@ import (
 
 	"github.com/rabta/rabta/internal/demo"
 	"github.com/rabta/rabta/internal/ingest"
-	"github.com/rabta/rabta/internal/store/sqlite"
 	"github.com/rabta/rabta/internal/warning"
 )
 
 // runDemo seeds the demo data set on a fresh node, backfills its recent history and replays
 // the rest live through the same ingest path as any sensor.
-func runDemo(ctx context.Context, ents *sqlite.Entities, ing *ingest.Service, alerts *sqlite.Alerts, runner *warning.Runner, speed float64, log *slog.Logger) error {
+func runDemo(ctx context.Context, ents entityStore, ing *ingest.Service, alerts alertStore, runner *warning.Runner, speed float64, log *slog.Logger) error {
 	ds, err := demo.Load()
 	if err != nil {
 		return err

@@ -15,11 +15,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/rabta/rabta/internal/config"
-	"github.com/rabta/rabta/internal/store/sqlite"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -94,6 +92,7 @@ func (c *common) flags(fs *flag.FlagSet) {
 	c.cfg = config.Default()
 	fs.StringVar(&c.configFile, "config", "", "YAML configuration file")
 	fs.StringVar(&c.cfg.DataDir, "data-dir", c.cfg.DataDir, "data directory (env RABTA_DATA_DIR)")
+	fs.StringVar(&c.cfg.DB, "db", c.cfg.DB, "store: empty for SQLite in the data directory, or a postgres:// URL (env RABTA_DB)")
 }
 
 // load applies, in order: defaults, the file, the environment, then flags given explicitly.
@@ -112,6 +111,7 @@ func (c *common) load(fs *flag.FlagSet) error {
 	}
 	apply := map[string]func(){
 		"data-dir":      func() { c.cfg.DataDir = flagCfg.DataDir },
+		"db":            func() { c.cfg.DB = flagCfg.DB },
 		"http-addr":     func() { c.cfg.HTTPAddr = flagCfg.HTTPAddr },
 		"demo":          func() { c.cfg.Demo = flagCfg.Demo },
 		"demo-speed":    func() { c.cfg.DemoSpeed = flagCfg.DemoSpeed },
@@ -130,13 +130,6 @@ func (c *common) load(fs *flag.FlagSet) error {
 		}
 	}
 	return c.cfg.Validate()
-}
-
-func (c *common) open(ctx context.Context) (*sqlite.DB, error) {
-	if err := os.MkdirAll(c.cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	return sqlite.Open(ctx, filepath.Join(c.cfg.DataDir, "rabta.db"))
 }
 
 func logger(cfg config.Config, w io.Writer) *slog.Logger {

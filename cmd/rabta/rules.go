@@ -10,7 +10,6 @@ import (
 	"os"
 
 	"github.com/rabta/rabta/internal/rule"
-	"github.com/rabta/rabta/internal/store/sqlite"
 	"github.com/rabta/rabta/internal/warning"
 )
 
@@ -43,12 +42,12 @@ func rules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	db, err := c.open(ctx)
+	stores, err := c.openStores(ctx, nil)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	store := sqlite.NewAlerts(db)
+	defer stores.close()
+	store := stores.alerts
 	if args[0] == "list" {
 		rs, _, err := store.LoadRules(ctx)
 		if err != nil {

@@ -28,7 +28,6 @@ import (
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings"
-	"github.com/rabta/rabta/internal/store/sqlite"
 	"github.com/rabta/rabta/internal/warning"
 )
 
@@ -70,12 +69,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer unlock()
-	db, err := c.open(ctx)
+	stores, err := c.openStores(ctx, &ingest.QC{Log: log.With("component", "qc")})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	keys := sqlite.NewAuth(db)
+	defer stores.close()
+	keys := stores.keys
 	if err := bootstrapAdmin(ctx, keys, c.cfg.AdminKeyFile, stderr, log); err != nil {
 		return err
 	}
@@ -89,16 +88,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer b.Close()
 
-	ents := sqlite.NewEntities(db, &ingest.QC{Log: log.With("component", "qc")})
-	ents.Outbox, ents.Node = c.cfg.Outbox, c.cfg.NodeID
+	ents := stores.ents
 	if !c.cfg.Outbox {
 		log.Warn("outbox_off", "why", "outbox: false — accepted observations do not reach the bus (measurement only)")
 	}
-	relay := bus.NewRelay(b, outbox{ents}, log.With("component", "relay"))
+	relay := bus.NewRelay(b, stores.outbox, log.With("component", "relay"))
 	relay.OnPublished = func(created time.Time) {
 		m.busLatency.WithLabelValues("published").Observe(time.Since(created).Seconds())
 	}
-	ents.AfterCommit = func(int) { relay.Wake() }
+	stores.configure(c.cfg.Outbox, c.cfg.NodeID, func(int) { relay.Wake() })
 	ing := &ingest.Service{Store: ents, Log: log.With("component", "ingest"), OnResult: m.onIngest}
 	st := &sensorthings.Server{
 		Store: ents, Ingest: ing, Log: log.With("component", "sensorthings"),
@@ -116,7 +114,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	trusted := append([]*x509.Certificate{sign.cert}, extra...)
-	alerts := sqlite.NewAlerts(db)
+	alerts := stores.alerts
 	runner := &warning.Runner{Store: alerts, Log: log.With("component", "warning")}
 	asvc := &alert.Service{Store: alerts, Signer: sign, Publisher: alertPublisher{b}, Labels: ents, Rules: runner.Rule,
 		Log:    log.With("component", "alert"),
@@ -255,7 +253,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := db.Ping(ctx); err != nil {
+		if err := stores.ping(ctx); err != nil {
 			http.Error(w, "store not ready", http.StatusServiceUnavailable)
 			return
 		}
@@ -341,23 +339,6 @@ func (p alertPublisher) PublishAlert(ctx context.Context, m *alert.Message) erro
 	return p.b.PublishAlert(ctx, m.Identifier, m.XML)
 }
 
-// outbox adapts the store's outbox to the relay.
-type outbox struct{ s *sqlite.Entities }
-
-func (o outbox) Pending(ctx context.Context, limit int) ([]bus.Entry, error) {
-	rows, err := o.s.OutboxPending(ctx, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]bus.Entry, len(rows))
-	for i, r := range rows {
-		out[i] = bus.Entry{ID: r.ID, Kind: r.Kind, Key: r.Key, Payload: r.Payload, Created: r.Created}
-	}
-	return out, nil
-}
-
-func (o outbox) Done(ctx context.Context, ids []int64) error { return o.s.OutboxDone(ctx, ids) }
-
 // mqttBatch stores a batch of durable MQTT messages: logger observations together in one
 // transaction (a message delivered again after a crash is recognised and left out), SensorThings
 // creates one by one. Refused messages are counted and logged; only a store failure is an error.
@@ -428,7 +409,7 @@ func mqttIngest(ctx context.Context, ing *ingest.Service, msg bus.Message) error
 
 // bootstrapAdmin makes sure a fresh node has an admin key: RABTA_ADMIN_KEY (or the file) if
 // set, otherwise a generated one printed once on stderr.
-func bootstrapAdmin(ctx context.Context, keys *sqlite.Auth, file string, stderr io.Writer, log *slog.Logger) error {
+func bootstrapAdmin(ctx context.Context, keys auth.Store, file string, stderr io.Writer, log *slog.Logger) error {
 	key := os.Getenv("RABTA_ADMIN_KEY")
 	if file != "" {
 		b, err := os.ReadFile(file)
@@ -480,7 +461,7 @@ func recoverer(log *slog.Logger, st *sensorthings.Server, next http.Handler) htt
 
 // silentHandler lists datastreams that have stopped reporting: silent for longer than their
 // QC expected interval.
-func silentHandler(ents *sqlite.Entities, st *sensorthings.Server) http.HandlerFunc {
+func silentHandler(ents entityStore, st *sensorthings.Server) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !st.PublicRead {
 			if err := auth.Require(r.Context(), auth.Viewer); err != nil {

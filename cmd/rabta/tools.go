@@ -16,7 +16,6 @@ import (
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensing"
-	"github.com/rabta/rabta/internal/store/sqlite"
 )
 
 func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -36,12 +35,12 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := c.load(fs); err != nil {
 		return err
 	}
-	db, err := c.open(ctx)
+	stores, err := c.openStores(ctx, nil)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	st := sqlite.NewAuth(db)
+	defer stores.close()
+	st := stores.keys
 	switch args[0] {
 	case "create":
 		r, err := auth.ParseRole(*role)
@@ -113,12 +112,12 @@ func importObservations(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
-	db, err := c.open(ctx)
+	stores, err := c.openStores(ctx, &ingest.QC{})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	ents := sqlite.NewEntities(db, &ingest.QC{})
+	defer stores.close()
+	ents := stores.ents
 	bar := &progress{w: stderr, total: info.Size(), off: *quiet}
 	resolved := map[string]int64{}
 	var stored, dup, bad int
@@ -143,7 +142,7 @@ func importObservations(ctx context.Context, args []string, stdout, stderr io.Wr
 			switch {
 			case e == nil:
 				stored++
-			case errors.Is(e, sqlite.ErrDuplicate):
+			case ingest.Duplicate(e):
 				dup++
 			default:
 				report(lines[i], e)

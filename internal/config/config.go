@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -26,6 +27,9 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// HTTPAddr is where the HTTP API listens.
 	HTTPAddr string `yaml:"http_addr"`
+	// DB selects the store: empty for SQLite in the data directory, or a PostgreSQL URL
+	// (postgres://user@host:5432/rabta).
+	DB string `yaml:"db"`
 	// NATSURL, when set, is an external NATS cluster (nats://a:4222,nats://b:4222); empty
 	// means the embedded server.
 	NATSURL string `yaml:"nats_url"`
@@ -125,6 +129,7 @@ func (c *Config) Env(lookup func(string) (string, bool)) error {
 	str("RABTA_HTTP_ADDR", &c.HTTPAddr)
 	str("RABTA_PUBLIC_URL", &c.PublicURL)
 	str("RABTA_NATS_URL", &c.NATSURL)
+	str("RABTA_DB", &c.DB)
 	str("RABTA_NATS_ADDR", &c.NATSAddr)
 	str("RABTA_MQTT_ADDR", &c.MQTTAddr)
 	str("RABTA_LOG", &c.Log)
@@ -179,6 +184,9 @@ func (c *Config) Validate() error {
 	if c.NATSURL != "" && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://") {
 		errs = append(errs, fmt.Errorf("nats_url %q: want nats://host:port (comma-separated for a cluster)", c.NATSURL))
 	}
+	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
+		errs = append(errs, fmt.Errorf("db %q: empty for SQLite, or a postgres:// URL", redactURL(c.DB)))
+	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("max_body_bytes %d: at least 1024", c.MaxBodyBytes))
 	}
@@ -203,4 +211,13 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("gap_sweep %s: must be positive", c.GapSweep))
 	}
 	return errors.Join(errs...)
+}
+
+// redactURL hides a password in a URL, for messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
 }
