@@ -151,8 +151,24 @@ func splitAddr(addr string) (string, int, error) {
 	return host, p, nil
 }
 
+// free checks that addr can be listened on, so that a taken port is a clear error at once
+// rather than an embedded server that never gets ready.
+func free(what, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("bus: %s address %s: %w (another process holds it? set another with --%s-addr)", what, addr, err, what)
+	}
+	return l.Close()
+}
+
 func (b *Bus) startEmbedded() error {
 	o := b.opts
+	if err := errors.Join(free("nats", o.ClientAddr), free("mqtt", o.MQTTAddr)); err != nil {
+		return err
+	}
 	sopts := &server.Options{
 		ServerName: "rabta-" + o.Node,
 		JetStream:  true,
