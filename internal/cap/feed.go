@@ -505,7 +505,7 @@ func WriteAtom(w io.Writer, f FeedInfo, entries []Entry) error {
 	b.WriteString(`<feed xmlns="` + AtomNamespace + `" xmlns:cap="` + Namespace + `">` + "\n")
 	fw.elem(1, "feed", "id", f.ID)
 	fw.elem(1, "feed", "title", f.Title)
-	fw.elem(1, "feed", "updated", FormatTime(updated))
+	fw.elem(1, "feed", "updated", atomTime(updated))
 	if f.Author != "" {
 		b.WriteString("  <author>\n")
 		fw.elem(2, "feed/author", "name", f.Author)
@@ -523,9 +523,9 @@ func WriteAtom(w io.Writer, f FeedInfo, entries []Entry) error {
 		b.WriteString("  <entry>\n")
 		fw.elem(2, p, "id", e.ID)
 		fw.elem(2, p, "title", e.Title)
-		fw.elem(2, p, "updated", FormatTime(e.Updated))
+		fw.elem(2, p, "updated", atomTime(e.Updated))
 		if !e.Published.IsZero() {
-			fw.elem(2, p, "published", FormatTime(e.Published))
+			fw.elem(2, p, "published", atomTime(e.Published))
 		}
 		if e.Author != "" {
 			b.WriteString("    <author>\n")
@@ -602,3 +602,7 @@ func (fw *feedWriter) link(depth int, l Link) {
 	}
 	fw.b.WriteString("/>\n")
 }
+
+// atomTime formats an Atom date (RFC 3339): UTC with "Z", since RFC 3339 reads CAP's "-00:00"
+// as "offset unknown".
+func atomTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
