@@ -9,7 +9,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -270,4 +272,53 @@ func TestMQTTCrashSafety(t *testing.T) {
 		t.Errorf("duplicates after the restart: %s", b)
 	}
 	p.stop()
+}
+
+// TestExternalNATS: with --nats-url a node starts no server of its own and uses the given one
+// (here another node's embedded server, reached with an admin key as the NATS token).
+func TestExternalNATS(t *testing.T) {
+	a := start(t, t.TempDir(), []string{"RABTA_ADMIN_KEY=" + adminKey}, "--node-id", "hub")
+	natsURL := strings.Replace(a.nats, "nats://", "nats://"+adminKey+"@", 1)
+	bdir := t.TempDir()
+	b := start(t, bdir, []string{"RABTA_ADMIN_KEY=" + adminKey}, "--node-id", "edge", "--nats-url", natsURL, "--nats-addr", "", "--mqtt-addr", "")
+	if b.nats != "" || b.mqtt != "" {
+		t.Errorf("a node on an external cluster listens itself: nats %q mqtt %q", b.nats, b.mqtt)
+	}
+	if _, err := os.Stat(filepath.Join(bdir, "nats")); err == nil {
+		t.Error("a node on an external cluster keeps JetStream files of its own")
+	}
+	ctx := context.Background()
+	client, err := bus.Open(ctx, bus.Options{Node: "edge", URL: natsURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	got := make(chan int, 10)
+	cons, err := client.Consume(ctx, "check", false, func(_ context.Context, d bus.Delivery) error {
+		batch, err := sensing.DecodeObsBatch(d.Data)
+		if err == nil {
+			got <- len(batch.Obs)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Stop()
+	if st, body := b.req("POST", "/v1.1/Things", adminKey, gaugeThing); st != 201 {
+		t.Fatalf("create: %d %s", st, body)
+	}
+	if st, body := b.req("POST", "/v1.1/CreateObservations", adminKey, `[{"Datastream":{"@iot.id":1},"components":["result"],"dataArray":[[1],[2],[3]]}]`); st != 201 {
+		t.Fatalf("ingest: %d %s", st, body)
+	}
+	select {
+	case n := <-got:
+		if n != 3 {
+			t.Errorf("batch of %d observations, want 3", n)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the edge node's observations never reached the hub's JetStream")
+	}
+	b.stop()
+	a.stop()
 }
