@@ -65,7 +65,7 @@ func Sign(xml []byte, key crypto.Signer, cert *x509.Certificate) ([]byte, error)
 	}
 	out := etree.NewDocument()
 	out.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
-	out.CreateCharData("\n")
+	out.CreateText("\n")
 	out.SetRoot(signed)
 	b, err := out.WriteToBytes()
 	if err != nil {

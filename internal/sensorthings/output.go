@@ -14,9 +14,8 @@ import (
 // writer builds a response body. Properties come out in the data model's order, so responses
 // are stable (golden files) and readable.
 type writer struct {
-	b       bytes.Buffer
-	base    string
-	pending string // a nextLink to add before closing a page
+	b    bytes.Buffer
+	base string
 }
 
 func selfLink(base string, e *sensing.Entity) string {

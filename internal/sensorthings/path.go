@@ -27,9 +27,6 @@ type resource struct {
 	Special  string // "$batch", "CreateObservations"
 }
 
-// last returns the final segment.
-func (r *resource) last() *segment { return &r.Segs[len(r.Segs)-1] }
-
 // parsePath parses the path after "/v1.1/". Errors say which segment is wrong.
 func parsePath(p string) (*resource, error) {
 	p = strings.TrimSuffix(p, "/")
