@@ -2,12 +2,42 @@ package main
 
 import (
 	"context"
-	"errors"
 
+	"github.com/rabta/rabta/internal/bus"
 	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/store/postgres"
 )
 
-// openPostgres opens the PostgreSQL store.
+// openPostgres opens the PostgreSQL store (one database for the node; several Rabta processes
+// may share it).
 func openPostgres(ctx context.Context, dsn string, qc sensing.Checker) (*stores, error) {
-	return nil, errors.New("db: the PostgreSQL store is not selectable yet (its alert store is missing); leave db empty for SQLite")
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	ents := postgres.NewEntities(db, qc)
+	return &stores{
+		ents: ents, keys: postgres.NewAuth(db), alerts: postgres.NewAlerts(db), outbox: postgresOutbox{ents},
+		configure: func(outbox bool, node string, after func(int)) {
+			ents.Outbox, ents.Node, ents.AfterCommit = outbox, node, after
+		},
+		ping: db.Ping, close: db.Close,
+	}, nil
 }
+
+// postgresOutbox adapts the PostgreSQL store's outbox to the relay.
+type postgresOutbox struct{ s *postgres.Entities }
+
+func (o postgresOutbox) Pending(ctx context.Context, limit int) ([]bus.Entry, error) {
+	rows, err := o.s.OutboxPending(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bus.Entry, len(rows))
+	for i, r := range rows {
+		out[i] = bus.Entry{ID: r.ID, Kind: r.Kind, Key: r.Key, Payload: r.Payload, Created: r.Created}
+	}
+	return out, nil
+}
+
+func (o postgresOutbox) Done(ctx context.Context, ids []int64) error { return o.s.OutboxDone(ctx, ids) }

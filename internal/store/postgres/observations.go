@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -153,7 +154,16 @@ func (s *Entities) insert(ctx context.Context, tx pgx.Tx, obs []sensing.Observat
 	}
 	if len(keep) > 0 {
 		// ids first (one round trip), in item order, so that ids grow with the batch's order
-		rows, err := tx.Query(ctx, `SELECT nextval('observations_id_seq') FROM generate_series(1, $1)`, len(keep))
+		// in one unbroken run (see rabta_reserve_observation_ids): the outbox entries' id ranges
+		// must not take in another transaction's rows
+		if s.idLock == 0 {
+			k, err := lockKey(ctx, tx, "observation-ids")
+			if err != nil {
+				return nil, nil, fmt.Errorf("reserve observation ids: %w", err)
+			}
+			s.idLock = k
+		}
+		rows, err := tx.Query(ctx, `SELECT rabta_reserve_observation_ids($1, $2)`, len(keep), s.idLock)
 		if err != nil {
 			return nil, nil, fmt.Errorf("reserve observation ids: %w", err)
 		}
@@ -192,6 +202,9 @@ func (s *Entities) insert(ctx context.Context, tx pgx.Tx, obs []sensing.Observat
 	}
 	if s.Outbox {
 		if err := s.writeOutbox(ctx, tx, obs, ids); err != nil {
+			return nil, nil, err
+		}
+		if err := s.purgeOutbox(ctx, tx); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -318,30 +331,47 @@ func (s *Entities) foiForThing(ctx context.Context, tx pgx.Tx, thing int64) (int
 	return id, nil
 }
 
-// writeOutbox adds one outbox entry per datastream for the stored items of obs.
+// outboxChunk is the most observations one outbox entry (one bus message) carries, which
+// keeps messages well under NATS's default 1 MiB payload limit.
+const outboxChunk = 1000
+
+// writeOutbox adds outbox entries for the stored items of obs: per datastream, id ranges of
+// at most outboxChunk observations. The entries are tiny; the relay reads the data.
 func (s *Entities) writeOutbox(ctx context.Context, tx pgx.Tx, obs []sensing.Observation, ids []int64) error {
-	now := s.db.Now().UTC()
-	batches := map[int64]*sensing.ObsBatch{}
+	type run struct {
+		first, last int64
+		n           int
+	}
+	runs := map[int64]*run{}
 	var order []int64
+	now := us(s.db.Now())
+	flush := func(ds int64) error {
+		r := runs[ds]
+		_, err := tx.Exec(ctx, `INSERT INTO outbox (kind, key, first_id, last_id, created_us) VALUES ('obs', $1, $2, $3, $4)`, ds, r.first, r.last, now)
+		return err
+	}
 	for i := range obs {
 		if ids[i] == 0 {
 			continue
 		}
 		ds := obs[i].DatastreamID
-		b := batches[ds]
-		if b == nil {
-			b = &sensing.ObsBatch{V: sensing.ObsBatchVersion, Node: s.Node, Datastream: ds, Accepted: now}
-			batches[ds] = b
+		r := runs[ds]
+		if r == nil {
+			runs[ds] = &run{first: ids[i], last: ids[i], n: 1}
 			order = append(order, ds)
+			continue
 		}
-		b.Obs = append(b.Obs, obs[i].Item())
+		if r.n == outboxChunk {
+			if err := flush(ds); err != nil {
+				return fmt.Errorf("write outbox: %w", err)
+			}
+			*r = run{first: ids[i], last: ids[i], n: 1}
+			continue
+		}
+		r.last, r.n = ids[i], r.n+1
 	}
 	for _, ds := range order {
-		payload, err := json.Marshal(batches[ds])
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO outbox (kind, key, payload, created_us) VALUES ('obs', $1, $2, $3)`, ds, payload, us(now)); err != nil {
+		if err := flush(ds); err != nil {
 			return fmt.Errorf("write outbox: %w", err)
 		}
 	}
@@ -357,45 +387,152 @@ type OutboxEntry struct {
 	Created time.Time
 }
 
-// OutboxPending returns up to limit unpublished entries, oldest first.
+// doneIDs returns the ids OutboxDone recorded and not yet deleted.
+func (s *Entities) doneIDs() []int64 {
+	s.omu.Lock()
+	defer s.omu.Unlock()
+	ids := make([]int64, 0, len(s.done))
+	for id := range s.done {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// OutboxPending returns up to limit unpublished entries, oldest first, each with its bus
+// payload (a sensing.ObsBatch of the entry's observations, read now, in the same snapshot as
+// the entries).
 func (s *Entities) OutboxPending(ctx context.Context, limit int) ([]OutboxEntry, error) {
 	var out []OutboxEntry
-	err := s.db.conn(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT id, kind, key, payload, created_us FROM outbox ORDER BY id LIMIT $1`, limit)
+	done := s.doneIDs()
+	err := s.db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		out = out[:0]
+		rows, err := tx.Query(ctx, `SELECT id, kind, key, first_id, last_id, created_us FROM outbox WHERE id <> ALL($1::int8[]) ORDER BY id LIMIT $2`, done, limit)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		var ranges [][2]int64
 		for rows.Next() {
 			var e OutboxEntry
-			var cr int64
-			if err := rows.Scan(&e.ID, &e.Kind, &e.Key, &e.Payload, &cr); err != nil {
+			var c, first, last int64
+			if err := rows.Scan(&e.ID, &e.Kind, &e.Key, &first, &last, &c); err != nil {
+				rows.Close()
 				return err
 			}
-			e.Created = time.UnixMicro(cr)
+			e.Created = time.UnixMicro(c)
 			out = append(out, e)
+			ranges = append(ranges, [2]int64{first, last})
 		}
-		return rows.Err()
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i := range out {
+			b := sensing.ObsBatch{V: sensing.ObsBatchVersion, Node: s.Node, Datastream: out[i].Key, Accepted: out[i].Created.UTC()}
+			if b.Obs, err = s.items(ctx, tx, out[i].Key, ranges[i][0], ranges[i][1]); err != nil {
+				return err
+			}
+			out[i].Payload = b.AppendJSON(make([]byte, 0, 160*len(b.Obs)+128))
+		}
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// OutboxDone deletes published entries.
+// items reads a datastream's observations in an id range, in bus form.
+func (s *Entities) items(ctx context.Context, tx pgx.Tx, ds, first, last int64) ([]sensing.ObsItem, error) {
+	rows, err := tx.Query(ctx, `SELECT id, phen_text, phen_start, phen_end, result_time_text, result_num, result_json, qc, result_quality, foi_id, parameters
+		FROM observations WHERE id BETWEEN $1 AND $2 AND datastream_id = $3 ORDER BY id`, first, last, ds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []sensing.ObsItem
+	for rows.Next() {
+		var it sensing.ObsItem
+		var ps, pe int64
+		var qc int16
+		var rt, rj, q, params *string
+		var num *float64
+		var foi *int64
+		if err := rows.Scan(&it.ID, &it.PhenomenonTime, &ps, &pe, &rt, &num, &rj, &qc, &q, &foi, &params); err != nil {
+			return nil, err
+		}
+		it.Start, it.End = time.UnixMicro(ps).UTC(), time.UnixMicro(pe).UTC()
+		it.Flag = sensing.Flag(qc)
+		if rt != nil {
+			it.ResultTime = *rt
+		}
+		if foi != nil {
+			it.FoI = *foi
+		}
+		switch {
+		case num != nil:
+			it.Result = json.RawMessage(strconv.FormatFloat(*num, 'g', -1, 64))
+		case rj != nil:
+			it.Result = json.RawMessage(*rj)
+		default:
+			it.Result = json.RawMessage{}
+		}
+		if q != nil {
+			it.Quality = json.RawMessage(*q)
+		}
+		if params != nil {
+			it.Parameters = json.RawMessage(*params)
+		}
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// OutboxDone records that the relay has published the entries. They are deleted with the next
+// ingest transaction, or after two seconds without one; until then OutboxPending skips them.
+// A crash in between publishes them again, which JetStream de-duplicates. (Published ids are
+// kept as a set, not as a watermark like the SQLite store's: several writers commit outbox
+// entries out of id order, so an entry below the highest published id can still appear.)
 func (s *Entities) OutboxDone(ctx context.Context, ids []int64) error {
+	s.omu.Lock()
+	for _, id := range ids {
+		s.done[id] = struct{}{}
+	}
+	stale := len(s.done) > 0 && time.Since(s.lastPurge) > 2*time.Second
+	s.omu.Unlock()
+	if !stale {
+		return nil
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error { return s.purgeOutbox(ctx, tx) })
+}
+
+// purgeOutbox deletes the published outbox entries inside a write transaction. Entries another
+// transaction is deleting (another process's relay published them too) are skipped, not
+// waited for: an ingest never waits on, or deadlocks with, another's purge.
+func (s *Entities) purgeOutbox(ctx context.Context, tx pgx.Tx) error {
+	ids := s.doneIDs()
+	s.omu.Lock()
+	s.lastPurge = time.Now()
+	s.omu.Unlock()
 	if len(ids) == 0 {
 		return nil
 	}
-	return s.db.conn(ctx, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, ids)
-		return err
-	})
+	if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE id = ANY($1::int8[]) FOR UPDATE SKIP LOCKED)`, ids); err != nil {
+		return fmt.Errorf("purge outbox: %w", err)
+	}
+	s.omu.Lock()
+	for _, id := range ids {
+		delete(s.done, id)
+	}
+	s.omu.Unlock()
+	return nil
 }
 
 // OutboxBacklog counts unpublished entries and the age of the oldest.
 func (s *Entities) OutboxBacklog(ctx context.Context) (n int64, oldest time.Time, err error) {
 	var c *int64
+	done := s.doneIDs()
 	err = s.db.conn(ctx, func(cn *pgx.Conn) error {
-		return cn.QueryRow(ctx, `SELECT count(*), min(created_us) FROM outbox`).Scan(&n, &c)
+		return cn.QueryRow(ctx, `SELECT count(*), min(created_us) FROM outbox WHERE id <> ALL($1::int8[])`, done).Scan(&n, &c)
 	})
 	if c != nil {
 		oldest = time.UnixMicro(*c)

@@ -28,11 +28,16 @@ type Entities struct {
 	// same transaction, for the relay to publish on the bus. Node goes into the payload.
 	Outbox bool
 	Node   string
+
+	omu       sync.Mutex         // guards done and lastPurge
+	done      map[int64]struct{} // outbox ids the relay has published, not yet deleted
+	lastPurge time.Time
+	idLock    int64 // advisory lock key of observation id reservation (0: not known yet; under mu)
 }
 
 // NewEntities returns the entity store on db.
 func NewEntities(db *DB, qc sensing.Checker) *Entities {
-	return &Entities{db: db, QC: qc, dsCache: map[int64]*sensing.DatastreamInfo{}}
+	return &Entities{db: db, QC: qc, dsCache: map[int64]*sensing.DatastreamInfo{}, done: map[int64]struct{}{}}
 }
 
 func us(t time.Time) int64 { return t.UnixMicro() }

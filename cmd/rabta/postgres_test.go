@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pgDatabase makes a fresh database for one test in the PostgreSQL the test script started
+// (RABTA_TEST_POSTGRES) and returns its URL.
+func pgDatabase(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("RABTA_TEST_POSTGRES")
+	if base == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("RABTA_TEST_POSTGRES is not set: scripts/test.sh starts a PostgreSQL")
+		}
+		t.Skip("RABTA_TEST_POSTGRES not set (scripts/test.sh starts a PostgreSQL)")
+	}
+	name := fmt.Sprintf("rabta_e2e_%d", rand.Uint32())
+	if out, err := exec.Command("psql", base, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE "+name).CombinedOutput(); err != nil {
+		t.Fatalf("create database: %v %s", err, out)
+	}
+	u, _ := url.Parse(base)
+	u.Path = "/" + name
+	t.Cleanup(func() { exec.Command("psql", base, "-qc", "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)").Run() })
+	return u.String()
+}
+
+// The node on PostgreSQL, end to end: SensorThings reads and writes, CSV import, MQTT, rules,
+// and a signed alert on the feed.
+func TestNodeOnPostgres(t *testing.T) {
+	needMosquitto(t)
+	dsn := pgDatabase(t)
+	dir := t.TempDir()
+	env := []string{"RABTA_ADMIN_KEY=" + adminKey, "RABTA_DB=" + dsn}
+	p := start(t, dir, env)
+	if st, b := p.req("POST", "/v1.1/Things", adminKey, gaugeThing); st != 201 {
+		t.Fatalf("create: %d %s", st, b)
+	}
+	if st, b := p.req("POST", "/v1.1/CreateObservations", adminKey, `[{"Datastream":{"@iot.id":1},"components":["phenomenonTime","result"],
+	  "dataArray":[["2025-08-26T12:00:00+05:00",600000],["2025-08-27T12:00:00+05:00",1001480]]}]`); st != 201 || strings.Contains(b, "error") {
+		t.Fatalf("dataArray: %d %s", st, b)
+	}
+	_, b := p.req("GET", "/v1.1/Datastreams(1)/Observations?$filter=result%20gt%20700000&$select=result,phenomenonTime", "", "")
+	if !strings.Contains(b, `"phenomenonTime":"2025-08-27T12:00:00+05:00"`) || strings.Contains(b, "600000") {
+		t.Errorf("filter on PostgreSQL: %s", b)
+	}
+	if out, e, err := rabta(t, "import", "observations", "--quiet", "--db", dsn, "../../internal/sensing/testdata/pdma_excerpt.csv"); err == nil || !strings.Contains(out, "stored") {
+		t.Errorf("import into PostgreSQL: %v %s %s", err, out, e)
+	}
+	if st, b := p.req("PUT", "/api/v1/rules", adminKey, testRules); st != 200 {
+		t.Fatalf("rules: %d %s", st, b)
+	}
+	if out, err := pub(p.mqtt, adminKey, "rabta/local/ingest/1", fmt.Sprintf(`{"phenomenonTime":"%s","result":150000}`, time.Now().UTC().Format(time.RFC3339))); err != nil {
+		t.Fatalf("mosquitto_pub: %v %s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var atom string
+	for time.Now().Before(deadline) {
+		_, atom = p.req("GET", "/cap/alerts.atom", "", "")
+		if strings.Contains(atom, "<entry>") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(atom, "Low flood at Khanki Headworks") {
+		t.Errorf("no alert on the feed of a PostgreSQL node:\n%.1500s", atom)
+	}
+	p.stop()
+}

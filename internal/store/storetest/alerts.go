@@ -1,0 +1,379 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/rabta/rabta/internal/alert"
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/cap"
+	"github.com/rabta/rabta/internal/rule"
+	"github.com/rabta/rabta/internal/warning"
+)
+
+// RunAlerts runs the alert store's conformance tests: open returns a fresh, empty store's
+// alert store and warning store (both stores' Alerts implement both).
+func RunAlerts(t *testing.T, open func(t *testing.T) (alert.Store, warning.Store)) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, a alert.Store)
+	}{
+		{"Lifecycle", testAlertLifecycle},
+		{"ActiveAndExpired", testAlertActive},
+		{"List", testAlertList},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _ := open(t)
+			tt.fn(t, a)
+		})
+	}
+	t.Run("Rules", func(t *testing.T) {
+		_, w := open(t)
+		testRules(t, w)
+	})
+	t.Run("EngineState", func(t *testing.T) {
+		_, w := open(t)
+		testEngineState(t, w)
+	})
+}
+
+var t0 = time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
+
+func newAlert(ruleID string, at time.Time, operational bool) *alert.Alert {
+	return &alert.Alert{RuleID: ruleID, State: alert.Draft, Status: cap.StatusActual, Operational: operational, Level: 1, LevelName: "warning",
+		Draft: &cap.Alert{Identifier: "draft-" + ruleID, Sender: "rabta@example.org", Sent: at, Status: cap.StatusActual, MsgType: cap.MsgAlert,
+			Codes: []string{"c1"}, Note: "note ü"},
+		DraftType: cap.MsgAlert, DraftBy: "rule", Created: at, Updated: at}
+}
+
+// issue moves a to issued with a message expiring at exp.
+func issue(t *testing.T, s alert.Store, a *alert.Alert, ident string, at, exp time.Time) {
+	t.Helper()
+	from := a.State
+	a.State, a.Draft, a.DraftType, a.DraftBy, a.Updated = alert.Issued, nil, "", "", at
+	msg := &alert.Message{AlertID: a.ID, Identifier: ident, Sender: "rabta@example.org", Sent: at, Expires: exp, MsgType: cap.MsgAlert,
+		Status: cap.StatusActual, Operational: a.Operational, Headline: "Flood " + ident, XML: []byte("<alert>" + ident + "</alert>\x00\xff")}
+	if err := s.SaveAlert(ctx(), a, alert.Transition{From: from, To: alert.Issued, By: "approver", Why: "approved", At: at, Identifier: ident}, msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testAlertLifecycle(t *testing.T, s alert.Store) {
+	a := newAlert("r1", t0, false)
+	id, err := s.CreateAlert(ctx(), a, alert.Transition{From: "", To: alert.Draft, By: "rule", Why: "level 1", At: t0})
+	if err != nil || id <= 0 {
+		t.Fatalf("create: %d %v", id, err)
+	}
+	a.ID = id
+	// one open alert per rule
+	if _, err := s.CreateAlert(ctx(), newAlert("r1", t0, false), alert.Transition{To: alert.Draft, At: t0}); kind(err) != apperr.Conflict {
+		t.Errorf("second open alert of a rule: %v, want Conflict", err)
+	}
+	got, err := s.GetAlert(ctx(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RuleID != "r1" || got.State != alert.Draft || got.Status != cap.StatusActual || got.Operational || got.Level != 1 || got.LevelName != "warning" ||
+		got.DraftType != cap.MsgAlert || got.DraftBy != "rule" || !got.Created.Equal(t0) || !got.Updated.Equal(t0) || len(got.Issued) != 0 {
+		t.Errorf("got %+v", got)
+	}
+	if got.Draft == nil || got.Draft.Identifier != "draft-r1" || got.Draft.Note != "note ü" || !got.Draft.Sent.Equal(t0) || fmt.Sprint(got.Draft.Codes) != "[c1]" {
+		t.Errorf("draft %+v", got.Draft)
+	}
+	if o, err := s.OpenAlert(ctx(), "r1"); err != nil || o.ID != id {
+		t.Errorf("open: %v %v", o, err)
+	}
+	if _, err := s.OpenAlert(ctx(), "r2"); kind(err) != apperr.NotFound {
+		t.Errorf("open of a rule without alert: %v", err)
+	}
+	if _, err := s.GetAlert(ctx(), id+1000); kind(err) != apperr.NotFound {
+		t.Errorf("get of a missing alert: %v", err)
+	}
+	missing := *a
+	missing.ID = id + 1000
+	if err := s.SaveAlert(ctx(), &missing, alert.Transition{To: alert.Issued, At: t0}, nil); kind(err) != apperr.NotFound {
+		t.Errorf("save of a missing alert: %v", err)
+	}
+
+	t1 := t0.Add(time.Minute)
+	issue(t, s, a, "msg-1", t1, t1.Add(time.Hour))
+	// an update drafted, then issued
+	t2 := t1.Add(time.Minute)
+	a.State, a.Level, a.LevelName, a.Updated = alert.Draft, 2, "danger", t2
+	a.Draft, a.DraftType, a.DraftBy = &cap.Alert{Identifier: "upd", MsgType: cap.MsgUpdate}, cap.MsgUpdate, "rule"
+	if err := s.SaveAlert(ctx(), a, alert.Transition{From: alert.Issued, To: alert.Draft, By: "rule", Why: "level 2", At: t2}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.GetAlert(ctx(), id)
+	if err != nil || got.State != alert.Draft || got.Level != 2 || got.LevelName != "danger" || got.Draft == nil || got.Draft.MsgType != cap.MsgUpdate || len(got.Issued) != 1 {
+		t.Fatalf("after update draft: %+v %v", got, err)
+	}
+	t3 := t2.Add(time.Minute)
+	issue(t, s, a, "msg-2", t3, t3.Add(time.Hour))
+	got, err = s.GetAlert(ctx(), id)
+	if err != nil || got.State != alert.Issued || got.Draft != nil || got.DraftType != "" || got.DraftBy != "" || len(got.Issued) != 2 {
+		t.Fatalf("after issue: %+v %v", got, err)
+	}
+	m := got.Issued[0]
+	if m.AlertID != id || m.Identifier != "msg-1" || m.Sender != "rabta@example.org" || !m.Sent.Equal(t1) || !m.Expires.Equal(t1.Add(time.Hour)) ||
+		m.MsgType != cap.MsgAlert || m.Status != cap.StatusActual || m.Operational || m.Headline != "Flood msg-1" || string(m.XML) != "<alert>msg-1</alert>\x00\xff" {
+		t.Errorf("message %+v", m)
+	}
+	if got.Last().Identifier != "msg-2" {
+		t.Errorf("last %+v", got.Last())
+	}
+	if m, err := s.MessageByIdentifier(ctx(), "msg-2"); err != nil || m.AlertID != id || !m.Sent.Equal(t3) {
+		t.Errorf("by identifier: %+v %v", m, err)
+	}
+	if _, err := s.MessageByIdentifier(ctx(), "nope"); kind(err) != apperr.NotFound {
+		t.Errorf("missing message: %v", err)
+	}
+	// an identifier is issued once
+	dup := &alert.Message{Identifier: "msg-2", Sent: t3, Expires: t3, MsgType: cap.MsgAlert, Status: cap.StatusActual, XML: []byte("x")}
+	if err := s.SaveAlert(ctx(), a, alert.Transition{From: alert.Issued, To: alert.Issued, At: t3}, dup); err == nil {
+		t.Error("a message identifier was stored twice")
+	}
+	if got, _ := s.GetAlert(ctx(), id); got == nil || len(got.Issued) != 2 {
+		t.Errorf("a failed save left a message: %+v", got)
+	}
+
+	// cancelled: no longer open; the rule can open a new alert
+	t4 := t3.Add(time.Minute)
+	a.State, a.Updated = alert.Cancelled, t4
+	if err := s.SaveAlert(ctx(), a, alert.Transition{From: alert.Issued, To: alert.Cancelled, By: "approver", Why: "all clear", At: t4}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OpenAlert(ctx(), "r1"); kind(err) != apperr.NotFound {
+		t.Errorf("cancelled alert still open: %v", err)
+	}
+	id2, err := s.CreateAlert(ctx(), newAlert("r1", t4, false), alert.Transition{To: alert.Draft, By: "rule", At: t4})
+	if err != nil || id2 <= id {
+		t.Errorf("new alert after cancel: %d %v", id2, err)
+	}
+
+	ts, err := s.Transitions(ctx(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for _, tr := range ts {
+		if tr.AlertID != id {
+			t.Errorf("transition of alert %d", tr.AlertID)
+		}
+		steps = append(steps, fmt.Sprintf("%s>%s/%s/%s/%s", tr.From, tr.To, tr.By, tr.Identifier, tr.At.Sub(t0)))
+	}
+	want := "[>draft/rule//0s draft>issued/approver/msg-1/1m0s issued>draft/rule//2m0s draft>issued/approver/msg-2/3m0s issued>cancelled/approver//4m0s]"
+	if fmt.Sprint(steps) != want {
+		t.Errorf("transitions\n got %v\nwant %s", steps, want)
+	}
+	if ts[0].Why != "level 1" || ts[4].Why != "all clear" || ts[0].At.Location() != time.UTC {
+		t.Errorf("transition details %+v %+v", ts[0], ts[4])
+	}
+	if ts, err := s.Transitions(ctx(), id+1000); err != nil || len(ts) != 0 {
+		t.Errorf("transitions of a missing alert: %v %v", ts, err)
+	}
+}
+
+func testAlertActive(t *testing.T, s alert.Store) {
+	now := t0.Add(2 * time.Hour)
+	mk := func(ruleID string, operational bool, sent, exp time.Time) *alert.Alert {
+		a := newAlert(ruleID, sent, operational)
+		id, err := s.CreateAlert(ctx(), a, alert.Transition{To: alert.Draft, At: sent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.ID = id
+		issue(t, s, a, "m-"+ruleID, sent, exp)
+		return a
+	}
+	pub := mk("public", false, t0, now.Add(time.Hour))
+	op := mk("operational", true, t0.Add(time.Minute), now.Add(time.Hour))
+	old := mk("expired", false, t0.Add(2*time.Minute), now) // expires exactly now
+	// an alert whose first message expired but whose update did not is active
+	upd := mk("updated", false, t0.Add(3*time.Minute), t0.Add(time.Hour))
+	issue(t, s, upd, "m-updated-2", t0.Add(90*time.Minute), now.Add(time.Hour))
+	// a draft (never issued) is neither active nor expired
+	if _, err := s.CreateAlert(ctx(), newAlert("draft", t0, false), alert.Transition{To: alert.Draft, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	// a cancelled alert with an unexpired message is not active
+	gone := mk("cancelled", false, t0, now.Add(time.Hour))
+	gone.State = alert.Cancelled
+	if err := s.SaveAlert(ctx(), gone, alert.Transition{From: alert.Issued, To: alert.Cancelled, At: now}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	idents := func(ms []alert.Message, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.Identifier)
+		}
+		return fmt.Sprint(out)
+	}
+	if got := idents(s.ActiveMessages(ctx(), now, false)); got != "[m-updated-2 m-public]" {
+		t.Errorf("active public %s", got)
+	}
+	if got := idents(s.ActiveMessages(ctx(), now, true)); got != "[m-updated-2 m-operational m-public]" {
+		t.Errorf("active all %s", got)
+	}
+	exp, err := s.ExpiredAlerts(ctx(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exp) != 1 || exp[0].ID != old.ID || len(exp[0].Issued) != 1 || exp[0].Issued[0].Identifier != "m-expired" {
+		t.Errorf("expired %+v", exp)
+	}
+	exp, err = s.ExpiredAlerts(ctx(), now.Add(2*time.Hour))
+	if err != nil || len(exp) != 4 {
+		t.Errorf("expired later: %d %v", len(exp), err)
+	}
+	_ = pub
+	_ = op
+}
+
+func testAlertList(t *testing.T, s alert.Store) {
+	var ids []int64
+	for i := range 5 {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		a := newAlert(fmt.Sprintf("r%d", i%3), at, false)
+		id, err := s.CreateAlert(ctx(), a, alert.Transition{To: alert.Draft, At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.ID = id
+		ids = append(ids, id)
+		if i < 3 { // withdraw, so that the rule can open another
+			a.State, a.Draft = alert.Withdrawn, nil
+			if err := s.SaveAlert(ctx(), a, alert.Transition{From: alert.Draft, To: alert.Withdrawn, At: at}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	list := func(f alert.Filter) string {
+		t.Helper()
+		as, err := s.ListAlerts(ctx(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, a := range as {
+			if len(a.Issued) != 0 {
+				t.Errorf("list loaded messages")
+			}
+			out = append(out, fmt.Sprintf("%d:%s:%s", a.ID-ids[0], a.RuleID, a.State))
+		}
+		return fmt.Sprint(out)
+	}
+	if got := list(alert.Filter{}); got != "[4:r1:draft 3:r0:draft 2:r2:withdrawn 1:r1:withdrawn 0:r0:withdrawn]" {
+		t.Errorf("all %s", got)
+	}
+	if got := list(alert.Filter{State: alert.Withdrawn, Limit: 2}); got != "[2:r2:withdrawn 1:r1:withdrawn]" {
+		t.Errorf("withdrawn %s", got)
+	}
+	if got := list(alert.Filter{RuleID: "r1"}); got != "[4:r1:draft 1:r1:withdrawn]" {
+		t.Errorf("rule r1 %s", got)
+	}
+	if got := list(alert.Filter{RuleID: "r1", State: alert.Draft, Limit: 5000}); got != "[4:r1:draft]" {
+		t.Errorf("rule r1 drafts %s", got)
+	}
+	if got := list(alert.Filter{RuleID: "none"}); got != "[]" {
+		t.Errorf("no rule %s", got)
+	}
+}
+
+func testRules(t *testing.T, s warning.Store) {
+	rs, v0, err := s.LoadRules(ctx())
+	if err != nil || len(rs) != 0 {
+		t.Fatalf("empty: %v %v", rs, err)
+	}
+	in := []rule.Rule{
+		{ID: "b", Name: "Rain", Kind: rule.Accumulation, Datastreams: []int64{3}, Forecast: true, Horizon: 6 * time.Hour},
+		{ID: "a", Name: "River ü", Kind: rule.Threshold, Datastreams: []int64{1, 2}, Aggregate: "count", Count: 2},
+	}
+	if err := s.SaveRules(ctx(), in); err != nil {
+		t.Fatal(err)
+	}
+	rs, v1, err := s.LoadRules(ctx())
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("load: %v %v", rs, err)
+	}
+	if rs[0].ID != "a" || rs[1].ID != "b" || rs[0].Name != "River ü" || fmt.Sprint(rs[0].Datastreams) != "[1 2]" || rs[0].Count != 2 ||
+		!rs[1].Forecast || rs[1].Horizon != 6*time.Hour || rs[1].Kind != rule.Accumulation {
+		t.Errorf("rules %+v", rs)
+	}
+	if v1 == v0 {
+		t.Error("version did not change")
+	}
+	if _, v, _ := s.LoadRules(ctx()); v != v1 {
+		t.Errorf("version changed without a save: %d %d", v, v1)
+	}
+	time.Sleep(2 * time.Millisecond)
+	if err := s.SaveRules(ctx(), in[1:]); err != nil {
+		t.Fatal(err)
+	}
+	rs, v2, err := s.LoadRules(ctx())
+	if err != nil || len(rs) != 1 || rs[0].ID != "a" || v2 == v1 {
+		t.Errorf("after replace: %v %d %d %v", rs, v1, v2, err)
+	}
+	// atomic: a failing save (two rules with one id) changes nothing
+	if err := s.SaveRules(ctx(), []rule.Rule{{ID: "x"}, {ID: "x"}}); err == nil {
+		t.Error("duplicate rule ids saved")
+	}
+	if rs, v, err := s.LoadRules(ctx()); err != nil || len(rs) != 1 || rs[0].ID != "a" || v != v2 {
+		t.Errorf("after a failed save: %v %d %v", rs, v, err)
+	}
+	if err := s.SaveRules(ctx(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _, err := s.LoadRules(ctx()); err != nil || len(rs) != 0 {
+		t.Errorf("after clearing: %v %v", rs, err)
+	}
+}
+
+func testEngineState(t *testing.T, s warning.Store) {
+	snap, err := s.LoadEngineState(ctx())
+	if err != nil || snap != nil {
+		t.Fatalf("none saved: %q %v", snap, err)
+	}
+	for _, want := range []string{`{"v":1,"state":"é"}`, `{"v":2}`} {
+		if err := s.SaveEngineState(ctx(), []byte(want)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.LoadEngineState(ctx())
+		if err != nil || string(got) != want {
+			t.Errorf("load %q %v, want %q", got, err, want)
+		}
+	}
+	if err := s.SaveEngineState(ctx(), []byte{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LoadEngineState(ctx()); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("empty snapshot: %q (nil %v) %v", got, got == nil, err)
+	}
+}
+
+// Labeler is alert.Labeler as both stores' Entities implement it.
+type Labeler = alert.Labeler
+
+// RunDatastreamLabel checks the Entities' DatastreamLabel (alert.Labeler): the Thing's name
+// and the unit's symbol, and an error for a datastream that does not exist.
+func RunDatastreamLabel(t *testing.T, open func(t *testing.T) Stores) {
+	s := open(t)
+	l, ok := s.Entities.(Labeler)
+	if !ok {
+		t.Fatalf("%T does not implement alert.Labeler", s.Entities)
+	}
+	seed(t, s)
+	if station, unit, err := l.DatastreamLabel(ctx(), 2); err != nil || station != "Marala" || unit != "[cft_i]/s" {
+		t.Errorf("label %q %q %v", station, unit, err)
+	}
+	if _, _, err := l.DatastreamLabel(ctx(), 99); err == nil {
+		t.Error("label of a missing datastream")
+	}
+}
