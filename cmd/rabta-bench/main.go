@@ -65,6 +65,7 @@ func main() {
 	fs.IntVar(&o.queries, "queries", 2000, "window queries timed (after 50 unmeasured warm-up queries)")
 	fs.IntVar(&o.top, "top", 100, "$top of each window query")
 	fs.DurationVar(&o.window, "window", 30*24*time.Hour, "length of each query's phenomenonTime window (whole hours)")
+	fs.StringVar(&benchDB, "db", "", "the servers' store: empty for SQLite, or an empty PostgreSQL database's postgres:// URL (use with -phases api,query)")
 	fs.BoolVar(&o.outbox, "outbox", true, "run the server with the bus outbox on (the default, as in production); -outbox=false measures what it costs")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (databases, CSV, binary)")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON on stdout (the table goes to stderr)")

@@ -45,6 +45,11 @@ func env(extra ...string) []string {
 	return append(out, extra...)
 }
 
+// benchDB is the store of the servers the benchmark starts: empty for SQLite in their data
+// directory, or a PostgreSQL URL (flag -db; give an empty database: the phases that start a
+// server assume a fresh store, so use -phases api,query with it).
+var benchDB string
+
 // server is a running `rabta serve`.
 type server struct {
 	cmd    *exec.Cmd
@@ -83,7 +88,7 @@ func startServer(ctx context.Context, bin, dataDir string, outbox bool) (*server
 	cmd.Env = env("RABTA_ADMIN_KEY="+adminKey,
 		"RABTA_NATS_ADDR=127.0.0.1:"+strconv.Itoa(ports[1]),
 		"RABTA_MQTT_ADDR=127.0.0.1:"+strconv.Itoa(ports[2]),
-		"RABTA_OUTBOX="+strconv.FormatBool(outbox))
+		"RABTA_OUTBOX="+strconv.FormatBool(outbox), "RABTA_DB="+benchDB)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // also if the benchmark is killed
 	cmd.WaitDelay = 5 * time.Second
 	s := &server{cmd: cmd, base: "http://" + addr, dir: dataDir, done: make(chan struct{}),
