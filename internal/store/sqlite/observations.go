@@ -429,7 +429,7 @@ func (s *Entities) items(ctx context.Context, tx *sql.Tx, ds, first, last int64)
 		it.Start, it.End = time.UnixMicro(ps).UTC(), time.UnixMicro(pe).UTC()
 		it.ResultTime, it.FoI = rt.String, foi.Int64
 		if num.Valid {
-			it.Result = json.RawMessage(strconv.FormatFloat(num.Float64, 'g', -1, 64))
+			it.Result = json.RawMessage(formatNumber(num.Float64))
 		} else {
 			it.Result = json.RawMessage(rj.String)
 		}
@@ -493,4 +493,12 @@ func (s *Entities) OutboxBacklog(ctx context.Context) (n int64, oldest time.Time
 		oldest = time.UnixMicro(c.Int64)
 	}
 	return n, oldest, err
+}
+
+// formatNumber writes a float as encoding/json does: no exponent below 1e21.
+func formatNumber(f float64) string {
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }
