@@ -350,7 +350,8 @@ func (b *Bus) SubscribeTopics(filter string, fn func(Message)) error {
 	if err != nil {
 		return err
 	}
-	s, err := b.nc.Subscribe(subj, func(m *nats.Msg) {
+	// a queue group: when several Rabta processes serve one node, each message goes to one of them
+	s, err := b.nc.QueueSubscribe(subj, "rabta-"+b.opts.Node, func(m *nats.Msg) {
 		if m.Header.Get(notificationHeader) != "" {
 			return
 		}
