@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/rabta/rabta/internal/store/sqlite"
 )
@@ -32,7 +34,13 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("%s exists; backups never overwrite", out)
 	}
 	if c.cfg.DB != "" {
-		return errors.New("backup: for PostgreSQL use pg_dump (e.g. pg_dump --format=custom), which takes a consistent snapshot while Rabta runs")
+		// pg_dump reads one snapshot: consistent while the node runs
+		out, err := exec.CommandContext(ctx, "pg_dump", "--format=custom", "--no-owner", "--file", fs.Arg(0), c.cfg.DB).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("pg_dump (from Debian's postgresql-client): %v: %s", err, strings.TrimSpace(string(out)))
+		}
+		fmt.Fprintf(stdout, "backup written to %s\n", fs.Arg(0))
+		return nil
 	}
 	stores, err := c.openStores(ctx, nil)
 	if err != nil {
@@ -65,7 +73,13 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if c.cfg.DB != "" {
-		return errors.New("restore: for PostgreSQL use pg_restore on a stopped node")
+		// into the (stopped) node's database, replacing what is there
+		out, err := exec.CommandContext(ctx, "pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction", "-d", c.cfg.DB, fs.Arg(0)).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("pg_restore (from Debian's postgresql-client): %v: %s", err, strings.TrimSpace(string(out)))
+		}
+		fmt.Fprintf(stdout, "restored %s into the PostgreSQL database\n", fs.Arg(0))
+		return nil
 	}
 	in := fs.Arg(0)
 	if err := sqlite.Check(ctx, in); err != nil {

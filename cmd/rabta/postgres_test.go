@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -72,5 +73,25 @@ func TestNodeOnPostgres(t *testing.T) {
 	if !strings.Contains(atom, "Low flood at Khanki Headworks") {
 		t.Errorf("no alert on the feed of a PostgreSQL node:\n%.1500s", atom)
 	}
+	// backup while running, restore into another database, and a node there sees the same
+	backup := filepath.Join(t.TempDir(), "rabta.dump")
+	if out, e, err := rabta(t, "backup", "--db", dsn, backup); err != nil {
+		t.Fatalf("backup: %v %s %s", err, out, e)
+	}
+	p.req("POST", "/v1.1/Things", adminKey, `{"name":"after the backup","description":"x"}`)
 	p.stop()
+	other := pgDatabase(t)
+	if out, e, err := rabta(t, "restore", "--db", other, backup); err != nil {
+		t.Fatalf("restore: %v %s %s", err, out, e)
+	}
+	q := start(t, t.TempDir(), []string{"RABTA_ADMIN_KEY=" + adminKey, "RABTA_DB=" + other})
+	_, b = q.req("GET", "/v1.1/Things?$select=name", "", "")
+	if !strings.Contains(b, "Khanki Headworks") || strings.Contains(b, "after the backup") {
+		t.Errorf("restored database: %s", b)
+	}
+	_, atom = q.req("GET", "/cap/alerts.atom", "", "")
+	if !strings.Contains(atom, "Low flood at Khanki Headworks") {
+		t.Errorf("the restored node lost its alert")
+	}
+	q.stop()
 }
