@@ -95,3 +95,53 @@ func TestNodeOnPostgres(t *testing.T) {
 	}
 	q.stop()
 }
+
+// Two processes serve one node: one PostgreSQL, one NATS (the first process's embedded server,
+// as an external cluster for the second). Observations arrive at either; the warning engine's
+// state and the alerts are shared, so the rule issues one thread — Alert, Update, Cancel — not
+// one per process.
+func TestTwoProcessesOneNode(t *testing.T) {
+	dsn := pgDatabase(t)
+	env := []string{"RABTA_ADMIN_KEY=" + adminKey, "RABTA_DB=" + dsn}
+	a := start(t, t.TempDir(), env)
+	natsURL := strings.Replace(a.nats, "nats://", "nats://"+adminKey+"@", 1)
+	b := start(t, t.TempDir(), env, "--nats-url", natsURL, "--nats-addr", "", "--mqtt-addr", "")
+	if st, body := a.req("POST", "/v1.1/Things", adminKey, gaugeThing); st != 201 {
+		t.Fatalf("create: %d %s", st, body)
+	}
+	if st, body := b.req("PUT", "/api/v1/rules", adminKey, testRules); st != 200 {
+		t.Fatalf("rules: %d %s", st, body)
+	}
+	time.Sleep(6 * time.Second) // the other process reloads the rules within 5 s
+	for i, step := range []struct {
+		p *proc
+		v int
+	}{{a, 150000}, {b, 160000}, {a, 700000}, {b, 710000}, {a, 5000}, {b, 4000}} {
+		body := fmt.Sprintf(`{"phenomenonTime":"%s","result":%d,"Datastream":{"@iot.id":1}}`, time.Now().UTC().Format(time.RFC3339Nano), step.v)
+		if st, out := step.p.req("POST", "/v1.1/Observations", adminKey, body); st != 201 {
+			t.Fatalf("step %d: %d %s", i, st, out)
+		}
+		time.Sleep(400 * time.Millisecond)
+	}
+	var detail string
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		_, list := a.req("GET", "/api/v1/alerts?rule=khanki-auto", adminKey, "")
+		if strings.Count(list, `"rule": "khanki-auto"`) != 1 {
+			t.Fatalf("the auto rule has %d alert threads, want 1:\n%s", strings.Count(list, `"rule": "khanki-auto"`), list)
+		}
+		id := list[strings.Index(list, `"id": `)+6:]
+		id = id[:strings.IndexAny(id, ",\n")]
+		_, detail = a.req("GET", "/api/v1/alerts/"+id, adminKey, "")
+		if strings.Contains(detail, `"state": "cancelled"`) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	types := strings.Count(detail, `"msgType": "Alert"`)*100 + strings.Count(detail, `"msgType": "Update"`)*10 + strings.Count(detail, `"msgType": "Cancel"`)
+	if types != 111 || !strings.Contains(detail, `"state": "cancelled"`) {
+		t.Errorf("one Alert, one Update and one Cancel expected, issued once each:\n%s", detail)
+	}
+	b.stop()
+	a.stop()
+}

@@ -119,6 +119,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	asvc := &alert.Service{Store: alerts, Signer: sign, Publisher: alertPublisher{b}, Labels: ents, Rules: runner.Rule,
 		Log:    log.With("component", "alert"),
 		Config: alert.Config{Node: c.cfg.NodeID, Sender: c.cfg.Sender, SenderName: c.cfg.SenderName, FourEyes: c.cfg.FourEyes, Expiry: c.cfg.AlertExpiry}}
+	asvc.Lock = func(ctx context.Context, fn func(context.Context) error) error {
+		return alerts.WithLock(ctx, "alerts", fn)
+	}
 	runner.Alerts = asvc
 	if err := runner.Load(ctx); err != nil {
 		return err

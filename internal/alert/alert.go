@@ -144,8 +144,24 @@ type Service struct {
 	Now       func() time.Time
 	Log       *slog.Logger
 	Config    Config
+	// Lock, when set, is held around every change (several processes sharing one store take
+	// turns through it); an in-process mutex is always held as well.
+	Lock func(ctx context.Context, fn func(context.Context) error) error
 
 	mu sync.Mutex
+}
+
+// locked runs fn holding the service's locks.
+func (s *Service) locked(ctx context.Context, fn func(context.Context) error) error {
+	run := func(ctx context.Context) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return fn(ctx)
+	}
+	if s.Lock != nil {
+		return s.Lock(ctx, run)
+	}
+	return run(ctx)
 }
 
 func (s *Service) now() time.Time {
@@ -165,8 +181,16 @@ func (s *Service) log() *slog.Logger {
 // Trigger turns a rule's trigger into a new or changed draft, or issues at once when the rule
 // says autoIssue. It returns the alert it touched (nil when there was nothing to do).
 func (s *Service) Trigger(ctx context.Context, tr rule.Trigger) (*Alert, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	var a *Alert
+	err := s.locked(ctx, func(ctx context.Context) error {
+		var err error
+		a, err = s.trigger(ctx, tr)
+		return err
+	})
+	return a, err
+}
+
+func (s *Service) trigger(ctx context.Context, tr rule.Trigger) (*Alert, error) {
 	r, ok := s.Rules(tr.RuleID)
 	if !ok {
 		return nil, apperr.E(apperr.NotFound, "rule %q is not loaded", tr.RuleID)
@@ -247,8 +271,16 @@ func (s *Service) setDraft(ctx context.Context, a *Alert, msg *cap.Alert, kind c
 // Approve issues an alert's draft. by must hold the approver role (the caller checks);
 // with four eyes on, by must not be the draft's author.
 func (s *Service) Approve(ctx context.Context, id int64, by, why string) (*Alert, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	var a *Alert
+	err := s.locked(ctx, func(ctx context.Context) error {
+		var err error
+		a, err = s.approve(ctx, id, by, why)
+		return err
+	})
+	return a, err
+}
+
+func (s *Service) approve(ctx context.Context, id int64, by, why string) (*Alert, error) {
 	a, err := s.Store.GetAlert(ctx, id)
 	if err != nil {
 		return nil, err
@@ -265,8 +297,16 @@ func (s *Service) Approve(ctx context.Context, id int64, by, why string) (*Alert
 // Reject withdraws an alert's draft (an Update or Cancel draft of an issued alert is dropped;
 // the issued message stays).
 func (s *Service) Reject(ctx context.Context, id int64, by, why string) (*Alert, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	var a *Alert
+	err := s.locked(ctx, func(ctx context.Context) error {
+		var err error
+		a, err = s.reject(ctx, id, by, why)
+		return err
+	})
+	return a, err
+}
+
+func (s *Service) reject(ctx context.Context, id int64, by, why string) (*Alert, error) {
 	a, err := s.Store.GetAlert(ctx, id)
 	if err != nil {
 		return nil, err
@@ -284,8 +324,16 @@ func (s *Service) Reject(ctx context.Context, id int64, by, why string) (*Alert,
 
 // Cancel issues a Cancel for an issued alert at once (an approver's decision, not a rule's).
 func (s *Service) Cancel(ctx context.Context, id int64, by, why string) (*Alert, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	var a *Alert
+	err := s.locked(ctx, func(ctx context.Context) error {
+		var err error
+		a, err = s.cancel(ctx, id, by, why)
+		return err
+	})
+	return a, err
+}
+
+func (s *Service) cancel(ctx context.Context, id int64, by, why string) (*Alert, error) {
 	a, err := s.Store.GetAlert(ctx, id)
 	if err != nil {
 		return nil, err
@@ -307,8 +355,10 @@ func (s *Service) Cancel(ctx context.Context, id int64, by, why string) (*Alert,
 
 // ExpireDue marks issued alerts whose latest message has expired.
 func (s *Service) ExpireDue(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	return s.locked(ctx, s.expireDue)
+}
+
+func (s *Service) expireDue(ctx context.Context) error {
 	now := s.now()
 	due, err := s.Store.ExpiredAlerts(ctx, now)
 	if err != nil {

@@ -23,6 +23,10 @@ type Store interface {
 	LoadRules(ctx context.Context) ([]rule.Rule, int64, error)
 	SaveEngineState(ctx context.Context, snapshot []byte) error
 	LoadEngineState(ctx context.Context) ([]byte, error)
+	// EngineStateVersion changes with every save, by any process sharing the store.
+	EngineStateVersion(ctx context.Context) (int64, error)
+	// WithLock runs fn holding a lock shared by every process of the node.
+	WithLock(ctx context.Context, name string, fn func(context.Context) error) error
 }
 
 // Runner evaluates rules on observations and drives alerts. It is safe for concurrent use.
@@ -36,7 +40,8 @@ type Runner struct {
 	engine  *rule.Engine
 	rules   map[string]rule.Rule
 	version int64
-	dirty   bool // the engine's state changed since it was last saved
+	dirty   bool  // the engine's state changed since it was last saved
+	saved   int64 // the version of the engine state this process last saved or loaded
 }
 
 func (r *Runner) now() time.Time {
@@ -145,6 +150,51 @@ func (r *Runner) log() *slog.Logger {
 // Handle evaluates a batch of accepted observations. It is idempotent enough for a bus
 // redelivery: the engine ignores an observation it has seen (same datastream and time).
 func (r *Runner) Handle(ctx context.Context, b *sensing.ObsBatch) error {
+	if !r.Watches(b.Datastream) {
+		return nil
+	}
+	return r.Store.WithLock(ctx, "warning", func(ctx context.Context) error { return r.handle(ctx, b) })
+}
+
+// sync takes up the engine state another process of the node saved since this one last did
+// (several processes share one store and hand the bus's messages out between them).
+func (r *Runner) sync(ctx context.Context) error {
+	v, err := r.Store.EngineStateVersion(ctx)
+	if err != nil || v == 0 {
+		return err
+	}
+	r.mu.Lock()
+	same := v == r.saved || r.engine == nil
+	r.mu.Unlock()
+	if same {
+		return nil
+	}
+	b, err := r.Store.LoadEngineState(ctx)
+	if err != nil {
+		return err
+	}
+	var snap rule.Snapshot
+	if err := json.Unmarshal(b, &snap); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, err := rule.New(r.engine.Rules())
+	if err != nil {
+		return err
+	}
+	if err := e.Restore(snap); err != nil {
+		r.log().Warn("rule_state_not_restored", "err", err)
+		return nil
+	}
+	r.engine, r.saved, r.dirty = e, v, false
+	return nil
+}
+
+func (r *Runner) handle(ctx context.Context, b *sensing.ObsBatch) error {
+	if err := r.sync(ctx); err != nil {
+		return err
+	}
 	var triggers []rule.Trigger
 	r.mu.Lock()
 	e := r.engine
@@ -163,9 +213,6 @@ func (r *Runner) Handle(ctx context.Context, b *sensing.ObsBatch) error {
 	}
 	r.dirty = true
 	r.mu.Unlock()
-	if len(triggers) == 0 {
-		return nil // the state is saved at the next Tick
-	}
 	return r.act(ctx, triggers)
 }
 
@@ -205,8 +252,13 @@ func (r *Runner) watched(ds int64) bool {
 	return false
 }
 
-// Save stores the engine's state if it changed (called by Tick, after triggers, and at shutdown).
+// Save stores the engine's state if it changed (called after each batch and tick, and at
+// shutdown), holding the node's warning lock.
 func (r *Runner) Save(ctx context.Context) error {
+	return r.Store.WithLock(ctx, "warning", r.save)
+}
+
+func (r *Runner) save(ctx context.Context) error {
 	r.mu.Lock()
 	if r.engine == nil || !r.dirty {
 		r.mu.Unlock()
@@ -218,11 +270,28 @@ func (r *Runner) Save(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return r.Store.SaveEngineState(ctx, snap)
+	if err := r.Store.SaveEngineState(ctx, snap); err != nil {
+		return err
+	}
+	v, err := r.Store.EngineStateVersion(ctx)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.saved = v
+	r.mu.Unlock()
+	return nil
 }
 
 // Tick evaluates time-based conditions (hold expiry, silence) and expires alerts.
 func (r *Runner) Tick(ctx context.Context) error {
+	return r.Store.WithLock(ctx, "warning", r.tick)
+}
+
+func (r *Runner) tick(ctx context.Context) error {
+	if err := r.sync(ctx); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	e := r.engine
 	if e == nil {
@@ -256,5 +325,5 @@ func (r *Runner) act(ctx context.Context, triggers []rule.Trigger) error {
 			r.log().Info("rule_triggered", "rule", tr.RuleID, "kind", string(tr.Kind), "level", tr.LevelName, "alert", a.ID, "state", string(a.State))
 		}
 	}
-	return r.Save(ctx)
+	return r.save(ctx) // the caller holds the warning lock
 }

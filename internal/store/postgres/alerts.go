@@ -428,3 +428,30 @@ func (s *Entities) DatastreamLabel(ctx context.Context, id int64) (string, strin
 	}
 	return name, unitSymbol(uom), nil
 }
+
+// WithLock runs fn holding the node-wide lock name (a PostgreSQL advisory lock), so that
+// several Rabta processes sharing this database take turns: the warning engine's state and the
+// alert life cycle are read, changed and saved by one process at a time.
+func (s *Alerts) WithLock(ctx context.Context, name string, fn func(context.Context) error) error {
+	return s.db.conn(ctx, func(c *pgx.Conn) error {
+		if _, err := c.Exec(ctx, `SELECT pg_advisory_lock(hashtext($1))`, "rabta:"+name); err != nil {
+			return fmt.Errorf("lock %s: %w", name, err)
+		}
+		defer c.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext($1))`, "rabta:"+name)
+		return fn(ctx)
+	})
+}
+
+// EngineStateVersion returns the version of the saved engine state (0 when none), which
+// changes with every save, by any process.
+func (s *Alerts) EngineStateVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.db.conn(ctx, func(c *pgx.Conn) error {
+		err := c.QueryRow(ctx, `SELECT version FROM rule_state WHERE id = 1`).Scan(&v)
+		if errors.Is(err, pgx.ErrNoRows) {
+			v, err = 0, nil
+		}
+		return err
+	})
+	return v, err
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rabta/rabta/internal/alert"
@@ -16,7 +17,10 @@ import (
 )
 
 // Alerts is the store of alerts, rules and the rule engine's state.
-type Alerts struct{ db *DB }
+type Alerts struct {
+	db    *DB
+	locks sync.Map // name → *sync.Mutex
+}
 
 var _ alert.Store = (*Alerts)(nil)
 
@@ -344,4 +348,24 @@ func (s *Entities) DatastreamLabel(ctx context.Context, id int64) (string, strin
 		return "", "", err
 	}
 	return name, unitSymbol(uom), nil
+}
+
+// WithLock runs fn holding the lock name. One process owns a SQLite store (the data directory
+// is locked), so an in-process mutex is the whole story.
+func (s *Alerts) WithLock(ctx context.Context, name string, fn func(context.Context) error) error {
+	m, _ := s.locks.LoadOrStore(name, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	defer mu.Unlock()
+	return fn(ctx)
+}
+
+// EngineStateVersion returns the version of the saved engine state (0 when none).
+func (s *Alerts) EngineStateVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.db.r.QueryRowContext(ctx, `SELECT version FROM rule_state WHERE id = 1`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
 }
