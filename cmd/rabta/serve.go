@@ -82,7 +82,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	m := newMetrics()
 
 	b, err := bus.Open(ctx, bus.Options{Node: c.cfg.NodeID, DataDir: c.cfg.DataDir, URL: c.cfg.NATSURL,
-		ClientAddr: c.cfg.NATSAddr, MQTTAddr: c.cfg.MQTTAddr, Auth: authn, Log: log.With("component", "bus")})
+		ClientAddr: c.cfg.NATSAddr, MQTTAddr: c.cfg.MQTTAddr, Auth: authn, Replicas: c.cfg.NATSReplicas, Log: log.With("component", "bus")})
 	if err != nil {
 		return err
 	}

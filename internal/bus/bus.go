@@ -129,9 +129,19 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 		b.Close()
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
-	if err := b.ensureStreams(ctx); err != nil {
-		b.Close()
-		return nil, err
+	// a cluster that has just started may still be electing its JetStream leader
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := b.ensureStreams(ctx)
+		if err == nil {
+			break
+		}
+		if opts.URL == "" || time.Now().After(deadline) || ctx.Err() != nil {
+			b.Close()
+			return nil, err
+		}
+		b.log.Info("bus_waiting_for_jetstream", "err", err.Error())
+		time.Sleep(500 * time.Millisecond)
 	}
 	return b, nil
 }

@@ -33,6 +33,8 @@ type Config struct {
 	// NATSURL, when set, is an external NATS cluster (nats://a:4222,nats://b:4222); empty
 	// means the embedded server.
 	NATSURL string `yaml:"nats_url"`
+	// NATSReplicas is the replica count of the node's streams on an external cluster.
+	NATSReplicas int `yaml:"nats_replicas"`
 	// NATSAddr is the embedded server's NATS client listener; empty means in-process only.
 	NATSAddr string `yaml:"nats_addr"`
 	// MQTTAddr is the embedded server's MQTT listener; empty turns MQTT off.
@@ -142,6 +144,13 @@ func (c *Config) Env(lookup func(string) (string, bool)) error {
 		}
 		c.PublicRead = b
 	}
+	if v, ok := lookup("RABTA_NATS_REPLICAS"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("RABTA_NATS_REPLICAS: %q is not a number", v)
+		}
+		c.NATSReplicas = n
+	}
 	if v, ok := lookup("RABTA_OUTBOX"); ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -203,6 +212,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DemoSpeed < 0 {
 		errs = append(errs, fmt.Errorf("demo_speed %g: must not be negative", c.DemoSpeed))
+	}
+	if c.NATSReplicas < 0 || c.NATSReplicas > 5 {
+		errs = append(errs, fmt.Errorf("nats_replicas %d: 0 (one) to 5", c.NATSReplicas))
 	}
 	if c.AlertExpiry < time.Minute {
 		errs = append(errs, fmt.Errorf("alert_expiry %s: at least 1m", c.AlertExpiry))
