@@ -39,3 +39,6 @@ go vet ./...
 log "go test -race (the fuzz targets run their seed corpora)"
 # -p 2: this suite is sized for a 2-core machine; the end-to-end tests start real processes.
 go test -race -count=1 -p 2 -timeout 20m "$@" ./...
+
+log "end-to-end tests again, every node on PostgreSQL"
+RABTA_E2E_POSTGRES=1 go test -race -count=1 -timeout 20m "$@" ./cmd/rabta

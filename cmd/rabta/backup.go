@@ -72,11 +72,19 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := c.load(fs); err != nil {
 		return err
 	}
+	if err := os.MkdirAll(c.cfg.DataDir, 0o750); err != nil {
+		return err
+	}
+	lock, err := lockDataDir(c.cfg.DataDir) // a node running on this data directory refuses
+	if err != nil {
+		return err
+	}
+	defer lock()
 	if c.cfg.DB != "" {
 		// into the (stopped) node's database, replacing what is there
 		out, err := exec.CommandContext(ctx, "pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction", "-d", c.cfg.DB, fs.Arg(0)).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("pg_restore (from Debian's postgresql-client): %v: %s", err, strings.TrimSpace(string(out)))
+			return fmt.Errorf("%s: pg_restore (from Debian's postgresql-client): %v: %s", fs.Arg(0), err, strings.TrimSpace(string(out)))
 		}
 		fmt.Fprintf(stdout, "restored %s into the PostgreSQL database\n", fs.Arg(0))
 		return nil
@@ -85,15 +93,7 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := sqlite.Check(ctx, in); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(c.cfg.DataDir, 0o750); err != nil {
-		return err
-	}
 	target := filepath.Join(c.cfg.DataDir, "rabta.db")
-	lock, err := lockDataDir(c.cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	defer lock()
 	tmp := target + ".restore"
 	if err := copyFile(in, tmp); err != nil {
 		return err

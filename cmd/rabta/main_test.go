@@ -22,6 +22,35 @@ import (
 
 var binary string
 
+// With RABTA_E2E_POSTGRES set, the end-to-end tests run every node on PostgreSQL: each data
+// directory gets a database of its own (in the PostgreSQL of RABTA_TEST_POSTGRES), used by the
+// server and by the commands given that --data-dir.
+var (
+	dbMu  sync.Mutex
+	dbFor = map[string]string{}
+)
+
+func storeEnv(t *testing.T, dataDir string, env []string) []string {
+	if os.Getenv("RABTA_E2E_POSTGRES") == "" {
+		return nil
+	}
+	for _, e := range env {
+		if strings.HasPrefix(e, "RABTA_DB=") {
+			return nil
+		}
+	}
+	dbMu.Lock()
+	dsn, ok := dbFor[dataDir]
+	dbMu.Unlock()
+	if !ok {
+		dsn = pgDatabase(t)
+		dbMu.Lock()
+		dbFor[dataDir] = dsn
+		dbMu.Unlock()
+	}
+	return []string{"RABTA_DB=" + dsn}
+}
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "rabta-e2e")
 	if err != nil {
@@ -79,7 +108,7 @@ func start(t *testing.T, dataDir string, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0",
 		"--nats-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), env...), storeEnv(t, dataDir, env)...)
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {
@@ -153,6 +182,11 @@ func (p *proc) req(method, path, key, body string) (int, string) {
 func rabta(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
+	for i, a := range args {
+		if a == "--data-dir" && i+1 < len(args) {
+			cmd.Env = append(os.Environ(), storeEnv(t, args[i+1], nil)...)
+		}
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
