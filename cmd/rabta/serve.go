@@ -105,7 +105,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	// warnings: rules over the accepted observations, alerts with CAP, signed, on the feed and the bus
-	sign, err := nodeSigner(c.cfg.DataDir, c.cfg.NodeID)
+	sign, err := nodeSigner(c.cfg.DataDir, c.cfg.NodeID, c.cfg.SigningKeyFile, c.cfg.SigningCertFile)
 	if err != nil {
 		return err
 	}

@@ -28,8 +28,14 @@ func (s *signer) Sign(xml []byte) ([]byte, error) { return cap.Sign(xml, s.key, 
 // nodeSigner loads the node's signing key and certificate from the data directory, making a
 // self-signed pair on first start (RSA 2048: what CAP consumers verify most widely). An
 // operator replaces the two files with ones issued by their national PKI to be trusted by others.
-func nodeSigner(dataDir, node string) (*signer, error) {
+func nodeSigner(dataDir, node, keyFile, certFile string) (*signer, error) {
 	keyPath, certPath := filepath.Join(dataDir, "node-key.pem"), filepath.Join(dataDir, "node-cert.pem")
+	if keyFile != "" {
+		keyPath, certPath = keyFile, certFile // given: never made here
+		if _, err := os.Stat(keyPath); err != nil {
+			return nil, fmt.Errorf("signing_key_file: %w", err)
+		}
+	}
 	kb, kerr := os.ReadFile(keyPath)
 	cb, cerr := os.ReadFile(certPath)
 	if errors.Is(kerr, os.ErrNotExist) && errors.Is(cerr, os.ErrNotExist) {

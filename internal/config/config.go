@@ -50,6 +50,11 @@ type Config struct {
 	FourEyes   bool   `yaml:"four_eyes"`
 	// AlertExpiry is how long an issued CAP message is valid.
 	AlertExpiry time.Duration `yaml:"alert_expiry"`
+	// SigningKeyFile and SigningCertFile hold the node's CAP signing key and certificate (PEM);
+	// empty means node-key.pem and node-cert.pem in the data directory, made on first start.
+	// Several processes of one node must share them.
+	SigningKeyFile  string `yaml:"signing_key_file"`
+	SigningCertFile string `yaml:"signing_cert_file"`
 	// TrustedCertsDir holds PEM certificates whose CAP signatures this node accepts (its own
 	// certificate is always trusted).
 	TrustedCertsDir string `yaml:"trusted_certs_dir"`
@@ -212,6 +217,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DemoSpeed < 0 {
 		errs = append(errs, fmt.Errorf("demo_speed %g: must not be negative", c.DemoSpeed))
+	}
+	if (c.SigningKeyFile == "") != (c.SigningCertFile == "") {
+		errs = append(errs, errors.New("signing_key_file and signing_cert_file: give both or neither"))
 	}
 	if c.NATSReplicas < 0 || c.NATSReplicas > 5 {
 		errs = append(errs, fmt.Errorf("nats_replicas %d: 0 (one) to 5", c.NATSReplicas))
