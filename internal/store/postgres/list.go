@@ -15,6 +15,7 @@ import (
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings/odata"
+	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
 // maxExpandDepth bounds nested $expand.
@@ -324,7 +325,7 @@ func (s *Entities) list(ctx context.Context, tx pgx.Tx, query *sensing.Query, de
 	if query.Top <= 0 { // $top=0: the count alone
 		return page, nil
 	}
-	x, err := s.pageSQL(query, terms, "SELECT "+selectList(query.Set, a))
+	x, err := s.pageSQL(query, terms, "SELECT "+sqlq.SelectList(query.Set, a))
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +342,7 @@ func (s *Entities) list(ctx context.Context, tx pgx.Tx, query *sensing.Query, de
 		for i := range keys {
 			ptrs[i] = &keys[i]
 		}
-		e, err := scanEntity(query.Set, rows, ptrs...)
+		e, err := sqlq.ScanEntity(query.Set, rows.Scan, ptrs...)
 		if err != nil {
 			rows.Close()
 			return nil, err
@@ -422,7 +423,7 @@ func (s *Entities) Get(ctx context.Context, query *sensing.Query) (*sensing.Enti
 
 func (s *Entities) get(ctx context.Context, tx pgx.Tx, query *sensing.Query) (*sensing.Entity, error) {
 	var x q
-	x.add("SELECT " + selectList(query.Set, "e") + " FROM " + Schema[query.Set].Name + " e")
+	x.add("SELECT " + sqlq.SelectList(query.Set, "e") + " FROM " + Schema[query.Set].Name + " e")
 	only := *query
 	only.Opts = &odata.Options{}
 	if err := s.where(&x, &only, "e"); err != nil {
@@ -435,7 +436,7 @@ func (s *Entities) get(ctx context.Context, tx pgx.Tx, query *sensing.Query) (*s
 	}
 	var e *sensing.Entity
 	if rows.Next() {
-		e, err = scanEntity(query.Set, rows)
+		e, err = sqlq.ScanEntity(query.Set, rows.Scan)
 		if err != nil {
 			rows.Close()
 			return nil, err

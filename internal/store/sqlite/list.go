@@ -10,6 +10,7 @@ import (
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings/odata"
+	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
 // maxExpandDepth bounds nested $expand.
@@ -241,7 +242,7 @@ func (s *Entities) list(ctx context.Context, tx *sql.Tx, query *sensing.Query, d
 	if query.Top <= 0 { // $top=0: the count alone
 		return page, nil
 	}
-	x, err := s.pageSQL(query, terms, "SELECT "+selectList(query.Set, a))
+	x, err := s.pageSQL(query, terms, "SELECT "+sqlq.SelectList(query.Set, a))
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +258,7 @@ func (s *Entities) list(ctx context.Context, tx *sql.Tx, query *sensing.Query, d
 		for i := range keys {
 			ptrs[i] = &keys[i]
 		}
-		e, err := scanEntity(query.Set, rows, ptrs...)
+		e, err := sqlq.ScanEntity(query.Set, rows.Scan, ptrs...)
 		if err != nil {
 			rows.Close()
 			return nil, err
@@ -327,7 +328,7 @@ func (s *Entities) Get(ctx context.Context, query *sensing.Query) (*sensing.Enti
 	}
 	defer tx.Rollback()
 	var x q
-	x.add("SELECT " + selectList(query.Set, "e") + " FROM " + Schema[query.Set].Name + " e")
+	x.add("SELECT " + sqlq.SelectList(query.Set, "e") + " FROM " + Schema[query.Set].Name + " e")
 	only := *query
 	only.Opts = &odata.Options{}
 	if err := s.where(&x, &only, "e"); err != nil {
@@ -339,7 +340,7 @@ func (s *Entities) Get(ctx context.Context, query *sensing.Query) (*sensing.Enti
 	}
 	var e *sensing.Entity
 	if rows.Next() {
-		e, err = scanEntity(query.Set, rows)
+		e, err = sqlq.ScanEntity(query.Set, rows.Scan)
 		if err != nil {
 			rows.Close()
 			return nil, err
