@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/rabta/rabta/internal/sensorthings/odata"
+	"github.com/rabta/rabta/internal/odata"
 )
 
 // Entity is one SensorThings entity as read from a store or as given to create or update one.

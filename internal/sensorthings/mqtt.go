@@ -11,7 +11,7 @@ import (
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/sensing"
-	"github.com/rabta/rabta/internal/sensorthings/odata"
+	"github.com/rabta/rabta/internal/odata"
 )
 
 // The SensorThings MQTT extension (SensorThings 1.1, 14.2): clients subscribe to a resource

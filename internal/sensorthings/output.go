@@ -8,7 +8,7 @@ import (
 	"strconv"
 
 	"github.com/rabta/rabta/internal/sensing"
-	"github.com/rabta/rabta/internal/sensorthings/odata"
+	"github.com/rabta/rabta/internal/odata"
 )
 
 // writer builds a response body. Properties come out in the data model's order, so responses

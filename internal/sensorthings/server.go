@@ -19,7 +19,7 @@ import (
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/sensing"
-	"github.com/rabta/rabta/internal/sensorthings/odata"
+	"github.com/rabta/rabta/internal/odata"
 )
 
 // Version is the path segment of the API root.

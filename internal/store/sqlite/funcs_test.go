@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rabta/rabta/internal/sensorthings/odata"
+	"github.com/rabta/rabta/internal/odata"
 	"github.com/rabta/rabta/internal/store/sqlq"
 )
 

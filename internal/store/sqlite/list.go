@@ -9,7 +9,7 @@ import (
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/sensing"
-	"github.com/rabta/rabta/internal/sensorthings/odata"
+	"github.com/rabta/rabta/internal/odata"
 	"github.com/rabta/rabta/internal/store/sqlq"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/rabta/rabta/internal/sensing"
-	"github.com/rabta/rabta/internal/sensorthings/odata"
+	"github.com/rabta/rabta/internal/odata"
 )
 
 // The hot read — a time window of one datastream, newest first — must be an index range

@@ -8,7 +8,7 @@ import (
 
 	"github.com/peterstace/simplefeatures/geom"
 	"github.com/rabta/rabta/internal/sensing"
-	"github.com/rabta/rabta/internal/sensorthings/odata"
+	"github.com/rabta/rabta/internal/odata"
 )
 
 // Compiler compiles $filter and $orderby expressions (odata.Expr) into SQL for one Schema and

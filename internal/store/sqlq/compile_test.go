@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/sensing"
-	"github.com/rabta/rabta/internal/sensorthings/odata"
+	"github.com/rabta/rabta/internal/odata"
 	"github.com/rabta/rabta/internal/store/sqlq"
 	_ "modernc.org/sqlite"
 )

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rabta/rabta/internal/sensorthings/odata"
+	"github.com/rabta/rabta/internal/odata"
 )
 
 // FuzzWhere checks that whatever parses compiles to SQL that SQLite accepts, or gives an

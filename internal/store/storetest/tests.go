@@ -13,7 +13,7 @@ import (
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/sensing"
-	"github.com/rabta/rabta/internal/sensorthings/odata"
+	"github.com/rabta/rabta/internal/odata"
 )
 
 // query builds a Query for set (optionally under parent "Things(1)/Datastreams"-style given
