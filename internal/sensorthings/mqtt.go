@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
-	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/odata"
+	"github.com/rabta/rabta/internal/sensing"
 )
 
 // The SensorThings MQTT extension (SensorThings 1.1, 14.2): clients subscribe to a resource

@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/odata"
+	"github.com/rabta/rabta/internal/sensing"
 )
 
 // writer builds a response body. Properties come out in the data model's order, so responses

@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/rabta/rabta/internal/apperr"
-	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/odata"
+	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/sqlq"
 )
 

@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/rabta/rabta/internal/apperr"
-	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/odata"
+	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/sqlq"
 )
 

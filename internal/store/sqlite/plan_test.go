@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/odata"
+	"github.com/rabta/rabta/internal/sensing"
 )
 
 // The hot read — a time window of one datastream, newest first — must be an index range

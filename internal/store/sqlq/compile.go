@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/peterstace/simplefeatures/geom"
-	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/odata"
+	"github.com/rabta/rabta/internal/sensing"
 )
 
 // Compiler compiles $filter and $orderby expressions (odata.Expr) into SQL for one Schema and

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/odata"
+	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/sqlq"
 	_ "modernc.org/sqlite"
 )

@@ -12,8 +12,8 @@ import (
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
-	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/odata"
+	"github.com/rabta/rabta/internal/sensing"
 )
 
 // query builds a Query for set (optionally under parent "Things(1)/Datastreams"-style given
