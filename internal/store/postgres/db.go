@@ -40,7 +40,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
 //go:embed migrations/*.sql
@@ -50,11 +49,14 @@ var migrations embed.FS
 type DB struct {
 	dsn  string
 	pool *pool
-	q    *sqlq.Compiler
-	Now  func() time.Time
+	Now  func() time.Time // the clock of HistoricalLocations, outbox entries and keys
 
 	partMu sync.Mutex
 	parts  map[int64]bool // months (µs at their start) whose observations partition exists
+
+	outbox publishedSet // published outbox entries
+	idMu   sync.Mutex
+	idLock int64 // advisory lock key of observation id reservation (0: not known yet)
 }
 
 // Options tune Open.
@@ -79,19 +81,12 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*DB, error) {
 		o.MaxConns = 16
 	}
 	db := &DB{dsn: dsn, pool: newPool(cfg, o.MaxConns), Now: time.Now, parts: map[int64]bool{}}
-	db.q = &sqlq.Compiler{Schema: Schema, Dialect: qmark{sqlq.Postgres}}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return db, nil
 }
-
-// qmark spells sqlq.Postgres with '?' placeholders, numbered when the whole query is put
-// together (see q.sql): a store query is assembled from pieces, some repeated.
-type qmark struct{ sqlq.Dialect }
-
-func (qmark) Placeholder(int) string { return "?" }
 
 // Close closes every connection.
 func (db *DB) Close() error {

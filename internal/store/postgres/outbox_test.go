@@ -39,6 +39,10 @@ func TestOutboxConcurrentWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	e1, e2 := postgres.NewEntities(db1, nil), postgres.NewEntities(db2, nil)
+	// a clock that stands still: the published entries wait for the next ingest, however
+	// long this test takes on a loaded machine (after two seconds OutboxDone would purge)
+	still := time.Now()
+	e1.Now = func() time.Time { return still }
 	e1.Outbox, e2.Outbox = true, true
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	const rounds, size = 4, 2400 // 1200 per datastream a batch: two entries (1000 + 200), big enough to interleave

@@ -21,9 +21,9 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/rabta/rabta/internal/store/sqlq"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -33,10 +33,12 @@ var migrations embed.FS
 // DB is an open SQLite store.
 type DB struct {
 	path string
-	w    *sql.DB // the one writer connection
-	r    *sql.DB // read-only pool
-	q    *sqlq.Compiler
-	Now  func() time.Time
+	w    *sql.DB          // the one writer connection
+	r    *sql.DB          // read-only pool
+	Now  func() time.Time // the clock of HistoricalLocations, outbox entries and keys
+
+	outbox watermark // published outbox entries
+	locks  sync.Map  // node-wide locks: name → *sync.Mutex
 }
 
 // Open opens (creating if needed) the database file at path and applies pending migrations.
@@ -68,7 +70,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	db.r = r
-	db.q = &sqlq.Compiler{Schema: Schema, Dialect: sqlq.SQLite}
 	if err := r.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %q: %w", path, err)

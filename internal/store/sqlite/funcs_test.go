@@ -94,7 +94,7 @@ func TestGeoFilters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := &sqlq.Compiler{Schema: Schema, Dialect: sqlq.SQLite}
+	c := &sqlq.Compiler{Schema: sqlq.Sensing, Dialect: sqlq.SQLite}
 	area := "geography'POLYGON((25 5,35 5,35 15,25 15,25 5))'"
 	tests := []struct {
 		set, filter string
@@ -126,7 +126,7 @@ func TestGeoFilters(t *testing.T) {
 			t.Errorf("%s: %v", tt.filter, err)
 			continue
 		}
-		rows, err := db.Query("SELECT e.id FROM "+Schema[tt.set].Name+" e WHERE "+where+" ORDER BY e.id", args...)
+		rows, err := db.Query("SELECT e.id FROM "+sqlq.Sensing[tt.set].Name+" e WHERE "+where+" ORDER BY e.id", args...)
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", tt.filter, err, where)
 		}

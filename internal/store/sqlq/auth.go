@@ -1,4 +1,4 @@
-package postgres
+package sqlq
 
 import (
 	"context"
@@ -6,38 +6,41 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 )
 
-// Auth is the organisation and API key store.
-type Auth struct{ db *DB }
+// Auth is the organisation and API key store over an Engine.
+type Auth struct {
+	eng Engine
+	// Now is the clock of creation and revocation times.
+	Now func() time.Time
+}
 
 var _ auth.Store = (*Auth)(nil)
 
-// NewAuth returns the key store on db.
-func NewAuth(db *DB) *Auth { return &Auth{db: db} }
+// NewAuth returns the key store over eng.
+func NewAuth(eng Engine) *Auth { return &Auth{eng: eng, Now: time.Now} }
 
 // CreateKey implements auth.Store.
 func (a *Auth) CreateKey(ctx context.Context, org string, role auth.Role, name, prefix string, hash []byte) (int64, error) {
 	var id int64
-	err := a.db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		now := a.db.Now().Unix()
-		if _, err := tx.Exec(ctx, `INSERT INTO organisations (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, org, now); err != nil {
+	err := a.eng.Write(ctx, func(tx Tx) error {
+		now := a.Now().Unix()
+		if _, err := tx.Exec(ctx, `INSERT INTO organisations (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, org, now); err != nil {
 			return fmt.Errorf("create organisation: %w", err)
 		}
 		err := tx.QueryRow(ctx, `INSERT INTO api_keys (organisation_id, role, name, prefix, hash, created_at)
-			SELECT id, $1, $2, $3, $4, $5 FROM organisations WHERE name = $6 RETURNING id`, role.String(), name, prefix, hash, now, org).Scan(&id)
+			SELECT id, ?, ?, ?, ?, ? FROM organisations WHERE name = ? RETURNING id`, role.String(), name, prefix, hash, now, org).Scan(&id)
 		if err != nil {
-			return fmt.Errorf("create key: %w", writeErr(err))
+			return fmt.Errorf("create key: %w", err)
 		}
 		return nil
 	})
-	return id, err
+	return id, a.eng.WriteErr(err)
 }
 
-func scanKey(sc pgx.Row) (*auth.Key, error) {
+func scanKey(sc Row) (*auth.Key, error) {
 	var k auth.Key
 	var role string
 	var created int64
@@ -59,12 +62,11 @@ const keyCols = `k.id, o.name, k.role, k.name, k.prefix, k.created_at, k.revoked
 // KeyByHash implements auth.Store.
 func (a *Auth) KeyByHash(ctx context.Context, hash []byte) (*auth.Key, error) {
 	var k *auth.Key
-	err := a.db.conn(ctx, func(c *pgx.Conn) error {
-		var err error
-		k, err = scanKey(c.QueryRow(ctx, `SELECT `+keyCols+` WHERE k.hash = $1 AND k.revoked_at IS NULL`, hash))
+	err := a.eng.Do(ctx, func(tx Tx) (err error) {
+		k, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyCols+` WHERE k.hash = ? AND k.revoked_at IS NULL`, hash))
 		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, ErrNoRows) {
 		return nil, apperr.E(apperr.NotFound, "no such key")
 	}
 	return k, err
@@ -73,32 +75,24 @@ func (a *Auth) KeyByHash(ctx context.Context, hash []byte) (*auth.Key, error) {
 // Keys implements auth.Store.
 func (a *Auth) Keys(ctx context.Context) ([]auth.Key, error) {
 	var out []auth.Key
-	err := a.db.conn(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT `+keyCols+` ORDER BY k.id`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			k, err := scanKey(rows)
-			if err != nil {
-				return err
-			}
+	err := readEach(ctx, a.eng, func(r Rows) error {
+		k, err := scanKey(r)
+		if err == nil {
 			out = append(out, *k)
 		}
-		return rows.Err()
-	})
+		return err
+	}, `SELECT `+keyCols+` ORDER BY k.id`)
 	return out, err
 }
 
 // RevokeKey implements auth.Store.
 func (a *Auth) RevokeKey(ctx context.Context, id int64) error {
-	return a.db.conn(ctx, func(c *pgx.Conn) error {
-		res, err := c.Exec(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`, a.db.Now().Unix(), id)
+	return a.eng.Write(ctx, func(tx Tx) error {
+		n, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, a.Now().Unix(), id)
 		if err != nil {
 			return err
 		}
-		if res.RowsAffected() == 0 {
+		if n == 0 {
 			return apperr.E(apperr.NotFound, "no unrevoked key %d", id)
 		}
 		return nil
@@ -108,8 +102,6 @@ func (a *Auth) RevokeKey(ctx context.Context, id int64) error {
 // CountKeys implements auth.Store.
 func (a *Auth) CountKeys(ctx context.Context) (int, error) {
 	var n int
-	err := a.db.conn(ctx, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, `SELECT count(*) FROM api_keys WHERE revoked_at IS NULL`).Scan(&n)
-	})
+	err := readRow(ctx, a.eng, `SELECT count(*) FROM api_keys WHERE revoked_at IS NULL`, nil, &n)
 	return n, err
 }

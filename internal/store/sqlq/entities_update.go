@@ -1,4 +1,4 @@
-package postgres
+package sqlq
 
 import (
 	"context"
@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/sensing"
 )
@@ -17,23 +15,18 @@ import (
 // With replace (PUT), properties not given are reset to null.
 func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) error {
 	set := sensing.Sets[e.Set]
-	t := Schema[e.Set]
-	if e.Set == sensing.Observations {
-		// a new phenomenon time may move the row to a month without a partition yet
-		if v, ok := e.Props["phenomenonTime"].(string); ok {
-			if start, _, err := sensing.ParseTimeOrInterval(v); err == nil {
-				if err := s.db.ensurePartitions(ctx, []time.Time{start}); err != nil {
-					return err
-				}
-			}
+	t := Sensing[e.Set]
+	// a new phenomenon time may move an Observation to a month without a partition yet
+	times := obsTimes(&sensing.Entity{Links: e.Links}, nil)
+	if v, ok := e.Props["phenomenonTime"].(string); ok && e.Set == sensing.Observations {
+		if start, _, err := sensing.ParseTimeOrInterval(v); err == nil {
+			times = append(times, start)
 		}
 	}
-	for _, l := range e.Links {
-		if err := s.db.ensurePartitions(ctx, obsTimes(&sensing.Entity{Links: map[string][]*sensing.Entity{"": l}}, nil)); err != nil {
-			return err
-		}
+	if err := s.eng.Prepare(ctx, times); err != nil {
+		return err
 	}
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	return s.tx(ctx, func(tx Tx) error {
 		if err := s.exists(ctx, tx, e.Set, e.ID); err != nil {
 			return err
 		}
@@ -81,7 +74,7 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 					}
 					ids = append(ids, id)
 				}
-				if _, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = $1", l.Via.Table, l.Via.LocalCol), e.ID); err != nil {
+				if _, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = ?", l.Via.Table, l.Via.LocalCol), e.ID); err != nil {
 					return err
 				}
 				for _, id := range ids {
@@ -106,7 +99,7 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 					if err := s.exists(ctx, tx, l.Target, c.ID); err != nil {
 						return err
 					}
-					if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET %s = $1 WHERE id = $2", Schema[l.Target].Name, l.RemoteFK), e.ID, c.ID); err != nil {
+					if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET %s = ? WHERE id = ?", Sensing[l.Target].Name, l.RemoteFK), e.ID, c.ID); err != nil {
 						return err
 					}
 				}
@@ -115,9 +108,9 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 		if len(cols) > 0 {
 			sets := make([]string, len(cols))
 			for i, c := range cols {
-				sets[i] = fmt.Sprintf("%s = $%d", c, i+1)
+				sets[i] = c + " = ?"
 			}
-			q := fmt.Sprintf("UPDATE %s SET %s WHERE id = $%d", t.Name, strings.Join(sets, ", "), len(cols)+1)
+			q := fmt.Sprintf("UPDATE %s SET %s WHERE id = ?", t.Name, strings.Join(sets, ", "))
 			if _, err := tx.Exec(ctx, q, append(vals, e.ID)...); err != nil {
 				return fmt.Errorf("update %s: %w", set.Single, err)
 			}
@@ -129,7 +122,7 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 			if _, err := tx.Exec(ctx, `UPDATE datastreams SET
 				phenomenon_time_start = (SELECT min(phen_start) FROM observations WHERE datastream_id = datastreams.id),
 				phenomenon_time_end = (SELECT max(phen_end) FROM observations WHERE datastream_id = datastreams.id)
-				WHERE id = (SELECT datastream_id FROM observations WHERE id = $1)`, e.ID); err != nil {
+				WHERE id = (SELECT datastream_id FROM observations WHERE id = ?)`, e.ID); err != nil {
 				return err
 			}
 			clear(s.dsCache)
@@ -205,12 +198,12 @@ func obsUpdate(e *sensing.Entity) ([]string, []any, error) {
 // ObservedProperty its Datastreams, a FeatureOfInterest its Observations (foreign keys with
 // ON DELETE CASCADE do the work).
 func (s *Entities) Delete(ctx context.Context, set string, id int64) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		res, err := tx.Exec(ctx, "DELETE FROM "+Schema[set].Name+" WHERE id = $1", id)
+	return s.tx(ctx, func(tx Tx) error {
+		n, err := tx.Exec(ctx, "DELETE FROM "+Sensing[set].Name+" WHERE id = ?", id)
 		if err != nil {
 			return fmt.Errorf("delete %s(%d): %w", set, id, err)
 		}
-		if res.RowsAffected() == 0 {
+		if n == 0 {
 			return apperr.E(apperr.NotFound, "%s(%d) does not exist", set, id)
 		}
 		if set == sensing.Locations {

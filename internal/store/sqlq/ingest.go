@@ -1,4 +1,4 @@
-package postgres
+package sqlq
 
 import (
 	"context"
@@ -6,11 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/sensing"
 )
@@ -20,8 +19,8 @@ const recentPoints = 12
 
 // Ingest stores a batch of observations in one transaction. Each item is checked on its own:
 // an item that cannot be stored (unknown datastream, refused by QC) gets its error in errs at
-// its index and is not written; the rest are written together (with COPY). ids holds the new
-// ids (0 for refused items). err is set only when nothing was written.
+// its index and is not written; the rest are written together. ids holds the new ids (0 for
+// refused items). err is set only when nothing was written.
 func (s *Entities) Ingest(ctx context.Context, obs []sensing.Observation) (ids []int64, errs []error, err error) {
 	return s.ingest(ctx, obs, false)
 }
@@ -42,19 +41,17 @@ func (s *Entities) ingest(ctx context.Context, obs []sensing.Observation, dedup 
 		times[i] = obs[i].PhenStart
 	}
 	for attempt := 0; ; attempt++ {
-		if err := s.db.ensurePartitions(ctx, times); err != nil {
+		if err := s.eng.Prepare(ctx, times); err != nil {
 			return nil, nil, err
 		}
 		// insert works on a copy: a failed attempt must not leave ids or FoIs in obs
 		work := append([]sensing.Observation(nil), obs...)
-		err = s.tx(ctx, func(tx pgx.Tx) error {
+		err = s.tx(ctx, func(tx Tx) error {
 			var e error
 			ids, errs, e = s.insert(ctx, tx, work, false, dedup)
 			return e
 		})
-		if err != nil && attempt == 0 && isNoPartition(err) {
-			// another process dropped a partition this one thought was there
-			s.db.forgetPartitions()
+		if err != nil && attempt == 0 && s.eng.Retry(err) {
 			continue
 		}
 		if err != nil {
@@ -75,46 +72,97 @@ func (s *Entities) ingest(ctx context.Context, obs []sensing.Observation, dedup 
 	return ids, errs, nil
 }
 
+// dupKey identifies an observation for IngestNew: datastream, phenomenon time, result.
+type dupKey struct {
+	ds, start, end int64
+	num            float64
+	hasNum         bool
+	json           string
+}
+
+func keyOf(o *sensing.Observation) dupKey {
+	k := dupKey{ds: o.DatastreamID, start: us(o.PhenStart), end: us(o.PhenEnd), json: string(o.ResultJSON)}
+	if o.ResultNum != nil {
+		k.num, k.hasNum = *o.ResultNum, true
+	}
+	return k
+}
+
+// existing returns the keys of stored observations that could equal one of obs: one index
+// range read per datastream over the batch's time span, instead of a query per row.
+func (s *Entities) existing(ctx context.Context, tx Tx, obs []sensing.Observation) (map[dupKey]bool, error) {
+	type span struct{ lo, hi int64 }
+	spans := map[int64]*span{}
+	for i := range obs {
+		a := us(obs[i].PhenStart)
+		sp := spans[obs[i].DatastreamID]
+		if sp == nil {
+			spans[obs[i].DatastreamID] = &span{a, a}
+			continue
+		}
+		sp.lo, sp.hi = min(sp.lo, a), max(sp.hi, a)
+	}
+	seen := make(map[dupKey]bool, len(obs))
+	for ds, sp := range spans {
+		rows, err := tx.Query(ctx, `SELECT phen_start, phen_end, result_num, result_json FROM observations
+			WHERE datastream_id = ? AND phen_start BETWEEN ? AND ?`, ds, sp.lo, sp.hi)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			k := dupKey{ds: ds}
+			var num *float64
+			var js *string
+			if err := rows.Scan(&k.start, &k.end, &num, &js); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if num != nil {
+				k.num, k.hasNum = *num, true
+			}
+			if js != nil {
+				k.json = *js
+			}
+			seen[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return seen, nil
+}
+
 // insertObservations inserts all of obs or fails (used by deep insert).
-func (s *Entities) insertObservations(ctx context.Context, tx pgx.Tx, obs []sensing.Observation) ([]int64, error) {
+func (s *Entities) insertObservations(ctx context.Context, tx Tx, obs []sensing.Observation) ([]int64, error) {
 	ids, _, err := s.insert(ctx, tx, obs, true, false)
 	return ids, err
 }
 
-var obsColumns = []string{"id", "datastream_id", "phen_start", "phen_end", "phen_text", "result_time_us", "result_time_text", "result_num", "result_json",
-	"qc", "result_quality", "valid_start", "valid_end", "valid_text", "parameters", "foi_id"}
-
-func (s *Entities) insert(ctx context.Context, tx pgx.Tx, obs []sensing.Observation, strict, dedup bool) ([]int64, []error, error) {
+func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation, strict, dedup bool) ([]int64, []error, error) {
 	ids := make([]int64, len(obs))
 	errs := make([]error, len(obs))
 	type span struct{ ps, pe, rs, re int64 }
 	spans := map[int64]*span{}
 	foiByThing := map[int64]int64{}
-	var keep []int // indexes of obs to write
+	var seen map[dupKey]bool
+	var err error
+	keep := make([]*sensing.Observation, 0, len(obs))
+	var keepIdx []int
+	if dedup {
+		if seen, err = s.existing(ctx, tx, obs); err != nil {
+			return nil, nil, err
+		}
+	}
 	for i := range obs {
 		o := &obs[i]
-		if dedup {
-			var n int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM observations WHERE datastream_id = $1 AND phen_start = $2 AND phen_end = $3
-				AND result_num IS NOT DISTINCT FROM $4::float8 AND result_json IS NOT DISTINCT FROM $5::text`,
-				o.DatastreamID, us(o.PhenStart), us(o.PhenEnd), o.ResultNum, nullRaw(o.ResultJSON)).Scan(&n); err != nil {
-				return nil, nil, err
-			}
-			if n == 0 {
-				// the same observation twice in this batch is a duplicate too
-				for _, j := range keep {
-					p := &obs[j]
-					if p.DatastreamID == o.DatastreamID && p.PhenStart.Equal(o.PhenStart) && p.PhenEnd.Equal(o.PhenEnd) &&
-						sameNum(p.ResultNum, o.ResultNum) && string(p.ResultJSON) == string(o.ResultJSON) {
-						n = 1
-						break
-					}
-				}
-			}
-			if n > 0 {
+		if seen != nil {
+			k := keyOf(o)
+			if seen[k] {
 				errs[i] = ErrDuplicate
 				continue
 			}
+			seen[k] = true
 		}
 		ds, err := s.datastream(ctx, tx, o.DatastreamID)
 		if err == nil && s.QC != nil {
@@ -135,7 +183,8 @@ func (s *Entities) insert(ctx context.Context, tx pgx.Tx, obs []sensing.Observat
 			errs[i] = err
 			continue
 		}
-		keep = append(keep, i)
+		keep = append(keep, o)
+		keepIdx = append(keepIdx, i)
 		sp := spans[o.DatastreamID]
 		if sp == nil {
 			sp = &span{math.MaxInt64, math.MinInt64, math.MaxInt64, math.MinInt64}
@@ -153,51 +202,11 @@ func (s *Entities) insert(ctx context.Context, tx pgx.Tx, obs []sensing.Observat
 		}
 	}
 	if len(keep) > 0 {
-		// ids first (one round trip), in item order, so that ids grow with the batch's order
-		// in one unbroken run (see rabta_reserve_observation_ids): the outbox entries' id ranges
-		// must not take in another transaction's rows
-		if s.idLock == 0 {
-			k, err := lockKey(ctx, tx, "observation-ids")
-			if err != nil {
-				return nil, nil, fmt.Errorf("reserve observation ids: %w", err)
-			}
-			s.idLock = k
-		}
-		rows, err := tx.Query(ctx, `SELECT rabta_reserve_observation_ids($1, $2)`, len(keep), s.idLock)
-		if err != nil {
-			return nil, nil, fmt.Errorf("reserve observation ids: %w", err)
-		}
-		newIDs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return nil, nil, fmt.Errorf("reserve observation ids: %w", err)
-		}
-		sort.Slice(newIDs, func(i, j int) bool { return newIDs[i] < newIDs[j] })
-		for k, i := range keep {
-			ids[i] = newIDs[k]
-			obs[i].ID = newIDs[k]
-		}
-		k := 0
-		src := pgx.CopyFromFunc(func() ([]any, error) {
-			if k == len(keep) {
-				return nil, nil
-			}
-			o := &obs[keep[k]]
-			k++
-			var rt, vs, ve, foi any
-			if o.ResultTime != nil {
-				rt = us(*o.ResultTime)
-			}
-			if o.ValidStart != nil {
-				vs, ve = us(*o.ValidStart), us(*o.ValidEnd)
-			}
-			if o.FoIID != 0 {
-				foi = o.FoIID
-			}
-			return []any{o.ID, o.DatastreamID, us(o.PhenStart), us(o.PhenEnd), o.PhenText, rt, nullStr(o.ResultTimeText),
-				o.ResultNum, nullRaw(o.ResultJSON), int16(o.Flag), nullRaw(o.Quality), vs, ve, nullStr(o.ValidText), nullRaw(o.Parameters), foi}, nil
-		})
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"observations"}, obsColumns, src); err != nil {
+		if err := s.eng.InsertObservations(ctx, tx, keep); err != nil {
 			return nil, nil, fmt.Errorf("insert observations: %w", err)
+		}
+		for _, i := range keepIdx {
+			ids[i] = obs[i].ID
 		}
 	}
 	if s.Outbox {
@@ -214,30 +223,51 @@ func (s *Entities) insert(ctx context.Context, tx pgx.Tx, obs []sensing.Observat
 	for id := range spans {
 		dsIDs = append(dsIDs, id)
 	}
-	sort.Slice(dsIDs, func(i, j int) bool { return dsIDs[i] < dsIDs[j] })
+	slices.Sort(dsIDs)
 	for _, id := range dsIDs {
 		sp := spans[id]
-		var rs, re any
-		if sp.rs != math.MaxInt64 {
-			rs, re = sp.rs, sp.re
+		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
+			phenomenon_time_start = CASE WHEN phenomenon_time_start IS NULL OR phenomenon_time_start > ? THEN ? ELSE phenomenon_time_start END,
+			phenomenon_time_end = CASE WHEN phenomenon_time_end IS NULL OR phenomenon_time_end < ? THEN ? ELSE phenomenon_time_end END
+			WHERE id = ?`, sp.ps, sp.ps, sp.pe, sp.pe, id); err != nil {
+			return nil, nil, fmt.Errorf("update datastream span: %w", err)
+		}
+		if sp.rs == math.MaxInt64 {
+			continue
 		}
 		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
-			phenomenon_time_start = least(coalesce(phenomenon_time_start, $1), $1),
-			phenomenon_time_end = greatest(coalesce(phenomenon_time_end, $2), $2),
-			result_time_start = CASE WHEN $3::int8 IS NULL THEN result_time_start ELSE least(coalesce(result_time_start, $3), $3) END,
-			result_time_end = CASE WHEN $4::int8 IS NULL THEN result_time_end ELSE greatest(coalesce(result_time_end, $4), $4) END
-			WHERE id = $5`, sp.ps, sp.pe, rs, re, id); err != nil {
+			result_time_start = CASE WHEN result_time_start IS NULL OR result_time_start > ? THEN ? ELSE result_time_start END,
+			result_time_end = CASE WHEN result_time_end IS NULL OR result_time_end < ? THEN ? ELSE result_time_end END
+			WHERE id = ?`, sp.rs, sp.rs, sp.re, sp.re, id); err != nil {
 			return nil, nil, fmt.Errorf("update datastream span: %w", err)
 		}
 	}
 	return ids, errs, nil
 }
 
-func sameNum(a, b *float64) bool {
-	if a == nil || b == nil {
-		return a == b
+// ObservationColumns are the columns of an observation row an engine writes, in the order
+// of ObservationRow's values (the id comes from the engine).
+var ObservationColumns = []string{"datastream_id", "phen_start", "phen_end", "phen_text", "result_time_us", "result_time_text",
+	"result_num", "result_json", "qc", "result_quality", "valid_start", "valid_end", "valid_text", "parameters", "foi_id"}
+
+// ObservationRow returns o's values for ObservationColumns: times in µs since the Unix epoch
+// (UTC), the original time texts, the result as a number or as JSON text, the QC flag.
+func ObservationRow(o *sensing.Observation) []any {
+	var rt, vs, ve, num, foi any
+	if o.ResultTime != nil {
+		rt = us(*o.ResultTime)
 	}
-	return *a == *b
+	if o.ValidStart != nil {
+		vs, ve = us(*o.ValidStart), us(*o.ValidEnd)
+	}
+	if o.ResultNum != nil {
+		num = *o.ResultNum
+	}
+	if o.FoIID != 0 {
+		foi = o.FoIID
+	}
+	return []any{o.DatastreamID, us(o.PhenStart), us(o.PhenEnd), o.PhenText, rt, nullStr(o.ResultTimeText),
+		num, nullRaw(o.ResultJSON), int64(o.Flag), nullRaw(o.Quality), vs, ve, nullStr(o.ValidText), nullRaw(o.Parameters), foi}
 }
 
 func nullStr(s string) any {
@@ -255,17 +285,17 @@ func nullRaw(b []byte) any {
 }
 
 // datastream returns what ingest needs to know of datastream id, cached until the next
-// failed transaction or change to datastreams (in this process: see the package comment).
-func (s *Entities) datastream(ctx context.Context, tx pgx.Tx, id int64) (*sensing.DatastreamInfo, error) {
+// failed transaction or change to datastreams.
+func (s *Entities) datastream(ctx context.Context, tx Tx, id int64) (*sensing.DatastreamInfo, error) {
 	if ds, ok := s.dsCache[id]; ok {
 		return ds, nil
 	}
 	ds := &sensing.DatastreamInfo{ID: id}
 	var uom, props *string
 	err := tx.QueryRow(ctx, `SELECT d.thing_id, d.observation_type, d.unit_of_measurement, d.properties, o.name, o.definition
-		FROM datastreams d JOIN observed_properties o ON o.id = d.observed_property_id WHERE d.id = $1`, id).
+		FROM datastreams d JOIN observed_properties o ON o.id = d.observed_property_id WHERE d.id = ?`, id).
 		Scan(&ds.ThingID, &ds.ObservationType, &uom, &props, &ds.ObservedPropertyName, &ds.ObservedPropertyDef)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, ErrNoRows) {
 		return nil, apperr.E(apperr.NotFound, "Datastream(%d) does not exist", id)
 	}
 	if err != nil {
@@ -277,8 +307,7 @@ func (s *Entities) datastream(ctx context.Context, tx pgx.Tx, id int64) (*sensin
 	if props != nil {
 		ds.Properties = []byte(*props)
 	}
-	rows, err := tx.Query(ctx, `SELECT phen_start, result_num FROM observations WHERE datastream_id = $1 AND result_num IS NOT NULL
-		ORDER BY phen_start DESC, id DESC LIMIT $2`, id, recentPoints)
+	rows, err := tx.Query(ctx, `SELECT phen_start, result_num FROM observations WHERE datastream_id = ? AND result_num IS NOT NULL ORDER BY phen_start DESC, id DESC LIMIT ?`, id, recentPoints)
 	if err != nil {
 		return nil, err
 	}
@@ -299,31 +328,31 @@ func (s *Entities) datastream(ctx context.Context, tx pgx.Tx, id int64) (*sensin
 }
 
 // foiForThing returns the FeatureOfInterest made from the Thing's current Location, creating
-// it the first time (SensorThings 1.1, 8.2.7: an Observation without one uses the Thing's
-// Location). Two processes making it at once: the second waits for the first and reuses it.
-func (s *Entities) foiForThing(ctx context.Context, tx pgx.Tx, thing int64) (int64, error) {
+// it the first time (SensorThings 1.1, 8.2.7: an Observation without one uses the Thing's Location).
+func (s *Entities) foiForThing(ctx context.Context, tx Tx, thing int64) (int64, error) {
 	var loc int64
 	var name, desc, enc, geo string
 	err := tx.QueryRow(ctx, `SELECT l.id, l.name, l.description, l.encoding_type, l.location FROM locations l
-		JOIN thing_locations tl ON tl.location_id = l.id WHERE tl.thing_id = $1 ORDER BY l.id DESC LIMIT 1`, thing).Scan(&loc, &name, &desc, &enc, &geo)
-	if errors.Is(err, pgx.ErrNoRows) {
+		JOIN thing_locations tl ON tl.location_id = l.id WHERE tl.thing_id = ? ORDER BY l.id DESC LIMIT 1`, thing).Scan(&loc, &name, &desc, &enc, &geo)
+	if errors.Is(err, ErrNoRows) {
 		return 0, apperr.E(apperr.Invalid, "Observation has no FeatureOfInterest and its Thing(%d) has no Location to make one from", thing)
 	}
 	if err != nil {
 		return 0, err
 	}
 	var id int64
-	err = tx.QueryRow(ctx, `SELECT id FROM features_of_interest WHERE location_id = $1`, loc).Scan(&id)
+	err = tx.QueryRow(ctx, `SELECT id FROM features_of_interest WHERE location_id = ?`, loc).Scan(&id)
 	if err == nil {
 		return id, nil
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
+	if !errors.Is(err, ErrNoRows) {
 		return 0, err
 	}
-	err = tx.QueryRow(ctx, `INSERT INTO features_of_interest (name, description, encoding_type, feature, location_id) VALUES ($1, $2, $3, $4, $5)
+	// two processes making it at once: the second waits for the first and reuses its row
+	err = tx.QueryRow(ctx, `INSERT INTO features_of_interest (name, description, encoding_type, feature, location_id) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (location_id) DO NOTHING RETURNING id`, name, desc, enc, geo, loc).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) { // made meanwhile by another transaction, now committed
-		err = tx.QueryRow(ctx, `SELECT id FROM features_of_interest WHERE location_id = $1`, loc).Scan(&id)
+	if errors.Is(err, ErrNoRows) { // made meanwhile by another transaction, now committed
+		err = tx.QueryRow(ctx, `SELECT id FROM features_of_interest WHERE location_id = ?`, loc).Scan(&id)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("insert FeatureOfInterest: %w", err)
@@ -337,17 +366,17 @@ const outboxChunk = 1000
 
 // writeOutbox adds outbox entries for the stored items of obs: per datastream, id ranges of
 // at most outboxChunk observations. The entries are tiny; the relay reads the data.
-func (s *Entities) writeOutbox(ctx context.Context, tx pgx.Tx, obs []sensing.Observation, ids []int64) error {
+func (s *Entities) writeOutbox(ctx context.Context, tx Tx, obs []sensing.Observation, ids []int64) error {
 	type run struct {
 		first, last int64
 		n           int
 	}
 	runs := map[int64]*run{}
 	var order []int64
-	now := us(s.db.Now())
+	now := us(s.Now())
 	flush := func(ds int64) error {
 		r := runs[ds]
-		_, err := tx.Exec(ctx, `INSERT INTO outbox (kind, key, first_id, last_id, created_us) VALUES ('obs', $1, $2, $3, $4)`, ds, r.first, r.last, now)
+		_, err := tx.Exec(ctx, `INSERT INTO outbox (kind, key, first_id, last_id, created_us) VALUES ('obs', ?, ?, ?, ?)`, ds, r.first, r.last, now)
 		return err
 	}
 	for i := range obs {
@@ -387,26 +416,15 @@ type OutboxEntry struct {
 	Created time.Time
 }
 
-// doneIDs returns the ids OutboxDone recorded and not yet deleted.
-func (s *Entities) doneIDs() []int64 {
-	s.omu.Lock()
-	defer s.omu.Unlock()
-	ids := make([]int64, 0, len(s.done))
-	for id := range s.done {
-		ids = append(ids, id)
-	}
-	return ids
-}
-
 // OutboxPending returns up to limit unpublished entries, oldest first, each with its bus
 // payload (a sensing.ObsBatch of the entry's observations, read now, in the same snapshot as
 // the entries).
 func (s *Entities) OutboxPending(ctx context.Context, limit int) ([]OutboxEntry, error) {
+	cond, args := s.eng.Outbox().Unpublished()
 	var out []OutboxEntry
-	done := s.doneIDs()
-	err := s.db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err := s.eng.Read(ctx, func(tx Tx) error {
 		out = out[:0]
-		rows, err := tx.Query(ctx, `SELECT id, kind, key, first_id, last_id, created_us FROM outbox WHERE id <> ALL($1::int8[]) ORDER BY id LIMIT $2`, done, limit)
+		rows, err := tx.Query(ctx, `SELECT id, kind, key, first_id, last_id, created_us FROM outbox WHERE `+cond+` ORDER BY id LIMIT ?`, append(args, limit)...)
 		if err != nil {
 			return err
 		}
@@ -442,9 +460,9 @@ func (s *Entities) OutboxPending(ctx context.Context, limit int) ([]OutboxEntry,
 }
 
 // items reads a datastream's observations in an id range, in bus form.
-func (s *Entities) items(ctx context.Context, tx pgx.Tx, ds, first, last int64) ([]sensing.ObsItem, error) {
+func (s *Entities) items(ctx context.Context, tx Tx, ds, first, last int64) ([]sensing.ObsItem, error) {
 	rows, err := tx.Query(ctx, `SELECT id, phen_text, phen_start, phen_end, result_time_text, result_num, result_json, qc, result_quality, foi_id, parameters
-		FROM observations WHERE id BETWEEN $1 AND $2 AND datastream_id = $3 ORDER BY id`, first, last, ds)
+		FROM observations WHERE id BETWEEN ? AND ? AND `+s.eng.NoIndex("datastream_id")+` = ? ORDER BY id`, first, last, ds) // walk the id range, not the datastream index
 	if err != nil {
 		return nil, err
 	}
@@ -453,7 +471,7 @@ func (s *Entities) items(ctx context.Context, tx pgx.Tx, ds, first, last int64) 
 	for rows.Next() {
 		var it sensing.ObsItem
 		var ps, pe int64
-		var qc int16
+		var qc int64
 		var rt, rj, q, params *string
 		var num *float64
 		var foi *int64
@@ -470,7 +488,7 @@ func (s *Entities) items(ctx context.Context, tx pgx.Tx, ds, first, last int64) 
 		}
 		switch {
 		case num != nil:
-			it.Result = json.RawMessage(strconv.FormatFloat(*num, 'g', -1, 64))
+			it.Result = json.RawMessage(formatNumber(*num))
 		case rj != nil:
 			it.Result = json.RawMessage(*rj)
 		default:
@@ -488,54 +506,49 @@ func (s *Entities) items(ctx context.Context, tx pgx.Tx, ds, first, last int64) 
 }
 
 // OutboxDone records that the relay has published the entries. They are deleted with the next
-// ingest transaction, or after two seconds without one; until then OutboxPending skips them.
-// A crash in between publishes them again, which JetStream de-duplicates. (Published ids are
-// kept as a set, not as a watermark like the SQLite store's: several writers commit outbox
-// entries out of id order, so an entry below the highest published id can still appear.)
+// ingest transaction — a delete of their own would cost a synced commit for every relay round —
+// or after two seconds without one; until then OutboxPending skips them. A crash in between
+// publishes them again, which JetStream de-duplicates.
 func (s *Entities) OutboxDone(ctx context.Context, ids []int64) error {
+	log := s.eng.Outbox()
+	log.Published(ids)
 	s.omu.Lock()
-	for _, id := range ids {
-		s.done[id] = struct{}{}
-	}
-	stale := len(s.done) > 0 && time.Since(s.lastPurge) > 2*time.Second
+	stale := log.Pending() && s.Now().Sub(s.lastPurge) > 2*time.Second
 	s.omu.Unlock()
 	if !stale {
 		return nil
 	}
-	return s.tx(ctx, func(tx pgx.Tx) error { return s.purgeOutbox(ctx, tx) })
+	return s.tx(ctx, func(tx Tx) error { return s.purgeOutbox(ctx, tx) })
 }
 
-// purgeOutbox deletes the published outbox entries inside a write transaction. Entries another
-// transaction is deleting (another process's relay published them too) are skipped, not
-// waited for: an ingest never waits on, or deadlocks with, another's purge.
-func (s *Entities) purgeOutbox(ctx context.Context, tx pgx.Tx) error {
-	ids := s.doneIDs()
+// purgeOutbox deletes the published outbox entries inside a write transaction.
+func (s *Entities) purgeOutbox(ctx context.Context, tx Tx) error {
 	s.omu.Lock()
-	s.lastPurge = time.Now()
+	s.lastPurge = s.Now()
 	s.omu.Unlock()
-	if len(ids) == 0 {
-		return nil
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE id = ANY($1::int8[]) FOR UPDATE SKIP LOCKED)`, ids); err != nil {
+	if err := s.eng.Outbox().Purge(ctx, tx); err != nil {
 		return fmt.Errorf("purge outbox: %w", err)
 	}
-	s.omu.Lock()
-	for _, id := range ids {
-		delete(s.done, id)
-	}
-	s.omu.Unlock()
 	return nil
 }
 
 // OutboxBacklog counts unpublished entries and the age of the oldest.
 func (s *Entities) OutboxBacklog(ctx context.Context) (n int64, oldest time.Time, err error) {
 	var c *int64
-	done := s.doneIDs()
-	err = s.db.conn(ctx, func(cn *pgx.Conn) error {
-		return cn.QueryRow(ctx, `SELECT count(*), min(created_us) FROM outbox WHERE id <> ALL($1::int8[])`, done).Scan(&n, &c)
+	cond, args := s.eng.Outbox().Unpublished()
+	err = s.eng.Read(ctx, func(tx Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*), min(created_us) FROM outbox WHERE `+cond, args...).Scan(&n, &c)
 	})
 	if c != nil {
 		oldest = time.UnixMicro(*c)
 	}
 	return n, oldest, err
+}
+
+// formatNumber writes a float as encoding/json does: no exponent below 1e21.
+func formatNumber(f float64) string {
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }

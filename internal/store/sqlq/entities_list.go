@@ -1,21 +1,14 @@
-package postgres
+package sqlq
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/odata"
 	"github.com/rabta/rabta/internal/sensing"
-	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
 // maxExpandDepth bounds nested $expand.
@@ -28,7 +21,7 @@ type orderTerm struct {
 	desc bool
 }
 
-// q accumulates SQL text and its '?' arguments in the same order; sql numbers them.
+// q accumulates SQL text and its '?' arguments in the same order.
 type q struct {
 	b    strings.Builder
 	args []any
@@ -39,83 +32,12 @@ func (x *q) add(sql string, args ...any) {
 	x.args = append(x.args, args...)
 }
 
-// sql returns the query with $1, $2, ... for its '?' markers (outside quotes), each typed by
-// its argument's Go value (PostgreSQL cannot type "$1 + $2" otherwise; strings stay untyped
-// so that they take the type of what they are compared with), and the arguments, preceded by
-// pgx's QueryExecModeExec: one round trip, no statement cached for a query seen once.
-func (x *q) sql() (string, []any) {
-	s := x.b.String()
-	var b strings.Builder
-	n := 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '?':
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			if n <= len(x.args) {
-				b.WriteString(pgType(x.args[n-1]))
-			}
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String(), append([]any{pgx.QueryExecModeExec}, x.args...)
-}
-
-func pgType(v any) string {
-	switch v.(type) {
-	case int64, int:
-		return "::int8"
-	case float64:
-		return "::float8"
-	case bool:
-		return "::boolean"
-	}
-	return ""
-}
-
-// cursorKey turns an order key as scanned into a value that survives the cursor's JSON and
-// compares the same when bound.
-func cursorKey(v any) any {
-	switch v := v.(type) {
-	case int16:
-		return int64(v)
-	case int32:
-		return int64(v)
-	case pgtype.Numeric:
-		f, err := v.Float64Value()
-		if err != nil || !f.Valid {
-			return nil
-		}
-		return cursorKey(f.Float64)
-	case float64:
-		// not representable in JSON: bound as a string, PostgreSQL reads it as float8
-		switch {
-		case math.IsNaN(v):
-			return "NaN"
-		case math.IsInf(v, 1):
-			return "Infinity"
-		case math.IsInf(v, -1):
-			return "-Infinity"
-		}
-	}
-	return v
-}
-
 // orderTerms compiles $orderby into separate terms, so that each can be selected (for the
 // paging cursor), ordered by and compared against the cursor.
 func (s *Entities) orderTerms(set, alias string, items []odata.OrderItem) ([]orderTerm, error) {
 	var out []orderTerm
 	for _, it := range items {
-		sqlText, args, err := s.db.q.OrderBy(set, alias, []odata.OrderItem{it})
+		sqlText, args, err := s.q.OrderBy(set, alias, []odata.OrderItem{it})
 		if err != nil {
 			return nil, err
 		}
@@ -181,7 +103,7 @@ func countPlaceholders(s string) int {
 
 // parentCond returns the condition tying alias a of the listed set to q.Parent.
 func parentCond(p *sensing.Parent, a string) (string, []any, error) {
-	l, ok := Schema[p.Set].Links[p.Nav]
+	l, ok := Sensing[p.Set].Links[p.Nav]
 	if !ok {
 		return "", nil, apperr.E(apperr.Invalid, "%s has no navigation property %s", p.Set, p.Nav)
 	}
@@ -191,7 +113,7 @@ func parentCond(p *sensing.Parent, a string) (string, []any, error) {
 	case l.Via != nil:
 		return fmt.Sprintf("%s.id IN (SELECT %s FROM %s WHERE %s = ?)", a, l.Via.RemoteCol, l.Via.Table, l.Via.LocalCol), []any{p.ID}, nil
 	default:
-		return fmt.Sprintf("%s.id = (SELECT %s FROM %s WHERE id = ?)", a, l.LocalFK, Schema[p.Set].Name), []any{p.ID}, nil
+		return fmt.Sprintf("%s.id = (SELECT %s FROM %s WHERE id = ?)", a, l.LocalFK, Sensing[p.Set].Name), []any{p.ID}, nil
 	}
 }
 
@@ -209,7 +131,7 @@ func (s *Entities) where(x *q, query *sensing.Query, a string) error {
 		x.add(" AND "+a+".id = ?", query.ID)
 	}
 	if query.Opts.Filter != nil {
-		c, args, err := s.db.q.Where(query.Set, a, query.Opts.Filter)
+		c, args, err := s.q.Where(query.Set, a, query.Opts.Filter)
 		if err != nil {
 			return err
 		}
@@ -220,7 +142,7 @@ func (s *Entities) where(x *q, query *sensing.Query, a string) error {
 
 // cursorCond adds "strictly after the cursor" in the order of terms (ids break ties, in the
 // direction of the last term). NULLs come first ascending and last descending, as ordered.
-func cursorCond(x *q, terms []orderTerm, c *sensing.Cursor, a string) {
+func (s *Entities) cursorCond(x *q, terms []orderTerm, c *sensing.Cursor, a string) {
 	if len(c.Keys) != len(terms) {
 		return
 	}
@@ -265,15 +187,15 @@ func cursorCond(x *q, terms []orderTerm, c *sensing.Cursor, a string) {
 		}
 	}
 	if c.MaxID > 0 {
-		x.add(" AND "+a+".id <= ?", c.MaxID)
+		x.add(" AND "+s.eng.NoIndex(a+".id")+" <= ?", c.MaxID) // SQLite: keeps it from choosing the rowid for this bound
 	}
 }
 
-// List implements the SensorThings store: a page of q.Set, with expands.
-// Count, page and expands see one snapshot.
+// List implements the SensorThings store: a page of q.Set, with expands. Count, page and
+// expands see one snapshot.
 func (s *Entities) List(ctx context.Context, query *sensing.Query) (*sensing.Page, error) {
 	var page *sensing.Page
-	err := s.db.tx(ctx, readTx, func(tx pgx.Tx) error {
+	err := s.eng.Read(ctx, func(tx Tx) error {
 		var err error
 		page, err = s.list(ctx, tx, query, 0)
 		return err
@@ -284,11 +206,9 @@ func (s *Entities) List(ctx context.Context, query *sensing.Query) (*sensing.Pag
 	return page, nil
 }
 
-var readTx = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-
-func (s *Entities) list(ctx context.Context, tx pgx.Tx, query *sensing.Query, depth int) (*sensing.Page, error) {
+func (s *Entities) list(ctx context.Context, tx Tx, query *sensing.Query, depth int) (*sensing.Page, error) {
 	const a = "e"
-	t := Schema[query.Set]
+	t := Sensing[query.Set]
 	terms, err := s.orderTerms(query.Set, a, query.Opts.OrderBy)
 	if err != nil {
 		return nil, err
@@ -313,10 +233,10 @@ func (s *Entities) list(ctx context.Context, tx pgx.Tx, query *sensing.Query, de
 			return nil, err
 		}
 		if query.Cursor != nil && query.Cursor.MaxID > 0 {
-			x.add(" AND "+a+".id <= ?", query.Cursor.MaxID)
+			x.add(" AND "+s.eng.NoIndex(a+".id")+" <= ?", query.Cursor.MaxID)
 		}
 		var n int64
-		text, args := x.sql()
+		text, args := s.eng.Dynamic(x.b.String(), x.args)
 		if err := tx.QueryRow(ctx, text, args...).Scan(&n); err != nil {
 			return nil, s.queryErr(err)
 		}
@@ -325,12 +245,12 @@ func (s *Entities) list(ctx context.Context, tx pgx.Tx, query *sensing.Query, de
 	if query.Top <= 0 { // $top=0: the count alone
 		return page, nil
 	}
-	x, err := s.pageSQL(query, terms, "SELECT "+sqlq.SelectList(query.Set, a))
+	x, err := s.pageSQL(query, terms, "SELECT "+SelectList(query.Set, a))
 	if err != nil {
 		return nil, err
 	}
 	top := query.Top
-	text, args := x.sql()
+	text, args := s.eng.Dynamic(x.b.String(), x.args)
 	rows, err := tx.Query(ctx, text, args...)
 	if err != nil {
 		return nil, s.queryErr(err)
@@ -342,13 +262,13 @@ func (s *Entities) list(ctx context.Context, tx pgx.Tx, query *sensing.Query, de
 		for i := range keys {
 			ptrs[i] = &keys[i]
 		}
-		e, err := sqlq.ScanEntity(query.Set, rows.Scan, ptrs...)
+		e, err := ScanEntity(query.Set, rows.Scan, ptrs...)
 		if err != nil {
 			rows.Close()
 			return nil, err
 		}
 		for i := range keys {
-			keys[i] = cursorKey(keys[i])
+			keys[i] = s.eng.CursorKey(keys[i])
 		}
 		if len(page.Entities) == top {
 			page.Next = &sensing.Cursor{Keys: lastKeys, ID: page.Entities[top-1].ID}
@@ -379,12 +299,12 @@ func (s *Entities) pageSQL(query *sensing.Query, terms []orderTerm, head string)
 	for _, term := range terms {
 		x.add(", "+term.sql, term.args...)
 	}
-	x.add(" FROM " + Schema[query.Set].Name + " " + a)
+	x.add(" FROM " + Sensing[query.Set].Name + " " + a)
 	if err := s.where(x, query, a); err != nil {
 		return nil, err
 	}
 	if query.Cursor != nil {
-		cursorCond(x, terms, query.Cursor, a)
+		s.cursorCond(x, terms, query.Cursor, a)
 	}
 	x.add(" ORDER BY ")
 	for _, term := range terms {
@@ -410,7 +330,7 @@ func (s *Entities) pageSQL(query *sensing.Query, terms []orderTerm, head string)
 // related to q.Parent.
 func (s *Entities) Get(ctx context.Context, query *sensing.Query) (*sensing.Entity, error) {
 	var e *sensing.Entity
-	err := s.db.tx(ctx, readTx, func(tx pgx.Tx) error {
+	err := s.eng.Read(ctx, func(tx Tx) error {
 		var err error
 		e, err = s.get(ctx, tx, query)
 		return err
@@ -421,22 +341,22 @@ func (s *Entities) Get(ctx context.Context, query *sensing.Query) (*sensing.Enti
 	return e, nil
 }
 
-func (s *Entities) get(ctx context.Context, tx pgx.Tx, query *sensing.Query) (*sensing.Entity, error) {
+func (s *Entities) get(ctx context.Context, tx Tx, query *sensing.Query) (*sensing.Entity, error) {
 	var x q
-	x.add("SELECT " + sqlq.SelectList(query.Set, "e") + " FROM " + Schema[query.Set].Name + " e")
+	x.add("SELECT " + SelectList(query.Set, "e") + " FROM " + Sensing[query.Set].Name + " e")
 	only := *query
 	only.Opts = &odata.Options{}
 	if err := s.where(&x, &only, "e"); err != nil {
 		return nil, err
 	}
-	text, args := x.sql()
+	text, args := s.eng.Dynamic(x.b.String(), x.args)
 	rows, err := tx.Query(ctx, text, args...)
 	if err != nil {
 		return nil, s.queryErr(err)
 	}
 	var e *sensing.Entity
 	if rows.Next() {
-		e, err = sqlq.ScanEntity(query.Set, rows.Scan)
+		e, err = ScanEntity(query.Set, rows.Scan)
 		if err != nil {
 			rows.Close()
 			return nil, err
@@ -462,7 +382,7 @@ func (s *Entities) get(ctx context.Context, tx pgx.Tx, query *sensing.Query) (*s
 
 // expand fills Expanded on each entity for every $expand item, with the item's own options.
 // Any error fails the whole request: a response is never silently truncated.
-func (s *Entities) expand(ctx context.Context, tx pgx.Tx, query *sensing.Query, ents []*sensing.Entity, depth int) error {
+func (s *Entities) expand(ctx context.Context, tx Tx, query *sensing.Query, ents []*sensing.Entity, depth int) error {
 	if query.Opts == nil || len(query.Opts.Expand) == 0 || len(ents) == 0 {
 		return nil
 	}
@@ -524,21 +444,27 @@ func (s *Entities) expand(ctx context.Context, tx pgx.Tx, query *sensing.Query, 
 	return nil
 }
 
-// queryErr classifies errors of a read query: what only PostgreSQL could see of a bad filter
-// (a string where a number is compared, a geometry PostGIS refuses, a number out of range)
-// is the client's mistake, not ours.
+// queryErr classifies errors of a read query: a bad filter that only the database could see
+// (an invalid geometry literal, a string compared with a number) is the client's mistake.
 func (s *Entities) queryErr(err error) error {
 	var oe *odata.Error
 	if errors.As(err, &oe) {
 		return err
 	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch {
-		case strings.HasPrefix(pe.Code, "22"), // data exception: invalid input, division, out of range
-			pe.Code == "XX000" && strings.Contains(pe.Message, "GEOS"): // PostGIS refuses a geometry
-			return apperr.Wrap(apperr.Invalid, err, "query")
-		}
+	return s.eng.QueryErr(err)
+}
+
+// PageSQL returns the query for the ids of one page of query and its arguments, as the
+// engine runs it, for tests that check the query plan.
+func (s *Entities) PageSQL(query *sensing.Query) (string, []any, error) {
+	terms, err := s.orderTerms(query.Set, "e", query.Opts.OrderBy)
+	if err != nil {
+		return "", nil, err
 	}
-	return err
+	x, err := s.pageSQL(query, terms, "SELECT e.id")
+	if err != nil {
+		return "", nil, err
+	}
+	text, args := s.eng.Dynamic(x.b.String(), x.args)
+	return text, args, nil
 }

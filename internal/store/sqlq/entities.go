@@ -1,4 +1,4 @@
-package postgres
+package sqlq
 
 import (
 	"context"
@@ -9,16 +9,18 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/sensing"
-	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
-// Entities is the SensorThings entity store on a DB. QC is called for every observation inserted.
+// Entities is the SensorThings entity store over an Engine: both stores' Entities. QC is
+// called for every observation inserted.
 type Entities struct {
-	db *DB
-	QC sensing.Checker
+	eng Engine
+	q   *Compiler
+	QC  sensing.Checker
+	// Now is the clock of HistoricalLocations and outbox entries.
+	Now func() time.Time
 
 	mu      sync.Mutex // serialises this process's writers, so QC sees observations in commit order
 	dsCache map[int64]*sensing.DatastreamInfo
@@ -29,38 +31,32 @@ type Entities struct {
 	Outbox bool
 	Node   string
 
-	omu       sync.Mutex         // guards done and lastPurge
-	done      map[int64]struct{} // outbox ids the relay has published, not yet deleted
+	omu       sync.Mutex // guards lastPurge
 	lastPurge time.Time
-	idLock    int64 // advisory lock key of observation id reservation (0: not known yet; under mu)
 }
 
-// NewEntities returns the entity store on db.
-func NewEntities(db *DB, qc sensing.Checker) *Entities {
-	return &Entities{db: db, QC: qc, dsCache: map[int64]*sensing.DatastreamInfo{}, done: map[int64]struct{}{}}
+// NewEntities returns the entity store over eng.
+func NewEntities(eng Engine, qc sensing.Checker) *Entities {
+	return &Entities{eng: eng, q: &Compiler{Schema: Sensing, Dialect: eng.Dialect()}, QC: qc, Now: time.Now,
+		dsCache: map[int64]*sensing.DatastreamInfo{}}
 }
 
 func us(t time.Time) int64 { return t.UnixMicro() }
 
 // tx runs fn in one write transaction.
-func (s *Entities) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+func (s *Entities) tx(ctx context.Context, fn func(tx Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.db.tx(ctx, pgx.TxOptions{}, fn)
-	if err != nil {
+	if err := s.eng.Write(ctx, fn); err != nil {
 		// the transaction is rolled back: forget cached datastream facts it may have changed
 		clear(s.dsCache)
-		var ae *apperr.Error
-		if !errors.As(err, &ae) && (errors.Is(err, errClosed) || strings.Contains(err.Error(), "begin transaction")) {
-			return apperr.Wrap(apperr.Unavailable, err, "begin transaction")
-		}
-		return writeErr(err)
+		return s.eng.WriteErr(err)
 	}
 	return nil
 }
 
 // obsTimes collects the phenomenon times of the observations inside e (deep insert), for
-// the partitions they need.
+// Engine.Prepare.
 func obsTimes(e *sensing.Entity, out []time.Time) []time.Time {
 	if e == nil {
 		return out
@@ -79,11 +75,11 @@ func obsTimes(e *sensing.Entity, out []time.Time) []time.Time {
 // Create inserts e and everything linked inline (deep insert) in one transaction and returns
 // the new id. Entities linked by reference must exist.
 func (s *Entities) Create(ctx context.Context, e *sensing.Entity) (int64, error) {
-	if err := s.db.ensurePartitions(ctx, obsTimes(e, nil)); err != nil {
+	if err := s.eng.Prepare(ctx, obsTimes(e, nil)); err != nil {
 		return 0, err
 	}
 	var id int64
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx Tx) error {
 		var err error
 		id, err = s.create(ctx, tx, e, "", 0)
 		return err
@@ -91,10 +87,10 @@ func (s *Entities) Create(ctx context.Context, e *sensing.Entity) (int64, error)
 	return id, err
 }
 
-func (s *Entities) exists(ctx context.Context, tx pgx.Tx, set string, id int64) error {
+func (s *Entities) exists(ctx context.Context, tx Tx, set string, id int64) error {
 	var one int
-	err := tx.QueryRow(ctx, "SELECT 1 FROM "+Schema[set].Name+" WHERE id = $1", id).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
+	err := tx.QueryRow(ctx, "SELECT 1 FROM "+Sensing[set].Name+" WHERE id = ?", id).Scan(&one)
+	if errors.Is(err, ErrNoRows) {
 		return apperr.E(apperr.NotFound, "%s(%d) does not exist", set, id)
 	}
 	return err
@@ -102,9 +98,9 @@ func (s *Entities) exists(ctx context.Context, tx pgx.Tx, set string, id int64) 
 
 // backNav returns the navigation property on child's set that points back to parentSet
 // through the same foreign key as parentSet's link nav.
-func backNav(parentSet, nav string) (string, sqlq.Link) {
-	pl := Schema[parentSet].Links[nav]
-	for name, l := range Schema[pl.Target].Links {
+func backNav(parentSet, nav string) (string, Link) {
+	pl := Sensing[parentSet].Links[nav]
+	for name, l := range Sensing[pl.Target].Links {
 		if l.Target != parentSet {
 			continue
 		}
@@ -115,14 +111,14 @@ func backNav(parentSet, nav string) (string, sqlq.Link) {
 			return name, l
 		}
 	}
-	return "", sqlq.Link{}
+	return "", Link{}
 }
 
 // create inserts e. parentNav/parentID name the entity that embeds e through e's navigation
 // property parentNav (0 when e is the top of the request).
-func (s *Entities) create(ctx context.Context, tx pgx.Tx, e *sensing.Entity, parentNav string, parentID int64) (int64, error) {
+func (s *Entities) create(ctx context.Context, tx Tx, e *sensing.Entity, parentNav string, parentID int64) (int64, error) {
 	set := sensing.Sets[e.Set]
-	t := Schema[e.Set]
+	t := Sensing[e.Set]
 	if e.Ref {
 		if err := s.exists(ctx, tx, e.Set, e.ID); err != nil {
 			return 0, err
@@ -184,7 +180,7 @@ func (s *Entities) create(ctx context.Context, tx pgx.Tx, e *sensing.Entity, par
 			cols = append(cols, c)
 			vals = append(vals, fks[c])
 		}
-		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING id", t.Name, strings.Join(cols, ", "), placeholders(1, len(cols)))
+		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING id", t.Name, strings.Join(cols, ", "), placeholders(len(cols)))
 		if err := tx.QueryRow(ctx, q, vals...).Scan(&id); err != nil {
 			return 0, fmt.Errorf("insert %s: %w", set.Single, err)
 		}
@@ -208,7 +204,7 @@ func (s *Entities) create(ctx context.Context, tx pgx.Tx, e *sensing.Entity, par
 					if err := s.exists(ctx, tx, l.Target, child.ID); err != nil {
 						return 0, err
 					}
-					if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET %s = $1 WHERE id = $2", Schema[l.Target].Name, l.RemoteFK), id, child.ID); err != nil {
+					if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET %s = ? WHERE id = ?", Sensing[l.Target].Name, l.RemoteFK), id, child.ID); err != nil {
 						return 0, err
 					}
 					continue
@@ -255,7 +251,7 @@ func (s *Entities) create(ctx context.Context, tx pgx.Tx, e *sensing.Entity, par
 	}
 	for _, th := range newThings {
 		// the new Location replaces the Thing's current one; the old one stays in its history
-		if _, err := tx.Exec(ctx, "DELETE FROM thing_locations WHERE thing_id = $1 AND location_id <> $2", th, id); err != nil {
+		if _, err := tx.Exec(ctx, "DELETE FROM thing_locations WHERE thing_id = ? AND location_id <> ?", th, id); err != nil {
 			return 0, err
 		}
 		if err := s.historical(ctx, tx, th, []int64{id}); err != nil {
@@ -265,43 +261,35 @@ func (s *Entities) create(ctx context.Context, tx pgx.Tx, e *sensing.Entity, par
 	return id, nil
 }
 
-func (s *Entities) link(ctx context.Context, tx pgx.Tx, v *sqlq.Via, local, remote int64) error {
-	_, err := tx.Exec(ctx, fmt.Sprintf("INSERT INTO %s (%s, %s) VALUES ($1, $2) ON CONFLICT DO NOTHING", v.Table, v.LocalCol, v.RemoteCol), local, remote)
+func (s *Entities) link(ctx context.Context, tx Tx, v *Via, local, remote int64) error {
+	_, err := tx.Exec(ctx, fmt.Sprintf("INSERT INTO %s (%s, %s) VALUES (?, ?) ON CONFLICT DO NOTHING", v.Table, v.LocalCol, v.RemoteCol), local, remote)
 	return err
 }
 
-func (s *Entities) historical(ctx context.Context, tx pgx.Tx, thing int64, locs []int64) error {
-	now := s.db.Now().UTC()
+func (s *Entities) historical(ctx context.Context, tx Tx, thing int64, locs []int64) error {
+	now := s.Now().UTC()
 	var hl int64
-	err := tx.QueryRow(ctx, "INSERT INTO historical_locations (thing_id, time_us, time_text) VALUES ($1, $2, $3) RETURNING id",
+	err := tx.QueryRow(ctx, "INSERT INTO historical_locations (thing_id, time_us, time_text) VALUES (?, ?, ?) RETURNING id",
 		thing, us(now), now.Format(time.RFC3339Nano)).Scan(&hl)
 	if err != nil {
 		return fmt.Errorf("insert HistoricalLocation: %w", err)
 	}
 	for _, l := range locs {
-		if _, err := tx.Exec(ctx, "INSERT INTO historical_location_locations (historical_location_id, location_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", hl, l); err != nil {
+		if _, err := tx.Exec(ctx, "INSERT INTO historical_location_locations (historical_location_id, location_id) VALUES (?, ?) ON CONFLICT DO NOTHING", hl, l); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// placeholders returns "$from, $from+1, ..." (n of them).
-func placeholders(from, n int) string {
-	var b strings.Builder
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "$%d", from+i)
-	}
-	return b.String()
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 // rowValues returns the columns and values for e's plain properties.
 func rowValues(e *sensing.Entity, create bool) ([]string, []any, error) {
 	set := sensing.Sets[e.Set]
-	t := Schema[e.Set]
+	t := Sensing[e.Set]
 	var cols []string
 	var vals []any
 	for _, p := range set.Props {

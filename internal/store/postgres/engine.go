@@ -1,0 +1,369 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/store/sqlq"
+)
+
+// The store's parts are the SQL core's (package sqlq), over this engine.
+type (
+	// Entities is the SensorThings entity store.
+	Entities = sqlq.Entities
+	// Auth is the organisation and API key store.
+	Auth = sqlq.Auth
+	// Alerts is the store of alerts, rules and the rule engine's state.
+	Alerts = sqlq.Alerts
+	// OutboxEntry is one outbox row with its bus payload.
+	OutboxEntry = sqlq.OutboxEntry
+)
+
+// ErrDuplicate marks an item IngestNew left out because the same observation is stored already.
+var ErrDuplicate = sqlq.ErrDuplicate
+
+var _ sqlq.Engine = (*DB)(nil)
+
+// NewEntities returns the entity store on db; qc checks every observation inserted.
+func NewEntities(db *DB, qc sensing.Checker) *Entities {
+	e := sqlq.NewEntities(db, qc)
+	e.Now = func() time.Time { return db.Now() }
+	return e
+}
+
+// NewAuth returns the key store on db.
+func NewAuth(db *DB) *Auth {
+	a := sqlq.NewAuth(db)
+	a.Now = func() time.Time { return db.Now() }
+	return a
+}
+
+// NewAlerts returns the alert store on db.
+func NewAlerts(db *DB) *Alerts { return sqlq.NewAlerts(db) }
+
+// readTx: count, page and expands of one listing see one snapshot.
+var readTx = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+
+// Read implements sqlq.Engine: a REPEATABLE READ, read-only transaction.
+func (db *DB) Read(ctx context.Context, fn func(sqlq.Tx) error) error {
+	return db.tx(ctx, readTx, func(tx pgx.Tx) error { return fn(execer{tx}) })
+}
+
+// Do implements sqlq.Engine: statements on a pooled connection.
+func (db *DB) Do(ctx context.Context, fn func(sqlq.Tx) error) error {
+	return db.conn(ctx, func(c *pgx.Conn) error { return fn(execer{c}) })
+}
+
+// Write implements sqlq.Engine: one READ COMMITTED transaction. Rows two transactions both
+// touch (a datastream's time span, a Feature of Interest made from a Location) are written
+// so that the second waits for the first instead of failing.
+func (db *DB) Write(ctx context.Context, fn func(sqlq.Tx) error) error {
+	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error { return fn(execer{tx}) })
+	var ae *apperr.Error
+	if err != nil && !errors.As(err, &ae) && (errors.Is(err, errClosed) || strings.Contains(err.Error(), "begin transaction")) {
+		return apperr.Wrap(apperr.Unavailable, err, "begin transaction")
+	}
+	return err
+}
+
+// Dialect implements sqlq.Engine: PostgreSQL's functions, with '?' placeholders that the
+// executor numbers (a store query is put together from pieces, some repeated).
+func (db *DB) Dialect() sqlq.Dialect { return qmark{sqlq.Postgres} }
+
+// qmark spells sqlq.Postgres with '?' placeholders.
+type qmark struct{ sqlq.Dialect }
+
+func (qmark) Placeholder(int) string { return "?" }
+
+// Dynamic implements sqlq.Engine: each '?' typed by its argument's Go value (PostgreSQL
+// cannot type "$1 + $2" otherwise; strings stay untyped so that they take the type of what
+// they are compared with), run with pgx's QueryExecModeExec: one round trip, no statement
+// cached for a query seen once.
+func (db *DB) Dynamic(query string, args []any) (string, []any) {
+	var b strings.Builder
+	n := 0
+	scan(query, func(lit string, mark bool) {
+		b.WriteString(lit)
+		if mark {
+			b.WriteByte('?')
+			if n < len(args) {
+				b.WriteString(pgType(args[n]))
+			}
+			n++
+		}
+	})
+	return b.String(), append([]any{pgx.QueryExecModeExec}, args...)
+}
+
+func pgType(v any) string {
+	switch v.(type) {
+	case int64, int:
+		return "::int8"
+	case float64:
+		return "::float8"
+	case bool:
+		return "::boolean"
+	}
+	return ""
+}
+
+// number rewrites the '?' markers outside quotes as $1, $2, ….
+func number(query string) string {
+	if !strings.ContainsRune(query, '?') {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	scan(query, func(lit string, mark bool) {
+		b.WriteString(lit)
+		if mark {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+		}
+	})
+	return b.String()
+}
+
+// scan calls fn with the text between '?' markers outside quoted text, and whether a marker
+// follows it.
+func scan(s string, fn func(lit string, mark bool)) {
+	start := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			fn(s[start:i], true)
+			start = i + 1
+		}
+	}
+	fn(s[start:], false)
+}
+
+// NoIndex implements sqlq.Engine: PostgreSQL's planner needs no hint.
+func (db *DB) NoIndex(col string) string { return col }
+
+// CursorKey implements sqlq.Engine: an order key as scanned, as a value that survives the
+// cursor's JSON and compares the same when bound.
+func (db *DB) CursorKey(v any) any {
+	switch v := v.(type) {
+	case int16:
+		return int64(v)
+	case int32:
+		return int64(v)
+	case pgtype.Numeric:
+		f, err := v.Float64Value()
+		if err != nil || !f.Valid {
+			return nil
+		}
+		return db.CursorKey(f.Float64)
+	case float64:
+		// not representable in JSON: bound as a string, PostgreSQL reads it as float8
+		switch {
+		case math.IsNaN(v):
+			return "NaN"
+		case math.IsInf(v, 1):
+			return "Infinity"
+		case math.IsInf(v, -1):
+			return "-Infinity"
+		}
+	}
+	return v
+}
+
+// QueryErr implements sqlq.Engine: what only PostgreSQL could see of a bad filter (a string
+// where a number is compared, a geometry PostGIS refuses, a number out of range) is the
+// client's mistake.
+func (db *DB) QueryErr(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "22"), // data exception: invalid input, division, out of range
+			pe.Code == "XX000" && strings.Contains(pe.Message, "GEOS"): // PostGIS refuses a geometry
+			return apperr.Wrap(apperr.Invalid, err, "invalid query: a value the database cannot read")
+		}
+	}
+	return err
+}
+
+// WriteErr implements sqlq.Engine (see writeErr).
+func (db *DB) WriteErr(err error) error { return writeErr(err) }
+
+var obsColumns = append([]string{"id"}, sqlq.ObservationColumns...)
+
+// InsertObservations implements sqlq.Engine: ids first (one round trip), in item order, in one
+// unbroken run however many processes insert at once (rabta_reserve_observation_ids), so that
+// an outbox entry's id range takes in no other transaction's rows; then COPY.
+func (db *DB) InsertObservations(ctx context.Context, tx sqlq.Tx, obs []*sensing.Observation) error {
+	ptx := tx.(execer).q.(pgx.Tx)
+	db.idMu.Lock()
+	if db.idLock == 0 {
+		k, err := lockKey(ctx, ptx, "observation-ids")
+		if err != nil {
+			db.idMu.Unlock()
+			return fmt.Errorf("reserve observation ids: %w", err)
+		}
+		db.idLock = k
+	}
+	key := db.idLock
+	db.idMu.Unlock()
+	rows, err := ptx.Query(ctx, `SELECT rabta_reserve_observation_ids($1, $2)`, len(obs), key)
+	if err != nil {
+		return fmt.Errorf("reserve observation ids: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("reserve observation ids: %w", err)
+	}
+	slices.Sort(ids)
+	k := 0
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		if k == len(obs) {
+			return nil, nil
+		}
+		o := obs[k]
+		o.ID = ids[k]
+		k++
+		row := sqlq.ObservationRow(o)
+		row[8] = int16(o.Flag) // qc is a smallint
+		return append([]any{o.ID}, row...), nil
+	})
+	_, err = ptx.CopyFrom(ctx, pgx.Identifier{"observations"}, obsColumns, src)
+	return err
+}
+
+// Prepare implements sqlq.Engine: the monthly partitions the times fall in.
+func (db *DB) Prepare(ctx context.Context, times []time.Time) error {
+	return db.ensurePartitions(ctx, times)
+}
+
+// Retry implements sqlq.Engine: another process dropped a partition this one thought was there.
+func (db *DB) Retry(err error) bool {
+	if isNoPartition(err) {
+		db.forgetPartitions()
+		return true
+	}
+	return false
+}
+
+// Outbox implements sqlq.Engine: several writers commit outbox entries out of id order, so an
+// entry below the highest published id can still appear; the published ids are kept as a set.
+func (db *DB) Outbox() sqlq.OutboxLog { return &db.outbox }
+
+// Lock implements sqlq.Engine: a PostgreSQL advisory lock, held on one connection while fn runs.
+func (db *DB) Lock(ctx context.Context, name string, fn func(context.Context) error) error {
+	return db.conn(ctx, func(c *pgx.Conn) error {
+		if _, err := c.Exec(ctx, `SELECT pg_advisory_lock(hashtext($1))`, "rabta:"+name); err != nil {
+			return fmt.Errorf("lock %s: %w", name, err)
+		}
+		defer c.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext($1))`, "rabta:"+name)
+		return fn(ctx)
+	})
+}
+
+// publishedSet is the outbox record of a store with several writers.
+type publishedSet struct {
+	mu   sync.Mutex
+	done map[int64]struct{} // published, not yet deleted
+}
+
+func (p *publishedSet) ids() []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ids := make([]int64, 0, len(p.done))
+	for id := range p.done {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (p *publishedSet) Unpublished() (string, []any) {
+	return "id <> ALL(?::int8[])", []any{p.ids()}
+}
+
+func (p *publishedSet) Published(ids []int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		p.done = map[int64]struct{}{}
+	}
+	for _, id := range ids {
+		p.done[id] = struct{}{}
+	}
+}
+
+func (p *publishedSet) Pending() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.done) > 0
+}
+
+// Purge deletes the published entries. Entries another transaction is deleting (another
+// process's relay published them too) are skipped, not waited for: an ingest never waits on,
+// or deadlocks with, another's purge.
+func (p *publishedSet) Purge(ctx context.Context, tx sqlq.Tx) error {
+	ids := p.ids()
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE id = ANY(?::int8[]) FOR UPDATE SKIP LOCKED)`, ids); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	for _, id := range ids {
+		delete(p.done, id)
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// pgq is what *pgx.Conn and pgx.Tx have in common.
+type pgq interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// execer is sqlq.Tx on pgx: '?' markers numbered, pgx.ErrNoRows reported as sqlq.ErrNoRows.
+type execer struct{ q pgq }
+
+func (e execer) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := e.q.Exec(ctx, number(query), args...)
+	return tag.RowsAffected(), err
+}
+
+func (e execer) Query(ctx context.Context, query string, args ...any) (sqlq.Rows, error) {
+	return e.q.Query(ctx, number(query), args...)
+}
+
+func (e execer) QueryRow(ctx context.Context, query string, args ...any) sqlq.Row {
+	return row{e.q.QueryRow(ctx, number(query), args...)}
+}
+
+type row struct{ pgx.Row }
+
+func (r row) Scan(dest ...any) error {
+	err := r.Row.Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sqlq.ErrNoRows
+	}
+	return err
+}

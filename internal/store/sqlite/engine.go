@@ -1,0 +1,250 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/store/sqlq"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// The store's parts are the SQL core's (package sqlq), over this engine.
+type (
+	// Entities is the SensorThings entity store.
+	Entities = sqlq.Entities
+	// Auth is the organisation and API key store.
+	Auth = sqlq.Auth
+	// Alerts is the store of alerts, rules and the rule engine's state.
+	Alerts = sqlq.Alerts
+	// OutboxEntry is one outbox row with its bus payload.
+	OutboxEntry = sqlq.OutboxEntry
+)
+
+// ErrDuplicate marks an item IngestNew left out because the same observation is stored already.
+var ErrDuplicate = sqlq.ErrDuplicate
+
+var _ sqlq.Engine = (*DB)(nil)
+
+// NewEntities returns the entity store on db; qc checks every observation inserted.
+func NewEntities(db *DB, qc sensing.Checker) *Entities {
+	e := sqlq.NewEntities(db, qc)
+	e.Now = func() time.Time { return db.Now() }
+	return e
+}
+
+// NewAuth returns the key store on db.
+func NewAuth(db *DB) *Auth {
+	a := sqlq.NewAuth(db)
+	a.Now = func() time.Time { return db.Now() }
+	return a
+}
+
+// NewAlerts returns the alert store on db.
+func NewAlerts(db *DB) *Alerts { return sqlq.NewAlerts(db) }
+
+// Read implements sqlq.Engine: a read-only transaction on the read pool (a WAL snapshot).
+func (db *DB) Read(ctx context.Context, fn func(sqlq.Tx) error) error {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return apperr.Wrap(apperr.Unavailable, err, "begin transaction")
+	}
+	defer tx.Rollback()
+	if err := fn(execer{tx}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Do implements sqlq.Engine: statements on the read pool.
+func (db *DB) Do(ctx context.Context, fn func(sqlq.Tx) error) error { return fn(execer{db.r}) }
+
+// Write implements sqlq.Engine: a transaction on the one writer connection.
+func (db *DB) Write(ctx context.Context, fn func(sqlq.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return apperr.Wrap(apperr.Unavailable, err, "begin transaction")
+	}
+	defer tx.Rollback()
+	if err := fn(execer{tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Dialect implements sqlq.Engine.
+func (db *DB) Dialect() sqlq.Dialect { return sqlq.SQLite }
+
+// Dynamic implements sqlq.Engine: SQLite takes '?' and any value as it is.
+func (db *DB) Dynamic(query string, args []any) (string, []any) { return query, args }
+
+// NoIndex implements sqlq.Engine: a unary + keeps SQLite from using an index (or the rowid)
+// for a condition on col.
+func (db *DB) NoIndex(col string) string { return "+" + col }
+
+// CursorKey implements sqlq.Engine.
+func (db *DB) CursorKey(v any) any { return v }
+
+// QueryErr implements sqlq.Engine: a bad filter that only SQLite could see (an invalid
+// geometry literal in a Go-registered function, a malformed JSON path) is the client's.
+func (db *DB) QueryErr(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "rabta_") || strings.Contains(msg, "malformed JSON") || strings.Contains(msg, "JSON path") {
+		return apperr.Wrap(apperr.Invalid, err, "invalid query: a value the database cannot read")
+	}
+	return err
+}
+
+// WriteErr implements sqlq.Engine: a constraint SQLite enforces becomes the kind the client
+// should see (SQLite result codes, https://www.sqlite.org/rescode.html).
+func (db *DB) WriteErr(err error) error {
+	var ae *apperr.Error
+	if err == nil || errors.As(err, &ae) {
+		return err
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return apperr.Wrap(apperr.Conflict, err, "already exists")
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return apperr.Wrap(apperr.NotFound, err, "a linked entity does not exist")
+	case sqlite3.SQLITE_CONSTRAINT_NOTNULL, sqlite3.SQLITE_CONSTRAINT_CHECK:
+		return apperr.Wrap(apperr.Invalid, err, "invalid value")
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return apperr.Wrap(apperr.Unavailable, err, "the store is busy; try again")
+	}
+	return err
+}
+
+// InsertObservations implements sqlq.Engine: one prepared INSERT per transaction; the single
+// writer hands out rowids in order.
+func (db *DB) InsertObservations(ctx context.Context, tx sqlq.Tx, obs []*sensing.Observation) error {
+	stmt, err := tx.(execer).q.(*sql.Tx).PrepareContext(ctx, `INSERT INTO observations
+		(datastream_id, phen_start, phen_end, phen_text, result_time_us, result_time_text, result_num, result_json,
+		 qc, result_quality, valid_start, valid_end, valid_text, parameters, foi_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, o := range obs {
+		res, err := stmt.ExecContext(ctx, sqlq.ObservationRow(o)...)
+		if err != nil {
+			return err
+		}
+		if o.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Prepare implements sqlq.Engine: nothing to prepare.
+func (db *DB) Prepare(context.Context, []time.Time) error { return nil }
+
+// Retry implements sqlq.Engine: nothing is worth retrying.
+func (db *DB) Retry(error) bool { return false }
+
+// Outbox implements sqlq.Engine: one writer commits outbox entries in id order, so a
+// watermark (the highest published id) is the whole record.
+func (db *DB) Outbox() sqlq.OutboxLog { return &db.outbox }
+
+// Lock implements sqlq.Engine. One process owns a SQLite store (the data directory is
+// locked), so an in-process mutex is the whole story.
+func (db *DB) Lock(ctx context.Context, name string, fn func(context.Context) error) error {
+	m, _ := db.locks.LoadOrStore(name, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	defer mu.Unlock()
+	return fn(ctx)
+}
+
+// watermark is the outbox record of a single-writer store.
+type watermark struct {
+	mu        sync.Mutex
+	published int64 // the highest id the relay has published
+	purged    int64 // the highest id deleted
+}
+
+func (w *watermark) Unpublished() (string, []any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return "id > ?", []any{w.published}
+}
+
+func (w *watermark) Published(ids []int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, id := range ids {
+		w.published = max(w.published, id)
+	}
+}
+
+func (w *watermark) Pending() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.published > w.purged
+}
+
+func (w *watermark) Purge(ctx context.Context, tx sqlq.Tx) error {
+	w.mu.Lock()
+	upTo, purged := w.published, w.purged
+	w.mu.Unlock()
+	if upTo <= purged {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE id <= ?`, upTo); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.purged = max(w.purged, upTo)
+	w.mu.Unlock()
+	return nil
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// execer is sqlq.Tx on database/sql.
+type execer struct{ q querier }
+
+func (e execer) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := e.q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (e execer) Query(ctx context.Context, query string, args ...any) (sqlq.Rows, error) {
+	r, err := e.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows{r}, nil
+}
+
+func (e execer) QueryRow(ctx context.Context, query string, args ...any) sqlq.Row {
+	return e.q.QueryRowContext(ctx, query, args...)
+}
+
+type rows struct{ *sql.Rows }
+
+func (r rows) Close() { r.Rows.Close() }

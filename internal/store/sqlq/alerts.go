@@ -1,0 +1,387 @@
+package sqlq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rabta/rabta/internal/alert"
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/cap"
+	"github.com/rabta/rabta/internal/rule"
+	"github.com/rabta/rabta/internal/warning"
+)
+
+// Alerts is the store of alerts, rules and the rule engine's state over an Engine.
+type Alerts struct{ eng Engine }
+
+var (
+	_ alert.Store   = (*Alerts)(nil)
+	_ warning.Store = (*Alerts)(nil)
+)
+
+// NewAlerts returns the alert store over eng.
+func NewAlerts(eng Engine) *Alerts { return &Alerts{eng: eng} }
+
+func draftJSON(a *alert.Alert) (*string, error) {
+	if a.Draft == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(a.Draft)
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	return &s, nil
+}
+
+// CreateAlert implements alert.Store.
+func (s *Alerts) CreateAlert(ctx context.Context, a *alert.Alert, t alert.Transition) (int64, error) {
+	var id int64
+	err := s.eng.Write(ctx, func(tx Tx) error {
+		d, err := draftJSON(a)
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO alerts (rule_id, state, status, operational, level, level_name, draft, draft_type, draft_by, created_us, updated_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, a.RuleID, string(a.State), string(a.Status), a.Operational, a.Level, a.LevelName, d,
+			nullStr(string(a.DraftType)), nullStr(a.DraftBy), us(a.Created), us(a.Updated)).Scan(&id)
+		if err != nil {
+			if apperr.KindOf(s.eng.WriteErr(err)) == apperr.Conflict {
+				return apperr.E(apperr.Conflict, "rule %s already has an open alert", a.RuleID)
+			}
+			return err
+		}
+		t.AlertID = id
+		return insertTransition(ctx, tx, t)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+func insertTransition(ctx context.Context, tx Tx, t alert.Transition) error {
+	_, err := tx.Exec(ctx, `INSERT INTO alert_transitions (alert_id, from_state, to_state, "by", why, at_us, identifier) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.AlertID, string(t.From), string(t.To), t.By, t.Why, us(t.At), nullStr(t.Identifier))
+	return err
+}
+
+// SaveAlert implements alert.Store.
+func (s *Alerts) SaveAlert(ctx context.Context, a *alert.Alert, t alert.Transition, msg *alert.Message) error {
+	return s.eng.Write(ctx, func(tx Tx) error {
+		d, err := draftJSON(a)
+		if err != nil {
+			return err
+		}
+		n, err := tx.Exec(ctx, `UPDATE alerts SET state = ?, level = ?, level_name = ?, draft = ?, draft_type = ?, draft_by = ?, updated_us = ? WHERE id = ?`,
+			string(a.State), a.Level, a.LevelName, d, nullStr(string(a.DraftType)), nullStr(a.DraftBy), us(a.Updated), a.ID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return apperr.E(apperr.NotFound, "alert %d does not exist", a.ID)
+		}
+		if msg != nil {
+			xml := msg.XML
+			if xml == nil {
+				xml = []byte{} // NOT NULL: an empty document
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO alert_messages (alert_id, identifier, sender, sent_us, expires_us, msg_type, status, operational, headline, xml)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, msg.Identifier, msg.Sender, us(msg.Sent), us(msg.Expires), string(msg.MsgType),
+				string(msg.Status), msg.Operational, msg.Headline, xml); err != nil {
+				return fmt.Errorf("store message %s: %w", msg.Identifier, err)
+			}
+		}
+		t.AlertID = a.ID
+		return insertTransition(ctx, tx, t)
+	})
+}
+
+const alertCols = `id, rule_id, state, status, operational, level, level_name, draft, draft_type, draft_by, created_us, updated_us`
+
+func scanAlert(sc Row) (*alert.Alert, error) {
+	var a alert.Alert
+	var state, status string
+	var draft, dtype, dby *string
+	var created, updated int64
+	if err := sc.Scan(&a.ID, &a.RuleID, &state, &status, &a.Operational, &a.Level, &a.LevelName, &draft, &dtype, &dby, &created, &updated); err != nil {
+		return nil, err
+	}
+	a.State, a.Status = alert.State(state), cap.Status(status)
+	if dtype != nil {
+		a.DraftType = cap.MsgType(*dtype)
+	}
+	if dby != nil {
+		a.DraftBy = *dby
+	}
+	a.Created, a.Updated = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()
+	if draft != nil {
+		a.Draft = &cap.Alert{}
+		if err := json.Unmarshal([]byte(*draft), a.Draft); err != nil {
+			return nil, fmt.Errorf("alert %d: draft: %w", a.ID, err)
+		}
+	}
+	return &a, nil
+}
+
+func messages(ctx context.Context, tx Tx, where string, args ...any) ([]alert.Message, error) {
+	var out []alert.Message
+	err := each(ctx, tx, func(r Rows) error {
+		var m alert.Message
+		var sent, exp int64
+		var mt, st string
+		if err := r.Scan(&m.AlertID, &m.Identifier, &m.Sender, &sent, &exp, &mt, &st, &m.Operational, &m.Headline, &m.XML); err != nil {
+			return err
+		}
+		m.Sent, m.Expires = time.UnixMicro(sent).UTC(), time.UnixMicro(exp).UTC()
+		m.MsgType, m.Status = cap.MsgType(mt), cap.Status(st)
+		out = append(out, m)
+		return nil
+	}, `SELECT alert_id, identifier, sender, sent_us, expires_us, msg_type, status, operational, headline, xml FROM alert_messages `+where, args...)
+	return out, err
+}
+
+// alertWhere reads one alert (with its messages) selected by where, or nil when none is.
+func alertWhere(ctx context.Context, tx Tx, where string, args ...any) (*alert.Alert, error) {
+	a, err := scanAlert(tx.QueryRow(ctx, `SELECT `+alertCols+` FROM alerts `+where, args...))
+	if errors.Is(err, ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.Issued, err = messages(ctx, tx, `WHERE alert_id = ? ORDER BY id`, a.ID)
+	return a, err
+}
+
+// oneAlert reads one alert and its messages from one snapshot; notFound when there is none.
+func (s *Alerts) oneAlert(ctx context.Context, notFound error, where string, args ...any) (*alert.Alert, error) {
+	var a *alert.Alert
+	err := s.eng.Read(ctx, func(tx Tx) (err error) {
+		a, err = alertWhere(ctx, tx, where, args...)
+		return err
+	})
+	if err == nil && a == nil {
+		return nil, notFound
+	}
+	return a, err
+}
+
+// GetAlert implements alert.Store.
+func (s *Alerts) GetAlert(ctx context.Context, id int64) (*alert.Alert, error) {
+	return s.oneAlert(ctx, apperr.E(apperr.NotFound, "alert %d does not exist", id), `WHERE id = ?`, id)
+}
+
+// OpenAlert implements alert.Store.
+func (s *Alerts) OpenAlert(ctx context.Context, ruleID string) (*alert.Alert, error) {
+	return s.oneAlert(ctx, apperr.E(apperr.NotFound, "rule %s has no open alert", ruleID), `WHERE rule_id = ? AND state IN ('draft', 'issued')`, ruleID)
+}
+
+// ListAlerts implements alert.Store (newest first; messages not loaded).
+func (s *Alerts) ListAlerts(ctx context.Context, f alert.Filter) ([]*alert.Alert, error) {
+	q := `SELECT ` + alertCols + ` FROM alerts WHERE 1=1`
+	var args []any
+	if f.State != "" {
+		q += ` AND state = ?`
+		args = append(args, string(f.State))
+	}
+	if f.RuleID != "" {
+		q += ` AND rule_id = ?`
+		args = append(args, f.RuleID)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	q += ` ORDER BY updated_us DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+	var out []*alert.Alert
+	err := readEach(ctx, s.eng, func(r Rows) error {
+		a, err := scanAlert(r)
+		if err == nil {
+			out = append(out, a)
+		}
+		return err
+	}, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Transitions implements alert.Store.
+func (s *Alerts) Transitions(ctx context.Context, id int64) ([]alert.Transition, error) {
+	var out []alert.Transition
+	err := readEach(ctx, s.eng, func(r Rows) error {
+		var t alert.Transition
+		var from, to string
+		var at int64
+		if err := r.Scan(&t.AlertID, &from, &to, &t.By, &t.Why, &at, &t.Identifier); err != nil {
+			return err
+		}
+		t.From, t.To, t.At = alert.State(from), alert.State(to), time.UnixMicro(at).UTC()
+		out = append(out, t)
+		return nil
+	}, `SELECT alert_id, from_state, to_state, "by", why, at_us, coalesce(identifier, '') FROM alert_transitions WHERE alert_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ActiveMessages implements alert.Store.
+func (s *Alerts) ActiveMessages(ctx context.Context, now time.Time, includeOperational bool) ([]alert.Message, error) {
+	q := `WHERE id IN (SELECT max(m.id) FROM alert_messages m JOIN alerts a ON a.id = m.alert_id WHERE a.state = 'issued' GROUP BY m.alert_id)
+		AND expires_us > ?`
+	if !includeOperational {
+		q += ` AND NOT operational`
+	}
+	var out []alert.Message
+	err := s.eng.Do(ctx, func(tx Tx) (err error) {
+		out, err = messages(ctx, tx, q+` ORDER BY sent_us DESC, id DESC`, us(now))
+		return err
+	})
+	return out, err
+}
+
+// MessageByIdentifier implements alert.Store.
+func (s *Alerts) MessageByIdentifier(ctx context.Context, identifier string) (*alert.Message, error) {
+	var ms []alert.Message
+	err := s.eng.Do(ctx, func(tx Tx) (err error) {
+		ms, err = messages(ctx, tx, `WHERE identifier = ?`, identifier)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(ms) == 0 {
+		return nil, apperr.E(apperr.NotFound, "no alert message %q", identifier)
+	}
+	return &ms[0], nil
+}
+
+// ExpiredAlerts implements alert.Store.
+func (s *Alerts) ExpiredAlerts(ctx context.Context, now time.Time) ([]*alert.Alert, error) {
+	var out []*alert.Alert
+	err := s.eng.Read(ctx, func(tx Tx) error {
+		var ids []int64
+		err := each(ctx, tx, func(r Rows) error {
+			var id int64
+			err := r.Scan(&id)
+			ids = append(ids, id)
+			return err
+		}, `SELECT a.id FROM alerts a WHERE a.state = 'issued'
+			AND (SELECT m.expires_us FROM alert_messages m WHERE m.alert_id = a.id ORDER BY m.id DESC LIMIT 1) <= ? ORDER BY a.id`, us(now))
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			a, err := alertWhere(ctx, tx, `WHERE id = ?`, id)
+			if err != nil {
+				return err
+			}
+			if a != nil {
+				out = append(out, a)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SaveRules replaces the applied rules (all of them, atomically).
+func (s *Alerts) SaveRules(ctx context.Context, rules []rule.Rule) error {
+	return s.eng.Write(ctx, func(tx Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM rules`); err != nil {
+			return err
+		}
+		now := us(time.Now())
+		for _, r := range rules {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO rules (id, body, updated_us) VALUES (?, ?, ?)`, r.ID, string(b), now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// LoadRules returns the applied rules and a version that changes whenever they do.
+func (s *Alerts) LoadRules(ctx context.Context) ([]rule.Rule, int64, error) {
+	var out []rule.Rule
+	var version int64
+	err := readEach(ctx, s.eng, func(r Rows) error {
+		var body string
+		var up int64
+		if err := r.Scan(&body, &up); err != nil {
+			return err
+		}
+		var ru rule.Rule
+		if err := json.Unmarshal([]byte(body), &ru); err != nil {
+			return fmt.Errorf("stored rule: %w", err)
+		}
+		out = append(out, ru)
+		version = max(version, up)
+		return nil
+	}, `SELECT body, updated_us FROM rules ORDER BY id`)
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, version + int64(len(out)), nil
+}
+
+// SaveEngineState stores the rule engine's snapshot; the version goes up by one with every
+// save, by any process.
+func (s *Alerts) SaveEngineState(ctx context.Context, snapshot []byte) error {
+	if snapshot == nil {
+		snapshot = []byte{}
+	}
+	return s.eng.Write(ctx, func(tx Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO rule_state (id, version, snapshot, updated_us) VALUES (1, 1, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET version = rule_state.version + 1, snapshot = excluded.snapshot, updated_us = excluded.updated_us`,
+			snapshot, us(time.Now()))
+		return err
+	})
+}
+
+// LoadEngineState returns the saved snapshot, or nil when none was saved.
+func (s *Alerts) LoadEngineState(ctx context.Context) ([]byte, error) {
+	var snap []byte
+	err := readRow(ctx, s.eng, `SELECT snapshot FROM rule_state WHERE id = 1`, nil, &snap)
+	if errors.Is(err, ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if snap == nil {
+		snap = []byte{} // saved, but empty: not "none saved"
+	}
+	return snap, nil
+}
+
+// WithLock runs fn holding the node-wide lock name, so that several processes of one node
+// take turns: the warning engine's state and the alert life cycle are read, changed and saved
+// by one process at a time.
+func (s *Alerts) WithLock(ctx context.Context, name string, fn func(context.Context) error) error {
+	return s.eng.Lock(ctx, name, fn)
+}
+
+// EngineStateVersion returns the version of the saved engine state (0 when none).
+func (s *Alerts) EngineStateVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := readRow(ctx, s.eng, `SELECT version FROM rule_state WHERE id = 1`, nil, &v)
+	if errors.Is(err, ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
+}
