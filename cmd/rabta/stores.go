@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/rabta/rabta/internal/store/sqlq"
 	"os"
 	"path/filepath"
 	"time"
@@ -65,7 +66,7 @@ func (c *common) openStores(ctx context.Context, qc sensing.Checker) (*stores, e
 	}
 	ents := sqlite.NewEntities(db, qc)
 	return &stores{
-		ents: ents, keys: sqlite.NewAuth(db), alerts: sqlite.NewAlerts(db), outbox: sqliteOutbox{ents},
+		ents: ents, keys: sqlite.NewAuth(db), alerts: sqlite.NewAlerts(db), outbox: storeOutbox{ents},
 		configure: func(outbox bool, node string, after func(int)) {
 			ents.Outbox, ents.Node, ents.AfterCommit = outbox, node, after
 		},
@@ -73,10 +74,10 @@ func (c *common) openStores(ctx context.Context, qc sensing.Checker) (*stores, e
 	}, nil
 }
 
-// sqliteOutbox adapts the SQLite store's outbox to the relay.
-type sqliteOutbox struct{ s *sqlite.Entities }
+// storeOutbox adapts a store's outbox (either engine's: the SQL core's) to the relay.
+type storeOutbox struct{ s *sqlq.Entities }
 
-func (o sqliteOutbox) Pending(ctx context.Context, limit int) ([]bus.Entry, error) {
+func (o storeOutbox) Pending(ctx context.Context, limit int) ([]bus.Entry, error) {
 	rows, err := o.s.OutboxPending(ctx, limit)
 	if err != nil {
 		return nil, err
@@ -88,4 +89,4 @@ func (o sqliteOutbox) Pending(ctx context.Context, limit int) ([]bus.Entry, erro
 	return out, nil
 }
 
-func (o sqliteOutbox) Done(ctx context.Context, ids []int64) error { return o.s.OutboxDone(ctx, ids) }
+func (o storeOutbox) Done(ctx context.Context, ids []int64) error { return o.s.OutboxDone(ctx, ids) }

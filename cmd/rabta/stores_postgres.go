@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 
-	"github.com/rabta/rabta/internal/bus"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/postgres"
 )
@@ -17,27 +16,10 @@ func openPostgres(ctx context.Context, dsn string, qc sensing.Checker) (*stores,
 	}
 	ents := postgres.NewEntities(db, qc)
 	return &stores{
-		ents: ents, keys: postgres.NewAuth(db), alerts: postgres.NewAlerts(db), outbox: postgresOutbox{ents},
+		ents: ents, keys: postgres.NewAuth(db), alerts: postgres.NewAlerts(db), outbox: storeOutbox{ents},
 		configure: func(outbox bool, node string, after func(int)) {
 			ents.Outbox, ents.Node, ents.AfterCommit = outbox, node, after
 		},
 		ping: db.Ping, close: db.Close,
 	}, nil
 }
-
-// postgresOutbox adapts the PostgreSQL store's outbox to the relay.
-type postgresOutbox struct{ s *postgres.Entities }
-
-func (o postgresOutbox) Pending(ctx context.Context, limit int) ([]bus.Entry, error) {
-	rows, err := o.s.OutboxPending(ctx, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]bus.Entry, len(rows))
-	for i, r := range rows {
-		out[i] = bus.Entry{ID: r.ID, Kind: r.Kind, Key: r.Key, Payload: r.Payload, Created: r.Created}
-	}
-	return out, nil
-}
-
-func (o postgresOutbox) Done(ctx context.Context, ids []int64) error { return o.s.OutboxDone(ctx, ids) }

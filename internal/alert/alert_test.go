@@ -2,6 +2,7 @@ package alert_test
 
 import (
 	"context"
+	"github.com/rabta/rabta/internal/store/sqlq"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func newService(t *testing.T) (*alert.Service, *sqlite.Alerts, *clock) {
+func newService(t *testing.T) (*alert.Service, *sqlq.Alerts, *clock) {
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
 		t.Fatal(err)

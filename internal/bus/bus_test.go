@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"github.com/rabta/rabta/internal/store/sqlq"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -159,7 +160,7 @@ func TestRelayToDurableConsumer(t *testing.T) {
 	}
 }
 
-type adapter struct{ s *sqlite.Entities }
+type adapter struct{ s *sqlq.Entities }
 
 func (a adapter) Pending(ctx context.Context, limit int) ([]Entry, error) {
 	rows, err := a.s.OutboxPending(ctx, limit)

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"github.com/rabta/rabta/internal/store/sqlq"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func stores(t testing.TB) storetest.Stores {
 				}
 				return out, err
 			},
-			ErrDuplicate: postgres.ErrDuplicate,
+			ErrDuplicate: sqlq.ErrDuplicate,
 			Configure: func(qc sensing.Checker, outbox bool, node string, after func(int)) {
 				ents.QC, ents.Outbox, ents.Node, ents.AfterCommit = qc, outbox, node, after
 			},

@@ -19,39 +19,19 @@ import (
 	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
-// The store's parts are the SQL core's (package sqlq), over this engine.
-type (
-	// Entities is the SensorThings entity store.
-	Entities = sqlq.Entities
-	// Auth is the organisation and API key store.
-	Auth = sqlq.Auth
-	// Alerts is the store of alerts, rules and the rule engine's state.
-	Alerts = sqlq.Alerts
-	// OutboxEntry is one outbox row with its bus payload.
-	OutboxEntry = sqlq.OutboxEntry
-)
-
-// ErrDuplicate marks an item IngestNew left out because the same observation is stored already.
-var ErrDuplicate = sqlq.ErrDuplicate
-
 var _ sqlq.Engine = (*DB)(nil)
 
-// NewEntities returns the entity store on db; qc checks every observation inserted.
-func NewEntities(db *DB, qc sensing.Checker) *Entities {
-	e := sqlq.NewEntities(db, qc)
-	e.Now = func() time.Time { return db.Now() }
-	return e
-}
+// NewEntities returns the SensorThings entity store on db; qc checks every observation.
+func NewEntities(db *DB, qc sensing.Checker) *sqlq.Entities { return sqlq.NewEntities(db, qc) }
 
-// NewAuth returns the key store on db.
-func NewAuth(db *DB) *Auth {
-	a := sqlq.NewAuth(db)
-	a.Now = func() time.Time { return db.Now() }
-	return a
-}
+// NewAuth returns the organisation and API key store on db.
+func NewAuth(db *DB) *sqlq.Auth { return sqlq.NewAuth(db) }
 
-// NewAlerts returns the alert store on db.
-func NewAlerts(db *DB) *Alerts { return sqlq.NewAlerts(db) }
+// NewAlerts returns the store of alerts, rules and the rule engine's state on db.
+func NewAlerts(db *DB) *sqlq.Alerts { return sqlq.NewAlerts(db) }
+
+// Clock implements sqlq.Engine.
+func (db *DB) Clock() time.Time { return db.Now() }
 
 // readTx: count, page and expands of one listing see one snapshot.
 var readTx = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}

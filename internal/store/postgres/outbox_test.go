@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"github.com/rabta/rabta/internal/store/sqlq"
 	"sync"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func TestOutboxConcurrentWriters(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	stored := map[int64]bool{}
-	for w, e := range []*postgres.Entities{e1, e2, e1, e2} {
+	for w, e := range []*sqlq.Entities{e1, e2, e1, e2} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/rabta/rabta/internal/store/sqlq"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 	"github.com/rabta/rabta/internal/store/postgres"
 )
 
-func seedThing(t *testing.T, s *postgres.Entities) {
+func seedThing(t *testing.T, s *sqlq.Entities) {
 	t.Helper()
 	e := &sensing.Entity{Set: sensing.Things, Props: map[string]any{"name": "t", "description": "d"}, Links: map[string][]*sensing.Entity{
 		"Locations": {{Set: sensing.Locations, Props: map[string]any{"name": "l", "description": "d", "encodingType": "application/geo+json",
@@ -96,7 +97,7 @@ func names(ps []postgres.Partition) []string {
 func TestConcurrentProcesses(t *testing.T) {
 	ctx := context.Background()
 	dsn := testDSNSchema(t)
-	var stores []*postgres.Entities
+	var stores []*sqlq.Entities
 	for range 2 {
 		db, err := postgres.Open(ctx, dsn)
 		if err != nil {

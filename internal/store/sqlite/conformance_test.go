@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"github.com/rabta/rabta/internal/store/sqlq"
 	"path/filepath"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func stores(t testing.TB) storetest.Stores {
 				}
 				return out, err
 			},
-			ErrDuplicate: sqlite.ErrDuplicate,
+			ErrDuplicate: sqlq.ErrDuplicate,
 			Configure: func(qc sensing.Checker, outbox bool, node string, after func(int)) {
 				ents.QC, ents.Outbox, ents.Node, ents.AfterCommit = qc, outbox, node, after
 			},

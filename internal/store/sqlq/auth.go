@@ -20,7 +20,7 @@ type Auth struct {
 var _ auth.Store = (*Auth)(nil)
 
 // NewAuth returns the key store over eng.
-func NewAuth(eng Engine) *Auth { return &Auth{eng: eng, Now: time.Now} }
+func NewAuth(eng Engine) *Auth { return &Auth{eng: eng, Now: eng.Clock} }
 
 // CreateKey implements auth.Store.
 func (a *Auth) CreateKey(ctx context.Context, org string, role auth.Role, name, prefix string, hash []byte) (int64, error) {

@@ -48,6 +48,8 @@ type Engine interface {
 	// Write runs fn in one write transaction, committed when fn returns nil. A transaction
 	// that cannot begin is an apperr.Unavailable error.
 	Write(ctx context.Context, fn func(Tx) error) error
+	// Clock is the time of HistoricalLocations, outbox entries and keys.
+	Clock() time.Time
 	// Dialect spells the functions of compiled $filter and $orderby expressions.
 	Dialect() Dialect
 	// Dynamic prepares compiled query text and its arguments for running once (PostgreSQL

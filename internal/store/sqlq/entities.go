@@ -37,7 +37,7 @@ type Entities struct {
 
 // NewEntities returns the entity store over eng.
 func NewEntities(eng Engine, qc sensing.Checker) *Entities {
-	return &Entities{eng: eng, q: &Compiler{Schema: Sensing, Dialect: eng.Dialect()}, QC: qc, Now: time.Now,
+	return &Entities{eng: eng, q: &Compiler{Schema: Sensing, Dialect: eng.Dialect()}, QC: qc, Now: eng.Clock,
 		dsCache: map[int64]*sensing.DatastreamInfo{}}
 }
 
