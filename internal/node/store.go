@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -10,39 +10,46 @@ import (
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/bus"
+	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings"
 	"github.com/rabta/rabta/internal/store/sqlite"
 	"github.com/rabta/rabta/internal/warning"
 )
 
-// entityStore is what the node needs of a SensorThings store; the SQLite and PostgreSQL
-// stores both provide it (and pass the same conformance suite, internal/store/storetest).
-type entityStore interface {
+// EntityStore is what a node needs of a SensorThings store; the SQLite and PostgreSQL stores
+// both provide it (and pass the same conformance suite, internal/store/storetest).
+type EntityStore interface {
 	sensorthings.Store
-	Ingest(ctx context.Context, obs []sensing.Observation) ([]int64, []error, error)
-	IngestNew(ctx context.Context, obs []sensing.Observation) ([]int64, []error, error)
+	sensorthings.Seen
+	ingest.Store
 	DatastreamByName(ctx context.Context, ref string) (int64, error)
 	DatastreamByPDMA(ctx context.Context, station string) (int64, error)
 	CountThings(ctx context.Context) (int64, error)
 	DatastreamLabel(ctx context.Context, id int64) (string, string, error)
-	LastSeen(ctx context.Context) (map[int64]time.Time, error)
-	DatastreamInfos(ctx context.Context) ([]sensing.DatastreamInfo, error)
 	OutboxBacklog(ctx context.Context) (int64, time.Time, error)
 }
 
-// alertStore keeps alerts, rules and the rule engine's state.
-type alertStore interface {
+// AlertStore keeps alerts, rules and the rule engine's state.
+type AlertStore interface {
 	alert.Store
 	warning.Store
 }
 
-// stores is one opened store, whichever engine.
-type stores struct {
-	ents   entityStore
-	keys   auth.Store
-	alerts alertStore
-	outbox bus.Outbox
+var (
+	_ EntityStore = (*sqlite.Entities)(nil)
+	_ AlertStore  = (*sqlite.Alerts)(nil)
+	_ auth.Store  = (*sqlite.Auth)(nil)
+)
+
+// Stores is one opened store, whichever engine: the node's entities, keys and alerts.
+type Stores struct {
+	Entities EntityStore
+	Keys     auth.Store
+	Alerts   AlertStore
+	// Outbox is the store side of the transactional outbox, for the relay.
+	Outbox bus.Outbox
+
 	// configure turns the outbox on or off, names the node in bus payloads and sets what runs
 	// after each committed batch.
 	configure func(outbox bool, node string, afterCommit func(int))
@@ -51,21 +58,22 @@ type stores struct {
 	close     func() error
 }
 
-// openStores opens the configured store: SQLite in the data directory by default.
-func (c *common) openStores(ctx context.Context, qc sensing.Checker) (*stores, error) {
-	if c.cfg.DB != "" {
-		return openPostgres(ctx, c.cfg.DB, qc)
+// OpenStores opens a node's store: SQLite (rabta.db in dataDir) when dsn is empty, otherwise
+// PostgreSQL at dsn. qc checks each ingested observation (nil: none).
+func OpenStores(ctx context.Context, dataDir, dsn string, qc sensing.Checker) (*Stores, error) {
+	if dsn != "" {
+		return openPostgres(ctx, dsn, qc)
 	}
-	if err := os.MkdirAll(c.cfg.DataDir, 0o750); err != nil {
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(c.cfg.DataDir, "rabta.db"))
+	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "rabta.db"))
 	if err != nil {
 		return nil, err
 	}
 	ents := sqlite.NewEntities(db, qc)
-	return &stores{
-		ents: ents, keys: sqlite.NewAuth(db), alerts: sqlite.NewAlerts(db), outbox: sqliteOutbox{ents},
+	return &Stores{
+		Entities: ents, Keys: sqlite.NewAuth(db), Alerts: sqlite.NewAlerts(db), Outbox: sqliteOutbox{ents},
 		configure: func(outbox bool, node string, after func(int)) {
 			ents.Outbox, ents.Node, ents.AfterCommit = outbox, node, after
 		},
@@ -73,9 +81,26 @@ func (c *common) openStores(ctx context.Context, qc sensing.Checker) (*stores, e
 	}, nil
 }
 
+// Ping checks that the store answers.
+func (s *Stores) Ping(ctx context.Context) error { return s.ping(ctx) }
+
+// Backup writes a consistent copy of the store to path, while the node runs (SQLite only).
+func (s *Stores) Backup(ctx context.Context, path string) error {
+	if s.backup == nil {
+		return fmt.Errorf("backup: this store is backed up with its own tools (pg_dump)")
+	}
+	return s.backup(ctx, path)
+}
+
+// Close closes the store.
+func (s *Stores) Close() error { return s.close() }
+
 // sqliteOutbox adapts the SQLite store's outbox to the relay.
 type sqliteOutbox struct{ s *sqlite.Entities }
 
+var _ bus.Outbox = sqliteOutbox{}
+
+// Pending implements bus.Outbox.
 func (o sqliteOutbox) Pending(ctx context.Context, limit int) ([]bus.Entry, error) {
 	rows, err := o.s.OutboxPending(ctx, limit)
 	if err != nil {
@@ -88,4 +113,5 @@ func (o sqliteOutbox) Pending(ctx context.Context, limit int) ([]bus.Entry, erro
 	return out, nil
 }
 
+// Done implements bus.Outbox.
 func (o sqliteOutbox) Done(ctx context.Context, ids []int64) error { return o.s.OutboxDone(ctx, ids) }

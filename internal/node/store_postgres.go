@@ -1,23 +1,30 @@
-package main
+package node
 
 import (
 	"context"
 
+	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/bus"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/postgres"
 )
 
+var (
+	_ EntityStore = (*postgres.Entities)(nil)
+	_ AlertStore  = (*postgres.Alerts)(nil)
+	_ auth.Store  = (*postgres.Auth)(nil)
+)
+
 // openPostgres opens the PostgreSQL store (one database for the node; several Rabta processes
 // may share it).
-func openPostgres(ctx context.Context, dsn string, qc sensing.Checker) (*stores, error) {
+func openPostgres(ctx context.Context, dsn string, qc sensing.Checker) (*Stores, error) {
 	db, err := postgres.Open(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
 	ents := postgres.NewEntities(db, qc)
-	return &stores{
-		ents: ents, keys: postgres.NewAuth(db), alerts: postgres.NewAlerts(db), outbox: postgresOutbox{ents},
+	return &Stores{
+		Entities: ents, Keys: postgres.NewAuth(db), Alerts: postgres.NewAlerts(db), Outbox: postgresOutbox{ents},
 		configure: func(outbox bool, node string, after func(int)) {
 			ents.Outbox, ents.Node, ents.AfterCommit = outbox, node, after
 		},
@@ -28,6 +35,9 @@ func openPostgres(ctx context.Context, dsn string, qc sensing.Checker) (*stores,
 // postgresOutbox adapts the PostgreSQL store's outbox to the relay.
 type postgresOutbox struct{ s *postgres.Entities }
 
+var _ bus.Outbox = postgresOutbox{}
+
+// Pending implements bus.Outbox.
 func (o postgresOutbox) Pending(ctx context.Context, limit int) ([]bus.Entry, error) {
 	rows, err := o.s.OutboxPending(ctx, limit)
 	if err != nil {
@@ -40,4 +50,5 @@ func (o postgresOutbox) Pending(ctx context.Context, limit int) ([]bus.Entry, er
 	return out, nil
 }
 
+// Done implements bus.Outbox.
 func (o postgresOutbox) Done(ctx context.Context, ids []int64) error { return o.s.OutboxDone(ctx, ids) }
