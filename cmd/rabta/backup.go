@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/rabta/rabta/internal/node"
 	"github.com/rabta/rabta/internal/store/sqlite"
 )
 
@@ -46,8 +47,8 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	defer stores.close()
-	if err := stores.backup(ctx, out); err != nil {
+	defer stores.Close()
+	if err := stores.Backup(ctx, out); err != nil {
 		return err
 	}
 	if err := sqlite.Check(ctx, out); err != nil {
@@ -75,7 +76,7 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := os.MkdirAll(c.cfg.DataDir, 0o750); err != nil {
 		return err
 	}
-	lock, err := lockDataDir(c.cfg.DataDir) // a node running on this data directory refuses
+	lock, err := node.LockDataDir(c.cfg.DataDir) // a node running on this data directory refuses
 	if err != nil {
 		return err
 	}

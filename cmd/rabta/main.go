@@ -18,6 +18,8 @@ import (
 	"syscall"
 
 	"github.com/rabta/rabta/internal/config"
+	"github.com/rabta/rabta/internal/node"
+	"github.com/rabta/rabta/internal/sensing"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -93,6 +95,11 @@ func (c *common) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.configFile, "config", "", "YAML configuration file")
 	fs.StringVar(&c.cfg.DataDir, "data-dir", c.cfg.DataDir, "data directory (env RABTA_DATA_DIR)")
 	fs.StringVar(&c.cfg.DB, "db", c.cfg.DB, "store: empty for SQLite in the data directory, or a postgres:// URL (env RABTA_DB)")
+}
+
+// openStores opens the configured store: SQLite in the data directory, or PostgreSQL.
+func (c *common) openStores(ctx context.Context, qc sensing.Checker) (*node.Stores, error) {
+	return node.OpenStores(ctx, c.cfg.DataDir, c.cfg.DB, qc)
 }
 
 // load applies, in order: defaults, the file, the environment, then flags given explicitly.

@@ -46,8 +46,8 @@ func rules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer stores.close()
-	store := stores.alerts
+	defer stores.Close()
+	store := stores.Alerts
 	if args[0] == "list" {
 		rs, _, err := store.LoadRules(ctx)
 		if err != nil {

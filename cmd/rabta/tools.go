@@ -39,8 +39,8 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer stores.close()
-	st := stores.keys
+	defer stores.Close()
+	st := stores.Keys
 	switch args[0] {
 	case "create":
 		r, err := auth.ParseRole(*role)
@@ -116,8 +116,8 @@ func importObservations(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	defer stores.close()
-	ents := stores.ents
+	defer stores.Close()
+	ents := stores.Entities
 	bar := &progress{w: stderr, total: info.Size(), off: *quiet}
 	resolved := map[string]int64{}
 	var stored, dup, bad int

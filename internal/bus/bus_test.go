@@ -234,3 +234,57 @@ func TestMQTTAuthByKey(t *testing.T) {
 		t.Errorf("a client wrote to the OBS stream")
 	}
 }
+
+// ConsumeObs passes over datastreams not wanted, acknowledges (and logs) a message no one can
+// decode instead of retrying it forever, and hands the rest decoded, in order.
+func TestConsumeObsDecodes(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b, err := Open(ctx, Options{Node: "test", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got := make(chan *sensing.ObsBatch, 10)
+	cons, err := b.ConsumeObs(ctx, "decoding", false, func(ds int64) bool { return ds != 2 }, func(_ context.Context, batch *sensing.ObsBatch) error {
+		got <- batch
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Stop()
+	good := func(ds int64) []byte {
+		return (&sensing.ObsBatch{V: sensing.ObsBatchVersion, Datastream: ds, Accepted: time.Now(), Obs: []sensing.ObsItem{{ID: ds}}}).AppendJSON(nil)
+	}
+	for i, m := range []struct {
+		ds   int64
+		data []byte
+	}{{1, []byte("not json")}, {2, good(2)}, {3, good(3)}} {
+		if err := b.PublishObs(ctx, m.ds, MsgID("test", int64(i+1)), m.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case batch := <-got:
+		if batch.Datastream != 3 {
+			t.Errorf("first batch handed on is of datastream %d, want 3", batch.Datastream)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing handed on")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lag, err := cons.Lag(ctx)
+		if err == nil && lag == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("messages left unacknowledged: %d %v", lag, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(got) != 0 {
+		t.Errorf("%d more batches handed on", len(got))
+	}
+}

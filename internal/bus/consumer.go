@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rabta/rabta/internal/sensing"
 )
 
 // Delivery is one message of the OBS stream handed to a consumer.
@@ -76,6 +78,28 @@ func (b *Bus) Consume(ctx context.Context, name string, fromNew bool, fn Handler
 		return nil, fmt.Errorf("bus: consume %s: %w", name, err)
 	}
 	return &Consumer{cons: cons, cc: cc}, nil
+}
+
+// ObsHandler handles one decoded batch of accepted observations; like Handler, it must be
+// idempotent, and an error makes the batch come again.
+type ObsHandler func(ctx context.Context, b *sensing.ObsBatch) error
+
+// ConsumeObs is Consume for consumers of accepted observations: it passes over, without
+// decoding, messages of datastreams for which want (when not nil) is false, decodes the rest
+// and hands them to fn. A message that cannot be decoded is logged and acknowledged: no one can
+// read it, so it is not retried forever.
+func (b *Bus) ConsumeObs(ctx context.Context, name string, fromNew bool, want func(datastream int64) bool, fn ObsHandler) (*Consumer, error) {
+	return b.Consume(ctx, name, fromNew, func(ctx context.Context, d Delivery) error {
+		if want != nil && !want(d.Datastream) {
+			return nil
+		}
+		batch, err := sensing.DecodeObsBatch(d.Data)
+		if err != nil {
+			b.log.Warn("bad_bus_message", "consumer", name, "subject", d.Subject, "err", err)
+			return nil
+		}
+		return fn(ctx, batch)
+	})
 }
 
 // Stop stops consuming (messages in flight are redelivered later).

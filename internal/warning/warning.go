@@ -283,6 +283,27 @@ func (r *Runner) save(ctx context.Context) error {
 	return nil
 }
 
+// Run reloads the rules when they changed and ticks (Tick) every interval until ctx ends:
+// hold times run out and issued alerts expire even when no observation arrives. Failures are
+// logged and tried again at the next interval.
+func (r *Runner) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.Load(ctx); err != nil {
+				r.log().Warn("rules_reload_failed", "err", err)
+			}
+			if err := r.Tick(ctx); err != nil {
+				r.log().Warn("tick_failed", "err", err)
+			}
+		}
+	}
+}
+
 // Tick evaluates time-based conditions (hold expiry, silence) and expires alerts.
 func (r *Runner) Tick(ctx context.Context) error {
 	return r.Store.WithLock(ctx, "warning", r.tick)

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -9,14 +9,14 @@ import (
 
 // openPostgres opens the PostgreSQL store (one database for the node; several Rabta processes
 // may share it).
-func openPostgres(ctx context.Context, dsn string, qc sensing.Checker) (*stores, error) {
+func openPostgres(ctx context.Context, dsn string, qc sensing.Checker) (*Stores, error) {
 	db, err := postgres.Open(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
 	ents := postgres.NewEntities(db, qc)
-	return &stores{
-		ents: ents, keys: postgres.NewAuth(db), alerts: postgres.NewAlerts(db), outbox: storeOutbox{ents},
+	return &Stores{
+		Entities: ents, Keys: postgres.NewAuth(db), Alerts: postgres.NewAlerts(db), Outbox: storeOutbox{ents},
 		configure: func(outbox bool, node string, after func(int)) {
 			ents.Outbox, ents.Node, ents.AfterCommit = outbox, node, after
 		},

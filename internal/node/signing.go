@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"crypto"
@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/cap"
 )
 
@@ -23,6 +24,9 @@ type signer struct {
 	cert *x509.Certificate
 }
 
+var _ alert.Signer = (*signer)(nil)
+
+// Sign implements alert.Signer.
 func (s *signer) Sign(xml []byte) ([]byte, error) { return cap.Sign(xml, s.key, s.cert) }
 
 // nodeSigner loads the node's signing key and certificate from the data directory, making a

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"fmt"
@@ -7,9 +7,9 @@ import (
 	"syscall"
 )
 
-// lockDataDir takes an exclusive lock on the data directory, so that two `rabta serve` on the
+// LockDataDir takes an exclusive lock on the data directory, so that two `rabta serve` on the
 // same directory, or a restore under a running node, are refused instead of corrupting it.
-func lockDataDir(dir string) (unlock func(), err error) {
+func LockDataDir(dir string) (unlock func(), err error) {
 	f, err := os.OpenFile(filepath.Join(dir, "rabta.lock"), os.O_CREATE|os.O_RDWR, 0o640)
 	if err != nil {
 		return nil, err

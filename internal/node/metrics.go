@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rabta/rabta/internal/apperr"
@@ -24,9 +23,10 @@ type metrics struct {
 	busLatency *prometheus.HistogramVec
 }
 
-func newMetrics() *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
-	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+// newMetrics registers the node's metrics in reg: one registry per node, never the global
+// default, so that two nodes can run in one process.
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{reg: reg}
 	m.ingested = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rabta_ingest_observations_total",
 		Help: "Observations accepted (stored), by ingest path."}, []string{"path"})
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rabta_ingest_rejected_total",

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 
 // runDemo seeds the demo data set on a fresh node, backfills its recent history and replays
 // the rest live through the same ingest path as any sensor.
-func runDemo(ctx context.Context, ents entityStore, ing *ingest.Service, alerts alertStore, runner *warning.Runner, speed float64, log *slog.Logger) error {
+func runDemo(ctx context.Context, ents EntityStore, ing *ingest.Service, alerts AlertStore, runner *warning.Runner, speed float64, now time.Time, log *slog.Logger) error {
 	ds, err := demo.Load()
 	if err != nil {
 		return err
@@ -36,7 +36,7 @@ func runDemo(ctx context.Context, ents entityStore, ing *ingest.Service, alerts 
 		}
 		log.Info("demo_rules_applied", "rules", len(rules))
 	}
-	r := demo.NewReplay(ds, time.Now(), speed, demo.DefaultHistory)
+	r := demo.NewReplay(ds, now, speed, demo.DefaultHistory)
 	n := 0
 	for _, b := range r.Backfill() {
 		obs := demo.Observations(ids[b.Series.Key], b)

@@ -1,0 +1,86 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/sensorthings"
+)
+
+// routes is the node's HTTP surface: health and readiness, metrics, the profiler for admins,
+// the SensorThings API, quality control and Rabta's own API, behind authentication, panic
+// recovery and request metrics.
+func (n *Node) routes(authn *auth.Authenticator) http.Handler {
+	st := n.sta
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", n.ready)
+	mux.Handle("GET /metrics", n.metrics.handler())
+	mux.Handle("/debug/pprof/", adminOnly(st, http.HandlerFunc(pprof.Index)))
+	mux.Handle("/debug/pprof/profile", adminOnly(st, http.HandlerFunc(pprof.Profile)))
+	mux.Handle("/debug/pprof/heap", adminOnly(st, pprof.Handler("heap")))
+	mux.Handle("/"+sensorthings.Version+"/", st.Handler())
+	mux.Handle("/"+sensorthings.Version, http.RedirectHandler("/"+sensorthings.Version+"/", http.StatusMovedPermanently))
+	st.RegisterQC(mux, n.stores.Entities, n.now)
+	n.api.Register(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			http.Redirect(w, r, "/"+sensorthings.Version+"/", http.StatusFound)
+			return
+		}
+		st.Error(w, r, apperr.E(apperr.NotFound, "no resource at %s; the SensorThings API is at /%s/", r.URL.Path, sensorthings.Version))
+	})
+	return n.metrics.instrument(authn.Middleware(st.Error)(recoverer(n.log, st, mux)))
+}
+
+// ready answers 200 when the store and the bus answer.
+func (n *Node) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := n.stores.Ping(ctx); err != nil {
+		http.Error(w, "store not ready", http.StatusServiceUnavailable)
+		return
+	}
+	if _, err := n.bus.Stats(ctx); err != nil {
+		http.Error(w, "bus not ready", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	io.WriteString(w, "ready\n")
+}
+
+// adminOnly lets only admin keys through (the Go profiler, for operators chasing a problem).
+func adminOnly(st *sensorthings.Server, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := auth.Require(r.Context(), auth.Admin); err != nil {
+			st.Error(w, r, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func recoverer(log *slog.Logger, st *sensorthings.Server, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+				st.Error(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,406 @@
+// Package node assembles a Rabta node from its parts: the store, the bus and its outbox relay,
+// the consumers of accepted observations, the ingest path, the warning engine, the alert
+// service and the HTTP surfaces. New builds them in one function that reads top to bottom, in
+// the order data flows; Start sets them running; Close stops them in reverse.
+//
+// Everything a node uses comes in through Options — logger, clock, metrics registry, addresses
+// — and nothing is kept in package variables, so two nodes run side by side in one process (the
+// tests do). Only the command (cmd/rabta) knows the configuration file and the environment.
+package node
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rabta/rabta/internal/alert"
+	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/bus"
+	"github.com/rabta/rabta/internal/httpapi"
+	"github.com/rabta/rabta/internal/ingest"
+	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/sensorthings"
+	"github.com/rabta/rabta/internal/warning"
+)
+
+// Options configure a node. Zero values are working defaults except where a field says it is
+// required.
+type Options struct {
+	// ID names the node in subjects, CAP identifiers and logs, e.g. "islamabad"; required.
+	ID string
+	// DataDir holds the SQLite store, the embedded bus's JetStream files and the signing key;
+	// required. It is locked while the node runs.
+	DataDir string
+	// DB, when set, is a PostgreSQL URL: the store is there instead of DataDir/rabta.db.
+	DB string
+
+	// HTTPAddr is where the HTTP surfaces listen; port 0 picks a free port (see Addr).
+	HTTPAddr string
+	// PublicURL is the URL clients reach the node at (for links); empty derives it per request.
+	PublicURL string
+	// PublicRead lets anonymous clients read SensorThings data.
+	PublicRead bool
+	// MaxBodyBytes bounds request bodies (0: 32 MiB); DefaultTop and MaxTop bound pages (0: 100
+	// and 10000).
+	MaxBodyBytes       int64
+	DefaultTop, MaxTop int
+
+	// NATSURL, when set, is an external NATS cluster (NATSReplicas: its stream replicas);
+	// otherwise a NATS server is embedded, with a client listener on NATSAddr and an MQTT
+	// listener on MQTTAddr (empty: none; port 0: a free port).
+	NATSURL, NATSAddr, MQTTAddr string
+	NATSReplicas                int
+	// NoOutbox leaves accepted observations off the bus: only for measuring what the outbox
+	// costs (no MQTT notifications, no warnings).
+	NoOutbox bool
+
+	// Sender and SenderName are the CAP <sender> and <senderName> of the node's alerts;
+	// FourEyes requires a draft's approver to differ from its author; AlertExpiry is how long an
+	// issued message is valid (0: 24 h).
+	Sender, SenderName string
+	FourEyes           bool
+	AlertExpiry        time.Duration
+	// SigningKeyFile and SigningCertFile hold the CAP signing key and certificate (empty: made
+	// in DataDir on first start); TrustedCertsDir holds certificates of other signers trusted.
+	SigningKeyFile, SigningCertFile, TrustedCertsDir string
+	// TickEvery is how often the warning engine reloads rules, ticks and expires alerts (0: 5 s).
+	TickEvery time.Duration
+
+	// AdminKey (RABTA_ADMIN_KEY), or the key in AdminKeyFile, is imported as the bootstrap admin
+	// key. With neither, a node without keys makes one and prints it once on Console.
+	AdminKey, AdminKeyFile string
+	Console                io.Writer
+
+	// Demo seeds the demo data set and replays it at DemoSpeed data-seconds per second.
+	Demo      bool
+	DemoSpeed float64
+
+	// Log receives the node's logs (nil: none); Now is the clock (nil: time.Now); Registry
+	// holds the node's metrics, served at /metrics (nil: a new registry of its own).
+	Log      *slog.Logger
+	Now      func() time.Time
+	Registry *prometheus.Registry
+}
+
+// Node is a running Rabta node.
+type Node struct {
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+
+	stores *Stores
+	bus    *bus.Bus
+	relay  *bus.Relay
+	ingest *ingest.Service
+	mqtt   *ingest.MQTT
+	sta    *sensorthings.Server
+	runner *warning.Runner
+	alerts *alert.Service
+	api    *httpapi.Server
+	ln     net.Listener
+	srv    *http.Server
+	base   string // the URL of the node's HTTP surfaces, for links in notifications
+
+	cancel    context.CancelFunc // ends the background work started by Start
+	wg        sync.WaitGroup
+	consumers []*bus.Consumer
+	errc      chan error
+	closers   []func() error // run in reverse by Close
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New builds a node: it locks the data directory, opens the store and the bus, and assembles
+// ingest, the warning engine, the alert service and the HTTP surfaces. It starts nothing that
+// runs on its own (Start does), but binds the HTTP listener, so Addr is known. On error,
+// whatever was opened is closed again.
+func New(ctx context.Context, opts Options) (_ *Node, err error) {
+	if opts.ID == "" || opts.DataDir == "" {
+		return nil, errors.New("node: ID and DataDir are required")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Console == nil {
+		opts.Console = io.Discard
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 32 << 20
+	}
+	if opts.DefaultTop <= 0 {
+		opts.DefaultTop = 100
+	}
+	if opts.MaxTop <= 0 {
+		opts.MaxTop = 10000
+	}
+	if opts.TickEvery <= 0 {
+		opts.TickEvery = 5 * time.Second
+	}
+	log := opts.Log
+	n := &Node{opts: opts, log: log, now: opts.Now, metrics: newMetrics(opts.Registry), errc: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+
+	// the store, in a data directory no other process uses
+	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	unlock, err := LockDataDir(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	n.onClose(func() error { unlock(); return nil })
+	n.stores, err = OpenStores(ctx, opts.DataDir, opts.DB, &ingest.QC{Log: log.With("component", "qc")})
+	if err != nil {
+		return nil, err
+	}
+	n.onClose(n.stores.Close)
+	ents, alerts := n.stores.Entities, n.stores.Alerts
+	if err := bootstrapAdmin(ctx, n.stores.Keys, opts.AdminKey, opts.AdminKeyFile, opts.Console, log); err != nil {
+		return nil, err
+	}
+	authn := &auth.Authenticator{Store: n.stores.Keys, Log: log}
+
+	// the bus, fed by the outbox: each committed batch wakes the relay
+	n.bus, err = bus.Open(ctx, bus.Options{Node: opts.ID, DataDir: opts.DataDir, URL: opts.NATSURL,
+		ClientAddr: opts.NATSAddr, MQTTAddr: opts.MQTTAddr, Auth: authn, Replicas: opts.NATSReplicas, Log: log.With("component", "bus")})
+	if err != nil {
+		return nil, err
+	}
+	n.onClose(n.bus.Close)
+	if opts.NoOutbox {
+		log.Warn("outbox_off", "why", "outbox: false — accepted observations do not reach the bus (measurement only)")
+	}
+	n.relay = bus.NewRelay(n.bus, n.stores.Outbox, log.With("component", "relay"))
+	n.relay.OnPublished = func(created time.Time) {
+		n.metrics.busLatency.WithLabelValues("published").Observe(time.Since(created).Seconds())
+	}
+	n.stores.configure(!opts.NoOutbox, opts.ID, func(int) { n.relay.Wake() })
+
+	// ingest: the SensorThings API, and MQTT (loggers on rabta/<node>/ingest/<datastream>,
+	// SensorThings creates on v1.1/Datastreams(<id>)/Observations)
+	n.ingest = &ingest.Service{Store: ents, Log: log.With("component", "ingest"), OnResult: n.metrics.onIngest}
+	n.sta = &sensorthings.Server{
+		Store: ents, Ingest: n.ingest, Log: log.With("component", "sensorthings"),
+		PublicURL: opts.PublicURL, PublicRead: opts.PublicRead,
+		MaxBody: opts.MaxBodyBytes, DefaultTop: opts.DefaultTop, MaxTop: opts.MaxTop,
+	}
+	n.mqtt = &ingest.MQTT{Ingest: n.ingest, Decode: sensorthings.DecodeIngestMessage, Now: n.now, Log: log.With("component", "mqtt"),
+		Create: func(ctx context.Context, topic string, data []byte) error {
+			_, err := n.sta.MQTTCreate(ctx, topic, data)
+			return err
+		}}
+
+	// warnings: rules over the accepted observations, alerts with CAP, signed, on the feed and the bus
+	sign, err := nodeSigner(opts.DataDir, opts.ID, opts.SigningKeyFile, opts.SigningCertFile)
+	if err != nil {
+		return nil, err
+	}
+	extra, err := trustedCerts(opts.TrustedCertsDir)
+	if err != nil {
+		return nil, err
+	}
+	trusted := append([]*x509.Certificate{sign.cert}, extra...)
+	n.runner = &warning.Runner{Store: alerts, Now: n.now, Log: log.With("component", "warning")}
+	n.alerts = &alert.Service{Store: alerts, Signer: sign, Publisher: bus.AlertPublisher{Bus: n.bus}, Labels: ents, Rules: n.runner.Rule,
+		Now: n.now, Log: log.With("component", "alert"),
+		Config: alert.Config{Node: opts.ID, Sender: opts.Sender, SenderName: opts.SenderName, FourEyes: opts.FourEyes, Expiry: opts.AlertExpiry},
+		Lock: func(ctx context.Context, fn func(context.Context) error) error {
+			return alerts.WithLock(ctx, "alerts", fn)
+		}}
+	n.runner.Alerts = n.alerts
+	if err := n.runner.Load(ctx); err != nil {
+		return nil, err
+	}
+	n.api = &httpapi.Server{Alerts: n.alerts, Store: alerts, Rules: alerts, Runner: n.runner, Trusted: func() []*x509.Certificate { return trusted },
+		PublicURL: opts.PublicURL, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
+		MaxBody: opts.MaxBodyBytes, Log: log.With("component", "api")}
+	if n.api.Author == "" {
+		n.api.Author = "Rabta node " + opts.ID
+	}
+
+	// the HTTP surfaces
+	n.ln, err = net.Listen("tcp", opts.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", opts.HTTPAddr, err)
+	}
+	n.onClose(func() error { n.ln.Close(); return nil }) // a no-op once the server has shut down
+	n.base = opts.PublicURL
+	if n.base == "" {
+		n.base = "http://" + n.ln.Addr().String()
+	}
+	n.srv = &http.Server{
+		Handler:           n.routes(authn),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute, // bulk dataArray bodies may be large
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return n, nil
+}
+
+// Start sets the node running: the outbox relay, MQTT ingest, the consumers of accepted
+// observations (SensorThings MQTT notifications, the warning engine), the warning engine's
+// tick, the HTTP server and, if asked, the demo replay. The background work runs until ctx
+// ends or Close. Call it once.
+func (n *Node) Start(ctx context.Context) error {
+	bg, cancel := context.WithCancel(ctx)
+	n.cancel = cancel
+	b, id := n.bus, n.opts.ID
+	n.wg.Go(func() { n.relay.Run(bg) })
+
+	// MQTT at most once (QoS 0), and durably (QoS 1 and 2: acknowledged to the client once NATS
+	// stored them, taken from there in batches)
+	topics := append([]string{"rabta/" + id + "/ingest/+"}, sensorthings.MQTTTopics...)
+	for _, t := range topics {
+		if err := b.SubscribeTopics(t, func(m bus.Message) { n.mqtt.Take(bg, ingest.Message(m)) }); err != nil {
+			return err
+		}
+	}
+	if n.opts.MQTTAddr != "" || n.opts.NATSURL != "" {
+		if err := b.ConsumeMQTT(bg, "mqtt-ingest", topics, func(ctx context.Context, msgs []bus.Message) error {
+			return n.mqtt.TakeBatch(ctx, messages(msgs))
+		}); err != nil {
+			return err
+		}
+	}
+
+	// accepted observations, from the bus: notifications to SensorThings MQTT subscribers (new
+	// messages only), and the warning engine (every message, durably)
+	notify, err := b.ConsumeObs(bg, "sta-mqtt", true, func(ds int64) bool { return sensorthings.Subscribed(b, ds) },
+		func(ctx context.Context, batch *sensing.ObsBatch) error {
+			n.metrics.busLatency.WithLabelValues("sta-mqtt").Observe(time.Since(batch.Accepted).Seconds())
+			return n.sta.NotifyMQTT(b, n.base, batch)
+		})
+	if err != nil {
+		return err
+	}
+	n.consumers = append(n.consumers, notify)
+	warn, err := b.ConsumeObs(bg, "warning", false, n.runner.Watches, func(ctx context.Context, batch *sensing.ObsBatch) error {
+		if err := n.runner.Handle(ctx, batch); err != nil {
+			return err
+		}
+		n.metrics.busLatency.WithLabelValues("warning").Observe(time.Since(batch.Accepted).Seconds())
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	n.consumers = append(n.consumers, warn)
+	n.wg.Go(func() { n.runner.Run(bg, n.opts.TickEvery) })
+
+	m := n.metrics
+	m.gauge("rabta_warning_lag_messages", "Bus messages waiting for the warning engine.", func(ctx context.Context) (float64, error) {
+		v, err := warn.Lag(ctx)
+		return float64(v), err
+	})
+	m.gauge("rabta_outbox_backlog", "Outbox entries not yet published on the bus.", func(ctx context.Context) (float64, error) {
+		v, _, err := n.stores.Entities.OutboxBacklog(ctx)
+		return float64(v), err
+	})
+	m.gauge("rabta_consumer_lag_messages", "Bus messages waiting for the SensorThings MQTT notifier.", func(ctx context.Context) (float64, error) {
+		v, err := notify.Lag(ctx)
+		return float64(v), err
+	})
+	m.gauge("rabta_bus_stream_messages", "Messages in the node's OBS stream.", func(ctx context.Context) (float64, error) {
+		s, err := b.Stats(ctx)
+		return float64(s.Messages), err
+	})
+	m.gauge("rabta_bus_stream_bytes", "Bytes in the node's OBS stream.", func(ctx context.Context) (float64, error) {
+		s, err := b.Stats(ctx)
+		return float64(s.Bytes), err
+	})
+
+	go func() {
+		if err := n.srv.Serve(n.ln); !errors.Is(err, http.ErrServerClosed) {
+			n.errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	n.log.Info("listening", "http", "http://"+n.ln.Addr().String()+"/"+sensorthings.Version+"/", "data_dir", n.opts.DataDir,
+		"nats", b.ClientURL(), "mqtt", b.MQTTAddr())
+
+	if n.opts.Demo {
+		n.wg.Go(func() {
+			err := runDemo(bg, n.stores.Entities, n.ingest, n.stores.Alerts, n.runner, n.opts.DemoSpeed, n.now(), n.log.With("component", "demo"))
+			if err != nil && !errors.Is(err, context.Canceled) {
+				n.log.Error("demo_failed", "err", err)
+			}
+		})
+	}
+	return nil
+}
+
+// Err receives an error when the HTTP server fails; the node should then be closed.
+func (n *Node) Err() <-chan error { return n.errc }
+
+// Addr is the address the HTTP surfaces listen on.
+func (n *Node) Addr() net.Addr { return n.ln.Addr() }
+
+// NATSURL is the embedded NATS server's client URL ("" with no client listener or an external cluster).
+func (n *Node) NATSURL() string { return n.bus.ClientURL() }
+
+// MQTTAddr is the embedded MQTT listener's host:port ("" when off).
+func (n *Node) MQTTAddr() string { return n.bus.MQTTAddr() }
+
+// Close stops the node: the HTTP server (waiting up to 15 s for requests in flight), the
+// background work, then the consumers, the bus and the store, and saves the warning engine's
+// state on the way. It is safe to call more than once.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		if n.cancel != nil { // started
+			n.log.Info("shutting_down")
+			sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			if err := n.srv.Shutdown(sctx); err != nil {
+				n.log.Warn("http_shutdown", "err", err)
+			}
+			cancel()
+			n.cancel()
+			n.wg.Wait()
+			if err := n.runner.Save(context.Background()); err != nil {
+				n.log.Warn("rule_state_not_saved", "err", err)
+			}
+			for _, c := range n.consumers {
+				c.Stop()
+			}
+		}
+		var errs []error
+		for i := len(n.closers) - 1; i >= 0; i-- {
+			errs = append(errs, n.closers[i]())
+		}
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// onClose adds f to what Close undoes, in reverse order of opening.
+func (n *Node) onClose(f func() error) { n.closers = append(n.closers, f) }
+
+// messages hands the bus's MQTT messages to ingest.
+func messages(msgs []bus.Message) []ingest.Message {
+	out := make([]ingest.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = ingest.Message(m)
+	}
+	return out
+}
