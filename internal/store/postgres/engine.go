@@ -72,19 +72,14 @@ func (qmark) Placeholder(int) string { return "?" }
 // they are compared with), run with pgx's QueryExecModeExec: one round trip, no statement
 // cached for a query seen once.
 func (db *DB) Dynamic(query string, args []any) (string, []any) {
-	var b strings.Builder
 	n := 0
-	scan(query, func(lit string, mark bool) {
-		b.WriteString(lit)
-		if mark {
-			b.WriteByte('?')
-			if n < len(args) {
-				b.WriteString(pgType(args[n]))
-			}
-			n++
+	return markers(query, func(b *strings.Builder) {
+		b.WriteByte('?')
+		if n < len(args) {
+			b.WriteString(pgType(args[n]))
 		}
-	})
-	return b.String(), append([]any{pgx.QueryExecModeExec}, args...)
+		n++
+	}), append([]any{pgx.QueryExecModeExec}, args...)
 }
 
 func pgType(v any) string {
@@ -104,38 +99,26 @@ func number(query string) string {
 	if !strings.ContainsRune(query, '?') {
 		return query
 	}
-	var b strings.Builder
 	n := 0
-	scan(query, func(lit string, mark bool) {
-		b.WriteString(lit)
-		if mark {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-		}
+	return markers(query, func(b *strings.Builder) {
+		n++
+		b.WriteString("$" + strconv.Itoa(n))
 	})
-	return b.String()
 }
 
-// scan calls fn with the text between '?' markers outside quoted text, and whether a marker
-// follows it.
-func scan(s string, fn func(lit string, mark bool)) {
+// markers copies query, letting mark write what stands for each '?' marker outside quotes.
+func markers(query string, mark func(b *strings.Builder)) string {
+	var b strings.Builder
 	start := 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '?':
-			fn(s[start:i], true)
+	sqlq.Unquoted(query, func(i int, c byte, _ int) {
+		if c == '?' {
+			b.WriteString(query[start:i])
+			mark(&b)
 			start = i + 1
 		}
-	}
-	fn(s[start:], false)
+	})
+	b.WriteString(query[start:])
+	return b.String()
 }
 
 // NoIndex implements sqlq.Engine: PostgreSQL's planner needs no hint.

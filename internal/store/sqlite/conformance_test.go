@@ -2,12 +2,10 @@ package sqlite_test
 
 import (
 	"context"
-	"github.com/rabta/rabta/internal/store/sqlq"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/sqlite"
 	"github.com/rabta/rabta/internal/store/storetest"
 )
@@ -23,29 +21,10 @@ func BenchmarkIngest(b *testing.B) {
 }
 
 func stores(t testing.TB) storetest.Stores {
-	{
-		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "rabta.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		ents := sqlite.NewEntities(db, nil)
-		return storetest.Stores{
-			Entities: ents,
-			Auth:     sqlite.NewAuth(db),
-			OutboxPending: func(ctx context.Context, limit int) ([]storetest.OutboxEntry, error) {
-				rows, err := ents.OutboxPending(ctx, limit)
-				out := make([]storetest.OutboxEntry, len(rows))
-				for i, r := range rows {
-					out[i] = storetest.OutboxEntry(r)
-				}
-				return out, err
-			},
-			ErrDuplicate: sqlq.ErrDuplicate,
-			Configure: func(qc sensing.Checker, outbox bool, node string, after func(int)) {
-				ents.QC, ents.Outbox, ents.Node, ents.AfterCommit = qc, outbox, node, after
-			},
-			SetNow: func(now func() time.Time) { db.Now = now },
-		}
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "rabta.db"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { db.Close() })
+	return storetest.Core(sqlite.NewEntities(db, nil), sqlite.NewAuth(db), func(now func() time.Time) { db.Now = now })
 }

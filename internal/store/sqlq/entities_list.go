@@ -53,10 +53,10 @@ func (s *Entities) orderTerms(set, alias string, items []odata.OrderItem) ([]ord
 	return out, nil
 }
 
-// splitTop splits s at commas outside parentheses and quotes.
-func splitTop(s string) []string {
-	var parts []string
-	depth, start := 0, 0
+// Unquoted calls fn with the index and byte of every byte of the SQL text s that stands
+// outside quoted text ('…' literals, "…" identifiers), and the depth of parentheses there.
+func Unquoted(s string, fn func(i int, c byte, depth int)) {
+	depth := 0
 	var quote byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -65,17 +65,29 @@ func splitTop(s string) []string {
 			if c == quote {
 				quote = 0
 			}
+			continue
 		case c == '\'' || c == '"':
 			quote = c
+			continue
 		case c == '(':
 			depth++
 		case c == ')':
 			depth--
-		case c == ',' && depth == 0:
+		}
+		fn(i, c, depth)
+	}
+}
+
+// splitTop splits s at commas outside parentheses and quotes.
+func splitTop(s string) []string {
+	var parts []string
+	start := 0
+	Unquoted(s, func(i int, c byte, depth int) {
+		if c == ',' && depth == 0 {
 			parts = append(parts, s[start:i])
 			start = i + 1
 		}
-	}
+	})
 	if strings.TrimSpace(s[start:]) != "" {
 		parts = append(parts, s[start:])
 	}
@@ -84,20 +96,11 @@ func splitTop(s string) []string {
 
 func countPlaceholders(s string) int {
 	n := 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '?':
+	Unquoted(s, func(_ int, c byte, _ int) {
+		if c == '?' {
 			n++
 		}
-	}
+	})
 	return n
 }
 

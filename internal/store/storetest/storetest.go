@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/rabta/rabta/internal/store/sqlq"
 	"math"
 	"strings"
 	"testing"
@@ -66,6 +67,28 @@ type Stores struct {
 	Configure func(qc sensing.Checker, outbox bool, node string, afterCommit func(n int))
 	// SetNow sets the store's clock (DB.Now).
 	SetNow func(func() time.Time)
+}
+
+// Core returns the Stores of the SQL core's entity and key stores over one engine (both
+// stores are that, each on its own engine); setNow sets the engine's clock.
+func Core(ents *sqlq.Entities, keys auth.Store, setNow func(func() time.Time)) Stores {
+	return Stores{
+		Entities: ents,
+		Auth:     keys,
+		OutboxPending: func(ctx context.Context, limit int) ([]OutboxEntry, error) {
+			rows, err := ents.OutboxPending(ctx, limit)
+			out := make([]OutboxEntry, len(rows))
+			for i, r := range rows {
+				out[i] = OutboxEntry(r)
+			}
+			return out, err
+		},
+		ErrDuplicate: sqlq.ErrDuplicate,
+		Configure: func(qc sensing.Checker, outbox bool, node string, after func(int)) {
+			ents.QC, ents.Outbox, ents.Node, ents.AfterCommit = qc, outbox, node, after
+		},
+		SetNow: setNow,
+	}
 }
 
 // Checker is the QC the suite configures: a negative result is flagged bad and kept, a result
