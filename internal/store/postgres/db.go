@@ -1,7 +1,9 @@
 // Package postgres is Rabta's PostgreSQL store, for national deployments where several Rabta
-// processes share one database. It implements the same store interfaces as package
-// store/sqlite, with the same behaviour (package store/storetest holds both to it), and is
-// selected by configuration (a postgres:// DSN), not by code.
+// processes share one database. DB is an sqlq.Engine: the stores are the SQL core's (package
+// sqlq), as on SQLite, with the same behaviour (package store/storetest holds both to it), and
+// it is selected by configuration (a postgres:// DSN), not by code. This package keeps only what
+// is PostgreSQL's own: pgx and its '?'-numbering executor, COPY with reserved ids, monthly
+// partitions and Retain, advisory locks, the published-outbox set, SQLSTATE classification.
 //
 // It talks to PostgreSQL through pgx's native interface: bulk ingest uses COPY (pgx
 // CopyFrom), which database/sql cannot express, and $filter queries send their arguments typed

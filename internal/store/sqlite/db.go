@@ -1,6 +1,9 @@
 // Package sqlite is Rabta's embedded store: one SQLite file in the data directory, opened with
-// the pure-Go driver modernc.org/sqlite in WAL mode. It implements the store interfaces of the
-// domain packages; SQL lives here and nowhere else (and in package sqlq, shared with PostgreSQL).
+// the pure-Go driver modernc.org/sqlite in WAL mode. DB is an sqlq.Engine: the stores are the SQL
+// core's (package sqlq, shared with PostgreSQL) over it, and this package keeps only what is
+// SQLite's own — the driver and migrations, the Go-registered geometry functions (funcs.go),
+// the single writer, prepared observation inserts, the outbox watermark, in-process locks,
+// SQLite's result codes, backup and integrity check.
 //
 // Writes go through a single connection (SQLite allows one writer at a time; queueing them in
 // database/sql is cheaper than letting them fight over the lock), reads through a pool of
