@@ -4,21 +4,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rabta/rabta/internal/store/postgres"
+	"github.com/rabta/rabta/internal/store/sqlq"
 	"github.com/rabta/rabta/internal/store/storetest"
 )
 
-// TestConformance runs the suite both stores must pass, each test in a fresh schema.
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Stores { return stores(t) })
-}
+// TestConformance runs the suites both stores must pass, each test in a fresh schema.
+func TestConformance(t *testing.T) { storetest.Conformance(t, open) }
 
 // BenchmarkIngest: batches of 1000 observations (the same rows on both stores).
-func BenchmarkIngest(b *testing.B) {
-	storetest.BenchIngest(b, stores(b), 1000)
-}
+func BenchmarkIngest(b *testing.B) { storetest.BenchIngest(b, storetest.Fresh(b, open), 1000) }
 
-func stores(t testing.TB) storetest.Stores {
+func open(t testing.TB) (sqlq.Engine, func(func() time.Time)) {
 	db := testDB(t)
-	return storetest.Core(postgres.NewEntities(db, nil), postgres.NewAuth(db), func(now func() time.Time) { db.Now = now })
+	return db, func(now func() time.Time) { db.Now = now }
 }

@@ -7,24 +7,21 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/store/sqlq"
 	"github.com/rabta/rabta/internal/store/storetest"
 )
 
-// TestConformance runs the suite both stores must pass on a fresh SQLite file per test.
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Stores { return stores(t) })
-}
+// TestConformance runs the suites both stores must pass, on a fresh SQLite file per test.
+func TestConformance(t *testing.T) { storetest.Conformance(t, open) }
 
 // BenchmarkIngest: batches of 1000 observations (the same rows on both stores).
-func BenchmarkIngest(b *testing.B) {
-	storetest.BenchIngest(b, stores(b), 1000)
-}
+func BenchmarkIngest(b *testing.B) { storetest.BenchIngest(b, storetest.Fresh(b, open), 1000) }
 
-func stores(t testing.TB) storetest.Stores {
+func open(t testing.TB) (sqlq.Engine, func(func() time.Time)) {
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "rabta.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return storetest.Core(sqlite.NewEntities(db, nil), sqlite.NewAuth(db), func(now func() time.Time) { db.Now = now })
+	return db, func(now func() time.Time) { db.Now = now }
 }

@@ -12,7 +12,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/store/sqlq"
+	"github.com/rabta/rabta/internal/warning"
 	"math"
 	"strings"
 	"testing"
@@ -322,4 +324,28 @@ func seed(t *testing.T, s Stores) {
 			t.Fatalf("seed observation %d: id %d, %v", i, ids[i], e)
 		}
 	}
+}
+
+// Open opens a fresh, empty store engine for t; setNow sets its clock.
+type Open func(t testing.TB) (eng sqlq.Engine, setNow func(func() time.Time))
+
+// Fresh returns the Stores of a fresh engine from open.
+func Fresh(t testing.TB, open Open) Stores {
+	eng, setNow := open(t)
+	return Core(sqlq.NewEntities(eng, nil), sqlq.NewAuth(eng), setNow)
+}
+
+// Conformance runs every suite a store engine must pass (entities, alerts, labels), each test
+// on a fresh engine from open.
+func Conformance(t *testing.T, open Open) {
+	fresh := func(t *testing.T) Stores { return Fresh(t, open) }
+	t.Run("Entities", func(t *testing.T) { Run(t, fresh) })
+	t.Run("Alerts", func(t *testing.T) {
+		RunAlerts(t, func(t *testing.T) (alert.Store, warning.Store) {
+			eng, _ := open(t)
+			a := sqlq.NewAlerts(eng)
+			return a, a
+		})
+	})
+	t.Run("DatastreamLabel", func(t *testing.T) { RunDatastreamLabel(t, fresh) })
 }
