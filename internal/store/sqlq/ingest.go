@@ -145,6 +145,7 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 	type span struct{ ps, pe, rs, re int64 }
 	spans := map[int64]*span{}
 	foiByThing := map[int64]int64{}
+	foiChecked := map[int64]error{} // FeaturesOfInterest given by id: exists (nil) or not
 	var seen map[dupKey]bool
 	var err error
 	keep := make([]*sensing.Observation, 0, len(obs))
@@ -165,6 +166,14 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 			seen[k] = true
 		}
 		ds, err := s.datastream(ctx, tx, o.DatastreamID)
+		if err == nil && o.FoIID != 0 {
+			e, ok := foiChecked[o.FoIID]
+			if !ok {
+				e = s.exists(ctx, tx, sensing.FeaturesOfInterest, o.FoIID)
+				foiChecked[o.FoIID] = e
+			}
+			err = e
+		}
 		if err == nil && s.QC != nil {
 			err = s.QC.Check(ds, o)
 		}
