@@ -282,7 +282,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		st.Error(w, r, apperr.E(apperr.NotFound, "no resource at %s; the SensorThings API is at /%s/", r.URL.Path, sensorthings.Version))
 	})
-	handler := m.instrument(authn.Middleware(st.Error)(recoverer(log, st, mux)))
+	handler := auth.RequestID(m.instrument(authn.Middleware(st.Error)(recoverer(log, st, mux))))
 
 	srv := &http.Server{
 		Handler:           handler,
@@ -454,8 +454,7 @@ func recoverer(log *slog.Logger, st *sensorthings.Server, next http.Handler) htt
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
-				st.Error(w, r, fmt.Errorf("panic: %v", v))
+				st.Error(w, r, fmt.Errorf("panic: %v\n%s", v, debug.Stack())) // logged once, by st.Error
 			}
 		}()
 		next.ServeHTTP(w, r)

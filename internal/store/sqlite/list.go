@@ -437,7 +437,7 @@ func (s *Entities) queryErr(err error) error {
 	}
 	msg := err.Error()
 	if strings.Contains(msg, "rabta_") || strings.Contains(msg, "malformed JSON") || strings.Contains(msg, "JSON path") {
-		return apperr.Wrap(apperr.Invalid, err, "query")
+		return apperr.Wrap(apperr.Invalid, err, "the query cannot be evaluated on this data (for example an invalid geometry literal, or a property path into something that is not JSON)")
 	}
 	return err
 }
