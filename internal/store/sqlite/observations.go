@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
@@ -181,6 +182,9 @@ func (s *Entities) insert(ctx context.Context, tx *sql.Tx, obs []sensing.Observa
 		res, err := stmt.ExecContext(ctx, o.DatastreamID, us(o.PhenStart), us(o.PhenEnd), o.PhenText, rt, nullStr(o.ResultTimeText),
 			num, nullRaw(o.ResultJSON), o.Flag, nullRaw(o.Quality), vs, ve, nullStr(o.ValidText), nullRaw(o.Parameters), o.FoIID)
 		if err != nil {
+			if strings.Contains(err.Error(), "FOREIGN KEY constraint failed") { // the datastream was checked: the FoI
+				return nil, nil, apperr.Wrap(apperr.NotFound, err, "FeaturesOfInterest(%d) does not exist", o.FoIID)
+			}
 			return nil, nil, fmt.Errorf("insert observation: %w", err)
 		}
 		ids[i], _ = res.LastInsertId()
