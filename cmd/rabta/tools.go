@@ -127,7 +127,11 @@ func importObservations(ctx context.Context, args []string, stdout, stderr io.Wr
 		bad++
 		if bad <= *maxErrors {
 			bar.clear()
-			fmt.Fprintf(stdout, "line %d: %s\n", line, apperr.Message(err))
+			msg := apperr.Message(err)
+			if re := (*sensing.RowError)(nil); errors.As(err, &re) {
+				msg = re.UserMessage() // the file's own mistake, said in full
+			}
+			fmt.Fprintf(stdout, "line %d: %s\n", line, msg)
 		}
 	}
 	flush := func() error {

@@ -558,13 +558,13 @@ func (s *Service) compose(ctx context.Context, r rule.Rule, tr rule.Trigger, a *
 		}
 		var err error
 		if in.Headline, err = render(t.Headline, d); err != nil {
-			return nil, apperr.Wrap(apperr.Invalid, err, "rule %s: template %s headline", r.ID, lang)
+			return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "rule %s: template %s headline", r.ID, lang)
 		}
 		if in.Description, err = render(t.Description, d); err != nil {
-			return nil, apperr.Wrap(apperr.Invalid, err, "rule %s: template %s description", r.ID, lang)
+			return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "rule %s: template %s description", r.ID, lang)
 		}
 		if in.Instruction, err = render(t.Instruction, d); err != nil {
-			return nil, apperr.Wrap(apperr.Invalid, err, "rule %s: template %s instruction", r.ID, lang)
+			return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "rule %s: template %s instruction", r.ID, lang)
 		}
 		if area.AreaDesc != "" {
 			in.Areas = []cap.Area{area}

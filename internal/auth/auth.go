@@ -1,9 +1,3 @@
-// Package auth holds Rabta's principals, organisations, roles and API keys, and the HTTP
-// middleware that authenticates a request and authorises it by role.
-//
-// A key is 32 random bytes shown once as "rbt_<prefix>_<secret>"; the store keeps only its
-// SHA-256 hash, so a leaked database does not leak keys. Roles are ordered: each includes the
-// ones below it (viewer < operator < approver < admin).
 package auth
 
 import (

@@ -65,6 +65,10 @@ func (e *Error) Error() string {
 // Unwrap returns the sentinel kind, so errors.Is(err, cap.ErrSchema) works.
 func (e *Error) Unwrap() error { return e.Kind }
 
+// UserMessage returns Error(): the element, the line and the problem are written for whoever
+// sent the message (see apperr).
+func (e *Error) UserMessage() string { return e.Error() }
+
 // Errors is every problem Validate found, in document order.
 type Errors []*Error
 
@@ -75,6 +79,9 @@ func (es Errors) Error() string {
 	}
 	return strings.Join(s, "; ")
 }
+
+// UserMessage returns Error(), every problem for whoever sent the message (see apperr).
+func (es Errors) UserMessage() string { return es.Error() }
 
 // Unwrap lets errors.Is and errors.As see each problem.
 func (es Errors) Unwrap() []error {

@@ -72,13 +72,28 @@ func (s *Server) base(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// Error writes err as JSON with the status of its kind; internal errors are logged, not shown.
+// Error writes err as JSON with the status of its kind and the message given where the kind
+// was given (apperr.Message), never a wrapped cause. The body and the X-Request-Id header carry
+// the request id; the one log line of the error carries it too, with the whole cause: at level
+// error for a 5xx, info for a refused request.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	status := apperr.HTTPStatus(err)
-	if status >= 500 && s.Log != nil {
-		s.Log.ErrorContext(r.Context(), "request_failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	id := apperr.RequestID(r.Context())
+	if id == "" { // served without auth.RequestID: make one, so that every error has one
+		id = apperr.NewRequestID()
+		w.Header().Set(apperr.RequestIDHeader, id)
 	}
-	writeJSON(w, status, map[string]any{"code": status, "type": "error", "message": apperr.Message(err)})
+	if s.Log != nil {
+		level, event := slog.LevelInfo, "request_refused"
+		if status >= 500 {
+			level, event = slog.LevelError, "request_failed"
+		}
+		s.Log.Log(r.Context(), level, event, "method", r.Method, "path", r.URL.Path, "status", status, "request_id", id, "err", err)
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="rabta"`)
+	}
+	writeJSON(w, status, map[string]any{"code": status, "type": "error", "message": apperr.Message(err), "requestId": id})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -317,7 +332,7 @@ func (s *Server) decide(action string) http.HandlerFunc {
 			dec := json.NewDecoder(bytes.NewReader(raw))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&body); err != nil {
-				s.Error(w, r, apperr.E(apperr.Invalid, "body: want {\"why\": \"...\"}: %v", err))
+				s.Error(w, r, apperr.Wrap(apperr.Invalid, err, "body: want {\"why\": \"...\"} and nothing else"))
 				return
 			}
 		}

@@ -1,8 +1,3 @@
-// Package ingest is the one way observations enter a node, whatever path they arrive by
-// (SensorThings JSON, dataArray, CSV import, MQTT, the demo replay): it runs quality control
-// on each one (QC, a sensing.Checker the store calls inside its transaction, so the flag is
-// stored with the observation), hands the batch to the store, and counts what was accepted
-// and rejected and why.
 package ingest
 
 import (

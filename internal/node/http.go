@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
@@ -40,7 +40,7 @@ func (n *Node) routes(authn *auth.Authenticator) http.Handler {
 		}
 		st.Error(w, r, apperr.E(apperr.NotFound, "no resource at %s; the SensorThings API is at /%s/", r.URL.Path, sensorthings.Version))
 	})
-	return n.metrics.instrument(authn.Middleware(st.Error)(recoverer(n.log, st, mux)))
+	return auth.RequestID(n.metrics.instrument(authn.Middleware(st.Error)(recoverer(st, mux))))
 }
 
 // ready answers 200 when the store and the bus answer.
@@ -70,15 +70,15 @@ func adminOnly(st *sensorthings.Server, h http.Handler) http.Handler {
 	})
 }
 
-func recoverer(log *slog.Logger, st *sensorthings.Server, next http.Handler) http.Handler {
+// recoverer turns a handler's panic into a 500 whose one log line (by st.Error) has the stack.
+func recoverer(st *sensorthings.Server, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
-				st.Error(w, r, fmt.Errorf("panic: %v", v))
+				st.Error(w, r, fmt.Errorf("panic: %v\n%s", v, debug.Stack())) // logged once, by st.Error
 			}
 		}()
 		next.ServeHTTP(w, r)

@@ -200,12 +200,12 @@ func (e *DateTime) String() string {
 func (e *Interval) String() string {
 	return e.Start.Format(time.RFC3339Nano) + "/" + e.End.Format(time.RFC3339Nano)
 }
-func (e *Duration) String() string { return "duration'" + e.Text + "'" }
+func (e *Duration) String() string { return "duration'" + strings.ReplaceAll(e.Text, "'", "''") + "'" }
 func (e *Geo) String() string {
 	if e.Geography {
-		return "geography'" + e.WKT + "'"
+		return "geography'" + strings.ReplaceAll(e.WKT, "'", "''") + "'"
 	}
-	return "geometry'" + e.WKT + "'"
+	return "geometry'" + strings.ReplaceAll(e.WKT, "'", "''") + "'"
 }
 func (e *Path) String() string { return e.Join() }
 func (e *Binary) String() string {

@@ -18,6 +18,10 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s", e.Option, e.Msg)
 }
 
+// UserMessage returns Error(): the option, the position and the problem are written for the
+// client who sent the query (see apperr).
+func (e *Error) UserMessage() string { return e.Error() }
+
 // Limits on what the parsers accept, so that no input can exhaust memory or the stack.
 const (
 	// MaxLength is the longest option value accepted, in bytes.

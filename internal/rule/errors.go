@@ -42,6 +42,10 @@ func (e *FieldError) Error() string {
 	return b.String()
 }
 
+// UserMessage returns Error(): the position and the problem are written for whoever wrote the
+// rule (see apperr).
+func (e *FieldError) UserMessage() string { return e.Error() }
+
 // ErrorList is every problem found in a rule or a rules file, in file order. Like
 // go/scanner.ErrorList, it is an error when it is not empty.
 type ErrorList []*FieldError
@@ -66,6 +70,9 @@ func (l ErrorList) Error() string {
 	}
 	return b.String()
 }
+
+// UserMessage returns Error(), every problem for whoever wrote the rules (see apperr).
+func (l ErrorList) UserMessage() string { return l.Error() }
 
 // sort orders the list by position, then path, keeping the order of equal entries.
 func (l ErrorList) sort() {

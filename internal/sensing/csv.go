@@ -96,6 +96,15 @@ type RowError struct {
 	Msg    string
 }
 
+// UserMessage is what is wrong with the row, without its line: written for the person whose
+// file it is (see package apperr).
+func (e *RowError) UserMessage() string {
+	if e.Column == "" {
+		return e.Msg
+	}
+	return e.Column + ": " + e.Msg
+}
+
 func (e *RowError) Error() string {
 	if e.Column == "" {
 		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)

@@ -81,7 +81,7 @@ func (b *ObsBatch) AppendJSON(dst []byte) []byte {
 	dst = strconv.AppendInt(dst, int64(b.V), 10)
 	if b.Node != "" {
 		dst = append(dst, `,"node":`...)
-		dst = strconv.AppendQuote(dst, b.Node)
+		dst = appendString(dst, b.Node) // JSON escapes, not Go's strconv.Quote (\x7f is not JSON)
 	}
 	dst = append(dst, `,"datastream":`...)
 	dst = strconv.AppendInt(dst, b.Datastream, 10)

@@ -3,6 +3,7 @@ package sensorthings
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -80,7 +81,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 			ref, rest, _ := strings.Cut(u[1:], "/")
 			loc, ok := created[ref]
 			if !ok {
-				out = append(out, batchResponse{ID: br.ID, Status: http.StatusBadRequest, Body: mustJSON(errBody(400, fmt.Sprintf("url %q refers to $%s, which created nothing before it", u, ref)))})
+				out = append(out, s.subError(r, br.ID, fmt.Sprintf("url %q refers to $%s, which created nothing before it", u, ref)))
 				continue
 			}
 			u = loc
@@ -93,7 +94,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 		u = strings.TrimPrefix(u, "/")
 		pu, err := url.Parse("/" + Version + "/" + u)
 		if err != nil {
-			out = append(out, batchResponse{ID: br.ID, Status: http.StatusBadRequest, Body: mustJSON(errBody(400, "bad url: "+err.Error()))})
+			out = append(out, s.subError(r, br.ID, "bad url: "+err.Error()))
 			continue
 		}
 		sub, _ := http.NewRequestWithContext(r.Context(), strings.ToUpper(br.Method), pu.String(), bytes.NewReader(br.Body))
@@ -117,9 +118,12 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"responses": out})
 }
 
-func mustJSON(v any) json.RawMessage {
-	b, _ := json.Marshal(v)
-	return b
+// subError answers one request of a batch with 400 and msg, logged like any refused request.
+func (s *Server) subError(r *http.Request, id, msg string) batchResponse {
+	rid := apperr.RequestID(r.Context())
+	s.logError(r, rid, http.StatusBadRequest, errors.New(msg))
+	b, _ := json.Marshal(errBody(rid, http.StatusBadRequest, msg))
+	return batchResponse{ID: id, Status: http.StatusBadRequest, Body: b}
 }
 
 // recorder captures a sub-request's response.

@@ -44,7 +44,7 @@ func DecodeDataArray(body []byte) (obs []sensing.Observation, rowErrs []error, e
 		}
 		dsID, err := decodeID(g.Datastream.ID)
 		if err != nil {
-			return nil, nil, apperr.Wrap(apperr.Invalid, err, "%s.Datastream", where)
+			return nil, nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s.Datastream", where)
 		}
 		col := map[string]int{}
 		for i, c := range g.Components {
@@ -68,7 +68,7 @@ func DecodeDataArray(body []byte) (obs []sensing.Observation, rowErrs []error, e
 			o, err := dataArrayRow(raw, col, len(g.Components), dsID, now)
 			if err != nil {
 				obs = append(obs, sensing.Observation{})
-				rowErrs = append(rowErrs, apperr.Wrap(apperr.Invalid, err, "%s", at))
+				rowErrs = append(rowErrs, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s", at))
 				continue
 			}
 			obs = append(obs, o)

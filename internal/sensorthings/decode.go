@@ -27,7 +27,7 @@ func readJSON(r io.Reader) (json.RawMessage, error) {
 		if errors.As(err, &mbe) {
 			return nil, apperr.E(apperr.TooLarge, "request body is larger than the limit of %d bytes", mbe.Limit)
 		}
-		return nil, apperr.Wrap(apperr.Invalid, err, "read body")
+		return nil, apperr.Wrap(apperr.Invalid, err, "the request body could not be read")
 	}
 	return checkJSON(b)
 }
@@ -66,7 +66,7 @@ func decode(set *sensing.EntitySet, raw json.RawMessage, create bool, where stri
 	if rid, ok := obj["@iot.id"]; ok {
 		id, err := decodeID(rid)
 		if err != nil {
-			return nil, apperr.Wrap(apperr.Invalid, err, "%s: @iot.id", where)
+			return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s: @iot.id", where)
 		}
 		e.ID = id
 		delete(obj, "@iot.id")
@@ -99,7 +99,7 @@ func decode(set *sensing.EntitySet, raw json.RawMessage, create bool, where stri
 			}
 			val, err := decodeProp(p, v)
 			if err != nil {
-				return nil, apperr.Wrap(apperr.Invalid, err, "%s", at)
+				return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s", at)
 			}
 			e.Props[k] = val
 			continue
@@ -239,7 +239,7 @@ func observation(props map[string]any, create bool, where string) (*sensing.Obse
 	if s, ok := props["phenomenonTime"].(string); ok {
 		a, b, err := sensing.ParseTimeOrInterval(s)
 		if err != nil {
-			return nil, apperr.Wrap(apperr.Invalid, err, "%s.phenomenonTime", where)
+			return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s.phenomenonTime", where)
 		}
 		o.PhenStart, o.PhenEnd, o.PhenText = a, b, s
 	} else if create {
@@ -250,20 +250,20 @@ func observation(props map[string]any, create bool, where string) (*sensing.Obse
 	if s, ok := props["resultTime"].(string); ok {
 		a, _, err := sensing.ParseTimeOrInterval(s)
 		if err != nil {
-			return nil, apperr.Wrap(apperr.Invalid, err, "%s.resultTime", where)
+			return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s.resultTime", where)
 		}
 		o.ResultTime, o.ResultTimeText = &a, s
 	}
 	if s, ok := props["validTime"].(string); ok {
 		a, b, err := sensing.ParseTimeOrInterval(s)
 		if err != nil {
-			return nil, apperr.Wrap(apperr.Invalid, err, "%s.validTime", where)
+			return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s.validTime", where)
 		}
 		o.ValidStart, o.ValidEnd, o.ValidText = &a, &b, s
 	}
 	if r, ok := props["result"].(json.RawMessage); ok {
 		if err := setResult(o, r); err != nil {
-			return nil, apperr.Wrap(apperr.Invalid, err, "%s.result", where)
+			return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s.result", where)
 		}
 	}
 	if p, ok := props["parameters"].(json.RawMessage); ok {

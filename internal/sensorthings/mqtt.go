@@ -161,7 +161,7 @@ func DecodeIngestMessage(b []byte, now time.Time) (sensing.Observation, error) {
 	if kindOfJSON(raw) == "a number" {
 		var o sensing.Observation
 		if err := setResult(&o, raw); err != nil {
-			return o, apperr.Wrap(apperr.Invalid, err, "result")
+			return o, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "result")
 		}
 		now = now.UTC()
 		o.PhenStart, o.PhenEnd, o.PhenText = now, now, now.Format(time.RFC3339Nano)

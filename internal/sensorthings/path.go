@@ -66,7 +66,7 @@ func parsePath(p string) (*resource, error) {
 		}
 		name, key, hasKey, err := splitKey(part)
 		if err != nil {
-			return nil, apperr.Wrap(apperr.Invalid, err, "%s", where)
+			return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s", where)
 		}
 		if i == 0 {
 			set, ok := sensing.Sets[name]

@@ -145,7 +145,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 	w.Header().Set("Allow", allow)
-	writeJSON(w, http.StatusMethodNotAllowed, errBody(http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+allow))
+	msg := r.Method + " is not allowed here; use " + allow
+	s.writeError(w, r, http.StatusMethodNotAllowed, msg, errors.New(msg))
 }
 
 func (s *Server) root(w http.ResponseWriter, r *http.Request) {
@@ -507,22 +508,50 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, res *resource) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// Error writes err as the standard's JSON error with the status its kind maps to; internal
-// errors are logged and shown as a generic message.
+// Error writes err as the standard's JSON error with the status its kind maps to and the
+// message given where the kind was given (apperr.Message), never a wrapped cause. The body and
+// the X-Request-Id header carry the request id; the one log line of the error carries it too,
+// with the whole cause: at level error for a 5xx, info for a refused request.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	status := Status(err)
 	msg := apperr.Message(err)
 	var oe *odata.Error
-	if errors.As(err, &oe) {
-		status, msg = http.StatusBadRequest, oe.Error()
-	}
-	if status >= 500 && s.Log != nil {
-		s.Log.ErrorContext(r.Context(), "request_failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	if apperr.KindOf(err) == apperr.Internal && errors.As(err, &oe) {
+		msg = oe.UserMessage() // a query option error that no one gave a kind: still the client's
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rabta"`)
 	}
-	writeJSON(w, status, errBody(status, msg))
+	s.writeError(w, r, status, msg, err)
+}
+
+// writeError logs err once and writes the JSON error body with msg and the request id.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, msg string, err error) {
+	id := requestID(w, r)
+	s.logError(r, id, status, err)
+	writeJSON(w, status, errBody(id, status, msg))
+}
+
+func (s *Server) logError(r *http.Request, id string, status int, err error) {
+	if s.Log == nil {
+		return
+	}
+	level, event := slog.LevelInfo, "request_refused"
+	if status >= 500 {
+		level, event = slog.LevelError, "request_failed"
+	}
+	s.Log.Log(r.Context(), level, event, "method", r.Method, "path", r.URL.Path, "status", status, "request_id", id, "err", err)
+}
+
+// requestID returns the request's id (see auth.RequestID); a handler served without that
+// middleware gets one made here, in the response header too, so that every error has one.
+func requestID(w http.ResponseWriter, r *http.Request) string {
+	id := apperr.RequestID(r.Context())
+	if id == "" {
+		id = apperr.NewRequestID()
+		w.Header().Set(apperr.RequestIDHeader, id)
+	}
+	return id
 }
 
 // Status maps an error's kind to an HTTP status.
@@ -534,8 +563,8 @@ func Status(err error) int {
 	return apperr.HTTPStatus(err)
 }
 
-func errBody(status int, msg string) map[string]any {
-	return map[string]any{"code": status, "type": "error", "message": msg}
+func errBody(requestID string, status int, msg string) map[string]any {
+	return map[string]any{"code": status, "type": "error", "message": msg, "requestId": requestID}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

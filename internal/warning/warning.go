@@ -1,7 +1,3 @@
-// Package warning is the warning engine: it takes accepted observations (from the bus), runs
-// them through the rules (package rule) and hands each trigger to the alert life cycle
-// (package alert). It keeps the rule engine's state in the store, so that levels, hold timers
-// and hysteresis survive a restart.
 package warning
 
 import (

@@ -161,7 +161,7 @@ func (db *DB) QueryErr(err error) error {
 		switch {
 		case strings.HasPrefix(pe.Code, "22"), // data exception: invalid input, division, out of range
 			pe.Code == "XX000" && strings.Contains(pe.Message, "GEOS"): // PostGIS refuses a geometry
-			return apperr.Wrap(apperr.Invalid, err, "invalid query: a value the database cannot read")
+			return apperr.Wrap(apperr.Invalid, err, "the query cannot be evaluated on this data (for example a string compared with a number, a number out of range, or an invalid geometry)")
 		}
 	}
 	return err

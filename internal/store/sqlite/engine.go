@@ -80,7 +80,7 @@ func (db *DB) CursorKey(v any) any { return v }
 func (db *DB) QueryErr(err error) error {
 	msg := err.Error()
 	if strings.Contains(msg, "rabta_") || strings.Contains(msg, "malformed JSON") || strings.Contains(msg, "JSON path") {
-		return apperr.Wrap(apperr.Invalid, err, "invalid query: a value the database cannot read")
+		return apperr.Wrap(apperr.Invalid, err, "the query cannot be evaluated on this data (for example an invalid geometry literal, or a property path into something that is not JSON)")
 	}
 	return err
 }

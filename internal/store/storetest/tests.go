@@ -715,8 +715,14 @@ func testAuth(t *testing.T, s Stores) {
 	if keys[0].RevokedAt == nil {
 		t.Errorf("Keys does not show the revocation: %+v", keys[0])
 	}
-	if _, err := a.CreateKey(ctx(), "pdma", auth.Viewer, "dup", "rbt_x", auth.Hash(key)); err == nil {
-		t.Errorf("the same key hash twice: no error")
+	// a unique constraint of the database: its kind, and a message that shows nothing of it
+	_, err = a.CreateKey(ctx(), "pdma", auth.Viewer, "dup", "rbt_x", auth.Hash(key))
+	if kind(err) != apperr.Conflict {
+		t.Errorf("the same key hash twice: %v (kind %v), want Conflict", err, kind(err))
+	}
+	if m := apperr.Message(err); m == "" || strings.ContainsAny(m, "_(") || strings.Contains(strings.ToLower(m), "unique") ||
+		strings.Contains(m, "SQLSTATE") || strings.Contains(strings.ToLower(m), "constraint") {
+		t.Errorf("the message of a unique violation shows the database: %q", m)
 	}
 }
 

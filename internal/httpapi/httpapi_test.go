@@ -1,0 +1,389 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"github.com/rabta/rabta/internal/store/sqlq"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rabta/rabta/internal/alert"
+	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/cap"
+	"github.com/rabta/rabta/internal/httpapi"
+	"github.com/rabta/rabta/internal/rule"
+	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/warning"
+)
+
+const rulesYAML = `rules:
+  - id: khanki
+    name: Khanki (needs an approver)
+    kind: threshold
+    datastreams: [1]
+    levels:
+      - {name: Low, value: 100000, severity: Minor, urgency: Expected, certainty: Observed, event: Flood}
+    area: {desc: Chenab near Khanki, circles: [{center: [32.40, 73.97], radiusKm: 25}]}
+    status: Exercise
+    templates:
+      en: {headline: "{{.Level}} flood at Khanki", description: "{{.Value}}", instruction: "Move to higher ground."}
+`
+
+// signer signs with a test key, which the server trusts.
+type signer struct {
+	key  crypto.Signer
+	cert *x509.Certificate
+}
+
+func (s signer) Sign(xml []byte) ([]byte, error) { return cap.Sign(xml, s.key, s.cert) }
+
+func newSigner(t *testing.T) signer {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rabta test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer{key, cert}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// key is an API key and the name the API records its decisions under.
+type key struct{ clear, by string }
+
+// node is the REST API on a real SQLite store, wired as rabta serve wires it.
+type node struct {
+	t      *testing.T
+	srv    *httptest.Server
+	api    *httpapi.Server
+	alerts *sqlq.Alerts
+	svc    *alert.Service
+	log    *syncBuffer
+	keys   map[string]key // by role name; "approver2" is an approver of another organisation
+}
+
+func newNode(t *testing.T) *node {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rabta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ks := sqlite.NewAuth(db)
+	n := &node{t: t, alerts: sqlite.NewAlerts(db), log: &syncBuffer{}, keys: map[string]key{}}
+	for name, k := range map[string]struct {
+		org  string
+		role auth.Role
+	}{"admin": {"ndma", auth.Admin}, "viewer": {"public", auth.Viewer}, "operator": {"pdma", auth.Operator},
+		"approver": {"pdma", auth.Approver}, "approver2": {"ndma", auth.Approver}} {
+		clear, id, err := auth.Create(ctx, ks, k.org, k.role, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.keys[name] = key{clear, fmt.Sprintf("%s/key-%d", k.org, id)}
+	}
+	sign := newSigner(t)
+	runner := &warning.Runner{Store: n.alerts}
+	n.svc = &alert.Service{Store: n.alerts, Signer: sign, Rules: runner.Rule,
+		Config: alert.Config{Node: "test", Sender: "test.rabta.org", FourEyes: true, Expiry: 6 * time.Hour}}
+	runner.Alerts = n.svc
+	log := slog.New(slog.NewJSONHandler(n.log, nil))
+	n.api = &httpapi.Server{Alerts: n.svc, Store: n.alerts, Rules: n.alerts, Runner: runner,
+		Trusted: func() []*x509.Certificate { return []*x509.Certificate{sign.cert} }, FeedTitle: "test", Author: "test", MaxBody: 1 << 20, Log: log}
+	mux := http.NewServeMux()
+	n.api.Register(mux)
+	authn := &auth.Authenticator{Store: ks}
+	n.srv = httptest.NewServer(auth.RequestID(authn.Middleware(n.api.Error)(mux)))
+	t.Cleanup(n.srv.Close)
+	return n
+}
+
+// do sends a request with the key of role ("" for none) and returns the response and its body.
+func (n *node) do(method, path, role, body string, header ...string) (*http.Response, string) {
+	n.t.Helper()
+	req, err := http.NewRequest(method, n.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if role != "" {
+		req.Header.Set("Authorization", "Bearer "+n.keys[role].clear)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// refused checks an error answer: its status, a message containing want, the request id in
+// the header and the body, and one log line with that id.
+func (n *node) refused(resp *http.Response, body string, status int, want string) {
+	n.t.Helper()
+	var e struct {
+		Code      int    `json:"code"`
+		Type      string `json:"type"`
+		Message   string `json:"message"`
+		RequestID string `json:"requestId"`
+	}
+	if err := json.Unmarshal([]byte(body), &e); err != nil {
+		n.t.Fatalf("%s %s: %d %q is not a JSON error: %v", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, body, err)
+	}
+	if resp.StatusCode != status || e.Code != status || e.Type != "error" || !strings.Contains(e.Message, want) {
+		n.t.Errorf("%s %s: %d %s; want %d with %q", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, body, status, want)
+	}
+	if id := resp.Header.Get("X-Request-Id"); id == "" || e.RequestID != id {
+		n.t.Errorf("%s %s: request id %q in the body, %q in the header", resp.Request.Method, resp.Request.URL.Path, e.RequestID, id)
+	} else if c := strings.Count(n.log.String(), `"request_id":"`+id+`"`); c != 1 {
+		n.t.Errorf("%s %s: %d log lines with request id %s, want 1", resp.Request.Method, resp.Request.URL.Path, c, id)
+	}
+	for _, leak := range []string{"json:", "Go struct", "sqlite", "SQL", "*", "%!"} {
+		if strings.Contains(e.Message, leak) {
+			n.t.Errorf("%s %s: message shows %q: %s", resp.Request.Method, resp.Request.URL.Path, leak, e.Message)
+		}
+	}
+}
+
+// draft applies the rules and fires the rule once: alert 1, a draft by "rule:khanki".
+func (n *node) draft() {
+	n.t.Helper()
+	if resp, b := n.do("PUT", "/api/v1/rules", "admin", rulesYAML); resp.StatusCode != 200 {
+		n.t.Fatalf("rules: %d %s", resp.StatusCode, b)
+	}
+	now := time.Now().UTC()
+	a, err := n.svc.Trigger(context.Background(), rule.Trigger{RuleID: "khanki", Kind: rule.Fire, Level: 0, LevelName: "Low", PrevLevel: -1,
+		Datastream: 1, Value: 150000, ObservedAt: now, At: now, Cause: "Khanki: 150000 ≥ 100000 (Low)"})
+	if err != nil || a == nil || a.ID != 1 || a.State != alert.Draft {
+		n.t.Fatalf("trigger: %+v %v", a, err)
+	}
+}
+
+func TestRules(t *testing.T) {
+	n := newNode(t)
+	resp, b := n.do("PUT", "/api/v1/rules", "", rulesYAML)
+	n.refused(resp, b, 401, "API key")
+	if resp.Header.Get("WWW-Authenticate") == "" {
+		t.Error("401 without WWW-Authenticate")
+	}
+	resp, b = n.do("PUT", "/api/v1/rules", "approver", rulesYAML)
+	n.refused(resp, b, 403, "role admin")
+	resp, b = n.do("PUT", "/api/v1/rules", "admin", "rules:\n  - id: x\n    kind: threshold\n    levels: [oops\n")
+	n.refused(resp, b, 400, "rules: request body:")
+	resp, b = n.do("PUT", "/api/v1/rules", "admin", strings.Replace(rulesYAML, "{{.Level}}", "{{.Nope", 1))
+	n.refused(resp, b, 400, "rule khanki: templates.en.headline")
+	resp, b = n.do("PUT", "/api/v1/rules", "admin", strings.Repeat("#", 1<<20+1))
+	n.refused(resp, b, 413, "1 MiB")
+
+	resp, b = n.do("PUT", "/api/v1/rules", "admin", rulesYAML)
+	if resp.StatusCode != 200 || !strings.Contains(b, `"applied": 1`) {
+		t.Fatalf("PUT rules: %d %s", resp.StatusCode, b)
+	}
+	resp, _ = n.do("GET", "/api/v1/rules", "", "")
+	if resp.StatusCode != 401 {
+		t.Errorf("anonymous GET rules: %d", resp.StatusCode)
+	}
+	resp, b = n.do("GET", "/api/v1/rules", "viewer", "")
+	var got struct{ Value []rule.Rule }
+	if err := json.Unmarshal([]byte(b), &got); resp.StatusCode != 200 || err != nil || len(got.Value) != 1 || got.Value[0].ID != "khanki" || got.Value[0].Levels[0].Value != 100000 {
+		t.Errorf("GET rules: %d %s %v", resp.StatusCode, b, err)
+	}
+}
+
+func TestAlertsByRole(t *testing.T) {
+	n := newNode(t)
+	n.draft()
+	resp, b := n.do("GET", "/api/v1/alerts?state=draft", "", "")
+	n.refused(resp, b, 401, "API key")
+	resp, b = n.do("GET", "/api/v1/alerts?state=draft", "viewer", "")
+	if resp.StatusCode != 200 || !strings.Contains(b, `"state": "draft"`) || !strings.Contains(b, `/api/v1/alerts/1/approve`) {
+		t.Fatalf("list drafts: %d %s", resp.StatusCode, b)
+	}
+	for _, bad := range []struct{ path, want string }{
+		{"/api/v1/alerts?state=open", `state "open": want draft`},
+		{"/api/v1/alerts?limit=0", `limit "0": want 1 to 1000`},
+		{"/api/v1/alerts/x", `alert id "x": want a positive integer`},
+	} {
+		resp, b := n.do("GET", bad.path, "viewer", "")
+		n.refused(resp, b, 400, bad.want)
+	}
+	resp, b = n.do("GET", "/api/v1/alerts/99", "viewer", "")
+	n.refused(resp, b, 404, "alert 99 does not exist")
+
+	for _, role := range []string{"viewer", "operator"} {
+		resp, b := n.do("POST", "/api/v1/alerts/1/approve", role, "")
+		n.refused(resp, b, 403, "needs role approver")
+	}
+	resp, b = n.do("POST", "/api/v1/alerts/1/approve", "approver", `{"why": 1}`)
+	n.refused(resp, b, 400, `body: want {"why": "..."}`)
+	resp, b = n.do("POST", "/api/v1/alerts/1/approve", "approver", `{"because": "x"}`)
+	n.refused(resp, b, 400, `body: want {"why": "..."}`)
+
+	// four eyes: a draft written by a person is approved by another one
+	ctx := context.Background()
+	a, err := n.alerts.GetAlert(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.DraftBy = n.keys["approver"].by
+	if err := n.alerts.SaveAlert(ctx, a, alert.Transition{AlertID: 1, From: alert.Draft, To: alert.Draft, By: a.DraftBy, Why: "edited", At: time.Now()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, b = n.do("POST", "/api/v1/alerts/1/approve", "approver", `{"why":"mine"}`)
+	n.refused(resp, b, 403, "four eyes")
+	resp, b = n.do("POST", "/api/v1/alerts/1/approve", "approver2", `{"why":"confirmed by the gauge reader"}`)
+	if resp.StatusCode != 200 || !strings.Contains(b, `"state": "issued"`) || !strings.Contains(b, `"by": "`+n.keys["approver2"].by+`"`) ||
+		!strings.Contains(b, "confirmed by the gauge reader") {
+		t.Fatalf("approve: %d %s", resp.StatusCode, b)
+	}
+	resp, b = n.do("POST", "/api/v1/alerts/1/approve", "approver2", "")
+	n.refused(resp, b, 409, "alert 1 has no draft to approve (state issued)")
+
+	// the condition clears: a Cancel draft, which an approver may reject (the alert stays issued)
+	now := time.Now().UTC()
+	if _, err := n.svc.Trigger(ctx, rule.Trigger{RuleID: "khanki", Kind: rule.Clear, Level: -1, PrevLevel: 0, Datastream: 1, Value: 50000, ObservedAt: now, At: now, Cause: "below"}); err != nil {
+		t.Fatal(err)
+	}
+	resp, b = n.do("POST", "/api/v1/alerts/1/reject", "operator", "")
+	n.refused(resp, b, 403, "needs role approver")
+	resp, b = n.do("POST", "/api/v1/alerts/1/reject", "approver", `{"why":"still rising upstream"}`)
+	if resp.StatusCode != 200 || !strings.Contains(b, `"state": "issued"`) || strings.Contains(b, `"draft": {`) {
+		t.Fatalf("reject: %d %s", resp.StatusCode, b)
+	}
+	resp, b = n.do("POST", "/api/v1/alerts/1/reject", "approver", "")
+	n.refused(resp, b, 409, "no draft to reject")
+	resp, b = n.do("POST", "/api/v1/alerts/1/cancel", "approver", "")
+	n.refused(resp, b, 400, "cancelling needs a reason")
+	resp, b = n.do("POST", "/api/v1/alerts/1/cancel", "approver", `{"why":"gauge fault"}`)
+	if resp.StatusCode != 200 || !strings.Contains(b, `"state": "cancelled"`) {
+		t.Fatalf("cancel: %d %s", resp.StatusCode, b)
+	}
+}
+
+func TestFeedAndVerify(t *testing.T) {
+	n := newNode(t)
+	n.draft()
+	resp, b := n.do("GET", "/cap/alerts.atom", "", "")
+	if resp.StatusCode != 200 || strings.Contains(b, "<entry>") {
+		t.Fatalf("feed before issue: %d %s", resp.StatusCode, b)
+	}
+	empty := resp.Header.Get("ETag")
+	if resp, b := n.do("POST", "/api/v1/alerts/1/approve", "approver", `{"why":"ok"}`); resp.StatusCode != 200 {
+		t.Fatalf("approve: %d %s", resp.StatusCode, b)
+	}
+	resp, b = n.do("GET", "/cap/alerts.atom", "", "")
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != 200 || !strings.Contains(b, "<entry>") || !strings.Contains(b, "Low flood at Khanki") || etag == "" || etag == empty ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/atom+xml") {
+		t.Fatalf("feed: %d %q %s", resp.StatusCode, etag, b)
+	}
+	if resp, b := n.do("GET", "/cap/alerts.atom", "", "", "If-None-Match", etag); resp.StatusCode != 304 || b != "" {
+		t.Errorf("feed with its ETag: %d %q", resp.StatusCode, b)
+	}
+	if resp, _ := n.do("GET", "/cap/alerts.atom", "", "", "If-None-Match", empty); resp.StatusCode != 200 {
+		t.Errorf("feed with an old ETag: %d", resp.StatusCode)
+	}
+
+	a, err := n.alerts.GetAlert(context.Background(), 1)
+	if err != nil || len(a.Issued) != 1 {
+		t.Fatalf("issued: %+v %v", a, err)
+	}
+	path := "/cap/alerts/" + a.Issued[0].Identifier + ".xml"
+	resp, xml := n.do("GET", path, "", "")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/cap+xml") || !strings.Contains(xml, "<ds:Signature") {
+		t.Fatalf("CAP message: %d %s", resp.StatusCode, xml)
+	}
+	if resp, _ := n.do("GET", path, "", "", "If-None-Match", resp.Header.Get("ETag")); resp.StatusCode != 304 {
+		t.Errorf("CAP message with its ETag: %d", resp.StatusCode)
+	}
+	resp, b = n.do("GET", "/cap/alerts/nope.xml", "", "")
+	n.refused(resp, b, 404, `no alert message "nope"`)
+	resp, b = n.do("GET", "/cap/alerts/nope", "", "")
+	n.refused(resp, b, 404, "CAP messages are at /cap/alerts/<identifier>.xml")
+
+	// verify: the node's own signature verifies; a changed byte does not, and says where
+	resp, b = n.do("POST", "/api/v1/cap/verify", "", xml)
+	n.refused(resp, b, 401, "API key")
+	resp, b = n.do("POST", "/api/v1/cap/verify", "viewer", xml)
+	if resp.StatusCode != 200 || !strings.Contains(b, `"verified": true`) || !strings.Contains(b, a.Issued[0].Identifier) {
+		t.Fatalf("verify: %d %s", resp.StatusCode, b)
+	}
+	resp, b = n.do("POST", "/api/v1/cap/verify", "viewer", strings.Replace(xml, "Low flood", "High flood", 1))
+	n.refused(resp, b, 400, "not verified: cap: alert/Signature")
+	resp, b = n.do("POST", "/api/v1/cap/verify", "viewer", "<alert>")
+	n.refused(resp, b, 400, "not verified: cap:")
+}
+
+// failing is an alert store whose listing fails as a database can.
+type failing struct{ alert.Store }
+
+func (failing) ListAlerts(context.Context, alert.Filter) ([]*alert.Alert, error) {
+	return nil, fmt.Errorf("list alerts: %w", errors.New("database is locked (5) (SQLITE_BUSY)"))
+}
+
+// An internal error is a 500 that says only "internal error" and the request id; its one log
+// line, at level error, has the same id and the whole cause.
+func TestInternalErrorIsLoggedNotShown(t *testing.T) {
+	n := newNode(t)
+	n.api.Store = failing{n.alerts}
+	resp, b := n.do("GET", "/api/v1/alerts", "viewer", "", "X-Request-Id", "support-ticket-42")
+	n.refused(resp, b, 500, "internal error")
+	if strings.Contains(b, "locked") || resp.Header.Get("X-Request-Id") != "support-ticket-42" {
+		t.Errorf("500: %s, id %q", b, resp.Header.Get("X-Request-Id"))
+	}
+	var line map[string]any
+	for _, l := range strings.Split(n.log.String(), "\n") {
+		if strings.Contains(l, "support-ticket-42") {
+			json.Unmarshal([]byte(l), &line)
+		}
+	}
+	if line["level"] != "ERROR" || line["msg"] != "request_failed" || !strings.Contains(fmt.Sprint(line["err"]), "SQLITE_BUSY") {
+		t.Errorf("log line: %v", line)
+	}
+}
