@@ -1,12 +1,10 @@
 package node
 
 import (
-	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/bus"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensorthings"
-	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
 // Interface guards for what the node plugs into what, where no single package may name both
@@ -15,6 +13,4 @@ var (
 	_ sensorthings.Publisher = (*bus.Bus)(nil)            // SensorThings MQTT notifications go out on the bus
 	_ bus.Authenticator      = (*auth.Authenticator)(nil) // MQTT and NATS clients log in with API keys
 	_ sensorthings.Ingester  = (*ingest.Service)(nil)     // the API's observations take the one ingest path
-	_ ingest.Store           = (*sqlq.Entities)(nil)
-	_ alert.Labeler          = (*sqlq.Entities)(nil)
 )

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rabta/rabta/internal/alert"
+	"github.com/rabta/rabta/internal/ingest"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +36,11 @@ type Entities struct {
 	omu       sync.Mutex // guards lastPurge
 	lastPurge time.Time
 }
+
+var (
+	_ ingest.Store  = (*Entities)(nil) // the one ingest path stores through it
+	_ alert.Labeler = (*Entities)(nil) // alerts name the station and unit
+)
 
 // NewEntities returns the entity store over eng.
 func NewEntities(eng Engine, qc sensing.Checker) *Entities {
