@@ -5,19 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/rabta/rabta/internal/store/storetest"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/ingest"
@@ -94,45 +90,8 @@ func newStoreNode(t *testing.T, store string) *storeNode {
 	return &storeNode{srv: srv, admin: admin, log: logs}
 }
 
-// pgSchema returns a DSN for a fresh schema in the PostgreSQL of RABTA_TEST_POSTGRES (started
-// by eval "$(bash scripts/postgres.sh start)"), dropped when the test ends; without it the
-// test skips, except under CI.
-func pgSchema(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("RABTA_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("RABTA_TEST_POSTGRES is not set under CI: start PostgreSQL with eval \"$(scripts/postgres.sh start)\"")
-		}
-		t.Skip("RABTA_TEST_POSTGRES not set (eval \"$(bash scripts/postgres.sh start)\")")
-	}
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	name := fmt.Sprintf("sta_%d_%d", time.Now().UnixNano(), rand.IntN(1e6))
-	if _, err := c.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), dsn)
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		c.Exec(context.Background(), "DROP SCHEMA "+name+" CASCADE")
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", name+",public")
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// pgSchema returns a DSN for a fresh schema in the tests' PostgreSQL (see storetest).
+func pgSchema(t *testing.T) string { return storetest.PostgresSchema(t) }
 
 // do sends a request with the admin key and an X-Request-Id when id is not "".
 func (n *storeNode) do(t *testing.T, method, path, body, id string) *http.Response {
