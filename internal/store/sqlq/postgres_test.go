@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rabta/rabta/internal/odata"
 	"github.com/rabta/rabta/internal/store/sqlq"
+	"github.com/rabta/rabta/internal/store/storetest"
 )
 
 // The Postgres dialect runs the same filters as the SQLite tests (compile_test.go) against a
@@ -26,13 +27,7 @@ import (
 // tables of store/postgres's migrations and the rows of testDB.
 func pgTestConn(t testing.TB) *pgx.Conn {
 	t.Helper()
-	dsn := os.Getenv("RABTA_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("RABTA_TEST_POSTGRES is not set under CI: start PostgreSQL with eval \"$(scripts/postgres.sh start)\"")
-		}
-		t.Skip("RABTA_TEST_POSTGRES not set (eval \"$(scripts/postgres.sh start)\")")
-	}
+	dsn := storetest.PostgresDSN(t)
 	ctx := context.Background()
 	c, err := pgx.Connect(ctx, dsn)
 	if err != nil {
