@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -36,6 +37,11 @@ type Handler func(ctx context.Context, d Delivery) error
 type Consumer struct {
 	cons jetstream.Consumer
 	cc   jetstream.ConsumeContext
+
+	// mu is held for reading while a message is handled; Stop takes it for writing, so that
+	// it returns only when no handler runs (the node then saves what the handlers changed)
+	mu      sync.RWMutex
+	stopped bool
 }
 
 // Consume starts the durable consumer name on the node's OBS stream and calls fn for each
@@ -58,7 +64,13 @@ func (b *Bus) Consume(ctx context.Context, name string, fromNew bool, fn Handler
 	if err != nil {
 		return nil, fmt.Errorf("bus: consumer %s: %w", name, err)
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	c := &Consumer{cons: cons}
+	c.cc, err = cons.Consume(func(m jetstream.Msg) {
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		if c.stopped {
+			return // not acknowledged: delivered again after a restart
+		}
 		md, err := m.Metadata()
 		if err != nil {
 			m.Term()
@@ -77,7 +89,7 @@ func (b *Bus) Consume(ctx context.Context, name string, fromNew bool, fn Handler
 	if err != nil {
 		return nil, fmt.Errorf("bus: consume %s: %w", name, err)
 	}
-	return &Consumer{cons: cons, cc: cc}, nil
+	return c, nil
 }
 
 // ObsHandler handles one decoded batch of accepted observations; like Handler, it must be
@@ -102,8 +114,14 @@ func (b *Bus) ConsumeObs(ctx context.Context, name string, fromNew bool, want fu
 	})
 }
 
-// Stop stops consuming (messages in flight are redelivered later).
-func (c *Consumer) Stop() { c.cc.Stop() }
+// Stop stops consuming and waits until no handler runs any more (messages not acknowledged
+// are delivered again later).
+func (c *Consumer) Stop() {
+	c.cc.Stop()
+	c.mu.Lock()
+	c.stopped = true
+	c.mu.Unlock()
+}
 
 // Lag returns how many messages wait for the consumer: not yet delivered plus delivered and
 // not yet acknowledged.

@@ -377,11 +377,11 @@ func (n *Node) Close() error {
 			cancel()
 			n.cancel()
 			n.wg.Wait()
+			for _, c := range n.consumers { // no handler runs after this: the state saved is final
+				c.Stop()
+			}
 			if err := n.runner.Save(context.Background()); err != nil {
 				n.log.Warn("rule_state_not_saved", "err", err)
-			}
-			for _, c := range n.consumers {
-				c.Stop()
 			}
 		}
 		var errs []error

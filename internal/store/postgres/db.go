@@ -42,6 +42,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/rabta/rabta/internal/apperr"
 )
 
 //go:embed migrations/*.sql
@@ -55,6 +56,8 @@ type DB struct {
 
 	partMu sync.Mutex
 	parts  map[int64]bool // months (µs at their start) whose observations partition exists
+
+	locks sync.Map // name → *sync.Mutex: one holder per process before the advisory lock
 
 	outbox publishedSet // published outbox entries
 	idMu   sync.Mutex
@@ -105,7 +108,7 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) conn(ctx context.Context, fn func(c *pgx.Conn) error) error {
 	c, err := db.pool.acquire(ctx)
 	if err != nil {
-		return err
+		return apperr.Wrap(apperr.Unavailable, err, "the store cannot be reached; try again")
 	}
 	defer db.pool.release(c)
 	return fn(c)
@@ -116,7 +119,7 @@ func (db *DB) tx(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx) err
 	return db.conn(ctx, func(c *pgx.Conn) error {
 		tx, err := c.BeginTx(ctx, opts)
 		if err != nil {
-			return fmt.Errorf("begin transaction: %w", err)
+			return apperr.Wrap(apperr.Unavailable, err, "the store cannot begin a transaction; try again")
 		}
 		defer tx.Rollback(context.WithoutCancel(ctx))
 		if err := fn(tx); err != nil {

@@ -50,12 +50,7 @@ func (db *DB) Do(ctx context.Context, fn func(sqlq.Tx) error) error {
 // touch (a datastream's time span, a Feature of Interest made from a Location) are written
 // so that the second waits for the first instead of failing.
 func (db *DB) Write(ctx context.Context, fn func(sqlq.Tx) error) error {
-	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error { return fn(execer{tx}) })
-	var ae *apperr.Error
-	if err != nil && !errors.As(err, &ae) && (errors.Is(err, errClosed) || strings.Contains(err.Error(), "begin transaction")) {
-		return apperr.Wrap(apperr.Unavailable, err, "begin transaction")
-	}
-	return err
+	return db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error { return fn(execer{tx}) })
 }
 
 // Dialect implements sqlq.Engine: PostgreSQL's functions, with '?' placeholders that the
@@ -231,8 +226,14 @@ func (db *DB) Retry(err error) bool {
 // entry below the highest published id can still appear; the published ids are kept as a set.
 func (db *DB) Outbox() sqlq.OutboxLog { return &db.outbox }
 
-// Lock implements sqlq.Engine: a PostgreSQL advisory lock, held on one connection while fn runs.
+// Lock implements sqlq.Engine: a PostgreSQL advisory lock, held on one connection while fn
+// runs. Callers in this process queue on a mutex first, so that waiting for the lock holds no
+// pooled connection that the holder's fn may need.
 func (db *DB) Lock(ctx context.Context, name string, fn func(context.Context) error) error {
+	m, _ := db.locks.LoadOrStore(name, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	defer mu.Unlock()
 	return db.conn(ctx, func(c *pgx.Conn) error {
 		if _, err := c.Exec(ctx, `SELECT pg_advisory_lock(hashtext($1))`, "rabta:"+name); err != nil {
 			return fmt.Errorf("lock %s: %w", name, err)

@@ -34,7 +34,7 @@ func (db *DB) Clock() time.Time { return db.Now() }
 func (db *DB) Read(ctx context.Context, fn func(sqlq.Tx) error) error {
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return apperr.Wrap(apperr.Unavailable, err, "begin transaction")
+		return apperr.Wrap(apperr.Unavailable, err, "the store cannot begin a transaction; try again")
 	}
 	defer tx.Rollback()
 	if err := fn(execer{tx}); err != nil {
@@ -50,7 +50,7 @@ func (db *DB) Do(ctx context.Context, fn func(sqlq.Tx) error) error { return fn(
 func (db *DB) Write(ctx context.Context, fn func(sqlq.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return apperr.Wrap(apperr.Unavailable, err, "begin transaction")
+		return apperr.Wrap(apperr.Unavailable, err, "the store cannot begin a transaction; try again")
 	}
 	defer tx.Rollback()
 	if err := fn(execer{tx}); err != nil {

@@ -144,7 +144,11 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 	errs := make([]error, len(obs))
 	type span struct{ ps, pe, rs, re int64 }
 	spans := map[int64]*span{}
-	foiByThing := map[int64]int64{}
+	type foi struct {
+		id  int64
+		err error
+	}
+	foiByThing := map[int64]foi{} // the FeatureOfInterest made from each Thing's Location
 	foiChecked := map[int64]error{} // FeaturesOfInterest given by id: exists (nil) or not
 	var seen map[dupKey]bool
 	var err error
@@ -180,10 +184,10 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 		if err == nil && o.FoIID == 0 {
 			f, ok := foiByThing[ds.ThingID]
 			if !ok {
-				f, err = s.foiForThing(ctx, tx, ds.ThingID)
-				foiByThing[ds.ThingID] = f
+				f.id, f.err = s.foiForThing(ctx, tx, ds.ThingID)
+				foiByThing[ds.ThingID] = f // the refusal too: every observation of the Thing gets it
 			}
-			o.FoIID = f
+			o.FoIID, err = f.id, f.err
 		}
 		if err != nil {
 			if strict || apperr.KindOf(err) == apperr.Internal {

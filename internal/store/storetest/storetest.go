@@ -15,6 +15,7 @@ import (
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/store/sqlq"
 	"github.com/rabta/rabta/internal/warning"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -348,4 +349,19 @@ func Conformance(t *testing.T, open Open) {
 		})
 	})
 	t.Run("DatastreamLabel", func(t *testing.T) { RunDatastreamLabel(t, fresh) })
+	t.Run("ClosedIsUnavailable", func(t *testing.T) {
+		eng, _ := open(t)
+		ents := sqlq.NewEntities(eng, nil)
+		if err := eng.(io.Closer).Close(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ents.Create(ctx(), entity(t, sensing.Things, `{"name":"x","description":"y"}`))
+		_, lerr := ents.List(ctx(), query(t, sensing.Things, nil, ""))
+		_, _, ierr := ents.Ingest(ctx(), []sensing.Observation{obs(1, "2025-09-01T00:00:00Z", 1)})
+		for _, e := range []error{err, lerr, ierr} {
+			if apperr.KindOf(e) != apperr.Unavailable {
+				t.Errorf("a closed store: %v (kind %v), want Unavailable (503, try again)", e, apperr.KindOf(e))
+			}
+		}
+	})
 }

@@ -505,6 +505,20 @@ func testIngestPerItem(t *testing.T, s Stores) {
 	if s2.Recent[1] != 7 {
 		t.Logf("recent values after reconfiguring: %d (the cache may survive Configure)", s2.Recent[1])
 	}
+	// a Thing without a Location: no FeatureOfInterest can be made for any of its observations,
+	// and none is stored without one
+	thing, err := s.Entities.Create(ctx(), entity(t, sensing.Things, `{"name":"nowhere","description":"no location",
+		"Datastreams":[{"name":"ds-nowhere","description":"d","observationType":"x","unitOfMeasurement":{"name":"m","symbol":"m"},
+		"Sensor":{"name":"s","description":"d","encodingType":"text/html","metadata":"x"},
+		"ObservedProperty":{"name":"level","definition":"x","description":"d"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nowhere := list(t, s, sensing.Datastreams, under(sensing.Things, thing, "Datastreams"), "").Entities[0].ID
+	ids, errs, err = s.Entities.Ingest(ctx(), []sensing.Observation{obs(nowhere, "2025-09-03T00:00:00Z", 1), obs(nowhere, "2025-09-03T01:00:00Z", 2)})
+	if err != nil || fmt.Sprint(ids) != "[0 0]" || kind(errs[0]) != apperr.Invalid || kind(errs[1]) != apperr.Invalid {
+		t.Errorf("observations of a Thing without a Location: ids %v, errs %v, %v", ids, errs, err)
+	}
 }
 
 func testIngestNew(t *testing.T, s Stores) {
