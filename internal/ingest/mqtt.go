@@ -66,13 +66,21 @@ func (q *MQTT) log() *slog.Logger {
 // counted and logged; nothing is returned, as there is no one to tell.
 func (q *MQTT) Take(ctx context.Context, m Message) {
 	if !IngestTopic(m.Topic) {
-		if err := q.Create(ctx, m.Topic, m.Data); err != nil {
-			q.log().Info("mqtt_create_rejected", "topic", m.Topic, "reason", apperr.Message(err))
-		}
+		q.refused(q.Create(ctx, m.Topic, m.Data), "mqtt_create_rejected", m.Topic)
 		return
 	}
-	if err := q.take(ctx, m); err != nil {
-		q.log().Info("mqtt_observation_rejected", "topic", m.Topic, "reason", apperr.Message(err))
+	q.refused(q.take(ctx, m), "mqtt_observation_rejected", m.Topic)
+}
+
+// refused logs err, if any, once: a message's own mistake as what was wrong with it; a failure
+// of ours (the store, a bug) as an error with its whole cause.
+func (q *MQTT) refused(err error, msg, topic string) {
+	switch k := apperr.KindOf(err); {
+	case err == nil:
+	case k == apperr.Internal || k == apperr.Unavailable:
+		q.log().Error(msg, "topic", topic, "err", err)
+	default:
+		q.log().Info(msg, "topic", topic, "reason", apperr.Message(err))
 	}
 }
 
@@ -110,7 +118,7 @@ func (q *MQTT) TakeBatch(ctx context.Context, msgs []Message) error {
 		o, err := DecodeMQTT(m, now, q.Decode)
 		if err != nil {
 			q.Ingest.Reject("mqtt", err)
-			q.log().Info("mqtt_observation_rejected", "topic", m.Topic, "reason", apperr.Message(err))
+			q.refused(err, "mqtt_observation_rejected", m.Topic)
 			continue
 		}
 		obs = append(obs, o)
@@ -125,7 +133,7 @@ func (q *MQTT) TakeBatch(ctx context.Context, msgs []Message) error {
 	}
 	for i, e := range errs {
 		if e != nil && !Duplicate(e) {
-			q.log().Info("mqtt_observation_rejected", "topic", topics[i], "reason", apperr.Message(e))
+			q.refused(e, "mqtt_observation_rejected", topics[i])
 		}
 	}
 	return nil

@@ -1,8 +1,11 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +100,30 @@ func TestTakeBatch(t *testing.T) {
 	q.Create = func(context.Context, string, []byte) error { return apperr.E(apperr.Unavailable, "store down") }
 	if err := q.TakeBatch(context.Background(), []Message{{"v1.1/Observations", nil}}); apperr.KindOf(err) != apperr.Unavailable {
 		t.Errorf("a store failure on create is not retried: %v", err)
+	}
+}
+
+type downStore struct{}
+
+func (downStore) Ingest(context.Context, []sensing.Observation) ([]int64, []error, error) {
+	return nil, nil, errors.New("dial tcp 127.0.0.1:5432: connection refused")
+}
+
+func (d downStore) IngestNew(ctx context.Context, obs []sensing.Observation) ([]int64, []error, error) {
+	return d.Ingest(ctx, obs)
+}
+
+// Take logs a message's own mistake as what was wrong with it, at info, and a failure of ours
+// as an error with its whole cause, once.
+func TestTakeLogs(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	q := &MQTT{Ingest: &Service{Store: downStore{}}, Decode: number, Log: log}
+	q.Take(context.Background(), Message{"rabta/local/ingest/1", []byte("nope")})
+	q.Take(context.Background(), Message{"rabta/local/ingest/1", []byte("1")})
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"level":"INFO"`) || !strings.Contains(lines[0], "not a number") ||
+		!strings.Contains(lines[1], `"level":"ERROR"`) || !strings.Contains(lines[1], "connection refused") {
+		t.Errorf("log:\n%s", buf.String())
 	}
 }

@@ -175,6 +175,9 @@ func TestDatabaseRefusalIsReadable(t *testing.T) {
 				if body.Code != resp.StatusCode || body.Type != "error" || len(body.Message) < 10 {
 					t.Errorf("%s: body %s", c.name, raw)
 				}
+				if c.byDatabase && !strings.HasPrefix(body.Message, "Thing: ") { // what the refusal is about
+					t.Errorf("%s: message %q does not say what was refused", c.name, body.Message)
+				}
 				if body.RequestID != id || resp.Header.Get("X-Request-Id") != id {
 					t.Errorf("%s: request id %q, header %q, want the client's %q", c.name, body.RequestID, resp.Header.Get("X-Request-Id"), id)
 				}

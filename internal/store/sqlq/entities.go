@@ -50,14 +50,20 @@ func NewEntities(eng Engine, qc sensing.Checker) *Entities {
 
 func us(t time.Time) int64 { return t.UnixMicro() }
 
-// tx runs fn in one write transaction.
-func (s *Entities) tx(ctx context.Context, fn func(tx Tx) error) error {
+// tx runs fn in one write transaction. what names the entity written ("Thing",
+// "Datastream(3)"), so that a refusal by the database says where: "Thing: invalid value".
+func (s *Entities) tx(ctx context.Context, what string, fn func(tx Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.eng.Write(ctx, fn); err != nil {
 		// the transaction is rolled back: forget cached datastream facts it may have changed
 		clear(s.dsCache)
-		return s.eng.WriteErr(err)
+		werr := s.eng.WriteErr(err)
+		var ae *apperr.Error
+		if werr != err && what != "" && errors.As(werr, &ae) {
+			ae.Msg = what + ": " + ae.Msg
+		}
+		return werr
 	}
 	return nil
 }
@@ -86,7 +92,7 @@ func (s *Entities) Create(ctx context.Context, e *sensing.Entity) (int64, error)
 		return 0, err
 	}
 	var id int64
-	err := s.tx(ctx, func(tx Tx) error {
+	err := s.tx(ctx, sensing.Sets[e.Set].Single, func(tx Tx) error {
 		var err error
 		id, err = s.create(ctx, tx, e, "", 0)
 		return err

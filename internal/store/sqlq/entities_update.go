@@ -26,7 +26,7 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 	if err := s.eng.Prepare(ctx, times); err != nil {
 		return err
 	}
-	return s.tx(ctx, func(tx Tx) error {
+	return s.tx(ctx, fmt.Sprintf("%s(%d)", e.Set, e.ID), func(tx Tx) error {
 		if err := s.exists(ctx, tx, e.Set, e.ID); err != nil {
 			return err
 		}
@@ -198,7 +198,7 @@ func obsUpdate(e *sensing.Entity) ([]string, []any, error) {
 // ObservedProperty its Datastreams, a FeatureOfInterest its Observations (foreign keys with
 // ON DELETE CASCADE do the work).
 func (s *Entities) Delete(ctx context.Context, set string, id int64) error {
-	return s.tx(ctx, func(tx Tx) error {
+	return s.tx(ctx, fmt.Sprintf("%s(%d)", set, id), func(tx Tx) error {
 		n, err := tx.Exec(ctx, "DELETE FROM "+Sensing[set].Name+" WHERE id = ?", id)
 		if err != nil {
 			return fmt.Errorf("delete %s(%d): %w", set, id, err)

@@ -46,7 +46,7 @@ func (s *Entities) ingest(ctx context.Context, obs []sensing.Observation, dedup 
 		}
 		// insert works on a copy: a failed attempt must not leave ids or FoIs in obs
 		work := append([]sensing.Observation(nil), obs...)
-		err = s.tx(ctx, func(tx Tx) error {
+		err = s.tx(ctx, "Observations", func(tx Tx) error {
 			var e error
 			ids, errs, e = s.insert(ctx, tx, work, false, dedup)
 			return e
@@ -531,7 +531,7 @@ func (s *Entities) OutboxDone(ctx context.Context, ids []int64) error {
 	if !stale {
 		return nil
 	}
-	return s.tx(ctx, func(tx Tx) error { return s.purgeOutbox(ctx, tx) })
+	return s.tx(ctx, "", func(tx Tx) error { return s.purgeOutbox(ctx, tx) })
 }
 
 // purgeOutbox deletes the published outbox entries inside a write transaction.
