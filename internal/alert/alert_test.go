@@ -2,11 +2,12 @@ package alert_test
 
 import (
 	"context"
-	"github.com/rabta/rabta/internal/store/sqlq"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rabta/rabta/internal/store/sqlq"
 
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/apperr"

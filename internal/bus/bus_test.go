@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"github.com/rabta/rabta/internal/store/sqlq"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rabta/rabta/internal/store/sqlq"
 
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/ingest"

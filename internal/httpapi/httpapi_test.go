@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/rabta/rabta/internal/store/sqlq"
 	"io"
 	"log/slog"
 	"math/big"
@@ -23,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rabta/rabta/internal/store/sqlq"
 
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/auth"

@@ -3,10 +3,11 @@ package node
 import (
 	"context"
 	"fmt"
-	"github.com/rabta/rabta/internal/store/sqlq"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/rabta/rabta/internal/store/sqlq"
 
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/auth"

@@ -3,10 +3,11 @@ package postgres_test
 import (
 	"context"
 	"fmt"
-	"github.com/rabta/rabta/internal/store/sqlq"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rabta/rabta/internal/store/sqlq"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/rabta/rabta/internal/sensing"

@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/rabta/rabta/internal/store/sqlq"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rabta/rabta/internal/store/sqlq"
 
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/postgres"

@@ -112,10 +112,7 @@ func (db *DB) WriteErr(err error) error {
 // InsertObservations implements sqlq.Engine: one prepared INSERT per transaction; the single
 // writer hands out rowids in order.
 func (db *DB) InsertObservations(ctx context.Context, tx sqlq.Tx, obs []*sensing.Observation) error {
-	stmt, err := tx.(execer).q.(*sql.Tx).PrepareContext(ctx, `INSERT INTO observations
-		(datastream_id, phen_start, phen_end, phen_text, result_time_us, result_time_text, result_num, result_json,
-		 qc, result_quality, valid_start, valid_end, valid_text, parameters, foi_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	stmt, err := tx.(execer).q.(*sql.Tx).PrepareContext(ctx, insertObservation)
 	if err != nil {
 		return err
 	}
@@ -131,6 +128,9 @@ func (db *DB) InsertObservations(ctx context.Context, tx sqlq.Tx, obs []*sensing
 	}
 	return nil
 }
+
+var insertObservation = "INSERT INTO observations (" + strings.Join(sqlq.ObservationColumns, ", ") + ") VALUES (" +
+	strings.TrimSuffix(strings.Repeat("?, ", len(sqlq.ObservationColumns)), ", ") + ")"
 
 // Prepare implements sqlq.Engine: nothing to prepare.
 func (db *DB) Prepare(context.Context, []time.Time) error { return nil }

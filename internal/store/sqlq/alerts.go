@@ -301,7 +301,7 @@ func (s *Alerts) SaveRules(ctx context.Context, rules []rule.Rule) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM rules`); err != nil {
 			return err
 		}
-		now := us(time.Now())
+		now := us(time.Now()) // the wall clock, not the store's: the rules' version must change with every save
 		for _, r := range rules {
 			b, err := json.Marshal(r)
 			if err != nil {

@@ -20,6 +20,8 @@
 // hold no connection of their own and are safe for concurrent use. Entities serialises this
 // process's writers (so that QC sees each datastream's observations in commit order) and
 // caches what QC needs to know of each datastream until a write fails or datastreams change.
+// The cache is per process: with several processes on one PostgreSQL database, each checks
+// spike, rate and flat line against what it has seen (see package store/postgres).
 //
 // Values: times are stored as microseconds since the Unix epoch (UTC) next to the exact text
 // received; results as a number (result_num) or JSON text; geometries as GeoJSON text. No

@@ -15,6 +15,7 @@ import (
 type Tx interface {
 	// Exec runs a statement and returns the number of rows it affected.
 	Exec(ctx context.Context, query string, args ...any) (int64, error)
+	// Query runs a query; the caller closes the Rows.
 	Query(ctx context.Context, query string, args ...any) (Rows, error)
 	// QueryRow returns one row; its Scan returns ErrNoRows when there is none.
 	QueryRow(ctx context.Context, query string, args ...any) Row

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/rabta/rabta/internal/alert"
-	"github.com/rabta/rabta/internal/ingest"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rabta/rabta/internal/alert"
+	"github.com/rabta/rabta/internal/ingest"
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/sensing"

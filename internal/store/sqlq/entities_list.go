@@ -55,6 +55,8 @@ func (s *Entities) orderTerms(set, alias string, items []odata.OrderItem) ([]ord
 
 // Unquoted calls fn with the index and byte of every byte of the SQL text s that stands
 // outside quoted text ('…' literals, "…" identifiers), and the depth of parentheses there.
+// It knows no other quoting: the SQL it is used on (the store's own statements and compiled
+// filters, whose literals are all bound) has no comments, E'…' strings or $$ bodies.
 func Unquoted(s string, fn func(i int, c byte, depth int)) {
 	depth := 0
 	var quote byte
@@ -248,7 +250,7 @@ func (s *Entities) list(ctx context.Context, tx Tx, query *sensing.Query, depth 
 	if query.Top <= 0 { // $top=0: the count alone
 		return page, nil
 	}
-	x, err := s.pageSQL(query, terms, "SELECT "+SelectList(query.Set, a))
+	x, err := s.pageSQL(query, terms, "SELECT "+selectList(query.Set, a))
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +267,7 @@ func (s *Entities) list(ctx context.Context, tx Tx, query *sensing.Query, depth 
 		for i := range keys {
 			ptrs[i] = &keys[i]
 		}
-		e, err := ScanEntity(query.Set, rows.Scan, ptrs...)
+		e, err := scanEntity(query.Set, rows.Scan, ptrs...)
 		if err != nil {
 			rows.Close()
 			return nil, err
@@ -346,7 +348,7 @@ func (s *Entities) Get(ctx context.Context, query *sensing.Query) (*sensing.Enti
 
 func (s *Entities) get(ctx context.Context, tx Tx, query *sensing.Query) (*sensing.Entity, error) {
 	var x q
-	x.add("SELECT " + SelectList(query.Set, "e") + " FROM " + Sensing[query.Set].Name + " e")
+	x.add("SELECT " + selectList(query.Set, "e") + " FROM " + Sensing[query.Set].Name + " e")
 	only := *query
 	only.Opts = &odata.Options{}
 	if err := s.where(&x, &only, "e"); err != nil {
@@ -359,7 +361,7 @@ func (s *Entities) get(ctx context.Context, tx Tx, query *sensing.Query) (*sensi
 	}
 	var e *sensing.Entity
 	if rows.Next() {
-		e, err = ScanEntity(query.Set, rows.Scan)
+		e, err = scanEntity(query.Set, rows.Scan)
 		if err != nil {
 			rows.Close()
 			return nil, err

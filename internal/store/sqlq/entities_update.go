@@ -33,7 +33,11 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 		var cols []string
 		var vals []any
 		var err error
+		var before int64 // an Observation's Datastream before the change (it may move to another)
 		if e.Set == sensing.Observations {
+			if err := tx.QueryRow(ctx, `SELECT datastream_id FROM observations WHERE id = ?`, e.ID).Scan(&before); err != nil {
+				return err
+			}
 			cols, vals, err = obsUpdate(e)
 		} else {
 			if replace {
@@ -122,7 +126,7 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 			if _, err := tx.Exec(ctx, `UPDATE datastreams SET
 				phenomenon_time_start = (SELECT min(phen_start) FROM observations WHERE datastream_id = datastreams.id),
 				phenomenon_time_end = (SELECT max(phen_end) FROM observations WHERE datastream_id = datastreams.id)
-				WHERE id = (SELECT datastream_id FROM observations WHERE id = ?)`, e.ID); err != nil {
+				WHERE id IN (?, (SELECT datastream_id FROM observations WHERE id = ?))`, before, e.ID); err != nil {
 				return err
 			}
 			clear(s.dsCache)

@@ -148,7 +148,7 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 		id  int64
 		err error
 	}
-	foiByThing := map[int64]foi{} // the FeatureOfInterest made from each Thing's Location
+	foiByThing := map[int64]foi{}   // the FeatureOfInterest made from each Thing's Location
 	foiChecked := map[int64]error{} // FeaturesOfInterest given by id: exists (nil) or not
 	var seen map[dupKey]bool
 	var err error

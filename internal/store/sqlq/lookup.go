@@ -2,10 +2,12 @@ package sqlq
 
 import (
 	"context"
-	"github.com/rabta/rabta/internal/odata"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rabta/rabta/internal/odata"
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/sensing"
@@ -109,6 +111,9 @@ func (s *Entities) DatastreamLabel(ctx context.Context, id int64) (string, strin
 	var name, uom string
 	err := readRow(ctx, s.eng, `SELECT t.name, d.unit_of_measurement FROM datastreams d JOIN things t ON t.id = d.thing_id WHERE d.id = ?`,
 		[]any{id}, &name, &uom)
+	if errors.Is(err, ErrNoRows) {
+		return "", "", apperr.E(apperr.NotFound, "Datastream(%d) does not exist", id)
+	}
 	if err != nil {
 		return "", "", err
 	}

@@ -12,7 +12,7 @@ import (
 func (s *Entities) Navigate(ctx context.Context, set string, id int64, nav string) (string, int64, error) {
 	target, from, cond, err := Sensing.Join(set, nav, "p", "t")
 	if err != nil {
-		return "", 0, apperr.Wrap(apperr.Invalid, err, "navigate")
+		return "", 0, apperr.Wrap(apperr.Invalid, err, "%s has no navigation property %s", set, nav)
 	}
 	var tid int64
 	q := fmt.Sprintf("SELECT t.id FROM %s p, %s WHERE p.id = ? AND %s", Sensing[set].Name, from, cond)

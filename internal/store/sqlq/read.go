@@ -46,8 +46,8 @@ type readCol struct {
 	kind readKind
 }
 
-// SelectList returns the SELECT list for set on alias a: id first, then every readCol.
-func SelectList(set, a string) string {
+// selectList returns the SELECT list for set on alias a: id first, then every readCol.
+func selectList(set, a string) string {
 	var b strings.Builder
 	b.WriteString(a + ".id")
 	for _, c := range readCols[set] {
@@ -60,8 +60,8 @@ func SelectList(set, a string) string {
 	return b.String()
 }
 
-// ScanEntity scans a row produced by SelectList (a *sql.Rows' or pgx.Rows' Scan) (plus extra trailing columns into extra).
-func ScanEntity(set string, scan func(dest ...any) error, extra ...any) (*sensing.Entity, error) {
+// scanEntity scans a row produced by selectList (a *sql.Rows' or pgx.Rows' Scan) (plus extra trailing columns into extra).
+func scanEntity(set string, scan func(dest ...any) error, extra ...any) (*sensing.Entity, error) {
 	cols := readCols[set]
 	e := &sensing.Entity{Set: set, Props: make(map[string]any, len(cols))}
 	dst := []any{&e.ID}

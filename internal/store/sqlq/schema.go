@@ -1,6 +1,3 @@
-// Package sqlq turns SensorThings query options ($filter, $orderby) into SQL for the
-// relational stores. It is shared by the SQLite and PostgreSQL stores; what differs between
-// them (functions, JSON access, geometry) is behind Dialect.
 package sqlq
 
 import (

@@ -1,25 +1,26 @@
-// Package storetest is the conformance suite both stores must pass (store/sqlite and
-// store/postgres): the same calls, the same answers. A store's test runs it with a function
-// that opens a fresh, empty store for each test:
+// Package storetest is the conformance suite both store engines must pass (store/sqlite and
+// store/postgres, each under the SQL core of store/sqlq): the same calls, the same answers. An
+// engine's test runs it with a function that opens a fresh, empty engine for each test:
 //
-//	storetest.Run(t, func(t *testing.T) storetest.Stores { ... })
+//	func TestConformance(t *testing.T) { storetest.Conformance(t, open) }
 //
-// The suite talks to a store only through the interfaces below, which are the method sets
-// cmd/rabta uses, so that a store passing it can replace the other by configuration.
+// The suite talks to the stores only through the interfaces below, which are the method sets
+// internal/node uses, so that an engine passing it can replace the other by configuration.
 package storetest
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/rabta/rabta/internal/alert"
-	"github.com/rabta/rabta/internal/store/sqlq"
-	"github.com/rabta/rabta/internal/warning"
 	"io"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rabta/rabta/internal/alert"
+	"github.com/rabta/rabta/internal/store/sqlq"
+	"github.com/rabta/rabta/internal/warning"
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"

@@ -401,6 +401,18 @@ func testUpdateDelete(t *testing.T, s Stores) {
 	if ds := get(t, s, sensing.Datastreams, 1, ""); ds.Props["phenomenonTime"] != "2025-08-25T07:00:00Z/2025-10-01T00:00:00Z" {
 		t.Errorf("span after PATCH: %v", ds.Props["phenomenonTime"])
 	}
+	// move it to another Datastream: both spans follow
+	mv := &sensing.Entity{Set: sensing.Observations, ID: 4, Props: map[string]any{},
+		Links: map[string][]*sensing.Entity{"Datastream": {{Set: sensing.Datastreams, ID: 2, Ref: true}}}}
+	if err := s.Entities.Update(ctx(), mv, false); err != nil {
+		t.Fatal(err)
+	}
+	if ds := get(t, s, sensing.Datastreams, 1, ""); strings.HasSuffix(fmt.Sprint(ds.Props["phenomenonTime"]), "/2025-10-01T00:00:00Z") {
+		t.Errorf("the span of the Datastream an Observation left: %v", ds.Props["phenomenonTime"])
+	}
+	if ds := get(t, s, sensing.Datastreams, 2, ""); !strings.HasSuffix(fmt.Sprint(ds.Props["phenomenonTime"]), "2025-10-01T00:00:00Z") {
+		t.Errorf("the span of the Datastream an Observation joined: %v", ds.Props["phenomenonTime"])
+	}
 	// relink a Datastream to another Thing
 	rl := &sensing.Entity{Set: sensing.Datastreams, ID: 2, Props: map[string]any{}, Links: map[string][]*sensing.Entity{"Thing": {{Set: sensing.Things, ID: 1, Ref: true}}}}
 	if err := s.Entities.Update(ctx(), rl, false); err != nil {
