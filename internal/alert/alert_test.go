@@ -7,13 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rabta/rabta/internal/store/sqlq"
-
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
 var khanki = rule.Rule{ID: "khanki", Name: "Khanki", Kind: rule.Threshold, Datastreams: []int64{1}, Status: rule.Exercise,

@@ -10,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rabta/rabta/internal/store/sqlq"
-
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
 func TestMQTTSubject(t *testing.T) {

@@ -23,14 +23,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rabta/rabta/internal/store/sqlq"
-
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/httpapi"
 	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/store/sqlq"
 	"github.com/rabta/rabta/internal/warning"
 )
 

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/rabta/rabta/internal/store/sqlq"
-
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/bus"
@@ -16,6 +14,7 @@ import (
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings"
 	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/store/sqlq"
 	"github.com/rabta/rabta/internal/warning"
 )
 

@@ -13,14 +13,13 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rabta/rabta/internal/store/storetest"
-
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensorthings"
 	"github.com/rabta/rabta/internal/store/postgres"
 	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/store/storetest"
 )
 
 // syncBuffer is a log destination the server's goroutines can share.

@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rabta/rabta/internal/store/sqlq"
-
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/postgres"
+	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
 func seedThing(t *testing.T, s *sqlq.Entities) {

@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/alert"
-	"github.com/rabta/rabta/internal/ingest"
-
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensing"
 )
 

@@ -7,9 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rabta/rabta/internal/odata"
-
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/odata"
 	"github.com/rabta/rabta/internal/sensing"
 )
 

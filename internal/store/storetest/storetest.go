@@ -19,12 +19,11 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/alert"
-	"github.com/rabta/rabta/internal/store/sqlq"
-	"github.com/rabta/rabta/internal/warning"
-
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/store/sqlq"
+	"github.com/rabta/rabta/internal/warning"
 )
 
 // Entities is the SensorThings entity store: what the HTTP surface, the ingest path, the QC
