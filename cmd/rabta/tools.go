@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensing"
@@ -117,106 +115,28 @@ func importObservations(ctx context.Context, args []string, stdout, stderr io.Wr
 		return err
 	}
 	defer stores.Close()
-	ents := stores.Entities
 	bar := &progress{w: stderr, total: info.Size(), off: *quiet}
-	resolved := map[string]int64{}
-	var stored, dup, bad int
-	var batch []sensing.Observation
-	var lines []int
-	report := func(line int, err error) {
-		bad++
-		if bad <= *maxErrors {
-			bar.clear()
-			msg := apperr.Message(err)
-			if re := (*sensing.RowError)(nil); errors.As(err, &re) {
-				msg = re.UserMessage() // the file's own mistake, said in full
+	shown := 0
+	im := &ingest.CSVImport{
+		Service: &ingest.Service{Store: stores.Entities},
+		Resolve: stores.Entities,
+		Batch:   importBatch,
+		Reject: func(line int, reason string) {
+			if shown++; shown <= *maxErrors {
+				bar.clear()
+				fmt.Fprintf(stdout, "line %d: %s\n", line, reason)
 			}
-			fmt.Fprintf(stdout, "line %d: %s\n", line, msg)
-		}
+		},
+		Progress: func(n ingest.ImportCount) { bar.show(counter.n, n.Stored, n.Duplicates, n.Rejected) },
 	}
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		_, errs, err := ents.IngestNew(ctx, batch)
-		if err != nil {
-			return err
-		}
-		for i, e := range errs {
-			switch {
-			case e == nil:
-				stored++
-			case ingest.Duplicate(e):
-				dup++
-			default:
-				report(lines[i], e)
-			}
-		}
-		batch, lines = batch[:0], lines[:0]
-		bar.show(counter.n, stored, dup, bad)
-		return nil
-	}
-	for {
-		row, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var re *sensing.RowError
-		if errors.As(err, &re) {
-			report(re.Line, err)
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", fs.Arg(0), err)
-		}
-		ref, key := row.Datastream, "id:"+row.Datastream
-		if rd.Layout() == sensing.LayoutPDMA {
-			ref, key = row.Station, "pdma:"+row.Station
-		}
-		id, ok := resolved[key]
-		if !ok {
-			if rd.Layout() == sensing.LayoutPDMA {
-				id, err = ents.DatastreamByPDMA(ctx, ref)
-			} else {
-				id, err = ents.DatastreamByName(ctx, ref)
-			}
-			if err != nil && apperr.KindOf(err) == apperr.Internal {
-				return err
-			}
-			resolved[key] = id // 0 when unknown: every row of it is reported
-		}
-		if id == 0 {
-			report(row.Line, apperr.E(apperr.NotFound, "no datastream %q", ref))
-			continue
-		}
-		o := sensing.Observation{DatastreamID: id, PhenStart: row.Start, PhenEnd: row.End, PhenText: row.PhenomenonTime, Parameters: row.Parameters}
-		if row.ResultTime != nil {
-			o.ResultTime, o.ResultTimeText = row.ResultTime, row.ResultTime.Format(time.RFC3339Nano)
-		}
-		switch v := row.Result.(type) {
-		case float64:
-			o.ResultNum = &v
-		case json.RawMessage:
-			o.ResultJSON = v
-		}
-		batch = append(batch, o)
-		lines = append(lines, row.Line)
-		if len(batch) >= importBatch {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
-	if err := flush(); err != nil {
+	n, err := im.Run(ctx, rd)
+	if err != nil {
 		return err
 	}
 	bar.done()
-	fmt.Fprintf(stdout, "%s: %d stored, %d already present, %d rejected\n", fs.Arg(0), stored, dup, bad)
-	if bad > 0 {
-		return fmt.Errorf("%d rows rejected", bad)
+	fmt.Fprintf(stdout, "%s: %d stored, %d already present, %d rejected\n", fs.Arg(0), n.Stored, n.Duplicates, n.Rejected)
+	if n.Rejected > 0 {
+		return fmt.Errorf("%d rows rejected", n.Rejected)
 	}
 	return nil
 }
