@@ -33,12 +33,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rabta/rabta/internal/store/sqlq"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -57,7 +57,7 @@ type DB struct {
 	partMu sync.Mutex
 	parts  map[int64]bool // months (µs at their start) whose observations partition exists
 
-	locks sync.Map // name → *sync.Mutex: one holder per process before the advisory lock
+	locks sqlq.Mutexes // one holder per process before the advisory lock
 
 	outbox publishedSet // published outbox entries
 	idMu   sync.Mutex
@@ -145,9 +145,8 @@ func lockKey(ctx context.Context, c interface {
 	return int64(h.Sum64()), nil
 }
 
-// migrate applies the embedded migrations not yet applied, each in its own transaction,
-// holding an advisory lock so that processes starting together do not race.
-// Migrations are append-only: a released file is never edited, a change is a new file.
+// migrate applies the embedded migrations not yet applied (sqlq.Migrate), holding an advisory
+// lock so that processes starting together do not race.
 func (db *DB) migrate(ctx context.Context) error {
 	return db.conn(ctx, func(c *pgx.Conn) error {
 		key, err := lockKey(ctx, c, "migrate")
@@ -158,45 +157,11 @@ func (db *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		defer c.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key)
-		if _, err := c.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		names, err := fs.Glob(migrations, "migrations/*.sql")
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			version := strings.TrimSuffix(filepath.Base(name), ".sql")
-			var n int
-			if err := c.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
-				return fmt.Errorf("migrate %s: %w", version, err)
-			}
-			if n > 0 {
-				continue
-			}
-			body, err := migrations.ReadFile(name)
-			if err != nil {
-				return fmt.Errorf("migrate %s: %w", version, err)
-			}
-			tx, err := c.Begin(ctx)
-			if err != nil {
-				return fmt.Errorf("migrate %s: %w", version, err)
-			}
+		return sqlq.Migrate(ctx, db, migrations, func(ctx context.Context, tx sqlq.Tx, body string) error {
 			// several statements in one string: the simple protocol runs them all
-			if _, err := tx.Exec(ctx, string(body), pgx.QueryExecModeSimpleProtocol); err != nil {
-				tx.Rollback(ctx)
-				return fmt.Errorf("migrate %s: %w", version, err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, time.Now().Unix()); err != nil {
-				tx.Rollback(ctx)
-				return fmt.Errorf("migrate %s: %w", version, err)
-			}
-			if err := tx.Commit(ctx); err != nil {
-				return fmt.Errorf("migrate %s: %w", version, err)
-			}
-		}
-		return nil
+			_, err := tx.(execer).q.Exec(ctx, body, pgx.QueryExecModeSimpleProtocol)
+			return err
+		})
 	})
 }
 

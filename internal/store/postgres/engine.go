@@ -230,16 +230,14 @@ func (db *DB) Outbox() sqlq.OutboxLog { return &db.outbox }
 // runs. Callers in this process queue on a mutex first, so that waiting for the lock holds no
 // pooled connection that the holder's fn may need.
 func (db *DB) Lock(ctx context.Context, name string, fn func(context.Context) error) error {
-	m, _ := db.locks.LoadOrStore(name, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	defer mu.Unlock()
-	return db.conn(ctx, func(c *pgx.Conn) error {
-		if _, err := c.Exec(ctx, `SELECT pg_advisory_lock(hashtext($1))`, "rabta:"+name); err != nil {
-			return fmt.Errorf("lock %s: %w", name, err)
-		}
-		defer c.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext($1))`, "rabta:"+name)
-		return fn(ctx)
+	return db.locks.Do(name, func() error {
+		return db.conn(ctx, func(c *pgx.Conn) error {
+			if _, err := c.Exec(ctx, `SELECT pg_advisory_lock(hashtext($1))`, "rabta:"+name); err != nil {
+				return fmt.Errorf("lock %s: %w", name, err)
+			}
+			defer c.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext($1))`, "rabta:"+name)
+			return fn(ctx)
+		})
 	})
 }
 

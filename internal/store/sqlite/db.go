@@ -18,14 +18,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"path/filepath"
 	"runtime"
-	"sort"
-	"strings"
-	"sync"
 	"time"
+
+	"github.com/rabta/rabta/internal/store/sqlq"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -40,8 +38,8 @@ type DB struct {
 	r    *sql.DB          // read-only pool
 	Now  func() time.Time // the clock of HistoricalLocations, outbox entries and keys
 
-	outbox watermark // published outbox entries
-	locks  sync.Map  // node-wide locks: name → *sync.Mutex
+	outbox watermark    // published outbox entries
+	locks  sqlq.Mutexes // node-wide locks
 }
 
 // Open opens (creating if needed) the database file at path and applies pending migrations.
@@ -99,47 +97,12 @@ func (db *DB) Ping(ctx context.Context) error {
 	return db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
-// migrate applies the embedded migrations not yet applied, each in its own transaction.
-// Migrations are append-only: a released file is never edited, a change is a new file.
+// migrate applies the embedded migrations not yet applied (sqlq.Migrate), each on the writer.
 func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		version := strings.TrimSuffix(filepath.Base(name), ".sql")
-		var n int
-		if err := db.w.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
-			return fmt.Errorf("migrate %s: %w", version, err)
-		}
-		if n > 0 {
-			continue
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("migrate %s: %w", version, err)
-		}
-		tx, err := db.w.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("migrate %s: %w", version, err)
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate %s: %w", version, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, time.Now().Unix()); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate %s: %w", version, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrate %s: %w", version, err)
-		}
-	}
-	return nil
+	return sqlq.Migrate(ctx, db, migrations, func(ctx context.Context, tx sqlq.Tx, body string) error {
+		_, err := tx.Exec(ctx, body) // the driver runs every statement of the file
+		return err
+	})
 }
 
 // Backup writes a consistent copy of the database to path while the node keeps running

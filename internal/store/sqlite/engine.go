@@ -145,11 +145,7 @@ func (db *DB) Outbox() sqlq.OutboxLog { return &db.outbox }
 // Lock implements sqlq.Engine. One process owns a SQLite store (the data directory is
 // locked), so an in-process mutex is the whole story.
 func (db *DB) Lock(ctx context.Context, name string, fn func(context.Context) error) error {
-	m, _ := db.locks.LoadOrStore(name, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	defer mu.Unlock()
-	return fn(ctx)
+	return db.locks.Do(name, func() error { return fn(ctx) })
 }
 
 // watermark is the outbox record of a single-writer store.

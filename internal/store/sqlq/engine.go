@@ -3,6 +3,7 @@ package sqlq
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"time"
 
 	"github.com/rabta/rabta/internal/sensing"
@@ -122,4 +123,18 @@ func readEach(ctx context.Context, eng Engine, fn func(Rows) error, query string
 // readRow runs one single-row query outside a transaction and scans it into dest.
 func readRow(ctx context.Context, eng Engine, query string, args []any, dest ...any) error {
 	return eng.Do(ctx, func(tx Tx) error { return tx.QueryRow(ctx, query, args...).Scan(dest...) })
+}
+
+// Mutexes serialises this process's callers by name: the whole of a node-wide lock for an
+// engine one process owns, the first step of one for an engine shared by several processes.
+// The zero value is ready to use.
+type Mutexes struct{ m sync.Map }
+
+// Do runs fn holding the mutex name.
+func (l *Mutexes) Do(name string, fn func() error) error {
+	m, _ := l.m.LoadOrStore(name, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	defer mu.Unlock()
+	return fn()
 }
