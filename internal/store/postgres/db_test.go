@@ -10,7 +10,6 @@ import (
 	"github.com/rabta/rabta/internal/store/storetest"
 )
 
-func testDSN(t testing.TB) string       { return storetest.PostgresDSN(t) }
 func testDSNSchema(t testing.TB) string { return storetest.PostgresSchema(t) }
 
 // testDB opens a store in a fresh schema.
