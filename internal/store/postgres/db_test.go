@@ -15,7 +15,13 @@ func testDSNSchema(t testing.TB) string { return storetest.PostgresSchema(t) }
 // testDB opens a store in a fresh schema.
 func testDB(t testing.TB) *postgres.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), testDSNSchema(t))
+	return testDBAt(t, testDSNSchema(t))
+}
+
+// testDBAt opens a store at dsn.
+func testDBAt(t testing.TB, dsn string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
