@@ -157,7 +157,7 @@ func (db *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		defer c.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key)
-		return sqlq.Migrate(ctx, db, migrations, func(ctx context.Context, tx sqlq.Tx, body string) error {
+		return sqlq.Migrate(ctx, db, migrations, sqlq.PostgresDDL, func(ctx context.Context, tx sqlq.Tx, body string) error {
 			// several statements in one string: the simple protocol runs them all
 			_, err := tx.(execer).q.Exec(ctx, body, pgx.QueryExecModeSimpleProtocol)
 			return err

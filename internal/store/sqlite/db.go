@@ -99,7 +99,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // migrate applies the embedded migrations not yet applied (sqlq.Migrate), each on the writer.
 func (db *DB) migrate(ctx context.Context) error {
-	return sqlq.Migrate(ctx, db, migrations, func(ctx context.Context, tx sqlq.Tx, body string) error {
+	return sqlq.Migrate(ctx, db, migrations, sqlq.SQLiteDDL, func(ctx context.Context, tx sqlq.Tx, body string) error {
 		_, err := tx.Exec(ctx, body) // the driver runs every statement of the file
 		return err
 	})

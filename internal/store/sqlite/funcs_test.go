@@ -77,11 +77,11 @@ func TestGeoFuncs(t *testing.T) {
 // TestGeoFilters compiles geometry $filters with sqlq against this store's Schema.
 func TestGeoFilters(t *testing.T) {
 	db := funcsDB(t)
-	ddl, err := migrations.ReadFile("migrations/0001_sensing.sql")
+	ddl, err := sqlq.SQLiteDDL.Expand("--include sensing")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{string(ddl),
+	for _, s := range []string{ddl,
 		`INSERT INTO locations (id, name, description, encoding_type, location) VALUES
 			(1, 'in', '', 'application/geo+json', '{"type":"Point","coordinates":[30,10]}'),
 			(2, 'feature in', '', 'application/geo+json', '{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[31,11]}}'),

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -107,7 +106,7 @@ func testDB(t testing.TB) *sql.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	ddl, err := os.ReadFile("../sqlite/migrations/0001_sensing.sql")
+	ddl, err := sqlq.SQLiteDDL.Expand("--include sensing")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,12 @@
 // Everything else lives here, once: a new table or query is written in this package, and
 // package store/storetest holds both engines to the same behaviour.
 //
+// The tables are written once too (ddl/*.sql, spelled for each engine by DDL); each engine's
+// migrations include them by name and add only what is its own (PostgreSQL's partitioned
+// observations, PostGIS functions, the id reservation function).
+//
 // Life cycle: an engine is opened by its package (sqlite.Open, postgres.Open), which applies
-// its embedded migrations; NewEntities, NewAuth and NewAlerts give the stores over it. They
+// its embedded migrations (Migrate); NewEntities, NewAuth and NewAlerts give the stores over it. They
 // hold no connection of their own and are safe for concurrent use. Entities serialises this
 // process's writers (so that QC sees each datastream's observations in commit order) and
 // caches what QC needs to know of each datastream until a write fails or datastreams change.

@@ -39,13 +39,15 @@ func pgTestConn(t testing.TB) *pgx.Conn {
 		c.Close(context.Background())
 	})
 	stmts := []string{"CREATE SCHEMA " + schemaName, "SET search_path = " + schemaName + ", public"}
-	for _, f := range []string{"../postgres/migrations/0001_sensing.sql", "../postgres/migrations/0004_geometry.sql"} {
-		ddl, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stmts = append(stmts, string(ddl))
+	sensing, err := sqlq.PostgresDDL.Expand("--include sensing")
+	if err != nil {
+		t.Fatal(err)
 	}
+	geometry, err := os.ReadFile("../postgres/migrations/0004_geometry.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts = append(stmts, sensing, string(geometry))
 	stmts = append(stmts, "CREATE TABLE observations_default PARTITION OF observations DEFAULT")
 	stmts = append(stmts, testRows()...)
 	stmts = append(stmts,

@@ -1,14 +1,3 @@
--- Transactional outbox: each accepted batch of observations writes, in the same transaction,
--- one small entry per datastream and up to 1000 observations (an id range, not a copy of the
--- data); the relay reads the observations, publishes them to the bus with the entry id as the
--- message id (so a re-publish after a crash is de-duplicated) and then deletes the entry.
--- AUTOINCREMENT: an id is never reused after its entry is deleted, since the id is the message
--- id JetStream de-duplicates on.
-CREATE TABLE outbox (
-  id         INTEGER PRIMARY KEY AUTOINCREMENT,
-  kind       TEXT NOT NULL,     -- "obs": a batch of observations of one datastream
-  key        INTEGER NOT NULL,  -- the datastream id for "obs"
-  first_id   INTEGER NOT NULL,  -- the entry's observations: this datastream's rows with
-  last_id    INTEGER NOT NULL,  --   first_id <= id <= last_id
-  created_us INTEGER NOT NULL
-);
+-- The tables both engines create, written once in store/sqlq/ddl/outbox.sql and spelled for
+-- this engine by sqlq.Migrate.
+--include outbox
