@@ -209,8 +209,8 @@ func (db *DB) InsertObservations(ctx context.Context, tx sqlq.Tx, obs []*sensing
 }
 
 // Prepare implements sqlq.Engine: the monthly partitions the times fall in.
-func (db *DB) Prepare(ctx context.Context, times []time.Time) error {
-	return db.ensurePartitions(ctx, times)
+func (db *DB) Prepare(ctx context.Context, times func() []time.Time) error {
+	return db.ensurePartitions(ctx, times())
 }
 
 // Retry implements sqlq.Engine: another process dropped a partition this one thought was there.

@@ -133,7 +133,7 @@ var insertObservation = "INSERT INTO observations (" + strings.Join(sqlq.Observa
 	strings.TrimSuffix(strings.Repeat("?, ", len(sqlq.ObservationColumns)), ", ") + ")"
 
 // Prepare implements sqlq.Engine: nothing to prepare.
-func (db *DB) Prepare(context.Context, []time.Time) error { return nil }
+func (db *DB) Prepare(context.Context, func() []time.Time) error { return nil }
 
 // Retry implements sqlq.Engine: nothing is worth retrying.
 func (db *DB) Retry(error) bool { return false }

@@ -73,11 +73,11 @@ type Engine interface {
 	// grow with the order of obs in one unbroken run, so that outbox id ranges hold only
 	// this transaction's rows.
 	InsertObservations(ctx context.Context, tx Tx, obs []*sensing.Observation) error
-	// Prepare readies the engine for observations at these phenomenon times, outside any
-	// transaction (PostgreSQL creates missing monthly partitions). Retry tells whether a
-	// write that failed with err is worth one more attempt after Prepare (a partition was
-	// dropped meanwhile by another process).
-	Prepare(ctx context.Context, times []time.Time) error
+	// Prepare readies the engine for observations at the phenomenon times times returns,
+	// outside any transaction (PostgreSQL creates missing monthly partitions; an engine with
+	// nothing to prepare never calls times). Retry tells whether a write that failed with err is
+	// worth one more attempt after Prepare (a partition was dropped meanwhile by another process).
+	Prepare(ctx context.Context, times func() []time.Time) error
 	Retry(err error) bool
 	// Outbox is the engine's record of outbox entries published but not yet deleted.
 	Outbox() OutboxLog

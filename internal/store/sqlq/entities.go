@@ -88,7 +88,7 @@ func obsTimes(e *sensing.Entity, out []time.Time) []time.Time {
 // Create inserts e and everything linked inline (deep insert) in one transaction and returns
 // the new id. Entities linked by reference must exist.
 func (s *Entities) Create(ctx context.Context, e *sensing.Entity) (int64, error) {
-	if err := s.eng.Prepare(ctx, obsTimes(e, nil)); err != nil {
+	if err := s.eng.Prepare(ctx, func() []time.Time { return obsTimes(e, nil) }); err != nil {
 		return 0, err
 	}
 	var id int64

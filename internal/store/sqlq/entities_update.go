@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/sensing"
@@ -17,11 +18,14 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 	set := sensing.Sets[e.Set]
 	t := Sensing[e.Set]
 	// a new phenomenon time may move an Observation to a month without a partition yet
-	times := obsTimes(&sensing.Entity{Links: e.Links}, nil)
-	if v, ok := e.Props["phenomenonTime"].(string); ok && e.Set == sensing.Observations {
-		if start, _, err := sensing.ParseTimeOrInterval(v); err == nil {
-			times = append(times, start)
+	times := func() []time.Time {
+		times := obsTimes(&sensing.Entity{Links: e.Links}, nil)
+		if v, ok := e.Props["phenomenonTime"].(string); ok && e.Set == sensing.Observations {
+			if start, _, err := sensing.ParseTimeOrInterval(v); err == nil {
+				times = append(times, start)
+			}
 		}
+		return times
 	}
 	if err := s.eng.Prepare(ctx, times); err != nil {
 		return err

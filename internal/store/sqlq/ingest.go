@@ -36,9 +36,12 @@ func (s *Entities) IngestNew(ctx context.Context, obs []sensing.Observation) (id
 }
 
 func (s *Entities) ingest(ctx context.Context, obs []sensing.Observation, dedup bool) (ids []int64, errs []error, err error) {
-	times := make([]time.Time, len(obs))
-	for i := range obs {
-		times[i] = obs[i].PhenStart
+	times := func() []time.Time {
+		times := make([]time.Time, len(obs))
+		for i := range obs {
+			times[i] = obs[i].PhenStart
+		}
+		return times
 	}
 	for attempt := 0; ; attempt++ {
 		if err := s.eng.Prepare(ctx, times); err != nil {
