@@ -358,22 +358,16 @@ func testEngineState(t *testing.T, s warning.Store) {
 	}
 }
 
-// Labeler is alert.Labeler as both stores' Entities implement it.
-type Labeler = alert.Labeler
-
 // RunDatastreamLabel checks the Entities' DatastreamLabel (alert.Labeler): the Thing's name
 // and the unit's symbol, and an error for a datastream that does not exist.
 func RunDatastreamLabel(t *testing.T, open func(t *testing.T) Stores) {
 	s := open(t)
-	l, ok := s.Entities.(Labeler)
-	if !ok {
-		t.Fatalf("%T does not implement alert.Labeler", s.Entities)
-	}
+	l := s.Entities
 	seed(t, s)
 	if station, unit, err := l.DatastreamLabel(ctx(), 2); err != nil || station != "Marala" || unit != "[cft_i]/s" {
 		t.Errorf("label %q %q %v", station, unit, err)
 	}
-	if _, _, err := l.DatastreamLabel(ctx(), 99); err == nil {
-		t.Error("label of a missing datastream")
+	if _, _, err := l.DatastreamLabel(ctx(), 99); apperr.KindOf(err) != apperr.NotFound {
+		t.Errorf("label of a missing datastream: %v, want NotFound", err)
 	}
 }

@@ -26,72 +26,23 @@ import (
 	"github.com/rabta/rabta/internal/warning"
 )
 
-// Entities is the SensorThings entity store: what the HTTP surface, the ingest path, the QC
-// monitor and the outbox relay use.
-type Entities interface {
-	Get(ctx context.Context, q *sensing.Query) (*sensing.Entity, error)
-	List(ctx context.Context, q *sensing.Query) (*sensing.Page, error)
-	Navigate(ctx context.Context, set string, id int64, nav string) (string, int64, error)
-	Create(ctx context.Context, e *sensing.Entity) (int64, error)
-	Update(ctx context.Context, e *sensing.Entity, replace bool) error
-	Delete(ctx context.Context, set string, id int64) error
-
-	Ingest(ctx context.Context, obs []sensing.Observation) ([]int64, []error, error)
-	IngestNew(ctx context.Context, obs []sensing.Observation) ([]int64, []error, error)
-
-	DatastreamByName(ctx context.Context, ref string) (int64, error)
-	DatastreamByPDMA(ctx context.Context, station string) (int64, error)
-	LastSeen(ctx context.Context) (map[int64]time.Time, error)
-	CountThings(ctx context.Context) (int64, error)
-	DatastreamInfos(ctx context.Context) ([]sensing.DatastreamInfo, error)
-
-	OutboxDone(ctx context.Context, ids []int64) error
-	OutboxBacklog(ctx context.Context) (int64, time.Time, error)
-}
-
-// OutboxEntry is one outbox entry, as both stores return it (each with its own type).
-type OutboxEntry struct {
-	ID      int64
-	Kind    string
-	Key     int64
-	Payload []byte
-	Created time.Time
-}
-
-// Stores is one freshly opened, empty store.
+// Stores is one freshly opened, empty store: the SQL core's entity and key stores over one
+// engine.
 type Stores struct {
-	Entities Entities
+	Entities *sqlq.Entities
 	Auth     auth.Store
-	// OutboxPending is Entities.OutboxPending, converted to OutboxEntry.
-	OutboxPending func(ctx context.Context, limit int) ([]OutboxEntry, error)
-	// ErrDuplicate is the store's ErrDuplicate (IngestNew).
-	ErrDuplicate error
-	// Configure sets the entity store's fields: QC, Outbox, Node and AfterCommit.
-	Configure func(qc sensing.Checker, outbox bool, node string, afterCommit func(n int))
-	// SetNow sets the store's clock (DB.Now).
+	// SetNow sets the engine's clock (DB.Now).
 	SetNow func(func() time.Time)
 }
 
-// Core returns the Stores of the SQL core's entity and key stores over one engine (both
-// stores are that, each on its own engine); setNow sets the engine's clock.
-func Core(ents *sqlq.Entities, keys auth.Store, setNow func(func() time.Time)) Stores {
-	return Stores{
-		Entities: ents,
-		Auth:     keys,
-		OutboxPending: func(ctx context.Context, limit int) ([]OutboxEntry, error) {
-			rows, err := ents.OutboxPending(ctx, limit)
-			out := make([]OutboxEntry, len(rows))
-			for i, r := range rows {
-				out[i] = OutboxEntry(r)
-			}
-			return out, err
-		},
-		ErrDuplicate: sqlq.ErrDuplicate,
-		Configure: func(qc sensing.Checker, outbox bool, node string, after func(int)) {
-			ents.QC, ents.Outbox, ents.Node, ents.AfterCommit = qc, outbox, node, after
-		},
-		SetNow: setNow,
-	}
+// Configure sets the entity store's QC, outbox, node id and after-commit hook.
+func (s Stores) Configure(qc sensing.Checker, outbox bool, node string, afterCommit func(n int)) {
+	s.Entities.QC, s.Entities.Outbox, s.Entities.Node, s.Entities.AfterCommit = qc, outbox, node, afterCommit
+}
+
+// OutboxPending is Entities.OutboxPending.
+func (s Stores) OutboxPending(ctx context.Context, limit int) ([]sqlq.OutboxEntry, error) {
+	return s.Entities.OutboxPending(ctx, limit)
 }
 
 // Checker is the QC the suite configures: a negative result is flagged bad and kept, a result
@@ -333,7 +284,7 @@ type Open func(t testing.TB) (eng sqlq.Engine, setNow func(func() time.Time))
 // Fresh returns the Stores of a fresh engine from open.
 func Fresh(t testing.TB, open Open) Stores {
 	eng, setNow := open(t)
-	return Core(sqlq.NewEntities(eng, nil), sqlq.NewAuth(eng), setNow)
+	return Stores{Entities: sqlq.NewEntities(eng, nil), Auth: sqlq.NewAuth(eng), SetNow: setNow}
 }
 
 // Conformance runs every suite a store engine must pass (entities, alerts, labels), each test

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rabta/rabta/internal/store/sqlq"
+
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/odata"
@@ -543,7 +545,7 @@ func testIngestNew(t *testing.T, s Stores) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ids[0] == 0 || ids[1] == 0 || ids[2] == 0 || ids[3] != 0 || !errors.Is(errs[3], s.ErrDuplicate) {
+	if ids[0] == 0 || ids[1] == 0 || ids[2] == 0 || ids[3] != 0 || !errors.Is(errs[3], sqlq.ErrDuplicate) {
 		t.Errorf("first import: %v %v", ids, errs)
 	}
 	ids, errs, err = s.Entities.IngestNew(ctx(), batch())
@@ -551,7 +553,7 @@ func testIngestNew(t *testing.T, s Stores) {
 		t.Fatal(err)
 	}
 	for i := range ids {
-		if ids[i] != 0 || !errors.Is(errs[i], s.ErrDuplicate) || kind(errs[i]) != apperr.Conflict {
+		if ids[i] != 0 || !errors.Is(errs[i], sqlq.ErrDuplicate) || kind(errs[i]) != apperr.Conflict {
 			t.Errorf("second import item %d: %d %v", i, ids[i], errs[i])
 		}
 	}
