@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/pem"
 	"time"
 
 	"github.com/beevik/etree"
@@ -137,4 +138,25 @@ func readEtree(b []byte) (*etree.Document, error) {
 		return nil, errf(ErrSyntax, "", 0, "no root element")
 	}
 	return doc, nil
+}
+
+// ParseCertificates returns the certificates in PEM text (blocks of type CERTIFICATE; other
+// blocks are passed over), for the trusted signers Verify takes.
+func ParseCertificates(pemText []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, pemText = pem.Decode(pemText)
+		if blk == nil {
+			return out, nil
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"math/big"
 	"reflect"
@@ -177,5 +178,21 @@ func TestVerifyRealSignature(t *testing.T) {
 	if err != nil {
 		t.Logf("real NAAD signature does not verify with goxmldsig: %v", err)
 		t.Skip("known limitation, see report")
+	}
+}
+
+// ParseCertificates takes every CERTIFICATE block of a PEM file, passes over others (a key),
+// and refuses a block that is not a certificate.
+func TestParseCertificates(t *testing.T) {
+	k := rsaKey(t)
+	a, b := testCert(t, k, "a"), testCert(t, k, "b")
+	text := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Raw}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte("x")})...)
+	text = append(text, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b.Raw})...)
+	got, err := ParseCertificates(text)
+	if err != nil || len(got) != 2 || got[0].Subject.CommonName != "a" || got[1].Subject.CommonName != "b" {
+		t.Fatalf("%v %v", got, err)
+	}
+	if _, err := ParseCertificates(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("junk")})); err == nil {
+		t.Error("a broken certificate: no error")
 	}
 }

@@ -111,21 +111,11 @@ func trustedCerts(dir string) ([]*x509.Certificate, error) {
 		if err != nil {
 			return nil, err
 		}
-		for {
-			var blk *pem.Block
-			blk, b = pem.Decode(b)
-			if blk == nil {
-				break
-			}
-			if blk.Type != "CERTIFICATE" {
-				continue
-			}
-			c, err := x509.ParseCertificate(blk.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("trusted certificate %s: %w", f, err)
-			}
-			out = append(out, c)
+		certs, err := cap.ParseCertificates(b)
+		if err != nil {
+			return nil, fmt.Errorf("trusted certificate %s: %w", f, err)
 		}
+		out = append(out, certs...)
 	}
 	return out, nil
 }
