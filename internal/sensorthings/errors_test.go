@@ -19,6 +19,7 @@ import (
 	"github.com/rabta/rabta/internal/sensorthings"
 	"github.com/rabta/rabta/internal/store/postgres"
 	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/store/sqlq"
 	"github.com/rabta/rabta/internal/store/storetest"
 )
 
@@ -48,16 +49,10 @@ type storeNode struct {
 	log   *syncBuffer
 }
 
-type entityStore interface {
-	sensorthings.Store
-	ingest.Store
-}
-
 func newStoreNode(t *testing.T, store string) *storeNode {
 	t.Helper()
 	ctx := context.Background()
-	var keys auth.Store
-	var ents entityStore
+	var eng sqlq.Engine
 	switch store {
 	case "sqlite":
 		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rabta.db"))
@@ -65,15 +60,16 @@ func newStoreNode(t *testing.T, store string) *storeNode {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		keys, ents = sqlite.NewAuth(db), sqlite.NewEntities(db, &ingest.QC{})
+		eng = db
 	case "postgres":
-		db, err := postgres.Open(ctx, pgSchema(t))
+		db, err := postgres.Open(ctx, storetest.PostgresSchema(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		keys, ents = postgres.NewAuth(db), postgres.NewEntities(db, &ingest.QC{})
+		eng = db
 	}
+	keys, ents := sqlq.NewAuth(eng), sqlq.NewEntities(eng, &ingest.QC{})
 	admin, _, err := auth.Create(ctx, keys, "pdma", auth.Admin, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -89,9 +85,6 @@ func newStoreNode(t *testing.T, store string) *storeNode {
 	t.Cleanup(srv.Close)
 	return &storeNode{srv: srv, admin: admin, log: logs}
 }
-
-// pgSchema returns a DSN for a fresh schema in the tests' PostgreSQL (see storetest).
-func pgSchema(t *testing.T) string { return storetest.PostgresSchema(t) }
 
 // do sends a request with the admin key and an X-Request-Id when id is not "".
 func (n *storeNode) do(t *testing.T, method, path, body, id string) *http.Response {
