@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rabta/rabta/internal/store/storetest"
 )
+
+var update = flag.Bool("update", false, "rewrite testdata/schema.golden")
 
 // The schema the migrations make, as PostgreSQL's catalogue describes it (columns with types,
 // collations, defaults and identities, constraints, indexes, functions), held against
@@ -57,5 +60,5 @@ func TestSchema(t *testing.T) {
 		WHERE schemaname = current_schema() ORDER BY 1, 2`)
 	dump(`SELECT p.proname, pg_get_function_identity_arguments(p.oid) FROM pg_proc p
 		WHERE p.pronamespace = current_schema()::regnamespace ORDER BY 1`)
-	storetest.Golden(t, "schema.golden", out.String())
+	storetest.Golden(t, "schema.golden", out.String(), *update)
 }

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/rabta/rabta/internal/store/sqlite"
 	"github.com/rabta/rabta/internal/store/storetest"
 )
+
+var update = flag.Bool("update", false, "rewrite testdata/schema.golden")
 
 // The schema the migrations make, as SQLite describes it (columns, keys, indexes, foreign
 // keys), held against testdata/schema.golden: a change to the migrations that changes the
@@ -75,5 +78,5 @@ func TestSchema(t *testing.T) {
 			return fmt.Sprintf("  index %s unique=%d (%s)\n", name, unique, cols)
 		})
 	}
-	storetest.Golden(t, "schema.golden", out.String())
+	storetest.Golden(t, "schema.golden", out.String(), *update)
 }

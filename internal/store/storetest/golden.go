@@ -1,19 +1,17 @@
 package storetest
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-// Golden compares got with the file testdata/name, or writes it with -update.
-func Golden(t *testing.T, name, got string) {
+// Golden compares got with the file testdata/name, or writes it when update is set (a test's
+// -update flag: this package defines no flags, as packages that import it have their own).
+func Golden(t *testing.T, name, got string, update bool) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	if *update {
+	if update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
 		}
