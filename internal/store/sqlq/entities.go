@@ -60,8 +60,8 @@ func (s *Entities) tx(ctx context.Context, what string, fn func(tx Tx) error) er
 		clear(s.dsCache)
 		werr := s.eng.WriteErr(err)
 		var ae *apperr.Error
-		if werr != err && what != "" && errors.As(werr, &ae) {
-			ae.Msg = what + ": " + ae.Msg
+		if werr != err && what != "" && errors.As(werr, &ae) { // the database refused it
+			return apperr.Wrap(ae.Kind, err, "%s: %s", what, ae.Msg)
 		}
 		return werr
 	}

@@ -552,9 +552,7 @@ func (s *Entities) purgeOutbox(ctx context.Context, tx Tx) error {
 func (s *Entities) OutboxBacklog(ctx context.Context) (n int64, oldest time.Time, err error) {
 	var c *int64
 	cond, args := s.eng.Outbox().Unpublished()
-	err = s.eng.Read(ctx, func(tx Tx) error {
-		return tx.QueryRow(ctx, `SELECT count(*), min(created_us) FROM outbox WHERE `+cond, args...).Scan(&n, &c)
-	})
+	err = readRow(ctx, s.eng, `SELECT count(*), min(created_us) FROM outbox WHERE `+cond, args, &n, &c)
 	if c != nil {
 		oldest = time.UnixMicro(*c)
 	}

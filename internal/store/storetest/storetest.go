@@ -4,8 +4,8 @@
 //
 //	func TestConformance(t *testing.T) { storetest.Conformance(t, open) }
 //
-// The suite talks to the stores only through the interfaces below, which are the method sets
-// internal/node uses, so that an engine passing it can replace the other by configuration.
+// The suite drives the core's stores (Stores) over the engine, so that an engine passing it can
+// replace the other by configuration.
 package storetest
 
 import (
