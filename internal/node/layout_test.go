@@ -19,7 +19,11 @@ func TestImportsPointInward(t *testing.T) {
 	const mod = "github.com/rabta/rabta/"
 	layer := map[string]string{
 		"internal/apperr": "pure", "internal/odata": "pure", "internal/sensing": "pure", "internal/rule": "pure", "internal/cap": "pure",
-		"internal/ingest": "domain", "internal/alert": "domain", "internal/warning": "domain", "internal/auth": "domain",
+		"internal/sms": "pure", "internal/channel": "pure", "internal/place": "pure", "internal/i18n": "pure",
+		"internal/dissemination":  "domain",
+		"internal/channel/kannel": "adapter", "internal/channel/smpp": "adapter", "internal/channel/email": "adapter", "internal/channel/webhook": "adapter",
+		"internal/channel/channeltest": "test",
+		"internal/ingest":              "domain", "internal/alert": "domain", "internal/warning": "domain", "internal/auth": "domain",
 		"internal/sensorthings": "adapter", "internal/httpapi": "adapter", "internal/bus": "adapter",
 		"internal/store/sqlq": "adapter", "internal/store/sqlite": "adapter", "internal/store/postgres": "adapter",
 		"internal/store/storetest": "test", "internal/config": "config", "internal/demo": "demo",
