@@ -433,7 +433,7 @@ func fallback(ctx context.Context, tx Tx, id int64, at time.Time) error {
 	var next int
 	err := tx.QueryRow(ctx, `SELECT c.channel, c.position FROM subscriber_contacts c WHERE c.subscriber_id = ? AND c.position > ?
 			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.identifier = ? AND d.subscriber_id = c.subscriber_id AND d.channel = c.channel)
-			ORDER BY c.position LIMIT 1`, sub, pos, ident, sub).Scan(&ch, &next)
+			ORDER BY c.position LIMIT 1`, sub, pos, ident).Scan(&ch, &next)
 	if errors.Is(err, ErrNoRows) {
 		return nil
 	}
