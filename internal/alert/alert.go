@@ -147,6 +147,12 @@ type Service struct {
 	// Lock, when set, is held around every change (several processes sharing one store take
 	// turns through it); an in-process mutex is always held as well.
 	Lock func(ctx context.Context, fn func(context.Context) error) error
+	// Impact, when set, computes and keeps what a draft (identifier "") would reach: the
+	// impact preview an approver sees. A failure is logged; the draft stands.
+	Impact func(ctx context.Context, alertID int64, identifier string, msg *cap.Alert) error
+	// Issued, when set, is told of every message issued, after it is stored (dissemination
+	// plans its deliveries; it also finds stored messages without a plan by itself).
+	Issued func(m *Message)
 
 	mu sync.Mutex
 }
@@ -261,6 +267,11 @@ func (s *Service) setDraft(ctx context.Context, a *Alert, msg *cap.Alert, kind c
 	}
 	if err := s.Store.SaveAlert(ctx, a, Transition{AlertID: a.ID, From: from, To: a.State, By: by, Why: "draft " + string(kind) + ": " + why, At: now}, nil); err != nil {
 		return err
+	}
+	if s.Impact != nil && !auto {
+		if err := s.Impact(ctx, a.ID, "", msg); err != nil {
+			s.log().Warn("impact_failed", "alert", a.ID, "err", err)
+		}
 	}
 	if auto {
 		return s.issue(ctx, a, by, "rule issues automatically")
@@ -440,6 +451,9 @@ func (s *Service) issue(ctx context.Context, a *Alert, by, why string) error {
 			// stored and on the feed; the bus copy is best effort and logged
 			s.log().Warn("alert_publish_failed", "identifier", msg.Identifier, "err", err)
 		}
+	}
+	if s.Issued != nil {
+		s.Issued(msg)
 	}
 	s.log().Info("alert_issued", "alert", a.ID, "identifier", msg.Identifier, "msg_type", string(m.MsgType), "status", string(m.Status), "by", by)
 	return nil
