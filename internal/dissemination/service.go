@@ -410,17 +410,22 @@ func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64) ([]p
 			}
 		}
 	}
+	// an Update or Cancel goes to those the alert reached, on the channels it reached them
+	// by (an Update also to whoever is newly in its area)
+	var prev map[int32]uint8
 	if alertID > 0 && a.MsgType != cap.MsgAlert {
-		prev, err := s.Store.Recipients(ctx, alertID)
+		rec, err := s.Store.Recipients(ctx, alertID)
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, id := range prev {
-			if t, ok := ix.byID[id]; ok {
-				if _, had := chosen[t]; !had {
-					chosen[t] = ""
-				}
+		prev = map[int32]uint8{}
+		for _, r := range rec {
+			if t, ok := ix.byID[r.SubscriberID]; ok {
+				prev[t] |= kindBit(r.Channel)
 			}
+		}
+		for t := range prev {
+			chosen[t] = ""
 		}
 	}
 	order := make([]int32, 0, len(chosen))
@@ -437,9 +442,21 @@ func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64) ([]p
 		conn := chosen[ti]
 		var seen uint8
 		n := 0
+		reached, wasReached := prev[ti]
 		for pos := 0; pos < int(t.nch); pos++ {
 			bit := t.channels[pos]
 			if seen&bit != 0 {
+				continue
+			}
+			if wasReached && a.MsgType == cap.MsgCancel || wasReached && conn == "" {
+				if reached&bit == 0 {
+					continue
+				}
+				seen |= bit
+				k := kinds[bitIndex(bit)]
+				out = append(out, planned{sub: t.id, channel: k, position: int(t.pos[pos])})
+				imp.ByChannel[k]++
+				n++
 				continue
 			}
 			// an sms-only (or unconnected) place gets SMS; other places every channel the
@@ -449,13 +466,16 @@ func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64) ([]p
 			}
 			seen |= bit
 			k := kinds[bitIndex(bit)]
-			out = append(out, planned{sub: t.id, channel: k, position: pos})
+			out = append(out, planned{sub: t.id, channel: k, position: int(t.pos[pos])})
 			imp.ByChannel[k]++
 			n++
 		}
+		if n == 0 && wasReached {
+			continue // reached before on contacts since removed
+		}
 		if n == 0 && t.nch > 0 { // only richer channels in an sms-only place: the first one
 			k := kinds[bitIndex(t.channels[0])]
-			out = append(out, planned{sub: t.id, channel: k, position: 0})
+			out = append(out, planned{sub: t.id, channel: k, position: int(t.pos[0])})
 			imp.ByChannel[k]++
 		}
 		imp.Subscribers++

@@ -82,6 +82,13 @@ type Target struct {
 	Lat, Lon  *float64
 	RadiusKM  float64
 	Channels  []channel.Kind // of the contacts, in preference order (repeats possible)
+	Positions []int          // the contacts' positions (StoredContact.Position), beside Channels
+}
+
+// Recipient is a subscriber an alert reached on a channel.
+type Recipient struct {
+	SubscriberID int64
+	Channel      channel.Kind
 }
 
 // Plan is the record of one issued message's planning.
@@ -141,9 +148,9 @@ type Store interface {
 
 	// Unplanned returns up to limit issued messages that have no plan yet, oldest first.
 	Unplanned(ctx context.Context, limit int) ([]alert.Message, error)
-	// Recipients returns the subscribers an alert reached (a delivery queued, sent or
-	// delivered, of any of its messages).
-	Recipients(ctx context.Context, alertID int64) ([]int64, error)
+	// Recipients returns the subscribers an alert reached and on which channels (a delivery
+	// queued, sent or delivered, of any of its messages), by subscriber id.
+	Recipients(ctx context.Context, alertID int64) ([]Recipient, error)
 	// SavePlan writes a message's plan and its deliveries in one transaction and supersedes
 	// the alert's older deliveries still planned; it returns false (and writes nothing) when
 	// the message already has a plan. Deliveries that already exist are left alone.

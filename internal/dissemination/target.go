@@ -58,7 +58,8 @@ type target struct {
 	lang     uint16 // index into index.langs
 	aud      uint8  // bit i: Audiences[i]
 	nch      uint8
-	channels [MaxContacts]uint8 // kind bit per contact position
+	channels [MaxContacts]uint8 // kind bit per contact, in preference order
+	pos      [MaxContacts]uint8 // the contacts' stored positions
 }
 
 // index is the targeting index: subscribers by place key and by point, built from the store
@@ -102,6 +103,9 @@ func buildIndex(ctx context.Context, st Store, newPoints func() Points, version 
 				break
 			}
 			tg.channels[i] = kindBit(ch)
+			if i < len(t.Positions) {
+				tg.pos[i] = uint8(t.Positions[i])
+			}
 			tg.nch++
 		}
 		n := int32(len(ix.targets))

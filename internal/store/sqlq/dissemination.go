@@ -224,7 +224,8 @@ func (s *Dissemination) Targets(ctx context.Context, fn func(dissemination.Targe
 			var lang, aud, ch string
 			var place *string
 			var lat, lon, radius *float64
-			if err := r.Scan(&id, &lang, &aud, &place, &lat, &lon, &radius, &ch); err != nil {
+			var pos int
+			if err := r.Scan(&id, &lang, &aud, &place, &lat, &lon, &radius, &ch, &pos); err != nil {
 				return err
 			}
 			if cur == nil || cur.ID != id {
@@ -243,8 +244,9 @@ func (s *Dissemination) Targets(ctx context.Context, fn func(dissemination.Targe
 				}
 			}
 			cur.Channels = append(cur.Channels, channel.Kind(ch))
+			cur.Positions = append(cur.Positions, pos)
 			return nil
-		}, `SELECT s.id, s.language, s.audiences, s.place, s.lat, s.lon, s.radius_km, c.channel
+		}, `SELECT s.id, s.language, s.audiences, s.place, s.lat, s.lon, s.radius_km, c.channel, c.position
 			FROM subscribers s JOIN subscriber_contacts c ON c.subscriber_id = s.id ORDER BY s.id, c.position`)
 		if err != nil {
 			return err
@@ -289,15 +291,16 @@ func (s *Dissemination) Unplanned(ctx context.Context, limit int) ([]alert.Messa
 }
 
 // Recipients implements dissemination.Store.
-func (s *Dissemination) Recipients(ctx context.Context, alertID int64) ([]int64, error) {
-	var out []int64
+func (s *Dissemination) Recipients(ctx context.Context, alertID int64) ([]dissemination.Recipient, error) {
+	var out []dissemination.Recipient
 	err := readEach(ctx, s.eng, func(r Rows) error {
-		var id int64
-		out = append(out, 0)
-		err := r.Scan(&id)
-		out[len(out)-1] = id
+		var rc dissemination.Recipient
+		var ch string
+		err := r.Scan(&rc.SubscriberID, &ch)
+		rc.Channel = channel.Kind(ch)
+		out = append(out, rc)
 		return err
-	}, `SELECT DISTINCT subscriber_id FROM deliveries WHERE alert_id = ? AND state IN ('queued', 'sent', 'delivered') ORDER BY subscriber_id`, alertID)
+	}, `SELECT DISTINCT subscriber_id, channel FROM deliveries WHERE alert_id = ? AND state IN ('queued', 'sent', 'delivered') ORDER BY subscriber_id, channel`, alertID)
 	return out, err
 }
 
@@ -420,20 +423,20 @@ func (s *Dissemination) Record(ctx context.Context, id int64, o dissemination.Ou
 	})
 }
 
-// fallback plans, after delivery id failed for good, the subscriber's next contact (by
-// preference) on a channel not yet planned for the same message.
+// fallback plans, after delivery id failed for good, the subscriber's first contact (by
+// preference) on a channel not yet planned for the same message: an e-mail address before
+// the first SMS number is still tried when SMS was all an sms-only place planned.
 func fallback(ctx context.Context, tx Tx, id int64, at time.Time) error {
 	var alertID, sub int64
 	var ident string
-	var pos int
-	if err := tx.QueryRow(ctx, `SELECT alert_id, identifier, subscriber_id, position FROM deliveries WHERE id = ?`, id).Scan(&alertID, &ident, &sub, &pos); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT alert_id, identifier, subscriber_id FROM deliveries WHERE id = ?`, id).Scan(&alertID, &ident, &sub); err != nil {
 		return err
 	}
 	var ch string
 	var next int
-	err := tx.QueryRow(ctx, `SELECT c.channel, c.position FROM subscriber_contacts c WHERE c.subscriber_id = ? AND c.position > ?
+	err := tx.QueryRow(ctx, `SELECT c.channel, c.position FROM subscriber_contacts c WHERE c.subscriber_id = ?
 			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.identifier = ? AND d.subscriber_id = c.subscriber_id AND d.channel = c.channel)
-			ORDER BY c.position LIMIT 1`, sub, pos, ident).Scan(&ch, &next)
+			ORDER BY c.position LIMIT 1`, sub, ident).Scan(&ch, &next)
 	if errors.Is(err, ErrNoRows) {
 		return nil
 	}

@@ -347,7 +347,7 @@ func testSupersede(t *testing.T, d dissemination.Store, a alert.Store) {
 	c := claimOne(t, d, channel.SMS, t0)
 	d.Record(ctx(), c.ID, dissemination.Outcome{State: dissemination.Sent, At: t0})
 	rec, err := d.Recipients(ctx(), m.AlertID)
-	if err != nil || !slices.Equal(rec, []int64{c.SubscriberID}) {
+	if err != nil || !slices.Equal(rec, []dissemination.Recipient{{SubscriberID: c.SubscriberID, Channel: channel.SMS}}) {
 		t.Fatalf("Recipients = %v, %v", rec, err)
 	}
 	// the Update supersedes what of m1 was not sent yet
