@@ -23,7 +23,9 @@ func PickInfo(a *cap.Alert, lang string) *cap.Info {
 			return err == nil && b == wb
 		},
 		func(in *cap.Info) bool { return strings.HasPrefix(strings.ToLower(in.Language), "ur") },
-		func(in *cap.Info) bool { return in.Language == "" || strings.HasPrefix(strings.ToLower(in.Language), "en") },
+		func(in *cap.Info) bool {
+			return in.Language == "" || strings.HasPrefix(strings.ToLower(in.Language), "en")
+		},
 	} {
 		for i := range a.Infos {
 			if try(&a.Infos[i]) {

@@ -82,15 +82,15 @@ type Links struct {
 
 // Service is the dissemination pipeline of one node. Start runs its planner and workers.
 type Service struct {
-	Store    Store
-	Sealer   *Sealer
-	Places   Gazetteer
-	Points   func() Points // a new, empty point index; nil: subscribers' points are not targeted
-	Senders  map[channel.Kind]channel.Sender
-	Render   Renderer
-	Now      func() time.Time
-	Log      *slog.Logger
-	Config   Config
+	Store   Store
+	Sealer  *Sealer
+	Places  Gazetteer
+	Points  func() Points // a new, empty point index; nil: subscribers' points are not targeted
+	Senders map[channel.Kind]channel.Sender
+	Render  Renderer
+	Now     func() time.Time
+	Log     *slog.Logger
+	Config  Config
 	// Observe, when set, is told of every send attempt (for metrics): channel, outcome
 	// state, and how long the send took.
 	Observe func(kind channel.Kind, outcome State, took time.Duration)

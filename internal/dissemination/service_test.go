@@ -80,7 +80,7 @@ type sender struct {
 	got  []channel.Message
 	// fail decides per message: nil sends; an error wrapped with channel.Permanent fails
 	// for good; any other error is transient.
-	fail func(m channel.Message, attempt int) error
+	fail  func(m channel.Message, attempt int) error
 	tries map[int64]int
 }
 

@@ -34,7 +34,7 @@ const (
 	MaxURLLen      = 2048 // bytes, a webhook URL
 	MinSecretLen   = 16   // bytes, a webhook's signing secret
 	MaxRadiusKM    = 500.0
-	MaxSourceLen   = 200 // characters, consent source
+	MaxSourceLen   = 200  // characters, consent source
 	DefaultRegion  = "PK" // phone numbers written without +country are read as Pakistani
 	maxAddressLen  = 254  // RFC 5321 path limit for an e-mail address
 	maxImportLines = 2_000_000

@@ -11,10 +11,10 @@ import (
 // Reach is what a gazetteer finds in an area: the impact figures and the places inside, with
 // their connectivity.
 type Reach struct {
-	People    int64            `json:"people"`
-	Places    map[string]int   `json:"places,omitempty"`   // places by kind (town, village …)
-	Villages  map[string]int   `json:"villages,omitempty"` // villages by connectivity
-	Districts []DistrictReach  `json:"districts,omitempty"`
+	People    int64             `json:"people"`
+	Places    map[string]int    `json:"places,omitempty"`   // places by kind (town, village …)
+	Villages  map[string]int    `json:"villages,omitempty"` // villages by connectivity
+	Districts []DistrictReach   `json:"districts,omitempty"`
 	Keys      map[string]string `json:"-"` // place key → connectivity ("fibre", "mobile-data", "sms-only", "none", "" unknown)
 	// Unresolved names the parts of the area the gazetteer could not place (an unknown
 	// geocode).

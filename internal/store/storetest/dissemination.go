@@ -321,7 +321,7 @@ func testReports(t *testing.T, d dissemination.Store, a alert.Store) {
 	d.Record(ctx(), c1.ID, dissemination.Outcome{State: dissemination.Queued, At: t0})
 	d.Record(ctx(), c2.ID, dissemination.Outcome{State: dissemination.Sent, GatewayID: "smsc-42", At: t0})
 	for _, r := range []channel.Report{
-		{DeliveryID: c1.ID, Submitted: true, At: t0},             // queued → sent
+		{DeliveryID: c1.ID, Submitted: true, At: t0},               // queued → sent
 		{GatewayID: "smsc-42", Delivered: true, Status: "DELIVRD"}, // sent → delivered
 		{GatewayID: "smsc-42", Failed: true, Status: "UNDELIV"},    // never backwards from delivered
 	} {

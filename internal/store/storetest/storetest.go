@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/alert"
-	"github.com/rabta/rabta/internal/dissemination"
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/dissemination"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/sqlq"
 	"github.com/rabta/rabta/internal/warning"
