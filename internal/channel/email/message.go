@@ -135,7 +135,9 @@ func crlf(s string) string {
 
 // encodeHeader encodes an unstructured header value (RFC 2047 §5(1)): unchanged when it is
 // printable ASCII, else UTF-8 encoded-words, Q-encoded when mostly ASCII and B-encoded
-// otherwise, folded between words so that lines stay short (RFC 5322 §2.2.3).
+// otherwise, folded between words so that lines stay short (RFC 5322 §2.2.3). Printable ASCII
+// that a reader would take for an encoded-word ("=?"), or too long for one line, is B-encoded
+// too.
 func encodeHeader(s string) string {
 	nonASCII := 0
 	for _, r := range s {
@@ -147,7 +149,30 @@ func encodeHeader(s string) string {
 	if nonASCII*4 <= utf8.RuneCountInString(s) {
 		e = mime.QEncoding
 	}
-	return strings.ReplaceAll(e.Encode("utf-8", s), "?= =?", "?=\r\n =?")
+	enc := e.Encode("utf-8", s)
+	if enc == s && (strings.Contains(s, "=?") || len(s) > 900) {
+		enc = bEncode(s)
+	}
+	return strings.ReplaceAll(enc, "?= =?", "?=\r\n =?")
+}
+
+// bEncode writes s as B encoded-words of at most 75 characters, split between runes (RFC 2047
+// §2, §5(3)), separated by spaces.
+func bEncode(s string) string {
+	var words []string
+	for len(s) > 0 {
+		n := 0
+		for n < len(s) {
+			_, size := utf8.DecodeRuneInString(s[n:])
+			if n+size > 45 { // 45 bytes are 60 base64 characters, 72 with "=?utf-8?b?" and "?="
+				break
+			}
+			n += size
+		}
+		words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+		s = s[n:]
+	}
+	return strings.Join(words, " ")
 }
 
 // isLanguageTag checks the shape of a BCP 47 tag (RFC 5646 §2.1): letters, digits and hyphens
