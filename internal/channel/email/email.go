@@ -67,7 +67,7 @@ type Options struct {
 	IdleTimeout time.Duration
 	// Now is the clock for the Date header (time.Now when nil).
 	Now func() time.Time
-	// Logger receives the sender's logs (slog.Default when nil); addresses are redacted.
+	// Logger receives debug logs of refusals (slog.Default when nil); addresses redacted.
 	Logger *slog.Logger
 }
 
@@ -239,16 +239,17 @@ type phaseError struct {
 func (e *phaseError) Error() string { return e.phase + ": " + e.err.Error() }
 func (e *phaseError) Unwrap() error { return e.err }
 
-// fail classifies err and logs it once, with the address redacted.
+// fail classifies err and logs it at debug level, with the address redacted.
 func (s *Sender) fail(m channel.Message, addr string, err error) error {
 	var pe *phaseError
 	var se *smtp.SMTPError
-	permanent := errors.As(err, &pe) && (pe.phase == "mail" || pe.phase == "rcpt" || pe.phase == "data") &&
+	permanent := channel.IsPermanent(err) || errors.As(err, &pe) && (pe.phase == "mail" || pe.phase == "rcpt" || pe.phase == "data") &&
 		errors.As(err, &se) && se.Code >= 500
 	// The relay's words may repeat the address ("<a@b>: Recipient address rejected").
 	text := strings.ReplaceAll(err.Error(), addr, channel.Redact(addr))
 	err = fmt.Errorf("email: delivery %d to %s: %s", m.DeliveryID, channel.Redact(addr), text)
-	s.log.Warn("email_not_sent", "message", m, "permanent", permanent, "error", err)
+	// The pipeline logs the failure it handles; this is for tracing a relay's answers.
+	s.log.Debug("email_not_sent", "message", m, "permanent", permanent, "error", err)
 	if permanent {
 		return channel.Permanent(err)
 	}
@@ -306,10 +307,10 @@ func (s *Sender) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, &phaseError{"connect", err}
 	}
-	// The greeting and EHLO are read under the dial's deadline.
-	if dl, ok := dctx.Deadline(); ok {
-		raw.SetDeadline(dl)
-	}
+	// go-smtp sets its own deadline per command (Timeout); cancelling ctx closes the
+	// connection, which ends the greeting, EHLO, STARTTLS or AUTH at once.
+	stop := context.AfterFunc(dctx, func() { raw.Close() })
+	defer stop()
 	var c *smtp.Client
 	if s.o.StartTLS {
 		cfg := s.o.TLSConfig
@@ -341,7 +342,9 @@ func (s *Sender) dial(ctx context.Context) (*conn, error) {
 			return fail("auth", err)
 		}
 	}
-	raw.SetDeadline(time.Time{})
+	if !stop() {
+		return fail("connect", dctx.Err())
+	}
 	return &conn{c: c, raw: raw}, nil
 }
 
@@ -363,7 +366,16 @@ func (s *Sender) transact(ctx context.Context, c *conn, to string, data []byte) 
 			c.c.Close()
 		}
 	}()
-	if err := c.c.Mail(s.from.Address, nil); err != nil {
+	var opts *smtp.MailOptions
+	if !isASCII(to) || !isASCII(s.from.Address) {
+		// An internationalised address needs the relay's SMTPUTF8 (RFC 6531).
+		if ok, _ := c.c.Extension("SMTPUTF8"); !ok {
+			usable = true
+			return "", channel.Permanentf("the relay does not offer SMTPUTF8 (RFC 6531), needed for a non-ASCII address")
+		}
+		opts = &smtp.MailOptions{UTF8: true}
+	}
+	if err := c.c.Mail(s.from.Address, opts); err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
 			usable = c.c.Reset() == nil
@@ -407,6 +419,15 @@ func queueID(text string) string {
 		return ""
 	}
 	return strings.Trim(f[0], "<>.,;")
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func isLoopback(host string) bool {

@@ -178,7 +178,7 @@ func TestSendPlainTextOnly(t *testing.T) {
 func TestRefusedRecipient(t *testing.T) {
 	srv := channeltest.StartSMTP(t, channeltest.SMTPOptions{})
 	var logs bytes.Buffer
-	s := newSender(t, email.Options{Addr: srv.Addr, MaxConns: 1, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s := newSender(t, email.Options{Addr: srv.Addr, MaxConns: 1, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	ctx := context.Background()
 
 	srv.Refuse("gone@example.org", 550)
@@ -190,6 +190,9 @@ func TestRefusedRecipient(t *testing.T) {
 	_, err = s.Send(ctx, message(2, "busy@example.org"))
 	if err == nil || channel.IsPermanent(err) {
 		t.Fatalf("451: err = %v, want a transient error", err)
+	}
+	if !strings.Contains(logs.String(), "email_not_sent") {
+		t.Errorf("no debug log of the refusals: %s", logs.String())
 	}
 	for _, text := range []string{err.Error(), logs.String()} {
 		if strings.Contains(text, "busy@example.org") || strings.Contains(text, "gone@example.org") {
@@ -216,6 +219,7 @@ func TestBadMessageIsPermanent(t *testing.T) {
 		"unsubscribe": {To: "a@example.org", Text: "x", UnsubscribeURL: "mailto:x@example.org"},
 		"empty":       {To: "a@example.org"},
 		"utf8":        {To: "a@example.org", Text: "\xff"},
+		"smtputf8":    {To: "امینہ@example.pk", Text: "x"}, // the test server offers no SMTPUTF8
 	} {
 		if _, err := s.Send(context.Background(), m); !channel.IsPermanent(err) {
 			t.Errorf("%s: err = %v, want permanent", name, err)

@@ -67,7 +67,7 @@ type Options struct {
 	UserAgent string
 	// Now is the clock for the signature's timestamp (time.Now when nil).
 	Now func() time.Time
-	// Logger receives the sender's logs (slog.Default when nil); URLs are redacted.
+	// Logger receives debug logs of failed requests (slog.Default when nil); URLs redacted.
 	Logger *slog.Logger
 }
 
@@ -209,9 +209,10 @@ func (s *Sender) check(m channel.Message) (*url.URL, error) {
 	return u, nil
 }
 
-// fail logs err once and returns it.
+// fail logs err at debug level and returns it.
 func (s *Sender) fail(m channel.Message, err error) error {
-	s.log.Warn("webhook_not_delivered", "message", m, "permanent", channel.IsPermanent(err), "error", err)
+	// The pipeline logs the failure it handles; this is for tracing endpoints' answers.
+	s.log.Debug("webhook_not_delivered", "message", m, "permanent", channel.IsPermanent(err), "error", err)
 	return err
 }
 

@@ -274,11 +274,14 @@ func TestNetworkErrorsAreTransient(t *testing.T) {
 	srv := httptest.NewTLSServer(&receiver{})
 	url := srv.URL + "/hook?token=partner-token"
 	var logs bytes.Buffer
-	s := newSender(t, webhook.Options{Transport: srv.Client().Transport, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s := newSender(t, webhook.Options{Transport: srv.Client().Transport, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	srv.Close()
 	_, err := s.Send(context.Background(), message(1, url))
 	if err == nil || channel.IsPermanent(err) {
 		t.Fatalf("server down: err = %v, want transient", err)
+	}
+	if !strings.Contains(logs.String(), "webhook_not_delivered") {
+		t.Errorf("no debug log of the failure: %s", logs.String())
 	}
 	for _, text := range []string{err.Error(), logs.String()} {
 		if strings.Contains(text, "partner-token") || strings.Contains(text, "/hook") {
@@ -310,4 +313,29 @@ func TestNewRefusesBadOptions(t *testing.T) {
 			t.Errorf("New accepted %+v", o)
 		}
 	}
+}
+
+// BenchmarkSend measures signed deliveries per second to a local TLS endpoint that verifies
+// each one.
+func BenchmarkSend(b *testing.B) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.Verify(secret, r.Header.Get(webhook.SignatureHeader), body, time.Now(), time.Minute); err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	s, err := webhook.New(webhook.Options{Transport: srv.Client().Transport, Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Send(context.Background(), message(1, srv.URL)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "posts/s")
 }
