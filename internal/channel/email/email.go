@@ -247,7 +247,15 @@ func (s *Sender) fail(m channel.Message, addr string, err error) error {
 		errors.As(err, &se) && se.Code >= 500
 	// The relay's words may repeat the address ("<a@b>: Recipient address rejected").
 	text := strings.ReplaceAll(err.Error(), addr, channel.Redact(addr))
-	err = fmt.Errorf("email: delivery %d to %s: %s", m.DeliveryID, channel.Redact(addr), text)
+	// The cause is not wrapped (its text may hold the address), except a context's end.
+	switch {
+	case errors.Is(err, context.Canceled):
+		err = fmt.Errorf("email: delivery %d to %s: %s (%w)", m.DeliveryID, channel.Redact(addr), text, context.Canceled)
+	case errors.Is(err, context.DeadlineExceeded):
+		err = fmt.Errorf("email: delivery %d to %s: %s (%w)", m.DeliveryID, channel.Redact(addr), text, context.DeadlineExceeded)
+	default:
+		err = fmt.Errorf("email: delivery %d to %s: %s", m.DeliveryID, channel.Redact(addr), text)
+	}
 	// The pipeline logs the failure it handles; this is for tracing a relay's answers.
 	s.log.Debug("email_not_sent", "message", m, "permanent", permanent, "error", err)
 	if permanent {

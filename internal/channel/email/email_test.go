@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -350,4 +351,15 @@ func BenchmarkSend(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "mails/s")
+}
+
+func TestCancelledContext(t *testing.T) {
+	srv := channeltest.StartSMTP(t, channeltest.SMTPOptions{})
+	s := newSender(t, email.Options{Addr: srv.Addr})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.Send(ctx, message(1, "a@example.org"))
+	if !errors.Is(err, context.Canceled) || channel.IsPermanent(err) {
+		t.Errorf("err = %v, want a transient context.Canceled", err)
+	}
 }
