@@ -51,6 +51,7 @@ type SMSCServer struct {
 	submits []Submit
 	binds   []Bind
 	enquire int
+	unbinds int
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when cmd has exited
 	stderr  *bytes.Buffer
@@ -289,6 +290,8 @@ func (s *SMSCServer) record(line []byte, listening chan<- int) {
 		s.binds = append(s.binds, b)
 	case "enquire_link":
 		s.enquire++
+	case "unbind":
+		s.unbinds++
 	}
 	s.notify()
 }
@@ -344,6 +347,13 @@ func (s *SMSCServer) EnquireLinks() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.enquire
+}
+
+// Unbinds returns how many unbind requests the server has answered.
+func (s *SMSCServer) Unbinds() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unbinds
 }
 
 // Received returns the accepted messages, concatenated ones reassembled (by source,

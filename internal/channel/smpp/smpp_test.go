@@ -1,9 +1,11 @@
 package smpp_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strings"
 	"sync"
@@ -106,6 +108,7 @@ func TestBind(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	srv.Wait(wait, "the unbind", func() bool { return srv.Unbinds() == 1 })
 	if _, err := s.Send(context.Background(), msg("+923001234567", "hi")); !errors.Is(err, smpp.ErrClosed) {
 		t.Fatalf("Send after Close: %v, want ErrClosed", err)
 	}
@@ -114,7 +117,12 @@ func TestBind(t *testing.T) {
 func TestBindWrongPassword(t *testing.T) {
 	t.Parallel()
 	srv := channeltest.SMSC(t)
-	s := newSender(t, srv, func(o *smpp.Options) { o.Password = "wrong" })
+	var logs syncBuffer
+	s := newSender(t, srv, func(o *smpp.Options) {
+		o.Password = "wrong"
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		o.Logger.Info("options", "smpp", *o)
+	})
 	err := s.Start(context.Background())
 	if err == nil {
 		t.Fatal("bind with a wrong password succeeded")
@@ -131,6 +139,26 @@ func TestBindWrongPassword(t *testing.T) {
 	if err == nil || channel.IsPermanent(err) {
 		t.Fatalf("Send while the bind is refused: %v, want a transient error", err)
 	}
+	if out := logs.String(); !strings.Contains(out, "smpp_bind_failed") || strings.Contains(out, "wrong") {
+		t.Errorf("logs should record the refused bind without the password:\n%s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func TestCoding(t *testing.T) {
@@ -439,5 +467,19 @@ func BenchmarkSend(b *testing.B) {
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "submits/s")
 		})
+	}
+}
+
+func TestSMSCDownAtFirstSend(t *testing.T) {
+	t.Parallel()
+	srv := channeltest.SMSC(t)
+	srv.Stop()
+	s := newSender(t, srv, nil)
+	if _, err := s.Send(context.Background(), msg("+923001234567", "hi")); err == nil || channel.IsPermanent(err) {
+		t.Fatalf("Send with the SMSC down: %v, want a transient error", err)
+	}
+	srv.Start()
+	if _, err := s.Send(context.Background(), msg("+923001234567", "hi")); err != nil {
+		t.Fatalf("Send once the SMSC is up: %v", err)
 	}
 }
