@@ -167,7 +167,7 @@ func New(o Options) (*Sender, error) {
 		return nil, errors.New("smpp: system_id (15), password (8) or system_type (12) too long (SMPP 3.4 §4.1.1)")
 	}
 	if o.Rate == 0 {
-		o.Rate, o.Burst = DefaultRate, 1
+		o.Rate = DefaultRate
 	}
 	if o.Rate < 0 || math.IsNaN(o.Rate) {
 		return nil, fmt.Errorf("smpp: rate %v: want a positive number of submit_sm per second", o.Rate)
