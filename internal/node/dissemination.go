@@ -15,6 +15,7 @@ import (
 	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/channel"
 	"github.com/rabta/rabta/internal/channel/email"
+	"github.com/rabta/rabta/internal/channel/smpp"
 	"github.com/rabta/rabta/internal/channel/webhook"
 	"github.com/rabta/rabta/internal/dissemination"
 )
@@ -26,6 +27,8 @@ type DisseminationOptions struct {
 	// contacts.key in the data directory, made on first start). Several processes of one
 	// node must share it; back it up with the database.
 	ContactsKeyFile string
+	// SMPP, when set, sends SMS straight to an operator's SMSC over SMPP 3.4.
+	SMPP *smpp.Options
 	// SMTP, when set, sends e-mail through this relay.
 	SMTP *email.Options
 	// Webhook tunes the webhook sender.
@@ -56,6 +59,18 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 	wh.Logger = n.log.With("component", "webhook")
 	if senders[channel.Webhook], err = webhook.New(wh); err != nil {
 		return nil, err
+	}
+	var svc *dissemination.Service
+	report := func(r channel.Report) { svc.Report(context.Background(), r) }
+	if o.SMPP != nil {
+		so := *o.SMPP
+		so.Logger, so.Reports = n.log.With("component", "smpp"), report
+		ss, err := smpp.New(so)
+		if err != nil {
+			return nil, fmt.Errorf("smpp: %w", err)
+		}
+		n.onClose(func() error { ss.Close(); return nil })
+		senders[channel.SMS] = ss
 	}
 	if o.SMTP != nil {
 		so := *o.SMTP
@@ -88,7 +103,7 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 		Help: "Send attempts by channel and outcome (sent, queued, planned = retry, failed, cancelled), with their duration.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)},
 		[]string{"channel", "outcome"})
 	m.reg.MustRegister(sends)
-	svc := &dissemination.Service{Store: n.stores.Dissemination, Sealer: sealer, Places: places, Points: points, Senders: senders,
+	svc = &dissemination.Service{Store: n.stores.Dissemination, Sealer: sealer, Places: places, Points: points, Senders: senders,
 		Render: renderer{}, Now: n.now, Log: n.log.With("component", "dissemination"), Config: cfg,
 		MessageByIdentifier: n.stores.Alerts.MessageByIdentifier,
 		Observe: func(k channel.Kind, st dissemination.State, took time.Duration) {
