@@ -26,6 +26,7 @@ import (
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/bus"
+	"github.com/rabta/rabta/internal/dissemination"
 	"github.com/rabta/rabta/internal/httpapi"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensing"
@@ -81,6 +82,9 @@ type Options struct {
 	AdminKey, AdminKeyFile string
 	Console                io.Writer
 
+	// Dissemination says how the node reaches people (SMS, e-mail, webhooks).
+	Dissemination DisseminationOptions
+
 	// Demo seeds the demo data set and replays it at DemoSpeed data-seconds per second.
 	Demo      bool
 	DemoSpeed float64
@@ -107,6 +111,7 @@ type Node struct {
 	sta    *sensorthings.Server
 	runner *warning.Runner
 	alerts *alert.Service
+	diss   *dissemination.Service
 	api    *httpapi.Server
 	ln     net.Listener
 	srv    *http.Server
@@ -232,14 +237,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.runner.Load(ctx); err != nil {
 		return nil, err
 	}
-	n.api = &httpapi.Server{Alerts: n.alerts, Store: alerts, Rules: alerts, Runner: n.runner, Trusted: func() []*x509.Certificate { return trusted },
-		PublicURL: opts.PublicURL, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
-		MaxBody: opts.MaxBodyBytes, Log: log.With("component", "api")}
-	if n.api.Author == "" {
-		n.api.Author = "Rabta node " + opts.ID
-	}
 
-	// the HTTP surfaces
+	// the HTTP listener first: its address is the base of links in messages
 	n.ln, err = net.Listen("tcp", opts.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", opts.HTTPAddr, err)
@@ -249,6 +248,23 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.base == "" {
 		n.base = "http://" + n.ln.Addr().String()
 	}
+
+	// dissemination: every issued message planned to the subscribers in its area, sent
+	n.diss, err = n.newDissemination(ctx, opts.Dissemination, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	n.alerts.Impact = n.diss.SaveImpact
+	n.alerts.Issued = func(*alert.Message) { n.diss.Wake() }
+
+	n.api = &httpapi.Server{Alerts: n.alerts, Store: alerts, Rules: alerts, Runner: n.runner, Dissemination: n.diss, Trusted: func() []*x509.Certificate { return trusted },
+		PublicURL: opts.PublicURL, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
+		MaxBody: opts.MaxBodyBytes, Log: log.With("component", "api")}
+	if n.api.Author == "" {
+		n.api.Author = "Rabta node " + opts.ID
+	}
+
+	// the HTTP surfaces
 	n.srv = &http.Server{
 		Handler:           n.routes(authn),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -309,6 +325,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.consumers = append(n.consumers, warn)
 	n.wg.Go(func() { n.runner.Run(bg, n.opts.TickEvery) })
+	n.wg.Go(func() { n.diss.Start(bg)() })
 
 	m := n.metrics
 	m.gauge("rabta_warning_lag_messages", "Bus messages waiting for the warning engine.", func(ctx context.Context) (float64, error) {
