@@ -26,7 +26,7 @@ var khanki = rule.Rule{ID: "khanki", Name: "Khanki", Kind: rule.Threshold, Datas
 	Area: rule.Area{Desc: "Chenab near Khanki", Polygons: [][]rule.LatLon{{{Lat: 32.3, Lon: 73.9}, {Lat: 32.5, Lon: 73.9}, {Lat: 32.5, Lon: 74.1}, {Lat: 32.3, Lon: 73.9}}}},
 	Templates: map[string]rule.Template{
 		"en": {Headline: "{{.Level}} flood at {{.Station}}", Description: "{{.Value}} {{.Unit}}", Instruction: "Move to higher ground."},
-		"zh": {Headline: "{{.Station}}：{{.Level}}级洪水"},
+		"zh": {Headline: "{{.Station}}：{{.Level}}洪水"},
 	}}
 
 type clock struct{ t time.Time }
@@ -201,6 +201,7 @@ func demoService(t *testing.T) (*alert.Service, []rule.Rule, *i18n.Names, gaugeL
 	s.Labels = labels
 	s.Config.FourEyes = false
 	s.Config.Names = names
+	s.Config.SenderName = demo.SenderName
 	return s, rules, names, labels
 }
 
@@ -250,7 +251,7 @@ func TestDemoMessagesWhollyInTheirLanguage(t *testing.T) {
 					station = n
 				} // else: no Chinese name known; the English one stands and is allowed
 				for field, text := range map[string]string{"headline": in.Headline, "description": in.Description, "instruction": in.Instruction,
-					"event": in.Event, "audience": in.Audience, "areaDesc": in.Areas[0].AreaDesc} {
+					"event": in.Event, "audience": in.Audience, "areaDesc": in.Areas[0].AreaDesc, "senderName": in.SenderName} {
 					checked++
 					rest := text
 					if in.Language == "zh" {

@@ -140,9 +140,16 @@ var (
 
 const areaRadiusKm = 25
 
+// SenderName is the <senderName> the demo's messages are written for (alert.Config.SenderName);
+// Names has it in every language (our transliterations; Chinese our translation).
+const SenderName = "PDMA Punjab"
+
+var senderNames = map[string]string{"ur": "پی ڈی ایم اے پنجاب", "sd": "پي ڊي ايم اي پنجاب", "ps": "پي ډي ايم اې پنجاب",
+	"pnb": "پی ڈی ایم اے پنجاب", "zh": "旁遮普省灾害管理局"}
+
 // Names returns the demo's names for alert.Config.Names: the gauge stations' names in Urdu
 // script (all 18), Sindhi (8) and Chinese (1) from data/station_names.csv, each with its source
-// there; the rivers; and every gauge rule's area description and audience in the six languages.
+// there; the rivers; SenderName; and every gauge rule's area description and audience in the six languages.
 // A station without a name in a language falls back as i18n.Names says (Sindhi, Pashto and
 // Punjabi to Urdu script; Chinese to English).
 func Names(ds *Dataset) (*i18n.Names, error) {
@@ -154,6 +161,9 @@ func Names(ds *Dataset) (*i18n.Names, error) {
 	n, err := i18n.ReadNames(f)
 	if err != nil {
 		return nil, fmt.Errorf("station_names.csv: %w", err)
+	}
+	for tag, s := range senderNames {
+		n.Add(SenderName, tag, s)
 	}
 	for en, forms := range rivers {
 		for tag, s := range forms {

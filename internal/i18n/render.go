@@ -224,16 +224,20 @@ type emailView struct {
 	Colon                                                                                         string
 }
 
-// squeeze collapses runs of blank lines left by absent sections.
+// squeeze drops trailing spaces and collapses runs of blank lines left by absent sections.
 func squeeze(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	s = strings.Join(lines, "\n")
 	for strings.Contains(s, "\n\n\n") {
 		s = strings.ReplaceAll(s, "\n\n\n", "\n\n")
 	}
 	return strings.TrimSpace(s) + "\n"
 }
 
-// The plain-text part is written with text/template semantics through html/template's
-// sibling: no escaping is wanted there, so it is built with a text template.
+// textTmpl writes the plain-text part (a text template: nothing is escaped there).
 var textTmpl = mustText(`{{if .NotReal}}{{.NotReal}}
 
 {{end}}{{.Headline}}
