@@ -55,17 +55,34 @@ func RenderSMS(a *cap.Alert, in *cap.Info, link string) (string, sms.Plan) {
 	if p, ok := fits(text); ok {
 		return text, p
 	}
-	for w := strings.Fields(instr); len(w) > 0; w = w[:len(w)-1] {
-		t := build(head, strings.Join(w, " ")+ellipsis(text))
-		if p, ok := fits(t); ok {
-			return t, p
+	dots := ellipsis(text)
+	// The most words that fit, found by bisection (the parts grow with the words kept).
+	longest := func(words []string, min int, make func(int) string) (string, sms.Plan, bool) {
+		lo, hi := min-1, len(words) // make(lo) fits or lo < min; make(hi+1) does not exist
+		var best string
+		var plan sms.Plan
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if p, ok := fits(make(mid)); ok {
+				lo, best, plan = mid, make(mid), p
+			} else {
+				hi = mid - 1
+			}
 		}
+		return best, plan, lo >= min
 	}
-	for w := strings.Fields(head); len(w) > 1; w = w[:len(w)-1] {
-		t := build(strings.Join(w, " ")+ellipsis(text), "")
-		if p, ok := fits(t); ok {
-			return t, p
+	iw := strings.Fields(instr)
+	if t, p, ok := longest(iw, 1, func(k int) string { return build(head, strings.Join(iw[:k], " ")+dots) }); ok {
+		return t, p
+	}
+	hw := strings.Fields(head)
+	if t, p, ok := longest(hw, 1, func(k int) string {
+		if k == len(hw) {
+			return build(head, "")
 		}
+		return build(strings.Join(hw[:k], " ")+dots, "")
+	}); ok {
+		return t, p
 	}
 	t := build(head, "")
 	return t, sms.Analyze(t)
@@ -406,4 +423,17 @@ func karachi() *time.Location {
 		return loc
 	}
 	return time.FixedZone("Asia/Karachi", 5*3600)
+}
+
+// ChooseInfo returns the <info> of a to send to a person who prefers the language preferred
+// (Choose's order), or nil when a has no info.
+func ChooseInfo(preferred string, a *cap.Alert) *cap.Info {
+	tags := make([]string, len(a.Infos))
+	for i, in := range a.Infos {
+		tags[i] = in.Language
+	}
+	if i := Choose(preferred, tags); i >= 0 {
+		return &a.Infos[i]
+	}
+	return nil
 }

@@ -179,9 +179,15 @@ func TestChooseInfo(t *testing.T) {
 	for _, in := range a.Infos {
 		tags = append(tags, in.Language)
 	}
+	if i18n.ChooseInfo("ur", &cap.Alert{}) != nil {
+		t.Error("ChooseInfo on an alert without infos")
+	}
 	for pref, want := range map[string]string{"sd": "sd", "pa-Arab-PK": "pnb", "ar": "ur", "": "en", "zh-CN": "zh"} {
 		if i := i18n.Choose(pref, tags); i < 0 || tags[i] != want {
 			t.Errorf("Choose(%q) = %d, want %s", pref, i, want)
+		}
+		if in := i18n.ChooseInfo(pref, a); in == nil || in.Language != want {
+			t.Errorf("ChooseInfo(%q) = %v, want %s", pref, in, want)
 		}
 	}
 }
