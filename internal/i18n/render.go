@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"strings"
+	ttemplate "text/template"
 	"time"
 	"unicode"
 
@@ -255,7 +256,7 @@ func squeeze(s string) string {
 }
 
 // textTmpl writes the plain-text part (a text template: nothing is escaped there).
-var textTmpl = mustText(`{{if .NotReal}}{{.NotReal}}
+var textTmpl = ttemplate.Must(ttemplate.New("text").Parse(`{{if .NotReal}}{{.NotReal}}
 
 {{end}}{{.Headline}}
 
@@ -273,7 +274,7 @@ var textTmpl = mustText(`{{if .NotReal}}{{.NotReal}}
 {{end}}{{if .CAP}}{{index .L "cap"}}{{.Colon}}{{.CAP}}
 {{end}}
 {{if .Unsubscribe}}{{index .L "unsubscribe"}}{{.Colon}}{{.Unsubscribe}}
-{{end}}`)
+{{end}}`))
 
 var htmlTmpl = template.Must(template.New("email").Parse(`<!DOCTYPE html>
 <html lang="{{.Lang}}" dir="{{.Dir}}">

@@ -168,6 +168,8 @@ var sindhi = table{
 }
 
 var pashto = table{
+	// Gregorian months as CLDR's ps_PK has them (CLDR's default calendar for ps is the Persian
+	// one, used in Afghanistan; Pakistan's Pashto press uses the Gregorian months).
 	months: [12]string{"جنوري", "فېبروري", "مارچ", "اپریل", "مۍ", "جون", "جولای", "اګست", "سپتمبر", "اکتوبر", "نومبر", "دسمبر"},
 	zones:  map[string]string{"Asia/Karachi": "پاکستان معیاري وخت", "Asia/Shanghai": "چین معیاري وخت", "UTC": "نړیوال همغږي وخت"},
 	utc:    "يو ټي سي",
