@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -19,6 +20,7 @@ import (
 	"github.com/rabta/rabta/internal/config"
 	"github.com/rabta/rabta/internal/demo"
 	"github.com/rabta/rabta/internal/dissemination"
+	"github.com/rabta/rabta/internal/i18n"
 	"github.com/rabta/rabta/internal/node"
 )
 
@@ -84,6 +86,22 @@ func options(cfg config.Config) (node.Options, error) {
 	if err != nil {
 		return node.Options{}, err
 	}
+	zone, err := time.LoadLocation(cfg.TimeZone)
+	if err != nil {
+		return node.Options{}, fmt.Errorf("time_zone: %w", err)
+	}
+	var names *i18n.Names
+	if cfg.NamesFile != "" {
+		f, err := os.Open(cfg.NamesFile)
+		if err != nil {
+			return node.Options{}, fmt.Errorf("names_file: %w", err)
+		}
+		names, err = i18n.ReadNames(f)
+		f.Close()
+		if err != nil {
+			return node.Options{}, fmt.Errorf("names_file %s: %w", cfg.NamesFile, err)
+		}
+	}
 	return node.Options{
 		ID: cfg.NodeID, DataDir: cfg.DataDir, DB: cfg.DB,
 		HTTPAddr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, PublicRead: cfg.PublicRead,
@@ -94,7 +112,7 @@ func options(cfg config.Config) (node.Options, error) {
 		SigningKeyFile: cfg.SigningKeyFile, SigningCertFile: cfg.SigningCertFile, TrustedCertsDir: cfg.TrustedCertsDir,
 		AdminKeyFile: cfg.AdminKeyFile,
 		Demo:         cfg.Demo, DemoSpeed: cfg.DemoSpeed,
-		Dissemination: d,
+		Dissemination: d, Zone: zone, Names: names,
 	}, nil
 }
 

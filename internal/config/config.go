@@ -81,6 +81,12 @@ type Config struct {
 	// Demo seeds the demo data set and replays it; DemoSpeed is data-seconds per second.
 	Demo      bool    `yaml:"demo"`
 	DemoSpeed float64 `yaml:"demo_speed"`
+	// TimeZone is the IANA zone messages write their times in (default Asia/Karachi; a
+	// Beijing node sets Asia/Shanghai).
+	TimeZone string `yaml:"time_zone"`
+	// NamesFile is a CSV of names in other languages (name_en, name_ur, source_ur, …; see
+	// docs/rules.md) for the free texts of rules: stations, areas, audiences.
+	NamesFile string `yaml:"names_file"`
 	// Dissemination says how people are reached: the SMS and e-mail gateways, webhooks and
 	// the delivery pipeline (docs/dissemination.md).
 	Dissemination Dissemination `yaml:"dissemination"`
@@ -160,6 +166,7 @@ func Default() Config {
 		Log:          "json",
 		LogLevel:     "info",
 		GapSweep:     time.Minute,
+		TimeZone:     "Asia/Karachi",
 	}
 }
 
@@ -287,6 +294,9 @@ func (c *Config) Validate() error {
 	}
 	if c.GapSweep <= 0 {
 		errs = append(errs, fmt.Errorf("gap_sweep %s: must be positive", c.GapSweep))
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" {
+		errs = append(errs, fmt.Errorf("time_zone %q: not an IANA time zone (e.g. Asia/Karachi)", c.TimeZone))
 	}
 	d := c.Dissemination
 	for name, a := range map[string]string{"dissemination.smpp.addr": d.SMPP.Addr, "dissemination.smtp.addr": d.SMTP.Addr} {

@@ -111,13 +111,6 @@ func (s *sender) to() []string {
 	return out
 }
 
-type renderer struct{}
-
-func (renderer) Render(kind channel.Kind, a *cap.Alert, xml []byte, lang string, links dissemination.Links) (channel.Message, error) {
-	in := dissemination.PickInfo(a, lang)
-	return channel.Message{Language: in.Language, Subject: in.Headline, Text: in.Headline + " " + links.Unsubscribe, Body: xml, ContentType: "application/cap+xml"}, nil
-}
-
 type fixture struct {
 	svc    *dissemination.Service
 	store  dissemination.Store
@@ -149,7 +142,7 @@ func newFixture(t *testing.T) *fixture {
 	f.svc = &dissemination.Service{Store: f.store, Sealer: sealer, Places: gazetteer{},
 		Points:  func() dissemination.Points { return &points{pts: map[int64][2]float64{}} },
 		Senders: map[channel.Kind]channel.Sender{channel.SMS: f.sms, channel.Email: f.email, channel.Webhook: f.hook},
-		Render:  renderer{}, Log: log, MessageByIdentifier: f.alerts.MessageByIdentifier,
+		Render:  &dissemination.Messages{}, Log: log, MessageByIdentifier: f.alerts.MessageByIdentifier,
 		Config: dissemination.Config{PublicURL: "https://warn.example.pk", Poll: 10 * time.Millisecond, BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, MaxAttempts: 4}}
 	t.Cleanup(func() {
 		for _, secret := range []string{"3001234", "3011234", "3021234", "ayesha", "partner.example/hook"} {
@@ -312,14 +305,19 @@ func TestImpactAndTargeting(t *testing.T) {
 	}
 	f.sms.mu.Lock()
 	for _, m := range f.sms.got {
-		if m.To == "+923001234567" && (m.Language != "ur" || !strings.Contains(m.Text, "سیلاب")) {
-			t.Errorf("Ayesha got %+v, not the Urdu text", m)
-		}
-		if !strings.Contains(m.Text, "https://warn.example.pk/api/v1/unsubscribe?token=") {
-			t.Errorf("no unsubscribe link: %q", m.Text)
+		if m.To == "+923001234567" && (m.Language != "ur" || !strings.Contains(m.Text, "سیلاب") || !strings.Contains(m.Text, "https://warn.example.pk/alerts/")) {
+			t.Errorf("Ayesha got %+v, not the Urdu text with the alert's page", m)
 		}
 	}
 	f.sms.mu.Unlock()
+	f.email.mu.Lock()
+	for _, m := range f.email.got {
+		if !strings.HasPrefix(m.UnsubscribeURL, "https://warn.example.pk/api/v1/unsubscribe?token=") || !strings.Contains(m.HTML, m.UnsubscribeURL) ||
+			!strings.Contains(m.Text, m.UnsubscribeURL) || strings.Contains(m.HTML, "rabta.invalid") {
+			t.Errorf("e-mail without its own unsubscribe link: %q\n%s", m.UnsubscribeURL, m.HTML)
+		}
+	}
+	f.email.mu.Unlock()
 	impacts, _ := f.store.Impacts(context.Background(), al.ID)
 	if len(impacts[m.Identifier]) == 0 {
 		t.Fatal("the issued message's impact is not kept")

@@ -129,7 +129,8 @@ func TestChoose(t *testing.T) {
 		{"sd", []string{"en", "ur", "zh"}, 1},  // Sindhi reads Urdu
 		{"pa-Arab", []string{"en", "pnb"}, 1},  // the same language under another tag
 		{"pnb", []string{"zh", "en", "ur"}, 2}, // Punjabi → Urdu
-		{"zh", []string{"en", "ur"}, 1},        // as specified: Urdu before English, for every language
+		{"zh", []string{"ur", "en"}, 1},        // a Chinese reader: English before Urdu
+		{"ps", []string{"en", "ur"}, 1},        // a Pashto reader: Urdu before English
 		{"fr", []string{"zh", "ur", "en"}, 1},  // unknown → Urdu
 		{"fr", []string{"zh", "en"}, 1},        // then English
 		{"fr", []string{"zh", "ar"}, 0},        // then the first

@@ -94,7 +94,8 @@ func (l *Lang) chain() []string { return append([]string{l.Tag}, l.Fallback...) 
 // Choose picks which of the available CAP <info> languages to send to a person who prefers
 // preferred: the exact tag (case-insensitive), then an info with the same base language
 // (ur ↔ ur-PK), then the preferred language's fallback chain (Urdu for Sindhi, Pashto and
-// Punjabi), then Urdu, then English, then the first. It returns the index into available, or
+// Punjabi), then Urdu and English — English first for a reader of a left-to-right language
+// Rabta knows (Chinese) — then the first. It returns the index into available, or
 // -1 when available is empty. An empty available tag counts as en-US, CAP's default.
 func Choose(preferred string, available []string) int {
 	if len(available) == 0 {
@@ -123,10 +124,18 @@ func Choose(preferred string, available []string) int {
 		return i
 	}
 	var want []string
-	if l, ok := Lookup(preferred); ok {
+	l, known := Lookup(preferred)
+	if known {
 		want = append(want, l.chain()...)
 	}
-	want = append(want, "ur", "en")
+	// a reader of a Perso-Arabic-script language (or of a language Rabta does not know:
+	// in Pakistan most are written in it) reads Urdu before English; a reader of a
+	// left-to-right language Rabta knows (Chinese) reads English before Urdu
+	if known && !l.RTL {
+		want = append(want, "en", "ur")
+	} else {
+		want = append(want, "ur", "en")
+	}
 	for _, w := range want {
 		if i := find(func(a string) bool {
 			l, ok := Lookup(norm(a))

@@ -130,3 +130,19 @@ func ReadNames(r io.Reader) (*Names, error) {
 		}
 	}
 }
+
+// Merge adds other's names to n; where both name the same text in the same language, n's
+// own form stays.
+func (n *Names) Merge(other *Names) {
+	if other == nil {
+		return
+	}
+	for english, forms := range other.m {
+		for tag, text := range forms {
+			if _, ok := n.Name(tag, english); ok && n.m[english][tag] != "" {
+				continue
+			}
+			n.Add(english, tag, text)
+		}
+	}
+}

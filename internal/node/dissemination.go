@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/channel"
 	"github.com/rabta/rabta/internal/channel/email"
 	"github.com/rabta/rabta/internal/channel/smpp"
@@ -104,7 +102,7 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 		[]string{"channel", "outcome"})
 	m.reg.MustRegister(sends)
 	svc = &dissemination.Service{Store: n.stores.Dissemination, Sealer: sealer, Places: places, Points: points, Senders: senders,
-		Render: renderer{}, Now: n.now, Log: n.log.With("component", "dissemination"), Config: cfg,
+		Render: &dissemination.Messages{Zone: n.opts.Zone}, Now: n.now, Log: n.log.With("component", "dissemination"), Config: cfg,
 		MessageByIdentifier: n.stores.Alerts.MessageByIdentifier,
 		Observe: func(k channel.Kind, st dissemination.State, took time.Duration) {
 			sends.WithLabelValues(string(k), string(st)).Observe(took.Seconds())
@@ -178,18 +176,3 @@ func (s *sink) Send(ctx context.Context, m channel.Message) (channel.Receipt, er
 }
 
 func (s *sink) Close() error { return s.f.Close() }
-
-// renderer renders messages (to be replaced by package i18n's forms).
-type renderer struct{}
-
-func (renderer) Render(kind channel.Kind, a *cap.Alert, xml []byte, lang string, links dissemination.Links) (channel.Message, error) {
-	in := dissemination.PickInfo(a, lang)
-	if in == nil {
-		return channel.Message{}, errors.New("the message has no <info>")
-	}
-	m := channel.Message{Language: in.Language, Subject: in.Headline, Text: in.Headline + "\n" + in.Instruction + "\n" + links.Alert}
-	if kind == channel.Webhook {
-		m.Body, m.ContentType = xml, "application/cap+xml"
-	}
-	return m, nil
-}

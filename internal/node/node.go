@@ -26,8 +26,10 @@ import (
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/bus"
+	"github.com/rabta/rabta/internal/demo"
 	"github.com/rabta/rabta/internal/dissemination"
 	"github.com/rabta/rabta/internal/httpapi"
+	"github.com/rabta/rabta/internal/i18n"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings"
@@ -81,6 +83,11 @@ type Options struct {
 	// key. With neither, a node without keys makes one and prints it once on Console.
 	AdminKey, AdminKeyFile string
 	Console                io.Writer
+
+	// Zone is where messages write their times (nil: Asia/Karachi); Names translates the free
+	// texts of rules and of this node (station, area, audience, sender) — the demo adds its own.
+	Zone  *time.Location
+	Names *i18n.Names
 
 	// Dissemination says how the node reaches people (SMS, e-mail, webhooks).
 	Dissemination DisseminationOptions
@@ -145,6 +152,19 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	if opts.Console == nil {
 		opts.Console = io.Discard
+	}
+	if opts.Zone == nil {
+		opts.Zone = i18n.Karachi()
+	}
+	if opts.Demo {
+		names, err := demoNames(opts.Names)
+		if err != nil {
+			return nil, err
+		}
+		opts.Names = names
+		if opts.SenderName == "" {
+			opts.SenderName = demo.SenderName
+		}
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 32 << 20
@@ -229,7 +249,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.runner = &warning.Runner{Store: alerts, Now: n.now, Log: log.With("component", "warning")}
 	n.alerts = &alert.Service{Store: alerts, Signer: sign, Publisher: bus.AlertPublisher{Bus: n.bus}, Labels: ents, Rules: n.runner.Rule,
 		Now: n.now, Log: log.With("component", "alert"),
-		Config: alert.Config{Node: opts.ID, Sender: opts.Sender, SenderName: opts.SenderName, FourEyes: opts.FourEyes, Expiry: opts.AlertExpiry},
+		Config: alert.Config{Node: opts.ID, Sender: opts.Sender, SenderName: opts.SenderName, FourEyes: opts.FourEyes, Expiry: opts.AlertExpiry,
+			Zone: opts.Zone, Names: opts.Names},
 		Lock: func(ctx context.Context, fn func(context.Context) error) error {
 			return alerts.WithLock(ctx, "alerts", fn)
 		}}
