@@ -154,11 +154,17 @@ func ReadVillages(r io.Reader, opts CSVOptions) ([]Place, []RowError, error) {
 				progress(rows)
 				return out, rowErrs, fmt.Errorf("village list: reading after line %d: %w", line, err)
 			}
-			rows++
-			rowErrs = append(rowErrs, RowError{Line: pe.StartLine, Reason: csvReason(err)})
+			line = pe.StartLine
 		} else {
 			line, _ = c.FieldPos(0)
-			rows++
+		}
+		if rows++; rows > opts.MaxRows {
+			progress(rows - 1)
+			return out, rowErrs, fmt.Errorf("village list: more than %d rows (line %d)", opts.MaxRows, line)
+		}
+		if err != nil {
+			rowErrs = append(rowErrs, RowError{Line: line, Reason: csvReason(err)})
+		} else {
 			if p, e := village(rec, col, line, opts); e != nil {
 				rowErrs = append(rowErrs, *e)
 			} else if first, dup := seen[p.Key]; dup {
@@ -167,10 +173,6 @@ func ReadVillages(r io.Reader, opts CSVOptions) ([]Place, []RowError, error) {
 				seen[p.Key] = line
 				out = append(out, p)
 			}
-		}
-		if rows > opts.MaxRows {
-			progress(rows)
-			return out, rowErrs, fmt.Errorf("village list: more than %d rows (line %d)", opts.MaxRows, line)
 		}
 		if len(rowErrs) > opts.MaxErrors {
 			progress(rows)
