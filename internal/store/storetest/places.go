@@ -16,6 +16,11 @@ import (
 // realPlaces are place.Load's places, parsed once per test binary.
 var realPlaces = sync.OnceValues(place.Load)
 
+// PlacesOf returns a function that opens a fresh engine from open and its place store.
+func PlacesOf(open Open) func(t *testing.T) *sqlq.Places {
+	return func(t *testing.T) *sqlq.Places { eng, _ := open(t); return sqlq.NewPlaces(eng) }
+}
+
 // RunPlaces runs the place store's conformance tests, each on a fresh store from open.
 func RunPlaces(t *testing.T, open func(t *testing.T) *sqlq.Places) {
 	t.Run("RoundTrip", func(t *testing.T) { testPlacesRoundTrip(t, open(t)) })

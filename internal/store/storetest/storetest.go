@@ -300,7 +300,7 @@ func Conformance(t *testing.T, open Open) {
 		})
 	})
 	t.Run("DatastreamLabel", func(t *testing.T) { RunDatastreamLabel(t, fresh) })
-	t.Run("Places", func(t *testing.T) { RunPlaces(t, func(t *testing.T) *sqlq.Places { eng, _ := open(t); return sqlq.NewPlaces(eng) }) })
+	t.Run("Places", func(t *testing.T) { RunPlaces(t, PlacesOf(open)) })
 	t.Run("ClosedIsUnavailable", func(t *testing.T) {
 		eng, _ := open(t)
 		ents := sqlq.NewEntities(eng, nil)
