@@ -115,6 +115,11 @@ func TestLoad(t *testing.T) {
 	if lahore.Name != "Lahore" || lahore.District != "Lahore" || lahore.Province != "Punjab" || lahore.Population != 6310888 {
 		t.Errorf("GeoNames Lahore: %+v", lahore)
 	}
+	for k, n := range map[Kind]int{Province: 7 + len(isoProvinces), Division: 37, District: 156} {
+		if len(w.g.named[k]) != n {
+			t.Errorf("%d %s names for geocodes, want %d (two share a folded name?)", len(w.g.named[k]), k, n)
+		}
+	}
 	if !strings.Contains(Provenance(), "OpenStreetMap") || !strings.Contains(Provenance(), "GeoNames") {
 		t.Error("the embedded provenance does not name the sources")
 	}
