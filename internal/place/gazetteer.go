@@ -193,6 +193,9 @@ type Impact struct {
 	Places map[Kind]int `json:"places"`
 	// Villages counts the villages reached by connectivity.
 	Villages map[Connectivity]int `json:"villages"`
+	// Languages sums People by the first (most spoken) language of each place reached: how
+	// many people a message in that language addresses first (Urdu is understood by most).
+	Languages map[string]int64 `json:"languages"`
 	// Synthetic counts the synthetic places among those reached (their people are not real).
 	Synthetic int `json:"synthetic"`
 	// Districts are the districts the reached places lie in, most people first.
@@ -245,7 +248,8 @@ func (g *Gazetteer) Resolve(area cap.Area) (Impact, error) {
 			in[i] = true
 		}
 	}
-	imp := Impact{Places: map[Kind]int{}, Villages: map[Connectivity]int{}, Unknown: unknown, Keys: []string{}, Districts: []DistrictImpact{}}
+	imp := Impact{Places: map[Kind]int{}, Villages: map[Connectivity]int{}, Languages: map[string]int64{}, Unknown: unknown, Keys: []string{},
+		Districts: []DistrictImpact{}}
 	byDistrict := map[string]*DistrictImpact{}
 	for i, ok := range in {
 		if !ok {
@@ -261,6 +265,9 @@ func (g *Gazetteer) Resolve(area cap.Area) (Impact, error) {
 			continue
 		}
 		imp.People += p.Population
+		if len(p.Languages) > 0 {
+			imp.Languages[p.Languages[0]] += p.Population
+		}
 		if p.Kind == Village {
 			imp.Villages[p.Connectivity]++
 		}

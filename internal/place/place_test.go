@@ -238,6 +238,13 @@ func TestResolveGeocodes(t *testing.T) {
 	if imp.People != punjab.Population || len(imp.Districts) != 36 {
 		t.Errorf("Punjab: %d people in %d districts, want %d in 36", imp.People, len(imp.Districts), punjab.Population)
 	}
+	var byLang int64
+	for _, n := range imp.Languages {
+		byLang += n
+	}
+	if byLang != imp.People || imp.Languages["pnb"] == 0 || imp.Languages["skr"] == 0 {
+		t.Errorf("people by language %v do not add up to %d", imp.Languages, imp.People)
+	}
 	if len(imp.Unknown) != 2 || !strings.Contains(imp.Unknown[0].Reason, `no district is named "Atlantis"`) || !strings.Contains(imp.Unknown[1].Reason, `scheme "SAME"`) {
 		t.Errorf("unknown geocodes: %+v", imp.Unknown)
 	}
