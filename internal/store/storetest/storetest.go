@@ -307,6 +307,7 @@ func Conformance(t *testing.T, open Open) {
 			return sqlq.NewDissemination(eng), sqlq.NewAlerts(eng)
 		})
 	})
+	t.Run("Places", func(t *testing.T) { RunPlaces(t, PlacesOf(open)) })
 	t.Run("ClosedIsUnavailable", func(t *testing.T) {
 		eng, _ := open(t)
 		ents := sqlq.NewEntities(eng, nil)
