@@ -1,0 +1,340 @@
+package kannel_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rabta/rabta/internal/channel"
+	"github.com/rabta/rabta/internal/channel/channeltest"
+	"github.com/rabta/rabta/internal/channel/kannel"
+	"github.com/rabta/rabta/internal/sms"
+)
+
+const (
+	gsmText  = "Flood warning: Chenab at Marala 3.2 m & rising {high}. Move to high ground. €5 fine @ 10:00"
+	urduText = "سیلاب کا انتباہ: چناب کا پانی بڑھ رہا ہے۔ اونچی جگہ پر چلے جائیں۔"
+	to       = "+923001234567"
+)
+
+func sender(t testing.TB, k *channeltest.KannelServer, mod func(*kannel.Options)) *kannel.Sender {
+	t.Helper()
+	o := kannel.Options{URL: k.SendSMSURL, Username: k.Username, Password: k.Password, From: "Rabta"}
+	if mod != nil {
+		mod(&o)
+	}
+	s, err := kannel.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func msg(id int64, text string) channel.Message {
+	return channel.Message{DeliveryID: id, Kind: channel.SMS, To: to, Text: text}
+}
+
+// reports collects what a DLRHandler passes on.
+type reports struct {
+	mu      sync.Mutex
+	got     []channel.Report
+	changed chan struct{}
+}
+
+func newReports() *reports { return &reports{changed: make(chan struct{}, 1000)} }
+
+func (r *reports) add(rep channel.Report) {
+	r.mu.Lock()
+	r.got = append(r.got, rep)
+	r.mu.Unlock()
+	r.changed <- struct{}{}
+}
+
+// wait waits until ok holds for the reports so far.
+func (r *reports) wait(t *testing.T, what string, ok func([]channel.Report) bool) []channel.Report {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		r.mu.Lock()
+		got := append([]channel.Report(nil), r.got...)
+		r.mu.Unlock()
+		if ok(got) {
+			return got
+		}
+		select {
+		case <-r.changed:
+		case <-deadline:
+			t.Fatalf("no %s among the reports: %+v", what, got)
+		}
+	}
+}
+
+func has(id int64, status string) func([]channel.Report) bool {
+	return func(rs []channel.Report) bool {
+		for _, r := range rs {
+			if r.DeliveryID == id && strings.HasPrefix(r.Status, status) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func TestKannel(t *testing.T) {
+	t.Parallel()
+	k := channeltest.Kannel(t, channeltest.KannelOptions{})
+	rep := newReports()
+	const secret = "dlr-secret"
+	dlr := httptest.NewServer(kannel.DLRHandler(secret, rep.add, nil))
+	t.Cleanup(dlr.Close)
+	s := sender(t, k, func(o *kannel.Options) { o.DLRURL = dlr.URL + "/sms/kannel/dlr"; o.DLRSecret = secret })
+	ctx := context.Background()
+	long := strings.Repeat(urduText+" ", 3)
+	texts := []string{gsmText, urduText, long}
+	for i, text := range texts {
+		r, err := s.Submit(ctx, msg(int64(i+1), text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Queued || r.Parts != sms.Analyze(text).Parts || !strings.HasPrefix(r.Status, "0:") {
+			t.Errorf("text %d: result %+v, want accepted (not queued) in %d parts", i, r, sms.Analyze(text).Parts)
+		}
+	}
+	got := k.WaitReceived(3, 10*time.Second)
+	for i, text := range texts {
+		var found bool
+		for _, m := range got {
+			if m.Text != text {
+				continue
+			}
+			found = true
+			p := sms.Analyze(text)
+			if m.To != to || m.From != "Rabta" || m.Coding != p.Coding || m.Parts != p.Parts {
+				t.Errorf("text %d arrived as to %s from %s, %v in %d parts; want %v in %d parts", i, m.To, m.From, m.Coding, m.Parts, p.Coding, p.Parts)
+			}
+		}
+		if !found {
+			t.Errorf("text %d did not arrive intact; the fake SMSC got %+v", i, got)
+		}
+	}
+	if p := sms.Analyze(long).Parts; p < 3 {
+		t.Fatalf("the long text takes %d parts; the test wants at least 3", p)
+	}
+	if n, want := len(k.Segments()), 1+1+sms.Analyze(long).Parts; sms.Analyze(urduText).Parts != 1 || n != want {
+		t.Errorf("the fake SMSC received %d segments, want %d: %+v", n, want, k.Segments())
+	}
+
+	// Kannel's fake SMSC reports "SMSC submit" when it took the message and "delivered"
+	// right after; a concatenated message gets one of each, not one per part.
+	for i := range texts {
+		id := int64(i + 1)
+		rs := rep.wait(t, "smsc_submit and delivered", func(rs []channel.Report) bool {
+			return has(id, "smsc_submit")(rs) && has(id, "delivered")(rs)
+		})
+		for _, r := range rs {
+			if r.DeliveryID == id && r.Status == "delivered" && (!r.Delivered || r.Failed || r.At.IsZero()) {
+				t.Errorf("delivered report %+v", r)
+			}
+		}
+	}
+
+	t.Run("refused", func(t *testing.T) {
+		bad := sender(t, k, func(o *kannel.Options) { o.Password = "not-the-password" })
+		_, err := bad.Send(ctx, msg(10, "x"))
+		if !channel.IsPermanent(err) {
+			t.Fatalf("wrong password: err = %v, want permanent", err)
+		}
+		if strings.Contains(err.Error(), "not-the-password") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	})
+	t.Run("invalid", func(t *testing.T) {
+		for _, m := range []channel.Message{
+			{DeliveryID: 1, Kind: channel.SMS, To: "03001234567", Text: "x"},
+			{DeliveryID: 1, Kind: channel.SMS, To: "+92 300 1234567", Text: "x"},
+			{DeliveryID: 1, Kind: channel.Email, To: to, Text: "x"},
+			{DeliveryID: 1, Kind: channel.SMS, To: to, Text: strings.Repeat("ا", 11*67)},
+		} {
+			if _, err := s.Send(ctx, m); !channel.IsPermanent(err) {
+				t.Errorf("%v: err = %v, want permanent", m, err)
+			} else if strings.Contains(err.Error(), "1234567") {
+				t.Errorf("the error shows the number: %v", err)
+			}
+		}
+	})
+}
+
+// TestOutage stops the SMSC (Kannel queues, and says so) and then the whole gateway (Send
+// fails, transiently, and works again after the restart).
+func TestOutage(t *testing.T) {
+	t.Parallel()
+	k := channeltest.Kannel(t, channeltest.KannelOptions{})
+	rep := newReports()
+	const secret = "s3"
+	dlr := httptest.NewServer(kannel.DLRHandler(secret, rep.add, nil))
+	t.Cleanup(dlr.Close)
+	s := sender(t, k, func(o *kannel.Options) { o.DLRURL = dlr.URL; o.DLRSecret = secret; o.Timeout = 3 * time.Second })
+	ctx := context.Background()
+
+	k.StopSMSC()
+	r, err := s.Submit(ctx, msg(1, "queued while the SMSC is away"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Queued || !strings.HasPrefix(r.Status, "3:") {
+		t.Fatalf("SMSC down: result %+v, want queued", r)
+	}
+	if n := len(k.Received()); n != 0 {
+		t.Fatalf("the fake SMSC received %d messages while stopped", n)
+	}
+	k.StartSMSC()
+	if got := k.WaitReceived(1, 10*time.Second); got[0].Text != "queued while the SMSC is away" {
+		t.Fatalf("after the SMSC returned: %+v", got)
+	}
+	rep.wait(t, "smsc_submit for the queued message", has(1, "smsc_submit"))
+
+	k.Stop()
+	_, err = s.Send(ctx, msg(2, "gateway down"))
+	if err == nil || channel.IsPermanent(err) {
+		t.Fatalf("gateway down: err = %v, want a transient error", err)
+	}
+	if strings.Contains(err.Error(), k.Password) || strings.Contains(err.Error(), "password") {
+		t.Errorf("the error shows the password or the URL with it: %v", err)
+	}
+	k.Start()
+	if _, err := s.Send(ctx, msg(3, "gateway back")); err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	got := k.WaitReceived(2, 10*time.Second)
+	for _, m := range got {
+		if m.Text == "gateway down" {
+			t.Errorf("a message refused while the gateway was down arrived")
+		}
+	}
+	if got[1].Text != "gateway back" {
+		t.Errorf("after restart the fake SMSC got %+v", got)
+	}
+}
+
+// TestThroughput checks both limits: the gateway's (the SMSC group's throughput spaces the
+// segments it hands to the operator) and Rabta's (Send waits for its turn within ctx).
+func TestThroughput(t *testing.T) {
+	t.Parallel()
+	const perSecond, n = 10, 25
+	k := channeltest.Kannel(t, channeltest.KannelOptions{Throughput: perSecond})
+	s := sender(t, k, nil)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for i := range n {
+		wg.Go(func() {
+			if _, err := s.Send(ctx, msg(int64(i+1), "burst")); err != nil {
+				failed.Add(1)
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	segs := k.Segments()
+	got := k.WaitReceived(n, 10*time.Second)
+	segs = k.Segments()
+	if len(got) != n || len(segs) != n {
+		t.Fatalf("received %d messages in %d segments, want %d", len(got), len(segs), n)
+	}
+	// Kannel 1.4.5 holds an SMSC to its throughput per second of the clock (the fake SMSC
+	// does not space the segments within a second): n segments take at least ceil(n/T)
+	// seconds, so the first and last are more than ceil(n/T)-2 seconds apart. Counted per
+	// second as the lines are read, allowing 2 for segments read across a second's edge.
+	perSec := map[int64]int{}
+	for _, s := range segs {
+		perSec[s.At.Unix()]++
+	}
+	for sec, c := range perSec {
+		if c > perSecond+2 {
+			t.Errorf("%d segments arrived in second %d; the gateway's limit is %d/s", c, sec, perSecond)
+		}
+	}
+	if span, min := segs[n-1].At.Sub(segs[0].At), time.Duration((n+perSecond-1)/perSecond-2)*time.Second; span <= min {
+		t.Errorf("%d segments arrived within %v; the gateway's limit of %d/s wants more than %v", n, span, perSecond, min)
+	}
+
+	limited := sender(t, k, func(o *kannel.Options) { o.Rate = 0.5; o.Burst = 1 })
+	if _, err := limited.Send(ctx, msg(100, "first")); err != nil {
+		t.Fatal(err)
+	}
+	// The next token is 2 s away: Send gives up at once rather than outwait ctx.
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := limited.Send(short, msg(101, "second")); err == nil || channel.IsPermanent(err) {
+		t.Fatalf("over Rabta's rate: err = %v, want a transient error", err)
+	}
+	k.WaitReceived(n+1, 10*time.Second)
+	for _, m := range k.Received() {
+		if m.Text == "second" {
+			t.Errorf("a message over Rabta's rate was sent")
+		}
+	}
+}
+
+func TestNew(t *testing.T) {
+	ok := kannel.Options{URL: "http://127.0.0.1:13013/cgi-bin/sendsms", Username: "u", Password: "p"}
+	for _, tc := range []struct {
+		name string
+		mod  func(*kannel.Options)
+		want string
+	}{
+		{"no url", func(o *kannel.Options) { o.URL = "" }, "URL"},
+		{"ftp", func(o *kannel.Options) { o.URL = "ftp://h/x" }, "URL"},
+		{"password in url", func(o *kannel.Options) { o.URL = "http://u:p@h/cgi-bin/sendsms" }, "URL"},
+		{"query in url", func(o *kannel.Options) { o.URL = "http://h/cgi-bin/sendsms?password=p" }, "URL"},
+		{"no username", func(o *kannel.Options) { o.Username = "" }, "username"},
+		{"dlr without secret", func(o *kannel.Options) { o.DLRURL = "https://r.example/dlr" }, "dlr_secret"},
+		{"relative dlr", func(o *kannel.Options) { o.DLRURL = "/dlr"; o.DLRSecret = "s" }, "dlr_url"},
+		{"mask", func(o *kannel.Options) { o.DLRMask = 64 }, "dlr_mask"},
+		{"rate", func(o *kannel.Options) { o.Rate = -1 }, "rate"},
+		{"parts", func(o *kannel.Options) { o.MaxParts = 256 }, "max_parts"},
+	} {
+		o := ok
+		tc.mod(&o)
+		_, err := kannel.New(o)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want one naming %s", tc.name, err, tc.want)
+		}
+	}
+	if _, err := kannel.New(ok); err != nil {
+		t.Error(err)
+	}
+}
+
+// BenchmarkSend measures SMS accepted per second by Kannel's sendsms (sms/s) and delivered
+// to its fake SMSC (smsc_sms/s), whose group allows 500 segments per second:
+//
+//	go test -run '^$' -bench Send -benchtime 2000x ./internal/channel/kannel
+func BenchmarkSend(b *testing.B) {
+	const limit = 500
+	k := channeltest.Kannel(b, channeltest.KannelOptions{Throughput: limit})
+	s := sender(b, k, nil)
+	ctx := context.Background()
+	var id atomic.Int64
+	b.SetParallelism(4)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Send(ctx, msg(id.Add(1), gsmText)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	accepted := time.Since(start)
+	k.WaitReceived(b.N, time.Duration(b.N/limit+30)*time.Second)
+	delivered := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/accepted.Seconds(), "sms/s")
+	b.ReportMetric(float64(b.N)/delivered.Seconds(), "smsc_sms/s")
+}
