@@ -76,10 +76,14 @@ type KannelSegment struct {
 	Type string
 	UDH  []byte
 	Data []byte
-	At   time.Time
+	// At is when the line was read; Logged is fakesmsc's own time stamp (whole seconds).
+	At, Logged time.Time
 }
 
-// KannelSMS is one message as it arrived at the fake SMSC, its parts joined.
+// KannelSMS is one message as it arrived at the fake SMSC, its parts joined. A GSM text
+// with a newline comes in more than one of fakesmsc's lines (Kannel writes it raw): the
+// lines are joined again, so for a moment such a message may be seen in part — wait for
+// its whole text with Wait.
 type KannelSMS struct {
 	From, To string
 	Text     string
@@ -255,19 +259,26 @@ func (k *KannelServer) Received() []KannelSMS {
 // it fails the test if they do not.
 func (k *KannelServer) WaitReceived(n int, timeout time.Duration) []KannelSMS {
 	k.t.Helper()
+	return k.Wait(fmt.Sprintf("%d messages", n), timeout, func(got []KannelSMS) bool { return len(got) >= n })
+}
+
+// Wait waits up to timeout until ok holds for the messages received so far and returns
+// them; it fails the test, naming what, if it does not.
+func (k *KannelServer) Wait(what string, timeout time.Duration, ok func([]KannelSMS) bool) []KannelSMS {
+	k.t.Helper()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		k.mu.Lock()
-		got, ch := len(k.messages), k.changed
+		got, ch := append([]KannelSMS(nil), k.messages...), k.changed
 		k.mu.Unlock()
-		if got >= n {
-			return k.Received()
+		if ok(got) {
+			return got
 		}
 		select {
 		case <-ch:
 		case <-deadline.C:
-			k.t.Fatalf("the fake SMSC received %d messages in %v, want %d (logs in %s)", got, timeout, n, k.Dir)
+			k.t.Fatalf("the fake SMSC did not receive %s in %v; it got %d messages (logs in %s)", what, timeout, len(got), k.Dir)
 		}
 	}
 }
@@ -371,11 +382,31 @@ func (k *KannelServer) record(r io.Reader) {
 		}
 		seg, err := ParseFakeSMSC(rest[j+3 : len(rest)-1])
 		if err != nil {
+			k.continueText(rest[j+3 : len(rest)-1])
 			continue
 		}
 		seg.At = time.Now()
+		if len(line) >= 19 {
+			seg.Logged, _ = time.ParseInLocation(time.DateTime, line[:19], time.Local)
+		}
 		k.add(seg)
 	}
+}
+
+// continueText takes a line that is not a message as the rest of the last one: smsc_fake
+// writes a GSM text raw, so a newline in it ends fakesmsc's line early and the rest comes
+// as a line of its own.
+func (k *KannelServer) continueText(line string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.segments) == 0 || len(k.messages) == 0 || k.segments[len(k.segments)-1].Type != "text" {
+		return
+	}
+	seg := &k.segments[len(k.segments)-1]
+	seg.Data = append(append(seg.Data, '\n'), line...)
+	k.messages[len(k.messages)-1].Text = string(seg.Data)
+	close(k.changed)
+	k.changed = make(chan struct{})
 }
 
 func (k *KannelServer) add(seg KannelSegment) {

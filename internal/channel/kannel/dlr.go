@@ -27,32 +27,43 @@ type DLR struct {
 	At time.Time
 }
 
-// typeNames are the report types' words in channel.Report.Status.
-var typeNames = map[int]string{
-	DLRDelivered:  "delivered",
-	DLRFailed:     "failed",
-	DLRBuffered:   "buffered",
-	DLRSMSCSubmit: "smsc_submit",
-	DLRSMSCReject: "smsc_reject",
+// typeName is a report type's word in channel.Report.Status, "" for none. Kannel may set
+// bits beyond the five (DLR_EXPIRED is 0x22, DLR_UNKNOWN 0x42): the first of the five that
+// is set, in this order, names it.
+func typeName(t int) string {
+	switch {
+	case t&DLRDelivered != 0:
+		return "delivered"
+	case t&DLRFailed != 0:
+		return "failed"
+	case t&DLRSMSCReject != 0:
+		return "smsc_reject"
+	case t&DLRBuffered != 0:
+		return "buffered"
+	case t&DLRSMSCSubmit != 0:
+		return "smsc_submit"
+	}
+	return ""
 }
 
 // Report is d in the channel's terms: Delivered for type 1, Failed for 2 and 16, neither
-// for 4 and 8; Status is the type's word ("delivered", "failed", "buffered", "smsc_submit",
+// for 4 and 8 (see typeName for types with several bits); Status is the type's word ("delivered", "failed", "buffered", "smsc_submit",
 // "smsc_reject"), followed by ": " and the SMSC's reply when there is one.
 func (d DLR) Report() channel.Report {
-	status := typeNames[d.Type]
+	name := typeName(d.Type)
+	status := name
 	if d.Reply != "" {
 		status += ": " + d.Reply
 	}
 	return channel.Report{
 		DeliveryID: d.DeliveryID, GatewayID: d.SMSCID, Status: status, At: d.At,
-		Delivered: d.Type == DLRDelivered,
-		Failed:    d.Type == DLRFailed || d.Type == DLRSMSCReject,
+		Delivered: status == "delivered" || strings.HasPrefix(status, "delivered:"),
+		Failed:    strings.HasPrefix(status, "failed") || strings.HasPrefix(status, "smsc_reject"),
 	}
 }
 
 // ParseDLR reads a report from the query DLRURL made, after Kannel filled in its escapes:
-// id (decimal delivery id), type (1, 2, 4, 8 or 16), reply, smsc_id and ts (Unix seconds).
+// id (decimal delivery id), type (1, 2, 4, 8 or 16, possibly with other bits), reply, smsc_id and ts (Unix seconds).
 // It does not check the token (DLRHandler does). An error names the parameter at fault.
 func ParseDLR(q url.Values) (DLR, error) {
 	var d DLR
@@ -70,7 +81,7 @@ func ParseDLR(q url.Values) (DLR, error) {
 		return d, fmt.Errorf("type: missing")
 	}
 	d.Type, err = strconv.Atoi(t)
-	if _, known := typeNames[d.Type]; err != nil || !known {
+	if err != nil || d.Type < 1 || d.Type > 255 || typeName(d.Type) == "" || strings.Trim(t, "0123456789") != "" {
 		return d, fmt.Errorf("type: %q is not a DLR type (1, 2, 4, 8 or 16)", truncate(t))
 	}
 	d.Reply = q.Get("reply")
