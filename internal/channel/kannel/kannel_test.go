@@ -310,31 +310,39 @@ func TestNew(t *testing.T) {
 	}
 }
 
-// BenchmarkSend measures SMS accepted per second by Kannel's sendsms (sms/s) and delivered
-// to its fake SMSC (smsc_sms/s), whose group allows 500 segments per second:
+// BenchmarkSend measures SMS accepted per second by Kannel's sendsms (sms/s) and received
+// by its fake SMSC (smsc_sms/s), whose group allows 500 segments per second: with Rabta
+// unlimited (gateway_limit) and with Rabta's own limit also at 500/s (rabta_limit).
 //
-//	go test -run '^$' -bench Send -benchtime 2000x ./internal/channel/kannel
+//	go test -run '^$' -bench Send -benchtime 3000x ./internal/channel/kannel
 func BenchmarkSend(b *testing.B) {
 	const limit = 500
-	k := channeltest.Kannel(b, channeltest.KannelOptions{Throughput: limit})
-	s := sender(b, k, nil)
-	ctx := context.Background()
-	var id atomic.Int64
-	b.SetParallelism(4)
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := s.Send(ctx, msg(id.Add(1), gsmText)); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	accepted := time.Since(start)
-	k.WaitReceived(b.N, time.Duration(b.N/limit+30)*time.Second)
-	delivered := time.Since(start)
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/accepted.Seconds(), "sms/s")
-	b.ReportMetric(float64(b.N)/delivered.Seconds(), "smsc_sms/s")
+	for _, bc := range []struct {
+		name string
+		rate float64
+	}{{"gateway_limit", 0}, {"rabta_limit", limit}} {
+		b.Run(bc.name, func(b *testing.B) {
+			k := channeltest.Kannel(b, channeltest.KannelOptions{Throughput: limit})
+			s := sender(b, k, func(o *kannel.Options) { o.Rate = bc.rate })
+			ctx := context.Background()
+			var id atomic.Int64
+			b.SetParallelism(4)
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := s.Send(ctx, msg(id.Add(1), gsmText)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			accepted := time.Since(start)
+			b.StopTimer()
+			k.WaitReceived(b.N, time.Duration(b.N/limit+30)*time.Second)
+			received := time.Since(start)
+			b.ReportMetric(float64(b.N)/accepted.Seconds(), "sms/s")
+			b.ReportMetric(float64(b.N)/received.Seconds(), "smsc_sms/s")
+		})
+	}
 }
