@@ -41,6 +41,9 @@ type KannelOptions struct {
 	// MaxMessages is the sendsms-user's max-messages: the most segments one sendsms request
 	// may become. 0 means 10.
 	MaxMessages int
+	// WhiteList is the sendsms-user's white-list-regex: receivers it does not match are
+	// refused with 400. "" means any E.164 number.
+	WhiteList string
 }
 
 // KannelServer is a running Kannel gateway for one test: bearerbox with a fake SMSC group,
@@ -119,6 +122,9 @@ func Kannel(t testing.TB, opts KannelOptions) *KannelServer {
 	if opts.MaxMessages == 0 {
 		opts.MaxMessages = 10
 	}
+	if opts.WhiteList == "" {
+		opts.WhiteList = `^\+[1-9][0-9]{6,14}$`
+	}
 	k := &KannelServer{
 		t: t, Dir: t.TempDir(), Username: "rabta", Password: "sendsms-" + strconv.Itoa(os.Getpid()),
 		adminPassword: "admin-" + strconv.Itoa(os.Getpid()),
@@ -166,10 +172,10 @@ username = %q
 password = %q
 concatenation = true
 max-messages = %d
-white-list-regex = "^\+[1-9][0-9]{6,14}$"
+white-list-regex = %q
 `, k.adminPort, k.adminPassword, k.boxPort, filepath.Join(k.Dir, "bearerbox.log"), filepath.Join(k.Dir, "store"),
 		k.fakePort, throughput, k.boxPort, k.smsPort, filepath.Join(k.Dir, "smsbox.log"),
-		k.Username, k.Password, opts.MaxMessages)
+		k.Username, k.Password, opts.MaxMessages, opts.WhiteList)
 	if err := os.WriteFile(k.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

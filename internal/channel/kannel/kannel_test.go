@@ -280,6 +280,26 @@ func TestThroughput(t *testing.T) {
 	}
 }
 
+// TestRefusedNumber: a number the gateway refuses (its white list) is a permanent error.
+func TestRefusedNumber(t *testing.T) {
+	t.Parallel()
+	k := channeltest.Kannel(t, channeltest.KannelOptions{WhiteList: `^\+92[0-9]{10}$`})
+	s := sender(t, k, nil)
+	_, err := s.Send(context.Background(), channel.Message{DeliveryID: 1, Kind: channel.SMS, To: "+8613800138000", Text: "x"})
+	if !channel.IsPermanent(err) || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("number off the white list: err = %v, want a permanent 400", err)
+	}
+	if strings.Contains(err.Error(), "13800138000") {
+		t.Errorf("the error shows the number: %v", err)
+	}
+	if _, err := s.Send(context.Background(), msg(2, "x")); err != nil {
+		t.Fatal(err)
+	}
+	if got := k.WaitReceived(1, 10*time.Second); len(got) != 1 || got[0].To != to {
+		t.Errorf("received %+v", got)
+	}
+}
+
 func TestNew(t *testing.T) {
 	ok := kannel.Options{URL: "http://127.0.0.1:13013/cgi-bin/sendsms", Username: "u", Password: "p"}
 	for _, tc := range []struct {
