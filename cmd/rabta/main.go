@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // time zones for messages (time_zone), on machines without a zone database
 
 	"github.com/rabta/rabta/internal/config"
 	"github.com/rabta/rabta/internal/node"

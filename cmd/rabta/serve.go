@@ -6,13 +6,21 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/rabta/rabta/internal/channel/email"
+	"github.com/rabta/rabta/internal/channel/smpp"
+	"github.com/rabta/rabta/internal/channel/webhook"
 	"github.com/rabta/rabta/internal/config"
 	"github.com/rabta/rabta/internal/demo"
+	"github.com/rabta/rabta/internal/dissemination"
+	"github.com/rabta/rabta/internal/i18n"
 	"github.com/rabta/rabta/internal/node"
 )
 
@@ -47,7 +55,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	opts := options(c.cfg)
+	opts, err := options(c.cfg)
+	if err != nil {
+		return err
+	}
 	opts.Log, opts.Registry, opts.Console = logger(c.cfg, stderr).With("node", c.cfg.NodeID), reg, stderr
 	opts.AdminKey = os.Getenv("RABTA_ADMIN_KEY")
 
@@ -68,8 +79,29 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return n.Close()
 }
 
-// options are the node's options from its configuration.
-func options(cfg config.Config) node.Options {
+// options are the node's options from its configuration; gateway passwords are read from
+// their files.
+func options(cfg config.Config) (node.Options, error) {
+	d, err := disseminationOptions(cfg)
+	if err != nil {
+		return node.Options{}, err
+	}
+	zone, err := time.LoadLocation(cfg.TimeZone)
+	if err != nil {
+		return node.Options{}, fmt.Errorf("time_zone: %w", err)
+	}
+	var names *i18n.Names
+	if cfg.NamesFile != "" {
+		f, err := os.Open(cfg.NamesFile)
+		if err != nil {
+			return node.Options{}, fmt.Errorf("names_file: %w", err)
+		}
+		names, err = i18n.ReadNames(f)
+		f.Close()
+		if err != nil {
+			return node.Options{}, fmt.Errorf("names_file %s: %w", cfg.NamesFile, err)
+		}
+	}
 	return node.Options{
 		ID: cfg.NodeID, DataDir: cfg.DataDir, DB: cfg.DB,
 		HTTPAddr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, PublicRead: cfg.PublicRead,
@@ -80,5 +112,43 @@ func options(cfg config.Config) node.Options {
 		SigningKeyFile: cfg.SigningKeyFile, SigningCertFile: cfg.SigningCertFile, TrustedCertsDir: cfg.TrustedCertsDir,
 		AdminKeyFile: cfg.AdminKeyFile,
 		Demo:         cfg.Demo, DemoSpeed: cfg.DemoSpeed,
+		Dissemination: d, Zone: zone, Names: names,
+	}, nil
+}
+
+// disseminationOptions maps the dissemination section to the node's channels.
+func disseminationOptions(cfg config.Config) (node.DisseminationOptions, error) {
+	d := cfg.Dissemination
+	o := node.DisseminationOptions{ContactsKeyFile: d.ContactsKeyFile, Sink: d.Sink,
+		Webhook:  webhook.Options{Rate: d.WebhookRate},
+		Pipeline: dissemination.Config{PublicURL: cfg.PublicURL, Workers: d.Workers, Lease: d.Lease, MaxAttempts: d.MaxAttempts}}
+	secret := func(name, path string) (string, error) {
+		if path == "" {
+			return "", nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+		return strings.TrimSpace(string(b)), nil
 	}
+	if d.SMPP.Addr != "" {
+		pw, err := secret("dissemination.smpp.password_file", d.SMPP.PasswordFile)
+		if err != nil {
+			return o, err
+		}
+		o.SMPP = &smpp.Options{Addr: d.SMPP.Addr, SystemID: d.SMPP.SystemID, Password: pw, SystemType: d.SMPP.SystemType,
+			Source: d.SMPP.Source, Rate: d.SMPP.Rate, Window: d.SMPP.Window, EnquireLink: d.SMPP.EnquireLink}
+	}
+	if d.SMTP.Addr != "" {
+		pw, err := secret("dissemination.smtp.password_file", d.SMTP.PasswordFile)
+		if err != nil {
+			return o, err
+		}
+		o.SMTP = &email.Options{Addr: d.SMTP.Addr, From: d.SMTP.From, StartTLS: d.SMTP.StartTLS, Username: d.SMTP.Username, Password: pw, Rate: d.SMTP.Rate}
+	}
+	if cfg.Demo && o.Sink == "" && o.SMPP == nil && d.Kannel.URL == "" {
+		o.Sink = filepath.Join(cfg.DataDir, "deliveries.jsonl")
+	}
+	return o, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"text/template"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/cap"
+	"github.com/rabta/rabta/internal/i18n"
 	"github.com/rabta/rabta/internal/rule"
 )
 
@@ -132,6 +132,13 @@ type Config struct {
 	Web        string        // CAP <web>: the public alert page
 	FourEyes   bool          // the approver must not be the draft's author
 	Expiry     time.Duration // how long an issued message stays valid (default 24 h)
+	// Zone is where the messages' times are written as wall-clock times (default
+	// Asia/Karachi, see i18n.Karachi).
+	Zone *time.Location
+	// Names translates the free texts of rules and of this node that are not templates —
+	// station names, area descriptions, audiences, SenderName — for each <info>'s language
+	// (nil: they stay as written). See i18n.Names for the fallbacks.
+	Names *i18n.Names
 }
 
 // Service runs the life cycle. It is safe for concurrent use.
@@ -147,6 +154,12 @@ type Service struct {
 	// Lock, when set, is held around every change (several processes sharing one store take
 	// turns through it); an in-process mutex is always held as well.
 	Lock func(ctx context.Context, fn func(context.Context) error) error
+	// Impact, when set, computes and keeps what a draft (identifier "") would reach: the
+	// impact preview an approver sees. A failure is logged; the draft stands.
+	Impact func(ctx context.Context, alertID int64, identifier string, msg *cap.Alert) error
+	// Issued, when set, is told of every message issued, after it is stored (dissemination
+	// plans its deliveries; it also finds stored messages without a plan by itself).
+	Issued func(m *Message)
 
 	mu sync.Mutex
 }
@@ -261,6 +274,11 @@ func (s *Service) setDraft(ctx context.Context, a *Alert, msg *cap.Alert, kind c
 	}
 	if err := s.Store.SaveAlert(ctx, a, Transition{AlertID: a.ID, From: from, To: a.State, By: by, Why: "draft " + string(kind) + ": " + why, At: now}, nil); err != nil {
 		return err
+	}
+	if s.Impact != nil && !auto {
+		if err := s.Impact(ctx, a.ID, "", msg); err != nil {
+			s.log().Warn("impact_failed", "alert", a.ID, "err", err)
+		}
 	}
 	if auto {
 		return s.issue(ctx, a, by, "rule issues automatically")
@@ -441,6 +459,9 @@ func (s *Service) issue(ctx context.Context, a *Alert, by, why string) error {
 			s.log().Warn("alert_publish_failed", "identifier", msg.Identifier, "err", err)
 		}
 	}
+	if s.Issued != nil {
+		s.Issued(msg)
+	}
 	s.log().Info("alert_issued", "alert", a.ID, "identifier", msg.Identifier, "msg_type", string(m.MsgType), "status", string(m.Status), "by", by)
 	return nil
 }
@@ -466,30 +487,37 @@ func capStatus(st rule.Status) cap.Status {
 	return cap.Status(st)
 }
 
-// templateData is what rule templates see.
+// templateData is what rule templates see. Every field is written in the language of the
+// <info> being rendered (i18n): Level and Event by name, Station through Config.Names, numbers
+// in the language's digits, times in Config.Zone.
 type templateData struct {
-	Rule       string
-	Station    string
-	Level      string
-	Value      string
-	Unit       string
-	ObservedAt string
-	LeadTime   string
-	Cause      string
-	Event      string
+	Rule       string // the rule's name, as written
+	Station    string // the station's name in the language (Config.Names; else as the store has it)
+	Level      string // the level's class name in the language ("نچلے" for Low in Urdu); "All clear" in the language for a Cancel
+	Value      string // the deciding value, a number in the language's digits
+	Unit       string // the value's unit in the language ("cusecs", "کیوسک"); "" when unknown
+	Quantity   string // Value and Unit as the language writes them together
+	ObservedAt string // the deciding observation's time, in Config.Zone, e.g. "27 اگست 2025، 13:00 (پاکستان کا معیاری وقت)"
+	LeadTime   string // forecast rules: the lead time, e.g. "6 hours", "6 گھنٹے"; "" otherwise
+	In         string // forecast rules: "in 6 hours", "6 گھنٹے میں"; "" otherwise
+	Cause      string // the engine's own note, in English, for operators
+	Event      string // the level's CAP event in the language ("Flood", "سیلاب")
+	Area       string // the rule's area description in the language (Config.Names)
+	Cancel     bool   // the message is a Cancel (all clear)
 }
 
 // defaultTemplates are used for languages a rule gives no template for (English only: a rule
 // that wants Urdu or Chinese must say it in those languages).
 var defaultTemplates = map[string]rule.Template{
 	"en": {
-		Headline:    "{{.Level}} {{.Event}} warning: {{.Station}}",
-		Description: "{{.Station}} reported {{.Value}} {{.Unit}} at {{.ObservedAt}} ({{.Level}}).{{if .LeadTime}} Expected in {{.LeadTime}}.{{end}}",
+		Headline:    "{{if .Cancel}}All clear: {{.Event}} warning for {{.Station}} ended{{else}}{{.Level}} {{.Event}} warning: {{.Station}}{{end}}",
+		Description: "{{.Station}} reported {{.Quantity}} at {{.ObservedAt}} ({{.Level}}).{{if .In}} Expected {{.In}}.{{end}}",
 		Instruction: "Follow the instructions of your local disaster management authority.",
 	},
 }
 
-// compose builds the CAP message for a trigger: one <info> per template language.
+// compose builds the CAP message for a trigger: one <info> per template language, each
+// wholly in its language (see templateData).
 func (s *Service) compose(ctx context.Context, r rule.Rule, tr rule.Trigger, a *Alert, kind cap.MsgType) (*cap.Alert, error) {
 	station, unit := "", ""
 	if s.Labels != nil && tr.Datastream > 0 {
@@ -509,13 +537,13 @@ func (s *Service) compose(ctx context.Context, r rule.Rule, tr rule.Trigger, a *
 	if level.Event == "" {
 		level.Event = "Warning"
 	}
-	d := templateData{Rule: r.Name, Station: station, Level: tr.LevelName, Value: strconv.FormatFloat(tr.Value, 'f', -1, 64), Unit: unit,
-		ObservedAt: tr.ObservedAt.UTC().Format("2006-01-02 15:04 MST"), Cause: tr.Cause, Event: level.Event}
-	if tr.LeadTime > 0 {
-		d.LeadTime = tr.LeadTime.Round(time.Minute).String()
-	}
+	levelName := tr.LevelName
 	if kind == cap.MsgCancel {
-		d.Level = "All clear"
+		levelName = "All clear"
+	}
+	zone := s.Config.Zone
+	if zone == nil {
+		zone = i18n.Karachi()
 	}
 	tpls := r.Templates
 	if len(tpls) == 0 {
@@ -544,13 +572,35 @@ func (s *Service) compose(ctx context.Context, r rule.Rule, tr rule.Trigger, a *
 	if tr.LeadTime > 0 {
 		onset = tr.At.Add(tr.LeadTime)
 	}
+	names := s.Config.Names
+	name := func(lang, text string) string {
+		n, _ := names.Name(lang, text)
+		return n
+	}
 	for _, lang := range langs {
 		t := tpls[lang]
-		in := cap.Info{Language: lang, Categories: []cap.Category{"Met"}, Event: level.Event,
+		l := i18n.For(lang)
+		d := templateData{Rule: r.Name, Station: name(lang, station), Value: l.Number(tr.Value), Quantity: l.Quantity(tr.Value, unit),
+			ObservedAt: l.DateTime(tr.ObservedAt, zone), Cause: tr.Cause, Area: name(lang, r.Area.Desc), Cancel: kind == cap.MsgCancel}
+		if unit != "" {
+			d.Unit, _ = l.Unit(unit)
+		}
+		var ok bool
+		if d.Level, ok = l.Class(levelName); !ok {
+			d.Level = name(lang, levelName)
+		}
+		if d.Event, ok = l.Event(level.Event); !ok {
+			d.Event = name(lang, level.Event)
+		}
+		if tr.LeadTime > 0 {
+			d.LeadTime, d.In = l.Duration(tr.LeadTime), l.In(tr.LeadTime)
+		}
+		in := cap.Info{Language: lang, Categories: []cap.Category{"Met"}, Event: d.Event,
 			ResponseType: []cap.ResponseType{"Monitor"},
 			Urgency:      cap.Urgency(level.Urgency), Severity: cap.Severity(level.Severity), Certainty: cap.Certainty(level.Certainty),
-			Audience: r.Audience, SenderName: s.Config.SenderName, Web: s.Config.Web, Onset: onset,
-			Parameters: []cap.ValuePair{{ValueName: "rabta:rule", Value: r.ID}, {ValueName: "rabta:level", Value: d.Level}}}
+			Audience: name(lang, r.Audience), SenderName: name(lang, s.Config.SenderName), Web: s.Config.Web, Onset: onset,
+			// rabta:level is for machines: the level's name as the rule writes it.
+			Parameters: []cap.ValuePair{{ValueName: "rabta:rule", Value: r.ID}, {ValueName: "rabta:level", Value: levelName}}}
 		if kind == cap.MsgCancel {
 			in.ResponseType = []cap.ResponseType{"AllClear"}
 		} else if level.Severity == rule.Extreme || level.Severity == rule.Severe {
@@ -567,7 +617,9 @@ func (s *Service) compose(ctx context.Context, r rule.Rule, tr rule.Trigger, a *
 			return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "rule %s: template %s instruction", r.ID, lang)
 		}
 		if area.AreaDesc != "" {
-			in.Areas = []cap.Area{area}
+			ar := area
+			ar.AreaDesc = d.Area
+			in.Areas = []cap.Area{ar}
 		}
 		msg.Infos = append(msg.Infos, in)
 	}

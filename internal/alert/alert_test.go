@@ -6,10 +6,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/cap"
+	"github.com/rabta/rabta/internal/demo"
+	"github.com/rabta/rabta/internal/i18n"
 	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/store/sqlite"
 	"github.com/rabta/rabta/internal/store/sqlq"
@@ -23,7 +26,7 @@ var khanki = rule.Rule{ID: "khanki", Name: "Khanki", Kind: rule.Threshold, Datas
 	Area: rule.Area{Desc: "Chenab near Khanki", Polygons: [][]rule.LatLon{{{Lat: 32.3, Lon: 73.9}, {Lat: 32.5, Lon: 73.9}, {Lat: 32.5, Lon: 74.1}, {Lat: 32.3, Lon: 73.9}}}},
 	Templates: map[string]rule.Template{
 		"en": {Headline: "{{.Level}} flood at {{.Station}}", Description: "{{.Value}} {{.Unit}}", Instruction: "Move to higher ground."},
-		"zh": {Headline: "{{.Station}}：{{.Level}}级洪水"},
+		"zh": {Headline: "{{.Station}}：{{.Level}}洪水"},
 	}}
 
 type clock struct{ t time.Time }
@@ -153,4 +156,203 @@ func TestTemplatesCheckedWhenApplied(t *testing.T) {
 	if err := alert.CheckTemplates(khanki); err != nil {
 		t.Error(err)
 	}
+}
+
+// gaugeLabels labels the demo's discharge datastreams: id → station name, unit cusecs (UCUM).
+type gaugeLabels map[int64]string
+
+func (g gaugeLabels) DatastreamLabel(_ context.Context, id int64) (string, string, error) {
+	if s, ok := g[id]; ok {
+		return s, "[cft_i]/s", nil
+	}
+	return "", "", apperr.E(apperr.NotFound, "no datastream %d", id)
+}
+
+// demoService is a service over the demo's gauge rules (every one auto-issuing, so that each
+// level and the all clear are composed and issued) with the demo's names.
+func demoService(t *testing.T) (*alert.Service, []rule.Rule, *i18n.Names, gaugeLabels) {
+	t.Helper()
+	ds, err := demo.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, labels := map[string]int64{}, gaugeLabels{}
+	for i, st := range ds.Stations {
+		if strings.HasPrefix(st.Key, "pdma-") {
+			ids[st.Key+"/discharge"] = int64(i + 1)
+			labels[int64(i+1)] = st.Name
+		}
+	}
+	rules, err := demo.Rules(ds, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := demo.Names(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]rule.Rule{}
+	for i := range rules {
+		rules[i].AutoIssue = true
+		byID[rules[i].ID] = rules[i]
+	}
+	s, _, _ := newService(t)
+	s.Rules = func(id string) (rule.Rule, bool) { r, ok := byID[id]; return r, ok }
+	s.Labels = labels
+	s.Config.FourEyes = false
+	s.Config.Names = names
+	s.Config.SenderName = demo.SenderName
+	return s, rules, names, labels
+}
+
+// Every demo rule at every level, and its all clear, is written wholly in each info's
+// language: no Latin letter in an Urdu, Sindhi, Pashto, Punjabi or Chinese info (a Chinese info
+// may carry a station's English name only where no Chinese name is known), and no Western
+// digit where the language's digits are not Western (Sindhi, Pashto, Punjabi).
+func TestDemoMessagesWhollyInTheirLanguage(t *testing.T) {
+	ctx := context.Background()
+	s, rules, names, labels := demoService(t)
+	at := time.Date(2025, 8, 27, 8, 0, 0, 0, time.UTC) // 13:00 PKT
+	checked := 0
+	for _, r := range rules {
+		ds := r.Datastreams[0]
+		var msgs []*cap.Alert
+		for li, lv := range r.Levels {
+			kind := rule.Escalate
+			if li == 0 {
+				kind = rule.Fire
+			}
+			a, err := s.Trigger(ctx, rule.Trigger{RuleID: r.ID, Kind: kind, Level: li, LevelName: lv.Name, Value: lv.Value + 1234.5,
+				Datastream: ds, ObservedAt: at, At: at, Cause: "test"})
+			if err != nil {
+				t.Fatalf("%s %s: %v", r.ID, lv.Name, err)
+			}
+			msgs = append(msgs, lastCAP(t, a))
+		}
+		a, err := s.Trigger(ctx, rule.Trigger{RuleID: r.ID, Kind: rule.Clear, Level: -1, PrevLevel: len(r.Levels) - 1, Value: 1000,
+			Datastream: ds, ObservedAt: at, At: at, Cause: "test"})
+		if err != nil {
+			t.Fatalf("%s clear: %v", r.ID, err)
+		}
+		msgs = append(msgs, lastCAP(t, a))
+		if got := msgs[len(msgs)-1].MsgType; got != cap.MsgCancel {
+			t.Fatalf("%s: the clear issued %s, want Cancel", r.ID, got)
+		}
+		for _, m := range msgs {
+			if len(m.Infos) != 6 {
+				t.Fatalf("%s: %d infos, want 6 (en, pnb, ps, sd, ur, zh)", r.ID, len(m.Infos))
+			}
+			for _, in := range m.Infos {
+				if in.Language == "en" {
+					continue
+				}
+				station := labels[ds]
+				if n, ok := names.Name(in.Language, station); ok || in.Language != "zh" {
+					station = n
+				} // else: no Chinese name known; the English one stands and is allowed
+				for field, text := range map[string]string{"headline": in.Headline, "description": in.Description, "instruction": in.Instruction,
+					"event": in.Event, "audience": in.Audience, "areaDesc": in.Areas[0].AreaDesc, "senderName": in.SenderName} {
+					checked++
+					rest := text
+					if in.Language == "zh" {
+						rest = strings.ReplaceAll(rest, station, "")
+					}
+					for _, c := range rest {
+						if unicode.Is(unicode.Latin, c) {
+							t.Errorf("%s %s %s %s: Latin letter %q in %q", r.ID, m.MsgType, in.Language, field, c, text)
+							break
+						}
+						if c >= '0' && c <= '9' && in.Language != "zh" && in.Language != "ur" {
+							t.Errorf("%s %s %s %s: Western digit in %q (the language's digits are not Western)", r.ID, m.MsgType, in.Language, field, text)
+							break
+						}
+					}
+					if text == "" {
+						t.Errorf("%s %s %s %s is empty", r.ID, m.MsgType, in.Language, field)
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("nothing checked")
+	}
+}
+
+// The issue's own examples, now wholly in Urdu and Chinese, with the time in Pakistan.
+func TestDemoMessageExamples(t *testing.T) {
+	ctx := context.Background()
+	s, rules, _, _ := demoService(t)
+	at := time.Date(2025, 8, 27, 8, 0, 0, 0, time.UTC)
+	want := map[string]map[string]string{
+		"flood-qadirabad": {
+			"ur": "قادر آباد بیراج پر نچلے درجے کا سیلاب",
+			"zh": "Qadirabad Barrage：低等级洪水", // no Chinese name found: the English one stands
+			"sd": "قادر آباد تي هيٺين سطح جي ٻوڏ",
+			"en": "Low flood at Qadirabad Barrage"},
+		// Pashto and Punjabi fall back to the Urdu-script name.
+		"flood-tarbela": {"zh": "塔贝拉坝：低等级洪水", "ps": "په تربیلا ڈیم کې د ټیټې کچې سېلاب", "pnb": "تربیلا ڈیم تے نیویں درجے دا ہڑ"},
+	}
+	for _, r := range rules {
+		w, ok := want[r.ID]
+		if !ok {
+			continue
+		}
+		a, err := s.Trigger(ctx, rule.Trigger{RuleID: r.ID, Kind: rule.Fire, Level: 0, LevelName: "Low", Value: 1001480, Datastream: r.Datastreams[0], ObservedAt: at, At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range lastCAP(t, a).Infos {
+			if h, ok := w[in.Language]; ok && in.Headline != h {
+				t.Errorf("%s %s headline %q, want %q", r.ID, in.Language, in.Headline, h)
+			}
+			if in.Language == "ur" && r.ID == "flood-qadirabad" {
+				const d = "قادر آباد بیراج پر 27 اگست 2025، 13:00 (پاکستان کا معیاری وقت) کو پانی کا بہاؤ 1,001,480 کیوسک ریکارڈ کیا گیا: نچلے درجے کا سیلاب۔"
+				if in.Description != d {
+					t.Errorf("ur description\n got %q\nwant %q", in.Description, d)
+				}
+				if in.Areas[0].AreaDesc != "دریائے چناب، قادر آباد بیراج سے 25 کلومیٹر کے اندر" {
+					t.Errorf("ur areaDesc %q", in.Areas[0].AreaDesc)
+				}
+			}
+			if in.Language == "sd" && r.ID == "flood-qadirabad" && !strings.Contains(in.Description, "١٬٠٠١٬٤٨٠ ڪيوسڪ") {
+				t.Errorf("sd description %q: want the value in Sindhi digits with its unit", in.Description)
+			}
+		}
+	}
+}
+
+// A forecast trigger's lead time reaches the templates as "in 6 hours" in each language.
+func TestLeadTimeLocalised(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newService(t)
+	r := khanki
+	r.ID, r.AutoIssue, r.Status = "lead", true, rule.Actual
+	r.Templates = map[string]rule.Template{"en": {Headline: "{{.Level}} {{.Event}} {{.In}}"}, "ur": {Headline: "{{.Level}} {{.Event}} {{.In}}"},
+		"zh": {Headline: "{{.Level}}{{.Event}}{{.In}}"}}
+	s.Rules = func(string) (rule.Rule, bool) { return r, true }
+	s.Config.FourEyes = false
+	at := time.Date(2025, 8, 27, 8, 0, 0, 0, time.UTC)
+	a, err := s.Trigger(ctx, rule.Trigger{RuleID: "lead", Kind: rule.Fire, Level: 1, LevelName: "Exceptionally High", Value: 7e5, ObservedAt: at, At: at, LeadTime: 6 * time.Hour, Forecast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"en": "Exceptionally High Flood in 6 hours", "ur": "انتہائی اونچے سیلاب 6 گھنٹے میں", "zh": "特高等级洪水6小时后"}
+	for _, in := range lastCAP(t, a).Infos {
+		if in.Headline != want[in.Language] {
+			t.Errorf("%s: %q, want %q", in.Language, in.Headline, want[in.Language])
+		}
+	}
+}
+
+func lastCAP(t *testing.T, a *alert.Alert) *cap.Alert {
+	t.Helper()
+	if a == nil || a.Last() == nil {
+		t.Fatalf("no issued message")
+	}
+	m, err := cap.Unmarshal(a.Last().XML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

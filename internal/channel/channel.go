@@ -98,6 +98,11 @@ type Receipt struct {
 	GatewayID string
 	// Parts is the number of SMS segments submitted (1 for other channels).
 	Parts int
+	// Queued tells that the gateway took the message for later delivery but has not handed
+	// it to the operator yet (Kannel's "3: Queued for later delivery" while its SMSC link is
+	// down). The pipeline records such a delivery as queued, never as sent; a later Report
+	// says when it reached the operator.
+	Queued bool
 }
 
 // Sender sends messages over one channel. Implementations are safe for concurrent use,
@@ -113,6 +118,7 @@ type Sender interface {
 type Report struct {
 	DeliveryID int64  // set when the gateway echoes Rabta's id (Kannel's dlr-url)
 	GatewayID  string // set when only the gateway's id is known (SMPP receipts)
+	Submitted  bool   // reached the operator (Kannel's "SMSC submit" DLR for a queued message)
 	Delivered  bool   // reached the handset
 	Failed     bool   // will not be delivered (expired, rejected, undeliverable)
 	Status     string // the gateway's own words, e.g. "DELIVRD", "UNDELIV"

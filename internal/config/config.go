@@ -81,6 +81,70 @@ type Config struct {
 	// Demo seeds the demo data set and replays it; DemoSpeed is data-seconds per second.
 	Demo      bool    `yaml:"demo"`
 	DemoSpeed float64 `yaml:"demo_speed"`
+	// TimeZone is the IANA zone messages write their times in (default Asia/Karachi; a
+	// Beijing node sets Asia/Shanghai).
+	TimeZone string `yaml:"time_zone"`
+	// NamesFile is a CSV of names in other languages (name_en, name_ur, source_ur, …; see
+	// docs/rules.md) for the free texts of rules: stations, areas, audiences.
+	NamesFile string `yaml:"names_file"`
+	// Dissemination says how people are reached: the SMS and e-mail gateways, webhooks and
+	// the delivery pipeline (docs/dissemination.md).
+	Dissemination Dissemination `yaml:"dissemination"`
+}
+
+// Dissemination configures the channels and the delivery pipeline. Passwords are read from
+// files, never written in the configuration.
+type Dissemination struct {
+	// ContactsKeyFile holds the key sealing subscribers' contacts (default: contacts.key in
+	// the data directory, made on first start).
+	ContactsKeyFile string `yaml:"contacts_key_file"`
+	// SMPP sends SMS straight to an operator's SMSC (SMPP 3.4) when Addr is set.
+	SMPP SMPP `yaml:"smpp"`
+	// Kannel sends SMS through a Kannel gateway's sendsms interface when URL is set.
+	Kannel Kannel `yaml:"kannel"`
+	// SMTP sends e-mail through a relay when Addr is set.
+	SMTP SMTP `yaml:"smtp"`
+	// WebhookRate bounds webhook POSTs per second (0: no limit).
+	WebhookRate float64 `yaml:"webhook_rate"`
+	// Sink, when set, is a file where SMS and e-mail with no gateway configured are written
+	// (JSON lines, addresses redacted): the demo's gateway. The demo uses
+	// <data_dir>/deliveries.jsonl when no SMS gateway is configured.
+	Sink string `yaml:"sink"`
+	// Workers is the number of concurrent sends per channel; Lease how long a claimed
+	// delivery is held; MaxAttempts how many times a transient failure is retried.
+	Workers     int           `yaml:"workers"`
+	Lease       time.Duration `yaml:"lease"`
+	MaxAttempts int           `yaml:"max_attempts"`
+}
+
+// SMPP is an SMSC account.
+type SMPP struct {
+	Addr         string        `yaml:"addr"`
+	SystemID     string        `yaml:"system_id"`
+	PasswordFile string        `yaml:"password_file"`
+	SystemType   string        `yaml:"system_type"`
+	Source       string        `yaml:"source"`       // sender address: +E.164, short code or alphanumeric
+	Rate         float64       `yaml:"rate"`         // submit_sm per second (the operator's limit)
+	Window       int           `yaml:"window"`       // submit_sm awaiting their response
+	EnquireLink  time.Duration `yaml:"enquire_link"` // keep-alive interval
+}
+
+// Kannel is a Kannel smsbox's sendsms account.
+type Kannel struct {
+	URL          string  `yaml:"url"` // the sendsms URL, e.g. http://127.0.0.1:13013/cgi-bin/sendsms
+	Username     string  `yaml:"username"`
+	PasswordFile string  `yaml:"password_file"`
+	Rate         float64 `yaml:"rate"` // messages per second
+}
+
+// SMTP is an e-mail relay.
+type SMTP struct {
+	Addr         string  `yaml:"addr"`
+	From         string  `yaml:"from"`
+	StartTLS     bool    `yaml:"starttls"`
+	Username     string  `yaml:"username"`
+	PasswordFile string  `yaml:"password_file"`
+	Rate         float64 `yaml:"rate"`
 }
 
 // Default returns a configuration that runs a complete node with no file.
@@ -102,6 +166,7 @@ func Default() Config {
 		Log:          "json",
 		LogLevel:     "info",
 		GapSweep:     time.Minute,
+		TimeZone:     "Asia/Karachi",
 	}
 }
 
@@ -229,6 +294,35 @@ func (c *Config) Validate() error {
 	}
 	if c.GapSweep <= 0 {
 		errs = append(errs, fmt.Errorf("gap_sweep %s: must be positive", c.GapSweep))
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" {
+		errs = append(errs, fmt.Errorf("time_zone %q: not an IANA time zone (e.g. Asia/Karachi)", c.TimeZone))
+	}
+	d := c.Dissemination
+	for name, a := range map[string]string{"dissemination.smpp.addr": d.SMPP.Addr, "dissemination.smtp.addr": d.SMTP.Addr} {
+		if a == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %v", name, a, err))
+		}
+	}
+	if d.SMPP.Addr != "" && d.SMPP.SystemID == "" {
+		errs = append(errs, errors.New("dissemination.smpp.system_id: required with an SMPP addr"))
+	}
+	if d.SMPP.Addr != "" && d.Kannel.URL != "" {
+		errs = append(errs, errors.New("dissemination: configure one SMS gateway, smpp or kannel, not both"))
+	}
+	if d.Kannel.URL != "" {
+		if u, err := url.Parse(d.Kannel.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("dissemination.kannel.url %q: want http(s)://host:port/cgi-bin/sendsms", redactURL(d.Kannel.URL)))
+		}
+	}
+	if d.SMTP.Addr != "" && d.SMTP.From == "" {
+		errs = append(errs, errors.New("dissemination.smtp.from: required with an SMTP addr"))
+	}
+	if d.Workers < 0 || d.Workers > 256 || d.MaxAttempts < 0 || d.Lease < 0 || d.SMPP.Rate < 0 || d.Kannel.Rate < 0 || d.SMTP.Rate < 0 || d.WebhookRate < 0 {
+		errs = append(errs, errors.New("dissemination: workers (0–256), lease, max_attempts and rates must not be negative"))
 	}
 	return errors.Join(errs...)
 }

@@ -20,17 +20,21 @@ import (
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/cap"
+	"github.com/rabta/rabta/internal/dissemination"
 	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/warning"
 )
 
 // Server is the REST API and CAP feed surface.
 type Server struct {
-	Alerts  *alert.Service
-	Store   alert.Store
-	Rules   warning.Store
-	Runner  *warning.Runner
-	Trusted func() []*x509.Certificate // certificates CAP signatures are verified against
+	Alerts *alert.Service
+	Store  alert.Store
+	Rules  warning.Store
+	Runner *warning.Runner
+	// Dissemination serves subscribers, delivery progress and unsubscribing; nil leaves
+	// those routes out.
+	Dissemination *dissemination.Service
+	Trusted       func() []*x509.Certificate // certificates CAP signatures are verified against
 	// PublicURL is the base URL for links in the feed; empty means derived from the request.
 	PublicURL string
 	FeedTitle string
@@ -52,6 +56,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/rules", s.listRules)
 	mux.HandleFunc("PUT /api/v1/rules", s.putRules)
 	mux.HandleFunc("POST /api/v1/cap/verify", s.verify)
+	if s.Dissemination != nil {
+		s.registerDissemination(mux)
+	}
 }
 
 func (s *Server) now() time.Time {

@@ -6,9 +6,28 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/demo"
+	"github.com/rabta/rabta/internal/i18n"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/warning"
 )
+
+// demoNames adds the demo's names (stations, rivers, areas, sender) in six languages to
+// those of the node (nil: none).
+func demoNames(own *i18n.Names) (*i18n.Names, error) {
+	ds, err := demo.Load()
+	if err != nil {
+		return nil, err
+	}
+	names, err := demo.Names(ds)
+	if err != nil {
+		return nil, err
+	}
+	if own != nil {
+		own.Merge(names)
+		return own, nil
+	}
+	return names, nil
+}
 
 // runDemo seeds the demo data set on a fresh node, backfills its recent history and replays
 // the rest live through the same ingest path as any sensor.

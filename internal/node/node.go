@@ -26,7 +26,10 @@ import (
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/bus"
+	"github.com/rabta/rabta/internal/demo"
+	"github.com/rabta/rabta/internal/dissemination"
 	"github.com/rabta/rabta/internal/httpapi"
+	"github.com/rabta/rabta/internal/i18n"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings"
@@ -81,6 +84,14 @@ type Options struct {
 	AdminKey, AdminKeyFile string
 	Console                io.Writer
 
+	// Zone is where messages write their times (nil: Asia/Karachi); Names translates the free
+	// texts of rules and of this node (station, area, audience, sender) — the demo adds its own.
+	Zone  *time.Location
+	Names *i18n.Names
+
+	// Dissemination says how the node reaches people (SMS, e-mail, webhooks).
+	Dissemination DisseminationOptions
+
 	// Demo seeds the demo data set and replays it at DemoSpeed data-seconds per second.
 	Demo      bool
 	DemoSpeed float64
@@ -107,6 +118,7 @@ type Node struct {
 	sta    *sensorthings.Server
 	runner *warning.Runner
 	alerts *alert.Service
+	diss   *dissemination.Service
 	api    *httpapi.Server
 	ln     net.Listener
 	srv    *http.Server
@@ -140,6 +152,19 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	if opts.Console == nil {
 		opts.Console = io.Discard
+	}
+	if opts.Zone == nil {
+		opts.Zone = i18n.Karachi()
+	}
+	if opts.Demo {
+		names, err := demoNames(opts.Names)
+		if err != nil {
+			return nil, err
+		}
+		opts.Names = names
+		if opts.SenderName == "" {
+			opts.SenderName = demo.SenderName
+		}
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 32 << 20
@@ -224,7 +249,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.runner = &warning.Runner{Store: alerts, Now: n.now, Log: log.With("component", "warning")}
 	n.alerts = &alert.Service{Store: alerts, Signer: sign, Publisher: bus.AlertPublisher{Bus: n.bus}, Labels: ents, Rules: n.runner.Rule,
 		Now: n.now, Log: log.With("component", "alert"),
-		Config: alert.Config{Node: opts.ID, Sender: opts.Sender, SenderName: opts.SenderName, FourEyes: opts.FourEyes, Expiry: opts.AlertExpiry},
+		Config: alert.Config{Node: opts.ID, Sender: opts.Sender, SenderName: opts.SenderName, FourEyes: opts.FourEyes, Expiry: opts.AlertExpiry,
+			Zone: opts.Zone, Names: opts.Names},
 		Lock: func(ctx context.Context, fn func(context.Context) error) error {
 			return alerts.WithLock(ctx, "alerts", fn)
 		}}
@@ -232,14 +258,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.runner.Load(ctx); err != nil {
 		return nil, err
 	}
-	n.api = &httpapi.Server{Alerts: n.alerts, Store: alerts, Rules: alerts, Runner: n.runner, Trusted: func() []*x509.Certificate { return trusted },
-		PublicURL: opts.PublicURL, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
-		MaxBody: opts.MaxBodyBytes, Log: log.With("component", "api")}
-	if n.api.Author == "" {
-		n.api.Author = "Rabta node " + opts.ID
-	}
 
-	// the HTTP surfaces
+	// the HTTP listener first: its address is the base of links in messages
 	n.ln, err = net.Listen("tcp", opts.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", opts.HTTPAddr, err)
@@ -249,6 +269,23 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.base == "" {
 		n.base = "http://" + n.ln.Addr().String()
 	}
+
+	// dissemination: every issued message planned to the subscribers in its area, sent
+	n.diss, err = n.newDissemination(ctx, opts.Dissemination, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	n.alerts.Impact = n.diss.SaveImpact
+	n.alerts.Issued = func(*alert.Message) { n.diss.Wake() }
+
+	n.api = &httpapi.Server{Alerts: n.alerts, Store: alerts, Rules: alerts, Runner: n.runner, Dissemination: n.diss, Trusted: func() []*x509.Certificate { return trusted },
+		PublicURL: opts.PublicURL, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
+		MaxBody: opts.MaxBodyBytes, Log: log.With("component", "api")}
+	if n.api.Author == "" {
+		n.api.Author = "Rabta node " + opts.ID
+	}
+
+	// the HTTP surfaces
 	n.srv = &http.Server{
 		Handler:           n.routes(authn),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -309,6 +346,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.consumers = append(n.consumers, warn)
 	n.wg.Go(func() { n.runner.Run(bg, n.opts.TickEvery) })
+	n.wg.Go(func() { n.diss.Start(bg)() })
 
 	m := n.metrics
 	m.gauge("rabta_warning_lag_messages", "Bus messages waiting for the warning engine.", func(ctx context.Context) (float64, error) {

@@ -10,6 +10,7 @@ import (
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/bus"
+	"github.com/rabta/rabta/internal/dissemination"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings"
@@ -48,6 +49,8 @@ type Stores struct {
 	Entities EntityStore
 	Keys     auth.Store
 	Alerts   AlertStore
+	// Dissemination keeps subscribers, impacts and deliveries.
+	Dissemination dissemination.Store
 	// Outbox is the store side of the transactional outbox, for the relay.
 	Outbox bus.Outbox
 
@@ -75,6 +78,7 @@ func OpenStores(ctx context.Context, dataDir, dsn string, qc sensing.Checker) (*
 	ents := sqlite.NewEntities(db, qc)
 	return &Stores{
 		Entities: ents, Keys: sqlite.NewAuth(db), Alerts: sqlite.NewAlerts(db), Outbox: storeOutbox{ents},
+		Dissemination: sqlite.NewDissemination(db),
 		configure: func(outbox bool, node string, after func(int)) {
 			ents.Outbox, ents.Node, ents.AfterCommit = outbox, node, after
 		},

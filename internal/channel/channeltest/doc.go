@@ -4,6 +4,6 @@
 // server built on github.com/emersion/go-smtp (smtp.go). Each records what it received, so
 // that tests count at the receiving side, and can be stopped and restarted to test outages.
 //
-// The binaries come from scripts/test.sh (Debian's kannel and kannel-extras; npm install in
+// The binaries come from scripts/test.sh (Debian's kannel and kannel-extras; npm ci in
 // scripts/smsc). Without them a test is skipped, except under CI (CI set), where it fails.
 package channeltest

@@ -31,7 +31,7 @@ func TestParseFakeSMSC(t *testing.T) {
 	}
 }
 
-func TestReassemble(t *testing.T) {
+func TestKannelReassemble(t *testing.T) {
 	k := &KannelServer{changed: make(chan struct{}), pending: map[string][]KannelSegment{}}
 	// Parts out of order; UCS-2 "سی" split across two parts, then a GSM text in one.
 	k.add(KannelSegment{From: "R", To: "+1", Type: "udh", UDH: []byte{5, 0, 3, 9, 2, 2}, Data: []byte{0x06, 0xcc}})

@@ -329,3 +329,6 @@ func (r row) Scan(dest ...any) error {
 	}
 	return err
 }
+
+// NewDissemination returns the store of subscribers and deliveries over db.
+func NewDissemination(db *DB) *sqlq.Dissemination { return sqlq.NewDissemination(db) }

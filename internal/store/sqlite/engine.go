@@ -224,3 +224,6 @@ func (e execer) QueryRow(ctx context.Context, query string, args ...any) sqlq.Ro
 type rows struct{ *sql.Rows }
 
 func (r rows) Close() { r.Rows.Close() }
+
+// NewDissemination returns the store of subscribers and deliveries over db.
+func NewDissemination(db *DB) *sqlq.Dissemination { return sqlq.NewDissemination(db) }

@@ -21,6 +21,7 @@ import (
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/dissemination"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/sqlq"
 	"github.com/rabta/rabta/internal/warning"
@@ -300,6 +301,12 @@ func Conformance(t *testing.T, open Open) {
 		})
 	})
 	t.Run("DatastreamLabel", func(t *testing.T) { RunDatastreamLabel(t, fresh) })
+	t.Run("Dissemination", func(t *testing.T) {
+		RunDissemination(t, func(t *testing.T) (dissemination.Store, alert.Store) {
+			eng, _ := open(t)
+			return sqlq.NewDissemination(eng), sqlq.NewAlerts(eng)
+		})
+	})
 	t.Run("ClosedIsUnavailable", func(t *testing.T) {
 		eng, _ := open(t)
 		ents := sqlq.NewEntities(eng, nil)

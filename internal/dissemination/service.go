@@ -1,0 +1,752 @@
+package dissemination
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rabta/rabta/internal/alert"
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/cap"
+	"github.com/rabta/rabta/internal/channel"
+)
+
+// Config tunes the pipeline; zero values take the defaults given.
+type Config struct {
+	// PublicURL is the node's public base URL ("https://warn.example.pk"): unsubscribe links
+	// and the alert page are under it.
+	PublicURL string
+	// Lease is how long a claimed delivery is held by its worker (default 60 s); a claim that
+	// outlives it (a crash) is taken again and marked ambiguous.
+	Lease time.Duration
+	// MaxAttempts bounds the sends of one delivery on transient errors (default 12), after
+	// which it fails and falls back to the next channel.
+	MaxAttempts int
+	// BackoffBase and BackoffMax shape the retry delay: full jitter over
+	// min(BackoffMax, BackoffBase·2^(attempt−1)) (defaults 2 s and 5 min).
+	BackoffBase, BackoffMax time.Duration
+	// Poll is how often the planner and idle workers look for work without being woken
+	// (default 1 s).
+	Poll time.Duration
+	// Workers is the number of concurrent sends per channel (default 4).
+	Workers int
+	// SendTimeout bounds one send (default 30 s).
+	SendTimeout time.Duration
+}
+
+func (c Config) lease() time.Duration       { return dflt(c.Lease, 60*time.Second) }
+func (c Config) backoffBase() time.Duration { return dflt(c.BackoffBase, 2*time.Second) }
+func (c Config) backoffMax() time.Duration  { return dflt(c.BackoffMax, 5*time.Minute) }
+func (c Config) poll() time.Duration        { return dflt(c.Poll, time.Second) }
+func (c Config) sendTimeout() time.Duration { return dflt(c.SendTimeout, 30*time.Second) }
+func (c Config) maxAttempts() int {
+	if c.MaxAttempts > 0 {
+		return c.MaxAttempts
+	}
+	return 12
+}
+func (c Config) workers() int {
+	if c.Workers > 0 {
+		return c.Workers
+	}
+	return 4
+}
+
+func dflt(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Renderer turns an issued CAP message into the message one channel sends, in a language.
+type Renderer interface {
+	Render(kind channel.Kind, a *cap.Alert, xml []byte, lang string, links Links) (channel.Message, error)
+}
+
+// Links are the URLs a rendered message may carry.
+type Links struct {
+	Alert       string // the public page of the alert
+	CAP         string // its CAP XML
+	Unsubscribe string // one-click unsubscribe for this contact
+}
+
+// Service is the dissemination pipeline of one node. Start runs its planner and workers.
+type Service struct {
+	Store   Store
+	Sealer  *Sealer
+	Places  Gazetteer
+	Points  func() Points // a new, empty point index; nil: subscribers' points are not targeted
+	Senders map[channel.Kind]channel.Sender
+	Render  Renderer
+	Now     func() time.Time
+	Log     *slog.Logger
+	Config  Config
+	// Observe, when set, is told of every send attempt (for metrics): channel, outcome
+	// state, and how long the send took.
+	Observe func(kind channel.Kind, outcome State, took time.Duration)
+	// MessageByIdentifier finds an issued message (the alert store's): workers send messages
+	// that another process, or this one before a restart, planned.
+	MessageByIdentifier func(ctx context.Context, identifier string) (*alert.Message, error)
+
+	wake    chan struct{}
+	mu      sync.Mutex
+	idx     *index
+	msgs    sync.Map // identifier → *issued
+	started sync.Once
+}
+
+type issued struct {
+	msg *alert.Message
+	cap *cap.Alert
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// Wake tells the planner and the workers there may be work (an alert was issued).
+func (s *Service) Wake() {
+	s.init()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) init() { s.started.Do(func() { s.wake = make(chan struct{}, 1) }) }
+
+// Subscribe validates and stores a subscriber, and returns its id.
+func (s *Service) Subscribe(ctx context.Context, sub Subscriber) (int64, error) {
+	if err := Normalize(&sub); err != nil {
+		return 0, err
+	}
+	st := s.seal(sub)
+	if err := s.Store.AddSubscribers(ctx, []*StoredSubscriber{st}); err != nil {
+		return 0, err
+	}
+	s.log().Info("subscriber_added", "subscriber", Subscriber{ID: st.ID, Org: sub.Org, Language: sub.Language, Contacts: sub.Contacts})
+	return st.ID, nil
+}
+
+func (s *Service) seal(sub Subscriber) *StoredSubscriber {
+	if sub.Created.IsZero() {
+		sub.Created = s.now()
+	}
+	if sub.Consent.At.IsZero() {
+		sub.Consent.At = sub.Created
+	}
+	st := &StoredSubscriber{Subscriber: sub, SealedName: s.Sealer.Seal([]byte(sub.Name))}
+	st.Name, st.Subscriber.Contacts = "", nil
+	for i, c := range sub.Contacts {
+		st.Contacts = append(st.Contacts, StoredContact{Channel: c.Channel, Position: i, Sealed: s.Sealer.SealContact(c), Lookup: s.Sealer.Lookup(c.Channel, c.Address)})
+	}
+	return st
+}
+
+// ImportCSV reads subscribers from CSV (see ReadCSV) and stores the valid ones in batches of
+// 1,000; it returns how many it stored and the refused rows.
+func (s *Service) ImportCSV(ctx context.Context, r io.Reader, org string, progress func(rows int)) (int, []RowError, error) {
+	var batch []*StoredSubscriber
+	n := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := s.Store.AddSubscribers(ctx, batch); err != nil {
+			return err
+		}
+		n += len(batch)
+		batch = batch[:0]
+		return nil
+	}
+	rowErrs, err := ReadCSV(r, org, s.now(), func(sub Subscriber) error {
+		batch = append(batch, s.seal(sub))
+		if len(batch) == 1000 {
+			return flush()
+		}
+		return nil
+	}, progress)
+	if err == nil {
+		err = flush()
+	}
+	s.log().Info("subscribers_imported", "org", org, "stored", n, "refused", len(rowErrs))
+	return n, rowErrs, err
+}
+
+// Subscriber returns a subscriber with its name and contacts opened.
+func (s *Service) Subscriber(ctx context.Context, id int64) (*Subscriber, error) {
+	st, err := s.Store.GetSubscriber(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.open(st)
+}
+
+// Subscribers lists an organisation's subscribers ("" for all) after an id, opened.
+func (s *Service) Subscribers(ctx context.Context, org string, after int64, limit int) ([]*Subscriber, error) {
+	sts, err := s.Store.ListSubscribers(ctx, org, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Subscriber, 0, len(sts))
+	for _, st := range sts {
+		sub, err := s.open(st)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sub)
+	}
+	return out, nil
+}
+
+func (s *Service) open(st *StoredSubscriber) (*Subscriber, error) {
+	sub := st.Subscriber
+	name, err := s.Sealer.Open(st.SealedName)
+	if err != nil {
+		return nil, fmt.Errorf("subscriber %d: name: %w", st.ID, err)
+	}
+	sub.Name = string(name)
+	for _, sc := range st.Contacts {
+		c := Contact{ID: sc.ID, Channel: sc.Channel}
+		if err := s.Sealer.OpenContact(sc.Sealed, &c); err != nil {
+			return nil, err
+		}
+		sub.Contacts = append(sub.Contacts, c)
+	}
+	return &sub, nil
+}
+
+// Erase deletes a subscriber on request, recording who asked and why.
+func (s *Service) Erase(ctx context.Context, id int64, by, reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return apperr.E(apperr.Invalid, "reason: say why the subscriber is erased (e.g. \"request by the subscriber\")")
+	}
+	if err := s.Store.EraseSubscriber(ctx, id, by, reason, s.now()); err != nil {
+		return err
+	}
+	s.log().Info("subscriber_erased", "subscriber", id, "by", by)
+	return nil
+}
+
+// Unsubscribe removes every contact with this channel and address (a STOP by SMS, a request
+// by e-mail) and returns how many it removed.
+func (s *Service) Unsubscribe(ctx context.Context, ch channel.Kind, address string) (int, error) {
+	c := Contact{Channel: ch, Address: address}
+	if ch == channel.Webhook {
+		c.Secret = strings.Repeat("x", MinSecretLen)
+	}
+	if err := normalizeContact(&c); err != nil {
+		return 0, apperr.E(apperr.Invalid, "%v", err)
+	}
+	n, err := s.Store.RemoveContacts(ctx, s.Sealer.Lookup(ch, c.Address), s.now())
+	if err == nil {
+		s.log().Info("contact_unsubscribed", "contact", c, "removed", n)
+	}
+	return n, err
+}
+
+// UnsubscribeToken is the token of a contact's one-click unsubscribe link: the contact's
+// lookup key and a MAC over it, so the link works without an account and cannot be forged.
+func (s *Service) UnsubscribeToken(ch channel.Kind, address string) string {
+	look := s.Sealer.Lookup(ch, address)
+	return look + "." + s.Sealer.Lookup("unsubscribe", look)[:32]
+}
+
+// UnsubscribeByToken removes the contact an unsubscribe link names.
+func (s *Service) UnsubscribeByToken(ctx context.Context, token string) (int, error) {
+	look, mac, ok := strings.Cut(token, ".")
+	if !ok || len(look) != 64 || !hmac.Equal([]byte(mac), []byte(s.Sealer.Lookup("unsubscribe", look)[:32])) {
+		return 0, apperr.E(apperr.Invalid, "token: not a valid unsubscribe token")
+	}
+	n, err := s.Store.RemoveContacts(ctx, look, s.now())
+	if err == nil {
+		s.log().Info("contact_unsubscribed", "via", "link", "removed", n)
+	}
+	return n, err
+}
+
+// stopWords are the SMS replies that unsubscribe (English, Roman Urdu, Urdu).
+var stopWords = []string{"STOP", "UNSUBSCRIBE", "BAND", "BUND", "بند", "روکیں", "停止", "退订"}
+
+// Inbound handles an SMS sent to the node by from (E.164): a STOP unsubscribes that number.
+// It tells whether the text was a command it handled.
+func (s *Service) Inbound(ctx context.Context, from, text string) (bool, error) {
+	word := strings.ToUpper(strings.TrimSpace(text))
+	if i := strings.IndexAny(word, " \t\n"); i > 0 {
+		word = word[:i]
+	}
+	for _, w := range stopWords {
+		if word == w {
+			_, err := s.Unsubscribe(ctx, channel.SMS, from)
+			return true, err
+		}
+	}
+	return false, nil
+}
+
+// Impact is what an alert reaches: the people and places in its area and the subscribers,
+// by channel and language, who would be sent it.
+type Impact struct {
+	Reach
+	Subscribers int                  `json:"subscribers"`
+	ByChannel   map[channel.Kind]int `json:"byChannel,omitempty"`
+	ByLanguage  map[string]int       `json:"byLanguage,omitempty"`
+	Computed    time.Time            `json:"computed"`
+}
+
+// Preview computes the impact of a CAP message (a draft or an issued one).
+func (s *Service) Preview(ctx context.Context, a *cap.Alert) (*Impact, error) {
+	_, imp, err := s.targets(ctx, a, 0)
+	return imp, err
+}
+
+// SaveImpact computes and keeps the impact of an alert's draft (identifier "") or message:
+// the alert service calls it (alert.Service.Impact).
+func (s *Service) SaveImpact(ctx context.Context, alertID int64, identifier string, a *cap.Alert) error {
+	imp, err := s.Preview(ctx, a)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(imp)
+	return s.Store.SaveImpact(ctx, alertID, identifier, b, s.now())
+}
+
+// Progress is an alert's delivery counts by message, channel and state.
+func (s *Service) Progress(ctx context.Context, alertID int64) ([]Count, error) {
+	return s.Store.Progress(ctx, alertID)
+}
+
+// planned is one delivery to be planned.
+type planned struct {
+	sub      int64
+	channel  channel.Kind
+	position int
+}
+
+// areas returns the areas of a CAP message (the first info that has any: every info of one
+// Rabta message carries the same area).
+func areas(a *cap.Alert) []cap.Area {
+	for _, in := range a.Infos {
+		if len(in.Areas) > 0 {
+			return in.Areas
+		}
+	}
+	return nil
+}
+
+// eligible tells whether a subscriber with audience bits aud is sent a message of this
+// status and scope. Actual public messages go to everyone in the area (whatever their
+// audiences: a person in the warned area must be warned); operational
+// (restricted) ones to responders; Exercise and Test messages only to subscribers in the
+// "exercise" audience (drills never reach the public); System messages to nobody.
+func eligible(a *cap.Alert, aud uint8) bool {
+	switch a.Status {
+	case cap.StatusActual:
+		if a.Scope == "Restricted" {
+			return aud&audBits([]string{"responders"}) != 0
+		}
+		return true
+	case cap.StatusExercise, cap.StatusTest:
+		return aud&audBits([]string{"exercise"}) != 0
+	}
+	return false
+}
+
+// targets works out who a message goes to (recipients: an Update also goes to those the
+// alert reached before, a Cancel only to them) and the impact.
+func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64) ([]planned, *Impact, error) {
+	ix, err := s.index(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	imp := &Impact{ByChannel: map[channel.Kind]int{}, ByLanguage: map[string]int{}, Computed: s.now().UTC()}
+	var reach Reach
+	if ar := areas(a); len(ar) > 0 && s.Places != nil {
+		if reach, err = s.Places.Reach(ar); err != nil {
+			return nil, nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "alert area")
+		}
+	}
+	imp.Reach = reach
+	chosen := map[int32]string{} // target → connectivity of the place that chose it
+	if a.MsgType != cap.MsgCancel {
+		for key, conn := range reach.Keys {
+			for _, t := range ix.byPlace[key] {
+				chosen[t] = conn
+			}
+		}
+		if ix.points != nil {
+			if ar := areas(a); len(ar) > 0 {
+				ids, err := ix.points.Within(ar)
+				if err != nil {
+					return nil, nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "alert area")
+				}
+				for _, id := range ids {
+					if t, ok := ix.byID[id]; ok {
+						if _, had := chosen[t]; !had {
+							chosen[t] = ""
+						}
+					}
+				}
+			}
+		}
+	}
+	// an Update or Cancel goes to those the alert reached, on the channels it reached them
+	// by (an Update also to whoever is newly in its area)
+	var prev map[int32]uint8
+	if alertID > 0 && a.MsgType != cap.MsgAlert {
+		rec, err := s.Store.Recipients(ctx, alertID)
+		if err != nil {
+			return nil, nil, err
+		}
+		prev = map[int32]uint8{}
+		for _, r := range rec {
+			if t, ok := ix.byID[r.SubscriberID]; ok {
+				prev[t] |= kindBit(r.Channel)
+			}
+		}
+		for t := range prev {
+			chosen[t] = ""
+		}
+	}
+	order := make([]int32, 0, len(chosen))
+	for t := range chosen {
+		order = append(order, t)
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
+	var out []planned
+	for _, ti := range order {
+		t := &ix.targets[ti]
+		if !eligible(a, t.aud) {
+			continue
+		}
+		conn := chosen[ti]
+		var seen uint8
+		n := 0
+		reached, wasReached := prev[ti]
+		for pos := 0; pos < int(t.nch); pos++ {
+			bit := t.channels[pos]
+			if seen&bit != 0 {
+				continue
+			}
+			if wasReached && a.MsgType == cap.MsgCancel || wasReached && conn == "" {
+				if reached&bit == 0 {
+					continue
+				}
+				seen |= bit
+				k := kinds[bitIndex(bit)]
+				out = append(out, planned{sub: t.id, channel: k, position: int(t.pos[pos])})
+				imp.ByChannel[k]++
+				n++
+				continue
+			}
+			// an sms-only (or unconnected) place gets SMS; other places every channel the
+			// subscriber chose. The rest stay as fallbacks.
+			if (conn == "sms-only" || conn == "none") && bit != kindBit(channel.SMS) {
+				continue
+			}
+			seen |= bit
+			k := kinds[bitIndex(bit)]
+			out = append(out, planned{sub: t.id, channel: k, position: int(t.pos[pos])})
+			imp.ByChannel[k]++
+			n++
+		}
+		if n == 0 && wasReached {
+			continue // reached before on contacts since removed
+		}
+		if n == 0 && t.nch > 0 { // only richer channels in an sms-only place: the first one
+			k := kinds[bitIndex(t.channels[0])]
+			out = append(out, planned{sub: t.id, channel: k, position: int(t.pos[0])})
+			imp.ByChannel[k]++
+		}
+		imp.Subscribers++
+		imp.ByLanguage[ix.langs[t.lang]]++
+	}
+	return out, imp, nil
+}
+
+func bitIndex(b uint8) int {
+	for i := range kinds {
+		if b == 1<<i {
+			return i
+		}
+	}
+	return 0
+}
+
+// index returns the targeting index, rebuilt when the store's version moved.
+func (s *Service) index(ctx context.Context) (*index, error) {
+	v, err := s.Store.TargetsVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.idx != nil && s.idx.version == v {
+		return s.idx, nil
+	}
+	start := time.Now()
+	ix, err := buildIndex(ctx, s.Store, s.Points, v)
+	if err != nil {
+		return nil, err
+	}
+	s.idx = ix
+	s.log().Info("subscriber_index_built", "subscribers", len(ix.targets), "places", len(ix.byPlace), "took", time.Since(start).Round(time.Millisecond))
+	return ix, nil
+}
+
+// PlanMessage plans the deliveries of one issued message, once: a message planned already
+// (by this process or another) is left alone.
+func (s *Service) PlanMessage(ctx context.Context, m *alert.Message) error {
+	a, err := cap.Unmarshal(m.XML)
+	if err != nil {
+		return fmt.Errorf("plan %s: %w", m.Identifier, err)
+	}
+	s.msgs.Store(m.Identifier, &issued{msg: m, cap: a})
+	ts, imp, err := s.targets(ctx, a, m.AlertID)
+	if err != nil {
+		return fmt.Errorf("plan %s: %w", m.Identifier, err)
+	}
+	now := s.now()
+	if b, err := json.Marshal(imp); err == nil {
+		if err := s.Store.SaveImpact(ctx, m.AlertID, m.Identifier, b, now); err != nil {
+			return err
+		}
+	}
+	ds := make([]Delivery, len(ts))
+	for i, t := range ts {
+		ds[i] = Delivery{SubscriberID: t.sub, Channel: t.channel, Position: t.position}
+	}
+	ok, err := s.Store.SavePlan(ctx, Plan{Identifier: m.Identifier, AlertID: m.AlertID, MsgType: string(m.MsgType), Subscribers: imp.Subscribers, Planned: now}, ds)
+	if err != nil && apperr.KindOf(err) != apperr.Conflict {
+		return err
+	}
+	if ok {
+		s.log().Info("deliveries_planned", "identifier", m.Identifier, "subscribers", imp.Subscribers, "deliveries", len(ds), "people", imp.People)
+	}
+	return nil
+}
+
+// Start runs the planner and one worker pool per configured sender until ctx ends; it
+// returns a function that waits for them to stop.
+func (s *Service) Start(ctx context.Context) (wait func()) {
+	s.init()
+	var wg sync.WaitGroup
+	wakes := []chan struct{}{}
+	for kind, snd := range s.Senders {
+		w := make(chan struct{}, 1)
+		wakes = append(wakes, w)
+		wg.Go(func() { s.work(ctx, kind, snd, w) })
+	}
+	wg.Go(func() { s.plan(ctx, wakes) })
+	return wg.Wait
+}
+
+func (s *Service) plan(ctx context.Context, wakes []chan struct{}) {
+	tick := time.NewTicker(s.Config.poll())
+	defer tick.Stop()
+	for {
+		for {
+			ms, err := s.Store.Unplanned(ctx, 20)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log().Warn("plan_failed", "err", err)
+				}
+				break
+			}
+			for i := range ms {
+				if err := s.PlanMessage(ctx, &ms[i]); err != nil && ctx.Err() == nil {
+					s.log().Warn("plan_failed", "identifier", ms[i].Identifier, "err", err)
+				}
+			}
+			for _, w := range wakes {
+				select {
+				case w <- struct{}{}:
+				default:
+				}
+			}
+			if len(ms) < 20 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Service) work(ctx context.Context, kind channel.Kind, snd channel.Sender, wake chan struct{}) {
+	n := s.Config.workers()
+	jobs := make(chan Claimed, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for c := range jobs {
+				s.send(ctx, snd, c)
+			}
+		})
+	}
+	defer func() { close(jobs); wg.Wait() }()
+	tick := time.NewTicker(s.Config.poll())
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		now := s.now()
+		cs, err := s.Store.Claim(ctx, kind, now, now.Add(s.Config.lease()), n)
+		if err != nil && ctx.Err() == nil {
+			s.log().Warn("claim_failed", "channel", string(kind), "err", err)
+		}
+		for _, c := range cs {
+			if c.Ambiguous && c.Attempts > 1 {
+				s.log().Warn("delivery_resent_after_lost_claim", "delivery", c.ID, "channel", string(kind))
+			}
+			select {
+			case jobs <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if len(cs) == n {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// backoff is the delay before attempt+1: full jitter (AWS Architecture Blog, "Exponential
+// Backoff And Jitter") over min(max, base·2^(attempt−1)).
+func (c Config) backoff(attempt int) time.Duration {
+	d := c.backoffBase() << min(attempt-1, 20)
+	if d > c.backoffMax() || d <= 0 {
+		d = c.backoffMax()
+	}
+	return time.Duration(rand.Int64N(int64(d))) + time.Millisecond
+}
+
+func (s *Service) message(ctx context.Context, identifier string, ms func(context.Context, string) (*alert.Message, error)) (*issued, error) {
+	if v, ok := s.msgs.Load(identifier); ok {
+		return v.(*issued), nil
+	}
+	m, err := ms(ctx, identifier)
+	if err != nil {
+		return nil, err
+	}
+	a, err := cap.Unmarshal(m.XML)
+	if err != nil {
+		return nil, err
+	}
+	is := &issued{msg: m, cap: a}
+	s.msgs.Store(identifier, is)
+	return is, nil
+}
+
+var errNoMessages = errors.New("dissemination: Service.Messages is not set")
+
+func (s *Service) send(ctx context.Context, snd channel.Sender, c Claimed) {
+	start := time.Now()
+	record := func(o Outcome) {
+		o.At = s.now()
+		if err := s.Store.Record(context.WithoutCancel(ctx), c.ID, o); err != nil {
+			// the claim's lease will run out and the delivery will be tried again
+			s.log().Warn("record_failed", "delivery", c.ID, "err", err)
+		}
+		if s.Observe != nil {
+			s.Observe(c.Channel, o.State, time.Since(start))
+		}
+	}
+	if c.Sealed == nil {
+		record(Outcome{State: Cancelled, Error: "the contact was removed"})
+		return
+	}
+	ct := Contact{ID: c.ContactID, Channel: c.Channel}
+	if err := s.Sealer.OpenContact(c.Sealed, &ct); err != nil {
+		record(Outcome{State: Failed, Error: "contact cannot be opened: " + err.Error()})
+		return
+	}
+	is, err := s.message(ctx, c.Identifier, s.lookupMessage)
+	if err != nil {
+		record(Outcome{State: Planned, Next: s.now().Add(s.Config.backoff(c.Attempts)), Error: "message: " + err.Error()})
+		return
+	}
+	if !is.msg.Expires.IsZero() && s.now().After(is.msg.Expires) {
+		record(Outcome{State: Cancelled, Error: "the message expired before it could be sent"})
+		return
+	}
+	links := Links{}
+	if base := strings.TrimRight(s.Config.PublicURL, "/"); base != "" {
+		links.Alert = base + "/alerts/" + c.Identifier
+		links.CAP = base + "/api/v1/cap/" + c.Identifier + ".xml"
+		links.Unsubscribe = base + "/api/v1/unsubscribe?token=" + s.UnsubscribeToken(ct.Channel, ct.Address)
+	}
+	m, err := s.Render.Render(c.Channel, is.cap, is.msg.XML, c.Language, links)
+	if err != nil {
+		record(Outcome{State: Failed, Error: "render: " + err.Error()})
+		return
+	}
+	m.DeliveryID, m.Kind, m.To, m.Secret, m.Alert = c.ID, c.Channel, ct.Address, ct.Secret, c.Identifier
+	sctx, cancel := context.WithTimeout(ctx, s.Config.sendTimeout())
+	rc, err := snd.Send(sctx, m)
+	cancel()
+	switch {
+	case err == nil && rc.Queued:
+		record(Outcome{State: Queued, GatewayID: rc.GatewayID, Parts: rc.Parts})
+	case err == nil:
+		record(Outcome{State: Sent, GatewayID: rc.GatewayID, Parts: rc.Parts})
+	case ctx.Err() != nil:
+		// shutting down: leave the claim; its lease ends and it is sent again (ambiguous)
+	case channel.IsPermanent(err):
+		s.log().Info("delivery_failed", "msg", m, "err", err)
+		record(Outcome{State: Failed, Error: err.Error()})
+	case c.Attempts >= s.Config.maxAttempts():
+		s.log().Info("delivery_gave_up", "msg", m, "attempts", c.Attempts, "err", err)
+		record(Outcome{State: Failed, Error: fmt.Sprintf("gave up after %d attempts: %v", c.Attempts, err)})
+	default:
+		record(Outcome{State: Planned, Next: s.now().Add(s.Config.backoff(c.Attempts)), Error: err.Error()})
+	}
+}
+
+func (s *Service) lookupMessage(ctx context.Context, identifier string) (*alert.Message, error) {
+	if s.MessageByIdentifier == nil {
+		return nil, errNoMessages
+	}
+	return s.MessageByIdentifier(ctx, identifier)
+}
+
+// Report applies a gateway's delivery report.
+func (s *Service) Report(ctx context.Context, r channel.Report) {
+	if r.At.IsZero() {
+		r.At = s.now()
+	}
+	ok, err := s.Store.Report(ctx, r)
+	switch {
+	case err != nil:
+		s.log().Warn("delivery_report_failed", "delivery", r.DeliveryID, "gateway_id", r.GatewayID, "err", err)
+	case !ok:
+		s.log().Debug("delivery_report_unmatched", "delivery", r.DeliveryID, "gateway_id", r.GatewayID, "status", r.Status)
+	}
+}

@@ -1,0 +1,123 @@
+package dissemination
+
+import (
+	"context"
+	"slices"
+
+	"github.com/rabta/rabta/internal/cap"
+	"github.com/rabta/rabta/internal/channel"
+)
+
+// Reach is what a gazetteer finds in an area: the impact figures and the places inside, with
+// their connectivity.
+type Reach struct {
+	People    int64             `json:"people"`
+	Places    map[string]int    `json:"places,omitempty"`   // places by kind (town, village …)
+	Villages  map[string]int    `json:"villages,omitempty"` // villages by connectivity
+	Districts []DistrictReach   `json:"districts,omitempty"`
+	Keys      map[string]string `json:"-"` // place key → connectivity ("fibre", "mobile-data", "sms-only", "none", "" unknown)
+	// Unresolved names the parts of the area the gazetteer could not place (an unknown
+	// geocode).
+	Unresolved []string `json:"unresolved,omitempty"`
+}
+
+// DistrictReach is the people of one district inside an area.
+type DistrictReach struct {
+	Name     string `json:"name"`
+	Province string `json:"province,omitempty"`
+	People   int64  `json:"people"`
+}
+
+// Gazetteer resolves CAP areas to places (package place, loaded from the store).
+type Gazetteer interface {
+	Reach(areas []cap.Area) (Reach, error)
+}
+
+// Points finds which of many (id, point, radius) lie in CAP areas: the subscribers who gave a
+// point instead of a place.
+type Points interface {
+	Add(id int64, lat, lon, radiusKM float64)
+	Within(areas []cap.Area) ([]int64, error)
+}
+
+// channel bits, in the compact target.
+var kinds = []channel.Kind{channel.SMS, channel.Email, channel.Webhook}
+
+func kindBit(k channel.Kind) uint8 {
+	for i, x := range kinds {
+		if x == k {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+// target is a subscriber in the in-memory index: about 40 bytes, so that a million fit.
+type target struct {
+	id       int64
+	lang     uint16 // index into index.langs
+	aud      uint8  // bit i: Audiences[i]
+	nch      uint8
+	channels [MaxContacts]uint8 // kind bit per contact, in preference order
+	pos      [MaxContacts]uint8 // the contacts' stored positions
+}
+
+// index is the targeting index: subscribers by place key and by point, built from the store
+// and rebuilt when TargetsVersion moves.
+type index struct {
+	version int64
+	targets []target
+	byID    map[int64]int32
+	byPlace map[string][]int32
+	points  Points
+	langs   []string
+}
+
+func (ix *index) lang(s string) uint16 {
+	if i := slices.Index(ix.langs, s); i >= 0 {
+		return uint16(i)
+	}
+	ix.langs = append(ix.langs, s)
+	return uint16(len(ix.langs) - 1)
+}
+
+func audBits(aud []string) uint8 {
+	var b uint8
+	for _, a := range aud {
+		if i := slices.Index(Audiences, a); i >= 0 {
+			b |= 1 << i
+		}
+	}
+	return b
+}
+
+func buildIndex(ctx context.Context, st Store, newPoints func() Points, version int64) (*index, error) {
+	ix := &index{version: version, byID: map[int64]int32{}, byPlace: map[string][]int32{}}
+	if newPoints != nil {
+		ix.points = newPoints()
+	}
+	err := st.Targets(ctx, func(t Target) error {
+		tg := target{id: t.ID, lang: ix.lang(t.Language), aud: audBits(t.Audiences)}
+		for i, ch := range t.Channels {
+			if i >= MaxContacts {
+				break
+			}
+			tg.channels[i] = kindBit(ch)
+			if i < len(t.Positions) {
+				tg.pos[i] = uint8(t.Positions[i])
+			}
+			tg.nch++
+		}
+		n := int32(len(ix.targets))
+		ix.targets = append(ix.targets, tg)
+		ix.byID[t.ID] = n
+		if t.Place != "" {
+			ix.byPlace[t.Place] = append(ix.byPlace[t.Place], n)
+		}
+		if t.Lat != nil && t.Lon != nil && ix.points != nil {
+			ix.points.Add(t.ID, *t.Lat, *t.Lon, t.RadiusKM)
+		}
+		return nil
+	})
+	return ix, err
+}

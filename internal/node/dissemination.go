@@ -1,0 +1,178 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rabta/rabta/internal/channel"
+	"github.com/rabta/rabta/internal/channel/email"
+	"github.com/rabta/rabta/internal/channel/smpp"
+	"github.com/rabta/rabta/internal/channel/webhook"
+	"github.com/rabta/rabta/internal/dissemination"
+)
+
+// DisseminationOptions say how a node reaches people. Webhooks are always on; SMS and e-mail
+// need a gateway each.
+type DisseminationOptions struct {
+	// ContactsKeyFile holds the 32-byte key that seals subscribers' contacts (empty:
+	// contacts.key in the data directory, made on first start). Several processes of one
+	// node must share it; back it up with the database.
+	ContactsKeyFile string
+	// SMPP, when set, sends SMS straight to an operator's SMSC over SMPP 3.4.
+	SMPP *smpp.Options
+	// SMTP, when set, sends e-mail through this relay.
+	SMTP *email.Options
+	// Webhook tunes the webhook sender.
+	Webhook webhook.Options
+	// Sink, when set (the demo), takes every SMS and e-mail that no gateway is configured for
+	// and writes it to this file as JSON lines, addresses redacted: the demo's gateways.
+	Sink string
+	// Pipeline tunes retries, leases and workers.
+	Pipeline dissemination.Config
+}
+
+// newDissemination builds the dissemination service and its senders.
+func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, places dissemination.Gazetteer, points func() dissemination.Points) (*dissemination.Service, error) {
+	keyFile := o.ContactsKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(n.opts.DataDir, "contacts.key")
+	}
+	key, err := dissemination.LoadOrCreateKey(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := dissemination.NewSealer(key)
+	if err != nil {
+		return nil, err
+	}
+	senders := map[channel.Kind]channel.Sender{}
+	wh := o.Webhook
+	wh.Logger = n.log.With("component", "webhook")
+	if senders[channel.Webhook], err = webhook.New(wh); err != nil {
+		return nil, err
+	}
+	var svc *dissemination.Service
+	report := func(r channel.Report) { svc.Report(context.Background(), r) }
+	if o.SMPP != nil {
+		so := *o.SMPP
+		so.Logger, so.Reports = n.log.With("component", "smpp"), report
+		ss, err := smpp.New(so)
+		if err != nil {
+			return nil, fmt.Errorf("smpp: %w", err)
+		}
+		n.onClose(func() error { ss.Close(); return nil })
+		senders[channel.SMS] = ss
+	}
+	if o.SMTP != nil {
+		so := *o.SMTP
+		so.Logger = n.log.With("component", "email")
+		es, err := email.New(so)
+		if err != nil {
+			return nil, fmt.Errorf("smtp: %w", err)
+		}
+		n.onClose(func() error { es.Close(); return nil })
+		senders[channel.Email] = es
+	}
+	if o.Sink != "" {
+		for _, k := range []channel.Kind{channel.SMS, channel.Email} {
+			if senders[k] == nil {
+				s, err := newSink(o.Sink, k)
+				if err != nil {
+					return nil, err
+				}
+				n.onClose(s.Close)
+				senders[k] = s
+			}
+		}
+	}
+	cfg := o.Pipeline
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = n.base
+	}
+	m := n.metrics
+	sends := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rabta_delivery_send_seconds",
+		Help: "Send attempts by channel and outcome (sent, queued, planned = retry, failed, cancelled), with their duration.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)},
+		[]string{"channel", "outcome"})
+	m.reg.MustRegister(sends)
+	svc = &dissemination.Service{Store: n.stores.Dissemination, Sealer: sealer, Places: places, Points: points, Senders: senders,
+		Render: &dissemination.Messages{Zone: n.opts.Zone}, Now: n.now, Log: n.log.With("component", "dissemination"), Config: cfg,
+		MessageByIdentifier: n.stores.Alerts.MessageByIdentifier,
+		Observe: func(k channel.Kind, st dissemination.State, took time.Duration) {
+			sends.WithLabelValues(string(k), string(st)).Observe(took.Seconds())
+		}}
+	deliveries := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rabta_deliveries", Help: "Deliveries by channel and state (read from the store at each scrape)."},
+		[]string{"channel", "state"})
+	m.reg.MustRegister(collectorFunc{deliveries, func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		cs, err := n.stores.Dissemination.Totals(cctx)
+		if err != nil {
+			return
+		}
+		deliveries.Reset()
+		for _, c := range cs {
+			deliveries.WithLabelValues(string(c.Channel), string(c.State)).Set(float64(c.N))
+		}
+	}})
+	n.log.Info("dissemination", "channels", fmt.Sprint(keys(senders)), "contacts_key", keyFile)
+	return svc, nil
+}
+
+func keys(m map[channel.Kind]channel.Sender) []channel.Kind {
+	var out []channel.Kind
+	for _, k := range []channel.Kind{channel.SMS, channel.Email, channel.Webhook} {
+		if m[k] != nil {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// collectorFunc refreshes a gauge vector before each collection.
+type collectorFunc struct {
+	*prometheus.GaugeVec
+	refresh func()
+}
+
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) {
+	c.refresh()
+	c.GaugeVec.Collect(ch)
+}
+
+// sink is the demo's gateway: it accepts every message and writes it, address redacted, as
+// one JSON line.
+type sink struct {
+	kind channel.Kind
+	mu   *sync.Mutex
+	f    *os.File
+}
+
+func newSink(path string, k channel.Kind) (*sink, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("delivery sink: %w", err)
+	}
+	return &sink{kind: k, mu: &sync.Mutex{}, f: f}, nil
+}
+
+func (s *sink) Kind() channel.Kind { return s.kind }
+
+func (s *sink) Send(ctx context.Context, m channel.Message) (channel.Receipt, error) {
+	line, _ := json.Marshal(map[string]any{"at": time.Now().UTC(), "delivery": m.DeliveryID, "channel": m.Kind, "to": channel.Redact(m.To),
+		"language": m.Language, "subject": m.Subject, "text": m.Text, "alert": m.Alert})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.f.Write(append(line, '\n')); err != nil {
+		return channel.Receipt{}, err
+	}
+	return channel.Receipt{GatewayID: fmt.Sprintf("sink-%d", m.DeliveryID), Parts: 1}, nil
+}
+
+func (s *sink) Close() error { return s.f.Close() }

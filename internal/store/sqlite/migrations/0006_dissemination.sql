@@ -1,0 +1,3 @@
+-- The tables both engines create, written once in store/sqlq/ddl/dissemination.sql and spelled
+-- for this engine by sqlq.Migrate.
+--include dissemination
