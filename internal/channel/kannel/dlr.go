@@ -46,9 +46,10 @@ func typeName(t int) string {
 	return ""
 }
 
-// Report is d in the channel's terms: Delivered for type 1, Failed for 2 and 16, neither
-// for 4 and 8 (see typeName for types with several bits); Status is the type's word ("delivered", "failed", "buffered", "smsc_submit",
-// "smsc_reject"), followed by ": " and the SMSC's reply when there is one.
+// Report is d in the channel's terms: Delivered for type 1, Failed for 2 and 16, Submitted
+// (the operator has it) for 1, 4 and 8 (see typeName for types with several bits). Status
+// is the type's word ("delivered", "failed", "buffered", "smsc_submit", "smsc_reject"),
+// followed by ": " and the SMSC's reply when there is one.
 func (d DLR) Report() channel.Report {
 	name := typeName(d.Type)
 	status := name
@@ -57,13 +58,15 @@ func (d DLR) Report() channel.Report {
 	}
 	return channel.Report{
 		DeliveryID: d.DeliveryID, GatewayID: d.SMSCID, Status: status, At: d.At,
-		Delivered: status == "delivered" || strings.HasPrefix(status, "delivered:"),
-		Failed:    strings.HasPrefix(status, "failed") || strings.HasPrefix(status, "smsc_reject"),
+		Submitted: name == "smsc_submit" || name == "buffered" || name == "delivered",
+		Delivered: name == "delivered",
+		Failed:    name == "failed" || name == "smsc_reject",
 	}
 }
 
 // ParseDLR reads a report from the query DLRURL made, after Kannel filled in its escapes:
-// id (decimal delivery id), type (1, 2, 4, 8 or 16, possibly with other bits), reply, smsc_id and ts (Unix seconds).
+// id (decimal delivery id), type (1, 2, 4, 8 or 16, possibly with other bits), reply,
+// smsc_id and ts (Unix seconds).
 // It does not check the token (DLRHandler does). An error names the parameter at fault.
 func ParseDLR(q url.Values) (DLR, error) {
 	var d DLR

@@ -49,8 +49,8 @@ func TestDLRHandler(t *testing.T) {
 		}
 	}
 	want := []channel.Report{
-		{DeliveryID: 42, GatewayID: "abc", Delivered: true, Status: "delivered", At: time.Unix(1796015676, 0).UTC()},
-		{DeliveryID: 42, Status: "smsc_submit: ACK/", At: time.Unix(1796015676, 0).UTC()},
+		{DeliveryID: 42, GatewayID: "abc", Submitted: true, Delivered: true, Status: "delivered", At: time.Unix(1796015676, 0).UTC()},
+		{DeliveryID: 42, Submitted: true, Status: "smsc_submit: ACK/", At: time.Unix(1796015676, 0).UTC()},
 		{DeliveryID: 42, Failed: true, Status: "smsc_reject: NACK/0x0000000b"},
 	}
 	if len(got) != len(want) {
@@ -124,8 +124,8 @@ func FuzzParseDLR(f *testing.F) {
 			t.Errorf("id %q parsed as %d", q.Get("id"), d.DeliveryID)
 		}
 		r := d.Report()
-		if r.Delivered && r.Failed {
-			t.Errorf("report both delivered and failed: %+v", r)
+		if r.Delivered && r.Failed || r.Submitted && r.Failed || r.Delivered && !r.Submitted {
+			t.Errorf("report %+v contradicts itself", r)
 		}
 		if r.Status == "" || (d.Type&1 != 0) != r.Delivered {
 			t.Errorf("type %d has status %q, delivered %v", d.Type, r.Status, r.Delivered)

@@ -11,8 +11,9 @@
 //
 // Kannel answers "0: Accepted for delivery" when bearerbox took the message for an SMSC,
 // and "3: Queued for later delivery" when it stored it because no SMSC is connected: the
-// second is accepted by the gateway but has not reached the operator. Submit tells the two
-// apart (Result.Queued); the report of type 8 (SMSC submit) says when it reaches the SMSC.
+// second is accepted by the gateway but has not reached the operator. The Receipt tells the
+// two apart (Queued); the report of type 8 (SMSC submit, Report.Submitted) says when it
+// reaches the SMSC.
 package kannel
 
 import (
@@ -158,12 +159,11 @@ func New(opts Options) (*Sender, error) {
 // Kind is channel.SMS.
 func (s *Sender) Kind() channel.Kind { return channel.SMS }
 
-// Result is Kannel's answer to one sendsms request.
+// Result is Kannel's answer to one sendsms request. Its Receipt's Queued is true when
+// Kannel answered "3: Queued for later delivery": the gateway stored the message because no
+// SMSC was connected; it has not reached the operator yet.
 type Result struct {
 	channel.Receipt
-	// Queued is true when Kannel answered "3: Queued for later delivery": the gateway stored
-	// the message because no SMSC was connected; it has not reached the operator yet.
-	Queued bool
 	// Status is Kannel's answer, e.g. "0: Accepted for delivery".
 	Status string
 }
@@ -241,7 +241,7 @@ func (s *Sender) Submit(ctx context.Context, m channel.Message) (Result, error) 
 	answer := strings.TrimSpace(string(body))
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		r := Result{Receipt: channel.Receipt{Parts: plan.Parts}, Status: answer, Queued: strings.HasPrefix(answer, "3:")}
+		r := Result{Receipt: channel.Receipt{Parts: plan.Parts, Queued: strings.HasPrefix(answer, "3:")}, Status: answer}
 		s.log.Debug("sms_submitted", "message", m, "parts", plan.Parts, "coding", plan.Coding.String(), "queued", r.Queued)
 		return r, nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:

@@ -223,61 +223,83 @@ func TestOutage(t *testing.T) {
 	}
 }
 
-// TestThroughput checks both limits: the gateway's (the SMSC group's throughput spaces the
-// segments it hands to the operator) and Rabta's (Send waits for its turn within ctx).
+// TestThroughput checks Rabta's limit (Send waits for its turn within ctx), counted where
+// the fake SMSC receives, and records what the gateway's own (the SMSC group's throughput)
+// does.
 func TestThroughput(t *testing.T) {
 	t.Parallel()
 	const perSecond, n = 10, 25
-	k := channeltest.Kannel(t, channeltest.KannelOptions{Throughput: perSecond})
-	s := sender(t, k, nil)
 	ctx := context.Background()
-	// Kannel 1.4.5's fake SMSC sleeps 1/throughput after each segment, but every new
-	// message wakes it early: a burst arriving while it sends passes at the burst's pace.
-	// So the burst is queued first (SMSC away), then the SMSC connects and bearerbox hands
-	// it the whole queue, which it must pace.
-	k.StopSMSC()
-	for i := range n {
-		if r, err := s.Submit(ctx, msg(int64(i+1), "burst")); err != nil || !r.Queued {
-			t.Fatalf("message %d: %+v, %v; want queued", i, r, err)
-		}
-	}
-	k.StartSMSC()
-	got := k.WaitReceived(n, 10*time.Second)
-	segs := k.Segments()
-	if len(got) != n || len(segs) != n {
-		t.Fatalf("received %d messages in %d segments, want %d", len(got), len(segs), n)
-	}
-	// n segments at T per second span at least (n-1)/T; half of that is a generous bound
-	// for time stamps taken as fakesmsc's lines are read. Counted per second of fakesmsc's
-	// own clock too, allowing 2 for a second's edge.
-	logged := map[int64]int{}
-	for _, s := range segs {
-		logged[s.Logged.Unix()]++
-	}
-	for sec, c := range logged {
-		if c > perSecond+2 {
-			t.Errorf("the fake SMSC logged %d segments in second %d; the gateway's limit is %d/s (%v)", c, sec, perSecond, logged)
-		}
-	}
-	if span, min := segs[n-1].At.Sub(segs[0].At), time.Duration(float64(n-1)/perSecond/2*float64(time.Second)); span < min {
-		t.Errorf("%d segments arrived within %v; the gateway's limit of %d/s wants at least %v", n, span, perSecond, min)
-	}
 
-	limited := sender(t, k, func(o *kannel.Options) { o.Rate = 0.5; o.Burst = 1 })
-	if _, err := limited.Send(ctx, msg(100, "first")); err != nil {
-		t.Fatal(err)
-	}
-	// The next token is 2 s away: Send gives up at once rather than outwait ctx.
-	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-	defer cancel()
-	if _, err := limited.Send(short, msg(101, "second")); err == nil || channel.IsPermanent(err) {
-		t.Fatalf("over Rabta's rate: err = %v, want a transient error", err)
-	}
-	for _, m := range k.WaitReceived(n+1, 10*time.Second) {
-		if m.Text == "second" {
-			t.Errorf("a message over Rabta's rate was sent")
+	t.Run("gateway", func(t *testing.T) {
+		t.Parallel()
+		k := channeltest.Kannel(t, channeltest.KannelOptions{Throughput: perSecond})
+		s := sender(t, k, nil)
+		// Kannel 1.4.5's fake SMSC pauses 1/throughput after each segment, but every new
+		// message handed to it cuts the pause short: its limit does not hold. Seen here
+		// with 25 queued segments at 10/s: from 1 ms (no pacing at all) to 2.3 s, and up
+		// to 19 in one second. So this only records what the gateway did; the limit that
+		// holds is Rabta's own (below), and it should be set at or under the operator's.
+		k.StopSMSC()
+		for i := range n {
+			if r, err := s.Submit(ctx, msg(int64(i+1), "burst")); err != nil || !r.Queued {
+				t.Fatalf("message %d: %+v, %v; want queued", i, r, err)
+			}
 		}
-	}
+		k.StartSMSC()
+		k.WaitReceived(n, 10*time.Second)
+		segs := k.Segments()
+		if len(segs) != n {
+			t.Fatalf("received %d segments, want %d", len(segs), n)
+		}
+		logged := map[int64]int{}
+		for _, s := range segs {
+			logged[s.Logged.Unix()]++
+		}
+		t.Logf("Kannel's throughput %d/s: %d segments in %v, per second %v", perSecond, n, segs[n-1].At.Sub(segs[0].At), logged)
+	})
+
+	t.Run("rabta", func(t *testing.T) {
+		t.Parallel()
+		k := channeltest.Kannel(t, channeltest.KannelOptions{})
+		s := sender(t, k, func(o *kannel.Options) { o.Rate = perSecond; o.Burst = 1 })
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				if _, err := s.Send(ctx, msg(int64(i+1), "paced")); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		k.WaitReceived(n, 10*time.Second)
+		// Counted per second of fakesmsc's own clock, allowing 2 for a second's edge.
+		logged := map[int64]int{}
+		for _, s := range k.Segments() {
+			logged[s.Logged.Unix()]++
+		}
+		for sec, c := range logged {
+			if c > perSecond+2 {
+				t.Errorf("the fake SMSC logged %d segments in second %d; Rabta's limit is %d/s (%v)", c, sec, perSecond, logged)
+			}
+		}
+
+		limited := sender(t, k, func(o *kannel.Options) { o.Rate = 0.5; o.Burst = 1 })
+		if _, err := limited.Send(ctx, msg(100, "first")); err != nil {
+			t.Fatal(err)
+		}
+		// The next token is 2 s away: Send gives up at once rather than outwait ctx.
+		short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		if _, err := limited.Send(short, msg(101, "second")); err == nil || channel.IsPermanent(err) {
+			t.Fatalf("over Rabta's rate: err = %v, want a transient error", err)
+		}
+		for _, m := range k.WaitReceived(n+1, 10*time.Second) {
+			if m.Text == "second" {
+				t.Errorf("a message over Rabta's rate was sent")
+			}
+		}
+	})
 }
 
 // TestRefusedNumber: a number the gateway refuses (its white list) is a permanent error.
