@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/rabta/rabta/internal/channel/email"
+	"github.com/rabta/rabta/internal/channel/kannel"
 	"github.com/rabta/rabta/internal/channel/smpp"
 	"github.com/rabta/rabta/internal/channel/webhook"
 	"github.com/rabta/rabta/internal/config"
@@ -139,6 +140,17 @@ func disseminationOptions(cfg config.Config) (node.DisseminationOptions, error) 
 		}
 		o.SMPP = &smpp.Options{Addr: d.SMPP.Addr, SystemID: d.SMPP.SystemID, Password: pw, SystemType: d.SMPP.SystemType,
 			Source: d.SMPP.Source, Rate: d.SMPP.Rate, Window: d.SMPP.Window, EnquireLink: d.SMPP.EnquireLink}
+	}
+	if d.Kannel.URL != "" {
+		pw, err := secret("dissemination.kannel.password_file", d.Kannel.PasswordFile)
+		if err != nil {
+			return o, err
+		}
+		if o.KannelMOSecret, err = secret("dissemination.kannel.mo_secret_file", d.Kannel.MOSecretFile); err != nil {
+			return o, err
+		}
+		o.Kannel = &kannel.Options{URL: d.Kannel.URL, Username: d.Kannel.Username, Password: pw, From: d.Kannel.From, SMSC: d.Kannel.SMSC,
+			DLRURL: d.Kannel.DLRURL, Rate: d.Kannel.Rate, MaxParts: d.Kannel.MaxParts}
 	}
 	if d.SMTP.Addr != "" {
 		pw, err := secret("dissemination.smtp.password_file", d.SMTP.PasswordFile)

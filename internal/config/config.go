@@ -134,7 +134,14 @@ type Kannel struct {
 	URL          string  `yaml:"url"` // the sendsms URL, e.g. http://127.0.0.1:13013/cgi-bin/sendsms
 	Username     string  `yaml:"username"`
 	PasswordFile string  `yaml:"password_file"`
-	Rate         float64 `yaml:"rate"` // messages per second
+	From         string  `yaml:"from"`      // the sender shown on handsets
+	SMSC         string  `yaml:"smsc"`      // route to one smsc-id
+	DLRURL       string  `yaml:"dlr_url"`   // where smsbox reaches the node (default <public_url>/sms/kannel/dlr)
+	Rate         float64 `yaml:"rate"`      // SMS segments per second (Rabta's own limit)
+	MaxParts     int     `yaml:"max_parts"` // at most the sendsms-user's max-messages (default 10)
+	// MOSecretFile holds the token of /sms/kannel/mo, the get-url of Kannel's sms-service for
+	// messages people send (STOP); without it the route is off.
+	MOSecretFile string `yaml:"mo_secret_file"`
 }
 
 // SMTP is an e-mail relay.

@@ -2,17 +2,23 @@ package node
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rabta/rabta/internal/channel"
 	"github.com/rabta/rabta/internal/channel/email"
+	"github.com/rabta/rabta/internal/channel/kannel"
 	"github.com/rabta/rabta/internal/channel/smpp"
 	"github.com/rabta/rabta/internal/channel/webhook"
 	"github.com/rabta/rabta/internal/dissemination"
@@ -25,6 +31,12 @@ type DisseminationOptions struct {
 	// contacts.key in the data directory, made on first start). Several processes of one
 	// node must share it; back it up with the database.
 	ContactsKeyFile string
+	// Kannel, when set, sends SMS through a Kannel gateway's sendsms interface; its delivery
+	// reports come back to /sms/kannel/dlr (DLRURL and DLRSecret are filled in when empty).
+	Kannel *kannel.Options
+	// KannelMOSecret, when set, turns on /sms/kannel/mo?token=<it>&from=%p&text=%a, the
+	// get-url of Kannel's sms-service for messages people send (a STOP unsubscribes).
+	KannelMOSecret string
 	// SMPP, when set, sends SMS straight to an operator's SMSC over SMPP 3.4.
 	SMPP *smpp.Options
 	// SMTP, when set, sends e-mail through this relay.
@@ -60,6 +72,27 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 	}
 	var svc *dissemination.Service
 	report := func(r channel.Report) { svc.Report(context.Background(), r) }
+	if o.Kannel != nil {
+		ko := *o.Kannel
+		ko.Logger = n.log.With("component", "kannel")
+		if ko.DLRURL == "" {
+			ko.DLRURL = n.base + "/sms/kannel/dlr"
+		}
+		if ko.DLRSecret == "" { // derived from the contacts key: every process of the node agrees
+			ko.DLRSecret = sealer.Lookup("kannel-dlr", "secret")
+		}
+		ks, err := kannel.New(ko)
+		if err != nil {
+			return nil, fmt.Errorf("kannel: %w", err)
+		}
+		senders[channel.SMS] = ks
+		n.handle("/sms/kannel/dlr", kannel.DLRHandler(ko.DLRSecret, report, n.log.With("component", "kannel_dlr")))
+		if o.KannelMOSecret != "" {
+			n.handle("/sms/kannel/mo", inbound(o.KannelMOSecret, func(ctx context.Context, from, text string) (bool, error) {
+				return svc.Inbound(ctx, from, text)
+			}, n.log.With("component", "kannel_mo")))
+		}
+	}
 	if o.SMPP != nil {
 		so := *o.SMPP
 		so.Logger, so.Reports = n.log.With("component", "smpp"), report
@@ -176,3 +209,44 @@ func (s *sink) Send(ctx context.Context, m channel.Message) (channel.Receipt, er
 }
 
 func (s *sink) Close() error { return s.f.Close() }
+
+// handle adds a route outside the API (gateway callbacks, authenticated by their own tokens).
+func (n *Node) handle(pattern string, h http.Handler) {
+	if n.handlers == nil {
+		n.handlers = map[string]http.Handler{}
+	}
+	n.handlers[pattern] = h
+}
+
+// inbound serves Kannel's sms-service get-url for messages people send to the node's number
+// (?token=…&from=%p&text=%a): a STOP unsubscribes the sender. The token is the node's own
+// secret for this URL; the answer is the reply text Kannel sends back ("" for none).
+func inbound(secret string, handle func(ctx context.Context, from, text string) (bool, error), log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if subtle.ConstantTimeCompare([]byte(q.Get("token")), []byte(secret)) != 1 {
+			http.Error(w, "token: not this node's", http.StatusForbidden)
+			return
+		}
+		from, err := dissemination.PhoneNumber(q.Get("from"))
+		if err != nil {
+			http.Error(w, "from: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		text := q.Get("text")
+		if len(text) > 1600 || !utf8.ValidString(text) {
+			http.Error(w, "text: longer than 1600 bytes or not UTF-8", http.StatusBadRequest)
+			return
+		}
+		ok, err := handle(r.Context(), from, text)
+		if err != nil {
+			log.Warn("inbound_sms_failed", "from", channel.Redact(from), "err", err)
+			http.Error(w, "could not handle the message", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if ok {
+			io.WriteString(w, "You will no longer receive warnings. / آپ کو اب انتباہات نہیں بھیجے جائیں گے۔")
+		}
+	})
+}

@@ -33,6 +33,9 @@ func (n *Node) routes(authn *auth.Authenticator) http.Handler {
 	mux.Handle("/"+sensorthings.Version, http.RedirectHandler("/"+sensorthings.Version+"/", http.StatusMovedPermanently))
 	st.RegisterQC(mux, n.stores.Entities, n.now)
 	n.api.Register(mux)
+	for pattern, h := range n.handlers {
+		mux.Handle(pattern, h)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
 			http.Redirect(w, r, "/"+sensorthings.Version+"/", http.StatusFound)

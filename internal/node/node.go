@@ -123,6 +123,8 @@ type Node struct {
 	ln     net.Listener
 	srv    *http.Server
 	base   string // the URL of the node's HTTP surfaces, for links in notifications
+	// handlers are routes outside the API: gateway callbacks with tokens of their own
+	handlers map[string]http.Handler
 
 	cancel    context.CancelFunc // ends the background work started by Start
 	wg        sync.WaitGroup
@@ -271,7 +273,11 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 
 	// dissemination: every issued message planned to the subscribers in its area, sent
-	n.diss, err = n.newDissemination(ctx, opts.Dissemination, nil, nil)
+	if err := seedPlaces(ctx, n.stores.Places, opts.Demo, log.With("component", "places")); err != nil {
+		return nil, err
+	}
+	gz := &gazetteer{store: n.stores.Places, log: log.With("component", "places")}
+	n.diss, err = n.newDissemination(ctx, opts.Dissemination, gz, gz.points)
 	if err != nil {
 		return nil, err
 	}

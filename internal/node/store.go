@@ -49,8 +49,9 @@ type Stores struct {
 	Entities EntityStore
 	Keys     auth.Store
 	Alerts   AlertStore
-	// Dissemination keeps subscribers, impacts and deliveries.
+	// Dissemination keeps subscribers, impacts and deliveries; Places the places alerts reach.
 	Dissemination dissemination.Store
+	Places        *sqlq.Places
 	// Outbox is the store side of the transactional outbox, for the relay.
 	Outbox bus.Outbox
 
@@ -78,7 +79,7 @@ func OpenStores(ctx context.Context, dataDir, dsn string, qc sensing.Checker) (*
 	ents := sqlite.NewEntities(db, qc)
 	return &Stores{
 		Entities: ents, Keys: sqlite.NewAuth(db), Alerts: sqlite.NewAlerts(db), Outbox: storeOutbox{ents},
-		Dissemination: sqlite.NewDissemination(db),
+		Dissemination: sqlite.NewDissemination(db), Places: sqlite.NewPlaces(db),
 		configure: func(outbox bool, node string, after func(int)) {
 			ents.Outbox, ents.Node, ents.AfterCommit = outbox, node, after
 		},

@@ -17,7 +17,7 @@ func openPostgres(ctx context.Context, dsn string, qc sensing.Checker) (*Stores,
 	ents := postgres.NewEntities(db, qc)
 	return &Stores{
 		Entities: ents, Keys: postgres.NewAuth(db), Alerts: postgres.NewAlerts(db), Outbox: storeOutbox{ents},
-		Dissemination: postgres.NewDissemination(db),
+		Dissemination: postgres.NewDissemination(db), Places: postgres.NewPlaces(db),
 		configure: func(outbox bool, node string, after func(int)) {
 			ents.Outbox, ents.Node, ents.AfterCommit = outbox, node, after
 		},

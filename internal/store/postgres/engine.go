@@ -332,3 +332,6 @@ func (r row) Scan(dest ...any) error {
 
 // NewDissemination returns the store of subscribers and deliveries over db.
 func NewDissemination(db *DB) *sqlq.Dissemination { return sqlq.NewDissemination(db) }
+
+// NewPlaces returns the store of places over db.
+func NewPlaces(db *DB) *sqlq.Places { return sqlq.NewPlaces(db) }

@@ -227,3 +227,6 @@ func (r rows) Close() { r.Rows.Close() }
 
 // NewDissemination returns the store of subscribers and deliveries over db.
 func NewDissemination(db *DB) *sqlq.Dissemination { return sqlq.NewDissemination(db) }
+
+// NewPlaces returns the store of places over db.
+func NewPlaces(db *DB) *sqlq.Places { return sqlq.NewPlaces(db) }

@@ -1,0 +1,97 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/rabta/rabta/internal/cap"
+	"github.com/rabta/rabta/internal/dissemination"
+	"github.com/rabta/rabta/internal/place"
+	"github.com/rabta/rabta/internal/store/sqlq"
+)
+
+// seedPlaces stores the embedded real places (boundaries with census populations, towns) on a
+// node that has none, and, for the demo, the synthetic villages.
+func seedPlaces(ctx context.Context, st *sqlq.Places, demo bool, log *slog.Logger) error {
+	counts, err := st.Count(ctx)
+	if err != nil {
+		return err
+	}
+	if counts[place.District] > 0 && (!demo || counts[place.Village] > 0) {
+		return nil
+	}
+	start := time.Now()
+	ps, err := place.Load()
+	if err != nil {
+		return err
+	}
+	if demo && counts[place.Village] == 0 {
+		vs, err := place.Villages(ps, place.VillageOptions{Seed: 1})
+		if err != nil {
+			return err
+		}
+		ps = append(ps, vs...)
+	}
+	if err := st.Upsert(ctx, ps); err != nil {
+		return fmt.Errorf("places: %w", err)
+	}
+	log.Info("places_seeded", "places", len(ps), "synthetic_villages", demo && counts[place.Village] == 0, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// gazetteer is the node's places, loaded from the store on first use and again whenever the
+// store's counts change (a village list imported by `rabta places import`).
+type gazetteer struct {
+	store *sqlq.Places
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	g      *place.Gazetteer
+	counts map[place.Kind]int
+}
+
+func (z *gazetteer) get(ctx context.Context) (*place.Gazetteer, error) {
+	counts, err := z.store.Count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.g != nil && maps.Equal(counts, z.counts) {
+		return z.g, nil
+	}
+	start := time.Now()
+	ps, err := z.store.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g, err := place.NewGazetteer(ps)
+	if err != nil {
+		return nil, err
+	}
+	z.g, z.counts = g, counts
+	z.log.Info("gazetteer_loaded", "places", g.Len(), "took", time.Since(start).Round(time.Millisecond))
+	return g, nil
+}
+
+// Reach implements dissemination.Gazetteer.
+func (z *gazetteer) Reach(areas []cap.Area) (dissemination.Reach, error) {
+	g, err := z.get(context.Background())
+	if err != nil {
+		return dissemination.Reach{}, err
+	}
+	return dissemination.Places{G: g}.Reach(areas)
+}
+
+// points makes subscriber point indexes over the current gazetteer (for geocoded areas).
+func (z *gazetteer) points() dissemination.Points {
+	g, err := z.get(context.Background())
+	if err != nil {
+		z.log.Warn("gazetteer_unavailable", "err", err)
+	}
+	return &dissemination.PointIndex{G: g}
+}
