@@ -11,10 +11,20 @@ log() { printf '==> %s\n' "$*" >&2; }
 #   gcc               — cgo, needed by the race detector (-race)
 #   mosquitto-clients — mosquitto_pub / mosquitto_sub, real MQTT clients for the MQTT tests
 #   libxml2-utils     — xmllint, validates CAP XML against the OASIS schema
+#   kannel, kannel-extras — bearerbox and smsbox, the real SMS gateway, and its fake SMSC
+#                       (fakesmsc) as the operator side, for the Kannel channel's tests
+#   nodejs, npm       — node runs scripts/smsc/server.js, an SMPP server built on the npm smpp
+#                       package, the SMSC the SMPP channel's tests talk to
+#   openssl           — runs the partner's webhook verification recipe of docs/webhooks.md
 need_pkgs=()
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev)
 command -v mosquitto_pub >/dev/null 2>&1 || need_pkgs+=(mosquitto-clients)
 command -v xmllint >/dev/null 2>&1 || need_pkgs+=(libxml2-utils)
+[ -x /usr/sbin/bearerbox ] || need_pkgs+=(kannel)
+[ -x /usr/lib/kannel/test/fakesmsc ] || need_pkgs+=(kannel-extras)
+command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing ${need_pkgs[*]}"
@@ -28,6 +38,9 @@ if ((${#need_pkgs[@]})); then
 fi
 
 command -v go >/dev/null 2>&1 || { log "Go is not installed (https://go.dev/dl/)"; exit 1; }
+
+log "installing the test SMSC's npm packages (scripts/smsc, pinned by its package-lock.json)"
+(cd scripts/smsc && npm ci --no-audit --no-fund --loglevel=error)
 
 log "starting a PostgreSQL (with PostGIS) of the tests' own on a loopback port"
 eval "$(bash scripts/postgres.sh start)"
