@@ -326,6 +326,38 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(drafts, `"state": "draft"`) {
 		t.Errorf("no draft waiting for an approver in the demo: %.1000s", drafts)
 	}
+	// the demo reaches people: synthetic subscribers near the gauges get the auto-issued
+	// warnings, written by the demo's sink gateway (addresses redacted) to deliveries.jsonl
+	if st, b := p.req("GET", "/api/v1/subscribers?limit=1", adminKey, ""); st != 200 || !strings.Contains(b, "Synthetic demo subscriber") {
+		t.Errorf("demo subscribers: %d %.500s", st, b)
+	}
+	var sink []byte
+	for time.Now().Before(deadline.Add(60 * time.Second)) {
+		sink, _ = os.ReadFile(filepath.Join(dir, "deliveries.jsonl"))
+		if bytes.Count(sink, []byte("\n")) >= 10 {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if bytes.Count(sink, []byte("\n")) < 10 || !strings.Contains(string(sink), `"channel":"sms"`) || !strings.Contains(string(sink), "سیلاب") {
+		t.Errorf("the demo's deliveries: %.1500s", sink)
+	}
+	if regexp.MustCompile(`\+92300\d{7}`).Match(sink) {
+		t.Error("the demo's sink shows phone numbers in clear")
+	}
+	var lines []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(sink), []byte("\n")) {
+		var m map[string]any
+		json.Unmarshal(l, &m)
+		lines = append(lines, m)
+	}
+	if len(lines) > 0 {
+		alert := lines[0]["alert"].(string) // rabta-local-<alert id>-<n>
+		id := strings.Split(alert, "-")[2]
+		if st, b := p.req("GET", "/api/v1/alerts/"+id+"/deliveries", adminKey, ""); st != 200 || !strings.Contains(b, `"subscribers"`) || !strings.Contains(b, `"sent"`) {
+			t.Errorf("the demo alert's deliveries: %d %.1500s", st, b)
+		}
+	}
 	p.stop()
 }
 

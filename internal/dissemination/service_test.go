@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,7 +122,7 @@ type fixture struct {
 	logs   *bytes.Buffer
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rabta.db"))
@@ -168,7 +169,7 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 func ptr(f float64) *float64 { return &f }
 
 // subscribe adds the test's subscribers and returns their ids by name.
-func (f *fixture) subscribe(t *testing.T) map[string]int64 {
+func (f *fixture) subscribe(t testing.TB) map[string]int64 {
 	t.Helper()
 	ids := map[string]int64{}
 	for _, s := range []dissemination.Subscriber{
@@ -194,15 +195,17 @@ func (f *fixture) subscribe(t *testing.T) map[string]int64 {
 	return ids
 }
 
+var ruleSeq atomic.Int64
+
 var area = cap.Area{AreaDesc: "test area", Polygons: []cap.Polygon{{{Lat: 29.9, Lon: 70.9}, {Lat: 29.9, Lon: 71.2}, {Lat: 30.2, Lon: 71.2}, {Lat: 30.2, Lon: 70.9}, {Lat: 29.9, Lon: 70.9}}}}
 
 // issue stores an alert's message of type mt and status st and returns it.
-func (f *fixture) issue(t *testing.T, al *alert.Alert, n int, mt cap.MsgType, st cap.Status) *alert.Message {
+func (f *fixture) issue(t testing.TB, al *alert.Alert, n int, mt cap.MsgType, st cap.Status) *alert.Message {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
 	if al.ID == 0 {
-		al.RuleID, al.State, al.Status, al.Level, al.LevelName, al.Created, al.Updated = "r1", alert.Draft, st, 1, "High", now, now
+		al.RuleID, al.State, al.Status, al.Level, al.LevelName, al.Created, al.Updated = fmt.Sprintf("r%d", ruleSeq.Add(1)), alert.Draft, st, 1, "High", now, now
 		id, err := f.alerts.CreateAlert(ctx, al, alert.Transition{To: alert.Draft, By: "rule:r1", At: now})
 		if err != nil {
 			t.Fatal(err)

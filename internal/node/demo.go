@@ -2,12 +2,19 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/demo"
+	"github.com/rabta/rabta/internal/dissemination"
 	"github.com/rabta/rabta/internal/i18n"
 	"github.com/rabta/rabta/internal/ingest"
+	"github.com/rabta/rabta/internal/place"
+	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/warning"
 )
 
@@ -31,7 +38,7 @@ func demoNames(own *i18n.Names) (*i18n.Names, error) {
 
 // runDemo seeds the demo data set on a fresh node, backfills its recent history and replays
 // the rest live through the same ingest path as any sensor.
-func runDemo(ctx context.Context, ents EntityStore, ing *ingest.Service, alerts AlertStore, runner *warning.Runner, speed float64, now time.Time, log *slog.Logger) error {
+func runDemo(ctx context.Context, ents EntityStore, ing *ingest.Service, alerts AlertStore, runner *warning.Runner, subscribers func([]rule.Rule) error, speed float64, now time.Time, log *slog.Logger) error {
 	ds, err := demo.Load()
 	if err != nil {
 		return err
@@ -55,6 +62,15 @@ func runDemo(ctx context.Context, ents EntityStore, ing *ingest.Service, alerts 
 		}
 		log.Info("demo_rules_applied", "rules", len(rules))
 	}
+	if subscribers != nil {
+		rules, err := demo.Rules(ds, ids)
+		if err != nil {
+			return err
+		}
+		if err := subscribers(rules); err != nil {
+			return err
+		}
+	}
 	r := demo.NewReplay(ds, now, speed, demo.DefaultHistory)
 	n := 0
 	for _, b := range r.Backfill() {
@@ -71,4 +87,61 @@ func runDemo(ctx context.Context, ents EntityStore, ing *ingest.Service, alerts 
 		}
 		return nil
 	})
+}
+
+// demoLanguages are the languages the demo's synthetic subscribers may prefer (the place's
+// first language when it is one of them, else Urdu).
+var demoLanguages = []string{"ur", "pnb", "sd", "ps", "en"}
+
+// seedDemoSubscribers gives a demo node with no subscribers a clearly labelled synthetic set:
+// three per town or village (up to 40 places) within each demo rule's area, in the place's
+// language, in the audiences public and exercise (the demo's alerts are Exercise), by SMS
+// and, for every fourth, e-mail to example.org. Their numbers are fictitious: the demo seeds
+// them only when its deliveries go to the sink file, never to a real gateway.
+func seedDemoSubscribers(ctx context.Context, svc *dissemination.Service, st dissemination.Store, gz *gazetteer, rules []rule.Rule, log *slog.Logger) error {
+	if subs, err := st.ListSubscribers(ctx, "", 0, 1); err != nil || len(subs) > 0 {
+		return err
+	}
+	g, err := gz.get(ctx)
+	if err != nil {
+		return err
+	}
+	var subs strings.Builder
+	subs.WriteString("name,language,audiences,place,phone,email,consent_source\n")
+	n := 0
+	seen := map[string]bool{}
+	for _, r := range rules {
+		for _, c := range r.Area.Circles {
+			imp, err := g.Resolve(cap.Area{Circles: []cap.Circle{{Center: cap.Point{Lat: c.Center.Lat, Lon: c.Center.Lon}, RadiusKM: c.RadiusKm}}})
+			if err != nil {
+				return err
+			}
+			k := 0
+			for _, key := range imp.Keys {
+				p, ok := g.Place(key)
+				if !ok || (p.Kind != place.Village && p.Kind != place.Town) || seen[key] || k == 40 {
+					continue
+				}
+				seen[key], k = true, k+1
+				lang := "ur"
+				if len(p.Languages) > 0 && slices.Contains(demoLanguages, p.Languages[0]) {
+					lang = p.Languages[0]
+				}
+				for range 3 {
+					email := ""
+					if n%4 == 0 {
+						email = fmt.Sprintf("demo-subscriber-%d@example.org", n)
+					}
+					fmt.Fprintf(&subs, "Synthetic demo subscriber %d,%s,public;exercise,%s,+92300%07d,%s,synthetic demo data\n", n, lang, key, 9000000+n, email)
+					n++
+				}
+			}
+		}
+	}
+	stored, rowErrs, err := svc.ImportCSV(ctx, strings.NewReader(subs.String()), "demo", nil)
+	if err != nil {
+		return err
+	}
+	log.Info("demo_subscribers_seeded", "subscribers", stored, "refused", len(rowErrs), "synthetic", true)
+	return nil
 }

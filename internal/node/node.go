@@ -31,6 +31,7 @@ import (
 	"github.com/rabta/rabta/internal/httpapi"
 	"github.com/rabta/rabta/internal/i18n"
 	"github.com/rabta/rabta/internal/ingest"
+	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings"
 	"github.com/rabta/rabta/internal/warning"
@@ -119,6 +120,7 @@ type Node struct {
 	runner *warning.Runner
 	alerts *alert.Service
 	diss   *dissemination.Service
+	gz     *gazetteer
 	api    *httpapi.Server
 	ln     net.Listener
 	srv    *http.Server
@@ -276,8 +278,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := seedPlaces(ctx, n.stores.Places, opts.Demo, log.With("component", "places")); err != nil {
 		return nil, err
 	}
-	gz := &gazetteer{store: n.stores.Places, log: log.With("component", "places")}
-	n.diss, err = n.newDissemination(ctx, opts.Dissemination, gz, gz.points)
+	n.gz = &gazetteer{store: n.stores.Places, log: log.With("component", "places")}
+	n.diss, err = n.newDissemination(ctx, opts.Dissemination, n.gz, n.gz.points)
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +388,13 @@ func (n *Node) Start(ctx context.Context) error {
 
 	if n.opts.Demo {
 		n.wg.Go(func() {
-			err := runDemo(bg, n.stores.Entities, n.ingest, n.stores.Alerts, n.runner, n.opts.DemoSpeed, n.now(), n.log.With("component", "demo"))
+			var subscribers func([]rule.Rule) error
+			if n.opts.Dissemination.Sink != "" && n.opts.Dissemination.SMPP == nil && n.opts.Dissemination.Kannel == nil {
+				subscribers = func(rules []rule.Rule) error {
+					return seedDemoSubscribers(bg, n.diss, n.stores.Dissemination, n.gz, rules, n.log.With("component", "demo"))
+				}
+			}
+			err := runDemo(bg, n.stores.Entities, n.ingest, n.stores.Alerts, n.runner, subscribers, n.opts.DemoSpeed, n.now(), n.log.With("component", "demo"))
 			if err != nil && !errors.Is(err, context.Canceled) {
 				n.log.Error("demo_failed", "err", err)
 			}
