@@ -31,6 +31,8 @@ const usage = `rabta — open early-warning node for digitally friendly cities
 Usage:
   rabta serve [flags]                     run a node (no flags: a complete node on 127.0.0.1:8080)
   rabta import observations [flags] FILE  bulk-load observations from CSV (generic or PDMA layout)
+  rabta import villages [flags] FILE      load a village list (name,lat,lon,population,languages,connectivity)
+  rabta import subscribers --org ORG FILE load subscribers from CSV (contacts sealed with the node's key)
   rabta keys create --org ORG --role ROLE create an API key (printed once)
   rabta keys list                         list API keys (never the keys themselves)
   rabta keys revoke ID                    revoke an API key
@@ -62,10 +64,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
 	case "import":
-		if len(args) < 2 || args[1] != "observations" {
-			return errors.New("usage: rabta import observations [flags] FILE")
+		what := ""
+		if len(args) > 1 {
+			what = args[1]
 		}
-		return importObservations(ctx, args[2:], stdout, stderr)
+		switch what {
+		case "observations":
+			return importObservations(ctx, args[2:], stdout, stderr)
+		case "villages":
+			return importVillages(ctx, args[2:], stdout, stderr)
+		case "subscribers":
+			return importSubscribers(ctx, args[2:], stdout, stderr)
+		}
+		return errors.New("usage: rabta import observations|villages|subscribers [flags] FILE")
 	case "keys":
 		return keys(ctx, args[1:], stdout, stderr)
 	case "rules":

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -180,6 +181,21 @@ func (p *progress) show(n int64, stored, dup, bad int) {
 		}
 	}
 	fmt.Fprintf(p.w, "\r[%s] %3.0f%%  %d stored, %d present, %d rejected", bar, frac*100, stored, dup, bad)
+}
+
+// showRows draws the bar for an import that counts rows read.
+func (p *progress) showRows(n int64, rows int) {
+	if p.off || time.Since(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	frac := 1.0
+	if p.total > 0 {
+		frac = min(1, float64(n)/float64(p.total))
+	}
+	const width = 30
+	full := int(frac * width)
+	fmt.Fprintf(p.w, "\r[%s%s] %3.0f%%  %d rows read", strings.Repeat("#", full), strings.Repeat(".", width-full), frac*100, rows)
 }
 
 func (p *progress) clear() {

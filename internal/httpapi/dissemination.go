@@ -13,8 +13,10 @@ import (
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/channel"
 	"github.com/rabta/rabta/internal/dissemination"
+	"github.com/rabta/rabta/internal/rule"
 )
 
 // Limits of the subscriber endpoints.
@@ -31,6 +33,7 @@ func (s *Server) registerDissemination(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/subscribers/{id}", s.getSubscriber)
 	mux.HandleFunc("DELETE /api/v1/subscribers/{id}", s.eraseSubscriber)
 	mux.HandleFunc("GET /api/v1/alerts/{id}/deliveries", s.deliveries)
+	mux.HandleFunc("POST /api/v1/impact", s.impact)
 	mux.HandleFunc("GET /api/v1/unsubscribe", s.unsubscribePage)
 	mux.HandleFunc("POST /api/v1/unsubscribe", s.unsubscribe)
 }
@@ -307,6 +310,52 @@ func (s *Server) deliveries(w http.ResponseWriter, r *http.Request) {
 		counts = []dissemination.Count{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"alert": id, "counts": counts, "impact": imp})
+}
+
+// impact previews what an area would reach, before any rule or alert exists: the body is an
+// area as rules write it ({"desc", "polygons": [[{"lat","lon"}…]], "circles": [{"center",
+// "radiusKm"}], "geocodes": [{"name","value"}]}).
+func (s *Server) impact(w http.ResponseWriter, r *http.Request) {
+	if err := auth.Require(r.Context(), auth.Viewer); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		s.Error(w, r, apperr.E(apperr.TooLarge, "body over the limit of 1 MiB"))
+		return
+	}
+	var ar rule.Area
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ar); err != nil {
+		s.Error(w, r, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "body: want an area {\"desc\", \"polygons\", \"circles\", \"geocodes\"}"))
+		return
+	}
+	area := cap.Area{AreaDesc: ar.Desc}
+	for _, pg := range ar.Polygons {
+		var p cap.Polygon
+		for _, pt := range pg {
+			p = append(p, cap.Point{Lat: pt.Lat, Lon: pt.Lon})
+		}
+		area.Polygons = append(area.Polygons, p)
+	}
+	for _, c := range ar.Circles {
+		area.Circles = append(area.Circles, cap.Circle{Center: cap.Point{Lat: c.Center.Lat, Lon: c.Center.Lon}, RadiusKM: c.RadiusKm})
+	}
+	for _, g := range ar.Geocodes {
+		area.Geocodes = append(area.Geocodes, cap.ValuePair{ValueName: g.Name, Value: g.Value})
+	}
+	if len(area.Polygons)+len(area.Circles)+len(area.Geocodes) == 0 {
+		s.Error(w, r, apperr.E(apperr.Invalid, "body: the area needs a polygon, circle or geocode"))
+		return
+	}
+	imp, err := s.Dissemination.Preview(r.Context(), &cap.Alert{Status: cap.StatusActual, MsgType: cap.MsgAlert, Scope: "Public", Infos: []cap.Info{{Areas: []cap.Area{area}}}})
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, imp)
 }
 
 var unsubscribeForm = template.Must(template.New("u").Parse(`<!doctype html>
