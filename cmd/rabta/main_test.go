@@ -345,6 +345,15 @@ func TestDemo(t *testing.T) {
 	if regexp.MustCompile(`\+92300\d{7}`).Match(sink) {
 		t.Error("the demo's sink shows phone numbers in clear")
 	}
+	// a draft shows the approver what it would reach
+	var dl struct{ Value []struct{ ID int64 } }
+	json.Unmarshal([]byte(drafts), &dl)
+	if len(dl.Value) > 0 {
+		_, b := p.req("GET", fmt.Sprintf("/api/v1/alerts/%d", dl.Value[0].ID), adminKey, "")
+		if !strings.Contains(b, `"impact": {`) || !strings.Contains(b, `"draft": {`) || !strings.Contains(b, `"people"`) {
+			t.Errorf("a draft without its impact preview: %.2000s", b)
+		}
+	}
 	var lines []map[string]any
 	for _, l := range bytes.Split(bytes.TrimSpace(sink), []byte("\n")) {
 		var m map[string]any

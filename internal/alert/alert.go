@@ -247,6 +247,7 @@ func (s *Service) trigger(ctx context.Context, tr rule.Trigger) (*Alert, error) 
 		if r.AutoIssue || a.Operational {
 			return a, s.issue(ctx, a, by, "rule issues automatically")
 		}
+		s.impact(ctx, a.ID, msg)
 		return a, nil
 	}
 	kind := cap.MsgUpdate
@@ -275,15 +276,24 @@ func (s *Service) setDraft(ctx context.Context, a *Alert, msg *cap.Alert, kind c
 	if err := s.Store.SaveAlert(ctx, a, Transition{AlertID: a.ID, From: from, To: a.State, By: by, Why: "draft " + string(kind) + ": " + why, At: now}, nil); err != nil {
 		return err
 	}
-	if s.Impact != nil && !auto {
-		if err := s.Impact(ctx, a.ID, "", msg); err != nil {
-			s.log().Warn("impact_failed", "alert", a.ID, "err", err)
-		}
+	if !auto {
+		s.impact(ctx, a.ID, msg)
 	}
 	if auto {
 		return s.issue(ctx, a, by, "rule issues automatically")
 	}
 	return nil
+}
+
+// impact computes and keeps what a draft would reach (Service.Impact), logging a failure:
+// the draft stands without it.
+func (s *Service) impact(ctx context.Context, id int64, msg *cap.Alert) {
+	if s.Impact == nil {
+		return
+	}
+	if err := s.Impact(ctx, id, "", msg); err != nil {
+		s.log().Warn("impact_failed", "alert", id, "err", err)
+	}
 }
 
 // Approve issues an alert's draft. by must hold the approver role (the caller checks);

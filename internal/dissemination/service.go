@@ -726,7 +726,12 @@ func (s *Service) send(ctx context.Context, snd channel.Sender, c Claimed) {
 		s.log().Info("delivery_gave_up", "msg", m, "attempts", c.Attempts, "err", err)
 		record(Outcome{State: Failed, Error: fmt.Sprintf("gave up after %d attempts: %v", c.Attempts, err)})
 	default:
-		record(Outcome{State: Planned, Next: s.now().Add(s.Config.backoff(c.Attempts)), Error: err.Error()})
+		wait := s.Config.backoff(c.Attempts)
+		var ra interface{ RetryAfter() time.Duration } // a webhook's 429 or 503 with Retry-After
+		if errors.As(err, &ra) && ra.RetryAfter() > wait {
+			wait = ra.RetryAfter()
+		}
+		record(Outcome{State: Planned, Next: s.now().Add(wait), Error: err.Error()})
 	}
 }
 

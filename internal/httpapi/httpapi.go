@@ -203,6 +203,8 @@ type alertView struct {
 	Created     time.Time         `json:"created"`
 	Updated     time.Time         `json:"updated"`
 	Links       map[string]string `json:"links,omitempty"`
+	// Impact is what the draft ("draft") and each issued message (by identifier) reach.
+	Impact map[string]json.RawMessage `json:"impact,omitempty"`
 }
 
 type draftView struct {
@@ -311,7 +313,27 @@ func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(r, a, ts))
+	v := s.view(r, a, ts)
+	if s.Dissemination != nil {
+		imps, err := s.Dissemination.Store.Impacts(r.Context(), id)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		for k, b := range imps {
+			if k == "" {
+				if a.Draft == nil {
+					continue // the draft was issued or withdrawn
+				}
+				k = "draft"
+			}
+			if v.Impact == nil {
+				v.Impact = map[string]json.RawMessage{}
+			}
+			v.Impact[k] = b
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 // decide serves approve, reject and cancel: approver role; the body may say why.

@@ -352,6 +352,9 @@ func (s *Dissemination) SavePlan(ctx context.Context, p dissemination.Plan, ds [
 		planned = true
 		return nil
 	})
+	if err != nil && apperr.KindOf(s.eng.WriteErr(err)) == apperr.Conflict {
+		return false, nil // another process planned it at the same moment
+	}
 	return planned, err
 }
 
