@@ -2,13 +2,14 @@ package dissemination_test
 
 import (
 	"context"
-	"log/slog"
 	crand "crypto/rand"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sort"
 	"sync"
 	"testing"
@@ -87,7 +88,11 @@ func buildMillion() (*million, error) {
 	start := time.Now()
 	name := sealer.Seal([]byte("Synthetic subscriber"))
 	now := time.Now()
-	for batch := 0; batch < 100; batch++ {
+	total := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("RABTA_BENCH_SUBSCRIBERS")); err == nil && v >= 10_000 {
+		total = v // a smaller world for profiling
+	}
+	for batch := 0; batch < total/10_000; batch++ {
 		subs := make([]*dissemination.StoredSubscriber, 0, 10_000)
 		for i := range 10_000 {
 			n := batch*10_000 + i
@@ -125,7 +130,12 @@ func buildMillion() (*million, error) {
 	return m, nil
 }
 
-func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+func discardLog() *slog.Logger {
+	if os.Getenv("RABTA_BENCH_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.DiscardHandler)
+}
 
 // issueFor stores an issued alert message for area and returns it.
 func issueFor(b *testing.B, as alert.Store, n int, area cap.Area) *alert.Message {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -316,7 +315,7 @@ type Impact struct {
 
 // Preview computes the impact of a CAP message (a draft or an issued one).
 func (s *Service) Preview(ctx context.Context, a *cap.Alert) (*Impact, error) {
-	_, imp, err := s.targets(ctx, a, 0)
+	_, imp, err := s.targets(ctx, a, 0, false)
 	return imp, err
 }
 
@@ -372,9 +371,13 @@ func eligible(a *cap.Alert, aud uint8) bool {
 	return false
 }
 
+// connectivity codes in targets' marks: 0 is "not chosen".
+var connCodes = map[string]uint8{"": 1, "fibre": 2, "mobile-data": 3, "sms-only": 4, "none": 5}
+
 // targets works out who a message goes to (recipients: an Update also goes to those the
-// alert reached before, a Cancel only to them) and the impact.
-func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64) ([]planned, *Impact, error) {
+// alert reached before, a Cancel only to them) and the impact; with plan false it only
+// counts (a preview).
+func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64, plan bool) ([]planned, *Impact, error) {
 	ix, err := s.index(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -387,11 +390,22 @@ func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64) ([]p
 		}
 	}
 	imp.Reach = reach
-	chosen := map[int32]string{} // target → connectivity of the place that chose it
+	// mark[t] is 0 for a subscriber not chosen, else the connectivity code of the place that
+	// chose it (1: unknown); one byte per subscriber, walked in order: no map, no sort
+	mark := make([]uint8, len(ix.targets))
+	chose := func(t int32, code uint8) {
+		if mark[t] == 0 || code > mark[t] { // the poorest connectivity of its places wins
+			mark[t] = code
+		}
+	}
 	if a.MsgType != cap.MsgCancel {
 		for key, conn := range reach.Keys {
+			code := connCodes[conn]
+			if code == 0 {
+				code = 1
+			}
 			for _, t := range ix.byPlace[key] {
-				chosen[t] = conn
+				chose(t, code)
 			}
 		}
 		if ix.points != nil {
@@ -401,10 +415,8 @@ func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64) ([]p
 					return nil, nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "alert area")
 				}
 				for _, id := range ids {
-					if t, ok := ix.byID[id]; ok {
-						if _, had := chosen[t]; !had {
-							chosen[t] = ""
-						}
+					if t, ok := ix.byID[id]; ok && mark[t] == 0 {
+						mark[t] = 1
 					}
 				}
 			}
@@ -412,74 +424,82 @@ func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64) ([]p
 	}
 	// an Update or Cancel goes to those the alert reached, on the channels it reached them
 	// by (an Update also to whoever is newly in its area)
-	var prev map[int32]uint8
+	var prev []uint8 // channel bits a subscriber was reached on
 	if alertID > 0 && a.MsgType != cap.MsgAlert {
 		rec, err := s.Store.Recipients(ctx, alertID)
 		if err != nil {
 			return nil, nil, err
 		}
-		prev = map[int32]uint8{}
+		prev = make([]uint8, len(ix.targets))
 		for _, r := range rec {
 			if t, ok := ix.byID[r.SubscriberID]; ok {
 				prev[t] |= kindBit(r.Channel)
+				mark[t] = 1
 			}
 		}
-		for t := range prev {
-			chosen[t] = ""
+	}
+	var out []planned
+	var byChan [3]int
+	byLang := make([]int, len(ix.langs))
+	add := func(t *target, pos int, bit uint8) {
+		byChan[bitIndex(bit)]++
+		if plan {
+			out = append(out, planned{sub: t.id, channel: kinds[bitIndex(bit)], position: int(t.pos[pos])})
 		}
 	}
-	order := make([]int32, 0, len(chosen))
-	for t := range chosen {
-		order = append(order, t)
-	}
-	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
-	var out []planned
-	for _, ti := range order {
+	smsBit := kindBit(channel.SMS)
+	for ti, m := range mark {
+		if m == 0 {
+			continue
+		}
 		t := &ix.targets[ti]
 		if !eligible(a, t.aud) {
 			continue
 		}
-		conn := chosen[ti]
+		var reached uint8
+		if prev != nil {
+			reached = prev[ti]
+		}
+		poor := m == connCodes["sms-only"] || m == connCodes["none"]
 		var seen uint8
 		n := 0
-		reached, wasReached := prev[ti]
 		for pos := 0; pos < int(t.nch); pos++ {
 			bit := t.channels[pos]
-			if seen&bit != 0 {
+			switch {
+			case seen&bit != 0:
 				continue
-			}
-			if wasReached && a.MsgType == cap.MsgCancel || wasReached && conn == "" {
+			case reached != 0 && (a.MsgType == cap.MsgCancel || m == 1):
+				// reached before: on the channels that reached it
 				if reached&bit == 0 {
 					continue
 				}
-				seen |= bit
-				k := kinds[bitIndex(bit)]
-				out = append(out, planned{sub: t.id, channel: k, position: int(t.pos[pos])})
-				imp.ByChannel[k]++
-				n++
-				continue
-			}
-			// an sms-only (or unconnected) place gets SMS; other places every channel the
-			// subscriber chose. The rest stay as fallbacks.
-			if (conn == "sms-only" || conn == "none") && bit != kindBit(channel.SMS) {
+			case poor && bit != smsBit:
+				// an sms-only (or unconnected) place gets SMS; other places every channel the
+				// subscriber chose. The rest stay as fallbacks.
 				continue
 			}
 			seen |= bit
-			k := kinds[bitIndex(bit)]
-			out = append(out, planned{sub: t.id, channel: k, position: int(t.pos[pos])})
-			imp.ByChannel[k]++
+			add(t, pos, bit)
 			n++
 		}
-		if n == 0 && wasReached {
+		if n == 0 && reached != 0 {
 			continue // reached before on contacts since removed
 		}
 		if n == 0 && t.nch > 0 { // only richer channels in an sms-only place: the first one
-			k := kinds[bitIndex(t.channels[0])]
-			out = append(out, planned{sub: t.id, channel: k, position: int(t.pos[0])})
-			imp.ByChannel[k]++
+			add(t, 0, t.channels[0])
 		}
 		imp.Subscribers++
-		imp.ByLanguage[ix.langs[t.lang]]++
+		byLang[t.lang]++
+	}
+	for i, n := range byChan {
+		if n > 0 {
+			imp.ByChannel[kinds[i]] = n
+		}
+	}
+	for i, n := range byLang {
+		if n > 0 {
+			imp.ByLanguage[ix.langs[i]] = n
+		}
 	}
 	return out, imp, nil
 }
@@ -522,7 +542,9 @@ func (s *Service) PlanMessage(ctx context.Context, m *alert.Message) error {
 		return fmt.Errorf("plan %s: %w", m.Identifier, err)
 	}
 	s.msgs.Store(m.Identifier, &issued{msg: m, cap: a})
-	ts, imp, err := s.targets(ctx, a, m.AlertID)
+	start := time.Now()
+	ts, imp, err := s.targets(ctx, a, m.AlertID, true)
+	targeted := time.Since(start)
 	if err != nil {
 		return fmt.Errorf("plan %s: %w", m.Identifier, err)
 	}
@@ -541,7 +563,8 @@ func (s *Service) PlanMessage(ctx context.Context, m *alert.Message) error {
 		return err
 	}
 	if ok {
-		s.log().Info("deliveries_planned", "identifier", m.Identifier, "subscribers", imp.Subscribers, "deliveries", len(ds), "people", imp.People)
+		s.log().Info("deliveries_planned", "identifier", m.Identifier, "subscribers", imp.Subscribers, "deliveries", len(ds), "people", imp.People,
+			"targeting", targeted.Round(time.Millisecond), "took", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
 }

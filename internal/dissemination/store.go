@@ -153,7 +153,7 @@ type Store interface {
 	Recipients(ctx context.Context, alertID int64) ([]Recipient, error)
 	// SavePlan writes a message's plan and its deliveries in one transaction and supersedes
 	// the alert's older deliveries still planned; it returns false (and writes nothing) when
-	// the message already has a plan. Deliveries that already exist are left alone.
+	// the message already has a plan (then nothing is written).
 	SavePlan(ctx context.Context, p Plan, ds []Delivery) (bool, error)
 	// Claim takes up to n deliveries of ch that are due at now (planned, or sending with a
 	// lease that ended before now — those become ambiguous) and holds them until lease.

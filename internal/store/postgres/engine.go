@@ -208,6 +208,19 @@ func (db *DB) InsertObservations(ctx context.Context, tx sqlq.Tx, obs []*sensing
 	return err
 }
 
+// CopyRows implements sqlq.Engine with COPY.
+func (db *DB) CopyRows(ctx context.Context, tx sqlq.Tx, table string, cols []string, n int, row func(i int) []any) error {
+	k := 0
+	_, err := tx.(execer).q.(pgx.Tx).CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromFunc(func() ([]any, error) {
+		if k == n {
+			return nil, nil
+		}
+		k++
+		return row(k - 1), nil
+	}))
+	return err
+}
+
 // Prepare implements sqlq.Engine: the monthly partitions the times fall in.
 func (db *DB) Prepare(ctx context.Context, times func() []time.Time) error {
 	return db.ensurePartitions(ctx, times())

@@ -132,6 +132,44 @@ func (db *DB) InsertObservations(ctx context.Context, tx sqlq.Tx, obs []*sensing
 var insertObservation = "INSERT INTO observations (" + strings.Join(sqlq.ObservationColumns, ", ") + ") VALUES (" +
 	strings.TrimSuffix(strings.Repeat("?, ", len(sqlq.ObservationColumns)), ", ") + ")"
 
+// CopyRows implements sqlq.Engine: a multi-row INSERT of up to 256 rows, prepared once and
+// run for every full batch (parsing the statement once, not once per batch, and binding many
+// rows per call), then one for the rest.
+func (db *DB) CopyRows(ctx context.Context, tx sqlq.Tx, table string, cols []string, n int, row func(i int) []any) error {
+	q := tx.(execer).q.(*sql.Tx)
+	per := min(256, 32766/len(cols))
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	head := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES "
+	var stmt *sql.Stmt
+	defer func() {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}()
+	args := make([]any, 0, per*len(cols))
+	for start := 0; start < n; start += per {
+		end := min(start+per, n)
+		args = args[:0]
+		for i := start; i < end; i++ {
+			args = append(args, row(i)...)
+		}
+		if end-start < per { // the rest
+			_, err := q.ExecContext(ctx, head+strings.TrimSuffix(strings.Repeat(one+", ", end-start), ", "), args...)
+			return err
+		}
+		if stmt == nil {
+			var err error
+			if stmt, err = q.PrepareContext(ctx, head+strings.TrimSuffix(strings.Repeat(one+", ", per), ", ")); err != nil {
+				return err
+			}
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Prepare implements sqlq.Engine: nothing to prepare.
 func (db *DB) Prepare(context.Context, func() []time.Time) error { return nil }
 

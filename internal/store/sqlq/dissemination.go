@@ -21,9 +21,6 @@ var _ dissemination.Store = (*Dissemination)(nil)
 // NewDissemination returns the dissemination store over eng.
 func NewDissemination(eng Engine) *Dissemination { return &Dissemination{eng: eng} }
 
-// rows per multi-row INSERT: under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
-const insertBatch = 500
-
 func bumpVersion(ctx context.Context, tx Tx) error {
 	n, err := tx.Exec(ctx, `UPDATE subscriber_version SET version = version + 1 WHERE id = 1`)
 	if err == nil && n == 0 {
@@ -324,30 +321,19 @@ func (s *Dissemination) SavePlan(ctx context.Context, p dissemination.Plan, ds [
 			us(p.Planned), p.AlertID, p.Identifier); err != nil {
 			return err
 		}
-		const cols = 9
+		// the plan row, written first in this transaction, makes these the message's first
+		// deliveries: nothing can conflict
 		now := us(p.Planned)
-		args := make([]any, 0, insertBatch*cols)
-		var b strings.Builder
-		for start := 0; start < len(ds); start += insertBatch {
-			end := min(start+insertBatch, len(ds))
-			b.Reset()
-			args = args[:0]
-			b.WriteString(`INSERT INTO deliveries (alert_id, identifier, subscriber_id, channel, position, state, next_us, created_us, updated_us) VALUES `)
-			for i, d := range ds[start:end] {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(`(?, ?, ?, ?, ?, 'planned', ?, ?, ?)`)
-				next := now
-				if !d.Next.IsZero() {
-					next = us(d.Next)
-				}
-				args = append(args, p.AlertID, p.Identifier, d.SubscriberID, string(d.Channel), int64(d.Position), next, now, now)
+		cols := []string{"alert_id", "identifier", "subscriber_id", "channel", "position", "state", "next_us", "created_us", "updated_us"}
+		if err := s.eng.CopyRows(ctx, tx, "deliveries", cols, len(ds), func(i int) []any {
+			d := ds[i]
+			next := now
+			if !d.Next.IsZero() {
+				next = us(d.Next)
 			}
-			b.WriteString(` ON CONFLICT DO NOTHING`)
-			if _, err := tx.Exec(ctx, b.String(), args...); err != nil {
-				return err
-			}
+			return []any{p.AlertID, p.Identifier, d.SubscriberID, string(d.Channel), int64(d.Position), "planned", next, now, now}
+		}); err != nil {
+			return err
 		}
 		planned = true
 		return nil

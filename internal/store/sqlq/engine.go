@@ -73,6 +73,11 @@ type Engine interface {
 	// grow with the order of obs in one unbroken run, so that outbox id ranges hold only
 	// this transaction's rows.
 	InsertObservations(ctx context.Context, tx Tx, obs []*sensing.Observation) error
+	// CopyRows writes n rows into table in tx the fastest way the engine has (PostgreSQL's
+	// COPY, SQLite's one prepared INSERT run per row); row(i) gives the i-th row's values in
+	// the order of cols. The rows must not conflict with rows already there: there is no ON
+	// CONFLICT clause.
+	CopyRows(ctx context.Context, tx Tx, table string, cols []string, n int, row func(i int) []any) error
 	// Prepare readies the engine for observations at the phenomenon times times returns,
 	// outside any transaction (PostgreSQL creates missing monthly partitions; an engine with
 	// nothing to prepare never calls times). Retry tells whether a write that failed with err is

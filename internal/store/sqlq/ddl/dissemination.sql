@@ -81,6 +81,6 @@ CREATE TABLE deliveries (
 -- never the same delivery twice: one per message, subscriber and channel
 CREATE UNIQUE INDEX deliveries_once ON deliveries(identifier, subscriber_id, channel);
 CREATE INDEX deliveries_due ON deliveries(channel, state, next_us);
-CREATE INDEX deliveries_alert ON deliveries(alert_id, identifier, state);
-CREATE INDEX deliveries_subscriber ON deliveries(alert_id, subscriber_id);
-CREATE INDEX deliveries_gateway ON deliveries(gateway_id);
+CREATE INDEX deliveries_alert ON deliveries(alert_id, state);
+CREATE INDEX deliveries_subscriber ON deliveries(subscriber_id);
+CREATE INDEX deliveries_gateway ON deliveries(gateway_id) WHERE gateway_id IS NOT NULL;
