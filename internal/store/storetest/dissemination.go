@@ -141,6 +141,28 @@ func testPlanOnce(t *testing.T, d dissemination.Store, a alert.Store) {
 	if plan(t, d, m, ds...) {
 		t.Fatal("a message was planned twice")
 	}
+	// two processes planning one message at the same moment: one plan, no error
+	m2 := issued(t, a, "r2", "m2")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for range 2 {
+		wg.Go(func() {
+			ok, err := d.SavePlan(ctx(), dissemination.Plan{Identifier: m2.Identifier, AlertID: m2.AlertID, MsgType: "Alert", Planned: t0}, ds)
+			if err != nil {
+				t.Errorf("concurrent SavePlan: %v", err)
+			}
+			if ok {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d concurrent plans of one message were written, want 1", wins)
+	}
 	if un, _ := d.Unplanned(ctx(), 10); len(un) != 0 {
 		t.Fatalf("planned message still unplanned: %+v", un)
 	}
