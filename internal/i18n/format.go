@@ -103,13 +103,8 @@ func (l *Lang) duration(d time.Duration, in bool) string {
 	return s
 }
 
+// unitKind indexes a language's counted units: 0 days, 1 hours, 2 minutes.
 type unitKind int
-
-const (
-	day unitKind = iota
-	hour
-	minute
-)
 
 // counted is how a language writes "n days/hours/minutes": one and other forms, standalone
 // and after "in" (oblique).

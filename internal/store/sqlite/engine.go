@@ -137,6 +137,14 @@ var insertObservation = "INSERT INTO observations (" + strings.Join(sqlq.Observa
 // rows per call), then one for the rest.
 func (db *DB) CopyRows(ctx context.Context, tx sqlq.Tx, table string, cols []string, n int, row func(i int) []any) error {
 	q := tx.(execer).q.(*sql.Tx)
+	if n > 100_000 {
+		// a large plan writes several indexes at once: a page cache of 128 MiB for this
+		// statement run keeps their pages in memory; the writer's usual 16 MiB afterwards
+		if _, err := q.ExecContext(ctx, "PRAGMA cache_size = -131072"); err != nil {
+			return err
+		}
+		defer q.ExecContext(context.WithoutCancel(ctx), "PRAGMA cache_size = -16384")
+	}
 	per := min(256, 32766/len(cols))
 	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
 	head := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES "
