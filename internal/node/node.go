@@ -275,10 +275,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 
 	// dissemination: every issued message planned to the subscribers in its area, sent
-	if err := seedPlaces(ctx, n.stores.Places, opts.Demo, log.With("component", "places")); err != nil {
-		return nil, err
-	}
-	n.gz = &gazetteer{store: n.stores.Places, log: log.With("component", "places")}
+	n.gz = &gazetteer{store: n.stores.Places, log: log.With("component", "places"), demo: opts.Demo}
 	n.diss, err = n.newDissemination(ctx, opts.Dissemination, n.gz, n.gz.points)
 	if err != nil {
 		return nil, err

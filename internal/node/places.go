@@ -44,10 +44,12 @@ func seedPlaces(ctx context.Context, st *sqlq.Places, demo bool, log *slog.Logge
 }
 
 // gazetteer is the node's places, loaded from the store on first use and again whenever the
-// store's counts change (a village list imported by `rabta places import`).
+// store's counts change (a village list imported by `rabta import villages`). A store with no
+// places is seeded on first use (seedPlaces), so a node that never warns never pays for it.
 type gazetteer struct {
 	store *sqlq.Places
 	log   *slog.Logger
+	demo  bool
 
 	mu     sync.Mutex
 	g      *place.Gazetteer
@@ -55,12 +57,20 @@ type gazetteer struct {
 }
 
 func (z *gazetteer) get(ctx context.Context) (*place.Gazetteer, error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
 	counts, err := z.store.Count(ctx)
 	if err != nil {
 		return nil, err
 	}
-	z.mu.Lock()
-	defer z.mu.Unlock()
+	if counts[place.District] == 0 || z.demo && counts[place.Village] == 0 {
+		if err := seedPlaces(ctx, z.store, z.demo, z.log); err != nil {
+			return nil, err
+		}
+		if counts, err = z.store.Count(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if z.g != nil && maps.Equal(counts, z.counts) {
 		return z.g, nil
 	}
