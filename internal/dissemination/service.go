@@ -97,11 +97,13 @@ type Service struct {
 	// that another process, or this one before a restart, planned.
 	MessageByIdentifier func(ctx context.Context, identifier string) (*alert.Message, error)
 
-	wake    chan struct{}
-	mu      sync.Mutex
-	idx     *index
-	msgs    sync.Map // identifier → *issued
-	started sync.Once
+	wake         chan struct{}
+	early        sync.Mutex
+	earlyReports map[string]channel.Report // gateway id → a report that came before the outcome
+	mu           sync.Mutex
+	idx          *index
+	msgs         sync.Map // identifier → *issued
+	started      sync.Once
 }
 
 type issued struct {
@@ -378,6 +380,8 @@ var connCodes = map[string]uint8{"": 1, "fibre": 2, "mobile-data": 3, "sms-only"
 // alert reached before, a Cancel only to them) and the impact; with plan false it only
 // counts (a preview).
 func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64, plan bool) ([]planned, *Impact, error) {
+	s.mu.Lock() // the index is brought up to date in place: one user at a time
+	defer s.mu.Unlock()
 	ix, err := s.index(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -453,7 +457,7 @@ func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64, plan
 			continue
 		}
 		t := &ix.targets[ti]
-		if !eligible(a, t.aud) {
+		if t.nch == 0 || !eligible(a, t.aud) { // a tombstone, or not for this message
 			continue
 		}
 		var reached uint8
@@ -513,24 +517,33 @@ func bitIndex(b uint8) int {
 	return 0
 }
 
-// index returns the targeting index, rebuilt when the store's version moved.
+// index returns the targeting index, brought up to date from the store's change log, or
+// rebuilt when the changes are too many. The caller holds s.mu while it uses the index.
 func (s *Service) index(ctx context.Context) (*index, error) {
 	v, err := s.Store.TargetsVersion(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.idx != nil && s.idx.version == v {
+	now := time.Now()
+	if s.idx != nil && s.idx.version == v && now.Sub(s.idx.checked) < time.Minute {
 		return s.idx, nil
 	}
+	if s.idx != nil {
+		ok, err := s.idx.update(ctx, s.Store, now)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return s.idx, nil
+		}
+	}
 	start := time.Now()
-	ix, err := buildIndex(ctx, s.Store, s.Points, v)
+	ix, err := buildIndex(ctx, s.Store, s.Points, v, now)
 	if err != nil {
 		return nil, err
 	}
 	s.idx = ix
-	s.log().Info("subscriber_index_built", "subscribers", len(ix.targets), "places", len(ix.byPlace), "took", time.Since(start).Round(time.Millisecond))
+	s.log().Info("subscriber_index_built", "subscribers", len(ix.byID), "places", len(ix.byPlace), "took", time.Since(start).Round(time.Millisecond))
 	return ix, nil
 }
 
@@ -697,6 +710,8 @@ func (s *Service) send(ctx context.Context, snd channel.Sender, c Claimed) {
 		if err := s.Store.Record(context.WithoutCancel(ctx), c.ID, o); err != nil {
 			// the claim's lease will run out and the delivery will be tried again
 			s.log().Warn("record_failed", "delivery", c.ID, "err", err)
+		} else if o.GatewayID != "" {
+			s.lateReport(context.WithoutCancel(ctx), o.GatewayID)
 		}
 		if s.Observe != nil {
 			s.Observe(c.Channel, o.State, time.Since(start))
@@ -765,7 +780,9 @@ func (s *Service) lookupMessage(ctx context.Context, identifier string) (*alert.
 	return s.MessageByIdentifier(ctx, identifier)
 }
 
-// Report applies a gateway's delivery report.
+// Report applies a gateway's delivery report. A report that names only the gateway's id can
+// arrive before the send's outcome (with that id) is recorded — an SMSC answers submit_sm and
+// sends the receipt at once: it is kept for a while and applied when the outcome is.
 func (s *Service) Report(ctx context.Context, r channel.Report) {
 	if r.At.IsZero() {
 		r.At = s.now()
@@ -774,7 +791,39 @@ func (s *Service) Report(ctx context.Context, r channel.Report) {
 	switch {
 	case err != nil:
 		s.log().Warn("delivery_report_failed", "delivery", r.DeliveryID, "gateway_id", r.GatewayID, "err", err)
+	case !ok && r.DeliveryID == 0 && r.GatewayID != "":
+		s.early.Lock()
+		if s.earlyReports == nil {
+			s.earlyReports = map[string]channel.Report{}
+		}
+		if len(s.earlyReports) >= maxEarlyReports {
+			for id, old := range s.earlyReports { // drop the stale ones
+				if s.now().Sub(old.At) > 10*time.Minute {
+					delete(s.earlyReports, id)
+				}
+			}
+		}
+		if len(s.earlyReports) < maxEarlyReports {
+			s.earlyReports[r.GatewayID] = r
+		}
+		s.early.Unlock()
 	case !ok:
 		s.log().Debug("delivery_report_unmatched", "delivery", r.DeliveryID, "gateway_id", r.GatewayID, "status", r.Status)
+	}
+}
+
+// maxEarlyReports bounds the reports kept while their send's outcome is being recorded.
+const maxEarlyReports = 100_000
+
+// lateReport applies a report that arrived before the outcome naming gatewayID was recorded.
+func (s *Service) lateReport(ctx context.Context, gatewayID string) {
+	s.early.Lock()
+	r, ok := s.earlyReports[gatewayID]
+	delete(s.earlyReports, gatewayID)
+	s.early.Unlock()
+	if ok {
+		if _, err := s.Store.Report(ctx, r); err != nil {
+			s.log().Warn("delivery_report_failed", "gateway_id", gatewayID, "err", err)
+		}
 	}
 }

@@ -81,8 +81,10 @@ type sender struct {
 	got  []channel.Message
 	// fail decides per message: nil sends; an error wrapped with channel.Permanent fails
 	// for good; any other error is transient.
-	fail  func(m channel.Message, attempt int) error
-	tries map[int64]int
+	fail func(m channel.Message, attempt int) error
+	// before, when set, runs before Send returns (an SMSC that sends the receipt at once)
+	before func(m channel.Message, gatewayID string)
+	tries  map[int64]int
 }
 
 func (s *sender) Kind() channel.Kind { return s.kind }
@@ -99,7 +101,11 @@ func (s *sender) Send(ctx context.Context, m channel.Message) (channel.Receipt, 
 		}
 	}
 	s.got = append(s.got, m)
-	return channel.Receipt{GatewayID: fmt.Sprintf("gw-%d", m.DeliveryID), Parts: 1}, nil
+	gw := fmt.Sprintf("gw-%d", m.DeliveryID)
+	if s.before != nil {
+		s.before(m, gw)
+	}
+	return channel.Receipt{GatewayID: gw, Parts: 1}, nil
 }
 
 func (s *sender) to() []string {
@@ -466,5 +472,68 @@ func TestUnsubscribeTokenAndErasure(t *testing.T) {
 	}
 	if _, err := f.svc.Subscriber(ctx, ids["Bilal"]); err == nil {
 		t.Fatal("an erased subscriber is still there")
+	}
+}
+
+// The targeting index follows changes without reading every subscriber again: built once,
+// then brought up to date from the change log (an addition, an erasure, a STOP).
+func TestIndexFollowsChanges(t *testing.T) {
+	f := newFixture(t)
+	ids := f.subscribe(t)
+	ctx := context.Background()
+	a := &cap.Alert{Status: cap.StatusActual, MsgType: cap.MsgAlert, Infos: []cap.Info{{Areas: []cap.Area{area}}}}
+	preview := func() *dissemination.Impact {
+		t.Helper()
+		imp, err := f.svc.Preview(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return imp
+	}
+	if imp := preview(); imp.Subscribers != 4 {
+		t.Fatalf("first: %d subscribers", imp.Subscribers)
+	}
+	if _, err := f.svc.Subscribe(ctx, dissemination.Subscriber{Org: "o", Name: "New", Language: "sd", Place: "village:a",
+		Contacts: []dissemination.Contact{{Channel: channel.SMS, Address: "+923051234567"}}, Consent: dissemination.Consent{Source: "t"}}); err != nil {
+		t.Fatal(err)
+	}
+	if imp := preview(); imp.Subscribers != 5 || imp.ByLanguage["sd"] != 1 {
+		t.Fatalf("after an addition: %+v", imp)
+	}
+	if err := f.svc.Erase(ctx, ids["Partner"], "t", "request"); err != nil { // a point subscriber
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Inbound(ctx, "+923011234567", "STOP"); err != nil { // Bilal keeps his e-mail
+		t.Fatal(err)
+	}
+	imp := preview()
+	if imp.Subscribers != 4 || imp.ByChannel[channel.Webhook] != 0 || imp.ByChannel[channel.SMS] != 3 || imp.ByChannel[channel.Email] != 1 {
+		t.Fatalf("after an erasure and a STOP: %+v", imp)
+	}
+	if n := strings.Count(f.logs.String(), "subscriber_index_built"); n != 1 {
+		t.Fatalf("the index was built %d times, want once", n)
+	}
+}
+
+// A receipt that arrives before the send's outcome is recorded (an SMSC answers submit_sm and
+// sends the delivery receipt at once) is applied when the outcome is: nothing stays "sent".
+func TestReceiptBeforeOutcome(t *testing.T) {
+	f := newFixture(t)
+	f.subscribe(t)
+	f.sms.before = func(m channel.Message, gw string) {
+		f.svc.Report(context.Background(), channel.Report{GatewayID: gw, Delivered: true, Status: "DELIVRD"})
+	}
+	al := &alert.Alert{}
+	f.issue(t, al, 1, cap.MsgAlert, cap.StatusActual)
+	start(t, f)
+	f.svc.Wake()
+	got := settle(t, f, al.ID)
+	deadline := time.Now().Add(5 * time.Second)
+	for got["sms:delivered"] != 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		got = counts(t, f, al.ID)
+	}
+	if got["sms:delivered"] != 3 || got["sms:sent"] != 0 {
+		t.Fatalf("receipts before outcomes: %v", got)
 	}
 }

@@ -136,10 +136,17 @@ type Store interface {
 	// RemoveContacts deletes the contacts with lookup key lookup (a STOP or an unsubscribe
 	// link) and cancels their open deliveries; it returns how many contacts it removed.
 	RemoveContacts(ctx context.Context, lookup string, at time.Time) (int, error)
-	// TargetsVersion moves whenever subscribers or contacts change.
+	// TargetsVersion is the latest change to subscribers or contacts (0 for none).
 	TargetsVersion(ctx context.Context) (int64, error)
+	// Changes returns the subscribers changed after version since, or recorded after the
+	// time after (a change may commit out of version order on an engine with several
+	// writers: the time window catches it late rather than never), and the latest version
+	// read. With more than limit changes it returns full: rebuild from Targets instead.
+	Changes(ctx context.Context, since int64, after time.Time, limit int) (ids []int64, version int64, full bool, err error)
 	// Targets calls fn for every subscriber with at least one contact.
 	Targets(ctx context.Context, fn func(Target) error) error
+	// TargetsOf calls fn for those of ids that exist and have a contact.
+	TargetsOf(ctx context.Context, ids []int64, fn func(Target) error) error
 
 	// SaveImpact keeps an alert's impact (JSON) for a draft (identifier "") or an issued message.
 	SaveImpact(ctx context.Context, alertID int64, identifier string, impact []byte, at time.Time) error

@@ -21,12 +21,11 @@ var _ dissemination.Store = (*Dissemination)(nil)
 // NewDissemination returns the dissemination store over eng.
 func NewDissemination(eng Engine) *Dissemination { return &Dissemination{eng: eng} }
 
-func bumpVersion(ctx context.Context, tx Tx) error {
-	n, err := tx.Exec(ctx, `UPDATE subscriber_version SET version = version + 1 WHERE id = 1`)
-	if err == nil && n == 0 {
-		_, err = tx.Exec(ctx, `INSERT INTO subscriber_version (id, version) VALUES (1, 1)`)
-	}
-	return err
+// logChanges records that subscribers ids changed (subscriber_changes).
+func logChanges(ctx context.Context, eng Engine, tx Tx, at time.Time, ids ...int64) error {
+	return eng.CopyRows(ctx, tx, "subscriber_changes", []string{"subscriber_id", "changed_us"}, len(ids), func(i int) []any {
+		return []any{ids[i], us(at)}
+	})
 }
 
 // AddSubscribers implements dissemination.Store.
@@ -48,7 +47,11 @@ func (s *Dissemination) AddSubscribers(ctx context.Context, subs []*disseminatio
 				}
 			}
 		}
-		return bumpVersion(ctx, tx)
+		ids := make([]int64, len(subs))
+		for i, sub := range subs {
+			ids[i] = sub.ID
+		}
+		return logChanges(ctx, s.eng, tx, time.Now(), ids...)
 	})
 }
 
@@ -154,7 +157,7 @@ func (s *Dissemination) EraseSubscriber(ctx context.Context, id int64, by, reaso
 		if _, err := tx.Exec(ctx, `INSERT INTO subscriber_erasures (subscriber_id, "by", reason, at_us) VALUES (?, ?, ?, ?)`, id, by, reason, us(at)); err != nil {
 			return err
 		}
-		return bumpVersion(ctx, tx)
+		return logChanges(ctx, s.eng, tx, time.Now(), id)
 	})
 }
 
@@ -186,10 +189,11 @@ func (s *Dissemination) RemoveContacts(ctx context.Context, lookup string, at ti
 			return err
 		}
 		removed = int(n)
-		if n == 0 {
-			return nil
+		ids := make([]int64, len(refs))
+		for i, x := range refs {
+			ids[i] = x.sub
 		}
-		return bumpVersion(ctx, tx)
+		return logChanges(ctx, s.eng, tx, time.Now(), ids...)
 	})
 	return removed, err
 }
@@ -197,15 +201,57 @@ func (s *Dissemination) RemoveContacts(ctx context.Context, lookup string, at ti
 // TargetsVersion implements dissemination.Store.
 func (s *Dissemination) TargetsVersion(ctx context.Context) (int64, error) {
 	var v int64
-	err := readRow(ctx, s.eng, `SELECT version FROM subscriber_version WHERE id = 1`, nil, &v)
-	if errors.Is(err, ErrNoRows) {
-		return 0, nil
-	}
+	err := readRow(ctx, s.eng, `SELECT COALESCE(max(version), 0) FROM subscriber_changes`, nil, &v)
 	return v, err
+}
+
+// Changes implements dissemination.Store.
+func (s *Dissemination) Changes(ctx context.Context, since int64, after time.Time, limit int) ([]int64, int64, bool, error) {
+	seen := map[int64]bool{}
+	var ids []int64
+	version, rows := since, 0
+	err := readEach(ctx, s.eng, func(r Rows) error {
+		var v, id int64
+		if err := r.Scan(&v, &id); err != nil {
+			return err
+		}
+		rows++
+		version = max(version, v)
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+		return nil
+	}, `SELECT version, subscriber_id FROM subscriber_changes WHERE version > ? OR changed_us > ? ORDER BY version LIMIT ?`, since, us(after), int64(limit+1))
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if rows > limit {
+		return nil, 0, true, nil
+	}
+	return ids, version, false, nil
 }
 
 // Targets implements dissemination.Store.
 func (s *Dissemination) Targets(ctx context.Context, fn func(dissemination.Target) error) error {
+	return s.targets(ctx, "", fn)
+}
+
+// TargetsOf implements dissemination.Store.
+func (s *Dissemination) TargetsOf(ctx context.Context, ids []int64, fn func(dissemination.Target) error) error {
+	for start := 0; start < len(ids); start += 500 {
+		list := make([]string, 0, 500)
+		for _, id := range ids[start:min(start+500, len(ids))] {
+			list = append(list, fmt.Sprint(id))
+		}
+		if err := s.targets(ctx, "WHERE s.id IN ("+strings.Join(list, ",")+")", fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Dissemination) targets(ctx context.Context, where string, fn func(dissemination.Target) error) error {
 	return s.eng.Read(ctx, func(tx Tx) error {
 		var cur *dissemination.Target
 		flush := func() error {
@@ -244,7 +290,7 @@ func (s *Dissemination) Targets(ctx context.Context, fn func(dissemination.Targe
 			cur.Positions = append(cur.Positions, pos)
 			return nil
 		}, `SELECT s.id, s.language, s.audiences, s.place, s.lat, s.lon, s.radius_km, c.channel, c.position
-			FROM subscribers s JOIN subscriber_contacts c ON c.subscriber_id = s.id ORDER BY s.id, c.position`)
+			FROM subscribers s JOIN subscriber_contacts c ON c.subscriber_id = s.id `+where+` ORDER BY s.id, c.position`)
 		if err != nil {
 			return err
 		}

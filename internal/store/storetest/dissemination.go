@@ -84,12 +84,27 @@ func testSubscribers(t *testing.T, d dissemination.Store, _ alert.Store) {
 	if len(targets) != 2 || !slices.Equal(targets[0].Channels, []channel.Kind{channel.SMS, channel.Email}) || targets[1].Lat == nil {
 		t.Fatalf("Targets = %+v", targets)
 	}
+	ids, ver, full, err := d.Changes(ctx(), v0, time.Now().Add(time.Hour), 10)
+	if err != nil || full || ver != v1 || !slices.Equal(ids, []int64{a.ID, b.ID}) {
+		t.Fatalf("Changes since %d = %v, %d, %v, %v; want [%d %d], %d", v0, ids, ver, full, err, a.ID, b.ID, v1)
+	}
+	if _, _, full, _ := d.Changes(ctx(), v0, time.Now().Add(time.Hour), 1); !full {
+		t.Fatal("more changes than the limit: not full")
+	}
+	var some []dissemination.Target
+	if err := d.TargetsOf(ctx(), []int64{b.ID, 999}, func(t dissemination.Target) error { some = append(some, t); return nil }); err != nil || len(some) != 1 || some[0].ID != b.ID {
+		t.Fatalf("TargetsOf = %+v, %v", some, err)
+	}
 	n, err := d.RemoveContacts(ctx(), a.Contacts[0].Lookup, t0)
 	if err != nil || n != 1 {
 		t.Fatalf("RemoveContacts = %d, %v", n, err)
 	}
-	if v2, _ := d.TargetsVersion(ctx()); v2 == v1 {
+	v2, _ := d.TargetsVersion(ctx())
+	if v2 == v1 {
 		t.Fatal("removing a contact does not move the version")
+	}
+	if ids, _, _, _ := d.Changes(ctx(), v1, time.Now().Add(time.Hour), 10); !slices.Equal(ids, []int64{a.ID}) {
+		t.Fatalf("Changes after removing a's contact = %v", ids)
 	}
 	if err := d.EraseSubscriber(ctx(), b.ID, "admin", "request by the subscriber", t0); err != nil {
 		t.Fatal(err)

@@ -29,12 +29,14 @@ CREATE TABLE subscriber_contacts (
 );
 CREATE INDEX subscriber_contacts_subscriber ON subscriber_contacts(subscriber_id, position);
 CREATE INDEX subscriber_contacts_lookup ON subscriber_contacts(lookup);
--- One row, bumped by every change to subscribers: a process rebuilds its targeting index
--- when the version moved.
-CREATE TABLE subscriber_version (
-  id      INTEGER PRIMARY KEY CHECK (id = 1),
-  version {INT} NOT NULL
+-- Every change to a subscriber or its contacts, in order: a process brings its targeting index
+-- up to date from here instead of reading every subscriber again.
+CREATE TABLE subscriber_changes (
+  version       {SERIAL},
+  subscriber_id {INT} NOT NULL,
+  changed_us    {INT} NOT NULL
 );
+CREATE INDEX subscriber_changes_time ON subscriber_changes(changed_us);
 CREATE TABLE subscriber_erasures (
   id            {SERIAL},
   subscriber_id {INT} NOT NULL,
