@@ -257,16 +257,17 @@ func settle(t *testing.T, f *fixture, alertID int64) map[string]int64 {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		// unplanned first: a plan committed before this read is in the counts read after it
+		un, err := f.store.Unplanned(context.Background(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
 		c := counts(t, f, alertID)
 		open := false
 		for k, n := range c {
 			if n > 0 && (strings.HasSuffix(k, ":planned") || strings.HasSuffix(k, ":sending")) {
 				open = true
 			}
-		}
-		un, err := f.store.Unplanned(context.Background(), 1)
-		if err != nil {
-			t.Fatal(err)
 		}
 		if !open && len(c) > 0 && len(un) == 0 {
 			return c
