@@ -79,7 +79,9 @@ func sortDistricts(ds []DistrictReach) {
 // PointIndex is Points over place.PointIndex, built on the first search after the points
 // were added (place's index is bulk-built).
 type PointIndex struct {
-	G *place.Gazetteer // resolves geocodes to region shapes
+	// Regions returns the gazetteer that resolves geocodes to region shapes, when a search
+	// needs it (nil: polygons and circles only).
+	Regions func() (*place.Gazetteer, error)
 
 	mu  sync.Mutex
 	pts []place.Point
@@ -88,7 +90,7 @@ type PointIndex struct {
 
 // NewPoints returns a func making empty point indexes over g, for Service.Points.
 func NewPoints(g *place.Gazetteer) func() Points {
-	return func() Points { return &PointIndex{G: g} }
+	return func() Points { return &PointIndex{Regions: func() (*place.Gazetteer, error) { return g, nil }} }
 }
 
 // Add implements Points.
@@ -117,8 +119,11 @@ func (x *PointIndex) Within(areas []cap.Area) ([]int64, error) {
 	for _, a := range areas {
 		var s *place.Shape
 		var err error
-		if x.G != nil {
-			s, _, err = x.G.Shape(a)
+		if x.Regions != nil {
+			var g *place.Gazetteer
+			if g, err = x.Regions(); err == nil {
+				s, _, err = g.Shape(a)
+			}
 		} else {
 			s, err = place.Compile(a) // no gazetteer: polygons and circles only
 		}

@@ -583,10 +583,18 @@ func (s *Service) PlanMessage(ctx context.Context, m *alert.Message) error {
 }
 
 // Start runs the planner and one worker pool per configured sender until ctx ends; it
-// returns a function that waits for them to stop.
+// returns a function that waits for them to stop. The targeting index is built at once, in
+// the background, so that the first alert does not wait for it.
 func (s *Service) Start(ctx context.Context) (wait func()) {
 	s.init()
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, err := s.index(ctx); err != nil && ctx.Err() == nil {
+			s.log().Warn("subscriber_index_failed", "err", err)
+		}
+	})
 	wakes := []chan struct{}{}
 	for kind, snd := range s.Senders {
 		w := make(chan struct{}, 1)

@@ -97,11 +97,8 @@ func (z *gazetteer) Reach(areas []cap.Area) (dissemination.Reach, error) {
 	return dissemination.Places{G: g}.Reach(areas)
 }
 
-// points makes subscriber point indexes over the current gazetteer (for geocoded areas).
+// points makes subscriber point indexes that find the regions of geocoded areas in the
+// gazetteer when a search needs them (not when the index is built).
 func (z *gazetteer) points() dissemination.Points {
-	g, err := z.get(context.Background())
-	if err != nil {
-		z.log.Warn("gazetteer_unavailable", "err", err)
-	}
-	return &dissemination.PointIndex{G: g}
+	return &dissemination.PointIndex{Regions: func() (*place.Gazetteer, error) { return z.get(context.Background()) }}
 }
