@@ -155,6 +155,11 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 		}
 	}})
 	n.log.Info("dissemination", "channels", fmt.Sprint(keys(senders)), "contacts_key", keyFile)
+	for _, k := range []channel.Kind{channel.SMS, channel.Email} {
+		if senders[k] == nil {
+			n.log.Warn("no_gateway", "channel", string(k), "why", "no "+string(k)+" gateway is configured: such deliveries are planned and wait until one is (docs/dissemination.md)")
+		}
+	}
 	return svc, nil
 }
 
