@@ -53,3 +53,17 @@ func TestImportVillagesAndSubscribers(t *testing.T) {
 	}
 	p.stop()
 }
+
+// An area over the documented limits is a 400 naming the limit, at once.
+func TestImpactLimits(t *testing.T) {
+	p := start(t, t.TempDir(), []string{"RABTA_ADMIN_KEY=" + adminKey})
+	circle := `{"center":{"lat":30,"lon":71},"radiusKm":10}`
+	many := `{"desc":"x","circles":[` + strings.TrimSuffix(strings.Repeat(circle+",", 101), ",") + `]}`
+	if st, b := p.req("POST", "/api/v1/impact", adminKey, many); st != 400 || !strings.Contains(b, "limit of 100") {
+		t.Errorf("101 circles: %d %s", st, b)
+	}
+	if st, b := p.req("POST", "/api/v1/impact", adminKey, `{"desc":"x","circles":[{"center":{"lat":30,"lon":71},"radiusKm":1e308}]}`); st != 400 || !strings.Contains(b, "limit of 2000 km") {
+		t.Errorf("a huge radius: %d %s", st, b)
+	}
+	p.stop()
+}

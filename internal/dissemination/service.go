@@ -373,6 +373,37 @@ func eligible(a *cap.Alert, aud uint8) bool {
 	return false
 }
 
+// Limits on the areas of one message, for the impact preview and planning (CAP itself sets
+// none; these are far beyond any real warning's).
+const (
+	MaxAreaParts    = 100     // polygons, circles and geocodes, all areas together
+	MaxAreaVertices = 20_000  // points of all polygons together
+	MaxRadiusAreaKM = 2_000.0 // a circle's radius
+)
+
+// checkAreas refuses areas over the limits, naming the limit.
+func checkAreas(as []cap.Area) error {
+	parts, vertices := 0, 0
+	for i, a := range as {
+		parts += len(a.Polygons) + len(a.Circles) + len(a.Geocodes)
+		for _, pg := range a.Polygons {
+			vertices += len(pg)
+		}
+		for j, c := range a.Circles {
+			if !(c.RadiusKM <= MaxRadiusAreaKM) {
+				return apperr.E(apperr.Invalid, "area %d, circle %d: radius %g km is over the limit of %g km", i, j, c.RadiusKM, MaxRadiusAreaKM)
+			}
+		}
+	}
+	if parts > MaxAreaParts {
+		return apperr.E(apperr.Invalid, "area: %d polygons, circles and geocodes, over the limit of %d", parts, MaxAreaParts)
+	}
+	if vertices > MaxAreaVertices {
+		return apperr.E(apperr.Invalid, "area: %d polygon points, over the limit of %d", vertices, MaxAreaVertices)
+	}
+	return nil
+}
+
 // connectivity codes in targets' marks: 0 is "not chosen".
 var connCodes = map[string]uint8{"": 1, "fibre": 2, "mobile-data": 3, "sms-only": 4, "none": 5}
 
@@ -380,20 +411,24 @@ var connCodes = map[string]uint8{"": 1, "fibre": 2, "mobile-data": 3, "sms-only"
 // alert reached before, a Cancel only to them) and the impact; with plan false it only
 // counts (a preview).
 func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64, plan bool) ([]planned, *Impact, error) {
+	if err := checkAreas(areas(a)); err != nil {
+		return nil, nil, err
+	}
+	imp := &Impact{ByChannel: map[channel.Kind]int{}, ByLanguage: map[string]int{}, Computed: s.now().UTC()}
+	var reach Reach
+	var err error
+	if ar := areas(a); len(ar) > 0 && s.Places != nil { // outside the lock: planning never waits for a preview's geometry
+		if reach, err = s.Places.Reach(ar); err != nil {
+			return nil, nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "alert area")
+		}
+	}
+	imp.Reach = reach
 	s.mu.Lock() // the index is brought up to date in place: one user at a time
 	defer s.mu.Unlock()
 	ix, err := s.index(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	imp := &Impact{ByChannel: map[channel.Kind]int{}, ByLanguage: map[string]int{}, Computed: s.now().UTC()}
-	var reach Reach
-	if ar := areas(a); len(ar) > 0 && s.Places != nil {
-		if reach, err = s.Places.Reach(ar); err != nil {
-			return nil, nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "alert area")
-		}
-	}
-	imp.Reach = reach
 	// mark[t] is 0 for a subscriber not chosen, else the connectivity code of the place that
 	// chose it (1: unknown); one byte per subscriber, walked in order: no map, no sort
 	mark := make([]uint8, len(ix.targets))
@@ -745,8 +780,9 @@ func (s *Service) send(ctx context.Context, snd channel.Sender, c Claimed) {
 	}
 	links := Links{}
 	if base := strings.TrimRight(s.Config.PublicURL, "/"); base != "" {
-		links.Alert = base + "/alerts/" + c.Identifier
-		links.CAP = base + "/api/v1/cap/" + c.Identifier + ".xml"
+		// the alert's own document, served by every node (a public alert page is to come)
+		links.Alert = base + "/cap/alerts/" + c.Identifier + ".xml"
+		links.CAP = links.Alert
 		links.Unsubscribe = base + "/api/v1/unsubscribe?token=" + s.UnsubscribeToken(ct.Channel, ct.Address)
 	}
 	m, err := s.Render.Render(c.Channel, is.cap, is.msg.XML, c.Language, links)

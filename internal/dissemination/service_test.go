@@ -315,7 +315,7 @@ func TestImpactAndTargeting(t *testing.T) {
 	}
 	f.sms.mu.Lock()
 	for _, m := range f.sms.got {
-		if m.To == "+923001234567" && (m.Language != "ur" || !strings.Contains(m.Text, "سیلاب") || !strings.Contains(m.Text, "https://warn.example.pk/alerts/")) {
+		if m.To == "+923001234567" && (m.Language != "ur" || !strings.Contains(m.Text, "سیلاب") || !strings.Contains(m.Text, "https://warn.example.pk/cap/alerts/")) {
 			t.Errorf("Ayesha got %+v, not the Urdu text with the alert's page", m)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -196,6 +197,13 @@ func TestDisseminationThroughRealGateways(t *testing.T) {
 			}
 			if len(mails) != 1 || mails[0].To[0] != "ayesha@example.org" || !strings.Contains(string(mails[0].Data), "List-Unsubscribe:") {
 				t.Errorf("mails: %+v", mails)
+			}
+			// the link in the SMS leads to the alert
+			link := regexp.MustCompile(`https?://\S+`).FindString(r["+923011234567"][0])
+			if resp, err := http.Get(link); err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "cap+xml") {
+				t.Errorf("the SMS's link %q: %v %v", link, resp, err)
+			} else {
+				resp.Body.Close()
 			}
 			if hk.bad != 0 || !strings.Contains(hk.bodies[0], "<alert") {
 				t.Errorf("webhook: %d bad signatures, body %.80q", hk.bad, hk.bodies[0])
