@@ -376,9 +376,34 @@ func (s *Service) cancel(ctx context.Context, id int64, by, why string) (*Alert,
 	}
 	msg := *prev
 	msg.MsgType, msg.Sent, msg.Extensions = cap.MsgCancel, time.Time{}, nil
+	msg.Infos = append([]cap.Info(nil), prev.Infos...)
+	// the Cancel must read as one in every language: the rule's all-clear texts where the
+	// rule is loaded, and each info says which warning it withdraws
+	if r, ok := s.rules(a.RuleID); ok {
+		tr := rule.Trigger{RuleID: r.ID, Level: -1, Cause: why, At: s.now(), ObservedAt: last.Sent}
+		if c, err := s.compose(ctx, r, tr, a, cap.MsgCancel); err == nil && len(c.Infos) == len(prev.Infos) {
+			for i := range msg.Infos {
+				msg.Infos[i].Headline, msg.Infos[i].Instruction = c.Infos[i].Headline, c.Infos[i].Instruction
+			}
+		}
+	}
+	for i := range msg.Infos {
+		in := &msg.Infos[i]
+		label := i18n.For(in.Language).Text(i18n.LabelCancelled) + ": "
+		in.Description = label + prev.Infos[i].Headline
+		in.Headline = label + in.Headline
+	}
 	msg.Note = "Cancelled: " + why
 	a.Draft, a.DraftType, a.DraftBy = &msg, cap.MsgCancel, by
 	return a, s.issue(ctx, a, by, why)
+}
+
+// rules looks a rule up, when the service has rules.
+func (s *Service) rules(id string) (rule.Rule, bool) {
+	if s.Rules == nil {
+		return rule.Rule{}, false
+	}
+	return s.Rules(id)
 }
 
 // ExpireDue marks issued alerts whose latest message has expired.

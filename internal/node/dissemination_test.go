@@ -247,6 +247,8 @@ func TestDisseminationThroughRealGateways(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 			if r := received(); len(r) != 2 || len(r["+923001234567"]) != 2 {
 				t.Fatalf("after the Cancel, SMS went to %v", r)
+			} else if !strings.Contains(r["+923001234567"][1], "منسوخ") || !strings.Contains(r["+923011234567"][1], "Cancelled") {
+				t.Errorf("the Cancel does not read as one: %q / %q", r["+923001234567"][1], r["+923011234567"][1])
 			}
 			if got := metric(t, reg, "rabta_deliveries"); got != 8 {
 				t.Errorf("rabta_deliveries sums to %v, want 8 (4 per message)", got)
