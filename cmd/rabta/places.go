@@ -123,7 +123,20 @@ func importSubscribers(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	svc := &dissemination.Service{Store: stores.Dissemination, Sealer: sealer, Now: time.Now}
+	// places of interest are checked against the node's places (the embedded real set when
+	// no node has stored any yet)
+	ps, err := stores.Places.List(ctx)
+	if err == nil && len(ps) == 0 {
+		ps, err = place.Load()
+	}
+	if err != nil {
+		return err
+	}
+	g, err := place.NewGazetteer(ps)
+	if err != nil {
+		return err
+	}
+	svc := &dissemination.Service{Store: stores.Dissemination, Sealer: sealer, Places: dissemination.Places{G: g}, Now: time.Now}
 	bar := &progress{w: stderr, total: info.Size(), off: *quiet}
 	n, rowErrs, err := svc.ImportCSV(ctx, counter, *org, func(rows int) { bar.showRows(counter.n, rows) })
 	bar.done()

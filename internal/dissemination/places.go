@@ -12,6 +12,12 @@ import (
 // imported or synthetic villages).
 type Places struct{ G *place.Gazetteer }
 
+// Known tells whether key names a place.
+func (p Places) Known(key string) bool {
+	_, ok := p.G.Place(key)
+	return ok
+}
+
 // Reach implements Gazetteer: the union of what each area reaches, each place counted once.
 // The keys are the towns and villages inside, the regions geocodes name, and the districts
 // the reached places lie in (a subscriber whose place of interest is a district is warned

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -136,9 +137,21 @@ func (s *Service) Wake() {
 
 func (s *Service) init() { s.started.Do(func() { s.wake = make(chan struct{}, 1) }) }
 
+// knownPlace checks a subscriber's place key against the gazetteer, when it can tell.
+func (s *Service) knownPlace(key string) error {
+	k, ok := s.Places.(interface{ Known(key string) bool })
+	if key == "" || !ok || k.Known(key) {
+		return nil
+	}
+	return apperr.E(apperr.Invalid, "place: %q is not a known place (keys are like district:Lahore, geonames:1172451 or a village's key; names are case-sensitive)", key)
+}
+
 // Subscribe validates and stores a subscriber, and returns its id.
 func (s *Service) Subscribe(ctx context.Context, sub Subscriber) (int64, error) {
 	if err := Normalize(&sub); err != nil {
+		return 0, err
+	}
+	if err := s.knownPlace(sub.Place); err != nil {
 		return 0, err
 	}
 	st := s.seal(sub)
@@ -180,7 +193,12 @@ func (s *Service) ImportCSV(ctx context.Context, r io.Reader, org string, progre
 		batch = batch[:0]
 		return nil
 	}
+	var unknown []RowError
 	rowErrs, err := ReadCSV(r, org, s.now(), func(sub Subscriber) error {
+		if err := s.knownPlace(sub.Place); err != nil {
+			unknown = append(unknown, RowError{Line: sub.line, Column: "place", Reason: apperr.Message(err)})
+			return nil
+		}
 		batch = append(batch, s.seal(sub))
 		if len(batch) == 1000 {
 			return flush()
@@ -190,6 +208,8 @@ func (s *Service) ImportCSV(ctx context.Context, r io.Reader, org string, progre
 	if err == nil {
 		err = flush()
 	}
+	rowErrs = append(rowErrs, unknown...)
+	sort.Slice(rowErrs, func(i, j int) bool { return rowErrs[i].Line < rowErrs[j].Line })
 	s.log().Info("subscribers_imported", "org", org, "stored", n, "refused", len(rowErrs))
 	return n, rowErrs, err
 }

@@ -59,6 +59,8 @@ type Subscriber struct {
 	Contacts []Contact
 	Consent  Consent
 	Created  time.Time
+
+	line int // the CSV line it was read from (ReadCSV)
 }
 
 // Contact is one way to reach a subscriber.
@@ -318,7 +320,7 @@ func ReadCSV(r io.Reader, org string, now time.Time, add func(Subscriber) error,
 			}
 			return ""
 		}
-		s := Subscriber{Org: org, Name: get("name"), Kind: get("kind"), Language: get("language"), Place: get("place"),
+		s := Subscriber{line: line, Org: org, Name: get("name"), Kind: get("kind"), Language: get("language"), Place: get("place"),
 			Consent: Consent{At: now, Source: get("consent_source")}}
 		if a := get("audiences"); a != "" {
 			s.Audiences = strings.Split(a, ";")

@@ -173,6 +173,9 @@ func TestDisseminationThroughRealGateways(t *testing.T) {
 			if st, b := do(t, n, "POST", "/api/v1/subscribers", `{"name":"X","language":"ur","place":"district:Lahore","contacts":[{"channel":"sms","address":"12"}],"consent":{"source":"t"}}`); st != 400 || !strings.Contains(b, "contacts[0]") {
 				t.Fatalf("a bad number: %d %s", st, b)
 			}
+			if st, b := do(t, n, "POST", "/api/v1/subscribers", `{"name":"X","language":"ur","place":"district:lahore","contacts":[{"channel":"sms","address":"+923001234560"}],"consent":{"source":"t"}}`); st != 400 || !strings.Contains(b, "place") {
+				t.Fatalf("an unknown place: %d %s", st, b)
+			}
 			if st, b := do(t, n, "POST", "/v1.1/Datastreams(1)/Observations", `{"phenomenonTime":"2025-08-27T06:00:00Z","result":2500}`); st != 201 {
 				t.Fatalf("observation: %d %s", st, b)
 			}

@@ -88,6 +88,17 @@ func (z *gazetteer) get(ctx context.Context) (*place.Gazetteer, error) {
 	return g, nil
 }
 
+// Known tells whether key names one of the node's places (true when the places cannot be
+// read: a store error is not the subscriber's mistake).
+func (z *gazetteer) Known(key string) bool {
+	g, err := z.get(context.Background())
+	if err != nil {
+		return true
+	}
+	_, ok := g.Place(key)
+	return ok
+}
+
 // Reach implements dissemination.Gazetteer.
 func (z *gazetteer) Reach(areas []cap.Area) (dissemination.Reach, error) {
 	g, err := z.get(context.Background())
