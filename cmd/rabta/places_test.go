@@ -28,6 +28,11 @@ func TestImportVillagesAndSubscribers(t *testing.T) {
 	if err != nil || !strings.Contains(out, "4 subscribers imported, 0 rows refused") {
 		t.Fatalf("import subscribers: %v\n%s%s", err, out, errOut)
 	}
+	// importing the same list again adds nobody twice
+	out, _, err = rabta(t, "import", "subscribers", "--data-dir", dir, "--org", "pdma-punjab", "--quiet", "../../examples/subscribers.csv")
+	if err == nil || !strings.Contains(out, "line 2: already subscribed") || !strings.Contains(out, "0 subscribers imported, 4 rows refused") {
+		t.Errorf("the same list again: %v\n%s", err, out)
+	}
 	badSubs := filepath.Join(t.TempDir(), "bad-subscribers.csv")
 	os.WriteFile(badSubs, []byte("name,language,place,phone,email\nA,ur,district:Multan,12,\nB,ur,,+923001234567,\nC,xx-not-a-tag!,district:Multan,,c@example.org\nE,ur,district:Nowhere,+923009998877,\n"), 0o644)
 	out, _, err = rabta(t, "import", "subscribers", "--data-dir", dir, "--org", "pdma-punjab", "--quiet", badSubs)
@@ -37,8 +42,15 @@ func TestImportVillagesAndSubscribers(t *testing.T) {
 		}
 	}
 	p := start(t, dir, []string{"RABTA_ADMIN_KEY=" + adminKey})
+	dup := `{"name":"Again","language":"ur","place":"district:Multan","contacts":[{"channel":"sms","address":"+923001112233"}],"consent":{"source":"t"}}`
+	if st, b := p.req("POST", "/api/v1/subscribers", adminKey, dup); st != 201 {
+		t.Fatalf("a subscriber: %d %s", st, b)
+	}
+	if st, b := p.req("POST", "/api/v1/subscribers", adminKey, dup); st != 409 || !strings.Contains(b, "already subscribed") {
+		t.Errorf("the same subscriber again: %d %s", st, b)
+	}
 	st, b := p.req("GET", "/api/v1/subscribers", adminKey, "")
-	if st != 200 || strings.Count(b, `"name"`) != 4 || strings.Contains(b, "1112233") || strings.Contains(b, "clinic@") || strings.Contains(b, "change-me") {
+	if st != 200 || strings.Count(b, `"name"`) != 5 || strings.Contains(b, "1112233") || strings.Contains(b, "clinic@") || strings.Contains(b, "change-me") {
 		t.Fatalf("subscribers (contacts redacted): %d %s", st, b)
 	}
 	// an area around the example village on the Chenab: it, the farmer who gave a point

@@ -155,6 +155,11 @@ func (s *Service) Subscribe(ctx context.Context, sub Subscriber) (int64, error) 
 		return 0, err
 	}
 	st := s.seal(sub)
+	if dup, err := s.Store.Duplicate(ctx, sub.Org, st); err != nil {
+		return 0, err
+	} else if dup != 0 {
+		return 0, apperr.E(apperr.Conflict, "already subscribed: subscriber %d has this contact for this place", dup)
+	}
 	if err := s.Store.AddSubscribers(ctx, []*StoredSubscriber{st}); err != nil {
 		return 0, err
 	}
@@ -181,6 +186,7 @@ func (s *Service) seal(sub Subscriber) *StoredSubscriber {
 // 1,000; it returns how many it stored and the refused rows.
 func (s *Service) ImportCSV(ctx context.Context, r io.Reader, org string, progress func(rows int)) (int, []RowError, error) {
 	var batch []*StoredSubscriber
+	pending := map[string]bool{} // place|lookup of the rows in the unflushed batch
 	n := 0
 	flush := func() error {
 		if len(batch) == 0 {
@@ -191,6 +197,7 @@ func (s *Service) ImportCSV(ctx context.Context, r io.Reader, org string, progre
 		}
 		n += len(batch)
 		batch = batch[:0]
+		clear(pending)
 		return nil
 	}
 	var unknown []RowError
@@ -199,7 +206,26 @@ func (s *Service) ImportCSV(ctx context.Context, r io.Reader, org string, progre
 			unknown = append(unknown, RowError{Line: sub.line, Column: "place", Reason: apperr.Message(err)})
 			return nil
 		}
-		batch = append(batch, s.seal(sub))
+		st := s.seal(sub)
+		// importing a list again adds nobody twice (within a batch, the store cannot see
+		// the rows not yet written: the lookups of the batch are checked here)
+		dup, err := s.Store.Duplicate(ctx, org, st)
+		if err != nil {
+			return err
+		}
+		for _, c := range st.Contacts {
+			if pending[sub.Place+"|"+c.Lookup] {
+				dup = -1
+			}
+		}
+		if dup != 0 {
+			unknown = append(unknown, RowError{Line: sub.line, Reason: "already subscribed: a subscriber of this organisation has this contact for this place"})
+			return nil
+		}
+		for _, c := range st.Contacts {
+			pending[sub.Place+"|"+c.Lookup] = true
+		}
+		batch = append(batch, st)
 		if len(batch) == 1000 {
 			return flush()
 		}

@@ -125,6 +125,9 @@ type Outcome struct {
 type Store interface {
 	// AddSubscribers stores subscribers (with sealed names and contacts) and sets their ids.
 	AddSubscribers(ctx context.Context, subs []*StoredSubscriber) error
+	// Duplicate returns the id of org's subscriber with the same place of interest (or
+	// point) who has a contact with one of lookups, or 0 when there is none.
+	Duplicate(ctx context.Context, org string, sub *StoredSubscriber) (int64, error)
 	// GetSubscriber returns one subscriber, or an apperr.NotFound error.
 	GetSubscriber(ctx context.Context, id int64) (*StoredSubscriber, error)
 	// ListSubscribers returns up to limit subscribers with ids above after, of org ("" for

@@ -55,6 +55,31 @@ func (s *Dissemination) AddSubscribers(ctx context.Context, subs []*disseminatio
 	})
 }
 
+// Duplicate implements dissemination.Store.
+func (s *Dissemination) Duplicate(ctx context.Context, org string, sub *dissemination.StoredSubscriber) (int64, error) {
+	for _, c := range sub.Contacts {
+		q := `SELECT s.id FROM subscriber_contacts c JOIN subscribers s ON s.id = c.subscriber_id WHERE c.lookup = ? AND s.org = ?`
+		args := []any{c.Lookup, org}
+		if sub.Place != "" {
+			q, args = q+` AND s.place = ?`, append(args, sub.Place)
+		} else {
+			q += ` AND s.place IS NULL`
+		}
+		if sub.Lat != nil && sub.Lon != nil {
+			q, args = q+` AND s.lat = ? AND s.lon = ?`, append(args, *sub.Lat, *sub.Lon)
+		}
+		var id int64
+		err := readRow(ctx, s.eng, q+` LIMIT 1`, args, &id)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, ErrNoRows) {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
 const subscriberCols = `id, org, kind, sealed_name, language, audiences, place, lat, lon, radius_km, consent_us, consent_source, created_us`
 
 func scanSubscriber(r Row) (*dissemination.StoredSubscriber, error) {
