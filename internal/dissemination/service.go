@@ -826,9 +826,10 @@ func (s *Service) send(ctx context.Context, snd channel.Sender, c Claimed) {
 	}
 	links := Links{}
 	if base := strings.TrimRight(s.Config.PublicURL, "/"); base != "" {
-		// the alert's own document, served by every node (a public alert page is to come)
-		links.Alert = base + "/cap/alerts/" + c.Identifier + ".xml"
-		links.CAP = links.Alert
+		// no public alert page yet (links.Alert stays empty, and an SMS carries no link: a
+		// feature phone cannot read CAP XML, and a link would take the place of the
+		// instruction); e-mails link the alert's CAP document, served by every node
+		links.CAP = base + "/cap/alerts/" + c.Identifier + ".xml"
 		links.Unsubscribe = base + "/api/v1/unsubscribe?token=" + s.UnsubscribeToken(ct.Channel, ct.Address)
 	}
 	m, err := s.Render.Render(c.Channel, is.cap, is.msg.XML, c.Language, links)

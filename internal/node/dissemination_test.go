@@ -1,11 +1,16 @@
 package node_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"regexp"
 	"strings"
 	"sync"
@@ -201,10 +206,10 @@ func TestDisseminationThroughRealGateways(t *testing.T) {
 			if len(mails) != 1 || mails[0].To[0] != "ayesha@example.org" || !strings.Contains(string(mails[0].Data), "List-Unsubscribe:") {
 				t.Errorf("mails: %+v", mails)
 			}
-			// the link in the SMS leads to the alert
-			link := regexp.MustCompile(`https?://\S+`).FindString(r["+923011234567"][0])
+			// the e-mail's link to the alert's CAP document resolves
+			link := regexp.MustCompile(`https?://\S+/cap/alerts/\S+\.xml`).FindString(mailText(t, mails[0].Data))
 			if resp, err := http.Get(link); err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "cap+xml") {
-				t.Errorf("the SMS's link %q: %v %v", link, resp, err)
+				t.Errorf("the e-mail's link %q: %v %v", link, resp, err)
 			} else {
 				resp.Body.Close()
 			}
@@ -276,4 +281,29 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// mailText is the decoded text of every part of a MIME message.
+func mailText(t *testing.T, data []byte) string {
+	t.Helper()
+	m, err := mail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, _ := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	var out strings.Builder
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart() // decodes quoted-printable itself
+		if err != nil {
+			break
+		}
+		var r io.Reader = p
+		if p.Header.Get("Content-Transfer-Encoding") == "base64" {
+			r = base64.NewDecoder(base64.StdEncoding, p)
+		}
+		b, _ := io.ReadAll(r)
+		out.Write(b)
+	}
+	return out.String()
 }
