@@ -36,7 +36,7 @@ func TestImportVillagesAndSubscribers(t *testing.T) {
 	badSubs := filepath.Join(t.TempDir(), "bad-subscribers.csv")
 	os.WriteFile(badSubs, []byte("name,language,place,phone,email\nA,ur,district:Multan,12,\nB,ur,,+923001234567,\nC,xx-not-a-tag!,district:Multan,,c@example.org\nE,ur,district:Nowhere,+923009998877,\n"), 0o644)
 	out, _, err = rabta(t, "import", "subscribers", "--data-dir", dir, "--org", "pdma-punjab", "--quiet", badSubs)
-	for _, want := range []string{"line 2, column phone", "line 3: subscriber: place", "line 4: subscriber: language", "line 5, column place: place: \"district:Nowhere\" is not a known place", "0 subscribers imported, 4 rows refused"} {
+	for _, want := range []string{"line 2, column phone", "line 3, column place: place: give a place key", "line 4, column language: language:", "line 5, column place: place: \"district:Nowhere\" is not a known place", "0 subscribers imported, 4 rows refused"} {
 		if err == nil || !strings.Contains(out, want) {
 			t.Errorf("bad subscriber list: %v, output lacks %q:\n%s", err, want, out)
 		}

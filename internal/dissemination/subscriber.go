@@ -273,7 +273,7 @@ func ReadCSV(r io.Reader, org string, now time.Time, add func(Subscriber) error,
 	cr.ReuseRecord = true
 	head, err := cr.Read()
 	if err != nil {
-		return nil, apperr.E(apperr.Invalid, "line 1: cannot read the header: %v", err)
+		return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "line 1: cannot read the header")
 	}
 	col := map[string]int{}
 	for i, h := range head {
@@ -382,7 +382,20 @@ func ReadCSV(r io.Reader, org string, now time.Time, add func(Subscriber) error,
 			continue
 		}
 		if err := Normalize(&s); err != nil {
-			fail("", "%s", apperr.Message(err))
+			column := "" // the column of the first field Normalize names, when it is one
+			msg := strings.TrimPrefix(apperr.Message(err), "subscriber: ")
+			for _, c := range []string{"name", "kind", "language", "audiences", "place", "lat", "lon"} {
+				if strings.HasPrefix(msg, c+":") || strings.HasPrefix(msg, c+"[") {
+					column = c
+				}
+			}
+			if strings.HasPrefix(msg, "radiusKm:") {
+				column = "radius_km"
+			}
+			if strings.HasPrefix(msg, "consent.source:") {
+				column = "consent_source"
+			}
+			fail(column, "%s", msg)
 			continue
 		}
 		if err := add(s); err != nil {
