@@ -360,8 +360,7 @@ func TestDemo(t *testing.T) {
 		json.Unmarshal(l, &m)
 		lines = append(lines, m)
 	}
-	if len(lines) > 0 {
-		alert := lines[0]["alert"].(string) // rabta-local-<alert id>-<n>
+	if alert, ok := lines[0]["alert"].(string); ok { // rabta-local-<alert id>-<n>
 		id := strings.Split(alert, "-")[2]
 		if st, b := p.req("GET", "/api/v1/alerts/"+id+"/deliveries", adminKey, ""); st != 200 || !strings.Contains(b, `"subscribers"`) || !strings.Contains(b, `"sent"`) {
 			t.Errorf("the demo alert's deliveries: %d %.1500s", st, b)

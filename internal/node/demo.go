@@ -67,9 +67,12 @@ func runDemo(ctx context.Context, ents EntityStore, ing *ingest.Service, alerts 
 		if err != nil {
 			return err
 		}
-		if err := subscribers(rules); err != nil {
-			return err
-		}
+		// beside the replay, not before it: the first start generates the synthetic villages
+		go func() {
+			if err := subscribers(rules); err != nil && ctx.Err() == nil {
+				log.Error("demo_subscribers_failed", "err", err)
+			}
+		}()
 	}
 	r := demo.NewReplay(ds, now, speed, demo.DefaultHistory)
 	n := 0

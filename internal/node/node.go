@@ -276,6 +276,11 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 
 	// dissemination: every issued message planned to the subscribers in its area, sent
 	n.gz = &gazetteer{store: n.stores.Places, log: log.With("component", "places"), demo: opts.Demo}
+	if opts.Demo { // the demo warns within seconds: its places (and synthetic villages) first
+		if err := seedPlaces(ctx, n.stores.Places, true, n.gz.log); err != nil {
+			return nil, err
+		}
+	}
 	n.diss, err = n.newDissemination(ctx, opts.Dissemination, n.gz, n.gz.points)
 	if err != nil {
 		return nil, err

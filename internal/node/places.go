@@ -51,14 +51,18 @@ type gazetteer struct {
 	log   *slog.Logger
 	demo  bool
 
-	mu     sync.Mutex
-	g      *place.Gazetteer
-	counts map[place.Kind]int
+	mu      sync.Mutex
+	g       *place.Gazetteer
+	counts  map[place.Kind]int
+	checked time.Time // when the store's counts were last read
 }
 
 func (z *gazetteer) get(ctx context.Context) (*place.Gazetteer, error) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	if z.g != nil && time.Since(z.checked) < 5*time.Second { // the counts cost a query: not on every lookup
+		return z.g, nil
+	}
 	counts, err := z.store.Count(ctx)
 	if err != nil {
 		return nil, err
@@ -71,6 +75,7 @@ func (z *gazetteer) get(ctx context.Context) (*place.Gazetteer, error) {
 			return nil, err
 		}
 	}
+	z.checked = time.Now()
 	if z.g != nil && maps.Equal(counts, z.counts) {
 		return z.g, nil
 	}
