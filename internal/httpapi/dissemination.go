@@ -1,12 +1,10 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -93,16 +91,9 @@ func (s *Server) addSubscriber(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxSubscriberBody))
-	if err != nil {
-		s.Error(w, r, apperr.E(apperr.TooLarge, "body over the limit of %d bytes", MaxSubscriberBody))
-		return
-	}
 	var v subscriberView
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
-		s.Error(w, r, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "body"))
+	if err := decodeBody(w, r, MaxSubscriberBody, false, &v, "a subscriber"); err != nil {
+		s.Error(w, r, err)
 		return
 	}
 	p := auth.FromContext(ctx)
@@ -254,18 +245,9 @@ func (s *Server) eraseSubscriber(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Reason string `json:"reason"`
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-	if err != nil {
-		s.Error(w, r, apperr.E(apperr.TooLarge, "body over 64 KiB"))
+	if err := decodeBody(w, r, 64<<10, true, &body, `{"reason": "..."}`); err != nil {
+		s.Error(w, r, err)
 		return
-	}
-	if len(bytes.TrimSpace(raw)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil {
-			s.Error(w, r, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "body: want {\"reason\": \"...\"}"))
-			return
-		}
 	}
 	p := auth.FromContext(r.Context())
 	if err := s.Dissemination.Erase(r.Context(), sub.ID, fmt.Sprintf("%s/key-%d", p.Organisation, p.KeyID), body.Reason); err != nil {
@@ -320,16 +302,9 @@ func (s *Server) impact(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-	if err != nil {
-		s.Error(w, r, apperr.E(apperr.TooLarge, "body over the limit of 1 MiB"))
-		return
-	}
 	var ar rule.Area
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ar); err != nil {
-		s.Error(w, r, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "body: want an area {\"desc\", \"polygons\", \"circles\", \"geocodes\"}"))
+	if err := decodeBody(w, r, 1<<20, false, &ar, `an area {"desc", "polygons", "circles", "geocodes"}`); err != nil {
+		s.Error(w, r, err)
 		return
 	}
 	area := cap.Area{AreaDesc: ar.Desc}

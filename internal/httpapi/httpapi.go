@@ -103,6 +103,25 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, map[string]any{"code": status, "type": "error", "message": apperr.Message(err), "requestId": id})
 }
 
+// decodeBody reads a JSON body of at most limit bytes into v, refusing unknown fields: a 413
+// naming the limit, or a 400 saying what the body should be (want). An empty body is
+// accepted when optional.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, optional bool, v any, want string) error {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return apperr.E(apperr.TooLarge, "body over the limit of %d bytes", limit)
+	}
+	if optional && len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return apperr.Wrap(apperr.Invalid, err, "body: want %s", want)
+	}
+	return nil
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
@@ -352,18 +371,9 @@ func (s *Server) decide(action string) http.HandlerFunc {
 		var body struct {
 			Why string `json:"why"`
 		}
-		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-		if err != nil {
-			s.Error(w, r, apperr.E(apperr.TooLarge, "body over 64 KiB"))
+		if err := decodeBody(w, r, 64<<10, true, &body, `{"why": "..."} and nothing else`); err != nil {
+			s.Error(w, r, err)
 			return
-		}
-		if len(bytes.TrimSpace(raw)) > 0 {
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&body); err != nil {
-				s.Error(w, r, apperr.Wrap(apperr.Invalid, err, "body: want {\"why\": \"...\"} and nothing else"))
-				return
-			}
 		}
 		p := auth.FromContext(ctx)
 		by := fmt.Sprintf("%s/key-%d", p.Organisation, p.KeyID)
