@@ -60,8 +60,6 @@ type points struct{ pts map[int64][2]float64 }
 func (p *points) Add(id int64, lat, lon, _ float64) { p.pts[id] = [2]float64{lat, lon} }
 func (p *points) Within(areas []cap.Area) ([]int64, error) {
 	var out []int64
-	r, _ := gazetteer{}.Reach(areas)
-	_ = r
 	for id, pt := range p.pts {
 		for _, a := range areas {
 			for _, pg := range a.Polygons {
