@@ -70,13 +70,22 @@ const (
 	ObservedProperties  = "ObservedProperties"
 	Observations        = "Observations"
 	FeaturesOfInterest  = "FeaturesOfInterest"
+	// MultiDatastreams is the MultiDatastream extension's entity set (SensorThings 1.1, 18-088 §9).
+	MultiDatastreams = "MultiDatastreams"
 )
 
-// Sets is the SensorThings 1.1 Sensing data model: the eight entity sets, keyed by name.
+// ComplexObservation is the observationType every MultiDatastream has (18-088 §9.2: a
+// MultiDatastream's Observations are OM_ComplexObservations, their result an array).
+const ComplexObservation = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_ComplexObservation"
+
+// Sets is the SensorThings 1.1 Sensing data model: the eight entity sets and the
+// MultiDatastream extension's MultiDatastreams, keyed by name. An Observation belongs to
+// exactly one Datastream or one MultiDatastream, so neither link is Required here: stores and
+// surfaces check that one of the two is given.
 var Sets = map[string]*EntitySet{
 	Things: {Name: Things, Single: "Thing",
 		Props: []Property{{Name: "name", Kind: KindString, Required: true}, {Name: "description", Kind: KindString, Required: true}, {Name: "properties", Kind: KindJSON}},
-		Navs:  []Nav{{Name: "Locations", Target: Locations, Many: true}, {Name: "HistoricalLocations", Target: HistoricalLocations, Many: true}, {Name: "Datastreams", Target: Datastreams, Many: true}}},
+		Navs:  []Nav{{Name: "Locations", Target: Locations, Many: true}, {Name: "HistoricalLocations", Target: HistoricalLocations, Many: true}, {Name: "Datastreams", Target: Datastreams, Many: true}, {Name: "MultiDatastreams", Target: MultiDatastreams, Many: true}}},
 	Locations: {Name: Locations, Single: "Location",
 		Props: []Property{{Name: "name", Kind: KindString, Required: true}, {Name: "description", Kind: KindString, Required: true}, {Name: "encodingType", Kind: KindString, Required: true}, {Name: "location", Kind: KindGeometry, Required: true}, {Name: "properties", Kind: KindJSON}},
 		Navs:  []Nav{{Name: "Things", Target: Things, Many: true}, {Name: "HistoricalLocations", Target: HistoricalLocations, Many: true}}},
@@ -88,16 +97,22 @@ var Sets = map[string]*EntitySet{
 		Navs:  []Nav{{Name: "Thing", Target: Things, Required: true}, {Name: "Sensor", Target: Sensors, Required: true}, {Name: "ObservedProperty", Target: ObservedProperties, Required: true}, {Name: "Observations", Target: Observations, Many: true}}},
 	Sensors: {Name: Sensors, Single: "Sensor",
 		Props: []Property{{Name: "name", Kind: KindString, Required: true}, {Name: "description", Kind: KindString, Required: true}, {Name: "encodingType", Kind: KindString, Required: true}, {Name: "metadata", Kind: KindJSON, Required: true}, {Name: "properties", Kind: KindJSON}},
-		Navs:  []Nav{{Name: "Datastreams", Target: Datastreams, Many: true}}},
+		Navs:  []Nav{{Name: "Datastreams", Target: Datastreams, Many: true}, {Name: "MultiDatastreams", Target: MultiDatastreams, Many: true}}},
 	ObservedProperties: {Name: ObservedProperties, Single: "ObservedProperty",
 		Props: []Property{{Name: "name", Kind: KindString, Required: true}, {Name: "definition", Kind: KindString, Required: true}, {Name: "description", Kind: KindString, Required: true}, {Name: "properties", Kind: KindJSON}},
-		Navs:  []Nav{{Name: "Datastreams", Target: Datastreams, Many: true}}},
+		Navs:  []Nav{{Name: "Datastreams", Target: Datastreams, Many: true}, {Name: "MultiDatastreams", Target: MultiDatastreams, Many: true}}},
 	Observations: {Name: Observations, Single: "Observation",
 		Props: []Property{{Name: "phenomenonTime", Kind: KindInterval}, {Name: "resultTime", Kind: KindTime}, {Name: "result", Kind: KindResult, Required: true}, {Name: "resultQuality", Kind: KindJSON, ReadOnly: true}, {Name: "validTime", Kind: KindInterval}, {Name: "parameters", Kind: KindJSON}},
-		Navs:  []Nav{{Name: "Datastream", Target: Datastreams, Required: true}, {Name: "FeatureOfInterest", Target: FeaturesOfInterest}}},
+		Navs:  []Nav{{Name: "Datastream", Target: Datastreams}, {Name: "MultiDatastream", Target: MultiDatastreams}, {Name: "FeatureOfInterest", Target: FeaturesOfInterest}}},
 	FeaturesOfInterest: {Name: FeaturesOfInterest, Single: "FeatureOfInterest",
 		Props: []Property{{Name: "name", Kind: KindString, Required: true}, {Name: "description", Kind: KindString, Required: true}, {Name: "encodingType", Kind: KindString, Required: true}, {Name: "feature", Kind: KindGeometry, Required: true}, {Name: "properties", Kind: KindJSON}},
 		Navs:  []Nav{{Name: "Observations", Target: Observations, Many: true}}},
+	// A MultiDatastream groups Observations whose result is an array, one element per
+	// ObservedProperty: unitOfMeasurements and multiObservationDataTypes are arrays of the same
+	// length and order as its ObservedProperties (18-088 §9.2, req. multi-datastream/constraints).
+	MultiDatastreams: {Name: MultiDatastreams, Single: "MultiDatastream",
+		Props: []Property{{Name: "name", Kind: KindString, Required: true}, {Name: "description", Kind: KindString, Required: true}, {Name: "unitOfMeasurements", Kind: KindJSON, Required: true}, {Name: "observationType", Kind: KindString, Required: true}, {Name: "multiObservationDataTypes", Kind: KindJSON, Required: true}, {Name: "observedArea", Kind: KindGeometry, ReadOnly: true}, {Name: "phenomenonTime", Kind: KindInterval, ReadOnly: true}, {Name: "resultTime", Kind: KindInterval, ReadOnly: true}, {Name: "properties", Kind: KindJSON}},
+		Navs:  []Nav{{Name: "Thing", Target: Things, Required: true}, {Name: "Sensor", Target: Sensors, Required: true}, {Name: "ObservedProperties", Target: ObservedProperties, Many: true, Required: true}, {Name: "Observations", Target: Observations, Many: true}}},
 }
 
 // SetBySingle maps a singular navigation name ("Thing") to its entity set.

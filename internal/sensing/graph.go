@@ -39,6 +39,9 @@ type Expanded struct {
 type Observation struct {
 	ID           int64
 	DatastreamID int64
+	// MultiDatastreamID is set instead of DatastreamID for an Observation of a MultiDatastream;
+	// its result is then a JSON array (ResultJSON) with one element per ObservedProperty.
+	MultiDatastreamID int64
 	// PhenStart and PhenEnd bound the phenomenon time (equal for an instant); PhenText is the
 	// time exactly as the client sent it, so that it comes back unchanged.
 	PhenStart, PhenEnd time.Time
@@ -90,6 +93,10 @@ type Checker interface {
 // DatastreamIDProp is the key under which a store puts an Observation's datastream id in
 // Entity.Props on read (not a SensorThings property: it is never written out as one).
 const DatastreamIDProp = "@datastream"
+
+// MultiDatastreamIDProp is, likewise, the key of an Observation's MultiDatastream id on read
+// (absent for an Observation of a Datastream).
+const MultiDatastreamIDProp = "@multidatastream"
 
 // Parent names the entity whose navigation property leads to a collection:
 // Things(1)/Datastreams is Parent{Set: "Things", ID: 1, Nav: "Datastreams"}.

@@ -273,7 +273,7 @@ func (db *DB) Partitions(ctx context.Context) ([]Partition, error) {
 
 // Retain drops every partition of observations that holds only observations whose phenomenon
 // time starts before before (whole months: the month holding before is kept), then brings
-// the datastreams' phenomenon and result time spans back in line with what is left. It
+// the datastreams' and MultiDatastreams' phenomenon and result time spans back in line with what is left. It
 // returns the partitions dropped. Dropping a partition is cheap (no row is deleted one by
 // one) and takes a short exclusive lock on the observations table.
 func (db *DB) Retain(ctx context.Context, before time.Time) ([]string, error) {
@@ -307,6 +307,15 @@ func (db *DB) Retain(ctx context.Context, before time.Time) ([]string, error) {
 			phenomenon_time_start = s.ps, phenomenon_time_end = s.pe, result_time_start = s.rs, result_time_end = s.re
 			FROM (SELECT d2.id, min(o.phen_start) ps, max(o.phen_end) pe, min(o.result_time_us) rs, max(o.result_time_us) re
 				FROM datastreams d2 LEFT JOIN observations o ON o.datastream_id = d2.id GROUP BY d2.id) s
+			WHERE s.id = d.id AND d.phenomenon_time_start IS NOT NULL`)
+		if err != nil {
+			return err
+		}
+		// and the MultiDatastreams' likewise
+		_, err = tx.Exec(ctx, `UPDATE multi_datastreams d SET
+			phenomenon_time_start = s.ps, phenomenon_time_end = s.pe, result_time_start = s.rs, result_time_end = s.re
+			FROM (SELECT d2.id, min(o.phen_start) ps, max(o.phen_end) pe, min(o.result_time_us) rs, max(o.result_time_us) re
+				FROM multi_datastreams d2 LEFT JOIN observations o ON o.multi_datastream_id = d2.id GROUP BY d2.id) s
 			WHERE s.id = d.id AND d.phenomenon_time_start IS NOT NULL`)
 		return err
 	})

@@ -26,6 +26,7 @@ type Entities struct {
 
 	mu      sync.Mutex // serialises this process's writers, so QC sees observations in commit order
 	dsCache map[int64]*sensing.DatastreamInfo
+	mdCache map[int64]*multiInfo // MultiDatastreams, kept and cleared with dsCache
 	// AfterCommit, when set, is called after each committed batch of observations (outbox relay wake-up, metrics).
 	AfterCommit func(n int)
 	// Outbox, when set, writes an outbox entry per datastream with each accepted batch, in the
@@ -45,7 +46,7 @@ var (
 // NewEntities returns the entity store over eng.
 func NewEntities(eng Engine, qc sensing.Checker) *Entities {
 	return &Entities{eng: eng, q: &Compiler{Schema: Sensing, Dialect: eng.Dialect()}, QC: qc, Now: eng.Clock,
-		dsCache: map[int64]*sensing.DatastreamInfo{}}
+		dsCache: map[int64]*sensing.DatastreamInfo{}, mdCache: map[int64]*multiInfo{}}
 }
 
 func us(t time.Time) int64 { return t.UnixMicro() }
@@ -58,6 +59,7 @@ func (s *Entities) tx(ctx context.Context, what string, fn func(tx Tx) error) er
 	if err := s.eng.Write(ctx, fn); err != nil {
 		// the transaction is rolled back: forget cached datastream facts it may have changed
 		clear(s.dsCache)
+		clear(s.mdCache)
 		werr := s.eng.WriteErr(err)
 		var ae *apperr.Error
 		if werr != err && what != "" && errors.As(werr, &ae) { // the database refused it
@@ -178,6 +180,13 @@ func (s *Entities) create(ctx context.Context, tx Tx, e *sensing.Entity, parentN
 		}
 		o := *e.Obs
 		o.DatastreamID = fks["datastream_id"]
+		o.MultiDatastreamID = fks["multi_datastream_id"]
+		switch {
+		case o.DatastreamID == 0 && o.MultiDatastreamID == 0:
+			return 0, apperr.E(apperr.Invalid, "Observation needs a Datastream or a MultiDatastream (by @iot.id or inline)")
+		case o.DatastreamID != 0 && o.MultiDatastreamID != 0:
+			return 0, apperr.E(apperr.Invalid, "Observation: give a Datastream or a MultiDatastream, not both")
+		}
 		o.FoIID = fks["foi_id"]
 		ids, err := s.insertObservations(ctx, tx, []sensing.Observation{o})
 		if err != nil {
@@ -199,6 +208,7 @@ func (s *Entities) create(ctx context.Context, tx Tx, e *sensing.Entity, parentN
 		}
 	}
 	// to-many and many-to-many links: children point back to us
+	ranked := map[string][]int64{} // children of ranked links, in the order given
 	var newLocations []int64
 	var newThings []int64
 	for _, n := range set.Navs {
@@ -226,10 +236,16 @@ func (s *Entities) create(ctx context.Context, tx Tx, e *sensing.Entity, parentN
 				if _, err := s.create(ctx, tx, child, back, id); err != nil {
 					return 0, fmt.Errorf("%s/%s: %w", set.Single, n.Name, err)
 				}
+			case l.Via.Table == multiObservedProperties.Table && l.Via.Rank == "":
+				return 0, apperr.E(apperr.Invalid, "%s: %s: create a MultiDatastream with its ObservedProperties in order (POST MultiDatastreams), not inside an ObservedProperty", set.Single, n.Name)
 			default:
 				cid, err := s.create(ctx, tx, child, "", 0)
 				if err != nil {
 					return 0, fmt.Errorf("%s/%s: %w", set.Single, n.Name, err)
+				}
+				if l.Via.Rank != "" {
+					ranked[n.Name] = append(ranked[n.Name], cid)
+					continue
 				}
 				if err := s.link(ctx, tx, l.Via, id, cid); err != nil {
 					return 0, err
@@ -241,6 +257,16 @@ func (s *Entities) create(ctx context.Context, tx Tx, e *sensing.Entity, parentN
 					newThings = append(newThings, cid)
 				}
 			}
+		}
+	}
+	for nav, ids := range ranked {
+		if err := linkRanked(ctx, tx, t.Links[nav].Via, id, ids); err != nil {
+			return 0, err
+		}
+	}
+	if e.Set == sensing.MultiDatastreams {
+		if err := checkMultiShape(ctx, tx, id); err != nil {
+			return 0, err
 		}
 	}
 	if parentNav != "" {

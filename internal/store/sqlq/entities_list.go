@@ -218,6 +218,9 @@ func (s *Entities) list(ctx context.Context, tx Tx, query *sensing.Query, depth 
 	if err != nil {
 		return nil, err
 	}
+	if len(terms) == 0 {
+		terms = rankTerm(query.Parent, a) // a MultiDatastream's ObservedProperties: in rank order
+	}
 	page := &sensing.Page{}
 	cur := query.Cursor
 	if cur == nil && depth == 0 {
@@ -465,6 +468,9 @@ func (s *Entities) PageSQL(query *sensing.Query) (string, []any, error) {
 	terms, err := s.orderTerms(query.Set, "e", query.Opts.OrderBy)
 	if err != nil {
 		return "", nil, err
+	}
+	if len(terms) == 0 {
+		terms = rankTerm(query.Parent, "e")
 	}
 	x, err := s.pageSQL(query, terms, "SELECT e.id")
 	if err != nil {

@@ -3,6 +3,7 @@ package sqlq
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -37,12 +38,19 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 		var cols []string
 		var vals []any
 		var err error
-		var before int64 // an Observation's Datastream before the change (it may move to another)
+		// an Observation's Datastream or MultiDatastream before the change (it may move to another)
+		var before, beforeMulti *int64
 		if e.Set == sensing.Observations {
-			if err := tx.QueryRow(ctx, `SELECT datastream_id FROM observations WHERE id = ?`, e.ID).Scan(&before); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT datastream_id, multi_datastream_id FROM observations WHERE id = ?`, e.ID).Scan(&before, &beforeMulti); err != nil {
 				return err
 			}
 			cols, vals, err = obsUpdate(e)
+			// linked to a MultiDatastream it leaves its Datastream, and the other way round
+			if _, ok := e.Links["MultiDatastream"]; ok {
+				cols, vals = append(cols, "datastream_id"), append(vals, nil)
+			} else if _, ok := e.Links["Datastream"]; ok {
+				cols, vals = append(cols, "multi_datastream_id"), append(vals, nil)
+			}
 		} else {
 			if replace {
 				for _, p := range set.Props {
@@ -73,6 +81,8 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 				}
 				cols = append(cols, l.LocalFK)
 				vals = append(vals, id)
+			case l.Via != nil && l.Via.Table == multiObservedProperties.Table && l.Via.Rank == "":
+				return apperr.E(apperr.Invalid, "%s: %s: change a MultiDatastream's ObservedProperties on the MultiDatastream, in order", set.Single, n.Name)
 			case l.Via != nil:
 				var ids []int64
 				for _, c := range linked {
@@ -81,6 +91,12 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 						return err
 					}
 					ids = append(ids, id)
+				}
+				if l.Via.Rank != "" {
+					if err := linkRanked(ctx, tx, l.Via, e.ID, ids); err != nil {
+						return err
+					}
+					continue
 				}
 				if _, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = ?", l.Via.Table, l.Via.LocalCol), e.ID); err != nil {
 					return err
@@ -126,6 +142,14 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 		if e.Set == sensing.Datastreams || e.Set == sensing.ObservedProperties {
 			clear(s.dsCache)
 		}
+		if e.Set == sensing.MultiDatastreams || e.Set == sensing.ObservedProperties {
+			clear(s.mdCache)
+		}
+		if e.Set == sensing.MultiDatastreams {
+			if err := checkMultiShape(ctx, tx, e.ID); err != nil {
+				return err
+			}
+		}
 		if e.Set == sensing.Observations {
 			if _, err := tx.Exec(ctx, `UPDATE datastreams SET
 				phenomenon_time_start = (SELECT min(phen_start) FROM observations WHERE datastream_id = datastreams.id),
@@ -134,6 +158,18 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 				return err
 			}
 			clear(s.dsCache)
+			var after *int64
+			if err := tx.QueryRow(ctx, `SELECT multi_datastream_id FROM observations WHERE id = ?`, e.ID).Scan(&after); err != nil {
+				return err
+			}
+			if beforeMulti != nil || after != nil {
+				if err := s.checkMultiObservation(ctx, tx, e.ID); err != nil {
+					return err
+				}
+				if err := refreshMultiSpans(ctx, tx, idOf(beforeMulti), idOf(after)); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
@@ -207,6 +243,20 @@ func obsUpdate(e *sensing.Entity) ([]string, []any, error) {
 // ON DELETE CASCADE do the work).
 func (s *Entities) Delete(ctx context.Context, set string, id int64) error {
 	return s.tx(ctx, fmt.Sprintf("%s(%d)", set, id), func(tx Tx) error {
+		var multi *int64 // an Observation's MultiDatastream, whose extent changes
+		switch set {
+		case sensing.ObservedProperties:
+			// a MultiDatastream measuring it would be left with fewer ObservedProperties than
+			// units: it goes, as a Datastream of the ObservedProperty does (18-088 §9)
+			if _, err := tx.Exec(ctx, `DELETE FROM multi_datastreams WHERE id IN
+				(SELECT multi_datastream_id FROM multi_datastream_observed_properties WHERE observed_property_id = ?)`, id); err != nil {
+				return err
+			}
+		case sensing.Observations:
+			if err := tx.QueryRow(ctx, `SELECT multi_datastream_id FROM observations WHERE id = ?`, id).Scan(&multi); err != nil && !errors.Is(err, ErrNoRows) {
+				return err
+			}
+		}
 		n, err := tx.Exec(ctx, "DELETE FROM "+Sensing[set].Name+" WHERE id = ?", id)
 		if err != nil {
 			return fmt.Errorf("delete %s(%d): %w", set, id, err)
@@ -222,8 +272,20 @@ func (s *Entities) Delete(ctx context.Context, set string, id int64) error {
 			}
 		}
 		clear(s.dsCache)
+		clear(s.mdCache)
+		if multi != nil {
+			return refreshMultiSpans(ctx, tx, *multi)
+		}
 		return nil
 	})
+}
+
+// idOf returns the id p points to, 0 for NULL.
+func idOf(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // unitSymbol returns unitOfMeasurement.symbol from its JSON.

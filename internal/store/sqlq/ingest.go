@@ -145,8 +145,8 @@ func (s *Entities) insertObservations(ctx context.Context, tx Tx, obs []sensing.
 func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation, strict, dedup bool) ([]int64, []error, error) {
 	ids := make([]int64, len(obs))
 	errs := make([]error, len(obs))
-	type span struct{ ps, pe, rs, re int64 }
-	spans := map[int64]*span{}
+	spans := map[int64]*obsSpan{}
+	mspans := map[int64]*obsSpan{} // MultiDatastreams' spans
 	type foi struct {
 		id  int64
 		err error
@@ -172,7 +172,16 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 			}
 			seen[k] = true
 		}
-		ds, err := s.datastream(ctx, tx, o.DatastreamID)
+		var ds *sensing.DatastreamInfo
+		var md *multiInfo
+		var thing int64
+		if o.MultiDatastreamID != 0 {
+			if md, err = s.multiDatastream(ctx, tx, o.MultiDatastreamID); err == nil {
+				thing = md.ThingID
+			}
+		} else if ds, err = s.datastream(ctx, tx, o.DatastreamID); err == nil {
+			thing = ds.ThingID
+		}
 		if err == nil && o.FoIID != 0 {
 			e, ok := foiChecked[o.FoIID]
 			if !ok {
@@ -181,14 +190,16 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 			}
 			err = e
 		}
-		if err == nil && s.QC != nil {
+		if err == nil && md != nil {
+			err = s.checkMulti(md, o) // the result's shape, and QC per component
+		} else if err == nil && s.QC != nil {
 			err = s.QC.Check(ds, o)
 		}
 		if err == nil && o.FoIID == 0 {
-			f, ok := foiByThing[ds.ThingID]
+			f, ok := foiByThing[thing]
 			if !ok {
-				f.id, f.err = s.foiForThing(ctx, tx, ds.ThingID)
-				foiByThing[ds.ThingID] = f // the refusal too: every observation of the Thing gets it
+				f.id, f.err = s.foiForThing(ctx, tx, thing)
+				foiByThing[thing] = f // the refusal too: every observation of the Thing gets it
 			}
 			o.FoIID, err = f.id, f.err
 		}
@@ -201,16 +212,20 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 		}
 		keep = append(keep, o)
 		keepIdx = append(keepIdx, i)
-		sp := spans[o.DatastreamID]
+		all, key := spans, o.DatastreamID
+		if md != nil {
+			all, key = mspans, o.MultiDatastreamID
+		}
+		sp := all[key]
 		if sp == nil {
-			sp = &span{math.MaxInt64, math.MinInt64, math.MaxInt64, math.MinInt64}
-			spans[o.DatastreamID] = sp
+			sp = &obsSpan{math.MaxInt64, math.MinInt64, math.MaxInt64, math.MinInt64}
+			all[key] = sp
 		}
 		sp.ps, sp.pe = min(sp.ps, us(o.PhenStart)), max(sp.pe, us(o.PhenEnd))
 		if o.ResultTime != nil {
 			sp.rs, sp.re = min(sp.rs, us(*o.ResultTime)), max(sp.re, us(*o.ResultTime))
 		}
-		if o.ResultNum != nil {
+		if ds != nil && o.ResultNum != nil {
 			ds.Recent = append(ds.Recent, sensing.Point{T: o.PhenStart, V: *o.ResultNum})
 			if len(ds.Recent) > recentPoints {
 				ds.Recent = ds.Recent[len(ds.Recent)-recentPoints:]
@@ -234,7 +249,24 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 		}
 	}
 	// Datastream.phenomenonTime and resultTime span their observations (SensorThings 1.1,
-	// 8.2.4). In id order: two processes updating the same datastreams wait, never deadlock.
+	// 8.2.4), and so do a MultiDatastream's (18-088 §9.2). In id order: two processes updating
+	// the same datastreams wait, never deadlock.
+	for _, table := range []string{"datastreams", "multi_datastreams"} {
+		all := spans
+		if table == "multi_datastreams" {
+			all = mspans
+		}
+		if err := extendSpans(ctx, tx, table, all); err != nil {
+			return nil, nil, err
+		}
+	}
+	return ids, errs, nil
+}
+
+// extendSpans widens the phenomenon and result time spans of the rows of table (datastreams
+// or multi_datastreams) to take in spans, each {phenomenon start, end, result start, end} in
+// µs (result start MaxInt64 when no observation had a result time).
+func extendSpans(ctx context.Context, tx Tx, table string, spans map[int64]*obsSpan) error {
 	dsIDs := make([]int64, 0, len(spans))
 	for id := range spans {
 		dsIDs = append(dsIDs, id)
@@ -242,34 +274,38 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 	slices.Sort(dsIDs)
 	for _, id := range dsIDs {
 		sp := spans[id]
-		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
+		if _, err := tx.Exec(ctx, `UPDATE `+table+` SET
 			phenomenon_time_start = CASE WHEN phenomenon_time_start IS NULL OR phenomenon_time_start > ? THEN ? ELSE phenomenon_time_start END,
 			phenomenon_time_end = CASE WHEN phenomenon_time_end IS NULL OR phenomenon_time_end < ? THEN ? ELSE phenomenon_time_end END
 			WHERE id = ?`, sp.ps, sp.ps, sp.pe, sp.pe, id); err != nil {
-			return nil, nil, fmt.Errorf("update datastream span: %w", err)
+			return fmt.Errorf("update %s span: %w", table, err)
 		}
 		if sp.rs == math.MaxInt64 {
 			continue
 		}
-		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
+		if _, err := tx.Exec(ctx, `UPDATE `+table+` SET
 			result_time_start = CASE WHEN result_time_start IS NULL OR result_time_start > ? THEN ? ELSE result_time_start END,
 			result_time_end = CASE WHEN result_time_end IS NULL OR result_time_end < ? THEN ? ELSE result_time_end END
 			WHERE id = ?`, sp.rs, sp.rs, sp.re, sp.re, id); err != nil {
-			return nil, nil, fmt.Errorf("update datastream span: %w", err)
+			return fmt.Errorf("update %s span: %w", table, err)
 		}
 	}
-	return ids, errs, nil
+	return nil
 }
+
+// obsSpan is the extent of a batch's observations of one datastream: phenomenon start and
+// end, result time start and end, in µs.
+type obsSpan struct{ ps, pe, rs, re int64 }
 
 // ObservationColumns are the columns of an observation row an engine writes, in the order
 // of ObservationRow's values (the id comes from the engine).
 var ObservationColumns = []string{"datastream_id", "phen_start", "phen_end", "phen_text", "result_time_us", "result_time_text",
-	"result_num", "result_json", "qc", "result_quality", "valid_start", "valid_end", "valid_text", "parameters", "foi_id"}
+	"result_num", "result_json", "qc", "result_quality", "valid_start", "valid_end", "valid_text", "parameters", "foi_id", "multi_datastream_id"}
 
 // ObservationRow returns o's values for ObservationColumns: times in µs since the Unix epoch
 // (UTC), the original time texts, the result as a number or as JSON text, the QC flag.
 func ObservationRow(o *sensing.Observation) []any {
-	var rt, vs, ve, num, foi any
+	var rt, vs, ve, num, foi, ds, md any
 	if o.ResultTime != nil {
 		rt = us(*o.ResultTime)
 	}
@@ -282,8 +318,13 @@ func ObservationRow(o *sensing.Observation) []any {
 	if o.FoIID != 0 {
 		foi = o.FoIID
 	}
-	return []any{o.DatastreamID, us(o.PhenStart), us(o.PhenEnd), o.PhenText, rt, nullStr(o.ResultTimeText),
-		num, nullRaw(o.ResultJSON), int64(o.Flag), nullRaw(o.Quality), vs, ve, nullStr(o.ValidText), nullRaw(o.Parameters), foi}
+	if o.MultiDatastreamID != 0 {
+		md = o.MultiDatastreamID // an Observation of a MultiDatastream has no Datastream
+	} else {
+		ds = o.DatastreamID
+	}
+	return []any{ds, us(o.PhenStart), us(o.PhenEnd), o.PhenText, rt, nullStr(o.ResultTimeText),
+		num, nullRaw(o.ResultJSON), int64(o.Flag), nullRaw(o.Quality), vs, ve, nullStr(o.ValidText), nullRaw(o.Parameters), foi, md}
 }
 
 func nullStr(s string) any {
@@ -396,8 +437,8 @@ func (s *Entities) writeOutbox(ctx context.Context, tx Tx, obs []sensing.Observa
 		return err
 	}
 	for i := range obs {
-		if ids[i] == 0 {
-			continue
+		if ids[i] == 0 || obs[i].DatastreamID == 0 {
+			continue // not stored; or an Observation of a MultiDatastream, which the bus does not carry
 		}
 		ds := obs[i].DatastreamID
 		r := runs[ds]

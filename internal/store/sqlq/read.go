@@ -25,7 +25,12 @@ var readCols = map[string][]readCol{
 	sensing.ObservedProperties: {{"name", "name", rStr}, {"definition", "definition", rStr}, {"description", "description", rStr}, {"properties", "properties", rJSON}},
 	sensing.Observations: {{"phenomenonTime", "phen_text", rStr}, {"resultTime", "result_time_text", rStr},
 		{"result", "result_num, %[1]s.result_json", rResult}, {"resultQuality", "qc, %[1]s.result_quality", rQuality},
-		{"validTime", "valid_text", rStr}, {"parameters", "parameters", rJSON}, {sensing.DatastreamIDProp, "datastream_id", rInt}},
+		{"validTime", "valid_text", rStr}, {"parameters", "parameters", rJSON}, {sensing.DatastreamIDProp, "datastream_id", rInt},
+		{sensing.MultiDatastreamIDProp, "multi_datastream_id", rInt}},
+	sensing.MultiDatastreams: {{"name", "name", rStr}, {"description", "description", rStr}, {"unitOfMeasurements", "unit_of_measurements", rJSON},
+		{"observationType", "observation_type", rStr}, {"multiObservationDataTypes", "multi_observation_data_types", rJSON}, {"observedArea", "observed_area", rJSON},
+		{"phenomenonTime", "phenomenon_time_start, %[1]s.phenomenon_time_end", rSpan}, {"resultTime", "result_time_start, %[1]s.result_time_end", rSpan},
+		{"properties", "properties", rJSON}},
 	sensing.FeaturesOfInterest: {{"name", "name", rStr}, {"description", "description", rStr}, {"encodingType", "encoding_type", rStr}, {"feature", "feature", rJSON}, {"properties", "properties", rJSON}},
 }
 
@@ -37,7 +42,7 @@ const (
 	rSpan                    // two nullable µs integers → "start/end" or nil
 	rResult                  // result_num, result_json → float64 or json.RawMessage
 	rQuality                 // qc flag, result_quality → json.RawMessage
-	rInt                     // integer → int64
+	rInt                     // nullable integer → int64, absent when NULL
 )
 
 type readCol struct {
@@ -82,7 +87,7 @@ func scanEntity(set string, scan func(dest ...any) error, extra ...any) (*sensin
 			holders[i] = pair{new(int64), new(*string)}
 			dst = append(dst, holders[i].a, holders[i].b)
 		case rInt:
-			holders[i].a = new(int64)
+			holders[i].a = new(*int64)
 			dst = append(dst, holders[i].a)
 		}
 	}
@@ -124,7 +129,9 @@ func scanEntity(set string, scan func(dest ...any) error, extra ...any) (*sensin
 				e.Props[c.prop] = nil
 			}
 		case rInt:
-			e.Props[c.prop] = *holders[i].a.(*int64)
+			if v := *holders[i].a.(**int64); v != nil {
+				e.Props[c.prop] = *v
+			}
 		case rQuality:
 			flag := sensing.Flag(*holders[i].a.(*int64))
 			if s := *holders[i].b.(**string); s != nil {

@@ -37,6 +37,10 @@ type Via struct {
 	Table     string
 	LocalCol  string // holds this entity's id
 	RemoteCol string // holds the target's id
+	// Rank, when set, is the column that orders the targets of one entity (0, 1, …): a
+	// MultiDatastream's ObservedProperties, in the order of its unitOfMeasurements. Listing
+	// them through this link orders by it unless $orderby says otherwise.
+	Rank string
 }
 
 // Table maps one entity set to its table.

@@ -1,0 +1,3 @@
+-- The MultiDatastream extension's tables and the observations' link to them, written once in
+-- store/sqlq/ddl/multidatastreams.sql and spelled for this engine by sqlq.Migrate.
+--include multidatastreams
