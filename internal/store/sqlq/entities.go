@@ -213,6 +213,12 @@ func (s *Entities) create(ctx context.Context, tx Tx, e *sensing.Entity, parentN
 	var newThings []int64
 	for _, n := range set.Navs {
 		l := t.Links[n.Name]
+		if e.Set == sensing.MultiDatastreams && n.Name == "Observations" {
+			// its ObservedProperties are linked: hold it to its shape before any Observation
+			if err := checkMultiShape(ctx, tx, id); err != nil {
+				return 0, err
+			}
+		}
 		if l.LocalFK != "" {
 			continue
 		}
@@ -258,15 +264,10 @@ func (s *Entities) create(ctx context.Context, tx Tx, e *sensing.Entity, parentN
 				}
 			}
 		}
-	}
-	for nav, ids := range ranked {
-		if err := linkRanked(ctx, tx, t.Links[nav].Via, id, ids); err != nil {
-			return 0, err
-		}
-	}
-	if e.Set == sensing.MultiDatastreams {
-		if err := checkMultiShape(ctx, tx, id); err != nil {
-			return 0, err
+		if ids := ranked[n.Name]; len(ids) > 0 { // before the Observations, whose results it shapes
+			if err := linkRanked(ctx, tx, l.Via, id, ids); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if parentNav != "" {
