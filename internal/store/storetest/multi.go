@@ -151,8 +151,8 @@ func testMultiDatastreams(t *testing.T, s Stores) {
 	// an Observation belongs to one Datastream or one MultiDatastream
 	for js, want := range map[string]string{
 		`{"phenomenonTime":"2025-09-01T00:00:00Z","result":[1,2,3],"Datastream":{"@iot.id":1},"MultiDatastream":{"@iot.id":1}}`: "not both",
-		`{"phenomenonTime":"2025-09-01T00:00:00Z","result":[1,2,3]}`:                                                                "needs a Datastream or a MultiDatastream",
-		`{"phenomenonTime":"2025-09-01T00:00:00Z","result":[1,2],"MultiDatastream":{"@iot.id":1}}`:                                 "result has 2 values",
+		`{"phenomenonTime":"2025-09-01T00:00:00Z","result":[1,2,3]}`:                                                            "needs a Datastream or a MultiDatastream",
+		`{"phenomenonTime":"2025-09-01T00:00:00Z","result":[1,2],"MultiDatastream":{"@iot.id":1}}`:                              "result has 2 values",
 	} {
 		if _, err := s.Entities.Create(ctx(), entity(t, sensing.Observations, js)); kind(err) != apperr.Invalid || !strings.Contains(apperr.Message(err), want) {
 			t.Errorf("create %s: %v, want Invalid naming %q", js, err, want)
