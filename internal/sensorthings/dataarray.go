@@ -12,11 +12,16 @@ import (
 	"github.com/rabta/rabta/internal/sensing"
 )
 
-// dataArrayGroup is one element of a CreateObservations request (SensorThings 1.1, 14.4).
+// dataArrayGroup is one element of a CreateObservations request (SensorThings 1.1, 14.4):
+// the Observations of one Datastream, or of one MultiDatastream (18-088 §9), whose results are
+// arrays with one value per ObservedProperty.
 type dataArrayGroup struct {
 	Datastream *struct {
 		ID json.RawMessage `json:"@iot.id"`
 	} `json:"Datastream"`
+	MultiDatastream *struct {
+		ID json.RawMessage `json:"@iot.id"`
+	} `json:"MultiDatastream"`
 	Components []string          `json:"components"`
 	Count      *int              `json:"dataArray@iot.count"`
 	DataArray  []json.RawMessage `json:"dataArray"`
@@ -39,12 +44,19 @@ func DecodeDataArray(body []byte) (obs []sensing.Observation, rowErrs []error, e
 	}
 	for gi, g := range groups {
 		where := fmt.Sprintf("CreateObservations[%d]", gi)
-		if g.Datastream == nil || len(g.Datastream.ID) == 0 {
-			return nil, nil, apperr.E(apperr.Invalid, "%s: Datastream with @iot.id is required", where)
+		stream, nav := g.Datastream, "Datastream"
+		if g.MultiDatastream != nil {
+			if g.Datastream != nil {
+				return nil, nil, apperr.E(apperr.Invalid, "%s: give a Datastream or a MultiDatastream, not both", where)
+			}
+			stream, nav = g.MultiDatastream, "MultiDatastream"
 		}
-		dsID, err := decodeID(g.Datastream.ID)
+		if stream == nil || len(stream.ID) == 0 {
+			return nil, nil, apperr.E(apperr.Invalid, "%s: Datastream (or MultiDatastream) with @iot.id is required", where)
+		}
+		dsID, err := decodeID(stream.ID)
 		if err != nil {
-			return nil, nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s.Datastream", where)
+			return nil, nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s.%s", where, nav)
 		}
 		col := map[string]int{}
 		for i, c := range g.Components {
@@ -66,6 +78,9 @@ func DecodeDataArray(body []byte) (obs []sensing.Observation, rowErrs []error, e
 		for ri, raw := range g.DataArray {
 			at := fmt.Sprintf("%s.dataArray[%d]", where, ri)
 			o, err := dataArrayRow(raw, col, len(g.Components), dsID, now)
+			if nav == "MultiDatastream" {
+				o.DatastreamID, o.MultiDatastreamID = 0, dsID
+			}
 			if err != nil {
 				obs = append(obs, sensing.Observation{})
 				rowErrs = append(rowErrs, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s", at))

@@ -98,6 +98,10 @@ func decode(set *sensing.EntitySet, raw json.RawMessage, create bool, where stri
 				continue // computed by the server: ignored, as the standard allows
 			}
 			val, err := decodeProp(p, v)
+			if err != nil && set.Name == sensing.MultiDatastreams && strings.HasPrefix(err.Error(), k) {
+				// MultiDatastream.unitOfMeasurements[1]: …
+				return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s", where)
+			}
 			if err != nil {
 				return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s", at)
 			}
@@ -199,6 +203,16 @@ func decodeProp(p sensing.Property, v json.RawMessage) (any, error) {
 			}
 			if m == nil {
 				return nil, nil
+			}
+		}
+		if p.Name == "unitOfMeasurements" { // a MultiDatastream's (18-088 §9.2); the error names the element
+			if _, err := sensing.ParseMultiShape(v, nil); err != nil {
+				return nil, err
+			}
+		}
+		if p.Name == "multiObservationDataTypes" {
+			if _, err := sensing.ParseMultiShape(nil, v); err != nil {
+				return nil, err
 			}
 		}
 		if p.Name == "unitOfMeasurement" {

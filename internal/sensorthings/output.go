@@ -132,12 +132,23 @@ func (w *writer) entity(e *sensing.Entity, o *odata.Options) {
 		if sel != nil && !sel[n.Name] {
 			continue
 		}
+		if e.Set == sensing.Observations && otherStream(e, n.Name) {
+			continue
+		}
 		comma()
 		w.str(n.Name + "@iot.navigationLink")
 		w.b.WriteByte(':')
 		w.str(self + "/" + n.Name)
 	}
 	w.b.WriteByte('}')
+}
+
+// otherStream tells whether nav is the one of an Observation's Datastream and MultiDatastream
+// links that it does not have (an Observation belongs to one of the two, 18-088 §9), whose
+// navigationLink would lead nowhere.
+func otherStream(e *sensing.Entity, nav string) bool {
+	_, multi := e.Props[sensing.MultiDatastreamIDProp]
+	return (nav == "MultiDatastream" && !multi) || (nav == "Datastream" && multi)
 }
 
 // expandOpts returns the options nested in o's $expand for nav.
@@ -207,8 +218,9 @@ func (w *writer) done(rw http.ResponseWriter, status int) {
 }
 
 // dataArray writes a page of Observations in the dataArray result format (SensorThings 1.1,
-// 14.3): one group per Datastream, components as $select gives them (default id,
-// phenomenonTime, result), in the page's order within each group.
+// 14.3): one group per Datastream or MultiDatastream (its group has a
+// "MultiDatastream@iot.navigationLink", 18-088 §9), components as $select gives them (default
+// id, phenomenonTime, result), in the page's order within each group.
 func (w *writer) dataArray(p *sensing.Page, o *odata.Options) {
 	comps := []string{"id", "phenomenonTime", "result"}
 	if len(o.Select) > 0 {
@@ -219,10 +231,18 @@ func (w *writer) dataArray(p *sensing.Page, o *odata.Options) {
 			}
 		}
 	}
-	var order []int64
-	groups := map[int64][]*sensing.Entity{}
+	type stream struct {
+		set string
+		id  int64
+	}
+	var order []stream
+	groups := map[stream][]*sensing.Entity{}
 	for _, e := range p.Entities {
-		ds, _ := e.Props[sensing.DatastreamIDProp].(int64)
+		ds := stream{sensing.Datastreams, 0}
+		ds.id, _ = e.Props[sensing.DatastreamIDProp].(int64)
+		if md, ok := e.Props[sensing.MultiDatastreamIDProp].(int64); ok {
+			ds = stream{sensing.MultiDatastreams, md}
+		}
 		if _, ok := groups[ds]; !ok {
 			order = append(order, ds)
 		}
@@ -237,8 +257,8 @@ func (w *writer) dataArray(p *sensing.Page, o *odata.Options) {
 		if gi > 0 {
 			w.b.WriteByte(',')
 		}
-		w.b.WriteString(`{"Datastream@iot.navigationLink":`)
-		w.str(w.base + "/Datastreams(" + strconv.FormatInt(ds, 10) + ")")
+		w.b.WriteString(`{"` + sensing.Sets[ds.set].Single + `@iot.navigationLink":`)
+		w.str(w.base + "/" + ds.set + "(" + strconv.FormatInt(ds.id, 10) + ")")
 		w.b.WriteString(`,"components":`)
 		b, _ := json.Marshal(comps)
 		w.b.Write(b)

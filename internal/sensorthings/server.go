@@ -64,6 +64,7 @@ var Conformance = []string{
 	"http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
 	"http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
 	"http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array",
+	"http://www.opengis.net/spec/iot_sensing/1.1/req/multi-datastream",
 }
 
 // Handler returns the API's handler, to be mounted at "/v1.1/".
@@ -156,7 +157,7 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 		URL  string `json:"url"`
 	}
 	var v []link
-	for _, name := range []string{sensing.Datastreams, sensing.FeaturesOfInterest, sensing.HistoricalLocations, sensing.Locations, sensing.Observations, sensing.ObservedProperties, sensing.Sensors, sensing.Things} {
+	for _, name := range []string{sensing.Datastreams, sensing.FeaturesOfInterest, sensing.HistoricalLocations, sensing.Locations, sensing.MultiDatastreams, sensing.Observations, sensing.ObservedProperties, sensing.Sensors, sensing.Things} {
 		v = append(v, link{name, base + "/" + name})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -408,10 +409,21 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, res *resource) {
 func (s *Server) create(ctx context.Context, source string, e *sensing.Entity) (int64, error) {
 	if e.Set == sensing.Observations && s.Ingest != nil {
 		ds := e.Links["Datastream"]
+		md := e.Links["MultiDatastream"]
 		foi := e.Links["FeatureOfInterest"]
+		if len(ds) > 0 && len(md) > 0 {
+			return 0, apperr.E(apperr.Invalid, "Observation: give a Datastream or a MultiDatastream, not both")
+		}
+		if len(md) == 1 && md[0].Ref { // an Observation of a MultiDatastream (18-088 §9)
+			ds = md
+		}
 		if len(ds) == 1 && ds[0].Ref && (len(foi) == 0 || (len(foi) == 1 && foi[0].Ref)) {
 			o := *e.Obs
-			o.DatastreamID = ds[0].ID
+			if ds[0].Set == sensing.MultiDatastreams {
+				o.MultiDatastreamID = ds[0].ID
+			} else {
+				o.DatastreamID = ds[0].ID
+			}
 			if len(foi) == 1 {
 				o.FoIID = foi[0].ID
 			}
@@ -424,8 +436,8 @@ func (s *Server) create(ctx context.Context, source string, e *sensing.Entity) (
 			}
 			return ids[0], nil
 		}
-		if len(ds) == 0 {
-			return 0, apperr.E(apperr.Invalid, "Observation needs a Datastream (by @iot.id or inline)")
+		if len(ds) == 0 && len(md) == 0 {
+			return 0, apperr.E(apperr.Invalid, "Observation needs a Datastream or a MultiDatastream (by @iot.id or inline)")
 		}
 	}
 	return s.Store.Create(ctx, e)
