@@ -3,7 +3,9 @@
 //
 // The model is the eight entity sets of OGC SensorThings 1.1 (Sets: Things, Locations,
 // HistoricalLocations, Datastreams, Sensors, ObservedProperties, Observations,
-// FeaturesOfInterest), each an EntitySet of typed properties and navigation links. An Entity is
+// FeaturesOfInterest) and the MultiDatastream extension's MultiDatastreams (whose Observations
+// have an array result, one value per ObservedProperty: MultiShape and MultiResult hold them to
+// it), each an EntitySet of typed properties and navigation links. An Entity is
 // one of them as a surface decoded it or a store read it, with links to create inline or to
 // reference by id (deep insert); an Observation is the typed form of the one entity that
 // arrives in bulk. A Query asks a store for an entity or a page of a collection with the OData

@@ -12,6 +12,10 @@ func FuzzDecodeDataArray(f *testing.F) {
 	f.Add([]byte(`[{"Datastream":{"@iot.id":"7"},"components":["result","parameters","FeatureOfInterest/id"],"dataArray@iot.count":1,"dataArray":[[{"a":1},{"b":2},3]]}]`))
 	f.Add([]byte(`[{"Datastream":{},"components":[],"dataArray":[]}]`))
 	f.Add([]byte(`[`))
+	// MultiDatastreams (18-088 §9): array results; a group names one stream, never both
+	f.Add([]byte(`[{"MultiDatastream":{"@iot.id":1},"components":["phenomenonTime","result"],"dataArray":[["2025-08-27T12:00:00+05:00",[1001480,8.9]],["2025-08-27T18:00:00+05:00",[950000]]]}]`))
+	f.Add([]byte(`[{"MultiDatastream":{"@iot.id":1},"Datastream":{"@iot.id":1},"components":["result"],"dataArray":[[[1]]]}]`))
+	f.Add([]byte(`[{"MultiDatastream":{"@iot.id":0},"components":["result"],"dataArray":[[[null,"x",{}]]]}]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		obs, errs, err := DecodeDataArray(b)
 		if err != nil {
@@ -27,7 +31,7 @@ func FuzzDecodeDataArray(f *testing.F) {
 			if errs[i] != nil {
 				continue
 			}
-			if o.DatastreamID <= 0 || (o.ResultNum == nil) == (o.ResultJSON == nil) || o.PhenEnd.Before(o.PhenStart) {
+			if (o.DatastreamID > 0) == (o.MultiDatastreamID > 0) || o.DatastreamID < 0 || o.MultiDatastreamID < 0 || (o.ResultNum == nil) == (o.ResultJSON == nil) || o.PhenEnd.Before(o.PhenStart) {
 				t.Fatalf("row %d accepted but invalid: %+v", i, o)
 			}
 		}
