@@ -1,0 +1,149 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rabta/rabta/internal/odata"
+	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/store/sqlq"
+)
+
+// A store made before the MultiDatastream migration (0007: observations copied into a table
+// whose datastream_id may be NULL) keeps every observation, id and index, and takes
+// Observations of MultiDatastreams after it.
+func TestMigrateToMultiDatastreams(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the schema as the migrations before 0007 left it, and some data in it
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := raw.Exec(q, args...); err != nil {
+			t.Fatalf("%.80s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`)
+	for _, name := range names {
+		version := strings.TrimSuffix(filepath.Base(name), ".sql")
+		if version >= "0007" {
+			break
+		}
+		src, _ := fs.ReadFile(migrations, name)
+		body, err := sqlq.SQLiteDDL.Expand(string(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(body)
+		exec(`INSERT INTO schema_migrations VALUES (?, 0)`, version)
+	}
+	exec(`INSERT INTO things (id, name, description) VALUES (1, 'Khanki', 'gauge')`)
+	exec(`INSERT INTO locations (id, name, description, encoding_type, location) VALUES (1, 'Khanki', 'site', 'application/geo+json', '{"type":"Point","coordinates":[73.97,32.4]}')`)
+	exec(`INSERT INTO thing_locations VALUES (1, 1)`)
+	exec(`INSERT INTO sensors (id, name, description, encoding_type, metadata) VALUES (1, 's', 's', 'text/html', '"m"')`)
+	exec(`INSERT INTO observed_properties (id, name, definition, description) VALUES (1, 'Discharge', 'd', 'd'), (2, 'Level', 'l', 'l')`)
+	exec(`INSERT INTO datastreams (id, name, description, unit_of_measurement, observation_type, thing_id, sensor_id, observed_property_id)
+		VALUES (1, 'd', 'd', '{"symbol":"[cft_i]/s"}', 'OM_Measurement', 1, 1, 1)`)
+	for i, id := range []int{3, 10, 42} { // ids with gaps, as deletes leave them
+		exec(`INSERT INTO observations (id, datastream_id, phen_start, phen_end, phen_text, result_num, qc) VALUES (?, 1, ?, ?, ?, ?, 1)`,
+			id, int64(i)*3600e6, int64(i)*3600e6, fmt.Sprintf("1970-01-01T0%d:00:00Z", i), float64(100*i))
+	}
+	raw.Close()
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("migrate an old store: %v", err)
+	}
+	defer db.Close()
+	s := NewEntities(db, nil)
+	all := &sensing.Query{Set: sensing.Observations, Parent: &sensing.Parent{Set: sensing.Datastreams, ID: 1, Nav: "Observations"}, Opts: &odata.Options{}, Top: 100}
+	p, err := s.List(ctx, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range p.Entities {
+		got = append(got, fmt.Sprintf("%d:%v:%v:%s", e.ID, e.Props["result"], e.Props[sensing.DatastreamIDProp], e.Props["resultQuality"]))
+	}
+	if want := `3:0:1:{"flag":"suspect"} 10:100:1:{"flag":"suspect"} 42:200:1:{"flag":"suspect"}`; strings.Join(got, " ") != want {
+		t.Errorf("observations after the migration: %s, want %s", strings.Join(got, " "), want)
+	}
+	var idx int
+	if err := db.r.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN
+		('observations_datastream_time', 'observations_foi', 'observations_multi_datastream_time')`).Scan(&idx); err != nil || idx != 3 {
+		t.Errorf("indexes on observations after the migration: %d %v", idx, err)
+	}
+	var fk int
+	if err := db.r.QueryRow(`SELECT count(*) FROM pragma_foreign_key_check`).Scan(&fk); err != nil || fk != 0 {
+		t.Errorf("foreign key check: %d violations, %v", fk, err)
+	}
+	// a MultiDatastream and an Observation of it; ids go on after the largest
+	md := &sensing.Entity{Set: sensing.MultiDatastreams, Props: map[string]any{"name": "m", "description": "m",
+		"unitOfMeasurements": []any{map[string]any{"symbol": "a"}, map[string]any{"symbol": "b"}}, "observationType": sensing.ComplexObservation,
+		"multiObservationDataTypes": []any{"t", "t"}},
+		Links: map[string][]*sensing.Entity{"Thing": {{Set: sensing.Things, ID: 1, Ref: true}}, "Sensor": {{Set: sensing.Sensors, ID: 1, Ref: true}},
+			"ObservedProperties": {{Set: sensing.ObservedProperties, ID: 1, Ref: true}, {Set: sensing.ObservedProperties, ID: 2, Ref: true}}}}
+	mid, err := s.Create(ctx, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := sensing.Observation{MultiDatastreamID: mid, PhenText: "1970-01-01T05:00:00Z", ResultJSON: []byte(`[1,2]`)}
+	o.PhenStart, o.PhenEnd, _ = sensing.ParseTimeOrInterval(o.PhenText)
+	ids, errs, err := s.Ingest(ctx, []sensing.Observation{o})
+	if err != nil || errs[0] != nil || ids[0] != 43 {
+		t.Errorf("ingest an Observation of a MultiDatastream after the migration: %v %v %v", ids, errs, err)
+	}
+	// a row with neither stream, or both, is refused by the table itself
+	for _, q := range []string{
+		`INSERT INTO observations (datastream_id, multi_datastream_id, phen_start, phen_end, phen_text) VALUES (NULL, NULL, 0, 0, 'x')`,
+		`INSERT INTO observations (datastream_id, multi_datastream_id, phen_start, phen_end, phen_text) VALUES (1, 1, 0, 0, 'x')`,
+	} {
+		if _, err := db.w.Exec(q); err == nil || !strings.Contains(err.Error(), "CHECK") {
+			t.Errorf("%s: %v, want a CHECK failure", q, err)
+		}
+	}
+}
+
+// The read of a MultiDatastream's Observations in a time window uses its index, as the
+// Datastream's does (TestObservationWindowUsesIndex).
+func TestMultiObservationWindowUsesIndex(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := NewEntities(db, nil)
+	opts, err := odata.ParseOptions(map[string][]string{"$orderby": {"phenomenonTime desc"}, "$filter": {"phenomenonTime ge 2025-01-01T00:00:00Z"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, args, err := s.PageSQL(&sensing.Query{Set: sensing.Observations, Parent: &sensing.Parent{Set: sensing.MultiDatastreams, ID: 1, Nav: "Observations"}, Opts: opts, Top: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+text, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		rows.Scan(&id, &parent, &notused, &detail)
+		plan = append(plan, detail)
+	}
+	if p := strings.Join(plan, "; "); !strings.Contains(p, "INDEX observations_multi_datastream_time (multi_datastream_id=?") || strings.Contains(p, "TEMP B-TREE") {
+		t.Errorf("plan of a MultiDatastream's time window: %s", p)
+	}
+}
