@@ -1,0 +1,106 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rabta/rabta/internal/odata"
+	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/store/sqlq"
+	"github.com/rabta/rabta/internal/store/storetest"
+)
+
+// A store made before the MultiDatastream migration (0008: the partitioned observations
+// table altered in place) keeps its observations in their partitions, and takes Observations
+// of MultiDatastreams after it; the table refuses a row with neither stream or both.
+func TestMigrateToMultiDatastreams(t *testing.T) {
+	ctx := context.Background()
+	dsn := storetest.PostgresSchema(t)
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		mode := []any{pgx.QueryExecModeSimpleProtocol}
+		if _, err := c.Exec(ctx, q, append(mode, args...)...); err != nil {
+			t.Fatalf("%.80s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`)
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	for _, name := range names {
+		version := strings.TrimSuffix(filepath.Base(name), ".sql")
+		if version >= "0008" {
+			break
+		}
+		src, _ := fs.ReadFile(migrations, name)
+		body, err := sqlq.PostgresDDL.Expand(string(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(body)
+		exec(fmt.Sprintf(`INSERT INTO schema_migrations VALUES ('%s', 0)`, version))
+	}
+	jan, feb := month(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	exec(fmt.Sprintf(`CREATE TABLE %s PARTITION OF observations FOR VALUES FROM (%d) TO (%d)`, partitionName(jan), jan, feb))
+	exec(`INSERT INTO things (id, name, description) VALUES (1, 'Khanki', 'gauge')`)
+	exec(`INSERT INTO locations (id, name, description, encoding_type, location) VALUES (1, 'Khanki', 'site', 'application/geo+json', '{"type":"Point","coordinates":[73.97,32.4]}')`)
+	exec(`INSERT INTO thing_locations VALUES (1, 1)`)
+	exec(`INSERT INTO sensors (id, name, description, encoding_type, metadata) VALUES (1, 's', 's', 'text/html', '"m"')`)
+	exec(`INSERT INTO observed_properties (id, name, definition, description) VALUES (1, 'Discharge', 'd', 'd'), (2, 'Level', 'l', 'l')`)
+	exec(`INSERT INTO datastreams (id, name, description, unit_of_measurement, observation_type, thing_id, sensor_id, observed_property_id)
+		VALUES (1, 'd', 'd', '{"symbol":"[cft_i]/s"}', 'OM_Measurement', 1, 1, 1)`)
+	for i := 0; i < 3; i++ {
+		exec(fmt.Sprintf(`INSERT INTO observations (datastream_id, phen_start, phen_end, phen_text, result_num) VALUES (1, %d, %d, 'x', %d)`, jan+int64(i), jan+int64(i), 100*i))
+	}
+
+	db, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("migrate an old store: %v", err)
+	}
+	defer db.Close()
+	s := sqlq.NewEntities(db, nil)
+	p, err := s.List(ctx, &sensing.Query{Set: sensing.Observations, Parent: &sensing.Parent{Set: sensing.Datastreams, ID: 1, Nav: "Observations"}, Opts: &odata.Options{}, Top: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range p.Entities {
+		got = append(got, fmt.Sprintf("%d:%v:%v", e.ID, e.Props["result"], e.Props[sensing.DatastreamIDProp]))
+	}
+	if strings.Join(got, " ") != "1:0:1 2:100:1 3:200:1" {
+		t.Errorf("observations after the migration: %v", got)
+	}
+	md := &sensing.Entity{Set: sensing.MultiDatastreams, Props: map[string]any{"name": "m", "description": "m",
+		"unitOfMeasurements": []any{map[string]any{"symbol": "a"}, map[string]any{"symbol": "b"}}, "observationType": sensing.ComplexObservation,
+		"multiObservationDataTypes": []any{"t", "t"}},
+		Links: map[string][]*sensing.Entity{"Thing": {{Set: sensing.Things, ID: 1, Ref: true}}, "Sensor": {{Set: sensing.Sensors, ID: 1, Ref: true}},
+			"ObservedProperties": {{Set: sensing.ObservedProperties, ID: 2, Ref: true}, {Set: sensing.ObservedProperties, ID: 1, Ref: true}}}}
+	mid, err := s.Create(ctx, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := sensing.Observation{MultiDatastreamID: mid, PhenText: "2025-01-01T05:00:00Z", ResultJSON: []byte(`[1,2]`)}
+	o.PhenStart, o.PhenEnd, _ = sensing.ParseTimeOrInterval(o.PhenText)
+	ids, errs, err := s.Ingest(ctx, []sensing.Observation{o})
+	if err != nil || errs[0] != nil || ids[0] != 4 {
+		t.Errorf("ingest an Observation of a MultiDatastream after the migration: %v %v %v", ids, errs, err)
+	}
+	for _, q := range []string{
+		fmt.Sprintf(`INSERT INTO observations (datastream_id, multi_datastream_id, phen_start, phen_end, phen_text) VALUES (NULL, NULL, %d, %d, 'x')`, jan, jan),
+		fmt.Sprintf(`INSERT INTO observations (datastream_id, multi_datastream_id, phen_start, phen_end, phen_text) VALUES (1, %d, %d, %d, 'x')`, mid, jan, jan),
+	} {
+		if _, err := c.Exec(ctx, q); err == nil || !strings.Contains(err.Error(), "observations_one_stream") {
+			t.Errorf("%s: %v, want the observations_one_stream check to refuse it", q, err)
+		}
+	}
+}
