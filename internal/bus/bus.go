@@ -328,6 +328,14 @@ func (b *Bus) PublishObsAsync(datastream int64, msgID string, payload []byte) (j
 	return b.js.PublishMsgAsync(msg)
 }
 
+// PublishMultiObsAsync is PublishObsAsync for a batch of a MultiDatastream's observations.
+func (b *Bus) PublishMultiObsAsync(multiDatastream int64, msgID string, payload []byte) (jetstream.PubAckFuture, error) {
+	msg := nats.NewMsg(MultiObsSubject(b.opts.Node, multiDatastream))
+	msg.Data = payload
+	msg.Header.Set(jetstream.MsgIDHeader, msgID)
+	return b.js.PublishMsgAsync(msg)
+}
+
 // PublishTopic publishes data to MQTT subscribers of topic (core NATS, at most once: MQTT
 // notifications of the SensorThings extension are best-effort, as the standard has them).
 func (b *Bus) PublishTopic(topic string, data []byte) error {

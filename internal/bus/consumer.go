@@ -16,8 +16,10 @@ import (
 // Delivery is one message of the OBS stream handed to a consumer.
 type Delivery struct {
 	// Datastream is the datastream of the observations, from the subject: a consumer may pass
-	// over a message without decoding it.
-	Datastream int64
+	// over a message without decoding it. For a MultiDatastream's observations it is 0 and
+	// MultiDatastream is set.
+	Datastream      int64
+	MultiDatastream int64
 	Subject    string
 	Data       []byte
 	// MsgID is the outbox message id (node:outbox:<n>): the same for a re-published entry.
@@ -76,8 +78,13 @@ func (b *Bus) Consume(ctx context.Context, name string, fromNew bool, fn Handler
 			m.Term()
 			return
 		}
-		ds, _ := strconv.ParseInt(m.Subject()[strings.LastIndexByte(m.Subject(), '.')+1:], 10, 64)
-		d := Delivery{Datastream: ds, Subject: m.Subject(), Data: m.Data(), MsgID: m.Headers().Get(jetstream.MsgIDHeader),
+		var ds, multi int64
+		if last := m.Subject()[strings.LastIndexByte(m.Subject(), '.')+1:]; strings.HasPrefix(last, "m") {
+			multi, _ = strconv.ParseInt(last[1:], 10, 64)
+		} else {
+			ds, _ = strconv.ParseInt(last, 10, 64)
+		}
+		d := Delivery{Datastream: ds, MultiDatastream: multi, Subject: m.Subject(), Data: m.Data(), MsgID: m.Headers().Get(jetstream.MsgIDHeader),
 			Seq: md.Sequence.Stream, NumDelivered: md.NumDelivered, Published: md.Timestamp}
 		if err := fn(ctx, d); err != nil {
 			b.log.Warn("consumer_failed", "consumer", name, "seq", d.Seq, "err", err)
@@ -97,7 +104,8 @@ func (b *Bus) Consume(ctx context.Context, name string, fromNew bool, fn Handler
 type ObsHandler func(ctx context.Context, b *sensing.ObsBatch) error
 
 // ConsumeObs is Consume for consumers of accepted observations: it passes over, without
-// decoding, messages of datastreams for which want (when not nil) is false, decodes the rest
+// decoding, messages of datastreams for which want (when not nil) is false (want is asked
+// with 0 for a MultiDatastream's batch: Delivery.Datastream), decodes the rest
 // and hands them to fn. A message that cannot be decoded is logged and acknowledged: no one can
 // read it, so it is not retried forever.
 func (b *Bus) ConsumeObs(ctx context.Context, name string, fromNew bool, want func(datastream int64) bool, fn ObsHandler) (*Consumer, error) {

@@ -7,13 +7,15 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Entry is one outbox entry as the store gives it to the relay.
 type Entry struct {
 	ID      int64
-	Kind    string // "obs"
-	Key     int64  // datastream id
+	Kind    string // "obs", or "mobs" for a MultiDatastream's observations
+	Key     int64  // datastream (or MultiDatastream) id
 	Payload []byte
 	Created time.Time
 }
@@ -106,10 +108,16 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 	node := r.Bus.Node()
 	acks := make([]func() error, len(entries))
 	for i, e := range entries {
-		if e.Kind != "obs" {
+		var f jetstream.PubAckFuture
+		var err error
+		switch e.Kind {
+		case "obs":
+			f, err = r.Bus.PublishObsAsync(e.Key, MsgID(node, e.ID), e.Payload)
+		case "mobs":
+			f, err = r.Bus.PublishMultiObsAsync(e.Key, MsgID(node, e.ID), e.Payload)
+		default:
 			return 0, errors.New("relay: unknown outbox kind " + strconv.Quote(e.Kind))
 		}
-		f, err := r.Bus.PublishObsAsync(e.Key, MsgID(node, e.ID), e.Payload)
 		if err != nil {
 			return 0, err
 		}

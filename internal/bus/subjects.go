@@ -10,6 +10,7 @@ import (
 // cluster (and leaf nodes can link them) without their messages mixing.
 //
 //	rabta.<node>.obs.<datastream>     accepted observations, one message per batch and datastream (stream OBS)
+//	rabta.<node>.obs.m<id>            likewise for a MultiDatastream (18-088 §9)
 //	rabta.<node>.alerts               issued CAP messages, signed XML (stream ALERTS)
 //	rabta.<node>.ingest.<datastream>  observations published by loggers over MQTT (topic rabta/<node>/ingest/<id>)
 //
@@ -19,6 +20,11 @@ import (
 // ObsSubject is the subject of accepted observations of one datastream.
 func ObsSubject(node string, datastream int64) string {
 	return "rabta." + node + ".obs." + strconv.FormatInt(datastream, 10)
+}
+
+// MultiObsSubject is the subject of accepted observations of one MultiDatastream.
+func MultiObsSubject(node string, multiDatastream int64) string {
+	return "rabta." + node + ".obs.m" + strconv.FormatInt(multiDatastream, 10)
 }
 
 // obsSubjects is the obs stream's subject filter.

@@ -11,15 +11,17 @@ import (
 // ObsBatchVersion is the version of the ObsBatch payload; consumers refuse versions they do not know.
 const ObsBatchVersion = 1
 
-// ObsBatch is the bus message for a batch of accepted observations of one datastream, as the
-// outbox relay publishes it. Observations carry their store ids, so a consumer that sees a
-// batch twice (after a crash) can tell.
+// ObsBatch is the bus message for a batch of accepted observations of one datastream — or of
+// one MultiDatastream (OGC 18-088 §9): then Datastream is 0, MultiDatastream its id, and each
+// result an array — as the outbox relay publishes it. Observations carry their store ids, so a
+// consumer that sees a batch twice (after a crash) can tell.
 type ObsBatch struct {
-	V          int       `json:"v"`
-	Node       string    `json:"node,omitempty"`
-	Datastream int64     `json:"datastream"`
-	Accepted   time.Time `json:"accepted"` // when the store committed the batch
-	Obs        []ObsItem `json:"obs"`
+	V               int       `json:"v"`
+	Node            string    `json:"node,omitempty"`
+	Datastream      int64     `json:"datastream"`
+	MultiDatastream int64     `json:"multiDatastream,omitempty"`
+	Accepted        time.Time `json:"accepted"` // when the store committed the batch
+	Obs             []ObsItem `json:"obs"`
 }
 
 // ObsItem is one observation in an ObsBatch.
@@ -66,8 +68,8 @@ func DecodeObsBatch(b []byte) (*ObsBatch, error) {
 	if m.V != ObsBatchVersion {
 		return nil, fmt.Errorf("observation batch: version %d, want %d", m.V, ObsBatchVersion)
 	}
-	if m.Datastream <= 0 {
-		return nil, fmt.Errorf("observation batch: no datastream")
+	if m.Datastream < 0 || m.MultiDatastream < 0 || (m.Datastream > 0) == (m.MultiDatastream > 0) {
+		return nil, fmt.Errorf("observation batch: want one datastream or one MultiDatastream")
 	}
 	return &m, nil
 }
@@ -85,6 +87,10 @@ func (b *ObsBatch) AppendJSON(dst []byte) []byte {
 	}
 	dst = append(dst, `,"datastream":`...)
 	dst = strconv.AppendInt(dst, b.Datastream, 10)
+	if b.MultiDatastream != 0 {
+		dst = append(dst, `,"multiDatastream":`...)
+		dst = strconv.AppendInt(dst, b.MultiDatastream, 10)
+	}
 	dst = append(dst, `,"accepted":"`...)
 	dst = b.Accepted.AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, `","obs":`...)

@@ -31,6 +31,10 @@ func FuzzDecodeObsBatch(f *testing.F) {
 		`{"v":1,"datastream":1,"node":"a\u007fb","obs":[{"id":1,"result":1e308,"start":"0001-01-01T00:00:00Z"}]}`,
 		`{"v":1,"datastream":9223372036854775807,"accepted":"2025-08-27T12:00:00.123456789+05:00"}`,
 		`[1,2]`, `null`, ``, `{`,
+		// a MultiDatastream's batch (18-088 §9): one of the two streams, never both
+		`{"v":1,"datastream":0,"multiDatastream":3,"accepted":"2025-08-27T07:00:00Z","obs":[{"id":9,"result":[1001480,8.9,null],"flag":"good"}]}`,
+		`{"v":1,"datastream":2,"multiDatastream":3}`,
+		`{"v":1,"multiDatastream":-3}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -39,8 +43,8 @@ func FuzzDecodeObsBatch(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if m.V != ObsBatchVersion || m.Datastream <= 0 {
-			t.Fatalf("accepted version %d, datastream %d", m.V, m.Datastream)
+		if m.V != ObsBatchVersion || (m.Datastream > 0) == (m.MultiDatastream > 0) || m.Datastream < 0 || m.MultiDatastream < 0 {
+			t.Fatalf("accepted version %d, datastream %d, MultiDatastream %d", m.V, m.Datastream, m.MultiDatastream)
 		}
 		out := m.AppendJSON(nil)
 		if !json.Valid(out) {
@@ -50,7 +54,7 @@ func FuzzDecodeObsBatch(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded batch does not decode: %v\n%s", err, out)
 		}
-		if m.Node != m2.Node || m.Datastream != m2.Datastream || !m.Accepted.Equal(m2.Accepted) || len(m.Obs) != len(m2.Obs) {
+		if m.Node != m2.Node || m.Datastream != m2.Datastream || m.MultiDatastream != m2.MultiDatastream || !m.Accepted.Equal(m2.Accepted) || len(m.Obs) != len(m2.Obs) {
 			t.Fatalf("round trip differs:\n%+v\n%+v", m, m2)
 		}
 		for i := range m.Obs {

@@ -22,6 +22,7 @@ import (
 //
 //	v1.1/Observations
 //	v1.1/Datastreams(<id>)/Observations
+//	v1.1/MultiDatastreams(<id>)/Observations (the MultiDatastream extension, 18-088 §9)
 //	v1.1/FeaturesOfInterest(<id>)/Observations
 //
 // each also with a "?$select=a,b" suffix, which selects the properties sent.
@@ -33,7 +34,15 @@ type Publisher interface {
 	Interest(prefix string) []string
 }
 
-var mqttTopic = regexp.MustCompile(`^v1\.1/(Observations|Datastreams\((\d+)\)/Observations|FeaturesOfInterest\((\d+)\)/Observations)(\?\$select=([A-Za-z@.,]+))?$`)
+var mqttTopic = regexp.MustCompile(`^v1\.1/(Observations|Datastreams\((\d+)\)/Observations|FeaturesOfInterest\((\d+)\)/Observations|MultiDatastreams\((\d+)\)/Observations)(\?\$select=([A-Za-z@.,]+))?$`)
+
+// Submatches of mqttTopic.
+const (
+	topicDatastream      = 2
+	topicFoI             = 3
+	topicMultiDatastream = 4
+	topicSelect          = 6
+)
 
 // MQTTTopics are the topic filters the server listens on for creates.
 var MQTTTopics = []string{Version + "/Observations", Version + "/+/Observations"}
@@ -51,8 +60,8 @@ func (s *Server) MQTTCreate(ctx context.Context, topic string, body []byte) (int
 
 func (s *Server) mqttEntity(topic string, body []byte) (*sensing.Entity, error) {
 	m := mqttTopic.FindStringSubmatch(topic)
-	if m == nil || m[4] != "" {
-		return nil, apperr.E(apperr.Invalid, "topic %q: publish Observations to v1.1/Observations or v1.1/Datastreams(<id>)/Observations", topic)
+	if m == nil || m[topicSelect-1] != "" {
+		return nil, apperr.E(apperr.Invalid, "topic %q: publish Observations to v1.1/Observations, v1.1/Datastreams(<id>)/Observations or v1.1/MultiDatastreams(<id>)/Observations", topic)
 	}
 	if int64(len(body)) > s.MaxBody {
 		return nil, apperr.E(apperr.TooLarge, "message of %d bytes is over the limit of %d", len(body), s.MaxBody)
@@ -65,12 +74,16 @@ func (s *Server) mqttEntity(topic string, body []byte) (*sensing.Entity, error) 
 	if err != nil {
 		return nil, err
 	}
-	if m[2] != "" {
-		id, _ := strconv.ParseInt(m[2], 10, 64)
+	if m[topicDatastream] != "" {
+		id, _ := strconv.ParseInt(m[topicDatastream], 10, 64)
 		e.Links["Datastream"] = []*sensing.Entity{{Set: sensing.Datastreams, ID: id, Ref: true}}
 	}
-	if m[3] != "" {
-		id, _ := strconv.ParseInt(m[3], 10, 64)
+	if m[topicMultiDatastream] != "" {
+		id, _ := strconv.ParseInt(m[topicMultiDatastream], 10, 64)
+		e.Links["MultiDatastream"] = []*sensing.Entity{{Set: sensing.MultiDatastreams, ID: id, Ref: true}}
+	}
+	if m[topicFoI] != "" {
+		id, _ := strconv.ParseInt(m[topicFoI], 10, 64)
 		e.Links["FeatureOfInterest"] = []*sensing.Entity{{Set: sensing.FeaturesOfInterest, ID: id, Ref: true}}
 	}
 	return e, nil
@@ -79,8 +92,13 @@ func (s *Server) mqttEntity(topic string, body []byte) (*sensing.Entity, error) 
 // Subscribed reports whether any MQTT client follows observations of datastream ds (through
 // v1.1/Observations or v1.1/Datastreams(ds)/Observations), so that a batch nobody follows is not
 // even decoded. Subscribers by FeatureOfInterest are not known before decoding; while there are
-// any, every batch counts as followed.
+// any, every batch counts as followed. ds 0 stands for a MultiDatastream's batch (the bus does
+// not tell which before decoding): followed while anyone follows a MultiDatastream.
 func Subscribed(p Publisher, ds int64) bool {
+	if ds == 0 {
+		return len(p.Interest(Version+"/Observations")) > 0 || len(p.Interest(Version+"/MultiDatastreams(")) > 0 ||
+			len(p.Interest(Version+"/FeaturesOfInterest(")) > 0
+	}
 	return len(p.Interest(Version+"/Observations")) > 0 ||
 		len(p.Interest(Version+"/Datastreams("+strconv.FormatInt(ds, 10)+")/Observations")) > 0 ||
 		len(p.Interest(Version+"/FeaturesOfInterest(")) > 0
@@ -100,6 +118,9 @@ func (s *Server) NotifyMQTT(p Publisher, base string, b *sensing.ObsBatch) error
 	}
 	w := &writer{base: strings.TrimSuffix(base, "/") + "/" + Version}
 	ds := Version + "/Datastreams(" + strconv.FormatInt(b.Datastream, 10) + ")/Observations"
+	if b.MultiDatastream != 0 {
+		ds = Version + "/MultiDatastreams(" + strconv.FormatInt(b.MultiDatastream, 10) + ")/Observations"
+	}
 	for _, it := range b.Obs {
 		prefixes := []string{Version + "/Observations", ds}
 		if it.FoI != 0 {
@@ -114,9 +135,12 @@ func (s *Server) NotifyMQTT(p Publisher, base string, b *sensing.ObsBatch) error
 				}
 				if e == nil {
 					e = obsEntity(it)
+					if b.MultiDatastream != 0 {
+						e.Props[sensing.MultiDatastreamIDProp] = b.MultiDatastream // links to it, not to a Datastream
+					}
 				}
 				var sel []odata.SelectItem
-				for _, name := range strings.Split(m[5], ",") {
+				for _, name := range strings.Split(m[topicSelect], ",") {
 					if name != "" {
 						sel = append(sel, odata.SelectItem{Name: name})
 					}

@@ -421,26 +421,40 @@ func (s *Entities) foiForThing(ctx context.Context, tx Tx, thing int64) (int64, 
 // keeps messages well under NATS's default 1 MiB payload limit.
 const outboxChunk = 1000
 
-// writeOutbox adds outbox entries for the stored items of obs: per datastream, id ranges of
-// at most outboxChunk observations. The entries are tiny; the relay reads the data.
+// Outbox entry kinds: the observations of a datastream, or of a MultiDatastream.
+const (
+	OutboxObs      = "obs"
+	OutboxMultiObs = "mobs"
+)
+
+// writeOutbox adds outbox entries for the stored items of obs: per datastream (kind "obs") or
+// MultiDatastream ("mobs"), id ranges of at most outboxChunk observations. The entries are
+// tiny; the relay reads the data.
 func (s *Entities) writeOutbox(ctx context.Context, tx Tx, obs []sensing.Observation, ids []int64) error {
 	type run struct {
 		first, last int64
 		n           int
 	}
-	runs := map[int64]*run{}
-	var order []int64
+	type stream struct {
+		kind string
+		id   int64
+	}
+	runs := map[stream]*run{}
+	var order []stream
 	now := us(s.Now())
-	flush := func(ds int64) error {
+	flush := func(ds stream) error {
 		r := runs[ds]
-		_, err := tx.Exec(ctx, `INSERT INTO outbox (kind, key, first_id, last_id, created_us) VALUES ('obs', ?, ?, ?, ?)`, ds, r.first, r.last, now)
+		_, err := tx.Exec(ctx, `INSERT INTO outbox (kind, key, first_id, last_id, created_us) VALUES (?, ?, ?, ?, ?)`, ds.kind, ds.id, r.first, r.last, now)
 		return err
 	}
 	for i := range obs {
-		if ids[i] == 0 || obs[i].DatastreamID == 0 {
-			continue // not stored; or an Observation of a MultiDatastream, which the bus does not carry
+		if ids[i] == 0 {
+			continue
 		}
-		ds := obs[i].DatastreamID
+		ds := stream{OutboxObs, obs[i].DatastreamID}
+		if obs[i].MultiDatastreamID != 0 {
+			ds = stream{OutboxMultiObs, obs[i].MultiDatastreamID}
+		}
 		r := runs[ds]
 		if r == nil {
 			runs[ds] = &run{first: ids[i], last: ids[i], n: 1}
@@ -503,7 +517,11 @@ func (s *Entities) OutboxPending(ctx context.Context, limit int) ([]OutboxEntry,
 		}
 		for i := range out {
 			b := sensing.ObsBatch{V: sensing.ObsBatchVersion, Node: s.Node, Datastream: out[i].Key, Accepted: out[i].Created.UTC()}
-			if b.Obs, err = s.items(ctx, tx, out[i].Key, ranges[i][0], ranges[i][1]); err != nil {
+			col := "datastream_id"
+			if out[i].Kind == OutboxMultiObs {
+				b.Datastream, b.MultiDatastream, col = 0, out[i].Key, "multi_datastream_id"
+			}
+			if b.Obs, err = s.items(ctx, tx, col, out[i].Key, ranges[i][0], ranges[i][1]); err != nil {
 				return err
 			}
 			out[i].Payload = b.AppendJSON(make([]byte, 0, 160*len(b.Obs)+128))
@@ -516,10 +534,11 @@ func (s *Entities) OutboxPending(ctx context.Context, limit int) ([]OutboxEntry,
 	return out, nil
 }
 
-// items reads a datastream's observations in an id range, in bus form.
-func (s *Entities) items(ctx context.Context, tx Tx, ds, first, last int64) ([]sensing.ObsItem, error) {
+// items reads a datastream's observations in an id range, in bus form: those whose column col
+// (datastream_id, or multi_datastream_id for a MultiDatastream's) is ds.
+func (s *Entities) items(ctx context.Context, tx Tx, col string, ds, first, last int64) ([]sensing.ObsItem, error) {
 	rows, err := tx.Query(ctx, `SELECT id, phen_text, phen_start, phen_end, result_time_text, result_num, result_json, qc, result_quality, foi_id, parameters
-		FROM observations WHERE id BETWEEN ? AND ? AND `+s.eng.NoIndex("datastream_id")+` = ? ORDER BY id`, first, last, ds) // walk the id range, not the datastream index
+		FROM observations WHERE id BETWEEN ? AND ? AND `+s.eng.NoIndex(col)+` = ? ORDER BY id`, first, last, ds) // walk the id range, not the datastream index
 	if err != nil {
 		return nil, err
 	}

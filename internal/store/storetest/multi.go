@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -142,10 +143,25 @@ func testMultiDatastreams(t *testing.T, s Stores) {
 	if md.Props["phenomenonTime"] != "2025-08-24T12:00:00Z/2025-08-28T12:00:00Z" {
 		t.Errorf("phenomenonTime after ingest: %v", md.Props["phenomenonTime"])
 	}
-	// only Observations of Datastreams go on the bus: one outbox entry, for Datastream 1
+	// the bus gets them too, in entries of their own (kind mobs) that carry the MultiDatastream
 	entries, err := s.OutboxPending(ctx(), 10)
-	if err != nil || len(entries) != 1 || entries[0].Key != 1 {
-		t.Errorf("outbox after ingest: %d entries %v", len(entries), err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		b, err := sensing.DecodeObsBatch(e.Payload)
+		if err != nil {
+			t.Fatalf("outbox entry %d: %v", e.ID, err)
+		}
+		var obsIDs []int64
+		for _, it := range b.Obs {
+			obsIDs = append(obsIDs, it.ID)
+		}
+		got = append(got, fmt.Sprintf("%s:%d:%d/%d:%v", e.Kind, e.Key, b.Datastream, b.MultiDatastream, obsIDs))
+	}
+	if want := "mobs:1:0/1:[7] mobs:1:0/1:[8 9] obs:1:1/0:[10]"; strings.Join(got, " ") != want {
+		t.Errorf("outbox after ingest: %s, want %s", strings.Join(got, " "), want)
 	}
 
 	// an Observation belongs to one Datastream or one MultiDatastream
