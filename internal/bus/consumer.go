@@ -20,8 +20,8 @@ type Delivery struct {
 	// MultiDatastream is set.
 	Datastream      int64
 	MultiDatastream int64
-	Subject    string
-	Data       []byte
+	Subject         string
+	Data            []byte
 	// MsgID is the outbox message id (node:outbox:<n>): the same for a re-published entry.
 	MsgID string
 	// Seq is the stream sequence; NumDelivered counts deliveries of this message (>1 after a
