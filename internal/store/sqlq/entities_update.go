@@ -46,7 +46,10 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 			}
 			cols, vals, err = obsUpdate(e)
 			// linked to a MultiDatastream it leaves its Datastream, and the other way round
-			if _, ok := e.Links["MultiDatastream"]; ok {
+			_, toDS := e.Links["Datastream"]
+			if _, ok := e.Links["MultiDatastream"]; ok && toDS {
+				return apperr.E(apperr.Invalid, "Observation: give a Datastream or a MultiDatastream, not both")
+			} else if ok {
 				cols, vals = append(cols, "datastream_id"), append(vals, nil)
 			} else if _, ok := e.Links["Datastream"]; ok {
 				cols, vals = append(cols, "multi_datastream_id"), append(vals, nil)

@@ -222,6 +222,11 @@ func testMultiDatastreams(t *testing.T, s Stores) {
 		t.Errorf("ObservedProperties after PATCH: %s, want [3 1]", got)
 	}
 	// moving an Observation to the MultiDatastream leaves its Datastream; its extents follow
+	both := &sensing.Entity{Set: sensing.Observations, ID: 6, Props: map[string]any{}, Links: map[string][]*sensing.Entity{
+		"Datastream": {{Set: sensing.Datastreams, ID: 1, Ref: true}}, "MultiDatastream": {{Set: sensing.MultiDatastreams, ID: 1, Ref: true}}}}
+	if err := s.Entities.Update(ctx(), both, false); kind(err) != apperr.Invalid || !strings.Contains(apperr.Message(err), "not both") {
+		t.Errorf("PATCH an Observation onto a Datastream and a MultiDatastream: %v", err)
+	}
 	if err := updObs(6, `[5,6]`, 1); err != nil {
 		t.Fatalf("PATCH Observation(6) onto the MultiDatastream: %v", err)
 	}
