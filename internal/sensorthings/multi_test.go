@@ -29,7 +29,8 @@ func docExample(t *testing.T, name string) string {
 func TestMultiDatastreams(t *testing.T) {
 	n := newNode(t, true)
 	seed(t, n) // Things 1-2, Datastreams 1-2, ObservedProperties 1-2, Observations 1-6
-	md := n.must(201, "POST", "/MultiDatastreams", docExample(t, "multidatastream-create"))
+	create := docExample(t, "multidatastream-create")
+	md := n.must(201, "POST", "/MultiDatastreams", create)
 	if md["@iot.id"].(float64) != 1 || md["observationType"] != "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_ComplexObservation" ||
 		len(md["unitOfMeasurements"].([]any)) != 2 || md["ObservedProperties@iot.navigationLink"] == nil || md["phenomenonTime"] != nil {
 		t.Fatalf("created MultiDatastream: %v", md)
@@ -90,6 +91,25 @@ func TestMultiDatastreams(t *testing.T) {
 	if m := th["MultiDatastreams"].([]any); len(m) != 1 || m[0].(map[string]any)["name"] != "Khanki readings" {
 		t.Errorf("Things(1)?$expand=MultiDatastreams: %v", th["MultiDatastreams"])
 	}
+	o = n.must(200, "GET", "/Observations(8)?$expand=MultiDatastream($select=name)", "")
+	if m, _ := o["MultiDatastream"].(map[string]any); m["name"] != "Khanki readings" {
+		t.Errorf("Observations(8)?$expand=MultiDatastream: %v", o)
+	}
+	op := n.must(200, "GET", "/ObservedProperties(1)?$expand=MultiDatastreams($select=id),Datastreams($select=id)", "")
+	if len(op["MultiDatastreams"].([]any)) != 1 || len(op["Datastreams"].([]any)) != 1 {
+		t.Errorf("ObservedProperties(1)?$expand=MultiDatastreams,Datastreams: %v", op)
+	}
+	// PUT replaces the properties; the shape still holds
+	put := `{"name":"Khanki gauge","description":"discharge and gauge level","properties":{"reader":"PDMA"},
+	  "observationType":"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_ComplexObservation",
+	  "unitOfMeasurements":[{"name":"cusec","symbol":"[cft_i]/s","definition":"q"},{"name":"metre","symbol":"m","definition":"m"}],
+	  "multiObservationDataTypes":["http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement","http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"]}`
+	if st, b := n.do("PUT", "/MultiDatastreams(1)", strings.Replace(put, `,{"name":"metre","symbol":"m","definition":"m"}`, ``, 1)); st != 400 || !strings.Contains(b, "unitOfMeasurements has 1 elements") {
+		t.Errorf("PUT with one unit for two ObservedProperties: %d %s", st, b)
+	}
+	if m := n.must(200, "PUT", "/MultiDatastreams(1)", put); m["name"] != "Khanki gauge" || m["properties"].(map[string]any)["reader"] != "PDMA" {
+		t.Errorf("PUT MultiDatastreams(1): %v", m)
+	}
 	// $resultFormat=dataArray groups by MultiDatastream
 	da := n.must(200, "GET", "/Observations?$filter=phenomenonTime%20ge%202025-08-27T00:00:00Z&$resultFormat=dataArray&$orderby=id", "")
 	var groups []string
@@ -106,7 +126,6 @@ func TestMultiDatastreams(t *testing.T) {
 	}
 
 	// refusals: 400s naming what is wrong, nothing stored
-	create := docExample(t, "multidatastream-create")
 	for _, c := range []struct{ method, path, body, msg string }{
 		{"POST", "/MultiDatastreams", strings.Replace(create, "\"ObservedProperties\": [\n   {\"@iot.id\": 1},", `"ObservedProperties": [`, 1), "unitOfMeasurements has 2 elements but there are 1 ObservedProperties"},
 		{"POST", "/MultiDatastreams", strings.Replace(create, ",\n   \"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement\"]", `]`, 1), "multiObservationDataTypes"},
