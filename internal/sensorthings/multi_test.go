@@ -56,6 +56,7 @@ func TestMultiDatastreams(t *testing.T) {
 		"/MultiDatastreams(1)/Observations":                          "[7 8 9]",
 		"/Observations?$filter=MultiDatastream/id%20eq%201":          "[7 8 9]",
 		"/Observations?$filter=Datastream/id%20eq%201":               "[1 2 3 4]",
+		"/Observations?$filter=result%5B1%5D%20gt%208":               "[7]",
 		"/MultiDatastreams?$filter=Thing/name%20eq%20'Khanki'":       "[1]",
 		"/MultiDatastreams?$filter=ObservedProperties/id%20eq%202":   "[]",
 		"/MultiDatastreams(1)/ObservedProperties?$orderby=id%20desc": "[3 1]",

@@ -182,6 +182,10 @@ func testMultiDatastreams(t *testing.T, s Stores) {
 		{sensing.MultiDatastreams, "$filter=ObservedProperties/name eq 'Temperature'", "[1]"},
 		{sensing.MultiDatastreams, "$filter=Sensor/name eq 'staff gauge'", "[]"},
 		{sensing.Things, "$filter=MultiDatastreams/name eq 'Weather at Khanki'", "[1]"},
+		// one value of an array result, by its index (18-088 §9 lists no syntax; FROST's)
+		{sensing.Observations, "$filter=result[0] gt 450000", "[8 9]"},
+		{sensing.Observations, "$filter=result[1] lt 0 and MultiDatastream/id eq 1", "[9]"},
+		{sensing.Observations, "$filter=result[2] eq null and MultiDatastream/id eq 1", "[9]"},
 	} {
 		if got := idsOf(list(t, s, c.set, nil, c.opts).Entities); got != c.want {
 			t.Errorf("%s?%s: %s, want %s", c.set, c.opts, got, c.want)
