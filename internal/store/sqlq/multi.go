@@ -191,16 +191,21 @@ func (s *Entities) checkMulti(m *multiInfo, o *sensing.Observation) error {
 
 // checkMultiShape holds MultiDatastream(id) as stored to the extension's constraints: its
 // observationType, and as many unitOfMeasurements and multiObservationDataTypes as
-// ObservedProperties. Create and Update call it after writing, inside the transaction, so
-// that a refused write leaves nothing behind.
+// ObservedProperties, each ObservedProperty once (so that a client can pair the list of
+// ObservedProperties with the units, element by element). Create and Update call it after
+// writing, inside the transaction, so that a refused write leaves nothing behind.
 func checkMultiShape(ctx context.Context, tx Tx, id int64) error {
 	var units, types, otype string
-	var n int
+	var n, distinct int
 	err := tx.QueryRow(ctx, `SELECT unit_of_measurements, multi_observation_data_types, observation_type,
-		(SELECT count(*) FROM multi_datastream_observed_properties r WHERE r.multi_datastream_id = m.id)
-		FROM multi_datastreams m WHERE id = ?`, id).Scan(&units, &types, &otype, &n)
+		(SELECT count(*) FROM multi_datastream_observed_properties r WHERE r.multi_datastream_id = m.id),
+		(SELECT count(DISTINCT r.observed_property_id) FROM multi_datastream_observed_properties r WHERE r.multi_datastream_id = m.id)
+		FROM multi_datastreams m WHERE id = ?`, id).Scan(&units, &types, &otype, &n, &distinct)
 	if err != nil {
 		return err
+	}
+	if distinct != n {
+		return apperr.E(apperr.Invalid, "MultiDatastream: ObservedProperties: an ObservedProperty is given more than once; a MultiDatastream measures each once")
 	}
 	if otype != sensing.ComplexObservation {
 		return apperr.E(apperr.Invalid, "MultiDatastream: observationType must be %s", sensing.ComplexObservation)

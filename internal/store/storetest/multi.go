@@ -83,6 +83,7 @@ func testMultiDatastreams(t *testing.T, s Stores) {
 		{`,{"@iot.id":1}]`, `]`, "unitOfMeasurements has 3 elements but there are 2 ObservedProperties"},
 		{`"unitOfMeasurements":[`, `"unitOfMeasurements":[7,`, "unitOfMeasurements[0]: want a JSON object"},
 		{`"Thing":{"@iot.id":1},`, ``, "needs a Thing"},
+		{`"ObservedProperties":[{"@iot.id":2},`, `"ObservedProperties":[{"@iot.id":1},`, "given more than once"},
 	} {
 		js := strings.Replace(weather, c.from, c.to, 1)
 		if js == weather {
