@@ -104,3 +104,46 @@ func TestMigrateToMultiDatastreams(t *testing.T) {
 		}
 	}
 }
+
+// Retain drops whole months of a MultiDatastream's Observations too, and its phenomenonTime
+// and resultTime follow what is left.
+func TestRetainMultiDatastream(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, storetest.PostgresSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := sqlq.NewEntities(db, nil)
+	unit := map[string]any{"name": "metre", "symbol": "m", "definition": "d"}
+	if _, err := s.Create(ctx, &sensing.Entity{Set: sensing.MultiDatastreams, Props: map[string]any{"name": "m", "description": "m",
+		"observationType": sensing.ComplexObservation, "unitOfMeasurements": []any{unit, unit}, "multiObservationDataTypes": []any{"t", "t"}},
+		Links: map[string][]*sensing.Entity{
+			"Thing": {{Set: sensing.Things, Props: map[string]any{"name": "t", "description": "d"}, Links: map[string][]*sensing.Entity{
+				"Locations": {{Set: sensing.Locations, Props: map[string]any{"name": "l", "description": "d", "encodingType": "application/geo+json", "location": []byte(`{"type":"Point","coordinates":[1,2]}`)}}}}}},
+			"Sensor": {{Set: sensing.Sensors, Props: map[string]any{"name": "s", "description": "s", "encodingType": "t", "metadata": []byte(`"m"`)}}},
+			"ObservedProperties": {{Set: sensing.ObservedProperties, Props: map[string]any{"name": "a", "definition": "d", "description": "d"}},
+				{Set: sensing.ObservedProperties, Props: map[string]any{"name": "b", "definition": "d", "description": "d"}}},
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	var obs []sensing.Observation
+	for _, ts := range []string{"2025-01-15T00:00:00Z", "2025-02-15T00:00:00Z", "2025-03-15T00:00:00Z"} {
+		tm, _ := time.Parse(time.RFC3339, ts)
+		rt := tm.Add(time.Hour)
+		obs = append(obs, sensing.Observation{MultiDatastreamID: 1, PhenStart: tm, PhenEnd: tm, PhenText: ts, ResultTime: &rt, ResultTimeText: rt.Format(time.RFC3339), ResultJSON: []byte(`[1,2]`)})
+	}
+	if _, errs, err := s.Ingest(ctx, obs); err != nil || errs[0] != nil {
+		t.Fatal(err, errs)
+	}
+	if _, err := db.Retain(ctx, time.Date(2025, 2, 10, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	md, err := s.Get(ctx, &sensing.Query{Set: sensing.MultiDatastreams, ID: 1, Opts: &odata.Options{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.Props["phenomenonTime"] != "2025-02-15T00:00:00Z/2025-03-15T00:00:00Z" || md.Props["resultTime"] != "2025-02-15T01:00:00Z/2025-03-15T01:00:00Z" {
+		t.Errorf("MultiDatastream times after Retain: %v / %v", md.Props["phenomenonTime"], md.Props["resultTime"])
+	}
+}
