@@ -123,9 +123,9 @@ func (w *writer) entity(e *sensing.Entity, o *odata.Options) {
 			if x.Count != nil {
 				w.b.WriteString(`,"` + n.Name + `@iot.count":` + strconv.FormatInt(*x.Count, 10))
 			}
-			if x.NextSkip > 0 {
+			if x.Next != nil {
 				w.b.WriteString(`,"` + n.Name + `@iot.nextLink":`)
-				w.str(self + "/" + n.Name + "?$skip=" + strconv.Itoa(x.NextSkip))
+				w.str(expandedNextLink(self, n.Name, expandOpts(o, n.Name), x.Top, x.Next))
 			}
 			continue
 		}

@@ -279,7 +279,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, res *resource) {
 			s.Error(w, r, err)
 			return
 		}
-		q := &sensing.Query{Set: t.Set, Parent: t.Parent, Opts: opts, Top: top, Cursor: cur, MaxTop: s.MaxTop}
+		q := &sensing.Query{Set: t.Set, Parent: t.Parent, Opts: opts, Top: top, Cursor: cur, MaxTop: s.MaxTop, ExpandTop: s.DefaultTop}
 		page, err := s.Store.List(ctx, q)
 		if err != nil {
 			s.Error(w, r, err)
@@ -305,7 +305,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, res *resource) {
 		out.done(w, http.StatusOK)
 		return
 	}
-	e, err := s.Store.Get(ctx, &sensing.Query{Set: t.Set, ID: t.ID, Opts: opts, MaxTop: s.MaxTop, Top: s.DefaultTop})
+	e, err := s.Store.Get(ctx, &sensing.Query{Set: t.Set, ID: t.ID, Opts: opts, MaxTop: s.MaxTop, Top: s.DefaultTop, ExpandTop: s.DefaultTop})
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -603,9 +603,27 @@ func query(raw string) (url.Values, error) {
 // the cursor already accounts for).
 func nextLinkURL(base string, r *http.Request, c *sensing.Cursor) string {
 	q, _ := query(r.URL.RawQuery)
+	p := strings.TrimPrefix(r.URL.Path, "/"+Version)
+	return pageURL(base+p, q, c)
+}
+
+// pageURL is u with the query options q, without $skip and with the cursor c in $skiptoken.
+func pageURL(u string, q url.Values, c *sensing.Cursor) string {
 	q.Del("$skip")
 	b, _ := json.Marshal(c)
 	q.Set("$skiptoken", base64.RawURLEncoding.EncodeToString(b))
-	p := strings.TrimPrefix(r.URL.Path, "/"+Version)
-	return base + p + "?" + strings.ReplaceAll(q.Encode(), "+", "%20")
+	return u + "?" + strings.ReplaceAll(q.Encode(), "+", "%20")
+}
+
+// expandedNextLink is the @iot.nextLink of an expanded collection nav of the entity at self,
+// cut at top entities: the collection's own URL with the options of its $expand item (o, nil
+// for none), the same page size, and the cursor, so that it lists the rest of exactly the
+// collection that was expanded.
+func expandedNextLink(self, nav string, o *odata.Options, top int, c *sensing.Cursor) string {
+	q := url.Values{}
+	if o != nil {
+		q = o.Encode()
+	}
+	q.Set("$top", strconv.Itoa(top))
+	return pageURL(self+"/"+nav, q, c)
 }

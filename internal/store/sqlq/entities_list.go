@@ -408,7 +408,7 @@ func (s *Entities) expand(ctx context.Context, tx Tx, query *sensing.Query, ents
 			rest.Path = it.Path[1:]
 			opts = &odata.Options{Expand: []odata.ExpandItem{rest}}
 		}
-		top := query.Top
+		top := query.ExpandTop
 		if top <= 0 {
 			top = 100
 		}
@@ -419,7 +419,7 @@ func (s *Entities) expand(ctx context.Context, tx Tx, query *sensing.Query, ents
 			if e.Expanded == nil {
 				e.Expanded = map[string]*sensing.Expanded{}
 			}
-			sub := &sensing.Query{Set: nav.Target, Parent: &sensing.Parent{Set: query.Set, ID: e.ID, Nav: nav.Name}, Opts: opts, Top: top, MaxTop: query.MaxTop}
+			sub := &sensing.Query{Set: nav.Target, Parent: &sensing.Parent{Set: query.Set, ID: e.ID, Nav: nav.Name}, Opts: opts, Top: top, MaxTop: query.MaxTop, ExpandTop: query.ExpandTop}
 			if !nav.Many {
 				sub.Top = 1
 			}
@@ -433,13 +433,7 @@ func (s *Entities) expand(ctx context.Context, tx Tx, query *sensing.Query, ents
 				if x.Many == nil {
 					x.Many = []*sensing.Entity{}
 				}
-				if p.Next != nil {
-					skip := 0
-					if opts.Skip != nil {
-						skip = int(*opts.Skip)
-					}
-					x.NextSkip = skip + len(p.Entities)
-				}
+				x.Next, x.Top = p.Next, top
 			} else if len(p.Entities) > 0 {
 				x.One = p.Entities[0]
 			}
