@@ -268,6 +268,10 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, res *resource) {
 		s.Error(w, r, err)
 		return
 	}
+	if err := checkSelect(t.Set, opts); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	base := s.base(r)
 	if t.ID == 0 { // a collection
 		if res.Property != "" {
