@@ -8,6 +8,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/rabta/rabta/internal/sensorthings"
+	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
 // get sends GET to an absolute URL or to a path below /v1.1 with the admin key and decodes the
@@ -288,6 +291,125 @@ func TestSelectNested(t *testing.T) {
 					t.Errorf("%s: %d %s, want 400 with %q", c.path, st, b, c.msg)
 				}
 			}
+		})
+	}
+}
+
+var _ sensorthings.Linker = (*sqlq.Entities)(nil)
+
+func idList(t *testing.T, n *storeNode, path string) string {
+	t.Helper()
+	m := n.get(t, path)
+	var out []int
+	for _, v := range m["value"].([]any) {
+		out = append(out, int(v.(map[string]any)["@iot.id"].(float64)))
+	}
+	return fmt.Sprint(out)
+}
+
+// $ref writes add and remove links (18-088 §10.3, OData 4.0 §11.4.6) on both stores; a
+// mandatory link cannot be removed; bad requests are 4xx naming what is wrong and change nothing.
+func TestRefWrites(t *testing.T) {
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			n := newStoreNode(t, store)
+			seedPaging(t, n) // Things 1-3 with Locations 1-3; Datastreams 1-7 on Thing 1, 8-9 on Thing 2
+			base := n.srv.URL + "/v1.1"
+			ok := func(method, path, body string) {
+				t.Helper()
+				if st, b := n.call(t, method, path, body); st != http.StatusNoContent || b != "" {
+					t.Fatalf("%s %s %s: %d %s, want 204", method, path, body, st, b)
+				}
+			}
+			check := func(path, want string) {
+				t.Helper()
+				if got := idList(t, n, path); got != want {
+					t.Errorf("%s: %s, want %s", path, got, want)
+				}
+			}
+			hl := func(thing int) int {
+				return len(n.get(t, fmt.Sprintf("/Things(%d)/HistoricalLocations", thing))["value"].([]any))
+			}
+			before := hl(1)
+			ok("POST", "/Things(1)/Locations/$ref", `{"@iot.id":3}`)
+			check("/Things(1)/Locations?$orderby=id", "[1 3]")
+			if hl(1) != before+1 {
+				t.Errorf("linking a Location made %d HistoricalLocations, want 1", hl(1)-before)
+			}
+			ok("POST", "/Things(1)/Locations/$ref", `{"@iot.id":"3"}`) // already linked: nothing changes
+			if hl(1) != before+1 {
+				t.Errorf("linking again made another HistoricalLocation")
+			}
+			ok("POST", "/Things(1)/Locations/$ref", `{"@iot.selfLink":"`+base+`/Locations(2)"}`)
+			check("/Things(1)/Locations?$orderby=id", "[1 2 3]")
+			ok("DELETE", "/Things(1)/Locations(2)/$ref", "")
+			check("/Things(1)/Locations?$orderby=id", "[1 3]")
+			check("/Locations(2)/Things", "[2]") // the Location itself stays
+			ok("DELETE", "/Things(1)/Locations/$ref?$id="+url.QueryEscape(base+"/Locations(3)"), "")
+			check("/Things(1)/Locations", "[1]")
+			ok("PUT", "/Datastreams(1)/Sensor/$ref", `{"@iot.id":2}`)
+			check("/Sensors(2)/Datastreams?$orderby=id", "[1 2]")
+			ok("POST", "/Things(3)/Datastreams/$ref", `{"@odata.id":"Datastreams(9)"}`)
+			check("/Things(3)/Datastreams", "[9]")
+			check("/Things(2)/Datastreams", "[8]")
+			before = hl(2)
+			ok("POST", "/Locations(3)/Things/$ref", `{"@iot.id":2}`) // from the other side
+			check("/Things(2)/Locations?$orderby=id", "[2 3]")
+			if hl(2) != before+1 {
+				t.Errorf("linking a Thing to a Location made %d HistoricalLocations for it, want 1", hl(2)-before)
+			}
+			ok("DELETE", "/Locations(3)/Things(2)/$ref", "")
+			check("/Things(2)/Locations", "[2]")
+
+			for _, c := range []struct {
+				method, path, body string
+				status             int
+				msg                string
+			}{
+				{"DELETE", "/Datastreams(1)/Sensor/$ref", "", 400, "a Datastream must have a Sensor; link another one with PUT Datastreams(1)/Sensor/$ref"},
+				{"DELETE", "/Things(1)/Datastreams(1)/$ref", "", 400, "Datastreams(1) cannot be removed from Things(1)/Datastreams: a Datastream must have a Thing"},
+				{"DELETE", "/Observations(1)/FeatureOfInterest/$ref", "", 400, "an Observation must have a FeatureOfInterest"},
+				{"DELETE", "/HistoricalLocations(1)/Thing/$ref", "", 400, "must have a Thing"},
+				{"POST", "/Datastreams(1)/Sensor/$ref", `{"@iot.id":1}`, 400, "Sensor is a single entity; change it with PUT"},
+				{"PUT", "/Things(1)/Locations/$ref", `{"@iot.id":2}`, 400, "Locations is a collection; add to it with POST"},
+				{"POST", "/Things(1)/Locations/$ref", `{"@iot.id":99}`, 404, "Locations(99) does not exist"},
+				{"PUT", "/Datastreams(1)/Sensor/$ref", `{"@iot.id":99}`, 404, "Sensors(99) does not exist"},
+				{"POST", "/Things(99)/Locations/$ref", `{"@iot.id":2}`, 404, "Things(99) does not exist"},
+				{"POST", "/Things(1)/Locations/$ref", `{"@iot.selfLink":"` + base + `/Things(2)"}`, 400, `is not a Location`},
+				{"POST", "/Things(1)/Locations/$ref", `{"@iot.selfLink":"nonsense"}`, 400, `\"nonsense\" is not the URL of an entity`},
+				{"POST", "/Things(1)/Locations/$ref", `{"@iot.id":3,"name":"x"}`, 400, "exactly one of"},
+				{"POST", "/Things(1)/Locations/$ref", `{"@iot.id":"abc"}`, 400, "@iot.id: \\\"abc\\\" is not an id"},
+				{"POST", "/Things(1)/Locations/$ref", `{"id":3}`, 400, `unexpected member \"id\"`},
+				{"POST", "/Things(1)/Locations/$ref", `[3]`, 400, "want a JSON object"},
+				{"POST", "/Things(1)/Locations/$ref", ``, 400, "request body is empty"},
+				{"POST", "/Things(1)/Locations(3)/$ref", `{"@iot.id":3}`, 400, "goes in the body"},
+				{"DELETE", "/Things(1)/Locations/$ref", "", 400, "name the link to remove"},
+				{"DELETE", "/Things(1)/Locations(1)/$ref?$id=Locations(1)", "", 400, "either in the path or in $id"},
+				{"DELETE", "/Things(1)/Locations/$ref?$id=Things(1)", "", 400, "is not a Location"},
+				{"DELETE", "/Things(1)/Locations(2)/$ref", "", 404, "Things(1) has no Locations(2)"},
+				{"POST", "/Things(1)/$ref", `{"@iot.id":3}`, 400, "name the navigation property"},
+				{"POST", "/Things/$ref", `{"@iot.id":3}`, 400, "name the navigation property"},
+				{"PATCH", "/Things(1)/Locations/$ref", `{"@iot.id":3}`, 405, "PATCH is not allowed"},
+			} {
+				st, b := n.call(t, c.method, c.path, c.body)
+				if st != c.status || !strings.Contains(b, c.msg) {
+					t.Errorf("%s %s %s: %d %s; want %d containing %q", c.method, c.path, c.body, st, b, c.status, c.msg)
+				}
+			}
+			// unauthenticated: refused before anything is read
+			req, _ := http.NewRequest("POST", base+"/Things(1)/Locations/$ref", strings.NewReader(`{"@iot.id":3}`))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("$ref write without a key: %d, want 401", resp.StatusCode)
+			}
+			// nothing the refusals touched changed
+			check("/Things(1)/Locations", "[1]")
+			check("/Sensors(2)/Datastreams?$orderby=id", "[1 2]")
+			check("/Things(1)/Datastreams?$orderby=id", "[1 2 3 4 5 6 7]")
 		})
 	}
 }

@@ -35,6 +35,15 @@ type Store interface {
 	Delete(ctx context.Context, set string, id int64) error
 }
 
+// Linker is what a Store needs for the $ref writes (link and unlink). A Store without it
+// answers them with 405 Method Not Allowed.
+type Linker interface {
+	// Link adds target to set(id)'s navigation property nav (replacing it when nav is
+	// to-one); Unlink removes it. See sqlq.Entities.Link and Unlink.
+	Link(ctx context.Context, set string, id int64, nav string, target int64) error
+	Unlink(ctx context.Context, set string, id int64, nav string, target int64) error
+}
+
 // Ingester accepts observations on the ingest path (QC, store, and what follows a commit).
 type Ingester interface {
 	Ingest(ctx context.Context, source string, obs []sensing.Observation) ([]int64, []error, error)
@@ -127,6 +136,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.batch(w, r)
+		return
+	}
+	if res.Ref && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.refWrite(w, r, res)
 		return
 	}
 	switch r.Method {
