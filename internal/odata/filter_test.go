@@ -231,7 +231,7 @@ func TestParseOptions(t *testing.T) {
 	if len(o.Select) != 3 || o.Select[1].Name != "name" || o.Select[1].P != 5 || o.Select[2].Name != "Datastreams" {
 		t.Errorf("select %+v", o.Select)
 	}
-	if len(o.Expand) != 3 {
+	if len(o.Expand) != 2 { // Datastreams/Sensor is merged into Datastreams(...)
 		t.Fatalf("expand %+v", o.Expand)
 	}
 	ds := o.Expand[0]
@@ -248,8 +248,37 @@ func TestParseOptions(t *testing.T) {
 	if o.Expand[1].Names()[0] != "Locations" || o.Expand[1].Options.Filter != nil {
 		t.Errorf("Locations %+v", o.Expand[1])
 	}
-	if n := o.Expand[2].Names(); len(n) != 2 || n[1] != "Sensor" || o.Expand[2].Options.Select[0].Name != "name" {
-		t.Errorf("Datastreams/Sensor %+v", o.Expand[2])
+	if len(ds.Options.Expand) != 2 || ds.Options.Expand[1].Names()[0] != "Sensor" || len(ds.Options.Expand[1].Path) != 1 || ds.Options.Expand[1].Options.Select[0].Name != "name" {
+		t.Errorf("Datastreams/Sensor not merged into Datastreams: %+v", ds.Options.Expand)
+	}
+}
+
+// Items on the same navigation property merge; paths of several steps nest.
+func TestExpandMerge(t *testing.T) {
+	for in, want := range map[string]string{
+		"Datastreams/Sensor,Datastreams/ObservedProperty":                     "Datastreams($expand=Sensor,ObservedProperty)",
+		"Datastreams($select=name),Datastreams/Sensor($select=id)":            "Datastreams($select=name;$expand=Sensor($select=id))",
+		"Datastreams/Observations/FeatureOfInterest,Datastreams/Thing":        "Datastreams($expand=Observations($expand=FeatureOfInterest),Thing)",
+		"Datastreams/Sensor,Datastreams($top=2;$expand=Sensor($select=name))": "Datastreams($expand=Sensor($select=name);$top=2)",
+		"Locations,Datastreams,Locations":                                     "Locations,Datastreams",
+	} {
+		items, err := ParseExpand(in)
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		var got []string
+		for _, it := range items {
+			got = append(got, it.String())
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("%s: %s, want %s", in, strings.Join(got, ","), want)
+		}
+	}
+	_, err := ParseExpand("Datastreams($top=1),Datastreams($top=2)")
+	var oe *Error
+	if !errors.As(err, &oe) || oe.Pos != 21 || !strings.Contains(oe.Msg, "Datastreams is expanded twice with options of its own") {
+		t.Errorf("two sets of options: %v", err)
 	}
 }
 

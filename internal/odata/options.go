@@ -256,7 +256,56 @@ func parseExpand(v, opt string, base, depth int) ([]ExpandItem, *Error) {
 		}
 		items = append(items, it)
 	}
-	return items, nil
+	return mergeExpand(items, opt)
+}
+
+// mergeExpand turns every item whose path has several steps into nested items of one step
+// (Datastreams/Observations($top=1) becomes Datastreams($expand=Observations($top=1))) and
+// merges the items on the same navigation property, so that
+// $expand=Datastreams($select=name),Datastreams/Sensor expands the Sensor of each of the
+// Datastreams selected. Two items on the same property that both have options of their own
+// ($filter, $orderby, $select, $top, $skip, $count) are an error: which to apply is not clear.
+func mergeExpand(items []ExpandItem, opt string) ([]ExpandItem, *Error) {
+	var out []ExpandItem
+	index := map[string]int{}
+	for _, it := range items {
+		if len(it.Path) > 1 {
+			rest := ExpandItem{Path: it.Path[1:], Options: it.Options}
+			nested, err := mergeExpand([]ExpandItem{rest}, opt)
+			if err != nil {
+				return nil, err
+			}
+			it = ExpandItem{Path: it.Path[:1], Options: &Options{Origin: it.Options.Origin, Expand: nested}}
+		}
+		name := it.Path[0].Name
+		i, seen := index[name]
+		if !seen {
+			index[name] = len(out)
+			out = append(out, it)
+			continue
+		}
+		prev := out[i].Options
+		if prev.hasOwn() && it.Options.hasOwn() {
+			return nil, &Error{Option: opt, Pos: it.Path[0].P, Msg: fmt.Sprintf("%s is expanded twice with options of its own; give them once", name)}
+		}
+		merged := *prev
+		if it.Options.hasOwn() {
+			merged = *it.Options
+		}
+		both := append(append([]ExpandItem{}, prev.Expand...), it.Options.Expand...)
+		expand, err := mergeExpand(both, opt)
+		if err != nil {
+			return nil, err
+		}
+		merged.Expand = expand
+		out[i] = ExpandItem{Path: out[i].Path, Options: &merged}
+	}
+	return out, nil
+}
+
+// hasOwn reports whether o has options other than $expand.
+func (o *Options) hasOwn() bool {
+	return o.Filter != nil || o.OrderBy != nil || o.Select != nil || o.Top != nil || o.Skip != nil || o.Count != nil
 }
 
 func parseExpandItem(s, opt string, base, depth int) (ExpandItem, *Error) {

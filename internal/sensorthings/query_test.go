@@ -178,6 +178,8 @@ func TestPagingFollowsToTheSameResult(t *testing.T) {
 				{"/Things(1)/Datastreams", "$orderby=name&$select=name,unitOfMeasurement", 2},
 				{"/Things", "$orderby=" + q("properties/rank,properties/river desc") + "&$select=properties/river", 1},
 				{"/Datastreams(3)/Observations/$ref", "$orderby=result", 2},
+				{"/Datastreams", "$orderby=" + q("Observations/any(o: o/result eq 3) desc,name in ('a','z'),id desc") + "&$select=name", 2},
+				{"/Observations", "$orderby=" + q("Datastream/Thing/Datastreams/any(d: d/name eq 'z'),result") + "&$filter=" + q("result in (0, 3)"), 4},
 			} {
 				paged := follow(t, n, c.path+"?"+c.opts+"&$top="+fmt.Sprint(c.top), c.top)
 				whole := n.get(t, c.path+"?"+c.opts+"&$top=1000")
@@ -520,6 +522,33 @@ func TestLambdaAndIn(t *testing.T) {
 				if st, b := n.call(t, "GET", c.path+"?$filter="+q(c.filter), ""); st != 400 || !strings.Contains(b, c.msg) {
 					t.Errorf("%.60s: %d %.300s, want 400 with %q", c.filter, st, b, c.msg)
 				}
+			}
+		})
+	}
+}
+
+// Two $expand items through the same navigation property both apply (they used to overwrite
+// each other): Datastreams/Sensor,Datastreams/ObservedProperty gives each Datastream both.
+func TestExpandSameNavigationTwice(t *testing.T) {
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			n := newStoreNode(t, store)
+			seedPaging(t, n)
+			m := n.get(t, "/Things(2)?$expand="+q("Datastreams($select=name),Datastreams/Sensor($select=id),Datastreams/ObservedProperty"))
+			dss := m["Datastreams"].([]any)
+			if len(dss) != 2 {
+				t.Fatalf("Datastreams: %v", m)
+			}
+			for _, d := range dss {
+				d := d.(map[string]any)
+				s, _ := d["Sensor"].(map[string]any)
+				op, _ := d["ObservedProperty"].(map[string]any)
+				if d["name"] == nil || d["description"] != nil || s == nil || len(s) != 2 || s["@iot.id"] == nil || op == nil || op["name"] != "level" {
+					t.Errorf("Datastream %v", d)
+				}
+			}
+			if st, b := n.call(t, "GET", "/Things?$expand="+q("Datastreams($top=1),Datastreams($top=2)"), ""); st != 400 || !strings.Contains(b, "expanded twice") {
+				t.Errorf("two sets of options: %d %s", st, b)
 			}
 		})
 	}
