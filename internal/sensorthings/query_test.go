@@ -288,6 +288,7 @@ func TestSelectNested(t *testing.T) {
 				{"/Things?$select=Datastreams/name", `select inside the navigation property Datastreams`},
 				{"/Things?$expand=" + q("Datastreams($select=name,unitOfMeasurement/name,nmae)"), `$expand: position 49: Datastream has no property \"nmae\"`},
 				{"/Things?$select=properties//river", `expected a name after '/'`},
+				{"/Observations?$resultFormat=dataArray&$select=result,parameters/depth", `$select: position 8: parameters/depth: the components of $resultFormat=dataArray are whole properties`},
 			} {
 				if st, b := n.call(t, "GET", c.path, ""); st != 400 || !strings.Contains(b, c.msg) {
 					t.Errorf("%s: %d %s, want 400 with %q", c.path, st, b, c.msg)

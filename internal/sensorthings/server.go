@@ -1,6 +1,6 @@
 // Package sensorthings serves the OGC SensorThings API 1.1 (Part 1: Sensing) over HTTP:
-// resource paths, the OData query options, create/update/delete with deep insert, the
-// dataArray extension and JSON batch requests. It holds no SQL: it parses and checks requests,
+// resource paths, the OData query options, create/update/delete with deep insert, links
+// through $ref writes, the dataArray extension and JSON batch requests. It holds no SQL: it parses and checks requests,
 // asks a Store, and writes the standard's JSON.
 package sensorthings
 
@@ -310,6 +310,12 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, res *resource) {
 			if t.Set != sensing.Observations {
 				s.Error(w, r, apperr.E(apperr.Invalid, "$resultFormat=dataArray applies to Observations"))
 				return
+			}
+			for _, it := range opts.Select {
+				if len(it.Path) > 0 {
+					s.Error(w, r, &odata.Error{Option: "$select", Pos: it.P, Msg: fmt.Sprintf("%s: the components of $resultFormat=dataArray are whole properties", it)})
+					return
+				}
 			}
 			out.dataArray(page, opts)
 		default:
