@@ -363,6 +363,19 @@ func TestRefWrites(t *testing.T) {
 			}
 			ok("DELETE", "/Locations(3)/Things(2)/$ref", "")
 			check("/Things(2)/Locations", "[2]")
+			// an Observation moved to another Datastream: both Datastreams' phenomenonTime follow
+			ok("POST", "/Datastreams(2)/Observations/$ref", `{"@iot.id":4}`)
+			check("/Datastreams(1)/Observations?$orderby=id", "[1 2 3]")
+			for _, d := range []int{1, 2} {
+				var times []string
+				for _, o := range n.get(t, fmt.Sprintf("/Datastreams(%d)/Observations?$orderby=phenomenonTime", d))["value"].([]any) {
+					times = append(times, o.(map[string]any)["phenomenonTime"].(string))
+				}
+				want := times[0] + "/" + times[len(times)-1]
+				if got := n.get(t, fmt.Sprintf("/Datastreams(%d)", d))["phenomenonTime"]; got != want {
+					t.Errorf("Datastreams(%d) phenomenonTime %v after the move, want %s", d, got, want)
+				}
+			}
 
 			for _, c := range []struct {
 				method, path, body string

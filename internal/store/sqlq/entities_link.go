@@ -21,11 +21,20 @@ func (s *Entities) Link(ctx context.Context, set string, id int64, nav string, t
 	if !ok {
 		return apperr.E(apperr.Invalid, "%s has no navigation property %s", set, nav)
 	}
-	ref := &sensing.Entity{Set: l.Target, ID: target, Ref: true}
-	if l.Via == nil {
-		// a foreign key on one side: the update of links does it, with its checks and the
-		// derived values it keeps (an Observation moving to another Datastream)
+	// A foreign key on one side: an update of the row holding it does the work, with its
+	// checks and the derived values it keeps (a Datastream's phenomenonTime when an
+	// Observation moves to another Datastream).
+	switch {
+	case l.LocalFK != "":
+		ref := &sensing.Entity{Set: l.Target, ID: target, Ref: true}
 		return s.Update(ctx, &sensing.Entity{Set: set, ID: id, Props: map[string]any{}, Links: map[string][]*sensing.Entity{nav: {ref}}}, false)
+	case l.RemoteFK != "":
+		back, _ := backNav(set, nav)
+		ref := &sensing.Entity{Set: set, ID: id, Ref: true}
+		if err := s.Update(ctx, &sensing.Entity{Set: l.Target, ID: target, Props: map[string]any{}, Links: map[string][]*sensing.Entity{back: {ref}}}, false); err != nil {
+			return err
+		}
+		return nil
 	}
 	return s.tx(ctx, fmt.Sprintf("%s(%d)/%s", set, id, nav), func(tx Tx) error {
 		if err := s.exists(ctx, tx, set, id); err != nil {
