@@ -195,6 +195,8 @@ func TestPagingFollowsToTheSameResult(t *testing.T) {
 				top                 int
 			}{
 				{"/Things?$orderby=name", "Datastreams($orderby=name;$select=name;$filter=name ne 'q';$count=true)", "/Things({ID})/Datastreams?$orderby=name&$select=name&$filter=" + q("name ne 'q'") + "&$count=true", []string{"Datastreams"}, 2},
+				{"/Things?$orderby=name", "Datastreams($filter=Observations/any(o: o/result in (1, 3)) and name ne 'x';$orderby=properties/x,name;$select=name,Observations)",
+					"/Things({ID})/Datastreams?$filter=" + q("Observations/any(o: o/result in (1, 3)) and name ne 'x'") + "&$orderby=" + q("properties/x,name") + "&$select=name,Observations", []string{"Datastreams"}, 1},
 				{"/Things?$orderby=name", "Datastreams($orderby=name desc;$skip=1;$select=id,name)", "/Things({ID})/Datastreams?$orderby=" + q("name desc") + "&$skip=1&$select=id,name", []string{"Datastreams"}, 3},
 				{"/Datastreams?$orderby=id", "Observations($orderby=result desc;$select=result,resultTime;$expand=Datastream($select=name))",
 					"/Datastreams({ID})/Observations?$orderby=" + q("result desc") + "&$select=result,resultTime&$expand=" + q("Datastream($select=name)"), []string{"Observations"}, 2},
