@@ -188,6 +188,11 @@ func TestPagingFollowsToTheSameResult(t *testing.T) {
 				}
 				same(t, c.path+"?"+c.opts, paged, whole["value"].([]any))
 			}
+			// a $skiptoken carried over to another order is refused, not silently restarted
+			next := n.get(t, "/Observations?$orderby=result&$top=2")["@iot.nextLink"].(string)
+			if st, b := n.call(t, "GET", strings.Replace(next, "%24orderby=result", "%24orderby=result%2Cid", 1), ""); st != 400 || !strings.Contains(b, "$skiptoken was made for another $orderby") {
+				t.Errorf("skiptoken with another $orderby: %d %s", st, b)
+			}
 			// expanded collections: each nextLink inside an item continues that item's collection
 			for _, c := range []struct {
 				path, expand, whole string

@@ -218,6 +218,10 @@ func (s *Entities) list(ctx context.Context, tx Tx, query *sensing.Query, depth 
 	if err != nil {
 		return nil, err
 	}
+	if query.Cursor != nil && len(query.Cursor.Keys) != len(terms) {
+		// a $skiptoken from a listing in another order: continuing it would silently start over
+		return nil, apperr.E(apperr.Invalid, "$skiptoken was made for another $orderby; follow @iot.nextLink as given")
+	}
 	page := &sensing.Page{}
 	cur := query.Cursor
 	if cur == nil && depth == 0 {
