@@ -2,6 +2,8 @@ package sensorthings
 
 import (
 	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,6 +117,48 @@ func FuzzRefBody(f *testing.F) {
 		if bytes.Contains(b, []byte("Link")) || bytes.Contains(b, []byte("odata")) {
 			if !bytes.Contains(b, []byte("Locations(")) {
 				t.Fatalf("%s: a URL not of a Location accepted", b)
+			}
+		}
+	})
+}
+
+// FuzzPrune: a JSON value pruned by a nested $select is valid JSON, null only when the value
+// is, and an object holding no member that was not selected.
+func FuzzPrune(f *testing.F) {
+	for _, s := range [][2]string{{`{"river":"Indus","site":{"name":"x","code":7}}`, "river,site/name"},
+		{`{"list":[1,{"a":2}]}`, "list/1/a,list/9"}, {`null`, "a"}, {`"text"`, "a"}, {`{"a":1}`, "a,a/b"}, {`[`, "a"}} {
+		f.Add([]byte(s[0]), s[1])
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, paths string) {
+		if !json.Valid(raw) {
+			return
+		}
+		sel := &selection{}
+		for _, p := range strings.Split(paths, ",") {
+			if p != "" {
+				sel.add(strings.Split(p, "/"))
+			}
+		}
+		if sel.all || len(sel.keys) == 0 {
+			return
+		}
+		out := prune(raw, sel)
+		if !json.Valid(out) {
+			t.Fatalf("prune(%s, %q) = %s, not JSON", raw, paths, out)
+		}
+		var m map[string]json.RawMessage
+		if string(bytes.TrimSpace(raw)) == "null" {
+			if string(out) != "null" {
+				t.Fatalf("prune(null) = %s", out)
+			}
+			return
+		}
+		if err := json.Unmarshal(out, &m); err != nil || m == nil {
+			t.Fatalf("prune(%s, %q) = %s, not an object", raw, paths, out)
+		}
+		for k := range m {
+			if sel.sub[k] == nil {
+				t.Fatalf("prune(%s, %q) kept %q", raw, paths, k)
 			}
 		}
 	})
