@@ -818,11 +818,18 @@ func (s *state) lambda(set, alias string, e *odata.Lambda) (val, error) {
 			return val{}, &odata.Error{Option: s.opt, Pos: seg.P, Msg: fmt.Sprintf("%s has no navigation property %q", cur, seg.Name)}
 		}
 		a := s.newAlias()
-		_, from, cond, err := s.c.Schema.Join(cur, seg.Name, curAlias, a)
-		if err != nil {
-			return val{}, &odata.Error{Option: s.opt, Pos: seg.P, Msg: err.Error()}
+		if v := l.Via; v != nil {
+			// through the link table, so that its key (not a scan of the target) finds the members
+			la := a + "l"
+			froms = append(froms, v.Table+" "+la, s.c.Schema[l.Target].Name+" "+a)
+			conds = append(conds, la+"."+v.LocalCol+" = "+curAlias+".id", a+".id = "+la+"."+v.RemoteCol)
+		} else {
+			_, from, cond, err := s.c.Schema.Join(cur, seg.Name, curAlias, a)
+			if err != nil {
+				return val{}, &odata.Error{Option: s.opt, Pos: seg.P, Msg: err.Error()}
+			}
+			froms, conds = append(froms, from), append(conds, cond)
 		}
-		froms, conds = append(froms, from), append(conds, cond)
 		many = many || l.Many
 		cur, curAlias = l.Target, a
 	}
