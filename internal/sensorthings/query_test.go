@@ -511,6 +511,12 @@ func TestLambdaAndIn(t *testing.T) {
 					th := o["Datastream"].(obj)["Thing"].(obj)
 					return oneOf(o["result"], 3.0, 1.0) && anyOf(many(th, "Datastreams"), func(d obj) bool { return d["name"] == "z" })
 				}},
+				{"/HistoricalLocations", "Locations/any(l: l/name in ('Tarbela', 'Marala'))", "Locations", func(h obj) bool {
+					return anyOf(many(h, "Locations"), func(l obj) bool { return oneOf(l["name"], "Tarbela", "Marala") })
+				}},
+				{"/FeaturesOfInterest", "Observations/any(o: o/result eq 3 and o/Datastream/name eq 'z')", "Observations($top=1000;$expand=Datastream)", func(f obj) bool {
+					return anyOf(many(f, "Observations"), func(o obj) bool { return result(o) == 3 && o["Datastream"].(obj)["name"] == "z" })
+				}},
 				{"/Locations", "Things/any(t: t/properties/river eq 'Indus' or t/properties/rank in (1))", "Things", func(l obj) bool {
 					return anyOf(many(l, "Things"), func(th obj) bool {
 						p := th["properties"].(obj)
