@@ -94,6 +94,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Lookups", testLookups},
 		{"AuthKeys", testAuth},
 		{"DeleteLocationPrunesHistory", testDeleteLocation},
+		{"LambdaAndIn", testLambdaIn},
+		{"Links", testLinks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
