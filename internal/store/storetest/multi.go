@@ -226,6 +226,26 @@ func testMultiDatastreams(t *testing.T, s Stores) {
 	if got := idsOf(list(t, s, sensing.ObservedProperties, under(sensing.MultiDatastreams, 1, "ObservedProperties"), "").Entities); got != "[3 1]" {
 		t.Errorf("ObservedProperties after PATCH: %s, want [3 1]", got)
 	}
+	// $ref writes cannot add or remove one of its ObservedProperties (from either side)
+	for _, c := range []struct {
+		set, nav string
+		id, to   int64
+		unlink   bool
+	}{
+		{sensing.MultiDatastreams, "ObservedProperties", 1, 2, false},
+		{sensing.MultiDatastreams, "ObservedProperties", 1, 3, true},
+		{sensing.ObservedProperties, "MultiDatastreams", 2, 1, false},
+	} {
+		var err error
+		if c.unlink {
+			err = s.Entities.Unlink(ctx(), c.set, c.id, c.nav, c.to)
+		} else {
+			err = s.Entities.Link(ctx(), c.set, c.id, c.nav, c.to)
+		}
+		if kind(err) != apperr.Invalid || !strings.Contains(apperr.Message(err), "together with its unitOfMeasurements") {
+			t.Errorf("$ref write %s(%d)/%s %d (unlink %v): %v", c.set, c.id, c.nav, c.to, err, c.unlink)
+		}
+	}
 	// moving an Observation to the MultiDatastream leaves its Datastream; its extents follow
 	both := &sensing.Entity{Set: sensing.Observations, ID: 6, Props: map[string]any{}, Links: map[string][]*sensing.Entity{
 		"Datastream": {{Set: sensing.Datastreams, ID: 1, Ref: true}}, "MultiDatastream": {{Set: sensing.MultiDatastreams, ID: 1, Ref: true}}}}

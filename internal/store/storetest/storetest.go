@@ -94,6 +94,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Lookups", testLookups},
 		{"AuthKeys", testAuth},
 		{"DeleteLocationPrunesHistory", testDeleteLocation},
+		{"LambdaAndIn", testLambdaIn},
+		{"Links", testLinks},
 		{"MultiDatastreams", testMultiDatastreams},
 	}
 	for _, tt := range tests {
