@@ -111,6 +111,16 @@ func TestMultiDatastreams(t *testing.T) {
 	if m := n.must(200, "PUT", "/MultiDatastreams(1)", put); m["name"] != "Khanki gauge" || m["properties"].(map[string]any)["reader"] != "PDMA" {
 		t.Errorf("PUT MultiDatastreams(1): %v", m)
 	}
+	// an expanded, cut-off ObservedProperties goes on, in rank order, through its nextLink
+	md = n.must(200, "GET", "/MultiDatastreams(1)?$expand=ObservedProperties($top=1;$select=id)", "")
+	first := md["ObservedProperties"].([]any)
+	next, _ := md["ObservedProperties@iot.nextLink"].(string)
+	if len(first) != 1 || first[0].(map[string]any)["@iot.id"].(float64) != 1 || next == "" {
+		t.Fatalf("$expand=ObservedProperties($top=1): %v", md)
+	}
+	if got := fmt.Sprint(ids(n.must(200, "GET", strings.TrimPrefix(next, n.srv.URL+"/v1.1"), ""))); got != "[3]" {
+		t.Errorf("following %s: %s, want [3]", next, got)
+	}
 	// $resultFormat=dataArray groups by MultiDatastream
 	da := n.must(200, "GET", "/Observations?$filter=phenomenonTime%20ge%202025-08-27T00:00:00Z&$resultFormat=dataArray&$orderby=id", "")
 	var groups []string
@@ -139,6 +149,8 @@ func TestMultiDatastreams(t *testing.T) {
 		{"POST", "/ObservedProperties", `{"name":"x","definition":"x","description":"x","MultiDatastreams":[{"@iot.id":1}]}`, "not inside an ObservedProperty"},
 		{"PATCH", "/MultiDatastreams(1)", `{"unitOfMeasurements":[{"name":"metre","symbol":"m","definition":"m"}]}`, "unitOfMeasurements has 1 elements but there are 2"},
 		{"PATCH", "/Observations(8)", `{"result":[1]}`, "result has 1 values"},
+		{"POST", "/MultiDatastreams(1)/ObservedProperties/$ref", `{"@iot.id":2}`, "together with its unitOfMeasurements"},
+		{"DELETE", "/MultiDatastreams(1)/ObservedProperties(3)/$ref", ``, "together with its unitOfMeasurements"},
 	} {
 		if c.body == create {
 			t.Fatalf("case %q changes nothing in the example", c.msg)
