@@ -66,7 +66,8 @@ func (s *Service) count(ctx context.Context, source string, obs []sensing.Observ
 			bad++
 			rejected = append(rejected, e)
 			if s.Log != nil && bad <= 3 {
-				s.Log.DebugContext(ctx, "observation_rejected", "source", source, "datastream", obs[i].DatastreamID, "reason", apperr.Message(e))
+				s.Log.DebugContext(ctx, "observation_rejected", "source", source, "datastream", obs[i].DatastreamID,
+					"multi_datastream", obs[i].MultiDatastreamID, "reason", apperr.Message(e))
 			}
 		}
 	}

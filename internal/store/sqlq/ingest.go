@@ -78,13 +78,14 @@ func (s *Entities) ingest(ctx context.Context, obs []sensing.Observation, dedup 
 // dupKey identifies an observation for IngestNew: datastream, phenomenon time, result.
 type dupKey struct {
 	ds, start, end int64
+	md             int64 // the MultiDatastream, for an Observation of one (ds is 0)
 	num            float64
 	hasNum         bool
 	json           string
 }
 
 func keyOf(o *sensing.Observation) dupKey {
-	k := dupKey{ds: o.DatastreamID, start: us(o.PhenStart), end: us(o.PhenEnd), json: string(o.ResultJSON)}
+	k := dupKey{ds: o.DatastreamID, md: o.MultiDatastreamID, start: us(o.PhenStart), end: us(o.PhenEnd), json: string(o.ResultJSON)}
 	if o.ResultNum != nil {
 		k.num, k.hasNum = *o.ResultNum, true
 	}
@@ -95,25 +96,31 @@ func keyOf(o *sensing.Observation) dupKey {
 // range read per datastream over the batch's time span, instead of a query per row.
 func (s *Entities) existing(ctx context.Context, tx Tx, obs []sensing.Observation) (map[dupKey]bool, error) {
 	type span struct{ lo, hi int64 }
-	spans := map[int64]*span{}
+	type stream struct{ ds, md int64 } // a Datastream, or a MultiDatastream
+	spans := map[stream]*span{}
 	for i := range obs {
 		a := us(obs[i].PhenStart)
-		sp := spans[obs[i].DatastreamID]
+		st := stream{obs[i].DatastreamID, obs[i].MultiDatastreamID}
+		sp := spans[st]
 		if sp == nil {
-			spans[obs[i].DatastreamID] = &span{a, a}
+			spans[st] = &span{a, a}
 			continue
 		}
 		sp.lo, sp.hi = min(sp.lo, a), max(sp.hi, a)
 	}
 	seen := make(map[dupKey]bool, len(obs))
-	for ds, sp := range spans {
+	for st, sp := range spans {
+		col, id := "datastream_id", st.ds
+		if st.md != 0 {
+			col, id = "multi_datastream_id", st.md
+		}
 		rows, err := tx.Query(ctx, `SELECT phen_start, phen_end, result_num, result_json FROM observations
-			WHERE datastream_id = ? AND phen_start BETWEEN ? AND ?`, ds, sp.lo, sp.hi)
+			WHERE `+col+` = ? AND phen_start BETWEEN ? AND ?`, id, sp.lo, sp.hi)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
-			k := dupKey{ds: ds}
+			k := dupKey{ds: st.ds, md: st.md}
 			var num *float64
 			var js *string
 			if err := rows.Scan(&k.start, &k.end, &num, &js); err != nil {

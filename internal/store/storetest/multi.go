@@ -2,12 +2,14 @@ package storetest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
 // weather is a MultiDatastream (OGC 18-088 §9) on Thing 1 with a new Sensor and three
@@ -165,6 +167,16 @@ func testMultiDatastreams(t *testing.T, s Stores) {
 		t.Errorf("outbox after ingest: %s, want %s", strings.Join(got, " "), want)
 	}
 
+	// IngestNew (re-playable sources) knows an Observation of a MultiDatastream stored already,
+	// and tells it from the same time and result of a Datastream
+	again := []sensing.Observation{multiObs(1, "2025-08-28T12:00:00Z", `[500000,30,1100000]`), obs(2, "2025-08-28T12:00:00Z", `[500000,30,1100000]`)}
+	_, errs, err = s.Entities.IngestNew(ctx(), again)
+	if err != nil || !errors.Is(errs[0], sqlq.ErrDuplicate) || errs[1] != nil {
+		t.Errorf("IngestNew of a stored Observation of a MultiDatastream and a new one of a Datastream: %v %v", errs, err)
+	}
+	if err := s.Entities.Delete(ctx(), sensing.Observations, 11); err != nil { // the Datastream's, not needed below
+		t.Fatal(err)
+	}
 	// an Observation belongs to one Datastream or one MultiDatastream
 	for js, want := range map[string]string{
 		`{"phenomenonTime":"2025-09-01T00:00:00Z","result":[1,2,3],"Datastream":{"@iot.id":1},"MultiDatastream":{"@iot.id":1}}`: "not both",
