@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // MultiShape is what the MultiDatastream extension holds in line (OGC 18-088 §9.2, requirement
@@ -86,4 +87,39 @@ func MultiResult(result json.RawMessage, n int) ([]json.RawMessage, error) {
 		return nil, fmt.Errorf("result has %d values but the MultiDatastream has %d ObservedProperties", len(vals), n)
 	}
 	return vals, nil
+}
+
+// MultiQC reads the quality-control overrides of a MultiDatastream's n components from its
+// properties JSON object: properties.qc, when given, is an array of n elements, each null (the
+// defaults) or an override object as a Datastream's properties.qc (ParseQCOverride). It
+// returns, per component, a properties object {"qc": …} for ParseQCOverride, or nil; nil
+// altogether when there is no properties.qc. The error names the element that is wrong.
+func MultiQC(properties json.RawMessage, n int) ([]json.RawMessage, error) {
+	var p map[string]json.RawMessage
+	if t := bytes.TrimSpace(properties); len(t) == 0 || string(t) == "null" || json.Unmarshal(t, &p) != nil {
+		return nil, nil
+	}
+	raw, ok := p["qc"]
+	if !ok || string(bytes.TrimSpace(raw)) == "null" {
+		return nil, nil
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil || len(elems) != n {
+		return nil, fmt.Errorf("properties.qc of a MultiDatastream is an array with one override object (or null) per ObservedProperty (%d)", n)
+	}
+	out := make([]json.RawMessage, n)
+	for i, e := range elems {
+		if string(bytes.TrimSpace(e)) == "null" {
+			continue
+		}
+		out[i] = json.RawMessage(`{"qc":` + string(e) + `}`)
+		if _, err := ParseQCOverride(out[i]); err != nil {
+			// properties.qc.max: want a number … → properties.qc[1].max: want a number …
+			if rest, ok := strings.CutPrefix(err.Error(), "properties.qc"); ok {
+				return nil, fmt.Errorf("properties.qc[%d]%s", i, rest)
+			}
+			return nil, fmt.Errorf("properties.qc[%d]: %w", i, err)
+		}
+	}
+	return out, nil
 }

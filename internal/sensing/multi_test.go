@@ -56,6 +56,36 @@ func TestMultiShape(t *testing.T) {
 	}
 }
 
+func TestMultiQC(t *testing.T) {
+	for _, c := range []struct {
+		props   string
+		n       int
+		want    string // the overrides as JSON
+		wantErr string
+	}{
+		{``, 2, "null", ""},
+		{`{"river":"Chenab"}`, 2, "null", ""},
+		{`{"qc":null}`, 2, "null", ""},
+		{`{"qc":[null,{"max":10}]}`, 2, `[null,{"qc":{"max":10}}]`, ""},
+		{`{"qc":{"max":10}}`, 2, "", "an array with one override object (or null) per ObservedProperty (2)"},
+		{`{"qc":[{"max":10}]}`, 2, "", "per ObservedProperty (2)"},
+		{`{"qc":[null,{"max":"ten"}]}`, 2, "", "properties.qc[1].max: want a number"},
+		{`{"qc":[null,{"colour":1}]}`, 2, "", "properties.qc[1]"},
+	} {
+		got, err := MultiQC(json.RawMessage(c.props), c.n)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("MultiQC(%s, %d): %v, want an error naming %q", c.props, c.n, err, c.wantErr)
+			}
+			continue
+		}
+		b, _ := json.Marshal(got)
+		if err != nil || string(b) != c.want {
+			t.Errorf("MultiQC(%s, %d): %s %v, want %s", c.props, c.n, b, err, c.want)
+		}
+	}
+}
+
 // FuzzMultiShape: the MultiDatastream parsers never panic; what they accept has the shape they
 // promise (objects for units, non-empty strings for types, exactly n values for a result).
 func FuzzMultiShape(f *testing.F) {
@@ -63,7 +93,19 @@ func FuzzMultiShape(f *testing.F) {
 	f.Add(`[]`, `[]`, `[]`, 0)
 	f.Add(`[7]`, `[""]`, `[null]`, 1)
 	f.Add(`{`, `[1]`, `5`, 1)
+	f.Add(`{"qc":[null,{"max":10,"expectedInterval":"PT1H"}]}`, `["a","b"]`, `[1,2]`, 2)
+	f.Add(`{"qc":[{"max":"x"}]}`, `[]`, `[]`, 1)
 	f.Fuzz(func(t *testing.T, units, types, result string, n int) {
+		if qc, err := MultiQC(json.RawMessage(units), n); err == nil && qc != nil {
+			if len(qc) != n {
+				t.Fatalf("MultiQC(%q, %d) gave %d overrides", units, n, len(qc))
+			}
+			for i, o := range qc {
+				if _, err := ParseQCOverride(o); o != nil && err != nil {
+					t.Fatalf("override %d accepted but not valid: %v", i, err)
+				}
+			}
+		}
 		m, err := ParseMultiShape(json.RawMessage(units), json.RawMessage(types))
 		if err == nil {
 			for i, u := range m.Units {

@@ -166,6 +166,24 @@ func TestMultiDatastreams(t *testing.T) {
 	if m := n.must(200, "GET", "/Observations?$count=true&$top=0", ""); m["@iot.count"].(float64) != 9 {
 		t.Errorf("refusals left Observations: %v", m["@iot.count"])
 	}
+	// QC per component, with an override for the second (properties.qc[1])
+	for body, msg := range map[string]string{
+		`{"properties":{"qc":{"max":10}}}`:            "properties.qc of a MultiDatastream is an array",
+		`{"properties":{"qc":[null,{"max":"ten"}]}}`:  "properties.qc[1].max: want a number",
+		`{"properties":{"qc":[null,null,{"max":1}]}}`: "one override object (or null) per ObservedProperty (2)",
+	} {
+		if st, b := n.do("PATCH", "/MultiDatastreams(1)", body); st != 400 || !strings.Contains(b, msg) {
+			t.Errorf("PATCH %s: %d %s, want 400 naming %q", body, st, b, msg)
+		}
+	}
+	n.must(200, "PATCH", "/MultiDatastreams(1)", `{"properties":{"qc":[null,{"max":10}]}}`)
+	o = n.must(201, "POST", "/MultiDatastreams(1)/Observations", `{"phenomenonTime":"2025-08-29T12:00:00+05:00","result":[700000,12]}`)
+	q := o["resultQuality"].(map[string]any)
+	comps, _ := q["components"].([]any)
+	if q["flag"] != "bad" || len(comps) != 2 || comps[0].(map[string]any)["flag"] != "good" || comps[1].(map[string]any)["flag"] != "bad" ||
+		!strings.Contains(fmt.Sprint(comps[1]), "above maximum 10") {
+		t.Errorf("per-component QC with an override: %v", q)
+	}
 	// delete: the MultiDatastream takes its Observations
 	n.must(200, "DELETE", "/MultiDatastreams(1)", "")
 	if st, _ := n.do("GET", "/Observations(7)", ""); st != 404 {

@@ -29,8 +29,8 @@ type multiInfo struct {
 // datastream's facts (until a failed transaction or a change to the sensing entities).
 //
 // QC per component: component i gets the default limits of its ObservedProperty and unit, and
-// properties.qc[i] of the MultiDatastream when properties.qc is an array (one override object,
-// or null, per component); a properties.qc that is not an array applies to no component.
+// properties.qc[i] of the MultiDatastream (sensing.MultiQC: an array with one override object,
+// or null, per component; checked when the MultiDatastream is written).
 func (s *Entities) multiDatastream(ctx context.Context, tx Tx, id int64) (*multiInfo, error) {
 	if m, ok := s.mdCache[id]; ok {
 		return m, nil
@@ -52,12 +52,7 @@ func (s *Entities) multiDatastream(ctx context.Context, tx Tx, id int64) (*multi
 	}
 	var qc []json.RawMessage
 	if props != nil {
-		var p struct {
-			QC json.RawMessage `json:"qc"`
-		}
-		if json.Unmarshal([]byte(*props), &p) == nil && len(p.QC) > 0 && p.QC[0] == '[' {
-			_ = json.Unmarshal(p.QC, &qc)
-		}
+		qc, _ = sensing.MultiQC(json.RawMessage(*props), len(shape.Units)) // refused on write when wrong
 	}
 	err = each(ctx, tx, func(r Rows) error {
 		i := len(m.Comps)
@@ -65,8 +60,8 @@ func (s *Entities) multiDatastream(ctx context.Context, tx Tx, id int64) (*multi
 		if i < len(shape.Types) {
 			c.ObservationType = shape.Types[i]
 		}
-		if i < len(qc) && string(qc[i]) != "null" {
-			c.Properties = json.RawMessage(`{"qc":` + string(qc[i]) + `}`)
+		if i < len(qc) {
+			c.Properties = qc[i]
 		}
 		m.Comps = append(m.Comps, c)
 		return r.Scan(&c.ObservedPropertyName, &c.ObservedPropertyDef)
@@ -196,11 +191,12 @@ func (s *Entities) checkMulti(m *multiInfo, o *sensing.Observation) error {
 // writing, inside the transaction, so that a refused write leaves nothing behind.
 func checkMultiShape(ctx context.Context, tx Tx, id int64) error {
 	var units, types, otype string
+	var props *string
 	var n, distinct int
-	err := tx.QueryRow(ctx, `SELECT unit_of_measurements, multi_observation_data_types, observation_type,
+	err := tx.QueryRow(ctx, `SELECT unit_of_measurements, multi_observation_data_types, observation_type, properties,
 		(SELECT count(*) FROM multi_datastream_observed_properties r WHERE r.multi_datastream_id = m.id),
 		(SELECT count(DISTINCT r.observed_property_id) FROM multi_datastream_observed_properties r WHERE r.multi_datastream_id = m.id)
-		FROM multi_datastreams m WHERE id = ?`, id).Scan(&units, &types, &otype, &n, &distinct)
+		FROM multi_datastreams m WHERE id = ?`, id).Scan(&units, &types, &otype, &props, &n, &distinct)
 	if err != nil {
 		return err
 	}
@@ -213,6 +209,9 @@ func checkMultiShape(ctx context.Context, tx Tx, id int64) error {
 	shape, err := sensing.ParseMultiShape(json.RawMessage(units), json.RawMessage(types))
 	if err == nil {
 		err = shape.Check(n)
+	}
+	if err == nil && props != nil {
+		_, err = sensing.MultiQC(json.RawMessage(*props), n)
 	}
 	if err != nil {
 		return apperr.Wrap(apperr.Invalid, err, "MultiDatastream: %s", err.Error())
