@@ -499,7 +499,9 @@ const apiRules = `rules:
 func api(c *checker, ids map[string]int64) {
 	t := c.t
 	ds := ids["Datastreams"]
-	yml := func(s string) req { return req{role: "admin", method: "PUT", path: "/api/v1/rules", ctype: "application/yaml", body: s} }
+	yml := func(s string) req {
+		return req{role: "admin", method: "PUT", path: "/api/v1/rules", ctype: "application/yaml", body: s}
+	}
 	c.must(200, yml(fmt.Sprintf(apiRules, ds)))
 	bad := yml("rules:\n  - id: x\n    kind: threshold\n")
 	bad.bad = true
