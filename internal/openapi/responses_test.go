@@ -582,6 +582,7 @@ func api(c *checker, ids map[string]int64) {
 	c.must(409, req{role: "operator", method: "POST", path: "/api/v1/subscribers", body: sub})
 	c.must(400, req{role: "operator", method: "POST", path: "/api/v1/subscribers", body: `{"name":"X","language":"ur","place":"district:Lahore","contacts":[{"channel":"sms","address":"12"}]}`})
 	c.must(403, req{role: "viewer", method: "POST", path: "/api/v1/subscribers", body: sub})
+	c.must(400, req{role: "operator", method: "POST", path: "/api/v1/subscribers", body: strings.Replace(sub, `{`, `{"org":"ndma",`, 1), bad: true})
 	c.must(200, req{role: "operator", method: "GET", path: "/api/v1/subscribers?limit=1"})
 	c.must(400, req{role: "operator", method: "GET", path: "/api/v1/subscribers?limit=0"})
 	c.must(200, req{role: "operator", method: "GET", path: fmt.Sprintf("/api/v1/subscribers/%d", sid)})
