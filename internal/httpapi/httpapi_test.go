@@ -98,6 +98,7 @@ type key struct{ clear, by string }
 type node struct {
 	t      *testing.T
 	srv    *httptest.Server
+	db     *sqlite.DB
 	api    *httpapi.Server
 	alerts *sqlq.Alerts
 	svc    *alert.Service
@@ -114,7 +115,7 @@ func newNode(t *testing.T) *node {
 	}
 	t.Cleanup(func() { db.Close() })
 	ks := sqlite.NewAuth(db)
-	n := &node{t: t, alerts: sqlite.NewAlerts(db), log: &syncBuffer{}, keys: map[string]key{}}
+	n := &node{t: t, db: db, alerts: sqlite.NewAlerts(db), log: &syncBuffer{}, keys: map[string]key{}}
 	for name, k := range map[string]struct {
 		org  string
 		role auth.Role
@@ -360,6 +361,45 @@ func TestAlertsByRole(t *testing.T) {
 	resp, b = n.do("POST", "/api/v1/alerts/1/cancel", "approver", `{"why":"gauge fault"}`)
 	if resp.StatusCode != 200 || !strings.Contains(b, `"state": "cancelled"`) {
 		t.Fatalf("cancel: %d %s", resp.StatusCode, b)
+	}
+}
+
+// oldDraft is a draft as the store kept it before the API had its own view (and as it still
+// keeps it): cap.Alert's JSON, with Go field names, null lists and zero times.
+const oldDraft = `{"Identifier":"","Sender":"test.rabta.org","Sent":"0001-01-01T00:00:00Z","Status":"Exercise","MsgType":"Alert",
+"Source":"","Scope":"Public","Restriction":"","Addresses":null,"Codes":null,"Note":"","References":null,"Incidents":null,
+"Infos":[{"Language":"ur","Categories":["Met"],"Event":"سیلاب","ResponseType":["Evacuate"],"Urgency":"Immediate","Severity":"Severe",
+"Certainty":"Observed","Audience":"","EventCodes":null,"Effective":"0001-01-01T00:00:00Z","Onset":"0001-01-01T00:00:00Z",
+"Expires":"2025-08-28T12:00:00+05:00","SenderName":"","Headline":"کھنکی پر سیلاب","Description":"","Instruction":"","Web":"","Contact":"",
+"Parameters":[{"ValueName":"rabta:level","Value":"High"}],"Resources":null,
+"Areas":[{"AreaDesc":"Khanki","Polygons":null,"Circles":[{"Center":{"Lat":32.4,"Lon":73.97},"RadiusKM":25}],"Geocodes":null,"Altitude":null,"Ceiling":null}]}],
+"Extensions":null}`
+
+// A draft stored by an earlier version reads, and the API shows it in its own style.
+func TestDraftStoredBefore(t *testing.T) {
+	n := newNode(t)
+	n.draft()
+	ctx := context.Background()
+	if err := n.db.Write(ctx, func(tx sqlq.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE alerts SET draft = ? WHERE id = 1`, oldDraft)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	resp, b := n.do("GET", "/api/v1/alerts/1", "viewer", "") // do holds it to the style
+	var a struct {
+		Draft struct {
+			Headline string           `json:"headline"`
+			Infos    []map[string]any `json:"infos"`
+		} `json:"draft"`
+	}
+	if err := json.Unmarshal([]byte(b), &a); resp.StatusCode != 200 || err != nil || len(a.Draft.Infos) != 1 {
+		t.Fatalf("old draft: %d %s %v", resp.StatusCode, b, err)
+	}
+	in := a.Draft.Infos[0]
+	if a.Draft.Headline != "کھنکی پر سیلاب" || in["language"] != "ur" || in["expires"] != "2025-08-28T12:00:00+05:00" || in["onset"] != nil ||
+		!strings.Contains(b, `"parameters": [`) || !strings.Contains(b, `"name": "rabta:level"`) || !strings.Contains(b, `"radiusKm": 25`) {
+		t.Errorf("old draft shown as %s", b)
 	}
 }
 
