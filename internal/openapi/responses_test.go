@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -391,6 +392,23 @@ func sensorThings(c *checker) map[string]int64 {
 			}
 		}
 	}
+	// the query options together: nested $expand with its own options, $select, $orderby,
+	// $count, and server-driven paging followed to the next page (';' sent as %3B, which
+	// Go's URL parser, used by the validator, refuses raw)
+	c.must(201, req{role: "operator", method: "POST", path: "/v1.1/Things", body: body("Things", ids, "")})
+	page := c.must(200, req{role: "viewer", method: "GET", path: "/v1.1/Things?$expand=Locations,Datastreams($expand=Observations($top=1%3B$orderby=phenomenonTime%20desc)%3B$count=true)" +
+		"&$select=name,id,Datastreams,Locations&$orderby=id&$top=1&$count=true&$filter=" + url.QueryEscape("name eq 't' and geo.distance(Locations/location, geography'POINT(74.28 31.62)') lt 1")})
+	var p struct {
+		Next  string           `json:"@iot.nextLink"`
+		Value []map[string]any `json:"value"`
+	}
+	if err := json.Unmarshal(page, &p); err != nil || p.Next == "" || len(p.Value) != 1 || p.Value[0]["Datastreams"] == nil {
+		t.Fatalf("a page with everything: %v %s", err, page)
+	}
+	c.must(200, req{role: "viewer", method: "GET", path: strings.TrimPrefix(p.Next, c.base)})
+	c.must(200, req{role: "operator", method: "PATCH", path: fmt.Sprintf("/v1.1/Observations(%d)", ids["Observations"]),
+		body: fmt.Sprintf(`{"FeatureOfInterest":{"@iot.id":%d}}`, ids["FeaturesOfInterest"])})
+
 	// the dataArray format, both ways
 	c.must(200, req{role: "viewer", method: "GET", path: "/v1.1/Observations?$resultFormat=dataArray"})
 	c.must(200, req{role: "viewer", method: "GET", path: fmt.Sprintf("/v1.1/Datastreams(%d)/Observations?$resultFormat=dataArray&$count=true", ids["Datastreams"])})
