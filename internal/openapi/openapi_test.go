@@ -2,6 +2,7 @@ package openapi_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -87,4 +88,18 @@ func TestStyle(t *testing.T) {
 			t.Errorf("Style(%s) = %q, want %q", c.body, got, c.want)
 		}
 	}
+}
+
+// Style never panics, and reports a body as not JSON exactly when it is not.
+func FuzzStyle(f *testing.F) {
+	for _, s := range []string{`{"a": null}`, `{"B": [1, {"c": "0001-01-01T00:00:00Z"}]}`, `[]`, `"x"`, `{`, ``, `{"a": {"b": [null, {"C": 1}]}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := openapi.Style(b)
+		notJSON := len(got) == 1 && strings.HasPrefix(got[0], "$: not JSON")
+		if notJSON == json.Valid(b) {
+			t.Errorf("Style(%q) = %q; json.Valid %v", b, got, json.Valid(b))
+		}
+	})
 }

@@ -495,7 +495,7 @@ func sensorThings(c *checker) map[string]int64 {
 		{"id":"1","method":"post","url":"Things","body":{"name":"b","description":"batch"}},
 		{"id":"2","method":"get","url":"$1"},
 		{"id":"3","method":"get","url":"Things(999999)"}]}`})
-	c.must(400, req{role: "operator", method: "POST", path: "/v1.1/$batch", body: `{"requests":[{"id":"1","method":"get","url":"Things","atomicityGroup":"g"}]}`})
+	c.must(400, req{role: "operator", method: "POST", path: "/v1.1/$batch", body: `{"requests":[{"id":"1","method":"TRACE","url":"Things"}]}`, bad: true})
 	c.must(400, req{role: "operator", method: "POST", path: "/v1.1/$batch", body: `{"requests":1}`, bad: true})
 	return ids
 }
