@@ -35,6 +35,9 @@ func (memStore) Create(context.Context, *sensing.Entity) (int64, error) { return
 func (memStore) Update(context.Context, *sensing.Entity, bool) error    { return nil }
 func (memStore) Delete(context.Context, string, int64) error            { return nil }
 func (memStore) Reject(string, error)                                   {}
+func (memStore) Atomic(ctx context.Context, fn func(context.Context) error) error {
+	return fn(ctx) // nothing to roll back: every request succeeds
+}
 func (memStore) Ingest(_ context.Context, _ string, obs []sensing.Observation) ([]int64, []error, error) {
 	ids := make([]int64, len(obs))
 	for i := range ids {
