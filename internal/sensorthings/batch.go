@@ -36,8 +36,9 @@ import (
 const maxBatch = 1000
 
 // maxBatchResponse bounds the bytes of a batch's response bodies (64 MiB). The responses of
-// writes always come back (each is about the size of its request); a GET whose response would
-// cross the bound, and every request after it, is not run and is answered 413 naming the bound.
+// writes always come back (each is about the size of its request); a GET whose response
+// crosses the bound is left out, and every request after it is not run, each answered 413
+// naming the bound.
 var maxBatchResponse = 64 << 20
 
 // Atomic is a Store that can run several writes as one transaction: every Store and Ingester
@@ -289,7 +290,7 @@ func (b *batchRun) one(ctx context.Context, it *batchItem, refs map[string]creat
 
 func (b *batchRun) tooLarge(it *batchItem) *batchResult {
 	return b.errResult(it, http.StatusRequestEntityTooLarge,
-		fmt.Sprintf("not run: the batch's responses exceed %d bytes (maxBatchResponse); split the batch or ask for smaller pages", maxBatchResponse))
+		fmt.Sprintf("left out: the batch's responses exceed %d bytes (maxBatchResponse); split the batch or ask for smaller pages", maxBatchResponse))
 }
 
 // errGroupFailed stops a group's transaction when one of its requests failed.
@@ -423,10 +424,12 @@ func (s *Server) subURL(r *http.Request, raw string, refs map[string]created) (*
 		}
 		ref := u[1:end]
 		c, ok := refs[ref]
-		if !ok {
+		switch {
+		case ok:
+			u = c.location + u[end:]
+		case ref != "batch": // "$batch" is the resource, refused as a batch inside a batch
 			return nil, apperr.E(apperr.Invalid, "url %q refers to $%s, which created nothing before it in this batch", raw, ref)
 		}
-		u = c.location + u[end:]
 	}
 	if i := strings.Index(u, "://"); i > 0 && !strings.ContainsAny(u[:i], "/?") {
 		full, err := url.Parse(u)

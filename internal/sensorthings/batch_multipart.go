@@ -236,7 +236,10 @@ func readHTTPPart(p *multipart.Part, where string) (*batchItem, error) {
 	if !strings.HasPrefix(target, "/") && !strings.Contains(target, "://") {
 		wire = "/" + target
 	}
-	rd := bufio.NewReader(io.MultiReader(strings.NewReader(f[0]+" "+wire+" "+f[2]+"\r\n"), br))
+	// a part that ends with its headers lacks the blank line that ends them (the line break
+	// before the next boundary belongs to the boundary): one more line break supplies it, and
+	// adds only white space to a body read to the end of the part
+	rd := bufio.NewReader(io.MultiReader(strings.NewReader(f[0]+" "+wire+" "+f[2]+"\r\n"), br, strings.NewReader("\r\n")))
 	req, err := http.ReadRequest(rd)
 	if err != nil {
 		if strings.Contains(err.Error(), "EOF") {
