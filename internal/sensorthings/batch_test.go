@@ -482,9 +482,13 @@ func TestBatchDocExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, b := n.batch(c[1], string(body))
+			name, ct, _ := strings.Cut(c[1], ": ")
+			if name != "Content-Type" {
+				t.Fatalf("the example's header is %q, want its Content-Type", c[1])
+			}
+			h, b := n.batch(ct, string(body))
 			var statuses string
-			if strings.HasPrefix(c[1], "multipart/") {
+			if strings.HasPrefix(ct, "multipart/") {
 				statuses = readMultipartStatuses(t, h.Get("Content-Type"), b)
 			} else {
 				var out struct {
