@@ -203,6 +203,15 @@ type created struct {
 	id       string // its id, as in the link
 }
 
+// refLookup finds what the request with an id created.
+type refLookup func(id string) (created, bool)
+
+// lookup finds what a committed request of the batch created.
+func (b *batchRun) lookup(id string) (created, bool) {
+	c, ok := b.created[id]
+	return c, ok
+}
+
 // batchRun is the state of one batch while it runs.
 type batchRun struct {
 	s       *Server
@@ -228,7 +237,7 @@ func (s *Server) runBatch(r *http.Request, items []*batchItem) []*batchResult {
 			}
 			results = append(results, b.group(ctx, items[i:j])...)
 		} else {
-			res := b.one(ctx, items[i], b.created)
+			res := b.one(ctx, items[i], b.lookup)
 			if res.status < 300 {
 				b.record(items[i], res, b.created)
 			}
@@ -271,7 +280,7 @@ func (b *batchRun) failedDependency(it *batchItem, skip map[string]bool) *batchR
 }
 
 // one runs a request on its own (or as part of a group whose created map is given).
-func (b *batchRun) one(ctx context.Context, it *batchItem, refs map[string]created) *batchResult {
+func (b *batchRun) one(ctx context.Context, it *batchItem, refs refLookup) *batchResult {
 	var res *batchResult
 	switch {
 	case b.full:
@@ -335,14 +344,14 @@ func (b *batchRun) group(ctx context.Context, items []*batchItem) []*batchResult
 	local := map[string]created{}
 	failed := -1
 	err := atomic.Atomic(ctx, func(ctx context.Context) error {
-		refs := map[string]created{}
+		refs := func(id string) (created, bool) { // the group's own first, then the batch's
+			if c, ok := local[id]; ok {
+				return c, true
+			}
+			c, ok := b.created[id]
+			return c, ok
+		}
 		for k, it := range items {
-			for id, c := range b.created {
-				refs[id] = c
-			}
-			for id, c := range local {
-				refs[id] = c
-			}
 			res := b.one(ctx, it, refs)
 			results[k] = res
 			if res.status >= 300 {
@@ -370,7 +379,7 @@ func (b *batchRun) group(ctx context.Context, items []*batchItem) []*batchResult
 }
 
 // serve runs one request as a sub-request of the batch and records its response.
-func (b *batchRun) serve(ctx context.Context, it *batchItem, refs map[string]created) *batchResult {
+func (b *batchRun) serve(ctx context.Context, it *batchItem, refs refLookup) *batchResult {
 	u, err := b.s.subURL(b.r, it.URL, refs)
 	if err != nil {
 		return b.s.errorResult(b.r, it, err)
@@ -415,7 +424,7 @@ func (b *batchRun) serve(ctx context.Context, it *batchItem, refs map[string]cre
 // replaced by what that request created, then relative to the service root ("Things(1)"),
 // an absolute path ("/v1.1/Things(1)", or under the path the server is mounted at or its
 // PublicURL's), or a full URL ("https://host/v1.1/Things(1)").
-func (s *Server) subURL(r *http.Request, raw string, refs map[string]created) (*url.URL, error) {
+func (s *Server) subURL(r *http.Request, raw string, refs refLookup) (*url.URL, error) {
 	u := raw
 	if strings.HasPrefix(u, "$") {
 		end := strings.IndexAny(u, "/?")
@@ -423,7 +432,7 @@ func (s *Server) subURL(r *http.Request, raw string, refs map[string]created) (*
 			end = len(u)
 		}
 		ref := u[1:end]
-		c, ok := refs[ref]
+		c, ok := refs(ref)
 		switch {
 		case ok:
 			u = c.location + u[end:]
@@ -490,7 +499,7 @@ func (s *Server) underRoot(r *http.Request, path string) (string, bool) {
 
 // refBody replaces every "@iot.id": "$<id>" in a JSON body with the id of the entity request
 // <id> created.
-func refBody(body []byte, refs map[string]created) ([]byte, error) {
+func refBody(body []byte, refs refLookup) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
@@ -504,7 +513,7 @@ func refBody(body []byte, refs map[string]created) ([]byte, error) {
 		case map[string]any:
 			for k, c := range x {
 				if s, ok := c.(string); ok && k == "@iot.id" && strings.HasPrefix(s, "$") {
-					ref, ok := refs[s[1:]]
+					ref, ok := refs(s[1:])
 					if !ok || ref.id == "" {
 						if err == nil {
 							err = fmt.Errorf("@iot.id %q refers to no entity created before it in this batch", s)

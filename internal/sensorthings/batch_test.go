@@ -28,7 +28,7 @@ import (
 // bnode is a SensorThings server for the batch tests, on either store, maybe mounted under a
 // path prefix (http.StripPrefix) or with a PublicURL.
 type bnode struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	prefix string
 	admin  string
@@ -42,7 +42,7 @@ func onBothStores(t *testing.T, fn func(t *testing.T, store string)) {
 	}
 }
 
-func newBatchNode(t *testing.T, store, prefix, publicURL string) *bnode {
+func newBatchNode(t testing.TB, store, prefix, publicURL string) *bnode {
 	t.Helper()
 	ctx := context.Background()
 	var ents *sqlq.Entities
@@ -516,4 +516,63 @@ func TestBatchDocExamples(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkBatch1000: one $batch of 1,000 Observation creates, over HTTP on loopback, per
+// store and format: JSON with every request on its own (a transaction each), JSON with all of
+// them in one atomicity group, multipart with all of them in one change set (one transaction).
+//
+//	go test -run '^$' -bench Batch1000 -benchtime 5x -count 5 ./internal/sensorthings
+func BenchmarkBatch1000(b *testing.B) {
+	for _, store := range []string{"sqlite", "postgres"} {
+		for _, format := range []string{"json", "json-atomic", "multipart-changeset"} {
+			b.Run(store+"/"+format, func(b *testing.B) {
+				n := newBatchNode(b, store, "", "")
+				n.batch("application/json", `{"requests":[{"id":"t","method":"post","url":"Things","body":`+thingBody+`},
+				  {"method":"post","url":"$t/Datastreams","body":`+dsBody+`}]}`)
+				ct, body := batchOf1000(format)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					_, out := n.batch(ct, body)
+					if i == 0 && (strings.Count(out, "201 Created")+strings.Count(out, `"status":201`)) != 1000 {
+						b.Fatalf("not 1000 creates: %.300s", out)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/batch")
+			})
+		}
+	}
+}
+
+// batchOf1000 is a batch of 1,000 Observation creates on Datastream 1 in format.
+func batchOf1000(format string) (contentType, body string) {
+	var sb strings.Builder
+	obs := func(i int) string {
+		return fmt.Sprintf(`{"phenomenonTime":"2025-08-%02dT%02d:%02d:00Z","result":%d}`, 1+i/1440%28, i/60%24, i%60, 1000+i)
+	}
+	switch format {
+	case "multipart-changeset":
+		sb.WriteString("--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n")
+		for i := 0; i < 1000; i++ {
+			o := obs(i)
+			fmt.Fprintf(&sb, "--c\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: %d\r\n\r\n"+
+				"POST Datastreams(1)/Observations HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s\r\n", i, len(o), o)
+		}
+		sb.WriteString("--c--\r\n--b--\r\n")
+		return "multipart/mixed; boundary=b", sb.String()
+	default:
+		group := ""
+		if format == "json-atomic" {
+			group = `"atomicityGroup":"all",`
+		}
+		sb.WriteString(`{"requests":[`)
+		for i := 0; i < 1000; i++ {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			fmt.Fprintf(&sb, `{"id":"%d",%s"method":"post","url":"Datastreams(1)/Observations","body":%s}`, i, group, obs(i))
+		}
+		sb.WriteString(`]}`)
+		return "application/json", sb.String()
+	}
 }
