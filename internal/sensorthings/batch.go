@@ -29,7 +29,8 @@ import (
 // "@iot.id" in its body ({"Thing": {"@iot.id": "$1"}}), where <id> is the earlier request's
 // Content-ID (multipart) or id (JSON). A JSON request with dependsOn runs only if every
 // request (or atomicity group) it names succeeded, and is otherwise answered 424 Failed
-// Dependency. A $batch inside a batch is refused.
+// Dependency. A $batch inside a batch is refused. After a request (or group) that failed the
+// batch stops, unless its Prefer header asks for odata.continue-on-error.
 
 // maxBatch bounds the number of requests in one batch, counted over all its parts and change
 // sets.
@@ -142,7 +143,10 @@ func (s *Server) batchJSON(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	results := s.runBatch(r, items)
+	results, applied := s.runBatch(r, items)
+	if applied != "" {
+		w.Header().Set("Preference-Applied", applied)
+	}
 	out := make([]jsonBatchResponse, len(results))
 	for i, res := range results {
 		out[i] = jsonBatchResponse{ID: res.item.ID, AtomicityGroup: res.item.Group, Status: res.status}
@@ -223,29 +227,59 @@ type batchRun struct {
 	full    bool               // maxBatchResponse reached: nothing more runs
 }
 
-// runBatch runs items in order and returns one result per item, in order (change sets and
-// atomicity groups as atomic units; see batch).
-func (s *Server) runBatch(r *http.Request, items []*batchItem) []*batchResult {
+// runBatch runs items in order and returns one result per item run, in order (change sets
+// and atomicity groups as atomic units; see batch). After a request or group that failed it
+// stops, as OData asks (4.01 Protocol §8.2.8.3), unless the batch's Prefer header holds
+// odata.continue-on-error (or continue-on-error): then every item runs, and applied is the
+// preference to echo in Preference-Applied.
+func (s *Server) runBatch(r *http.Request, items []*batchItem) (results []*batchResult, applied string) {
 	b := &batchRun{s: s, r: r, created: map[string]created{}, ok: map[string]bool{}, status: map[string]int{}}
 	ctx := context.WithValue(r.Context(), inBatchKey{}, true)
-	results := make([]*batchResult, 0, len(items))
+	applied = continueOnError(r.Header)
+	results = make([]*batchResult, 0, len(items))
 	for i := 0; i < len(items); {
 		j := i + 1
+		failed := false
 		if g := items[i].Group; g != "" {
 			for j < len(items) && items[j].Group == g {
 				j++
 			}
 			results = append(results, b.group(ctx, items[i:j])...)
+			failed = !b.ok[g]
 		} else {
 			res := b.one(ctx, items[i], b.lookup)
 			if res.status < 300 {
 				b.record(items[i], res, b.created)
 			}
 			results = append(results, res)
+			failed = res.status >= 400
+		}
+		if failed && applied == "" {
+			break
 		}
 		i = j
 	}
-	return results
+	return results, applied
+}
+
+// continueOnError returns the continue-on-error preference of a Prefer header as it was
+// given ("odata.continue-on-error", "continue-on-error" or with "=true"), or "" when absent
+// or false.
+func continueOnError(h http.Header) string {
+	for _, v := range h.Values("Prefer") {
+		for _, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			name, val, _ := strings.Cut(p, "=")
+			name = strings.ToLower(strings.TrimSpace(name))
+			if name != "odata.continue-on-error" && name != "continue-on-error" {
+				continue
+			}
+			if val = strings.Trim(strings.TrimSpace(val), `"`); val == "" || strings.EqualFold(val, "true") {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 // record notes a successful request's new entity in into.

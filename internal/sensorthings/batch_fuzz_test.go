@@ -77,6 +77,7 @@ func FuzzBatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := httptest.NewRequest("POST", "/v1.1/$batch", bytes.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Prefer", "odata.continue-on-error") // every request answered
 		r = r.WithContext(auth.WithPrincipal(r.Context(), admin))
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
@@ -156,6 +157,7 @@ func FuzzBatchMultipart(f *testing.F) {
 		}
 		r := httptest.NewRequest("POST", "/v1.1/$batch", bytes.NewReader(body))
 		r.Header.Set("Content-Type", ct)
+		r.Header.Set("Prefer", "odata.continue-on-error") // every part answered
 		r = r.WithContext(auth.WithPrincipal(r.Context(), admin))
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)

@@ -50,7 +50,10 @@ func (s *Server) batchMultipart(w http.ResponseWriter, r *http.Request, params m
 		s.Error(w, r, err)
 		return
 	}
-	results := s.runBatch(r, items)
+	results, applied := s.runBatch(r, items)
+	if applied != "" {
+		w.Header().Set("Preference-Applied", applied)
+	}
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	for i := 0; i < len(results); {

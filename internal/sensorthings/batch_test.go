@@ -82,8 +82,9 @@ func newBatchNode(t testing.TB, store, prefix, publicURL string) *bnode {
 	return &bnode{t: t, srv: srv, prefix: prefix, admin: admin}
 }
 
-// do sends method path (under the prefix and /v1.1) with the admin key.
-func (n *bnode) do(method, path, contentType, body string) (int, http.Header, string) {
+// do sends method path (under the prefix and /v1.1) with the admin key and the header
+// fields given as name, value pairs.
+func (n *bnode) do(method, path, contentType, body string, hdr ...string) (int, http.Header, string) {
 	n.t.Helper()
 	req, err := http.NewRequest(method, n.srv.URL+n.prefix+"/v1.1"+path, strings.NewReader(body))
 	if err != nil {
@@ -92,6 +93,9 @@ func (n *bnode) do(method, path, contentType, body string) (int, http.Header, st
 	req.Header.Set("Authorization", "Bearer "+n.admin)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -103,9 +107,9 @@ func (n *bnode) do(method, path, contentType, body string) (int, http.Header, st
 }
 
 // batch posts a batch and wants 200.
-func (n *bnode) batch(contentType, body string) (http.Header, string) {
+func (n *bnode) batch(contentType, body string, hdr ...string) (http.Header, string) {
 	n.t.Helper()
-	status, h, b := n.do("POST", "/$batch", contentType, body)
+	status, h, b := n.do("POST", "/$batch", contentType, body, hdr...)
 	if status != http.StatusOK {
 		n.t.Fatalf("$batch: status %d: %s", status, b)
 	}
@@ -218,7 +222,10 @@ func TestBatchJSONGolden(t *testing.T) {
 		  {"id":"nested","method":"post","url":"$batch","body":{"requests":[]}},
 		  {"id":"gone","method":"get","url":"$ok"}
 		]}`
-		h, b := n.batch("application/json", body)
+		h, b := n.batch("application/json", body, "Prefer", "odata.continue-on-error")
+		if got := h.Get("Preference-Applied"); got != "odata.continue-on-error" {
+			t.Errorf("Preference-Applied %q", got)
+		}
 		var v any
 		if err := json.Unmarshal([]byte(b), &v); err != nil {
 			t.Fatal(err)
@@ -302,7 +309,7 @@ func TestBatchMultipartGolden(t *testing.T) {
 			httpPart("b", "full", "GET", n.srv.URL+"/v1.1/Datastreams(1)/Observations?$select=result", "") +
 			httpPart("b", "nested", "POST", "$batch", `{"requests":[]}`) +
 			"--b--\n"
-		h, b := n.batch("multipart/mixed; boundary=b", crlf(body))
+		h, b := n.batch("multipart/mixed; boundary=b", crlf(body), "Prefer", "odata.continue-on-error")
 		golden(t, "batch_multipart.golden", normalise(h.Get("Content-Type"), b))
 
 		// the response parses as multipart/mixed with the standard library, in the same shape
@@ -373,7 +380,7 @@ func TestBatchMount(t *testing.T) {
 	  {"id":"l","method":"post","url":"$t/Locations","body":{"name":"l","description":"d","encodingType":"application/geo+json","location":{"type":"Point","coordinates":[73,32]}}},
 	  {"id":"g","method":"get","url":"/sta/v1.1/Things(1)/Locations?$select=name"},
 	  {"id":"root","method":"get","url":"/sta/v1.1/"},
-	  {"id":"out","method":"get","url":"/other/v1.1/Things"}]}`)
+	  {"id":"out","method":"get","url":"/other/v1.1/Things"}]}`, "Prefer", "continue-on-error")
 	for _, want := range []string{`"id":"t","status":201`, `"id":"l","status":201`, `"id":"g","status":200`, `"id":"root","status":200`,
 		`"id":"out","status":400`, `is outside the service root`} {
 		if !strings.Contains(b, want) {
@@ -396,6 +403,31 @@ func TestBatchMount(t *testing.T) {
 		if !strings.Contains(b, want) {
 			t.Errorf("PublicURL under /rabta: response lacks %s:\n%s", want, b)
 		}
+	}
+}
+
+// TestBatchStopsOnError: without Prefer: odata.continue-on-error a batch stops after the
+// first request or change set that fails (OData 4.01 Protocol §8.2.8.3); nothing after it runs.
+func TestBatchStopsOnError(t *testing.T) {
+	n := newBatchNode(t, "sqlite", "", "")
+	h, b := n.batch("application/json", `{"requests":[
+	  {"id":"a","method":"post","url":"Things","body":{"name":"a","description":"runs"}},
+	  {"id":"x","method":"get","url":"Things(99)"},
+	  {"id":"b","method":"post","url":"Things","body":{"name":"b","description":"does not run"}}]}`)
+	if !strings.Contains(b, `"id":"x","status":404`) || strings.Contains(b, `"id":"b"`) || h.Get("Preference-Applied") != "" {
+		t.Errorf("JSON: %s %v", b, h)
+	}
+	mp := httpPart("b", "c", "POST", "Things", `{"name":"c","description":"runs"}`) +
+		"--b\nContent-Type: multipart/mixed; boundary=cs\n\n" +
+		httpPart("cs", "d", "POST", "Things", `{"name":"d","description":"rolled back"}`) +
+		httpPart("cs", "e", "DELETE", "Things(99)", "") + "--cs--\n" +
+		httpPart("b", "f", "POST", "Things", `{"name":"f","description":"does not run"}`) + "--b--\n"
+	h, b = n.batch("multipart/mixed; boundary=b", crlf(mp), "Prefer", "odata.continue-on-error=false")
+	if s := readMultipartStatuses(t, h.Get("Content-Type"), b); s != "c:201 e:404" {
+		t.Errorf("multipart: %s\n%s", s, b)
+	}
+	if got := n.names(); got != "1:a 2:c" {
+		t.Errorf("Things %q, want a and c only", got)
 	}
 }
 
@@ -452,7 +484,7 @@ func TestBatchResponseBound(t *testing.T) {
 	  {"id":"w","method":"post","url":"Things","body":{"name":"a","description":"`+strings.Repeat("x", 100)+`"}},
 	  {"id":"g1","method":"get","url":"Things"},
 	  {"id":"g2","method":"get","url":"Things"},
-	  {"id":"w2","method":"post","url":"Things","body":{"name":"b","description":"y"}}]}`)
+	  {"id":"w2","method":"post","url":"Things","body":{"name":"b","description":"y"}}]}`, "Prefer", "odata.continue-on-error=true")
 	for _, want := range []string{`"id":"w","status":201`, `"id":"g1","status":200`, `"id":"g2","status":413`, `"id":"w2","status":413`, `exceed 1300 bytes (maxBatchResponse)`} {
 		if !strings.Contains(b, want) {
 			t.Errorf("response lacks %s:\n%s", want, b)
