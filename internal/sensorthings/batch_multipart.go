@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -221,6 +222,9 @@ func multipartErr(where string, err error) error {
 	return apperr.E(apperr.Invalid, "$batch: %s: malformed multipart body: %s", where, strings.TrimPrefix(err.Error(), "multipart: "))
 }
 
+// fullURL matches a URL with a scheme.
+var fullURL = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
 // readHTTPPart reads the HTTP request in an application/http part.
 func readHTTPPart(p *multipart.Part, where string) (*batchItem, error) {
 	br := bufio.NewReader(p)
@@ -236,7 +240,7 @@ func readHTTPPart(p *multipart.Part, where string) (*batchItem, error) {
 	// http.ReadRequest takes only an absolute path or URL; a URL relative to the service root
 	// ("Things", "$1/Datastreams") goes in behind a '/' and comes out as it was sent
 	wire := target
-	if !strings.HasPrefix(target, "/") && !strings.Contains(target, "://") {
+	if !strings.HasPrefix(target, "/") && !fullURL.MatchString(target) {
 		wire = "/" + target
 	}
 	// a part that ends with its headers lacks the blank line that ends them (the line break

@@ -305,7 +305,7 @@ func TestBatchMultipartGolden(t *testing.T) {
 			httpPart("cs2", "bad", "POST", "Datastreams(999)/Observations", `{"phenomenonTime":"2025-08-27T12:00:00Z","result":1}`) +
 			httpPart("cs2", "never", "PATCH", "$gauge", `{"name":"never"}`) +
 			"--cs2--\n" +
-			httpPart("b", "", "GET", "Things?$count=true&$select=id,name", "") +
+			httpPart("b", "", "GET", "Things?$count=true&$select=id,name&$filter=description%20ne%20'http://x'", "") +
 			httpPart("b", "full", "GET", n.srv.URL+"/v1.1/Datastreams(1)/Observations?$select=result", "") +
 			httpPart("b", "nested", "POST", "$batch", `{"requests":[]}`) +
 			"--b--\n"
