@@ -164,6 +164,10 @@ func (s *Server) batchJSON(w http.ResponseWriter, r *http.Request) {
 // ids, groups whose requests are adjacent and hold no GET, dependsOn naming only earlier
 // requests or groups. group names a group in messages ("change set", "atomicity group").
 func checkItems(items []*batchItem, group string) error {
+	article := "a"
+	if strings.ContainsRune("aeiou", rune(group[0])) {
+		article = "an"
+	}
 	ids := map[string]bool{}
 	groups := map[string]bool{} // groups seen, closed or open
 	for i, it := range items {
@@ -177,7 +181,7 @@ func checkItems(items []*batchItem, group string) error {
 				return apperr.E(apperr.Invalid, "$batch: %s: the requests of %s %q must be adjacent", it.where, group, it.Group)
 			}
 			if it.Method == "GET" {
-				return apperr.E(apperr.Invalid, "$batch: %s: GET is not allowed in a %s (OData 4.0 §11.7.3.1: a change set holds only changes)", it.where, group)
+				return apperr.E(apperr.Invalid, "$batch: %s: GET is not allowed in %s %s: it holds only changes (OData 4.0 §11.7.3.1)", it.where, article, group)
 			}
 			if ids[it.Group] && !groups[it.Group] {
 				return apperr.E(apperr.Invalid, "$batch: %s: %s %q has the id of a request", it.where, group, it.Group)
@@ -313,7 +317,7 @@ func (b *batchRun) failedDependency(it *batchItem, skip map[string]bool) *batchR
 	return nil
 }
 
-// one runs a request on its own (or as part of a group whose created map is given).
+// one runs a request, looking up "$<id>" references with refs.
 func (b *batchRun) one(ctx context.Context, it *batchItem, refs refLookup) *batchResult {
 	var res *batchResult
 	switch {
@@ -400,10 +404,10 @@ func (b *batchRun) group(ctx context.Context, items []*batchItem) []*batchResult
 	case failed >= 0:
 		return fail(failed, fmt.Sprintf("rolled back: %s in %q failed (status %d), so none of the group's requests took effect",
 			items[failed].where, g, results[failed].status))
-	case err != nil: // the commit failed
+	case err != nil: // the transaction could not begin or commit
 		res := b.s.errorResult(b.r, items[0], err)
 		results[0] = res
-		return fail(0, fmt.Sprintf("rolled back: the transaction of %q could not commit (status %d)", g, res.status))
+		return fail(0, fmt.Sprintf("rolled back: the transaction of %q failed (status %d)", g, res.status))
 	}
 	for id, c := range local {
 		b.created[id] = c

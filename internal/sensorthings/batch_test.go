@@ -32,6 +32,7 @@ type bnode struct {
 	srv    *httptest.Server
 	prefix string
 	admin  string
+	ingest *ingest.Service // counts the observations committed
 }
 
 // onBothStores runs fn on SQLite and on PostgreSQL (RABTA_TEST_POSTGRES; skipped without it
@@ -67,7 +68,8 @@ func newBatchNode(t testing.TB, store, prefix, publicURL string) *bnode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &sensorthings.Server{Store: ents, Ingest: &ingest.Service{Store: ents}, PublicRead: true, PublicURL: publicURL,
+	svc := &ingest.Service{Store: ents}
+	st := &sensorthings.Server{Store: ents, Ingest: svc, PublicRead: true, PublicURL: publicURL,
 		MaxBody: 1 << 20, DefaultTop: 100, MaxTop: 1000}
 	mux := http.NewServeMux()
 	mux.Handle("/v1.1/", st.Handler())
@@ -79,7 +81,7 @@ func newBatchNode(t testing.TB, store, prefix, publicURL string) *bnode {
 	}
 	srv := httptest.NewServer(auth.RequestID((&auth.Authenticator{Store: keys}).Middleware(st.Error)(h)))
 	t.Cleanup(srv.Close)
-	return &bnode{t: t, srv: srv, prefix: prefix, admin: admin}
+	return &bnode{t: t, srv: srv, prefix: prefix, admin: admin, ingest: svc}
 }
 
 // do sends method path (under the prefix and /v1.1) with the admin key and the header
@@ -213,8 +215,9 @@ func TestBatchJSONGolden(t *testing.T) {
 		  {"id":"gauge","method":"post","url":"Things","body":` + thingBody + `},
 		  {"id":"ds","atomicityGroup":"g1","method":"post","url":"$gauge/Datastreams","body":` + dsBody + `},
 		  {"id":"o1","atomicityGroup":"g1","method":"post","url":"/v1.1/Observations","body":` + obsBody + `},
-		  {"id":"ok","atomicityGroup":"g2","method":"post","url":"Things","body":{"name":"Marala","description":"rolled back"}},
+		  {"id":"ok","atomicityGroup":"g2","method":"post","url":"Things","body":` + strings.ReplaceAll(thingBody, "Qadirabad", "Marala") + `},
 		  {"id":"okds","atomicityGroup":"g2","method":"post","url":"$ok/Datastreams","body":` + strings.ReplaceAll(dsBody, "Qadirabad", "Marala") + `},
+		  {"id":"okobs","atomicityGroup":"g2","method":"post","url":"$okds/Observations","body":{"phenomenonTime":"2025-08-27T12:00:00Z","result":2}},
 		  {"id":"bad","atomicityGroup":"g2","method":"post","url":"Datastreams(999)/Observations","body":{"phenomenonTime":"2025-08-27T12:00:00Z","result":1}},
 		  {"id":"never","atomicityGroup":"g2","method":"patch","url":"$gauge","body":{"name":"never"}},
 		  {"id":"dep","method":"delete","url":"$gauge","dependsOn":["g2"]},
@@ -245,7 +248,7 @@ func TestBatchJSONGolden(t *testing.T) {
 		for _, r := range out.Responses {
 			got[r.ID] = r.Status
 		}
-		want := map[string]int{"gauge": 201, "ds": 201, "o1": 201, "ok": 424, "okds": 424, "bad": 404, "never": 424,
+		want := map[string]int{"gauge": 201, "ds": 201, "o1": 201, "ok": 424, "okds": 424, "okobs": 424, "bad": 404, "never": 424,
 			"dep": 424, "full": 200, "nested": 400, "gone": 400}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("statuses %v\nwant     %v", got, want)
@@ -259,6 +262,10 @@ func TestBatchJSONGolden(t *testing.T) {
 		}
 		if c := n.count("Observations"); c != 1 {
 			t.Errorf("%d Observations, want 1", c)
+		}
+		// the ingest path counted the committed observation, not the rolled-back one
+		if a := n.ingest.Accepted.Load(); a != 1 {
+			t.Errorf("ingest counted %d accepted observations, want 1", a)
 		}
 		// the Observation went to the Datastream $ds named, at the Thing $gauge named
 		_, _, ds := n.do("GET", "/Observations(1)/Datastream/Thing?$select=name", "", "")
@@ -457,7 +464,7 @@ func TestBatchRefused(t *testing.T) {
 		{"JSON too many", "application/json", `{"requests":[` + strings.TrimSuffix(strings.Repeat(`{"method":"get","url":"Things"},`, 1001), ",") + `]}`, "1001 requests, at most 1000 (maxBatch)"},
 		{"JSON dependsOn forward", "application/json", `{"requests":[{"id":"a","method":"get","url":"Things","dependsOn":["b"]},{"id":"b","method":"get","url":"Things"}]}`, `requests[0]: dependsOn "b" names no request`},
 		{"JSON group apart", "application/json", `{"requests":[{"method":"post","url":"Things","atomicityGroup":"g","body":{}},{"method":"get","url":"Things"},{"method":"post","url":"Things","atomicityGroup":"g","body":{}}]}`, `requests[2]: the requests of atomicity group "g" must be adjacent`},
-		{"JSON GET in group", "application/json", `{"requests":[{"method":"get","url":"Things","atomicityGroup":"g"}]}`, `GET is not allowed in a atomicity group`},
+		{"JSON GET in group", "application/json", `{"requests":[{"method":"get","url":"Things","atomicityGroup":"g"}]}`, `requests[0]: GET is not allowed in an atomicity group`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, _, b := n.do("POST", "/$batch", tc.ct, tc.body)
