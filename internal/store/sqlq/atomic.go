@@ -38,8 +38,10 @@ func (s *Entities) outer(ctx context.Context) *atomicTx {
 // is given joins that transaction, and all of it commits when fn returns nil, or none of it
 // does when fn returns an error (fn's error is returned as it is). Called inside another
 // Atomic of the same store, it joins that one. Writers of this process wait while it runs
-// (Entities serialises them); reads outside it see nothing of it until it commits. A commit
-// that fails is returned with its kind (Engine.WriteErr).
+// (Entities serialises them) — so fn must make its writes with the context it is given: one
+// made with another context would wait for fn to end. Reads outside it see nothing of it
+// until it commits. A transaction that cannot begin or commit is returned with its kind
+// (Engine.WriteErr; Unavailable when it cannot begin).
 func (s *Entities) Atomic(ctx context.Context, fn func(ctx context.Context) error) error {
 	if s.outer(ctx) != nil {
 		return fn(ctx)
