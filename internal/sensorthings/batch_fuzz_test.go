@@ -142,6 +142,7 @@ func FuzzBatchMultipart(f *testing.F) {
 		"--b\nContent-Type: application/http\n\nPOST Things HTTP/1.1\nTransfer-Encoding: chunked\n\n2\r\n{}\r\n0\r\n\r\n\n--b--\n",
 		"--b\nContent-Type: application/http\n\nGET Things HTTP/1.1\n",
 		"--b\nContent-Type: multipart/mixed; boundary=c\n\n--c\nContent-Type: application/http\n\nGET Things HTTP/1.1\n\n--c--\n--b--\n",
+		"--b\nContent-Type: multipart/mixed; boundary=c\n\n--c--\n--b--\n",
 		"--b\n\nGET Things HTTP/1.1\n\n--b--\n", "--b--\n", "", "--b\nContent-Type: text/plain\n\nx\n--b--\n",
 	} {
 		f.Add("b", crlf(s))

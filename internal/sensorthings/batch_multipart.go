@@ -159,6 +159,9 @@ func parseMultipartBatch(body io.Reader, boundary string) ([]*batchItem, error) 
 			group := fmt.Sprintf("changeset %d", n)
 			for k := 1; ; k++ {
 				cp, err := cr.NextRawPart()
+				if err == io.EOF && k == 1 {
+					return nil, apperr.E(apperr.Invalid, "$batch: %s: the change set holds no request", where)
+				}
 				if err == io.EOF {
 					break
 				}

@@ -457,6 +457,7 @@ func TestBatchRefused(t *testing.T) {
 		{"base64", "multipart/mixed; boundary=b", crlf("--b\nContent-Type: application/http\nContent-Transfer-Encoding: base64\n\nR0VU\n--b--\n"), `Content-Transfer-Encoding "base64"; want binary`},
 		{"bad request line", "multipart/mixed; boundary=b", crlf("--b\nContent-Type: application/http\n\nPLEASE CREATE A THING\n--b--\n"), "part 1: request line"},
 		{"change set without boundary", "multipart/mixed; boundary=b", crlf("--b\nContent-Type: multipart/mixed\n\n--b--\n"), "part 1: a change set's Content-Type multipart/mixed has no boundary"},
+		{"empty change set", "multipart/mixed; boundary=b", crlf("--b\nContent-Type: multipart/mixed; boundary=c\n\n--c--\n--b--\n"), "part 1: the change set holds no request"},
 		{"GET in change set", "multipart/mixed; boundary=b", crlf("--b\nContent-Type: multipart/mixed; boundary=c\n\n" + httpPart("c", "", "GET", "Things", "") + "--c--\n--b--\n"), "GET is not allowed in a change set"},
 		{"change set in change set", "multipart/mixed; boundary=b", crlf("--b\nContent-Type: multipart/mixed; boundary=c\n\n--c\nContent-Type: multipart/mixed; boundary=d\n\n--d--\n--c--\n--b--\n"), "part 1 (change set), part 1: Content-Type multipart/mixed; a change set holds only application/http"},
 		{"duplicate Content-ID", "multipart/mixed; boundary=b", crlf(httpPart("b", "1", "POST", "Things", "{}") + httpPart("b", "1", "POST", "Things", "{}") + "--b--\n"), `id "1" is used twice`},
