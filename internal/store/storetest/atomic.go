@@ -115,6 +115,41 @@ func RunAtomic(t *testing.T, open func(t *testing.T) Stores) {
 			t.Errorf("AfterCommit after a plain ingest: %v", committed)
 		}
 	})
+	t.Run("OtherWritersWait", func(t *testing.T) {
+		s := open(t)
+		done := make(chan error, 1)
+		err := s.Entities.Atomic(ctx(), func(ctx context.Context) error {
+			if _, err := s.Entities.Create(ctx, entity(t, sensing.Things, `{"name":"inside","description":"a"}`)); err != nil {
+				return err
+			}
+			outside := entity(t, sensing.Things, `{"name":"outside","description":"b"}`)
+			go func() { // another request's write, with a context of its own
+				_, err := s.Entities.Create(context.Background(), outside)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				t.Errorf("a write outside the open transaction finished before it: %v", err)
+			case <-time.After(300 * time.Millisecond):
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the write outside never finished after the commit")
+		}
+		things := list(t, s, sensing.Things, nil, "$orderby=id")
+		if len(things.Entities) != 2 || things.Entities[0].Props["name"] != "inside" || things.Entities[1].Props["name"] != "outside" {
+			t.Errorf("Things %s, want inside then outside", idsOf(things.Entities))
+		}
+	})
 	t.Run("Nested", func(t *testing.T) {
 		s := open(t)
 		done := make(chan error, 1)
