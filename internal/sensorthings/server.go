@@ -1,7 +1,8 @@
 // Package sensorthings serves the OGC SensorThings API 1.1 (Part 1: Sensing) over HTTP:
 // resource paths, the OData query options, create/update/delete with deep insert, links
-// through $ref writes, the dataArray extension and JSON batch requests. It holds no SQL: it parses and checks requests,
-// asks a Store, and writes the standard's JSON.
+// through $ref writes, the dataArray extension and batch requests (multipart and JSON, with
+// atomic change sets). It holds no SQL: it parses and checks requests, asks a Store, and
+// writes the standard's JSON.
 package sensorthings
 
 import (
@@ -73,6 +74,7 @@ var Conformance = []string{
 	"http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
 	"http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
 	"http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array",
+	"http://www.opengis.net/spec/iot_sensing/1.1/req/batch-request/batch-request", // batch.go: both formats, atomic change sets
 	"http://www.opengis.net/spec/iot_sensing/1.1/req/multi-datastream",
 }
 

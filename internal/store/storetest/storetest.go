@@ -304,6 +304,7 @@ func Conformance(t *testing.T, open Open) {
 		})
 	})
 	t.Run("DatastreamLabel", func(t *testing.T) { RunDatastreamLabel(t, fresh) })
+	t.Run("Atomic", func(t *testing.T) { RunAtomic(t, fresh) })
 	t.Run("Dissemination", func(t *testing.T) {
 		RunDissemination(t, func(t *testing.T) (dissemination.Store, alert.Store) {
 			eng, _ := open(t)
