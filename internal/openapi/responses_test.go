@@ -284,22 +284,38 @@ var bodies = map[string]string{
 	"ObservedProperties":  `"name":"o","definition":"d","description":"d"`,
 	"Observations":        `"phenomenonTime":"2025-08-27T06:00:00Z","result":1`,
 	"FeaturesOfInterest":  `"name":"f","description":"d","encodingType":"application/geo+json","feature":{"type":"Point","coordinates":[74.28,31.62]}`,
+	"MultiDatastreams": `"name":"md","description":"d","observationType":"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_ComplexObservation",` +
+		`"unitOfMeasurements":[{"name":"cusec","symbol":"cusec","definition":"x"}],"multiObservationDataTypes":["http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"]`,
 }
+
+// multiObservation is a new Observation of a MultiDatastream of one ObservedProperty (its
+// result an array of one value).
+const multiObservation = `{"phenomenonTime":"2025-08-27T06:00:00Z","result":[1]}`
 
 // links are the links each set needs on create: navigation → entity set.
 var links = map[string][][2]string{
 	"HistoricalLocations": {{"Thing", "Things"}},
 	"Datastreams":         {{"Thing", "Things"}, {"Sensor", "Sensors"}, {"ObservedProperty", "ObservedProperties"}},
 	"Observations":        {{"Datastream", "Datastreams"}},
+	"MultiDatastreams":    {{"Thing", "Things"}, {"Sensor", "Sensors"}, {"ObservedProperties", "ObservedProperties"}},
+}
+
+// linkJSON is the link nav: {"@iot.id": id}, in an array for a to-many one.
+func linkJSON(nav string, id int64) string {
+	if nav == "ObservedProperties" { // a MultiDatastream's
+		return fmt.Sprintf(`%q:[{"@iot.id":%d}]`, nav, id)
+	}
+	return fmt.Sprintf(`%q:{"@iot.id":%d}`, nav, id)
 }
 
 // nullProp is a property that is null in the entities made here, by set.
 var nullProp = map[string]string{"Locations": "properties", "Datastreams": "properties", "Sensors": "properties", "ObservedProperties": "properties",
-	"Observations": "parameters", "FeaturesOfInterest": "properties"}
+	"Observations": "parameters", "FeaturesOfInterest": "properties", "MultiDatastreams": "properties"}
 
 // singles names a set's entity type.
 var singles = map[string]string{"Things": "Thing", "Locations": "Location", "HistoricalLocations": "HistoricalLocation", "Datastreams": "Datastream",
-	"Sensors": "Sensor", "ObservedProperties": "ObservedProperty", "Observations": "Observation", "FeaturesOfInterest": "FeatureOfInterest"}
+	"Sensors": "Sensor", "ObservedProperties": "ObservedProperty", "Observations": "Observation", "FeaturesOfInterest": "FeatureOfInterest",
+	"MultiDatastreams": "MultiDatastream"}
 
 // body is a new entity of set linked by id to what ids holds, but for the link by (the
 // navigation a parent already gives).
@@ -307,7 +323,7 @@ func body(set string, ids map[string]int64, by string) string {
 	b := "{" + bodies[set]
 	for _, l := range links[set] {
 		if l[0] != by {
-			b += fmt.Sprintf(`,%q:{"@iot.id":%d}`, l[0], ids[l[1]])
+			b += "," + linkJSON(l[0], ids[l[1]])
 		}
 	}
 	return b + "}"
@@ -324,9 +340,9 @@ func missingLink(set string, ids map[string]int64) string {
 	b := "{" + bodies[set]
 	switch ls := links[set]; {
 	case len(ls) > 0:
-		b += fmt.Sprintf(`,%q:{"@iot.id":999999}`, ls[0][0])
+		b += "," + linkJSON(ls[0][0], 999999)
 		for _, l := range ls[1:] {
-			b += fmt.Sprintf(`,%q:{"@iot.id":%d}`, l[0], ids[l[1]])
+			b += "," + linkJSON(l[0], ids[l[1]])
 		}
 	case set == "Locations":
 		b += `,"Things":[{"@iot.id":999999}]`
@@ -360,6 +376,9 @@ func sensorThings(c *checker) map[string]int64 {
 		}
 		ids[set] = int64(page.Value[0]["@iot.id"].(float64))
 	}
+	// a MultiDatastream (18-088 §9) and an Observation of it
+	ids["MultiDatastreams"] = id(t, c.must(201, req{role: "operator", method: "POST", path: "/v1.1/MultiDatastreams", body: body("MultiDatastreams", ids, "")}))
+	ids["multiObservation"] = id(t, c.must(201, req{role: "operator", method: "POST", path: fmt.Sprintf("/v1.1/MultiDatastreams(%d)/Observations", ids["MultiDatastreams"]), body: multiObservation}))
 	// every operation the document lists, from its paths
 	sp := c.specs[0]
 	paths := sp.doc.Paths.InMatchingOrder()
@@ -394,7 +413,11 @@ func sensorThings(c *checker) map[string]int64 {
 					prop = "result"
 				}
 				op := item.GetOperation(method)
-				c.must(200, req{role: "viewer", method: "GET", path: fill(ids[set], prop)})
+				own := ids[set]
+				if p == "/Observations({id})/MultiDatastream" {
+					own = ids["multiObservation"] // an Observation of a Datastream has none
+				}
+				c.must(200, req{role: "viewer", method: "GET", path: fill(own, prop)})
 				if null, ok := nullProp[set]; ok && strings.HasSuffix(p, "$value") {
 					c.must(204, req{role: "viewer", method: "GET", path: fill(ids[set], null)})
 				}
@@ -418,13 +441,17 @@ func sensorThings(c *checker) map[string]int64 {
 				if nav != "" {
 					by = back(set, target)
 				}
-				b := c.must(201, req{role: "operator", method: "POST", path: fill(ids[set], ""), body: body(target, ids, by)})
+				newBody := body(target, ids, by)
+				if set == "MultiDatastreams" && target == "Observations" {
+					newBody = multiObservation
+				}
+				b := c.must(201, req{role: "operator", method: "POST", path: fill(ids[set], ""), body: newBody})
 				if nav == "" {
 					ids["new"+set] = id(t, b)
 				}
 				c.must(413, req{role: "operator", method: "POST", path: fill(ids[set], ""), body: big, bad: true})
 				if hasID { // through a parent that does not exist
-					c.must(404, req{role: "operator", method: "POST", path: fill(999999, ""), body: body(target, ids, by)})
+					c.must(404, req{role: "operator", method: "POST", path: fill(999999, ""), body: newBody})
 				} else { // linking an entity that does not exist
 					c.must(404, req{role: "operator", method: "POST", path: fill(0, ""), body: missingLink(target, ids)})
 				}
@@ -485,6 +512,9 @@ func sensorThings(c *checker) map[string]int64 {
 	c.must(200, req{role: "viewer", method: "GET", path: fmt.Sprintf("/v1.1/Datastreams(%d)/Observations?$resultFormat=dataArray&$count=true", ids["Datastreams"])})
 	c.must(201, req{role: "operator", method: "POST", path: "/v1.1/CreateObservations",
 		body: fmt.Sprintf(`[{"Datastream":{"@iot.id":%d},"components":["phenomenonTime","result"],"dataArray":[["2025-08-27T12:00:00Z",5],["nope",6]]}]`, ids["Datastreams"])})
+	c.must(200, req{role: "viewer", method: "GET", path: fmt.Sprintf("/v1.1/MultiDatastreams(%d)/Observations?$resultFormat=dataArray", ids["MultiDatastreams"])})
+	c.must(201, req{role: "operator", method: "POST", path: "/v1.1/CreateObservations",
+		body: fmt.Sprintf(`[{"MultiDatastream":{"@iot.id":%d},"components":["phenomenonTime","result"],"dataArray":[["2025-08-27T12:00:00Z",[5]],["2025-08-27T13:00:00Z",[5,6]]]}]`, ids["MultiDatastreams"])})
 	c.must(400, req{role: "operator", method: "POST", path: "/v1.1/CreateObservations", body: `{"dataArray":1}`, bad: true})
 	c.must(403, req{role: "viewer", method: "POST", path: "/v1.1/CreateObservations", body: `[]`})
 	c.must(413, req{role: "operator", method: "POST", path: "/v1.1/CreateObservations", body: big, bad: true})
