@@ -94,6 +94,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Lookups", testLookups},
 		{"AuthKeys", testAuth},
 		{"DeleteLocationPrunesHistory", testDeleteLocation},
+		{"IDsNeverReused", testIDsNeverReused},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
