@@ -462,7 +462,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, r
 		s.Error(w, r, err)
 		return
 	}
-	e, err := decodeEntity(t.Set, raw, replace)
+	e, err := decodeUpdate(t.Set, raw, r.Method, replace)
 	if err != nil {
 		s.Error(w, r, err)
 		return

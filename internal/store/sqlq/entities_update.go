@@ -12,8 +12,9 @@ import (
 	"github.com/rabta/rabta/internal/sensing"
 )
 
-// Update changes entity e.Set(e.ID): the properties in e.Props and the links in e.Links.
-// With replace (PUT), properties not given are reset to null.
+// Update changes entity e.Set(e.ID): the properties in e.Props and the links in e.Links, which
+// must be references to existing entities (Ref; an inline entity is Invalid, one that does not
+// exist NotFound). With replace (PUT), properties not given are reset to null.
 func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) error {
 	set := sensing.Sets[e.Set]
 	t := Sensing[e.Set]
@@ -62,6 +63,11 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 			if !ok {
 				continue
 			}
+			for _, c := range linked {
+				if !c.Ref { // an update changes links, it creates nothing (SensorThings 1.1, 10.3)
+					return apperr.E(apperr.Invalid, "%s.%s: an update links existing entities only, by @iot.id", set.Single, n.Name)
+				}
+			}
 			switch {
 			case l.LocalFK != "":
 				if len(linked) != 1 {
@@ -97,13 +103,6 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 				}
 			default:
 				for _, c := range linked {
-					if !c.Ref {
-						back, _ := backNav(e.Set, n.Name)
-						if _, err := s.create(ctx, tx, c, back, e.ID); err != nil {
-							return err
-						}
-						continue
-					}
 					if err := s.exists(ctx, tx, l.Target, c.ID); err != nil {
 						return err
 					}
