@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/rabta/rabta/internal/sensing"
 )
@@ -63,5 +66,150 @@ func testIDsNeverReused(t *testing.T, s Stores) {
 	}
 	if again[0] <= ids[0] {
 		t.Errorf("ingest: observation %d deleted, the next one got %d", ids[0], again[0])
+	}
+}
+
+// checkSpans holds every Datastream's phenomenonTime and resultTime to what its Observations
+// say (SensorThings 1.1, 8.2.4: the spans of its Observations' times; null with none): the
+// expected value is computed from the Observations as read back, not written down.
+func checkSpans(t *testing.T, s Stores, after string) {
+	t.Helper()
+	for _, ds := range list(t, s, sensing.Datastreams, nil, "$top=1000").Entities {
+		var ps, pe, rs, re time.Time
+		page := list(t, s, sensing.Observations, under(sensing.Datastreams, ds.ID, "Observations"), "$top=1000")
+		for _, o := range page.Entities {
+			a, b, err := sensing.ParseTimeOrInterval(o.Props["phenomenonTime"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ps.IsZero() || a.Before(ps) {
+				ps = a
+			}
+			if pe.IsZero() || b.After(pe) {
+				pe = b
+			}
+			if txt, ok := o.Props["resultTime"].(string); ok {
+				r, _, err := sensing.ParseTimeOrInterval(txt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rs.IsZero() || r.Before(rs) {
+					rs = r
+				}
+				if re.IsZero() || r.After(re) {
+					re = r
+				}
+			}
+		}
+		// the span as the Datastream gives it, as instants: "" for null
+		span := func(v any) string {
+			txt, ok := v.(string)
+			if !ok {
+				return ""
+			}
+			a, b, err := sensing.ParseTimeOrInterval(txt)
+			if err != nil {
+				t.Fatalf("Datastream(%d): span %q: %v", ds.ID, txt, err)
+			}
+			return a.UTC().Format(time.RFC3339Nano) + "/" + b.UTC().Format(time.RFC3339Nano)
+		}
+		want := func(a, b time.Time) string {
+			if a.IsZero() {
+				return ""
+			}
+			return a.UTC().Format(time.RFC3339Nano) + "/" + b.UTC().Format(time.RFC3339Nano)
+		}
+		got := get(t, s, sensing.Datastreams, ds.ID, "")
+		if g, w := span(got.Props["phenomenonTime"]), want(ps, pe); g != w {
+			t.Errorf("after %s: Datastream(%d).phenomenonTime %q, its %d Observations say %q", after, ds.ID, g, len(page.Entities), w)
+		}
+		if g, w := span(got.Props["resultTime"]), want(rs, re); g != w {
+			t.Errorf("after %s: Datastream(%d).resultTime %q, its %d Observations say %q", after, ds.ID, g, len(page.Entities), w)
+		}
+	}
+}
+
+// testDerivedSpans: a Datastream's phenomenonTime and resultTime stay those of its
+// Observations after every kind of write — creates (ingest, create, deep insert), updates (an
+// Observation's times PATCHed outward, inward, to null; moved to another Datastream), deletes
+// (at the edge of a span and inside it), and deletes by cascade (a FeatureOfInterest with
+// Observations in two Datastreams, a Thing with its Datastreams).
+func testDerivedSpans(t *testing.T, s Stores) {
+	seed(t, s) // Datastream 1: Observations 1-4, Datastream 2: 5-6, no result times
+	patch := func(set string, id int64, props map[string]any) func() error {
+		return func() error {
+			return s.Entities.Update(ctx(), &sensing.Entity{Set: set, ID: id, Props: props, Links: map[string][]*sensing.Entity{}}, false)
+		}
+	}
+	del := func(set string, id int64) func() error {
+		return func() error { return s.Entities.Delete(ctx(), set, id) }
+	}
+	create := func(set, js string) func() error {
+		return func() error { _, err := s.Entities.Create(ctx(), entity(t, set, js)); return err }
+	}
+	var foi int64
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"ingest with result times", func() error {
+			o1, o2 := obs(1, "2025-08-24T00:00:00Z", 1), obs(2, "2025-08-29T00:00:00Z/2025-08-30T00:00:00Z", 2)
+			r1, r2 := time.Date(2025, 8, 24, 1, 0, 0, 0, time.UTC), time.Date(2025, 8, 30, 1, 0, 0, 0, time.UTC)
+			o1.ResultTime, o1.ResultTimeText = &r1, r1.Format(time.RFC3339)
+			o2.ResultTime, o2.ResultTimeText = &r2, r2.Format(time.RFC3339)
+			_, errs, err := s.Entities.Ingest(ctx(), []sensing.Observation{o1, o2}) // 7, 8
+			if err == nil {
+				err = errors.Join(errs...)
+			}
+			return err
+		}},
+		{"create with a FeatureOfInterest", func() error {
+			var err error
+			foi, err = s.Entities.Create(ctx(), entity(t, sensing.FeaturesOfInterest, fresh[sensing.FeaturesOfInterest]))
+			if err != nil {
+				return err
+			}
+			for _, js := range []string{ // 9 in Datastream 1, 10 in Datastream 2, both the latest of theirs
+				`{"phenomenonTime":"2025-09-05T00:00:00Z","resultTime":"2025-09-06T00:00:00Z","result":3,"Datastream":{"@iot.id":1},"FeatureOfInterest":{"@iot.id":%d}}`,
+				`{"phenomenonTime":"2025-09-07T00:00:00Z","resultTime":"2025-09-08T00:00:00Z","result":4,"Datastream":{"@iot.id":2},"FeatureOfInterest":{"@iot.id":%d}}`,
+			} {
+				if err := create(sensing.Observations, fmt.Sprintf(js, foi))(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"PATCH phenomenonTime outward", patch(sensing.Observations, 1, map[string]any{"phenomenonTime": "2025-08-01T00:00:00Z"})},
+		{"PATCH the edge phenomenonTime inward", patch(sensing.Observations, 1, map[string]any{"phenomenonTime": "2025-08-26T00:00:00Z"})},
+		{"PATCH the edge resultTime inward", patch(sensing.Observations, 7, map[string]any{"resultTime": "2025-08-31T00:00:00Z"})},
+		{"PATCH a resultTime to null", patch(sensing.Observations, 9, map[string]any{"resultTime": nil})},
+		{"move the edge Observation to another Datastream", func() error {
+			return s.Entities.Update(ctx(), &sensing.Entity{Set: sensing.Observations, ID: 8, Props: map[string]any{},
+				Links: map[string][]*sensing.Entity{"Datastream": {{Set: sensing.Datastreams, ID: 1, Ref: true}}}}, false)
+		}},
+		{"delete an Observation inside the span", del(sensing.Observations, 2)},
+		{"delete the Observation at the edge", del(sensing.Observations, 4)},
+		{"delete a FeatureOfInterest (cascade into two Datastreams)", func() error { return del(sensing.FeaturesOfInterest, foi)() }},
+		{"delete every Observation of Datastream 2", func() error {
+			for _, o := range list(t, s, sensing.Observations, under(sensing.Datastreams, 2, "Observations"), "").Entities {
+				if err := del(sensing.Observations, o.ID)(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"deep insert a Datastream with Observations", create(sensing.Datastreams, `{"name":"ds","description":"d","observationType":"x",
+			"unitOfMeasurement":{"name":"cusec"},"Thing":{"@iot.id":2},"Sensor":{"@iot.id":2},"ObservedProperty":{"@iot.id":2},
+			"Observations":[{"phenomenonTime":"2025-07-01T00:00:00Z","resultTime":"2025-07-02T00:00:00Z","result":1},{"phenomenonTime":"2025-07-03T00:00:00Z","result":2}]}`)},
+		{"delete a Thing (cascade: its Datastreams)", del(sensing.Things, 1)},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		checkSpans(t, s, st.name)
+	}
+	if n := len(list(t, s, sensing.Datastreams, nil, "").Entities); n != 2 {
+		t.Errorf("%d Datastreams left, want 2 (the seeded one of Thing 2 and the deep-inserted one)", n)
 	}
 }

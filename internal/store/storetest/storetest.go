@@ -95,6 +95,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"AuthKeys", testAuth},
 		{"DeleteLocationPrunesHistory", testDeleteLocation},
 		{"IDsNeverReused", testIDsNeverReused},
+		{"DerivedSpans", testDerivedSpans},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
