@@ -238,7 +238,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		Create: func(ctx context.Context, topic string, data []byte) error {
 			_, err := n.sta.MQTTCreate(ctx, topic, data)
 			return err
-		}}
+		},
+		Observation: n.sta.MQTTObservation}
 
 	// warnings: rules over the accepted observations, alerts with CAP, signed, on the feed and the bus
 	sign, err := nodeSigner(opts.DataDir, opts.ID, opts.SigningKeyFile, opts.SigningCertFile)
@@ -326,7 +327,7 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 	}
 	if n.opts.MQTTAddr != "" || n.opts.NATSURL != "" {
-		if err := b.ConsumeMQTT(bg, "mqtt-ingest", topics, func(ctx context.Context, msgs []bus.Message) error {
+		if err := b.ConsumeMQTT(bg, "mqtt-ingest", topics, func(ctx context.Context, msgs []bus.Message) []error {
 			return n.mqtt.TakeBatch(ctx, messages(msgs))
 		}); err != nil {
 			return err
