@@ -42,8 +42,8 @@ type MQTT struct {
 	// the message). TakeBatch stores those with the loggers' observations, in one transaction
 	// and exactly once; the rest (ok false, err nil: a deep insert) go to Create.
 	Observation func(topic string, payload []byte) (o sensing.Observation, ok bool, err error)
-	Now    func() time.Time
-	Log    *slog.Logger
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // IngestTopic reports whether topic is a logger's ingest topic (rabta/<node>/ingest/<datastream>).
