@@ -464,8 +464,16 @@ func (s *Server) create(ctx context.Context, source string, e *sensing.Entity) (
 			return ids[0], nil
 		}
 		if len(ds) == 0 {
-			return 0, apperr.E(apperr.Invalid, "Observation needs a Datastream (by @iot.id or inline)")
+			err := apperr.E(apperr.Invalid, "Observation needs a Datastream (by @iot.id or inline)")
+			s.Ingest.Reject(source, err)
+			return 0, err
 		}
+		// a deep insert: refused, it counts as a refused observation like any other
+		id, err := s.Store.Create(ctx, e)
+		if k := apperr.KindOf(err); err != nil && k != apperr.Internal && k != apperr.Unavailable {
+			s.Ingest.Reject(source, err)
+		}
+		return id, err
 	}
 	return s.Store.Create(ctx, e)
 }

@@ -306,7 +306,7 @@ func (s *Entities) datastream(ctx context.Context, tx Tx, id int64) (*sensing.Da
 		FROM datastreams d JOIN observed_properties o ON o.id = d.observed_property_id WHERE d.id = ?`, id).
 		Scan(&ds.ThingID, &ds.ObservationType, &uom, &props, &ds.ObservedPropertyName, &ds.ObservedPropertyDef)
 	if errors.Is(err, ErrNoRows) {
-		return nil, apperr.E(apperr.NotFound, "Datastream(%d) does not exist", id)
+		return nil, apperr.E(apperr.NotFound, "Datastreams(%d) does not exist", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load datastream %d: %w", id, err)
