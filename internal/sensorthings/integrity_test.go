@@ -137,3 +137,82 @@ func TestUpdateRefusesInlineEntities(t *testing.T) {
 		})
 	}
 }
+
+// withLink returns the JSON object js with its navigation property nav set to a link to id (an
+// array of one for a to-many nav).
+func withLink(t *testing.T, js string, nav sensing.Nav, id int) string {
+	t.Helper()
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(js), &obj); err != nil {
+		t.Fatal(err)
+	}
+	link := fmt.Sprintf(`{"@iot.id":%d}`, id)
+	if nav.Many {
+		link = "[" + link + "]"
+	}
+	obj[nav.Name] = json.RawMessage(link)
+	b, _ := json.Marshal(obj)
+	return string(b)
+}
+
+// Every foreign key a client can name — a navigation property linked by @iot.id, on create, in
+// a deep insert, in a resource path, in a dataArray — that names an entity that does not exist
+// is a 4xx naming it as its URL does (Sensors(999)), and nothing of the request is stored; in a
+// dataArray only the rows that name it are refused. Both stores.
+func TestForeignKeysNamed(t *testing.T) {
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			n := newStoreNode(t, store)
+			seedStore(t, n)
+			before := n.counts(t)
+			type fk struct{ name, path, body, missing string }
+			var cases []fk
+			for _, set := range setNames { // create, each navigation property in turn
+				for _, nav := range sensing.Sets[set].Navs {
+					cases = append(cases, fk{set + "." + nav.Name, "/" + set, withLink(t, newEntity[set], nav, 999), nav.Target + "(999)"})
+				}
+			}
+			ds := newEntity[sensing.Datastreams]
+			cases = append(cases,
+				fk{"deep insert Thing/Datastreams/Sensor", "/Things", `{"name":"t","description":"d","Datastreams":[` +
+					withLink(t, ds, sensing.Nav{Name: "Sensor"}, 999) + `]}`, "Sensors(999)"},
+				fk{"deep insert Thing/Datastreams/ObservedProperty", "/Things", `{"name":"t","description":"d","Datastreams":[` +
+					withLink(t, ds, sensing.Nav{Name: "ObservedProperty"}, 999) + `]}`, "ObservedProperties(999)"},
+				fk{"deep insert Datastream/Observations/FeatureOfInterest", "/Datastreams",
+					strings.Replace(ds, `"Thing"`, `"Observations":[{"result":1,"FeatureOfInterest":{"@iot.id":999}}],"Thing"`, 1), "FeaturesOfInterest(999)"},
+				fk{"deep insert Location/Things", "/Locations", withLink(t, newEntity[sensing.Locations], sensing.Nav{Name: "Things", Many: true}, 999), "Things(999)"},
+				fk{"path Datastreams(999)/Observations", "/Datastreams(999)/Observations", `{"result":1}`, "Datastreams(999)"},
+				fk{"path FeaturesOfInterest(999)/Observations", "/FeaturesOfInterest(999)/Observations", `{"result":1,"Datastream":{"@iot.id":1}}`, "FeaturesOfInterest(999)"},
+				fk{"path Things(999)/Locations", "/Things(999)/Locations", newEntity[sensing.Locations], "Things(999)"},
+			)
+			for _, c := range cases {
+				st, b := n.call(t, "POST", c.path, c.body)
+				if st < 400 || st >= 500 || !strings.Contains(b, c.missing) {
+					t.Errorf("%s: %d %s, want a 4xx naming %s", c.name, st, b, c.missing)
+				}
+			}
+			if len(cases) < 20 {
+				t.Fatalf("only %d cases", len(cases))
+			}
+			if after := n.counts(t); fmt.Sprint(after) != fmt.Sprint(before) {
+				t.Errorf("refused creates changed the store: %v, was %v", after, before)
+			}
+			// dataArray: the rows naming what does not exist are refused, in their slots
+			st, b := n.call(t, "POST", "/CreateObservations", `[
+				{"Datastream":{"@iot.id":1},"components":["phenomenonTime","result","FeatureOfInterest/id"],
+				 "dataArray":[["2025-08-28T00:00:00Z",1,999],["2025-08-28T01:00:00Z",2,1]]},
+				{"Datastream":{"@iot.id":999},"components":["phenomenonTime","result"],"dataArray":[["2025-08-28T02:00:00Z",3]]}]`)
+			var rows []string
+			if err := json.Unmarshal([]byte(b), &rows); err != nil || st != http.StatusCreated || len(rows) != 3 {
+				t.Fatalf("dataArray: %d %s", st, b)
+			}
+			if !strings.Contains(rows[0], "error: FeaturesOfInterest(999)") || !strings.Contains(rows[1], "/Observations(") ||
+				!strings.Contains(rows[2], "error: Datastreams(999)") {
+				t.Errorf("dataArray rows: %q", rows)
+			}
+			if got := n.count(t, sensing.Observations); got != before[sensing.Observations]+1 {
+				t.Errorf("%d Observations after the dataArray, want %d", got, before[sensing.Observations]+1)
+			}
+		})
+	}
+}
