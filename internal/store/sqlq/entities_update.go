@@ -103,10 +103,7 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 				}
 			default:
 				for _, c := range linked {
-					if err := s.exists(ctx, tx, l.Target, c.ID); err != nil {
-						return err
-					}
-					if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET %s = ? WHERE id = ?", Sensing[l.Target].Name, l.RemoteFK), e.ID, c.ID); err != nil {
+					if err := s.repoint(ctx, tx, l, e.ID, c.ID); err != nil {
 						return err
 					}
 				}

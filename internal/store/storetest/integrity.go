@@ -187,6 +187,13 @@ func testDerivedSpans(t *testing.T, s Stores) {
 			return s.Entities.Update(ctx(), &sensing.Entity{Set: sensing.Observations, ID: 8, Props: map[string]any{},
 				Links: map[string][]*sensing.Entity{"Datastream": {{Set: sensing.Datastreams, ID: 1, Ref: true}}}}, false)
 		}},
+		{"PATCH a Datastream's Observations (the edge one of another Datastream joins it)", func() error {
+			return s.Entities.Update(ctx(), &sensing.Entity{Set: sensing.Datastreams, ID: 2, Props: map[string]any{},
+				Links: map[string][]*sensing.Entity{"Observations": {{Set: sensing.Observations, ID: 1, Ref: true}}}}, false)
+		}},
+		{"create a Datastream linking an existing Observation", create(sensing.Datastreams, `{"name":"ds","description":"d","observationType":"x",
+			"unitOfMeasurement":{"name":"cusec"},"Thing":{"@iot.id":1},"Sensor":{"@iot.id":1},"ObservedProperty":{"@iot.id":1},
+			"Observations":[{"@iot.id":3}]}`)},
 		{"delete an Observation inside the span", del(sensing.Observations, 2)},
 		{"delete the Observation at the edge", del(sensing.Observations, 4)},
 		{"delete a FeatureOfInterest (cascade into two Datastreams)", func() error { return del(sensing.FeaturesOfInterest, foi)() }},
@@ -210,6 +217,6 @@ func testDerivedSpans(t *testing.T, s Stores) {
 		checkSpans(t, s, st.name)
 	}
 	if n := len(list(t, s, sensing.Datastreams, nil, "").Entities); n != 2 {
-		t.Errorf("%d Datastreams left, want 2 (the seeded one of Thing 2 and the deep-inserted one)", n)
+		t.Errorf("%d Datastreams left, want 2 (the seeded one of Thing 2 and the deep-inserted one; Thing 1 took two)", n)
 	}
 }
