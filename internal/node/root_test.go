@@ -106,6 +106,18 @@ func TestServiceRoot(t *testing.T) {
 					t.Errorf("HEAD %s: %d %q", path, resp.StatusCode, body)
 				}
 			}
+			for _, path := range []string{"/v1.1", "/v1.1/"} { // read-only: a write is refused where it was sent, not redirected
+				req := must(http.NewRequest("POST", base+path, strings.NewReader(`{}`)))
+				req.Header.Set("Authorization", "Bearer "+adminKey)
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+					t.Errorf("POST %s: %d, Allow %q, want 405 allowing GET, HEAD", path, resp.StatusCode, resp.Header.Get("Allow"))
+				}
+			}
 			if docs[0] != docs[1] {
 				t.Errorf("/v1.1 and /v1.1/ differ:\n%s\n%s", docs[0], docs[1])
 			}

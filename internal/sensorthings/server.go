@@ -115,7 +115,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if p == "" {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			s.Error(w, r, apperr.E(apperr.Invalid, "the service root is read-only"))
+			s.methodNotAllowed(w, r, "GET, HEAD") // the service root is read-only
 			return
 		}
 		s.root(w, r)
