@@ -12,8 +12,9 @@ import (
 	"github.com/rabta/rabta/internal/sensing"
 )
 
-// Update changes entity e.Set(e.ID): the properties in e.Props and the links in e.Links.
-// With replace (PUT), properties not given are reset to null.
+// Update changes entity e.Set(e.ID): the properties in e.Props and the links in e.Links, which
+// must be references to existing entities (Ref; an inline entity is Invalid, one that does not
+// exist NotFound). With replace (PUT), properties not given are reset to null.
 func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) error {
 	set := sensing.Sets[e.Set]
 	t := Sensing[e.Set]
@@ -37,9 +38,9 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 		var cols []string
 		var vals []any
 		var err error
-		var before int64 // an Observation's Datastream before the change (it may move to another)
+		var before []obsSpan // an Observation's Datastream and times before the change
 		if e.Set == sensing.Observations {
-			if err := tx.QueryRow(ctx, `SELECT datastream_id FROM observations WHERE id = ?`, e.ID).Scan(&before); err != nil {
+			if before, err = obsSpans(ctx, tx, "id = ?", e.ID); err != nil {
 				return err
 			}
 			cols, vals, err = obsUpdate(e)
@@ -61,6 +62,11 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 			linked, ok := e.Links[n.Name]
 			if !ok {
 				continue
+			}
+			for _, c := range linked {
+				if !c.Ref { // an update changes links, it creates nothing (SensorThings 1.1, 10.3)
+					return apperr.E(apperr.Invalid, "%s.%s: an update links existing entities only, by @iot.id", set.Single, n.Name)
+				}
 			}
 			switch {
 			case l.LocalFK != "":
@@ -97,17 +103,7 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 				}
 			default:
 				for _, c := range linked {
-					if !c.Ref {
-						back, _ := backNav(e.Set, n.Name)
-						if _, err := s.create(ctx, tx, c, back, e.ID); err != nil {
-							return err
-						}
-						continue
-					}
-					if err := s.exists(ctx, tx, l.Target, c.ID); err != nil {
-						return err
-					}
-					if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET %s = ? WHERE id = ?", Sensing[l.Target].Name, l.RemoteFK), e.ID, c.ID); err != nil {
+					if err := s.repoint(ctx, tx, l, e.ID, c.ID); err != nil {
 						return err
 					}
 				}
@@ -127,10 +123,15 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 			clear(s.dsCache)
 		}
 		if e.Set == sensing.Observations {
-			if _, err := tx.Exec(ctx, `UPDATE datastreams SET
-				phenomenon_time_start = (SELECT min(phen_start) FROM observations WHERE datastream_id = datastreams.id),
-				phenomenon_time_end = (SELECT max(phen_end) FROM observations WHERE datastream_id = datastreams.id)
-				WHERE id IN (?, (SELECT datastream_id FROM observations WHERE id = ?))`, before, e.ID); err != nil {
+			// the Datastream it was in loses its old times, the one it is in now gets the new
+			after, err := obsSpans(ctx, tx, "id = ?", e.ID)
+			if err != nil {
+				return err
+			}
+			if err := shrinkSpans(ctx, tx, before); err != nil {
+				return err
+			}
+			if err := growSpans(ctx, tx, after); err != nil {
 				return err
 			}
 			clear(s.dsCache)
@@ -207,12 +208,29 @@ func obsUpdate(e *sensing.Entity) ([]string, []any, error) {
 // ON DELETE CASCADE do the work).
 func (s *Entities) Delete(ctx context.Context, set string, id int64) error {
 	return s.tx(ctx, fmt.Sprintf("%s(%d)", set, id), func(tx Tx) error {
+		// the Observations that go (alone, or by cascade with their FeatureOfInterest) leave
+		// their Datastreams' time spans: read which before they go. A Datastream deleted, or
+		// one that goes with its Thing, Sensor or ObservedProperty, takes its span with it.
+		var gone []obsSpan
+		var err error
+		switch set {
+		case sensing.Observations:
+			gone, err = obsSpans(ctx, tx, "id = ?", id)
+		case sensing.FeaturesOfInterest:
+			gone, err = obsSpans(ctx, tx, "foi_id = ?", id)
+		}
+		if err != nil {
+			return err
+		}
 		n, err := tx.Exec(ctx, "DELETE FROM "+Sensing[set].Name+" WHERE id = ?", id)
 		if err != nil {
 			return fmt.Errorf("delete %s(%d): %w", set, id, err)
 		}
 		if n == 0 {
 			return apperr.E(apperr.NotFound, "%s(%d) does not exist", set, id)
+		}
+		if err := shrinkSpans(ctx, tx, gone); err != nil {
+			return err
 		}
 		if set == sensing.Locations {
 			// a HistoricalLocation left with no Location says nothing any more
@@ -224,6 +242,92 @@ func (s *Entities) Delete(ctx context.Context, set string, id int64) error {
 		clear(s.dsCache)
 		return nil
 	})
+}
+
+// obsSpan is the extent of some observations of one Datastream: phenomenon times from ps to
+// pe and result times from rs to re (µs since the Unix epoch; rs, re nil when none has one).
+type obsSpan struct {
+	ds, ps, pe int64
+	rs, re     *int64
+}
+
+// obsSpans returns, per Datastream, the extent of the observations matching cond (a condition
+// on the observations table with its arguments), in Datastream id order.
+func obsSpans(ctx context.Context, tx Tx, cond string, args ...any) ([]obsSpan, error) {
+	rows, err := tx.Query(ctx, `SELECT datastream_id, min(phen_start), max(phen_end), min(result_time_us), max(result_time_us)
+		FROM observations WHERE `+cond+` GROUP BY datastream_id ORDER BY datastream_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []obsSpan
+	for rows.Next() {
+		var sp obsSpan
+		if err := rows.Scan(&sp.ds, &sp.ps, &sp.pe, &sp.rs, &sp.re); err != nil {
+			return nil, err
+		}
+		out = append(out, sp)
+	}
+	return out, rows.Err()
+}
+
+// shrinkSpans brings the phenomenonTime and resultTime of each Datastream of gone back in line
+// with its observations, after observations with those extents left it (deleted, moved, their
+// times changed; SensorThings 1.1, 8.2.4: the spans are those of the Datastream's
+// Observations, null when it has none). A span is read again from the observations only where
+// what left was on its edge — anything inside leaves it as it is and costs an indexed UPDATE
+// that changes nothing — and each edge on its own: the start of the phenomenon time from the
+// index of the Datastream's observations at once, its end by a scan of that index, the result
+// time (in no index) by reading the Datastream's observations. On SQLite, for a Datastream of
+// 2,000,000 observations (measured on a loaded 2-core machine): removing its oldest takes
+// about 1 ms, its newest 0.4-0.6 s, and 0.8-1.4 s when the observations have result times.
+func shrinkSpans(ctx context.Context, tx Tx, gone []obsSpan) error {
+	for _, sp := range gone {
+		// each edge read again only when what left was on it (CASE evaluates the branch taken)
+		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
+			phenomenon_time_start = CASE WHEN phenomenon_time_start >= ?
+				THEN (SELECT min(phen_start) FROM observations WHERE datastream_id = datastreams.id) ELSE phenomenon_time_start END,
+			phenomenon_time_end = CASE WHEN phenomenon_time_end <= ?
+				THEN (SELECT max(phen_end) FROM observations WHERE datastream_id = datastreams.id) ELSE phenomenon_time_end END
+			WHERE id = ? AND (phenomenon_time_start >= ? OR phenomenon_time_end <= ?)`, sp.ps, sp.pe, sp.ds, sp.ps, sp.pe); err != nil {
+			return fmt.Errorf("update datastream span: %w", err)
+		}
+		if sp.rs == nil {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
+			result_time_start = CASE WHEN result_time_start >= ?
+				THEN (SELECT min(result_time_us) FROM observations WHERE datastream_id = datastreams.id) ELSE result_time_start END,
+			result_time_end = CASE WHEN result_time_end <= ?
+				THEN (SELECT max(result_time_us) FROM observations WHERE datastream_id = datastreams.id) ELSE result_time_end END
+			WHERE id = ? AND (result_time_start >= ? OR result_time_end <= ?)`, *sp.rs, *sp.re, sp.ds, *sp.rs, *sp.re); err != nil {
+			return fmt.Errorf("update datastream span: %w", err)
+		}
+	}
+	return nil
+}
+
+// growSpans widens the phenomenonTime and resultTime of each Datastream of added to hold the
+// observations that joined it.
+func growSpans(ctx context.Context, tx Tx, added []obsSpan) error {
+	for _, sp := range added {
+		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
+			phenomenon_time_start = CASE WHEN phenomenon_time_start IS NULL OR phenomenon_time_start > ? THEN ? ELSE phenomenon_time_start END,
+			phenomenon_time_end = CASE WHEN phenomenon_time_end IS NULL OR phenomenon_time_end < ? THEN ? ELSE phenomenon_time_end END
+			WHERE id = ?`, sp.ps, sp.ps, sp.pe, sp.pe, sp.ds); err != nil {
+			return fmt.Errorf("update datastream span: %w", err)
+		}
+		if sp.rs == nil {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
+			result_time_start = CASE WHEN result_time_start IS NULL OR result_time_start > ? THEN ? ELSE result_time_start END,
+			result_time_end = CASE WHEN result_time_end IS NULL OR result_time_end < ? THEN ? ELSE result_time_end END
+			WHERE id = ?`, *sp.rs, *sp.rs, *sp.re, *sp.re, sp.ds); err != nil {
+			return fmt.Errorf("update datastream span: %w", err)
+		}
+	}
+	return nil
 }
 
 // unitSymbol returns unitOfMeasurement.symbol from its JSON.

@@ -240,23 +240,17 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 		dsIDs = append(dsIDs, id)
 	}
 	slices.Sort(dsIDs)
+	grown := make([]obsSpan, 0, len(dsIDs))
 	for _, id := range dsIDs {
 		sp := spans[id]
-		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
-			phenomenon_time_start = CASE WHEN phenomenon_time_start IS NULL OR phenomenon_time_start > ? THEN ? ELSE phenomenon_time_start END,
-			phenomenon_time_end = CASE WHEN phenomenon_time_end IS NULL OR phenomenon_time_end < ? THEN ? ELSE phenomenon_time_end END
-			WHERE id = ?`, sp.ps, sp.ps, sp.pe, sp.pe, id); err != nil {
-			return nil, nil, fmt.Errorf("update datastream span: %w", err)
+		g := obsSpan{ds: id, ps: sp.ps, pe: sp.pe}
+		if sp.rs != math.MaxInt64 {
+			g.rs, g.re = &sp.rs, &sp.re
 		}
-		if sp.rs == math.MaxInt64 {
-			continue
-		}
-		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
-			result_time_start = CASE WHEN result_time_start IS NULL OR result_time_start > ? THEN ? ELSE result_time_start END,
-			result_time_end = CASE WHEN result_time_end IS NULL OR result_time_end < ? THEN ? ELSE result_time_end END
-			WHERE id = ?`, sp.rs, sp.rs, sp.re, sp.re, id); err != nil {
-			return nil, nil, fmt.Errorf("update datastream span: %w", err)
-		}
+		grown = append(grown, g)
+	}
+	if err := growSpans(ctx, tx, grown); err != nil {
+		return nil, nil, err
 	}
 	return ids, errs, nil
 }
@@ -312,7 +306,7 @@ func (s *Entities) datastream(ctx context.Context, tx Tx, id int64) (*sensing.Da
 		FROM datastreams d JOIN observed_properties o ON o.id = d.observed_property_id WHERE d.id = ?`, id).
 		Scan(&ds.ThingID, &ds.ObservationType, &uom, &props, &ds.ObservedPropertyName, &ds.ObservedPropertyDef)
 	if errors.Is(err, ErrNoRows) {
-		return nil, apperr.E(apperr.NotFound, "Datastream(%d) does not exist", id)
+		return nil, apperr.E(apperr.NotFound, "Datastreams(%d) does not exist", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load datastream %d: %w", id, err)

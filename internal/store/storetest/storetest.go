@@ -96,6 +96,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"DeleteLocationPrunesHistory", testDeleteLocation},
 		{"LambdaAndIn", testLambdaIn},
 		{"Links", testLinks},
+		{"IDsNeverReused", testIDsNeverReused},
+		{"DerivedSpans", testDerivedSpans},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
