@@ -357,6 +357,9 @@ const notificationHeader = "Rabta-Notification"
 type Message struct {
 	Topic string
 	Data  []byte
+	// Delivered counts the deliveries of a durable message (ConsumeMQTT): 1 the first time,
+	// more after the handler asked for it again. 0 for messages delivered at most once.
+	Delivered uint64
 }
 
 // SubscribeTopics calls fn for each message MQTT (or NATS) clients publish to a topic matching

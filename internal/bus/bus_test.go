@@ -196,7 +196,7 @@ func TestMQTTAuthByKey(t *testing.T) {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if err := b.ConsumeMQTT(cctx, "test", []string{"rabta/n1/ingest/+"}, func(_ context.Context, ms []Message) error {
+	if err := b.ConsumeMQTT(cctx, "test", []string{"rabta/n1/ingest/+"}, func(_ context.Context, ms []Message) []error {
 		mu.Lock()
 		for _, m := range ms {
 			durable = append(durable, m.Topic+" "+string(m.Data))

@@ -22,11 +22,14 @@ const (
 )
 
 // ConsumeMQTT hands fn the QoS 1 and 2 messages published by MQTT clients to topics matching
-// one of the filters, in batches (up to 500 messages, or whatever arrived within 5 ms), durably:
-// the batch is acknowledged when fn returns nil and comes again when fn returns an error. fn
-// decides what is an error: a malformed message should be counted and passed over, or it would
-// come back forever. It runs until ctx ends.
-func (b *Bus) ConsumeMQTT(ctx context.Context, name string, filters []string, fn func(context.Context, []Message) error) error {
+// one of the filters, in batches (up to 500 messages, or whatever arrived within 5 ms), durably.
+// fn answers per message: a nil error (or a nil slice) acknowledges it, an error makes that
+// message alone come again after a back-off (1 s, doubling to 30 s), with Delivered counting
+// the attempts; the other messages of the batch are acknowledged and do not wait for it. fn
+// decides what is an error: a malformed or refused message should be counted and passed over,
+// and one that keeps failing given up at some point, or it would come back forever. It runs
+// until ctx ends.
+func (b *Bus) ConsumeMQTT(ctx context.Context, name string, filters []string, fn func(context.Context, []Message) []error) error {
 	// The bridge creates its stream when the first MQTT client connects; create it first, with
 	// the bridge's own configuration, so that no message of the first client goes by unseen
 	// (the stream keeps messages only while a consumer is interested).
@@ -70,19 +73,28 @@ func (b *Bus) ConsumeMQTT(ctx context.Context, name string, filters []string, fn
 			}
 			out := make([]Message, len(msgs))
 			for i, m := range msgs {
-				out[i] = Message{Topic: MQTTTopic(strings.TrimPrefix(m.Subject(), mqttStreamPrefix)), Data: m.Data()}
-			}
-			if err := fn(ctx, out); err != nil {
-				b.log.Warn("mqtt_consumer_failed", "messages", len(msgs), "err", err, "retry_in", backoff.String())
-				for _, m := range msgs {
-					m.NakWithDelay(backoff)
+				out[i] = Message{Topic: MQTTTopic(strings.TrimPrefix(m.Subject(), mqttStreamPrefix)), Data: m.Data(), Delivered: 1}
+				if md, err := m.Metadata(); err == nil {
+					out[i].Delivered = md.NumDelivered
 				}
-				backoff = min(backoff*2, 30*time.Second)
-				continue
 			}
-			backoff = time.Second
-			for _, m := range msgs {
+			errs := fn(ctx, out)
+			failed := 0
+			for i, m := range msgs {
+				if i < len(errs) && errs[i] != nil {
+					if failed == 0 {
+						b.log.Warn("mqtt_consumer_failed", "topic", out[i].Topic, "delivered", out[i].Delivered, "err", errs[i], "retry_in", backoff.String())
+					}
+					failed++
+					m.NakWithDelay(backoff)
+					continue
+				}
 				m.Ack()
+			}
+			if failed > 0 {
+				backoff = min(backoff*2, 30*time.Second)
+			} else {
+				backoff = time.Second
 			}
 		}
 	}()

@@ -54,7 +54,7 @@ func TestDecodeMQTT(t *testing.T) {
 		{"rabta/local/ingest/0", "3.5", 0, "datastream id"},
 		{"rabta/local/ingest/3", "{", 3, "not a number"},
 	} {
-		o, err := DecodeMQTT(Message{c.topic, []byte(c.data)}, now, number)
+		o, err := DecodeMQTT(Message{Topic: c.topic, Data: []byte(c.data)}, now, number)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%s %s: err %v, want %q", c.topic, c.data, err, c.err)
@@ -67,46 +67,86 @@ func TestDecodeMQTT(t *testing.T) {
 	}
 }
 
-// A durable batch: logger observations stored together, creates handed on one by one, a
-// malformed or refused message counted and passed over, a store failure returned.
+// A durable batch: logger observations and creates that link existing entities stored together,
+// deep-insert creates handed on one by one, a malformed or refused message counted and passed
+// over; a failure of ours asks for that message alone again — until MaxAttempts, unless the
+// store is unavailable.
 func TestTakeBatch(t *testing.T) {
 	st := &memStore{}
 	svc := &Service{Store: st}
 	var created []string
-	q := &MQTT{Ingest: svc, Decode: number, Create: func(_ context.Context, topic string, _ []byte) error {
-		created = append(created, topic)
-		if strings.Contains(topic, "(7)") {
-			return apperr.E(apperr.Invalid, "bad create")
-		}
-		return nil
-	}}
-	err := q.TakeBatch(context.Background(), []Message{
-		{"rabta/local/ingest/1", []byte("1")},
-		{"v1.1/Datastreams(1)/Observations", []byte(`{"result":1}`)},
-		{"rabta/local/ingest/1", []byte("nope")},
-		{"v1.1/Datastreams(7)/Observations", []byte(`{"result":1}`)},
-		{"rabta/local/ingest/9", []byte("2")},
-		{"rabta/local/ingest/2", []byte("3")},
-	})
-	if err != nil {
-		t.Fatal(err)
+	var createErr error
+	q := &MQTT{Ingest: svc, Decode: number,
+		Create: func(_ context.Context, topic string, _ []byte) error {
+			created = append(created, topic)
+			if strings.Contains(topic, "(7)") {
+				return apperr.E(apperr.Invalid, "bad create")
+			}
+			return createErr
+		},
+		Observation: func(topic string, data []byte) (sensing.Observation, bool, error) {
+			switch {
+			case strings.Contains(string(data), "deep"):
+				return sensing.Observation{}, false, nil
+			case strings.Contains(string(data), "bad"):
+				return sensing.Observation{}, false, apperr.E(apperr.Invalid, "bad message")
+			}
+			o, err := number(data, time.Now())
+			o.DatastreamID = 1
+			if strings.Contains(topic, "(9)") {
+				o.DatastreamID = 9
+			}
+			return o, true, err
+		}}
+	msgs := []Message{
+		{Topic: "rabta/local/ingest/1", Data: []byte("1")},
+		{Topic: "v1.1/Datastreams(1)/Observations", Data: []byte(`5`)},
+		{Topic: "rabta/local/ingest/1", Data: []byte("nope")},
+		{Topic: "v1.1/Datastreams(7)/Observations", Data: []byte(`deep`)},
+		{Topic: "v1.1/Datastreams(9)/Observations", Data: []byte(`6`)},
+		{Topic: "v1.1/Datastreams(1)/Observations", Data: []byte(`bad`)},
+		{Topic: "v1.1/Datastreams(2)/Observations", Data: []byte(`deep`)},
+		{Topic: "rabta/local/ingest/9", Data: []byte("2")},
+		{Topic: "rabta/local/ingest/2", Data: []byte("3")},
 	}
-	if len(st.got) != 2 || len(created) != 2 {
+	if errs := q.TakeBatch(context.Background(), msgs); errors.Join(errs...) != nil {
+		t.Fatal(errs)
+	}
+	if len(st.got) != 3 || len(created) != 2 {
 		t.Errorf("stored %d, created %v", len(st.got), created)
 	}
-	if svc.Accepted.Load() != 2 || svc.Rejected.Load() != 2 {
-		t.Errorf("accepted %d rejected %d", svc.Accepted.Load(), svc.Rejected.Load())
+	if svc.Accepted.Load() != 3 || svc.Rejected.Load() != 4 {
+		t.Errorf("accepted %d rejected %d, want 3 and 4", svc.Accepted.Load(), svc.Rejected.Load())
 	}
-	q.Create = func(context.Context, string, []byte) error { return apperr.E(apperr.Unavailable, "store down") }
-	if err := q.TakeBatch(context.Background(), []Message{{"v1.1/Observations", nil}}); apperr.KindOf(err) != apperr.Unavailable {
-		t.Errorf("a store failure on create is not retried: %v", err)
+	// a create failing for a reason of ours comes again alone; the others are done
+	createErr = apperr.E(apperr.Internal, "a fault")
+	batch := []Message{{Topic: "rabta/local/ingest/1", Data: []byte("1")}, {Topic: "v1.1/Datastreams(2)/Observations", Data: []byte("deep"), Delivered: 1}}
+	errs := q.TakeBatch(context.Background(), batch)
+	if len(errs) != 2 || errs[0] != nil || apperr.KindOf(errs[1]) != apperr.Internal {
+		t.Errorf("a failing create: %v, want it alone to come again", errs)
+	}
+	// ... until its last attempt: then it is given up and counted
+	rejected := svc.Rejected.Load()
+	batch[1].Delivered = MaxAttempts
+	if errs := q.TakeBatch(context.Background(), batch[1:]); errs[0] != nil || svc.Rejected.Load() != rejected+1 {
+		t.Errorf("attempt %d: %v, rejected %d (was %d), want given up and counted", MaxAttempts, errs, svc.Rejected.Load(), rejected)
+	}
+	// a store that is down: messages wait for it, however often they came
+	createErr = apperr.E(apperr.Unavailable, "store down")
+	if errs := q.TakeBatch(context.Background(), batch[1:]); apperr.KindOf(errs[0]) != apperr.Unavailable {
+		t.Errorf("a store failure on create is not retried: %v", errs)
+	}
+	q2 := &MQTT{Ingest: &Service{Store: downStore{}}, Decode: number}
+	down := []Message{{Topic: "rabta/local/ingest/1", Data: []byte("1"), Delivered: 50}, {Topic: "rabta/local/ingest/1", Data: []byte("x")}}
+	if errs := q2.TakeBatch(context.Background(), down); errs[0] == nil || errs[1] != nil {
+		t.Errorf("store down: %v, want the observation again, the malformed one done", errs)
 	}
 }
 
 type downStore struct{}
 
 func (downStore) Ingest(context.Context, []sensing.Observation) ([]int64, []error, error) {
-	return nil, nil, errors.New("dial tcp 127.0.0.1:5432: connection refused")
+	return nil, nil, apperr.Wrap(apperr.Unavailable, errors.New("dial tcp 127.0.0.1:5432: connection refused"), "the store is unavailable")
 }
 
 func (d downStore) IngestNew(ctx context.Context, obs []sensing.Observation) ([]int64, []error, error) {
@@ -119,8 +159,8 @@ func TestTakeLogs(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
 	q := &MQTT{Ingest: &Service{Store: downStore{}}, Decode: number, Log: log}
-	q.Take(context.Background(), Message{"rabta/local/ingest/1", []byte("nope")})
-	q.Take(context.Background(), Message{"rabta/local/ingest/1", []byte("1")})
+	q.Take(context.Background(), Message{Topic: "rabta/local/ingest/1", Data: []byte("nope")})
+	q.Take(context.Background(), Message{Topic: "rabta/local/ingest/1", Data: []byte("1")})
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], `"level":"INFO"`) || !strings.Contains(lines[0], "not a number") ||
 		!strings.Contains(lines[1], `"level":"ERROR"`) || !strings.Contains(lines[1], "connection refused") {

@@ -31,7 +31,9 @@ func (n *Node) routes(authn *auth.Authenticator) http.Handler {
 	mux.Handle("/debug/pprof/profile", adminOnly(st, http.HandlerFunc(pprof.Profile)))
 	mux.Handle("/debug/pprof/heap", adminOnly(st, pprof.Handler("heap")))
 	mux.Handle("/"+sensorthings.Version+"/", st.Handler())
-	mux.Handle("/"+sensorthings.Version, http.RedirectHandler("/"+sensorthings.Version+"/", http.StatusMovedPermanently))
+	// the service root answers at /v1.1 too, the same document, not a redirect: many clients
+	// and test suites follow none, and a POST cannot be redirected safely
+	mux.Handle("/"+sensorthings.Version, st.Handler())
 	st.RegisterQC(mux, n.stores.Entities, n.now)
 	openapi.Register(mux) // GET /v1.1/api and /api/v1/openapi.json
 	n.api.Register(mux)

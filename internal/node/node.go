@@ -232,13 +232,14 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.sta = &sensorthings.Server{
 		Store: ents, Ingest: n.ingest, Log: log.With("component", "sensorthings"),
 		PublicURL: opts.PublicURL, PublicRead: opts.PublicRead,
-		MaxBody: opts.MaxBodyBytes, DefaultTop: opts.DefaultTop, MaxTop: opts.MaxTop,
+		MaxBody: opts.MaxBodyBytes, DefaultTop: opts.DefaultTop, MaxTop: opts.MaxTop, MQTTAddr: n.bus.MQTTAddr(),
 	}
 	n.mqtt = &ingest.MQTT{Ingest: n.ingest, Decode: sensorthings.DecodeIngestMessage, Now: n.now, Log: log.With("component", "mqtt"),
 		Create: func(ctx context.Context, topic string, data []byte) error {
 			_, err := n.sta.MQTTCreate(ctx, topic, data)
 			return err
-		}}
+		},
+		Observation: n.sta.MQTTObservation}
 
 	// warnings: rules over the accepted observations, alerts with CAP, signed, on the feed and the bus
 	sign, err := nodeSigner(opts.DataDir, opts.ID, opts.SigningKeyFile, opts.SigningCertFile)
@@ -326,7 +327,7 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 	}
 	if n.opts.MQTTAddr != "" || n.opts.NATSURL != "" {
-		if err := b.ConsumeMQTT(bg, "mqtt-ingest", topics, func(ctx context.Context, msgs []bus.Message) error {
+		if err := b.ConsumeMQTT(bg, "mqtt-ingest", topics, func(ctx context.Context, msgs []bus.Message) []error {
 			return n.mqtt.TakeBatch(ctx, messages(msgs))
 		}); err != nil {
 			return err

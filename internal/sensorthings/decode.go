@@ -54,6 +54,63 @@ func decodeEntity(set string, raw json.RawMessage, create bool) (*sensing.Entity
 	return decode(sensing.Sets[set], raw, create, sensing.Sets[set].Single, 0, "")
 }
 
+// decodeUpdate decodes the body of a PATCH (replace=false) or PUT (replace=true) of an entity
+// of set. An update changes properties and links only (SensorThings 1.1, 10.3): a navigation
+// property must hold links to existing entities, {"@iot.id": <id>} (an array of them for a
+// to-many one). An inline entity — a new Location, Datastream, Sensor, ObservedProperty,
+// Observation or FeatureOfInterest inside the body — is refused with Invalid naming the
+// property, e.g. `Thing.Locations[0]: PATCH links existing entities only ...`; nothing is
+// created or changed.
+func decodeUpdate(set string, raw json.RawMessage, method string, replace bool) (*sensing.Entity, error) {
+	es := sensing.Sets[set]
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err == nil {
+		for k, v := range obj {
+			n, ok := es.NavTo(k)
+			if !ok {
+				continue
+			}
+			where := es.Single + "." + k
+			items := []json.RawMessage{v}
+			if n.Many {
+				items = nil
+				if err := json.Unmarshal(v, &items); err != nil {
+					return nil, apperr.E(apperr.Invalid, "%s: %s links to many, want a JSON array", where, k)
+				}
+			}
+			for i, it := range items {
+				at := where
+				if n.Many {
+					at = fmt.Sprintf("%s[%d]", where, i)
+				}
+				if !linkOnly(it) {
+					return nil, apperr.E(apperr.Invalid, "%s: %s links existing entities only, as {\"@iot.id\": <id>}; create a new %s with POST",
+						at, method, sensing.Sets[n.Target].Single)
+				}
+			}
+		}
+	}
+	return decodeEntity(set, raw, replace)
+}
+
+// linkOnly reports whether raw is a JSON object holding @iot.id and nothing else but
+// annotations (@iot.selfLink and the like).
+func linkOnly(raw json.RawMessage) bool {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return false
+	}
+	if _, ok := obj["@iot.id"]; !ok {
+		return false
+	}
+	for k := range obj {
+		if !strings.HasPrefix(k, "@") && !strings.Contains(k, "@iot.") {
+			return false
+		}
+	}
+	return true
+}
+
 func decode(set *sensing.EntitySet, raw json.RawMessage, create bool, where string, depth int, parentNav string) (*sensing.Entity, error) {
 	if depth > maxDepth {
 		return nil, apperr.E(apperr.Invalid, "%s: deep insert nests more than %d levels", where, maxDepth)

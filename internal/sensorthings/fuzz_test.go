@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/sensing"
 )
 
@@ -163,6 +164,36 @@ func FuzzPrune(f *testing.F) {
 		for k := range m {
 			if sel.sub[k] == nil {
 				t.Fatalf("prune(%s, %q) kept %q", raw, paths, k)
+			}
+		}
+	})
+}
+
+// FuzzDecodeUpdate: whatever the body, an update that decodes links existing entities only —
+// no inline entity gets through to the store — and a refusal is Invalid, never a panic.
+func FuzzDecodeUpdate(f *testing.F) {
+	f.Add("Things", []byte(`{"name":"x","Locations":[{"@iot.id":1}]}`), false)
+	f.Add("Things", []byte(`{"Locations":[{"name":"l","description":"d","encodingType":"e","location":{"type":"Point","coordinates":[1,2]}}]}`), false)
+	f.Add("Observations", []byte(`{"result":2,"FeatureOfInterest":{"@iot.id":"4","@iot.selfLink":"x"}}`), true)
+	f.Add("Datastreams", []byte(`{"Sensor":{"name":"s"},"Thing":{"@iot.id":1}}`), false)
+	f.Add("Locations", []byte(`{"Things":{"@iot.id":1}}`), false)
+	f.Add("Sensors", []byte(`{"Datastreams":[{"@iot.id":1},{"@iot.id":2,"name":"x"}]}`), true)
+	f.Fuzz(func(t *testing.T, set string, b []byte, replace bool) {
+		if _, ok := sensing.Sets[set]; !ok {
+			return
+		}
+		e, err := decodeUpdate(set, b, "PATCH", replace)
+		if err != nil {
+			if apperr.KindOf(err) != apperr.Invalid {
+				t.Fatalf("refusal of kind %v: %v", apperr.KindOf(err), err)
+			}
+			return
+		}
+		for nav, linked := range e.Links {
+			for _, c := range linked {
+				if !c.Ref {
+					t.Fatalf("%s: an inline %s got through: %s", nav, c.Set, b)
+				}
 			}
 		}
 	})

@@ -58,6 +58,31 @@ func (s *Server) MQTTCreate(ctx context.Context, topic string, body []byte) (int
 	return s.create(ctx, "mqtt", e)
 }
 
+// MQTTObservation decodes an Observation published to topic for the ingest path's durable
+// batches (ingest.MQTT.Observation): ok when it links an existing Datastream (by the topic or
+// by @iot.id) and at most an existing FeatureOfInterest by @iot.id, so that it can be stored
+// with others in one transaction; ok false with no error when it holds an inline entity (a
+// deep insert, for MQTTCreate). err says what is wrong with the message.
+func (s *Server) MQTTObservation(topic string, body []byte) (sensing.Observation, bool, error) {
+	e, err := s.mqttEntity(topic, body)
+	if err != nil {
+		return sensing.Observation{}, false, err
+	}
+	ds, foi := e.Links["Datastream"], e.Links["FeatureOfInterest"]
+	if len(ds) == 0 {
+		return sensing.Observation{}, false, apperr.E(apperr.Invalid, "Observation needs a Datastream: publish to v1.1/Datastreams(<id>)/Observations or link one by @iot.id")
+	}
+	if len(ds) != 1 || !ds[0].Ref || len(foi) > 1 || len(foi) == 1 && !foi[0].Ref {
+		return sensing.Observation{}, false, nil
+	}
+	o := *e.Obs
+	o.DatastreamID = ds[0].ID
+	if len(foi) == 1 {
+		o.FoIID = foi[0].ID
+	}
+	return o, true, nil
+}
+
 func (s *Server) mqttEntity(topic string, body []byte) (*sensing.Entity, error) {
 	m := mqttTopic.FindStringSubmatch(topic)
 	if m == nil || m[topicSelect-1] != "" {

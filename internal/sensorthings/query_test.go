@@ -31,11 +31,7 @@ func (n *storeNode) get(t *testing.T, u string) map[string]any {
 // call sends a request to an absolute URL or a path below /v1.1 and returns status and body.
 func (n *storeNode) call(t *testing.T, method, u, body string) (int, string) {
 	t.Helper()
-	if !strings.HasPrefix(u, "http") {
-		u = strings.TrimPrefix(u, n.srv.URL+"/v1.1")
-	} else {
-		u = strings.TrimPrefix(u, n.srv.URL+"/v1.1")
-	}
+	u = strings.TrimPrefix(u, n.srv.URL+"/v1.1")
 	resp := n.do(t, method, u, body, "")
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

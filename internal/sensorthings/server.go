@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -65,9 +66,21 @@ type Server struct {
 	MaxBody    int64
 	DefaultTop int
 	MaxTop     int
+	// MQTTAddr is the host:port of the node's MQTT listener ("" when it has none). With one,
+	// the service root lists the create-observations-via-mqtt class and its endpoint,
+	// mqtt://<host the client reached us at, or PublicURL's>:<port>.
+	MQTTAddr string
 }
 
-// Conformance lists the conformance classes this server implements, and only those.
+// MQTTCreateClass is the conformance class of creating Observations by MQTT publish
+// (SensorThings 1.1, 14.2.2), true of a server with an MQTT listener (MQTTTopics). The class
+// receive-updates-via-mqtt (14.2.1) is not claimed: subscribers get new Observations only (on
+// v1.1/Observations, Datastreams(<id>)/Observations and FeaturesOfInterest(<id>)/Observations),
+// not every entity set, entity and property the class asks for.
+const MQTTCreateClass = "http://www.opengis.net/spec/iot_sensing/1.1/req/create-observations-via-mqtt/observations-creation"
+
+// Conformance lists the conformance classes this server implements, and only those (with an
+// MQTT listener, MQTTCreateClass too).
 var Conformance = []string{
 	"http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
 	"http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
@@ -114,7 +127,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if p == "" {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			s.Error(w, r, apperr.E(apperr.Invalid, "the service root is read-only"))
+			s.methodNotAllowed(w, r, "GET, HEAD") // the service root is read-only
 			return
 		}
 		s.root(w, r)
@@ -175,10 +188,36 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 	for _, name := range []string{sensing.Datastreams, sensing.FeaturesOfInterest, sensing.HistoricalLocations, sensing.Locations, sensing.MultiDatastreams, sensing.Observations, sensing.ObservedProperties, sensing.Sensors, sensing.Things} {
 		v = append(v, link{name, base + "/" + name})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"value":          v,
-		"serverSettings": map[string]any{"conformance": Conformance},
-	})
+	conf := append([]string(nil), Conformance...)
+	settings := map[string]any{}
+	if ep := s.mqttEndpoint(r); ep != "" {
+		conf = append(conf, MQTTCreateClass)
+		settings[MQTTCreateClass] = map[string]any{"endpoints": []string{ep}}
+	}
+	settings["conformance"] = conf
+	writeJSON(w, http.StatusOK, map[string]any{"value": v, "serverSettings": settings})
+}
+
+// mqttEndpoint returns the URL of the MQTT listener as a client reaches it: the host of
+// PublicURL, or else of the request, with the listener's port ("" without a listener).
+func (s *Server) mqttEndpoint(r *http.Request) string {
+	if s.MQTTAddr == "" {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(s.MQTTAddr)
+	if err != nil {
+		return ""
+	}
+	host := r.Host
+	if s.PublicURL != "" {
+		if u, err := url.Parse(s.PublicURL); err == nil && u.Host != "" {
+			host = u.Host
+		}
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return "mqtt://" + net.JoinHostPort(strings.Trim(host, "[]"), port)
 }
 
 // target is what a resource path addresses: one entity, or a collection (maybe via a parent).
@@ -462,8 +501,16 @@ func (s *Server) create(ctx context.Context, source string, e *sensing.Entity) (
 			return ids[0], nil
 		}
 		if len(ds) == 0 && len(md) == 0 {
-			return 0, apperr.E(apperr.Invalid, "Observation needs a Datastream or a MultiDatastream (by @iot.id or inline)")
+			err := apperr.E(apperr.Invalid, "Observation needs a Datastream or a MultiDatastream (by @iot.id or inline)")
+			s.Ingest.Reject(source, err)
+			return 0, err
 		}
+		// a deep insert: refused, it counts as a refused observation like any other
+		id, err := s.Store.Create(ctx, e)
+		if k := apperr.KindOf(err); err != nil && k != apperr.Internal && k != apperr.Unavailable {
+			s.Ingest.Reject(source, err)
+		}
+		return id, err
 	}
 	return s.Store.Create(ctx, e)
 }
@@ -499,7 +546,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, r
 		s.Error(w, r, err)
 		return
 	}
-	e, err := decodeEntity(t.Set, raw, replace)
+	e, err := decodeUpdate(t.Set, raw, r.Method, replace)
 	if err != nil {
 		s.Error(w, r, err)
 		return

@@ -352,7 +352,7 @@ func TestBadInput(t *testing.T) {
 		{"POST", "/Datastreams", `{"name":"d","description":"d","observationType":"x","unitOfMeasurement":{},"Thing":{"@iot.id":99},"Sensor":{"@iot.id":1},"ObservedProperty":{"@iot.id":1}}`, "admin", 404, "Things(99) does not exist"},
 		{"POST", "/Observations", `{"result":1,"Datastream":{"@iot.id":"abc"}}`, "admin", 400, "not an id"},
 		{"POST", "/Observations", `{"result":1,"phenomenonTime":"yesterday","Datastream":{"@iot.id":1}}`, "admin", 400, "invalid time"},
-		{"POST", "/Observations", `{"result":1,"Datastream":{"@iot.id":77}}`, "admin", 404, "Datastream(77) does not exist"},
+		{"POST", "/Observations", `{"result":1,"Datastream":{"@iot.id":77}}`, "admin", 404, "Datastreams(77) does not exist"},
 		{"POST", "/Things", `{"name":"` + strings.Repeat("x", 2<<20) + `","description":"y"}`, "admin", 413, "larger than the limit"},
 		{"GET", "/Things(abc)", "", "admin", 400, "invalid id"},
 		{"GET", "/Things(0)", "", "admin", 400, "invalid id"},
@@ -412,7 +412,7 @@ func TestDataArrayReportsPerItem(t *testing.T) {
 			t.Errorf("item %d: %q, want %q", i, res[i], w)
 		}
 	}
-	if !strings.Contains(res[4], "Datastream(99) does not exist") || !strings.Contains(res[3], "has 2 values") {
+	if !strings.Contains(res[4], "Datastreams(99) does not exist") || !strings.Contains(res[3], "has 2 values") {
 		t.Errorf("reasons: %q %q", res[3], res[4])
 	}
 	// QC flags the negative discharge bad but keeps it

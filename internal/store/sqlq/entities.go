@@ -234,10 +234,7 @@ func (s *Entities) create(ctx context.Context, tx Tx, e *sensing.Entity, parentN
 			case l.RemoteFK != "":
 				if child.Ref {
 					// re-point an existing child to us
-					if err := s.exists(ctx, tx, l.Target, child.ID); err != nil {
-						return 0, err
-					}
-					if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET %s = ? WHERE id = ?", Sensing[l.Target].Name, l.RemoteFK), id, child.ID); err != nil {
+					if err := s.repoint(ctx, tx, l, id, child.ID); err != nil {
 						return 0, err
 					}
 					continue
@@ -303,6 +300,52 @@ func (s *Entities) create(ctx context.Context, tx Tx, e *sensing.Entity, parentN
 		}
 	}
 	return id, nil
+}
+
+// repoint links the existing entity child of l.Target to parent through l's foreign key on
+// the child's table (l.RemoteFK): a Datastream to another Thing, an Observation to another
+// Datastream (whose time spans follow) or FeatureOfInterest. A child that does not exist is
+// NotFound.
+func (s *Entities) repoint(ctx context.Context, tx Tx, l Link, parent, child int64) error {
+	if err := s.exists(ctx, tx, l.Target, child); err != nil {
+		return err
+	}
+	var before []obsSpan
+	var beforeMulti *int64
+	var err error
+	if l.Target == sensing.Observations {
+		if before, err = obsSpans(ctx, tx, "id = ?", child); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT multi_datastream_id FROM observations WHERE id = ?`, child).Scan(&beforeMulti); err != nil {
+			return err
+		}
+	}
+	set := l.RemoteFK + " = ?"
+	switch { // an Observation belongs to a Datastream or a MultiDatastream, not both
+	case l.Target == sensing.Observations && l.RemoteFK == "datastream_id":
+		set += ", multi_datastream_id = NULL"
+	case l.Target == sensing.Observations && l.RemoteFK == "multi_datastream_id":
+		set += ", datastream_id = NULL"
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE id = ?", Sensing[l.Target].Name, set), parent, child); err != nil {
+		return err
+	}
+	if l.Target != sensing.Observations {
+		return nil
+	}
+	after, err := obsSpans(ctx, tx, "id = ?", child)
+	if err != nil {
+		return err
+	}
+	if err := shrinkSpans(ctx, tx, before); err != nil {
+		return err
+	}
+	clear(s.dsCache)
+	if err := growSpans(ctx, tx, after); err != nil {
+		return err
+	}
+	return s.multiMoved(ctx, tx, child, beforeMulti)
 }
 
 func (s *Entities) link(ctx context.Context, tx Tx, v *Via, local, remote int64) error {

@@ -3,7 +3,6 @@ package sqlq
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -13,8 +12,9 @@ import (
 	"github.com/rabta/rabta/internal/sensing"
 )
 
-// Update changes entity e.Set(e.ID): the properties in e.Props and the links in e.Links.
-// With replace (PUT), properties not given are reset to null.
+// Update changes entity e.Set(e.ID): the properties in e.Props and the links in e.Links, which
+// must be references to existing entities (Ref; an inline entity is Invalid, one that does not
+// exist NotFound). With replace (PUT), properties not given are reset to null.
 func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) error {
 	set := sensing.Sets[e.Set]
 	t := Sensing[e.Set]
@@ -38,10 +38,13 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 		var cols []string
 		var vals []any
 		var err error
-		// an Observation's Datastream or MultiDatastream before the change (it may move to another)
-		var before, beforeMulti *int64
+		var before []obsSpan // an Observation's Datastream and times before the change
+		var beforeMulti *int64 // or its MultiDatastream
 		if e.Set == sensing.Observations {
-			if err := tx.QueryRow(ctx, `SELECT datastream_id, multi_datastream_id FROM observations WHERE id = ?`, e.ID).Scan(&before, &beforeMulti); err != nil {
+			if before, err = obsSpans(ctx, tx, "id = ?", e.ID); err != nil {
+				return err
+			}
+			if err := tx.QueryRow(ctx, `SELECT multi_datastream_id FROM observations WHERE id = ?`, e.ID).Scan(&beforeMulti); err != nil {
 				return err
 			}
 			cols, vals, err = obsUpdate(e)
@@ -51,7 +54,7 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 				return apperr.E(apperr.Invalid, "Observation: give a Datastream or a MultiDatastream, not both")
 			} else if ok {
 				cols, vals = append(cols, "datastream_id"), append(vals, nil)
-			} else if _, ok := e.Links["Datastream"]; ok {
+			} else if toDS {
 				cols, vals = append(cols, "multi_datastream_id"), append(vals, nil)
 			}
 		} else {
@@ -72,6 +75,11 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 			linked, ok := e.Links[n.Name]
 			if !ok {
 				continue
+			}
+			for _, c := range linked {
+				if !c.Ref { // an update changes links, it creates nothing (SensorThings 1.1, 10.3)
+					return apperr.E(apperr.Invalid, "%s.%s: an update links existing entities only, by @iot.id", set.Single, n.Name)
+				}
 			}
 			switch {
 			case l.LocalFK != "":
@@ -116,17 +124,7 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 				}
 			default:
 				for _, c := range linked {
-					if !c.Ref {
-						back, _ := backNav(e.Set, n.Name)
-						if _, err := s.create(ctx, tx, c, back, e.ID); err != nil {
-							return err
-						}
-						continue
-					}
-					if err := s.exists(ctx, tx, l.Target, c.ID); err != nil {
-						return err
-					}
-					if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET %s = ? WHERE id = ?", Sensing[l.Target].Name, l.RemoteFK), e.ID, c.ID); err != nil {
+					if err := s.repoint(ctx, tx, l, e.ID, c.ID); err != nil {
 						return err
 					}
 				}
@@ -154,28 +152,48 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 			}
 		}
 		if e.Set == sensing.Observations {
-			if _, err := tx.Exec(ctx, `UPDATE datastreams SET
-				phenomenon_time_start = (SELECT min(phen_start) FROM observations WHERE datastream_id = datastreams.id),
-				phenomenon_time_end = (SELECT max(phen_end) FROM observations WHERE datastream_id = datastreams.id)
-				WHERE id IN (?, (SELECT datastream_id FROM observations WHERE id = ?))`, before, e.ID); err != nil {
+			// the Datastream it was in loses its old times, the one it is in now gets the new
+			after, err := obsSpans(ctx, tx, "id = ?", e.ID)
+			if err != nil {
+				return err
+			}
+			if err := shrinkSpans(ctx, tx, before); err != nil {
+				return err
+			}
+			if err := growSpans(ctx, tx, after); err != nil {
 				return err
 			}
 			clear(s.dsCache)
-			var after *int64
-			if err := tx.QueryRow(ctx, `SELECT multi_datastream_id FROM observations WHERE id = ?`, e.ID).Scan(&after); err != nil {
+			if err := s.multiMoved(ctx, tx, e.ID, beforeMulti); err != nil {
 				return err
-			}
-			if beforeMulti != nil || after != nil {
-				if err := s.checkMultiObservation(ctx, tx, e.ID); err != nil {
-					return err
-				}
-				if err := refreshMultiSpans(ctx, tx, idOf(beforeMulti), idOf(after)); err != nil {
-					return err
-				}
 			}
 		}
 		return nil
 	})
+}
+
+// multiMoved holds Observation(id), just changed, to its MultiDatastream's shape and brings
+// the time spans of the MultiDatastreams it was in (before) and is in now back in line.
+func (s *Entities) multiMoved(ctx context.Context, tx Tx, id int64, before *int64) error {
+	var after *int64
+	if err := tx.QueryRow(ctx, `SELECT multi_datastream_id FROM observations WHERE id = ?`, id).Scan(&after); err != nil {
+		return err
+	}
+	if before == nil && after == nil {
+		return nil
+	}
+	if err := s.checkMultiObservation(ctx, tx, id); err != nil {
+		return err
+	}
+	return refreshMultiSpans(ctx, tx, idOf(before), idOf(after))
+}
+
+// idOf returns the id p points to, 0 for NULL.
+func idOf(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // obsUpdate turns the properties of an Observation PATCH into column values.
@@ -246,19 +264,31 @@ func obsUpdate(e *sensing.Entity) ([]string, []any, error) {
 // ON DELETE CASCADE do the work).
 func (s *Entities) Delete(ctx context.Context, set string, id int64) error {
 	return s.tx(ctx, fmt.Sprintf("%s(%d)", set, id), func(tx Tx) error {
-		var multi *int64 // an Observation's MultiDatastream, whose extent changes
+		// the Observations that go (alone, or by cascade with their FeatureOfInterest) leave
+		// their Datastreams' time spans: read which before they go. A Datastream deleted, or
+		// one that goes with its Thing, Sensor or ObservedProperty, takes its span with it.
+		var gone []obsSpan
+		var multis []int64 // the MultiDatastreams whose Observations go
+		var err error
 		switch set {
+		case sensing.Observations:
+			gone, err = obsSpans(ctx, tx, "id = ?", id)
+			if err == nil {
+				multis, err = multisOf(ctx, tx, "id = ?", id)
+			}
+		case sensing.FeaturesOfInterest:
+			gone, err = obsSpans(ctx, tx, "foi_id = ?", id)
+			if err == nil {
+				multis, err = multisOf(ctx, tx, "foi_id = ?", id)
+			}
 		case sensing.ObservedProperties:
 			// a MultiDatastream measuring it would be left with fewer ObservedProperties than
 			// units: it goes, as a Datastream of the ObservedProperty does (18-088 §9)
-			if _, err := tx.Exec(ctx, `DELETE FROM multi_datastreams WHERE id IN
-				(SELECT multi_datastream_id FROM multi_datastream_observed_properties WHERE observed_property_id = ?)`, id); err != nil {
-				return err
-			}
-		case sensing.Observations:
-			if err := tx.QueryRow(ctx, `SELECT multi_datastream_id FROM observations WHERE id = ?`, id).Scan(&multi); err != nil && !errors.Is(err, ErrNoRows) {
-				return err
-			}
+			_, err = tx.Exec(ctx, `DELETE FROM multi_datastreams WHERE id IN
+				(SELECT multi_datastream_id FROM multi_datastream_observed_properties WHERE observed_property_id = ?)`, id)
+		}
+		if err != nil {
+			return err
 		}
 		n, err := tx.Exec(ctx, "DELETE FROM "+Sensing[set].Name+" WHERE id = ?", id)
 		if err != nil {
@@ -266,6 +296,12 @@ func (s *Entities) Delete(ctx context.Context, set string, id int64) error {
 		}
 		if n == 0 {
 			return apperr.E(apperr.NotFound, "%s(%d) does not exist", set, id)
+		}
+		if err := shrinkSpans(ctx, tx, gone); err != nil {
+			return err
+		}
+		if err := refreshMultiSpans(ctx, tx, multis...); err != nil {
+			return err
 		}
 		if set == sensing.Locations {
 			// a HistoricalLocation left with no Location says nothing any more
@@ -276,19 +312,106 @@ func (s *Entities) Delete(ctx context.Context, set string, id int64) error {
 		}
 		clear(s.dsCache)
 		clear(s.mdCache)
-		if multi != nil {
-			return refreshMultiSpans(ctx, tx, *multi)
-		}
 		return nil
 	})
 }
 
-// idOf returns the id p points to, 0 for NULL.
-func idOf(p *int64) int64 {
-	if p == nil {
-		return 0
+// multisOf returns the MultiDatastreams of the observations matching cond (with its args).
+func multisOf(ctx context.Context, tx Tx, cond string, args ...any) ([]int64, error) {
+	var out []int64
+	err := each(ctx, tx, func(r Rows) error {
+		var id int64
+		err := r.Scan(&id)
+		out = append(out, id)
+		return err
+	}, `SELECT DISTINCT multi_datastream_id FROM observations WHERE (`+cond+`) AND multi_datastream_id IS NOT NULL ORDER BY 1`, args...)
+	return out, err
+}
+
+// obsSpan is the extent of some observations of one Datastream: phenomenon times from ps to
+// pe and result times from rs to re (µs since the Unix epoch; rs, re nil when none has one).
+type obsSpan struct {
+	ds, ps, pe int64
+	rs, re     *int64
+}
+
+// obsSpans returns, per Datastream, the extent of the observations matching cond (a condition
+// on the observations table with its arguments), in Datastream id order.
+func obsSpans(ctx context.Context, tx Tx, cond string, args ...any) ([]obsSpan, error) {
+	rows, err := tx.Query(ctx, `SELECT datastream_id, min(phen_start), max(phen_end), min(result_time_us), max(result_time_us)
+		FROM observations WHERE (`+cond+`) AND datastream_id IS NOT NULL GROUP BY datastream_id ORDER BY datastream_id`, args...)
+	if err != nil {
+		return nil, err
 	}
-	return *p
+	defer rows.Close()
+	var out []obsSpan
+	for rows.Next() {
+		var sp obsSpan
+		if err := rows.Scan(&sp.ds, &sp.ps, &sp.pe, &sp.rs, &sp.re); err != nil {
+			return nil, err
+		}
+		out = append(out, sp)
+	}
+	return out, rows.Err()
+}
+
+// shrinkSpans brings the phenomenonTime and resultTime of each Datastream of gone back in line
+// with its observations, after observations with those extents left it (deleted, moved, their
+// times changed; SensorThings 1.1, 8.2.4: the spans are those of the Datastream's
+// Observations, null when it has none). A span is read again from the observations only where
+// what left was on its edge — anything inside leaves it as it is and costs an indexed UPDATE
+// that changes nothing — and each edge on its own: the start of the phenomenon time from the
+// index of the Datastream's observations at once, its end by a scan of that index, the result
+// time (in no index) by reading the Datastream's observations. On SQLite, for a Datastream of
+// 2,000,000 observations (measured on a loaded 2-core machine): removing its oldest takes
+// about 1 ms, its newest 0.4-0.6 s, and 0.8-1.4 s when the observations have result times.
+func shrinkSpans(ctx context.Context, tx Tx, gone []obsSpan) error {
+	for _, sp := range gone {
+		// each edge read again only when what left was on it (CASE evaluates the branch taken)
+		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
+			phenomenon_time_start = CASE WHEN phenomenon_time_start >= ?
+				THEN (SELECT min(phen_start) FROM observations WHERE datastream_id = datastreams.id) ELSE phenomenon_time_start END,
+			phenomenon_time_end = CASE WHEN phenomenon_time_end <= ?
+				THEN (SELECT max(phen_end) FROM observations WHERE datastream_id = datastreams.id) ELSE phenomenon_time_end END
+			WHERE id = ? AND (phenomenon_time_start >= ? OR phenomenon_time_end <= ?)`, sp.ps, sp.pe, sp.ds, sp.ps, sp.pe); err != nil {
+			return fmt.Errorf("update datastream span: %w", err)
+		}
+		if sp.rs == nil {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
+			result_time_start = CASE WHEN result_time_start >= ?
+				THEN (SELECT min(result_time_us) FROM observations WHERE datastream_id = datastreams.id) ELSE result_time_start END,
+			result_time_end = CASE WHEN result_time_end <= ?
+				THEN (SELECT max(result_time_us) FROM observations WHERE datastream_id = datastreams.id) ELSE result_time_end END
+			WHERE id = ? AND (result_time_start >= ? OR result_time_end <= ?)`, *sp.rs, *sp.re, sp.ds, *sp.rs, *sp.re); err != nil {
+			return fmt.Errorf("update datastream span: %w", err)
+		}
+	}
+	return nil
+}
+
+// growSpans widens the phenomenonTime and resultTime of each Datastream of added to hold the
+// observations that joined it.
+func growSpans(ctx context.Context, tx Tx, added []obsSpan) error {
+	for _, sp := range added {
+		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
+			phenomenon_time_start = CASE WHEN phenomenon_time_start IS NULL OR phenomenon_time_start > ? THEN ? ELSE phenomenon_time_start END,
+			phenomenon_time_end = CASE WHEN phenomenon_time_end IS NULL OR phenomenon_time_end < ? THEN ? ELSE phenomenon_time_end END
+			WHERE id = ?`, sp.ps, sp.ps, sp.pe, sp.pe, sp.ds); err != nil {
+			return fmt.Errorf("update datastream span: %w", err)
+		}
+		if sp.rs == nil {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `UPDATE datastreams SET
+			result_time_start = CASE WHEN result_time_start IS NULL OR result_time_start > ? THEN ? ELSE result_time_start END,
+			result_time_end = CASE WHEN result_time_end IS NULL OR result_time_end < ? THEN ? ELSE result_time_end END
+			WHERE id = ?`, *sp.rs, *sp.rs, *sp.re, *sp.re, sp.ds); err != nil {
+			return fmt.Errorf("update datastream span: %w", err)
+		}
+	}
+	return nil
 }
 
 // unitSymbol returns unitOfMeasurement.symbol from its JSON.

@@ -152,8 +152,8 @@ func (s *Entities) insertObservations(ctx context.Context, tx Tx, obs []sensing.
 func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation, strict, dedup bool) ([]int64, []error, error) {
 	ids := make([]int64, len(obs))
 	errs := make([]error, len(obs))
-	spans := map[int64]*obsSpan{}
-	mspans := map[int64]*obsSpan{} // MultiDatastreams' spans
+	spans := map[int64]*batchSpan{}
+	mspans := map[int64]*batchSpan{} // MultiDatastreams' spans
 	type foi struct {
 		id  int64
 		err error
@@ -225,7 +225,7 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 		}
 		sp := all[key]
 		if sp == nil {
-			sp = &obsSpan{math.MaxInt64, math.MinInt64, math.MaxInt64, math.MinInt64}
+			sp = &batchSpan{math.MaxInt64, math.MinInt64, math.MaxInt64, math.MinInt64}
 			all[key] = sp
 		}
 		sp.ps, sp.pe = min(sp.ps, us(o.PhenStart)), max(sp.pe, us(o.PhenEnd))
@@ -258,51 +258,62 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 	// Datastream.phenomenonTime and resultTime span their observations (SensorThings 1.1,
 	// 8.2.4), and so do a MultiDatastream's (18-088 §9.2). In id order: two processes updating
 	// the same datastreams wait, never deadlock.
-	for _, table := range []string{"datastreams", "multi_datastreams"} {
-		all := spans
-		if table == "multi_datastreams" {
-			all = mspans
-		}
-		if err := extendSpans(ctx, tx, table, all); err != nil {
-			return nil, nil, err
-		}
-	}
-	return ids, errs, nil
-}
-
-// extendSpans widens the phenomenon and result time spans of the rows of table (datastreams
-// or multi_datastreams) to take in spans, each {phenomenon start, end, result start, end} in
-// µs (result start MaxInt64 when no observation had a result time).
-func extendSpans(ctx context.Context, tx Tx, table string, spans map[int64]*obsSpan) error {
 	dsIDs := make([]int64, 0, len(spans))
 	for id := range spans {
 		dsIDs = append(dsIDs, id)
 	}
 	slices.Sort(dsIDs)
+	grown := make([]obsSpan, 0, len(dsIDs))
 	for _, id := range dsIDs {
 		sp := spans[id]
-		if _, err := tx.Exec(ctx, `UPDATE `+table+` SET
+		g := obsSpan{ds: id, ps: sp.ps, pe: sp.pe}
+		if sp.rs != math.MaxInt64 {
+			g.rs, g.re = &sp.rs, &sp.re
+		}
+		grown = append(grown, g)
+	}
+	if err := growSpans(ctx, tx, grown); err != nil {
+		return nil, nil, err
+	}
+	if err := extendMultiSpans(ctx, tx, mspans); err != nil {
+		return nil, nil, err
+	}
+	return ids, errs, nil
+}
+
+// extendMultiSpans widens the phenomenon and result time spans of MultiDatastreams to take in
+// spans (by MultiDatastream id), in id order.
+func extendMultiSpans(ctx context.Context, tx Tx, spans map[int64]*batchSpan) error {
+	ids := make([]int64, 0, len(spans))
+	for id := range spans {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		sp := spans[id]
+		if _, err := tx.Exec(ctx, `UPDATE multi_datastreams SET
 			phenomenon_time_start = CASE WHEN phenomenon_time_start IS NULL OR phenomenon_time_start > ? THEN ? ELSE phenomenon_time_start END,
 			phenomenon_time_end = CASE WHEN phenomenon_time_end IS NULL OR phenomenon_time_end < ? THEN ? ELSE phenomenon_time_end END
 			WHERE id = ?`, sp.ps, sp.ps, sp.pe, sp.pe, id); err != nil {
-			return fmt.Errorf("update %s span: %w", table, err)
+			return fmt.Errorf("update MultiDatastream span: %w", err)
 		}
 		if sp.rs == math.MaxInt64 {
 			continue
 		}
-		if _, err := tx.Exec(ctx, `UPDATE `+table+` SET
+		if _, err := tx.Exec(ctx, `UPDATE multi_datastreams SET
 			result_time_start = CASE WHEN result_time_start IS NULL OR result_time_start > ? THEN ? ELSE result_time_start END,
 			result_time_end = CASE WHEN result_time_end IS NULL OR result_time_end < ? THEN ? ELSE result_time_end END
 			WHERE id = ?`, sp.rs, sp.rs, sp.re, sp.re, id); err != nil {
-			return fmt.Errorf("update %s span: %w", table, err)
+			return fmt.Errorf("update MultiDatastream span: %w", err)
 		}
 	}
 	return nil
 }
 
-// obsSpan is the extent of a batch's observations of one datastream: phenomenon start and
-// end, result time start and end, in µs.
-type obsSpan struct{ ps, pe, rs, re int64 }
+// batchSpan is the extent of a batch's observations of one datastream or MultiDatastream:
+// phenomenon start and end, result time start and end, in µs (result start MaxInt64 when none
+// has a result time).
+type batchSpan struct{ ps, pe, rs, re int64 }
 
 // ObservationColumns are the columns of an observation row an engine writes, in the order
 // of ObservationRow's values (the id comes from the engine).
@@ -360,7 +371,7 @@ func (s *Entities) datastream(ctx context.Context, tx Tx, id int64) (*sensing.Da
 		FROM datastreams d JOIN observed_properties o ON o.id = d.observed_property_id WHERE d.id = ?`, id).
 		Scan(&ds.ThingID, &ds.ObservationType, &uom, &props, &ds.ObservedPropertyName, &ds.ObservedPropertyDef)
 	if errors.Is(err, ErrNoRows) {
-		return nil, apperr.E(apperr.NotFound, "Datastream(%d) does not exist", id)
+		return nil, apperr.E(apperr.NotFound, "Datastreams(%d) does not exist", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load datastream %d: %w", id, err)

@@ -27,8 +27,11 @@ type DDL struct {
 // The two engines' spellings of the shared DDL's types.
 var (
 	SQLiteDDL = DDL{"sqlite", strings.NewReplacer(
-		"{ID}", "INTEGER PRIMARY KEY", // the rowid
-		"{SERIAL}", "INTEGER PRIMARY KEY AUTOINCREMENT", // never reused, even after a delete
+		// the rowid, never reused, even after a delete (without AUTOINCREMENT SQLite gives the
+		// next row max(id)+1: delete the newest Sensor and the next one gets its id, and an old
+		// URL or MQTT topic names another entity); migration 0007 makes older databases so too
+		"{ID}", "INTEGER PRIMARY KEY AUTOINCREMENT",
+		"{SERIAL}", "INTEGER PRIMARY KEY AUTOINCREMENT",
 		"{INT}", "INTEGER", "{SMALLINT}", "INTEGER", "{REAL}", "REAL",
 		"{KEY}", "TEXT", // SQLite compares text byte-wise
 		"{BLOB}", "BLOB",

@@ -96,6 +96,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"DeleteLocationPrunesHistory", testDeleteLocation},
 		{"LambdaAndIn", testLambdaIn},
 		{"Links", testLinks},
+		{"IDsNeverReused", testIDsNeverReused},
+		{"DerivedSpans", testDerivedSpans},
 		{"MultiDatastreams", testMultiDatastreams},
 	}
 	for _, tt := range tests {

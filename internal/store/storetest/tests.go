@@ -472,7 +472,7 @@ func testIngestPerItem(t *testing.T, s Stores) {
 	if fmt.Sprint(ids) != "[7 0 8 0 9 10]" {
 		t.Errorf("ids %v", ids)
 	}
-	if errs[0] != nil || kind(errs[1]) != apperr.NotFound || !strings.Contains(errs[1].Error(), "Datastream(99) does not exist") ||
+	if errs[0] != nil || kind(errs[1]) != apperr.NotFound || !strings.Contains(errs[1].Error(), "Datastreams(99) does not exist") ||
 		errs[2] != nil || errs[3] == nil || !strings.Contains(errs[3].Error(), "666") || errs[4] != nil || errs[5] != nil {
 		t.Errorf("errs %v", errs)
 	}

@@ -33,12 +33,14 @@ CREATE INDEX multi_datastream_observed_properties_op ON multi_datastream_observe
 -- becomes nullable, multi_datastream_id is added, and a CHECK holds them to one of the two.
 -- PostgreSQL changes its partitioned table in place (the partitions follow); SQLite cannot drop
 -- a NOT NULL, so it copies the table into a new one (SQLite's documented way to change a
--- table: https://sqlite.org/lang_altertable.html#otheralter), ids and rows unchanged.
+-- table: https://sqlite.org/lang_altertable.html#otheralter), ids and rows unchanged, and
+-- carries the AUTOINCREMENT sequence over (sqlite_sequence goes with the table's name through
+-- the rename), so that an id deleted before is not given again.
 --postgres: ALTER TABLE observations ALTER COLUMN datastream_id DROP NOT NULL;
 --postgres: ALTER TABLE observations ADD COLUMN multi_datastream_id BIGINT REFERENCES multi_datastreams(id) ON DELETE CASCADE;
 --postgres: ALTER TABLE observations ADD CONSTRAINT observations_one_stream CHECK ((datastream_id IS NULL) <> (multi_datastream_id IS NULL));
 --sqlite: CREATE TABLE observations_new (
---sqlite:   id               INTEGER PRIMARY KEY,
+--sqlite:   id               INTEGER PRIMARY KEY AUTOINCREMENT,
 --sqlite:   datastream_id    INTEGER REFERENCES datastreams(id) ON DELETE CASCADE,
 --sqlite:   phen_start       INTEGER NOT NULL,
 --sqlite:   phen_end         INTEGER NOT NULL,
@@ -59,6 +61,10 @@ CREATE INDEX multi_datastream_observed_properties_op ON multi_datastream_observe
 --sqlite: );
 --sqlite: INSERT INTO observations_new (id, datastream_id, phen_start, phen_end, phen_text, result_time_us, result_time_text, result_num, result_json, qc, result_quality, valid_start, valid_end, valid_text, parameters, foi_id)
 --sqlite:   SELECT id, datastream_id, phen_start, phen_end, phen_text, result_time_us, result_time_text, result_num, result_json, qc, result_quality, valid_start, valid_end, valid_text, parameters, foi_id FROM observations;
+--sqlite: INSERT INTO sqlite_sequence (name, seq) SELECT 'observations_new', 0
+--sqlite:   WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'observations_new');
+--sqlite: UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'observations'), 0))
+--sqlite:   WHERE name = 'observations_new';
 --sqlite: DROP TABLE observations;
 --sqlite: ALTER TABLE observations_new RENAME TO observations;
 --sqlite: CREATE INDEX observations_datastream_time ON observations(datastream_id, phen_start, phen_end);

@@ -85,12 +85,13 @@ CREATE TABLE features_of_interest (
 -- qc is the quality-control flag (0 good, 1 suspect, 2 bad); result_quality its JSON detail.
 -- PostgreSQL partitions it by phenomenon time (phen_start): one partition per calendar month
 -- (UTC), named observations_pYYYYMM, created by the ingest path when a month is first
--- written; dropping a partition is how old observations are removed (DB.Retain). Its ids come
+-- written; dropping a partition is how old observations are removed (DB.Retain). On both
+-- engines an id is never given twice, even after a delete (SQLite: AUTOINCREMENT). Its ids come
 -- from observations_id_seq (the ingest path reserves them, then COPYs the rows), and its
 -- primary key must hold the partition key, so it is (id, phen_start).
 --postgres: CREATE SEQUENCE observations_id_seq;
 CREATE TABLE observations (
---sqlite:   id             INTEGER PRIMARY KEY,
+--sqlite:   id             INTEGER PRIMARY KEY AUTOINCREMENT,
 --postgres: id             BIGINT NOT NULL DEFAULT nextval('observations_id_seq'),
   datastream_id    {INT} NOT NULL REFERENCES datastreams(id) ON DELETE CASCADE,
   phen_start       {INT} NOT NULL,
