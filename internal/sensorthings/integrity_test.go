@@ -22,15 +22,18 @@ var newEntity = map[string]string{
 	sensing.Datastreams: `{"name":"ds","description":"d","observationType":"x","unitOfMeasurement":{"name":"cusec"},
 		"Thing":{"@iot.id":1},"Sensor":{"@iot.id":1},"ObservedProperty":{"@iot.id":1}}`,
 	sensing.Observations: `{"phenomenonTime":"2025-08-30T00:00:00Z","result":5,"Datastream":{"@iot.id":1}}`,
+	sensing.MultiDatastreams: `{"name":"m","description":"d","observationType":"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_ComplexObservation",
+		"unitOfMeasurements":[{"name":"cusec"}],"multiObservationDataTypes":["x"],"Thing":{"@iot.id":1},"Sensor":{"@iot.id":1},"ObservedProperties":[{"@iot.id":1}]}`,
 }
 
-// setNames are the eight entity sets, in an order that creates what later ones link to.
+// setNames are the eight entity sets and MultiDatastreams, in an order that creates what later
+// ones link to.
 var setNames = []string{sensing.Things, sensing.Locations, sensing.HistoricalLocations, sensing.Sensors,
-	sensing.ObservedProperties, sensing.FeaturesOfInterest, sensing.Datastreams, sensing.Observations}
+	sensing.ObservedProperties, sensing.FeaturesOfInterest, sensing.Datastreams, sensing.MultiDatastreams, sensing.Observations}
 
 // seedStore makes entity 1 of every set: a Thing with its Location (and so a
-// HistoricalLocation), Datastream, Sensor and ObservedProperty, and an Observation with its
-// FeatureOfInterest.
+// HistoricalLocation), Datastream, Sensor and ObservedProperty, an Observation with its
+// FeatureOfInterest, and a MultiDatastream.
 func seedStore(t *testing.T, n *storeNode) {
 	t.Helper()
 	if st, b := n.call(t, "POST", "/Things", `{"name":"Khanki","description":"gauge",
@@ -43,6 +46,9 @@ func seedStore(t *testing.T, n *storeNode) {
 	if st, b := n.call(t, "POST", "/Observations", `{"phenomenonTime":"2025-08-27T12:00:00Z","result":1,"Datastream":{"@iot.id":1},
 	  "FeatureOfInterest":`+newEntity[sensing.FeaturesOfInterest]+`}`); st != http.StatusCreated {
 		t.Fatalf("seed Observation: %d %s", st, b)
+	}
+	if st, b := n.call(t, "POST", "/MultiDatastreams", newEntity[sensing.MultiDatastreams]); st != http.StatusCreated {
+		t.Fatalf("seed MultiDatastream: %d %s", st, b)
 	}
 }
 

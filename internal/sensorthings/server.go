@@ -475,18 +475,19 @@ func (s *Server) create(ctx context.Context, source string, e *sensing.Entity) (
 		ds := e.Links["Datastream"]
 		md := e.Links["MultiDatastream"]
 		foi := e.Links["FeatureOfInterest"]
-		if len(ds) > 0 && len(md) > 0 {
-			return 0, apperr.E(apperr.Invalid, "Observation: give a Datastream or a MultiDatastream, not both")
+		stream := ds // its Datastream, or its MultiDatastream (18-088 §9)
+		switch {
+		case len(ds) > 0 && len(md) > 0:
+			stream = nil // both: the store says which does not exist, or that both is wrong
+		case len(md) > 0:
+			stream = md
 		}
-		if len(md) == 1 && md[0].Ref { // an Observation of a MultiDatastream (18-088 §9)
-			ds = md
-		}
-		if len(ds) == 1 && ds[0].Ref && (len(foi) == 0 || (len(foi) == 1 && foi[0].Ref)) {
+		if len(stream) == 1 && stream[0].Ref && (len(foi) == 0 || (len(foi) == 1 && foi[0].Ref)) {
 			o := *e.Obs
-			if ds[0].Set == sensing.MultiDatastreams {
-				o.MultiDatastreamID = ds[0].ID
+			if stream[0].Set == sensing.MultiDatastreams {
+				o.MultiDatastreamID = stream[0].ID
 			} else {
-				o.DatastreamID = ds[0].ID
+				o.DatastreamID = stream[0].ID
 			}
 			if len(foi) == 1 {
 				o.FoIID = foi[0].ID

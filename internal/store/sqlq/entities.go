@@ -244,6 +244,11 @@ func (s *Entities) create(ctx context.Context, tx Tx, e *sensing.Entity, parentN
 					return 0, fmt.Errorf("%s/%s: %w", set.Single, n.Name, err)
 				}
 			case l.Via.Table == multiObservedProperties.Table && l.Via.Rank == "":
+				if child.Ref {
+					if err := s.exists(ctx, tx, l.Target, child.ID); err != nil {
+						return 0, err
+					}
+				}
 				return 0, apperr.E(apperr.Invalid, "%s: %s: create a MultiDatastream with its ObservedProperties in order (POST MultiDatastreams), not inside an ObservedProperty", set.Single, n.Name)
 			default:
 				cid, err := s.create(ctx, tx, child, "", 0)

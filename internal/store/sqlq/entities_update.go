@@ -93,6 +93,11 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 				cols = append(cols, l.LocalFK)
 				vals = append(vals, id)
 			case l.Via != nil && l.Via.Table == multiObservedProperties.Table && l.Via.Rank == "":
+				for _, c := range linked {
+					if err := s.exists(ctx, tx, l.Target, c.ID); err != nil {
+						return err
+					}
+				}
 				return apperr.E(apperr.Invalid, "%s: %s: change a MultiDatastream's ObservedProperties on the MultiDatastream, in order", set.Single, n.Name)
 			case l.Via != nil:
 				var ids []int64
