@@ -38,7 +38,7 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 		var cols []string
 		var vals []any
 		var err error
-		var before []obsSpan // an Observation's Datastream and times before the change
+		var before []obsSpan   // an Observation's Datastream and times before the change
 		var beforeMulti *int64 // or its MultiDatastream
 		if e.Set == sensing.Observations {
 			if before, err = obsSpans(ctx, tx, "id = ?", e.ID); err != nil {
