@@ -59,24 +59,36 @@ func (s *Server) MQTTCreate(ctx context.Context, topic string, body []byte) (int
 }
 
 // MQTTObservation decodes an Observation published to topic for the ingest path's durable
-// batches (ingest.MQTT.Observation): ok when it links an existing Datastream (by the topic or
-// by @iot.id) and at most an existing FeatureOfInterest by @iot.id, so that it can be stored
-// with others in one transaction; ok false with no error when it holds an inline entity (a
-// deep insert, for MQTTCreate). err says what is wrong with the message.
+// batches (ingest.MQTT.Observation): ok when it links an existing Datastream or MultiDatastream
+// (by the topic or by @iot.id) and at most an existing FeatureOfInterest by @iot.id, so that it
+// can be stored with others in one transaction; ok false with no error when it holds an inline
+// entity (a deep insert, for MQTTCreate) or names both a Datastream and a MultiDatastream (the
+// store says what is wrong). err says what is wrong with the message.
 func (s *Server) MQTTObservation(topic string, body []byte) (sensing.Observation, bool, error) {
 	e, err := s.mqttEntity(topic, body)
 	if err != nil {
 		return sensing.Observation{}, false, err
 	}
-	ds, foi := e.Links["Datastream"], e.Links["FeatureOfInterest"]
-	if len(ds) == 0 {
-		return sensing.Observation{}, false, apperr.E(apperr.Invalid, "Observation needs a Datastream: publish to v1.1/Datastreams(<id>)/Observations or link one by @iot.id")
+	ds, md, foi := e.Links["Datastream"], e.Links["MultiDatastream"], e.Links["FeatureOfInterest"]
+	if len(ds) == 0 && len(md) == 0 {
+		return sensing.Observation{}, false, apperr.E(apperr.Invalid, "Observation needs a Datastream or a MultiDatastream: publish to v1.1/Datastreams(<id>)/Observations or v1.1/MultiDatastreams(<id>)/Observations, or link one by @iot.id")
 	}
-	if len(ds) != 1 || !ds[0].Ref || len(foi) > 1 || len(foi) == 1 && !foi[0].Ref {
+	stream := ds
+	if len(md) > 0 {
+		if len(ds) > 0 {
+			return sensing.Observation{}, false, nil
+		}
+		stream = md
+	}
+	if len(stream) != 1 || !stream[0].Ref || len(foi) > 1 || len(foi) == 1 && !foi[0].Ref {
 		return sensing.Observation{}, false, nil
 	}
 	o := *e.Obs
-	o.DatastreamID = ds[0].ID
+	if stream[0].Set == sensing.MultiDatastreams {
+		o.MultiDatastreamID = stream[0].ID
+	} else {
+		o.DatastreamID = stream[0].ID
+	}
 	if len(foi) == 1 {
 		o.FoIID = foi[0].ID
 	}
