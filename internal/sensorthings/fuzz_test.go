@@ -3,6 +3,8 @@ package sensorthings
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -194,6 +196,44 @@ func FuzzDecodeUpdate(f *testing.F) {
 				if !c.Ref {
 					t.Fatalf("%s: an inline %s got through: %s", nav, c.Set, b)
 				}
+			}
+		}
+	})
+}
+
+// FuzzMQTTObservation: an Observation published on a SensorThings topic never panics the
+// decoder; what it takes for the durable batch path belongs to exactly one Datastream or one
+// MultiDatastream — the one the topic names, when it names one.
+func FuzzMQTTObservation(f *testing.F) {
+	for _, c := range [][2]string{
+		{"v1.1/Datastreams(1)/Observations", `{"phenomenonTime":"2025-08-27T12:00:00+05:00","result":1001480}`},
+		{"v1.1/MultiDatastreams(3)/Observations", `{"phenomenonTime":"2025-08-27T12:00:00+05:00","result":[1001480,8.9]}`},
+		{"v1.1/Observations", `{"result":[1],"MultiDatastream":{"@iot.id":2}}`},
+		{"v1.1/Observations", `{"result":1,"Datastream":{"@iot.id":1},"MultiDatastream":{"@iot.id":2}}`},
+		{"v1.1/MultiDatastreams(3)/Observations", `{"result":[1],"Datastream":{"@iot.id":1}}`},
+		{"v1.1/FeaturesOfInterest(4)/Observations", `{"result":1,"Datastream":{"@iot.id":1}}`},
+		{"v1.1/MultiDatastreams(0)/Observations", `{}`},
+		{"v1.1/MultiDatastreams(3)/Observations?$select=result", `{"result":[1]}`},
+	} {
+		f.Add(c[0], c[1])
+	}
+	s := &Server{MaxBody: 1 << 16}
+	topicID := regexp.MustCompile(`^v1\.1/(Multi)?Datastreams\((\d+)\)/Observations$`)
+	f.Fuzz(func(t *testing.T, topic, body string) {
+		o, ok, err := s.MQTTObservation(topic, []byte(body))
+		if !ok {
+			return
+		}
+		if err != nil {
+			t.Fatalf("ok with an error: %v", err)
+		}
+		if (o.DatastreamID > 0) == (o.MultiDatastreamID > 0) || o.DatastreamID < 0 || o.MultiDatastreamID < 0 {
+			t.Fatalf("taken with Datastream %d and MultiDatastream %d", o.DatastreamID, o.MultiDatastreamID)
+		}
+		if m := topicID.FindStringSubmatch(topic); m != nil {
+			id, _ := strconv.ParseInt(m[2], 10, 64)
+			if got := map[bool]int64{true: o.MultiDatastreamID, false: o.DatastreamID}[m[1] != ""]; got != id {
+				t.Fatalf("topic %q names %d, taken for %d", topic, id, got)
 			}
 		}
 	})
