@@ -450,7 +450,9 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"applied": len(rules)})
 }
 
-// verify checks the XML Signature of a CAP message against the trusted certificates.
+// verify checks the XML Signature of a CAP message against the trusted certificates. A
+// verified message is a 200 with "problems" listing what cap.Validate and cap.Degenerate
+// report (e.g. "cap: alert/info[0]/area[0]/polygon[0]: crosses itself at 31.5,74.5 …").
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if err := auth.Require(r.Context(), auth.Viewer); err != nil {
 		s.Error(w, r, err)
@@ -470,5 +472,20 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, apperr.Wrap(apperr.Invalid, err, "not verified"))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"verified": true, "identifier": a.Identifier, "sender": a.Sender, "sent": a.Sent})
+	out := map[string]any{"verified": true, "identifier": a.Identifier, "sender": a.Sender, "sent": a.Sent}
+	// a verified message may still break a CAP 1.2 rule beyond the schema or carry an area
+	// that bounds nothing (cap.Degenerate): reported, since the signature stands regardless
+	var problems []string
+	if errs, ok := cap.Validate(a).(cap.Errors); ok {
+		for _, e := range errs {
+			problems = append(problems, e.Error())
+		}
+	}
+	for _, e := range cap.Degenerate(a) {
+		problems = append(problems, e.Error())
+	}
+	if len(problems) > 0 {
+		out["problems"] = problems
+	}
+	writeJSON(w, http.StatusOK, out)
 }
