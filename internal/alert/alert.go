@@ -132,7 +132,6 @@ type Store interface {
 // the public feed unless configured otherwise (config feed_keep, flag --feed-keep).
 const DefaultFeedKeep = 24 * time.Hour
 
-
 // Signer signs CAP XML (enveloped XML Signature).
 type Signer interface {
 	Sign(xml []byte) ([]byte, error)
