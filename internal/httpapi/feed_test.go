@@ -143,7 +143,6 @@ func TestFeedAfterCancel(t *testing.T) {
 	}
 }
 
-
 // Degenerate areas in a rules document are a 400 naming the rule and the ring or circle,
 // and nothing is applied; a signed CAP message with one verifies, and its problems are listed.
 func TestDegenerateAreas(t *testing.T) {
