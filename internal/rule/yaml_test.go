@@ -9,11 +9,11 @@ import (
 )
 
 func TestParseYAMLExample(t *testing.T) {
-	b, err := os.ReadFile("testdata/rules_example.yaml")
+	b, err := os.ReadFile("../../examples/rules-full.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules, err := ParseYAML("rules_example.yaml", b)
+	rules, err := ParseYAML("rules-full.yaml", b)
 	if err != nil {
 		t.Fatal(err)
 	}
