@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -699,12 +700,21 @@ func render(text string, d templateData) (string, error) {
 	return b.String(), nil
 }
 
+// unknownField finds the field text/template could not evaluate.
+var unknownField = regexp.MustCompile(`can't evaluate field (\w+) in type`)
+
+// templateFields lists what templateData offers, for an error naming a field it does not.
+const templateFields = ".Rule, .Station, .Level, .Value, .Unit, .Quantity, .ObservedAt, .LeadTime, .In, .Cause, .Event, .Area and .Cancel (docs/rules.md)"
+
 // CheckTemplates parses a rule's templates, so that a broken one is refused when the rule is
 // applied, not when it fires.
 func CheckTemplates(r rule.Rule) error {
 	for lang, t := range r.Templates {
 		for name, text := range map[string]string{"headline": t.Headline, "description": t.Description, "instruction": t.Instruction} {
 			if _, err := render(text, templateData{}); err != nil {
+				if m := unknownField.FindStringSubmatch(err.Error()); m != nil { // not the Go type's name
+					return apperr.E(apperr.Invalid, "rule %s: templates.%s.%s: no field .%s; a template sees %s", r.ID, lang, name, m[1], templateFields)
+				}
 				return apperr.E(apperr.Invalid, "rule %s: templates.%s.%s: %v", r.ID, lang, name, err)
 			}
 		}

@@ -146,7 +146,8 @@ func TestFourEyesAndExpiry(t *testing.T) {
 func TestTemplatesCheckedWhenApplied(t *testing.T) {
 	bad := khanki
 	bad.Templates = map[string]rule.Template{"en": {Headline: "{{.Stattion}} flood"}}
-	if err := alert.CheckTemplates(bad); err == nil || !strings.Contains(err.Error(), "templates.en.headline") {
+	if err := alert.CheckTemplates(bad); err == nil || !strings.Contains(err.Error(), "templates.en.headline: no field .Stattion; a template sees .Rule, .Station") ||
+		strings.Contains(err.Error(), "templateData") {
 		t.Errorf("misspelt template field: %v", err)
 	}
 	bad.Templates = map[string]rule.Template{"ur": {Headline: "{{.Station"}}
