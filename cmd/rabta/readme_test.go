@@ -65,6 +65,18 @@ var readmeCommands = map[string]readmeCommand{
 	`go run ./cmd/rabta backup /backups/rabta-$(date +%F).db`: {},
 }
 
+// docsCurls maps each curl command of docs/*.md addressed to a node (localhost:8080), by file
+// and first line, to the outcome it must have when TestReadmeCommands runs it after the
+// README's tour (with $KEY the admin key, and alerts/7 the tour's alert, by then issued).
+// A docs command not in this table fails the test. (curl commands to other hosts, such as
+// docs/webhooks.md's POST to a partner's endpoint, are the partner's to run.)
+var docsCurls = map[string]readmeCommand{
+	`alerts.md: curl -s localhost:8080/cap/alerts.atom`:                                                                                                    {status: 200, want: "<cap:msgType>Alert</cap:msgType>"},
+	`alerts.md: curl -s -H "Authorization: Bearer $KEY" 'localhost:8080/api/v1/alerts?state=draft'`:                                                        {status: 200, want: `"value"`},
+	`alerts.md: curl -s -H "Authorization: Bearer $KEY" -X POST localhost:8080/api/v1/alerts/7/approve -d '{"why":"checked"}'`:                             {status: 409, want: "has no draft to approve (state issued)"}, // the tour approved it
+	`dissemination.md: curl -s -H "$K" localhost:8080/api/v1/impact -d '{"desc":"Khanki","circles":[{"center":{"lat":32.40,"lon":73.97},"radiusKm":25}]}'`: {status: 200, want: `"people"`},
+}
+
 // shellCommands returns the commands of the shell code blocks (```sh, ```bash, ```shell) of a
 // Markdown file: comment lines dropped, a command continued over lines that end in "\" or
 // inside an open quote, a trailing "# comment" cut.
@@ -167,7 +179,8 @@ func testSources(t *testing.T) map[string]string {
 
 // TestReadmeCommands holds readmeCommands to the README, checks the commands run by other
 // tests are there, and runs the tour block literally against a real node, each command with
-// the outcome the table gives. What is changed before running, and why:
+// the outcome the table gives; then the curl commands of docs/*.md (docsCurls). What is
+// changed before running, and why:
 //   - "go run ./cmd/rabta" is the binary built for the tests (the same main package);
 //   - localhost:8080 and the MQTT port are the test node's (it listens on free ports);
 //   - the working directory is a scratch one, with the repository's examples/ and internal/
@@ -303,6 +316,36 @@ func TestReadmeCommands(t *testing.T) {
 		}
 		if strings.Contains(k, "rules apply examples/rules.yaml") {
 			draft = waitDraft(t, p)
+		}
+	}
+	// the docs' curl commands to a node
+	docs, _ := filepath.Glob("../../docs/*.md")
+	vars = append(vars, "KEY="+adminKey)
+	ran := map[string]bool{}
+	for _, d := range docs {
+		for _, c := range shellCommands(t, d) {
+			if !strings.HasPrefix(c, "curl ") || !strings.Contains(c, "localhost:8080") {
+				continue
+			}
+			k := filepath.Base(d) + ": " + key(c)
+			rc, ok := docsCurls[k]
+			if !ok {
+				t.Errorf("%s: a curl command no test runs; add it to docsCurls:\n%s", filepath.Base(d), c)
+				continue
+			}
+			ran[k] = true
+			run := strings.ReplaceAll(c, "localhost:8080", host)
+			run = strings.ReplaceAll(run, "/alerts/7/", "/alerts/"+draft+"/")
+			out, err := runBash(tmp, env, strings.Join(append(append([]string{}, vars...), run+` -w '\n%{http_code}'`), "\n"))
+			body, status, _ := cutLast(out)
+			if err != nil || status != fmt.Sprint(rc.status) || !strings.Contains(body, rc.want) {
+				t.Errorf("%s\n→ %v, HTTP %s: %s\nwant HTTP %d with %q", k, err, status, body, rc.status, rc.want)
+			}
+		}
+	}
+	for k := range docsCurls {
+		if !ran[k] {
+			t.Errorf("docsCurls has a command the docs no longer have: %s", k)
 		}
 	}
 	if files, _ := filepath.Glob(filepath.Join(tmp, "backups", "rabta-*.db")); len(files) != 1 {
