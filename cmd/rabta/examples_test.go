@@ -22,8 +22,9 @@ func TestExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli := t.TempDir()  // the commands' data directory
-	node := t.TempDir() // the running node's
+	cli := t.TempDir()    // the commands' data directory
+	node := t.TempDir()   // the running node's
+	storeEnv(t, cli, nil) // with RABTA_E2E_POSTGRES: its database lives as long as this test, not a subtest
 	p := start(t, node, []string{"RABTA_ADMIN_KEY=" + adminKey})
 	rows := func(path string) int {
 		b, err := os.ReadFile(path)
