@@ -189,3 +189,23 @@ func boxesMeet(a, b, c, d Point) bool {
 	return math.Max(a.Lon, b.Lon) >= math.Min(c.Lon, d.Lon) && math.Max(c.Lon, d.Lon) >= math.Min(a.Lon, b.Lon) &&
 		math.Max(a.Lat, b.Lat) >= math.Min(c.Lat, d.Lat) && math.Max(c.Lat, d.Lat) >= math.Min(a.Lat, b.Lat)
 }
+
+// hull returns the convex hull of pg's points as a closed ring (simplefeatures), or false
+// when the points are collinear.
+func hull(pg Polygon) (Polygon, bool) {
+	flat := make([]float64, 0, 2*len(pg))
+	for _, p := range pg {
+		flat = append(flat, p.Lon, p.Lat)
+	}
+	h, ok := geom.NewLineString(geom.NewSequence(flat, geom.DimXY)).AsGeometry().ConvexHull().AsPolygon()
+	if !ok {
+		return nil, false
+	}
+	seq := h.ExteriorRing().Coordinates()
+	out := make(Polygon, seq.Length())
+	for i := range out {
+		xy := seq.GetXY(i)
+		out[i] = Point{Lat: xy.Y, Lon: xy.X}
+	}
+	return out, true
+}

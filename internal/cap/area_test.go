@@ -145,3 +145,36 @@ func FuzzCheckPolygon(f *testing.F) {
 		}
 	})
 }
+
+// Simplifying can make a sound ring run back over itself (found by search: this ring of 9
+// points, cut to 5); Builder then issues the ring's convex hull, simplified (convex, so
+// sound), and says so, rather than refusing the warning.
+func TestBuildSimplifiedRingStaysSound(t *testing.T) {
+	pg := pts(8, 4, 6, 7, 7, 5, 1, 4, 4, 5, 5, 6, 6, 6, 5, 9, 8, 4)
+	if err := CheckPolygon(pg); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckPolygon(Simplify(pg, 5)); err == nil {
+		t.Fatal("the case no longer shows the fault: Simplify kept the ring sound")
+	}
+	sent := time.Date(2025, 8, 27, 12, 0, 0, 0, time.FixedZone("", 5*3600))
+	a := floodAlert(sent)
+	for i := range a.Infos {
+		a.Infos[i].Areas[0].Polygons = []Polygon{pg}
+	}
+	xml, notes, err := Builder{Now: func() time.Time { return sent }, MaxVertices: 5}.Build(a)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	got, err := Unmarshal(xml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := got.Infos[0].Areas[0].Polygons[0]
+	if CheckPolygon(out) != nil || len(out) > 5 || len(Degenerate(got)) != 0 {
+		t.Errorf("issued ring %s: %v", out, CheckPolygon(out))
+	}
+	if !strings.Contains(strings.Join(notes, "\n"), "alert/info[0]/area[0]/polygon[0]: replaced by its convex hull of") {
+		t.Errorf("notes: %q", notes)
+	}
+}

@@ -236,7 +236,9 @@ func CheckIssue(a *Alert, now time.Time) error {
 }
 
 // Builder turns an alert composed by Rabta into the XML to issue: it fills Sent if zero,
-// simplifies polygons over MaxVertices, refuses what CheckIssue refuses, and marshals.
+// simplifies polygons over MaxVertices (with Simplify; when that makes a ring cross itself,
+// the ring's convex hull is simplified instead, which stays a sound ring), refuses what
+// CheckIssue refuses, and marshals.
 type Builder struct {
 	Now         func() time.Time // required
 	MaxVertices int              // 0 means MaxVertices
@@ -269,8 +271,18 @@ func (b Builder) Build(a *Alert) (xml []byte, notes []string, err error) {
 			for k, pg := range ar.Polygons {
 				if len(pg) > max && pg.Closed() {
 					s := Simplify(pg, max)
+					note := fmt.Sprintf("alert/info[%d]/area[%d]/polygon[%d]: simplified from %d to %d points (Visvalingam-Whyatt)", i, j, k, len(pg), len(s))
+					if CheckPolygon(pg) == nil && CheckPolygon(s) != nil {
+						// dropping vertices can make a ring cross itself: simplify the convex hull
+						// instead, which stays convex and so sound (it covers the area's
+						// inward bends; Simplify cuts corners of it as of any ring)
+						if h, ok := hull(pg); ok {
+							s = Simplify(h, max)
+							note = fmt.Sprintf("alert/info[%d]/area[%d]/polygon[%d]: replaced by its convex hull of %d points (simplified from %d points, the ring crossed itself)", i, j, k, len(s), len(pg))
+						}
+					}
 					ar.Polygons[k] = s
-					notes = append(notes, fmt.Sprintf("alert/info[%d]/area[%d]/polygon[%d]: simplified from %d to %d points (Visvalingam-Whyatt)", i, j, k, len(pg), len(s)))
+					notes = append(notes, note)
 				}
 			}
 		}
