@@ -5,12 +5,14 @@
 //  2. api: the same rows POSTed to a real `rabta serve` as SensorThings dataArray
 //     (/v1.1/CreateObservations) from concurrent clients;
 //  3. query: window queries on that server, newest first, with latency percentiles;
-//  4. memory: the server's peak and current resident memory;
-//  5. csv: the same rows loaded with `rabta import observations`;
-//  6. bus: latency from an accepted observation to a durable consumer on the bus, under a
+//  4. reads (not in the default -phases): $count=true over every observation and over one
+//     datastream, and the latest observation of every datastream, medians of -reads-runs;
+//  5. memory: the server's peak and current resident memory;
+//  6. csv: the same rows loaded with `rabta import observations`;
+//  7. bus: latency from an accepted observation to a durable consumer on the bus, under a
 //     steady paced load (-bus-rate observations/s for -bus-duration);
-//  7. mqtt: MQTT ingest (QoS 1, concurrent mosquitto_pub publishers) vs HTTP dataArray;
-//  8. alert: latency from an observation over a rule's level to the signed CAP alert on the
+//  8. mqtt: MQTT ingest (QoS 1, concurrent mosquitto_pub publishers) vs HTTP dataArray;
+//  9. alert: latency from an observation over a rule's level to the signed CAP alert on the
 //     bus and the Atom feed, and from one back below it to the Cancel.
 //
 // bus, mqtt and alert are not in the default -phases; each runs on its own fresh server.
@@ -44,6 +46,7 @@ const smokeN = 200_000
 
 type options struct {
 	n, d, batch, clients, queries, top int
+	readsRuns                          int
 	window                             time.Duration
 	keep, json, outbox                 bool
 	dir, bin, phases                   string
@@ -64,6 +67,7 @@ func main() {
 	fs.IntVar(&o.clients, "clients", 2, "concurrent dataArray clients")
 	fs.IntVar(&o.queries, "queries", 2000, "window queries timed (after 50 unmeasured warm-up queries)")
 	fs.IntVar(&o.top, "top", 100, "$top of each window query")
+	fs.IntVar(&o.readsRuns, "reads-runs", 7, "reads: timed runs of each request (after one unmeasured warm-up)")
 	fs.DurationVar(&o.window, "window", 30*24*time.Hour, "length of each query's phenomenonTime window (whole hours)")
 	fs.StringVar(&benchDB, "db", "", "the servers' store: empty for SQLite, or an empty PostgreSQL database's postgres:// URL (use with -phases api,query)")
 	fs.BoolVar(&o.outbox, "outbox", true, "run the server with the bus outbox on (the default, as in production); -outbox=false measures what it costs")
@@ -131,9 +135,9 @@ func (o options) validate() error {
 	}
 	for _, p := range strings.Split(o.phases, ",") {
 		switch p {
-		case "raw", "api", "query", "csv", "bus", "mqtt", "alert":
+		case "raw", "api", "query", "reads", "csv", "bus", "mqtt", "alert":
 		default:
-			return fmt.Errorf("-phases: unknown phase %q (raw, api, query, csv, bus, mqtt, alert)", p)
+			return fmt.Errorf("-phases: unknown phase %q (raw, api, query, reads, csv, bus, mqtt, alert)", p)
 		}
 	}
 	switch {
@@ -146,8 +150,11 @@ func (o options) validate() error {
 	case o.alertCycles < 1:
 		return errors.New("-alert-cycles must be at least 1")
 	}
-	if o.has("query") && !o.has("api") {
-		return errors.New("-phases: query needs api")
+	if (o.has("query") || o.has("reads")) && !o.has("api") {
+		return errors.New("-phases: query and reads need api")
+	}
+	if o.readsRuns < 1 {
+		return errors.New("-reads-runs must be at least 1")
 	}
 	return nil
 }
@@ -374,6 +381,15 @@ func apiPhases(ctx context.Context, o options, g dataset, bin, root string, rep 
 		}
 		logf("query: median %.2f ms, p99 %.2f ms", q.Latency.MedMs, q.Latency.P99Ms)
 		rep.Memory.AfterQueries, _ = readMemory(srv.pid())
+	}
+	if o.has("reads") {
+		logf("reads: $count and the latest observation of every datastream, %d runs each", o.readsRuns)
+		q, err := readsLatency(ctx, srv, g, ids, o.readsRuns)
+		rep.Reads = &q
+		if err != nil {
+			return fmt.Errorf("reads: %w\nserver log:\n%s", err, srv.log())
+		}
+		logf("reads: count all median %.1f ms, count one %.1f ms, latest of each %.1f ms", q.CountAll.MedMs, q.CountOne.MedMs, q.LatestEach.MedMs)
 	}
 	r.DBBytes, r.WALBytes = dbSize(dir) // while the server runs
 	if err := srv.stop(); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -59,6 +60,7 @@ type report struct {
 	Raw    *phaseResult `json:"raw,omitempty"`
 	API    *phaseResult `json:"api,omitempty"`
 	Query  *queryResult `json:"query,omitempty"`
+	Reads  *readsResult `json:"reads,omitempty"`
 	CSV    *phaseResult `json:"csv,omitempty"`
 	Bus    *busResult   `json:"bus,omitempty"`
 	MQTT   *mqttResult  `json:"mqtt,omitempty"`
@@ -141,6 +143,24 @@ func (rep *report) print(w io.Writer) {
 		fmt.Fprintf(tw, "%.2f ms\t%.2f ms\t%.2f ms\t%.2f ms\t%.2f ms\t%.2f ms\t%.0f\t%.2f ms\t\n", l.MinMs, l.MedMs, l.P90Ms, l.P99Ms, l.MaxMs, l.MeanMs, q.QPS, q.CPUPerRq)
 		tw.Flush()
 		fmt.Fprintf(w, "  e.g. %s\n", q.Example)
+	}
+	if q := rep.Reads; q != nil {
+		fmt.Fprintf(w, "\nreads on %d observations: %d timed runs each (+1 warm-up), every answer checked\n", rep.N, q.Runs)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "request\tmin\tmedian\tmax\t")
+		for _, x := range []struct {
+			name string
+			l    latency
+		}{{"$count, all observations", q.CountAll}, {"$count, one datastream", q.CountOne}, {"latest of every datastream", q.LatestEach}} {
+			fmt.Fprintf(tw, "%s\t%.1f ms\t%.1f ms\t%.1f ms\t\n", x.name, x.l.MinMs, x.l.MedMs, x.l.MaxMs)
+		}
+		tw.Flush()
+		for _, p := range []string{q.CountAllPath, q.CountOnePath, q.LatestPath} {
+			if u, err := url.QueryUnescape(p); err == nil {
+				p = u
+			}
+			fmt.Fprintf(w, "  GET %s\n", p)
+		}
 	}
 	if rep.API != nil {
 		m := rep.Memory

@@ -36,8 +36,8 @@ func (s *Server) registerDissemination(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/unsubscribe", s.unsubscribe)
 }
 
-// subscriberView is a subscriber as the API takes and shows it. Contacts are shown
-// redacted: they are personal data and never leave the node in clear.
+// subscriberView is a subscriber as the API shows it. Contacts are shown redacted: they are
+// personal data and never leave the node in clear.
 type subscriberView struct {
 	ID        int64         `json:"id,omitempty"`
 	Org       string        `json:"org,omitempty"`
@@ -52,6 +52,21 @@ type subscriberView struct {
 	Contacts  []contactView `json:"contacts"`
 	Consent   *consentView  `json:"consent,omitempty"`
 	Created   *time.Time    `json:"created,omitempty"`
+}
+
+// newSubscriber is a subscriber as the API takes it: what a client may set, and nothing
+// else (id, org and created are the node's; a body naming them is refused, not half-obeyed).
+type newSubscriber struct {
+	Kind      string        `json:"kind,omitempty"`
+	Name      string        `json:"name"`
+	Language  string        `json:"language"`
+	Audiences []string      `json:"audiences,omitempty"`
+	Place     string        `json:"place,omitempty"`
+	Lat       *float64      `json:"lat,omitempty"`
+	Lon       *float64      `json:"lon,omitempty"`
+	RadiusKM  float64       `json:"radiusKm,omitempty"`
+	Contacts  []contactView `json:"contacts"`
+	Consent   *consentView  `json:"consent,omitempty"`
 }
 
 type contactView struct {
@@ -91,7 +106,7 @@ func (s *Server) addSubscriber(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	var v subscriberView
+	var v newSubscriber
 	if err := decodeBody(w, r, MaxSubscriberBody, false, &v, "a subscriber"); err != nil {
 		s.Error(w, r, err)
 		return

@@ -222,7 +222,7 @@ type alertView struct {
 	State       alert.State       `json:"state"`
 	Status      cap.Status        `json:"status"`
 	Operational bool              `json:"operational,omitempty"`
-	Level       string            `json:"level"`
+	Level       string            `json:"level,omitempty"`
 	Draft       *draftView        `json:"draft,omitempty"`
 	Messages    []messageView     `json:"messages,omitempty"`
 	Transitions []transitionView  `json:"transitions,omitempty"`
@@ -234,26 +234,26 @@ type alertView struct {
 }
 
 type draftView struct {
-	Type     cap.MsgType `json:"msgType"`
-	By       string      `json:"by"`
-	Headline string      `json:"headline"`
-	Infos    []cap.Info  `json:"infos"`
+	Type     cap.MsgType   `json:"msgType"`
+	By       string        `json:"by"`
+	Headline string        `json:"headline,omitempty"`
+	Infos    []capInfoView `json:"infos,omitempty"`
 }
 
 type messageView struct {
 	Identifier string      `json:"identifier"`
 	MsgType    cap.MsgType `json:"msgType"`
 	Sent       time.Time   `json:"sent"`
-	Expires    time.Time   `json:"expires"`
-	Headline   string      `json:"headline"`
+	Expires    *time.Time  `json:"expires,omitempty"`
+	Headline   string      `json:"headline,omitempty"`
 	URL        string      `json:"url"`
 }
 
 type transitionView struct {
-	From       alert.State `json:"from"`
+	From       alert.State `json:"from,omitempty"` // none for the first step
 	To         alert.State `json:"to"`
 	By         string      `json:"by"`
-	Why        string      `json:"why"`
+	Why        string      `json:"why,omitempty"`
 	At         time.Time   `json:"at"`
 	Identifier string      `json:"identifier,omitempty"`
 }
@@ -263,7 +263,10 @@ func (s *Server) view(r *http.Request, a *alert.Alert, ts []alert.Transition) al
 	v := alertView{ID: a.ID, Rule: a.RuleID, State: a.State, Status: a.Status, Operational: a.Operational, Level: a.LevelName,
 		Created: a.Created, Updated: a.Updated}
 	if a.Draft != nil {
-		d := &draftView{Type: a.DraftType, By: a.DraftBy, Infos: a.Draft.Infos}
+		d := &draftView{Type: a.DraftType, By: a.DraftBy}
+		for i := range a.Draft.Infos {
+			d.Infos = append(d.Infos, viewInfo(&a.Draft.Infos[i]))
+		}
 		if len(a.Draft.Infos) > 0 {
 			d.Headline = a.Draft.Infos[0].Headline
 		}
@@ -271,7 +274,7 @@ func (s *Server) view(r *http.Request, a *alert.Alert, ts []alert.Transition) al
 		v.Links = map[string]string{"approve": fmt.Sprintf("%s/api/v1/alerts/%d/approve", base, a.ID), "reject": fmt.Sprintf("%s/api/v1/alerts/%d/reject", base, a.ID)}
 	}
 	for _, m := range a.Issued {
-		v.Messages = append(v.Messages, messageView{m.Identifier, m.MsgType, m.Sent, m.Expires, m.Headline, base + "/cap/alerts/" + m.Identifier + ".xml"})
+		v.Messages = append(v.Messages, messageView{m.Identifier, m.MsgType, m.Sent, rfc3339(m.Expires), m.Headline, base + "/cap/alerts/" + m.Identifier + ".xml"})
 	}
 	for _, t := range ts {
 		v.Transitions = append(v.Transitions, transitionView{t.From, t.To, t.By, t.Why, t.At, t.Identifier})
@@ -421,10 +424,11 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	if rules == nil {
-		rules = []rule.Rule{}
+	out := []ruleView{}
+	for _, r := range rules {
+		out = append(out, viewRule(r))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": rules})
+	writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 
 // putRules replaces the node's rules with a YAML document (admin role); errors are positioned.

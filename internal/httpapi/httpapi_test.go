@@ -27,6 +27,7 @@ import (
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/httpapi"
+	"github.com/rabta/rabta/internal/openapi"
 	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/store/postgres"
 	"github.com/rabta/rabta/internal/store/sqlite"
@@ -99,6 +100,7 @@ type key struct{ clear, by string }
 type node struct {
 	t      *testing.T
 	srv    *httptest.Server
+	db     sqlq.Engine
 	api    *httpapi.Server
 	alerts *sqlq.Alerts
 	svc    *alert.Service
@@ -113,6 +115,7 @@ func newNode(t *testing.T) *node {
 
 // store is one of the two stores, opened on a database that can be opened again (a restart).
 type store struct {
+	eng    sqlq.Engine
 	alerts *sqlq.Alerts
 	auth   *sqlq.Auth
 	reopen func() *sqlq.Alerts
@@ -134,7 +137,7 @@ func openStore(t *testing.T, engine, where string) store {
 			return db
 		}
 		db := open()
-		return store{postgres.NewAlerts(db), postgres.NewAuth(db), func() *sqlq.Alerts { return postgres.NewAlerts(open()) }}
+		return store{db, postgres.NewAlerts(db), postgres.NewAuth(db), func() *sqlq.Alerts { return postgres.NewAlerts(open()) }}
 	}
 	open := func() *sqlite.DB {
 		db, err := sqlite.Open(ctx, where)
@@ -145,14 +148,14 @@ func openStore(t *testing.T, engine, where string) store {
 		return db
 	}
 	db := open()
-	return store{sqlite.NewAlerts(db), sqlite.NewAuth(db), func() *sqlq.Alerts { return sqlite.NewAlerts(open()) }}
+	return store{db, sqlite.NewAlerts(db), sqlite.NewAuth(db), func() *sqlq.Alerts { return sqlite.NewAlerts(open()) }}
 }
 
 func newNodeOn(t *testing.T, st store) *node {
 	t.Helper()
 	ctx := context.Background()
 	ks := st.auth
-	n := &node{t: t, alerts: st.alerts, log: &syncBuffer{}, keys: map[string]key{}}
+	n := &node{t: t, db: st.eng, alerts: st.alerts, log: &syncBuffer{}, keys: map[string]key{}}
 	for name, k := range map[string]struct {
 		org  string
 		role auth.Role
@@ -199,6 +202,11 @@ func (n *node) do(method, path, role, body string, header ...string) (*http.Resp
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if strings.HasPrefix(path, "/api/v1/") && strings.Contains(resp.Header.Get("Content-Type"), "json") {
+		for _, p := range openapi.Style(b) { // one JSON style for every answer of /api/v1
+			n.t.Errorf("%s %s: JSON style: %s", method, path, p)
+		}
+	}
 	return resp, string(b)
 }
 
@@ -269,9 +277,60 @@ func TestRules(t *testing.T) {
 		t.Errorf("anonymous GET rules: %d", resp.StatusCode)
 	}
 	resp, b = n.do("GET", "/api/v1/rules", "viewer", "")
-	var got struct{ Value []rule.Rule }
-	if err := json.Unmarshal([]byte(b), &got); resp.StatusCode != 200 || err != nil || len(got.Value) != 1 || got.Value[0].ID != "khanki" || got.Value[0].Levels[0].Value != 100000 {
+	var got struct{ Value []map[string]any }
+	if err := json.Unmarshal([]byte(b), &got); resp.StatusCode != 200 || err != nil || len(got.Value) != 1 || got.Value[0]["id"] != "khanki" {
 		t.Errorf("GET rules: %d %s %v", resp.StatusCode, b, err)
+	}
+}
+
+// GET /api/v1/rules shows rules in the forms of a rules file: durations as Go durations,
+// hysteresis as "5%", zero values left out; the stored rule (rule.Rule's JSON) is not what the
+// API shows.
+func TestRulesAsWritten(t *testing.T) {
+	n := newNode(t)
+	doc := strings.Replace(rulesYAML, "    status: Exercise\n", "    status: Exercise\n    hysteresis: 5%\n    hold: 10m\n    clearHold: 90m\n", 1) +
+		"  - {id: quiet, kind: silence, maxGap: 48h, datastreams: [2]}\n"
+	if resp, b := n.do("PUT", "/api/v1/rules", "admin", doc); resp.StatusCode != 200 {
+		t.Fatalf("PUT rules: %d %s", resp.StatusCode, b)
+	}
+	_, b := n.do("GET", "/api/v1/rules", "viewer", "")
+	var got struct{ Value []map[string]any }
+	if err := json.Unmarshal([]byte(b), &got); err != nil || len(got.Value) != 2 {
+		t.Fatalf("GET rules: %s %v", b, err)
+	}
+	k, q := got.Value[0], got.Value[1]
+	if k["id"] != "khanki" {
+		k, q = q, k
+	}
+	for key, want := range map[string]any{"hysteresis": "5%", "hold": "10m", "clearHold": "1h30m", "status": "Exercise"} {
+		if k[key] != want {
+			t.Errorf("khanki %s: %v, want %v (%s)", key, k[key], want, b)
+		}
+	}
+	if q["maxGap"] != "48h" || q["hysteresis"] != nil || q["area"] != nil || q["levels"] != nil {
+		t.Errorf("quiet: %v", q)
+	}
+}
+
+// A draft's CAP infos are shown in the API's style: camelCase CAP names, lists in the plural,
+// areas as rules write them, no zero times.
+func TestDraftInfos(t *testing.T) {
+	n := newNode(t)
+	n.draft()
+	resp, b := n.do("GET", "/api/v1/alerts/1", "viewer", "")
+	var a struct {
+		Draft struct {
+			Infos []map[string]any `json:"infos"`
+		} `json:"draft"`
+	}
+	if err := json.Unmarshal([]byte(b), &a); resp.StatusCode != 200 || err != nil || len(a.Draft.Infos) == 0 {
+		t.Fatalf("draft: %d %s %v", resp.StatusCode, b, err)
+	}
+	in := a.Draft.Infos[0]
+	area, _ := in["areas"].([]any)
+	if in["language"] != "en" || in["headline"] != "Low flood at Khanki" || in["urgency"] != "Expected" || len(area) != 1 ||
+		!strings.Contains(b, `"desc": "Chenab near Khanki"`) || !strings.Contains(b, `"radiusKm": 25`) || !strings.Contains(b, `"categories": [`) {
+		t.Errorf("draft info: %v", in)
 	}
 }
 
@@ -342,6 +401,45 @@ func TestAlertsByRole(t *testing.T) {
 	resp, b = n.do("POST", "/api/v1/alerts/1/cancel", "approver", `{"why":"gauge fault"}`)
 	if resp.StatusCode != 200 || !strings.Contains(b, `"state": "cancelled"`) {
 		t.Fatalf("cancel: %d %s", resp.StatusCode, b)
+	}
+}
+
+// oldDraft is a draft as the store kept it before the API had its own view (and as it still
+// keeps it): cap.Alert's JSON, with Go field names, null lists and zero times.
+const oldDraft = `{"Identifier":"","Sender":"test.rabta.org","Sent":"0001-01-01T00:00:00Z","Status":"Exercise","MsgType":"Alert",
+"Source":"","Scope":"Public","Restriction":"","Addresses":null,"Codes":null,"Note":"","References":null,"Incidents":null,
+"Infos":[{"Language":"ur","Categories":["Met"],"Event":"سیلاب","ResponseType":["Evacuate"],"Urgency":"Immediate","Severity":"Severe",
+"Certainty":"Observed","Audience":"","EventCodes":null,"Effective":"0001-01-01T00:00:00Z","Onset":"0001-01-01T00:00:00Z",
+"Expires":"2025-08-28T12:00:00+05:00","SenderName":"","Headline":"کھنکی پر سیلاب","Description":"","Instruction":"","Web":"","Contact":"",
+"Parameters":[{"ValueName":"rabta:level","Value":"High"}],"Resources":null,
+"Areas":[{"AreaDesc":"Khanki","Polygons":null,"Circles":[{"Center":{"Lat":32.4,"Lon":73.97},"RadiusKM":25}],"Geocodes":null,"Altitude":null,"Ceiling":null}]}],
+"Extensions":null}`
+
+// A draft stored by an earlier version reads, and the API shows it in its own style.
+func TestDraftStoredBefore(t *testing.T) {
+	n := newNode(t)
+	n.draft()
+	ctx := context.Background()
+	if err := n.db.Write(ctx, func(tx sqlq.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE alerts SET draft = ? WHERE id = 1`, oldDraft)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	resp, b := n.do("GET", "/api/v1/alerts/1", "viewer", "") // do holds it to the style
+	var a struct {
+		Draft struct {
+			Headline string           `json:"headline"`
+			Infos    []map[string]any `json:"infos"`
+		} `json:"draft"`
+	}
+	if err := json.Unmarshal([]byte(b), &a); resp.StatusCode != 200 || err != nil || len(a.Draft.Infos) != 1 {
+		t.Fatalf("old draft: %d %s %v", resp.StatusCode, b, err)
+	}
+	in := a.Draft.Infos[0]
+	if a.Draft.Headline != "کھنکی پر سیلاب" || in["language"] != "ur" || in["expires"] != "2025-08-28T12:00:00+05:00" || in["onset"] != nil ||
+		!strings.Contains(b, `"parameters": [`) || !strings.Contains(b, `"name": "rabta:level"`) || !strings.Contains(b, `"radiusKm": 25`) {
+		t.Errorf("old draft shown as %s", b)
 	}
 }
 

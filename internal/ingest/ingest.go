@@ -35,8 +35,23 @@ func (s *Service) Ingest(ctx context.Context, source string, obs []sensing.Obser
 	if err != nil {
 		return nil, nil, err
 	}
-	s.count(ctx, source, obs, errs)
+	s.counted(ctx, source, obs, errs)
 	return ids, errs, nil
+}
+
+// committer is a Store whose writes may join a transaction still open (a SensorThings batch's
+// change set): OnCommit runs f once that commits, and never if it rolls back.
+type committer interface {
+	OnCommit(ctx context.Context, f func())
+}
+
+// counted counts a batch now, or after the transaction it joined commits.
+func (s *Service) counted(ctx context.Context, source string, obs []sensing.Observation, errs []error) {
+	if c, ok := s.Store.(committer); ok {
+		c.OnCommit(ctx, func() { s.count(ctx, source, obs, errs) })
+		return
+	}
+	s.count(ctx, source, obs, errs)
 }
 
 // IngestAgain is Ingest for sources that may deliver an observation twice (MQTT QoS 1 after a
@@ -47,7 +62,7 @@ func (s *Service) IngestAgain(ctx context.Context, source string, obs []sensing.
 	if err != nil {
 		return nil, nil, err
 	}
-	s.count(ctx, source, obs, errs)
+	s.counted(ctx, source, obs, errs)
 	return ids, errs, nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/openapi"
 	"github.com/rabta/rabta/internal/sensorthings"
 )
 
@@ -32,6 +33,7 @@ func (n *Node) routes(authn *auth.Authenticator) http.Handler {
 	mux.Handle("/"+sensorthings.Version+"/", st.Handler())
 	mux.Handle("/"+sensorthings.Version, http.RedirectHandler("/"+sensorthings.Version+"/", http.StatusMovedPermanently))
 	st.RegisterQC(mux, n.stores.Entities, n.now)
+	openapi.Register(mux) // GET /v1.1/api and /api/v1/openapi.json
 	n.api.Register(mux)
 	for pattern, h := range n.handlers {
 		mux.Handle(pattern, h)

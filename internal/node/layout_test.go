@@ -25,6 +25,7 @@ func TestImportsPointInward(t *testing.T) {
 		"internal/channel/channeltest": "test",
 		"internal/ingest":              "domain", "internal/alert": "domain", "internal/warning": "domain", "internal/auth": "domain",
 		"internal/sensorthings": "adapter", "internal/httpapi": "adapter", "internal/bus": "adapter",
+		"internal/openapi":    "adapter",
 		"internal/store/sqlq": "adapter", "internal/store/sqlite": "adapter", "internal/store/postgres": "adapter",
 		"internal/store/storetest": "test", "internal/config": "config", "internal/demo": "demo",
 		"internal/node": "node", "cmd/rabta": "cmd", "cmd/rabta-bench": "bench",

@@ -152,6 +152,32 @@ type Call struct {
 	Args []Expr
 }
 
+// Lambda is a lambda operator over a collection (OData 4.0 URL conventions §5.1.1.10):
+// Path/any(v: Body) is true when Body holds for at least one member v of the collection Path,
+// Path/all(v: Body) when it holds for every member (and so for an empty collection). Path/any()
+// without a variable is true when the collection has a member. Inside Body, a path starting
+// with Var refers to the member; other paths refer to the entity the filter applies to ($it).
+// P is the position of the path's first character.
+type Lambda struct {
+	P    int
+	Path *Path  // the collection, without the any/all segment
+	All  bool   // all rather than any
+	Var  string // "" for any()
+	VarP int    // position of Var
+	Body Expr   // nil for any()
+}
+
+// In is X in (List...) (OData 4.01 §5.1.1.1.11): true when X equals one of the values.
+// P is the position of the keyword in.
+type In struct {
+	P    int
+	X    Expr
+	List []Expr
+}
+
+// MaxInList bounds the number of values in one in (...) list.
+const MaxInList = 1000
+
 func (e *Null) Pos() int     { return e.P }
 func (e *Bool) Pos() int     { return e.P }
 func (e *Int) Pos() int      { return e.P }
@@ -165,6 +191,8 @@ func (e *Path) Pos() int     { return e.P }
 func (e *Binary) Pos() int   { return e.P }
 func (e *Unary) Pos() int    { return e.P }
 func (e *Call) Pos() int     { return e.P }
+func (e *Lambda) Pos() int   { return e.P }
+func (e *In) Pos() int       { return e.P }
 
 func (*Null) expr()     {}
 func (*Bool) expr()     {}
@@ -179,6 +207,8 @@ func (*Path) expr()     {}
 func (*Binary) expr()   {}
 func (*Unary) expr()    {}
 func (*Call) expr()     {}
+func (*Lambda) expr()   {}
+func (*In) expr()       {}
 
 func (e *Null) String() string { return "null" }
 func (e *Bool) String() string { return fmt.Sprint(e.Value) }
@@ -228,6 +258,29 @@ func (e *Call) String() string {
 		b.WriteString(a.String())
 	}
 	b.WriteByte(')')
+	return b.String()
+}
+
+func (e *Lambda) String() string {
+	op := "any"
+	if e.All {
+		op = "all"
+	}
+	if e.Body == nil {
+		return e.Path.Join() + "/" + op + "()"
+	}
+	return e.Path.Join() + "/" + op + "(" + e.Var + ":" + e.Body.String() + ")"
+}
+func (e *In) String() string {
+	var b strings.Builder
+	b.WriteString("(" + e.X.String() + " in (")
+	for i, a := range e.List {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(a.String())
+	}
+	b.WriteString("))")
 	return b.String()
 }
 

@@ -259,6 +259,14 @@ func (p *parser) cmp() (Expr, *Error) {
 		return nil, err
 	}
 	for {
+		if p.keyword("in") {
+			in, err := p.in(l)
+			if err != nil {
+				return nil, err
+			}
+			l = in
+			continue
+		}
 		op, ok := p.binop(OpEq, OpNe, OpGt, OpGe, OpLt, OpLe)
 		if !ok {
 			return l, nil
@@ -394,8 +402,14 @@ func (p *parser) identExpr() (Expr, *Error) {
 		return nil, err
 	}
 	if p.tok.kind == tLParen {
+		if n := len(t.segs); n > 1 && (strings.EqualFold(t.segs[n-1].Name, "any") || strings.EqualFold(t.segs[n-1].Name, "all")) {
+			return p.lambda(t)
+		}
 		if len(t.segs) != 1 {
 			return nil, p.errAt(t, "%q is not a function name", t.text)
+		}
+		if strings.EqualFold(t.text, "any") || strings.EqualFold(t.text, "all") {
+			return nil, p.errAt(t, "%s follows a collection, e.g. Datastreams/%s(d: d/name eq 'x')", t.text, t.text)
 		}
 		return p.call(t)
 	}
@@ -465,4 +479,121 @@ func (p *parser) call(name token) (Expr, *Error) {
 		return nil, err
 	}
 	return &Call{P: pos, Name: fn, Args: args}, nil
+}
+
+// in parses "in (v1, v2, ...)" after x; the current token is the keyword in.
+func (p *parser) in(x Expr) (Expr, *Error) {
+	kw := p.tok
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	if p.tok.kind != tLParen {
+		return nil, p.unexpected("'(' and a list of values after in, e.g. name in ('a','b')")
+	}
+	open := p.tok
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer p.leave()
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	in := &In{P: p.pos(kw), X: x}
+	for {
+		if p.tok.kind == tRParen && len(in.List) == 0 {
+			return nil, p.errAt(p.tok, "in needs at least one value in its list")
+		}
+		v, err := p.expr()
+		if err != nil {
+			return nil, err
+		}
+		if len(in.List) == MaxInList {
+			return nil, p.errAt(kw, "in: a list has at most %d values", MaxInList)
+		}
+		in.List = append(in.List, v)
+		switch p.tok.kind {
+		case tComma:
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			continue
+		case tRParen:
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			return in, nil
+		case tEOF:
+			return nil, p.errAt(p.tok, "expected ')' to close the list of in opened at position %d", p.pos(open))
+		}
+		return nil, p.unexpected("',' or ')' in the list of in")
+	}
+}
+
+// lambda parses Path/any(v: body), Path/all(v: body) or Path/any(); the current token is the
+// '(' after the identifier t, whose last segment is any or all.
+func (p *parser) lambda(t token) (Expr, *Error) {
+	pos := p.pos(t)
+	n := len(t.segs)
+	op := strings.ToLower(t.segs[n-1].Name)
+	lam := &Lambda{P: pos, Path: &Path{P: pos, Segments: t.segs[:n-1]}, All: op == "all"}
+	open := p.tok
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer p.leave()
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	if p.tok.kind == tRParen {
+		if lam.All {
+			return nil, p.errAt(p.tok, "all needs a variable and a condition, e.g. %s/all(d: d/name eq 'x')", lam.Path.Join())
+		}
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		return lam, nil
+	}
+	if p.tok.kind != tIdent || len(p.tok.segs) != 1 || !isVarName(p.tok.text) {
+		return nil, p.unexpected(fmt.Sprintf("a lambda variable name such as d, as in %s/%s(d: d/name eq 'x')", lam.Path.Join(), op))
+	}
+	switch strings.ToLower(p.tok.text) {
+	case "and", "or", "not", "true", "false", "null", "in", "eq", "ne", "gt", "ge", "lt", "le", "add", "sub", "mul", "div", "mod":
+		return nil, p.errAt(p.tok, "%q is a keyword, not a lambda variable name", p.tok.text)
+	}
+	lam.Var, lam.VarP = p.tok.text, p.pos(p.tok)
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	if p.tok.kind != tColon {
+		return nil, p.unexpected("':' after the lambda variable " + lam.Var)
+	}
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	body, err := p.expr()
+	if err != nil {
+		return nil, err
+	}
+	lam.Body = body
+	if p.tok.kind != tRParen {
+		if p.tok.kind == tEOF {
+			return nil, p.errAt(p.tok, "expected ')' to close %s( opened at position %d", op, p.pos(open))
+		}
+		return nil, p.unexpected(fmt.Sprintf("an operator or ')' to close %s( opened at position %d", op, p.pos(open)))
+	}
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	return lam, nil
+}
+
+// isVarName reports whether s is a plain name: a letter or '_', then letters, digits or '_'.
+func isVarName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || i > 0 && isDigit(c)) {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -50,6 +50,17 @@ func TestParseFilter(t *testing.T) {
 		{"geo.length(a) gt 1 and geo.intersects(a,b)", "((geo.length(a) gt 1) and geo.intersects(a,b))"},
 		{"Name EQ 'x' AND true", "((Name eq 'x') and true)"},
 		{"9223372036854775808 gt 1", "(9.223372036854776e+18 gt 1)"},
+		// lambda operators (OData 4.0 URL conventions 5.1.1.10)
+		{"Datastreams/any(d:d/name eq 'Level')", "Datastreams/any(d:(d/name eq 'Level'))"},
+		{"Datastreams/all(d: d/Observations/any(o: o/result gt 5))", "Datastreams/all(d:d/Observations/any(o:(o/result gt 5)))"},
+		{"Datastreams/any()", "Datastreams/any()"},
+		{"Datastreams/ANY(d: true) and not Locations/any()", "(Datastreams/any(d:true) and (not Locations/any()))"},
+		{"Datastream/Thing/Datastreams/any(x:x/id eq $it/Datastream/id)", "Datastream/Thing/Datastreams/any(x:(x/id eq $it/Datastream/id))"},
+		// in (OData 4.01)
+		{"name in ('a','b')", "(name in ('a','b'))"},
+		{"result in (1, 2.5, -3) and id in (7)", "((result in (1,2.5,-3)) and (id in (7)))"},
+		{"not name in ('a')", "(not (name in ('a')))"},
+		{"Datastreams/any(d: d/name in ('x', 'y'))", "Datastreams/any(d:(d/name in ('x','y')))"},
 	}
 	for _, tt := range tests {
 		e, err := ParseFilter(tt.in)
@@ -120,6 +131,20 @@ func TestParseFilterErrors(t *testing.T) {
 		{"a eq ,", 6, "expected a value"},
 		{"a[x] eq 1", 2, "array index"},
 		{strings.Repeat("(", 101) + "a" + strings.Repeat(")", 101), 101, "nested deeper than 100"},
+		{"any(d: true)", 1, "any follows a collection"},
+		{"Datastreams/any(d d/name eq 'x')", 19, "':' after the lambda variable d"},
+		{"Datastreams/any(d/x: true)", 17, "a lambda variable name"},
+		{"Datastreams/any(1: true)", 17, "a lambda variable name"},
+		{"Datastreams/any(not: true)", 17, "keyword, not a lambda variable"},
+		{"Datastreams/any(d: d/name eq 'x'", 33, "expected ')' to close any( opened at position 16"},
+		{"Datastreams/any(d: d/name eq 'x' 'y')", 34, "or ')' to close any("},
+		{"Datastreams/all()", 17, "all needs a variable and a condition"},
+		{"Datastreams/any(d:)", 19, "unexpected \")\""},
+		{"name in 'a'", 9, "'(' and a list of values after in"},
+		{"name in ()", 10, "at least one value"},
+		{"name in ('a'", 13, "to close the list of in opened at position 9"},
+		{"name in ('a' 'b')", 14, "',' or ')' in the list of in"},
+		{"name in (" + strings.Repeat("1,", MaxInList) + "1)", 6, "at most 1000 values"},
 	}
 	for _, tt := range tests {
 		_, err := ParseFilter(tt.in)
@@ -206,7 +231,7 @@ func TestParseOptions(t *testing.T) {
 	if len(o.Select) != 3 || o.Select[1].Name != "name" || o.Select[1].P != 5 || o.Select[2].Name != "Datastreams" {
 		t.Errorf("select %+v", o.Select)
 	}
-	if len(o.Expand) != 3 {
+	if len(o.Expand) != 2 { // Datastreams/Sensor is merged into Datastreams(...)
 		t.Fatalf("expand %+v", o.Expand)
 	}
 	ds := o.Expand[0]
@@ -223,8 +248,37 @@ func TestParseOptions(t *testing.T) {
 	if o.Expand[1].Names()[0] != "Locations" || o.Expand[1].Options.Filter != nil {
 		t.Errorf("Locations %+v", o.Expand[1])
 	}
-	if n := o.Expand[2].Names(); len(n) != 2 || n[1] != "Sensor" || o.Expand[2].Options.Select[0].Name != "name" {
-		t.Errorf("Datastreams/Sensor %+v", o.Expand[2])
+	if len(ds.Options.Expand) != 2 || ds.Options.Expand[1].Names()[0] != "Sensor" || len(ds.Options.Expand[1].Path) != 1 || ds.Options.Expand[1].Options.Select[0].Name != "name" {
+		t.Errorf("Datastreams/Sensor not merged into Datastreams: %+v", ds.Options.Expand)
+	}
+}
+
+// Items on the same navigation property merge; paths of several steps nest.
+func TestExpandMerge(t *testing.T) {
+	for in, want := range map[string]string{
+		"Datastreams/Sensor,Datastreams/ObservedProperty":                     "Datastreams($expand=Sensor,ObservedProperty)",
+		"Datastreams($select=name),Datastreams/Sensor($select=id)":            "Datastreams($select=name;$expand=Sensor($select=id))",
+		"Datastreams/Observations/FeatureOfInterest,Datastreams/Thing":        "Datastreams($expand=Observations($expand=FeatureOfInterest),Thing)",
+		"Datastreams/Sensor,Datastreams($top=2;$expand=Sensor($select=name))": "Datastreams($expand=Sensor($select=name);$top=2)",
+		"Locations,Datastreams,Locations":                                     "Locations,Datastreams",
+	} {
+		items, err := ParseExpand(in)
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		var got []string
+		for _, it := range items {
+			got = append(got, it.String())
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("%s: %s, want %s", in, strings.Join(got, ","), want)
+		}
+	}
+	_, err := ParseExpand("Datastreams($top=1),Datastreams($top=2)")
+	var oe *Error
+	if !errors.As(err, &oe) || oe.Pos != 21 || !strings.Contains(oe.Msg, "Datastreams is expanded twice with options of its own") {
+		t.Errorf("two sets of options: %v", err)
 	}
 }
 
@@ -274,7 +328,11 @@ func TestParseOptionsErrors(t *testing.T) {
 func FuzzParseFilter(f *testing.F) {
 	for _, s := range []string{"name eq 'x'", "not (a add 1 gt 2) or b/c/d le 2025-08-27T12:00:00Z",
 		"st_within(location, geography'POINT(1 2)')", "d eq duration'P1D'", "substring(name, 1, 2) eq 'x'",
-		"((((a", "'''", "a[0] eq -1.5e3", "t eq 2025-08-27T00:00:00Z/2025-08-28"} {
+		"((((a", "'''", "a[0] eq -1.5e3", "t eq 2025-08-27T00:00:00Z/2025-08-28",
+		"Datastreams/any(d:d/name eq 'Level')", "Datastreams/all(d: d/Observations/any(o: o/result gt 5))",
+		"Locations/any()", "Things/any(t: t/Locations/all(l: st_within(l/location, geography'POINT(1 2)')))",
+		"Datastreams/any(d: d/name eq $it/name)", "a/any(", "a/all(x:", "a/any(x)", "any()", "name in ('a','b')",
+		"result in (1,2,3)", "x in (", "x in ()", "x in (1,", "not x in (1) in (2)", "a/any(in: true)"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -289,7 +347,10 @@ func FuzzParseFilter(f *testing.F) {
 			}
 			return
 		}
-		_ = e.String()
+		back := e.String()
+		if _, err := ParseFilter(back); err != nil && !strings.Contains(err.Error(), "longer than") && !strings.Contains(err.Error(), "nested deeper") {
+			t.Fatalf("%q written back as %q does not parse: %v", s, back, err)
+		}
 	})
 }
 
@@ -307,4 +368,56 @@ func FuzzParseExpand(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseSelectPaths(t *testing.T) {
+	o, err := ParseOptions(url.Values{"$select": {"id, properties/river/name,properties/list/0,name"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range o.Select {
+		got = append(got, it.Name+"|"+strings.Join(it.Path, ".")+"|"+it.String())
+	}
+	want := "[id||id properties|river.name|properties/river/name properties|list.0|properties/list/0 name||name]"
+	if s := "[" + strings.Join(got, " ") + "]"; s != want {
+		t.Errorf("$select paths: %s, want %s", s, want)
+	}
+	if o.Select[1].P != 5 {
+		t.Errorf("position %d, want 5", o.Select[1].P)
+	}
+	for in, pos := range map[string]int{"properties/": 12, "properties//x": 12, "/x": 1, "properties/a b": 13, "0/x": 1} {
+		_, err := ParseOptions(url.Values{"$select": {in}})
+		var oe *Error
+		if !errors.As(err, &oe) || oe.Pos != pos {
+			t.Errorf("$select=%s: %v, want an error at %d", in, err, pos)
+		}
+	}
+}
+
+// Options.Encode gives text that parses back to the same options.
+func TestOptionsEncode(t *testing.T) {
+	for _, q := range []string{
+		"$filter=name eq 'a;b)' and Datastreams/any(d: d/name in ('x','y'))&$orderby=name desc,id&$select=id,properties/river&$top=3&$skip=2&$count=true",
+		"$expand=Datastreams($filter=name eq 'x';$orderby=phenomenonTime desc;$select=name,properties/a;$top=2;$skip=1;$count=true;$expand=Observations($top=1)),Locations,Datastreams/Sensor($select=name)",
+		"$resultFormat=dataArray&$select=result,phenomenonTime",
+	} {
+		vals := url.Values{}
+		for _, kv := range strings.Split(q, "&") {
+			k, v, _ := strings.Cut(kv, "=")
+			vals.Set(k, v)
+		}
+		o, err := ParseOptions(vals)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		enc := o.Encode()
+		o2, err := ParseOptions(enc)
+		if err != nil {
+			t.Fatalf("%s encoded as %v does not parse: %v", q, enc, err)
+		}
+		if a, b := enc.Encode(), o2.Encode().Encode(); a != b {
+			t.Errorf("%s: encoded %s, again %s", q, a, b)
+		}
+	}
 }

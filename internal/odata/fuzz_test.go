@@ -79,6 +79,9 @@ func FuzzParseOptions(f *testing.F) {
 		"$resultFormat=dataArray&$select=result,phenomenonTime",
 		"$top=-1", "$skip=x", "$count=maybe", "$filter=", "$fliter=a eq 1", "$top=1&$top=2", "$expand=a(", "$select=a/b",
 		"$resultFormat=csv", "other=1&$top=1", "$expand=Datastreams($filter=name eq ')';$select=id)", "%24top=3", "$top=99999999999999999999",
+		"$filter=Datastreams/any(d:d/name eq 'Level')&$select=id,properties/river",
+		"$filter=Datastreams/all(d: d/Observations/any(o: o/result gt 5))&$expand=Datastreams($filter=Observations/any();$select=properties/a/b)",
+		"$filter=name in ('a','b') or result in (1,2,3)", "$select=properties/", "$select=a//b", "$filter=a in ()",
 	} {
 		f.Add(s)
 	}
@@ -106,6 +109,15 @@ func FuzzParseOptions(f *testing.F) {
 		}
 		if o.ResultFormat != "" && o.ResultFormat != "dataArray" {
 			t.Fatalf("%q: $resultFormat %q", s, o.ResultFormat)
+		}
+		// written back by Encode (as next links are), the options parse again to as many items
+		again, err := ParseOptions(o.Encode())
+		if err != nil {
+			if !strings.Contains(err.Error(), "longer than") && !strings.Contains(err.Error(), "nested deeper") {
+				t.Fatalf("%q encoded as %q does not parse: %v", s, o.Encode().Encode(), err)
+			}
+		} else if len(again.Select) != len(o.Select) || len(again.Expand) != len(o.Expand) || len(again.OrderBy) != len(o.OrderBy) || (again.Filter == nil) != (o.Filter == nil) {
+			t.Fatalf("%q encoded as %q parses to other options", s, o.Encode().Encode())
 		}
 		if o.Filter != nil {
 			if _, err := ParseFilter(o.Filter.String()); err != nil {

@@ -13,6 +13,7 @@ const (
 	tLParen
 	tRParen
 	tComma
+	tColon    // ':' after a lambda variable
 	tMinus    // '-' not starting a number
 	tIdent    // a name or a path a/b/c; keywords are idents too
 	tString   // '...'
@@ -82,6 +83,9 @@ func (l *lexer) next() (token, *Error) {
 	case c == ',':
 		l.off++
 		return token{kind: tComma, pos: start, end: l.off, text: ","}, nil
+	case c == ':':
+		l.off++
+		return token{kind: tColon, pos: start, end: l.off, text: ":"}, nil
 	case c == '\'':
 		s, err := l.quoted()
 		if err != nil {

@@ -26,10 +26,21 @@ type Options struct {
 	Origin string
 }
 
-// SelectItem is one $select entry: a property or navigation property name.
+// SelectItem is one $select entry: a property or navigation property name, maybe followed by
+// members inside a JSON-valued property (properties/river/name: Name "properties", Path
+// ["river", "name"]), of which only those are returned.
 type SelectItem struct {
 	Name string
-	P    int // 1-based position
+	Path []string // nil for the whole property
+	P    int      // 1-based position
+}
+
+// String returns the item as written: name or name/member/....
+func (it SelectItem) String() string {
+	if len(it.Path) == 0 {
+		return it.Name
+	}
+	return it.Name + "/" + strings.Join(it.Path, "/")
 }
 
 // ExpandItem is one $expand entry: a navigation path (Datastreams, or Datastreams/Observations)
@@ -153,15 +164,29 @@ func parseSelect(v, opt string, base int) ([]SelectItem, *Error) {
 		if name == "" {
 			return nil, &Error{Option: opt, Pos: pos, Msg: "expected a property name"}
 		}
-		if !isIdentStart(name[0]) {
-			return nil, &Error{Option: opt, Pos: pos, Msg: fmt.Sprintf("%q is not a property name", name)}
-		}
-		for i := 0; i < len(name); i++ {
-			if !isIdentChar(name[i]) {
-				return nil, &Error{Option: opt, Pos: pos + i, Msg: fmt.Sprintf("unexpected %q in property name", name[i])}
+		var it SelectItem
+		soff := 0
+		for i, seg := range strings.Split(name, "/") {
+			spos := pos + soff
+			soff += len(seg) + 1
+			if seg == "" {
+				return nil, &Error{Option: opt, Pos: spos, Msg: fmt.Sprintf("%q: expected a name after '/'", name)}
+			}
+			if !isIdentStart(seg[0]) && !(i > 0 && isDigit(seg[0])) {
+				return nil, &Error{Option: opt, Pos: spos, Msg: fmt.Sprintf("%q is not a property name", seg)}
+			}
+			for j := 0; j < len(seg); j++ {
+				if !isIdentChar(seg[j]) {
+					return nil, &Error{Option: opt, Pos: spos + j, Msg: fmt.Sprintf("unexpected %q in property name", seg[j])}
+				}
+			}
+			if i == 0 {
+				it = SelectItem{Name: seg, P: pos}
+			} else {
+				it.Path = append(it.Path, seg)
 			}
 		}
-		items = append(items, SelectItem{Name: name, P: pos})
+		items = append(items, it)
 	}
 	return items, nil
 }
@@ -231,7 +256,56 @@ func parseExpand(v, opt string, base, depth int) ([]ExpandItem, *Error) {
 		}
 		items = append(items, it)
 	}
-	return items, nil
+	return mergeExpand(items, opt)
+}
+
+// mergeExpand turns every item whose path has several steps into nested items of one step
+// (Datastreams/Observations($top=1) becomes Datastreams($expand=Observations($top=1))) and
+// merges the items on the same navigation property, so that
+// $expand=Datastreams($select=name),Datastreams/Sensor expands the Sensor of each of the
+// Datastreams selected. Two items on the same property that both have options of their own
+// ($filter, $orderby, $select, $top, $skip, $count) are an error: which to apply is not clear.
+func mergeExpand(items []ExpandItem, opt string) ([]ExpandItem, *Error) {
+	var out []ExpandItem
+	index := map[string]int{}
+	for _, it := range items {
+		if len(it.Path) > 1 {
+			rest := ExpandItem{Path: it.Path[1:], Options: it.Options}
+			nested, err := mergeExpand([]ExpandItem{rest}, opt)
+			if err != nil {
+				return nil, err
+			}
+			it = ExpandItem{Path: it.Path[:1], Options: &Options{Origin: it.Options.Origin, Expand: nested}}
+		}
+		name := it.Path[0].Name
+		i, seen := index[name]
+		if !seen {
+			index[name] = len(out)
+			out = append(out, it)
+			continue
+		}
+		prev := out[i].Options
+		if prev.hasOwn() && it.Options.hasOwn() {
+			return nil, &Error{Option: opt, Pos: it.Path[0].P, Msg: fmt.Sprintf("%s is expanded twice with options of its own; give them once", name)}
+		}
+		merged := *prev
+		if it.Options.hasOwn() {
+			merged = *it.Options
+		}
+		both := append(append([]ExpandItem{}, prev.Expand...), it.Options.Expand...)
+		expand, err := mergeExpand(both, opt)
+		if err != nil {
+			return nil, err
+		}
+		merged.Expand = expand
+		out[i] = ExpandItem{Path: out[i].Path, Options: &merged}
+	}
+	return out, nil
+}
+
+// hasOwn reports whether o has options other than $expand.
+func (o *Options) hasOwn() bool {
+	return o.Filter != nil || o.OrderBy != nil || o.Select != nil || o.Top != nil || o.Skip != nil || o.Count != nil
 }
 
 func parseExpandItem(s, opt string, base, depth int) (ExpandItem, *Error) {
@@ -305,4 +379,78 @@ func ParseExpand(s string) ([]ExpandItem, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+// Encode writes o back as query options, in the order $filter, $orderby, $select, $expand,
+// $top, $skip, $count, $resultFormat: each value as the parsers accept it again ($filter and
+// $orderby normalised by Expr.String, nested $expand options inside parentheses separated by
+// ';'). Parsing the result gives options equal to o (positions aside). Servers use it to write
+// the options of a next page (server-driven paging) for an expanded collection.
+func (o *Options) Encode() url.Values {
+	v := url.Values{}
+	for _, kv := range o.pairs() {
+		v.Set(kv[0], kv[1])
+	}
+	return v
+}
+
+func (o *Options) pairs() [][2]string {
+	var out [][2]string
+	if o.Filter != nil {
+		out = append(out, [2]string{"$filter", o.Filter.String()})
+	}
+	if len(o.OrderBy) > 0 {
+		s := make([]string, len(o.OrderBy))
+		for i, it := range o.OrderBy {
+			s[i] = it.Expr.String()
+			if it.Desc {
+				s[i] += " desc"
+			}
+		}
+		out = append(out, [2]string{"$orderby", strings.Join(s, ",")})
+	}
+	if len(o.Select) > 0 {
+		s := make([]string, len(o.Select))
+		for i, it := range o.Select {
+			s[i] = it.String()
+		}
+		out = append(out, [2]string{"$select", strings.Join(s, ",")})
+	}
+	if len(o.Expand) > 0 {
+		s := make([]string, len(o.Expand))
+		for i, it := range o.Expand {
+			s[i] = it.String()
+		}
+		out = append(out, [2]string{"$expand", strings.Join(s, ",")})
+	}
+	if o.Top != nil {
+		out = append(out, [2]string{"$top", strconv.FormatInt(*o.Top, 10)})
+	}
+	if o.Skip != nil {
+		out = append(out, [2]string{"$skip", strconv.FormatInt(*o.Skip, 10)})
+	}
+	if o.Count != nil {
+		out = append(out, [2]string{"$count", strconv.FormatBool(*o.Count)})
+	}
+	if o.ResultFormat != "" {
+		out = append(out, [2]string{"$resultFormat", o.ResultFormat})
+	}
+	return out
+}
+
+// String writes the item back as an $expand entry: Path(opt=value;...).
+func (it ExpandItem) String() string {
+	s := strings.Join(it.Names(), "/")
+	if it.Options == nil {
+		return s
+	}
+	pairs := it.Options.pairs()
+	if len(pairs) == 0 {
+		return s
+	}
+	parts := make([]string, len(pairs))
+	for i, kv := range pairs {
+		parts[i] = kv[0] + "=" + kv[1]
+	}
+	return s + "(" + strings.Join(parts, ";") + ")"
 }

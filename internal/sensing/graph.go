@@ -27,11 +27,15 @@ type Entity struct {
 
 // Expanded is the result of expanding one navigation property.
 type Expanded struct {
-	One      *Entity   // a to-one navigation (nil when absent)
-	Many     []*Entity // a to-many navigation
-	Count    *int64    // when $count=true was asked inside the expand
-	NextSkip int       // >0 when more to-many entities exist beyond $top
-	IsMany   bool
+	One   *Entity   // a to-one navigation (nil when absent)
+	Many  []*Entity // a to-many navigation
+	Count *int64    // when $count=true was asked inside the expand
+	// Next continues a to-many collection cut at Top entities (nil when it is complete), in the
+	// order and with the options of its $expand item: the server writes it as
+	// <Nav>@iot.nextLink, which lists the same collection from there.
+	Next   *Cursor
+	Top    int // the page size the collection was cut at
+	IsMany bool
 }
 
 // Observation is the typed form of an Observation on the ingest path (dataArray, CSV, MQTT,
@@ -127,4 +131,7 @@ type Query struct {
 	Cursor *Cursor
 	// MaxTop bounds $top inside $expand.
 	MaxTop int
+	// ExpandTop is the page size of an expanded collection whose $expand item has no $top (the
+	// server's default page size); 0 means 100.
+	ExpandTop int
 }

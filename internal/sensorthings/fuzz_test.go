@@ -1,6 +1,9 @@
 package sensorthings
 
 import (
+	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,7 +39,7 @@ func FuzzDecodeDataArray(f *testing.F) {
 
 func FuzzParsePath(f *testing.F) {
 	for _, s := range []string{"Things", "Things(1)", "Things(1)/Datastreams", "Observations(1)/Datastream/Thing/name/$value",
-		"Things('12')/Locations/$ref", "Things(1)/Datastreams(2)/Observations", "$batch", "Things(1", "Things(1)/nope", "/"} {
+		"Things('12')/Locations/$ref", "Things(1)/Datastreams(2)/Observations", "Things(1)/Locations(3)/$ref", "Datastreams(1)/Sensor/$ref", "$batch", "Things(1", "Things(1)/nope", "/"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
@@ -91,6 +94,72 @@ func FuzzDecodeIngestMessage(f *testing.F) {
 		}
 		if (o.ResultNum == nil) == (o.ResultJSON == nil) || o.PhenText == "" || o.PhenEnd.Before(o.PhenStart) {
 			t.Fatalf("accepted but invalid: %+v", o)
+		}
+	})
+}
+
+// FuzzRefBody: the body of a $ref write never panics the decoder; an accepted one names a
+// positive id, and one given by URL names an entity of the navigation property's set.
+func FuzzRefBody(f *testing.F) {
+	for _, s := range []string{`{"@iot.id":3}`, `{"@iot.id":"3"}`, `{"@iot.selfLink":"http://h/v1.1/Locations(3)"}`,
+		`{"@odata.id":"Locations('3')"}`, `{"@odata.id":"../Locations(3)?x=1"}`, `{"@iot.id":0}`, `{"@iot.id":3,"x":1}`,
+		`{"@iot.selfLink":"Things(3)"}`, `{"@iot.selfLink":"%zz"}`, `[]`, `null`, `{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		id, err := refBody(b, sensing.Locations)
+		if err != nil {
+			return
+		}
+		if id <= 0 {
+			t.Fatalf("%s: id %d accepted", b, id)
+		}
+		if bytes.Contains(b, []byte("Link")) || bytes.Contains(b, []byte("odata")) {
+			if !bytes.Contains(b, []byte("Locations(")) {
+				t.Fatalf("%s: a URL not of a Location accepted", b)
+			}
+		}
+	})
+}
+
+// FuzzPrune: a JSON value pruned by a nested $select is valid JSON, null only when the value
+// is, and an object holding no member that was not selected.
+func FuzzPrune(f *testing.F) {
+	for _, s := range [][2]string{{`{"river":"Indus","site":{"name":"x","code":7}}`, "river,site/name"},
+		{`{"list":[1,{"a":2}]}`, "list/1/a,list/9"}, {`null`, "a"}, {`"text"`, "a"}, {`{"a":1}`, "a,a/b"}, {`[`, "a"}} {
+		f.Add([]byte(s[0]), s[1])
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, paths string) {
+		if !json.Valid(raw) {
+			return
+		}
+		sel := &selection{}
+		for _, p := range strings.Split(paths, ",") {
+			if p != "" {
+				sel.add(strings.Split(p, "/"))
+			}
+		}
+		if sel.all || len(sel.keys) == 0 {
+			return
+		}
+		out := prune(raw, sel)
+		if !json.Valid(out) {
+			t.Fatalf("prune(%s, %q) = %s, not JSON", raw, paths, out)
+		}
+		var m map[string]json.RawMessage
+		if string(bytes.TrimSpace(raw)) == "null" {
+			if string(out) != "null" {
+				t.Fatalf("prune(null) = %s", out)
+			}
+			return
+		}
+		if err := json.Unmarshal(out, &m); err != nil || m == nil {
+			t.Fatalf("prune(%s, %q) = %s, not an object", raw, paths, out)
+		}
+		for k := range m {
+			if sel.sub[k] == nil {
+				t.Fatalf("prune(%s, %q) kept %q", raw, paths, k)
+			}
 		}
 	})
 }

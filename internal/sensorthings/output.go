@@ -3,6 +3,7 @@ package sensorthings
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -59,16 +60,115 @@ func (w *writer) value(v any) {
 	}
 }
 
-// selected returns the $select filter: nil means everything.
-func selected(o *odata.Options) map[string]bool {
+// selection is what $select keeps of one JSON value: all of it, or only some members.
+type selection struct {
+	all  bool
+	keys []string // members, in the order first selected
+	sub  map[string]*selection
+}
+
+// add selects the member path (nil: the whole value).
+func (s *selection) add(path []string) {
+	if s.all {
+		return
+	}
+	if len(path) == 0 {
+		*s = selection{all: true}
+		return
+	}
+	if s.sub == nil {
+		s.sub = map[string]*selection{}
+	}
+	c, ok := s.sub[path[0]]
+	if !ok {
+		c = &selection{}
+		s.sub[path[0]] = c
+		s.keys = append(s.keys, path[0])
+	}
+	c.add(path[1:])
+}
+
+// selected returns the $select filter by property name: nil means everything.
+func selected(o *odata.Options) map[string]*selection {
 	if o == nil || len(o.Select) == 0 {
 		return nil
 	}
-	m := make(map[string]bool, len(o.Select))
+	m := make(map[string]*selection, len(o.Select))
 	for _, it := range o.Select {
-		m[it.Name] = true
+		s, ok := m[it.Name]
+		if !ok {
+			s = &selection{}
+			m[it.Name] = s
+		}
+		s.add(it.Path)
 	}
 	return m
+}
+
+// pruned writes v keeping only the members sel selects: $select=properties/river gives
+// "properties":{"river":"Indus"}, as FROST-Server does. A member that is absent is left out;
+// an index (properties/list/0) selects an array element, written under its index as a member
+// name; a value that is neither object nor array keeps no members ({}); null stays null.
+func (w *writer) pruned(v any, sel *selection) {
+	raw, ok := v.(json.RawMessage)
+	if !ok {
+		b, err := json.Marshal(v)
+		if err != nil {
+			w.value(v)
+			return
+		}
+		raw = b
+	}
+	w.b.Write(prune(raw, sel))
+}
+
+func prune(raw json.RawMessage, sel *selection) []byte {
+	if sel == nil || sel.all {
+		return raw
+	}
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || string(t) == "null" {
+		return []byte("null")
+	}
+	var obj map[string]json.RawMessage
+	var arr []json.RawMessage
+	switch t[0] {
+	case '{':
+		if json.Unmarshal(t, &obj) != nil {
+			return []byte("null")
+		}
+	case '[':
+		if json.Unmarshal(t, &arr) != nil {
+			return []byte("null")
+		}
+	default:
+		return []byte("{}")
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	n := 0
+	for _, k := range sel.keys {
+		var m json.RawMessage
+		var ok bool
+		if obj != nil {
+			m, ok = obj[k]
+		} else if i, err := strconv.Atoi(k); err == nil && i >= 0 && i < len(arr) {
+			m, ok = arr[i], true
+		}
+		if !ok {
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		n++
+		key, _ := json.Marshal(k)
+		b.Write(key)
+		b.WriteByte(':')
+		b.Write(prune(m, sel.sub[k]))
+	}
+	b.WriteByte('}')
+	return b.Bytes()
 }
 
 func (w *writer) entity(e *sensing.Entity, o *odata.Options) {
@@ -83,7 +183,7 @@ func (w *writer) entity(e *sensing.Entity, o *odata.Options) {
 		first = false
 	}
 	self := selfLink(w.base, e)
-	if sel == nil || sel["id"] {
+	if sel == nil || sel["id"] != nil || sel["@iot.id"] != nil {
 		comma()
 		w.b.WriteString(`"@iot.id":`)
 		w.b.WriteString(strconv.FormatInt(e.ID, 10))
@@ -91,12 +191,16 @@ func (w *writer) entity(e *sensing.Entity, o *odata.Options) {
 		w.str(self)
 	}
 	for _, p := range set.Props {
-		if sel != nil && !sel[p.Name] {
+		if sel != nil && sel[p.Name] == nil {
 			continue
 		}
 		comma()
 		w.str(p.Name)
 		w.b.WriteByte(':')
+		if ps := sel[p.Name]; ps != nil && !ps.all {
+			w.pruned(e.Props[p.Name], ps)
+			continue
+		}
 		w.value(e.Props[p.Name])
 	}
 	for _, n := range set.Navs {
@@ -123,13 +227,13 @@ func (w *writer) entity(e *sensing.Entity, o *odata.Options) {
 			if x.Count != nil {
 				w.b.WriteString(`,"` + n.Name + `@iot.count":` + strconv.FormatInt(*x.Count, 10))
 			}
-			if x.NextSkip > 0 {
+			if x.Next != nil {
 				w.b.WriteString(`,"` + n.Name + `@iot.nextLink":`)
-				w.str(self + "/" + n.Name + "?$skip=" + strconv.Itoa(x.NextSkip))
+				w.str(expandedNextLink(self, n.Name, expandOpts(o, n.Name), x.Top, x.Next))
 			}
 			continue
 		}
-		if sel != nil && !sel[n.Name] {
+		if sel != nil && sel[n.Name] == nil {
 			continue
 		}
 		comma()
@@ -263,4 +367,56 @@ func (w *writer) dataArray(p *sensing.Page, o *odata.Options) {
 		w.b.WriteString("]}")
 	}
 	w.b.WriteByte(']')
+}
+
+// checkSelect refuses a $select (in o, and in the options of each $expand item, recursively)
+// that names no property or navigation property of set, or members inside a property that is
+// not JSON-valued: a 400 naming the option, the position and the name.
+func checkSelect(set string, o *odata.Options) error {
+	if o == nil {
+		return nil
+	}
+	es, ok := sensing.Sets[set]
+	if !ok {
+		return nil
+	}
+	opt := "$select"
+	if o.Origin != "" {
+		opt = o.Origin
+	}
+	for _, it := range o.Select {
+		if it.Name == "id" || it.Name == "@iot.id" {
+			if len(it.Path) > 0 {
+				return &odata.Error{Option: opt, Pos: it.P, Msg: fmt.Sprintf("%s: id has no members", it)}
+			}
+			continue
+		}
+		if _, ok := es.NavTo(it.Name); ok {
+			if len(it.Path) > 0 {
+				return &odata.Error{Option: opt, Pos: it.P, Msg: fmt.Sprintf("%s: select inside the navigation property %s with $expand=%s($select=...)", it, it.Name, it.Name)}
+			}
+			continue
+		}
+		p, ok := es.Prop(it.Name)
+		if !ok {
+			return &odata.Error{Option: opt, Pos: it.P, Msg: fmt.Sprintf("%s has no property %q", es.Single, it.Name)}
+		}
+		if len(it.Path) > 0 && p.Kind != sensing.KindJSON && p.Kind != sensing.KindGeometry && p.Kind != sensing.KindResult {
+			return &odata.Error{Option: opt, Pos: it.P, Msg: fmt.Sprintf("%s: %s property %s has no members (only JSON-valued properties such as properties have)", it, es.Single, it.Name)}
+		}
+	}
+	for _, x := range o.Expand {
+		cur := set
+		for _, seg := range x.Path {
+			nav, ok := sensing.Sets[cur].NavTo(seg.Name)
+			if !ok {
+				return nil // the store names the unknown navigation property
+			}
+			cur = nav.Target
+		}
+		if err := checkSelect(cur, x.Options); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,7 +1,8 @@
 // Package sensorthings serves the OGC SensorThings API 1.1 (Part 1: Sensing) over HTTP:
-// resource paths, the OData query options, create/update/delete with deep insert, the
-// dataArray extension and JSON batch requests. It holds no SQL: it parses and checks requests,
-// asks a Store, and writes the standard's JSON.
+// resource paths, the OData query options, create/update/delete with deep insert, links
+// through $ref writes, the dataArray extension and batch requests (multipart and JSON, with
+// atomic change sets). It holds no SQL: it parses and checks requests, asks a Store, and
+// writes the standard's JSON.
 package sensorthings
 
 import (
@@ -35,6 +36,15 @@ type Store interface {
 	Delete(ctx context.Context, set string, id int64) error
 }
 
+// Linker is what a Store needs for the $ref writes (link and unlink). A Store without it
+// answers them with 405 Method Not Allowed.
+type Linker interface {
+	// Link adds target to set(id)'s navigation property nav (replacing it when nav is
+	// to-one); Unlink removes it. See sqlq.Entities.Link and Unlink.
+	Link(ctx context.Context, set string, id int64, nav string, target int64) error
+	Unlink(ctx context.Context, set string, id int64, nav string, target int64) error
+}
+
 // Ingester accepts observations on the ingest path (QC, store, and what follows a commit).
 type Ingester interface {
 	Ingest(ctx context.Context, source string, obs []sensing.Observation) ([]int64, []error, error)
@@ -64,6 +74,7 @@ var Conformance = []string{
 	"http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
 	"http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
 	"http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array",
+	"http://www.opengis.net/spec/iot_sensing/1.1/req/batch-request/batch-request", // batch.go: both formats, atomic change sets
 }
 
 // Handler returns the API's handler, to be mounted at "/v1.1/".
@@ -127,6 +138,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.batch(w, r)
+		return
+	}
+	if res.Ref && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.refWrite(w, r, res)
 		return
 	}
 	switch r.Method {
@@ -268,6 +283,10 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, res *resource) {
 		s.Error(w, r, err)
 		return
 	}
+	if err := checkSelect(t.Set, opts); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	base := s.base(r)
 	if t.ID == 0 { // a collection
 		if res.Property != "" {
@@ -279,7 +298,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, res *resource) {
 			s.Error(w, r, err)
 			return
 		}
-		q := &sensing.Query{Set: t.Set, Parent: t.Parent, Opts: opts, Top: top, Cursor: cur, MaxTop: s.MaxTop}
+		q := &sensing.Query{Set: t.Set, Parent: t.Parent, Opts: opts, Top: top, Cursor: cur, MaxTop: s.MaxTop, ExpandTop: s.DefaultTop}
 		page, err := s.Store.List(ctx, q)
 		if err != nil {
 			s.Error(w, r, err)
@@ -294,6 +313,12 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, res *resource) {
 				s.Error(w, r, apperr.E(apperr.Invalid, "$resultFormat=dataArray applies to Observations"))
 				return
 			}
+			for _, it := range opts.Select {
+				if len(it.Path) > 0 {
+					s.Error(w, r, &odata.Error{Option: "$select", Pos: it.P, Msg: fmt.Sprintf("%s: the components of $resultFormat=dataArray are whole properties", it)})
+					return
+				}
+			}
 			out.dataArray(page, opts)
 		default:
 			out.page(t.Set, page, opts)
@@ -305,7 +330,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, res *resource) {
 		out.done(w, http.StatusOK)
 		return
 	}
-	e, err := s.Store.Get(ctx, &sensing.Query{Set: t.Set, ID: t.ID, Opts: opts, MaxTop: s.MaxTop, Top: s.DefaultTop})
+	e, err := s.Store.Get(ctx, &sensing.Query{Set: t.Set, ID: t.ID, Opts: opts, MaxTop: s.MaxTop, Top: s.DefaultTop, ExpandTop: s.DefaultTop})
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -603,9 +628,27 @@ func query(raw string) (url.Values, error) {
 // the cursor already accounts for).
 func nextLinkURL(base string, r *http.Request, c *sensing.Cursor) string {
 	q, _ := query(r.URL.RawQuery)
+	p := strings.TrimPrefix(r.URL.Path, "/"+Version)
+	return pageURL(base+p, q, c)
+}
+
+// pageURL is u with the query options q, without $skip and with the cursor c in $skiptoken.
+func pageURL(u string, q url.Values, c *sensing.Cursor) string {
 	q.Del("$skip")
 	b, _ := json.Marshal(c)
 	q.Set("$skiptoken", base64.RawURLEncoding.EncodeToString(b))
-	p := strings.TrimPrefix(r.URL.Path, "/"+Version)
-	return base + p + "?" + strings.ReplaceAll(q.Encode(), "+", "%20")
+	return u + "?" + strings.ReplaceAll(q.Encode(), "+", "%20")
+}
+
+// expandedNextLink is the @iot.nextLink of an expanded collection nav of the entity at self,
+// cut at top entities: the collection's own URL with the options of its $expand item (o, nil
+// for none), the same page size, and the cursor, so that it lists the rest of exactly the
+// collection that was expanded.
+func expandedNextLink(self, nav string, o *odata.Options, top int, c *sensing.Cursor) string {
+	q := url.Values{}
+	if o != nil {
+		q = o.Encode()
+	}
+	q.Set("$top", strconv.Itoa(top))
+	return pageURL(self+"/"+nav, q, c)
 }

@@ -181,7 +181,26 @@ func partitionName(startUS int64) string {
 // do not exist yet, in a transaction of its own (creating a partition locks the whole table
 // briefly; done inside an ingest transaction, the lock would last as long as it).
 func (db *DB) ensurePartitions(ctx context.Context, times []time.Time) error {
+	missing := db.missingPartitions(times)
+	if len(missing) == 0 {
+		return nil
+	}
+	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error { return createPartitions(ctx, tx, missing) })
+	if err != nil {
+		return err
+	}
 	db.partMu.Lock()
+	for _, s := range missing {
+		db.parts[s] = true
+	}
+	db.partMu.Unlock()
+	return nil
+}
+
+// missingPartitions returns the starts (µs) of the months of times with no known partition, in order.
+func (db *DB) missingPartitions(times []time.Time) []int64 {
+	db.partMu.Lock()
+	defer db.partMu.Unlock()
 	var missing []int64
 	seen := map[int64]bool{}
 	for _, t := range times {
@@ -191,37 +210,27 @@ func (db *DB) ensurePartitions(ctx context.Context, times []time.Time) error {
 			missing = append(missing, s)
 		}
 	}
-	db.partMu.Unlock()
-	if len(missing) == 0 {
-		return nil
-	}
 	sort.Slice(missing, func(i, j int) bool { return missing[i] < missing[j] })
-	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		key, err := lockKey(ctx, tx, "partitions")
-		if err != nil {
-			return err
-		}
-		// one creator at a time across processes: CREATE TABLE IF NOT EXISTS races otherwise
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", key); err != nil {
-			return err
-		}
-		for _, s := range missing {
-			_, e := month(time.UnixMicro(s))
-			if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s PARTITION OF observations FOR VALUES FROM (%d) TO (%d)",
-				partitionName(s), s, e)); err != nil {
-				return fmt.Errorf("create partition %s: %w", partitionName(s), err)
-			}
-		}
-		return nil
-	})
+	return missing
+}
+
+// createPartitions creates the monthly partitions starting at missing in tx.
+func createPartitions(ctx context.Context, tx pgx.Tx, missing []int64) error {
+	key, err := lockKey(ctx, tx, "partitions")
 	if err != nil {
 		return err
 	}
-	db.partMu.Lock()
-	for _, s := range missing {
-		db.parts[s] = true
+	// one creator at a time across processes: CREATE TABLE IF NOT EXISTS races otherwise
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", key); err != nil {
+		return err
 	}
-	db.partMu.Unlock()
+	for _, s := range missing {
+		_, e := month(time.UnixMicro(s))
+		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s PARTITION OF observations FOR VALUES FROM (%d) TO (%d)",
+			partitionName(s), s, e)); err != nil {
+			return fmt.Errorf("create partition %s: %w", partitionName(s), err)
+		}
+	}
 	return nil
 }
 

@@ -19,7 +19,10 @@ import (
 	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
-var _ sqlq.Engine = (*DB)(nil)
+var (
+	_ sqlq.Engine     = (*DB)(nil)
+	_ sqlq.TxPreparer = (*DB)(nil)
+)
 
 // NewEntities returns the SensorThings entity store on db; qc checks every observation.
 func NewEntities(db *DB, qc sensing.Checker) *sqlq.Entities { return sqlq.NewEntities(db, qc) }
@@ -224,6 +227,18 @@ func (db *DB) CopyRows(ctx context.Context, tx sqlq.Tx, table string, cols []str
 // Prepare implements sqlq.Engine: the monthly partitions the times fall in.
 func (db *DB) Prepare(ctx context.Context, times func() []time.Time) error {
 	return db.ensurePartitions(ctx, times())
+}
+
+// PrepareIn implements sqlq.TxPreparer: inside an open write transaction (a batch's change
+// set) the missing partitions are created in it, holding the partition lock and the table's
+// lock until it ends; they are not remembered as existing, since it may roll back (the next
+// Prepare finds them and remembers them).
+func (db *DB) PrepareIn(ctx context.Context, tx sqlq.Tx, times func() []time.Time) error {
+	missing := db.missingPartitions(times())
+	if len(missing) == 0 {
+		return nil
+	}
+	return createPartitions(ctx, tx.(execer).q.(pgx.Tx), missing)
 }
 
 // Retry implements sqlq.Engine: another process dropped a partition this one thought was there.

@@ -158,8 +158,13 @@ type val struct {
 
 type scope struct{ from, cond string }
 
+// lambdaVar is a lambda variable in scope: the entity set of the collection's members and the
+// table alias that stands for the member.
+type lambdaVar struct{ set, alias string }
+
 type state struct {
 	c      *Compiler
+	vars   map[string]lambdaVar // lambda variables in scope, innermost binding
 	d      Dialect
 	opt    string
 	now    func() time.Time
@@ -332,6 +337,10 @@ func (s *state) compile(set, alias string, e odata.Expr) (val, error) {
 		}
 	case *odata.Call:
 		return s.call(set, alias, e)
+	case *odata.Lambda:
+		return s.lambda(set, alias, e)
+	case *odata.In:
+		return s.in(set, alias, e)
 	}
 	return val{}, s.errf(e, "unsupported expression %s", e)
 }
@@ -362,6 +371,18 @@ func (s *state) path(set, alias string, p *odata.Path) (val, error) {
 	type hop struct{ from, cond, prevAlias, localFK string }
 	var hops []hop // to-one navigations not yet placed
 	cur, curAlias := set, alias
+	segs := p.Segments
+	if v, ok := s.vars[segs[0].Name]; ok {
+		// d/name inside any(d: ...): from the collection's member
+		cur, curAlias = v.set, v.alias
+		segs = segs[1:]
+	} else if segs[0].Name == "$it" {
+		segs = segs[1:] // the entity the filter applies to
+	}
+	if len(segs) == 0 {
+		return val{}, &odata.Error{Option: s.opt, Pos: p.P, Msg: fmt.Sprintf("%s is an entity; name one of its properties, e.g. %s/id", p.Join(), p.Join())}
+	}
+	p = &odata.Path{P: p.P, Segments: segs}
 	for i, seg := range p.Segments {
 		t := s.c.Schema[cur]
 		name := seg.Name
@@ -762,4 +783,147 @@ func validPattern(p string) bool {
 		}
 	}
 	return true
+}
+
+// lambda compiles Path/any(v: body) to EXISTS (SELECT 1 FROM <path> WHERE <joins> AND body)
+// and Path/all(v: body) to NOT EXISTS (... AND NOT body), body false where it is null (so all
+// is true on an empty collection, any false). Path is navigation properties from the entity
+// (or from an enclosing lambda's variable); at least one must be to-many. A path through two
+// to-many steps (Datastreams/Observations/any(o: ...)) ranges over all their members.
+func (s *state) lambda(set, alias string, e *odata.Lambda) (val, error) {
+	op := "any"
+	if e.All {
+		op = "all"
+	}
+	segs := e.Path.Segments
+	cur, curAlias := set, alias
+	if v, ok := s.vars[segs[0].Name]; ok {
+		cur, curAlias = v.set, v.alias
+		segs = segs[1:]
+	} else if segs[0].Name == "$it" {
+		segs = segs[1:]
+	}
+	if len(segs) == 0 {
+		return val{}, s.errf(e, "%s applies to a collection such as Datastreams; %s is one entity", op, e.Path.Join())
+	}
+	var froms, conds []string
+	many := false
+	for _, seg := range segs {
+		t := s.c.Schema[cur]
+		l, ok := t.Links[seg.Name]
+		if !ok {
+			if _, col := t.Columns[seg.Name]; col {
+				return val{}, &odata.Error{Option: s.opt, Pos: seg.P, Msg: fmt.Sprintf("%s applies to navigation properties (collections of entities such as Datastreams); %q is a property of %s", op, seg.Name, cur)}
+			}
+			return val{}, &odata.Error{Option: s.opt, Pos: seg.P, Msg: fmt.Sprintf("%s has no navigation property %q", cur, seg.Name)}
+		}
+		a := s.newAlias()
+		if v := l.Via; v != nil {
+			// through the link table, so that its key (not a scan of the target) finds the members
+			la := a + "l"
+			froms = append(froms, v.Table+" "+la, s.c.Schema[l.Target].Name+" "+a)
+			conds = append(conds, la+"."+v.LocalCol+" = "+curAlias+".id", a+".id = "+la+"."+v.RemoteCol)
+		} else {
+			_, from, cond, err := s.c.Schema.Join(cur, seg.Name, curAlias, a)
+			if err != nil {
+				return val{}, &odata.Error{Option: s.opt, Pos: seg.P, Msg: err.Error()}
+			}
+			froms, conds = append(froms, from), append(conds, cond)
+		}
+		many = many || l.Many
+		cur, curAlias = l.Target, a
+	}
+	if !many {
+		return val{}, s.errf(e, "%s applies to a collection; %s leads to one %s (compare its properties directly)", op, e.Path.Join(), sensingSingle(cur))
+	}
+	sub := "SELECT 1 FROM " + strings.Join(froms, ", ") + " WHERE " + strings.Join(conds, " AND ")
+	if e.Body == nil {
+		return val{t: vBool, sql: "EXISTS (" + sub + ")"}, nil
+	}
+	if s.vars == nil {
+		s.vars = map[string]lambdaVar{}
+	}
+	prev, had := s.vars[e.Var]
+	s.vars[e.Var] = lambdaVar{set: cur, alias: curAlias}
+	body, err := s.pred(set, alias, e.Body)
+	if had {
+		s.vars[e.Var] = prev
+	} else {
+		delete(s.vars, e.Var)
+	}
+	if err != nil {
+		return val{}, err
+	}
+	if e.All {
+		return val{t: vBool, sql: "(NOT EXISTS (" + sub + " AND NOT COALESCE(" + body + ", FALSE)))"}, nil
+	}
+	return val{t: vBool, sql: "EXISTS (" + sub + " AND " + body + ")"}, nil
+}
+
+func sensingSingle(set string) string {
+	if s, ok := sensing.Sets[set]; ok {
+		return s.Single
+	}
+	return set
+}
+
+// in compiles x in (v1, ...): with a list of literals, x IN (...) per literal type (a JSON
+// value or result is matched against each type it may hold); otherwise x eq v1 or x eq v2 ...
+// with the semantics of eq.
+func (s *state) in(set, alias string, e *odata.In) (val, error) {
+	m := len(s.scopes)
+	x, err := s.compile(set, alias, e.X)
+	if err != nil {
+		return val{}, err
+	}
+	groups := map[vtype][]string{}
+	literal := true
+	for _, it := range e.List {
+		switch v := it.(type) {
+		case *odata.String:
+			groups[vString] = append(groups[vString], s.bind(v.Value))
+		case *odata.Int:
+			groups[vNumber] = append(groups[vNumber], s.bind(v.Value))
+		case *odata.Float:
+			groups[vNumber] = append(groups[vNumber], s.bind(v.Value))
+		case *odata.Bool:
+			groups[vBool] = append(groups[vBool], s.bind(v.Value))
+		default:
+			literal = false
+		}
+	}
+	if literal && (x.t == vDyn || x.t == vString || x.t == vNumber || x.t == vBool) {
+		var alts []string
+		for _, t := range []vtype{vNumber, vString, vBool} {
+			ps := groups[t]
+			if len(ps) == 0 {
+				continue
+			}
+			var lhs string
+			switch {
+			case x.t == vDyn:
+				lhs = x.dyn(map[vtype]JSONAs{vNumber: JSONNumber, vString: JSONText, vBool: JSONBool}[t])
+			case x.t == t, x.id && t == vString:
+				lhs = x.sql
+			default:
+				return val{}, s.errf(e, "cannot compare %s (%s) with the values in the list, some of which are %s", e.X, typeNames[x.t], typeNames[t])
+			}
+			alts = append(alts, "("+lhs+" IN ("+strings.Join(ps, ", ")+"))")
+		}
+		return val{t: vBool, sql: s.wrap(m, "("+strings.Join(alts, " OR ")+")")}, nil
+	}
+	// general case (times, expressions): one eq per value
+	var alts []string
+	for _, it := range e.List {
+		r, err := s.compile(set, alias, it)
+		if err != nil {
+			return val{}, err
+		}
+		c, err := s.compare(&odata.Binary{P: e.P, Op: odata.OpEq, L: e.X, R: it}, x, r)
+		if err != nil {
+			return val{}, err
+		}
+		alts = append(alts, c)
+	}
+	return val{t: vBool, sql: s.wrap(m, "("+strings.Join(alts, " OR ")+")")}, nil
 }

@@ -271,6 +271,38 @@ var whereTests = []struct {
 	{"ObservedProperties", "Datastreams/Thing/name eq 'beta'", []int64{2}},
 	{"Observations", "Datastream/Thing/Datastreams/Observations/result eq 'high'", []int64{3, 4, 5, 6}},
 	{"Observations", "result div 0 eq 1 or result mod 0 eq 1", []int64{}}, // NULL, not an error
+	// lambda operators any and all (Thing 3 has no Datastreams and no Locations)
+	{"Things", "Datastreams/any(d:d/name eq 'ds-a')", []int64{1}},
+	{"Things", "Datastreams/any()", []int64{1, 2}},
+	{"Things", "not Datastreams/any()", []int64{3}},
+	{"Things", "Datastreams/all(d: d/name eq 'ds-a')", []int64{1, 3}},
+	{"Things", "Datastreams/all(d: d/Observations/any(o: o/result gt 20))", []int64{1, 3}},
+	{"Things", "Datastreams/all(d: d/Observations/all(o: o/result gt 22))", []int64{3}},
+	{"Things", "Datastreams/any(d: d/Observations/all(o: o/result gt 22))", []int64{}},
+	{"Things", "Datastreams/Observations/any(o: o/result eq 'high')", []int64{2}},
+	{"Things", "Datastreams/Observations/all(o: o/result ne null)", []int64{1, 3}},
+	{"Things", "Locations/any(l: l/name eq 'p2') and Datastreams/any(d: d/name eq 'ds-b')", []int64{2}},
+	{"Things", "Datastreams/any(d: d/ObservedProperty/name eq 'level' and d/Thing/name eq name)", []int64{2}},
+	{"Things", "Datastreams/any(d: $it/name eq 'alpha')", []int64{1}},
+	{"Things", "Datastreams/any(d: d/Observations/any(o: o/result gt 24 and o/Datastream/id eq d/id))", []int64{1}},
+	{"Things", "Datastreams/any(x: x/Observations/any(x: x/result eq 'high'))", []int64{2}},
+	{"Things", "Datastreams/any(d: d/Observations/result gt 24)", []int64{1}},
+	{"Observations", "Datastream/Thing/Datastreams/any(d: d/name eq 'ds-b')", []int64{3, 4, 5, 6}},
+	{"Locations", "Things/any(t: t/Datastreams/any(d: d/name eq 'ds-a'))", []int64{1}},
+	{"ObservedProperties", "Datastreams/all(d: d/Thing/name eq 'beta')", []int64{2}},
+	{"Datastreams", "Observations/any(o: o/parameters/depth eq 1) or Observations/all(o: o/result eq 'nope')", []int64{1}},
+	// in
+	{"Things", "name in ('alpha', 'Gamma')", []int64{1, 3}},
+	{"Things", "id in (1, 3)", []int64{1, 3}},
+	{"Things", "not (name in ('alpha'))", []int64{2, 3}},
+	{"Things", "properties/depth in (5, 'deep')", []int64{1, 2}},
+	{"Things", "properties/owner/name in ('bob')", []int64{2}},
+	{"Observations", "result in (25, 'high', true)", []int64{2, 3, 4}},
+	{"Observations", "result in (null)", []int64{6}},
+	{"Observations", "phenomenonTime in (2025-08-27T10:00:00Z, 2025-08-27)", []int64{1, 5}},
+	{"Things", "Datastreams/name in ('ds-b')", []int64{2}},
+	{"Things", "Datastreams/any(d: d/name in ('ds-a', 'x'))", []int64{1}},
+	{"Things", "name in (tolower('ALPHA'), 'beta')", []int64{1, 2}},
 }
 
 func TestWhere(t *testing.T) {
@@ -313,6 +345,14 @@ func TestWhereErrors(t *testing.T) {
 		{"Locations", "st_within(location, geography'POINT(1)')", 21, `invalid well-known text`},
 		{"Locations", "st_relate(location, location, 'xx')", 31, `not a DE-9IM pattern`},
 		{"Locations", "location eq location", 10, `use st_equals`},
+		{"Things", "name/any(n: n eq 'x')", 1, `"name" is a property of Things`},
+		{"Observations", "Datastream/any(d: d/name eq 'x')", 1, `leads to one Datastream`},
+		{"Things", "Datastreams/any(d: d/nmae eq 'x')", 22, `Datastreams has no property "nmae"`},
+		{"Things", "Datastreams/any(d: e/name eq 'x')", 20, `Things has no property "e"`},
+		{"Things", "Datastreams/any(d: d eq 1)", 20, `d is an entity`},
+		{"Things", "Datastreams/any(d: d/name eq 'x') and d/name eq 'y'", 39, `Things has no property "d"`},
+		{"Things", "Datastreamz/all(d: true)", 1, `no navigation property "Datastreamz"`},
+		{"Things", "name in (1, 2)", 6, `cannot compare name (a string)`},
 	}
 	for _, tt := range tests {
 		_, err := query(t, db, tt.set, tt.filter)

@@ -44,8 +44,10 @@ var (
 
 // NewEntities returns the entity store over eng.
 func NewEntities(eng Engine, qc sensing.Checker) *Entities {
-	return &Entities{eng: eng, q: &Compiler{Schema: Sensing, Dialect: eng.Dialect()}, QC: qc, Now: eng.Clock,
+	s := &Entities{q: &Compiler{Schema: Sensing, Dialect: eng.Dialect()}, QC: qc, Now: eng.Clock,
 		dsCache: map[int64]*sensing.DatastreamInfo{}}
+	s.eng = joined{Engine: eng, owner: s} // calls inside Atomic join its transaction (atomic.go)
+	return s
 }
 
 func us(t time.Time) int64 { return t.UnixMicro() }
@@ -53,8 +55,10 @@ func us(t time.Time) int64 { return t.UnixMicro() }
 // tx runs fn in one write transaction. what names the entity written ("Thing",
 // "Datastream(3)"), so that a refusal by the database says where: "Thing: invalid value".
 func (s *Entities) tx(ctx context.Context, what string, fn func(tx Tx) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if s.outer(ctx) == nil { // inside Atomic, which holds mu, fn joins its transaction
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
 	if err := s.eng.Write(ctx, fn); err != nil {
 		// the transaction is rolled back: forget cached datastream facts it may have changed
 		clear(s.dsCache)

@@ -218,6 +218,10 @@ func (s *Entities) list(ctx context.Context, tx Tx, query *sensing.Query, depth 
 	if err != nil {
 		return nil, err
 	}
+	if query.Cursor != nil && len(query.Cursor.Keys) != len(terms) {
+		// a $skiptoken from a listing in another order: continuing it would silently start over
+		return nil, apperr.E(apperr.Invalid, "$skiptoken was made for another $orderby; follow @iot.nextLink as given")
+	}
 	page := &sensing.Page{}
 	cur := query.Cursor
 	if cur == nil && depth == 0 {
@@ -408,7 +412,7 @@ func (s *Entities) expand(ctx context.Context, tx Tx, query *sensing.Query, ents
 			rest.Path = it.Path[1:]
 			opts = &odata.Options{Expand: []odata.ExpandItem{rest}}
 		}
-		top := query.Top
+		top := query.ExpandTop
 		if top <= 0 {
 			top = 100
 		}
@@ -419,7 +423,7 @@ func (s *Entities) expand(ctx context.Context, tx Tx, query *sensing.Query, ents
 			if e.Expanded == nil {
 				e.Expanded = map[string]*sensing.Expanded{}
 			}
-			sub := &sensing.Query{Set: nav.Target, Parent: &sensing.Parent{Set: query.Set, ID: e.ID, Nav: nav.Name}, Opts: opts, Top: top, MaxTop: query.MaxTop}
+			sub := &sensing.Query{Set: nav.Target, Parent: &sensing.Parent{Set: query.Set, ID: e.ID, Nav: nav.Name}, Opts: opts, Top: top, MaxTop: query.MaxTop, ExpandTop: query.ExpandTop}
 			if !nav.Many {
 				sub.Top = 1
 			}
@@ -433,13 +437,7 @@ func (s *Entities) expand(ctx context.Context, tx Tx, query *sensing.Query, ents
 				if x.Many == nil {
 					x.Many = []*sensing.Entity{}
 				}
-				if p.Next != nil {
-					skip := 0
-					if opts.Skip != nil {
-						skip = int(*opts.Skip)
-					}
-					x.NextSkip = skip + len(p.Entities)
-				}
+				x.Next, x.Top = p.Next, top
 			} else if len(p.Entities) > 0 {
 				x.One = p.Entities[0]
 			}

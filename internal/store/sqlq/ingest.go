@@ -70,7 +70,7 @@ func (s *Entities) ingest(ctx context.Context, obs []sensing.Observation, dedup 
 				n++
 			}
 		}
-		s.AfterCommit(n)
+		s.OnCommit(ctx, func() { s.AfterCommit(n) }) // inside Atomic: after its commit
 	}
 	return ids, errs, nil
 }
@@ -539,6 +539,9 @@ func (s *Entities) OutboxDone(ctx context.Context, ids []int64) error {
 
 // purgeOutbox deletes the published outbox entries inside a write transaction.
 func (s *Entities) purgeOutbox(ctx context.Context, tx Tx) error {
+	if s.outer(ctx) != nil {
+		return nil // its record of purged entries would outlive a rollback; the next ingest purges
+	}
 	s.omu.Lock()
 	s.lastPurge = s.Now()
 	s.omu.Unlock()

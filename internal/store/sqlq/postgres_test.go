@@ -245,7 +245,10 @@ func FuzzPostgresWhere(f *testing.F) {
 		"Datastreams/Observations/result eq 'high' or Datastreams/phenomenonTime lt now() sub duration'P1D'",
 		"year(Datastreams/phenomenonTime) add 1 eq 2026", "-properties/x mod 2 eq round(1.5)",
 		"Locations/location eq null", "concat(name, description) eq properties/x", "properties/a eq properties/b",
-		"substring(name, properties/n) eq 'x'", "st_within(properties/area, geography'POINT(1 2)')"} {
+		"substring(name, properties/n) eq 'x'", "st_within(properties/area, geography'POINT(1 2)')",
+		"Datastreams/any(d: d/name eq 'x')", "Datastreams/all(d: d/Observations/any(o: o/result gt 5))", "Locations/any()",
+		"Datastream/Thing/Datastreams/any(d: d/id eq $it/Datastream/id)", "Datastreams/any(x: x/Observations/all(x: x/result in (1, 'a', true)))",
+		"name in ('a', 'b') or properties/x in (1, 2.5)", "result in (null, 2025-08-27T00:00:00Z)", "id in (1, '2')"} {
 		f.Add(s)
 	}
 	c := pgTestConn(f)

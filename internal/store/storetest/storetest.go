@@ -94,6 +94,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Lookups", testLookups},
 		{"AuthKeys", testAuth},
 		{"DeleteLocationPrunesHistory", testDeleteLocation},
+		{"LambdaAndIn", testLambdaIn},
+		{"Links", testLinks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -301,6 +303,7 @@ func Conformance(t *testing.T, open Open) {
 		})
 	})
 	t.Run("DatastreamLabel", func(t *testing.T) { RunDatastreamLabel(t, fresh) })
+	t.Run("Atomic", func(t *testing.T) { RunAtomic(t, fresh) })
 	t.Run("Dissemination", func(t *testing.T) {
 		RunDissemination(t, func(t *testing.T) (dissemination.Store, alert.Store) {
 			eng, _ := open(t)

@@ -238,7 +238,7 @@ func testQueryOptions(t *testing.T, s Stores) {
 		t.Fatalf("nested $expand: %+v", th.Expanded)
 	}
 	ox := dsx.Many[0].Expanded["Observations"]
-	if ox == nil || len(ox.Many) != 1 || ox.Many[0].Props["result"] != 700000.0 || ox.NextSkip != 1 {
+	if ox == nil || len(ox.Many) != 1 || ox.Many[0].Props["result"] != 700000.0 || ox.Next == nil || ox.Top != 1 {
 		t.Errorf("nested expanded Observations: %+v", ox)
 	}
 	e := get(t, s, sensing.Observations, 3, "$expand=Datastream/Thing")

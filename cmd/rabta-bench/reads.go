@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// readsResult is the reads phase's figures: the requests a dashboard and a client of a large
+// store make that touch every row (a count) or every datastream (the latest value of each).
+type readsResult struct {
+	Runs          int     `json:"runs"`
+	CountAll      latency `json:"count_all_observations"`
+	CountOne      latency `json:"count_one_datastream"`
+	LatestEach    latency `json:"latest_of_every_datastream"`
+	CountAllPath  string  `json:"count_all_request"`
+	CountOnePath  string  `json:"count_one_request"`
+	LatestPath    string  `json:"latest_request"`
+	CountAllValue int64   `json:"count_all_value"`
+}
+
+// readsLatency times, runs times each, three requests on the store the api phase filled, and
+// checks every answer:
+//
+//   - GET /v1.1/Observations?$count=true&$top=1: @iot.count equals every row sent;
+//   - GET /v1.1/Datastreams(id)/Observations?$count=true&$top=1: the first datastream's rows;
+//   - GET /v1.1/Datastreams?$top=d&$expand=Observations($top=1;$orderby=phenomenonTime desc):
+//     the latest observation of every datastream, each checked against the generator.
+//
+// The first request of each kind is an unmeasured warm-up.
+func readsLatency(ctx context.Context, s *server, g dataset, ids []int64, runs int) (readsResult, error) {
+	res := readsResult{Runs: runs}
+	res.CountAllPath = "/v1.1/Observations?$count=true&$top=1"
+	res.CountOnePath = fmt.Sprintf("/v1.1/Datastreams(%d)/Observations?$count=true&$top=1", ids[0])
+	res.LatestPath = fmt.Sprintf("/v1.1/Datastreams?$top=%d&$orderby=id&$select=id&$expand=%s", g.d,
+		url.QueryEscape("Observations($top=1;$orderby=phenomenonTime desc;$select=phenomenonTime,result)"))
+
+	get := func(path string, v any) (time.Duration, error) {
+		t0 := time.Now()
+		st, b, err := s.do(ctx, "GET", path, nil)
+		d := time.Since(t0)
+		if err != nil {
+			return 0, err
+		}
+		if st != http.StatusOK {
+			return 0, fmt.Errorf("GET %s: %d %.500s", path, st, b)
+		}
+		if err := json.Unmarshal(b, v); err != nil {
+			return 0, fmt.Errorf("GET %s: %w", path, err)
+		}
+		return d, nil
+	}
+	type countPage struct {
+		Count *int64 `json:"@iot.count"`
+	}
+	count := func(path string, want int64) (time.Duration, error) {
+		var p countPage
+		d, err := get(path, &p)
+		if err != nil {
+			return 0, err
+		}
+		if p.Count == nil || *p.Count != want {
+			return 0, fmt.Errorf("GET %s: @iot.count %v, want %d", path, p.Count, want)
+		}
+		return d, nil
+	}
+	latest := func() (time.Duration, error) {
+		var p struct {
+			Value []struct {
+				ID  int64 `json:"@iot.id"`
+				Obs []struct {
+					PhenomenonTime string   `json:"phenomenonTime"`
+					Result         *float64 `json:"result"`
+				} `json:"Observations"`
+			} `json:"value"`
+		}
+		d, err := get(res.LatestPath, &p)
+		if err != nil {
+			return 0, err
+		}
+		if len(p.Value) != g.d {
+			return 0, fmt.Errorf("GET %s: %d datastreams, want %d", res.LatestPath, len(p.Value), g.d)
+		}
+		for i, ds := range p.Value {
+			h := g.rows(i) - 1
+			if ds.ID != ids[i] || len(ds.Obs) != 1 || ds.Obs[0].PhenomenonTime != at(h).Format(time.RFC3339) ||
+				ds.Obs[0].Result == nil || *ds.Obs[0].Result != value(i, h) {
+				return 0, fmt.Errorf("GET %s: datastream %d: got %+v, want id %d latest %s %v", res.LatestPath, i, ds, ids[i], at(h).Format(time.RFC3339), value(i, h))
+			}
+		}
+		return d, nil
+	}
+	kinds := []struct {
+		fn  func() (time.Duration, error)
+		out *latency
+	}{
+		{func() (time.Duration, error) { return count(res.CountAllPath, int64(g.n)) }, &res.CountAll},
+		{func() (time.Duration, error) { return count(res.CountOnePath, int64(g.rows(0))) }, &res.CountOne},
+		{latest, &res.LatestEach},
+	}
+	for _, k := range kinds {
+		if _, err := k.fn(); err != nil { // warm-up
+			return res, err
+		}
+		var lat []time.Duration
+		for range runs {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			d, err := k.fn()
+			if err != nil {
+				return res, err
+			}
+			lat = append(lat, d)
+		}
+		*k.out = summarize(lat)
+	}
+	res.CountAllValue = int64(g.n)
+	return res, nil
+}
