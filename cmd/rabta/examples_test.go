@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,7 +17,8 @@ import (
 // Every file under examples/ goes in the way a user puts it in: rules files with `rabta
 // rules apply` (then `rabta rules list`) and PUT /api/v1/rules; the village list with `rabta
 // import villages`; the subscriber list with `rabta import subscribers` and POST
-// /api/v1/subscribers/import. A file this test has no path for fails it, so that a new example
+// /api/v1/subscribers/import; the batch examples with POST /v1.1/$batch, as
+// docs/sensorthings.md's curl commands send them. A file this test has no path for fails it, so that a new example
 // gets one. The rules documents written out in docs/*.md go through PUT /api/v1/rules too.
 func TestExamples(t *testing.T) {
 	files, err := os.ReadDir("../../examples")
@@ -75,6 +78,19 @@ func TestExamples(t *testing.T) {
 				if st != 200 || !strings.Contains(body, fmt.Sprintf(`"stored": %d`, rows(path))) || !strings.Contains(body, `"refused": 0`) {
 					t.Errorf("POST /api/v1/subscribers/import: %d %s", st, body)
 				}
+			case name == "batch.json" || name == "batch.multipart": // docs/sensorthings.md's curl examples
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ct, failed := "application/json", regexp.MustCompile(`"status": ?[45]\d\d`)
+				if name == "batch.multipart" {
+					ct, failed = "multipart/mixed; boundary=batch_1", regexp.MustCompile(`HTTP/1\.1 [45]\d\d`)
+				}
+				st, body := p.reqType("POST", "/v1.1/$batch", adminKey, ct, string(b))
+				if st != 200 || failed.MatchString(body) || !strings.Contains(body, "201") {
+					t.Errorf("POST /v1.1/$batch: %d %s", st, body)
+				}
 			default:
 				t.Errorf("examples/%s: no test puts it in the way a user would; add its path to TestExamples", name)
 			}
@@ -104,4 +120,21 @@ func TestExamples(t *testing.T) {
 		t.Error("no rules document found in docs/*.md (docs/rules.md has one)")
 	}
 	p.stop()
+}
+
+// reqType is req with a Content-Type.
+func (p *proc) reqType(method, path, key, contentType, body string) (int, string) {
+	p.t.Helper()
+	req, _ := http.NewRequest(method, p.base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -40,6 +40,7 @@ var readmeCommands = map[string]readmeCommand{
 	`bash scripts/test.sh`:            {why: "the test runner itself: running it from a test would run the suite inside the suite (CI runs it)"},
 
 	`K="Authorization: Bearer $RABTA_ADMIN_KEY"`: {},
+	`curl -s localhost:8080/v1.1/api`:            {status: 200, want: `"openapi"`},
 	`curl -s localhost:8080/v1.1/`:               {status: 200, want: `"conformance"`},
 	`curl -sG localhost:8080/v1.1/Things --data-urlencode "\$filter=properties/river eq 'Chenab'" --data-urlencode '$select=name'`:       {status: 200, want: `"name":"Khanki Headworks"`},
 	`curl -sG localhost:8080/v1.1/Things --data-urlencode "\$filter=properties/pdmaName eq 'Khanki'"`:                                    {status: 200, want: `"Datastreams"`},
@@ -71,10 +72,12 @@ var readmeCommands = map[string]readmeCommand{
 // A docs command not in this table fails the test. (curl commands to other hosts, such as
 // docs/webhooks.md's POST to a partner's endpoint, are the partner's to run.)
 var docsCurls = map[string]readmeCommand{
-	`alerts.md: curl -s localhost:8080/cap/alerts.atom`:                                                                                                    {status: 200, want: "<cap:msgType>Alert</cap:msgType>"},
-	`alerts.md: curl -s -H "Authorization: Bearer $KEY" 'localhost:8080/api/v1/alerts?state=draft'`:                                                        {status: 200, want: `"value"`},
-	`alerts.md: curl -s -H "Authorization: Bearer $KEY" -X POST localhost:8080/api/v1/alerts/7/approve -d '{"why":"checked"}'`:                             {status: 409, want: "has no draft to approve (state issued)"}, // the tour approved it
-	`dissemination.md: curl -s -H "$K" localhost:8080/api/v1/impact -d '{"desc":"Khanki","circles":[{"center":{"lat":32.40,"lon":73.97},"radiusKm":25}]}'`: {status: 200, want: `"people"`},
+	`alerts.md: curl -s localhost:8080/cap/alerts.atom`:                                                                                                          {status: 200, want: "<cap:msgType>Alert</cap:msgType>"},
+	`alerts.md: curl -s -H "Authorization: Bearer $KEY" 'localhost:8080/api/v1/alerts?state=draft'`:                                                              {status: 200, want: `"value"`},
+	`alerts.md: curl -s -H "Authorization: Bearer $KEY" -X POST localhost:8080/api/v1/alerts/7/approve -d '{"why":"checked"}'`:                                   {status: 409, want: "has no draft to approve (state issued)"}, // the tour approved it
+	`sensorthings.md: curl -s -H "$K" -H 'Content-Type: multipart/mixed; boundary=batch_1' --data-binary @examples/batch.multipart 'localhost:8080/v1.1/$batch'`: {status: 200, want: "HTTP/1.1 201 Created"},
+	`sensorthings.md: curl -s -H "$K" -H 'Content-Type: application/json' --data-binary @examples/batch.json 'localhost:8080/v1.1/$batch'`:                       {status: 200, want: `"status":201`},
+	`dissemination.md: curl -s -H "$K" localhost:8080/api/v1/impact -d '{"desc":"Khanki","circles":[{"center":{"lat":32.40,"lon":73.97},"radiusKm":25}]}'`:       {status: 200, want: `"people"`},
 }
 
 // shellCommands returns the commands of the shell code blocks (```sh, ```bash, ```shell) of a
