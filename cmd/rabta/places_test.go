@@ -77,5 +77,17 @@ func TestImpactLimits(t *testing.T) {
 	if st, b := p.req("POST", "/api/v1/impact", adminKey, `{"desc":"x","circles":[{"center":{"lat":30,"lon":71},"radiusKm":1e308}]}`); st != 400 || !strings.Contains(b, "limit of 2000 km") {
 		t.Errorf("a huge radius: %d %s", st, b)
 	}
+	// degenerate areas: the one area check (cap.CheckPolygon, cap.CheckCircle) names each
+	for _, tc := range []struct{ body, want string }{
+		{`{"desc":"bow tie","polygons":[[{"lat":30,"lon":71},{"lat":31,"lon":72},{"lat":30,"lon":72},{"lat":31,"lon":71},{"lat":30,"lon":71}]]}`, "polygon 1 of the area: crosses itself at 30.5,71.5"},
+		{`{"desc":"a point","polygons":[[{"lat":30,"lon":71},{"lat":30,"lon":71},{"lat":30,"lon":71},{"lat":30,"lon":71}]]}`, "polygon 1 of the area: has only 1 distinct point(s)"},
+		{`{"desc":"radius 0","circles":[{"center":{"lat":30,"lon":71},"radiusKm":0}]}`, "circle 1 of the area (30,71 0): radius 0 km"},
+		{`{"desc":"negative","circles":[{"center":{"lat":30,"lon":71},"radiusKm":-3}]}`, "radius -3 km"},
+		{`{"desc":"open","polygons":[[{"lat":30,"lon":71},{"lat":31,"lon":72},{"lat":30,"lon":72},{"lat":31,"lon":73}]]}`, "is not closed"},
+	} {
+		if st, b := p.req("POST", "/api/v1/impact", adminKey, tc.body); st != 400 || !strings.Contains(b, tc.want) {
+			t.Errorf("impact of %s: %d %s, want 400 with %q", tc.body, st, b, tc.want)
+		}
+	}
 	p.stop()
 }

@@ -41,6 +41,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.cfg.Log, "log", c.cfg.Log, "log format: json or text (env RABTA_LOG)")
 	fs.StringVar(&c.cfg.LogLevel, "log-level", c.cfg.LogLevel, "debug, info, warn or error")
 	fs.Int64Var(&c.cfg.MaxBodyBytes, "max-body-size", c.cfg.MaxBodyBytes, "largest request body in bytes")
+	fs.DurationVar(&c.cfg.FeedKeep, "feed-keep", c.cfg.FeedKeep, "how long a Cancel or Update stays on the CAP feed beside what it replaces (env RABTA_FEED_KEEP)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func options(cfg config.Config) (node.Options, error) {
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultTop: cfg.DefaultTop, MaxTop: cfg.MaxTop,
 		NATSURL: cfg.NATSURL, NATSAddr: cfg.NATSAddr, MQTTAddr: cfg.MQTTAddr, NATSReplicas: cfg.NATSReplicas,
 		NoOutbox: !cfg.Outbox,
-		Sender:   cfg.Sender, SenderName: cfg.SenderName, FourEyes: cfg.FourEyes, AlertExpiry: cfg.AlertExpiry,
+		Sender:   cfg.Sender, SenderName: cfg.SenderName, FourEyes: cfg.FourEyes, AlertExpiry: cfg.AlertExpiry, FeedKeep: cfg.FeedKeep,
 		SigningKeyFile: cfg.SigningKeyFile, SigningCertFile: cfg.SigningCertFile, TrustedCertsDir: cfg.TrustedCertsDir,
 		AdminKeyFile: cfg.AdminKeyFile,
 		Demo:         cfg.Demo, DemoSpeed: cfg.DemoSpeed,

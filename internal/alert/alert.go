@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -103,11 +104,34 @@ type Store interface {
 	Transitions(ctx context.Context, id int64) ([]Transition, error)
 	// ActiveMessages returns the latest message of every issued, unexpired alert, public or all.
 	ActiveMessages(ctx context.Context, now time.Time, includeOperational bool) ([]Message, error)
+	// Feed returns the messages the public Atom feed shows at now, newest first, and the
+	// feed's updated time. keep is how long a Cancel or Update, and what it replaces, stays
+	// on the feed (0: DefaultFeedKeep).
+	//
+	// A public (not operational) message sent at or before now is on the feed while any of
+	// these holds: (1) it is the latest message of an issued alert and has not expired; (2) it
+	// is a Cancel or an Update sent less than keep ago; (3) the message that replaced it (the
+	// next one of its alert, always an Update or a Cancel) was sent less than keep ago. So an
+	// aggregator that only polls learns of a withdrawal: the Cancel stands beside the warning
+	// it cancels for keep, and each Update beside what it updates.
+	//
+	// updated is the last instant at or before now when the feed's content could have
+	// changed, derived from stored data alone (so it survives restarts and every process of
+	// a node agrees): the latest of every public message's sent time, every expiry that has
+	// passed, every "sent + keep" of a Cancel or Update that has passed, and the store's
+	// creation (for a feed that never had an entry). None of these is ever removed, so
+	// updated never decreases while keep is unchanged (a smaller keep can move it back to an
+	// earlier, still true, instant).
+	Feed(ctx context.Context, now time.Time, keep time.Duration) (msgs []Message, updated time.Time, err error)
 	// MessageByIdentifier returns an issued message.
 	MessageByIdentifier(ctx context.Context, identifier string) (*Message, error)
 	// ExpiredAlerts returns issued alerts whose latest message expired before now.
 	ExpiredAlerts(ctx context.Context, now time.Time) ([]*Alert, error)
 }
+
+// DefaultFeedKeep is how long a Cancel or an Update, and the message it replaces, stays on
+// the public feed unless configured otherwise (config feed_keep, flag --feed-keep).
+const DefaultFeedKeep = 24 * time.Hour
 
 // Signer signs CAP XML (enveloped XML Signature).
 type Signer interface {
@@ -676,12 +700,21 @@ func render(text string, d templateData) (string, error) {
 	return b.String(), nil
 }
 
+// unknownField finds the field text/template could not evaluate.
+var unknownField = regexp.MustCompile(`can't evaluate field (\w+) in type`)
+
+// templateFields lists what templateData offers, for an error naming a field it does not.
+const templateFields = ".Rule, .Station, .Level, .Value, .Unit, .Quantity, .ObservedAt, .LeadTime, .In, .Cause, .Event, .Area and .Cancel (docs/rules.md)"
+
 // CheckTemplates parses a rule's templates, so that a broken one is refused when the rule is
 // applied, not when it fires.
 func CheckTemplates(r rule.Rule) error {
 	for lang, t := range r.Templates {
 		for name, text := range map[string]string{"headline": t.Headline, "description": t.Description, "instruction": t.Instruction} {
 			if _, err := render(text, templateData{}); err != nil {
+				if m := unknownField.FindStringSubmatch(err.Error()); m != nil { // not the Go type's name
+					return apperr.E(apperr.Invalid, "rule %s: templates.%s.%s: no field .%s; a template sees %s", r.ID, lang, name, m[1], templateFields)
+				}
 				return apperr.E(apperr.Invalid, "rule %s: templates.%s.%s: %v", r.ID, lang, name, err)
 			}
 		}

@@ -146,7 +146,8 @@ func TestFourEyesAndExpiry(t *testing.T) {
 func TestTemplatesCheckedWhenApplied(t *testing.T) {
 	bad := khanki
 	bad.Templates = map[string]rule.Template{"en": {Headline: "{{.Stattion}} flood"}}
-	if err := alert.CheckTemplates(bad); err == nil || !strings.Contains(err.Error(), "templates.en.headline") {
+	if err := alert.CheckTemplates(bad); err == nil || !strings.Contains(err.Error(), "templates.en.headline: no field .Stattion; a template sees .Rule, .Station") ||
+		strings.Contains(err.Error(), "templateData") {
 		t.Errorf("misspelt template field: %v", err)
 	}
 	bad.Templates = map[string]rule.Template{"ur": {Headline: "{{.Station"}}
@@ -355,4 +356,37 @@ func lastCAP(t *testing.T, a *alert.Alert) *cap.Alert {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// A rule whose area bounds nothing (stored before such areas were refused, or built in code
+// without Validate) never issues: the bow tie, the polygon of four identical points and the
+// circle of radius 0 are each refused at issue, naming the area, and nothing is issued.
+func TestDegenerateAreaNeverIssued(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		area rule.Area
+		want string
+	}{
+		{"bow tie", rule.Area{Desc: "x", Polygons: [][]rule.LatLon{{{Lat: 31, Lon: 74}, {Lat: 32, Lon: 75}, {Lat: 31, Lon: 75}, {Lat: 32, Lon: 74}, {Lat: 31, Lon: 74}}}}, "polygon[0]: crosses itself at 31.5,74.5"},
+		{"four identical points", rule.Area{Desc: "x", Polygons: [][]rule.LatLon{{{Lat: 31, Lon: 74}, {Lat: 31, Lon: 74}, {Lat: 31, Lon: 74}, {Lat: 31, Lon: 74}}}}, "polygon[0]: has only 1 distinct point(s)"},
+		{"radius 0", rule.Area{Desc: "x", Circles: []rule.Circle{{Center: rule.LatLon{Lat: 31, Lon: 74}}}}, "circle[0]: radius 0 km"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, st, c := newService(t)
+			r := khanki
+			r.AutoIssue, r.Area = true, tc.area
+			if r.Validate() == nil {
+				t.Fatal("Validate took the area")
+			}
+			s.Rules = func(id string) (rule.Rule, bool) { return r, id == r.ID }
+			_, err := s.Trigger(ctx, trig(rule.Fire, 0, "Low", 150000, c.t))
+			if apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("auto-issue: %v, want Invalid with %q", err, tc.want)
+			}
+			if ms, _, _ := st.Feed(ctx, c.t, 0); len(ms) != 0 {
+				t.Errorf("issued: %+v", ms)
+			}
+		})
+	}
 }

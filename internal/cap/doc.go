@@ -2,7 +2,7 @@
 // message, a decoder that is safe on hostile input, an encoder that writes only schema-valid
 // XML, the specification checks the XML schema cannot make, enveloped XML Signature, and Atom /
 // RSS feeds of alerts. It is pure: the standard library plus goxmldsig (and its etree) for
-// signatures.
+// signatures and simplefeatures for the validity of areas.
 //
 // # Model
 //
@@ -14,6 +14,10 @@
 //
 //	Unmarshal  bytes → *Alert: well-formed, safe, CAP 1.2 namespace, schema-level structure.
 //	Validate   the specification's rules beyond the schema, every problem with its path.
+//	Degenerate areas CAP allows but that bound nothing (a ring crossing itself, no area,
+//	           a circle of radius 0): reported for a received message, refused by CheckIssue.
+//	CheckPolygon / CheckCircle  the one area check every path an area enters by uses
+//	           (rules, impact preview, targeting, issue).
 //	CheckIssue Validate plus freshness at the moment of issue (sent ≈ now, nothing before
 //	           sent, not expired); Builder.Build = fill sent, Simplify polygons, CheckIssue,
 //	           Marshal, and notes of what it changed.
@@ -53,7 +57,10 @@
 //     byte-for-byte forwarding: re-marshalling changes the bytes (and keeps a stale
 //     Signature extension), so sign the output of Marshal and ship it unchanged.
 //   - Polygons: at least 4 points, closed, ≤ MaxVertices (1000) points, in range; a pair that
-//     only fits as lon,lat is reported as such. Simplify (Visvalingam–Whyatt) reduces a ring to
+//     only fits as lon,lat is reported as such. Validity beyond CAP's letter (OGC Simple
+//     Features: no self-intersection, an enclosed area) is judged by simplefeatures; where a
+//     ring meets itself is named in "lat,lon". Decoding a received message never fails on it
+//     (the schema allows it, and decode stays lossless): Degenerate reports it. Simplify (Visvalingam–Whyatt) reduces a ring to
 //     a vertex budget; Builder applies it and says so in its notes. Marshal writes a polygon on
 //     one line, single-space separated.
 //

@@ -27,6 +27,10 @@ var (
 	// ErrInvalid: the alert is schema-valid but breaks a rule of the CAP 1.2 specification
 	// that the schema cannot express (polygon closed, references format, time order...).
 	ErrInvalid = errors.New("breaks a CAP 1.2 rule")
+	// ErrDegenerate: an area CAP 1.2 allows but that bounds nothing usable: a polygon that
+	// crosses, touches or runs back over itself or encloses no area, a circle of radius 0
+	// (Degenerate reports them; CheckIssue refuses them).
+	ErrDegenerate = errors.New("area bounds nothing usable")
 	// ErrStale: CheckIssue refused an alert that is out of date at the time of issue.
 	ErrStale = errors.New("alert is stale")
 	// ErrSignature: Verify found no signature, a signature that does not verify, or an

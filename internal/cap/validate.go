@@ -20,7 +20,10 @@ const XMLDSigNamespace = "http://www.w3.org/2000/09/xmldsig#"
 //   - expires is after sent, effective and onset;
 //   - every polygon is a closed ring of at least 4 and at most MaxVertices points, every
 //     latitude is within ±90 and longitude within ±180 (a pair that only fits swapped is
-//     reported as lon,lat order); circle radii are finite and not negative;
+//     reported as lon,lat order); circle radii are finite and not negative (CAP 1.2 §3.2.4;
+//     areas that CAP allows but that bound nothing usable — a self-intersecting ring, a ring
+//     enclosing no area, a circle of radius 0 — are Degenerate's to report, and CheckIssue's
+//     to refuse);
 //   - ceiling needs altitude and is not below it;
 //   - a resource digest is 40 hex digits (SHA-1, as CAP 1.2 says); size is not negative;
 //   - extension elements are XML Signature elements.
@@ -132,28 +135,16 @@ func (v *validator) area(p string, a *Area) {
 	}
 	for i, pg := range a.Polygons {
 		pp := fmt.Sprintf("%s/polygon[%d]", p, i)
-		if len(pg) < 4 {
-			v.fail(pp, "has %d points; a CAP polygon needs at least 4 (a triangle plus the closing point)", len(pg))
-		} else if !pg.Closed() {
-			v.fail(pp, "is not closed: the first point %s differs from the last %s", pg[0], pg[len(pg)-1])
+		if err := checkPolygonSpec(pg); err != nil {
+			v.fail(pp, "%v", err)
 		}
 		if len(pg) > MaxVertices {
 			v.fail(pp, "has %d points; at most %d are allowed (use Simplify)", len(pg), MaxVertices)
 		}
-		for j, pt := range pg {
-			if msg := checkPoint(pt); msg != "" {
-				v.fail(pp, "point %d (%s): %s", j, pt, msg)
-				break
-			}
-		}
 	}
 	for i, c := range a.Circles {
-		cp := fmt.Sprintf("%s/circle[%d]", p, i)
-		if msg := checkPoint(c.Center); msg != "" {
-			v.fail(cp, "centre (%s): %s", c.Center, msg)
-		}
-		if c.RadiusKM < 0 || math.IsNaN(c.RadiusKM) || math.IsInf(c.RadiusKM, 0) {
-			v.fail(cp, "radius %v km is not a finite non-negative number", c.RadiusKM)
+		if err := checkCircleSpec(c); err != nil {
+			v.fail(fmt.Sprintf("%s/circle[%d]", p, i), "%v", err)
 		}
 	}
 	if a.Ceiling != nil {
@@ -166,6 +157,9 @@ func (v *validator) area(p string, a *Area) {
 }
 
 func checkPoint(pt Point) string {
+	if math.IsNaN(pt.Lat) || math.IsNaN(pt.Lon) || math.IsInf(pt.Lat, 0) || math.IsInf(pt.Lon, 0) {
+		return "not a finite number"
+	}
 	latOK := pt.Lat >= -90 && pt.Lat <= 90
 	lonOK := pt.Lon >= -180 && pt.Lon <= 180
 	switch {
@@ -198,8 +192,8 @@ const (
 	MaxSentAge  = 10 * time.Minute // sent may be at most this far before now
 )
 
-// CheckIssue reports whether a may be issued at now: it must Validate, and it must not be
-// stale. Sent must be within [now-MaxSentAge, now+MaxSentSkew]; every effective, onset and
+// CheckIssue reports whether a may be issued at now: it must Validate, its areas must not be
+// Degenerate (kind ErrDegenerate), and it must not be stale. Sent must be within [now-MaxSentAge, now+MaxSentSkew]; every effective, onset and
 // expires must not be before sent; every expires must be after now. (Validate alone accepts
 // an onset before sent, which received alerts about an event already under way often have;
 // an alert we issue states such an onset as sent, or omits it.)
@@ -209,6 +203,7 @@ func CheckIssue(a *Alert, now time.Time) error {
 	if a == nil {
 		return err
 	}
+	errs = append(errs, Degenerate(a)...)
 	add := func(path, format string, args ...any) {
 		errs = append(errs, errf(ErrStale, path, 0, format, args...))
 	}
@@ -241,7 +236,9 @@ func CheckIssue(a *Alert, now time.Time) error {
 }
 
 // Builder turns an alert composed by Rabta into the XML to issue: it fills Sent if zero,
-// simplifies polygons over MaxVertices, refuses what CheckIssue refuses, and marshals.
+// simplifies polygons over MaxVertices (with Simplify; when that makes a ring cross itself,
+// the ring's convex hull is simplified instead, which stays a sound ring), refuses what
+// CheckIssue refuses, and marshals.
 type Builder struct {
 	Now         func() time.Time // required
 	MaxVertices int              // 0 means MaxVertices
@@ -274,8 +271,18 @@ func (b Builder) Build(a *Alert) (xml []byte, notes []string, err error) {
 			for k, pg := range ar.Polygons {
 				if len(pg) > max && pg.Closed() {
 					s := Simplify(pg, max)
+					note := fmt.Sprintf("alert/info[%d]/area[%d]/polygon[%d]: simplified from %d to %d points (Visvalingam-Whyatt)", i, j, k, len(pg), len(s))
+					if CheckPolygon(pg) == nil && CheckPolygon(s) != nil {
+						// dropping vertices can make a ring cross itself: simplify the convex hull
+						// instead, which stays convex and so sound (it covers the area's
+						// inward bends; Simplify cuts corners of it as of any ring)
+						if h, ok := hull(pg); ok {
+							s = Simplify(h, max)
+							note = fmt.Sprintf("alert/info[%d]/area[%d]/polygon[%d]: replaced by its convex hull of %d points (simplified from %d points, the ring crossed itself)", i, j, k, len(s), len(pg))
+						}
+					}
 					ar.Polygons[k] = s
-					notes = append(notes, fmt.Sprintf("alert/info[%d]/area[%d]/polygon[%d]: simplified from %d to %d points (Visvalingam-Whyatt)", i, j, k, len(pg), len(s)))
+					notes = append(notes, note)
 				}
 			}
 		}

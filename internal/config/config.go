@@ -50,6 +50,10 @@ type Config struct {
 	FourEyes   bool   `yaml:"four_eyes"`
 	// AlertExpiry is how long an issued CAP message is valid.
 	AlertExpiry time.Duration `yaml:"alert_expiry"`
+	// FeedKeep is how long a Cancel or an Update, and the message it replaces, stays on the
+	// public CAP feed beside it (default 24h), so that an aggregator that only polls learns
+	// that a warning was withdrawn or changed.
+	FeedKeep time.Duration `yaml:"feed_keep"`
 	// SigningKeyFile and SigningCertFile hold the node's CAP signing key and certificate (PEM);
 	// empty means node-key.pem and node-cert.pem in the data directory, made on first start.
 	// Several processes of one node must share them.
@@ -165,6 +169,7 @@ func Default() Config {
 		FourEyes:     true,
 		MemoryLimit:  150 << 20,
 		AlertExpiry:  24 * time.Hour,
+		FeedKeep:     24 * time.Hour,
 		MQTTAddr:     "127.0.0.1:1883",
 		PublicRead:   true,
 		MaxBodyBytes: 32 << 20,
@@ -235,6 +240,13 @@ func (c *Config) Env(lookup func(string) (string, bool)) error {
 		}
 		c.Outbox = b
 	}
+	if v, ok := lookup("RABTA_FEED_KEEP"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("RABTA_FEED_KEEP: %q is not a duration like 24h", v)
+		}
+		c.FeedKeep = d
+	}
 	if v, ok := lookup("RABTA_DEMO_SPEED"); ok {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
@@ -298,6 +310,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AlertExpiry < time.Minute {
 		errs = append(errs, fmt.Errorf("alert_expiry %s: at least 1m", c.AlertExpiry))
+	}
+	if c.FeedKeep < time.Minute {
+		errs = append(errs, fmt.Errorf("feed_keep %s: at least 1m", c.FeedKeep))
 	}
 	if c.GapSweep <= 0 {
 		errs = append(errs, fmt.Errorf("gap_sweep %s: must be positive", c.GapSweep))

@@ -14,14 +14,20 @@ func TestDefaultIsValid(t *testing.T) {
 
 func TestParseAndEnv(t *testing.T) {
 	c := Default()
-	if err := c.Parse("rabta.yaml", []byte("node_id: islamabad\nhttp_addr: 0.0.0.0:9000\npublic_read: false\ngap_sweep: 30s\n")); err != nil {
+	if c.FeedKeep.Hours() != 24 {
+		t.Errorf("feed_keep default %v, want 24h", c.FeedKeep)
+	}
+	if err := c.Parse("rabta.yaml", []byte("node_id: islamabad\nhttp_addr: 0.0.0.0:9000\npublic_read: false\ngap_sweep: 30s\nfeed_keep: 2h\n")); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"RABTA_DATA_DIR": "/var/lib/rabta", "RABTA_PUBLIC_READ": "true", "RABTA_MQTT_ADDR": ""}
+	if c.FeedKeep.Hours() != 2 {
+		t.Errorf("feed_keep: 2h read as %v", c.FeedKeep)
+	}
+	env := map[string]string{"RABTA_DATA_DIR": "/var/lib/rabta", "RABTA_PUBLIC_READ": "true", "RABTA_MQTT_ADDR": "", "RABTA_FEED_KEEP": "36h"}
 	if err := c.Env(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
 	}
-	if c.NodeID != "islamabad" || c.HTTPAddr != "0.0.0.0:9000" || c.DataDir != "/var/lib/rabta" || !c.PublicRead || c.MQTTAddr != "" || c.GapSweep.Seconds() != 30 {
+	if c.NodeID != "islamabad" || c.HTTPAddr != "0.0.0.0:9000" || c.DataDir != "/var/lib/rabta" || !c.PublicRead || c.MQTTAddr != "" || c.GapSweep.Seconds() != 30 || c.FeedKeep.Hours() != 36 {
 		t.Errorf("%+v", c)
 	}
 	if err := c.Validate(); err != nil {
@@ -39,6 +45,7 @@ func TestErrors(t *testing.T) {
 		{"log: xml\nlog_level: loud\n", "log_level"},
 		{"nats_url: http://x\n", "nats_url"},
 		{"mqtt_addr: 1883\n", "mqtt_addr"},
+		{"feed_keep: 10s\n", "feed_keep 10s: at least 1m"},
 	} {
 		c := Default()
 		err := c.Parse("f.yaml", []byte(tc.yaml))
@@ -52,6 +59,9 @@ func TestErrors(t *testing.T) {
 	c := Default()
 	if err := c.Env(func(k string) (string, bool) { return "maybe", k == "RABTA_PUBLIC_READ" }); err == nil {
 		t.Error("RABTA_PUBLIC_READ=maybe accepted")
+	}
+	if err := c.Env(func(k string) (string, bool) { return "a day", k == "RABTA_FEED_KEEP" }); err == nil || !strings.Contains(err.Error(), "RABTA_FEED_KEEP") {
+		t.Errorf("RABTA_FEED_KEEP=a day: %v", err)
 	}
 }
 

@@ -39,9 +39,12 @@ type Server struct {
 	PublicURL string
 	FeedTitle string
 	Author    string
-	MaxBody   int64
-	Log       *slog.Logger
-	Now       func() time.Time
+	// FeedKeep is how long a Cancel or an Update, and the message it replaces, stays on the
+	// feed (0: alert.DefaultFeedKeep, 24 h).
+	FeedKeep time.Duration
+	MaxBody  int64
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // Register adds the routes to mux.
@@ -131,27 +134,38 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// feed serves the Atom feed of active public alerts, with ETag and conditional GET.
+// feed serves the Atom feed of public alerts (alert.Store.Feed: the active ones, and each
+// Cancel and Update beside what it replaces for FeedKeep). <updated> and Last-Modified are
+// the feed's high-water mark, which never goes back; the ETag covers the entries and that
+// time, so If-None-Match and If-Modified-Since both answer 304 exactly when the body would
+// be the same.
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
-	msgs, err := s.Store.ActiveMessages(r.Context(), s.now(), false)
+	msgs, updated, err := s.Store.Feed(r.Context(), s.now(), s.FeedKeep)
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
+	updated = updated.Truncate(time.Second) // what Atom and HTTP dates carry
+	base := s.base(r)
 	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%d\n", base, updated.Unix())
 	for _, m := range msgs {
 		fmt.Fprintf(h, "%s\n", m.Identifier)
 	}
 	etag := `"` + hex.EncodeToString(h.Sum(nil))[:32] + `"`
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Cache-Control", "public, max-age=30")
-	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
+	w.Header().Set("Last-Modified", updated.UTC().Format(http.TimeFormat))
+	if match := r.Header.Get("If-None-Match"); match != "" {
+		if strings.Contains(match, etag) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	} else if since, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil && !updated.After(since) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	base := s.base(r)
 	var entries []cap.Entry
-	var updated time.Time
 	for _, m := range msgs {
 		a, err := cap.Unmarshal(m.XML)
 		if err != nil {
@@ -159,12 +173,6 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		entries = append(entries, cap.NewEntry(a, base+"/cap/alerts/"+m.Identifier+".xml", "en"))
-		if m.Sent.After(updated) {
-			updated = m.Sent
-		}
-	}
-	if updated.IsZero() {
-		updated = time.Unix(0, 0).UTC()
 	}
 	var b bytes.Buffer
 	info := cap.FeedInfo{ID: base + "/cap/alerts.atom", Title: s.FeedTitle, SelfURL: base + "/cap/alerts.atom", Author: s.Author, Updated: updated}
@@ -173,7 +181,6 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
-	w.Header().Set("Last-Modified", updated.UTC().Format(http.TimeFormat))
 	w.Write(b.Bytes())
 }
 
@@ -454,7 +461,9 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"applied": len(rules)})
 }
 
-// verify checks the XML Signature of a CAP message against the trusted certificates.
+// verify checks the XML Signature of a CAP message against the trusted certificates. A
+// verified message is a 200 with "problems" listing what cap.Validate and cap.Degenerate
+// report (e.g. "cap: alert/info[0]/area[0]/polygon[0]: crosses itself at 31.5,74.5 …").
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if err := auth.Require(r.Context(), auth.Viewer); err != nil {
 		s.Error(w, r, err)
@@ -474,5 +483,20 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, apperr.Wrap(apperr.Invalid, err, "not verified"))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"verified": true, "identifier": a.Identifier, "sender": a.Sender, "sent": a.Sent})
+	out := map[string]any{"verified": true, "identifier": a.Identifier, "sender": a.Sender, "sent": a.Sent}
+	// a verified message may still break a CAP 1.2 rule beyond the schema or carry an area
+	// that bounds nothing (cap.Degenerate): reported, since the signature stands regardless
+	var problems []string
+	if errs, ok := cap.Validate(a).(cap.Errors); ok {
+		for _, e := range errs {
+			problems = append(problems, e.Error())
+		}
+	}
+	for _, e := range cap.Degenerate(a) {
+		problems = append(problems, e.Error())
+	}
+	if len(problems) > 0 {
+		out["problems"] = problems
+	}
+	writeJSON(w, http.StatusOK, out)
 }

@@ -29,8 +29,10 @@ import (
 	"github.com/rabta/rabta/internal/httpapi"
 	"github.com/rabta/rabta/internal/openapi"
 	"github.com/rabta/rabta/internal/rule"
+	"github.com/rabta/rabta/internal/store/postgres"
 	"github.com/rabta/rabta/internal/store/sqlite"
 	"github.com/rabta/rabta/internal/store/sqlq"
+	"github.com/rabta/rabta/internal/store/storetest"
 	"github.com/rabta/rabta/internal/warning"
 )
 
@@ -98,7 +100,7 @@ type key struct{ clear, by string }
 type node struct {
 	t      *testing.T
 	srv    *httptest.Server
-	db     *sqlite.DB
+	db     sqlq.Engine
 	api    *httpapi.Server
 	alerts *sqlq.Alerts
 	svc    *alert.Service
@@ -108,14 +110,52 @@ type node struct {
 
 func newNode(t *testing.T) *node {
 	t.Helper()
+	return newNodeOn(t, openStore(t, "sqlite", filepath.Join(t.TempDir(), "rabta.db")))
+}
+
+// store is one of the two stores, opened on a database that can be opened again (a restart).
+type store struct {
+	eng    sqlq.Engine
+	alerts *sqlq.Alerts
+	auth   *sqlq.Auth
+	reopen func() *sqlq.Alerts
+}
+
+// openStore opens the SQLite file at where, or (engine "postgres") a fresh schema of the
+// test PostgreSQL (skipped without RABTA_TEST_POSTGRES).
+func openStore(t *testing.T, engine, where string) store {
+	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rabta.db"))
-	if err != nil {
-		t.Fatal(err)
+	if engine == "postgres" {
+		dsn := storetest.PostgresSchema(t)
+		open := func() *postgres.DB {
+			db, err := postgres.Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		}
+		db := open()
+		return store{db, postgres.NewAlerts(db), postgres.NewAuth(db), func() *sqlq.Alerts { return postgres.NewAlerts(open()) }}
 	}
-	t.Cleanup(func() { db.Close() })
-	ks := sqlite.NewAuth(db)
-	n := &node{t: t, db: db, alerts: sqlite.NewAlerts(db), log: &syncBuffer{}, keys: map[string]key{}}
+	open := func() *sqlite.DB {
+		db, err := sqlite.Open(ctx, where)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	db := open()
+	return store{db, sqlite.NewAlerts(db), sqlite.NewAuth(db), func() *sqlq.Alerts { return sqlite.NewAlerts(open()) }}
+}
+
+func newNodeOn(t *testing.T, st store) *node {
+	t.Helper()
+	ctx := context.Background()
+	ks := st.auth
+	n := &node{t: t, db: st.eng, alerts: st.alerts, log: &syncBuffer{}, keys: map[string]key{}}
 	for name, k := range map[string]struct {
 		org  string
 		role auth.Role

@@ -74,6 +74,9 @@ type Options struct {
 	Sender, SenderName string
 	FourEyes           bool
 	AlertExpiry        time.Duration
+	// FeedKeep is how long a Cancel or an Update, and what it replaces, stays on the CAP feed
+	// (0: alert.DefaultFeedKeep, 24 h).
+	FeedKeep time.Duration
 	// SigningKeyFile and SigningCertFile hold the CAP signing key and certificate (empty: made
 	// in DataDir on first start); TrustedCertsDir holds certificates of other signers trusted.
 	SigningKeyFile, SigningCertFile, TrustedCertsDir string
@@ -291,7 +294,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 
 	n.api = &httpapi.Server{Alerts: n.alerts, Store: alerts, Rules: alerts, Runner: n.runner, Dissemination: n.diss, Trusted: func() []*x509.Certificate { return trusted },
 		PublicURL: opts.PublicURL, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
-		MaxBody: opts.MaxBodyBytes, Log: log.With("component", "api")}
+		MaxBody: opts.MaxBodyBytes, FeedKeep: opts.FeedKeep, Log: log.With("component", "api")}
 	if n.api.Author == "" {
 		n.api.Author = "Rabta node " + opts.ID
 	}

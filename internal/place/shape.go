@@ -168,10 +168,10 @@ type Shape struct {
 }
 
 // Compile compiles the polygons and circles of area (geocodes need a Gazetteer: see
-// Gazetteer.Shape). Each polygon must be a valid closed ring: at least 4 points, first equal
-// to last, latitudes in [-90, 90], longitudes in [-180, 180], not self-intersecting (OGC
-// Simple Features validity, checked by simplefeatures); each circle needs a finite radius
-// greater than 0 km and a centre in range. The error names the polygon or circle (1-based, in
+// Gazetteer.Shape). Each polygon must pass cap.CheckPolygon (a closed ring of at least 4
+// points in range, not crossing or touching itself, enclosing an area: the one check every
+// path an area enters by shares) and each circle cap.CheckCircle (centre in range, finite
+// radius greater than 0 km). The error names the polygon or circle (1-based, in
 // the order of the area) and what is wrong with it. An area with neither polygons nor
 // circles compiles to an empty Shape that contains nothing.
 func Compile(area cap.Area) (*Shape, error) {
@@ -186,7 +186,7 @@ func Compile(area cap.Area) (*Shape, error) {
 		s.polys = append(s.polys, p)
 	}
 	for i, c := range area.Circles {
-		if err := checkCircle(c); err != nil {
+		if err := cap.CheckCircle(c); err != nil {
 			errs = append(errs, fmt.Errorf("circle %d of the area (%s): %w", i+1, c, err))
 			continue
 		}
@@ -198,6 +198,7 @@ func Compile(area cap.Area) (*Shape, error) {
 	return s, nil
 }
 
+// checkPoint tells whether a place's or subscriber's point is in range.
 func checkPoint(lat, lon float64) error {
 	if !(lat >= -90 && lat <= 90) {
 		return fmt.Errorf("latitude %v is outside [-90, 90]", lat)
@@ -208,39 +209,15 @@ func checkPoint(lat, lon float64) error {
 	return nil
 }
 
-func checkCircle(c cap.Circle) error {
-	if err := checkPoint(c.Center.Lat, c.Center.Lon); err != nil {
-		return fmt.Errorf("centre: %w", err)
-	}
-	if !(c.RadiusKM > 0) || math.IsInf(c.RadiusKM, 0) {
-		return fmt.Errorf("radius %v km: it must be greater than 0", c.RadiusKM)
-	}
-	return nil
-}
-
 func compilePolygon(pg cap.Polygon) (*poly, error) {
-	if len(pg) < 4 {
-		return nil, fmt.Errorf("%d points: a polygon needs at least 4 (the first repeated last)", len(pg))
-	}
-	if !pg.Closed() {
-		return nil, fmt.Errorf("its first point %s is not repeated as its last", pg[0])
+	if err := cap.CheckPolygon(pg); err != nil {
+		return nil, err
 	}
 	flat := make([]float64, 0, 2*len(pg))
-	for j, p := range pg {
-		if err := checkPoint(p.Lat, p.Lon); err != nil {
-			return nil, fmt.Errorf("point %d: %w", j+1, err)
-		}
+	for _, p := range pg {
 		flat = append(flat, p.Lon, p.Lat)
 	}
-	seq := geom.NewSequence(flat, geom.DimXY)
-	g := geom.NewPolygon([]geom.LineString{geom.NewLineString(seq)})
-	if err := g.Validate(); err != nil {
-		return nil, fmt.Errorf("not a valid polygon (%v)", err)
-	}
-	if g.Area() == 0 {
-		return nil, fmt.Errorf("it encloses no area")
-	}
-	return preparePoly([]geom.Sequence{seq}), nil
+	return preparePoly([]geom.Sequence{geom.NewSequence(flat, geom.DimXY)}), nil
 }
 
 // shapeOf prepares a region's boundary.

@@ -9,7 +9,7 @@ import (
 // FuzzParseYAML checks that no input crashes the parser, that an error is always a non-empty
 // ErrorList, and that whatever it accepts an engine accepts too.
 func FuzzParseYAML(f *testing.F) {
-	if b, err := os.ReadFile("testdata/rules_example.yaml"); err == nil {
+	if b, err := os.ReadFile("../../examples/rules-full.yaml"); err == nil {
 		f.Add(b)
 	}
 	for _, s := range []string{

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rabta/rabta/internal/cap"
 )
 
 // Kind is what a rule computes from each of its datastreams before comparing with its levels.
@@ -151,7 +153,7 @@ func ParseMargin(s string) (Margin, error) {
 // latitude, longitude (CAP order, not GeoJSON order).
 type Area struct {
 	Desc     string     `json:"desc"`
-	Polygons [][]LatLon `json:"polygons,omitempty"` // each closed: first point == last, at least 4 points
+	Polygons [][]LatLon `json:"polygons,omitempty"` // each a ring cap.CheckPolygon accepts: closed, ≥ 4 points, simple, enclosing an area
 	Circles  []Circle   `json:"circles,omitempty"`
 	Geocodes []Geocode  `json:"geocodes,omitempty"`
 }
@@ -165,7 +167,7 @@ type LatLon struct {
 // Circle is a CAP circle: a centre and a radius in kilometres.
 type Circle struct {
 	Center   LatLon  `json:"center"`
-	RadiusKm float64 `json:"radiusKm"`
+	RadiusKm float64 `json:"radiusKm"` // greater than 0 (cap.CheckCircle)
 }
 
 // Geocode is a CAP geocode: a scheme name and a code, e.g. {"PBS-district", "PK-LHR"}.
@@ -488,22 +490,25 @@ func (r Rule) validateArea(report reportFunc) {
 	if r.AutoIssue && len(a.Polygons) == 0 && len(a.Circles) == 0 && len(a.Geocodes) == 0 {
 		report("area", "autoIssue needs a polygon, circle or geocode to target")
 	}
+	// the one area check (cap.CheckPolygon, cap.CheckCircle): what CAP 1.2 asks, and rings
+	// that cross, touch or run back over themselves, enclose no area, or circles of radius 0
 	for i, poly := range a.Polygons {
-		p := fmt.Sprintf("area.polygons[%d]", i)
-		if len(poly) < 4 {
-			report(p, "needs at least 4 points (CAP: closed ring), has %d", len(poly))
-		} else if poly[0] != poly[len(poly)-1] {
-			report(p, "must be closed: the last point must equal the first")
-		}
+		pg := make(cap.Polygon, len(poly))
 		for j, pt := range poly {
-			checkLatLon(report, fmt.Sprintf("%s[%d]", p, j), pt)
+			pg[j] = cap.Point{Lat: pt.Lat, Lon: pt.Lon}
+		}
+		if err := cap.CheckPolygon(pg); err != nil {
+			report(fmt.Sprintf("area.polygons[%d]", i), "%v", err)
 		}
 	}
 	for i, c := range a.Circles {
-		p := fmt.Sprintf("area.circles[%d]", i)
-		checkLatLon(report, p+".center", c.Center)
-		if !(c.RadiusKm >= 0) || math.IsInf(c.RadiusKm, 0) {
-			report(p+".radiusKm", "must be a finite number ≥ 0")
+		centre := cap.Point{Lat: c.Center.Lat, Lon: c.Center.Lon}
+		if err := cap.CheckCircle(cap.Circle{Center: centre, RadiusKM: c.RadiusKm}); err != nil {
+			p := fmt.Sprintf("area.circles[%d].radiusKm", i)
+			if cap.CheckCircle(cap.Circle{Center: centre, RadiusKM: 1}) != nil {
+				p = fmt.Sprintf("area.circles[%d].center", i) // the centre is what is wrong
+			}
+			report(p, "%v", err)
 		}
 	}
 	for i, g := range a.Geocodes {
@@ -514,15 +519,6 @@ func (r Rule) validateArea(report reportFunc) {
 		if strings.TrimSpace(g.Value) == "" {
 			report(p+".value", "is required")
 		}
-	}
-}
-
-func checkLatLon(report reportFunc, path string, p LatLon) {
-	if !(p.Lat >= -90 && p.Lat <= 90) {
-		report(path, "latitude %v is outside -90..90", p.Lat)
-	}
-	if !(p.Lon >= -180 && p.Lon <= 180) {
-		report(path, "longitude %v is outside -180..180", p.Lon)
 	}
 }
 

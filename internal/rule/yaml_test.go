@@ -9,11 +9,11 @@ import (
 )
 
 func TestParseYAMLExample(t *testing.T) {
-	b, err := os.ReadFile("testdata/rules_example.yaml")
+	b, err := os.ReadFile("../../examples/rules-full.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules, err := ParseYAML("rules_example.yaml", b)
+	rules, err := ParseYAML("rules-full.yaml", b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +137,31 @@ func TestParseYAMLErrors(t *testing.T) {
     levels:` + lv + `
 `,
 			want: []string{
-				`rules.yaml:5:40: rules[0].area.circles[0].center: latitude 95 is outside -90..90`,
-				`rules.yaml:5:76: rules[0].area.polygons[0]: needs at least 4 points (CAP: closed ring), has 3`,
+				`rules.yaml:5:40: rules[0].area.circles[0].center: centre (95,10): latitude out of range; the pair looks like lon,lat but CAP is lat,lon`,
+				`rules.yaml:5:76: rules[0].area.polygons[0]: has 3 points; a CAP polygon needs at least 4 (a triangle plus the closing point)`,
+			},
+		},
+		{
+			name: "degenerate areas: bow tie, four identical points, open ring, radius 0, negative radius",
+			yaml: `rules:
+  - id: x
+    kind: threshold
+    datastreams: [7]
+    area:
+      desc: x
+      polygons:
+        - [[31, 74], [32, 75], [31, 75], [32, 74], [31, 74]]
+        - [[31, 74], [31, 74], [31, 74], [31, 74]]
+        - [[31, 74], [31, 75], [32, 75], [32, 74]]
+      circles: [{center: [31, 74], radiusKm: 0}, {center: [31, 74], radiusKm: -2}]
+    levels:` + lv + `
+`,
+			want: []string{
+				`rules.yaml:8:11: rules[0].area.polygons[0]: crosses itself at 31.5,74.5 (edges 0 and 2)`,
+				`rules.yaml:9:11: rules[0].area.polygons[1]: has only 1 distinct point(s): it encloses no area`,
+				`rules.yaml:10:11: rules[0].area.polygons[2]: is not closed: the first point 31,74 differs from the last 32,74`,
+				`rules.yaml:11:46: rules[0].area.circles[0].radiusKm: radius 0 km: it must be greater than 0 (a circle of radius 0 reaches nobody)`,
+				`rules.yaml:11:79: rules[0].area.circles[1].radiusKm: radius -2 km: it must be a finite number, not negative`,
 			},
 		},
 		{

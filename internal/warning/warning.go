@@ -66,7 +66,9 @@ func (r *Runner) Rules() []rule.Rule {
 }
 
 // Load (re)loads the rules from the store when they changed, keeping the state of rules that
-// stay, and restores the saved state on first load.
+// stay, and restores the saved state on first load. A stored rule that no longer validates
+// (Apply refuses such rules; one saved by an earlier version may remain) is left out and
+// logged at level error as rule_not_loaded; the others load.
 func (r *Runner) Load(ctx context.Context) error {
 	rules, version, err := r.Store.LoadRules(ctx)
 	if err != nil {
@@ -79,7 +81,20 @@ func (r *Runner) Load(ctx context.Context) error {
 	}
 	e, err := rule.New(rules)
 	if err != nil {
-		return err
+		// a stored rule that this version refuses (say, an area that bounds nothing, saved
+		// before such areas were refused) stops alone: the others keep running
+		var ok []rule.Rule
+		for _, x := range rules {
+			if verr := x.Validate(); verr != nil {
+				r.log().Error("rule_not_loaded", "rule", x.ID, "err", verr)
+				continue
+			}
+			ok = append(ok, x)
+		}
+		if e, err = rule.New(ok); err != nil {
+			return err
+		}
+		rules = ok
 	}
 	var snap *rule.Snapshot
 	if r.engine != nil {

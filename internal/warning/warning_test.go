@@ -3,6 +3,7 @@ package warning_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,5 +86,43 @@ func TestForecastRuleIssuesWithLeadTime(t *testing.T) {
 	bad[1].Levels = []rule.Level{{Name: "High", Value: 300000, Severity: rule.Severe, Urgency: rule.Immediate, Certainty: rule.Observed, Event: "Flood"}}
 	if err := warning.Apply(ctx, st, bad); err == nil || !strings.Contains(err.Error(), "forecast") {
 		t.Errorf("mixed forecast/observed datastream: %v", err)
+	}
+}
+
+// A stored rule that no longer validates — a circle of radius 0 was accepted before degenerate
+// areas were refused — is left out with an error logged; the node's other rules still load.
+func TestLoadSkipsAStoredRuleThatNoLongerValidates(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := sqlite.NewAlerts(db)
+	parsed, err := rule.ParseYAML("rules.yaml", []byte(rules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := parsed[0]
+	old.ID, old.Area.Circles = "saved-before", []rule.Circle{{Center: rule.LatLon{Lat: 31.14, Lon: 72.15}, RadiusKm: 0}}
+	if err := warning.Apply(ctx, st, []rule.Rule{parsed[0], old}); err == nil || !strings.Contains(err.Error(), "area.circles[0].radiusKm: radius 0 km") {
+		t.Fatalf("Apply took a circle of radius 0: %v", err)
+	}
+	if err := st.SaveRules(ctx, []rule.Rule{parsed[0], old}); err != nil { // as an earlier version saved them
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	r := &warning.Runner{Store: st, Log: slog.New(slog.NewTextHandler(&log, nil))}
+	if err := r.Load(ctx); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if _, ok := r.Rule("trimmu-forecast"); !ok {
+		t.Error("the valid rule was not loaded")
+	}
+	if _, ok := r.Rule("saved-before"); ok {
+		t.Error("the rule with a circle of radius 0 was loaded")
+	}
+	if !strings.Contains(log.String(), "level=ERROR msg=rule_not_loaded rule=saved-before") {
+		t.Errorf("log: %s", log.String())
 	}
 }

@@ -247,6 +247,49 @@ func (s *Alerts) ActiveMessages(ctx context.Context, now time.Time, includeOpera
 	return out, err
 }
 
+// Feed implements alert.Store: the rule of what the feed shows and how it is dated is
+// alert.Store.Feed's, here in SQL, read from one snapshot.
+func (s *Alerts) Feed(ctx context.Context, now time.Time, keep time.Duration) ([]alert.Message, time.Time, error) {
+	if keep <= 0 {
+		keep = alert.DefaultFeedKeep
+	}
+	n, k := us(now), keep.Microseconds()
+	since := n - k // a Cancel or Update sent after since is still on the feed
+	// the candidates, each found by an index: (1) the latest message of each issued alert,
+	// (2) messages sent after since, (3) the message each of those replaced; then the rule
+	const where = `WHERE id IN (
+			SELECT max(m.id) FROM alert_messages m JOIN alerts a ON a.id = m.alert_id WHERE a.state = 'issued' GROUP BY m.alert_id
+			UNION SELECT id FROM alert_messages WHERE sent_us > ?
+			UNION SELECT (SELECT max(p.id) FROM alert_messages p WHERE p.alert_id = r.alert_id AND p.id < r.id) FROM alert_messages r WHERE r.sent_us > ?)
+		AND NOT operational AND sent_us <= ? AND (
+		(id = (SELECT max(l.id) FROM alert_messages l WHERE l.alert_id = alert_messages.alert_id) AND msg_type <> 'Cancel' AND expires_us > ?
+			AND EXISTS (SELECT 1 FROM alerts a WHERE a.id = alert_messages.alert_id AND a.state = 'issued'))
+		OR (msg_type IN ('Update', 'Cancel') AND sent_us > ?)
+		OR EXISTS (SELECT 1 FROM alert_messages r WHERE r.id = (SELECT min(x.id) FROM alert_messages x WHERE x.alert_id = alert_messages.alert_id AND x.id > alert_messages.id)
+			AND r.sent_us > ?))
+		ORDER BY sent_us DESC, id DESC`
+	// every instant at or before now when the feed's content could have changed (none is
+	// ever removed); a feed that never had an entry dates from the store's creation. Each
+	// maximum is read backwards along an index, to the first public message.
+	const high = `SELECT coalesce((SELECT max(v) FROM (
+		SELECT (SELECT sent_us FROM alert_messages WHERE sent_us <= ? AND NOT operational ORDER BY sent_us DESC LIMIT 1) AS v
+		UNION ALL SELECT (SELECT expires_us FROM alert_messages WHERE expires_us <= ? AND NOT operational ORDER BY expires_us DESC LIMIT 1)
+		UNION ALL SELECT (SELECT sent_us FROM alert_messages WHERE sent_us <= ? AND NOT operational AND msg_type IN ('Update', 'Cancel') ORDER BY sent_us DESC LIMIT 1) + ?) AS events),
+		(SELECT min(applied_at) * 1000000 FROM schema_migrations), 0)`
+	var out []alert.Message
+	var updated int64
+	err := s.eng.Read(ctx, func(tx Tx) (err error) {
+		if out, err = messages(ctx, tx, where, since, since, n, n, since, since); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, high, n, n, since, k).Scan(&updated)
+	})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return out, time.UnixMicro(updated).UTC(), nil
+}
+
 // MessageByIdentifier implements alert.Store.
 func (s *Alerts) MessageByIdentifier(ctx context.Context, identifier string) (*alert.Message, error) {
 	var ms []alert.Message

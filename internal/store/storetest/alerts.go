@@ -22,6 +22,7 @@ func RunAlerts(t *testing.T, open func(t *testing.T) (alert.Store, warning.Store
 		{"Lifecycle", testAlertLifecycle},
 		{"ActiveAndExpired", testAlertActive},
 		{"List", testAlertList},
+		{"Feed", testAlertFeed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -369,5 +370,112 @@ func RunDatastreamLabel(t *testing.T, open func(t *testing.T) Stores) {
 	}
 	if _, _, err := l.DatastreamLabel(ctx(), 99); apperr.KindOf(err) != apperr.NotFound {
 		t.Errorf("label of a missing datastream: %v, want NotFound", err)
+	}
+}
+
+// The public feed: a Cancel and each Update stay beside what they replace for keep; the
+// feed's updated time never goes back, not after a Cancel empties it, not after everything
+// has left it; operational messages never show; a feed that never had an entry is dated by
+// the store's creation, not 1970.
+func testAlertFeed(t *testing.T, s alert.Store) {
+	const keep = 24 * time.Hour
+	base := time.Now().UTC().Truncate(time.Second).Add(time.Hour) // after the store's creation
+	feed := func(now time.Time) (string, time.Time) {
+		t.Helper()
+		ms, up, err := s.Feed(ctx(), now, keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range ms {
+			ids = append(ids, m.Identifier)
+		}
+		return fmt.Sprint(ids), up
+	}
+	ids, up := feed(base)
+	created := up
+	if ids != "[]" || up.Year() < 2000 || up.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("empty feed: %s updated %v, want the store's creation", ids, up)
+	}
+
+	mk := func(ruleID string, operational bool, at time.Time) *alert.Alert {
+		a := newAlert(ruleID, at, operational)
+		id, err := s.CreateAlert(ctx(), a, alert.Transition{To: alert.Draft, At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.ID = id
+		return a
+	}
+	next := func(a *alert.Alert, ident string, typ cap.MsgType, at, exp time.Time) {
+		t.Helper()
+		from := a.State
+		a.State, a.Updated = alert.Issued, at
+		if typ == cap.MsgCancel {
+			a.State = alert.Cancelled
+		}
+		msg := &alert.Message{AlertID: a.ID, Identifier: ident, Sender: "rabta@example.org", Sent: at, Expires: exp, MsgType: typ,
+			Status: cap.StatusActual, Operational: a.Operational, Headline: ident, XML: []byte("<alert/>")}
+		if err := s.SaveAlert(ctx(), a, alert.Transition{From: from, To: a.State, At: at, Identifier: ident}, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := func(d time.Duration) time.Time { return base.Add(d) }
+
+	w := mk("warn", false, base)
+	next(w, "w1", cap.MsgAlert, m(0), m(6*time.Hour))
+	op := mk("ops", true, base)
+	next(op, "op1", cap.MsgAlert, m(time.Minute), m(6*time.Hour))
+	next(op, "op2", cap.MsgCancel, m(2*time.Minute), m(time.Hour))
+
+	steps := []struct {
+		at      time.Duration
+		do      func()
+		want    string
+		updated time.Duration
+	}{
+		{at: 0, want: "[w1]", updated: 0},
+		{at: 5 * time.Minute, want: "[w1]", updated: 0}, // the operational Cancel moves nothing
+		{at: 10 * time.Minute, do: func() { next(w, "w2", cap.MsgUpdate, m(10*time.Minute), m(6*time.Hour+10*time.Minute)) }, want: "[w2 w1]", updated: 10 * time.Minute},
+		{at: 20 * time.Minute, do: func() { next(w, "w3", cap.MsgCancel, m(20*time.Minute), m(time.Hour+20*time.Minute)) }, want: "[w3 w2 w1]", updated: 20 * time.Minute},
+		// the Cancel's own expiry (1 h) does not take it off: it stays for keep
+		{at: 2 * time.Hour, want: "[w3 w2 w1]", updated: time.Hour + 20*time.Minute},
+		// the Update's keep has passed: w1 (replaced by it) leaves; w2 stays beside the Cancel
+		{at: keep + 11*time.Minute, want: "[w3 w2]", updated: keep + 10*time.Minute},
+		// everything has left: updated is the last departure, never 1970, never earlier
+		{at: keep + 21*time.Minute, want: "[]", updated: keep + 20*time.Minute},
+		{at: 3 * keep, want: "[]", updated: keep + 20*time.Minute},
+	}
+	last := created
+	for _, st := range steps {
+		if st.do != nil {
+			st.do()
+		}
+		ids, up := feed(m(st.at))
+		if ids != st.want || !up.Equal(m(st.updated)) {
+			t.Errorf("at +%v: feed %s updated +%v, want %s updated +%v", st.at, ids, up.Sub(base), st.want, st.updated)
+		}
+		if up.Before(last) {
+			t.Errorf("at +%v: updated went back from %v to %v", st.at, last, up)
+		}
+		last = up
+		// the same stored data gives the same answer (what a restart or another process sees)
+		if ids2, up2 := feed(m(st.at)); ids2 != ids || !up2.Equal(up) {
+			t.Errorf("at +%v: a second read differs: %s %v", st.at, ids2, up2)
+		}
+	}
+
+	// an alert that simply expires leaves at its expiry, and updated says so
+	x := mk("expires", false, m(3*keep))
+	next(x, "x1", cap.MsgAlert, m(3*keep), m(3*keep+time.Hour))
+	if ids, up := feed(m(3*keep + 30*time.Minute)); ids != "[x1]" || !up.Equal(m(3*keep)) {
+		t.Errorf("before expiry: %s %v", ids, up.Sub(base))
+	}
+	if ids, up := feed(m(3*keep + 2*time.Hour)); ids != "[]" || !up.Equal(m(3*keep+time.Hour)) {
+		t.Errorf("after expiry: %s +%v, want [] at the expiry", ids, up.Sub(base))
+	}
+	// keep 0 means the default, 24 h
+	if ms, _, err := s.Feed(ctx(), m(keep+15*time.Minute), 0); err != nil || len(ms) != 2 {
+		t.Errorf("default keep: %d messages, %v", len(ms), err)
 	}
 }

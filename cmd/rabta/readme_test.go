@@ -1,0 +1,410 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The README's commands, and every file under examples/, are run the way a user runs them.
+// Each shell command in a README code block must be in readmeCommands; TestReadmeCommands
+// fails when the README gains a command this table does not cover (or the table keeps one the
+// README lost), and runs the tour literally against a real node.
+
+// readmeCommand says how one README command is exercised: by the tour (run literally, see
+// TestReadmeCommands) with the outcome it must have, or by another test of this package that
+// runs it (by: the test's name; marker: a string that test's source must contain).
+type readmeCommand struct {
+	status int    // curl: the HTTP status; 0: the command must exit 0
+	exit   int    // other commands: the exit status (default 0)
+	want   string // in the output
+	by     string // run by this test instead of the tour
+	marker string // ... whose source contains this
+	why    string // why it is not run by a test at all (by == "")
+}
+
+// readmeCommands maps each README command (white space collapsed) to how it is exercised.
+var readmeCommands = map[string]readmeCommand{
+	`go run ./cmd/rabta serve --demo`: {by: "TestDemo", marker: `"--demo"`},
+	`bash scripts/test.sh`:            {why: "the test runner itself: running it from a test would run the suite inside the suite (CI runs it)"},
+
+	`K="Authorization: Bearer $RABTA_ADMIN_KEY"`: {},
+	`curl -s localhost:8080/v1.1/api`:            {status: 200, want: `"openapi"`},
+	`curl -s localhost:8080/v1.1/`:               {status: 200, want: `"conformance"`},
+	`curl -sG localhost:8080/v1.1/Things --data-urlencode "\$filter=properties/river eq 'Chenab'" --data-urlencode '$select=name'`:       {status: 200, want: `"name":"Khanki Headworks"`},
+	`curl -sG localhost:8080/v1.1/Things --data-urlencode "\$filter=properties/pdmaName eq 'Khanki'"`:                                    {status: 200, want: `"Datastreams"`},
+	`curl -sG 'localhost:8080/v1.1/Datastreams(8)/Observations' --data-urlencode '$filter=phenomenonTime ge 2026-01-01T00:00:00Z'`:       {status: 200, want: `"result":150000`},
+	`curl -sG localhost:8080/v1.1/Locations --data-urlencode "\$filter=geo.distance(location, geography'POINT(74.34 31.55)') lt 0.5"`:    {status: 200, want: `"name":"Lahore gauge site"`},
+	`curl -s -H "$K" localhost:8080/v1.1/Things -d '{"name":"Jhang gauge","description":"Chenab at Jhang",`:                              {status: 201, want: `"Jhang gauge"`},
+	`curl -s -H "$K" localhost:8080/v1.1/CreateObservations -d '[{"Datastream":{"@iot.id":1},`:                                           {status: 201, want: `Observations(`},
+	`go run ./cmd/rabta import observations internal/sensing/testdata/pdma_excerpt.csv`:                                                  {exit: 1, want: `already present`}, // the excerpt's other stations have no datastream here: those rows are refused, and the command says so with exit status 1
+	`go run ./cmd/rabta keys create --org ndma --role operator`:                                                                          {want: "rbt_"},
+	`curl -s localhost:8080/api/v1/qc/silent`:                                                                                            {status: 200},
+	`mosquitto_pub -u logger -P "$RABTA_ADMIN_KEY" -q 1 -t rabta/local/ingest/1 -m 1001480`:                                              {},
+	`mosquitto_sub -u me -P "$RABTA_ADMIN_KEY" -t 'v1.1/Datastreams(1)/Observations'`:                                                    {want: `1001480`},
+	`go run ./cmd/rabta rules apply examples/rules.yaml`:                                                                                 {want: "2 rules applied from examples/rules.yaml"},
+	`curl -s localhost:8080/cap/alerts.atom`:                                                                                             {status: 200, want: "<feed"},
+	`curl -s -H "$K" 'localhost:8080/api/v1/alerts?state=draft'`:                                                                         {status: 200, want: `"state": "draft"`},
+	`curl -s -H "$K" -X POST localhost:8080/api/v1/alerts/3/approve -d '{"why":"confirmed by the gauge reader"}'`:                        {status: 200, want: `"state": "issued"`},
+	`go run ./cmd/rabta import villages examples/villages.csv`:                                                                           {want: "4 villages imported, 0 rows refused"},
+	`go run ./cmd/rabta import subscribers --org pdma examples/subscribers.csv`:                                                          {want: "4 subscribers imported, 0 rows refused"},
+	`curl -s -H "$K" localhost:8080/api/v1/subscribers -d '{"name":"Ayesha","language":"ur","place":"district:Lahore",`:                  {status: 201, want: `"Ayesha"`},
+	`curl -s -H "$K" localhost:8080/api/v1/impact -d '{"desc":"Khanki","circles":[{"center":{"lat":32.40,"lon":73.97},"radiusKm":25}]}'`: {status: 200, want: `"people"`},
+	`curl -s -H "$K" localhost:8080/api/v1/alerts/3/deliveries`:                                                                          {status: 200},
+	`curl -s localhost:8080/metrics`:                          {status: 200, want: "rabta_"},
+	`go run ./cmd/rabta backup /backups/rabta-$(date +%F).db`: {},
+}
+
+// docsCurls maps each curl command of docs/*.md addressed to a node (localhost:8080), by file
+// and first line, to the outcome it must have when TestReadmeCommands runs it after the
+// README's tour (with $KEY the admin key, and alerts/7 the tour's alert, by then issued).
+// A docs command not in this table fails the test. (curl commands to other hosts, such as
+// docs/webhooks.md's POST to a partner's endpoint, are the partner's to run.)
+var docsCurls = map[string]readmeCommand{
+	`alerts.md: curl -s localhost:8080/cap/alerts.atom`:                                                                                                          {status: 200, want: "<cap:msgType>Alert</cap:msgType>"},
+	`alerts.md: curl -s -H "Authorization: Bearer $KEY" 'localhost:8080/api/v1/alerts?state=draft'`:                                                              {status: 200, want: `"value"`},
+	`alerts.md: curl -s -H "Authorization: Bearer $KEY" -X POST localhost:8080/api/v1/alerts/7/approve -d '{"why":"checked"}'`:                                   {status: 409, want: "has no draft to approve (state issued)"}, // the tour approved it
+	`sensorthings.md: curl -s -H "$K" -H 'Content-Type: multipart/mixed; boundary=batch_1' --data-binary @examples/batch.multipart 'localhost:8080/v1.1/$batch'`: {status: 200, want: "HTTP/1.1 201 Created"},
+	`sensorthings.md: curl -s -H "$K" -H 'Content-Type: application/json' --data-binary @examples/batch.json 'localhost:8080/v1.1/$batch'`:                       {status: 200, want: `"status":201`},
+	`dissemination.md: curl -s -H "$K" localhost:8080/api/v1/impact -d '{"desc":"Khanki","circles":[{"center":{"lat":32.40,"lon":73.97},"radiusKm":25}]}'`:       {status: 200, want: `"people"`},
+}
+
+// shellCommands returns the commands of the shell code blocks (```sh, ```bash, ```shell) of a
+// Markdown file: comment lines dropped, a command continued over lines that end in "\" or
+// inside an open quote, a trailing "# comment" cut.
+func shellCommands(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	in := false
+	var cur strings.Builder
+	var q byte // the quote open at the end of the last line
+	for _, line := range strings.Split(string(b), "\n") {
+		trim := strings.TrimSpace(line)
+		if strings.HasPrefix(trim, "```") {
+			lang := strings.TrimPrefix(trim, "```")
+			if !in && (lang == "sh" || lang == "bash" || lang == "shell") {
+				in = true
+			} else if in {
+				in = false
+			}
+			continue
+		}
+		if !in {
+			continue
+		}
+		if cur.Len() == 0 && (trim == "" || strings.HasPrefix(trim, "#")) {
+			continue
+		}
+		code, open := cutComment(line, q)
+		q = open
+		if cur.Len() > 0 {
+			cur.WriteString("\n")
+		}
+		cur.WriteString(code)
+		if open != 0 || strings.HasSuffix(strings.TrimRight(code, " "), "\\") {
+			continue
+		}
+		out = append(out, strings.TrimSpace(cur.String()))
+		cur.Reset()
+	}
+	return out
+}
+
+// cutComment cuts a "# comment" that starts outside quotes, given the quote q open at the
+// start of the line (0 for none); it returns the quote still open at its end (the command
+// goes on).
+func cutComment(line string, q byte) (string, byte) {
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case q != 0:
+			if c == q {
+				q = 0
+			} else if c == '\\' && q == '"' {
+				i++
+			}
+		case c == '\'' || c == '"':
+			q = c
+		case c == '\\':
+			i++
+		case c == '#' && (i == 0 || line[i-1] == ' '):
+			return strings.TrimRight(line[:i], " "), 0
+		}
+	}
+	return line, q
+}
+
+// key is the table's key for a command: its first line, white space collapsed, without a
+// trailing "\".
+func key(cmd string) string {
+	first, _, _ := strings.Cut(cmd, "\n")
+	return strings.Join(strings.Fields(strings.TrimSuffix(strings.TrimSpace(first), "\\")), " ")
+}
+
+// testSources returns the source of every test function of this package by name.
+func testSources(t *testing.T) map[string]string {
+	t.Helper()
+	fset := token.NewFileSet()
+	files, _ := filepath.Glob("*_test.go")
+	out := map[string]string{}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file, err := parser.ParseFile(fset, f, src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range file.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && strings.HasPrefix(fn.Name.Name, "Test") {
+				out[fn.Name.Name] = string(src[fset.Position(fn.Pos()).Offset:fset.Position(fn.End()).Offset])
+			}
+		}
+	}
+	return out
+}
+
+// TestReadmeCommands holds readmeCommands to the README, checks the commands run by other
+// tests are there, and runs the tour block literally against a real node, each command with
+// the outcome the table gives; then the curl commands of docs/*.md (docsCurls). What is
+// changed before running, and why:
+//   - "go run ./cmd/rabta" is the binary built for the tests (the same main package);
+//   - localhost:8080 and the MQTT port are the test node's (it listens on free ports);
+//   - the working directory is a scratch one, with the repository's examples/ and internal/
+//     linked in, and the node's data in ./rabta-data (the default the commands use);
+//   - curl gets -w to print the status; mosquitto_sub gets -C 1 -W 30 and runs in the
+//     background, so that it returns after one message; /backups/ is a scratch folder;
+//   - "alerts/3" is the draft the rules of examples/rules.yaml make on this node: before the
+//     tour the node gets the demo's Khanki gauge (8 datastreams, the 8th the discharge the
+//     rules watch), and after "rules apply" a reading over its first level.
+func TestReadmeCommands(t *testing.T) {
+	cmds := shellCommands(t, "../../README.md")
+	seen := map[string]bool{}
+	for _, c := range cmds {
+		k := key(c)
+		seen[k] = true
+		if _, ok := readmeCommands[k]; !ok {
+			t.Errorf("README command not exercised by any test; add it to readmeCommands (and run it):\n%s", c)
+		}
+	}
+	srcs := testSources(t)
+	for k, rc := range readmeCommands {
+		if !seen[k] {
+			t.Errorf("readmeCommands has a command the README no longer has:\n%s", k)
+		}
+		if rc.by != "" && !strings.Contains(srcs[rc.by], rc.marker) {
+			t.Errorf("%s is said to be run by %s, whose source lacks %s", k, rc.by, rc.marker)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	needMosquitto(t)
+
+	tmp := t.TempDir()
+	for _, d := range []string{"examples", "internal"} {
+		abs, _ := filepath.Abs(filepath.Join("..", "..", d))
+		if err := os.Symlink(abs, filepath.Join(tmp, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(tmp, "backups"), 0o755)
+	dataDir := filepath.Join(tmp, "rabta-data")
+	p := start(t, dataDir, []string{"RABTA_ADMIN_KEY=" + adminKey})
+	host := strings.TrimPrefix(p.base, "http://")
+	mqttHost, mqttPort, _ := net.SplitHostPort(p.mqtt)
+	env := append(append(os.Environ(), "RABTA_ADMIN_KEY="+adminKey), storeEnv(t, dataDir, nil)...)
+
+	// what a demo node has: the Khanki gauge with 8 datastreams (the 8th the discharge
+	// examples/rules.yaml watches), a reading on it, and a site near Lahore
+	var dss []string
+	for i := 1; i <= 8; i++ {
+		dss = append(dss, fmt.Sprintf(`{"name":"Khanki %d","description":"d","observationType":"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
+		 "unitOfMeasurement":{"name":"cusec","symbol":"[cft_i]/s","definition":"x"},"Sensor":{"name":"s%d","description":"s","encodingType":"text/html","metadata":"x"},
+		 "ObservedProperty":{"name":"Discharge %d","definition":"d","description":"d"}}`, i, i, i))
+	}
+	gauge := `{"name":"Khanki Headworks","description":"gauge","properties":{"pdmaName":"Khanki","river":"Chenab"},
+	 "Locations":[{"name":"Lahore gauge site","description":"site","encodingType":"application/geo+json","location":{"type":"Point","coordinates":[74.30,31.60]}}],
+	 "Datastreams":[` + strings.Join(dss, ",") + `]}`
+	if st, b := p.req("POST", "/v1.1/Things", adminKey, gauge); st != 201 {
+		t.Fatalf("seed the gauge: %d %s", st, b)
+	}
+	if st, b := p.req("POST", "/v1.1/Observations", adminKey, `{"Datastream":{"@iot.id":8},"phenomenonTime":"2026-02-01T00:00:00Z","result":150000}`); st != 201 {
+		t.Fatalf("seed a reading: %d %s", st, b)
+	}
+
+	var vars []string // assignments, carried to every later command
+	draft := ""
+	var subOut chan string
+	lastPub := "" // the README's last mosquitto_pub, repeated once mosquitto_sub listens
+	for _, c := range cmds {
+		k := key(c)
+		rc := readmeCommands[k]
+		if rc.by != "" || rc.why != "" {
+			continue
+		}
+		run := strings.ReplaceAll(c, "go run ./cmd/rabta", binary)
+		run = strings.ReplaceAll(run, "localhost:8080", host)
+		run = strings.ReplaceAll(run, "/backups/", "backups/")
+		if draft != "" {
+			run = strings.ReplaceAll(run, "/alerts/3/", "/alerts/"+draft+"/")
+		}
+		if regexp.MustCompile(`^[A-Z_]+=`).MatchString(run) {
+			vars = append(vars, run)
+			continue
+		}
+		curl := strings.HasPrefix(run, "curl ")
+		if curl {
+			run += ` -w '\n%{http_code}'`
+		}
+		if strings.HasPrefix(run, "mosquitto_") {
+			run = strings.Replace(run, " -u ", " -h "+mqttHost+" -p "+mqttPort+" -u ", 1)
+		}
+		script := strings.Join(append(append([]string{}, vars...), run), "\n")
+		if strings.HasPrefix(run, "mosquitto_sub") {
+			// in the background: the publish before it is repeated once it listens
+			cmd := exec.Command("bash", "-c", strings.Replace(script, "mosquitto_sub ", "mosquitto_sub -C 1 -W 30 ", 1))
+			cmd.Dir, cmd.Env = tmp, env
+			subOut = make(chan string, 1)
+			go func() { out, _ := cmd.CombinedOutput(); subOut <- string(out) }()
+			time.Sleep(time.Second)
+			pubScript := strings.Join(append(append([]string{}, vars...), strings.Replace(lastPub, " -u ", " -h "+mqttHost+" -p "+mqttPort+" -u ", 1)), "\n")
+			if out, err := runBash(tmp, env, pubScript); err != nil {
+				t.Errorf("mosquitto_pub again: %v %s", err, out)
+			}
+			select {
+			case out := <-subOut:
+				if !strings.Contains(out, rc.want) {
+					t.Errorf("%s\n→ %s\nwant %q", c, out, rc.want)
+				}
+			case <-time.After(40 * time.Second):
+				t.Errorf("%s: nothing received", c)
+			}
+			continue
+		}
+		if strings.HasPrefix(run, "mosquitto_pub") {
+			lastPub = c
+		}
+		out, err := runBash(tmp, env, script)
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		switch {
+		case curl:
+			body, status, _ := cutLast(out)
+			if code != 0 || status != fmt.Sprint(rc.status) || !strings.Contains(body, rc.want) {
+				t.Errorf("%s\n→ exit %d, HTTP %s: %s\nwant HTTP %d with %q", c, code, status, body, rc.status, rc.want)
+			}
+		case code != rc.exit || !strings.Contains(out, rc.want):
+			t.Errorf("%s\n→ exit %d: %s\nwant exit %d with %q", c, code, out, rc.exit, rc.want)
+		}
+		if strings.Contains(k, "rules apply examples/rules.yaml") {
+			draft = waitDraft(t, p)
+		}
+	}
+	// the docs' curl commands to a node
+	docs, _ := filepath.Glob("../../docs/*.md")
+	vars = append(vars, "KEY="+adminKey)
+	ran := map[string]bool{}
+	for _, d := range docs {
+		for _, c := range shellCommands(t, d) {
+			if !strings.HasPrefix(c, "curl ") || !strings.Contains(c, "localhost:8080") {
+				continue
+			}
+			k := filepath.Base(d) + ": " + key(c)
+			rc, ok := docsCurls[k]
+			if !ok {
+				t.Errorf("%s: a curl command no test runs; add it to docsCurls:\n%s", filepath.Base(d), c)
+				continue
+			}
+			ran[k] = true
+			run := strings.ReplaceAll(c, "localhost:8080", host)
+			run = strings.ReplaceAll(run, "/alerts/7/", "/alerts/"+draft+"/")
+			out, err := runBash(tmp, env, strings.Join(append(append([]string{}, vars...), run+` -w '\n%{http_code}'`), "\n"))
+			body, status, _ := cutLast(out)
+			if err != nil || status != fmt.Sprint(rc.status) || !strings.Contains(body, rc.want) {
+				t.Errorf("%s\n→ %v, HTTP %s: %s\nwant HTTP %d with %q", k, err, status, body, rc.status, rc.want)
+			}
+		}
+	}
+	for k := range docsCurls {
+		if !ran[k] {
+			t.Errorf("docsCurls has a command the docs no longer have: %s", k)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(tmp, "backups", "rabta-*.db")); len(files) != 1 {
+		t.Errorf("backup: %v", files)
+	}
+	p.stop()
+}
+
+func runBash(dir string, env []string, script string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", "set -o pipefail\n"+script)
+	cmd.Dir, cmd.Env = dir, env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// cutLast splits curl's output into the body and the status line -w added.
+func cutLast(out string) (body, last string, ok bool) {
+	i := strings.LastIndex(out, "\n")
+	if i < 0 {
+		return "", out, false
+	}
+	return out[:i], strings.TrimSpace(out[i+1:]), true
+}
+
+// waitDraft posts readings over the first level of examples/rules.yaml's rule (every 2 s:
+// the running node loads applied rules on its next tick, and a reading that came before
+// counts for nothing) until its draft is there; it returns the alert's id.
+func waitDraft(t *testing.T, p *proc) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var posted time.Time
+	for time.Now().Before(deadline) {
+		if time.Since(posted) > 2*time.Second {
+			posted = time.Now()
+			at := posted.UTC().Format(time.RFC3339Nano)
+			if st, b := p.req("POST", "/v1.1/Observations", adminKey, `{"Datastream":{"@iot.id":8},"phenomenonTime":"`+at+`","result":150000}`); st != 201 {
+				t.Fatalf("a reading over the first level: %d %s", st, b)
+			}
+		}
+		_, b := p.req("GET", "/api/v1/alerts?state=draft", adminKey, "")
+		var v struct {
+			Value []struct {
+				ID   int64  `json:"id"`
+				Rule string `json:"rule"`
+			} `json:"value"`
+		}
+		json.Unmarshal([]byte(b), &v)
+		for _, a := range v.Value {
+			if a.Rule == "chenab-khanki-flood" {
+				return fmt.Sprint(a.ID)
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("no draft from examples/rules.yaml\n%s", p.stderr)
+	return ""
+}

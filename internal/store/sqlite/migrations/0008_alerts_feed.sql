@@ -1,0 +1,3 @@
+-- The indexes the public CAP feed reads by, written once in store/sqlq/ddl/alerts_feed.sql and
+-- spelled for this engine by sqlq.Migrate.
+--include alerts_feed
