@@ -17,7 +17,7 @@ import (
 	"github.com/rabta/rabta/internal/store/storetest"
 )
 
-// A store made before the MultiDatastream migration (0008: the partitioned observations
+// A store made before the MultiDatastream migration (0009: the partitioned observations
 // table altered in place) keeps its observations in their partitions, and takes Observations
 // of MultiDatastreams after it; the table refuses a row with neither stream or both.
 func TestMigrateToMultiDatastreams(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
-// A store made before the MultiDatastream migration (0007: observations copied into a table
+// A store made before the MultiDatastream migration (0009: observations copied into a table
 // whose datastream_id may be NULL) keeps every observation, id and index, and takes
 // Observations of MultiDatastreams after it.
 func TestMigrateToMultiDatastreams(t *testing.T) {
@@ -24,7 +24,7 @@ func TestMigrateToMultiDatastreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// the schema as the migrations before 0007 left it, and some data in it
+	// the schema as the migrations before it left it, and some data in it
 	names, _ := fs.Glob(migrations, "migrations/*.sql")
 	exec := func(q string, args ...any) {
 		t.Helper()
