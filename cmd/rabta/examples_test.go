@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -55,13 +56,26 @@ func TestExamples(t *testing.T) {
 					t.Errorf("rabta rules apply: %v %s%s, want %q", err, out, errOut, want)
 				}
 				out, _, err = rabta(t, "rules", "list", "--data-dir", cli)
-				var listed []rule.Rule
+				var listed []any
 				if err != nil || json.Unmarshal([]byte(out), &listed) != nil || len(listed) != len(rules) {
 					t.Errorf("rabta rules list after apply: %v, %d rules, want %d\n%s", err, len(listed), len(rules), out)
 				}
 				st, body := p.req("PUT", "/api/v1/rules", adminKey, string(b))
 				if st != 200 || !strings.Contains(body, fmt.Sprintf(`"applied": %d`, len(rules))) {
 					t.Errorf("PUT /api/v1/rules: %d %s", st, body)
+				}
+				// the list shows the rules as written, exactly as GET /api/v1/rules does
+				// (rule.View: "6h", not 21600000000000)
+				st, body = p.req("GET", "/api/v1/rules", adminKey, "")
+				var api struct{ Value []any }
+				if st != 200 || json.Unmarshal([]byte(body), &api) != nil {
+					t.Fatalf("GET /api/v1/rules: %d %s", st, body)
+				}
+				if !reflect.DeepEqual(listed, api.Value) {
+					t.Errorf("rabta rules list differs from GET /api/v1/rules:\n%s\n%s", out, body)
+				}
+				if regexp.MustCompile(`"(window|hold|clearHold|maxGap|horizon)": \d`).MatchString(out) {
+					t.Errorf("rabta rules list shows a duration in nanoseconds:\n%s", out)
 				}
 			case name == "villages.csv":
 				out, errOut, err := rabta(t, "import", "villages", "--data-dir", cli, "--quiet", path)

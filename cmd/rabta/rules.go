@@ -14,7 +14,8 @@ import (
 )
 
 // rules applies a YAML rules file to the node's store (a running node picks it up within
-// seconds), or lists the rules applied.
+// seconds), or lists the rules applied: a JSON array of rule.View, the rules as written in a
+// rules file (durations "6h", hysteresis "5%"), as GET /api/v1/rules shows them.
 func rules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "apply" && args[0] != "list") {
 		return errors.New("usage: rabta rules apply [--data-dir DIR] FILE | rabta rules list")
@@ -53,9 +54,14 @@ func rules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		views := []rule.View{}
+		for _, r := range rs {
+			views = append(views, r.View())
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rs)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(views)
 	}
 	if err := warning.Apply(ctx, store, parsed); err != nil {
 		return err

@@ -424,9 +424,9 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	out := []ruleView{}
+	out := []rule.View{}
 	for _, r := range rules {
-		out = append(out, viewRule(r))
+		out = append(out, r.View())
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }

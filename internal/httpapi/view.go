@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"strings"
 	"time"
 
 	"github.com/rabta/rabta/internal/cap"
@@ -13,7 +12,8 @@ import (
 // empty values left out rather than written as null, "" or a zero time; times in RFC 3339.
 // The domain types (cap.Alert, rule.Rule) are not written directly: their JSON is also what
 // the store keeps (alerts.draft, rules.body), and that stored shape must stay readable. The
-// view types here are the API's shape, converted from them.
+// view types here are the API's shape, converted from them; a rule's is rule.View, which
+// rabta rules list prints too.
 
 // rfc3339 returns t for JSON, or nil for a zero time (so that omitempty leaves it out).
 func rfc3339(t time.Time) *time.Time {
@@ -107,75 +107,6 @@ func viewInfo(in *cap.Info) capInfoView {
 			av.Circles = append(av.Circles, rule.Circle{Center: rule.LatLon{Lat: c.Center.Lat, Lon: c.Center.Lon}, RadiusKm: c.RadiusKM})
 		}
 		v.Areas = append(v.Areas, av)
-	}
-	return v
-}
-
-// ruleView is a rule as the API shows it: the fields and forms of a rules file (docs/rules.md),
-// so that what GET /api/v1/rules returns reads like what was applied — durations as Go
-// durations ("6h", "90m"), hysteresis as "5%" or "10000", zero values left out.
-type ruleView struct {
-	ID            string                   `json:"id"`
-	Name          string                   `json:"name,omitempty"`
-	Kind          rule.Kind                `json:"kind"`
-	Datastreams   []int64                  `json:"datastreams"`
-	Aggregate     rule.Aggregate           `json:"aggregate,omitempty"`
-	Count         int                      `json:"count,omitempty"`
-	Forecast      bool                     `json:"forecast,omitempty"`
-	Horizon       string                   `json:"horizon,omitempty"`
-	Window        string                   `json:"window,omitempty"`
-	MaxGap        string                   `json:"maxGap,omitempty"`
-	Direction     rule.Direction           `json:"direction,omitempty"`
-	Levels        []rule.Level             `json:"levels,omitempty"`
-	Hysteresis    string                   `json:"hysteresis,omitempty"`
-	Hold          string                   `json:"hold,omitempty"`
-	ClearHold     string                   `json:"clearHold,omitempty"`
-	IgnoreSuspect bool                     `json:"ignoreSuspect,omitempty"`
-	Area          *ruleAreaView            `json:"area,omitempty"`
-	AutoIssue     bool                     `json:"autoIssue,omitempty"`
-	Status        rule.Status              `json:"status,omitempty"`
-	Audience      string                   `json:"audience,omitempty"`
-	Templates     map[string]rule.Template `json:"templates,omitempty"`
-	Operational   bool                     `json:"operational,omitempty"`
-}
-
-// ruleAreaView is rule.Area with an empty description left out.
-type ruleAreaView struct {
-	Desc     string          `json:"desc,omitempty"`
-	Polygons [][]rule.LatLon `json:"polygons,omitempty"`
-	Circles  []rule.Circle   `json:"circles,omitempty"`
-	Geocodes []rule.Geocode  `json:"geocodes,omitempty"`
-}
-
-// duration writes d as a Go duration without zero units ("6h", "1h30m", "90s"), "" for 0.
-func duration(d time.Duration) string {
-	if d == 0 {
-		return ""
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
-func viewRule(r rule.Rule) ruleView {
-	v := ruleView{ID: r.ID, Name: r.Name, Kind: r.Kind, Datastreams: r.Datastreams, Aggregate: r.Aggregate, Count: r.Count,
-		Forecast: r.Forecast, Horizon: duration(r.Horizon), Window: duration(r.Window), MaxGap: duration(r.MaxGap),
-		Direction: r.Direction, Levels: r.Levels, Hold: duration(r.Hold), ClearHold: duration(r.ClearHold),
-		IgnoreSuspect: r.IgnoreSuspect, AutoIssue: r.AutoIssue, Status: r.Status, Audience: r.Audience, Templates: r.Templates,
-		Operational: r.Operational}
-	if v.Datastreams == nil {
-		v.Datastreams = []int64{}
-	}
-	if r.Hysteresis.Value != 0 {
-		v.Hysteresis = r.Hysteresis.String()
-	}
-	if a := r.Area; a.Desc != "" || len(a.Polygons)+len(a.Circles)+len(a.Geocodes) > 0 {
-		v.Area = &ruleAreaView{Desc: a.Desc, Polygons: a.Polygons, Circles: a.Circles, Geocodes: a.Geocodes}
 	}
 	return v
 }

@@ -72,7 +72,7 @@ func toJSON(doc []byte) ([]byte, error) {
 // Style reports where a JSON body of /api/v1 breaks the API's one JSON style: a key that
 // starts with an upper-case letter (a Go field name leaking out), a null (empty values are
 // left out), or a zero time ("0001-01-01T00:00:00Z"; times are RFC 3339 and absent when
-// unknown). Each problem is given as its JSON path ("$.value[0].draft.infos[0].Language").
+// unknown), or a top-level array (a list is {"value": [...]}). Each problem is given as its JSON path ("$.value[0].draft.infos[0].Language").
 // A body that is not JSON is itself a problem.
 func Style(body []byte) []string {
 	var v any
@@ -103,6 +103,9 @@ func Style(body []byte) []string {
 				}
 			}
 		}
+	}
+	if _, ok := v.([]any); ok {
+		out = append(out, `$: a bare array; a list is {"value": [...]}`)
 	}
 	walk("$", v)
 	return out

@@ -75,7 +75,9 @@ func TestStyle(t *testing.T) {
 		want []string
 	}{
 		{`{"id": 1, "draft": {"infos": [{"language": "en", "expires": "2026-01-01T00:00:00Z"}]}, "value": [], "ok": true}`, nil},
-		{`[{"datastream": 1, "lastSeen": "2026-01-01T00:00:00+05:00"}]`, nil},
+		{`{"value": [{"datastream": 1, "lastSeen": "2026-01-01T00:00:00+05:00"}]}`, nil},
+		{`[{"datastream": 1}]`, []string{`$: a bare array; a list is {"value": [...]}`}},
+		{`[]`, []string{`$: a bare array; a list is {"value": [...]}`}},
 		{`{"draft": {"infos": [{"Language": "en"}]}}`, []string{"$.draft.infos[0].Language: key starts with an upper-case letter"}},
 		{`{"value": [{"eventCodes": null}]}`, []string{"$.value[0].eventCodes: null"}},
 		{`{"expires": "0001-01-01T00:00:00Z"}`, []string{"$.expires: zero time 0001-01-01T00:00:00Z"}},

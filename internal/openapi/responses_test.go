@@ -1,12 +1,15 @@
 package openapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -29,8 +32,12 @@ import (
 const adminKey = "openapi-test-admin-key-0123456789"
 
 func init() {
-	// Bodies that are not JSON are checked for their content type only.
-	for _, ct := range []string{"application/cap+xml", "application/atom+xml", "text/html"} {
+	// Bodies that are not JSON are checked for their content type only. kin-openapi has no
+	// decoder for multipart/mixed (its multipart support is multipart/form-data, whose parts
+	// it maps to schema properties): a $batch in that format is checked here for its status
+	// and content type, and its parts by multipartStatuses below and by the batch tests of
+	// internal/sensorthings.
+	for _, ct := range []string{"application/cap+xml", "application/atom+xml", "text/html", "multipart/mixed"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
 	}
 }
@@ -51,6 +58,8 @@ type checker struct {
 	keys  map[string]string // role → key; "" is no key
 	specs []*spec           // SensorThings first, then /api/v1 and /cap
 	n     int
+
+	lastHeader http.Header // of the last response
 }
 
 func newSpec(t *testing.T, name string, doc []byte) *spec {
@@ -96,6 +105,7 @@ func (c *checker) do(r req) (int, []byte) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	c.lastHeader = resp.Header
 	where := fmt.Sprintf("%s %s (%s) → %d %.300s", r.method, r.path, r.role, resp.StatusCode, body)
 
 	sp := c.specs[1]
@@ -135,6 +145,20 @@ func (c *checker) do(r req) (int, []byte) {
 		}
 	}
 	return resp.StatusCode, body
+}
+
+// resp is a response as mustResp returns it.
+type resp struct {
+	header http.Header
+	body   []byte
+}
+
+// mustResp is must, with the response's header too.
+func (c *checker) mustResp(want int, r req) resp {
+	c.t.Helper()
+	c.lastHeader = nil
+	b := c.must(want, r)
+	return resp{header: c.lastHeader, body: b}
 }
 
 // must sends r and fails the test unless the status is want.
@@ -360,8 +384,15 @@ var pathVar = regexp.MustCompile(`\{(\w+)\}`)
 // the id of one entity of each set.
 func sensorThings(c *checker) map[string]int64 {
 	t := c.t
-	c.must(200, req{role: "viewer", method: "GET", path: "/v1.1/"})
-	c.must(200, req{method: "GET", path: "/v1.1/api"})
+	// the service root points to this document (RFC 8631), which is where the link says
+	root := c.mustResp(200, req{role: "viewer", method: "GET", path: "/v1.1/"})
+	m := regexp.MustCompile(`^<([^>]+)>; rel="service-desc"$`).FindStringSubmatch(root.header.Get("Link"))
+	if m == nil || !strings.HasPrefix(m[1], c.base+"/") {
+		t.Fatalf("service root Link %q: want <%s/v1.1/api>; rel=\"service-desc\"", root.header.Get("Link"), c.base)
+	}
+	if doc := c.must(200, req{method: "GET", path: strings.TrimPrefix(m[1], c.base)}); !bytes.Contains(doc, []byte(`"openapi": "3.`)) {
+		t.Errorf("the service-desc link %s is no OpenAPI document: %.200s", m[1], doc)
+	}
 	// one of everything, by deep insert
 	thing := c.must(201, req{role: "operator", method: "POST", path: "/v1.1/Things", body: `{` + bodies["Things"] + `,
 		"Locations":[{` + bodies["Locations"] + `}],
@@ -404,6 +435,9 @@ func sensorThings(c *checker) map[string]int64 {
 			nav = parts[2]
 		}
 		for method := range item.Operations() {
+			if method != "GET" && strings.HasSuffix(p, "/$ref") {
+				continue // link writes: refWrites, below
+			}
 			switch method {
 			case "GET":
 				prop := "name"
@@ -527,7 +561,176 @@ func sensorThings(c *checker) map[string]int64 {
 		{"id":"3","method":"get","url":"Things(999999)"}]}`})
 	c.must(400, req{role: "operator", method: "POST", path: "/v1.1/$batch", body: `{"requests":[{"id":"1","method":"TRACE","url":"Things"}]}`, bad: true})
 	c.must(400, req{role: "operator", method: "POST", path: "/v1.1/$batch", body: `{"requests":1}`, bad: true})
+	batches(c, ids)
+	refWrites(c, ids)
 	return ids
+}
+
+// batches sends the batch formats beyond a plain JSON batch: atomicity groups, dependsOn and
+// Prefer: odata.continue-on-error in JSON; change sets and Content-ID references in
+// multipart/mixed.
+func batches(c *checker, ids map[string]int64) {
+	t := c.t
+	loc := "{" + bodies["Locations"] + "}"
+	b := c.must(200, req{role: "operator", method: "POST", path: "/v1.1/$batch", header: []string{"Prefer", "odata.continue-on-error"}, body: `{"requests":[
+		{"id":"t","atomicityGroup":"g","method":"post","url":"Things","body":{"name":"grouped","description":"batch"}},
+		{"id":"l","atomicityGroup":"g","method":"post","url":"$t/Locations","body":` + loc + `},
+		{"id":"o","atomicityGroup":"h","method":"post","url":"Things","body":{"name":"rolled back","description":"batch"}},
+		{"id":"bad","atomicityGroup":"h","method":"post","url":"Datastreams(999999)/Observations","body":{` + bodies["Observations"] + `}},
+		{"id":"dep","method":"get","url":"$t","dependsOn":["h"]},
+		{"id":"ok","method":"get","url":"$t/Locations","dependsOn":["g","l"]}]}`})
+	var out struct {
+		Responses []struct {
+			ID     string `json:"id"`
+			Status int    `json:"status"`
+		} `json:"responses"`
+	}
+	json.Unmarshal(b, &out)
+	var got []string
+	for _, r := range out.Responses {
+		got = append(got, fmt.Sprintf("%s:%d", r.ID, r.Status))
+	}
+	if want := "t:201 l:201 o:424 bad:404 dep:424 ok:200"; strings.Join(got, " ") != want {
+		t.Errorf("JSON batch with groups: %s, want %s\n%s", strings.Join(got, " "), want, b)
+	}
+
+	part := func(boundary, id, method, url, body string) string {
+		s := "--" + boundary + "\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+		if id != "" {
+			s += "Content-ID: " + id + "\r\n"
+		}
+		s += "\r\n" + method + " " + url + " HTTP/1.1\r\n"
+		if body != "" {
+			s += "Content-Type: application/json\r\n\r\n" + body + "\r\n"
+		} else {
+			s += "\r\n"
+		}
+		return s
+	}
+	mp := part("b", "thing", "POST", "Things", `{"name":"multipart","description":"batch"}`) +
+		"--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n" +
+		part("cs", "ds", "POST", "$thing/Datastreams", body("Datastreams", ids, "Thing")) +
+		part("cs", "obs", "POST", "$ds/Observations", fmt.Sprintf(`{%s,"FeatureOfInterest":{"@iot.id":%d}}`, bodies["Observations"], ids["FeaturesOfInterest"])) +
+		"--cs--\r\n" +
+		"--b\r\nContent-Type: multipart/mixed; boundary=cs2\r\n\r\n" +
+		part("cs2", "x", "POST", "Things", `{"name":"rolled back","description":"batch"}`) +
+		part("cs2", "y", "DELETE", "Things(999999)", "") +
+		"--cs2--\r\n" +
+		part("b", "", "GET", "$thing/Datastreams?$select=name", "") +
+		"--b--\r\n"
+	resp := c.mustResp(200, req{role: "operator", method: "POST", path: "/v1.1/$batch", ctype: "multipart/mixed; boundary=b", body: mp,
+		header: []string{"Prefer", "continue-on-error"}})
+	if s := multipartStatuses(t, resp.header.Get("Content-Type"), resp.body); s != "thing:201 [ds:201 obs:201] y:404 :200" {
+		t.Errorf("multipart batch: %s\n%s", s, resp.body)
+	}
+	if resp.header.Get("Preference-Applied") != "continue-on-error" {
+		t.Errorf("multipart batch: Preference-Applied %q", resp.header.Get("Preference-Applied"))
+	}
+	c.must(400, req{role: "operator", method: "POST", path: "/v1.1/$batch", ctype: "multipart/mixed", body: mp, bad: true})
+	c.must(400, req{role: "operator", method: "POST", path: "/v1.1/$batch", ctype: "multipart/mixed; boundary=b",
+		body: "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n" + part("cs", "", "GET", "Things", "") + "--cs--\r\n--b--\r\n"})
+}
+
+// multipartStatuses reads a multipart/mixed batch response: "<Content-ID>:<status>" per
+// part, a change set's in brackets.
+func multipartStatuses(t *testing.T, contentType string, body []byte) string {
+	t.Helper()
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "multipart/mixed" {
+		t.Fatalf("batch response Content-Type %q", contentType)
+	}
+	var read func(r io.Reader, boundary string) string
+	read = func(r io.Reader, boundary string) string {
+		var out []string
+		mr := multipart.NewReader(r, boundary)
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("batch response: %v", err)
+			}
+			pmt, pp, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+			if pmt == "multipart/mixed" {
+				out = append(out, "["+read(p, pp["boundary"])+"]")
+				continue
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(p), nil)
+			if err != nil || pmt != "application/http" {
+				t.Fatalf("batch response part %v: %v", p.Header, err)
+			}
+			resp.Body.Close()
+			out = append(out, fmt.Sprintf("%s:%d", p.Header.Get("Content-Id"), resp.StatusCode))
+		}
+		return strings.Join(out, " ")
+	}
+	return read(bytes.NewReader(body), params["boundary"])
+}
+
+// refWrites sends every link write the document lists (POST, PUT and DELETE on .../$ref)
+// with a success and each documented error. A POST or PUT links the entity already linked
+// (re-pointing a child to its own parent, or adding a link that exists: 204, nothing
+// changes); a DELETE removes a link (made first: a PUT of the entity above may have replaced
+// its links), is repeated (404: no such link), and the link is put back.
+func refWrites(c *checker, ids map[string]int64) {
+	sp := c.specs[0]
+	paths := sp.doc.Paths.InMatchingOrder()
+	sort.Strings(paths)
+	// the entity of a set that is linked to the one of another set in ids
+	of := func(set, parent string) int64 {
+		switch {
+		case set == "Observations" && parent == "MultiDatastreams":
+			return ids["multiObservation"]
+		}
+		return ids[set]
+	}
+	seg := regexp.MustCompile(`^/(\w+)\(\{id\}\)/(\w+)(\(\{linked\}\))?/\$ref$`)
+	for _, p := range paths {
+		m := seg.FindStringSubmatch(p)
+		if m == nil {
+			continue
+		}
+		set, nav, one := m[1], m[2], m[3] != ""
+		target, _ := sensingNav(set, nav)
+		parent := ids[set]
+		if set == "Observations" && nav == "MultiDatastream" {
+			parent = ids["multiObservation"]
+		}
+		child := of(target, set)
+		coll := fmt.Sprintf("/v1.1/%s(%%v)/%s/$ref", set, nav)
+		link := fmt.Sprintf(`{"@iot.id":%d}`, child)
+		item := sp.doc.Paths.Value(p)
+		for method := range item.Operations() {
+			switch {
+			case method == "POST" || method == "PUT":
+				c.must(204, req{role: "operator", method: method, path: fmt.Sprintf(coll, parent), body: link})
+				c.must(204, req{role: "operator", method: method, path: fmt.Sprintf(coll, parent), body: fmt.Sprintf(`{"@iot.selfLink":"%s/v1.1/%s(%d)"}`, c.base, target, child)})
+				c.must(400, req{role: "operator", method: method, path: fmt.Sprintf(coll, parent), body: `{"@iot.id":"x"}`})
+				c.must(400, req{role: "operator", method: method, path: fmt.Sprintf(coll, parent), body: `{"@odata.id":"Nothing(1)"}`})
+				c.must(404, req{role: "operator", method: method, path: fmt.Sprintf(coll, parent), body: `{"@iot.id":999999}`})
+				c.must(404, req{role: "operator", method: method, path: fmt.Sprintf(coll, 999999), body: link})
+				c.must(403, req{role: "viewer", method: method, path: fmt.Sprintf(coll, parent), body: link})
+				c.must(413, req{role: "operator", method: method, path: fmt.Sprintf(coll, parent), body: big, bad: true})
+			case method == "DELETE" && one:
+				path := fmt.Sprintf("/v1.1/%s(%d)/%s(%d)/$ref", set, parent, nav, child)
+				c.must(204, req{role: "operator", method: "POST", path: fmt.Sprintf(coll, parent), body: link}) // linked, whatever ran before
+				c.must(403, req{role: "viewer", method: "DELETE", path: path})
+				c.must(400, req{role: "operator", method: "DELETE", path: fmt.Sprintf("/v1.1/%s(%d)/%s(x)/$ref", set, parent, nav)})
+				c.must(204, req{role: "operator", method: "DELETE", path: path})
+				c.must(404, req{role: "operator", method: "DELETE", path: path})
+				c.must(204, req{role: "operator", method: "POST", path: fmt.Sprintf(coll, parent), body: link})
+			case method == "DELETE":
+				byID := fmt.Sprintf(coll, parent) + "?$id=" + url.QueryEscape(fmt.Sprintf("%s/v1.1/%s(%d)", c.base, target, child))
+				c.must(204, req{role: "operator", method: "POST", path: fmt.Sprintf(coll, parent), body: link})
+				c.must(403, req{role: "viewer", method: "DELETE", path: byID})
+				c.must(400, req{role: "operator", method: "DELETE", path: fmt.Sprintf(coll, parent) + "?$id=Nothing(1)"})
+				c.must(204, req{role: "operator", method: "DELETE", path: byID})
+				c.must(404, req{role: "operator", method: "DELETE", path: byID})
+				c.must(204, req{role: "operator", method: "POST", path: fmt.Sprintf(coll, parent), body: link})
+			}
+		}
+	}
 }
 
 // sensingNav returns the entity set a navigation of set leads to.

@@ -616,3 +616,82 @@ func batchOf1000(format string) (contentType, body string) {
 		return "application/json", sb.String()
 	}
 }
+
+// TestBatchChangeSetForeignKey: an Observation in a change set that names a FeatureOfInterest
+// that does not exist fails with a 4xx whose message names the missing entity, in that part
+// of the response, and the whole change set is rolled back (the Thing and Datastream made
+// before it in the set are gone), on both stores and in both formats.
+func TestBatchChangeSetForeignKey(t *testing.T) {
+	const badObs = `{"phenomenonTime":"2025-08-27T12:00:00Z","result":1,"Datastream":{"@iot.id":"$ds"},"FeatureOfInterest":{"@iot.id":999}}`
+	wantMissing := func(t *testing.T, status int, body string) {
+		t.Helper()
+		var e struct {
+			Message string `json:"message"`
+		}
+		if err := json.Unmarshal([]byte(body), &e); err != nil {
+			t.Fatalf("the failed request's body is no error: %v %s", err, body)
+		}
+		if status < 400 || status > 499 || !strings.Contains(e.Message, "FeaturesOfInterest(999)") {
+			t.Errorf("the failed request: %d %q; want a 4xx naming FeaturesOfInterest(999)", status, e.Message)
+		}
+	}
+	nothingStored := func(t *testing.T, n *bnode) {
+		t.Helper()
+		for _, set := range []string{"Things", "Locations", "Datastreams", "Sensors", "Observations", "FeaturesOfInterest"} {
+			if c := n.count(set); c != 0 {
+				t.Errorf("%d %s stored, want none: the change set was not rolled back", c, set)
+			}
+		}
+	}
+	onBothStores(t, func(t *testing.T, store string) {
+		t.Run("multipart", func(t *testing.T) {
+			n := newBatchNode(t, store, "", "")
+			mp := "--b\nContent-Type: multipart/mixed; boundary=cs\n\n" +
+				httpPart("cs", "t", "POST", "Things", thingBody) +
+				httpPart("cs", "ds", "POST", "$t/Datastreams", dsBody) +
+				httpPart("cs", "o", "POST", "Observations", badObs) +
+				"--cs--\n--b--\n"
+			h, b := n.batch("multipart/mixed; boundary=b", crlf(mp))
+			if s := readMultipartStatuses(t, h.Get("Content-Type"), b); !regexp.MustCompile(`^o:4\d\d$`).MatchString(s) {
+				t.Fatalf("statuses %q; want only the failed request's (o:4xx), as OData 4.0 §11.7.4 asks\n%s", s, b)
+			}
+			// the single part: its HTTP response's body
+			_, params, _ := mime.ParseMediaType(h.Get("Content-Type"))
+			p, err := multipart.NewReader(strings.NewReader(b), params["boundary"]).NextPart()
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(p), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			wantMissing(t, resp.StatusCode, string(body))
+			nothingStored(t, n)
+		})
+		t.Run("json", func(t *testing.T) {
+			n := newBatchNode(t, store, "", "")
+			_, b := n.batch("application/json", `{"requests":[
+			  {"id":"t","atomicityGroup":"g","method":"post","url":"Things","body":`+thingBody+`},
+			  {"id":"ds","atomicityGroup":"g","method":"post","url":"$t/Datastreams","body":`+dsBody+`},
+			  {"id":"o","atomicityGroup":"g","method":"post","url":"Observations","body":`+badObs+`}]}`)
+			var out struct {
+				Responses []struct {
+					ID     string          `json:"id"`
+					Status int             `json:"status"`
+					Body   json.RawMessage `json:"body"`
+				} `json:"responses"`
+			}
+			if err := json.Unmarshal([]byte(b), &out); err != nil || len(out.Responses) != 3 {
+				t.Fatalf("%v %s", err, b)
+			}
+			for _, r := range out.Responses[:2] {
+				if r.Status != http.StatusFailedDependency {
+					t.Errorf("%s: %d, want 424 (rolled back with the group)", r.ID, r.Status)
+				}
+			}
+			wantMissing(t, out.Responses[2].Status, string(out.Responses[2].Body))
+			nothingStored(t, n)
+		})
+	})
+}

@@ -2,7 +2,6 @@ package sensorthings
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -20,7 +19,9 @@ type Seen interface {
 
 // RegisterQC adds the quality-control endpoints to mux: GET /api/v1/qc/silent lists the
 // datastreams that have stopped reporting, silent for longer than their QC expected interval as
-// of now(). They are read like SensorThings data (anonymously when PublicRead is on).
+// of now(), in the list shape of /api/v1: {"value": [{"datastream": 1, "lastSeen": RFC 3339,
+// "silentFor": "49h0m0s"}, ...]} (an empty list is {"value": []}). They are read like
+// SensorThings data (anonymously when PublicRead is on; otherwise a viewer key, or 401).
 func (s *Server) RegisterQC(mux *http.ServeMux, seen Seen, now func() time.Time) {
 	if now == nil {
 		now = time.Now
@@ -61,6 +62,5 @@ func (s *Server) silent(w http.ResponseWriter, r *http.Request, seen Seen, now t
 	for _, x := range sensing.Silent(now, ls) {
 		out = append(out, item{x.Datastream, x.LastSeen.Format(time.RFC3339), x.For.Round(time.Second).String()})
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(out)
+	writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }

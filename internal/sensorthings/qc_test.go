@@ -46,12 +46,17 @@ func TestSilent(t *testing.T) {
 			}
 			continue
 		}
+		// the list shape of /api/v1: {"value": [...]}, nothing else
+		var list map[string]json.RawMessage
+		if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil || rec.Code != 200 || len(list) != 1 || list["value"] == nil {
+			t.Fatalf("want {\"value\": [...]}: %d %s", rec.Code, rec.Body)
+		}
 		var got []struct {
 			Datastream int64
 			SilentFor  string
 		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 {
-			t.Fatalf("%d %s", rec.Code, rec.Body)
+		if err := json.Unmarshal(list["value"], &got); err != nil {
+			t.Fatalf("%v %s", err, rec.Body)
 		}
 		if len(got) != 1 || got[0].Datastream != 1 || got[0].SilentFor != "3h0m0s" {
 			t.Errorf("silent: %s", rec.Body)

@@ -178,6 +178,9 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, allow 
 	s.writeError(w, r, http.StatusMethodNotAllowed, msg, errors.New(msg))
 }
 
+// root serves GET / (18-088 §8.2.1): the entity sets with their URLs and serverSettings with
+// the conformance classes; its Link header (RFC 8631) points to the OpenAPI document,
+// <base/api>; rel="service-desc", base being the service root as a client reaches it.
 func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 	base := s.base(r)
 	type link struct {
@@ -195,6 +198,9 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 		settings[MQTTCreateClass] = map[string]any{"endpoints": []string{ep}}
 	}
 	settings["conformance"] = conf
+	// RFC 8631: the OpenAPI document describing this service (internal/openapi serves it at
+	// /v1.1/api, the path FROST-Server uses)
+	w.Header().Set("Link", "<"+base+"/api>; rel=\"service-desc\"")
 	writeJSON(w, http.StatusOK, map[string]any{"value": v, "serverSettings": settings})
 }
 

@@ -480,3 +480,33 @@ func TestServiceRootGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceRootLink: the service root points to its OpenAPI document with an RFC 8631
+// Link header (rel="service-desc"), at the root as the client reaches it: the request's host,
+// or the PublicURL.
+func TestServiceRootLink(t *testing.T) {
+	n := newNode(t, true)
+	for _, tc := range []struct{ public, want string }{
+		{"", "<" + n.srv.URL + "/v1.1/api>; rel=\"service-desc\""},
+		{"https://example.org/rabta/", `<https://example.org/rabta/v1.1/api>; rel="service-desc"`},
+	} {
+		st := &sensorthings.Server{PublicRead: true, PublicURL: tc.public, MaxBody: 1 << 20, DefaultTop: 100, MaxTop: 1000}
+		h := st.Handler()
+		if tc.public == "" {
+			h = n.srv.Config.Handler
+		}
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", n.srv.URL+"/v1.1/", nil)
+		req.Host = strings.TrimPrefix(n.srv.URL, "http://")
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 || rec.Header().Get("Link") != tc.want {
+			t.Errorf("PublicURL %q: %d, Link %q; want %q", tc.public, rec.Code, rec.Header().Get("Link"), tc.want)
+		}
+	}
+	// an entity set is no service root
+	rec := httptest.NewRecorder()
+	n.srv.Config.Handler.ServeHTTP(rec, httptest.NewRequest("GET", "/v1.1/Things", nil))
+	if rec.Header().Get("Link") != "" {
+		t.Errorf("/Things has a Link header: %q", rec.Header().Get("Link"))
+	}
+}
