@@ -75,7 +75,7 @@ func main() {
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON on stdout (the table goes to stderr)")
 	fs.StringVar(&o.dir, "dir", "", "parent of the temporary directory (default $TMPDIR or /tmp); must be on the disk you want to measure")
 	fs.StringVar(&o.bin, "rabta", "", "a prebuilt rabta binary (default: go build ./cmd/rabta)")
-	fs.StringVar(&o.phases, "phases", "raw,api,query,csv", "phases to run, comma separated: raw, api, query (needs api), csv, bus, mqtt, alert")
+	fs.StringVar(&o.phases, "phases", "raw,api,query,csv", "phases to run, comma separated: raw, api, query (needs api), reads (needs api), csv, bus, mqtt, alert")
 	fs.IntVar(&o.busRate, "bus-rate", 10_000, "bus: observations per second offered")
 	fs.IntVar(&o.busPerReq, "bus-batch", 100, "bus: observations per CreateObservations request (one request every bus-batch/bus-rate s)")
 	fs.IntVar(&o.busStreams, "bus-datastreams", 10, "bus: datastreams each request's observations are spread over")
