@@ -371,11 +371,12 @@ func TestDemo(t *testing.T) {
 			continue
 		}
 		_, b := p.req("GET", fmt.Sprintf("/api/v1/alerts/%d", dl.Value[0].ID), adminKey, "")
-		if !strings.Contains(b, `"state": "draft"`) && time.Now().Before(end) {
-			continue // withdrawn between the list and the read
+		ok := strings.Contains(b, `"impact": {`) && strings.Contains(b, `"draft": {`) && strings.Contains(b, `"people"`)
+		if !ok && time.Now().Before(end) {
+			continue // withdrawn between the list and the read, or a new draft whose impact is being worked out
 		}
-		if !strings.Contains(b, `"impact": {`) || !strings.Contains(b, `"draft": {`) || !strings.Contains(b, `"people"`) {
-			t.Errorf("a draft without its impact preview: %.2000s", b)
+		if !ok {
+			t.Errorf("a draft without its impact preview (the end of it): %s", b[max(0, len(b)-2000):])
 		}
 		break
 	}
