@@ -80,21 +80,7 @@ func TestMigrateToMultiDatastreams(t *testing.T) {
 	if strings.Join(got, " ") != "1:0:1 2:100:1 3:200:1" {
 		t.Errorf("observations after the migration: %v", got)
 	}
-	md := &sensing.Entity{Set: sensing.MultiDatastreams, Props: map[string]any{"name": "m", "description": "m",
-		"unitOfMeasurements": []any{map[string]any{"symbol": "a"}, map[string]any{"symbol": "b"}}, "observationType": sensing.ComplexObservation,
-		"multiObservationDataTypes": []any{"t", "t"}},
-		Links: map[string][]*sensing.Entity{"Thing": {{Set: sensing.Things, ID: 1, Ref: true}}, "Sensor": {{Set: sensing.Sensors, ID: 1, Ref: true}},
-			"ObservedProperties": {{Set: sensing.ObservedProperties, ID: 2, Ref: true}, {Set: sensing.ObservedProperties, ID: 1, Ref: true}}}}
-	mid, err := s.Create(ctx, md)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := sensing.Observation{MultiDatastreamID: mid, PhenText: "2025-01-01T05:00:00Z", ResultJSON: []byte(`[1,2]`)}
-	o.PhenStart, o.PhenEnd, _ = sensing.ParseTimeOrInterval(o.PhenText)
-	ids, errs, err := s.Ingest(ctx, []sensing.Observation{o})
-	if err != nil || errs[0] != nil || ids[0] != 4 {
-		t.Errorf("ingest an Observation of a MultiDatastream after the migration: %v %v %v", ids, errs, err)
-	}
+	mid := storetest.IngestIntoNewMultiDatastream(t, s, "2025-01-01T05:00:00Z", 4)
 	for _, q := range []string{
 		fmt.Sprintf(`INSERT INTO observations (datastream_id, multi_datastream_id, phen_start, phen_end, phen_text) VALUES (NULL, NULL, %d, %d, 'x')`, jan, jan),
 		fmt.Sprintf(`INSERT INTO observations (datastream_id, multi_datastream_id, phen_start, phen_end, phen_text) VALUES (1, %d, %d, %d, 'x')`, mid, jan, jan),

@@ -12,6 +12,7 @@ import (
 	"github.com/rabta/rabta/internal/odata"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/sqlq"
+	"github.com/rabta/rabta/internal/store/storetest"
 )
 
 // A store made before the MultiDatastream migration (0009: observations copied into a table
@@ -89,21 +90,7 @@ func TestMigrateToMultiDatastreams(t *testing.T) {
 		t.Errorf("foreign key check: %d violations, %v", fk, err)
 	}
 	// a MultiDatastream and an Observation of it; ids go on after the largest ever given (42)
-	md := &sensing.Entity{Set: sensing.MultiDatastreams, Props: map[string]any{"name": "m", "description": "m",
-		"unitOfMeasurements": []any{map[string]any{"symbol": "a"}, map[string]any{"symbol": "b"}}, "observationType": sensing.ComplexObservation,
-		"multiObservationDataTypes": []any{"t", "t"}},
-		Links: map[string][]*sensing.Entity{"Thing": {{Set: sensing.Things, ID: 1, Ref: true}}, "Sensor": {{Set: sensing.Sensors, ID: 1, Ref: true}},
-			"ObservedProperties": {{Set: sensing.ObservedProperties, ID: 1, Ref: true}, {Set: sensing.ObservedProperties, ID: 2, Ref: true}}}}
-	mid, err := s.Create(ctx, md)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := sensing.Observation{MultiDatastreamID: mid, PhenText: "1970-01-01T05:00:00Z", ResultJSON: []byte(`[1,2]`)}
-	o.PhenStart, o.PhenEnd, _ = sensing.ParseTimeOrInterval(o.PhenText)
-	ids, errs, err := s.Ingest(ctx, []sensing.Observation{o})
-	if err != nil || errs[0] != nil || ids[0] != 43 {
-		t.Errorf("ingest an Observation of a MultiDatastream after the migration: %v %v %v", ids, errs, err)
-	}
+	storetest.IngestIntoNewMultiDatastream(t, s, "1970-01-01T05:00:00Z", 43)
 	// a row with neither stream, or both, is refused by the table itself
 	for _, q := range []string{
 		`INSERT INTO observations (datastream_id, multi_datastream_id, phen_start, phen_end, phen_text) VALUES (NULL, NULL, 0, 0, 'x')`,

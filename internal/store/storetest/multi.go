@@ -296,3 +296,29 @@ func testMultiDatastreams(t *testing.T, s Stores) {
 		t.Errorf("MultiDatastreams after deleting one of their ObservedProperties: %s", got)
 	}
 }
+
+// IngestIntoNewMultiDatastream is the last step of each engine's upgrade test for the
+// MultiDatastream migration: on a store that has Thing 1, Sensor 1 and ObservedProperties 1
+// and 2, it creates a MultiDatastream over them and ingests one Observation of it at phenText,
+// which must get the id wantID (ids go on after the largest ever given). It returns the
+// MultiDatastream's id.
+func IngestIntoNewMultiDatastream(t *testing.T, s *sqlq.Entities, phenText string, wantID int64) int64 {
+	t.Helper()
+	ctx := t.Context()
+	md := &sensing.Entity{Set: sensing.MultiDatastreams, Props: map[string]any{"name": "m", "description": "m",
+		"unitOfMeasurements": []any{map[string]any{"symbol": "a"}, map[string]any{"symbol": "b"}}, "observationType": sensing.ComplexObservation,
+		"multiObservationDataTypes": []any{"t", "t"}},
+		Links: map[string][]*sensing.Entity{"Thing": {{Set: sensing.Things, ID: 1, Ref: true}}, "Sensor": {{Set: sensing.Sensors, ID: 1, Ref: true}},
+			"ObservedProperties": {{Set: sensing.ObservedProperties, ID: 1, Ref: true}, {Set: sensing.ObservedProperties, ID: 2, Ref: true}}}}
+	mid, err := s.Create(ctx, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := sensing.Observation{MultiDatastreamID: mid, PhenText: phenText, ResultJSON: []byte(`[1,2]`)}
+	o.PhenStart, o.PhenEnd, _ = sensing.ParseTimeOrInterval(o.PhenText)
+	ids, errs, err := s.Ingest(ctx, []sensing.Observation{o})
+	if err != nil || errs[0] != nil || ids[0] != wantID {
+		t.Errorf("ingest an Observation of a MultiDatastream after the migration: %v %v %v, want id %d", ids, errs, err, wantID)
+	}
+	return mid
+}
