@@ -19,6 +19,8 @@ type orderTerm struct {
 	sql  string
 	args []any
 	desc bool
+	// notNull: the term is a NOT NULL column (Column.NotNull), so its order needs no NULLS clause
+	notNull bool
 }
 
 // q accumulates SQL text and its '?' arguments in the same order.
@@ -46,11 +48,21 @@ func (s *Entities) orderTerms(set, alias string, items []odata.OrderItem) ([]ord
 			desc := strings.HasSuffix(t, " DESC")
 			t = strings.TrimSuffix(strings.TrimSuffix(t, " DESC"), " ASC")
 			n := countPlaceholders(t)
-			out = append(out, orderTerm{sql: t, args: args[:n], desc: desc})
+			out = append(out, orderTerm{sql: t, args: args[:n], desc: desc, notNull: s.notNullColumn(set, alias, t)})
 			args = args[n:]
 		}
 	}
 	return out, nil
+}
+
+// notNullColumn reports whether the SQL term t is one of set's NOT NULL columns on alias.
+func (s *Entities) notNullColumn(set, alias, t string) bool {
+	for _, c := range Sensing[set].Columns {
+		if c.NotNull && (t == alias+"."+c.Col || (c.End != "" && t == alias+"."+c.End)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Unquoted calls fn with the index and byte of every byte of the SQL text s that stands
@@ -321,8 +333,13 @@ func (s *Entities) pageSQL(query *sensing.Query, terms []orderTerm, head string)
 	x.add(" ORDER BY ")
 	for _, term := range terms {
 		dir := " ASC NULLS FIRST"
-		if term.desc {
+		switch {
+		case term.desc && term.notNull:
+			dir = " DESC"
+		case term.desc:
 			dir = " DESC NULLS LAST"
+		case term.notNull:
+			dir = " ASC"
 		}
 		x.add(term.sql+dir+", ", term.args...)
 	}

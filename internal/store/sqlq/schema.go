@@ -18,6 +18,11 @@ type Column struct {
 	// Text is, for KindResult, the column holding a non-numeric result as JSON text; Col holds
 	// numeric results as REAL (NULL when the result is not a number).
 	Text string
+	// NotNull says the column (and End) is NOT NULL in the DDL. ORDER BY then leaves out the
+	// NULLS FIRST/LAST it otherwise spells out (to sort nulls as SQLite does on both engines):
+	// without it PostgreSQL can walk an index backwards for DESC, with it PostgreSQL cannot and
+	// reads and sorts every row of the datastream instead.
+	NotNull bool
 }
 
 // Link maps a navigation property to SQL. Exactly one of LocalFK, RemoteFK and Via is set.

@@ -57,7 +57,7 @@ var Sensing = Schema{
 		}},
 	sensing.Observations: {Name: "observations",
 		Columns: map[string]Column{"id": idCol,
-			"phenomenonTime": {Col: "phen_start", End: "phen_end", Kind: sensing.KindInterval},
+			"phenomenonTime": {Col: "phen_start", End: "phen_end", Kind: sensing.KindInterval, NotNull: true},
 			"resultTime":     {Col: "result_time_us", Kind: sensing.KindTime},
 			"result":         {Col: "result_num", Text: "result_json", Kind: sensing.KindResult},
 			"resultQuality":  js("result_quality"),
