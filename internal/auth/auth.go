@@ -55,11 +55,32 @@ func (r Role) String() string {
 	return "none"
 }
 
+// NodeOrganisation is the organisation of the node's bootstrap admin key (RABTA_ADMIN_KEY or
+// the key printed on first start). An Admin of it is the node-wide admin: it acts on what every
+// organisation owns. An Admin of any other organisation is an admin within that organisation.
+const NodeOrganisation = "admin"
+
 // Principal is who is making a request.
 type Principal struct {
 	KeyID        int64
 	Organisation string
 	Role         Role
+}
+
+// NodeAdmin reports whether p is the node-wide admin (role Admin in NodeOrganisation).
+func (p *Principal) NodeAdmin() bool {
+	return p != nil && p.Role == Admin && p.Organisation == NodeOrganisation
+}
+
+// Owns reports whether p may act on what organisation owner owns: its own organisation's, or
+// anything for the node-wide admin. Nothing is owned by "" except for the node-wide admin.
+func (p *Principal) Owns(owner string) bool {
+	return p != nil && (p.NodeAdmin() || (owner != "" && p.Organisation == owner))
+}
+
+// Name is how decisions by p are recorded: "<organisation>/key-<id>" (see alert four eyes).
+func (p *Principal) Name() string {
+	return fmt.Sprintf("%s/key-%d", p.Organisation, p.KeyID)
 }
 
 // Key is a stored API key (without its secret).
@@ -213,6 +234,24 @@ func Require(ctx context.Context, role Role) error {
 	}
 	if p.Role < role {
 		return apperr.E(apperr.Forbidden, "this needs role %s or higher; the key has role %s", role, p.Role)
+	}
+	return nil
+}
+
+// RequireOwner checks, as Require, that ctx's principal has at least role, and then that it may
+// act on what organisation owner owns (Principal.Owns). Another organisation's entity is
+// Forbidden, with a message naming both organisations; what is being acted on is named by what
+// (e.g. "Thing 12").
+func RequireOwner(ctx context.Context, role Role, owner, what string) error {
+	if err := Require(ctx, role); err != nil {
+		return err
+	}
+	p := FromContext(ctx)
+	if !p.Owns(owner) {
+		if owner == "" {
+			return apperr.E(apperr.Forbidden, "%s belongs to no organisation: only the node-wide admin (role admin in organisation %q) may change it", what, NodeOrganisation)
+		}
+		return apperr.E(apperr.Forbidden, "%s belongs to organisation %q; the key is of organisation %q", what, owner, p.Organisation)
 	}
 	return nil
 }

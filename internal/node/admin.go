@@ -22,7 +22,7 @@ func bootstrapAdmin(ctx context.Context, keys auth.Store, key, file string, cons
 		key = strings.TrimSpace(string(b))
 	}
 	if key != "" {
-		id, err := auth.Import(ctx, keys, "admin", auth.Admin, "bootstrap", key)
+		id, err := auth.Import(ctx, keys, auth.NodeOrganisation, auth.Admin, "bootstrap", key)
 		if err != nil {
 			return fmt.Errorf("RABTA_ADMIN_KEY: %w", err)
 		}
@@ -38,7 +38,7 @@ func bootstrapAdmin(ctx context.Context, keys auth.Store, key, file string, cons
 	if n > 0 {
 		return nil
 	}
-	clear, id, err := auth.Create(ctx, keys, "admin", auth.Admin, "bootstrap")
+	clear, id, err := auth.Create(ctx, keys, auth.NodeOrganisation, auth.Admin, "bootstrap")
 	if err != nil {
 		return err
 	}
