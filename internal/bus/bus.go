@@ -28,6 +28,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/time/rate"
 
 	"github.com/rabta/rabta/internal/auth"
 )
@@ -62,7 +63,17 @@ type Options struct {
 	DupWindow time.Duration
 	// MaxAge bounds how long the OBS stream keeps messages (0: 7 days).
 	MaxAge time.Duration
-	Log    *slog.Logger
+	// MaxPayload bounds a message a client of the embedded server publishes, in bytes (0: 1 MiB,
+	// NATS's default). Over it, the server refuses the message and closes the connection (MQTT
+	// 3.1.1 has no other answer to a PUBLISH); the refusal is logged and counted
+	// (RefusedPayload).
+	MaxPayload int32
+	// Keys, when set, is where Enforce looks the keys of live sessions up again (auth.Store).
+	Keys Keys
+	// OnRefused is called with the reason (Refused*) of each refusal; OnClosed with the reason
+	// (ClosedRevoked) of each session closed. Either may be nil. Rabta counts them as metrics.
+	OnRefused, OnClosed func(reason string)
+	Log                 *slog.Logger
 }
 
 // Bus is a connection to the node's NATS (embedded or external).
@@ -77,6 +88,11 @@ type Bus struct {
 
 	mu   sync.Mutex
 	subs []*nats.Subscription
+
+	table   []Access // who may use which topic (Table)
+	sess    sessions // the embedded server's live client sessions
+	smu     sync.Mutex
+	sampled map[string]*rate.Sometimes // bus_refused logs, per reason
 
 	imu      sync.Mutex // guards the interest cache
 	interest []server.SubDetail
@@ -101,7 +117,7 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	if opts.Replicas <= 0 {
 		opts.Replicas = 1
 	}
-	b := &Bus{opts: opts, log: opts.Log}
+	b := &Bus{opts: opts, log: opts.Log, table: Table(opts.Node), sampled: map[string]*rate.Sometimes{}}
 	tok := make([]byte, 24)
 	rand.Read(tok)
 	b.token = hex.EncodeToString(tok)
@@ -188,6 +204,7 @@ func (b *Bus) startEmbedded() error {
 		// JetStream's own limits: let it use what the machine has
 		JetStreamMaxMemory: -1,
 		JetStreamMaxStore:  -1,
+		MaxPayload:         o.MaxPayload,
 	}
 	sopts.CustomClientAuthentication = &clientAuth{bus: b}
 	if o.ClientAddr != "" {
@@ -208,13 +225,14 @@ func (b *Bus) startEmbedded() error {
 	if err != nil {
 		return fmt.Errorf("bus: embedded nats: %w", err)
 	}
-	srv.SetLoggerV2(&natsLog{l: o.Log.With("component", "nats")}, false, false, false)
+	srv.SetLoggerV2(&natsLog{l: o.Log.With("component", "nats"), bus: b}, false, false, false)
+	b.srv = srv // before the first client can connect: clientAuth and the log use it
 	srv.Start()
 	if !srv.ReadyForConnections(30 * time.Second) {
 		srv.Shutdown()
+		b.srv = nil
 		return errors.New("bus: embedded nats did not start within 30s (is the client or MQTT port taken?)")
 	}
-	b.srv = srv
 	return nil
 }
 
@@ -433,19 +451,30 @@ func (b *Bus) subscriptions() []server.SubDetail {
 	return b.interest
 }
 
-// natsLog routes the embedded server's log to slog.
-type natsLog struct{ l *slog.Logger }
+// natsLog routes the embedded server's log to slog; the lines that report a refusal of a
+// client's become the bus's own bus_refused (Bus.violation).
+type natsLog struct {
+	l   *slog.Logger
+	bus *Bus
+}
 
 func (n *natsLog) Noticef(f string, v ...any) { n.l.Debug(fmt.Sprintf(f, v...)) }
 func (n *natsLog) Warnf(f string, v ...any)   { n.l.Warn(fmt.Sprintf(f, v...)) }
 func (n *natsLog) Fatalf(f string, v ...any)  { n.l.Error(fmt.Sprintf(f, v...)) }
-func (n *natsLog) Errorf(f string, v ...any)  { n.l.Error(fmt.Sprintf(f, v...)) }
-func (n *natsLog) Debugf(f string, v ...any)  {}
-func (n *natsLog) Tracef(f string, v ...any)  {}
+func (n *natsLog) Errorf(f string, v ...any) {
+	if n.bus != nil && n.bus.violation(f, v) {
+		return
+	}
+	n.l.Error(fmt.Sprintf(f, v...))
+}
+func (n *natsLog) Debugf(f string, v ...any) {}
+func (n *natsLog) Tracef(f string, v ...any) {}
 
 // clientAuth authenticates the embedded server's clients: Rabta's own in-process connection by
 // a random token, everyone else by an API key (the MQTT password, or a NATS token or
-// password), with permissions from the key's role.
+// password), with permissions from the key's role by the access table. Each session is
+// registered under its connection id with the key's hash (never the key), so that revoking
+// the key closes it (DisconnectKey, Enforce).
 type clientAuth struct{ bus *Bus }
 
 // Check implements server.Authentication.
@@ -469,7 +498,8 @@ func (a *clientAuth) Check(c server.ClientAuthentication) bool {
 		a.bus.log.Info("bus_client_refused", "remote", addr(c.RemoteAddress()), "reason", err.Error())
 		return false
 	}
-	c.RegisterUser(&server.User{Username: fmt.Sprintf("key-%d", p.KeyID), Permissions: a.bus.permissions(p.Role)})
+	a.bus.sess.add(c.GetID(), *p, auth.Hash(key))
+	c.RegisterUser(&server.User{Username: fmt.Sprintf("key-%d", p.KeyID), Permissions: permissions(a.bus.table, p)})
 	return true
 }
 
@@ -478,24 +508,4 @@ func addr(a net.Addr) string {
 		return ""
 	}
 	return a.String()
-}
-
-// permissions maps a role to what a client may publish and subscribe to:
-// viewers subscribe to the SensorThings topics; operators and approvers also publish
-// observations (SensorThings create topics and the ingest topics); admins may do anything,
-// including JetStream's API (to attach their own durable consumers).
-func (b *Bus) permissions(r auth.Role) *server.Permissions {
-	if r >= auth.Admin {
-		return nil
-	}
-	sta := "v1//1.>"
-	subs := []string{sta, "$MQTT.sub.>"}
-	p := &server.Permissions{
-		Subscribe: &server.SubjectPermission{Allow: subs},
-		Publish:   &server.SubjectPermission{Deny: []string{">"}},
-	}
-	if r >= auth.Operator {
-		p.Publish = &server.SubjectPermission{Allow: []string{sta, ingestSubjects(b.opts.Node)}}
-	}
-	return p
 }

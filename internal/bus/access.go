@@ -1,0 +1,163 @@
+package bus
+
+import (
+	"strings"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/rabta/rabta/internal/auth"
+)
+
+// Access is one row of the bus's access table: a set of MQTT topics (NATS subjects) and the
+// least role that may subscribe to them, publish to them and publish retained messages to them.
+// The table (Table) is the one place where who may use which topic is written: the embedded
+// server's NATS permissions of a key (what its NATS and MQTT connections may do, the same for
+// both) are generated from it, and Allowed answers from it.
+//
+// A role of auth.RoleNone means "no role is enough": only the node-wide admin
+// (auth.Principal.NodeAdmin), who may do anything on the bus, JetStream's API included.
+type Access struct {
+	// Topic is an MQTT topic filter ('+' and '#' wildcards).
+	Topic string
+	// What says what the topics are, for people.
+	What string
+	// Sub, Pub and Retain are the least roles that may subscribe, publish, and publish with
+	// MQTT's retain flag (RoleNone: the node-wide admin only).
+	Sub, Pub, Retain auth.Role
+	// Served says that Rabta takes what is published here (creates, loggers' observations); a
+	// publish to a topic no served row matches goes nowhere and is counted as unserved.
+	Served bool
+}
+
+// Table is the bus's access table for node: SensorThings topics (read by viewers, creates
+// published by operators), the node's ingest topics (published by operators' loggers, read by
+// the node-wide admin only, as they carry every organisation's raw messages), and nothing else
+// for anyone but the node-wide admin. Retained messages are for the node-wide admin only: one
+// retained on a SensorThings topic would be served to every later subscriber as if it were new.
+//
+// A per-organisation check (which Datastream belongs to whom) is not a row's business: a row
+// says what a role may do; Rabta's handler of a served topic checks what the message is about.
+func Table(node string) []Access {
+	sta := "v1.1"
+	return []Access{
+		{Topic: sta + "/#", What: "SensorThings topics (notifications of new entities)", Sub: auth.Viewer},
+		{Topic: sta + "/Observations", What: "SensorThings create: an Observation with its Datastream link", Sub: auth.Viewer, Pub: auth.Operator, Served: true},
+		{Topic: sta + "/+/Observations", What: "SensorThings create: an Observation of a Datastream or MultiDatastream", Sub: auth.Viewer, Pub: auth.Operator, Served: true},
+		{Topic: "rabta/" + node + "/ingest/+", What: "loggers' observations of a datastream", Pub: auth.Operator, Served: true},
+	}
+}
+
+// Action is what a client does on a topic.
+type Action int
+
+// Actions on a topic.
+const (
+	Subscribe Action = iota
+	Publish
+	Retain // publish with MQTT's retain flag
+)
+
+func (a Action) String() string {
+	switch a {
+	case Subscribe:
+		return "subscribe"
+	case Publish:
+		return "publish"
+	case Retain:
+		return "retain"
+	}
+	return "?"
+}
+
+// need returns the least role a row asks for a.
+func (r Access) need(a Action) auth.Role {
+	switch a {
+	case Subscribe:
+		return r.Sub
+	case Publish:
+		return r.Pub
+	default:
+		return r.Retain
+	}
+}
+
+// Allowed reports whether p may do a on topic (an MQTT topic, or for Subscribe a topic
+// filter) by table: the node-wide admin always; anyone else when a row that covers topic
+// grants a to p's role. A nil p (no key) may do nothing.
+func Allowed(table []Access, p *auth.Principal, a Action, topic string) bool {
+	if p == nil {
+		return false
+	}
+	if p.NodeAdmin() {
+		return true
+	}
+	for _, r := range table {
+		if n := r.need(a); n != auth.RoleNone && p.Role >= n && covers(r.Topic, topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// Served reports whether a publish to topic reaches a handler of Rabta's (a served row
+// matches it).
+func Served(table []Access, topic string) bool {
+	for _, r := range table {
+		if r.Served && covers(r.Topic, topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// covers reports whether MQTT filter f matches every topic of t (a topic, or a filter whose
+// wildcards f's cover).
+func covers(f, t string) bool {
+	fl, tl := strings.Split(f, "/"), strings.Split(t, "/")
+	for i, l := range fl {
+		if l == "#" {
+			return true
+		}
+		if i >= len(tl) || tl[i] == "#" {
+			return false
+		}
+		if l != "+" && (l != tl[i] || tl[i] == "+") {
+			return false
+		}
+	}
+	return len(fl) == len(tl)
+}
+
+// permissions generates the embedded server's permissions of p from table, the same for its
+// NATS and its MQTT connections: nil (everything) for the node-wide admin; otherwise the
+// subjects of the rows that grant p's role each action, and nothing else. In particular no
+// one but the node-wide admin may subscribe to the MQTT bridge's own subjects ($MQTT.>): the
+// server lets an MQTT connection use the delivery subjects of its own QoS 1 and 2
+// subscriptions without a permission (and refuses an MQTT client's subscription to $MQTT/
+// topics), while a NATS client allowed "$MQTT.sub.>" would read every MQTT session's
+// deliveries and the retained messages. The retain column is enforced at run time (Enforce),
+// as NATS has no permission for it.
+func permissions(table []Access, p *auth.Principal) *server.Permissions {
+	if p.NodeAdmin() {
+		return nil
+	}
+	subjects := func(a Action) []string {
+		var out []string
+		for _, r := range table {
+			if n := r.need(a); n != auth.RoleNone && p.Role >= n {
+				s, err := MQTTSubject(r.Topic)
+				if err == nil {
+					out = append(out, s)
+				}
+			}
+		}
+		return out
+	}
+	perm := func(allow []string) *server.SubjectPermission {
+		if len(allow) == 0 {
+			return &server.SubjectPermission{Deny: []string{">"}}
+		}
+		return &server.SubjectPermission{Allow: allow}
+	}
+	return &server.Permissions{Subscribe: perm(subjects(Subscribe)), Publish: perm(subjects(Publish))}
+}
