@@ -296,39 +296,43 @@ func TestAccessTable(t *testing.T) {
 	}
 }
 
-// A viewer on the NATS port cannot read what MQTT sessions receive: an operator's MQTT QoS 1
-// subscription is delivered through the bridge's subject $MQTT.sub.<id>, which the viewer may
-// not subscribe to; the issue's side door.
+// A viewer on the NATS port cannot read what MQTT sessions receive: the node-wide admin's MQTT
+// QoS 1 subscription to the ingest topics (which the viewer may not subscribe to) is delivered
+// through the bridge's subject $MQTT.sub.<id>, which the viewer may not subscribe to either —
+// the issue's side door.
 func TestNATSViewerCannotReadMQTTDeliveries(t *testing.T) {
 	keys, _ := keyStore(t, "sqlite")
 	b, refused, _ := testBus(t, keys, Options{})
 	vkey, _ := newKey(t, keys, "pdma", auth.Viewer)
 	okey, _ := newKey(t, keys, "pdma", auth.Operator)
+	nkey, _ := newKey(t, keys, auth.NodeOrganisation, auth.Admin)
 	nc, err := natsClient(t, b, vkey, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	spy, _ := nc.SubscribeSync("$MQTT.>")
+	spy, _ := nc.SubscribeSync("$MQTT.sub.>")
 	nc.Flush()
 	if refused.get(RefusedSubscribe) != 1 {
-		t.Errorf("viewer's subscription to $MQTT.> not refused")
+		t.Errorf("viewer's subscription to $MQTT.sub.> not refused")
 	}
-	mc, err := mqttClient(t, b, okey, nil)
+	admin, err := mqttClient(t, b, nkey, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan []byte, 1)
-	mc.Subscribe("v1.1/Datastreams(1)/Observations", 1, func(_ paho.Client, m paho.Message) { got <- m.Payload() }).WaitTimeout(5 * time.Second)
-	if err := b.PublishTopic("v1.1/Datastreams(1)/Observations", []byte(`{"result":1}`)); err != nil {
+	admin.Subscribe("rabta/n1/ingest/+", 1, func(_ paho.Client, m paho.Message) { got <- m.Payload() }).WaitTimeout(5 * time.Second)
+	logger, err := mqttClient(t, b, okey, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
+	logger.Publish("rabta/n1/ingest/7", 1, false, "1001480").WaitTimeout(5 * time.Second)
 	select {
 	case <-got:
 	case <-time.After(5 * time.Second):
-		t.Fatal("the operator's MQTT subscription received nothing")
+		t.Fatal("the admin's MQTT subscription received nothing")
 	}
-	if m, err := spy.NextMsg(100 * time.Millisecond); err == nil {
-		t.Errorf("the viewer read %s on %s", m.Data, m.Subject)
+	if m, err := spy.NextMsg(300 * time.Millisecond); err == nil {
+		t.Errorf("the viewer read %q on %s", m.Data, m.Subject)
 	}
 }
 

@@ -35,7 +35,6 @@ func IngestTopic(node string, datastream int64) string {
 	return "rabta/" + node + "/ingest/" + strconv.FormatInt(datastream, 10)
 }
 
-
 // AlertSubject is the subject of the node's issued CAP messages.
 func AlertSubject(node string) string { return "rabta." + node + ".alerts" }
 
