@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/bus"
 	"github.com/rabta/rabta/internal/sensing"
 )
 
@@ -21,6 +22,8 @@ type metrics struct {
 	rejected   *prometheus.CounterVec
 	httpDur    *prometheus.HistogramVec
 	busLatency *prometheus.HistogramVec
+	busRefused *prometheus.CounterVec
+	busClosed  *prometheus.CounterVec
 }
 
 // newMetrics registers the node's metrics in reg: one registry per node, never the global
@@ -37,9 +40,24 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	m.busLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rabta_bus_latency_seconds",
 		Help:    "From the store's commit of a batch to its publication on the bus (stage=published) or its handling by a consumer (stage=<consumer>).",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"stage"})
-	m.reg.MustRegister(m.ingested, m.rejected, m.httpDur, m.busLatency)
+	m.busRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rabta_bus_refused_total",
+		Help: "What the bus refused MQTT and NATS clients, by reason: forbidden_publish, forbidden_subscribe, retained, payload_too_large, unserved_topic."},
+		[]string{"reason"})
+	m.busClosed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rabta_bus_sessions_closed_total",
+		Help: "MQTT and NATS sessions the bus closed, by reason (key_revoked: the key was revoked or expired)."}, []string{"reason"})
+	for _, r := range []string{bus.RefusedPublish, bus.RefusedSubscribe, bus.RefusedRetain, bus.RefusedPayload, bus.RefusedUnserved} {
+		m.busRefused.WithLabelValues(r) // every reason present from the start, at 0
+	}
+	m.busClosed.WithLabelValues(bus.ClosedRevoked)
+	m.reg.MustRegister(m.ingested, m.rejected, m.httpDur, m.busLatency, m.busRefused, m.busClosed)
 	return m
 }
+
+// onBusRefused counts a refusal of the bus's (bus.Options.OnRefused).
+func (m *metrics) onBusRefused(reason string) { m.busRefused.WithLabelValues(reason).Inc() }
+
+// onBusClosed counts a session the bus closed (bus.Options.OnClosed).
+func (m *metrics) onBusClosed(reason string) { m.busClosed.WithLabelValues(reason).Inc() }
 
 // onIngest counts a batch's outcome.
 func (m *metrics) onIngest(path string, accepted int, rejected []error) {

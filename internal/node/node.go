@@ -64,6 +64,13 @@ type Options struct {
 	// listener on MQTTAddr (empty: none; port 0: a free port).
 	NATSURL, NATSAddr, MQTTAddr string
 	NATSReplicas                int
+	// KeyCheckEvery is how often the keys of the embedded server's live MQTT and NATS sessions
+	// are looked up again, closing the sessions of keys revoked by another process (rabta keys
+	// revoke) or expired (0: 1 s). A revocation through this node closes them at once
+	// (DisconnectKey).
+	KeyCheckEvery time.Duration
+	// BusMaxPayload bounds a message an MQTT or NATS client publishes, in bytes (0: 1 MiB).
+	BusMaxPayload int32
 	// NoOutbox leaves accepted observations off the bus: only for measuring what the outbox
 	// costs (no MQTT notifications, no warnings).
 	NoOutbox bool
@@ -215,7 +222,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 
 	// the bus, fed by the outbox: each committed batch wakes the relay
 	n.bus, err = bus.Open(ctx, bus.Options{Node: opts.ID, DataDir: opts.DataDir, URL: opts.NATSURL,
-		ClientAddr: opts.NATSAddr, MQTTAddr: opts.MQTTAddr, Auth: authn, Replicas: opts.NATSReplicas, Log: log.With("component", "bus")})
+		ClientAddr: opts.NATSAddr, MQTTAddr: opts.MQTTAddr, Auth: authn, Keys: n.stores.Keys, MaxPayload: opts.BusMaxPayload,
+		OnRefused: n.metrics.onBusRefused, OnClosed: n.metrics.onBusClosed,
+		Replicas: opts.NATSReplicas, Log: log.With("component", "bus")})
 	if err != nil {
 		return nil, err
 	}
@@ -321,6 +330,12 @@ func (n *Node) Start(ctx context.Context) error {
 	b, id := n.bus, n.opts.ID
 	n.wg.Go(func() { n.relay.Run(bg) })
 
+	// what NATS permissions cannot say: revoked keys' sessions closed, retained messages the
+	// access table does not allow removed, unserved publishes counted
+	if err := b.Enforce(bg, n.opts.KeyCheckEvery); err != nil {
+		return err
+	}
+
 	// MQTT at most once (QoS 0), and durably (QoS 1 and 2: acknowledged to the client once NATS
 	// stored them, taken from there in batches)
 	topics := append([]string{"rabta/" + id + "/ingest/+"}, sensorthings.MQTTTopics...)
@@ -375,6 +390,9 @@ func (n *Node) Start(ctx context.Context) error {
 		v, err := notify.Lag(ctx)
 		return float64(v), err
 	})
+	m.gauge("rabta_bus_sessions", "Live MQTT and NATS sessions of the embedded server that logged in with an API key.", func(context.Context) (float64, error) {
+		return float64(b.Sessions(0)), nil
+	})
 	m.gauge("rabta_bus_stream_messages", "Messages in the node's OBS stream.", func(ctx context.Context) (float64, error) {
 		s, err := b.Stats(ctx)
 		return float64(s.Messages), err
@@ -420,6 +438,11 @@ func (n *Node) NATSURL() string { return n.bus.ClientURL() }
 
 // MQTTAddr is the embedded MQTT listener's host:port ("" when off).
 func (n *Node) MQTTAddr() string { return n.bus.MQTTAddr() }
+
+// DisconnectKey closes at once every MQTT and NATS session of the embedded server that logged
+// in with API key id; call it when the key has been revoked (the keys API does). It returns
+// how many sessions it closed.
+func (n *Node) DisconnectKey(id int64) int { return n.bus.DisconnectKey(id) }
 
 // Close stops the node: the HTTP server (waiting up to 15 s for requests in flight), the
 // background work, then the consumers, the bus and the store, and saves the warning engine's

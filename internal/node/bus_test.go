@@ -1,0 +1,115 @@
+package node
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rabta/rabta/internal/auth"
+)
+
+// The node wires the bus's checks: a key revoked and handed to DisconnectKey (as the keys API
+// does) loses its NATS session at once; a key revoked in the store only (by another process)
+// loses it within the re-check's round; a publish the key's role may not make is refused; each
+// is counted in /metrics (rabta_bus_sessions_closed_total, rabta_bus_refused_total) and the
+// live sessions are a gauge (rabta_bus_sessions).
+func TestNodeBusRevocationAndRefusals(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	n, err := New(t.Context(), Options{ID: "bus", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0",
+		AdminKey: "node-test-admin-key-0123456789", Registry: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if err := n.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	connect := func(role auth.Role) (*nats.Conn, int64, chan time.Time) {
+		key, id, err := auth.Create(ctx, n.stores.Keys, "pdma", role, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lost := make(chan time.Time, 1)
+		nc, err := nats.Connect(n.NATSURL(), nats.Token(key), nats.NoReconnect(),
+			nats.DisconnectErrHandler(func(*nats.Conn, error) { lost <- time.Now() }), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc, id, lost
+	}
+	viewer, _, _ := connect(auth.Viewer)
+	_, hooked, hookedLost := connect(auth.Operator)
+	_, other, otherLost := connect(auth.Operator)
+	if v := value(t, reg, "rabta_bus_sessions", ""); v != 3 {
+		t.Errorf("rabta_bus_sessions %v, want 3", v)
+	}
+
+	viewer.Publish("rabta.bus.ingest.1", []byte("1"))
+	viewer.Flush()
+	if v := value(t, reg, "rabta_bus_refused_total", "forbidden_publish"); v != 1 {
+		t.Errorf(`rabta_bus_refused_total{reason="forbidden_publish"} %v, want 1`, v)
+	}
+
+	at := time.Now()
+	if err := n.stores.Keys.RevokeKey(ctx, hooked); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.DisconnectKey(hooked); got != 1 {
+		t.Errorf("DisconnectKey closed %d sessions, want 1", got)
+	}
+	if err := n.stores.Keys.RevokeKey(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		lost   chan time.Time
+		within time.Duration
+	}{"DisconnectKey": {hookedLost, 250 * time.Millisecond}, "re-check": {otherLost, 1500 * time.Millisecond}} {
+		select {
+		case when := <-c.lost:
+			if d := when.Sub(at); d > c.within {
+				t.Errorf("%s: session closed after %v, want within %v", name, d, c.within)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: session still open", name)
+		}
+	}
+	if v := value(t, reg, "rabta_bus_sessions_closed_total", "key_revoked"); v != 2 {
+		t.Errorf(`rabta_bus_sessions_closed_total{reason="key_revoked"} %v, want 2`, v)
+	}
+	if v := value(t, reg, "rabta_bus_sessions", ""); v != 1 {
+		t.Errorf("rabta_bus_sessions %v, want 1", v)
+	}
+}
+
+// value returns a metric's value (the series whose reason label is reason, when given), -1
+// when there is none.
+func value(t *testing.T, reg *prometheus.Registry, name, reason string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			match := reason == ""
+			for _, l := range m.GetLabel() {
+				match = match || (l.GetName() == "reason" && l.GetValue() == reason)
+			}
+			if !match {
+				continue
+			}
+			return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return -1
+}
