@@ -137,12 +137,15 @@ func newKey(t *testing.T, s auth.Store, org string, role auth.Role) (string, *au
 }
 
 // mqttClient connects a real MQTT client (Eclipse Paho) with key as the password; lost
-// receives the time the connection was lost.
-func mqttClient(t *testing.T, b *Bus, key string, lost chan<- time.Time) (paho.Client, error) {
+// receives the time the connection was lost; the client leaves a will on will[0], if given.
+func mqttClient(t *testing.T, b *Bus, key string, lost chan<- time.Time, will ...string) (paho.Client, error) {
 	t.Helper()
 	o := paho.NewClientOptions().AddBroker("tcp://" + b.MQTTAddr()).SetUsername("test").SetPassword(key).
 		SetClientID(fmt.Sprintf("c%d", time.Now().UnixNano())).SetAutoReconnect(false).SetConnectRetry(false).
 		SetConnectTimeout(5 * time.Second).SetOrderMatters(false)
+	if len(will) > 0 {
+		o.SetWill(will[0], `{"result":"gone"}`, 0, false)
+	}
 	if lost != nil {
 		o.SetConnectionLostHandler(func(paho.Client, error) { lost <- time.Now() })
 	}

@@ -43,19 +43,33 @@ type session struct {
 	hash []byte
 }
 
-// sessions is the registry of the embedded server's live client connections by connection id.
+// sessions is the registry of the embedded server's live client connections by connection id,
+// and of the principal of each key that has logged in (by key id; a message published by a
+// session that has ended since, such as a retained one, is judged by its key's principal).
 type sessions struct {
-	mu sync.Mutex
-	m  map[uint64]*session
+	mu    sync.Mutex
+	m     map[uint64]*session
+	known map[int64]auth.Principal
 }
 
 func (s *sessions) add(cid uint64, p auth.Principal, hash []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
-		s.m = map[uint64]*session{}
+		s.m, s.known = map[uint64]*session{}, map[int64]auth.Principal{}
 	}
 	s.m[cid] = &session{p: p, hash: hash}
+	s.known[p.KeyID] = p
+}
+
+// principal returns the principal of key id, or nil when no session of it was seen.
+func (s *sessions) principal(id int64) *auth.Principal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.known[id]; ok {
+		return &p
+	}
+	return nil
 }
 
 func (s *sessions) get(cid uint64) *session {
@@ -129,6 +143,12 @@ func (b *Bus) close(sessions []dropped) int {
 	n := 0
 	for _, d := range sessions {
 		proto := b.protocol(d.cid)
+		// nothing more from it: not even the MQTT will the server publishes for a client that
+		// did not say goodbye
+		if c := b.srv.GetClient(d.cid); c != nil {
+			c.RegisterUser(&server.User{Username: fmt.Sprintf("key-%d", d.key), Permissions: &server.Permissions{
+				Publish: &server.SubjectPermission{Deny: []string{">"}}, Subscribe: &server.SubjectPermission{Deny: []string{">"}}}})
+		}
 		if err := b.srv.DisconnectClientByID(d.cid); err != nil {
 			continue // gone already
 		}
@@ -181,15 +201,22 @@ func (b *Bus) recheck(ctx context.Context) {
 	}
 }
 
+// DefaultKeyCheck is how often Enforce looks the keys of live sessions up again by default.
+const DefaultKeyCheck = 500 * time.Millisecond
+
 // Enforce sets the bus's run-time checks going, until ctx ends: what NATS permissions cannot
-// say. Every second (every; 0: 1 s) the keys of the live sessions are looked up again and the
+// say. Every 500 ms (every; 0: DefaultKeyCheck) the keys of the live sessions are looked up again and the
 // sessions of revoked or expired keys closed; a retained message that the table does not allow
 // its publisher is removed as soon as it is stored (RefusedRetain); a publish to a SensorThings
 // or ingest topic that no handler of Rabta's takes is counted (RefusedUnserved). Each
 // refusal is logged as bus_refused (at most 20 a second per reason; all are counted).
+//
+// A round of the re-check costs one Keys.KeyByHash per distinct key of the live sessions;
+// with the default every (DefaultKeyCheck) a key revoked elsewhere loses its sessions within
+// about half a second plus the round's look-ups.
 func (b *Bus) Enforce(ctx context.Context, every time.Duration) error {
 	if every <= 0 {
-		every = time.Second
+		every = DefaultKeyCheck
 	}
 	var subs []*nats.Subscription
 	for _, f := range []string{"v1.1/#", "rabta/" + b.opts.Node + "/ingest/#"} {
@@ -265,17 +292,8 @@ func (b *Bus) onRetained(m *nats.Msg) {
 	if topic == "" {
 		topic = MQTTTopic(strings.TrimPrefix(m.Subject, mqttRetainedPrefix))
 	}
-	var p *auth.Principal
 	id, _ := strconv.ParseInt(strings.TrimPrefix(m.Header.Get(hdrRetSource), "key-"), 10, 64)
-	b.sess.mu.Lock()
-	for _, ss := range b.sess.m {
-		if ss.p.KeyID == id {
-			p = &ss.p
-			break
-		}
-	}
-	b.sess.mu.Unlock()
-	if Allowed(b.table, p, Retain, topic) {
+	if Allowed(b.table, b.sess.principal(id), Retain, topic) {
 		return
 	}
 	del := nats.NewMsg(m.Subject)

@@ -70,7 +70,7 @@ func TestNodeBusRevocationAndRefusals(t *testing.T) {
 	for name, c := range map[string]struct {
 		lost   chan time.Time
 		within time.Duration
-	}{"DisconnectKey": {hookedLost, 250 * time.Millisecond}, "re-check": {otherLost, 1500 * time.Millisecond}} {
+	}{"DisconnectKey": {hookedLost, 250 * time.Millisecond}, "re-check": {otherLost, time.Second}} {
 		select {
 		case when := <-c.lost:
 			if d := when.Sub(at); d > c.within {

@@ -66,7 +66,7 @@ type Options struct {
 	NATSReplicas                int
 	// KeyCheckEvery is how often the keys of the embedded server's live MQTT and NATS sessions
 	// are looked up again, closing the sessions of keys revoked by another process (rabta keys
-	// revoke) or expired (0: 1 s). A revocation through this node closes them at once
+	// revoke) or expired (0: 500 ms, bus.DefaultKeyCheck). A revocation through this node closes them at once
 	// (DisconnectKey).
 	KeyCheckEvery time.Duration
 	// BusMaxPayload bounds a message an MQTT or NATS client publishes, in bytes (0: 1 MiB).
