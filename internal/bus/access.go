@@ -111,12 +111,15 @@ func Served(table []Access, topic string) bool {
 }
 
 // covers reports whether MQTT filter f matches every topic of t (a topic, or a filter whose
-// wildcards f's cover).
+// wildcards f's cover), as the NATS server decides it for their subjects
+// (server.SubjectMatchesFilter; FuzzCovers holds the two together): so a '#' stands for one
+// level or more, as NATS's '>' does, not also for none as in MQTT ("v1.1/#" does not cover
+// "v1.1"), since the server's permissions are what is enforced.
 func covers(f, t string) bool {
 	fl, tl := strings.Split(f, "/"), strings.Split(t, "/")
 	for i, l := range fl {
 		if l == "#" {
-			return true
+			return i < len(tl)
 		}
 		if i >= len(tl) || tl[i] == "#" {
 			return false

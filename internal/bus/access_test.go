@@ -14,7 +14,9 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/time/rate"
 
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/store/postgres"
@@ -200,7 +202,7 @@ func TestAccessTable(t *testing.T) {
 	}
 	topics := []string{
 		"v1.1/Datastreams(1)/Observations", "v1.1/Observations", "v1.1/MultiDatastreams(2)/Observations",
-		"v1.1/Datastreams(1)/Observations?$select=result", "v1.1/Things", "v1.1/Things(1)/Datastreams",
+		"v1.1/Datastreams(1)/Observations?$select=result", "v1.1/Things", "v1.1/Things(1)/Datastreams", "v1.1",
 		"rabta/n1/ingest/7", "rabta/n1/ingest/7/x", "rabta/n1/obs/7", "rabta/n1/alerts", "rabta/n2/ingest/7", "other/topic",
 	}
 	// observe receives what clients publish, on Rabta's own (unrestricted) connection
@@ -477,4 +479,60 @@ func TestPayloadLimit(t *testing.T) {
 	if !strings.Contains(logs.String(), `"reason":"payload_too_large","topic":"","protocol":"nats","key_id":`) {
 		t.Errorf("no bus_refused log for the NATS client:\n%s", logs)
 	}
+}
+
+// covers, by which Allowed and Served read the table, decides as the NATS server does for the
+// subjects of the same filter and topic (the server enforces the permissions generated from the
+// table): the two cannot disagree on any topic.
+func FuzzCovers(f *testing.F) {
+	for _, s := range [][2]string{
+		{"v1.1/#", "v1.1/Datastreams(1)/Observations"}, {"v1.1/#", "v1.1"}, {"v1.1/#", "v1.1/#"}, {"v1.1/#", "#"},
+		{"v1.1/+/Observations", "v1.1/Datastreams(1)/Observations"}, {"v1.1/+/Observations", "v1.1/+/Observations"},
+		{"v1.1/+/Observations", "v1.1/#"}, {"rabta/n1/ingest/+", "rabta/n1/ingest/7/x"}, {"rabta/n1/ingest/+", "rabta/n1/ingest"},
+		{"a/b", "a/b"}, {"a/b", "a/+"}, {"+/+", "a/b"}, {"#", "$MQTT/sub/x"}, {"v1.1/Observations", "v1.1/Observations?$select=result"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, filter, topic string) {
+		if strings.ContainsAny(filter+topic, "*>") {
+			t.Skip() // NATS's own wildcards: no Rabta topic has them
+		}
+		fs, err1 := MQTTSubject(filter)
+		ts, err2 := MQTTSubject(topic)
+		if err1 != nil || err2 != nil {
+			return
+		}
+		if got, want := covers(filter, topic), server.SubjectMatchesFilter(ts, fs); got != want {
+			t.Errorf("covers(%q, %q) = %v; the NATS server says %v for %q in %q", filter, topic, got, want, ts, fs)
+		}
+	})
+}
+
+// Any line of the embedded server's log is either a refusal or logged as it is; no line makes
+// the parser panic, and the refusal lines the server writes are read as refusals.
+func FuzzViolation(f *testing.F) {
+	for _, s := range []struct {
+		f string
+		v string
+	}{
+		{`127.0.0.1:5555 - cid:7 - "v1.55.0:go" - Publish Violation - Subject %q`, "rabta.n1.obs.7"},
+		{`127.0.0.1:5555 - mid:9 - "c1" - Publish Violation - Subject %q`, "v1//1.Things"},
+		{`127.0.0.1:5555 - cid:7 - Subscription Violation - Subject "$MQTT.sub.>", SID 1`, ""},
+		{`127.0.0.1:5555 - mid:9 - "c1" - Subscription Violation - Subject "rabta.n1.ingest.*", SID rabta.n1.ingest.*`, ""},
+		{`127.0.0.1:5555 - mid:9 - "c1" - %s: %d vs %d`, "maximum payload exceeded"},
+		{`Server is ready`, ""},
+	} {
+		f.Add(s.f, s.v)
+	}
+	b := &Bus{log: slog.New(slog.DiscardHandler), table: Table("n1"), sampled: map[string]*rate.Sometimes{}}
+	f.Fuzz(func(t *testing.T, format, arg string) {
+		args := []any{arg}
+		if strings.Contains(format, "%d vs %d") {
+			args = []any{arg, 2000, 1024}
+		}
+		is := b.violation(format, args)
+		if is != (strings.Contains(format, "Publish Violation - ") || subViolRef.MatchString(format) || arg == server.ErrMaxPayload.Error() && len(args) == 3) {
+			t.Errorf("violation(%q, %q) = %v", format, arg, is)
+		}
+	})
 }
