@@ -1,6 +1,8 @@
 package bus
 
 import (
+	"context"
+	"fmt"
 	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -36,7 +38,9 @@ type Access struct {
 // retained on a SensorThings topic would be served to every later subscriber as if it were new.
 //
 // A per-organisation check (which Datastream belongs to whom) is not a row's business: a row
-// says what a role may do; Rabta's handler of a served topic checks what the message is about.
+// says what a role may do. It hooks in as a Narrow (Options.Narrow), which narrows a key's
+// topics to its organisation's; the handler of a served topic does not learn who published a
+// message, so the bus's permissions are where such a check can be enforced.
 func Table(node string) []Access {
 	sta := "v1.1"
 	return []Access{
@@ -131,30 +135,51 @@ func covers(f, t string) bool {
 	return len(fl) == len(tl)
 }
 
-// permissions generates the embedded server's permissions of p from table, the same for its
-// NATS and its MQTT connections: nil (everything) for the node-wide admin; otherwise the
-// subjects of the rows that grant p's role each action, and nothing else. In particular no
-// one but the node-wide admin may subscribe to the MQTT bridge's own subjects ($MQTT.>): the
-// server lets an MQTT connection use the delivery subjects of its own QoS 1 and 2
-// subscriptions without a permission (and refuses an MQTT client's subscription to $MQTT/
+// Narrow narrows what the table grants a key that is not the node-wide admin: given the
+// topics (MQTT filters) the table grants p for a, it returns those p may use — the same, fewer,
+// or narrower filters within them (e.g. the ingest topics of its organisation's datastreams
+// only). It is where a per-organisation check hooks into the bus (Options.Narrow); a topic it
+// returns that no granted one covers is dropped.
+type Narrow func(ctx context.Context, p *auth.Principal, a Action, topics []string) ([]string, error)
+
+// permissions generates the embedded server's permissions of p from table (narrowed by narrow,
+// if set), the same for its NATS and its MQTT connections: nil (everything) for the node-wide
+// admin; otherwise the subjects of the rows that grant p's role each action, and nothing else.
+// In particular no one but the node-wide admin may subscribe to the MQTT bridge's own subjects
+// ($MQTT.>): the server lets an MQTT connection use the delivery subjects of its own QoS 1 and
+// 2 subscriptions without a permission (and refuses an MQTT client's subscription to $MQTT/
 // topics), while a NATS client allowed "$MQTT.sub.>" would read every MQTT session's
 // deliveries and the retained messages. The retain column is enforced at run time (Enforce),
 // as NATS has no permission for it.
-func permissions(table []Access, p *auth.Principal) *server.Permissions {
+func permissions(ctx context.Context, table []Access, p *auth.Principal, narrow Narrow) (*server.Permissions, error) {
 	if p.NodeAdmin() {
-		return nil
+		return nil, nil
 	}
-	subjects := func(a Action) []string {
-		var out []string
+	subjects := func(a Action) ([]string, error) {
+		var granted []string
 		for _, r := range table {
 			if n := r.need(a); n != auth.RoleNone && p.Role >= n {
-				s, err := MQTTSubject(r.Topic)
-				if err == nil {
-					out = append(out, s)
-				}
+				granted = append(granted, r.Topic)
 			}
 		}
-		return out
+		topics := granted
+		if narrow != nil && len(granted) > 0 {
+			var err error
+			if topics, err = narrow(ctx, p, a, granted); err != nil {
+				return nil, err
+			}
+		}
+		var out []string
+		for _, t := range topics {
+			within := false
+			for _, g := range granted {
+				within = within || covers(g, t)
+			}
+			if s, err := MQTTSubject(t); err == nil && within {
+				out = append(out, s)
+			}
+		}
+		return out, nil
 	}
 	perm := func(allow []string) *server.SubjectPermission {
 		if len(allow) == 0 {
@@ -162,5 +187,21 @@ func permissions(table []Access, p *auth.Principal) *server.Permissions {
 		}
 		return &server.SubjectPermission{Allow: allow}
 	}
-	return &server.Permissions{Subscribe: perm(subjects(Subscribe)), Publish: perm(subjects(Publish))}
+	sub, err := subjects(Subscribe)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := subjects(Publish)
+	if err != nil {
+		return nil, err
+	}
+	return &server.Permissions{Subscribe: perm(sub), Publish: perm(pub)}, nil
+}
+
+// fingerprint tells permissions apart, to apply changed ones only.
+func fingerprint(p *server.Permissions) string {
+	if p == nil {
+		return "*"
+	}
+	return fmt.Sprint(p.Subscribe.Allow, p.Publish.Allow)
 }

@@ -536,3 +536,75 @@ func FuzzViolation(f *testing.F) {
 		}
 	})
 }
+
+// Narrow is where a per-organisation check hooks into the bus: a key's topics narrowed to its
+// organisation's datastreams at login (a topic outside what the table grants is dropped), and
+// again within a re-check round when they change (a datastream created since), for live NATS
+// and MQTT sessions alike.
+func TestNarrow(t *testing.T) {
+	keys, _ := keyStore(t, "sqlite")
+	var mu sync.Mutex
+	owned := map[string][]string{"pdma": {"7"}}
+	narrow := func(_ context.Context, p *auth.Principal, a Action, topics []string) ([]string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for _, topic := range topics {
+			if a == Publish && topic == "rabta/n1/ingest/+" {
+				for _, id := range owned[p.Organisation] {
+					out = append(out, "rabta/n1/ingest/"+id)
+				}
+				continue
+			}
+			out = append(out, topic)
+		}
+		return append(out, "other/topic"), nil // not granted by the table: dropped
+	}
+	b, refused, _ := testBus(t, keys, Options{Narrow: narrow})
+	key, _ := newKey(t, keys, "pdma", auth.Operator)
+	nc, err := natsClient(t, b, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := mqttClient(t, b, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs, _ := b.nc.SubscribeSync(">")
+	b.nc.Flush()
+	try := func(subject string) bool {
+		t.Helper()
+		nc.Publish(subject, []byte(subject))
+		nc.Flush()
+		for {
+			m, err := obs.NextMsg(200 * time.Millisecond)
+			if err != nil {
+				return false
+			}
+			if m.Subject == subject {
+				return true
+			}
+		}
+	}
+	for subject, want := range map[string]bool{"rabta.n1.ingest.7": true, "rabta.n1.ingest.8": false, "other.topic": false,
+		"v1//1.Datastreams(1).Observations": true} {
+		if got := try(subject); got != want {
+			t.Errorf("publish to %s: %v, want %v", subject, got, want)
+		}
+	}
+	if n := refused.get(RefusedPublish); n != 2 {
+		t.Errorf("refused publishes: %d, want 2", n)
+	}
+	mu.Lock()
+	owned["pdma"] = append(owned["pdma"], "8")
+	mu.Unlock()
+	if !waitFor(3*time.Second, func() bool { return try("rabta.n1.ingest.8") }) {
+		t.Fatal("NATS: a datastream added to the organisation is still refused")
+	}
+	eight, _ := b.nc.SubscribeSync("rabta.n1.ingest.8")
+	b.nc.Flush()
+	mc.Publish("rabta/n1/ingest/8", 1, false, "mqtt-8").WaitTimeout(5 * time.Second)
+	if m, err := eight.NextMsg(2 * time.Second); err != nil || string(m.Data) != "mqtt-8" {
+		t.Errorf("MQTT publish to the added datastream: %v %v", m, err)
+	}
+}

@@ -70,6 +70,10 @@ type Options struct {
 	MaxPayload int32
 	// Keys, when set, is where Enforce looks the keys of live sessions up again (auth.Store).
 	Keys Keys
+	// Narrow, when set, narrows the topics the access table grants each key (not the node-wide
+	// admin's): at login, and again at each round of Enforce's re-check, so that a change (a
+	// datastream created since) reaches live sessions within a round. See Narrow.
+	Narrow Narrow
 	// OnRefused is called with the reason (Refused*) of each refusal; OnClosed with the reason
 	// (ClosedRevoked) of each session closed. Either may be nil. Rabta counts them as metrics.
 	OnRefused, OnClosed func(reason string)
@@ -498,8 +502,13 @@ func (a *clientAuth) Check(c server.ClientAuthentication) bool {
 		a.bus.log.Info("bus_client_refused", "remote", addr(c.RemoteAddress()), "reason", err.Error())
 		return false
 	}
-	a.bus.sess.add(c.GetID(), *p, auth.Hash(key))
-	c.RegisterUser(&server.User{Username: fmt.Sprintf("key-%d", p.KeyID), Permissions: permissions(a.bus.table, p)})
+	perms, err := permissions(ctx, a.bus.table, p, a.bus.opts.Narrow)
+	if err != nil {
+		a.bus.log.Error("bus_client_refused", "remote", addr(c.RemoteAddress()), "key_id", p.KeyID, "err", err)
+		return false
+	}
+	a.bus.sess.add(c.GetID(), *p, auth.Hash(key), fingerprint(perms))
+	c.RegisterUser(&server.User{Username: fmt.Sprintf("key-%d", p.KeyID), Permissions: perms})
 	return true
 }
 

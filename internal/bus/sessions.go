@@ -39,8 +39,9 @@ const ClosedRevoked = "key_revoked"
 // session is a live connection of a client that logged in with an API key. Only the key's
 // hash is kept, never the key.
 type session struct {
-	p    auth.Principal
-	hash []byte
+	p     auth.Principal
+	hash  []byte
+	perms string // fingerprint of the permissions applied
 }
 
 // sessions is the registry of the embedded server's live client connections by connection id,
@@ -52,13 +53,13 @@ type sessions struct {
 	known map[int64]auth.Principal
 }
 
-func (s *sessions) add(cid uint64, p auth.Principal, hash []byte) {
+func (s *sessions) add(cid uint64, p auth.Principal, hash []byte, perms string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
 		s.m, s.known = map[uint64]*session{}, map[int64]auth.Principal{}
 	}
-	s.m[cid] = &session{p: p, hash: hash}
+	s.m[cid] = &session{p: p, hash: hash, perms: perms}
 	s.known[p.KeyID] = p
 }
 
@@ -198,6 +199,48 @@ func (b *Bus) recheck(ctx context.Context) {
 	}
 	if len(invalid) > 0 {
 		b.close(b.sess.take(func(_ uint64, ss *session) bool { return invalid[string(ss.hash)] }))
+	}
+	if b.opts.Narrow != nil {
+		b.renarrow(ctx)
+	}
+}
+
+// renarrow applies each live session's key's permissions again where Narrow now says otherwise.
+func (b *Bus) renarrow(ctx context.Context) {
+	type live struct {
+		cid uint64
+		p   auth.Principal
+		fp  string
+	}
+	var all []live
+	b.sess.mu.Lock()
+	for cid, ss := range b.sess.m {
+		all = append(all, live{cid, ss.p, ss.perms})
+	}
+	b.sess.mu.Unlock()
+	perms := map[int64]*server.Permissions{}
+	for _, l := range all {
+		pm, ok := perms[l.p.KeyID]
+		if !ok {
+			var err error
+			if pm, err = permissions(ctx, b.table, &l.p, b.opts.Narrow); err != nil {
+				b.log.Warn("bus_permissions_not_renewed", "key_id", l.p.KeyID, "err", err)
+				continue
+			}
+			perms[l.p.KeyID] = pm
+		}
+		fp := fingerprint(pm)
+		if fp == l.fp {
+			continue
+		}
+		if c := b.srv.GetClient(l.cid); c != nil {
+			c.RegisterUser(&server.User{Username: fmt.Sprintf("key-%d", l.p.KeyID), Permissions: pm})
+			b.sess.mu.Lock()
+			if ss := b.sess.m[l.cid]; ss != nil {
+				ss.perms = fp
+			}
+			b.sess.mu.Unlock()
+		}
 	}
 }
 
