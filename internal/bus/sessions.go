@@ -182,7 +182,17 @@ func (b *Bus) recheck(ctx context.Context) {
 	if b.opts.Keys == nil || b.srv == nil {
 		return
 	}
-	b.sess.take(func(cid uint64, _ *session) bool { return b.srv.GetClient(cid) == nil })
+	// (the server is asked outside the registry's lock: it logs, and its log reaches the registry)
+	gone := map[uint64]bool{}
+	b.sess.mu.Lock()
+	for cid := range b.sess.m {
+		gone[cid] = true
+	}
+	b.sess.mu.Unlock()
+	for cid := range gone {
+		gone[cid] = b.srv.GetClient(cid) == nil
+	}
+	b.sess.take(func(cid uint64, _ *session) bool { return gone[cid] })
 	invalid := map[string]bool{}
 	for _, h := range b.sess.hashes() {
 		_, err := b.opts.Keys.KeyByHash(ctx, h)

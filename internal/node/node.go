@@ -440,9 +440,10 @@ func (n *Node) NATSURL() string { return n.bus.ClientURL() }
 func (n *Node) MQTTAddr() string { return n.bus.MQTTAddr() }
 
 // DisconnectKey closes at once every MQTT and NATS session of the embedded server that logged
-// in with API key id; call it when the key has been revoked (the keys API does). It returns
-// how many sessions it closed.
-func (n *Node) DisconnectKey(id int64) int { return n.bus.DisconnectKey(id) }
+// in with API key id (each logged as bus_session_closed and counted); call it when the key has
+// been revoked: it is the keys API's OnKeyRevoked. Sessions of keys revoked by another process
+// or expired are closed by the bus's re-check (KeyCheckEvery).
+func (n *Node) DisconnectKey(id int64) { n.bus.DisconnectKey(id) }
 
 // Close stops the node: the HTTP server (waiting up to 15 s for requests in flight), the
 // background work, then the consumers, the bus and the store, and saves the warning engine's
