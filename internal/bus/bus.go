@@ -8,6 +8,12 @@
 // message id, so an entry published twice (the relay crashed between publishing and deleting
 // it) is stored once. Consumers are durable JetStream consumers that treat each message
 // idempotently.
+//
+// Clients of the embedded server (MQTT and NATS alike) log in with an API key. What each key may
+// do is written once, in the access table (Table), from which its server permissions are
+// generated; what permissions cannot say — retained messages, revoked or expired keys' live
+// sessions, publishes no one takes — Enforce checks at run time. Every refusal is logged
+// (bus_refused) and counted (Options.OnRefused).
 package bus
 
 import (
