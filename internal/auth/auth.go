@@ -245,10 +245,14 @@ func ParseExpiry(s string, now time.Time) (time.Time, error) {
 	var at time.Time
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		at = t
-	} else if d, err := ParseExpiresIn(s); err == nil {
-		at = now.Add(d)
+	} else if len(s) >= 10 && s[4] == '-' { // a date, wrongly written
+		return time.Time{}, apperr.E(apperr.Invalid, "expiry %q: want an RFC 3339 time such as 2027-01-01T00:00:00Z", s)
 	} else {
-		return time.Time{}, apperr.E(apperr.Invalid, "expiry %q: want an RFC 3339 time (2027-01-01T00:00:00Z) or a duration such as 720h or 90d", s)
+		d, why := parseExpiresIn(s)
+		if why != "" {
+			return time.Time{}, apperr.E(apperr.Invalid, "expiry %q: %s, or an RFC 3339 time such as 2027-01-01T00:00:00Z", s, why)
+		}
+		at = now.Add(d)
 	}
 	if !at.After(now) {
 		return time.Time{}, apperr.E(apperr.Invalid, "expiry %q is not in the future (now is %s)", s, now.UTC().Format(time.RFC3339))
@@ -259,22 +263,30 @@ func ParseExpiry(s string, now time.Time) (time.Time, error) {
 // ParseExpiresIn reads a positive duration: a Go duration ("720h") or whole days ("90d", at
 // most 36500); Invalid otherwise.
 func ParseExpiresIn(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
+	d, why := parseExpiresIn(strings.TrimSpace(s))
+	if why != "" {
+		return 0, apperr.E(apperr.Invalid, "expiresIn %q: %s", s, why)
+	}
+	return d, nil
+}
+
+// parseExpiresIn is ParseExpiresIn, with what was wanted when s is refused.
+func parseExpiresIn(s string) (time.Duration, string) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
 		if err != nil || n <= 0 || n > maxDays || days[0] == '+' {
-			return 0, apperr.E(apperr.Invalid, "expiresIn %q: want a whole number of days from 1 to %d, such as 90d", s, maxDays)
+			return 0, fmt.Sprintf("want a whole number of days from 1 to %d, such as 90d", maxDays)
 		}
-		return time.Duration(n) * 24 * time.Hour, nil
+		return time.Duration(n) * 24 * time.Hour, ""
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, apperr.E(apperr.Invalid, "expiresIn %q: want a duration such as 720h, 1h30m or 90d", s)
+		return 0, "want a duration such as 720h, 1h30m or 90d"
 	}
 	if d <= 0 {
-		return 0, apperr.E(apperr.Invalid, "expiresIn %q: want a duration above zero", s)
+		return 0, "want a duration above zero"
 	}
-	return d, nil
+	return d, ""
 }
 
 // Import stores a key chosen by the operator (RABTA_ADMIN_KEY); it must be at least 24
