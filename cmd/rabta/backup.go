@@ -73,7 +73,7 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := c.load(fs); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(c.cfg.DataDir, 0o750); err != nil {
+	if err := os.MkdirAll(c.cfg.DataDir, node.DataDirMode); err != nil {
 		return err
 	}
 	lock, err := node.LockDataDir(c.cfg.DataDir) // a node running on this data directory refuses
@@ -116,7 +116,7 @@ func copyFile(from, to string) error {
 		return err
 	}
 	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600) // the store: keys' hashes, sealed contacts
 	if err != nil {
 		return err
 	}

@@ -193,8 +193,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		}
 	}()
 
-	// the store, in a data directory no other process uses
-	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
+	// the store, in a data directory no other process uses, readable by its owner only
+	if err := os.MkdirAll(opts.DataDir, DataDirMode); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	unlock, err := LockDataDir(opts.DataDir)
