@@ -35,10 +35,18 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("%s exists; backups never overwrite", out)
 	}
 	if c.cfg.DB != "" {
-		// pg_dump reads one snapshot: consistent while the node runs
-		out, err := exec.CommandContext(ctx, "pg_dump", "--format=custom", "--no-owner", "--file", fs.Arg(0), c.cfg.DB).CombinedOutput()
+		// pg_dump reads one snapshot: consistent while the node runs; it writes into a file
+		// made first, its owner's only, as the SQLite backup is (the store holds key hashes
+		// and sealed contacts)
+		f, err := os.OpenFile(out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, sqlite.FileMode)
 		if err != nil {
-			return fmt.Errorf("pg_dump (from Debian's postgresql-client): %v: %s", err, strings.TrimSpace(string(out)))
+			return err
+		}
+		f.Close()
+		msg, err := exec.CommandContext(ctx, "pg_dump", "--format=custom", "--no-owner", "--file", out, c.cfg.DB).CombinedOutput()
+		if err != nil {
+			os.Remove(out)
+			return fmt.Errorf("pg_dump (from Debian's postgresql-client): %v: %s", err, strings.TrimSpace(string(msg)))
 		}
 		fmt.Fprintf(stdout, "backup written to %s\n", fs.Arg(0))
 		return nil
