@@ -54,6 +54,35 @@ func TestParseFlagsAnywhere(t *testing.T) {
 	}
 }
 
+// FuzzParse: whatever the arguments, parse neither panics nor loses or reorders a positional
+// argument: those it returns are the arguments in their order, less flags and their values.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"3 --data-dir d", "--data-dir d 3", "a -- --data-dir d", "--name=x a b --quiet", "- --", "--data-dir", "-- --", "a --quiet=false b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		args := strings.Fields(s)
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.String("data-dir", "", "")
+		fs.String("name", "", "")
+		fs.Bool("quiet", false, "")
+		if err := parse(fs, args); err != nil {
+			return
+		}
+		i := 0 // the positional arguments are a subsequence of args
+		for _, p := range fs.Args() {
+			for i < len(args) && args[i] != p {
+				i++
+			}
+			if i == len(args) {
+				t.Fatalf("%q: positional %q (of %q) is not in order in the arguments", args, p, fs.Args())
+			}
+			i++
+		}
+	})
+}
+
 // Every subcommand that takes positional arguments takes its flags before or after them:
 // "rabta keys revoke ID --data-dir DIR" acts on DIR, not on ./rabta-data. Each runs with its
 // flags after its arguments, on a data directory of the test's own; nothing appears in the

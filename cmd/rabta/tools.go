@@ -93,7 +93,11 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return t.Format(time.RFC3339)
 		}
 		for _, k := range ks {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\trbt_%s_…\t%s\t%s\t%s\t%s\n", k.ID, k.Organisation, k.Role, k.Name, k.Prefix, k.State(now),
+			prefix := "rbt_" + k.Prefix + "_…"
+			if k.Prefix == "custom" { // a key the operator chose (RABTA_ADMIN_KEY): no prefix of ours
+				prefix = "(custom)"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Organisation, k.Role, k.Name, prefix, k.State(now),
 				k.CreatedAt.Format(time.RFC3339), at(k.ExpiresAt), at(k.RevokedAt))
 		}
 		return tw.Flush()
