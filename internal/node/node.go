@@ -207,6 +207,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.onClose(n.stores.Close)
+	warnIfShared(opts.DataDir, log)
 	ents, alerts := n.stores.Entities, n.stores.Alerts
 	if err := bootstrapAdmin(ctx, n.stores.Keys, opts.AdminKey, opts.AdminKeyFile, opts.Console, log); err != nil {
 		return nil, err
