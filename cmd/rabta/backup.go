@@ -21,7 +21,7 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.flags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -35,10 +35,18 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("%s exists; backups never overwrite", out)
 	}
 	if c.cfg.DB != "" {
-		// pg_dump reads one snapshot: consistent while the node runs
-		out, err := exec.CommandContext(ctx, "pg_dump", "--format=custom", "--no-owner", "--file", fs.Arg(0), c.cfg.DB).CombinedOutput()
+		// pg_dump reads one snapshot: consistent while the node runs; it writes into a file
+		// made first, its owner's only, as the SQLite backup is (the store holds key hashes
+		// and sealed contacts)
+		f, err := os.OpenFile(out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, sqlite.FileMode)
 		if err != nil {
-			return fmt.Errorf("pg_dump (from Debian's postgresql-client): %v: %s", err, strings.TrimSpace(string(out)))
+			return err
+		}
+		f.Close()
+		msg, err := exec.CommandContext(ctx, "pg_dump", "--format=custom", "--no-owner", "--file", out, c.cfg.DB).CombinedOutput()
+		if err != nil {
+			os.Remove(out)
+			return fmt.Errorf("pg_dump (from Debian's postgresql-client): %v: %s", err, strings.TrimSpace(string(msg)))
 		}
 		fmt.Fprintf(stdout, "backup written to %s\n", fs.Arg(0))
 		return nil
@@ -64,7 +72,7 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.flags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -73,7 +81,7 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := c.load(fs); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(c.cfg.DataDir, 0o750); err != nil {
+	if err := os.MkdirAll(c.cfg.DataDir, node.DataDirMode); err != nil {
 		return err
 	}
 	lock, err := node.LockDataDir(c.cfg.DataDir) // a node running on this data directory refuses
@@ -116,7 +124,7 @@ func copyFile(from, to string) error {
 		return err
 	}
 	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600) // the store: keys' hashes, sealed contacts
 	if err != nil {
 		return err
 	}

@@ -96,6 +96,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
+// parse parses args with fs, flags before, between or after the positional arguments
+// ("rabta keys revoke 3 --data-dir DIR" as "rabta keys revoke --data-dir DIR 3"), which then
+// are fs.Args(). After "--" every argument is positional.
+func parse(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			pos = append(pos, rest...) // the flag package stopped at "--"
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	// fs.Args() is what the last Parse left: parse the positional arguments after a "--" again
+	return fs.Parse(append([]string{"--"}, pos...))
+}
+
 // common holds the flags every command that opens the store shares.
 type common struct {
 	cfg        config.Config

@@ -66,12 +66,27 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build rabta: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	_, before := os.Stat(defaultDataDir)
 	code := m.Run()
 	os.RemoveAll(dir)
+	// every test keeps its data in t.TempDir(): a command that fell back to the default
+	// ./rabta-data would have written into the source tree
+	if _, err := os.Stat(defaultDataDir); err == nil {
+		if before == nil {
+			fmt.Fprintf(os.Stderr, "cmd/rabta/%s was there before the tests: remove it\n", defaultDataDir)
+		} else {
+			fmt.Fprintf(os.Stderr, "a test left cmd/rabta/%s behind: give every command a data directory of t.TempDir()\n", defaultDataDir)
+		}
+		code = 1
+	}
 	os.Exit(code)
 }
 
 const adminKey = "e2e-admin-key-0123456789abcdef"
+
+// defaultDataDir is the data directory a command uses without --data-dir or RABTA_DATA_DIR,
+// relative to the working directory (here cmd/rabta, in the source tree).
+const defaultDataDir = "rabta-data"
 
 // proc is a running `rabta serve`.
 type proc struct {
@@ -182,6 +197,8 @@ func (p *proc) req(method, path, key, body string) (int, string) {
 func rabta(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
+	// without --data-dir, a data directory of the test's own, never ./rabta-data in the tree
+	cmd.Env = append(os.Environ(), "RABTA_DATA_DIR="+t.TempDir())
 	for i, a := range args {
 		if a == "--data-dir" && i+1 < len(args) {
 			cmd.Env = append(os.Environ(), storeEnv(t, args[i+1], nil)...)
@@ -264,6 +281,24 @@ func TestBootstrapKeyPrintedOnce(t *testing.T) {
 	key := regexp.MustCompile(`rbt_[0-9a-f]+_[A-Za-z0-9_-]+`).FindString(p.stderr.String())
 	if key == "" {
 		t.Fatalf("no bootstrap key printed:\n%s", p.stderr)
+	}
+	// on the terminal, apart from the structured log: no JSON log line carries it
+	var onConsole bool
+	for _, line := range strings.Split(p.stderr.String(), "\n") {
+		var rec map[string]any
+		isLog := json.Unmarshal([]byte(line), &rec) == nil
+		if strings.Contains(line, key) {
+			if isLog {
+				t.Errorf("the bootstrap key is in a log record: %s", line)
+			}
+			onConsole = true
+		}
+		if isLog && rec["msg"] == "admin_key_created" && rec["key_id"] != float64(1) {
+			t.Errorf("admin_key_created: %s", line)
+		}
+	}
+	if !onConsole || !strings.Contains(p.stderr.String(), `"msg":"admin_key_created"`) {
+		t.Errorf("the key on the console and its id in the log:\n%s", p.stderr)
 	}
 	if st, _ := p.req("GET", "/v1.1/Things", "", ""); st != 401 {
 		t.Errorf("anonymous read with public_read off: %d", st)

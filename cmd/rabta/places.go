@@ -23,7 +23,7 @@ func importVillages(ctx context.Context, args []string, stdout, stderr io.Writer
 	c.flags(fs)
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	dropSynthetic := fs.Bool("replace-synthetic", false, "delete the synthetic villages (the demo's) before importing the real list")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -90,7 +90,7 @@ func importSubscribers(ctx context.Context, args []string, stdout, stderr io.Wri
 	c.flags(fs)
 	org := fs.String("org", "", "the organisation that holds the subscribers (required)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || *org == "" {

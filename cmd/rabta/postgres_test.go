@@ -78,6 +78,11 @@ func TestNodeOnPostgres(t *testing.T) {
 	if out, e, err := rabta(t, "backup", "--db", dsn, backup); err != nil {
 		t.Fatalf("backup: %v %s %s", err, out, e)
 	}
+	if fi, err := os.Stat(backup); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("the backup's mode: %v, want 0600 (its owner's only)", fi.Mode())
+	}
 	p.req("POST", "/v1.1/Things", adminKey, `{"name":"after the backup","description":"x"}`)
 	p.stop()
 	other := pgDatabase(t)

@@ -50,6 +50,7 @@ var readmeCommands = map[string]readmeCommand{
 	`curl -s -H "$K" localhost:8080/v1.1/CreateObservations -d '[{"Datastream":{"@iot.id":1},`:                                           {status: 201, want: `Observations(`},
 	`go run ./cmd/rabta import observations internal/sensing/testdata/pdma_excerpt.csv`:                                                  {exit: 1, want: `already present`}, // the excerpt's other stations have no datastream here: those rows are refused, and the command says so with exit status 1
 	`go run ./cmd/rabta keys create --org ndma --role operator`:                                                                          {want: "rbt_"},
+	`curl -s -H "$K" localhost:8080/api/v1/keys -d '{"organisation":"ndma","role":"viewer","name":"dashboard","expiresIn":"90d"}'`:       {status: 201, want: `"key": "rbt_`},
 	`curl -s localhost:8080/api/v1/qc/silent`:                                                                                            {status: 200},
 	`mosquitto_pub -u logger -P "$RABTA_ADMIN_KEY" -q 1 -t rabta/local/ingest/1 -m 1001480`:                                              {},
 	`mosquitto_sub -u me -P "$RABTA_ADMIN_KEY" -t 'v1.1/Datastreams(1)/Observations'`:                                                    {want: `1001480`},
@@ -72,12 +73,15 @@ var readmeCommands = map[string]readmeCommand{
 // A docs command not in this table fails the test. (curl commands to other hosts, such as
 // docs/webhooks.md's POST to a partner's endpoint, are the partner's to run.)
 var docsCurls = map[string]readmeCommand{
-	`alerts.md: curl -s localhost:8080/cap/alerts.atom`:                                                                                                          {status: 200, want: "<cap:msgType>Alert</cap:msgType>"},
-	`alerts.md: curl -s -H "Authorization: Bearer $KEY" 'localhost:8080/api/v1/alerts?state=draft'`:                                                              {status: 200, want: `"value"`},
-	`alerts.md: curl -s -H "Authorization: Bearer $KEY" -X POST localhost:8080/api/v1/alerts/7/approve -d '{"why":"checked"}'`:                                   {status: 409, want: "has no draft to approve (state issued)"}, // the tour approved it
-	`sensorthings.md: curl -s -H "$K" -H 'Content-Type: multipart/mixed; boundary=batch_1' --data-binary @examples/batch.multipart 'localhost:8080/v1.1/$batch'`: {status: 200, want: "HTTP/1.1 201 Created"},
-	`sensorthings.md: curl -s -H "$K" -H 'Content-Type: application/json' --data-binary @examples/batch.json 'localhost:8080/v1.1/$batch'`:                       {status: 200, want: `"status":201`},
-	`dissemination.md: curl -s -H "$K" localhost:8080/api/v1/impact -d '{"desc":"Khanki","circles":[{"center":{"lat":32.40,"lon":73.97},"radiusKm":25}]}'`:       {status: 200, want: `"people"`},
+	`alerts.md: curl -s localhost:8080/cap/alerts.atom`:                                                                                                                          {status: 200, want: "<cap:msgType>Alert</cap:msgType>"},
+	`alerts.md: curl -s -H "Authorization: Bearer $KEY" 'localhost:8080/api/v1/alerts?state=draft'`:                                                                              {status: 200, want: `"value"`},
+	`alerts.md: curl -s -H "Authorization: Bearer $KEY" -X POST localhost:8080/api/v1/alerts/7/approve -d '{"why":"checked"}'`:                                                   {status: 409, want: "has no draft to approve (state issued)"}, // the tour approved it
+	`sensorthings.md: curl -s -H "$K" -H 'Content-Type: multipart/mixed; boundary=batch_1' --data-binary @examples/batch.multipart 'localhost:8080/v1.1/$batch'`:                 {status: 200, want: "HTTP/1.1 201 Created"},
+	`sensorthings.md: curl -s -H "$K" -H 'Content-Type: application/json' --data-binary @examples/batch.json 'localhost:8080/v1.1/$batch'`:                                       {status: 200, want: `"status":201`},
+	`keys.md: curl -s -H "Authorization: Bearer $KEY" localhost:8080/api/v1/keys -d '{"organisation":"pdma-punjab","role":"operator","name":"gauge loggers","expiresIn":"90d"}'`: {status: 201, want: `"state": "active"`},
+	`keys.md: curl -s -H "Authorization: Bearer $KEY" localhost:8080/api/v1/keys`:                                                                                                {status: 200, want: `"name": "gauge loggers"`},
+	`keys.md: curl -s -H "Authorization: Bearer $KEY" -X POST localhost:8080/api/v1/keys/2/revoke`:                                                                               {status: 200, want: `"state": "revoked"`}, // the README's keys create
+	`dissemination.md: curl -s -H "$K" localhost:8080/api/v1/impact -d '{"desc":"Khanki","circles":[{"center":{"lat":32.40,"lon":73.97},"radiusKm":25}]}'`:                       {status: 200, want: `"people"`},
 }
 
 // shellCommands returns the commands of the shell code blocks (```sh, ```bash, ```shell) of a

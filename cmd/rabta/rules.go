@@ -24,7 +24,7 @@ func rules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rules "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.flags(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if err := c.load(fs); err != nil {

@@ -42,7 +42,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.cfg.LogLevel, "log-level", c.cfg.LogLevel, "debug, info, warn or error")
 	fs.Int64Var(&c.cfg.MaxBodyBytes, "max-body-size", c.cfg.MaxBodyBytes, "largest request body in bytes")
 	fs.DurationVar(&c.cfg.FeedKeep, "feed-keep", c.cfg.FeedKeep, "how long a Cancel or Update stays on the CAP feed beside what it replaces (env RABTA_FEED_KEEP)")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

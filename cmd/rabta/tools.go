@@ -17,6 +17,8 @@ import (
 	"github.com/rabta/rabta/internal/sensing"
 )
 
+// keys creates, lists and revokes API keys in the node's store (a running node sees a new or
+// revoked key at once: every request looks its key up).
 func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("usage: rabta keys create|list|revoke")
@@ -28,8 +30,21 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	org := fs.String("org", "", "organisation the key belongs to (created if new)")
 	role := fs.String("role", "", "viewer, operator, approver or admin")
 	name := fs.String("name", "", "a label for the key")
-	if err := fs.Parse(args[1:]); err != nil {
+	expires := fs.String("expires", "", "when the key expires: an RFC 3339 time, or a duration from now (720h, 90d); empty: never")
+	if err := parse(fs, args[1:]); err != nil {
 		return err
+	}
+	switch args[0] {
+	case "create", "list":
+		if fs.NArg() > 0 {
+			return fmt.Errorf("keys %s: unexpected argument %q", args[0], fs.Arg(0))
+		}
+	case "revoke":
+		if fs.NArg() != 1 {
+			return errors.New("usage: rabta keys revoke [--data-dir DIR] ID")
+		}
+	default:
+		return fmt.Errorf("unknown keys command %q (create, list, revoke)", args[0])
 	}
 	if err := c.load(fs); err != nil {
 		return err
@@ -46,11 +61,21 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		key, id, err := auth.Create(ctx, st, *org, r, *name)
+		var until time.Time
+		if *expires != "" {
+			if until, err = auth.ParseExpiry(*expires, time.Now()); err != nil {
+				return fmt.Errorf("--expires: %w", err)
+			}
+		}
+		key, id, err := auth.CreateUntil(ctx, st, *org, r, *name, until)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "key %d for %s with role %s (shown once):\n", id, *org, r)
+		exp := "never expires"
+		if !until.IsZero() {
+			exp = "expires " + until.UTC().Truncate(time.Second).Format(time.RFC3339)
+		}
+		fmt.Fprintf(stderr, "key %d for %s with role %s, %s (shown once):\n", id, strings.TrimSpace(*org), r, exp)
 		fmt.Fprintln(stdout, key)
 		return nil
 	case "list":
@@ -58,27 +83,34 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		now := time.Now()
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tORGANISATION\tROLE\tNAME\tPREFIX\tCREATED\tREVOKED")
-		for _, k := range ks {
-			rev := "-"
-			if k.RevokedAt != nil {
-				rev = k.RevokedAt.Format(time.RFC3339)
+		fmt.Fprintln(tw, "ID\tORGANISATION\tROLE\tNAME\tPREFIX\tSTATE\tCREATED\tEXPIRES\tREVOKED")
+		at := func(t *time.Time) string {
+			if t == nil {
+				return "-"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\trbt_%s_…\t%s\t%s\n", k.ID, k.Organisation, k.Role, k.Name, k.Prefix, k.CreatedAt.Format(time.RFC3339), rev)
+			return t.Format(time.RFC3339)
+		}
+		for _, k := range ks {
+			prefix := "rbt_" + k.Prefix + "_…"
+			if k.Prefix == "custom" { // a key the operator chose (RABTA_ADMIN_KEY): no prefix of ours
+				prefix = "(custom)"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Organisation, k.Role, k.Name, prefix, k.State(now),
+				k.CreatedAt.Format(time.RFC3339), at(k.ExpiresAt), at(k.RevokedAt))
 		}
 		return tw.Flush()
-	case "revoke":
-		if fs.NArg() != 1 {
-			return errors.New("usage: rabta keys revoke ID")
-		}
-		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
-		if err != nil {
-			return fmt.Errorf("key id %q: not a number", fs.Arg(0))
-		}
-		return st.RevokeKey(ctx, id)
 	}
-	return fmt.Errorf("unknown keys command %q (create, list, revoke)", args[0])
+	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	if err != nil || id <= 0 {
+		return fmt.Errorf("key id %q: want a positive integer", fs.Arg(0))
+	}
+	if err := st.RevokeKey(ctx, id); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "key %d revoked\n", id)
+	return nil
 }
 
 // importBatch is how many rows go to the store per transaction.
@@ -91,7 +123,7 @@ func importObservations(ctx context.Context, args []string, stdout, stderr io.Wr
 	c.flags(fs)
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	maxErrors := fs.Int("max-errors", 1000, "row errors to print before only counting them")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

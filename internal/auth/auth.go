@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rabta/rabta/internal/apperr"
 )
@@ -92,19 +95,46 @@ type Key struct {
 	Prefix       string
 	CreatedAt    time.Time
 	RevokedAt    *time.Time
+	// ExpiresAt is when the key stops being valid (nil: never). A key is valid up to, not at,
+	// that instant; the store keeps it to the second.
+	ExpiresAt *time.Time
+}
+
+// Key states, as State reports them.
+const (
+	KeyActive  = "active"
+	KeyRevoked = "revoked"
+	KeyExpired = "expired"
+)
+
+// State is KeyRevoked, KeyExpired (at now) or KeyActive. A revoked key that has also expired
+// is revoked.
+func (k *Key) State(now time.Time) string {
+	switch {
+	case k.RevokedAt != nil:
+		return KeyRevoked
+	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+		return KeyExpired
+	}
+	return KeyActive
 }
 
 // Store keeps organisations and hashed keys.
 type Store interface {
-	// CreateKey stores a key's hash for org (created if new) and returns its id.
-	CreateKey(ctx context.Context, org string, role Role, name, prefix string, hash []byte) (int64, error)
-	// KeyByHash returns the unrevoked key with this hash, or a NotFound error.
+	// CreateKey stores a key's hash for org (created if new), valid until expires (nil:
+	// never), and returns its id. A hash stored already (even revoked) is a Conflict.
+	CreateKey(ctx context.Context, org string, role Role, name, prefix string, hash []byte, expires *time.Time) (int64, error)
+	// KeyByHash returns the key with this hash if it is neither revoked nor expired (by the
+	// store's clock), or a NotFound error. Every request and every live bus session is checked
+	// through it, so that revoking or expiring a key takes effect at once.
 	KeyByHash(ctx context.Context, hash []byte) (*Key, error)
-	// Keys lists keys.
+	// KeyByID returns the key with this id whatever its state, or a NotFound error.
+	KeyByID(ctx context.Context, id int64) (*Key, error)
+	// Keys lists every key, revoked and expired ones too, in id order.
 	Keys(ctx context.Context) ([]Key, error)
-	// RevokeKey revokes a key.
+	// RevokeKey revokes a key: NotFound for an unknown or already revoked one.
 	RevokeKey(ctx context.Context, id int64) error
-	// CountKeys counts unrevoked keys.
+	// CountKeys counts the valid keys (neither revoked nor expired).
 	CountKeys(ctx context.Context) (int, error)
 }
 
@@ -133,21 +163,135 @@ func prefixOf(key string) string {
 	return ""
 }
 
-// Create makes a new key for org with role and stores it; the clear key is returned once.
+// Limits of what a key is stored with.
+const (
+	MaxOrganisation = 64  // bytes of an organisation's name
+	MaxKeyName      = 200 // bytes of a key's label
+)
+
+// Create makes a new key for org with role, which never expires, and stores it; the clear key
+// is returned once.
 func Create(ctx context.Context, s Store, org string, role Role, name string) (string, int64, error) {
+	return CreateUntil(ctx, s, org, role, name, time.Time{})
+}
+
+// CreateUntil is Create for a key valid until expires (the zero time: never). The organisation
+// is 1 to MaxOrganisation letters, digits, '-', '_' or '.', beginning with a letter or digit;
+// the name at most MaxKeyName bytes of printable UTF-8. Each refusal is Invalid and names the
+// field and the limit.
+func CreateUntil(ctx context.Context, s Store, org string, role Role, name string, expires time.Time) (string, int64, error) {
 	org = strings.TrimSpace(org)
-	if org == "" {
-		return "", 0, apperr.E(apperr.Invalid, "organisation is required")
+	if err := checkOrganisation(org); err != nil {
+		return "", 0, err
 	}
 	if role == RoleNone {
-		return "", 0, apperr.E(apperr.Invalid, "role is required")
+		return "", 0, apperr.E(apperr.Invalid, "role is required (viewer, operator, approver or admin)")
+	}
+	if err := checkKeyName(name); err != nil {
+		return "", 0, err
+	}
+	var exp *time.Time
+	if !expires.IsZero() {
+		e := expires.UTC().Truncate(time.Second)
+		exp = &e
 	}
 	key, prefix := NewKey()
-	id, err := s.CreateKey(ctx, org, role, name, prefix, Hash(key))
+	id, err := s.CreateKey(ctx, org, role, name, prefix, Hash(key), exp)
 	return key, id, err
 }
 
-// Import stores a key chosen by the operator (RABTA_ADMIN_KEY); it must be at least 24 characters.
+func checkOrganisation(org string) error {
+	if org == "" {
+		return apperr.E(apperr.Invalid, "organisation is required")
+	}
+	if len(org) > MaxOrganisation {
+		return apperr.E(apperr.Invalid, "organisation is %d bytes, over the limit of %d", len(org), MaxOrganisation)
+	}
+	for i, c := range org {
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || i > 0 && (c == '-' || c == '_' || c == '.')
+		if !ok {
+			return apperr.E(apperr.Invalid, "organisation %q: character %d is %q; allowed are letters, digits and, after the first, '-', '_' and '.'", org, i+1, c)
+		}
+	}
+	return nil
+}
+
+func checkKeyName(name string) error {
+	if len(name) > MaxKeyName {
+		return apperr.E(apperr.Invalid, "name is %d bytes, over the limit of %d", len(name), MaxKeyName)
+	}
+	if !utf8.ValidString(name) {
+		return apperr.E(apperr.Invalid, "name is not valid UTF-8")
+	}
+	for i, c := range name {
+		if unicode.IsControl(c) {
+			return apperr.E(apperr.Invalid, "name: a control character at byte %d", i)
+		}
+	}
+	return nil
+}
+
+// maxDays is the longest expiry given in days (ParseExpiry), about 100 years.
+const maxDays = 36500
+
+// ParseExpiry reads when a key should expire: an RFC 3339 time ("2027-01-01T00:00:00Z"), or a
+// time from now as a Go duration ("720h", "1h30m") or in whole days ("90d", at most 36500).
+// The result is after now; anything else is Invalid, naming the value and what was wanted.
+func ParseExpiry(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, apperr.E(apperr.Invalid, "expiry is empty: want an RFC 3339 time or a duration such as 720h or 90d")
+	}
+	var at time.Time
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		at = t
+	} else if len(s) >= 10 && s[4] == '-' { // a date, wrongly written
+		return time.Time{}, apperr.E(apperr.Invalid, "expiry %q: want an RFC 3339 time such as 2027-01-01T00:00:00Z", s)
+	} else {
+		d, why := parseExpiresIn(s)
+		if why != "" {
+			return time.Time{}, apperr.E(apperr.Invalid, "expiry %q: %s, or an RFC 3339 time such as 2027-01-01T00:00:00Z", s, why)
+		}
+		at = now.Add(d)
+	}
+	if !at.After(now) {
+		return time.Time{}, apperr.E(apperr.Invalid, "expiry %q is not in the future (now is %s)", s, now.UTC().Format(time.RFC3339))
+	}
+	return at, nil
+}
+
+// ParseExpiresIn reads a positive duration: a Go duration ("720h") or whole days ("90d", at
+// most 36500); Invalid otherwise.
+func ParseExpiresIn(s string) (time.Duration, error) {
+	d, why := parseExpiresIn(strings.TrimSpace(s))
+	if why != "" {
+		return 0, apperr.E(apperr.Invalid, "expiresIn %q: %s", s, why)
+	}
+	return d, nil
+}
+
+// parseExpiresIn is ParseExpiresIn, with what was wanted when s is refused.
+func parseExpiresIn(s string) (time.Duration, string) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > maxDays || days[0] == '+' {
+			return 0, fmt.Sprintf("want a whole number of days from 1 to %d, such as 90d", maxDays)
+		}
+		return time.Duration(n) * 24 * time.Hour, ""
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, "want a duration such as 720h, 1h30m or 90d"
+	}
+	if d <= 0 {
+		return 0, "want a duration above zero"
+	}
+	return d, ""
+}
+
+// Import stores a key chosen by the operator (RABTA_ADMIN_KEY); it must be at least 24
+// characters. A key stored already and valid gives id 0; one that was revoked (or expired) is
+// refused, Conflict: a revoked key is never valid again.
 func Import(ctx context.Context, s Store, org string, role Role, name, key string) (int64, error) {
 	if len(key) < 24 {
 		return 0, apperr.E(apperr.Invalid, "key is too short: at least 24 characters")
@@ -159,7 +303,11 @@ func Import(ctx context.Context, s Store, org string, role Role, name, key strin
 	if p == "" {
 		p = "custom"
 	}
-	return s.CreateKey(ctx, org, role, name, p, Hash(key))
+	id, err := s.CreateKey(ctx, org, role, name, p, Hash(key), nil)
+	if apperr.KindOf(err) == apperr.Conflict {
+		return 0, apperr.E(apperr.Conflict, "this key was revoked or has expired, and a revoked key is never valid again: choose another")
+	}
+	return id, err
 }
 
 type ctxKey struct{}
@@ -189,7 +337,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, key string) (*Principa
 	k, err := a.Store.KeyByHash(ctx, Hash(key))
 	if err != nil {
 		if apperr.KindOf(err) == apperr.NotFound {
-			return nil, apperr.E(apperr.Unauthorized, "invalid or revoked API key")
+			return nil, apperr.E(apperr.Unauthorized, "invalid or revoked API key, or one past its expiry")
 		}
 		return nil, err
 	}

@@ -34,7 +34,12 @@ type Server struct {
 	// Dissemination serves subscribers, delivery progress and unsubscribing; nil leaves
 	// those routes out.
 	Dissemination *dissemination.Service
-	Trusted       func() []*x509.Certificate // certificates CAP signatures are verified against
+	// Keys serves the API key routes (/api/v1/keys, keys.go); nil leaves them out.
+	// OnKeyRevoked, when set, is called with the id of each key revoked through them, after the
+	// revocation is stored, to end the key's live sessions (MQTT, NATS).
+	Keys         auth.Store
+	OnKeyRevoked func(id int64)
+	Trusted      func() []*x509.Certificate // certificates CAP signatures are verified against
 	// PublicURL is the base URL for links in the feed; empty means derived from the request.
 	PublicURL string
 	FeedTitle string
@@ -61,6 +66,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/cap/verify", s.verify)
 	if s.Dissemination != nil {
 		s.registerDissemination(mux)
+	}
+	if s.Keys != nil {
+		s.registerKeys(mux)
 	}
 }
 

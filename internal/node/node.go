@@ -200,8 +200,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		}
 	}()
 
-	// the store, in a data directory no other process uses
-	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
+	// the store, in a data directory no other process uses, readable by its owner only
+	if err := os.MkdirAll(opts.DataDir, DataDirMode); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	unlock, err := LockDataDir(opts.DataDir)
@@ -214,6 +214,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.onClose(n.stores.Close)
+	warnIfShared(opts.DataDir, log)
 	ents, alerts := n.stores.Entities, n.stores.Alerts
 	if err := bootstrapAdmin(ctx, n.stores.Keys, opts.AdminKey, opts.AdminKeyFile, opts.Console, log); err != nil {
 		return nil, err
@@ -302,6 +303,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.alerts.Issued = func(*alert.Message) { n.diss.Wake() }
 
 	n.api = &httpapi.Server{Alerts: n.alerts, Store: alerts, Rules: alerts, Runner: n.runner, Dissemination: n.diss, Trusted: func() []*x509.Certificate { return trusted },
+		// OnKeyRevoked is left nil until the bus ends a revoked key's live sessions (issue 15)
+		Keys:      n.stores.Keys,
 		PublicURL: opts.PublicURL, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
 		MaxBody: opts.MaxBodyBytes, FeedKeep: opts.FeedKeep, Log: log.With("component", "api")}
 	if n.api.Author == "" {

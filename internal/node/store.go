@@ -69,7 +69,7 @@ func OpenStores(ctx context.Context, dataDir, dsn string, qc sensing.Checker) (*
 	if dsn != "" {
 		return openPostgres(ctx, dsn, qc)
 	}
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+	if err := os.MkdirAll(dataDir, DataDirMode); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "rabta.db"))

@@ -947,6 +947,7 @@ func api(c *checker, ids map[string]int64) {
 	c.must(200, req{method: "GET", path: "/api/v1/unsubscribe?token=x"})
 	c.must(400, req{method: "POST", path: "/api/v1/unsubscribe?token=x"})
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/qc/silent"})
+	apiKeys(c)
 }
 
 // bigWhy is a decision over its limit of 64 KiB.

@@ -18,7 +18,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -43,9 +45,14 @@ type DB struct {
 }
 
 // Open opens (creating if needed) the database file at path and applies pending migrations.
+// A new file is created readable and writable by its owner only (FileMode); SQLite gives its
+// -wal and -shm files the database file's mode.
 func Open(ctx context.Context, path string) (*DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
+		return nil, fmt.Errorf("open store %q: %w", path, err)
+	}
+	if _, err := createPrivate(abs); err != nil {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
 	pragmas := "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=journal_mode(WAL)"
@@ -78,6 +85,24 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
+// FileMode is the mode of the database files Open and Backup create: the owner's only, for they
+// hold key hashes and sealed personal data.
+const FileMode = 0o600
+
+// createPrivate creates an empty file at path with FileMode unless a file is there (SQLite
+// takes an empty file for an empty database, and VACUUM INTO writes into one), and reports
+// whether it did.
+func createPrivate(path string) (created bool, err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, FileMode)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, f.Close()
+}
+
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
@@ -106,7 +131,7 @@ func (db *DB) migrate(ctx context.Context) error {
 }
 
 // Backup writes a consistent copy of the database to path while the node keeps running
-// (VACUUM INTO reads one snapshot; writers are not blocked for long). path must not exist.
+// (VACUUM INTO reads one snapshot; writers are not blocked for long). path must not exist; the copy is created with FileMode.
 func (db *DB) Backup(ctx context.Context, path string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -119,7 +144,14 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 		return err
 	}
 	defer c.Close()
+	created, err := createPrivate(abs)
+	if err != nil {
+		return fmt.Errorf("backup to %s: %w", path, err)
+	}
 	if _, err := c.ExecContext(ctx, "VACUUM INTO ?", abs); err != nil {
+		if created {
+			os.Remove(abs)
+		}
 		return fmt.Errorf("backup to %s: %w", path, err)
 	}
 	return nil

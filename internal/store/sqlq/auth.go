@@ -23,15 +23,20 @@ var _ auth.Store = (*Auth)(nil)
 func NewAuth(eng Engine) *Auth { return &Auth{eng: eng, Now: eng.Clock} }
 
 // CreateKey implements auth.Store.
-func (a *Auth) CreateKey(ctx context.Context, org string, role auth.Role, name, prefix string, hash []byte) (int64, error) {
+func (a *Auth) CreateKey(ctx context.Context, org string, role auth.Role, name, prefix string, hash []byte, expires *time.Time) (int64, error) {
 	var id int64
+	var exp *int64
+	if expires != nil {
+		e := expires.Unix()
+		exp = &e
+	}
 	err := a.eng.Write(ctx, func(tx Tx) error {
 		now := a.Now().Unix()
 		if _, err := tx.Exec(ctx, `INSERT INTO organisations (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, org, now); err != nil {
 			return fmt.Errorf("create organisation: %w", err)
 		}
-		err := tx.QueryRow(ctx, `INSERT INTO api_keys (organisation_id, role, name, prefix, hash, created_at)
-			SELECT id, ?, ?, ?, ?, ? FROM organisations WHERE name = ? RETURNING id`, role.String(), name, prefix, hash, now, org).Scan(&id)
+		err := tx.QueryRow(ctx, `INSERT INTO api_keys (organisation_id, role, name, prefix, hash, created_at, expires_at)
+			SELECT id, ?, ?, ?, ?, ?, ? FROM organisations WHERE name = ? RETURNING id`, role.String(), name, prefix, hash, now, exp, org).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("create key: %w", err)
 		}
@@ -44,30 +49,54 @@ func scanKey(sc Row) (*auth.Key, error) {
 	var k auth.Key
 	var role string
 	var created int64
-	var revoked *int64
-	if err := sc.Scan(&k.ID, &k.Organisation, &role, &k.Name, &k.Prefix, &created, &revoked); err != nil {
+	var revoked, expires *int64
+	if err := sc.Scan(&k.ID, &k.Organisation, &role, &k.Name, &k.Prefix, &created, &revoked, &expires); err != nil {
 		return nil, err
 	}
 	k.Role, _ = auth.ParseRole(role)
 	k.CreatedAt = time.Unix(created, 0).UTC()
-	if revoked != nil {
-		t := time.Unix(*revoked, 0).UTC()
-		k.RevokedAt = &t
-	}
+	k.RevokedAt, k.ExpiresAt = unixTime(revoked), unixTime(expires)
 	return &k, nil
 }
 
-const keyCols = `k.id, o.name, k.role, k.name, k.prefix, k.created_at, k.revoked_at FROM api_keys k JOIN organisations o ON o.id = k.organisation_id`
+// unixTime is a nullable time in Unix seconds.
+func unixTime(s *int64) *time.Time {
+	if s == nil {
+		return nil
+	}
+	t := time.Unix(*s, 0).UTC()
+	return &t
+}
 
-// KeyByHash implements auth.Store.
+const keyCols = `k.id, o.name, k.role, k.name, k.prefix, k.created_at, k.revoked_at, k.expires_at FROM api_keys k JOIN organisations o ON o.id = k.organisation_id`
+
+// validKey is the condition of a key neither revoked nor expired at the time given as its
+// one parameter (Unix seconds): a key is valid up to, not at, its expires_at.
+const validKey = `k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?)`
+
+// KeyByHash implements auth.Store: the key is looked up by its unique hash, then checked to
+// be valid at the store's clock (Now).
 func (a *Auth) KeyByHash(ctx context.Context, hash []byte) (*auth.Key, error) {
 	var k *auth.Key
 	err := a.eng.Do(ctx, func(tx Tx) (err error) {
-		k, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyCols+` WHERE k.hash = ? AND k.revoked_at IS NULL`, hash))
+		k, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyCols+` WHERE k.hash = ? AND `+validKey, hash, a.Now().Unix()))
 		return err
 	})
 	if errors.Is(err, ErrNoRows) {
 		return nil, apperr.E(apperr.NotFound, "no such key")
+	}
+	return k, err
+}
+
+// KeyByID implements auth.Store.
+func (a *Auth) KeyByID(ctx context.Context, id int64) (*auth.Key, error) {
+	var k *auth.Key
+	err := a.eng.Do(ctx, func(tx Tx) (err error) {
+		k, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyCols+` WHERE k.id = ?`, id))
+		return err
+	})
+	if errors.Is(err, ErrNoRows) {
+		return nil, apperr.E(apperr.NotFound, "no key %d", id)
 	}
 	return k, err
 }
@@ -102,6 +131,6 @@ func (a *Auth) RevokeKey(ctx context.Context, id int64) error {
 // CountKeys implements auth.Store.
 func (a *Auth) CountKeys(ctx context.Context) (int, error) {
 	var n int
-	err := readRow(ctx, a.eng, `SELECT count(*) FROM api_keys WHERE revoked_at IS NULL`, nil, &n)
+	err := readRow(ctx, a.eng, `SELECT count(*) FROM api_keys k WHERE `+validKey, []any{a.Now().Unix()}, &n)
 	return n, err
 }

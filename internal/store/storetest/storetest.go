@@ -93,6 +93,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Outbox", testOutbox},
 		{"Lookups", testLookups},
 		{"AuthKeys", testAuth},
+		{"AuthKeyExpiry", testKeyExpiry},
 		{"DeleteLocationPrunesHistory", testDeleteLocation},
 		{"LambdaAndIn", testLambdaIn},
 		{"Links", testLinks},

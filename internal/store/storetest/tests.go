@@ -744,7 +744,7 @@ func testAuth(t *testing.T, s Stores) {
 		t.Errorf("Keys does not show the revocation: %+v", keys[0])
 	}
 	// a unique constraint of the database: its kind, and a message that shows nothing of it
-	_, err = a.CreateKey(ctx(), "pdma", auth.Viewer, "dup", "rbt_x", auth.Hash(key))
+	_, err = a.CreateKey(ctx(), "pdma", auth.Viewer, "dup", "rbt_x", auth.Hash(key), nil)
 	if kind(err) != apperr.Conflict {
 		t.Errorf("the same key hash twice: %v (kind %v), want Conflict", err, kind(err))
 	}

@@ -1,5 +1,6 @@
 -- Organisations and API keys. Keys are stored as SHA-256 hashes; the clear key is shown once.
--- Times are Unix seconds.
+-- Times are Unix seconds. A key's expiry (expires_at) is added by auth_expiry.sql (migration
+-- 0010 of each engine): migrations are append-only, so this file stays as released.
 CREATE TABLE organisations (
   id         {ID},
   name       {KEY} NOT NULL UNIQUE,

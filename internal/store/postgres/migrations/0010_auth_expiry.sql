@@ -1,0 +1,3 @@
+-- API keys' expiry, written once in store/sqlq/ddl/auth_expiry.sql and spelled for this
+-- engine by sqlq.Migrate.
+--include auth_expiry
