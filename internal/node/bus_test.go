@@ -2,11 +2,14 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -110,4 +113,84 @@ func value(t *testing.T, reg *prometheus.Registry, name, reason string) float64 
 		}
 	}
 	return -1
+}
+
+// Revocation takes effect everywhere at once (issue 15): a key revoked through the keys API
+// (DELETE /api/v1/keys/{id}) loses its live MQTT session — publishing and subscribed — and
+// cannot log in again; a key whose expiry passes loses its session too. The re-check round is
+// an hour here, so only the API's hook can close the first session in time, and the second is
+// closed by a round the test triggers by waiting for the expiry with a short round.
+func TestRevokeThroughAPIClosesMQTTSession(t *testing.T) {
+	const admin = "node-test-admin-key-0123456789"
+	for _, c := range []struct {
+		name  string
+		every time.Duration
+	}{{"api", time.Hour}, {"expiry", 200 * time.Millisecond}} {
+		t.Run(c.name, func(t *testing.T) {
+			n, err := New(t.Context(), Options{ID: "rev", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0",
+				AdminKey: admin, KeyCheckEvery: c.every, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Close()
+			if err := n.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			var until time.Time
+			if c.name == "expiry" {
+				until = time.Now().Add(2 * time.Second)
+			}
+			key, id, err := auth.CreateUntil(ctx, n.stores.Keys, "pdma", auth.Operator, "logger", until)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lost := make(chan error, 1)
+			connect := func() (paho.Client, error) {
+				o := paho.NewClientOptions().AddBroker("tcp://" + n.MQTTAddr()).SetUsername("logger").SetPassword(key).
+					SetClientID(fmt.Sprintf("rev-%d", time.Now().UnixNano())).SetAutoReconnect(false).SetConnectRetry(false).
+					SetConnectTimeout(5 * time.Second).SetConnectionLostHandler(func(_ paho.Client, err error) { lost <- err })
+				cl := paho.NewClient(o)
+				tok := cl.Connect()
+				if !tok.WaitTimeout(10 * time.Second) {
+					return nil, fmt.Errorf("connect timed out")
+				}
+				return cl, tok.Error()
+			}
+			cl, err := connect()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Disconnect(0)
+			if tok := cl.Subscribe("v1.1/Datastreams", 1, func(paho.Client, paho.Message) {}); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+				t.Fatalf("subscribe: %v", tok.Error())
+			}
+			if tok := cl.Publish("rabta/rev/ingest/1", 1, false, `{"result":1}`); !tok.WaitTimeout(5 * time.Second) {
+				t.Fatal("publish before revocation not acknowledged")
+			}
+			if c.name == "api" {
+				req, _ := http.NewRequest(http.MethodDelete, fmt.Sprintf("http://%s/api/v1/keys/%d", n.Addr(), id), nil)
+				req.Header.Set("Authorization", "Bearer "+admin)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusNoContent {
+					t.Fatalf("DELETE /api/v1/keys/%d: %s", id, resp.Status)
+				}
+			}
+			select {
+			case <-lost:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the MQTT session of the revoked key is still open")
+			}
+			if _, err := connect(); err == nil {
+				t.Error("the revoked key logged in again over MQTT")
+			}
+			if _, err := nats.Connect(n.NATSURL(), nats.Token(key), nats.NoReconnect()); err == nil {
+				t.Error("the revoked key logged in again over NATS")
+			}
+		})
+	}
 }

@@ -303,8 +303,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.alerts.Issued = func(*alert.Message) { n.diss.Wake() }
 
 	n.api = &httpapi.Server{Alerts: n.alerts, Store: alerts, Rules: alerts, Runner: n.runner, Dissemination: n.diss, Trusted: func() []*x509.Certificate { return trusted },
-		// OnKeyRevoked is left nil until the bus ends a revoked key's live sessions (issue 15)
-		Keys:      n.stores.Keys,
+		Keys: n.stores.Keys, OnKeyRevoked: n.DisconnectKey,
 		PublicURL: opts.PublicURL, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
 		MaxBody: opts.MaxBodyBytes, FeedKeep: opts.FeedKeep, Log: log.With("component", "api")}
 	if n.api.Author == "" {
