@@ -160,6 +160,8 @@ func (db *DB) QueryErr(err error) error {
 		case strings.HasPrefix(pe.Code, "22"), // data exception: invalid input, division, out of range
 			pe.Code == "XX000" && strings.Contains(pe.Message, "GEOS"): // PostGIS refuses a geometry
 			return apperr.Wrap(apperr.Invalid, err, "the query cannot be evaluated on this data (for example a string compared with a number, a number out of range, or an invalid geometry)")
+		case strings.HasPrefix(pe.Code, "54"): // program limit exceeded: stack depth, too many arguments ...
+			return apperr.Wrap(apperr.Invalid, err, "the query is over a limit of the database (PostgreSQL: %s); make $filter or $expand smaller", pe.Message)
 		}
 	}
 	return err

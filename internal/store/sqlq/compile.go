@@ -171,6 +171,24 @@ type state struct {
 	args   []any
 	alias  int
 	scopes []scope // to-many navigations waiting for the enclosing predicate's EXISTS
+	open   int     // lambda bodies being compiled: each an EXISTS around what is compiled
+}
+
+// MaxCollectionNesting bounds how many subqueries over collections a $filter or $orderby may
+// nest: lambda operators (any, all) inside one another, and navigations to collections
+// (Things: Datastreams/name, Locations/Things/Datastreams/name) in one path or in paths
+// compared inside a lambda. Each is an EXISTS (SELECT ...) in SQL and costs the database
+// dozens of levels of its expression depth (SQLite stops at 1,000); past the limit the
+// error names it. Side-by-side ones (a/any(...) or b/any(...)) do not add up.
+const MaxCollectionNesting = 4
+
+// nest checks that one more subquery over a collection, at node e, stays within
+// MaxCollectionNesting.
+func (s *state) nest(pos int) error {
+	if n := s.open + len(s.scopes) + 1; n > MaxCollectionNesting {
+		return &odata.Error{Option: s.opt, Pos: pos, Msg: fmt.Sprintf("more than %d collections nested (any/all inside one another, and navigations to collections such as Datastreams/ in a path), over the limit of %d", MaxCollectionNesting, MaxCollectionNesting)}
+	}
+	return nil
 }
 
 const mark = "\x00"
@@ -434,6 +452,9 @@ func (s *state) path(set, alias string, p *odata.Path) (val, error) {
 			return val{}, &odata.Error{Option: s.opt, Pos: seg.P, Msg: err.Error()}
 		}
 		if l.Many {
+			if err := s.nest(seg.P); err != nil {
+				return val{}, err
+			}
 			froms, conds := []string{}, []string{}
 			for _, h := range hops {
 				froms = append(froms, h.from)
@@ -837,6 +858,9 @@ func (s *state) lambda(set, alias string, e *odata.Lambda) (val, error) {
 		return val{}, s.errf(e, "%s applies to a collection; %s leads to one %s (compare its properties directly)", op, e.Path.Join(), sensingSingle(cur))
 	}
 	sub := "SELECT 1 FROM " + strings.Join(froms, ", ") + " WHERE " + strings.Join(conds, " AND ")
+	if err := s.nest(e.P); err != nil {
+		return val{}, err
+	}
 	if e.Body == nil {
 		return val{t: vBool, sql: "EXISTS (" + sub + ")"}, nil
 	}
@@ -845,7 +869,9 @@ func (s *state) lambda(set, alias string, e *odata.Lambda) (val, error) {
 	}
 	prev, had := s.vars[e.Var]
 	s.vars[e.Var] = lambdaVar{set: cur, alias: curAlias}
+	s.open++
 	body, err := s.pred(set, alias, e.Body)
+	s.open--
 	if had {
 		s.vars[e.Var] = prev
 	} else {
