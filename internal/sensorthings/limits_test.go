@@ -70,23 +70,23 @@ func TestFilterLimits(t *testing.T) {
 			{"collections past the limit", lambdas(max+1, "$v/id eq 2"), "limit: over the limit of 4"},
 			{"a path through collections at the limit", path(max) + "/description eq 'Qadirabad Barrage gauge'", "[1 2 3]"},
 			{"a path through collections past the limit", path(max+1) + "/name eq 'Qadirabad'", "limit: over the limit of 4"},
-			{"collections and functions at the limit", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and " +
-				rep("round(", 100-max-2) + "$v/Thing/properties/a" + rep(")", 100-max-2) + " eq 3"), "[3]"},
-			{"collections and JSON arithmetic at the limit", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and $v/Thing/properties/a" +
-				rep(" add $v/Thing/properties/a", 100-max-2) + " ge 0"), "[1 2 3]"},
-			{"collections and nots at the limit", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and " +
-				rep("not ", 100-max-2) + "$v/Thing/properties/a eq $v/Thing/properties/a"), "[1 2 3]"},
-			{"collections and nots at the limit, null", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and " +
-				rep("not ", 100-max-3) + "$v/Thing/properties/a eq $v/Thing/properties/b"), "[1 2 3]"},
-			{"collections and strings at the limit", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and " +
-				rep("concat(", 100-max-2) + "$v/Thing/properties/a" + rep(", 'x')", 100-max-2) + " ne 'y'"), "[1 2 3]"},
-			{"collections and comparisons at the limit", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and " +
-				"$v/Thing/properties/a eq $v/Thing/properties/a" + rep(" eq true", 100-max-3)), "[1 2 3]"},
+			{"collections and functions at the limit", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
+				rep("round(", 100-max-2)+"$v/Thing/properties/a"+rep(")", 100-max-2)+" eq 3"), "[3]"},
+			{"collections and JSON arithmetic at the limit", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and $v/Thing/properties/a"+
+				rep(" add $v/Thing/properties/a", 100-max-2)+" ge 0"), "[1 2 3]"},
+			{"collections and nots at the limit", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
+				rep("not ", 100-max-2)+"$v/Thing/properties/a eq $v/Thing/properties/a"), "[1 2 3]"},
+			{"collections and nots at the limit, null", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
+				rep("not ", 100-max-3)+"$v/Thing/properties/a eq $v/Thing/properties/b"), "[1 2 3]"},
+			{"collections and strings at the limit", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
+				rep("concat(", 100-max-2)+"$v/Thing/properties/a"+rep(", 'x')", 100-max-2)+" ne 'y'"), "[1 2 3]"},
+			{"collections and comparisons at the limit", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
+				"$v/Thing/properties/a eq $v/Thing/properties/a"+rep(" eq true", 100-max-3)), "[1 2 3]"},
 		}
 		// the heaviest within the limits, under a navigation path and inside $expand (whose
 		// level counts: 99 levels left)
-		heavy := lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and " +
-			rep("not ", 100-max-4) + "$v/Thing/properties/a eq $v/Thing/properties/a")
+		heavy := lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
+			rep("not ", 100-max-4)+"$v/Thing/properties/a eq $v/Thing/properties/a")
 		for _, p := range []string{"/Locations(1)/Things?$filter=" + url.QueryEscape(heavy),
 			"/Locations?$expand=Things($filter=" + url.QueryEscape(heavy) + ")"} {
 			if st, _, b := n.do("GET", p, "", ""); st != 200 || !strings.Contains(b, "Qadirabad 1") {
