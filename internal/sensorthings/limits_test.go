@@ -1,6 +1,7 @@
 package sensorthings_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -124,6 +125,66 @@ func TestFilterLimits(t *testing.T) {
 					t.Errorf("got %v, want %s", got, c.want)
 				}
 			})
+		}
+	})
+}
+
+// TestForgedSkipToken: a $skiptoken the server did not make (any JSON in it, for any
+// $orderby) is a 400 or, where its keys happen to fit, a page; never a 500. Before, an
+// object or array among the keys was a 500.
+func TestForgedSkipToken(t *testing.T) {
+	onBothStores(t, func(t *testing.T, store string) {
+		n := newBatchNode(t, store, "", "")
+		for i := range 3 {
+			body := strings.Replace(thingBody, `"name":"Qadirabad"`, fmt.Sprintf(`"name":"Qadirabad %d","properties":{"a":%d},"Datastreams":[%s]`, i+1, i+1, dsBody), 1)
+			if st, _, b := n.do("POST", "/Things", "", body); st != 201 {
+				t.Fatalf("create: %d %s", st, b)
+			}
+		}
+		if st, _, b := n.do("POST", "/Datastreams(1)/Observations", "", `{"phenomenonTime":"2025-08-27T12:00:00Z","result":5}`); st != 201 {
+			t.Fatalf("create: %d %s", st, b)
+		}
+		orders := map[string][]string{
+			"Things":       {"", "id", "name", "properties/a", "round(properties/a) desc", "id add 1", "name,id desc"},
+			"Observations": {"phenomenonTime", "result desc", "resultTime", "geo.distance(FeatureOfInterest/feature, geography'POINT(1 2)')"},
+			"Datastreams":  {"phenomenonTime desc", "unitOfMeasurement/name"},
+		}
+		keys := []string{`null`, `true`, `1`, `-1`, `1.5`, `1e308`, `1e999`, `-9223372036854775809`, `9223372036854775807`, `"x"`,
+			`"2025-08-27T12:00:00Z"`, `"NaN"`, `{"a":1}`, `[1]`, `[]`, `"\u0000"`}
+		var tokens []string
+		for _, k := range keys {
+			for _, nk := range []int{1, 2, 3} {
+				ks := strings.TrimSuffix(strings.Repeat(k+",", nk), ",")
+				tokens = append(tokens, `{"m":3,"k":[`+ks+`],"i":1}`)
+			}
+		}
+		tokens = append(tokens, `{"m":-1,"i":-5}`, `{"m":1e30,"i":1}`, `{"m":"x"}`, `{"k":"x"}`, `[]`, `null`, `{}`, `{"m":3,"k":[1],"i":1,"x":2}`,
+			`{"m":3,"m":4,"k":[1],"i":1}`, "not json")
+		for set, os := range orders {
+			for _, o := range os {
+				for _, tok := range tokens {
+					q := "?$top=1&$skiptoken=" + base64.RawURLEncoding.EncodeToString([]byte(tok))
+					if o != "" {
+						q += "&$orderby=" + url.QueryEscape(o)
+					}
+					st, _, b := n.do("GET", "/"+set+q, "", "")
+					if st != 200 && st != 400 {
+						t.Errorf("%s $orderby=%s $skiptoken=%s: %d %.200s", set, o, tok, st, b)
+					}
+				}
+			}
+		}
+		// and the tokens the server made still work
+		st, _, b := n.do("GET", "/Things?$top=1&$orderby=name", "", "")
+		var page struct {
+			Next string `json:"@iot.nextLink"`
+		}
+		if err := json.Unmarshal([]byte(b), &page); st != 200 || err != nil || page.Next == "" {
+			t.Fatalf("first page: %d %s", st, b)
+		}
+		u, _ := url.Parse(page.Next)
+		if st, _, b := n.do("GET", "/Things?"+u.RawQuery, "", ""); st != 200 || !strings.Contains(b, "Qadirabad 2") {
+			t.Errorf("next page: %d %.200s", st, b)
 		}
 	})
 }

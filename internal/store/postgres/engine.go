@@ -119,6 +119,10 @@ func markers(query string, mark func(b *strings.Builder)) string {
 	return b.String()
 }
 
+// TextKeys tells sqlq that a $skiptoken key of a JSON order term is bound as text here: the
+// term is text, and Dynamic types a number or boolean by its Go type.
+func (db *DB) TextKeys() bool { return true }
+
 // NoIndex implements sqlq.Engine: PostgreSQL's planner needs no hint.
 func (db *DB) NoIndex(col string) string { return col }
 

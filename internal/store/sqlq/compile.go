@@ -116,6 +116,55 @@ func (c *Compiler) OrderByAt(set, alias string, items []odata.OrderItem, n int) 
 	return sql, args, nil
 }
 
+// KeyKind is what the key of a paging cursor ($skiptoken) must be for one ORDER BY term.
+type KeyKind int
+
+// Kinds of cursor key. A key may always be null.
+const (
+	KeyAny    KeyKind = iota // a JSON value or result: any scalar
+	KeyInt                   // an id, a time (µs) or a duration: an integer
+	KeyNumber                // a number: an integer or a float
+	KeyString                // a string (also a date or time of day)
+	KeyBool                  // a boolean
+)
+
+// OrderKeys returns the kind of key of each term that OrderBy gives for items, in order.
+func (c *Compiler) OrderKeys(set, alias string, items []odata.OrderItem) ([]KeyKind, error) {
+	s, err := c.state(set, "$orderby")
+	if err != nil {
+		return nil, err
+	}
+	var kinds []KeyKind
+	for _, it := range items {
+		v, err := s.compile(set, alias, it.Expr)
+		if err != nil {
+			return nil, err
+		}
+		switch v.t {
+		case vTime:
+			kinds = append(kinds, KeyInt)
+			if v.end != v.sql {
+				kinds = append(kinds, KeyInt)
+			}
+		case vDuration:
+			kinds = append(kinds, KeyInt)
+		case vDyn:
+			kinds = append(kinds, KeyAny)
+		case vNumber:
+			if v.id {
+				kinds = append(kinds, KeyInt)
+			} else {
+				kinds = append(kinds, KeyNumber)
+			}
+		case vString, vDate, vTimeOfDay:
+			kinds = append(kinds, KeyString)
+		case vBool:
+			kinds = append(kinds, KeyBool)
+		}
+	}
+	return kinds, nil
+}
+
 func (c *Compiler) state(set, opt string) (*state, error) {
 	if _, ok := c.Schema[set]; !ok {
 		return nil, fmt.Errorf("compile %s: unknown entity set %q", opt, set)
