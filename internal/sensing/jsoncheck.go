@@ -1,0 +1,230 @@
+package sensing
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// JSONError is what CheckJSON finds wrong with a JSON document: at Path (members joined by
+// "." and array indexes as [i], "" for the document itself), at byte Offset (from 1, as
+// $filter positions are).
+type JSONError struct {
+	Path   string
+	Offset int
+	Msg    string
+}
+
+func (e *JSONError) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("at byte %d: %s", e.Offset, e.Msg)
+	}
+	return fmt.Sprintf("%s (byte %d): %s", e.Path, e.Offset, e.Msg)
+}
+
+// UserMessage is Error(): written for the client who sent the document (see apperr).
+func (e *JSONError) UserMessage() string { return e.Error() }
+
+// CheckJSON checks a syntactically valid JSON document (json.Valid) for what encoding/json
+// lets through but Rabta must not store or serve (RFC 8259 §8.1, §4, §6; I-JSON, RFC 7493):
+//
+//   - text that is not UTF-8 (encoding/json would replace it with U+FFFD silently; stored as
+//     sent, it would be served as invalid JSON on every path);
+//   - an escaped NUL (\u0000), which neither PostgreSQL text nor jsonb can hold, and a UTF-16
+//     surrogate escape without its pair (\ud800), which is no character;
+//   - the same member twice in one object (which one counts differs between parsers);
+//   - a number beyond float64's range (1e400), which every client reads as infinity.
+//
+// The error is a *JSONError naming the member and the byte. It uses no recursion.
+func CheckJSON(b []byte) error {
+	type frame struct {
+		array bool
+		index int
+		keys  map[string]bool
+		path  string // the path of this container
+	}
+	var stack []frame
+	var key string // the member name just read, in an object
+	path := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		f := stack[len(stack)-1]
+		if f.array {
+			return fmt.Sprintf("%s[%d]", f.path, f.index)
+		}
+		if f.path == "" {
+			return key
+		}
+		return f.path + "." + key
+	}
+	fail := func(off int, format string, args ...any) error {
+		return &JSONError{Path: path(), Offset: off + 1, Msg: fmt.Sprintf(format, args...)}
+	}
+	expectKey := false
+	for i := 0; i < len(b); {
+		c := b[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ':':
+			i++
+		case c == ',':
+			if n := len(stack); n > 0 {
+				if stack[n-1].array {
+					stack[n-1].index++
+				} else {
+					expectKey = true
+				}
+			}
+			i++
+		case c == '{' || c == '[':
+			f := frame{array: c == '[', path: path()}
+			if c == '{' {
+				f.keys = map[string]bool{}
+				expectKey = true
+			}
+			stack = append(stack, f)
+			i++
+		case c == '}' || c == ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+			expectKey = false
+			i++
+		case c == '"':
+			s, n, err := scanString(b[i:])
+			if err != nil {
+				err.Offset += i + 1
+				err.Path = path()
+				if expectKey {
+					err.Path = strings.TrimSuffix(stack[len(stack)-1].path+".", ".")
+					err.Msg = "member name: " + err.Msg
+				}
+				return err
+			}
+			if expectKey {
+				f := &stack[len(stack)-1]
+				key = s
+				if f.keys[s] {
+					return fail(i, "member %q given twice in the same object", s)
+				}
+				f.keys[s] = true
+				expectKey = false
+			}
+			i += n
+		case c == '-' || c >= '0' && c <= '9':
+			j := i + 1
+			for j < len(b) && strings.IndexByte("+-.eE0123456789", b[j]) >= 0 {
+				j++
+			}
+			if _, err := strconv.ParseFloat(string(b[i:j]), 64); err != nil {
+				return fail(i, "number %.40s is out of range (beyond ±1.8e308)", b[i:j])
+			}
+			i = j
+		default: // true, false, null
+			for i < len(b) && b[i] >= 'a' && b[i] <= 'z' {
+				i++
+			}
+			if i < len(b) && !(b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r' || b[i] == ',' || b[i] == '}' || b[i] == ']') {
+				return fail(i, "not JSON")
+			}
+		}
+	}
+	return nil
+}
+
+// scanString reads the JSON string at the start of b (which begins with '"'): its value, its
+// length in bytes with the quotes, or what is wrong with it.
+func scanString(b []byte) (string, int, *JSONError) {
+	var sb strings.Builder
+	for i := 1; i < len(b); {
+		c := b[i]
+		switch {
+		case c == '"':
+			return sb.String(), i + 1, nil
+		case c == '\\':
+			if i+1 >= len(b) {
+				return "", 0, &JSONError{Offset: i, Msg: "unterminated escape"}
+			}
+			if b[i+1] != 'u' {
+				sb.WriteByte(unescape(b[i+1]))
+				i += 2
+				continue
+			}
+			r, ok := hex4(b, i+2)
+			if !ok {
+				return "", 0, &JSONError{Offset: i, Msg: "malformed \\u escape"}
+			}
+			switch {
+			case r == 0:
+				return "", 0, &JSONError{Offset: i, Msg: `the NUL character (\u0000) is not allowed in text`}
+			case r >= 0xD800 && r <= 0xDBFF:
+				lo, ok := hex4(b, i+8)
+				if !ok || b[i+6] != '\\' || b[i+7] != 'u' || lo < 0xDC00 || lo > 0xDFFF {
+					return "", 0, &JSONError{Offset: i, Msg: fmt.Sprintf(`\u%04x is half of a UTF-16 surrogate pair without its other half`, r)}
+				}
+				sb.WriteRune(0x10000 + (r-0xD800)<<10 + (lo - 0xDC00))
+				i += 12
+				continue
+			case r >= 0xDC00 && r <= 0xDFFF:
+				return "", 0, &JSONError{Offset: i, Msg: fmt.Sprintf(`\u%04x is half of a UTF-16 surrogate pair without its other half`, r)}
+			}
+			sb.WriteRune(r)
+			i += 6
+		case c < utf8.RuneSelf:
+			sb.WriteByte(c)
+			i++
+		default:
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n <= 1 {
+				return "", 0, &JSONError{Offset: i, Msg: fmt.Sprintf("byte 0x%02x: the text is not UTF-8", c)}
+			}
+			sb.WriteString(string(b[i : i+n]))
+			i += n
+		}
+	}
+	return "", 0, &JSONError{Offset: 0, Msg: "unterminated string"}
+}
+
+func unescape(c byte) byte {
+	switch c {
+	case 'b':
+		return '\b'
+	case 'f':
+		return '\f'
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	case 't':
+		return '\t'
+	}
+	return c // " \ /
+}
+
+// hex4 reads four hex digits at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(b[i:i+4]), 16, 32)
+	return rune(v), err == nil
+}
+
+// CheckText checks a string that Rabta will store and serve (a CSV field, an MQTT payload):
+// UTF-8, without NUL. what names it in the error.
+func CheckText(s, what string) error {
+	if !utf8.ValidString(s) {
+		for i, r := range s {
+			if r == utf8.RuneError {
+				if _, n := utf8.DecodeRuneInString(s[i:]); n <= 1 {
+					return fmt.Errorf("%s: byte %d (0x%02x): the text is not UTF-8", what, i+1, s[i])
+				}
+			}
+		}
+	}
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return fmt.Errorf("%s: byte %d: the NUL character is not allowed in text", what, i+1)
+	}
+	return nil
+}
