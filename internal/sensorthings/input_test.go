@@ -206,4 +206,3 @@ func TestHostileInput(t *testing.T) {
 		}
 	})
 }
-
