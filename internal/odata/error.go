@@ -32,4 +32,7 @@ const (
 	// balanced tree, log2(terms) levels deep, so any number of terms within MaxLength is
 	// accepted; a chain of 1,000 adds is 1,000 levels and is not.
 	MaxDepth = 100
+	// MaxOrderBy is the most terms an $orderby may have: a page after the first compares
+	// every term with the cursor, one nested condition per term.
+	MaxOrderBy = 32
 )

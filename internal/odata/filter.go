@@ -107,6 +107,9 @@ func parseOrderBy(s, opt string, base, depth int) ([]OrderItem, *Error) {
 			}
 		}
 		items = append(items, it)
+		if len(items) > MaxOrderBy {
+			return nil, &Error{Option: opt, Pos: p.pos(p.tok), Msg: fmt.Sprintf("more than %d terms, over the limit of %d", MaxOrderBy, MaxOrderBy)}
+		}
 		switch p.tok.kind {
 		case tComma:
 			if err := p.advance(); err != nil {

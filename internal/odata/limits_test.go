@@ -140,3 +140,14 @@ func bitsLen(n int) int {
 	}
 	return b
 }
+
+// TestOrderByLimit: MaxOrderBy terms are accepted, one more is refused naming the limit.
+func TestOrderByLimit(t *testing.T) {
+	terms := func(n int) string { return strings.TrimSuffix(strings.Repeat("id,", n), ",") }
+	if items, err := ParseOrderBy(terms(MaxOrderBy)); err != nil || len(items) != MaxOrderBy {
+		t.Errorf("%d terms: %v", MaxOrderBy, err)
+	}
+	if _, err := ParseOrderBy(terms(MaxOrderBy + 1)); err == nil || !strings.Contains(err.Error(), "over the limit of 32") {
+		t.Errorf("%d terms: %v", MaxOrderBy+1, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rabta/rabta/internal/odata"
 	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
@@ -93,6 +94,40 @@ func TestFilterLimits(t *testing.T) {
 			if st, _, b := n.do("GET", p, "", ""); st != 200 || !strings.Contains(b, "Qadirabad 1") {
 				t.Errorf("GET %.80s: %d %.300s", p, st, b)
 			}
+		}
+		// $orderby at its limit of terms (each compared with the cursor on the pages after the
+		// first), followed page by page to the end; one more term is a 400
+		var terms []string
+		for i := range odata.MaxOrderBy {
+			terms = append(terms, []string{"properties/a desc", "round(properties/a add id)", "name"}[i%3])
+		}
+		orderby := strings.Join(terms, ",")
+		next := "/Things?$top=1&$select=id&$orderby=" + url.QueryEscape(orderby)
+		var order []string
+		for next != "" && len(order) < 10 {
+			st, _, b := n.do("GET", next, "", "")
+			var page struct {
+				Value []struct {
+					ID int64 `json:"@iot.id"`
+				}
+				Next string `json:"@iot.nextLink"`
+			}
+			if err := json.Unmarshal([]byte(b), &page); st != 200 || err != nil {
+				t.Fatalf("$orderby of %d terms: %d %.300s", len(terms), st, b)
+			}
+			for _, v := range page.Value {
+				order = append(order, fmt.Sprint(v.ID))
+			}
+			next = ""
+			if u, err := url.Parse(page.Next); page.Next != "" && err == nil {
+				next = "/Things?" + u.RawQuery
+			}
+		}
+		if got := strings.Join(order, " "); got != "3 2 1" {
+			t.Errorf("$orderby of %d terms, page by page: %s, want 3 2 1", len(terms), got)
+		}
+		if st, _, b := n.do("GET", "/Things?$orderby="+url.QueryEscape(orderby+",id"), "", ""); st != 400 || !strings.Contains(b, "over the limit of 32") {
+			t.Errorf("$orderby of %d terms: %d %.300s", len(terms)+1, st, b)
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
