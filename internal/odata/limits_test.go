@@ -151,3 +151,17 @@ func TestOrderByLimit(t *testing.T) {
 		t.Errorf("%d terms: %v", MaxOrderBy+1, err)
 	}
 }
+
+// TestOptionText: an option that is not UTF-8 or holds a NUL is refused where it is.
+func TestOptionText(t *testing.T) {
+	for _, c := range []struct{ opt, v, want string }{
+		{"$filter", "name eq 'a\xffb'", "$filter: position 11: byte 0xff: the text is not UTF-8"},
+		{"$select", "name\x00", "$select: position 5: the NUL character"},
+		{"$filter", "name eq 'ü'", ""},
+	} {
+		_, err := ParseOptions(map[string][]string{c.opt: {c.v}})
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s=%q: %v, want %q", c.opt, c.v, err, c.want)
+		}
+	}
+}
