@@ -209,17 +209,23 @@ func TestForgedSkipToken(t *testing.T) {
 				}
 			}
 		}
-		// and the tokens the server made still work
-		st, _, b := n.do("GET", "/Things?$top=1&$orderby=name", "", "")
-		var page struct {
-			Next string `json:"@iot.nextLink"`
-		}
-		if err := json.Unmarshal([]byte(b), &page); st != 200 || err != nil || page.Next == "" {
-			t.Fatalf("first page: %d %s", st, b)
-		}
-		u, _ := url.Parse(page.Next)
-		if st, _, b := n.do("GET", "/Things?"+u.RawQuery, "", ""); st != 200 || !strings.Contains(b, "Qadirabad 2") {
-			t.Errorf("next page: %d %.200s", st, b)
+		// and the tokens the server made still work, with and without $orderby
+		for _, first := range []string{"/Things?$top=1&$orderby=name", "/Things?$top=1", "/Datastreams(1)/Observations?$top=1&$orderby=result",
+			"/Things?$top=1&$orderby=" + url.QueryEscape("properties/a,round(properties/a) desc")} {
+			st, _, b := n.do("GET", first, "", "")
+			var page struct {
+				Next string `json:"@iot.nextLink"`
+			}
+			if err := json.Unmarshal([]byte(b), &page); st != 200 || err != nil {
+				t.Fatalf("first page: %d %s", st, b)
+			}
+			if page.Next == "" {
+				continue // one Observation: one page
+			}
+			u, _ := url.Parse(page.Next)
+			if st, _, b := n.do("GET", strings.Split(first, "?")[0]+"?"+u.RawQuery, "", ""); st != 200 || !strings.Contains(b, "Qadirabad 2") {
+				t.Errorf("%s, next page: %d %.200s", first, st, b)
+			}
 		}
 	})
 }

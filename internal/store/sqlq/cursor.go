@@ -25,7 +25,10 @@ func (s *Entities) checkCursor(query *sensing.Query, nterms int) error {
 	if len(c.Keys) != nterms || c.ID < 0 || c.MaxID < 0 {
 		return errForgedCursor
 	}
-	kinds := []KeyKind{KeyInt} // no $orderby: a MultiDatastream's ObservedProperties by rank
+	kinds := make([]KeyKind, nterms) // no $orderby: by id alone, or (a MultiDatastream's ObservedProperties) by rank
+	for i := range kinds {
+		kinds[i] = KeyInt
+	}
 	if len(query.Opts.OrderBy) > 0 {
 		var err error
 		if kinds, err = s.q.OrderKeys(query.Set, "e", query.Opts.OrderBy); err != nil {
