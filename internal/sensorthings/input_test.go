@@ -179,6 +179,9 @@ func TestHostileInput(t *testing.T) {
 				if _, err := srv.MQTTCreate(context.Background(), "v1.1/Datastreams(1)/Observations", []byte(c.body)); apperr.KindOf(err) != apperr.Invalid && apperr.KindOf(err) != apperr.TooLarge {
 					t.Errorf("MQTT create: %v", err)
 				}
+				if _, _, err := srv.MQTTObservation("v1.1/Datastreams(1)/Observations", []byte(c.body)); apperr.KindOf(err) != apperr.Invalid && apperr.KindOf(err) != apperr.TooLarge {
+					t.Errorf("MQTT create, batched: %v", err)
+				}
 				if _, err := sensorthings.DecodeIngestMessage([]byte(strings.Replace(c.body, `,"Datastream":{"@iot.id":1}`, "", 1)), time.Now()); apperr.KindOf(err) != apperr.Invalid {
 					t.Errorf("MQTT ingest: %v", err)
 				}
