@@ -8,12 +8,10 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -128,7 +126,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, optional bo
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		if why := jsonReason(err); why != "" { // say what is wrong, in the client's terms
+		if why := sensing.JSONReason(err); why != "" { // say what is wrong, in the client's terms
 			return apperr.Wrap(apperr.Invalid, err, "body: want %s: %s", want, why)
 		}
 		return apperr.Wrap(apperr.Invalid, err, "body: want %s", want)
@@ -137,39 +135,6 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, optional bo
 		return apperr.E(apperr.Invalid, "body: want %s: malformed JSON at byte %d: more after the value", want, len(raw)-len(rest)+1)
 	}
 	return nil
-}
-
-// jsonReason says what encoding/json found wrong with a body, without Go's types or names:
-// the unknown field, the member of the wrong type, the byte of a syntax error; "" otherwise.
-func jsonReason(err error) string {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &te):
-		want := "a " + te.Type.Kind().String()
-		switch te.Type.Kind() {
-		case reflect.Struct, reflect.Map:
-			want = "an object"
-		case reflect.Slice, reflect.Array:
-			want = "an array"
-		case reflect.Bool:
-			want = "true or false"
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16,
-			reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
-			want = "a number"
-		}
-		if te.Field == "" {
-			return fmt.Sprintf("want %s, got a JSON %s", want, te.Value)
-		}
-		return fmt.Sprintf("%s: want %s, got a JSON %s", te.Field, want, te.Value)
-	case errors.As(err, &se):
-		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "the JSON ends before it is complete"
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
-	}
-	return ""
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -1,7 +1,11 @@
 package sensing
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -227,4 +231,37 @@ func CheckText(s, what string) error {
 		return fmt.Errorf("%s: byte %d: the NUL character is not allowed in text", what, i+1)
 	}
 	return nil
+}
+
+// JSONReason says what encoding/json found wrong with a body, without Go's types or names:
+// the unknown field, the member of the wrong type, the byte of a syntax error; "" otherwise.
+func JSONReason(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		want := "a " + te.Type.Kind().String()
+		switch te.Type.Kind() {
+		case reflect.Struct, reflect.Map:
+			want = "an object"
+		case reflect.Slice, reflect.Array:
+			want = "an array"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16,
+			reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+			want = "a number"
+		}
+		if te.Field == "" {
+			return fmt.Sprintf("want %s, got a JSON %s", want, te.Value)
+		}
+		return fmt.Sprintf("%s: want %s, got a JSON %s", te.Field, want, te.Value)
+	case errors.As(err, &se):
+		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends before it is complete"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return ""
 }

@@ -40,6 +40,9 @@ func DecodeDataArray(body []byte) (obs []sensing.Observation, rowErrs []error, e
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&groups); err != nil {
+		if why := sensing.JSONReason(err); why != "" {
+			return nil, nil, apperr.Wrap(apperr.Invalid, err, "CreateObservations: want a JSON array of {Datastream, components, dataArray}: %s", why)
+		}
 		return nil, nil, apperr.Wrap(apperr.Invalid, err, "CreateObservations: want a JSON array of {Datastream, components, dataArray}")
 	}
 	for gi, g := range groups {

@@ -200,6 +200,19 @@ func TestHostileInput(t *testing.T) {
 				}
 			})
 		}
+		// a body of the wrong shape says what is wrong with it
+		for _, c := range []struct{ path, ct, body, want string }{
+			{"/CreateObservations", "", `[{"Datastream":{"@iot.id":1},"component":["result"],"dataArray":[[1]]}]`, `unknown field "component"`},
+			{"/CreateObservations", "", `[{"Datastream":{"@iot.id":1},"components":"result","dataArray":[[1]]}]`, `components: want an array, got a JSON string`},
+			{"/$batch", "application/json", `{"requests":[],"atomic":true}`, `unknown field "atomic"`},
+		} {
+			st, _, b := n.do("POST", c.path, c.ct, c.body)
+			var m struct{ Message string }
+			json.Unmarshal([]byte(b), &m)
+			if st != 400 || !strings.Contains(m.Message, c.want) {
+				t.Errorf("POST %s %s: %d %s, want 400 with %q", c.path, c.body, st, b, c.want)
+			}
+		}
 		// nothing stored is served as invalid JSON
 		for _, set := range []string{"Things", "Locations", "Observations", "FeaturesOfInterest"} {
 			st, _, b := n.do("GET", "/"+set+"?$top=1000", "", "")
