@@ -139,6 +139,26 @@ func TestCSVRowErrors(t *testing.T) {
 			if count != int64(good) {
 				t.Errorf("%d observations stored, want %d", count, good)
 			}
+			// the PDMA layout names its own columns
+			pdma := strings.Join(sensing.PDMAHeader, ",") + "\n" +
+				"2025-07-05T12:00:00+05:00,Khanki,Chenab,56998,,,\n" +
+				"2025-07-05T12:00:00+05:00,Kh\xffanki,Chenab,56998,,,\n" +
+				"2025-07-05T12:00:00+05:00,Khanki,Chenab,56998,,rising\x00,\n" +
+				"2025-07-05T12:00:00+05:00,Khanki,Chenab,lots,,,\n"
+			got = map[int]string{}
+			rd, err = sensing.NewCSVReader(strings.NewReader(pdma))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := im.Run(context.Background(), rd); err != nil {
+				t.Fatal(err)
+			}
+			for line, w := range map[int]string{2: `station: no datastream "Khanki"`, 3: "station: byte 3 (0xff): the text is not UTF-8",
+				4: "trend: byte 7: the NUL character", 5: `discharge_cusecs: "lots" is not a number`} {
+				if !strings.Contains(got[line], w) {
+					t.Errorf("PDMA line %d: %q, want %q", line, got[line], w)
+				}
+			}
 		})
 	}
 }
