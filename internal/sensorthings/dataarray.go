@@ -152,9 +152,15 @@ func dataArrayRow(raw json.RawMessage, col map[string]int, n int, ds int64, now 
 		if kindOfJSON(row[i]) != "an object" {
 			return o, fmt.Errorf("parameters: want a JSON object")
 		}
+		if len(row[i]) > sensing.MaxJSONBytes {
+			return o, fmt.Errorf("parameters: %d bytes, over the limit of %d bytes", len(row[i]), sensing.MaxJSONBytes)
+		}
 		o.Parameters = row[i]
 	}
 	if i, ok := col["resultQuality"]; ok && string(row[i]) != "null" {
+		if len(row[i]) > sensing.MaxJSONBytes {
+			return o, fmt.Errorf("resultQuality: %d bytes, over the limit of %d bytes", len(row[i]), sensing.MaxJSONBytes)
+		}
 		o.Quality = row[i]
 	}
 	if i, ok := col["FeatureOfInterest/id"]; ok && string(row[i]) != "null" {

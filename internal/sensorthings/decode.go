@@ -153,6 +153,9 @@ func decode(set *sensing.EntitySet, raw json.RawMessage, create bool, where stri
 		if p, ok := set.Prop(k); ok {
 			if p.ReadOnly {
 				if set.Name == sensing.Observations && k == "resultQuality" {
+					if err := sensing.CheckSize(p, len(v)); err != nil {
+						return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s", at)
+					}
 					e.Props[k] = v
 					continue
 				}

@@ -117,6 +117,8 @@ func TestHostileInput(t *testing.T) {
 			{"result beyond float64", "/Observations", obs(`-1e999`), "result (byte 51): number -1e999 is out of range"},
 			{"result at the limit", "/Observations", obs(`"` + big(sensing.MaxResultBytes-2) + `"`), ""},
 			{"result past the limit", "/Observations", obs(`"` + big(sensing.MaxResultBytes-1) + `"`), "over the limit of 1048576 bytes"},
+			{"resultQuality past the limit", "/Observations", `{"result":1,"resultQuality":{"x":"` + big(sensing.MaxJSONBytes) + `"},"Datastream":{"@iot.id":1}}`, "Observation.resultQuality: 1048584 bytes, over the limit of 1048576 bytes"},
+			{"parameters past the limit", "/Observations", `{"result":1,"parameters":{"x":"` + big(sensing.MaxJSONBytes) + `"},"Datastream":{"@iot.id":1}}`, "Observation.parameters: 1048584 bytes, over the limit"},
 			{"parameters twice", "/Observations", `{"result":1,"parameters":{"a":1},"parameters":{"a":2},"Datastream":{"@iot.id":1}}`, `member "parameters" given twice`},
 			{"update: name not UTF-8", "/Things(1)", thing("\xff"), "not UTF-8"},
 			{"update: member twice", "/Things(1)", `{"name":"a","name":"b"}`, "given twice"},
@@ -199,6 +201,13 @@ func TestHostileInput(t *testing.T) {
 					t.Errorf("MQTT or dataArray stored something: %d before, %d after", before, after)
 				}
 			})
+		}
+		// a dataArray row over a size limit is refused alone, naming the limit
+		da := `[{"Datastream":{"@iot.id":1},"components":["phenomenonTime","result","parameters"],"dataArray":[` +
+			`["2025-08-29T12:00:00Z",1,{"x":"` + big(sensing.MaxJSONBytes) + `"}],["2025-08-29T13:00:00Z","` + big(sensing.MaxResultBytes) + `",null]]}]`
+		if st, _, b := n.do("POST", "/CreateObservations", "", da); st != 201 || !strings.Contains(b, "error: CreateObservations[0].dataArray[0]: parameters: 1048584 bytes, over the limit of 1048576 bytes") ||
+			!strings.Contains(b, "error: CreateObservations[0].dataArray[1]: result: 1048578 bytes, over the limit of 1048576 bytes") {
+			t.Errorf("dataArray over the limits: %d %.400s", st, b)
 		}
 		// a body of the wrong shape says what is wrong with it
 		for _, c := range []struct{ path, ct, body, want string }{
