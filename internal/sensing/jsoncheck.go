@@ -1,6 +1,7 @@
 package sensing
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,24 +45,24 @@ func (e *JSONError) UserMessage() string { return e.Error() }
 func CheckJSON(b []byte) error {
 	type frame struct {
 		array bool
-		index int
-		keys  map[string]bool
-		path  string // the path of this container
+		index int             // in an array: the element being read
+		key   string          // in an object: the member being read
+		keys  map[string]bool // in an object: the members read
 	}
 	var stack []frame
-	var key string // the member name just read, in an object
+	// path names where the scan is, from the stack (only for an error)
 	path := func() string {
-		if len(stack) == 0 {
-			return ""
+		var sb strings.Builder
+		for _, f := range stack {
+			if f.array {
+				fmt.Fprintf(&sb, "[%d]", f.index)
+			} else if sb.Len() == 0 {
+				sb.WriteString(f.key)
+			} else {
+				sb.WriteString("." + f.key)
+			}
 		}
-		f := stack[len(stack)-1]
-		if f.array {
-			return fmt.Sprintf("%s[%d]", f.path, f.index)
-		}
-		if f.path == "" {
-			return key
-		}
-		return f.path + "." + key
+		return sb.String()
 	}
 	fail := func(off int, format string, args ...any) error {
 		return &JSONError{Path: path(), Offset: off + 1, Msg: fmt.Sprintf(format, args...)}
@@ -82,7 +83,7 @@ func CheckJSON(b []byte) error {
 			}
 			i++
 		case c == '{' || c == '[':
-			f := frame{array: c == '[', path: path()}
+			f := frame{array: c == '['}
 			if c == '{' {
 				f.keys = map[string]bool{}
 				expectKey = true
@@ -96,19 +97,19 @@ func CheckJSON(b []byte) error {
 			expectKey = false
 			i++
 		case c == '"':
-			s, n, err := scanString(b[i:])
+			s, n, err := scanString(b[i:], expectKey)
 			if err != nil {
 				err.Offset += i + 1
-				err.Path = path()
 				if expectKey {
-					err.Path = strings.TrimSuffix(stack[len(stack)-1].path+".", ".")
+					stack[len(stack)-1].key = ""
 					err.Msg = "member name: " + err.Msg
 				}
+				err.Path = strings.TrimSuffix(path(), ".")
 				return err
 			}
 			if expectKey {
 				f := &stack[len(stack)-1]
-				key = s
+				f.key = s
 				if f.keys[s] {
 					return fail(i, "member %q given twice in the same object", s)
 				}
@@ -121,7 +122,8 @@ func CheckJSON(b []byte) error {
 			for j < len(b) && strings.IndexByte("+-.eE0123456789", b[j]) >= 0 {
 				j++
 			}
-			if _, err := strconv.ParseFloat(string(b[i:j]), 64); err != nil {
+			// only an exponent or more than 308 digits can take a number beyond float64
+			if num := b[i:j]; (j-i > 300 || bytes.ContainsAny(num, "eE")) && !finite(num) {
 				return fail(i, "number %.40s is out of range (beyond ±1.8e308)", b[i:j])
 			}
 			i = j
@@ -137,10 +139,24 @@ func CheckJSON(b []byte) error {
 	return nil
 }
 
-// scanString reads the JSON string at the start of b (which begins with '"'): its value, its
-// length in bytes with the quotes, or what is wrong with it.
-func scanString(b []byte) (string, int, *JSONError) {
+// scanString reads the JSON string at the start of b (which begins with '"'): its value (when
+// keep: only member names are needed), its length in bytes with the quotes, or what is wrong
+// with it.
+func scanString(b []byte, keep bool) (string, int, *JSONError) {
+	if !keep {
+		return scanOnly(b)
+	}
+	return scanFull(b, true)
+}
+
+// scanFull is scanString checking every escape; it builds the value only when keep.
+func scanFull(b []byte, keep bool) (string, int, *JSONError) {
 	var sb strings.Builder
+	write := func(s string) {
+		if keep {
+			sb.WriteString(s)
+		}
+	}
 	for i := 1; i < len(b); {
 		c := b[i]
 		switch {
@@ -151,7 +167,7 @@ func scanString(b []byte) (string, int, *JSONError) {
 				return "", 0, &JSONError{Offset: i, Msg: "unterminated escape"}
 			}
 			if b[i+1] != 'u' {
-				sb.WriteByte(unescape(b[i+1]))
+				write(string(unescape(b[i+1])))
 				i += 2
 				continue
 			}
@@ -167,23 +183,55 @@ func scanString(b []byte) (string, int, *JSONError) {
 				if !ok || b[i+6] != '\\' || b[i+7] != 'u' || lo < 0xDC00 || lo > 0xDFFF {
 					return "", 0, &JSONError{Offset: i, Msg: fmt.Sprintf(`\u%04x is half of a UTF-16 surrogate pair without its other half`, r)}
 				}
-				sb.WriteRune(0x10000 + (r-0xD800)<<10 + (lo - 0xDC00))
+				write(string(0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)))
 				i += 12
 				continue
 			case r >= 0xDC00 && r <= 0xDFFF:
 				return "", 0, &JSONError{Offset: i, Msg: fmt.Sprintf(`\u%04x is half of a UTF-16 surrogate pair without its other half`, r)}
 			}
-			sb.WriteRune(r)
+			write(string(r))
 			i += 6
 		case c < utf8.RuneSelf:
-			sb.WriteByte(c)
+			write(string(c))
 			i++
 		default:
 			r, n := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && n <= 1 {
 				return "", 0, &JSONError{Offset: i, Msg: fmt.Sprintf("byte 0x%02x: the text is not UTF-8", c)}
 			}
-			sb.WriteString(string(b[i : i+n]))
+			write(string(b[i : i+n]))
+			i += n
+		}
+	}
+	return "", 0, &JSONError{Offset: 0, Msg: "unterminated string"}
+}
+
+// scanOnly is scanString without the value: a fast path over plain bytes, for string values.
+func scanOnly(b []byte) (string, int, *JSONError) {
+	for i := 1; i < len(b); {
+		c := b[i]
+		switch {
+		case c == '"':
+			return "", i + 1, nil
+		case c == '\\':
+			if i+1 < len(b) && b[i+1] != 'u' {
+				i += 2
+				continue
+			}
+			// an escape of a code point: the full check (NUL, surrogates)
+			_, n, err := scanFull(b[i-1:], false)
+			if err != nil {
+				err.Offset += i - 1
+				return "", 0, err
+			}
+			return "", i - 1 + n, nil
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n <= 1 {
+				return "", 0, &JSONError{Offset: i, Msg: fmt.Sprintf("byte 0x%02x: the text is not UTF-8", c)}
+			}
 			i += n
 		}
 	}
@@ -204,6 +252,12 @@ func unescape(c byte) byte {
 		return '\t'
 	}
 	return c // " \ /
+}
+
+// finite reports whether the JSON number num is within float64's range.
+func finite(num []byte) bool {
+	_, err := strconv.ParseFloat(string(num), 64)
+	return err == nil
 }
 
 // hex4 reads four hex digits at b[i:].
