@@ -53,7 +53,7 @@ func TestFilterLimits(t *testing.T) {
 			}
 			return strings.Join(segs, "/")
 		}
-		max := sqlq.MaxCollectionNesting
+		maxNest := sqlq.MaxCollectionNesting
 		cases := []struct {
 			name, filter string
 			want         string // the ids of the Things returned, or "limit: ..." for a 400 naming it
@@ -68,27 +68,27 @@ func TestFilterLimits(t *testing.T) {
 			{"99 nots", rep("not ", 99) + "id eq 2", "[1 3]"},
 			{"99 functions", rep("round(", 99) + "id" + rep(")", 99) + " eq 3", "[3]"},
 			{"99 substrings", rep("substring(", 99) + "name" + rep(", 0)", 99) + " eq 'Qadirabad 2'", "[2]"},
-			{"collections at the limit", lambdas(max, "$v/name eq 'Discharge at Qadirabad' and $v/Thing/properties/a ge 2"), "[2 3]"},
-			{"collections past the limit", lambdas(max+1, "$v/id eq 2"), "limit: over the limit of 4"},
-			{"a path through collections at the limit", path(max) + "/description eq 'Qadirabad Barrage gauge'", "[1 2 3]"},
-			{"a path through collections past the limit", path(max+1) + "/name eq 'Qadirabad'", "limit: over the limit of 4"},
-			{"collections and functions at the limit", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
-				rep("round(", 100-max-2)+"$v/Thing/properties/a"+rep(")", 100-max-2)+" eq 3"), "[3]"},
-			{"collections and JSON arithmetic at the limit", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and $v/Thing/properties/a"+
-				rep(" add $v/Thing/properties/a", 100-max-2)+" ge 0"), "[1 2 3]"},
-			{"collections and nots at the limit", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
-				rep("not ", 100-max-2)+"$v/Thing/properties/a eq $v/Thing/properties/a"), "[1 2 3]"},
-			{"collections and nots at the limit, null", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
-				rep("not ", 100-max-3)+"$v/Thing/properties/a eq $v/Thing/properties/b"), "[1 2 3]"},
-			{"collections and strings at the limit", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
-				rep("concat(", 100-max-2)+"$v/Thing/properties/a"+rep(", 'x')", 100-max-2)+" ne 'y'"), "[1 2 3]"},
-			{"collections and comparisons at the limit", lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
-				"$v/Thing/properties/a eq $v/Thing/properties/a"+rep(" eq true", 100-max-3)), "[1 2 3]"},
+			{"collections at the limit", lambdas(maxNest, "$v/name eq 'Discharge at Qadirabad' and $v/Thing/properties/a ge 2"), "[2 3]"},
+			{"collections past the limit", lambdas(maxNest+1, "$v/id eq 2"), "limit: over the limit of 4"},
+			{"a path through collections at the limit", path(maxNest) + "/description eq 'Qadirabad Barrage gauge'", "[1 2 3]"},
+			{"a path through collections past the limit", path(maxNest+1) + "/name eq 'Qadirabad'", "limit: over the limit of 4"},
+			{"collections and functions at the limit", lambdas(maxNest-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
+				rep("round(", 100-maxNest-2)+"$v/Thing/properties/a"+rep(")", 100-maxNest-2)+" eq 3"), "[3]"},
+			{"collections and JSON arithmetic at the limit", lambdas(maxNest-1, "$v/Thing/Locations/name eq 'Qadirabad' and $v/Thing/properties/a"+
+				rep(" add $v/Thing/properties/a", 100-maxNest-2)+" ge 0"), "[1 2 3]"},
+			{"collections and nots at the limit", lambdas(maxNest-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
+				rep("not ", 100-maxNest-2)+"$v/Thing/properties/a eq $v/Thing/properties/a"), "[1 2 3]"},
+			{"collections and nots at the limit, null", lambdas(maxNest-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
+				rep("not ", 100-maxNest-3)+"$v/Thing/properties/a eq $v/Thing/properties/b"), "[1 2 3]"},
+			{"collections and strings at the limit", lambdas(maxNest-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
+				rep("concat(", 100-maxNest-2)+"$v/Thing/properties/a"+rep(", 'x')", 100-maxNest-2)+" ne 'y'"), "[1 2 3]"},
+			{"collections and comparisons at the limit", lambdas(maxNest-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
+				"$v/Thing/properties/a eq $v/Thing/properties/a"+rep(" eq true", 100-maxNest-3)), "[1 2 3]"},
 		}
 		// the heaviest within the limits, under a navigation path and inside $expand (whose
 		// level counts: 99 levels left)
-		heavy := lambdas(max-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
-			rep("not ", 100-max-4)+"$v/Thing/properties/a eq $v/Thing/properties/a")
+		heavy := lambdas(maxNest-1, "$v/Thing/Locations/name eq 'Qadirabad' and "+
+			rep("not ", 100-maxNest-4)+"$v/Thing/properties/a eq $v/Thing/properties/a")
 		for _, p := range []string{"/Locations(1)/Things?$filter=" + url.QueryEscape(heavy),
 			"/Locations?$expand=Things($filter=" + url.QueryEscape(heavy) + ")"} {
 			if st, _, b := n.do("GET", p, "", ""); st != 200 || !strings.Contains(b, "Qadirabad 1") {
