@@ -236,7 +236,7 @@ func TestServeImportKeys(t *testing.T) {
 	csv := filepath.Join(dir, "obs.csv")
 	os.WriteFile(csv, []byte("datastream,phenomenonTime,result\n1,2025-09-01T00:00:00Z,100\n1,not-a-time,5\nDischarge at Khanki,2025-09-01T01:00:00+05:00,200\n7,2025-09-01T00:00:00Z,1\n1,2025-09-01T02:00:00Z,\n"), 0o644)
 	out, _, err = rabta(t, "import", "observations", "--quiet", "--data-dir", dir, csv)
-	for _, want := range []string{"line 3: phenomenonTime", "line 5: no datastream \"7\"", "line 6: result", "2 stored, 0 already present, 3 rejected"} {
+	for _, want := range []string{"line 3: phenomenonTime", "line 5: datastream: no datastream \"7\"", "line 6: result", "2 stored, 0 already present, 3 rejected"} {
 		if err == nil || !strings.Contains(out, want) {
 			t.Errorf("import with broken rows: want %q in:\n%s", want, out)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/dissemination"
 	"github.com/rabta/rabta/internal/rule"
+	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/warning"
 )
 
@@ -125,10 +126,21 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, optional bo
 	if optional && len(bytes.TrimSpace(raw)) == 0 {
 		return nil
 	}
+	if json.Valid(raw) { // what encoding/json lets through but must not be stored: not UTF-8, a member twice ...
+		if err := sensing.CheckJSON(raw); err != nil {
+			return apperr.Wrap(apperr.Invalid, err, "body")
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if why := sensing.JSONReason(err); why != "" { // say what is wrong, in the client's terms
+			return apperr.Wrap(apperr.Invalid, err, "body: want %s: %s", want, why)
+		}
 		return apperr.Wrap(apperr.Invalid, err, "body: want %s", want)
+	}
+	if rest := bytes.TrimLeft(raw[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return apperr.E(apperr.Invalid, "body: want %s: malformed JSON at byte %d: more after the value", want, len(raw)-len(rest)+1)
 	}
 	return nil
 }

@@ -29,7 +29,9 @@ type CSVImport struct {
 	Resolve Resolver
 	// Batch is how many rows go to the store per transaction (0: 5,000).
 	Batch int
-	// Reject, when set, is told each rejected row: its line (from 1) and what is wrong with it.
+	// Reject, when set, is told each rejected row: its line (from 1) and what is wrong with it,
+	// starting with the column at fault ("result: …", "datastream: no datastream \"7\"") when
+	// the problem is one column's.
 	Reject func(line int, reason string)
 	// Progress, when set, is told after each batch how many rows are done so far.
 	Progress func(ImportCount)
@@ -54,7 +56,17 @@ func (im *CSVImport) Run(ctx context.Context, rd *sensing.CSVReader) (ImportCoun
 			im.Reject(line, reason)
 		}
 	}
-	resolved := map[string]int64{}
+	// the column naming the datastream, to which a refusal by the store (the row's datastream
+	// or its Thing cannot take it) points
+	dsCol := "datastream"
+	if rd.Layout() == sensing.LayoutPDMA {
+		dsCol = "station"
+	}
+	type resolution struct {
+		id     int64
+		reason string // why there is no id, for the user
+	}
+	resolved := map[string]resolution{}
 	var batch []sensing.Observation
 	var lines []int
 	flush := func() error {
@@ -72,7 +84,7 @@ func (im *CSVImport) Run(ctx context.Context, rd *sensing.CSVReader) (ImportCoun
 			case Duplicate(e):
 				n.Duplicates++
 			default:
-				reject(lines[i], apperr.Message(e))
+				reject(lines[i], dsCol+": "+apperr.Message(e))
 			}
 		}
 		batch, lines = batch[:0], lines[:0]
@@ -98,23 +110,29 @@ func (im *CSVImport) Run(ctx context.Context, rd *sensing.CSVReader) (ImportCoun
 		if rd.Layout() == sensing.LayoutPDMA {
 			ref, key = row.Station, "pdma:"+row.Station
 		}
-		id, ok := resolved[key]
+		res, ok := resolved[key]
 		if !ok {
 			if rd.Layout() == sensing.LayoutPDMA {
-				id, err = im.Resolve.DatastreamByPDMA(ctx, ref)
+				res.id, err = im.Resolve.DatastreamByPDMA(ctx, ref)
 			} else {
-				id, err = im.Resolve.DatastreamByName(ctx, ref)
+				res.id, err = im.Resolve.DatastreamByName(ctx, ref)
 			}
-			if k := apperr.KindOf(err); err != nil && (k == apperr.Internal || k == apperr.Unavailable) {
+			switch k := apperr.KindOf(err); {
+			case err == nil:
+			case k == apperr.Internal || k == apperr.Unavailable:
 				return n, err
+			case k == apperr.NotFound:
+				res.reason = fmt.Sprintf("no datastream %q", ref)
+			default: // e.g. two datastreams of that name: say so, the user can give the id
+				res.reason = apperr.Message(err)
 			}
-			resolved[key] = id // 0 when unknown: every row of it is reported
+			resolved[key] = res // unresolved too: every row of it is reported
 		}
-		if id == 0 {
-			reject(row.Line, fmt.Sprintf("no datastream %q", ref))
+		if res.reason != "" {
+			reject(row.Line, dsCol+": "+res.reason)
 			continue
 		}
-		batch = append(batch, observation(id, row))
+		batch = append(batch, observation(res.id, row))
 		lines = append(lines, row.Line)
 		if len(batch) >= size {
 			if err := flush(); err != nil {

@@ -78,7 +78,7 @@ func TestCSVImport(t *testing.T) {
 	if n := run(); n != (ImportCount{Stored: 3, Rejected: 3}) {
 		t.Errorf("first import: %+v", n)
 	}
-	want := []string{"3: phenomenonTime", "5: no datastream \"7\"", "6: result"}
+	want := []string{"3: phenomenonTime", "5: datastream: no datastream \"7\"", "6: result"}
 	if len(rejected) != 3 {
 		t.Fatalf("rejected %q", rejected)
 	}

@@ -26,7 +26,13 @@ func (e *Error) UserMessage() string { return e.Error() }
 const (
 	// MaxLength is the longest option value accepted, in bytes.
 	MaxLength = 64 << 10
-	// MaxDepth is the deepest nesting of parentheses, function calls, unary operators and
-	// $expand levels accepted.
+	// MaxDepth is the deepest nesting accepted: of parentheses and $expand levels while
+	// parsing, and of the expression tree parsed, where each operator (eq, add, not, unary
+	// minus ...), function call, in and any/all is one level. A chain of and or or is one
+	// balanced tree, log2(terms) levels deep, so any number of terms within MaxLength is
+	// accepted; a chain of 1,000 adds is 1,000 levels and is not.
 	MaxDepth = 100
+	// MaxOrderBy is the most terms an $orderby may have: a page after the first compares
+	// every term with the cursor, one nested condition per term.
+	MaxOrderBy = 32
 )

@@ -57,6 +57,9 @@ func parseFilter(s, opt string, base, depth int) (Expr, *Error) {
 	if p.tok.kind != tEOF {
 		return nil, p.unexpected("an operator or the end of the expression")
 	}
+	if err := checkDepth(e, opt, depth); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -87,6 +90,9 @@ func parseOrderBy(s, opt string, base, depth int) ([]OrderItem, *Error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := checkDepth(e, opt, depth); err != nil {
+			return nil, err
+		}
 		it := OrderItem{Expr: e}
 		if p.tok.kind == tIdent && len(p.tok.segs) == 1 {
 			switch strings.ToLower(p.tok.text) {
@@ -101,6 +107,9 @@ func parseOrderBy(s, opt string, base, depth int) ([]OrderItem, *Error) {
 			}
 		}
 		items = append(items, it)
+		if len(items) > MaxOrderBy {
+			return nil, &Error{Option: opt, Pos: p.pos(p.tok), Msg: fmt.Sprintf("more than %d terms, over the limit of %d", MaxOrderBy, MaxOrderBy)}
+		}
 		switch p.tok.kind {
 		case tComma:
 			if err := p.advance(); err != nil {
@@ -159,7 +168,7 @@ func (p *parser) unexpected(want string) *Error {
 func (p *parser) enter() *Error {
 	p.depth++
 	if p.depth > MaxDepth {
-		return p.errAt(p.tok, "expression nested deeper than %d levels", MaxDepth)
+		return p.errAt(p.tok, "expression nested deeper than %d levels, over the limit of %d", MaxDepth, MaxDepth)
 	}
 	return nil
 }
@@ -184,41 +193,111 @@ func (p *parser) keyword(kw string) bool {
 // not binds more loosely than comparisons (unlike OData 4.0's table), so that
 // "not name eq 'x'" means "not (name eq 'x')", which is what people mean.
 func (p *parser) expr() (Expr, *Error) {
-	l, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	for p.keyword("or") {
-		t := p.tok
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		r, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		l = &Binary{P: p.pos(t), Op: OpOr, L: l, R: r}
-	}
-	return l, nil
+	return p.chain(OpOr, p.and)
 }
 
 func (p *parser) and() (Expr, *Error) {
-	l, err := p.not()
+	return p.chain(OpAnd, p.not)
+}
+
+// chain parses operands separated by the keyword op (and, or) and joins them in a balanced
+// tree: and and or are associative (in SQL's three-valued logic too), so a chain of n terms
+// is log2(n) levels deep rather than n, and a filter of thousands of or-ed terms stays within
+// MaxDepth and within the databases' expression depth.
+func (p *parser) chain(op Op, operand func() (Expr, *Error)) (Expr, *Error) {
+	first, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for p.keyword("and") {
+	if !p.keyword(string(op)) {
+		return first, nil
+	}
+	terms, ops := []Expr{first}, []int(nil)
+	for p.keyword(string(op)) {
 		t := p.tok
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
-		r, err := p.not()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		l = &Binary{P: p.pos(t), Op: OpAnd, L: l, R: r}
+		terms, ops = append(terms, r), append(ops, p.pos(t))
 	}
-	return l, nil
+	return balance(op, terms, ops), nil
+}
+
+// balance joins terms with op in a balanced tree; ops[i] is the position of the operator
+// between terms[i] and terms[i+1].
+func balance(op Op, terms []Expr, ops []int) Expr {
+	if len(terms) == 1 {
+		return terms[0]
+	}
+	m := len(terms) / 2
+	return &Binary{P: ops[m-1], Op: op, L: balance(op, terms[:m], ops[:m-1]), R: balance(op, terms[m:], ops[m:])}
+}
+
+// checkDepth refuses an expression whose tree is deeper than MaxDepth levels, counting base
+// levels already used (by enclosing $expand items). Every operator (but for the balanced
+// and/or chains, see chain), function call, in and any/all is one level; parentheses and
+// literals none. Without it, a chain such as 1 add 1 add ... is one level of parentheses
+// but as deep as it is long, deeper than a database accepts (SQLite: 1000).
+func checkDepth(e Expr, opt string, base int) *Error {
+	if height(e)+base <= MaxDepth {
+		return nil
+	}
+	// report the first node past the limit on the deepest path
+	n, level := e, base
+	for {
+		level++
+		if level > MaxDepth {
+			return &Error{Option: opt, Pos: n.Pos(), Msg: fmt.Sprintf("expression nested deeper than %d levels (each operator other than and/or, each function call, in, any/all and not is a level), over the limit of %d", MaxDepth, MaxDepth)}
+		}
+		var next Expr
+		h := -1
+		for _, c := range children(n) {
+			if ch := height(c); ch > h {
+				next, h = c, ch
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+}
+
+// height is the number of levels of e's tree (a leaf: 0). Its recursion is bounded: the
+// parser's own nesting bound keeps a tree within MaxLength bytes of text.
+func height(e Expr) int {
+	h := 0
+	for _, c := range children(e) {
+		h = max(h, height(c))
+	}
+	if len(children(e)) > 0 {
+		h++
+	}
+	return h
+}
+
+// children returns the sub-expressions of e.
+func children(e Expr) []Expr {
+	switch e := e.(type) {
+	case *Binary:
+		return []Expr{e.L, e.R}
+	case *Unary:
+		return []Expr{e.X}
+	case *Call:
+		return e.Args
+	case *In:
+		return append([]Expr{e.X}, e.List...)
+	case *Lambda:
+		if e.Body != nil {
+			return []Expr{e.Body}
+		}
+		return []Expr{e.Path}
+	}
+	return nil
 }
 
 func (p *parser) not() (Expr, *Error) {

@@ -82,6 +82,8 @@ func FuzzParseOptions(f *testing.F) {
 		"$filter=Datastreams/any(d:d/name eq 'Level')&$select=id,properties/river",
 		"$filter=Datastreams/all(d: d/Observations/any(o: o/result gt 5))&$expand=Datastreams($filter=Observations/any();$select=properties/a/b)",
 		"$filter=name in ('a','b') or result in (1,2,3)", "$select=properties/", "$select=a//b", "$filter=a in ()",
+		"$filter=name eq '%FF'", "$select=a%00", "$filter=a eq 1 or a eq 2 or a eq 3 or a eq 4 or a eq 5", "$filter=a add 1 add 2 add 3 eq 6",
+		"$orderby=" + strings.Repeat("id,", MaxOrderBy) + "id",
 	} {
 		f.Add(s)
 	}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Options are the SensorThings query options of one request, or of one $expand item.
@@ -84,6 +85,9 @@ func ParseOptions(values url.Values) (*Options, error) {
 		}
 		if len(vs) > 1 {
 			return nil, &Error{Option: k, Msg: "given more than once"}
+		}
+		if err := checkText(k, vs[0]); err != nil {
+			return nil, err
 		}
 		if err := o.set(k, vs[0], 0, 0, k); err != nil {
 			return nil, err
@@ -453,4 +457,21 @@ func (it ExpandItem) String() string {
 		parts[i] = kv[0] + "=" + kv[1]
 	}
 	return s + "(" + strings.Join(parts, ";") + ")"
+}
+
+// checkText refuses an option value (URL-decoded) that is not UTF-8 or holds a NUL: a string
+// literal made of it would reach the database, which refuses it (PostgreSQL) or compares it
+// as bytes no stored text has.
+func checkText(opt, v string) *Error {
+	for i := 0; i < len(v); {
+		r, n := utf8.DecodeRuneInString(v[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			return &Error{Option: opt, Pos: i + 1, Msg: fmt.Sprintf("byte 0x%02x: the text is not UTF-8", v[i])}
+		case r == 0:
+			return &Error{Option: opt, Pos: i + 1, Msg: "the NUL character is not allowed"}
+		}
+		i += n
+	}
+	return nil
 }

@@ -120,8 +120,9 @@ type CSVReader struct {
 	layout CSVLayout
 	cols   map[string]int // generic: column name → index
 	ncol   int
-	last   int   // last line of the previous record
-	fatal  error // sticky
+	names  []string // the header's column names, as written
+	last   int      // last line of the previous record
+	fatal  error    // sticky
 }
 
 // NewCSVReader reads the header row from r and detects the layout. The header must be either
@@ -153,6 +154,7 @@ func NewCSVReader(r io.Reader) (*CSVReader, error) {
 		names[i] = strings.TrimSpace(h)
 	}
 	c.ncol = len(names)
+	c.names = names
 	if equalStrings(names, PDMAHeader) {
 		c.layout = LayoutPDMA
 		return c, nil
@@ -224,6 +226,11 @@ func (c *CSVReader) Next() (CSVRow, error) {
 	if len(rec) != c.ncol {
 		return CSVRow{}, &RowError{Line: line, Msg: fmt.Sprintf("%d fields, want %d as in the header", len(rec), c.ncol)}
 	}
+	for i, f := range rec { // text that is not UTF-8, or a NUL, would be stored and served as is
+		if err := CheckText(f, "field"); err != nil {
+			return CSVRow{}, &RowError{Line: line, Column: c.names[i], Msg: strings.TrimPrefix(err.Error(), "field: ")}
+		}
+	}
 	if c.layout == LayoutPDMA {
 		return pdmaRow(line, rec)
 	}
@@ -266,6 +273,12 @@ func (c *CSVReader) genericRow(line int, rec []string) (CSVRow, error) {
 		if s := strings.TrimSpace(rec[i]); s != "" {
 			if !json.Valid([]byte(s)) || s[0] != '{' {
 				return rowErr(colParameters, "want a JSON object such as {\"method\":\"manual\"}")
+			}
+			if err := CheckJSON([]byte(s)); err != nil {
+				return rowErr(colParameters, "%v", err)
+			}
+			if len(s) > MaxJSONBytes {
+				return rowErr(colParameters, "%d bytes, over the limit of %d bytes for parameters", len(s), MaxJSONBytes)
 			}
 			row.Parameters = json.RawMessage(s)
 		}
@@ -339,9 +352,15 @@ func parseResult(cell string) (any, error) {
 	if !json.Valid([]byte(s)) {
 		return nil, fmt.Errorf("%s is neither a number nor a JSON value (write text as a JSON string: \"\"text\"\" inside a quoted CSV field)", quoteShort(s))
 	}
+	if err := CheckJSON([]byte(s)); err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, []byte(s)); err != nil {
 		return nil, err
+	}
+	if buf.Len() > MaxResultBytes {
+		return nil, fmt.Errorf("%d bytes, over the limit of %d bytes for a result", buf.Len(), MaxResultBytes)
 	}
 	return json.RawMessage(buf.Bytes()), nil
 }
@@ -410,6 +429,8 @@ func checkName(s string) string {
 	switch {
 	case s == "":
 		return "empty"
+	case len(s) > MaxNameBytes:
+		return fmt.Sprintf("%d bytes, over the limit of %d bytes for a name", len(s), MaxNameBytes)
 	case !utf8.ValidString(s):
 		return "not valid UTF-8"
 	case strings.IndexFunc(s, unicode.IsControl) >= 0:

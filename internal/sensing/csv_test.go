@@ -348,6 +348,8 @@ func FuzzCSVReader(f *testing.F) {
 	f.Add("datastream,phenomenonTime,result,resultTime,parameters\n17,2025-07-05T07:00:00Z,1.5,2025-07-05T07:00:01+05:00,\"{\"\"a\"\":1}\"\nx,2025-07-05T07:00:00Z/2025-07-05T08:00:00Z,\"\"\"t\"\"\",,\n")
 	f.Add("result,datastream,phenomenonTime\n\"[1,2]\",a b,2025-07-05T07:00:00.5-03:00\n\n1,2\n\"x\ny\",\"\n")
 	f.Add(pdmaHead + "2025-07-05T12:00:00+05:00,A,B,1,x,,\n,,,,,,\n")
+	f.Add("datastream,phenomenonTime,result,parameters\n1,2025-07-05T07:00:00Z,\"\"\"\xff\"\"\"\",\n1,2025-07-05T07:00:00Z,\"{\"\"a\"\":1,\"\"a\"\":2}\",\n1,2025-07-05T07:00:00Z,5,\"{\"\"n\"\":1e400}\"\n")
+	f.Add(pdmaHead + "2025-07-05T12:00:00+05:00,A\x00,B,1,x,\xfe,\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		c, err := NewCSVReader(strings.NewReader(in))
 		if err != nil {
@@ -377,6 +379,19 @@ func FuzzCSVReader(f *testing.F) {
 			}
 			if row.Line < 2 || row.End.Before(row.Start) || row.Result == nil {
 				t.Fatalf("bad row %+v", row)
+			}
+			// nothing stored from a row is text that is not UTF-8, a NUL, or JSON the
+			// boundary refuses (CheckJSON)
+			for _, s := range []string{row.Datastream, row.Station, row.River, row.PhenomenonTime, string(row.Parameters)} {
+				if CheckText(s, "") != nil {
+					t.Fatalf("row %d accepted with %q", row.Line, s)
+				}
+			}
+			if r, ok := row.Result.(json.RawMessage); ok && (CheckJSON(r) != nil || len(r) > MaxResultBytes) {
+				t.Fatalf("row %d accepted with result %q", row.Line, r)
+			}
+			if row.Parameters != nil && CheckJSON(row.Parameters) != nil {
+				t.Fatalf("row %d accepted with parameters %q", row.Line, row.Parameters)
 			}
 			if len(rows) > 0 && row.Line <= rows[len(rows)-1].Line {
 				t.Fatalf("line numbers not increasing: %d after %d", row.Line, rows[len(rows)-1].Line)

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/sensing"
 )
 
 // Batch requests (SensorThings 1.1 §11 "Batch requests", which takes OData's): POST /$batch
@@ -123,6 +124,10 @@ func (s *Server) batchJSON(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
+		if why := sensing.JSONReason(err); why != "" {
+			s.Error(w, r, apperr.Wrap(apperr.Invalid, err, "$batch: want {\"requests\": [...]}: %s", why))
+			return
+		}
 		s.Error(w, r, apperr.Wrap(apperr.Invalid, err, "$batch: want {\"requests\": [...]}"))
 		return
 	}

@@ -40,6 +40,9 @@ func DecodeDataArray(body []byte) (obs []sensing.Observation, rowErrs []error, e
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&groups); err != nil {
+		if why := sensing.JSONReason(err); why != "" {
+			return nil, nil, apperr.Wrap(apperr.Invalid, err, "CreateObservations: want a JSON array of {Datastream, components, dataArray}: %s", why)
+		}
 		return nil, nil, apperr.Wrap(apperr.Invalid, err, "CreateObservations: want a JSON array of {Datastream, components, dataArray}")
 	}
 	for gi, g := range groups {
@@ -149,9 +152,15 @@ func dataArrayRow(raw json.RawMessage, col map[string]int, n int, ds int64, now 
 		if kindOfJSON(row[i]) != "an object" {
 			return o, fmt.Errorf("parameters: want a JSON object")
 		}
+		if len(row[i]) > sensing.MaxJSONBytes {
+			return o, fmt.Errorf("parameters: %d bytes, over the limit of %d bytes", len(row[i]), sensing.MaxJSONBytes)
+		}
 		o.Parameters = row[i]
 	}
 	if i, ok := col["resultQuality"]; ok && string(row[i]) != "null" {
+		if len(row[i]) > sensing.MaxJSONBytes {
+			return o, fmt.Errorf("resultQuality: %d bytes, over the limit of %d bytes", len(row[i]), sensing.MaxJSONBytes)
+		}
 		o.Quality = row[i]
 	}
 	if i, ok := col["FeatureOfInterest/id"]; ok && string(row[i]) != "null" {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/place"
 	"github.com/rabta/rabta/internal/sensing"
 )
 
@@ -44,6 +45,9 @@ func checkJSON(b []byte) (json.RawMessage, error) {
 			return nil, apperr.E(apperr.Invalid, "malformed JSON at byte %d: %s", se.Offset, se.Error())
 		}
 		return nil, apperr.E(apperr.Invalid, "malformed JSON: %v", err)
+	}
+	if err := sensing.CheckJSON(b); err != nil { // not UTF-8, a member twice, 1e400 ...
+		return nil, apperr.Wrap(apperr.Invalid, err, "JSON body")
 	}
 	return b, nil
 }
@@ -149,6 +153,9 @@ func decode(set *sensing.EntitySet, raw json.RawMessage, create bool, where stri
 		if p, ok := set.Prop(k); ok {
 			if p.ReadOnly {
 				if set.Name == sensing.Observations && k == "resultQuality" {
+					if err := sensing.CheckSize(p, len(v)); err != nil {
+						return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s", at)
+					}
 					e.Props[k] = v
 					continue
 				}
@@ -226,6 +233,11 @@ func decodeID(raw json.RawMessage) (int64, error) {
 }
 
 func decodeProp(p sensing.Property, v json.RawMessage) (any, error) {
+	if p.Kind != sensing.KindString && p.Kind != sensing.KindTime && p.Kind != sensing.KindInterval {
+		if err := sensing.CheckSize(p, len(v)); err != nil {
+			return nil, err
+		}
+	}
 	switch p.Kind {
 	case sensing.KindString, sensing.KindTime, sensing.KindInterval:
 		var s *string
@@ -237,6 +249,9 @@ func decodeProp(p sensing.Property, v json.RawMessage) (any, error) {
 				return nil, errors.New("must not be null")
 			}
 			return nil, nil
+		}
+		if err := sensing.CheckSize(p, len(*s)); err != nil {
+			return nil, err
 		}
 		if p.Kind != sensing.KindString {
 			if _, _, err := sensing.ParseTimeOrInterval(*s); err != nil {
@@ -250,6 +265,9 @@ func decodeProp(p sensing.Property, v json.RawMessage) (any, error) {
 		}
 		if err := json.Unmarshal(v, &g); err != nil || g.Type == "" {
 			return nil, fmt.Errorf("want a GeoJSON object with a \"type\", got %s", kindOfJSON(v))
+		}
+		if err := place.CheckGeoJSON(v); err != nil {
+			return nil, err
 		}
 		return v, nil
 	case sensing.KindJSON:
@@ -359,6 +377,9 @@ func setResult(o *sensing.Observation, r json.RawMessage) error {
 		}
 		o.ResultNum = &f
 		return nil
+	}
+	if len(r) > sensing.MaxResultBytes {
+		return fmt.Errorf("%d bytes, over the limit of %d bytes for a result", len(r), sensing.MaxResultBytes)
 	}
 	o.ResultJSON = append(json.RawMessage(nil), r...)
 	return nil

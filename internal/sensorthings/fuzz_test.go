@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/place"
 	"github.com/rabta/rabta/internal/sensing"
 )
 
@@ -75,22 +77,52 @@ func FuzzDecodeEntity(f *testing.F) {
 	f.Add("Things", []byte(`{"name":"x","description":"y","Locations":[{"@iot.id":1}],"Datastreams":[{"name":"d","description":"d","observationType":"o","unitOfMeasurement":{},"Sensor":{"@iot.id":1},"ObservedProperty":{"@iot.id":2}}]}`))
 	f.Add("Observations", []byte(`{"result":1,"phenomenonTime":"2025-01-01T00:00:00Z/2025-01-02T00:00:00Z","Datastream":{"@iot.id":"3"}}`))
 	f.Add("Locations", []byte(`{"name":"x","description":"y","encodingType":"application/geo+json","location":{"type":"Point","coordinates":[1,2]}}`))
+	// what the boundary refuses (sensing.CheckJSON, place.CheckGeoJSON, the size limits)
+	f.Add("Things", []byte("{\"name\":\"a\xffb\",\"description\":\"y\"}"))
+	f.Add("Things", []byte(`{"name":"a","name":"b","description":"y"}`))
+	f.Add("Things", []byte(`{"name":"a\u0000","description":"y","properties":{"x":1e400}}`))
+	f.Add("Locations", []byte(`{"name":"x","description":"y","encodingType":"application/geo+json","location":{"type":"Point","coordinates":[999,999]}}`))
+	f.Add("FeaturesOfInterest", []byte(`{"name":"x","description":"y","encodingType":"application/geo+json","feature":{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}}`))
 	f.Fuzz(func(t *testing.T, set string, b []byte) {
 		if _, ok := sensing.Sets[set]; !ok {
 			return
 		}
-		e, err := decodeEntity(set, b, true)
+		raw, err := checkJSON(b) // as every path does first
+		if err != nil {
+			return
+		}
+		e, err := decodeEntity(set, raw, true)
 		if err != nil {
 			return
 		}
 		if set == sensing.Observations && e.Obs == nil {
 			t.Fatal("observation without typed form")
 		}
+		for k, v := range e.Props {
+			p, _ := sensing.Sets[set].Prop(k)
+			var n int
+			switch v := v.(type) {
+			case string:
+				if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+					t.Fatalf("%s.%s accepted: %q", set, k, v)
+				}
+				n = len(v)
+			case json.RawMessage:
+				n = len(v)
+			}
+			if n > sensing.LimitOf(p) {
+				t.Fatalf("%s.%s of %d bytes accepted", set, k, n)
+			}
+			if p.Kind == sensing.KindGeometry && place.CheckGeoJSON(v.(json.RawMessage)) != nil {
+				t.Fatalf("%s.%s accepted: %s", set, k, v)
+			}
+		}
 	})
 }
 
 func FuzzDecodeIngestMessage(f *testing.F) {
-	for _, s := range []string{`42.5`, `{"phenomenonTime":"2025-08-27T12:00:00+05:00","result":1001480}`, `{"result":"x"}`, `{"result":1,"Datastream":{"@iot.id":1}}`, `null`, `[1]`, `1e999`} {
+	for _, s := range []string{`42.5`, `{"phenomenonTime":"2025-08-27T12:00:00+05:00","result":1001480}`, `{"result":"x"}`, `{"result":1,"Datastream":{"@iot.id":1}}`, `null`, `[1]`, `1e999`,
+		"{\"result\":\"\xff\"}", `{"result":1,"result":2}`, `{"result":"\u0000"}`, `{"result":{"a":[1e400]}}`} {
 		f.Add([]byte(s))
 	}
 	now := time.Date(2025, 8, 27, 0, 0, 0, 0, time.UTC)
@@ -101,6 +133,9 @@ func FuzzDecodeIngestMessage(f *testing.F) {
 		}
 		if (o.ResultNum == nil) == (o.ResultJSON == nil) || o.PhenText == "" || o.PhenEnd.Before(o.PhenStart) {
 			t.Fatalf("accepted but invalid: %+v", o)
+		}
+		if o.ResultJSON != nil && (sensing.CheckJSON(o.ResultJSON) != nil || len(o.ResultJSON) > sensing.MaxResultBytes) {
+			t.Fatalf("accepted result %q", o.ResultJSON)
 		}
 	})
 }

@@ -119,6 +119,10 @@ func markers(query string, mark func(b *strings.Builder)) string {
 	return b.String()
 }
 
+// TextKeys tells sqlq that a $skiptoken key of a JSON order term is bound as text here: the
+// term is text, and Dynamic types a number or boolean by its Go type.
+func (db *DB) TextKeys() bool { return true }
+
 // NoIndex implements sqlq.Engine: PostgreSQL's planner needs no hint.
 func (db *DB) NoIndex(col string) string { return col }
 
@@ -160,6 +164,8 @@ func (db *DB) QueryErr(err error) error {
 		case strings.HasPrefix(pe.Code, "22"), // data exception: invalid input, division, out of range
 			pe.Code == "XX000" && strings.Contains(pe.Message, "GEOS"): // PostGIS refuses a geometry
 			return apperr.Wrap(apperr.Invalid, err, "the query cannot be evaluated on this data (for example a string compared with a number, a number out of range, or an invalid geometry)")
+		case strings.HasPrefix(pe.Code, "54"): // program limit exceeded: stack depth, too many arguments ...
+			return apperr.Wrap(apperr.Invalid, err, "the query is over a limit of the database (PostgreSQL: %s); make $filter or $expand smaller", pe.Message)
 		}
 	}
 	return err

@@ -82,6 +82,13 @@ func (db *DB) QueryErr(err error) error {
 	if strings.Contains(msg, "rabta_") || strings.Contains(msg, "malformed JSON") || strings.Contains(msg, "JSON path") {
 		return apperr.Wrap(apperr.Invalid, err, "the query cannot be evaluated on this data (for example an invalid geometry literal, or a property path into something that is not JSON)")
 	}
+	// SQLite's own limits (https://www.sqlite.org/limits.html), should a query within Rabta's
+	// (docs/sensorthings.md) still reach one: the client's query is too big, not the node broken
+	for _, lim := range []string{"Expression tree is too large", "too many SQL variables", "at most 64 tables in a join", "too many terms in compound SELECT", "too many columns", "Recursion limit", "parser stack overflow"} {
+		if strings.Contains(msg, lim) {
+			return apperr.Wrap(apperr.Invalid, err, "the query is over a limit of the database (SQLite: %s); make $filter or $expand smaller", strings.ToLower(lim[:1])+lim[1:])
+		}
+	}
 	return err
 }
 

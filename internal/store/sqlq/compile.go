@@ -116,6 +116,55 @@ func (c *Compiler) OrderByAt(set, alias string, items []odata.OrderItem, n int) 
 	return sql, args, nil
 }
 
+// KeyKind is what the key of a paging cursor ($skiptoken) must be for one ORDER BY term.
+type KeyKind int
+
+// Kinds of cursor key. A key may always be null.
+const (
+	KeyAny    KeyKind = iota // a JSON value or result: any scalar
+	KeyInt                   // an id, a time (µs) or a duration: an integer
+	KeyNumber                // a number: an integer or a float
+	KeyString                // a string (also a date or time of day)
+	KeyBool                  // a boolean
+)
+
+// OrderKeys returns the kind of key of each term that OrderBy gives for items, in order.
+func (c *Compiler) OrderKeys(set, alias string, items []odata.OrderItem) ([]KeyKind, error) {
+	s, err := c.state(set, "$orderby")
+	if err != nil {
+		return nil, err
+	}
+	var kinds []KeyKind
+	for _, it := range items {
+		v, err := s.compile(set, alias, it.Expr)
+		if err != nil {
+			return nil, err
+		}
+		switch v.t {
+		case vTime:
+			kinds = append(kinds, KeyInt)
+			if v.end != v.sql {
+				kinds = append(kinds, KeyInt)
+			}
+		case vDuration:
+			kinds = append(kinds, KeyInt)
+		case vDyn:
+			kinds = append(kinds, KeyAny)
+		case vNumber:
+			if v.id {
+				kinds = append(kinds, KeyInt)
+			} else {
+				kinds = append(kinds, KeyNumber)
+			}
+		case vString, vDate, vTimeOfDay:
+			kinds = append(kinds, KeyString)
+		case vBool:
+			kinds = append(kinds, KeyBool)
+		}
+	}
+	return kinds, nil
+}
+
 func (c *Compiler) state(set, opt string) (*state, error) {
 	if _, ok := c.Schema[set]; !ok {
 		return nil, fmt.Errorf("compile %s: unknown entity set %q", opt, set)
@@ -171,6 +220,24 @@ type state struct {
 	args   []any
 	alias  int
 	scopes []scope // to-many navigations waiting for the enclosing predicate's EXISTS
+	open   int     // lambda bodies being compiled: each an EXISTS around what is compiled
+}
+
+// MaxCollectionNesting bounds how many subqueries over collections a $filter or $orderby may
+// nest: lambda operators (any, all) inside one another, and navigations to collections
+// (Things: Datastreams/name, Locations/Things/Datastreams/name) in one path or in paths
+// compared inside a lambda. Each is an EXISTS (SELECT ...) in SQL and costs the database
+// dozens of levels of its expression depth (SQLite stops at 1,000); past the limit the
+// error names it. Side-by-side ones (a/any(...) or b/any(...)) do not add up.
+const MaxCollectionNesting = 4
+
+// nest checks that one more subquery over a collection, at node e, stays within
+// MaxCollectionNesting.
+func (s *state) nest(pos int) error {
+	if n := s.open + len(s.scopes) + 1; n > MaxCollectionNesting {
+		return &odata.Error{Option: s.opt, Pos: pos, Msg: fmt.Sprintf("more than %d collections nested (any/all inside one another, and navigations to collections such as Datastreams/ in a path), over the limit of %d", MaxCollectionNesting, MaxCollectionNesting)}
+	}
+	return nil
 }
 
 const mark = "\x00"
@@ -434,6 +501,9 @@ func (s *state) path(set, alias string, p *odata.Path) (val, error) {
 			return val{}, &odata.Error{Option: s.opt, Pos: seg.P, Msg: err.Error()}
 		}
 		if l.Many {
+			if err := s.nest(seg.P); err != nil {
+				return val{}, err
+			}
 			froms, conds := []string{}, []string{}
 			for _, h := range hops {
 				froms = append(froms, h.from)
@@ -837,6 +907,9 @@ func (s *state) lambda(set, alias string, e *odata.Lambda) (val, error) {
 		return val{}, s.errf(e, "%s applies to a collection; %s leads to one %s (compare its properties directly)", op, e.Path.Join(), sensingSingle(cur))
 	}
 	sub := "SELECT 1 FROM " + strings.Join(froms, ", ") + " WHERE " + strings.Join(conds, " AND ")
+	if err := s.nest(e.P); err != nil {
+		return val{}, err
+	}
 	if e.Body == nil {
 		return val{t: vBool, sql: "EXISTS (" + sub + ")"}, nil
 	}
@@ -845,7 +918,9 @@ func (s *state) lambda(set, alias string, e *odata.Lambda) (val, error) {
 	}
 	prev, had := s.vars[e.Var]
 	s.vars[e.Var] = lambdaVar{set: cur, alias: curAlias}
+	s.open++
 	body, err := s.pred(set, alias, e.Body)
+	s.open--
 	if had {
 		s.vars[e.Var] = prev
 	} else {

@@ -237,6 +237,9 @@ func (s *Entities) list(ctx context.Context, tx Tx, query *sensing.Query, depth 
 		// a $skiptoken from a listing in another order: continuing it would silently start over
 		return nil, apperr.E(apperr.Invalid, "$skiptoken was made for another $orderby; follow @iot.nextLink as given")
 	}
+	if err := s.checkCursor(query, len(terms)); err != nil {
+		return nil, err
+	}
 	page := &sensing.Page{}
 	cur := query.Cursor
 	if cur == nil && depth == 0 {
