@@ -49,7 +49,7 @@ func TestForecastRuleIssuesWithLeadTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := warning.Apply(ctx, st, parsed); err != nil {
+	if err := warning.Apply(ctx, st, "", "admin/key-1", parsed); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Load(ctx); err != nil {
@@ -84,7 +84,7 @@ func TestForecastRuleIssuesWithLeadTime(t *testing.T) {
 	bad := append(parsed, rule.Rule{ID: "trimmu-observed", Name: "x", Kind: rule.Threshold, Datastreams: []int64{2},
 		Levels: parsed[0].Levels, Area: parsed[0].Area})
 	bad[1].Levels = []rule.Level{{Name: "High", Value: 300000, Severity: rule.Severe, Urgency: rule.Immediate, Certainty: rule.Observed, Event: "Flood"}}
-	if err := warning.Apply(ctx, st, bad); err == nil || !strings.Contains(err.Error(), "forecast") {
+	if err := warning.Apply(ctx, st, "", "admin/key-1", bad); err == nil || !strings.Contains(err.Error(), "forecast") {
 		t.Errorf("mixed forecast/observed datastream: %v", err)
 	}
 }
@@ -105,10 +105,10 @@ func TestLoadSkipsAStoredRuleThatNoLongerValidates(t *testing.T) {
 	}
 	old := parsed[0]
 	old.ID, old.Area.Circles = "saved-before", []rule.Circle{{Center: rule.LatLon{Lat: 31.14, Lon: 72.15}, RadiusKm: 0}}
-	if err := warning.Apply(ctx, st, []rule.Rule{parsed[0], old}); err == nil || !strings.Contains(err.Error(), "area.circles[0].radiusKm: radius 0 km") {
+	if err := warning.Apply(ctx, st, "", "admin/key-1", []rule.Rule{parsed[0], old}); err == nil || !strings.Contains(err.Error(), "area.circles[0].radiusKm: radius 0 km") {
 		t.Fatalf("Apply took a circle of radius 0: %v", err)
 	}
-	if err := st.SaveRules(ctx, []rule.Rule{parsed[0], old}); err != nil { // as an earlier version saved them
+	if err := st.SaveRules(ctx, "", "admin/key-1", []rule.Rule{parsed[0], old}); err != nil { // as an earlier version saved them
 		t.Fatal(err)
 	}
 	var log strings.Builder
