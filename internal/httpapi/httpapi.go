@@ -491,7 +491,7 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request) {
 	if o := r.URL.Query().Get("organisation"); o != "" {
 		org = o
 	}
-	if err := auth.RequireOwner(ctx, auth.Admin, org, fmt.Sprintf("the rules of organisation %q", org)); err != nil {
+	if err := auth.RequireOwner(ctx, auth.Admin, org, fmt.Sprintf("the rule set of organisation %q", org)); err != nil {
 		s.Error(w, r, err)
 		return
 	}
