@@ -488,8 +488,12 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request) {
 	}
 	p := auth.FromContext(ctx)
 	org := p.Organisation
-	if o := r.URL.Query().Get("organisation"); o != "" {
-		org = o
+	if q := r.URL.Query(); q.Has("organisation") {
+		org = q.Get("organisation")
+		if err := warning.CheckOrganisation(org); err != nil {
+			s.Error(w, r, err)
+			return
+		}
 	}
 	if err := auth.RequireOwner(ctx, auth.Admin, org, fmt.Sprintf("the rule set of organisation %q", org)); err != nil {
 		s.Error(w, r, err)

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/apperr"
@@ -42,6 +45,23 @@ type Change struct {
 	By           string    `json:"by"`
 	Change       string    `json:"change"` // created, changed or removed
 	At           time.Time `json:"at"`
+}
+
+// MaxOrganisation is the longest organisation name rules may be applied for, in bytes.
+const MaxOrganisation = 64
+
+// CheckOrganisation refuses an organisation name rules cannot belong to: longer than
+// MaxOrganisation bytes, not UTF-8, with control characters, or with spaces at either end.
+func CheckOrganisation(org string) error {
+	switch {
+	case len(org) > MaxOrganisation:
+		return apperr.E(apperr.Invalid, "organisation: %d bytes, over the limit of %d", len(org), MaxOrganisation)
+	case !utf8.ValidString(org) || strings.IndexFunc(org, unicode.IsControl) >= 0:
+		return apperr.E(apperr.Invalid, "organisation %q: not UTF-8 text without control characters", org)
+	case strings.TrimSpace(org) != org || org == "":
+		return apperr.E(apperr.Invalid, "organisation %q: empty, or spaces at either end", org)
+	}
+	return nil
 }
 
 // CLIName is how a change made on the node's command line (rabta rules apply) is recorded:
@@ -160,6 +180,9 @@ func (r *Runner) Load(ctx context.Context) error {
 func Apply(ctx context.Context, s Store, org, by string, rules []rule.Rule) error {
 	if org == "" {
 		org = auth.NodeOrganisation
+	}
+	if err := CheckOrganisation(org); err != nil {
+		return err
 	}
 	existing, _, err := s.LoadRules(ctx)
 	if err != nil {

@@ -126,3 +126,59 @@ func TestLoadSkipsAStoredRuleThatNoLongerValidates(t *testing.T) {
 		t.Errorf("log: %s", log.String())
 	}
 }
+
+// Rules of several organisations live side by side: each Apply replaces one organisation's
+// rules, is checked with the others' (a datastream read both as a forecast and as
+// observations, a rule id of another organisation: refused, nothing saved) and records who
+// applied it; an organisation name rules cannot belong to is refused with the reason.
+func TestApplyPerOrganisation(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := sqlite.NewAlerts(db)
+	parsed, err := rule.ParseYAML("rules.yaml", []byte(rules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forecast := parsed[0] // reads datastream 2 as a forecast
+	observed := rule.Rule{ID: "observed", Name: "x", Kind: rule.Threshold, Datastreams: []int64{2}, Area: forecast.Area,
+		Levels: []rule.Level{{Name: "High", Value: 1, Severity: rule.Severe, Urgency: rule.Immediate, Certainty: rule.Observed, Event: "Flood"}}}
+	other := observed
+	other.ID, other.Datastreams = "other", []int64{3}
+	if err := warning.Apply(ctx, st, "pdma", "pdma/key-7", []rule.Rule{forecast}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		org   string
+		rules []rule.Rule
+		want  string
+	}{
+		{"ndma", []rule.Rule{observed}, `datastream 2 is read as a forecast by one rule and as observations by rule trimmu-forecast of organisation "pdma"`},
+		{"ndma", []rule.Rule{other, forecast}, `rule id "trimmu-forecast" is a rule of organisation "pdma"`},
+		{strings.Repeat("x", 65), []rule.Rule{other}, "organisation: 65 bytes, over the limit of 64"},
+		{" ndma", []rule.Rule{other}, "spaces at either end"},
+		{"nd\x00ma", []rule.Rule{other}, "control characters"},
+		{"nd\xffma", []rule.Rule{other}, "not UTF-8"},
+	} {
+		if err := warning.Apply(ctx, st, c.org, "x/key-1", c.rules); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Apply for %q: %v, want %q", c.org, err, c.want)
+		}
+	}
+	if err := warning.Apply(ctx, st, "ndma", "ndma/key-3", []rule.Rule{other}); err != nil {
+		t.Fatal(err)
+	}
+	rs, _, err := st.LoadRules(ctx)
+	if err != nil || len(rs) != 2 || rs[0].ID != "other" || rs[0].Organisation != "ndma" || rs[1].ID != "trimmu-forecast" || rs[1].Organisation != "pdma" {
+		t.Fatalf("rules: %+v %v", rs, err)
+	}
+	cs, err := st.RuleChanges(ctx, "other")
+	if err != nil || len(cs) != 1 || cs[0].By != "ndma/key-3" || cs[0].Change != "created" || cs[0].Organisation != "ndma" {
+		t.Errorf("changes: %+v %v", cs, err)
+	}
+	if got := warning.CLIName(""); got != "cli/unknown" {
+		t.Errorf("CLIName: %s", got)
+	}
+}
