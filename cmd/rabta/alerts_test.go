@@ -81,6 +81,14 @@ func TestAlertLifeCycle(t *testing.T) {
 	if st, b := p.req("PUT", "/api/v1/rules?organisation=ndma", adminKey, testRules); st != 200 {
 		t.Fatalf("rules: %d %s", st, b)
 	}
+	// who changed the rules: the command line (as cli/<user>); the same rules put again change nothing
+	if out, e, err := rabta(t, "rules", "changes", "khanki-auto", "--data-dir", dir); err != nil || strings.Count(out, `"change"`) != 1 ||
+		!strings.Contains(out, `"by": "cli/`) || !strings.Contains(out, `"organisation": "ndma"`) || !strings.Contains(out, `"change": "created"`) {
+		t.Errorf("rules changes: %v %s %s", err, out, e)
+	}
+	if out, _, err := rabta(t, "rules", "list", "--data-dir", dir, "--org", "admin"); err != nil || strings.TrimSpace(out) != "[]" {
+		t.Errorf("the node organisation's rules: %v %s", err, out)
+	}
 	ctx := context.Background()
 	client, err := bus.Open(ctx, bus.Options{Node: "local", URL: p.nats, Key: adminKey})
 	if err != nil {
