@@ -80,7 +80,7 @@ const (
 	AsValue = "value"
 )
 
-// authors returns who shaped a draft for rule r from trigger tr: whoever changed the rule
+// authors returns who shaped a draft of rule ruleID from trigger tr: whoever changed the rule
 // (Store.RuleAuthors), then whoever posted the deciding values (rule.Trigger.PostedBy).
 func (s *Service) authors(ctx context.Context, ruleID string, tr rule.Trigger) ([]Author, error) {
 	names, err := s.Store.RuleAuthors(ctx, ruleID)
@@ -95,6 +95,19 @@ func (s *Service) authors(ctx context.Context, ruleID string, tr rule.Trigger) (
 		out = append(out, Author{Name: n, As: AsValue})
 	}
 	return out, nil
+}
+
+// mergeAuthors returns the authors of a draft that replaces a draft still waiting: the
+// authors of both, each once, the earlier ones first. Whoever shaped the draft it replaces
+// shaped this one too (the value that made the alert a draft at all, say).
+func mergeAuthors(waiting, now []Author) []Author {
+	out := slices.Clone(waiting)
+	for _, a := range now {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Message is one issued CAP message.
@@ -299,6 +312,9 @@ func (s *Service) trigger(ctx context.Context, tr rule.Trigger) (*Alert, error) 
 			if err != nil {
 				return nil, err
 			}
+			if open.Draft != nil {
+				authors = mergeAuthors(open.Authors, authors)
+			}
 			open.Authors = authors
 			return open, s.setDraft(ctx, open, msg, cap.MsgCancel, -1, "", by, "all clear: "+tr.Cause, r.AutoIssue || r.Operational)
 		}
@@ -331,6 +347,9 @@ func (s *Service) trigger(ctx context.Context, tr rule.Trigger) (*Alert, error) 
 		return nil, err
 	}
 	why := fmt.Sprintf("%s to %s: %s", tr.Kind, tr.LevelName, tr.Cause)
+	if open.Draft != nil {
+		authors = mergeAuthors(open.Authors, authors)
+	}
 	open.Authors = authors
 	return open, s.setDraft(ctx, open, msg, kind, tr.Level, tr.LevelName, by, why, r.AutoIssue || open.Operational)
 }
