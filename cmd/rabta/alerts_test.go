@@ -74,11 +74,20 @@ func TestAlertLifeCycle(t *testing.T) {
 	if _, e, err := rabta(t, "rules", "apply", "--data-dir", dir, bad); err == nil || !strings.Contains(e, "bad.yaml:3:") {
 		t.Errorf("rules apply of a bad file: %v %s", err, e)
 	}
-	if out, e, err := rabta(t, "rules", "apply", "--data-dir", dir, rf); err != nil || !strings.Contains(out, "2 rules applied") {
+	// the rules are ndma's (the node-wide admin names the organisation), so that ndma's approver decides on their alerts
+	if out, e, err := rabta(t, "rules", "apply", "--data-dir", dir, rf, "--org", "ndma"); err != nil || !strings.Contains(out, "2 rules applied") || !strings.Contains(out, "organisation ndma") {
 		t.Fatalf("rules apply: %v %s %s", err, out, e)
 	}
-	if st, b := p.req("PUT", "/api/v1/rules", adminKey, testRules); st != 200 {
+	if st, b := p.req("PUT", "/api/v1/rules?organisation=ndma", adminKey, testRules); st != 200 {
 		t.Fatalf("rules: %d %s", st, b)
+	}
+	// who changed the rules: the command line (as cli/<user>); the same rules put again change nothing
+	if out, e, err := rabta(t, "rules", "changes", "khanki-auto", "--data-dir", dir); err != nil || strings.Count(out, `"change"`) != 1 ||
+		!strings.Contains(out, `"by": "cli/`) || !strings.Contains(out, `"organisation": "ndma"`) || !strings.Contains(out, `"change": "created"`) {
+		t.Errorf("rules changes: %v %s %s", err, out, e)
+	}
+	if out, _, err := rabta(t, "rules", "list", "--data-dir", dir, "--org", "admin"); err != nil || strings.TrimSpace(out) != "[]" {
+		t.Errorf("the node organisation's rules: %v %s", err, out)
 	}
 	ctx := context.Background()
 	client, err := bus.Open(ctx, bus.Options{Node: "local", URL: p.nats, Key: adminKey})

@@ -36,7 +36,7 @@ Usage:
   rabta keys create --org ORG --role ROLE create an API key (printed once)
   rabta keys list                         list API keys (never the keys themselves)
   rabta keys revoke ID                    revoke an API key
-  rabta rules apply FILE                  apply warning rules from YAML (positioned errors); list shows them
+  rabta rules apply [--org ORG] FILE      apply an organisation's warning rules from YAML; list, changes RULE
   rabta backup FILE                       write a consistent copy of the store (while the node runs)
   rabta restore FILE                      replace the store with a backup (node stopped)
   rabta version                           print the version

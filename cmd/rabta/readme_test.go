@@ -322,7 +322,7 @@ func TestReadmeCommands(t *testing.T) {
 			t.Errorf("%s\n→ exit %d: %s\nwant exit %d with %q", c, code, out, rc.exit, rc.want)
 		}
 		if strings.Contains(k, "rules apply examples/rules.yaml") {
-			draft = waitDraft(t, p)
+			draft = waitDraft(t, p, dataDir)
 		}
 	}
 	// the docs' curl commands to a node
@@ -381,16 +381,24 @@ func cutLast(out string) (body, last string, ok bool) {
 
 // waitDraft posts readings over the first level of examples/rules.yaml's rule (every 2 s:
 // the running node loads applied rules on its next tick, and a reading that came before
-// counts for nothing) until its draft is there; it returns the alert's id.
-func waitDraft(t *testing.T, p *proc) string {
+// counts for nothing) until its draft is there; it returns the alert's id. The readings come
+// from a gauge's key of their own (an operator of the node's organisation): with four eyes on,
+// whoever posts the deciding value may not approve the draft, and the tour approves with the
+// admin key.
+func waitDraft(t *testing.T, p *proc, dataDir string) string {
 	t.Helper()
+	gauge, e, err := rabta(t, "keys", "create", "--data-dir", dataDir, "--org", "admin", "--role", "operator")
+	if err != nil {
+		t.Fatalf("a gauge's key: %v %s", err, e)
+	}
+	gauge = strings.TrimSpace(gauge)
 	deadline := time.Now().Add(60 * time.Second)
 	var posted time.Time
 	for time.Now().Before(deadline) {
 		if time.Since(posted) > 2*time.Second {
 			posted = time.Now()
 			at := posted.UTC().Format(time.RFC3339Nano)
-			if st, b := p.req("POST", "/v1.1/Observations", adminKey, `{"Datastream":{"@iot.id":8},"phenomenonTime":"`+at+`","result":150000}`); st != 201 {
+			if st, b := p.req("POST", "/v1.1/Observations", gauge, `{"Datastream":{"@iot.id":8},"phenomenonTime":"`+at+`","result":150000}`); st != 201 {
 				t.Fatalf("a reading over the first level: %d %s", st, b)
 			}
 		}

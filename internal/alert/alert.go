@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -32,18 +33,25 @@ const (
 
 // Alert is one warning thread.
 type Alert struct {
-	ID          int64
-	RuleID      string
-	State       State
-	Status      cap.Status
-	Operational bool
-	Level       int // index into the rule's levels; -1 for an all-clear
-	LevelName   string
+	ID     int64
+	RuleID string
+	// Organisation owns the alert: its rule's (rule.Rule.Organisation) when it was made. Only
+	// a key of it, or the node-wide admin, may decide on it (auth.RequireOwner).
+	Organisation string
+	State        State
+	Status       cap.Status
+	Operational  bool
+	Level        int // index into the rule's levels; -1 for an all-clear
+	LevelName    string
 	// Draft is the message waiting for approval, nil when none. DraftType says what issuing it
 	// does: Alert (first), Update or Cancel. DraftBy is its author.
 	Draft     *cap.Alert
 	DraftType cap.MsgType
 	DraftBy   string
+	// Authors are the people who shaped the draft (nil without a draft): everyone who changed
+	// its rule, and whoever posted the values that decided it. With four eyes on, none of
+	// them may approve it.
+	Authors []Author
 	// Issued lists the messages issued, oldest first (loaded by Store.Get).
 	Issued  []Message
 	Created time.Time
@@ -56,6 +64,50 @@ func (a *Alert) Last() *Message {
 		return nil
 	}
 	return &a.Issued[len(a.Issued)-1]
+}
+
+// Author is a person who shaped a draft, by name ("pdma/key-7", auth.Principal.Name; or
+// "cli/<user>" for a change made on the node's command line), and how: As is AsRule (changed
+// the draft's rule) or AsValue (posted a value that decided it).
+type Author struct {
+	Name string `json:"name"`
+	As   string `json:"as"`
+}
+
+// How an Author shaped a draft.
+const (
+	AsRule  = "rule"
+	AsValue = "value"
+)
+
+// authors returns who shaped a draft of rule ruleID from trigger tr: whoever changed the rule
+// (Store.RuleAuthors), then whoever posted the deciding values (rule.Trigger.PostedBy).
+func (s *Service) authors(ctx context.Context, ruleID string, tr rule.Trigger) ([]Author, error) {
+	names, err := s.Store.RuleAuthors(ctx, ruleID)
+	if err != nil {
+		return nil, err
+	}
+	var out []Author
+	for _, n := range names {
+		out = append(out, Author{Name: n, As: AsRule})
+	}
+	for _, n := range tr.PostedBy {
+		out = append(out, Author{Name: n, As: AsValue})
+	}
+	return out, nil
+}
+
+// mergeAuthors returns the authors of a draft that replaces a draft still waiting: the
+// authors of both, each once, the earlier ones first. Whoever shaped the draft it replaces
+// shaped this one too (the value that made the alert a draft at all, say).
+func mergeAuthors(waiting, now []Author) []Author {
+	out := slices.Clone(waiting)
+	for _, a := range now {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Message is one issued CAP message.
@@ -127,6 +179,10 @@ type Store interface {
 	MessageByIdentifier(ctx context.Context, identifier string) (*Message, error)
 	// ExpiredAlerts returns issued alerts whose latest message expired before now.
 	ExpiredAlerts(ctx context.Context, now time.Time) ([]*Alert, error)
+	// RuleAuthors returns the names of everyone who ever created or changed the rule, each
+	// once, in the order of their first change (none for a rule applied before changes were
+	// recorded).
+	RuleAuthors(ctx context.Context, ruleID string) ([]string, error)
 }
 
 // DefaultFeedKeep is how long a Cancel or an Update, and the message it replaces, stays on
@@ -239,25 +295,33 @@ func (s *Service) trigger(ctx context.Context, tr rule.Trigger) (*Alert, error) 
 	}
 	clearing := tr.Level < 0 || tr.Kind == rule.Clear || (tr.Kind == rule.Operational && tr.To == rule.Inactive)
 	now := s.now()
+	authors, err := s.authors(ctx, r.ID, tr)
+	if err != nil {
+		return nil, err
+	}
 	if clearing {
 		switch {
 		case open == nil:
 			return nil, nil
 		case len(open.Issued) == 0: // never issued: nothing to tell the public
 			from := open.State
-			open.State, open.Draft, open.DraftType, open.Updated = Withdrawn, nil, "", now
+			open.State, open.Draft, open.DraftType, open.Authors, open.Updated = Withdrawn, nil, "", nil, now
 			return open, s.Store.SaveAlert(ctx, open, Transition{AlertID: open.ID, From: from, To: Withdrawn, By: by, Why: "condition cleared before the alert was issued: " + tr.Cause, At: now}, nil)
 		default:
 			msg, err := s.compose(ctx, r, tr, open, cap.MsgCancel)
 			if err != nil {
 				return nil, err
 			}
+			if open.Draft != nil {
+				authors = mergeAuthors(open.Authors, authors)
+			}
+			open.Authors = authors
 			return open, s.setDraft(ctx, open, msg, cap.MsgCancel, -1, "", by, "all clear: "+tr.Cause, r.AutoIssue || r.Operational)
 		}
 	}
 	if open == nil {
-		a := &Alert{RuleID: r.ID, State: Draft, Status: capStatus(r.Status), Operational: r.Operational || tr.Operational,
-			Level: tr.Level, LevelName: tr.LevelName, Created: now, Updated: now, DraftBy: by, DraftType: cap.MsgAlert}
+		a := &Alert{RuleID: r.ID, Organisation: r.Organisation, State: Draft, Status: capStatus(r.Status), Operational: r.Operational || tr.Operational,
+			Level: tr.Level, LevelName: tr.LevelName, Created: now, Updated: now, DraftBy: by, DraftType: cap.MsgAlert, Authors: authors}
 		msg, err := s.compose(ctx, r, tr, a, cap.MsgAlert)
 		if err != nil {
 			return nil, err
@@ -283,6 +347,10 @@ func (s *Service) trigger(ctx context.Context, tr rule.Trigger) (*Alert, error) 
 		return nil, err
 	}
 	why := fmt.Sprintf("%s to %s: %s", tr.Kind, tr.LevelName, tr.Cause)
+	if open.Draft != nil {
+		authors = mergeAuthors(open.Authors, authors)
+	}
+	open.Authors = authors
 	return open, s.setDraft(ctx, open, msg, kind, tr.Level, tr.LevelName, by, why, r.AutoIssue || open.Operational)
 }
 
@@ -320,8 +388,11 @@ func (s *Service) impact(ctx context.Context, id int64, msg *cap.Alert) {
 	}
 }
 
-// Approve issues an alert's draft. by must hold the approver role (the caller checks);
-// with four eyes on, by must not be the draft's author.
+// Approve issues an alert's draft. by must hold the approver role and may act for the alert's
+// organisation (the caller checks). With four eyes on, by must not be one of the draft's
+// authors: its drafter, anyone who ever changed its rule (as now recorded, so a change after
+// the draft was made counts too), or whoever posted the deciding value; else a Forbidden error
+// says which of these by is.
 func (s *Service) Approve(ctx context.Context, id int64, by, why string) (*Alert, error) {
 	var a *Alert
 	err := s.locked(ctx, func(ctx context.Context) error {
@@ -340,10 +411,38 @@ func (s *Service) approve(ctx context.Context, id int64, by, why string) (*Alert
 	if a.Draft == nil {
 		return nil, apperr.E(apperr.Conflict, "alert %d has no draft to approve (state %s)", id, a.State)
 	}
-	if s.Config.FourEyes && a.DraftBy == by {
-		return nil, apperr.E(apperr.Forbidden, "four eyes: the draft's author (%s) cannot approve it", by)
+	if s.Config.FourEyes {
+		if err := s.fourEyes(ctx, a, by); err != nil {
+			return nil, err
+		}
 	}
 	return a, s.issue(ctx, a, by, why)
+}
+
+// fourEyes refuses by as the approver of a's draft when by is one of its authors.
+func (s *Service) fourEyes(ctx context.Context, a *Alert, by string) error {
+	if a.DraftBy == by {
+		return apperr.E(apperr.Forbidden, "four eyes: %s drafted alert %d, so cannot approve it; another approver must", by, a.ID)
+	}
+	names, err := s.Store.RuleAuthors(ctx, a.RuleID)
+	if err != nil {
+		return err
+	}
+	authors := slices.Clone(a.Authors)
+	for _, n := range names {
+		authors = append(authors, Author{Name: n, As: AsRule})
+	}
+	for _, au := range authors {
+		if au.Name != by {
+			continue
+		}
+		what := fmt.Sprintf("changed rule %s", a.RuleID)
+		if au.As == AsValue {
+			what = "posted the value that decided it"
+		}
+		return apperr.E(apperr.Forbidden, "four eyes: %s %s, so is an author of alert %d's draft and cannot approve it; another approver must", by, what, a.ID)
+	}
+	return nil
 }
 
 // Reject withdraws an alert's draft (an Update or Cancel draft of an issued alert is dropped;
@@ -367,7 +466,7 @@ func (s *Service) reject(ctx context.Context, id int64, by, why string) (*Alert,
 		return nil, apperr.E(apperr.Conflict, "alert %d has no draft to reject (state %s)", id, a.State)
 	}
 	from := a.State
-	a.Draft, a.DraftType, a.Updated = nil, "", s.now()
+	a.Draft, a.DraftType, a.Authors, a.Updated = nil, "", nil, s.now()
 	if a.State == Draft {
 		a.State = Withdrawn
 	}
@@ -418,7 +517,7 @@ func (s *Service) cancel(ctx context.Context, id int64, by, why string) (*Alert,
 		in.Headline = label + in.Headline
 	}
 	msg.Note = "Cancelled: " + why
-	a.Draft, a.DraftType, a.DraftBy = &msg, cap.MsgCancel, by
+	a.Draft, a.DraftType, a.DraftBy, a.Authors = &msg, cap.MsgCancel, by, nil
 	return a, s.issue(ctx, a, by, why)
 }
 
@@ -504,7 +603,7 @@ func (s *Service) issue(ctx context.Context, a *Alert, by, why string) error {
 	if m.MsgType == cap.MsgCancel {
 		a.State = Cancelled
 	}
-	a.Draft, a.DraftType, a.DraftBy, a.Updated = nil, "", "", now
+	a.Draft, a.DraftType, a.DraftBy, a.Authors, a.Updated = nil, "", "", nil, now
 	a.Issued = append(a.Issued, *msg)
 	if len(notes) > 0 {
 		why += " (" + strings.Join(notes, "; ") + ")"

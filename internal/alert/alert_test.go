@@ -2,6 +2,7 @@ package alert_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -388,5 +389,56 @@ func TestDegenerateAreaNeverIssued(t *testing.T) {
 				t.Errorf("issued: %+v", ms)
 			}
 		})
+	}
+}
+
+// A draft's authors: whoever posted the deciding value, kept while the draft waits (a second
+// value that escalates it adds its poster, it does not replace the first), and cleared when
+// the draft is issued; with four eyes on, each is refused with the reason, and another
+// approver issues it.
+func TestDraftAuthors(t *testing.T) {
+	ctx := context.Background()
+	s, st, c := newService(t)
+	tr := trig(rule.Fire, 0, "Low", 150000, c.t)
+	tr.PostedBy = []string{"pdma/key-7"}
+	if _, err := s.Trigger(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	c.t = c.t.Add(10 * time.Minute)
+	tr = trig(rule.Escalate, 1, "Exceptionally High", 700000, c.t)
+	tr.PostedBy = []string{"pdma/key-8"}
+	if _, err := s.Trigger(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.GetAlert(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(a.Authors); got != "[{pdma/key-7 value} {pdma/key-8 value}]" {
+		t.Errorf("authors %s", got)
+	}
+	for who, why := range map[string]string{"pdma/key-7": "posted the value that decided it", "pdma/key-8": "posted the value that decided it", "rule:khanki": "drafted alert 1"} {
+		if _, err := s.Approve(ctx, 1, who, "mine"); apperr.KindOf(err) != apperr.Forbidden || !strings.Contains(err.Error(), why) {
+			t.Errorf("%s approving: %v, want Forbidden with %q", who, err, why)
+		}
+	}
+	if a, err = s.Approve(ctx, 1, "ndma/key-2", "checked"); err != nil || a.State != alert.Issued {
+		t.Fatalf("approve: %+v %v", a, err)
+	}
+	if a, _ = st.GetAlert(ctx, 1); a.Authors != nil {
+		t.Errorf("an issued alert keeps authors: %v", a.Authors)
+	}
+	// an Update draft of the issued alert has only its own trigger's authors
+	c.t = c.t.Add(10 * time.Minute)
+	tr = trig(rule.DeEscalate, 0, "Low", 200000, c.t)
+	tr.PostedBy = []string{"pdma/key-9"}
+	if _, err := s.Trigger(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ = st.GetAlert(ctx, 1); fmt.Sprint(a.Authors) != "[{pdma/key-9 value}]" || a.DraftType != cap.MsgUpdate {
+		t.Errorf("update draft: %s %v", a.DraftType, a.Authors)
+	}
+	if _, err := s.Approve(ctx, 1, "pdma/key-7", "now it is someone else's"); err != nil {
+		t.Errorf("an earlier draft's author approving a later one: %v", err)
 	}
 }

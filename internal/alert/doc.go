@@ -15,10 +15,12 @@
 // A rule's trigger creates or changes a draft, filled from the rule: event, severity, urgency
 // and certainty from the level; the area from the rule; headline, description and instruction
 // from the rule's templates, one CAP <info> per language. An approver (a person with the
-// approver role; with "four eyes" on, not the draft's author) issues it; a rule marked
-// autoIssue issues without waiting. Issuing builds the CAP XML (polygons simplified if needed,
-// stale alerts refused), signs it with the node's key, stores it and publishes it. Every
-// transition is recorded with who, when and why.
+// approver role, of the alert's organisation — its rule's — or the node-wide admin; with "four
+// eyes" on, not one of the draft's authors: whoever changed its rule or posted the value that
+// decided it, see Alert.Authors) issues it; a rule marked autoIssue issues without waiting.
+// Issuing builds the CAP XML (polygons simplified if needed, stale alerts refused), signs it
+// with the node's key, stores it and publishes it. Every transition is recorded with who, when
+// and why.
 //
 // Status (Actual, Exercise, Test, System) is the rule's and is carried from draft to feed.
 // Operational alerts (a station gone silent) are issued with scope Restricted and never appear

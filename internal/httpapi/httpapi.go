@@ -64,6 +64,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/alerts/{id}/cancel", s.decide("cancel"))
 	mux.HandleFunc("GET /api/v1/rules", s.listRules)
 	mux.HandleFunc("PUT /api/v1/rules", s.putRules)
+	mux.HandleFunc("GET /api/v1/rules/{id}/changes", s.ruleChanges)
 	mux.HandleFunc("POST /api/v1/cap/verify", s.verify)
 	if s.Dissemination != nil {
 		s.registerDissemination(mux)
@@ -237,27 +238,31 @@ func (s *Server) capXML(w http.ResponseWriter, r *http.Request) {
 
 // alertView is an alert as the API shows it.
 type alertView struct {
-	ID          int64             `json:"id"`
-	Rule        string            `json:"rule"`
-	State       alert.State       `json:"state"`
-	Status      cap.Status        `json:"status"`
-	Operational bool              `json:"operational,omitempty"`
-	Level       string            `json:"level,omitempty"`
-	Draft       *draftView        `json:"draft,omitempty"`
-	Messages    []messageView     `json:"messages,omitempty"`
-	Transitions []transitionView  `json:"transitions,omitempty"`
-	Created     time.Time         `json:"created"`
-	Updated     time.Time         `json:"updated"`
-	Links       map[string]string `json:"links,omitempty"`
+	ID           int64             `json:"id"`
+	Rule         string            `json:"rule"`
+	Organisation string            `json:"organisation"`
+	State        alert.State       `json:"state"`
+	Status       cap.Status        `json:"status"`
+	Operational  bool              `json:"operational,omitempty"`
+	Level        string            `json:"level,omitempty"`
+	Draft        *draftView        `json:"draft,omitempty"`
+	Messages     []messageView     `json:"messages,omitempty"`
+	Transitions  []transitionView  `json:"transitions,omitempty"`
+	Created      time.Time         `json:"created"`
+	Updated      time.Time         `json:"updated"`
+	Links        map[string]string `json:"links,omitempty"`
 	// Impact is what the draft ("draft") and each issued message (by identifier) reach.
 	Impact map[string]json.RawMessage `json:"impact,omitempty"`
 }
 
 type draftView struct {
-	Type     cap.MsgType   `json:"msgType"`
-	By       string        `json:"by"`
-	Headline string        `json:"headline,omitempty"`
-	Infos    []capInfoView `json:"infos,omitempty"`
+	Type cap.MsgType `json:"msgType"`
+	By   string      `json:"by"`
+	// Authors shaped the draft: who changed its rule, who posted the deciding value. With
+	// four eyes on, none of them may approve it.
+	Authors  []alert.Author `json:"authors,omitempty"`
+	Headline string         `json:"headline,omitempty"`
+	Infos    []capInfoView  `json:"infos,omitempty"`
 }
 
 type messageView struct {
@@ -280,10 +285,10 @@ type transitionView struct {
 
 func (s *Server) view(r *http.Request, a *alert.Alert, ts []alert.Transition) alertView {
 	base := s.base(r)
-	v := alertView{ID: a.ID, Rule: a.RuleID, State: a.State, Status: a.Status, Operational: a.Operational, Level: a.LevelName,
+	v := alertView{ID: a.ID, Rule: a.RuleID, Organisation: a.Organisation, State: a.State, Status: a.Status, Operational: a.Operational, Level: a.LevelName,
 		Created: a.Created, Updated: a.Updated}
 	if a.Draft != nil {
-		d := &draftView{Type: a.DraftType, By: a.DraftBy}
+		d := &draftView{Type: a.DraftType, By: a.DraftBy, Authors: a.Authors}
 		for i := range a.Draft.Infos {
 			d.Infos = append(d.Infos, viewInfo(&a.Draft.Infos[i]))
 		}
@@ -385,7 +390,9 @@ func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-// decide serves approve, reject and cancel: approver role; the body may say why.
+// decide serves approve, reject and cancel: approver role, of the alert's organisation (or the
+// node-wide admin: auth.RequireOwner); the body may say why. With four eyes on, approving is
+// refused to the draft's authors (alert.Service.Approve).
 func (s *Server) decide(action string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -398,6 +405,16 @@ func (s *Server) decide(action string) http.HandlerFunc {
 			s.Error(w, r, err)
 			return
 		}
+		// the owner never changes, so a check before the service acts holds when it does
+		cur, err := s.Store.GetAlert(ctx, id)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		if err := auth.RequireOwner(ctx, auth.Approver, cur.Organisation, fmt.Sprintf("alert %d", id)); err != nil {
+			s.Error(w, r, err)
+			return
+		}
 		var body struct {
 			Why string `json:"why"`
 		}
@@ -405,8 +422,7 @@ func (s *Server) decide(action string) http.HandlerFunc {
 			s.Error(w, r, err)
 			return
 		}
-		p := auth.FromContext(ctx)
-		by := fmt.Sprintf("%s/key-%d", p.Organisation, p.KeyID)
+		by := auth.FromContext(ctx).Name()
 		var a *alert.Alert
 		switch action {
 		case "approve":
@@ -434,6 +450,12 @@ func (s *Server) decide(action string) http.HandlerFunc {
 	}
 }
 
+// ruleView is a rule as GET /api/v1/rules shows it: its rules-file form and its owner.
+type ruleView struct {
+	rule.View
+	Organisation string `json:"organisation"`
+}
+
 func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
 	if err := auth.Require(r.Context(), auth.Viewer); err != nil {
 		s.Error(w, r, err)
@@ -444,23 +466,62 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	out := []rule.View{}
-	for _, r := range rules {
-		out = append(out, r.View())
+	org := r.URL.Query().Get("organisation")
+	out := []ruleView{}
+	for _, x := range rules {
+		if org == "" || x.Organisation == org {
+			out = append(out, ruleView{x.View(), x.Organisation})
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 
-// putRules replaces the node's rules with a YAML document (admin role); errors are positioned.
+// ruleChanges lists who created, changed and removed a rule, oldest first (viewer).
+func (s *Server) ruleChanges(w http.ResponseWriter, r *http.Request) {
+	if err := auth.Require(r.Context(), auth.Viewer); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	cs, err := s.Rules.RuleChanges(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if len(cs) == 0 {
+		s.Error(w, r, apperr.E(apperr.NotFound, "rule %q has no recorded changes", r.PathValue("id")))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": cs})
+}
+
+// putRules replaces one organisation's rules with a YAML document: by default the key's
+// organisation; the node-wide admin may name another with ?organisation=. Admin role of that
+// organisation (auth.RequireOwner). A rule id that another organisation's rule has is refused
+// (403 for a key that may not act on that organisation, 409 for the node-wide admin), and
+// nothing is applied; errors in the document are positioned. Every rule created or changed
+// records the key (auth.Principal.Name) as its author.
 func (s *Server) putRules(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if err := auth.Require(ctx, auth.Admin); err != nil {
 		s.Error(w, r, err)
 		return
 	}
+	p := auth.FromContext(ctx)
+	org := p.Organisation
+	if q := r.URL.Query(); q.Has("organisation") {
+		org = q.Get("organisation")
+		if err := warning.CheckOrganisation(org); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+	}
+	if err := auth.RequireOwner(ctx, auth.Admin, org, fmt.Sprintf("the rule set of organisation %q", org)); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
-		s.Error(w, r, apperr.E(apperr.TooLarge, "rules document over 1 MiB"))
+		s.Error(w, r, apperr.E(apperr.TooLarge, "rules document over the limit of 1 MiB"))
 		return
 	}
 	rules, err := rule.ParseYAML("request body", b)
@@ -468,7 +529,24 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, apperr.Wrap(apperr.Invalid, err, "rules"))
 		return
 	}
-	if err := warning.Apply(ctx, s.Rules, rules); err != nil {
+	existing, _, err := s.Rules.LoadRules(ctx)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	owner := map[string]string{}
+	for _, x := range existing {
+		owner[x.ID] = x.Organisation
+	}
+	for _, x := range rules {
+		if o, ok := owner[x.ID]; ok && o != org {
+			if err := auth.RequireOwner(ctx, auth.Admin, o, fmt.Sprintf("rule %s", x.ID)); err != nil {
+				s.Error(w, r, err)
+				return
+			}
+		}
+	}
+	if err := warning.Apply(ctx, s.Rules, org, p.Name(), rules); err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -478,7 +556,7 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"applied": len(rules)})
+	writeJSON(w, http.StatusOK, map[string]any{"applied": len(rules), "organisation": org})
 }
 
 // verify checks the XML Signature of a CAP message against the trusted certificates. A

@@ -105,7 +105,11 @@ type node struct {
 	alerts *sqlq.Alerts
 	svc    *alert.Service
 	log    *syncBuffer
-	keys   map[string]key // by role name; "approver2" is an approver of another organisation
+	// keys by name: "admin", "operator", "approver" and "approver2" are of organisation pdma,
+	// which owns the rules admin applies; "other" is an approver and "otheradmin" an admin of
+	// organisation ndma; "nodeadmin" is the node-wide admin (role admin of organisation
+	// "admin"); "viewer" is of organisation public
+	keys map[string]key
 }
 
 func newNode(t *testing.T) *node {
@@ -159,8 +163,9 @@ func newNodeOn(t *testing.T, st store) *node {
 	for name, k := range map[string]struct {
 		org  string
 		role auth.Role
-	}{"admin": {"ndma", auth.Admin}, "viewer": {"public", auth.Viewer}, "operator": {"pdma", auth.Operator},
-		"approver": {"pdma", auth.Approver}, "approver2": {"ndma", auth.Approver}} {
+	}{"admin": {"pdma", auth.Admin}, "viewer": {"public", auth.Viewer}, "operator": {"pdma", auth.Operator},
+		"approver": {"pdma", auth.Approver}, "approver2": {"pdma", auth.Approver}, "other": {"ndma", auth.Approver},
+		"otheradmin": {"ndma", auth.Admin}, "nodeadmin": {auth.NodeOrganisation, auth.Admin}} {
 		clear, id, err := auth.Create(ctx, ks, k.org, k.role, name)
 		if err != nil {
 			t.Fatal(err)

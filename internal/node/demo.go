@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/demo"
 	"github.com/rabta/rabta/internal/dissemination"
@@ -54,7 +55,7 @@ func runDemo(ctx context.Context, ents EntityStore, ing *ingest.Service, alerts 
 		if err != nil {
 			return err
 		}
-		if err := warning.Apply(ctx, alerts, rules); err != nil {
+		if err := warning.Apply(ctx, alerts, auth.NodeOrganisation, "node/demo", rules); err != nil {
 			return err
 		}
 		if err := runner.Load(ctx); err != nil {

@@ -836,6 +836,12 @@ func api(c *checker, ids map[string]int64) {
 	c.must(403, forbidden)
 	c.must(413, yml("# "+strings.Repeat("x", 1<<20)+"\nrules: []\n"))
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/rules"})
+	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/rules?organisation=admin"})
+	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/rules/ravi-review/changes"})
+	c.must(404, req{role: "viewer", method: "GET", path: "/api/v1/rules/nothing/changes"})
+	otherOrg := yml(fmt.Sprintf(apiRules, ds))
+	otherOrg.path += "?organisation=ndma"
+	c.must(409, otherOrg) // the node-wide admin: the rule ids are the node's organisation's
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/openapi.json"})
 
 	// two drafts, one per rule

@@ -22,6 +22,10 @@ type Obs struct {
 	Value      float64
 	Flag       int  // FlagGood, FlagSuspect or FlagBad; any other value is treated as bad
 	Forecast   bool // a value of a forecast datastream, not a measurement
+	// By names who posted the value ("<organisation>/key-<id>", auth.Principal.Name), "" when
+	// no person did (a CLI import, a partner node). It is kept with the value and carried to
+	// the triggers the value decides (Trigger.PostedBy), for the alert's four eyes.
+	By string
 }
 
 // State is where a rule is in its life cycle, as in Prometheus alerting.
@@ -95,6 +99,11 @@ type Trigger struct {
 	Forecast    bool          `json:"forecast,omitempty"`
 	Operational bool          `json:"operational,omitempty"`
 	Cause       string        `json:"cause"` // for people, e.g. "Khanki: 1001480 ≥ 600000 (Exceptionally High)"
+	// PostedBy names who posted the values the deciding reading was computed from (Obs.By:
+	// the latest value of a threshold rule; every value in the window of an accumulation;
+	// both ends of a rate of rise; the forecast values read), each once, in the order first
+	// met; empty when no person did.
+	PostedBy []string `json:"postedBy,omitempty"`
 }
 
 // maxPoints bounds the values kept per rule and datastream.
@@ -239,7 +248,7 @@ func (rt *ruleRT) observe(now time.Time, o Obs) {
 	if rt.r.Kind == Silence || !rt.usable(o) {
 		return
 	}
-	p := Point{Time: o.Time, Value: o.Value}
+	p := Point{Time: o.Time, Value: o.Value, By: o.By}
 	switch {
 	case rt.r.Forecast:
 		if o.Time.Before(now) {
@@ -275,6 +284,7 @@ type reading struct {
 	at    time.Time     // phenomenon time of the deciding value
 	lead  time.Duration // forecast: from now until the level is reached
 	level int
+	by    []string // who posted the values read (Trigger.PostedBy)
 }
 
 // reaches says whether v is at or beyond threshold on the rule's dangerous side.
@@ -351,6 +361,7 @@ func (rt *ruleRT) readObserved(s *StreamState, now time.Time, rd *reading) {
 		if len(pts) > 0 {
 			p := pts[len(pts)-1]
 			rd.ok, rd.value, rd.at = true, p.Value, p.Time
+			rd.by = posters(nil, p)
 		}
 	case Accumulation:
 		start := now.Add(-r.Window)
@@ -366,6 +377,7 @@ func (rt *ruleRT) readObserved(s *StreamState, now time.Time, rd *reading) {
 			rd.at = p.Time
 			rd.ok = true
 		}
+		rd.by = posters(nil, s.Points...)
 	case RateOfRise:
 		// Baseline: the newest value at or before now-Window (if not older than 2×Window),
 		// else the oldest value in the window. Values before the baseline are dropped.
@@ -389,9 +401,20 @@ func (rt *ruleRT) readObserved(s *StreamState, now time.Time, rd *reading) {
 			first, last := pts[0], pts[len(pts)-1]
 			if span := last.Time.Sub(first.Time); span > 0 {
 				rd.ok, rd.value, rd.at = true, (last.Value-first.Value)/span.Hours(), last.Time
+				rd.by = posters(nil, first, last)
 			}
 		}
 	}
+}
+
+// posters appends to dst the posters (Point.By) of pts not in it yet, in order.
+func posters(dst []string, pts ...Point) []string {
+	for _, p := range pts {
+		if p.By != "" && !slices.Contains(dst, p.By) {
+			dst = append(dst, p.By)
+		}
+	}
+	return dst
 }
 
 // inHorizon returns the forecast values from now to end (inclusive; zero end: no limit),
@@ -432,15 +455,18 @@ func (rt *ruleRT) readForecast(s *StreamState, now time.Time, rd *reading) {
 			}
 		}
 		rd.ok, rd.value, rd.at = true, best.Value, best.Time
+		rd.by = posters(nil, pts...) // the lead time may come from any value in the horizon
 	case Accumulation:
 		for _, p := range pts {
 			rd.value += p.Value
 		}
 		rd.ok, rd.at = true, pts[len(pts)-1].Time
+		rd.by = posters(nil, pts...)
 	case RateOfRise:
 		first, last := pts[0], pts[len(pts)-1]
 		if span := last.Time.Sub(first.Time); span > 0 {
 			rd.ok, rd.value, rd.at = true, (last.Value-first.Value)/span.Hours(), last.Time
+			rd.by = posters(nil, first, last)
 		}
 	}
 	rd.lead = rd.at.Sub(now)
@@ -579,6 +605,8 @@ func (rt *ruleRT) trigger(now time.Time, prev int, prevState State, dec reading,
 	}
 	if !dec.ok {
 		t.Value, t.ObservedAt = 0, time.Time{}
+	} else {
+		t.PostedBy = dec.by
 	}
 	if st.Level >= 0 {
 		t.LevelName = rt.levels[st.Level].Name

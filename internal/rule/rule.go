@@ -231,6 +231,12 @@ type Rule struct {
 	// Operational marks a rule whose triggers go to operators, never to the public. Silence
 	// rules are always operational.
 	Operational bool `json:"operational,omitempty"`
+
+	// Organisation owns the rule (and the alerts it drafts): the organisation of the key that
+	// applied it, auth.NodeOrganisation for rules applied before rules had owners or from the
+	// command line without one. It is not part of a rules file nor of the stored body: the
+	// store keeps it beside the rule and sets it on load.
+	Organisation string `json:"-"`
 }
 
 // Limits on a rule, so that one bad file cannot make the engine slow or huge.

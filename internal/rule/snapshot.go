@@ -48,6 +48,7 @@ type StreamState struct {
 type Point struct {
 	Time  time.Time `json:"t"`
 	Value float64   `json:"v"`
+	By    string    `json:"by,omitempty"` // who posted it (Obs.By)
 }
 
 // Snapshot returns a deep copy of the engine's state.

@@ -21,7 +21,11 @@ type ObsBatch struct {
 	Datastream      int64     `json:"datastream"`
 	MultiDatastream int64     `json:"multiDatastream,omitempty"`
 	Accepted        time.Time `json:"accepted"` // when the store committed the batch
-	Obs             []ObsItem `json:"obs"`
+	// By names the API key that posted the batch, "<organisation>/key-<id>"
+	// (auth.Principal.Name); empty when no key did (a CLI import, MQTT). The warning engine
+	// counts it among the authors of the drafts the values decide (four eyes).
+	By  string    `json:"by,omitempty"`
+	Obs []ObsItem `json:"obs"`
 }
 
 // ObsItem is one observation in an ObsBatch.
@@ -93,7 +97,12 @@ func (b *ObsBatch) AppendJSON(dst []byte) []byte {
 	}
 	dst = append(dst, `,"accepted":"`...)
 	dst = b.Accepted.AppendFormat(dst, time.RFC3339Nano)
-	dst = append(dst, `","obs":`...)
+	dst = append(dst, '"')
+	if b.By != "" {
+		dst = append(dst, `,"by":`...)
+		dst = appendString(dst, b.By)
+	}
+	dst = append(dst, `,"obs":`...)
 	if b.Obs == nil {
 		return append(dst, "null}"...)
 	}

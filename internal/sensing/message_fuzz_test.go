@@ -13,7 +13,7 @@ import (
 func FuzzDecodeObsBatch(f *testing.F) {
 	at := time.Date(2025, 8, 27, 7, 0, 0, 0, time.UTC)
 	num := 1001480.0
-	full := ObsBatch{V: ObsBatchVersion, Node: "lahore", Datastream: 8, Accepted: at, Obs: []ObsItem{
+	full := ObsBatch{V: ObsBatchVersion, Node: "lahore", Datastream: 8, Accepted: at, By: "pdma/key-7", Obs: []ObsItem{
 		(&Observation{ID: 1, PhenText: "2025-08-27T12:00:00+05:00", PhenStart: at, PhenEnd: at, ResultNum: &num, Flag: FlagGood}).Item(),
 		{ID: 2, PhenomenonTime: "2025-08-27T12:00:00+05:00/2025-08-27T18:00:00+05:00", Start: at, End: at.Add(6 * time.Hour),
 			ResultTime: "2025-08-27T18:05:00+05:00", Result: json.RawMessage(`{"stage": 12.5, "note": "<gauge & co>"}`), Flag: FlagSuspect,

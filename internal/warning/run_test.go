@@ -47,7 +47,7 @@ func TestRunTicksHoldAndExpiry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := warning.Apply(ctx, st, parsed); err != nil {
+		if err := warning.Apply(ctx, st, "", "admin/key-1", parsed); err != nil {
 			t.Fatal(err)
 		}
 		if err := r.Load(ctx); err != nil {
@@ -99,7 +99,7 @@ func TestRunTicksHoldAndExpiry(t *testing.T) {
 		}
 
 		// rules applied behind the runner's back (rabta rules apply) are loaded at the next tick
-		if err := warning.Apply(ctx, st, nil); err != nil {
+		if err := warning.Apply(ctx, st, "", "admin/key-1", nil); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Second)

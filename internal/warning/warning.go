@@ -4,25 +4,74 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/sensing"
 )
 
-// Store keeps the applied rules and the engine's state.
+// Store keeps the applied rules, who changed them, and the engine's state.
 type Store interface {
-	SaveRules(ctx context.Context, rules []rule.Rule) error
+	// SaveRules replaces organisation org's rules with rules (all at once, or none; other
+	// organisations' rules stay) and records a Change by by for every rule created, changed
+	// (its body differs) or removed. A rule id another organisation's rule has is a Conflict.
+	SaveRules(ctx context.Context, org, by string, rules []rule.Rule) error
+	// LoadRules returns every organisation's rules, each with its Organisation, and a version
+	// that changes whenever they do.
 	LoadRules(ctx context.Context) ([]rule.Rule, int64, error)
+	// RuleChanges returns the recorded changes of a rule, oldest first.
+	RuleChanges(ctx context.Context, ruleID string) ([]Change, error)
 	SaveEngineState(ctx context.Context, snapshot []byte) error
 	LoadEngineState(ctx context.Context) ([]byte, error)
 	// EngineStateVersion changes with every save, by any process sharing the store.
 	EngineStateVersion(ctx context.Context) (int64, error)
 	// WithLock runs fn holding a lock shared by every process of the node.
 	WithLock(ctx context.Context, name string, fn func(context.Context) error) error
+}
+
+// Change is one recorded change of a rule: who (auth.Principal.Name, or "cli/<user>" for the
+// command line) created, changed or removed it, for which organisation, and when.
+type Change struct {
+	RuleID       string    `json:"rule"`
+	Organisation string    `json:"organisation"`
+	By           string    `json:"by"`
+	Change       string    `json:"change"` // created, changed or removed
+	At           time.Time `json:"at"`
+}
+
+// MaxOrganisation is the longest organisation name rules may be applied for, in bytes.
+const MaxOrganisation = 64
+
+// CheckOrganisation refuses an organisation name rules cannot belong to: longer than
+// MaxOrganisation bytes, not UTF-8, with control characters, or with spaces at either end.
+func CheckOrganisation(org string) error {
+	switch {
+	case len(org) > MaxOrganisation:
+		return apperr.E(apperr.Invalid, "organisation: %d bytes, over the limit of %d", len(org), MaxOrganisation)
+	case !utf8.ValidString(org) || strings.IndexFunc(org, unicode.IsControl) >= 0:
+		return apperr.E(apperr.Invalid, "organisation %q: not UTF-8 text without control characters", org)
+	case strings.TrimSpace(org) != org || org == "":
+		return apperr.E(apperr.Invalid, "organisation %q: empty, or spaces at either end", org)
+	}
+	return nil
+}
+
+// CLIName is how a change made on the node's command line (rabta rules apply) is recorded:
+// "cli/<user>", the operating-system user who ran it (user "unknown" when it cannot be told).
+// Whoever runs the command line holds the node's data directory, so it acts for the node.
+func CLIName(user string) string {
+	if user == "" {
+		user = "unknown"
+	}
+	return "cli/" + user
 }
 
 // Runner evaluates rules on observations and drives alerts. It is safe for concurrent use.
@@ -123,11 +172,49 @@ func (r *Runner) Load(ctx context.Context) error {
 	return nil
 }
 
-// Apply validates rules and makes them the node's rules (all at once, or none).
-func Apply(ctx context.Context, s Store, rules []rule.Rule) error {
+// Apply validates rules and makes them organisation org's rules (all at once, or none),
+// recording by as the author of every rule it creates or changes (Store.SaveRules). The
+// other organisations' rules stay, and are checked with these: a rule id another
+// organisation has is a Conflict, and a datastream must be read the same way (observed or
+// forecast) by every rule of the node.
+func Apply(ctx context.Context, s Store, org, by string, rules []rule.Rule) error {
+	if org == "" {
+		org = auth.NodeOrganisation
+	}
+	if err := CheckOrganisation(org); err != nil {
+		return err
+	}
+	existing, _, err := s.LoadRules(ctx)
+	if err != nil {
+		return err
+	}
+	owner := map[string]string{}
+	for _, x := range existing {
+		owner[x.ID] = x.Organisation
+	}
 	seen := map[string]bool{}
 	kind := map[int64]bool{} // datastream → read as a forecast
 	for _, x := range rules {
+		if o, ok := owner[x.ID]; ok && o != org {
+			return apperr.E(apperr.Conflict, "rule id %q is a rule of organisation %q; its rules are not replaced here", x.ID, o)
+		}
+	}
+	all := slices.Clone(rules)
+	for _, x := range existing {
+		if x.Organisation != org {
+			all = append(all, x)
+		}
+	}
+	for i, x := range all {
+		if i >= len(rules) { // another organisation's rule: it only counts for the datastreams' kinds
+			for _, d := range x.Datastreams {
+				if f, ok := kind[d]; ok && f != x.Forecast {
+					return apperr.E(apperr.Invalid, "datastream %d is read as a forecast by one rule and as observations by rule %s of organisation %q", d, x.ID, x.Organisation)
+				}
+				kind[d] = x.Forecast
+			}
+			continue
+		}
 		for _, d := range x.Datastreams {
 			if f, ok := kind[d]; ok && f != x.Forecast {
 				return apperr.E(apperr.Invalid, "rule %s: datastream %d is read as a forecast by one rule and as observations by another", x.ID, d)
@@ -148,7 +235,7 @@ func Apply(ctx context.Context, s Store, rules []rule.Rule) error {
 	if _, err := rule.New(rules); err != nil {
 		return apperr.Wrap(apperr.Invalid, err, "rules")
 	}
-	return s.SaveRules(ctx, rules)
+	return s.SaveRules(ctx, org, by, rules)
 }
 
 func (r *Runner) log() *slog.Logger {
@@ -220,7 +307,7 @@ func (r *Runner) handle(ctx context.Context, b *sensing.ObsBatch) error {
 		if !ok {
 			continue
 		}
-		triggers = append(triggers, e.Observe(now, rule.Obs{Datastream: b.Datastream, Time: it.End, Value: v, Flag: int(it.Flag), Forecast: forecast})...)
+		triggers = append(triggers, e.Observe(now, rule.Obs{Datastream: b.Datastream, Time: it.End, Value: v, Flag: int(it.Flag), Forecast: forecast, By: b.By})...)
 	}
 	r.dirty = true
 	r.mu.Unlock()

@@ -49,7 +49,7 @@ func TestForecastRuleIssuesWithLeadTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := warning.Apply(ctx, st, parsed); err != nil {
+	if err := warning.Apply(ctx, st, "", "admin/key-1", parsed); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Load(ctx); err != nil {
@@ -84,7 +84,7 @@ func TestForecastRuleIssuesWithLeadTime(t *testing.T) {
 	bad := append(parsed, rule.Rule{ID: "trimmu-observed", Name: "x", Kind: rule.Threshold, Datastreams: []int64{2},
 		Levels: parsed[0].Levels, Area: parsed[0].Area})
 	bad[1].Levels = []rule.Level{{Name: "High", Value: 300000, Severity: rule.Severe, Urgency: rule.Immediate, Certainty: rule.Observed, Event: "Flood"}}
-	if err := warning.Apply(ctx, st, bad); err == nil || !strings.Contains(err.Error(), "forecast") {
+	if err := warning.Apply(ctx, st, "", "admin/key-1", bad); err == nil || !strings.Contains(err.Error(), "forecast") {
 		t.Errorf("mixed forecast/observed datastream: %v", err)
 	}
 }
@@ -105,10 +105,10 @@ func TestLoadSkipsAStoredRuleThatNoLongerValidates(t *testing.T) {
 	}
 	old := parsed[0]
 	old.ID, old.Area.Circles = "saved-before", []rule.Circle{{Center: rule.LatLon{Lat: 31.14, Lon: 72.15}, RadiusKm: 0}}
-	if err := warning.Apply(ctx, st, []rule.Rule{parsed[0], old}); err == nil || !strings.Contains(err.Error(), "area.circles[0].radiusKm: radius 0 km") {
+	if err := warning.Apply(ctx, st, "", "admin/key-1", []rule.Rule{parsed[0], old}); err == nil || !strings.Contains(err.Error(), "area.circles[0].radiusKm: radius 0 km") {
 		t.Fatalf("Apply took a circle of radius 0: %v", err)
 	}
-	if err := st.SaveRules(ctx, []rule.Rule{parsed[0], old}); err != nil { // as an earlier version saved them
+	if err := st.SaveRules(ctx, "", "admin/key-1", []rule.Rule{parsed[0], old}); err != nil { // as an earlier version saved them
 		t.Fatal(err)
 	}
 	var log strings.Builder
@@ -124,5 +124,61 @@ func TestLoadSkipsAStoredRuleThatNoLongerValidates(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "level=ERROR msg=rule_not_loaded rule=saved-before") {
 		t.Errorf("log: %s", log.String())
+	}
+}
+
+// Rules of several organisations live side by side: each Apply replaces one organisation's
+// rules, is checked with the others' (a datastream read both as a forecast and as
+// observations, a rule id of another organisation: refused, nothing saved) and records who
+// applied it; an organisation name rules cannot belong to is refused with the reason.
+func TestApplyPerOrganisation(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := sqlite.NewAlerts(db)
+	parsed, err := rule.ParseYAML("rules.yaml", []byte(rules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forecast := parsed[0] // reads datastream 2 as a forecast
+	observed := rule.Rule{ID: "observed", Name: "x", Kind: rule.Threshold, Datastreams: []int64{2}, Area: forecast.Area,
+		Levels: []rule.Level{{Name: "High", Value: 1, Severity: rule.Severe, Urgency: rule.Immediate, Certainty: rule.Observed, Event: "Flood"}}}
+	other := observed
+	other.ID, other.Datastreams = "other", []int64{3}
+	if err := warning.Apply(ctx, st, "pdma", "pdma/key-7", []rule.Rule{forecast}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		org   string
+		rules []rule.Rule
+		want  string
+	}{
+		{"ndma", []rule.Rule{observed}, `datastream 2 is read as a forecast by one rule and as observations by rule trimmu-forecast of organisation "pdma"`},
+		{"ndma", []rule.Rule{other, forecast}, `rule id "trimmu-forecast" is a rule of organisation "pdma"`},
+		{strings.Repeat("x", 65), []rule.Rule{other}, "organisation: 65 bytes, over the limit of 64"},
+		{" ndma", []rule.Rule{other}, "spaces at either end"},
+		{"nd\x00ma", []rule.Rule{other}, "control characters"},
+		{"nd\xffma", []rule.Rule{other}, "not UTF-8"},
+	} {
+		if err := warning.Apply(ctx, st, c.org, "x/key-1", c.rules); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Apply for %q: %v, want %q", c.org, err, c.want)
+		}
+	}
+	if err := warning.Apply(ctx, st, "ndma", "ndma/key-3", []rule.Rule{other}); err != nil {
+		t.Fatal(err)
+	}
+	rs, _, err := st.LoadRules(ctx)
+	if err != nil || len(rs) != 2 || rs[0].ID != "other" || rs[0].Organisation != "ndma" || rs[1].ID != "trimmu-forecast" || rs[1].Organisation != "pdma" {
+		t.Fatalf("rules: %+v %v", rs, err)
+	}
+	cs, err := st.RuleChanges(ctx, "other")
+	if err != nil || len(cs) != 1 || cs[0].By != "ndma/key-3" || cs[0].Change != "created" || cs[0].Organisation != "ndma" {
+		t.Errorf("changes: %+v %v", cs, err)
+	}
+	if got := warning.CLIName(""); got != "cli/unknown" {
+		t.Errorf("CLIName: %s", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/warning"
@@ -37,6 +38,23 @@ func draftJSON(a *alert.Alert) (*string, error) {
 	return &s, nil
 }
 
+// authorsJSON is the draft's authors as stored (NULL without a draft or authors).
+func authorsJSON(a *alert.Alert) (any, error) {
+	if a.Draft == nil || len(a.Authors) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(a.Authors)
+	return string(b), err
+}
+
+// orgOr returns org, or the node's own organisation for "".
+func orgOr(org string) string {
+	if org == "" {
+		return auth.NodeOrganisation
+	}
+	return org
+}
+
 // CreateAlert implements alert.Store.
 func (s *Alerts) CreateAlert(ctx context.Context, a *alert.Alert, t alert.Transition) (int64, error) {
 	var id int64
@@ -45,9 +63,13 @@ func (s *Alerts) CreateAlert(ctx context.Context, a *alert.Alert, t alert.Transi
 		if err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, `INSERT INTO alerts (rule_id, state, status, operational, level, level_name, draft, draft_type, draft_by, created_us, updated_us)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, a.RuleID, string(a.State), string(a.Status), a.Operational, a.Level, a.LevelName, d,
-			nullStr(string(a.DraftType)), nullStr(a.DraftBy), us(a.Created), us(a.Updated)).Scan(&id)
+		au, err := authorsJSON(a)
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO alerts (rule_id, organisation, state, status, operational, level, level_name, draft, draft_type, draft_by, draft_authors, created_us, updated_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, a.RuleID, orgOr(a.Organisation), string(a.State), string(a.Status), a.Operational, a.Level, a.LevelName, d,
+			nullStr(string(a.DraftType)), nullStr(a.DraftBy), au, us(a.Created), us(a.Updated)).Scan(&id)
 		if err != nil {
 			if apperr.KindOf(s.eng.WriteErr(err)) == apperr.Conflict {
 				return apperr.E(apperr.Conflict, "rule %s already has an open alert", a.RuleID)
@@ -76,8 +98,12 @@ func (s *Alerts) SaveAlert(ctx context.Context, a *alert.Alert, t alert.Transiti
 		if err != nil {
 			return err
 		}
-		n, err := tx.Exec(ctx, `UPDATE alerts SET state = ?, level = ?, level_name = ?, draft = ?, draft_type = ?, draft_by = ?, updated_us = ? WHERE id = ?`,
-			string(a.State), a.Level, a.LevelName, d, nullStr(string(a.DraftType)), nullStr(a.DraftBy), us(a.Updated), a.ID)
+		au, err := authorsJSON(a)
+		if err != nil {
+			return err
+		}
+		n, err := tx.Exec(ctx, `UPDATE alerts SET state = ?, level = ?, level_name = ?, draft = ?, draft_type = ?, draft_by = ?, draft_authors = ?, updated_us = ? WHERE id = ?`,
+			string(a.State), a.Level, a.LevelName, d, nullStr(string(a.DraftType)), nullStr(a.DraftBy), au, us(a.Updated), a.ID)
 		if err != nil {
 			return err
 		}
@@ -100,15 +126,20 @@ func (s *Alerts) SaveAlert(ctx context.Context, a *alert.Alert, t alert.Transiti
 	})
 }
 
-const alertCols = `id, rule_id, state, status, operational, level, level_name, draft, draft_type, draft_by, created_us, updated_us`
+const alertCols = `id, rule_id, organisation, state, status, operational, level, level_name, draft, draft_type, draft_by, draft_authors, created_us, updated_us`
 
 func scanAlert(sc Row) (*alert.Alert, error) {
 	var a alert.Alert
 	var state, status string
-	var draft, dtype, dby *string
+	var draft, dtype, dby, authors *string
 	var created, updated int64
-	if err := sc.Scan(&a.ID, &a.RuleID, &state, &status, &a.Operational, &a.Level, &a.LevelName, &draft, &dtype, &dby, &created, &updated); err != nil {
+	if err := sc.Scan(&a.ID, &a.RuleID, &a.Organisation, &state, &status, &a.Operational, &a.Level, &a.LevelName, &draft, &dtype, &dby, &authors, &created, &updated); err != nil {
 		return nil, err
+	}
+	if authors != nil {
+		if err := json.Unmarshal([]byte(*authors), &a.Authors); err != nil {
+			return nil, fmt.Errorf("alert %d: draft authors: %w", a.ID, err)
+		}
 	}
 	a.State, a.Status = alert.State(state), cap.Status(status)
 	if dtype != nil {
@@ -338,19 +369,75 @@ func (s *Alerts) ExpiredAlerts(ctx context.Context, now time.Time) ([]*alert.Ale
 	return out, nil
 }
 
-// SaveRules replaces the applied rules (all of them, atomically).
-func (s *Alerts) SaveRules(ctx context.Context, rules []rule.Rule) error {
+// SaveRules implements warning.Store: it replaces organisation org's rules (all of them,
+// atomically) with rules, and records a change by by for each rule created, changed (its
+// stored body differs) or removed. Another organisation's rules stay as they are; a rule id
+// that another organisation's rule has is a Conflict, and nothing is saved.
+func (s *Alerts) SaveRules(ctx context.Context, org, by string, rules []rule.Rule) error {
+	org = orgOr(org)
 	return s.eng.Write(ctx, func(tx Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM rules`); err != nil {
+		type stored struct{ org, body string }
+		old := map[string]stored{}
+		err := each(ctx, tx, func(r Rows) error {
+			var id string
+			var st stored
+			if err := r.Scan(&id, &st.org, &st.body); err != nil {
+				return err
+			}
+			old[id] = st
+			return nil
+		}, `SELECT id, organisation, body FROM rules`)
+		if err != nil {
 			return err
 		}
 		now := us(time.Now()) // the wall clock, not the store's: the rules' version must change with every save
+		change := func(id, kind string) error {
+			_, err := tx.Exec(ctx, `INSERT INTO rule_changes (rule_id, organisation, "by", change, at_us) VALUES (?, ?, ?, ?, ?)`, id, org, by, kind, now)
+			return err
+		}
+		keep := map[string]bool{}
+		for _, r := range rules {
+			if keep[r.ID] {
+				return apperr.E(apperr.Invalid, "rule id %q is used twice", r.ID)
+			}
+			keep[r.ID] = true
+			o, had := old[r.ID]
+			if had && o.org != org {
+				return apperr.E(apperr.Conflict, "rule id %q is a rule of organisation %q; its rules are not replaced here", r.ID, o.org)
+			}
+		}
+		for id, o := range old {
+			if o.org != org || keep[id] {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM rules WHERE id = ?`, id); err != nil {
+				return err
+			}
+			if err := change(id, "removed"); err != nil {
+				return err
+			}
+		}
 		for _, r := range rules {
 			b, err := json.Marshal(r)
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO rules (id, body, updated_us) VALUES (?, ?, ?)`, r.ID, string(b), now); err != nil {
+			o, had := old[r.ID]
+			switch {
+			case !had:
+				if _, err := tx.Exec(ctx, `INSERT INTO rules (id, organisation, body, updated_us) VALUES (?, ?, ?, ?)`, r.ID, org, string(b), now); err != nil {
+					return err
+				}
+				err = change(r.ID, "created")
+			case o.body != string(b):
+				if _, err := tx.Exec(ctx, `UPDATE rules SET body = ?, updated_us = ? WHERE id = ?`, string(b), now, r.ID); err != nil {
+					return err
+				}
+				err = change(r.ID, "changed")
+			default: // the same rule again: not a change, and no author
+				_, err = tx.Exec(ctx, `UPDATE rules SET updated_us = ? WHERE id = ?`, now, r.ID)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -358,28 +445,67 @@ func (s *Alerts) SaveRules(ctx context.Context, rules []rule.Rule) error {
 	})
 }
 
-// LoadRules returns the applied rules and a version that changes whenever they do.
+// LoadRules returns the applied rules of every organisation, each with its Organisation, and
+// a version that changes whenever they do.
 func (s *Alerts) LoadRules(ctx context.Context) ([]rule.Rule, int64, error) {
 	var out []rule.Rule
 	var version int64
 	err := readEach(ctx, s.eng, func(r Rows) error {
-		var body string
+		var body, org string
 		var up int64
-		if err := r.Scan(&body, &up); err != nil {
+		if err := r.Scan(&body, &org, &up); err != nil {
 			return err
 		}
 		var ru rule.Rule
 		if err := json.Unmarshal([]byte(body), &ru); err != nil {
 			return fmt.Errorf("stored rule: %w", err)
 		}
+		ru.Organisation = org
 		out = append(out, ru)
 		version = max(version, up)
 		return nil
-	}, `SELECT body, updated_us FROM rules ORDER BY id`)
+	}, `SELECT body, organisation, updated_us FROM rules ORDER BY id`)
 	if err != nil {
 		return nil, 0, err
 	}
 	return out, version + int64(len(out)), nil
+}
+
+// RuleChanges implements warning.Store: the recorded changes of rule id, oldest first.
+func (s *Alerts) RuleChanges(ctx context.Context, id string) ([]warning.Change, error) {
+	out := []warning.Change{}
+	err := readEach(ctx, s.eng, func(r Rows) error {
+		var c warning.Change
+		var at int64
+		if err := r.Scan(&c.RuleID, &c.Organisation, &c.By, &c.Change, &at); err != nil {
+			return err
+		}
+		c.At = time.UnixMicro(at).UTC()
+		out = append(out, c)
+		return nil
+	}, `SELECT rule_id, organisation, "by", change, at_us FROM rule_changes WHERE rule_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RuleAuthors implements alert.Store: everyone who ever created or changed rule id, each once,
+// in the order of their first change.
+func (s *Alerts) RuleAuthors(ctx context.Context, id string) ([]string, error) {
+	var out []string
+	err := readEach(ctx, s.eng, func(r Rows) error {
+		var by string
+		if err := r.Scan(&by); err != nil {
+			return err
+		}
+		out = append(out, by)
+		return nil
+	}, `SELECT "by" FROM rule_changes WHERE rule_id = ? AND change <> 'removed' GROUP BY "by" ORDER BY min(id)`, id)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // SaveEngineState stores the rule engine's snapshot; the version goes up by one with every

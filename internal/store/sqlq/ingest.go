@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/sensing"
 )
 
@@ -447,8 +448,13 @@ const (
 
 // writeOutbox adds outbox entries for the stored items of obs: per datastream (kind "obs") or
 // MultiDatastream ("mobs"), id ranges of at most outboxChunk observations. The entries are
-// tiny; the relay reads the data.
+// tiny; the relay reads the data. Each names the API key that posted them (ctx's principal;
+// none without one), which the bus message carries to the warning engine (four eyes).
 func (s *Entities) writeOutbox(ctx context.Context, tx Tx, obs []sensing.Observation, ids []int64) error {
+	var key any // NULL: no key posted these
+	if p := auth.FromContext(ctx); p != nil && p.KeyID > 0 {
+		key = p.KeyID
+	}
 	type run struct {
 		first, last int64
 		n           int
@@ -462,7 +468,7 @@ func (s *Entities) writeOutbox(ctx context.Context, tx Tx, obs []sensing.Observa
 	now := us(s.Now())
 	flush := func(ds stream) error {
 		r := runs[ds]
-		_, err := tx.Exec(ctx, `INSERT INTO outbox (kind, key, first_id, last_id, created_us) VALUES (?, ?, ?, ?, ?)`, ds.kind, ds.id, r.first, r.last, now)
+		_, err := tx.Exec(ctx, `INSERT INTO outbox (kind, key, first_id, last_id, created_us, key_id) VALUES (?, ?, ?, ?, ?, ?)`, ds.kind, ds.id, r.first, r.last, now, key)
 		return err
 	}
 	for i := range obs {
@@ -513,28 +519,39 @@ func (s *Entities) OutboxPending(ctx context.Context, limit int) ([]OutboxEntry,
 	var out []OutboxEntry
 	err := s.eng.Read(ctx, func(tx Tx) error {
 		out = out[:0]
-		rows, err := tx.Query(ctx, `SELECT id, kind, key, first_id, last_id, created_us FROM outbox WHERE `+cond+` ORDER BY id LIMIT ?`, append(args, limit)...)
+		// the poster's name ("<organisation>/key-<id>") from the key it names, if any
+		rows, err := tx.Query(ctx, `SELECT id, kind, key, first_id, last_id, created_us, key_id,
+			(SELECT g.name FROM api_keys k JOIN organisations g ON g.id = k.organisation_id WHERE k.id = outbox.key_id)
+			FROM outbox WHERE `+cond+` ORDER BY id LIMIT ?`, append(args, limit)...)
 		if err != nil {
 			return err
 		}
 		var ranges [][2]int64
+		var by []string
 		for rows.Next() {
 			var e OutboxEntry
 			var c, first, last int64
-			if err := rows.Scan(&e.ID, &e.Kind, &e.Key, &first, &last, &c); err != nil {
+			var key *int64
+			var org *string
+			if err := rows.Scan(&e.ID, &e.Kind, &e.Key, &first, &last, &c, &key, &org); err != nil {
 				rows.Close()
 				return err
 			}
 			e.Created = time.UnixMicro(c)
 			out = append(out, e)
 			ranges = append(ranges, [2]int64{first, last})
+			name := ""
+			if key != nil && org != nil {
+				name = (&auth.Principal{KeyID: *key, Organisation: *org}).Name()
+			}
+			by = append(by, name)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
 		for i := range out {
-			b := sensing.ObsBatch{V: sensing.ObsBatchVersion, Node: s.Node, Datastream: out[i].Key, Accepted: out[i].Created.UTC()}
+			b := sensing.ObsBatch{V: sensing.ObsBatchVersion, Node: s.Node, Datastream: out[i].Key, Accepted: out[i].Created.UTC(), By: by[i]}
 			col := "datastream_id"
 			if out[i].Kind == OutboxMultiObs {
 				b.Datastream, b.MultiDatastream, col = 0, out[i].Key, "multi_datastream_id"

@@ -38,6 +38,10 @@ func RunAlerts(t *testing.T, open func(t *testing.T) (alert.Store, warning.Store
 		_, w := open(t)
 		testEngineState(t, w)
 	})
+	t.Run("Owners", func(t *testing.T) {
+		a, w := open(t)
+		testOwners(t, a, w)
+	})
 }
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
@@ -297,7 +301,7 @@ func testRules(t *testing.T, s warning.Store) {
 		{ID: "b", Name: "Rain", Kind: rule.Accumulation, Datastreams: []int64{3}, Forecast: true, Horizon: 6 * time.Hour},
 		{ID: "a", Name: "River ü", Kind: rule.Threshold, Datastreams: []int64{1, 2}, Aggregate: "count", Count: 2},
 	}
-	if err := s.SaveRules(ctx(), in); err != nil {
+	if err := s.SaveRules(ctx(), "", "admin/key-1", in); err != nil {
 		t.Fatal(err)
 	}
 	rs, v1, err := s.LoadRules(ctx())
@@ -315,7 +319,7 @@ func testRules(t *testing.T, s warning.Store) {
 		t.Errorf("version changed without a save: %d %d", v, v1)
 	}
 	time.Sleep(2 * time.Millisecond)
-	if err := s.SaveRules(ctx(), in[1:]); err != nil {
+	if err := s.SaveRules(ctx(), "", "admin/key-1", in[1:]); err != nil {
 		t.Fatal(err)
 	}
 	rs, v2, err := s.LoadRules(ctx())
@@ -323,13 +327,13 @@ func testRules(t *testing.T, s warning.Store) {
 		t.Errorf("after replace: %v %d %d %v", rs, v1, v2, err)
 	}
 	// atomic: a failing save (two rules with one id) changes nothing
-	if err := s.SaveRules(ctx(), []rule.Rule{{ID: "x"}, {ID: "x"}}); err == nil {
+	if err := s.SaveRules(ctx(), "", "admin/key-1", []rule.Rule{{ID: "x"}, {ID: "x"}}); err == nil {
 		t.Error("duplicate rule ids saved")
 	}
 	if rs, v, err := s.LoadRules(ctx()); err != nil || len(rs) != 1 || rs[0].ID != "a" || v != v2 {
 		t.Errorf("after a failed save: %v %d %v", rs, v, err)
 	}
-	if err := s.SaveRules(ctx(), nil); err != nil {
+	if err := s.SaveRules(ctx(), "", "admin/key-1", nil); err != nil {
 		t.Fatal(err)
 	}
 	if rs, _, err := s.LoadRules(ctx()); err != nil || len(rs) != 0 {
@@ -477,5 +481,111 @@ func testAlertFeed(t *testing.T, s alert.Store) {
 	// keep 0 means the default, 24 h
 	if ms, _, err := s.Feed(ctx(), m(keep+15*time.Minute), 0); err != nil || len(ms) != 2 {
 		t.Errorf("default keep: %d messages, %v", len(ms), err)
+	}
+}
+
+// testOwners: rules belong to organisations, each organisation's save replaces its own rules
+// only, every change is recorded with who made it, and an alert keeps its organisation and its
+// draft's authors.
+func testOwners(t *testing.T, a alert.Store, w warning.Store) {
+	r := func(id, name string) rule.Rule {
+		return rule.Rule{ID: id, Name: name, Kind: rule.Threshold, Datastreams: []int64{1}}
+	}
+	owners := func() string {
+		t.Helper()
+		rs, _, err := w.LoadRules(ctx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, x := range rs {
+			out = append(out, x.ID+"@"+x.Organisation)
+		}
+		return fmt.Sprint(out)
+	}
+	if err := w.SaveRules(ctx(), "", "admin/key-1", []rule.Rule{r("n1", "node")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SaveRules(ctx(), "pdma", "pdma/key-7", []rule.Rule{r("p1", "one"), r("p2", "two")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := owners(); got != "[n1@admin p1@pdma p2@pdma]" {
+		t.Errorf("owners %s", got)
+	}
+	// pdma's next save: p1 again unchanged (no change recorded), p2 changed, p3 new; n1 stays
+	if err := w.SaveRules(ctx(), "pdma", "pdma/key-8", []rule.Rule{r("p1", "one"), r("p2", "two, changed"), r("p3", "three")}); err != nil {
+		t.Fatal(err)
+	}
+	// then pdma drops p3: removed
+	if err := w.SaveRules(ctx(), "pdma", "pdma/key-9", []rule.Rule{r("p1", "one"), r("p2", "two, changed")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := owners(); got != "[n1@admin p1@pdma p2@pdma]" {
+		t.Errorf("owners after pdma's saves %s", got)
+	}
+	// another organisation's rule id: a Conflict, nothing saved
+	err := w.SaveRules(ctx(), "ndma", "ndma/key-3", []rule.Rule{r("z", "z"), r("p1", "taken")})
+	if apperr.KindOf(err) != apperr.Conflict {
+		t.Errorf("saving another organisation's rule id: %v, want a Conflict", err)
+	}
+	if got := owners(); got != "[n1@admin p1@pdma p2@pdma]" {
+		t.Errorf("owners after a refused save %s", got)
+	}
+	changes := func(id string) string {
+		t.Helper()
+		cs, err := w.RuleChanges(ctx(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, c := range cs {
+			if c.RuleID != id || c.At.IsZero() {
+				t.Errorf("change %+v", c)
+			}
+			out = append(out, c.Change+":"+c.By+"@"+c.Organisation)
+		}
+		return fmt.Sprint(out)
+	}
+	for id, want := range map[string]string{
+		"p1": "[created:pdma/key-7@pdma]",
+		"p2": "[created:pdma/key-7@pdma changed:pdma/key-8@pdma]",
+		"p3": "[created:pdma/key-8@pdma removed:pdma/key-9@pdma]",
+		"n1": "[created:admin/key-1@admin]",
+		"z":  "[]",
+	} {
+		if got := changes(id); got != want {
+			t.Errorf("changes of %s: %s, want %s", id, got, want)
+		}
+	}
+	for id, want := range map[string]string{"p1": "[pdma/key-7]", "p2": "[pdma/key-7 pdma/key-8]", "p3": "[pdma/key-8]", "none": "[]"} {
+		got, err := a.RuleAuthors(ctx(), id)
+		if err != nil || fmt.Sprint(got) != want {
+			t.Errorf("authors of %s: %v %v, want %s", id, got, err, want)
+		}
+	}
+	// an alert keeps its organisation and its draft's authors; issuing drops the authors
+	al := newAlert("p2", t0, false)
+	al.Organisation = "pdma"
+	al.Authors = []alert.Author{{Name: "pdma/key-7", As: alert.AsRule}, {Name: "pdma/key-12", As: alert.AsValue}}
+	id, err := a.CreateAlert(ctx(), al, alert.Transition{To: alert.Draft, By: "rule:p2", At: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.GetAlert(ctx(), id)
+	if err != nil || got.Organisation != "pdma" || fmt.Sprint(got.Authors) != "[{pdma/key-7 rule} {pdma/key-12 value}]" {
+		t.Fatalf("stored alert: %+v %v", got, err)
+	}
+	got.ID = id
+	issue(t, a, got, "p2-1", t0, t0.Add(time.Hour))
+	if got, err = a.GetAlert(ctx(), id); err != nil || got.Organisation != "pdma" || got.Authors != nil {
+		t.Errorf("issued alert: %+v %v", got, err)
+	}
+	// an alert made without an organisation is the node's own
+	n := newAlert("n1", t0, false)
+	if id, err = a.CreateAlert(ctx(), n, alert.Transition{To: alert.Draft, By: "rule:n1", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.GetAlert(ctx(), id); err != nil || got.Organisation != "admin" {
+		t.Errorf("alert without an organisation: %+v %v", got, err)
 	}
 }

@@ -597,8 +597,8 @@ func testOutbox(t *testing.T, s Stores) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e.Kind != "obs" || e.Key != b.Datastream || b.Node != "node-a" || !b.Accepted.Equal(now) {
-			t.Errorf("entry %+v batch %+v", e, b)
+		if e.Kind != "obs" || e.Key != b.Datastream || b.Node != "node-a" || !b.Accepted.Equal(now) || b.By != "" {
+			t.Errorf("entry %+v batch %+v", e, b) // By: no key posted these
 		}
 		got = append(got, fmt.Sprintf("%d:%d", b.Datastream, len(b.Obs)))
 	}
@@ -623,12 +623,22 @@ func testOutbox(t *testing.T, s Stores) {
 		t.Errorf("after done: %v", rest)
 	}
 	s.Entities.OutboxDone(ctx(), []int64{es[2].ID})
-	// an id is never handed out again
-	if _, _, err := s.Entities.Ingest(ctx(), []sensing.Observation{obs(2, "2025-09-03T00:00:00Z", 1)}); err != nil {
+	// an id is never handed out again; a batch a key posted names the key in its bus message
+	// ("<organisation>/key-<id>", for the warning engine's four eyes)
+	_, kid, err := auth.Create(ctx(), s.Auth, "pdma", auth.Operator, "gauge")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := s.OutboxPending(ctx(), 10); len(again) != 1 || again[0].ID <= es[2].ID {
-		t.Errorf("reused outbox id: %v", again)
+	posted := auth.WithPrincipal(ctx(), &auth.Principal{KeyID: kid, Organisation: "pdma", Role: auth.Operator})
+	if _, _, err := s.Entities.Ingest(posted, []sensing.Observation{obs(2, "2025-09-03T00:00:00Z", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := s.OutboxPending(ctx(), 10)
+	if len(again) != 1 || again[0].ID <= es[2].ID {
+		t.Fatalf("reused outbox id: %v", again)
+	}
+	if b, err := sensing.DecodeObsBatch(again[0].Payload); err != nil || b.By != fmt.Sprintf("pdma/key-%d", kid) {
+		t.Errorf("a posted batch on the bus: %+v %v, want by pdma/key-%d", b, err, kid)
 	}
 	if n, _, _ := s.Entities.OutboxBacklog(ctx()); n != 1 {
 		t.Errorf("backlog %d", n)

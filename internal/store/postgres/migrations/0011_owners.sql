@@ -1,0 +1,4 @@
+-- Owners of rules and alerts, the history of who changed each rule, and the key that posted an
+-- outbox entry, written once in store/sqlq/ddl/owners.sql and spelled for this engine by
+-- sqlq.Migrate.
+--include owners
