@@ -29,4 +29,8 @@ const (
 	// MaxDepth is the deepest nesting of parentheses, function calls, unary operators and
 	// $expand levels accepted.
 	MaxDepth = 100
+	// MaxExpandDepth is the most levels of navigation an $expand may go through, counting
+	// each step of a path (Datastreams/Observations is two) and each nested $expand: the
+	// answer grows with the product of the levels' sizes (issue 15).
+	MaxExpandDepth = 8
 )
