@@ -20,10 +20,10 @@ import (
 // running.
 const (
 	// DefaultMaxRows is the default of Server.MaxRows: entities in one response.
-	DefaultMaxRows = 100_000
+	DefaultMaxRows = 50_000
 	// DefaultMaxBytes is the default of Server.MaxBytes: bytes of entity values in one
-	// response (sensing.EntitySize), 64 MiB.
-	DefaultMaxBytes = 64 << 20
+	// response (sensing.EntitySize), 32 MiB.
+	DefaultMaxBytes = 32 << 20
 	// DefaultTimeout is the default of Server.Timeout: how long a read may run.
 	DefaultTimeout = 60 * time.Second
 )
