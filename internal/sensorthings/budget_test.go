@@ -2,6 +2,7 @@ package sensorthings_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -35,6 +36,9 @@ type hnode struct {
 	st    *sensorthings.Server
 	ents  *sqlq.Entities
 	admin string // the key of the writes that seed it
+	// opts are the options ($orderby, $skip, $filter) of the expanded collections that walk
+	// checks, by navigation property
+	opts map[string]string
 }
 
 func newHostileNode(t testing.TB, store string, things, streams, obs int, configure func(*sensorthings.Server)) *hnode {
@@ -114,7 +118,7 @@ func (n *hnode) seed(things, streams, obs int) {
 // get sends a request (with a body for a write) and returns status and body.
 func (n *hnode) get(method, path, body string) (int, string) {
 	n.t.Helper()
-	req, err := http.NewRequest(method, n.srv.URL+"/v1.1"+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, n.srv.URL+"/v1.1"+strings.ReplaceAll(path, " ", "%20"), strings.NewReader(body))
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -191,4 +195,162 @@ func BenchmarkWorstRequest(b *testing.B) {
 		b.ReportMetric(took.Seconds(), "s/request")
 		b.Logf("status %d, %d bytes, %v, peak heap in use +%.0f MiB, err %v", status, size, took.Round(time.Millisecond), float64(peak)/(1<<20), err)
 	}
+}
+
+// entities counts the entities in a response body (objects with an @iot.id), at every level.
+func entities(v any) int {
+	n := 0
+	switch x := v.(type) {
+	case map[string]any:
+		if _, ok := x["@iot.id"]; ok {
+			n++
+		}
+		for _, c := range x {
+			n += entities(c)
+		}
+	case []any:
+		for _, c := range x {
+			n += entities(c)
+		}
+	}
+	return n
+}
+
+// decode parses a JSON object body.
+func decode(t testing.TB, body string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		t.Fatalf("not a JSON object: %v: %.300s", err, body)
+	}
+	return m
+}
+
+// walk reads the collection at url (relative to /v1.1) and every page its @iot.nextLink leads
+// to, and returns the ids of its entities in order. For every entity, each expanded
+// collection it holds (with the pages its own nextLink leads to, walked likewise) must list
+// exactly the collection as it is (its ids, listed on their own), and no page may hold more
+// than maxRows entities.
+func (n *hnode) walk(t *testing.T, url string, maxRows int, pages *int) []int {
+	t.Helper()
+	var got []int
+	for url != "" {
+		*pages++
+		if *pages > 200 {
+			t.Fatalf("more than 200 pages")
+		}
+		status, body := n.get("GET", url, "")
+		if status != 200 {
+			t.Fatalf("GET %s: %d %.300s", url, status, body)
+		}
+		page := decode(t, body)
+		if c := entities(page); c > maxRows {
+			t.Fatalf("GET %s: %d entities, over the budget of %d", url, c, maxRows)
+		}
+		for _, v := range page["value"].([]any) {
+			e := v.(map[string]any)
+			got = append(got, int(e["@iot.id"].(float64)))
+			n.checkExpanded(t, e, maxRows, pages)
+		}
+		url = ""
+		if next, ok := page["@iot.nextLink"].(string); ok {
+			url = strings.TrimPrefix(next, n.srv.URL+"/v1.1")
+		}
+	}
+	return got
+}
+
+// checkExpanded checks every expanded collection of e (see walk).
+func (n *hnode) checkExpanded(t *testing.T, e map[string]any, maxRows int, pages *int) {
+	t.Helper()
+	self := strings.TrimPrefix(e["@iot.selfLink"].(string), n.srv.URL+"/v1.1")
+	for k, v := range e {
+		if one, ok := v.(map[string]any); ok && one["@iot.id"] != nil {
+			n.checkExpanded(t, one, maxRows, pages)
+			continue
+		}
+		many, ok := v.([]any)
+		if !ok || strings.Contains(k, "@") || k == "properties" {
+			continue
+		}
+		var got []int
+		for _, c := range many {
+			ce := c.(map[string]any)
+			got = append(got, int(ce["@iot.id"].(float64)))
+			n.checkExpanded(t, ce, maxRows, pages)
+		}
+		if next, ok := e[k+"@iot.nextLink"].(string); ok {
+			got = append(got, n.walk(t, strings.TrimPrefix(next, n.srv.URL+"/v1.1"), maxRows, pages)...)
+		}
+		want := n.ids(t, self+"/"+k+"?"+n.opts[k])
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s/%s: given and paged %v, want %v", self, k, got, want)
+		}
+	}
+}
+
+// ids lists the ids of the collection at url, every page.
+func (n *hnode) ids(t *testing.T, url string) []int {
+	t.Helper()
+	var out []int
+	url = strings.TrimSuffix(url, "?")
+	url += map[bool]string{true: "&", false: "?"}[strings.Contains(url, "?")] + "$select=id"
+	for url != "" {
+		status, body := n.get("GET", url, "")
+		if status != 200 {
+			t.Fatalf("GET %s: %d %.300s", url, status, body)
+		}
+		page := decode(t, body)
+		for _, v := range page["value"].([]any) {
+			out = append(out, int(v.(map[string]any)["@iot.id"].(float64)))
+		}
+		url = ""
+		if next, ok := page["@iot.nextLink"].(string); ok {
+			url = strings.TrimPrefix(next, n.srv.URL+"/v1.1")
+		}
+	}
+	return out
+}
+
+// TestResponseBudgetPages: on both stores, a response over the budget is cut with
+// server-driven paging: every collection (the page and each expanded one) lists exactly its
+// entities once the nextLinks are followed, and no page holds more than the budget.
+func TestResponseBudgetPages(t *testing.T) {
+	onBothStores(t, func(t *testing.T, store string) {
+		n := newHostileNode(t, store, 3, 2, 300, nil)
+		for _, tt := range []struct {
+			url     string
+			maxRows int
+			opts    map[string]string // of the expanded collections
+		}{
+			{"/Things?$top=10000&$expand=Datastreams($top=10000;$expand=Observations($top=10000))", 500, nil},
+			{"/Things?$expand=Datastreams/Observations($top=250;$orderby=result desc,phenomenonTime)", 500, map[string]string{"Observations": "$orderby=result desc,phenomenonTime"}},
+			{"/Datastreams?$expand=Observations($top=10000;$skip=20;$orderby=phenomenonTime desc),Thing($expand=Locations)", 500, map[string]string{"Observations": "$skip=20&$orderby=phenomenonTime desc"}},
+			{"/Observations?$top=10000&$expand=Datastream($expand=Thing)", 500, nil},
+			// the budget is spent before the Datastreams of each Thing: empty, with a nextLink to all
+			{"/Things?$expand=Locations,Datastreams($skip=1)", 2, map[string]string{"Datastreams": "$skip=1"}},
+		} {
+			url, maxRows := tt.url, tt.maxRows
+			n.st.MaxRows = int64(maxRows)
+			n.opts = tt.opts
+			pages := 0
+			got := n.walk(t, url, maxRows, &pages)
+			set, _, _ := strings.Cut(strings.TrimPrefix(url, "/"), "?")
+			if want := n.ids(t, "/"+set+"?$top=10000"); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%s: paged %v, want %v", url, got, want)
+			}
+			if pages < 2 {
+				t.Fatalf("%s: %d page, want the budget to cut it", url, pages)
+			}
+			t.Logf("%s: %s: %d pages", store, url, pages)
+		}
+		// the last case: nothing of the Datastreams fits, so they come empty with a nextLink
+		// to the whole collection (its $skip kept, no $skiptoken)
+		_, body := n.get("GET", "/Things?$expand=Locations,Datastreams($skip=1)", "")
+		thing := decode(t, body)["value"].([]any)[0].(map[string]any)
+		next, _ := thing["Datastreams@iot.nextLink"].(string)
+		if ds, ok := thing["Datastreams"].([]any); !ok || len(ds) != 0 || !strings.HasSuffix(next, "/Things(1)/Datastreams?%24skip=1&%24top=100") {
+			t.Fatalf("Things(1): Datastreams %v, nextLink %q; want none, with a nextLink to all of them", thing["Datastreams"], next)
+		}
+	})
 }
