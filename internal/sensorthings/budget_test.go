@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -125,7 +126,7 @@ func (n *hnode) get(method, path, body string) (int, string) {
 	if method != "GET" {
 		req.Header.Set("Authorization", "Bearer "+n.admin)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -351,6 +352,111 @@ func TestResponseBudgetPages(t *testing.T) {
 		next, _ := thing["Datastreams@iot.nextLink"].(string)
 		if ds, ok := thing["Datastreams"].([]any); !ok || len(ds) != 0 || !strings.HasSuffix(next, "/Things(1)/Datastreams?%24skip=1&%24top=100") {
 			t.Fatalf("Things(1): Datastreams %v, nextLink %q; want none, with a nextLink to all of them", thing["Datastreams"], next)
+		}
+	})
+}
+
+// TestHostileRequest: issue 15's request, on both stores, answers at once (200, within the
+// budget, cut with nextLinks) instead of growing without bound; a page its nextLink leads to
+// answers likewise.
+func TestHostileRequest(t *testing.T) {
+	onBothStores(t, func(t *testing.T, store string) {
+		const maxRows = 3000
+		n := newHostileNode(t, store, 2, 2, 400, func(s *sensorthings.Server) { s.MaxRows = maxRows })
+		url := hostile
+		for page := 0; page < 2; page++ {
+			start := time.Now()
+			status, body := n.get("GET", url, "")
+			took := time.Since(start)
+			if status != 200 {
+				t.Fatalf("%s: %d %.300s", url, status, body)
+			}
+			m := decode(t, body)
+			if c := entities(m); c > maxRows || (page == 0 && c < maxRows/2) {
+				t.Fatalf("%d entities, want at most the budget of %d (and most of it used)", c, maxRows)
+			}
+			if took > 20*time.Second {
+				t.Fatalf("took %v", took)
+			}
+			if page == 0 && !strings.Contains(body, `"Observations@iot.nextLink"`) {
+				t.Fatalf("no expanded collection was cut with a nextLink: %.300s", body)
+			}
+			t.Logf("%s: page %d: %d entities, %d bytes, %v", store, page, entities(m), len(body), took)
+			if page == 1 {
+				break
+			}
+			// follow the first nextLink (it lists the rest of the collection with the same $expand)
+			next := regexp.MustCompile(`"[A-Za-z]*@iot.nextLink":"([^"]*)"`).FindStringSubmatch(body)
+			url = strings.ReplaceAll(strings.TrimPrefix(next[1], n.srv.URL+"/v1.1"), `\u0026`, "&")
+		}
+	})
+}
+
+// TestResponseBudgetTooLarge: an answer of which not even the first entity fits in the
+// budget (with the to-one entities its $expand asks for, which cannot be paged) is a 413
+// naming the limit, for entities and for bytes, in a list, for one entity, and for the parts
+// of a $batch, which share one budget.
+func TestResponseBudgetTooLarge(t *testing.T) {
+	onBothStores(t, func(t *testing.T, store string) {
+		n := newHostileNode(t, store, 1, 2, 300, nil)
+		tests := []struct {
+			rows, bytes int64
+			url         string
+			status      int
+			msg         string
+		}{
+			{2, 0, "/Observations?$expand=Datastream($expand=Thing)", 413, "over the limit of 2 entities in one response (max_response_rows)"},
+			{2, 0, "/Observations(1)?$expand=Datastream($expand=Thing)", 413, "over the limit of 2 entities in one response (max_response_rows)"},
+			{3, 0, "/Observations?$expand=Datastream($expand=Thing)", 200, ""},
+			{0, 100, "/Things(1)", 413, "over the limit of 100 bytes in one response (max_response_bytes)"},
+			{0, 100, "/Things", 413, "over the limit of 100 bytes in one response (max_response_bytes)"},
+			{0, 1000, "/Observations", 200, ""}, // as many as fit, and a nextLink
+		}
+		for _, tt := range tests {
+			n.st.MaxRows, n.st.MaxBytes = tt.rows, tt.bytes
+			status, body := n.get("GET", tt.url, "")
+			if status != tt.status || !strings.Contains(body, tt.msg) {
+				t.Fatalf("rows %d, bytes %d: %s: %d %.300s; want %d %q", tt.rows, tt.bytes, tt.url, status, body, tt.status, tt.msg)
+			}
+			if status == 200 && !strings.Contains(body, `"@iot.nextLink"`) {
+				t.Fatalf("rows %d, bytes %d: %s: not cut: %.300s", tt.rows, tt.bytes, tt.url, body)
+			}
+		}
+
+		// a $batch: the parts share one budget of 500 entities
+		n.st.MaxRows, n.st.MaxBytes = 500, 0
+		batch := `{"requests":[
+ {"id":"a","method":"get","url":"Datastreams(1)/Observations?$top=300"},
+ {"id":"b","method":"get","url":"Datastreams(2)/Observations?$top=300"},
+ {"id":"c","method":"get","url":"Observations(1)?$expand=Datastream"}]}`
+		req, _ := http.NewRequest("POST", n.srv.URL+"/v1.1/$batch", strings.NewReader(batch))
+		req.Header.Set("Authorization", "Bearer "+n.admin)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Prefer", "odata.continue-on-error")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Responses []struct {
+				ID     string         `json:"id"`
+				Status int            `json:"status"`
+				Body   map[string]any `json:"body"`
+			} `json:"responses"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || len(out.Responses) != 3 {
+			t.Fatalf("$batch: %v %+v", err, out)
+		}
+		a, b, c := out.Responses[0], out.Responses[1], out.Responses[2]
+		if a.Status != 200 || len(a.Body["value"].([]any)) != 300 {
+			t.Fatalf("a: %d, %d entities; want all 300", a.Status, entities(a.Body))
+		}
+		if b.Status != 200 || len(b.Body["value"].([]any)) != 200 || b.Body["@iot.nextLink"] == nil {
+			t.Fatalf("b: %d, %d entities; want the 200 left in the budget, and a nextLink", b.Status, entities(b.Body))
+		}
+		if c.Status != 413 || !strings.Contains(fmt.Sprint(c.Body["message"]), "limit of 500 entities in one response (max_response_rows)") {
+			t.Fatalf("c: %d %v; want 413 naming the limit", c.Status, c.Body)
 		}
 	})
 }
