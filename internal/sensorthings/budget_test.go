@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -14,6 +16,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rabta/rabta/internal/odata"
+	"github.com/rabta/rabta/internal/sensing"
 
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/ingest"
@@ -459,4 +465,138 @@ func TestResponseBudgetTooLarge(t *testing.T) {
 			t.Fatalf("c: %d %v; want 413 naming the limit", c.Status, c.Body)
 		}
 	})
+}
+
+// slowFilter makes a query that runs for long on a few thousand Observations of one
+// Datastream: for each Observation, every Observation of its Datastream is compared (no
+// result is below -1, so the EXISTS never stops early). One SQL statement.
+const slowFilter = "Datastream/Observations/any(o: o/result lt -1 and o/phenomenonTime ne phenomenonTime)"
+
+// watched is the real store, with the end of every List told on done.
+type watched struct {
+	sensorthings.Store
+	done chan error
+}
+
+func (w *watched) List(ctx context.Context, q *sensing.Query) (*sensing.Page, error) {
+	p, err := w.Store.List(ctx, q)
+	w.done <- err
+	return p, err
+}
+
+// activeQueries returns how many statements other than its own run in the PostgreSQL of the
+// tests (the tests of this package run one after the other).
+func activeQueries(t *testing.T) int {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), storetest.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	var n int
+	if err := c.QueryRow(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query ILIKE '%observations%'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestReadStops: on both stores, a read stops when its context ends — in the store (the
+// running statement is interrupted: List returns at once, and PostgreSQL runs it no more),
+// when the client goes away (the store's List returns within a second, the request is logged
+// as abandoned), and at the read's deadline (503 naming the limit).
+func TestReadStops(t *testing.T) {
+	onBothStores(t, func(t *testing.T, store string) {
+		var logs syncBuffer
+		w := &watched{done: make(chan error, 1)}
+		n := newHostileNode(t, store, 1, 1, 3000, func(s *sensorthings.Server) {
+			w.Store = s.Store
+			s.Store = w
+			s.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+		})
+		opts, err := odata.ParseOptions(url.Values{"$filter": {slowFilter}, "$count": {"true"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		list := func(ctx context.Context) (time.Duration, error) {
+			start := time.Now()
+			_, err := n.ents.List(ctx, &sensing.Query{Set: sensing.Observations, Opts: opts, Top: 1})
+			return time.Since(start), err
+		}
+		stopped := func() {
+			t.Helper()
+			if store != "postgres" {
+				return
+			}
+			deadline := time.Now().Add(2 * time.Second)
+			for activeQueries(t) > 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("PostgreSQL still runs the query 2 s after its context ended")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+
+		// the store: it runs for longer than 1.5 s, and stops at a deadline of 1.5 s
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		took, err := list(ctx)
+		cancel()
+		if err == nil || took < 1500*time.Millisecond || took > 2500*time.Millisecond {
+			t.Fatalf("List with a deadline of 1.5 s: %v after %v; want it cut at the deadline", err, took)
+		}
+		stopped()
+		// cancelled after 300 ms, it stops at once
+		ctx, cancel = context.WithCancel(context.Background())
+		time.AfterFunc(300*time.Millisecond, cancel)
+		took, err = list(ctx)
+		if err == nil || took > 1300*time.Millisecond {
+			t.Fatalf("List cancelled after 300 ms: %v after %v", err, took)
+		}
+		stopped()
+
+		// over HTTP: the client goes away after 300 ms
+		path := "/v1.1/Observations?$count=true&$top=1&$filter=" + url.QueryEscape(slowFilter)
+		ctx, cancel = context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, "GET", n.srv.URL+path, nil)
+		time.AfterFunc(300*time.Millisecond, cancel)
+		start := time.Now()
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatalf("the request was answered (%d) before the client went away", resp.StatusCode)
+		}
+		select {
+		case err := <-w.done:
+			if err == nil {
+				t.Fatal("List ended without an error")
+			}
+		case <-time.After(1500 * time.Millisecond):
+			t.Fatal("the store's List still runs 1.2 s after the client went away")
+		}
+		t.Logf("%s: List stopped %v after the request began", store, time.Since(start).Round(time.Millisecond))
+		stopped()
+		if !waitFor(func() bool {
+			return strings.Contains(logs.String(), `"msg":"request_abandoned"`) && strings.Contains(logs.String(), `"status":499`)
+		}) {
+			t.Fatalf("not logged as abandoned: %s", logs.String())
+		}
+
+		// the read's deadline: 503 naming the limit
+		n.st.Timeout = 500 * time.Millisecond
+		start = time.Now()
+		status, body := n.get("GET", strings.TrimPrefix(path, "/v1.1"), "")
+		if took := time.Since(start); status != 503 || !strings.Contains(body, "ran over the time limit of 500ms for a read (query_timeout)") || took > 1500*time.Millisecond {
+			t.Fatalf("with a time limit of 500ms: %d after %v: %.300s", status, took, body)
+		}
+		<-w.done
+		stopped()
+	})
+}
+
+// waitFor polls cond for up to 2 s.
+func waitFor(cond func() bool) bool {
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
 }
