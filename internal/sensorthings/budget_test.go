@@ -600,3 +600,39 @@ func waitFor(cond func() bool) bool {
 	}
 	return cond()
 }
+
+// TestTopCapEveryLevel: on both stores, a $top over max_top gives max_top entities and a
+// nextLink with that page size, at the top and inside $expand alike.
+func TestTopCapEveryLevel(t *testing.T) {
+	onBothStores(t, func(t *testing.T, store string) {
+		n := newHostileNode(t, store, 1, 1, 300, func(s *sensorthings.Server) { s.MaxTop = 100 })
+		for _, tt := range []struct{ url, key string }{
+			{"/Observations?$top=5000", ""},
+			{"/Datastreams(1)?$expand=Observations($top=5000)", "Observations"},
+			{"/Things?$expand=Datastreams($expand=Observations($top=5000))", "Observations"},
+		} {
+			status, body := n.get("GET", tt.url, "")
+			if status != 200 {
+				t.Fatalf("%s: %d %.300s", tt.url, status, body)
+			}
+			m := decode(t, body)
+			for m["value"] != nil && tt.key != "" { // down to the entity holding the collection
+				m = m["value"].([]any)[0].(map[string]any)
+			}
+			for tt.key != "" && m[tt.key] == nil {
+				m = m["Datastreams"].([]any)[0].(map[string]any)
+			}
+			list, _ := m[map[bool]string{true: "value", false: tt.key}[tt.key == ""]].([]any)
+			next, _ := m[tt.key+"@iot.nextLink"].(string)
+			if len(list) != 100 || next == "" {
+				t.Fatalf("%s: %d entities, nextLink %q; want 100 and a nextLink", tt.url, len(list), next)
+			}
+			// the nextLink gives the next 100
+			status, body = n.get("GET", strings.TrimPrefix(next, n.srv.URL+"/v1.1"), "")
+			page := decode(t, body)
+			if got := ids(page); status != 200 || len(got) != 100 || got[0] != int(list[99].(map[string]any)["@iot.id"].(float64))+1 {
+				t.Fatalf("%s: its nextLink: %d, ids %v", tt.url, status, got)
+			}
+		}
+	})
+}
