@@ -94,8 +94,8 @@ var errGone = errors.New("the client went away")
 func contextErr(r *http.Request, err error) error {
 	ctx := r.Context()
 	switch {
-	case ctx.Err() == nil || apperr.KindOf(err) != apperr.Internal:
-		return err
+	case ctx.Err() == nil || (apperr.KindOf(err) != apperr.Internal && apperr.KindOf(err) != apperr.Unavailable):
+		return err // Unavailable: a transaction that could not begin once the context ended
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		limit, _ := ctx.Value(timeoutKey{}).(time.Duration)
 		return apperr.Wrap(apperr.Unavailable, err, "the request ran over the time limit of %v for a read (query_timeout): "+
