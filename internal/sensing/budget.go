@@ -62,7 +62,18 @@ func (b *Budget) Give(rows, bytes int64) {
 	b.bytes = max(0, b.bytes-bytes)
 }
 
-// Misses returns the number of Takes that failed so far.
+// Miss counts a miss without a Take: an entity that was not even read, the rows being used up.
+func (b *Budget) Miss() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.misses++
+	b.over = "rows"
+}
+
+// Misses returns the number of Takes that failed so far (and of Miss calls).
 func (b *Budget) Misses() int64 {
 	if b == nil {
 		return 0

@@ -300,6 +300,7 @@ func (s *Entities) list(ctx context.Context, tx Tx, query *sensing.Query, depth 
 		top = int(min(int64(top), max(1, budget.Left()/2))) // leave room for what is expanded
 	}
 	if budget.Left() < 1 {
+		budget.Miss() // so that the collections around this one end too
 		page.Next = from
 		return page, errNoneFit
 	}
