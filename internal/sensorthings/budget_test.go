@@ -62,7 +62,8 @@ func newHostileNode(t testing.TB, store string, things, streams, obs int, config
 		t.Cleanup(func() { db.Close() })
 		ents, keys = sqlite.NewEntities(db, &ingest.QC{}), sqlite.NewAuth(db)
 	case "postgres":
-		db, err := postgres.Open(ctx, storetest.PostgresSchema(t))
+		// its connections are told apart by their application_name (activeQueries)
+		db, err := postgres.Open(ctx, storetest.PostgresSchema(t)+"&application_name="+hostileApp)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -492,8 +493,11 @@ func (w *watched) List(ctx context.Context, q *sensing.Query) (*sensing.Page, er
 	return p, err
 }
 
-// activeQueries returns how many statements other than its own run in the PostgreSQL of the
-// tests (the tests of this package run one after the other).
+// hostileApp is the application_name of the connections of an hnode's PostgreSQL store.
+const hostileApp = "rabta_hnode_test"
+
+// activeQueries returns how many statements the connections of an hnode run in the PostgreSQL
+// of the tests (the tests of this package run one after the other).
 func activeQueries(t *testing.T) int {
 	t.Helper()
 	c, err := pgx.Connect(context.Background(), storetest.PostgresDSN(t))
@@ -502,7 +506,7 @@ func activeQueries(t *testing.T) int {
 	}
 	defer c.Close(context.Background())
 	var n int
-	if err := c.QueryRow(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query ILIKE '%observations%'").Scan(&n); err != nil {
+	if err := c.QueryRow(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND application_name = $1", hostileApp).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -554,10 +558,22 @@ func TestReadStops(t *testing.T) {
 		stopped()
 		// cancelled after 300 ms, it stops at once
 		ctx, cancel = context.WithCancel(context.Background())
-		time.AfterFunc(300*time.Millisecond, cancel)
-		took, err = list(ctx)
-		if err == nil || took > 1300*time.Millisecond {
-			t.Fatalf("List cancelled after 300 ms: %v after %v", err, took)
+		type result struct {
+			took time.Duration
+			err  error
+		}
+		res := make(chan result, 1)
+		go func() {
+			took, err := list(ctx)
+			res <- result{took, err}
+		}()
+		time.Sleep(300 * time.Millisecond)
+		if store == "postgres" && activeQueries(t) == 0 { // the check stopped() makes can see it
+			t.Fatal("PostgreSQL shows no statement of the store running")
+		}
+		cancel()
+		if r := <-res; r.err == nil || r.took > 1300*time.Millisecond {
+			t.Fatalf("List cancelled after 300 ms: %v after %v", r.err, r.took)
 		}
 		stopped()
 
