@@ -399,7 +399,7 @@ func apiPhases(ctx context.Context, o options, g dataset, bin, root string, rep 
 		logf("worst: issue 15's request, waiting at most %v", o.worstTimeout)
 		w := worstRequest(ctx, srv, o.worstTimeout)
 		rep.Worst = &w
-		logf("worst: status %d, %d bytes in %.1f s; server %.1f CPU-s, peak RSS %s", w.Status, w.Bytes, w.Seconds, w.CPU, mib(w.HWMKiB))
+		logf("worst: status %d, %d bytes in %.1f s; server %.1f CPU-s, peak RSS %s (%s before)", w.Status, w.Bytes, w.Seconds, w.CPU, mib(w.HWMKiB), mib(w.RSSKiB))
 	}
 	r.DBBytes, r.WALBytes = dbSize(dir) // while the server runs
 	if err := srv.stop(); err != nil {

@@ -164,8 +164,8 @@ func (rep *report) print(w io.Writer) {
 		}
 	}
 	if x := rep.Worst; x != nil {
-		fmt.Fprintf(w, "\nworst request on %d observations: status %d, %d bytes in %.1f s (client timeout %.0f s); server %.1f CPU-s, peak RSS %s",
-			rep.N, x.Status, x.Bytes, x.Seconds, x.TimeoutS, x.CPU, mib(x.HWMKiB))
+		fmt.Fprintf(w, "\nworst request on %d observations: status %d, %d bytes in %.1f s (client timeout %.0f s); server %.1f CPU-s, peak RSS %s (%s before)",
+			rep.N, x.Status, x.Bytes, x.Seconds, x.TimeoutS, x.CPU, mib(x.HWMKiB), mib(x.RSSKiB))
 		if x.Error != "" {
 			fmt.Fprintf(w, " (%s)", x.Error)
 		}

@@ -22,7 +22,8 @@ type worstResult struct {
 	Bytes    int64   `json:"bytes"`
 	Seconds  float64 `json:"seconds"`
 	CPU      float64 `json:"server_cpu_s"`
-	HWMKiB   int64   `json:"server_vmHWM_KiB"` // the server's peak RSS during the request
+	RSSKiB   int64   `json:"server_vmRSS_before_KiB"` // the server's RSS before the request
+	HWMKiB   int64   `json:"server_vmHWM_KiB"`        // its peak RSS during the request
 	Error    string  `json:"error,omitempty"`
 	TimeoutS float64 `json:"timeout_s"`
 }
@@ -34,6 +35,8 @@ func worstRequest(ctx context.Context, s *server, timeout time.Duration) worstRe
 	res := worstResult{Path: worstPath, TimeoutS: timeout.Seconds()}
 	os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.pid()), []byte("5"), 0) // 5: reset VmHWM to VmRSS
 	cpu := cpuSeconds(s.pid())
+	before, _ := readMemory(s.pid())
+	res.RSSKiB = before.RSSKiB
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	t0 := time.Now()
