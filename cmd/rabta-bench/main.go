@@ -7,12 +7,14 @@
 //  3. query: window queries on that server, newest first, with latency percentiles;
 //  4. reads (not in the default -phases): $count=true over every observation and over one
 //     datastream, and the latest observation of every datastream, medians of -reads-runs;
-//  5. memory: the server's peak and current resident memory;
-//  6. csv: the same rows loaded with `rabta import observations`;
-//  7. bus: latency from an accepted observation to a durable consumer on the bus, under a
+//  5. worst (not in the default -phases): issue 15's hostile $expand request once, with the
+//     server's peak RSS, CPU time and the answer's status, size and time (-worst-timeout);
+//  6. memory: the server's peak and current resident memory;
+//  7. csv: the same rows loaded with `rabta import observations`;
+//  8. bus: latency from an accepted observation to a durable consumer on the bus, under a
 //     steady paced load (-bus-rate observations/s for -bus-duration);
-//  8. mqtt: MQTT ingest (QoS 1, concurrent mosquitto_pub publishers) vs HTTP dataArray;
-//  9. alert: latency from an observation over a rule's level to the signed CAP alert on the
+//  9. mqtt: MQTT ingest (QoS 1, concurrent mosquitto_pub publishers) vs HTTP dataArray;
+//  10. alert: latency from an observation over a rule's level to the signed CAP alert on the
 //     bus and the Atom feed, and from one back below it to the Cancel.
 //
 // bus, mqtt and alert are not in the default -phases; each runs on its own fresh server.
@@ -56,6 +58,7 @@ type options struct {
 	busDur                         time.Duration
 	mqttN, mqttPubs                int
 	alertCycles                    int
+	worstTimeout                   time.Duration
 }
 
 func main() {
@@ -75,7 +78,7 @@ func main() {
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON on stdout (the table goes to stderr)")
 	fs.StringVar(&o.dir, "dir", "", "parent of the temporary directory (default $TMPDIR or /tmp); must be on the disk you want to measure")
 	fs.StringVar(&o.bin, "rabta", "", "a prebuilt rabta binary (default: go build ./cmd/rabta)")
-	fs.StringVar(&o.phases, "phases", "raw,api,query,csv", "phases to run, comma separated: raw, api, query (needs api), reads (needs api), csv, bus, mqtt, alert")
+	fs.StringVar(&o.phases, "phases", "raw,api,query,csv", "phases to run, comma separated: raw, api, query (needs api), reads (needs api), worst (needs api), csv, bus, mqtt, alert")
 	fs.IntVar(&o.busRate, "bus-rate", 10_000, "bus: observations per second offered")
 	fs.IntVar(&o.busPerReq, "bus-batch", 100, "bus: observations per CreateObservations request (one request every bus-batch/bus-rate s)")
 	fs.IntVar(&o.busStreams, "bus-datastreams", 10, "bus: datastreams each request's observations are spread over")
@@ -84,6 +87,7 @@ func main() {
 	fs.IntVar(&o.mqttPubs, "mqtt-publishers", 4, "mqtt: concurrent mosquitto_pub processes, each to its own datastream")
 	fs.IntVar(&o.alertCycles, "alert-cycles", 50, "alert: measured fire/clear cycles (after one warm-up cycle)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random query windows")
+	fs.DurationVar(&o.worstTimeout, "worst-timeout", 2*time.Minute, "worst: how long the client waits for the answer")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
@@ -135,9 +139,9 @@ func (o options) validate() error {
 	}
 	for _, p := range strings.Split(o.phases, ",") {
 		switch p {
-		case "raw", "api", "query", "reads", "csv", "bus", "mqtt", "alert":
+		case "raw", "api", "query", "reads", "worst", "csv", "bus", "mqtt", "alert":
 		default:
-			return fmt.Errorf("-phases: unknown phase %q (raw, api, query, reads, csv, bus, mqtt, alert)", p)
+			return fmt.Errorf("-phases: unknown phase %q (raw, api, query, reads, worst, csv, bus, mqtt, alert)", p)
 		}
 	}
 	switch {
@@ -150,8 +154,8 @@ func (o options) validate() error {
 	case o.alertCycles < 1:
 		return errors.New("-alert-cycles must be at least 1")
 	}
-	if (o.has("query") || o.has("reads")) && !o.has("api") {
-		return errors.New("-phases: query and reads need api")
+	if (o.has("query") || o.has("reads") || o.has("worst")) && !o.has("api") {
+		return errors.New("-phases: query, reads and worst need api")
 	}
 	if o.readsRuns < 1 {
 		return errors.New("-reads-runs must be at least 1")
@@ -390,6 +394,12 @@ func apiPhases(ctx context.Context, o options, g dataset, bin, root string, rep 
 			return fmt.Errorf("reads: %w\nserver log:\n%s", err, srv.log())
 		}
 		logf("reads: count all median %.1f ms, count one %.1f ms, latest of each %.1f ms", q.CountAll.MedMs, q.CountOne.MedMs, q.LatestEach.MedMs)
+	}
+	if o.has("worst") {
+		logf("worst: issue 15's request, waiting at most %v", o.worstTimeout)
+		w := worstRequest(ctx, srv, o.worstTimeout)
+		rep.Worst = &w
+		logf("worst: status %d, %d bytes in %.1f s; server %.1f CPU-s, peak RSS %s (%s before)", w.Status, w.Bytes, w.Seconds, w.CPU, mib(w.HWMKiB), mib(w.RSSKiB))
 	}
 	r.DBBytes, r.WALBytes = dbSize(dir) // while the server runs
 	if err := srv.stop(); err != nil {

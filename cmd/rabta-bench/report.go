@@ -61,6 +61,7 @@ type report struct {
 	API    *phaseResult `json:"api,omitempty"`
 	Query  *queryResult `json:"query,omitempty"`
 	Reads  *readsResult `json:"reads,omitempty"`
+	Worst  *worstResult `json:"worst,omitempty"`
 	CSV    *phaseResult `json:"csv,omitempty"`
 	Bus    *busResult   `json:"bus,omitempty"`
 	MQTT   *mqttResult  `json:"mqtt,omitempty"`
@@ -161,6 +162,14 @@ func (rep *report) print(w io.Writer) {
 			}
 			fmt.Fprintf(w, "  GET %s\n", p)
 		}
+	}
+	if x := rep.Worst; x != nil {
+		fmt.Fprintf(w, "\nworst request on %d observations: status %d, %d bytes in %.1f s (client timeout %.0f s); server %.1f CPU-s, peak RSS %s (%s before)",
+			rep.N, x.Status, x.Bytes, x.Seconds, x.TimeoutS, x.CPU, mib(x.HWMKiB), mib(x.RSSKiB))
+		if x.Error != "" {
+			fmt.Fprintf(w, " (%s)", x.Error)
+		}
+		fmt.Fprintf(w, "\n  GET %s\n", x.Path)
 	}
 	if rep.API != nil {
 		m := rep.Memory

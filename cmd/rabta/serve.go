@@ -108,6 +108,7 @@ func options(cfg config.Config) (node.Options, error) {
 		ID: cfg.NodeID, DataDir: cfg.DataDir, DB: cfg.DB,
 		HTTPAddr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, PublicRead: cfg.PublicRead,
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultTop: cfg.DefaultTop, MaxTop: cfg.MaxTop,
+		MaxResponseRows: cfg.MaxResponseRows, MaxResponseBytes: cfg.MaxResponseBytes, QueryTimeout: cfg.QueryTimeout,
 		NATSURL: cfg.NATSURL, NATSAddr: cfg.NATSAddr, MQTTAddr: cfg.MQTTAddr, NATSReplicas: cfg.NATSReplicas,
 		NoOutbox: !cfg.Outbox,
 		Sender:   cfg.Sender, SenderName: cfg.SenderName, FourEyes: cfg.FourEyes, AlertExpiry: cfg.AlertExpiry, FeedKeep: cfg.FeedKeep,

@@ -75,6 +75,13 @@ type Config struct {
 	// MaxTop bounds $top; DefaultTop is the page size when $top is not given.
 	MaxTop     int `yaml:"max_top"`
 	DefaultTop int `yaml:"default_top"`
+	// MaxResponseRows and MaxResponseBytes bound one SensorThings response: entities, and
+	// bytes of their values, over every level of $expand and every part of a $batch (over
+	// them the answer is paged, or a 413 naming the limit). QueryTimeout bounds one read (503
+	// naming it).
+	MaxResponseRows  int64         `yaml:"max_response_rows"`
+	MaxResponseBytes int64         `yaml:"max_response_bytes"`
+	QueryTimeout     time.Duration `yaml:"query_timeout"`
 	// AdminKeyFile, when set, holds the bootstrap admin key (instead of RABTA_ADMIN_KEY).
 	AdminKeyFile string `yaml:"admin_key_file"`
 	// Log is "json" or "text"; LogLevel "debug", "info", "warn" or "error".
@@ -175,10 +182,14 @@ func Default() Config {
 		MaxBodyBytes: 32 << 20,
 		MaxTop:       10000,
 		DefaultTop:   100,
-		Log:          "json",
-		LogLevel:     "info",
-		GapSweep:     time.Minute,
-		TimeZone:     "Asia/Karachi",
+
+		MaxResponseRows:  50_000,
+		MaxResponseBytes: 32 << 20,
+		QueryTimeout:     60 * time.Second,
+		Log:              "json",
+		LogLevel:         "info",
+		GapSweep:         time.Minute,
+		TimeZone:         "Asia/Karachi",
 	}
 }
 
@@ -290,6 +301,15 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxTop < 1 || c.DefaultTop < 1 || c.DefaultTop > c.MaxTop {
 		errs = append(errs, fmt.Errorf("default_top %d and max_top %d: need 1 ≤ default_top ≤ max_top", c.DefaultTop, c.MaxTop))
+	}
+	if c.MaxResponseRows < int64(c.MaxTop) {
+		errs = append(errs, fmt.Errorf("max_response_rows %d: at least max_top (%d)", c.MaxResponseRows, c.MaxTop))
+	}
+	if c.MaxResponseBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("max_response_bytes %d: at least 1 MiB", c.MaxResponseBytes))
+	}
+	if c.QueryTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("query_timeout %v: at least 1s", c.QueryTimeout))
 	}
 	if c.Log != "json" && c.Log != "text" {
 		errs = append(errs, fmt.Errorf("log %q: json or text", c.Log))

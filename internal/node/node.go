@@ -58,6 +58,10 @@ type Options struct {
 	// and 10000).
 	MaxBodyBytes       int64
 	DefaultTop, MaxTop int
+	// MaxResponseRows, MaxResponseBytes and QueryTimeout bound one SensorThings read (0: the
+	// defaults of package sensorthings).
+	MaxResponseRows, MaxResponseBytes int64
+	QueryTimeout                      time.Duration
 
 	// NATSURL, when set, is an external NATS cluster (NATSReplicas: its stream replicas);
 	// otherwise a NATS server is embedded, with a client listener on NATSAddr and an MQTT
@@ -246,6 +250,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		Store: ents, Ingest: n.ingest, Log: log.With("component", "sensorthings"),
 		PublicURL: opts.PublicURL, PublicRead: opts.PublicRead,
 		MaxBody: opts.MaxBodyBytes, DefaultTop: opts.DefaultTop, MaxTop: opts.MaxTop, MQTTAddr: n.bus.MQTTAddr(),
+		MaxRows: opts.MaxResponseRows, MaxBytes: opts.MaxResponseBytes, Timeout: opts.QueryTimeout,
 	}
 	n.mqtt = &ingest.MQTT{Ingest: n.ingest, Decode: sensorthings.DecodeIngestMessage, Now: n.now, Log: log.With("component", "mqtt"),
 		Create: func(ctx context.Context, topic string, data []byte) error {

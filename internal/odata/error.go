@@ -35,4 +35,8 @@ const (
 	// MaxOrderBy is the most terms an $orderby may have: a page after the first compares
 	// every term with the cursor, one nested condition per term.
 	MaxOrderBy = 32
+	// MaxExpandDepth is the most levels of navigation an $expand may go through, counting
+	// each step of a path (Datastreams/Observations is two) and each nested $expand: the
+	// answer grows with the product of the levels' sizes (issue 15).
+	MaxExpandDepth = 8
 )

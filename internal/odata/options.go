@@ -93,7 +93,26 @@ func ParseOptions(values url.Values) (*Options, error) {
 			return nil, err
 		}
 	}
+	if err := checkExpandDepth(o.Expand, 1, "$expand"); err != nil {
+		return nil, err
+	}
 	return o, nil
+}
+
+// checkExpandDepth refuses items (merged: one step each, at level depth) that lead more than
+// MaxExpandDepth levels deep, at the step that goes over.
+func checkExpandDepth(items []ExpandItem, depth int, opt string) *Error {
+	for _, it := range items {
+		if d := depth + len(it.Path) - 1; d > MaxExpandDepth {
+			seg := it.Path[MaxExpandDepth+1-depth]
+			return &Error{Option: opt, Pos: seg.P, Msg: fmt.Sprintf("%s: $expand nested deeper than %d levels of navigation, over the limit of %d (MaxExpandDepth)",
+				seg.Name, MaxExpandDepth, MaxExpandDepth)}
+		}
+		if err := checkExpandDepth(it.Options.Expand, depth+len(it.Path), opt); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func suggest(k string, known map[string]bool) string {
@@ -380,6 +399,9 @@ func parseExpandItem(s, opt string, base, depth int) (ExpandItem, *Error) {
 func ParseExpand(s string) ([]ExpandItem, error) {
 	items, err := parseExpand(s, "$expand", 0, 0)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkExpandDepth(items, 1, "$expand"); err != nil {
 		return nil, err
 	}
 	return items, nil

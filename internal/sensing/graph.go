@@ -141,4 +141,8 @@ type Query struct {
 	// ExpandTop is the page size of an expanded collection whose $expand item has no $top (the
 	// server's default page size); 0 means 100.
 	ExpandTop int
+	// Budget bounds the entities the answer holds at every level of $expand (nil: unbounded).
+	// A store that runs out of it pages where that gives a correct answer (see sqlq.Entities.List)
+	// and otherwise fails with Budget.Err.
+	Budget *Budget
 }

@@ -243,7 +243,7 @@ type batchRun struct {
 // preference to echo in Preference-Applied.
 func (s *Server) runBatch(r *http.Request, items []*batchItem) (results []*batchResult, applied string) {
 	b := &batchRun{s: s, r: r, created: map[string]created{}, ok: map[string]bool{}, status: map[string]int{}}
-	ctx := context.WithValue(r.Context(), inBatchKey{}, true)
+	ctx := s.withBatchLimits(context.WithValue(r.Context(), inBatchKey{}, true)) // one budget and deadline for all its reads
 	applied = continueOnError(r.Header)
 	results = make([]*batchResult, 0, len(items))
 	for i := 0; i < len(items); {

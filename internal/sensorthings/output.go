@@ -13,10 +13,37 @@ import (
 )
 
 // writer builds a response body. Properties come out in the data model's order, so responses
-// are stable (golden files) and readable.
+// are stable (golden files) and readable. With rw set, a large body streams: whenever more
+// than spillAt bytes are buffered between two entities of a collection they go to rw (the
+// status, 200, is then sent), so that a response never exists twice in memory (the entities,
+// and their JSON). Without rw, done writes it all.
 type writer struct {
-	b    bytes.Buffer
-	base string
+	b       bytes.Buffer
+	base    string
+	rw      http.ResponseWriter
+	started bool
+}
+
+// spillAt is how many buffered bytes a streaming writer sends at once.
+const spillAt = 32 << 10
+
+// spill sends what is buffered when there is enough of it (only to a streaming writer).
+func (w *writer) spill() {
+	if w.rw == nil || w.b.Len() < spillAt {
+		return
+	}
+	w.start(http.StatusOK)
+	w.rw.Write(w.b.Bytes())
+	w.b.Reset()
+}
+
+func (w *writer) start(status int) {
+	if w.started {
+		return
+	}
+	w.started = true
+	w.rw.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.rw.WriteHeader(status)
 }
 
 func selfLink(base string, e *sensing.Entity) string {
@@ -222,6 +249,7 @@ func (w *writer) entity(e *sensing.Entity, o *odata.Options) {
 					w.b.WriteByte(',')
 				}
 				w.entity(c, expandOpts(o, n.Name))
+				w.spill()
 			}
 			w.b.WriteByte(']')
 			if x.Count != nil {
@@ -288,6 +316,7 @@ func (w *writer) page(set string, p *sensing.Page, o *odata.Options) {
 			w.b.WriteByte(',')
 		}
 		w.entity(e, o)
+		w.spill()
 	}
 	w.b.WriteByte(']')
 }
@@ -305,6 +334,7 @@ func (w *writer) refs(p *sensing.Page) {
 		w.b.WriteString(`{"@iot.selfLink":`)
 		w.str(selfLink(w.base, e))
 		w.b.WriteByte('}')
+		w.spill()
 	}
 	w.b.WriteByte(']')
 }
@@ -314,11 +344,12 @@ func (w *writer) nextLink(r *http.Request, c *sensing.Cursor) {
 	w.str(nextLinkURL(w.base, r, c))
 }
 
-// done writes the response.
+// done writes the response (the rest of it, for a streaming writer, whose rw it must be).
 func (w *writer) done(rw http.ResponseWriter, status int) {
-	rw.Header().Set("Content-Type", "application/json; charset=utf-8")
-	rw.WriteHeader(status)
+	w.rw = rw
+	w.start(status)
 	rw.Write(w.b.Bytes())
+	w.b.Reset()
 }
 
 // dataArray writes a page of Observations in the dataArray result format (SensorThings 1.1,
@@ -383,6 +414,7 @@ func (w *writer) dataArray(p *sensing.Page, o *odata.Options) {
 				}
 			}
 			w.b.WriteByte(']')
+			w.spill()
 		}
 		w.b.WriteString("]}")
 	}

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
@@ -62,10 +63,15 @@ type Server struct {
 	PublicURL string
 	// PublicRead lets anonymous clients read.
 	PublicRead bool
-	// MaxBody bounds request bodies; DefaultTop and MaxTop bound pages.
+	// MaxBody bounds request bodies; DefaultTop and MaxTop bound pages, at every level of
+	// $expand (a larger $top gets MaxTop entities and a nextLink).
 	MaxBody    int64
 	DefaultTop int
 	MaxTop     int
+	// MaxRows and MaxBytes bound one response (0: DefaultMaxRows, DefaultMaxBytes), and
+	// Timeout one read (0: DefaultTimeout); see limits.go.
+	MaxRows, MaxBytes int64
+	Timeout           time.Duration
 	// MQTTAddr is the host:port of the node's MQTT listener ("" when it has none). With one,
 	// the service root lists the create-observations-via-mqtt class and its endpoint,
 	// mqtt://<host the client reached us at, or PublicURL's>:<port>.
@@ -124,6 +130,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			s.Error(w, r, err)
 			return
 		}
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		var cancel context.CancelFunc
+		r, cancel = s.readDeadline(r)
+		defer cancel()
 	}
 	if p == "" {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -344,13 +355,14 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, res *resource) {
 			s.Error(w, r, err)
 			return
 		}
-		q := &sensing.Query{Set: t.Set, Parent: t.Parent, Opts: opts, Top: top, Cursor: cur, MaxTop: s.MaxTop, ExpandTop: s.DefaultTop}
+		q := &sensing.Query{Set: t.Set, Parent: t.Parent, Opts: opts, Top: top, Cursor: cur, MaxTop: s.MaxTop, ExpandTop: s.DefaultTop,
+			Budget: s.budget(ctx)}
 		page, err := s.Store.List(ctx, q)
 		if err != nil {
 			s.Error(w, r, err)
 			return
 		}
-		out := &writer{base: base}
+		out := &writer{base: base, rw: w}
 		switch {
 		case res.Ref:
 			out.refs(page)
@@ -376,12 +388,13 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, res *resource) {
 		out.done(w, http.StatusOK)
 		return
 	}
-	e, err := s.Store.Get(ctx, &sensing.Query{Set: t.Set, ID: t.ID, Opts: opts, MaxTop: s.MaxTop, Top: s.DefaultTop, ExpandTop: s.DefaultTop})
+	e, err := s.Store.Get(ctx, &sensing.Query{Set: t.Set, ID: t.ID, Opts: opts, MaxTop: s.MaxTop, Top: s.DefaultTop, ExpandTop: s.DefaultTop,
+		Budget: s.budget(ctx)})
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	out := &writer{base: base}
+	out := &writer{base: base, rw: w}
 	switch {
 	case res.Ref:
 		out.b.WriteString(`{"@iot.selfLink":`)
@@ -603,7 +616,14 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, res *resource) {
 // message given where the kind was given (apperr.Message), never a wrapped cause. The body and
 // the X-Request-Id header carry the request id; the one log line of the error carries it too,
 // with the whole cause: at level error for a 5xx, info for a refused request.
+//
+// The error of a read whose deadline passed is a 503 naming the limit; that of a request whose
+// client went away is only logged (at info, status 499 as nginx logs it): no one reads it.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	if err = contextErr(r, err); errors.Is(err, errGone) {
+		s.logError(r, requestID(w, r), 499, err)
+		return
+	}
 	status := Status(err)
 	msg := apperr.Message(err)
 	var oe *odata.Error
@@ -628,7 +648,10 @@ func (s *Server) logError(r *http.Request, id string, status int, err error) {
 		return
 	}
 	level, event := slog.LevelInfo, "request_refused"
-	if status >= 500 {
+	switch {
+	case status == 499:
+		event = "request_abandoned"
+	case status >= 500:
 		level, event = slog.LevelError, "request_failed"
 	}
 	s.Log.Log(r.Context(), level, event, "method", r.Method, "path", r.URL.Path, "status", status, "request_id", id, "err", err)
@@ -698,8 +721,13 @@ func nextLinkURL(base string, r *http.Request, c *sensing.Cursor) string {
 	return pageURL(base+p, q, c)
 }
 
-// pageURL is u with the query options q, without $skip and with the cursor c in $skiptoken.
+// pageURL is u with the query options q, without $skip and with the cursor c in $skiptoken;
+// a zero cursor (an expanded collection of which nothing fit in the response budget) gives
+// the collection from its start, $skip and all.
 func pageURL(u string, q url.Values, c *sensing.Cursor) string {
+	if c.MaxID == 0 && c.ID == 0 && len(c.Keys) == 0 {
+		return u + "?" + strings.ReplaceAll(q.Encode(), "+", "%20")
+	}
 	q.Del("$skip")
 	b, _ := json.Marshal(c)
 	q.Set("$skiptoken", base64.RawURLEncoding.EncodeToString(b))

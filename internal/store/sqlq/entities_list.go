@@ -208,8 +208,22 @@ func (s *Entities) cursorCond(x *q, terms []orderTerm, c *sensing.Cursor, a stri
 	}
 }
 
+// errNoneFit is what list returns when not even the first entity of a collection, with what
+// its $expand asks for, fits in the query's Budget: an expanded collection is then given empty
+// with a nextLink to all of it, a to-one expansion fails its entity, and the answer as a
+// whole (List, Get) is Budget.Err.
+var errNoneFit = errors.New("no entity fits in the response budget")
+
 // List implements the SensorThings store: a page of q.Set, with expands. Count, page and
-// expands see one snapshot.
+// expands see one snapshot. Every entity read, at every level of $expand, is charged to
+// q.Budget; when it runs out, the answer is cut with server-driven paging wherever that is
+// correct: a collection (the page itself or an expanded one) ends before the first entity
+// that does not fit with all it expands, or just after an entity one of whose expanded
+// collections was cut, and gets a nextLink (Page.Next, Expanded.Next) that lists the rest. A
+// level with $expand reads at most half the rows left in the budget, so that what it expands
+// has room. When not even the first entity fits, List fails with q.Budget.Err (413). The
+// context's end (deadline, client gone) stops the work between queries and inside the
+// running query (each engine's driver interrupts it).
 func (s *Entities) List(ctx context.Context, query *sensing.Query) (*sensing.Page, error) {
 	var page *sensing.Page
 	err := s.eng.Read(ctx, func(tx Tx) error {
@@ -217,6 +231,9 @@ func (s *Entities) List(ctx context.Context, query *sensing.Query) (*sensing.Pag
 		page, err = s.list(ctx, tx, query, 0)
 		return err
 	})
+	if errors.Is(err, errNoneFit) {
+		return nil, query.Budget.Err()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -272,47 +289,88 @@ func (s *Entities) list(ctx context.Context, tx Tx, query *sensing.Query, depth 
 	if query.Top <= 0 { // $top=0: the count alone
 		return page, nil
 	}
+	// from the start of this page: the nextLink of a collection of which nothing fits
+	from := query.Cursor
+	if from == nil {
+		from = &sensing.Cursor{}
+		if cur != nil {
+			from.MaxID = cur.MaxID
+		}
+	}
+	budget := query.Budget
+	top := query.Top
+	if budget != nil && len(query.Opts.Expand) > 0 {
+		top = int(min(int64(top), max(1, budget.Left()/2))) // leave room for what is expanded
+	}
+	if budget.Left() < 1 {
+		budget.Miss() // so that the collections around this one end too
+		page.Next = from
+		return page, errNoneFit
+	}
 	x, err := s.pageSQL(query, terms, "SELECT "+selectList(query.Set, a))
 	if err != nil {
 		return nil, err
 	}
-	top := query.Top
 	text, args := s.eng.Dynamic(x.b.String(), x.args)
 	rows, err := tx.Query(ctx, text, args...)
 	if err != nil {
 		return nil, s.queryErr(err)
 	}
-	var lastKeys []any
+	var keys [][]any // the order keys of each entity of the page
+	var sizes []int64
+	after := func(i int) *sensing.Cursor { // continues after the page's i-th entity
+		c := &sensing.Cursor{Keys: keys[i], ID: page.Entities[i].ID}
+		if cur != nil {
+			c.MaxID = cur.MaxID
+		}
+		return c
+	}
+	cut := false // a row did not fit in the budget
 	for rows.Next() {
-		keys := make([]any, len(terms))
+		k := make([]any, len(terms))
 		ptrs := make([]any, len(terms))
-		for i := range keys {
-			ptrs[i] = &keys[i]
+		for i := range k {
+			ptrs[i] = &k[i]
 		}
 		e, err := scanEntity(query.Set, rows.Scan, ptrs...)
 		if err != nil {
 			rows.Close()
 			return nil, err
 		}
-		for i := range keys {
-			keys[i] = s.eng.CursorKey(keys[i])
+		for i := range k {
+			k[i] = s.eng.CursorKey(k[i])
 		}
 		if len(page.Entities) == top {
-			page.Next = &sensing.Cursor{Keys: lastKeys, ID: page.Entities[top-1].ID}
-			if cur != nil {
-				page.Next.MaxID = cur.MaxID
-			}
+			page.Next = after(top - 1)
+			break
+		}
+		size := sensing.EntitySize(e)
+		if !budget.Take(size) {
+			cut = true
 			break
 		}
 		page.Entities = append(page.Entities, e)
-		lastKeys = keys
+		keys = append(keys, k)
+		sizes = append(sizes, size)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, s.queryErr(err)
 	}
-	if err := s.expand(ctx, tx, query, page.Entities, depth); err != nil {
+	n, err := s.expand(ctx, tx, query, page.Entities, depth)
+	if err != nil {
 		return nil, err
+	}
+	if n < len(page.Entities) || cut {
+		for _, size := range sizes[n:] {
+			budget.Give(1, size)
+		}
+		if n == 0 {
+			page.Entities, page.Next = nil, from
+			return page, errNoneFit
+		}
+		page.Entities = page.Entities[:n]
+		page.Next = after(n - 1)
 	}
 	return page, nil
 }
@@ -404,29 +462,50 @@ func (s *Entities) get(ctx context.Context, tx Tx, query *sensing.Query) (*sensi
 		}
 		return nil, apperr.E(apperr.NotFound, "%s(%d) does not exist", query.Set, query.ID)
 	}
+	if !query.Budget.Take(sensing.EntitySize(e)) {
+		return nil, query.Budget.Err()
+	}
 	if query.Opts != nil && len(query.Opts.Expand) > 0 {
-		if err := s.expand(ctx, tx, query, []*sensing.Entity{e}, 0); err != nil {
+		n, err := s.expand(ctx, tx, query, []*sensing.Entity{e}, 0)
+		if err != nil {
 			return nil, err
+		}
+		if n == 0 {
+			return nil, query.Budget.Err()
 		}
 	}
 	return e, nil
 }
 
-// expand fills Expanded on each entity for every $expand item, with the item's own options.
-// Any error fails the whole request: a response is never silently truncated.
-func (s *Entities) expand(ctx context.Context, tx Tx, query *sensing.Query, ents []*sensing.Entity, depth int) error {
+// expandItem is one $expand item resolved: the navigation property, its options and page size.
+type expandItem struct {
+	nav  sensing.Nav
+	opts *odata.Options
+	top  int
+}
+
+// expand fills Expanded on ents, one entity after the other, for every $expand item, with the
+// item's own options, and returns how many of ents (from the first) it completed: all of them,
+// or fewer when query.Budget ran out. An entity is complete when each of its to-one
+// expansions is there and each expanded collection is whole or cut with a nextLink (an
+// expanded collection of which nothing fits is empty, with a nextLink to all of it). It stops
+// before an entity that cannot be completed, giving back what that entity's expansion took,
+// and just after an entity during whose expansion a Take failed: the budget has no room left
+// for more. Any other error fails the whole request.
+func (s *Entities) expand(ctx context.Context, tx Tx, query *sensing.Query, ents []*sensing.Entity, depth int) (int, error) {
 	if query.Opts == nil || len(query.Opts.Expand) == 0 || len(ents) == 0 {
-		return nil
+		return len(ents), nil
 	}
 	if depth >= maxExpandDepth {
-		return apperr.E(apperr.Invalid, "$expand nests more than %d levels", maxExpandDepth)
+		return 0, apperr.E(apperr.Invalid, "$expand nests more than %d levels", maxExpandDepth)
 	}
 	set := sensing.Sets[query.Set]
+	items := make([]expandItem, 0, len(query.Opts.Expand))
 	for _, it := range query.Opts.Expand {
 		names := it.Names()
 		nav, ok := set.NavTo(names[0])
 		if !ok {
-			return &odata.Error{Option: "$expand", Pos: it.Path[0].P, Msg: fmt.Sprintf("%s has no navigation property %q", set.Single, names[0])}
+			return 0, &odata.Error{Option: "$expand", Pos: it.Path[0].P, Msg: fmt.Sprintf("%s has no navigation property %q", set.Single, names[0])}
 		}
 		opts := it.Options
 		if len(names) > 1 {
@@ -442,32 +521,64 @@ func (s *Entities) expand(ctx context.Context, tx Tx, query *sensing.Query, ents
 		if opts.Top != nil {
 			top = int(min(*opts.Top, int64(max(query.MaxTop, 1))))
 		}
-		for _, e := range ents {
-			if e.Expanded == nil {
-				e.Expanded = map[string]*sensing.Expanded{}
-			}
-			sub := &sensing.Query{Set: nav.Target, Parent: &sensing.Parent{Set: query.Set, ID: e.ID, Nav: nav.Name}, Opts: opts, Top: top, MaxTop: query.MaxTop, ExpandTop: query.ExpandTop}
-			if !nav.Many {
-				sub.Top = 1
-			}
-			p, err := s.list(ctx, tx, sub, depth+1)
-			if err != nil {
-				return err
-			}
-			x := &sensing.Expanded{IsMany: nav.Many, Count: p.Count}
-			if nav.Many {
-				x.Many = p.Entities
-				if x.Many == nil {
-					x.Many = []*sensing.Entity{}
-				}
-				x.Next, x.Top = p.Next, top
-			} else if len(p.Entities) > 0 {
-				x.One = p.Entities[0]
-			}
-			e.Expanded[nav.Name] = x
+		if !nav.Many {
+			top = 1
+		}
+		items = append(items, expandItem{nav, opts, top})
+	}
+	budget := query.Budget
+	for i, e := range ents {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		misses := budget.Misses()
+		rows, bytes := budget.Used()
+		ok, err := s.expandOne(ctx, tx, query, items, e, depth)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			r, b := budget.Used()
+			budget.Give(r-rows, b-bytes)
+			e.Expanded = nil
+			return i, nil
+		}
+		if budget.Misses() > misses {
+			return i + 1, nil
 		}
 	}
-	return nil
+	return len(ents), nil
+}
+
+// expandOne expands the items of e; false when a to-one expansion does not fit in the budget.
+func (s *Entities) expandOne(ctx context.Context, tx Tx, query *sensing.Query, items []expandItem, e *sensing.Entity, depth int) (bool, error) {
+	if e.Expanded == nil {
+		e.Expanded = map[string]*sensing.Expanded{}
+	}
+	for _, it := range items {
+		sub := &sensing.Query{Set: it.nav.Target, Parent: &sensing.Parent{Set: query.Set, ID: e.ID, Nav: it.nav.Name}, Opts: it.opts,
+			Top: it.top, MaxTop: query.MaxTop, ExpandTop: query.ExpandTop, Budget: query.Budget}
+		p, err := s.list(ctx, tx, sub, depth+1)
+		switch {
+		case errors.Is(err, errNoneFit) && !it.nav.Many:
+			return false, nil
+		case errors.Is(err, errNoneFit): // an empty collection with a nextLink to all of it
+		case err != nil:
+			return false, err
+		}
+		x := &sensing.Expanded{IsMany: it.nav.Many, Count: p.Count}
+		if it.nav.Many {
+			x.Many = p.Entities
+			if x.Many == nil {
+				x.Many = []*sensing.Entity{}
+			}
+			x.Next, x.Top = p.Next, it.top
+		} else if len(p.Entities) > 0 {
+			x.One = p.Entities[0]
+		}
+		e.Expanded[it.nav.Name] = x
+	}
+	return true, nil
 }
 
 // queryErr classifies errors of a read query: a bad filter that only the database could see
