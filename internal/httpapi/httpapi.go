@@ -405,6 +405,14 @@ func (s *Server) decide(action string) http.HandlerFunc {
 			s.Error(w, r, err)
 			return
 		}
+		// a body that cannot be read is a 400 whatever it is about
+		var body struct {
+			Why string `json:"why"`
+		}
+		if err := decodeBody(w, r, 64<<10, true, &body, `{"why": "..."} and nothing else`); err != nil {
+			s.Error(w, r, err)
+			return
+		}
 		// the owner never changes, so a check before the service acts holds when it does
 		cur, err := s.Store.GetAlert(ctx, id)
 		if err != nil {
@@ -412,13 +420,6 @@ func (s *Server) decide(action string) http.HandlerFunc {
 			return
 		}
 		if err := auth.RequireOwner(ctx, auth.Approver, cur.Organisation, fmt.Sprintf("alert %d", id)); err != nil {
-			s.Error(w, r, err)
-			return
-		}
-		var body struct {
-			Why string `json:"why"`
-		}
-		if err := decodeBody(w, r, 64<<10, true, &body, `{"why": "..."} and nothing else`); err != nil {
 			s.Error(w, r, err)
 			return
 		}
