@@ -852,7 +852,7 @@ func api(c *checker, ids map[string]int64) {
 			Rule string `json:"rule"`
 		} `json:"value"`
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for len(list.Value) < 2 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 		list.Value = nil
