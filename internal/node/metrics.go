@@ -21,6 +21,7 @@ type metrics struct {
 	rejected   *prometheus.CounterVec
 	httpDur    *prometheus.HistogramVec
 	busLatency *prometheus.HistogramVec
+	limited    *prometheus.CounterVec
 }
 
 // newMetrics registers the node's metrics in reg: one registry per node, never the global
@@ -37,7 +38,9 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	m.busLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rabta_bus_latency_seconds",
 		Help:    "From the store's commit of a batch to its publication on the bus (stage=published) or its handling by a consumer (stage=<consumer>).",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"stage"})
-	m.reg.MustRegister(m.ingested, m.rejected, m.httpDur, m.busLatency)
+	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rabta_limited_total",
+		Help: "Requests and MQTT/NATS connections refused over a limit: limit=auth (failed authentications from one source) or write (writes by one key)."}, []string{"limit"})
+	m.reg.MustRegister(m.ingested, m.rejected, m.httpDur, m.busLatency, m.limited)
 	return m
 }
 
