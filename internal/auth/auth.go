@@ -193,19 +193,23 @@ func (a *Authenticator) Authenticate(ctx context.Context, key string) (*Principa
 		return nil, apperr.E(apperr.Unauthorized, "missing API key")
 	}
 	remote := remoteFrom(ctx)
+	done := func(bool) bool { return false }
 	if remote != "" {
-		if d := a.Limit.failWait(Source(remote)); d > 0 {
+		var d time.Duration
+		if d, done = a.Limit.admit(Source(remote)); d > 0 {
 			return nil, a.Limit.failRefusal(d)
 		}
 	}
 	k, err := a.Store.KeyByHash(ctx, Hash(key))
 	if err != nil {
 		if apperr.KindOf(err) == apperr.NotFound {
-			a.failed(ctx, key, remote)
+			a.failed(ctx, key, remote, done(true))
 			return nil, apperr.E(apperr.Unauthorized, "invalid or revoked API key")
 		}
+		done(false)
 		return nil, err
 	}
+	done(false)
 	return &Principal{KeyID: k.ID, Organisation: k.Organisation, Role: k.Role}, nil
 }
 

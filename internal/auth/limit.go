@@ -119,18 +119,41 @@ func Source(remote string) string {
 	return a.String()
 }
 
-// failWait returns how long source must wait before it may try a key again (0: at once).
-func (l *Limiter) failWait(source string) time.Duration {
+// admit decides whether source may try a key now. A source that has failed before takes a
+// token at once (so that concurrent tries cannot all pass on one token), which done gives back
+// if the key was right; a source that never failed has no bucket and takes none. A positive
+// wait refuses the try.
+func (l *Limiter) admit(source string) (wait time.Duration, done func(failed bool) (limited bool)) {
 	if l == nil || l.l.FailRate <= 0 {
-		return 0
+		return 0, func(bool) bool { return false }
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.fails.get(source, false, nil) // no bucket for a source that has never failed
 	if b == nil {
-		return 0
+		return 0, func(failed bool) bool {
+			if failed {
+				return l.failed(source)
+			}
+			return false
+		}
 	}
-	return wait(b, l.now(), l.l.FailRate)
+	now := l.now()
+	r := b.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d, nil
+	}
+	return 0, func(failed bool) bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		now := l.now()
+		if !failed {
+			r.CancelAt(now)
+			return false
+		}
+		return b.TokensAt(now) < 1
+	}
 }
 
 // failed records a failed authentication from source, and reports whether the source has just
@@ -145,6 +168,20 @@ func (l *Limiter) failed(source string) (limited bool) {
 	now := l.now()
 	b.AllowN(now, 1)
 	return b.TokensAt(now) < 1
+}
+
+// failWait returns how long source must wait before it may try a key again (0: at once).
+func (l *Limiter) failWait(source string) time.Duration {
+	if l == nil || l.l.FailRate <= 0 {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.fails.get(source, false, nil)
+	if b == nil {
+		return 0
+	}
+	return wait(b, l.now(), l.l.FailRate)
 }
 
 // write takes a token for a write by key id, or returns how long it must wait.
@@ -248,15 +285,14 @@ func remoteFrom(ctx context.Context) string {
 	return s
 }
 
-// failed logs a failed authentication from remote and counts it against its source.
-func (a *Authenticator) failed(ctx context.Context, key, remote string) {
-	if a.Log != nil {
-		a.Log.LogAttrs(ctx, slog.LevelInfo, "auth_failed", slog.String("key_prefix", publicPrefix(key)), slog.String("remote", remote))
-	}
-	if remote == "" {
+// failed logs a failed authentication from remote; limited says the source has just reached
+// its limit.
+func (a *Authenticator) failed(ctx context.Context, key, remote string, limited bool) {
+	if a.Log == nil {
 		return
 	}
-	if a.Limit.failed(Source(remote)) && a.Log != nil {
+	a.Log.LogAttrs(ctx, slog.LevelInfo, "auth_failed", slog.String("key_prefix", publicPrefix(key)), slog.String("remote", remote))
+	if limited {
 		a.Log.LogAttrs(ctx, slog.LevelWarn, "auth_limit_reached", slog.String("source", Source(remote)),
 			slog.Float64("per_second", a.Limit.l.FailRate), slog.Int("burst", a.Limit.l.FailBurst))
 	}
