@@ -129,19 +129,22 @@ func (c *common) load(fs *flag.FlagSet) error {
 		return err
 	}
 	apply := map[string]func(){
-		"data-dir":      func() { c.cfg.DataDir = flagCfg.DataDir },
-		"db":            func() { c.cfg.DB = flagCfg.DB },
-		"http-addr":     func() { c.cfg.HTTPAddr = flagCfg.HTTPAddr },
-		"demo":          func() { c.cfg.Demo = flagCfg.Demo },
-		"demo-speed":    func() { c.cfg.DemoSpeed = flagCfg.DemoSpeed },
-		"public-read":   func() { c.cfg.PublicRead = flagCfg.PublicRead },
-		"node-id":       func() { c.cfg.NodeID = flagCfg.NodeID },
-		"log":           func() { c.cfg.Log = flagCfg.Log },
-		"log-level":     func() { c.cfg.LogLevel = flagCfg.LogLevel },
-		"max-body-size": func() { c.cfg.MaxBodyBytes = flagCfg.MaxBodyBytes },
-		"nats-url":      func() { c.cfg.NATSURL = flagCfg.NATSURL },
-		"nats-addr":     func() { c.cfg.NATSAddr = flagCfg.NATSAddr },
-		"mqtt-addr":     func() { c.cfg.MQTTAddr = flagCfg.MQTTAddr },
+		"data-dir":        func() { c.cfg.DataDir = flagCfg.DataDir },
+		"db":              func() { c.cfg.DB = flagCfg.DB },
+		"http-addr":       func() { c.cfg.HTTPAddr = flagCfg.HTTPAddr },
+		"demo":            func() { c.cfg.Demo = flagCfg.Demo },
+		"demo-speed":      func() { c.cfg.DemoSpeed = flagCfg.DemoSpeed },
+		"public-read":     func() { c.cfg.PublicRead = flagCfg.PublicRead },
+		"node-id":         func() { c.cfg.NodeID = flagCfg.NodeID },
+		"log":             func() { c.cfg.Log = flagCfg.Log },
+		"log-level":       func() { c.cfg.LogLevel = flagCfg.LogLevel },
+		"max-body-size":   func() { c.cfg.MaxBodyBytes = flagCfg.MaxBodyBytes },
+		"nats-url":        func() { c.cfg.NATSURL = flagCfg.NATSURL },
+		"nats-addr":       func() { c.cfg.NATSAddr = flagCfg.NATSAddr },
+		"mqtt-addr":       func() { c.cfg.MQTTAddr = flagCfg.MQTTAddr },
+		"auth-fail-rate":  func() { c.cfg.AuthFailRate = flagCfg.AuthFailRate },
+		"write-rate":      func() { c.cfg.WriteRate = flagCfg.WriteRate },
+		"trusted-proxies": func() { c.cfg.TrustedProxies = flagCfg.TrustedProxies },
 	}
 	for name := range set {
 		if f, ok := apply[name]; ok {
