@@ -134,6 +134,7 @@ func (c *common) load(fs *flag.FlagSet) error {
 		"http-addr":       func() { c.cfg.HTTPAddr = flagCfg.HTTPAddr },
 		"demo":            func() { c.cfg.Demo = flagCfg.Demo },
 		"demo-speed":      func() { c.cfg.DemoSpeed = flagCfg.DemoSpeed },
+		"public-alerts":   func() { c.cfg.PublicAlerts = flagCfg.PublicAlerts },
 		"public-read":     func() { c.cfg.PublicRead = flagCfg.PublicRead },
 		"node-id":         func() { c.cfg.NodeID = flagCfg.NodeID },
 		"log":             func() { c.cfg.Log = flagCfg.Log },

@@ -70,9 +70,13 @@ type Config struct {
 	// PublicURL is the URL clients use to reach this node (for @iot.selfLink); empty means
 	// derive it from each request's Host.
 	PublicURL string `yaml:"public_url"`
-	// PublicRead lets anonymous clients read SensorThings data, the CAP feed and issued alert
-	// documents, and /metrics; writes always need a key. Off, all of them need a viewer key.
+	// PublicRead lets anonymous clients read SensorThings data and /metrics; writes always need
+	// a key. Off, reads need a viewer key.
 	PublicRead bool `yaml:"public_read"`
+	// PublicAlerts lets anonymous clients read the CAP feed and issued CAP messages, whatever
+	// PublicRead says (default true: they are warnings, and the messages sent to people link to
+	// them); false closes them to all but keys (docs/alerts.md).
+	PublicAlerts bool `yaml:"public_alerts"`
 	// TrustedProxies are the addresses or CIDR prefixes of reverse proxies whose
 	// X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Proto are believed; from anyone else
 	// those headers are dropped and links never use the request's Host (default: none).
@@ -193,6 +197,7 @@ func Default() Config {
 		FeedKeep:          24 * time.Hour,
 		MQTTAddr:          "127.0.0.1:1883",
 		PublicRead:        true,
+		PublicAlerts:      true,
 		AuthFailRate:      1,
 		AuthFailBurst:     20,
 		WriteRate:         1000,
@@ -246,12 +251,14 @@ func (c *Config) Env(lookup func(string) (string, bool)) error {
 	str("RABTA_LOG", &c.Log)
 	str("RABTA_LOG_LEVEL", &c.LogLevel)
 	str("RABTA_ADMIN_KEY_FILE", &c.AdminKeyFile)
-	if v, ok := lookup("RABTA_PUBLIC_READ"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("RABTA_PUBLIC_READ: %q is not true or false", v)
+	for name, dst := range map[string]*bool{"RABTA_PUBLIC_READ": &c.PublicRead, "RABTA_PUBLIC_ALERTS": &c.PublicAlerts} {
+		if v, ok := lookup(name); ok {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not true or false", name, v)
+			}
+			*dst = b
 		}
-		c.PublicRead = b
 	}
 	if v, ok := lookup("RABTA_TRUSTED_PROXIES"); ok {
 		c.TrustedProxies = nil

@@ -88,11 +88,14 @@ func TestLimits(t *testing.T) {
 	if err := c.Parse("f.yaml", []byte("auth_fail_rate: 0.5\nauth_fail_burst: 5\nwrite_rate: 10\nwrite_burst: 20\ntrusted_proxies: [10.0.0.0/8, \"::1\"]\nidempotency_window: 1h\n")); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"RABTA_WRITE_RATE": "0", "RABTA_TRUSTED_PROXIES": "192.168.1.1, 172.16.0.0/12", "RABTA_IDEMPOTENCY_WINDOW": "2h"}
+	if !c.PublicAlerts {
+		t.Error("public_alerts is not on by default")
+	}
+	env := map[string]string{"RABTA_PUBLIC_ALERTS": "false", "RABTA_WRITE_RATE": "0", "RABTA_TRUSTED_PROXIES": "192.168.1.1, 172.16.0.0/12", "RABTA_IDEMPOTENCY_WINDOW": "2h"}
 	if err := c.Env(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
 	}
-	if c.AuthFailRate != 0.5 || c.AuthFailBurst != 5 || c.WriteRate != 0 || c.WriteBurst != 20 || c.IdempotencyWindow.Hours() != 2 ||
+	if c.PublicAlerts || c.AuthFailRate != 0.5 || c.AuthFailBurst != 5 || c.WriteRate != 0 || c.WriteBurst != 20 || c.IdempotencyWindow.Hours() != 2 ||
 		strings.Join(c.TrustedProxies, " ") != "192.168.1.1 172.16.0.0/12" {
 		t.Errorf("%+v", c)
 	}
@@ -117,7 +120,7 @@ func TestLimits(t *testing.T) {
 			t.Errorf("%q: %v, want %q", tc.yaml, err, tc.want)
 		}
 	}
-	for _, name := range []string{"RABTA_AUTH_FAIL_RATE", "RABTA_WRITE_RATE", "RABTA_IDEMPOTENCY_WINDOW"} {
+	for _, name := range []string{"RABTA_PUBLIC_ALERTS", "RABTA_AUTH_FAIL_RATE", "RABTA_WRITE_RATE", "RABTA_IDEMPOTENCY_WINDOW"} {
 		c := Default()
 		if err := c.Env(func(k string) (string, bool) { return "lots", k == name }); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=lots: %v", name, err)

@@ -38,11 +38,12 @@ type Server struct {
 	// PublicURL is the base URL for links in the feed; empty means derived from the request
 	// (whose Host the node has made trustworthy: auth.Proxies).
 	PublicURL string
-	// PublicRead lets anonymous clients read the CAP feed and issued CAP messages; without it
-	// they need a viewer key, as SensorThings data does (docs/alerts.md).
-	PublicRead bool
-	FeedTitle  string
-	Author     string
+	// PrivateAlerts closes the CAP feed and issued CAP messages to anonymous clients (a viewer
+	// key is needed). By default they are public whatever the node's public read: they are
+	// warnings, and the messages sent to people link to them (docs/alerts.md).
+	PrivateAlerts bool
+	FeedTitle     string
+	Author        string
 	// FeedKeep is how long a Cancel or an Update, and the message it replaces, stays on the
 	// feed (0: alert.DefaultFeedKeep, 24 h).
 	FeedKeep time.Duration
@@ -89,7 +90,7 @@ func (s *Server) base(r *http.Request) string {
 // cacheControl lets shared caches keep what anyone may read for maxAge seconds; what needs a
 // key only the client's own cache (RFC 9111 §5.2.2.7).
 func (s *Server) cacheControl(maxAge int) string {
-	if s.PublicRead {
+	if !s.PrivateAlerts {
 		return fmt.Sprintf("public, max-age=%d", maxAge)
 	}
 	return fmt.Sprintf("private, max-age=%d", maxAge)
@@ -153,7 +154,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // time, so If-None-Match and If-Modified-Since both answer 304 exactly when the body would
 // be the same.
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
-	if !s.PublicRead {
+	if s.PrivateAlerts {
 		if err := auth.Require(r.Context(), auth.Viewer); err != nil {
 			s.Error(w, r, err)
 			return
@@ -205,7 +206,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 
 // capXML serves one issued CAP message, exactly as signed.
 func (s *Server) capXML(w http.ResponseWriter, r *http.Request) {
-	if !s.PublicRead {
+	if s.PrivateAlerts {
 		if err := auth.Require(r.Context(), auth.Viewer); err != nil {
 			s.Error(w, r, err)
 			return

@@ -174,7 +174,7 @@ func newNodeOn(t *testing.T, st store) *node {
 	runner.Alerts = n.svc
 	log := slog.New(slog.NewJSONHandler(n.log, nil))
 	n.api = &httpapi.Server{Alerts: n.svc, Store: n.alerts, Rules: n.alerts, Runner: runner,
-		Trusted: func() []*x509.Certificate { return []*x509.Certificate{sign.cert} }, FeedTitle: "test", Author: "test", MaxBody: 1 << 20, Log: log, PublicRead: true}
+		Trusted: func() []*x509.Certificate { return []*x509.Certificate{sign.cert} }, FeedTitle: "test", Author: "test", MaxBody: 1 << 20, Log: log}
 	mux := http.NewServeMux()
 	n.api.Register(mux)
 	authn := &auth.Authenticator{Store: ks}

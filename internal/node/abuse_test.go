@@ -2,7 +2,7 @@ package node_test
 
 import (
 	"bytes"
-	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -77,53 +77,44 @@ func send(t *testing.T, n *node.Node, method, path, key, body string, header ...
 	return resp, string(b)
 }
 
-// With public read on, the CAP feed, CAP documents, /metrics and SensorThings answer anonymous
-// clients; with it off each answers 401 without a key and 200 (or the document's own 404) with
-// a viewer's. The feed's Cache-Control lets shared caches keep it only when it is public.
+// Who reads what, by the two settings: SensorThings data and /metrics follow public_read; the
+// CAP feed and CAP documents follow public_alerts (public by default, whatever public_read
+// says: they are warnings, and the messages sent to people link to them). Closed, each answers
+// 401 without a key and 200 (or the document's own 404) with a key; the feed's Cache-Control
+// lets shared caches keep it only when it is public.
 func TestPublicReadSetting(t *testing.T) {
-	for _, public := range []bool{true, false} {
-		t.Run("public_read="+strconv.FormatBool(public), func(t *testing.T) {
-			n := startWith(t, node.Options{PublicRead: public})
-			code, body := do(t, n, "POST", "/api/v1/keys", `{"organisation":"pdma","role":"viewer","name":"v"}`)
-			viewer := ""
-			if code == http.StatusCreated { // the keys API (issue 15, another part); else the admin key reads
-				var k struct {
-					Key string `json:"key"`
-				}
-				json.Unmarshal([]byte(body), &k)
-				viewer = k.Key
-			}
-			if viewer == "" {
-				viewer = adminKey
-			}
-			for _, c := range []struct {
-				path       string
-				anon, keyd int
+	for _, c := range []struct{ read, alerts bool }{{true, true}, {false, true}, {false, false}, {true, false}} {
+		t.Run(fmt.Sprintf("public_read=%v,public_alerts=%v", c.read, c.alerts), func(t *testing.T) {
+			n := startWith(t, node.Options{PublicRead: c.read, PrivateAlerts: !c.alerts})
+			for _, p := range []struct {
+				path   string
+				open   bool // public under these settings
+				status int  // the answer when it may be read
 			}{
-				{"/cap/alerts.atom", 200, 200},
-				{"/cap/alerts/urn:oid:2.49.0.1.586.0.nothing.xml", 404, 404},
-				{"/metrics", 200, 200},
-				{"/v1.1/Things", 200, 200},
+				{"/cap/alerts.atom", c.alerts, 200},
+				{"/cap/alerts/urn:oid:2.49.0.1.586.0.nothing.xml", c.alerts, 404},
+				{"/metrics", c.read, 200},
+				{"/v1.1/Things", c.read, 200},
 			} {
-				want := c.anon
-				if !public {
+				want := p.status
+				if !p.open {
 					want = 401
 				}
-				resp, b := send(t, n, "GET", c.path, "", "")
+				resp, b := send(t, n, "GET", p.path, "", "")
 				if resp.StatusCode != want {
-					t.Errorf("anonymous GET %s: %d %.200s, want %d", c.path, resp.StatusCode, b, want)
+					t.Errorf("anonymous GET %s: %d %.200s, want %d", p.path, resp.StatusCode, b, want)
 				}
 				if want == 401 && resp.Header.Get("WWW-Authenticate") == "" {
-					t.Errorf("anonymous GET %s: 401 without WWW-Authenticate", c.path)
+					t.Errorf("anonymous GET %s: 401 without WWW-Authenticate", p.path)
 				}
-				resp, b = send(t, n, "GET", c.path, viewer, "")
-				if resp.StatusCode != c.keyd {
-					t.Errorf("GET %s with a key: %d %.200s, want %d", c.path, resp.StatusCode, b, c.keyd)
+				resp, b = send(t, n, "GET", p.path, adminKey, "")
+				if resp.StatusCode != p.status {
+					t.Errorf("GET %s with a key: %d %.200s, want %d", p.path, resp.StatusCode, b, p.status)
 				}
-				if c.path == "/cap/alerts.atom" {
+				if p.path == "/cap/alerts.atom" {
 					cc := resp.Header.Get("Cache-Control")
-					if public != strings.HasPrefix(cc, "public") || !public && !strings.HasPrefix(cc, "private") {
-						t.Errorf("feed Cache-Control %q with public_read=%v", cc, public)
+					if c.alerts != strings.HasPrefix(cc, "public") || !c.alerts && !strings.HasPrefix(cc, "private") {
+						t.Errorf("feed Cache-Control %q with public_alerts=%v", cc, c.alerts)
 					}
 				}
 			}

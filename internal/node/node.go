@@ -53,9 +53,11 @@ type Options struct {
 	HTTPAddr string
 	// PublicURL is the URL clients reach the node at (for links); empty derives it per request.
 	PublicURL string
-	// PublicRead lets anonymous clients read SensorThings data, the CAP feed and issued alert
-	// documents, and /metrics; off, they need a viewer key.
-	PublicRead bool
+	// PublicRead lets anonymous clients read SensorThings data and /metrics; off, they need a
+	// viewer key. PrivateAlerts closes the CAP feed and issued CAP messages likewise; by default
+	// they are public whatever PublicRead says (they are warnings, and messages sent to people
+	// link to them).
+	PublicRead, PrivateAlerts bool
 	// TrustedProxies are the reverse proxies whose X-Forwarded-* headers are believed (the
 	// client's address, the host and scheme of links); from anyone else they are dropped and
 	// the request's Host is not used for links (auth.Proxies).
@@ -310,7 +312,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.alerts.Issued = func(*alert.Message) { n.diss.Wake() }
 
 	n.api = &httpapi.Server{Alerts: n.alerts, Store: alerts, Rules: alerts, Runner: n.runner, Dissemination: n.diss, Trusted: func() []*x509.Certificate { return trusted },
-		PublicURL: opts.PublicURL, PublicRead: opts.PublicRead, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
+		PublicURL: opts.PublicURL, PrivateAlerts: opts.PrivateAlerts, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
 		MaxBody: opts.MaxBodyBytes, FeedKeep: opts.FeedKeep, Log: log.With("component", "api")}
 	if n.api.Author == "" {
 		n.api.Author = "Rabta node " + opts.ID
