@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -266,6 +268,20 @@ func TestAbuseLimits(t *testing.T) {
 	}
 	if resp, b := send(t, n, "GET", "/v1.1/Things", adminKey, ""); resp.StatusCode != 429 {
 		t.Errorf("HTTP from the loopback source limited on NATS: %d %s", resp.StatusCode, b)
+	}
+	// and the MQTT port: the right key's CONNECT is refused too
+	if _, err := exec.LookPath("mosquitto_pub"); err != nil {
+		t.Fatal("mosquitto_pub not found: install mosquitto-clients (scripts/test.sh does)")
+	}
+	limitedLines := func() int { return strings.Count(log.String(), "too many failed authentications from this address") }
+	before := limitedLines()
+	host, port, _ := net.SplitHostPort(n.MQTTAddr())
+	out, err := exec.Command("mosquitto_pub", "-h", host, "-p", port, "-u", "x", "-P", adminKey, "-q", "1", "-t", "rabta/abuse/ingest/1", "-m", "1").CombinedOutput()
+	if err == nil {
+		t.Errorf("MQTT accepted a CONNECT from a source over the limit: %s", out)
+	}
+	if limitedLines() <= before || !strings.Contains(log.String(), `"msg":"bus_client_refused"`) {
+		t.Error("the MQTT CONNECT was not refused by the limit (no bus_client_refused line with its reason)")
 	}
 	if got := metric(t, reg, "rabta_limited_total"); got < 3 {
 		t.Errorf("rabta_limited_total %v, want at least 3", got)
