@@ -186,17 +186,26 @@ type SMTP struct {
 // Default returns a configuration that runs a complete node with no file.
 func Default() Config {
 	return Config{
-		NodeID:            "local",
-		DataDir:           "./rabta-data",
-		HTTPAddr:          "127.0.0.1:8080",
-		NATSAddr:          "127.0.0.1:4222",
-		Outbox:            true,
-		FourEyes:          true,
-		MemoryLimit:       150 << 20,
-		AlertExpiry:       24 * time.Hour,
-		FeedKeep:          24 * time.Hour,
-		MQTTAddr:          "127.0.0.1:1883",
-		PublicRead:        true,
+		NodeID:       "local",
+		DataDir:      "./rabta-data",
+		HTTPAddr:     "127.0.0.1:8080",
+		NATSAddr:     "127.0.0.1:4222",
+		Outbox:       true,
+		FourEyes:     true,
+		MemoryLimit:  150 << 20,
+		AlertExpiry:  24 * time.Hour,
+		FeedKeep:     24 * time.Hour,
+		MQTTAddr:     "127.0.0.1:1883",
+		PublicRead:   true,
+		MaxBodyBytes: 32 << 20,
+		MaxTop:       10000,
+		DefaultTop:   100,
+		Log:          "json",
+		LogLevel:     "info",
+		GapSweep:     time.Minute,
+		TimeZone:     "Asia/Karachi",
+
+		// who may read what, and the limits on abuse
 		PublicAlerts:      true,
 		AuthFailRate:      1,
 		AuthFailBurst:     20,
@@ -204,13 +213,6 @@ func Default() Config {
 		WriteBurst:        2000,
 		LimitEntries:      10000,
 		IdempotencyWindow: 24 * time.Hour,
-		MaxBodyBytes:      32 << 20,
-		MaxTop:            10000,
-		DefaultTop:        100,
-		Log:               "json",
-		LogLevel:          "info",
-		GapSweep:          time.Minute,
-		TimeZone:          "Asia/Karachi",
 	}
 }
 

@@ -38,18 +38,19 @@ type Server struct {
 	// PublicURL is the base URL for links in the feed; empty means derived from the request
 	// (whose Host the node has made trustworthy: auth.Proxies).
 	PublicURL string
-	// PrivateAlerts closes the CAP feed and issued CAP messages to anonymous clients (a viewer
-	// key is needed). By default they are public whatever the node's public read: they are
-	// warnings, and the messages sent to people link to them (docs/alerts.md).
-	PrivateAlerts bool
-	FeedTitle     string
-	Author        string
+	FeedTitle string
+	Author    string
 	// FeedKeep is how long a Cancel or an Update, and the message it replaces, stays on the
 	// feed (0: alert.DefaultFeedKeep, 24 h).
 	FeedKeep time.Duration
 	MaxBody  int64
 	Log      *slog.Logger
 	Now      func() time.Time
+
+	// PrivateAlerts closes the CAP feed and issued CAP messages to anonymous clients (a viewer
+	// key is needed). By default they are public whatever the node's public read: they are
+	// warnings, and the messages sent to people link to them (docs/alerts.md).
+	PrivateAlerts bool
 }
 
 // Register adds the routes to mux.
