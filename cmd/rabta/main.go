@@ -166,6 +166,12 @@ func (c *common) load(fs *flag.FlagSet) error {
 		"nats-url":      func() { c.cfg.NATSURL = flagCfg.NATSURL },
 		"nats-addr":     func() { c.cfg.NATSAddr = flagCfg.NATSAddr },
 		"mqtt-addr":     func() { c.cfg.MQTTAddr = flagCfg.MQTTAddr },
+
+		// who may read what, and the limits on abuse
+		"public-alerts":   func() { c.cfg.PublicAlerts = flagCfg.PublicAlerts },
+		"auth-fail-rate":  func() { c.cfg.AuthFailRate = flagCfg.AuthFailRate },
+		"write-rate":      func() { c.cfg.WriteRate = flagCfg.WriteRate },
+		"trusted-proxies": func() { c.cfg.TrustedProxies = flagCfg.TrustedProxies },
 	}
 	for name := range set {
 		if f, ok := apply[name]; ok {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/channel/email"
 	"github.com/rabta/rabta/internal/channel/kannel"
 	"github.com/rabta/rabta/internal/channel/smpp"
@@ -38,6 +39,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&c.cfg.Demo, "demo", false, "seed the demo data set (Punjab rivers, PMD climate, Beijing air) and replay it live")
 	fs.Float64Var(&c.cfg.DemoSpeed, "demo-speed", demo.DefaultSpeed, "demo replay speed: data seconds per second")
 	fs.BoolVar(&c.cfg.PublicRead, "public-read", c.cfg.PublicRead, "let anonymous clients read SensorThings data (env RABTA_PUBLIC_READ)")
+	fs.BoolVar(&c.cfg.PublicAlerts, "public-alerts", c.cfg.PublicAlerts, "let anonymous clients read the CAP feed and issued CAP messages, whatever --public-read says (env RABTA_PUBLIC_ALERTS)")
+	fs.Float64Var(&c.cfg.AuthFailRate, "auth-fail-rate", c.cfg.AuthFailRate, "failed authentications a second allowed per source after auth_fail_burst; 0: no limit (env RABTA_AUTH_FAIL_RATE)")
+	fs.Float64Var(&c.cfg.WriteRate, "write-rate", c.cfg.WriteRate, "writes a second allowed per API key after write_burst; 0: no limit (env RABTA_WRITE_RATE)")
+	fs.Func("trusted-proxies", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-* headers are believed (env RABTA_TRUSTED_PROXIES)", func(v string) error {
+		c.cfg.TrustedProxies = nil
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				c.cfg.TrustedProxies = append(c.cfg.TrustedProxies, f)
+			}
+		}
+		return nil
+	})
 	fs.StringVar(&c.cfg.Log, "log", c.cfg.Log, "log format: json or text (env RABTA_LOG)")
 	fs.StringVar(&c.cfg.LogLevel, "log-level", c.cfg.LogLevel, "debug, info, warn or error")
 	fs.Int64Var(&c.cfg.MaxBodyBytes, "max-body-size", c.cfg.MaxBodyBytes, "largest request body in bytes")
@@ -104,9 +117,15 @@ func options(cfg config.Config) (node.Options, error) {
 			return node.Options{}, fmt.Errorf("names_file %s: %w", cfg.NamesFile, err)
 		}
 	}
+	proxies, err := auth.ParseProxies(strings.Join(cfg.TrustedProxies, ","))
+	if err != nil {
+		return node.Options{}, err
+	}
+	limits := auth.Limits{FailRate: cfg.AuthFailRate, FailBurst: cfg.AuthFailBurst, WriteRate: cfg.WriteRate, WriteBurst: cfg.WriteBurst, Entries: cfg.LimitEntries}
 	return node.Options{
 		ID: cfg.NodeID, DataDir: cfg.DataDir, DB: cfg.DB,
 		HTTPAddr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, PublicRead: cfg.PublicRead,
+		PrivateAlerts: !cfg.PublicAlerts, TrustedProxies: proxies, Limits: &limits, IdempotencyWindow: cfg.IdempotencyWindow,
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultTop: cfg.DefaultTop, MaxTop: cfg.MaxTop,
 		MaxResponseRows: cfg.MaxResponseRows, MaxResponseBytes: cfg.MaxResponseBytes, QueryTimeout: cfg.QueryTimeout,
 		NATSURL: cfg.NATSURL, NATSAddr: cfg.NATSAddr, MQTTAddr: cfg.MQTTAddr, NATSReplicas: cfg.NATSReplicas,

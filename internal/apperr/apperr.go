@@ -20,6 +20,7 @@ const (
 	Forbidden                // credentials valid, role insufficient
 	Unavailable              // try again later (shutting down, overloaded)
 	TooLarge                 // the request body is over the documented limit
+	TooMany                  // over a rate limit: try again after a while (HTTP 429)
 )
 
 func (k Kind) String() string {
@@ -38,6 +39,8 @@ func (k Kind) String() string {
 		return "unavailable"
 	case TooLarge:
 		return "too large"
+	case TooMany:
+		return "too many requests"
 	}
 	return "internal"
 }
@@ -159,6 +162,8 @@ func HTTPStatus(err error) int {
 		return 409
 	case TooLarge:
 		return 413
+	case TooMany:
+		return 429
 	case Unavailable:
 		return 503
 	}

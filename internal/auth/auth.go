@@ -323,30 +323,48 @@ func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 	return context.WithValue(ctx, ctxKey{}, p)
 }
 
-// Authenticator turns a bearer token into a principal.
+// Authenticator turns a bearer token into a principal. Failed authentications are logged
+// (the key's public prefix and the remote address, never the key) and, with Limit, slowed per
+// source (limit.go).
 type Authenticator struct {
 	Store Store
 	Log   *slog.Logger
+	// Limit, when set, limits failed authentications per source and writes per key.
+	Limit *Limiter
 }
 
-// Authenticate returns the principal for a clear key.
+// Authenticate returns the principal for a clear key. A source (WithRemote) over the limit of
+// failed authentications gets a Refusal (apperr.TooMany) before its key is looked up.
 func (a *Authenticator) Authenticate(ctx context.Context, key string) (*Principal, error) {
 	if key == "" {
 		return nil, apperr.E(apperr.Unauthorized, "missing API key")
 	}
+	remote := remoteFrom(ctx)
+	done := func(bool) bool { return false }
+	if remote != "" {
+		var d time.Duration
+		if d, done = a.Limit.admit(Source(remote)); d > 0 {
+			return nil, a.Limit.failRefusal(d)
+		}
+	}
 	k, err := a.Store.KeyByHash(ctx, Hash(key))
 	if err != nil {
 		if apperr.KindOf(err) == apperr.NotFound {
+			a.failed(ctx, key, remote, done(true))
 			return nil, apperr.E(apperr.Unauthorized, "invalid or revoked API key, or one past its expiry")
 		}
+		done(false)
 		return nil, err
 	}
+	done(false)
 	return &Principal{KeyID: k.ID, Organisation: k.Organisation, Role: k.Role}, nil
 }
 
 // Middleware reads "Authorization: Bearer <key>" (or "X-API-Key: <key>"), and puts the
 // principal in the request context. A request without a key goes on anonymous; a request
-// with a bad key is refused at once, so a typo never silently downgrades to anonymous.
+// with a bad key is refused at once, so a typo never silently downgrades to anonymous. Over a
+// limit of Limit (failed authentications from r.RemoteAddr, writes by the key) the answer is
+// 429 with Retry-After (RFC 6585 §4, RFC 9110 §10.2.3) and a message naming the limit.
 func (a *Authenticator) Middleware(onErr func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -363,8 +381,16 @@ func (a *Authenticator) Middleware(onErr func(http.ResponseWriter, *http.Request
 				next.ServeHTTP(w, r)
 				return
 			}
-			p, err := a.Authenticate(r.Context(), key)
+			p, err := a.Authenticate(WithRemote(r.Context(), r.RemoteAddr), key)
+			if err == nil && !safeMethod(r.Method) {
+				if d := a.Limit.write(p.KeyID); d > 0 {
+					err = a.Limit.writeRefusal(d)
+				}
+			}
 			if err != nil {
+				if s, ok := RetryAfter(err); ok {
+					w.Header().Set("Retry-After", strconv.Itoa(s))
+				}
 				onErr(w, r, err)
 				return
 			}

@@ -16,4 +16,14 @@
 // need: anonymous requests get Unauthorized, too weak a role Forbidden. Decisions are recorded
 // under "<organisation>/key-<id>", which is also how four eyes tells an alert's author from its
 // approver. The same Authenticator checks MQTT clients' passwords on the bus.
+//
+// Abuse is slowed and seen (limit.go): every failed authentication is logged with the key's
+// public prefix and the remote address (never the key), and with a Limiter each source (an IP
+// address, an IPv6 /64) may fail a burst and then a rate a second; over it, the source's tries
+// are refused (Refusal, apperr.TooMany, HTTP 429 with Retry-After) before any lookup, over HTTP
+// and on the bus alike (the bus passes the client's address with WithRemote). Writes are
+// limited per key the same way. The limiter remembers a bounded number of sources and keys
+// (least recently seen forgotten first). Proxies (proxy.go), outermost of all, decides what a
+// request's address, Host and scheme are: X-Forwarded-* only from trusted proxies, and never
+// the client's Host for links.
 package auth

@@ -503,7 +503,7 @@ func (a *clientAuth) Check(c server.ClientAuthentication) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	p, err := a.bus.opts.Auth.Authenticate(ctx, key)
+	p, err := a.bus.opts.Auth.Authenticate(auth.WithRemote(ctx, addr(c.RemoteAddress())), key) // failures counted per source
 	if err != nil {
 		a.bus.log.Info("bus_client_refused", "remote", addr(c.RemoteAddress()), "reason", err.Error())
 		return false

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -68,8 +70,31 @@ type Config struct {
 	// PublicURL is the URL clients use to reach this node (for @iot.selfLink); empty means
 	// derive it from each request's Host.
 	PublicURL string `yaml:"public_url"`
-	// PublicRead lets anonymous clients read SensorThings data; writes always need a key.
+	// PublicRead lets anonymous clients read SensorThings data and /metrics; writes always need
+	// a key. Off, reads need a viewer key.
 	PublicRead bool `yaml:"public_read"`
+	// PublicAlerts lets anonymous clients read the CAP feed and issued CAP messages, whatever
+	// PublicRead says (default true: they are warnings, and the messages sent to people link to
+	// them); false closes them to all but keys (docs/alerts.md).
+	PublicAlerts bool `yaml:"public_alerts"`
+	// TrustedProxies are the addresses or CIDR prefixes of reverse proxies whose
+	// X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Proto are believed; from anyone else
+	// those headers are dropped and links never use the request's Host (default: none).
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// AuthFailRate is how many failed authentications a second one source (an IP address, an
+	// IPv6 /64) may make after AuthFailBurst; over it, 429 (default 1 after 20; 0: no limit).
+	AuthFailRate  float64 `yaml:"auth_fail_rate"`
+	AuthFailBurst int     `yaml:"auth_fail_burst"`
+	// WriteRate is how many writes (HTTP POST, PUT, PATCH, DELETE) a second one key may make
+	// after WriteBurst; over it, 429 (default 1000 after 2000; 0: no limit).
+	WriteRate  float64 `yaml:"write_rate"`
+	WriteBurst int     `yaml:"write_burst"`
+	// LimitEntries bounds how many sources, and how many keys, the limits remember (default
+	// 10000; the least recently seen are forgotten first).
+	LimitEntries int `yaml:"limit_entries"`
+	// IdempotencyWindow is how long an Idempotency-Key of an observation POST is remembered
+	// (default 24h).
+	IdempotencyWindow time.Duration `yaml:"idempotency_window"`
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// MaxTop bounds $top; DefaultTop is the page size when $top is not given.
@@ -190,6 +215,15 @@ func Default() Config {
 		LogLevel:         "info",
 		GapSweep:         time.Minute,
 		TimeZone:         "Asia/Karachi",
+
+		// who may read what, and the limits on abuse
+		PublicAlerts:      true,
+		AuthFailRate:      1,
+		AuthFailBurst:     20,
+		WriteRate:         1000,
+		WriteBurst:        2000,
+		LimitEntries:      10000,
+		IdempotencyWindow: 24 * time.Hour,
 	}
 }
 
@@ -230,12 +264,38 @@ func (c *Config) Env(lookup func(string) (string, bool)) error {
 	str("RABTA_LOG", &c.Log)
 	str("RABTA_LOG_LEVEL", &c.LogLevel)
 	str("RABTA_ADMIN_KEY_FILE", &c.AdminKeyFile)
-	if v, ok := lookup("RABTA_PUBLIC_READ"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("RABTA_PUBLIC_READ: %q is not true or false", v)
+	for name, dst := range map[string]*bool{"RABTA_PUBLIC_READ": &c.PublicRead, "RABTA_PUBLIC_ALERTS": &c.PublicAlerts} {
+		if v, ok := lookup(name); ok {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not true or false", name, v)
+			}
+			*dst = b
 		}
-		c.PublicRead = b
+	}
+	if v, ok := lookup("RABTA_TRUSTED_PROXIES"); ok {
+		c.TrustedProxies = nil
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				c.TrustedProxies = append(c.TrustedProxies, f)
+			}
+		}
+	}
+	for name, dst := range map[string]*float64{"RABTA_AUTH_FAIL_RATE": &c.AuthFailRate, "RABTA_WRITE_RATE": &c.WriteRate} {
+		if v, ok := lookup(name); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a number", name, v)
+			}
+			*dst = f
+		}
+	}
+	if v, ok := lookup("RABTA_IDEMPOTENCY_WINDOW"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("RABTA_IDEMPOTENCY_WINDOW: %q is not a duration like 24h", v)
+		}
+		c.IdempotencyWindow = d
 	}
 	if v, ok := lookup("RABTA_NATS_REPLICAS"); ok {
 		n, err := strconv.Atoi(v)
@@ -334,6 +394,23 @@ func (c *Config) Validate() error {
 	if c.FeedKeep < time.Minute {
 		errs = append(errs, fmt.Errorf("feed_keep %s: at least 1m", c.FeedKeep))
 	}
+	for _, p := range c.TrustedProxies {
+		if !validProxy(p) {
+			errs = append(errs, fmt.Errorf("trusted_proxies %q: want an IP address or a CIDR prefix like 10.0.0.0/8", p))
+		}
+	}
+	if c.AuthFailRate < 0 || c.WriteRate < 0 || math.IsNaN(c.AuthFailRate) || math.IsNaN(c.WriteRate) || math.IsInf(c.AuthFailRate, 0) || math.IsInf(c.WriteRate, 0) {
+		errs = append(errs, fmt.Errorf("auth_fail_rate %g and write_rate %g: per second, 0 (no limit) or more", c.AuthFailRate, c.WriteRate))
+	}
+	if c.AuthFailBurst < 1 || c.WriteBurst < 1 {
+		errs = append(errs, fmt.Errorf("auth_fail_burst %d and write_burst %d: at least 1", c.AuthFailBurst, c.WriteBurst))
+	}
+	if c.LimitEntries < 100 || c.LimitEntries > 10_000_000 {
+		errs = append(errs, fmt.Errorf("limit_entries %d: 100 to 10000000", c.LimitEntries))
+	}
+	if c.IdempotencyWindow < time.Minute || c.IdempotencyWindow > 30*24*time.Hour {
+		errs = append(errs, fmt.Errorf("idempotency_window %s: 1m to 720h", c.IdempotencyWindow))
+	}
 	if c.GapSweep <= 0 {
 		errs = append(errs, fmt.Errorf("gap_sweep %s: must be positive", c.GapSweep))
 	}
@@ -367,6 +444,15 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("dissemination: workers (0–256), lease, max_attempts and rates must not be negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// validProxy reports whether s is an IP address or a CIDR prefix.
+func validProxy(s string) bool {
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddr(s)
+	return err == nil
 }
 
 // redactURL hides a password in a URL, for messages.

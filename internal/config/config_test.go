@@ -80,3 +80,53 @@ func FuzzParse(f *testing.F) {
 		_ = c.Validate() // must not panic
 	})
 }
+
+// TestLimits: the abuse limits and trusted proxies from the file and the environment, and each
+// bad value refused with the setting's name.
+func TestLimits(t *testing.T) {
+	c := Default()
+	if c.AuthFailRate != 1 || c.AuthFailBurst != 20 || c.WriteRate != 1000 || c.WriteBurst != 2000 || c.LimitEntries != 10000 || c.IdempotencyWindow.Hours() != 24 || len(c.TrustedProxies) != 0 {
+		t.Errorf("defaults: %+v", c)
+	}
+	if err := c.Parse("f.yaml", []byte("auth_fail_rate: 0.5\nauth_fail_burst: 5\nwrite_rate: 10\nwrite_burst: 20\ntrusted_proxies: [10.0.0.0/8, \"::1\"]\nidempotency_window: 1h\n")); err != nil {
+		t.Fatal(err)
+	}
+	if !c.PublicAlerts {
+		t.Error("public_alerts is not on by default")
+	}
+	env := map[string]string{"RABTA_PUBLIC_ALERTS": "false", "RABTA_WRITE_RATE": "0", "RABTA_TRUSTED_PROXIES": "192.168.1.1, 172.16.0.0/12", "RABTA_IDEMPOTENCY_WINDOW": "2h"}
+	if err := c.Env(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if c.PublicAlerts || c.AuthFailRate != 0.5 || c.AuthFailBurst != 5 || c.WriteRate != 0 || c.WriteBurst != 20 || c.IdempotencyWindow.Hours() != 2 ||
+		strings.Join(c.TrustedProxies, " ") != "192.168.1.1 172.16.0.0/12" {
+		t.Errorf("%+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"trusted_proxies: [example.com]\n", `trusted_proxies "example.com"`},
+		{"trusted_proxies: [10.0.0.0/33]\n", `trusted_proxies "10.0.0.0/33"`},
+		{"auth_fail_rate: -1\n", "auth_fail_rate -1"},
+		{"write_rate: .nan\n", "write_rate NaN"},
+		{"write_burst: 0\n", "write_burst 0: at least 1"},
+		{"limit_entries: 5\n", "limit_entries 5"},
+		{"idempotency_window: 1s\n", "idempotency_window 1s"},
+	} {
+		c := Default()
+		err := c.Parse("f.yaml", []byte(tc.yaml))
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+	for _, name := range []string{"RABTA_PUBLIC_ALERTS", "RABTA_AUTH_FAIL_RATE", "RABTA_WRITE_RATE", "RABTA_IDEMPOTENCY_WINDOW"} {
+		c := Default()
+		if err := c.Env(func(k string) (string, bool) { return "lots", k == name }); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=lots: %v", name, err)
+		}
+	}
+}

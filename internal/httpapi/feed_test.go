@@ -190,3 +190,42 @@ func TestDegenerateAreas(t *testing.T) {
 		t.Errorf("verify: %d %s", resp.StatusCode, b)
 	}
 }
+
+// With PrivateAlerts (public_alerts: false), the CAP feed and an issued CAP message are for
+// keys only: anonymous clients get 401 naming what is needed (and not whether the message
+// exists), a viewer the feed and the message, with Cache-Control private so that no shared
+// cache hands them on. Without it (the default, every other test) both are public.
+func TestFeedPrivateAlerts(t *testing.T) {
+	n := newNode(t)
+	n.draft()
+	if resp, b := n.do("POST", "/api/v1/alerts/1/approve", "approver", `{"why":"ok"}`); resp.StatusCode != 200 {
+		t.Fatalf("approve: %d %s", resp.StatusCode, b)
+	}
+	a, err := n.alerts.GetAlert(context.Background(), 1)
+	if err != nil || len(a.Issued) != 1 {
+		t.Fatalf("issued: %+v %v", a, err)
+	}
+	doc := "/cap/alerts/" + a.Issued[0].Identifier + ".xml"
+	for _, public := range []bool{true, false} {
+		n.api.PrivateAlerts = !public
+		for _, path := range []string{"/cap/alerts.atom", doc, "/cap/alerts/nope.xml"} {
+			resp, b := n.do("GET", path, "", "")
+			switch {
+			case !public:
+				n.refused(resp, b, 401, "this needs an API key with role viewer or higher")
+			case path == "/cap/alerts/nope.xml":
+				n.refused(resp, b, 404, `no alert message "nope"`)
+			case resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Cache-Control"), "public"):
+				t.Errorf("public alerts: anonymous GET %s: %d %q", path, resp.StatusCode, resp.Header.Get("Cache-Control"))
+			}
+			if path == "/cap/alerts/nope.xml" {
+				continue
+			}
+			resp, b = n.do("GET", path, "viewer", "")
+			cc := resp.Header.Get("Cache-Control")
+			if resp.StatusCode != 200 || !strings.Contains(b, "Low flood at Khanki") || public != strings.HasPrefix(cc, "public") || !public && !strings.HasPrefix(cc, "private") {
+				t.Errorf("public alerts %v: a viewer's GET %s: %d %q %.200s", public, path, resp.StatusCode, cc, b)
+			}
+		}
+	}
+}

@@ -41,7 +41,8 @@ type Server struct {
 	Keys         auth.Store
 	OnKeyRevoked func(id int64)
 	Trusted      func() []*x509.Certificate // certificates CAP signatures are verified against
-	// PublicURL is the base URL for links in the feed; empty means derived from the request.
+	// PublicURL is the base URL for links in the feed; empty means derived from the request
+	// (whose Host the node has made trustworthy: auth.Proxies).
 	PublicURL string
 	FeedTitle string
 	Author    string
@@ -51,6 +52,11 @@ type Server struct {
 	MaxBody  int64
 	Log      *slog.Logger
 	Now      func() time.Time
+
+	// PrivateAlerts closes the CAP feed and issued CAP messages to anonymous clients (a viewer
+	// key is needed). By default they are public whatever the node's public read: they are
+	// warnings, and the messages sent to people link to them (docs/alerts.md).
+	PrivateAlerts bool
 }
 
 // Register adds the routes to mux.
@@ -90,6 +96,15 @@ func (s *Server) base(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host
+}
+
+// cacheControl lets shared caches keep what anyone may read for maxAge seconds; what needs a
+// key only the client's own cache (RFC 9111 §5.2.2.7).
+func (s *Server) cacheControl(maxAge int) string {
+	if !s.PrivateAlerts {
+		return fmt.Sprintf("public, max-age=%d", maxAge)
+	}
+	return fmt.Sprintf("private, max-age=%d", maxAge)
 }
 
 // Error writes err as JSON with the status of its kind and the message given where the kind
@@ -161,6 +176,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // time, so If-None-Match and If-Modified-Since both answer 304 exactly when the body would
 // be the same.
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
+	if s.PrivateAlerts {
+		if err := auth.Require(r.Context(), auth.Viewer); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+	}
 	msgs, updated, err := s.Store.Feed(r.Context(), s.now(), s.FeedKeep)
 	if err != nil {
 		s.Error(w, r, err)
@@ -175,7 +196,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	}
 	etag := `"` + hex.EncodeToString(h.Sum(nil))[:32] + `"`
 	w.Header().Set("ETag", etag)
-	w.Header().Set("Cache-Control", "public, max-age=30")
+	w.Header().Set("Cache-Control", s.cacheControl(30))
 	w.Header().Set("Last-Modified", updated.UTC().Format(http.TimeFormat))
 	if match := r.Header.Get("If-None-Match"); match != "" {
 		if strings.Contains(match, etag) {
@@ -207,6 +228,12 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 
 // capXML serves one issued CAP message, exactly as signed.
 func (s *Server) capXML(w http.ResponseWriter, r *http.Request) {
+	if s.PrivateAlerts {
+		if err := auth.Require(r.Context(), auth.Viewer); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+	}
 	id, ok := strings.CutSuffix(r.PathValue("file"), ".xml")
 	if !ok {
 		s.Error(w, r, apperr.E(apperr.NotFound, "CAP messages are at /cap/alerts/<identifier>.xml"))
@@ -226,7 +253,11 @@ func (s *Server) capXML(w http.ResponseWriter, r *http.Request) {
 	sum := sha256.Sum256(m.XML)
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	w.Header().Set("ETag", etag)
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	if m.Operational { // for keys only: no shared cache may keep it
+		w.Header().Set("Cache-Control", "private, max-age=300")
+	} else {
+		w.Header().Set("Cache-Control", s.cacheControl(300))
+	}
 	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return

@@ -16,8 +16,9 @@ import (
 )
 
 // routes is the node's HTTP surface: health and readiness, metrics, the profiler for admins,
-// the SensorThings API, quality control and Rabta's own API, behind authentication, panic
-// recovery and request metrics.
+// the SensorThings API, quality control and Rabta's own API, behind authentication (with its
+// limits), panic recovery and request metrics, all after auth.Proxies has made the request's
+// address, Host and scheme trustworthy. /metrics follows the public-read setting.
 func (n *Node) routes(authn *auth.Authenticator) http.Handler {
 	st := n.sta
 	mux := http.NewServeMux()
@@ -26,7 +27,11 @@ func (n *Node) routes(authn *auth.Authenticator) http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", n.ready)
-	mux.Handle("GET /metrics", n.metrics.handler())
+	metrics := n.metrics.handler()
+	if !n.opts.PublicRead {
+		metrics = readers(st, metrics)
+	}
+	mux.Handle("GET /metrics", metrics)
 	mux.Handle("/debug/pprof/", adminOnly(st, http.HandlerFunc(pprof.Index)))
 	mux.Handle("/debug/pprof/profile", adminOnly(st, http.HandlerFunc(pprof.Profile)))
 	mux.Handle("/debug/pprof/heap", adminOnly(st, pprof.Handler("heap")))
@@ -47,7 +52,7 @@ func (n *Node) routes(authn *auth.Authenticator) http.Handler {
 		}
 		st.Error(w, r, apperr.E(apperr.NotFound, "no resource at %s; the SensorThings API is at /%s/", r.URL.Path, sensorthings.Version))
 	})
-	return auth.RequestID(n.metrics.instrument(authn.Middleware(st.Error)(recoverer(st, mux))))
+	return auth.Proxies(n.opts.TrustedProxies)(auth.RequestID(n.metrics.instrument(authn.Middleware(st.Error)(recoverer(st, mux)))))
 }
 
 // ready answers 200 when the store and the bus answer.
@@ -70,6 +75,17 @@ func (n *Node) ready(w http.ResponseWriter, r *http.Request) {
 func adminOnly(st *sensorthings.Server, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := auth.Require(r.Context(), auth.Admin); err != nil {
+			st.Error(w, r, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// readers lets only keys with role viewer or higher through (/metrics when public read is off).
+func readers(st *sensorthings.Server, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := auth.Require(r.Context(), auth.Viewer); err != nil {
 			st.Error(w, r, err)
 			return
 		}

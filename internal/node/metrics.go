@@ -24,6 +24,7 @@ type metrics struct {
 	busLatency *prometheus.HistogramVec
 	busRefused *prometheus.CounterVec
 	busClosed  *prometheus.CounterVec
+	limited    *prometheus.CounterVec
 }
 
 // newMetrics registers the node's metrics in reg: one registry per node, never the global
@@ -49,7 +50,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		m.busRefused.WithLabelValues(r) // every reason present from the start, at 0
 	}
 	m.busClosed.WithLabelValues(bus.ClosedRevoked)
-	m.reg.MustRegister(m.ingested, m.rejected, m.httpDur, m.busLatency, m.busRefused, m.busClosed)
+
+	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rabta_limited_total",
+		Help: "Requests and MQTT/NATS connections refused over a limit: limit=auth (failed authentications from one source) or write (writes by one key)."}, []string{"limit"})
+	m.reg.MustRegister(m.ingested, m.rejected, m.httpDur, m.busLatency, m.busRefused, m.busClosed, m.limited)
 	return m
 }
 

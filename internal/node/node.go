@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -52,8 +53,20 @@ type Options struct {
 	HTTPAddr string
 	// PublicURL is the URL clients reach the node at (for links); empty derives it per request.
 	PublicURL string
-	// PublicRead lets anonymous clients read SensorThings data.
-	PublicRead bool
+	// PublicRead lets anonymous clients read SensorThings data and /metrics; off, they need a
+	// viewer key. PrivateAlerts closes the CAP feed and issued CAP messages likewise; by default
+	// they are public whatever PublicRead says (they are warnings, and messages sent to people
+	// link to them).
+	PublicRead, PrivateAlerts bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-* headers are believed (the
+	// client's address, the host and scheme of links); from anyone else they are dropped and
+	// the request's Host is not used for links (auth.Proxies).
+	TrustedProxies []netip.Prefix
+	// Limits are the failed-authentication and write limits (nil: auth.DefaultLimits).
+	Limits *auth.Limits
+	// IdempotencyWindow is how long an Idempotency-Key of an observation POST is remembered
+	// (0: 24 h).
+	IdempotencyWindow time.Duration
 	// MaxBodyBytes bounds request bodies (0: 32 MiB); DefaultTop and MaxTop bound pages (0: 100
 	// and 10000).
 	MaxBodyBytes       int64
@@ -223,7 +236,12 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := bootstrapAdmin(ctx, n.stores.Keys, opts.AdminKey, opts.AdminKeyFile, opts.Console, log); err != nil {
 		return nil, err
 	}
-	authn := &auth.Authenticator{Store: n.stores.Keys, Log: log}
+	limits := auth.DefaultLimits()
+	if opts.Limits != nil {
+		limits = *opts.Limits
+	}
+	authn := &auth.Authenticator{Store: n.stores.Keys, Log: log.With("component", "auth"), Limit: auth.NewLimiter(limits, opts.Now)}
+	authn.Limit.OnRefused = func(what string) { n.metrics.limited.WithLabelValues(what).Inc() }
 
 	// the bus, fed by the outbox: each committed batch wakes the relay
 	n.bus, err = bus.Open(ctx, bus.Options{Node: opts.ID, DataDir: opts.DataDir, URL: opts.NATSURL,
@@ -251,6 +269,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		PublicURL: opts.PublicURL, PublicRead: opts.PublicRead,
 		MaxBody: opts.MaxBodyBytes, DefaultTop: opts.DefaultTop, MaxTop: opts.MaxTop, MQTTAddr: n.bus.MQTTAddr(),
 		MaxRows: opts.MaxResponseRows, MaxBytes: opts.MaxResponseBytes, Timeout: opts.QueryTimeout,
+		Idempotency: n.stores.Idempotency, IdempotencyWindow: opts.IdempotencyWindow,
 	}
 	n.mqtt = &ingest.MQTT{Ingest: n.ingest, Decode: sensorthings.DecodeIngestMessage, Now: n.now, Log: log.With("component", "mqtt"),
 		Create: func(ctx context.Context, topic string, data []byte) error {
@@ -309,7 +328,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 
 	n.api = &httpapi.Server{Alerts: n.alerts, Store: alerts, Rules: alerts, Runner: n.runner, Dissemination: n.diss, Trusted: func() []*x509.Certificate { return trusted },
 		Keys: n.stores.Keys, OnKeyRevoked: n.DisconnectKey,
-		PublicURL: opts.PublicURL, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
+		PublicURL: opts.PublicURL, PrivateAlerts: opts.PrivateAlerts, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
 		MaxBody: opts.MaxBodyBytes, FeedKeep: opts.FeedKeep, Log: log.With("component", "api")}
 	if n.api.Author == "" {
 		n.api.Author = "Rabta node " + opts.ID

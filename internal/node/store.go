@@ -54,6 +54,8 @@ type Stores struct {
 	Places        *sqlq.Places
 	// Outbox is the store side of the transactional outbox, for the relay.
 	Outbox bus.Outbox
+	// Idempotency keeps the answers of observation POSTs made with an Idempotency-Key.
+	Idempotency ingest.Idempotency
 
 	// configure turns the outbox on or off, names the node in bus payloads and sets what runs
 	// after each committed batch.
@@ -79,7 +81,7 @@ func OpenStores(ctx context.Context, dataDir, dsn string, qc sensing.Checker) (*
 	ents := sqlite.NewEntities(db, qc)
 	return &Stores{
 		Entities: ents, Keys: sqlite.NewAuth(db), Alerts: sqlite.NewAlerts(db), Outbox: storeOutbox{ents},
-		Dissemination: sqlite.NewDissemination(db), Places: sqlite.NewPlaces(db),
+		Dissemination: sqlite.NewDissemination(db), Places: sqlite.NewPlaces(db), Idempotency: sqlq.NewIdempotency(db),
 		configure: func(outbox bool, node string, after func(int)) {
 			ents.Outbox, ents.Node, ents.AfterCommit = outbox, node, after
 		},

@@ -5,6 +5,7 @@ import (
 
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/postgres"
+	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
 // openPostgres opens the PostgreSQL store (one database for the node; several Rabta processes
@@ -17,7 +18,7 @@ func openPostgres(ctx context.Context, dsn string, qc sensing.Checker) (*Stores,
 	ents := postgres.NewEntities(db, qc)
 	return &Stores{
 		Entities: ents, Keys: postgres.NewAuth(db), Alerts: postgres.NewAlerts(db), Outbox: storeOutbox{ents},
-		Dissemination: postgres.NewDissemination(db), Places: postgres.NewPlaces(db),
+		Dissemination: postgres.NewDissemination(db), Places: postgres.NewPlaces(db), Idempotency: sqlq.NewIdempotency(db),
 		configure: func(outbox bool, node string, after func(int)) {
 			ents.Outbox, ents.Node, ents.AfterCommit = outbox, node, after
 		},

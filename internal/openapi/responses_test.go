@@ -246,6 +246,12 @@ func run(t *testing.T, dsn string) {
 		"importSubscribers 413":     true, // the limit is 256 MiB (MaxImportBody): too much to send here
 		"unsubscribe 200":           true, // needs a token from a delivered message
 	}
+	// 409 needs two requests with one Idempotency-Key at once (TestIdempotencyKey in
+	// internal/sensorthings races them); 429 a node with lower limits (TestAbuseLimits in
+	// internal/node)
+	for _, op := range []string{"createObservations", "createObservation", "createDatastreamObservations", "createMultiDatastreamObservations", "createFeatureOfInterestObservations"} {
+		unprovoked[op+" 409"], unprovoked[op+" 429"] = true, true
+	}
 	noError := map[string]bool{"sensorThingsDocument": true, "apiDocument": true, "unsubscribePage": true, "capFeed": true}
 	noSuccess := map[string]bool{
 		"unsubscribe": true, // needs a token from a delivered message (internal/dissemination tests it)
@@ -550,6 +556,23 @@ func sensorThings(c *checker) map[string]int64 {
 	c.must(201, req{role: "operator", method: "POST", path: "/v1.1/CreateObservations",
 		body: fmt.Sprintf(`[{"MultiDatastream":{"@iot.id":%d},"components":["phenomenonTime","result"],"dataArray":[["2025-08-27T12:00:00Z",[5]],["2025-08-27T13:00:00Z",[5,6]]]}]`, ids["MultiDatastreams"])})
 	c.must(400, req{role: "operator", method: "POST", path: "/v1.1/CreateObservations", body: `{"dataArray":1}`, bad: true})
+	// Idempotency-Key: the first answer, the same again, another request with the key
+	idem := fmt.Sprintf(`[{"Datastream":{"@iot.id":%d},"components":["phenomenonTime","result"],"dataArray":[["2025-08-29T12:00:00Z",5]]}]`, ids["Datastreams"])
+	first := c.must(201, req{role: "operator", method: "POST", path: "/v1.1/CreateObservations", body: idem, header: []string{"Idempotency-Key", `"oas-1"`}})
+	if again := c.mustResp(201, req{role: "operator", method: "POST", path: "/v1.1/CreateObservations", body: idem, header: []string{"Idempotency-Key", `"oas-1"`}}); string(again.body) != string(first) || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("Idempotency-Key retry: %s %v, want %s again", again.body, again.header, first)
+	}
+	c.must(422, req{role: "operator", method: "POST", path: "/v1.1/CreateObservations", body: strings.Replace(idem, ",5]", ",6]", 1), header: []string{"Idempotency-Key", "oas-1"}})
+	for i, p := range []struct{ path, body string }{
+		{fmt.Sprintf("/v1.1/Datastreams(%d)/Observations", ids["Datastreams"]), `{"phenomenonTime":"2025-08-29T13:00:0%dZ","result":1}`},
+		{fmt.Sprintf("/v1.1/MultiDatastreams(%d)/Observations", ids["MultiDatastreams"]), `{"phenomenonTime":"2025-08-29T14:00:0%dZ","result":[1]}`},
+		{fmt.Sprintf("/v1.1/FeaturesOfInterest(%d)/Observations", ids["FeaturesOfInterest"]), `{"phenomenonTime":"2025-08-29T15:00:0%dZ","result":1,"Datastream":{"@iot.id":` + fmt.Sprint(ids["Datastreams"]) + `}}`},
+		{"/v1.1/Observations", `{"phenomenonTime":"2025-08-29T16:00:0%dZ","result":1,"Datastream":{"@iot.id":` + fmt.Sprint(ids["Datastreams"]) + `}}`},
+	} {
+		key := []string{"Idempotency-Key", fmt.Sprintf("oas-%d", i+2)}
+		c.must(201, req{role: "operator", method: "POST", path: p.path, body: fmt.Sprintf(p.body, 1), header: key})
+		c.must(422, req{role: "operator", method: "POST", path: p.path, body: fmt.Sprintf(p.body, 2), header: key})
+	}
 	c.must(403, req{role: "viewer", method: "POST", path: "/v1.1/CreateObservations", body: `[]`})
 	c.must(413, req{role: "operator", method: "POST", path: "/v1.1/CreateObservations", body: big, bad: true})
 	c.must(413, req{role: "operator", method: "POST", path: "/v1.1/$batch", body: big, bad: true})

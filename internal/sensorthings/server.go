@@ -17,10 +17,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/odata"
 	"github.com/rabta/rabta/internal/sensing"
 )
@@ -76,6 +78,11 @@ type Server struct {
 	// the service root lists the create-observations-via-mqtt class and its endpoint,
 	// mqtt://<host the client reached us at, or PublicURL's>:<port>.
 	MQTTAddr string
+	// Idempotency, when set, keeps the answers of observation POSTs made with an
+	// Idempotency-Key for IdempotencyWindow (0: DefaultIdempotencyWindow); see idempotency.go.
+	Idempotency       ingest.Idempotency
+	IdempotencyWindow time.Duration
+	idemPurged        atomic.Int64 // Unix seconds of the last purge of expired keys
 }
 
 // MQTTCreateClass is the conformance class of creating Observations by MQTT publish
@@ -99,7 +106,7 @@ var Conformance = []string{
 
 // Handler returns the API's handler, to be mounted at "/v1.1/".
 func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(s.serve)
+	return s.idempotent(http.HandlerFunc(s.serve))
 }
 
 func (s *Server) base(r *http.Request) string {

@@ -316,6 +316,9 @@ func Conformance(t *testing.T, open Open) {
 		})
 	})
 	t.Run("Places", func(t *testing.T) { RunPlaces(t, PlacesOf(open)) })
+	t.Run("Idempotency", func(t *testing.T) {
+		RunIdempotency(t, func(t *testing.T) *sqlq.Idempotency { eng, _ := open(t); return sqlq.NewIdempotency(eng) })
+	})
 	t.Run("ClosedIsUnavailable", func(t *testing.T) {
 		eng, _ := open(t)
 		ents := sqlq.NewEntities(eng, nil)

@@ -1,0 +1,74 @@
+package auth
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// An attacker with many addresses cannot grow the limiter: beyond Entries sources, the least
+// recently seen are forgotten. A source that only ever succeeds has no bucket at all.
+func TestLimiterBounded(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	l := NewLimiter(Limits{FailRate: 1, FailBurst: 2, WriteRate: 1, WriteBurst: 1, Entries: 100}, func() time.Time { return now })
+	for i := range 100_000 {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		l.failed(Source(netip.AddrPortFrom(a, 1234).String()))
+		l.write(int64(i))
+	}
+	if l.fails.len() != 100 || len(l.fails.m) != 100 || l.writes.len() != 100 {
+		t.Errorf("%d sources (%d in the map), %d keys remembered; want 100 each", l.fails.len(), len(l.fails.m), l.writes.len())
+	}
+	// the most recent are kept, with their state
+	last := Source("10.1.134.159:1") // i = 99999
+	if d := l.failWait(last); d != 0 {
+		t.Errorf("after one failure of a burst of 2: wait %v", d)
+	}
+	l.failed(last)
+	if d := l.failWait(last); d != time.Second {
+		t.Errorf("after two failures at 1/s: wait %v, want 1s", d)
+	}
+	now = now.Add(time.Second)
+	if d := l.failWait(last); d != 0 {
+		t.Errorf("a second later: wait %v", d)
+	}
+	if d := l.failWait("192.0.2.1"); d != 0 || l.fails.len() != 100 {
+		t.Error("asking about a source that never failed made a bucket")
+	}
+}
+
+// Sources: an IPv4 address is itself (an IPv4-mapped IPv6 one too); IPv6 addresses share their
+// /64; what does not parse is its own source.
+func TestSource(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.7:4321":           "203.0.113.7",
+		"203.0.113.7":                "203.0.113.7",
+		"[::ffff:203.0.113.7]:80":    "203.0.113.7",
+		"[2001:db8:1:2:3:4:5:6]:443": "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff::1]:443": "2001:db8:1:2::/64",
+		"2001:db8:1:3::1":            "2001:db8:1:3::/64",
+		"pipe":                       "pipe",
+	} {
+		if got := Source(in); got != want {
+			t.Errorf("Source(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Only the public prefix of a key in Rabta's format is ever logged.
+func TestPublicPrefix(t *testing.T) {
+	key, prefix := NewKey()
+	for in, want := range map[string]string{
+		key:                            prefix,
+		"rbt_SECRETXX_abc":             "",
+		"rbt_0123abcd":                 "",
+		"a-custom-bootstrap-key-xx":    "",
+		"rbt_0123abc_x":                "",
+		fmt.Sprintf("rbt_%s_", prefix): prefix,
+	} {
+		if got := publicPrefix(in); got != want {
+			t.Errorf("publicPrefix(%.12q) = %q, want %q", in, got, want)
+		}
+	}
+}

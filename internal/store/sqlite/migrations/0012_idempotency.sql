@@ -1,0 +1,3 @@
+-- Idempotency-Key answers of observation writes, written once in store/sqlq/ddl/idempotency.sql
+-- and spelled for this engine by sqlq.Migrate.
+--include idempotency
