@@ -53,6 +53,8 @@ type Options struct {
 	// Auth authenticates clients of the embedded server by API key (MQTT password, or NATS
 	// token/password); required when either listener is on.
 	Auth Authenticator
+	// Owner, when set, keeps a client's publishes to its organisation's own streams (scope.go).
+	Owner Owner
 	// Key is the API key to present to an external server that authenticates by key (another
 	// Rabta node's embedded server); empty for none.
 	Key string
@@ -469,7 +471,12 @@ func (a *clientAuth) Check(c server.ClientAuthentication) bool {
 		a.bus.log.Info("bus_client_refused", "remote", addr(c.RemoteAddress()), "reason", err.Error())
 		return false
 	}
-	c.RegisterUser(&server.User{Username: fmt.Sprintf("key-%d", p.KeyID), Permissions: a.bus.permissions(p.Role)})
+	perm, err := a.bus.scope(ctx, p, a.bus.permissions(p.Role)) // scope.go: its organisation's streams only
+	if err != nil {
+		a.bus.log.Error("bus_client_scope_failed", "remote", addr(c.RemoteAddress()), "key_id", p.KeyID, "err", err)
+		return false
+	}
+	c.RegisterUser(&server.User{Username: fmt.Sprintf("key-%d", p.KeyID), Permissions: perm})
 	return true
 }
 

@@ -215,7 +215,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 
 	// the bus, fed by the outbox: each committed batch wakes the relay
 	n.bus, err = bus.Open(ctx, bus.Options{Node: opts.ID, DataDir: opts.DataDir, URL: opts.NATSURL,
-		ClientAddr: opts.NATSAddr, MQTTAddr: opts.MQTTAddr, Auth: authn, Replicas: opts.NATSReplicas, Log: log.With("component", "bus")})
+		ClientAddr: opts.NATSAddr, MQTTAddr: opts.MQTTAddr, Auth: authn, Owner: ents, Replicas: opts.NATSReplicas, Log: log.With("component", "bus")})
 	if err != nil {
 		return nil, err
 	}

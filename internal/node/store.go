@@ -30,6 +30,7 @@ type EntityStore interface {
 	CountThings(ctx context.Context) (int64, error)
 	DatastreamLabel(ctx context.Context, id int64) (string, string, error)
 	OutboxBacklog(ctx context.Context) (int64, time.Time, error)
+	bus.Owner // which streams an organisation's MQTT clients may publish to
 }
 
 // AlertStore keeps alerts, rules and the rule engine's state.
