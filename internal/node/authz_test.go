@@ -1,0 +1,691 @@
+package node_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/node"
+)
+
+// The authorisation matrix (issue 15, "organisations are a boundary"): every write a client
+// can make — each SensorThings entity type's POST, PATCH, PUT and DELETE, links by @iot.id and
+// deep inserts, $ref writes, $batch parts, CreateObservations, Rabta's /api/v1 writes, and
+// every MQTT topic a client may publish to — tried by each role (anonymous, viewer, operator,
+// approver, an organisation's admin, the node-wide admin) on what its own organisation owns and
+// on what another organisation owns. Each cell asserts the exact answer: allowed (2xx, and for
+// MQTT the observation stored) or refused (401 anonymous, 403 a too-weak role or another
+// organisation's entity, 404 where ids must not leak), and for a refusal that nothing changed.
+
+const (
+	orgA = "punjab" // the organisation of the keys tried ("own")
+	orgB = "sindh"  // the other organisation ("other")
+)
+
+// matrixRoles are the rows of the matrix: "" is anonymous; "node-admin" the node-wide admin.
+var matrixRoles = []string{"anonymous", "viewer", "operator", "approver", "admin", "node-admin"}
+
+// fx is one station of an organisation, made for one case: a Thing with a Location and
+// HistoricalLocation, a Datastream (Sensor, ObservedProperty) with an Observation at a
+// FeatureOfInterest, and a MultiDatastream over the same Sensor and ObservedProperty with an
+// Observation.
+type fx struct {
+	org                                                 string
+	thing, loc, hl, sensor, op, foi, ds, obs, md, mdObs int64
+}
+
+type authzEnv struct {
+	t    *testing.T
+	n    *node.Node
+	keys map[string]string // "<org>/<role>" → key; "admin/admin" is the node-wide admin's
+	seq  atomic.Int64      // unique values (names, results)
+}
+
+// keyOf returns the key of role in org ("" for anonymous).
+func (e *authzEnv) keyOf(org, role string) string {
+	switch role {
+	case "anonymous":
+		return ""
+	case "node-admin":
+		return adminKey
+	}
+	return e.keys[org+"/"+role]
+}
+
+// orgOfRole is the organisation a role's key belongs to.
+func orgOfRole(role string) string {
+	if role == "node-admin" {
+		return auth.NodeOrganisation
+	}
+	return orgA
+}
+
+func (e *authzEnv) req(key, method, path, body string) (int, string) {
+	e.t.Helper()
+	return e.reqType(key, method, path, "application/json", body)
+}
+
+func (e *authzEnv) reqType(key, method, path, ctype, body string) (int, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, "http://"+e.n.Addr().String()+path, strings.NewReader(body))
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (e *authzEnv) must(key, method, path, body string) map[string]any {
+	e.t.Helper()
+	st, b := e.req(key, method, path, body)
+	if st/100 != 2 {
+		e.t.Fatalf("setup %s %s: %d %s", method, path, st, b)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(b), &v); err != nil {
+		e.t.Fatalf("setup %s %s: %v in %s", method, path, err, b)
+	}
+	return v
+}
+
+func idOf(v any) int64 {
+	m, _ := v.(map[string]any)
+	f, _ := m["@iot.id"].(float64)
+	return int64(f)
+}
+
+func first(v map[string]any, nav string) map[string]any {
+	l, _ := v[nav].([]any)
+	if len(l) == 0 {
+		return nil
+	}
+	m, _ := l[0].(map[string]any)
+	return m
+}
+
+const (
+	measurement = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
+	uom         = `{"name":"cusec","symbol":"[cft_i]/s","definition":"q"}`
+	point       = `{"type":"Point","coordinates":[73.9,32.4]}`
+	sensorBody  = `{"name":"s","description":"s","encodingType":"text/html","metadata":"x"}`
+	opBody      = `{"name":"Discharge","definition":"d","description":"d"}`
+	foiBody     = `{"name":"reach","description":"r","encodingType":"application/geo+json","feature":` + point + `}`
+	locBody     = `{"name":"site","description":"site","encodingType":"application/geo+json","location":` + point + `}`
+)
+
+// fixture makes a station owned by org, with org's admin key (the node-wide admin's for
+// auth.NodeOrganisation): the creates themselves give it its organisation.
+func (e *authzEnv) fixture(org string) fx {
+	e.t.Helper()
+	key := e.keys[org+"/admin"]
+	if org == auth.NodeOrganisation {
+		key = adminKey
+	}
+	th := e.must(key, "POST", "/v1.1/Things", `{"name":"station","description":"gauge","Locations":[`+locBody+`],
+	  "Datastreams":[{"name":"q","description":"discharge","observationType":"`+measurement+`","unitOfMeasurement":`+uom+`,
+	   "Sensor":`+sensorBody+`,"ObservedProperty":`+opBody+`,
+	   "Observations":[{"phenomenonTime":"2026-01-01T00:00:00Z","result":1,"FeatureOfInterest":`+foiBody+`}]}]}`)
+	f := fx{org: org, thing: idOf(th)}
+	v := e.must(key, "GET", fmt.Sprintf("/v1.1/Things(%d)?$expand=Locations,HistoricalLocations,Datastreams($expand=Sensor,ObservedProperty,Observations($expand=FeatureOfInterest))", f.thing), "")
+	f.loc, f.hl = idOf(first(v, "Locations")), idOf(first(v, "HistoricalLocations"))
+	ds := first(v, "Datastreams")
+	f.ds, f.sensor, f.op = idOf(ds), idOf(ds["Sensor"]), idOf(ds["ObservedProperty"])
+	o := first(ds, "Observations")
+	f.obs, f.foi = idOf(o), idOf(o["FeatureOfInterest"])
+	md := e.must(key, "POST", "/v1.1/MultiDatastreams", fmt.Sprintf(`{"name":"md","description":"md",
+	  "observationType":"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_ComplexObservation",
+	  "unitOfMeasurements":[%s],"multiObservationDataTypes":["%s"],
+	  "Thing":{"@iot.id":%d},"Sensor":{"@iot.id":%d},"ObservedProperties":[{"@iot.id":%d}]}`, uom, measurement, f.thing, f.sensor, f.op))
+	f.md = idOf(md)
+	mo := e.must(key, "POST", fmt.Sprintf("/v1.1/MultiDatastreams(%d)/Observations", f.md), fmt.Sprintf(`{"phenomenonTime":"2026-01-01T00:00:00Z","result":[1],"FeatureOfInterest":{"@iot.id":%d}}`, f.foi))
+	f.mdObs = idOf(mo)
+	if f.loc == 0 || f.hl == 0 || f.ds == 0 || f.sensor == 0 || f.op == 0 || f.obs == 0 || f.foi == 0 || f.md == 0 || f.mdObs == 0 {
+		e.t.Fatalf("fixture of %s incomplete: %+v", org, f)
+	}
+	return f
+}
+
+// snapshot is everything of f as the node-wide admin reads it, to hold a refused write to
+// having changed nothing.
+func (e *authzEnv) snapshot(f fx) string {
+	e.t.Helper()
+	st, b := e.req(adminKey, "GET", fmt.Sprintf("/v1.1/Things(%d)?$expand=Locations,HistoricalLocations($expand=Locations),Datastreams($expand=Sensor,ObservedProperty,Observations($expand=FeatureOfInterest)),MultiDatastreams($expand=ObservedProperties,Observations($expand=FeatureOfInterest))", f.thing), "")
+	if st != 200 {
+		return fmt.Sprintf("status %d: %s", st, b)
+	}
+	return b
+}
+
+// write is one cell's action: it returns the answer as a status (for a $batch part or a
+// CreateObservations row, the part's or row's) and the body.
+type write func(e *authzEnv, key string, tgt, mine fx) (int, string)
+
+// stCase is a row of the matrix.
+type stCase struct {
+	name    string
+	minRole auth.Role // the least role allowed
+	// owned: the write changes (or adds to, or links) an entity of tgt, so another
+	// organisation's tgt is refused; false for creates of nothing existing and links to the
+	// shared vocabularies (Sensors, ObservedProperties, FeaturesOfInterest), which any
+	// organisation may make.
+	owned    bool
+	notFound bool // another organisation's entity is answered 404 (ids do not leak)
+	do       write
+}
+
+func path(f string, a ...any) string { return "/v1.1/" + fmt.Sprintf(f, a...) }
+
+// simple is a write of one request.
+func simple(method, p string, body func(tgt, mine fx) string, target func(tgt, mine fx) []any) write {
+	return func(e *authzEnv, key string, tgt, mine fx) (int, string) {
+		b := ""
+		if body != nil {
+			b = body(tgt, mine)
+		}
+		return e.req(key, method, path(p, target(tgt, mine)...), b)
+	}
+}
+
+func lit(s string) func(fx, fx) string { return func(fx, fx) string { return s } }
+func none(fx, fx) []any                { return nil }
+
+// sensorThingsCases are the SensorThings writes.
+func sensorThingsCases() []stCase {
+	tg := func(f func(fx) int64) func(tgt, mine fx) []any {
+		return func(tgt, _ fx) []any { return []any{f(tgt)} }
+	}
+	thing := tg(func(f fx) int64 { return f.thing })
+	ids := map[string]func(fx) int64{
+		"Things": func(f fx) int64 { return f.thing }, "Locations": func(f fx) int64 { return f.loc },
+		"HistoricalLocations": func(f fx) int64 { return f.hl }, "Sensors": func(f fx) int64 { return f.sensor },
+		"ObservedProperties": func(f fx) int64 { return f.op }, "FeaturesOfInterest": func(f fx) int64 { return f.foi },
+		"Datastreams": func(f fx) int64 { return f.ds }, "MultiDatastreams": func(f fx) int64 { return f.md },
+		"Observations": func(f fx) int64 { return f.obs },
+	}
+	patch := map[string]string{
+		"Things": `{"description":"changed"}`, "Locations": `{"description":"changed"}`,
+		"HistoricalLocations": `{"time":"2026-02-01T00:00:00Z"}`, "Sensors": `{"description":"changed"}`,
+		"ObservedProperties": `{"description":"changed"}`, "FeaturesOfInterest": `{"description":"changed"}`,
+		"Datastreams": `{"description":"changed"}`, "MultiDatastreams": `{"description":"changed"}`,
+		"Observations": `{"result":5}`,
+	}
+	put := map[string]string{
+		"Things":              `{"name":"n","description":"replaced"}`,
+		"Locations":           `{"name":"n","description":"replaced","encodingType":"application/geo+json","location":` + point + `}`,
+		"HistoricalLocations": `{"time":"2026-02-02T00:00:00Z"}`,
+		"Sensors":             `{"name":"n","description":"replaced","encodingType":"text/html","metadata":"y"}`,
+		"ObservedProperties":  `{"name":"n","definition":"d2","description":"replaced"}`,
+		"FeaturesOfInterest":  `{"name":"n","description":"replaced","encodingType":"application/geo+json","feature":` + point + `}`,
+		"Datastreams":         `{"name":"n","description":"replaced","observationType":"` + measurement + `","unitOfMeasurement":` + uom + `}`,
+		"MultiDatastreams": `{"name":"n","description":"replaced","observationType":"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_ComplexObservation",
+		  "unitOfMeasurements":[` + uom + `],"multiObservationDataTypes":["` + measurement + `"]}`,
+		"Observations": `{"phenomenonTime":"2026-01-05T00:00:00Z","result":6}`,
+	}
+	var cs []stCase
+	sets := []string{"Things", "Locations", "HistoricalLocations", "Sensors", "ObservedProperties", "FeaturesOfInterest", "Datastreams", "MultiDatastreams", "Observations"}
+	for _, set := range sets {
+		id := tg(ids[set])
+		cs = append(cs,
+			stCase{name: "PATCH " + set, minRole: auth.Operator, owned: true, do: simple("PATCH", set+"(%d)", lit(patch[set]), id)},
+			stCase{name: "PUT " + set, minRole: auth.Operator, owned: true, do: simple("PUT", set+"(%d)", lit(put[set]), id)},
+			stCase{name: "DELETE " + set, minRole: auth.Operator, owned: true, do: simple("DELETE", set+"(%d)", nil, id)},
+		)
+	}
+	body := func(f string, a func(tgt, mine fx) []any) func(tgt, mine fx) string {
+		return func(tgt, mine fx) string { return fmt.Sprintf(f, a(tgt, mine)...) }
+	}
+	t := func(get ...func(fx) int64) func(tgt, mine fx) []any { // ids of tgt
+		return func(tgt, _ fx) []any {
+			var out []any
+			for _, g := range get {
+				out = append(out, g(tgt))
+			}
+			return out
+		}
+	}
+	th, ds, md, loc, sen, op, foi, obs := ids["Things"], ids["Datastreams"], ids["MultiDatastreams"], ids["Locations"], ids["Sensors"], ids["ObservedProperties"], ids["FeaturesOfInterest"], ids["Observations"]
+	mt := func(a, b func(fx) int64) func(tgt, mine fx) []any { // an id of mine, then one of tgt
+		return func(tgt, mine fx) []any { return []any{a(mine), b(tgt)} }
+	}
+	dsBody := `{"name":"q2","description":"d","observationType":"` + measurement + `","unitOfMeasurement":` + uom + `,`
+	cs = append(cs,
+		// creates of nothing existing: any organisation's operator
+		stCase{name: "POST Things", minRole: auth.Operator, do: simple("POST", "Things", lit(`{"name":"n","description":"d"}`), none)},
+		stCase{name: "POST Things deep (Location, Datastream, Observation)", minRole: auth.Operator, do: simple("POST", "Things", lit(`{"name":"n","description":"d","Locations":[`+locBody+`],
+		  "Datastreams":[`+dsBody+`"Sensor":`+sensorBody+`,"ObservedProperty":`+opBody+`,"Observations":[{"phenomenonTime":"2026-01-02T00:00:00Z","result":2}]}]}`), none)},
+		stCase{name: "POST Locations", minRole: auth.Operator, do: simple("POST", "Locations", lit(locBody), none)},
+		stCase{name: "POST Sensors", minRole: auth.Operator, do: simple("POST", "Sensors", lit(sensorBody), none)},
+		stCase{name: "POST ObservedProperties", minRole: auth.Operator, do: simple("POST", "ObservedProperties", lit(opBody), none)},
+		stCase{name: "POST FeaturesOfInterest", minRole: auth.Operator, do: simple("POST", "FeaturesOfInterest", lit(foiBody), none)},
+		// creates that link or add to an existing entity of tgt
+		stCase{name: "POST Datastreams on tgt's Thing", minRole: auth.Operator, owned: true, do: simple("POST", "Datastreams",
+			body(dsBody+`"Thing":{"@iot.id":%d},"Sensor":{"@iot.id":%d},"ObservedProperty":{"@iot.id":%d}}`, tm3(th, sen, op)), none)},
+		stCase{name: "POST Things(tgt)/Datastreams", minRole: auth.Operator, owned: true, do: simple("POST", "Things(%d)/Datastreams",
+			lit(dsBody+`"Sensor":`+sensorBody+`,"ObservedProperty":`+opBody+`}`), thing)},
+		stCase{name: "POST MultiDatastreams on tgt's Thing", minRole: auth.Operator, owned: true, do: simple("POST", "MultiDatastreams",
+			body(`{"name":"m","description":"d","observationType":"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_ComplexObservation",
+			  "unitOfMeasurements":[`+uom+`],"multiObservationDataTypes":["`+measurement+`"],"Thing":{"@iot.id":%d},"Sensor":{"@iot.id":%d},"ObservedProperties":[{"@iot.id":%d}]}`, tm3(th, sen, op)), none)},
+		stCase{name: "POST Observations into tgt's Datastream", minRole: auth.Operator, owned: true, do: simple("POST", "Observations",
+			body(`{"phenomenonTime":"2026-01-02T00:00:00Z","result":2,"Datastream":{"@iot.id":%d}}`, t(ds)), none)},
+		stCase{name: "POST Observations into tgt's Datastream with a new FeatureOfInterest (deep insert)", minRole: auth.Operator, owned: true, do: simple("POST", "Observations",
+			body(`{"phenomenonTime":"2026-01-02T00:00:00Z","result":2,"Datastream":{"@iot.id":%d},"FeatureOfInterest":`+foiBody+`}`, t(ds)), none)},
+		stCase{name: "POST Observations into tgt's MultiDatastream", minRole: auth.Operator, owned: true, do: simple("POST", "Observations",
+			body(`{"phenomenonTime":"2026-01-02T00:00:00Z","result":[2],"MultiDatastream":{"@iot.id":%d}}`, t(md)), none)},
+		stCase{name: "POST Datastreams(tgt)/Observations", minRole: auth.Operator, owned: true, do: simple("POST", "Datastreams(%d)/Observations",
+			lit(`{"phenomenonTime":"2026-01-02T00:00:00Z","result":2}`), t(ds))},
+		stCase{name: "POST MultiDatastreams(tgt)/Observations", minRole: auth.Operator, owned: true, do: simple("POST", "MultiDatastreams(%d)/Observations",
+			lit(`{"phenomenonTime":"2026-01-02T00:00:00Z","result":[2]}`), t(md))},
+		stCase{name: "POST Things(tgt)/Locations", minRole: auth.Operator, owned: true, do: simple("POST", "Things(%d)/Locations", lit(locBody), thing)},
+		stCase{name: "POST Locations linking tgt's Thing", minRole: auth.Operator, owned: true, do: simple("POST", "Locations",
+			body(strings.TrimSuffix(locBody, "}")+`,"Things":[{"@iot.id":%d}]}`, t(th)), none)},
+		stCase{name: "POST Things linking tgt's Location", minRole: auth.Operator, owned: true, do: simple("POST", "Things",
+			body(`{"name":"n","description":"d","Locations":[{"@iot.id":%d}]}`, t(loc)), none)},
+		stCase{name: "POST Things taking tgt's Datastream", minRole: auth.Operator, owned: true, do: simple("POST", "Things",
+			body(`{"name":"n","description":"d","Datastreams":[{"@iot.id":%d}]}`, t(ds)), none)},
+		stCase{name: "POST HistoricalLocations of tgt's Thing", minRole: auth.Operator, owned: true, do: simple("POST", "HistoricalLocations",
+			body(`{"time":"2026-01-03T00:00:00Z","Thing":{"@iot.id":%d},"Locations":[{"@iot.id":%d}]}`, t(th, loc)), none)},
+		// links to the shared vocabularies: allowed across organisations
+		stCase{name: "POST Datastreams with tgt's Sensor and ObservedProperty (shared)", minRole: auth.Operator, do: simple("POST", "Datastreams",
+			body(dsBody+`"Thing":{"@iot.id":%d},"Sensor":{"@iot.id":%d},"ObservedProperty":{"@iot.id":%d}}`,
+				func(tgt, mine fx) []any { return []any{mine.thing, tgt.sensor, tgt.op} }), none)},
+		stCase{name: "POST Observations at tgt's FeatureOfInterest (shared)", minRole: auth.Operator, do: simple("POST", "Observations",
+			body(`{"phenomenonTime":"2026-01-02T00:00:00Z","result":2,"Datastream":{"@iot.id":%d},"FeatureOfInterest":{"@iot.id":%d}}`, mt(ds, foi)), none)},
+		stCase{name: "POST FeaturesOfInterest(tgt)/Observations into own Datastream (shared)", minRole: auth.Operator, do: func(e *authzEnv, key string, tgt, mine fx) (int, string) {
+			return e.req(key, "POST", path("FeaturesOfInterest(%d)/Observations", tgt.foi), fmt.Sprintf(`{"phenomenonTime":"2026-01-02T00:00:00Z","result":2,"Datastream":{"@iot.id":%d}}`, mine.ds))
+		}},
+		// updates that change links
+		stCase{name: "PATCH own Datastream onto tgt's Thing", minRole: auth.Operator, owned: true, do: simple("PATCH", "Datastreams(%d)",
+			body(`{"Thing":{"@iot.id":%d}}`, t(th)), func(_, mine fx) []any { return []any{mine.ds} })},
+		stCase{name: "PATCH own Observation into tgt's Datastream", minRole: auth.Operator, owned: true, do: simple("PATCH", "Observations(%d)",
+			body(`{"Datastream":{"@iot.id":%d}}`, t(ds)), func(_, mine fx) []any { return []any{mine.obs} })},
+		stCase{name: "PATCH own Thing to tgt's Location", minRole: auth.Operator, owned: true, do: simple("PATCH", "Things(%d)",
+			body(`{"Locations":[{"@iot.id":%d}]}`, t(loc)), func(_, mine fx) []any { return []any{mine.thing} })},
+		stCase{name: "PATCH own Datastream to tgt's ObservedProperty (shared)", minRole: auth.Operator, do: simple("PATCH", "Datastreams(%d)",
+			body(`{"ObservedProperty":{"@iot.id":%d}}`, t(op)), func(_, mine fx) []any { return []any{mine.ds} })},
+		// $ref writes
+		stCase{name: "POST Things(tgt)/Locations/$ref own Location", minRole: auth.Operator, owned: true, do: simple("POST", "Things(%d)/Locations/$ref",
+			body(`{"@iot.id":%d}`, func(_, mine fx) []any { return []any{mine.loc} }), thing)},
+		stCase{name: "POST Things(own)/Locations/$ref tgt's Location", minRole: auth.Operator, owned: true, do: simple("POST", "Things(%d)/Locations/$ref",
+			body(`{"@iot.id":%d}`, t(loc)), func(_, mine fx) []any { return []any{mine.thing} })},
+		stCase{name: "DELETE Things(tgt)/Locations(tgt)/$ref", minRole: auth.Operator, owned: true, do: simple("DELETE", "Things(%d)/Locations(%d)/$ref", nil, t(th, loc))},
+		stCase{name: "DELETE Locations(tgt)/Things/$ref?$id=Things(tgt)", minRole: auth.Operator, owned: true, do: func(e *authzEnv, key string, tgt, _ fx) (int, string) {
+			return e.req(key, "DELETE", path("Locations(%d)/Things/$ref?$id=Things(%d)", tgt.loc, tgt.thing), "")
+		}},
+		stCase{name: "PUT Datastreams(tgt)/Sensor/$ref own Sensor", minRole: auth.Operator, owned: true, do: simple("PUT", "Datastreams(%d)/Sensor/$ref",
+			body(`{"@iot.id":%d}`, func(_, mine fx) []any { return []any{mine.sensor} }), t(ds))},
+		stCase{name: "PUT Datastreams(own)/Thing/$ref tgt's Thing", minRole: auth.Operator, owned: true, do: simple("PUT", "Datastreams(%d)/Thing/$ref",
+			body(`{"@iot.id":%d}`, t(th)), func(_, mine fx) []any { return []any{mine.ds} })},
+		stCase{name: "POST Things(own)/Datastreams/$ref tgt's Datastream", minRole: auth.Operator, owned: true, do: simple("POST", "Things(%d)/Datastreams/$ref",
+			body(`{"@iot.id":%d}`, t(ds)), func(_, mine fx) []any { return []any{mine.thing} })},
+		stCase{name: "PUT Observations(tgt)/Datastream/$ref own Datastream", minRole: auth.Operator, owned: true, do: simple("PUT", "Observations(%d)/Datastream/$ref",
+			body(`{"@iot.id":%d}`, func(_, mine fx) []any { return []any{mine.ds} }), t(obs))},
+		stCase{name: "PUT Datastreams(own)/Sensor/$ref tgt's Sensor (shared)", minRole: auth.Operator, do: simple("PUT", "Datastreams(%d)/Sensor/$ref",
+			body(`{"@iot.id":%d}`, t(sen)), func(_, mine fx) []any { return []any{mine.ds} })},
+		stCase{name: "PUT Observations(own)/FeatureOfInterest/$ref tgt's FeatureOfInterest (shared)", minRole: auth.Operator, do: simple("PUT", "Observations(%d)/FeatureOfInterest/$ref",
+			body(`{"@iot.id":%d}`, t(foi)), func(_, mine fx) []any { return []any{mine.obs} })},
+		// $batch parts (JSON and multipart), CreateObservations rows
+		stCase{name: "$batch (JSON) PATCH Things(tgt)", minRole: auth.Operator, owned: true, do: batchJSON(`{"id":"1","method":"patch","url":"Things(%d)","body":{"description":"b"}}`, th)},
+		stCase{name: "$batch (JSON, atomicity group) DELETE Datastreams(tgt)", minRole: auth.Operator, owned: true, do: batchJSON(`{"id":"1","atomicityGroup":"g","method":"delete","url":"Datastreams(%d)"}`, ds)},
+		stCase{name: "$batch (JSON) POST Observations into tgt's Datastream", minRole: auth.Operator, owned: true, do: batchJSON(`{"id":"1","method":"post","url":"Observations","body":{"result":3,"Datastream":{"@iot.id":%d}}}`, ds)},
+		stCase{name: "$batch (multipart change set) DELETE Things(tgt)", minRole: auth.Operator, owned: true, do: batchMultipart("DELETE", "Things(%d)", th)},
+		stCase{name: "$batch (multipart) PATCH Sensors(tgt)", minRole: auth.Operator, owned: true, do: batchMultipart("PATCH", "Sensors(%d)", sen)},
+		stCase{name: "CreateObservations into tgt's Datastream", minRole: auth.Operator, owned: true, do: dataArray("Datastream", ds, "3")},
+		stCase{name: "CreateObservations into tgt's MultiDatastream", minRole: auth.Operator, owned: true, do: dataArray("MultiDatastream", md, "[3]")},
+	)
+	return cs
+}
+
+// tm3 gives three ids of tgt.
+func tm3(a, b, c func(fx) int64) func(tgt, mine fx) []any {
+	return func(tgt, _ fx) []any { return []any{a(tgt), b(tgt), c(tgt)} }
+}
+
+// batchJSON is a JSON $batch of one request (fmt with an id of tgt); its answer is the part's.
+func batchJSON(req string, id func(fx) int64) write {
+	return func(e *authzEnv, key string, tgt, _ fx) (int, string) {
+		st, b := e.req(key, "POST", "/v1.1/$batch", `{"requests":[`+fmt.Sprintf(req, id(tgt))+`]}`)
+		if st != 200 {
+			return st, b
+		}
+		var v struct {
+			Responses []struct {
+				Status int             `json:"status"`
+				Body   json.RawMessage `json:"body"`
+			} `json:"responses"`
+		}
+		if err := json.Unmarshal([]byte(b), &v); err != nil || len(v.Responses) != 1 {
+			return 0, "unreadable batch answer: " + b
+		}
+		return v.Responses[0].Status, string(v.Responses[0].Body)
+	}
+}
+
+var partStatus = regexp.MustCompile(`HTTP/1\.1 (\d{3})`)
+
+// batchMultipart is a multipart $batch holding one change set of one request.
+func batchMultipart(method, url string, id func(fx) int64) write {
+	return func(e *authzEnv, key string, tgt, _ fx) (int, string) {
+		body := "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n--cs\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: 1\r\n\r\n" +
+			method + " " + fmt.Sprintf(url, id(tgt)) + " HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
+		if method == "PATCH" {
+			body += `{"description":"b"}`
+		}
+		body += "\r\n--cs--\r\n--b--\r\n"
+		st, b := e.reqType(key, "POST", "/v1.1/$batch", "multipart/mixed; boundary=b", body)
+		if st != 200 {
+			return st, b
+		}
+		m := partStatus.FindStringSubmatch(b)
+		if m == nil {
+			return 0, "no part status in: " + b
+		}
+		var part int
+		fmt.Sscan(m[1], &part)
+		return part, b
+	}
+}
+
+// dataArray is a CreateObservations request of one row; its answer is the row's: 201 for a
+// link, 403 for an error naming an organisation, 400 for another error.
+func dataArray(nav string, id func(fx) int64, result string) write {
+	return func(e *authzEnv, key string, tgt, _ fx) (int, string) {
+		st, b := e.req(key, "POST", "/v1.1/CreateObservations", fmt.Sprintf(`[{%q:{"@iot.id":%d},"components":["phenomenonTime","result"],"dataArray":[["2026-01-04T00:00:00Z",%s]]}]`, nav, id(tgt), result))
+		if st != 201 {
+			return st, b
+		}
+		var rows []string
+		if err := json.Unmarshal([]byte(b), &rows); err != nil || len(rows) != 1 {
+			return 0, "unreadable answer: " + b
+		}
+		switch {
+		case !strings.HasPrefix(rows[0], "error"):
+			return 201, b
+		case strings.Contains(rows[0], "organisation"):
+			return 403, b
+		}
+		return 400, b
+	}
+}
+
+// expect is the answer a role must get: 0 for allowed (any 2xx), else the exact status.
+func expect(role string, c stCase, other bool) int {
+	switch {
+	case role == "anonymous":
+		return 401
+	case roleOf(role) < c.minRole:
+		return 403
+	case other && c.owned && role != "node-admin":
+		if c.notFound {
+			return 404
+		}
+		return 403
+	}
+	return 0
+}
+
+func roleOf(role string) auth.Role {
+	if role == "node-admin" {
+		return auth.Admin
+	}
+	r, _ := auth.ParseRole(role)
+	return r
+}
+
+// startAuthz starts a node whose key store holds, besides the node-wide admin's, a key of each
+// role in orgA and orgB (made before the node opens the data directory, as `rabta keys create`
+// does).
+func startAuthz(t *testing.T) *authzEnv {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := node.OpenStores(t.Context(), dir, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &authzEnv{t: t, keys: map[string]string{}}
+	for _, org := range []string{orgA, orgB} {
+		for _, role := range []auth.Role{auth.Viewer, auth.Operator, auth.Approver, auth.Admin} {
+			k, _, err := auth.Create(t.Context(), st.Keys, org, role, org+"-"+role.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.keys[org+"/"+role.String()] = k
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.New(t.Context(), node.Options{
+		ID: "authz", DataDir: dir,
+		HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0",
+		AdminKey: adminKey, TickEvery: 200 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	if err := n.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.n = n
+	return e
+}
+
+// TestAuthorizationMatrix runs every SensorThings write and every /api/v1 write of the main
+// table for each role on its own organisation's and on another organisation's entities, and
+// the MQTT topics likewise (TestAuthorizationMatrixMQTT).
+func TestAuthorizationMatrix(t *testing.T) {
+	e := startAuthz(t)
+	cases := sensorThingsCases()
+	var cells, refused, allowed int
+	for _, c := range cases {
+		for _, role := range matrixRoles {
+			for _, other := range []bool{false, true} {
+				side := "own"
+				if other {
+					side = "other"
+				}
+				t.Run(fmt.Sprintf("%s/%s/%s", c.name, role, side), func(t *testing.T) {
+					e.t = t
+					mine := e.fixture(orgOfRole(role))
+					tgt := mine
+					if other {
+						tgt = e.fixture(orgB)
+					} else if c.owned {
+						tgt = e.fixture(orgOfRole(role)) // a station of its own apart from the one it links from
+					}
+					before, beforeMine := e.snapshot(tgt), e.snapshot(mine)
+					st, body := c.do(e, e.keyOf(orgA, role), tgt, mine)
+					want := expect(role, c, other)
+					cells++
+					if want == 0 {
+						allowed++
+						if st/100 != 2 {
+							t.Errorf("%s by %s on %s's: want it allowed, got %d %s", c.name, role, side, st, body)
+						}
+						return
+					}
+					refused++
+					if st != want {
+						t.Errorf("%s by %s on %s's: want %d, got %d %s", c.name, role, side, want, st, body)
+					}
+					if want == 403 && role != "viewer" && !strings.Contains(body, "organisation") {
+						t.Errorf("%s by %s on %s's: the refusal does not name the organisations: %s", c.name, role, side, body)
+					}
+					if after := e.snapshot(tgt); after != before {
+						t.Errorf("%s by %s on %s's: refused, yet the target changed:\nbefore %s\nafter  %s", c.name, role, side, before, after)
+					}
+					if after := e.snapshot(mine); after != beforeMine {
+						t.Errorf("%s by %s on %s's: refused, yet its own station changed", c.name, role, side)
+					}
+				})
+			}
+		}
+	}
+	t.Logf("SensorThings matrix: %d cases × %d roles × own/other = %d cells: %d allowed, %d refused", len(cases), len(matrixRoles), cells, allowed, refused)
+}
+
+// mqttPub publishes msg to topic with QoS 1 as key (mosquitto_pub, as a logger would); err
+// when the connection is refused.
+func mqttPub(addr, key, topic, msg string) error {
+	host, port, _ := net.SplitHostPort(addr)
+	args := []string{"-h", host, "-p", port, "-q", "1", "-t", topic, "-m", msg}
+	if key != "" {
+		args = append(args, "-u", "client", "-P", key)
+	}
+	out, err := exec.Command("mosquitto_pub", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	return nil
+}
+
+// stored counts the Observations with result v (a unique number), as the node-wide admin.
+func (e *authzEnv) stored(v int64) int {
+	e.t.Helper()
+	st, b := e.req(adminKey, "GET", fmt.Sprintf("/v1.1/Observations?$count=true&$top=0&$filter=result%%20eq%%20%d", v), "")
+	if st != 200 {
+		e.t.Fatalf("count: %d %s", st, b)
+	}
+	var c struct {
+		Count int `json:"@iot.count"`
+	}
+	json.Unmarshal([]byte(b), &c)
+	return c.Count
+}
+
+// TestAuthorizationMatrixMQTT publishes to every topic a client may create Observations on,
+// as each role, into its own organisation's streams and another's. Allowed: the observation
+// is stored. Refused: the connection is refused (anonymous) or the message dropped by the
+// bus's permissions, which hold an organisation's keys to its own Datastreams and
+// MultiDatastreams (bus.Owner); the topics that name the Datastream only in the payload are
+// the node-wide admin's. A refused message is shown not stored by a message the node-wide
+// admin publishes after it to the same Datastream: the MQTT stream keeps publish order, so once
+// that one is stored the refused one would have been.
+func TestAuthorizationMatrixMQTT(t *testing.T) {
+	if _, err := exec.LookPath("mosquitto_pub"); err != nil {
+		t.Fatal("mosquitto_pub not found: install Debian's mosquitto-clients (scripts/test.sh does)")
+	}
+	e := startAuthz(t)
+	fixtures := map[string]fx{orgA: e.fixture(orgA), orgB: e.fixture(orgB), auth.NodeOrganisation: e.fixture(auth.NodeOrganisation)}
+	type topicCase struct {
+		name      string
+		adminOnly bool // only the node-wide admin may publish here
+		topic     func(f fx) string
+		msg       func(f fx, v int64) string
+	}
+	obs := func(v int64) string { return fmt.Sprintf(`{"phenomenonTime":"2026-01-06T00:00:00Z","result":%d}`, v) }
+	topics := []topicCase{
+		{"v1.1/Datastreams(id)/Observations", false, func(f fx) string { return fmt.Sprintf("v1.1/Datastreams(%d)/Observations", f.ds) },
+			func(_ fx, v int64) string { return obs(v) }},
+		{"v1.1/MultiDatastreams(id)/Observations", false, func(f fx) string { return fmt.Sprintf("v1.1/MultiDatastreams(%d)/Observations", f.md) },
+			func(_ fx, v int64) string { return fmt.Sprintf(`{"phenomenonTime":"2026-01-06T00:00:00Z","result":[%d]}`, v) }},
+		{"rabta/<node>/ingest/<id>", false, func(f fx) string { return fmt.Sprintf("rabta/authz/ingest/%d", f.ds) },
+			func(_ fx, v int64) string { return fmt.Sprint(v) }},
+		{"v1.1/Datastreams(id)/Observations deep insert", false, func(f fx) string { return fmt.Sprintf("v1.1/Datastreams(%d)/Observations", f.ds) },
+			func(_ fx, v int64) string {
+				return fmt.Sprintf(`{"phenomenonTime":"2026-01-06T00:00:00Z","result":%d,"FeatureOfInterest":%s}`, v, foiBody)
+			}},
+		{"v1.1/Observations", true, func(fx) string { return "v1.1/Observations" },
+			func(f fx, v int64) string {
+				return fmt.Sprintf(`{"phenomenonTime":"2026-01-06T00:00:00Z","result":%d,"Datastream":{"@iot.id":%d}}`, v, f.ds)
+			}},
+		{"v1.1/FeaturesOfInterest(id)/Observations", true, func(f fx) string { return fmt.Sprintf("v1.1/FeaturesOfInterest(%d)/Observations", f.foi) },
+			func(f fx, v int64) string {
+				return fmt.Sprintf(`{"phenomenonTime":"2026-01-06T00:00:00Z","result":%d,"Datastream":{"@iot.id":%d}}`, v, f.ds)
+			}},
+	}
+	type pending struct {
+		name    string
+		v       int64
+		allowed bool
+		ds      int64 // where the sentinel goes
+	}
+	var cells []pending
+	v := int64(1000)
+	for _, tc := range topics {
+		for _, role := range matrixRoles {
+			for _, other := range []bool{false, true} {
+				f := fixtures[orgOfRole(role)]
+				side := "own"
+				if other {
+					f, side = fixtures[orgB], "other"
+				}
+				v++
+				name := fmt.Sprintf("%s/%s/%s", tc.name, role, side)
+				allowed := role == "node-admin" || (role != "anonymous" && roleOf(role) >= auth.Operator && !other && !tc.adminOnly)
+				err := mqttPub(e.n.MQTTAddr(), e.keyOf(orgA, role), tc.topic(f), tc.msg(f, v))
+				if role == "anonymous" {
+					if err == nil {
+						t.Errorf("%s: an anonymous MQTT connection was accepted", name)
+					}
+					continue
+				}
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+					continue
+				}
+				cells = append(cells, pending{name, v, allowed, f.ds})
+			}
+		}
+	}
+	// the sentinels, published after everything else, one per Datastream by the node-wide admin
+	sentinel := map[int64]int64{}
+	for _, c := range cells {
+		if _, ok := sentinel[c.ds]; !ok {
+			v++
+			sentinel[c.ds] = v
+			if err := mqttPub(e.n.MQTTAddr(), adminKey, fmt.Sprintf("v1.1/Datastreams(%d)/Observations", c.ds), obs(v)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, s := range sentinel {
+		for e.stored(s) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("sentinel %d not stored in 30 s", s)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	allowedN, refusedN := 0, 0
+	for _, c := range cells {
+		n := e.stored(c.v)
+		switch {
+		case c.allowed && n != 1:
+			t.Errorf("%s: allowed, but %d observations stored", c.name, n)
+		case !c.allowed && n != 0:
+			t.Errorf("%s: refused, but %d observations stored", c.name, n)
+		}
+		if c.allowed {
+			allowedN++
+		} else {
+			refusedN++
+		}
+	}
+	refusedN += 2 * len(topics) // anonymous: the connection
+	t.Logf("MQTT matrix: %d topics × %d roles × own/other = %d cells: %d allowed, %d refused", len(topics), len(matrixRoles), 2*len(topics)*len(matrixRoles), allowedN, refusedN)
+}
