@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -562,10 +563,18 @@ func mqttPub(addr, key, topic, msg string) error {
 	return nil
 }
 
-// stored counts the Observations with result v (a unique number), as the node-wide admin.
+// at is the unique phenomenon time of MQTT message v (a MultiDatastream's array result cannot
+// be filtered on; a logger's bare number on the ingest topic has the time it arrives).
+func at(v int64) string {
+	return time.Date(2026, 1, 6, 0, 0, 0, 0, time.UTC).Add(time.Duration(v) * time.Second).Format(time.RFC3339)
+}
+
+// stored counts the Observations of message v (result v, or phenomenon time at(v)), as the
+// node-wide admin.
 func (e *authzEnv) stored(v int64) int {
 	e.t.Helper()
-	st, b := e.req(adminKey, "GET", fmt.Sprintf("/v1.1/Observations?$count=true&$top=0&$filter=result%%20eq%%20%d", v), "")
+	f := url.QueryEscape(fmt.Sprintf("result eq %d or phenomenonTime eq %s", v, at(v)))
+	st, b := e.req(adminKey, "GET", "/v1.1/Observations?$count=true&$top=0&$filter="+strings.ReplaceAll(f, "+", "%20"), "")
 	if st != 200 {
 		e.t.Fatalf("count: %d %s", st, b)
 	}
@@ -596,25 +605,25 @@ func TestAuthorizationMatrixMQTT(t *testing.T) {
 		topic     func(f fx) string
 		msg       func(f fx, v int64) string
 	}
-	obs := func(v int64) string { return fmt.Sprintf(`{"phenomenonTime":"2026-01-06T00:00:00Z","result":%d}`, v) }
+	obs := func(v int64) string { return fmt.Sprintf(`{"phenomenonTime":"%s","result":%d}`, at(v), v) }
 	topics := []topicCase{
 		{"v1.1/Datastreams(id)/Observations", false, func(f fx) string { return fmt.Sprintf("v1.1/Datastreams(%d)/Observations", f.ds) },
 			func(_ fx, v int64) string { return obs(v) }},
 		{"v1.1/MultiDatastreams(id)/Observations", false, func(f fx) string { return fmt.Sprintf("v1.1/MultiDatastreams(%d)/Observations", f.md) },
-			func(_ fx, v int64) string { return fmt.Sprintf(`{"phenomenonTime":"2026-01-06T00:00:00Z","result":[%d]}`, v) }},
+			func(_ fx, v int64) string { return fmt.Sprintf(`{"phenomenonTime":"%s","result":[%d]}`, at(v), v) }},
 		{"rabta/<node>/ingest/<id>", false, func(f fx) string { return fmt.Sprintf("rabta/authz/ingest/%d", f.ds) },
 			func(_ fx, v int64) string { return fmt.Sprint(v) }},
 		{"v1.1/Datastreams(id)/Observations deep insert", false, func(f fx) string { return fmt.Sprintf("v1.1/Datastreams(%d)/Observations", f.ds) },
 			func(_ fx, v int64) string {
-				return fmt.Sprintf(`{"phenomenonTime":"2026-01-06T00:00:00Z","result":%d,"FeatureOfInterest":%s}`, v, foiBody)
+				return fmt.Sprintf(`{"phenomenonTime":"%s","result":%d,"FeatureOfInterest":%s}`, at(v), v, foiBody)
 			}},
 		{"v1.1/Observations", true, func(fx) string { return "v1.1/Observations" },
 			func(f fx, v int64) string {
-				return fmt.Sprintf(`{"phenomenonTime":"2026-01-06T00:00:00Z","result":%d,"Datastream":{"@iot.id":%d}}`, v, f.ds)
+				return fmt.Sprintf(`{"phenomenonTime":"%s","result":%d,"Datastream":{"@iot.id":%d}}`, at(v), v, f.ds)
 			}},
 		{"v1.1/FeaturesOfInterest(id)/Observations", true, func(f fx) string { return fmt.Sprintf("v1.1/FeaturesOfInterest(%d)/Observations", f.foi) },
 			func(f fx, v int64) string {
-				return fmt.Sprintf(`{"phenomenonTime":"2026-01-06T00:00:00Z","result":%d,"Datastream":{"@iot.id":%d}}`, v, f.ds)
+				return fmt.Sprintf(`{"phenomenonTime":"%s","result":%d,"Datastream":{"@iot.id":%d}}`, at(v), v, f.ds)
 			}},
 	}
 	type pending struct {
