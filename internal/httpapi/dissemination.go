@@ -91,10 +91,10 @@ func viewSubscriber(sub *dissemination.Subscriber) subscriberView {
 	return v
 }
 
-// org is the organisation a request acts for: the key's, or, for a node-wide admin, any
-// ("" lists every organisation's).
+// orgOf is the organisation a request acts for: the key's, or, for the node-wide admin, any
+// ("" lists every organisation's). An admin of another organisation is an admin within it only.
 func orgOf(p *auth.Principal) string {
-	if p.Role >= auth.Admin {
+	if p.NodeAdmin() {
 		return ""
 	}
 	return p.Organisation

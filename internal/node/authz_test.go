@@ -698,3 +698,123 @@ func TestAuthorizationMatrixMQTT(t *testing.T) {
 	refusedN += 2 * len(topics) // anonymous: the connection
 	t.Logf("MQTT matrix: %d topics × %d roles × own/other = %d cells: %d allowed, %d refused", len(topics), len(matrixRoles), 2*len(topics)*len(matrixRoles), allowedN, refusedN)
 }
+
+// apiCase is a row of the /api/v1 matrix: target makes what the write acts on, owned by org
+// (nil: nothing), and state reads it back for the refusal check.
+type apiCase struct {
+	name     string
+	minRole  auth.Role
+	owned    bool
+	notFound bool // another organisation's is answered 404, so that ids do not leak
+	// allowed, when set, says whether an answer is the allowed one (default: any 2xx)
+	allowed func(st int, body string) bool
+	target  func(e *authzEnv, org string) string
+	do      func(e *authzEnv, key, target string) (int, string)
+	state   func(e *authzEnv, target string) string
+}
+
+var phone atomic.Int64
+
+// subscriber makes a subscriber of org with org's operator key and returns its id.
+func subscriber(e *authzEnv, org string) string {
+	key := e.keys[org+"/operator"]
+	if org == auth.NodeOrganisation {
+		key = adminKey
+	}
+	v := e.must(key, "POST", "/api/v1/subscribers", subscriberBody())
+	return fmt.Sprint(v["id"])
+}
+
+func subscriberBody() string {
+	return fmt.Sprintf(`{"name":"Someone","language":"ur","lat":30.1,"lon":71.4,"radiusKm":5,"contacts":[{"channel":"sms","address":"+9230011%05d"}],"consent":{"source":"form"}}`, phone.Add(1))
+}
+
+func apiCases() []apiCase {
+	getSub := func(e *authzEnv, id string) string {
+		st, b := e.req(adminKey, "GET", "/api/v1/subscribers/"+id, "")
+		return fmt.Sprint(st, b)
+	}
+	return []apiCase{
+		{name: "POST /api/v1/subscribers", minRole: auth.Operator,
+			do: func(e *authzEnv, key, _ string) (int, string) {
+				return e.req(key, "POST", "/api/v1/subscribers", subscriberBody())
+			}},
+		{name: "POST /api/v1/subscribers/import", minRole: auth.Operator,
+			do: func(e *authzEnv, key, _ string) (int, string) {
+				return e.reqType(key, "POST", "/api/v1/subscribers/import", "text/csv",
+					fmt.Sprintf("name,language,lat,lon,radius_km,phone,consent_source\nSomeone,ur,30.1,71.4,5,+9230022%05d,form\n", phone.Add(1)))
+			}},
+		{name: "DELETE /api/v1/subscribers/{id}", minRole: auth.Operator, owned: true, notFound: true, target: subscriber, state: getSub,
+			do: func(e *authzEnv, key, id string) (int, string) {
+				return e.req(key, "DELETE", "/api/v1/subscribers/"+id, `{"reason":"request by the subscriber"}`)
+			}},
+		{name: "GET /api/v1/subscribers/{id} (personal data)", minRole: auth.Operator, owned: true, notFound: true, target: subscriber, state: getSub,
+			do: func(e *authzEnv, key, id string) (int, string) {
+				return e.req(key, "GET", "/api/v1/subscribers/"+id, "")
+			}},
+		{name: "POST /api/v1/impact", minRole: auth.Viewer,
+			do: func(e *authzEnv, key, _ string) (int, string) {
+				return e.req(key, "POST", "/api/v1/impact", `{"desc":"near","circles":[{"center":{"lat":30.1,"lon":71.4},"radiusKm":5}]}`)
+			}},
+		{name: "POST /api/v1/cap/verify (unsigned: answered 400 not verified)", minRole: auth.Viewer,
+			allowed: func(st int, b string) bool { return st == 400 && strings.Contains(b, "not verified") },
+			do: func(e *authzEnv, key, _ string) (int, string) {
+				return e.reqType(key, "POST", "/api/v1/cap/verify", "application/xml", "<alert>")
+			}},
+		{name: "PUT /api/v1/rules (role)", minRole: auth.Admin,
+			do: func(e *authzEnv, key, _ string) (int, string) {
+				return e.reqType(key, "PUT", "/api/v1/rules", "application/yaml", "rules: []\n")
+			}},
+	}
+}
+
+// TestAuthorizationMatrixAPI runs Rabta's own /api/v1 writes (and the read of a subscriber's
+// personal data) for each role on its own organisation's and another organisation's.
+func TestAuthorizationMatrixAPI(t *testing.T) {
+	e := startAuthz(t)
+	cells := 0
+	for _, c := range apiCases() {
+		for _, role := range matrixRoles {
+			for _, other := range []bool{false, true} {
+				side := "own"
+				if other {
+					side = "other"
+				}
+				t.Run(fmt.Sprintf("%s/%s/%s", c.name, role, side), func(t *testing.T) {
+					e.t = t
+					cells++
+					var tgt, before string
+					if c.target != nil {
+						org := orgOfRole(role)
+						if other {
+							org = orgB
+						}
+						tgt = c.target(e, org)
+						before = c.state(e, tgt)
+					}
+					st, body := c.do(e, e.keyOf(orgA, role), tgt)
+					want := expect(role, stCase{minRole: c.minRole, owned: c.owned, notFound: c.notFound}, other)
+					if want == 0 {
+						ok := st/100 == 2
+						if c.allowed != nil {
+							ok = c.allowed(st, body)
+						}
+						if !ok {
+							t.Errorf("want it allowed, got %d %s", st, body)
+						}
+						return
+					}
+					if st != want {
+						t.Errorf("want %d, got %d %s", want, st, body)
+					}
+					if c.state != nil {
+						if after := c.state(e, tgt); after != before {
+							t.Errorf("refused, yet it changed:\nbefore %s\nafter  %s", before, after)
+						}
+					}
+				})
+			}
+		}
+	}
+	t.Logf("/api/v1 matrix: %d cells", cells)
+}
