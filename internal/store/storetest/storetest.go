@@ -99,6 +99,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"IDsNeverReused", testIDsNeverReused},
 		{"DerivedSpans", testDerivedSpans},
 		{"MultiDatastreams", testMultiDatastreams},
+		{"Organisations", testOrganisations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
