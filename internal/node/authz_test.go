@@ -36,13 +36,12 @@ const (
 // matrixRoles are the rows of the matrix: "" is anonymous; "node-admin" the node-wide admin.
 var matrixRoles = []string{"anonymous", "viewer", "operator", "approver", "admin", "node-admin"}
 
-// fx is one station of an organisation, made for one case: a Thing with a Location and
-// HistoricalLocation, a Datastream (Sensor, ObservedProperty) with an Observation at a
-// FeatureOfInterest, and a MultiDatastream over the same Sensor and ObservedProperty with an
-// Observation.
+// fx is one station of an organisation: a Thing with a Location and HistoricalLocation, a
+// Datastream (Sensor, ObservedProperty) with an Observation at a FeatureOfInterest, and a
+// MultiDatastream (with a Sensor and ObservedProperty of its own), made in one deep insert.
 type fx struct {
-	org                                                 string
-	thing, loc, hl, sensor, op, foi, ds, obs, md, mdObs int64
+	org                                          string
+	thing, loc, hl, sensor, op, foi, ds, obs, md int64
 }
 
 type authzEnv struct {
@@ -143,22 +142,17 @@ func (e *authzEnv) fixture(org string) fx {
 	th := e.must(key, "POST", "/v1.1/Things", `{"name":"station","description":"gauge","Locations":[`+locBody+`],
 	  "Datastreams":[{"name":"q","description":"discharge","observationType":"`+measurement+`","unitOfMeasurement":`+uom+`,
 	   "Sensor":`+sensorBody+`,"ObservedProperty":`+opBody+`,
-	   "Observations":[{"phenomenonTime":"2026-01-01T00:00:00Z","result":1,"FeatureOfInterest":`+foiBody+`}]}]}`)
+	   "Observations":[{"phenomenonTime":"2026-01-01T00:00:00Z","result":1,"FeatureOfInterest":`+foiBody+`}]}],
+	  "MultiDatastreams":[{"name":"md","description":"md","observationType":"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_ComplexObservation",
+	   "unitOfMeasurements":[`+uom+`],"multiObservationDataTypes":["`+measurement+`"],"Sensor":`+sensorBody+`,"ObservedProperties":[`+opBody+`]}]}`)
 	f := fx{org: org, thing: idOf(th)}
-	v := e.must(key, "GET", fmt.Sprintf("/v1.1/Things(%d)?$expand=Locations,HistoricalLocations,Datastreams($expand=Sensor,ObservedProperty,Observations($expand=FeatureOfInterest))", f.thing), "")
-	f.loc, f.hl = idOf(first(v, "Locations")), idOf(first(v, "HistoricalLocations"))
+	v := e.must(key, "GET", fmt.Sprintf("/v1.1/Things(%d)?$expand=Locations,HistoricalLocations,MultiDatastreams,Datastreams($expand=Sensor,ObservedProperty,Observations($expand=FeatureOfInterest))", f.thing), "")
+	f.loc, f.hl, f.md = idOf(first(v, "Locations")), idOf(first(v, "HistoricalLocations")), idOf(first(v, "MultiDatastreams"))
 	ds := first(v, "Datastreams")
 	f.ds, f.sensor, f.op = idOf(ds), idOf(ds["Sensor"]), idOf(ds["ObservedProperty"])
 	o := first(ds, "Observations")
 	f.obs, f.foi = idOf(o), idOf(o["FeatureOfInterest"])
-	md := e.must(key, "POST", "/v1.1/MultiDatastreams", fmt.Sprintf(`{"name":"md","description":"md",
-	  "observationType":"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_ComplexObservation",
-	  "unitOfMeasurements":[%s],"multiObservationDataTypes":["%s"],
-	  "Thing":{"@iot.id":%d},"Sensor":{"@iot.id":%d},"ObservedProperties":[{"@iot.id":%d}]}`, uom, measurement, f.thing, f.sensor, f.op))
-	f.md = idOf(md)
-	mo := e.must(key, "POST", fmt.Sprintf("/v1.1/MultiDatastreams(%d)/Observations", f.md), fmt.Sprintf(`{"phenomenonTime":"2026-01-01T00:00:00Z","result":[1],"FeatureOfInterest":{"@iot.id":%d}}`, f.foi))
-	f.mdObs = idOf(mo)
-	if f.loc == 0 || f.hl == 0 || f.ds == 0 || f.sensor == 0 || f.op == 0 || f.obs == 0 || f.foi == 0 || f.md == 0 || f.mdObs == 0 {
+	if f.loc == 0 || f.hl == 0 || f.ds == 0 || f.sensor == 0 || f.op == 0 || f.obs == 0 || f.foi == 0 || f.md == 0 {
 		e.t.Fatalf("fixture of %s incomplete: %+v", org, f)
 	}
 	return f
@@ -173,6 +167,12 @@ func (e *authzEnv) snapshot(f fx) string {
 		return fmt.Sprintf("status %d: %s", st, b)
 	}
 	return b
+}
+
+// sharedFx is a station that refused cells share, with its snapshot when made.
+type sharedFx struct {
+	fx
+	snap string
 }
 
 // write is one cell's action: it returns the answer as a status (for a $batch part or a
@@ -501,6 +501,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 	e := startAuthz(t)
 	cases := sensorThingsCases()
 	var cells, refused, allowed int
+	stations := map[string]*sharedFx{}
+	shared := func(org string) *sharedFx {
+		if stations[org] == nil {
+			f := e.fixture(org)
+			stations[org] = &sharedFx{f, e.snapshot(f)}
+		}
+		return stations[org]
+	}
 	for _, c := range cases {
 		for _, role := range matrixRoles {
 			for _, other := range []bool{false, true} {
@@ -510,36 +518,39 @@ func TestAuthorizationMatrix(t *testing.T) {
 				}
 				t.Run(fmt.Sprintf("%s/%s/%s", c.name, role, side), func(t *testing.T) {
 					e.t = t
-					mine := e.fixture(orgOfRole(role))
-					tgt := mine
-					if other {
-						tgt = e.fixture(orgB)
-					} else if c.owned {
-						tgt = e.fixture(orgOfRole(role)) // a station of its own apart from the one it links from
-					}
-					before, beforeMine := e.snapshot(tgt), e.snapshot(mine)
-					st, body := c.do(e, e.keyOf(orgA, role), tgt, mine)
 					want := expect(role, c, other)
 					cells++
-					if want == 0 {
+					if want == 0 { // it changes things: stations of its own for this cell alone
 						allowed++
-						if st/100 != 2 {
-							t.Errorf("%s by %s on %s's: want it allowed, got %d %s", c.name, role, side, st, body)
+						mine := e.fixture(orgOfRole(role))
+						tgt := mine
+						if other {
+							tgt = e.fixture(orgB)
+						}
+						if st, body := c.do(e, e.keyOf(orgA, role), tgt, mine); st/100 != 2 {
+							t.Errorf("want it allowed, got %d %s", st, body)
 						}
 						return
 					}
+					// refused: the stations every refused cell shares, which must not change
 					refused++
+					mine := shared(orgOfRole(role))
+					tgt := mine
+					if other {
+						tgt = shared(orgB)
+					}
+					st, body := c.do(e, e.keyOf(orgA, role), tgt.fx, mine.fx)
 					if st != want {
-						t.Errorf("%s by %s on %s's: want %d, got %d %s", c.name, role, side, want, st, body)
+						t.Errorf("want %d, got %d %s", want, st, body)
 					}
 					if want == 403 && role != "viewer" && !strings.Contains(body, "organisation") {
-						t.Errorf("%s by %s on %s's: the refusal does not name the organisations: %s", c.name, role, side, body)
+						t.Errorf("the refusal does not name the organisations: %s", body)
 					}
-					if after := e.snapshot(tgt); after != before {
-						t.Errorf("%s by %s on %s's: refused, yet the target changed:\nbefore %s\nafter  %s", c.name, role, side, before, after)
-					}
-					if after := e.snapshot(mine); after != beforeMine {
-						t.Errorf("%s by %s on %s's: refused, yet its own station changed", c.name, role, side)
+					for _, f := range []*sharedFx{mine, tgt} {
+						if after := e.snapshot(f.fx); after != f.snap {
+							t.Errorf("refused, yet %s's station changed:\nbefore %s\nafter  %s", f.org, f.snap, after)
+							delete(stations, f.org) // a fresh one for the next cells, so that one fault shows once
+						}
 					}
 				})
 			}
@@ -772,7 +783,7 @@ func apiCases() []apiCase {
 // personal data) for each role on its own organisation's and another organisation's.
 func TestAuthorizationMatrixAPI(t *testing.T) {
 	e := startAuthz(t)
-	cells := 0
+	cells, allowedN, refusedN := 0, 0, 0
 	for _, c := range apiCases() {
 		for _, role := range matrixRoles {
 			for _, other := range []bool{false, true} {
@@ -795,6 +806,11 @@ func TestAuthorizationMatrixAPI(t *testing.T) {
 					st, body := c.do(e, e.keyOf(orgA, role), tgt)
 					want := expect(role, stCase{minRole: c.minRole, owned: c.owned, notFound: c.notFound}, other)
 					if want == 0 {
+						allowedN++
+					} else {
+						refusedN++
+					}
+					if want == 0 {
 						ok := st/100 == 2
 						if c.allowed != nil {
 							ok = c.allowed(st, body)
@@ -816,7 +832,7 @@ func TestAuthorizationMatrixAPI(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("/api/v1 matrix: %d cells", cells)
+	t.Logf("/api/v1 matrix: %d cases × %d roles × own/other = %d cells: %d allowed, %d refused", len(apiCases()), len(matrixRoles), cells, allowedN, refusedN)
 }
 
 // foureyesMerged switches on the matrix's rows for rules and alerts, which belong to an
