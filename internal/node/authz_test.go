@@ -288,6 +288,11 @@ func sensorThingsCases() []stCase {
 			body(`{"phenomenonTime":"2026-01-02T00:00:00Z","result":2,"Datastream":{"@iot.id":%d}}`, t(ds)), none)},
 		stCase{name: "POST Observations into tgt's Datastream with a new FeatureOfInterest (deep insert)", minRole: auth.Operator, owned: true, do: simple("POST", "Observations",
 			body(`{"phenomenonTime":"2026-01-02T00:00:00Z","result":2,"Datastream":{"@iot.id":%d},"FeatureOfInterest":`+foiBody+`}`, t(ds)), none)},
+		stCase{name: "POST Observations, an inline FeatureOfInterest holding an Observation of tgt's Datastream", minRole: auth.Operator, owned: true, do: simple("POST", "Datastreams(%d)/Observations",
+			func(tgt, _ fx) string {
+				return fmt.Sprintf(`{"phenomenonTime":"2026-01-02T00:00:00Z","result":2,"FeatureOfInterest":{"name":"reach","description":"r","encodingType":"application/geo+json","feature":%s,
+				  "Observations":[{"phenomenonTime":"2026-01-02T00:00:00Z","result":2,"Datastream":{"@iot.id":%d}}]}}`, point, tgt.ds)
+			}, func(_, mine fx) []any { return []any{mine.ds} })},
 		stCase{name: "POST Observations into tgt's MultiDatastream", minRole: auth.Operator, owned: true, do: simple("POST", "Observations",
 			body(`{"phenomenonTime":"2026-01-02T00:00:00Z","result":[2],"MultiDatastream":{"@iot.id":%d}}`, t(md)), none)},
 		stCase{name: "POST Datastreams(tgt)/Observations", minRole: auth.Operator, owned: true, do: simple("POST", "Datastreams(%d)/Observations",
@@ -615,33 +620,43 @@ func TestAuthorizationMatrixMQTT(t *testing.T) {
 		adminOnly bool // only the node-wide admin may publish here
 		topic     func(f fx) string
 		msg       func(f fx, v int64) string
+		// nested: published to the key's own Datastream's topic, the message reaches into f
+		// (the target) inside a deep insert; stored is then 2, and only its own organisation's
+		// keys may (a create on a stream's topic acts for the stream's organisation)
+		nested bool
 	}
 	obs := func(v int64) string { return fmt.Sprintf(`{"phenomenonTime":"%s","result":%d}`, at(v), v) }
 	topics := []topicCase{
 		{"v1.1/Datastreams(id)/Observations", false, func(f fx) string { return fmt.Sprintf("v1.1/Datastreams(%d)/Observations", f.ds) },
-			func(_ fx, v int64) string { return obs(v) }},
+			func(_ fx, v int64) string { return obs(v) }, false},
 		{"v1.1/MultiDatastreams(id)/Observations", false, func(f fx) string { return fmt.Sprintf("v1.1/MultiDatastreams(%d)/Observations", f.md) },
-			func(_ fx, v int64) string { return fmt.Sprintf(`{"phenomenonTime":"%s","result":[%d]}`, at(v), v) }},
+			func(_ fx, v int64) string { return fmt.Sprintf(`{"phenomenonTime":"%s","result":[%d]}`, at(v), v) }, false},
 		{"rabta/<node>/ingest/<id>", false, func(f fx) string { return fmt.Sprintf("rabta/authz/ingest/%d", f.ds) },
-			func(_ fx, v int64) string { return fmt.Sprint(v) }},
+			func(_ fx, v int64) string { return fmt.Sprint(v) }, false},
 		{"v1.1/Datastreams(id)/Observations deep insert", false, func(f fx) string { return fmt.Sprintf("v1.1/Datastreams(%d)/Observations", f.ds) },
 			func(_ fx, v int64) string {
 				return fmt.Sprintf(`{"phenomenonTime":"%s","result":%d,"FeatureOfInterest":%s}`, at(v), v, foiBody)
+			}, false},
+		{name: "v1.1/Datastreams(own)/Observations, an inline FeatureOfInterest holding an Observation of the target's Datastream", nested: true,
+			msg: func(f fx, v int64) string {
+				return fmt.Sprintf(`{"phenomenonTime":"%s","result":%d,"FeatureOfInterest":{"name":"reach","description":"r","encodingType":"application/geo+json","feature":%s,
+				  "Observations":[{"phenomenonTime":"%s","result":%d,"Datastream":{"@iot.id":%d}}]}}`, at(v), v, point, at(v), v, f.ds)
 			}},
 		{"v1.1/Observations", true, func(fx) string { return "v1.1/Observations" },
 			func(f fx, v int64) string {
 				return fmt.Sprintf(`{"phenomenonTime":"%s","result":%d,"Datastream":{"@iot.id":%d}}`, at(v), v, f.ds)
-			}},
+			}, false},
 		{"v1.1/FeaturesOfInterest(id)/Observations", true, func(f fx) string { return fmt.Sprintf("v1.1/FeaturesOfInterest(%d)/Observations", f.foi) },
 			func(f fx, v int64) string {
 				return fmt.Sprintf(`{"phenomenonTime":"%s","result":%d,"Datastream":{"@iot.id":%d}}`, at(v), v, f.ds)
-			}},
+			}, false},
 	}
 	type pending struct {
 		name    string
 		v       int64
 		allowed bool
 		ds      int64 // where the sentinel goes
+		nested  bool  // two observations when allowed
 	}
 	var cells []pending
 	v := int64(1000)
@@ -656,7 +671,15 @@ func TestAuthorizationMatrixMQTT(t *testing.T) {
 				v++
 				name := fmt.Sprintf("%s/%s/%s", tc.name, role, side)
 				allowed := role == "node-admin" || (role != "anonymous" && roleOf(role) >= auth.Operator && !other && !tc.adminOnly)
-				err := mqttPub(e.n.MQTTAddr(), e.keyOf(orgA, role), tc.topic(f), tc.msg(f, v))
+				topic, stream := "", f.ds
+				if tc.nested {
+					own := fixtures[orgOfRole(role)]
+					topic, stream = fmt.Sprintf("v1.1/Datastreams(%d)/Observations", own.ds), own.ds
+					allowed = role != "anonymous" && roleOf(role) >= auth.Operator && !other
+				} else {
+					topic = tc.topic(f)
+				}
+				err := mqttPub(e.n.MQTTAddr(), e.keyOf(orgA, role), topic, tc.msg(f, v))
 				if role == "anonymous" {
 					if err == nil {
 						t.Errorf("%s: an anonymous MQTT connection was accepted", name)
@@ -667,7 +690,7 @@ func TestAuthorizationMatrixMQTT(t *testing.T) {
 					t.Errorf("%s: %v", name, err)
 					continue
 				}
-				cells = append(cells, pending{name, v, allowed, f.ds})
+				cells = append(cells, pending{name, v, allowed, stream, tc.nested})
 			}
 		}
 	}
@@ -695,7 +718,9 @@ func TestAuthorizationMatrixMQTT(t *testing.T) {
 	for _, c := range cells {
 		n := e.stored(c.v)
 		switch {
-		case c.allowed && n != 1:
+		case c.allowed && c.nested && n != 2:
+			t.Errorf("%s: allowed, but %d observations stored, want 2", c.name, n)
+		case c.allowed && !c.nested && n != 1:
 			t.Errorf("%s: allowed, but %d observations stored", c.name, n)
 		case !c.allowed && n != 0:
 			t.Errorf("%s: refused, but %d observations stored", c.name, n)

@@ -236,6 +236,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		Store: ents, Ingest: n.ingest, Log: log.With("component", "sensorthings"),
 		PublicURL: opts.PublicURL, PublicRead: opts.PublicRead,
 		MaxBody: opts.MaxBodyBytes, DefaultTop: opts.DefaultTop, MaxTop: opts.MaxTop, MQTTAddr: n.bus.MQTTAddr(),
+		Owner: ents.Owner,
 	}
 	n.mqtt = &ingest.MQTT{Ingest: n.ingest, Decode: sensorthings.DecodeIngestMessage, Now: n.now, Log: log.With("component", "mqtt"),
 		Create: func(ctx context.Context, topic string, data []byte) error {

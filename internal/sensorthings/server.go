@@ -70,6 +70,10 @@ type Server struct {
 	// the service root lists the create-observations-via-mqtt class and its endpoint,
 	// mqtt://<host the client reached us at, or PublicURL's>:<port>.
 	MQTTAddr string
+	// Owner, when set, returns the organisation owning set(id), a Datastream or MultiDatastream
+	// (sqlq.Entities.Owner): an MQTT create published to its topic acts for that organisation
+	// (MQTTCreate). Without it such a create acts for the node.
+	Owner func(ctx context.Context, set string, id int64) (string, error)
 }
 
 // MQTTCreateClass is the conformance class of creating Observations by MQTT publish

@@ -216,3 +216,13 @@ func (s *Entities) Owned(ctx context.Context, org string) (datastreams, multiDat
 	})
 	return datastreams, multiDatastreams, err
 }
+
+// Owner returns the organisation owning set(id) (NotFound when it does not exist): for the MQTT
+// create path, which acts for the organisation owning the Datastream of its topic.
+func (s *Entities) Owner(ctx context.Context, set string, id int64) (org string, err error) {
+	err = s.eng.Read(ctx, func(tx Tx) error {
+		org, err = ownerOf(ctx, tx, set, id)
+		return err
+	})
+	return org, err
+}
