@@ -48,9 +48,6 @@ func TestAlertLifeCycle(t *testing.T) {
 	}
 	dir := t.TempDir()
 	p := start(t, dir, []string{"RABTA_ADMIN_KEY=" + adminKey})
-	if st, b := p.req("POST", "/v1.1/Things", adminKey, gaugeThing); st != 201 {
-		t.Fatalf("create: %d %s", st, b)
-	}
 	key := func(role string) string {
 		out, _, err := rabta(t, "keys", "create", "--data-dir", dir, "--org", "ndma", "--role", role)
 		if err != nil {
@@ -59,6 +56,10 @@ func TestAlertLifeCycle(t *testing.T) {
 		return strings.TrimSpace(out)
 	}
 	operator, approver := key("operator"), key("approver")
+	// the station is ndma's, so that its operator may post into it (organisations are a boundary)
+	if st, b := p.req("POST", "/v1.1/Things", operator, gaugeThing); st != 201 {
+		t.Fatalf("create: %d %s", st, b)
+	}
 	// rules: bad YAML is refused with a position; only admins may apply
 	if st, b := p.req("PUT", "/api/v1/rules", adminKey, "rules:\n  - id: x\n    kind: threshold\n    datastreams: [1]\n    levels: [{name: A, value: 5}, {name: B, value: 3}]\n"); st != 400 || !strings.Contains(b, "rules[0].levels[1].value") {
 		t.Errorf("bad rules: %d %s", st, b)

@@ -246,6 +246,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	// the bus, fed by the outbox: each committed batch wakes the relay
 	n.bus, err = bus.Open(ctx, bus.Options{Node: opts.ID, DataDir: opts.DataDir, URL: opts.NATSURL,
 		ClientAddr: opts.NATSAddr, MQTTAddr: opts.MQTTAddr, Auth: authn, Keys: n.stores.Keys, MaxPayload: opts.BusMaxPayload,
+		Narrow:    bus.OwnerNarrow(opts.ID, ents),
 		OnRefused: n.metrics.onBusRefused, OnClosed: n.metrics.onBusClosed,
 		Replicas: opts.NATSReplicas, Log: log.With("component", "bus")})
 	if err != nil {
@@ -270,6 +271,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		MaxBody: opts.MaxBodyBytes, DefaultTop: opts.DefaultTop, MaxTop: opts.MaxTop, MQTTAddr: n.bus.MQTTAddr(),
 		MaxRows: opts.MaxResponseRows, MaxBytes: opts.MaxResponseBytes, Timeout: opts.QueryTimeout,
 		Idempotency: n.stores.Idempotency, IdempotencyWindow: opts.IdempotencyWindow,
+		Owner: ents.Owner,
 	}
 	n.mqtt = &ingest.MQTT{Ingest: n.ingest, Decode: sensorthings.DecodeIngestMessage, Now: n.now, Log: log.With("component", "mqtt"),
 		Create: func(ctx context.Context, topic string, data []byte) error {

@@ -30,6 +30,9 @@ type EntityStore interface {
 	CountThings(ctx context.Context) (int64, error)
 	DatastreamLabel(ctx context.Context, id int64) (string, string, error)
 	OutboxBacklog(ctx context.Context) (int64, time.Time, error)
+	bus.Owner // which streams an organisation's MQTT clients may publish to
+	// Owner returns the organisation owning set(id) (for MQTT creates, sensorthings.Server.Owner).
+	Owner(ctx context.Context, set string, id int64) (string, error)
 }
 
 // AlertStore keeps alerts, rules and the rule engine's state.

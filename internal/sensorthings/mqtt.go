@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/odata"
 	"github.com/rabta/rabta/internal/sensing"
 )
@@ -49,13 +50,46 @@ var MQTTTopics = []string{Version + "/Observations", Version + "/+/Observations"
 
 // MQTTCreate creates an Observation published to topic (by a client whose key may write, as
 // the bus checked). It returns the new id, or an error saying what is wrong.
+//
+// A message on the bus does not say who published it; the bus lets a key publish only to its
+// own organisation's v1.1/Datastreams(<id>)/Observations and v1.1/MultiDatastreams(<id>)/Observations
+// (bus.Owner), and the other create topics to the node-wide admin alone. So a create on a
+// stream's topic acts for the organisation owning the stream (with s.Owner): what it creates
+// inline (a FeatureOfInterest) is that organisation's, and whatever else the message names is
+// held to the organisation boundary as over HTTP; a create on another topic acts for the node.
 func (s *Server) MQTTCreate(ctx context.Context, topic string, body []byte) (int64, error) {
 	e, err := s.mqttEntity(topic, body)
+	if err == nil {
+		ctx, err = s.mqttActor(ctx, topic)
+	}
 	if err != nil {
-		s.Ingest.Reject("mqtt", err)
+		if k := apperr.KindOf(err); k != apperr.Internal && k != apperr.Unavailable {
+			s.Ingest.Reject("mqtt", err)
+		}
 		return 0, err
 	}
 	return s.create(ctx, "mqtt", e)
+}
+
+// mqttActor returns ctx acting for the organisation owning the stream of topic (see MQTTCreate).
+func (s *Server) mqttActor(ctx context.Context, topic string) (context.Context, error) {
+	m := mqttTopic.FindStringSubmatch(topic)
+	if m == nil || s.Owner == nil {
+		return ctx, nil
+	}
+	set, raw := sensing.Datastreams, m[topicDatastream]
+	if raw == "" {
+		set, raw = sensing.MultiDatastreams, m[topicMultiDatastream]
+	}
+	if raw == "" {
+		return ctx, nil
+	}
+	id, _ := strconv.ParseInt(raw, 10, 64)
+	org, err := s.Owner(ctx, set, id)
+	if err != nil {
+		return ctx, err
+	}
+	return auth.WithPrincipal(ctx, &auth.Principal{Organisation: org, Role: auth.Operator}), nil
 }
 
 // MQTTObservation decodes an Observation published to topic for the ingest path's durable

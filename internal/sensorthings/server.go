@@ -83,6 +83,10 @@ type Server struct {
 	Idempotency       ingest.Idempotency
 	IdempotencyWindow time.Duration
 	idemPurged        atomic.Int64 // Unix seconds of the last purge of expired keys
+	// Owner, when set, returns the organisation owning set(id), a Datastream or MultiDatastream
+	// (sqlq.Entities.Owner): an MQTT create published to its topic acts for that organisation
+	// (MQTTCreate). Without it such a create acts for the node.
+	Owner func(ctx context.Context, set string, id int64) (string, error)
 }
 
 // MQTTCreateClass is the conformance class of creating Observations by MQTT publish

@@ -139,7 +139,7 @@ func (s *Entities) create(ctx context.Context, tx Tx, e *sensing.Entity, parentN
 	set := sensing.Sets[e.Set]
 	t := Sensing[e.Set]
 	if e.Ref {
-		if err := s.exists(ctx, tx, e.Set, e.ID); err != nil {
+		if err := mayLink(ctx, tx, e.Set, e.ID); err != nil { // owner.go
 			return 0, err
 		}
 		return e.ID, nil
@@ -205,6 +205,10 @@ func (s *Entities) create(ctx context.Context, tx Tx, e *sensing.Entity, parentN
 		for _, c := range fkOrder {
 			cols = append(cols, c)
 			vals = append(vals, fks[c])
+		}
+		if ownedSets[e.Set] { // owner.go: it belongs to the creating key's organisation
+			cols = append(cols, ownerCol)
+			vals = append(vals, orgOf(ctx))
 		}
 		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING id", t.Name, strings.Join(cols, ", "), placeholders(len(cols)))
 		if err := tx.QueryRow(ctx, q, vals...).Scan(&id); err != nil {
@@ -312,6 +316,9 @@ func (s *Entities) create(ctx context.Context, tx Tx, e *sensing.Entity, parentN
 // Datastream (whose time spans follow) or FeatureOfInterest. A child that does not exist is
 // NotFound.
 func (s *Entities) repoint(ctx context.Context, tx Tx, l Link, parent, child int64) error {
+	if err := mayChange(ctx, tx, l.Target, child); err != nil { // owner.go: it changes the child
+		return err
+	}
 	if err := s.exists(ctx, tx, l.Target, child); err != nil {
 		return err
 	}

@@ -43,7 +43,10 @@ func (s *Entities) Link(ctx context.Context, set string, id int64, nav string, t
 		if err := s.exists(ctx, tx, set, id); err != nil {
 			return err
 		}
-		if err := s.exists(ctx, tx, l.Target, target); err != nil {
+		if err := mayChange(ctx, tx, set, id); err != nil { // owner.go
+			return err
+		}
+		if err := mayLink(ctx, tx, l.Target, target); err != nil {
 			return err
 		}
 		n, err := tx.Exec(ctx, fmt.Sprintf("INSERT INTO %s (%s, %s) VALUES (?, ?) ON CONFLICT DO NOTHING", l.Via.Table, l.Via.LocalCol, l.Via.RemoteCol), id, target)
@@ -93,6 +96,12 @@ func (s *Entities) Unlink(ctx context.Context, set string, id int64, nav string,
 	}
 	return s.tx(ctx, fmt.Sprintf("%s(%d)/%s", set, id, nav), func(tx Tx) error {
 		if err := s.exists(ctx, tx, set, id); err != nil {
+			return err
+		}
+		if err := mayChange(ctx, tx, set, id); err != nil { // owner.go
+			return err
+		}
+		if err := mayLink(ctx, tx, l.Target, target); err != nil {
 			return err
 		}
 		n, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = ? AND %s = ?", l.Via.Table, l.Via.LocalCol, l.Via.RemoteCol), id, target)

@@ -35,6 +35,9 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 		if err := s.exists(ctx, tx, e.Set, e.ID); err != nil {
 			return err
 		}
+		if err := mayChange(ctx, tx, e.Set, e.ID); err != nil { // owner.go
+			return err
+		}
 		var cols []string
 		var vals []any
 		var err error
@@ -269,6 +272,9 @@ func obsUpdate(e *sensing.Entity) ([]string, []any, error) {
 // ON DELETE CASCADE do the work).
 func (s *Entities) Delete(ctx context.Context, set string, id int64) error {
 	return s.tx(ctx, fmt.Sprintf("%s(%d)", set, id), func(tx Tx) error {
+		if err := mayDelete(ctx, tx, set, id); err != nil { // owner.go: its own, and nobody else's goes with it
+			return err
+		}
 		// the Observations that go (alone, or by cascade with their FeatureOfInterest) leave
 		// their Datastreams' time spans: read which before they go. A Datastream deleted, or
 		// one that goes with its Thing, Sensor or ObservedProperty, takes its span with it.

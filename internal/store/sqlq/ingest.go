@@ -161,6 +161,7 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 	}
 	foiByThing := map[int64]foi{}   // the FeatureOfInterest made from each Thing's Location
 	foiChecked := map[int64]error{} // FeaturesOfInterest given by id: exists (nil) or not
+	owners := map[int64]error{}     // may the principal add to this (Multi)Datastream (owner.go)
 	var seen map[dupKey]bool
 	var err error
 	keep := make([]*sensing.Observation, 0, len(obs))
@@ -186,9 +187,11 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 		if o.MultiDatastreamID != 0 {
 			if md, err = s.multiDatastream(ctx, tx, o.MultiDatastreamID); err == nil {
 				thing = md.ThingID
+				err = mayAdd(ctx, tx, owners, o.MultiDatastreamID, true) // owner.go
 			}
 		} else if ds, err = s.datastream(ctx, tx, o.DatastreamID); err == nil {
 			thing = ds.ThingID
+			err = mayAdd(ctx, tx, owners, o.DatastreamID, false) // owner.go
 		}
 		if err == nil && o.FoIID != 0 {
 			e, ok := foiChecked[o.FoIID]
@@ -407,9 +410,9 @@ func (s *Entities) datastream(ctx context.Context, tx Tx, id int64) (*sensing.Da
 // it the first time (SensorThings 1.1, 8.2.7: an Observation without one uses the Thing's Location).
 func (s *Entities) foiForThing(ctx context.Context, tx Tx, thing int64) (int64, error) {
 	var loc int64
-	var name, desc, enc, geo string
-	err := tx.QueryRow(ctx, `SELECT l.id, l.name, l.description, l.encoding_type, l.location FROM locations l
-		JOIN thing_locations tl ON tl.location_id = l.id WHERE tl.thing_id = ? ORDER BY l.id DESC LIMIT 1`, thing).Scan(&loc, &name, &desc, &enc, &geo)
+	var name, desc, enc, geo, org string
+	err := tx.QueryRow(ctx, `SELECT l.id, l.name, l.description, l.encoding_type, l.location, l.organisation FROM locations l
+		JOIN thing_locations tl ON tl.location_id = l.id WHERE tl.thing_id = ? ORDER BY l.id DESC LIMIT 1`, thing).Scan(&loc, &name, &desc, &enc, &geo, &org)
 	if errors.Is(err, ErrNoRows) {
 		return 0, apperr.E(apperr.Invalid, "Observation has no FeatureOfInterest and its Thing(%d) has no Location to make one from", thing)
 	}
@@ -425,8 +428,9 @@ func (s *Entities) foiForThing(ctx context.Context, tx Tx, thing int64) (int64, 
 		return 0, err
 	}
 	// two processes making it at once: the second waits for the first and reuses its row
-	err = tx.QueryRow(ctx, `INSERT INTO features_of_interest (name, description, encoding_type, feature, location_id) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (location_id) DO NOTHING RETURNING id`, name, desc, enc, geo, loc).Scan(&id)
+	// it belongs to the Location's organisation, whoever's observation made it
+	err = tx.QueryRow(ctx, `INSERT INTO features_of_interest (name, description, encoding_type, feature, location_id, organisation) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (location_id) DO NOTHING RETURNING id`, name, desc, enc, geo, loc, org).Scan(&id)
 	if errors.Is(err, ErrNoRows) { // made meanwhile by another transaction, now committed
 		err = tx.QueryRow(ctx, `SELECT id FROM features_of_interest WHERE location_id = ?`, loc).Scan(&id)
 	}

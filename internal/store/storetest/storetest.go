@@ -101,6 +101,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"DerivedSpans", testDerivedSpans},
 		{"MultiDatastreams", testMultiDatastreams},
 		{"ResponseBudget", testBudget},
+		{"Organisations", testOrganisations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,3 @@
+-- The owning organisation of each SensorThings entity a client writes, written once in
+-- store/sqlq/ddl/organisations.sql and spelled for this engine by sqlq.Migrate.
+--include organisations
