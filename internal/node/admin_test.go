@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rabta/rabta/internal/auth"
@@ -17,10 +18,32 @@ import (
 // bootstrapRun is one start of a node on dir with adminKey (empty: none), its console and its
 // structured log (JSON) captured apart.
 type bootstrapRun struct {
-	console, log bytes.Buffer
-	n            *node.Node
-	err          error
+	console bytes.Buffer // written by New only
+	log     lockedBuffer // written by the node's goroutines while the test reads it
+	n       *node.Node
+	err     error
 }
+
+// lockedBuffer is a bytes.Buffer that the node's goroutines may write while a test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Bytes returns a copy of what was written so far.
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
+}
+
+func (l *lockedBuffer) String() string { return string(l.Bytes()) }
 
 func startBootstrap(t *testing.T, dir, adminKey string, serve bool) *bootstrapRun {
 	t.Helper()

@@ -860,20 +860,11 @@ func TestAuthorizationMatrixAPI(t *testing.T) {
 	t.Logf("/api/v1 matrix: %d cases × %d roles × own/other = %d cells: %d allowed, %d refused", len(apiCases()), len(matrixRoles), cells, allowedN, refusedN)
 }
 
-// foureyesMerged switches on the matrix's rows for rules and alerts, which belong to an
-// organisation once the "foureyes" part of issue 15 is merged (rules owned by the organisation
-// that wrote them, alerts by their rule's). Until then they fail: today PUT /api/v1/rules
-// replaces every organisation's rules and any approver decides any alert.
-const foureyesMerged = true
-
 // TestAuthorizationMatrixRulesAlerts is the sub-table of rules and alerts: approve, reject and
 // cancel by each role on its own organisation's alert and another's, and a rules document put
 // by one organisation leaving the others' rules alone. Expectation: a key acts only on its
 // organisation's (the node-wide admin on all).
 func TestAuthorizationMatrixRulesAlerts(t *testing.T) {
-	if !foureyesMerged {
-		t.Skip("rules and alerts belong to an organisation once the foureyes branch is merged: set foureyesMerged")
-	}
 	e := startAuthz(t)
 	type cell struct {
 		decision, role string

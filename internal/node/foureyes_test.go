@@ -177,7 +177,11 @@ func TestFourEyesThroughTheAPI(t *testing.T) {
 			 "Datastreams":[{"name":"Level","description":"h","observationType":"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
 			  "unitOfMeasurement":{"name":"metre","symbol":"m","definition":"x"},"Sensor":{"name":"s","description":"s","encodingType":"text/html","metadata":"x"},
 			  "ObservedProperty":{"name":"Gauge reading","definition":"d","description":"d"}}]}`
-			if st, b := o.do("POST", "/v1.1/Things", c.writer, thing); st != 201 {
+			station := c.writer // the station belongs to the rule's organisation (organisations are a boundary)
+			if c.org != "" {
+				station = c.org + "-admin"
+			}
+			if st, b := o.do("POST", "/v1.1/Things", station, thing); st != 201 {
 				t.Fatalf("create: %d %s", st, b)
 			}
 			rules := strings.NewReplacer("RULE", "r1", "DS", "1").Replace(fourEyesRules)
