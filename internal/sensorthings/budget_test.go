@@ -552,7 +552,7 @@ func TestReadStops(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 		took, err := list(ctx)
 		cancel()
-		if err == nil || took < 1500*time.Millisecond || took > 2500*time.Millisecond {
+		if err == nil || took < 1500*time.Millisecond || took > 4*time.Second {
 			t.Fatalf("List with a deadline of 1.5 s: %v after %v; want it cut at the deadline", err, took)
 		}
 		stopped()
@@ -568,12 +568,17 @@ func TestReadStops(t *testing.T) {
 			res <- result{took, err}
 		}()
 		time.Sleep(300 * time.Millisecond)
-		if store == "postgres" && activeQueries(t) == 0 { // the check stopped() makes can see it
-			t.Fatal("PostgreSQL shows no statement of the store running")
+		if store == "postgres" { // the check stopped() makes can see it (wait for it to start on a loaded machine)
+			for deadline := time.Now().Add(10 * time.Second); activeQueries(t) == 0; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("PostgreSQL shows no statement of the store running")
+				}
+			}
 		}
+		cancelled := time.Now()
 		cancel()
-		if r := <-res; r.err == nil || r.took > 1300*time.Millisecond {
-			t.Fatalf("List cancelled after 300 ms: %v after %v", r.err, r.took)
+		if r := <-res; r.err == nil || time.Since(cancelled) > time.Second {
+			t.Fatalf("List cancelled: %v, returned %v after the cancel (%v in all)", r.err, time.Since(cancelled), r.took)
 		}
 		stopped()
 
@@ -592,8 +597,8 @@ func TestReadStops(t *testing.T) {
 			if err == nil {
 				t.Fatal("List ended without an error")
 			}
-		case <-time.After(1500 * time.Millisecond):
-			t.Fatal("the store's List still runs 1.2 s after the client went away")
+		case <-time.After(3 * time.Second):
+			t.Fatal("the store's List still runs 2.7 s after the client went away")
 		}
 		t.Logf("%s: List stopped %v after the request began", store, time.Since(start).Round(time.Millisecond))
 		stopped()

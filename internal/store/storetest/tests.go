@@ -625,20 +625,21 @@ func testOutbox(t *testing.T, s Stores) {
 	s.Entities.OutboxDone(ctx(), []int64{es[2].ID})
 	// an id is never handed out again; a batch a key posted names the key in its bus message
 	// ("<organisation>/key-<id>", for the warning engine's four eyes)
-	_, kid, err := auth.Create(ctx(), s.Auth, "pdma", auth.Operator, "gauge")
+	// (an operator of the organisation owning the datastream: the node's, as no key made it)
+	_, kid, err := auth.Create(ctx(), s.Auth, auth.NodeOrganisation, auth.Operator, "gauge")
 	if err != nil {
 		t.Fatal(err)
 	}
-	posted := auth.WithPrincipal(ctx(), &auth.Principal{KeyID: kid, Organisation: "pdma", Role: auth.Operator})
-	if _, _, err := s.Entities.Ingest(posted, []sensing.Observation{obs(2, "2025-09-03T00:00:00Z", 1)}); err != nil {
-		t.Fatal(err)
+	posted := auth.WithPrincipal(ctx(), &auth.Principal{KeyID: kid, Organisation: auth.NodeOrganisation, Role: auth.Operator})
+	if _, errs, err := s.Entities.Ingest(posted, []sensing.Observation{obs(2, "2025-09-03T00:00:00Z", 1)}); err != nil || errs[0] != nil {
+		t.Fatalf("ingest: %v %v", errs, err)
 	}
 	again, _ := s.OutboxPending(ctx(), 10)
 	if len(again) != 1 || again[0].ID <= es[2].ID {
 		t.Fatalf("reused outbox id: %v", again)
 	}
-	if b, err := sensing.DecodeObsBatch(again[0].Payload); err != nil || b.By != fmt.Sprintf("pdma/key-%d", kid) {
-		t.Errorf("a posted batch on the bus: %+v %v, want by pdma/key-%d", b, err, kid)
+	if b, err := sensing.DecodeObsBatch(again[0].Payload); err != nil || b.By != fmt.Sprintf("%s/key-%d", auth.NodeOrganisation, kid) {
+		t.Errorf("a posted batch on the bus: %+v %v, want by %s/key-%d", b, err, auth.NodeOrganisation, kid)
 	}
 	if n, _, _ := s.Entities.OutboxBacklog(ctx()); n != 1 {
 		t.Errorf("backlog %d", n)
