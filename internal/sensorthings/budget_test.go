@@ -520,7 +520,7 @@ func TestReadStops(t *testing.T) {
 	onBothStores(t, func(t *testing.T, store string) {
 		var logs syncBuffer
 		w := &watched{done: make(chan error, 1)}
-		n := newHostileNode(t, store, 1, 1, 3000, func(s *sensorthings.Server) {
+		n := newHostileNode(t, store, 1, 1, 8000, func(s *sensorthings.Server) {
 			w.Store = s.Store
 			s.Store = w
 			s.Log = slog.New(slog.NewJSONHandler(&logs, nil))
