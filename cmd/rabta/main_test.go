@@ -175,7 +175,17 @@ func (p *proc) stop() {
 			p.t.Errorf("rabta serve after SIGTERM: %v\n%s", err, p.stderr)
 		}
 	case <-time.After(30 * time.Second):
-		p.t.Errorf("rabta serve did not stop on SIGTERM")
+		// SIGQUIT makes the Go runtime print every goroutine's stack on stderr: what it waits for
+		p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+		}
+		out := p.stderr.String()
+		if len(out) > 64<<10 {
+			out = "…" + out[len(out)-64<<10:]
+		}
+		p.t.Errorf("rabta serve did not stop on SIGTERM within 30 s; its log and goroutines:\n%s", out)
 	}
 }
 

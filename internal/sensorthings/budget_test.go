@@ -477,9 +477,12 @@ func TestResponseBudgetTooLarge(t *testing.T) {
 }
 
 // slowFilter makes a query that runs for long on a few thousand Observations of one
-// Datastream: for each Observation, every Observation of its Datastream is compared (no
-// result is below -1, so the EXISTS never stops early). One SQL statement.
-const slowFilter = "Datastream/Observations/any(o: o/result lt -1 and o/phenomenonTime ne phenomenonTime)"
+// Datastream: for each Observation, every Observation of its Datastream is compared (all
+// results are positive, so no product is below 0 and the EXISTS never stops early). The
+// condition joins the inner Observation to the outer one, so no planner can evaluate it once
+// for all (PostgreSQL did that with "o/result lt -1 and …", which finished in 13 ms at 8,000
+// once the table had statistics). One SQL statement.
+const slowFilter = "Datastream/Observations/any(o: o/result mul result lt 0)"
 
 // watched is the real store, with the end of every List told on done.
 type watched struct {
