@@ -36,6 +36,10 @@ type Station struct {
 	Lon   float64
 	// HasPosition reports whether Lat/Lon were given.
 	HasPosition bool
+	// Approx marks a position that is not the gauge's own (e.g. a nearby town centre).
+	Approx bool
+	// Source says where the position comes from (free text).
+	Source string
 }
 
 // Reach is the river between two consecutive stations, From upstream, To downstream.
@@ -325,9 +329,9 @@ func (n *Network) Horizon(id string) (Horizon, error) {
 	}
 	in := n.upstreamSet(t)
 	in[t] = true
-	long := make(map[int]time.Duration)
-	short := make(map[int]time.Duration)
-	prev := make(map[int]int) // station → upstream station on the longest path
+	long := make([]time.Duration, len(n.stations))
+	short := make([]time.Duration, len(n.stations))
+	prev := make([]int, len(n.stations)) // station → upstream station on the longest path
 	var h Horizon
 	for _, s := range n.order[:n.rank[t]+1] {
 		if !in[s] {
@@ -374,6 +378,8 @@ func (n *Network) Horizon(id string) (Horizon, error) {
 //	    river: INDUS           # optional
 //	    lat: 34.0855           # optional, WGS84 degrees (both or neither)
 //	    lon: 72.6969
+//	    approx: false          # optional: true when the position is not the gauge's own
+//	    source: "…"            # optional free text: where the position comes from
 //	reaches:
 //	  - from: tarbela          # required: upstream station id
 //	    to: kalabagh           # required: downstream station id
@@ -467,8 +473,11 @@ func scalar(val *yaml.Node, out any) error {
 		return errors.New("want a single value")
 	}
 	if err := val.Decode(out); err != nil {
-		if _, num := out.(*float64); num {
+		switch out.(type) {
+		case *float64:
 			return fmt.Errorf("%q is not a number", val.Value)
+		case *bool:
+			return fmt.Errorf("%q is not true or false", val.Value)
 		}
 		return fmt.Errorf("%q is not text", val.Value)
 	}
@@ -479,7 +488,7 @@ func decodeStation(i int, item *yaml.Node) (Station, map[string]int, error) {
 	var s Station
 	var hasLat, hasLon bool
 	path := fmt.Sprintf("stations[%d]", i)
-	m, err := fields(item, path, []string{"id", "name", "river", "lat", "lon", "source"}, func(key string, val *yaml.Node) error {
+	m, err := fields(item, path, []string{"id", "name", "river", "lat", "lon", "approx", "source"}, func(key string, val *yaml.Node) error {
 		switch key {
 		case "id":
 			return scalar(val, &s.ID)
@@ -493,6 +502,10 @@ func decodeStation(i int, item *yaml.Node) (Station, map[string]int, error) {
 		case "lon":
 			hasLon = true
 			return scalar(val, &s.Lon)
+		case "approx":
+			return scalar(val, &s.Approx)
+		case "source":
+			return scalar(val, &s.Source)
 		}
 		return nil
 	})
