@@ -141,7 +141,7 @@ func newNetwork(stations []Station, reaches []Reach, ln *lines) (*Network, error
 		case s.ID == "":
 			return nil, serr(i, "id", "missing")
 		case !validID(s.ID):
-			return nil, serr(i, "id", "%q: want letters, digits, '_', '.' or '-'", s.ID)
+			return nil, serr(i, "id", "%q: want at most 64 letters, digits, '_', '.' or '-'", s.ID)
 		case s.HasPosition && (!finite(s.Lat) || s.Lat < -90 || s.Lat > 90):
 			return nil, serr(i, "lat", "%v out of range -90…90", s.Lat)
 		case s.HasPosition && (!finite(s.Lon) || s.Lon < -180 || s.Lon > 180):

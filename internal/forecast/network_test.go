@@ -163,6 +163,31 @@ func TestLoadNetworkErrors(t *testing.T) {
 	}
 }
 
+// TestNewNetworkErrors covers the errors of a network built in code (no file: no line).
+func TestNewNetworkErrors(t *testing.T) {
+	st := []Station{{ID: "a"}, {ID: "b"}, {ID: "c"}}
+	for _, tc := range []struct {
+		name     string
+		stations []Station
+		reaches  []Reach
+		want     string
+	}{
+		{"cycle", st, []Reach{{From: "b", To: "c"}, {From: "c", To: "b"}}, "river network: reaches[0]: cycle through stations b, c"},
+		{"negative travel time", st, []Reach{{From: "a", To: "b", TravelTime: -time.Hour}}, "reaches[0].travel_time_h"},
+		{"infinite length", st, []Reach{{From: "a", To: "b", LengthKM: math.Inf(1)}}, "reaches[0].length_km"},
+		{"bad id", []Station{{ID: "a b"}}, nil, "stations[0].id"},
+		{"none", nil, nil, "no stations"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewNetwork(tc.stations, tc.reaches)
+			var ne *NetworkError
+			if !errors.As(err, &ne) || ne.Line != 0 || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want a NetworkError without line saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestDemoNetwork(t *testing.T) {
 	n, err := PunjabIndus()
 	if err != nil {

@@ -32,19 +32,23 @@ import (
 
 // RatingCurve is a fitted stage–discharge relation for one station.
 type RatingCurve struct {
-	A, B, H0 float64 // Q = A (h − H0)^B
+	// Q = A (h − H0)^B.
+	A  float64 `json:"a"`
+	B  float64 `json:"b"`
+	H0 float64 `json:"h0"`
 
 	// MinStage and MaxStage are the lowest and highest fitted stages: the validity range.
-	MinStage, MaxStage float64
+	MinStage float64 `json:"min_stage"`
+	MaxStage float64 `json:"max_stage"`
 	// Margin is how far beyond the validity range, in stage units, Discharge and Stage still
 	// answer (flagged as extrapolated); further out they refuse with ErrOutOfRange.
-	Margin float64
+	Margin float64 `json:"margin"`
 
 	// Fit statistics over the fitted points, in discharge units: root-mean-square error,
 	// coefficient of determination (1 − SSE/SST) and the number of points.
-	RMSE float64
-	R2   float64
-	N    int
+	RMSE float64 `json:"rmse"`
+	R2   float64 `json:"r2"`
+	N    int     `json:"n"`
 }
 
 // RatingOptions tune FitRating. The zero value is the default.
