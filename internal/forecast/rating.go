@@ -56,6 +56,9 @@ type RatingOptions struct {
 	// Margin is the extrapolation margin as a fraction of the fitted stage range
 	// (MaxStage − MinStage). 0 means the default, 0.1 (10 %); negative means none.
 	Margin float64
+	// H0, when set, fixes the zero-flow stage (known from a survey of the control) and only
+	// a and b are fitted; every stage must then lie above it.
+	H0 *float64
 }
 
 // DefaultRatingMargin is the extrapolation margin used when RatingOptions.Margin is 0, as a
@@ -75,7 +78,8 @@ var (
 // FitRating fits Q = a (h − h0)^b to paired stages h and discharges q (same length, same
 // order). Errors wrap ErrRatingInput: lengths differ, fewer than MinRatingPoints pairs, a
 // value not finite, a discharge ≤ 0, fewer than three distinct stages (all the same stage
-// cannot fix three parameters), or a fit that does not give a rising curve (b ≤ 0).
+// cannot fix three parameters; two with a given H0), a stage at or below a given H0, or a
+// fit that does not give a rising curve (b ≤ 0).
 func FitRating(h, q []float64, opt RatingOptions) (RatingCurve, error) {
 	switch {
 	case len(h) != len(q):
@@ -92,8 +96,20 @@ func FitRating(h, q []float64, opt RatingOptions) (RatingCurve, error) {
 		}
 	}
 	hmin, hmax := slices.Min(h), slices.Max(h)
-	if distinct(h) < 3 {
-		return RatingCurve{}, fmt.Errorf("%w: %d distinct stages (%v to %v), want at least 3", ErrRatingInput, distinct(h), hmin, hmax)
+	want := 3
+	if opt.H0 != nil {
+		want = 2
+		if !finite(*opt.H0) {
+			return RatingCurve{}, fmt.Errorf("%w: h0 is %v", ErrRatingInput, *opt.H0)
+		}
+		for i := range h {
+			if h[i] <= *opt.H0 {
+				return RatingCurve{}, fmt.Errorf("%w: stage %d is %v, at or below h0 = %v (no flow there)", ErrRatingInput, i, h[i], *opt.H0)
+			}
+		}
+	}
+	if distinct(h) < want {
+		return RatingCurve{}, fmt.Errorf("%w: %d distinct stages (%v to %v), want at least %d", ErrRatingInput, distinct(h), hmin, hmax, want)
 	}
 	span := hmax - hmin
 
@@ -112,7 +128,8 @@ func FitRating(h, q []float64, opt RatingOptions) (RatingCurve, error) {
 		return s
 	}
 
-	// Seed: for each h0 on a log-spaced grid below hmin, regress log Q on log(h − h0).
+	// Seed: for each h0 on a log-spaced grid below hmin (or the given h0 alone), regress
+	// log Q on log(h − h0).
 	x := make([]float64, len(h))
 	y := make([]float64, len(q))
 	for i := range q {
@@ -122,6 +139,12 @@ func FitRating(h, q []float64, opt RatingOptions) (RatingCurve, error) {
 	bestSSE := math.Inf(1)
 	for k := 0; k <= 60; k++ {
 		d := span * math.Pow(10, -4+5*float64(k)/60) // 1e-4 … 10 stage ranges below hmin
+		if opt.H0 != nil {
+			if k > 0 {
+				break
+			}
+			d = hmin - *opt.H0
+		}
 		h0 := hmin - d
 		for i := range h {
 			x[i] = math.Log(h[i] - h0)
@@ -138,27 +161,40 @@ func FitRating(h, q []float64, opt RatingOptions) (RatingCurve, error) {
 		return RatingCurve{}, fmt.Errorf("%w: discharge does not rise with stage", ErrRatingInput)
 	}
 
-	// Refine in Q space with Nelder–Mead.
+	// Refine in Q space with Nelder–Mead: over (log a, b, log(hmin − h0)), or (log a, b) when
+	// h0 is given.
+	params := func(v []float64) (la, b, h0 float64) {
+		if opt.H0 != nil {
+			return v[0], v[1], *opt.H0
+		}
+		return v[0], v[1], hmin - math.Exp(v[2])
+	}
+	start := best[:]
+	if opt.H0 != nil {
+		start = best[:2]
+	}
 	p := optimize.Problem{Func: func(v []float64) float64 {
-		if v[1] <= 0 || v[1] > 20 || math.Abs(v[0]) > 700 || v[2] > 30 {
+		la, b, h0 := params(v)
+		if b <= 0 || b > 20 || math.Abs(la) > 700 || hmin-h0 > math.Exp(30) {
 			return math.Inf(1)
 		}
-		s := sse(v[0], v[1], hmin-math.Exp(v[2])) / sst
+		s := sse(la, b, h0) / sst
 		if !finite(s) {
 			return math.Inf(1)
 		}
 		return s
 	}}
-	res, err := optimize.Minimize(p, best[:], &optimize.Settings{MajorIterations: 5000, FuncEvaluations: 20000}, &optimize.NelderMead{})
-	v := best[:]
+	res, err := optimize.Minimize(p, slices.Clone(start), &optimize.Settings{MajorIterations: 5000, FuncEvaluations: 20000}, &optimize.NelderMead{})
+	v := start
 	if err == nil && res != nil && res.F <= bestSSE/sst {
 		v = res.X
 	}
-	c := RatingCurve{A: math.Exp(v[0]), B: v[1], H0: hmin - math.Exp(v[2]), MinStage: hmin, MaxStage: hmax, N: len(h)}
+	la, b, h0 := params(v)
+	c := RatingCurve{A: math.Exp(la), B: b, H0: h0, MinStage: hmin, MaxStage: hmax, N: len(h)}
 	if !finite(c.A) || c.B <= 0 {
 		return RatingCurve{}, fmt.Errorf("%w: fit gave a = %v, b = %v", ErrRatingInput, c.A, c.B)
 	}
-	s := sse(v[0], v[1], c.H0)
+	s := sse(la, b, h0)
 	c.RMSE = math.Sqrt(s / float64(len(h)))
 	c.R2 = 1 - s/sst
 	m := opt.Margin

@@ -100,6 +100,32 @@ func TestFitRatingDegenerate(t *testing.T) {
 	}
 }
 
+func TestFitRatingFixedH0(t *testing.T) {
+	h, q := synthetic(200, 35, 1.7, 0.4, 1, 9, 0.03, 5)
+	h0 := 0.4
+	c, err := FitRating(h, q, RatingOptions{H0: &h0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.H0 != h0 || math.Abs(c.A-35)/35 > 0.05 || math.Abs(c.B-1.7)/1.7 > 0.03 || c.N != 200 {
+		t.Errorf("fitted a=%v b=%v h0=%v n=%d, want 35 1.7 0.4 200", c.A, c.B, c.H0, c.N)
+	}
+	// Two distinct stages fix a and b when h0 is given.
+	if _, err := FitRating([]float64{2, 3, 2, 3}, []float64{10, 20, 10, 20}, RatingOptions{H0: &h0}); err != nil {
+		t.Errorf("two stages with h0 given: %v", err)
+	}
+	// A stage at or below the given h0 has no flow: refused, naming the point.
+	h0 = 2
+	_, err = FitRating([]float64{3, 4, 2, 5}, []float64{10, 20, 5, 30}, RatingOptions{H0: &h0})
+	if !errors.Is(err, ErrRatingInput) || !strings.Contains(err.Error(), "stage 2 is 2, at or below h0 = 2") {
+		t.Errorf("err = %v, want stage 2 at or below h0", err)
+	}
+	nan := math.NaN()
+	if _, err := FitRating([]float64{3, 4, 2, 5}, []float64{10, 20, 5, 30}, RatingOptions{H0: &nan}); !errors.Is(err, ErrRatingInput) {
+		t.Errorf("h0 NaN: err = %v", err)
+	}
+}
+
 func TestRatingDischargeStageRange(t *testing.T) {
 	c := RatingCurve{A: 10, B: 2, H0: 1, MinStage: 2, MaxStage: 12, Margin: 1}
 	for _, tc := range []struct {
