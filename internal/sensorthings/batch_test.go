@@ -43,11 +43,13 @@ func onBothStores(t *testing.T, fn func(t *testing.T, store string)) {
 	}
 }
 
-func newBatchNode(t testing.TB, store, prefix, publicURL string) *bnode {
+// openTestStore opens a fresh store of kind store ("sqlite", or "postgres" on a schema of its
+// own, with pgParams appended to the DSN), closed when t ends, and creates an admin key of
+// organisation pdma on it, returned in clear.
+func openTestStore(t testing.TB, store, pgParams string) (*sqlq.Entities, *sqlq.Auth, string) {
 	t.Helper()
 	ctx := context.Background()
-	var ents *sqlq.Entities
-	var keys *sqlq.Auth
+	var eng sqlq.Engine
 	switch store {
 	case "sqlite":
 		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rabta.db"))
@@ -55,19 +57,28 @@ func newBatchNode(t testing.TB, store, prefix, publicURL string) *bnode {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		ents, keys = sqlite.NewEntities(db, &ingest.QC{}), sqlite.NewAuth(db)
+		eng = db
 	case "postgres":
-		db, err := postgres.Open(ctx, storetest.PostgresSchema(t))
+		db, err := postgres.Open(ctx, storetest.PostgresSchema(t)+pgParams)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		ents, keys = postgres.NewEntities(db, &ingest.QC{}), postgres.NewAuth(db)
+		eng = db
+	default:
+		t.Fatalf("unknown store %q", store)
 	}
+	keys, ents := sqlq.NewAuth(eng), sqlq.NewEntities(eng, &ingest.QC{})
 	admin, _, err := auth.Create(ctx, keys, "pdma", auth.Admin, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ents, keys, admin
+}
+
+func newBatchNode(t testing.TB, store, prefix, publicURL string) *bnode {
+	t.Helper()
+	ents, keys, admin := openTestStore(t, store, "")
 	svc := &ingest.Service{Store: ents}
 	st := &sensorthings.Server{Store: ents, Ingest: svc, PublicRead: true, PublicURL: publicURL,
 		MaxBody: 1 << 20, DefaultTop: 100, MaxTop: 1000}

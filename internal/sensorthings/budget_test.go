@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -24,8 +23,6 @@ import (
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensorthings"
-	"github.com/rabta/rabta/internal/store/postgres"
-	"github.com/rabta/rabta/internal/store/sqlite"
 	"github.com/rabta/rabta/internal/store/sqlq"
 	"github.com/rabta/rabta/internal/store/storetest"
 )
@@ -50,30 +47,7 @@ type hnode struct {
 
 func newHostileNode(t testing.TB, store string, things, streams, obs int, configure func(*sensorthings.Server)) *hnode {
 	t.Helper()
-	ctx := context.Background()
-	var ents *sqlq.Entities
-	var keys *sqlq.Auth
-	switch store {
-	case "sqlite":
-		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rabta.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		ents, keys = sqlite.NewEntities(db, &ingest.QC{}), sqlite.NewAuth(db)
-	case "postgres":
-		// its connections are told apart by their application_name (activeQueries)
-		db, err := postgres.Open(ctx, storetest.PostgresSchema(t)+"&application_name="+hostileApp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		ents, keys = postgres.NewEntities(db, &ingest.QC{}), postgres.NewAuth(db)
-	}
-	admin, _, err := auth.Create(ctx, keys, "pdma", auth.Admin, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ents, keys, admin := openTestStore(t, store, "&application_name="+hostileApp)
 	st := &sensorthings.Server{Store: ents, Ingest: &ingest.Service{Store: ents}, PublicRead: true,
 		MaxBody: 8 << 20, DefaultTop: 100, MaxTop: 10000}
 	if configure != nil {

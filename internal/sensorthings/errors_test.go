@@ -2,13 +2,11 @@ package sensorthings_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,10 +15,6 @@ import (
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensorthings"
-	"github.com/rabta/rabta/internal/store/postgres"
-	"github.com/rabta/rabta/internal/store/sqlite"
-	"github.com/rabta/rabta/internal/store/sqlq"
-	"github.com/rabta/rabta/internal/store/storetest"
 )
 
 // syncBuffer is a log destination the server's goroutines can share.
@@ -51,29 +45,7 @@ type storeNode struct {
 
 func newStoreNode(t *testing.T, store string) *storeNode {
 	t.Helper()
-	ctx := context.Background()
-	var eng sqlq.Engine
-	switch store {
-	case "sqlite":
-		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rabta.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		eng = db
-	case "postgres":
-		db, err := postgres.Open(ctx, storetest.PostgresSchema(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		eng = db
-	}
-	keys, ents := sqlq.NewAuth(eng), sqlq.NewEntities(eng, &ingest.QC{})
-	admin, _, err := auth.Create(ctx, keys, "pdma", auth.Admin, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ents, keys, admin := openTestStore(t, store, "")
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	st := &sensorthings.Server{Store: ents, Ingest: &ingest.Service{Store: ents}, Log: log,

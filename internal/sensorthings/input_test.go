@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,39 +14,13 @@ import (
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings"
-	"github.com/rabta/rabta/internal/store/postgres"
-	"github.com/rabta/rabta/internal/store/sqlite"
-	"github.com/rabta/rabta/internal/store/sqlq"
-	"github.com/rabta/rabta/internal/store/storetest"
 )
 
 // newInputNode is a node on store (as newBatchNode) that also gives its Server, for the MQTT
 // paths, with a body limit of 8 MiB.
 func newInputNode(t *testing.T, store string) (*bnode, *sensorthings.Server) {
 	t.Helper()
-	ctx := context.Background()
-	var ents *sqlq.Entities
-	var keys *sqlq.Auth
-	switch store {
-	case "sqlite":
-		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rabta.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		ents, keys = sqlite.NewEntities(db, &ingest.QC{}), sqlite.NewAuth(db)
-	case "postgres":
-		db, err := postgres.Open(ctx, storetest.PostgresSchema(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		ents, keys = postgres.NewEntities(db, &ingest.QC{}), postgres.NewAuth(db)
-	}
-	admin, _, err := auth.Create(ctx, keys, "pdma", auth.Admin, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ents, keys, admin := openTestStore(t, store, "")
 	svc := &ingest.Service{Store: ents}
 	st := &sensorthings.Server{Store: ents, Ingest: svc, PublicRead: true, MaxBody: 8 << 20, DefaultTop: 100, MaxTop: 1000}
 	mux := http.NewServeMux()
