@@ -96,13 +96,34 @@ func Calibrate(inflow, outflow []float64, step float64, opts CalibrateOptions) (
 		return Calibration{}, errors.New("calibrate: the inflow is zero throughout")
 	}
 	best := Calibration{SSE: math.Inf(1)}
+	var prev []float64 // the optimum at the previous lag: the next lag starts from it
 	for lag := 0; lag <= opts.MaxLag; lag++ {
-		c, err := calibrateLag(lagged(inflow, lag), outflow, step, mean, opts.Scheme)
+		var starts [][]float64
+		if prev == nil {
+			starts = spread(step, mean)
+		} else {
+			starts = [][]float64{prev}
+			if best.SSE < penalty {
+				starts = append(starts, encode(best.Muskingum))
+			}
+		}
+		c, u, err := calibrateLag(lagged(inflow, lag), outflow, step, opts.Scheme, starts)
 		if err != nil {
 			return Calibration{}, err
 		}
-		c.Lag = lag
+		c.Lag, prev = lag, u
 		if c.SSE < best.SSE {
+			best = c
+		}
+	}
+	if opts.MaxLag > 0 && best.SSE < penalty {
+		// the winning lag gets the full set of starting points too
+		c, _, err := calibrateLag(lagged(inflow, best.Lag), outflow, step, opts.Scheme, append(spread(step, mean), encode(best.Muskingum)))
+		if err != nil {
+			return Calibration{}, err
+		}
+		if c.SSE < best.SSE {
+			c.Lag = best.Lag
 			best = c
 		}
 	}
@@ -123,7 +144,24 @@ func encode(p Muskingum) []float64 {
 	return []float64{math.Log(p.K), -math.Log(0.5/p.X - 1), math.Log(p.M)}
 }
 
-func calibrateLag(in, obs []float64, step, mean float64, s Scheme) (Calibration, error) {
+// spread is the set of starting points (transformed): linear storage constants of 1 and 3
+// steps, x of 0.1 and 0.3, m of 1 and 2, with K = K_lin · mean^(1−m) so that each start stores
+// as much at the mean inflow as its linear counterpart.
+func spread(step, mean float64) [][]float64 {
+	var u [][]float64
+	for _, m := range []float64{1, 2} {
+		for _, x := range []float64{0.1, 0.3} {
+			for _, kl := range []float64{1, 3} {
+				u = append(u, encode(Muskingum{K: kl * step * math.Pow(mean, 1-m), X: x, M: m}))
+			}
+		}
+	}
+	return u
+}
+
+// calibrateLag fits the parameters for one (already lagged) inflow from the given starting
+// points; it returns the fit and its transformed parameters.
+func calibrateLag(in, obs []float64, step float64, s Scheme, starts [][]float64) (Calibration, []float64, error) {
 	buf := make([]float64, len(in))
 	f := func(u []float64) float64 {
 		p := decode(u)
@@ -140,7 +178,11 @@ func calibrateLag(in, obs []float64, step, mean float64, s Scheme) (Calibration,
 		return v
 	}
 	problem := optimize.Problem{Func: f}
-	settings := &optimize.Settings{FuncEvaluations: 3000}
+	settings := &optimize.Settings{
+		FuncEvaluations: 3000,
+		// stop when 30 iterations gain less than a part in 10¹⁰ of the SSE
+		Converger: &optimize.FunctionConverge{Relative: 1e-10, Iterations: 30},
+	}
 	run := func(u0 []float64) (*optimize.Result, error) {
 		r, err := optimize.Minimize(problem, u0, settings, &optimize.NelderMead{})
 		if r == nil {
@@ -149,32 +191,25 @@ func calibrateLag(in, obs []float64, step, mean float64, s Scheme) (Calibration,
 		return r, nil // a run that stops at its evaluation budget still has a usable best point
 	}
 	var best *optimize.Result
-	// starting points: linear storage constants of 1 and 3 steps, x of 0.1 and 0.3, m of 1
-	// and 2; K = K_lin · mean^(1−m) gives the same storage at the mean flow
-	for _, m := range []float64{1, 2} {
-		for _, x := range []float64{0.1, 0.3} {
-			for _, kl := range []float64{1, 3} {
-				p := Muskingum{K: kl * step * math.Pow(mean, 1-m), X: x, M: m}
-				r, err := run(encode(p))
-				if err != nil {
-					return Calibration{}, fmt.Errorf("calibrate: %w", err)
-				}
-				if best == nil || r.F < best.F {
-					best = r
-				}
-			}
+	for _, u0 := range starts {
+		r, err := run(u0)
+		if err != nil {
+			return Calibration{}, nil, fmt.Errorf("calibrate: %w", err)
+		}
+		if best == nil || r.F < best.F {
+			best = r
 		}
 	}
 	// restart from the best point until the restart no longer improves it
 	for range 10 {
 		r, err := run(best.X)
 		if err != nil {
-			return Calibration{}, fmt.Errorf("calibrate: %w", err)
+			return Calibration{}, nil, fmt.Errorf("calibrate: %w", err)
 		}
 		if r.F >= best.F*(1-1e-12) {
 			break
 		}
 		best = r
 	}
-	return Calibration{Muskingum: decode(best.X), Scheme: s, Step: step, SSE: best.F, N: len(in)}, nil
+	return Calibration{Muskingum: decode(best.X), Scheme: s, Step: step, SSE: best.F, N: len(in)}, best.X, nil
 }

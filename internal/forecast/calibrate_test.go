@@ -53,7 +53,7 @@ func TestCalibrateWilson(t *testing.T) {
 
 // synthetic is a season of hourly flows: a base flow with floods of random size and timing,
 // routed through a reach with known parameters and lag, plus noise.
-func synthetic(n int, p Muskingum, lag int, noise float64, seed uint64) (in, out []float64) {
+func synthetic(n int, p Muskingum, lag int, s Scheme, noise float64, seed uint64) (in, out []float64) {
 	r := rand.New(rand.NewPCG(seed, 1))
 	in = make([]float64, n)
 	for i := range in {
@@ -68,7 +68,7 @@ func synthetic(n int, p Muskingum, lag int, noise float64, seed uint64) (in, out
 			}
 		}
 	}
-	clean, err := Route(lagged(in, lag), in[0], 1, p, SchemeRK4)
+	clean, err := Route(lagged(in, lag), in[0], 1, p, s)
 	if err != nil {
 		panic(err)
 	}
@@ -79,17 +79,19 @@ func synthetic(n int, p Muskingum, lag int, noise float64, seed uint64) (in, out
 	return in, out
 }
 
-// Calibration recovers known parameters and travel time from a noisy season of hourly data.
+// Calibration recovers known parameters and travel time from 400 hourly steps with 0.2 %
+// noise. (With 1 % noise the lag is not identifiable on this series: lag, x and K trade off,
+// and lags 4–8 fit within 1.5 % of each other's SSE — see docs/forecast.md.)
 func TestCalibrateRecoversSynthetic(t *testing.T) {
-	want := Muskingum{K: 2.5, X: 0.25, M: 1.2}
-	in, out := synthetic(600, want, 4, 0.01, 7)
-	c, err := Calibrate(in, out, 1, CalibrateOptions{Scheme: SchemeRK4, MaxLag: 6})
+	want := Muskingum{K: 1, X: 0.25, M: 1.2} // K_lin = K·Q^(m−1) ≈ 4.3 h at 1,500
+	in, out := synthetic(400, want, 6, SchemeEuler, 0.002, 7)
+	c, err := Calibrate(in, out, 1, CalibrateOptions{Scheme: SchemeEuler, MaxLag: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("K=%.4f x=%.4f m=%.4f lag=%d SSE=%.1f", c.K, c.X, c.M, c.Lag, c.SSE)
-	if c.Lag != 4 {
-		t.Errorf("lag %d, want 4", c.Lag)
+	if c.Lag != 6 {
+		t.Errorf("lag %d, want 6", c.Lag)
 	}
 	// K's units depend on m, so compare the storage the fit gives at a typical flood flow
 	s := func(p Muskingum, q float64) float64 { return p.K * math.Pow(q, p.M) }
@@ -126,11 +128,10 @@ func TestCalibrateErrors(t *testing.T) {
 // BenchmarkCalibrateSeason: one reach, a season of hourly data (2,000 steps), travel time
 // searched over 0–12 h.
 func BenchmarkCalibrateSeason(b *testing.B) {
-	in, out := synthetic(2000, Muskingum{K: 2.5, X: 0.25, M: 1.2}, 4, 0.01, 7)
-	b.ResetTimer()
+	in, out := synthetic(2000, Muskingum{K: 1, X: 0.25, M: 1.2}, 6, SchemeRK4, 0.01, 7)
 	for b.Loop() {
 		c, err := Calibrate(in, out, 1, CalibrateOptions{Scheme: SchemeRK4, MaxLag: 12})
-		if err != nil || c.Lag != 4 {
+		if err != nil || c.Lag != 6 {
 			b.Fatal(err, c.Lag)
 		}
 	}
