@@ -79,12 +79,12 @@ func synthetic(n int, p Muskingum, lag int, s Scheme, noise float64, seed uint64
 	return in, out
 }
 
-// Calibration recovers known parameters and travel time from 400 hourly steps with 0.2 %
+// Calibration recovers known parameters and travel time from 250 hourly steps with 0.2 %
 // noise. (With 1 % noise the lag is not identifiable on this series: lag, x and K trade off,
 // and lags 4–8 fit within 1.5 % of each other's SSE — see docs/forecast.md.)
 func TestCalibrateRecoversSynthetic(t *testing.T) {
 	want := Muskingum{K: 1, X: 0.25, M: 1.2} // K_lin = K·Q^(m−1) ≈ 4.3 h at 1,500
-	in, out := synthetic(400, want, 6, SchemeEuler, 0.002, 7)
+	in, out := synthetic(250, want, 6, SchemeEuler, 0.002, 7)
 	c, err := Calibrate(in, out, 1, CalibrateOptions{Scheme: SchemeEuler, MaxLag: 8})
 	if err != nil {
 		t.Fatal(err)
