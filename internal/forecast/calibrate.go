@@ -103,9 +103,6 @@ func Calibrate(inflow, outflow []float64, step float64, opts CalibrateOptions) (
 			starts = spread(step, mean)
 		} else {
 			starts = [][]float64{prev}
-			if best.SSE < penalty {
-				starts = append(starts, encode(best.Muskingum))
-			}
 		}
 		c, u, err := calibrateLag(lagged(inflow, lag), outflow, step, opts.Scheme, starts)
 		if err != nil {
@@ -113,17 +110,6 @@ func Calibrate(inflow, outflow []float64, step float64, opts CalibrateOptions) (
 		}
 		c.Lag, prev = lag, u
 		if c.SSE < best.SSE {
-			best = c
-		}
-	}
-	if opts.MaxLag > 0 && best.SSE < penalty {
-		// the winning lag gets the full set of starting points too
-		c, _, err := calibrateLag(lagged(inflow, best.Lag), outflow, step, opts.Scheme, append(spread(step, mean), encode(best.Muskingum)))
-		if err != nil {
-			return Calibration{}, err
-		}
-		if c.SSE < best.SSE {
-			c.Lag = best.Lag
 			best = c
 		}
 	}
@@ -180,8 +166,8 @@ func calibrateLag(in, obs []float64, step float64, s Scheme, starts [][]float64)
 	problem := optimize.Problem{Func: f}
 	settings := &optimize.Settings{
 		FuncEvaluations: 3000,
-		// stop when 30 iterations gain less than a part in 10¹⁰ of the SSE
-		Converger: &optimize.FunctionConverge{Relative: 1e-10, Iterations: 30},
+		// stop when 20 iterations gain less than a part in 10⁹ of the SSE
+		Converger: &optimize.FunctionConverge{Relative: 1e-9, Iterations: 20},
 	}
 	run := func(u0 []float64) (*optimize.Result, error) {
 		r, err := optimize.Minimize(problem, u0, settings, &optimize.NelderMead{})
@@ -201,12 +187,12 @@ func calibrateLag(in, obs []float64, step float64, s Scheme, starts [][]float64)
 		}
 	}
 	// restart from the best point until the restart no longer improves it
-	for range 10 {
+	for range 5 {
 		r, err := run(best.X)
 		if err != nil {
 			return Calibration{}, nil, fmt.Errorf("calibrate: %w", err)
 		}
-		if r.F >= best.F*(1-1e-12) {
+		if r.F >= best.F*(1-1e-9) {
 			break
 		}
 		best = r

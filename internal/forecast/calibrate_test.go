@@ -126,13 +126,13 @@ func TestCalibrateErrors(t *testing.T) {
 }
 
 // BenchmarkCalibrateSeason: one reach, a season of hourly data (2,000 steps), travel time
-// searched over 0–12 h.
+// searched over 0–12 h; it must recover the lag (6 h), x and m the series was made with.
 func BenchmarkCalibrateSeason(b *testing.B) {
-	in, out := synthetic(2000, Muskingum{K: 1, X: 0.25, M: 1.2}, 6, SchemeRK4, 0.01, 7)
+	in, out := synthetic(2000, Muskingum{K: 1, X: 0.25, M: 1.2}, 6, SchemeRK4, 0.002, 7)
 	for b.Loop() {
 		c, err := Calibrate(in, out, 1, CalibrateOptions{Scheme: SchemeRK4, MaxLag: 12})
-		if err != nil || c.Lag != 6 {
-			b.Fatal(err, c.Lag)
+		if err != nil || c.Lag != 6 || math.Abs(c.X-0.25) > 0.03 || math.Abs(c.M-1.2) > 0.05 {
+			b.Fatalf("%v: lag %d x %.3f m %.3f, want 6, 0.25, 1.2", err, c.Lag, c.X, c.M)
 		}
 	}
 }
