@@ -60,11 +60,13 @@ func lagged(in []float64, lag int) []float64 {
 // by minimising the sum of squared errors between the routed and the observed outflow. The
 // routing starts from the observed first outflow.
 //
-// The search is gonum's Nelder–Mead simplex (optimize.NelderMead) run from several starting
-// points spread over the parameter space, in transformed coordinates that keep the bounds:
-// K = e^a (K > 0), x = 0.5 / (1 + e^−b) (0 < x < 0.5), m = e^c (m > 0); the best result is
-// then restarted until it stops improving, which guards against the simplex collapsing early.
-// Parameters for which the explicit routing goes unstable score as a huge SSE.
+// The search is gonum's Nelder–Mead simplex (optimize.NelderMead), in transformed
+// coordinates that keep the bounds: K = e^a (K > 0), x = 0.5 / (1 + e^−b) (0 < x < 0.5),
+// m = e^c (m > 0). At lag 0 it runs from eight starting points spread over the parameter
+// space (see spread); each further lag starts from the previous lag's optimum (a continuation:
+// the optimum moves smoothly with the lag). Each lag's best point is restarted until it stops
+// improving, which guards against the simplex collapsing early. Parameters for which the
+// explicit routing goes unstable score as a huge SSE. The series are not modified.
 //
 // Errors: series of different lengths or shorter than 3 samples after the lag, non-finite or
 // negative flows, a step that is not a positive number of hours, a negative MaxLag, or no

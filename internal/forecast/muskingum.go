@@ -130,7 +130,7 @@ func route(out, in []float64, o0, dt float64, p Muskingum, s Scheme) error {
 		if S < 0 {
 			return math.NaN()
 		}
-		return (math.Pow(S/k, inv) - x*I) * w
+		return (math.Exp(inv*math.Log(S/k)) - x*I) * w
 	}
 	base := x*in[0] + (1-x)*o0
 	if base < 0 {

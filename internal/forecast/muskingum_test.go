@@ -143,3 +143,18 @@ func TestRouteErrors(t *testing.T) {
 		t.Errorf("unstable routing: %v, want ErrUnstable", err)
 	}
 }
+
+// BenchmarkRoute: one reach, a season of hourly data (2,000 steps), per scheme.
+func BenchmarkRoute(b *testing.B) {
+	in, _ := synthetic(2000, Muskingum{K: 1, X: 0.25, M: 1.2}, 0, SchemeRK4, 0, 7)
+	out := make([]float64, len(in))
+	for _, s := range []Scheme{SchemeClassic, SchemeEuler, SchemeRK4} {
+		b.Run(s.String(), func(b *testing.B) {
+			for b.Loop() {
+				if err := route(out, in, in[0], 1, Muskingum{K: 1, X: 0.25, M: 1.2}, s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
