@@ -88,6 +88,24 @@ func ParseScheme(s string) (Scheme, error) {
 	return 0, fmt.Errorf("unknown routing scheme %q (want classic, euler or rk4)", s)
 }
 
+// MarshalText writes the scheme by name (JSON, YAML).
+func (s Scheme) MarshalText() ([]byte, error) {
+	if s < SchemeClassic || s > SchemeRK4 {
+		return nil, fmt.Errorf("unknown routing scheme %d", int(s))
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText reads a scheme by name; an unknown name is an error.
+func (s *Scheme) UnmarshalText(b []byte) error {
+	v, err := ParseScheme(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
 // ErrUnstable is returned (wrapped) by Route when the routed storage or outflow stops being a
 // finite number, which happens when K is small against the step (the explicit step overshoots
 // and the storage goes negative).

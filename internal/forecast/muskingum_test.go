@@ -2,6 +2,7 @@ package forecast
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -156,5 +157,23 @@ func BenchmarkRoute(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A calibration's scheme travels by name, and an unknown name is refused.
+func TestSchemeText(t *testing.T) {
+	for _, sc := range []Scheme{SchemeClassic, SchemeEuler, SchemeRK4} {
+		b, err := json.Marshal(sc)
+		var back Scheme
+		if err != nil || json.Unmarshal(b, &back) != nil || back != sc || string(b) != `"`+sc.String()+`"` {
+			t.Errorf("%v: %s %v -> %v", sc, b, err, back)
+		}
+	}
+	var s Scheme
+	if err := json.Unmarshal([]byte(`"implicit"`), &s); err == nil {
+		t.Error("unknown scheme accepted")
+	}
+	if _, err := json.Marshal(Scheme(7)); err == nil {
+		t.Error("Scheme(7) marshalled")
 	}
 }
