@@ -18,7 +18,7 @@ import (
 // Every file under examples/ goes in the way a user puts it in: rules files with `rabta
 // rules apply` (then `rabta rules list`) and PUT /api/v1/rules; the village list with `rabta
 // import villages`; the subscriber list with `rabta import subscribers` and POST
-// /api/v1/subscribers/import; the batch examples with POST /v1.1/$batch, as
+// /api/v1/subscribers/import; the Wilson flood's hydrographs with `rabta forecast calibrate`; the batch examples with POST /v1.1/$batch, as
 // docs/sensorthings.md's curl commands send them. A file this test has no path for fails it, so that a new example
 // gets one. The rules documents written out in docs/*.md go through PUT /api/v1/rules too.
 func TestExamples(t *testing.T) {
@@ -104,6 +104,12 @@ func TestExamples(t *testing.T) {
 				st, body := p.reqType("POST", "/v1.1/$batch", adminKey, ct, string(b))
 				if st != 200 || failed.MatchString(body) || !strings.Contains(body, "201") {
 					t.Errorf("POST /v1.1/$batch: %d %s", st, body)
+				}
+			case name == "wilson1974.csv": // a reach's hydrographs: README's rabta forecast calibrate
+				out, errOut, err := rabta(t, "forecast", "calibrate", "--csv", path)
+				var fit struct{ SSE float64 }
+				if err != nil || json.Unmarshal([]byte(out), &fit) != nil || !(fit.SSE > 0) {
+					t.Errorf("rabta forecast calibrate: %v %s%s", err, out, errOut)
 				}
 			default:
 				t.Errorf("examples/%s: no test puts it in the way a user would; add its path to TestExamples", name)

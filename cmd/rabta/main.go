@@ -3,6 +3,7 @@
 //	rabta serve [--demo] [--data-dir DIR] [--http-addr ADDR] [--config FILE]
 //	rabta import observations [--data-dir DIR] FILE.csv
 //	rabta keys create --org ORG --role ROLE [--name NAME] | keys list | keys revoke ID
+//	rabta forecast calibrate --csv FILE
 //	rabta version
 package main
 
@@ -37,6 +38,7 @@ Usage:
   rabta keys list                         list API keys (never the keys themselves)
   rabta keys revoke ID                    revoke an API key
   rabta rules apply [--org ORG] FILE      apply an organisation's warning rules from YAML; list, changes RULE
+  rabta forecast calibrate --csv FILE     fit a reach's flood routing (K, x, m, travel time) to past hydrographs
   rabta backup FILE                       write a consistent copy of the store (while the node runs)
   rabta restore FILE                      replace the store with a backup (node stopped)
   rabta version                           print the version
@@ -81,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return keys(ctx, args[1:], stdout, stderr)
 	case "rules":
 		return rules(ctx, args[1:], stdout, stderr)
+	case "forecast":
+		return forecastCmd(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return backup(ctx, args[1:], stdout, stderr)
 	case "restore":

@@ -11,9 +11,9 @@ import (
 	"github.com/rabta/rabta/internal/sensing"
 )
 
-// synthetic returns n stages uniform in [lo, hi] and discharges a (h − h0)^b with
+// syntheticRating returns n stages uniform in [lo, hi] and discharges a (h − h0)^b with
 // multiplicative Gaussian noise of relative size noise, from a fixed seed.
-func synthetic(n int, a, b, h0, lo, hi, noise float64, seed uint64) (h, q []float64) {
+func syntheticRating(n int, a, b, h0, lo, hi, noise float64, seed uint64) (h, q []float64) {
 	r := rand.New(rand.NewPCG(seed, 1))
 	for range n {
 		s := lo + (hi-lo)*r.Float64()
@@ -37,7 +37,7 @@ func TestFitRatingRecoversParameters(t *testing.T) {
 		{"b below 1", 80, 0.8, -2, 0, 5, 0.01, 100, 0.1, 0.05, 0.2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h, q := synthetic(tc.n, tc.a, tc.b, tc.h0, tc.lo, tc.hi, tc.nois, 7)
+			h, q := syntheticRating(tc.n, tc.a, tc.b, tc.h0, tc.lo, tc.hi, tc.nois, 7)
 			c, err := FitRating(h, q, RatingOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -101,7 +101,7 @@ func TestFitRatingDegenerate(t *testing.T) {
 }
 
 func TestFitRatingFixedH0(t *testing.T) {
-	h, q := synthetic(200, 35, 1.7, 0.4, 1, 9, 0.03, 5)
+	h, q := syntheticRating(200, 35, 1.7, 0.4, 1, 9, 0.03, 5)
 	h0 := 0.4
 	c, err := FitRating(h, q, RatingOptions{H0: &h0})
 	if err != nil {
@@ -165,7 +165,7 @@ func TestRatingDischargeStageRange(t *testing.T) {
 		}
 	}
 	// A negative margin option means no extrapolation at all.
-	h, q := synthetic(20, 10, 2, 1, 2, 12, 0, 3)
+	h, q := syntheticRating(20, 10, 2, 1, 2, 12, 0, 3)
 	fit, err := FitRating(h, q, RatingOptions{Margin: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +246,7 @@ func FuzzRatingInverse(f *testing.F) {
 }
 
 func BenchmarkFitRating1000(b *testing.B) {
-	h, q := synthetic(1000, 2200, 2.1, 650, 655, 690, 0.03, 11)
+	h, q := syntheticRating(1000, 2200, 2.1, 650, 655, 690, 0.03, 11)
 	for b.Loop() {
 		if _, err := FitRating(h, q, RatingOptions{}); err != nil {
 			b.Fatal(err)

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rabta/rabta/internal/forecast"
+)
+
+// forecastCmd runs "rabta forecast SUBCOMMAND"; today: calibrate.
+func forecastCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "calibrate" {
+		return errors.New("usage: rabta forecast calibrate --csv FILE [--scheme classic|euler|rk4] [--max-lag STEPS]")
+	}
+	fs := flag.NewFlagSet("forecast calibrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("csv", "", "CSV of one reach's hydrographs: header time,inflow,outflow; time RFC 3339 or hours; a constant step")
+	scheme := fs.String("scheme", "classic", "routing step the parameters are fitted for: classic (Tung 1985, the literature's), euler or rk4")
+	maxLag := fs.Int("max-lag", -1, "longest travel time searched, in whole steps (-1: a quarter of the series, at most 48 steps)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if *file == "" || fs.NArg() != 0 {
+		return errors.New("usage: rabta forecast calibrate --csv FILE [--scheme classic|euler|rk4] [--max-lag STEPS]")
+	}
+	sc, err := forecast.ParseScheme(*scheme)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(*file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h, err := parseHydrographs(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *file, err)
+	}
+	lag := *maxLag
+	if lag < 0 {
+		lag = min(len(h.inflow)/4, 48)
+	}
+	c, err := forecast.Calibrate(h.inflow, h.outflow, h.step, forecast.CalibrateOptions{Scheme: sc, MaxLag: lag})
+	if err != nil {
+		return fmt.Errorf("%s: %w", *file, err)
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(calibrationJSON{
+		K: c.K, X: c.X, M: c.M,
+		LagSteps: c.Lag, LagHours: c.LagHours(), StepHours: c.Step,
+		SSE: c.SSE, RMSE: math.Sqrt(c.SSE / float64(c.N)), N: c.N, Scheme: c.Scheme.String(),
+	})
+}
+
+// calibrationJSON is what "rabta forecast calibrate" prints (docs/forecast.md): the fitted
+// nonlinear Muskingum parameters of S = K [x I + (1 − x) O]^m, with S in flow unit × hours
+// (so K is in hours × flow^(1−m): hours for m = 1), the travel time, and the fit.
+type calibrationJSON struct {
+	K         float64 `json:"K"`
+	X         float64 `json:"x"`
+	M         float64 `json:"m"`
+	LagSteps  int     `json:"lagSteps"`
+	LagHours  float64 `json:"lagHours"`
+	StepHours float64 `json:"stepHours"`
+	SSE       float64 `json:"sse"`
+	RMSE      float64 `json:"rmse"`
+	N         int     `json:"n"`
+	Scheme    string  `json:"scheme"`
+}
+
+// hydrographs are one reach's paired series at a constant step.
+type hydrographs struct {
+	step            float64 // hours
+	inflow, outflow []float64
+}
+
+// parseHydrographs reads CSV with the header "time,inflow,outflow" (any case, spaces around
+// ignored) and one row per sample: time as RFC 3339 or as a number of hours (every row the
+// same kind), increasing by one constant step; flows finite and not negative, in any one unit.
+// Errors name the line and column (1-based) that is wrong.
+func parseHydrographs(r io.Reader) (hydrographs, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = 3
+	cr.TrimLeadingSpace = true
+	cr.ReuseRecord = true
+	head, err := cr.Read()
+	if err == io.EOF {
+		return hydrographs{}, errors.New("empty: want a header time,inflow,outflow and rows")
+	}
+	if err != nil {
+		return hydrographs{}, err
+	}
+	for i, want := range []string{"time", "inflow", "outflow"} {
+		if got := strings.ToLower(strings.TrimSpace(head[i])); got != want {
+			line, _ := cr.FieldPos(i)
+			return hydrographs{}, fmt.Errorf("line %d, column %d: header %q, want %q (columns time,inflow,outflow)", line, i+1, head[i], want)
+		}
+	}
+	var (
+		h       hydrographs
+		times   []float64 // hours since the first row
+		t0      time.Time
+		rfc3339 bool
+	)
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return hydrographs{}, err // *csv.ParseError: "record on line N: …"
+		}
+		line, _ := cr.FieldPos(0)
+		ts := strings.TrimSpace(rec[0])
+		var hours float64
+		if len(times) == 0 {
+			if t, err := time.Parse(time.RFC3339, ts); err == nil {
+				rfc3339, t0 = true, t
+			}
+		}
+		if rfc3339 {
+			t, err := time.Parse(time.RFC3339, ts)
+			if err != nil {
+				return hydrographs{}, fmt.Errorf("line %d, column 1 (time): %q is not an RFC 3339 time like the first row's", line, ts)
+			}
+			hours = t.Sub(t0).Hours()
+		} else {
+			v, err := strconv.ParseFloat(ts, 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return hydrographs{}, fmt.Errorf("line %d, column 1 (time): %q is neither an RFC 3339 time nor a number of hours", line, ts)
+			}
+			hours = v
+		}
+		var flows [2]float64
+		for j, name := range []string{"inflow", "outflow"} {
+			s := strings.TrimSpace(rec[j+1])
+			v, err := strconv.ParseFloat(s, 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				return hydrographs{}, fmt.Errorf("line %d, column %d (%s): %q is not a flow (a finite number, not negative)", line, j+2, name, s)
+			}
+			flows[j] = v
+		}
+		if n := len(times); n > 0 {
+			d := hours - times[n-1]
+			if n == 1 {
+				if !(d > 0) {
+					return hydrographs{}, fmt.Errorf("line %d, column 1 (time): %s is not after the previous row's time", line, ts)
+				}
+				h.step = d
+			} else if math.Abs(d-h.step) > 1e-9*math.Max(1, h.step) {
+				return hydrographs{}, fmt.Errorf("line %d, column 1 (time): %s is %g h after the previous row, but the step is %g h (a constant step is required)", line, ts, d, h.step)
+			}
+		}
+		times = append(times, hours)
+		h.inflow, h.outflow = append(h.inflow, flows[0]), append(h.outflow, flows[1])
+	}
+	if len(times) < 3 {
+		return hydrographs{}, fmt.Errorf("%d rows: at least 3 are needed", len(times))
+	}
+	return h, nil
+}
