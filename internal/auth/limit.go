@@ -144,15 +144,17 @@ func (l *Limiter) admit(source string) (wait time.Duration, done func(failed boo
 		r.CancelAt(now)
 		return d, nil
 	}
+	reserved := now
 	return 0, func(failed bool) bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		now := l.now()
 		if !failed {
-			r.CancelAt(now)
+			// give the token back as of when it was taken: rate.Reservation.CancelAt restores
+			// nothing at a later time than the reservation's (a right key was charged)
+			r.CancelAt(reserved)
 			return false
 		}
-		return b.TokensAt(now) < 1
+		return b.TokensAt(l.now()) < 1
 	}
 }
 

@@ -72,3 +72,39 @@ func TestPublicPrefix(t *testing.T) {
 		}
 	}
 }
+
+// A right key is never charged: a source that failed once (so has a bucket) and then
+// authenticates many times with a right key, while the clock moves on, is never refused, and
+// its bucket is as the one failure left it. (Reservation.CancelAt at the time of the answer
+// restored nothing, so each right key took a token, and after one typo an address's right keys
+// were limited to the refill rate.)
+func TestRightKeysNotCharged(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	l := NewLimiter(Limits{FailRate: 1, FailBurst: 20, Entries: 10}, func() time.Time { return now })
+	src := Source("192.0.2.7:5000")
+	wait, done := l.admit(src)
+	if wait != 0 {
+		t.Fatalf("first try: wait %v", wait)
+	}
+	done(true) // one wrong key
+	for i := range 100 {
+		now = now.Add(time.Millisecond) // the answer comes after the reservation
+		wait, done := l.admit(src)
+		if wait != 0 {
+			t.Fatalf("right key %d refused: wait %v", i, wait)
+		}
+		now = now.Add(time.Millisecond)
+		if done(false) {
+			t.Fatalf("right key %d reported the source limited", i)
+		}
+	}
+	// 20 wrong keys use the burst up (one was used before, one a second came back since)
+	for range 20 {
+		if wait, done := l.admit(src); wait == 0 {
+			done(true)
+		}
+	}
+	if wait, _ := l.admit(src); wait == 0 {
+		t.Error("after the burst of wrong keys the source is not limited")
+	}
+}

@@ -267,3 +267,30 @@ func TestOrgAdminIsNotNodeWideForSubscribers(t *testing.T) {
 		}
 	}
 }
+
+// The Go profiler's stacks and heap show every organisation's requests: only the node-wide
+// admin reads /debug/pprof/; an admin of another organisation gets 403 naming the reason, a
+// viewer 403, no key 401.
+func TestProfilerNodeAdminOnly(t *testing.T) {
+	o := startOwned(t, map[string]struct {
+		org  string
+		role auth.Role
+	}{
+		"pdma-admin":  {"pdma", auth.Admin},
+		"node-viewer": {auth.NodeOrganisation, auth.Viewer},
+	})
+	for _, c := range []struct {
+		key  string
+		want int
+	}{{"node", 200}, {"pdma-admin", 403}, {"node-viewer", 403}, {"", 401}} {
+		for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap"} {
+			st, b := o.do("GET", path, c.key, "")
+			if st != c.want {
+				t.Errorf("%s by %q: %d, want %d: %.200s", path, c.key, st, c.want, b)
+			}
+			if c.key == "pdma-admin" && !strings.Contains(b, "the Go profiler") {
+				t.Errorf("%s by an organisation's admin: %.200s", path, b)
+			}
+		}
+	}
+}

@@ -71,10 +71,12 @@ func (n *Node) ready(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ready\n")
 }
 
-// adminOnly lets only admin keys through (the Go profiler, for operators chasing a problem).
+// adminOnly lets only the node-wide admin through (the Go profiler, for operators chasing a
+// problem: its goroutine stacks and heap show every organisation's requests, so an admin of one
+// organisation may not read them).
 func adminOnly(st *sensorthings.Server, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := auth.Require(r.Context(), auth.Admin); err != nil {
+		if err := auth.RequireOwner(r.Context(), auth.Admin, auth.NodeOrganisation, "the Go profiler (/debug/pprof/)"); err != nil {
 			st.Error(w, r, err)
 			return
 		}
