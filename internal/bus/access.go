@@ -96,8 +96,8 @@ func Allowed(table []Access, p *auth.Principal, a Action, topic string) bool {
 		return true
 	}
 	for _, r := range table {
-		if n := r.need(a); n != auth.RoleNone && p.Role >= n && covers(r.Topic, topic) {
-			return true
+		if n := r.need(a); n != auth.RoleNone && p.Role >= n && (covers(r.Topic, topic) || a == Subscribe && r.Topic == topic+"/#") {
+			return true // (a subscription to "x/#" is also one to its parent "x", as in MQTT)
 		}
 	}
 	return false
@@ -177,6 +177,14 @@ func permissions(ctx context.Context, table []Access, p *auth.Principal, narrow 
 			}
 			if s, err := MQTTSubject(t); err == nil && within {
 				out = append(out, s)
+				// an MQTT subscription to "a/#" is, in the server, one to "a.>" and one to
+				// "a" (MQTT's '#' also matches its parent level): without the parent the
+				// whole SUBSCRIBE is refused. Nothing is published on the parent itself.
+				if parent, ok := strings.CutSuffix(t, "/#"); ok && a == Subscribe {
+					if ps, err := MQTTSubject(parent); err == nil {
+						out = append(out, ps)
+					}
+				}
 			}
 		}
 		return out, nil

@@ -608,3 +608,49 @@ func TestNarrow(t *testing.T) {
 		t.Errorf("MQTT publish to the added datastream: %v %v", m, err)
 	}
 }
+
+// A wildcard subscription the table grants works over MQTT: "v1.1/#" by a viewer (the server
+// subscribes it to "v1//1.>" and to the parent "v1//1", MQTT's '#' matching its parent too; the
+// parent was not permitted, so the whole SUBSCRIBE was refused), and "v1.1/+/Observations";
+// "rabta/n1/ingest/#" stays refused to a viewer.
+func TestWildcardSubscriptions(t *testing.T) {
+	keys, _ := keyStore(t, "sqlite")
+	b, _, _ := testBus(t, keys, Options{})
+	key, _ := newKey(t, keys, "pdma", auth.Viewer)
+	mc, err := mqttClient(t, b, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		filter, publish string
+		granted         bool
+	}{
+		{"v1.1/#", "v1.1/Things", true},
+		{"v1.1/+/Observations", "v1.1/Datastreams(3)/Observations", true},
+		{"rabta/n1/ingest/#", "rabta/n1/ingest/3", false},
+	} {
+		got := make(chan string, 4)
+		tok := mc.Subscribe(c.filter, 1, func(_ paho.Client, m paho.Message) { got <- m.Topic() })
+		if !tok.WaitTimeout(5 * time.Second) {
+			t.Fatalf("%s: no SUBACK", c.filter)
+		}
+		if granted := tok.(*paho.SubscribeToken).Result()[c.filter] != 0x80; granted != c.granted {
+			t.Errorf("%s: granted %v, want %v", c.filter, granted, c.granted)
+			continue
+		}
+		subject, _ := MQTTSubject(c.publish)
+		b.nc.Publish(subject, []byte(`{}`))
+		b.nc.Flush()
+		select {
+		case topic := <-got:
+			if !c.granted || topic != c.publish {
+				t.Errorf("%s: received %q", c.filter, topic)
+			}
+		case <-time.After(2 * time.Second):
+			if c.granted {
+				t.Errorf("%s: nothing received from %s", c.filter, c.publish)
+			}
+		}
+		mc.Unsubscribe(c.filter).WaitTimeout(5 * time.Second)
+	}
+}
