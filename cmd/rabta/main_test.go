@@ -285,30 +285,36 @@ func TestServeImportKeys(t *testing.T) {
 	p.stop()
 }
 
+// A node that makes its bootstrap key, with stderr not a terminal (here a pipe, as under
+// systemd or docker, where stderr is the log stream a collector keeps), writes the key to
+// <data-dir>/bootstrap-admin.key (0600) and says where on stderr, with no key in the stream at
+// all; the structured log records the key's id only.
 func TestBootstrapKeyPrintedOnce(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, dir, nil, "--public-read=false")
-	key := regexp.MustCompile(`rbt_[0-9a-f]+_[A-Za-z0-9_-]+`).FindString(p.stderr.String())
-	if key == "" {
-		t.Fatalf("no bootstrap key printed:\n%s", p.stderr)
+	file := filepath.Join(dir, BootstrapKeyFile)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("no bootstrap key file: %v\n%s", err, p.stderr)
 	}
-	// on the terminal, apart from the structured log: no JSON log line carries it
-	var onConsole bool
+	key := regexp.MustCompile(`rbt_[0-9a-f]+_[A-Za-z0-9_-]+`).FindString(string(b))
+	if key == "" {
+		t.Fatalf("no bootstrap key in %s: %q", file, b)
+	}
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %v %v, want mode 0600", file, fi.Mode(), err)
+	}
+	if strings.Contains(p.stderr.String(), "rbt_") {
+		t.Errorf("a key on stderr (the log stream):\n%s", p.stderr)
+	}
+	if !strings.Contains(p.stderr.String(), file) || !strings.Contains(p.stderr.String(), `"msg":"admin_key_created"`) {
+		t.Errorf("stderr names the file and the log the key's id:\n%s", p.stderr)
+	}
 	for _, line := range strings.Split(p.stderr.String(), "\n") {
 		var rec map[string]any
-		isLog := json.Unmarshal([]byte(line), &rec) == nil
-		if strings.Contains(line, key) {
-			if isLog {
-				t.Errorf("the bootstrap key is in a log record: %s", line)
-			}
-			onConsole = true
-		}
-		if isLog && rec["msg"] == "admin_key_created" && rec["key_id"] != float64(1) {
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "admin_key_created" && rec["key_id"] != float64(1) {
 			t.Errorf("admin_key_created: %s", line)
 		}
-	}
-	if !onConsole || !strings.Contains(p.stderr.String(), `"msg":"admin_key_created"`) {
-		t.Errorf("the key on the console and its id in the log:\n%s", p.stderr)
 	}
 	if st, _ := p.req("GET", "/v1.1/Things", "", ""); st != 401 {
 		t.Errorf("anonymous read with public_read off: %d", st)
@@ -317,9 +323,13 @@ func TestBootstrapKeyPrintedOnce(t *testing.T) {
 		t.Errorf("bootstrap key write: %d %s", st, b)
 	}
 	p.stop()
+	os.Remove(file) // as the operator is told to
 	p = start(t, dir, nil)
-	if strings.Contains(p.stderr.String(), "rbt_") {
-		t.Errorf("bootstrap key printed again on restart")
+	if strings.Contains(p.stderr.String(), "rbt_") || strings.Contains(p.stderr.String(), BootstrapKeyFile) {
+		t.Errorf("bootstrap key shown again on restart:\n%s", p.stderr)
+	}
+	if _, err := os.Stat(file); err == nil {
+		t.Errorf("bootstrap key written again on restart")
 	}
 	p.stop()
 }

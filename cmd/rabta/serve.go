@@ -74,7 +74,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts.Log, opts.Registry, opts.Console = logger(c.cfg, stderr).With("node", c.cfg.NodeID), reg, stderr
+	opts.Log, opts.Registry, opts.Console = logger(c.cfg, stderr).With("node", c.cfg.NodeID), reg, console(stderr, c.cfg.DataDir)
 	opts.AdminKey = os.Getenv("RABTA_ADMIN_KEY")
 
 	n, err := node.New(ctx, opts)
@@ -184,4 +184,42 @@ func disseminationOptions(cfg config.Config) (node.DisseminationOptions, error) 
 		o.Sink = filepath.Join(cfg.DataDir, "deliveries.jsonl")
 	}
 	return o, nil
+}
+
+// BootstrapKeyFile is where a node whose stderr is not a terminal writes the bootstrap admin key
+// it makes on first start, in the data directory, readable by its owner only.
+const BootstrapKeyFile = "bootstrap-admin.key"
+
+// console is where the bootstrap admin key is shown: stderr when it is a terminal; otherwise
+// (systemd, docker, a pipe: stderr is the log stream, which a collector keeps) the file
+// BootstrapKeyFile in dataDir (0600), named on stderr without the key.
+func console(stderr io.Writer, dataDir string) io.Writer {
+	if f, ok := stderr.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			return stderr
+		}
+	}
+	return &keyFile{path: filepath.Join(dataDir, BootstrapKeyFile), stderr: stderr}
+}
+
+// keyFile writes what the node shows once on its console to a private file, and says where.
+type keyFile struct {
+	path   string
+	stderr io.Writer
+}
+
+func (k *keyFile) Write(p []byte) (int, error) {
+	f, err := os.OpenFile(k.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("bootstrap admin key: %w", err)
+	}
+	n, err := f.Write(p)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, fmt.Errorf("bootstrap admin key: %w", err)
+	}
+	fmt.Fprintf(k.stderr, "\n  stderr is not a terminal: the bootstrap admin API key (shown once) is in %s,\n  readable by its owner only. Store it, then delete the file.\n\n", k.path)
+	return n, nil
 }

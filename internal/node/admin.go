@@ -48,7 +48,11 @@ func bootstrapAdmin(ctx context.Context, keys auth.Store, key, file string, cons
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(console, "\n  Bootstrap admin API key (shown once, store it now):\n\n    %s\n\n  Use it as: Authorization: Bearer <key>\n\n", clear)
+	if _, err := fmt.Fprintf(console, "\n  Bootstrap admin API key (shown once, store it now):\n\n    %s\n\n  Use it as: Authorization: Bearer <key>\n\n", clear); err != nil {
+		// a key nobody can read would leave the node without an admin: revoke it and stop
+		keys.RevokeKey(ctx, id)
+		return err
+	}
 	log.Info("admin_key_created", "key_id", id)
 	return nil
 }
