@@ -488,6 +488,9 @@ func (s *Server) subURL(r *http.Request, raw string, refs refLookup) (*url.URL, 
 		if err != nil {
 			return nil, apperr.E(apperr.Invalid, "url %q is not a valid URL", raw)
 		}
+		if !s.ownHost(r, full.Host) {
+			return nil, apperr.E(apperr.Invalid, "url %q names host %q, not this service's (%s)", raw, full.Host, s.base(r))
+		}
 		u = full.EscapedPath()
 		if full.RawQuery != "" {
 			u += "?" + full.RawQuery
@@ -622,4 +625,19 @@ func (r *recorder) Write(b []byte) (int, error) {
 		r.status = http.StatusOK
 	}
 	return r.body.Write(b)
+}
+
+// ownHost reports whether host (of a full URL in a batch part) is this service's: the host the
+// request reached, or its PublicURL's. Another host's URL is refused rather than served here as
+// if it were this node's.
+func (s *Server) ownHost(r *http.Request, host string) bool {
+	if strings.EqualFold(host, r.Host) {
+		return true
+	}
+	if s.PublicURL != "" {
+		if pu, err := url.Parse(s.PublicURL); err == nil && strings.EqualFold(host, pu.Host) {
+			return true
+		}
+	}
+	return false
 }

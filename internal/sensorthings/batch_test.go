@@ -416,8 +416,10 @@ func TestBatchMount(t *testing.T) {
 	_, b = p.batch("application/json", `{"requests":[
 	  {"id":"t","method":"post","url":"/rabta/v1.1/Things","body":{"name":"a","description":"public"}},
 	  {"id":"u","method":"patch","url":"$t","body":{"name":"renamed"}},
-	  {"id":"full","method":"get","url":"https://example.org/rabta/v1.1/Things(1)?$select=name"}]}`)
-	for _, want := range []string{`"location":"https://example.org/rabta/v1.1/Things(1)"`, `"id":"u","status":200`, `"id":"full","status":200`, `"name":"renamed"`} {
+	  {"id":"full","method":"get","url":"https://example.org/rabta/v1.1/Things(1)?$select=name"},
+	  {"id":"evil","method":"post","url":"http://evil.example/rabta/v1.1/Things","body":{"name":"elsewhere","description":"another host"}}]}`, "Prefer", "continue-on-error")
+	for _, want := range []string{`"location":"https://example.org/rabta/v1.1/Things(1)"`, `"id":"u","status":200`, `"id":"full","status":200`, `"name":"renamed"`,
+		`"id":"evil","status":400`, `names host \"evil.example\", not this service's`} {
 		if !strings.Contains(b, want) {
 			t.Errorf("PublicURL under /rabta: response lacks %s:\n%s", want, b)
 		}
