@@ -113,6 +113,12 @@ func TestFlagsAfterArguments(t *testing.T) {
 			t.Errorf("%q: %v %q %q, want %q", c.args, err, out, errOut, c.out)
 		}
 	}
+	// --help (or a flag where the command belongs) gives the usage, not "unknown command --help"
+	for _, h := range [][]string{{"keys", "--help"}, {"keys", "-h"}, {"keys", "help"}, {"keys"}} {
+		if _, errOut, err := inProcess(t, h...); err == nil || !strings.Contains(err.Error()+errOut, "usage: rabta keys create --org ORG") {
+			t.Errorf("%q: %v %q, want the usage", h, err, errOut)
+		}
+	}
 	// the restored store is the backup of dir: its revoked key is there
 	out, _, err = inProcess(t, "keys", "list", "--data-dir", restored)
 	if err != nil || !regexp.MustCompile(`(?m)^1 +pdma +viewer .* revoked `).MatchString(out) {

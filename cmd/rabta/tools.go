@@ -17,11 +17,14 @@ import (
 	"github.com/rabta/rabta/internal/sensing"
 )
 
+// keysUsage is the keys command's usage, for --help and for a command it does not know.
+const keysUsage = "usage: rabta keys create --org ORG --role viewer|operator|approver|admin [--name NAME] [--expires WHEN] | rabta keys list | rabta keys revoke ID (each with [--data-dir DIR] [--config FILE]; flags before or after ID)"
+
 // keys creates, lists and revokes API keys in the node's store (a running node sees a new or
 // revoked key at once: every request looks its key up).
 func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("usage: rabta keys create|list|revoke")
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") || args[0] == "help" { // --help, or flags before the command
+		return errors.New(keysUsage)
 	}
 	var c common
 	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
@@ -44,7 +47,7 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return errors.New("usage: rabta keys revoke [--data-dir DIR] ID")
 		}
 	default:
-		return fmt.Errorf("unknown keys command %q (create, list, revoke)", args[0])
+		return fmt.Errorf("unknown keys command %q; %s", args[0], keysUsage)
 	}
 	if err := c.load(fs); err != nil {
 		return err
