@@ -209,6 +209,13 @@ func TestForgedSkipToken(t *testing.T) {
 				}
 			}
 		}
+		// tokens that are no position at all, or not the server's shape, are refused outright
+		for _, tok := range []string{`{}`, `{"x":1}`, `{"id":-1}`, `{"m":-1,"i":-5}`, `{"m":3,"k":[1],"i":1,"x":2}`, `{"m":3,"m":4,"k":[1],"i":1}`} {
+			q := "?$top=1&$skiptoken=" + base64.RawURLEncoding.EncodeToString([]byte(tok))
+			if st, _, b := n.do("GET", "/Things"+q, "", ""); st != 400 || !strings.Contains(b, "$skiptoken") {
+				t.Errorf("$skiptoken=%s: %d %.200s, want a 400 naming $skiptoken", tok, st, b)
+			}
+		}
 		// and the tokens the server made still work, with and without $orderby
 		for _, first := range []string{"/Things?$top=1&$orderby=name", "/Things?$top=1", "/Datastreams(1)/Observations?$top=1&$orderby=result",
 			"/Things?$top=1&$orderby=" + url.QueryEscape("properties/a,round(properties/a) desc")} {

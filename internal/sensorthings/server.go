@@ -302,10 +302,20 @@ func (s *Server) options(r *http.Request) (*odata.Options, *sensing.Cursor, erro
 	if tok := q.Get("$skiptoken"); tok != "" {
 		b, err := base64.RawURLEncoding.DecodeString(tok)
 		if err == nil {
+			err = sensing.CheckJSON(b) // a member given twice, text that is not UTF-8 …
+		}
+		if err == nil {
 			cur = &sensing.Cursor{}
 			dec := json.NewDecoder(strings.NewReader(string(b)))
 			dec.UseNumber()
+			dec.DisallowUnknownFields()
 			err = dec.Decode(cur)
+		}
+		// the server's cursors name the page's last id (and, but for an expanded collection's,
+		// the largest id when the listing began): an empty or made-up one ({}, {"x":1}) is not
+		// one of them
+		if err == nil && (cur.ID < 1 || cur.MaxID < 0) {
+			err = errors.New("no position")
 		}
 		if err != nil {
 			return nil, nil, apperr.E(apperr.Invalid, "$skiptoken is not one this server made; follow @iot.nextLink as given")
