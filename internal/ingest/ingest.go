@@ -130,6 +130,9 @@ func (q *QC) Check(ds *sensing.DatastreamInfo, o *sensing.Observation) error {
 	} else {
 		res = st.state.CheckResult(st.cfg, o.PhenEnd, o.ResultJSON)
 	}
+	// A flag the observation arrives with is the node's own (a derived discharge carries its
+	// stage's: node/derived.go; decoders never set one from a client): the worse flag wins.
+	res.Flag = max(res.Flag, o.Flag)
 	o.Flag = res.Flag
 	if len(res.Issues) == 0 && len(o.Quality) == 0 {
 		o.Quality = nil // stored as NULL, read back as {"flag":"good"}

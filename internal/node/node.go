@@ -402,6 +402,11 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.consumers = append(n.consumers, warn)
+
+	// derived Datastreams: discharge from each accepted stage through its rating curve (derived.go)
+	if err := n.startDerive(bg); err != nil {
+		return err
+	}
 	n.wg.Go(func() { n.runner.Run(bg, n.opts.TickEvery) })
 	n.wg.Go(func() { n.diss.Start(bg)() })
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rabta/rabta/internal/alert"
@@ -36,6 +37,8 @@ type Entities struct {
 
 	omu       sync.Mutex // guards lastPurge
 	lastPurge time.Time
+
+	changed atomic.Uint64 // entity writes committed (EntitiesChanged, derived.go)
 }
 
 var (
@@ -103,6 +106,7 @@ func (s *Entities) Create(ctx context.Context, e *sensing.Entity) (int64, error)
 		id, err = s.create(ctx, tx, e, "", 0)
 		return err
 	})
+	s.entityWritten(ctx, e.Set, err) // derived.go
 	return id, err
 }
 
@@ -213,6 +217,11 @@ func (s *Entities) create(ctx context.Context, tx Tx, e *sensing.Entity, parentN
 		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING id", t.Name, strings.Join(cols, ", "), placeholders(len(cols)))
 		if err := tx.QueryRow(ctx, q, vals...).Scan(&id); err != nil {
 			return 0, fmt.Errorf("insert %s: %w", set.Single, err)
+		}
+		if e.Set == sensing.Datastreams { // derived.go: properties.derivedFrom holds
+			if err := checkDerived(ctx, tx, id); err != nil {
+				return 0, err
+			}
 		}
 	}
 	// to-many and many-to-many links: children point back to us

@@ -15,7 +15,7 @@ import (
 // Update changes entity e.Set(e.ID): the properties in e.Props and the links in e.Links, which
 // must be references to existing entities (Ref; an inline entity is Invalid, one that does not
 // exist NotFound). With replace (PUT), properties not given are reset to null.
-func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) error {
+func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) (err error) {
 	set := sensing.Sets[e.Set]
 	t := Sensing[e.Set]
 	// a new phenomenon time may move an Observation to a month without a partition yet
@@ -31,6 +31,7 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 	if err := s.eng.Prepare(ctx, times); err != nil {
 		return err
 	}
+	defer func() { s.entityWritten(ctx, e.Set, err) }() // derived.go
 	return s.tx(ctx, fmt.Sprintf("%s(%d)", e.Set, e.ID), func(tx Tx) error {
 		if err := s.exists(ctx, tx, e.Set, e.ID); err != nil {
 			return err
@@ -159,6 +160,11 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 				return err
 			}
 		}
+		if e.Set == sensing.Datastreams { // derived.go: properties.derivedFrom holds
+			if err := checkDerived(ctx, tx, e.ID); err != nil {
+				return err
+			}
+		}
 		if e.Set == sensing.Observations {
 			// the Datastream it was in loses its old times, the one it is in now gets the new
 			after, err := obsSpans(ctx, tx, "id = ?", e.ID)
@@ -270,7 +276,8 @@ func obsUpdate(e *sensing.Entity) ([]string, []any, error) {
 // Datastreams and HistoricalLocations, a Datastream its Observations, a Sensor or
 // ObservedProperty its Datastreams, a FeatureOfInterest its Observations (foreign keys with
 // ON DELETE CASCADE do the work).
-func (s *Entities) Delete(ctx context.Context, set string, id int64) error {
+func (s *Entities) Delete(ctx context.Context, set string, id int64) (err error) {
+	defer func() { s.entityWritten(ctx, set, err) }() // derived.go
 	return s.tx(ctx, fmt.Sprintf("%s(%d)", set, id), func(tx Tx) error {
 		if err := mayDelete(ctx, tx, set, id); err != nil { // owner.go: its own, and nobody else's goes with it
 			return err

@@ -192,6 +192,9 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 		} else if ds, err = s.datastream(ctx, tx, o.DatastreamID); err == nil {
 			thing = ds.ThingID
 			err = mayAdd(ctx, tx, owners, o.DatastreamID, false) // owner.go
+			if err == nil {
+				err = derivedOnly(ctx, ds) // derived.go: the node computes a derived Datastream's
+			}
 		}
 		if err == nil && o.FoIID != 0 {
 			e, ok := foiChecked[o.FoIID]

@@ -141,7 +141,7 @@ func (s *Entities) checkMulti(m *multiInfo, o *sensing.Observation) error {
 			continue
 		}
 		c := *o
-		c.ResultNum, c.ResultJSON, c.Quality = nil, nil, nil
+		c.ResultNum, c.ResultJSON, c.Quality, c.Flag = nil, nil, nil, sensing.FlagGood // each component's own QC
 		if f, ok := number(v); ok {
 			c.ResultNum = &f
 		} else {
