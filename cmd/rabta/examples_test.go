@@ -111,6 +111,12 @@ func TestExamples(t *testing.T) {
 				if err != nil || json.Unmarshal([]byte(out), &fit) != nil || !(fit.SSE > 0) {
 					t.Errorf("rabta forecast calibrate: %v %s%s", err, out, errOut)
 				}
+			case name == "rating.csv": // a station's gaugings: README's rabta forecast rating
+				out, errOut, err := rabta(t, "forecast", "rating", "--csv", path)
+				var c struct{ A, B float64 }
+				if err != nil || json.Unmarshal([]byte(out), &c) != nil || !(c.A > 0 && c.B > 0) {
+					t.Errorf("rabta forecast rating: %v %s%s", err, out, errOut)
+				}
 			default:
 				t.Errorf("examples/%s: no test puts it in the way a user would; add its path to TestExamples", name)
 			}

@@ -17,8 +17,11 @@ import (
 	"github.com/rabta/rabta/internal/forecast"
 )
 
-// forecastCmd runs "rabta forecast SUBCOMMAND"; today: calibrate.
+// forecastCmd runs "rabta forecast SUBCOMMAND": calibrate, or rating (rating.go).
 func forecastCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "rating" {
+		return ratingCmd(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "calibrate" {
 		return errors.New("usage: rabta forecast calibrate --csv FILE [--scheme classic|euler|rk4] [--max-lag STEPS]")
 	}
