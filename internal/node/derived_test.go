@@ -26,7 +26,7 @@ const deriveAdmin = "derive-test-admin-key-0123456789"
 // deriveEnv is a node on SQLite or PostgreSQL with, besides the node-wide admin's key, an
 // operator key of another organisation ("sindh").
 type deriveEnv struct {
-	t         *testing.T
+	t         testing.TB
 	dir, dsn  string
 	n         *Node
 	reg       *prometheus.Registry
@@ -35,7 +35,7 @@ type deriveEnv struct {
 	batchesMu sync.Mutex
 }
 
-func newDeriveEnv(t *testing.T, store string) *deriveEnv {
+func newDeriveEnv(t testing.TB, store string) *deriveEnv {
 	t.Helper()
 	e := &deriveEnv{t: t, dir: t.TempDir()}
 	if store == "postgres" {
@@ -389,4 +389,33 @@ func testCounter(c prometheus.Counter) float64 {
 		return math.NaN()
 	}
 	return m.GetCounter().GetValue()
+}
+
+// BenchmarkDeriveBatch: the deriver's cost for one bus batch of 500 stage Observations (each
+// derived and stored through ingest, on SQLite), per batch; ns/obs is per Observation.
+func BenchmarkDeriveBatch(b *testing.B) {
+	e := newDeriveEnv(b, "sqlite")
+	thing := e.must(deriveAdmin, "POST", "/v1.1/Things", `{"name":"Marala","description":"gauge",
+	  "Locations":[{"name":"site","description":"site","encodingType":"application/geo+json","location":{"type":"Point","coordinates":[74.46,32.67]}}]}`)
+	stage := e.datastream(deriveAdmin, thing, "stage", "m", "Water level", `{}`)
+	e.datastream(deriveAdmin, thing, "discharge", "m3/s", "River discharge", derivedProps(stage, testCurve))
+	d := newDeriver(b.Context(), e.n.stores.Entities.(derivationStore), e.n.ingest, prometheus.NewRegistry(), time.Now, e.n.log)
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	const per = 500
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		batch := &sensing.ObsBatch{V: 1, Datastream: stage}
+		for j := range per {
+			at := t0.Add(time.Duration(i*per+j) * time.Minute)
+			batch.Obs = append(batch.Obs, sensing.ObsItem{ID: int64(i*per + j + 1), PhenomenonTime: at.Format(time.RFC3339), Start: at, End: at,
+				Result: json.RawMessage(fmt.Sprint(1.5 + float64(j%700)/100))})
+		}
+		if err := d.handle(b.Context(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per), "ns/obs")
+	if got := testCounter(d.derived); got != float64(b.N*per) {
+		b.Fatalf("derived %v, want %d", got, b.N*per)
+	}
 }
