@@ -213,7 +213,13 @@ func (n *Node) startDerive(bg context.Context) error {
 		return nil // a store without derivations: nothing to derive
 	}
 	d := newDeriver(bg, store, n.ingest, n.opts.Registry, n.now, n.log.With("component", "derive"))
-	c, err := n.bus.ConsumeObs(bg, "derive", false, d.watches, d.handle)
+	c, err := n.bus.ConsumeObs(bg, "derive", false, d.watches, func(ctx context.Context, batch *sensing.ObsBatch) error {
+		if err := d.handle(ctx, batch); err != nil {
+			return err
+		}
+		n.metrics.busLatency.WithLabelValues("derive").Observe(time.Since(batch.Accepted).Seconds())
+		return nil
+	})
 	if err != nil {
 		return err
 	}
