@@ -3,8 +3,8 @@
 //	rabta serve [--demo] [--data-dir DIR] [--http-addr ADDR] [--config FILE]
 //	rabta import observations [--data-dir DIR] FILE.csv
 //	rabta keys create --org ORG --role ROLE [--name NAME] | keys list | keys revoke ID
-//	rabta forecast calibrate --csv FILE
 //	rabta forecast rating --csv FILE
+//	rabta forecast calibrate --csv FILE
 //	rabta version
 package main
 
@@ -39,8 +39,8 @@ Usage:
   rabta keys list                         list API keys (never the keys themselves)
   rabta keys revoke ID                    revoke an API key
   rabta rules apply [--org ORG] FILE      apply an organisation's warning rules from YAML; list, changes RULE
-  rabta forecast calibrate --csv FILE     fit a reach's flood routing (K, x, m, travel time) to past hydrographs
   rabta forecast rating --csv FILE        fit a station's rating curve (stage → discharge) to gaugings
+  rabta forecast calibrate --csv FILE     fit a reach's flood routing (K, x, m, travel time) to past hydrographs
   rabta backup FILE                       write a consistent copy of the store (while the node runs)
   rabta restore FILE                      replace the store with a backup (node stopped)
   rabta version                           print the version

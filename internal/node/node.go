@@ -402,11 +402,6 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.consumers = append(n.consumers, warn)
-
-	// derived Datastreams: discharge from each accepted stage through its rating curve (derived.go)
-	if err := n.startDerive(bg); err != nil {
-		return err
-	}
 	n.wg.Go(func() { n.runner.Run(bg, n.opts.TickEvery) })
 	n.wg.Go(func() { n.diss.Start(bg)() })
 
@@ -434,6 +429,11 @@ func (n *Node) Start(ctx context.Context) error {
 		s, err := b.Stats(ctx)
 		return float64(s.Bytes), err
 	})
+
+	// derived Datastreams: discharge from each accepted stage through its rating curve (derived.go)
+	if err := n.startDerive(bg); err != nil {
+		return err
+	}
 
 	go func() {
 		if err := n.srv.Serve(n.ln); !errors.Is(err, http.ErrServerClosed) {

@@ -99,10 +99,10 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"Links", testLinks},
 		{"IDsNeverReused", testIDsNeverReused},
 		{"DerivedSpans", testDerivedSpans},
+		{"DerivedFrom", testDerivedFrom}, // derived.go
 		{"MultiDatastreams", testMultiDatastreams},
 		{"ResponseBudget", testBudget},
 		{"Organisations", testOrganisations},
-		{"DerivedFrom", testDerivedFrom}, // derived.go
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
