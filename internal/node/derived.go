@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,7 +37,8 @@ import (
 //     extrapolated one (outside the fitted range, within the margin) a suspect one with a note.
 //     QC of the derived Datastream runs too; the worse flag wins (ingest.QC.Check).
 //
-// resultQuality carries the provenance under "reported": {"derivedFrom": {"datastream",
+// The derived batch names the key that posted the stage (sqlq.WithDerivation), so four eyes
+// holds through the derivation. resultQuality carries the provenance under "reported": {"derivedFrom": {"datastream",
 // "observation", "flag", "extrapolated"?}}. Redelivery (a restart, a batch handled twice) adds
 // nothing: IngestAgain leaves out an Observation identical to a stored one (same Datastream,
 // phenomenon time and result), and the same stage through the same curve gives the same result.
@@ -153,7 +156,7 @@ func (d *deriver) handle(ctx context.Context, batch *sensing.ObsBatch) error {
 		if len(obs) == 0 {
 			continue
 		}
-		_, errs, err := d.ingest.IngestAgain(sqlq.WithDerivation(ctx), "derive", obs)
+		_, errs, err := d.ingest.IngestAgain(sqlq.WithDerivation(ctx, keyOf(batch.By)), "derive", obs)
 		if err != nil {
 			return fmt.Errorf("derive Datastream(%d) from Datastream(%d): %w", l.id, batch.Datastream, err)
 		}
@@ -171,6 +174,19 @@ func (d *deriver) handle(ctx context.Context, batch *sensing.ObsBatch) error {
 		d.derived.Add(float64(n))
 	}
 	return nil
+}
+
+// keyOf returns the API key id of an ObsBatch's By, "<organisation>/key-<id>" (0 for none).
+func keyOf(by string) int64 {
+	i := strings.LastIndex(by, "/key-")
+	if i < 0 {
+		return 0
+	}
+	id, err := strconv.ParseInt(by[i+len("/key-"):], 10, 64)
+	if err != nil || id < 0 {
+		return 0
+	}
+	return id
 }
 
 // derive computes the Observation of link l from stage item it of Datastream src, or says

@@ -164,10 +164,15 @@ func testDerivedDischarge(t *testing.T, store string) {
 	flow := e.datastream(deriveAdmin, thing, "Marala discharge", "m3/s", "River discharge", derivedProps(stage, testCurve))
 
 	// capture what the bus delivers for the stage, to deliver it again later
-	c, err := e.n.bus.ConsumeObs(t.Context(), "derive-test-capture", false, func(ds int64) bool { return ds == stage },
+	var derivedBy []string // the By of the derived batches
+	c, err := e.n.bus.ConsumeObs(t.Context(), "derive-test-capture", false, func(ds int64) bool { return ds == stage || ds == flow },
 		func(_ context.Context, b *sensing.ObsBatch) error {
 			e.batchesMu.Lock()
-			e.batches = append(e.batches, b)
+			if b.Datastream == stage {
+				e.batches = append(e.batches, b)
+			} else {
+				derivedBy = append(derivedBy, b.By)
+			}
 			e.batchesMu.Unlock()
 			return nil
 		})
@@ -289,11 +294,20 @@ func testDerivedDischarge(t *testing.T, store string) {
 	}
 
 	// the same stage batches delivered again (a redelivery after a crash) add nothing
+	wait("the bus messages", func() bool {
+		e.batchesMu.Lock()
+		defer e.batchesMu.Unlock()
+		return len(e.batches) == len(stages) && len(derivedBy) == nWant
+	})
 	e.batchesMu.Lock()
-	again := e.batches
+	again, by := e.batches, derivedBy
 	e.batchesMu.Unlock()
-	if len(again) != len(stages) {
-		t.Fatalf("captured %d stage batches, want %d", len(again), len(stages))
+	// four eyes through the derivation: the derived values are the stage poster's
+	for _, b := range by {
+		if b == "" || b != again[0].By {
+			t.Errorf("derived batches by %q, want the stage's poster %q", by, again[0].By)
+			break
+		}
 	}
 	d := newDeriver(t.Context(), e.n.stores.Entities.(derivationStore), e.n.ingest, prometheus.NewRegistry(), time.Now, e.n.log)
 	for _, b := range again {

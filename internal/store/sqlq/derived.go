@@ -27,16 +27,22 @@ import (
 // Observations of a derived Datastream are refused (400 naming it) unless the context says
 // the node itself computed them (WithDerivation): a client posts the stage, never the discharge.
 
-// derivedMarker is the context key of WithDerivation.
+// derivedMarker is the context key of WithDerivation; its value is the key of the source's poster.
 type derivedMarker struct{}
 
 // WithDerivation returns a context in which observations of derived Datastreams are accepted:
-// the node's derivation consumer stores through it; nothing else should.
-func WithDerivation(ctx context.Context) context.Context {
-	return context.WithValue(ctx, derivedMarker{}, true)
+// the node's derivation consumer stores through it; nothing else should. key is the API key
+// that posted the source values (0: none): the outbox names it as the derived values' poster,
+// so that the warning engine counts that key among the authors of the drafts the derived
+// values decide (four eyes), as it would for the source values.
+func WithDerivation(ctx context.Context, key int64) context.Context {
+	return context.WithValue(ctx, derivedMarker{}, key)
 }
 
-func isDerivation(ctx context.Context) bool { v, _ := ctx.Value(derivedMarker{}).(bool); return v }
+func isDerivation(ctx context.Context) bool { _, ok := ctx.Value(derivedMarker{}).(int64); return ok }
+
+// derivationKey is WithDerivation's key (0: none, or not a derivation).
+func derivationKey(ctx context.Context) int64 { k, _ := ctx.Value(derivedMarker{}).(int64); return k }
 
 // derivedOnly refuses an observation of ds when ds is derived and ctx is not the node's
 // derivation. A cheap byte test first: most Datastreams are not derived.

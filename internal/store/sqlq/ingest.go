@@ -461,6 +461,8 @@ func (s *Entities) writeOutbox(ctx context.Context, tx Tx, obs []sensing.Observa
 	var key any // NULL: no key posted these
 	if p := auth.FromContext(ctx); p != nil && p.KeyID > 0 {
 		key = p.KeyID
+	} else if k := derivationKey(ctx); k > 0 { // derived.go: the source's poster
+		key = k
 	}
 	type run struct {
 		first, last int64

@@ -75,7 +75,7 @@ func testDerivedFrom(t *testing.T, s Stores) {
 	if err != nil || apperr.KindOf(errs[0]) != apperr.Invalid || !strings.Contains(apperr.Message(errs[0]), fmt.Sprintf("Datastream(%d) is derived from Datastream(1)", id)) {
 		t.Errorf("a client's Observation of a derived Datastream: %v %v", errs, err)
 	}
-	ids, errs, err := s.Entities.IngestNew(sqlq.WithDerivation(ctx()), []sensing.Observation{obs(id, "2025-09-01T00:00:00Z", 5)})
+	ids, errs, err := s.Entities.IngestNew(sqlq.WithDerivation(ctx(), 0), []sensing.Observation{obs(id, "2025-09-01T00:00:00Z", 5)})
 	if err != nil || errs[0] != nil || ids[0] == 0 {
 		t.Errorf("the derivation's Observation: %v %v", errs, err)
 	}
