@@ -142,7 +142,7 @@ func options(cfg config.Config) (node.Options, error) {
 func disseminationOptions(cfg config.Config) (node.DisseminationOptions, error) {
 	d := cfg.Dissemination
 	o := node.DisseminationOptions{ContactsKeyFile: d.ContactsKeyFile, Sink: d.Sink,
-		Webhook:  webhook.Options{Rate: d.WebhookRate},
+		Webhook:  webhook.Options{Rate: d.WebhookRate, AllowNetworks: config.Prefixes(d.WebhookAllowNetworks)},
 		Pipeline: dissemination.Config{PublicURL: cfg.PublicURL, Workers: d.Workers, Lease: d.Lease, MaxAttempts: d.MaxAttempts}}
 	secret := func(name, path string) (string, error) {
 		if path == "" {
