@@ -24,7 +24,7 @@ func TestInternal(t *testing.T) {
 		"169.254.169.254": true, "100.64.0.1": true, "fe80::1": true, "fd00::1": true,
 		"224.0.0.1": true, "255.255.255.255": true, "::ffff:10.0.0.1": true, "::ffff:127.0.0.1": true,
 		"198.18.0.1": true,
-		"8.8.8.8": false, "172.32.0.1": false, "100.128.0.1": false, "2001:4860:4860::8888": false,
+		"8.8.8.8":    false, "172.32.0.1": false, "100.128.0.1": false, "2001:4860:4860::8888": false,
 		"::ffff:8.8.8.8": false, "203.0.113.7": false,
 	} {
 		if got := webhook.Internal(netip.MustParseAddr(addr)); got != want {
