@@ -107,6 +107,9 @@ type Config struct {
 	MaxResponseRows  int64         `yaml:"max_response_rows"`
 	MaxResponseBytes int64         `yaml:"max_response_bytes"`
 	QueryTimeout     time.Duration `yaml:"query_timeout"`
+	// MaxConcurrentReads is how many SensorThings reads are served at once; the others wait
+	// up to 10 s for a turn, then are a 503 naming it.
+	MaxConcurrentReads int `yaml:"max_concurrent_reads"`
 	// AdminKeyFile, when set, holds the bootstrap admin key (instead of RABTA_ADMIN_KEY).
 	AdminKeyFile string `yaml:"admin_key_file"`
 	// Log is "json" or "text"; LogLevel "debug", "info", "warn" or "error".
@@ -212,13 +215,14 @@ func Default() Config {
 		MaxTop:       10000,
 		DefaultTop:   100,
 
-		MaxResponseRows:  50_000,
-		MaxResponseBytes: 32 << 20,
-		QueryTimeout:     60 * time.Second,
-		Log:              "json",
-		LogLevel:         "info",
-		GapSweep:         time.Minute,
-		TimeZone:         "Asia/Karachi",
+		MaxResponseRows:    50_000,
+		MaxResponseBytes:   32 << 20,
+		QueryTimeout:       60 * time.Second,
+		MaxConcurrentReads: 16,
+		Log:                "json",
+		LogLevel:           "info",
+		GapSweep:           time.Minute,
+		TimeZone:           "Asia/Karachi",
 
 		// who may read what, and the limits on abuse
 		PublicAlerts:      true,
@@ -371,6 +375,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxResponseBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("max_response_bytes %d: at least 1 MiB", c.MaxResponseBytes))
+	}
+	if c.MaxConcurrentReads < 1 || c.MaxConcurrentReads > 4096 {
+		errs = append(errs, fmt.Errorf("max_concurrent_reads %d: between 1 and 4096", c.MaxConcurrentReads))
 	}
 	if c.QueryTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("query_timeout %v: at least 1s", c.QueryTimeout))

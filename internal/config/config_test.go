@@ -114,6 +114,7 @@ func TestLimits(t *testing.T) {
 		{"write_burst: 0\n", "write_burst 0: at least 1"},
 		{"limit_entries: 5\n", "limit_entries 5"},
 		{"idempotency_window: 1s\n", "idempotency_window 1s"},
+		{"max_concurrent_reads: 0\n", "max_concurrent_reads 0: between 1 and 4096"},
 	} {
 		c := Default()
 		err := c.Parse("f.yaml", []byte(tc.yaml))
