@@ -40,8 +40,8 @@ import (
 //     with lead time (Model.Correction, Model.CorrectionDecay).
 //  5. Band. Each reach adds its calibration RMSE (a reach with N = 0: PriorRelErr of its
 //     routed flow) as a standard deviation; an inflow that is itself a forecast carries its
-//     own, scaled by Gain; they add in quadrature. The band is ±1.645 σ (90 %, normal errors),
-//     its lower edge not below 0.
+//     own, scaled by Gain; they add in quadrature, and so does Model.BandGrowth × lead time.
+//     The band is ±1.645 σ (90 %, normal errors), its lower edge not below 0.
 //
 // Flags: a grid value interpolated from a suspect reading is suspect, and so is every routed
 // value that rests on it; suspect inflow makes the forecast points it reaches suspect.
@@ -343,6 +343,10 @@ func (f *Forecaster) Update(issued time.Time, changed ...string) []StationForeca
 		for k := max(1, sim.k0); k <= sim.end(); k++ {
 			x := k - sim.k0
 			v, sd := sim.v[x], sim.sd[x]
+			if g := f.m.BandGrowth; g > 0 {
+				e := g * float64(k) * step.Hours()
+				sd = math.Sqrt(sd*sd + e*e)
+			}
 			p := ForecastPoint{Time: issued.Add(time.Duration(k) * step), Value: v,
 				Lower: max(0, v-z90*sd), Upper: v + z90*sd}
 			if sim.sus[x] {

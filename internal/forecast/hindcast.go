@@ -83,13 +83,13 @@ func (r HindcastRow) MaxLead() time.Duration {
 
 // HindcastResult is the outcome of a hindcast.
 type HindcastResult struct {
-	Rows      []HindcastRow // stations with an upstream reach, in network order, classes in level order; only those with a crossing or a false alarm
+	Rows []HindcastRow // stations with an upstream reach, in network order, classes in level order; only those with a crossing or a false alarm
 	// HeadwaterCrossings counts the observed crossings (all classes) at stations with nothing
 	// upstream: no forecast can precede them, and they are not in Rows.
 	HeadwaterCrossings int
-	Reports   int           // report times replayed
-	Forecasts int           // station forecasts issued
-	Horizon   map[string]time.Duration
+	Reports            int // report times replayed
+	Forecasts          int // station forecasts issued
+	Horizon            map[string]time.Duration
 	// Verify: forecast points compared with a later reading at the same time (within the
 	// step), per lead time bucket of 24 h: count, mean error (forecast − observed) and RMSE.
 	Verify []LeadScore
@@ -434,4 +434,21 @@ func thousands(v float64) string {
 		return fmt.Sprintf("%.0fk", v/1000)
 	}
 	return fmt.Sprintf("%.0f", v)
+}
+
+// EstimateBandGrowth fits Model.BandGrowth to a hindcast's verification: the b (flow unit per
+// hour) that best explains the forecast errors as growing linearly with lead, in the least
+// squares sense over all points, b² = Σ nᵢ RMSEᵢ² / Σ nᵢ Lᵢ² (Lᵢ the bucket's upper lead in
+// hours). 0 when there are no scores.
+func EstimateBandGrowth(scores []LeadScore) float64 {
+	var num, den float64
+	for _, s := range scores {
+		l := s.Lead.Hours()
+		num += float64(s.N) * s.RMSE * s.RMSE
+		den += float64(s.N) * l * l
+	}
+	if den == 0 {
+		return 0
+	}
+	return math.Sqrt(num / den)
 }

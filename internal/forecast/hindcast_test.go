@@ -1,7 +1,9 @@
 package forecast
 
 import (
+	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"reflect"
@@ -160,4 +162,85 @@ func TestForecastNoLeakDemo(t *testing.T) {
 	if compared == 0 {
 		t.Fatal("no forecasts compared")
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite README.md's hindcast section (TestHindcastTable)")
+
+const (
+	hindcastBegin = "<!-- hindcast:begin: written by TestHindcastTable (go test ./internal/forecast -run TestHindcastTable -update) -->"
+	hindcastEnd   = "<!-- hindcast:end -->"
+)
+
+// TestHindcastTable runs the hindcast of the 2025 season with the demo model
+// (PunjabIndusModel) and the demo's flood classes, and checks README.md's section "Hindcast:
+// the 2025 season" against it; -update rewrites the section.
+func TestHindcastTable(t *testing.T) {
+	ds, err := demo.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := PunjabIndusModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readings := demoReadings(t, ds, season2025[0], season2025[1])
+	res, err := Hindcast(m, readings, demoClasses(t, ds), HindcastOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the replay saw every report time once
+	seen := map[time.Time]bool{}
+	for _, rs := range readings {
+		for _, r := range rs {
+			seen[r.Time] = true
+		}
+	}
+	if res.Reports != len(seen) {
+		t.Errorf("%d reports replayed, want %d", res.Reports, len(seen))
+	}
+	for _, r := range res.Rows {
+		if r.Hits+r.Misses != r.Observed || len(r.Leads) != r.Hits {
+			t.Errorf("%s %s: hits %d + misses %d ≠ observed %d (leads %d)", r.Station, r.Class, r.Hits, r.Misses, r.Observed, len(r.Leads))
+		}
+	}
+	t.Logf("band growth estimated from these residuals: %.0f cusecs/h (the model has %.0f)", EstimateBandGrowth(res.Verify), m.BandGrowth)
+
+	var b strings.Builder
+	b.WriteString(hindcastBegin + "\n\n")
+	fmt.Fprintf(&b, "%d report times of the 2025 season (%s – %s PKT) replayed; %d station forecasts issued. "+
+		"Model: `forecast.PunjabIndusModel()` (step %v, correction %s with τ = %.0f h, hold branches %v, band growth %.0f cusecs/h). "+
+		"Crossings at headwater gauges (no forecast possible, threshold-only): %d.\n\n",
+		res.Reports, readings["khanki"][0].Time.In(demo.PKT).Format("2 Jan"), readings["khanki"][len(readings["khanki"])-1].Time.In(demo.PKT).Format("2 Jan 2006"),
+		res.Forecasts, m.Step, m.Correction, m.correctionDecay().Hours(), m.HoldBranches, m.BandGrowth, res.HeadwaterCrossings)
+	b.WriteString(res.Table("cusecs"))
+	b.WriteString("\nForecast error by lead time (thousand cusecs; forecast points compared with a reading at the same hour), against persistence (the last reading at the issue time):\n\n")
+	b.WriteString("| lead | points | bias | RMSE | persistence RMSE | inside the 90 % band |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, v := range res.Verify {
+		fmt.Fprintf(&b, "| %.0f–%.0f h | %d | %.0f | %.0f | %.0f | %.0f %% |\n", v.Lead.Hours()-24, v.Lead.Hours(), v.N, v.Bias/1000, v.RMSE/1000, v.PersistRMSE/1000, 100*v.Inside)
+	}
+	b.WriteString("\n" + hindcastEnd)
+	section := b.String()
+
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, j := bytes.Index(readme, []byte(hindcastBegin)), bytes.Index(readme, []byte(hindcastEnd))
+	if i < 0 || j < i {
+		t.Fatalf("README.md has no hindcast markers %q … %q", hindcastBegin, hindcastEnd)
+	}
+	cur := string(readme[i : j+len(hindcastEnd)])
+	if cur == section {
+		return
+	}
+	if *update {
+		out := append([]byte{}, readme[:i]...)
+		out = append(out, section...)
+		out = append(out, readme[j+len(hindcastEnd):]...)
+		if err := os.WriteFile("../../README.md", out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("README.md's hindcast section differs from this run (go test ./internal/forecast -run TestHindcastTable -update rewrites it):\n%s", section)
 }

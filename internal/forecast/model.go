@@ -25,6 +25,7 @@ import (
 //	  "max_gap_h": 72,                 // optional: longest gap between readings interpolated across, hours
 //	  "warmup_h": 120,                 // optional: how far back the routing starts, hours
 //	  "hold_branches": true,           // optional: hold a confluence's shorter branches (Model.HoldBranches)
+//	  "band_growth_per_h": 1150,       // optional: band widening per hour of lead, flow unit/h (Model.BandGrowth)
 //	  "reaches": [{"from": "tarbela", "to": "kalabagh", "K": 9.1, "x": 0.2, "m": 1, "scheme": "rk4",
 //	               "lag_h": 30, "gain": 0.97, "rmse": 12000, "n": 1200}]
 //	}
@@ -120,6 +121,10 @@ type Model struct {
 	// known value, and the points that rest on such a held value are flagged suspect. Off, the
 	// forecast stops where the first branch stops.
 	HoldBranches bool
+	// BandGrowth widens the band with lead time: a standard deviation of BandGrowth × lead
+	// (flow unit per hour of lead) is added in quadrature to the one from the calibration
+	// RMSEs. EstimateBandGrowth gives it from a hindcast's residuals. 0: no growth.
+	BandGrowth float64
 }
 
 func (m Model) correctionDecay() time.Duration {
@@ -200,6 +205,9 @@ func (m Model) Validate() error {
 	}
 	if m.CorrectionDecay < 0 || m.MaxGap < 0 || m.Warmup < 0 {
 		return errors.New("forecast model: correction_decay_h, max_gap_h and warmup_h must not be negative")
+	}
+	if !(m.BandGrowth >= 0) || math.IsInf(m.BandGrowth, 0) {
+		return fmt.Errorf("forecast model: band_growth_per_h %v: want a finite number ≥ 0", m.BandGrowth)
 	}
 	if m.Correction < 0 || int(m.Correction) >= len(correctionNames) {
 		return fmt.Errorf("forecast model: unknown correction %d", int(m.Correction))
@@ -282,6 +290,7 @@ type jsonModel struct {
 	MaxGapH         float64          `json:"max_gap_h,omitempty"`
 	WarmupH         float64          `json:"warmup_h,omitempty"`
 	HoldBranches    bool             `json:"hold_branches,omitempty"`
+	BandGrowth      float64          `json:"band_growth_per_h,omitempty"`
 	Reaches         []jsonReachModel `json:"reaches"`
 }
 
@@ -322,7 +331,7 @@ func (m Model) MarshalJSON() ([]byte, error) {
 	c := m.Correction
 	jm := jsonModel{Network: net, StepH: hours(m.Step), Correction: &c,
 		CorrectionDecay: hours(m.CorrectionDecay), MaxGapH: hours(m.MaxGap), WarmupH: hours(m.Warmup),
-		HoldBranches: m.HoldBranches, Reaches: []jsonReachModel{}}
+		HoldBranches: m.HoldBranches, BandGrowth: m.BandGrowth, Reaches: []jsonReachModel{}}
 	for _, rm := range m.Reaches {
 		jm.Reaches = append(jm.Reaches, jsonReachModel{From: rm.From, To: rm.To, K: rm.Muskingum.K, X: rm.Muskingum.X,
 			M: rm.Muskingum.M, Scheme: rm.Scheme, LagH: hours(rm.Lag), Gain: rm.Gain, RMSE: rm.RMSE, N: rm.N})
@@ -398,7 +407,7 @@ func (m *Model) UnmarshalJSON(b []byte) error {
 	if jm.Correction != nil {
 		out.Correction = *jm.Correction
 	}
-	out.HoldBranches = jm.HoldBranches
+	out.HoldBranches, out.BandGrowth = jm.HoldBranches, jm.BandGrowth
 	for _, f := range []struct {
 		name string
 		h    float64

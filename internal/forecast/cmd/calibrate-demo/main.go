@@ -30,6 +30,7 @@ func main() {
 	corr := flag.String("correction", "additive", "forecast correction of the model: additive, ratio or none")
 	decay := flag.Duration("decay", 0, "e-folding time of the correction (0: the default)")
 	hold := flag.Bool("hold-branches", false, "hold a confluence's shorter branches past their horizon (Model.HoldBranches)")
+	growth := flag.Float64("band-growth", 0, "band widening per hour of lead, cusecs/h (Model.BandGrowth; TestHindcastTable logs the estimate)")
 	flag.Parse()
 	t0, err := time.Parse(time.DateOnly, *from)
 	if err != nil {
@@ -83,7 +84,7 @@ func main() {
 	if err := m.Correction.UnmarshalText([]byte(*corr)); err != nil {
 		log.Fatal(err)
 	}
-	m.CorrectionDecay, m.HoldBranches = *decay, *hold
+	m.CorrectionDecay, m.HoldBranches, m.BandGrowth = *decay, *hold, *growth
 	if *out != "" {
 		b, err := json.MarshalIndent(m, "", "  ")
 		if err != nil {
