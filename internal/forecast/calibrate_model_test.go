@@ -20,7 +20,7 @@ func TestCalibrateModelRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const hours = 400
+	const hours = 240
 	wave := func(peak, at, width float64) []float64 {
 		out := make([]float64, hours)
 		for h := range out {
@@ -28,7 +28,7 @@ func TestCalibrateModelRecovers(t *testing.T) {
 		}
 		return out
 	}
-	qa, qb := wave(900, 120, 30), wave(400, 200, 20)
+	qa, qb := wave(900, 70, 20), wave(400, 150, 15)
 	lin := Muskingum{K: 3, X: 0.2, M: 1}
 	route := func(in []float64, lag int, gain float64) []float64 {
 		out, err := Route(lagged(in, lag), in[0], 1, lin, SchemeRK4)
@@ -77,7 +77,7 @@ func TestCalibrateModelRecovers(t *testing.T) {
 		if math.Abs(r.Model.Gain-c.gain) > 0.05*c.gain {
 			t.Errorf("%s: gain %.3f, want %.3f ± 5 %%", c.reach, r.Model.Gain, c.gain)
 		}
-		if r.NSE < 0.99 || r.Model.N != r.Samples || r.Model.N < 390 {
+		if r.NSE < 0.99 || r.Model.N != r.Samples || r.Model.N < 230 {
 			t.Errorf("%s: NSE %.4f over %d samples (N %d)", c.reach, r.NSE, r.Samples, r.Model.N)
 		}
 	}
