@@ -273,7 +273,9 @@ func gridCeil(d, step time.Duration) int {
 // (nothing from the future leaks in), out to the horizon the network allows (at a confluence: as far
 // as every branch is known). Stations with no forecast (no upstream data) are left out.
 //
-// A changed station that has an upstream reach is forecast too (its correction changed);
+// With Model.HoldBranches a confluence's forecast goes on past its shortest branch, the held
+// points flagged suspect (see "Horizon" above). A changed station that has an upstream reach
+// is forecast too (its correction changed);
 // unknown stations in changed are ignored. The result is in the network's topological order.
 func (f *Forecaster) Update(issued time.Time, changed ...string) []StationForecast {
 	if issued.After(f.newest) {
