@@ -1,9 +1,11 @@
 package forecast
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -261,5 +263,44 @@ func TestResample(t *testing.T) {
 	}
 	if _, err := Resample([]Reading{{Time: at(0), Value: -1}}, time.Hour, time.Hour); err == nil {
 		t.Error("a negative discharge was accepted")
+	}
+}
+
+// TestUpdateDownstreamOnly: on the demo model after the 2025 season up to the Chenab flood, a
+// new reading at Marala updates exactly the stations downstream of it (Khanki … Kotri), in
+// network order, every point after the issue time, one step apart, its band around it.
+func TestUpdateDownstreamOnly(t *testing.T) {
+	m, err := PunjabIndusModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := NewForecaster(m)
+	issued := time.Date(2025, 8, 27, 8, 0, 0, 0, time.UTC)
+	for h := -400; h <= 0; h += 6 { // more than the 336 h of lags from Taunsa to Kotri
+		for _, s := range m.Network.Stations() {
+			f.Observe(s.ID, issued.Add(time.Duration(h)*time.Hour), 100000, sensing.FlagGood)
+		}
+	}
+	f.Observe("marala", issued, 550000, sensing.FlagGood)
+	fcs := f.Update(issued, "marala")
+	var got []string
+	for _, fc := range fcs {
+		got = append(got, fc.Station)
+		for i, p := range fc.Points {
+			if want := issued.Add(time.Duration(i+1) * m.Step); !p.Time.Equal(want) && i == 0 || i > 0 && p.Time.Sub(fc.Points[i-1].Time) != m.Step {
+				t.Fatalf("%s point %d at %v", fc.Station, i, p.Time)
+			}
+			if !(p.Lower <= p.Value && p.Value <= p.Upper) || p.Lower < 0 {
+				t.Fatalf("%s point %d: %v outside its band %v–%v", fc.Station, i, p.Value, p.Lower, p.Upper)
+			}
+		}
+	}
+	want := []string{"khanki", "qadirabad", "trimmu", "panjnad", "guddu", "sukkur", "kotri"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("updated %v, want %v", got, want)
+	}
+	// the rise at Marala reaches Khanki: its forecast goes above the steady 100,000
+	if peak := slices.MaxFunc(fcs[0].Points, func(a, b ForecastPoint) int { return cmp.Compare(a.Value, b.Value) }); !(peak.Value > 150000) {
+		t.Errorf("Khanki's forecast peaks at %v, want the Marala rise to arrive", peak.Value)
 	}
 }
