@@ -59,6 +59,10 @@ type options struct {
 	mqttN, mqttPubs                int
 	alertCycles                    int
 	worstTimeout                   time.Duration
+
+	compareURLs, comparePG, compareAuth             string
+	compareDur                                      time.Duration
+	compareClients, compareBulkClients, compareBulk int
 }
 
 func main() {
@@ -78,7 +82,7 @@ func main() {
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON on stdout (the table goes to stderr)")
 	fs.StringVar(&o.dir, "dir", "", "parent of the temporary directory (default $TMPDIR or /tmp); must be on the disk you want to measure")
 	fs.StringVar(&o.bin, "rabta", "", "a prebuilt rabta binary (default: go build ./cmd/rabta)")
-	fs.StringVar(&o.phases, "phases", "raw,api,query,csv", "phases to run, comma separated: raw, api, query (needs api), reads (needs api), worst (needs api), csv, bus, mqtt, alert")
+	fs.StringVar(&o.phases, "phases", "raw,api,query,csv", "phases to run, comma separated: raw, api, query (needs api), reads (needs api), worst (needs api), csv, bus, mqtt, alert, compare")
 	fs.IntVar(&o.busRate, "bus-rate", 10_000, "bus: observations per second offered")
 	fs.IntVar(&o.busPerReq, "bus-batch", 100, "bus: observations per CreateObservations request (one request every bus-batch/bus-rate s)")
 	fs.IntVar(&o.busStreams, "bus-datastreams", 10, "bus: datastreams each request's observations are spread over")
@@ -88,6 +92,13 @@ func main() {
 	fs.IntVar(&o.alertCycles, "alert-cycles", 50, "alert: measured fire/clear cycles (after one warm-up cycle)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random query windows")
 	fs.DurationVar(&o.worstTimeout, "worst-timeout", 2*time.Minute, "worst: how long the client waits for the answer")
+	fs.StringVar(&o.compareURLs, "compare-url", "", "compare: other SensorThings services, comma separated, each [name=]http://host:port/v1.0 (the first is the reference of the ratios)")
+	fs.StringVar(&o.compareAuth, "compare-auth", "", "compare: the Authorization header sent to the -compare-url services (e.g. \"Bearer KEY\"; none by default)")
+	fs.StringVar(&o.comparePG, "compare-pg", "", "compare: an empty PostgreSQL database's postgres:// URL, to compare Rabta on PostgreSQL too")
+	fs.DurationVar(&o.compareDur, "compare-duration", 10*time.Second, "compare: how long each load runs against each target (after 1 s of warm-up)")
+	fs.IntVar(&o.compareClients, "compare-clients", 8, "compare: clients of the single-POST and window loads")
+	fs.IntVar(&o.compareBulkClients, "compare-bulk-clients", 4, "compare: clients of the CreateObservations load")
+	fs.IntVar(&o.compareBulk, "compare-bulk", 100, "compare: observations per CreateObservations request")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
@@ -104,7 +115,7 @@ func main() {
 		stop() // a second Ctrl-C kills at once
 	}()
 	rep, err := run(ctx, o, os.Stderr)
-	if rep != nil && (rep.Raw != nil || rep.API != nil || rep.CSV != nil || rep.Bus != nil || rep.MQTT != nil || rep.Alert != nil) {
+	if rep != nil && (rep.Raw != nil || rep.API != nil || rep.CSV != nil || rep.Bus != nil || rep.MQTT != nil || rep.Alert != nil || rep.Compare != nil) {
 		out := io.Writer(os.Stdout)
 		if o.json {
 			out = os.Stderr
@@ -139,9 +150,9 @@ func (o options) validate() error {
 	}
 	for _, p := range strings.Split(o.phases, ",") {
 		switch p {
-		case "raw", "api", "query", "reads", "worst", "csv", "bus", "mqtt", "alert":
+		case "raw", "api", "query", "reads", "worst", "csv", "bus", "mqtt", "alert", "compare":
 		default:
-			return fmt.Errorf("-phases: unknown phase %q (raw, api, query, reads, worst, csv, bus, mqtt, alert)", p)
+			return fmt.Errorf("-phases: unknown phase %q (raw, api, query, reads, worst, csv, bus, mqtt, alert, compare)", p)
 		}
 	}
 	switch {
@@ -153,6 +164,11 @@ func (o options) validate() error {
 		return errors.New("-mqtt-publishers must be at least 1 and -mqtt-n at least -mqtt-publishers")
 	case o.alertCycles < 1:
 		return errors.New("-alert-cycles must be at least 1")
+	case o.has("compare") && (o.compareDur < time.Second || o.compareClients < 1 || o.compareBulkClients < 1 || o.compareBulk < 1):
+		return errors.New("-compare-duration must be at least 1s, and -compare-clients, -compare-bulk-clients and -compare-bulk at least 1")
+	}
+	if _, err := parseCompareURLs(o.compareURLs); err != nil {
+		return err
 	}
 	if (o.has("query") || o.has("reads") || o.has("worst")) && !o.has("api") {
 		return errors.New("-phases: query, reads and worst need api")
@@ -274,6 +290,15 @@ func run(ctx context.Context, o options, logw io.Writer) (rep *report, err error
 	}
 	if err := newPhases(ctx, o, bin, root, rep, logf); err != nil {
 		return rep, err
+	}
+	if o.has("compare") {
+		c, err := comparePhase(ctx, o, bin, root, logf)
+		if c != nil && len(c.Targets) > 0 {
+			rep.Compare = c
+		}
+		if err != nil {
+			return rep, err
+		}
 	}
 	rep.ratios()
 	return rep, nil

@@ -3,9 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rabta/rabta/internal/store/storetest"
 )
 
 // TestSmoke runs the benchmark as docs/bench.md's commands do, at a tiny size, through every
@@ -19,7 +24,7 @@ func TestSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	o := options{n: 3000, d: 3, batch: 500, clients: 2, queries: 20, top: 10, readsRuns: 2,
-		window: 24 * time.Hour, outbox: true, dir: t.TempDir(), phases: "raw,api,query,reads,csv", seed: 1,
+		window: 24 * time.Hour, outbox: true, dir: t.TempDir(), bin: testBinary(t), phases: "raw,api,query,reads,csv", seed: 1,
 		busRate: 1, busPerReq: 1, busStreams: 1, busDur: time.Second, mqttN: 1, mqttPubs: 1, alertCycles: 1}
 	var log bytes.Buffer
 	rep, err := run(ctx, o, &log)
@@ -42,4 +47,94 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("the report lacks %q:\n%s", want, out.String())
 		}
 	}
+}
+
+// TestCompare runs the compare phase as docs/bench.md's command does, briefly: Rabta on SQLite
+// started by the phase, Rabta on PostgreSQL (-compare-pg) and a service given by URL (another
+// rabta serve standing in for GOST, with -compare-auth). Every load checks every answer, so
+// a target with errors fails the test.
+func TestCompare(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs rabta")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir, bin := t.TempDir(), testBinary(t)
+	other, err := startServerOn(ctx, bin, filepath.Join(dir, "other"), true, "", "RABTA_WRITE_RATE=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.kill()
+	o := options{n: 1, d: 1, batch: 1, clients: 1, top: 1, readsRuns: 1, window: time.Hour, outbox: true, dir: dir, bin: bin,
+		phases: "compare", seed: 1, busRate: 1, busPerReq: 1, busStreams: 1, busDur: time.Second, mqttN: 1, mqttPubs: 1, alertCycles: 1,
+		compareURLs: "other=" + other.base + "/v1.1", compareAuth: "Bearer " + adminKey,
+		compareDur: 2 * time.Second, compareClients: 4, compareBulkClients: 2, compareBulk: 50}
+	want := []string{"rabta-sqlite", "other"}
+	if os.Getenv("RABTA_TEST_POSTGRES") != "" || os.Getenv("CI") != "" {
+		o.comparePG = storetest.PostgresSchema(t)
+		want = []string{"rabta-sqlite", "rabta-postgres", "other"}
+	}
+	var log bytes.Buffer
+	rep, err := run(ctx, o, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	c := rep.Compare
+	if c == nil || len(c.Targets) != len(want) {
+		t.Fatalf("compare: %+v\n%s", c, log.String())
+	}
+	if c.Reference != "other" {
+		t.Errorf("reference %q, want the first -compare-url", c.Reference)
+	}
+	for i, tg := range c.Targets {
+		if tg.Name != want[i] {
+			t.Errorf("target %d is %q, want %q", i, tg.Name, want[i])
+		}
+		for load, r := range map[string]loadResult{"single": c.Single[i], "bulk": c.Bulk[i], "window": c.Window[i]} {
+			if r.Errors > 0 || !(r.PerSec > 0) || !(r.Ratio > 0) || r.Latency.N == 0 {
+				t.Errorf("%s, %s: %+v", tg.Name, load, r)
+			}
+		}
+	}
+	if r := c.Single[len(want)-1]; r.Ratio != 1 {
+		t.Errorf("the reference's ratio is %v, want 1", r.Ratio)
+	}
+	var out bytes.Buffer
+	rep.print(&out)
+	for _, s := range []string{"POST /Datastreams(id)/Observations, one per request, 4 clients", "POST /CreateObservations, 50 per request, 2 clients", "ratios to other"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("the report lacks %q:\n%s", s, out.String())
+		}
+	}
+}
+
+var (
+	buildOnce sync.Once
+	built     string
+	buildErr  error
+)
+
+// testBinary builds cmd/rabta once for the package's tests.
+func testBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "rabta-bench-test-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		built, buildErr = buildRabta(context.Background(), dir)
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return built
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built != "" {
+		os.RemoveAll(filepath.Dir(built))
+	}
+	os.Exit(code)
 }

@@ -57,16 +57,18 @@ type report struct {
 	LoadStart      string  `json:"load_average_start"` // 1, 5, 15 min, from /proc/loadavg
 	LoadEnd        string  `json:"load_average_end"`
 
-	Raw    *phaseResult `json:"raw,omitempty"`
-	API    *phaseResult `json:"api,omitempty"`
-	Query  *queryResult `json:"query,omitempty"`
-	Reads  *readsResult `json:"reads,omitempty"`
-	Worst  *worstResult `json:"worst,omitempty"`
-	CSV    *phaseResult `json:"csv,omitempty"`
-	Bus    *busResult   `json:"bus,omitempty"`
-	MQTT   *mqttResult  `json:"mqtt,omitempty"`
-	Alert  *alertResult `json:"alert,omitempty"`
-	Memory struct {
+	Raw   *phaseResult `json:"raw,omitempty"`
+	API   *phaseResult `json:"api,omitempty"`
+	Query *queryResult `json:"query,omitempty"`
+	Reads *readsResult `json:"reads,omitempty"`
+	Worst *worstResult `json:"worst,omitempty"`
+	CSV   *phaseResult `json:"csv,omitempty"`
+	Bus   *busResult   `json:"bus,omitempty"`
+	MQTT  *mqttResult  `json:"mqtt,omitempty"`
+	Alert *alertResult `json:"alert,omitempty"`
+	// Compare is the compare phase: the same loads against several SensorThings services.
+	Compare *compareReport `json:"compare,omitempty"`
+	Memory  struct {
 		AfterIngest  memory `json:"after_ingest"`
 		AfterQueries memory `json:"after_queries"`
 	} `json:"server_memory"`
@@ -203,6 +205,9 @@ func (rep *report) print(w io.Writer) {
 		fmt.Fprintf(w, ", alert %.1f s", r.WallS)
 	}
 	fmt.Fprintf(w, "; total %.1f s\n", rep.TotalS)
+	if rep.Compare != nil {
+		rep.Compare.print(w)
+	}
 	if rep.ServerLog != "" {
 		lines := strings.Split(rep.ServerLog, "\n")
 		if len(lines) > 10 {

@@ -75,6 +75,12 @@ func freePort() (int, error) {
 // startServer runs bin serve on dataDir and waits until /readyz answers. The process is
 // killed when ctx ends; the caller must call stop (or kill) on every path.
 func startServer(ctx context.Context, bin, dataDir string, outbox bool) (*server, error) {
+	return startServerOn(ctx, bin, dataDir, outbox, benchDB)
+}
+
+// startServerOn is startServer on the store db ("" for SQLite in dataDir, or a PostgreSQL URL),
+// with extra environment variables (RABTA_WRITE_RATE=0, …).
+func startServerOn(ctx context.Context, bin, dataDir string, outbox bool, db string, extra ...string) (*server, error) {
 	var ports [3]int // HTTP, NATS, MQTT: free ones, so that a node already running here does not collide
 	for i := range ports {
 		p, err := freePort()
@@ -85,10 +91,10 @@ func startServer(ctx context.Context, bin, dataDir string, outbox bool) (*server
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
 	cmd := exec.CommandContext(ctx, bin, "serve", "--data-dir", dataDir, "--http-addr", addr, "--log-level", "warn", "--log", "text")
-	cmd.Env = env("RABTA_ADMIN_KEY="+adminKey,
-		"RABTA_NATS_ADDR=127.0.0.1:"+strconv.Itoa(ports[1]),
-		"RABTA_MQTT_ADDR=127.0.0.1:"+strconv.Itoa(ports[2]),
-		"RABTA_OUTBOX="+strconv.FormatBool(outbox), "RABTA_DB="+benchDB)
+	cmd.Env = env(append([]string{"RABTA_ADMIN_KEY=" + adminKey,
+		"RABTA_NATS_ADDR=127.0.0.1:" + strconv.Itoa(ports[1]),
+		"RABTA_MQTT_ADDR=127.0.0.1:" + strconv.Itoa(ports[2]),
+		"RABTA_OUTBOX=" + strconv.FormatBool(outbox), "RABTA_DB=" + db}, extra...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // also if the benchmark is killed
 	cmd.WaitDelay = 5 * time.Second
 	s := &server{cmd: cmd, base: "http://" + addr, dir: dataDir, done: make(chan struct{}),

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +13,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/demo"
+	"github.com/rabta/rabta/internal/ingest"
+	"github.com/rabta/rabta/internal/node"
 	"github.com/rabta/rabta/internal/rule"
+	"github.com/rabta/rabta/internal/store/postgres"
+	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/store/sqlq"
+	"github.com/rabta/rabta/internal/store/storetest"
 )
 
 // Every file under examples/ goes in the way a user puts it in: rules files with `rabta
@@ -29,6 +38,19 @@ func TestExamples(t *testing.T) {
 	cli := t.TempDir()    // the commands' data directory
 	node := t.TempDir()   // the running node's
 	storeEnv(t, cli, nil) // with RABTA_E2E_POSTGRES: its database lives as long as this test, not a subtest
+	// the rules files name the demo's datastreams ("datastream 8 is the discharge at Khanki"),
+	// and rules must name datastreams that exist: both stores hold the demo's stations
+	// and examples/rules-full.yaml's three rain gauges (201–203), which the demo has not
+	for _, dir := range []string{cli, node} {
+		seedDemoStations(t, dir)
+		eng, dsn := openEngine(t, dir)
+		storetest.SeedDatastreams(t, eng, auth.NodeOrganisation, 201, 202, 203)
+		if dsn == "" {
+			eng.(*sqlite.DB).Close()
+		} else {
+			eng.(*postgres.DB).Close()
+		}
+	}
 	p := start(t, node, []string{"RABTA_ADMIN_KEY=" + adminKey})
 	rows := func(path string) int {
 		b, err := os.ReadFile(path)
@@ -163,4 +185,51 @@ func (p *proc) reqType(method, path, key, contentType, body string) (int, string
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// seedDemoStations gives the data directory's store the demo's Things and Datastreams, with
+// the ids `rabta serve --demo` gives them (no observations).
+func seedDemoStations(t *testing.T, dataDir string) {
+	t.Helper()
+	ctx := context.Background()
+	dsn := ""
+	if env := storeEnv(t, dataDir, nil); len(env) > 0 {
+		dsn = strings.TrimPrefix(env[0], "RABTA_DB=")
+	}
+	st, err := node.OpenStores(ctx, dataDir, dsn, &ingest.QC{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ds, err := demo.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := demo.Seed(ctx, st.Entities, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids["pdma-khanki/discharge"] != 8 {
+		t.Fatalf("the demo's Khanki discharge is datastream %d; examples/rules*.yaml say 8", ids["pdma-khanki/discharge"])
+	}
+}
+
+// openEngine opens the store of a data directory (as storeEnv chose it) as an SQL engine, and
+// returns the PostgreSQL DSN ("" for SQLite).
+func openEngine(t *testing.T, dataDir string) (sqlq.Engine, string) {
+	t.Helper()
+	ctx := context.Background()
+	if env := storeEnv(t, dataDir, nil); len(env) > 0 {
+		dsn := strings.TrimPrefix(env[0], "RABTA_DB=")
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db, dsn
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "rabta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, ""
 }

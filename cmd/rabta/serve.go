@@ -127,7 +127,7 @@ func options(cfg config.Config) (node.Options, error) {
 		HTTPAddr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, PublicRead: cfg.PublicRead,
 		PrivateAlerts: !cfg.PublicAlerts, TrustedProxies: proxies, Limits: &limits, IdempotencyWindow: cfg.IdempotencyWindow,
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultTop: cfg.DefaultTop, MaxTop: cfg.MaxTop,
-		MaxResponseRows: cfg.MaxResponseRows, MaxResponseBytes: cfg.MaxResponseBytes, QueryTimeout: cfg.QueryTimeout,
+		MaxResponseRows: cfg.MaxResponseRows, MaxResponseBytes: cfg.MaxResponseBytes, QueryTimeout: cfg.QueryTimeout, MaxConcurrentReads: cfg.MaxConcurrentReads,
 		NATSURL: cfg.NATSURL, NATSAddr: cfg.NATSAddr, MQTTAddr: cfg.MQTTAddr, NATSReplicas: cfg.NATSReplicas,
 		NoOutbox: !cfg.Outbox,
 		Sender:   cfg.Sender, SenderName: cfg.SenderName, FourEyes: cfg.FourEyes, AlertExpiry: cfg.AlertExpiry, FeedKeep: cfg.FeedKeep,
@@ -142,7 +142,7 @@ func options(cfg config.Config) (node.Options, error) {
 func disseminationOptions(cfg config.Config) (node.DisseminationOptions, error) {
 	d := cfg.Dissemination
 	o := node.DisseminationOptions{ContactsKeyFile: d.ContactsKeyFile, Sink: d.Sink,
-		Webhook:  webhook.Options{Rate: d.WebhookRate},
+		Webhook:  webhook.Options{Rate: d.WebhookRate, AllowNetworks: config.Prefixes(d.WebhookAllowNetworks)},
 		Pipeline: dissemination.Config{PublicURL: cfg.PublicURL, Workers: d.Workers, Lease: d.Lease, MaxAttempts: d.MaxAttempts}}
 	secret := func(name, path string) (string, error) {
 		if path == "" {

@@ -107,6 +107,9 @@ type Config struct {
 	MaxResponseRows  int64         `yaml:"max_response_rows"`
 	MaxResponseBytes int64         `yaml:"max_response_bytes"`
 	QueryTimeout     time.Duration `yaml:"query_timeout"`
+	// MaxConcurrentReads is how many SensorThings reads are served at once; the others wait
+	// up to 10 s for a turn, then are a 503 naming it.
+	MaxConcurrentReads int `yaml:"max_concurrent_reads"`
 	// AdminKeyFile, when set, holds the bootstrap admin key (instead of RABTA_ADMIN_KEY).
 	AdminKeyFile string `yaml:"admin_key_file"`
 	// Log is "json" or "text"; LogLevel "debug", "info", "warn" or "error".
@@ -142,6 +145,10 @@ type Dissemination struct {
 	SMTP SMTP `yaml:"smtp"`
 	// WebhookRate bounds webhook POSTs per second (0: no limit).
 	WebhookRate float64 `yaml:"webhook_rate"`
+	// WebhookAllowNetworks lists internal networks (CIDR prefixes or single addresses:
+	// loopback, private, link-local, …) that webhook endpoints may be in. Without them a
+	// subscriber's webhook into such an address is refused when it is sent (docs/webhooks.md).
+	WebhookAllowNetworks []string `yaml:"webhook_allow_networks"`
 	// Sink, when set, is a file where SMS and e-mail with no gateway configured are written
 	// (JSON lines, addresses redacted): the demo's gateway. The demo uses
 	// <data_dir>/deliveries.jsonl when no SMS gateway is configured.
@@ -208,13 +215,14 @@ func Default() Config {
 		MaxTop:       10000,
 		DefaultTop:   100,
 
-		MaxResponseRows:  50_000,
-		MaxResponseBytes: 32 << 20,
-		QueryTimeout:     60 * time.Second,
-		Log:              "json",
-		LogLevel:         "info",
-		GapSweep:         time.Minute,
-		TimeZone:         "Asia/Karachi",
+		MaxResponseRows:    50_000,
+		MaxResponseBytes:   32 << 20,
+		QueryTimeout:       60 * time.Second,
+		MaxConcurrentReads: 16,
+		Log:                "json",
+		LogLevel:           "info",
+		GapSweep:           time.Minute,
+		TimeZone:           "Asia/Karachi",
 
 		// who may read what, and the limits on abuse
 		PublicAlerts:      true,
@@ -368,6 +376,9 @@ func (c *Config) Validate() error {
 	if c.MaxResponseBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("max_response_bytes %d: at least 1 MiB", c.MaxResponseBytes))
 	}
+	if c.MaxConcurrentReads < 1 || c.MaxConcurrentReads > 4096 {
+		errs = append(errs, fmt.Errorf("max_concurrent_reads %d: between 1 and 4096", c.MaxConcurrentReads))
+	}
 	if c.QueryTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("query_timeout %v: at least 1s", c.QueryTimeout))
 	}
@@ -440,10 +451,29 @@ func (c *Config) Validate() error {
 	if d.SMTP.Addr != "" && d.SMTP.From == "" {
 		errs = append(errs, errors.New("dissemination.smtp.from: required with an SMTP addr"))
 	}
+	for i, n := range d.WebhookAllowNetworks {
+		if !validProxy(n) {
+			errs = append(errs, fmt.Errorf("dissemination.webhook_allow_networks[%d]: %q is not an IP address or a CIDR prefix", i, n))
+		}
+	}
 	if d.Workers < 0 || d.Workers > 256 || d.MaxAttempts < 0 || d.Lease < 0 || d.SMPP.Rate < 0 || d.Kannel.Rate < 0 || d.SMTP.Rate < 0 || d.WebhookRate < 0 {
 		errs = append(errs, errors.New("dissemination: workers (0–256), lease, max_attempts and rates must not be negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// Prefixes parses IP addresses and CIDR prefixes (as Validate has checked them): an address is
+// a prefix of its full length.
+func Prefixes(list []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return out
 }
 
 // validProxy reports whether s is an IP address or a CIDR prefix.

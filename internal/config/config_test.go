@@ -108,11 +108,13 @@ func TestLimits(t *testing.T) {
 	for _, tc := range []struct{ yaml, want string }{
 		{"trusted_proxies: [example.com]\n", `trusted_proxies "example.com"`},
 		{"trusted_proxies: [10.0.0.0/33]\n", `trusted_proxies "10.0.0.0/33"`},
+		{"dissemination: {webhook_allow_networks: [127.0.0.0/8, intranet]}\n", `dissemination.webhook_allow_networks[1]: "intranet" is not an IP address`},
 		{"auth_fail_rate: -1\n", "auth_fail_rate -1"},
 		{"write_rate: .nan\n", "write_rate NaN"},
 		{"write_burst: 0\n", "write_burst 0: at least 1"},
 		{"limit_entries: 5\n", "limit_entries 5"},
 		{"idempotency_window: 1s\n", "idempotency_window 1s"},
+		{"max_concurrent_reads: 0\n", "max_concurrent_reads 0: between 1 and 4096"},
 	} {
 		c := Default()
 		err := c.Parse("f.yaml", []byte(tc.yaml))

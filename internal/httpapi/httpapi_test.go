@@ -160,6 +160,7 @@ func newNodeOn(t *testing.T, st store) *node {
 	ctx := context.Background()
 	ks := st.auth
 	n := &node{t: t, db: st.eng, alerts: st.alerts, log: &syncBuffer{}, keys: map[string]key{}}
+	storetest.SeedDatastreams(t, st.eng, "pdma", 1, 2) // what the tests' rules read
 	for name, k := range map[string]struct {
 		org  string
 		role auth.Role

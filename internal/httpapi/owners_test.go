@@ -10,6 +10,7 @@ import (
 
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/rule"
+	"github.com/rabta/rabta/internal/store/storetest"
 )
 
 // alertFor applies the rules as pdma's admin and fires the rule (alert 1, a draft); for an
@@ -73,7 +74,10 @@ func TestAlertDecisionsByOrganisation(t *testing.T) {
 // is recorded with who made it.
 func TestRulesByOrganisation(t *testing.T) {
 	n := newNode(t)
-	ndmaRules := strings.ReplaceAll(rulesYAML, "id: khanki", "id: ndma-khanki")
+	storetest.SeedDatastreams(t, n.db, "ndma", 3)
+	onPDMAs := strings.ReplaceAll(rulesYAML, "id: khanki", "id: ndma-khanki")
+	ndmaRules := strings.ReplaceAll(onPDMAs, "datastreams: [1]", "datastreams: [3]")
+	onNothing := strings.ReplaceAll(onPDMAs, "datastreams: [1]", "datastreams: [3, 404]")
 	steps := []struct {
 		key, query, doc string
 		status          int
@@ -82,13 +86,15 @@ func TestRulesByOrganisation(t *testing.T) {
 		{"admin", "", rulesYAML, 200, `"organisation": "pdma"`},
 		{"otheradmin", "", rulesYAML, 403, `rule khanki belongs to organisation \"pdma\"; the key is of organisation \"ndma\"`},
 		{"otheradmin", "?organisation=pdma", ndmaRules, 403, `the rule set of organisation \"pdma\" belongs to organisation \"pdma\"; the key is of organisation \"ndma\"`},
+		{"otheradmin", "", onPDMAs, 403, `rule ndma-khanki: datastream 1 belongs to organisation \"pdma\"; a rule of organisation \"ndma\" reads only its own organisation's datastreams`},
+		{"otheradmin", "", onNothing, 400, `rule ndma-khanki: datastream 404 does not exist`},
 		{"otheradmin", "", ndmaRules, 200, `"organisation": "ndma"`},
 		{"approver", "", rulesYAML, 403, "needs role admin"},
 		{"nodeadmin", "?organisation=%20ndma", ndmaRules, 400, `organisation \" ndma\": empty, or spaces at either end`},
 		{"otheradmin", "?organisation=", ndmaRules, 400, `organisation \"\": empty`},
 		{"nodeadmin", "?organisation=" + strings.Repeat("x", 65), ndmaRules, 400, "organisation: 65 bytes, over the limit of 64"},
 		{"nodeadmin", "?organisation=ndma", rulesYAML, 409, `rule id \"khanki\" is a rule of organisation \"pdma\"`},
-		{"nodeadmin", "?organisation=ndma", ndmaRules + strings.ReplaceAll(strings.TrimPrefix(rulesYAML, "rules:\n"), "id: khanki", "id: ndma-two"), 200, `"applied": 2`},
+		{"nodeadmin", "?organisation=ndma", ndmaRules + strings.ReplaceAll(strings.TrimPrefix(ndmaRules, "rules:\n"), "id: ndma-khanki", "id: ndma-two"), 200, `"applied": 2`},
 		{"admin", "", "rules: []\n", 200, `"applied": 0`},
 	}
 	for i, s := range steps {

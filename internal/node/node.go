@@ -75,6 +75,8 @@ type Options struct {
 	// defaults of package sensorthings).
 	MaxResponseRows, MaxResponseBytes int64
 	QueryTimeout                      time.Duration
+	// MaxConcurrentReads is how many SensorThings reads are served at once (0: 16).
+	MaxConcurrentReads int
 
 	// NATSURL, when set, is an external NATS cluster (NATSReplicas: its stream replicas);
 	// otherwise a NATS server is embedded, with a client listener on NATSAddr and an MQTT
@@ -269,7 +271,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		Store: ents, Ingest: n.ingest, Log: log.With("component", "sensorthings"),
 		PublicURL: opts.PublicURL, PublicRead: opts.PublicRead,
 		MaxBody: opts.MaxBodyBytes, DefaultTop: opts.DefaultTop, MaxTop: opts.MaxTop, MQTTAddr: n.bus.MQTTAddr(),
-		MaxRows: opts.MaxResponseRows, MaxBytes: opts.MaxResponseBytes, Timeout: opts.QueryTimeout,
+		MaxRows: opts.MaxResponseRows, MaxBytes: opts.MaxResponseBytes, Timeout: opts.QueryTimeout, MaxReads: opts.MaxConcurrentReads,
 		Idempotency: n.stores.Idempotency, IdempotencyWindow: opts.IdempotencyWindow,
 		Owner: ents.Owner,
 	}

@@ -448,7 +448,17 @@ func (b *batchRun) serve(ctx context.Context, it *batchItem, refs refLookup) *ba
 		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Host: b.r.Host, TLS: b.r.TLS,
 		RemoteAddr: b.r.RemoteAddr, RequestURI: u.RequestURI()}).WithContext(ctx)
 	rec := &recorder{h: http.Header{}}
-	b.s.serve(rec, sub)
+	switch {
+	case it.Group != "" && len(h.Values(IdempotencyKeyHeader)) > 0:
+		// its answer would be stored before the group commits: a retry after the group
+		// rolled back would be answered as if it had been stored
+		return b.s.errorResult(b.r, it, apperr.E(apperr.Invalid, "%s: %s is not honoured inside a change set or atomicity group (%q): the group commits or rolls back as a whole; give each part its own key outside groups",
+			it.where, IdempotencyKeyHeader, it.Group))
+	case it.Group == "":
+		b.s.idempotent(http.HandlerFunc(b.s.serve)).ServeHTTP(rec, sub)
+	default:
+		b.s.serve(rec, sub)
+	}
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}

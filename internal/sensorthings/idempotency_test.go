@@ -240,3 +240,52 @@ func FuzzParseIdempotencyKey(f *testing.F) {
 		}
 	})
 }
+
+// An Idempotency-Key on a request inside a $batch is honoured as on its own: the batch sent
+// again stores nothing twice, and a POST of the same request outside a batch gets the answer
+// again. Inside an atomicity group it is refused (400 naming the group), since the group may
+// still roll back after the answer was kept, and the group stores nothing. On both stores.
+func TestIdempotencyKeyInBatch(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			where := filepath.Join(t.TempDir(), "rabta.db")
+			if engine == "postgres" {
+				where = storetest.PostgresSchema(t)
+			}
+			n := &idemNode{t: t}
+			openIdem(t, engine, where, n)
+			if resp, b := n.post("/Things", n.operator, "", gauge); resp.StatusCode != 201 {
+				t.Fatalf("seed: %d %s", resp.StatusCode, b)
+			}
+			one := `{"Datastream":{"@iot.id":1},"phenomenonTime":"2025-08-26T12:00:00Z","result":7}`
+			batch := `{"requests":[{"id":"r1","method":"post","url":"Observations","headers":{"Idempotency-Key":"in-batch-1"},"body":` + one + `}]}`
+			for i := range 2 {
+				resp, b := n.post("/$batch", n.operator, "", batch)
+				if resp.StatusCode != 200 || !strings.Contains(b, `"status":201`) {
+					t.Fatalf("batch %d: %d %s", i+1, resp.StatusCode, b)
+				}
+				if c := n.count(); c != "1" {
+					t.Fatalf("%s observations after batch %d, want 1", c, i+1)
+				}
+			}
+			resp, b := n.post("/Observations", n.operator, "in-batch-1", one)
+			if resp.StatusCode != 201 || resp.Header.Get("Idempotent-Replayed") != "true" {
+				t.Errorf("the batch's request on its own: %d %q %s; want its answer again", resp.StatusCode, resp.Header.Get("Idempotent-Replayed"), b)
+			}
+			// the same key with another body inside a batch: 422 for that request
+			other := strings.Replace(batch, `"result":7`, `"result":8`, 1)
+			if resp, b := n.post("/$batch", n.operator, "", other); resp.StatusCode != 200 || !strings.Contains(b, `"status":422`) {
+				t.Errorf("another body, same key, in a batch: %d %s", resp.StatusCode, b)
+			}
+			group := `{"requests":[{"id":"g1","atomicityGroup":"g","method":"post","url":"Observations","body":{"Datastream":{"@iot.id":1},"phenomenonTime":"2025-08-27T12:00:00Z","result":1}},` +
+				`{"id":"g2","atomicityGroup":"g","method":"post","url":"Observations","headers":{"Idempotency-Key":"in-group"},"body":{"Datastream":{"@iot.id":1},"phenomenonTime":"2025-08-28T12:00:00Z","result":2}}]}`
+			resp, b = n.post("/$batch", n.operator, "", group)
+			if resp.StatusCode != 200 || !strings.Contains(b, `"status":400`) || !strings.Contains(b, `Idempotency-Key is not honoured inside a change set or atomicity group (\"g\")`) {
+				t.Errorf("a key inside an atomicity group: %d %s", resp.StatusCode, b)
+			}
+			if c := n.count(); c != "1" {
+				t.Errorf("%s observations after the refused group, want 1", c)
+			}
+		})
+	}
+}

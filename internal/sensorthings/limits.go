@@ -104,3 +104,52 @@ func contextErr(r *http.Request, err error) error {
 		return fmt.Errorf("%w: %w", errGone, err)
 	}
 }
+
+// DefaultMaxReads is the default of Server.MaxReads: reads served at once. With the response
+// budget it bounds the memory reads can hold together (16 × 32 MiB of values at most).
+const DefaultMaxReads = 16
+
+// DefaultReadQueue is how long a read waits for its turn when MaxReads are being served,
+// before it is a 503 naming the limit.
+const DefaultReadQueue = 10 * time.Second
+
+// readQueue is DefaultReadQueue (a variable so that tests can wait less).
+var readQueue = DefaultReadQueue
+
+// readGate lets at most MaxReads reads run at once; the others wait, in no particular order,
+// up to DefaultReadQueue (or their deadline, or until their client goes away).
+type readGate chan struct{}
+
+func (s *Server) gate() readGate {
+	s.gateOnce.Do(func() {
+		n := s.MaxReads
+		if n <= 0 {
+			n = DefaultMaxReads
+		}
+		s.reads = make(readGate, n)
+	})
+	return s.reads
+}
+
+// enterRead takes a turn among the reads running at once, and returns the function that
+// gives it back (a $batch's reads take theirs one after another). Past the wait: 503 naming
+// the limit, with Retry-After.
+func (s *Server) enterRead(w http.ResponseWriter, r *http.Request) (func(), error) {
+	g := s.gate()
+	select {
+	case g <- struct{}{}:
+		return func() { <-g }, nil
+	default:
+	}
+	t := time.NewTimer(readQueue)
+	defer t.Stop()
+	select {
+	case g <- struct{}{}:
+		return func() { <-g }, nil
+	case <-r.Context().Done():
+		return nil, contextErr(r, apperr.Wrap(apperr.Unavailable, r.Context().Err(), "waiting for a turn among the reads served at once"))
+	case <-t.C:
+		w.Header().Set("Retry-After", "1")
+		return nil, apperr.E(apperr.Unavailable, "the node is serving its limit of %d reads at once (max_concurrent_reads), and none ended within %v: try again later", cap(g), readQueue)
+	}
+}

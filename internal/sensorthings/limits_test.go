@@ -4,11 +4,18 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/odata"
+	"github.com/rabta/rabta/internal/sensorthings"
 	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
@@ -235,4 +242,52 @@ func TestForgedSkipToken(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestConcurrentReads: at most MaxReads reads are served at once (issue 15's gap: eight of the
+// widest requests at once took the server to 261 MiB, and nothing bounded how many ran). With
+// every turn taken, a read waits; when a turn frees within the wait it is served, otherwise it
+// is a 503 naming the limit and the setting, with Retry-After. Writes do not wait for reads.
+func TestConcurrentReads(t *testing.T) {
+	defer sensorthings.SetReadQueue(300 * time.Millisecond)()
+	ents, keys, admin := openTestStore(t, "sqlite", "")
+	st := &sensorthings.Server{Store: ents, Ingest: &ingest.Service{Store: ents}, PublicRead: true, MaxBody: 1 << 20, DefaultTop: 100, MaxTop: 1000, MaxReads: 2}
+	mux := http.NewServeMux()
+	mux.Handle("/v1.1/", st.Handler())
+	srv := httptest.NewServer((&auth.Authenticator{Store: keys}).Middleware(st.Error)(mux))
+	defer srv.Close()
+	do := func(method, path, body string) (int, http.Header, string) {
+		req, _ := http.NewRequest(method, srv.URL+"/v1.1"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+admin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	release := st.HoldReads(2)
+	code, h, body := do("GET", "/Things", "")
+	if code != 503 || h.Get("Retry-After") != "1" || !strings.Contains(body, "limit of 2 reads at once (max_concurrent_reads)") {
+		t.Errorf("a read with every turn taken: %d %q %s", code, h.Get("Retry-After"), body)
+	}
+	if code, _, body := do("POST", "/Things", thingBody); code != 201 {
+		t.Errorf("a write while reads are at their limit: %d %s", code, body)
+	}
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := do("GET", "/Things", "")
+		done <- code
+	}()
+	time.Sleep(100 * time.Millisecond) // the read is waiting
+	release()
+	if code := <-done; code != 200 {
+		t.Errorf("a read whose turn came within the wait: %d", code)
+	}
+	for range 5 { // turns are given back
+		if code, _, body := do("GET", "/Things", ""); code != 200 {
+			t.Fatalf("a read after the others ended: %d %s", code, body)
+		}
+	}
 }

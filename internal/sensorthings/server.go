@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,6 +75,11 @@ type Server struct {
 	// Timeout one read (0: DefaultTimeout); see limits.go.
 	MaxRows, MaxBytes int64
 	Timeout           time.Duration
+	// MaxReads is how many reads are served at once (0: DefaultMaxReads); the others wait
+	// their turn, then are a 503 naming the limit (limits.go).
+	MaxReads int
+	gateOnce sync.Once
+	reads    readGate
 	// MQTTAddr is the host:port of the node's MQTT listener ("" when it has none). With one,
 	// the service root lists the create-observations-via-mqtt class and its endpoint,
 	// mqtt://<host the client reached us at, or PublicURL's>:<port>.
@@ -146,6 +152,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		var cancel context.CancelFunc
 		r, cancel = s.readDeadline(r)
 		defer cancel()
+		leave, err := s.enterRead(w, r)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		defer leave()
 	}
 	if p == "" {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -12,6 +12,7 @@ import (
 	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/store/storetest"
 	"github.com/rabta/rabta/internal/warning"
 )
 
@@ -41,6 +42,7 @@ func TestRunTicksHoldAndExpiry(t *testing.T) {
 		}
 		defer db.Close()
 		st := sqlite.NewAlerts(db)
+		storetest.SeedDatastreams(t, db, "admin", 1, 2, 3)
 		r := &warning.Runner{Store: st} // Now: the bubble's time.Now
 		r.Alerts = &alert.Service{Store: st, Rules: r.Rule, Config: alert.Config{Node: "t", Expiry: time.Hour}}
 		parsed, err := rule.ParseYAML("rules.yaml", []byte(heldRule))

@@ -235,7 +235,47 @@ func Apply(ctx context.Context, s Store, org, by string, rules []rule.Rule) erro
 	if _, err := rule.New(rules); err != nil {
 		return apperr.Wrap(apperr.Invalid, err, "rules")
 	}
+	if err := checkDatastreams(ctx, s, org, rules); err != nil {
+		return err
+	}
 	return s.SaveRules(ctx, org, by, rules)
+}
+
+// DatastreamOwners is what a Store that also holds the node's datastreams offers Apply: the
+// organisation owning Datastream id ("" when none was recorded), NotFound when it does not
+// exist.
+type DatastreamOwners interface {
+	DatastreamOwner(ctx context.Context, id int64) (string, error)
+}
+
+// checkDatastreams refuses rules of organisation org that read a Datastream that does not
+// exist (Invalid), or one another organisation owns (Forbidden) unless org is the node-wide
+// organisation: sharing data between organisations is by agreement, not by naming its id.
+// A Store without DatastreamOwners is not checked.
+func checkDatastreams(ctx context.Context, s Store, org string, rules []rule.Rule) error {
+	owners, ok := s.(DatastreamOwners)
+	if !ok {
+		return nil
+	}
+	seen := map[int64]bool{}
+	for _, x := range rules {
+		for _, d := range x.Datastreams {
+			if seen[d] {
+				continue
+			}
+			seen[d] = true
+			o, err := owners.DatastreamOwner(ctx, d)
+			switch {
+			case apperr.KindOf(err) == apperr.NotFound:
+				return apperr.E(apperr.Invalid, "rule %s: datastream %d does not exist", x.ID, d)
+			case err != nil:
+				return err
+			case o != "" && o != org && org != auth.NodeOrganisation:
+				return apperr.E(apperr.Forbidden, "rule %s: datastream %d belongs to organisation %q; a rule of organisation %q reads only its own organisation's datastreams", x.ID, d, o, org)
+			}
+		}
+	}
+	return nil
 }
 
 func (r *Runner) log() *slog.Logger {

@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/alert"
+	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/store/storetest"
 	"github.com/rabta/rabta/internal/warning"
 )
 
@@ -41,6 +43,7 @@ func TestForecastRuleIssuesWithLeadTime(t *testing.T) {
 	}
 	defer db.Close()
 	st := sqlite.NewAlerts(db)
+	storetest.SeedDatastreams(t, db, "admin", 1, 2, 3)
 	now := time.Date(2025, 8, 28, 6, 0, 0, 0, time.UTC)
 	r := &warning.Runner{Store: st, Now: func() time.Time { return now }}
 	svc := &alert.Service{Store: st, Rules: r.Rule, Now: func() time.Time { return now }, Config: alert.Config{Node: "t"}}
@@ -139,6 +142,8 @@ func TestApplyPerOrganisation(t *testing.T) {
 	}
 	defer db.Close()
 	st := sqlite.NewAlerts(db)
+	storetest.SeedDatastreams(t, db, "pdma", 2)
+	storetest.SeedDatastreams(t, db, "ndma", 3)
 	parsed, err := rule.ParseYAML("rules.yaml", []byte(rules))
 	if err != nil {
 		t.Fatal(err)
@@ -148,6 +153,10 @@ func TestApplyPerOrganisation(t *testing.T) {
 		Levels: []rule.Level{{Name: "High", Value: 1, Severity: rule.Severe, Urgency: rule.Immediate, Certainty: rule.Observed, Event: "Flood"}}}
 	other := observed
 	other.ID, other.Datastreams = "other", []int64{3}
+	missing := observed
+	missing.ID, missing.Datastreams = "missing", []int64{3, 99}
+	foreign := forecast
+	foreign.ID = "ndma-forecast" // reads pdma's datastream 2
 	if err := warning.Apply(ctx, st, "pdma", "pdma/key-7", []rule.Rule{forecast}); err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +167,8 @@ func TestApplyPerOrganisation(t *testing.T) {
 	}{
 		{"ndma", []rule.Rule{observed}, `datastream 2 is read as a forecast by one rule and as observations by rule trimmu-forecast of organisation "pdma"`},
 		{"ndma", []rule.Rule{other, forecast}, `rule id "trimmu-forecast" is a rule of organisation "pdma"`},
+		{"ndma", []rule.Rule{missing}, "rule missing: datastream 99 does not exist"},
+		{"ndma", []rule.Rule{other, foreign}, `rule ndma-forecast: datastream 2 belongs to organisation "pdma"; a rule of organisation "ndma" reads only its own organisation's datastreams`},
 		{strings.Repeat("x", 65), []rule.Rule{other}, "organisation: 65 bytes, over the limit of 64"},
 		{" ndma", []rule.Rule{other}, "spaces at either end"},
 		{"nd\x00ma", []rule.Rule{other}, "control characters"},
@@ -177,6 +188,12 @@ func TestApplyPerOrganisation(t *testing.T) {
 	cs, err := st.RuleChanges(ctx, "other")
 	if err != nil || len(cs) != 1 || cs[0].By != "ndma/key-3" || cs[0].Change != "created" || cs[0].Organisation != "ndma" {
 		t.Errorf("changes: %+v %v", cs, err)
+	}
+	// the node-wide organisation's rules may read any organisation's datastreams
+	nodeWide := other
+	nodeWide.ID = "node-wide"
+	if err := warning.Apply(ctx, st, auth.NodeOrganisation, "admin/key-1", []rule.Rule{nodeWide}); err != nil {
+		t.Errorf("a node-wide rule on ndma's datastream: %v", err)
 	}
 	if got := warning.CLIName(""); got != "cli/unknown" {
 		t.Errorf("CLIName: %s", got)

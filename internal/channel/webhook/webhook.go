@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -56,8 +57,16 @@ type Options struct {
 	// except to a loopback host (localhost, 127.0.0.0/8, ::1), for a receiver on the same
 	// machine.
 	AllowHTTP bool
-	// Transport makes the requests (a clone of http.DefaultTransport when nil); tests pass
-	// an httptest TLS server's.
+	// AllowNetworks lists the internal networks (see Internal: loopback, private, link-local,
+	// …) that endpoints may be in all the same, e.g. 127.0.0.0/8 for a receiver on the same
+	// machine, 10.1.2.0/24 for a partner reached over a private link. Without them, a delivery
+	// to an internal address fails with ErrInternalAddress (permanent): a subscriber's URL
+	// must not reach into the node's own network. Checked on the address connected to, after
+	// name resolution. Not applied when Transport is given.
+	AllowNetworks []netip.Prefix
+	// Transport makes the requests (when nil: a clone of http.DefaultTransport that refuses
+	// internal addresses outside AllowNetworks and uses no proxy); tests pass an httptest TLS
+	// server's.
 	Transport http.RoundTripper
 	// Rate is the most requests per second, all endpoints together; 0 means no limit. Burst is
 	// how many may go at once after a quiet spell (1 when 0).
@@ -90,7 +99,7 @@ func New(o Options) (*Sender, error) {
 		o.Timeout = 10 * time.Second
 	}
 	if o.Transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
+		t := guardedTransport(o.AllowNetworks)
 		t.ResponseHeaderTimeout = o.Timeout
 		o.Transport = t
 	}
@@ -164,7 +173,11 @@ func (s *Sender) Send(ctx context.Context, m channel.Message) (channel.Receipt, 
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return channel.Receipt{}, s.fail(m, fmt.Errorf("webhook: delivery %d to %s: %w", m.DeliveryID, where, err))
+		err = fmt.Errorf("webhook: delivery %d to %s: %w", m.DeliveryID, where, err)
+		if errors.Is(err, ErrInternalAddress) {
+			err = channel.Permanent(err)
+		}
+		return channel.Receipt{}, s.fail(m, err)
 	}
 	// Read a little of the answer so that the connection can be reused.
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

@@ -132,7 +132,7 @@ func TestSignatureFromTheSendersClock(t *testing.T) {
 	}))
 	defer srv.Close()
 	at := time.Unix(1_784_000_000, 0)
-	s := newSender(t, webhook.Options{Now: func() time.Time { return at }})
+	s := newSender(t, webhook.Options{Now: func() time.Time { return at }, AllowNetworks: loopback})
 	if _, err := s.Send(context.Background(), message(1, srv.URL)); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestTimeout(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	s := newSender(t, webhook.Options{Timeout: 200 * time.Millisecond})
+	s := newSender(t, webhook.Options{Timeout: 200 * time.Millisecond, AllowNetworks: loopback})
 	_, err := s.Send(context.Background(), message(1, srv.URL))
 	if err == nil || channel.IsPermanent(err) {
 		t.Fatalf("hanging endpoint: err = %v, want transient", err)

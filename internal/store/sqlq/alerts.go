@@ -12,6 +12,7 @@ import (
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/rule"
+	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/warning"
 )
 
@@ -553,4 +554,14 @@ func (s *Alerts) EngineStateVersion(ctx context.Context) (int64, error) {
 		return 0, nil
 	}
 	return v, err
+}
+
+// DatastreamOwner returns the organisation owning Datastream id ("" for one made before
+// organisations were recorded); NotFound when there is none.
+func (s *Alerts) DatastreamOwner(ctx context.Context, id int64) (org string, err error) {
+	err = s.eng.Read(ctx, func(tx Tx) error {
+		org, err = ownerOf(ctx, tx, sensing.Datastreams, id)
+		return err
+	})
+	return org, err
 }
