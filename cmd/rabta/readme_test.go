@@ -63,8 +63,8 @@ var readmeCommands = map[string]readmeCommand{
 	`curl -s -H "$K" localhost:8080/api/v1/subscribers -d '{"name":"Ayesha","language":"ur","place":"district:Lahore",`:                  {status: 201, want: `"Ayesha"`},
 	`curl -s -H "$K" localhost:8080/api/v1/impact -d '{"desc":"Khanki","circles":[{"center":{"lat":32.40,"lon":73.97},"radiusKm":25}]}'`: {status: 200, want: `"people"`},
 	`curl -s -H "$K" localhost:8080/api/v1/alerts/3/deliveries`:                                                                          {status: 200},
-	`go run ./cmd/rabta forecast calibrate --csv examples/wilson1974.csv`:                                                                {by: "TestForecastCalibrate", marker: `"../../examples/wilson1974.csv"`},
 	`go run ./cmd/rabta forecast rating --csv examples/rating.csv`:                                                                       {by: "TestForecastRating", marker: `"../../examples/rating.csv"`},
+	`go run ./cmd/rabta forecast calibrate --csv examples/wilson1974.csv`:                                                                {by: "TestForecastCalibrate", marker: `"../../examples/wilson1974.csv"`},
 	`curl -s localhost:8080/metrics`:                          {status: 200, want: "rabta_"},
 	`go run ./cmd/rabta backup /backups/rabta-$(date +%F).db`: {},
 }
