@@ -258,8 +258,8 @@ func ForecastDatastream(name string, st Station, d Discharge) *sensing.Entity {
 		unit = json.RawMessage(`{}`)
 	}
 	return &sensing.Entity{Set: sensing.Datastreams, Props: map[string]any{
-		"name": label + " discharge forecast",
-		"description": fmt.Sprintf("Discharge at %s forecast by Rabta from the upstream readings of river network %q (Muskingum routing, issue 13): phenomenonTime is the time the value is for, resultTime the issue time, parameters the 90 %% band and lead time", label, name),
+		"name":              label + " discharge forecast",
+		"description":       fmt.Sprintf("Discharge at %s forecast by Rabta from the upstream readings of river network %q (Muskingum routing, issue 13): phenomenonTime is the time the value is for, resultTime the issue time, parameters the 90 %% band and lead time", label, name),
 		"observationType":   "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
 		"unitOfMeasurement": unit,
 		"properties":        json.RawMessage(props),
