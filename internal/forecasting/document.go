@@ -80,7 +80,7 @@ func (e *ParseError) Error() string {
 // their lines, so that an error found later (by the store) can name the line.
 type Positions map[string]int
 
-// Annotate returns err with the line of the field its message begins with ("stations[2].thing:
+// Annotate returns a refusal err with the line of the field its message begins with ("stations[2].thing:
 // …" → "forecast network: line 9: stations[2].thing: …"), keeping its kind; err unchanged when
 // it names no field of the document.
 func (p Positions) Annotate(err error) error {
@@ -96,7 +96,7 @@ func (p Positions) Annotate(err error) error {
 	if !ok {
 		return err
 	}
-	return apperr.Wrap(apperr.KindOf(err), err, "forecast network: line %d: %s", line, msg)
+	return apperr.E(apperr.KindOf(err), "forecast network: line %d: %s", line, msg)
 }
 
 // Parse reads a network document (above). Errors are *ParseError wrapped as apperr.Invalid

@@ -68,10 +68,10 @@ func (s *Entities) SaveForecastNetwork(ctx context.Context, n *forecasting.Netwo
 				return apperr.E(apperr.Invalid, "%s: give both thing and discharge, or neither", field)
 			}
 			if err := mayLink(ctx, tx, sensing.Things, st.Thing); err != nil {
-				return apperr.Wrap(apperr.KindOf(err), err, "%s.thing: %s", field, apperr.Message(err))
+				return at(field+".thing", err)
 			}
 			if err := mayLink(ctx, tx, sensing.Datastreams, st.Discharge); err != nil {
-				return apperr.Wrap(apperr.KindOf(err), err, "%s.discharge: %s", field, apperr.Message(err))
+				return at(field+".discharge", err)
 			}
 			var d forecasting.Discharge
 			var unit string
@@ -103,7 +103,7 @@ func (s *Entities) SaveForecastNetwork(ctx context.Context, n *forecasting.Netwo
 			}
 			id, err := s.create(ctx, tx, newDS(*st, d), "", 0)
 			if err != nil {
-				return apperr.Wrap(apperr.KindOf(err), err, "%s: forecast Datastream: %s", field, apperr.Message(err))
+				return at(field+": forecast Datastream", err)
 			}
 			st.Forecast = id
 		}
@@ -156,6 +156,15 @@ func (s *Entities) SaveForecastNetwork(ctx context.Context, n *forecasting.Netwo
 		}
 		return nil
 	})
+}
+
+// at puts field before the message of a refusal (err unchanged when it is an internal error).
+func at(field string, err error) error {
+	k := apperr.KindOf(err)
+	if k == apperr.Internal {
+		return err
+	}
+	return apperr.E(k, "%s: %s", field, apperr.Message(err))
 }
 
 // nullID is id, or NULL for 0.
