@@ -49,10 +49,41 @@ type Service struct {
 	OnUpdate func(d time.Duration, stations int)
 
 	mu     sync.Mutex
+	tl     Timeline
 	net    *Network
 	fc     *forecast.Forecaster
 	input  map[int64]string // discharge Datastream → station
 	output map[string]int64 // station → forecast Datastream
+}
+
+// Timeline maps the node's clock onto the model's. The demo replays its data faster than real
+// time (demo.Replay: shifted = start + (data − split) / speed), so that a reach's 15 hours of
+// travel pass in seconds on the node's clock: readings go to the forecaster in data time
+// (ToModel), and the forecasts come back onto the node's clock (FromModel), where the rules
+// read them. The zero Timeline is the identity (a live node).
+type Timeline struct {
+	ToModel, FromModel func(time.Time) time.Time
+}
+
+func (tl Timeline) toModel(t time.Time) time.Time {
+	if tl.ToModel == nil {
+		return t
+	}
+	return tl.ToModel(t)
+}
+
+func (tl Timeline) fromModel(t time.Time) time.Time {
+	if tl.FromModel == nil {
+		return t
+	}
+	return tl.FromModel(t)
+}
+
+// SetTimeline sets the timeline; call Load afterwards (the readings restored are mapped by it).
+func (s *Service) SetTimeline(tl Timeline) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tl = tl
 }
 
 func (s *Service) now() time.Time {
@@ -93,7 +124,12 @@ func (s *Service) Load(ctx context.Context) error {
 		return fmt.Errorf("forecast network: %w", err)
 	}
 	input, output := map[int64]string{}, map[string]int64{}
+	s.mu.Lock()
+	tl := s.tl
+	s.mu.Unlock()
 	now := s.now()
+	// the store is read in the node's time: the window of the model's memory ending now
+	since := tl.fromModel(tl.toModel(now).Add(-fc.Window()))
 	restored := 0
 	for _, st := range n.Stations {
 		if st.Forecast != 0 {
@@ -103,12 +139,12 @@ func (s *Service) Load(ctx context.Context) error {
 			continue
 		}
 		input[st.Discharge] = st.ID
-		rs, err := s.Store.Readings(ctx, st.Discharge, now.Add(-fc.Window()), now)
+		rs, err := s.Store.Readings(ctx, st.Discharge, since, now)
 		if err != nil {
 			return err
 		}
 		for _, r := range rs {
-			if err := fc.Observe(st.ID, r.Time, r.Value, r.Flag); err != nil {
+			if err := fc.Observe(st.ID, tl.toModel(r.Time), r.Value, r.Flag); err != nil {
 				s.log().Warn("forecast_reading_skipped", "station", st.ID, "datastream", st.Discharge, "err", err)
 				continue
 			}
@@ -150,17 +186,17 @@ func (s *Service) Handle(ctx context.Context, b *sensing.ObsBatch) error {
 		if !ok {
 			continue
 		}
-		if err := s.fc.Observe(station, it.End, v, it.Flag); err != nil {
+		if err := s.fc.Observe(station, s.tl.toModel(it.End), v, it.Flag); err != nil {
 			s.log().Warn("forecast_reading_skipped", "station", station, "datastream", b.Datastream, "err", err)
 		}
 	}
 	issued := s.now().UTC().Truncate(time.Second)
 	start := time.Now()
-	fcs := s.fc.Update(issued, station)
+	fcs := s.fc.Update(s.tl.toModel(issued), station)
 	if s.OnUpdate != nil {
 		s.OnUpdate(time.Since(start), len(fcs))
 	}
-	obs := s.observations(fcs)
+	obs := s.observations(issued, fcs)
 	if len(obs) == 0 {
 		return nil
 	}
@@ -182,24 +218,28 @@ type Parameters struct {
 	Upper         float64   `json:"upper"`
 }
 
-// observations turns forecasts into observations of the stations' forecast Datastreams.
-func (s *Service) observations(fcs []forecast.StationForecast) []sensing.Observation {
+// observations turns forecasts issued at issued (the node's time) into observations of the
+// stations' forecast Datastreams, their times on the node's clock; the lead time in the
+// parameters is the model's (the demo: hours of data).
+func (s *Service) observations(issued time.Time, fcs []forecast.StationForecast) []sensing.Observation {
 	var out []sensing.Observation
+	rt := issued
 	for _, f := range fcs {
 		ds, ok := s.output[f.Station]
 		if !ok {
 			continue
 		}
-		issued := f.Issued.UTC()
-		rt := issued
 		for _, p := range f.Points {
 			if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
 				continue
 			}
 			v := p.Value
-			t := p.Time.UTC()
-			params, _ := json.Marshal(Parameters{Issued: issued, LeadTimeHours: round(t.Sub(issued).Hours(), 3), Lower: p.Lower, Upper: p.Upper})
-			o := sensing.Observation{DatastreamID: ds, PhenStart: t, PhenEnd: t, PhenText: t.Format(time.RFC3339),
+			t := s.tl.fromModel(p.Time).UTC()
+			if !t.After(issued) { // the model's step maps to less than the node's second
+				continue
+			}
+			params, _ := json.Marshal(Parameters{Issued: issued, LeadTimeHours: round(p.Time.Sub(f.Issued).Hours(), 3), Lower: p.Lower, Upper: p.Upper})
+			o := sensing.Observation{DatastreamID: ds, PhenStart: t, PhenEnd: t, PhenText: t.Format(time.RFC3339Nano),
 				ResultTime: &rt, ResultTimeText: issued.Format(time.RFC3339), ResultNum: &v, Parameters: params}
 			if p.Flag == sensing.FlagSuspect {
 				o.Quality = json.RawMessage(`{"forecast":"suspect"}`)

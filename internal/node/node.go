@@ -467,7 +467,7 @@ func (n *Node) Start(ctx context.Context) error {
 					return seedDemoSubscribers(bg, n.diss, n.stores.Dissemination, n.gz, rules, n.log.With("component", "demo"))
 				}
 			}
-			err := runDemo(bg, n.stores.Entities, n.ingest, n.stores.Alerts, n.runner, subscribers, n.opts.DemoSpeed, n.now(), n.log.With("component", "demo"))
+			err := runDemo(bg, n.stores.Entities, n.ingest, n.stores.Alerts, n.runner, n.fcast, subscribers, n.opts.DemoSpeed, n.now(), n.log.With("component", "demo"))
 			if err != nil && !errors.Is(err, context.Canceled) {
 				n.log.Error("demo_failed", "err", err)
 			}
