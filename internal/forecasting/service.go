@@ -190,7 +190,7 @@ func (s *Service) Handle(ctx context.Context, b *sensing.ObsBatch) error {
 			s.log().Warn("forecast_reading_skipped", "station", station, "datastream", b.Datastream, "err", err)
 		}
 	}
-	issued := s.now().UTC().Truncate(time.Second)
+	issued := s.now().UTC().Truncate(time.Microsecond) // as the store keeps it: two issues in a second stay apart
 	start := time.Now()
 	fcs := s.fc.Update(s.tl.toModel(issued), station)
 	if s.OnUpdate != nil {
@@ -235,12 +235,12 @@ func (s *Service) observations(issued time.Time, fcs []forecast.StationForecast)
 			}
 			v := p.Value
 			t := s.tl.fromModel(p.Time).UTC()
-			if !t.After(issued) { // the model's step maps to less than the node's second
+			if !t.After(issued) { // only a Timeline can bring a model time after the issue back to it
 				continue
 			}
 			params, _ := json.Marshal(Parameters{Issued: issued, LeadTimeHours: round(p.Time.Sub(f.Issued).Hours(), 3), Lower: p.Lower, Upper: p.Upper})
 			o := sensing.Observation{DatastreamID: ds, PhenStart: t, PhenEnd: t, PhenText: t.Format(time.RFC3339Nano),
-				ResultTime: &rt, ResultTimeText: issued.Format(time.RFC3339), ResultNum: &v, Parameters: params}
+				ResultTime: &rt, ResultTimeText: issued.Format(time.RFC3339Nano), ResultNum: &v, Parameters: params}
 			if p.Flag == sensing.FlagSuspect {
 				o.Quality = json.RawMessage(`{"forecast":"suspect"}`)
 			}

@@ -110,7 +110,7 @@ func (e *fcEnv) latestIssue(ds int64, after time.Time) (time.Time, []fcObs) {
 			e.t.Fatal(err)
 		}
 		if len(page.Value) > 0 {
-			issued, _ := time.Parse(time.RFC3339, page.Value[0].ResultTime)
+			issued, _ := time.Parse(time.RFC3339Nano, page.Value[0].ResultTime)
 			if issued.After(after) {
 				var out []fcObs
 				for _, o := range page.Value {
@@ -171,12 +171,12 @@ func TestForecastChain(t *testing.T) {
 			st.Close()
 			e.start()
 			defer func() { e.n.Close() }()
-			forecastChain(t, e)
+			forecastChain(t, e, engine == "sqlite")
 		})
 	}
 }
 
-func forecastChain(t *testing.T, e *fcEnv) {
+func forecastChain(t *testing.T, e *fcEnv, rules bool) {
 	for _, name := range []string{"Marala", "Khanki"} {
 		e.must("punjab/admin", "POST", "/v1.1/Things", "application/json", `{"name":"`+name+`","description":"gauge",
 		 "Locations":[{"name":"site","description":"site","encodingType":"application/geo+json","location":{"type":"Point","coordinates":[73.9,32.4]}}],
@@ -228,7 +228,41 @@ func forecastChain(t *testing.T, e *fcEnv) {
 		t.Errorf("forecast Datastream: %s", b)
 	}
 
-	// a forecast rule on it
+	if rules {
+		forecastRule(t, e, fc)
+	}
+	// the flood wave at Marala: the last 6 hours rise to 300000
+	var rise []reading
+	for h := 6; h >= 0; h-- {
+		rise = append(rise, reading{now.Add(-time.Duration(h) * time.Hour), 300000 - float64(h)*40000})
+	}
+	e.post(1, rise)
+	issued, points := e.latestIssue(fc, time.Time{})
+	all := append(append([]reading{}, marala...), rise...)
+	want := expected(t, all, khanki, issued)
+	compare(t, "first issue", issued, points, want)
+
+	// the rule fires: a draft whose onset is the first forecast time at the level (on SQLite
+	// only: an alert's first impact loads the gazetteer, seconds under -race, and the alert
+	// store's conformance runs on both engines)
+	if rules {
+		forecastDraft(t, e, points)
+	}
+	// a restart keeps forecasting from every reading (restored from the store)
+	e.n.Close()
+	e.start()
+	next := reading{time.Now().UTC().Truncate(time.Second), 320000}
+	if !next.t.After(now) {
+		next.t = now.Add(time.Second)
+	}
+	time.Sleep(time.Until(next.t)) // not a reading from the future
+	e.post(1, []reading{next})
+	issued2, points2 := e.latestIssue(fc, issued)
+	compare(t, "after a restart", issued2, points2, expected(t, append(all, next), khanki, issued2))
+}
+
+// forecastRule puts a forecast rule on forecast Datastream fc.
+func forecastRule(t *testing.T, e *fcEnv, fc int64) {
 	e.must("punjab/admin", "PUT", "/api/v1/rules", "application/yaml", fmt.Sprintf(`rules:
   - id: khanki-forecast
     name: Forecast flood at Khanki
@@ -242,18 +276,10 @@ func forecastChain(t *testing.T, e *fcEnv) {
     status: Exercise
 `, fc), 200)
 
-	// the flood wave at Marala: the last 6 hours rise to 300000
-	var rise []reading
-	for h := 6; h >= 0; h-- {
-		rise = append(rise, reading{now.Add(-time.Duration(h) * time.Hour), 300000 - float64(h)*40000})
-	}
-	e.post(1, rise)
-	issued, points := e.latestIssue(fc, time.Time{})
-	all := append(append([]reading{}, marala...), rise...)
-	want := expected(t, all, khanki, issued)
-	compare(t, "first issue", issued, points, want)
+}
 
-	// the rule fires: a draft whose onset is the first forecast time at the level
+// forecastDraft waits for the forecast rule's draft and checks its onset and certainty.
+func forecastDraft(t *testing.T, e *fcEnv, points []fcObs) {
 	var onset time.Time
 	for _, p := range points {
 		if p.Result >= 150000 {
@@ -291,14 +317,6 @@ func forecastChain(t *testing.T, e *fcEnv) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	// a restart keeps forecasting from every reading (restored from the store)
-	e.n.Close()
-	e.start()
-	time.Sleep(time.Until(issued.Add(time.Second))) // the next issue is a later second
-	next := reading{time.Now().UTC().Add(-time.Second).Truncate(time.Second), 320000}
-	e.post(1, []reading{next})
-	issued2, points2 := e.latestIssue(fc, issued)
-	compare(t, "after a restart", issued2, points2, expected(t, append(all, next), khanki, issued2))
 }
 
 // expected is what a forecast.Forecaster of the test network, given every reading, forecasts at Khanki.
