@@ -31,15 +31,17 @@ import (
 //     from the steady state, outflow = inflow). At a confluence the branches are summed.
 //  3. Horizon. A routed branch is known as far as its inflow plus its Lag; at a confluence the
 //     forecast stops where the first branch stops (as far as every branch is known); past
-//     that no value is given. A station any of whose branches has no usable inflow gets no
-//     forecast.
+//     that no value is given — unless Model.HoldBranches is set: then the forecast goes on to
+//     where the last branch stops, each branch that stopped held at its last routed value,
+//     and those points are flagged suspect (extrapolated). A station any of whose branches
+//     has no usable inflow gets no forecast.
 //  4. Correction. The latest reading at the station (at or before issued, at most MaxGap
 //     old) is compared with the simulation then; the error corrects the forecast, decaying
 //     with lead time (Model.Correction, Model.CorrectionDecay).
 //  5. Band. Each reach adds its calibration RMSE (a reach with N = 0: PriorRelErr of its
 //     routed flow) as a standard deviation; an inflow that is itself a forecast carries its
-//     own, scaled by Gain; they add in quadrature. The band is ±1.645 σ (90 %, normal errors),
-//     its lower edge not below 0.
+//     own, scaled by Gain; they add in quadrature, and so does Model.BandGrowth × lead time.
+//     The band is ±1.645 σ (90 %, normal errors), its lower edge not below 0.
 //
 // Flags: a grid value interpolated from a suspect reading is suspect, and so is every routed
 // value that rests on it; suspect inflow makes the forecast points it reaches suspect.
@@ -341,6 +343,10 @@ func (f *Forecaster) Update(issued time.Time, changed ...string) []StationForeca
 		for k := max(1, sim.k0); k <= sim.end(); k++ {
 			x := k - sim.k0
 			v, sd := sim.v[x], sim.sd[x]
+			if g := f.m.BandGrowth; g > 0 {
+				e := g * float64(k) * step.Hours()
+				sd = math.Sqrt(sd*sd + e*e)
+			}
 			p := ForecastPoint{Time: issued.Add(time.Duration(k) * step), Value: v,
 				Lower: max(0, v-z90*sd), Upper: v + z90*sd}
 			if sim.sus[x] {
@@ -366,7 +372,7 @@ func (f *Forecaster) simulate(s int, obs *gseries, best []*gseries, warm int) *g
 	}
 	bs := make([]branch, 0, len(ups))
 	ks := -warm
-	end := math.MaxInt
+	end, longest := math.MaxInt, math.MinInt
 	for _, r := range ups {
 		in := best[f.from[r]]
 		if !in.ok() {
@@ -377,9 +383,13 @@ func (f *Forecaster) simulate(s int, obs *gseries, best []*gseries, warm int) *g
 		bs = append(bs, branch{rm, in, lag})
 		ks = max(ks, in.k0+lag)
 		end = min(end, in.end()+lag)
+		longest = max(longest, in.end()+lag)
 	}
 	if end < ks {
 		return nil
+	}
+	if f.m.HoldBranches {
+		end = longest
 	}
 	// starting outflow: the observed flow at ks shared in proportion to the routed inflow
 	share := make([]float64, len(bs))
@@ -399,25 +409,31 @@ func (f *Forecaster) simulate(s int, obs *gseries, best []*gseries, warm int) *g
 	inflow := make([]float64, L)
 	routed := make([]float64, L)
 	for b, br := range bs {
-		for x := range inflow {
+		// the branch is known up to x = known; past it (HoldBranches) it is held
+		known := min(L-1, br.in.end()+br.lag-ks)
+		for x := range inflow[:known+1] {
 			k := ks + x - br.lag - br.in.k0
 			inflow[x] = br.in.v[k]
 			if br.in.sus[k] || (x > 0 && br.in.sus[k-1]) {
 				sim.sus[x] = true
 			}
 		}
-		if err := route(routed, inflow, share[b]/br.rm.Gain, f.m.Step.Hours(), br.rm.Muskingum, br.rm.Scheme); err != nil {
+		if err := route(routed[:known+1], inflow[:known+1], share[b]/br.rm.Gain, f.m.Step.Hours(), br.rm.Muskingum, br.rm.Scheme); err != nil {
 			return nil
 		}
-		for x, q := range routed {
-			q = max(0, q*br.rm.Gain)
+		for x := range routed {
+			xk := min(x, known)
+			q := max(0, routed[xk]*br.rm.Gain)
 			sim.v[x] += q
 			e := br.rm.RMSE
 			if br.rm.N == 0 && e == 0 {
 				e = PriorRelErr * q
 			}
-			sdIn := br.rm.Gain * br.in.sd[ks+x-br.lag-br.in.k0]
+			sdIn := br.rm.Gain * br.in.sd[ks+xk-br.lag-br.in.k0]
 			sim.sd[x] += e*e + sdIn*sdIn // variance for now
+			if x > known {
+				sim.sus[x] = true
+			}
 		}
 	}
 	for x := range sim.sd {

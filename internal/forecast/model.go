@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -23,6 +24,8 @@ import (
 //	  "correction_decay_h": 48,        // optional: e-folding time of the correction, hours
 //	  "max_gap_h": 72,                 // optional: longest gap between readings interpolated across, hours
 //	  "warmup_h": 120,                 // optional: how far back the routing starts, hours
+//	  "hold_branches": true,           // optional: hold a confluence's shorter branches (Model.HoldBranches)
+//	  "band_growth_per_h": 1150,       // optional: band widening per hour of lead, flow unit/h (Model.BandGrowth)
 //	  "reaches": [{"from": "tarbela", "to": "kalabagh", "K": 9.1, "x": 0.2, "m": 1, "scheme": "rk4",
 //	               "lag_h": 30, "gain": 0.97, "rmse": 12000, "n": 1200}]
 //	}
@@ -101,7 +104,7 @@ const (
 type Model struct {
 	Network *Network
 	Step    time.Duration // routing step (the demo: 1 h)
-	Reaches []ReachModel  // one per reach of Network (a reach without one: travel time as lag, x=0.2, m=1, K=step, Gain 1)
+	Reaches []ReachModel  // one per reach of Network (a reach without one: travel time as lag, x=0.2, m=1, K=step, Gain 1; PriorReach)
 
 	// Correction is how the forecast is corrected with the error at the issue time (default additive).
 	Correction Correction
@@ -113,6 +116,15 @@ type Model struct {
 	// Warmup is how long before the issue time the routing starts, from the observed
 	// downstream flow then (0: DefaultWarmup).
 	Warmup time.Duration
+	// HoldBranches extends a confluence's forecast past its shortest branch's horizon, up to
+	// the longest one's: a branch whose routed flow is no longer known is held at its last
+	// known value, and the points that rest on such a held value are flagged suspect. Off, the
+	// forecast stops where the first branch stops.
+	HoldBranches bool
+	// BandGrowth widens the band with lead time: a standard deviation of BandGrowth × lead
+	// (flow unit per hour of lead) is added in quadrature to the one from the calibration
+	// RMSEs. EstimateBandGrowth gives it from a hindcast's residuals. 0: no growth.
+	BandGrowth float64
 }
 
 func (m Model) correctionDecay() time.Duration {
@@ -137,22 +149,47 @@ func (m Model) warmup() time.Duration {
 }
 
 // PriorReach is the model of a reach that was not calibrated: its published travel time as
-// the lag (rounded to whole steps), linear Muskingum with K one step and x = DefaultPriorX,
-// Gain 1, N 0.
-func PriorReach(r Reach, step time.Duration) ReachModel {
-	lag := time.Duration(math.Round(float64(r.TravelTime)/float64(step))) * step
+// the lag, or, where none is published, its length at the given wave celerity (km/h; see
+// PriorCelerity; 0: lag 0), rounded to whole steps; linear Muskingum with K one step and
+// x = DefaultPriorX; Gain 1; N 0.
+func PriorReach(r Reach, step time.Duration, celerity float64) ReachModel {
+	tt := r.TravelTime
+	if tt == 0 && r.LengthKM > 0 && celerity > 0 {
+		tt = time.Duration(r.LengthKM / celerity * float64(time.Hour))
+	}
+	lag := time.Duration(math.Round(float64(tt)/float64(step))) * step
 	return ReachModel{From: r.From, To: r.To, Muskingum: Muskingum{K: step.Hours(), X: DefaultPriorX, M: 1},
 		Scheme: SchemeRK4, Lag: lag, Gain: 1}
 }
 
-// reach returns the model of reach r: the one in m.Reaches or PriorReach.
+// PriorCelerity is the median flood-wave celerity, km/h, of the network's reaches that have
+// both a length and a published travel time (0 when none do): the demo network's ten such
+// reaches give 3.65 km/h (from 1.65, Sukkur → Kotri, to 6.33, Chashma → Taunsa).
+func PriorCelerity(n *Network) float64 {
+	var cs []float64
+	for _, r := range n.Reaches() {
+		if r.TravelTime > 0 && r.LengthKM > 0 {
+			cs = append(cs, r.LengthKM/r.TravelTime.Hours())
+		}
+	}
+	if len(cs) == 0 {
+		return 0
+	}
+	slices.Sort(cs)
+	if len(cs)%2 == 1 {
+		return cs[len(cs)/2]
+	}
+	return (cs[len(cs)/2-1] + cs[len(cs)/2]) / 2
+}
+
+// reach returns the model of reach r: the one in m.Reaches or its PriorReach.
 func (m Model) reach(r Reach) ReachModel {
 	for _, rm := range m.Reaches {
 		if rm.From == r.From && rm.To == r.To {
 			return rm
 		}
 	}
-	return PriorReach(r, m.Step)
+	return PriorReach(r, m.Step, PriorCelerity(m.Network))
 }
 
 // Validate checks a model: a network, a step of at least a minute and at most a day, every
@@ -168,6 +205,9 @@ func (m Model) Validate() error {
 	}
 	if m.CorrectionDecay < 0 || m.MaxGap < 0 || m.Warmup < 0 {
 		return errors.New("forecast model: correction_decay_h, max_gap_h and warmup_h must not be negative")
+	}
+	if !(m.BandGrowth >= 0) || math.IsInf(m.BandGrowth, 0) {
+		return fmt.Errorf("forecast model: band_growth_per_h %v: want a finite number ≥ 0", m.BandGrowth)
 	}
 	if m.Correction < 0 || int(m.Correction) >= len(correctionNames) {
 		return fmt.Errorf("forecast model: unknown correction %d", int(m.Correction))
@@ -249,6 +289,8 @@ type jsonModel struct {
 	CorrectionDecay float64          `json:"correction_decay_h,omitempty"`
 	MaxGapH         float64          `json:"max_gap_h,omitempty"`
 	WarmupH         float64          `json:"warmup_h,omitempty"`
+	HoldBranches    bool             `json:"hold_branches,omitempty"`
+	BandGrowth      float64          `json:"band_growth_per_h,omitempty"`
 	Reaches         []jsonReachModel `json:"reaches"`
 }
 
@@ -289,7 +331,7 @@ func (m Model) MarshalJSON() ([]byte, error) {
 	c := m.Correction
 	jm := jsonModel{Network: net, StepH: hours(m.Step), Correction: &c,
 		CorrectionDecay: hours(m.CorrectionDecay), MaxGapH: hours(m.MaxGap), WarmupH: hours(m.Warmup),
-		Reaches: []jsonReachModel{}}
+		HoldBranches: m.HoldBranches, BandGrowth: m.BandGrowth, Reaches: []jsonReachModel{}}
 	for _, rm := range m.Reaches {
 		jm.Reaches = append(jm.Reaches, jsonReachModel{From: rm.From, To: rm.To, K: rm.Muskingum.K, X: rm.Muskingum.X,
 			M: rm.Muskingum.M, Scheme: rm.Scheme, LagH: hours(rm.Lag), Gain: rm.Gain, RMSE: rm.RMSE, N: rm.N})
@@ -365,6 +407,7 @@ func (m *Model) UnmarshalJSON(b []byte) error {
 	if jm.Correction != nil {
 		out.Correction = *jm.Correction
 	}
+	out.HoldBranches, out.BandGrowth = jm.HoldBranches, jm.BandGrowth
 	for _, f := range []struct {
 		name string
 		h    float64
