@@ -24,6 +24,12 @@ import (
 //
 //	name: punjab-indus              # required, ≤ 200 bytes
 //	step_h: 1                       # optional routing step, hours (default 1; > 0, ≤ 24)
+//	correction: additive            # optional model settings (forecast.Model): additive, ratio
+//	correction_decay_h: 240         # or none; hours ≥ 0 (0: forecast's default) for the
+//	max_gap_h: 72                   # decay, the longest gap interpolated and the warm-up;
+//	warmup_h: 120                   # hold_branches: true|false; band_growth_per_h: flow
+//	hold_branches: true             # unit per hour of lead, ≥ 0
+//	band_growth_per_h: 1267
 //	stations:
 //	  - id: tarbela                 # required, unique, [a-z0-9_.-]
 //	    name: Tarbela Dam           # optional; river, lat, lon, approx, source as in LoadNetwork
@@ -128,7 +134,7 @@ func parse(data []byte) (*Network, Positions, error) {
 	n := &Network{}
 	pos := Positions{}
 	hasName := false
-	_, err := mapping(doc.Content[0], "", pos, []string{"name", "step_h", "correction", "correction_decay_h", "max_gap_h", "warmup_h", "stations", "reaches", "organisation", "updated", "by", "description", "sources"},
+	_, err := mapping(doc.Content[0], "", pos, []string{"name", "step_h", "correction", "correction_decay_h", "max_gap_h", "warmup_h", "hold_branches", "band_growth_per_h", "stations", "reaches", "organisation", "updated", "by", "description", "sources"},
 		func(key string, val *yaml.Node) error {
 			switch key {
 			case "name":
@@ -168,6 +174,15 @@ func parse(data []byte) (*Network, Positions, error) {
 					n.Settings.MaxGap = d
 				default:
 					n.Settings.Warmup = d
+				}
+			case "hold_branches":
+				return scalar(val, &n.Settings.HoldBranches)
+			case "band_growth_per_h":
+				if err := scalar(val, &n.Settings.BandGrowth); err != nil {
+					return err
+				}
+				if n.Settings.BandGrowth < 0 {
+					return fmt.Errorf("%v: want ≥ 0 (flow unit per hour of lead)", n.Settings.BandGrowth)
 				}
 			case "stations":
 				return list(val, func(i int, item *yaml.Node) error {

@@ -2,6 +2,8 @@ package forecasting
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,4 +156,53 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip differs:\n%s\n%s", js, js2)
 		}
 	})
+}
+
+// The demo model survives FromModel → Model, and its document parses back to the same model:
+// no setting of forecast.Model is lost on the way to the store and the API.
+func TestModelRoundTrip(t *testing.T) {
+	m, err := forecast.PunjabIndusModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	canon := func(m forecast.Model) string { // the reaches' order does not matter
+		slices.SortFunc(m.Reaches, func(a, b forecast.ReachModel) int { return strings.Compare(a.From+" "+a.To, b.From+" "+b.To) })
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	want := canon(m)
+	n := FromModel("punjab-indus", m)
+	back, err := n.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := canon(back); got != want {
+		t.Errorf("FromModel → Model:\n%s", firstDiff(got, want))
+	}
+	v, err := View(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(v)
+	n2, _, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := n2.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := canon(m2); got != want {
+		t.Errorf("through the document:\n%s", firstDiff(got, want))
+	}
+}
+
+// firstDiff shows where two texts first differ.
+func firstDiff(a, b string) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	lo := max(0, i-80)
+	return fmt.Sprintf("got  …%.200s\nwant …%.200s", a[lo:], b[lo:])
 }

@@ -29,7 +29,7 @@ type Network struct {
 	// Step is the routing step (forecast.Model.Step); 0 means one hour.
 	Step time.Duration
 	// Settings are the model's other options (forecast.Model's Correction, CorrectionDecay,
-	// MaxGap, Warmup; zero: its defaults).
+	// MaxGap, Warmup, HoldBranches, BandGrowth; zero: its defaults).
 	Settings Settings
 	// Updated and By say when and by whom (auth.Principal.Name, or "node/demo") it was stored.
 	Updated time.Time
@@ -43,6 +43,8 @@ type Network struct {
 type Settings struct {
 	Correction                      forecast.Correction
 	CorrectionDecay, MaxGap, Warmup time.Duration
+	HoldBranches                    bool
+	BandGrowth                      float64 // flow unit per hour of lead
 }
 
 // settingsJSON is how Settings and a reach's parameters are stored and shown: hours, names.
@@ -51,11 +53,13 @@ type settingsJSON struct {
 	CorrectionDecay float64             `json:"correction_decay_h,omitempty"`
 	MaxGap          float64             `json:"max_gap_h,omitempty"`
 	Warmup          float64             `json:"warmup_h,omitempty"`
+	HoldBranches    bool                `json:"hold_branches,omitempty"`
+	BandGrowth      float64             `json:"band_growth_per_h,omitempty"`
 }
 
 // MarshalJSON writes the settings with durations in hours (correction_decay_h …).
 func (s Settings) MarshalJSON() ([]byte, error) {
-	return json.Marshal(settingsJSON{s.Correction, s.CorrectionDecay.Hours(), s.MaxGap.Hours(), s.Warmup.Hours()})
+	return json.Marshal(settingsJSON{s.Correction, s.CorrectionDecay.Hours(), s.MaxGap.Hours(), s.Warmup.Hours(), s.HoldBranches, s.BandGrowth})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -64,7 +68,7 @@ func (s *Settings) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*s = Settings{j.Correction, hoursDur(j.CorrectionDecay), hoursDur(j.MaxGap), hoursDur(j.Warmup)}
+	*s = Settings{j.Correction, hoursDur(j.CorrectionDecay), hoursDur(j.MaxGap), hoursDur(j.Warmup), j.HoldBranches, j.BandGrowth}
 	return nil
 }
 
@@ -135,7 +139,8 @@ func (n *Network) Model() (forecast.Model, error) {
 		return forecast.Model{}, err
 	}
 	m := forecast.Model{Network: net, Step: n.step(), Correction: n.Settings.Correction,
-		CorrectionDecay: n.Settings.CorrectionDecay, MaxGap: n.Settings.MaxGap, Warmup: n.Settings.Warmup}
+		CorrectionDecay: n.Settings.CorrectionDecay, MaxGap: n.Settings.MaxGap, Warmup: n.Settings.Warmup,
+		HoldBranches: n.Settings.HoldBranches, BandGrowth: n.Settings.BandGrowth}
 	for _, r := range n.Reaches {
 		if r.Model != nil {
 			rm := *r.Model
@@ -167,7 +172,7 @@ func (n *Network) Station(id string) (Station, bool) {
 // name, with no station tied to a Thing yet.
 func FromModel(name string, m forecast.Model) *Network {
 	n := &Network{Name: name, Step: m.Step, Settings: Settings{Correction: m.Correction,
-		CorrectionDecay: m.CorrectionDecay, MaxGap: m.MaxGap, Warmup: m.Warmup}}
+		CorrectionDecay: m.CorrectionDecay, MaxGap: m.MaxGap, Warmup: m.Warmup, HoldBranches: m.HoldBranches, BandGrowth: m.BandGrowth}}
 	for _, s := range m.Network.Stations() {
 		n.Stations = append(n.Stations, Station{Station: s})
 	}

@@ -20,6 +20,8 @@ type Document struct {
 	CorrectionDecayH float64             `json:"correction_decay_h,omitempty"`
 	MaxGapH          float64             `json:"max_gap_h,omitempty"`
 	WarmupH          float64             `json:"warmup_h,omitempty"`
+	HoldBranches     bool                `json:"hold_branches,omitempty"`
+	BandGrowth       float64             `json:"band_growth_per_h,omitempty"`
 	Stations         []DocStation        `json:"stations"`
 	Reaches          []DocReach          `json:"reaches"`
 }
@@ -37,8 +39,8 @@ type DocStation struct {
 	Discharge int64    `json:"discharge,omitempty"`
 	Forecast  int64    `json:"forecast,omitempty"`
 	// Horizon is how far ahead the station can be forecast from upstream readings: the sum
-	// of the routing lags (forecast.ReachModel.Lag, or the travel time for a reach without
-	// parameters) along the shortest and the longest upstream path (forecast.Horizon), hours;
+	// of the routing lags (forecast.ReachModel.Lag, or forecast.PriorReach's for a reach
+	// without parameters) along the shortest and the longest upstream path (forecast.Horizon), hours;
 	// absent for a headwater station.
 	Horizon *DocHorizon `json:"horizon_h,omitempty"`
 }
@@ -63,6 +65,7 @@ type DocReach struct {
 func View(n *Network) (*Document, error) {
 	d := &Document{Name: n.Name, Organisation: n.Organisation, By: n.By, StepH: n.step().Hours(), Correction: n.Settings.Correction,
 		CorrectionDecayH: n.Settings.CorrectionDecay.Hours(), MaxGapH: n.Settings.MaxGap.Hours(), WarmupH: n.Settings.Warmup.Hours(),
+		HoldBranches: n.Settings.HoldBranches, BandGrowth: n.Settings.BandGrowth,
 		Stations: []DocStation{}, Reaches: []DocReach{}}
 	if !n.Updated.IsZero() {
 		u := n.Updated.UTC()
@@ -123,5 +126,5 @@ func reachModel(m forecast.Model, r forecast.Reach) forecast.ReachModel {
 			return rm
 		}
 	}
-	return forecast.PriorReach(r, m.Step)
+	return forecast.PriorReach(r, m.Step, forecast.PriorCelerity(m.Network))
 }
