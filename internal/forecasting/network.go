@@ -31,7 +31,8 @@ type Network struct {
 	// Settings are the model's other options (forecast.Model's Correction, CorrectionDecay,
 	// MaxGap, Warmup, HoldBranches, BandGrowth; zero: its defaults).
 	Settings Settings
-	// Updated and By say when and by whom (auth.Principal.Name, or "node/demo") it was stored.
+	// Updated and By say when (set by the store, to the microsecond) and by whom
+	// (auth.Principal.Name, "cli/<user>" or "node/demo") it was stored.
 	Updated time.Time
 	By      string
 	// Stations, in the order given; Reaches likewise.

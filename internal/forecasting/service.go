@@ -158,6 +158,38 @@ func (s *Service) Load(ctx context.Context) error {
 	return nil
 }
 
+// Refresh loads the network again (Load) when the stored one is not the one loaded: another
+// process stored it (rabta forecast network load), or removed it. The node calls it every tick.
+func (s *Service) Refresh(ctx context.Context) error {
+	n, err := s.Store.ForecastNetwork(ctx)
+	if err != nil && apperr.KindOf(err) != apperr.NotFound {
+		return err
+	}
+	s.mu.Lock()
+	same := (n == nil && s.net == nil) || (n != nil && s.net != nil && n.Updated.Equal(s.net.Updated) && n.By == s.net.By)
+	s.mu.Unlock()
+	if same {
+		return nil
+	}
+	return s.Load(ctx)
+}
+
+// Run calls Refresh every interval until ctx ends; failures are logged and tried again.
+func (s *Service) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
+				s.log().Warn("forecast_network_refresh_failed", "err", err)
+			}
+		}
+	}
+}
+
 // Watches reports whether ds is the discharge Datastream of a network station (so that the
 // bus consumer passes over other messages without decoding them). Forecast Datastreams never
 // are: the store refuses them as a station's discharge.

@@ -423,6 +423,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.consumers = append(n.consumers, fc)
+	n.wg.Go(func() { n.fcast.Run(bg, n.opts.TickEvery) }) // a network stored by another process (rabta forecast network load)
 	n.wg.Go(func() { n.runner.Run(bg, n.opts.TickEvery) })
 	n.wg.Go(func() { n.diss.Start(bg)() })
 

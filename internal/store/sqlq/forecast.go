@@ -113,9 +113,7 @@ func (s *Entities) SaveForecastNetwork(ctx context.Context, n *forecasting.Netwo
 				return err
 			}
 		}
-		if n.Updated.IsZero() {
-			n.Updated = s.eng.Clock()
-		}
+		n.Updated = s.eng.Clock().UTC().Truncate(time.Microsecond) // as it is kept
 		settings, err := json.Marshal(n.Settings)
 		if err != nil {
 			return apperr.Wrap(apperr.Invalid, err, "settings that cannot be stored")
