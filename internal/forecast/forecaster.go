@@ -26,7 +26,8 @@ import (
 //     after them (a station with no readings at all: its simulation). The inflow is shifted by
 //     the reach's Lag, routed through its Muskingum parameters with its Scheme, and multiplied
 //     by Gain. The routing starts Model.Warmup before the issue time (later if the inflow
-//     starts later) from the observed downstream flow then (split between the branches of a
+//     starts later; a station with no readings: as far back as its inflow goes, to spin up)
+//     from the observed downstream flow then (split between the branches of a
 //     confluence in proportion to their routed inflow; where the station has no reading then,
 //     from the steady state, outflow = inflow). At a confluence the branches are summed.
 //  3. Horizon. A routed branch is known as far as its inflow plus its Lag; at a confluence the
@@ -273,7 +274,9 @@ func gridCeil(d, step time.Duration) int {
 // (nothing from the future leaks in), out to the horizon the network allows (at a confluence: as far
 // as every branch is known). Stations with no forecast (no upstream data) are left out.
 //
-// A changed station that has an upstream reach is forecast too (its correction changed);
+// With Model.HoldBranches a confluence's forecast goes on past its shortest branch, the held
+// points flagged suspect (see "Horizon" above). A changed station that has an upstream reach
+// is forecast too (its correction changed);
 // unknown stations in changed are ignored. The result is in the network's topological order.
 func (f *Forecaster) Update(issued time.Time, changed ...string) []StationForecast {
 	if issued.After(f.newest) {
@@ -327,7 +330,13 @@ func (f *Forecaster) Update(issued time.Time, changed ...string) []StationForeca
 			best[s] = obs
 			continue
 		}
-		sim := f.simulate(s, obs, best, warm)
+		// a station without readings has nothing to warm-start from: its routing spins up
+		// from as far back as its inflow goes
+		w := warm
+		if !obs.ok() {
+			w = -kmin
+		}
+		sim := f.simulate(s, obs, best, w)
 		if !sim.ok() {
 			best[s] = obs
 			continue

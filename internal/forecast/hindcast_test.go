@@ -68,6 +68,10 @@ func demoClasses(t testing.TB, ds *demo.Dataset) map[string][]rule.Level {
 	return out
 }
 
+// TestHindcastExplore is the measurement behind docs/forecast.md's table of corrections: the
+// 2025 hindcast of the model in HC_MODEL (a path from internal/forecast, e.g.
+// data/punjab_model.json or testdata/punjab_model_2025.json) with each correction and decay,
+// branches held when HC_HOLD is set; HC_TABLE prints one full table. Skipped without HC_MODEL.
 func TestHindcastExplore(t *testing.T) {
 	path := os.Getenv("HC_MODEL")
 	if path == "" {
