@@ -5,6 +5,7 @@
 //	rabta keys create --org ORG --role ROLE [--name NAME] | keys list | keys revoke ID
 //	rabta forecast rating --csv FILE
 //	rabta forecast calibrate --csv FILE
+//	rabta forecast network show|load FILE
 //	rabta version
 package main
 
@@ -41,6 +42,7 @@ Usage:
   rabta rules apply [--org ORG] FILE      apply an organisation's warning rules from YAML; list, changes RULE
   rabta forecast rating --csv FILE        fit a station's rating curve (stage → discharge) to gaugings
   rabta forecast calibrate --csv FILE     fit a reach's flood routing (K, x, m, travel time) to past hydrographs
+  rabta forecast network show|load FILE   show or store the node's river network (stations, datastreams, routing)
   rabta backup FILE                       write a consistent copy of the store (while the node runs)
   rabta restore FILE                      replace the store with a backup (node stopped)
   rabta version                           print the version

@@ -365,6 +365,22 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(b, `"floodClasses"`) || !strings.Contains(b, `"coordinates"`) {
 		t.Errorf("Khanki in the demo: %s", b)
 	}
+	// the demo forecasts: its river network stored, forecast observations downstream (issue
+	// time, band, lead time). At this speed a day of data passes in half a second, so stations
+	// with short horizons see their forecasts pass before they are written; the long reaches'
+	// (Taunsa, Panjnad, Islam) come through. Forecast drafts: TestForecastChain (internal/node).
+	if st, b := p.req("GET", "/api/v1/forecast/network", adminKey, ""); st != 200 || !strings.Contains(b, `"punjab-indus"`) || !strings.Contains(b, `"forecast":`) {
+		t.Errorf("the demo's river network: %d %.500s", st, b)
+	}
+	var fobs string
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		if _, fobs = p.req("GET", "/v1.1/Observations?$filter=Datastream/properties/forecast%20eq%20true&$top=1&$orderby=resultTime%20desc", "", ""); strings.Contains(fobs, `"leadTimeHours"`) {
+			break
+		}
+	}
+	if !strings.Contains(fobs, `"leadTimeHours"`) || !strings.Contains(fobs, `"resultTime"`) || !strings.Contains(fobs, `"upper"`) {
+		t.Errorf("no forecast observations in the demo: %.1000s", fobs)
+	}
 	// the demo warns: Exercise alerts on the feed, drafts waiting for an approver
 	var atom, drafts string
 	for time.Now().Before(deadline.Add(30 * time.Second)) {

@@ -82,7 +82,10 @@ var docsCurls = map[string]readmeCommand{
 	`sensorthings.md: curl -s -H "$K" -H 'Content-Type: application/json' --data-binary @examples/batch.json 'localhost:8080/v1.1/$batch'`:                                       {status: 200, want: `"status":201`},
 	`keys.md: curl -s -H "Authorization: Bearer $KEY" localhost:8080/api/v1/keys -d '{"organisation":"pdma-punjab","role":"operator","name":"gauge loggers","expiresIn":"90d"}'`: {status: 201, want: `"state": "active"`},
 	`keys.md: curl -s -H "Authorization: Bearer $KEY" localhost:8080/api/v1/keys`:                                                                                                {status: 200, want: `"name": "gauge loggers"`},
-	`keys.md: curl -s -H "Authorization: Bearer $KEY" -X POST localhost:8080/api/v1/keys/2/revoke`:                                                                               {status: 200, want: `"state": "revoked"`}, // the README's keys create
+	`keys.md: curl -s -H "Authorization: Bearer $KEY" -X POST localhost:8080/api/v1/keys/2/revoke`:                                                                               {status: 200, want: `"state": "revoked"`},               // the README's keys create
+	`forecast.md: curl -s -H "$K" localhost:8080/api/v1/forecast/network`:                                                                                                        {status: 404, want: "the node has no forecast network"}, // not a demo node: TestForecastChain (internal/node) stores one
+	`forecast.md: curl -s -H "$K" 'localhost:8080/v1.1/Datastreams?$filter=properties/forecast%20eq%20true&$select=id,name'`:                                                     {status: 200, want: `"value":[]`},
+	`forecast.md: curl -s -H "$K" 'localhost:8080/api/v1/alerts?rule=forecast-khanki'`:                                                                                           {status: 200, want: `"value"`},
 	`dissemination.md: curl -s -H "$K" localhost:8080/api/v1/impact -d '{"desc":"Khanki","circles":[{"center":{"lat":32.40,"lon":73.97},"radiusKm":25}]}'`:                       {status: 200, want: `"people"`},
 }
 
