@@ -1,0 +1,40 @@
+package node
+
+import (
+	"context"
+
+	"github.com/rabta/rabta/internal/dissemination"
+)
+
+// Settled reports whether the node has done everything its inputs so far ask of it: every
+// accepted observation is on the bus (the outbox is empty), every consumer of the bus (the
+// warning engine, the SensorThings notifier, and any other consumer the node runs) has handled
+// and acknowledged every message, every issued message has a dissemination plan, and no
+// delivery waits to be sent (planned or sending). An exercise replay (internal/exercise) waits
+// for it between steps so that a replay at maximum speed is deterministic. It is a snapshot:
+// new input makes it false again. Call it only on a started node.
+func (n *Node) Settled(ctx context.Context) (bool, error) {
+	backlog, _, err := n.stores.Entities.OutboxBacklog(ctx)
+	if err != nil || backlog > 0 {
+		return false, err
+	}
+	for _, c := range n.consumers {
+		lag, err := c.Lag(ctx)
+		if err != nil || lag > 0 {
+			return false, err
+		}
+	}
+	if ms, err := n.stores.Dissemination.Unplanned(ctx, 1); err != nil || len(ms) > 0 {
+		return false, err
+	}
+	counts, err := n.stores.Dissemination.Totals(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range counts {
+		if (c.State == dissemination.Planned || c.State == dissemination.Sending) && c.N > 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
