@@ -4,6 +4,7 @@
 //	rabta import observations [--data-dir DIR] FILE.csv
 //	rabta keys create --org ORG --role ROLE [--name NAME] | keys list | keys revoke ID
 //	rabta forecast calibrate --csv FILE
+//	rabta exercise run --from T1 --to T2 (--demo | --source URL --key K) [--speed N|max]
 //	rabta version
 package main
 
@@ -39,6 +40,7 @@ Usage:
   rabta keys revoke ID                    revoke an API key
   rabta rules apply [--org ORG] FILE      apply an organisation's warning rules from YAML; list, changes RULE
   rabta forecast calibrate --csv FILE     fit a reach's flood routing (K, x, m, travel time) to past hydrographs
+  rabta exercise run --from T1 --to T2    replay past floods through an isolated exercise node, then report
   rabta backup FILE                       write a consistent copy of the store (while the node runs)
   rabta restore FILE                      replace the store with a backup (node stopped)
   rabta version                           print the version
@@ -53,7 +55,7 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "rabta:", err)
 		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -85,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return rules(ctx, args[1:], stdout, stderr)
 	case "forecast":
 		return forecastCmd(ctx, args[1:], stdout, stderr)
+	case "exercise":
+		return exerciseCmd(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return backup(ctx, args[1:], stdout, stderr)
 	case "restore":

@@ -465,13 +465,13 @@ func (r *run) analyse(ctx context.Context, rep *Report, stations map[int64]*stat
 					}
 				}
 				sr.Crossings = append(sr.Crossings, c)
-				ev = append(ev, Event{Time: o.Time, Kind: "crossing", Station: st.name, Alert: c.Alert, Detail: fmt.Sprintf("%s class (%g %s): %g", l.Name, l.Value, st.unit, o.Value)})
+				ev = append(ev, Event{Time: o.Time, Kind: "crossing", Station: st.name, Alert: c.Alert, Detail: fmt.Sprintf("%s class (%s %s): %s", l.Name, num(l.Value), st.unit, num(o.Value))})
 				if c.Alert == 0 {
 					rep.Missed = append(rep.Missed, c)
 				}
 				if sr.FirstSign == nil && l.Value == st.rule.Levels[0].Value {
 					sr.FirstSign = &Point{o.Time, o.Value}
-					ev = append(ev, Event{Time: o.Time, Kind: "first-sign", Station: st.name, Detail: fmt.Sprintf("%g %s, past the lowest class %s (%g)", o.Value, st.unit, l.Name, l.Value)})
+					ev = append(ev, Event{Time: o.Time, Kind: "first-sign", Station: st.name, Detail: fmt.Sprintf("%s %s, past the lowest class %s (%s)", num(o.Value), st.unit, l.Name, num(l.Value))})
 				}
 			}
 		}

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -98,18 +100,18 @@ func (rep *Report) Markdown() string {
 	}
 	w("- Deliveries: %s; to anyone outside the recipients: %d.\n\n", or(strings.Join(sorted(dl), ", "), "none"), rep.NonRecipients)
 
-	w("## Stations\n\n| Station | Classes (%s) | Readings | Peak | First warning sign | Crossings (missed) | Forecast values |\n|---|---|---|---|---|---|---|\n", "unit of the gauge")
+	w("## Stations\n\n| Station | Unit | Classes | Readings | Peak | First warning sign | Crossings (missed) | Forecast values |\n|---|---|---|---|---|---|---|---|\n")
 	for _, s := range rep.Stations {
 		var cls []string
 		for _, c := range s.Levels {
-			cls = append(cls, fmt.Sprintf("%s %g", c.Name, c.Value))
+			cls = append(cls, c.Name+" "+num(c.Value))
 		}
 		peak, first := "—", "—"
 		if s.Peak != nil {
-			peak = fmt.Sprintf("%g %s at %s", s.Peak.Value, s.Unit, ts(s.Peak.Time))
+			peak = fmt.Sprintf("%s at %s", num(s.Peak.Value), ts(s.Peak.Time))
 		}
 		if s.FirstSign != nil {
-			first = fmt.Sprintf("%s (%g)", ts(s.FirstSign.Time), s.FirstSign.Value)
+			first = fmt.Sprintf("%s (%s)", ts(s.FirstSign.Time), num(s.FirstSign.Value))
 		}
 		missed := 0
 		for _, c := range s.Crossings {
@@ -117,7 +119,7 @@ func (rep *Report) Markdown() string {
 				missed++
 			}
 		}
-		w("| %s | %s | %d | %s | %s | %d (%d) | %d |\n", s.Station, strings.Join(cls, ", "), s.Readings, peak, first, len(s.Crossings), missed, s.Forecasts)
+		w("| %s | %s | %s | %d | %s | %s | %d (%d) | %d |\n", s.Station, s.Unit, strings.Join(cls, ", "), s.Readings, peak, first, len(s.Crossings), missed, s.Forecasts)
 	}
 	w("\n## Alerts\n\n| Alert | Station | Level | State | First sign | Draft | Approval | First delivery | Sign → draft | Draft → approval | Approval → delivery | Delivered |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, a := range rep.Alerts {
@@ -138,7 +140,7 @@ func (rep *Report) Markdown() string {
 	} else {
 		w("Observed crossings the chain did not react to within the hour:\n\n")
 		for _, c := range rep.Missed {
-			w("- %s: %s class, %g at %s\n", c.Station, c.Level, c.Value, ts(c.Time))
+			w("- %s: %s class, %s at %s\n", c.Station, c.Level, num(c.Value), ts(c.Time))
 		}
 	}
 	if len(rep.Unapproved) == 0 {
@@ -194,7 +196,7 @@ func (rep *Report) hydrograph(s *StationReport, h *History, path string) error {
 	p.Title.Text = s.Station + " — exercise " + rep.From.Format("2 Jan 2006") + " to " + rep.To.Format("2 Jan 2006")
 	p.X.Label.Text = "time (UTC)"
 	p.Y.Label.Text = "discharge (" + s.Unit + ")"
-	p.X.Tick.Marker = plot.TimeTicks{Format: "02 Jan\n15:04"}
+	p.X.Tick.Marker = dayTicks{}
 	p.Legend.Top = true
 	x0, x1 := float64(rep.From.Unix()), float64(rep.To.Unix())
 	ymax := 0.0
@@ -222,7 +224,7 @@ func (rep *Report) hydrograph(s *StationReport, h *History, path string) error {
 		l.Color = classColours[min(i, len(classColours)-1)]
 		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("%s (%g)", c.Name, c.Value), l)
+		p.Legend.Add(fmt.Sprintf("%s (%s)", c.Name, num(c.Value)), l)
 		if c.Value <= 1.5*max(ymax, 1) {
 			ymax = max(ymax, c.Value)
 		}
@@ -267,4 +269,24 @@ func (rep *Report) hydrograph(s *StationReport, h *History, path string) error {
 	p.X.Min, p.X.Max = x0, x1
 	p.Y.Min, p.Y.Max = 0, max(ymax*1.08, 1)
 	return p.Save(22*vg.Centimeter, 12*vg.Centimeter, path)
+}
+
+// num writes a value without an exponent: 1001480, 2.5.
+func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// dayTicks marks the time axis (Unix seconds) at midnight UTC, every day or every few days.
+type dayTicks struct{}
+
+func (dayTicks) Ticks(lo, hi float64) []plot.Tick {
+	const day = 86400.0
+	every := math.Max(1, math.Ceil((hi-lo)/day/10))
+	var out []plot.Tick
+	for t := math.Ceil(lo/day) * day; t <= hi; t += day {
+		tk := plot.Tick{Value: t}
+		if int(math.Round(t/day))%int(every) == 0 {
+			tk.Label = time.Unix(int64(t), 0).UTC().Format("2 Jan")
+		}
+		out = append(out, tk)
+	}
+	return out
 }
