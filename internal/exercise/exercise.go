@@ -17,6 +17,7 @@ import (
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/demo"
 	"github.com/rabta/rabta/internal/node"
+	"github.com/rabta/rabta/internal/place"
 	"github.com/rabta/rabta/internal/rule"
 )
 
@@ -53,6 +54,9 @@ type Options struct {
 	Console io.Writer
 	// Log receives the node's and the run's logs (nil: none).
 	Log *slog.Logger
+	// Places, when not nil, are the places the exercise node knows (node.Options.Places; at
+	// least one district) instead of the embedded set: fewer load faster (tests).
+	Places []place.Place
 }
 
 // NodeID is the exercise node's id (in CAP identifiers and subjects).
@@ -102,7 +106,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	n, err := node.New(ctx, node.Options{ID: NodeID, DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminKey: key,
-		SenderName: demo.SenderName, Names: names, Now: clock.Now, Log: opts.Log, TickEvery: time.Second,
+		SenderName: demo.SenderName, Names: names, Now: clock.Now, Log: opts.Log, TickEvery: time.Second, Places: opts.Places,
 		Dissemination: node.DisseminationOptions{Sink: sink}})
 	if err != nil {
 		return nil, fmt.Errorf("exercise node: %w", err)
@@ -303,6 +307,15 @@ func (r *run) seed(ctx context.Context) error {
 	if r.opts.Recipients != "" {
 		if err := r.recipients(ctx); err != nil {
 			return err
+		}
+	}
+	// the node loads its places (boundaries, populations) on first use: ask for an impact now,
+	// so that the first alert of the replay does not wait for it
+	if len(h.Things) > 0 {
+		t := h.Things[0]
+		area := map[string]any{"desc": "exercise warm-up", "circles": []any{map[string]any{"center": map[string]float64{"lat": t.Lat, "lon": t.Lon}, "radiusKm": 1}}}
+		if _, err := r.api.postJSON(ctx, "/api/v1/impact", area, nil); err != nil {
+			return fmt.Errorf("exercise node: load places: %w", err)
 		}
 	}
 	// the replay's steps: every reading of one instant together

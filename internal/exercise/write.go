@@ -17,14 +17,14 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// Write writes report.json, report.md and one hydrograph per station (hydrograph-<n>.png) into
+// Write writes report.json, report.md and one hydrograph per station (hydrograph-<n>-<station>.svg) into
 // dir, creating it. h gives the readings to draw.
 func (rep *Report) Write(dir string, h *History) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	for i := range rep.Stations {
-		name := fmt.Sprintf("hydrograph-%02d-%s.png", i+1, fileSafe(rep.Stations[i].Station))
+		name := fmt.Sprintf("hydrograph-%02d-%s.svg", i+1, fileSafe(rep.Stations[i].Station))
 		if err := rep.hydrograph(&rep.Stations[i], h, filepath.Join(dir, name)); err != nil {
 			return fmt.Errorf("report: hydrograph of %s: %w", rep.Stations[i].Station, err)
 		}
