@@ -105,8 +105,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	tick := time.Second
+	if opts.Speed == 0 {
+		tick = 1000 * time.Hour // the replay ticks after each jump of the clock (node.Tick)
+	}
 	n, err := node.New(ctx, node.Options{ID: NodeID, DataDir: dataDir, HTTPAddr: "127.0.0.1:0", AdminKey: key,
-		SenderName: demo.SenderName, Names: names, Now: clock.Now, Log: opts.Log, TickEvery: time.Second, Places: opts.Places,
+		SenderName: demo.SenderName, Names: names, Now: clock.Now, Log: opts.Log, TickEvery: tick, Places: opts.Places,
 		Dissemination: node.DisseminationOptions{Sink: sink}})
 	if err != nil {
 		return nil, fmt.Errorf("exercise node: %w", err)

@@ -28,7 +28,9 @@ func (r *run) replay(ctx context.Context) error {
 			if err := r.approveUntil(ctx, s.at); err != nil {
 				return err
 			}
-			r.clock.Set(s.at)
+			if err := r.jump(ctx, s.at); err != nil {
+				return err
+			}
 		} else if err := r.waitUntil(ctx, s.at); err != nil {
 			return err
 		}
@@ -50,12 +52,24 @@ func (r *run) replay(ctx context.Context) error {
 		if err := r.approveUntil(ctx, r.opts.To); err != nil {
 			return err
 		}
-		r.clock.Set(r.opts.To)
+		if err := r.jump(ctx, r.opts.To); err != nil {
+			return err
+		}
 	} else if err := r.waitUntil(ctx, r.opts.To); err != nil {
 		return err
 	}
 	r.progress(r.opts.To)
 	return nil
+}
+
+// jump (maximum speed) moves the clock to t and lets the warning engine tick there (expiry,
+// hold times), then waits for the node to settle.
+func (r *run) jump(ctx context.Context, t time.Time) error {
+	r.clock.Set(t)
+	if err := r.node.Tick(ctx); err != nil {
+		return fmt.Errorf("exercise node: %w", err)
+	}
+	return r.settle(ctx)
 }
 
 // waitUntil waits (speed N) until the exercise clock reaches t, looking for drafts to approve
@@ -97,7 +111,9 @@ func (r *run) approveUntil(ctx context.Context, t time.Time) error {
 		if next.IsZero() || next.After(t) {
 			return nil
 		}
-		r.clock.Set(next)
+		if err := r.jump(ctx, next); err != nil {
+			return err
+		}
 		if err := r.approveDue(ctx, next); err != nil {
 			return err
 		}

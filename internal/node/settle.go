@@ -38,3 +38,9 @@ func (n *Node) Settled(ctx context.Context) (bool, error) {
 	}
 	return true, nil
 }
+
+// Tick runs the warning engine's tick now, at the node's clock: rules reloaded, hold times
+// and quiet stations evaluated, alerts past their expiry expired. The engine ticks on its own
+// every Options.TickEvery of wall time; an exercise at maximum speed, whose clock jumps,
+// ticks after each jump instead so that expiry falls at the same point of every run.
+func (n *Node) Tick(ctx context.Context) error { return n.runner.Tick(ctx) }
