@@ -41,13 +41,14 @@ func TestExerciseCommandLine(t *testing.T) {
 	}
 }
 
-// TestExerciseRun runs the command on three quiet days of the demo (5–7 Aug 2025: every gauge
-// below its lowest class) at maximum speed: the summary on stdout, the node's address, the
-// progress lines and the report on stderr and disk.
+// TestExerciseRun runs the command of the README's tour on three quiet days of the demo (5–7
+// Aug 2025: every gauge below its lowest class, so it stays quick; TestExerciseDemo in
+// internal/exercise replays the flood) at maximum speed: the summary on stdout, the node's
+// address, the progress lines and the report on stderr and disk.
 func TestExerciseRun(t *testing.T) {
 	ws := filepath.Join(t.TempDir(), "ws")
 	start := time.Now()
-	out, errOut, err := inProcess(t, "exercise", "run", "--demo", "--from", "2025-08-05", "--to", "2025-08-08T00:00:00Z", "--speed", "max", "--workspace", ws)
+	out, errOut, err := inProcess(t, "exercise", "run", "--demo", "--from", "2025-08-05", "--to", "2025-08-08T00:00:00Z", "--speed", "max", "--approve-after", "30m", "--workspace", ws)
 	if err != nil {
 		t.Fatalf("exercise run: %v\n%s", err, errOut)
 	}
