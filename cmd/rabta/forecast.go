@@ -10,15 +10,85 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/user"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rabta/rabta/internal/forecast"
+	"github.com/rabta/rabta/internal/forecasting"
+	"github.com/rabta/rabta/internal/warning"
 )
 
-// forecastCmd runs "rabta forecast SUBCOMMAND"; today: calibrate.
-func forecastCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
+const networkUsage = "usage: rabta forecast network show [--data-dir DIR] | rabta forecast network load [--data-dir DIR] FILE"
+
+// forecastNetwork shows the node's river network (the document GET /api/v1/forecast/network
+// answers, as JSON) or stores one from a YAML or JSON file (as PUT does, for the node's own
+// organisation: whoever runs the command line holds the node's data directory, so it acts for
+// the node), making the forecast Datastreams; a running node takes it up within its tick
+// (forecasting.Service.Refresh). Errors name the file's line and field.
+func forecastNetwork(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "show" && args[0] != "load") {
+		return errors.New(networkUsage)
+	}
+	var c common
+	fs := flag.NewFlagSet("forecast network "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.flags(fs)
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := c.load(fs); err != nil {
+		return err
+	}
+	pos := fs.Args()
+	if (args[0] == "show") != (len(pos) == 0) || len(pos) > 1 {
+		return errors.New(networkUsage)
+	}
+	var n *forecasting.Network
+	var where forecasting.Positions
+	if args[0] == "load" {
+		b, err := os.ReadFile(pos[0])
+		if err != nil {
+			return err
+		}
+		if n, where, err = forecasting.Parse(b); err != nil {
+			return fmt.Errorf("%s: %w", pos[0], err)
+		}
+	}
+	stores, err := c.openStores(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer stores.Close()
+	svc := &forecasting.Service{Store: stores.Entities}
+	if args[0] == "load" {
+		name := ""
+		if u, err := user.Current(); err == nil {
+			name = u.Username
+		}
+		n.By = warning.CLIName(name)
+		if err := svc.Save(ctx, n); err != nil {
+			return fmt.Errorf("%s: %w", pos[0], where.Annotate(err))
+		}
+	} else if n, err = svc.Network(ctx); err != nil {
+		return err
+	}
+	d, err := forecasting.View(n)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(d)
+}
+
+// forecastCmd runs "rabta forecast SUBCOMMAND": calibrate, or network show|load.
+func forecastCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "network" {
+		return forecastNetwork(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "calibrate" {
 		return errors.New("usage: rabta forecast calibrate --csv FILE [--scheme classic|euler|rk4] [--max-lag STEPS]")
 	}

@@ -111,3 +111,60 @@ func FuzzParseHydrographs(f *testing.F) {
 		}
 	})
 }
+
+// TestForecastNetworkCLI: rabta forecast network load stores a network from a file while the
+// node runs (its forecast Datastream made), the running node takes it up within a tick, show
+// prints it; a bad file is refused naming the file, line and field, and stores nothing.
+func TestForecastNetworkCLI(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, dir, []string{"RABTA_ADMIN_KEY=" + adminKey})
+	for _, name := range []string{"Marala", "Khanki"} {
+		st, b := p.req("POST", "/v1.1/Things", adminKey, `{"name":"`+name+`","description":"gauge",
+		 "Locations":[{"name":"site","description":"site","encodingType":"application/geo+json","location":{"type":"Point","coordinates":[73.97,32.40]}}],
+		 "Datastreams":[{"name":"Discharge at `+name+`","description":"q","observationType":"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
+		  "unitOfMeasurement":{"name":"cusec","symbol":"[cft_i]/s","definition":"x"},"Sensor":{"name":"s","description":"s","encodingType":"text/html","metadata":"x"},
+		  "ObservedProperty":{"name":"Discharge","definition":"d","description":"d"}}]}`)
+		if st != 201 {
+			t.Fatalf("create %s: %d %s", name, st, b)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "network.yaml")
+	network := "name: chenab\nstations:\n  - {id: marala, thing: 1, discharge: 1}\n  - {id: khanki, thing: 2, discharge: 2}\nreaches:\n  - {from: marala, to: khanki, travel_time_h: 15}\n"
+	os.WriteFile(file, []byte(strings.Replace(network, "to: khanki", "to: khanky", 1)), 0o600)
+	if _, errOut, err := rabta(t, "forecast", "network", "load", "--data-dir", dir, file); err == nil || !strings.Contains(errOut, file) ||
+		!strings.Contains(errOut, `line 6: reaches[0].to: unknown station "khanky"`) {
+		t.Errorf("a bad network: %v %q, want an error naming the file, line 6 and reaches[0].to", err, errOut)
+	}
+	if _, errOut, err := rabta(t, "forecast", "network", "show", "--data-dir", dir); err == nil || !strings.Contains(errOut, "no forecast network") {
+		t.Errorf("show after a refusal: %v %q, want no network", err, errOut)
+	}
+	os.WriteFile(file, []byte(network), 0o600)
+	out, errOut, err := rabta(t, "forecast", "network", "load", "--data-dir", dir, file)
+	if err != nil {
+		t.Fatalf("load: %v %s", err, errOut)
+	}
+	var doc struct {
+		Organisation, By string
+		Stations         []struct {
+			ID       string
+			Forecast int64
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Stations) != 2 || doc.Stations[1].Forecast == 0 || doc.Organisation != "admin" || !strings.HasPrefix(doc.By, "cli/") {
+		t.Fatalf("load printed %v %s", err, out)
+	}
+	if shown, _, err := rabta(t, "forecast", "network", "show", "--data-dir", dir); err != nil || shown != out {
+		t.Errorf("show: %v\n%s\nwant what load printed\n%s", err, shown, out)
+	}
+	// the running node takes it up (forecasting.Service.Refresh, every tick of 5 s)
+	if st, b := p.req("GET", "/api/v1/forecast/network", adminKey, ""); st != 200 || !strings.Contains(b, `"chenab"`) {
+		t.Errorf("GET the node's network: %d %s", st, b)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(p.stderr.String(), `"msg":"forecast_network_loaded"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the running node did not take the network up: %s", p.stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -4,6 +4,7 @@
 //	rabta import observations [--data-dir DIR] FILE.csv
 //	rabta keys create --org ORG --role ROLE [--name NAME] | keys list | keys revoke ID
 //	rabta forecast calibrate --csv FILE
+//	rabta forecast network show|load FILE
 //	rabta exercise run --from T1 --to T2 (--demo | --source URL --key K) [--speed N|max]
 //	rabta version
 package main
@@ -40,6 +41,7 @@ Usage:
   rabta keys revoke ID                    revoke an API key
   rabta rules apply [--org ORG] FILE      apply an organisation's warning rules from YAML; list, changes RULE
   rabta forecast calibrate --csv FILE     fit a reach's flood routing (K, x, m, travel time) to past hydrographs
+  rabta forecast network show|load FILE   show or store the node's river network (stations, datastreams, routing)
   rabta exercise run --from T1 --to T2    replay past floods through an isolated exercise node, then report
   rabta backup FILE                       write a consistent copy of the store (while the node runs)
   rabta restore FILE                      replace the store with a backup (node stopped)

@@ -21,6 +21,7 @@ import (
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/dissemination"
+	"github.com/rabta/rabta/internal/forecasting"
 	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/warning"
@@ -40,7 +41,10 @@ type Server struct {
 	// revocation is stored, to end the key's live sessions (MQTT, NATS).
 	Keys         auth.Store
 	OnKeyRevoked func(id int64)
-	Trusted      func() []*x509.Certificate // certificates CAP signatures are verified against
+	// Forecast serves the river network routes (/api/v1/forecast/network, forecast.go); nil
+	// leaves them out.
+	Forecast *forecasting.Service
+	Trusted  func() []*x509.Certificate // certificates CAP signatures are verified against
 	// PublicURL is the base URL for links in the feed; empty means derived from the request
 	// (whose Host the node has made trustworthy: auth.Proxies).
 	PublicURL string
@@ -77,6 +81,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 	}
 	if s.Keys != nil {
 		s.registerKeys(mux)
+	}
+	if s.Forecast != nil {
+		s.registerForecast(mux)
 	}
 }
 

@@ -8,10 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/demo"
 	"github.com/rabta/rabta/internal/dissemination"
+	"github.com/rabta/rabta/internal/forecasting"
 	"github.com/rabta/rabta/internal/i18n"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/place"
@@ -39,12 +41,17 @@ func demoNames(own *i18n.Names) (*i18n.Names, error) {
 
 // runDemo seeds the demo data set on a fresh node, backfills its recent history and replays
 // the rest live through the same ingest path as any sensor.
-func runDemo(ctx context.Context, ents EntityStore, ing *ingest.Service, alerts AlertStore, runner *warning.Runner, subscribers func([]rule.Rule) error, speed float64, now time.Time, log *slog.Logger) error {
+func runDemo(ctx context.Context, ents EntityStore, ing *ingest.Service, alerts AlertStore, runner *warning.Runner, fcast *forecasting.Service, subscribers func([]rule.Rule) error, speed float64, now time.Time, log *slog.Logger) error {
 	ds, err := demo.Load()
 	if err != nil {
 		return err
 	}
 	ids, err := demo.Seed(ctx, ents, ds)
+	if err != nil {
+		return err
+	}
+	r := demo.NewReplay(ds, now, speed, demo.DefaultHistory)
+	net, err := demoForecasts(ctx, ents, fcast, r, ds, ids)
 	if err != nil {
 		return err
 	}
@@ -55,6 +62,11 @@ func runDemo(ctx context.Context, ents EntityStore, ing *ingest.Service, alerts 
 		if err != nil {
 			return err
 		}
+		frules, err := demo.ForecastRules(ds, net)
+		if err != nil {
+			return err
+		}
+		rules = append(rules, frules...)
 		if err := warning.Apply(ctx, alerts, auth.NodeOrganisation, "node/demo", rules); err != nil {
 			return err
 		}
@@ -75,7 +87,6 @@ func runDemo(ctx context.Context, ents EntityStore, ing *ingest.Service, alerts 
 			}
 		}()
 	}
-	r := demo.NewReplay(ds, now, speed, demo.DefaultHistory)
 	n := 0
 	for _, b := range r.Backfill() {
 		obs := demo.Observations(ids[b.Series.Key], b)
@@ -91,6 +102,50 @@ func runDemo(ctx context.Context, ents EntityStore, ing *ingest.Service, alerts 
 		}
 		return nil
 	})
+}
+
+// demoForecasts runs the node's forecasts on the replay's timeline (data time: the gauge
+// series share one split) and stores the demo's river network, tied to the demo's discharge
+// datastreams, unless the node has a network already. It returns the node's network.
+func demoForecasts(ctx context.Context, ents EntityStore, fcast *forecasting.Service, r *demo.Replay, ds *demo.Dataset, ids map[string]int64) (*forecasting.Network, error) {
+	gauge := ds.SeriesByKey("pdma-khanki/discharge")
+	if gauge == nil {
+		return nil, fmt.Errorf("demo: no Khanki discharge series")
+	}
+	fcast.SetTimeline(forecasting.Timeline{
+		ToModel:   func(t time.Time) time.Time { return r.Unshift(gauge, t) },
+		FromModel: func(t time.Time) time.Time { return r.Shift(gauge, t) },
+	})
+	net, err := ents.ForecastNetwork(ctx)
+	if err == nil {
+		return net, fcast.Load(ctx)
+	}
+	if apperr.KindOf(err) != apperr.NotFound {
+		return nil, err
+	}
+	infos, err := ents.DatastreamInfos(ctx)
+	if err != nil {
+		return nil, err
+	}
+	things := map[int64]int64{}
+	for _, in := range infos {
+		things[in.ID] = in.ThingID
+	}
+	net, err = demo.ForecastNetwork(ids, func(ds int64) (int64, error) {
+		th, ok := things[ds]
+		if !ok {
+			return 0, fmt.Errorf("demo: Datastream(%d) has no Thing", ds)
+		}
+		return th, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	net.By = "node/demo"
+	if err := fcast.Save(ctx, net); err != nil {
+		return nil, fmt.Errorf("demo: forecast network: %w", err)
+	}
+	return net, nil
 }
 
 // demoLanguages are the languages the demo's synthetic subscribers may prefer (the place's

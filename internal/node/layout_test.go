@@ -24,6 +24,7 @@ func TestImportsPointInward(t *testing.T) {
 		"internal/channel/kannel": "adapter", "internal/channel/smpp": "adapter", "internal/channel/email": "adapter", "internal/channel/webhook": "adapter",
 		"internal/channel/channeltest": "test",
 		"internal/ingest":              "domain", "internal/alert": "domain", "internal/warning": "domain", "internal/auth": "domain",
+		"internal/forecasting":  "domain",
 		"internal/sensorthings": "adapter", "internal/httpapi": "adapter", "internal/bus": "adapter",
 		"internal/openapi":    "adapter",
 		"internal/store/sqlq": "adapter", "internal/store/sqlite": "adapter", "internal/store/postgres": "adapter",

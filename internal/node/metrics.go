@@ -25,6 +25,8 @@ type metrics struct {
 	busRefused *prometheus.CounterVec
 	busClosed  *prometheus.CounterVec
 	limited    *prometheus.CounterVec
+	// forecastUpdate is how long one forecast update of the river network took
+	forecastUpdate prometheus.Histogram
 }
 
 // newMetrics registers the node's metrics in reg: one registry per node, never the global
@@ -53,7 +55,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 
 	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rabta_limited_total",
 		Help: "Requests and MQTT/NATS connections refused over a limit: limit=auth (failed authentications from one source) or write (writes by one key)."}, []string{"limit"})
-	m.reg.MustRegister(m.ingested, m.rejected, m.httpDur, m.busLatency, m.busRefused, m.busClosed, m.limited)
+	m.forecastUpdate = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rabta_forecast_update_seconds",
+		Help:    "Time to compute the forecasts downstream of one batch of discharge readings (forecast.Forecaster.Update; not their ingest).",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)})
+	m.reg.MustRegister(m.ingested, m.rejected, m.httpDur, m.busLatency, m.busRefused, m.busClosed, m.limited, m.forecastUpdate)
 	return m
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/rabta/rabta/internal/bus"
 	"github.com/rabta/rabta/internal/demo"
 	"github.com/rabta/rabta/internal/dissemination"
+	"github.com/rabta/rabta/internal/forecasting"
 	"github.com/rabta/rabta/internal/httpapi"
 	"github.com/rabta/rabta/internal/i18n"
 	"github.com/rabta/rabta/internal/ingest"
@@ -151,6 +152,7 @@ type Node struct {
 	mqtt   *ingest.MQTT
 	sta    *sensorthings.Server
 	runner *warning.Runner
+	fcast  *forecasting.Service
 	alerts *alert.Service
 	diss   *dissemination.Service
 	gz     *gazetteer
@@ -286,6 +288,14 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		},
 		Observation: n.sta.MQTTObservation}
 
+	// forecasts: discharge readings of the river network's stations routed downstream, the
+	// forecasts ingested into their forecast datastreams (and so read by forecast rules)
+	n.fcast = &forecasting.Service{Store: ents, Ingest: n.ingest, Now: n.now, Log: log.With("component", "forecast"),
+		OnUpdate: func(d time.Duration, _ int) { n.metrics.forecastUpdate.Observe(d.Seconds()) }}
+	if err := n.fcast.Load(ctx); err != nil {
+		return nil, err
+	}
+
 	// warnings: rules over the accepted observations, alerts with CAP, signed, on the feed and the bus
 	sign, err := nodeSigner(opts.DataDir, opts.ID, opts.SigningKeyFile, opts.SigningCertFile)
 	if err != nil {
@@ -335,7 +345,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.alerts.Issued = func(*alert.Message) { n.diss.Wake() }
 
 	n.api = &httpapi.Server{Alerts: n.alerts, Store: alerts, Rules: alerts, Runner: n.runner, Dissemination: n.diss, Trusted: func() []*x509.Certificate { return trusted },
-		Keys: n.stores.Keys, OnKeyRevoked: n.DisconnectKey,
+		Keys: n.stores.Keys, OnKeyRevoked: n.DisconnectKey, Forecast: n.fcast,
 		PublicURL: opts.PublicURL, PrivateAlerts: opts.PrivateAlerts, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
 		MaxBody: opts.MaxBodyBytes, FeedKeep: opts.FeedKeep, Log: log.With("component", "api")}
 	if n.api.Author == "" {
@@ -355,7 +365,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 }
 
 // Start sets the node running: the outbox relay, MQTT ingest, the consumers of accepted
-// observations (SensorThings MQTT notifications, the warning engine), the warning engine's
+// observations (SensorThings MQTT notifications, the warning engine, the forecasts), the warning engine's
 // tick, the HTTP server and, if asked, the demo replay. The background work runs until ctx
 // ends or Close. Call it once.
 func (n *Node) Start(ctx context.Context) error {
@@ -408,6 +418,18 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.consumers = append(n.consumers, warn)
+	fc, err := b.ConsumeObs(bg, "forecast", false, n.fcast.Watches, func(ctx context.Context, batch *sensing.ObsBatch) error {
+		if err := n.fcast.Handle(ctx, batch); err != nil {
+			return err
+		}
+		n.metrics.busLatency.WithLabelValues("forecast").Observe(time.Since(batch.Accepted).Seconds())
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	n.consumers = append(n.consumers, fc)
+	n.wg.Go(func() { n.fcast.Run(bg, n.opts.TickEvery) }) // a network stored by another process (rabta forecast network load)
 	n.wg.Go(func() { n.runner.Run(bg, n.opts.TickEvery) })
 	n.wg.Go(func() { n.diss.Start(bg)() })
 
@@ -452,7 +474,7 @@ func (n *Node) Start(ctx context.Context) error {
 					return seedDemoSubscribers(bg, n.diss, n.stores.Dissemination, n.gz, rules, n.log.With("component", "demo"))
 				}
 			}
-			err := runDemo(bg, n.stores.Entities, n.ingest, n.stores.Alerts, n.runner, subscribers, n.opts.DemoSpeed, n.now(), n.log.With("component", "demo"))
+			err := runDemo(bg, n.stores.Entities, n.ingest, n.stores.Alerts, n.runner, n.fcast, subscribers, n.opts.DemoSpeed, n.now(), n.log.With("component", "demo"))
 			if err != nil && !errors.Is(err, context.Canceled) {
 				n.log.Error("demo_failed", "err", err)
 			}

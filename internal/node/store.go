@@ -11,6 +11,7 @@ import (
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/bus"
 	"github.com/rabta/rabta/internal/dissemination"
+	"github.com/rabta/rabta/internal/forecasting"
 	"github.com/rabta/rabta/internal/ingest"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings"
@@ -30,7 +31,8 @@ type EntityStore interface {
 	CountThings(ctx context.Context) (int64, error)
 	DatastreamLabel(ctx context.Context, id int64) (string, string, error)
 	OutboxBacklog(ctx context.Context) (int64, time.Time, error)
-	bus.Owner // which streams an organisation's MQTT clients may publish to
+	forecasting.Store // the river network and the readings that restore the forecaster
+	bus.Owner         // which streams an organisation's MQTT clients may publish to
 	// Owner returns the organisation owning set(id) (for MQTT creates, sensorthings.Server.Owner).
 	Owner(ctx context.Context, set string, id int64) (string, error)
 }

@@ -867,6 +867,26 @@ func api(c *checker, ids map[string]int64) {
 	c.must(409, otherOrg) // the node-wide admin: the rule ids are the node's organisation's
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/openapi.json"})
 
+	// the river network: none yet, refusals, then one stored and read
+	c.must(404, req{role: "viewer", method: "GET", path: "/api/v1/forecast/network"})
+	var thing struct {
+		ID int64 `json:"@iot.id"`
+	}
+	json.Unmarshal(c.must(200, req{role: "viewer", method: "GET", path: fmt.Sprintf("/v1.1/Datastreams(%d)/Thing", ds)}), &thing)
+	network := fmt.Sprintf("name: test\nstations:\n  - {id: a, thing: %d, discharge: %d}\n  - {id: b}\nreaches:\n  - {from: a, to: b, travel_time_h: 6}\n", thing.ID, ds)
+	net := func(role, body string) req {
+		return req{role: role, method: "PUT", path: "/api/v1/forecast/network", ctype: "application/yaml", body: body}
+	}
+	c.must(403, net("operator", network))
+	badNet := net("admin", strings.Replace(network, "to: b", "to: c", 1))
+	badNet.bad = true
+	c.must(400, badNet)
+	noThing := net("admin", strings.Replace(network, fmt.Sprintf("thing: %d", thing.ID), "thing: 999999", 1))
+	c.must(404, noThing)
+	c.must(413, net("admin", "# "+strings.Repeat("x", 1<<20)+"\nname: x\nstations: [{id: a}]\n"))
+	c.must(200, net("admin", network))
+	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/forecast/network"})
+
 	// two drafts, one per rule
 	c.must(201, req{role: "operator", method: "POST", path: fmt.Sprintf("/v1.1/Datastreams(%d)/Observations", ds), body: `{"phenomenonTime":"` + time.Now().UTC().Format(time.RFC3339) + `","result":2500}`})
 	var list struct {

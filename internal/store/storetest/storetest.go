@@ -102,6 +102,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"MultiDatastreams", testMultiDatastreams},
 		{"ResponseBudget", testBudget},
 		{"Organisations", testOrganisations},
+		{"ForecastNetwork", testForecastNetwork},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

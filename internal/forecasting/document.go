@@ -1,0 +1,486 @@
+package forecasting
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/forecast"
+)
+
+// The network document: what PUT /api/v1/forecast/network takes and GET returns (YAML, or JSON,
+// which is read as the YAML it is). It is forecast.LoadNetwork's river network file with, per
+// station, the Thing and discharge Datastream that observe it and, per reach, the calibrated
+// routing parameters:
+//
+//	name: punjab-indus              # required, ≤ 200 bytes
+//	step_h: 1                       # optional routing step, hours (default 1; > 0, ≤ 24)
+//	correction: additive            # optional model settings (forecast.Model): additive, ratio
+//	correction_decay_h: 240         # or none; hours ≥ 0 (0: forecast's default) for the
+//	max_gap_h: 72                   # decay, the longest gap interpolated and the warm-up;
+//	warmup_h: 120                   # hold_branches: true|false; band_growth_per_h: flow
+//	hold_branches: true             # unit per hour of lead, ≥ 0
+//	band_growth_per_h: 1267
+//	stations:
+//	  - id: tarbela                 # required, unique, [a-z0-9_.-]
+//	    name: Tarbela Dam           # optional; river, lat, lon, approx, source as in LoadNetwork
+//	    thing: 12                   # optional Thing id …
+//	    discharge: 34               # … and its discharge Datastream id (both or neither)
+//	reaches:
+//	  - from: tarbela
+//	    to: kalabagh
+//	    length_km: 167.2            # optional, ≥ 0
+//	    travel_time_h: 30           # optional, hours > 0; absent or null = unknown
+//	    model:                      # optional calibrated routing (forecast.ReachModel)
+//	      k_h: 5.5                  # Muskingum K, hours > 0
+//	      x: 0.2                    # Muskingum x, [0, 1)
+//	      m: 1.1                    # exponent m > 0
+//	      scheme: classic           # classic, euler or rk4 (default classic)
+//	      lag_h: 24                 # pure travel time, whole steps (default 0)
+//	      gain: 1                   # share of the routed flow reaching "to" (default 1)
+//	      rmse: 2100                # calibration residual, flow unit (≥ 0)
+//	      n: 1400                   # samples calibrated on (0: prior)
+//
+// What GET adds — organisation, updated, by, and per station forecast (its forecast
+// Datastream's id) and horizon_h — is read only: a PUT may send it back and it is ignored.
+// Unknown keys are refused. Errors name the line and the field:
+// "line 14: stations[2].discharge: …" (ParseError).
+
+// MaxDocument bounds a network document, in bytes.
+const MaxDocument = 1 << 20
+
+// maxName bounds the network's name, in bytes.
+const maxName = 200
+
+// ParseError is a mistake in a network document, at Line (1-based; 0 when unknown) in Field
+// (e.g. "reaches[3].model.k_h").
+type ParseError struct {
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *ParseError) Error() string {
+	var b strings.Builder
+	b.WriteString("forecast network")
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ": line %d", e.Line)
+	}
+	if e.Field != "" {
+		b.WriteString(": " + e.Field)
+	}
+	b.WriteString(": " + e.Msg)
+	return b.String()
+}
+
+// Positions maps the fields of a parsed document ("stations[2].discharge", "stations[2]") to
+// their lines, so that an error found later (by the store) can name the line.
+type Positions map[string]int
+
+// Annotate returns a refusal err with the line of the field its message begins with ("stations[2].thing:
+// …" → "forecast network: line 9: stations[2].thing: …"), keeping its kind; err unchanged when
+// it names no field of the document.
+func (p Positions) Annotate(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := apperr.Message(err)
+	field, _, ok := strings.Cut(msg, ": ")
+	if !ok {
+		return err
+	}
+	line, ok := p[field]
+	if !ok {
+		return err
+	}
+	return apperr.E(apperr.KindOf(err), "forecast network: line %d: %s", line, msg)
+}
+
+// Parse reads a network document (above). Errors are *ParseError wrapped as apperr.Invalid
+// (TooLarge over MaxDocument); the topology is validated by forecast.NewNetwork (a cycle, an
+// unknown station, two downstream reaches …), its errors given the document's line.
+func Parse(data []byte) (*Network, Positions, error) {
+	if len(data) > MaxDocument {
+		return nil, nil, apperr.E(apperr.TooLarge, "forecast network: document of %d bytes, over the limit of %d", len(data), MaxDocument)
+	}
+	n, pos, err := parse(data)
+	if err != nil {
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			return nil, nil, apperr.Wrap(apperr.Invalid, err, "%s", pe.Error())
+		}
+		return nil, nil, apperr.Wrap(apperr.Invalid, err, "forecast network: %s", err.Error())
+	}
+	return n, pos, nil
+}
+
+func parse(data []byte) (*Network, Positions, error) {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		return nil, nil, &ParseError{Msg: "not YAML or JSON: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, nil, &ParseError{Line: doc.Line, Msg: "want a mapping with name, stations and reaches"}
+	}
+	n := &Network{}
+	pos := Positions{}
+	hasName := false
+	_, err := mapping(doc.Content[0], "", pos, []string{"name", "step_h", "correction", "correction_decay_h", "max_gap_h", "warmup_h", "hold_branches", "band_growth_per_h", "stations", "reaches", "organisation", "updated", "by", "description", "sources"},
+		func(key string, val *yaml.Node) error {
+			switch key {
+			case "name":
+				hasName = true
+				if err := scalar(val, &n.Name); err != nil {
+					return err
+				}
+				return checkText(n.Name, maxName, false)
+			case "step_h":
+				var h float64
+				if err := scalar(val, &h); err != nil {
+					return err
+				}
+				if !(h > 0 && h <= 24) {
+					return fmt.Errorf("%v: want hours > 0 and at most 24", h)
+				}
+				n.Step = time.Duration(h * float64(time.Hour))
+			case "correction":
+				var c string
+				if err := scalar(val, &c); err != nil {
+					return err
+				}
+				return n.Settings.Correction.UnmarshalText([]byte(c))
+			case "correction_decay_h", "max_gap_h", "warmup_h":
+				var h float64
+				if err := scalar(val, &h); err != nil {
+					return err
+				}
+				if !(h >= 0 && h <= 24*365) {
+					return fmt.Errorf("%v: want hours ≥ 0 and at most a year (0: the default)", h)
+				}
+				d := time.Duration(h * float64(time.Hour))
+				switch key {
+				case "correction_decay_h":
+					n.Settings.CorrectionDecay = d
+				case "max_gap_h":
+					n.Settings.MaxGap = d
+				default:
+					n.Settings.Warmup = d
+				}
+			case "hold_branches":
+				return scalar(val, &n.Settings.HoldBranches)
+			case "band_growth_per_h":
+				if err := scalar(val, &n.Settings.BandGrowth); err != nil {
+					return err
+				}
+				if n.Settings.BandGrowth < 0 {
+					return fmt.Errorf("%v: want ≥ 0 (flow unit per hour of lead)", n.Settings.BandGrowth)
+				}
+			case "stations":
+				return list(val, func(i int, item *yaml.Node) error {
+					st, err := decodeStation(i, item, pos)
+					n.Stations = append(n.Stations, st)
+					return err
+				})
+			case "reaches":
+				return list(val, func(i int, item *yaml.Node) error {
+					r, err := decodeReach(i, item, pos)
+					n.Reaches = append(n.Reaches, r)
+					return err
+				})
+			}
+			return nil // read only or for people: ignored
+		})
+	if err != nil {
+		return nil, nil, err
+	}
+	if !hasName || n.Name == "" {
+		return nil, nil, &ParseError{Line: doc.Content[0].Line, Field: "name", Msg: "required"}
+	}
+	if len(n.Stations) == 0 {
+		return nil, nil, &ParseError{Line: doc.Content[0].Line, Field: "stations", Msg: "want at least one station"}
+	}
+	if _, err := n.Net(); err != nil {
+		var ne *forecast.NetworkError
+		if errors.As(err, &ne) {
+			line := pos[ne.Field]
+			if line == 0 {
+				line = pos[strings.SplitN(ne.Field, ".", 2)[0]]
+			}
+			return nil, nil, &ParseError{Line: line, Field: ne.Field, Msg: ne.Msg}
+		}
+		return nil, nil, &ParseError{Msg: err.Error()}
+	}
+	for i, r := range n.Reaches {
+		if r.Model != nil && r.Model.Lag%n.step() != 0 {
+			f := fmt.Sprintf("reaches[%d].model.lag_h", i)
+			return nil, nil, &ParseError{Line: pos[f], Field: f, Msg: fmt.Sprintf("%v: want whole routing steps of %v", r.Model.Lag, n.step())}
+		}
+	}
+	m, err := n.Model()
+	if err == nil {
+		err = m.Validate()
+	}
+	if err != nil {
+		return nil, nil, &ParseError{Msg: err.Error()}
+	}
+	return n, pos, nil
+}
+
+// list calls f for each item of a sequence node.
+func list(val *yaml.Node, f func(i int, item *yaml.Node) error) error {
+	if val.Kind != yaml.SequenceNode {
+		return errors.New("want a list")
+	}
+	for i, item := range val.Content {
+		if err := f(i, item); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mapping walks a mapping node at path, recording positions and calling f for each key;
+// unknown and repeated keys are refused. Errors of f are given the value's line and field.
+func mapping(item *yaml.Node, path string, pos Positions, allowed []string, f func(key string, val *yaml.Node) error) (map[string]bool, error) {
+	if item.Kind != yaml.MappingNode {
+		return nil, &ParseError{Line: item.Line, Field: path, Msg: "want a mapping"}
+	}
+	if path != "" {
+		pos[path] = item.Line
+	}
+	seen := map[string]bool{}
+	for k := 0; k+1 < len(item.Content); k += 2 {
+		key, val := item.Content[k], item.Content[k+1]
+		field := key.Value
+		if path != "" {
+			field = path + "." + key.Value
+		}
+		if !slices.Contains(allowed, key.Value) {
+			return nil, &ParseError{Line: key.Line, Field: field, Msg: "unknown key (want " + strings.Join(allowed, ", ") + ")"}
+		}
+		if seen[key.Value] {
+			return nil, &ParseError{Line: key.Line, Field: field, Msg: "given twice"}
+		}
+		seen[key.Value] = true
+		pos[field] = val.Line
+		if err := f(key.Value, val); err != nil {
+			var pe *ParseError
+			if errors.As(err, &pe) {
+				return nil, err
+			}
+			return nil, &ParseError{Line: val.Line, Field: field, Msg: err.Error()}
+		}
+	}
+	return seen, nil
+}
+
+func scalar(val *yaml.Node, out any) error {
+	if val.Kind != yaml.ScalarNode {
+		return errors.New("want a single value")
+	}
+	if err := val.Decode(out); err != nil {
+		switch out.(type) {
+		case *float64:
+			return fmt.Errorf("%q is not a number", val.Value)
+		case *int64:
+			return fmt.Errorf("%q is not a whole number", val.Value)
+		case *bool:
+			return fmt.Errorf("%q is not true or false", val.Value)
+		}
+		return fmt.Errorf("%q is not text", val.Value)
+	}
+	if f, ok := out.(*float64); ok && (math.IsNaN(*f) || math.IsInf(*f, 0)) {
+		return fmt.Errorf("%q is not a finite number", val.Value)
+	}
+	return nil
+}
+
+// checkText refuses text that is not UTF-8, has control characters, or is over max bytes.
+func checkText(s string, max int, empty bool) error {
+	switch {
+	case len(s) > max:
+		return fmt.Errorf("%d bytes, over the limit of %d", len(s), max)
+	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return errors.New("not UTF-8 text without control characters")
+	case !empty && strings.TrimSpace(s) == "":
+		return errors.New("empty")
+	}
+	return nil
+}
+
+func id(val *yaml.Node, out *int64) error {
+	if err := scalar(val, out); err != nil {
+		return err
+	}
+	if *out <= 0 {
+		return fmt.Errorf("%d: want an id > 0", *out)
+	}
+	return nil
+}
+
+func decodeStation(i int, item *yaml.Node, pos Positions) (Station, error) {
+	var s Station
+	var hasLat, hasLon bool
+	path := fmt.Sprintf("stations[%d]", i)
+	_, err := mapping(item, path, pos, []string{"id", "name", "river", "lat", "lon", "approx", "source", "thing", "discharge", "forecast", "horizon_h"},
+		func(key string, val *yaml.Node) error {
+			switch key {
+			case "id":
+				return scalar(val, &s.ID)
+			case "name":
+				if err := scalar(val, &s.Name); err != nil {
+					return err
+				}
+				return checkText(s.Name, maxName, true)
+			case "river":
+				if err := scalar(val, &s.River); err != nil {
+					return err
+				}
+				return checkText(s.River, maxName, true)
+			case "lat":
+				hasLat = true
+				return scalar(val, &s.Lat)
+			case "lon":
+				hasLon = true
+				return scalar(val, &s.Lon)
+			case "approx":
+				return scalar(val, &s.Approx)
+			case "source":
+				if err := scalar(val, &s.Source); err != nil {
+					return err
+				}
+				return checkText(s.Source, 2000, true)
+			case "thing":
+				return id(val, &s.Thing)
+			case "discharge":
+				return id(val, &s.Discharge)
+			}
+			return nil // forecast, horizon_h: read only
+		})
+	if err != nil {
+		return s, err
+	}
+	if hasLat != hasLon {
+		return s, &ParseError{Line: item.Line, Field: path, Msg: "give both lat and lon, or neither"}
+	}
+	if (s.Thing == 0) != (s.Discharge == 0) {
+		return s, &ParseError{Line: item.Line, Field: path, Msg: "give both thing and discharge, or neither"}
+	}
+	s.HasPosition = hasLat
+	return s, nil
+}
+
+func decodeReach(i int, item *yaml.Node, pos Positions) (Reach, error) {
+	var r Reach
+	path := fmt.Sprintf("reaches[%d]", i)
+	_, err := mapping(item, path, pos, []string{"from", "to", "length_km", "travel_time_h", "source", "model", "horizon_h"}, func(key string, val *yaml.Node) error {
+		switch key {
+		case "from":
+			return scalar(val, &r.From)
+		case "to":
+			return scalar(val, &r.To)
+		case "length_km":
+			return scalar(val, &r.LengthKM)
+		case "travel_time_h":
+			if val.Tag == "!!null" {
+				return nil
+			}
+			var h float64
+			if err := scalar(val, &h); err != nil {
+				return err
+			}
+			if !(h > 0 && h <= 24*365) {
+				return fmt.Errorf("%v: want hours > 0 and at most a year, or null when unknown", h)
+			}
+			r.TravelTime = time.Duration(h * float64(time.Hour))
+		case "model":
+			if val.Tag == "!!null" {
+				return nil
+			}
+			m, err := decodeModel(path+".model", val, pos)
+			r.Model = m
+			return err
+		}
+		return nil
+	})
+	return r, err
+}
+
+func decodeModel(path string, item *yaml.Node, pos Positions) (*forecast.ReachModel, error) {
+	m := &forecast.ReachModel{Gain: 1}
+	hasK := false
+	_, err := mapping(item, path, pos, []string{"k_h", "x", "m", "scheme", "lag_h", "gain", "rmse", "n"}, func(key string, val *yaml.Node) error {
+		switch key {
+		case "k_h":
+			hasK = true
+			return scalar(val, &m.Muskingum.K)
+		case "x":
+			return scalar(val, &m.Muskingum.X)
+		case "m":
+			return scalar(val, &m.Muskingum.M)
+		case "scheme":
+			var s string
+			if err := scalar(val, &s); err != nil {
+				return err
+			}
+			sc, err := forecast.ParseScheme(s)
+			m.Scheme = sc
+			return err
+		case "lag_h":
+			var h float64
+			if err := scalar(val, &h); err != nil {
+				return err
+			}
+			if !(h >= 0 && h <= 24*365) {
+				return fmt.Errorf("%v: want hours ≥ 0 and at most a year", h)
+			}
+			m.Lag = time.Duration(h * float64(time.Hour))
+		case "gain":
+			if err := scalar(val, &m.Gain); err != nil {
+				return err
+			}
+			if !(m.Gain > 0 && m.Gain <= 10) {
+				return fmt.Errorf("%v: want a share > 0 (and at most 10)", m.Gain)
+			}
+		case "rmse":
+			if err := scalar(val, &m.RMSE); err != nil {
+				return err
+			}
+			if m.RMSE < 0 {
+				return fmt.Errorf("%v: want ≥ 0", m.RMSE)
+			}
+		case "n":
+			var n int64
+			if err := scalar(val, &n); err != nil {
+				return err
+			}
+			if n < 0 || n > math.MaxInt32 {
+				return fmt.Errorf("%d: want a count ≥ 0", n)
+			}
+			m.N = int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !hasK {
+		return nil, &ParseError{Line: item.Line, Field: path + ".k_h", Msg: "required"}
+	}
+	if m.Muskingum.M == 0 {
+		m.Muskingum.M = 1
+	}
+	if err := m.Muskingum.Valid(); err != nil {
+		return nil, &ParseError{Line: item.Line, Field: path, Msg: strings.TrimPrefix(err.Error(), "muskingum: ")}
+	}
+	return m, nil
+}

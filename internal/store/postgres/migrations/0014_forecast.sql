@@ -1,0 +1,4 @@
+-- The node's river network for forecasting (stations with their Things and Datastreams,
+-- reaches with their routing parameters), written once in store/sqlq/ddl/forecast.sql and
+-- spelled for this engine by sqlq.Migrate.
+--include forecast
