@@ -10,12 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/demo"
+	"github.com/rabta/rabta/internal/forecasting"
 	"github.com/rabta/rabta/internal/node"
 	"github.com/rabta/rabta/internal/place"
 	"github.com/rabta/rabta/internal/rule"
@@ -223,6 +225,7 @@ func created(h map[string][]string, what string) (int64, error) {
 func (r *run) seed(ctx context.Context) error {
 	h := r.opts.History
 	r.ids = map[int64]int64{}
+	things := map[int64]int64{} // exercise datastream → its Thing
 	ops := map[string]int64{}
 	for _, t := range h.Things {
 		var dss []map[string]any
@@ -279,6 +282,15 @@ func (r *run) seed(ctx context.Context) error {
 				return fmt.Errorf("seed %s: datastream %q not created", t.Name, d.Name)
 			}
 			r.ids[d.SourceID] = nid
+			things[nid] = id
+		}
+	}
+	// the river network, on the exercise's Things and Datastreams: the node forecasts
+	forecasts := map[string]int64{} // network station → the exercise node's forecast datastream
+	if h.Network != nil {
+		var err error
+		if forecasts, err = r.network(ctx, things); err != nil {
+			return err
 		}
 	}
 	// the rules, on the exercise's datastreams, every one an Exercise
@@ -287,6 +299,8 @@ func (r *run) seed(ctx context.Context) error {
 		var dss []int64
 		for _, s := range v.Datastreams {
 			if id, ok := r.ids[s]; ok {
+				dss = append(dss, id)
+			} else if id, ok := forecasts[h.ForecastStations[s]]; ok && id != 0 {
 				dss = append(dss, id)
 			}
 		}
@@ -306,8 +320,8 @@ func (r *run) seed(ctx context.Context) error {
 			return fmt.Errorf("apply the exercise's rules: %w", err)
 		}
 	}
-	fmt.Fprintf(r.opts.Console, "seeded: %d stations, %d datastreams, %d rules (status Exercise), %d readings to replay\n",
-		len(h.Things), len(r.ids), len(rules), h.Count())
+	fmt.Fprintf(r.opts.Console, "seeded: %d stations, %d datastreams, %d rules (status Exercise), %d forecast stations, %d readings to replay\n",
+		len(h.Things), len(r.ids), len(rules), len(forecasts), h.Count())
 	if r.opts.Recipients != "" {
 		if err := r.recipients(ctx); err != nil {
 			return err
@@ -406,4 +420,40 @@ func rulesFile(rules []rule.View) ([]byte, error) {
 		out = append(out, m)
 	}
 	return json.Marshal(map[string]any{"rules": out})
+}
+
+// network stores the history's river network on the exercise node (PUT
+// /api/v1/forecast/network) with the exercise's ids, and returns each station's forecast
+// Datastream as the node made it (GET).
+func (r *run) network(ctx context.Context, things map[int64]int64) (map[string]int64, error) {
+	doc := *r.opts.History.Network
+	doc.Organisation, doc.Updated, doc.By = "", nil, ""
+	doc.Stations = slices.Clone(doc.Stations)
+	for i := range doc.Stations {
+		st := &doc.Stations[i]
+		st.Forecast, st.Horizon = 0, nil
+		if id, ok := r.ids[st.Discharge]; ok && st.Discharge != 0 {
+			st.Discharge, st.Thing = id, things[id]
+		} else {
+			st.Discharge, st.Thing = 0, 0 // not in the history: routed through, not observed
+		}
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.api.do(ctx, "PUT", "/api/v1/forecast/network", "application/json", b, nil); err != nil {
+		return nil, fmt.Errorf("store the river network: %w", err)
+	}
+	var got forecasting.Document
+	if err := r.api.get(ctx, "/api/v1/forecast/network", &got); err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, st := range got.Stations {
+		if st.Forecast != 0 {
+			out[st.ID] = st.Forecast
+		}
+	}
+	return out, nil
 }

@@ -218,6 +218,26 @@ func TestExerciseDemo(t *testing.T) {
 			}
 		}
 	}
+	// forecasts: the node forecast the stations downstream, and forecast rules drafted alerts
+	// with a lead time (CAP onset − sent) before the water came
+	forecastAlerts := 0
+	for _, a := range fromFile.Alerts {
+		if a.Forecast {
+			forecastAlerts++
+			if lead, err := time.ParseDuration(a.LeadTime); err != nil || lead <= 0 || a.Station == "" {
+				t.Errorf("forecast alert %d (%s): lead time %q, want a positive duration and its station", a.ID, a.Rule, a.LeadTime)
+			}
+		}
+	}
+	khanki := 0
+	for _, s := range fromFile.Stations {
+		if s.Station == "Khanki Headworks" {
+			khanki = s.Forecasts
+		}
+	}
+	if forecastAlerts == 0 || khanki == 0 || !strings.Contains(string(md), "forecast-trigger") {
+		t.Errorf("%d forecast alerts, %d forecast values at Khanki (Marala upstream), forecast triggers in the timeline: %v", forecastAlerts, khanki, strings.Contains(string(md), "forecast-trigger"))
+	}
 	if !sawUnapproved || !strings.Contains(string(md), "Drafts never approved:") {
 		t.Error("no draft of the last report among the unapproved, or report.md does not list them")
 	}

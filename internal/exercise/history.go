@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/demo"
+	"github.com/rabta/rabta/internal/forecasting"
 	"github.com/rabta/rabta/internal/rule"
 )
 
@@ -18,8 +19,18 @@ type History struct {
 	Source string
 	Things []Thing
 	// Rules are the source's rules as a rules file writes them; their Datastreams are
-	// Datastream.SourceID values. The exercise forces their status to Exercise.
+	// Datastream.SourceID values, or forecast datastreams of the source named in
+	// ForecastStations. The exercise forces their status to Exercise.
 	Rules []rule.View
+	// Network, when not nil, is the source's river network (the document of
+	// /api/v1/forecast/network) with Thing and Discharge given as the source's ids (a Thing
+	// id may be 0: the exercise takes the Thing of the discharge Datastream). The exercise
+	// node stores it, so it forecasts as the readings arrive.
+	Network *forecasting.Document
+	// ForecastStations maps the source's forecast Datastreams (which are not replayed: the
+	// exercise node makes its own) to their network station, so that forecast rules read the
+	// exercise node's forecast of the same station.
+	ForecastStations map[int64]string
 }
 
 // Thing is a station: a SensorThings Thing with one Location (a point, WGS 84 degrees).
@@ -70,7 +81,8 @@ func (h *History) Count() int {
 }
 
 // Demo returns the demo data set's river gauges (internal/demo: PDMA Punjab discharge, cusecs)
-// with their observations in [from, to] and the demo's flood-class rules. Climate and air-quality
+// with their observations in [from, to], the demo's flood-class rules, its river network
+// (demo.ForecastNetwork) and its forecast rules (demo.ForecastRules). Climate and air-quality
 // series are left out: the exercise is a flood drill. It fails when the window holds no gauge
 // reading (the demo covers 5 Jul – mid Oct 2025 and June – July 2026).
 func Demo(from, to time.Time) (*History, error) {
@@ -125,6 +137,35 @@ func Demo(from, to time.Time) (*History, error) {
 	}
 	for _, r := range rules {
 		h.Rules = append(h.Rules, r.View())
+	}
+	// the demo's river network (Punjab's Indus, calibrated) and its forecast rules: forecast
+	// datastreams get ids of their own here, after the series'
+	net, err := demo.ForecastNetwork(ids, func(int64) (int64, error) { return 0, nil })
+	if err != nil {
+		return nil, err
+	}
+	downstream := map[string]bool{}
+	for _, r := range net.Reaches {
+		downstream[r.To] = true
+	}
+	h.ForecastStations = map[int64]string{}
+	for i := range net.Stations {
+		st := &net.Stations[i]
+		if st.Discharge != 0 && downstream[st.ID] {
+			next++
+			st.Forecast = next
+			h.ForecastStations[next] = st.ID
+		}
+	}
+	frules, err := demo.ForecastRules(ds, net)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range frules {
+		h.Rules = append(h.Rules, r.View())
+	}
+	if h.Network, err = forecasting.View(net); err != nil {
+		return nil, err
 	}
 	return h, nil
 }

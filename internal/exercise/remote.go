@@ -8,13 +8,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rabta/rabta/internal/forecasting"
 	"github.com/rabta/rabta/internal/rule"
 )
 
 // Remote reads a running node's history for an exercise: every Thing with its Location and
 // Datastreams (SensorThings API 1.1: GET /v1.1/Things with $expand, following @iot.nextLink),
 // each datastream's numeric Observations with phenomenonTime in [from, to], and the warning
-// rules (GET /api/v1/rules). key is an API key of the source (viewer is enough; empty: the
+// rules (GET /api/v1/rules) and river network (GET /api/v1/forecast/network, if any). The
+// source's forecast Datastreams (properties.forecast) are not replayed: the exercise node
+// forecasts itself, and the rules that read them read its forecasts of the same station. key is an API key of the source (viewer is enough; empty: the
 // node must allow public reads). Observations whose result is not a number are left out (the
 // rules read numbers only); a Thing without a Point location is placed at 0, 0.
 func Remote(ctx context.Context, base, key string, from, to time.Time) (*History, error) {
@@ -23,7 +26,7 @@ func Remote(ctx context.Context, base, key string, from, to time.Time) (*History
 		return nil, fmt.Errorf("source %q: want a node's base URL, http(s)://host[:port]", base)
 	}
 	c := newClient(base, key)
-	h := &History{Source: c.base}
+	h := &History{Source: c.base, ForecastStations: map[int64]string{}}
 	q := url.Values{"$expand": {"Locations($select=location),Datastreams($expand=ObservedProperty)"}, "$top": {"100"}}
 	next := "/v1.1/Things?" + q.Encode()
 	for next != "" {
@@ -66,6 +69,13 @@ func Remote(ctx context.Context, base, key string, from, to time.Time) (*History
 				}
 			}
 			for _, d := range t.Datastreams {
+				if f, _ := d.Properties["forecast"].(bool); f {
+					// the source's forecasts are not replayed: the exercise node makes its own
+					if st, _ := d.Properties["forecastStation"].(string); st != "" {
+						h.ForecastStations[d.ID] = st
+					}
+					continue
+				}
 				ds := Datastream{SourceID: d.ID, Name: d.Name, Description: d.Description, ObservationType: d.ObservationType, Unit: d.Unit,
 					ObservedProperty: d.ObservedProperty.Name, Definition: d.ObservedProperty.Definition, Properties: d.Properties}
 				if ds.Obs, err = remoteObservations(ctx, c, d.ID, from, to); err != nil {
@@ -84,6 +94,13 @@ func Remote(ctx context.Context, base, key string, from, to time.Time) (*History
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	h.Rules = rules.Value
+	// the river network, if the source has one (404: none)
+	var doc forecasting.Document
+	if err := c.get(ctx, "/api/v1/forecast/network", &doc); err == nil {
+		h.Network = &doc
+	} else if !strings.Contains(err.Error(), "404") {
+		return nil, fmt.Errorf("source: %w", err)
+	}
 	if h.Count() == 0 {
 		return nil, fmt.Errorf("source %s has no numeric observation from %s to %s", c.base, from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}

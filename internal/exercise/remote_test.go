@@ -81,10 +81,32 @@ func TestRemote(t *testing.T) {
 			ids[d.SourceID] = true
 		}
 	}
+	// (forecast rules: the source's forecast datastream of a network station, not replayed)
+	forecastRules := 0
 	for _, v := range got.Rules {
-		if len(v.Datastreams) != 1 || !ids[v.Datastreams[0]] || len(v.Levels) != 5 {
+		ok := len(v.Datastreams) == 1 && len(v.Levels) == 5 && ids[v.Datastreams[0]]
+		if v.Forecast {
+			forecastRules++
+			ok = len(v.Datastreams) == 1 && len(v.Levels) == 5 && got.ForecastStations[v.Datastreams[0]] != ""
+		}
+		if !ok {
 			t.Errorf("rule %s: datastreams %v, %d levels", v.ID, v.Datastreams, len(v.Levels))
 		}
+	}
+	// the river network, with the source's discharge datastreams
+	observed := 0
+	if got.Network != nil {
+		for _, st := range got.Network.Stations {
+			if st.Discharge != 0 {
+				observed++
+				if !ids[st.Discharge] {
+					t.Errorf("network station %s: discharge %d is none of the source's replayed datastreams", st.ID, st.Discharge)
+				}
+			}
+		}
+	}
+	if got.Network == nil || observed != 18 || forecastRules == 0 || forecastRules != len(got.ForecastStations) {
+		t.Errorf("network %v with %d observed stations, %d forecast rules, forecast datastreams %v", got.Network != nil, observed, forecastRules, got.ForecastStations)
 	}
 	if _, err := Remote(ctx, "ftp://example.org", key, wFrom, wTo); err == nil {
 		t.Error("Remote with an ftp URL: no error")

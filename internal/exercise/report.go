@@ -103,7 +103,8 @@ type AlertReport struct {
 	Level   string `json:"level,omitempty"` // the last level
 	State   string `json:"state"`
 	Status  string `json:"status"`
-	// Forecast: the rule reads forecasts; LeadTime is the first message's onset − sent.
+	// Forecast: the rule reads forecasts; LeadTime is the first message's onset − sent (a
+	// draft never issued: its onset − drafted).
 	Forecast bool   `json:"forecast,omitempty"`
 	LeadTime string `json:"leadTime,omitempty"`
 
@@ -143,6 +144,11 @@ type alertDetail struct {
 		MsgType    string    `json:"msgType"`
 		Sent       time.Time `json:"sent"`
 	} `json:"messages"`
+	Draft *struct {
+		Infos []struct {
+			Onset *time.Time `json:"onset"`
+		} `json:"infos"`
+	} `json:"draft"`
 	Transitions []struct {
 		From       string    `json:"from"`
 		To         string    `json:"to"`
@@ -190,6 +196,21 @@ func (r *run) collect(ctx context.Context, sink string) (*Report, error) {
 				}
 				id := r.ids[d.SourceID]
 				stations[id] = &stationInfo{name: t.Name, unit: d.Unit.Symbol, rule: v, obs: window(d.Obs, r.opts.From, r.opts.To)}
+				ruleDS[v.ID] = id
+			}
+		}
+	}
+	// forecast rules belong to the station whose forecast they read
+	if h := r.opts.History; h.Network != nil {
+		discharge := map[string]int64{}
+		for _, st := range h.Network.Stations {
+			discharge[st.ID] = st.Discharge
+		}
+		for _, v := range h.Rules {
+			if !v.Forecast || len(v.Datastreams) != 1 {
+				continue
+			}
+			if id, ok := r.ids[discharge[h.ForecastStations[v.Datastreams[0]]]]; ok && stations[id] != nil {
 				ruleDS[v.ID] = id
 			}
 		}
@@ -415,6 +436,8 @@ func (r *run) analyse(ctx context.Context, rep *Report, stations map[int64]*stat
 			if lead, ok := r.leadTime(ctx, d.Messages[0].Identifier); ok {
 				a.LeadTime = lead.String()
 			}
+		} else if a.Forecast && d.Draft != nil && len(d.Draft.Infos) > 0 && d.Draft.Infos[0].Onset != nil && !a.Drafted.IsZero() {
+			a.LeadTime = d.Draft.Infos[0].Onset.Sub(a.Drafted).String() // a draft never issued: its onset
 		}
 		if st != nil && !a.Drafted.IsZero() {
 			if fs := episodeStart(st.obs, st.rule.Levels[0].Value, a.Drafted); fs != nil {

@@ -13,15 +13,21 @@ import (
 // delivery waits to be sent (planned or sending). An exercise replay (internal/exercise) waits
 // for it between steps so that a replay at maximum speed is deterministic. It is a snapshot:
 // new input makes it false again. Call it only on a started node.
+//
+// A consumer's handler may itself ingest (the forecasts): its output reaches the outbox before
+// it acknowledges, and the bus after. The outbox and the consumers are therefore looked at
+// twice, in turn: a message in flight between them in the first pass is seen in the second.
 func (n *Node) Settled(ctx context.Context) (bool, error) {
-	backlog, _, err := n.stores.Entities.OutboxBacklog(ctx)
-	if err != nil || backlog > 0 {
-		return false, err
-	}
-	for _, c := range n.consumers {
-		lag, err := c.Lag(ctx)
-		if err != nil || lag > 0 {
+	for range 2 {
+		backlog, _, err := n.stores.Entities.OutboxBacklog(ctx)
+		if err != nil || backlog > 0 {
 			return false, err
+		}
+		for _, c := range n.consumers {
+			lag, err := c.Lag(ctx)
+			if err != nil || lag > 0 {
+				return false, err
+			}
 		}
 	}
 	if ms, err := n.stores.Dissemination.Unplanned(ctx, 1); err != nil || len(ms) > 0 {
