@@ -118,6 +118,7 @@ type AlertReport struct {
 	Messages      []string   `json:"messages,omitempty"` // CAP identifiers issued
 	Delivered     int        `json:"delivered"`          // SMS and e-mails the sink took
 
+	// FirstSignToDraft is only for the first gauge (not forecast) alert of an episode.
 	FirstSignToDraft   string `json:"firstSignToDraft,omitempty"`
 	DraftToApproval    string `json:"draftToApproval,omitempty"`
 	ApprovalToDelivery string `json:"approvalToDelivery,omitempty"`
@@ -375,6 +376,7 @@ func (r *run) analyse(ctx context.Context, rep *Report, stations map[int64]*stat
 	}
 	reactions := map[int64][]reaction{}
 	var d2a, a2d, s2d []time.Duration
+	episodes := map[string]bool{} // station and episode start with a gauge alert already
 	for _, d := range details {
 		ds := ruleDS[d.Rule]
 		st := stations[ds]
@@ -442,8 +444,14 @@ func (r *run) analyse(ctx context.Context, rep *Report, stations map[int64]*stat
 		if st != nil && !a.Drafted.IsZero() {
 			if fs := episodeStart(st.obs, st.rule.Levels[0].Value, a.Drafted); fs != nil {
 				a.FirstSign = fs
-				s2d = append(s2d, a.Drafted.Sub(*fs))
-				a.FirstSignToDraft = a.Drafted.Sub(*fs).String()
+				// the time to react is the first gauge alert's of an episode: a later one (after
+				// an expiry, a cancel) is not a reaction to the first sign
+				k := fmt.Sprint(ds, fs.Unix())
+				if !a.Forecast && !episodes[k] {
+					episodes[k] = true
+					s2d = append(s2d, a.Drafted.Sub(*fs))
+					a.FirstSignToDraft = a.Drafted.Sub(*fs).String()
+				}
 			}
 		}
 		if a.Approved != nil {
