@@ -85,8 +85,9 @@ type Point struct {
 
 // Crossing is a reading that reached a class its predecessor in the window was below (or the
 // window's first reading, when it is at or past the class already). The chain reacted to it
-// (Alert ≠ 0) when an alert of the station's rule was drafted, escalated or issued by the
-// rule within an hour (exercise time) after the reading.
+// (Alert ≠ 0) when an alert of the station's gauge rule (not a forecast rule) was drafted,
+// escalated or issued by the rule at or after the reading and before the station's next
+// reading (or the end of the exercise).
 type Crossing struct {
 	Station string    `json:"station"`
 	Level   string    `json:"level"`
@@ -369,7 +370,7 @@ func (r *run) analyse(ctx context.Context, rep *Report, stations map[int64]*stat
 		forecastRule[v.ID] = v.Forecast
 	}
 	var ev []Event
-	// reactions[datastream] = times the rule drafted, escalated or issued, with the alert
+	// reactions[datastream] = times the gauge rule drafted, escalated or issued, with the alert
 	type reaction struct {
 		at    time.Time
 		alert int64
@@ -416,7 +417,7 @@ func (r *run) analyse(ctx context.Context, rep *Report, stations map[int64]*stat
 				ev = append(ev, Event{Time: t.At.UTC(), Kind: "forecast-trigger", Station: a.Station, Alert: d.ID, Detail: t.Why})
 			}
 			ev = append(ev, Event{Time: t.At.UTC(), Kind: kind, Station: a.Station, Alert: d.ID, Detail: strings.TrimSpace(t.By + ": " + t.Why)})
-			if strings.HasPrefix(t.By, "rule:") && (kind == "draft" || kind == "update" || kind == "issue") {
+			if !a.Forecast && strings.HasPrefix(t.By, "rule:") && (kind == "draft" || kind == "update" || kind == "issue") {
 				reactions[ds] = append(reactions[ds], reaction{t.At.UTC(), d.ID})
 			}
 		}
@@ -489,8 +490,12 @@ func (r *run) analyse(ctx context.Context, rep *Report, stations map[int64]*stat
 					continue
 				}
 				c := Crossing{Station: st.name, Level: l.Name, Time: o.Time, Value: o.Value}
+				until := rep.To // the reaction to a reading comes before the station's next one
+				if i+1 < len(st.obs) {
+					until = st.obs[i+1].Time
+				}
 				for _, re := range reactions[id] {
-					if !re.at.Before(o.Time) && re.at.Sub(o.Time) <= time.Hour {
+					if !re.at.Before(o.Time) && re.at.Before(until) || re.at.Equal(o.Time) {
 						c.Alert = re.alert
 						break
 					}

@@ -136,9 +136,9 @@ func (rep *Report) Markdown() string {
 	}
 	w("\n## What was missed\n\n")
 	if len(rep.Missed) == 0 {
-		w("Every observed class crossing had an alert drafted, escalated or issued within the hour.\n")
+		w("Every observed class crossing had an alert of its gauge's rule drafted, escalated or issued before the gauge's next reading.\n")
 	} else {
-		w("Observed crossings the chain did not react to within the hour:\n\n")
+		w("Observed crossings the gauge's rule did not react to before the gauge's next reading:\n\n")
 		for _, c := range rep.Missed {
 			w("- %s: %s class, %s at %s\n", c.Station, c.Level, num(c.Value), ts(c.Time))
 		}
