@@ -6,6 +6,7 @@
 //	rabta forecast rating --csv FILE
 //	rabta forecast calibrate --csv FILE
 //	rabta forecast network show|load FILE
+//	rabta exercise run --from T1 --to T2 (--demo | --source URL --key K) [--speed N|max]
 //	rabta version
 package main
 
@@ -43,6 +44,7 @@ Usage:
   rabta forecast rating --csv FILE        fit a station's rating curve (stage → discharge) to gaugings
   rabta forecast calibrate --csv FILE     fit a reach's flood routing (K, x, m, travel time) to past hydrographs
   rabta forecast network show|load FILE   show or store the node's river network (stations, datastreams, routing)
+  rabta exercise run --from T1 --to T2    replay past floods through an isolated exercise node, then report
   rabta backup FILE                       write a consistent copy of the store (while the node runs)
   rabta restore FILE                      replace the store with a backup (node stopped)
   rabta version                           print the version
@@ -57,7 +59,7 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "rabta:", err)
 		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -89,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return rules(ctx, args[1:], stdout, stderr)
 	case "forecast":
 		return forecastCmd(ctx, args[1:], stdout, stderr)
+	case "exercise":
+		return exerciseCmd(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return backup(ctx, args[1:], stdout, stderr)
 	case "restore":

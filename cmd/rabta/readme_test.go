@@ -65,6 +65,7 @@ var readmeCommands = map[string]readmeCommand{
 	`curl -s -H "$K" localhost:8080/api/v1/alerts/3/deliveries`:                                                                          {status: 200},
 	`go run ./cmd/rabta forecast rating --csv examples/rating.csv`:                                                                       {by: "TestForecastRating", marker: `"../../examples/rating.csv"`},
 	`go run ./cmd/rabta forecast calibrate --csv examples/wilson1974.csv`:                                                                {by: "TestForecastCalibrate", marker: `"../../examples/wilson1974.csv"`},
+	`go run ./cmd/rabta exercise run --demo --from 2025-08-21 --to 2025-08-31 --speed max --approve-after 30m`:                           {by: "TestExerciseRun", marker: `"--approve-after", "30m"`},
 	`curl -s localhost:8080/metrics`:                          {status: 200, want: "rabta_"},
 	`go run ./cmd/rabta backup /backups/rabta-$(date +%F).db`: {},
 }

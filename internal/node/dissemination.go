@@ -116,7 +116,7 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 	if o.Sink != "" {
 		for _, k := range []channel.Kind{channel.SMS, channel.Email} {
 			if senders[k] == nil {
-				s, err := newSink(o.Sink, k)
+				s, err := newSink(o.Sink, k, n.now)
 				if err != nil {
 					return nil, err
 				}
@@ -185,25 +185,26 @@ func (c collectorFunc) Collect(ch chan<- prometheus.Metric) {
 }
 
 // sink is the demo's gateway: it accepts every message and writes it, address redacted, as
-// one JSON line.
+// one JSON line; "at" is the node's clock (an exercise's clock in an exercise).
 type sink struct {
 	kind channel.Kind
 	mu   *sync.Mutex
 	f    *os.File
+	now  func() time.Time
 }
 
-func newSink(path string, k channel.Kind) (*sink, error) {
+func newSink(path string, k channel.Kind, now func() time.Time) (*sink, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("delivery sink: %w", err)
 	}
-	return &sink{kind: k, mu: &sync.Mutex{}, f: f}, nil
+	return &sink{kind: k, mu: &sync.Mutex{}, f: f, now: now}, nil
 }
 
 func (s *sink) Kind() channel.Kind { return s.kind }
 
 func (s *sink) Send(ctx context.Context, m channel.Message) (channel.Receipt, error) {
-	line, _ := json.Marshal(map[string]any{"at": time.Now().UTC(), "delivery": m.DeliveryID, "channel": m.Kind, "to": channel.Redact(m.To),
+	line, _ := json.Marshal(map[string]any{"at": s.now().UTC(), "delivery": m.DeliveryID, "channel": m.Kind, "to": channel.Redact(m.To),
 		"language": m.Language, "subject": m.Subject, "text": m.Text, "alert": m.Alert})
 	s.mu.Lock()
 	defer s.mu.Unlock()

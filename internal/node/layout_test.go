@@ -14,7 +14,7 @@ import (
 // formats (YAML, XML signatures); domain packages import pure
 // and domain packages, never a database driver, NATS or an adapter; adapters import the
 // domain and never each other (the two store engines share the SQL core, store/sqlq); only
-// cmd/rabta imports config, and only node and cmd/rabta import every part.
+// cmd/rabta imports config, and only node, cmd/rabta and exercise (which runs a node) import every part.
 func TestImportsPointInward(t *testing.T) {
 	const mod = "github.com/rabta/rabta/"
 	layer := map[string]string{
@@ -30,7 +30,8 @@ func TestImportsPointInward(t *testing.T) {
 		"internal/store/sqlq": "adapter", "internal/store/sqlite": "adapter", "internal/store/postgres": "adapter",
 		"internal/store/storetest": "test", "internal/config": "config", "internal/demo": "demo",
 		"internal/node": "node", "cmd/rabta": "cmd", "cmd/rabta-bench": "bench",
-		"internal/forecast/cmd/calibrate-demo": "bench", // the generator of the demo model (a program, like the benchmark)
+		"internal/forecast/cmd/calibrate-demo": "bench",    // the generator of the demo model (a program, like the benchmark)
+		"internal/exercise":                    "exercise", // a whole node driven through its API, like cmd/rabta
 	}
 	root := filepath.Join("..", "..")
 	var dirs []string

@@ -33,6 +33,7 @@ import (
 	"github.com/rabta/rabta/internal/httpapi"
 	"github.com/rabta/rabta/internal/i18n"
 	"github.com/rabta/rabta/internal/ingest"
+	"github.com/rabta/rabta/internal/place"
 	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings"
@@ -119,6 +120,11 @@ type Options struct {
 	// texts of rules and of this node (station, area, audience, sender) — the demo adds its own.
 	Zone  *time.Location
 	Names *i18n.Names
+
+	// Places, when not nil, are the places a node without any is seeded with, instead of the
+	// embedded set (place.Load): an exercise or a test may give fewer (it must hold at least
+	// one district, or the node seeds again on each use).
+	Places []place.Place
 
 	// Dissemination says how the node reaches people (SMS, e-mail, webhooks).
 	Dissemination DisseminationOptions
@@ -327,9 +333,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 
 	// dissemination: every issued message planned to the subscribers in its area, sent
-	n.gz = &gazetteer{store: n.stores.Places, log: log.With("component", "places"), demo: opts.Demo}
+	n.gz = &gazetteer{store: n.stores.Places, log: log.With("component", "places"), demo: opts.Demo, own: opts.Places}
 	if opts.Demo { // the demo warns within seconds: its places (and synthetic villages) first
-		if err := seedPlaces(ctx, n.stores.Places, true, n.gz.log); err != nil {
+		if err := seedPlaces(ctx, n.stores.Places, true, opts.Places, n.gz.log); err != nil {
 			return nil, err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,9 +15,10 @@ import (
 	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
-// seedPlaces stores the embedded real places (boundaries with census populations, towns) on a
-// node that has none, and, for the demo, the synthetic villages.
-func seedPlaces(ctx context.Context, st *sqlq.Places, demo bool, log *slog.Logger) error {
+// seedPlaces stores the embedded real places (boundaries with census populations, towns) — or
+// own, when given (Options.Places) — on a node that has none, and, for the demo, the synthetic
+// villages.
+func seedPlaces(ctx context.Context, st *sqlq.Places, demo bool, own []place.Place, log *slog.Logger) error {
 	counts, err := st.Count(ctx)
 	if err != nil {
 		return err
@@ -25,9 +27,11 @@ func seedPlaces(ctx context.Context, st *sqlq.Places, demo bool, log *slog.Logge
 		return nil
 	}
 	start := time.Now()
-	ps, err := place.Load()
-	if err != nil {
-		return err
+	ps := slices.Clone(own)
+	if own == nil {
+		if ps, err = place.Load(); err != nil {
+			return err
+		}
 	}
 	if demo && counts[place.Village] == 0 {
 		vs, err := place.Villages(ps, place.VillageOptions{Seed: 1})
@@ -50,6 +54,7 @@ type gazetteer struct {
 	store *sqlq.Places
 	log   *slog.Logger
 	demo  bool
+	own   []place.Place // Options.Places
 
 	mu      sync.Mutex
 	g       *place.Gazetteer
@@ -68,7 +73,7 @@ func (z *gazetteer) get(ctx context.Context) (*place.Gazetteer, error) {
 		return nil, err
 	}
 	if counts[place.District] == 0 || z.demo && counts[place.Village] == 0 {
-		if err := seedPlaces(ctx, z.store, z.demo, z.log); err != nil {
+		if err := seedPlaces(ctx, z.store, z.demo, z.own, z.log); err != nil {
 			return nil, err
 		}
 		if counts, err = z.store.Count(ctx); err != nil {
