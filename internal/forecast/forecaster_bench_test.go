@@ -1,6 +1,7 @@
-package forecast
+package forecast_test
 
 import (
+	. "github.com/rabta/rabta/internal/forecast"
 	"slices"
 	"testing"
 	"time"

@@ -1,6 +1,7 @@
-package forecast
+package forecast_test
 
 import (
+	. "github.com/rabta/rabta/internal/forecast"
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -215,7 +216,7 @@ func TestHindcastTable(t *testing.T) {
 		"Model: `forecast.PunjabIndusModel()` (step %v, correction %s with τ = %.0f h, hold branches %v, band growth %.0f cusecs/h). "+
 		"Crossings at headwater gauges (no forecast possible, threshold-only): %d.\n\n",
 		res.Reports, readings["khanki"][0].Time.In(demo.PKT).Format("2 Jan"), readings["khanki"][len(readings["khanki"])-1].Time.In(demo.PKT).Format("2 Jan 2006"),
-		res.Forecasts, m.Step, m.Correction, m.correctionDecay().Hours(), m.HoldBranches, m.BandGrowth, res.HeadwaterCrossings)
+		res.Forecasts, m.Step, m.Correction, m.EffectiveCorrectionDecay().Hours(), m.HoldBranches, m.BandGrowth, res.HeadwaterCrossings)
 	b.WriteString(res.Table("cusecs"))
 	b.WriteString("\nForecast error by lead time (thousand cusecs; forecast points compared with a reading at the same hour), against persistence (the last reading at the issue time):\n\n")
 	b.WriteString("| lead | points | bias | RMSE | persistence RMSE | inside the 90 % band |\n|---|---:|---:|---:|---:|---:|\n")
