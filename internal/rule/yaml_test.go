@@ -185,7 +185,7 @@ func TestParseYAMLErrors(t *testing.T) {
 		{
 			name: "unknown top-level field",
 			yaml: "rule:\n  - id: a\n",
-			want: []string{`rules.yaml:1:1: rule: unknown field (the file has one field, "rules")`, `rules.yaml:1:1: rules: is required`},
+			want: []string{`rules.yaml:1:1: rule: unknown field (the file has two fields, "rules" and "advisories")`, `rules.yaml:1:1: rules: is required`},
 		},
 		{
 			name: "empty",
