@@ -55,6 +55,12 @@ func runDemo(ctx context.Context, ents EntityStore, ing *ingest.Service, alerts 
 		if err != nil {
 			return err
 		}
+		// the sector advisories on Beijing's real data (docs/advisories.md)
+		advs, err := demo.Advisories(ds, ids)
+		if err != nil {
+			return err
+		}
+		rules = append(rules, advs...)
 		if err := warning.Apply(ctx, alerts, auth.NodeOrganisation, "node/demo", rules); err != nil {
 			return err
 		}
