@@ -133,6 +133,22 @@ func TestHeatAdvisoryEndToEnd(t *testing.T) {
 			t.Errorf("%s headline %q does not name the level %q", in.Language, in.Headline, lvl)
 		}
 	}
+	// the impact preview of each draft counts its own audience only: the hospital, the
+	// clinics' nobody, the public's all three (a public advisory reaches everyone in the area)
+	want := map[string]int{"heat-lahore-hospitals": 1, "heat-lahore-clinics": 0, "heat-lahore-public": 3}
+	waitFor(t, "the drafts' impact", 30*time.Second, func() bool {
+		_, b := do(t, n, "GET", "/api/v1/alerts?state=draft", "")
+		var v struct{ Value []alertV }
+		json.Unmarshal([]byte(b), &v)
+		ok := len(v.Value) == 3
+		for _, d := range v.Value {
+			_, b := do(t, n, "GET", "/api/v1/alerts/"+strconv.FormatInt(d.ID, 10), "")
+			json.Unmarshal([]byte(b), &d)
+			imp, has := d.Impact["draft"]
+			ok = ok && has && imp.Subscribers == want[d.Rule]
+		}
+		return ok
+	})
 	if st, b := do(t, n, "POST", "/api/v1/alerts/"+strconv.FormatInt(hosp.ID, 10)+"/approve", `{"why":"heatwave confirmed"}`); st != 200 {
 		t.Fatalf("approve: %d %s", st, b)
 	}
