@@ -15,7 +15,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/advisories.txt (the figures docs/advisories.md quotes)")
 
-// TestDemoAdvisories runs the demo's advisory rules over the whole of the demo's Beijing data,
+// TestDemoAdvisories runs the demo's advisory rules for the public (each other audience's rule
+// of an advisory raises the same) over the whole of the demo's Beijing data,
 // in phenomenon-time order, and counts the advisories they raise (fire and escalate triggers;
 // each is a draft) by rule and level. Every trigger is checked against the standard on its own:
 // the AQI (EPA) or IAQI (HJ 633) of the deciding PM2.5 value, or the heat index, falls in the
@@ -40,6 +41,8 @@ func TestDemoAdvisories(t *testing.T) {
 	if len(rules) != 4*2+3*3 {
 		t.Fatalf("%d rules, want 17 (4 stations × 2 air audiences, 3 × 3 heat audiences)", len(rules))
 	}
+	// The audiences' rules of one advisory differ only in their texts: count the public's.
+	rules = slices.DeleteFunc(rules, func(r rule.Rule) bool { return !strings.HasSuffix(r.ID, "-public") })
 	e, err := rule.New(rules)
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +127,7 @@ func TestDemoAdvisories(t *testing.T) {
 	if got != string(want) {
 		t.Errorf("advisories raised:\n%s\nwant (%s):\n%s", got, golden, want)
 	}
-	for _, id := range []string{"air-usembassy-beijing-public", "air-prsa-aotizhongxin-schools", "heat-prsa-aotizhongxin-public"} {
+	for _, id := range []string{"air-usembassy-beijing-public", "air-prsa-aotizhongxin-public", "heat-prsa-aotizhongxin-public"} {
 		if len(count[id]) == 0 {
 			t.Errorf("%s raised nothing on a year of Beijing data", id)
 		}
