@@ -137,7 +137,7 @@ func Expand(a Advisory) ([]Rule, error) {
 			sev := []Severity{Minor, Moderate, Severe, Extreme}
 			urg := []Urgency{Expected, Expected, Immediate, Immediate}
 			for i, b := range advisory.HeatBands {
-				r.Levels = append(r.Levels, Level{Name: b.Name, Value: b.Min, Severity: sev[i], Urgency: urg[i], Certainty: Observed, Event: "Heat"})
+				r.Levels = append(r.Levels, Level{Name: b.Name, Value: b.Min, Severity: sev[i], Urgency: urg[i], Certainty: Observed, Event: "Heat wave"})
 			}
 		case AdvisoryAir:
 			r.Name = "Air quality advisory for " + aud + ", " + a.Place
@@ -151,7 +151,7 @@ func Expand(a Advisory) ([]Rule, error) {
 			}
 			sev := []Severity{Minor, Moderate, Severe, Extreme}
 			for i := 2; i < len(bands); i++ {
-				r.Levels = append(r.Levels, Level{Name: bands[i].Name, Value: bps[i], Severity: sev[i-2], Urgency: Immediate, Certainty: Observed, Event: "Air pollution"})
+				r.Levels = append(r.Levels, Level{Name: bands[i].Name, Value: bps[i], Severity: sev[i-2], Urgency: Immediate, Certainty: Observed, Event: "Air quality"})
 			}
 		case AdvisoryRainBeforeHarvest:
 			r.Name = "Heavy rain before the " + a.Crop + " harvest, " + a.Place
@@ -169,8 +169,8 @@ func Expand(a Advisory) ([]Rule, error) {
 			r.Name = "Heat at " + a.Crop + " flowering, " + a.Place
 			r.Kind, r.Datastreams, r.Category = Threshold, []int64{a.Temperature}, "Met"
 			r.Hysteresis, r.ClearHold = Margin{Value: 1}, 12*time.Hour
-			r.Levels = []Level{{Name: "Heat stress", Value: thr, Severity: Moderate, Urgency: Expected, Certainty: Observed, Event: "Heat"},
-				{Name: "Severe heat stress", Value: thr + 4, Severity: Severe, Urgency: Immediate, Certainty: Observed, Event: "Heat"}}
+			r.Levels = []Level{{Name: "Heat stress", Value: thr, Severity: Moderate, Urgency: Expected, Certainty: Observed, Event: "Heat wave"},
+				{Name: "Severe heat stress", Value: thr + 4, Severity: Severe, Urgency: Immediate, Certainty: Observed, Event: "Heat wave"}}
 		case AdvisoryFrost:
 			r.Name = "Frost on " + a.Crop + ", " + a.Place
 			r.Kind, r.Datastreams, r.Category, r.Direction = Threshold, []int64{a.Temperature}, "Met", Below
