@@ -753,12 +753,21 @@ func (s *Service) compose(ctx context.Context, r rule.Rule, tr rule.Trigger, a *
 		if tr.LeadTime > 0 {
 			d.LeadTime, d.In = l.Duration(tr.LeadTime), l.In(tr.LeadTime)
 		}
-		in := cap.Info{Language: lang, Categories: []cap.Category{"Met"}, Event: d.Event,
+		category := cap.Category("Met")
+		if r.Category != "" {
+			category = cap.Category(r.Category)
+		}
+		in := cap.Info{Language: lang, Categories: []cap.Category{category}, Event: d.Event,
 			ResponseType: []cap.ResponseType{"Monitor"},
 			Urgency:      cap.Urgency(level.Urgency), Severity: cap.Severity(level.Severity), Certainty: cap.Certainty(level.Certainty),
 			Audience: name(lang, r.Audience), SenderName: name(lang, s.Config.SenderName), Web: s.Config.Web, Onset: onset,
 			// rabta:level is for machines: the level's name as the rule writes it.
 			Parameters: []cap.ValuePair{{ValueName: "rabta:rule", Value: r.ID}, {ValueName: "rabta:level", Value: levelName}}}
+		if len(r.Audiences) > 0 {
+			// rabta:audience is for dissemination: the audiences an Actual message goes to
+			// (a sector advisory's), space-separated; without it, everyone in the area.
+			in.Parameters = append(in.Parameters, cap.ValuePair{ValueName: "rabta:audience", Value: strings.Join(r.Audiences, " ")})
+		}
 		if kind == cap.MsgCancel {
 			in.ResponseType = []cap.ResponseType{"AllClear"}
 		} else if level.Severity == rule.Extreme || level.Severity == rule.Severe {

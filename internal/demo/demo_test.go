@@ -71,7 +71,7 @@ func TestLoadSeries(t *testing.T) {
 		}
 	}
 	// 18 gauges + 25 × 4 climate + 3 × 5 + 1 air series.
-	if got, want := len(ds.Series), 18+25*4+3*5+1; got != want {
+	if got, want := len(ds.Series), 18+25*4+3*7+1; got != want {
 		t.Errorf("series: got %d, want %d", got, want)
 	}
 	if n := len(ds.SeriesByKey("prsa-huairou/pm25").Obs); n < 8000 || n > 8760 {

@@ -18,7 +18,9 @@
 //     normal of each month in Series.Properties["normals"].
 //   - 4 Beijing air-quality stations: the US Embassy PM2.5 monitor (2014) and
 //     the Aotizhongxin, Changping and Huairou stations of the UCI multi-site
-//     set (Mar 2016 to Feb 2017: PM2.5, PM10, NO2, O3, temperature).
+//     set (Mar 2016 to Feb 2017: PM2.5, PM10, NO2, O3, temperature, dew point,
+//     and relative humidity derived from the last two with the Magnus formula). [Advisories]
+//     are the sector advisories (air quality, heat) the demo runs on them.
 //
 // Station coordinates come from data/*_coordinates.csv; every station says
 // whether its position is approximate (a town centre, not the instrument)

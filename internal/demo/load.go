@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rabta/rabta/internal/advisory"
 )
 
 //go:embed data/*.csv data/PROVENANCE.md
@@ -37,6 +40,8 @@ var (
 	Millimetre = Unit{Name: "millimetre", Symbol: "mm", Definition: "http://qudt.org/vocab/unit/MilliM"}
 	// MicrogramPerCubicMetre is µg/m³, the unit of all Beijing pollutants.
 	MicrogramPerCubicMetre = Unit{Name: "microgram per cubic metre", Symbol: "ug/m3", Definition: "http://qudt.org/vocab/unit/MicroGM-PER-M3"}
+	// Percent is per cent (relative humidity).
+	Percent = Unit{Name: "percent", Symbol: "%", Definition: "http://qudt.org/vocab/unit/PERCENT"}
 )
 
 // Observed property definitions: CF standard names in the NERC vocabulary
@@ -49,6 +54,8 @@ const (
 	defPM10        = "http://vocab.nerc.ac.uk/standard_name/mass_concentration_of_pm10_ambient_aerosol_particles_in_air/"
 	defNO2         = "http://vocab.nerc.ac.uk/standard_name/mass_concentration_of_nitrogen_dioxide_in_air/"
 	defO3          = "http://vocab.nerc.ac.uk/standard_name/mass_concentration_of_ozone_in_air/"
+	defDewPoint    = "http://vocab.nerc.ac.uk/standard_name/dew_point_temperature/"
+	defRH          = "http://vocab.nerc.ac.uk/standard_name/relative_humidity/"
 	attribPDMA     = "PDMA Punjab, Gauges and Rivers Situation Reports (parsed by ashahryar/Pakistan-Operational-Risk-Intelligence, MIT)"
 	attribPMD      = "Pakistan Meteorological Department (CDPC), Pakistan Monthly Climate Summary"
 	attribUCIMulti = "Zhang et al. (2017), Beijing Multi-Site Air-Quality Data, UCI ML Repository, CC BY 4.0"
@@ -396,6 +403,7 @@ var airVars = []struct {
 	{"no2", "no2", "NO2", defNO2, MicrogramPerCubicMetre},
 	{"o3", "o3", "O3", defO3, MicrogramPerCubicMetre},
 	{"temp", "temperature", "Air temperature", defAirTemp, Celsius},
+	{"dewp", "dew-point", "Dew point temperature", defDewPoint, Celsius},
 }
 
 func loadAir(ds *Dataset) error {
@@ -456,6 +464,32 @@ func loadAir(ds *Dataset) error {
 			}
 			ds.Series = append(ds.Series, s)
 		}
+		if t, d := ds.SeriesByKey(src.key+"/temperature"), ds.SeriesByKey(src.key+"/dew-point"); t != nil && d != nil {
+			ds.Series = append(ds.Series, humidity(t, d, src.name, src.attrib))
+		}
 	}
 	return nil
+}
+
+// humidity derives a station's hourly relative humidity (%) from its air temperature and dew
+// point of the same hour with the Magnus formula (advisory.RelativeHumidity); an hour missing
+// either has none. The heat advisories read it with the temperature (docs/advisories.md).
+func humidity(t, d *Series, name, attrib string) Series {
+	dew := make(map[int64]float64, len(d.Obs))
+	for _, o := range d.Obs {
+		dew[o.Time.Unix()] = o.Value
+	}
+	s := Series{StationKey: t.StationKey, Key: t.StationKey + "/relative-humidity",
+		Name:             "Relative humidity at " + name,
+		Description:      "Hourly relative humidity (Beijing time), computed from air temperature and dew point of the same hour with the Magnus formula. Source: " + attrib,
+		ObservedProperty: "Relative humidity", Definition: defRH, Unit: Percent, ObservationType: OMMeasurement,
+		Properties: map[string]any{"period": "PT1H", "attribution": attrib, "derivedFrom": "temperature, dew point (Magnus)"},
+		Split:      t.Split,
+	}
+	for _, o := range t.Obs {
+		if td, ok := dew[o.Time.Unix()]; ok {
+			s.Obs = append(s.Obs, Obs{Time: o.Time, Value: math.Round(advisory.RelativeHumidity(o.Value, td)*10) / 10})
+		}
+	}
+	return s
 }

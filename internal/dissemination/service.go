@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -405,8 +406,13 @@ func areas(a *cap.Alert) []cap.Area {
 // status and scope. Actual public messages go to everyone in the area (whatever their
 // audiences: a person in the warned area must be warned); operational
 // (restricted) ones to responders; Exercise and Test messages only to subscribers in the
-// "exercise" audience (drills never reach the public); System messages to nobody.
-func eligible(a *cap.Alert, aud uint8) bool {
+// "exercise" audience (drills never reach the public); System messages to nobody. A sector
+// advisory (sector, from sectorAudiences, not 0) goes only to subscribers in one of its
+// audiences, in drills too (and in the exercise audience).
+func eligible(a *cap.Alert, aud uint8, sector uint16) bool {
+	if sector != 0 && uint16(aud)&sector == 0 {
+		return false
+	}
 	switch a.Status {
 	case cap.StatusActual:
 		if a.Scope == "Restricted" {
@@ -417,6 +423,30 @@ func eligible(a *cap.Alert, aud uint8) bool {
 		return aud&audBits([]string{"exercise"}) != 0
 	}
 	return false
+}
+
+// sectorAudiences reads the audiences a sector advisory names (the CAP parameter
+// rabta:audience, space-separated, that alert.compose writes from rule.Rule.Audiences), as
+// audience bits: 0 when the message names none, or names "public" (then it is for everyone,
+// like a flood warning); a message that names only audiences this node does not know gets a
+// bit no subscriber has, and reaches no one.
+func sectorAudiences(a *cap.Alert) uint16 {
+	for _, in := range a.Infos {
+		for _, p := range in.Parameters {
+			if p.ValueName != "rabta:audience" {
+				continue
+			}
+			names := strings.Fields(p.Value)
+			if slices.Contains(names, "public") {
+				return 0
+			}
+			if b := audBits(names); b != 0 {
+				return uint16(b)
+			}
+			return 1 << 8
+		}
+	}
+	return 0
 }
 
 // Limits on the areas of one message, for the impact preview and planning (CAP itself sets
@@ -533,12 +563,13 @@ func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64, plan
 		}
 	}
 	smsBit := kindBit(channel.SMS)
+	sector := sectorAudiences(a)
 	for ti, m := range mark {
 		if m == 0 {
 			continue
 		}
 		t := &ix.targets[ti]
-		if t.nch == 0 || !eligible(a, t.aud) { // a tombstone, or not for this message
+		if t.nch == 0 || !eligible(a, t.aud, sector) { // a tombstone, or not for this message
 			continue
 		}
 		var reached uint8

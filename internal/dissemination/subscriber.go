@@ -25,7 +25,9 @@ import (
 // Audiences a subscriber may belong to. An Actual alert for the public reaches every
 // subscriber in its area; an operational (Restricted) one only responders; Exercise and Test
 // alerts only the "exercise" audience — the people taking part in drills — never the public.
-var Audiences = []string{"public", "farmers", "health", "responders", "exercise"}
+// A sector advisory (rule.Rule.Audiences: hospitals, clinics, schools, farmers …) reaches only
+// the subscribers in its audiences (docs/advisories.md). At most 8 (target.aud is a byte).
+var Audiences = []string{"public", "farmers", "health", "responders", "exercise", "hospitals", "clinics", "schools"}
 
 // Limits on a subscriber record, enforced by Validate (and so by the API and the CSV import).
 const (

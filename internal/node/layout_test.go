@@ -20,6 +20,7 @@ func TestImportsPointInward(t *testing.T) {
 	layer := map[string]string{
 		"internal/apperr": "pure", "internal/odata": "pure", "internal/sensing": "pure", "internal/rule": "pure", "internal/cap": "pure",
 		"internal/sms": "pure", "internal/channel": "pure", "internal/place": "pure", "internal/i18n": "pure", "internal/forecast": "pure",
+		"internal/advisory":       "pure",
 		"internal/dissemination":  "domain",
 		"internal/channel/kannel": "adapter", "internal/channel/smpp": "adapter", "internal/channel/email": "adapter", "internal/channel/webhook": "adapter",
 		"internal/channel/channeltest": "test",

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/rabta/rabta/internal/advisory"
 )
 
 // Quality flags of an observation, with the same values as sensing.Flag.
@@ -407,6 +409,62 @@ func (rt *ruleRT) readObserved(s *StreamState, now time.Time, rd *reading) {
 	}
 }
 
+// inSeason takes a reading's level away when the rule has Months and the deciding value's
+// phenomenon time (UTC) is in none of them.
+func (rt *ruleRT) inSeason(rd *reading) {
+	if len(rt.r.Months) == 0 || !rd.ok {
+		return
+	}
+	if !slices.Contains(rt.r.Months, int(rd.at.UTC().Month())) {
+		rd.level = -1
+	}
+}
+
+// heatKeep is how much history a HeatIndex rule keeps per datastream, behind its newest value,
+// for pairing values that arrive at different times.
+const heatKeep = 6 * time.Hour
+
+// readHeat computes a HeatIndex rule's value: the heat index (°C) of the newest temperature
+// value that has a humidity value within PairWithin of it (the nearest one), at the later of
+// the two times. Values older than heatKeep behind each datastream's newest are dropped.
+func (rt *ruleRT) readHeat() reading {
+	ts, hs := rt.streams[rt.r.Datastreams[0]], rt.streams[rt.r.Datastreams[1]]
+	rd := reading{ds: ts.Datastream, level: -1}
+	for _, s := range []*StreamState{ts, hs} {
+		if n := len(s.Points); n > 0 {
+			cut := s.Points[n-1].Time.Add(-heatKeep)
+			i := 0
+			for i < n && s.Points[i].Time.Before(cut) {
+				i++
+			}
+			s.Points = s.Points[i:]
+		}
+	}
+	for i := len(ts.Points) - 1; i >= 0 && !rd.ok; i-- {
+		t := ts.Points[i]
+		best := -1
+		for j, h := range hs.Points {
+			d := h.Time.Sub(t.Time).Abs()
+			if d <= PairWithin && (best < 0 || d < hs.Points[best].Time.Sub(t.Time).Abs()) {
+				best = j
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		h := hs.Points[best]
+		rd.ok, rd.value, rd.at = true, advisory.HeatIndexC(t.Value, h.Value), t.Time
+		if h.Time.After(t.Time) {
+			rd.at = h.Time
+		}
+		rd.by = posters(nil, t, h)
+	}
+	if rd.ok {
+		rd.level = rt.levelFor(rd.value, ts.Level)
+	}
+	return rd
+}
+
 // posters appends to dst the posters (Point.By) of pts not in it yet, in order.
 func posters(dst []string, pts ...Point) []string {
 	for _, p := range pts {
@@ -511,9 +569,21 @@ func (rt *ruleRT) eval(now time.Time) []Trigger {
 	st.LastEval = now
 
 	rds := make([]reading, 0, len(rt.r.Datastreams))
+	if rt.r.Kind == HeatIndex {
+		rd := rt.readHeat()
+		rt.inSeason(&rd)
+		for _, ds := range rt.r.Datastreams {
+			rt.streams[ds].Level = rd.level
+		}
+		rds = append(rds, rd)
+	}
 	for _, ds := range rt.r.Datastreams {
+		if rt.r.Kind == HeatIndex {
+			break
+		}
 		s := rt.streams[ds]
 		rd := rt.read(s, now)
+		rt.inSeason(&rd)
 		s.Level = rd.level
 		rds = append(rds, rd)
 	}
@@ -662,6 +732,9 @@ func (rt *ruleRT) cause(now time.Time, prev int, dec reading, rds []reading) str
 		val = fmt.Sprintf("change of %s per hour over %v", num(round(dec.value)), r.Window)
 	case Accumulation:
 		val = fmt.Sprintf("total %s over %v", val, r.Window)
+	case HeatIndex:
+		what = fmt.Sprintf("datastreams %d, %d", r.Datastreams[0], r.Datastreams[1])
+		val = fmt.Sprintf("heat index %s °C", val)
 	}
 	if r.Forecast {
 		what += fmt.Sprintf(" forecast for %s (lead %v)", dec.at.Format(time.RFC3339), dec.lead)

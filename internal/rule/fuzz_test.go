@@ -21,6 +21,11 @@ func FuzzParseYAML(f *testing.F) {
 		"rules:\n  - &r {id: a}\n  - *r\n",
 		"rules: [{levels: [{value: .nan}]}]",
 		"rules:\n  - id: a\n    name: \"unterminated\n",
+		"advisories:\n  - {id: h, type: heat, place: Lahore, temperature: 1, humidity: 2, area: {desc: x}}\n",
+		"advisories:\n  - {id: a, type: air, standard: hj633, place: Beijing, pm25: 3}\n  - {id: r, type: rainBeforeHarvest, crop: wheat, place: Okara, rain: 4}\n",
+		"advisories:\n  - {id: f, type: frost, crop: rice, place: x, temperature: 1}\n  - {id: g, type: heatAtFlowering, crop: maize, temperature: 1}\n",
+		"advisories: [{id: h, type: heat, place: x, temperature: 1, humidity: 1}]\nrules: [{id: h-public, kind: silence, maxGap: 1h, datastreams: [1]}]\n",
+		"advisories: {}\n",
 	} {
 		f.Add([]byte(s))
 	}

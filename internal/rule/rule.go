@@ -25,7 +25,16 @@ const (
 	// Silence fires, as an operational trigger, when a datastream has not reported for longer
 	// than MaxGap. It has no levels of its own: it has one implicit level named "Silent".
 	Silence Kind = "silence"
+	// HeatIndex reads two datastreams, air temperature (°C) then relative humidity (%), pairs
+	// their values by phenomenon time (within PairWithin) and compares the NWS heat index of
+	// the newest pair, in °C (advisory.HeatIndexC), with the levels.
+	HeatIndex Kind = "heatIndex"
 )
+
+// PairWithin is how far apart in phenomenon time a temperature and a humidity value of a
+// HeatIndex rule may be and still be read as one pair: half an hour, so that hourly reports
+// whose minutes differ pair, and a humidity value from another hour does not.
+const PairWithin = 30 * time.Minute
 
 // Direction says which side of a level's value is the dangerous side.
 type Direction string
@@ -228,6 +237,18 @@ type Rule struct {
 	Audience  string              `json:"audience,omitempty"`  // CAP <audience>, free text
 	Templates map[string]Template `json:"templates,omitempty"` // by BCP 47 language tag: "en", "ur"
 
+	// Category is the CAP <category> of the rule's alerts (Met, Health, Env, …; CAP 1.2
+	// §3.2.2); default Met.
+	Category string `json:"category,omitempty"`
+	// Audiences are the dissemination audiences an Actual alert of the rule goes to (e.g.
+	// "hospitals", "schools", "farmers"; see dissemination.Audiences); empty: everyone in the
+	// area, as for flood warnings. Sector advisories name theirs (docs/advisories.md).
+	Audiences []string `json:"audiences,omitempty"`
+	// Months, when set, are the months (1–12) in which the rule may fire, by the phenomenon
+	// time of the deciding value in UTC (an agromet advisory's crop stage); in other months
+	// its condition is taken as unmet.
+	Months []int `json:"months,omitempty"`
+
 	// Operational marks a rule whose triggers go to operators, never to the public. Silence
 	// rules are always operational.
 	Operational bool `json:"operational,omitempty"`
@@ -310,11 +331,37 @@ func (r Rule) validate(report reportFunc) {
 		report("id", "must contain only letters, digits, '.', '_' and '-', not %q", r.ID)
 	}
 	switch r.Kind {
-	case Threshold, RateOfRise, Accumulation, Silence:
+	case Threshold, RateOfRise, Accumulation, Silence, HeatIndex:
 	case "":
-		report("kind", "is required (threshold, rateOfRise, accumulation or silence)")
+		report("kind", "is required (threshold, rateOfRise, accumulation, silence or heatIndex)")
 	default:
-		report("kind", "must be threshold, rateOfRise, accumulation or silence, not %q", r.Kind)
+		report("kind", "must be threshold, rateOfRise, accumulation, silence or heatIndex, not %q", r.Kind)
+	}
+	if r.Kind == HeatIndex {
+		if len(r.Datastreams) != 2 {
+			report("datastreams", "a heatIndex rule reads two datastreams, [air temperature °C, relative humidity %%], not %d", len(r.Datastreams))
+		}
+		if r.Forecast {
+			report("forecast", "heatIndex rules read observations only")
+		}
+		if r.Aggregate != Any {
+			report("aggregate", "a heatIndex rule combines its two datastreams into one value; aggregate is not used")
+		}
+	}
+	switch r.Category {
+	case "", "Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env", "Transport", "Infra", "CBRNE", "Other":
+	default:
+		report("category", "must be a CAP 1.2 category (Geo, Met, Safety, Security, Rescue, Fire, Health, Env, Transport, Infra, CBRNE, Other), not %q", r.Category)
+	}
+	for i, a := range r.Audiences {
+		if !validID(a) || len(a) > maxIDLen {
+			report(fmt.Sprintf("audiences[%d]", i), "must be an audience name like hospitals or farmers, not %q", a)
+		}
+	}
+	for i, m := range r.Months {
+		if m < 1 || m > 12 {
+			report(fmt.Sprintf("months[%d]", i), "must be a month 1–12, not %d", m)
+		}
 	}
 
 	if len(r.Datastreams) == 0 {

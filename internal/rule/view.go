@@ -35,6 +35,9 @@ type View struct {
 	Audience      string              `json:"audience,omitempty"`
 	Templates     map[string]Template `json:"templates,omitempty"`
 	Operational   bool                `json:"operational,omitempty"`
+	Category      string              `json:"category,omitempty"`
+	Audiences     []string            `json:"audiences,omitempty"`
+	Months        []int               `json:"months,omitempty"`
 }
 
 // AreaView is Area with an empty description left out.
@@ -52,7 +55,7 @@ func (r Rule) View() View {
 		Forecast: r.Forecast, Horizon: duration(r.Horizon), Window: duration(r.Window), MaxGap: duration(r.MaxGap),
 		Direction: r.Direction, Levels: r.Levels, Hold: duration(r.Hold), ClearHold: duration(r.ClearHold),
 		IgnoreSuspect: r.IgnoreSuspect, AutoIssue: r.AutoIssue, Status: r.Status, Audience: r.Audience, Templates: r.Templates,
-		Operational: r.Operational}
+		Operational: r.Operational, Category: r.Category, Audiences: r.Audiences, Months: r.Months}
 	if v.Datastreams == nil {
 		v.Datastreams = []int64{}
 	}

@@ -125,9 +125,17 @@ func (d *decoder) file_(doc *yaml.Node) []Rule {
 		d.errorf(top, "", "expected a mapping with a \"rules\" list, not %s", kindName(top))
 		return nil
 	}
-	var list *yaml.Node
+	var list, advs *yaml.Node
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		k, v := top.Content[i], top.Content[i+1]
+		if k.Value == "advisories" {
+			advs = d.resolve(v)
+			if advs == nil || advs.Kind != yaml.SequenceNode {
+				d.errorf(v, "advisories", "must be a list of advisories, not %s", kindName(v))
+				return nil
+			}
+			continue
+		}
 		if k.Value == "rules" {
 			list = d.resolve(v)
 			if list == nil || list.Kind != yaml.SequenceNode {
@@ -136,14 +144,32 @@ func (d *decoder) file_(doc *yaml.Node) []Rule {
 			}
 			continue
 		}
-		d.errorf(k, k.Value, "unknown field (the file has one field, \"rules\")")
+		d.errorf(k, k.Value, "unknown field (the file has two fields, \"rules\" and \"advisories\")")
 	}
-	if list == nil {
+	if list == nil && advs == nil {
 		d.errorf(top, "rules", "is required")
 		return nil
 	}
+	if list == nil {
+		list = &yaml.Node{Kind: yaml.SequenceNode}
+	}
 	rules := make([]Rule, 0, len(list.Content))
-	ids := map[string]int{}
+	ids := map[string]string{} // rule id → where the file makes it
+	if advs != nil {
+		for i, an := range advs.Content {
+			if d.tooBig() {
+				return nil
+			}
+			prefix := fmt.Sprintf("advisories[%d]", i)
+			for _, r := range d.advisory(an, prefix) {
+				if w, dup := ids[r.ID]; dup {
+					d.errorf(an, prefix, "makes rule id %q, which %s makes too", r.ID, w)
+				}
+				ids[r.ID] = prefix
+				rules = append(rules, r)
+			}
+		}
+	}
 	for i, rn := range list.Content {
 		if d.tooBig() {
 			return nil
@@ -151,10 +177,10 @@ func (d *decoder) file_(doc *yaml.Node) []Rule {
 		prefix := fmt.Sprintf("rules[%d]", i)
 		r, idNode := d.rule(rn, prefix)
 		if r.ID != "" {
-			if j, dup := ids[r.ID]; dup {
-				d.errorf(idNode, prefix+".id", "repeats rules[%d].id (%q)", j, r.ID)
+			if w, dup := ids[r.ID]; dup {
+				d.errorf(idNode, prefix+".id", "repeats %s (%q)", w, r.ID)
 			}
-			ids[r.ID] = i
+			ids[r.ID] = prefix + ".id"
 		}
 		rules = append(rules, r)
 	}
@@ -198,6 +224,13 @@ func (d *decoder) rule(n *yaml.Node, prefix string) (Rule, *yaml.Node) {
 		"audience":    func(v *yaml.Node, p string) { r.Audience = d.str(v, joinPath(prefix, p)) },
 		"templates":   func(v *yaml.Node, p string) { r.Templates = d.templates(v, prefix, p) },
 		"operational": func(v *yaml.Node, p string) { r.Operational = d.bool(v, joinPath(prefix, p)) },
+		"category":    func(v *yaml.Node, p string) { r.Category = d.str(v, joinPath(prefix, p)) },
+		"audiences":   func(v *yaml.Node, p string) { r.Audiences = d.strs(v, prefix, p) },
+		"months": func(v *yaml.Node, p string) {
+			for _, m := range d.ints(v, prefix, p) {
+				r.Months = append(r.Months, int(m))
+			}
+		},
 	})
 	if len(d.errs) > before {
 		// A field that did not decode would give a second, misleading error from validate.
@@ -207,6 +240,56 @@ func (d *decoder) rule(n *yaml.Node, prefix string) (Rule, *yaml.Node) {
 		d.errorf(d.nodeFor(path), joinPath(prefix, path), format, args...)
 	})
 	return r.withDefaults(), d.pos["id"]
+}
+
+// advisory decodes one advisory (a rule template) and expands it into its rules (Expand),
+// positioning errors at the offending field.
+func (d *decoder) advisory(n *yaml.Node, prefix string) []Rule {
+	var a Advisory
+	d.pos = map[string]*yaml.Node{"": n}
+	before := len(d.errs)
+	n = d.resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		d.errorf(n, prefix, "must be a mapping (an advisory), not %s", kindName(n))
+		return nil
+	}
+	d.pos[""] = n
+	id := func(v *yaml.Node, p string) int64 { return d.int(v, joinPath(prefix, p)) }
+	d.fields(n, prefix, "", map[string]func(v *yaml.Node, path string){
+		"id":          func(v *yaml.Node, p string) { a.ID = d.str(v, joinPath(prefix, p)) },
+		"type":        func(v *yaml.Node, p string) { a.Type = d.str(v, joinPath(prefix, p)) },
+		"place":       func(v *yaml.Node, p string) { a.Place = d.str(v, joinPath(prefix, p)) },
+		"temperature": func(v *yaml.Node, p string) { a.Temperature = id(v, p) },
+		"humidity":    func(v *yaml.Node, p string) { a.Humidity = id(v, p) },
+		"pm25":        func(v *yaml.Node, p string) { a.PM25 = id(v, p) },
+		"rain":        func(v *yaml.Node, p string) { a.Rain = id(v, p) },
+		"standard":    func(v *yaml.Node, p string) { a.Standard = d.str(v, joinPath(prefix, p)) },
+		"crop":        func(v *yaml.Node, p string) { a.Crop = d.str(v, joinPath(prefix, p)) },
+		"threshold":   func(v *yaml.Node, p string) { a.Threshold = d.float(v, joinPath(prefix, p)) },
+		"audiences":   func(v *yaml.Node, p string) { a.Audiences = d.strs(v, prefix, p) },
+		"area":        func(v *yaml.Node, p string) { a.Area = d.area(v, prefix, p) },
+		"status":      func(v *yaml.Node, p string) { a.Status = Status(d.str(v, joinPath(prefix, p))) },
+		"autoIssue":   func(v *yaml.Node, p string) { a.AutoIssue = d.bool(v, joinPath(prefix, p)) },
+	})
+	if len(d.errs) > before {
+		return nil
+	}
+	if a.ID == "" {
+		d.errorf(n, prefix+".id", "is required")
+		return nil
+	}
+	rules, err := Expand(a)
+	if err != nil {
+		for _, fe := range err.(ErrorList) {
+			path := fe.Path
+			if i := strings.Index(path, ")."); strings.HasPrefix(path, "(") && i > 0 {
+				path = path[i+2:] // an expanded rule's field: position it at the advisory's own field
+			}
+			d.errorf(d.nodeFor(path), joinPath(prefix, fe.Path), "%s", fe.Msg)
+		}
+		return nil
+	}
+	return rules
 }
 
 // nodeFor finds the node of path, or of its closest ancestor that exists in the file.
@@ -433,6 +516,17 @@ func (d *decoder) ints(n *yaml.Node, prefix, p string) []int64 {
 		ip := fmt.Sprintf("%s[%d]", p, i)
 		d.pos[ip] = it
 		out = append(out, d.int(it, joinPath(prefix, ip)))
+	}
+	return out
+}
+
+func (d *decoder) strs(n *yaml.Node, prefix, p string) []string {
+	items := d.list(n, joinPath(prefix, p))
+	out := make([]string, 0, len(items))
+	for i, it := range items {
+		ip := fmt.Sprintf("%s[%d]", p, i)
+		d.pos[ip] = it
+		out = append(out, d.str(it, joinPath(prefix, ip)))
 	}
 	return out
 }

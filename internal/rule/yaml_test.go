@@ -104,7 +104,7 @@ func TestParseYAMLErrors(t *testing.T) {
 `,
 			want: []string{
 				`rules.yaml:2:5: rules[0].id: is required`,
-				`rules.yaml:3:11: rules[0].kind: must be threshold, rateOfRise, accumulation or silence, not "treshold"`,
+				`rules.yaml:3:11: rules[0].kind: must be threshold, rateOfRise, accumulation, silence or heatIndex, not "treshold"`,
 				`rules.yaml:4:22: rules[0].datastreams[1]: repeats datastreams[0] (1)`,
 				`rules.yaml:4:25: rules[0].datastreams[2]: must be a positive datastream id, not -3`,
 				`rules.yaml:5:17: rules[0].hysteresis: must be less than 100%, not 120%`,
@@ -185,7 +185,7 @@ func TestParseYAMLErrors(t *testing.T) {
 		{
 			name: "unknown top-level field",
 			yaml: "rule:\n  - id: a\n",
-			want: []string{`rules.yaml:1:1: rule: unknown field (the file has one field, "rules")`, `rules.yaml:1:1: rules: is required`},
+			want: []string{`rules.yaml:1:1: rule: unknown field (the file has two fields, "rules" and "advisories")`, `rules.yaml:1:1: rules: is required`},
 		},
 		{
 			name: "empty",
