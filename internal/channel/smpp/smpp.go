@@ -39,10 +39,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/linxGnu/gosmpp"
 	"github.com/linxGnu/gosmpp/data"
 	"github.com/linxGnu/gosmpp/pdu"
+	"github.com/nyaruka/phonenumbers"
 	"golang.org/x/time/rate"
 
 	"github.com/rabta/rabta/internal/channel"
@@ -98,6 +100,10 @@ type Options struct {
 	ResponseTimeout time.Duration
 	// Reports receives delivery receipts; nil drops them.
 	Reports channel.ReportFunc
+	// Inbound receives the messages people send (deliver_sm that are not delivery
+	// receipts), decoded from their data_coding (GSM 03.38, Latin-1 or UCS-2); nil only
+	// acknowledges them. A concatenated message arrives part by part, each on its own.
+	Inbound channel.InboundFunc
 	Logger  *slog.Logger
 	Now     func() time.Time
 }
@@ -524,11 +530,11 @@ func response(cmd string, status data.CommandStatusType, id string) result {
 	return result{err: channel.Permanent(err)}
 }
 
-// onDeliver turns a delivery receipt into a Report. Other deliver_sm (messages from handsets)
-// are not this channel's business and are only acknowledged (gosmpp answers deliver_sm_resp).
+// onDeliver turns a delivery receipt into a Report, and hands other deliver_sm (messages
+// from handsets) to Options.Inbound (gosmpp answers deliver_sm_resp).
 func (s *Sender) onDeliver(p *pdu.DeliverSM) {
 	if p.EsmClass&0x3C != data.SM_SMSC_DLV_RCPT_TYPE {
-		s.log.Debug("smpp_deliver_sm_ignored", "esm_class", p.EsmClass)
+		s.onMessage(p)
 		return
 	}
 	raw, _ := p.Message.GetMessageData()
@@ -569,4 +575,52 @@ func (s *Sender) onDeliver(p *pdu.DeliverSM) {
 		rep.At = s.o.Now()
 		s.o.Reports(*rep)
 	}
+}
+
+// onMessage hands a mobile-originated deliver_sm to Options.Inbound: the source address as
+// E.164 (a "+" added to an international number), the text decoded.
+func (s *Sender) onMessage(p *pdu.DeliverSM) {
+	if s.o.Inbound == nil {
+		s.log.Debug("smpp_deliver_sm_ignored", "esm_class", p.EsmClass)
+		return
+	}
+	in, err := Inbound(p, s.o.Now())
+	if err != nil {
+		s.log.Info("smpp_mo_refused", "error", err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.o.Inbound(ctx, in); err != nil {
+		s.log.Warn("smpp_mo_failed", "message", in, "err", err)
+	}
+}
+
+// Inbound reads a mobile-originated deliver_sm (SMPP 3.4 §4.6.1): source_addr becomes the
+// sender in E.164 ("+" added; a national number is read as Pakistani), destination_addr the
+// To, short_message (or the message_payload TLV) decoded by data_coding. An error names
+// what is wrong.
+func Inbound(p *pdu.DeliverSM, at time.Time) (channel.Inbound, error) {
+	in := channel.Inbound{Gateway: "smpp", Received: at, To: p.DestAddr.Address()}
+	src := p.SourceAddr.Address()
+	if src == "" {
+		return in, fmt.Errorf("source_addr: empty")
+	}
+	if !strings.HasPrefix(src, "+") && (p.SourceAddr.Ton() == data.GSM_TON_INTERNATIONAL || (len(src) > 10 && src[0] != '0')) {
+		src = "+" + src
+	}
+	num, err := phonenumbers.Parse(src, "PK")
+	if err != nil || !phonenumbers.IsPossibleNumber(num) {
+		return in, fmt.Errorf("source_addr: not a phone number")
+	}
+	in.From = phonenumbers.Format(num, phonenumbers.E164)
+	text, err := p.Message.GetMessage()
+	if err != nil {
+		return in, fmt.Errorf("short_message: %w", err)
+	}
+	if !utf8.ValidString(text) {
+		return in, fmt.Errorf("short_message: does not decode to text")
+	}
+	in.Text = text
+	return in, nil
 }
