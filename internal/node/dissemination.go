@@ -31,7 +31,7 @@ type DisseminationOptions struct {
 	// Kannel, when set, sends SMS through a Kannel gateway's sendsms interface; its delivery
 	// reports come back to /sms/kannel/dlr (DLRURL and DLRSecret are filled in when empty).
 	Kannel *kannel.Options
-	// KannelMOSecret, when set, turns on /sms/kannel/mo?token=<it>&from=%p&to=%P&text=%a&ts=%T,
+	// KannelMOSecret, when set, turns on /sms/kannel/mo?token=<it>&from=%p&to=%P&text=%a&coding=%c&charset=%C&ts=%T,
 	// the get-url of Kannel's sms-service for messages people send: commands answered by
 	// package twoway (docs/twoway.md). SMS over SMPP need no setting: deliver_sm from
 	// handsets go to the same commands.
@@ -103,6 +103,12 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 		}
 		n.onClose(func() error { ss.Close(); return nil })
 		senders[channel.SMS] = ss
+		// bound from the start, not at the first send: messages people send arrive over the session
+		go func() {
+			if err := ss.Start(context.WithoutCancel(ctx)); err != nil {
+				n.log.Warn("smpp_not_bound", "err", err, "why", "messages people send arrive once it binds (it retries at the first send)")
+			}
+		}()
 	}
 	if o.SMTP != nil {
 		so := *o.SMTP

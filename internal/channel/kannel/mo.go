@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
@@ -26,7 +27,10 @@ const MaxMOText = 2048
 //	from=%p   the sender, E.164 with or without "+", or a national number (read as
 //	          region's, e.g. "PK"; "" means "PK")
 //	to=%P     the number it was sent to (optional)
-//	text=%a   the message, UTF-8 (Kannel hands UCS-2 messages over converted)
+//	text=%a   the message as Kannel holds it: UTF-16BE octets when coding is 2, otherwise
+//	          UTF-8 (or, when that is not valid UTF-8 or charset names it, ISO-8859-1)
+//	coding=%c Kannel's coding: 0 (7-bit), 1 (8-bit) or 2 (UCS-2); absent means 0
+//	charset=%C the text's charset as Kannel names it (optional)
 //	ts=%T     when the SMSC received it, Unix seconds (optional; at when absent)
 //
 // It does not check the token (MOHandler does). An error names the parameter at fault.
@@ -54,13 +58,36 @@ func ParseMO(q url.Values, region string, at time.Time) (channel.Inbound, error)
 	if len(in.To) > 32 {
 		return in, fmt.Errorf("to: longer than 32 bytes")
 	}
-	in.Text = q.Get("text")
-	if len(in.Text) > MaxMOText {
+	text := q.Get("text")
+	if len(text) > MaxMOText {
 		return in, fmt.Errorf("text: longer than %d bytes", MaxMOText)
 	}
-	if !utf8.ValidString(in.Text) {
-		return in, fmt.Errorf("text: not UTF-8")
+	switch c := q.Get("coding"); c {
+	case "2":
+		if len(text)%2 != 0 {
+			return in, fmt.Errorf("text: UCS-2 (coding 2) of an odd number of octets")
+		}
+		u := make([]uint16, len(text)/2)
+		for i := range u {
+			u[i] = uint16(text[2*i])<<8 | uint16(text[2*i+1])
+		}
+		text = string(utf16.Decode(u))
+	case "", "0", "1", "%c":
+		cs := strings.ToUpper(q.Get("charset"))
+		if !utf8.ValidString(text) || strings.Contains(cs, "8859-1") || cs == "WINDOWS-1252" || cs == "LATIN1" {
+			r := make([]rune, len(text))
+			for i := 0; i < len(text); i++ {
+				r[i] = rune(text[i])
+			}
+			text = string(r)
+		}
+	default:
+		return in, fmt.Errorf("coding: %q is not 0, 1 or 2", truncate(c))
 	}
+	if strings.ContainsRune(text, utf8.RuneError) {
+		return in, fmt.Errorf("text: does not decode to text")
+	}
+	in.Text = text
 	if ts := q.Get("ts"); ts != "" && ts != "%T" {
 		sec, err := strconv.ParseInt(ts, 10, 64)
 		if err != nil || sec < 0 || sec > 1<<40 {
@@ -72,7 +99,8 @@ func ParseMO(q url.Values, region string, at time.Time) (channel.Inbound, error)
 }
 
 // MOHandler serves Kannel's sms-service get-url (GET, or POST with a form) for messages
-// people send to the node's number: ?token=<secret>&from=%p&to=%P&text=%a&ts=%T. It checks
+// people send to the node's number: ?token=<secret>&from=%p&to=%P&text=%a&coding=%c&charset=%C&ts=%T.
+// It checks
 // the token in constant time (403 when wrong, before anything is parsed), parses the message
 // (ParseMO; 400 naming the parameter) and calls fn; it answers 200 with an empty body, so
 // Kannel sends no reply of its own (replies go out through the node's SMS sender), or 503
