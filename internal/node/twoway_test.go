@@ -178,8 +178,8 @@ func TestTwoWaySMS(t *testing.T) {
 				t.Errorf("after STOP Bilal got %d messages, want 4 (the Cancel must not reach him): %v", len(r), r)
 			}
 			sp := g.replies(spammer)
-			if len(sp) != 6 || !strings.Contains(sp[0].text, "JOIN") || !strings.Contains(sp[5].text, "Too many") {
-				t.Errorf("over the rate limit: %d replies %v, want 5 HELP texts and one \"Too many\"", len(sp), sp)
+			if len(sp) != 6 || !strings.Contains(sp[0].text, "شامل <جگہ>") || !strings.Contains(sp[4].text, "شامل <جگہ>") || !strings.Contains(sp[5].text, "بہت زیادہ پیغامات") {
+				t.Errorf("over the rate limit: %d replies %v, want 5 help texts (in Urdu, the default) and one \"too many messages\"", len(sp), sp)
 			}
 			if lg := logs.String(); strings.Contains(lg, "1234567") {
 				t.Errorf("a phone number is in the log")

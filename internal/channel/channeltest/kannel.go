@@ -242,7 +242,7 @@ func (k *KannelServer) StartSMSC() {
 			// -m 0: send no mobile-originated messages, only print what arrives; -v 0 prints
 			// every "Got message" line (they are debug lines).
 			if k.mo { // interactive: each line on stdin is a message from a handset
-				k.spawn("fakesmsc", fakesmscBin, "-H", "127.0.0.1", "-r", strconv.Itoa(k.fakePort), "-v", "0")
+				k.spawn("fakesmsc", fakesmscBin, "-H", "127.0.0.1", "-r", strconv.Itoa(k.fakePort), "-i", "0.001", "-v", "0")
 			} else {
 				k.spawn("fakesmsc", fakesmscBin, "-H", "127.0.0.1", "-r", strconv.Itoa(k.fakePort), "-m", "0", "-v", "0", "0 0 text unused")
 			}
@@ -292,9 +292,24 @@ func (k *KannelServer) SendMO(from, to, text string) {
 		}
 		line = fmt.Sprintf("%s %s ucs2 %s\n", from, to, url.QueryEscape(string(b)))
 	}
+	// fakesmsc takes one message per read of its stdin: write the next only once bearerbox
+	// has counted this one
+	before := k.moReceived()
 	if _, err := io.WriteString(w, line); err != nil {
 		k.t.Fatalf("channeltest: SendMO: %v", err)
 	}
+	k.wait("the MO message at bearerbox", func() bool { return k.moReceived() > before })
+}
+
+// moReceived is bearerbox's count of messages received from the SMSC ("SMS: received N").
+func (k *KannelServer) moReceived() int {
+	st := k.status()
+	i := strings.Index(st, "SMS: received ")
+	if i < 0 {
+		return -1
+	}
+	n, _ := strconv.Atoi(strings.Fields(st[i+len("SMS: received "):])[0])
+	return n
 }
 
 // Segments returns every segment the fake SMSC has received, in order of arrival.

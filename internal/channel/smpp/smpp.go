@@ -124,7 +124,8 @@ type Sender struct {
 	src     pdu.Address
 	ref     atomic.Uint32 // the next UDH reference
 
-	mu      sync.Mutex // guards session and closed; held while binding
+	inbound chan struct{} // a token per message from a handset in hand
+	mu      sync.Mutex    // guards session and closed; held while binding
 	session *gosmpp.Session
 	closed  bool
 	bound   atomic.Bool
@@ -218,6 +219,7 @@ func New(o Options) (*Sender, error) {
 		src:     src,
 		pending: map[int32]*pending{},
 		groups:  map[string]*group{},
+		inbound: make(chan struct{}, maxInboundWorkers),
 	}
 	s.ref.Store(uint32(o.Now().UnixNano()))
 	return s, nil
@@ -589,12 +591,26 @@ func (s *Sender) onMessage(p *pdu.DeliverSM) {
 		s.log.Info("smpp_mo_refused", "error", err.Error())
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := s.o.Inbound(ctx, in); err != nil {
-		s.log.Warn("smpp_mo_failed", "message", in, "err", err)
+	// handled off the session's reading goroutine (a reply's submit_sm_resp arrives on it),
+	// at most maxInboundWorkers at once; beyond that the message is dropped, logged
+	select {
+	case s.inbound <- struct{}{}:
+	default:
+		s.log.Warn("smpp_mo_dropped", "message", in, "why", "too many messages in hand")
+		return
 	}
+	go func() {
+		defer func() { <-s.inbound }()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.o.Inbound(ctx, in); err != nil {
+			s.log.Warn("smpp_mo_failed", "message", in, "err", err)
+		}
+	}()
 }
+
+// maxInboundWorkers bounds the messages from handsets handled at once.
+const maxInboundWorkers = 64
 
 // Inbound reads a mobile-originated deliver_sm (SMPP 3.4 §4.6.1): source_addr becomes the
 // sender in E.164 ("+" added; a national number is read as Pakistani), destination_addr the
