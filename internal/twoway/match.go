@@ -21,7 +21,7 @@ type Candidate struct {
 //  2. a name's consonant skeleton, for a query of three or more Latin letters that is all
 //     consonants: the name's first letter and its consonants but a, e, i, o, u and y ("LHR"
 //     and "lhr" are Lahore's, "KRCH" Karachi's, "MLTN" Multan's);
-//  3. a name within edit distance 1 of a query of 4–6 letters, or 2 of a longer one
+//  3. a name within edit distance 1 of a query of 4 or 5 letters, or 2 of a longer one
 //     (Levenshtein over runes, Urdu script too: "Lahor", "Lahoor", "Karachee", "Peshawer",
 //     "لاھور").
 //
@@ -81,7 +81,7 @@ func (m *Matcher) Match(query string) (Candidate, int, bool) {
 		return Candidate{}, 0, false
 	}
 	limit := 1
-	if n > 6 {
+	if n >= 6 {
 		limit = 2
 	}
 	best, bestD := -1, limit+1

@@ -314,9 +314,14 @@ func (s *Service) join(ctx context.Context, in channel.Inbound, lookup string, c
 	if lang == "ur" && p.NameUr != "" {
 		name = p.NameUr
 	}
+	return joinText(lang, name), nil
+}
+
+// joinText confirms a JOIN for the place name, naming how to STOP.
+func joinText(lang, name string) string {
 	return fit(pick(lang, fmt.Sprintf("Joined: warnings for %s. Send STOP to end, HELP for help.", name),
 		fmt.Sprintf("شامل: %s کے انتباہات۔ ختم کرنے کو STOP بھیجیں", name)),
-		pick(lang, "Joined: warnings for "+clip(name, 40)+". STOP to end.", "شامل: "+clip(name, 30)+"۔ ختم: STOP")), nil
+		pick(lang, "Joined: warnings for "+clip(name, 40)+". STOP to end.", "شامل: "+clip(name, 30)+"۔ ختم: STOP"))
 }
 
 func clip(s string, n int) string {
