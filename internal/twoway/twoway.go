@@ -175,6 +175,7 @@ func (s *Service) Handle(ctx context.Context, in channel.Inbound) error {
 		}
 		return nil
 	}
+	start := time.Now()
 	text, err := s.answer(ctx, in, lookup, cmd)
 	if err != nil {
 		return err
@@ -184,8 +185,10 @@ func (s *Service) Handle(ctx context.Context, in channel.Inbound) error {
 		return err
 	}
 	s.count(cmd.Verb, rec.Outcome)
-	s.log().Info("sms_command", "message", in, "command", string(cmd.Verb), "fuzzy", cmd.Fuzzy)
+	answered := time.Since(start)
 	s.reply(ctx, in, lookup, cmd.Verb, text)
+	s.log().Info("sms_command", "message", in, "command", string(cmd.Verb), "fuzzy", cmd.Fuzzy,
+		"answer", answered.Round(time.Microsecond), "took", time.Since(start).Round(time.Microsecond))
 	return nil
 }
 

@@ -298,7 +298,13 @@ func (k *KannelServer) SendMO(from, to, text string) {
 	if _, err := io.WriteString(w, line); err != nil {
 		k.t.Fatalf("channeltest: SendMO: %v", err)
 	}
-	k.wait("the MO message at bearerbox", func() bool { return k.moReceived() > before })
+	deadline := time.Now().Add(10 * time.Second)
+	for k.moReceived() <= before {
+		if time.Now().After(deadline) {
+			k.t.Fatalf("kannel: the MO message did not reach bearerbox in 10s (logs in %s)", k.Dir)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // moReceived is bearerbox's count of messages received from the SMSC ("SMS: received N").

@@ -124,8 +124,9 @@ type Sender struct {
 	src     pdu.Address
 	ref     atomic.Uint32 // the next UDH reference
 
-	inbound chan struct{} // a token per message from a handset in hand
-	mu      sync.Mutex    // guards session and closed; held while binding
+	inbound chan channel.Inbound // messages from handsets waiting for a worker; closed by Close
+	moOnce  sync.Once
+	mu      sync.Mutex // guards session and closed; held while binding
 	session *gosmpp.Session
 	closed  bool
 	bound   atomic.Bool
@@ -219,7 +220,7 @@ func New(o Options) (*Sender, error) {
 		src:     src,
 		pending: map[int32]*pending{},
 		groups:  map[string]*group{},
-		inbound: make(chan struct{}, maxInboundWorkers),
+		inbound: make(chan channel.Inbound, inboundQueue),
 	}
 	s.ref.Store(uint32(o.Now().UnixNano()))
 	return s, nil
@@ -357,6 +358,7 @@ func (s *Sender) Close() error {
 	}
 	s.closed = true
 	sess := s.session
+	close(s.inbound)
 	s.mu.Unlock()
 	var err error
 	if sess != nil {
@@ -591,26 +593,39 @@ func (s *Sender) onMessage(p *pdu.DeliverSM) {
 		s.log.Info("smpp_mo_refused", "error", err.Error())
 		return
 	}
-	// handled off the session's reading goroutine (a reply's submit_sm_resp arrives on it),
-	// at most maxInboundWorkers at once; beyond that the message is dropped, logged
-	select {
-	case s.inbound <- struct{}{}:
-	default:
-		s.log.Warn("smpp_mo_dropped", "message", in, "why", "too many messages in hand")
+	// handled off the session's reading goroutine (a reply's submit_sm_resp arrives on it) by
+	// inboundWorkers workers, up to inboundQueue messages waiting; beyond that a message is
+	// dropped (logged): the SMSC has had its deliver_sm_resp already
+	s.moOnce.Do(func() {
+		for range inboundWorkers {
+			go func() {
+				for in := range s.inbound {
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					if err := s.o.Inbound(ctx, in); err != nil {
+						s.log.Warn("smpp_mo_failed", "message", in, "err", err)
+					}
+					cancel()
+				}
+			}()
+		}
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
 		return
 	}
-	go func() {
-		defer func() { <-s.inbound }()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := s.o.Inbound(ctx, in); err != nil {
-			s.log.Warn("smpp_mo_failed", "message", in, "err", err)
-		}
-	}()
+	select {
+	case s.inbound <- in:
+	default:
+		s.log.Warn("smpp_mo_dropped", "message", in, "why", "too many messages from handsets waiting")
+	}
 }
 
-// maxInboundWorkers bounds the messages from handsets handled at once.
-const maxInboundWorkers = 64
+// How messages from handsets are handled: this many at once, this many waiting at most.
+const (
+	inboundWorkers = 8
+	inboundQueue   = 4096
+)
 
 // Inbound reads a mobile-originated deliver_sm (SMPP 3.4 §4.6.1): source_addr becomes the
 // sender in E.164 ("+" added; a national number is read as Pakistani), destination_addr the
