@@ -21,6 +21,7 @@ func TestImportsPointInward(t *testing.T) {
 		"internal/apperr": "pure", "internal/odata": "pure", "internal/sensing": "pure", "internal/rule": "pure", "internal/cap": "pure",
 		"internal/sms": "pure", "internal/channel": "pure", "internal/place": "pure", "internal/i18n": "pure", "internal/forecast": "pure",
 		"internal/dissemination":  "domain",
+		"internal/twoway":         "domain",
 		"internal/channel/kannel": "adapter", "internal/channel/smpp": "adapter", "internal/channel/email": "adapter", "internal/channel/webhook": "adapter",
 		"internal/channel/channeltest": "test",
 		"internal/ingest":              "domain", "internal/alert": "domain", "internal/warning": "domain", "internal/auth": "domain",
