@@ -26,7 +26,8 @@ const (
 // the one replies name. Roman Urdu and Urdu-script words set the reply language to Urdu.
 var Words = map[Verb][]Word{
 	Join: {{"JOIN", "en"}, {"SUBSCRIBE", "en"}, {"START", "en"}, {"SHAMIL", "ur"}, {"SHAMEL", "ur"}, {"SHAAMIL", "ur"}, {"شامل", "ur"}},
-	Stop: {{"STOP", "en"}, {"UNSUBSCRIBE", "en"}, {"BAND", "ur"}, {"BUND", "ur"}, {"بند", "ur"}, {"روکیں", "ur"}},
+	Stop: {{"STOP", "en"}, {"UNSUBSCRIBE", "en"}, {"BAND", "ur"}, {"BUND", "ur"}, {"بند", "ur"}, {"روکیں", "ur"},
+		{"停止", "zh"}, {"退订", "zh"}},
 	Lang: {{"LANG", "en"}, {"LANGUAGE", "en"}, {"ZABAN", "ur"}, {"ZUBAN", "ur"}, {"ZABAAN", "ur"}, {"زبان", "ur"}},
 	Level: {{"LEVEL", "en"}, {"WATER", "en"}, {"SATAH", "ur"}, {"SATHA", "ur"}, {"SATHAA", "ur"}, {"SATA", "ur"},
 		{"سطح", "ur"}},
@@ -36,7 +37,7 @@ var Words = map[Verb][]Word{
 // Word is one command word and the language a reply to it is written in.
 type Word struct {
 	Text     string
-	Language string // BCP 47: "en" or "ur"
+	Language string // BCP 47: "en", "ur" (Roman Urdu too) or "zh" (replies in English)
 }
 
 // Command is an incoming SMS read as a command.
@@ -45,7 +46,7 @@ type Command struct {
 	// Arg is what follows the command word (a place, a gauge, a language), spaces
 	// collapsed and punctuation removed, in its original case; "" when none.
 	Arg string
-	// Language is the language of the command word ("en" or "ur"); "" for Unknown.
+	// Language is the language of the command word ("en", "ur" or "zh"); "" for Unknown.
 	Language string
 	// Fuzzy is set when the command word was matched with one typing error.
 	Fuzzy bool
