@@ -173,7 +173,8 @@ func TestTwoWaySMS(t *testing.T) {
 			waitFor(t, "the rate-limited messages counted", 30*time.Second, func() bool {
 				return inboundCount(reg, "UNKNOWN", "dropped") == 2
 			})
-			time.Sleep(300 * time.Millisecond)
+			waitFor(t, "six replies to the rate-limited number", 30*time.Second, func() bool { return len(g.replies(spammer)) >= 6 })
+			time.Sleep(500 * time.Millisecond) // nothing more may come
 			if r := g.replies(bilal); len(r) != 4 {
 				t.Errorf("after STOP Bilal got %d messages, want 4 (the Cancel must not reach him): %v", len(r), r)
 			}
