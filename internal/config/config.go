@@ -183,7 +183,8 @@ type Kannel struct {
 	Rate         float64 `yaml:"rate"`      // SMS segments per second (Rabta's own limit)
 	MaxParts     int     `yaml:"max_parts"` // at most the sendsms-user's max-messages (default 10)
 	// MOSecretFile holds the token of /sms/kannel/mo, the get-url of Kannel's sms-service for
-	// messages people send (STOP); without it the route is off.
+	// messages people send (JOIN, STOP, LANG, LEVEL, HELP: docs/twoway.md); without it the
+	// route is off.
 	MOSecretFile string `yaml:"mo_secret_file"`
 }
 

@@ -2,17 +2,13 @@ package node
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,6 +18,7 @@ import (
 	"github.com/rabta/rabta/internal/channel/smpp"
 	"github.com/rabta/rabta/internal/channel/webhook"
 	"github.com/rabta/rabta/internal/dissemination"
+	"github.com/rabta/rabta/internal/twoway"
 )
 
 // DisseminationOptions say how a node reaches people. Webhooks are always on; SMS and e-mail
@@ -34,8 +31,10 @@ type DisseminationOptions struct {
 	// Kannel, when set, sends SMS through a Kannel gateway's sendsms interface; its delivery
 	// reports come back to /sms/kannel/dlr (DLRURL and DLRSecret are filled in when empty).
 	Kannel *kannel.Options
-	// KannelMOSecret, when set, turns on /sms/kannel/mo?token=<it>&from=%p&text=%a, the
-	// get-url of Kannel's sms-service for messages people send (a STOP unsubscribes).
+	// KannelMOSecret, when set, turns on /sms/kannel/mo?token=<it>&from=%p&to=%P&text=%a&coding=%c&charset=%C&ts=%T,
+	// the get-url of Kannel's sms-service for messages people send: commands answered by
+	// package twoway (docs/twoway.md). SMS over SMPP need no setting: deliver_sm from
+	// handsets go to the same commands.
 	KannelMOSecret string
 	// SMPP, when set, sends SMS straight to an operator's SMSC over SMPP 3.4.
 	SMPP *smpp.Options
@@ -71,6 +70,7 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 		return nil, err
 	}
 	var svc *dissemination.Service
+	var tw *twoway.Service // answers the SMS people send (twoway.go); set below, before any arrives
 	report := func(r channel.Report) { svc.Report(context.Background(), r) }
 	if o.Kannel != nil {
 		ko := *o.Kannel
@@ -88,20 +88,27 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 		senders[channel.SMS] = ks
 		n.handle("/sms/kannel/dlr", kannel.DLRHandler(ko.DLRSecret, report, n.log.With("component", "kannel_dlr")))
 		if o.KannelMOSecret != "" {
-			n.handle("/sms/kannel/mo", inbound(o.KannelMOSecret, func(ctx context.Context, from, text string) (bool, error) {
-				return svc.Inbound(ctx, from, text)
+			n.handle("/sms/kannel/mo", kannel.MOHandler(o.KannelMOSecret, func(ctx context.Context, in channel.Inbound) error {
+				return tw.Handle(ctx, in)
 			}, n.log.With("component", "kannel_mo")))
 		}
 	}
 	if o.SMPP != nil {
 		so := *o.SMPP
 		so.Logger, so.Reports = n.log.With("component", "smpp"), report
+		so.Inbound = func(ctx context.Context, in channel.Inbound) error { return tw.Handle(ctx, in) }
 		ss, err := smpp.New(so)
 		if err != nil {
 			return nil, fmt.Errorf("smpp: %w", err)
 		}
 		n.onClose(func() error { ss.Close(); return nil })
 		senders[channel.SMS] = ss
+		// bound from the start, not at the first send: messages people send arrive over the session
+		go func() {
+			if err := ss.Start(context.WithoutCancel(ctx)); err != nil {
+				n.log.Warn("smpp_not_bound", "err", err, "why", "messages people send arrive once it binds (it retries at the first send)")
+			}
+		}()
 	}
 	if o.SMTP != nil {
 		so := *o.SMTP
@@ -140,6 +147,7 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 		Observe: func(k channel.Kind, st dissemination.State, took time.Duration) {
 			sends.WithLabelValues(string(k), string(st)).Observe(took.Seconds())
 		}}
+	tw = n.newTwoWay(svc, sealer, senders[channel.SMS])
 	deliveries := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rabta_deliveries", Help: "Deliveries by channel and state (read from the store at each scrape)."},
 		[]string{"channel", "state"})
 	m.reg.MustRegister(collectorFunc{deliveries, func() {
@@ -222,37 +230,4 @@ func (n *Node) handle(pattern string, h http.Handler) {
 		n.handlers = map[string]http.Handler{}
 	}
 	n.handlers[pattern] = h
-}
-
-// inbound serves Kannel's sms-service get-url for messages people send to the node's number
-// (?token=…&from=%p&text=%a): a STOP unsubscribes the sender. The token is the node's own
-// secret for this URL; the answer is the reply text Kannel sends back ("" for none).
-func inbound(secret string, handle func(ctx context.Context, from, text string) (bool, error), log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if subtle.ConstantTimeCompare([]byte(q.Get("token")), []byte(secret)) != 1 {
-			http.Error(w, "token: not this node's", http.StatusForbidden)
-			return
-		}
-		from, err := dissemination.PhoneNumber(q.Get("from"))
-		if err != nil {
-			http.Error(w, "from: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		text := q.Get("text")
-		if len(text) > 1600 || !utf8.ValidString(text) {
-			http.Error(w, "text: longer than 1600 bytes or not UTF-8", http.StatusBadRequest)
-			return
-		}
-		ok, err := handle(r.Context(), from, text)
-		if err != nil {
-			log.Warn("inbound_sms_failed", "from", channel.Redact(from), "err", err)
-			http.Error(w, "could not handle the message", http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if ok {
-			io.WriteString(w, "You will no longer receive warnings. / آپ کو اب انتباہات نہیں بھیجے جائیں گے۔")
-		}
-	})
 }

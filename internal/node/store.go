@@ -61,6 +61,8 @@ type Stores struct {
 	Outbox bus.Outbox
 	// Idempotency keeps the answers of observation POSTs made with an Idempotency-Key.
 	Idempotency ingest.Idempotency
+	// TwoWay records the SMS people send and the replies (package twoway).
+	TwoWay *sqlq.TwoWay
 
 	// configure turns the outbox on or off, names the node in bus payloads and sets what runs
 	// after each committed batch.
@@ -87,6 +89,7 @@ func OpenStores(ctx context.Context, dataDir, dsn string, qc sensing.Checker) (*
 	return &Stores{
 		Entities: ents, Keys: sqlite.NewAuth(db), Alerts: sqlite.NewAlerts(db), Outbox: storeOutbox{ents},
 		Dissemination: sqlite.NewDissemination(db), Places: sqlite.NewPlaces(db), Idempotency: sqlq.NewIdempotency(db),
+		TwoWay: sqlq.NewTwoWay(db),
 		configure: func(outbox bool, node string, after func(int)) {
 			ents.Outbox, ents.Node, ents.AfterCommit = outbox, node, after
 		},

@@ -30,6 +30,14 @@
 //    "hex":"…","text":"…"}
 //   {"event":"enquire_link"}   {"event":"unbind"}   {"event":"deliver_sm","message_id":"…","stat":"DELIVRD"}
 // The password is never written out. SIGTERM or SIGINT closes every session and exits.
+//
+// Control commands arrive on stdin, one JSON object a line:
+//   {"command":"deliver","source":"923001234567","destination":"8282","text":"JOIN Lahore"}
+// sends a mobile-originated deliver_sm (esm_class 0, source_addr_ton 1 = international) to
+// every session bound as transceiver or receiver: data_coding 0 with the text as GSM octets
+// when it is printable ASCII, else 8 with the text in UCS-2 (UTF-16BE). It writes
+//   {"event":"mo","sessions":N,"source":"…"}
+// with the number of sessions it went to.
 'use strict';
 
 const smpp = require('smpp');
@@ -154,6 +162,7 @@ const server = smpp.createServer((session) => {
       return;
     }
     bound = pdu.command;
+    session.rabtaBound = bound;
     session.send(pdu.response({ system_id: 'rabta-test-smsc' }));
   };
   session.on('bind_transceiver', onBind);
@@ -237,6 +246,41 @@ server.on('error', (err) => {
 
 server.listen(opts.port, opts.host, () => {
   emit({ event: 'listening', port: server.address().port });
+});
+
+function deliverMO(cmd) {
+  const text = String(cmd.text || '');
+  const ascii = /^[\x20-\x7e]*$/.test(text);
+  let buf;
+  if (ascii) {
+    buf = Buffer.from(text, 'latin1');
+  } else {
+    const le = Buffer.from(text, 'utf16le');
+    buf = Buffer.alloc(le.length);
+    for (let i = 0; i + 1 < le.length; i += 2) { buf[i] = le[i + 1]; buf[i + 1] = le[i]; }
+  }
+  let n = 0;
+  for (const session of server.sessions) {
+    if (session.rabtaBound !== 'bind_transceiver' && session.rabtaBound !== 'bind_receiver') continue;
+    if (session.socket.destroyed) continue;
+    session.deliver_sm({
+      source_addr_ton: 1, source_addr_npi: 1, source_addr: String(cmd.source || ''),
+      dest_addr_ton: 0, dest_addr_npi: 0, destination_addr: String(cmd.destination || ''),
+      esm_class: 0, data_coding: ascii ? 0 : 8, short_message: buf,
+    });
+    n++;
+  }
+  emit({ event: 'mo', sessions: n, source: String(cmd.source || '') });
+}
+
+require('readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  let cmd;
+  try { cmd = JSON.parse(line); } catch (e) {
+    process.stderr.write(`server.js: control: not JSON: ${e.message}\n`);
+    return;
+  }
+  if (cmd.command === 'deliver') deliverMO(cmd);
+  else process.stderr.write(`server.js: control: unknown command ${JSON.stringify(cmd.command)}\n`);
 });
 
 function shutdown() {

@@ -44,6 +44,11 @@ type KannelOptions struct {
 	// WhiteList is the sendsms-user's white-list-regex: receivers it does not match are
 	// refused with 400. "" means any E.164 number.
 	WhiteList string
+	// MOURL, when set, adds an sms-service (keyword default, catch-all) whose get-url is
+	// MOURL followed by "from=%p&to=%P&text=%a&coding=%c&charset=%C&ts=%T" (MOURL should end in "?" or "&"), with
+	// max-messages 0 (Kannel sends no reply of its own); the fake SMSC then runs in
+	// interactive mode and SendMO injects messages from handsets.
+	MOURL string
 }
 
 // KannelServer is a running Kannel gateway for one test: bearerbox with a fake SMSC group,
@@ -68,6 +73,8 @@ type KannelServer struct {
 	pending  map[string][]KannelSegment // concatenated parts waiting for the rest
 	messages []KannelSMS
 	procs    map[string]*kannelProc
+	mo       bool
+	moIn     io.WriteCloser // fakesmsc's stdin in interactive mode
 }
 
 // KannelSegment is one SMS as the fake SMSC received it.
@@ -129,7 +136,7 @@ func Kannel(t testing.TB, opts KannelOptions) *KannelServer {
 		t: t, Dir: t.TempDir(), Username: "rabta", Password: "sendsms-" + strconv.Itoa(os.Getpid()),
 		adminPassword: "admin-" + strconv.Itoa(os.Getpid()),
 		changed:       make(chan struct{}), pending: map[string][]KannelSegment{},
-		procs: map[string]*kannelProc{},
+		procs: map[string]*kannelProc{}, mo: opts.MOURL != "",
 	}
 	ports := freePorts(t, 4)
 	k.adminPort, k.boxPort, k.smsPort, k.fakePort = ports[0], ports[1], ports[2], ports[3]
@@ -173,9 +180,9 @@ password = %q
 concatenation = true
 max-messages = %d
 white-list-regex = %q
-`, k.adminPort, k.adminPassword, k.boxPort, filepath.Join(k.Dir, "bearerbox.log"), filepath.Join(k.Dir, "store"),
+%s`, k.adminPort, k.adminPassword, k.boxPort, filepath.Join(k.Dir, "bearerbox.log"), filepath.Join(k.Dir, "store"),
 		k.fakePort, throughput, k.boxPort, k.smsPort, filepath.Join(k.Dir, "smsbox.log"),
-		k.Username, k.Password, opts.MaxMessages, opts.WhiteList)
+		k.Username, k.Password, opts.MaxMessages, opts.WhiteList, moService(opts.MOURL))
 	if err := os.WriteFile(k.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +241,11 @@ func (k *KannelServer) StartSMSC() {
 		if !k.running("fakesmsc") {
 			// -m 0: send no mobile-originated messages, only print what arrives; -v 0 prints
 			// every "Got message" line (they are debug lines).
-			k.spawn("fakesmsc", fakesmscBin, "-H", "127.0.0.1", "-r", strconv.Itoa(k.fakePort), "-m", "0", "-v", "0", "0 0 text unused")
+			if k.mo { // interactive: each line on stdin is a message from a handset
+				k.spawn("fakesmsc", fakesmscBin, "-H", "127.0.0.1", "-r", strconv.Itoa(k.fakePort), "-i", "0.001", "-v", "0")
+			} else {
+				k.spawn("fakesmsc", fakesmscBin, "-H", "127.0.0.1", "-r", strconv.Itoa(k.fakePort), "-m", "0", "-v", "0", "0 0 text unused")
+			}
 		}
 		if strings.Contains(k.status(), "(online") {
 			return
@@ -244,6 +255,67 @@ func (k *KannelServer) StartSMSC() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func moService(url string) string {
+	if url == "" {
+		return ""
+	}
+	return fmt.Sprintf(`
+group = sms-service
+keyword = default
+catch-all = true
+max-messages = 0
+get-url = %q
+`, url+"from=%p&to=%P&text=%a&coding=%c&charset=%C&ts=%T")
+}
+
+// SendMO makes the fake SMSC deliver a message from a handset: from and to as the operator
+// gives them (e.g. "923001234567", "8282"), text sent as GSM text when it is all in the GSM
+// 03.38 alphabet (and has no newline), as UCS-2 otherwise. It needs KannelOptions.MOURL.
+func (k *KannelServer) SendMO(from, to, text string) {
+	k.t.Helper()
+	k.mu.Lock()
+	w := k.moIn
+	k.mu.Unlock()
+	if w == nil {
+		k.t.Fatal("channeltest: SendMO needs KannelOptions.MOURL")
+	}
+	var line string
+	if len(data.ValidateGSM7String(text)) == 0 && !strings.ContainsAny(text, "\r\n") {
+		line = fmt.Sprintf("%s %s text %s\n", from, to, text)
+	} else {
+		u := utf16.Encode([]rune(text))
+		b := make([]byte, 2*len(u))
+		for i, c := range u {
+			binary.BigEndian.PutUint16(b[2*i:], c)
+		}
+		line = fmt.Sprintf("%s %s ucs2 %s\n", from, to, url.QueryEscape(string(b)))
+	}
+	// fakesmsc takes one message per read of its stdin: write the next only once bearerbox
+	// has counted this one
+	before := k.moReceived()
+	if _, err := io.WriteString(w, line); err != nil {
+		k.t.Fatalf("channeltest: SendMO: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for k.moReceived() <= before {
+		if time.Now().After(deadline) {
+			k.t.Fatalf("kannel: the MO message did not reach bearerbox in 10s (logs in %s)", k.Dir)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// moReceived is bearerbox's count of messages received from the SMSC ("SMS: received N").
+func (k *KannelServer) moReceived() int {
+	st := k.status()
+	i := strings.Index(st, "SMS: received ")
+	if i < 0 {
+		return -1
+	}
+	n, _ := strconv.Atoi(strings.Fields(st[i+len("SMS: received "):])[0])
+	return n
 }
 
 // Segments returns every segment the fake SMSC has received, in order of arrival.
@@ -322,6 +394,13 @@ func (k *KannelServer) spawn(name, bin string, args ...string) {
 		out = f
 	}
 	cmd.Stdout, cmd.Stderr = out, out
+	var stdin io.WriteCloser
+	if name == "fakesmsc" && k.mo {
+		var err error
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			k.t.Fatal(err)
+		}
+	}
 	p := &kannelProc{cmd: cmd, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		out.Close()
@@ -330,6 +409,9 @@ func (k *KannelServer) spawn(name, bin string, args ...string) {
 	go func() { _ = cmd.Wait(); out.Close(); close(p.done) }()
 	k.mu.Lock()
 	k.procs[name] = p
+	if stdin != nil {
+		k.moIn = stdin
+	}
 	k.mu.Unlock()
 }
 

@@ -1,9 +1,16 @@
 package channeltest
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rabta/rabta/internal/channel/kannel"
 	"github.com/rabta/rabta/internal/sms"
 )
 
@@ -61,4 +68,35 @@ func FuzzParseFakeSMSC(f *testing.F) {
 		k := &KannelServer{changed: make(chan struct{}), pending: map[string][]KannelSegment{}}
 		k.add(seg) // must not panic, whatever the header says
 	})
+}
+
+// A message from a handset, injected at the fake SMSC, reaches the sms-service's get-url
+// with its sender and text, GSM and UCS-2 alike.
+func TestKannelMO(t *testing.T) {
+	got := make(chan url.Values, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.URL.Query()
+	}))
+	t.Cleanup(srv.Close)
+	k := Kannel(t, KannelOptions{MOURL: srv.URL + "/mo?token=x&"})
+	for _, text := range []string{"JOIN Lahore", "سطح لاہور"} {
+		k.SendMO("923001234567", "8282", text)
+		select {
+		case q := <-got:
+			if q.Get("from") != "+923001234567" && q.Get("from") != "923001234567" || kannelText(t, q) != text || q.Get("token") != "x" || q.Get("to") != "8282" {
+				t.Errorf("get-url query %v, want from 923001234567, to 8282, text %q", q, text)
+			}
+		case <-time.After(15 * time.Second):
+			b, _ := os.ReadFile(filepath.Join(k.Dir, "smsbox.log"))
+			t.Fatalf("no get-url call for %q; smsbox.log:\n%s", text, b)
+		}
+	}
+}
+
+func kannelText(t *testing.T, q url.Values) string {
+	in, err := kannel.ParseMO(q, "PK", time.Now())
+	if err != nil {
+		t.Errorf("ParseMO(%v): %v", q, err)
+	}
+	return in.Text
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -53,7 +54,9 @@ type SMSCServer struct {
 	enquire int
 	unbinds int
 	cmd     *exec.Cmd
-	done    chan struct{} // closed when cmd has exited
+	stdin   io.WriteCloser // server.js's control commands
+	mos     []int          // per deliver control command, the sessions it went to
+	done    chan struct{}  // closed when cmd has exited
 	stderr  *bytes.Buffer
 }
 
@@ -215,6 +218,10 @@ func (s *SMSCServer) start(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return 0, err
+	}
 	stderr := new(bytes.Buffer)
 	cmd.Stderr = &lockedWriter{mu: &s.mu, w: stderr}
 	if err := cmd.Start(); err != nil {
@@ -237,7 +244,7 @@ func (s *SMSCServer) start(args []string) (int, error) {
 	select {
 	case port := <-listening:
 		s.mu.Lock()
-		s.cmd, s.done, s.stderr = cmd, done, stderr
+		s.cmd, s.done, s.stderr, s.stdin = cmd, done, stderr, stdin
 		s.mu.Unlock()
 		return port, nil
 	case <-done:
@@ -288,12 +295,65 @@ func (s *SMSCServer) record(line []byte, listening chan<- int) {
 		var b Bind
 		_ = json.Unmarshal(line, &b)
 		s.binds = append(s.binds, b)
+	case "mo":
+		var mo struct {
+			Sessions int `json:"sessions"`
+		}
+		_ = json.Unmarshal(line, &mo)
+		s.mos = append(s.mos, mo.Sessions)
 	case "enquire_link":
 		s.enquire++
 	case "unbind":
 		s.unbinds++
 	}
 	s.notify()
+}
+
+// Deliver sends a message from a handset: a deliver_sm (esm_class 0) from source (digits,
+// international, e.g. "923001234567") to destination, GSM when text is printable ASCII,
+// UCS-2 otherwise, to every session bound as transceiver or receiver. It waits up to 10 s
+// for such a session (the client binds when it first sends or starts) and fails the test
+// when there is none.
+func (s *SMSCServer) Deliver(source, destination, text string) {
+	s.t.Helper()
+	line, _ := json.Marshal(map[string]string{"command": "deliver", "source": source, "destination": destination, "text": text})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		w, n, ch := s.stdin, len(s.mos), s.changed
+		s.mu.Unlock()
+		if w == nil {
+			s.t.Fatal("channeltest: Deliver: the SMSC is not running")
+		}
+		if _, err := w.Write(append(line, '\n')); err != nil {
+			s.t.Fatalf("channeltest: Deliver: %v", err)
+		}
+		for {
+			s.mu.Lock()
+			got := len(s.mos) > n
+			sessions := 0
+			if got {
+				sessions = s.mos[n]
+			}
+			ch = s.changed
+			s.mu.Unlock()
+			if got && sessions > 0 {
+				return
+			}
+			if got {
+				break
+			}
+			select {
+			case <-ch:
+			case <-time.After(time.Until(deadline)):
+				s.t.Fatal("channeltest: Deliver: the SMSC did not answer the control command")
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatal("channeltest: Deliver: no client bound as transceiver or receiver")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // notify wakes Wait; s.mu must be held.

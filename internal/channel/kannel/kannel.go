@@ -218,7 +218,7 @@ func (s *Sender) Submit(ctx context.Context, m channel.Message) (Result, error) 
 	if s.opts.SMSC != "" {
 		q.Set("smsc", s.opts.SMSC)
 	}
-	if s.opts.DLRURL != "" {
+	if s.opts.DLRURL != "" && m.DeliveryID > 0 { // a message that is no delivery (a reply to a command) asks for no report
 		q.Set("dlr-mask", strconv.Itoa(s.opts.DLRMask))
 		q.Set("dlr-url", DLRURL(s.opts.DLRURL, s.opts.DLRSecret, m.DeliveryID))
 	}

@@ -39,10 +39,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/linxGnu/gosmpp"
 	"github.com/linxGnu/gosmpp/data"
 	"github.com/linxGnu/gosmpp/pdu"
+	"github.com/nyaruka/phonenumbers"
 	"golang.org/x/time/rate"
 
 	"github.com/rabta/rabta/internal/channel"
@@ -98,6 +100,10 @@ type Options struct {
 	ResponseTimeout time.Duration
 	// Reports receives delivery receipts; nil drops them.
 	Reports channel.ReportFunc
+	// Inbound receives the messages people send (deliver_sm that are not delivery
+	// receipts), decoded from their data_coding (GSM 03.38, Latin-1 or UCS-2); nil only
+	// acknowledges them. A concatenated message arrives part by part, each on its own.
+	Inbound channel.InboundFunc
 	Logger  *slog.Logger
 	Now     func() time.Time
 }
@@ -118,6 +124,8 @@ type Sender struct {
 	src     pdu.Address
 	ref     atomic.Uint32 // the next UDH reference
 
+	inbound chan channel.Inbound // messages from handsets waiting for a worker; closed by Close
+	moOnce  sync.Once
 	mu      sync.Mutex // guards session and closed; held while binding
 	session *gosmpp.Session
 	closed  bool
@@ -212,6 +220,7 @@ func New(o Options) (*Sender, error) {
 		src:     src,
 		pending: map[int32]*pending{},
 		groups:  map[string]*group{},
+		inbound: make(chan channel.Inbound, inboundQueue),
 	}
 	s.ref.Store(uint32(o.Now().UnixNano()))
 	return s, nil
@@ -349,6 +358,7 @@ func (s *Sender) Close() error {
 	}
 	s.closed = true
 	sess := s.session
+	close(s.inbound)
 	s.mu.Unlock()
 	var err error
 	if sess != nil {
@@ -524,11 +534,11 @@ func response(cmd string, status data.CommandStatusType, id string) result {
 	return result{err: channel.Permanent(err)}
 }
 
-// onDeliver turns a delivery receipt into a Report. Other deliver_sm (messages from handsets)
-// are not this channel's business and are only acknowledged (gosmpp answers deliver_sm_resp).
+// onDeliver turns a delivery receipt into a Report, and hands other deliver_sm (messages
+// from handsets) to Options.Inbound (gosmpp answers deliver_sm_resp).
 func (s *Sender) onDeliver(p *pdu.DeliverSM) {
 	if p.EsmClass&0x3C != data.SM_SMSC_DLV_RCPT_TYPE {
-		s.log.Debug("smpp_deliver_sm_ignored", "esm_class", p.EsmClass)
+		s.onMessage(p)
 		return
 	}
 	raw, _ := p.Message.GetMessageData()
@@ -569,4 +579,79 @@ func (s *Sender) onDeliver(p *pdu.DeliverSM) {
 		rep.At = s.o.Now()
 		s.o.Reports(*rep)
 	}
+}
+
+// onMessage hands a mobile-originated deliver_sm to Options.Inbound: the source address as
+// E.164 (a "+" added to an international number), the text decoded.
+func (s *Sender) onMessage(p *pdu.DeliverSM) {
+	if s.o.Inbound == nil {
+		s.log.Debug("smpp_deliver_sm_ignored", "esm_class", p.EsmClass)
+		return
+	}
+	in, err := Inbound(p, s.o.Now())
+	if err != nil {
+		s.log.Info("smpp_mo_refused", "error", err.Error())
+		return
+	}
+	// handled off the session's reading goroutine (a reply's submit_sm_resp arrives on it) by
+	// inboundWorkers workers, up to inboundQueue messages waiting; beyond that a message is
+	// dropped (logged): the SMSC has had its deliver_sm_resp already
+	s.moOnce.Do(func() {
+		for range inboundWorkers {
+			go func() {
+				for in := range s.inbound {
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					if err := s.o.Inbound(ctx, in); err != nil {
+						s.log.Warn("smpp_mo_failed", "message", in, "err", err)
+					}
+					cancel()
+				}
+			}()
+		}
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	select {
+	case s.inbound <- in:
+	default:
+		s.log.Warn("smpp_mo_dropped", "message", in, "why", "too many messages from handsets waiting")
+	}
+}
+
+// How messages from handsets are handled: this many at once, this many waiting at most.
+const (
+	inboundWorkers = 8
+	inboundQueue   = 4096
+)
+
+// Inbound reads a mobile-originated deliver_sm (SMPP 3.4 §4.6.1): source_addr becomes the
+// sender in E.164 ("+" added; a national number is read as Pakistani), destination_addr the
+// To, short_message (or the message_payload TLV) decoded by data_coding. An error names
+// what is wrong.
+func Inbound(p *pdu.DeliverSM, at time.Time) (channel.Inbound, error) {
+	in := channel.Inbound{Gateway: "smpp", Received: at, To: p.DestAddr.Address()}
+	src := p.SourceAddr.Address()
+	if src == "" {
+		return in, fmt.Errorf("source_addr: empty")
+	}
+	if !strings.HasPrefix(src, "+") && (p.SourceAddr.Ton() == data.GSM_TON_INTERNATIONAL || (len(src) > 10 && src[0] != '0')) {
+		src = "+" + src
+	}
+	num, err := phonenumbers.Parse(src, "PK")
+	if err != nil || !phonenumbers.IsPossibleNumber(num) {
+		return in, fmt.Errorf("source_addr: not a phone number")
+	}
+	in.From = phonenumbers.Format(num, phonenumbers.E164)
+	text, err := p.Message.GetMessage()
+	if err != nil {
+		return in, fmt.Errorf("short_message: %w", err)
+	}
+	if !utf8.ValidString(text) {
+		return in, fmt.Errorf("short_message: does not decode to text")
+	}
+	in.Text = text
+	return in, nil
 }

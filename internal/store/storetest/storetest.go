@@ -322,6 +322,12 @@ func Conformance(t *testing.T, open Open) {
 	t.Run("Idempotency", func(t *testing.T) {
 		RunIdempotency(t, func(t *testing.T) *sqlq.Idempotency { eng, _ := open(t); return sqlq.NewIdempotency(eng) })
 	})
+	t.Run("TwoWay", func(t *testing.T) {
+		RunTwoWay(t, func(t *testing.T) (*sqlq.TwoWay, dissemination.Store) {
+			eng, _ := open(t)
+			return sqlq.NewTwoWay(eng), sqlq.NewDissemination(eng)
+		})
+	})
 	t.Run("ClosedIsUnavailable", func(t *testing.T) {
 		eng, _ := open(t)
 		ents := sqlq.NewEntities(eng, nil)

@@ -1,0 +1,3 @@
+-- Two-way SMS: messages in and replies, and each number's language, written once in
+-- store/sqlq/ddl/twoway.sql and spelled for this engine by sqlq.Migrate.
+--include twoway
