@@ -483,7 +483,7 @@ func humidity(t, d *Series, name, attrib string) Series {
 		Name:             "Relative humidity at " + name,
 		Description:      "Hourly relative humidity (Beijing time), computed from air temperature and dew point of the same hour with the Magnus formula. Source: " + attrib,
 		ObservedProperty: "Relative humidity", Definition: defRH, Unit: Percent, ObservationType: OMMeasurement,
-		Properties: map[string]any{"period": "PT1H", "attribution": attrib, "derivedFrom": "temperature, dew point (Magnus)"},
+		Properties: map[string]any{"period": "PT1H", "attribution": attrib, "computedFrom": "temperature and dew point of the same hour, with the Magnus formula (internal/advisory.RelativeHumidity)"},
 		Split:      t.Split,
 	}
 	for _, o := range t.Obs {
