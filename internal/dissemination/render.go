@@ -22,6 +22,20 @@ type Messages struct {
 	cache sync.Map // identifier|language|channel → channel.Message
 }
 
+// audioURL returns the URI of in's audio message (the <resource> of type audio/wav), or, when
+// it has none, base + "<lang>.wav" ("" when base is empty too).
+func audioURL(in *cap.Info, base string) string {
+	for _, r := range in.Resources {
+		if r.MimeType == "audio/wav" && r.URI != "" {
+			return r.URI
+		}
+	}
+	if base == "" {
+		return ""
+	}
+	return base + strings.ToLower(in.Language) + ".wav"
+}
+
 // placeholder stands for the recipient's unsubscribe link in a cached rendering.
 const placeholder = "https://rabta.invalid/unsubscribe-link"
 
@@ -48,6 +62,10 @@ func (r *Messages) Render(kind channel.Kind, a *cap.Alert, xml []byte, lang stri
 			m = channel.Message{Language: e.Lang, Subject: e.Subject, Text: e.Text, HTML: e.HTML}
 		case channel.Webhook:
 			m = channel.Message{Language: in.Language, Body: xml, ContentType: i18n.ContentTypeCAP}
+		case channel.Voice:
+			// the audio the info carries as a CAP <resource> (package voice); else where the
+			// node serves it, rendered when the gateway fetches it
+			m = channel.Message{Language: in.Language, AudioURL: audioURL(in, links.Audio)}
 		default:
 			return m, errors.New("no form for channel " + string(kind))
 		}

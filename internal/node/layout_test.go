@@ -22,6 +22,7 @@ func TestImportsPointInward(t *testing.T) {
 		"internal/sms": "pure", "internal/channel": "pure", "internal/place": "pure", "internal/i18n": "pure", "internal/forecast": "pure",
 		"internal/dissemination":  "domain",
 		"internal/channel/kannel": "adapter", "internal/channel/smpp": "adapter", "internal/channel/email": "adapter", "internal/channel/webhook": "adapter",
+		"internal/channel/ivr": "adapter", "internal/voice": "adapter",
 		"internal/channel/channeltest": "test",
 		"internal/ingest":              "domain", "internal/alert": "domain", "internal/warning": "domain", "internal/auth": "domain",
 		"internal/sensorthings": "adapter", "internal/httpapi": "adapter", "internal/bus": "adapter",
