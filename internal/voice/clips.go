@@ -59,17 +59,25 @@ func ClipName(level string) string {
 	dash := false
 	for _, c := range strings.ToLower(level) {
 		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
-			if dash && b.Len() > 0 {
+			sep := dash && b.Len() > 0
+			if b.Len()+1+btoi(sep) > 64 { // at most 64 bytes
+				break
+			}
+			if sep {
 				b.WriteByte('-')
 			}
 			dash = false
 			b.WriteRune(c)
-			if b.Len() >= 64 {
-				break
-			}
 			continue
 		}
 		dash = true
 	}
 	return b.String()
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
