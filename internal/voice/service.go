@@ -77,7 +77,16 @@ func (s *Service) lock(key string) func() {
 	}
 	s.mu.Unlock()
 	m.Lock()
-	return m.Unlock
+	return func() {
+		// forgotten once done, so the map holds only renders under way; one that waited on
+		// it finds the file kept
+		s.mu.Lock()
+		if s.pending[key] == m {
+			delete(s.pending, key)
+		}
+		s.mu.Unlock()
+		m.Unlock()
+	}
 }
 
 // Audio returns the audio message of in, an <info> of the message identifier: the stored

@@ -5,12 +5,14 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -280,3 +282,43 @@ func BenchmarkAttach(b *testing.B) {
 		}
 	}
 }
+
+// TestAudioOnce: eight requests at once for a message not yet kept render it once, and all
+// get the same bytes; a new Service on the same files renders nothing (idempotent).
+func TestAudioOnce(t *testing.T) {
+	r := needTools(t)
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) }), nil))
+	files := Files{Dir: t.TempDir()}
+	s := &Service{Renderer: r, Files: files, Log: log}
+	got := make([][]byte, 8)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() {
+			b, err := s.Audio(context.Background(), "rabta-x-1-1", messages[0])
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = b
+		})
+	}
+	wg.Wait()
+	s2 := &Service{Renderer: &Renderer{Espeak: "/nonexistent/espeak-ng"}, Files: files, Log: log}
+	again, err := s2.Audio(context.Background(), "rabta-x-1-1", messages[0])
+	if err != nil || string(again) != string(got[0]) {
+		t.Fatalf("kept file not reused: %v", err)
+	}
+	for _, b := range got[1:] {
+		if string(b) != string(got[0]) {
+			t.Fatal("requests got different audio")
+		}
+	}
+	if n := strings.Count(logs.String(), "audio_rendered"); n != 1 {
+		t.Errorf("rendered %d times, want once", n)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
