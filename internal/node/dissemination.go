@@ -43,7 +43,8 @@ type DisseminationOptions struct {
 	// SMTP, when set, sends e-mail through this relay.
 	SMTP *email.Options
 	// IVR, when set, calls subscribers' voice contacts through an IVR gateway's HTTP
-	// interface, which plays the alert's audio message (docs/voice.md).
+	// interface, which plays the alert's audio message (docs/voice.md); its call reports come
+	// back to /voice/ivr/report (CallbackURL and ReportSecret are filled in when empty).
 	IVR *ivr.Options
 	// Webhook tunes the webhook sender.
 	Webhook webhook.Options
@@ -120,6 +121,13 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 	if o.IVR != nil {
 		vo := *o.IVR
 		vo.Logger = n.log.With("component", "ivr")
+		if vo.CallbackURL == "" {
+			vo.CallbackURL = n.base + "/voice/ivr/report"
+		}
+		if vo.ReportSecret == "" { // derived from the contacts key: every process of the node agrees
+			vo.ReportSecret = sealer.Lookup("ivr-report", "secret")
+		}
+		n.handle("POST /voice/ivr/report", ivr.ReportHandler(vo.ReportSecret, report, n.log.With("component", "ivr_report")))
 		is, err := ivr.New(vo)
 		if err != nil {
 			return nil, err

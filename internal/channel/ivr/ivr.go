@@ -10,7 +10,14 @@
 //	 "alert": "<CAP identifier>",
 //	 "delivery": 42,                 Rabta's delivery id: the same on every attempt, an
 //	                                 idempotency key (also sent as Idempotency-Key)
-//	 "callback": "https://…"}        omitted unless Options.CallbackURL is set
+//	 "callback": "https://…/voice/ivr/report?token=…"}  omitted unless Options.CallbackURL is set
+//
+// A gateway reports how a call went by POSTing to the callback (ReportHandler):
+//
+//	{"delivery": 42, "status": "answered", "id": "<its call id>"}
+//
+// status "answered" or "completed" marks the delivery delivered; "busy", "no-answer",
+// "failed" or "rejected" failed; the token is good for that delivery only.
 //
 // The gateway answers 2xx when it has queued the call, optionally with {"id": "<its call
 // id>"}. 408, 429 and 5xx, network errors and timeouts are transient (retried by the
@@ -44,8 +51,11 @@ type Options struct {
 	URL string
 	// Token is sent as a bearer token; the gateway's own credential for Rabta.
 	Token string
-	// CallbackURL, when set, is passed on for the gateway's call reports.
-	CallbackURL string
+	// CallbackURL, when set, is where the gateway reports how each call went (the node's
+	// ReportHandler, e.g. https://node/voice/ivr/report); each request passes it on with
+	// "?token=<Token(ReportSecret, delivery id)>" added, a token good for that call only.
+	CallbackURL  string
+	ReportSecret string
 	// Timeout bounds one request (10 s when 0).
 	Timeout time.Duration
 	// Rate is the most calls requested per second (0: no limit); Burst how many at once (1).
@@ -88,6 +98,9 @@ func New(o Options) (*Sender, error) {
 	if o.Token == "" {
 		return nil, errors.New("ivr: a token is required (the gateway's credential for this node)")
 	}
+	if o.CallbackURL != "" && len(o.ReportSecret) < 16 {
+		return nil, errors.New("ivr: a CallbackURL needs a ReportSecret of at least 16 bytes")
+	}
 	if o.Timeout < 0 || o.Rate < 0 || o.Burst < 0 {
 		return nil, errors.New("ivr: Timeout, Rate and Burst must not be negative")
 	}
@@ -126,7 +139,15 @@ func (s *Sender) Send(ctx context.Context, m channel.Message) (channel.Receipt, 
 	if err := s.limit.Wait(ctx); err != nil {
 		return channel.Receipt{}, err
 	}
-	body, _ := json.Marshal(Request{To: m.To, Audio: m.AudioURL, Language: m.Language, Alert: m.Alert, Delivery: m.DeliveryID, Callback: s.o.CallbackURL})
+	var callback string
+	if s.o.CallbackURL != "" {
+		sep := "?"
+		if strings.Contains(s.o.CallbackURL, "?") {
+			sep = "&"
+		}
+		callback = s.o.CallbackURL + sep + "token=" + Token(s.o.ReportSecret, m.DeliveryID)
+	}
+	body, _ := json.Marshal(Request{To: m.To, Audio: m.AudioURL, Language: m.Language, Alert: m.Alert, Delivery: m.DeliveryID, Callback: callback})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.o.URL, bytes.NewReader(body))
 	if err != nil {
 		return channel.Receipt{}, channel.Permanent(err)

@@ -29,7 +29,7 @@ func TestSend(t *testing.T) {
 		w.Write([]byte(`{"id":"c-17"}`))
 	}))
 	defer gw.Close()
-	s, err := ivr.New(ivr.Options{URL: gw.URL + "/call", Token: "tok-0123456789", CallbackURL: "https://node.example/ivr/report"})
+	s, err := ivr.New(ivr.Options{URL: gw.URL + "/call", Token: "tok-0123456789", CallbackURL: "https://node.example/ivr/report", ReportSecret: "report-secret-0123456789"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestSend(t *testing.T) {
 	if err != nil || rc.GatewayID != "c-17" {
 		t.Fatalf("accepted: %+v %v", rc, err)
 	}
-	want := ivr.Request{To: m.To, Audio: m.AudioURL, Language: "ur", Alert: m.Alert, Delivery: 42, Callback: "https://node.example/ivr/report"}
+	want := ivr.Request{To: m.To, Audio: m.AudioURL, Language: "ur", Alert: m.Alert, Delivery: 42, Callback: "https://node.example/ivr/report?token=" + ivr.Token("report-secret-0123456789", 42)}
 	if got != want || hdr.Get("Authorization") != "Bearer tok-0123456789" || hdr.Get("Idempotency-Key") != "42" || hdr.Get("Content-Type") != "application/json" {
 		t.Fatalf("request %+v %v, want %+v", got, hdr, want)
 	}
@@ -79,4 +79,62 @@ func TestNew(t *testing.T) {
 	if _, err := ivr.New(ivr.Options{URL: "https://ivr.example.org/call", Token: "t"}); err != nil {
 		t.Error(err)
 	}
+}
+
+// The callback carries a token good for one delivery; the handler takes a report only with
+// that token, and maps the statuses.
+func TestReports(t *testing.T) {
+	var got ivr.Request
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { json.NewDecoder(r.Body).Decode(&got) }))
+	defer gw.Close()
+	s, err := ivr.New(ivr.Options{URL: gw.URL, Token: "tok", CallbackURL: "https://node.example/voice/ivr/report", ReportSecret: "report-secret-0123456789"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(context.Background(), channel.Message{DeliveryID: 7, To: "+923001234567", AudioURL: "https://n/a.wav"}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Callback != "https://node.example/voice/ivr/report?token="+ivr.Token("report-secret-0123456789", 7) {
+		t.Fatalf("callback %q", got.Callback)
+	}
+	var reports []channel.Report
+	h := ivr.ReportHandler("report-secret-0123456789", func(r channel.Report) { reports = append(reports, r) }, nil)
+	post := func(token, body string) int {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("POST", "/voice/ivr/report?token="+token, strings.NewReader(body)))
+		return w.Code
+	}
+	tok := ivr.Token("report-secret-0123456789", 7)
+	if c := post(tok, `{"delivery":7,"status":"Answered","id":"c-1","duration":12}`); c != 200 || len(reports) != 1 || !reports[0].Delivered || reports[0].GatewayID != "c-1" || reports[0].DeliveryID != 7 {
+		t.Fatalf("answered: %d %+v", c, reports)
+	}
+	if c := post(tok, `{"delivery":7,"status":"no-answer"}`); c != 200 || !reports[1].Failed || reports[1].Delivered {
+		t.Fatalf("no-answer: %d %+v", c, reports)
+	}
+	if c := post(tok, `{"delivery":8,"status":"answered"}`); c != 403 {
+		t.Errorf("another delivery's report with this token: %d", c)
+	}
+	for _, body := range []string{`{"delivery":7,"status":"ringing"}`, `{"delivery":-7,"status":"answered"}`, `{"delivery":"x"}`, `[]`, strings.Repeat("x", 5000)} {
+		if c := post(tok, body); c != 400 {
+			t.Errorf("%.40q: %d, want 400", body, c)
+		}
+	}
+	if len(reports) != 2 {
+		t.Errorf("%d reports taken, want 2", len(reports))
+	}
+}
+
+func FuzzParseReport(f *testing.F) {
+	for _, s := range []string{`{"delivery":7,"status":"answered","id":"c"}`, `{"delivery":1e3,"status":"busy"}`, `{"delivery":"7","status":"failed"}`, `{}`, `null`, `{"delivery":9223372036854775808,"status":"answered"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ivr.ParseReport(b)
+		if err != nil {
+			return
+		}
+		if r.DeliveryID <= 0 || r.Delivered == r.Failed || len(r.GatewayID) > 204 {
+			t.Fatalf("%q → %+v", b, r)
+		}
+	})
 }
