@@ -205,7 +205,7 @@ type Kannel struct {
 type IVR struct {
 	URL         string  `yaml:"url"`          // https (http only to a loopback host)
 	TokenFile   string  `yaml:"token_file"`   // holds the bearer token the gateway gave this node
-	CallbackURL string  `yaml:"callback_url"` // passed on for the gateway's call reports
+	CallbackURL string  `yaml:"callback_url"` // where the gateway reports calls (default <public_url>/voice/ivr/report)
 	Rate        float64 `yaml:"rate"`         // call requests per second (0: no limit)
 }
 

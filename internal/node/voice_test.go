@@ -55,8 +55,9 @@ func (g *ivrGateway) requests() ([]ivr.Request, []string) {
 // language (size and SHA-1 of the file served at its URI; the XML valid against the OASIS
 // schema); subscribers with a voice contact in the area get a call request at the IVR
 // gateway with their language's audio URL; the audio served there is 16 kHz mono speech as
-// long as its text, served with Content-Length, ETag and byte ranges; no phone number is
-// logged.
+// long as its text, served with Content-Length, ETag and byte ranges; the gateway's call
+// reports, each with its call's token, mark the deliveries delivered or failed; no phone
+// number is logged.
 func TestVoiceAlerts(t *testing.T) {
 	gw := &ivrGateway{}
 	stand := httptest.NewServer(gw)
@@ -172,6 +173,38 @@ func TestVoiceAlerts(t *testing.T) {
 	if st, _ := get(t, n, "/cap/alerts/no-such-alert/audio/ur.wav", nil); st != 404 {
 		t.Errorf("an unknown alert: %d", st)
 	}
+	// the gateway reports: Ayesha answered, Bilal's line was busy; a forged token is refused
+	report := func(url, body string) int {
+		resp, err := http.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if !strings.HasPrefix(ur.Callback, "http://"+n.Addr().String()+"/voice/ivr/report?token=") {
+		t.Fatalf("callback %q", ur.Callback)
+	}
+	if c := report(ur.Callback, `{"delivery":`+strconv.FormatInt(en.Delivery, 10)+`,"status":"answered"}`); c != 403 {
+		t.Errorf("a report for another call with this call's token: %d", c)
+	}
+	if c := report(ur.Callback, `{"delivery":`+strconv.FormatInt(ur.Delivery, 10)+`,"status":"answered","id":"call-1"}`); c != 200 {
+		t.Errorf("report: %d", c)
+	}
+	if c := report(en.Callback, `{"delivery":`+strconv.FormatInt(en.Delivery, 10)+`,"status":"busy"}`); c != 200 {
+		t.Errorf("report: %d", c)
+	}
+	waitFor(t, "the call reports", 10*time.Second, func() bool {
+		_, b := do(t, n, "GET", "/api/v1/alerts/1/deliveries", "")
+		var prog struct{ Counts []struct{ Channel, State string } }
+		json.Unmarshal([]byte(b), &prog)
+		var delivered, failed bool
+		for _, c := range prog.Counts {
+			delivered = delivered || c.Channel == "voice" && c.State == "delivered"
+			failed = failed || c.Channel == "voice" && c.State == "failed"
+		}
+		return delivered && failed
+	})
 	if strings.Contains(logs.String(), "1234567") {
 		t.Error("a phone number is in the log")
 	}
