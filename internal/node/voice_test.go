@@ -196,7 +196,9 @@ func TestVoiceAlerts(t *testing.T) {
 	}
 	waitFor(t, "the call reports", 10*time.Second, func() bool {
 		_, b := do(t, n, "GET", "/api/v1/alerts/1/deliveries", "")
-		var prog struct{ Counts []struct{ Channel, State string } }
+		var prog struct {
+			Counts []struct{ Channel, State string }
+		}
 		json.Unmarshal([]byte(b), &prog)
 		var delivered, failed bool
 		for _, c := range prog.Counts {
