@@ -16,6 +16,8 @@ log() { printf '==> %s\n' "$*" >&2; }
 #   nodejs, npm       — node runs scripts/smsc/server.js, an SMPP server built on the npm smpp
 #                       package, the SMSC the SMPP channel's tests talk to
 #   openssl           — runs the partner's webhook verification recipe of docs/webhooks.md
+#   espeak-ng, sox    — voice alerts: espeak-ng speaks each alert's text, sox converts and joins
+#                       the audio and measures it in the tests (duration, not silent)
 need_pkgs=()
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev)
 command -v mosquitto_pub >/dev/null 2>&1 || need_pkgs+=(mosquitto-clients)
@@ -25,6 +27,8 @@ command -v xmllint >/dev/null 2>&1 || need_pkgs+=(libxml2-utils)
 command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+command -v espeak-ng >/dev/null 2>&1 || need_pkgs+=(espeak-ng)
+command -v sox >/dev/null 2>&1 || need_pkgs+=(sox)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing ${need_pkgs[*]}"

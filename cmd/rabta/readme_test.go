@@ -76,6 +76,7 @@ var readmeCommands = map[string]readmeCommand{
 // A docs command not in this table fails the test. (curl commands to other hosts, such as
 // docs/webhooks.md's POST to a partner's endpoint, are the partner's to run.)
 var docsCurls = map[string]readmeCommand{
+	`voice.md: curl -s -H "$K" localhost:8080/api/v1/subscribers -d '{"name":"Nasreen","language":"ur","place":"district:Lahore",`:                                               {status: 201, want: `"Nasreen"`},
 	`alerts.md: curl -s localhost:8080/cap/alerts.atom`:                                                                                                                          {status: 200, want: "<cap:msgType>Alert</cap:msgType>"},
 	`alerts.md: curl -s -H "Authorization: Bearer $KEY" 'localhost:8080/api/v1/alerts?state=draft'`:                                                                              {status: 200, want: `"value"`},
 	`alerts.md: curl -s -H "Authorization: Bearer $KEY" -X POST localhost:8080/api/v1/alerts/7/approve -d '{"why":"checked"}'`:                                                   {status: 409, want: "has no draft to approve (state issued)"}, // the tour approved it

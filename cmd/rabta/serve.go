@@ -16,6 +16,7 @@ import (
 
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/channel/email"
+	"github.com/rabta/rabta/internal/channel/ivr"
 	"github.com/rabta/rabta/internal/channel/kannel"
 	"github.com/rabta/rabta/internal/channel/smpp"
 	"github.com/rabta/rabta/internal/channel/webhook"
@@ -135,6 +136,7 @@ func options(cfg config.Config) (node.Options, error) {
 		AdminKeyFile: cfg.AdminKeyFile,
 		Demo:         cfg.Demo, DemoSpeed: cfg.DemoSpeed,
 		Dissemination: d, Zone: zone, Names: names,
+		Voice: node.VoiceOptions{Off: cfg.Voice.Off, Clips: cfg.Voice.Clips, Espeak: cfg.Voice.Espeak, Sox: cfg.Voice.Sox},
 	}, nil
 }
 
@@ -179,6 +181,13 @@ func disseminationOptions(cfg config.Config) (node.DisseminationOptions, error) 
 			return o, err
 		}
 		o.SMTP = &email.Options{Addr: d.SMTP.Addr, From: d.SMTP.From, StartTLS: d.SMTP.StartTLS, Username: d.SMTP.Username, Password: pw, Rate: d.SMTP.Rate}
+	}
+	if d.IVR.URL != "" {
+		tok, err := secret("dissemination.ivr.token_file", d.IVR.TokenFile)
+		if err != nil {
+			return o, err
+		}
+		o.IVR = &ivr.Options{URL: d.IVR.URL, Token: tok, CallbackURL: d.IVR.CallbackURL, Rate: d.IVR.Rate}
 	}
 	if cfg.Demo && o.Sink == "" && o.SMPP == nil && d.Kannel.URL == "" {
 		o.Sink = filepath.Join(cfg.DataDir, "deliveries.jsonl")

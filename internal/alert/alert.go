@@ -240,6 +240,10 @@ type Service struct {
 	// Issued, when set, is told of every message issued, after it is stored (dissemination
 	// plans its deliveries; it also finds stored messages without a plan by itself).
 	Issued func(m *Message)
+	// Attach, when set, is given each message about to be issued (identifier, sent and infos
+	// set) before it is built and signed, and may add <resource>s to its infos (the voice
+	// service's audio messages). It cannot fail the issue: what it cannot add, it leaves out.
+	Attach func(ctx context.Context, m *cap.Alert)
 
 	mu sync.Mutex
 }
@@ -583,6 +587,9 @@ func (s *Service) issue(ctx context.Context, a *Alert, by, why string) error {
 		if m.MsgType == cap.MsgCancel {
 			in.Urgency, in.Severity, in.Certainty = "Past", "Minor", "Observed"
 		}
+	}
+	if s.Attach != nil {
+		s.Attach(ctx, &m)
 	}
 	xml, notes, err := cap.Builder{Now: func() time.Time { return now }}.Build(&m)
 	if err != nil {

@@ -1,7 +1,8 @@
 // Package channel is the contract between Rabta's delivery pipeline (package dissemination)
 // and the protocols that carry a message to a person: SMS through a gateway's HTTP interface
 // (channel/kannel) or directly over SMPP 3.4 (channel/smpp), e-mail over SMTP
-// (channel/email), and HTTPS webhooks (channel/webhook).
+// (channel/email), HTTPS webhooks (channel/webhook), and voice calls through an IVR
+// gateway's HTTP interface (channel/ivr).
 //
 // A Sender sends one rendered Message and returns when the far side has accepted or refused
 // it. It never retries by itself: retry, back-off, fallback and the record of what was sent
@@ -28,6 +29,8 @@ const (
 	SMS     Kind = "sms"
 	Email   Kind = "email"
 	Webhook Kind = "webhook"
+	// Voice is a phone call that plays the alert's audio message (channel/ivr).
+	Voice Kind = "voice"
 )
 
 // Message is one rendered message for one recipient on one channel.
@@ -49,6 +52,9 @@ type Message struct {
 	// "application/json").
 	Body        []byte
 	ContentType string
+	// AudioURL is the audio message a voice call plays (the CAP <resource> of the info in
+	// Language, package voice).
+	AudioURL string
 	// UnsubscribeURL, when set, is offered to the recipient (e-mail List-Unsubscribe).
 	UnsubscribeURL string
 	// Alert is the CAP identifier of the message this delivery carries.

@@ -129,6 +129,17 @@ type Config struct {
 	// Dissemination says how people are reached: the SMS and e-mail gateways, webhooks and
 	// the delivery pipeline (docs/dissemination.md).
 	Dissemination Dissemination `yaml:"dissemination"`
+	// Voice is how the node speaks its warnings (docs/voice.md).
+	Voice Voice `yaml:"voice"`
+}
+
+// Voice configures the audio messages of issued alerts (espeak-ng and sox; on when both are
+// found).
+type Voice struct {
+	Off    bool   `yaml:"off"`    // no audio messages
+	Clips  string `yaml:"clips"`  // directory of recorded-voice template sets (docs/voice.md)
+	Espeak string `yaml:"espeak"` // the espeak-ng program (default: on PATH)
+	Sox    string `yaml:"sox"`    // the sox program (default: on PATH)
 }
 
 // Dissemination configures the channels and the delivery pipeline. Passwords are read from
@@ -143,6 +154,9 @@ type Dissemination struct {
 	Kannel Kannel `yaml:"kannel"`
 	// SMTP sends e-mail through a relay when Addr is set.
 	SMTP SMTP `yaml:"smtp"`
+	// IVR calls subscribers' voice contacts through an IVR gateway's HTTP interface when URL
+	// is set (docs/voice.md).
+	IVR IVR `yaml:"ivr"`
 	// WebhookRate bounds webhook POSTs per second (0: no limit).
 	WebhookRate float64 `yaml:"webhook_rate"`
 	// WebhookAllowNetworks lists internal networks (CIDR prefixes or single addresses:
@@ -186,6 +200,14 @@ type Kannel struct {
 	// messages people send (JOIN, STOP, LANG, LEVEL, HELP: docs/twoway.md); without it the
 	// route is off.
 	MOSecretFile string `yaml:"mo_secret_file"`
+}
+
+// IVR is an IVR / robocall gateway's call endpoint.
+type IVR struct {
+	URL         string  `yaml:"url"`          // https (http only to a loopback host)
+	TokenFile   string  `yaml:"token_file"`   // holds the bearer token the gateway gave this node
+	CallbackURL string  `yaml:"callback_url"` // where the gateway reports calls (default <public_url>/voice/ivr/report)
+	Rate        float64 `yaml:"rate"`         // call requests per second (0: no limit)
 }
 
 // SMTP is an e-mail relay.
@@ -449,6 +471,14 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("dissemination.kannel.url %q: want http(s)://host:port/cgi-bin/sendsms", redactURL(d.Kannel.URL)))
 		}
 	}
+	if d.IVR.URL != "" {
+		if u, err := url.Parse(d.IVR.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			errs = append(errs, fmt.Errorf("dissemination.ivr.url %q: want https://host/path, without credentials", redactURL(d.IVR.URL)))
+		}
+		if d.IVR.TokenFile == "" {
+			errs = append(errs, errors.New("dissemination.ivr.token_file: required with an IVR url"))
+		}
+	}
 	if d.SMTP.Addr != "" && d.SMTP.From == "" {
 		errs = append(errs, errors.New("dissemination.smtp.from: required with an SMTP addr"))
 	}
@@ -457,7 +487,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("dissemination.webhook_allow_networks[%d]: %q is not an IP address or a CIDR prefix", i, n))
 		}
 	}
-	if d.Workers < 0 || d.Workers > 256 || d.MaxAttempts < 0 || d.Lease < 0 || d.SMPP.Rate < 0 || d.Kannel.Rate < 0 || d.SMTP.Rate < 0 || d.WebhookRate < 0 {
+	if d.Workers < 0 || d.Workers > 256 || d.MaxAttempts < 0 || d.Lease < 0 || d.SMPP.Rate < 0 || d.Kannel.Rate < 0 || d.SMTP.Rate < 0 || d.WebhookRate < 0 || d.IVR.Rate < 0 {
 		errs = append(errs, errors.New("dissemination: workers (0–256), lease, max_attempts and rates must not be negative"))
 	}
 	return errors.Join(errs...)

@@ -49,6 +49,9 @@ func TestErrors(t *testing.T) {
 		{"nats_url: http://x\n", "nats_url"},
 		{"mqtt_addr: 1883\n", "mqtt_addr"},
 		{"feed_keep: 10s\n", "feed_keep 10s: at least 1m"},
+		{"dissemination:\n  ivr: {url: \"ftp://ivr.example\", token_file: t}\n", "dissemination.ivr.url"},
+		{"dissemination:\n  ivr: {url: \"https://ivr.example/call\"}\n", "dissemination.ivr.token_file: required"},
+		{"voice: {clip: x}\n", "field clip not found"},
 	} {
 		c := Default()
 		err := c.Parse("f.yaml", []byte(tc.yaml))
@@ -72,6 +75,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("node_id: karachi\nhttp_addr: 127.0.0.1:8080\n"))
 	f.Add([]byte("demo: true\ndemo_speed: 3600\n"))
 	f.Add([]byte("{"))
+	f.Add([]byte("voice: {off: true, clips: /srv/clips}\ndissemination:\n  ivr: {url: https://ivr.example/call, token_file: /t, rate: 5}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c := Default()
 		if err := c.Parse("fuzz.yaml", b); err != nil {

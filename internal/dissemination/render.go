@@ -22,6 +22,32 @@ type Messages struct {
 	cache sync.Map // identifier|language|channel → channel.Message
 }
 
+// voiceMessage is a call's message: the audio <resource> (audio/wav, package voice) of the
+// info chosen among those that have one, in Choose's order — so a Pashto listener, whose
+// language espeak-ng cannot speak, hears the Urdu audio. When no info has audio (the node
+// renders none, or issuing ran out of time), the chosen info's audio where the node serves
+// it (base + "<lang>.wav"), rendered when the gateway fetches it.
+func voiceMessage(a *cap.Alert, lang string, chosen *cap.Info, base string) channel.Message {
+	var tags, uris []string
+	var infos []*cap.Info
+	for i := range a.Infos {
+		for _, r := range a.Infos[i].Resources {
+			if r.MimeType == "audio/wav" && r.URI != "" {
+				tags, uris, infos = append(tags, a.Infos[i].Language), append(uris, r.URI), append(infos, &a.Infos[i])
+				break
+			}
+		}
+	}
+	if i := i18n.Choose(lang, tags); i >= 0 {
+		return channel.Message{Language: infos[i].Language, AudioURL: uris[i]}
+	}
+	m := channel.Message{Language: chosen.Language}
+	if base != "" {
+		m.AudioURL = base + strings.ToLower(chosen.Language) + ".wav"
+	}
+	return m
+}
+
 // placeholder stands for the recipient's unsubscribe link in a cached rendering.
 const placeholder = "https://rabta.invalid/unsubscribe-link"
 
@@ -48,6 +74,8 @@ func (r *Messages) Render(kind channel.Kind, a *cap.Alert, xml []byte, lang stri
 			m = channel.Message{Language: e.Lang, Subject: e.Subject, Text: e.Text, HTML: e.HTML}
 		case channel.Webhook:
 			m = channel.Message{Language: in.Language, Body: xml, ContentType: i18n.ContentTypeCAP}
+		case channel.Voice:
+			m = voiceMessage(a, lang, in, links.Audio)
 		default:
 			return m, errors.New("no form for channel " + string(kind))
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -79,6 +80,7 @@ type Links struct {
 	Alert       string // the public page of the alert
 	CAP         string // its CAP XML
 	Unsubscribe string // one-click unsubscribe for this contact
+	Audio       string // where the message's audio is served, up to "<lang>.wav" (package voice)
 }
 
 // Service is the dissemination pipeline of one node. Start runs its planner and workers.
@@ -554,7 +556,7 @@ func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64, plan
 		}
 	}
 	var out []planned
-	var byChan [3]int
+	byChan := make([]int, len(kinds))
 	byLang := make([]int, len(ix.langs))
 	add := func(t *target, pos int, bit uint8) {
 		byChan[bitIndex(bit)]++
@@ -564,6 +566,7 @@ func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64, plan
 	}
 	smsBit := kindBit(channel.SMS)
 	sector := sectorAudiences(a)
+	phoneBits := smsBit | kindBit(channel.Voice) // a call reaches a feature phone too
 	for ti, m := range mark {
 		if m == 0 {
 			continue
@@ -589,9 +592,9 @@ func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64, plan
 				if reached&bit == 0 {
 					continue
 				}
-			case poor && bit != smsBit:
-				// an sms-only (or unconnected) place gets SMS; other places every channel the
-				// subscriber chose. The rest stay as fallbacks.
+			case poor && bit&phoneBits == 0:
+				// an sms-only (or unconnected) place gets SMS and voice calls; other places
+				// every channel the subscriber chose. The rest stay as fallbacks.
 				continue
 			}
 			seen |= bit
@@ -861,6 +864,7 @@ func (s *Service) send(ctx context.Context, snd channel.Sender, c Claimed) {
 		// feature phone cannot read CAP XML, and a link would take the place of the
 		// instruction); e-mails link the alert's CAP document, served by every node
 		links.CAP = base + "/cap/alerts/" + c.Identifier + ".xml"
+		links.Audio = base + "/cap/alerts/" + url.PathEscape(c.Identifier) + "/audio/"
 		links.Unsubscribe = base + "/api/v1/unsubscribe?token=" + s.UnsubscribeToken(ct.Channel, ct.Address)
 	}
 	m, err := s.Render.Render(c.Channel, is.cap, is.msg.XML, c.Language, links)

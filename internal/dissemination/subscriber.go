@@ -185,7 +185,7 @@ func normalizeContact(c *Contact) error {
 		return errors.New("address: required")
 	}
 	switch c.Channel {
-	case channel.SMS:
+	case channel.SMS, channel.Voice: // a voice contact is a phone number that gets calls
 		e164, err := PhoneNumber(c.Address)
 		if err != nil {
 			return err
@@ -216,7 +216,7 @@ func normalizeContact(c *Contact) error {
 			return fmt.Errorf("secret: a webhook needs a signing secret of at least %d bytes", MinSecretLen)
 		}
 	default:
-		return fmt.Errorf("channel: %q is not one of sms, email, webhook", c.Channel)
+		return fmt.Errorf("channel: %q is not one of sms, email, webhook, voice", c.Channel)
 	}
 	if c.Channel != channel.Webhook && c.Secret != "" {
 		return errors.New("secret: only webhooks have one")
@@ -367,7 +367,7 @@ func ReadCSV(r io.Reader, org string, now time.Time, add func(Subscriber) error,
 		for _, c := range []struct {
 			col  string
 			kind channel.Kind
-		}{{"phone", channel.SMS}, {"email", channel.Email}, {"webhook", channel.Webhook}} {
+		}{{"phone", channel.SMS}, {"email", channel.Email}, {"webhook", channel.Webhook}, {"voice", channel.Voice}} {
 			if v := get(c.col); v != "" {
 				ct := Contact{Channel: c.kind, Address: v}
 				if c.kind == channel.Webhook {

@@ -42,7 +42,7 @@ type Points interface {
 }
 
 // channel bits, in the compact target.
-var kinds = []channel.Kind{channel.SMS, channel.Email, channel.Webhook}
+var kinds = []channel.Kind{channel.SMS, channel.Email, channel.Webhook, channel.Voice}
 
 func kindBit(k channel.Kind) uint8 {
 	for i, x := range kinds {

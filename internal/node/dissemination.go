@@ -14,6 +14,7 @@ import (
 
 	"github.com/rabta/rabta/internal/channel"
 	"github.com/rabta/rabta/internal/channel/email"
+	"github.com/rabta/rabta/internal/channel/ivr"
 	"github.com/rabta/rabta/internal/channel/kannel"
 	"github.com/rabta/rabta/internal/channel/smpp"
 	"github.com/rabta/rabta/internal/channel/webhook"
@@ -40,6 +41,10 @@ type DisseminationOptions struct {
 	SMPP *smpp.Options
 	// SMTP, when set, sends e-mail through this relay.
 	SMTP *email.Options
+	// IVR, when set, calls subscribers' voice contacts through an IVR gateway's HTTP
+	// interface, which plays the alert's audio message (docs/voice.md); its call reports come
+	// back to /voice/ivr/report (CallbackURL and ReportSecret are filled in when empty).
+	IVR *ivr.Options
 	// Webhook tunes the webhook sender.
 	Webhook webhook.Options
 	// Sink, when set (the demo), takes every SMS and e-mail that no gateway is configured for
@@ -120,6 +125,22 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 		n.onClose(func() error { es.Close(); return nil })
 		senders[channel.Email] = es
 	}
+	if o.IVR != nil {
+		vo := *o.IVR
+		vo.Logger = n.log.With("component", "ivr")
+		if vo.CallbackURL == "" {
+			vo.CallbackURL = n.base + "/voice/ivr/report"
+		}
+		if vo.ReportSecret == "" { // derived from the contacts key: every process of the node agrees
+			vo.ReportSecret = sealer.Lookup("ivr-report", "secret")
+		}
+		n.handle("POST /voice/ivr/report", ivr.ReportHandler(vo.ReportSecret, report, n.log.With("component", "ivr_report")))
+		is, err := ivr.New(vo)
+		if err != nil {
+			return nil, err
+		}
+		senders[channel.Voice] = is
+	}
 	if o.Sink != "" {
 		for _, k := range []channel.Kind{channel.SMS, channel.Email} {
 			if senders[k] == nil {
@@ -173,7 +194,7 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 
 func keys(m map[channel.Kind]channel.Sender) []channel.Kind {
 	var out []channel.Kind
-	for _, k := range []channel.Kind{channel.SMS, channel.Email, channel.Webhook} {
+	for _, k := range []channel.Kind{channel.SMS, channel.Email, channel.Webhook, channel.Voice} {
 		if m[k] != nil {
 			out = append(out, k)
 		}

@@ -24,6 +24,7 @@ func TestImportsPointInward(t *testing.T) {
 		"internal/dissemination":  "domain",
 		"internal/twoway":         "domain",
 		"internal/channel/kannel": "adapter", "internal/channel/smpp": "adapter", "internal/channel/email": "adapter", "internal/channel/webhook": "adapter",
+		"internal/channel/ivr": "adapter", "internal/voice": "adapter",
 		"internal/channel/channeltest": "test",
 		"internal/ingest":              "domain", "internal/alert": "domain", "internal/warning": "domain", "internal/auth": "domain",
 		"internal/forecasting":  "domain",

@@ -128,6 +128,8 @@ type Options struct {
 
 	// Dissemination says how the node reaches people (SMS, e-mail, webhooks).
 	Dissemination DisseminationOptions
+	// Voice says how the node speaks its warnings (audio messages, docs/voice.md).
+	Voice VoiceOptions
 
 	// Demo seeds the demo data set and replays it at DemoSpeed data-seconds per second.
 	Demo      bool
@@ -353,6 +355,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.api.Author == "" {
 		n.api.Author = "Rabta node " + opts.ID
 	}
+	n.newVoice(opts.Voice) // audio messages: attached to each message before it is signed
 
 	// the HTTP surfaces
 	n.srv = &http.Server{

@@ -37,7 +37,7 @@ func init() {
 	// it maps to schema properties): a $batch in that format is checked here for its status
 	// and content type, and its parts by multipartStatuses below and by the batch tests of
 	// internal/sensorthings.
-	for _, ct := range []string{"application/cap+xml", "application/atom+xml", "text/html", "multipart/mixed"} {
+	for _, ct := range []string{"application/cap+xml", "application/atom+xml", "text/html", "multipart/mixed", "audio/wav"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
 	}
 }
@@ -949,6 +949,11 @@ func api(c *checker, ids map[string]int64) {
 	_ = etagResp
 	xml := c.must(200, req{method: "GET", path: "/cap/alerts/" + ident + ".xml"})
 	c.must(404, req{method: "GET", path: "/cap/alerts/nope.xml"})
+	// its audio (docs/voice.md)
+	c.must(200, req{method: "GET", path: "/cap/alerts/" + ident + "/audio/en.wav"})
+	c.must(206, req{method: "GET", path: "/cap/alerts/" + ident + "/audio/en.wav", header: []string{"Range", "bytes=0-43"}})
+	c.must(400, req{method: "GET", path: "/cap/alerts/" + ident + "/audio/en.mp3"})
+	c.must(404, req{method: "GET", path: "/cap/alerts/nope/audio/en.wav"})
 	c.must(200, req{role: "viewer", method: "POST", path: "/api/v1/cap/verify", ctype: "application/cap+xml", body: string(xml)})
 	c.must(400, req{role: "viewer", method: "POST", path: "/api/v1/cap/verify", ctype: "application/cap+xml", body: strings.Replace(string(xml), "flood", "FLOOD", 1)})
 	c.must(413, req{role: "viewer", method: "POST", path: "/api/v1/cap/verify", ctype: "application/cap+xml", body: strings.Repeat(" ", 5<<20+1)})
