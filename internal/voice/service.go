@@ -49,6 +49,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	pending map[string]*sync.Mutex // identifier|lang → held while it renders
+	noVoice map[string]bool        // languages already logged as having no voice
 }
 
 func (s *Service) log() *slog.Logger {
@@ -56,6 +57,18 @@ func (s *Service) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return s.Log
+}
+
+// firstNoVoice reports whether lang is missing a voice for the first time in this process.
+func (s *Service) firstNoVoice(lang string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.noVoice == nil {
+		s.noVoice = map[string]bool{}
+	}
+	first := !s.noVoice[lang]
+	s.noVoice[lang] = true
+	return first
 }
 
 // URL is where the audio message of an alert message's language is served.
@@ -142,7 +155,11 @@ func (s *Service) Attach(ctx context.Context, m *cap.Alert) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			b, err := s.Audio(ctx, m.Identifier, in)
-			if err != nil {
+			if errors.Is(err, ErrNoVoice) && !s.firstNoVoice(in.Language) {
+				// said once per language: a node whose languages include one without a voice
+				// would otherwise warn on every alert
+				s.log().Debug("audio_not_attached", "identifier", m.Identifier, "lang", in.Language, "err", err)
+			} else if err != nil {
 				s.log().Warn("audio_not_attached", "identifier", m.Identifier, "lang", in.Language, "err", err)
 				return
 			}
