@@ -10,6 +10,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/store/storetest"
 )
 
 // inProcess runs the rabta command line in this process, as main does.
@@ -95,6 +99,14 @@ func TestFlagsAfterArguments(t *testing.T) {
 	if err != nil || !strings.HasPrefix(out, "rbt_") {
 		t.Fatalf("keys create: %v %q", err, out)
 	}
+	// what examples/rules.yaml reads (rules name datastreams that exist); the commands run in
+	// this process, on SQLite in dir whatever RABTA_E2E_POSTGRES says
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "rabta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.SeedDatastreams(t, db, auth.NodeOrganisation, 1, 2, 3, 4, 5, 6, 7, 8)
+	db.Close()
 	for _, c := range []struct {
 		args []string
 		out  string // in stdout

@@ -43,13 +43,7 @@ func TestExamples(t *testing.T) {
 	// and examples/rules-full.yaml's three rain gauges (201–203), which the demo has not
 	for _, dir := range []string{cli, node} {
 		seedDemoStations(t, dir)
-		eng, dsn := openEngine(t, dir)
-		storetest.SeedDatastreams(t, eng, auth.NodeOrganisation, 201, 202, 203)
-		if dsn == "" {
-			eng.(*sqlite.DB).Close()
-		} else {
-			eng.(*postgres.DB).Close()
-		}
+		seedDatastreams(t, dir, 201, 202, 203)
 	}
 	p := start(t, node, []string{"RABTA_ADMIN_KEY=" + adminKey})
 	rows := func(path string) int {
@@ -211,6 +205,19 @@ func seedDemoStations(t *testing.T, dataDir string) {
 	}
 	if ids["pdma-khanki/discharge"] != 8 {
 		t.Fatalf("the demo's Khanki discharge is datastream %d; examples/rules*.yaml say 8", ids["pdma-khanki/discharge"])
+	}
+}
+
+// seedDatastreams makes Datastreams with these ids, of the node-wide organisation, in the data
+// directory's store (storetest.SeedDatastreams), for rules that name them.
+func seedDatastreams(t *testing.T, dataDir string, ids ...int64) {
+	t.Helper()
+	eng, dsn := openEngine(t, dataDir)
+	storetest.SeedDatastreams(t, eng, auth.NodeOrganisation, ids...)
+	if dsn == "" {
+		eng.(*sqlite.DB).Close()
+	} else {
+		eng.(*postgres.DB).Close()
 	}
 }
 

@@ -202,7 +202,8 @@ func (s *Service) Watches(ds int64) bool {
 
 // Handle takes a batch of accepted observations: for a network station's discharge
 // Datastream, each numeric reading goes to the forecaster (a bad one removes the reading it
-// corrects), then the stations downstream are forecast as issued now and their forecasts
+// corrects), then the stations downstream are forecast as issued now (with a Timeline, the
+// demo: as of the batch's latest reading) and their forecasts
 // ingested. It is idempotent enough for a bus redelivery (a reading for a time held replaces
 // it; the forecasts are issued again). An error of the ingest path makes the batch come again.
 func (s *Service) Handle(ctx context.Context, b *sensing.ObsBatch) error {
@@ -223,8 +224,22 @@ func (s *Service) Handle(ctx context.Context, b *sensing.ObsBatch) error {
 		}
 	}
 	issued := s.now().UTC().Truncate(time.Microsecond) // as the store keeps it: two issues in a second stay apart
+	asOf := s.tl.toModel(issued)
+	if s.tl.ToModel != nil {
+		// the demo: forecast as of the batch's latest reading, however late the batch is
+		// handled — at its speed a second late is days of data, past most reaches' travel time
+		var latest time.Time
+		for i := range b.Obs {
+			if b.Obs[i].End.After(latest) {
+				latest = b.Obs[i].End
+			}
+		}
+		if !latest.IsZero() && s.tl.toModel(latest).Before(asOf) {
+			asOf = s.tl.toModel(latest)
+		}
+	}
 	start := time.Now()
-	fcs := s.fc.Update(s.tl.toModel(issued), station)
+	fcs := s.fc.Update(asOf, station)
 	if s.OnUpdate != nil {
 		s.OnUpdate(time.Since(start), len(fcs))
 	}
@@ -267,7 +282,7 @@ func (s *Service) observations(issued time.Time, fcs []forecast.StationForecast)
 			}
 			v := p.Value
 			t := s.tl.fromModel(p.Time).UTC()
-			if !t.After(issued) { // only a Timeline can bring a model time after the issue back to it
+			if !t.After(s.tl.fromModel(f.Issued)) { // only a Timeline can bring a model time after the issue back to it
 				continue
 			}
 			params, _ := json.Marshal(Parameters{Issued: issued, LeadTimeHours: round(p.Time.Sub(f.Issued).Hours(), 3), Lower: p.Lower, Upper: p.Upper})
