@@ -68,7 +68,7 @@ func TestCompare(t *testing.T) {
 	o := options{n: 1, d: 1, batch: 1, clients: 1, top: 1, readsRuns: 1, window: time.Hour, outbox: true, dir: dir, bin: bin,
 		phases: "compare", seed: 1, busRate: 1, busPerReq: 1, busStreams: 1, busDur: time.Second, mqttN: 1, mqttPubs: 1, alertCycles: 1,
 		compareURLs: "other=" + other.base + "/v1.1", compareAuth: "Bearer " + adminKey,
-		compareDur: 2 * time.Second, compareClients: 4, compareBulkClients: 2, compareBulk: 50}
+		compareDur: time.Second, compareClients: 4, compareBulkClients: 2, compareBulk: 50}
 	want := []string{"rabta-sqlite", "other"}
 	if os.Getenv("RABTA_TEST_POSTGRES") != "" || os.Getenv("CI") != "" {
 		o.comparePG = storetest.PostgresSchema(t)

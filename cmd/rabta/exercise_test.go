@@ -46,6 +46,7 @@ func TestExerciseCommandLine(t *testing.T) {
 // internal/exercise replays the flood) at maximum speed: the summary on stdout, the node's
 // address, the progress lines and the report on stderr and disk.
 func TestExerciseRun(t *testing.T) {
+	onceOnly(t)
 	ws := filepath.Join(t.TempDir(), "ws")
 	start := time.Now()
 	out, errOut, err := inProcess(t, "exercise", "run", "--demo", "--from", "2025-08-05", "--to", "2025-08-08T00:00:00Z", "--speed", "max", "--approve-after", "30m", "--workspace", ws)
