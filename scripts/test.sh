@@ -58,4 +58,8 @@ log "go test -race (the fuzz targets run their seed corpora)"
 go test -race -count=1 -p 2 -timeout 20m "$@" ./...
 
 log "end-to-end tests again, every node on PostgreSQL"
-RABTA_E2E_POSTGRES=1 go test -race -count=1 -timeout 20m "$@" ./cmd/rabta
+# Without -race: the pass above ran every test and every node process under the race detector
+# (and the PostgreSQL store's own tests run under it in internal/store/postgres and
+# internal/node); this pass is about the store engine, and under -race it alone took some six
+# minutes of the twenty this suite may take.
+RABTA_E2E_POSTGRES=1 go test -count=1 -timeout 20m "$@" ./cmd/rabta
