@@ -33,10 +33,21 @@ func (b *Bus) ConsumeMQTT(ctx context.Context, name string, filters []string, fn
 	// The bridge creates its stream when the first MQTT client connects; create it first, with
 	// the bridge's own configuration, so that no message of the first client goes by unseen
 	// (the stream keeps messages only while a consumer is interested).
-	st, err := b.js.Stream(ctx, mqttStream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		st, err = b.js.CreateStream(ctx, jetstream.StreamConfig{Name: mqttStream, Subjects: []string{mqttStreamPrefix + ">"},
-			Storage: jetstream.FileStorage, Retention: jetstream.InterestPolicy, Replicas: b.opts.Replicas})
+	var st jetstream.Stream
+	var err error
+	// a cluster that has just started may still lack the peers the stream's replicas need
+	// ("no suitable peers for placement"), as Open waits for its own streams
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		st, err = b.js.Stream(ctx, mqttStream)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			st, err = b.js.CreateStream(ctx, jetstream.StreamConfig{Name: mqttStream, Subjects: []string{mqttStreamPrefix + ">"},
+				Storage: jetstream.FileStorage, Retention: jetstream.InterestPolicy, Replicas: b.opts.Replicas})
+		}
+		if err == nil || b.opts.URL == "" || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		b.log.Info("bus_waiting_for_jetstream", "stream", mqttStream, "err", err.Error())
+		time.Sleep(500 * time.Millisecond)
 	}
 	if err != nil {
 		return fmt.Errorf("bus: MQTT message stream: %w", err)
