@@ -1,11 +1,11 @@
 package forecast_test
 
 import (
-	. "github.com/rabta/rabta/internal/forecast"
 	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
+	. "github.com/rabta/rabta/internal/forecast"
 	"os"
 	"reflect"
 	"strings"
