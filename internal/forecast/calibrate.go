@@ -150,9 +150,22 @@ func spread(step, mean float64) [][]float64 {
 // calibrateLag fits the parameters for one (already lagged) inflow from the given starting
 // points; it returns the fit and its transformed parameters.
 func calibrateLag(in, obs []float64, step float64, s Scheme, starts [][]float64) (Calibration, []float64, error) {
+	settings := &optimize.Settings{
+		FuncEvaluations: 3000,
+		// stop when 20 iterations gain less than a part in 10⁹ of the SSE
+		Converger: &optimize.FunctionConverge{Relative: 1e-9, Iterations: 20},
+	}
+	return fitMuskingum(in, obs, step, s, starts, decode, settings, 5)
+}
+
+// fitMuskingum minimises the SSE of routing in against obs over the transformed parameters u
+// (dec maps them to a Muskingum; invalid or failing parameters score penalty) by Nelder–Mead
+// from each start, then restarts from the best point up to restarts times while that still
+// improves it. It returns the fit and its transformed parameters.
+func fitMuskingum(in, obs []float64, step float64, s Scheme, starts [][]float64, dec func([]float64) Muskingum, settings *optimize.Settings, restarts int) (Calibration, []float64, error) {
 	buf := make([]float64, len(in))
 	f := func(u []float64) float64 {
-		p := decode(u)
+		p := dec(u)
 		if p.Valid() != nil {
 			return penalty
 		}
@@ -166,15 +179,10 @@ func calibrateLag(in, obs []float64, step float64, s Scheme, starts [][]float64)
 		return v
 	}
 	problem := optimize.Problem{Func: f}
-	settings := &optimize.Settings{
-		FuncEvaluations: 3000,
-		// stop when 20 iterations gain less than a part in 10⁹ of the SSE
-		Converger: &optimize.FunctionConverge{Relative: 1e-9, Iterations: 20},
-	}
 	run := func(u0 []float64) (*optimize.Result, error) {
 		r, err := optimize.Minimize(problem, u0, settings, &optimize.NelderMead{})
 		if r == nil {
-			return nil, err
+			return nil, fmt.Errorf("calibrate: %w", err)
 		}
 		return r, nil // a run that stops at its evaluation budget still has a usable best point
 	}
@@ -182,22 +190,21 @@ func calibrateLag(in, obs []float64, step float64, s Scheme, starts [][]float64)
 	for _, u0 := range starts {
 		r, err := run(u0)
 		if err != nil {
-			return Calibration{}, nil, fmt.Errorf("calibrate: %w", err)
+			return Calibration{}, nil, err
 		}
 		if best == nil || r.F < best.F {
 			best = r
 		}
 	}
-	// restart from the best point until the restart no longer improves it
-	for range 5 {
+	for range restarts {
 		r, err := run(best.X)
 		if err != nil {
-			return Calibration{}, nil, fmt.Errorf("calibrate: %w", err)
+			return Calibration{}, nil, err
 		}
 		if r.F >= best.F*(1-1e-9) {
 			break
 		}
 		best = r
 	}
-	return Calibration{Muskingum: decode(best.X), Scheme: s, Step: step, SSE: best.F, N: len(in)}, best.X, nil
+	return Calibration{Muskingum: dec(best.X), Scheme: s, Step: step, SSE: best.F, N: len(in)}, best.X, nil
 }

@@ -465,34 +465,8 @@ func calibrateLinear(in, obs []float64, step, maxK float64, s Scheme, starts [][
 	dec := func(u []float64) Muskingum {
 		return Muskingum{K: step + (maxK-step)/(1+math.Exp(-u[0])), X: 0.5 / (1 + math.Exp(-u[1])), M: 1}
 	}
-	buf := make([]float64, len(in))
-	f := func(u []float64) float64 {
-		p := dec(u)
-		if p.Valid() != nil {
-			return penalty
-		}
-		if err := route(buf, in, obs[0], step, p, s); err != nil {
-			return penalty
-		}
-		v := SSE(buf, obs)
-		if math.IsNaN(v) || v > penalty {
-			return penalty
-		}
-		return v
-	}
-	problem := optimize.Problem{Func: f}
 	settings := &optimize.Settings{FuncEvaluations: 400, Converger: &optimize.FunctionConverge{Relative: 1e-7, Iterations: 10}}
-	var best *optimize.Result
-	for _, u0 := range starts {
-		r, err := optimize.Minimize(problem, u0, settings, &optimize.NelderMead{})
-		if r == nil {
-			return Calibration{}, nil, fmt.Errorf("calibrate: %w", err)
-		}
-		if best == nil || r.F < best.F {
-			best = r
-		}
-	}
-	return Calibration{Muskingum: dec(best.X), Scheme: s, Step: step, SSE: best.F, N: len(in)}, best.X, nil
+	return fitMuskingum(in, obs, step, s, starts, dec, settings, 0)
 }
 
 // linearStarts are calibrateLinear's starting points: K near 2, 12 and 48 h (for the default

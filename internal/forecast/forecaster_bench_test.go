@@ -1,11 +1,11 @@
 package forecast_test
 
 import (
-	. "github.com/rabta/rabta/internal/forecast"
 	"slices"
 	"testing"
 	"time"
 
+	. "github.com/rabta/rabta/internal/forecast"
 	"github.com/rabta/rabta/internal/demo"
 	"github.com/rabta/rabta/internal/sensing"
 )

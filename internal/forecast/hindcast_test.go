@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	. "github.com/rabta/rabta/internal/forecast"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	. "github.com/rabta/rabta/internal/forecast"
 	"github.com/rabta/rabta/internal/demo"
 	"github.com/rabta/rabta/internal/rule"
 )

@@ -66,7 +66,10 @@ type Network struct {
 
 // NetworkError is a validation error in a network, naming where it is: the file line (0
 // when the network was not read from a file) and the field path, e.g. "reaches[3].to".
+// Doc names what was read in the message ("river network" when empty); the stored network
+// document of package forecasting says "forecast network".
 type NetworkError struct {
+	Doc   string
 	Line  int
 	Field string
 	Msg   string
@@ -74,7 +77,11 @@ type NetworkError struct {
 
 func (e *NetworkError) Error() string {
 	var b strings.Builder
-	b.WriteString("river network")
+	if e.Doc == "" {
+		b.WriteString("river network")
+	} else {
+		b.WriteString(e.Doc)
+	}
 	if e.Line > 0 {
 		fmt.Fprintf(&b, ": line %d", e.Line)
 	}

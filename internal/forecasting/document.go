@@ -62,25 +62,11 @@ const MaxDocument = 1 << 20
 const maxName = 200
 
 // ParseError is a mistake in a network document, at Line (1-based; 0 when unknown) in Field
-// (e.g. "reaches[3].model.k_h").
-type ParseError struct {
-	Line  int
-	Field string
-	Msg   string
-}
+// (e.g. "reaches[3].model.k_h"); its message begins "forecast network".
+type ParseError = forecast.NetworkError
 
-func (e *ParseError) Error() string {
-	var b strings.Builder
-	b.WriteString("forecast network")
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ": line %d", e.Line)
-	}
-	if e.Field != "" {
-		b.WriteString(": " + e.Field)
-	}
-	b.WriteString(": " + e.Msg)
-	return b.String()
-}
+// docName begins every ParseError's message.
+const docName = "forecast network"
 
 // Positions maps the fields of a parsed document ("stations[2].discharge", "stations[2]") to
 // their lines, so that an error found later (by the store) can name the line.
@@ -126,10 +112,10 @@ func Parse(data []byte) (*Network, Positions, error) {
 func parse(data []byte) (*Network, Positions, error) {
 	var doc yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
-		return nil, nil, &ParseError{Msg: "not YAML or JSON: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, nil, &ParseError{Doc: docName, Msg: "not YAML or JSON: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, nil, &ParseError{Line: doc.Line, Msg: "want a mapping with name, stations and reaches"}
+		return nil, nil, &ParseError{Doc: docName, Line: doc.Line, Msg: "want a mapping with name, stations and reaches"}
 	}
 	n := &Network{}
 	pos := Positions{}
@@ -203,10 +189,10 @@ func parse(data []byte) (*Network, Positions, error) {
 		return nil, nil, err
 	}
 	if !hasName || n.Name == "" {
-		return nil, nil, &ParseError{Line: doc.Content[0].Line, Field: "name", Msg: "required"}
+		return nil, nil, &ParseError{Doc: docName, Line: doc.Content[0].Line, Field: "name", Msg: "required"}
 	}
 	if len(n.Stations) == 0 {
-		return nil, nil, &ParseError{Line: doc.Content[0].Line, Field: "stations", Msg: "want at least one station"}
+		return nil, nil, &ParseError{Doc: docName, Line: doc.Content[0].Line, Field: "stations", Msg: "want at least one station"}
 	}
 	if _, err := n.Net(); err != nil {
 		var ne *forecast.NetworkError
@@ -215,14 +201,14 @@ func parse(data []byte) (*Network, Positions, error) {
 			if line == 0 {
 				line = pos[strings.SplitN(ne.Field, ".", 2)[0]]
 			}
-			return nil, nil, &ParseError{Line: line, Field: ne.Field, Msg: ne.Msg}
+			return nil, nil, &ParseError{Doc: docName, Line: line, Field: ne.Field, Msg: ne.Msg}
 		}
-		return nil, nil, &ParseError{Msg: err.Error()}
+		return nil, nil, &ParseError{Doc: docName, Msg: err.Error()}
 	}
 	for i, r := range n.Reaches {
 		if r.Model != nil && r.Model.Lag%n.step() != 0 {
 			f := fmt.Sprintf("reaches[%d].model.lag_h", i)
-			return nil, nil, &ParseError{Line: pos[f], Field: f, Msg: fmt.Sprintf("%v: want whole routing steps of %v", r.Model.Lag, n.step())}
+			return nil, nil, &ParseError{Doc: docName, Line: pos[f], Field: f, Msg: fmt.Sprintf("%v: want whole routing steps of %v", r.Model.Lag, n.step())}
 		}
 	}
 	m, err := n.Model()
@@ -230,7 +216,7 @@ func parse(data []byte) (*Network, Positions, error) {
 		err = m.Validate()
 	}
 	if err != nil {
-		return nil, nil, &ParseError{Msg: err.Error()}
+		return nil, nil, &ParseError{Doc: docName, Msg: err.Error()}
 	}
 	return n, pos, nil
 }
@@ -252,7 +238,7 @@ func list(val *yaml.Node, f func(i int, item *yaml.Node) error) error {
 // unknown and repeated keys are refused. Errors of f are given the value's line and field.
 func mapping(item *yaml.Node, path string, pos Positions, allowed []string, f func(key string, val *yaml.Node) error) (map[string]bool, error) {
 	if item.Kind != yaml.MappingNode {
-		return nil, &ParseError{Line: item.Line, Field: path, Msg: "want a mapping"}
+		return nil, &ParseError{Doc: docName, Line: item.Line, Field: path, Msg: "want a mapping"}
 	}
 	if path != "" {
 		pos[path] = item.Line
@@ -265,10 +251,10 @@ func mapping(item *yaml.Node, path string, pos Positions, allowed []string, f fu
 			field = path + "." + key.Value
 		}
 		if !slices.Contains(allowed, key.Value) {
-			return nil, &ParseError{Line: key.Line, Field: field, Msg: "unknown key (want " + strings.Join(allowed, ", ") + ")"}
+			return nil, &ParseError{Doc: docName, Line: key.Line, Field: field, Msg: "unknown key (want " + strings.Join(allowed, ", ") + ")"}
 		}
 		if seen[key.Value] {
-			return nil, &ParseError{Line: key.Line, Field: field, Msg: "given twice"}
+			return nil, &ParseError{Doc: docName, Line: key.Line, Field: field, Msg: "given twice"}
 		}
 		seen[key.Value] = true
 		pos[field] = val.Line
@@ -277,7 +263,7 @@ func mapping(item *yaml.Node, path string, pos Positions, allowed []string, f fu
 			if errors.As(err, &pe) {
 				return nil, err
 			}
-			return nil, &ParseError{Line: val.Line, Field: field, Msg: err.Error()}
+			return nil, &ParseError{Doc: docName, Line: val.Line, Field: field, Msg: err.Error()}
 		}
 	}
 	return seen, nil
@@ -370,10 +356,10 @@ func decodeStation(i int, item *yaml.Node, pos Positions) (Station, error) {
 		return s, err
 	}
 	if hasLat != hasLon {
-		return s, &ParseError{Line: item.Line, Field: path, Msg: "give both lat and lon, or neither"}
+		return s, &ParseError{Doc: docName, Line: item.Line, Field: path, Msg: "give both lat and lon, or neither"}
 	}
 	if (s.Thing == 0) != (s.Discharge == 0) {
-		return s, &ParseError{Line: item.Line, Field: path, Msg: "give both thing and discharge, or neither"}
+		return s, &ParseError{Doc: docName, Line: item.Line, Field: path, Msg: "give both thing and discharge, or neither"}
 	}
 	s.HasPosition = hasLat
 	return s, nil
@@ -474,13 +460,13 @@ func decodeModel(path string, item *yaml.Node, pos Positions) (*forecast.ReachMo
 		return nil, err
 	}
 	if !hasK {
-		return nil, &ParseError{Line: item.Line, Field: path + ".k_h", Msg: "required"}
+		return nil, &ParseError{Doc: docName, Line: item.Line, Field: path + ".k_h", Msg: "required"}
 	}
 	if m.Muskingum.M == 0 {
 		m.Muskingum.M = 1
 	}
 	if err := m.Muskingum.Valid(); err != nil {
-		return nil, &ParseError{Line: item.Line, Field: path, Msg: strings.TrimPrefix(err.Error(), "muskingum: ")}
+		return nil, &ParseError{Doc: docName, Line: item.Line, Field: path, Msg: strings.TrimPrefix(err.Error(), "muskingum: ")}
 	}
 	return m, nil
 }

@@ -112,6 +112,23 @@ func truncate(s string) string {
 	return s
 }
 
+// readCallback reads a gateway callback's query or form (GET, or POST with a form body of at
+// most limit bytes) into r.Form. On a wrong method (405, with Allow) or a malformed or
+// oversized request (400) it answers and returns false.
+func readCallback(w http.ResponseWriter, r *http.Request, limit int64) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "malformed query or form", http.StatusBadRequest)
+		return false
+	}
+	return true
+}
+
 // DLRHandler serves Kannel's dlr-url callbacks (GET, or POST with a form) made by a
 // Sender with the same secret: it checks the token against the delivery id in constant
 // time, parses the report (ParseDLR) and calls fn with its channel.Report. It answers 200
@@ -122,14 +139,7 @@ func DLRHandler(secret string, fn channel.ReportFunc, log *slog.Logger) http.Han
 		log = slog.New(slog.DiscardHandler)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodPost {
-			w.Header().Set("Allow", "GET, POST")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, "malformed query or form", http.StatusBadRequest)
+		if !readCallback(w, r, 8<<10) {
 			return
 		}
 		d, err := ParseDLR(r.Form)

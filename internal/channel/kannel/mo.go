@@ -110,14 +110,7 @@ func MOHandler(secret string, fn channel.InboundFunc, log *slog.Logger) http.Han
 		log = slog.New(slog.DiscardHandler)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodPost {
-			w.Header().Set("Allow", "GET, POST")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, "malformed query or form", http.StatusBadRequest)
+		if !readCallback(w, r, 16<<10) {
 			return
 		}
 		if secret == "" || subtle.ConstantTimeCompare([]byte(r.Form.Get("token")), []byte(secret)) != 1 {
