@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/rabta/rabta/internal/forecast"
 	"github.com/rabta/rabta/internal/demo"
+	. "github.com/rabta/rabta/internal/forecast"
 	"github.com/rabta/rabta/internal/rule"
 )
 
