@@ -43,6 +43,7 @@ const (
 // rule is one warning rule of the fixture: its area is a circle.
 type fixtureRule struct {
 	id, status, severity string
+	area                 string
 	lat, lon, km         float64
 	auto, operational    bool
 	ds                   int64
@@ -50,7 +51,7 @@ type fixtureRule struct {
 
 var fixtureRules = []fixtureRule{
 	{id: "ravi", status: "Actual", severity: "Severe", lat: lahoreLat, lon: lahoreLon, km: 20, auto: true, ds: 1},
-	{id: "chenab", status: "Actual", severity: "Moderate", lat: khankiLat, lon: khankiLon, km: 25, auto: true, ds: 2},
+	{id: "chenab", status: "Actual", severity: "Moderate", area: "Chenab near Khanki", lat: khankiLat, lon: khankiLon, km: 25, auto: true, ds: 2},
 	{id: "drill", status: "Exercise", severity: "Extreme", lat: lahoreLat, lon: lahoreLon, km: 30, auto: true, ds: 3},
 	{id: "waiting", status: "Actual", severity: "Extreme", lat: lahoreLat, lon: lahoreLon, km: 30, auto: false, ds: 4},
 	{id: "ops", status: "Actual", severity: "Minor", lat: lahoreLat, lon: lahoreLon, km: 30, operational: true, ds: 5},
@@ -61,13 +62,17 @@ func rulesYAML() string {
 	var b strings.Builder
 	b.WriteString("rules:\n")
 	for _, r := range fixtureRules {
+		desc := r.area
+		if desc == "" {
+			desc = "Ravi near Lahore"
+		}
 		fmt.Fprintf(&b, `  - id: %s
     name: %s
     kind: threshold
     datastreams: [%d]
     levels:
       - {name: High, value: 100, severity: %s, urgency: Expected, certainty: Observed, event: Flood}
-    area: {desc: Ravi near Lahore, circles: [{center: [%g, %g], radiusKm: %g}]}
+    area: {desc: %s, circles: [{center: [%g, %g], radiusKm: %g}]}
     autoIssue: %t
     operational: %t
     status: %s
@@ -75,7 +80,7 @@ func rulesYAML() string {
       en: {headline: "{{if .Cancel}}All clear ({{.Rule}}){{else}}{{.Level}} flood: %s{{end}}", description: "The river rose to {{.Quantity}}.", instruction: "Move people and livestock away from the river banks."}
       ur: {headline: "{{if .Cancel}}خطرہ ختم{{else}}{{.Level}} درجے کا سیلاب: %s{{end}}", description: "دریا {{.Quantity}} تک چڑھ گیا۔", instruction: "لوگوں اور مویشیوں کو دریا کے کناروں سے دور لے جائیں۔"}
       zh: {headline: "{{if .Cancel}}警报解除{{else}}{{.Level}}洪水：%s{{end}}", description: "河水上涨至{{.Quantity}}。", instruction: "请将人员和牲畜转移出河岸地区。"}
-`, r.id, r.id, r.ds, r.severity, r.lat, r.lon, r.km, r.auto, r.operational, r.status, r.id, r.id, r.id)
+`, r.id, r.id, r.ds, r.severity, desc, r.lat, r.lon, r.km, r.auto, r.operational, r.status, r.id, r.id, r.id)
 	}
 	return b.String()
 }
