@@ -117,7 +117,7 @@ func TestPublicPage(t *testing.T) {
 	t.Run("search by name", func(t *testing.T) {
 		for _, c := range []struct{ q, want, text string }{
 			{"Lahore", "[ravi]", "Warnings in force for Lahore"},
-			{"lahor", "[ravi]", "Warnings in force for Lahore"},   // a typing error
+			{"lahor", "[ravi]", "Warnings in force for Lahore"},          // a typing error
 			{"بھینی", "[ravi]", "Warnings in force for Bhaini (Lahore)"}, // a village, by its Urdu name
 			{"Gujranwala", "[chenab]", "Warnings in force for Gujranwala"},
 			{"Dur Kot", "[]", "No warnings in force for Dur Kot (Chiniot)."},
