@@ -251,6 +251,8 @@ func TestPublicPage(t *testing.T) {
 		}
 	})
 
+	t.Run("browser", func(t *testing.T) { inBrowser(t, f) })
+
 	t.Run("expired", func(t *testing.T) {
 		f.pub.Now = func() time.Time { return time.Now().Add(7 * time.Hour) }
 		defer func() { f.pub.Now = nil }()
