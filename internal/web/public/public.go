@@ -61,8 +61,13 @@ type Server struct {
 // entry is one issued message, parsed, with what its area reaches (computed once per
 // gazetteer, on first need).
 type entry struct {
-	msg   alert.Message
-	cap   *cap.Alert
+	msg alert.Message
+	cap *cap.Alert
+	r   *reached // guarded by Server.mu; a reached is never changed once made
+}
+
+// reached is what a message's area reaches in one gazetteer.
+type reached struct {
 	gz    *place.Gazetteer
 	shape []*place.Shape
 	keys  map[string]bool // places reached (Impact.Keys) and districts touched ("district:<name>")
@@ -213,42 +218,45 @@ func areas(a *cap.Alert) []cap.Area {
 	return nil
 }
 
-// reach fills e's shapes and reached places for g (once per gazetteer).
-func (s *Server) reach(e *entry, g *place.Gazetteer) error {
+// reach returns what e's area reaches in g, computing it on first need for g.
+func (s *Server) reach(e *entry, g *place.Gazetteer) (*reached, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e.gz == g {
-		return nil
+	r := e.r
+	s.mu.Unlock()
+	if r != nil && r.gz == g {
+		return r, nil
 	}
-	e.shape, e.keys, e.provs, e.divs = nil, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	r = &reached{gz: g, keys: map[string]bool{}, provs: map[string]bool{}, divs: map[string]bool{}}
 	for _, ar := range areas(e.cap) {
 		sh, _, err := g.Shape(ar)
 		if err != nil {
-			return fmt.Errorf("public page: area of %s: %w", e.msg.Identifier, err)
+			return nil, fmt.Errorf("public page: area of %s: %w", e.msg.Identifier, err)
 		}
-		e.shape = append(e.shape, sh)
+		r.shape = append(r.shape, sh)
 		imp, err := g.Resolve(ar)
 		if err != nil {
-			return fmt.Errorf("public page: area of %s: %w", e.msg.Identifier, err)
+			return nil, fmt.Errorf("public page: area of %s: %w", e.msg.Identifier, err)
 		}
 		for _, k := range imp.Keys {
-			e.keys[k] = true
+			r.keys[k] = true
 		}
 		for _, d := range imp.Districts {
-			e.keys[d.Key] = true
-			e.provs[d.Province] = true
+			r.keys[d.Key] = true
+			r.provs[d.Province] = true
 			if p, ok := g.Place(d.Key); ok && p.Division != "" {
-				e.divs[p.Division] = true
+				r.divs[p.Division] = true
 			}
 		}
 	}
-	e.gz = g
-	return nil
+	s.mu.Lock()
+	e.r = r
+	s.mu.Unlock()
+	return r, nil
 }
 
-// contains tells whether e's area contains the point.
-func (e *entry) contains(lat, lon float64) bool {
-	for _, sh := range e.shape {
+// contains tells whether the area contains the point.
+func (r *reached) contains(lat, lon float64) bool {
+	for _, sh := range r.shape {
 		if sh.Contains(lat, lon) {
 			return true
 		}
@@ -256,16 +264,16 @@ func (e *entry) contains(lat, lon float64) bool {
 	return false
 }
 
-// warns tells whether e concerns p (see the package documentation, "Places").
-func (e *entry) warns(p place.Place) bool {
-	if e.keys[p.Key] || e.contains(p.Lat, p.Lon) {
+// warns tells whether the area concerns p (see the package documentation, "Places").
+func (r *reached) warns(p place.Place) bool {
+	if r.keys[p.Key] || r.contains(p.Lat, p.Lon) {
 		return true
 	}
 	switch p.Kind {
 	case place.Province:
-		return e.provs[p.Name]
+		return r.provs[p.Name]
 	case place.Division:
-		return e.divs[p.Name]
+		return r.divs[p.Name]
 	}
 	return false
 }
@@ -352,17 +360,17 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 					d.Heading = sprintf(d.W.For, where)
 				}
 			}
+			in := g
+			if in == nil {
+				in = emptyGazetteer()
+			}
 			for _, e := range all {
-				if g != nil {
-					if err := s.reach(e, g); err != nil {
-						s.fail(w, r, lang, err)
-						return
-					}
-				} else if err := s.reach(e, emptyGazetteer()); err != nil {
+				re, err := s.reach(e, in)
+				if err != nil {
 					s.fail(w, r, lang, err)
 					return
 				}
-				if e.contains(q.Lat, q.Lon) {
+				if re.contains(q.Lat, q.Lon) {
 					list = append(list, e)
 				}
 			}
@@ -381,11 +389,12 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 			}
 			d.Heading = sprintf(d.W.For, placeName(p))
 			for _, e := range all {
-				if err := s.reach(e, g); err != nil {
+				re, err := s.reach(e, g)
+				if err != nil {
 					s.fail(w, r, lang, err)
 					return
 				}
-				if e.warns(p) {
+				if re.warns(p) {
 					list = append(list, e)
 				}
 			}

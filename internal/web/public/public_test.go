@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -141,6 +142,25 @@ func TestPublicPage(t *testing.T) {
 				t.Errorf("%s,%s: listed %s, want %s, and %q:\n%s", c.lat, c.lon, got, c.want, c.text, b)
 			}
 		}
+	})
+
+	t.Run("readers at once", func(t *testing.T) { // the caches of parsed messages and reached places, under -race
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				path := []string{"/?q=Gujranwala", "/?lat=31.56&lon=74.35", "/?q=Lahore&lang=ur", "/"}[i%4]
+				resp, err := http.Get(f.srv.URL + path)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("GET %s: %d", path, resp.StatusCode)
+				}
+			})
+		}
+		wg.Wait()
 	})
 
 	t.Run("alert page", func(t *testing.T) {
