@@ -29,6 +29,9 @@ type pageData struct {
 
 type formData struct{ Q, Lat, Lon string }
 
+// audioLink is a warning's spoken message (a CAP <resource>, docs/voice.md).
+type audioLink struct{ URL, Type string }
+
 type langLink struct {
 	Name, Lang, Dir, Href string
 	Current               bool
@@ -44,7 +47,7 @@ type alertView struct {
 	LSender, LCAP, LSeverity, LListen   string
 	LEvent, LDescription                string
 	CAP                                 string
-	Audio                               []string
+	Audio                               []audioLink
 	Others                              []langLink
 }
 
@@ -102,7 +105,7 @@ func (s *Server) view(e *entry, lang string, detail bool) alertView {
 	}
 	for _, r := range in.Resources {
 		if strings.HasPrefix(r.MimeType, "audio/") && r.URI != "" && safeLink(r.URI) {
-			v.Audio = append(v.Audio, r.URI)
+			v.Audio = append(v.Audio, audioLink{URL: r.URI, Type: r.MimeType})
 		}
 	}
 	for _, t := range Langs {
@@ -223,7 +226,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <dl>{{if .Event}}<dt>{{.LEvent}}</dt><dd>{{.Event}}</dd>{{end}}{{if .Area}}<dt>{{.LArea}}</dt><dd>{{.Area}}</dd>{{end}}{{if .Onset}}<dt>{{.LOnset}}</dt><dd>{{.Onset}}</dd>{{end}}{{if .Expires}}<dt>{{.LExpires}}</dt><dd>{{.Expires}}</dd>{{end}}{{if .Sender}}<dt>{{.LSender}}</dt><dd>{{.Sender}}</dd>{{end}}</dl>
 {{if .Instruction}}<h2>{{.LWhatToDo}}</h2><p>{{.Instruction}}</p>{{end}}
 {{if .Description}}<h2>{{.LDescription}}</h2><p>{{.Description}}</p>{{end}}
-<ul>{{range .Audio}}<li><a href="{{.}}" type="audio/x-wav">{{$.Alert.LListen}}</a></li>{{end}}<li><a href="{{.CAP}}" type="application/cap+xml" dir="ltr">{{.LCAP}}</a></li></ul>
+<ul>{{range .Audio}}<li><a href="{{.URL}}" type="{{.Type}}">{{$.Alert.LListen}}</a></li>{{end}}<li><a href="{{.CAP}}" type="application/cap+xml" dir="ltr">{{.LCAP}}</a></li></ul>
 </article>
 {{if .Others}}<h2>{{$.W.Other}}</h2><ul>{{range .Others}}<li><a href="{{.Href}}" lang="{{.Lang}}" dir="{{.Dir}}" hreflang="{{.Lang}}">{{.Name}}</a></li>{{end}}</ul>{{end}}
 {{end}}

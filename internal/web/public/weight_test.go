@@ -61,3 +61,26 @@ func randomText(rng *rand.Rand, lang string, n int) string {
 	}
 	return b.String()
 }
+
+// An alert page links each spoken message of the <info> shown (voice's CAP <resource>s) and
+// nothing that is not an http(s) URL or a path.
+func TestAudioLinks(t *testing.T) {
+	a := &cap.Alert{Identifier: "urn:x:1", Status: cap.StatusActual, Scope: cap.ScopePublic, Infos: []cap.Info{
+		{Language: "en", Headline: "h", Resources: []cap.Resource{
+			{ResourceDesc: "audio message", MimeType: "audio/wav", URI: "http://node.example/cap/alerts/urn%3Ax%3A1/audio/en.wav"},
+			{ResourceDesc: "audio message", MimeType: "audio/wav", URI: "javascript:alert(1)"},
+			{ResourceDesc: "map", MimeType: "image/png", URI: "http://node.example/map.png"}}},
+		{Language: "ur", Headline: "ح", Resources: []cap.Resource{{MimeType: "audio/wav", URI: "http://node.example/cap/alerts/urn%3Ax%3A1/audio/ur.wav"}}}}}
+	v := (&Server{}).view(&entry{msg: alert.Message{AlertID: 1, Identifier: a.Identifier}, cap: a}, "en", true)
+	if fmt.Sprint(v.Audio) != "[{http://node.example/cap/alerts/urn%3Ax%3A1/audio/en.wav audio/wav}]" {
+		t.Errorf("audio links %v", v.Audio)
+	}
+	d := &pageData{Lang: "en", HTMLLang: "en", Dir: "ltr", W: texts["en"], Alert: &v}
+	var b bytes.Buffer
+	if err := pageTmpl.Execute(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `<a href="http://node.example/cap/alerts/urn%3Ax%3A1/audio/en.wav" type="audio/wav">Listen</a>`) || strings.Contains(b.String(), "javascript:") {
+		t.Errorf("page:\n%s", b.String())
+	}
+}
