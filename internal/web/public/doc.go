@@ -23,7 +23,8 @@
 // too). A town or village is warned when an alert's area contains it; a district when the
 // area reaches a place in it, names it by geocode, or contains its label point; a division or
 // province likewise through its districts. lat and lon (WGS 84 decimal degrees) select the
-// alerts whose area contains the point; the nearest town or village is named.
+// alerts whose area contains the point (and take precedence over q); the nearest town or
+// village within NearKM is named.
 //
 // # Limits
 //

@@ -14,6 +14,10 @@ const MaxQuery = 100
 // MaxAlerts is the most warnings one page lists.
 const MaxAlerts = 50
 
+// NearKM is how far the nearest town or village may be from a reader's point to be named
+// ("… (near Lahore)"), in kilometres.
+const NearKM = 50
+
 // query is what a request to / asks for.
 type query struct {
 	Lang     string // "ur", "en", "zh", or "" (not given: Accept-Language decides)

@@ -352,12 +352,10 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case q.HasPoint:
 			where := d.lang.Number(q.Lat) + ", " + d.lang.Number(q.Lon)
-			d.Heading = sprintf(d.W.Near, where, "?")
+			d.Heading = sprintf(d.W.For, where)
 			if g != nil {
-				if p, _, ok := g.Nearest(q.Lat, q.Lon); ok {
-					d.Heading = sprintf(d.W.Near, where, p.Name)
-				} else {
-					d.Heading = sprintf(d.W.For, where)
+				if p, km, ok := g.Nearest(q.Lat, q.Lon); ok && km <= NearKM {
+					d.Heading = sprintf(d.W.Near, where, placeName(p, lang))
 				}
 			}
 			in := g
@@ -387,7 +385,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 				d.Message = sprintf(d.W.NoPlace, q.Q)
 				break
 			}
-			d.Heading = sprintf(d.W.For, placeName(p))
+			d.Heading = sprintf(d.W.For, placeName(p, lang))
 			for _, e := range all {
 				re, err := s.reach(e, g)
 				if err != nil {
@@ -399,7 +397,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			if len(list) == 0 {
-				d.Message = sprintf(d.W.NoneFor, placeName(p))
+				d.Message = sprintf(d.W.NoneFor, placeName(p, lang))
 			}
 		}
 	} else if len(all) == 0 {
@@ -427,15 +425,17 @@ func emptyGazetteer() *place.Gazetteer {
 	return empty
 }
 
-// placeName is p's name with its district or province, as a reader recognises it.
-func placeName(p place.Place) string {
-	switch {
-	case p.Kind == place.Village || p.Kind == place.Town:
-		if p.District != "" && p.District != p.Name {
-			return p.Name + " (" + p.District + ")"
-		}
+// placeName is p's name (in Urdu script on an Urdu page, where the place has one) with its
+// district for a town or village, as a reader recognises it.
+func placeName(p place.Place, lang string) string {
+	name := p.Name
+	if lang == "ur" && p.NameUr != "" {
+		name = p.NameUr
 	}
-	return p.Name
+	if (p.Kind == place.Village || p.Kind == place.Town) && p.District != "" && p.District != p.Name {
+		return name + " (" + p.District + ")"
+	}
+	return name
 }
 
 // alert serves GET /alerts/{id}.

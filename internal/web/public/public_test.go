@@ -136,6 +136,7 @@ func TestPublicPage(t *testing.T) {
 			{"31.56", "74.35", "[ravi]", "Warnings in force at 31.56, 74.35 (near "},
 			{"32.41", "73.96", "[chenab]", "Warnings in force at 32.41, 73.96 (near "},
 			{"24.86", "67.01", "[]", "No warnings in force for 24.86, 67.01."},
+			{"20", "60", "[]", "Warnings in force for 20, 60"}, // the Arabian Sea: no place within 50 km to name
 		} {
 			_, b := ok(t, "/?lang=en&lat="+c.lat+"&lon="+c.lon)
 			if got := fmt.Sprint(shown(b)); got != c.want || !strings.Contains(b, c.text) {
