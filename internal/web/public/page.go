@@ -46,6 +46,7 @@ type alertView struct {
 	LArea, LOnset, LExpires, LWhatToDo  string // i18n's labels, in the info's language
 	LSender, LCAP, LSeverity, LListen   string
 	LEvent, LDescription                string
+	Exercise, NotReal                   string // for an Exercise: i18n's "EXERCISE" and "This is an exercise, not a real warning."
 	CAP                                 string
 	Audio                               []audioLink
 	Others                              []langLink
@@ -100,6 +101,9 @@ func (s *Server) view(e *entry, lang string, detail bool) alertView {
 	v.LArea, v.LOnset, v.LExpires, v.LWhatToDo = l.Text(i18n.LabelArea), l.Text(i18n.LabelOnset), l.Text(i18n.LabelExpires), l.Text(i18n.LabelWhatToDo)
 	v.LSender, v.LCAP, v.LSeverity, v.LListen = l.Text(i18n.LabelSender), l.Text(i18n.LabelCAP), w.Severity, w.Listen
 	v.LEvent, v.LDescription = w.Event, w.Description
+	if e.cap.Status == cap.StatusExercise {
+		v.Exercise, v.NotReal = l.Text(i18n.LabelExercise), l.Text(i18n.LabelNotReal)
+	}
 	if !detail {
 		return v
 	}
@@ -166,7 +170,8 @@ article{border-inline-start:.5rem solid #767676;padding:.25rem .75rem;margin:1re
 .extreme{border-color:#8b0000}.severe{border-color:#c4302b}.moderate{border-color:#b35c00}.minor{border-color:#7a6a00}
 h1{font-size:1.4rem}h2{font-size:1.2rem;margin:.25rem 0}h3{font-size:1rem;margin:.5rem 0 0}
 dl{display:grid;grid-template-columns:auto 1fr;gap:0 .75rem;margin:.25rem 0}dt{font-weight:bold}dd{margin:0}
-.sev{font-weight:bold}.note{color:#4a4a4a;font-size:.9rem}.err{color:#a00000;font-weight:bold}`
+.sev{font-weight:bold}.note{color:#4a4a4a;font-size:.9rem}.err{color:#a00000;font-weight:bold}
+.ex{border:2px dashed #1a1a1a;padding:.25rem .5rem}`
 
 // script is the one optional script: it shows the "use my location" button, asks the browser
 // for the reader's position and sends the location form. The page works fully without it.
@@ -215,14 +220,14 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 {{if .Error}}<p class="err">{{.Error}}</p>{{if .RequestID}}<p class="note">{{.RequestID}}</p>{{end}}{{end}}
 {{if .Message}}<p>{{.Message}}</p>{{end}}
 {{range .Alerts}}<article class="{{.SevClass}}" lang="{{.Lang}}" dir="{{.Dir}}">
-<h2><a href="{{.Href}}">{{.Headline}}</a></h2>
+{{if .Exercise}}<p class="ex"><strong>{{.Exercise}}</strong> {{.NotReal}}</p>{{end}}<h2><a href="{{.Href}}">{{.Headline}}</a></h2>
 <p class="sev">{{.LSeverity}}: {{.Severity}}{{if .Event}} · {{.Event}}{{end}}</p>
 <dl>{{if .Area}}<dt>{{.LArea}}</dt><dd>{{.Area}}</dd>{{end}}{{if .Onset}}<dt>{{.LOnset}}</dt><dd>{{.Onset}}</dd>{{end}}{{if .Expires}}<dt>{{.LExpires}}</dt><dd>{{.Expires}}</dd>{{end}}</dl>
 {{if .Instruction}}<h3>{{.LWhatToDo}}</h3><p>{{.Instruction}}</p>{{end}}
 </article>
 {{end}}{{if .More}}<p>{{.More}}</p>{{end}}
 {{with .Alert}}<article class="{{.SevClass}}" lang="{{.Lang}}" dir="{{.Dir}}">
-<p class="sev">{{.LSeverity}}: {{.Severity}}</p>
+{{if .Exercise}}<p class="ex"><strong>{{.Exercise}}</strong> {{.NotReal}}</p>{{end}}<p class="sev">{{.LSeverity}}: {{.Severity}}</p>
 <dl>{{if .Event}}<dt>{{.LEvent}}</dt><dd>{{.Event}}</dd>{{end}}{{if .Area}}<dt>{{.LArea}}</dt><dd>{{.Area}}</dd>{{end}}{{if .Onset}}<dt>{{.LOnset}}</dt><dd>{{.Onset}}</dd>{{end}}{{if .Expires}}<dt>{{.LExpires}}</dt><dd>{{.Expires}}</dd>{{end}}{{if .Sender}}<dt>{{.LSender}}</dt><dd>{{.Sender}}</dd>{{end}}</dl>
 {{if .Instruction}}<h2>{{.LWhatToDo}}</h2><p>{{.Instruction}}</p>{{end}}
 {{if .Description}}<h2>{{.LDescription}}</h2><p>{{.Description}}</p>{{end}}

@@ -50,6 +50,11 @@ type Server struct {
 	Zone *time.Location
 	Now  func() time.Time
 	Log  *slog.Logger
+	// Exercises shows messages of status Exercise too, each marked in its language as an
+	// exercise and not a real warning (i18n's labels). Off by default, and off on a node that
+	// warns the public: it is for a demonstration or training node only (the node does not set
+	// it; see docs/public.md).
+	Exercises bool
 
 	mu      sync.Mutex
 	cache   map[string]*entry // parsed issued messages by CAP identifier (they never change)
@@ -133,10 +138,16 @@ func (s *Server) negotiate(r *http.Request, given string) string {
 	return tagLang[i]
 }
 
-// public tells whether an issued message may be shown: Actual, scope Public, not a Cancel,
-// sent and not expired at now.
-func public(m *alert.Message, a *cap.Alert, now time.Time) bool {
-	return !m.Operational && a.Status == cap.StatusActual && a.Scope == cap.ScopePublic && a.MsgType != cap.MsgCancel &&
+// shown tells whether a message of status st may be shown at all: Actual, or Exercise when
+// the server shows exercises.
+func (s *Server) shown(st cap.Status) bool {
+	return st == cap.StatusActual || st == cap.StatusExercise && s.Exercises
+}
+
+// public tells whether an issued message may be shown: of a status shown, scope Public, not a
+// Cancel, sent and not expired at now.
+func (s *Server) public(m *alert.Message, a *cap.Alert, now time.Time) bool {
+	return !m.Operational && s.shown(a.Status) && a.Scope == cap.ScopePublic && a.MsgType != cap.MsgCancel &&
 		!a.Sent.After(now) && (m.Expires.IsZero() || m.Expires.After(now))
 }
 
@@ -174,7 +185,7 @@ func (s *Server) active(ctx context.Context, now time.Time) ([]*entry, error) {
 		if err != nil {
 			return nil, err
 		}
-		if public(&e.msg, e.cap, now) {
+		if s.public(&e.msg, e.cap, now) {
 			out = append(out, e)
 		}
 	}
@@ -462,7 +473,7 @@ func (s *Server) alert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	last := a.Last()
-	if last == nil || last.Operational || last.Status != cap.StatusActual { // drafts, exercises, tests: not public
+	if last == nil || last.Operational || !s.shown(last.Status) { // drafts, exercises, tests: not public
 		s.notFound(w, r, lang)
 		return
 	}
@@ -472,7 +483,7 @@ func (s *Server) alert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := s.page(r, lang, fmt.Sprintf("/alerts/%d", id))
-	if a.State != alert.Issued || !public(last, e.cap, now) {
+	if a.State != alert.Issued || !s.public(last, e.cap, now) {
 		if e.cap.Scope != cap.ScopePublic {
 			s.notFound(w, r, lang)
 			return

@@ -274,6 +274,26 @@ func TestPublicPage(t *testing.T) {
 
 	t.Run("browser", func(t *testing.T) { inBrowser(t, f) })
 
+	t.Run("exercises, when a demonstration node shows them", func(t *testing.T) {
+		f.pub.Exercises = true
+		defer func() { f.pub.Exercises = false }()
+		_, b := ok(t, "/?lang=ur")
+		if got := fmt.Sprint(shown(b)); got != "[drill ravi chenab]" || !strings.Contains(b, "<strong>مشق</strong> یہ مشق ہے، اصل انتباہ نہیں۔</p><h2><a href=\"/alerts/"+fmt.Sprint(f.ids["drill"])) {
+			t.Errorf("listed %s, want the exercise first (Extreme) and marked as one:\n%s", got, b)
+		}
+		if strings.Count(b, "مشق</strong>") != 1 {
+			t.Errorf("the real warnings are marked as exercises too")
+		}
+		if _, b := ok(t, fmt.Sprintf("/alerts/%d?lang=en", f.ids["drill"])); !strings.Contains(b, "<strong>EXERCISE</strong> This is an exercise, not a real warning.") {
+			t.Errorf("the exercise's page is not marked:\n%s", b)
+		}
+		for _, rule := range []string{"waiting", "ops"} { // still never: a draft, an operational message
+			if resp, _ := f.get(t, fmt.Sprintf("/alerts/%d", f.ids[rule])); resp.StatusCode != 404 {
+				t.Errorf("%s: %d", rule, resp.StatusCode)
+			}
+		}
+	})
+
 	t.Run("expired", func(t *testing.T) {
 		f.pub.Now = func() time.Time { return time.Now().Add(7 * time.Hour) }
 		defer func() { f.pub.Now = nil }()
