@@ -18,6 +18,12 @@ log() { printf '==> %s\n' "$*" >&2; }
 #   openssl           — runs the partner's webhook verification recipe of docs/webhooks.md
 #   espeak-ng, sox    — voice alerts: espeak-ng speaks each alert's text, sox converts and joins
 #                       the audio and measures it in the tests (duration, not silent)
+#   chromium          — Debian's headless Chromium, driven by chromedp in the browser tests
+#                       (internal/web/webtest: the public page without JavaScript, its weight,
+#                       axe-core's accessibility checks, screenshots)
+#   fonts-noto-core   — Noto Nastaliq Urdu and Noto Naskh Arabic (and Latin), so that the Urdu
+#                       pages render, and are screenshot, in a proper Nastaliq / Naskh face
+#   fonts-noto-cjk    — Noto Sans/Serif CJK SC, for the Chinese pages
 need_pkgs=()
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev)
 command -v mosquitto_pub >/dev/null 2>&1 || need_pkgs+=(mosquitto-clients)
@@ -29,6 +35,9 @@ command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 command -v espeak-ng >/dev/null 2>&1 || need_pkgs+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need_pkgs+=(sox)
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+[ -f /usr/share/fonts/truetype/noto/NotoNastaliqUrdu-Regular.ttf ] || need_pkgs+=(fonts-noto-core)
+[ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 || need_pkgs+=(fonts-noto-cjk)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing ${need_pkgs[*]}"
@@ -52,6 +61,10 @@ trap 'bash scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
 
 log "go vet"
 go vet ./...
+
+# the browser tests' screenshots are kept here, for people to look at (internal/web/webtest)
+export RABTA_ARTEFACTS="${RABTA_ARTEFACTS:-${TMPDIR:-/tmp}/rabta-artefacts}"
+log "screenshots of the browser tests go to $RABTA_ARTEFACTS"
 
 log "go test -race (the fuzz targets run their seed corpora)"
 # -p 2: this suite is sized for a 2-core machine; the end-to-end tests start real processes.

@@ -56,6 +56,7 @@ var readmeCommands = map[string]readmeCommand{
 	`mosquitto_sub -u me -P "$RABTA_ADMIN_KEY" -t 'v1.1/Datastreams(1)/Observations'`:                                                    {want: `1001480`},
 	`go run ./cmd/rabta rules apply examples/rules.yaml`:                                                                                 {want: "2 rules applied from examples/rules.yaml"},
 	`curl -s localhost:8080/cap/alerts.atom`:                                                                                             {status: 200, want: "<feed"},
+	`curl -s 'localhost:8080/?lang=ur'`:                                                                                                  {status: 200, want: `<html lang="ur" dir="rtl">`},
 	`curl -s -H "$K" 'localhost:8080/api/v1/alerts?state=draft'`:                                                                         {status: 200, want: `"state": "draft"`},
 	`curl -s -H "$K" -X POST localhost:8080/api/v1/alerts/3/approve -d '{"why":"confirmed by the gauge reader"}'`:                        {status: 200, want: `"state": "issued"`},
 	`go run ./cmd/rabta import villages examples/villages.csv`:                                                                           {want: "4 villages imported, 0 rows refused"},
@@ -66,8 +67,8 @@ var readmeCommands = map[string]readmeCommand{
 	`go run ./cmd/rabta forecast rating --csv examples/rating.csv`:                                                                       {by: "TestForecastRating", marker: `"../../examples/rating.csv"`},
 	`go run ./cmd/rabta forecast calibrate --csv examples/wilson1974.csv`:                                                                {by: "TestForecastCalibrate", marker: `"../../examples/wilson1974.csv"`},
 	`go run ./cmd/rabta exercise run --demo --from 2025-08-21 --to 2025-08-31 --speed max --approve-after 30m`:                           {by: "TestExerciseRun", marker: `"--approve-after", "30m"`},
-	`curl -s localhost:8080/metrics`:                          {status: 200, want: "rabta_"},
-	`go run ./cmd/rabta backup /backups/rabta-$(date +%F).db`: {},
+	`curl -s localhost:8080/metrics`:                                                                                                     {status: 200, want: "rabta_"},
+	`go run ./cmd/rabta backup /backups/rabta-$(date +%F).db`:                                                                            {},
 }
 
 // docsCurls maps each curl command of docs/*.md addressed to a node (localhost:8080), by file

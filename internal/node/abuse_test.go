@@ -83,7 +83,8 @@ func send(t *testing.T, n *node.Node, method, path, key, body string, header ...
 // CAP feed and CAP documents follow public_alerts (public by default, whatever public_read
 // says: they are warnings, and the messages sent to people link to them). Closed, each answers
 // 401 without a key and 200 (or the document's own 404) with a key; the feed's Cache-Control
-// lets shared caches keep it only when it is public.
+// lets shared caches keep it only when it is public. The public alert page follows
+// public_alerts too.
 func TestPublicReadSetting(t *testing.T) {
 	for _, c := range []struct{ read, alerts bool }{{true, true}, {false, true}, {false, false}, {true, false}} {
 		t.Run(fmt.Sprintf("public_read=%v,public_alerts=%v", c.read, c.alerts), func(t *testing.T) {
@@ -119,6 +120,34 @@ func TestPublicReadSetting(t *testing.T) {
 						t.Errorf("feed Cache-Control %q with public_alerts=%v", cc, c.alerts)
 					}
 				}
+			}
+			// the public alert page (docs/public.md): at / for anyone when alerts are public,
+			// whatever public_read says; none when they are private, where / leads to /v1.1/
+			resp, b := send(t, n, "GET", "/?lang=ur", "", "")
+			if !c.alerts {
+				if resp.Request.URL.Path != "/v1.1/" {
+					t.Errorf("private alerts: GET / ended at %s, want /v1.1/", resp.Request.URL.Path)
+				}
+				return
+			}
+			if resp.StatusCode != 200 || !strings.Contains(b, `<html lang="ur" dir="rtl">`) || !strings.Contains(b, "اس وقت کوئی انتباہ جاری نہیں۔") {
+				t.Errorf("GET /?lang=ur: %d %.300s", resp.StatusCode, b)
+			}
+			for _, r := range []struct {
+				method, path string
+				status       int
+				want         string
+			}{
+				{"GET", "/?lat=95&lon=0", 400, "lat from -90 to 90"},
+				{"GET", "/alerts/1", 404, "No such warning"},
+				{"POST", "/", 405, "the public alert page answers GET and HEAD"},
+			} {
+				if resp, b := send(t, n, r.method, r.path, "", ""); resp.StatusCode != r.status || !strings.Contains(b, r.want) {
+					t.Errorf("%s %s: %d %.300s, want %d with %q", r.method, r.path, resp.StatusCode, b, r.status, r.want)
+				}
+			}
+			if resp, _ := send(t, n, "GET", "/", "", "", "Accept-Encoding", "gzip"); resp.Header.Get("Content-Encoding") != "gzip" && !resp.Uncompressed {
+				t.Errorf("GET / with Accept-Encoding gzip: not compressed")
 			}
 		})
 	}

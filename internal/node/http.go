@@ -45,8 +45,16 @@ func (n *Node) routes(authn *auth.Authenticator) http.Handler {
 	for pattern, h := range n.handlers {
 		mux.Handle(pattern, h)
 	}
+	if n.public != nil { // the public alert page: GET / and /alerts/{id} (docs/public.md)
+		n.public.Register(mux)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/" {
+		if r.URL.Path == "/" && n.public != nil { // GET and HEAD are the public page's
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, r.Method+" / is not allowed: the public alert page answers GET and HEAD", http.StatusMethodNotAllowed)
+			return
+		}
+		if r.URL.Path == "/" { // alerts private: no public page, the SensorThings root instead
 			http.Redirect(w, r, "/"+sensorthings.Version+"/", http.StatusFound)
 			return
 		}

@@ -30,6 +30,7 @@ func TestImportsPointInward(t *testing.T) {
 		"internal/forecasting":  "domain",
 		"internal/sensorthings": "adapter", "internal/httpapi": "adapter", "internal/bus": "adapter",
 		"internal/openapi":    "adapter",
+		"internal/web/public": "adapter", "internal/web/webtest": "test",
 		"internal/store/sqlq": "adapter", "internal/store/sqlite": "adapter", "internal/store/postgres": "adapter",
 		"internal/store/storetest": "test", "internal/config": "config", "internal/demo": "demo",
 		"internal/node": "node", "cmd/rabta": "cmd", "cmd/rabta-bench": "bench",

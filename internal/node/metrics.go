@@ -105,6 +105,9 @@ func route(path string) string {
 		if strings.HasPrefix(path, "/api/") {
 			return "/api"
 		}
+		if path == "/" || strings.HasPrefix(path, "/alerts/") { // the public alert page
+			return "/public"
+		}
 		return "other"
 	}
 	parts := strings.Split(strings.TrimPrefix(path, "/v1.1/"), "/")

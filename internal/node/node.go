@@ -38,6 +38,7 @@ import (
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings"
 	"github.com/rabta/rabta/internal/warning"
+	"github.com/rabta/rabta/internal/web/public"
 )
 
 // Options configure a node. Zero values are working defaults except where a field says it is
@@ -161,6 +162,7 @@ type Node struct {
 	diss   *dissemination.Service
 	gz     *gazetteer
 	api    *httpapi.Server
+	public *public.Server // the public alert page at / (nil when alerts are private)
 	ln     net.Listener
 	srv    *http.Server
 	base   string // the URL of the node's HTTP surfaces, for links in notifications
@@ -356,6 +358,12 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		n.api.Author = "Rabta node " + opts.ID
 	}
 	n.newVoice(opts.Voice) // audio messages: attached to each message before it is signed
+
+	// the public alert page at / (internal/web/public): warnings in force, for anyone, unless
+	// the node's alerts are private
+	if !opts.PrivateAlerts {
+		n.public = &public.Server{Alerts: alerts, Places: n.gz.get, Zone: opts.Zone, Now: n.now, Log: log.With("component", "public")}
+	}
 
 	// the HTTP surfaces
 	n.srv = &http.Server{
