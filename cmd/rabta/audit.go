@@ -222,4 +222,3 @@ func orgsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "organisation %s's data is now %s\n", org, state)
 	return nil
 }
-

@@ -63,7 +63,7 @@ func TestWIS2OpenDataAndAudit(t *testing.T) {
 			t.Fatalf("create %s: %d %s", name, st, b)
 		}
 	}
-	thing(pmd, "Tarbela", "Water level", 72.7) // Datastream 1, pmd's
+	thing(pmd, "Tarbela", "Water level", 72.7)     // Datastream 1, pmd's
 	thing(ndma, "Lahore", "Air temperature", 74.3) // Datastream 2, ndma's
 
 	// only pmd opens its data; another organisation's admin cannot open it
