@@ -166,8 +166,13 @@ func check(e Entry) error {
 }
 
 // BodyHash is the hex SHA-256 of the entry's canonical encoding (time in Unix µs, kind, actor,
-// subject, detail text), as the package doc spells it.
+// subject, detail text without insignificant white space), as the package doc spells it: a
+// proof pretty-printed by its reader hashes the same.
 func BodyHash(e Entry) string {
+	var c bytes.Buffer
+	if json.Compact(&c, e.Detail) == nil {
+		e.Detail = c.Bytes()
+	}
 	b, _ := json.Marshal(struct {
 		Time    int64  `json:"time"`
 		Kind    string `json:"kind"`

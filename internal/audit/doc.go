@@ -9,7 +9,8 @@
 //	body = SHA-256( {"time":<µs>,"kind":"…","actor":"…","subject":"…","detail":"<detail text>"} )
 //	hash = SHA-256( {"seq":<n>,"prev":"<hex hash of entry n-1, empty for 1>","body":"<hex body>"} )
 //
-// both encoded as Go's encoding/json writes those structs (fields in that order, no spaces).
+// both encoded as Go's encoding/json writes those structs (fields in that order, no spaces;
+// the detail text compacted, without insignificant white space).
 // After every append the node signs the new head, {"node":"…","seq":n,"hash":"<hex>","time":<µs>},
 // with its CAP signing key (RSA PKCS #1 v1.5 or ECDSA, SHA-256), and stores that signed head too.
 //

@@ -64,6 +64,13 @@ func TestProofECDSA(t *testing.T) {
 	if err != nil || len(rep.Entries) != 2 || rep.Entries[1].Seq != 3 || !rep.Pinned {
 		t.Fatalf("verify: %+v %v", rep, err)
 	}
+	var pretty bytes.Buffer // a reader's pretty-printing changes no hash (detail is hashed compacted)
+	json.Indent(&pretty, b, "", "    ")
+	if q, err := ParseProof(&pretty); err != nil {
+		t.Fatal(err)
+	} else if _, err := VerifyProof(q, cert); err != nil {
+		t.Errorf("pretty-printed proof: %v", err)
+	}
 	if rep, err := VerifyProof(p, nil); err != nil || rep.Pinned || rep.Cert.Subject.CommonName != "rabta node karachi" {
 		t.Errorf("verify with the proof's own certificate: %+v %v", rep, err)
 	}
