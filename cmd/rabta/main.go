@@ -45,6 +45,8 @@ Usage:
   rabta forecast calibrate --csv FILE     fit a reach's flood routing (K, x, m, travel time) to past hydrographs
   rabta forecast network show|load FILE   show or store the node's river network (stations, datastreams, routing)
   rabta exercise run --from T1 --to T2    replay past floods through an isolated exercise node, then report
+  rabta audit verify|list|export|verify-proof  the tamper-evident audit log and partners' proofs (docs/audit.md)
+  rabta orgs open|close ORG               make an organisation's data open (WIS2 notifications, docs/wis2.md)
   rabta backup FILE                       write a consistent copy of the store (while the node runs)
   rabta restore FILE                      replace the store with a backup (node stopped)
   rabta version                           print the version
@@ -89,6 +91,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return keys(ctx, args[1:], stdout, stderr)
 	case "rules":
 		return rules(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return auditCmd(ctx, args[1:], stdout, stderr)
+	case "orgs":
+		return orgsCmd(ctx, args[1:], stdout, stderr)
 	case "forecast":
 		return forecastCmd(ctx, args[1:], stdout, stderr)
 	case "exercise":

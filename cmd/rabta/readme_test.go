@@ -69,6 +69,13 @@ var readmeCommands = map[string]readmeCommand{
 	`go run ./cmd/rabta exercise run --demo --from 2025-08-21 --to 2025-08-31 --speed max --approve-after 30m`:                           {by: "TestExerciseRun", marker: `"--approve-after", "30m"`},
 	`curl -s localhost:8080/metrics`:                                                                                                     {status: 200, want: "rabta_"},
 	`go run ./cmd/rabta backup /backups/rabta-$(date +%F).db`:                                                                            {},
+	`curl -s localhost:8080/metrics`:                                                                                                     {status: 200, want: "rabta_"},
+	`go run ./cmd/rabta backup /backups/rabta-$(date +%F).db`:                                                                            {},
+
+	// WIS2 and the audit log (part F2)
+	`curl -s localhost:8080/wis2/catalogue`: {status: 200, want: `"wmo:dataPolicy"`},
+	`go run ./cmd/rabta orgs open pdma`:     {by: "TestAuditCLI", marker: `"orgs", "open"`},
+	`go run ./cmd/rabta audit verify`:       {by: "TestAuditCLI", marker: `"audit", "verify"`},
 }
 
 // docsCurls maps each curl command of docs/*.md addressed to a node (localhost:8080), by file

@@ -133,6 +133,7 @@ func options(cfg config.Config) (node.Options, error) {
 		NoOutbox: !cfg.Outbox,
 		Sender:   cfg.Sender, SenderName: cfg.SenderName, FourEyes: cfg.FourEyes, AlertExpiry: cfg.AlertExpiry, FeedKeep: cfg.FeedKeep,
 		SigningKeyFile: cfg.SigningKeyFile, SigningCertFile: cfg.SigningCertFile, TrustedCertsDir: cfg.TrustedCertsDir,
+		WIS2Centre:   cfg.WIS2Centre,
 		AdminKeyFile: cfg.AdminKeyFile,
 		Demo:         cfg.Demo, DemoSpeed: cfg.DemoSpeed,
 		Dissemination: d, Zone: zone, Names: names,

@@ -48,6 +48,9 @@ func Table(node string) []Access {
 		{Topic: sta + "/Observations", What: "SensorThings create: an Observation with its Datastream link", Sub: auth.Viewer, Pub: auth.Operator, Served: true},
 		{Topic: sta + "/+/Observations", What: "SensorThings create: an Observation of a Datastream or MultiDatastream", Sub: auth.Viewer, Pub: auth.Operator, Served: true},
 		{Topic: "rabta/" + node + "/ingest/+", What: "loggers' observations of a datastream", Pub: auth.Operator, Served: true},
+		// WIS2 notification messages of open data (package wis2, docs/wis2.md): read by any
+		// viewer key, e.g. one given to a WIS2 global broker; published by the node only
+		{Topic: "origin/a/wis2/#", What: "WIS2 notification messages of open data", Sub: auth.Viewer},
 	}
 }
 

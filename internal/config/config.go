@@ -64,6 +64,9 @@ type Config struct {
 	// TrustedCertsDir holds PEM certificates whose CAP signatures this node accepts (its own
 	// certificate is always trusted).
 	TrustedCertsDir string `yaml:"trusted_certs_dir"`
+	// WIS2Centre is the node's WIS2 centre id (e.g. "pk-pmd"), in WIS2 topics and metadata
+	// record ids (docs/wis2.md); empty: "xx-rabta-<node_id>", a placeholder.
+	WIS2Centre string `yaml:"wis2_centre"`
 	// MemoryLimit is the Go runtime's soft memory limit in bytes (the GC works harder as the
 	// heap nears it; 0 leaves the runtime's default). GOMEMLIMIT, when set, wins.
 	MemoryLimit int64 `yaml:"memory_limit"`
@@ -295,6 +298,7 @@ func (c *Config) Env(lookup func(string) (string, bool)) error {
 	str("RABTA_LOG", &c.Log)
 	str("RABTA_LOG_LEVEL", &c.LogLevel)
 	str("RABTA_ADMIN_KEY_FILE", &c.AdminKeyFile)
+	str("RABTA_WIS2_CENTRE", &c.WIS2Centre)
 	for name, dst := range map[string]*bool{"RABTA_PUBLIC_READ": &c.PublicRead, "RABTA_PUBLIC_ALERTS": &c.PublicAlerts} {
 		if v, ok := lookup(name); ok {
 			b, err := strconv.ParseBool(v)

@@ -41,6 +41,9 @@ type Server struct {
 	// revocation is stored, to end the key's live sessions (MQTT, NATS).
 	Keys         auth.Store
 	OnKeyRevoked func(id int64)
+	// Audit, when set, records key creations and revocations and alert approvals, rejections
+	// and cancellations in the node's audit log (package audit; audit.go).
+	Audit Auditor
 	// Forecast serves the river network routes (/api/v1/forecast/network, forecast.go); nil
 	// leaves them out.
 	Forecast *forecasting.Service
@@ -479,6 +482,7 @@ func (s *Server) decide(action string) http.HandlerFunc {
 			s.Error(w, r, err)
 			return
 		}
+		s.audit(ctx, "alert."+action, fmt.Sprintf("alert/%d", id), map[string]any{"alert": id, "organisation": cur.Organisation, "state": a.State, "why": body.Why})
 		ts, _ := s.Store.Transitions(ctx, id)
 		a, err = s.Store.GetAlert(ctx, a.ID)
 		if err != nil {

@@ -138,6 +138,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.keyLog().Info("key_created", "key_id", id, "organisation", org, "role", role.String(), "by", p.Name())
+	s.audit(ctx, "key.create", fmt.Sprintf("key/%d", id), map[string]any{"key": id, "organisation": org, "role": role.String(), "expires": k.ExpiresAt})
 	out := viewKey(k, now)
 	out.Key = clear
 	w.Header().Set("Location", fmt.Sprintf("%s/api/v1/keys/%d", s.base(r), id))
@@ -224,6 +225,7 @@ func (s *Server) revokeKey(show bool) http.HandlerFunc {
 			s.OnKeyRevoked(k.ID)
 		}
 		s.keyLog().Info("key_revoked", "key_id", k.ID, "organisation", k.Organisation, "by", auth.FromContext(ctx).Name())
+		s.audit(ctx, "key.revoke", fmt.Sprintf("key/%d", k.ID), map[string]any{"key": k.ID, "organisation": k.Organisation})
 		if !show {
 			w.WriteHeader(http.StatusNoContent)
 			return

@@ -42,6 +42,8 @@ func (n *Node) routes(authn *auth.Authenticator) http.Handler {
 	st.RegisterQC(mux, n.stores.Entities, n.now)
 	openapi.Register(mux) // GET /v1.1/api and /api/v1/openapi.json
 	n.api.Register(mux)
+	n.auditRoutes(mux) // audit.go
+	n.wis2Routes(mux)  // wis2.go
 	for pattern, h := range n.handlers {
 		mux.Handle(pattern, h)
 	}

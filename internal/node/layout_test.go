@@ -36,6 +36,9 @@ func TestImportsPointInward(t *testing.T) {
 		"internal/node": "node", "cmd/rabta": "cmd", "cmd/rabta-bench": "bench",
 		"internal/forecast/cmd/calibrate-demo": "bench",    // the generator of the demo model (a program, like the benchmark)
 		"internal/exercise":                    "exercise", // a whole node driven through its API, like cmd/rabta
+
+		// the audit log and WIS2 (part F2)
+		"internal/audit": "domain", "internal/wis2": "pure", "internal/wis2/wis2test": "test",
 	}
 	root := filepath.Join("..", "..")
 	var dirs []string

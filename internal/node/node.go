@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rabta/rabta/internal/alert"
+	"github.com/rabta/rabta/internal/audit"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/bus"
 	"github.com/rabta/rabta/internal/demo"
@@ -39,6 +40,7 @@ import (
 	"github.com/rabta/rabta/internal/sensorthings"
 	"github.com/rabta/rabta/internal/warning"
 	"github.com/rabta/rabta/internal/web/public"
+	"github.com/rabta/rabta/internal/wis2"
 )
 
 // Options configure a node. Zero values are working defaults except where a field says it is
@@ -109,6 +111,9 @@ type Options struct {
 	// SigningKeyFile and SigningCertFile hold the CAP signing key and certificate (empty: made
 	// in DataDir on first start); TrustedCertsDir holds certificates of other signers trusted.
 	SigningKeyFile, SigningCertFile, TrustedCertsDir string
+	// WIS2Centre is the node's WIS2 centre id in topics and metadata ids (docs/wis2.md; empty:
+	// "xx-rabta-<ID>", a placeholder until WMO endorses one).
+	WIS2Centre string
 	// TickEvery is how often the warning engine reloads rules, ticks and expires alerts (0: 5 s).
 	TickEvery time.Duration
 
@@ -163,6 +168,7 @@ type Node struct {
 	gz     *gazetteer
 	api    *httpapi.Server
 	public *public.Server // the public alert page at / (nil when alerts are private)
+	audit  *audit.Log     // the tamper-evident audit log (audit.go)
 	ln     net.Listener
 	srv    *http.Server
 	base   string // the URL of the node's HTTP surfaces, for links in notifications
@@ -222,6 +228,12 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	if opts.TickEvery <= 0 {
 		opts.TickEvery = 5 * time.Second
+	}
+	if opts.WIS2Centre == "" {
+		opts.WIS2Centre = "xx-rabta-" + opts.ID
+	}
+	if err := wis2.CheckCentre(opts.WIS2Centre); err != nil {
+		return nil, err
 	}
 	log := opts.Log
 	n := &Node{opts: opts, log: log, now: opts.Now, metrics: newMetrics(opts.Registry), errc: make(chan error, 1)}
@@ -312,6 +324,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	trusted := append([]*x509.Certificate{sign.cert}, extra...)
+	n.audit = &audit.Log{Store: n.stores.Audit, Node: opts.ID, Key: sign.key, Cert: sign.cert, Now: n.now}
 	n.runner = &warning.Runner{Store: alerts, Now: n.now, Log: log.With("component", "warning")}
 	n.alerts = &alert.Service{Store: alerts, Signer: sign, Publisher: bus.AlertPublisher{Bus: n.bus}, Labels: ents, Rules: n.runner.Rule,
 		Now: n.now, Log: log.With("component", "alert"),
@@ -354,6 +367,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		Keys: n.stores.Keys, OnKeyRevoked: n.DisconnectKey, Forecast: n.fcast,
 		PublicURL: opts.PublicURL, PrivateAlerts: opts.PrivateAlerts, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
 		MaxBody: opts.MaxBodyBytes, FeedKeep: opts.FeedKeep, Log: log.With("component", "api")}
+	n.api.Audit = n.audit
 	if n.api.Author == "" {
 		n.api.Author = "Rabta node " + opts.ID
 	}
@@ -442,6 +456,12 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.consumers = append(n.consumers, fc)
+	// WIS2 notifications of open data (wis2.go), from new messages on
+	wn, err := b.ConsumeObs(bg, "wis2", true, nil, n.notifyWIS2)
+	if err != nil {
+		return err
+	}
+	n.consumers = append(n.consumers, wn)
 	n.wg.Go(func() { n.fcast.Run(bg, n.opts.TickEvery) }) // a network stored by another process (rabta forecast network load)
 	n.wg.Go(func() { n.runner.Run(bg, n.opts.TickEvery) })
 	n.wg.Go(func() { n.diss.Start(bg)() })

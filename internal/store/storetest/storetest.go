@@ -328,6 +328,9 @@ func Conformance(t *testing.T, open Open) {
 			return sqlq.NewTwoWay(eng), sqlq.NewDissemination(eng)
 		})
 	})
+	t.Run("Audit", func(t *testing.T) {
+		RunAudit(t, func(t *testing.T) sqlq.Engine { eng, _ := open(t); return eng })
+	})
 	t.Run("ClosedIsUnavailable", func(t *testing.T) {
 		eng, _ := open(t)
 		ents := sqlq.NewEntities(eng, nil)

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rabta/rabta/internal/store/postgres"
+	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/store/sqlq"
+)
+
+// The audit commands as an operator and a partner run them: opening an organisation's data
+// (rabta orgs open) is recorded; rabta audit verify says the chain verifies and who signed its
+// head; rabta audit export writes the partner's proof, which rabta audit verify-proof accepts
+// with the node's certificate and refuses with another (exit 1); after a row is edited in the
+// database, rabta audit verify exits 1 naming the entry.
+func TestAuditCLI(t *testing.T) {
+	dir := t.TempDir()
+	for _, org := range []string{"pmd", "ndma"} {
+		if out, errb, err := rabta(t, "orgs", "open", "--data-dir", dir, org); err != nil || !strings.Contains(out, "organisation "+org+"'s data is now open") {
+			t.Fatalf("orgs open %s: %v\n%s%s", org, err, out, errb)
+		}
+	}
+	out, errb, err := rabta(t, "audit", "verify", "--data-dir", dir)
+	if err != nil || !strings.Contains(out, "chain of 2 entries verifies, head signed by CN=rabta node local,O=Rabta") {
+		t.Fatalf("audit verify: %v\n%s%s", err, out, errb)
+	}
+	if out, _, err := rabta(t, "audit", "list", "--data-dir", dir); err != nil || !strings.Contains(out, "1\t") || !strings.Contains(out, "organisation.open\tnode\torganisation/ndma") {
+		t.Errorf("audit list: %v\n%s", err, out)
+	}
+	proof, errb, err := rabta(t, "audit", "export", "--data-dir", dir, "--partner", "ndma")
+	if err != nil {
+		t.Fatalf("audit export: %v %s", err, errb)
+	}
+	pf := filepath.Join(t.TempDir(), "proof.json")
+	os.WriteFile(pf, []byte(proof), 0o644)
+	if out, errb, err := rabta(t, "audit", "verify-proof", "--cert", filepath.Join(dir, "node-cert.pem"), pf); err != nil ||
+		!strings.Contains(out, "proof verifies: 1 entries concerning ndma, chain to entry 2 signed by CN=rabta node local,O=Rabta") {
+		t.Errorf("verify-proof with the node's certificate: %v\n%s%s", err, out, errb)
+	}
+	other := filepath.Join(t.TempDir(), "other.pem")
+	os.WriteFile(other, otherCert(t), 0o644)
+	if out, errb, err := rabta(t, "audit", "verify-proof", "--cert", other, pf); exitStatus(err) != 1 || !strings.Contains(errb, "signature") {
+		t.Errorf("verify-proof with another certificate: exit %d\n%s%s", exitStatus(err), out, errb)
+	}
+
+	// the database's owner edits an entry: verify names it
+	ctx := t.Context()
+	var eng interface {
+		sqlq.Engine
+		Close() error
+	}
+	if dsn := dbFor[dir]; dsn != "" {
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng = db
+	} else {
+		db, err := sqlite.Open(ctx, filepath.Join(dir, "rabta.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng = db
+	}
+	if err := eng.Write(ctx, func(tx sqlq.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE audit_log SET subject = 'organisation/someone-else' WHERE seq = 1`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eng.Close()
+	out, errb, err = rabta(t, "audit", "verify", "--data-dir", dir)
+	if exitStatus(err) != 1 || !strings.Contains(errb, "audit entry 1: edited") {
+		t.Errorf("verify after an edit: exit %d\n%s%s", exitStatus(err), out, errb)
+	}
+}
+
+func exitStatus(err error) int {
+	if err == nil {
+		return 0
+	}
+	if e, ok := err.(interface{ ExitCode() int }); ok {
+		return e.ExitCode()
+	}
+	return -1
+}
+
+// otherCert is a PEM certificate of another signer.
+func otherCert(t *testing.T) []byte {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "impostor"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}

@@ -1,0 +1,343 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rabta/rabta/internal/apperr"
+)
+
+// Limits of one entry, enforced by Append (an entry over them is apperr.Invalid, naming the field).
+const (
+	MaxKind    = 64        // bytes of Entry.Kind
+	MaxName    = 256       // bytes of Entry.Actor and Entry.Subject
+	MaxDetail  = 64 << 10  // bytes of Entry.Detail
+	maxEntries = 1_000_000 // entries one List or Export reads at most
+)
+
+// Entry is what is recorded: when, what kind of event, who did it, to what, and its detail (a
+// JSON value; empty: null).
+type Entry struct {
+	Time    time.Time       `json:"time"`
+	Kind    string          `json:"kind"`
+	Actor   string          `json:"actor"`
+	Subject string          `json:"subject"`
+	Detail  json.RawMessage `json:"detail"`
+}
+
+// Record is an entry as the log holds it: its sequence number, the hash of the entry before
+// (hex, "" for the first) and its own hash (hex).
+type Record struct {
+	Seq int64 `json:"seq"`
+	Entry
+	Prev string `json:"prev"`
+	Hash string `json:"hash"`
+}
+
+// Head is a signed chain head: the last entry's seq and hash when it was signed, the time of
+// signing and the signature (PKCS #1 v1.5 or ASN.1 ECDSA over SHA-256 of HeadMessage).
+type Head struct {
+	Node      string    `json:"node"`
+	Seq       int64     `json:"seq"`
+	Hash      string    `json:"hash"`
+	Time      time.Time `json:"time"`
+	Signature []byte    `json:"signature"`
+}
+
+// Link is the end of the chain an append continues: the last entry's seq and hash (0, "" when
+// the log is empty).
+type Link struct {
+	Seq  int64
+	Hash string
+}
+
+// Store keeps the log. It has no update and no delete.
+type Store interface {
+	// Append runs next in one write transaction, holding the log's lock: next gets the end of
+	// the chain and returns the record and the signed head to insert.
+	Append(ctx context.Context, next func(last Link) (Record, Head, error)) error
+	// Records returns the records with from ≤ seq ≤ to (to 0: to the end), by seq, at most limit.
+	Records(ctx context.Context, from, to int64, limit int) ([]Record, error)
+	// Heads returns the signed heads, by seq.
+	Heads(ctx context.Context) ([]Head, error)
+}
+
+// Log is a node's audit log.
+type Log struct {
+	Store Store
+	// Node names the node in signed heads; Key and Cert are its signing key and certificate
+	// (node/signing.go: the CAP signing pair). Key may be nil for a log that only verifies.
+	Node string
+	Key  crypto.Signer
+	Cert *x509.Certificate
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+func (l *Log) now() time.Time {
+	if l.Now == nil {
+		return time.Now()
+	}
+	return l.Now()
+}
+
+// Record appends an entry of kind by actor about subject, with detail marshalled to JSON, at
+// the log's time. It is the method other packages call (federation.AuditSink).
+func (l *Log) Record(ctx context.Context, kind, actor, subject string, detail any) error {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("audit %s: detail: %w", kind, err)
+	}
+	_, err = l.Append(ctx, Entry{Kind: kind, Actor: actor, Subject: subject, Detail: b})
+	return err
+}
+
+// Append adds e at the end of the chain (its Time, when zero, is now), signs the new head and
+// returns the record. Bad entries (empty kind, a field over its limit, a detail that is not
+// JSON, text not UTF-8) are apperr.Invalid; nothing is written then.
+func (l *Log) Append(ctx context.Context, e Entry) (Record, error) {
+	if l.Key == nil {
+		return Record{}, errors.New("audit: no signing key")
+	}
+	if e.Time.IsZero() {
+		e.Time = l.now()
+	}
+	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	if len(e.Detail) == 0 {
+		e.Detail = json.RawMessage("null")
+	}
+	if err := check(e); err != nil {
+		return Record{}, err
+	}
+	var c bytes.Buffer
+	if err := json.Compact(&c, e.Detail); err != nil {
+		return Record{}, apperr.E(apperr.Invalid, "audit entry detail: not JSON: %v", err)
+	}
+	e.Detail = c.Bytes()
+	var out Record
+	err := l.Store.Append(ctx, func(last Link) (Record, Head, error) {
+		r := Record{Seq: last.Seq + 1, Entry: e, Prev: last.Hash}
+		r.Hash = HashOf(r)
+		h := Head{Node: l.Node, Seq: r.Seq, Hash: r.Hash, Time: e.Time}
+		sig, err := sign(l.Key, HeadMessage(h))
+		if err != nil {
+			return Record{}, Head{}, fmt.Errorf("sign audit head: %w", err)
+		}
+		h.Signature = sig
+		out = r
+		return r, h, nil
+	})
+	return out, err
+}
+
+// check enforces the limits of an entry.
+func check(e Entry) error {
+	switch {
+	case e.Kind == "":
+		return apperr.E(apperr.Invalid, "audit entry: kind is empty")
+	case len(e.Kind) > MaxKind:
+		return apperr.E(apperr.Invalid, "audit entry kind: %d bytes, at most %d", len(e.Kind), MaxKind)
+	case len(e.Actor) > MaxName:
+		return apperr.E(apperr.Invalid, "audit entry actor: %d bytes, at most %d", len(e.Actor), MaxName)
+	case len(e.Subject) > MaxName:
+		return apperr.E(apperr.Invalid, "audit entry subject: %d bytes, at most %d", len(e.Subject), MaxName)
+	case len(e.Detail) > MaxDetail:
+		return apperr.E(apperr.Invalid, "audit entry detail: %d bytes, at most %d", len(e.Detail), MaxDetail)
+	}
+	for name, s := range map[string]string{"kind": e.Kind, "actor": e.Actor, "subject": e.Subject} {
+		if !utf8.ValidString(s) {
+			return apperr.E(apperr.Invalid, "audit entry %s: not UTF-8", name)
+		}
+	}
+	return nil
+}
+
+// BodyHash is the hex SHA-256 of the entry's canonical encoding (time in Unix µs, kind, actor,
+// subject, detail text without insignificant white space), as the package doc spells it: a
+// proof pretty-printed by its reader hashes the same.
+func BodyHash(e Entry) string {
+	var c bytes.Buffer
+	if json.Compact(&c, e.Detail) == nil {
+		e.Detail = c.Bytes()
+	}
+	b, _ := json.Marshal(struct {
+		Time    int64  `json:"time"`
+		Kind    string `json:"kind"`
+		Actor   string `json:"actor"`
+		Subject string `json:"subject"`
+		Detail  string `json:"detail"`
+	}{e.Time.UnixMicro(), e.Kind, e.Actor, e.Subject, string(e.Detail)})
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// linkHash is the hash of an entry from its seq, the previous hash and its body hash.
+func linkHash(seq int64, prev, body string) string {
+	b, _ := json.Marshal(struct {
+		Seq  int64  `json:"seq"`
+		Prev string `json:"prev"`
+		Body string `json:"body"`
+	}{seq, prev, body})
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// HashOf computes r's hash (hex) from its seq, Prev and entry; it ignores r.Hash.
+func HashOf(r Record) string { return linkHash(r.Seq, r.Prev, BodyHash(r.Entry)) }
+
+// HeadMessage is the byte string a head's signature is over.
+func HeadMessage(h Head) []byte {
+	b, _ := json.Marshal(struct {
+		Node string `json:"node"`
+		Seq  int64  `json:"seq"`
+		Hash string `json:"hash"`
+		Time int64  `json:"time"`
+	}{h.Node, h.Seq, h.Hash, h.Time.UnixMicro()})
+	return b
+}
+
+func sign(key crypto.Signer, msg []byte) ([]byte, error) {
+	d := sha256.Sum256(msg)
+	switch key.Public().(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey:
+		return key.Sign(rand.Reader, d[:], crypto.SHA256)
+	}
+	return nil, fmt.Errorf("audit: signing key %T: want RSA or ECDSA", key.Public())
+}
+
+// CheckHead verifies h's signature with cert.
+func CheckHead(h Head, cert *x509.Certificate) error {
+	alg := x509.SHA256WithRSA
+	if _, ok := cert.PublicKey.(*ecdsa.PublicKey); ok {
+		alg = x509.ECDSAWithSHA256
+	}
+	return cert.CheckSignature(alg, HeadMessage(h), h.Signature)
+}
+
+// Problem is why a chain does not verify: the first bad entry (or head) and what is wrong.
+type Problem struct {
+	Seq int64  // the entry (or, for a head, the head's seq)
+	Why string // "edited", "removed", "reordered", "bad signature", "no signed head"
+	Msg string // a sentence for people
+}
+
+func (p *Problem) Error() string { return fmt.Sprintf("audit entry %d: %s", p.Seq, p.Msg) }
+
+// Report is what Verify found: how many entries, the last signed head, and the first problem
+// (nil: the chain verifies).
+type Report struct {
+	Entries int64
+	Head    *Head
+	Problem *Problem
+}
+
+// Verify reads the whole chain and checks, in order: that seqs run 1, 2, 3 … without a gap
+// (a gap: removed), that each entry's prev is the hash of the entry before (otherwise
+// reordered, when prev is the hash of a later entry, or removed), that each entry's hash
+// matches its contents (edited), that every signed head's signature verifies with l.Cert (bad
+// signature) and names the hash its entry has (edited or removed), and that the latest head
+// is at the last entry (entries after it were not signed; entries before it removed). An
+// error is returned only when the store cannot be read.
+func (l *Log) Verify(ctx context.Context) (Report, error) {
+	recs, err := l.Store.Records(ctx, 1, 0, maxEntries)
+	if err != nil {
+		return Report{}, err
+	}
+	heads, err := l.Store.Heads(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Entries: int64(len(recs))}
+	if len(heads) > 0 {
+		rep.Head = &heads[len(heads)-1]
+	}
+	rep.Problem = verifyChain(recs, heads, l.Cert)
+	return rep, nil
+}
+
+func verifyChain(recs []Record, heads []Head, cert *x509.Certificate) *Problem {
+	bySeqHash := make(map[string]int64, len(recs))
+	for _, r := range recs {
+		bySeqHash[r.Hash] = r.Seq
+	}
+	prev := ""
+	for i, r := range recs {
+		want := int64(i + 1)
+		if r.Seq != want {
+			return &Problem{Seq: want, Why: "removed", Msg: fmt.Sprintf("removed: the chain jumps from %d to %d", want-1, r.Seq)}
+		}
+		if r.Prev != prev {
+			if s, ok := bySeqHash[r.Prev]; ok && s > r.Seq {
+				return &Problem{Seq: r.Seq, Why: "reordered", Msg: fmt.Sprintf("reordered: it follows entry %d, which comes later in the log", s)}
+			}
+			if HashOf(r) != r.Hash {
+				return &Problem{Seq: r.Seq, Why: "edited", Msg: "edited: its contents do not match its hash"}
+			}
+			return &Problem{Seq: r.Seq, Why: "removed", Msg: fmt.Sprintf("removed or replaced: the entry before it is not the one it was chained to (entry %d's hash differs)", r.Seq-1)}
+		}
+		if HashOf(r) != r.Hash {
+			return &Problem{Seq: r.Seq, Why: "edited", Msg: "edited: its contents do not match its hash"}
+		}
+		prev = r.Hash
+	}
+	if len(heads) == 0 {
+		if len(recs) == 0 {
+			return nil
+		}
+		return &Problem{Seq: int64(len(recs)), Why: "no signed head", Msg: "no signed head: the chain's heads were removed"}
+	}
+	if cert == nil {
+		return &Problem{Seq: heads[len(heads)-1].Seq, Why: "bad signature", Msg: "no certificate to check the signed head with"}
+	}
+	for _, h := range heads {
+		if err := CheckHead(h, cert); err != nil {
+			return &Problem{Seq: h.Seq, Why: "bad signature", Msg: fmt.Sprintf("bad signature on the head signed at entry %d: %v", h.Seq, err)}
+		}
+		if h.Seq > int64(len(recs)) {
+			return &Problem{Seq: int64(len(recs)) + 1, Why: "removed", Msg: fmt.Sprintf("removed: a head was signed at entry %d but the log ends at %d", h.Seq, len(recs))}
+		}
+		if h.Seq < 1 || recs[h.Seq-1].Hash != h.Hash {
+			return &Problem{Seq: h.Seq, Why: "edited", Msg: fmt.Sprintf("edited: its hash is not the one signed at entry %d", h.Seq)}
+		}
+	}
+	if last := heads[len(heads)-1]; last.Seq != int64(len(recs)) {
+		return &Problem{Seq: last.Seq + 1, Why: "edited", Msg: fmt.Sprintf("not signed: the last signed head is at entry %d, the log ends at %d", last.Seq, len(recs))}
+	}
+	return nil
+}
+
+// List returns the records with from ≤ seq ≤ to (to 0: to the end), at most limit (1–10000).
+func (l *Log) List(ctx context.Context, from, to int64, limit int) ([]Record, error) {
+	if limit < 1 || limit > 10000 {
+		return nil, apperr.E(apperr.Invalid, "limit %d: between 1 and 10000", limit)
+	}
+	if from < 1 {
+		from = 1
+	}
+	if to != 0 && to < from {
+		return nil, apperr.E(apperr.Invalid, "to %d is before from %d", to, from)
+	}
+	return l.Store.Records(ctx, from, to, limit)
+}
+
+// actorOrg is the organisation of an actor "<org>/key-<id>" ("" otherwise).
+func actorOrg(actor string) string {
+	org, rest, ok := strings.Cut(actor, "/")
+	if !ok || !strings.HasPrefix(rest, "key-") {
+		return ""
+	}
+	return org
+}

@@ -1,0 +1,4 @@
+-- The audit log and its signed heads, and the organisations whose data is open (WIS2),
+-- written once in store/sqlq/ddl/audit.sql and wis2.sql and spelled for this engine by sqlq.Migrate.
+--include audit
+--include wis2

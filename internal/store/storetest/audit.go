@@ -1,0 +1,256 @@
+package storetest
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"math/big"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/audit"
+	"github.com/rabta/rabta/internal/store/sqlq"
+)
+
+var rsaOnce = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+// SigningPair returns a self-signed certificate for key named cn (for the audit log's tests).
+func SigningPair(t testing.TB, key crypto.Signer, cn string) *x509.Certificate {
+	t.Helper()
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// RunAudit runs the audit log's conformance tests, each on a fresh engine from open: entries
+// append and verify; a detail edited, an entry removed, two entries swapped and a signature
+// altered in SQL are each found, naming the entry; a proof for a partner verifies with the
+// provider's certificate and not with another, and holds only that partner's entries in full.
+func RunAudit(t *testing.T, open func(t *testing.T) sqlq.Engine) {
+	key := rsaOnce()
+	cert := SigningPair(t, key, "rabta node islamabad")
+	at := time.Date(2026, 11, 30, 12, 0, 0, 123456000, time.UTC)
+	fill := func(t *testing.T) (*audit.Log, sqlq.Engine) {
+		eng := open(t)
+		clock := at
+		l := &audit.Log{Store: sqlq.NewAudit(eng), Node: "islamabad", Key: key, Cert: cert, Now: func() time.Time { clock = clock.Add(time.Minute); return clock }}
+		for i, e := range []struct {
+			kind, actor, subject string
+			detail               any
+		}{
+			{"agreement.create", "pmd/key-2", "agreement/1", map[string]any{"providerOrganisation": "pmd", "consumerOrganisation": "cma", "purpose": "flood warning ü"}},
+			{"key.create", "admin/key-1", "key/7", map[string]any{"organisation": "ndma", "role": "operator"}},
+			{"agreement.approve", "pmd/key-3", "agreement/1", map[string]any{"agreement": 1, "from": "proposed", "to": "approved"}},
+			{"agreement.create", "pmd/key-2", "agreement/2", map[string]any{"providerOrganisation": "pmd", "consumerOrganisation": "imd"}},
+			{"export.batch", "node", "agreement/1", map[string]any{"agreement": 1, "count": 120, "sha256": "ab"}},
+		} {
+			if err := l.Record(ctx(), e.kind, e.actor, e.subject, e.detail); err != nil {
+				t.Fatalf("record %d: %v", i, err)
+			}
+		}
+		return l, eng
+	}
+	exec := func(t *testing.T, eng sqlq.Engine, stmts ...string) {
+		t.Helper()
+		if err := eng.Write(ctx(), func(tx sqlq.Tx) error {
+			for _, s := range stmts {
+				if _, err := tx.Exec(ctx(), s); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verifyFails := func(t *testing.T, l *audit.Log, seq int64, why string) {
+		t.Helper()
+		rep, err := l.Verify(ctx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Problem == nil || rep.Problem.Seq != seq || rep.Problem.Why != why {
+			t.Fatalf("verify after tampering: %+v, want entry %d %s", rep.Problem, seq, why)
+		}
+	}
+
+	t.Run("AppendVerify", func(t *testing.T) {
+		l, _ := fill(t)
+		rep, err := l.Verify(ctx())
+		if err != nil || rep.Problem != nil || rep.Entries != 5 || rep.Head == nil || rep.Head.Seq != 5 {
+			t.Fatalf("verify: %+v %v", rep, err)
+		}
+		recs, err := l.List(ctx(), 1, 0, 100)
+		if err != nil || len(recs) != 5 {
+			t.Fatalf("list: %d %v", len(recs), err)
+		}
+		r := recs[0]
+		if r.Seq != 1 || r.Prev != "" || !r.Time.Equal(at.Add(time.Minute)) || r.Kind != "agreement.create" || r.Actor != "pmd/key-2" ||
+			string(r.Detail) != `{"consumerOrganisation":"cma","providerOrganisation":"pmd","purpose":"flood warning ü"}` || r.Hash != audit.HashOf(r) {
+			t.Errorf("first record: %+v", r)
+		}
+		for i := 1; i < len(recs); i++ {
+			if recs[i].Prev != recs[i-1].Hash || recs[i].Seq != int64(i+1) {
+				t.Errorf("record %d not chained to %d", recs[i].Seq, recs[i-1].Seq)
+			}
+		}
+		if got, err := l.List(ctx(), 2, 3, 100); err != nil || len(got) != 2 || got[0].Seq != 2 {
+			t.Errorf("list 2..3: %+v %v", got, err)
+		}
+		if _, err := l.List(ctx(), 1, 0, 0); apperr.KindOf(err) != apperr.Invalid {
+			t.Errorf("limit 0: %v", err)
+		}
+		// bad entries are refused, nothing written
+		for _, e := range []audit.Entry{{Kind: ""}, {Kind: strings.Repeat("k", audit.MaxKind+1)}, {Kind: "x", Detail: []byte("{")},
+			{Kind: "x", Actor: strings.Repeat("a", audit.MaxName+1)}, {Kind: "x", Detail: []byte(`"` + strings.Repeat("d", audit.MaxDetail) + `"`)}} {
+			if _, err := l.Append(ctx(), e); apperr.KindOf(err) != apperr.Invalid {
+				t.Errorf("append %.40q: %v, want Invalid", e.Kind, err)
+			}
+		}
+		if rep, _ := l.Verify(ctx()); rep.Entries != 5 || rep.Problem != nil {
+			t.Errorf("after refused appends: %+v", rep)
+		}
+	})
+	t.Run("Edited", func(t *testing.T) {
+		l, eng := fill(t)
+		exec(t, eng, `UPDATE audit_log SET detail = '{"agreement":1,"from":"proposed","to":"revoked"}' WHERE seq = 3`)
+		verifyFails(t, l, 3, "edited")
+	})
+	t.Run("EditedAndRehashed", func(t *testing.T) { // the owner recomputes the edited entry's hash: the next entry's link breaks
+		l, eng := fill(t)
+		recs, _ := l.List(ctx(), 2, 2, 1)
+		r := recs[0]
+		r.Subject = "key/8"
+		exec(t, eng, `UPDATE audit_log SET subject = 'key/8', hash = '`+audit.HashOf(r)+`' WHERE seq = 2`)
+		verifyFails(t, l, 3, "removed")
+	})
+	t.Run("Removed", func(t *testing.T) {
+		l, eng := fill(t)
+		exec(t, eng, `DELETE FROM audit_log WHERE seq = 4`)
+		verifyFails(t, l, 4, "removed")
+	})
+	t.Run("LastRemoved", func(t *testing.T) {
+		l, eng := fill(t)
+		exec(t, eng, `DELETE FROM audit_log WHERE seq = 5`)
+		verifyFails(t, l, 5, "removed")
+	})
+	t.Run("Swapped", func(t *testing.T) {
+		l, eng := fill(t)
+		exec(t, eng, `UPDATE audit_log SET seq = 100 WHERE seq = 2`, `UPDATE audit_log SET seq = 2 WHERE seq = 3`, `UPDATE audit_log SET seq = 3 WHERE seq = 100`)
+		verifyFails(t, l, 2, "reordered")
+	})
+	t.Run("BadSignature", func(t *testing.T) {
+		l, eng := fill(t)
+		heads, _ := sqlq.NewAudit(eng).Heads(ctx())
+		sig := append([]byte(nil), heads[4].Signature...)
+		sig[10] ^= 1
+		if err := eng.Write(ctx(), func(tx sqlq.Tx) error {
+			_, err := tx.Exec(ctx(), `UPDATE audit_heads SET signature = ? WHERE seq = 5`, sig)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		verifyFails(t, l, 5, "bad signature")
+		// and a log checked with another node's certificate fails on the first head
+		l2 := *l
+		ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		l2.Cert = SigningPair(t, ek, "someone else")
+		verifyFails(t, &l2, 1, "bad signature")
+	})
+	t.Run("Proof", func(t *testing.T) {
+		l, _ := fill(t)
+		p, err := l.Export(ctx(), "cma", time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(p)
+		q, err := audit.ParseProof(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := audit.VerifyProof(q, cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seqs []int64
+		for _, r := range rep.Entries {
+			seqs = append(seqs, r.Seq)
+		}
+		// cma: agreement 1's creation names it; its approval and export share the subject
+		if len(seqs) != 3 || seqs[0] != 1 || seqs[1] != 3 || seqs[2] != 5 || !rep.Pinned || rep.Head.Seq != 5 {
+			t.Errorf("proof for cma: entries %v, head %d, pinned %v; want 1, 3, 5 at head 5", seqs, rep.Head.Seq, rep.Pinned)
+		}
+		if q.Items[1].Entry != nil || len(q.Items[1].Body) != 64 {
+			t.Errorf("entry 2 (ndma's key) is in cma's proof in full: %+v", q.Items[1])
+		}
+		ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if _, err := audit.VerifyProof(q, SigningPair(t, ek, "impostor")); err == nil || !strings.Contains(err.Error(), "signature") {
+			t.Errorf("proof with another certificate: %v, want a signature error", err)
+		}
+		// an entry edited in the proof fails, naming it
+		q.Items[2].Entry.Detail = []byte(`{"agreement":1,"from":"proposed","to":"revoked"}`)
+		if _, err := audit.VerifyProof(q, cert); err == nil || !strings.Contains(err.Error(), "entry 3") {
+			t.Errorf("edited proof: %v, want entry 3", err)
+		}
+		// a window: only imd's agreement, created at the 4th minute
+		p, err = l.Export(ctx(), "imd", at.Add(4*time.Minute), at.Add(4*time.Minute))
+		if err != nil || len(p.Items) != 2 || p.Items[0].Entry == nil || p.Items[1].Entry != nil {
+			t.Errorf("proof for imd: %+v %v", p, err)
+		}
+		if _, err := l.Export(ctx(), "nobody", time.Time{}, time.Time{}); apperr.KindOf(err) != apperr.NotFound {
+			t.Errorf("proof for nobody: %v, want NotFound", err)
+		}
+	})
+}
+
+// BenchAudit measures the audit log on a fresh engine from open: appending one entry (a write
+// transaction under the node-wide lock, the hash, an RSA-2048 signature of the head), and
+// verifying a chain of 1000 entries (every hash and every head's signature).
+func BenchAudit(b *testing.B, open func(b *testing.B) sqlq.Engine) {
+	key := rsaOnce()
+	cert := SigningPair(b, key, "bench")
+	b.Run("Append", func(b *testing.B) {
+		l := &audit.Log{Store: sqlq.NewAudit(open(b)), Node: "bench", Key: key, Cert: cert}
+		for b.Loop() {
+			if err := l.Record(ctx(), "export.batch", "node", "agreement/1", map[string]any{"agreement": 1, "count": 500, "sha256": "ab"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Verify1000", func(b *testing.B) {
+		l := &audit.Log{Store: sqlq.NewAudit(open(b)), Node: "bench", Key: key, Cert: cert}
+		for range 1000 {
+			if err := l.Record(ctx(), "export.batch", "node", "agreement/1", map[string]any{"count": 500}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for b.Loop() {
+			if rep, err := l.Verify(ctx()); err != nil || rep.Problem != nil {
+				b.Fatal(rep.Problem, err)
+			}
+		}
+	})
+}
