@@ -82,7 +82,7 @@ func main() {
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON on stdout (the table goes to stderr)")
 	fs.StringVar(&o.dir, "dir", "", "parent of the temporary directory (default $TMPDIR or /tmp); must be on the disk you want to measure")
 	fs.StringVar(&o.bin, "rabta", "", "a prebuilt rabta binary (default: go build ./cmd/rabta)")
-	fs.StringVar(&o.phases, "phases", "raw,api,query,csv", "phases to run, comma separated: raw, api, query (needs api), reads (needs api), worst (needs api), csv, bus, mqtt, alert, compare")
+	fs.StringVar(&o.phases, "phases", "raw,api,query,csv", "phases to run, comma separated: raw, api, query (needs api), reads (needs api; $count, latest of every datastream, window across datastreams), worst (needs api), csv, bus, mqtt, alert, compare")
 	fs.IntVar(&o.busRate, "bus-rate", 10_000, "bus: observations per second offered")
 	fs.IntVar(&o.busPerReq, "bus-batch", 100, "bus: observations per CreateObservations request (one request every bus-batch/bus-rate s)")
 	fs.IntVar(&o.busStreams, "bus-datastreams", 10, "bus: datastreams each request's observations are spread over")
@@ -418,7 +418,9 @@ func apiPhases(ctx context.Context, o options, g dataset, bin, root string, rep 
 		if err != nil {
 			return fmt.Errorf("reads: %w\nserver log:\n%s", err, srv.log())
 		}
-		logf("reads: count all median %.1f ms, count one %.1f ms, latest of each %.1f ms", q.CountAll.MedMs, q.CountOne.MedMs, q.LatestEach.MedMs)
+		logf("reads: count all median %.1f ms, count one %.1f ms, latest of each %.1f ms, window across datastreams %.2f ms (p99 %.2f ms)",
+			q.CountAll.MedMs, q.CountOne.MedMs, q.LatestEach.MedMs, q.Window.MedMs, q.Window.P99Ms)
+		rep.Memory.AfterQueries, _ = readMemory(srv.pid()) // the peak (VmHWM) so far, reads included
 	}
 	if o.has("worst") {
 		logf("worst: issue 15's request, waiting at most %v", o.worstTimeout)

@@ -37,12 +37,12 @@ func TestSmoke(t *testing.T) {
 	if rep.API.Stored != 3000 || rep.CSV.Stored != 3000 {
 		t.Errorf("stored: api %d, csv %d, want 3000 each", rep.API.Stored, rep.CSV.Stored)
 	}
-	if rep.Reads.CountAllValue != 3000 || rep.Reads.CountAll.N != 2 || rep.Reads.LatestEach.N != 2 {
+	if rep.Reads.CountAllValue != 3000 || rep.Reads.CountAll.N != 2 || rep.Reads.LatestEach.N != 2 || rep.Reads.Window.N != windowRuns {
 		t.Errorf("reads: %+v", rep.Reads)
 	}
 	var out bytes.Buffer
 	rep.print(&out)
-	for _, want := range []string{"dataArray API", "window queries", "$count, all observations", "latest of every datastream", "CSV import"} {
+	for _, want := range []string{"dataArray API", "window queries", "$count, all observations", "latest of every datastream", "1-hour window across datastreams", "CSV import"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the report lacks %q:\n%s", want, out.String())
 		}

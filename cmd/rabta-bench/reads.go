@@ -16,11 +16,17 @@ type readsResult struct {
 	CountAll      latency `json:"count_all_observations"`
 	CountOne      latency `json:"count_one_datastream"`
 	LatestEach    latency `json:"latest_of_every_datastream"`
+	Window        latency `json:"window_across_datastreams"`
+	WindowRuns    int     `json:"window_runs"`
+	WindowPath    string  `json:"window_request"`
 	CountAllPath  string  `json:"count_all_request"`
 	CountOnePath  string  `json:"count_one_request"`
 	LatestPath    string  `json:"latest_request"`
 	CountAllValue int64   `json:"count_all_value"`
 }
+
+// windowRuns is the fewest timed runs of the window across datastreams (for its p99).
+const windowRuns = 100
 
 // readsLatency times, runs times each, three requests on the store the api phase filled, and
 // checks every answer:
@@ -28,11 +34,15 @@ type readsResult struct {
 //   - GET /v1.1/Observations?$count=true&$top=1: @iot.count equals every row sent;
 //   - GET /v1.1/Datastreams(id)/Observations?$count=true&$top=1: the first datastream's rows;
 //   - GET /v1.1/Datastreams?$top=d&$expand=Observations($top=1;$orderby=phenomenonTime desc):
-//     the latest observation of every datastream, each checked against the generator.
+//     the latest observation of every datastream, each checked against the generator;
+//   - GET /v1.1/Observations?$filter=phenomenonTime ge T and phenomenonTime lt T+1h&$top=d:
+//     a one-hour window across every datastream, max(runs, windowRuns) times, each run
+//     another hour spread over the data; each answer must hold exactly the datastreams'
+//     values of that hour.
 //
 // The first request of each kind is an unmeasured warm-up.
 func readsLatency(ctx context.Context, s *server, g dataset, ids []int64, runs int) (readsResult, error) {
-	res := readsResult{Runs: runs}
+	res := readsResult{Runs: runs, WindowRuns: max(runs, windowRuns)}
 	res.CountAllPath = "/v1.1/Observations?$count=true&$top=1"
 	res.CountOnePath = fmt.Sprintf("/v1.1/Datastreams(%d)/Observations?$count=true&$top=1", ids[0])
 	res.LatestPath = fmt.Sprintf("/v1.1/Datastreams?$top=%d&$orderby=id&$select=id&$expand=%s", g.d,
@@ -93,20 +103,64 @@ func readsLatency(ctx context.Context, s *server, g dataset, ids []int64, runs i
 		}
 		return d, nil
 	}
+	windowPath := func(h int) string {
+		f := fmt.Sprintf("phenomenonTime ge %s and phenomenonTime lt %s", at(h).Format(time.RFC3339), at(h+1).Format(time.RFC3339))
+		return fmt.Sprintf("/v1.1/Observations?$top=%d&$select=phenomenonTime,result&$filter=%s", g.d, url.QueryEscape(f))
+	}
+	res.WindowPath = windowPath(g.hours() / 2)
+	run := 0
+	window := func() (time.Duration, error) {
+		h := (run * 7919) % g.hours() // another hour each run, spread over the data
+		run++
+		path := windowPath(h)
+		var p struct {
+			Value []struct {
+				PhenomenonTime string   `json:"phenomenonTime"`
+				Result         *float64 `json:"result"`
+			} `json:"value"`
+			Next string `json:"@iot.nextLink"`
+		}
+		d, err := get(path, &p)
+		if err != nil {
+			return 0, err
+		}
+		want := map[float64]int{} // the hour's values, as a multiset (the order is the ids')
+		for i := range g.d {
+			if g.rows(i) > h {
+				want[value(i, h)]++
+			}
+		}
+		n := 0
+		for _, o := range p.Value {
+			if o.PhenomenonTime != at(h).Format(time.RFC3339) || o.Result == nil || want[*o.Result] == 0 {
+				return 0, fmt.Errorf("GET %s: unexpected %+v", path, o)
+			}
+			want[*o.Result]--
+			n++
+		}
+		for v, left := range want {
+			if left != 0 {
+				return 0, fmt.Errorf("GET %s: %d observations, value %v missing (%s)", path, n, v, p.Next)
+			}
+		}
+		return d, nil
+	}
 	kinds := []struct {
-		fn  func() (time.Duration, error)
-		out *latency
+		fn   func() (time.Duration, error)
+		out  *latency
+		runs int
 	}{
-		{func() (time.Duration, error) { return count(res.CountAllPath, int64(g.n)) }, &res.CountAll},
-		{func() (time.Duration, error) { return count(res.CountOnePath, int64(g.rows(0))) }, &res.CountOne},
-		{latest, &res.LatestEach},
+		{func() (time.Duration, error) { return count(res.CountAllPath, int64(g.n)) }, &res.CountAll, runs},
+		{func() (time.Duration, error) { return count(res.CountOnePath, int64(g.rows(0))) }, &res.CountOne, runs},
+		{latest, &res.LatestEach, runs},
+		{window, &res.Window, res.WindowRuns},
 	}
 	for _, k := range kinds {
 		if _, err := k.fn(); err != nil { // warm-up
 			return res, err
 		}
 		var lat []time.Duration
-		for range runs {
+		for range k.runs {
 			if ctx.Err() != nil {
 				return res, ctx.Err()
 			}

@@ -150,15 +150,16 @@ func (rep *report) print(w io.Writer) {
 	if q := rep.Reads; q != nil {
 		fmt.Fprintf(w, "\nreads on %d observations: %d timed runs each (+1 warm-up), every answer checked\n", rep.N, q.Runs)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "request\tmin\tmedian\tmax\t")
+		fmt.Fprintln(tw, "request\truns\tmin\tmedian\tp99\tmax\t")
 		for _, x := range []struct {
 			name string
 			l    latency
-		}{{"$count, all observations", q.CountAll}, {"$count, one datastream", q.CountOne}, {"latest of every datastream", q.LatestEach}} {
-			fmt.Fprintf(tw, "%s\t%.1f ms\t%.1f ms\t%.1f ms\t\n", x.name, x.l.MinMs, x.l.MedMs, x.l.MaxMs)
+		}{{"$count, all observations", q.CountAll}, {"$count, one datastream", q.CountOne}, {"latest of every datastream", q.LatestEach},
+			{"1-hour window across datastreams", q.Window}} {
+			fmt.Fprintf(tw, "%s\t%d\t%.2f ms\t%.2f ms\t%.2f ms\t%.2f ms\t\n", x.name, x.l.N, x.l.MinMs, x.l.MedMs, x.l.P99Ms, x.l.MaxMs)
 		}
 		tw.Flush()
-		for _, p := range []string{q.CountAllPath, q.CountOnePath, q.LatestPath} {
+		for _, p := range []string{q.CountAllPath, q.CountOnePath, q.LatestPath, q.WindowPath} {
 			if u, err := url.QueryUnescape(p); err == nil {
 				p = u
 			}

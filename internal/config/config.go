@@ -232,7 +232,7 @@ func Default() Config {
 		NATSAddr:     "127.0.0.1:4222",
 		Outbox:       true,
 		FourEyes:     true,
-		MemoryLimit:  150 << 20,
+		MemoryLimit:  100 << 20, // docs/bench.md, footprint
 		AlertExpiry:  24 * time.Hour,
 		FeedKeep:     24 * time.Hour,
 		MQTTAddr:     "127.0.0.1:1883",

@@ -39,4 +39,9 @@ const (
 	// each step of a path (Datastreams/Observations is two) and each nested $expand: the
 	// answer grows with the product of the levels' sizes (issue 15).
 	MaxExpandDepth = 8
+	// MaxSkip is the largest $skip accepted, at every level of $expand: the database reads and
+	// drops every skipped row, so a deep $skip costs in proportion to its depth. Deeper pages
+	// are reached through @iot.nextLink, whose $skiptoken (keyset) starts where the page
+	// before ended at any depth (docs/sensorthings.md, "Paging").
+	MaxSkip = 10000
 )

@@ -294,6 +294,8 @@ func TestParseOptionsErrors(t *testing.T) {
 		{url.Values{"$top": {"1", "2"}}, "$top", 0, "more than once"},
 		{url.Values{"$top": {"-1"}}, "$top", 1, "non-negative"},
 		{url.Values{"$skip": {"x"}}, "$skip", 1, "non-negative"},
+		{url.Values{"$skip": {"10001"}}, "$skip", 1, "10001 is over the limit of 10000 (MaxSkip): follow @iot.nextLink"},
+		{url.Values{"$expand": {"Observations($skip=99999)"}}, "$expand", 20, "$skip: 99999 is over the limit of 10000 (MaxSkip)"},
 		{url.Values{"$count": {"yes"}}, "$count", 1, "neither true nor false"},
 		{url.Values{"$resultFormat": {"csv"}}, "$resultFormat", 1, "dataArray"},
 		{url.Values{"$select": {"a,,b"}}, "$select", 3, "expected a property name"},

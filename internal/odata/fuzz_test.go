@@ -77,7 +77,7 @@ func FuzzParseOptions(f *testing.F) {
 		"$filter=phenomenonTime ge 2026-01-01T00:00:00Z&$orderby=phenomenonTime desc&$skip=10&$top=5",
 		"$filter=geo.distance(location, geography'POINT(74.34 31.55)') lt 0.5",
 		"$resultFormat=dataArray&$select=result,phenomenonTime",
-		"$top=-1", "$skip=x", "$count=maybe", "$filter=", "$fliter=a eq 1", "$top=1&$top=2", "$expand=a(", "$select=a/b",
+		"$top=-1", "$skip=x", "$skip=10000", "$skip=10001", "$count=maybe", "$filter=", "$fliter=a eq 1", "$top=1&$top=2", "$expand=a(", "$select=a/b",
 		"$resultFormat=csv", "other=1&$top=1", "$expand=Datastreams($filter=name eq ')';$select=id)", "%24top=3", "$top=99999999999999999999",
 		"$filter=Datastreams/any(d:d/name eq 'Level')&$select=id,properties/river",
 		"$filter=Datastreams/all(d: d/Observations/any(o: o/result gt 5))&$expand=Datastreams($filter=Observations/any();$select=properties/a/b)",
@@ -106,7 +106,7 @@ func FuzzParseOptions(f *testing.F) {
 			}
 			return
 		}
-		if (o.Top != nil && *o.Top < 0) || (o.Skip != nil && *o.Skip < 0) {
+		if (o.Top != nil && *o.Top < 0) || (o.Skip != nil && (*o.Skip < 0 || *o.Skip > MaxSkip)) {
 			t.Fatalf("%q: $top %v, $skip %v", s, o.Top, o.Skip)
 		}
 		if o.ResultFormat != "" && o.ResultFormat != "dataArray" {

@@ -1,6 +1,8 @@
 package odata
 
 import (
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -163,5 +165,18 @@ func TestOptionText(t *testing.T) {
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%s=%q: %v, want %q", c.opt, c.v, err, c.want)
 		}
+	}
+}
+
+// TestSkipLimit holds $skip to MaxSkip: at the limit accepted, one past it refused with a
+// message naming the limit and the way past it (@iot.nextLink).
+func TestSkipLimit(t *testing.T) {
+	o, err := ParseOptions(url.Values{"$skip": {strconv.Itoa(MaxSkip)}})
+	if err != nil || o.Skip == nil || *o.Skip != MaxSkip {
+		t.Fatalf("$skip=%d: %v %v", MaxSkip, o, err)
+	}
+	_, err = ParseOptions(url.Values{"$skip": {strconv.Itoa(MaxSkip + 1)}})
+	if err == nil || !strings.Contains(err.Error(), "limit of 10000") || !strings.Contains(err.Error(), "@iot.nextLink") {
+		t.Fatalf("$skip=%d: %v, want the limit and @iot.nextLink named", MaxSkip+1, err)
 	}
 }

@@ -152,6 +152,9 @@ func (o *Options) set(name, v string, base, depth int, opt string) *Error {
 		if perr != nil || n < 0 || strings.HasPrefix(strings.TrimSpace(v), "+") {
 			return pe("%q is not a non-negative integer", v)
 		}
+		if name == "$skip" && n > MaxSkip {
+			return pe("%d is over the limit of %d (MaxSkip): follow @iot.nextLink to page deeper (keyset paging, no limit)", n, MaxSkip)
+		}
 		if name == "$top" {
 			o.Top = &n
 		} else {

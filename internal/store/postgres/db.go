@@ -299,6 +299,11 @@ func (db *DB) Retain(ctx context.Context, before time.Time) ([]string, error) {
 			if _, err := tx.Exec(ctx, "ALTER TABLE observations DETACH PARTITION "+p.Name); err != nil {
 				return err
 			}
+			// its observations leave the counts (sqlq/counts.go), once detached: the lock on
+			// observations comes first, as for every writer
+			if err := retainCounts(ctx, tx, p.Name); err != nil {
+				return err
+			}
 			_, err := tx.Exec(ctx, "DROP TABLE "+p.Name)
 			return err
 		})
@@ -332,4 +337,21 @@ func (db *DB) Retain(ctx context.Context, before time.Time) ([]string, error) {
 		return dropped, fmt.Errorf("retain: update datastream spans: %w", err)
 	}
 	return dropped, nil
+}
+
+// retainCounts takes the observations of the detached partition part off the observation
+// counts of their Datastreams and MultiDatastreams (sqlq/counts.go), in the transaction that
+// drops it.
+func retainCounts(ctx context.Context, tx pgx.Tx, part string) error {
+	if _, err := tx.Exec(ctx, `UPDATE observation_counts c SET n = c.n - g.n
+		FROM (SELECT datastream_id, count(*) n FROM `+part+` WHERE datastream_id IS NOT NULL GROUP BY datastream_id) g
+		WHERE c.datastream_id = g.datastream_id`); err != nil {
+		return fmt.Errorf("observation counts: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE multi_observation_counts c SET n = c.n - g.n
+		FROM (SELECT multi_datastream_id, count(*) n FROM `+part+` WHERE multi_datastream_id IS NOT NULL GROUP BY multi_datastream_id) g
+		WHERE c.multi_datastream_id = g.multi_datastream_id`); err != nil {
+		return fmt.Errorf("observation counts: %w", err)
+	}
+	return nil
 }

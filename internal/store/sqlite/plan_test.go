@@ -64,3 +64,45 @@ func TestObservationWindowUsesIndex(t *testing.T) {
 		}
 	}
 }
+
+// A time window across datastreams (/Observations?$filter=phenomenonTime ge … and
+// phenomenonTime lt …, in id order, and newest first) reads the observations_time index
+// (migration 0018), not every observation.
+func TestWindowAcrossDatastreamsUsesIndex(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := NewEntities(db, nil)
+	for _, orderby := range []string{"", "phenomenonTime desc"} {
+		v := map[string][]string{"$filter": {"phenomenonTime ge 2025-01-01T00:00:00Z and phenomenonTime lt 2025-01-01T01:00:00Z"}}
+		if orderby != "" {
+			v["$orderby"] = []string{orderby}
+		}
+		opts, err := odata.ParseOptions(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, args, err := s.PageSQL(&sensing.Query{Set: sensing.Observations, Opts: opts, Top: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+text, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			rows.Scan(&id, &parent, &notused, &detail)
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if p := strings.Join(plan, "; "); !strings.Contains(p, "INDEX observations_time (phen_start>? AND phen_start<?)") {
+			t.Errorf("$orderby=%q: plan does not use the time index: %s", orderby, p)
+		}
+	}
+}

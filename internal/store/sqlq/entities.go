@@ -359,6 +359,9 @@ func (s *Entities) repoint(ctx context.Context, tx Tx, l Link, parent, child int
 	if err != nil {
 		return err
 	}
+	if err := countsMoved(ctx, tx, child, before, beforeMulti); err != nil { // counts.go
+		return err
+	}
 	if err := shrinkSpans(ctx, tx, before); err != nil {
 		return err
 	}

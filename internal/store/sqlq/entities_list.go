@@ -271,6 +271,14 @@ func (s *Entities) list(ctx context.Context, tx Tx, query *sensing.Query, depth 
 		}
 	}
 	if query.Opts.Count != nil && *query.Opts.Count {
+		// counts.go: the Observations of a (Multi)Datastream, or all, unfiltered: exact from the counts
+		if n, ok, err := fastCount(ctx, tx, query); err != nil {
+			return nil, err
+		} else if ok {
+			page.Count = &n
+		}
+	}
+	if query.Opts.Count != nil && *query.Opts.Count && page.Count == nil {
 		var x q
 		x.add("SELECT count(*) FROM " + t.Name + " " + a)
 		if err := s.where(&x, query, a); err != nil {

@@ -171,6 +171,9 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 			if err != nil {
 				return err
 			}
+			if err := countsMoved(ctx, tx, e.ID, before, beforeMulti); err != nil { // counts.go
+				return err
+			}
 			if err := shrinkSpans(ctx, tx, before); err != nil {
 				return err
 			}
@@ -304,6 +307,15 @@ func (s *Entities) Delete(ctx context.Context, set string, id int64) (err error)
 			// units: it goes, as a Datastream of the ObservedProperty does (18-088 §9)
 			_, err = tx.Exec(ctx, `DELETE FROM multi_datastreams WHERE id IN
 				(SELECT multi_datastream_id FROM multi_datastream_observed_properties WHERE observed_property_id = ?)`, id)
+		}
+		if err != nil {
+			return err
+		}
+		switch set { // counts.go: the observations that go leave their streams' counts
+		case sensing.Observations:
+			err = countsGone(ctx, tx, "id = ?", id)
+		case sensing.FeaturesOfInterest:
+			err = countsGone(ctx, tx, "foi_id = ?", id)
 		}
 		if err != nil {
 			return err

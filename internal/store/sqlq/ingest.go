@@ -254,6 +254,9 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 			ids[i] = obs[i].ID
 		}
 	}
+	if err := bumpCounts(ctx, tx, countsOf(keep)); err != nil { // counts.go: exact $count
+		return nil, nil, err
+	}
 	if s.Outbox {
 		if err := s.writeOutbox(ctx, tx, obs, ids); err != nil {
 			return nil, nil, err

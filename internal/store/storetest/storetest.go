@@ -104,6 +104,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"ResponseBudget", testBudget},
 		{"Organisations", testOrganisations},
 		{"ForecastNetwork", testForecastNetwork},
+		{"ObservationCounts", testCounts}, // counts.go
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,4 @@
+-- Observation counts per Datastream and MultiDatastream (exact $count without reading the
+-- rows) and the index of a time window across Datastreams, written once in
+-- store/sqlq/ddl/counts.sql and spelled for this engine by sqlq.Migrate.
+--include counts
