@@ -38,6 +38,7 @@ import (
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings"
 	"github.com/rabta/rabta/internal/warning"
+	"github.com/rabta/rabta/internal/web/console"
 )
 
 // Options configure a node. Zero values are working defaults except where a field says it is
@@ -126,6 +127,10 @@ type Options struct {
 	// one district, or the node seeds again on each use).
 	Places []place.Place
 
+	// ConsoleTileURL is the operator console's optional base-map tile URL template (config
+	// console_tile_url; empty: no tiles, the node's district boundaries alone).
+	ConsoleTileURL string
+
 	// Dissemination says how the node reaches people (SMS, e-mail, webhooks).
 	Dissemination DisseminationOptions
 	// Voice says how the node speaks its warnings (audio messages, docs/voice.md).
@@ -161,9 +166,11 @@ type Node struct {
 	diss   *dissemination.Service
 	gz     *gazetteer
 	api    *httpapi.Server
-	ln     net.Listener
-	srv    *http.Server
-	base   string // the URL of the node's HTTP surfaces, for links in notifications
+	// console is the operator console at /console (internal/web/console)
+	console *console.Server
+	ln      net.Listener
+	srv     *http.Server
+	base    string // the URL of the node's HTTP surfaces, for links in notifications
 	// handlers are routes outside the API: gateway callbacks with tokens of their own
 	handlers map[string]http.Handler
 
@@ -349,7 +356,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.alerts.Issued = func(*alert.Message) { n.diss.Wake() }
 
 	n.api = &httpapi.Server{Alerts: n.alerts, Store: alerts, Rules: alerts, Runner: n.runner, Dissemination: n.diss, Trusted: func() []*x509.Certificate { return trusted },
-		Keys: n.stores.Keys, OnKeyRevoked: n.DisconnectKey, Forecast: n.fcast,
+		Keys: n.stores.Keys, OnKeyRevoked: n.keyRevoked, Forecast: n.fcast,
 		PublicURL: opts.PublicURL, PrivateAlerts: opts.PrivateAlerts, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
 		MaxBody: opts.MaxBodyBytes, FeedKeep: opts.FeedKeep, Log: log.With("component", "api")}
 	if n.api.Author == "" {
