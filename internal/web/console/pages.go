@@ -223,6 +223,9 @@ func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request) {
 		}
 		out := make([]alertRow, 0, len(as))
 		for _, a := range as {
+			if a, err = s.Alerts.GetAlert(ctx, a.ID); err != nil { // with its issued messages
+				return nil, err
+			}
 			row := alertRow{A: a}
 			ru, ok := byID[a.RuleID]
 			row.RuleName = a.RuleID
