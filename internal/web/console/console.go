@@ -43,14 +43,14 @@ const Prefix = "/console"
 
 // Limits of the console's inputs and answers (named in the errors that enforce them).
 const (
-	MaxKeyLength   = 512       // bytes of an API key typed into the sign-in form
-	MaxFormBytes   = 16 << 10  // bytes of a form body
-	MaxWhyLength   = 1000      // characters of a decision's reason
-	MaxSeriesHours = 30 * 24   // hours of a hydrograph (?hours=)
-	MaxSeriesRows  = 20000     // observations in one hydrograph answer (the newest kept)
-	MaxForecastRow = 5000      // forecast observations read for one hydrograph
-	DefaultHours   = 72        // hours of a hydrograph when ?hours= is absent
-	MaxSessions    = 10000     // sessions kept at once (the soonest to end dropped first)
+	MaxKeyLength   = 512      // bytes of an API key typed into the sign-in form
+	MaxFormBytes   = 16 << 10 // bytes of a form body
+	MaxWhyLength   = 1000     // characters of a decision's reason
+	MaxSeriesHours = 30 * 24  // hours of a hydrograph (?hours=)
+	MaxSeriesRows  = 20000    // observations in one hydrograph answer (the newest kept)
+	MaxForecastRow = 5000     // forecast observations read for one hydrograph
+	DefaultHours   = 72       // hours of a hydrograph when ?hours= is absent
+	MaxSessions    = 10000    // sessions kept at once (the soonest to end dropped first)
 	DefaultTTL     = 8 * time.Hour
 )
 

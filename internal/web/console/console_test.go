@@ -282,7 +282,9 @@ func testDecisions(t *testing.T, e *env) {
 		t.Fatalf("after approval: %s", st)
 	}
 	_, b := e.api("GET", "/api/v1/alerts/1", "admin", "")
-	var a struct{ Transitions []struct{ To, By, Why string } }
+	var a struct {
+		Transitions []struct{ To, By, Why string }
+	}
 	json.Unmarshal([]byte(b), &a)
 	if last := a.Transitions[len(a.Transitions)-1]; last.To != "issued" || last.By != fmt.Sprintf("admin/key-%d", e.ids["approver"]) || last.Why != "issued Alert: confirmed by the gauge reader" {
 		t.Fatalf("transition: %+v", last)
