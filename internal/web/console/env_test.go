@@ -50,6 +50,8 @@ type env struct {
 	base string
 	keys map[string]string // clear keys by role name; "admin" is the bootstrap key
 	ids  map[string]int64
+	// districts is how many districts the node has (4; every one with -console.figures)
+	districts int
 }
 
 const gaugeThing = `{"name":"Chenab at Khanki","description":"gauge",
@@ -86,6 +88,24 @@ func startEnv(t *testing.T, engine string, limits *auth.Limits) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nd := len(ps)
+	if *figures { // every district and the demo's 22,000 synthetic villages, for the map's frame time
+		all, err := place.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs, err := place.Villages(all, place.VillageOptions{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd = 0
+		for _, p := range all {
+			if p.Kind == place.District && p.Boundary != nil {
+				nd++
+			}
+		}
+		ps = append(all, vs...)
+	}
 	dsn := ""
 	if engine == "postgres" {
 		dsn = storetest.PostgresSchema(t)
@@ -104,7 +124,7 @@ func startEnv(t *testing.T, engine string, limits *auth.Limits) *env {
 	if err := n.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, n: n, base: "http://" + n.Addr().String(), keys: map[string]string{"admin": adminKey}, ids: map[string]int64{}}
+	e := &env{t: t, n: n, base: "http://" + n.Addr().String(), keys: map[string]string{"admin": adminKey}, ids: map[string]int64{}, districts: nd}
 	for _, role := range []string{"viewer", "operator", "approver"} {
 		st, b := e.api("POST", "/api/v1/keys", "admin", fmt.Sprintf(`{"organisation":"admin","role":%q,"name":"console %s"}`, role, role))
 		if st != 201 {

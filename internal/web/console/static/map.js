@@ -3,8 +3,14 @@
 // (on request) the villages. It polls /console/api/stations every data-poll seconds.
 const el = document.getElementById('map');
 const poll = Math.max(1, Number(el.dataset.poll || 5));
+const map = L.map(el, { preferCanvas: true, zoomSnap: 0.25 }).setView([30.5, 70.5], 5.5);
+// three canvases, bottom to top: districts, villages, stations (so that a layer loaded later
+// never covers a station)
+map.createPane('districts').style.zIndex = 350;
+map.createPane('villages').style.zIndex = 380;
+const under = L.canvas({ padding: 0.2, pane: 'districts' });
+const middle = L.canvas({ padding: 0.2, pane: 'villages' });
 const canvas = L.canvas({ padding: 0.2 });
-const map = L.map(el, { preferCanvas: true, renderer: canvas, zoomSnap: 0.25 }).setView([30.5, 70.5], 5.5);
 if (el.dataset.tiles) {
   L.tileLayer(el.dataset.tiles, { maxZoom: 18, attribution: 'tiles: configured console_tile_url' }).addTo(map);
 }
@@ -14,7 +20,7 @@ for (const i of document.querySelectorAll('[data-colour]')) {
 
 const markers = new Map(); // datastream → circle marker
 const state = { updated: null, stations: [], changes: [], villages: null, frames: [] };
-window.rabtaMap = { map, markers, state, canvas }; // read by the browser tests
+window.rabtaMap = { map, markers, state, canvas, under, middle }; // read by the browser tests
 
 async function getJSON(url) {
   const r = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
@@ -25,7 +31,7 @@ async function getJSON(url) {
 
 async function districts() {
   const gj = await getJSON('/console/api/districts');
-  L.geoJSON(gj, { renderer: canvas, interactive: false,
+  L.geoJSON(gj, { renderer: under, interactive: false,
     style: { color: '#56718f', weight: 0.8, fill: true, fillColor: '#ffffff', fillOpacity: 0.35 } }).addTo(map);
   state.districts = gj.features.length;
 }
@@ -64,7 +70,7 @@ async function villages(on) {
     const v = await getJSON('/console/api/villages');
     const colours = { 'fibre': '#1565c0', 'mobile-data': '#00897b', 'sms-only': '#8d6e63', 'none': '#424242' };
     state.villageLayer = L.layerGroup(v.villages.map(([lat, lon, c]) => L.circleMarker([lat, lon],
-      { renderer: canvas, radius: 1.5, weight: 0, fillOpacity: 0.7, fillColor: colours[c] || '#757575', interactive: false })));
+      { renderer: middle, radius: 1.5, weight: 0, fillOpacity: 0.7, fillColor: colours[c] || '#757575', interactive: false })));
     state.villages = v.villages.length;
   }
   state.villageLayer.addTo(map);
@@ -76,7 +82,7 @@ window.rabtaMap.villages = villages;
 // browser test's figure with all stations and the villages drawn).
 window.rabtaMap.frameTime = function (n) {
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) { canvas._redraw(); }
+  for (let i = 0; i < n; i++) { under._redraw(); middle._redraw(); canvas._redraw(); }
   return (performance.now() - t0) / n;
 };
 
