@@ -13,6 +13,8 @@
 package console
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"embed"
 	"encoding/json"
@@ -21,6 +23,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -102,6 +106,7 @@ type Server struct {
 	Now  func() time.Time
 
 	once   sync.Once
+	gz     sync.Map // static file name → its gzip-compressed bytes
 	ss     *sessions
 	tpl    map[string]*template.Template
 	static http.Handler
@@ -203,12 +208,55 @@ func (s *Server) headers(next http.Handler) http.Handler {
 	})
 }
 
-// staticFiles serves the embedded assets, cached for a day (they change with the binary).
+// staticFiles serves the embedded assets, cached for a day (they change with the binary);
+// scripts, styles and JSON gzip-compressed (once, on first use) to a client that accepts it.
 func (s *Server) staticFiles() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=86400")
+		name := strings.TrimPrefix(r.URL.Path, Prefix+"/static/")
+		ctype := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".json": "application/json"}[path.Ext(name)]
+		if ctype != "" && acceptsGzip(r) {
+			if b, ok := s.gzipped(name); ok {
+				w.Header().Set("Content-Type", ctype)
+				w.Header().Set("Content-Encoding", "gzip")
+				w.Header().Set("Vary", "Accept-Encoding")
+				w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+				w.Write(b)
+				return
+			}
+		}
+		w.Header().Set("Vary", "Accept-Encoding")
 		s.static.ServeHTTP(w, r)
 	})
+}
+
+// acceptsGzip tells whether r's Accept-Encoding lists gzip without q=0.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") {
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
+}
+
+// gzipped returns the embedded static file name compressed (false when there is none).
+func (s *Server) gzipped(name string) ([]byte, bool) {
+	if v, ok := s.gz.Load(name); ok {
+		return v.([]byte), true
+	}
+	b, err := files.ReadFile("static/" + name)
+	if err != nil {
+		return nil, false
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write(b)
+	zw.Close()
+	s.gz.Store(name, buf.Bytes())
+	return buf.Bytes(), true
 }
 
 // writeJSON writes v as JSON, not cached (it carries what a key may see).

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -389,9 +390,7 @@ func (s *Server) districtsJSON(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/geo+json")
-	w.Header().Set("Cache-Control", "private, max-age=300")
-	w.Write(b)
+	writeCached(w, r, "application/geo+json", b)
 }
 
 func (s *Server) districts(ctx context.Context) ([]byte, error) {
@@ -470,7 +469,22 @@ func (s *Server) villagesJSON(w http.ResponseWriter, r *http.Request) {
 		b, _ := json.Marshal(map[string]any{"villages": vs})
 		s.vill, s.villN, s.villAt = b, len(vs), s.now()
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "private, max-age=300")
-	w.Write(s.vill)
+	writeCached(w, r, "application/json", s.vill)
+}
+
+// writeCached writes a large answer the client may keep for 5 minutes, gzip-compressed when
+// the client accepts it.
+func writeCached(w http.ResponseWriter, r *http.Request, ctype string, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Cache-Control", "private, max-age=300")
+	h.Set("Vary", "Accept-Encoding")
+	if acceptsGzip(r) {
+		h.Set("Content-Encoding", "gzip")
+		zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		zw.Write(b)
+		zw.Close()
+		return
+	}
+	w.Write(b)
 }

@@ -86,7 +86,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	case "station":
 		p.Title, p.Scripts = "Station", []string{"vendor/uPlot.iife.min.js", "station.js"}
 	case "alerts":
-		p.Title = "Alerts"
+		p.Title, p.Scripts = "Alerts", []string{"alerts.js"}
 	case "rules":
 		p.Title = "Rules"
 	case "signin":

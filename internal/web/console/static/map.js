@@ -56,7 +56,20 @@ async function stations() {
     m.setStyle({ fillColor: s.colour, fillOpacity: 0.95, color: s.ring });
     m.bindTooltip(tip(s), { className: 'station-tip' });
     const row = document.querySelector(`#stations tr[data-ds="${s.datastream}"]`);
-    if (row) { row.dataset.colour = s.colour; row.querySelector('.class').textContent = s.class || '—'; }
+    if (row) {
+      row.dataset.colour = s.colour;
+      const td = row.querySelectorAll('td');
+      td[1].textContent = s.value == null ? '— ' + s.unit : `${s.value} ${s.unit}`;
+      td[2].textContent = s.time ? s.time.slice(0, 16).replace('T', ' ') + 'Z' : '—';
+      td[3].textContent = s.class || '—';
+      td[4].textContent = s.trend || '';
+      td[5].textContent = s.qc || '';
+    }
+  }
+  if (!state.fitted && v.stations.length) { // the first answer: show every station
+    state.fitted = true;
+    const b = L.latLngBounds(v.stations.map(s => [s.lat, s.lon]));
+    map.fitBounds(b.pad(0.3), { maxZoom: 9 });
   }
   state.stations = v.stations;
   state.updated = v.generated;
@@ -76,7 +89,7 @@ async function villages(on) {
   state.villageLayer.addTo(map);
 }
 document.getElementById('villages').addEventListener('change', e => villages(e.target.checked).catch(console.error));
-window.rabtaMap.villages = villages;
+window.rabtaMap.villages = on => { document.getElementById('villages').checked = on; return villages(on); };
 
 // frameTime redraws the canvas n times and returns the mean milliseconds per frame (the
 // browser test's figure with all stations and the villages drawn).
