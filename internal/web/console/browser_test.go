@@ -124,7 +124,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	high := console.Palette[len(console.Palette)-1]
 	p, _ := waitPixel(t, ctx, 1, high, 15*time.Second)
 	firstLoad := time.Since(start)
-	if ready, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`window.rabtaMap.state.ready === true && window.rabtaMap.state.districts === %d`, e.districts), chromedp.WithPollingTimeout(10*time.Second))); err != nil || !ready {
+	if ready, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`!!window.rabtaMap && window.rabtaMap.state.ready === true && window.rabtaMap.state.districts === %d`, e.districts), chromedp.WithPollingTimeout(10*time.Second))); err != nil || !ready {
 		t.Fatalf("districts not drawn: %v", err)
 	}
 	if row, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`#stations tr[data-ds="1"]`), "data-colour")); err != nil || row.Value != high {
@@ -244,4 +244,72 @@ func colourFigure(t *testing.T, ctx context.Context, e *env) {
 	}
 	shot(t, ctx, artefacts(t), "console-map-villages.png")
 	t.Logf("FIGURE map frame time with %d stations and %d villages (Leaflet canvas, whole redraw, headless Chromium, mean of 20): %.1f ms", 1, n, frame)
+}
+
+// TestConsoleDemoScreens takes the screenshots of a running demo node (rabta serve --demo) at
+// $RABTA_CONSOLE_DEMO_URL, signed in with $RABTA_CONSOLE_DEMO_KEY, into $RABTA_ARTEFACTS: how
+// docs/console.md's and the README's screenshots are made. Skipped without those variables.
+func TestConsoleDemoScreens(t *testing.T) {
+	base, key := os.Getenv("RABTA_CONSOLE_DEMO_URL"), os.Getenv("RABTA_CONSOLE_DEMO_KEY")
+	if base == "" || key == "" {
+		t.Skip("RABTA_CONSOLE_DEMO_URL and RABTA_CONSOLE_DEMO_KEY not set: no demo node to photograph")
+	}
+	ctx := launch(t)
+	dir := artefacts(t)
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/console/signin"),
+		chromedp.SendKeys(chromedp.CSS(`#key`), key),
+		chromedp.Click(chromedp.CSS(`#signin`)),
+		chromedp.WaitVisible(chromedp.CSS(`#map`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!window.rabtaMap && window.rabtaMap.state.ready === true && window.rabtaMap.state.stations.length > 0`, chromedp.WithPollingTimeout(30*time.Second))); err != nil || !ok {
+		t.Fatalf("map: %v", err)
+	}
+	loadFigures(t, ctx, time.Since(start))
+	time.Sleep(time.Second)
+	shot(t, ctx, dir, "demo-map.png")
+	sts, _ := chromedp.Run(ctx, chromedp.Evaluate[[]console.Station](`window.rabtaMap.state.stations`))
+	ds := sts[0].Datastream
+	for _, s := range sts {
+		t.Logf("station %d %s: %v %s class %q qc %q", s.Datastream, s.Name, s.Value, s.Unit, s.Class, s.QC)
+		if s.Rank > 0 {
+			ds = s.Datastream
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%s/console/stations/%d?hours=720", base, ds)), chromedp.WaitVisible(chromedp.CSS(`#chart[data-ready="true"]`))); err != nil {
+		t.Fatal(err)
+	}
+	shot(t, ctx, dir, "demo-hydrograph.png")
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/alerts"), chromedp.WaitVisible(chromedp.CSS(`main`))); err != nil {
+		t.Fatal(err)
+	}
+	shot(t, ctx, dir, "demo-queue.png")
+	// approve the first draft, then watch its deliveries go out to the demo's gateway sinks
+	if os.Getenv("RABTA_CONSOLE_DEMO_APPROVE") != "" {
+		if err := chromedp.Do(ctx,
+			chromedp.SendKeys(chromedp.CSS(`input[name=why]`), "checked the hydrograph"),
+			chromedp.Click(chromedp.CSS(`button.approve`)),
+			chromedp.WaitVisible(chromedp.CSS(`p.notice`)),
+		); err != nil {
+			t.Fatal(err)
+		}
+		notice, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`p.notice`)))
+		t.Logf("approved: %s", notice)
+		time.Sleep(8 * time.Second) // the page reloads itself with the delivery progress
+		full, err := chromedp.Run(ctx, chromedp.FullScreenshot(80))
+		if err == nil {
+			os.WriteFile(filepath.Join(dir, "demo-deliveries-full.jpg"), full, 0o644)
+		}
+		var id int
+		fmt.Sscanf(notice, "Alert %d approved.", &id)
+		if err := chromedp.Do(ctx, chromedp.ScrollIntoView(chromedp.CSS(fmt.Sprintf("#alert-%d", id)))); err != nil {
+			t.Fatal(err)
+		}
+		shot(t, ctx, dir, "demo-deliveries.png")
+	}
 }

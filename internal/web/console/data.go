@@ -118,10 +118,14 @@ func (s *Server) stations(ctx context.Context) ([]Station, error) {
 	if err != nil {
 		return nil, err
 	}
+	fcs, err := s.forecastDatastreams(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Station, 0, len(gs))
 	for _, g := range gs {
-		if g.Lat == 0 && g.Lon == 0 {
-			continue // no location: not on a map
+		if g.Lat == 0 && g.Lon == 0 || fcs[g.Datastream] {
+			continue // no location: not on a map; a forecast: on its station's hydrograph
 		}
 		st := Station{Datastream: g.Datastream, Name: g.Name, Lat: g.Lat, Lon: g.Lon, Unit: g.Unit, Direction: string(g.Direction), Levels: []Level{}}
 		if st.Direction == "" {
@@ -154,6 +158,25 @@ func (s *Server) stations(ctx context.Context) ([]Station, error) {
 		}
 		st.Ring = qcRing[st.QC]
 		out = append(out, st)
+	}
+	return out, nil
+}
+
+// forecastDatastreams are the ids of the forecast Datastreams (forecasting.IsForecast): forecast
+// rules read them, but the map shows stations by what was observed.
+func (s *Server) forecastDatastreams(ctx context.Context) (map[int64]bool, error) {
+	out := map[int64]bool{}
+	if s.Entities == nil {
+		return out, nil
+	}
+	es, err := s.list(ctx, sensing.Datastreams, nil, url.Values{"$filter": {"properties/" + forecasting.PropForecast + " eq true"}, "$select": {"id,properties"}}, 10000)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range es {
+		if forecasting.IsForecast(raw(e.Props["properties"])) {
+			out[e.ID] = true
+		}
 	}
 	return out, nil
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,9 +44,9 @@ func parseTemplates() map[string]*template.Template {
 				if x == nil {
 					return "—"
 				}
-				return strconv.FormatFloat(*x, 'f', -1, 64)
+				return strconv.FormatFloat(math.Round(*x*100)/100, 'f', -1, 64)
 			case float64:
-				return strconv.FormatFloat(x, 'f', -1, 64)
+				return strconv.FormatFloat(math.Round(x*100)/100, 'f', -1, 64)
 			case int64:
 				return strconv.FormatInt(x, 10)
 			case int:
@@ -53,6 +55,19 @@ func parseTemplates() map[string]*template.Template {
 			return fmt.Sprint(v)
 		},
 		"join": strings.Join,
+		// counts writes a map of counts as "a 1 · b 2", keys sorted
+		"counts": func(m any) string {
+			v := reflect.ValueOf(m)
+			if v.Kind() != reflect.Map || v.Len() == 0 {
+				return "none"
+			}
+			var parts []string
+			for _, k := range v.MapKeys() {
+				parts = append(parts, fmt.Sprintf("%v %v", k.Interface(), v.MapIndex(k).Interface()))
+			}
+			slices.Sort(parts)
+			return strings.Join(parts, " · ")
+		},
 	}
 	out := map[string]*template.Template{}
 	for _, page := range []string{"signin", "error", "map", "station", "alerts", "rules"} {
