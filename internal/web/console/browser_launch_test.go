@@ -18,6 +18,12 @@ import (
 // when the test ends.
 func launch(t *testing.T) context.Context {
 	t.Helper()
+	return launchAsync(t)()
+}
+
+// launchAsync starts headless Chromium in the background (while the test sets up its node)
+// and returns the function that waits for it.
+func launchAsync(t *testing.T) func() context.Context {
 	path := "/usr/bin/chromium"
 	if _, err := os.Stat(path); err != nil {
 		if p, err := exec.LookPath("chromium"); err == nil {
@@ -37,8 +43,13 @@ func launch(t *testing.T) context.Context {
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelA() })
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatalf("start chromium: %v", err)
+	done := make(chan error, 1)
+	go func() { done <- chromedp.Do(ctx) }() // starts the browser
+	return func() context.Context {
+		t.Helper()
+		if err := <-done; err != nil {
+			t.Fatalf("start chromium: %v", err)
+		}
+		return ctx
 	}
-	return ctx
 }

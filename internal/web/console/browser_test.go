@@ -98,8 +98,12 @@ func shot(t *testing.T, ctx context.Context, dir, name string) {
 // the observations, the QC-flagged point and the forecast), approve the draft. Screenshots of
 // each screen go to $RABTA_ARTEFACTS (or a temporary directory).
 func TestConsoleInBrowser(t *testing.T) {
+	t0 := time.Now()
+	browser := launchAsync(t)
 	e := startEnv(t, "sqlite", nil)
-	ctx := launch(t)
+	t.Logf("node ready after %s", time.Since(t0).Round(time.Millisecond))
+	ctx := browser()
+	t.Logf("chromium ready after %s", time.Since(t0).Round(time.Millisecond))
 	dir := artefacts(t)
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -130,7 +134,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if row, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`#stations tr[data-ds="1"]`), "data-colour")); err != nil || row.Value != high {
 		t.Fatalf("table row colour %q: %v", row.Value, err)
 	}
-	t.Logf("marker pixel %+v (High %s)", p, high)
+	t.Logf("marker pixel %+v (High %s), after %s", p, high, time.Since(t0).Round(time.Millisecond))
 	shot(t, ctx, dir, "console-map.png")
 
 	if *figures {
