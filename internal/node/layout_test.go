@@ -29,8 +29,9 @@ func TestImportsPointInward(t *testing.T) {
 		"internal/ingest":              "domain", "internal/alert": "domain", "internal/warning": "domain", "internal/auth": "domain",
 		"internal/forecasting":  "domain",
 		"internal/sensorthings": "adapter", "internal/httpapi": "adapter", "internal/bus": "adapter",
-		"internal/openapi":    "adapter",
-		"internal/store/sqlq": "adapter", "internal/store/sqlite": "adapter", "internal/store/postgres": "adapter",
+		"internal/openapi":     "adapter",
+		"internal/web/console": "adapter", // the operator console (docs/console.md)
+		"internal/store/sqlq":  "adapter", "internal/store/sqlite": "adapter", "internal/store/postgres": "adapter",
 		"internal/store/storetest": "test", "internal/config": "config", "internal/demo": "demo",
 		"internal/node": "node", "cmd/rabta": "cmd", "cmd/rabta-bench": "bench",
 		"internal/forecast/cmd/calibrate-demo": "bench",    // the generator of the demo model (a program, like the benchmark)
