@@ -82,7 +82,9 @@ func testSignin(t *testing.T, e *env) {
 		t.Fatal("the session cookie carries the key")
 	}
 	resp, page := b.do("GET", "/console/rules", nil)
-	if resp.StatusCode != 200 || !strings.Contains(page, "khanki") || !strings.Contains(page, "admin · viewer") {
+	// the sector advisory is labelled with its sector and audience beside the flood warning
+	if resp.StatusCode != 200 || !strings.Contains(page, "khanki") || !strings.Contains(page, "admin · viewer") ||
+		!strings.Contains(page, "Health advisory: clinics") || strings.Count(page, "<td>warning</td>") != 1 {
 		t.Fatalf("rules page: %d %.400s", resp.StatusCode, page)
 	}
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "http") {
@@ -136,7 +138,8 @@ func testMapJSON(t *testing.T, e *env) {
 	b := e.browser()
 	b.signin("viewer")
 	v := stations(t, b)
-	if len(v.Stations) != 1 {
+	if len(v.Stations) != 1 { // the forecast Datastream 2, read by the advisory rule, is not a station
+
 		t.Fatalf("stations: %+v", v.Stations)
 	}
 	s := v.Stations[0]

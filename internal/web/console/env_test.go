@@ -56,7 +56,9 @@ var testPlaces = sync.OnceValues(func() ([]place.Place, error) {
 // threshold rule with levels Low 100 and High 200 written by the bootstrap admin, eight
 // hourly readings rising to 250 (the sixth, 300, a jump QC flags suspect) posted by it, so a
 // draft waits that the admin may not approve; keys of each role of organisation "admin"
-// (the node's), and a forecast Datastream (2) for the gauge with two issues.
+// (the node's), and a forecast Datastream (2) for the gauge with two issues, read by a Health
+// advisory rule for clinics that never fires (so Datastream 2 is a gauge of a rule that the map
+// must leave off: it is a forecast).
 type env struct {
 	t    *testing.T
 	n    *node.Node
@@ -88,6 +90,16 @@ const testRules = `rules:
     levels:
       - {name: Low, value: 100, severity: Minor, urgency: Expected, certainty: Observed, event: Flood}
       - {name: High, value: 200, severity: Severe, urgency: Immediate, certainty: Observed, event: Flood}
+    area: {desc: Chenab near Khanki, circles: [{center: [32.40, 73.97], radiusKm: 25}]}
+    status: Exercise
+  - id: khanki-clinics
+    name: Water-borne disease advisory near Khanki
+    kind: threshold
+    datastreams: [2]
+    category: Health
+    audiences: [clinics]
+    levels:
+      - {name: Outbreak risk, value: 100000, severity: Moderate, urgency: Expected, certainty: Likely, event: Flood}
     area: {desc: Chenab near Khanki, circles: [{center: [32.40, 73.97], radiusKm: 25}]}
     status: Exercise
 `
@@ -151,12 +163,12 @@ func startEnv(t *testing.T, engine string, limits *auth.Limits) *env {
 		e.keys[role], e.ids[role] = k.Key, k.ID
 	}
 	e.must(201, "POST", "/v1.1/Things", gaugeThing)
+	e.must(201, "POST", "/v1.1/Datastreams", forecastDS)
 	e.must(200, "PUT", "/api/v1/rules", testRules)
 	t0 := time.Now().UTC().Truncate(time.Hour).Add(-time.Duration(len(readings)) * time.Hour)
 	for i, v := range readings {
 		e.must(201, "POST", "/v1.1/Observations", fmt.Sprintf(`{"phenomenonTime":%q,"result":%g,"Datastream":{"@iot.id":1}}`, t0.Add(time.Duration(i)*time.Hour).Format(time.RFC3339), v))
 	}
-	e.must(201, "POST", "/v1.1/Datastreams", forecastDS)
 	for issue, off := range []float64{0, 20} { // the second issue, later, is 20 higher
 		issued := t0.Add(time.Duration(len(readings)-2+issue) * time.Hour)
 		for h := 1; h <= 6; h++ {

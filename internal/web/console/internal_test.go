@@ -79,6 +79,24 @@ func TestColour(t *testing.T) {
 	}
 }
 
+// Sector advisories are labelled by sector; flood warnings (no audiences) are not advisories.
+func TestAdvisoryLabel(t *testing.T) {
+	for _, c := range []struct {
+		r    rule.Rule
+		want string
+	}{
+		{rule.Rule{Category: "Met"}, ""},
+		{rule.Rule{Category: "Health", Audiences: []string{"hospitals"}}, "Health"},
+		{rule.Rule{Category: "Env", Audiences: []string{"schools"}}, "Env"},
+		{rule.Rule{Category: "Met", Audiences: []string{"farmers-wheat"}}, "Agri"},
+		{rule.Rule{Audiences: []string{"public"}}, "Advisory"},
+	} {
+		if got := advisoryLabel(c.r); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.r, got, c.want)
+		}
+	}
+}
+
 // The vendored map and chart libraries are the versions web/console/package-lock.json pins
 // (scripts/web-build.sh copies them) and carry their version banners.
 func TestVendorMatchesLock(t *testing.T) {
