@@ -125,7 +125,7 @@ func options(cfg config.Config) (node.Options, error) {
 	limits := auth.Limits{FailRate: cfg.AuthFailRate, FailBurst: cfg.AuthFailBurst, WriteRate: cfg.WriteRate, WriteBurst: cfg.WriteBurst, Entries: cfg.LimitEntries}
 	return node.Options{
 		ID: cfg.NodeID, DataDir: cfg.DataDir, DB: cfg.DB,
-		HTTPAddr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, PublicRead: cfg.PublicRead,
+		HTTPAddr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, PublicRead: cfg.PublicRead, ConsoleTileURL: cfg.ConsoleTileURL,
 		PrivateAlerts: !cfg.PublicAlerts, TrustedProxies: proxies, Limits: &limits, IdempotencyWindow: cfg.IdempotencyWindow,
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultTop: cfg.DefaultTop, MaxTop: cfg.MaxTop,
 		MaxResponseRows: cfg.MaxResponseRows, MaxResponseBytes: cfg.MaxResponseBytes, QueryTimeout: cfg.QueryTimeout, MaxConcurrentReads: cfg.MaxConcurrentReads,

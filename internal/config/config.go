@@ -73,6 +73,11 @@ type Config struct {
 	// PublicURL is the URL clients use to reach this node (for @iot.selfLink); empty means
 	// derive it from each request's Host.
 	PublicURL string `yaml:"public_url"`
+	// ConsoleTileURL is an optional base-map tile URL template for the operator console's map
+	// ("https://tile.example.org/{z}/{x}/{y}.png"; http or https, with {z}, {x} and {y}).
+	// Empty (the default): no tiles, the node's own district boundaries alone, and the console
+	// fetches nothing from elsewhere (docs/console.md).
+	ConsoleTileURL string `yaml:"console_tile_url"`
 	// PublicRead lets anonymous clients read SensorThings data and /metrics; writes always need
 	// a key. Off, reads need a viewer key.
 	PublicRead bool `yaml:"public_read"`
@@ -374,6 +379,9 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.DataDir) == "" {
 		errs = append(errs, errors.New("data_dir is empty"))
 	}
+	if err := checkTileURL(c.ConsoleTileURL); err != nil {
+		errs = append(errs, err)
+	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("http_addr %q: %v", c.HTTPAddr, err))
 	}
@@ -527,4 +535,22 @@ func redactURL(s string) string {
 		return "(unparseable)"
 	}
 	return u.Redacted()
+}
+
+// checkTileURL checks console_tile_url: empty, or an absolute http(s) URL template with {z},
+// {x} and {y}.
+func checkTileURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("console_tile_url %q: want an http or https URL template such as https://tile.example.org/{z}/{x}/{y}.png", s)
+	}
+	for _, p := range []string{"{z}", "{x}", "{y}"} {
+		if !strings.Contains(s, p) {
+			return fmt.Errorf("console_tile_url %q: lacks %s (want a template such as https://tile.example.org/{z}/{x}/{y}.png)", s, p)
+		}
+	}
+	return nil
 }

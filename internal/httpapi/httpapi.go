@@ -4,6 +4,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -431,9 +432,7 @@ func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-// decide serves approve, reject and cancel: approver role, of the alert's organisation (or the
-// node-wide admin: auth.RequireOwner); the body may say why. With four eyes on, approving is
-// refused to the draft's authors (alert.Service.Approve).
+// decide serves approve, reject and cancel (Decide); the body may say why.
 func (s *Server) decide(action string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -454,43 +453,54 @@ func (s *Server) decide(action string) http.HandlerFunc {
 			s.Error(w, r, err)
 			return
 		}
-		// the owner never changes, so a check before the service acts holds when it does
-		cur, err := s.Store.GetAlert(ctx, id)
+		a, err := s.Decide(ctx, action, id, body.Why)
 		if err != nil {
 			s.Error(w, r, err)
 			return
 		}
-		if err := auth.RequireOwner(ctx, auth.Approver, cur.Organisation, fmt.Sprintf("alert %d", id)); err != nil {
-			s.Error(w, r, err)
-			return
-		}
-		by := auth.FromContext(ctx).Name()
-		var a *alert.Alert
-		switch action {
-		case "approve":
-			a, err = s.Alerts.Approve(ctx, id, by, body.Why)
-		case "reject":
-			a, err = s.Alerts.Reject(ctx, id, by, body.Why)
-		default:
-			if body.Why == "" {
-				s.Error(w, r, apperr.E(apperr.Invalid, "cancelling needs a reason: {\"why\": \"...\"}"))
-				return
-			}
-			a, err = s.Alerts.Cancel(ctx, id, by, body.Why)
-		}
-		if err != nil {
-			s.Error(w, r, err)
-			return
-		}
-		s.audit(ctx, "alert."+action, fmt.Sprintf("alert/%d", id), map[string]any{"alert": id, "organisation": cur.Organisation, "state": a.State, "why": body.Why})
 		ts, _ := s.Store.Transitions(ctx, id)
-		a, err = s.Store.GetAlert(ctx, a.ID)
-		if err != nil {
-			s.Error(w, r, err)
-			return
-		}
 		writeJSON(w, http.StatusOK, s.view(r, a, ts))
 	}
+}
+
+// Decide approves, rejects or cancels (action "approve", "reject", "cancel") alert id for the
+// principal in ctx, and returns the alert as stored after it: approver role, of the alert's
+// organisation (or the node-wide admin: auth.RequireOwner); cancelling needs a why. With four
+// eyes on, approving is refused to the draft's authors (alert.Service.Approve). The REST API
+// and the operator console (internal/web/console) both decide through it, so the same rules
+// hold on both, and each decision is recorded in the audit log (when there is one). Errors carry their kind: Unauthorized, Forbidden, NotFound, Conflict, Invalid.
+func (s *Server) Decide(ctx context.Context, action string, id int64, why string) (*alert.Alert, error) {
+	if err := auth.Require(ctx, auth.Approver); err != nil {
+		return nil, err
+	}
+	// the owner never changes, so a check before the service acts holds when it does
+	cur, err := s.Store.GetAlert(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := auth.RequireOwner(ctx, auth.Approver, cur.Organisation, fmt.Sprintf("alert %d", id)); err != nil {
+		return nil, err
+	}
+	by := auth.FromContext(ctx).Name()
+	var a *alert.Alert
+	switch action {
+	case "approve":
+		a, err = s.Alerts.Approve(ctx, id, by, why)
+	case "reject":
+		a, err = s.Alerts.Reject(ctx, id, by, why)
+	case "cancel":
+		if why == "" {
+			return nil, apperr.E(apperr.Invalid, "cancelling needs a reason: {\"why\": \"...\"}")
+		}
+		a, err = s.Alerts.Cancel(ctx, id, by, why)
+	default:
+		return nil, apperr.E(apperr.Invalid, "action %q: want approve, reject or cancel", action)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "alert."+action, fmt.Sprintf("alert/%d", id), map[string]any{"alert": id, "organisation": cur.Organisation, "state": a.State, "why": why})
+	return s.Store.GetAlert(ctx, a.ID)
 }
 
 // ruleView is a rule as GET /api/v1/rules shows it: its rules-file form and its owner.

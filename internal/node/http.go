@@ -13,6 +13,7 @@ import (
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/openapi"
 	"github.com/rabta/rabta/internal/sensorthings"
+	"github.com/rabta/rabta/internal/web/console"
 )
 
 // routes is the node's HTTP surface: health and readiness, metrics, the profiler for admins,
@@ -44,6 +45,11 @@ func (n *Node) routes(authn *auth.Authenticator) http.Handler {
 	n.api.Register(mux)
 	n.auditRoutes(mux) // audit.go
 	n.wis2Routes(mux)  // wis2.go
+	// the operator console (docs/console.md)
+	n.console = n.newConsole(authn)
+	con := n.console.Handler()
+	mux.Handle(console.Prefix, con)
+	mux.Handle(console.Prefix+"/", con)
 	for pattern, h := range n.handlers {
 		mux.Handle(pattern, h)
 	}

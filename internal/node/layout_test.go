@@ -32,6 +32,7 @@ func TestImportsPointInward(t *testing.T) {
 		"internal/openapi":    "adapter",
 		"internal/web/public": "adapter", "internal/web/webtest": "test",
 		"internal/store/sqlq": "adapter", "internal/store/sqlite": "adapter", "internal/store/postgres": "adapter",
+		"internal/web/console":     "adapter", // the operator console (docs/console.md)
 		"internal/store/storetest": "test", "internal/config": "config", "internal/demo": "demo",
 		"internal/node": "node", "cmd/rabta": "cmd", "cmd/rabta-bench": "bench",
 		"internal/forecast/cmd/calibrate-demo": "bench",    // the generator of the demo model (a program, like the benchmark)

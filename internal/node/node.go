@@ -39,6 +39,7 @@ import (
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/sensorthings"
 	"github.com/rabta/rabta/internal/warning"
+	"github.com/rabta/rabta/internal/web/console"
 	"github.com/rabta/rabta/internal/web/public"
 	"github.com/rabta/rabta/internal/wis2"
 )
@@ -132,6 +133,10 @@ type Options struct {
 	// one district, or the node seeds again on each use).
 	Places []place.Place
 
+	// ConsoleTileURL is the operator console's optional base-map tile URL template (config
+	// console_tile_url; empty: no tiles, the node's district boundaries alone).
+	ConsoleTileURL string
+
 	// Dissemination says how the node reaches people (SMS, e-mail, webhooks).
 	Dissemination DisseminationOptions
 	// Voice says how the node speaks its warnings (audio messages, docs/voice.md).
@@ -155,23 +160,24 @@ type Node struct {
 	now     func() time.Time
 	metrics *metrics
 
-	stores *Stores
-	bus    *bus.Bus
-	relay  *bus.Relay
-	ingest *ingest.Service
-	mqtt   *ingest.MQTT
-	sta    *sensorthings.Server
-	runner *warning.Runner
-	fcast  *forecasting.Service
-	alerts *alert.Service
-	diss   *dissemination.Service
-	gz     *gazetteer
-	api    *httpapi.Server
-	public *public.Server // the public alert page at / (nil when alerts are private)
-	audit  *audit.Log     // the tamper-evident audit log (audit.go)
-	ln     net.Listener
-	srv    *http.Server
-	base   string // the URL of the node's HTTP surfaces, for links in notifications
+	stores  *Stores
+	bus     *bus.Bus
+	relay   *bus.Relay
+	ingest  *ingest.Service
+	mqtt    *ingest.MQTT
+	sta     *sensorthings.Server
+	runner  *warning.Runner
+	fcast   *forecasting.Service
+	alerts  *alert.Service
+	diss    *dissemination.Service
+	gz      *gazetteer
+	api     *httpapi.Server
+	public  *public.Server  // the public alert page at / (nil when alerts are private)
+	audit   *audit.Log      // the tamper-evident audit log (audit.go)
+	console *console.Server // the operator console at /console (internal/web/console)
+	ln      net.Listener
+	srv     *http.Server
+	base    string // the URL of the node's HTTP surfaces, for links in notifications
 	// handlers are routes outside the API: gateway callbacks with tokens of their own
 	handlers map[string]http.Handler
 
@@ -364,7 +370,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.alerts.Issued = func(*alert.Message) { n.diss.Wake() }
 
 	n.api = &httpapi.Server{Alerts: n.alerts, Store: alerts, Rules: alerts, Runner: n.runner, Dissemination: n.diss, Trusted: func() []*x509.Certificate { return trusted },
-		Keys: n.stores.Keys, OnKeyRevoked: n.DisconnectKey, Forecast: n.fcast,
+		Keys: n.stores.Keys, OnKeyRevoked: n.keyRevoked, Forecast: n.fcast,
 		PublicURL: opts.PublicURL, PrivateAlerts: opts.PrivateAlerts, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
 		MaxBody: opts.MaxBodyBytes, FeedKeep: opts.FeedKeep, Log: log.With("component", "api")}
 	n.api.Audit = n.audit

@@ -1,0 +1,185 @@
+package console
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/rule"
+	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/twoway"
+)
+
+// The session cookie is Secure when the request came over TLS (or through a proxy the node
+// trusts that says so), and is HttpOnly and SameSite=Strict always.
+func TestCookieAttributes(t *testing.T) {
+	r := httptest.NewRequest("GET", "https://node.example/console/", nil)
+	r.TLS = &tls.ConnectionState{}
+	c := cookie(r, SessionCookie, "x", 60)
+	if !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != Prefix {
+		t.Fatalf("over TLS: %+v", c)
+	}
+	r = httptest.NewRequest("GET", "http://node.example/console/", nil)
+	if c := cookie(r, SessionCookie, "x", 60); c.Secure {
+		t.Fatalf("over plain HTTP: Secure set")
+	}
+	r.Header.Set("X-Forwarded-Proto", "https") // only ever present when auth.Proxies believed it
+	if c := cookie(r, SessionCookie, "x", 60); !c.Secure {
+		t.Fatalf("behind a trusted TLS proxy: Secure not set")
+	}
+}
+
+// Sessions: kept by hash, expire, end with their key, bounded in number.
+func TestSessions(t *testing.T) {
+	now := time.Date(2026, 8, 27, 6, 0, 0, 0, time.UTC)
+	ss := newSessions(2)
+	a, _ := ss.create(auth.Principal{KeyID: 1}, now.Add(time.Hour), now)
+	b, _ := ss.create(auth.Principal{KeyID: 2}, now.Add(2*time.Hour), now)
+	for k := range ss.m {
+		if string(k[:]) == a || string(k[:]) == b {
+			t.Fatal("a session id is kept in clear")
+		}
+	}
+	if ss.get(a, now) == nil || ss.get(a, now.Add(time.Hour)) != nil || ss.len() != 1 {
+		t.Fatal("expiry")
+	}
+	c, _ := ss.create(auth.Principal{KeyID: 2}, now.Add(3*time.Hour), now)
+	ss.create(auth.Principal{KeyID: 3}, now.Add(4*time.Hour), now) // full: b, ending soonest, goes
+	if ss.get(b, now) != nil || ss.get(c, now) == nil || ss.len() != 2 {
+		t.Fatal("bound")
+	}
+	if n := ss.endKey(2); n != 1 || ss.get(c, now) != nil {
+		t.Fatal("endKey")
+	}
+}
+
+// Flood class colours follow the rank among the gauge's levels.
+func TestColour(t *testing.T) {
+	for _, c := range []struct {
+		rank, n int
+		want    string
+	}{{0, 3, Normal}, {1, 1, Palette[3]}, {1, 2, Palette[0]}, {2, 2, Palette[3]}, {1, 4, Palette[0]}, {2, 4, Palette[1]}, {3, 4, Palette[2]}, {4, 4, Palette[3]}, {2, 3, Palette[2]}} {
+		if got := colour(c.rank, c.n); got != c.want {
+			t.Errorf("colour(%d, %d) = %s, want %s", c.rank, c.n, got, c.want)
+		}
+	}
+	// levels below: the lowest class is the highest value
+	g := twoway.Gauge{Direction: rule.Below, Levels: []rule.Level{{Name: "Dry", Value: 1}, {Name: "Low", Value: 5}}, Recent: []sensing.Point{{V: 3}}}
+	lv := sortedLevels(g)
+	if lv[0].Name != "Low" || twoway.Class(g) != "Low" {
+		t.Fatalf("below: %+v %s", lv, twoway.Class(g))
+	}
+}
+
+// Sector advisories are labelled by sector; flood warnings (no audiences) are not advisories.
+func TestAdvisoryLabel(t *testing.T) {
+	for _, c := range []struct {
+		r    rule.Rule
+		want string
+	}{
+		{rule.Rule{Category: "Met"}, ""},
+		{rule.Rule{Category: "Health", Audiences: []string{"hospitals"}}, "Health"},
+		{rule.Rule{Category: "Env", Audiences: []string{"schools"}}, "Env"},
+		{rule.Rule{Category: "Met", Audiences: []string{"farmers-wheat"}}, "Agri"},
+		{rule.Rule{Audiences: []string{"public"}}, "Advisory"},
+	} {
+		if got := advisoryLabel(c.r); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.r, got, c.want)
+		}
+	}
+}
+
+// The vendored map and chart libraries are the versions web/console/package-lock.json pins
+// (scripts/web-build.sh copies them) and carry their version banners.
+func TestVendorMatchesLock(t *testing.T) {
+	lockb, err := os.ReadFile("../../../web/console/package-lock.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lock struct {
+		Packages map[string]struct{ Version string } `json:"packages"`
+	}
+	if err := json.Unmarshal(lockb, &lock); err != nil {
+		t.Fatal(err)
+	}
+	vb, err := files.ReadFile("static/vendor/versions.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var copied map[string]string
+	json.Unmarshal(vb, &copied)
+	for name, c := range map[string]struct{ file, banner string }{
+		"leaflet": {"static/vendor/leaflet.js", `Leaflet (\d+\.\d+\.\d+)`},
+		"uplot":   {"static/vendor/uPlot.iife.min.js", `uPlot \(v(\d+\.\d+\.\d+)\)`},
+	} {
+		want := lock.Packages["node_modules/"+name].Version
+		if want == "" || copied[name] != want {
+			t.Errorf("%s: lock %q, copied %q: run scripts/web-build.sh", name, want, copied[name])
+		}
+		b, err := files.ReadFile(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(c.banner).FindSubmatch(b[:min(len(b), 400)])
+		if m == nil || string(m[1]) != want {
+			t.Errorf("%s: banner of %s says %q, lock %q", name, c.file, m, want)
+		}
+	}
+	// nothing in the console's own assets or pages reaches outside the node
+	for _, dir := range []string{"static", "templates"} {
+		ents, _ := files.ReadDir(dir)
+		for _, e := range ents {
+			if e.IsDir() {
+				continue
+			}
+			b, _ := files.ReadFile(dir + "/" + e.Name())
+			if m := regexp.MustCompile(`(?:src|href)="https?://|import .* from ['"]https?://|url\(https?://`).Find(b); m != nil {
+				t.Errorf("%s/%s loads from elsewhere: %s", dir, e.Name(), m)
+			}
+		}
+	}
+}
+
+// FuzzParseHours: any ?hours= is a number in range or an Invalid naming the parameter.
+func FuzzParseHours(f *testing.F) {
+	for _, s := range []string{"", "1", "72", "720", "721", "0", "-1", "1e3", " 5", "٣", "99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		h, err := parseHours(s)
+		if err != nil {
+			if apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), "hours=") {
+				t.Fatalf("%q: %v", s, err)
+			}
+			return
+		}
+		if h < 1 || h > MaxSeriesHours {
+			t.Fatalf("%q: %d out of range", s, h)
+		}
+	})
+}
+
+// FuzzSafeNext: the redirect after sign-in never leaves the console.
+func FuzzSafeNext(f *testing.F) {
+	for _, s := range []string{"", "/console/", "/console/alerts", "//evil.example", "/console//evil.example", "https://evil.example/console/", "/console/\\evil", "/console/\r\nSet-Cookie: x", "/consolex"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := safeNext(s)
+		if !strings.HasPrefix(n, Prefix+"/") || strings.HasPrefix(n, Prefix+"//") || strings.ContainsAny(n, "\\\r\n") {
+			t.Fatalf("%q → %q", s, n)
+		}
+		req, err := http.NewRequest("GET", "http://node.example"+n, nil)
+		if err == nil && req.URL.Host != "node.example" {
+			t.Fatalf("%q → %q leaves the node (%s)", s, n, req.URL.Host)
+		}
+	})
+}
