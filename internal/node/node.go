@@ -382,7 +382,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	// the public alert page at / (internal/web/public): warnings in force, for anyone, unless
 	// the node's alerts are private
 	if !opts.PrivateAlerts {
-		n.public = &public.Server{Alerts: alerts, Places: n.gz.get, Zone: opts.Zone, Now: n.now, Log: log.With("component", "public")}
+		// the demo's warnings are Exercises (a replay of 2025, not a flood today): its public
+		// page shows them, each marked as an exercise in its language (docs/public.md)
+		n.public = &public.Server{Alerts: alerts, Places: n.gz.get, Zone: opts.Zone, Now: n.now, Exercises: opts.Demo, Log: log.With("component", "public")}
 	}
 
 	// the HTTP surfaces
