@@ -138,3 +138,30 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// TestCompareChecksAnswers: a 201 that carries GOST's error strings, or fewer links than
+// observations sent, is not counted as stored; a report whose reference target failed still
+// gets ratios (to the first target).
+func TestCompareChecksAnswers(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		body   string
+		ok     bool
+	}{
+		{201, `["http://h/v1.1/Observations(1)","http://h/v1.1/Observations(2)"]`, true},
+		{201, `["http://h/v1.1/Observations(1)","Missing Observation.FeatureOfInterest. Unable to create it from the Location"]`, false},
+		{201, `["http://h/v1.1/Observations(1)"]`, false},
+		{201, `{"error":"x"}`, false},
+		{400, `["http://h/v1.1/Observations(1)","http://h/v1.1/Observations(2)"]`, false},
+	} {
+		if err := checkCreated(c.status, []byte(c.body), 2); (err == nil) != c.ok {
+			t.Errorf("%d %s: err %v, want ok %v", c.status, c.body, err, c.ok)
+		}
+	}
+	r := &compareReport{Targets: []compareTarget{{Name: "rabta-sqlite"}},
+		Single: []loadResult{{PerSec: 100}}, Bulk: []loadResult{{PerSec: 50}}, Window: []loadResult{{PerSec: 10}}}
+	r.ratios(2) // the reference (an external target) never ran
+	if r.Reference != "rabta-sqlite" || r.Single[0].Ratio != 1 || r.Window[0].Ratio != 1 {
+		t.Errorf("ratios of a partial report: %+v", r)
+	}
+}
