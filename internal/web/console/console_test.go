@@ -1,8 +1,11 @@
 package console_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -90,6 +93,26 @@ func testSignin(t *testing.T, e *env) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "http") {
 		t.Fatalf("CSP: %q", csp)
 	}
+	// the assets: embedded, gzip-compressed for a client that accepts it, cached
+	req, _ := http.NewRequest("GET", e.base+"/console/static/vendor/leaflet.js", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	ar, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(ar.Body)
+	if err != nil {
+		t.Fatalf("leaflet.js not gzipped: %v %v", ar.Header, err)
+	}
+	js, _ := io.ReadAll(zr)
+	ar.Body.Close()
+	if ar.StatusCode != 200 || ar.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(ar.Header.Get("Cache-Control"), "max-age") ||
+		!bytes.HasPrefix(js, []byte("/* @preserve\n * Leaflet 1.9.4")) || len(js) < 100000 {
+		t.Fatalf("leaflet.js: %d %v, %d bytes", ar.StatusCode, ar.Header, len(js))
+	}
+	if resp, body := b.do("GET", "/console/nowhere", nil); resp.StatusCode != 404 || !strings.Contains(body, "no console page at /console/nowhere") {
+		t.Fatalf("unknown page: %d %.300s", resp.StatusCode, body)
+	}
 	// an open redirect is not followed after sign-in
 	b2 := e.browser()
 	tok = b2.csrf("/console/signin")
@@ -107,7 +130,7 @@ func testSignin(t *testing.T, e *env) {
 	}
 	jar := b.c.Jar
 	b.c.Jar = nil // replay the old cookie by hand
-	req, _ := http.NewRequest("GET", e.base+"/console/api/stations", nil)
+	req, _ = http.NewRequest("GET", e.base+"/console/api/stations", nil)
 	req.AddCookie(c)
 	r2, err := b.c.Do(req)
 	if err != nil {
