@@ -1,55 +1,29 @@
 package console_test
 
-// A minimal headless Chromium launcher for the console's browser test. The lead switches it to
-// the shared harness (internal/web/webtest) at merge; until then it does what that harness
-// does: Debian's /usr/bin/chromium, headless, a temporary profile, no network of its own; a
-// missing Chromium skips the test, except under CI (CI=true), where it fails.
-
 import (
 	"context"
-	"os"
-	"os/exec"
 	"testing"
 
-	"github.com/chromedp/chromedp"
+	"github.com/rabta/rabta/internal/web/webtest"
 )
 
-// launch starts headless Chromium and returns a browser context, ended (and Chromium stopped)
-// when the test ends.
+// launch starts headless Chromium (internal/web/webtest) and returns a 1280 × 900 tab's
+// context, ended (and Chromium stopped) when the test ends.
 func launch(t *testing.T) context.Context {
 	t.Helper()
 	return launchAsync(t)()
 }
 
 // launchAsync starts headless Chromium in the background (while the test sets up its node)
-// and returns the function that waits for it.
+// and returns the function that waits for it and opens the tab.
 func launchAsync(t *testing.T) func() context.Context {
-	path := "/usr/bin/chromium"
-	if _, err := os.Stat(path); err != nil {
-		if p, err := exec.LookPath("chromium"); err == nil {
-			path = p
-		} else if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed (apt-get install chromium); under CI the browser tests must run")
-		} else {
-			t.Skip("chromium is not installed (apt-get install chromium): browser test skipped")
-		}
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelA() })
-	done := make(chan error, 1)
-	go func() { done <- chromedp.Do(ctx) }() // starts the browser
+	t.Helper()
+	wait := webtest.StartAsync(t)
 	return func() context.Context {
 		t.Helper()
-		if err := <-done; err != nil {
-			t.Fatalf("start chromium: %v", err)
-		}
-		return ctx
+		return wait().Page(t, webtest.PageOptions{Width: 1280, Height: 900}).Ctx
 	}
 }
+
+// artefacts is where the browser test writes its screenshots (webtest.ArtefactDir).
+func artefacts(t *testing.T) string { return webtest.ArtefactDir(t) }

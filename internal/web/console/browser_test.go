@@ -19,19 +19,6 @@ import (
 
 var figures = flag.Bool("console.figures", false, "TestConsoleInBrowser also measures and prints the console's figures: first load, observation → colour change, frame time with 22,000 villages")
 
-// artefacts is where the browser test writes its screenshots: $RABTA_ARTEFACTS (made if
-// missing) or the test's temporary directory.
-func artefacts(t *testing.T) string {
-	dir := os.Getenv("RABTA_ARTEFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // markerPixel is the station marker's drawn colour: the pixel of the Leaflet canvas at the
 // marker's centre, with the fill colour the map set, and whether the map has drawn it.
 const markerPixel = `(() => {

@@ -73,6 +73,14 @@ func Chromium() string {
 // it when CI=true).
 func Start(t testing.TB) *Browser {
 	t.Helper()
+	return StartAsync(t)()
+}
+
+// StartAsync is Start with the browser started in the background (while the test sets up what
+// it will look at): it skips or fails t at once when there is no browser, and returns the
+// function that waits for the browser (failing t when it did not start).
+func StartAsync(t testing.TB) func() *Browser {
+	t.Helper()
 	path := Chromium()
 	if path == "" {
 		msg := "webtest: no Chromium (looked at $RABTA_CHROMIUM, /usr/bin/chromium, chromium and chromium-browser in PATH); install it: apt-get install chromium (scripts/test.sh does)"
@@ -101,10 +109,15 @@ func Start(t testing.TB) *Browser {
 	})
 	// the first action starts the browser and its first tab: with ctx itself, not a context
 	// with a timeout, whose end would end the browser
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("webtest: start %s: %v", path, err)
+	done := make(chan error, 1)
+	go func() { done <- chromedp.Do(ctx) }()
+	return func() *Browser {
+		t.Helper()
+		if err := <-done; err != nil {
+			t.Fatalf("webtest: start %s: %v", path, err)
+		}
+		return &Browser{ctx: ctx}
 	}
-	return &Browser{ctx: ctx}
 }
 
 // PageOptions shape a new tab.
