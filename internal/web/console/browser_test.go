@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -172,6 +173,35 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("after approving: notice %q, state %s", notice, e.alertState())
 	}
 	shot(t, ctx, dir, "console-approved.png")
+
+	// the approved warning on the public page (internal/web/public), in Urdu, right to left
+	type pub struct {
+		Lang, Dir string
+		Alerts    int
+		Links     []string
+		AlertLang string // the warning's own lang and direction: its Urdu <info>
+		AlertDir  string
+	}
+	var got pub
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/?lang=ur"), chromedp.WaitReady("body")); err != nil {
+			t.Fatal(err)
+		}
+		got, err = chromedp.Run(ctx, chromedp.Evaluate[pub](`({lang: document.documentElement.lang, dir: getComputedStyle(document.documentElement).direction,
+			alerts: document.querySelectorAll('article').length, alertLang: document.querySelector('article')?.lang ?? '', alertDir: document.querySelector('article') ? getComputedStyle(document.querySelector('article')).direction : '', links: [...document.querySelectorAll('a[href^="/alerts/"]')].map(a => a.getAttribute('href'))})`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Alerts > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond) // the CAP message is signed and stored just after the approval
+	}
+	if got.Lang != "ur" || got.Dir != "rtl" || got.Alerts != 1 || !slices.Contains(got.Links, "/alerts/1?lang=ur") || got.AlertLang != "ur" || got.AlertDir != "rtl" {
+		t.Fatalf("public page in Urdu after approving: %+v", got)
+	}
+	shot(t, ctx, dir, "public-ur-approved.png")
 
 	if *figures {
 		colourFigure(t, ctx, e)

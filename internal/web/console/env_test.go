@@ -91,7 +91,10 @@ const testRules = `rules:
       - {name: Low, value: 100, severity: Minor, urgency: Expected, certainty: Observed, event: Flood}
       - {name: High, value: 200, severity: Severe, urgency: Immediate, certainty: Observed, event: Flood}
     area: {desc: Chenab near Khanki, circles: [{center: [32.40, 73.97], radiusKm: 25}]}
-    status: Exercise
+    status: Actual
+    templates:
+      en: {headline: "{{.Level}} flood warning: {{.Station}}", description: "{{.Quantity}} at {{.ObservedAt}}.", instruction: "Move to higher ground."}
+      ur: {headline: "{{.Station}}: {{.Level}} درجے کا سیلاب", description: "{{.ObservedAt}} پر {{.Quantity}}۔", instruction: "اونچی جگہ پر چلے جائیں۔"}
   - id: khanki-clinics
     name: Water-borne disease advisory near Khanki
     kind: threshold
