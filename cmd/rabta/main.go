@@ -89,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return keys(ctx, args[1:], stdout, stderr)
 	case "rules":
 		return rules(ctx, args[1:], stdout, stderr)
+	case "federation":
+		return federationCmd(ctx, args[1:], stdout, stderr)
 	case "forecast":
 		return forecastCmd(ctx, args[1:], stdout, stderr)
 	case "exercise":

@@ -161,6 +161,7 @@ type Node struct {
 	diss   *dissemination.Service
 	gz     *gazetteer
 	api    *httpapi.Server
+	fed    *federator
 	ln     net.Listener
 	srv    *http.Server
 	base   string // the URL of the node's HTTP surfaces, for links in notifications
@@ -260,7 +261,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		ClientAddr: opts.NATSAddr, MQTTAddr: opts.MQTTAddr, Auth: authn, Keys: n.stores.Keys, MaxPayload: opts.BusMaxPayload,
 		Narrow:    bus.OwnerNarrow(opts.ID, ents),
 		OnRefused: n.metrics.onBusRefused, OnClosed: n.metrics.onBusClosed,
-		Replicas: opts.NATSReplicas, Log: log.With("component", "bus")})
+		Replicas: opts.NATSReplicas, Log: log.With("component", "bus"),
+		Partners: fedPartners{store: n.stores.Federation, now: opts.Now}})
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +274,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.relay.OnPublished = func(created time.Time) {
 		n.metrics.busLatency.WithLabelValues("published").Observe(time.Since(created).Seconds())
 	}
-	n.stores.configure(!opts.NoOutbox, opts.ID, func(int) { n.relay.Wake() })
+	n.fed = n.newFederator()
+	n.stores.configure(!opts.NoOutbox, opts.ID, func(int) { n.relay.Wake(); n.fed.Wake() })
 
 	// ingest: the SensorThings API, and MQTT (loggers on rabta/<node>/ingest/<datastream>,
 	// SensorThings creates on v1.1/Datastreams(<id>)/Observations)
@@ -462,6 +465,11 @@ func (n *Node) Start(ctx context.Context) error {
 		s, err := b.Stats(ctx)
 		return float64(s.Bytes), err
 	})
+
+	// federation: exports under agreements, links to the partners this node receives from (federation.go)
+	if err := n.startFederation(bg); err != nil {
+		return err
+	}
 
 	// derived Datastreams: discharge from each accepted stage through its rating curve (derived.go)
 	if err := n.startDerive(bg); err != nil {

@@ -63,6 +63,8 @@ type Stores struct {
 	Idempotency ingest.Idempotency
 	// TwoWay records the SMS people send and the replies (package twoway).
 	TwoWay *sqlq.TwoWay
+	// Federation keeps partners, agreements and remote Datastreams (package federation).
+	Federation *sqlq.Federation
 
 	// configure turns the outbox on or off, names the node in bus payloads and sets what runs
 	// after each committed batch.
@@ -89,7 +91,7 @@ func OpenStores(ctx context.Context, dataDir, dsn string, qc sensing.Checker) (*
 	return &Stores{
 		Entities: ents, Keys: sqlite.NewAuth(db), Alerts: sqlite.NewAlerts(db), Outbox: storeOutbox{ents},
 		Dissemination: sqlite.NewDissemination(db), Places: sqlite.NewPlaces(db), Idempotency: sqlq.NewIdempotency(db),
-		TwoWay: sqlq.NewTwoWay(db),
+		TwoWay: sqlq.NewTwoWay(db), Federation: sqlq.NewFederation(db),
 		configure: func(outbox bool, node string, after func(int)) {
 			ents.Outbox, ents.Node, ents.AfterCommit = outbox, node, after
 		},
