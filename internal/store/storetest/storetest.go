@@ -328,6 +328,7 @@ func Conformance(t *testing.T, open Open) {
 			return sqlq.NewTwoWay(eng), sqlq.NewDissemination(eng)
 		})
 	})
+	t.Run("Federation", func(t *testing.T) { RunFederation(t, open) })
 	t.Run("ClosedIsUnavailable", func(t *testing.T) {
 		eng, _ := open(t)
 		ents := sqlq.NewEntities(eng, nil)
