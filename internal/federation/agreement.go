@@ -217,11 +217,11 @@ func ParseAgreement(b []byte) (*Agreement, error) {
 		ConsumerNode string     `json:"consumerNode"`
 		Selection    Selection  `json:"selection"`
 		Resolution   Resolution `json:"resolution"`
-		Embargo      *Duration  `json:"embargo"`
+		Embargo      *string    `json:"embargo"`
 		Purpose      string     `json:"purpose"`
 		ValidFrom    time.Time  `json:"validFrom"`
 		ValidUntil   *time.Time `json:"validUntil"`
-		Retention    *Duration  `json:"retention"`
+		Retention    *string    `json:"retention"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -233,11 +233,19 @@ func ParseAgreement(b []byte) (*Agreement, error) {
 	}
 	a := &Agreement{ProviderOrg: in.ProviderOrg, ConsumerOrg: in.ConsumerOrg, ConsumerNode: in.ConsumerNode,
 		Selection: in.Selection, Resolution: in.Resolution, Purpose: in.Purpose, ValidFrom: in.ValidFrom, ValidUntil: in.ValidUntil}
-	if in.Embargo != nil {
-		a.Embargo = *in.Embargo
-	}
-	if in.Retention != nil {
-		a.Retention = *in.Retention
+	for _, d := range []struct {
+		field string
+		in    *string
+		out   *Duration
+	}{{"embargo", in.Embargo, &a.Embargo}, {"retention", in.Retention, &a.Retention}} {
+		if d.in == nil {
+			continue
+		}
+		v, err := ParseDuration(*d.in)
+		if err != nil {
+			return nil, apperr.E(apperr.Invalid, "agreement: %s: %v", d.field, err)
+		}
+		*d.out = Duration(v)
 	}
 	if err := a.Validate(); err != nil {
 		return nil, err

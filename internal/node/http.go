@@ -42,6 +42,7 @@ func (n *Node) routes(authn *auth.Authenticator) http.Handler {
 	st.RegisterQC(mux, n.stores.Entities, n.now)
 	openapi.Register(mux) // GET /v1.1/api and /api/v1/openapi.json
 	n.api.Register(mux)
+	n.fedRoutes(mux) // /api/v1/federation/… (federation_http.go)
 	for pattern, h := range n.handlers {
 		mux.Handle(pattern, h)
 	}

@@ -279,7 +279,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 
 	// ingest: the SensorThings API, and MQTT (loggers on rabta/<node>/ingest/<datastream>,
 	// SensorThings creates on v1.1/Datastreams(<id>)/Observations)
-	n.ingest = &ingest.Service{Store: ents, Log: log.With("component", "ingest"), OnResult: n.metrics.onIngest}
+	n.ingest = &ingest.Service{Store: ents, Log: log.With("component", "ingest"), OnResult: n.metrics.onIngest,
+		Guard: n.fed.readOnlyRemote} // remote Datastreams: written by the federation importer only
 	n.sta = &sensorthings.Server{
 		Store: ents, Ingest: n.ingest, Log: log.With("component", "sensorthings"),
 		PublicURL: opts.PublicURL, PublicRead: opts.PublicRead,
