@@ -73,7 +73,7 @@ func TestFederation(t *testing.T) {
 		return fmt.Sprint(a.ID)
 	}
 	raw := agree(`{"providerOrganisation":"admin","consumerOrganisation":"admin","consumerNode":"karachi","selection":{"datastreams":[1]},
-		"resolution":"raw","embargo":"0s","purpose":"flood warning downstream","validFrom":"2025-01-01T00:00:00Z","retention":"30d"}`)
+		"resolution":"raw","embargo":"0s","purpose":"flood warning downstream","validFrom":"2025-01-01T00:00:00Z","retention":"3650d"}`)
 	hourly := agree(`{"providerOrganisation":"admin","consumerOrganisation":"admin","consumerNode":"karachi","selection":{"things":[2]},
 		"resolution":"hourly-mean","embargo":"1h","purpose":"hydrology","validFrom":"2025-01-01T00:00:00Z"}`)
 	now := time.Now().UTC()

@@ -134,7 +134,7 @@ func TestAggregate(t *testing.T) {
 func msg() federation.Message {
 	t0 := time.Date(2025, 8, 27, 10, 0, 0, 0, time.UTC)
 	return federation.Message{V: 1, Provider: "islamabad", Agreement: 3, ConsumerOrg: "admin", Resolution: federation.Raw, Observation: 9,
-		Datastream: federation.RemoteSource{ID: 1, Name: "Discharge", Unit: json.RawMessage(`{"name":"cusec"}`)},
+		Datastream:     federation.RemoteSource{ID: 1, Name: "Discharge", Unit: json.RawMessage(`{"name":"cusec"}`)},
 		PhenomenonTime: "2025-08-27T15:00:00+05:00", Start: t0, End: t0, Result: 1001480}
 }
 
@@ -244,4 +244,7 @@ func TestServiceRoles(t *testing.T) {
 
 type recorder func(kind, actor string)
 
-func (r recorder) Record(_ context.Context, kind, actor, _ string, _ any) error { r(kind, actor); return nil }
+func (r recorder) Record(_ context.Context, kind, actor, _ string, _ any) error {
+	r(kind, actor)
+	return nil
+}

@@ -27,6 +27,8 @@ type Message struct {
 	Flag           int        `json:"flag"`
 	Count          int        `json:"count,omitempty"`
 	Resolution     Resolution `json:"resolution"`
+	// Retention is how long the consumer keeps the values (by phenomenon time; 0: no limit).
+	Retention Duration `json:"retention,omitempty"`
 	// ConsumerOrg is the organisation that owns what is received.
 	ConsumerOrg string `json:"consumerOrganisation"`
 }

@@ -211,7 +211,8 @@ func (f *federator) export(ctx context.Context, a *federation.Agreement, now tim
 	}
 	due := now.Add(-time.Duration(a.Embargo))
 	msg := func(src federation.RemoteSource) federation.Message {
-		return federation.Message{V: 1, Provider: f.n.opts.ID, Agreement: a.ID, ConsumerOrg: a.ConsumerOrg, Datastream: src, Resolution: a.Resolution}
+		return federation.Message{V: 1, Provider: f.n.opts.ID, Agreement: a.ID, ConsumerOrg: a.ConsumerOrg, Datastream: src, Resolution: a.Resolution,
+			Retention: a.Retention}
 	}
 	h := sha256.New()
 	var count int
@@ -352,7 +353,19 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 	}
 	defer l.Close()
 	log.Info("federation_link_started", "url", p.URL)
+	retention := map[int64]time.Duration{} // per agreement, as its messages say
+	purged := time.Now()
 	for ctx.Err() == nil {
+		if time.Since(purged) > 30*time.Second { // retention at the consumer, by phenomenon time
+			purged = time.Now()
+			for id, keep := range retention {
+				if n, err := f.store.PurgeRemote(ctx, p.Node, id, f.n.now().Add(-keep)); err != nil {
+					log.Warn("federation_purge_failed", "agreement", id, "err", err)
+				} else if n > 0 {
+					log.Info("federation_purged", "agreement", id, "observations", n)
+				}
+			}
+		}
 		ids, err := l.Agreements(ctx)
 		if err != nil {
 			time.Sleep(250 * time.Millisecond)
@@ -367,6 +380,9 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 			}
 			if len(msgs) == 0 {
 				continue
+			}
+			if m, err := federation.DecodeMessage(msgs[len(msgs)-1].Data); err == nil && m.Retention > 0 {
+				retention[id] = time.Duration(m.Retention)
 			}
 			if err := f.receive(ctx, p.Node, id, msgs); err != nil {
 				log.Warn("federation_receive_failed", "agreement", id, "err", err)
