@@ -130,6 +130,30 @@ func TestFederation(t *testing.T) {
 		t.Errorf("hourly mean on karachi: %v (want 15 over %s, and nothing of the embargoed hour)", obs, hour)
 	}
 
+	// a rule on karachi over the remote Datastream: an upstream reading raises a draft there (applied now: the
+	// warning engine has it loaded by the time the reading comes, after the cut below)
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	os.WriteFile(rules, []byte(fmt.Sprintf(`rules:
+  - id: upstream-khanki
+    name: Khanki upstream
+    kind: threshold
+    datastreams: [%d]
+    hold: 0s
+    levels:
+      - {name: Low, value: 1000, severity: Minor, urgency: Expected, certainty: Observed, event: Flood}
+    area:
+      desc: Downstream of Khanki
+      circles: [{center: [32.40, 73.97], radiusKm: 25}]
+    autoIssue: false
+    status: Exercise
+    templates:
+      en:
+        headline: "{{.Level}} flood upstream at {{.Station}}"
+        description: "{{.Station}} reported {{.Quantity}} at {{.ObservedAt}}."
+        instruction: "Move away from the river banks."
+`, rawDS)), 0o600)
+	cli("rules", "apply", rules, "--data-dir", kar)
+
 	// a remote Datastream is read-only on karachi; the API lists and refuses as the CLI does
 	if st, b := pk.req("POST", fmt.Sprintf("/v1.1/Datastreams(%d)/Observations", rawDS), adminKey, `{"phenomenonTime":"2025-08-28T00:00:00Z","result":1}`); st != 403 || !strings.Contains(b, "read-only") {
 		t.Errorf("a local write to the remote Datastream: %d %s (want 403, read-only)", st, b)
@@ -165,7 +189,7 @@ func TestFederation(t *testing.T) {
 		}
 		l.Raw().Flush()
 		post(1, base.Add(2*time.Hour), 7)
-		time.Sleep(time.Second)
+		time.Sleep(500 * time.Millisecond)
 		for _, s := range subs {
 			if m, err := s.NextMsg(10 * time.Millisecond); err == nil {
 				t.Errorf("a partner's own subscription to %s got %s", s.Subject, m.Data)
@@ -187,35 +211,12 @@ func TestFederation(t *testing.T) {
 	}
 	pk = start(t, kar, env, "--node-id", "karachi")
 	waitFor("the readings taken during the cut", func() bool { _, obs := remote(pk, raw); return len(obs) >= len(before)+20 })
-	time.Sleep(time.Second)
+	time.Sleep(500 * time.Millisecond)
 	if _, obs := remote(pk, raw); len(obs) != len(before)+20 {
 		t.Errorf("after the cut karachi has %d readings, want %d", len(obs), len(before)+20)
 	}
 
-	// a rule on karachi over the remote Datastream: an upstream reading raises a draft there
-	rules := filepath.Join(t.TempDir(), "rules.yaml")
-	os.WriteFile(rules, []byte(fmt.Sprintf(`rules:
-  - id: upstream-khanki
-    name: Khanki upstream
-    kind: threshold
-    datastreams: [%d]
-    hold: 0s
-    levels:
-      - {name: Low, value: 1000, severity: Minor, urgency: Expected, certainty: Observed, event: Flood}
-    area:
-      desc: Downstream of Khanki
-      circles: [{center: [32.40, 73.97], radiusKm: 25}]
-    autoIssue: false
-    status: Exercise
-    templates:
-      en:
-        headline: "{{.Level}} flood upstream at {{.Station}}"
-        description: "{{.Station}} reported {{.Quantity}} at {{.ObservedAt}}."
-        instruction: "Move away from the river banks."
-`, rawDS)), 0o600)
-	cli("rules", "apply", rules, "--data-dir", kar)
-	time.Sleep(6 * time.Second) // the warning engine reloads rules every 5 s
-	post(1, base.Add(time.Hour), 5000)
+	post(1, base.Add(25*time.Hour), 5000)
 	waitFor("a draft on karachi from islamabad's reading", func() bool {
 		_, b := pk.req("GET", "/api/v1/alerts?state=draft", adminKey, "")
 		return strings.Contains(b, "upstream at")
@@ -223,10 +224,10 @@ func TestFederation(t *testing.T) {
 
 	// revoked: nothing more flows
 	cli("federation", "agreements", "revoke", raw, "--data-dir", isl)
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(time.Second) // the exporter looks at agreements every 500 ms
 	_, before = remote(pk, raw)
 	post(1, base.Add(30*time.Hour), 300)
-	time.Sleep(2 * time.Second)
+	time.Sleep(1500 * time.Millisecond)
 	if _, obs := remote(pk, raw); len(obs) != len(before) {
 		t.Errorf("after revocation karachi got %d more readings", len(obs)-len(before))
 	}
