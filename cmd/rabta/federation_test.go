@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,7 +88,9 @@ func TestFederation(t *testing.T) {
 	// karachi: the back-filled reading in a remote Datastream with its provenance
 	remote := func(p *proc, agreement string) (id int64, obs []map[string]any) {
 		t.Helper()
-		_, b := p.req("GET", "/v1.1/Datastreams?$expand=Observations($orderby=phenomenonTime;$top=1000)", "", "")
+		// as docs/federation.md finds them
+		_, b := p.req("GET", "/v1.1/Datastreams?"+url.Values{"$filter": {"properties/remote/node eq 'islamabad'"},
+			"$expand": {"Observations($orderby=phenomenonTime;$top=1000)"}}.Encode(), "", "")
 		var page struct {
 			Value []struct {
 				ID    int64 `json:"@iot.id"`
