@@ -252,25 +252,38 @@ type FedMsg struct {
 	msg  jetstream.Msg
 }
 
-// Fetch fetches up to n messages of agreement id, in order, waiting up to wait for the first.
+// Fetch fetches up to n messages of agreement id, in order: it waits up to wait for the
+// first, then takes what else is there without waiting (so a value is passed on as soon as it
+// arrives, and a backlog in batches of n).
 func (l *Link) Fetch(ctx context.Context, id int64, n int, wait time.Duration) ([]FedMsg, error) {
 	c, err := l.js.Consumer(ctx, FedStream(l.provider, id), l.node)
 	if err != nil {
 		return nil, err
 	}
-	batch, err := c.Fetch(n, jetstream.FetchMaxWait(wait))
+	first, err := c.Next(jetstream.FetchMaxWait(wait))
+	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	var out []FedMsg
-	for m := range batch.Messages() {
-		md, err := m.Metadata()
-		if err != nil {
-			continue
+	out := make([]FedMsg, 0, n)
+	add := func(m jetstream.Msg) {
+		if md, err := m.Metadata(); err == nil {
+			out = append(out, FedMsg{Data: m.Data(), Seq: md.Sequence.Stream, msg: m})
 		}
-		out = append(out, FedMsg{Data: m.Data(), Seq: md.Sequence.Stream, msg: m})
 	}
-	return out, batch.Error()
+	add(first)
+	if n > 1 {
+		batch, err := c.FetchNoWait(n - 1)
+		if err != nil {
+			return out, nil
+		}
+		for m := range batch.Messages() {
+			add(m)
+		}
+	}
+	return out, nil
 }
 
 // Ack acknowledges fetched messages once they are stored: they are not sent again.
