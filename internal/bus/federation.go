@@ -192,6 +192,29 @@ func (b *Bus) PublishFed(ctx context.Context, id int64, msgID string, data []byt
 	return err
 }
 
+// PublishFedAsync is PublishFed without waiting for JetStream's ack; FedAcks waits for every
+// outstanding one.
+func (b *Bus) PublishFedAsync(id int64, msgID string, data []byte) error {
+	m := nats.NewMsg(FedSubject(b.opts.Node, id))
+	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, msgID)
+	_, err := b.js.PublishMsgAsync(m)
+	return err
+}
+
+// FedAcks waits until JetStream has acknowledged every asynchronous publish (or ctx ends,
+// or 30 s pass).
+func (b *Bus) FedAcks(ctx context.Context) error {
+	select {
+	case <-b.js.PublishAsyncComplete():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(30 * time.Second):
+		return errors.New("bus: no ack from JetStream within 30s")
+	}
+}
+
 // Link is this node's side of receiving from a provider node: a NATS connection to the
 // provider's server, logged in with this node's nkey, that fetches from this node's consumers
 // on the provider's agreement streams.

@@ -123,6 +123,13 @@ type federator struct {
 
 	mu      sync.Mutex
 	streams map[int64]string // agreement → consumer node, streams made
+	expired time.Time        // when expired agreements were last looked for
+
+	rmu     sync.Mutex
+	remotes map[string]int64 // provider/agreement/datastream → local remote Datastream
+
+	// onStored, when set, is told the values of each batch once stored (the benchmark's lag)
+	onStored func(values []*federation.Message)
 }
 
 func (f *federator) Wake() {
@@ -150,8 +157,11 @@ func (f *federator) runExporter(ctx context.Context) {
 
 func (f *federator) exportRound(ctx context.Context) error {
 	now := f.n.now()
-	if _, err := f.store.Expire(ctx, now); err != nil {
-		return err
+	if now.Sub(f.expired) >= time.Second { // a write: not on every wake
+		if _, err := f.store.Expire(ctx, now); err != nil {
+			return err
+		}
+		f.expired = now
 	}
 	all, err := f.store.Agreements(ctx)
 	if err != nil {
@@ -224,7 +234,15 @@ func (f *federator) export(ctx context.Context, a *federation.Agreement, now tim
 		}
 		h.Write(b)
 		count++
-		return f.n.bus.PublishFed(ctx, a.ID, m.MsgID(), b)
+		return f.n.bus.PublishFedAsync(a.ID, m.MsgID(), b)
+	}
+	// the cursor moves only past what JetStream has acknowledged (a value published again
+	// after a failure is dropped by its message id)
+	saveCursor := func(c int64) error {
+		if err := f.n.bus.FedAcks(ctx); err != nil {
+			return err
+		}
+		return f.store.SetCursor(ctx, a.ID, c)
 	}
 	if a.Resolution == federation.Raw {
 		for {
@@ -249,7 +267,7 @@ func (f *federator) export(ctx context.Context, a *federation.Agreement, now tim
 				cursor, last = r.ID, r.ID
 			}
 			if count > 0 {
-				if err := f.store.SetCursor(ctx, a.ID, cursor); err != nil {
+				if err := saveCursor(cursor); err != nil {
 					return err
 				}
 			}
@@ -296,7 +314,7 @@ func (f *federator) export(ctx context.Context, a *federation.Agreement, now tim
 				}
 			}
 			start = next
-			if err := f.store.SetCursor(ctx, a.ID, start.Unix()); err != nil {
+			if err := saveCursor(start.Unix()); err != nil {
 				return err
 			}
 		}
@@ -373,7 +391,7 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 		}
 		got := 0
 		for _, id := range ids {
-			msgs, err := l.Fetch(ctx, id, 256, 200*time.Millisecond)
+			msgs, err := l.Fetch(ctx, id, 1000, 200*time.Millisecond)
 			if err != nil && len(msgs) == 0 {
 				log.Debug("federation_fetch", "agreement", id, "err", err)
 				continue
@@ -407,6 +425,7 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 func (f *federator) receive(ctx context.Context, provider string, id int64, msgs []bus.FedMsg) error {
 	h := sha256.New()
 	var obs []sensing.Observation
+	var got []*federation.Message
 	org := ""
 	for _, fm := range msgs {
 		h.Write(fm.Data)
@@ -416,6 +435,7 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 			continue
 		}
 		org = m.ConsumerOrg
+		got = append(got, m)
 		ds, err := f.remote(ctx, m)
 		if err != nil {
 			return err
@@ -436,6 +456,9 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 			}
 		}
 	}
+	if f.onStored != nil {
+		f.onStored(got)
+	}
 	return f.audit.Record(ctx, "import.batch", "node/"+provider, fmt.Sprintf("agreement/%d", id), map[string]any{
 		"provider": provider, "agreement": id, "organisation": org, "values": len(msgs), "first": msgs[0].Seq, "last": msgs[len(msgs)-1].Seq,
 		"sha256": hex.EncodeToString(h.Sum(nil))})
@@ -444,9 +467,22 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 // remote returns the local read-only Datastream for m's source, creating it (with its Thing,
 // Sensor and ObservedProperty, owned by the consumer organisation) on first receipt.
 func (f *federator) remote(ctx context.Context, m *federation.Message) (int64, error) {
+	key := fmt.Sprintf("%s/%d/%d", m.Provider, m.Agreement, m.Datastream.ID)
+	f.rmu.Lock()
+	id, ok := f.remotes[key]
+	f.rmu.Unlock()
+	if ok {
+		return id, nil
+	}
 	id, err := f.store.Remote(ctx, m.Provider, m.Agreement, m.Datastream.ID)
-	if err != nil || id != 0 {
-		return id, err
+	if err != nil {
+		return 0, err
+	}
+	if id != 0 {
+		f.rmu.Lock()
+		f.remotes[key] = id
+		f.rmu.Unlock()
+		return id, nil
 	}
 	src := m.Datastream
 	prov, _ := json.Marshal(map[string]any{"remote": map[string]any{"node": m.Provider, "agreement": m.Agreement, "datastream": src.ID, "resolution": m.Resolution}})
@@ -504,7 +540,7 @@ func (f *federator) readOnlyRemote(ctx context.Context, ds int64) error {
 // (federation.NopAudit until an audit log is wired).
 func (n *Node) newFederator() *federator {
 	f := &federator{n: n, store: n.stores.Federation, audit: federation.NopAudit{}, log: n.log.With("component", "federation"),
-		wake: make(chan struct{}, 1), streams: map[int64]string{}}
+		wake: make(chan struct{}, 1), streams: map[int64]string{}, remotes: map[string]int64{}}
 	f.svc = &federation.Service{Store: f.store, Audit: f.audit, Now: n.now, Changed: f.Wake}
 	return f
 }
