@@ -166,7 +166,7 @@ func (b *Bus) EnsureFed(ctx context.Context, id int64, consumer string, maxAge t
 		return fmt.Errorf("bus: federation stream of agreement %d: %w", id, err)
 	}
 	if _, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable: consumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
+		Durable: consumer, AckPolicy: jetstream.AckAllPolicy, AckWait: 30 * time.Second, // a batch acknowledged by its last
 		DeliverPolicy: jetstream.DeliverAllPolicy, MaxAckPending: 4096,
 	}); err != nil {
 		return fmt.Errorf("bus: federation consumer of agreement %d: %w", id, err)
@@ -309,14 +309,14 @@ func (l *Link) Fetch(ctx context.Context, id int64, n int, wait time.Duration) (
 	return out, nil
 }
 
-// Ack acknowledges fetched messages once they are stored: they are not sent again.
+// Ack acknowledges fetched messages once they are stored: they are not sent again. The
+// consumer acknowledges all up to a message with that message's ack, so one round trip
+// acknowledges the batch.
 func (l *Link) Ack(ctx context.Context, msgs []FedMsg) error {
-	for _, m := range msgs {
-		if err := m.msg.DoubleAck(ctx); err != nil {
-			return err
-		}
+	if len(msgs) == 0 {
+		return nil
 	}
-	return nil
+	return msgs[len(msgs)-1].msg.DoubleAck(ctx)
 }
 
 // Raw returns the link's NATS connection (tests subscribe with it to what the link may not).
