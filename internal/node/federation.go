@@ -124,6 +124,7 @@ type federator struct {
 	mu      sync.Mutex
 	streams map[int64]string // agreement → consumer node, streams made
 	expired time.Time        // when expired agreements were last looked for
+	gone    map[int64]bool   // ended agreements whose streams are known to be deleted
 
 	rmu     sync.Mutex
 	remotes map[string]int64 // provider/agreement/datastream → local remote Datastream
@@ -184,10 +185,14 @@ func (f *federator) exportRound(ctx context.Context) error {
 				return err
 			}
 			delete(f.streams, a.ID)
+			f.gone[a.ID] = true
 			changed[a.ConsumerNode] = true
 			f.log.Info("agreement_stream_deleted", "agreement", a.ID, "state", a.State)
-		case !a.Active(now) && a.State != federation.Proposed:
-			f.n.bus.DeleteFed(ctx, a.ID) // a stream left by an earlier run
+		case !a.Active(now) && a.State != federation.Proposed && !f.gone[a.ID]:
+			if err := f.n.bus.DeleteFed(ctx, a.ID); err != nil { // a stream an earlier run left
+				return err
+			}
+			f.gone[a.ID] = true
 		}
 	}
 	for node := range changed {
@@ -540,7 +545,7 @@ func (f *federator) readOnlyRemote(ctx context.Context, ds int64) error {
 // (federation.NopAudit until an audit log is wired).
 func (n *Node) newFederator() *federator {
 	f := &federator{n: n, store: n.stores.Federation, audit: federation.NopAudit{}, log: n.log.With("component", "federation"),
-		wake: make(chan struct{}, 1), streams: map[int64]string{}, remotes: map[string]int64{}}
+		wake: make(chan struct{}, 1), streams: map[int64]string{}, remotes: map[string]int64{}, gone: map[int64]bool{}}
 	f.svc = &federation.Service{Store: f.store, Audit: f.audit, Now: n.now, Changed: f.Wake}
 	return f
 }
