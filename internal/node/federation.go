@@ -541,8 +541,9 @@ func (f *federator) readOnlyRemote(ctx context.Context, ds int64) error {
 	return nil
 }
 
-// Audit is where federation records agreement changes and export and import batches
-// (federation.NopAudit until an audit log is wired).
+// newFederator builds the node's federation: the agreements service, the exporter and the
+// links. Agreement changes and export and import batches are recorded to federation.NopAudit
+// until an audit log is wired in (federation.AuditSink).
 func (n *Node) newFederator() *federator {
 	f := &federator{n: n, store: n.stores.Federation, audit: federation.NopAudit{}, log: n.log.With("component", "federation"),
 		wake: make(chan struct{}, 1), streams: map[int64]string{}, remotes: map[string]int64{}, gone: map[int64]bool{}}
