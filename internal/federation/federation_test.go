@@ -191,6 +191,13 @@ func TestServiceRoles(t *testing.T) {
 		return auth.WithPrincipal(context.Background(), &auth.Principal{KeyID: key, Organisation: org, Role: role})
 	}
 	a, _ := federation.ParseAgreement([]byte(good))
+	if err := svc.Create(context.Background(), a); apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), "consumerNode") {
+		t.Errorf("an agreement with a node that is not a partner: %v", err)
+	}
+	if err := svc.AddPartner(context.Background(), &federation.Partner{Node: "karachi", NKey: "U" + strings.Repeat("C", 55)}); err != nil {
+		t.Fatal(err)
+	}
+	audit = nil
 	if err := svc.Create(as("pdma", auth.Viewer, 1), a); apperr.KindOf(err) != apperr.Forbidden {
 		t.Errorf("a viewer creates: %v", err)
 	}

@@ -68,7 +68,8 @@ func (s *Service) changed() {
 	}
 }
 
-// Create stores a new agreement in state proposed.
+// Create stores a new agreement in state proposed; its consumer node must be a registered
+// partner (Invalid otherwise).
 func (s *Service) Create(ctx context.Context, a *Agreement) error {
 	if err := a.Validate(); err != nil {
 		return err
@@ -77,6 +78,17 @@ func (s *Service) Create(ctx context.Context, a *Agreement) error {
 		if err := auth.RequireOwner(ctx, auth.Operator, a.ProviderOrg, "an agreement of organisation "+a.ProviderOrg); err != nil {
 			return err
 		}
+	}
+	ps, err := s.Store.Partners(ctx)
+	if err != nil {
+		return err
+	}
+	known := false
+	for _, p := range ps {
+		known = known || p.Node == a.ConsumerNode
+	}
+	if !known {
+		return apperr.E(apperr.Invalid, "agreement: consumerNode: %q is not a partner of this node (rabta federation partners add)", a.ConsumerNode)
 	}
 	a.State, a.CreatedBy, a.CreatedAt = Proposed, actor(ctx), s.now().UTC()
 	a.ApprovedBy, a.ApprovedAt, a.RevokedBy, a.RevokedAt = "", nil, "", nil
