@@ -41,6 +41,7 @@ Usage:
   rabta keys list                         list API keys (never the keys themselves)
   rabta keys revoke ID                    revoke an API key
   rabta rules apply [--org ORG] FILE      apply an organisation's warning rules from YAML; list, changes RULE
+  rabta federation key|partners|agreements  share data with partner nodes under agreements (docs/federation.md)
   rabta forecast rating --csv FILE        fit a station's rating curve (stage → discharge) to gaugings
   rabta forecast calibrate --csv FILE     fit a reach's flood routing (K, x, m, travel time) to past hydrographs
   rabta forecast network show|load FILE   show or store the node's river network (stations, datastreams, routing)
@@ -95,6 +96,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return auditCmd(ctx, args[1:], stdout, stderr)
 	case "orgs":
 		return orgsCmd(ctx, args[1:], stdout, stderr)
+	case "federation":
+		return federationCmd(ctx, args[1:], stdout, stderr)
 	case "forecast":
 		return forecastCmd(ctx, args[1:], stdout, stderr)
 	case "exercise":

@@ -69,8 +69,6 @@ var readmeCommands = map[string]readmeCommand{
 	`go run ./cmd/rabta exercise run --demo --from 2025-08-21 --to 2025-08-31 --speed max --approve-after 30m`:                           {by: "TestExerciseRun", marker: `"--approve-after", "30m"`},
 	`curl -s localhost:8080/metrics`:                                                                                                     {status: 200, want: "rabta_"},
 	`go run ./cmd/rabta backup /backups/rabta-$(date +%F).db`:                                                                            {},
-	`curl -s localhost:8080/metrics`:                                                                                                     {status: 200, want: "rabta_"},
-	`go run ./cmd/rabta backup /backups/rabta-$(date +%F).db`:                                                                            {},
 
 	// WIS2 and the audit log (part F2)
 	`curl -s localhost:8080/wis2/catalogue`: {status: 200, want: `"wmo:dataPolicy"`},

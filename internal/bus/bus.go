@@ -84,6 +84,8 @@ type Options struct {
 	// (ClosedRevoked) of each session closed. Either may be nil. Rabta counts them as metrics.
 	OnRefused, OnClosed func(reason string)
 	Log                 *slog.Logger
+	// Partners, when set, lets partner nodes log in with their nkey (federation.go).
+	Partners Partners
 }
 
 // Bus is a connection to the node's NATS (embedded or external).
@@ -107,6 +109,9 @@ type Bus struct {
 	imu      sync.Mutex // guards the interest cache
 	interest []server.SubDetail
 	iAt      time.Time
+
+	fmu      sync.Mutex        // guards partners
+	partners map[uint64]string // live partner sessions: client id → partner node
 }
 
 // Open starts the embedded server (unless opts.URL is set), connects, and makes sure the
@@ -215,6 +220,7 @@ func (b *Bus) startEmbedded() error {
 		JetStreamMaxMemory: -1,
 		JetStreamMaxStore:  -1,
 		MaxPayload:         o.MaxPayload,
+		AlwaysEnableNonce:  o.Partners != nil, // partner nodes sign it with their nkey
 	}
 	sopts.CustomClientAuthentication = &clientAuth{bus: b}
 	if o.ClientAddr != "" {
@@ -490,6 +496,9 @@ type clientAuth struct{ bus *Bus }
 // Check implements server.Authentication.
 func (a *clientAuth) Check(c server.ClientAuthentication) bool {
 	o := c.GetOpts()
+	if o.Nkey != "" {
+		return a.checkPartner(c)
+	}
 	if o.Token != "" && subtle.ConstantTimeCompare([]byte(o.Token), []byte(a.bus.token)) == 1 {
 		c.RegisterUser(&server.User{Username: "rabta-internal"})
 		return true

@@ -27,11 +27,57 @@ type Service struct {
 	// OnResult, when set, is told each batch's outcome (for metrics): how many were accepted,
 	// and the reason of each rejected one.
 	OnResult func(source string, accepted int, rejected []error)
+	// Guard, when set, may refuse every Observation of a Datastream (its error is the item's):
+	// the node's remote Datastreams, written only by the federation importer.
+	Guard func(ctx context.Context, datastream int64) error
+}
+
+// guarded stores obs through store, each Observation Guard refuses left out with its error.
+func (s *Service) guarded(ctx context.Context, obs []sensing.Observation, store func(context.Context, []sensing.Observation) ([]int64, []error, error)) ([]int64, []error, error) {
+	if s.Guard == nil {
+		return store(ctx, obs)
+	}
+	refused := map[int64]error{}
+	var keep []sensing.Observation
+	var at []int
+	errs := make([]error, len(obs))
+	for i, o := range obs {
+		if o.DatastreamID != 0 {
+			err, seen := refused[o.DatastreamID]
+			if !seen {
+				err = s.Guard(ctx, o.DatastreamID)
+				if err != nil && apperr.KindOf(err) == apperr.Internal {
+					return nil, nil, err
+				}
+				refused[o.DatastreamID] = err
+			}
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+		}
+		keep = append(keep, o)
+		at = append(at, i)
+	}
+	if len(keep) == len(obs) {
+		return store(ctx, obs)
+	}
+	ids := make([]int64, len(obs))
+	if len(keep) > 0 {
+		kids, kerrs, err := store(ctx, keep)
+		if err != nil {
+			return nil, nil, err
+		}
+		for j, i := range at {
+			ids[i], errs[i] = kids[j], kerrs[j]
+		}
+	}
+	return ids, errs, nil
 }
 
 // Ingest stores obs, received by source ("http", "csv", "mqtt", "demo").
 func (s *Service) Ingest(ctx context.Context, source string, obs []sensing.Observation) ([]int64, []error, error) {
-	ids, errs, err := s.Store.Ingest(ctx, obs)
+	ids, errs, err := s.guarded(ctx, obs, s.Store.Ingest)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -58,7 +104,7 @@ func (s *Service) counted(ctx context.Context, source string, obs []sensing.Obse
 // crash, a re-imported file): an observation identical to a stored one is left out, with
 // Duplicate(err) true, and not counted as rejected.
 func (s *Service) IngestAgain(ctx context.Context, source string, obs []sensing.Observation) ([]int64, []error, error) {
-	ids, errs, err := s.Store.IngestNew(ctx, obs)
+	ids, errs, err := s.guarded(ctx, obs, s.Store.IngestNew)
 	if err != nil {
 		return nil, nil, err
 	}

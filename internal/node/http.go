@@ -50,6 +50,7 @@ func (n *Node) routes(authn *auth.Authenticator) http.Handler {
 	con := n.console.Handler()
 	mux.Handle(console.Prefix, con)
 	mux.Handle(console.Prefix+"/", con)
+	n.fedRoutes(mux) // /api/v1/federation/… (federation_http.go)
 	for pattern, h := range n.handlers {
 		mux.Handle(pattern, h)
 	}

@@ -23,6 +23,7 @@ func TestImportsPointInward(t *testing.T) {
 		"internal/advisory":       "pure",
 		"internal/dissemination":  "domain",
 		"internal/twoway":         "domain",
+		"internal/federation":     "domain",
 		"internal/channel/kannel": "adapter", "internal/channel/smpp": "adapter", "internal/channel/email": "adapter", "internal/channel/webhook": "adapter",
 		"internal/channel/ivr": "adapter", "internal/voice": "adapter",
 		"internal/channel/channeltest": "test",

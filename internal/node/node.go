@@ -175,6 +175,7 @@ type Node struct {
 	public  *public.Server  // the public alert page at / (nil when alerts are private)
 	audit   *audit.Log      // the tamper-evident audit log (audit.go)
 	console *console.Server // the operator console at /console (internal/web/console)
+	fed     *federator
 	ln      net.Listener
 	srv     *http.Server
 	base    string // the URL of the node's HTTP surfaces, for links in notifications
@@ -280,7 +281,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		ClientAddr: opts.NATSAddr, MQTTAddr: opts.MQTTAddr, Auth: authn, Keys: n.stores.Keys, MaxPayload: opts.BusMaxPayload,
 		Narrow:    bus.OwnerNarrow(opts.ID, ents),
 		OnRefused: n.metrics.onBusRefused, OnClosed: n.metrics.onBusClosed,
-		Replicas: opts.NATSReplicas, Log: log.With("component", "bus")})
+		Replicas: opts.NATSReplicas, Log: log.With("component", "bus"),
+		Partners: fedPartners{store: n.stores.Federation, now: opts.Now}})
 	if err != nil {
 		return nil, err
 	}
@@ -292,11 +294,13 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.relay.OnPublished = func(created time.Time) {
 		n.metrics.busLatency.WithLabelValues("published").Observe(time.Since(created).Seconds())
 	}
-	n.stores.configure(!opts.NoOutbox, opts.ID, func(int) { n.relay.Wake() })
+	n.fed = n.newFederator()
+	n.stores.configure(!opts.NoOutbox, opts.ID, func(int) { n.relay.Wake(); n.fed.Wake() })
 
 	// ingest: the SensorThings API, and MQTT (loggers on rabta/<node>/ingest/<datastream>,
 	// SensorThings creates on v1.1/Datastreams(<id>)/Observations)
-	n.ingest = &ingest.Service{Store: ents, Log: log.With("component", "ingest"), OnResult: n.metrics.onIngest}
+	n.ingest = &ingest.Service{Store: ents, Log: log.With("component", "ingest"), OnResult: n.metrics.onIngest,
+		Guard: n.fed.readOnlyRemote} // remote Datastreams: written by the federation importer only
 	n.sta = &sensorthings.Server{
 		Store: ents, Ingest: n.ingest, Log: log.With("component", "sensorthings"),
 		PublicURL: opts.PublicURL, PublicRead: opts.PublicRead,
@@ -331,6 +335,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	trusted := append([]*x509.Certificate{sign.cert}, extra...)
 	n.audit = &audit.Log{Store: n.stores.Audit, Node: opts.ID, Key: sign.key, Cert: sign.cert, Now: n.now}
+	n.fed.setAudit(n.audit) // agreement changes, export and import batches (federation.go)
 	n.runner = &warning.Runner{Store: alerts, Now: n.now, Log: log.With("component", "warning")}
 	n.alerts = &alert.Service{Store: alerts, Signer: sign, Publisher: bus.AlertPublisher{Bus: n.bus}, Labels: ents, Rules: n.runner.Rule,
 		Now: n.now, Log: log.With("component", "alert"),
@@ -498,6 +503,11 @@ func (n *Node) Start(ctx context.Context) error {
 		s, err := b.Stats(ctx)
 		return float64(s.Bytes), err
 	})
+
+	// federation: exports under agreements, links to the partners this node receives from (federation.go)
+	if err := n.startFederation(bg); err != nil {
+		return err
+	}
 
 	// derived Datastreams: discharge from each accepted stage through its rating curve (derived.go)
 	if err := n.startDerive(bg); err != nil {

@@ -66,6 +66,8 @@ type Stores struct {
 	// Audit keeps the audit log (package audit); Open the organisations whose data is open (WIS2).
 	Audit *sqlq.Audit
 	Open  *sqlq.OpenData
+	// Federation keeps partners, agreements and remote Datastreams (package federation).
+	Federation *sqlq.Federation
 
 	// configure turns the outbox on or off, names the node in bus payloads and sets what runs
 	// after each committed batch.
@@ -92,7 +94,7 @@ func OpenStores(ctx context.Context, dataDir, dsn string, qc sensing.Checker) (*
 	return &Stores{
 		Entities: ents, Keys: sqlite.NewAuth(db), Alerts: sqlite.NewAlerts(db), Outbox: storeOutbox{ents},
 		Dissemination: sqlite.NewDissemination(db), Places: sqlite.NewPlaces(db), Idempotency: sqlq.NewIdempotency(db),
-		TwoWay: sqlq.NewTwoWay(db), Audit: sqlq.NewAudit(db), Open: sqlq.NewOpenData(db),
+		TwoWay: sqlq.NewTwoWay(db), Audit: sqlq.NewAudit(db), Open: sqlq.NewOpenData(db), Federation: sqlq.NewFederation(db),
 		configure: func(outbox bool, node string, after func(int)) {
 			ents.Outbox, ents.Node, ents.AfterCommit = outbox, node, after
 		},

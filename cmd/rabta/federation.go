@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/rabta/rabta/internal/federation"
+	"github.com/rabta/rabta/internal/node"
+)
+
+const federationUsage = `usage:
+  rabta federation key                                     this node's public nkey (partners register it)
+  rabta federation partners add --node ID --nkey KEY [--url URL]   a partner node (--url: receive from it there)
+  rabta federation partners list
+  rabta federation agreements create FILE                  a proposed agreement (JSON, docs/federation.md; - for stdin)
+  rabta federation agreements approve|revoke ID
+  rabta federation agreements list
+(each with --data-dir DIR or --db URL; a running node picks changes up within a second)`
+
+// federationCmd manages federation from the command line, which holds the node's data
+// directory and so acts for the node (recorded as by "cli"). Output is JSON.
+func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(federationUsage)
+	}
+	sub := args[0]
+	verb := ""
+	rest := args[1:]
+	if sub == "partners" || sub == "agreements" {
+		if len(rest) == 0 {
+			return errors.New(federationUsage)
+		}
+		verb, rest = rest[0], rest[1:]
+	}
+	var c common
+	fs := flag.NewFlagSet("federation "+sub+" "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.flags(fs)
+	pnode := fs.String("node", "", "partner node id")
+	nkey := fs.String("nkey", "", "partner's public nkey (rabta federation key on that node)")
+	url := fs.String("url", "", "partner's NATS URL to receive from (tls://host:port, or nats:// on loopback)")
+	if err := parse(fs, rest); err != nil {
+		return err
+	}
+	if err := c.load(fs); err != nil {
+		return err
+	}
+	pos := fs.Args()
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if sub == "key" {
+		k, err := node.FedPublicKey(c.cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, k)
+		return nil
+	}
+	stores, err := c.openStores(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer stores.Close()
+	svc := &federation.Service{Store: stores.Federation}
+	id := func() (int64, error) {
+		if len(pos) != 1 {
+			return 0, errors.New(federationUsage)
+		}
+		v, err := strconv.ParseInt(pos[0], 10, 64)
+		if err != nil || v <= 0 {
+			return 0, fmt.Errorf("agreement id %q: a positive number", pos[0])
+		}
+		return v, nil
+	}
+	switch sub + " " + verb {
+	case "partners add":
+		p := &federation.Partner{Node: *pnode, NKey: *nkey, URL: *url}
+		if err := svc.AddPartner(ctx, p); err != nil {
+			return err
+		}
+		return enc.Encode(p)
+	case "partners list":
+		ps, err := stores.Federation.Partners(ctx)
+		if err != nil {
+			return err
+		}
+		return enc.Encode(ps)
+	case "agreements create":
+		if len(pos) != 1 {
+			return errors.New(federationUsage)
+		}
+		var b []byte
+		if pos[0] == "-" {
+			b, err = io.ReadAll(io.LimitReader(os.Stdin, federation.MaxBodyBytes+1))
+		} else {
+			b, err = os.ReadFile(pos[0])
+		}
+		if err != nil {
+			return err
+		}
+		a, err := federation.ParseAgreement(b)
+		if err != nil {
+			return err
+		}
+		if err := svc.Create(ctx, a); err != nil {
+			return err
+		}
+		return enc.Encode(a)
+	case "agreements approve", "agreements revoke":
+		n, err := id()
+		if err != nil {
+			return err
+		}
+		var a *federation.Agreement
+		if verb == "approve" {
+			a, err = svc.Approve(ctx, n)
+		} else {
+			a, err = svc.Revoke(ctx, n)
+		}
+		if err != nil {
+			return err
+		}
+		return enc.Encode(a)
+	case "agreements list":
+		as, err := svc.List(ctx)
+		if err != nil {
+			return err
+		}
+		return enc.Encode(as)
+	}
+	return errors.New(federationUsage)
+}

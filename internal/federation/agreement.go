@@ -1,0 +1,330 @@
+package federation
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/rabta/rabta/internal/apperr"
+)
+
+// Resolution is what an agreement shares of each Datastream.
+type Resolution string
+
+// Resolutions.
+const (
+	// Raw shares every Observation as stored (phenomenonTime, result, QC flag).
+	Raw Resolution = "raw"
+	// HourlyMean shares, per UTC hour, the mean of the numeric results not flagged bad.
+	HourlyMean Resolution = "hourly-mean"
+	// DailyMax shares, per UTC day, the maximum of the numeric results not flagged bad.
+	DailyMax Resolution = "daily-max"
+)
+
+// Period is the length of one aggregated value (0 for Raw).
+func (r Resolution) Period() time.Duration {
+	switch r {
+	case HourlyMean:
+		return time.Hour
+	case DailyMax:
+		return 24 * time.Hour
+	}
+	return 0
+}
+
+// State is where an agreement is in its life.
+type State string
+
+// States.
+const (
+	Proposed State = "proposed"
+	Approved State = "approved"
+	Revoked  State = "revoked"
+	Expired  State = "expired"
+)
+
+// Limits on what an agreement holds; each is named in the error that enforces it.
+const (
+	MaxSelected   = 1000 // ids in each selection list
+	MaxPurpose    = 1000 // bytes of purpose
+	MaxEmbargo    = 366 * 24 * time.Hour
+	MaxRetention  = 100 * 366 * 24 * time.Hour
+	MaxBodyBytes  = 256 << 10 // an agreement's JSON
+	maxNameLength = 64
+)
+
+// Selection is which Datastreams of the providing organisation an agreement shares: those
+// listed in Datastreams, and those of the Things in Things; when ObservedProperties is not
+// empty, only those among them that measure one of its ObservedProperties. At least one of
+// Datastreams and Things must be given. Ids are the provider's SensorThings @iot.id.
+type Selection struct {
+	Datastreams        []int64 `json:"datastreams,omitempty"`
+	Things             []int64 `json:"things,omitempty"`
+	ObservedProperties []int64 `json:"observedProperties,omitempty"`
+}
+
+// Agreement is one data-sharing agreement, as stored on the providing node.
+type Agreement struct {
+	ID int64 `json:"id"`
+	// ProviderOrg is the organisation of this node whose data is shared.
+	ProviderOrg string `json:"providerOrganisation"`
+	// ConsumerOrg and ConsumerNode are who receives it: an organisation of the partner node
+	// ConsumerNode (a registered partner). The data lands there owned by ConsumerOrg.
+	ConsumerOrg  string     `json:"consumerOrganisation"`
+	ConsumerNode string     `json:"consumerNode"`
+	Selection    Selection  `json:"selection"`
+	Resolution   Resolution `json:"resolution"`
+	// Embargo delays each value: an Observation (or an aggregated period) leaves the node once
+	// its phenomenon time's end is Embargo in the past.
+	Embargo Duration `json:"embargo"`
+	Purpose string   `json:"purpose"`
+	// ValidFrom is the first phenomenon time shared (history back to it is back-filled);
+	// ValidUntil, when set, ends the agreement (state expired).
+	ValidFrom  time.Time  `json:"validFrom"`
+	ValidUntil *time.Time `json:"validUntil,omitempty"`
+	// Retention is how long the consumer keeps what it received (0: as long as its own data).
+	Retention  Duration   `json:"retention"`
+	State      State      `json:"state"`
+	CreatedBy  string     `json:"createdBy"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	ApprovedBy string     `json:"approvedBy,omitempty"`
+	ApprovedAt *time.Time `json:"approvedAt,omitempty"`
+	RevokedBy  string     `json:"revokedBy,omitempty"`
+	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
+}
+
+// Active reports whether a exports at now: approved and not past ValidUntil.
+func (a *Agreement) Active(now time.Time) bool {
+	return a.State == Approved && (a.ValidUntil == nil || now.Before(*a.ValidUntil))
+}
+
+// Duration is a time.Duration written in JSON as a Go duration string ("90m", "24h") or
+// as a number of days with a d suffix ("30d").
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration is a string such as \"90m\", \"6h\" or \"30d\"")
+	}
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ParseDuration reads "30d" (days) or a Go duration ("6h", "90m"); negative is refused.
+func ParseDuration(s string) (time.Duration, error) {
+	var v time.Duration
+	var err error
+	if n, ok := strings.CutSuffix(s, "d"); ok && n != "" && !strings.ContainsAny(n, "hms") {
+		v, err = time.ParseDuration(n + "h")
+		v *= 24
+	} else {
+		v, err = time.ParseDuration(s)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("duration %q: not a duration such as \"90m\", \"6h\" or \"30d\"", s)
+	}
+	if v < 0 {
+		return 0, fmt.Errorf("duration %q: negative", s)
+	}
+	return v, nil
+}
+
+var name = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// ValidName reports whether s is a valid node or organisation name (lower case letters,
+// digits, '-' and '_', at most 64 bytes).
+func ValidName(s string) bool { return len(s) <= maxNameLength && name.MatchString(s) }
+
+// Validate checks a new agreement's fields; the error (apperr.Invalid) names the field.
+func (a *Agreement) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return apperr.E(apperr.Invalid, "agreement: %s: %s", field, fmt.Sprintf(format, args...))
+	}
+	if !ValidName(a.ProviderOrg) {
+		return bad("providerOrganisation", "required, lower-case letters, digits, '-' and '_' (at most %d)", maxNameLength)
+	}
+	if !ValidName(a.ConsumerOrg) {
+		return bad("consumerOrganisation", "required, lower-case letters, digits, '-' and '_' (at most %d)", maxNameLength)
+	}
+	if !ValidName(a.ConsumerNode) {
+		return bad("consumerNode", "required, lower-case letters, digits, '-' and '_' (at most %d)", maxNameLength)
+	}
+	s := a.Selection
+	if len(s.Datastreams) == 0 && len(s.Things) == 0 {
+		return bad("selection", "give datastreams or things (ids of the provider's)")
+	}
+	for f, ids := range map[string][]int64{"selection.datastreams": s.Datastreams, "selection.things": s.Things, "selection.observedProperties": s.ObservedProperties} {
+		if len(ids) > MaxSelected {
+			return bad(f, "%d ids, at most %d", len(ids), MaxSelected)
+		}
+		for _, id := range ids {
+			if id <= 0 {
+				return bad(f, "id %d: ids are positive", id)
+			}
+		}
+	}
+	switch a.Resolution {
+	case Raw, HourlyMean, DailyMax:
+	case "":
+		return bad("resolution", "required: raw, hourly-mean or daily-max")
+	default:
+		return bad("resolution", "%q: one of raw, hourly-mean, daily-max", a.Resolution)
+	}
+	if time.Duration(a.Embargo) > MaxEmbargo {
+		return bad("embargo", "%s is over the limit of %s", time.Duration(a.Embargo), MaxEmbargo)
+	}
+	if strings.TrimSpace(a.Purpose) == "" {
+		return bad("purpose", "required: what the data is for")
+	}
+	if len(a.Purpose) > MaxPurpose {
+		return bad("purpose", "%d bytes, at most %d", len(a.Purpose), MaxPurpose)
+	}
+	if a.ValidFrom.IsZero() {
+		return bad("validFrom", "required (RFC 3339): the first phenomenon time shared")
+	}
+	if a.ValidUntil != nil && !a.ValidUntil.After(a.ValidFrom) {
+		return bad("validUntil", "must be after validFrom")
+	}
+	if time.Duration(a.Retention) > MaxRetention {
+		return bad("retention", "%s is over the limit of %s", time.Duration(a.Retention), MaxRetention)
+	}
+	return nil
+}
+
+// ParseAgreement reads a new agreement's JSON (the body of POST /api/v1/federation/agreements):
+// unknown members, a trailing value, and bodies over MaxBodyBytes are refused, and the result
+// is validated (Validate). State, ids and who/when fields are not taken from the body.
+func ParseAgreement(b []byte) (*Agreement, error) {
+	if len(b) > MaxBodyBytes {
+		return nil, apperr.E(apperr.Invalid, "agreement: body of %d bytes, at most %d", len(b), MaxBodyBytes)
+	}
+	var in struct {
+		ProviderOrg  string     `json:"providerOrganisation"`
+		ConsumerOrg  string     `json:"consumerOrganisation"`
+		ConsumerNode string     `json:"consumerNode"`
+		Selection    Selection  `json:"selection"`
+		Resolution   Resolution `json:"resolution"`
+		Embargo      *string    `json:"embargo"`
+		Purpose      string     `json:"purpose"`
+		ValidFrom    time.Time  `json:"validFrom"`
+		ValidUntil   *time.Time `json:"validUntil"`
+		Retention    *string    `json:"retention"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return nil, apperr.E(apperr.Invalid, "agreement: %s", jsonErr(err))
+	}
+	if dec.More() {
+		return nil, apperr.E(apperr.Invalid, "agreement: more than one JSON value")
+	}
+	a := &Agreement{ProviderOrg: in.ProviderOrg, ConsumerOrg: in.ConsumerOrg, ConsumerNode: in.ConsumerNode,
+		Selection: in.Selection, Resolution: in.Resolution, Purpose: in.Purpose, ValidFrom: in.ValidFrom, ValidUntil: in.ValidUntil}
+	for _, d := range []struct {
+		field string
+		in    *string
+		out   *Duration
+	}{{"embargo", in.Embargo, &a.Embargo}, {"retention", in.Retention, &a.Retention}} {
+		if d.in == nil {
+			continue
+		}
+		v, err := ParseDuration(*d.in)
+		if err != nil {
+			return nil, apperr.E(apperr.Invalid, "agreement: %s: %v", d.field, err)
+		}
+		*d.out = Duration(v)
+	}
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func jsonErr(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case asErr(err, &se):
+		return fmt.Sprintf("not JSON at byte %d: %s", se.Offset, se.Error())
+	case asErr(err, &te):
+		return fmt.Sprintf("%s: expected %s, got JSON %s", te.Field, te.Type, te.Value)
+	}
+	return err.Error()
+}
+
+// Partner is another node this node shares with (as provider) or receives from (as
+// consumer): its id, the public nkey it logs in to this node's NATS with, and, for a node this
+// one receives from, the NATS URL to dial.
+type Partner struct {
+	Node    string    `json:"node"`
+	NKey    string    `json:"nkey"`
+	URL     string    `json:"url,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// ValidatePartner checks a partner's fields; the error names the field.
+func (p *Partner) ValidatePartner() error {
+	if !ValidName(p.Node) {
+		return apperr.E(apperr.Invalid, "partner: node: required, lower-case letters, digits, '-' and '_'")
+	}
+	if len(p.NKey) != 56 || p.NKey[0] != 'U' || strings.ToUpper(p.NKey) != p.NKey {
+		return apperr.E(apperr.Invalid, "partner: nkey: a NATS user public key (56 characters starting with U, as `rabta federation key` prints)")
+	}
+	if p.URL != "" {
+		if err := CheckURL(p.URL); err != nil {
+			return apperr.E(apperr.Invalid, "partner: url: %v", err)
+		}
+	}
+	return nil
+}
+
+// CheckURL checks the NATS URL a link dials: nats:// only on loopback, tls:// anywhere.
+func CheckURL(u string) error {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok || rest == "" {
+		return fmt.Errorf("%q: a URL such as tls://host:4222 (or nats://127.0.0.1:4222 on loopback)", u)
+	}
+	host := rest
+	if i := strings.LastIndexByte(rest, ':'); i > 0 {
+		host = rest[:i]
+	}
+	host = strings.Trim(host, "[]")
+	switch scheme {
+	case "tls":
+		return nil
+	case "nats":
+		if host == "127.0.0.1" || host == "::1" || host == "localhost" {
+			return nil
+		}
+		return fmt.Errorf("%q: nats:// (no TLS) only to a loopback address; use tls://", u)
+	}
+	return fmt.Errorf("%q: scheme %q, want tls:// (or nats:// on loopback)", u, scheme)
+}
+
+// AuditSink records what federation does: every agreement change ("agreement.create",
+// "agreement.approve", "agreement.revoke") and every batch exported or imported
+// ("export.batch", "import.batch"), with actor (who: a key's "<org>/key-<id>", or the node),
+// subject (e.g. "agreement/3") and detail (JSON-able: agreement id, counts, first/last ids,
+// the batch's SHA-256). package audit's Log has this method.
+type AuditSink interface {
+	Record(ctx context.Context, kind, actor, subject string, detail any) error
+}
+
+// NopAudit records nothing.
+type NopAudit struct{}
+
+// Record implements AuditSink.
+func (NopAudit) Record(context.Context, string, string, string, any) error { return nil }

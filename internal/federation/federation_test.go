@@ -1,0 +1,257 @@
+package federation_test
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/federation"
+	"github.com/rabta/rabta/internal/store/sqlite"
+	"github.com/rabta/rabta/internal/store/sqlq"
+)
+
+const good = `{"providerOrganisation":"pdma","consumerOrganisation":"sindh-id","consumerNode":"karachi",
+ "selection":{"datastreams":[1,2],"observedProperties":[1]},"resolution":"hourly-mean","embargo":"30m",
+ "purpose":"flood warning downstream","validFrom":"2025-06-01T00:00:00Z","validUntil":"2026-06-01T00:00:00Z","retention":"30d"}`
+
+// Each field's rule is enforced, and the error names the field.
+func TestParseAgreement(t *testing.T) {
+	a, err := federation.ParseAgreement([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ConsumerNode != "karachi" || time.Duration(a.Embargo) != 30*time.Minute || time.Duration(a.Retention) != 30*24*time.Hour ||
+		a.Resolution != federation.HourlyMean || a.State != "" || a.ValidUntil == nil {
+		t.Errorf("parsed: %+v", a)
+	}
+	for _, c := range []struct{ change, field string }{
+		{`"providerOrganisation":"pdma"->"providerOrganisation":"PDMA"`, "providerOrganisation"},
+		{`"consumerOrganisation":"sindh-id"->"consumerOrganisation":""`, "consumerOrganisation"},
+		{`"consumerNode":"karachi"->"consumerNode":"kar achi"`, "consumerNode"},
+		{`"selection":{"datastreams":[1,2],"observedProperties":[1]}->"selection":{"observedProperties":[1]}`, "selection"},
+		{`"datastreams":[1,2]->"datastreams":[1,-2]`, "selection.datastreams"},
+		{`"resolution":"hourly-mean"->"resolution":"weekly"`, "resolution"},
+		{`"embargo":"30m"->"embargo":"400d"`, "embargo"},
+		{`"embargo":"30m"->"embargo":"-5m"`, "embargo"},
+		{`"embargo":"30m"->"embargo":30`, "embargo"},
+		{`"purpose":"flood warning downstream"->"purpose":" "`, "purpose"},
+		{`"validFrom":"2025-06-01T00:00:00Z"->"validFrom":"2027-06-01T00:00:00Z"`, "validUntil"},
+		{`"validFrom":"2025-06-01T00:00:00Z",->`, "validFrom"},
+		{`"retention":"30d"->"retention":"40000d"`, "retention"},
+		{`"retention":"30d"->"retention":"30d","state":"approved"`, "unknown field"},
+	} {
+		from, to, _ := strings.Cut(c.change, "->")
+		body := strings.Replace(good, from, to, 1)
+		if body == good && c.change != "" {
+			t.Fatalf("%s: changes nothing", c.change)
+		}
+		_, err := federation.ParseAgreement([]byte(body))
+		if apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s: %v (want Invalid naming %q)", c.change, err, c.field)
+		}
+	}
+	if _, err := federation.ParseAgreement([]byte(good + " {}")); err == nil || !strings.Contains(err.Error(), "more than one") {
+		t.Errorf("two JSON values: %v", err)
+	}
+	many := strings.Replace(good, `"datastreams":[1,2]`, `"datastreams":[`+strings.Repeat("1,", federation.MaxSelected)+`1]`, 1)
+	if _, err := federation.ParseAgreement([]byte(many)); err == nil || !strings.Contains(err.Error(), "at most 1000") {
+		t.Errorf("1001 datastreams: %v", err)
+	}
+	if _, err := federation.ParseAgreement(make([]byte, federation.MaxBodyBytes+1)); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Errorf("a body over the limit: %v", err)
+	}
+}
+
+func FuzzParseAgreement(f *testing.F) {
+	f.Add([]byte(good))
+	f.Add([]byte(`{"resolution":"raw","embargo":"1d"}`))
+	f.Add([]byte(`{"embargo":"d"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := federation.ParseAgreement(b)
+		if err != nil {
+			if apperr.KindOf(err) != apperr.Invalid {
+				t.Fatalf("error of kind %v: %v", apperr.KindOf(err), err)
+			}
+			return
+		}
+		if err := a.Validate(); err != nil {
+			t.Fatalf("parsed but invalid: %v", err)
+		}
+	})
+}
+
+func TestCheckURL(t *testing.T) {
+	for u, ok := range map[string]bool{"nats://127.0.0.1:4222": true, "nats://[::1]:4222": true, "tls://hub.example.org:7422": true,
+		"nats://10.0.0.5:4222": false, "http://127.0.0.1:4222": false, "127.0.0.1:4222": false, "nats://": false} {
+		if err := federation.CheckURL(u); (err == nil) != ok {
+			t.Errorf("CheckURL(%q) = %v, want ok %v", u, err, ok)
+		}
+	}
+}
+
+// Hourly means and daily maxima per UTC period and Datastream; values flagged bad, and those
+// outside [from, until), left out.
+func TestAggregate(t *testing.T) {
+	t0 := time.Date(2025, 8, 27, 10, 0, 0, 0, time.UTC)
+	vals := []federation.Value{
+		{Datastream: 1, Time: t0.Add(5 * time.Minute), Result: 10},
+		{Datastream: 1, Time: t0.Add(50 * time.Minute), Result: 20},
+		{Datastream: 1, Time: t0.Add(55 * time.Minute), Result: 1e9, Flag: federation.BadFlag},
+		{Datastream: 2, Time: t0.Add(10 * time.Minute), Result: 7},
+		{Datastream: 1, Time: t0.Add(70 * time.Minute), Result: 40},
+		{Datastream: 1, Time: t0.Add(-time.Minute), Result: 99}, // before from
+	}
+	got, err := federation.Aggregate(federation.HourlyMean, t0, t0.Add(2*time.Hour), vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []federation.Aggregated{{1, t0, t0.Add(time.Hour), 15, 2}, {2, t0, t0.Add(time.Hour), 7, 1}, {1, t0.Add(time.Hour), t0.Add(2 * time.Hour), 40, 1}}
+	if len(got) != len(want) {
+		t.Fatalf("hourly: %+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("hourly %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	day := t0.Truncate(24 * time.Hour)
+	got, _ = federation.Aggregate(federation.DailyMax, day, day.Add(24*time.Hour), vals)
+	if len(got) != 2 || got[0].Result != 99 || got[0].Count != 4 || !got[0].Start.Equal(day) || got[1].Result != 7 {
+		t.Errorf("daily max: %+v", got)
+	}
+	if _, err := federation.Aggregate(federation.Raw, day, day, vals); err == nil {
+		t.Error("aggregating raw: no error")
+	}
+}
+
+func msg() federation.Message {
+	t0 := time.Date(2025, 8, 27, 10, 0, 0, 0, time.UTC)
+	return federation.Message{V: 1, Provider: "islamabad", Agreement: 3, ConsumerOrg: "admin", Resolution: federation.Raw, Observation: 9,
+		Datastream:     federation.RemoteSource{ID: 1, Name: "Discharge", Unit: json.RawMessage(`{"name":"cusec"}`)},
+		PhenomenonTime: "2025-08-27T15:00:00+05:00", Start: t0, End: t0, Result: 1001480}
+}
+
+func TestDecodeMessage(t *testing.T) {
+	b, _ := json.Marshal(msg())
+	m, err := federation.DecodeMessage(b)
+	if err != nil || m.Result != 1001480 || m.MsgID() != "islamabad:a3:o9" {
+		t.Fatalf("%+v %v", m, err)
+	}
+	for name, change := range map[string]func(*federation.Message){
+		"v": func(m *federation.Message) { m.V = 2 }, "provider": func(m *federation.Message) { m.Provider = "" },
+		"agreement": func(m *federation.Message) { m.Agreement = 0 }, "start": func(m *federation.Message) { m.End = m.Start.Add(-time.Second) },
+		"resolution": func(m *federation.Message) { m.Resolution = "weekly" }, "consumerOrganisation": func(m *federation.Message) { m.ConsumerOrg = "A B" },
+		"phenomenonTime": func(m *federation.Message) { m.PhenomenonTime = "" },
+	} {
+		m := msg()
+		change(&m)
+		b, _ := json.Marshal(m)
+		if _, err := federation.DecodeMessage(b); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s changed: %v", name, err)
+		}
+	}
+	if _, err := federation.DecodeMessage(make([]byte, federation.MaxMessage+1)); err == nil {
+		t.Error("an oversized message decoded")
+	}
+	_ = math.Inf
+}
+
+func FuzzDecodeMessage(f *testing.F) {
+	b, _ := json.Marshal(msg())
+	f.Add(b)
+	f.Add([]byte(`{"v":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := federation.DecodeMessage(b)
+		if err != nil {
+			return
+		}
+		if m.End.Before(m.Start) || m.Agreement <= 0 || math.IsNaN(m.Result) {
+			t.Fatalf("decoded an invalid message: %+v", m)
+		}
+	})
+}
+
+// Who may create, approve, revoke and list, on a real store.
+func TestServiceRoles(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var audit []string
+	svc := &federation.Service{Store: sqlq.NewFederation(db), Audit: recorder(func(kind, actor string) { audit = append(audit, kind+" "+actor) })}
+	as := func(org string, role auth.Role, key int64) context.Context {
+		return auth.WithPrincipal(context.Background(), &auth.Principal{KeyID: key, Organisation: org, Role: role})
+	}
+	a, _ := federation.ParseAgreement([]byte(good))
+	if err := svc.Create(context.Background(), a); apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), "consumerNode") {
+		t.Errorf("an agreement with a node that is not a partner: %v", err)
+	}
+	if err := svc.AddPartner(context.Background(), &federation.Partner{Node: "karachi", NKey: "U" + strings.Repeat("C", 55)}); err != nil {
+		t.Fatal(err)
+	}
+	audit = nil
+	if err := svc.Create(as("pdma", auth.Viewer, 1), a); apperr.KindOf(err) != apperr.Forbidden {
+		t.Errorf("a viewer creates: %v", err)
+	}
+	if err := svc.Create(as("ndma", auth.Admin, 2), a); apperr.KindOf(err) != apperr.Forbidden {
+		t.Errorf("another organisation's admin creates: %v", err)
+	}
+	if err := svc.Create(as("pdma", auth.Operator, 3), a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Approve(as("pdma", auth.Operator, 3), a.ID); apperr.KindOf(err) != apperr.Forbidden {
+		t.Errorf("an operator approves: %v", err)
+	}
+	if _, err := svc.Approve(as("ndma", auth.Admin, 2), a.ID); apperr.KindOf(err) != apperr.Forbidden {
+		t.Errorf("another organisation's admin approves: %v", err)
+	}
+	b, _ := federation.ParseAgreement([]byte(good))
+	svc.Create(as("pdma", auth.Admin, 4), b)
+	if _, err := svc.Approve(as("pdma", auth.Admin, 4), b.ID); apperr.KindOf(err) != apperr.Forbidden {
+		t.Errorf("its creator approves: %v (four eyes)", err)
+	}
+	got, err := svc.Approve(as("pdma", auth.Admin, 5), a.ID)
+	if err != nil || got.State != federation.Approved || got.ApprovedBy != "pdma/key-5" {
+		t.Fatalf("approve: %+v %v", got, err)
+	}
+	if _, err := svc.Approve(as("pdma", auth.Admin, 5), a.ID); apperr.KindOf(err) != apperr.Conflict {
+		t.Errorf("approving twice: %v", err)
+	}
+	if list, err := svc.List(as("sindh-id", auth.Viewer, 6)); err != nil || len(list) != 2 {
+		t.Errorf("the consumer organisation lists: %d %v", len(list), err)
+	}
+	if list, err := svc.List(as("other", auth.Admin, 7)); err != nil || len(list) != 0 {
+		t.Errorf("an unrelated organisation lists: %d %v", len(list), err)
+	}
+	if _, err := svc.Revoke(as("pdma", auth.Operator, 3), a.ID); apperr.KindOf(err) != apperr.Forbidden {
+		t.Errorf("an operator revokes: %v", err)
+	}
+	if got, err := svc.Revoke(as("pdma", auth.Admin, 5), a.ID); err != nil || got.State != federation.Revoked {
+		t.Errorf("revoke: %+v %v", got, err)
+	}
+	if _, err := svc.Revoke(as("pdma", auth.Admin, 5), a.ID); apperr.KindOf(err) != apperr.Conflict {
+		t.Errorf("revoking twice: %v", err)
+	}
+	if err := svc.AddPartner(as("pdma", auth.Admin, 5), &federation.Partner{Node: "karachi", NKey: "U" + strings.Repeat("A", 55)}); apperr.KindOf(err) != apperr.Forbidden {
+		t.Errorf("an organisation's admin adds a partner: %v", err)
+	}
+	want := "agreement.create pdma/key-3,agreement.create pdma/key-4,agreement.approve pdma/key-5,agreement.revoke pdma/key-5"
+	if strings.Join(audit, ",") != want {
+		t.Errorf("audit: %v\nwant %s", audit, want)
+	}
+}
+
+type recorder func(kind, actor string)
+
+func (r recorder) Record(_ context.Context, kind, actor, _ string, _ any) error {
+	r(kind, actor)
+	return nil
+}

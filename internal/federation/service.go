@@ -1,0 +1,185 @@
+package federation
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/auth"
+)
+
+// Store keeps partners and agreements (sqlq.Federation, on either engine).
+type Store interface {
+	CreateAgreement(ctx context.Context, a *Agreement) error
+	// Agreement returns one (NotFound when it does not exist).
+	Agreement(ctx context.Context, id int64) (*Agreement, error)
+	// Agreements lists every agreement, oldest first.
+	Agreements(ctx context.Context) ([]Agreement, error)
+	// SetState moves agreement id from state from to state to, recording by and at as its
+	// approver or revoker; Conflict when it is not in from.
+	SetState(ctx context.Context, id int64, from, to State, by string, at time.Time) error
+	AddPartner(ctx context.Context, p *Partner) error
+	Partners(ctx context.Context) ([]Partner, error)
+}
+
+// Service decides who may do what with agreements, and records every change (Audit).
+//
+//   - create: an operator or admin of the providing organisation (or the node-wide admin);
+//   - approve: an admin of the providing organisation (or the node-wide admin), not the
+//     agreement's creator's key (four eyes do not apply to the node-wide admin's own key);
+//   - revoke: an admin of the providing organisation (or the node-wide admin);
+//   - list: a viewer sees the agreements its organisation provides or receives.
+//
+// Without a principal in ctx (the command line, which holds the data directory) everything is
+// allowed and recorded as by "cli".
+type Service struct {
+	Store Store
+	Audit AuditSink
+	Now   func() time.Time
+	// Changed, when set, is called after each change (the node recompiles its exports).
+	Changed func()
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+func (s *Service) audit() AuditSink {
+	if s.Audit == nil {
+		return NopAudit{}
+	}
+	return s.Audit
+}
+
+func actor(ctx context.Context) string {
+	if p := auth.FromContext(ctx); p != nil {
+		return p.Name()
+	}
+	return "cli"
+}
+
+func (s *Service) changed() {
+	if s.Changed != nil {
+		s.Changed()
+	}
+}
+
+// Create stores a new agreement in state proposed; its consumer node must be a registered
+// partner (Invalid otherwise).
+func (s *Service) Create(ctx context.Context, a *Agreement) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	if p := auth.FromContext(ctx); p != nil {
+		if err := auth.RequireOwner(ctx, auth.Operator, a.ProviderOrg, "an agreement of organisation "+a.ProviderOrg); err != nil {
+			return err
+		}
+	}
+	ps, err := s.Store.Partners(ctx)
+	if err != nil {
+		return err
+	}
+	known := false
+	for _, p := range ps {
+		known = known || p.Node == a.ConsumerNode
+	}
+	if !known {
+		return apperr.E(apperr.Invalid, "agreement: consumerNode: %q is not a partner of this node (rabta federation partners add)", a.ConsumerNode)
+	}
+	a.State, a.CreatedBy, a.CreatedAt = Proposed, actor(ctx), s.now().UTC()
+	a.ApprovedBy, a.ApprovedAt, a.RevokedBy, a.RevokedAt = "", nil, "", nil
+	if err := s.Store.CreateAgreement(ctx, a); err != nil {
+		return err
+	}
+	s.changed()
+	return s.audit().Record(ctx, "agreement.create", a.CreatedBy, subject(a.ID), a)
+}
+
+// Approve moves a proposed agreement to approved: from then on it exports.
+func (s *Service) Approve(ctx context.Context, id int64) (*Agreement, error) {
+	return s.transition(ctx, id, Proposed, Approved, "agreement.approve")
+}
+
+// Revoke ends an approved (or proposed) agreement: nothing more leaves the node under it.
+func (s *Service) Revoke(ctx context.Context, id int64) (*Agreement, error) {
+	a, err := s.Store.Agreement(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.State != Approved && a.State != Proposed {
+		return nil, apperr.E(apperr.Conflict, "agreement %d is %s: only a proposed or approved agreement can be revoked", id, a.State)
+	}
+	return s.transition(ctx, id, a.State, Revoked, "agreement.revoke")
+}
+
+func (s *Service) transition(ctx context.Context, id int64, from, to State, kind string) (*Agreement, error) {
+	a, err := s.Store.Agreement(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p := auth.FromContext(ctx); p != nil {
+		if err := auth.RequireOwner(ctx, auth.Admin, a.ProviderOrg, fmt.Sprintf("agreement %d (of organisation %s)", id, a.ProviderOrg)); err != nil {
+			return nil, err
+		}
+		if to == Approved && !p.NodeAdmin() && a.CreatedBy == p.Name() {
+			return nil, apperr.E(apperr.Forbidden, "agreement %d: the key that created it cannot approve it (four eyes)", id)
+		}
+	}
+	if a.State != from {
+		return nil, apperr.E(apperr.Conflict, "agreement %d is %s, not %s", id, a.State, from)
+	}
+	by, at := actor(ctx), s.now().UTC()
+	if err := s.Store.SetState(ctx, id, from, to, by, at); err != nil {
+		return nil, err
+	}
+	s.changed()
+	if err := s.audit().Record(ctx, kind, by, subject(id), map[string]any{"agreement": id, "from": from, "to": to}); err != nil {
+		return nil, err
+	}
+	return s.Store.Agreement(ctx, id)
+}
+
+// List returns the agreements ctx's principal may see: all for the node-wide admin (and the
+// command line), otherwise those its organisation provides or receives.
+func (s *Service) List(ctx context.Context) ([]Agreement, error) {
+	all, err := s.Store.Agreements(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := auth.FromContext(ctx)
+	if p == nil || p.NodeAdmin() {
+		return all, nil
+	}
+	if err := auth.Require(ctx, auth.Viewer); err != nil {
+		return nil, err
+	}
+	out := []Agreement{}
+	for _, a := range all {
+		if a.ProviderOrg == p.Organisation || a.ConsumerOrg == p.Organisation {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// AddPartner registers a partner node (the node-wide admin only, or the command line).
+func (s *Service) AddPartner(ctx context.Context, p *Partner) error {
+	if err := p.ValidatePartner(); err != nil {
+		return err
+	}
+	if pr := auth.FromContext(ctx); pr != nil && !pr.NodeAdmin() {
+		return apperr.E(apperr.Forbidden, "partners are the node's: only the node-wide admin (role admin in organisation %q) adds them", auth.NodeOrganisation)
+	}
+	p.Created = s.now().UTC()
+	if err := s.Store.AddPartner(ctx, p); err != nil {
+		return err
+	}
+	s.changed()
+	return s.audit().Record(ctx, "partner.add", actor(ctx), "partner/"+p.Node, p)
+}
+
+func subject(id int64) string { return fmt.Sprintf("agreement/%d", id) }

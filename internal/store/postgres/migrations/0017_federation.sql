@@ -1,0 +1,4 @@
+-- Federation: partner nodes, data-sharing agreements with the exporter's cursor, and the
+-- remote Datastreams received, written once in store/sqlq/ddl/federation.sql and spelled for
+-- this engine by sqlq.Migrate.
+--include federation

@@ -1,0 +1,391 @@
+package sqlq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/federation"
+)
+
+// Federation keeps partners, agreements with the exporter's cursor, and the remote Datastreams
+// received (tables fed_partners, fed_agreements, fed_remote; ddl/federation.sql), and reads
+// what the exporter sends.
+type Federation struct{ eng Engine }
+
+var _ federation.Store = (*Federation)(nil)
+
+// NewFederation returns the federation store over eng.
+func NewFederation(eng Engine) *Federation { return &Federation{eng: eng} }
+
+func fromUS(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+const agreementCols = `id, provider_org, consumer_org, consumer_node, selection, resolution, embargo_s, purpose,
+	valid_from_us, valid_until_us, retention_s, state, created_by, created_us, approved_by, approved_us, revoked_by, revoked_us`
+
+func scanAgreement(r Row) (*federation.Agreement, error) {
+	var a federation.Agreement
+	var sel, res, state string
+	var emb, from, ret, created int64
+	var until, approvedAt, revokedAt *int64
+	var approvedBy, revokedBy *string
+	if err := r.Scan(&a.ID, &a.ProviderOrg, &a.ConsumerOrg, &a.ConsumerNode, &sel, &res, &emb, &a.Purpose,
+		&from, &until, &ret, &state, &a.CreatedBy, &created, &approvedBy, &approvedAt, &revokedBy, &revokedAt); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(sel), &a.Selection); err != nil {
+		return nil, fmt.Errorf("agreement %d: selection: %w", a.ID, err)
+	}
+	a.Resolution, a.State = federation.Resolution(res), federation.State(state)
+	a.Embargo, a.Retention = federation.Duration(time.Duration(emb)*time.Second), federation.Duration(time.Duration(ret)*time.Second)
+	a.ValidFrom, a.CreatedAt = fromUS(from), fromUS(created)
+	if until != nil {
+		t := fromUS(*until)
+		a.ValidUntil = &t
+	}
+	if approvedAt != nil {
+		t := fromUS(*approvedAt)
+		a.ApprovedAt = &t
+	}
+	if revokedAt != nil {
+		t := fromUS(*revokedAt)
+		a.RevokedAt = &t
+	}
+	if approvedBy != nil {
+		a.ApprovedBy = *approvedBy
+	}
+	if revokedBy != nil {
+		a.RevokedBy = *revokedBy
+	}
+	return &a, nil
+}
+
+// CreateAgreement implements federation.Store; it sets a.ID.
+func (s *Federation) CreateAgreement(ctx context.Context, a *federation.Agreement) error {
+	sel, err := json.Marshal(a.Selection)
+	if err != nil {
+		return err
+	}
+	var until *int64
+	if a.ValidUntil != nil {
+		v := us(*a.ValidUntil)
+		until = &v
+	}
+	return s.eng.Write(ctx, func(tx Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO fed_agreements (provider_org, consumer_org, consumer_node, selection, resolution, embargo_s, purpose,
+			valid_from_us, valid_until_us, retention_s, state, created_by, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			a.ProviderOrg, a.ConsumerOrg, a.ConsumerNode, string(sel), string(a.Resolution), int64(time.Duration(a.Embargo)/time.Second), a.Purpose,
+			us(a.ValidFrom), until, int64(time.Duration(a.Retention)/time.Second), string(a.State), a.CreatedBy, us(a.CreatedAt)).Scan(&a.ID)
+	})
+}
+
+// Agreement implements federation.Store.
+func (s *Federation) Agreement(ctx context.Context, id int64) (*federation.Agreement, error) {
+	var a *federation.Agreement
+	err := s.eng.Do(ctx, func(tx Tx) error {
+		var err error
+		a, err = scanAgreement(tx.QueryRow(ctx, `SELECT `+agreementCols+` FROM fed_agreements WHERE id = ?`, id))
+		return err
+	})
+	if errors.Is(err, ErrNoRows) {
+		return nil, apperr.E(apperr.NotFound, "agreement %d does not exist", id)
+	}
+	return a, err
+}
+
+// Agreements implements federation.Store.
+func (s *Federation) Agreements(ctx context.Context) ([]federation.Agreement, error) {
+	out := []federation.Agreement{}
+	err := readEach(ctx, s.eng, func(r Rows) error {
+		a, err := scanAgreement(r)
+		if err != nil {
+			return err
+		}
+		out = append(out, *a)
+		return nil
+	}, `SELECT `+agreementCols+` FROM fed_agreements ORDER BY id`)
+	return out, err
+}
+
+// SetState implements federation.Store.
+func (s *Federation) SetState(ctx context.Context, id int64, from, to federation.State, by string, at time.Time) error {
+	col := "approved"
+	if to != federation.Approved {
+		col = "revoked"
+	}
+	return s.eng.Write(ctx, func(tx Tx) error {
+		n, err := tx.Exec(ctx, `UPDATE fed_agreements SET state = ?, `+col+`_by = ?, `+col+`_us = ? WHERE id = ? AND state = ?`,
+			string(to), by, us(at), id, string(from))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return apperr.E(apperr.Conflict, "agreement %d is not %s (changed meanwhile?)", id, from)
+		}
+		return nil
+	})
+}
+
+// Expire marks approved agreements past their valid_until as expired and returns their ids.
+func (s *Federation) Expire(ctx context.Context, now time.Time) ([]int64, error) {
+	var ids []int64
+	err := s.eng.Write(ctx, func(tx Tx) error {
+		if err := each(ctx, tx, func(r Rows) error {
+			var id int64
+			ids = append(ids, id)
+			return r.Scan(&ids[len(ids)-1])
+		}, `SELECT id FROM fed_agreements WHERE state = 'approved' AND valid_until_us IS NOT NULL AND valid_until_us <= ?`, us(now)); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := tx.Exec(ctx, `UPDATE fed_agreements SET state = 'expired' WHERE id = ?`, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// AddPartner implements federation.Store: a partner of the same node id is replaced (a new
+// key or URL); an nkey another partner uses is Conflict.
+func (s *Federation) AddPartner(ctx context.Context, p *federation.Partner) error {
+	return s.eng.Write(ctx, func(tx Tx) error {
+		var other string
+		err := tx.QueryRow(ctx, `SELECT node FROM fed_partners WHERE nkey = ? AND node <> ?`, p.NKey, p.Node).Scan(&other)
+		if err == nil {
+			return apperr.E(apperr.Conflict, "partner: nkey: already the key of partner %q", other)
+		}
+		if !errors.Is(err, ErrNoRows) {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO fed_partners (node, nkey, url, created_us) VALUES (?, ?, ?, ?)
+			ON CONFLICT (node) DO UPDATE SET nkey = excluded.nkey, url = excluded.url`, p.Node, p.NKey, p.URL, us(p.Created))
+		return err
+	})
+}
+
+// Partners implements federation.Store.
+func (s *Federation) Partners(ctx context.Context) ([]federation.Partner, error) {
+	out := []federation.Partner{}
+	err := readEach(ctx, s.eng, func(r Rows) error {
+		var p federation.Partner
+		var c int64
+		if err := r.Scan(&p.Node, &p.NKey, &p.URL, &c); err != nil {
+			return err
+		}
+		p.Created = fromUS(c)
+		out = append(out, p)
+		return nil
+	}, `SELECT node, nkey, url, created_us FROM fed_partners ORDER BY node`)
+	return out, err
+}
+
+// PartnerByNKey returns the node id of the partner with public nkey key ("" when none).
+func (s *Federation) PartnerByNKey(ctx context.Context, key string) (string, error) {
+	var node string
+	err := readRow(ctx, s.eng, `SELECT node FROM fed_partners WHERE nkey = ?`, []any{key}, &node)
+	if errors.Is(err, ErrNoRows) {
+		return "", nil
+	}
+	return node, err
+}
+
+// Cursor returns agreement id's export cursor.
+func (s *Federation) Cursor(ctx context.Context, id int64) (int64, error) {
+	var c int64
+	err := readRow(ctx, s.eng, `SELECT export_cursor FROM fed_agreements WHERE id = ?`, []any{id}, &c)
+	return c, err
+}
+
+// SetCursor saves agreement id's export cursor.
+func (s *Federation) SetCursor(ctx context.Context, id, cursor int64) error {
+	return s.eng.Write(ctx, func(tx Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE fed_agreements SET export_cursor = ? WHERE id = ?`, cursor, id)
+		return err
+	})
+}
+
+// Selected returns the Datastreams selection sel picks among those organisation org owns, by
+// id, with what a consumer needs to describe them.
+func (s *Federation) Selected(ctx context.Context, org string, sel federation.Selection) (map[int64]federation.RemoteSource, error) {
+	in := func(col string, ids []int64) (string, []any) {
+		if len(ids) == 0 {
+			return "", nil
+		}
+		args := make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
+		}
+		return col + " IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + ")", args
+	}
+	dsCond, dsArgs := in("d.id", sel.Datastreams)
+	thCond, thArgs := in("d.thing_id", sel.Things)
+	var pick []string
+	var args []any
+	args = append(args, org)
+	if dsCond != "" {
+		pick = append(pick, dsCond)
+		args = append(args, dsArgs...)
+	}
+	if thCond != "" {
+		pick = append(pick, thCond)
+		args = append(args, thArgs...)
+	}
+	if len(pick) == 0 {
+		return map[int64]federation.RemoteSource{}, nil
+	}
+	q := `SELECT d.id, d.name, d.unit_of_measurement, t.name, o.name, o.definition,
+		(SELECT l.location FROM thing_locations tl JOIN locations l ON l.id = tl.location_id WHERE tl.thing_id = t.id ORDER BY l.id LIMIT 1)
+		FROM datastreams d
+		JOIN things t ON t.id = d.thing_id JOIN observed_properties o ON o.id = d.observed_property_id
+		WHERE d.organisation = ? AND (` + strings.Join(pick, " OR ") + `)`
+	if c, a := in("d.observed_property_id", sel.ObservedProperties); c != "" {
+		q += " AND " + c
+		args = append(args, a...)
+	}
+	out := map[int64]federation.RemoteSource{}
+	err := readEach(ctx, s.eng, func(r Rows) error {
+		var src federation.RemoteSource
+		var unit string
+		var loc *string
+		if err := r.Scan(&src.ID, &src.Name, &unit, &src.Thing, &src.ObservedProperty, &src.Definition, &loc); err != nil {
+			return err
+		}
+		if loc != nil && json.Valid([]byte(*loc)) {
+			src.Location = json.RawMessage(*loc)
+		}
+		src.Unit = json.RawMessage(unit)
+		out[src.ID] = src
+		return nil
+	}, q, args...)
+	return out, err
+}
+
+// RawObservation is one numeric Observation the raw exporter sends.
+type RawObservation struct {
+	ID, Datastream int64
+	Start, End     time.Time
+	PhenText       string
+	Result         float64
+	Flag           int
+}
+
+// RawSince returns up to limit numeric Observations of datastreams ds with id above after and
+// phenomenon time from from on, in id order.
+func (s *Federation) RawSince(ctx context.Context, ds []int64, after int64, from time.Time, limit int) ([]RawObservation, error) {
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	args := []any{after, us(from)}
+	for _, id := range ds {
+		args = append(args, id)
+	}
+	args = append(args, limit)
+	var out []RawObservation
+	err := readEach(ctx, s.eng, func(r Rows) error {
+		var o RawObservation
+		var st, en int64
+		if err := r.Scan(&o.ID, &o.Datastream, &st, &en, &o.PhenText, &o.Result, &o.Flag); err != nil {
+			return err
+		}
+		o.Start, o.End = fromUS(st), fromUS(en)
+		out = append(out, o)
+		return nil
+	}, `SELECT id, datastream_id, phen_start, phen_end, phen_text, result_num, qc FROM observations
+		WHERE id > ? AND phen_start >= ? AND result_num IS NOT NULL AND datastream_id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(ds)), ", ")+`)
+		ORDER BY id LIMIT ?`, args...)
+	return out, err
+}
+
+// Values returns the numeric Observations of datastreams ds whose phenomenon time starts in
+// [from, until), for aggregation.
+func (s *Federation) Values(ctx context.Context, ds []int64, from, until time.Time) ([]federation.Value, error) {
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	args := []any{us(from), us(until)}
+	for _, id := range ds {
+		args = append(args, id)
+	}
+	var out []federation.Value
+	err := readEach(ctx, s.eng, func(r Rows) error {
+		var v federation.Value
+		var st int64
+		if err := r.Scan(&v.Datastream, &st, &v.Result, &v.Flag); err != nil {
+			return err
+		}
+		v.Time = fromUS(st)
+		out = append(out, v)
+		return nil
+	}, `SELECT datastream_id, phen_start, result_num, qc FROM observations
+		WHERE phen_start >= ? AND phen_start < ? AND result_num IS NOT NULL AND datastream_id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(ds)), ", ")+`)`, args...)
+	return out, err
+}
+
+// FirstValue returns the earliest phenomenon time at or after from among datastreams ds (ok
+// false when none), so that the aggregate exporter skips empty periods.
+func (s *Federation) FirstValue(ctx context.Context, ds []int64, from time.Time) (time.Time, bool, error) {
+	if len(ds) == 0 {
+		return time.Time{}, false, nil
+	}
+	args := []any{us(from)}
+	for _, id := range ds {
+		args = append(args, id)
+	}
+	var v *int64
+	err := readRow(ctx, s.eng, `SELECT min(phen_start) FROM observations WHERE phen_start >= ? AND result_num IS NOT NULL AND datastream_id IN (`+
+		strings.TrimSuffix(strings.Repeat("?, ", len(ds)), ", ")+`)`, args, &v)
+	if err != nil || v == nil {
+		return time.Time{}, false, err
+	}
+	return fromUS(*v), true, nil
+}
+
+// Remote returns the local Datastream holding provider's Datastream pds received under
+// agreement (0 when none yet).
+func (s *Federation) Remote(ctx context.Context, provider string, agreement, pds int64) (int64, error) {
+	var id int64
+	err := readRow(ctx, s.eng, `SELECT datastream_id FROM fed_remote WHERE provider_node = ? AND agreement_id = ? AND provider_datastream = ?`,
+		[]any{provider, agreement, pds}, &id)
+	if errors.Is(err, ErrNoRows) {
+		return 0, nil
+	}
+	return id, err
+}
+
+// SaveRemote records that local Datastream ds holds provider's pds under agreement.
+func (s *Federation) SaveRemote(ctx context.Context, provider string, agreement, pds, ds int64) error {
+	return s.eng.Write(ctx, func(tx Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO fed_remote (provider_node, agreement_id, provider_datastream, datastream_id) VALUES (?, ?, ?, ?)`,
+			provider, agreement, pds, ds)
+		return err
+	})
+}
+
+// IsRemote reports whether Datastream ds is a remote (received, read-only) Datastream.
+func (s *Federation) IsRemote(ctx context.Context, ds int64) (bool, error) {
+	var one int
+	err := readRow(ctx, s.eng, `SELECT 1 FROM fed_remote WHERE datastream_id = ? LIMIT 1`, []any{ds}, &one)
+	if errors.Is(err, ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// PurgeRemote deletes Observations of the remote Datastreams received under agreement from
+// provider older than before (retention at the consumer); it returns how many.
+func (s *Federation) PurgeRemote(ctx context.Context, provider string, agreement int64, before time.Time) (int64, error) {
+	var n int64
+	err := s.eng.Write(ctx, func(tx Tx) error {
+		var err error
+		n, err = tx.Exec(ctx, `DELETE FROM observations WHERE phen_end < ? AND datastream_id IN
+			(SELECT datastream_id FROM fed_remote WHERE provider_node = ? AND agreement_id = ?)`, us(before), provider, agreement)
+		return err
+	})
+	return n, err
+}
