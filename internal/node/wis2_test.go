@@ -15,6 +15,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/rabta/rabta/internal/audit"
+	"github.com/rabta/rabta/internal/node"
 	"github.com/rabta/rabta/internal/wis2/wis2test"
 )
 
@@ -195,5 +196,13 @@ func TestWIS2OpenDataAndAudit(t *testing.T) {
 	}
 	if st, b := req(t, "GET", base+"/api/v1/audit/proof?partner=pmd", ndma, ""); st != 403 {
 		t.Errorf("pmd's proof to ndma: %d %s", st, b)
+	}
+}
+
+// A WIS2 centre id that is not "<country>-<acronym>" is refused when the node is built.
+func TestWIS2CentreChecked(t *testing.T) {
+	_, err := node.New(t.Context(), node.Options{ID: "x", DataDir: t.TempDir(), WIS2Centre: "PMD Pakistan"})
+	if err == nil || !strings.Contains(err.Error(), `WIS2 centre id "PMD Pakistan"`) {
+		t.Errorf("node with a bad WIS2 centre id: %v", err)
 	}
 }
