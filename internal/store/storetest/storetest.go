@@ -331,6 +331,7 @@ func Conformance(t *testing.T, open Open) {
 	t.Run("Audit", func(t *testing.T) {
 		RunAudit(t, func(t *testing.T) sqlq.Engine { eng, _ := open(t); return eng })
 	})
+	t.Run("OpenData", func(t *testing.T) { RunOpenData(t, open) })
 	t.Run("ClosedIsUnavailable", func(t *testing.T) {
 		eng, _ := open(t)
 		ents := sqlq.NewEntities(eng, nil)
