@@ -603,6 +603,12 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	ids := make([]string, len(rules))
+	for i, x := range rules {
+		ids[i] = x.ID
+	}
+	sum := sha256.Sum256(b)
+	s.audit(ctx, "rules.apply", "rules/"+org, map[string]any{"organisation": org, "rules": ids, "sha256": hex.EncodeToString(sum[:])})
 	if s.Runner != nil {
 		if err := s.Runner.Load(ctx); err != nil {
 			s.Error(w, r, err)

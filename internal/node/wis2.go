@@ -73,7 +73,7 @@ func (n *Node) wis2Routes(mux *http.ServeMux) {
 			st.Error(w, r, apperr.E(apperr.Invalid, "observation ids %d to %d: want from ≤ to and at most %d ids", rng[0], rng[1], wis2MaxObs))
 			return
 		}
-		content, err := n.wis2Content(r.Context(), id, rng[0], rng[1], true)
+		content, err := n.wis2Content(r.Context(), id, rng[0], rng[1])
 		if err != nil {
 			st.Error(w, r, err)
 			return
@@ -133,9 +133,9 @@ func SetOpen(ctx context.Context, stores *Stores, log interface {
 }
 
 // wis2Content is the data served for Datastream id's observations from…to: for anyone when
-// its organisation's data is open; otherwise (public false or not open) for a viewer of the
-// owning organisation (ctx's principal), else NotFound, as if there were none.
-func (n *Node) wis2Content(ctx context.Context, id, from, to int64, public bool) ([]byte, error) {
+// its organisation's data is open; otherwise for a viewer of the owning organisation (ctx's
+// principal), else NotFound, as if there were none.
+func (n *Node) wis2Content(ctx context.Context, id, from, to int64) ([]byte, error) {
 	od := n.stores.Open
 	si, err := od.Stream(ctx, id)
 	if err != nil {
@@ -146,7 +146,7 @@ func (n *Node) wis2Content(ctx context.Context, id, from, to int64, public bool)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := open[si.Organisation]; !ok || !public {
+	if _, ok := open[si.Organisation]; !ok {
 		if p := auth.FromContext(ctx); p == nil || p.Role < auth.Viewer || !p.Owns(si.Organisation) {
 			return nil, apperr.E(apperr.NotFound, "no open data of Datastream %d (its organisation has not opened its data; read it through the SensorThings API with a key)", id)
 		}

@@ -15,6 +15,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/rabta/rabta/internal/audit"
+	"github.com/rabta/rabta/internal/node"
 	"github.com/rabta/rabta/internal/wis2/wis2test"
 )
 
@@ -195,5 +196,28 @@ func TestWIS2OpenDataAndAudit(t *testing.T) {
 	}
 	if st, b := req(t, "GET", base+"/api/v1/audit/proof?partner=pmd", ndma, ""); st != 403 {
 		t.Errorf("pmd's proof to ndma: %d %s", st, b)
+	}
+	// a rule set applied is recorded too, and the chain still verifies
+	rules := `rules:
+  - {id: tarbela-high, name: Tarbela, kind: threshold, datastreams: [1], levels: [{name: High, value: 5, severity: Severe, urgency: Expected, certainty: Observed, event: Flood}],
+     area: {desc: Tarbela, circles: [{center: [34.1, 72.7], radiusKm: 5}]}, templates: {en: {headline: "{{.Level}} at {{.Station}}"}}}
+`
+	if st, b := req(t, "PUT", base+"/api/v1/rules", pmd, rules); st != 200 {
+		t.Fatalf("rules: %d %s", st, b)
+	}
+	recs, err := n.Audit().List(t.Context(), 5, 0, 10)
+	if err != nil || len(recs) != 1 || recs[0].Kind != "rules.apply" || recs[0].Actor == "" || !bytes.Contains(recs[0].Detail, []byte(`"rules":["tarbela-high"]`)) {
+		t.Errorf("rules applied: %+v %v", recs, err)
+	}
+	if rep, err := n.Audit().Verify(t.Context()); err != nil || rep.Problem != nil || rep.Entries != 5 {
+		t.Errorf("verify after rules: %+v %v", rep, err)
+	}
+}
+
+// A WIS2 centre id that is not "<country>-<acronym>" is refused when the node is built.
+func TestWIS2CentreChecked(t *testing.T) {
+	_, err := node.New(t.Context(), node.Options{ID: "x", DataDir: t.TempDir(), WIS2Centre: "PMD Pakistan"})
+	if err == nil || !strings.Contains(err.Error(), `WIS2 centre id "PMD Pakistan"`) {
+		t.Errorf("node with a bad WIS2 centre id: %v", err)
 	}
 }

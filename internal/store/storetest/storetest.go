@@ -333,6 +333,7 @@ func Conformance(t *testing.T, open Open) {
 		RunAudit(t, func(t *testing.T) sqlq.Engine { eng, _ := open(t); return eng })
 	})
 	t.Run("Federation", func(t *testing.T) { RunFederation(t, open) })
+	t.Run("OpenData", func(t *testing.T) { RunOpenData(t, open) })
 	t.Run("ClosedIsUnavailable", func(t *testing.T) {
 		eng, _ := open(t)
 		ents := sqlq.NewEntities(eng, nil)
