@@ -178,8 +178,8 @@ func (rep *report) print(w io.Writer) {
 	if rep.API != nil {
 		m := rep.Memory
 		fmt.Fprintf(w, "\nserver memory: after ingest VmHWM %s, VmRSS %s", mib(m.AfterIngest.HWMKiB), mib(m.AfterIngest.RSSKiB))
-		if rep.Query != nil {
-			fmt.Fprintf(w, "; after queries VmHWM %s, VmRSS %s", mib(m.AfterQueries.HWMKiB), mib(m.AfterQueries.RSSKiB))
+		if rep.Query != nil || rep.Reads != nil {
+			fmt.Fprintf(w, "; after queries and reads VmHWM %s, VmRSS %s", mib(m.AfterQueries.HWMKiB), mib(m.AfterQueries.RSSKiB))
 		}
 		fmt.Fprintln(w)
 	}
