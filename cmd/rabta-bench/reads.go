@@ -15,12 +15,14 @@ type readsResult struct {
 	Runs          int     `json:"runs"`
 	CountAll      latency `json:"count_all_observations"`
 	CountOne      latency `json:"count_one_datastream"`
+	CountOnly     latency `json:"count_one_datastream_alone"`
 	LatestEach    latency `json:"latest_of_every_datastream"`
 	Window        latency `json:"window_across_datastreams"`
 	WindowRuns    int     `json:"window_runs"`
 	WindowPath    string  `json:"window_request"`
 	CountAllPath  string  `json:"count_all_request"`
 	CountOnePath  string  `json:"count_one_request"`
+	CountOnlyPath string  `json:"count_one_alone_request"`
 	LatestPath    string  `json:"latest_request"`
 	CountAllValue int64   `json:"count_all_value"`
 }
@@ -33,6 +35,8 @@ const windowRuns = 100
 //
 //   - GET /v1.1/Observations?$count=true&$top=1: @iot.count equals every row sent;
 //   - GET /v1.1/Datastreams(id)/Observations?$count=true&$top=1: the first datastream's rows;
+//   - the same with $top=0: the count alone, without the first page (in id order, which
+//     SQLite sorts from the datastream's index entries);
 //   - GET /v1.1/Datastreams?$top=d&$expand=Observations($top=1;$orderby=phenomenonTime desc):
 //     the latest observation of every datastream, each checked against the generator;
 //   - GET /v1.1/Observations?$filter=phenomenonTime ge T and phenomenonTime lt T+1h&$top=d:
@@ -45,6 +49,7 @@ func readsLatency(ctx context.Context, s *server, g dataset, ids []int64, runs i
 	res := readsResult{Runs: runs, WindowRuns: max(runs, windowRuns)}
 	res.CountAllPath = "/v1.1/Observations?$count=true&$top=1"
 	res.CountOnePath = fmt.Sprintf("/v1.1/Datastreams(%d)/Observations?$count=true&$top=1", ids[0])
+	res.CountOnlyPath = fmt.Sprintf("/v1.1/Datastreams(%d)/Observations?$count=true&$top=0", ids[0])
 	res.LatestPath = fmt.Sprintf("/v1.1/Datastreams?$top=%d&$orderby=id&$select=id&$expand=%s", g.d,
 		url.QueryEscape("Observations($top=1;$orderby=phenomenonTime desc;$select=phenomenonTime,result)"))
 
@@ -152,6 +157,7 @@ func readsLatency(ctx context.Context, s *server, g dataset, ids []int64, runs i
 	}{
 		{func() (time.Duration, error) { return count(res.CountAllPath, int64(g.n)) }, &res.CountAll, runs},
 		{func() (time.Duration, error) { return count(res.CountOnePath, int64(g.rows(0))) }, &res.CountOne, runs},
+		{func() (time.Duration, error) { return count(res.CountOnlyPath, int64(g.rows(0))) }, &res.CountOnly, runs},
 		{latest, &res.LatestEach, runs},
 		{window, &res.Window, res.WindowRuns},
 	}

@@ -154,12 +154,13 @@ func (rep *report) print(w io.Writer) {
 		for _, x := range []struct {
 			name string
 			l    latency
-		}{{"$count, all observations", q.CountAll}, {"$count, one datastream", q.CountOne}, {"latest of every datastream", q.LatestEach},
+		}{{"$count, all observations", q.CountAll}, {"$count, one datastream", q.CountOne},
+			{"$count alone ($top=0), one datastream", q.CountOnly}, {"latest of every datastream", q.LatestEach},
 			{"1-hour window across datastreams", q.Window}} {
 			fmt.Fprintf(tw, "%s\t%d\t%.2f ms\t%.2f ms\t%.2f ms\t%.2f ms\t\n", x.name, x.l.N, x.l.MinMs, x.l.MedMs, x.l.P99Ms, x.l.MaxMs)
 		}
 		tw.Flush()
-		for _, p := range []string{q.CountAllPath, q.CountOnePath, q.LatestPath, q.WindowPath} {
+		for _, p := range []string{q.CountAllPath, q.CountOnePath, q.CountOnlyPath, q.LatestPath, q.WindowPath} {
 			if u, err := url.QueryUnescape(p); err == nil {
 				p = u
 			}
@@ -177,8 +178,8 @@ func (rep *report) print(w io.Writer) {
 	if rep.API != nil {
 		m := rep.Memory
 		fmt.Fprintf(w, "\nserver memory: after ingest VmHWM %s, VmRSS %s", mib(m.AfterIngest.HWMKiB), mib(m.AfterIngest.RSSKiB))
-		if rep.Query != nil {
-			fmt.Fprintf(w, "; after queries VmHWM %s, VmRSS %s", mib(m.AfterQueries.HWMKiB), mib(m.AfterQueries.RSSKiB))
+		if rep.Query != nil || rep.Reads != nil {
+			fmt.Fprintf(w, "; after queries and reads VmHWM %s, VmRSS %s", mib(m.AfterQueries.HWMKiB), mib(m.AfterQueries.RSSKiB))
 		}
 		fmt.Fprintln(w)
 	}
