@@ -55,31 +55,7 @@ func TestAuditCLI(t *testing.T) {
 	}
 
 	// the database's owner edits an entry: verify names it
-	ctx := t.Context()
-	var eng interface {
-		sqlq.Engine
-		Close() error
-	}
-	if dsn := dbFor[dir]; dsn != "" {
-		db, err := postgres.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		eng = db
-	} else {
-		db, err := sqlite.Open(ctx, filepath.Join(dir, "rabta.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		eng = db
-	}
-	if err := eng.Write(ctx, func(tx sqlq.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE audit_log SET subject = 'organisation/someone-else' WHERE seq = 1`)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	eng.Close()
+	editAuditEntry(t, dir, 1)
 	out, errb, err = rabta(t, "audit", "verify", "--data-dir", dir)
 	if exitStatus(err) != 1 || !strings.Contains(errb, "audit entry 1: edited") {
 		t.Errorf("verify after an edit: exit %d\n%s%s", exitStatus(err), out, errb)
@@ -105,4 +81,35 @@ func otherCert(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// editAuditEntry changes audit entry seq's subject in dir's database behind the log's back, as
+// the database's owner could.
+func editAuditEntry(t *testing.T, dir string, seq int) {
+	t.Helper()
+	ctx := t.Context()
+	var eng interface {
+		sqlq.Engine
+		Close() error
+	}
+	if dsn := dbFor[dir]; dsn != "" {
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng = db
+	} else {
+		db, err := sqlite.Open(ctx, filepath.Join(dir, "rabta.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng = db
+	}
+	defer eng.Close()
+	if err := eng.Write(ctx, func(tx sqlq.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE audit_log SET subject = 'organisation/someone-else' WHERE seq = ?`, seq)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -67,7 +67,12 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer stores.Close()
-	svc := &federation.Service{Store: stores.Federation}
+	// agreement changes made here are recorded in the node's audit log, as the API's are
+	alog, err := node.AuditLog(stores, c.cfg.NodeID, c.cfg.DataDir, c.cfg.SigningKeyFile, c.cfg.SigningCertFile)
+	if err != nil {
+		return err
+	}
+	svc := &federation.Service{Store: stores.Federation, Audit: alog}
 	id := func() (int64, error) {
 		if len(pos) != 1 {
 			return 0, errors.New(federationUsage)

@@ -239,6 +239,22 @@ func TestFederation(t *testing.T) {
 	}
 	pb.stop()
 	pi.stop()
+
+	// islamabad's audit log holds the agreement's life and the batches it exported; the chain
+	// verifies, and fails once an entry is altered
+	log := cli("audit", "list", "--data-dir", isl)
+	for _, kind := range []string{"agreement.create", "agreement.approve", "export.batch", "agreement.revoke"} {
+		if !strings.Contains(log, kind) {
+			t.Errorf("islamabad's audit log has no %s:\n%s", kind, log)
+		}
+	}
+	if out := cli("audit", "verify", "--data-dir", isl); !strings.Contains(out, "verifies") {
+		t.Errorf("audit verify: %s", out)
+	}
+	editAuditEntry(t, isl, 2)
+	if out, errb, err := rabta(t, "audit", "verify", "--data-dir", isl); exitStatus(err) != 1 || !strings.Contains(errb, "audit entry 2: edited") {
+		t.Errorf("audit verify after an edit: exit %d\n%s%s", exitStatus(err), out, errb)
+	}
 	// karachi is left to the cleanup's kill: its first draft has it seed the embedded places
 	// (impact), which takes longer than a stop waits under the race detector
 }
