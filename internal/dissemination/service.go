@@ -411,8 +411,8 @@ func areas(a *cap.Alert) []cap.Area {
 // "exercise" audience (drills never reach the public); System messages to nobody. A sector
 // advisory (sector, from sectorAudiences, not 0) goes only to subscribers in one of its
 // audiences, in drills too (and in the exercise audience).
-func eligible(a *cap.Alert, aud uint8, sector uint16) bool {
-	if sector != 0 && uint16(aud)&sector == 0 {
+func eligible(a *cap.Alert, aud, sector audSet) bool {
+	if sector != 0 && aud&sector == 0 {
 		return false
 	}
 	switch a.Status {
@@ -432,7 +432,7 @@ func eligible(a *cap.Alert, aud uint8, sector uint16) bool {
 // audience bits: 0 when the message names none, or names "public" (then it is for everyone,
 // like a flood warning); a message that names only audiences this node does not know gets a
 // bit no subscriber has, and reaches no one.
-func sectorAudiences(a *cap.Alert) uint16 {
+func sectorAudiences(a *cap.Alert) audSet {
 	for _, in := range a.Infos {
 		for _, p := range in.Parameters {
 			if p.ValueName != "rabta:audience" {
@@ -443,9 +443,9 @@ func sectorAudiences(a *cap.Alert) uint16 {
 				return 0
 			}
 			if b := audBits(names); b != 0 {
-				return uint16(b)
+				return b
 			}
-			return 1 << 8
+			return unknownAudience
 		}
 	}
 	return 0
