@@ -335,25 +335,6 @@ func (s *Service) UnsubscribeByToken(ctx context.Context, token string) (int, er
 	return n, err
 }
 
-// stopWords are the SMS replies that unsubscribe (English, Roman Urdu, Urdu).
-var stopWords = []string{"STOP", "UNSUBSCRIBE", "BAND", "BUND", "بند", "روکیں", "停止", "退订"}
-
-// Inbound handles an SMS sent to the node by from (E.164): a STOP unsubscribes that number.
-// It tells whether the text was a command it handled.
-func (s *Service) Inbound(ctx context.Context, from, text string) (bool, error) {
-	word := strings.ToUpper(strings.TrimSpace(text))
-	if i := strings.IndexAny(word, " \t\n"); i > 0 {
-		word = word[:i]
-	}
-	for _, w := range stopWords {
-		if word == w {
-			_, err := s.Unsubscribe(ctx, channel.SMS, from)
-			return true, err
-		}
-	}
-	return false, nil
-}
-
 // Impact is what an alert reaches: the people and places in its area and the subscribers,
 // by channel and language, who would be sent it.
 type Impact struct {
