@@ -1,5 +1,5 @@
-# A small image of the rabta binary: static (the SQLite driver is pure Go, so no cgo), run as
-# a non-root user, data in /var/lib/rabta. Not built in this project's CI (no Docker engine
+# An image of the rabta binary: static (the SQLite driver is pure Go, so no cgo), run as
+# a non-root user, with espeak-ng and sox for the voice alerts, data in /var/lib/rabta. Not built in this project's CI (no Docker engine
 # there); `go build` with the same flags is.
 #
 #   docker build -t rabta .
@@ -11,7 +11,15 @@ RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o /out/rabta ./cmd/rabta
 
-FROM gcr.io/distroless/static-debian12:nonroot
+# Debian slim, not distroless: the voice alerts (docs/voice.md) run Debian's espeak-ng to speak
+# each alert in Urdu, English and Chinese, and sox to convert and check the audio; neither is
+# in a distroless image. Without them the node runs, but renders no audio.
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends espeak-ng sox ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 65532 --home-dir /var/lib/rabta nonroot \
+ && install -d -o nonroot -g nonroot -m 0700 /var/lib/rabta
 COPY --from=build /out/rabta /usr/local/bin/rabta
 USER nonroot:nonroot
 VOLUME /var/lib/rabta

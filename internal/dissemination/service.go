@@ -335,25 +335,6 @@ func (s *Service) UnsubscribeByToken(ctx context.Context, token string) (int, er
 	return n, err
 }
 
-// stopWords are the SMS replies that unsubscribe (English, Roman Urdu, Urdu).
-var stopWords = []string{"STOP", "UNSUBSCRIBE", "BAND", "BUND", "بند", "روکیں", "停止", "退订"}
-
-// Inbound handles an SMS sent to the node by from (E.164): a STOP unsubscribes that number.
-// It tells whether the text was a command it handled.
-func (s *Service) Inbound(ctx context.Context, from, text string) (bool, error) {
-	word := strings.ToUpper(strings.TrimSpace(text))
-	if i := strings.IndexAny(word, " \t\n"); i > 0 {
-		word = word[:i]
-	}
-	for _, w := range stopWords {
-		if word == w {
-			_, err := s.Unsubscribe(ctx, channel.SMS, from)
-			return true, err
-		}
-	}
-	return false, nil
-}
-
 // Impact is what an alert reaches: the people and places in its area and the subscribers,
 // by channel and language, who would be sent it.
 type Impact struct {
@@ -411,8 +392,8 @@ func areas(a *cap.Alert) []cap.Area {
 // "exercise" audience (drills never reach the public); System messages to nobody. A sector
 // advisory (sector, from sectorAudiences, not 0) goes only to subscribers in one of its
 // audiences, in drills too (and in the exercise audience).
-func eligible(a *cap.Alert, aud uint8, sector uint16) bool {
-	if sector != 0 && uint16(aud)&sector == 0 {
+func eligible(a *cap.Alert, aud, sector audSet) bool {
+	if sector != 0 && aud&sector == 0 {
 		return false
 	}
 	switch a.Status {
@@ -432,7 +413,7 @@ func eligible(a *cap.Alert, aud uint8, sector uint16) bool {
 // audience bits: 0 when the message names none, or names "public" (then it is for everyone,
 // like a flood warning); a message that names only audiences this node does not know gets a
 // bit no subscriber has, and reaches no one.
-func sectorAudiences(a *cap.Alert) uint16 {
+func sectorAudiences(a *cap.Alert) audSet {
 	for _, in := range a.Infos {
 		for _, p := range in.Parameters {
 			if p.ValueName != "rabta:audience" {
@@ -443,9 +424,9 @@ func sectorAudiences(a *cap.Alert) uint16 {
 				return 0
 			}
 			if b := audBits(names); b != 0 {
-				return uint16(b)
+				return b
 			}
-			return 1 << 8
+			return unknownAudience
 		}
 	}
 	return 0

@@ -366,8 +366,8 @@ func TestUpdateAndCancelReachThoseWhoReceivedIt(t *testing.T) {
 	f.svc.Wake()
 	settle(t, f, al.ID)
 	// Bilal unsubscribes by SMS; a new subscriber joins in the area
-	if ok, err := f.svc.Inbound(context.Background(), "+923011234567", "  stop please"); !ok || err != nil {
-		t.Fatalf("STOP: %v %v", ok, err)
+	if n, err := f.svc.Unsubscribe(context.Background(), channel.SMS, "+923011234567"); n == 0 || err != nil {
+		t.Fatalf("STOP: %v %v", n, err)
 	}
 	late, err := f.svc.Subscribe(context.Background(), dissemination.Subscriber{Org: "pdma-punjab", Name: "Late", Language: "ur", Place: "village:a",
 		Contacts: []dissemination.Contact{{Channel: channel.SMS, Address: "+923041234567"}}, Consent: dissemination.Consent{Source: "test"}})
@@ -502,7 +502,7 @@ func TestIndexFollowsChanges(t *testing.T) {
 	if err := f.svc.Erase(ctx, ids["Partner"], "t", "request"); err != nil { // a point subscriber
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Inbound(ctx, "+923011234567", "STOP"); err != nil { // Bilal keeps his e-mail
+	if _, err := f.svc.Unsubscribe(ctx, channel.SMS, "+923011234567"); err != nil { // Bilal keeps his e-mail
 		t.Fatal(err)
 	}
 	imp := preview()

@@ -20,14 +20,26 @@ import (
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/channel"
+	"github.com/rabta/rabta/internal/rule"
 )
 
 // Audiences a subscriber may belong to. An Actual alert for the public reaches every
 // subscriber in its area; an operational (Restricted) one only responders; Exercise and Test
 // alerts only the "exercise" audience — the people taking part in drills — never the public.
 // A sector advisory (rule.Rule.Audiences: hospitals, clinics, schools, farmers …) reaches only
-// the subscribers in its audiences (docs/advisories.md). At most 8 (target.aud is a byte).
-var Audiences = []string{"public", "farmers", "health", "responders", "exercise", "hospitals", "clinics", "schools"}
+// the subscribers in its audiences (docs/advisories.md). The list is rule.Audiences (a rule
+// naming an audience not in it is refused); at most rule.MaxAudiences.
+var Audiences = rule.Audiences
+
+// unknownAudience is an audience bit no subscriber has: a message naming only audiences
+// this node does not know (from a partner node) reaches no one.
+const unknownAudience audSet = 1 << 31
+
+func init() {
+	if len(Audiences) >= 32 || rule.MaxAudiences > 31 {
+		panic("dissemination: more audiences than audSet has bits")
+	}
+}
 
 // Limits on a subscriber record, enforced by Validate (and so by the API and the CSV import).
 const (

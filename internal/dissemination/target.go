@@ -57,7 +57,7 @@ func kindBit(k channel.Kind) uint8 {
 type target struct {
 	id       int64
 	lang     uint16             // index into index.langs
-	aud      uint8              // bit i: Audiences[i]
+	aud      audSet             // bit i: Audiences[i]
 	nch      uint8              // 0: no contact left, or replaced by a newer entry (a tombstone)
 	channels [MaxContacts]uint8 // kind bit per contact, in preference order
 	pos      [MaxContacts]uint8 // the contacts' stored positions
@@ -87,8 +87,12 @@ func (ix *index) lang(s string) uint16 {
 	return uint16(len(ix.langs) - 1)
 }
 
-func audBits(aud []string) uint8 {
-	var b uint8
+// audSet holds audience bits: bit i for Audiences[i]. 32 bits, so that there is room for
+// new audiences (rule.MaxAudiences; there were 8 in a byte until it was full).
+type audSet uint32
+
+func audBits(aud []string) audSet {
+	var b audSet
 	for _, a := range aud {
 		if i := slices.Index(Audiences, a); i >= 0 {
 			b |= 1 << i

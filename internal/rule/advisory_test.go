@@ -135,7 +135,8 @@ func TestExpand(t *testing.T) {
 		{Advisory{ID: "h", Type: AdvisoryFrost, Crop: "maize", Place: "p", Temperature: 1}, `crop: crop "maize" is not in the Punjab crop calendar`},
 		{Advisory{ID: "h", Type: AdvisoryFrost, Crop: "rice", Place: "p", Temperature: 1}, "crop: rice is not in the field in the frost months"},
 		{Advisory{ID: "h", Type: AdvisoryAir, PM25: 1}, "place: is required"},
-		{Advisory{ID: "h", Type: AdvisoryAir, Place: "p", PM25: 1, Audiences: []string{"bad audience"}}, "audiences[0]: must be an audience name"},
+		{Advisory{ID: "h", Type: AdvisoryAir, Place: "p", PM25: 1, Audiences: []string{"bad audience"}}, `audiences[0]: audience "bad audience" is not one of public, farmers`},
+		{Advisory{ID: "h", Type: AdvisoryAir, Place: "p", PM25: 1, Audiences: []string{"schools", "hospitalz"}}, `(h-hospitalz).audiences[0]: audience "hospitalz" is not one of`},
 	} {
 		if _, err := Expand(c.a); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want %q", c.a, err, c.want)

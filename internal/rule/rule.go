@@ -3,6 +3,7 @@ package rule
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +107,16 @@ const (
 
 // SilentLevel is the name of the one implicit level of a Silence rule.
 const SilentLevel = "Silent"
+
+// Audiences are the audiences a rule may name and a subscriber may belong to
+// (dissemination.Audiences is this list): who a sector advisory is for. "mosques" and
+// "radio" are the people who pass a warning on by loudspeaker and community radio (the
+// voice alerts, docs/voice.md). Append only: a subscriber's audiences are stored by name,
+// the targeting index holds them as bits in this order. At most MaxAudiences.
+var Audiences = []string{"public", "farmers", "health", "responders", "exercise", "hospitals", "clinics", "schools", "mosques", "radio"}
+
+// MaxAudiences is how many audiences there may be (the targeting index keeps 31 bits).
+const MaxAudiences = 31
 
 // Level is one warning level of a rule, with the CAP fields an alert at this level carries.
 // Levels are ordered from the least to the most severe.
@@ -354,8 +365,8 @@ func (r Rule) validate(report reportFunc) {
 		report("category", "must be a CAP 1.2 category (Geo, Met, Safety, Security, Rescue, Fire, Health, Env, Transport, Infra, CBRNE, Other), not %q", r.Category)
 	}
 	for i, a := range r.Audiences {
-		if !validID(a) || len(a) > maxIDLen {
-			report(fmt.Sprintf("audiences[%d]", i), "must be an audience name like hospitals or farmers, not %q", a)
+		if !slices.Contains(Audiences, a) {
+			report(fmt.Sprintf("audiences[%d]", i), "audience %q is not one of %s", a, strings.Join(Audiences, ", "))
 		}
 	}
 	for i, m := range r.Months {

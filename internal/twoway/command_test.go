@@ -2,11 +2,14 @@ package twoway
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/rabta/rabta/internal/i18n"
 	"github.com/rabta/rabta/internal/place"
 	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/sensing"
@@ -172,25 +175,57 @@ func TestClassAndTrend(t *testing.T) {
 
 // Every reply fits one SMS segment: GSM-7 160 characters for English, UCS-2 70 for Urdu,
 // with the longest names of the gazetteer's places and a long gauge name.
+// TestRepliesFitOneSegment: every reply in every language i18n carries is one SMS segment
+// (160 GSM-7 characters in English, 70 UCS-2 characters in the others), with the longest
+// names, and is written in that language (not English) where replies exist.
 func TestRepliesFitOneSegment(t *testing.T) {
 	long := place.Place{Name: "Shaheed Benazirabad (Nawabshah) District", NameUr: "شہید بینظیر آباد (نوابشاہ) ضلع"}
-	var texts []string
-	for _, lang := range []string{"en", "ur"} {
-		texts = append(texts, helpText(lang))
+	for _, l := range i18n.Langs() {
+		if !slices.Contains(ReplyLanguages, l) {
+			t.Errorf("the node speaks %s but replies are not written in it", l)
+		}
+	}
+	for _, lang := range ReplyLanguages {
+		tx := textsFor(lang)
+		texts := map[string]string{"help": helpText(lang), "too many": tx.TooMany, "stop": tx.Stop, "join usage": tx.JoinUsage,
+			"join not found": fit(tx.NotFound+tx.JoinUsage, tx.JoinUsage), "lang usage": fit(fmt.Sprintf(tx.LangUsage, "urdu, english, chinese, sindhi, pashto, western panjabi"), tx.LangShort),
+			"lang set": tx.LangSet, "level usage": tx.LevelUsage, "no readings": tx.NoReadings, "no gauge": fit(tx.NoGauge+tx.LevelUsage, tx.LevelUsage)}
 		for _, p := range []place.Place{long, {Name: "Lahore", NameUr: "لاہور"}} {
 			name := p.Name
 			if lang == "ur" {
 				name = p.NameUr
 			}
-			texts = append(texts, joinText(lang, name))
+			texts["joined "+p.Name] = joinText(lang, name)
 		}
-		g := Gauge{Name: "Indus at Kotri Barrage (downstream, left bank)", Unit: "cusec", Levels: []rule.Level{{Name: "Exceptionally High", Value: 1}},
-			Recent: []sensing.Point{{T: time.Now(), V: 875123.25}, {T: time.Now().Add(-time.Hour), V: 800000}}}
-		texts = append(texts, LevelText(g, lang))
+		for _, name := range []string{"Indus at Kotri Barrage (downstream, left bank)", "Ravi at Shahdara"} {
+			g := Gauge{Name: name, Unit: "cusec", Levels: []rule.Level{{Name: "Exceptionally High", Value: 1}},
+				Recent: []sensing.Point{{T: time.Now(), V: 875123.25}, {T: time.Now().Add(-time.Hour), V: 800000}}}
+			texts["level "+name] = LevelText(g, lang)
+		}
+		for what, text := range texts {
+			p := sms.Analyze(text)
+			if p.Parts != 1 {
+				t.Errorf("%s %s: %q takes %d segments (%s, %d units)", lang, what, text, p.Parts, p.Coding, p.Units)
+			}
+			if lang != "en" && p.Coding == sms.GSM7 && !strings.Contains(what, "level") {
+				t.Errorf("%s %s: %q is not in the language's script", lang, what, text)
+			}
+		}
+		if lang != "en" {
+			for _, f := range []string{tx.Stop, tx.Help, tx.LangSet, tx.TooMany} {
+				if f == replies["en"].Stop || f == replies["en"].Help || f == replies["en"].LangSet {
+					t.Errorf("%s: an English text among its replies: %q", lang, f)
+				}
+			}
+		}
 	}
-	for _, text := range texts {
-		if p := sms.Analyze(text); p.Parts != 1 {
-			t.Errorf("%q takes %d segments (%s, %d units)", text, p.Parts, p.Coding, p.Units)
+	// the level reply in Chinese says rising in Chinese; the Urdu one in Urdu
+	g := Gauge{Name: "Ravi at Shahdara", Unit: "cusec", Levels: []rule.Level{{Name: "High", Value: 1}},
+		Recent: []sensing.Point{{T: time.Date(2026, 8, 27, 6, 0, 0, 0, time.UTC), V: 2500}, {T: time.Date(2026, 8, 27, 5, 0, 0, 0, time.UTC), V: 2000}}}
+	for lang, want := range map[string]string{"en": "Ravi at Shahdara: 2500 cusec at 06:00Z 27 Aug, High flood, rising.",
+		"zh": "Ravi at Shahdara: 2500 cusec (06:00Z 27 Aug)，High级洪水，上涨", "ur": "Ravi at Shahdara: 2500 cusec (06:00Z 27 Aug)، High سیلاب، بڑھ رہا ہے"} {
+		if got := LevelText(g, lang); got != want {
+			t.Errorf("LevelText %s = %q, want %q", lang, got, want)
 		}
 	}
 }

@@ -171,7 +171,7 @@ func (s *Service) Handle(ctx context.Context, in channel.Inbound) error {
 		s.log().Info("sms_rate_limited", "message", in, "told", tell)
 		if tell {
 			lang := s.replyLanguage(ctx, lookup, cmd)
-			s.reply(ctx, in, lookup, cmd.Verb, pick(lang, "Too many messages: please wait a few minutes.", "بہت زیادہ پیغامات: چند منٹ بعد دوبارہ بھیجیں۔"))
+			s.reply(ctx, in, lookup, cmd.Verb, textsFor(lang).TooMany)
 		}
 		return nil
 	}
@@ -198,29 +198,23 @@ func (s *Service) count(v Verb, outcome string) {
 	}
 }
 
-// replyLanguage: the command word's language for a command in Urdu, else the number's
-// remembered language, else the command's, else the default.
+// replyLanguage: the command word's language for a command in Urdu or Chinese, else the
+// number's remembered language when replies are written in it (ReplyLanguages), else the
+// command's, else the default.
 func (s *Service) replyLanguage(ctx context.Context, lookup string, cmd Command) string {
-	if cmd.Language == "ur" {
-		return "ur"
+	if cmd.Language == "ur" || cmd.Language == "zh" {
+		return cmd.Language
 	}
-	if l, err := s.Store.Language(ctx, lookup); err == nil && (l == "ur" || l == "en") {
+	if l, err := s.Store.Language(ctx, lookup); err == nil && hasReplies(l) {
 		return l
 	}
 	if cmd.Language != "" {
 		return cmd.Language
 	}
-	if s.Default == "en" {
-		return "en"
+	if hasReplies(s.Default) {
+		return s.Default
 	}
 	return "ur"
-}
-
-func pick(lang, en, ur string) string {
-	if lang == "ur" {
-		return ur
-	}
-	return en
 }
 
 func (s *Service) reply(ctx context.Context, in channel.Inbound, lookup string, v Verb, text string) {
@@ -242,10 +236,15 @@ func (s *Service) reply(ctx context.Context, in channel.Inbound, lookup string, 
 	}
 }
 
+// langOf guesses a reply's script for channel.Message.Language: Arabic script "ur", Han
+// "zh", else "en".
 func langOf(text string) string {
 	for _, r := range text {
-		if r >= 0x0600 && r <= 0x06FF {
+		switch {
+		case r >= 0x0600 && r <= 0x06FF:
 			return "ur"
+		case r >= 0x4E00 && r <= 0x9FFF:
+			return "zh"
 		}
 	}
 	return "en"
@@ -260,19 +259,13 @@ func (s *Service) answer(ctx context.Context, in channel.Inbound, lookup string,
 		if _, err := s.Subscribers.Unsubscribe(ctx, channel.SMS, in.From); err != nil {
 			return "", err
 		}
-		return pick(lang, "You will no longer receive warnings. To join again send JOIN and your place.",
-			"آپ کو اب انتباہات نہیں بھیجے جائیں گے۔ دوبارہ: شامل اور جگہ کا نام"), nil
+		return textsFor(lang).Stop, nil
 	case Lang:
 		return s.lang(ctx, lookup, cmd, lang)
 	case Level:
 		return s.level(ctx, cmd, lang)
 	}
 	return helpText(lang), nil
-}
-
-func helpText(lang string) string {
-	return pick(lang, "Rabta warnings: JOIN <place>, STOP, LEVEL <gauge or place>, LANG <urdu/english>, HELP",
-		"شامل <جگہ>، بند، سطح <جگہ>، زبان <اردو/English>، مدد")
 }
 
 // fit returns text when it fits one SMS segment, else short.
@@ -284,7 +277,7 @@ func fit(text, short string) string {
 }
 
 func (s *Service) join(ctx context.Context, in channel.Inbound, lookup string, cmd Command, lang string) (string, error) {
-	usage := pick(lang, "Send JOIN and your district or town, e.g. JOIN Lahore", "شامل اور اپنے ضلع کا نام بھیجیں، مثلاً: شامل لاہور")
+	usage := textsFor(lang).JoinUsage
 	if cmd.Arg == "" {
 		return usage, nil
 	}
@@ -293,7 +286,7 @@ func (s *Service) join(ctx context.Context, in channel.Inbound, lookup string, c
 		return "", err
 	}
 	if !ok {
-		return fit(pick(lang, fmt.Sprintf("Place %q not found. %s", clip(cmd.Arg, 20), usage), "جگہ نہیں ملی۔ "+usage), usage), nil
+		return fit(textsFor(lang).NotFound+usage, usage), nil
 	}
 	sl := lang
 	if l, err := s.Store.Language(ctx, lookup); err == nil && l != "" {
@@ -318,13 +311,6 @@ func (s *Service) join(ctx context.Context, in channel.Inbound, lookup string, c
 		name = p.NameUr
 	}
 	return joinText(lang, name), nil
-}
-
-// joinText confirms a JOIN for the place name, naming how to STOP.
-func joinText(lang, name string) string {
-	return fit(pick(lang, fmt.Sprintf("Joined: warnings for %s. Send STOP to end, HELP for help.", name),
-		fmt.Sprintf("شامل: %s کے انتباہات۔ ختم کرنے کو STOP بھیجیں", name)),
-		pick(lang, "Joined: warnings for "+clip(name, 40)+". STOP to end.", "شامل: "+clip(name, 30)+"۔ ختم: STOP"))
 }
 
 func clip(s string, n int) string {
@@ -370,16 +356,16 @@ func (s *Service) lang(ctx context.Context, lookup string, cmd Command, lang str
 				names = append(names, strings.ToLower(display.English.Tags().Name(tag)))
 			}
 		}
-		return fit(pick(lang, "Send LANG and one of: "+strings.Join(names, ", "), "زبان اور ان میں سے ایک بھیجیں: اردو، english"),
-			pick(lang, "Send LANG urdu or LANG english", "زبان اردو یا زبان english بھیجیں")), nil
+		tx := textsFor(lang)
+		return fit(fmt.Sprintf(tx.LangUsage, strings.Join(names, ", ")), tx.LangShort), nil
 	}
 	if _, err := s.Store.SetLanguage(ctx, lookup, t, s.now()); err != nil {
 		return "", err
 	}
-	tag := language.Make(t)
-	if t == "ur" {
-		return "زبان: اردو۔ انتباہات اور جوابات اردو میں آئیں گے۔", nil
+	if hasReplies(t) { // the confirmation in the language chosen
+		return textsFor(t).LangSet, nil
 	}
+	tag := language.Make(t)
 	return fit(fmt.Sprintf("Language set: %s (%s).", display.English.Tags().Name(tag), display.Self.Name(tag)), "Language set: "+t), nil
 }
 
@@ -450,7 +436,7 @@ func (s *Service) findPlace(ctx context.Context, q string) (place.Place, bool, e
 }
 
 func (s *Service) level(ctx context.Context, cmd Command, lang string) (string, error) {
-	usage := pick(lang, "Send LEVEL and a river gauge or place, e.g. LEVEL Lahore", "سطح اور دریا کے گیج یا جگہ کا نام بھیجیں، مثلاً: سطح لاہور")
+	usage := textsFor(lang).LevelUsage
 	if cmd.Arg == "" || s.Gauges == nil {
 		return usage, nil
 	}
@@ -465,7 +451,7 @@ func (s *Service) level(ctx context.Context, cmd Command, lang string) (string, 
 		}
 	}
 	if len(with) == 0 {
-		return pick(lang, "No river gauge readings are available yet.", "ابھی دریا کے گیج کی کوئی ریڈنگ دستیاب نہیں۔"), nil
+		return textsFor(lang).NoReadings, nil
 	}
 	var cands []Candidate
 	for i, g := range with {
@@ -500,7 +486,7 @@ func (s *Service) level(ctx context.Context, cmd Command, lang string) (string, 
 		}
 	}
 	if g == nil {
-		return fit(pick(lang, fmt.Sprintf("No gauge or place %q. %s", clip(cmd.Arg, 20), usage), "گیج یا جگہ نہیں ملی۔ "+usage), usage), nil
+		return fit(textsFor(lang).NoGauge+usage, usage), nil
 	}
 	return LevelText(*g, lang), nil
 }
@@ -556,31 +542,31 @@ func Trend(recent []sensing.Point) string {
 	return "steady"
 }
 
-// LevelText is the reply to LEVEL for g: "Ravi at Shahdara: 2500 cusec at 06:00 27 Aug,
-// High flood, rising." (in Urdu when lang is "ur"), shortened to fit one segment.
+// LevelText is the reply to LEVEL for g: "Ravi at Shahdara: 2500 cusec at 06:00Z 27 Aug,
+// High flood, rising." in English; in the other reply languages the same parts in the
+// language's words and punctuation ("Ravi at Shahdara: 2500 cusec (06:00Z 27 Aug)، High
+// سیلاب، بڑھ رہا ہے"). Shortened to fit one segment: without the time, then with the name
+// clipped, then value and class only.
 func LevelText(g Gauge, lang string) string {
 	r := g.Recent[0]
 	val := fmt.Sprintf("%s %s", trimFloat(r.V), g.Unit)
 	at := r.T.UTC().Format("15:04Z 2 Jan")
 	class, trend := Class(g), Trend(g.Recent)
-	if lang == "ur" {
-		cls := "معمول"
-		if class != "" {
-			cls = class + " سیلاب"
-		}
-		tr := map[string]string{"rising": "بڑھ رہا ہے", "falling": "کم ہو رہا ہے", "steady": "مستحکم", "": ""}[trend]
-		t := fmt.Sprintf("%s: %s (%s)، %s، %s", g.Name, val, at, cls, tr)
-		return fit(strings.TrimSuffix(t, "، "), fit(fmt.Sprintf("%s: %s، %s، %s", clip(g.Name, 20), val, cls, tr), fmt.Sprintf("%s، %s", val, cls)))
-	}
-	cls := "normal"
+	tx := textsFor(lang)
+	cls := tx.Normal
 	if class != "" {
-		cls = class + " flood"
+		cls = fmt.Sprintf(tx.Flood, class)
 	}
-	t := fmt.Sprintf("%s: %s at %s, %s", g.Name, val, at, cls)
-	if trend != "" {
-		t += ", " + trend
+	tr := tx.trendWord(trend)
+	if lang == "en" || !hasReplies(lang) {
+		t := fmt.Sprintf("%s: %s at %s, %s", g.Name, val, at, cls)
+		if tr != "" {
+			t += ", " + tr
+		}
+		return fit(t+".", fit(fmt.Sprintf("%s: %s.", clip(g.Name, 40), tx.list(val, cls, tr)), fmt.Sprintf("%s, %s.", val, cls)))
 	}
-	return fit(t+".", fmt.Sprintf("%s: %s, %s, %s.", clip(g.Name, 40), val, cls, trend))
+	return fit(fmt.Sprintf("%s: %s (%s)%s%s", g.Name, val, at, tx.Comma, tx.list(cls, tr)),
+		fit(fmt.Sprintf("%s: %s", clip(g.Name, 20), tx.list(val, cls, tr)), tx.list(val, cls)))
 }
 
 func trimFloat(v float64) string {
