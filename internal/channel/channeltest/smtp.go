@@ -13,7 +13,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,11 +49,12 @@ type SMTP struct {
 	// Addr is the server's "127.0.0.1:port"; it stays the same across Stop and Start.
 	Addr string
 
-	t    testing.TB
-	opts SMTPOptions
-	tls  *tls.Config
-	pool *x509.CertPool
-	done atomic.Bool // the test has ended: its log is closed
+	t     testing.TB
+	opts  SMTPOptions
+	tls   *tls.Config
+	pool  *x509.CertPool
+	logMu sync.Mutex // held while the server logs to the test, and while done is set
+	done  bool       // the test has ended: its log is closed (under logMu)
 
 	mu      sync.Mutex
 	srv     *smtp.Server
@@ -81,7 +81,13 @@ func StartSMTP(t testing.TB, o SMTPOptions) *SMTP {
 	}
 	s.Addr = l.Addr().String()
 	s.serve(l)
-	t.Cleanup(func() { s.done.Store(true); s.Stop() })
+	t.Cleanup(func() {
+		// under logMu: a log line the server is writing finishes first, none starts after
+		s.logMu.Lock()
+		s.done = true
+		s.logMu.Unlock()
+		s.Stop()
+	})
 	return s
 }
 
@@ -263,13 +269,17 @@ func (s *smtpSession) Logout() error { return nil }
 type testLogger struct{ s *SMTP }
 
 func (l testLogger) Printf(format string, v ...any) {
-	if !l.s.done.Load() {
+	l.s.logMu.Lock()
+	defer l.s.logMu.Unlock()
+	if !l.s.done {
 		l.s.t.Logf("smtp server: "+format, v...)
 	}
 }
 
 func (l testLogger) Println(v ...any) {
-	if !l.s.done.Load() {
+	l.s.logMu.Lock()
+	defer l.s.logMu.Unlock()
+	if !l.s.done {
 		l.s.t.Log(append([]any{"smtp server:"}, v...)...)
 	}
 }
