@@ -444,10 +444,12 @@ func (k *KannelServer) waitStatus(what string, ok func(string) bool) {
 
 func (k *KannelServer) wait(what string, ok func() bool) {
 	k.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// 30 s: smsbox connects to bearerbox on its own schedule, slow on a loaded machine (10 s
+	// was once too short there); a healthy start takes well under a second
+	deadline := time.Now().Add(30 * time.Second)
 	for !ok() {
 		if time.Now().After(deadline) {
-			k.t.Fatalf("kannel: %s not ready after 10s (logs in %s)", what, k.Dir)
+			k.t.Fatalf("kannel: %s not ready after 30s (logs in %s)", what, k.Dir)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
