@@ -287,14 +287,11 @@ func ConcatOf(p *pdu.DeliverSM) (c Concat, found bool, body []byte, err error) {
 func (s *Sender) reassemble(p *pdu.DeliverSM) (channel.Inbound, bool) {
 	now := s.o.Now()
 	c, found, body, err := ConcatOf(p)
-	if err == nil && found {
-		err = c.Check()
-	}
 	if err != nil {
 		s.log.Info("smpp_mo_refused", "error", err.Error())
 		return channel.Inbound{}, false
 	}
-	if !found || c.Total == 1 {
+	if !found || (c.Total == 1 && c.Seq == 1) {
 		in, err := Inbound(p, now)
 		if err != nil {
 			s.log.Info("smpp_mo_refused", "error", err.Error())
