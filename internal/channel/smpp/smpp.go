@@ -21,6 +21,10 @@
 // all were), as long as the Sender lives; receipts the Sender cannot place (it was restarted
 // in between, or is tracking too many messages) are reported under their own message_id.
 //
+// Other deliver_sm are messages from handsets, handed to Options.Inbound. A long one comes
+// in parts (a UDH concatenation element or the SAR TLVs), which a Reassembler puts back
+// together first: at most MOMaxParts parts, MOPartTimeout, MOMaxPending incomplete messages.
+//
 // Errors: a command_status that says something about the message (ESME_RINVDSTADR, an
 // invalid source or data coding, …) is channel.Permanent; throttling (ESME_RTHROTTLED), a
 // full queue, a system error, a session not bound, a timeout or a lost connection are
