@@ -1,6 +1,7 @@
 package smpp
 
 import (
+	"container/list"
 	"errors"
 	"fmt"
 	"sync"
@@ -117,6 +118,7 @@ type Reassembler struct {
 
 	mu    sync.Mutex
 	sets  map[setKey]*partSet
+	age   *list.List // of setKey, in the order the sets began: the oldest first
 	stats ReassemblyStats
 }
 
@@ -128,7 +130,8 @@ type setKey struct {
 
 type partSet struct {
 	first time.Time
-	parts [][]byte // by Seq-1; nil while missing
+	el    *list.Element // in Reassembler.age
+	parts [][]byte      // by Seq-1; nil while missing
 	codes []byte
 	have  int
 }
@@ -141,7 +144,7 @@ func NewReassembler(maxAge time.Duration, maxPending int) *Reassembler {
 	if maxPending <= 0 {
 		maxPending = MOMaxPending
 	}
-	return &Reassembler{maxAge: maxAge, maxPending: maxPending, sets: map[setKey]*partSet{}}
+	return &Reassembler{maxAge: maxAge, maxPending: maxPending, sets: map[setKey]*partSet{}, age: list.New()}
 }
 
 // Add takes one part received at now. When it completes its message, Add returns the text,
@@ -165,6 +168,7 @@ func (r *Reassembler) Add(p Part, now time.Time) (text string, done bool, err er
 			r.evictOldest()
 		}
 		s = &partSet{first: now, parts: make([][]byte, p.Concat.Total), codes: make([]byte, p.Concat.Total)}
+		s.el = r.age.PushBack(k)
 		r.sets[k] = s
 	}
 	if len(s.parts) != p.Concat.Total {
@@ -184,7 +188,7 @@ func (r *Reassembler) Add(p Part, now time.Time) (text string, done bool, err er
 		r.mu.Unlock()
 		return "", false, nil
 	}
-	delete(r.sets, k)
+	r.remove(k, s)
 	r.stats.Completed++
 	r.mu.Unlock()
 	text, err = decodeRuns(s.parts, s.codes)
@@ -194,29 +198,33 @@ func (r *Reassembler) Add(p Part, now time.Time) (text string, done bool, err er
 	return text, true, nil
 }
 
-// expire drops the sets older than maxAge; r.mu is held.
+// expire drops the sets older than maxAge, oldest first (sets are listed in the order
+// they began, so this stops at the first young one; should the clock step back, a set
+// may outlive the timeout until those before it go — the count bound still holds); r.mu is held.
 func (r *Reassembler) expire(now time.Time) {
-	for k, s := range r.sets {
-		if now.Sub(s.first) >= r.maxAge {
-			delete(r.sets, k)
-			r.stats.Expired++
+	for e := r.age.Front(); e != nil; e = r.age.Front() {
+		k := e.Value.(setKey)
+		s := r.sets[k]
+		if now.Sub(s.first) < r.maxAge {
+			return
 		}
+		r.remove(k, s)
+		r.stats.Expired++
 	}
 }
 
-// evictOldest drops the set whose first part came first; r.mu is held.
+// evictOldest drops the set that began first; r.mu is held.
 func (r *Reassembler) evictOldest() {
-	var oldest *partSet
-	var ok setKey
-	for k, s := range r.sets {
-		if oldest == nil || s.first.Before(oldest.first) {
-			oldest, ok = s, k
-		}
-	}
-	if oldest != nil {
-		delete(r.sets, ok)
+	if e := r.age.Front(); e != nil {
+		k := e.Value.(setKey)
+		r.remove(k, r.sets[k])
 		r.stats.Evicted++
 	}
+}
+
+func (r *Reassembler) remove(k setKey, s *partSet) {
+	delete(r.sets, k)
+	r.age.Remove(s.el)
 }
 
 // Stats returns the counts so far.

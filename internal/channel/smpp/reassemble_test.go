@@ -2,6 +2,7 @@ package smpp
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -222,4 +223,23 @@ func FuzzParseUDH(f *testing.F) {
 			t.Fatalf("Check passed %+v", c)
 		}
 	})
+}
+
+// BenchmarkReassemble: two-part messages with MOMaxPending incomplete ones always waiting
+// (the worst case for the expiry scan); one op is one part added.
+func BenchmarkReassemble(b *testing.B) {
+	r := NewReassembler(time.Hour, MOMaxPending+1)
+	now := time.Unix(1e9, 0)
+	for i := range MOMaxPending {
+		_, _, _ = r.Add(Part{From: "+92300" + strconv.Itoa(1000000+i), Concat: Concat{Ref: 1, Total: 2, Seq: 1}, Data: []byte("JOIN ")}, now)
+	}
+	body := ucs2("لاہور")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, done, err := r.Add(Part{From: "+923110000000", Concat: Concat{Ref: uint16(i / 2), Total: 2, Seq: 1 + i%2}, Coding: 8, Data: body}, now)
+		if err != nil || done != (i%2 == 1) {
+			b.Fatal(i, done, err)
+		}
+	}
 }
