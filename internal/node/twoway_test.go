@@ -24,6 +24,8 @@ import (
 type twoWayGateway struct {
 	mo       func(from, text string)
 	received func() []sent
+	// moParts, when set, injects a message as two concatenated parts (UDH, 8-bit reference)
+	moParts func(from, text string)
 }
 
 type sent struct {
@@ -77,6 +79,9 @@ func TestTwoWaySMS(t *testing.T) {
 				smsc := channeltest.SMSC(t)
 				opts.SMPP = &smpp.Options{Addr: smsc.Addr, SystemID: smsc.SystemID, Password: smsc.Password, Source: "8282"}
 				g.mo = func(from, text string) { smsc.Deliver(strings.TrimPrefix(from, "+"), "8282", text) }
+				g.moParts = func(from, text string) {
+					smsc.DeliverParts(strings.TrimPrefix(from, "+"), "8282", text, channeltest.MOParts{Parts: 2, Ref: 42, Order: []int{2, 1}})
+				}
 				g.received = func() []sent {
 					var out []sent
 					for _, m := range smsc.Received() {
@@ -130,6 +135,20 @@ func TestTwoWaySMS(t *testing.T) {
 			}
 			if st, b := do(t, n, "GET", "/api/v1/subscribers", ""); st != 200 || strings.Count(b, "sms-join") != 2 || strings.Contains(b, "1234567") {
 				t.Fatalf("subscribers after two JOINs: %d %s", st, b)
+			}
+			if g.moParts != nil {
+				// an Urdu JOIN in two concatenated parts, the second first, is one command (a
+				// phone cuts only texts over 70 UCS-2 characters; internal/channel/smpp's
+				// TestLongMOReassembled sends such texts — this checks the way into the node)
+				const dana = "+923041234567"
+				g.moParts(dana, "شامل لاہور")
+				if r := waitReply(dana, 1, "the two-part JOIN reply"); !strings.Contains(r.text, "شامل") || !strings.Contains(r.text, "لاہور") {
+					t.Fatalf("two-part JOIN reply %q", r.text)
+				}
+				time.Sleep(300 * time.Millisecond) // a second reply (a part taken as a command) would come now
+				if r := g.replies(dana); len(r) != 1 {
+					t.Fatalf("the two-part JOIN got %d replies, want 1: %v", len(r), r)
+				}
 			}
 			// LEVEL before the flood: two readings, rising, below the High level
 			for _, o := range []string{`{"phenomenonTime":"2025-08-27T03:00:00Z","result":600}`, `{"phenomenonTime":"2025-08-27T04:00:00Z","result":800}`} {

@@ -29,15 +29,20 @@
 //    "data_coding":8,"esm_class":64,"registered_delivery":1,"udh":{"ref":7,"total":3,"part":1},
 //    "hex":"…","text":"…"}
 //   {"event":"enquire_link"}   {"event":"unbind"}   {"event":"deliver_sm","message_id":"…","stat":"DELIVRD"}
+//   {"event":"deliver_sm_resp","status":0}   (the client's answer to any deliver_sm)
 // The password is never written out. SIGTERM or SIGINT closes every session and exits.
 //
 // Control commands arrive on stdin, one JSON object a line:
 //   {"command":"deliver","source":"923001234567","destination":"8282","text":"JOIN Lahore"}
 // sends a mobile-originated deliver_sm (esm_class 0, source_addr_ton 1 = international) to
 // every session bound as transceiver or receiver: data_coding 0 with the text as GSM octets
-// when it is printable ASCII, else 8 with the text in UCS-2 (UTF-16BE). It writes
-//   {"event":"mo","sessions":N,"source":"…"}
-// with the number of sessions it went to.
+// when it is printable ASCII, else 8 with the text in UCS-2 (UTF-16BE).
+// A long message from a handset: add "parts": N (and "ref": R) to send the text as N
+// deliver_sm with a concatenation UDH (esm_class 0x40; "ref16": true for IEI 0x08), or with
+// "sar": true as the SAR TLVs; "order": [2,1,2] sends the parts in that order (a repeat is a
+// duplicate). It writes
+//   {"event":"mo","sessions":N,"source":"…","parts":P}
+// with the number of sessions it went to and the deliver_sm each received.
 'use strict';
 
 const smpp = require('smpp');
@@ -230,7 +235,7 @@ const server = smpp.createServer((session) => {
     session.send(pdu.response(), () => session.close());
   });
 
-  session.on('deliver_sm_resp', () => {});
+  session.on('deliver_sm_resp', (pdu) => emit({ event: 'deliver_sm_resp', status: pdu.command_status }));
   session.on('unknown', (pdu) => {
     session.send(pdu.response());
   });
@@ -259,18 +264,47 @@ function deliverMO(cmd) {
     buf = Buffer.alloc(le.length);
     for (let i = 0; i + 1 < le.length; i += 2) { buf[i] = le[i + 1]; buf[i + 1] = le[i]; }
   }
+  const pdus = moParts(cmd, buf, ascii ? 1 : 2).map((p) => Object.assign({
+    source_addr_ton: 1, source_addr_npi: 1, source_addr: String(cmd.source || ''),
+    dest_addr_ton: 0, dest_addr_npi: 0, destination_addr: String(cmd.destination || ''),
+    esm_class: 0, data_coding: ascii ? 0 : 8,
+  }, p));
   let n = 0;
   for (const session of server.sessions) {
     if (session.rabtaBound !== 'bind_transceiver' && session.rabtaBound !== 'bind_receiver') continue;
     if (session.socket.destroyed) continue;
-    session.deliver_sm({
-      source_addr_ton: 1, source_addr_npi: 1, source_addr: String(cmd.source || ''),
-      dest_addr_ton: 0, dest_addr_npi: 0, destination_addr: String(cmd.destination || ''),
-      esm_class: 0, data_coding: ascii ? 0 : 8, short_message: buf,
-    });
+    for (const p of pdus) session.deliver_sm(Object.assign({}, p));
     n++;
   }
-  emit({ event: 'mo', sessions: n, source: String(cmd.source || '') });
+  emit({ event: 'mo', sessions: n, source: String(cmd.source || ''), parts: pdus.length });
+}
+
+// moParts cuts the encoded text buf into cmd.parts parts (1 when absent) of whole
+// unit-octet characters, each a deliver_sm's fields: with "sar": true the SAR TLVs
+// (sar_msg_ref_num = cmd.ref, sar_total_segments, sar_segment_seqnum), else a UDH
+// concatenation element (IEI 0x00 with an 8-bit reference, or 0x08 with a 16-bit one when
+// "ref16": true) and esm_class UDHI 0x40. "order" lists the part numbers to send, in the
+// order to send them (repeats allowed: duplicates); by default 1..parts.
+function moParts(cmd, buf, unit) {
+  const total = Number(cmd.parts || 1);
+  if (total <= 1) return [{ short_message: buf }];
+  const ref = Number(cmd.ref || 0);
+  const units = buf.length / unit;
+  const chunks = [];
+  for (let i = 0; i < total; i++) {
+    chunks.push(buf.subarray(Math.floor(units * i / total) * unit, Math.floor(units * (i + 1) / total) * unit));
+  }
+  const order = Array.isArray(cmd.order) ? cmd.order : chunks.map((_, i) => i + 1);
+  return order.map((seq) => {
+    const chunk = chunks[seq - 1] || Buffer.alloc(0);
+    if (cmd.sar) {
+      return { short_message: chunk, sar_msg_ref_num: ref & 0xffff, sar_total_segments: total, sar_segment_seqnum: seq };
+    }
+    const udh = cmd.ref16 ?
+      Buffer.from([6, 0x08, 4, (ref >> 8) & 0xff, ref & 0xff, total, seq]) :
+      Buffer.from([5, 0x00, 3, ref & 0xff, total, seq]);
+    return { esm_class: 0x40, short_message: Buffer.concat([udh, chunk]) };
+  });
 }
 
 require('readline').createInterface({ input: process.stdin }).on('line', (line) => {

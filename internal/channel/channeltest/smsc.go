@@ -47,17 +47,18 @@ type SMSCServer struct {
 	dir  string
 	port int
 
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced whenever an event arrives
-	submits []Submit
-	binds   []Bind
-	enquire int
-	unbinds int
-	cmd     *exec.Cmd
-	stdin   io.WriteCloser // server.js's control commands
-	mos     []int          // per deliver control command, the sessions it went to
-	done    chan struct{}  // closed when cmd has exited
-	stderr  *bytes.Buffer
+	mu           sync.Mutex
+	changed      chan struct{} // closed and replaced whenever an event arrives
+	submits      []Submit
+	binds        []Bind
+	enquire      int
+	unbinds      int
+	cmd          *exec.Cmd
+	stdin        io.WriteCloser // server.js's control commands
+	mos          []int          // per deliver control command, the sessions it went to
+	deliverResps []int          // command_status of each deliver_sm_resp the client sent
+	done         chan struct{}  // closed when cmd has exited
+	stderr       *bytes.Buffer
 }
 
 // Submit is one submit_sm as the server saw it.
@@ -303,6 +304,12 @@ func (s *SMSCServer) record(line []byte, listening chan<- int) {
 		s.mos = append(s.mos, mo.Sessions)
 	case "enquire_link":
 		s.enquire++
+	case "deliver_sm_resp":
+		var r struct {
+			Status int `json:"status"`
+		}
+		_ = json.Unmarshal(line, &r)
+		s.deliverResps = append(s.deliverResps, r.Status)
 	case "unbind":
 		s.unbinds++
 	}
@@ -317,6 +324,38 @@ func (s *SMSCServer) record(line []byte, listening chan<- int) {
 func (s *SMSCServer) Deliver(source, destination, text string) {
 	s.t.Helper()
 	line, _ := json.Marshal(map[string]string{"command": "deliver", "source": source, "destination": destination, "text": text})
+	s.deliver(line)
+}
+
+// DeliverResps returns the command_status of every deliver_sm_resp received so far (receipts'
+// and messages from handsets alike), in order.
+func (s *SMSCServer) DeliverResps() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.deliverResps...)
+}
+
+// MOParts says how DeliverParts cuts a message from a handset into concatenated parts.
+type MOParts struct {
+	Parts int   // parts, 2 or more (the text is cut into this many pieces of whole characters)
+	Ref   int   // the reference shared by the parts
+	Ref16 bool  // a 16-bit reference (UDH IEI 0x08) instead of an 8-bit one (IEI 0x00)
+	SAR   bool  // sar_msg_ref_num / sar_total_segments / sar_segment_seqnum TLVs instead of a UDH
+	Order []int // part numbers in the order they are sent (repeats are duplicates); nil: 1..Parts
+}
+
+// DeliverParts sends a long message from a handset as several deliver_sm, as an SMSC
+// forwards a concatenated SMS: each with a concatenation UDH (esm_class UDHI 0x40) or the
+// SAR TLVs, as o says. Otherwise as Deliver.
+func (s *SMSCServer) DeliverParts(source, destination, text string, o MOParts) {
+	s.t.Helper()
+	line, _ := json.Marshal(map[string]any{"command": "deliver", "source": source, "destination": destination, "text": text,
+		"parts": o.Parts, "ref": o.Ref, "ref16": o.Ref16, "sar": o.SAR, "order": o.Order})
+	s.deliver(line)
+}
+
+func (s *SMSCServer) deliver(line []byte) {
+	s.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		s.mu.Lock()

@@ -21,6 +21,10 @@
 // all were), as long as the Sender lives; receipts the Sender cannot place (it was restarted
 // in between, or is tracking too many messages) are reported under their own message_id.
 //
+// Other deliver_sm are messages from handsets, handed to Options.Inbound. A long one comes
+// in parts (a UDH concatenation element or the SAR TLVs), which a Reassembler puts back
+// together first: at most MOMaxParts parts, MOPartTimeout, MOMaxPending incomplete messages.
+//
 // Errors: a command_status that says something about the message (ESME_RINVDSTADR, an
 // invalid source or data coding, …) is channel.Permanent; throttling (ESME_RTHROTTLED), a
 // full queue, a system error, a session not bound, a timeout or a lost connection are
@@ -102,7 +106,9 @@ type Options struct {
 	Reports channel.ReportFunc
 	// Inbound receives the messages people send (deliver_sm that are not delivery
 	// receipts), decoded from their data_coding (GSM 03.38, Latin-1 or UCS-2); nil only
-	// acknowledges them. A concatenated message arrives part by part, each on its own.
+	// acknowledges them. A concatenated message (a UDH concatenation element or the SAR
+	// TLVs) is put back together first and handed over once, when its last part arrives (see
+	// Reassembler for the limits).
 	Inbound channel.InboundFunc
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -125,6 +131,7 @@ type Sender struct {
 	ref     atomic.Uint32 // the next UDH reference
 
 	inbound chan channel.Inbound // messages from handsets waiting for a worker; closed by Close
+	parts   *Reassembler         // long messages from handsets being put together
 	moOnce  sync.Once
 	mu      sync.Mutex // guards session and closed; held while binding
 	session *gosmpp.Session
@@ -221,6 +228,7 @@ func New(o Options) (*Sender, error) {
 		pending: map[int32]*pending{},
 		groups:  map[string]*group{},
 		inbound: make(chan channel.Inbound, inboundQueue),
+		parts:   NewReassembler(MOPartTimeout, MOMaxPending),
 	}
 	s.ref.Store(uint32(o.Now().UnixNano()))
 	return s, nil
@@ -588,9 +596,8 @@ func (s *Sender) onMessage(p *pdu.DeliverSM) {
 		s.log.Debug("smpp_deliver_sm_ignored", "esm_class", p.EsmClass)
 		return
 	}
-	in, err := Inbound(p, s.o.Now())
-	if err != nil {
-		s.log.Info("smpp_mo_refused", "error", err.Error())
+	in, ok := s.reassemble(p)
+	if !ok {
 		return
 	}
 	// handled off the session's reading goroutine (a reply's submit_sm_resp arrives on it) by
@@ -632,6 +639,23 @@ const (
 // To, short_message (or the message_payload TLV) decoded by data_coding. An error names
 // what is wrong.
 func Inbound(p *pdu.DeliverSM, at time.Time) (channel.Inbound, error) {
+	in, err := inboundAddrs(p, at)
+	if err != nil {
+		return in, err
+	}
+	text, err := p.Message.GetMessage()
+	if err != nil {
+		return in, fmt.Errorf("short_message: %w", err)
+	}
+	if !utf8.ValidString(text) {
+		return in, fmt.Errorf("short_message: does not decode to text")
+	}
+	in.Text = text
+	return in, nil
+}
+
+// inboundAddrs reads a mobile-originated deliver_sm's addresses, as Inbound does.
+func inboundAddrs(p *pdu.DeliverSM, at time.Time) (channel.Inbound, error) {
 	in := channel.Inbound{Gateway: "smpp", Received: at, To: p.DestAddr.Address()}
 	src := p.SourceAddr.Address()
 	if src == "" {
@@ -645,13 +669,5 @@ func Inbound(p *pdu.DeliverSM, at time.Time) (channel.Inbound, error) {
 		return in, fmt.Errorf("source_addr: not a phone number")
 	}
 	in.From = phonenumbers.Format(num, phonenumbers.E164)
-	text, err := p.Message.GetMessage()
-	if err != nil {
-		return in, fmt.Errorf("short_message: %w", err)
-	}
-	if !utf8.ValidString(text) {
-		return in, fmt.Errorf("short_message: does not decode to text")
-	}
-	in.Text = text
 	return in, nil
 }
