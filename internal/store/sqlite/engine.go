@@ -45,7 +45,10 @@ func (db *DB) Read(ctx context.Context, fn func(sqlq.Tx) error) error {
 }
 
 // Do implements sqlq.Engine: statements on the read pool.
-func (db *DB) Do(ctx context.Context, fn func(sqlq.Tx) error) error { return fn(execer{q: db.r}) }
+func (db *DB) Do(ctx context.Context, fn func(sqlq.Tx) error) error {
+	defer db.rstmts.prepareWanted(context.WithoutCancel(ctx))
+	return fn(execer{db.r, &db.rstmts})
+}
 
 // Write implements sqlq.Engine: a transaction on the one writer connection.
 func (db *DB) Write(ctx context.Context, fn func(sqlq.Tx) error) error {

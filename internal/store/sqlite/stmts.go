@@ -94,13 +94,15 @@ func (c *stmtCache) close() error {
 // prepared returns query's cached statement bound to e's transaction, or nil when e has no
 // cache or the cache is full.
 func (e execer) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
-	tx, ok := e.q.(*sql.Tx)
-	if !ok || e.stmts == nil {
+	if e.stmts == nil {
 		return nil, nil
 	}
 	st := e.stmts.stmt(query)
 	if st == nil {
 		return nil, nil
 	}
-	return tx.StmtContext(ctx, st), nil
+	if tx, ok := e.q.(*sql.Tx); ok {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return st, nil // on the pool itself: the statement finds a connection of its own
 }
