@@ -42,6 +42,8 @@ type DB struct {
 
 	outbox watermark    // published outbox entries
 	locks  sqlq.Mutexes // node-wide locks
+
+	wstmts, rstmts stmtCache // statements prepared on w and r (stmts.go)
 }
 
 // Open opens (creating if needed) the database file at path and applies pending migrations.
@@ -65,6 +67,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	db := &DB{path: abs, w: w, Now: time.Now}
+	db.wstmts.db = w
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -82,6 +85,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	db.r = r
+	db.rstmts.db = r
 	if err := r.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %q: %w", path, err)
@@ -112,7 +116,7 @@ func (db *DB) Path() string { return db.path }
 
 // Close closes the database.
 func (db *DB) Close() error {
-	var errs []error
+	errs := []error{db.wstmts.close(), db.rstmts.close()}
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
 	}

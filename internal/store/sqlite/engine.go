@@ -36,15 +36,19 @@ func (db *DB) Read(ctx context.Context, fn func(sqlq.Tx) error) error {
 	if err != nil {
 		return apperr.Wrap(apperr.Unavailable, err, "the store cannot begin a transaction; try again")
 	}
+	defer db.rstmts.prepareWanted(context.WithoutCancel(ctx)) // after the Rollback below
 	defer tx.Rollback()
-	if err := fn(execer{tx}); err != nil {
+	if err := fn(execer{tx, &db.rstmts}); err != nil {
 		return err
 	}
 	return tx.Commit()
 }
 
 // Do implements sqlq.Engine: statements on the read pool.
-func (db *DB) Do(ctx context.Context, fn func(sqlq.Tx) error) error { return fn(execer{db.r}) }
+func (db *DB) Do(ctx context.Context, fn func(sqlq.Tx) error) error {
+	defer db.rstmts.prepareWanted(context.WithoutCancel(ctx))
+	return fn(execer{db.r, &db.rstmts})
+}
 
 // Write implements sqlq.Engine: a transaction on the one writer connection.
 func (db *DB) Write(ctx context.Context, fn func(sqlq.Tx) error) error {
@@ -52,8 +56,9 @@ func (db *DB) Write(ctx context.Context, fn func(sqlq.Tx) error) error {
 	if err != nil {
 		return apperr.Wrap(apperr.Unavailable, err, "the store cannot begin a transaction; try again")
 	}
+	defer db.wstmts.prepareWanted(context.WithoutCancel(ctx)) // after the Rollback below: the writer is free
 	defer tx.Rollback()
-	if err := fn(execer{tx}); err != nil {
+	if err := fn(execer{tx, &db.wstmts}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -251,11 +256,21 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// execer is sqlq.Tx on database/sql.
-type execer struct{ q querier }
+// execer is sqlq.Tx on database/sql; inside a transaction with stmts set, its statements
+// come from that cache (stmts.go).
+type execer struct {
+	q     querier
+	stmts *stmtCache
+}
 
 func (e execer) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := e.q.ExecContext(ctx, query, args...)
+	q := e.q
+	if st, err := e.prepared(ctx, query); err != nil {
+		return 0, err
+	} else if st != nil {
+		q = stmtQuerier{st}
+	}
+	res, err := q.ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -263,7 +278,13 @@ func (e execer) Exec(ctx context.Context, query string, args ...any) (int64, err
 }
 
 func (e execer) Query(ctx context.Context, query string, args ...any) (sqlq.Rows, error) {
-	r, err := e.q.QueryContext(ctx, query, args...)
+	q := e.q
+	if st, err := e.prepared(ctx, query); err != nil {
+		return nil, err
+	} else if st != nil {
+		q = stmtQuerier{st}
+	}
+	r, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -271,8 +292,33 @@ func (e execer) Query(ctx context.Context, query string, args ...any) (sqlq.Rows
 }
 
 func (e execer) QueryRow(ctx context.Context, query string, args ...any) sqlq.Row {
+	if st, err := e.prepared(ctx, query); err != nil {
+		return errRow{err}
+	} else if st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return e.q.QueryRowContext(ctx, query, args...)
 }
+
+// stmtQuerier is a prepared statement as a querier (the query text is its own).
+type stmtQuerier struct{ st *sql.Stmt }
+
+func (s stmtQuerier) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return s.st.ExecContext(ctx, args...)
+}
+
+func (s stmtQuerier) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return s.st.QueryContext(ctx, args...)
+}
+
+func (s stmtQuerier) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
+	return s.st.QueryRowContext(ctx, args...)
+}
+
+// errRow is a Row whose Scan returns err (a statement that could not be prepared).
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 type rows struct{ *sql.Rows }
 

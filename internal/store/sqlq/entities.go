@@ -39,6 +39,11 @@ type Entities struct {
 	lastPurge time.Time
 
 	changed atomic.Uint64 // entity writes committed (EntitiesChanged, derived.go)
+
+	// NoGroupCommit, when set, commits every ingest call in a transaction of its own
+	// (group.go; for comparisons).
+	NoGroupCommit bool
+	group         grouper // group.go
 }
 
 var (

@@ -37,6 +37,14 @@ func (s *Entities) IngestNew(ctx context.Context, obs []sensing.Observation) (id
 }
 
 func (s *Entities) ingest(ctx context.Context, obs []sensing.Observation, dedup bool) (ids []int64, errs []error, err error) {
+	if s.grouped(ctx, obs) { // group.go: concurrent small calls share one commit
+		return s.groupIngest(ctx, obs, dedup)
+	}
+	return s.ingestAlone(ctx, obs, dedup)
+}
+
+// ingestAlone stores obs in a transaction of its own (or in the Atomic one ctx is inside).
+func (s *Entities) ingestAlone(ctx context.Context, obs []sensing.Observation, dedup bool) (ids []int64, errs []error, err error) {
 	times := func() []time.Time {
 		times := make([]time.Time, len(obs))
 		for i := range obs {

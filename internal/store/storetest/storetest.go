@@ -90,6 +90,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"UpdateDeleteCascade", testUpdateDelete},
 		{"IngestPerItem", testIngestPerItem},
 		{"IngestNewIdempotent", testIngestNew},
+		{"GroupCommit", testGroupCommit}, // group.go
 		{"Outbox", testOutbox},
 		{"Lookups", testLookups},
 		{"AuthKeys", testAuth},
