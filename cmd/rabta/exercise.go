@@ -57,7 +57,7 @@ func exerciseCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	from := fs.String("from", "", "start of the replay: RFC 3339 time or date (YYYY-MM-DD, 00:00 UTC); required")
 	to := fs.String("to", "", "end of the replay, after --from; required")
 	speed := fs.String("speed", "3600", "exercise seconds per wall-clock second, or max: as fast as the chain takes it")
-	useDemo := fs.Bool("demo", false, "replay the embedded demo data (PDMA Punjab gauges, 2025 season and June–July 2026)")
+	useDemo := fs.Bool("demo", false, "replay the embedded demo data in the window: PDMA Punjab gauges (2025 season, June–July 2026) with flood rules; Beijing air quality and weather (2014, Mar 2016–Feb 2017) with sector advisories")
 	source := fs.String("source", "", "replay a running node's history: its base URL (http://host:8080)")
 	key := fs.String("key", "", "API key for --source (viewer role is enough; env RABTA_EXERCISE_SOURCE_KEY)")
 	workspace := fs.String("workspace", "", "exercise directory (default: a new temporary directory, kept afterwards)")

@@ -36,7 +36,7 @@ func TestExerciseCommandLine(t *testing.T) {
 	}
 	// not a command-line error: exit 1
 	_, _, err := inProcess(t, "exercise", "run", "--demo", "--from", "2024-01-01", "--to", "2024-01-02", "--workspace", t.TempDir())
-	if err == nil || !strings.Contains(err.Error(), "no gauge reading") || exitCode(err) != 1 {
+	if err == nil || !strings.Contains(err.Error(), "the demo data has no reading") || exitCode(err) != 1 {
 		t.Errorf("a window outside the demo data: err %v (exit %d), want exit 1 saying there is no reading", err, exitCode(err))
 	}
 }

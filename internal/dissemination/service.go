@@ -336,13 +336,27 @@ func (s *Service) UnsubscribeByToken(ctx context.Context, token string) (int, er
 }
 
 // Impact is what an alert reaches: the people and places in its area and the subscribers,
-// by channel and language, who would be sent it.
+// by channel and language, who would be sent it; for a sector advisory (a message naming
+// audiences in its rabta:audience parameter) also by audience.
 type Impact struct {
 	Reach
 	Subscribers int                  `json:"subscribers"`
 	ByChannel   map[channel.Kind]int `json:"byChannel,omitempty"`
 	ByLanguage  map[string]int       `json:"byLanguage,omitempty"`
-	Computed    time.Time            `json:"computed"`
+	// Audiences, for a sector advisory only, in the order the message names them: per
+	// audience the subscribers the message reaches (as planning decides: in the area, in one
+	// of its audiences, and for a drill in "exercise" too) who are in that audience. "public"
+	// counts every subscriber reached (a public advisory reaches everyone in the area); a
+	// subscriber in two of the audiences counts in both, so the sum may exceed Subscribers.
+	// An audience the node does not know counts 0.
+	Audiences []AudienceCount `json:"audiences,omitempty"`
+	Computed  time.Time       `json:"computed"`
+}
+
+// AudienceCount is one audience of an advisory's impact: the subscribers it reaches in it.
+type AudienceCount struct {
+	Audience    string `json:"audience"`
+	Subscribers int    `json:"subscribers"`
 }
 
 // Preview computes the impact of a CAP message (a draft or an issued one).
@@ -414,22 +428,27 @@ func eligible(a *cap.Alert, aud, sector audSet) bool {
 // like a flood warning); a message that names only audiences this node does not know gets a
 // bit no subscriber has, and reaches no one.
 func sectorAudiences(a *cap.Alert) audSet {
+	names := audienceNames(a)
+	if len(names) == 0 || slices.Contains(names, "public") {
+		return 0
+	}
+	if b := audBits(names); b != 0 {
+		return b
+	}
+	return unknownAudience
+}
+
+// audienceNames is the audiences the first rabta:audience parameter of a message names (nil
+// for a message without one: a flood warning).
+func audienceNames(a *cap.Alert) []string {
 	for _, in := range a.Infos {
 		for _, p := range in.Parameters {
-			if p.ValueName != "rabta:audience" {
-				continue
+			if p.ValueName == "rabta:audience" {
+				return strings.Fields(p.Value)
 			}
-			names := strings.Fields(p.Value)
-			if slices.Contains(names, "public") {
-				return 0
-			}
-			if b := audBits(names); b != 0 {
-				return b
-			}
-			return unknownAudience
 		}
 	}
-	return 0
+	return nil
 }
 
 // Limits on the areas of one message, for the impact preview and planning (CAP itself sets
@@ -547,6 +566,19 @@ func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64, plan
 	}
 	smsBit := kindBit(channel.SMS)
 	sector := sectorAudiences(a)
+	// an advisory's impact by audience: the bits of each audience it names ("public": every
+	// subscriber reached, bits 0), counted over the subscribers reached below
+	named := slices.Compact(audienceNames(a))
+	byAud := make([]int, len(named))
+	audOf := make([]audSet, len(named))
+	for i, n := range named {
+		if n != "public" {
+			audOf[i] = audBits([]string{n})
+			if audOf[i] == 0 {
+				audOf[i] = unknownAudience // no subscriber has it: counts 0
+			}
+		}
+	}
 	phoneBits := smsBit | kindBit(channel.Voice) // a call reaches a feature phone too
 	for ti, m := range mark {
 		if m == 0 {
@@ -590,6 +622,14 @@ func (s *Service) targets(ctx context.Context, a *cap.Alert, alertID int64, plan
 		}
 		imp.Subscribers++
 		byLang[t.lang]++
+		for i, b := range audOf {
+			if b == 0 || t.aud&b != 0 {
+				byAud[i]++
+			}
+		}
+	}
+	for i, n := range named {
+		imp.Audiences = append(imp.Audiences, AudienceCount{Audience: n, Subscribers: byAud[i]})
 	}
 	for i, n := range byChan {
 		if n > 0 {

@@ -3,6 +3,7 @@ package exercise
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/rabta/rabta/internal/demo"
@@ -80,11 +81,20 @@ func (h *History) Count() int {
 	return n
 }
 
-// Demo returns the demo data set's river gauges (internal/demo: PDMA Punjab discharge, cusecs)
-// with their observations in [from, to], the demo's flood-class rules, its river network
-// (demo.ForecastNetwork) and its forecast rules (demo.ForecastRules). Climate and air-quality
-// series are left out: the exercise is a flood drill. It fails when the window holds no gauge
-// reading (the demo covers 5 Jul – mid Oct 2025 and June – July 2026).
+// Demo returns what the embedded demo data (internal/demo) holds in [from, to]; the window
+// chooses what is replayed:
+//
+//   - the river gauges (PDMA Punjab discharge, cusecs; 5 Jul – mid Oct 2025 and June – July
+//     2026) with the demo's flood-class rules, its river network (demo.ForecastNetwork) and
+//     its forecast rules (demo.ForecastRules), when the window holds a gauge reading;
+//   - the Beijing stations' PM2.5 (µg/m³), air temperature (°C) and relative humidity (%)
+//     (the US Embassy in 2014, Aotizhongxin, Changping and Huairou from March 2016 to February
+//     2017) with the demo's sector advisories over them (demo.Advisories: air quality to
+//     schools and the public, heat to hospitals, clinics and the public), for each station
+//     with a reading in the window.
+//
+// Other series (PMD climate, Beijing's other pollutants and dew point) are left out. It fails
+// when the window holds neither.
 func Demo(from, to time.Time) (*History, error) {
 	ds, err := demo.Load()
 	if err != nil {
@@ -94,10 +104,41 @@ func Demo(from, to time.Time) (*History, error) {
 	ids := map[string]int64{}
 	byStation := map[string]int{}
 	var next int64
+	inWindow := func(s *demo.Series) []Reading {
+		var out []Reading
+		lo := sort.Search(len(s.Obs), func(j int) bool { return !s.Obs[j].Time.Before(from) })
+		for _, o := range s.Obs[lo:] {
+			if o.Time.After(to) {
+				break
+			}
+			out = append(out, Reading{Time: o.Time, Value: o.Value})
+		}
+		return out
+	}
+	// which part of the demo the window holds: gauges, and Beijing stations with a reading
+	gauges, beijing := false, map[string]bool{}
 	for i := range ds.Series {
 		s := &ds.Series[i]
 		st := ds.Station(s.StationKey)
-		if st == nil || len(s.StationKey) < 5 || s.StationKey[:5] != "pdma-" {
+		switch {
+		case st == nil:
+		case strings.HasPrefix(s.StationKey, "pdma-"):
+			gauges = gauges || len(inWindow(s)) > 0
+		case st.Properties["city"] == "Beijing" && advisorySeries(s.Key):
+			if len(inWindow(s)) > 0 {
+				beijing[st.Key] = true
+			}
+		}
+	}
+	if !gauges && len(beijing) == 0 {
+		return nil, fmt.Errorf("the demo data has no reading from %s to %s (its river gauges cover 5 Jul – mid Oct 2025 and June – July 2026; "+
+			"its Beijing air quality and weather 2014 (US Embassy) and March 2016 – February 2017)",
+			from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	for i := range ds.Series {
+		s := &ds.Series[i]
+		st := ds.Station(s.StationKey)
+		if st == nil || !(gauges && strings.HasPrefix(s.StationKey, "pdma-") || beijing[st.Key] && advisorySeries(s.Key)) {
 			continue
 		}
 		next++
@@ -117,19 +158,20 @@ func Demo(from, to time.Time) (*History, error) {
 			props[k] = v
 		}
 		d := Datastream{SourceID: next, Name: s.Name, Description: s.Description, ObservationType: s.ObservationType,
-			Unit: Unit(s.Unit), ObservedProperty: s.ObservedProperty, Definition: s.Definition, Properties: props}
-		lo := sort.Search(len(s.Obs), func(j int) bool { return !s.Obs[j].Time.Before(from) })
-		for _, o := range s.Obs[lo:] {
-			if o.Time.After(to) {
-				break
-			}
-			d.Obs = append(d.Obs, Reading{Time: o.Time, Value: o.Value})
-		}
+			Unit: Unit(s.Unit), ObservedProperty: s.ObservedProperty, Definition: s.Definition, Properties: props, Obs: inWindow(s)}
 		h.Things[ti].Datastreams = append(h.Things[ti].Datastreams, d)
 	}
-	if h.Count() == 0 {
-		return nil, fmt.Errorf("the demo data has no gauge reading from %s to %s (it covers 5 Jul – mid Oct 2025 and June – July 2026)",
-			from.Format(time.RFC3339), to.Format(time.RFC3339))
+	if len(beijing) > 0 {
+		advs, err := demo.Advisories(ds, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range advs {
+			h.Rules = append(h.Rules, r.View())
+		}
+	}
+	if !gauges {
+		return h, nil
 	}
 	rules, err := demo.Rules(ds, ids)
 	if err != nil {
@@ -168,4 +210,10 @@ func Demo(from, to time.Time) (*History, error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// advisorySeries tells whether a demo series is one the demo's advisories read (PM2.5, air
+// temperature, relative humidity).
+func advisorySeries(key string) bool {
+	return strings.HasSuffix(key, "/pm25") || strings.HasSuffix(key, "/temperature") || strings.HasSuffix(key, "/relative-humidity")
 }

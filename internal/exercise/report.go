@@ -108,6 +108,11 @@ type AlertReport struct {
 	// draft never issued: its onset − drafted).
 	Forecast bool   `json:"forecast,omitempty"`
 	LeadTime string `json:"leadTime,omitempty"`
+	// Category and Audiences are a sector advisory's (its rule's CAP category, e.g. Health,
+	// Env, Met, and who it goes to, e.g. hospitals; docs/advisories.md); empty for a flood
+	// warning. An advisory's Station is the station of the first datastream its rule reads.
+	Category  string   `json:"category,omitempty"`
+	Audiences []string `json:"audiences,omitempty"`
 
 	FirstSign     *time.Time `json:"firstSign,omitempty"` // start of the station's episode past the lowest class
 	Drafted       time.Time  `json:"drafted"`
@@ -193,7 +198,9 @@ func (r *run) collect(ctx context.Context, sink string) (*Report, error) {
 	for _, t := range r.opts.History.Things {
 		for _, d := range t.Datastreams {
 			for _, v := range r.opts.History.Rules {
-				if len(v.Datastreams) != 1 || v.Datastreams[0] != d.SourceID || len(v.Levels) == 0 || v.Direction == rule.Below {
+				// sector advisories are no flood gauges: their bands hold for hours and their
+				// alerts are reported by audience, not matched to class crossings
+				if len(v.Datastreams) != 1 || v.Datastreams[0] != d.SourceID || len(v.Levels) == 0 || v.Direction == rule.Below || len(v.Audiences) > 0 {
 					continue
 				}
 				id := r.ids[d.SourceID]
@@ -366,8 +373,18 @@ func (r *run) analyse(ctx context.Context, rep *Report, stations map[int64]*stat
 		byIdent[l.Alert] = append(byIdent[l.Alert], l)
 	}
 	forecastRule := map[string]bool{}
+	advisories := map[string]rule.View{} // sector advisories' rules by id
 	for _, v := range r.opts.History.Rules {
 		forecastRule[v.ID] = v.Forecast
+		if len(v.Audiences) > 0 {
+			advisories[v.ID] = v
+		}
+	}
+	thingOf := map[int64]string{} // source datastream → its station's name
+	for _, t := range r.opts.History.Things {
+		for _, d := range t.Datastreams {
+			thingOf[d.SourceID] = t.Name
+		}
 	}
 	var ev []Event
 	// reactions[datastream] = times the gauge rule drafted, escalated or issued, with the alert
@@ -384,6 +401,12 @@ func (r *run) analyse(ctx context.Context, rep *Report, stations map[int64]*stat
 		a := AlertReport{ID: d.ID, Rule: d.Rule, Level: d.Level, State: d.State, Status: d.Status, Forecast: forecastRule[d.Rule]}
 		if st != nil {
 			a.Station = st.name
+		}
+		if v, ok := advisories[d.Rule]; ok {
+			a.Category, a.Audiences = v.Category, v.Audiences
+			if len(v.Datastreams) > 0 {
+				a.Station = thingOf[v.Datastreams[0]]
+			}
 		}
 		for _, t := range d.Transitions {
 			kind := ""

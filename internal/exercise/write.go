@@ -87,6 +87,21 @@ func (rep *Report) Markdown() string {
 	w("## Summary\n\n")
 	approved := len(rep.Alerts) - len(rep.Unapproved)
 	w("- %d alerts, %d approved or issued, %d drafts never approved.\n", len(rep.Alerts), approved, len(rep.Unapproved))
+	advs := map[string]int{}
+	nadv := 0
+	for _, a := range rep.Alerts {
+		if a.Category != "" || len(a.Audiences) > 0 {
+			advs[advisoryKind(a)]++
+			nadv++
+		}
+	}
+	if nadv > 0 {
+		var parts []string
+		for k, n := range advs {
+			parts = append(parts, fmt.Sprintf("%d %s", n, k))
+		}
+		w("- %d of them sector advisories (%s), %d flood warnings.\n", nadv, strings.Join(sorted(parts), ", "), len(rep.Alerts)-nadv)
+	}
 	crossings := 0
 	for _, s := range rep.Stations {
 		crossings += len(s.Crossings)
@@ -131,6 +146,9 @@ func (rep *Report) Markdown() string {
 		if a.Forecast {
 			kind = " (forecast, lead " + or(a.LeadTime, "?") + ")"
 		}
+		if a.Category != "" || len(a.Audiences) > 0 {
+			kind = " (" + advisoryKind(a) + ")"
+		}
 		w("| %d%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", a.ID, kind, or(a.Station, a.Rule), a.Level, a.State,
 			tsp(a.FirstSign), ts(a.Drafted), appr, tsp(a.FirstDelivery), or(a.FirstSignToDraft, "—"), or(a.DraftToApproval, "—"), or(a.ApprovalToDelivery, "—"), a.Delivered)
 	}
@@ -166,6 +184,11 @@ func (rep *Report) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// advisoryKind names a sector advisory in the report: "Health advisory to hospitals".
+func advisoryKind(a AlertReport) string {
+	return strings.TrimSpace(a.Category+" advisory") + " to " + or(strings.Join(a.Audiences, ", "), "its audience")
 }
 
 func sorted(s []string) []string {

@@ -40,7 +40,8 @@ const lahoreWeather = `{"name":"Lahore weather","description":"weather station",
 // index of about 43 °C (Danger); each audience's rule drafts an alert; the hospitals' draft,
 // approved, is CAP with category Health, the hospitals' audience and their instruction in each
 // language, and reaches over SMPP the hospital subscribed in Lahore and no one else in Lahore
-// (not the school, not the member of the public). Its impact preview counted that one too.
+// (not the school, not the member of the public). Its impact preview counted that one too,
+// and named its audience with that count.
 func TestHeatAdvisoryEndToEnd(t *testing.T) {
 	smsc := channeltest.SMSC(t)
 	logs := &syncBuf{}
@@ -93,7 +94,13 @@ func TestHeatAdvisoryEndToEnd(t *testing.T) {
 		Rule   string
 		Level  string
 		Draft  *struct{ Infos []info }
-		Impact map[string]struct{ Subscribers int }
+		Impact map[string]struct {
+			Subscribers int
+			Audiences   []struct {
+				Audience    string
+				Subscribers int
+			}
+		}
 	}
 	var drafts []alertV
 	waitFor(t, "three drafts", 30*time.Second, func() bool {
@@ -145,7 +152,10 @@ func TestHeatAdvisoryEndToEnd(t *testing.T) {
 			_, b := do(t, n, "GET", "/api/v1/alerts/"+strconv.FormatInt(d.ID, 10), "")
 			json.Unmarshal([]byte(b), &d)
 			imp, has := d.Impact["draft"]
-			ok = ok && has && imp.Subscribers == want[d.Rule]
+			// and names its audience with the same count (docs/advisories.md)
+			aud := strings.TrimPrefix(d.Rule, "heat-lahore-")
+			ok = ok && has && imp.Subscribers == want[d.Rule] && len(imp.Audiences) == 1 &&
+				imp.Audiences[0].Audience == aud && imp.Audiences[0].Subscribers == want[d.Rule]
 		}
 		return ok
 	})

@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/dissemination"
 	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/twoway"
@@ -182,4 +184,26 @@ func FuzzSafeNext(f *testing.F) {
 			t.Fatalf("%q → %q leaves the node (%s)", s, n, req.URL.Host)
 		}
 	})
+}
+
+// The queue shows an advisory's impact by audience beside the other counts, for a draft and
+// for an issued alert; a flood warning's impact (no audiences) shows none.
+func TestAlertsPageAudiences(t *testing.T) {
+	imp := &dissemination.Impact{Subscribers: 3, Audiences: []dissemination.AudienceCount{{Audience: "hospitals", Subscribers: 2}, {Audience: "clinics", Subscribers: 1}}}
+	flood := &dissemination.Impact{Subscribers: 7}
+	now := time.Date(2026, 6, 10, 6, 0, 0, 0, time.UTC)
+	row := func(id int64, st alert.State, imp *dissemination.Impact) alertRow {
+		return alertRow{A: &alert.Alert{ID: id, State: st, Updated: now}, Impact: imp}
+	}
+	var buf strings.Builder
+	err := parseTemplates()["alerts"].Execute(&buf, page{Data: map[string]any{
+		"Drafts": []alertRow{row(1, alert.Draft, imp), row(2, alert.Draft, flood)}, "Issued": []alertRow{row(3, alert.Issued, imp)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, `<dt>By audience</dt><dd class="audiences">hospitals 2 · clinics 1</dd>`) || strings.Count(out, "<dt>By audience</dt>") != 1 ||
+		!strings.Contains(out, "3 subscribers (by audience: hospitals 2 · clinics 1).") {
+		t.Fatalf("alerts page:\n%s", out)
+	}
 }
