@@ -30,6 +30,13 @@ func (n *Node) newConsole(authn *auth.Authenticator) *console.Server {
 			return g.Places(), nil
 		},
 		TileURL: n.opts.ConsoleTileURL, Node: n.opts.ID, Now: n.now, Log: n.log.With("component", "console")}
+	// agreements (the API's list: federation.Service) and the audit log (console pages)
+	if n.fed != nil && n.fed.svc != nil {
+		c.Agreements = n.fed.svc
+	}
+	if n.audit != nil {
+		c.Audit = n.audit
+	}
 	if n.diss != nil {
 		c.Impacts, c.Progress = n.diss.Store.Impacts, n.diss.Progress
 	}
