@@ -13,7 +13,8 @@ import (
 // parts: its keys and authenticator (sign-in, limited like any key check), the gauges the
 // LEVEL command reports (class and trend), the entity store (readings with QC flags, forecast
 // datastreams), the alerts and rules, the REST API's decision path (approve, reject: the
-// same role, organisation and four-eyes checks) and dissemination's impacts and progress.
+// same role, organisation and four-eyes checks), dissemination's impacts and progress, the
+// federation agreements (through federation.Service's List, as the API) and the audit log.
 func (n *Node) newConsole(authn *auth.Authenticator) *console.Server {
 	c := &console.Server{Keys: n.stores.Keys, Authn: authn, Gauges: n.gauges,
 		Entities: n.stores.Entities, Readings: n.stores.Entities,
