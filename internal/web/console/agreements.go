@@ -30,7 +30,7 @@ type agreementRow struct {
 	A         federation.Agreement
 	Selection string // "datastreams 1, 2 · things 7 · observed properties 3"
 	Embargo   string // "none" or a duration ("6h0m0s")
-	Retention string // "as long as its own data" or a duration
+	Retention string // "no limit" or a duration
 	State     string // the stored state; "expired" for an approved one past its valid-until
 }
 
@@ -55,7 +55,7 @@ func (s *Server) agreementsPage(w http.ResponseWriter, r *http.Request) {
 		for i := len(as) - 1; i >= 0; i-- { // the store lists oldest first
 			a := as[i]
 			row := agreementRow{A: a, Selection: selectionSummary(a.Selection), State: string(a.State),
-				Embargo: durationOr(time.Duration(a.Embargo), "none"), Retention: durationOr(time.Duration(a.Retention), "as long as its own data")}
+				Embargo: durationOr(time.Duration(a.Embargo), "none"), Retention: durationOr(time.Duration(a.Retention), "no limit")}
 			if a.State == federation.Approved && !a.Active(now) {
 				row.State = string(federation.Expired)
 			}
