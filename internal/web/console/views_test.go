@@ -123,7 +123,7 @@ func testAgreementsAudit(t *testing.T, e *env) {
 	}
 	n := len(log.Entries)
 	resp, page = admin.do("GET", "/console/audit", nil)
-	if resp.StatusCode != 200 || !strings.Contains(page, fmt.Sprintf("Chain of %d entries verifies, head signed by console", n)) ||
+	if resp.StatusCode != 200 || !strings.Contains(page, fmt.Sprintf("Chain of %d entries verifies, head signed by console (certificate rabta node console) at entry %d,", n, n)) ||
 		!strings.Contains(page, fmt.Sprintf("at entry %d,", n)) || strings.Contains(page, `class="error"`) {
 		t.Fatalf("audit page: %d %.3000s", resp.StatusCode, page)
 	}
