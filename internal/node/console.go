@@ -13,7 +13,8 @@ import (
 // parts: its keys and authenticator (sign-in, limited like any key check), the gauges the
 // LEVEL command reports (class and trend), the entity store (readings with QC flags, forecast
 // datastreams), the alerts and rules, the REST API's decision path (approve, reject: the
-// same role, organisation and four-eyes checks) and dissemination's impacts and progress.
+// same role, organisation and four-eyes checks), dissemination's impacts and progress, the
+// federation agreements (through federation.Service's List, as the API) and the audit log.
 func (n *Node) newConsole(authn *auth.Authenticator) *console.Server {
 	c := &console.Server{Keys: n.stores.Keys, Authn: authn, Gauges: n.gauges,
 		Entities: n.stores.Entities, Readings: n.stores.Entities,
@@ -30,6 +31,13 @@ func (n *Node) newConsole(authn *auth.Authenticator) *console.Server {
 			return g.Places(), nil
 		},
 		TileURL: n.opts.ConsoleTileURL, Node: n.opts.ID, Now: n.now, Log: n.log.With("component", "console")}
+	// agreements (the API's list: federation.Service) and the audit log (console pages)
+	if n.fed != nil && n.fed.svc != nil {
+		c.Agreements = n.fed.svc
+	}
+	if n.audit != nil {
+		c.Audit = n.audit
+	}
 	if n.diss != nil {
 		c.Impacts, c.Progress = n.diss.Store.Impacts, n.diss.Progress
 	}

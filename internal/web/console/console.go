@@ -4,7 +4,9 @@
 // boundaries, a station page with its hydrograph (observations, rule levels as bands,
 // forecasts with their band, QC flags), the alert queue (drafts with their impact preview,
 // approve and reject through the REST API's own decision path, issued alerts with their
-// delivery progress, sector advisories labelled beside flood warnings) and the rules.
+// delivery progress, sector advisories labelled beside flood warnings), the rules, the
+// federation agreements the key may see and, for the node-wide admin, the audit log with its
+// verification.
 //
 // Pages are rendered on the server with html/template and work without JavaScript; the map
 // (Leaflet, canvas renderer) and the hydrograph (uPlot) are drawn by small ES modules from
@@ -92,6 +94,11 @@ type Server struct {
 	// draft); Progress its delivery counts. Either may be nil (no dissemination).
 	Impacts  func(ctx context.Context, alertID int64) (map[string][]byte, error)
 	Progress func(ctx context.Context, alertID int64) ([]dissemination.Count, error)
+	// Agreements lists the federation agreements the signed-in key may see (federation.Service,
+	// the API's list); Audit reads and verifies the audit log (*audit.Log). Either may be nil:
+	// its page then says it is not set up on this node.
+	Agreements AgreementLister
+	Audit      AuditLog
 	// Places lists the node's places (districts with boundaries, villages).
 	Places func(ctx context.Context) ([]place.Place, error)
 	// TileURL is an optional base-map tile URL template ("https://…/{z}/{x}/{y}.png"); empty:
@@ -179,6 +186,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+Prefix+"/alerts", s.session(s.alertsPage))
 	mux.HandleFunc("POST "+Prefix+"/alerts/{id}/{action}", s.session(s.decide))
 	mux.HandleFunc("GET "+Prefix+"/rules", s.session(s.rulesPage))
+	mux.HandleFunc("GET "+Prefix+"/agreements", s.session(s.agreementsPage)) // agreements.go
+	mux.HandleFunc("GET "+Prefix+"/audit", s.session(s.auditPage))           // audit.go
 	mux.HandleFunc("GET "+Prefix+"/api/stations", s.session(s.stationsJSON))
 	mux.HandleFunc("GET "+Prefix+"/api/stations/{ds}/series", s.session(s.seriesJSON))
 	mux.HandleFunc("GET "+Prefix+"/api/districts", s.session(s.districtsJSON))

@@ -29,6 +29,8 @@ func TestConsole(t *testing.T) {
 			t.Run("signin", func(t *testing.T) { testSignin(t, e) })
 			t.Run("hydrograph JSON", func(t *testing.T) { testSeries(t, e) })
 			t.Run("decisions", func(t *testing.T) { testDecisions(t, e) })
+			// after an approval, which the audit page lists (views_test.go)
+			t.Run("agreements and audit", func(t *testing.T) { testAgreementsAudit(t, e) })
 			t.Run("map JSON", func(t *testing.T) { testMapJSON(t, e) }) // posts readings: after the others
 			t.Run("revoked key", func(t *testing.T) { testRevoked(t, e) })
 			if limits != nil {

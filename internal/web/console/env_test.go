@@ -67,6 +67,9 @@ type env struct {
 	ids  map[string]int64
 	// districts is how many districts the node has (4; every one with -console.figures)
 	districts int
+	// dataDir and dsn are where the node keeps its store (SQLite: dataDir/rabta.db; PostgreSQL:
+	// dsn, "" on SQLite), for a test that alters it behind the node's back
+	dataDir, dsn string
 }
 
 const gaugeThing = `{"name":"Chenab at Khanki","description":"gauge",
@@ -138,7 +141,8 @@ func startEnv(t *testing.T, engine string, limits *auth.Limits) *env {
 	if engine == "postgres" {
 		dsn = storetest.PostgresSchema(t)
 	}
-	n, err := node.New(t.Context(), node.Options{ID: "console", DataDir: t.TempDir(), DB: dsn, HTTPAddr: "127.0.0.1:0",
+	dataDir := t.TempDir()
+	n, err := node.New(t.Context(), node.Options{ID: "console", DataDir: dataDir, DB: dsn, HTTPAddr: "127.0.0.1:0",
 		AdminKey: adminKey, FourEyes: true, TickEvery: 100 * time.Millisecond, Places: ps, Limits: limits,
 		Log: slog.New(slog.NewTextHandler(testLog(), nil))})
 	if err != nil {
@@ -152,7 +156,8 @@ func startEnv(t *testing.T, engine string, limits *auth.Limits) *env {
 	if err := n.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, n: n, base: "http://" + n.Addr().String(), keys: map[string]string{"admin": adminKey}, ids: map[string]int64{}, districts: nd}
+	e := &env{t: t, n: n, base: "http://" + n.Addr().String(), keys: map[string]string{"admin": adminKey}, ids: map[string]int64{}, districts: nd,
+		dataDir: dataDir, dsn: dsn}
 	for _, role := range []string{"viewer", "operator", "approver"} {
 		st, b := e.api("POST", "/api/v1/keys", "admin", fmt.Sprintf(`{"organisation":"admin","role":%q,"name":"console %s"}`, role, role))
 		if st != 201 {

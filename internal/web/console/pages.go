@@ -70,7 +70,7 @@ func parseTemplates() map[string]*template.Template {
 		},
 	}
 	out := map[string]*template.Template{}
-	for _, page := range []string{"signin", "error", "map", "station", "alerts", "rules"} {
+	for _, page := range []string{"signin", "error", "map", "station", "alerts", "rules", "agreements", "audit"} {
 		out[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+page+".html"))
 	}
 	return out
@@ -87,6 +87,8 @@ type page struct {
 	Nav     string
 	Data    any
 	Scripts []string
+	// NodeAdmin: the key is the node-wide admin (the audit log's link is shown)
+	NodeAdmin bool
 }
 
 // render writes page name with data; the layout reads the session from r.
@@ -94,6 +96,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	p := page{Node: s.Node, Data: data, Nav: name}
 	if ss := current(r.Context()); ss != nil {
 		p.Signed, p.Org, p.Role, p.CSRF = true, ss.principal.Organisation, ss.principal.Role.String(), ss.csrf
+		p.NodeAdmin = ss.principal.NodeAdmin()
 	}
 	switch name {
 	case "map":
@@ -104,6 +107,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		p.Title, p.Scripts = "Alerts", []string{"alerts.js"}
 	case "rules":
 		p.Title = "Rules"
+	case "agreements", "audit":
+		p.Title = map[string]string{"agreements": "Agreements", "audit": "Audit log"}[name]
 	case "signin":
 		p.Title = "Sign in"
 	default:
