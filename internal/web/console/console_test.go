@@ -348,6 +348,10 @@ func testDecisions(t *testing.T, e *env) {
 		!strings.Contains(page, "Leave the river bank now.\nTake your papers.</textarea>") {
 		t.Fatalf("after the edit: %.3000s", page)
 	}
+	// recorded in the audit log under A's key, with what changed
+	if st, aud := e.api("GET", "/api/v1/audit", "admin", ""); st != 200 || !strings.Contains(aud, `"alert.edit"`) || !strings.Contains(aud, fmt.Sprintf(`"admin/key-%d"`, e.ids["approver"])) || !strings.Contains(aud, `"clearer wording"`) {
+		t.Errorf("audit: %d %.3000s", st, aud)
+	}
 	// A edited it, so four eyes refuses A as its approver
 	if resp, body := approve(ap, "", true); resp.StatusCode != 403 || !strings.Contains(body, "edited it") {
 		t.Fatalf("editor approves: %d %.400s", resp.StatusCode, body)
