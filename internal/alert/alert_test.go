@@ -476,10 +476,10 @@ func TestEdit(t *testing.T) {
 		{"w", []alert.InfoEdit{{Language: "en", Instruction: str(strings.Repeat("x", 4001))}}, "infos[0].instruction: 4001 characters, over the limit of 4000"},
 		{"w", []alert.InfoEdit{{Language: "en", Headline: str("a")}, {Language: "EN", Headline: str("b")}}, `infos[1].language: "EN" is edited twice`},
 		{"w", []alert.InfoEdit{{Language: "en"}}, "infos[0]: nothing to change"},
-		{"w", []alert.InfoEdit{{Language: "en", Instruction: str("leave\x00now")}}, "not valid CAP"},
+		{"w", []alert.InfoEdit{{Language: "en", Instruction: str("leave\x00now")}}, "not valid CAP: cap: alert/info[0]/instruction: text holds U+0000"},
 	} {
 		_, err := s.Edit(ctx, 1, "ndma/key-7", bad.why, bad.edits)
-		if apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), bad.want) {
+		if apperr.KindOf(err) != apperr.Invalid || !strings.Contains(apperr.Message(err), bad.want) {
 			t.Errorf("edit %q %v: %v, want Invalid with %q", bad.why, bad.edits, err, bad.want)
 		}
 	}

@@ -150,7 +150,7 @@ func (s *Service) edit(ctx context.Context, id int64, by, why string, edits []In
 	trial.Identifier = fmt.Sprintf("rabta-%s-%d-%d", s.Config.Node, a.ID, len(a.Issued)+1)
 	trial.Sender, trial.Sent, trial.MsgType, trial.References = s.sender(), now.Truncate(1e9), cap.MsgAlert, nil
 	if err := cap.Validate(&trial); err != nil {
-		return nil, apperr.Wrap(apperr.Invalid, err, "alert %d: the edited draft is not valid CAP", id)
+		return nil, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "alert %d: the edited draft is not valid CAP", id)
 	}
 	from := a.State
 	a.Draft, a.Updated = &msg, now
