@@ -336,6 +336,12 @@ func testDecisions(t *testing.T, e *env) {
 	if resp, body := edit(ap, "en", "Mine now", "", true); resp.StatusCode != 400 || !strings.Contains(body, "needs a reason") {
 		t.Fatalf("edit without why: %d %.500s", resp.StatusCode, body)
 	}
+	if resp, body := edit(ap, "en", strings.Repeat("h", console.MaxEditFormBytes), "x", true); resp.StatusCode != 400 || !strings.Contains(body, fmt.Sprintf("over %d bytes", console.MaxEditFormBytes)) {
+		t.Fatalf("edit form over the limit: %d %.500s", resp.StatusCode, body)
+	}
+	if resp, body := edit(ap, "en", strings.Repeat("h", 201), "x", true); resp.StatusCode != 400 || !strings.Contains(body, "infos[0].headline: 201 characters, over the limit of 200") {
+		t.Fatalf("long headline: %d %.500s", resp.StatusCode, body)
+	}
 	if st := e.alertState(); st != "draft" {
 		t.Fatalf("after refused edits: %s", st)
 	}
