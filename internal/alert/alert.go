@@ -68,7 +68,8 @@ func (a *Alert) Last() *Message {
 
 // Author is a person who shaped a draft, by name ("pdma/key-7", auth.Principal.Name; or
 // "cli/<user>" for a change made on the node's command line), and how: As is AsRule (changed
-// the draft's rule) or AsValue (posted a value that decided it).
+// the draft's rule), AsValue (posted a value that decided it) or AsEdit (edited its text,
+// Service.Edit).
 type Author struct {
 	Name string `json:"name"`
 	As   string `json:"as"`
@@ -441,8 +442,11 @@ func (s *Service) fourEyes(ctx context.Context, a *Alert, by string) error {
 			continue
 		}
 		what := fmt.Sprintf("changed rule %s", a.RuleID)
-		if au.As == AsValue {
+		switch au.As {
+		case AsValue:
 			what = "posted the value that decided it"
+		case AsEdit:
+			what = "edited it"
 		}
 		return apperr.E(apperr.Forbidden, "four eyes: %s %s, so is an author of alert %d's draft and cannot approve it; another approver must", by, what, a.ID)
 	}

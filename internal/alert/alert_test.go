@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/apperr"
@@ -441,4 +443,121 @@ func TestDraftAuthors(t *testing.T) {
 	if _, err := s.Approve(ctx, 1, "pdma/key-7", "now it is someone else's"); err != nil {
 		t.Errorf("an earlier draft's author approving a later one: %v", err)
 	}
+}
+
+// Edit changes a waiting draft's texts by language, refuses bad edits with what is wrong and
+// where (changing nothing), and makes the editor an author: with four eyes on, the editor
+// cannot approve, another approver can, and the issued CAP carries the edited texts.
+func TestEdit(t *testing.T) {
+	ctx := context.Background()
+	s, st, c := newService(t)
+	str := func(s string) *string { return &s }
+	if _, err := s.Edit(ctx, 1, "ndma/key-7", "typo", []alert.InfoEdit{{Language: "en", Headline: str("x")}}); apperr.KindOf(err) != apperr.NotFound {
+		t.Errorf("edit of no alert: %v", err)
+	}
+	if _, err := s.Trigger(ctx, trig(rule.Fire, 0, "Low", 150000, c.t)); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := st.GetAlert(ctx, 1)
+	beforeTs, _ := st.Transitions(ctx, 1)
+	long := strings.Repeat("ب", 201)
+	for _, bad := range []struct {
+		why   string
+		edits []alert.InfoEdit
+		want  string
+	}{
+		{"", []alert.InfoEdit{{Language: "en", Headline: str("x")}}, "why: an edit needs a reason"},
+		{"w", nil, "infos: nothing to edit"},
+		{"w", make([]alert.InfoEdit, 11), "infos: 11 edits, over the limit of 10"},
+		{"w", []alert.InfoEdit{{Language: "fr", Headline: str("x")}}, `infos[0].language: alert 1's draft has no info in "fr"; it has en, zh`},
+		{"w", []alert.InfoEdit{{Language: "en", Headline: str(" ")}}, "infos[0].headline: must not be empty"},
+		{"w", []alert.InfoEdit{{Language: "zh", Headline: str(long)}}, "infos[0].headline: 201 characters, over the limit of 200"},
+		{"w", []alert.InfoEdit{{Language: "en", Headline: str("ok")}, {Language: "zh", Description: str(strings.Repeat("x", 4001))}}, "infos[1].description: 4001 characters, over the limit of 4000"},
+		{"w", []alert.InfoEdit{{Language: "en", Instruction: str(strings.Repeat("x", 4001))}}, "infos[0].instruction: 4001 characters, over the limit of 4000"},
+		{"w", []alert.InfoEdit{{Language: "en", Headline: str("a")}, {Language: "EN", Headline: str("b")}}, `infos[1].language: "EN" is edited twice`},
+		{"w", []alert.InfoEdit{{Language: "en"}}, "infos[0]: nothing to change"},
+		{"w", []alert.InfoEdit{{Language: "en", Instruction: str("leave\x00now")}}, "not valid CAP: cap: alert/info[0]/instruction: text holds U+0000"},
+	} {
+		_, err := s.Edit(ctx, 1, "ndma/key-7", bad.why, bad.edits)
+		if apperr.KindOf(err) != apperr.Invalid || !strings.Contains(apperr.Message(err), bad.want) {
+			t.Errorf("edit %q %v: %v, want Invalid with %q", bad.why, bad.edits, err, bad.want)
+		}
+	}
+	if a, _ := st.GetAlert(ctx, 1); !reflect.DeepEqual(a.Draft, before.Draft) || len(a.Authors) != len(before.Authors) {
+		t.Errorf("a refused edit changed the draft")
+	}
+	if ts, _ := st.Transitions(ctx, 1); len(ts) != len(beforeTs) {
+		t.Errorf("a refused edit was recorded")
+	}
+	// a 200-rune headline (2 bytes a rune) is within the limit
+	ur := strings.Repeat("ب", 200)
+	a, err := s.Edit(ctx, 1, "ndma/key-7", "clearer wording", []alert.InfoEdit{
+		{Language: "en", Headline: str("Flood at Khanki: move to higher ground"), Instruction: str("Leave the river bank now.")},
+		{Language: "zh", Headline: str(ur)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.State != alert.Draft || a.Draft.Infos[0].Headline != "Flood at Khanki: move to higher ground" || a.Draft.Infos[1].Headline != ur {
+		t.Errorf("edited: %s %+v", a.State, a.Draft.Infos)
+	}
+	if before.Draft.Infos[0].Headline == a.Draft.Infos[0].Headline {
+		t.Errorf("the edit changed the draft it copied")
+	}
+	stored, _ := st.GetAlert(ctx, 1)
+	if stored.Draft.Infos[0].Instruction != "Leave the river bank now." || stored.Draft.Infos[0].Description != before.Draft.Infos[0].Description ||
+		stored.Draft.Infos[1].Headline != ur || stored.Draft.Infos[1].Instruction != before.Draft.Infos[1].Instruction {
+		t.Errorf("stored draft: %+v", stored.Draft.Infos)
+	}
+	if got := fmt.Sprint(stored.Authors); !strings.Contains(got, "{ndma/key-7 edit}") {
+		t.Errorf("authors %s", got)
+	}
+	ts, _ := st.Transitions(ctx, 1)
+	if last := ts[len(ts)-1]; last.From != alert.Draft || last.To != alert.Draft || last.By != "ndma/key-7" || last.Why != "edited: clearer wording" {
+		t.Errorf("transition %+v", last)
+	}
+	if _, err := s.Approve(ctx, 1, "ndma/key-7", "mine"); apperr.KindOf(err) != apperr.Forbidden || !strings.Contains(err.Error(), "ndma/key-7 edited it") {
+		t.Errorf("editor approving: %v", err)
+	}
+	if a, err = s.Approve(ctx, 1, "ndma/key-8", "checked"); err != nil || a.State != alert.Issued {
+		t.Fatalf("approve: %v", err)
+	}
+	m, err := cap.Unmarshal(a.Last().XML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Infos[0].Headline != "Flood at Khanki: move to higher ground" || m.Infos[0].Instruction != "Leave the river bank now." || a.Last().Headline != m.Infos[0].Headline {
+		t.Errorf("issued: %q %q", m.Infos[0].Headline, m.Infos[0].Instruction)
+	}
+	if _, err := s.Edit(ctx, 1, "ndma/key-7", "late", []alert.InfoEdit{{Language: "en", Headline: str("x")}}); apperr.KindOf(err) != apperr.Conflict {
+		t.Errorf("edit of an issued alert without a draft: %v", err)
+	}
+}
+
+// FuzzCheckEdits: CheckEdits never panics, and what it accepts is within every limit.
+func FuzzCheckEdits(f *testing.F) {
+	f.Add("why", "en", "Flood", "", "Leave now", 1)
+	f.Add("", "ur", " ", "x", "", 11)
+	f.Add("w", "zh", strings.Repeat("洪", 201), "", "", 2)
+	f.Add("w", "", "a", "b", "c", 0)
+	f.Fuzz(func(t *testing.T, why, lang, h, d, in string, n int) {
+		n = n % 13
+		if n < 0 {
+			n = -n
+		}
+		edits := make([]alert.InfoEdit, n)
+		for i := range edits {
+			edits[i] = alert.InfoEdit{Language: fmt.Sprint(lang, i), Headline: &h, Description: &d, Instruction: &in}
+		}
+		if err := alert.CheckEdits(why, edits); err != nil {
+			if apperr.KindOf(err) != apperr.Invalid {
+				t.Fatalf("kind %v: %v", apperr.KindOf(err), err)
+			}
+			return
+		}
+		if strings.TrimSpace(why) == "" || n == 0 || n > alert.MaxEdits ||
+			utf8.RuneCountInString(h) > alert.MaxEditHeadline || strings.TrimSpace(h) == "" ||
+			utf8.RuneCountInString(d) > alert.MaxEditDescription || utf8.RuneCountInString(in) > alert.MaxEditInstruction {
+			t.Fatalf("accepted why %q, %d edits, headline %q", why, n, h)
+		}
+	})
 }

@@ -76,6 +76,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/alerts/{id}/approve", s.decide("approve"))
 	mux.HandleFunc("POST /api/v1/alerts/{id}/reject", s.decide("reject"))
 	mux.HandleFunc("POST /api/v1/alerts/{id}/cancel", s.decide("cancel"))
+	mux.HandleFunc("POST /api/v1/alerts/{id}/edit", s.edit)
 	mux.HandleFunc("GET /api/v1/rules", s.listRules)
 	mux.HandleFunc("PUT /api/v1/rules", s.putRules)
 	mux.HandleFunc("GET /api/v1/rules/{id}/changes", s.ruleChanges)

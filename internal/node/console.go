@@ -18,7 +18,7 @@ import (
 func (n *Node) newConsole(authn *auth.Authenticator) *console.Server {
 	c := &console.Server{Keys: n.stores.Keys, Authn: authn, Gauges: n.gauges,
 		Entities: n.stores.Entities, Readings: n.stores.Entities,
-		Alerts: n.stores.Alerts, Decide: n.api.Decide,
+		Alerts: n.stores.Alerts, Decide: n.api.Decide, Edit: n.api.Edit,
 		Rules: func(ctx context.Context) ([]rule.Rule, error) {
 			rs, _, err := n.stores.Alerts.LoadRules(ctx)
 			return rs, err

@@ -917,8 +917,20 @@ func api(c *checker, ids map[string]int64) {
 	c.must(404, req{role: "viewer", method: "GET", path: "/api/v1/alerts/999999"})
 	c.must(400, req{role: "viewer", method: "GET", path: "/api/v1/alerts/x", bad: true})
 	c.must(403, req{role: "operator", method: "POST", path: fmt.Sprintf("/api/v1/alerts/%d/approve", review), body: `{"why":"x"}`})
+	// editing a draft's text (the second: with four eyes, its editor could not approve it)
+	editPath := fmt.Sprintf("/api/v1/alerts/%d/edit", second)
+	c.must(403, req{role: "operator", method: "POST", path: editPath, body: `{"why":"x","infos":[{"language":"en","headline":"h"}]}`})
+	c.must(400, req{role: "admin", method: "POST", path: editPath, body: `{"why":"x","infos":[{"language":"fr","headline":"h"}]}`})
+	c.must(400, req{role: "admin", method: "POST", path: editPath, body: `{"why":"x","infos":[{"language":"en","headline":"` + strings.Repeat("h", 201) + `"}]}`, bad: true})
+	c.must(404, req{role: "admin", method: "POST", path: "/api/v1/alerts/999999/edit", body: `{"why":"x","infos":[{"language":"en","headline":"h"}]}`})
+	c.must(413, req{role: "admin", method: "POST", path: editPath, body: `{"why":"` + strings.Repeat("x", 512<<10) + `","infos":[]}`, bad: true})
+	edited := c.must(200, req{role: "admin", method: "POST", path: editPath, body: `{"why":"clearer","infos":[{"language":"en","headline":"Edited headline","instruction":"Leave now."}]}`})
+	if !bytes.Contains(edited, []byte(`"Edited headline"`)) || !bytes.Contains(edited, []byte(`"edited: clearer"`)) || !bytes.Contains(edited, []byte(`"as": "edit"`)) {
+		t.Errorf("edited: %.2000s", edited)
+	}
 	c.must(200, req{role: "admin", method: "POST", path: fmt.Sprintf("/api/v1/alerts/%d/reject", second), body: `{"why":"one is enough"}`})
 	c.must(409, req{role: "admin", method: "POST", path: fmt.Sprintf("/api/v1/alerts/%d/reject", second), body: `{"why":"again"}`})
+	c.must(409, req{role: "admin", method: "POST", path: editPath, body: `{"why":"x","infos":[{"language":"en","headline":"h"}]}`})
 	c.must(400, req{role: "admin", method: "POST", path: fmt.Sprintf("/api/v1/alerts/%d/approve", review), body: `{"because":"x"}`, bad: true})
 	issued := c.must(200, req{role: "admin", method: "POST", path: fmt.Sprintf("/api/v1/alerts/%d/approve", review), body: `{"why":"checked"}`})
 	var a struct {

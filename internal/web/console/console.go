@@ -49,15 +49,18 @@ const Prefix = "/console"
 
 // Limits of the console's inputs and answers (named in the errors that enforce them).
 const (
-	MaxKeyLength   = 512      // bytes of an API key typed into the sign-in form
-	MaxFormBytes   = 16 << 10 // bytes of a form body
-	MaxWhyLength   = 1000     // characters of a decision's reason
-	MaxSeriesHours = 30 * 24  // hours of a hydrograph (?hours=)
-	MaxSeriesRows  = 20000    // observations in one hydrograph answer (the newest kept)
-	MaxForecastRow = 5000     // forecast observations read for one hydrograph
-	DefaultHours   = 72       // hours of a hydrograph when ?hours= is absent
-	MaxSessions    = 10000    // sessions kept at once (the soonest to end dropped first)
-	DefaultTTL     = 8 * time.Hour
+	MaxKeyLength = 512      // bytes of an API key typed into the sign-in form
+	MaxFormBytes = 16 << 10 // bytes of a form body
+	MaxWhyLength = 1000     // characters of a decision's reason
+	// MaxEditFormBytes is the body limit of an edit form (one language of a draft: headline,
+	// description and instruction at the alert service's limits, percent-encoded).
+	MaxEditFormBytes = 128 << 10
+	MaxSeriesHours   = 30 * 24 // hours of a hydrograph (?hours=)
+	MaxSeriesRows    = 20000   // observations in one hydrograph answer (the newest kept)
+	MaxForecastRow   = 5000    // forecast observations read for one hydrograph
+	DefaultHours     = 72      // hours of a hydrograph when ?hours= is absent
+	MaxSessions      = 10000   // sessions kept at once (the soonest to end dropped first)
+	DefaultTTL       = 8 * time.Hour
 )
 
 // Entities reads SensorThings entities with query options (sqlq.Entities implements it).
@@ -88,6 +91,10 @@ type Server struct {
 	// through the REST API's own path (httpapi.Server.Decide: role, organisation, four eyes).
 	Alerts alert.Store
 	Decide func(ctx context.Context, action string, id int64, why string) (*alert.Alert, error)
+	// Edit changes a draft's texts for the principal in ctx through the REST API's own path
+	// (httpapi.Server.Edit: role, organisation, the alert service's limits); nil hides the
+	// edit forms.
+	Edit func(ctx context.Context, id int64, why string, edits []alert.InfoEdit) (*alert.Alert, error)
 	// Rules lists the node's rules with their organisations.
 	Rules func(ctx context.Context) ([]rule.Rule, error)
 	// Impacts returns an alert's stored impact previews by message identifier ("" for the
@@ -185,6 +192,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+Prefix+"/stations/{ds}", s.session(s.stationPage))
 	mux.HandleFunc("GET "+Prefix+"/alerts", s.session(s.alertsPage))
 	mux.HandleFunc("POST "+Prefix+"/alerts/{id}/{action}", s.session(s.decide))
+	mux.HandleFunc("POST "+Prefix+"/alerts/{id}/edit", s.sessionLimit(MaxEditFormBytes, s.editDraft))
 	mux.HandleFunc("GET "+Prefix+"/rules", s.session(s.rulesPage))
 	mux.HandleFunc("GET "+Prefix+"/agreements", s.session(s.agreementsPage)) // agreements.go
 	mux.HandleFunc("GET "+Prefix+"/audit", s.session(s.auditPage))           // audit.go

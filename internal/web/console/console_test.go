@@ -308,8 +308,76 @@ func testDecisions(t *testing.T, e *env) {
 	if st := e.alertState(); st != "draft" {
 		t.Fatalf("after refusals: %s", st)
 	}
-	// another approver approves: issued, recorded under its key
-	resp, _ := approve(ap, "confirmed by the gauge reader", true)
+	// editing the draft's text (docs/console.md, "Editing a draft")
+	edit := func(b *browser, lang, headline, why string, csrf bool) (*http.Response, string) {
+		form := url.Values{"language": {lang}, "headline": {headline}, "instruction": {"Leave the river bank now.\r\nTake your papers."}, "description": {""}, "why": {why}}
+		if csrf {
+			form.Set("csrf", b.csrf("/console/alerts"))
+		}
+		return b.do("POST", "/console/alerts/1/edit", form)
+	}
+	// a viewer sees no edit form and is refused; without the CSRF token: 403
+	vw := e.browser()
+	vw.signin("viewer")
+	if _, page := vw.do("GET", "/console/alerts", nil); strings.Contains(page, "/console/alerts/1/edit") {
+		t.Fatalf("viewer sees an edit form: %.1500s", page)
+	}
+	if resp, body := edit(vw, "en", "Mine now", "x", true); resp.StatusCode != 403 || !strings.Contains(body, "needs role approver or higher; the key has role viewer") {
+		t.Fatalf("viewer edits: %d %.300s", resp.StatusCode, body)
+	}
+	if resp, body := edit(ap, "en", "Mine now", "x", false); resp.StatusCode != 403 || !strings.Contains(body, "CSRF") {
+		t.Fatalf("edit without csrf: %d %.300s", resp.StatusCode, body)
+	}
+	// the approver sees a prefilled form per language; a bad edit is shown with what is wrong
+	if _, page := ap.do("GET", "/console/alerts", nil); strings.Count(page, `action="/console/alerts/1/edit"`) != 2 || !strings.Contains(page, "اونچی جگہ پر چلے جائیں۔</textarea>") {
+		t.Fatalf("approver's edit forms: %.3000s", page)
+	}
+	if resp, body := edit(ap, "fr", "Mine now", "x", true); resp.StatusCode != 400 || !strings.Contains(body, "has no info in &#34;fr&#34;; it has en, ur") && !strings.Contains(body, `has no info in "fr"; it has en, ur`) {
+		t.Fatalf("edit in fr: %d %.500s", resp.StatusCode, body)
+	}
+	if resp, body := edit(ap, "en", "Mine now", "", true); resp.StatusCode != 400 || !strings.Contains(body, "needs a reason") {
+		t.Fatalf("edit without why: %d %.500s", resp.StatusCode, body)
+	}
+	if resp, body := edit(ap, "en", strings.Repeat("h", console.MaxEditFormBytes), "x", true); resp.StatusCode != 400 || !strings.Contains(body, fmt.Sprintf("over %d bytes", console.MaxEditFormBytes)) {
+		t.Fatalf("edit form over the limit: %d %.500s", resp.StatusCode, body)
+	}
+	if resp, body := edit(ap, "en", strings.Repeat("h", 201), "x", true); resp.StatusCode != 400 || !strings.Contains(body, "infos[0].headline: 201 characters, over the limit of 200") {
+		t.Fatalf("long headline: %d %.500s", resp.StatusCode, body)
+	}
+	if st := e.alertState(); st != "draft" {
+		t.Fatalf("after refused edits: %s", st)
+	}
+	// approver A edits: the queue shows the notice and the new text
+	resp, _ := edit(ap, "en", "Chenab at Khanki: flood, move to higher ground now", "clearer wording", true)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/alerts?done=Alert+1+edited." && resp.Header.Get("Location") != "/console/alerts?done=Alert%201%20edited." {
+		t.Fatalf("edit: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if _, page := ap.do("GET", resp.Header.Get("Location"), nil); !strings.Contains(page, "Alert 1 edited.") || !strings.Contains(page, "#1 Chenab at Khanki: flood, move to higher ground now") ||
+		!strings.Contains(page, "Leave the river bank now.\nTake your papers.</textarea>") {
+		t.Fatalf("after the edit: %.3000s", page)
+	}
+	// recorded in the audit log under A's key, with what changed
+	if st, aud := e.api("GET", "/api/v1/audit", "admin", ""); st != 200 || !strings.Contains(aud, `"alert.edit"`) || !strings.Contains(aud, fmt.Sprintf(`"admin/key-%d"`, e.ids["approver"])) || !strings.Contains(aud, `"clearer wording"`) {
+		t.Errorf("audit: %d %.3000s", st, aud)
+	}
+	// A edited it, so four eyes refuses A as its approver
+	if resp, body := approve(ap, "", true); resp.StatusCode != 403 || !strings.Contains(body, "edited it") {
+		t.Fatalf("editor approves: %d %.400s", resp.StatusCode, body)
+	}
+	// another approver, B, approves: issued with the edited text, recorded under B's key
+	st, kb := e.api("POST", "/api/v1/keys", "admin", `{"organisation":"admin","role":"approver","name":"console approver B"}`)
+	if st != 201 {
+		t.Fatalf("key B: %d %s", st, kb)
+	}
+	var kB struct {
+		ID  int64  `json:"id"`
+		Key string `json:"key"`
+	}
+	json.Unmarshal([]byte(kb), &kB)
+	e.keys["approverB"], e.ids["approverB"] = kB.Key, kB.ID
+	ap = e.browser()
+	ap.signin("approverB")
+	resp, _ = approve(ap, "confirmed by the gauge reader", true)
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/console/alerts?done=") {
 		t.Fatalf("approve: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
@@ -321,8 +389,14 @@ func testDecisions(t *testing.T, e *env) {
 		Transitions []struct{ To, By, Why string }
 	}
 	json.Unmarshal([]byte(b), &a)
-	if last := a.Transitions[len(a.Transitions)-1]; last.To != "issued" || last.By != fmt.Sprintf("admin/key-%d", e.ids["approver"]) || last.Why != "issued Alert: confirmed by the gauge reader" {
+	if last := a.Transitions[len(a.Transitions)-1]; last.To != "issued" || last.By != fmt.Sprintf("admin/key-%d", e.ids["approverB"]) || last.Why != "issued Alert: confirmed by the gauge reader" {
 		t.Fatalf("transition: %+v", last)
+	}
+	if ed := a.Transitions[len(a.Transitions)-2]; ed.To != "draft" || ed.By != fmt.Sprintf("admin/key-%d", e.ids["approver"]) || ed.Why != "edited: clearer wording" {
+		t.Fatalf("edit transition: %+v", ed)
+	}
+	if _, xml := e.api("GET", "/cap/alerts/rabta-console-1-1.xml", "viewer", ""); !strings.Contains(xml, "<headline>Chenab at Khanki: flood, move to higher ground now</headline>") {
+		t.Errorf("issued CAP without the edit: %.2000s", xml)
 	}
 	// the queue lists it as issued, with its (empty) delivery table
 	_, page = ap.do("GET", "/console/alerts?done=x", nil)

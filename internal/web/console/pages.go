@@ -185,6 +185,7 @@ type alertRow struct {
 	Impact    *dissemination.Impact
 	Deliver   []deliveryRow
 	CanDecide bool
+	CanEdit   bool   // CanDecide, with a draft, on a console that can edit (Server.Edit)
 	Why       string // why the key cannot decide
 }
 
@@ -266,6 +267,7 @@ func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request) {
 				row.Why = fmt.Sprintf("alert of organisation %q; this key is of %q", a.Organisation, p.Organisation)
 			default:
 				row.CanDecide = true
+				row.CanEdit = a.Draft != nil && s.Edit != nil
 			}
 			if s.Impacts != nil {
 				imps, err := s.Impacts(ctx, a.ID)

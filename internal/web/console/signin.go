@@ -111,6 +111,11 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 // redirects to sign-in and an /api/ request gets 401; a revoked or expired key ends the
 // session.
 func (s *Server) session(h http.HandlerFunc) http.HandlerFunc {
+	return s.sessionLimit(MaxFormBytes, h)
+}
+
+// sessionLimit is session with a form body limit of limit bytes (MaxFormBytes for most forms).
+func (s *Server) sessionLimit(limit int64, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		now := s.now()
 		var ss *session
@@ -141,9 +146,9 @@ func (s *Server) session(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if err := r.ParseForm(); err != nil {
-				s.fail(w, r, http.StatusBadRequest, "form: unreadable or over "+strconv.Itoa(MaxFormBytes)+" bytes")
+				s.fail(w, r, http.StatusBadRequest, "form: unreadable or over "+strconv.FormatInt(limit, 10)+" bytes")
 				return
 			}
 			tok := r.PostForm.Get("csrf")
