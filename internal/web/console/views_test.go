@@ -127,11 +127,12 @@ func testAgreementsAudit(t *testing.T, e *env) {
 		!strings.Contains(page, fmt.Sprintf("at entry %d,", n)) || strings.Contains(page, `class="error"`) {
 		t.Fatalf("audit page: %d %.3000s", resp.StatusCode, page)
 	}
-	// the entries, newest first: the agreements' and the alert approval (by the approver's key)
+	// the entries, newest first: the agreements' and the alert approval (by the second
+	// approver's key: the first edited the draft, so four eyes left the approval to another)
 	var kinds []string
 	for _, m := range regexp.MustCompile(`<tr id="entry-(\d+)">\s*<td>\d+</td><td>[^<]*</td><td>([^<]+)</td><td>([^<]*)</td>`).FindAllStringSubmatch(page, -1) {
 		kinds = append(kinds, m[2])
-		if m[2] == "alert.approve" && m[3] != fmt.Sprintf("admin/key-%d", e.ids["approver"]) {
+		if m[2] == "alert.approve" && m[3] != fmt.Sprintf("admin/key-%d", e.ids["approverB"]) {
 			t.Fatalf("alert approval by %s", m[3])
 		}
 	}
