@@ -3,11 +3,14 @@
 # versions pinned in web/console/package-lock.json (npm ci) and copies their built, minified
 # files into internal/web/console/static/vendor, which is committed: `go build` needs no npm.
 # Run it after changing web/console/package.json (then `npm install --package-lock-only` there
-# first) and commit the result; TestVendorMatchesLock checks the copies against the lock.
+# first) and commit the result; TestVendorMatchesLock checks the copies against the lock, and
+# TestWebBuildReproduces runs this script into a temporary directory (its one argument, an
+# absolute path; default the committed vendor directory) and compares what it copies with the
+# committed files.
 set -euo pipefail
 cd "$(dirname "$0")/../web/console"
-npm ci --ignore-scripts --no-audit --no-fund
-out=../../internal/web/console/static/vendor
+out=${1:-../../internal/web/console/static/vendor}
+npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 rm -rf "$out" && mkdir -p "$out/images"
 cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css "$out/"
 cp node_modules/leaflet/dist/images/*.png "$out/images/"

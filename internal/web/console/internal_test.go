@@ -1,11 +1,15 @@
 package console
 
 import (
+	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -205,5 +209,45 @@ func TestAlertsPageAudiences(t *testing.T) {
 	if !strings.Contains(out, `<dt>By audience</dt><dd class="audiences">hospitals 2 · clinics 1</dd>`) || strings.Count(out, "<dt>By audience</dt>") != 1 ||
 		!strings.Contains(out, "3 subscribers (by audience: hospitals 2 · clinics 1).") {
 		t.Fatalf("alerts page:\n%s", out)
+	}
+}
+
+// TestWebBuildReproduces runs scripts/web-build.sh (npm ci at package-lock.json's versions)
+// into a temporary directory and checks that it copies exactly the committed vendor files, so
+// docs/console.md's build step is the one that made them. Skipped without npm, except under CI.
+func TestWebBuildReproduces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs npm ci")
+	}
+	if _, err := exec.LookPath("npm"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("npm is not installed (scripts/test.sh installs it)")
+		}
+		t.Skip("npm is not installed")
+	}
+	out := t.TempDir()
+	cmd := exec.Command("bash", "../../../scripts/web-build.sh", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("web-build.sh: %v\n%s", err, b)
+	}
+	committed, err := fs.Sub(files, "static/vendor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = fs.WalkDir(committed, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		n++
+		want, _ := fs.ReadFile(committed, path)
+		got, err := os.ReadFile(filepath.Join(out, path))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: the build step's copy differs from the committed file (%v)", path, err)
+		}
+		return nil
+	})
+	if err != nil || n == 0 {
+		t.Fatalf("walk the committed vendor files: %d files, %v", n, err)
 	}
 }
