@@ -168,7 +168,10 @@ func (l *Limiter) failed(source string) (limited bool) {
 	defer l.mu.Unlock()
 	b := l.fails.get(source, true, func() *rate.Limiter { return rate.NewLimiter(rate.Limit(l.l.FailRate), l.l.FailBurst) })
 	now := l.now()
-	b.AllowN(now, 1)
+	// charged even when the bucket is empty (a debt later tries wait out): a try admitted
+	// before the source had a bucket reached the store, so it counts, however late it failed
+	// (with AllowN, concurrent first tries finishing after the burst was spent went uncounted)
+	b.ReserveN(now, 1)
 	return b.TokensAt(now) < 1
 }
 
