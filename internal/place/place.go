@@ -10,6 +10,23 @@ import (
 // Kind is what a place is.
 type Kind string
 
+// Rank orders places of the same name when a reader names one: a district before a town
+// before a division, a province, then anything else (a village). Used by the SMS commands
+// (internal/twoway) and the public page's search alike.
+func (k Kind) Rank() int {
+	switch k {
+	case District:
+		return 0
+	case Town:
+		return 1
+	case Division:
+		return 2
+	case Province:
+		return 3
+	}
+	return 4
+}
+
 // The kinds of place, from the largest.
 const (
 	Province Kind = "province" // a province or territory (also AJK, GB and Islamabad Capital Territory)

@@ -380,20 +380,6 @@ var urduNames = map[string]string{
 	"Jacobabad": "جیکب آباد", "Gilgit": "گلگت", "Muzaffarabad": "مظفر آباد", "Kasur": "قصور", "Sheikhupura": "شیخوپورہ",
 }
 
-func rank(k place.Kind) int {
-	switch k {
-	case place.District:
-		return 0
-	case place.Town:
-		return 1
-	case place.Division:
-		return 2
-	case place.Province:
-		return 3
-	}
-	return 4
-}
-
 func (s *Service) findPlace(ctx context.Context, q string) (place.Place, bool, error) {
 	if s.Places == nil {
 		return place.Place{}, false, nil
@@ -417,7 +403,7 @@ func (s *Service) findPlace(ctx context.Context, q string) (place.Place, bool, e
 			if u := urduNames[p.Name]; u != "" {
 				names = append(names, u)
 			}
-			cands = append(cands, Candidate{Key: p.Key, Names: names, Rank: rank(p.Kind)})
+			cands = append(cands, Candidate{Key: p.Key, Names: names, Rank: p.Kind.Rank()})
 			s.pkeys[p.Key] = p
 		}
 		s.pm, s.pn = NewMatcher(cands), len(ps)

@@ -300,7 +300,7 @@ func (s *Server) findPlace(g *place.Gazetteer, q string) (place.Place, bool) {
 			if p.NameUr != "" {
 				names = append(names, p.NameUr)
 			}
-			cands = append(cands, twoway.Candidate{Key: p.Key, Names: names, Rank: rank(p.Kind)})
+			cands = append(cands, twoway.Candidate{Key: p.Key, Names: names, Rank: p.Kind.Rank()})
 			s.byKey[p.Key] = p
 		}
 		s.matcher, s.gz = twoway.NewMatcher(cands), g
@@ -312,22 +312,6 @@ func (s *Server) findPlace(g *place.Gazetteer, q string) (place.Place, bool) {
 		return place.Place{}, false
 	}
 	return keys[c.Key], true
-}
-
-// rank orders places of the same name: a district before a town before a division, a
-// province, a village.
-func rank(k place.Kind) int {
-	switch k {
-	case place.District:
-		return 0
-	case place.Town:
-		return 1
-	case place.Division:
-		return 2
-	case place.Province:
-		return 3
-	}
-	return 4
 }
 
 // index serves GET /.
