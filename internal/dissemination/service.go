@@ -950,10 +950,21 @@ func (s *Service) Report(ctx context.Context, r channel.Report) {
 				}
 			}
 		}
-		if len(s.earlyReports) < maxEarlyReports {
+		kept := len(s.earlyReports) < maxEarlyReports
+		if kept {
 			s.earlyReports[r.GatewayID] = r
 		}
 		s.early.Unlock()
+		// the outcome may have been recorded between the try above and keeping the report,
+		// and its lateReport found nothing: try once more now that the report is kept
+		// (applying a report twice changes nothing: a delivery never moves backwards)
+		if kept {
+			if ok, err := s.Store.Report(ctx, r); err == nil && ok {
+				s.early.Lock()
+				delete(s.earlyReports, r.GatewayID)
+				s.early.Unlock()
+			}
+		}
 	case !ok:
 		s.log().Debug("delivery_report_unmatched", "delivery", r.DeliveryID, "gateway_id", r.GatewayID, "status", r.Status)
 	}

@@ -536,3 +536,74 @@ func TestReceiptBeforeOutcome(t *testing.T) {
 		t.Fatalf("receipts before outcomes: %v", got)
 	}
 }
+
+// TestReceiptRacingOutcome: a receipt that misses its delivery (the outcome naming its gateway
+// id is not recorded yet) and is kept only after the outcome was recorded — and after the
+// outcome's look for early receipts found none — is still applied. (Seen once in CI as a
+// multipart SMS that stayed "sent".)
+func TestReceiptRacingOutcome(t *testing.T) {
+	f := newFixture(t)
+	f.subscribe(t)
+	rs := &racingStore{Store: f.store, recorded: map[string]chan struct{}{}}
+	f.svc.Store = rs
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	f.sms.before = func(m channel.Message, gw string) {
+		rs.expect(gw)
+		wg.Add(1)
+		go func() { // the receipt comes on the gateway's own goroutine, before Send returns
+			defer wg.Done()
+			f.svc.Report(context.Background(), channel.Report{GatewayID: gw, Delivered: true, Status: "DELIVRD"})
+		}()
+	}
+	al := &alert.Alert{}
+	f.issue(t, al, 1, cap.MsgAlert, cap.StatusActual)
+	start(t, f)
+	f.svc.Wake()
+	got := settle(t, f, al.ID)
+	deadline := time.Now().Add(5 * time.Second)
+	for got["sms:delivered"] != 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		got = counts(t, f, al.ID)
+	}
+	if got["sms:delivered"] != 3 || got["sms:sent"] != 0 {
+		t.Fatalf("receipts racing their outcomes: %v", got)
+	}
+}
+
+// racingStore holds a receipt that missed its delivery until the outcome naming its gateway id
+// has been recorded and the sender has had time to look for early receipts.
+type racingStore struct {
+	dissemination.Store
+	mu       sync.Mutex
+	recorded map[string]chan struct{}
+}
+
+func (s *racingStore) expect(gw string) {
+	s.mu.Lock()
+	s.recorded[gw] = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *racingStore) Record(ctx context.Context, id int64, o dissemination.Outcome) error {
+	err := s.Store.Record(ctx, id, o)
+	s.mu.Lock()
+	if ch, ok := s.recorded[o.GatewayID]; ok && o.GatewayID != "" {
+		close(ch)
+		delete(s.recorded, o.GatewayID)
+	}
+	s.mu.Unlock()
+	return err
+}
+
+func (s *racingStore) Report(ctx context.Context, r channel.Report) (bool, error) {
+	ok, err := s.Store.Report(ctx, r)
+	s.mu.Lock()
+	ch := s.recorded[r.GatewayID]
+	s.mu.Unlock()
+	if !ok && ch != nil {
+		<-ch                              // the outcome is recorded …
+		time.Sleep(50 * time.Millisecond) // … and its look for early receipts is over
+	}
+	return ok, err
+}
