@@ -86,6 +86,35 @@ func (p *Principal) Name() string {
 	return fmt.Sprintf("%s/key-%d", p.Organisation, p.KeyID)
 }
 
+// KeyOfName is the key id of a Principal's Name ("<organisation>/key-<id>"); ok is false for
+// any other name (the command line's "cli", a rule file's author).
+func KeyOfName(name string) (id int64, ok bool) {
+	i := strings.LastIndex(name, "/key-")
+	if i < 0 {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(name[i+len("/key-"):], 10, 64)
+	return id, err == nil && id > 0
+}
+
+// HolderName is what four eyes compares: for a key's Name, "holder/key-<id>" naming the key
+// that stands for its holder (Key.Holder); any other name as it is. A key that is not found
+// (deleted with its organisation) is its own holder.
+func HolderName(ctx context.Context, keys Store, name string) (string, error) {
+	id, ok := KeyOfName(name)
+	if !ok {
+		return name, nil
+	}
+	k, err := keys.KeyByID(ctx, id)
+	switch {
+	case apperr.KindOf(err) == apperr.NotFound:
+		return fmt.Sprintf("holder/key-%d", id), nil
+	case err != nil:
+		return "", err
+	}
+	return fmt.Sprintf("holder/key-%d", k.Holder()), nil
+}
+
 // Key is a stored API key (without its secret).
 type Key struct {
 	ID           int64
@@ -98,6 +127,18 @@ type Key struct {
 	// ExpiresAt is when the key stops being valid (nil: never). A key is valid up to, not at,
 	// that instant; the store keeps it to the second.
 	ExpiresAt *time.Time
+	// HeldBy is the id of the key whose holder this key shares (0: it is its own holder): a
+	// key an organisation's admin creates is held by that admin's holder. Four eyes tells
+	// holders apart (Holder), not keys.
+	HeldBy int64
+}
+
+// Holder is the key id that stands for k's holder: HeldBy, or k's own id.
+func (k *Key) Holder() int64 {
+	if k.HeldBy != 0 {
+		return k.HeldBy
+	}
+	return k.ID
 }
 
 // Key states, as State reports them.

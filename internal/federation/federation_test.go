@@ -218,6 +218,12 @@ func TestServiceRoles(t *testing.T) {
 	if _, err := svc.Approve(as("pdma", auth.Admin, 4), b.ID); apperr.KindOf(err) != apperr.Forbidden {
 		t.Errorf("its creator approves: %v (four eyes)", err)
 	}
+	svc.Holder = func(_ context.Context, name string) (string, error) { // key 8 was minted by key 4
+		return strings.Replace(name, "key-8", "key-4", 1), nil
+	}
+	if _, err := svc.Approve(as("pdma", auth.Admin, 8), b.ID); apperr.KindOf(err) != apperr.Forbidden || !strings.Contains(err.Error(), "same holder") {
+		t.Errorf("a second key of its creator's holder approves: %v (four eyes)", err)
+	}
 	got, err := svc.Approve(as("pdma", auth.Admin, 5), a.ID)
 	if err != nil || got.State != federation.Approved || got.ApprovedBy != "pdma/key-5" {
 		t.Fatalf("approve: %+v %v", got, err)

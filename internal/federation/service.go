@@ -39,6 +39,23 @@ type Service struct {
 	Now   func() time.Time
 	// Changed, when set, is called after each change (the node recompiles its exports).
 	Changed func()
+	// Holder, when set, names whoever holds the key named (auth.HolderName): the approver may
+	// not be the creator's holder, so a second key an admin minted for itself cannot approve
+	// what the first created. Nil: keys are compared.
+	Holder func(ctx context.Context, name string) (string, error)
+}
+
+// sameHolder reports whether key names a and b are held by the same holder.
+func (s *Service) sameHolder(ctx context.Context, a, b string) (bool, error) {
+	if a == b || s.Holder == nil {
+		return a == b, nil
+	}
+	ha, err := s.Holder(ctx, a)
+	if err != nil {
+		return false, err
+	}
+	hb, err := s.Holder(ctx, b)
+	return ha == hb, err
 }
 
 func (s *Service) now() time.Time {
@@ -125,8 +142,14 @@ func (s *Service) transition(ctx context.Context, id int64, from, to State, kind
 		if err := auth.RequireOwner(ctx, auth.Admin, a.ProviderOrg, fmt.Sprintf("agreement %d (of organisation %s)", id, a.ProviderOrg)); err != nil {
 			return nil, err
 		}
-		if to == Approved && !p.NodeAdmin() && a.CreatedBy == p.Name() {
-			return nil, apperr.E(apperr.Forbidden, "agreement %d: the key that created it cannot approve it (four eyes)", id)
+		if to == Approved && !p.NodeAdmin() {
+			same, err := s.sameHolder(ctx, a.CreatedBy, p.Name())
+			if err != nil {
+				return nil, err
+			}
+			if same {
+				return nil, apperr.E(apperr.Forbidden, "agreement %d: created by %s, so %s (a key of the same holder) cannot approve it (four eyes)", id, a.CreatedBy, p.Name())
+			}
 		}
 	}
 	if a.State != from {

@@ -38,6 +38,7 @@ type keyView struct {
 	Created      time.Time  `json:"created"`
 	Expires      *time.Time `json:"expires,omitempty"`
 	Revoked      *time.Time `json:"revoked,omitempty"`
+	HeldBy       int64      `json:"heldBy,omitempty"`
 	Key          string     `json:"key,omitempty"`
 }
 
@@ -51,7 +52,7 @@ func (s *Server) keyLog() *slog.Logger {
 
 func viewKey(k *auth.Key, now time.Time) keyView {
 	return keyView{ID: k.ID, Organisation: k.Organisation, Role: k.Role.String(), Name: k.Name, Prefix: k.Prefix,
-		State: k.State(now), Created: k.CreatedAt, Expires: k.ExpiresAt, Revoked: k.RevokedAt}
+		State: k.State(now), Created: k.CreatedAt, Expires: k.ExpiresAt, Revoked: k.RevokedAt, HeldBy: k.HeldBy}
 }
 
 // newKey is a key as the API takes it. Its expiry is a time (expiresAt, RFC 3339) or a

@@ -547,7 +547,10 @@ func (f *federator) readOnlyRemote(ctx context.Context, ds int64) error {
 func (n *Node) newFederator() *federator {
 	f := &federator{n: n, store: n.stores.Federation, audit: federation.NopAudit{}, log: n.log.With("component", "federation"),
 		wake: make(chan struct{}, 1), streams: map[int64]string{}, remotes: map[string]int64{}, gone: map[int64]bool{}}
-	f.svc = &federation.Service{Store: f.store, Audit: f.audit, Now: n.now, Changed: f.Wake}
+	f.svc = &federation.Service{Store: f.store, Audit: f.audit, Now: n.now, Changed: f.Wake,
+		Holder: func(ctx context.Context, name string) (string, error) {
+			return auth.HolderName(ctx, n.stores.Keys, name)
+		}}
 	return f
 }
 

@@ -231,6 +231,60 @@ func TestFourEyesThroughTheAPI(t *testing.T) {
 	}
 }
 
+// Four eyes tells holders apart, not keys: a key an organisation's admin mints through the API
+// (directly, or through another key it minted) is that admin's own, so it cannot approve a draft
+// the admin is an author of; a key the node-wide admin mints for the organisation is someone
+// else's and can.
+func TestFourEyesTellsHoldersApart(t *testing.T) {
+	o := startOwned(t, map[string]struct {
+		org  string
+		role auth.Role
+	}{"pdma-admin": {"pdma", auth.Admin}, "pdma-operator": {"pdma", auth.Operator}})
+	mint := func(by, role, name string) {
+		t.Helper()
+		st, b := o.do("POST", "/api/v1/keys", by, `{"organisation":"pdma","role":"`+role+`","name":"`+name+`"}`)
+		var k struct {
+			ID  int64
+			Key string
+		}
+		if err := json.Unmarshal([]byte(b), &k); st != 201 || err != nil || k.Key == "" {
+			t.Fatalf("%s minting %s: %d %s", by, name, st, b)
+		}
+		o.keys[name], o.by[name] = k.Key, fmt.Sprintf("pdma/key-%d", k.ID)
+	}
+	mint("pdma-admin", "approver", "own-approver") // the admin's second key
+	mint("pdma-admin", "admin", "own-admin")
+	mint("own-admin", "approver", "own-approver2") // minted by a key the admin minted
+	mint("node", "approver", "colleague")          // the node-wide admin's: another person
+	thing := `{"name":"Gauge","description":"gauge",
+	 "Locations":[{"name":"site","description":"site","encodingType":"application/geo+json","location":{"type":"Point","coordinates":[73.97,32.40]}}],
+	 "Datastreams":[{"name":"Level","description":"h","observationType":"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
+	  "unitOfMeasurement":{"name":"metre","symbol":"m","definition":"x"},"Sensor":{"name":"s","description":"s","encodingType":"text/html","metadata":"x"},
+	  "ObservedProperty":{"name":"Gauge reading","definition":"d","description":"d"}}]}`
+	if st, b := o.do("POST", "/v1.1/Things", "pdma-admin", thing); st != 201 {
+		t.Fatalf("create: %d %s", st, b)
+	}
+	if st, b := o.do("PUT", "/api/v1/rules", "pdma-admin", strings.NewReplacer("RULE", "r1", "DS", "1").Replace(fourEyesRules)); st != 200 {
+		t.Fatalf("rules: %d %s", st, b)
+	}
+	obs := `{"phenomenonTime":"` + time.Now().UTC().Format(time.RFC3339) + `","result":150,"Datastream":{"@iot.id":1}}`
+	if st, b := o.do("POST", "/v1.1/Observations", "pdma-operator", obs); st != 201 {
+		t.Fatalf("observation: %d %s", st, b)
+	}
+	a := o.draftFor("r1")
+	approve := fmt.Sprintf("/api/v1/alerts/%d/approve", a.ID)
+	for _, who := range []string{"own-approver", "own-approver2"} {
+		st, b := o.do("POST", approve, who, `{"why":"looks right"}`)
+		if st != 403 || !strings.Contains(b, "changed rule r1 as "+o.by["pdma-admin"]+", a key of the same holder") {
+			t.Errorf("%s approving: %d %s, want 403 naming the admin's key", who, st, b)
+		}
+	}
+	st, b := o.do("POST", approve, "colleague", `{"why":"checked with the gauge reader"}`)
+	if st != 200 || !strings.Contains(b, `"state": "issued"`) {
+		t.Fatalf("colleague approving: %d %s", st, b)
+	}
+}
+
 // An admin of an organisation is an admin within it only (the sibling of the alerts' fault in
 // the subscriber routes, httpapi's orgOf): it neither lists, reads nor erases another
 // organisation's subscribers; the node-wide admin does all three.

@@ -343,6 +343,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			Zone: opts.Zone, Names: opts.Names},
 		Lock: func(ctx context.Context, fn func(context.Context) error) error {
 			return alerts.WithLock(ctx, "alerts", fn)
+		},
+		Holder: func(ctx context.Context, name string) (string, error) {
+			return auth.HolderName(ctx, n.stores.Keys, name)
 		}}
 	n.runner.Alerts = n.alerts
 	if err := n.runner.Load(ctx); err != nil {

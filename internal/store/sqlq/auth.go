@@ -35,8 +35,17 @@ func (a *Auth) CreateKey(ctx context.Context, org string, role auth.Role, name, 
 		if _, err := tx.Exec(ctx, `INSERT INTO organisations (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, org, now); err != nil {
 			return fmt.Errorf("create organisation: %w", err)
 		}
-		err := tx.QueryRow(ctx, `INSERT INTO api_keys (organisation_id, role, name, prefix, hash, created_at, expires_at)
-			SELECT id, ?, ?, ?, ?, ?, ? FROM organisations WHERE name = ? RETURNING id`, role.String(), name, prefix, hash, now, exp, org).Scan(&id)
+		// a key an organisation's admin creates is held by that admin's holder (four eyes)
+		var heldBy *int64
+		if p := auth.FromContext(ctx); p != nil && p.KeyID > 0 && !p.NodeAdmin() {
+			var h int64
+			if err := tx.QueryRow(ctx, `SELECT COALESCE(held_by, id) FROM api_keys WHERE id = ?`, p.KeyID).Scan(&h); err != nil {
+				return fmt.Errorf("create key: the creating key %d: %w", p.KeyID, err)
+			}
+			heldBy = &h
+		}
+		err := tx.QueryRow(ctx, `INSERT INTO api_keys (organisation_id, role, name, prefix, hash, created_at, expires_at, held_by)
+			SELECT id, ?, ?, ?, ?, ?, ?, ? FROM organisations WHERE name = ? RETURNING id`, role.String(), name, prefix, hash, now, exp, heldBy, org).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("create key: %w", err)
 		}
@@ -49,13 +58,16 @@ func scanKey(sc Row) (*auth.Key, error) {
 	var k auth.Key
 	var role string
 	var created int64
-	var revoked, expires *int64
-	if err := sc.Scan(&k.ID, &k.Organisation, &role, &k.Name, &k.Prefix, &created, &revoked, &expires); err != nil {
+	var revoked, expires, heldBy *int64
+	if err := sc.Scan(&k.ID, &k.Organisation, &role, &k.Name, &k.Prefix, &created, &revoked, &expires, &heldBy); err != nil {
 		return nil, err
 	}
 	k.Role, _ = auth.ParseRole(role)
 	k.CreatedAt = time.Unix(created, 0).UTC()
 	k.RevokedAt, k.ExpiresAt = unixTime(revoked), unixTime(expires)
+	if heldBy != nil {
+		k.HeldBy = *heldBy
+	}
 	return &k, nil
 }
 
@@ -68,7 +80,7 @@ func unixTime(s *int64) *time.Time {
 	return &t
 }
 
-const keyCols = `k.id, o.name, k.role, k.name, k.prefix, k.created_at, k.revoked_at, k.expires_at FROM api_keys k JOIN organisations o ON o.id = k.organisation_id`
+const keyCols = `k.id, o.name, k.role, k.name, k.prefix, k.created_at, k.revoked_at, k.expires_at, k.held_by FROM api_keys k JOIN organisations o ON o.id = k.organisation_id`
 
 // validKey is the condition of a key neither revoked nor expired at the time given as its
 // one parameter (Unix seconds): a key is valid up to, not at, its expires_at.

@@ -1,0 +1,3 @@
+-- API keys' holder (four eyes tells holders apart, not keys), written once in
+-- store/sqlq/ddl/auth_holder.sql and spelled for this engine by sqlq.Migrate.
+--include auth_holder
