@@ -189,6 +189,16 @@ func (l *Limiter) failWait(source string) time.Duration {
 	return wait(b, l.now(), l.l.FailRate)
 }
 
+// Write takes a token for a write by key id: nil, or a TooMany error (a *Refusal: RetryAfter
+// gives its wait) naming the limit (write_rate, write_burst). For writes that do not come
+// through Middleware (the console's forms). A nil *Limiter allows everything.
+func (l *Limiter) Write(id int64) error {
+	if d := l.write(id); d > 0 {
+		return l.writeRefusal(d)
+	}
+	return nil
+}
+
 // write takes a token for a write by key id, or returns how long it must wait.
 func (l *Limiter) write(id int64) time.Duration {
 	if l == nil || l.l.WriteRate <= 0 {

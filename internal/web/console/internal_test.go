@@ -21,6 +21,7 @@ import (
 	"github.com/rabta/rabta/internal/dissemination"
 	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/store/sqlite"
 	"github.com/rabta/rabta/internal/twoway"
 )
 
@@ -249,5 +250,46 @@ func TestWebBuildReproduces(t *testing.T) {
 	})
 	if err != nil || n == 0 {
 		t.Fatalf("walk the committed vendor files: %d files, %v", n, err)
+	}
+}
+
+// A form's change counts against its key's write limit (write_rate, write_burst) as the API's
+// writes do: past the burst the answer is 429 with Retry-After, naming the limit, and the
+// handler does not run; a page (GET) is not a write.
+func TestFormsUnderWriteLimit(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	keys := sqlite.NewAuth(db)
+	_, id, err := auth.Create(t.Context(), keys, "pdma", auth.Approver, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Keys: keys, Authn: &auth.Authenticator{Store: keys, Limit: auth.NewLimiter(auth.Limits{WriteRate: 0.001, WriteBurst: 2}, nil)}}
+	s.init()
+	sid, ss := s.ss.create(auth.Principal{KeyID: id, Organisation: "pdma", Role: auth.Approver}, time.Now().Add(time.Hour), time.Now())
+	ran := 0
+	h := s.session(func(w http.ResponseWriter, r *http.Request) { ran++ })
+	do := func(method string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, "/console/alerts/1/approve", strings.NewReader("csrf="+ss.csrf))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.AddCookie(&http.Cookie{Name: SessionCookie, Value: sid})
+		w := httptest.NewRecorder()
+		h(w, r)
+		return w
+	}
+	for i := 0; i < 2; i++ {
+		if w := do("POST"); w.Code != 200 {
+			t.Fatalf("write %d within the burst: %d %s", i+1, w.Code, w.Body)
+		}
+	}
+	w := do("POST")
+	if w.Code != 429 || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), "write_rate") || ran != 2 {
+		t.Fatalf("past the burst: %d %q %s (handler ran %d times)", w.Code, w.Header().Get("Retry-After"), w.Body, ran)
+	}
+	if w := do("GET"); w.Code != 200 || ran != 3 {
+		t.Fatalf("a page past the burst: %d (handler ran %d times)", w.Code, ran)
 	}
 }

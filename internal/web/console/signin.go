@@ -159,6 +159,16 @@ func (s *Server) sessionLimit(limit int64, h http.HandlerFunc) http.HandlerFunc 
 				s.fail(w, r, http.StatusForbidden, "form: missing or wrong CSRF token (field csrf): reload the page and try again; nothing was changed")
 				return
 			}
+			// a form's change counts against the key's write limit, as the API's do
+			if s.Authn != nil {
+				if err := s.Authn.Limit.Write(ss.principal.KeyID); err != nil {
+					if sec, ok := auth.RetryAfter(err); ok {
+						w.Header().Set("Retry-After", strconv.Itoa(sec))
+					}
+					s.failErr(w, r, err)
+					return
+				}
+			}
 		}
 		p := ss.principal
 		ctx := auth.WithPrincipal(context.WithValue(r.Context(), sessionKey{}, ss), &p)
