@@ -333,20 +333,30 @@ func (p *parser) binop(ops ...Op) (Op, bool) {
 }
 
 func (p *parser) cmp() (Expr, *Error) {
-	l, err := p.add()
+	return p.leftAssoc(p.add, true, OpEq, OpNe, OpGt, OpGe, OpLt, OpLe)
+}
+
+func (p *parser) add() (Expr, *Error) { return p.leftAssoc(p.mul, false, OpAdd, OpSub) }
+
+func (p *parser) mul() (Expr, *Error) { return p.leftAssoc(p.unary, false, OpMul, OpDiv, OpMod) }
+
+// leftAssoc parses operands of next joined by any of ops, left-associative (a - b - c is
+// (a - b) - c); with in, an operand may be followed by "in (…)" (the comparison level).
+func (p *parser) leftAssoc(next func() (Expr, *Error), in bool, ops ...Op) (Expr, *Error) {
+	l, err := next()
 	if err != nil {
 		return nil, err
 	}
 	for {
-		if p.keyword("in") {
-			in, err := p.in(l)
+		if in && p.keyword("in") {
+			x, err := p.in(l)
 			if err != nil {
 				return nil, err
 			}
-			l = in
+			l = x
 			continue
 		}
-		op, ok := p.binop(OpEq, OpNe, OpGt, OpGe, OpLt, OpLe)
+		op, ok := p.binop(ops...)
 		if !ok {
 			return l, nil
 		}
@@ -354,51 +364,7 @@ func (p *parser) cmp() (Expr, *Error) {
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
-		r, err := p.add()
-		if err != nil {
-			return nil, err
-		}
-		l = &Binary{P: p.pos(t), Op: op, L: l, R: r}
-	}
-}
-
-func (p *parser) add() (Expr, *Error) {
-	l, err := p.mul()
-	if err != nil {
-		return nil, err
-	}
-	for {
-		op, ok := p.binop(OpAdd, OpSub)
-		if !ok {
-			return l, nil
-		}
-		t := p.tok
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		r, err := p.mul()
-		if err != nil {
-			return nil, err
-		}
-		l = &Binary{P: p.pos(t), Op: op, L: l, R: r}
-	}
-}
-
-func (p *parser) mul() (Expr, *Error) {
-	l, err := p.unary()
-	if err != nil {
-		return nil, err
-	}
-	for {
-		op, ok := p.binop(OpMul, OpDiv, OpMod)
-		if !ok {
-			return l, nil
-		}
-		t := p.tok
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		r, err := p.unary()
+		r, err := next()
 		if err != nil {
 			return nil, err
 		}
