@@ -510,23 +510,22 @@ func (d *decoder) mapping(n *yaml.Node, path string) *yaml.Node {
 }
 
 func (d *decoder) ints(n *yaml.Node, prefix, p string) []int64 {
-	items := d.list(n, joinPath(prefix, p))
-	out := make([]int64, 0, len(items))
-	for i, it := range items {
-		ip := fmt.Sprintf("%s[%d]", p, i)
-		d.pos[ip] = it
-		out = append(out, d.int(it, joinPath(prefix, ip)))
-	}
-	return out
+	return listOf(d, n, prefix, p, d.int)
 }
 
 func (d *decoder) strs(n *yaml.Node, prefix, p string) []string {
+	return listOf(d, n, prefix, p, d.str)
+}
+
+// listOf decodes the list at p (under prefix) item by item, remembering each item's position
+// for errors found later ("p[i]").
+func listOf[T any](d *decoder, n *yaml.Node, prefix, p string, item func(*yaml.Node, string) T) []T {
 	items := d.list(n, joinPath(prefix, p))
-	out := make([]string, 0, len(items))
+	out := make([]T, 0, len(items))
 	for i, it := range items {
 		ip := fmt.Sprintf("%s[%d]", p, i)
 		d.pos[ip] = it
-		out = append(out, d.str(it, joinPath(prefix, ip)))
+		out = append(out, item(it, joinPath(prefix, ip)))
 	}
 	return out
 }
