@@ -375,26 +375,32 @@ func raw(v any) []byte {
 
 // seriesJSON serves GET /console/api/stations/{ds}/series (viewer): Series.
 func (s *Server) seriesJSON(w http.ResponseWriter, r *http.Request) {
-	if err := auth.Require(r.Context(), auth.Viewer); err != nil {
-		s.failErr(w, r, err)
-		return
+	if out, ok := s.seriesOf(w, r); ok {
+		writeJSON(w, out)
 	}
-	ds, err := dsID(r)
+}
+
+// seriesOf is the Series of the request's station ({ds}) over its ?hours (viewer), or false
+// when it has answered the request with the error.
+func (s *Server) seriesOf(w http.ResponseWriter, r *http.Request) (*Series, bool) {
+	err := auth.Require(r.Context(), auth.Viewer)
+	var ds int64
+	if err == nil {
+		ds, err = dsID(r)
+	}
+	var hours int
+	if err == nil {
+		hours, err = parseHours(r.URL.Query().Get("hours"))
+	}
+	var out *Series
+	if err == nil {
+		out, err = s.series(r.Context(), ds, hours)
+	}
 	if err != nil {
 		s.failErr(w, r, err)
-		return
+		return nil, false
 	}
-	hours, err := parseHours(r.URL.Query().Get("hours"))
-	if err != nil {
-		s.failErr(w, r, err)
-		return
-	}
-	out, err := s.series(r.Context(), ds, hours)
-	if err != nil {
-		s.failErr(w, r, err)
-		return
-	}
-	writeJSON(w, out)
+	return out, true
 }
 
 // DistrictVertices is how many points each district outline keeps (place.Outline).

@@ -143,23 +143,8 @@ func (s *Server) mapPage(w http.ResponseWriter, r *http.Request) {
 
 // stationPage is one gauge: its latest reading, levels and QC counts, and the hydrograph.
 func (s *Server) stationPage(w http.ResponseWriter, r *http.Request) {
-	if err := auth.Require(r.Context(), auth.Viewer); err != nil {
-		s.failErr(w, r, err)
-		return
-	}
-	ds, err := dsID(r)
-	if err != nil {
-		s.failErr(w, r, err)
-		return
-	}
-	hours, err := parseHours(r.URL.Query().Get("hours"))
-	if err != nil {
-		s.failErr(w, r, err)
-		return
-	}
-	se, err := s.series(r.Context(), ds, hours)
-	if err != nil {
-		s.failErr(w, r, err)
+	se, ok := s.seriesOf(w, r)
+	if !ok {
 		return
 	}
 	var flagged []Point
