@@ -170,7 +170,7 @@ func testMapJSON(t *testing.T, e *env) {
 	s := v.Stations[0]
 	// 250 ≥ High (200), the highest of two levels: rank 2, the palette's last colour; 250
 	// against 140 three readings back: rising; its latest reading passed QC
-	if s.Datastream != 1 || s.Name != "Chenab at Khanki" || s.Lat != 32.40 || s.Lon != 73.97 || s.Unit != "cusec" ||
+	if s.Datastream != 1 || s.Name != "Chenab at Khanki" || s.Lat != 32.40 || s.Lon != 73.97 || s.Unit != "cusecs" ||
 		s.Value == nil || *s.Value != 250 || s.Class != "High" || s.Rank != 2 || s.Colour != console.Palette[len(console.Palette)-1] ||
 		s.Trend != "rising" || s.QC != "good" || s.Ring != "#1b1b1b" || len(s.Levels) != 2 || s.Levels[0] != (console.Level{Name: "Low", Value: 100}) {
 		t.Fatalf("station: %+v", s)

@@ -15,6 +15,7 @@ import (
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/forecasting"
+	"github.com/rabta/rabta/internal/i18n"
 	"github.com/rabta/rabta/internal/odata"
 	"github.com/rabta/rabta/internal/place"
 	"github.com/rabta/rabta/internal/rule"
@@ -45,7 +46,8 @@ type Level struct {
 }
 
 // Station is one gauge on the map (GET /console/api/stations): where it is, its latest
-// reading (value in Unit, time RFC 3339), its flood class by the levels of the rules that read
+// reading (value in Unit — as people read it, i18n's English term for the unit's symbol:
+// "cusecs" for UCUM's "[cft_i]/s", a symbol it does not know as given —, time RFC 3339), its flood class by the levels of the rules that read
 // it (twoway.Class, as the LEVEL command reports it; "" below every level) and its rank (0:
 // none, 1: the lowest level …), its trend (twoway.Trend: rising, falling, steady, ""), the QC
 // flag of its latest observation (good, suspect, bad; "" unknown) and the colours the map
@@ -127,7 +129,7 @@ func (s *Server) stations(ctx context.Context) ([]Station, error) {
 		if g.Lat == 0 && g.Lon == 0 || fcs[g.Datastream] {
 			continue // no location: not on a map; a forecast: on its station's hydrograph
 		}
-		st := Station{Datastream: g.Datastream, Name: g.Name, Lat: g.Lat, Lon: g.Lon, Unit: g.Unit, Direction: string(g.Direction), Levels: []Level{}}
+		st := Station{Datastream: g.Datastream, Name: g.Name, Lat: g.Lat, Lon: g.Lon, Unit: unitLabel(g.Unit), Direction: string(g.Direction), Levels: []Level{}}
 		if st.Direction == "" {
 			st.Direction = string(rule.Above)
 		}
@@ -371,6 +373,12 @@ func raw(v any) []byte {
 	}
 	b, _ := json.Marshal(v)
 	return b
+}
+
+// unitLabel is how the console writes unit symbol u (i18n's English term, else u).
+func unitLabel(u string) string {
+	l, _ := i18n.For("en").Unit(u)
+	return l
 }
 
 // seriesJSON serves GET /console/api/stations/{ds}/series (viewer): Series.
