@@ -2,8 +2,14 @@ package federation_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"math"
+	"math/big"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -254,4 +260,55 @@ type recorder func(kind, actor string)
 func (r recorder) Record(_ context.Context, kind, actor, _ string, _ any) error {
 	r(kind, actor)
 	return nil
+}
+
+// A partner's CA: PEM certificates, with a tls:// URL only, at most MaxCABytes; removing a
+// partner is the node-wide admin's (Forbidden to an organisation's admin), audited.
+func TestPartnerCAAndRemove(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	nkey := "U" + strings.Repeat("A", 55)
+	for _, c := range []struct {
+		url, ca, err string
+	}{
+		{"tls://hub.example.org:4222", ca, ""},
+		{"tls://hub.example.org:4222", "not a certificate", "ca: no PEM certificate"},
+		{"nats://127.0.0.1:4222", ca, "ca: only with a tls:// url"},
+		{"", ca, "ca: only with a tls:// url"},
+		{"tls://hub.example.org:4222", strings.Repeat(ca, federation.MaxCABytes/len(ca)+1), "at most 65536"},
+	} {
+		p := federation.Partner{Node: "karachi", NKey: nkey, URL: c.url, CA: c.ca}
+		err := p.ValidatePartner()
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || apperr.KindOf(err) != apperr.Invalid) {
+			t.Errorf("partner url %q ca %.20q: %v, want %q", c.url, c.ca, err, c.err)
+		}
+	}
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var audit []string
+	svc := &federation.Service{Store: sqlq.NewFederation(db), Audit: recorder(func(kind, actor string) { audit = append(audit, kind+" "+actor) })}
+	if err := svc.AddPartner(context.Background(), &federation.Partner{Node: "karachi", NKey: nkey}); err != nil {
+		t.Fatal(err)
+	}
+	orgAdmin := auth.WithPrincipal(context.Background(), &auth.Principal{KeyID: 2, Organisation: "pdma", Role: auth.Admin})
+	if err := svc.RemovePartner(orgAdmin, "karachi"); apperr.KindOf(err) != apperr.Forbidden {
+		t.Errorf("an organisation's admin removes a partner: %v, want Forbidden", err)
+	}
+	if err := svc.RemovePartner(context.Background(), "Karachi!"); apperr.KindOf(err) != apperr.Invalid {
+		t.Errorf("a bad node id: %v, want Invalid", err)
+	}
+	if err := svc.RemovePartner(context.Background(), "karachi"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(audit, ",") != "partner.add cli,partner.remove cli" {
+		t.Errorf("audit: %v", audit)
+	}
 }
