@@ -13,7 +13,10 @@
 // do is written once, in the access table (Table), from which its server permissions are
 // generated; what permissions cannot say — retained messages, revoked or expired keys' live
 // sessions, publishes no one takes — Enforce checks at run time. Every refusal is logged
-// (bus_refused) and counted (Options.OnRefused).
+// (bus_refused) and counted (Options.OnRefused). They, Rabta's own connection and the node's
+// streams are in the embedded server's account named for the node (NodeAccount), whose
+// JetStream domain is the node id; partner nodes log in to accounts of their own
+// (federation.go).
 package bus
 
 import (
@@ -118,7 +121,7 @@ type Bus struct {
 	partners map[uint64]string          // live partner sessions: client id → partner node
 	paccs    map[string]*server.Account // partner accounts made (partnerAccount), by name
 	acc      *server.Account            // the node's own account on the embedded server (NodeAccount)
-	// partnerPerms is false only in a test that shows the account boundary holds without the
+	// noPartnerPerms is set only by a test that shows the account boundary holds without the
 	// per-user permissions partners also get
 	noPartnerPerms bool
 	fedErr         error // why partners may not log in on the client listener (fedListener), or nil
