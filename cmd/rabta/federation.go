@@ -16,7 +16,9 @@ import (
 
 const federationUsage = `usage:
   rabta federation key                                     this node's public nkey (partners register it)
-  rabta federation partners add --node ID --nkey KEY [--url URL]   a partner node (--url: receive from it there)
+  rabta federation partners add --node ID --nkey KEY [--url URL [--ca FILE]]   a partner node (--url: receive from it there;
+                                                           --ca: PEM its tls:// listener must chain to, or its certificate)
+  rabta federation partners remove NODE                    refused while agreements with it are proposed or approved
   rabta federation partners list
   rabta federation agreements create FILE                  a proposed agreement (JSON, docs/federation.md; - for stdin)
   rabta federation agreements approve|revoke ID
@@ -45,6 +47,7 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	pnode := fs.String("node", "", "partner node id")
 	nkey := fs.String("nkey", "", "partner's public nkey (rabta federation key on that node)")
 	url := fs.String("url", "", "partner's NATS URL to receive from (tls://host:port, or nats:// on loopback)")
+	ca := fs.String("ca", "", "PEM file: the CA (or the certificate itself) the partner's tls:// listener must chain to")
 	if err := parse(fs, rest); err != nil {
 		return err
 	}
@@ -86,10 +89,26 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	switch sub + " " + verb {
 	case "partners add":
 		p := &federation.Partner{Node: *pnode, NKey: *nkey, URL: *url}
+		if *ca != "" {
+			b, err := os.ReadFile(*ca)
+			if err != nil {
+				return fmt.Errorf("--ca: %w", err)
+			}
+			p.CA = string(b)
+		}
 		if err := svc.AddPartner(ctx, p); err != nil {
 			return err
 		}
 		return enc.Encode(p)
+	case "partners remove":
+		if len(pos) != 1 {
+			return errors.New(federationUsage)
+		}
+		if err := svc.RemovePartner(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "partner %s removed\n", pos[0])
+		return nil
 	case "partners list":
 		ps, err := stores.Federation.Partners(ctx)
 		if err != nil {

@@ -181,7 +181,7 @@ func TestFederation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := bus.Dial(pi.nats, "islamabad", as, []byte(strings.TrimSpace(string(seed))))
+		l, err := bus.Dial(pi.nats, "islamabad", as, []byte(strings.TrimSpace(string(seed))), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,6 +191,12 @@ func TestFederation(t *testing.T) {
 			subs = append(subs, sub)
 		}
 		l.Raw().Flush()
+		// nor through the JetStream API of islamabad's account, by its domain or not
+		for _, s := range []string{"$JS.API.STREAM.LIST", "$JS.islamabad.API.STREAM.LIST"} {
+			if m, err := l.Raw().Request(s, nil, 200*time.Millisecond); err == nil {
+				t.Errorf("%s's request %s was answered: %s", as, s, m.Data)
+			}
+		}
 		post(1, base.Add(2*time.Hour), 7)
 		time.Sleep(500 * time.Millisecond)
 		for _, s := range subs {
@@ -237,13 +243,28 @@ func TestFederation(t *testing.T) {
 	if out := cli("federation", "agreements", "list", "--data-dir", isl); !strings.Contains(out, `"revoked"`) {
 		t.Errorf("agreements list: %s", out)
 	}
+	// a partner is removed only once no agreement with it is open
+	if _, errb, err := rabta(t, "federation", "partners", "remove", "karachi", "--data-dir", isl); err == nil || !strings.Contains(errb, "agreements "+hourly+" ") {
+		t.Errorf("removing karachi with agreement %s approved: %v %s (want refused, naming it)", hourly, err, errb)
+	}
+	cli("federation", "agreements", "revoke", hourly, "--data-dir", isl)
+	cli("federation", "partners", "remove", "karachi", "--data-dir", isl)
+	if st, b := pi.req("DELETE", "/api/v1/federation/partners/beijing", adminKey, ""); st != 204 {
+		t.Errorf("DELETE beijing: %d %s", st, b)
+	}
+	if st, b := pi.req("DELETE", "/api/v1/federation/partners/beijing", adminKey, ""); st != 404 {
+		t.Errorf("DELETE beijing again: %d %s (want 404)", st, b)
+	}
+	if out := cli("federation", "partners", "list", "--data-dir", isl); out != "[]" {
+		t.Errorf("partners after removing both: %s", out)
+	}
 	pb.stop()
 	pi.stop()
 
 	// islamabad's audit log holds the agreement's life and the batches it exported; the chain
 	// verifies, and fails once an entry is altered
 	log := cli("audit", "list", "--data-dir", isl)
-	for _, kind := range []string{"agreement.create", "agreement.approve", "export.batch", "agreement.revoke"} {
+	for _, kind := range []string{"agreement.create", "agreement.approve", "export.batch", "agreement.revoke", "partner.remove"} {
 		if !strings.Contains(log, kind) {
 			t.Errorf("islamabad's audit log has no %s:\n%s", kind, log)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/bus"
 	"github.com/rabta/rabta/internal/channel/email"
 	"github.com/rabta/rabta/internal/channel/ivr"
 	"github.com/rabta/rabta/internal/channel/kannel"
@@ -130,6 +131,7 @@ func options(cfg config.Config) (node.Options, error) {
 		MaxBodyBytes: cfg.MaxBodyBytes, DefaultTop: cfg.DefaultTop, MaxTop: cfg.MaxTop,
 		MaxResponseRows: cfg.MaxResponseRows, MaxResponseBytes: cfg.MaxResponseBytes, QueryTimeout: cfg.QueryTimeout, MaxConcurrentReads: cfg.MaxConcurrentReads,
 		NATSURL: cfg.NATSURL, NATSAddr: cfg.NATSAddr, MQTTAddr: cfg.MQTTAddr, NATSReplicas: cfg.NATSReplicas,
+		FedTLS:   bus.TLSFiles{Cert: cfg.FederationTLSCert, Key: cfg.FederationTLSKey},
 		NoOutbox: !cfg.Outbox,
 		Sender:   cfg.Sender, SenderName: cfg.SenderName, FourEyes: cfg.FourEyes, AlertExpiry: cfg.AlertExpiry, FeedKeep: cfg.FeedKeep,
 		SigningKeyFile: cfg.SigningKeyFile, SigningCertFile: cfg.SigningCertFile, TrustedCertsDir: cfg.TrustedCertsDir,

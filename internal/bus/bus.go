@@ -13,7 +13,10 @@
 // do is written once, in the access table (Table), from which its server permissions are
 // generated; what permissions cannot say — retained messages, revoked or expired keys' live
 // sessions, publishes no one takes — Enforce checks at run time. Every refusal is logged
-// (bus_refused) and counted (Options.OnRefused).
+// (bus_refused) and counted (Options.OnRefused). They, Rabta's own connection and the node's
+// streams are in the embedded server's account named for the node (NodeAccount), whose
+// JetStream domain is the node id; partner nodes log in to accounts of their own
+// (federation.go).
 package bus
 
 import (
@@ -25,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -86,6 +90,9 @@ type Options struct {
 	Log                 *slog.Logger
 	// Partners, when set, lets partner nodes log in with their nkey (federation.go).
 	Partners Partners
+	// TLS, when its files are set, makes the NATS client listener (where partners dial in)
+	// TLS-only. Without it, partners may log in only when the listener is on loopback.
+	TLS TLSFiles
 }
 
 // Bus is a connection to the node's NATS (embedded or external).
@@ -110,8 +117,14 @@ type Bus struct {
 	interest []server.SubDetail
 	iAt      time.Time
 
-	fmu      sync.Mutex        // guards partners
-	partners map[uint64]string // live partner sessions: client id → partner node
+	fmu      sync.Mutex                 // guards partners and paccs
+	partners map[uint64]string          // live partner sessions: client id → partner node
+	paccs    map[string]*server.Account // partner accounts made (partnerAccount), by name
+	acc      *server.Account            // the node's own account on the embedded server (NodeAccount)
+	// noPartnerPerms is set only by a test that shows the account boundary holds without the
+	// per-user permissions partners also get
+	noPartnerPerms bool
+	fedErr         error // why partners may not log in on the client listener (fedListener), or nil
 }
 
 // Open starts the embedded server (unless opts.URL is set), connects, and makes sure the
@@ -210,6 +223,14 @@ func (b *Bus) startEmbedded() error {
 	if err := errors.Join(free("nats", o.ClientAddr), free("mqtt", o.MQTTAddr)); err != nil {
 		return err
 	}
+	tlsc, err := o.TLS.config()
+	if err != nil {
+		return err
+	}
+	b.fedErr = fedListener(o.ClientAddr, tlsc != nil)
+	if err := moveGlobalStore(filepath.Join(o.DataDir, "nats"), NodeAccount(o.Node)); err != nil {
+		return err
+	}
 	sopts := &server.Options{
 		ServerName: "rabta-" + o.Node,
 		JetStream:  true,
@@ -221,6 +242,15 @@ func (b *Bus) startEmbedded() error {
 		JetStreamMaxStore:  -1,
 		MaxPayload:         o.MaxPayload,
 		AlwaysEnableNonce:  o.Partners != nil, // partner nodes sign it with their nkey
+		// the node's own clients (Rabta, API keys over NATS and MQTT, its streams) are in an
+		// account of its own, partners each in theirs (federation.go); its JetStream domain
+		// is its id, so that its API is also $JS.<node>.API
+		Accounts:        []*server.Account{server.NewAccount(NodeAccount(o.Node))},
+		JetStreamDomain: o.Node,
+	}
+	if tlsc != nil { // the NATS client listener, where partners dial in (federation.go)
+		sopts.TLSConfig, sopts.TLS, sopts.TLSVerify = tlsc, true, false
+		sopts.TLSTimeout = 5
 	}
 	sopts.CustomClientAuthentication = &clientAuth{bus: b}
 	if o.ClientAddr != "" {
@@ -243,11 +273,42 @@ func (b *Bus) startEmbedded() error {
 	}
 	srv.SetLoggerV2(&natsLog{l: o.Log.With("component", "nats"), bus: b}, false, false, false)
 	b.srv = srv // before the first client can connect: clientAuth and the log use it
+	if b.acc, err = srv.LookupAccount(NodeAccount(o.Node)); err != nil {
+		return fmt.Errorf("bus: embedded nats: account %s: %w", NodeAccount(o.Node), err)
+	}
 	srv.Start()
 	if !srv.ReadyForConnections(30 * time.Second) {
 		srv.Shutdown()
 		b.srv = nil
 		return errors.New("bus: embedded nats did not start within 30s (is the client or MQTT port taken?)")
+	}
+	// JetStream in the node's account, without limits of its own (the server's are the machine's);
+	// it recovers the account's streams from StoreDir/jetstream/<account>
+	if err := b.acc.EnableJetStream(nil, nil); err != nil {
+		srv.Shutdown()
+		b.srv = nil
+		return fmt.Errorf("bus: embedded nats: JetStream in account %s: %w", NodeAccount(o.Node), err)
+	}
+	return nil
+}
+
+// NodeAccount is the name of node's own account on its embedded NATS server: the node id.
+func NodeAccount(node string) string { return node }
+
+// moveGlobalStore moves JetStream's files of the global account ($G, where a node before
+// accounts kept its streams, MQTT sessions and retained messages) to the node's account acc,
+// once, so that an upgraded node keeps them. Nothing to do when there is no $G directory, or
+// when acc's exists already.
+func moveGlobalStore(storeDir, acc string) error {
+	old, dst := filepath.Join(storeDir, "jetstream", server.DEFAULT_GLOBAL_ACCOUNT), filepath.Join(storeDir, "jetstream", acc)
+	if _, err := os.Stat(old); err != nil {
+		return nil
+	}
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	if err := os.Rename(old, dst); err != nil {
+		return fmt.Errorf("bus: moving the JetStream files of account $G to the node's account %s: %w", acc, err)
 	}
 	return nil
 }
@@ -500,7 +561,7 @@ func (a *clientAuth) Check(c server.ClientAuthentication) bool {
 		return a.checkPartner(c)
 	}
 	if o.Token != "" && subtle.ConstantTimeCompare([]byte(o.Token), []byte(a.bus.token)) == 1 {
-		c.RegisterUser(&server.User{Username: "rabta-internal"})
+		c.RegisterUser(&server.User{Username: "rabta-internal", Account: a.bus.acc})
 		return true
 	}
 	key := o.Password
@@ -523,7 +584,7 @@ func (a *clientAuth) Check(c server.ClientAuthentication) bool {
 		return false
 	}
 	a.bus.sess.add(c.GetID(), *p, auth.Hash(key), fingerprint(perms))
-	c.RegisterUser(&server.User{Username: fmt.Sprintf("key-%d", p.KeyID), Permissions: perms})
+	c.RegisterUser(&server.User{Username: fmt.Sprintf("key-%d", p.KeyID), Permissions: perms, Account: a.bus.acc})
 	return true
 }
 

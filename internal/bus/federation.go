@@ -2,10 +2,15 @@ package bus
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,16 +22,18 @@ import (
 )
 
 // Federation on the bus (docs/federation.md). A partner node logs in to this node's NATS with
-// its nkey (a signed nonce: no secret crosses the wire) and gets permissions generated from
-// the agreements it receives, and nothing else: for each agreement's stream (FedStream) the
-// JetStream API calls that fetch from and acknowledge its own durable consumer on it, the
-// subject that lists its agreements (fedList), and its own reply inboxes (_INBOX_<node>.>).
-// A subscription it chooses to anything else — the node's observations, another partner's
-// stream, the JetStream API at large — is refused by the server: the boundary is the server's
-// permissions, not the partner's good behaviour. Each agreement's stream is filled by the
+// its nkey (a signed nonce: no secret crosses the wire) into an account of its own
+// (partnerAccount), which imports from the node's account exactly what its agreements let out:
+// for each agreement's stream (FedStream) the JetStream calls that fetch from and acknowledge
+// its own durable consumer on it, and the subject that lists its agreements (fedList). The
+// node's account exports each of these to that partner's account only. The account boundary is
+// the enforcement point: a subscription or request the partner chooses — the node's
+// observations, another partner's stream, the JetStream API of the node's account, '>' — is
+// in the partner's account, where nothing of the node's is published; the per-user permissions
+// it also gets (fedPermissions) are a second layer. Each agreement's stream is filled by the
 // node's exporter with what the agreement lets leave (selection, resolution, embargo);
-// revoking deletes the stream and closes the partner's sessions, which log in again with what
-// is left.
+// revoking deletes the stream and closes the partner's sessions, which log in again into the
+// account of the agreements left.
 
 // Partners is what the bus asks the store about partner nodes.
 type Partners interface {
@@ -48,6 +55,89 @@ func FedSubject(provider string, id int64) string {
 
 // fedList is the subject a partner asks for the ids of its active agreements.
 func fedList(provider string) string { return "rabta." + provider + ".fedlist" }
+
+// fedListOf is the subject in the provider's account that partner node's fedList maps to:
+// the import says who asks, not the partner.
+func fedListOf(provider, node string) string { return fedList(provider) + "." + node }
+
+// fedImports are the subjects partner node's account imports from provider's account given
+// its agreements: local subject (what the partner publishes) → subject in the provider's
+// account, with the response type.
+func fedImports(provider, node string, agreements []int64) []fedImport {
+	out := []fedImport{{fedList(provider), fedListOf(provider, node), server.Singleton}}
+	for _, id := range agreements {
+		s := FedStream(provider, id)
+		next, info, ack := "$JS.API.CONSUMER.MSG.NEXT."+s+"."+node, "$JS.API.CONSUMER.INFO."+s+"."+node, "$JS.ACK."+s+"."+node+".>"
+		out = append(out, fedImport{next, next, server.Streamed}, fedImport{info, info, server.Singleton}, fedImport{ack, ack, server.Singleton})
+	}
+	return out
+}
+
+type fedImport struct {
+	from, to string
+	resp     server.ServiceRespType
+}
+
+// partnerAccount returns the account partner node logs in to while its active agreements are
+// ids: made on first use, named for the partner and the set of agreements
+// (PARTNER_<node>_<hash>), importing fedImports from the node's account, which exports each to
+// it alone. The server has no call that withdraws an export or an import, so a change of
+// agreements gives a new account (and the partner's sessions are closed, ReauthPartners); the
+// old one keeps its imports but no one logs in to it again, and the streams of revoked
+// agreements are deleted. Accounts made are kept for the life of the server: one per set of
+// agreements a partner has had.
+func (b *Bus) partnerAccount(node string, ids []int64) (*server.Account, error) {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	h := sha256.Sum256(fmt.Append(nil, node, ids))
+	name := "PARTNER_" + node + "_" + hex.EncodeToString(h[:6])
+	b.fmu.Lock()
+	defer b.fmu.Unlock()
+	if a := b.paccs[name]; a != nil {
+		return a, nil
+	}
+	a, err := b.srv.RegisterAccount(name)
+	if errors.Is(err, server.ErrAccountExists) {
+		a, err = b.srv.LookupAccount(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bus: account of partner %s: %w", node, err)
+	}
+	for _, im := range fedImports(b.opts.Node, node, ids) {
+		if err := b.acc.AddServiceExportWithResponse(im.to, im.resp, []*server.Account{a}); err != nil {
+			return nil, fmt.Errorf("bus: export %s to partner %s: %w", im.to, node, err)
+		}
+		if err := a.AddServiceImport(b.acc, im.from, im.to); err != nil {
+			return nil, fmt.Errorf("bus: import %s by partner %s: %w", im.to, node, err)
+		}
+	}
+	if b.paccs == nil {
+		b.paccs = map[string]*server.Account{}
+	}
+	b.paccs[name] = a
+	return a, nil
+}
+
+// fedListener says why partners may not log in on the NATS client listener at addr: one off
+// loopback without TLS would carry their sessions in clear. nil when they may.
+func fedListener(addr string, tls bool) error {
+	if tls || addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("bus: the NATS listener %s is not on loopback and has no TLS: partner nodes may not log in (set federation_tls_cert and federation_tls_key)", addr)
+}
+
+// FederationListener says why partner nodes may not log in to this node (its NATS listener is
+// off loopback without TLS), or nil when they may. A node with partners refuses to start
+// federation on such a listener.
+func (b *Bus) FederationListener() error { return b.fedErr }
 
 // inboxPrefix is partner node's reply-inbox prefix.
 func inboxPrefix(node string) string { return "_INBOX_" + node }
@@ -73,6 +163,10 @@ func (a *clientAuth) checkPartner(c server.ClientAuthentication) bool {
 	if b.opts.Partners == nil {
 		return false
 	}
+	if b.fedErr != nil {
+		b.log.Warn("bus_partner_refused", "remote", addr(c.RemoteAddress()), "reason", b.fedErr.Error())
+		return false
+	}
 	sig, err := base64.RawURLEncoding.DecodeString(o.Sig)
 	if err != nil {
 		if sig, err = base64.StdEncoding.DecodeString(o.Sig); err != nil {
@@ -96,13 +190,23 @@ func (a *clientAuth) checkPartner(c server.ClientAuthentication) bool {
 		b.log.Error("bus_partner_refused", "partner", node, "err", err)
 		return false
 	}
+	acc, err := b.partnerAccount(node, ids)
+	if err != nil {
+		b.log.Error("bus_partner_refused", "partner", node, "err", err)
+		return false
+	}
 	b.fmu.Lock()
 	if b.partners == nil {
 		b.partners = map[uint64]string{}
 	}
 	b.partners[c.GetID()] = node
+	noPerms := b.noPartnerPerms
 	b.fmu.Unlock()
-	c.RegisterUser(&server.User{Username: "partner-" + node, Permissions: fedPermissions(b.opts.Node, node, ids)})
+	perms := fedPermissions(b.opts.Node, node, ids)
+	if noPerms {
+		perms = nil
+	}
+	c.RegisterUser(&server.User{Username: "partner-" + node, Permissions: perms, Account: acc})
 	b.log.Info("bus_partner_connected", "partner", node, "agreements", len(ids))
 	return true
 }
@@ -129,12 +233,11 @@ func (b *Bus) ReauthPartners(node string) {
 }
 
 // ServeFedList answers partners' requests for the ids of their active agreements (the
-// partner is the node whose inbox the reply goes to: only it can read it).
+// partner is the one whose account's import maps its request to fedListOf(node, partner)).
 func (b *Bus) ServeFedList(ctx context.Context) error {
-	s, err := b.nc.Subscribe(fedList(b.opts.Node), func(m *nats.Msg) {
-		rest, ok := strings.CutPrefix(m.Reply, "_INBOX_")
-		node, _, ok2 := strings.Cut(rest, ".")
-		if !ok || !ok2 || b.opts.Partners == nil {
+	s, err := b.nc.Subscribe(fedList(b.opts.Node)+".*", func(m *nats.Msg) {
+		node := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
+		if b.opts.Partners == nil || m.Reply == "" {
 			return
 		}
 		ids, err := b.opts.Partners.AgreementsFor(ctx, node)
@@ -226,9 +329,10 @@ type Link struct {
 }
 
 // Dial connects to a provider's NATS at url as node, signing the login nonce with seed (an
-// nkey user seed, "SU…"). It returns at once; the connection is made, and remade after a
-// cut, in the background.
-func Dial(url, provider, node string, seed []byte) (*Link, error) {
+// nkey user seed, "SU…"). ca, when set, is PEM: the certificates a tls:// provider's must chain
+// to (its CA, or its own certificate pinned) instead of the system's roots. It returns at once;
+// the connection is made, and remade after a cut, in the background.
+func Dial(url, provider, node string, seed, ca []byte) (*Link, error) {
 	kp, err := nkeys.FromSeed(seed)
 	if err != nil {
 		return nil, fmt.Errorf("federation key: %w", err)
@@ -237,8 +341,16 @@ func Dial(url, provider, node string, seed []byte) (*Link, error) {
 	if err != nil {
 		return nil, err
 	}
-	nc, err := nats.Connect(url, nats.Nkey(pub, kp.Sign), nats.CustomInboxPrefix(inboxPrefix(node)), nats.Name("rabta-"+node+"-link"),
-		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.ReconnectWait(250*time.Millisecond), nats.NoEcho())
+	opts := []nats.Option{nats.Nkey(pub, kp.Sign), nats.CustomInboxPrefix(inboxPrefix(node)), nats.Name("rabta-" + node + "-link"),
+		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.ReconnectWait(250 * time.Millisecond), nats.NoEcho()}
+	if len(ca) > 0 {
+		pool, err := caPool(ca)
+		if err != nil {
+			return nil, fmt.Errorf("federation link to %s: ca: %w", provider, err)
+		}
+		opts = append(opts, nats.Secure(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))
+	}
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("federation link to %s: %w", provider, err)
 	}
@@ -279,7 +391,9 @@ type FedMsg struct {
 // first, then takes what else is there without waiting (so a value is passed on as soon as it
 // arrives, and a backlog in batches of n).
 func (l *Link) Fetch(ctx context.Context, id int64, n int, wait time.Duration) ([]FedMsg, error) {
-	c, err := l.js.Consumer(ctx, FedStream(l.provider, id), l.node)
+	ictx, cancel := context.WithTimeout(ctx, max(wait, time.Second)) // an agreement not (or no longer) ours has no answer
+	c, err := l.js.Consumer(ictx, FedStream(l.provider, id), l.node)
+	cancel()
 	if err != nil {
 		return nil, err
 	}

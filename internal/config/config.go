@@ -41,6 +41,11 @@ type Config struct {
 	NATSAddr string `yaml:"nats_addr"`
 	// MQTTAddr is the embedded server's MQTT listener; empty turns MQTT off.
 	MQTTAddr string `yaml:"mqtt_addr"`
+	// FederationTLSCert and FederationTLSKey are the PEM certificate (with its chain) and key
+	// of the NATS listener, where partner nodes dial in (docs/federation.md); set, the listener
+	// is TLS-only. Without them partners may log in only on a loopback listener.
+	FederationTLSCert string `yaml:"federation_tls_cert"`
+	FederationTLSKey  string `yaml:"federation_tls_key"`
 	// Outbox writes each accepted batch to the transactional outbox for the bus. Turning it off
 	// is only for measuring what it costs: without it nothing reaches the bus (no MQTT
 	// notifications, no warnings).
@@ -300,6 +305,8 @@ func (c *Config) Env(lookup func(string) (string, bool)) error {
 	str("RABTA_DB", &c.DB)
 	str("RABTA_NATS_ADDR", &c.NATSAddr)
 	str("RABTA_MQTT_ADDR", &c.MQTTAddr)
+	str("RABTA_FEDERATION_TLS_CERT", &c.FederationTLSCert)
+	str("RABTA_FEDERATION_TLS_KEY", &c.FederationTLSKey)
 	str("RABTA_LOG", &c.Log)
 	str("RABTA_LOG_LEVEL", &c.LogLevel)
 	str("RABTA_ADMIN_KEY_FILE", &c.AdminKeyFile)
@@ -392,6 +399,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: %v", name, a, err))
 		}
+	}
+	if (c.FederationTLSCert == "") != (c.FederationTLSKey == "") {
+		errs = append(errs, errors.New("federation_tls_cert and federation_tls_key: set both or neither"))
 	}
 	if c.NATSURL != "" && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://") {
 		errs = append(errs, fmt.Errorf("nats_url %q: want nats://host:port (comma-separated for a cluster)", c.NATSURL))

@@ -48,6 +48,7 @@ func TestErrors(t *testing.T) {
 		{"log: xml\nlog_level: loud\n", "log_level"},
 		{"nats_url: http://x\n", "nats_url"},
 		{"mqtt_addr: 1883\n", "mqtt_addr"},
+		{"federation_tls_cert: /etc/rabta/nats.pem\n", "federation_tls_cert and federation_tls_key: set both or neither"},
 		{"feed_keep: 10s\n", "feed_keep 10s: at least 1m"},
 		{"dissemination:\n  ivr: {url: \"ftp://ivr.example\", token_file: t}\n", "dissemination.ivr.url"},
 		{"dissemination:\n  ivr: {url: \"https://ivr.example/call\"}\n", "dissemination.ivr.token_file: required"},

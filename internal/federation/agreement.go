@@ -3,6 +3,7 @@ package federation
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -269,11 +270,17 @@ func jsonErr(err error) string {
 // consumer): its id, the public nkey it logs in to this node's NATS with, and, for a node this
 // one receives from, the NATS URL to dial.
 type Partner struct {
-	Node    string    `json:"node"`
-	NKey    string    `json:"nkey"`
-	URL     string    `json:"url,omitempty"`
+	Node string `json:"node"`
+	NKey string `json:"nkey"`
+	URL  string `json:"url,omitempty"`
+	// CA is PEM: the certificates the partner's tls:// listener must chain to (its CA, or its
+	// own certificate pinned); empty for the system's roots. At most MaxCABytes.
+	CA      string    `json:"ca,omitempty"`
 	Created time.Time `json:"created"`
 }
+
+// MaxCABytes bounds a partner's CA (PEM).
+const MaxCABytes = 64 << 10
 
 // ValidatePartner checks a partner's fields; the error names the field.
 func (p *Partner) ValidatePartner() error {
@@ -286,6 +293,17 @@ func (p *Partner) ValidatePartner() error {
 	if p.URL != "" {
 		if err := CheckURL(p.URL); err != nil {
 			return apperr.E(apperr.Invalid, "partner: url: %v", err)
+		}
+	}
+	if p.CA != "" {
+		if len(p.CA) > MaxCABytes {
+			return apperr.E(apperr.Invalid, "partner: ca: %d bytes, at most %d", len(p.CA), MaxCABytes)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM([]byte(p.CA)) {
+			return apperr.E(apperr.Invalid, "partner: ca: no PEM certificate in it")
+		}
+		if p.URL == "" || !strings.HasPrefix(p.URL, "tls://") {
+			return apperr.E(apperr.Invalid, "partner: ca: only with a tls:// url")
 		}
 	}
 	return nil

@@ -2,8 +2,14 @@ package federation_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"math"
+	"math/big"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -249,7 +255,23 @@ func TestServiceRoles(t *testing.T) {
 	if err := svc.AddPartner(as("pdma", auth.Admin, 5), &federation.Partner{Node: "karachi", NKey: "U" + strings.Repeat("A", 55)}); apperr.KindOf(err) != apperr.Forbidden {
 		t.Errorf("an organisation's admin adds a partner: %v", err)
 	}
-	want := "agreement.create pdma/key-3,agreement.create pdma/key-4,agreement.approve pdma/key-5,agreement.revoke pdma/key-5"
+	// removing a partner: the node-wide admin's (or the command line's), once its agreements are closed
+	if err := svc.RemovePartner(as("pdma", auth.Admin, 5), "karachi"); apperr.KindOf(err) != apperr.Forbidden {
+		t.Errorf("an organisation's admin removes a partner: %v, want Forbidden", err)
+	}
+	if err := svc.RemovePartner(context.Background(), "Karachi!"); apperr.KindOf(err) != apperr.Invalid {
+		t.Errorf("a bad node id: %v, want Invalid", err)
+	}
+	if err := svc.RemovePartner(context.Background(), "karachi"); apperr.KindOf(err) != apperr.Conflict || !strings.Contains(err.Error(), "agreements 2 ") {
+		t.Errorf("removing karachi with agreement 2 proposed: %v, want Conflict naming it", err)
+	}
+	if _, err := svc.Revoke(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.RemovePartner(context.Background(), "karachi"); err != nil {
+		t.Errorf("removing karachi, its agreements closed: %v", err)
+	}
+	want := "agreement.create pdma/key-3,agreement.create pdma/key-4,agreement.approve pdma/key-5,agreement.revoke pdma/key-5,agreement.revoke cli,partner.remove cli"
 	if strings.Join(audit, ",") != want {
 		t.Errorf("audit: %v\nwant %s", audit, want)
 	}
@@ -260,4 +282,31 @@ type recorder func(kind, actor string)
 func (r recorder) Record(_ context.Context, kind, actor, _ string, _ any) error {
 	r(kind, actor)
 	return nil
+}
+
+// A partner's CA: PEM certificates, with a tls:// URL only, at most MaxCABytes.
+func TestPartnerCA(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	nkey := "U" + strings.Repeat("A", 55)
+	for _, c := range []struct {
+		url, ca, err string
+	}{
+		{"tls://hub.example.org:4222", ca, ""},
+		{"tls://hub.example.org:4222", "not a certificate", "ca: no PEM certificate"},
+		{"nats://127.0.0.1:4222", ca, "ca: only with a tls:// url"},
+		{"", ca, "ca: only with a tls:// url"},
+		{"tls://hub.example.org:4222", strings.Repeat(ca, federation.MaxCABytes/len(ca)+1), "at most 65536"},
+	} {
+		p := federation.Partner{Node: "karachi", NKey: nkey, URL: c.url, CA: c.ca}
+		err := p.ValidatePartner()
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || apperr.KindOf(err) != apperr.Invalid) {
+			t.Errorf("partner url %q ca %.20q: %v, want %q", c.url, c.ca, err, c.err)
+		}
+	}
 }

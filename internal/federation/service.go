@@ -21,6 +21,9 @@ type Store interface {
 	SetState(ctx context.Context, id int64, from, to State, by string, at time.Time) error
 	AddPartner(ctx context.Context, p *Partner) error
 	Partners(ctx context.Context) ([]Partner, error)
+	// RemovePartner removes partner node: NotFound when there is none, Conflict naming them
+	// while agreements with it as consumer are proposed or approved (nothing is removed then).
+	RemovePartner(ctx context.Context, node string) error
 }
 
 // Service decides who may do what with agreements, and records every change (Audit).
@@ -203,6 +206,24 @@ func (s *Service) AddPartner(ctx context.Context, p *Partner) error {
 	}
 	s.changed()
 	return s.audit().Record(ctx, "partner.add", actor(ctx), "partner/"+p.Node, p)
+}
+
+// RemovePartner removes partner node (the node-wide admin only, or the command line). It is
+// refused (Conflict, naming them) while the partner has agreements proposed or approved:
+// revoke those first, so that each end of a flow is an audited decision of its own. Its
+// sessions are closed and, on a receiving node, its link stopped, within a second.
+func (s *Service) RemovePartner(ctx context.Context, node string) error {
+	if !ValidName(node) {
+		return apperr.E(apperr.Invalid, "partner: node: required, lower-case letters, digits, '-' and '_'")
+	}
+	if pr := auth.FromContext(ctx); pr != nil && !pr.NodeAdmin() {
+		return apperr.E(apperr.Forbidden, "partners are the node's: only the node-wide admin (role admin in organisation %q) removes them", auth.NodeOrganisation)
+	}
+	if err := s.Store.RemovePartner(ctx, node); err != nil {
+		return err
+	}
+	s.changed()
+	return s.audit().Record(ctx, "partner.remove", actor(ctx), "partner/"+node, map[string]any{"node": node})
 }
 
 func subject(id int64) string { return fmt.Sprintf("agreement/%d", id) }

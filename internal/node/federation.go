@@ -332,9 +332,13 @@ func (f *federator) export(ctx context.Context, a *federation.Agreement, now tim
 		"agreement": a.ID, "consumer": a.ConsumerNode, "values": count, "first": first, "last": last, "sha256": hex.EncodeToString(h.Sum(nil))})
 }
 
-// runLinks keeps one link to each partner with a URL, until ctx ends.
+// runLinks keeps one link to each partner with a URL, until ctx ends: a partner added starts
+// one within a second; one removed, or changed (another URL or CA), stops its link (and the
+// changed one starts anew); a removed partner's sessions on this node's NATS are closed (it
+// cannot log in again).
 func (f *federator) runLinks(ctx context.Context) {
 	running := map[string]context.CancelFunc{}
+	var known map[string]bool // partner nodes seen in the last round
 	defer func() {
 		for _, c := range running {
 			c()
@@ -348,8 +352,11 @@ func (f *federator) runLinks(ctx context.Context) {
 	for {
 		ps, err := f.store.Partners(ctx)
 		if err == nil {
+			want, nodes := map[string]bool{}, map[string]bool{}
 			for _, p := range ps {
-				key := p.Node + " " + p.URL
+				nodes[p.Node] = true
+				key := p.Node + " " + p.URL + " " + p.CA
+				want[key] = true
 				if p.URL == "" || running[key] != nil {
 					continue
 				}
@@ -357,6 +364,20 @@ func (f *federator) runLinks(ctx context.Context) {
 				running[key] = cancel
 				f.n.wg.Go(func() { f.runLink(lctx, p, seed) })
 			}
+			for key, cancel := range running {
+				if !want[key] {
+					cancel()
+					delete(running, key)
+					f.log.Info("federation_link_stopped", "provider", strings.Fields(key)[0], "why", "partner removed or changed")
+				}
+			}
+			for node := range known {
+				if !nodes[node] {
+					f.n.bus.ReauthPartners(node)
+					f.log.Info("federation_partner_removed", "partner", node)
+				}
+			}
+			known = nodes
 		}
 		select {
 		case <-ctx.Done():
@@ -369,7 +390,7 @@ func (f *federator) runLinks(ctx context.Context) {
 // runLink receives from provider p until ctx ends.
 func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []byte) {
 	log := f.log.With("provider", p.Node)
-	l, err := bus.Dial(p.URL, p.Node, f.n.opts.ID, seed)
+	l, err := bus.Dial(p.URL, p.Node, f.n.opts.ID, seed, []byte(p.CA))
 	if err != nil {
 		log.Error("federation_link", "err", err)
 		return
@@ -561,7 +582,18 @@ func (f *federator) setAudit(a federation.AuditSink) {
 }
 
 // startFederation answers partners' agreement lists and starts the exporter and the links.
+// A node with partners whose NATS listener is off loopback without TLS does not start:
+// partners would log in over it in clear (bus.FederationListener).
 func (n *Node) startFederation(bg context.Context) error {
+	if err := n.bus.FederationListener(); err != nil {
+		ps, perr := n.stores.Federation.Partners(bg)
+		if perr != nil {
+			return perr
+		}
+		if len(ps) > 0 {
+			return fmt.Errorf("federation: %d partners registered: %w", len(ps), err)
+		}
+	}
 	if err := n.bus.ServeFedList(bg); err != nil {
 		return err
 	}

@@ -21,7 +21,8 @@ import (
 //	POST /api/v1/federation/agreements/{id}/approve  → 200 the agreement, approved
 //	POST /api/v1/federation/agreements/{id}/revoke   → 200 the agreement, revoked
 //	GET  /api/v1/federation/partners                 partner nodes (node-wide admin)
-//	POST /api/v1/federation/partners                 {"node","nkey","url"?} (node-wide admin) → 201
+//	POST /api/v1/federation/partners                 {"node","nkey","url"?,"ca"?} (node-wide admin) → 201
+//	DELETE /api/v1/federation/partners/{node}        (node-wide admin) → 204; 409 naming its open agreements
 //	GET  /api/v1/federation/key                      this node's public nkey (any key)
 func (n *Node) fedRoutes(mux *http.ServeMux) {
 	svc := n.fed.svc
@@ -120,7 +121,7 @@ func (n *Node) fedRoutes(mux *http.ServeMux) {
 		dec := json.NewDecoder(bytesReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&p); err != nil {
-			fail(w, r, apperr.E(apperr.Invalid, "partner: body: want {\"node\", \"nkey\", \"url\"?}: %v", err))
+			fail(w, r, apperr.E(apperr.Invalid, "partner: body: want {\"node\", \"nkey\", \"url\"?, \"ca\"?}: %v", err))
 			return
 		}
 		if err := svc.AddPartner(r.Context(), &p); err != nil {
@@ -128,6 +129,16 @@ func (n *Node) fedRoutes(mux *http.ServeMux) {
 			return
 		}
 		writeFedJSON(w, http.StatusCreated, p)
+	})
+	mux.HandleFunc("DELETE /api/v1/federation/partners/{node}", func(w http.ResponseWriter, r *http.Request) {
+		if !need(w, r, auth.Admin) {
+			return
+		}
+		if err := svc.RemovePartner(r.Context(), r.PathValue("node")); err != nil {
+			fail(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /api/v1/federation/key", func(w http.ResponseWriter, r *http.Request) {
 		if !need(w, r, auth.Viewer) {

@@ -94,6 +94,9 @@ type Options struct {
 	// revoke) or expired (0: 500 ms, bus.DefaultKeyCheck). A revocation through this node closes them at once
 	// (DisconnectKey).
 	KeyCheckEvery time.Duration
+	// FedTLS is the NATS listener's certificate and key (federation_tls_cert, _key): where
+	// partner nodes dial in. Unset, partners may log in only on a loopback listener.
+	FedTLS bus.TLSFiles
 	// BusMaxPayload bounds a message an MQTT or NATS client publishes, in bytes (0: 1 MiB).
 	BusMaxPayload int32
 	// NoOutbox leaves accepted observations off the bus: only for measuring what the outbox
@@ -282,7 +285,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		Narrow:    bus.OwnerNarrow(opts.ID, ents),
 		OnRefused: n.metrics.onBusRefused, OnClosed: n.metrics.onBusClosed,
 		Replicas: opts.NATSReplicas, Log: log.With("component", "bus"),
-		Partners: fedPartners{store: n.stores.Federation, now: opts.Now}})
+		Partners: fedPartners{store: n.stores.Federation, now: opts.Now}, TLS: opts.FedTLS})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -163,9 +164,43 @@ func (s *Federation) AddPartner(ctx context.Context, p *federation.Partner) erro
 		if !errors.Is(err, ErrNoRows) {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO fed_partners (node, nkey, url, created_us) VALUES (?, ?, ?, ?)
-			ON CONFLICT (node) DO UPDATE SET nkey = excluded.nkey, url = excluded.url`, p.Node, p.NKey, p.URL, us(p.Created))
+		_, err = tx.Exec(ctx, `INSERT INTO fed_partners (node, nkey, url, ca, created_us) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (node) DO UPDATE SET nkey = excluded.nkey, url = excluded.url, ca = excluded.ca`, p.Node, p.NKey, p.URL, p.CA, us(p.Created))
 		return err
+	})
+}
+
+// RemovePartner implements federation.Store.
+func (s *Federation) RemovePartner(ctx context.Context, node string) error {
+	return s.eng.Write(ctx, func(tx Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id FROM fed_agreements WHERE consumer_node = ? AND state IN ('proposed', 'approved') ORDER BY id`, node)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, strconv.FormatInt(id, 10))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			return apperr.E(apperr.Conflict, "partner %q: agreements %s are proposed or approved with it: revoke them first", node, strings.Join(ids, ", "))
+		}
+		n, err := tx.Exec(ctx, `DELETE FROM fed_partners WHERE node = ?`, node)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return apperr.E(apperr.NotFound, "partner %q: no such partner", node)
+		}
+		return nil
 	})
 }
 
@@ -175,13 +210,13 @@ func (s *Federation) Partners(ctx context.Context) ([]federation.Partner, error)
 	err := readEach(ctx, s.eng, func(r Rows) error {
 		var p federation.Partner
 		var c int64
-		if err := r.Scan(&p.Node, &p.NKey, &p.URL, &c); err != nil {
+		if err := r.Scan(&p.Node, &p.NKey, &p.URL, &p.CA, &c); err != nil {
 			return err
 		}
 		p.Created = fromUS(c)
 		out = append(out, p)
 		return nil
-	}, `SELECT node, nkey, url, created_us FROM fed_partners ORDER BY node`)
+	}, `SELECT node, nkey, url, ca, created_us FROM fed_partners ORDER BY node`)
 	return out, err
 }
 

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,6 +79,39 @@ func RunFederation(t *testing.T, open Open) {
 	}
 	if ps, err := f.Partners(ctx()); err != nil || len(ps) != 1 || ps[0].URL != "nats://127.0.0.1:4222" {
 		t.Errorf("partners: %+v %v", ps, err)
+	}
+	// a partner's CA is kept; removing a partner is refused while an agreement with it is open
+	if err := f.AddPartner(ctx(), &federation.Partner{Node: "karachi", NKey: k2, URL: "tls://karachi.example.org:4222", CA: "-----BEGIN CERTIFICATE-----", Created: from}); err != nil {
+		t.Fatal(err)
+	}
+	if ps, _ := f.Partners(ctx()); len(ps) != 1 || ps[0].CA != "-----BEGIN CERTIFICATE-----" || ps[0].URL != "tls://karachi.example.org:4222" {
+		t.Errorf("partner with a CA: %+v", ps)
+	}
+	if err := f.RemovePartner(ctx(), "nowhere"); apperr.KindOf(err) != apperr.NotFound {
+		t.Errorf("removing no partner: %v, want NotFound", err)
+	}
+	if err := f.AddPartner(ctx(), &federation.Partner{Node: "beijing", NKey: k1, Created: from}); err != nil {
+		t.Fatal(err)
+	}
+	b := *a
+	b.ID, b.ConsumerNode, b.State = 0, "beijing", federation.Proposed
+	if err := f.CreateAgreement(ctx(), &b); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.RemovePartner(ctx(), "beijing"); apperr.KindOf(err) != apperr.Conflict || !strings.Contains(err.Error(), fmt.Sprint(b.ID)) {
+		t.Errorf("removing a partner with a proposed agreement: %v, want Conflict naming agreement %d", err, b.ID)
+	}
+	if n, _ := f.PartnerByNKey(ctx(), k1); n != "beijing" {
+		t.Errorf("beijing after a refused removal: %q", n)
+	}
+	if err := f.SetState(ctx(), b.ID, federation.Proposed, federation.Revoked, "admin/key-2", from); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.RemovePartner(ctx(), "beijing"); err != nil {
+		t.Errorf("removing a partner whose agreements are revoked: %v", err)
+	}
+	if n, _ := f.PartnerByNKey(ctx(), k1); n != "" {
+		t.Errorf("beijing after its removal: %q", n)
 	}
 
 	// selection: the providing organisation's only; by Thing, narrowed by ObservedProperty

@@ -1,0 +1,3 @@
+-- Federation over TLS: the certificates a partner's NATS listener must chain to, written once
+-- in store/sqlq/ddl/federation_ca.sql and spelled for this engine by sqlq.Migrate.
+--include federation_ca
