@@ -193,8 +193,8 @@ func (s *Entities) insertParts(tx Tx, parts []insertPart, strict, dedup bool) er
 	ctx0 := parts[0].ctx
 	spans := map[int64]*batchSpan{}
 	mspans := map[int64]*batchSpan{} // MultiDatastreams' spans
-	foiByThing := map[int64]foi{}     // the FeatureOfInterest made from each Thing's Location
-	foiChecked := map[int64]error{}   // FeaturesOfInterest given by id: exists (nil) or not
+	foiByThing := map[int64]foi{}    // the FeatureOfInterest made from each Thing's Location
+	foiChecked := map[int64]error{}  // FeaturesOfInterest given by id: exists (nil) or not
 	var seen map[dupKey]bool
 	var err error
 	keep := make([]*sensing.Observation, 0, total)
