@@ -504,15 +504,17 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, res *resource) {
 		}
 		e.Links[back] = append(e.Links[back], &sensing.Entity{Set: t.Parent.Set, ID: t.Parent.ID, Ref: true})
 	}
-	id, err := s.create(ctx, "http", e)
+	id, created, err := s.createStored(ctx, "http", e)
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	created, err := s.Store.Get(ctx, &sensing.Query{Set: t.Set, ID: id, Opts: &odata.Options{}})
-	if err != nil {
-		s.Error(w, r, err)
-		return
+	if created == nil { // anything but a single Observation: read back what was written
+		created, err = s.Store.Get(ctx, &sensing.Query{Set: t.Set, ID: id, Opts: &odata.Options{}})
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
 	}
 	out := &writer{base: s.base(r)}
 	w.Header().Set("Location", selfLink(out.base, created))
@@ -523,6 +525,14 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, res *resource) {
 // create stores e: an Observation on its own goes through the ingest path; anything else
 // (deep inserts included) through the store in one transaction.
 func (s *Server) create(ctx context.Context, source string, e *sensing.Entity) (int64, error) {
+	id, _, err := s.createStored(ctx, source, e)
+	return id, err
+}
+
+// createStored is create that also returns, for an Observation that went through the ingest
+// path, the entity as stored (sensing.Observation.Stored: what a read of it gives), so that
+// the 201 answer needs no read back; nil for anything else.
+func (s *Server) createStored(ctx context.Context, source string, e *sensing.Entity) (int64, *sensing.Entity, error) {
 	if e.Set == sensing.Observations && s.Ingest != nil {
 		ds := e.Links["Datastream"]
 		md := e.Links["MultiDatastream"]
@@ -544,28 +554,33 @@ func (s *Server) create(ctx context.Context, source string, e *sensing.Entity) (
 			if len(foi) == 1 {
 				o.FoIID = foi[0].ID
 			}
-			ids, errs, err := s.Ingest.Ingest(ctx, source, []sensing.Observation{o})
+			one := []sensing.Observation{o} // the store sets its id, FeatureOfInterest and QC flag
+			ids, errs, err := s.Ingest.Ingest(ctx, source, one)
 			if err != nil {
-				return 0, err
+				return 0, nil, err
 			}
 			if errs[0] != nil {
-				return 0, errs[0]
+				return 0, nil, errs[0]
 			}
-			return ids[0], nil
+			if one[0].ID != ids[0] || one[0].FoIID == 0 { // not as stored: read it back
+				return ids[0], nil, nil
+			}
+			return ids[0], one[0].Stored(), nil
 		}
 		if len(ds) == 0 && len(md) == 0 {
 			err := apperr.E(apperr.Invalid, "Observation needs a Datastream or a MultiDatastream (by @iot.id or inline)")
 			s.Ingest.Reject(source, err)
-			return 0, err
+			return 0, nil, err
 		}
 		// a deep insert: refused, it counts as a refused observation like any other
 		id, err := s.Store.Create(ctx, e)
 		if k := apperr.KindOf(err); err != nil && k != apperr.Internal && k != apperr.Unavailable {
 			s.Ingest.Reject(source, err)
 		}
-		return id, err
+		return id, nil, err
 	}
-	return s.Store.Create(ctx, e)
+	id, err := s.Store.Create(ctx, e)
+	return id, nil, err
 }
 
 // backNav returns the navigation property of the target of parentSet/nav leading back to parentSet.

@@ -369,3 +369,33 @@ func NewDissemination(db *DB) *sqlq.Dissemination { return sqlq.NewDissemination
 
 // NewPlaces returns the store of places over db.
 func NewPlaces(db *DB) *sqlq.Places { return sqlq.NewPlaces(db) }
+
+// ExecBatch implements sqlq.ExecBatcher: the statements pipelined in one pgx Batch (one
+// round trip), in order; the first error is returned.
+func (e execer) ExecBatch(ctx context.Context, stmts []sqlq.Stmt) error {
+	var b pgx.Batch
+	for _, s := range stmts {
+		b.Queue(number(s.Query), s.Args...)
+	}
+	var br pgx.BatchResults
+	switch q := e.q.(type) {
+	case pgx.Tx:
+		br = q.SendBatch(ctx, &b)
+	case *pgx.Conn:
+		br = q.SendBatch(ctx, &b)
+	default:
+		for _, s := range stmts {
+			if _, err := e.Exec(ctx, s.Query, s.Args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for range stmts {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+	}
+	return br.Close()
+}

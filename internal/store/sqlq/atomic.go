@@ -55,8 +55,7 @@ func (s *Entities) Atomic(ctx context.Context, fn func(ctx context.Context) erro
 		return fnErr
 	})
 	if err != nil {
-		clear(s.dsCache) // facts read or changed inside the rolled-back transaction
-		clear(s.mdCache)
+		s.forgetStreams() // facts read or changed inside the rolled-back transaction
 	}
 	s.mu.Unlock()
 	if err != nil {

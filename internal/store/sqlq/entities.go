@@ -28,6 +28,9 @@ type Entities struct {
 	mu      sync.Mutex // serialises this process's writers, so QC sees observations in commit order
 	dsCache map[int64]*sensing.DatastreamInfo
 	mdCache map[int64]*multiInfo // MultiDatastreams, kept and cleared with dsCache
+	// orgCache and foiCache: streamcache.go, cleared with dsCache (forgetStreams)
+	orgCache map[int64]string   // organisation of a Datastream (by id), MultiDatastream (-id)
+	foiCache map[int64]foiEntry // FeatureOfInterest made from a Thing's Location, by Thing id
 	// AfterCommit, when set, is called after each committed batch of observations (outbox relay wake-up, metrics).
 	AfterCommit func(n int)
 	// Outbox, when set, writes an outbox entry per datastream with each accepted batch, in the
@@ -54,7 +57,8 @@ var (
 // NewEntities returns the entity store over eng.
 func NewEntities(eng Engine, qc sensing.Checker) *Entities {
 	s := &Entities{q: &Compiler{Schema: Sensing, Dialect: eng.Dialect()}, QC: qc, Now: eng.Clock,
-		dsCache: map[int64]*sensing.DatastreamInfo{}, mdCache: map[int64]*multiInfo{}}
+		dsCache: map[int64]*sensing.DatastreamInfo{}, mdCache: map[int64]*multiInfo{},
+		orgCache: map[int64]string{}, foiCache: map[int64]foiEntry{}}
 	s.eng = joined{Engine: eng, owner: s} // calls inside Atomic join its transaction (atomic.go)
 	return s
 }
@@ -70,8 +74,7 @@ func (s *Entities) tx(ctx context.Context, what string, fn func(tx Tx) error) er
 	}
 	if err := s.eng.Write(ctx, fn); err != nil {
 		// the transaction is rolled back: forget cached datastream facts it may have changed
-		clear(s.dsCache)
-		clear(s.mdCache)
+		s.forgetStreams()
 		werr := s.eng.WriteErr(err)
 		var ae *apperr.Error
 		if werr != err && what != "" && errors.As(werr, &ae) { // the database refused it
@@ -371,6 +374,7 @@ func (s *Entities) repoint(ctx context.Context, tx Tx, l Link, parent, child int
 		return err
 	}
 	clear(s.dsCache)
+	s.forgetOwners()
 	if err := growSpans(ctx, tx, after); err != nil {
 		return err
 	}

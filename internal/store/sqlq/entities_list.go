@@ -428,7 +428,11 @@ func (s *Entities) pageSQL(query *sensing.Query, terms []orderTerm, head string)
 // related to q.Parent.
 func (s *Entities) Get(ctx context.Context, query *sensing.Query) (*sensing.Entity, error) {
 	var e *sensing.Entity
-	err := s.eng.Read(ctx, func(tx Tx) error {
+	run := s.eng.Read
+	if query.Opts == nil || len(query.Opts.Expand) == 0 {
+		run = s.eng.Do // one statement needs no snapshot (and, on PostgreSQL, no BEGIN and COMMIT)
+	}
+	err := run(ctx, func(tx Tx) error {
 		var err error
 		e, err = s.get(ctx, tx, query)
 		return err

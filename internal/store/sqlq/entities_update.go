@@ -151,9 +151,11 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 		}
 		if e.Set == sensing.Datastreams || e.Set == sensing.ObservedProperties {
 			clear(s.dsCache)
+			s.forgetOwners() // streamcache.go
 		}
 		if e.Set == sensing.MultiDatastreams || e.Set == sensing.ObservedProperties {
 			clear(s.mdCache)
+			s.forgetOwners()
 		}
 		if e.Set == sensing.MultiDatastreams {
 			if err := checkMultiShape(ctx, tx, e.ID); err != nil {
@@ -181,6 +183,7 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 				return err
 			}
 			clear(s.dsCache)
+			s.forgetOwners()
 			if err := s.multiMoved(ctx, tx, e.ID, beforeMulti); err != nil {
 				return err
 			}
@@ -340,8 +343,7 @@ func (s *Entities) Delete(ctx context.Context, set string, id int64) (err error)
 				return err
 			}
 		}
-		clear(s.dsCache)
-		clear(s.mdCache)
+		s.forgetStreams()
 		return nil
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
@@ -16,12 +17,19 @@ import (
 // Federation keeps partners, agreements with the exporter's cursor, and the remote Datastreams
 // received (tables fed_partners, fed_agreements, fed_remote; ddl/federation.sql), and reads
 // what the exporter sends.
-type Federation struct{ eng Engine }
+type Federation struct {
+	eng Engine
+
+	rmu    sync.Mutex
+	remote map[int64]remoteAnswer // IsRemote's answers, by Datastream
+}
 
 var _ federation.Store = (*Federation)(nil)
 
 // NewFederation returns the federation store over eng.
-func NewFederation(eng Engine) *Federation { return &Federation{eng: eng} }
+func NewFederation(eng Engine) *Federation {
+	return &Federation{eng: eng, remote: map[int64]remoteAnswer{}}
+}
 
 func fromUS(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
@@ -395,21 +403,55 @@ func (s *Federation) Remote(ctx context.Context, provider string, agreement, pds
 
 // SaveRemote records that local Datastream ds holds provider's pds under agreement.
 func (s *Federation) SaveRemote(ctx context.Context, provider string, agreement, pds, ds int64) error {
-	return s.eng.Write(ctx, func(tx Tx) error {
+	err := s.eng.Write(ctx, func(tx Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO fed_remote (provider_node, agreement_id, provider_datastream, datastream_id) VALUES (?, ?, ?, ?)`,
 			provider, agreement, pds, ds)
 		return err
 	})
+	if err == nil { // IsRemote knows at once
+		s.rmu.Lock()
+		s.remote[ds] = remoteAnswer{true, time.Now()}
+		s.rmu.Unlock()
+	}
+	return err
 }
 
-// IsRemote reports whether Datastream ds is a remote (received, read-only) Datastream.
+// remoteFor is how long IsRemote trusts an answer it read. A Datastream is made remote
+// (SaveRemote) once, just after it is created, and stays so until deleted: this process
+// learns of its own SaveRemote at once, of another process's (sharing PostgreSQL), or of a
+// delete, within this time.
+const remoteFor = time.Second
+
+type remoteAnswer struct {
+	remote bool
+	at     time.Time
+}
+
+// IsRemote reports whether Datastream ds is a remote (received, read-only) Datastream. It is
+// asked on every write of an Observation, so each answer is kept in memory for remoteFor.
 func (s *Federation) IsRemote(ctx context.Context, ds int64) (bool, error) {
+	now := time.Now()
+	s.rmu.Lock()
+	a, ok := s.remote[ds]
+	s.rmu.Unlock()
+	if ok && now.Sub(a.at) < remoteFor && !now.Before(a.at) {
+		return a.remote, nil
+	}
 	var one int
 	err := readRow(ctx, s.eng, `SELECT 1 FROM fed_remote WHERE datastream_id = ? LIMIT 1`, []any{ds}, &one)
-	if errors.Is(err, ErrNoRows) {
-		return false, nil
+	if err != nil && !errors.Is(err, ErrNoRows) {
+		return false, err
 	}
-	return err == nil, err
+	remote := err == nil
+	s.rmu.Lock()
+	if len(s.remote) > 100000 { // bounded: on a node with more Datastreams some are read again
+		clear(s.remote)
+	}
+	if a, ok := s.remote[ds]; !ok || !a.remote || remote { // a SaveRemote meanwhile wins
+		s.remote[ds] = remoteAnswer{remote, now}
+	}
+	s.rmu.Unlock()
+	return remote, nil
 }
 
 // PurgeRemote deletes Observations of the remote Datastreams received under agreement from

@@ -78,7 +78,8 @@ func (s *Entities) leadGroup() {
 	g := &s.group
 	g.mu.Lock()
 	n, nobs := 0, 0
-	for n < len(g.queue) && n < groupMaxCalls && (n == 0 || nobs+len(g.queue[n].obs) <= groupMaxObs) {
+	// one group is all Ingest or all IngestNew calls (insertParts checks duplicates for all or none)
+	for n < len(g.queue) && n < groupMaxCalls && (n == 0 || nobs+len(g.queue[n].obs) <= groupMaxObs && g.queue[n].dedup == g.queue[0].dedup) {
 		nobs += len(g.queue[n].obs)
 		n++
 	}
@@ -120,18 +121,15 @@ func (s *Entities) commitGroup(batch []*groupCall) {
 		}
 		return times
 	})
-	work := make([][]sensing.Observation, len(batch))
+	parts := make([]insertPart, len(batch))
 	if err == nil {
 		err = s.tx(ctx, "Observations", func(tx Tx) error {
 			for i, c := range batch {
 				// insert works on a copy: a failed attempt must not leave ids or FoIs in obs
-				work[i] = append(work[i][:0], c.obs...)
-				var e error
-				if c.ids, c.errs, e = s.insert(c.ctx, tx, work[i], false, c.dedup); e != nil {
-					return e
-				}
+				parts[i] = insertPart{ctx: c.ctx, obs: append(parts[i].obs[:0], c.obs...)}
 			}
-			return nil
+			// every call's observations in one set of statements (ingest.go)
+			return s.insertParts(tx, parts, false, batch[0].dedup)
 		})
 	}
 	if err != nil {
@@ -143,7 +141,8 @@ func (s *Entities) commitGroup(batch []*groupCall) {
 	}
 	total := 0
 	for i, c := range batch {
-		copy(c.obs, work[i])
+		copy(c.obs, parts[i].obs)
+		c.ids, c.errs = parts[i].ids, parts[i].errs
 		for _, id := range c.ids {
 			if id != 0 {
 				total++

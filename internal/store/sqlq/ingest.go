@@ -159,118 +159,177 @@ func (s *Entities) insertObservations(ctx context.Context, tx Tx, obs []sensing.
 }
 
 func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation, strict, dedup bool) ([]int64, []error, error) {
-	ids := make([]int64, len(obs))
-	errs := make([]error, len(obs))
-	spans := map[int64]*batchSpan{}
-	mspans := map[int64]*batchSpan{} // MultiDatastreams' spans
+	parts := []insertPart{{ctx: ctx, obs: obs}}
+	if err := s.insertParts(tx, parts, strict, dedup); err != nil {
+		return nil, nil, err
+	}
+	return parts[0].ids, parts[0].errs, nil
+}
+
+// insertPart is one caller's share of an insert: its context (principal for the owner check,
+// the outbox's key, derivation) and its observations; ids and errs are set per item.
+type insertPart struct {
+	ctx  context.Context
+	obs  []sensing.Observation
+	ids  []int64
+	errs []error
+}
+
+// insertParts writes the observations of every part in tx with one set of statements for
+// all of them (one multi-row insert, one count update per stream, outbox entries per stream
+// and key, one span update per stream), each item checked with its own part's context. A
+// group commit (group.go) hands it every queued call at once.
+func (s *Entities) insertParts(tx Tx, parts []insertPart, strict, dedup bool) error {
 	type foi struct {
 		id  int64
 		err error
 	}
-	foiByThing := map[int64]foi{}   // the FeatureOfInterest made from each Thing's Location
-	foiChecked := map[int64]error{} // FeaturesOfInterest given by id: exists (nil) or not
-	owners := map[int64]error{}     // may the principal add to this (Multi)Datastream (owner.go)
+	total := 0
+	for i := range parts {
+		total += len(parts[i].obs)
+		parts[i].ids = make([]int64, len(parts[i].obs))
+		parts[i].errs = make([]error, len(parts[i].obs))
+	}
+	ctx0 := parts[0].ctx
+	spans := map[int64]*batchSpan{}
+	mspans := map[int64]*batchSpan{} // MultiDatastreams' spans
+	foiByThing := map[int64]foi{}    // the FeatureOfInterest made from each Thing's Location
+	foiChecked := map[int64]error{}  // FeaturesOfInterest given by id: exists (nil) or not
 	var seen map[dupKey]bool
 	var err error
-	keep := make([]*sensing.Observation, 0, len(obs))
-	var keepIdx []int
+	keep := make([]*sensing.Observation, 0, total)
 	if dedup {
-		if seen, err = s.existing(ctx, tx, obs); err != nil {
-			return nil, nil, err
+		all := parts[0].obs
+		if len(parts) > 1 {
+			all = make([]sensing.Observation, 0, total)
+			for _, p := range parts {
+				all = append(all, p.obs...)
+			}
+		}
+		if seen, err = s.existing(ctx0, tx, all); err != nil {
+			return err
 		}
 	}
-	for i := range obs {
-		o := &obs[i]
-		if seen != nil {
-			k := keyOf(o)
-			if seen[k] {
-				errs[i] = ErrDuplicate
+	for pi := range parts {
+		p := &parts[pi]
+		ctx := p.ctx
+		owners := map[int64]error{} // may this part's principal add to this (Multi)Datastream (owner.go)
+		for i := range p.obs {
+			o := &p.obs[i]
+			if seen != nil {
+				k := keyOf(o)
+				if seen[k] {
+					p.errs[i] = ErrDuplicate
+					continue
+				}
+				seen[k] = true
+			}
+			var ds *sensing.DatastreamInfo
+			var md *multiInfo
+			var thing int64
+			if o.MultiDatastreamID != 0 {
+				if md, err = s.multiDatastream(ctx, tx, o.MultiDatastreamID); err == nil {
+					thing = md.ThingID
+					err = s.mayAdd(ctx, tx, owners, o.MultiDatastreamID, true) // streamcache.go
+				}
+			} else if ds, err = s.datastream(ctx, tx, o.DatastreamID); err == nil {
+				thing = ds.ThingID
+				err = s.mayAdd(ctx, tx, owners, o.DatastreamID, false) // streamcache.go
+				if err == nil {
+					err = derivedOnly(ctx, ds) // derived.go: the node computes a derived Datastream's
+				}
+			}
+			if err == nil && o.FoIID != 0 {
+				e, ok := foiChecked[o.FoIID]
+				if !ok {
+					e = s.exists(ctx, tx, sensing.FeaturesOfInterest, o.FoIID)
+					foiChecked[o.FoIID] = e
+				}
+				err = e
+			}
+			if err == nil && md != nil {
+				err = s.checkMulti(md, o) // the result's shape, and QC per component
+			} else if err == nil && s.QC != nil {
+				err = s.QC.Check(ds, o)
+			}
+			if err == nil && o.FoIID == 0 {
+				f, ok := foiByThing[thing]
+				if !ok {
+					f.id, f.err = s.thingFoI(ctx, tx, thing) // streamcache.go
+					foiByThing[thing] = f                    // the refusal too: every observation of the Thing gets it
+				}
+				o.FoIID, err = f.id, f.err
+			}
+			if err != nil {
+				if strict || apperr.KindOf(err) == apperr.Internal {
+					return err
+				}
+				p.errs[i] = err
 				continue
 			}
-			seen[k] = true
-		}
-		var ds *sensing.DatastreamInfo
-		var md *multiInfo
-		var thing int64
-		if o.MultiDatastreamID != 0 {
-			if md, err = s.multiDatastream(ctx, tx, o.MultiDatastreamID); err == nil {
-				thing = md.ThingID
-				err = mayAdd(ctx, tx, owners, o.MultiDatastreamID, true) // owner.go
+			keep = append(keep, o)
+			all, key := spans, o.DatastreamID
+			if md != nil {
+				all, key = mspans, o.MultiDatastreamID
 			}
-		} else if ds, err = s.datastream(ctx, tx, o.DatastreamID); err == nil {
-			thing = ds.ThingID
-			err = mayAdd(ctx, tx, owners, o.DatastreamID, false) // owner.go
-			if err == nil {
-				err = derivedOnly(ctx, ds) // derived.go: the node computes a derived Datastream's
+			sp := all[key]
+			if sp == nil {
+				sp = &batchSpan{math.MaxInt64, math.MinInt64, math.MaxInt64, math.MinInt64}
+				all[key] = sp
 			}
-		}
-		if err == nil && o.FoIID != 0 {
-			e, ok := foiChecked[o.FoIID]
-			if !ok {
-				e = s.exists(ctx, tx, sensing.FeaturesOfInterest, o.FoIID)
-				foiChecked[o.FoIID] = e
+			sp.ps, sp.pe = min(sp.ps, us(o.PhenStart)), max(sp.pe, us(o.PhenEnd))
+			if o.ResultTime != nil {
+				sp.rs, sp.re = min(sp.rs, us(*o.ResultTime)), max(sp.re, us(*o.ResultTime))
 			}
-			err = e
-		}
-		if err == nil && md != nil {
-			err = s.checkMulti(md, o) // the result's shape, and QC per component
-		} else if err == nil && s.QC != nil {
-			err = s.QC.Check(ds, o)
-		}
-		if err == nil && o.FoIID == 0 {
-			f, ok := foiByThing[thing]
-			if !ok {
-				f.id, f.err = s.foiForThing(ctx, tx, thing)
-				foiByThing[thing] = f // the refusal too: every observation of the Thing gets it
-			}
-			o.FoIID, err = f.id, f.err
-		}
-		if err != nil {
-			if strict || apperr.KindOf(err) == apperr.Internal {
-				return nil, nil, err
-			}
-			errs[i] = err
-			continue
-		}
-		keep = append(keep, o)
-		keepIdx = append(keepIdx, i)
-		all, key := spans, o.DatastreamID
-		if md != nil {
-			all, key = mspans, o.MultiDatastreamID
-		}
-		sp := all[key]
-		if sp == nil {
-			sp = &batchSpan{math.MaxInt64, math.MinInt64, math.MaxInt64, math.MinInt64}
-			all[key] = sp
-		}
-		sp.ps, sp.pe = min(sp.ps, us(o.PhenStart)), max(sp.pe, us(o.PhenEnd))
-		if o.ResultTime != nil {
-			sp.rs, sp.re = min(sp.rs, us(*o.ResultTime)), max(sp.re, us(*o.ResultTime))
-		}
-		if ds != nil && o.ResultNum != nil {
-			ds.Recent = append(ds.Recent, sensing.Point{T: o.PhenStart, V: *o.ResultNum})
-			if len(ds.Recent) > recentPoints {
-				ds.Recent = ds.Recent[len(ds.Recent)-recentPoints:]
+			if ds != nil && o.ResultNum != nil {
+				ds.Recent = append(ds.Recent, sensing.Point{T: o.PhenStart, V: *o.ResultNum})
+				if len(ds.Recent) > recentPoints {
+					ds.Recent = ds.Recent[len(ds.Recent)-recentPoints:]
+				}
 			}
 		}
 	}
 	if len(keep) > 0 {
-		if err := s.eng.InsertObservations(ctx, tx, keep); err != nil {
-			return nil, nil, fmt.Errorf("insert observations: %w", err)
+		if err := s.eng.InsertObservations(ctx0, tx, keep); err != nil {
+			return fmt.Errorf("insert observations: %w", err)
 		}
-		for _, i := range keepIdx {
-			ids[i] = obs[i].ID
+		for pi := range parts {
+			p := &parts[pi]
+			for i := range p.obs {
+				if p.errs[i] == nil {
+					p.ids[i] = p.obs[i].ID
+				}
+			}
 		}
 	}
-	if err := bumpCounts(ctx, tx, countsOf(keep)); err != nil { // counts.go: exact $count
-		return nil, nil, err
+	// what follows only writes: sent together at the end (pipeline.go; one round trip on PostgreSQL)
+	wtx := &deferred{tx: tx}
+	tx = wtx
+	if err := bumpCounts(ctx0, tx, countsOf(keep)); err != nil { // counts.go: exact $count
+		return err
 	}
 	if s.Outbox {
-		if err := s.writeOutbox(ctx, tx, obs, ids); err != nil {
-			return nil, nil, err
+		// one set of entries for the calls of a group that name the same key (the usual case:
+		// one logger, or one gateway, posting)
+		for i := 0; i < len(parts); {
+			j := i + 1
+			for j < len(parts) && outboxKey(parts[j].ctx) == outboxKey(parts[i].ctx) {
+				j++
+			}
+			obs, ids := parts[i].obs, parts[i].ids
+			if j > i+1 {
+				obs, ids = nil, nil
+				for _, p := range parts[i:j] {
+					obs, ids = append(obs, p.obs...), append(ids, p.ids...)
+				}
+			}
+			if err := s.writeOutbox(parts[i].ctx, tx, obs, ids); err != nil {
+				return err
+			}
+			i = j
 		}
-		if err := s.purgeOutbox(ctx, tx); err != nil {
-			return nil, nil, err
+		if err := s.purgeOutbox(ctx0, tx); err != nil {
+			return err
 		}
 	}
 	// Datastream.phenomenonTime and resultTime span their observations (SensorThings 1.1,
@@ -290,13 +349,13 @@ func (s *Entities) insert(ctx context.Context, tx Tx, obs []sensing.Observation,
 		}
 		grown = append(grown, g)
 	}
-	if err := growSpans(ctx, tx, grown); err != nil {
-		return nil, nil, err
+	if err := growSpans(ctx0, tx, grown); err != nil {
+		return err
 	}
-	if err := extendMultiSpans(ctx, tx, mspans); err != nil {
-		return nil, nil, err
+	if err := extendMultiSpans(ctx0, tx, mspans); err != nil {
+		return err
 	}
-	return ids, errs, nil
+	return wtx.flush(ctx0)
 }
 
 // extendMultiSpans widens the phenomenon and result time spans of MultiDatastreams to take in
@@ -470,9 +529,7 @@ const (
 // none without one), which the bus message carries to the warning engine (four eyes).
 func (s *Entities) writeOutbox(ctx context.Context, tx Tx, obs []sensing.Observation, ids []int64) error {
 	var key any // NULL: no key posted these
-	if p := auth.FromContext(ctx); p != nil && p.KeyID > 0 {
-		key = p.KeyID
-	} else if k := derivationKey(ctx); k > 0 { // derived.go: the source's poster
+	if k := outboxKey(ctx); k > 0 {
 		key = k
 	}
 	type run struct {
@@ -520,6 +577,15 @@ func (s *Entities) writeOutbox(ctx context.Context, tx Tx, obs []sensing.Observa
 		}
 	}
 	return nil
+}
+
+// outboxKey is the API key an outbox entry names for observations posted with ctx: its
+// principal's, or the derivation's source poster (derived.go); 0 for none.
+func outboxKey(ctx context.Context) int64 {
+	if p := auth.FromContext(ctx); p != nil && p.KeyID > 0 {
+		return p.KeyID
+	}
+	return max(derivationKey(ctx), 0)
 }
 
 // OutboxEntry is one outbox row.

@@ -109,28 +109,6 @@ func mayLink(ctx context.Context, tx Tx, set string, id int64) error {
 	return mayChange(ctx, tx, set, id)
 }
 
-// mayAdd checks that ctx's principal may add Observations to datastream ds (or, with multi,
-// MultiDatastream ds); owners caches the answers of one batch by id (negative for
-// MultiDatastreams). Nil without a principal.
-func mayAdd(ctx context.Context, tx Tx, owners map[int64]error, ds int64, multi bool) error {
-	if auth.FromContext(ctx) == nil {
-		return nil
-	}
-	key, set := ds, sensing.Datastreams
-	if multi {
-		key, set = -ds, sensing.MultiDatastreams
-	}
-	if err, ok := owners[key]; ok {
-		return err
-	}
-	err := mayChange(ctx, tx, set, ds)
-	if apperr.KindOf(err) == apperr.Internal {
-		return err
-	}
-	owners[key] = err
-	return err
-}
-
 // cascade lists, for a delete of each set, the entities of other organisations that the delete
 // would take with it (by ON DELETE CASCADE, or from whose links it would vanish): a query
 // over (id, organisation) returning a kind and an id.

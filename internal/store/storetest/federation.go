@@ -151,6 +151,9 @@ func RunFederation(t *testing.T, open Open) {
 	if id, err := f.Remote(ctx(), "islamabad", 1, 7); err != nil || id != 0 {
 		t.Errorf("remote before: %d %v", id, err)
 	}
+	if r, err := f.IsRemote(ctx(), 2); err != nil || r { // answered "no", and kept a moment
+		t.Errorf("IsRemote(2) before SaveRemote: %v %v", r, err)
+	}
 	if err := f.SaveRemote(ctx(), "islamabad", 1, 7, 2); err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/sensing"
 )
 
 // testGroupCommit: concurrent single-observation ingests held back by an open transaction
 // queue up and are then committed together in one transaction (one AfterCommit); each call
-// gets its own id or its own error (unknown datastream, QC refusal) and the outbox names the
-// stored ones; what each call stored is what it sent.
+// gets its own id or its own error (unknown datastream, QC refusal, a key of another
+// organisation) and the outbox names the stored ones; what each call stored is what it sent.
 func testGroupCommit(t *testing.T, s Stores) {
 	var mu sync.Mutex
 	var committed []int
@@ -50,7 +51,14 @@ func testGroupCommit(t *testing.T, s Stores) {
 		go func() {
 			defer wg.Done()
 			r := &results[i]
-			r.ids, r.errs, r.err = s.Entities.Ingest(ctx(), []sensing.Observation{sent(i)})
+			c := ctx()
+			switch i % 10 {
+			case 5: // a key of another organisation: refused, in the same group as the rest
+				c = as("other-org", auth.Operator)
+			case 9: // a key of the datastreams' organisation
+				c = as(auth.NodeOrganisation, auth.Operator)
+			}
+			r.ids, r.errs, r.err = s.Entities.Ingest(c, []sensing.Observation{sent(i)})
 		}()
 	}
 	// the first call leads and waits for the writers' lock with its own call; the rest queue
@@ -78,6 +86,11 @@ func testGroupCommit(t *testing.T, s Stores) {
 		case 7:
 			if kind(r.errs[0]) != apperr.Invalid || r.ids[0] != 0 {
 				t.Errorf("call %d (QC refusal): id %d, err %v", i, r.ids[0], r.errs[0])
+			}
+			continue
+		case 5:
+			if kind(r.errs[0]) != apperr.Forbidden || r.ids[0] != 0 {
+				t.Errorf("call %d (another organisation's key): id %d, err %v", i, r.ids[0], r.errs[0])
 			}
 			continue
 		}
