@@ -61,10 +61,22 @@ const (
 // listed in Datastreams, and those of the Things in Things; when ObservedProperties is not
 // empty, only those among them that measure one of its ObservedProperties. At least one of
 // Datastreams and Things must be given. Ids are the provider's SensorThings @iot.id.
+//
+// Area (area.go) selects, besides, the Datastreams whose Thing lies inside it, and Alerts
+// shares the providing organisation's issued CAP alerts (those whose area meets Area, when
+// given; all of them otherwise; docs/federation.md "Alerts"). At least one of Datastreams,
+// Things, Area and Alerts must be given.
 type Selection struct {
 	Datastreams        []int64 `json:"datastreams,omitempty"`
 	Things             []int64 `json:"things,omitempty"`
 	ObservedProperties []int64 `json:"observedProperties,omitempty"`
+	Area               *Area   `json:"area,omitempty"`
+	Alerts             bool    `json:"alerts,omitempty"`
+}
+
+// Data reports whether s selects Datastreams at all (an agreement may share alerts only).
+func (s Selection) Data() bool {
+	return len(s.Datastreams) > 0 || len(s.Things) > 0 || s.Area != nil
 }
 
 // Agreement is one data-sharing agreement, as stored on the providing node.
@@ -163,8 +175,8 @@ func (a *Agreement) Validate() error {
 		return bad("consumerNode", "required, lower-case letters, digits, '-' and '_' (at most %d)", maxNameLength)
 	}
 	s := a.Selection
-	if len(s.Datastreams) == 0 && len(s.Things) == 0 {
-		return bad("selection", "give datastreams or things (ids of the provider's)")
+	if !s.Data() && !s.Alerts {
+		return bad("selection", "give datastreams or things (ids of the provider's), an area (GeoJSON Polygon or MultiPolygon), or alerts: true")
 	}
 	for f, ids := range map[string][]int64{"selection.datastreams": s.Datastreams, "selection.things": s.Things, "selection.observedProperties": s.ObservedProperties} {
 		if len(ids) > MaxSelected {
