@@ -211,7 +211,8 @@ func (s *Federation) SetCursor(ctx context.Context, id, cursor int64) error {
 }
 
 // Selected returns the Datastreams selection sel picks among those organisation org owns, by
-// id, with what a consumer needs to describe them.
+// id, with what a consumer needs to describe them: by id, by Thing, and by area (the Thing's
+// first Location inside sel.Area), narrowed by ObservedProperties.
 func (s *Federation) Selected(ctx context.Context, org string, sel federation.Selection) (map[int64]federation.RemoteSource, error) {
 	in := func(col string, ids []int64) (string, []any) {
 		if len(ids) == 0 {
@@ -237,7 +238,7 @@ func (s *Federation) Selected(ctx context.Context, org string, sel federation.Se
 		args = append(args, thArgs...)
 	}
 	if len(pick) == 0 {
-		return map[int64]federation.RemoteSource{}, nil
+		return s.selectedArea(ctx, org, sel, map[int64]federation.RemoteSource{}) // federation_area.go
 	}
 	q := `SELECT d.id, d.name, d.unit_of_measurement, t.name, o.name, o.definition,
 		(SELECT l.location FROM thing_locations tl JOIN locations l ON l.id = tl.location_id WHERE tl.thing_id = t.id ORDER BY l.id LIMIT 1)
@@ -263,7 +264,10 @@ func (s *Federation) Selected(ctx context.Context, org string, sel federation.Se
 		out[src.ID] = src
 		return nil
 	}, q, args...)
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return s.selectedArea(ctx, org, sel, out) // federation_area.go
 }
 
 // RawObservation is one numeric Observation the raw exporter sends.

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,6 +135,47 @@ func RunFederation(t *testing.T, open Open) {
 	q, _ := s.Entities.List(ctx(), query(t, sensing.Observations, nil, ""))
 	if len(q.Entities) != 5 {
 		t.Errorf("observations after purge: %d, want 5", len(q.Entities))
+	}
+	federationArea(t, s, f)
+}
+
+// federationArea: selection.area picks the providing organisation's Datastreams whose Thing
+// lies inside, evaluated at each call (a station added later inside is picked), narrowed by
+// ObservedProperty, together with those selected by id.
+func federationArea(t *testing.T, s Stores, f *sqlq.Federation) {
+	t.Helper()
+	area, err := federation.ParseArea([]byte(`{"type":"Polygon","coordinates":[[[73.5,32.3],[74.1,32.3],[74.1,32.5],[73.5,32.5],[73.5,32.3]]]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(sel map[int64]federation.RemoteSource) []int64 {
+		out := []int64{}
+		for id := 1; id <= 10; id++ {
+			if _, ok := sel[int64(id)]; ok {
+				out = append(out, int64(id))
+			}
+		}
+		return out
+	}
+	check := func(what string, org string, sel federation.Selection, want string) {
+		t.Helper()
+		got, err := f.Selected(ctx(), org, sel)
+		if err != nil || fmt.Sprint(ids(got)) != want {
+			t.Errorf("%s: %v %v, want %s", what, ids(got), err, want)
+		}
+	}
+	check("area around Khanki", "admin", federation.Selection{Area: area}, "[1]")
+	check("area and Datastream 2 by id", "admin", federation.Selection{Area: area, Datastreams: []int64{2}}, "[1 2]")
+	check("area, another ObservedProperty", "admin", federation.Selection{Area: area, ObservedProperties: []int64{99}}, "[]")
+	check("area, another organisation", "ndma", federation.Selection{Area: area}, "[]")
+	// a station added inside the area after the agreement is picked from then on
+	qadirabad := strings.NewReplacer("Khanki", "Qadirabad", "73.9744", "73.6900", "32.4028", "32.3200").Replace(gauge)
+	if _, err := s.Entities.Create(ctx(), entity(t, sensing.Things, qadirabad)); err != nil {
+		t.Fatal(err)
+	}
+	check("area after Qadirabad was added", "admin", federation.Selection{Area: area}, "[1 3]")
+	if got, _ := f.Selected(ctx(), "admin", federation.Selection{Area: area}); got[3].Thing != "Qadirabad" || !strings.Contains(string(got[3].Location), "73.69") {
+		t.Errorf("Qadirabad's source: %+v", got[3])
 	}
 }
 
