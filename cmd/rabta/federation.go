@@ -16,7 +16,8 @@ import (
 
 const federationUsage = `usage:
   rabta federation key                                     this node's public nkey (partners register it)
-  rabta federation partners add --node ID --nkey KEY [--url URL]   a partner node (--url: receive from it there)
+  rabta federation partners add --node ID --nkey KEY [--url URL] [--cert FILE]   a partner node (--url: receive from it there;
+                                                           --cert: its node-cert.pem, to verify the CAP alerts it shares)
   rabta federation partners list
   rabta federation agreements create FILE                  a proposed agreement (JSON, docs/federation.md; - for stdin)
   rabta federation agreements approve|revoke ID
@@ -45,6 +46,7 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	pnode := fs.String("node", "", "partner node id")
 	nkey := fs.String("nkey", "", "partner's public nkey (rabta federation key on that node)")
 	url := fs.String("url", "", "partner's NATS URL to receive from (tls://host:port, or nats:// on loopback)")
+	certFile := fs.String("cert", "", "partner's certificate (PEM: its node-cert.pem), to verify the CAP alerts it shares")
 	if err := parse(fs, rest); err != nil {
 		return err
 	}
@@ -86,6 +88,13 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	switch sub + " " + verb {
 	case "partners add":
 		p := &federation.Partner{Node: *pnode, NKey: *nkey, URL: *url}
+		if *certFile != "" {
+			b, err := os.ReadFile(*certFile)
+			if err != nil {
+				return err
+			}
+			p.Cert = string(b)
+		}
 		if err := svc.AddPartner(ctx, p); err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/cap"
 )
 
 // Resolution is what an agreement shares of each Datastream.
@@ -280,12 +281,20 @@ func jsonErr(err error) string {
 // Partner is another node this node shares with (as provider) or receives from (as
 // consumer): its id, the public nkey it logs in to this node's NATS with, and, for a node this
 // one receives from, the NATS URL to dial.
+//
+// Cert, when given, is the partner's X.509 certificate (PEM, the node-cert.pem of its data
+// directory or the one its operator issued), with which this node verifies the signed CAP
+// alerts it receives from the partner; without it, the partner's alerts are refused.
 type Partner struct {
 	Node    string    `json:"node"`
 	NKey    string    `json:"nkey"`
 	URL     string    `json:"url,omitempty"`
+	Cert    string    `json:"cert,omitempty"`
 	Created time.Time `json:"created"`
 }
+
+// MaxCertBytes bounds a partner's certificate (PEM).
+const MaxCertBytes = 16 << 10
 
 // ValidatePartner checks a partner's fields; the error names the field.
 func (p *Partner) ValidatePartner() error {
@@ -298,6 +307,18 @@ func (p *Partner) ValidatePartner() error {
 	if p.URL != "" {
 		if err := CheckURL(p.URL); err != nil {
 			return apperr.E(apperr.Invalid, "partner: url: %v", err)
+		}
+	}
+	if p.Cert != "" {
+		if len(p.Cert) > MaxCertBytes {
+			return apperr.E(apperr.Invalid, "partner: cert: %d bytes, at most %d", len(p.Cert), MaxCertBytes)
+		}
+		cs, err := cap.ParseCertificates([]byte(p.Cert))
+		if err != nil {
+			return apperr.E(apperr.Invalid, "partner: cert: not an X.509 certificate: %v", err)
+		}
+		if len(cs) == 0 {
+			return apperr.E(apperr.Invalid, "partner: cert: no PEM block of type CERTIFICATE")
 		}
 	}
 	return nil

@@ -152,7 +152,8 @@ func (s *Federation) Expire(ctx context.Context, now time.Time) ([]int64, error)
 }
 
 // AddPartner implements federation.Store: a partner of the same node id is replaced (a new
-// key or URL); an nkey another partner uses is Conflict.
+// key or URL; its certificate only when a new one is given); an nkey another partner uses is
+// Conflict.
 func (s *Federation) AddPartner(ctx context.Context, p *federation.Partner) error {
 	return s.eng.Write(ctx, func(tx Tx) error {
 		var other string
@@ -163,8 +164,9 @@ func (s *Federation) AddPartner(ctx context.Context, p *federation.Partner) erro
 		if !errors.Is(err, ErrNoRows) {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO fed_partners (node, nkey, url, created_us) VALUES (?, ?, ?, ?)
-			ON CONFLICT (node) DO UPDATE SET nkey = excluded.nkey, url = excluded.url`, p.Node, p.NKey, p.URL, us(p.Created))
+		_, err = tx.Exec(ctx, `INSERT INTO fed_partners (node, nkey, url, created_us, cert) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (node) DO UPDATE SET nkey = excluded.nkey, url = excluded.url,
+			cert = CASE WHEN excluded.cert <> '' THEN excluded.cert ELSE fed_partners.cert END`, p.Node, p.NKey, p.URL, us(p.Created), p.Cert)
 		return err
 	})
 }
@@ -175,13 +177,13 @@ func (s *Federation) Partners(ctx context.Context) ([]federation.Partner, error)
 	err := readEach(ctx, s.eng, func(r Rows) error {
 		var p federation.Partner
 		var c int64
-		if err := r.Scan(&p.Node, &p.NKey, &p.URL, &c); err != nil {
+		if err := r.Scan(&p.Node, &p.NKey, &p.URL, &c, &p.Cert); err != nil {
 			return err
 		}
 		p.Created = fromUS(c)
 		out = append(out, p)
 		return nil
-	}, `SELECT node, nkey, url, created_us FROM fed_partners ORDER BY node`)
+	}, `SELECT node, nkey, url, created_us, cert FROM fed_partners ORDER BY node`)
 	return out, err
 }
 
