@@ -151,3 +151,68 @@ func FuzzParseArea(f *testing.F) {
 		a.MeetsCAP([]cap.Area{{Circles: []cap.Circle{{Center: cap.Point{Lat: 89.9, Lon: 179.9}, RadiusKM: 500}}}})
 	})
 }
+
+func alertMsg() federation.AlertMessage {
+	return federation.AlertMessage{Kind: federation.AlertKind, V: 1, Provider: "islamabad", Agreement: 2, ConsumerOrg: "ndma",
+		Alert: 5, Message: 9, Identifier: "rabta-islamabad-5-1", CAP: "<alert/>"}
+}
+
+// An alert message is told apart from a data message by its first bytes, and every member is
+// checked.
+func TestDecodeAlertMessage(t *testing.T) {
+	m := alertMsg()
+	b, _ := json.Marshal(m)
+	if !federation.IsAlertMessage(b) {
+		t.Fatalf("IsAlertMessage(%s) = false", b)
+	}
+	data, _ := json.Marshal(msg())
+	if federation.IsAlertMessage(data) {
+		t.Errorf("a data message taken for an alert: %s", data)
+	}
+	got, err := federation.DecodeAlertMessage(b)
+	if err != nil || *got != m || got.MsgID() != "islamabad:a2:m9" {
+		t.Fatalf("decode: %+v %v", got, err)
+	}
+	for name, change := range map[string]func(*federation.AlertMessage){
+		"kind":                 func(m *federation.AlertMessage) { m.Kind = "obs" },
+		"v":                    func(m *federation.AlertMessage) { m.V = 2 },
+		"provider":             func(m *federation.AlertMessage) { m.Provider = "Isl amabad" },
+		"agreement":            func(m *federation.AlertMessage) { m.Agreement = 0 },
+		"alert":                func(m *federation.AlertMessage) { m.Alert = -1 },
+		"consumerOrganisation": func(m *federation.AlertMessage) { m.ConsumerOrg = "" },
+		"identifier":           func(m *federation.AlertMessage) { m.Identifier = "" },
+		"cap":                  func(m *federation.AlertMessage) { m.CAP = "" },
+	} {
+		bad := alertMsg()
+		change(&bad)
+		b, _ := json.Marshal(bad)
+		if _, err := federation.DecodeAlertMessage(b); apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s changed: %v, want Invalid naming it", name, err)
+		}
+	}
+	if _, err := federation.DecodeAlertMessage([]byte(`{"kind":"cap","v":1,"extra":1}`)); err == nil || !strings.Contains(err.Error(), "extra") {
+		t.Errorf("an unknown member: %v", err)
+	}
+	if _, err := federation.DecodeAlertMessage(make([]byte, federation.MaxAlertMessage+1)); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Errorf("over the limit: %v", err)
+	}
+}
+
+func FuzzDecodeAlertMessage(f *testing.F) {
+	b, _ := json.Marshal(alertMsg())
+	f.Add(b)
+	f.Add([]byte(`{"kind":"cap"}`))
+	f.Add([]byte(`{"kind":"cap","v":1,"provider":"a","agreement":1e30}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := federation.DecodeAlertMessage(b)
+		if err != nil {
+			if apperr.KindOf(err) != apperr.Invalid {
+				t.Fatalf("error of kind %v: %v", apperr.KindOf(err), err)
+			}
+			return
+		}
+		if m.Agreement <= 0 || m.CAP == "" || !federation.ValidName(m.Provider) {
+			t.Fatalf("accepted %+v", m)
+		}
+	})
+}
