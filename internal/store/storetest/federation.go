@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/federation"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/sqlq"
@@ -137,6 +139,75 @@ func RunFederation(t *testing.T, open Open) {
 		t.Errorf("observations after purge: %d, want 5", len(q.Entities))
 	}
 	federationArea(t, s, f)
+	federationAlerts(t, sqlq.NewAlerts(eng), f, a.ID)
+}
+
+// federationAlerts: the alert exporter reads an organisation's public issued messages after its
+// cursor in order; the receiver records each received message once, with its local alert.
+func federationAlerts(t *testing.T, as *sqlq.Alerts, f *sqlq.Federation, agreement int64) {
+	t.Helper()
+	at := time.Date(2025, 8, 27, 8, 0, 0, 0, time.UTC)
+	mk := func(org string, operational bool, n int) int64 {
+		a := &alert.Alert{RuleID: fmt.Sprintf("r-%s-%v", org, operational), Organisation: org, State: alert.Draft, Status: cap.StatusActual,
+			Operational: operational, Created: at, Updated: at}
+		id, err := as.CreateAlert(ctx(), a, alert.Transition{To: alert.Draft, By: "t", At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.ID, a.State = id, alert.Issued
+		for i := 1; i <= n; i++ {
+			m := &alert.Message{AlertID: id, Identifier: fmt.Sprintf("%s-%v-%d", org, operational, i), Sender: "s", Sent: at.Add(time.Duration(i) * time.Minute),
+				Expires: at.Add(time.Hour), MsgType: cap.MsgAlert, Status: cap.StatusActual, Operational: operational, XML: []byte("<alert/>")}
+			if err := as.SaveAlert(ctx(), a, alert.Transition{AlertID: id, From: alert.Draft, To: alert.Issued, By: "t", At: at}, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return id
+	}
+	pdma := mk("pdma", false, 2)
+	mk("pdma", true, 1)
+	mk("ndma", false, 1)
+	got, err := f.AlertsSince(ctx(), "pdma", 0, 10)
+	if err != nil || len(got) != 2 || got[0].Identifier != "pdma-false-1" || got[1].Identifier != "pdma-false-2" || got[0].Alert != pdma ||
+		!got[1].Sent.Equal(at.Add(2*time.Minute)) || string(got[0].XML) != "<alert/>" {
+		t.Fatalf("alerts since 0: %+v %v", got, err)
+	}
+	if more, _ := f.AlertsSince(ctx(), "pdma", got[0].ID, 10); len(more) != 1 || more[0].Identifier != "pdma-false-2" {
+		t.Errorf("alerts since the first: %+v", more)
+	}
+	if c, err := f.AlertCursor(ctx(), agreement); err != nil || c != 0 {
+		t.Errorf("alert cursor: %d %v", c, err)
+	}
+	if err := f.SetAlertCursor(ctx(), agreement, got[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := f.AlertCursor(ctx(), agreement); c != got[1].ID {
+		t.Errorf("alert cursor: %d, want %d", c, got[1].ID)
+	}
+	// received
+	r := sqlq.ReceivedAlert{Provider: "islamabad", Agreement: 4, Identifier: "rabta-islamabad-5-1", ProviderAlert: 5, Sender: "s", Sent: at, Alert: pdma, Received: at}
+	if ok, err := f.AlertReceived(ctx(), "islamabad", 4, r.Identifier); err != nil || ok {
+		t.Errorf("received before: %v %v", ok, err)
+	}
+	for range 2 {
+		if err := f.SaveReceivedAlert(ctx(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	none := r
+	none.Identifier, none.Alert = "rabta-islamabad-6-1", 0
+	if err := f.SaveReceivedAlert(ctx(), none); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := f.AlertReceived(ctx(), "islamabad", 4, r.Identifier); err != nil || !ok {
+		t.Errorf("received after: %v %v", ok, err)
+	}
+	if ok, _ := f.AlertReceived(ctx(), "islamabad", 5, r.Identifier); ok {
+		t.Errorf("received under another agreement")
+	}
+	if rs, err := f.ReceivedAlerts(ctx(), pdma); err != nil || len(rs) != 1 || rs[0] != r {
+		t.Errorf("received for alert %d: %+v %v", pdma, rs, err)
+	}
 }
 
 // federationArea: selection.area picks the providing organisation's Datastreams whose Thing
