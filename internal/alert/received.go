@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
@@ -34,7 +35,7 @@ type Received struct {
 // thread becomes a new alert owned by r.Organisation; one for a thread whose alert is still
 // a draft replaces that draft (a Cancel withdraws it); one for a thread whose alert is issued
 // becomes an Update or Cancel draft of it. The draft carries the provider's texts, areas and
-// status, and <references> (CAP 1.2 §3.2.1) to the provider's message and those it
+// status (not its rabta:* parameters: its rule, its audiences), and <references> (CAP 1.2 §3.2.1) to the provider's message and those it
 // references, which issuing keeps (issue) besides this node's own earlier messages. A Cancel
 // for a thread with no open alert does nothing. It returns the alert it touched (nil: none).
 func (s *Service) Receive(ctx context.Context, r Received) (*Alert, error) {
@@ -62,6 +63,10 @@ func (s *Service) receive(ctx context.Context, r Received) (*Alert, error) {
 		}
 	}
 	draft.Infos = slices.Clone(orig.Infos)
+	for i := range draft.Infos { // the provider's own parameters (its rule, its audiences) mean nothing here
+		in := &draft.Infos[i]
+		in.Parameters = slices.DeleteFunc(slices.Clone(in.Parameters), func(p cap.ValuePair) bool { return strings.HasPrefix(p.ValueName, "rabta:") })
+	}
 	draft.Note = fmt.Sprintf("%s; re-issued here after local approval", r.Why)
 	cancel := orig.MsgType == cap.MsgCancel
 	now := s.now()

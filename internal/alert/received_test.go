@@ -51,7 +51,9 @@ func TestReceive(t *testing.T) {
 		}
 		return a
 	}
-	first := issue(func() (*alert.Alert, error) { return prov.Trigger(ctx, trig(rule.Fire, 1, "Exceptionally High", 700000, c.t)) })
+	first := issue(func() (*alert.Alert, error) {
+		return prov.Trigger(ctx, trig(rule.Fire, 1, "Exceptionally High", 700000, c.t))
+	})
 	a := receive(first)
 	if a == nil || a.State != alert.Draft || a.Organisation != "ndma" || a.RuleID != "federation:islamabad:3:1" || a.DraftBy != "node/islamabad" ||
 		len(a.Issued) != 0 || a.Draft.Infos[0].Headline != first.Infos[0].Headline || a.Status != first.Status {
