@@ -59,4 +59,3 @@ func federationAPI(c *checker) {
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/organisations/open"})
 	c.must(200, req{method: "GET", path: "/wis2/catalogue"})
 }
-
