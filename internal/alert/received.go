@@ -115,3 +115,37 @@ func kept(a *Alert) []cap.Reference {
 	}
 	return out
 }
+
+// Origin is where a received alert comes from: the provider node, the agreement it was shared
+// under, and the provider's alert (thread) id.
+type Origin struct {
+	Node      string `json:"node"`
+	Agreement int64  `json:"agreement"`
+	Alert     int64  `json:"alert"`
+}
+
+// threadPrefix starts the RuleID of every received alert (Thread).
+const threadPrefix = "federation:"
+
+// Thread is the RuleID of the local alert holding o's warning thread:
+// "federation:<node>:<agreement>:<alert>".
+func Thread(o Origin) string {
+	return fmt.Sprintf("%s%s:%d:%d", threadPrefix, o.Node, o.Agreement, o.Alert)
+}
+
+// ParseThread returns the origin of a received alert from its RuleID (ok false for a rule's).
+func ParseThread(ruleID string) (o Origin, ok bool) {
+	rest, ok := strings.CutPrefix(ruleID, threadPrefix)
+	if !ok {
+		return o, false
+	}
+	parts := strings.Split(rest, ":")
+	if len(parts) != 3 {
+		return o, false
+	}
+	if _, err := fmt.Sscanf(parts[1]+" "+parts[2], "%d %d", &o.Agreement, &o.Alert); err != nil || parts[0] == "" {
+		return Origin{}, false
+	}
+	o.Node = parts[0]
+	return o, true
+}

@@ -128,3 +128,15 @@ func TestReceive(t *testing.T) {
 		t.Errorf("cancelled before approval: %+v %v", w, err)
 	}
 }
+
+func TestThread(t *testing.T) {
+	o := alert.Origin{Node: "islamabad", Agreement: 3, Alert: 12}
+	if got, ok := alert.ParseThread(alert.Thread(o)); !ok || got != o || alert.Thread(o) != "federation:islamabad:3:12" {
+		t.Errorf("round trip: %+v %v (%s)", got, ok, alert.Thread(o))
+	}
+	for _, id := range []string{"khanki", "federation:", "federation:islamabad:3", "federation::3:12", "federation:islamabad:x:12", "federation:a:1:2:3"} {
+		if o, ok := alert.ParseThread(id); ok {
+			t.Errorf("ParseThread(%q) = %+v, want not a thread", id, o)
+		}
+	}
+}

@@ -281,19 +281,21 @@ func (s *Server) capXML(w http.ResponseWriter, r *http.Request) {
 
 // alertView is an alert as the API shows it.
 type alertView struct {
-	ID           int64             `json:"id"`
-	Rule         string            `json:"rule"`
-	Organisation string            `json:"organisation"`
-	State        alert.State       `json:"state"`
-	Status       cap.Status        `json:"status"`
-	Operational  bool              `json:"operational,omitempty"`
-	Level        string            `json:"level,omitempty"`
-	Draft        *draftView        `json:"draft,omitempty"`
-	Messages     []messageView     `json:"messages,omitempty"`
-	Transitions  []transitionView  `json:"transitions,omitempty"`
-	Created      time.Time         `json:"created"`
-	Updated      time.Time         `json:"updated"`
-	Links        map[string]string `json:"links,omitempty"`
+	ID           int64       `json:"id"`
+	Rule         string      `json:"rule"`
+	Organisation string      `json:"organisation"`
+	State        alert.State `json:"state"`
+	Status       cap.Status  `json:"status"`
+	Operational  bool        `json:"operational,omitempty"`
+	Level        string      `json:"level,omitempty"`
+	// Origin is where an alert shared by a partner node comes from (docs/federation.md "Alerts").
+	Origin      *alert.Origin     `json:"origin,omitempty"`
+	Draft       *draftView        `json:"draft,omitempty"`
+	Messages    []messageView     `json:"messages,omitempty"`
+	Transitions []transitionView  `json:"transitions,omitempty"`
+	Created     time.Time         `json:"created"`
+	Updated     time.Time         `json:"updated"`
+	Links       map[string]string `json:"links,omitempty"`
 	// Impact is what the draft ("draft") and each issued message (by identifier) reach.
 	Impact map[string]json.RawMessage `json:"impact,omitempty"`
 }
@@ -330,6 +332,9 @@ func (s *Server) view(r *http.Request, a *alert.Alert, ts []alert.Transition) al
 	base := s.base(r)
 	v := alertView{ID: a.ID, Rule: a.RuleID, Organisation: a.Organisation, State: a.State, Status: a.Status, Operational: a.Operational, Level: a.LevelName,
 		Created: a.Created, Updated: a.Updated}
+	if o, ok := alert.ParseThread(a.RuleID); ok {
+		v.Origin = &o
+	}
 	if a.Draft != nil {
 		d := &draftView{Type: a.DraftType, By: a.DraftBy, Authors: a.Authors}
 		for i := range a.Draft.Infos {

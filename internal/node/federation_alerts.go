@@ -201,7 +201,7 @@ func (f *federator) receiveAlert(ctx context.Context, provider string, id int64,
 		return refuse(m.Identifier, fmt.Sprintf("the signed CAP's identifier is %q", c.Identifier))
 	}
 	why := fmt.Sprintf("shared by node %s under agreement %d (CAP %s,%s,%s)", provider, id, c.Sender, c.Identifier, cap.FormatTime(c.Sent))
-	a, err := f.n.alerts.Receive(ctx, alert.Received{Thread: fmt.Sprintf("federation:%s:%d:%d", provider, id, m.Alert),
+	a, err := f.n.alerts.Receive(ctx, alert.Received{Thread: alert.Thread(alert.Origin{Node: provider, Agreement: id, Alert: m.Alert}),
 		Organisation: m.ConsumerOrg, By: "node/" + provider, Why: why, CAP: c})
 	if err != nil {
 		return fmt.Errorf("alert %s from %s: %w", m.Identifier, provider, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,6 +141,23 @@ func TestFederationAlerts(t *testing.T) {
 	}
 	if msgs, _ := k.alerts.Store.ActiveMessages(ctx, k.now(), true); len(msgs) != 0 {
 		t.Fatalf("issued on karachi before a local approval: %+v", msgs)
+	}
+	// provenance in the API
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s/api/v1/alerts/%d", k.Addr(), local.ID), nil)
+	req.Header.Set("Authorization", "Bearer "+benchKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var view struct {
+		Rule   string
+		Origin *alert.Origin
+		Draft  struct{ By string }
+	}
+	json.NewDecoder(resp.Body).Decode(&view)
+	resp.Body.Close()
+	if view.Origin == nil || *view.Origin != (alert.Origin{Node: "islamabad", Agreement: shared.ID, Alert: pid}) || view.Draft.By != "node/islamabad" {
+		t.Errorf("the API's view of the shared alert: %+v", view)
 	}
 	var prov []sqlq.ReceivedAlert
 	waitFor(t, "the record of the shared alert on karachi", func() bool {
