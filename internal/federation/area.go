@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/peterstace/simplefeatures/geom"
 
@@ -87,12 +88,36 @@ func (a *Area) MarshalJSON() ([]byte, error) {
 	return a.raw, nil
 }
 
+// parsed remembers the areas read lately, by their GeoJSON: the store reads every agreement
+// on each export round, and checking a 10,000-position area again each time costs
+// milliseconds. An Area is never changed once made, so one may be shared.
+var parsed struct {
+	sync.Mutex
+	m map[string]*Area
+}
+
+// maxParsed bounds parsed (it is emptied when full).
+const maxParsed = 64
+
 // UnmarshalJSON implements json.Unmarshaler (ParseArea).
 func (a *Area) UnmarshalJSON(b []byte) error {
+	parsed.Lock()
+	v, ok := parsed.m[string(b)]
+	parsed.Unlock()
+	if ok {
+		*a = *v
+		return nil
+	}
 	v, err := ParseArea(b)
 	if err != nil {
 		return fmt.Errorf("selection.area: %w", err)
 	}
+	parsed.Lock()
+	if parsed.m == nil || len(parsed.m) >= maxParsed {
+		parsed.m = map[string]*Area{}
+	}
+	parsed.m[string(b)] = v
+	parsed.Unlock()
 	*a = *v
 	return nil
 }
