@@ -216,3 +216,30 @@ func FuzzDecodeAlertMessage(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseArea: checking an area of MaxAreaVertices positions (what each read of an
+// agreement would cost without the cache of UnmarshalJSON), and reading it again (cached).
+func BenchmarkParseArea(b *testing.B) {
+	ring := make([][2]float64, 0, federation.MaxAreaVertices)
+	for i := range federation.MaxAreaVertices - 1 {
+		x, y := circle(i, federation.MaxAreaVertices-1)
+		ring = append(ring, [2]float64{x, y})
+	}
+	ring = append(ring, ring[0])
+	big, _ := json.Marshal(map[string]any{"type": "Polygon", "coordinates": [][][2]float64{ring}})
+	b.Run("parse", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := federation.ParseArea(big); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("unmarshal-cached", func(b *testing.B) {
+		for b.Loop() {
+			var a federation.Area
+			if err := json.Unmarshal(big, &a); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

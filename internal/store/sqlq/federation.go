@@ -37,7 +37,8 @@ func scanAgreement(r Row) (*federation.Agreement, error) {
 		&from, &until, &ret, &state, &a.CreatedBy, &created, &approvedBy, &approvedAt, &revokedBy, &revokedAt); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(sel), &a.Selection); err != nil {
+	var err error
+	if a.Selection, err = selectionOf(sel); err != nil { // federation_area.go
 		return nil, fmt.Errorf("agreement %d: selection: %w", a.ID, err)
 	}
 	a.Resolution, a.State = federation.Resolution(res), federation.State(state)

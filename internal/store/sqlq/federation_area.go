@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 
 	"github.com/rabta/rabta/internal/federation"
 )
@@ -44,4 +45,34 @@ func (s *Federation) selectedArea(ctx context.Context, org string, sel federatio
 		return nil
 	}, q, args...)
 	return out, err
+}
+
+// selections remembers the selections read lately, by their stored JSON: the exporter reads
+// every agreement on each round, and decoding a selection with a 10,000-position area costs
+// milliseconds (BenchmarkParseArea). A Selection read from the store is never changed.
+var selections struct {
+	sync.Mutex
+	m map[string]federation.Selection
+}
+
+// selectionOf decodes a stored selection, from selections when it was read before.
+func selectionOf(s string) (federation.Selection, error) {
+	selections.Lock()
+	sel, ok := selections.m[s]
+	selections.Unlock()
+	if ok {
+		return sel, nil
+	}
+	if err := json.Unmarshal([]byte(s), &sel); err != nil {
+		return sel, err
+	}
+	if len(s) > 4096 { // only big ones are worth keeping
+		selections.Lock()
+		if selections.m == nil || len(selections.m) >= 64 {
+			selections.m = map[string]federation.Selection{}
+		}
+		selections.m[s] = sel
+		selections.Unlock()
+	}
+	return sel, nil
 }
