@@ -281,23 +281,23 @@ func (s *Server) capXML(w http.ResponseWriter, r *http.Request) {
 
 // alertView is an alert as the API shows it.
 type alertView struct {
-	ID           int64       `json:"id"`
-	Rule         string      `json:"rule"`
-	Organisation string      `json:"organisation"`
-	State        alert.State `json:"state"`
-	Status       cap.Status  `json:"status"`
-	Operational  bool        `json:"operational,omitempty"`
-	Level        string      `json:"level,omitempty"`
-	// Origin is where an alert shared by a partner node comes from (docs/federation.md "Alerts").
-	Origin      *alert.Origin     `json:"origin,omitempty"`
-	Draft       *draftView        `json:"draft,omitempty"`
-	Messages    []messageView     `json:"messages,omitempty"`
-	Transitions []transitionView  `json:"transitions,omitempty"`
-	Created     time.Time         `json:"created"`
-	Updated     time.Time         `json:"updated"`
-	Links       map[string]string `json:"links,omitempty"`
+	ID           int64             `json:"id"`
+	Rule         string            `json:"rule"`
+	Organisation string            `json:"organisation"`
+	State        alert.State       `json:"state"`
+	Status       cap.Status        `json:"status"`
+	Operational  bool              `json:"operational,omitempty"`
+	Level        string            `json:"level,omitempty"`
+	Draft        *draftView        `json:"draft,omitempty"`
+	Messages     []messageView     `json:"messages,omitempty"`
+	Transitions  []transitionView  `json:"transitions,omitempty"`
+	Created      time.Time         `json:"created"`
+	Updated      time.Time         `json:"updated"`
+	Links        map[string]string `json:"links,omitempty"`
 	// Impact is what the draft ("draft") and each issued message (by identifier) reach.
 	Impact map[string]json.RawMessage `json:"impact,omitempty"`
+	// Origin is where an alert shared by a partner node comes from (docs/federation.md "Alerts").
+	Origin *alert.Origin `json:"origin,omitempty"`
 }
 
 type draftView struct {
