@@ -16,8 +16,9 @@ import (
 
 const federationUsage = `usage:
   rabta federation key                                     this node's public nkey (partners register it)
-  rabta federation partners add --node ID --nkey KEY [--url URL [--ca FILE]]   a partner node (--url: receive from it there;
-                                                           --ca: PEM its tls:// listener must chain to, or its certificate)
+  rabta federation partners add --node ID --nkey KEY [--url URL [--ca FILE]] [--cert FILE]   a partner node (--url: receive from it there;
+                                                           --ca: PEM its tls:// listener must chain to, or its certificate;
+                                                           --cert: its node-cert.pem, to verify the CAP alerts it shares)
   rabta federation partners remove NODE                    refused while agreements with it are proposed or approved
   rabta federation partners list
   rabta federation agreements create FILE                  a proposed agreement (JSON, docs/federation.md; - for stdin)
@@ -48,6 +49,7 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	nkey := fs.String("nkey", "", "partner's public nkey (rabta federation key on that node)")
 	url := fs.String("url", "", "partner's NATS URL to receive from (tls://host:port, or nats:// on loopback)")
 	ca := fs.String("ca", "", "PEM file: the CA (or the certificate itself) the partner's tls:// listener must chain to")
+	certFile := fs.String("cert", "", "partner's certificate (PEM: its node-cert.pem), to verify the CAP alerts it shares")
 	if err := parse(fs, rest); err != nil {
 		return err
 	}
@@ -95,6 +97,13 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 				return fmt.Errorf("--ca: %w", err)
 			}
 			p.CA = string(b)
+		}
+		if *certFile != "" {
+			b, err := os.ReadFile(*certFile)
+			if err != nil {
+				return fmt.Errorf("--cert: %w", err)
+			}
+			p.Cert = string(b)
 		}
 		if err := svc.AddPartner(ctx, p); err != nil {
 			return err

@@ -57,7 +57,7 @@ func TestFederation(t *testing.T) {
 	cli("federation", "partners", "add", "--node", "beijing", "--nkey", bKey, "--data-dir", isl)
 	pk := start(t, kar, env, "--node-id", "karachi")
 	pb := start(t, bei, env, "--node-id", "beijing")
-	cli("federation", "partners", "add", "--node", "islamabad", "--nkey", iKey, "--url", pi.nats, "--data-dir", kar)
+	cli("federation", "partners", "add", "--node", "islamabad", "--nkey", iKey, "--url", pi.nats, "--cert", filepath.Join(isl, "node-cert.pem"), "--data-dir", kar) // --cert: to verify its shared alerts (docs/federation.md)
 	cli("federation", "partners", "add", "--node", "islamabad", "--nkey", iKey, "--url", pi.nats, "--data-dir", bei)
 
 	// errors name the field

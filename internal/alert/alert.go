@@ -590,7 +590,7 @@ func (s *Service) expireDue(ctx context.Context) error {
 }
 
 // issue turns the draft into the next issued message: identifier, sent, references to the
-// previous message; builds (validates, refuses stale), signs, stores and publishes it.
+// previous messages (and, for a received alert, to the original's, Receive); builds (validates, refuses stale), signs, stores and publishes it.
 func (s *Service) issue(ctx context.Context, a *Alert, by, why string) error {
 	now := s.now().Truncate(time.Second)
 	m := *a.Draft
@@ -598,7 +598,7 @@ func (s *Service) issue(ctx context.Context, a *Alert, by, why string) error {
 	m.Sender = s.sender()
 	m.Sent = now
 	m.MsgType = a.DraftType
-	m.References = nil
+	m.References = kept(a) // a received alert's references to its original (received.go)
 	for _, prev := range a.Issued {
 		m.References = append(m.References, cap.Reference{Sender: prev.Sender, Identifier: prev.Identifier, Sent: prev.Sent})
 	}

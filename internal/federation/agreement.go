@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/cap"
 )
 
 // Resolution is what an agreement shares of each Datastream.
@@ -62,10 +63,22 @@ const (
 // listed in Datastreams, and those of the Things in Things; when ObservedProperties is not
 // empty, only those among them that measure one of its ObservedProperties. At least one of
 // Datastreams and Things must be given. Ids are the provider's SensorThings @iot.id.
+//
+// Area (area.go) selects, besides, the Datastreams whose Thing lies inside it, and Alerts
+// shares the providing organisation's issued CAP alerts (those whose area meets Area, when
+// given; all of them otherwise; docs/federation.md "Alerts"). At least one of Datastreams,
+// Things, Area and Alerts must be given.
 type Selection struct {
 	Datastreams        []int64 `json:"datastreams,omitempty"`
 	Things             []int64 `json:"things,omitempty"`
 	ObservedProperties []int64 `json:"observedProperties,omitempty"`
+	Area               *Area   `json:"area,omitempty"`
+	Alerts             bool    `json:"alerts,omitempty"`
+}
+
+// Data reports whether s selects Datastreams at all (an agreement may share alerts only).
+func (s Selection) Data() bool {
+	return len(s.Datastreams) > 0 || len(s.Things) > 0 || s.Area != nil
 }
 
 // Agreement is one data-sharing agreement, as stored on the providing node.
@@ -164,8 +177,8 @@ func (a *Agreement) Validate() error {
 		return bad("consumerNode", "required, lower-case letters, digits, '-' and '_' (at most %d)", maxNameLength)
 	}
 	s := a.Selection
-	if len(s.Datastreams) == 0 && len(s.Things) == 0 {
-		return bad("selection", "give datastreams or things (ids of the provider's)")
+	if !s.Data() && !s.Alerts {
+		return bad("selection", "give datastreams or things (ids of the provider's), an area (GeoJSON Polygon or MultiPolygon), or alerts: true")
 	}
 	for f, ids := range map[string][]int64{"selection.datastreams": s.Datastreams, "selection.things": s.Things, "selection.observedProperties": s.ObservedProperties} {
 		if len(ids) > MaxSelected {
@@ -269,6 +282,10 @@ func jsonErr(err error) string {
 // Partner is another node this node shares with (as provider) or receives from (as
 // consumer): its id, the public nkey it logs in to this node's NATS with, and, for a node this
 // one receives from, the NATS URL to dial.
+//
+// Cert, when given, is the partner's X.509 certificate (PEM, the node-cert.pem of its data
+// directory or the one its operator issued), with which this node verifies the signed CAP
+// alerts it receives from the partner; without it, the partner's alerts are refused.
 type Partner struct {
 	Node string `json:"node"`
 	NKey string `json:"nkey"`
@@ -276,11 +293,15 @@ type Partner struct {
 	// CA is PEM: the certificates the partner's tls:// listener must chain to (its CA, or its
 	// own certificate pinned); empty for the system's roots. At most MaxCABytes.
 	CA      string    `json:"ca,omitempty"`
+	Cert    string    `json:"cert,omitempty"`
 	Created time.Time `json:"created"`
 }
 
 // MaxCABytes bounds a partner's CA (PEM).
 const MaxCABytes = 64 << 10
+
+// MaxCertBytes bounds a partner's certificate (PEM).
+const MaxCertBytes = 16 << 10
 
 // ValidatePartner checks a partner's fields; the error names the field.
 func (p *Partner) ValidatePartner() error {
@@ -304,6 +325,18 @@ func (p *Partner) ValidatePartner() error {
 		}
 		if p.URL == "" || !strings.HasPrefix(p.URL, "tls://") {
 			return apperr.E(apperr.Invalid, "partner: ca: only with a tls:// url")
+		}
+	}
+	if p.Cert != "" {
+		if len(p.Cert) > MaxCertBytes {
+			return apperr.E(apperr.Invalid, "partner: cert: %d bytes, at most %d", len(p.Cert), MaxCertBytes)
+		}
+		cs, err := cap.ParseCertificates([]byte(p.Cert))
+		if err != nil {
+			return apperr.E(apperr.Invalid, "partner: cert: not an X.509 certificate: %v", err)
+		}
+		if len(cs) == 0 {
+			return apperr.E(apperr.Invalid, "partner: cert: no PEM block of type CERTIFICATE")
 		}
 	}
 	return nil

@@ -296,6 +296,8 @@ type alertView struct {
 	Links        map[string]string `json:"links,omitempty"`
 	// Impact is what the draft ("draft") and each issued message (by identifier) reach.
 	Impact map[string]json.RawMessage `json:"impact,omitempty"`
+	// Origin is where an alert shared by a partner node comes from (docs/federation.md "Alerts").
+	Origin *alert.Origin `json:"origin,omitempty"`
 }
 
 type draftView struct {
@@ -330,6 +332,9 @@ func (s *Server) view(r *http.Request, a *alert.Alert, ts []alert.Transition) al
 	base := s.base(r)
 	v := alertView{ID: a.ID, Rule: a.RuleID, Organisation: a.Organisation, State: a.State, Status: a.Status, Operational: a.Operational, Level: a.LevelName,
 		Created: a.Created, Updated: a.Updated}
+	if o, ok := alert.ParseThread(a.RuleID); ok {
+		v.Origin = &o
+	}
 	if a.Draft != nil {
 		d := &draftView{Type: a.DraftType, By: a.DraftBy, Authors: a.Authors}
 		for i := range a.Draft.Infos {

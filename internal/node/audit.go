@@ -85,6 +85,10 @@ func (n *Node) auditRoutes(mux *http.ServeMux) {
 		writeJSON(w, out)
 	})
 	mux.HandleFunc("GET /api/v1/audit/proof", func(w http.ResponseWriter, r *http.Request) {
+		if err := auth.Require(r.Context(), auth.Viewer); err != nil { // no key: 401 before the query is looked at
+			st.Error(w, r, err)
+			return
+		}
 		q := r.URL.Query()
 		partner := q.Get("partner")
 		if partner == "" {

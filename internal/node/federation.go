@@ -455,6 +455,12 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 	org := ""
 	for _, fm := range msgs {
 		h.Write(fm.Data)
+		if federation.IsAlertMessage(fm.Data) { // a shared CAP alert (federation_alerts.go)
+			if err := f.receiveAlert(ctx, provider, id, fm); err != nil {
+				return err
+			}
+			continue
+		}
 		m, err := federation.DecodeMessage(fm.Data)
 		if err != nil || m.Provider != provider || m.Agreement != id {
 			f.log.Warn("federation_bad_message", "provider", provider, "agreement", id, "seq", fm.Seq, "reason", apperr.Message(err))
@@ -599,5 +605,6 @@ func (n *Node) startFederation(bg context.Context) error {
 	}
 	n.wg.Go(func() { n.fed.runExporter(bg) })
 	n.wg.Go(func() { n.fed.runLinks(bg) })
+	n.wg.Go(func() { n.fed.runAlertExporter(bg) }) // shared CAP alerts (federation_alerts.go)
 	return nil
 }

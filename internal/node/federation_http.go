@@ -21,7 +21,7 @@ import (
 //	POST /api/v1/federation/agreements/{id}/approve  → 200 the agreement, approved
 //	POST /api/v1/federation/agreements/{id}/revoke   → 200 the agreement, revoked
 //	GET  /api/v1/federation/partners                 partner nodes (node-wide admin)
-//	POST /api/v1/federation/partners                 {"node","nkey","url"?,"ca"?} (node-wide admin) → 201
+//	POST /api/v1/federation/partners                 {"node","nkey","url"?,"ca"?,"cert"?} (node-wide admin) → 201
 //	DELETE /api/v1/federation/partners/{node}        (node-wide admin) → 204; 409 naming its open agreements
 //	GET  /api/v1/federation/key                      this node's public nkey (any key)
 func (n *Node) fedRoutes(mux *http.ServeMux) {
@@ -121,7 +121,7 @@ func (n *Node) fedRoutes(mux *http.ServeMux) {
 		dec := json.NewDecoder(bytesReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&p); err != nil {
-			fail(w, r, apperr.E(apperr.Invalid, "partner: body: want {\"node\", \"nkey\", \"url\"?, \"ca\"?}: %v", err))
+			fail(w, r, apperr.E(apperr.Invalid, "partner: body: want {\"node\", \"nkey\", \"url\"?, \"ca\"?, \"cert\"?}: %v", err))
 			return
 		}
 		if err := svc.AddPartner(r.Context(), &p); err != nil {

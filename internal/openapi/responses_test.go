@@ -237,6 +237,7 @@ func run(t *testing.T, dsn string) {
 
 	ids := sensorThings(c)
 	api(c, ids)
+	federationAPI(c) // federation_test.go
 	unauthenticated(c, ids)
 
 	// coverage: every operation answered with a success and with an error
@@ -252,7 +253,7 @@ func run(t *testing.T, dsn string) {
 	for _, op := range []string{"createObservations", "createObservation", "createDatastreamObservations", "createMultiDatastreamObservations", "createFeatureOfInterestObservations"} {
 		unprovoked[op+" 409"], unprovoked[op+" 429"] = true, true
 	}
-	noError := map[string]bool{"sensorThingsDocument": true, "apiDocument": true, "unsubscribePage": true, "capFeed": true}
+	noError := map[string]bool{"sensorThingsDocument": true, "apiDocument": true, "unsubscribePage": true, "capFeed": true, "wis2Catalogue": true}
 	noSuccess := map[string]bool{
 		"unsubscribe": true, // needs a token from a delivered message (internal/dissemination tests it)
 	}

@@ -46,7 +46,8 @@ func scanAgreement(r Row) (*federation.Agreement, error) {
 		&from, &until, &ret, &state, &a.CreatedBy, &created, &approvedBy, &approvedAt, &revokedBy, &revokedAt); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(sel), &a.Selection); err != nil {
+	var err error
+	if a.Selection, err = selectionOf(sel); err != nil { // federation_area.go
 		return nil, fmt.Errorf("agreement %d: selection: %w", a.ID, err)
 	}
 	a.Resolution, a.State = federation.Resolution(res), federation.State(state)
@@ -161,7 +162,8 @@ func (s *Federation) Expire(ctx context.Context, now time.Time) ([]int64, error)
 }
 
 // AddPartner implements federation.Store: a partner of the same node id is replaced (a new
-// key or URL); an nkey another partner uses is Conflict.
+// key or URL; its certificate only when a new one is given); an nkey another partner uses is
+// Conflict.
 func (s *Federation) AddPartner(ctx context.Context, p *federation.Partner) error {
 	return s.eng.Write(ctx, func(tx Tx) error {
 		var other string
@@ -172,8 +174,9 @@ func (s *Federation) AddPartner(ctx context.Context, p *federation.Partner) erro
 		if !errors.Is(err, ErrNoRows) {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO fed_partners (node, nkey, url, ca, created_us) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (node) DO UPDATE SET nkey = excluded.nkey, url = excluded.url, ca = excluded.ca`, p.Node, p.NKey, p.URL, p.CA, us(p.Created))
+		_, err = tx.Exec(ctx, `INSERT INTO fed_partners (node, nkey, url, ca, created_us, cert) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (node) DO UPDATE SET nkey = excluded.nkey, url = excluded.url, ca = excluded.ca,
+			cert = CASE WHEN excluded.cert <> '' THEN excluded.cert ELSE fed_partners.cert END`, p.Node, p.NKey, p.URL, p.CA, us(p.Created), p.Cert)
 		return err
 	})
 }
@@ -218,13 +221,13 @@ func (s *Federation) Partners(ctx context.Context) ([]federation.Partner, error)
 	err := readEach(ctx, s.eng, func(r Rows) error {
 		var p federation.Partner
 		var c int64
-		if err := r.Scan(&p.Node, &p.NKey, &p.URL, &p.CA, &c); err != nil {
+		if err := r.Scan(&p.Node, &p.NKey, &p.URL, &p.CA, &c, &p.Cert); err != nil {
 			return err
 		}
 		p.Created = fromUS(c)
 		out = append(out, p)
 		return nil
-	}, `SELECT node, nkey, url, ca, created_us FROM fed_partners ORDER BY node`)
+	}, `SELECT node, nkey, url, ca, created_us, cert FROM fed_partners ORDER BY node`)
 	return out, err
 }
 
@@ -254,7 +257,8 @@ func (s *Federation) SetCursor(ctx context.Context, id, cursor int64) error {
 }
 
 // Selected returns the Datastreams selection sel picks among those organisation org owns, by
-// id, with what a consumer needs to describe them.
+// id, with what a consumer needs to describe them: by id, by Thing, and by area (the Thing's
+// first Location inside sel.Area), narrowed by ObservedProperties.
 func (s *Federation) Selected(ctx context.Context, org string, sel federation.Selection) (map[int64]federation.RemoteSource, error) {
 	in := func(col string, ids []int64) (string, []any) {
 		if len(ids) == 0 {
@@ -280,7 +284,7 @@ func (s *Federation) Selected(ctx context.Context, org string, sel federation.Se
 		args = append(args, thArgs...)
 	}
 	if len(pick) == 0 {
-		return map[int64]federation.RemoteSource{}, nil
+		return s.selectedArea(ctx, org, sel, map[int64]federation.RemoteSource{}) // federation_area.go
 	}
 	q := `SELECT d.id, d.name, d.unit_of_measurement, t.name, o.name, o.definition,
 		(SELECT l.location FROM thing_locations tl JOIN locations l ON l.id = tl.location_id WHERE tl.thing_id = t.id ORDER BY l.id LIMIT 1)
@@ -306,7 +310,10 @@ func (s *Federation) Selected(ctx context.Context, org string, sel federation.Se
 		out[src.ID] = src
 		return nil
 	}, q, args...)
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return s.selectedArea(ctx, org, sel, out) // federation_area.go
 }
 
 // RawObservation is one numeric Observation the raw exporter sends.

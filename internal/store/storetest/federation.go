@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/federation"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/sqlq"
@@ -171,6 +173,116 @@ func RunFederation(t *testing.T, open Open) {
 	q, _ := s.Entities.List(ctx(), query(t, sensing.Observations, nil, ""))
 	if len(q.Entities) != 5 {
 		t.Errorf("observations after purge: %d, want 5", len(q.Entities))
+	}
+	federationArea(t, s, f)
+	federationAlerts(t, sqlq.NewAlerts(eng), f, a.ID)
+}
+
+// federationAlerts: the alert exporter reads an organisation's public issued messages after its
+// cursor in order; the receiver records each received message once, with its local alert.
+func federationAlerts(t *testing.T, as *sqlq.Alerts, f *sqlq.Federation, agreement int64) {
+	t.Helper()
+	at := time.Date(2025, 8, 27, 8, 0, 0, 0, time.UTC)
+	mk := func(org string, operational bool, n int) int64 {
+		a := &alert.Alert{RuleID: fmt.Sprintf("r-%s-%v", org, operational), Organisation: org, State: alert.Draft, Status: cap.StatusActual,
+			Operational: operational, Created: at, Updated: at}
+		id, err := as.CreateAlert(ctx(), a, alert.Transition{To: alert.Draft, By: "t", At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.ID, a.State = id, alert.Issued
+		for i := 1; i <= n; i++ {
+			m := &alert.Message{AlertID: id, Identifier: fmt.Sprintf("%s-%v-%d", org, operational, i), Sender: "s", Sent: at.Add(time.Duration(i) * time.Minute),
+				Expires: at.Add(time.Hour), MsgType: cap.MsgAlert, Status: cap.StatusActual, Operational: operational, XML: []byte("<alert/>")}
+			if err := as.SaveAlert(ctx(), a, alert.Transition{AlertID: id, From: alert.Draft, To: alert.Issued, By: "t", At: at}, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return id
+	}
+	pdma := mk("pdma", false, 2)
+	mk("pdma", true, 1)
+	mk("ndma", false, 1)
+	got, err := f.AlertsSince(ctx(), "pdma", 0, 10)
+	if err != nil || len(got) != 2 || got[0].Identifier != "pdma-false-1" || got[1].Identifier != "pdma-false-2" || got[0].Alert != pdma ||
+		!got[1].Sent.Equal(at.Add(2*time.Minute)) || string(got[0].XML) != "<alert/>" {
+		t.Fatalf("alerts since 0: %+v %v", got, err)
+	}
+	if more, _ := f.AlertsSince(ctx(), "pdma", got[0].ID, 10); len(more) != 1 || more[0].Identifier != "pdma-false-2" {
+		t.Errorf("alerts since the first: %+v", more)
+	}
+	if c, err := f.AlertCursor(ctx(), agreement); err != nil || c != 0 {
+		t.Errorf("alert cursor: %d %v", c, err)
+	}
+	if err := f.SetAlertCursor(ctx(), agreement, got[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := f.AlertCursor(ctx(), agreement); c != got[1].ID {
+		t.Errorf("alert cursor: %d, want %d", c, got[1].ID)
+	}
+	// received
+	r := sqlq.ReceivedAlert{Provider: "islamabad", Agreement: 4, Identifier: "rabta-islamabad-5-1", ProviderAlert: 5, Sender: "s", Sent: at, Alert: pdma, Received: at}
+	if ok, err := f.AlertReceived(ctx(), "islamabad", 4, r.Identifier); err != nil || ok {
+		t.Errorf("received before: %v %v", ok, err)
+	}
+	for range 2 {
+		if err := f.SaveReceivedAlert(ctx(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	none := r
+	none.Identifier, none.Alert = "rabta-islamabad-6-1", 0
+	if err := f.SaveReceivedAlert(ctx(), none); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := f.AlertReceived(ctx(), "islamabad", 4, r.Identifier); err != nil || !ok {
+		t.Errorf("received after: %v %v", ok, err)
+	}
+	if ok, _ := f.AlertReceived(ctx(), "islamabad", 5, r.Identifier); ok {
+		t.Errorf("received under another agreement")
+	}
+	if rs, err := f.ReceivedAlerts(ctx(), pdma); err != nil || len(rs) != 1 || rs[0] != r {
+		t.Errorf("received for alert %d: %+v %v", pdma, rs, err)
+	}
+}
+
+// federationArea: selection.area picks the providing organisation's Datastreams whose Thing
+// lies inside, evaluated at each call (a station added later inside is picked), narrowed by
+// ObservedProperty, together with those selected by id.
+func federationArea(t *testing.T, s Stores, f *sqlq.Federation) {
+	t.Helper()
+	area, err := federation.ParseArea([]byte(`{"type":"Polygon","coordinates":[[[73.5,32.3],[74.1,32.3],[74.1,32.5],[73.5,32.5],[73.5,32.3]]]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(sel map[int64]federation.RemoteSource) []int64 {
+		out := []int64{}
+		for id := 1; id <= 10; id++ {
+			if _, ok := sel[int64(id)]; ok {
+				out = append(out, int64(id))
+			}
+		}
+		return out
+	}
+	check := func(what string, org string, sel federation.Selection, want string) {
+		t.Helper()
+		got, err := f.Selected(ctx(), org, sel)
+		if err != nil || fmt.Sprint(ids(got)) != want {
+			t.Errorf("%s: %v %v, want %s", what, ids(got), err, want)
+		}
+	}
+	check("area around Khanki", "admin", federation.Selection{Area: area}, "[1]")
+	check("area and Datastream 2 by id", "admin", federation.Selection{Area: area, Datastreams: []int64{2}}, "[1 2]")
+	check("area, another ObservedProperty", "admin", federation.Selection{Area: area, ObservedProperties: []int64{99}}, "[]")
+	check("area, another organisation", "ndma", federation.Selection{Area: area}, "[]")
+	// a station added inside the area after the agreement is picked from then on
+	qadirabad := strings.NewReplacer("Khanki", "Qadirabad", "73.9744", "73.6900", "32.4028", "32.3200").Replace(gauge)
+	if _, err := s.Entities.Create(ctx(), entity(t, sensing.Things, qadirabad)); err != nil {
+		t.Fatal(err)
+	}
+	check("area after Qadirabad was added", "admin", federation.Selection{Area: area}, "[1 3]")
+	if got, _ := f.Selected(ctx(), "admin", federation.Selection{Area: area}); got[3].Thing != "Qadirabad" || !strings.Contains(string(got[3].Location), "73.69") {
+		t.Errorf("Qadirabad's source: %+v", got[3])
 	}
 }
 

@@ -235,6 +235,9 @@ func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request) {
 			row := alertRow{A: a}
 			ru, ok := byID[a.RuleID]
 			row.RuleName = a.RuleID
+			if o, shared := alert.ParseThread(a.RuleID); shared { // a partner's alert (docs/federation.md "Alerts")
+				row.RuleName = fmt.Sprintf("shared by node %s under agreement %d (its alert %d)", o.Node, o.Agreement, o.Alert)
+			}
 			if ok {
 				row.RuleName = ru.Name
 				row.Advisory, row.Audiences = advisoryLabel(ru), ru.Audiences

@@ -1,0 +1,4 @@
+-- Federation of CAP alerts: partners' certificates, the provider's alert cursor per agreement,
+-- and the alerts received, written once in store/sqlq/ddl/federation_alerts.sql and spelled for
+-- this engine by sqlq.Migrate.
+--include federation_alerts
