@@ -29,7 +29,7 @@ func federationAPI(c *checker) {
 		"resolution":"raw","embargo":"1h","purpose":"flood warning downstream","validFrom":"2025-01-01T00:00:00Z","retention":"30d"}`
 	a := id(c.t, c.must(201, req{role: "operator", method: "POST", path: "/api/v1/federation/agreements", body: agreement}))
 	c.must(400, req{role: "operator", method: "POST", path: "/api/v1/federation/agreements", body: strings.Replace(agreement, `"karachi"`, `"beijing"`, 1)})
-	c.must(409, req{role: "admin", method: "DELETE", path: "/api/v1/federation/partners/karachi"}) // its agreement is proposed
+	c.must(409, req{role: "admin", method: "DELETE", path: "/api/v1/federation/partners/karachi"})                                                                                       // its agreement is proposed
 	c.must(400, req{role: "operator", method: "POST", path: "/api/v1/federation/agreements", body: strings.Replace(agreement, `[74.8,33.0],[73.5,33.0]`, `[73.5,33.0],[74.8,33.0]`, 1)}) // a bow tie
 	c.must(403, req{role: "viewer", method: "POST", path: "/api/v1/federation/agreements", body: agreement})
 	c.must(413, req{role: "operator", method: "POST", path: "/api/v1/federation/agreements", body: huge, bad: true})
