@@ -44,6 +44,10 @@ type Entities struct {
 	// (group.go; for comparisons).
 	NoGroupCommit bool
 	group         grouper // group.go
+
+	// NoExpandBatch, when set, reads every expanded collection with a query of its own
+	// (batch.go; for comparisons).
+	NoExpandBatch bool
 }
 
 var (
