@@ -3,7 +3,9 @@ package sqlq
 import (
 	"context"
 	"fmt"
+	"net/url"
 
+	"github.com/rabta/rabta/internal/odata"
 	"github.com/rabta/rabta/internal/sensing"
 )
 
@@ -80,6 +82,73 @@ func (p *prefetch) page(ctx context.Context, tx Tx, sub *sensing.Query, i, depth
 	return pb.finish(ctx, tx, depth)
 }
 
+// statement builds the statement that reads the pages of ents[i:i+k] (statement's comment
+// above), and returns it with the order terms of its subqueries.
+func (p *prefetch) statement(i, k int) (*q, []orderTerm, error) {
+	n := 1
+	for n < k {
+		n *= 2
+	}
+	n = min(n, batchMaxParents)
+	const a = "e"
+	x := &q{}
+	var terms []orderTerm
+	for b := range n {
+		sub := p.sub(i + b)
+		if b >= k {
+			sub = p.sub(len(p.ents))
+		}
+		var err error
+		terms, err = p.s.orderTerms(sub.Set, a, sub.Opts.OrderBy)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(terms) == 0 {
+			terms = rankTerm(sub.Parent, a)
+		}
+		one, err := p.s.pageSQL(sub, terms, "SELECT "+selectList(sub.Set, a))
+		if err != nil {
+			return nil, nil, err
+		}
+		if b > 0 {
+			x.add(" UNION ALL ")
+		}
+		x.add("SELECT x.*, "+fmt.Sprint(b)+" AS b_ FROM ("+one.b.String()+") x", one.args...)
+	}
+	x.add(" ORDER BY b_")
+	for t, term := range terms {
+		x.add(fmt.Sprintf(", k%d_", t) + term.dir())
+	}
+	x.add(", id" + idDir(terms))
+	return x, terms, nil
+}
+
+// ExpandSQL returns the statement that reads the collection item (e.g.
+// "Observations($top=1;$orderby=phenomenonTime desc)") of the entities ids of set at once,
+// and its arguments, as the engine runs it, for tests that check the query plan.
+func (s *Entities) ExpandSQL(set string, ids []int64, item string) (string, []any, error) {
+	o, err := odata.ParseOptions(url.Values{"$expand": {item}})
+	if err != nil {
+		return "", nil, err
+	}
+	it := o.Expand[0]
+	nav, ok := sensing.Sets[set].NavTo(it.Names()[0])
+	if !ok || !nav.Many || it.Options == nil || it.Options.Top == nil {
+		return "", nil, fmt.Errorf("ExpandSQL: %s is not a collection of %s with $top", item, set)
+	}
+	ents := make([]*sensing.Entity, len(ids))
+	for i, id := range ids {
+		ents[i] = &sensing.Entity{Set: set, ID: id}
+	}
+	p := &prefetch{s: s, query: &sensing.Query{Set: set}, item: expandItem{nav, it.Options, int(*it.Options.Top)}, ents: ents}
+	x, _, err := p.statement(0, len(ids))
+	if err != nil {
+		return "", nil, err
+	}
+	text, args := s.eng.Dynamic(x.b.String(), x.args)
+	return text, args, nil
+}
+
 // sub is item's query on ents[i] (on a Parent of id 0, which has no entities, for i past the
 // end: the padding of a statement).
 func (p *prefetch) sub(i int) *sensing.Query {
@@ -96,41 +165,10 @@ func (p *prefetch) sub(i int) *sensing.Query {
 // end read nothing), so that few texts are prepared.
 func (p *prefetch) read(ctx context.Context, tx Tx, i int) error {
 	k := min(batchMaxParents, max(1, batchMaxRows/(p.item.top+1)), len(p.ents)-i)
-	n := 1
-	for n < k {
-		n *= 2
+	x, terms, err := p.statement(i, k)
+	if err != nil {
+		return err
 	}
-	n = min(n, batchMaxParents)
-	const a = "e"
-	var x q
-	var terms []orderTerm
-	for b := range n {
-		sub := p.sub(i + b)
-		if b >= k {
-			sub = p.sub(len(p.ents))
-		}
-		var err error
-		terms, err = p.s.orderTerms(sub.Set, a, sub.Opts.OrderBy)
-		if err != nil {
-			return err
-		}
-		if len(terms) == 0 {
-			terms = rankTerm(sub.Parent, a)
-		}
-		one, err := p.s.pageSQL(sub, terms, "SELECT "+selectList(sub.Set, a))
-		if err != nil {
-			return err
-		}
-		if b > 0 {
-			x.add(" UNION ALL ")
-		}
-		x.add("SELECT x.*, "+fmt.Sprint(b)+" AS b_ FROM ("+one.b.String()+") x", one.args...)
-	}
-	x.add(" ORDER BY b_")
-	for t, term := range terms {
-		x.add(fmt.Sprintf(", k%d_", t) + term.dir())
-	}
-	x.add(", id" + idDir(terms))
 	text, args := p.s.eng.Dynamic(x.b.String(), x.args)
 	rows, err := tx.Query(ctx, text, args...)
 	if err != nil {
