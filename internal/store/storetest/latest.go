@@ -57,7 +57,7 @@ func describe(p *sensing.Page) string {
 // than one statement reads (70 > 64), observations ingested out of phenomenonTime order, the
 // latest deleted, a datastream emptied, an old observation moved to the newest time, and the
 // answers — entities, nextLinks, where the response budget cuts them, what it charges — are
-// the same as with one query per entity (Entities.NoExpandBatch).
+// the same as with one query per entity (Entities.ExpandBatch off, the default).
 func testLatest(t *testing.T, s Stores) {
 	seed(t, s) // Datastream 1 (Observations 1-4, the latest 4), 2 (5-6, the latest 6)
 	var dss []string
@@ -104,10 +104,10 @@ func testLatest(t *testing.T, s Stores) {
 
 	same := func(step, set, opts string, budget int64) {
 		t.Helper()
-		run := func(noBatch bool) (string, int64) {
+		run := func(batch bool) (string, int64) {
 			t.Helper()
-			s.Entities.NoExpandBatch = noBatch
-			defer func() { s.Entities.NoExpandBatch = false }()
+			s.Entities.ExpandBatch = batch
+			defer func() { s.Entities.ExpandBatch = false }()
 			q := query(t, set, nil, opts)
 			if budget > 0 {
 				q.Budget = sensing.NewBudget(budget, 1<<30)
@@ -119,15 +119,17 @@ func testLatest(t *testing.T, s Stores) {
 			used, _ := q.Budget.Used()
 			return describe(p), used
 		}
-		got, gotUsed := run(false)
-		ref, refUsed := run(true)
+		got, gotUsed := run(true)
+		ref, refUsed := run(false)
 		if got != ref || gotUsed != refUsed {
 			t.Errorf("%s: %s?%s (budget %d rows):\nbatched:          %s (used %d)\none query each:   %s (used %d)", step, set, opts, budget, got, gotUsed, ref, refUsed)
 		}
 	}
 	check := func(step string) {
 		t.Helper()
+		s.Entities.ExpandBatch = true
 		p := list(t, s, sensing.Datastreams, nil, latestOpts)
+		s.Entities.ExpandBatch = false
 		if len(p.Entities) != 70 {
 			t.Fatalf("%s: %d datastreams, want 70", step, len(p.Entities))
 		}
