@@ -116,7 +116,7 @@ func main() {
 		stop() // a second Ctrl-C kills at once
 	}()
 	rep, err := run(ctx, o, os.Stderr)
-	if rep != nil && (rep.Raw != nil || rep.API != nil || rep.CSV != nil || rep.Bus != nil || rep.MQTT != nil || rep.Alert != nil || rep.Compare != nil) {
+	if rep != nil && (rep.Raw != nil || rep.API != nil || rep.Query != nil || rep.Reads != nil || rep.CSV != nil || rep.Bus != nil || rep.MQTT != nil || rep.Alert != nil || rep.Compare != nil) {
 		out := io.Writer(os.Stdout)
 		if o.json {
 			out = os.Stderr
