@@ -51,7 +51,7 @@ type options struct {
 	readsRuns                          int
 	window                             time.Duration
 	keep, json, outbox                 bool
-	dir, bin, phases                   string
+	dir, bin, phases, reuse            string
 	seed                               uint64
 
 	busRate, busPerReq, busStreams int
@@ -82,6 +82,7 @@ func main() {
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON on stdout (the table goes to stderr)")
 	fs.StringVar(&o.dir, "dir", "", "parent of the temporary directory (default $TMPDIR or /tmp); must be on the disk you want to measure")
 	fs.StringVar(&o.bin, "rabta", "", "a prebuilt rabta binary (default: go build ./cmd/rabta)")
+	fs.StringVar(&o.reuse, "reuse", "", "api: serve this data directory (the api/ directory of an earlier -keep run with the same -n and -datastreams, which it changes no further than the reads do) instead of filling a new one: the query, reads and worst phases on a store already filled, e.g. to compare two binaries on the same 10,000,000 rows")
 	fs.StringVar(&o.phases, "phases", "raw,api,query,csv", "phases to run, comma separated: raw, api, query (needs api), reads (needs api; $count, latest of every datastream, window across datastreams), worst (needs api), csv, bus, mqtt, alert, compare")
 	fs.IntVar(&o.busRate, "bus-rate", 10_000, "bus: observations per second offered")
 	fs.IntVar(&o.busPerReq, "bus-batch", 100, "bus: observations per CreateObservations request (one request every bus-batch/bus-rate s)")
@@ -115,7 +116,7 @@ func main() {
 		stop() // a second Ctrl-C kills at once
 	}()
 	rep, err := run(ctx, o, os.Stderr)
-	if rep != nil && (rep.Raw != nil || rep.API != nil || rep.CSV != nil || rep.Bus != nil || rep.MQTT != nil || rep.Alert != nil || rep.Compare != nil) {
+	if rep != nil && (rep.Raw != nil || rep.API != nil || rep.Query != nil || rep.Reads != nil || rep.CSV != nil || rep.Bus != nil || rep.MQTT != nil || rep.Alert != nil || rep.Compare != nil) {
 		out := io.Writer(os.Stdout)
 		if o.json {
 			out = os.Stderr
@@ -380,6 +381,9 @@ func loadAvg() string {
 // apiPhases runs the server phases: dataArray ingest, memory, queries, memory.
 func apiPhases(ctx context.Context, o options, g dataset, bin, root string, rep *report, logf func(string, ...any)) error {
 	dir := filepath.Join(root, "api")
+	if o.reuse != "" {
+		dir = o.reuse
+	}
 	logf("api: starting rabta serve on %s", dir)
 	t := time.Now()
 	srv, err := startServer(ctx, bin, dir, o.outbox)
@@ -387,13 +391,22 @@ func apiPhases(ctx context.Context, o options, g dataset, bin, root string, rep 
 		return fmt.Errorf("api: %w", err)
 	}
 	defer srv.kill()
+	var r phaseResult
+	if o.reuse != "" { // filled by an earlier run: its datastreams, nothing ingested
+		logf("api: -reuse: serving the %d rows already there", o.n)
+		ids, err := srv.streamIDs(ctx, o.d)
+		if err != nil {
+			return fmt.Errorf("api: -reuse %s (filled with other -n or -datastreams?): %w", dir, err)
+		}
+		return afterIngest(ctx, o, g, srv, ids, dir, &r, rep, logf)
+	}
 	ids, err := srv.createStreams(ctx, o.d)
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
 	setup := time.Since(t)
 	logf("api: POSTing %d rows as dataArray, %d per request, %d clients", o.n, o.batch, o.clients)
-	r, err := apiIngest(ctx, srv, g, ids, o.batch, o.clients)
+	r, err = apiIngest(ctx, srv, g, ids, o.batch, o.clients)
 	r.SetupS, r.WallS = setup.Seconds(), r.Wall.Seconds()
 	rep.API = &r
 	if err != nil {
@@ -401,6 +414,11 @@ func apiPhases(ctx context.Context, o options, g dataset, bin, root string, rep 
 	}
 	logf("api: %.0f obs/s", r.PerSec)
 	rep.Memory.AfterIngest, _ = readMemory(srv.pid())
+	return afterIngest(ctx, o, g, srv, ids, dir, &r, rep, logf)
+}
+
+// afterIngest runs the phases on the filled server srv (query, reads, worst) and stops it.
+func afterIngest(ctx context.Context, o options, g dataset, srv *server, ids []int64, dir string, r *phaseResult, rep *report, logf func(string, ...any)) error {
 	if o.has("query") {
 		logf("query: %d window queries (%s, $top=%d)", o.queries, o.window, o.top)
 		q, err := queryLatency(ctx, srv, g, ids, o.queries, o.top, o.window, o.seed)

@@ -25,7 +25,7 @@ func TestSmoke(t *testing.T) {
 	defer cancel()
 	o := options{n: 3000, d: 3, batch: 500, clients: 2, queries: 20, top: 10, readsRuns: 2,
 		window: 24 * time.Hour, outbox: true, dir: t.TempDir(), bin: testBinary(t), phases: "raw,api,query,reads,csv", seed: 1,
-		busRate: 1, busPerReq: 1, busStreams: 1, busDur: time.Second, mqttN: 1, mqttPubs: 1, alertCycles: 1}
+		busRate: 1, busPerReq: 1, busStreams: 1, busDur: time.Second, mqttN: 1, mqttPubs: 1, alertCycles: 1, keep: true}
 	var log bytes.Buffer
 	rep, err := run(ctx, o, &log)
 	if err != nil {
@@ -46,6 +46,25 @@ func TestSmoke(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the report lacks %q:\n%s", want, out.String())
 		}
+	}
+
+	// -reuse: the reads again on the store the api phase filled (kept), nothing ingested; the
+	// reads check every count and value against the generator, so a store with other rows fails
+	kept, err := filepath.Glob(filepath.Join(o.dir, "rabta-bench-*", "api"))
+	if err != nil || len(kept) != 1 {
+		t.Fatalf("kept api directory: %v %v", kept, err)
+	}
+	o.reuse, o.phases, o.keep = kept[0], "api,reads", false
+	log.Reset()
+	if rep, err = run(ctx, o, &log); err != nil {
+		t.Fatalf("-reuse: %v\n%s", err, log.String())
+	}
+	if rep.API != nil || rep.Reads == nil || rep.Reads.CountAllValue != 3000 || rep.Reads.LatestEach.N != 2 {
+		t.Errorf("-reuse: api %+v, reads %+v", rep.API, rep.Reads)
+	}
+	o.n = 6000 // other rows than the store holds: the reads find the counts wrong
+	if _, err = run(ctx, o, &log); err == nil || !strings.Contains(err.Error(), "@iot.count 3000, want 6000") {
+		t.Errorf("-reuse with another -n: %v", err)
 	}
 }
 

@@ -77,8 +77,11 @@ func readsLatency(ctx context.Context, s *server, g dataset, ids []int64, runs i
 		if err != nil {
 			return 0, err
 		}
-		if p.Count == nil || *p.Count != want {
-			return 0, fmt.Errorf("GET %s: @iot.count %v, want %d", path, p.Count, want)
+		if p.Count == nil {
+			return 0, fmt.Errorf("GET %s: no @iot.count, want %d", path, want)
+		}
+		if *p.Count != want {
+			return 0, fmt.Errorf("GET %s: @iot.count %d, want %d", path, *p.Count, want)
 		}
 		return d, nil
 	}

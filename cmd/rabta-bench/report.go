@@ -175,11 +175,14 @@ func (rep *report) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "\n  GET %s\n", x.Path)
 	}
-	if rep.API != nil {
+	if rep.API != nil || rep.Query != nil || rep.Reads != nil {
 		m := rep.Memory
-		fmt.Fprintf(w, "\nserver memory: after ingest VmHWM %s, VmRSS %s", mib(m.AfterIngest.HWMKiB), mib(m.AfterIngest.RSSKiB))
+		fmt.Fprint(w, "\nserver memory:")
+		if rep.API != nil { // -reuse: nothing ingested
+			fmt.Fprintf(w, " after ingest VmHWM %s, VmRSS %s;", mib(m.AfterIngest.HWMKiB), mib(m.AfterIngest.RSSKiB))
+		}
 		if rep.Query != nil || rep.Reads != nil {
-			fmt.Fprintf(w, "; after queries and reads VmHWM %s, VmRSS %s", mib(m.AfterQueries.HWMKiB), mib(m.AfterQueries.RSSKiB))
+			fmt.Fprintf(w, " after queries and reads VmHWM %s, VmRSS %s", mib(m.AfterQueries.HWMKiB), mib(m.AfterQueries.RSSKiB))
 		}
 		fmt.Fprintln(w)
 	}

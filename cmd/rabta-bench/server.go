@@ -219,6 +219,11 @@ func (s *server) createStreams(ctx context.Context, d int) ([]int64, error) {
 			return nil, fmt.Errorf("POST /v1.1/Things: %d %s", st, b)
 		}
 	}
+	return s.streamIDs(ctx, d)
+}
+
+// streamIDs returns the ids of the d datastreams createStreams made, by their names.
+func (s *server) streamIDs(ctx context.Context, d int) ([]int64, error) {
 	byName := map[string]int64{}
 	path := "/v1.1/Datastreams?$top=1000&$orderby=id%20asc"
 	for path != "" {

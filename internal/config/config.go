@@ -242,7 +242,7 @@ func Default() Config {
 		NATSAddr:     "127.0.0.1:4222",
 		Outbox:       true,
 		FourEyes:     true,
-		MemoryLimit:  100 << 20, // docs/bench.md, footprint
+		MemoryLimit:  64 << 20, // docs/bench.md, footprint at 10 M
 		AlertExpiry:  24 * time.Hour,
 		FeedKeep:     24 * time.Hour,
 		MQTTAddr:     "127.0.0.1:1883",

@@ -186,14 +186,19 @@ func (s *Server) createObservations(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	var good []sensing.Observation
+	// the valid rows, moved to the front of obs in place: a copy held a second 10,000
+	// Observations per request in flight (docs/bench.md, footprint at 10 M)
+	total := len(obs)
 	var idx []int
+	n := 0
 	for i := range obs {
 		if rowErrs[i] == nil {
-			good = append(good, obs[i])
+			obs[n] = obs[i]
 			idx = append(idx, i)
+			n++
 		}
 	}
+	good := obs[:n]
 	var ids []int64
 	var errs []error
 	if len(good) > 0 {
@@ -204,7 +209,7 @@ func (s *Server) createObservations(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	out := &writer{base: s.base(r)}
-	results := make([]string, len(obs))
+	results := make([]string, total)
 	for i, e := range rowErrs {
 		if e != nil {
 			results[i] = "error: " + apperr.Message(e)

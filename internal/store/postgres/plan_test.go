@@ -153,3 +153,51 @@ func mustTime(t *testing.T, s string) time.Time {
 	}
 	return v
 }
+
+// The latest observation of every datastream (sqlq/batch.go: one statement for up to 64
+// datastreams) walks each datastream's (datastream_id, phen_start, phen_end) index in order in
+// a subquery of its own: the only full sort allowed is the statement's outer ORDER BY, over
+// the subqueries' few rows.
+func TestLatestOfEachUsesIndex(t *testing.T) {
+	ctx := context.Background()
+	db := testDB(t)
+	s := postgres.NewEntities(db, nil)
+	seedThing(t, s)
+	if _, _, err := s.Ingest(ctx, []sensing.Observation{at("2025-01-15T00:00:00Z", 1), at("2025-02-15T00:00:00Z", 2), at("2025-03-15T00:00:00Z", 3)}); err != nil {
+		t.Fatal(err)
+	}
+	text, args, err := s.ExpandSQL(sensing.Datastreams, []int64{1, 2, 3}, "Observations($top=1;$orderby=phenomenonTime desc)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	err = db.Write(ctx, func(tx sqlq.Tx) error {
+		for _, set := range []string{"SET LOCAL enable_seqscan = off", "SET LOCAL enable_bitmapscan = off"} {
+			if _, err := tx.Exec(ctx, set); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, "EXPLAIN "+text, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var line string
+			rows.Scan(&line)
+			plan = append(plan, line)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := strings.Join(plan, "\n")
+	if !strings.Contains(p, "datastream_id_phen_start_phen_end_idx") {
+		t.Errorf("plan does not use the datastream/time index:\n%s", p)
+	}
+	if n := len(sortNode.FindAllString(p, -1)); n > 1 || n == 1 && !sortNode.MatchString(plan[0]) {
+		t.Errorf("plan sorts a datastream's rows (%d sorts):\n%s", n, p)
+	}
+	t.Logf("%s", p)
+}

@@ -33,6 +33,9 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// writerCacheKiB is the writer connection's page cache in KiB (PRAGMA cache_size = -N).
+const writerCacheKiB = 8192
+
 // DB is an open SQLite store.
 type DB struct {
 	path string
@@ -59,7 +62,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	pragmas := "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=journal_mode(WAL)"
 	u := "file:" + (&url.URL{Path: abs}).EscapedPath()
-	w, err := sql.Open("sqlite", u+"?_txlock=immediate&"+pragmas+"&_pragma=cache_size(-16384)")
+	// the writer's page cache: 8 MiB (writerCacheKiB); ingest appends at the right end of each
+	// datastream's range of the indexes, a few pages per datastream (docs/bench.md, footprint)
+	w, err := sql.Open("sqlite", u+"?_txlock=immediate&"+pragmas+fmt.Sprintf("&_pragma=cache_size(-%d)", writerCacheKiB))
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}

@@ -151,11 +151,11 @@ func (db *DB) CopyRows(ctx context.Context, tx sqlq.Tx, table string, cols []str
 	q := tx.(execer).q.(*sql.Tx)
 	if n > 100_000 {
 		// a large plan writes several indexes at once: a page cache of 128 MiB for this
-		// statement run keeps their pages in memory; the writer's usual 16 MiB afterwards
+		// statement run keeps their pages in memory; the writer's usual writerCacheKiB afterwards
 		if _, err := q.ExecContext(ctx, "PRAGMA cache_size = -131072"); err != nil {
 			return err
 		}
-		defer q.ExecContext(context.WithoutCancel(ctx), "PRAGMA cache_size = -16384")
+		defer q.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA cache_size = -%d", writerCacheKiB))
 	}
 	per := min(256, 32766/len(cols))
 	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"

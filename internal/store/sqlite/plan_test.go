@@ -106,3 +106,42 @@ func TestWindowAcrossDatastreamsUsesIndex(t *testing.T) {
 		}
 	}
 }
+
+// The latest observation of every datastream (sqlq/batch.go: one statement for up to 64
+// datastreams) reads each datastream's newest index entry: one search of the datastream/time
+// index per datastream, in index order, in a subquery of its own; the only sorts are of each
+// subquery's result (its top+1 rows, for the compound's ORDER BY), none of a datastream's rows.
+func TestLatestOfEachUsesIndex(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := NewEntities(db, nil)
+	text, args, err := s.ExpandSQL(sensing.Datastreams, []int64{1, 2, 3, 4, 5}, "Observations($top=1;$orderby=phenomenonTime desc)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+text, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		rows.Scan(&id, &parent, &notused, &detail)
+		plan = append(plan, detail)
+	}
+	rows.Close()
+	p := strings.Join(plan, "; ")
+	// 5 datastreams: a statement of 8 subqueries (3 of them padding)
+	if n := strings.Count(p, "CO-ROUTINE x; SEARCH e USING INDEX observations_datastream_time (datastream_id=?); SCAN x"); n != 8 {
+		t.Errorf("%d subqueries searching the datastream/time index in its order, want 8: %s", n, p)
+	}
+	if n, after := strings.Count(p, "TEMP B-TREE"), strings.Count(p, "SCAN x; USE TEMP B-TREE FOR ORDER BY"); n != after {
+		t.Errorf("%d sorts, %d of them of a subquery's result: %s", n, after, p)
+	}
+	t.Logf("%s", p)
+}

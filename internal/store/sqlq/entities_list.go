@@ -23,6 +23,28 @@ type orderTerm struct {
 	notNull bool
 }
 
+// dir is the term's direction in ORDER BY: NULLs first ascending and last descending (none
+// in a NOT NULL column, whose index then serves the order).
+func (t orderTerm) dir() string {
+	switch {
+	case t.desc && t.notNull:
+		return " DESC"
+	case t.desc:
+		return " DESC NULLS LAST"
+	case t.notNull:
+		return " ASC"
+	}
+	return " ASC NULLS FIRST"
+}
+
+// idDir is the direction of the id that breaks ties after terms: the last term's.
+func idDir(terms []orderTerm) string {
+	if len(terms) > 0 && terms[len(terms)-1].desc {
+		return " DESC"
+	}
+	return " ASC"
+}
+
 // q accumulates SQL text and its '?' arguments in the same order.
 type q struct {
 	b    strings.Builder
@@ -324,61 +346,105 @@ func (s *Entities) list(ctx context.Context, tx Tx, query *sensing.Query, depth 
 	if err != nil {
 		return nil, s.queryErr(err)
 	}
-	var keys [][]any // the order keys of each entity of the page
-	var sizes []int64
-	after := func(i int) *sensing.Cursor { // continues after the page's i-th entity
-		c := &sensing.Cursor{Keys: keys[i], ID: page.Entities[i].ID}
-		if cur != nil {
-			c.MaxID = cur.MaxID
-		}
-		return c
-	}
-	cut := false // a row did not fit in the budget
+	pb := &pageBuilder{s: s, query: query, page: page, cur: cur, from: from, top: top}
 	for rows.Next() {
-		k := make([]any, len(terms))
-		ptrs := make([]any, len(terms))
-		for i := range k {
-			ptrs[i] = &k[i]
-		}
-		e, err := scanEntity(query.Set, rows.Scan, ptrs...)
+		r, err := s.scanPageRow(query.Set, len(terms), rows.Scan)
 		if err != nil {
 			rows.Close()
 			return nil, err
 		}
-		for i := range k {
-			k[i] = s.eng.CursorKey(k[i])
-		}
-		if len(page.Entities) == top {
-			page.Next = after(top - 1)
+		if !pb.add(r) {
 			break
 		}
-		size := sensing.EntitySize(e)
-		if !budget.Take(size) {
-			cut = true
-			break
-		}
-		page.Entities = append(page.Entities, e)
-		keys = append(keys, k)
-		sizes = append(sizes, size)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, s.queryErr(err)
 	}
-	n, err := s.expand(ctx, tx, query, page.Entities, depth)
+	return pb.finish(ctx, tx, depth)
+}
+
+// pageRow is one entity of a page as read (pageSQL), with its order keys (for the cursor).
+type pageRow struct {
+	e    *sensing.Entity
+	keys []any
+}
+
+// scanPageRow scans a row of pageSQL's query: the entity, its nterms order keys, then the
+// extra trailing columns into extra.
+func (s *Entities) scanPageRow(set string, nterms int, scan func(dest ...any) error, extra ...any) (pageRow, error) {
+	k := make([]any, nterms)
+	ptrs := make([]any, nterms, nterms+len(extra))
+	for i := range k {
+		ptrs[i] = &k[i]
+	}
+	e, err := scanEntity(set, scan, append(ptrs, extra...)...)
+	if err != nil {
+		return pageRow{}, err
+	}
+	for i := range k {
+		k[i] = s.eng.CursorKey(k[i])
+	}
+	return pageRow{e, k}, nil
+}
+
+// pageBuilder makes a page of query out of its rows, in order, charging each to the
+// query's Budget: add each row (until it returns false), then finish.
+type pageBuilder struct {
+	s         *Entities
+	query     *sensing.Query
+	page      *sensing.Page
+	cur, from *sensing.Cursor // the listing's start (MaxID), and this page's (the nextLink of none fits)
+	top       int
+	keys      [][]any // the order keys of each entity of the page
+	sizes     []int64
+	cut       bool // a row did not fit in the budget
+}
+
+// after returns the cursor that continues after the page's i-th entity.
+func (pb *pageBuilder) after(i int) *sensing.Cursor {
+	c := &sensing.Cursor{Keys: pb.keys[i], ID: pb.page.Entities[i].ID}
+	if pb.cur != nil {
+		c.MaxID = pb.cur.MaxID
+	}
+	return c
+}
+
+// add takes the next row of the page; false when the page is full (one row more than top was
+// read: the page gets a nextLink) or the row did not fit in the budget.
+func (pb *pageBuilder) add(r pageRow) bool {
+	if len(pb.page.Entities) == pb.top {
+		pb.page.Next = pb.after(pb.top - 1)
+		return false
+	}
+	size := sensing.EntitySize(r.e)
+	if !pb.query.Budget.Take(size) {
+		pb.cut = true
+		return false
+	}
+	pb.page.Entities = append(pb.page.Entities, r.e)
+	pb.keys = append(pb.keys, r.keys)
+	pb.sizes = append(pb.sizes, size)
+	return true
+}
+
+// finish expands the page's entities and cuts the page where the budget ran out.
+func (pb *pageBuilder) finish(ctx context.Context, tx Tx, depth int) (*sensing.Page, error) {
+	page := pb.page
+	n, err := pb.s.expand(ctx, tx, pb.query, page.Entities, depth)
 	if err != nil {
 		return nil, err
 	}
-	if n < len(page.Entities) || cut {
-		for _, size := range sizes[n:] {
-			budget.Give(1, size)
+	if n < len(page.Entities) || pb.cut {
+		for _, size := range pb.sizes[n:] {
+			pb.query.Budget.Give(1, size)
 		}
 		if n == 0 {
-			page.Entities, page.Next = nil, from
+			page.Entities, page.Next = nil, pb.from
 			return page, errNoneFit
 		}
 		page.Entities = page.Entities[:n]
-		page.Next = after(n - 1)
+		page.Next = pb.after(n - 1)
 	}
 	return page, nil
 }
@@ -389,8 +455,8 @@ func (s *Entities) pageSQL(query *sensing.Query, terms []orderTerm, head string)
 	const a = "e"
 	x := &q{}
 	x.add(head)
-	for _, term := range terms {
-		x.add(", "+term.sql, term.args...)
+	for i, term := range terms {
+		x.add(", "+term.sql+fmt.Sprintf(" AS k%d_", i), term.args...) // named for batch.go's outer ORDER BY
 	}
 	x.add(" FROM " + Sensing[query.Set].Name + " " + a)
 	if err := s.where(x, query, a); err != nil {
@@ -401,22 +467,9 @@ func (s *Entities) pageSQL(query *sensing.Query, terms []orderTerm, head string)
 	}
 	x.add(" ORDER BY ")
 	for _, term := range terms {
-		dir := " ASC NULLS FIRST"
-		switch {
-		case term.desc && term.notNull:
-			dir = " DESC"
-		case term.desc:
-			dir = " DESC NULLS LAST"
-		case term.notNull:
-			dir = " ASC"
-		}
-		x.add(term.sql+dir+", ", term.args...)
+		x.add(term.sql+term.dir()+", ", term.args...)
 	}
-	idDir := " ASC"
-	if len(terms) > 0 && terms[len(terms)-1].desc {
-		idDir = " DESC"
-	}
-	x.add(a + ".id" + idDir)
+	x.add(a + ".id" + idDir(terms))
 	x.add(" LIMIT ?", query.Top+1)
 	if query.Cursor == nil && query.Opts.Skip != nil && *query.Opts.Skip > 0 {
 		x.add(" OFFSET ?", *query.Opts.Skip)
@@ -539,13 +592,19 @@ func (s *Entities) expand(ctx context.Context, tx Tx, query *sensing.Query, ents
 		items = append(items, expandItem{nav, opts, top})
 	}
 	budget := query.Budget
+	pre := make([]*prefetch, len(items)) // batch.go: the expanded collections read many entities at a time
+	for j, it := range items {
+		if s.batchable(it, len(ents)) {
+			pre[j] = &prefetch{s: s, query: query, item: it, ents: ents}
+		}
+	}
 	for i, e := range ents {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
 		misses := budget.Misses()
 		rows, bytes := budget.Used()
-		ok, err := s.expandOne(ctx, tx, query, items, e, depth)
+		ok, err := s.expandOne(ctx, tx, query, items, ents, pre, i, depth)
 		if err != nil {
 			return 0, err
 		}
@@ -562,15 +621,24 @@ func (s *Entities) expand(ctx context.Context, tx Tx, query *sensing.Query, ents
 	return len(ents), nil
 }
 
-// expandOne expands the items of e; false when a to-one expansion does not fit in the budget.
-func (s *Entities) expandOne(ctx context.Context, tx Tx, query *sensing.Query, items []expandItem, e *sensing.Entity, depth int) (bool, error) {
+// expandOne expands the items of ents[i]; false when a to-one expansion does not fit in the
+// budget. An item with a prefetch (pre[j], batch.go) takes its rows from there instead of
+// querying them.
+func (s *Entities) expandOne(ctx context.Context, tx Tx, query *sensing.Query, items []expandItem, ents []*sensing.Entity, pre []*prefetch, i, depth int) (bool, error) {
+	e := ents[i]
 	if e.Expanded == nil {
 		e.Expanded = map[string]*sensing.Expanded{}
 	}
-	for _, it := range items {
+	for j, it := range items {
 		sub := &sensing.Query{Set: it.nav.Target, Parent: &sensing.Parent{Set: query.Set, ID: e.ID, Nav: it.nav.Name}, Opts: it.opts,
 			Top: it.top, MaxTop: query.MaxTop, ExpandTop: query.ExpandTop, Budget: query.Budget}
-		p, err := s.list(ctx, tx, sub, depth+1)
+		var p *sensing.Page
+		var err error
+		if pre[j] != nil {
+			p, err = pre[j].page(ctx, tx, sub, i, depth+1)
+		} else {
+			p, err = s.list(ctx, tx, sub, depth+1)
+		}
 		switch {
 		case errors.Is(err, errNoneFit) && !it.nav.Many:
 			return false, nil

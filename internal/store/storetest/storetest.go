@@ -105,7 +105,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"ResponseBudget", testBudget},
 		{"Organisations", testOrganisations},
 		{"ForecastNetwork", testForecastNetwork},
-		{"ObservationCounts", testCounts}, // counts.go
+		{"ObservationCounts", testCounts},       // counts.go
+		{"LatestOfEveryDatastream", testLatest}, // sqlq/batch.go
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
