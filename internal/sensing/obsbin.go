@@ -1,6 +1,7 @@
 package sensing
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -89,11 +90,11 @@ func (b *ObsBatch) AppendBinary(dst []byte) []byte {
 		if isNum[i] {
 			dst = append(dst, 0)
 		} else {
-			dst = appendStr(dst, string(it.Result))
+			dst = appendStr(dst, compactRaw(it.Result, "null"))
 		}
-		dst = appendStr(dst, string(it.Quality))
+		dst = appendStr(dst, compactRaw(it.Quality, ""))
 		dst = binary.AppendVarint(dst, it.FoI)
-		dst = appendStr(dst, string(it.Parameters))
+		dst = appendStr(dst, compactRaw(it.Parameters, ""))
 	}
 	var l [binary.MaxVarintLen64]byte
 	k := binary.PutUvarint(l[:], uint64(len(dst)-start))
@@ -114,6 +115,25 @@ func (it *ObsItem) numeric() (float64, bool) {
 		return 0, false // kept as written: 1e3, 1.50 are not what the number gives back
 	}
 	return f, true
+}
+
+// compactRaw is raw without insignificant space, as AppendJSON writes it; none (or invalid
+// JSON) gives none.
+func compactRaw(raw json.RawMessage, none string) string {
+	if len(raw) == 0 {
+		return none
+	}
+	if !bytes.ContainsAny(raw, " \t\r\n") {
+		if json.Valid(raw) {
+			return string(raw)
+		}
+		return none
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return none
+	}
+	return buf.String()
 }
 
 func appendStr(dst []byte, s string) []byte {
@@ -255,10 +275,11 @@ func decodeBinary(b []byte, text bool) (*ObsBatch, error) {
 		}
 		m.Obs[i].Flag = f
 		if bitmap[i/8]&(1<<(i%8)) != 0 {
-			v := math.Float64frombits(binary.LittleEndian.Uint64(r.bytes(8)))
+			bits := r.bytes(8)
 			if r.err != nil {
 				return nil, fmt.Errorf("observation batch: %w", r.err)
 			}
+			v := math.Float64frombits(binary.LittleEndian.Uint64(bits))
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return nil, fmt.Errorf("observation batch: observation %d: result %v is not a JSON number", i, v)
 			}
