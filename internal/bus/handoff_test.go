@@ -76,6 +76,7 @@ func TestRelayHandoff(t *testing.T) {
 	}
 	defer cons.Stop()
 	hour := 0
+	var r *Relay // the relay under test, from step 1 on
 	ingestN := func(n int) {
 		t.Helper()
 		obs := make([]sensing.Observation, n)
@@ -88,6 +89,16 @@ func TestRelayHandoff(t *testing.T) {
 		if _, errs, err := ents.Ingest(ctx, obs); err != nil || errs[0] != nil {
 			t.Fatal(err, errs)
 		}
+	}
+	// settle waits until the relay's counters reach published and readBack (they move just
+	// after JetStream's acknowledgement, so possibly after the consumer saw the message)
+	settle := func(published, readBack int64) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) && (r.Published() < published || r.ReadBack() < readBack) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // and no further
 	}
 	waitFor := func(want int) {
 		t.Helper()
@@ -114,14 +125,15 @@ func TestRelayHandoff(t *testing.T) {
 	if len(dead.queue) != 2 {
 		t.Fatalf("dead relay's queue: %d entries, want 2", len(dead.queue))
 	}
-	r := NewRelay(b, adapter{ents}, nil)
+	r = NewRelay(b, adapter{ents}, nil)
 	r.Poll = time.Minute // no look for stragglers during the test: every read below is a fallback
-	r.Queue = 2
+	r.QueueBytes = 4096  // ten observations fit (about 450 bytes), 1,000 (about 42 kB) do not
 	ents.Handoff = sink{r}
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 	waitFor(20)
+	settle(2, 2)
 	if r.ReadBack() != 2 {
 		t.Errorf("after the restart: %d entries read back, want 2", r.ReadBack())
 	}
@@ -131,6 +143,7 @@ func TestRelayHandoff(t *testing.T) {
 		ingestN(10)
 	}
 	waitFor(50)
+	settle(5, 2)
 	if r.ReadBack() != 2 || r.Published() != 5 {
 		t.Errorf("hand-off: %d read back (want 2), %d published (want 5)", r.ReadBack(), r.Published())
 	}
@@ -138,11 +151,13 @@ func TestRelayHandoff(t *testing.T) {
 	// 3. 2,500 observations: three entries (1,000 at most each), more than the queue takes
 	ingestN(2500)
 	waitFor(2550)
+	settle(8, 5)
 	if r.ReadBack() != 5 {
 		t.Errorf("overflow: %d entries read back, want 5 (2 + the 3 that did not fit)", r.ReadBack())
 	}
 	ingestN(10) // flows by hand-off again
 	waitFor(2560)
+	settle(9, 5)
 	if r.ReadBack() != 5 || r.Published() != 9 {
 		t.Errorf("after the overflow: %d read back (want 5), %d published (want 9)", r.ReadBack(), r.Published())
 	}

@@ -36,7 +36,7 @@ type Outbox interface {
 // Committed entries come to the relay in memory (Handoff, called by the store after each
 // commit, payloads built), so nothing is read back in the usual case. The relay reads the
 // outbox (Outbox.Pending) instead when it starts (what a crash left), when a hand-off did not
-// fit in the queue of Queue entries or was missed, after a failed publish, and every Poll for
+// fit in the queue (QueueBytes of payloads) or was missed, after a failed publish, and every Poll for
 // entries older than two Polls that never came by hand-off (another process's). A hand-off
 // never blocks ingest and is never dropped unread: a refused one is in the outbox, which the
 // relay then reads to its end before taking hand-offs again.
@@ -47,8 +47,9 @@ type Relay struct {
 	// Batch is how many entries one round publishes; Poll how often to look when not woken.
 	Batch int
 	Poll  time.Duration
-	// Queue is how many handed-off entries may wait (each at most 1,000 observations).
-	Queue int
+	// QueueBytes is how many bytes of handed-off payloads may wait (about 42 bytes per numeric
+	// observation, sensing.ObsBatch.AppendBinary).
+	QueueBytes int
 	// OnPublished, when set, is called with each published entry's commit time (for latency metrics).
 	OnPublished func(created time.Time)
 
@@ -58,6 +59,7 @@ type Relay struct {
 
 	mu      sync.Mutex
 	queue   []Entry
+	queued  int                 // bytes of payload in queue
 	missed  bool                // a hand-off was refused or missed: read the outbox to its end
 	readPub map[int64]time.Time // ids published from a read, perhaps still coming by hand-off
 }
@@ -67,7 +69,7 @@ func NewRelay(b *Bus, o Outbox, log *slog.Logger) *Relay {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Relay{Bus: b, Outbox: o, Log: log, Batch: 512, Poll: time.Second, Queue: 4096,
+	return &Relay{Bus: b, Outbox: o, Log: log, Batch: 512, Poll: time.Second, QueueBytes: 16 << 20,
 		wake: make(chan struct{}, 1), readPub: map[int64]time.Time{}}
 }
 
@@ -84,11 +86,16 @@ func (r *Relay) Wake() {
 // back from the outbox (and so is every later hand-off until the relay has read it to its end,
 // so that a datastream's batches stay in order).
 func (r *Relay) Handoff(entries []Entry) {
+	n := 0
+	for _, e := range entries {
+		n += len(e.Payload)
+	}
 	r.mu.Lock()
-	if r.missed || len(r.queue)+len(entries) > r.Queue {
+	if r.missed || r.queued+n > r.QueueBytes {
 		r.missed = true
 	} else {
 		r.queue = append(r.queue, entries...)
+		r.queued += n
 	}
 	r.mu.Unlock()
 	r.Wake()
@@ -137,7 +144,8 @@ func (r *Relay) Run(ctx context.Context) error {
 			// hand-offs queued so far are committed, so this read sees them: drop them, and
 			// take hand-offs again from now on
 			r.mu.Lock()
-			r.queue, r.missed = r.queue[:0], false
+			clear(r.queue)
+			r.queue, r.queued, r.missed = r.queue[:0], 0, false
 			r.mu.Unlock()
 			n, err := r.round(ctx, time.Time{})
 			if err != nil {
@@ -199,6 +207,7 @@ func (r *Relay) take() []Entry {
 	for k < len(r.queue) && len(out) < r.Batch {
 		e := r.queue[k]
 		k++
+		r.queued -= len(e.Payload)
 		if _, ok := r.readPub[e.ID]; ok {
 			delete(r.readPub, e.ID)
 			continue
