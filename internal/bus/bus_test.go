@@ -126,7 +126,7 @@ func TestRelayToDurableConsumer(t *testing.T) {
 		}
 	}
 	r := NewRelay(b, adapter{ents}, nil)
-	n, err := r.round(ctx)
+	n, err := r.round(ctx, time.Time{})
 	if err != nil || n != 3 {
 		t.Fatalf("relay round: %d %v", n, err)
 	}
@@ -162,8 +162,8 @@ func TestRelayToDurableConsumer(t *testing.T) {
 
 type adapter struct{ s *sqlq.Entities }
 
-func (a adapter) Pending(ctx context.Context, limit int) ([]Entry, error) {
-	rows, err := a.s.OutboxPending(ctx, limit)
+func (a adapter) Pending(ctx context.Context, limit int, before time.Time) ([]Entry, error) {
+	rows, err := a.s.OutboxPendingBefore(ctx, limit, before)
 	var out []Entry
 	for _, r := range rows {
 		out = append(out, Entry{ID: r.ID, Kind: r.Kind, Key: r.Key, Payload: r.Payload, Created: r.Created})

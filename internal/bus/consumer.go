@@ -109,11 +109,23 @@ type ObsHandler func(ctx context.Context, b *sensing.ObsBatch) error
 // and hands them to fn. A message that cannot be decoded is logged and acknowledged: no one can
 // read it, so it is not retried forever.
 func (b *Bus) ConsumeObs(ctx context.Context, name string, fromNew bool, want func(datastream int64) bool, fn ObsHandler) (*Consumer, error) {
+	return b.consumeObs(ctx, name, fromNew, want, fn, sensing.DecodeObsBatch)
+}
+
+// ConsumeObsValues is ConsumeObs for consumers that read only each batch's header and each
+// observation's id, start, end, flag and numeric result (sensing.DecodeObsValues): the text
+// fields of the compact payload are left undecoded.
+func (b *Bus) ConsumeObsValues(ctx context.Context, name string, fromNew bool, want func(datastream int64) bool, fn ObsHandler) (*Consumer, error) {
+	return b.consumeObs(ctx, name, fromNew, want, fn, sensing.DecodeObsValues)
+}
+
+func (b *Bus) consumeObs(ctx context.Context, name string, fromNew bool, want func(datastream int64) bool, fn ObsHandler,
+	decode func([]byte) (*sensing.ObsBatch, error)) (*Consumer, error) {
 	return b.Consume(ctx, name, fromNew, func(ctx context.Context, d Delivery) error {
 		if want != nil && !want(d.Datastream) {
 			return nil
 		}
-		batch, err := sensing.DecodeObsBatch(d.Data)
+		batch, err := decode(d.Data)
 		if err != nil {
 			b.log.Warn("bad_bus_message", "consumer", name, "subject", d.Subject, "err", err)
 			return nil

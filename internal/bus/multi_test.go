@@ -64,7 +64,7 @@ func TestRelayMultiDatastream(t *testing.T) {
 	if _, errs, err := ents.Ingest(ctx, []sensing.Observation{o}); err != nil || errs[0] != nil {
 		t.Fatal(err, errs)
 	}
-	if n, err := NewRelay(b, adapter{ents}, nil).round(ctx); err != nil || n != 1 {
+	if n, err := NewRelay(b, adapter{ents}, nil).round(ctx, time.Time{}); err != nil || n != 1 {
 		t.Fatalf("relay round: %d %v", n, err)
 	}
 	select {

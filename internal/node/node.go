@@ -299,6 +299,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.fed = n.newFederator()
 	n.stores.configure(!opts.NoOutbox, opts.ID, func(int) { n.relay.Wake(); n.fed.Wake() })
+	if e, ok := n.stores.Outbox.(storeOutbox); ok && !opts.NoOutbox {
+		e.s.Handoff = relaySink{n.relay} // committed batches reach the relay in memory (store.go)
+	}
 
 	// ingest: the SensorThings API, and MQTT (loggers on rabta/<node>/ingest/<datastream>,
 	// SensorThings creates on v1.1/Datastreams(<id>)/Observations)
@@ -453,7 +456,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.consumers = append(n.consumers, notify)
-	warn, err := b.ConsumeObs(bg, "warning", false, n.runner.Watches, func(ctx context.Context, batch *sensing.ObsBatch) error {
+	warn, err := b.ConsumeObsValues(bg, "warning", false, n.runner.Watches, func(ctx context.Context, batch *sensing.ObsBatch) error {
 		if err := n.runner.Handle(ctx, batch); err != nil {
 			return err
 		}
@@ -464,7 +467,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.consumers = append(n.consumers, warn)
-	fc, err := b.ConsumeObs(bg, "forecast", false, n.fcast.Watches, func(ctx context.Context, batch *sensing.ObsBatch) error {
+	fc, err := b.ConsumeObsValues(bg, "forecast", false, n.fcast.Watches, func(ctx context.Context, batch *sensing.ObsBatch) error {
 		if err := n.fcast.Handle(ctx, batch); err != nil {
 			return err
 		}
@@ -476,7 +479,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.consumers = append(n.consumers, fc)
 	// WIS2 notifications of open data (wis2.go), from new messages on
-	wn, err := b.ConsumeObs(bg, "wis2", true, nil, n.notifyWIS2)
+	wn, err := b.ConsumeObsValues(bg, "wis2", true, nil, n.notifyWIS2)
 	if err != nil {
 		return err
 	}

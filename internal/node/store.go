@@ -122,17 +122,27 @@ type storeOutbox struct{ s *sqlq.Entities }
 var _ bus.Outbox = storeOutbox{}
 
 // Pending implements bus.Outbox.
-func (o storeOutbox) Pending(ctx context.Context, limit int) ([]bus.Entry, error) {
-	rows, err := o.s.OutboxPending(ctx, limit)
+func (o storeOutbox) Pending(ctx context.Context, limit int, before time.Time) ([]bus.Entry, error) {
+	rows, err := o.s.OutboxPendingBefore(ctx, limit, before)
 	if err != nil {
 		return nil, err
 	}
+	return busEntries(rows), nil
+}
+
+func busEntries(rows []sqlq.OutboxEntry) []bus.Entry {
 	out := make([]bus.Entry, len(rows))
 	for i, r := range rows {
 		out[i] = bus.Entry{ID: r.ID, Kind: r.Kind, Key: r.Key, Payload: r.Payload, Created: r.Created}
 	}
-	return out, nil
+	return out
 }
+
+// relaySink hands a store's committed outbox entries to the relay in memory (sqlq.OutboxSink).
+type relaySink struct{ r *bus.Relay }
+
+func (k relaySink) Handoff(rows []sqlq.OutboxEntry) { k.r.Handoff(busEntries(rows)) }
+func (k relaySink) Missed()                         { k.r.Missed() }
 
 // Done implements bus.Outbox.
 func (o storeOutbox) Done(ctx context.Context, ids []int64) error { return o.s.OutboxDone(ctx, ids) }

@@ -25,6 +25,8 @@
 // that stopped reporting.
 //
 // Observations also enter as CSV (CSVReader: the generic layout or the PDMA report layout, a
-// RowError per bad row, bounded memory) and leave on the bus as an ObsBatch, the versioned JSON
-// payload the outbox relay publishes (AppendJSON) and every consumer reads (DecodeObsBatch).
+// RowError per bad row, bounded memory) and leave on the bus as an ObsBatch, the versioned
+// payload the outbox relay publishes in its compact binary form (AppendBinary, version 2;
+// the JSON form of version 1, AppendJSON, is still read) and every consumer reads
+// (DecodeObsBatch, or DecodeObsValues for ids, times, flags and numbers only).
 package sensing

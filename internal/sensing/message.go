@@ -40,6 +40,10 @@ type ObsItem struct {
 	Quality        json.RawMessage `json:"resultQuality,omitempty"`
 	FoI            int64           `json:"foi,omitempty"`
 	Parameters     json.RawMessage `json:"parameters,omitempty"`
+	// Num is the result when IsNum: set by the store for a numeric result and by the compact
+	// payload's decoder (Result holds the same number as JSON). Not part of the JSON form.
+	Num   float64 `json:"-"`
+	IsNum bool    `json:"-"`
 }
 
 // Item returns the bus form of a stored observation.
@@ -56,6 +60,9 @@ func (o *Observation) Item() ObsItem {
 
 // Number returns the result as a number, if it is one.
 func (it *ObsItem) Number() (float64, bool) {
+	if it.IsNum {
+		return it.Num, true
+	}
 	var f float64
 	if err := json.Unmarshal(it.Result, &f); err != nil {
 		return 0, false
@@ -63,8 +70,32 @@ func (it *ObsItem) Number() (float64, bool) {
 	return f, true
 }
 
-// DecodeObsBatch decodes and checks a bus payload.
+// DecodeObsBatch decodes and checks a bus payload: the compact form (AppendBinary, first byte
+// ObsBatchBinary) or the JSON form of version 1 (AppendJSON, first byte '{'). Errors name what
+// is wrong; a batch names one datastream or one MultiDatastream.
 func DecodeObsBatch(b []byte) (*ObsBatch, error) {
+	return decodeObsBatch(b, true)
+}
+
+// DecodeObsValues is DecodeObsBatch for consumers that read only the header and each item's
+// id, start, end, flag and numeric result (Number, and Result when numeric): on the compact
+// form it leaves out, unread, the text fields (phenomenonTime and resultTime as sent,
+// non-numeric results, resultQuality, foi, parameters). On the JSON form it decodes all.
+func DecodeObsValues(b []byte) (*ObsBatch, error) {
+	return decodeObsBatch(b, false)
+}
+
+func decodeObsBatch(b []byte, text bool) (*ObsBatch, error) {
+	if len(b) > 0 && b[0] == ObsBatchBinary {
+		m, err := decodeBinary(b, text)
+		if err != nil {
+			return nil, err
+		}
+		if m.Datastream < 0 || m.MultiDatastream < 0 || (m.Datastream > 0) == (m.MultiDatastream > 0) {
+			return nil, fmt.Errorf("observation batch: want one datastream or one MultiDatastream")
+		}
+		return m, nil
+	}
 	var m ObsBatch
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("observation batch: %w", err)

@@ -43,7 +43,7 @@ func FuzzDecodeObsBatch(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if m.V != ObsBatchVersion || (m.Datastream > 0) == (m.MultiDatastream > 0) || m.Datastream < 0 || m.MultiDatastream < 0 {
+		if (m.V != ObsBatchVersion && m.V != ObsBatchBinary) || (m.Datastream > 0) == (m.MultiDatastream > 0) || m.Datastream < 0 || m.MultiDatastream < 0 {
 			t.Fatalf("accepted version %d, datastream %d, MultiDatastream %d", m.V, m.Datastream, m.MultiDatastream)
 		}
 		out := m.AppendJSON(nil)

@@ -51,9 +51,14 @@ func (s *Entities) Atomic(ctx context.Context, fn func(ctx context.Context) erro
 	var fnErr error
 	err := s.eng.Write(ctx, func(tx Tx) error {
 		a.tx = tx
+		s.handoff = s.handoff[:0] // handoff.go
 		fnErr = fn(context.WithValue(ctx, atomicKey{}, a))
 		return fnErr
 	})
+	if err != nil {
+		s.dropHandoff()
+	}
+	s.handOff() // committed: its outbox entries to the relay, before the next writer (handoff.go)
 	if err != nil {
 		s.forgetStreams() // facts read or changed inside the rolled-back transaction
 	}

@@ -37,6 +37,11 @@ type Entities struct {
 	// same transaction, for the relay to publish on the bus. Node goes into the payload.
 	Outbox bool
 	Node   string
+	// Handoff, when set with Outbox, is given the outbox entries of each committed write
+	// transaction, payloads built, in commit order, right after the commit and before the
+	// next writer of this process begins (handoff.go).
+	Handoff OutboxSink
+	handoff []OutboxEntry // entries of the open write transaction (under mu)
 
 	omu       sync.Mutex // guards lastPurge
 	lastPurge time.Time
@@ -76,8 +81,12 @@ func (s *Entities) tx(ctx context.Context, what string, fn func(tx Tx) error) er
 	if s.outer(ctx) == nil { // inside Atomic, which holds mu, fn joins its transaction
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		inner := fn
+		fn = func(tx Tx) error { s.handoff = s.handoff[:0]; return inner(tx) } // handoff.go
+		defer s.handOff()
 	}
 	if err := s.eng.Write(ctx, fn); err != nil {
+		s.dropHandoff() // rolled back, or not known to have committed (handoff.go)
 		// the transaction is rolled back: forget cached datastream facts it may have changed
 		s.forgetStreams()
 		werr := s.eng.WriteErr(err)

@@ -524,17 +524,32 @@ const (
 )
 
 // writeOutbox adds outbox entries for the stored items of obs: per datastream (kind "obs") or
-// MultiDatastream ("mobs"), id ranges of at most outboxChunk observations. The entries are
-// tiny; the relay reads the data. Each names the API key that posted them (ctx's principal;
-// none without one), which the bus message carries to the warning engine (four eyes).
+// MultiDatastream ("mobs"), id ranges of at most outboxChunk observations. The rows are tiny
+// (the relay reads the data back only after a restart); with a Handoff sink each entry's
+// payload — the compact form of its observations, from obs in memory — is built here too and
+// handed to the relay after the commit (handoff.go). Each names the API key that posted them
+// (ctx's principal; none without one), which the bus message carries to the warning engine
+// (four eyes).
 func (s *Entities) writeOutbox(ctx context.Context, tx Tx, obs []sensing.Observation, ids []int64) error {
 	var key any // NULL: no key posted these
-	if k := outboxKey(ctx); k > 0 {
+	by := ""
+	if p := auth.FromContext(ctx); p != nil && p.KeyID > 0 {
+		key, by = p.KeyID, p.Name()
+	} else if k := outboxKey(ctx); k > 0 { // derived.go: the source's poster
 		key = k
+		if s.Handoff != nil {
+			var org string
+			err := tx.QueryRow(ctx, `SELECT g.name FROM api_keys k JOIN organisations g ON g.id = k.organisation_id WHERE k.id = ?`, k).Scan(&org)
+			if err == nil {
+				by = (&auth.Principal{KeyID: k, Organisation: org}).Name()
+			} else if !errors.Is(err, ErrNoRows) {
+				return fmt.Errorf("write outbox: %w", err)
+			}
+		}
 	}
 	type run struct {
 		first, last int64
-		n           int
+		idx         []int // obs indexes, for the payload
 	}
 	type stream struct {
 		kind string
@@ -542,11 +557,20 @@ func (s *Entities) writeOutbox(ctx context.Context, tx Tx, obs []sensing.Observa
 	}
 	runs := map[stream]*run{}
 	var order []stream
-	now := us(s.Now())
+	created := s.Now()
+	now := us(created)
 	flush := func(ds stream) error {
 		r := runs[ds]
-		_, err := tx.Exec(ctx, `INSERT INTO outbox (kind, key, first_id, last_id, created_us, key_id) VALUES (?, ?, ?, ?, ?, ?)`, ds.kind, ds.id, r.first, r.last, now, key)
-		return err
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO outbox (kind, key, first_id, last_id, created_us, key_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			ds.kind, ds.id, r.first, r.last, now, key).Scan(&id); err != nil {
+			return err
+		}
+		if s.Handoff != nil {
+			s.handoff = append(s.handoff, OutboxEntry{ID: id, Kind: ds.kind, Key: ds.id, Created: time.UnixMicro(now),
+				Payload: outboxPayload(s.Node, ds.kind == OutboxMultiObs, ds.id, time.UnixMicro(now).UTC(), by, obs, r.idx)})
+		}
+		return nil
 	}
 	for i := range obs {
 		if ids[i] == 0 {
@@ -558,18 +582,17 @@ func (s *Entities) writeOutbox(ctx context.Context, tx Tx, obs []sensing.Observa
 		}
 		r := runs[ds]
 		if r == nil {
-			runs[ds] = &run{first: ids[i], last: ids[i], n: 1}
+			r = &run{first: ids[i], last: ids[i]}
+			runs[ds] = r
 			order = append(order, ds)
-			continue
-		}
-		if r.n == outboxChunk {
+		} else if len(r.idx) == outboxChunk {
 			if err := flush(ds); err != nil {
 				return fmt.Errorf("write outbox: %w", err)
 			}
-			*r = run{first: ids[i], last: ids[i], n: 1}
-			continue
+			*r = run{first: ids[i], last: ids[i], idx: r.idx[:0]}
 		}
-		r.last, r.n = ids[i], r.n+1
+		r.last = ids[i]
+		r.idx = append(r.idx, i)
 	}
 	for _, ds := range order {
 		if err := flush(ds); err != nil {
@@ -588,6 +611,25 @@ func outboxKey(ctx context.Context) int64 {
 	return max(derivationKey(ctx), 0)
 }
 
+// outboxPayload is the bus payload of the observations obs[idx] (compact form,
+// sensing.ObsBatch.AppendBinary): what OutboxPending reads back for the same entry.
+func outboxPayload(node string, multi bool, key int64, accepted time.Time, by string, obs []sensing.Observation, idx []int) []byte {
+	b := sensing.ObsBatch{V: sensing.ObsBatchBinary, Node: node, Datastream: key, Accepted: accepted, By: by, Obs: make([]sensing.ObsItem, len(idx))}
+	if multi {
+		b.Datastream, b.MultiDatastream = 0, key
+	}
+	for j, i := range idx {
+		o := &obs[i]
+		it := &b.Obs[j]
+		*it = sensing.ObsItem{ID: o.ID, PhenomenonTime: o.PhenText, Start: time.UnixMicro(us(o.PhenStart)).UTC(), End: time.UnixMicro(us(o.PhenEnd)).UTC(),
+			ResultTime: o.ResultTimeText, Result: o.ResultJSON, Flag: o.Flag, Quality: o.Quality, FoI: o.FoIID, Parameters: o.Parameters}
+		if o.ResultNum != nil {
+			it.Num, it.IsNum = *o.ResultNum, true
+		}
+	}
+	return b.AppendBinary(make([]byte, 0, 40*len(idx)+64))
+}
+
 // OutboxEntry is one outbox row.
 type OutboxEntry struct {
 	ID      int64
@@ -598,10 +640,19 @@ type OutboxEntry struct {
 }
 
 // OutboxPending returns up to limit unpublished entries, oldest first, each with its bus
-// payload (a sensing.ObsBatch of the entry's observations, read now, in the same snapshot as
-// the entries).
+// payload (the compact form of a sensing.ObsBatch of the entry's observations, read now, in the
+// same snapshot as the entries).
 func (s *Entities) OutboxPending(ctx context.Context, limit int) ([]OutboxEntry, error) {
+	return s.OutboxPendingBefore(ctx, limit, time.Time{})
+}
+
+// OutboxPendingBefore is OutboxPending for the entries created before before (all when it is
+// zero): the relay's look for entries that never came by hand-off (another process's).
+func (s *Entities) OutboxPendingBefore(ctx context.Context, limit int, before time.Time) ([]OutboxEntry, error) {
 	cond, args := s.eng.Outbox().Unpublished()
+	if !before.IsZero() {
+		cond, args = cond+` AND created_us < ?`, append(args, us(before))
+	}
 	var out []OutboxEntry
 	err := s.eng.Read(ctx, func(tx Tx) error {
 		out = out[:0]
@@ -645,7 +696,8 @@ func (s *Entities) OutboxPending(ctx context.Context, limit int) ([]OutboxEntry,
 			if b.Obs, err = s.items(ctx, tx, col, out[i].Key, ranges[i][0], ranges[i][1]); err != nil {
 				return err
 			}
-			out[i].Payload = b.AppendJSON(make([]byte, 0, 160*len(b.Obs)+128))
+			b.V = sensing.ObsBatchBinary
+			out[i].Payload = b.AppendBinary(make([]byte, 0, 40*len(b.Obs)+64))
 		}
 		return nil
 	})
@@ -686,6 +738,7 @@ func (s *Entities) items(ctx context.Context, tx Tx, col string, ds, first, last
 		switch {
 		case num != nil:
 			it.Result = json.RawMessage(formatNumber(*num))
+			it.Num, it.IsNum = *num, true
 		case rj != nil:
 			it.Result = json.RawMessage(*rj)
 		default:

@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -123,8 +122,8 @@ func testGroupCommit(t *testing.T, s Stores) {
 	}
 	n := 0
 	for _, e := range entries {
-		var b sensing.ObsBatch
-		if err := json.Unmarshal(e.Payload, &b); err != nil {
+		b, err := sensing.DecodeObsBatch(e.Payload)
+		if err != nil {
 			t.Fatal(err)
 		}
 		for _, it := range b.Obs {

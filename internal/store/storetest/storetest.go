@@ -92,6 +92,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"IngestNewIdempotent", testIngestNew},
 		{"GroupCommit", testGroupCommit}, // group.go
 		{"Outbox", testOutbox},
+		{"OutboxHandoff", testOutboxHandoff}, // handoff.go
 		{"Lookups", testLookups},
 		{"AuthKeys", testAuth},
 		{"AuthKeyExpiry", testKeyExpiry},
