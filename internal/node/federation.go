@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -467,6 +468,7 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 		sel  fedSelection
 		due  time.Time
 		stop bool
+		enc  map[int64]*federation.RawEncoder // by Datastream
 	}
 	groups := map[int64][]*member{}
 	for _, a := range behind {
@@ -489,7 +491,7 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 				continue
 			}
 		}
-		groups[c] = append(groups[c], &member{a: a, sel: s, due: now.Add(-time.Duration(a.Embargo))})
+		groups[c] = append(groups[c], &member{a: a, sel: s, due: now.Add(-time.Duration(a.Embargo)), enc: map[int64]*federation.RawEncoder{}})
 	}
 	starts := slices.Sorted(maps.Keys(groups))
 	slices.Reverse(starts) // the group nearest the head first
@@ -541,14 +543,20 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 					if r.Start.Before(m.a.ValidFrom) {
 						continue
 					}
-					msg := federation.Message{V: 1, Provider: f.n.opts.ID, Agreement: m.a.ID, ConsumerOrg: m.a.ConsumerOrg, Datastream: src,
-						Resolution: m.a.Resolution, Retention: m.a.Retention, Observation: r.ID, PhenomenonTime: r.PhenText,
-						Start: r.Start, End: r.End, Result: r.Result, Flag: r.Flag}
-					b, err := json.Marshal(&msg)
+					enc := m.enc[r.Datastream]
+					if enc == nil {
+						if enc, err = federation.NewRawEncoder(federation.Message{V: 1, Provider: f.n.opts.ID, Agreement: m.a.ID,
+							ConsumerOrg: m.a.ConsumerOrg, Datastream: src, Resolution: m.a.Resolution, Retention: m.a.Retention}); err != nil {
+							return false, err
+						}
+						m.enc[r.Datastream] = enc
+					}
+					b, err := enc.Encode(r.ID, r.PhenText, r.Start, r.End, r.Result, r.Flag)
 					if err != nil {
 						return false, err
 					}
-					if err := f.n.bus.PublishFedAsync(m.a.ID, msg.MsgID(), b); err != nil {
+					id := f.n.opts.ID + ":a" + strconv.FormatInt(m.a.ID, 10) + ":o" + strconv.FormatInt(r.ID, 10) // Message.MsgID
+					if err := f.n.bus.PublishFedAsync(m.a.ID, id, b); err != nil {
 						return false, err
 					}
 					o.msgs = append(o.msgs, b)
@@ -765,8 +773,8 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 			return err
 		}
 		r := m.Result
-		q, _ := json.Marshal(map[string]any{"reported": map[string]any{"remote": map[string]any{
-			"node": provider, "agreement": id, "observation": m.Observation, "flag": m.Flag, "count": m.Count, "resolution": m.Resolution}}})
+		q, _ := json.Marshal(remoteQuality{Reported: remoteReported{Remote: remoteOrigin{
+			Agreement: id, Count: m.Count, Flag: m.Flag, Node: provider, Observation: m.Observation, Resolution: m.Resolution}}})
 		obs = append(obs, sensing.Observation{DatastreamID: ds, PhenStart: m.Start, PhenEnd: m.End, PhenText: m.PhenomenonTime, ResultNum: &r, Quality: q})
 	}
 	if len(obs) > 0 {
@@ -789,6 +797,26 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 			detail: map[string]any{"provider": provider, "agreement": id, "organisation": org}}
 	}, raw, int64(msgs[0].Seq), int64(msgs[len(msgs)-1].Seq))
 	return nil
+}
+
+// remoteQuality is a received Observation's resultQuality: {"reported": {"remote": {…}}},
+// the members in the order encoding/json gives a map's (as they were written before), without
+// building three maps per value.
+type remoteQuality struct {
+	Reported remoteReported `json:"reported"`
+}
+
+type remoteReported struct {
+	Remote remoteOrigin `json:"remote"`
+}
+
+type remoteOrigin struct {
+	Agreement   int64                 `json:"agreement"`
+	Count       int                   `json:"count"`
+	Flag        int                   `json:"flag"`
+	Node        string                `json:"node"`
+	Observation int64                 `json:"observation"`
+	Resolution  federation.Resolution `json:"resolution"`
 }
 
 // remote returns the local read-only Datastream for m's source, creating it (with its Thing,
