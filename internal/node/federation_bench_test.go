@@ -97,7 +97,8 @@ func envInt(name string, def int) int {
 //     started again while the load goes on: the values that waited (backlog) ÷ the time
 //     karachi took to store them (in order: they are the first it stores), and that time;
 //     level_s: when karachi stored a value within a second of its ingest again (-1: not
-//     within a minute after the backlog);
+//     within a minute after the backlog). RABTA_BENCH_CATCHUP_LOAD=0 stops the load at the
+//     restart instead: catchup_obs/s is then the rate of draining the backlog alone;
 //   - ingest_ratio: islamabad's ingest rate (batches of 1,000, as fast as it goes) with 10
 //     active raw agreements on the Datastream ÷ with none, measured alternately three times
 //     each in this run (the medians), with karachi stopped (the partner's work is on its own
@@ -194,7 +195,12 @@ func BenchmarkFederation(b *testing.B) {
 	mu.Unlock()
 	stop := make(chan struct{})
 	fed := make(chan int)
+	load := os.Getenv("RABTA_BENCH_CATCHUP_LOAD") != "0"
 	go func() {
+		if !load {
+			fed <- 0
+			return
+		}
 		n, _ := feed(b, p, rate, 0, sent+cut, stop)
 		fed <- n
 	}()
@@ -221,6 +227,9 @@ func BenchmarkFederation(b *testing.B) {
 			b.ReportMetric(float64(cut)/drained.Seconds(), "catchup_obs/s")
 			b.ReportMetric(drained.Seconds(), "catchup_s")
 			progress("backlog stored in %s", drained.Round(time.Millisecond))
+		}
+		if !load && drained > 0 {
+			break // no load: level once the backlog is stored
 		}
 		if !l.IsZero() && drained > 0 {
 			b.ReportMetric(l.Sub(t0).Seconds(), "level_s")
