@@ -156,11 +156,10 @@ type federator struct {
 	agreed   []federation.Agreement // the agreements, as last read
 	agreedAt time.Time              // when
 	cur      map[int64]int64        // agreement → export cursor (raw: Observation id; aggregate: period start, Unix s)
-	saved    map[int64]int64        // agreement → the cursor the store has
 	sels     map[int64]fedSelection // agreement → its selection, cached
 	dsPrint  [4]int64               // the Datastreams table's fingerprint when sels was read
 	flushed  time.Time              // when cursors and audit batches were last saved
-	unsaved  []audit.Entry          // audit entries a failed flush left, written first next time
+	unsaved  []audit.Entry          // audit entries a failed flush left, written first next time (the flusher's)
 
 	amu     sync.Mutex
 	pending map[string]*fedBatch // audit entries being gathered until the next flush, by key
@@ -240,8 +239,11 @@ func (f *federator) noteExport(a *federation.Agreement, msgs [][]byte, first, la
 // with one signature) and then saves the cursors that moved (in one write). Cursors are saved
 // only after the audit entries of what they pass: a crash between the two re-sends, and
 // records again, rather than leaves a value sent without a record.
-func (f *federator) flush(ctx context.Context) {
-	f.flushed = time.Now()
+//
+// It runs in the flusher's goroutine (runFlusher), never in the exporter's: the audit's
+// signature and the two writes do not hold up the next round. cur is a copy of the exporter's
+// cursors; saved is what the store has (the flusher's own).
+func (f *federator) flush(ctx context.Context, cur, saved map[int64]int64) {
 	f.amu.Lock()
 	batches := f.pending
 	f.pending = nil
@@ -285,8 +287,8 @@ func (f *federator) flush(ctx context.Context) {
 		f.unsaved = nil
 	}
 	moved := map[int64]int64{}
-	for id, c := range f.cur {
-		if c != f.saved[id] {
+	for id, c := range cur {
+		if s, ok := saved[id]; !ok || s != c {
 			moved[id] = c
 		}
 	}
@@ -294,7 +296,18 @@ func (f *federator) flush(ctx context.Context) {
 		f.log.Warn("export_cursors_not_saved", "err", err)
 		return
 	}
-	maps.Copy(f.saved, moved)
+	maps.Copy(saved, moved)
+}
+
+// runFlusher flushes each copy of the cursors the exporter hands it, until cursors is closed.
+func (f *federator) runFlusher(cursors <-chan map[int64]int64, done chan<- struct{}) {
+	defer close(done)
+	saved := map[int64]int64{}
+	for cur := range cursors {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		f.flush(ctx, cur, saved)
+		cancel()
+	}
 }
 
 // runExporter exports until ctx ends: a round after each wake (an Observation committed, an
@@ -302,10 +315,12 @@ func (f *federator) flush(ctx context.Context) {
 // (agreements changed by the command line); the cursors and audit batches are saved every
 // fedFlushEvery, and when ctx ends.
 func (f *federator) runExporter(ctx context.Context) {
-	defer func() {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		f.flush(fctx)
+	flushes, done := make(chan map[int64]int64, 1), make(chan struct{})
+	go f.runFlusher(flushes, done)
+	defer func() { // a last flush of what was sent, then the flusher ends
+		flushes <- maps.Clone(f.cur)
+		close(flushes)
+		<-done
 	}()
 	for {
 		more, err := f.exportRound(ctx)
@@ -313,7 +328,11 @@ func (f *federator) runExporter(ctx context.Context) {
 			f.log.Warn("export_failed", "err", err)
 		}
 		if time.Since(f.flushed) >= fedFlushEvery {
-			f.flush(ctx)
+			select {
+			case flushes <- maps.Clone(f.cur):
+				f.flushed = time.Now()
+			default: // the flusher still at the last one: next round
+			}
 		}
 		if more && err == nil {
 			if ctx.Err() != nil {
@@ -357,7 +376,7 @@ func (f *federator) exportRound(ctx context.Context) (more bool, err error) {
 		if err != nil {
 			return false, err
 		}
-		f.cur, f.saved, f.sels = c, maps.Clone(c), map[int64]fedSelection{}
+		f.cur, f.sels = c, map[int64]fedSelection{}
 	}
 	all := f.agreed
 	f.mu.Lock()
@@ -397,7 +416,7 @@ func (f *federator) exportRound(ctx context.Context) (more bool, err error) {
 			continue
 		}
 		if _, ok := f.cur[a.ID]; !ok {
-			f.cur[a.ID], f.saved[a.ID] = 0, 0 // approved since the cursors were read
+			f.cur[a.ID] = 0 // approved since the cursors were read
 		}
 		if a.Resolution == federation.Raw {
 			raws = append(raws, a)
