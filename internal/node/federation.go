@@ -7,17 +7,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nkeys"
 
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/audit"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/bus"
 	"github.com/rabta/rabta/internal/federation"
@@ -106,8 +111,28 @@ func (p fedPartners) AgreementsFor(ctx context.Context, node string) ([]int64, e
 	return ids, nil
 }
 
-// fedExportBatch is how many Observations one raw export round reads.
-const fedExportBatch = 500
+// fedExportBatch is how many Observations one read of a raw export pass takes (and so how
+// many values are published before waiting for JetStream's acknowledgements).
+const fedExportBatch = 1000
+
+// fedBehindBatches is how many reads one round gives a group of agreements behind the others
+// (back-filling history) before the round ends: the agreements at the head are served every
+// round, however long a back-fill takes.
+const fedBehindBatches = 20
+
+// fedFlushEvery is how often the exporter saves its cursors and records its export batches
+// in the audit log, and the importer its import batches: one audit write (one signature) and
+// one cursor write a second, whatever the number of agreements and values. A crash re-sends
+// what was published since the last save (at most about this long): those values carry the
+// same message ids, and JetStream drops them within its duplicate window (bus.Options.DupWindow,
+// 10 minutes by default, which must exceed this); after a longer outage the consumer's ingest
+// leaves them out as identical to values already stored.
+const fedFlushEvery = time.Second
+
+// fedSelectionTTL is how long the exporter trusts a cached selection while the Datastreams
+// table looks unchanged (the same count, highest id and sums of Thing and ObservedProperty
+// ids): a new Datastream is seen at once; a Datastream's owner changed is seen within this.
+const fedSelectionTTL = 5 * time.Second
 
 // fedStreamAge is how long an agreement's stream keeps what its partner has not fetched.
 const fedStreamAge = 30 * 24 * time.Hour
@@ -126,11 +151,42 @@ type federator struct {
 	expired time.Time        // when expired agreements were last looked for
 	gone    map[int64]bool   // ended agreements whose streams are known to be deleted
 
+	// the exporter's own state (its goroutine only)
+	reload   atomic.Bool            // the agreements changed (the API or the service said so)
+	agreed   []federation.Agreement // the agreements, as last read
+	agreedAt time.Time              // when
+	cur      map[int64]int64        // agreement → export cursor (raw: Observation id; aggregate: period start, Unix s)
+	sels     map[int64]fedSelection // agreement → its selection, cached
+	dsPrint  [4]int64               // the Datastreams table's fingerprint when sels was read
+	flushed  time.Time              // when cursors and audit batches were last saved
+	unsaved  []audit.Entry          // audit entries a failed flush left, written first next time (the flusher's)
+
+	amu     sync.Mutex
+	pending map[string]*fedBatch // audit entries being gathered until the next flush, by key
+
 	rmu     sync.Mutex
 	remotes map[string]int64 // provider/agreement/datastream → local remote Datastream
 
 	// onStored, when set, is told the values of each batch once stored (the benchmark's lag)
 	onStored func(values []*federation.Message)
+}
+
+// fedSelection is an agreement's selection as the store resolved it, and when.
+type fedSelection struct {
+	at  time.Time
+	sel map[int64]federation.RemoteSource
+	ids []int64 // its keys, sorted
+}
+
+// fedBatch gathers the values of one agreement exported (or imported) since the last flush
+// into one audit entry: how many, the first and last Observation ids (import: stream
+// sequence numbers) and the SHA-256 of the messages in order.
+type fedBatch struct {
+	kind, actor, subject string
+	detail               map[string]any
+	values               int
+	first, last          int64
+	h                    hash.Hash
 }
 
 func (f *federator) Wake() {
@@ -140,12 +196,149 @@ func (f *federator) Wake() {
 	}
 }
 
-// runExporter exports until ctx ends: each round after a wake (an observation committed, an
-// agreement changed) or every 500 ms (agreements changed by the command line).
+// changed is the agreements service's hook: the agreements are read again at the next round.
+func (f *federator) changed() {
+	f.reload.Store(true)
+	f.Wake()
+}
+
+// note adds msgs (published, or stored, in this order) to the audit entry of kind gathered
+// under key; mk makes that entry when it is the first.
+func (f *federator) note(key string, mk func() *fedBatch, msgs [][]byte, first, last int64) {
+	if len(msgs) == 0 {
+		return
+	}
+	f.amu.Lock()
+	defer f.amu.Unlock()
+	if f.pending == nil {
+		f.pending = map[string]*fedBatch{}
+	}
+	b := f.pending[key]
+	if b == nil {
+		b = mk()
+		b.h = sha256.New()
+		b.first = first
+		f.pending[key] = b
+	}
+	for _, m := range msgs {
+		b.h.Write(m)
+	}
+	b.values += len(msgs)
+	b.last = last
+}
+
+// noteExport records msgs published under agreement a.
+func (f *federator) noteExport(a *federation.Agreement, msgs [][]byte, first, last int64) {
+	f.note(fmt.Sprintf("export/%d", a.ID), func() *fedBatch {
+		return &fedBatch{kind: "export.batch", actor: "node/" + f.n.opts.ID, subject: fmt.Sprintf("agreement/%d", a.ID),
+			detail: map[string]any{"agreement": a.ID, "consumer": a.ConsumerNode}}
+	}, msgs, first, last)
+}
+
+// flush records the gathered audit entries (one per agreement and direction, in one append
+// with one signature) and then saves the cursors that moved (in one write). Cursors are saved
+// only after the audit entries of what they pass: a crash between the two re-sends, and
+// records again, rather than leaves a value sent without a record.
+//
+// It runs in the flusher's goroutine (runFlusher), never in the exporter's: the audit's
+// signature and the two writes do not hold up the next round. cur is a copy of the exporter's
+// cursors; saved is what the store has (the flusher's own).
+func (f *federator) flush(ctx context.Context, cur, saved map[int64]int64) {
+	f.amu.Lock()
+	batches := f.pending
+	f.pending = nil
+	f.amu.Unlock()
+	keys := make([]string, 0, len(batches))
+	for k := range batches {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	es := f.unsaved
+	for _, k := range keys {
+		b := batches[k]
+		b.detail["values"], b.detail["first"], b.detail["last"] = b.values, b.first, b.last
+		b.detail["sha256"] = hex.EncodeToString(b.h.Sum(nil))
+		d, err := json.Marshal(b.detail)
+		if err != nil {
+			f.log.Error("audit_batch", "err", err)
+			continue
+		}
+		es = append(es, audit.Entry{Kind: b.kind, Actor: b.actor, Subject: b.subject, Detail: d})
+	}
+	if len(es) > 0 {
+		var err error
+		if l, ok := f.audit.(interface {
+			AppendAll(context.Context, []audit.Entry) ([]audit.Record, error)
+		}); ok {
+			_, err = l.AppendAll(ctx, es)
+		} else {
+			for i, e := range es {
+				if err = f.audit.Record(ctx, e.Kind, e.Actor, e.Subject, json.RawMessage(e.Detail)); err != nil {
+					es = es[i:]
+					break
+				}
+			}
+		}
+		if err != nil {
+			f.log.Warn("audit_batch_failed", "entries", len(es), "err", err)
+			f.unsaved = es // written first next time; the cursors wait with them
+			return
+		}
+		f.unsaved = nil
+	}
+	moved := map[int64]int64{}
+	for id, c := range cur {
+		if s, ok := saved[id]; !ok || s != c {
+			moved[id] = c
+		}
+	}
+	if err := f.store.SetCursors(ctx, moved); err != nil {
+		f.log.Warn("export_cursors_not_saved", "err", err)
+		return
+	}
+	maps.Copy(saved, moved)
+}
+
+// runFlusher flushes each copy of the cursors the exporter hands it, until cursors is closed.
+func (f *federator) runFlusher(cursors <-chan map[int64]int64, done chan<- struct{}) {
+	defer close(done)
+	saved := map[int64]int64{}
+	for cur := range cursors {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		f.flush(ctx, cur, saved)
+		cancel()
+	}
+}
+
+// runExporter exports until ctx ends: a round after each wake (an Observation committed, an
+// agreement changed), at once again while some agreement is behind, and every 500 ms
+// (agreements changed by the command line); the cursors and audit batches are saved every
+// fedFlushEvery, and when ctx ends.
 func (f *federator) runExporter(ctx context.Context) {
+	flushes, done := make(chan map[int64]int64, 1), make(chan struct{})
+	go f.runFlusher(flushes, done)
+	defer func() { // a last flush of what was sent, then the flusher ends
+		flushes <- maps.Clone(f.cur)
+		close(flushes)
+		<-done
+	}()
 	for {
-		if err := f.exportRound(ctx); err != nil && ctx.Err() == nil {
+		more, err := f.exportRound(ctx)
+		if err != nil && ctx.Err() == nil {
 			f.log.Warn("export_failed", "err", err)
+		}
+		if time.Since(f.flushed) >= fedFlushEvery {
+			select {
+			case flushes <- maps.Clone(f.cur):
+				f.flushed = time.Now()
+			default: // the flusher still at the last one: next round
+			}
+		}
+		if more && err == nil {
+			if ctx.Err() != nil {
+				return
+			}
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -156,18 +349,36 @@ func (f *federator) runExporter(ctx context.Context) {
 	}
 }
 
-func (f *federator) exportRound(ctx context.Context) error {
+// exportRound brings the agreements' streams in line with the agreements and exports what
+// each lets out since its cursor; more is true when some agreement is still behind.
+func (f *federator) exportRound(ctx context.Context) (more bool, err error) {
 	now := f.n.now()
 	if now.Sub(f.expired) >= time.Second { // a write: not on every wake
-		if _, err := f.store.Expire(ctx, now); err != nil {
-			return err
+		ids, err := f.store.Expire(ctx, now)
+		if err != nil {
+			return false, err
 		}
 		f.expired = now
+		if len(ids) > 0 {
+			f.reload.Store(true)
+		}
 	}
-	all, err := f.store.Agreements(ctx)
-	if err != nil {
-		return err
+	if f.reload.Swap(false) || f.agreed == nil || time.Since(f.agreedAt) >= 500*time.Millisecond {
+		all, err := f.store.Agreements(ctx)
+		if err != nil {
+			f.reload.Store(true)
+			return false, err
+		}
+		f.agreed, f.agreedAt = all, time.Now()
 	}
+	if f.cur == nil {
+		c, err := f.store.Cursors(ctx)
+		if err != nil {
+			return false, err
+		}
+		f.cur, f.sels = c, map[int64]fedSelection{}
+	}
+	all := f.agreed
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	changed := map[string]bool{}
@@ -176,13 +387,13 @@ func (f *federator) exportRound(ctx context.Context) error {
 		switch {
 		case a.Active(now) && !made:
 			if err := f.n.bus.EnsureFed(ctx, a.ID, a.ConsumerNode, fedStreamAge); err != nil {
-				return err
+				return false, err
 			}
 			f.streams[a.ID] = a.ConsumerNode
 			changed[a.ConsumerNode] = true
 		case !a.Active(now) && made:
 			if err := f.n.bus.DeleteFed(ctx, a.ID); err != nil {
-				return err
+				return false, err
 			}
 			delete(f.streams, a.ID)
 			f.gone[a.ID] = true
@@ -190,7 +401,7 @@ func (f *federator) exportRound(ctx context.Context) error {
 			f.log.Info("agreement_stream_deleted", "agreement", a.ID, "state", a.State)
 		case !a.Active(now) && a.State != federation.Proposed && !f.gone[a.ID]:
 			if err := f.n.bus.DeleteFed(ctx, a.ID); err != nil { // a stream an earlier run left
-				return err
+				return false, err
 			}
 			f.gone[a.ID] = true
 		}
@@ -198,138 +409,273 @@ func (f *federator) exportRound(ctx context.Context) error {
 	for node := range changed {
 		f.n.bus.ReauthPartners(node) // they log in again with what their agreements give now
 	}
-	for _, a := range all {
+	var raws []*federation.Agreement
+	for i := range all {
+		a := &all[i]
 		if !a.Active(now) {
 			continue
 		}
-		if err := f.export(ctx, &a, now); err != nil {
-			return fmt.Errorf("agreement %d: %w", a.ID, err)
+		if _, ok := f.cur[a.ID]; !ok {
+			f.cur[a.ID] = 0 // approved since the cursors were read
+		}
+		if a.Resolution == federation.Raw {
+			raws = append(raws, a)
+			continue
+		}
+		if err := f.export(ctx, a, now); err != nil {
+			return false, fmt.Errorf("agreement %d: %w", a.ID, err)
 		}
 	}
-	return nil
+	if len(raws) == 0 {
+		return false, nil
+	}
+	return f.exportRaw(ctx, raws, now)
 }
 
-// export sends what agreement a lets leave since its cursor.
-func (f *federator) export(ctx context.Context, a *federation.Agreement, now time.Time) error {
-	sel, err := f.store.Selected(ctx, a.ProviderOrg, a.Selection)
-	if err != nil || len(sel) == 0 {
-		return err
-	}
-	ids := make([]int64, 0, len(sel))
-	for id := range sel {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	cursor, err := f.store.Cursor(ctx, a.ID)
+// selections returns the selections of agreements as, from the cache while the Datastreams
+// table's fingerprint is unchanged and the entry younger than fedSelectionTTL.
+func (f *federator) selections(ctx context.Context, as []*federation.Agreement) (map[int64]fedSelection, error) {
+	fp, err := f.store.DatastreamsPrint(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	due := now.Add(-time.Duration(a.Embargo))
-	msg := func(src federation.RemoteSource) federation.Message {
-		return federation.Message{V: 1, Provider: f.n.opts.ID, Agreement: a.ID, ConsumerOrg: a.ConsumerOrg, Datastream: src, Resolution: a.Resolution,
-			Retention: a.Retention}
+	if fp != f.dsPrint {
+		clear(f.sels)
+		f.dsPrint = fp
 	}
-	h := sha256.New()
-	var count int
-	var first, last int64
-	publish := func(m *federation.Message) error {
-		b, err := json.Marshal(m)
-		if err != nil {
-			return err
-		}
-		h.Write(b)
-		count++
-		return f.n.bus.PublishFedAsync(a.ID, m.MsgID(), b)
-	}
-	// the cursor moves only past what JetStream has acknowledged (a value published again
-	// after a failure is dropped by its message id)
-	saveCursor := func(c int64) error {
-		if err := f.n.bus.FedAcks(ctx); err != nil {
-			return err
-		}
-		return f.store.SetCursor(ctx, a.ID, c)
-	}
-	if a.Resolution == federation.Raw {
-		for {
-			rows, err := f.store.RawSince(ctx, ids, cursor, a.ValidFrom, fedExportBatch)
+	out := make(map[int64]fedSelection, len(as))
+	for _, a := range as {
+		s, ok := f.sels[a.ID]
+		if !ok || time.Since(s.at) >= fedSelectionTTL {
+			sel, err := f.store.Selected(ctx, a.ProviderOrg, a.Selection)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			stop := false
-			for _, r := range rows {
-				if r.End.After(due) || (a.ValidUntil != nil && !r.Start.Before(*a.ValidUntil)) {
-					stop = true // embargoed: this and what follows wait (in id order)
-					break
-				}
-				m := msg(sel[r.Datastream])
-				m.Observation, m.PhenomenonTime, m.Start, m.End, m.Result, m.Flag = r.ID, r.PhenText, r.Start, r.End, r.Result, r.Flag
-				if err := publish(&m); err != nil {
-					return err
-				}
-				if first == 0 {
-					first = r.ID
-				}
-				cursor, last = r.ID, r.ID
+			s = fedSelection{at: time.Now(), sel: sel, ids: slices.Sorted(maps.Keys(sel))}
+			f.sels[a.ID] = s
+		}
+		out[a.ID] = s
+	}
+	return out, nil
+}
+
+// exportRaw sends what the raw agreements as let out since their cursors, in one pass over
+// the new Observation ids for all the agreements at the same cursor (after the first round,
+// every agreement that is level: one read of the new rows, however many agreements), and
+// reports whether some group is still behind. A raw cursor is the highest Observation id the
+// agreement has considered: everything up to it was sent or is not the agreement's.
+func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement, now time.Time) (bool, error) {
+	hi, err := f.store.LastObservation(ctx)
+	if err != nil {
+		return false, err
+	}
+	var behind []*federation.Agreement
+	for _, a := range raws {
+		if f.cur[a.ID] < hi {
+			behind = append(behind, a)
+		}
+	}
+	if len(behind) == 0 {
+		return false, nil
+	}
+	sels, err := f.selections(ctx, behind)
+	if err != nil {
+		return false, err
+	}
+	type member struct {
+		a    *federation.Agreement
+		sel  fedSelection
+		due  time.Time
+		stop bool
+		enc  map[int64]*federation.RawEncoder // by Datastream
+	}
+	groups := map[int64][]*member{}
+	for _, a := range behind {
+		s := sels[a.ID]
+		c := f.cur[a.ID]
+		if len(s.ids) == 0 {
+			f.cur[a.ID] = hi // nothing selected: what is stored now is not the agreement's
+			continue
+		}
+		if c == 0 { // a new agreement: start at its first Observation from validFrom on
+			first, ok, err := f.store.FirstSince(ctx, s.ids, a.ValidFrom)
+			if err != nil {
+				return false, err
 			}
-			if count > 0 {
-				if err := saveCursor(cursor); err != nil {
-					return err
+			if !ok {
+				f.cur[a.ID] = hi
+				continue
+			}
+			if c = first - 1; c >= hi {
+				continue
+			}
+		}
+		groups[c] = append(groups[c], &member{a: a, sel: s, due: now.Add(-time.Duration(a.Embargo)), enc: map[int64]*federation.RawEncoder{}})
+	}
+	starts := slices.Sorted(maps.Keys(groups))
+	slices.Reverse(starts) // the group nearest the head first
+	more := false
+	for _, c := range starts {
+		ms := groups[c]
+		var union []int64
+		for _, m := range ms {
+			union = append(union, m.sel.ids...)
+		}
+		slices.Sort(union)
+		union = slices.Compact(union)
+		for reads := 0; ; reads++ {
+			if reads == fedBehindBatches {
+				more = true
+				break
+			}
+			rows, err := f.store.RawRange(ctx, union, c, hi, fedExportBatch)
+			if err != nil {
+				return false, err
+			}
+			end := hi // the range read to its end: nothing of the group's below hi is left
+			if len(rows) == fedExportBatch {
+				end = rows[len(rows)-1].ID
+			}
+			type sent struct {
+				msgs        [][]byte
+				first, last int64
+				upto        int64
+			}
+			out := make([]sent, len(ms))
+			live := 0
+			for i, m := range ms {
+				if m.stop {
+					continue
+				}
+				live++
+				o := &out[i]
+				o.upto = end
+				for _, r := range rows {
+					src, ok := m.sel.sel[r.Datastream]
+					if !ok {
+						continue
+					}
+					if r.End.After(m.due) || (m.a.ValidUntil != nil && !r.Start.Before(*m.a.ValidUntil)) {
+						m.stop, o.upto = true, r.ID-1 // embargoed: this and what follows wait (in id order)
+						break
+					}
+					if r.Start.Before(m.a.ValidFrom) {
+						continue
+					}
+					enc := m.enc[r.Datastream]
+					if enc == nil {
+						if enc, err = federation.NewRawEncoder(federation.Message{V: 1, Provider: f.n.opts.ID, Agreement: m.a.ID,
+							ConsumerOrg: m.a.ConsumerOrg, Datastream: src, Resolution: m.a.Resolution, Retention: m.a.Retention}); err != nil {
+							return false, err
+						}
+						m.enc[r.Datastream] = enc
+					}
+					b, err := enc.Encode(r.ID, r.PhenText, r.Start, r.End, r.Result, r.Flag)
+					if err != nil {
+						return false, err
+					}
+					id := f.n.opts.ID + ":a" + strconv.FormatInt(m.a.ID, 10) + ":o" + strconv.FormatInt(r.ID, 10) // Message.MsgID
+					if err := f.n.bus.PublishFedAsync(m.a.ID, id, b); err != nil {
+						return false, err
+					}
+					o.msgs = append(o.msgs, b)
+					if o.first == 0 {
+						o.first = r.ID
+					}
+					o.last = r.ID
 				}
 			}
-			if stop || len(rows) < fedExportBatch {
+			// the cursors move only past what JetStream has acknowledged (a value published
+			// again after a failure is dropped by its message id)
+			if err := f.n.bus.FedAcks(ctx); err != nil {
+				return false, err
+			}
+			for i, m := range ms {
+				o := out[i]
+				if o.upto > f.cur[m.a.ID] {
+					f.cur[m.a.ID] = o.upto
+				}
+				f.noteExport(m.a, o.msgs, o.first, o.last)
+			}
+			c = end
+			if live == 0 || c >= hi {
 				break
 			}
 		}
-	} else {
-		p := a.Resolution.Period()
-		start := time.Unix(cursor, 0).UTC()
-		if cursor == 0 {
-			start = a.ValidFrom.UTC().Truncate(p)
-		}
-		for i := 0; i < 1000 && !start.Add(p).After(due); i++ {
-			end := start.Add(p)
-			vals, err := f.store.Values(ctx, ids, start, end)
-			if err != nil {
-				return err
-			}
-			aggs, err := federation.Aggregate(a.Resolution, start, end, vals)
-			if err != nil {
-				return err
-			}
-			for _, g := range aggs {
-				m := msg(sel[g.Datastream])
-				m.Start, m.End, m.Result, m.Count = g.Start, g.End, g.Result, g.Count
-				m.PhenomenonTime = g.Start.Format(time.RFC3339) + "/" + g.End.Format(time.RFC3339)
-				if err := publish(&m); err != nil {
-					return err
-				}
-			}
-			next := end
-			if len(vals) == 0 { // skip empty periods up to the next value (or to what is due)
-				t, ok, err := f.store.FirstValue(ctx, ids, end)
-				if err != nil {
-					return err
-				}
-				lim := due.UTC().Truncate(p)
-				if !ok || t.After(lim) {
-					t = lim
-				}
-				if t = t.UTC().Truncate(p); t.After(next) {
-					next = t
-				}
-			}
-			start = next
-			if err := saveCursor(start.Unix()); err != nil {
-				return err
-			}
-		}
 	}
-	if count == 0 {
+	return more, nil
+}
+
+// export sends what the aggregating agreement a (hourly mean, daily maximum) lets leave since
+// its cursor: each period once it is due (its end past the embargo).
+func (f *federator) export(ctx context.Context, a *federation.Agreement, now time.Time) error {
+	cursor := f.cur[a.ID]
+	p := a.Resolution.Period()
+	start := time.Unix(cursor, 0).UTC()
+	if cursor == 0 {
+		start = a.ValidFrom.UTC().Truncate(p)
+	}
+	due := now.Add(-time.Duration(a.Embargo))
+	if start.Add(p).After(due) {
+		return nil // nothing due: no read
+	}
+	sels, err := f.selections(ctx, []*federation.Agreement{a})
+	if err != nil {
+		return err
+	}
+	sel := sels[a.ID]
+	if len(sel.ids) == 0 {
 		return nil
 	}
-	f.log.Debug("export_batch", "agreement", a.ID, "values", count)
-	return f.audit.Record(ctx, "export.batch", "node/"+f.n.opts.ID, fmt.Sprintf("agreement/%d", a.ID), map[string]any{
-		"agreement": a.ID, "consumer": a.ConsumerNode, "values": count, "first": first, "last": last, "sha256": hex.EncodeToString(h.Sum(nil))})
+	ids := sel.ids
+	for i := 0; i < 1000 && !start.Add(p).After(due); i++ {
+		end := start.Add(p)
+		vals, err := f.store.Values(ctx, ids, start, end)
+		if err != nil {
+			return err
+		}
+		aggs, err := federation.Aggregate(a.Resolution, start, end, vals)
+		if err != nil {
+			return err
+		}
+		var msgs [][]byte
+		for _, g := range aggs {
+			m := federation.Message{V: 1, Provider: f.n.opts.ID, Agreement: a.ID, ConsumerOrg: a.ConsumerOrg, Datastream: sel.sel[g.Datastream],
+				Resolution: a.Resolution, Retention: a.Retention}
+			m.Start, m.End, m.Result, m.Count = g.Start, g.End, g.Result, g.Count
+			m.PhenomenonTime = g.Start.Format(time.RFC3339) + "/" + g.End.Format(time.RFC3339)
+			b, err := json.Marshal(&m)
+			if err != nil {
+				return err
+			}
+			if err := f.n.bus.PublishFedAsync(a.ID, m.MsgID(), b); err != nil {
+				return err
+			}
+			msgs = append(msgs, b)
+		}
+		next := end
+		if len(vals) == 0 { // skip empty periods up to the next value (or to what is due)
+			t, ok, err := f.store.FirstValue(ctx, ids, end)
+			if err != nil {
+				return err
+			}
+			lim := due.UTC().Truncate(p)
+			if !ok || t.After(lim) {
+				t = lim
+			}
+			if t = t.UTC().Truncate(p); t.After(next) {
+				next = t
+			}
+		}
+		start = next
+		// the cursor moves only past what JetStream has acknowledged
+		if err := f.n.bus.FedAcks(ctx); err != nil {
+			return err
+		}
+		f.cur[a.ID] = start.Unix()
+		f.noteExport(a, msgs, 0, 0)
+	}
+	return nil
 }
 
 // runLinks keeps one link to each partner with a URL, until ctx ends: a partner added starts
@@ -449,12 +795,12 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 // receive stores one fetched batch of agreement id from provider: decoded, into the remote
 // Datastreams (made on first receipt), through ingest (a value received twice is left out).
 func (f *federator) receive(ctx context.Context, provider string, id int64, msgs []bus.FedMsg) error {
-	h := sha256.New()
 	var obs []sensing.Observation
 	var got []*federation.Message
+	raw := make([][]byte, 0, len(msgs))
 	org := ""
 	for _, fm := range msgs {
-		h.Write(fm.Data)
+		raw = append(raw, fm.Data)
 		if federation.IsAlertMessage(fm.Data) { // a shared CAP alert (federation_alerts.go)
 			if err := f.receiveAlert(ctx, provider, id, fm); err != nil {
 				return err
@@ -473,8 +819,8 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 			return err
 		}
 		r := m.Result
-		q, _ := json.Marshal(map[string]any{"reported": map[string]any{"remote": map[string]any{
-			"node": provider, "agreement": id, "observation": m.Observation, "flag": m.Flag, "count": m.Count, "resolution": m.Resolution}}})
+		q, _ := json.Marshal(remoteQuality{Reported: remoteReported{Remote: remoteOrigin{
+			Agreement: id, Count: m.Count, Flag: m.Flag, Node: provider, Observation: m.Observation, Resolution: m.Resolution}}})
 		obs = append(obs, sensing.Observation{DatastreamID: ds, PhenStart: m.Start, PhenEnd: m.End, PhenText: m.PhenomenonTime, ResultNum: &r, Quality: q})
 	}
 	if len(obs) > 0 {
@@ -491,9 +837,32 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 	if f.onStored != nil {
 		f.onStored(got)
 	}
-	return f.audit.Record(ctx, "import.batch", "node/"+provider, fmt.Sprintf("agreement/%d", id), map[string]any{
-		"provider": provider, "agreement": id, "organisation": org, "values": len(msgs), "first": msgs[0].Seq, "last": msgs[len(msgs)-1].Seq,
-		"sha256": hex.EncodeToString(h.Sum(nil))})
+	// recorded in the audit log with the batches of the same second (flush)
+	f.note(fmt.Sprintf("import/%s/%d", provider, id), func() *fedBatch {
+		return &fedBatch{kind: "import.batch", actor: "node/" + provider, subject: fmt.Sprintf("agreement/%d", id),
+			detail: map[string]any{"provider": provider, "agreement": id, "organisation": org}}
+	}, raw, int64(msgs[0].Seq), int64(msgs[len(msgs)-1].Seq))
+	return nil
+}
+
+// remoteQuality is a received Observation's resultQuality: {"reported": {"remote": {…}}},
+// the members in the order encoding/json gives a map's (as they were written before), without
+// building three maps per value.
+type remoteQuality struct {
+	Reported remoteReported `json:"reported"`
+}
+
+type remoteReported struct {
+	Remote remoteOrigin `json:"remote"`
+}
+
+type remoteOrigin struct {
+	Agreement   int64                 `json:"agreement"`
+	Count       int                   `json:"count"`
+	Flag        int                   `json:"flag"`
+	Node        string                `json:"node"`
+	Observation int64                 `json:"observation"`
+	Resolution  federation.Resolution `json:"resolution"`
 }
 
 // remote returns the local read-only Datastream for m's source, creating it (with its Thing,
@@ -574,7 +943,7 @@ func (f *federator) readOnlyRemote(ctx context.Context, ds int64) error {
 func (n *Node) newFederator() *federator {
 	f := &federator{n: n, store: n.stores.Federation, audit: federation.NopAudit{}, log: n.log.With("component", "federation"),
 		wake: make(chan struct{}, 1), streams: map[int64]string{}, remotes: map[string]int64{}, gone: map[int64]bool{}}
-	f.svc = &federation.Service{Store: f.store, Audit: f.audit, Now: n.now, Changed: f.Wake,
+	f.svc = &federation.Service{Store: f.store, Audit: f.audit, Now: n.now, Changed: f.changed,
 		Holder: func(ctx context.Context, name string) (string, error) {
 			return auth.HolderName(ctx, n.stores.Keys, name)
 		}}

@@ -12,7 +12,7 @@ import (
 // Audit keeps the audit log (tables audit_log and audit_heads). It only inserts and reads.
 type Audit struct{ eng Engine }
 
-var _ audit.Store = (*Audit)(nil)
+var _ audit.BatchStore = (*Audit)(nil)
 
 // NewAudit returns the audit log's store over eng.
 func NewAudit(eng Engine) *Audit { return &Audit{eng: eng} }
@@ -34,6 +34,35 @@ func (s *Audit) Append(ctx context.Context, next func(audit.Link) (audit.Record,
 			if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, at_us, kind, actor, subject, detail, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 				r.Seq, us(r.Time), r.Kind, r.Actor, r.Subject, string(r.Detail), r.Prev, r.Hash); err != nil {
 				return fmt.Errorf("audit: append entry %d: %w", r.Seq, s.eng.WriteErr(err))
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO audit_heads (seq, node, hash, at_us, signature) VALUES (?, ?, ?, ?, ?)`,
+				h.Seq, h.Node, h.Hash, us(h.Time), h.Signature); err != nil {
+				return fmt.Errorf("audit: sign head %d: %w", h.Seq, s.eng.WriteErr(err))
+			}
+			return nil
+		})
+	})
+}
+
+// AppendBatch implements audit.BatchStore: several records and one signed head (the last
+// record's), in one write transaction under the lock "audit".
+func (s *Audit) AppendBatch(ctx context.Context, next func(audit.Link) ([]audit.Record, audit.Head, error)) error {
+	return s.eng.Lock(ctx, "audit", func(ctx context.Context) error {
+		return s.eng.Write(ctx, func(tx Tx) error {
+			var last audit.Link
+			err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&last.Seq, &last.Hash)
+			if err != nil && !errors.Is(err, ErrNoRows) {
+				return fmt.Errorf("audit: read the chain's end: %w", err)
+			}
+			rs, h, err := next(last)
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, at_us, kind, actor, subject, detail, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+					r.Seq, us(r.Time), r.Kind, r.Actor, r.Subject, string(r.Detail), r.Prev, r.Hash); err != nil {
+					return fmt.Errorf("audit: append entry %d: %w", r.Seq, s.eng.WriteErr(err))
+				}
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO audit_heads (seq, node, hash, at_us, signature) VALUES (?, ?, ?, ?, ?)`,
 				h.Seq, h.Node, h.Hash, us(h.Time), h.Signature); err != nil {

@@ -256,6 +256,105 @@ func (s *Federation) SetCursor(ctx context.Context, id, cursor int64) error {
 	})
 }
 
+// Cursors returns every agreement's export cursor, by agreement id (read once when the
+// exporter starts: it then keeps them in memory and saves them with SetCursors).
+func (s *Federation) Cursors(ctx context.Context) (map[int64]int64, error) {
+	out := map[int64]int64{}
+	err := readEach(ctx, s.eng, func(r Rows) error {
+		var id, c int64
+		if err := r.Scan(&id, &c); err != nil {
+			return err
+		}
+		out[id] = c
+		return nil
+	}, `SELECT id, export_cursor FROM fed_agreements`)
+	return out, err
+}
+
+// SetCursors saves several agreements' export cursors (agreement id → cursor) in one write.
+func (s *Federation) SetCursors(ctx context.Context, cursors map[int64]int64) error {
+	if len(cursors) == 0 {
+		return nil
+	}
+	return s.eng.Write(ctx, func(tx Tx) error {
+		for id, c := range cursors {
+			if _, err := tx.Exec(ctx, `UPDATE fed_agreements SET export_cursor = ? WHERE id = ?`, c, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DatastreamsPrint returns a fingerprint of the Datastreams table (how many, the highest id,
+// the sums of their Thing and ObservedProperty ids): it changes when a Datastream is created,
+// deleted or moved, and the exporter then resolves its selections again.
+func (s *Federation) DatastreamsPrint(ctx context.Context) ([4]int64, error) {
+	var p [4]int64
+	err := readRow(ctx, s.eng, `SELECT count(*), coalesce(max(id), 0), coalesce(sum(thing_id), 0), coalesce(sum(observed_property_id), 0) FROM datastreams`,
+		nil, &p[0], &p[1], &p[2], &p[3])
+	return p, err
+}
+
+// LastObservation returns the highest Observation id (0 when there is none): the end of the
+// id range a raw export pass reads.
+func (s *Federation) LastObservation(ctx context.Context) (int64, error) {
+	var v *int64
+	if err := readRow(ctx, s.eng, `SELECT max(id) FROM observations`, nil, &v); err != nil || v == nil {
+		return 0, err
+	}
+	return *v, nil
+}
+
+// FirstSince returns the lowest id of the Observations of datastreams ds with phenomenon time
+// from from on (ok false when there is none): where a new raw agreement's export starts,
+// without reading the Observations stored before it (one index range, once per agreement).
+func (s *Federation) FirstSince(ctx context.Context, ds []int64, from time.Time) (int64, bool, error) {
+	if len(ds) == 0 {
+		return 0, false, nil
+	}
+	args := []any{us(from)}
+	for _, id := range ds {
+		args = append(args, id)
+	}
+	var v *int64
+	err := readRow(ctx, s.eng, `SELECT min(id) FROM observations WHERE phen_start >= ? AND datastream_id IN (`+
+		strings.TrimSuffix(strings.Repeat("?, ", len(ds)), ", ")+`)`, args, &v)
+	if err != nil || v == nil {
+		return 0, false, err
+	}
+	return *v, true, nil
+}
+
+// RawRange returns up to limit numeric Observations of datastreams ds with after < id ≤ upto,
+// in id order. It reads the id range by the primary key (not by the datastream index, which
+// would read, and sort, a Datastream's whole history on every call): the cost is that of the
+// rows in the range. Phenomenon-time limits are the caller's.
+func (s *Federation) RawRange(ctx context.Context, ds []int64, after, upto int64, limit int) ([]RawObservation, error) {
+	if len(ds) == 0 || upto <= after {
+		return nil, nil
+	}
+	args := []any{after, upto}
+	for _, id := range ds {
+		args = append(args, id)
+	}
+	args = append(args, limit)
+	var out []RawObservation
+	err := readEach(ctx, s.eng, func(r Rows) error {
+		var o RawObservation
+		var st, en int64
+		if err := r.Scan(&o.ID, &o.Datastream, &st, &en, &o.PhenText, &o.Result, &o.Flag); err != nil {
+			return err
+		}
+		o.Start, o.End = fromUS(st), fromUS(en)
+		out = append(out, o)
+		return nil
+	}, `SELECT id, datastream_id, phen_start, phen_end, phen_text, result_num, qc FROM observations
+		WHERE id > ? AND id <= ? AND result_num IS NOT NULL AND `+s.eng.NoIndex("datastream_id")+` IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(ds)), ", ")+`)
+		ORDER BY id LIMIT ?`, args...)
+	return out, err
+}
+
 // Selected returns the Datastreams selection sel picks among those organisation org owns, by
 // id, with what a consumer needs to describe them: by id, by Thing, and by area (the Thing's
 // first Location inside sel.Area), narrowed by ObservedProperties.

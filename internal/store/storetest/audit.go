@@ -138,6 +138,51 @@ func RunAudit(t *testing.T, open func(t *testing.T) sqlq.Engine) {
 			t.Errorf("after refused appends: %+v", rep)
 		}
 	})
+
+	// AppendAll: several entries, chained, under one signed head; the chain and a partner's
+	// proof verify; a bad entry among them writes none
+	t.Run("AppendAll", func(t *testing.T) {
+		l, eng := fill(t)
+		heads := func() int {
+			hs, err := l.Store.Heads(ctx())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(hs)
+		}
+		before := heads()
+		recs, err := l.AppendAll(ctx(), []audit.Entry{
+			{Kind: "export.batch", Actor: "node/islamabad", Subject: "agreement/1", Detail: []byte(`{"agreement": 1, "consumer": "cma", "values": 3}`)},
+			{Kind: "import.batch", Actor: "node/beijing", Subject: "agreement/4", Detail: []byte(`{"agreement":4,"provider":"beijing"}`)},
+			{Kind: "export.batch", Actor: "node/islamabad", Subject: "agreement/2", Detail: []byte(`{"agreement":2,"consumer":"imd"}`)},
+		})
+		if err != nil || len(recs) != 3 || recs[0].Seq != 6 || recs[2].Seq != 8 || recs[1].Prev != recs[0].Hash || string(recs[0].Detail) != `{"agreement":1,"consumer":"cma","values":3}` {
+			t.Fatalf("append all: %+v %v", recs, err)
+		}
+		if n := heads(); n != before+1 {
+			t.Errorf("heads after appending 3 entries at once: %d more, want 1", n-before)
+		}
+		rep, err := l.Verify(ctx())
+		if err != nil || rep.Problem != nil || rep.Entries != 8 || rep.Head.Seq != 8 {
+			t.Fatalf("verify: %+v %v", rep, err)
+		}
+		p, err := l.Export(ctx(), "cma", time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pr, err := audit.VerifyProof(p, cert); err != nil || len(pr.Entries) < 2 || pr.Entries[len(pr.Entries)-1].Seq != 6 {
+			t.Errorf("proof: %+v %v", pr, err)
+		}
+		if _, err := l.AppendAll(ctx(), []audit.Entry{{Kind: "x"}, {Kind: ""}}); apperr.KindOf(err) != apperr.Invalid {
+			t.Errorf("append all with an empty kind: %v, want Invalid", err)
+		}
+		if rep, _ := l.Verify(ctx()); rep.Entries != 8 {
+			t.Errorf("after a refused batch: %d entries, want 8", rep.Entries)
+		}
+		// an entry of the batch edited in SQL is found
+		exec(t, eng, `UPDATE audit_log SET detail = '{"agreement":2,"consumer":"xyz"}' WHERE seq = 8`)
+		verifyFails(t, l, 8, "edited")
+	})
 	// the tampering, each undone after (so one engine serves them all, and a restored chain
 	// verifies again)
 	t.Run("Tampered", func(t *testing.T) {

@@ -148,6 +148,36 @@ func RunFederation(t *testing.T, open Open) {
 	if c, err := f.Cursor(ctx(), a.ID); err != nil || c != 42 {
 		t.Errorf("cursor: %d %v", c, err)
 	}
+	// the exporter's pass: an id range (whatever the phenomenon time), in id order; where a new
+	// agreement starts; the cursors of all agreements at once
+	if last, err := f.LastObservation(ctx()); err != nil || last != 6 {
+		t.Errorf("last observation: %d %v, want 6", last, err)
+	}
+	if rows, err := f.RawRange(ctx(), []int64{1, 2}, 1, 5, 10); err != nil || len(rows) != 4 || rows[0].ID != 2 || rows[3].ID != 5 ||
+		rows[3].Datastream != 2 || rows[1].Result != 1001480 || !rows[0].Start.Equal(time.Date(2025, 8, 26, 7, 0, 0, 0, time.UTC)) {
+		t.Errorf("raw range (1, 5]: %+v %v", rows, err)
+	}
+	if rows, _ := f.RawRange(ctx(), []int64{2}, 0, 6, 1); len(rows) != 1 || rows[0].ID != 5 {
+		t.Errorf("raw range of Datastream 2, limit 1: %+v", rows)
+	}
+	if rows, _ := f.RawRange(ctx(), []int64{1}, 4, 6, 10); len(rows) != 0 {
+		t.Errorf("raw range of Datastream 1 after 4: %+v, want none", rows)
+	}
+	if id, ok, err := f.FirstSince(ctx(), []int64{1}, from); err != nil || !ok || id != 2 {
+		t.Errorf("first since validFrom: %d %v %v, want 2", id, ok, err)
+	}
+	if _, ok, _ := f.FirstSince(ctx(), []int64{1, 2}, until.Add(24*time.Hour)); ok {
+		t.Errorf("first since the end: found one")
+	}
+	if err := f.SetCursors(ctx(), map[int64]int64{a.ID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if cs, err := f.Cursors(ctx()); err != nil || len(cs) != 1 || cs[a.ID] != 7 {
+		t.Errorf("cursors: %v %v", cs, err)
+	}
+	if fp, err := f.DatastreamsPrint(ctx()); err != nil || fp[0] != 2 || fp[1] != 2 || fp[2] != 3 || fp[3] < 2 {
+		t.Errorf("datastreams print: %v %v", fp, err)
+	}
 
 	// remote Datastreams (Datastream 2 stands for one received)
 	if id, err := f.Remote(ctx(), "islamabad", 1, 7); err != nil || id != 0 {

@@ -1,0 +1,212 @@
+package node
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rabta/rabta/internal/bus"
+	"github.com/rabta/rabta/internal/federation"
+	"github.com/rabta/rabta/internal/sensing"
+)
+
+// TestExporter checks the provider's exporter with three raw agreements over two Datastreams:
+// A (Datastream 1) and B (by Thing: Datastream 2) get their history from validFrom and what
+// follows, each value once, in order, and nothing of the other's Datastream; C (Datastream 1,
+// embargoed an hour) gets nothing yet. The cursors reach the last Observation in the store,
+// and the audit log holds export.batch entries whose values add up to what was sent, on a
+// chain that verifies.
+func TestExporter(t *testing.T) {
+	dir, pdir := t.TempDir(), t.TempDir()
+	ecdsaSigningPair(t, dir) // not the RSA key a node makes: seconds under -race on a busy machine
+	t0 := time.Now()
+	p, err := New(t.Context(), Options{ID: "islamabad", DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0",
+		AdminKey: benchKey, Registry: prometheus.NewRegistry(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if err := p.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // Things 1 and 2, Datastreams 1 and 2
+		req, _ := http.NewRequest("POST", "http://"+p.Addr().String()+"/v1.1/Things", strings.NewReader(benchGauge))
+		req.Header.Set("Authorization", "Bearer "+benchKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 201 {
+			t.Fatalf("create: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	ctx := context.Background()
+	now := time.Now().UTC()
+	t.Logf("node started in %s", time.Since(t0).Round(time.Millisecond))
+	ingest := func(ds int64, n int, at time.Time) []int64 {
+		obs := make([]sensing.Observation, n)
+		for i := range obs {
+			v := float64(i)
+			ti := at.Add(time.Duration(i) * time.Second)
+			obs[i] = sensing.Observation{DatastreamID: ds, PhenStart: ti, PhenEnd: ti, PhenText: ti.Format(time.RFC3339Nano), ResultNum: &v}
+		}
+		ids, errs, err := p.ingest.Ingest(ctx, "test", obs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range errs {
+			if e != nil {
+				t.Fatal(e)
+			}
+		}
+		return ids
+	}
+	old := ingest(1, 2, now.Add(-2*time.Hour)) // before validFrom: not shared
+	want := map[string][]int64{"A": ingest(1, 5, now.Add(-30*time.Minute)), "B": ingest(2, 3, now.Add(-30*time.Minute))}
+
+	pkey, err := FedPublicKey(pdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := p.fed.svc
+	if err := svc.AddPartner(ctx, &federation.Partner{Node: "karachi", NKey: pkey}); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int64{}
+	for _, x := range []struct {
+		name    string
+		sel     federation.Selection
+		embargo time.Duration
+	}{{"A", federation.Selection{Datastreams: []int64{1}}, 0}, {"B", federation.Selection{Things: []int64{2}}, 0},
+		{"C", federation.Selection{Datastreams: []int64{1}}, time.Hour}} {
+		a := &federation.Agreement{ProviderOrg: "admin", ConsumerOrg: "admin", ConsumerNode: "karachi", Selection: x.sel,
+			Resolution: federation.Raw, Embargo: federation.Duration(x.embargo), Purpose: "test " + x.name, ValidFrom: now.Add(-time.Hour)}
+		if err := svc.Create(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Approve(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		ids[x.name] = a.ID
+	}
+	want["A"] = append(want["A"], ingest(1, 4, now)...)
+	want["B"] = append(want["B"], ingest(2, 2, now)...)
+	last := want["B"][len(want["B"])-1]
+
+	seed, err := FedSeed(pdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := bus.Dial(p.NATSURL(), "islamabad", "karachi", seed, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := map[string][]int64{}
+	deadline := time.Now().Add(15 * time.Second)
+	for name, id := range ids {
+		for len(got[name]) < len(want[name]) && time.Now().Before(deadline) {
+			msgs, err := l.Fetch(ctx, id, 100, 200*time.Millisecond)
+			if err != nil {
+				time.Sleep(50 * time.Millisecond) // the stream, or the permission, not there yet
+				continue
+			}
+			for _, fm := range msgs {
+				m, err := federation.DecodeMessage(fm.Data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got[name] = append(got[name], m.Observation)
+			}
+			if err := l.Ack(ctx, msgs); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if msgs, _ := l.Fetch(ctx, ids["A"], 100, 300*time.Millisecond); len(msgs) != 0 { // nothing twice
+		t.Errorf("A: %d more values after the %d expected", len(msgs), len(want["A"]))
+	}
+	for _, name := range []string{"A", "B", "C"} {
+		if fmt.Sprint(got[name]) != fmt.Sprint(want[name]) {
+			t.Errorf("agreement %s got Observations %v, want %v (not %v: before validFrom)", name, got[name], want[name], old)
+		}
+	}
+
+	// the cursors reach the last Observation (saved within a second), the audit batches add up
+	var cur map[int64]int64
+	var sums map[int64]int
+	for time.Now().Before(deadline) {
+		if cur, err = p.stores.Federation.Cursors(ctx); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := p.audit.List(ctx, 1, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums = map[int64]int{}
+		for _, r := range recs {
+			if r.Kind == "export.batch" {
+				var d struct{ Agreement, Values int64 }
+				if err := json.Unmarshal(r.Detail, &d); err != nil {
+					t.Fatal(err)
+				}
+				sums[d.Agreement] += int(d.Values)
+			}
+		}
+		if cur[ids["A"]] == last && cur[ids["B"]] == last && sums[ids["A"]] == len(want["A"]) && sums[ids["B"]] == len(want["B"]) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if cur[ids["A"]] != last || cur[ids["B"]] != last || cur[ids["C"]] >= want["A"][0] {
+		t.Errorf("cursors %v: want A and B at %d, C before %d (embargoed)", cur, last, want["A"][0])
+	}
+	if sums[ids["A"]] != len(want["A"]) || sums[ids["B"]] != len(want["B"]) || sums[ids["C"]] != 0 {
+		t.Errorf("export.batch values by agreement: %v, want A %d, B %d, C 0", sums, len(want["A"]), len(want["B"]))
+	}
+	if rep, err := p.audit.Verify(ctx); err != nil || rep.Problem != nil {
+		t.Errorf("audit verify: %+v %v", rep.Problem, err)
+	}
+	t.Logf("checked in %s", time.Since(t0).Round(time.Millisecond))
+}
+
+// ecdsaSigningPair writes an ECDSA P-256 signing key and its self-signed certificate where a
+// node looks for its own (node-key.pem, node-cert.pem in dir).
+func ecdsaSigningPair(t *testing.T, dir string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rabta node islamabad"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "node-key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "node-cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
