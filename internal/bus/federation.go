@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -269,13 +271,17 @@ func (b *Bus) EnsureFed(ctx context.Context, id int64, consumer string, maxAge t
 		return fmt.Errorf("bus: federation stream of agreement %d: %w", id, err)
 	}
 	if _, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable: consumer, AckPolicy: jetstream.AckAllPolicy, AckWait: 30 * time.Second, // a batch acknowledged by its last
+		Durable: consumer, AckPolicy: jetstream.AckAllPolicy, AckWait: fedAckWait, // a batch acknowledged by its last
 		DeliverPolicy: jetstream.DeliverAllPolicy, MaxAckPending: 4096,
 	}); err != nil {
 		return fmt.Errorf("bus: federation consumer of agreement %d: %w", id, err)
 	}
 	return nil
 }
+
+// fedAckWait is how long a fetched value not acknowledged waits before it is delivered again
+// (a variable for tests).
+var fedAckWait = 30 * time.Second
 
 // DeleteFed deletes agreement id's stream (and so its consumer): nothing more can be fetched.
 func (b *Bus) DeleteFed(ctx context.Context, id int64) error {
@@ -326,6 +332,10 @@ type Link struct {
 	js       jetstream.JetStream
 	provider string
 	node     string
+
+	mu   sync.Mutex
+	next map[int64]uint64 // per agreement, the stream sequence the link passes on next
+	gaps atomic.Int64
 }
 
 // Dial connects to a provider's NATS at url as node, signing the login nonce with seed (an
@@ -359,7 +369,7 @@ func Dial(url, provider, node string, seed, ca []byte) (*Link, error) {
 		nc.Close()
 		return nil, err
 	}
-	return &Link{nc: nc, js: js, provider: provider, node: node}, nil
+	return &Link{nc: nc, js: js, provider: provider, node: node, next: map[int64]uint64{}}, nil
 }
 
 // Close closes the link.
@@ -382,14 +392,23 @@ func (l *Link) Agreements(ctx context.Context) ([]int64, error) {
 
 // FedMsg is one message fetched from an agreement's stream.
 type FedMsg struct {
-	Data []byte
-	Seq  uint64
-	msg  jetstream.Msg
+	Data      []byte
+	Seq       uint64
+	agreement int64
+	msg       jetstream.Msg
 }
 
 // Fetch fetches up to n messages of agreement id, in order: it waits up to wait for the
 // first, then takes what else is there without waiting (so a value is passed on as soon as it
 // arrives, and a backlog in batches of n).
+//
+// It passes on only values in unbroken stream order from the last one acknowledged: the
+// consumer acknowledges "all up to" a message, so a value missing before one acknowledged
+// would be lost. Values go missing when the provider delivered them to a pull request this
+// link had stopped waiting on (a client-side timeout under load), or when a batch could not
+// be stored and was not acknowledged while later ones were fetched. Those values come again
+// after the consumer's ack wait; what was fetched after the gap is left unacknowledged (so
+// also comes again), and Gaps counts each such cut.
 func (l *Link) Fetch(ctx context.Context, id int64, n int, wait time.Duration) ([]FedMsg, error) {
 	ictx, cancel := context.WithTimeout(ctx, max(wait, time.Second)) // an agreement not (or no longer) ours has no answer
 	c, err := l.js.Consumer(ictx, FedStream(l.provider, id), l.node)
@@ -407,30 +426,86 @@ func (l *Link) Fetch(ctx context.Context, id int64, n int, wait time.Duration) (
 	out := make([]FedMsg, 0, n)
 	add := func(m jetstream.Msg) {
 		if md, err := m.Metadata(); err == nil {
-			out = append(out, FedMsg{Data: m.Data(), Seq: md.Sequence.Stream, msg: m})
+			out = append(out, FedMsg{Data: m.Data(), Seq: md.Sequence.Stream, agreement: id, msg: m})
 		}
 	}
 	add(first)
 	if n > 1 {
-		batch, err := c.FetchNoWait(n - 1)
-		if err != nil {
-			return out, nil
-		}
-		for m := range batch.Messages() {
-			add(m)
+		if batch, err := c.FetchNoWait(n - 1); err == nil {
+			for m := range batch.Messages() {
+				add(m)
+			}
 		}
 	}
-	return out, nil
+	return l.inOrder(ctx, id, c, out), nil
 }
+
+// inOrder keeps of out the values that continue agreement id's stream from the last one
+// acknowledged (see Fetch).
+func (l *Link) inOrder(ctx context.Context, id int64, c jetstream.Consumer, out []FedMsg) []FedMsg {
+	l.mu.Lock()
+	expect, known := l.next[id]
+	l.mu.Unlock()
+	if !known {
+		expect = c.CachedInfo().AckFloor.Stream + 1
+	}
+	for try := 0; ; try++ {
+		kept, old, cut := contiguous(out, expect)
+		if len(kept) == 0 && old != nil {
+			// only values acknowledged before (delivered again): acknowledging the last
+			// changes nothing and stops their coming back
+			_ = old.msg.DoubleAck(ctx)
+		}
+		if cut && len(kept) == 0 && try == 0 {
+			// the gap may be values the provider's stream no longer holds (past its maximum
+			// age): then its acknowledgement floor has moved past them
+			if ci, err := c.Info(ctx); err == nil && ci.AckFloor.Stream+1 > expect {
+				expect = ci.AckFloor.Stream + 1
+				continue
+			}
+		}
+		if cut {
+			l.gaps.Add(1)
+		}
+		return kept
+	}
+}
+
+// contiguous returns the values of out from stream sequence expect on without a gap, the last
+// value before expect (nil if none), and whether a gap cut the rest off.
+func contiguous(out []FedMsg, expect uint64) (kept []FedMsg, old *FedMsg, cut bool) {
+	for i := range out {
+		switch m := &out[i]; {
+		case m.Seq < expect:
+			old = m
+		case m.Seq == expect:
+			kept = append(kept, *m)
+			expect++
+		default:
+			return kept, old, true
+		}
+	}
+	return kept, old, false
+}
+
+// Gaps is how many fetches were cut short at a gap in the stream order (see Fetch).
+func (l *Link) Gaps() int64 { return l.gaps.Load() }
 
 // Ack acknowledges fetched messages once they are stored: they are not sent again. The
 // consumer acknowledges all up to a message with that message's ack, so one round trip
-// acknowledges the batch.
+// acknowledges the batch; the link then expects the stream's next value.
 func (l *Link) Ack(ctx context.Context, msgs []FedMsg) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return msgs[len(msgs)-1].msg.DoubleAck(ctx)
+	last := msgs[len(msgs)-1]
+	if err := last.msg.DoubleAck(ctx); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.next[last.agreement] = last.Seq + 1
+	l.mu.Unlock()
+	return nil
 }
 
 // Raw returns the link's NATS connection (tests subscribe with it to what the link may not).

@@ -763,7 +763,11 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 		}
 		got := 0
 		for _, id := range ids {
+			gaps := l.Gaps()
 			msgs, err := l.Fetch(ctx, id, 1000, 200*time.Millisecond)
+			if l.Gaps() > gaps {
+				log.Info("federation_gap", "agreement", id, "why", "values fetched out of stream order: waiting for the missing ones to come again")
+			}
 			if err != nil && len(msgs) == 0 {
 				log.Debug("federation_fetch", "agreement", id, "err", err)
 				continue
