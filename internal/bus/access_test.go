@@ -368,21 +368,34 @@ func TestRetainedRefused(t *testing.T) {
 		if !c.kept && !waitFor(5*time.Second, func() bool { return refused.get(RefusedRetain) > before }) {
 			t.Fatalf("%s: retained message not refused", c.topic)
 		}
-		later, err := mqttClient(t, b, vkey, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := make(chan bool, 1)
-		later.Subscribe(c.topic, 1, func(_ paho.Client, m paho.Message) { got <- m.Retained() }).WaitTimeout(5 * time.Second)
-		select {
-		case <-got:
-			if !c.kept {
-				t.Errorf("%s: a later subscriber got the refused retained message", c.topic)
+		// the removal is stored before the refusal is counted; the server's cache of retained
+		// messages follows its stream a moment later, so a refused one may reach a subscriber
+		// in that moment, never after
+		for try := 1; ; try++ {
+			later, err := mqttClient(t, b, vkey, nil)
+			if err != nil {
+				t.Fatal(err)
 			}
-		case <-time.After(time.Second):
-			if c.kept {
+			got := make(chan bool, 1)
+			later.Subscribe(c.topic, 1, func(_ paho.Client, m paho.Message) { got <- m.Retained() }).WaitTimeout(5 * time.Second)
+			retained := false
+			select {
+			case <-got:
+				retained = true
+			case <-time.After(time.Second):
+			}
+			later.Disconnect(0)
+			if c.kept && !retained {
 				t.Errorf("%s: the node-wide admin's retained message was not kept", c.topic)
 			}
+			if c.kept || !retained {
+				break
+			}
+			if try == 5 {
+				t.Errorf("%s: later subscribers still got the refused retained message after %d tries", c.topic, try)
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	if !strings.Contains(logs.String(), `"msg":"bus_refused","reason":"retained","topic":"v1.1/Datastreams(1)/Observations","protocol":"mqtt","key_id":`+fmt.Sprint(op.KeyID)) {
