@@ -119,8 +119,12 @@ func (n *Node) auditRoutes(mux *http.ServeMux) {
 	})
 }
 
+// writeJSON answers 200 with v as JSON: Content-Type application/json unless the handler set
+// one already (the WIS2 catalogue is application/geo+json), and not to be cached.
 func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json")
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(v)
 }

@@ -8,7 +8,7 @@ import (
 // federationAPI exercises the federation, audit and open-data routes (docs/federation.md,
 // docs/audit.md, docs/wis2.md): every documented status but 401 (unauthenticated provokes
 // those for every operation).
-func federationAPI(c *checker) {
+func federationAPI(c *checker, ids map[string]int64) {
 	huge := `{"node":"` + strings.Repeat("x", 256<<10) + `"}` // over the federation routes' 256 KiB
 	nkey := func(ch string) string { return "U" + strings.Repeat(ch, 55) }
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/federation/key"})
@@ -63,4 +63,15 @@ func federationAPI(c *checker) {
 	}
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/organisations/open"})
 	c.must(200, req{method: "GET", path: "/wis2/catalogue"})
+
+	// the data a WIS2 notification links to: pdma's data is closed again, so a viewer of pdma
+	// only; open, anyone
+	data := fmt.Sprintf("/wis2/data/datastreams/%d/observations?from=1&to=100", ids["Datastreams"])
+	c.must(404, req{method: "GET", path: data})
+	c.must(200, req{role: "viewer", method: "GET", path: data})
+	c.must(400, req{method: "GET", path: "/wis2/data/datastreams/x/observations?from=1&to=2", bad: true})
+	c.must(400, req{method: "GET", path: fmt.Sprintf("/wis2/data/datastreams/%d/observations?from=1&to=10001", ids["Datastreams"])})
+	c.must(200, req{role: "admin", method: "POST", path: "/api/v1/organisations/pdma/open"})
+	c.must(200, req{method: "GET", path: data})
+	c.must(200, req{role: "admin", method: "DELETE", path: "/api/v1/organisations/pdma/open"})
 }

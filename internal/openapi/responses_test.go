@@ -237,7 +237,7 @@ func run(t *testing.T, dsn string) {
 
 	ids := sensorThings(c)
 	api(c, ids)
-	federationAPI(c) // federation_test.go
+	federationAPI(c, ids) // federation_test.go
 	unauthenticated(c, ids)
 
 	// coverage: every operation answered with a success and with an error
