@@ -72,8 +72,12 @@ func concerns(e Entry, partner string) bool {
 // Export builds the proof of what the log records about partner between from and to (zero:
 // unbounded). An entry concerns the partner when it names it (see concerns) or has the
 // subject of an earlier entry that did (agreement/3's approval and revocation, once its
-// creation named the consumer). It refuses (apperr.Conflict) when the chain does not verify,
-// and is apperr.NotFound when no entry concerns the partner.
+// creation named the consumer). The proof runs from the first entry in the window that
+// concerns the partner to the first signed head at or after the last one (every append signs
+// a head), every entry between them by its body hash: at most 1,000,000 entries, or
+// apperr.Invalid naming the limit (choose a narrower window). It refuses (apperr.Conflict)
+// when the chain does not verify, and is apperr.NotFound when no entry concerns the partner.
+// It reads the log a page at a time.
 func (l *Log) Export(ctx context.Context, partner string, from, to time.Time) (*Proof, error) {
 	if partner == "" {
 		return nil, apperr.E(apperr.Invalid, "partner: empty; name the partner organisation or node")
@@ -81,36 +85,57 @@ func (l *Log) Export(ctx context.Context, partner string, from, to time.Time) (*
 	if l.Cert == nil {
 		return nil, fmt.Errorf("audit export: no certificate")
 	}
-	recs, err := l.Store.Records(ctx, 1, 0, maxEntries)
+	rep, err := l.Verify(ctx)
 	if err != nil {
 		return nil, err
 	}
-	heads, err := l.Store.Heads(ctx)
-	if err != nil {
-		return nil, err
+	if rep.Problem != nil {
+		return nil, apperr.E(apperr.Conflict, "the audit chain does not verify (%s); run rabta audit verify", rep.Problem.Error())
 	}
-	if p := verifyChain(recs, heads, l.Cert); p != nil {
-		return nil, apperr.E(apperr.Conflict, "the audit chain does not verify (%s); run rabta audit verify", p.Error())
-	}
+	// first pass: which entries concern the partner, and which of them are in the window
 	subjects := map[string]bool{}
-	full := make([]bool, len(recs))
-	first := -1
-	for i, r := range recs {
-		c := concerns(r.Entry, partner) || (r.Subject != "" && subjects[r.Subject])
-		if c && r.Subject != "" {
-			subjects[r.Subject] = true
+	full := map[int64]bool{}
+	var first, last int64
+	for seq := int64(1); seq <= rep.Entries; {
+		recs, err := l.Store.Records(ctx, seq, rep.Entries, l.page())
+		if err != nil {
+			return nil, err
 		}
-		if c && (from.IsZero() || !r.Time.Before(from)) && (to.IsZero() || !r.Time.After(to)) {
-			full[i] = true
-			if first < 0 {
-				first = i
+		if len(recs) == 0 {
+			break
+		}
+		for _, r := range recs {
+			c := concerns(r.Entry, partner) || (r.Subject != "" && subjects[r.Subject])
+			if c && r.Subject != "" {
+				subjects[r.Subject] = true
+			}
+			if c && (from.IsZero() || !r.Time.Before(from)) && (to.IsZero() || !r.Time.After(to)) {
+				if first == 0 {
+					first = r.Seq
+				}
+				last = r.Seq
+				if len(full) < maxEntries {
+					full[r.Seq] = true
+				}
 			}
 		}
+		seq = recs[len(recs)-1].Seq + 1
 	}
-	if first < 0 {
+	if first == 0 {
 		return nil, apperr.E(apperr.NotFound, "no audit entry concerns partner %q in that window", partner)
 	}
-	p := &Proof{Format: ProofFormat, Node: l.Node, Partner: partner, Anchor: recs[first].Prev, Head: heads[len(heads)-1],
+	heads, err := l.Store.Heads(ctx, last, 0, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(heads) == 0 { // Verify found the last entry signed
+		return nil, fmt.Errorf("audit export: no signed head at or after entry %d", last)
+	}
+	head := heads[0]
+	if n := head.Seq - first + 1; n > maxEntries {
+		return nil, apperr.E(apperr.Invalid, "the proof for partner %q would hold %d entries (from entry %d to the head signed at %d), over the limit of %d: choose a narrower window (from, to)", partner, n, first, head.Seq, maxEntries)
+	}
+	p := &Proof{Format: ProofFormat, Node: l.Node, Partner: partner, Head: head,
 		Certificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: l.Cert.Raw}))}
 	if !from.IsZero() {
 		f := from.UTC()
@@ -120,15 +145,29 @@ func (l *Log) Export(ctx context.Context, partner string, from, to time.Time) (*
 		t := to.UTC()
 		p.To = &t
 	}
-	for i := first; i < len(recs); i++ {
-		it := Item{Seq: recs[i].Seq, Hash: recs[i].Hash}
-		if full[i] {
-			e := recs[i].Entry
-			it.Entry = &e
-		} else {
-			it.Body = BodyHash(recs[i].Entry)
+	// second pass: the segment
+	for seq := first; seq <= head.Seq; {
+		recs, err := l.Store.Records(ctx, seq, head.Seq, l.page())
+		if err != nil {
+			return nil, err
 		}
-		p.Items = append(p.Items, it)
+		if len(recs) == 0 {
+			break
+		}
+		for _, r := range recs {
+			if r.Seq == first {
+				p.Anchor = r.Prev
+			}
+			it := Item{Seq: r.Seq, Hash: r.Hash}
+			if full[r.Seq] {
+				e := r.Entry
+				it.Entry = &e
+			} else {
+				it.Body = BodyHash(r.Entry)
+			}
+			p.Items = append(p.Items, it)
+		}
+		seq = recs[len(recs)-1].Seq + 1
 	}
 	return p, nil
 }

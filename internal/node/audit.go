@@ -67,7 +67,7 @@ func (n *Node) auditRoutes(mux *http.ServeMux) {
 			st.Error(w, r, err)
 			return
 		}
-		heads, err := n.stores.Audit.Heads(r.Context())
+		head, err := n.stores.Audit.LastHead(r.Context())
 		if err != nil {
 			st.Error(w, r, err)
 			return
@@ -75,12 +75,9 @@ func (n *Node) auditRoutes(mux *http.ServeMux) {
 		out := struct {
 			Entries []audit.Record `json:"entries"`
 			Head    *audit.Head    `json:"head"`
-		}{Entries: recs}
+		}{Entries: recs, Head: head}
 		if out.Entries == nil {
 			out.Entries = []audit.Record{}
-		}
-		if len(heads) > 0 {
-			out.Head = &heads[len(heads)-1]
 		}
 		writeJSON(w, out)
 	})

@@ -94,7 +94,23 @@ func (s *Audit) Records(ctx context.Context, from, to int64, limit int) ([]audit
 }
 
 // Heads implements audit.Store.
-func (s *Audit) Heads(ctx context.Context) ([]audit.Head, error) {
+func (s *Audit) Heads(ctx context.Context, from, to int64, limit int) ([]audit.Head, error) {
+	if to <= 0 {
+		to = 1<<63 - 1
+	}
+	return s.heads(ctx, `SELECT seq, node, hash, at_us, signature FROM audit_heads WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`, from, to, limit)
+}
+
+// LastHead implements audit.Store.
+func (s *Audit) LastHead(ctx context.Context) (*audit.Head, error) {
+	hs, err := s.heads(ctx, `SELECT seq, node, hash, at_us, signature FROM audit_heads ORDER BY seq DESC LIMIT 1`)
+	if err != nil || len(hs) == 0 {
+		return nil, err
+	}
+	return &hs[0], nil
+}
+
+func (s *Audit) heads(ctx context.Context, q string, args ...any) ([]audit.Head, error) {
 	var out []audit.Head
 	err := readEach(ctx, s.eng, func(r Rows) error {
 		var h audit.Head
@@ -105,6 +121,6 @@ func (s *Audit) Heads(ctx context.Context) ([]audit.Head, error) {
 		h.Time = time.UnixMicro(at).UTC()
 		out = append(out, h)
 		return nil
-	}, `SELECT seq, node, hash, at_us, signature FROM audit_heads ORDER BY seq`)
+	}, q, args...)
 	return out, err
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"strings"
 	"sync"
@@ -92,12 +94,28 @@ func RunAudit(t *testing.T, open func(t *testing.T) sqlq.Engine) {
 	}
 	verifyFails := func(t *testing.T, l *audit.Log, seq int64, why string) {
 		t.Helper()
-		rep, err := l.Verify(ctx())
+		verify := map[string]func(context.Context) (audit.Report, error){"Verify": l.Verify, "VerifyLatest": l.VerifyLatest}
+		if why == "bad signature" { // VerifyLatest checks the latest head's only: cases of their own
+			delete(verify, "VerifyLatest")
+		}
+		for name, v := range verify {
+			rep, err := v(ctx())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Problem == nil || rep.Problem.Seq != seq || rep.Problem.Why != why {
+				t.Fatalf("%s after tampering: %+v, want entry %d %s", name, rep.Problem, seq, why)
+			}
+		}
+	}
+	latestFinds := func(t *testing.T, l *audit.Log, seq int64, why string) {
+		t.Helper()
+		rep, err := l.VerifyLatest(ctx())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Problem == nil || rep.Problem.Seq != seq || rep.Problem.Why != why {
-			t.Fatalf("verify after tampering: %+v, want entry %d %s", rep.Problem, seq, why)
+		if seq == 0 && rep.Problem != nil || seq != 0 && (rep.Problem == nil || rep.Problem.Seq != seq || rep.Problem.Why != why) {
+			t.Fatalf("VerifyLatest: %+v, want entry %d %s", rep.Problem, seq, why)
 		}
 	}
 
@@ -144,7 +162,7 @@ func RunAudit(t *testing.T, open func(t *testing.T) sqlq.Engine) {
 	t.Run("AppendAll", func(t *testing.T) {
 		l, eng := fill(t)
 		heads := func() int {
-			hs, err := l.Store.Heads(ctx())
+			hs, err := l.Store.Heads(ctx(), 1, 0, 1000)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -185,76 +203,92 @@ func RunAudit(t *testing.T, open func(t *testing.T) sqlq.Engine) {
 	})
 	// the tampering, each undone after (so one engine serves them all, and a restored chain
 	// verifies again)
+	// each with the whole chain in one page, and with pages of 2 (the boundaries)
 	t.Run("Tampered", func(t *testing.T) {
-		l, eng := fill(t)
-		orig, err := l.List(ctx(), 1, 0, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		restore := func(t *testing.T, seqs ...int64) {
-			t.Helper()
-			if err := eng.Write(ctx(), func(tx sqlq.Tx) error {
-				for _, seq := range seqs {
-					r := orig[seq-1]
-					if _, err := tx.Exec(ctx(), `DELETE FROM audit_log WHERE seq = ?`, seq); err != nil {
-						return err
+		for _, pg := range []int{0, 2} {
+			t.Run(fmt.Sprintf("page%d", pg), func(t *testing.T) {
+				l, eng := fill(t)
+				l.Page = pg
+				orig, err := l.List(ctx(), 1, 0, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				restore := func(t *testing.T, seqs ...int64) {
+					t.Helper()
+					if err := eng.Write(ctx(), func(tx sqlq.Tx) error {
+						for _, seq := range seqs {
+							r := orig[seq-1]
+							if _, err := tx.Exec(ctx(), `DELETE FROM audit_log WHERE seq = ?`, seq); err != nil {
+								return err
+							}
+							if _, err := tx.Exec(ctx(), `INSERT INTO audit_log (seq, at_us, kind, actor, subject, detail, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+								r.Seq, r.Time.UnixMicro(), r.Kind, r.Actor, r.Subject, string(r.Detail), r.Prev, r.Hash); err != nil {
+								return err
+							}
+						}
+						return nil
+					}); err != nil {
+						t.Fatal(err)
 					}
-					if _, err := tx.Exec(ctx(), `INSERT INTO audit_log (seq, at_us, kind, actor, subject, detail, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-						r.Seq, r.Time.UnixMicro(), r.Kind, r.Actor, r.Subject, string(r.Detail), r.Prev, r.Hash); err != nil {
-						return err
+					if rep, err := l.Verify(ctx()); err != nil || rep.Problem != nil {
+						t.Fatalf("restored chain: %+v %v", rep.Problem, err)
 					}
 				}
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if rep, err := l.Verify(ctx()); err != nil || rep.Problem != nil {
-				t.Fatalf("restored chain: %+v %v", rep.Problem, err)
-			}
+				// edited
+				exec(t, eng, `UPDATE audit_log SET detail = '{"agreement":1,"from":"proposed","to":"revoked"}' WHERE seq = 3`)
+				verifyFails(t, l, 3, "edited")
+				restore(t, 3)
+				// edited, and the hash recomputed by the owner: the next entry's link breaks
+				r := orig[1]
+				r.Subject = "key/8"
+				exec(t, eng, `UPDATE audit_log SET subject = 'key/8', hash = '`+audit.HashOf(r)+`' WHERE seq = 2`)
+				verifyFails(t, l, 3, "removed")
+				restore(t, 2)
+				// removed, in the middle and at the end
+				exec(t, eng, `DELETE FROM audit_log WHERE seq = 4`)
+				verifyFails(t, l, 4, "removed")
+				restore(t, 4)
+				exec(t, eng, `DELETE FROM audit_log WHERE seq = 5`)
+				verifyFails(t, l, 5, "removed")
+				restore(t, 5)
+				// two swapped
+				exec(t, eng, `UPDATE audit_log SET seq = 100 WHERE seq = 2`, `UPDATE audit_log SET seq = 2 WHERE seq = 3`, `UPDATE audit_log SET seq = 3 WHERE seq = 100`)
+				verifyFails(t, l, 2, "reordered")
+				exec(t, eng, `DELETE FROM audit_log WHERE seq IN (2, 3)`)
+				restore(t, 2, 3)
+				// a signature altered
+				heads, _ := sqlq.NewAudit(eng).Heads(ctx(), 1, 0, 1000)
+				sig := append([]byte(nil), heads[4].Signature...)
+				sig[10] ^= 1
+				setSig := func(seq int64, sig []byte) {
+					if err := eng.Write(ctx(), func(tx sqlq.Tx) error {
+						_, err := tx.Exec(ctx(), `UPDATE audit_heads SET signature = ? WHERE seq = ?`, sig, seq)
+						return err
+					}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				setSig(5, sig)
+				verifyFails(t, l, 5, "bad signature")
+				latestFinds(t, l, 5, "bad signature")
+				setSig(5, heads[4].Signature)
+				// an earlier head's: Verify finds it, VerifyLatest does not look (as documented)
+				sig2 := append([]byte(nil), heads[1].Signature...)
+				sig2[10] ^= 1
+				setSig(2, sig2)
+				verifyFails(t, l, 2, "bad signature")
+				latestFinds(t, l, 0, "")
+				setSig(2, heads[1].Signature)
+				// and a log checked with another node's certificate fails on the first head (the
+				// latest, for VerifyLatest)
+				l2 := *l
+				ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+				l2.Cert = SigningPair(t, ek, "someone else")
+				verifyFails(t, &l2, 1, "bad signature")
+				latestFinds(t, &l2, 5, "bad signature")
+				restore(t)
+			})
 		}
-		// edited
-		exec(t, eng, `UPDATE audit_log SET detail = '{"agreement":1,"from":"proposed","to":"revoked"}' WHERE seq = 3`)
-		verifyFails(t, l, 3, "edited")
-		restore(t, 3)
-		// edited, and the hash recomputed by the owner: the next entry's link breaks
-		r := orig[1]
-		r.Subject = "key/8"
-		exec(t, eng, `UPDATE audit_log SET subject = 'key/8', hash = '`+audit.HashOf(r)+`' WHERE seq = 2`)
-		verifyFails(t, l, 3, "removed")
-		restore(t, 2)
-		// removed, in the middle and at the end
-		exec(t, eng, `DELETE FROM audit_log WHERE seq = 4`)
-		verifyFails(t, l, 4, "removed")
-		restore(t, 4)
-		exec(t, eng, `DELETE FROM audit_log WHERE seq = 5`)
-		verifyFails(t, l, 5, "removed")
-		restore(t, 5)
-		// two swapped
-		exec(t, eng, `UPDATE audit_log SET seq = 100 WHERE seq = 2`, `UPDATE audit_log SET seq = 2 WHERE seq = 3`, `UPDATE audit_log SET seq = 3 WHERE seq = 100`)
-		verifyFails(t, l, 2, "reordered")
-		exec(t, eng, `DELETE FROM audit_log WHERE seq IN (2, 3)`)
-		restore(t, 2, 3)
-		// a signature altered
-		heads, _ := sqlq.NewAudit(eng).Heads(ctx())
-		sig := append([]byte(nil), heads[4].Signature...)
-		sig[10] ^= 1
-		setSig := func(sig []byte) {
-			if err := eng.Write(ctx(), func(tx sqlq.Tx) error {
-				_, err := tx.Exec(ctx(), `UPDATE audit_heads SET signature = ? WHERE seq = 5`, sig)
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		setSig(sig)
-		verifyFails(t, l, 5, "bad signature")
-		setSig(heads[4].Signature)
-		// and a log checked with another node's certificate fails on the first head
-		l2 := *l
-		ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		l2.Cert = SigningPair(t, ek, "someone else")
-		verifyFails(t, &l2, 1, "bad signature")
-		restore(t)
 	})
 	t.Run("Proof", func(t *testing.T) {
 		l, _ := fill(t)
@@ -291,10 +325,18 @@ func RunAudit(t *testing.T, open func(t *testing.T) sqlq.Engine) {
 		if _, err := audit.VerifyProof(q, cert); err == nil || !strings.Contains(err.Error(), "entry 3") {
 			t.Errorf("edited proof: %v, want entry 3", err)
 		}
-		// a window: only imd's agreement, created at the 4th minute
+		// a window: only imd's agreement, created at the 4th minute; the proof ends at the head
+		// signed after it, not at the end of the log
 		p, err = l.Export(ctx(), "imd", at.Add(4*time.Minute), at.Add(4*time.Minute))
-		if err != nil || len(p.Items) != 2 || p.Items[0].Entry == nil || p.Items[1].Entry != nil {
+		if err != nil || len(p.Items) != 1 || p.Items[0].Entry == nil || p.Head.Seq != 4 {
 			t.Errorf("proof for imd: %+v %v", p, err)
+		} else if _, err := audit.VerifyProof(p, cert); err != nil {
+			t.Errorf("proof for imd: %v", err)
+		}
+		// read two entries at a time, the same proof
+		l.Page = 2
+		if p2, err := l.Export(ctx(), "cma", time.Time{}, time.Time{}); err != nil || len(p2.Items) != len(q.Items) || p2.Anchor != q.Anchor || p2.Head.Seq != 5 {
+			t.Errorf("proof for cma in pages of 2: %+v %v", p2, err)
 		}
 		if _, err := l.Export(ctx(), "nobody", time.Time{}, time.Time{}); apperr.KindOf(err) != apperr.NotFound {
 			t.Errorf("proof for nobody: %v, want NotFound", err)
