@@ -103,30 +103,7 @@ func NewNetwork(stations []Station, reaches []Reach) (*Network, error) {
 	return newNetwork(stations, reaches, nil)
 }
 
-// lines carries file positions for errors; nil when there is no file.
-type lines struct {
-	station []map[string]int // per station: field → line
-	reach   []map[string]int
-}
-
-func (l *lines) at(reach bool, i int, field string) int {
-	if l == nil {
-		return 0
-	}
-	m := l.station
-	if reach {
-		m = l.reach
-	}
-	if i >= len(m) {
-		return 0
-	}
-	if n, ok := m[i][field]; ok {
-		return n
-	}
-	return m[i][""]
-}
-
-func newNetwork(stations []Station, reaches []Reach, ln *lines) (*Network, error) {
+func newNetwork(stations []Station, reaches []Reach, pos Fields) (*Network, error) {
 	n := &Network{
 		stations: slices.Clone(stations),
 		index:    make(map[string]int, len(stations)),
@@ -135,10 +112,10 @@ func newNetwork(stations []Station, reaches []Reach, ln *lines) (*Network, error
 		up:       make([][]int, len(stations)),
 	}
 	serr := func(i int, field, format string, a ...any) error {
-		return &NetworkError{Line: ln.at(false, i, field), Field: fmt.Sprintf("stations[%d].%s", i, field), Msg: fmt.Sprintf(format, a...)}
+		return &NetworkError{Line: pos.at("stations", i, field), Field: fmt.Sprintf("stations[%d].%s", i, field), Msg: fmt.Sprintf(format, a...)}
 	}
 	rerr := func(i int, field, format string, a ...any) error {
-		return &NetworkError{Line: ln.at(true, i, field), Field: fmt.Sprintf("reaches[%d].%s", i, field), Msg: fmt.Sprintf(format, a...)}
+		return &NetworkError{Line: pos.at("reaches", i, field), Field: fmt.Sprintf("reaches[%d].%s", i, field), Msg: fmt.Sprintf(format, a...)}
 	}
 	if len(stations) == 0 {
 		return nil, &NetworkError{Field: "stations", Msg: "no stations"}
@@ -213,7 +190,7 @@ func newNetwork(stations []Station, reaches []Reach, ln *lines) (*Network, error
 				names[k] = stations[id].ID
 			}
 			first := n.down[ids[0]]
-			return nil, &NetworkError{Line: ln.at(true, first, ""), Field: fmt.Sprintf("reaches[%d]", first),
+			return nil, &NetworkError{Line: pos.at("reaches", first, ""), Field: fmt.Sprintf("reaches[%d]", first),
 				Msg: fmt.Sprintf("cycle through stations %s", strings.Join(names, ", "))}
 		}
 		return nil, fmt.Errorf("river network: order stations: %w", err)
@@ -414,145 +391,30 @@ func LoadNetwork(data []byte) (*Network, error) {
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, &NetworkError{Line: doc.Line, Msg: "want a mapping with stations and reaches"}
 	}
-	root := doc.Content[0]
 	var stations []Station
 	var reaches []Reach
-	ln := &lines{}
-	for k := 0; k+1 < len(root.Content); k += 2 {
-		key, val := root.Content[k], root.Content[k+1]
-		switch key.Value {
-		case "name", "description", "sources":
-		case "stations":
-			if val.Kind != yaml.SequenceNode {
-				return nil, &NetworkError{Line: val.Line, Field: "stations", Msg: "want a list"}
-			}
-			for i, item := range val.Content {
-				s, m, err := decodeStation(i, item)
-				if err != nil {
-					return nil, err
-				}
-				stations = append(stations, s)
-				ln.station = append(ln.station, m)
-			}
-		case "reaches":
-			if val.Kind != yaml.SequenceNode {
-				return nil, &NetworkError{Line: val.Line, Field: "reaches", Msg: "want a list"}
-			}
-			for i, item := range val.Content {
-				r, m, err := decodeReach(i, item)
-				if err != nil {
-					return nil, err
-				}
-				reaches = append(reaches, r)
-				ln.reach = append(ln.reach, m)
-			}
-		default:
-			return nil, &NetworkError{Line: key.Line, Field: key.Value, Msg: "unknown key (want name, description, sources, stations, reaches)"}
-		}
-	}
-	return newNetwork(stations, reaches, ln)
-}
-
-// fields walks a mapping node, calling f for each key; unknown keys are refused.
-func fields(item *yaml.Node, path string, allowed []string, f func(key string, val *yaml.Node) error) (map[string]int, error) {
-	if item.Kind != yaml.MappingNode {
-		return nil, &NetworkError{Line: item.Line, Field: path, Msg: "want a mapping"}
-	}
-	m := map[string]int{"": item.Line}
-	for k := 0; k+1 < len(item.Content); k += 2 {
-		key, val := item.Content[k], item.Content[k+1]
-		if !slices.Contains(allowed, key.Value) {
-			return nil, &NetworkError{Line: key.Line, Field: path + "." + key.Value, Msg: "unknown key (want " + strings.Join(allowed, ", ") + ")"}
-		}
-		if _, dup := m[key.Value]; dup {
-			return nil, &NetworkError{Line: key.Line, Field: path + "." + key.Value, Msg: "given twice"}
-		}
-		m[key.Value] = val.Line
-		if err := f(key.Value, val); err != nil {
-			return nil, &NetworkError{Line: val.Line, Field: path + "." + key.Value, Msg: err.Error()}
-		}
-	}
-	return m, nil
-}
-
-func scalar(val *yaml.Node, out any) error {
-	if val.Kind != yaml.ScalarNode {
-		return errors.New("want a single value")
-	}
-	if err := val.Decode(out); err != nil {
-		switch out.(type) {
-		case *float64:
-			return fmt.Errorf("%q is not a number", val.Value)
-		case *bool:
-			return fmt.Errorf("%q is not true or false", val.Value)
-		}
-		return fmt.Errorf("%q is not text", val.Value)
-	}
-	return nil
-}
-
-func decodeStation(i int, item *yaml.Node) (Station, map[string]int, error) {
-	var s Station
-	var hasLat, hasLon bool
-	path := fmt.Sprintf("stations[%d]", i)
-	m, err := fields(item, path, []string{"id", "name", "river", "lat", "lon", "approx", "source"}, func(key string, val *yaml.Node) error {
+	pos := Fields{}
+	err := Mapping("", doc.Content[0], "", pos, []string{"name", "description", "sources", "stations", "reaches"}, func(key string, val *yaml.Node) error {
 		switch key {
-		case "id":
-			return scalar(val, &s.ID)
-		case "name":
-			return scalar(val, &s.Name)
-		case "river":
-			return scalar(val, &s.River)
-		case "lat":
-			hasLat = true
-			return scalar(val, &s.Lat)
-		case "lon":
-			hasLon = true
-			return scalar(val, &s.Lon)
-		case "approx":
-			return scalar(val, &s.Approx)
-		case "source":
-			return scalar(val, &s.Source)
+		case "stations":
+			return List(val, func(i int, item *yaml.Node) error {
+				s, err := DecodeStation("", i, item, pos, nil, nil)
+				stations = append(stations, s)
+				return err
+			})
+		case "reaches":
+			return List(val, func(i int, item *yaml.Node) error {
+				r, err := DecodeReach("", i, item, pos, nil, nil)
+				reaches = append(reaches, r)
+				return err
+			})
 		}
-		return nil
+		return nil // name, description, sources: for people
 	})
 	if err != nil {
-		return s, nil, err
+		return nil, err
 	}
-	if hasLat != hasLon {
-		return s, nil, &NetworkError{Line: item.Line, Field: path, Msg: "give both lat and lon, or neither"}
-	}
-	s.HasPosition = hasLat
-	return s, m, nil
-}
-
-func decodeReach(i int, item *yaml.Node) (Reach, map[string]int, error) {
-	var r Reach
-	path := fmt.Sprintf("reaches[%d]", i)
-	m, err := fields(item, path, []string{"from", "to", "length_km", "travel_time_h", "source"}, func(key string, val *yaml.Node) error {
-		switch key {
-		case "from":
-			return scalar(val, &r.From)
-		case "to":
-			return scalar(val, &r.To)
-		case "length_km":
-			return scalar(val, &r.LengthKM)
-		case "travel_time_h":
-			if val.Tag == "!!null" {
-				return nil
-			}
-			var h float64
-			if err := scalar(val, &h); err != nil {
-				return err
-			}
-			if !finite(h) || h <= 0 || h > 24*365 {
-				return fmt.Errorf("%v: want hours > 0 and at most a year, or null when unknown", h)
-			}
-			r.TravelTime = time.Duration(h * float64(time.Hour))
-		}
-		return nil
-	})
-	return r, m, err
+	return newNetwork(stations, reaches, pos)
 }
 
 // punjabIndus is the demo network; data/PROVENANCE.md gives its sources.

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -120,7 +117,7 @@ func parse(data []byte) (*Network, Positions, error) {
 	n := &Network{}
 	pos := Positions{}
 	hasName := false
-	_, err := mapping(doc.Content[0], "", pos, []string{"name", "step_h", "correction", "correction_decay_h", "max_gap_h", "warmup_h", "hold_branches", "band_growth_per_h", "stations", "reaches", "organisation", "updated", "by", "description", "sources"},
+	err := mapping(doc.Content[0], "", pos, []string{"name", "step_h", "correction", "correction_decay_h", "max_gap_h", "warmup_h", "hold_branches", "band_growth_per_h", "stations", "reaches", "organisation", "updated", "by", "description", "sources"},
 		func(key string, val *yaml.Node) error {
 			switch key {
 			case "name":
@@ -221,88 +218,6 @@ func parse(data []byte) (*Network, Positions, error) {
 	return n, pos, nil
 }
 
-// list calls f for each item of a sequence node.
-func list(val *yaml.Node, f func(i int, item *yaml.Node) error) error {
-	if val.Kind != yaml.SequenceNode {
-		return errors.New("want a list")
-	}
-	for i, item := range val.Content {
-		if err := f(i, item); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// mapping walks a mapping node at path, recording positions and calling f for each key;
-// unknown and repeated keys are refused. Errors of f are given the value's line and field.
-func mapping(item *yaml.Node, path string, pos Positions, allowed []string, f func(key string, val *yaml.Node) error) (map[string]bool, error) {
-	if item.Kind != yaml.MappingNode {
-		return nil, &ParseError{Doc: docName, Line: item.Line, Field: path, Msg: "want a mapping"}
-	}
-	if path != "" {
-		pos[path] = item.Line
-	}
-	seen := map[string]bool{}
-	for k := 0; k+1 < len(item.Content); k += 2 {
-		key, val := item.Content[k], item.Content[k+1]
-		field := key.Value
-		if path != "" {
-			field = path + "." + key.Value
-		}
-		if !slices.Contains(allowed, key.Value) {
-			return nil, &ParseError{Doc: docName, Line: key.Line, Field: field, Msg: "unknown key (want " + strings.Join(allowed, ", ") + ")"}
-		}
-		if seen[key.Value] {
-			return nil, &ParseError{Doc: docName, Line: key.Line, Field: field, Msg: "given twice"}
-		}
-		seen[key.Value] = true
-		pos[field] = val.Line
-		if err := f(key.Value, val); err != nil {
-			var pe *ParseError
-			if errors.As(err, &pe) {
-				return nil, err
-			}
-			return nil, &ParseError{Doc: docName, Line: val.Line, Field: field, Msg: err.Error()}
-		}
-	}
-	return seen, nil
-}
-
-func scalar(val *yaml.Node, out any) error {
-	if val.Kind != yaml.ScalarNode {
-		return errors.New("want a single value")
-	}
-	if err := val.Decode(out); err != nil {
-		switch out.(type) {
-		case *float64:
-			return fmt.Errorf("%q is not a number", val.Value)
-		case *int64:
-			return fmt.Errorf("%q is not a whole number", val.Value)
-		case *bool:
-			return fmt.Errorf("%q is not true or false", val.Value)
-		}
-		return fmt.Errorf("%q is not text", val.Value)
-	}
-	if f, ok := out.(*float64); ok && (math.IsNaN(*f) || math.IsInf(*f, 0)) {
-		return fmt.Errorf("%q is not a finite number", val.Value)
-	}
-	return nil
-}
-
-// checkText refuses text that is not UTF-8, has control characters, or is over max bytes.
-func checkText(s string, max int, empty bool) error {
-	switch {
-	case len(s) > max:
-		return fmt.Errorf("%d bytes, over the limit of %d", len(s), max)
-	case !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0:
-		return errors.New("not UTF-8 text without control characters")
-	case !empty && strings.TrimSpace(s) == "":
-		return errors.New("empty")
-	}
-	return nil
-}
-
 func id(val *yaml.Node, out *int64) error {
 	if err := scalar(val, out); err != nil {
 		return err
@@ -313,98 +228,50 @@ func id(val *yaml.Node, out *int64) error {
 	return nil
 }
 
+// decodeStation decodes a station: the network file's keys (forecast.DecodeStation), and
+// thing and discharge; forecast and horizon_h are read only (ignored).
 func decodeStation(i int, item *yaml.Node, pos Positions) (Station, error) {
 	var s Station
-	var hasLat, hasLon bool
-	path := fmt.Sprintf("stations[%d]", i)
-	_, err := mapping(item, path, pos, []string{"id", "name", "river", "lat", "lon", "approx", "source", "thing", "discharge", "forecast", "horizon_h"},
-		func(key string, val *yaml.Node) error {
-			switch key {
-			case "id":
-				return scalar(val, &s.ID)
-			case "name":
-				if err := scalar(val, &s.Name); err != nil {
-					return err
-				}
-				return checkText(s.Name, maxName, true)
-			case "river":
-				if err := scalar(val, &s.River); err != nil {
-					return err
-				}
-				return checkText(s.River, maxName, true)
-			case "lat":
-				hasLat = true
-				return scalar(val, &s.Lat)
-			case "lon":
-				hasLon = true
-				return scalar(val, &s.Lon)
-			case "approx":
-				return scalar(val, &s.Approx)
-			case "source":
-				if err := scalar(val, &s.Source); err != nil {
-					return err
-				}
-				return checkText(s.Source, 2000, true)
-			case "thing":
-				return id(val, &s.Thing)
-			case "discharge":
-				return id(val, &s.Discharge)
-			}
-			return nil // forecast, horizon_h: read only
-		})
+	st, err := forecast.DecodeStation(docName, i, item, forecast.Fields(pos), []string{"thing", "discharge", "forecast", "horizon_h"}, func(key string, val *yaml.Node) error {
+		switch key {
+		case "thing":
+			return id(val, &s.Thing)
+		case "discharge":
+			return id(val, &s.Discharge)
+		}
+		return nil
+	})
+	s.Station = st
 	if err != nil {
 		return s, err
 	}
-	if hasLat != hasLon {
-		return s, &ParseError{Doc: docName, Line: item.Line, Field: path, Msg: "give both lat and lon, or neither"}
-	}
 	if (s.Thing == 0) != (s.Discharge == 0) {
-		return s, &ParseError{Doc: docName, Line: item.Line, Field: path, Msg: "give both thing and discharge, or neither"}
+		return s, &ParseError{Doc: docName, Line: item.Line, Field: fmt.Sprintf("stations[%d]", i), Msg: "give both thing and discharge, or neither"}
 	}
-	s.HasPosition = hasLat
 	return s, nil
 }
 
+// decodeReach decodes a reach: the network file's keys (forecast.DecodeReach), and model;
+// horizon_h is read only (ignored).
 func decodeReach(i int, item *yaml.Node, pos Positions) (Reach, error) {
 	var r Reach
 	path := fmt.Sprintf("reaches[%d]", i)
-	_, err := mapping(item, path, pos, []string{"from", "to", "length_km", "travel_time_h", "source", "model", "horizon_h"}, func(key string, val *yaml.Node) error {
-		switch key {
-		case "from":
-			return scalar(val, &r.From)
-		case "to":
-			return scalar(val, &r.To)
-		case "length_km":
-			return scalar(val, &r.LengthKM)
-		case "travel_time_h":
-			if val.Tag == "!!null" {
-				return nil
-			}
-			var h float64
-			if err := scalar(val, &h); err != nil {
-				return err
-			}
-			if !(h > 0 && h <= 24*365) {
-				return fmt.Errorf("%v: want hours > 0 and at most a year, or null when unknown", h)
-			}
-			r.TravelTime = time.Duration(h * float64(time.Hour))
-		case "model":
-			if val.Tag == "!!null" {
-				return nil
-			}
+	fr, err := forecast.DecodeReach(docName, i, item, forecast.Fields(pos), []string{"model", "horizon_h"}, func(key string, val *yaml.Node) error {
+		if key == "model" && val.Tag != "!!null" {
 			m, err := decodeModel(path+".model", val, pos)
 			r.Model = m
 			return err
 		}
 		return nil
 	})
+	r.Reach = fr
 	return r, err
 }
 
 func decodeModel(path string, item *yaml.Node, pos Positions) (*forecast.ReachModel, error) {
 	m := &forecast.ReachModel{Gain: 1}
 	hasK := false
-	_, err := mapping(item, path, pos, []string{"k_h", "x", "m", "scheme", "lag_h", "gain", "rmse", "n"}, func(key string, val *yaml.Node) error {
+	err := mapping(item, path, pos, []string{"k_h", "x", "m", "scheme", "lag_h", "gain", "rmse", "n"}, func(key string, val *yaml.Node) error {
 		switch key {
 		case "k_h":
 			hasK = true
@@ -470,3 +337,15 @@ func decodeModel(path string, item *yaml.Node, pos Positions) (*forecast.ReachMo
 	}
 	return m, nil
 }
+
+// mapping, list, scalar and checkText are the network file's YAML walkers (forecast), with
+// this document's name in errors.
+func mapping(item *yaml.Node, path string, pos Positions, allowed []string, f func(key string, val *yaml.Node) error) error {
+	return forecast.Mapping(docName, item, path, forecast.Fields(pos), allowed, f)
+}
+
+var (
+	list      = forecast.List
+	scalar    = forecast.Scalar
+	checkText = forecast.CheckText
+)
