@@ -372,7 +372,9 @@ func (n *Network) Horizon(id string) (Horizon, error) {
 //	    source: "…"            # optional free text: where the numbers come from
 //
 // Top-level keys besides stations and reaches: name, description, sources (free text, kept
-// for people). Unknown keys are refused.
+// for people). Unknown keys are refused. A station's name and river are UTF-8 text of at most
+// MaxStationText bytes, a source at most MaxSourceText (document.go: the walkers shared with
+// package forecasting's stored network document).
 
 // maxNetworkFile bounds what LoadNetwork reads.
 const maxNetworkFile = 1 << 20
