@@ -72,10 +72,12 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startServer runs bin serve on dataDir and waits until /readyz answers. The process is
-// killed when ctx ends; the caller must call stop (or kill) on every path.
+// startServer runs bin serve on dataDir and waits until /readyz answers, without the per-key
+// write limit (RABTA_WRITE_RATE=0: the phases write as fast as the server takes, over HTTP
+// and MQTT, with one key). The process is killed when ctx ends; the caller must call stop
+// (or kill) on every path.
 func startServer(ctx context.Context, bin, dataDir string, outbox bool) (*server, error) {
-	return startServerOn(ctx, bin, dataDir, outbox, benchDB)
+	return startServerOn(ctx, bin, dataDir, outbox, benchDB, "RABTA_WRITE_RATE=0")
 }
 
 // startServerOn is startServer on the store db ("" for SQLite in dataDir, or a PostgreSQL URL),

@@ -199,6 +199,43 @@ func (l *Limiter) Write(id int64) error {
 	return nil
 }
 
+// WriteN takes n tokens for n writes key id has made already — a bus client's publishes,
+// counted after the fact (MQTT 3.1.1 cannot refuse a PUBLISH): nil, or a TooMany *Refusal naming
+// the limit when the bucket did not hold n. The key then owes what it lacked (at most a
+// burst), so that WriteWait and Write refuse it until it has waited that off. A nil *Limiter
+// allows everything.
+func (l *Limiter) WriteN(id int64, n int) error {
+	if l == nil || l.l.WriteRate <= 0 || n <= 0 {
+		return nil
+	}
+	l.mu.Lock()
+	b := l.writes.get(id, true, func() *rate.Limiter { return rate.NewLimiter(rate.Limit(l.l.WriteRate), l.l.WriteBurst) })
+	now := l.now()
+	if b.AllowN(now, n) {
+		l.mu.Unlock()
+		return nil
+	}
+	b.ReserveN(now, min(n, b.Burst())) // into debt
+	d := wait(b, now, l.l.WriteRate)
+	l.mu.Unlock()
+	return l.writeRefusal(d)
+}
+
+// WriteWait is how long key id must wait before its next write (0: it may write now). It
+// takes nothing.
+func (l *Limiter) WriteWait(id int64) time.Duration {
+	if l == nil || l.l.WriteRate <= 0 {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.writes.get(id, false, nil)
+	if b == nil {
+		return 0
+	}
+	return wait(b, l.now(), l.l.WriteRate)
+}
+
 // write takes a token for a write by key id, or returns how long it must wait.
 func (l *Limiter) write(id int64) time.Duration {
 	if l == nil || l.l.WriteRate <= 0 {

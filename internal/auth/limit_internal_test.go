@@ -3,6 +3,7 @@ package auth
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -106,5 +107,43 @@ func TestRightKeysNotCharged(t *testing.T) {
 	}
 	if wait, _ := l.admit(src); wait == 0 {
 		t.Error("after the burst of wrong keys the source is not limited")
+	}
+}
+
+// WriteN charges writes made already: within the bucket nothing is refused; past it the
+// refusal names the limit and the key owes what it lacked (at most a burst), so Write and
+// WriteWait refuse it until the clock has run that off.
+func TestWriteN(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	l := NewLimiter(Limits{WriteRate: 10, WriteBurst: 20}, func() time.Time { return now })
+	if err := l.WriteN(1, 15); err != nil || l.WriteWait(1) != 0 {
+		t.Fatalf("15 of a burst of 20: %v, wait %v", err, l.WriteWait(1))
+	}
+	err := l.WriteN(1, 10) // 5 left
+	if _, ok := RetryAfter(err); !ok || !strings.Contains(err.Error(), "write_rate") {
+		t.Fatalf("10 more: %v, want a refusal naming write_rate", err)
+	}
+	// it owes 5 (10 taken into debt from the 5 left): 0.6 s to a whole token at 10 a second
+	if w := l.WriteWait(1); w < 500*time.Millisecond || w > 700*time.Millisecond {
+		t.Errorf("wait after the refusal: %v, want 0.6 s", w)
+	}
+	if l.Write(1) == nil {
+		t.Error("an API write while owing was allowed")
+	}
+	if l.WriteWait(2) != 0 || l.WriteN(2, 0) != nil {
+		t.Error("another key is charged")
+	}
+	now = now.Add(time.Second)
+	if w := l.WriteWait(1); w != 0 {
+		t.Errorf("after a second: wait %v", w)
+	}
+	// far over a burst: the debt is a burst at most
+	l.WriteN(3, 1000)
+	if w := l.WriteWait(3); w > 2100*time.Millisecond {
+		t.Errorf("after 1000 at once: wait %v, want at most a burst's 2 s", w)
+	}
+	var nl *Limiter
+	if nl.WriteN(1, 100) != nil || nl.WriteWait(1) != 0 {
+		t.Error("a nil limiter limits")
 	}
 }

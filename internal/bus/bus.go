@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -80,6 +81,9 @@ type Options struct {
 	MaxPayload int32
 	// Keys, when set, is where Enforce looks the keys of live sessions up again (auth.Store).
 	Keys Keys
+	// Writes, when set, is the per-key write limit Enforce holds the clients' publishes to
+	// (writes.go); a key over it cannot log in until it may write again.
+	Writes WriteLimit
 	// Narrow, when set, narrows the topics the access table grants each key (not the node-wide
 	// admin's): at login, and again at each round of Enforce's re-check, so that a change (a
 	// datastream created since) reaches live sessions within a round. See Narrow.
@@ -108,8 +112,9 @@ type Bus struct {
 	mu   sync.Mutex
 	subs []*nats.Subscription
 
-	table   []Access // who may use which topic (Table)
-	sess    sessions // the embedded server's live client sessions
+	table   []Access         // who may use which topic (Table)
+	sess    sessions         // the embedded server's live client sessions
+	wlast   map[uint64]int64 // inbound messages of each session at the last meterWrites
 	smu     sync.Mutex
 	sampled map[string]*rate.Sometimes // bus_refused logs, per reason
 
@@ -577,6 +582,13 @@ func (a *clientAuth) Check(c server.ClientAuthentication) bool {
 	if err != nil {
 		a.bus.log.Info("bus_client_refused", "remote", addr(c.RemoteAddress()), "reason", err.Error())
 		return false
+	}
+	if w := a.bus.opts.Writes; w != nil {
+		if d := w.WriteWait(p.KeyID); d > 0 {
+			a.bus.log.Info("bus_client_refused", "remote", addr(c.RemoteAddress()), "key_id", p.KeyID,
+				"reason", "over the write limit (write_rate, write_burst)", "retry_after_s", int(math.Ceil(d.Seconds())))
+			return false
+		}
 	}
 	perms, err := permissions(ctx, a.bus.table, p, a.bus.opts.Narrow)
 	if err != nil {

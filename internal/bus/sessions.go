@@ -139,8 +139,13 @@ func (b *Bus) DisconnectKey(id int64) int {
 	return b.close(b.sess.take(func(_ uint64, ss *session) bool { return ss.p.KeyID == id }))
 }
 
-// close closes the connections of sessions and returns how many were still open.
-func (b *Bus) close(sessions []dropped) int {
+// close closes the connections of sessions of revoked keys and returns how many were still
+// open.
+func (b *Bus) close(sessions []dropped) int { return b.closeFor(sessions, ClosedRevoked) }
+
+// closeFor closes the connections of sessions for reason (Closed*) and returns how many were
+// still open.
+func (b *Bus) closeFor(sessions []dropped, reason string) int {
 	n := 0
 	for _, d := range sessions {
 		proto := b.protocol(d.cid)
@@ -154,9 +159,9 @@ func (b *Bus) close(sessions []dropped) int {
 			continue // gone already
 		}
 		n++
-		b.log.Info("bus_session_closed", "key_id", d.key, "protocol", proto, "reason", ClosedRevoked)
+		b.log.Info("bus_session_closed", "key_id", d.key, "protocol", proto, "reason", reason)
 		if b.opts.OnClosed != nil {
-			b.opts.OnClosed(ClosedRevoked)
+			b.opts.OnClosed(reason)
 		}
 	}
 	return n
@@ -297,12 +302,16 @@ func (b *Bus) Enforce(ctx context.Context, every time.Duration) error {
 		go func() {
 			t := time.NewTicker(every)
 			defer t.Stop()
+			w := time.NewTicker(WriteMeterEvery)
+			defer w.Stop()
 			for {
 				select {
 				case <-ctx.Done():
 					return
 				case <-t.C:
 					b.recheck(ctx)
+				case <-w.C:
+					b.meterWrites()
 				}
 			}
 		}()

@@ -47,11 +47,12 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		Help: "What the bus refused MQTT and NATS clients, by reason: forbidden_publish, forbidden_subscribe, retained, payload_too_large, unserved_topic."},
 		[]string{"reason"})
 	m.busClosed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rabta_bus_sessions_closed_total",
-		Help: "MQTT and NATS sessions the bus closed, by reason (key_revoked: the key was revoked or expired)."}, []string{"reason"})
+		Help: "MQTT and NATS sessions the bus closed, by reason (key_revoked: the key was revoked or expired; write_limit: the key published over its write limit)."}, []string{"reason"})
 	for _, r := range []string{bus.RefusedPublish, bus.RefusedSubscribe, bus.RefusedRetain, bus.RefusedPayload, bus.RefusedUnserved} {
 		m.busRefused.WithLabelValues(r) // every reason present from the start, at 0
 	}
 	m.busClosed.WithLabelValues(bus.ClosedRevoked)
+	m.busClosed.WithLabelValues(bus.ClosedWriteLimit)
 
 	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rabta_limited_total",
 		Help: "Requests and MQTT/NATS connections refused over a limit: limit=auth (failed authentications from one source) or write (writes by one key)."}, []string{"limit"})

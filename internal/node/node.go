@@ -282,6 +282,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	// the bus, fed by the outbox: each committed batch wakes the relay
 	n.bus, err = bus.Open(ctx, bus.Options{Node: opts.ID, DataDir: opts.DataDir, URL: opts.NATSURL,
 		ClientAddr: opts.NATSAddr, MQTTAddr: opts.MQTTAddr, Auth: authn, Keys: n.stores.Keys, MaxPayload: opts.BusMaxPayload,
+		Writes:    authn.Limit, // MQTT and NATS publishes count against the same per-key write limit as the API's writes
 		Narrow:    bus.OwnerNarrow(opts.ID, ents),
 		OnRefused: n.metrics.onBusRefused, OnClosed: n.metrics.onBusClosed,
 		Replicas: opts.NATSReplicas, Log: log.With("component", "bus"),
