@@ -161,6 +161,52 @@ func TestFederation(t *testing.T) {
 	if st, b := pk.req("POST", fmt.Sprintf("/v1.1/Datastreams(%d)/Observations", rawDS), adminKey, `{"phenomenonTime":"2025-08-28T00:00:00Z","result":1}`); st != 403 || !strings.Contains(b, "read-only") {
 		t.Errorf("a local write to the remote Datastream: %d %s (want 403, read-only)", st, b)
 	}
+	// … and so is what belongs to it: no change, delete, link or entity under it, by anyone
+	_, b := pk.req("GET", fmt.Sprintf("/v1.1/Datastreams(%d)?$expand=Thing($expand=Locations),Sensor,ObservedProperty,Observations($top=1;$expand=FeatureOfInterest)", rawDS), adminKey, "")
+	var rd struct {
+		Name  string `json:"name"`
+		Thing struct {
+			ID        int64 `json:"@iot.id"`
+			Locations []struct {
+				ID int64 `json:"@iot.id"`
+			}
+		}
+		Sensor, ObservedProperty struct {
+			ID int64 `json:"@iot.id"`
+		}
+		Observations []struct {
+			ID  int64 `json:"@iot.id"`
+			FoI struct {
+				ID int64 `json:"@iot.id"`
+			} `json:"FeatureOfInterest"`
+		}
+	}
+	if err := json.Unmarshal([]byte(b), &rd); err != nil || rd.Thing.ID == 0 || len(rd.Thing.Locations) == 0 || len(rd.Observations) == 0 {
+		t.Fatalf("the remote Datastream with what belongs to it: %v %s", err, b)
+	}
+	o := rd.Observations[0]
+	for _, w := range []struct{ method, path, body string }{
+		{"PATCH", fmt.Sprintf("/v1.1/Datastreams(%d)", rawDS), `{"name":"hijack"}`},
+		{"DELETE", fmt.Sprintf("/v1.1/Datastreams(%d)", rawDS), ""},
+		{"PATCH", fmt.Sprintf("/v1.1/Observations(%d)", o.ID), `{"result":7}`},
+		{"DELETE", fmt.Sprintf("/v1.1/Observations(%d)", o.ID), ""},
+		{"PATCH", fmt.Sprintf("/v1.1/FeaturesOfInterest(%d)", o.FoI.ID), `{"name":"x"}`},
+		{"PATCH", fmt.Sprintf("/v1.1/Things(%d)", rd.Thing.ID), `{"name":"x"}`},
+		{"DELETE", fmt.Sprintf("/v1.1/Things(%d)", rd.Thing.ID), ""},
+		{"PATCH", fmt.Sprintf("/v1.1/Locations(%d)", rd.Thing.Locations[0].ID), `{"name":"x"}`},
+		{"PATCH", fmt.Sprintf("/v1.1/Sensors(%d)", rd.Sensor.ID), `{"name":"x"}`},
+		{"DELETE", fmt.Sprintf("/v1.1/ObservedProperties(%d)", rd.ObservedProperty.ID), ""},
+		{"POST", fmt.Sprintf("/v1.1/Things(%d)/Locations", rd.Thing.ID), `{"name":"x","description":"x","encodingType":"application/geo+json","location":{"type":"Point","coordinates":[67,24]}}`},
+		{"DELETE", fmt.Sprintf("/v1.1/Things(%d)/Locations(%d)/$ref", rd.Thing.ID, rd.Thing.Locations[0].ID), ""},
+		{"PUT", fmt.Sprintf("/v1.1/Datastreams(%d)/Sensor/$ref", rawDS), fmt.Sprintf(`{"@iot.id":%d}`, rd.Sensor.ID)},
+	} {
+		if st, b := pk.req(w.method, w.path, adminKey, w.body); st != 403 || !strings.Contains(b, "read-only") {
+			t.Errorf("%s %s on karachi: %d %s (want 403, read-only)", w.method, w.path, st, b)
+		}
+	}
+	if _, b := pk.req("GET", fmt.Sprintf("/v1.1/Observations(%d)", o.ID), adminKey, ""); !strings.Contains(b, fmt.Sprintf(`"@iot.id":%d`, o.ID)) {
+		t.Errorf("the remote Observation after the refused writes: %s", b)
+	}
 	if st, b := pi.req("GET", "/api/v1/federation/agreements", adminKey, ""); st != 200 || strings.Count(b, `"approved"`) != 2 {
 		t.Errorf("GET agreements: %d %s", st, b)
 	}

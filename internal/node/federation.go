@@ -941,6 +941,23 @@ func (f *federator) readOnlyRemote(ctx context.Context, ds int64) error {
 	return nil
 }
 
+// readOnlyEntity refuses a change to set(id) when it belongs to a remote Datastream (its
+// Observations, its Thing with its Locations, its Sensor, …: sqlq.Federation.IsRemoteEntity),
+// by anyone but the importer: what a partner sent stays as it sent it.
+func (f *federator) readOnlyEntity(ctx context.Context, set string, id int64) error {
+	if ctx.Value(importKey{}) != nil {
+		return nil
+	}
+	ok, err := f.store.IsRemoteEntity(ctx, set, id)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return apperr.E(apperr.Forbidden, "%s(%d) belongs to a remote Datastream, received from a partner node under an agreement: it is read-only here", set, id)
+	}
+	return nil
+}
+
 // newFederator builds the node's federation: the agreements service, the exporter and the
 // links. Agreement changes and export and import batches are recorded to federation.NopAudit
 // until setAudit wires in the node's audit log (New does, before anything runs).

@@ -314,7 +314,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		MaxBody: opts.MaxBodyBytes, DefaultTop: opts.DefaultTop, MaxTop: opts.MaxTop, MQTTAddr: n.bus.MQTTAddr(),
 		MaxRows: opts.MaxResponseRows, MaxBytes: opts.MaxResponseBytes, Timeout: opts.QueryTimeout, MaxReads: opts.MaxConcurrentReads,
 		Idempotency: n.stores.Idempotency, IdempotencyWindow: opts.IdempotencyWindow,
-		Owner: ents.Owner,
+		Owner:    ents.Owner,
+		ReadOnly: n.fed.readOnlyEntity, // what belongs to a remote Datastream: changed by the importer only
 	}
 	n.mqtt = &ingest.MQTT{Ingest: n.ingest, Decode: sensorthings.DecodeIngestMessage, Now: n.now, Log: log.With("component", "mqtt"),
 		Create: func(ctx context.Context, topic string, data []byte) error {

@@ -1,6 +1,7 @@
 package sensorthings
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -72,6 +73,10 @@ func (s *Server) refWrite(w http.ResponseWriter, r *http.Request, res *resource)
 			s.Error(w, r, apperr.Wrap(apperr.Invalid, apperr.Shown(err), "%s %s", r.Method, where))
 			return
 		}
+		if err := s.readOnlyLink(ctx, parent, nav.Target, id); err != nil {
+			s.Error(w, r, err)
+			return
+		}
 		if err := linker.Link(ctx, parent.Set, parent.ID, nav.Name, id); err != nil {
 			s.Error(w, r, err)
 			return
@@ -97,6 +102,10 @@ func (s *Server) refWrite(w http.ResponseWriter, r *http.Request, res *resource)
 		case nav.Many:
 			s.Error(w, r, apperr.E(apperr.Invalid, "DELETE %s: name the link to remove, as %s(%d)/%s(<id>)/$ref or with ?$id=<URL of the %s>",
 				where, parent.Set, parent.ID, nav.Name, sensing.Sets[nav.Target].Single))
+			return
+		}
+		if err := s.readOnlyLink(ctx, parent, nav.Target, id); err != nil {
+			s.Error(w, r, err)
 			return
 		}
 		if err := linker.Unlink(ctx, parent.Set, parent.ID, nav.Name, id); err != nil {
@@ -165,4 +174,13 @@ func refURL(u, target string) (int64, error) {
 		return 0, apperr.E(apperr.Invalid, "%q is not a %s: a link here goes to %s", u, sensing.Sets[target].Single, target)
 	}
 	return id, nil
+}
+
+// readOnlyLink refuses a link written between parent and target(id) when either is read-only
+// (Server.ReadOnly).
+func (s *Server) readOnlyLink(ctx context.Context, parent *target, set string, id int64) error {
+	if err := s.readOnly(ctx, parent.Set, parent.ID); err != nil {
+		return err
+	}
+	return s.readOnly(ctx, set, id)
 }

@@ -93,6 +93,12 @@ type Server struct {
 	// (sqlq.Entities.Owner): an MQTT create published to its topic acts for that organisation
 	// (MQTTCreate). Without it such a create acts for the node.
 	Owner func(ctx context.Context, set string, id int64) (string, error)
+	// ReadOnly, when set, may refuse a change to entity set(id) with its error: an update, a
+	// delete, a link written from or to it ($ref), an entity created under it
+	// (Things(1)/Locations). The node refuses what belongs to a remote Datastream, received
+	// from a partner node under an agreement (403). New Observations of a remote Datastream
+	// are refused by the ingest service's guard.
+	ReadOnly func(ctx context.Context, set string, id int64) error
 }
 
 // MQTTCreateClass is the conformance class of creating Observations by MQTT publish
@@ -496,6 +502,10 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, res *resource) {
 		return
 	}
 	if t.Parent != nil {
+		if err := s.readOnly(ctx, t.Parent.Set, t.Parent.ID); err != nil {
+			s.Error(w, r, err)
+			return
+		}
 		// Things(1)/Datastreams: the new entity links to its parent
 		back := backNav(t.Parent.Set, t.Parent.Nav)
 		if back == "" {
@@ -624,6 +634,10 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, r
 		return
 	}
 	e.ID = t.ID
+	if err := s.readOnly(ctx, t.Set, t.ID); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	if err := s.Store.Update(ctx, e, replace); err != nil {
 		s.Error(w, r, err)
 		return
@@ -653,11 +667,23 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, res *resource) {
 		s.Error(w, r, apperr.E(apperr.Invalid, "DELETE goes to one entity, not a collection"))
 		return
 	}
+	if err := s.readOnly(ctx, t.Set, t.ID); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	if err := s.Store.Delete(ctx, t.Set, t.ID); err != nil {
 		s.Error(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// readOnly is ReadOnly's answer for set(id) (nil without ReadOnly).
+func (s *Server) readOnly(ctx context.Context, set string, id int64) error {
+	if s.ReadOnly == nil || id == 0 {
+		return nil
+	}
+	return s.ReadOnly(ctx, set, id)
 }
 
 // Error writes err as the standard's JSON error with the status its kind maps to and the

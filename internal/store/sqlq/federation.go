@@ -560,6 +560,40 @@ func (s *Federation) IsRemote(ctx context.Context, ds int64) (bool, error) {
 	return remote, nil
 }
 
+// remoteEntity is, per entity set, the query of whether set(id) is part of a remote
+// Datastream: the Datastream itself, its Observations (and their FeaturesOfInterest), and what
+// the importer made for it — its Thing, with the Thing's Locations and HistoricalLocations, its
+// Sensor and ObservedProperty.
+var remoteEntity = map[string]string{
+	"Datastreams":        `SELECT 1 FROM fed_remote WHERE datastream_id = ? LIMIT 1`,
+	"Observations":       `SELECT 1 FROM observations o JOIN fed_remote r ON r.datastream_id = o.datastream_id WHERE o.id = ? LIMIT 1`,
+	"FeaturesOfInterest": `SELECT 1 FROM fed_remote r WHERE EXISTS (SELECT 1 FROM observations o WHERE o.foi_id = ? AND o.datastream_id = r.datastream_id) LIMIT 1`,
+	"Things":             `SELECT 1 FROM datastreams d JOIN fed_remote r ON r.datastream_id = d.id WHERE d.thing_id = ? LIMIT 1`,
+	"Sensors":            `SELECT 1 FROM datastreams d JOIN fed_remote r ON r.datastream_id = d.id WHERE d.sensor_id = ? LIMIT 1`,
+	"ObservedProperties": `SELECT 1 FROM datastreams d JOIN fed_remote r ON r.datastream_id = d.id WHERE d.observed_property_id = ? LIMIT 1`,
+	"Locations": `SELECT 1 FROM thing_locations tl JOIN datastreams d ON d.thing_id = tl.thing_id JOIN fed_remote r ON r.datastream_id = d.id
+		WHERE tl.location_id = ? LIMIT 1`,
+	"HistoricalLocations": `SELECT 1 FROM historical_locations h JOIN datastreams d ON d.thing_id = h.thing_id JOIN fed_remote r ON r.datastream_id = d.id
+		WHERE h.id = ? LIMIT 1`,
+}
+
+// IsRemoteEntity reports whether entity set(id) (a SensorThings entity set) belongs to a remote
+// Datastream (remoteEntity: the Datastream, its Observations and their FeaturesOfInterest, its
+// Thing with its Locations and HistoricalLocations, its Sensor and ObservedProperty): such an
+// entity is read-only on this node. A set with nothing remote (MultiDatastreams) is false.
+func (s *Federation) IsRemoteEntity(ctx context.Context, set string, id int64) (bool, error) {
+	q, ok := remoteEntity[set]
+	if !ok {
+		return false, nil
+	}
+	var one int
+	err := readRow(ctx, s.eng, q, []any{id}, &one)
+	if errors.Is(err, ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // PurgeRemote deletes Observations of the remote Datastreams received under agreement from
 // provider older than before (retention at the consumer); it returns how many.
 func (s *Federation) PurgeRemote(ctx context.Context, provider string, agreement int64, before time.Time) (int64, error) {
