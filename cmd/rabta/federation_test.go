@@ -207,6 +207,22 @@ func TestFederation(t *testing.T) {
 	if _, b := pk.req("GET", fmt.Sprintf("/v1.1/Observations(%d)", o.ID), adminKey, ""); !strings.Contains(b, fmt.Sprintf(`"@iot.id":%d`, o.ID)) {
 		t.Errorf("the remote Observation after the refused writes: %s", b)
 	}
+	// a partner's data is not karachi's to publish: with its consumer organisation's data open,
+	// the remote Datastream is not in karachi's WIS2 catalogue and its data link is not public
+	if st, b := pk.req("POST", "/api/v1/organisations/admin/open", adminKey, ""); st != 200 {
+		t.Fatalf("open admin's data on karachi: %d %s", st, b)
+	}
+	if _, b := pk.req("GET", "/wis2/catalogue", "", ""); strings.Contains(b, fmt.Sprintf("Datastreams(%d)", rawDS)) {
+		t.Errorf("karachi's WIS2 catalogue offers the remote Datastream %d: %s", rawDS, b)
+	}
+	link := fmt.Sprintf("/wis2/data/datastreams/%d/observations?from=1&to=1000", rawDS)
+	if st, b := pk.req("GET", link, "", ""); st != 404 {
+		t.Errorf("the WIS2 data link of the remote Datastream, anonymously: %d %.200s (want 404)", st, b)
+	}
+	if st, b := pk.req("GET", link, adminKey, ""); st != 200 {
+		t.Errorf("the WIS2 data link of the remote Datastream, to its organisation: %d %.200s", st, b)
+	}
+	pk.req("DELETE", "/api/v1/organisations/admin/open", adminKey, "")
 	if st, b := pi.req("GET", "/api/v1/federation/agreements", adminKey, ""); st != 200 || strings.Count(b, `"approved"`) != 2 {
 		t.Errorf("GET agreements: %d %s", st, b)
 	}

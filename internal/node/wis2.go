@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -21,7 +22,8 @@ const (
 
 // wis2Options are the node's WIS2 publisher options, with base as the links' base URL.
 func (n *Node) wis2Options(base string) wis2.Options {
-	return wis2.Options{Centre: n.opts.WIS2Centre, Node: n.opts.ID, BaseURL: base}
+	_, port, _ := net.SplitHostPort(n.bus.MQTTAddr()) // "" without an MQTT listener
+	return wis2.Options{Centre: n.opts.WIS2Centre, Node: n.opts.ID, BaseURL: base, MQTTPort: port}
 }
 
 // linkBase is the base URL of links in an answer to r (PublicURL, or the request's scheme and
@@ -133,7 +135,8 @@ func SetOpen(ctx context.Context, stores *Stores, log interface {
 }
 
 // wis2Content is the data served for Datastream id's observations from…to: for anyone when
-// its organisation's data is open; otherwise for a viewer of the owning organisation (ctx's
+// its organisation's data is open and it is not a remote Datastream (a partner's data, shared
+// under an agreement, is not this node's to publish); otherwise for a viewer of the owning organisation (ctx's
 // principal), else NotFound, as if there were none.
 func (n *Node) wis2Content(ctx context.Context, id, from, to int64) ([]byte, error) {
 	od := n.stores.Open
@@ -146,7 +149,7 @@ func (n *Node) wis2Content(ctx context.Context, id, from, to int64) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := open[si.Organisation]; !ok {
+	if _, ok := open[si.Organisation]; !ok || si.Remote { // a partner's data is never this node's open data
 		if p := auth.FromContext(ctx); p == nil || p.Role < auth.Viewer || !p.Owns(si.Organisation) {
 			return nil, apperr.E(apperr.NotFound, "no open data of Datastream %d (its organisation has not opened its data; read it through the SensorThings API with a key)", id)
 		}
@@ -177,7 +180,7 @@ func (n *Node) notifyWIS2(ctx context.Context, b *sensing.ObsBatch) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := open[si.Organisation]; !ok {
+	if _, ok := open[si.Organisation]; !ok || si.Remote { // a partner's data is not announced onward
 		return nil
 	}
 	first, last := b.Obs[0].ID, b.Obs[0].ID

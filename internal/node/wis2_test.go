@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -149,6 +150,9 @@ func TestWIS2OpenDataAndAudit(t *testing.T) {
 	var cat struct{ Features []json.RawMessage }
 	if json.Unmarshal(b, &cat); st != 200 || len(cat.Features) != 2 {
 		t.Fatalf("catalogue: %d %s", st, b)
+	}
+	if _, port, _ := net.SplitHostPort(n.MQTTAddr()); !strings.Contains(string(b), `"mqtt://127.0.0.1:`+port+`"`) {
+		t.Errorf("the catalogue's MQTT link does not name the broker's port %s: %s", port, b)
 	}
 	policies := map[string]string{}
 	for _, f := range cat.Features {

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -64,7 +66,10 @@ type Options struct {
 	Centre  string
 	Node    string
 	BaseURL string
-	Names   func(org string) string
+	// MQTTPort is the port of the node's MQTT broker, on the host of BaseURL, where the
+	// notifications are published ("": the link names the host alone).
+	MQTTPort string
+	Names    func(org string) string
 }
 
 // MetadataID is the WCMP2 record id of d.
@@ -211,7 +216,7 @@ func (o Options) Record(d Dataset, created time.Time) Feature {
 			Title: s.Station + ": " + s.Name + " (SensorThings Datastream)"})
 	}
 	if d.Open {
-		f.Links = append(f.Links, Link{Href: mqttHref(o.BaseURL), Rel: "items", Type: "application/geo+json",
+		f.Links = append(f.Links, Link{Href: mqttHref(o.BaseURL, o.MQTTPort), Rel: "items", Type: "application/geo+json",
 			Channel: o.Topic(Core, disc), Title: "WIS2 notifications of new observations"})
 	}
 	if len(f.Links) == 0 {
@@ -223,17 +228,20 @@ func (o Options) Record(d Dataset, created time.Time) Feature {
 	return f
 }
 
-// mqttHref is the node's MQTT broker (the host of its base URL) for links.
-func mqttHref(base string) string {
+// mqttHref is the node's MQTT broker for links: the host of its base URL (an IPv6 one in
+// brackets) and port ("" for none).
+func mqttHref(base, port string) string {
 	host := base
-	if i := strings.Index(host, "://"); i >= 0 {
-		host = host[i+3:]
+	if u, err := url.Parse(base); err == nil && u.Host != "" {
+		host = u.Hostname()
 	}
-	host, _, _ = strings.Cut(host, "/")
-	if h, _, ok := strings.Cut(host, ":"); ok {
-		host = h
+	if port == "" {
+		if strings.Contains(host, ":") {
+			return "mqtt://[" + host + "]"
+		}
+		return "mqtt://" + host
 	}
-	return "mqtt://" + host
+	return "mqtt://" + net.JoinHostPort(host, port)
 }
 
 func dedupe(ss []string) []string {

@@ -59,6 +59,8 @@ func (s *OpenData) Opened(ctx context.Context) (map[string]time.Time, error) {
 
 // Datasets returns one dataset per organisation and observed property, with their
 // Datastreams (by id) and the phenomenon time they span; at most limit Datastreams are read.
+// Remote Datastreams (received from a partner under an agreement) are not this node's to
+// offer: they are left out.
 func (s *OpenData) Datasets(ctx context.Context, limit int) ([]wis2.Dataset, error) {
 	opened, err := s.Opened(ctx)
 	if err != nil {
@@ -99,6 +101,7 @@ func (s *OpenData) Datasets(ctx context.Context, limit int) ([]wis2.Dataset, err
 	}, `SELECT d.organisation, o.id, o.name, o.definition, d.id, d.name, d.unit_of_measurement, d.phenomenon_time_start, d.phenomenon_time_end, t.name,
 		(SELECT l.location FROM thing_locations tl JOIN locations l ON l.id = tl.location_id WHERE tl.thing_id = t.id ORDER BY l.id LIMIT 1)
 		FROM datastreams d JOIN observed_properties o ON o.id = d.observed_property_id JOIN things t ON t.id = d.thing_id
+		WHERE NOT EXISTS (SELECT 1 FROM fed_remote r WHERE r.datastream_id = d.id)
 		ORDER BY d.organisation, o.id, d.id LIMIT ?`, limit)
 	return out, err
 }
@@ -119,8 +122,11 @@ func point(loc *string) (lon, lat float64, ok bool) {
 }
 
 // StreamInfo is a Datastream as WIS2 describes it: its organisation, its observed property
-// (id, name, definition) and the wis2.Stream.
+// (id, name, definition) and the wis2.Stream; Remote when it was received from a partner
+// under an agreement (never open data of this node's: not announced, not served to anyone
+// but the consumer organisation's viewers).
 type StreamInfo struct {
+	Remote             bool
 	Organisation       string
 	Property           int64
 	PropertyName       string
@@ -133,14 +139,16 @@ func (s *OpenData) Stream(ctx context.Context, id int64) (StreamInfo, error) {
 	var si StreamInfo
 	var uom string
 	var loc *string
+	var remote int64
 	err := readRow(ctx, s.eng, `SELECT d.organisation, d.observed_property_id, o.name, o.definition, d.name, d.unit_of_measurement, t.name,
-		(SELECT l.location FROM thing_locations tl JOIN locations l ON l.id = tl.location_id WHERE tl.thing_id = t.id ORDER BY l.id LIMIT 1)
+		(SELECT l.location FROM thing_locations tl JOIN locations l ON l.id = tl.location_id WHERE tl.thing_id = t.id ORDER BY l.id LIMIT 1),
+		(SELECT count(*) FROM fed_remote r WHERE r.datastream_id = d.id)
 		FROM datastreams d JOIN things t ON t.id = d.thing_id JOIN observed_properties o ON o.id = d.observed_property_id WHERE d.id = ?`, []any{id},
-		&si.Organisation, &si.Property, &si.PropertyName, &si.PropertyDefinition, &si.Stream.Name, &uom, &si.Stream.Station, &loc)
+		&si.Organisation, &si.Property, &si.PropertyName, &si.PropertyDefinition, &si.Stream.Name, &uom, &si.Stream.Station, &loc, &remote)
 	if errors.Is(err, ErrNoRows) {
 		return si, apperr.E(apperr.NotFound, "no Datastream %d", id)
 	}
-	si.Stream.ID, si.Stream.Unit = id, unitSymbol(uom)
+	si.Stream.ID, si.Stream.Unit, si.Remote = id, unitSymbol(uom), remote > 0
 	si.Stream.Lon, si.Stream.Lat, si.Stream.HasPoint = point(loc)
 	return si, err
 }
