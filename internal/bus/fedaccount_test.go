@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -323,5 +324,47 @@ func TestGlobalStoreMoved(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "nats", "jetstream", "n1")); err != nil {
 		t.Errorf("the node's account's directory: %v", err)
+	}
+}
+
+// A link whose logins are refused keeps trying, fewer times as it goes on, and comes up once
+// the provider registers its key (a newcomer's link died for good after two refusals: the
+// partner removed and added again, or a key registered with a typo and then corrected); the
+// trouble is logged once, the recovery once.
+func TestLinkSurvivesRefusedLogins(t *testing.T) {
+	b, f, _, _, _ := fedSetup(t, Options{})
+	kp, _ := nkeys.CreateUser()
+	pub, _ := kp.PublicKey()
+	seed, _ := kp.Seed()
+	logs := &logBuf{}
+	l, err := DialLog(b.ClientURL(), "prov", "lahore", seed, nil, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	time.Sleep(2 * time.Second) // refused, again and again: 250 ms, 500 ms, 1 s apart
+	if _, err := l.Agreements(t.Context()); err == nil {
+		t.Fatal("an unregistered key was served")
+	}
+	if err := f.AddPartner(t.Context(), &federation.Partner{Node: "lahore", NKey: pub, Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, err := l.Agreements(t.Context()); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the link did not come up after the key was registered: %v\n%s", err, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "federation_link_down"); n != 1 || strings.Count(out, "federation_link_up") != 1 {
+		t.Errorf("logged %d federation_link_down (want 1, at most one a minute) and %d up:\n%s", n, strings.Count(out, "federation_link_up"), out)
+	}
+	for n, want := range map[int]time.Duration{1: 250 * time.Millisecond, 2: 500 * time.Millisecond, 3: time.Second, 4: 2 * time.Second, 10: 2 * time.Second} {
+		if got := linkRetry(n); got != want {
+			t.Errorf("retry %d after %v, want %v", n, got, want)
+		}
 	}
 }

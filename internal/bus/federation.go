@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strconv"
@@ -341,8 +342,35 @@ type Link struct {
 // Dial connects to a provider's NATS at url as node, signing the login nonce with seed (an
 // nkey user seed, "SU…"). ca, when set, is PEM: the certificates a tls:// provider's must chain
 // to (its CA, or its own certificate pinned) instead of the system's roots. It returns at once;
-// the connection is made, and remade after a cut, in the background.
+// the connection is made, and remade after a cut, in the background. DialLog is Dial with the
+// link's state in log.
 func Dial(url, provider, node string, seed, ca []byte) (*Link, error) {
+	return DialLog(url, provider, node, seed, ca, nil)
+}
+
+// Reconnection of a link: the first retry after linkRetryFirst, each next one twice as late,
+// at most linkRetryMax apart — a provider that refuses (a wrong key, a TLS mismatch, the
+// partner removed and added again) sees a few tries a minute, not four a second. A refused
+// login does not end the link: the provider may fix it.
+const (
+	linkRetryFirst = 250 * time.Millisecond
+	linkRetryMax   = 2 * time.Second
+)
+
+// linkRetry is the delay before reconnection attempt n (1, 2, …).
+func linkRetry(n int) time.Duration {
+	d := linkRetryFirst
+	for i := 1; i < n && d < linkRetryMax; i++ {
+		d *= 2
+	}
+	return min(d, linkRetryMax)
+}
+
+// DialLog is Dial logging the link's state to log (nil: not logged): federation_link_down
+// with the error when the connection is lost or an attempt fails, federation_link_error for
+// an error the provider's server sends (a permission refused) — at most one of these a minute
+// —, and federation_link_up when it is made again.
+func DialLog(url, provider, node string, seed, ca []byte, log *slog.Logger) (*Link, error) {
 	kp, err := nkeys.FromSeed(seed)
 	if err != nil {
 		return nil, fmt.Errorf("federation key: %w", err)
@@ -352,7 +380,31 @@ func Dial(url, provider, node string, seed, ca []byte) (*Link, error) {
 		return nil, err
 	}
 	opts := []nats.Option{nats.Nkey(pub, kp.Sign), nats.CustomInboxPrefix(inboxPrefix(node)), nats.Name("rabta-" + node + "-link"),
-		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.ReconnectWait(250 * time.Millisecond), nats.NoEcho()}
+		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.CustomReconnectDelay(linkRetry), nats.IgnoreAuthErrorAbort(), nats.NoEcho()}
+	if log != nil {
+		var mu sync.Mutex
+		var said time.Time // when the link's trouble was last logged
+		say := func(msg string, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil || time.Since(said) < time.Minute {
+				return
+			}
+			said = time.Now()
+			log.Warn(msg, "url", url, "err", err.Error())
+		}
+		opts = append(opts,
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { say("federation_link_down", err) }),
+			nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { say("federation_link_down", err) }),
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { say("federation_link_error", err) }))
+		up := func(*nats.Conn) {
+			mu.Lock()
+			said = time.Time{}
+			mu.Unlock()
+			log.Info("federation_link_up", "url", url)
+		}
+		opts = append(opts, nats.ConnectHandler(up), nats.ReconnectHandler(up))
+	}
 	if len(ca) > 0 {
 		pool, err := caPool(ca)
 		if err != nil {

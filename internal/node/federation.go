@@ -736,7 +736,7 @@ func (f *federator) runLinks(ctx context.Context) {
 // runLink receives from provider p until ctx ends.
 func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []byte) {
 	log := f.log.With("provider", p.Node)
-	l, err := bus.Dial(p.URL, p.Node, f.n.opts.ID, seed, []byte(p.CA))
+	l, err := bus.DialLog(p.URL, p.Node, f.n.opts.ID, seed, []byte(p.CA), log)
 	if err != nil {
 		log.Error("federation_link", "err", err)
 		return
