@@ -63,15 +63,25 @@ func FedSeed(dataDir string) ([]byte, error) {
 	if err := os.MkdirAll(dataDir, DataDirMode); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// written whole to a file of its own, then linked into place: a process that reads the
+	// key meanwhile (the server starting while `rabta federation key` runs) finds none or all
+	// of it, never an empty file; of two that make one at once, the first link wins
+	f, err := os.CreateTemp(dataDir, FedKeyFile+".*")
 	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(append(seed, '\n'))
+	if err = errors.Join(err, f.Chmod(0o600), f.Sync(), f.Close()); err != nil {
+		return nil, err
+	}
+	if err := os.Link(f.Name(), p); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return FedSeed(dataDir)
 		}
 		return nil, err
 	}
-	_, err = f.Write(append(seed, '\n'))
-	return seed, errors.Join(err, f.Close())
+	return seed, nil
 }
 
 // FedPublicKey returns the public nkey of the node in dataDir.

@@ -17,9 +17,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nkeys"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rabta/rabta/internal/bus"
@@ -208,5 +210,39 @@ func ecdsaSigningPair(t *testing.T, dir string) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, "node-cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Many makers of the node's federation key at once, as the server starting and `rabta
+// federation key` run together: all get the same whole seed (one read a file made but not yet
+// written, and failed the node's start or a partner's registration).
+func TestFedSeedMadeOnce(t *testing.T) {
+	dir := t.TempDir()
+	const n = 16
+	seeds := make([][]byte, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			seeds[i], errs[i] = FedSeed(dir)
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || len(seeds[i]) == 0 || string(seeds[i]) != string(seeds[0]) {
+			t.Fatalf("maker %d: %q %v; maker 0: %q", i, seeds[i], errs[i], seeds[0])
+		}
+	}
+	if _, err := nkeys.FromSeed(seeds[0]); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("files left: %d, want the key alone", len(ents))
+	}
+	if fi, err := os.Stat(filepath.Join(dir, FedKeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file: %v %v", fi, err)
 	}
 }
