@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nkeys"
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/cap"
 )
@@ -308,8 +309,8 @@ func (p *Partner) ValidatePartner() error {
 	if !ValidName(p.Node) {
 		return apperr.E(apperr.Invalid, "partner: node: required, lower-case letters, digits, '-' and '_'")
 	}
-	if len(p.NKey) != 56 || p.NKey[0] != 'U' || strings.ToUpper(p.NKey) != p.NKey {
-		return apperr.E(apperr.Invalid, "partner: nkey: a NATS user public key (56 characters starting with U, as `rabta federation key` prints)")
+	if !nkeys.IsValidPublicUserKey(p.NKey) { // its checksum too: a mistyped key is refused here, not never served
+		return apperr.E(apperr.Invalid, "partner: nkey: not a NATS user public key (56 characters starting with U, with its checksum, as `rabta federation key` prints)")
 	}
 	if p.URL != "" {
 		if err := CheckURL(p.URL); err != nil {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nkeys"
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/federation"
@@ -200,7 +201,7 @@ func TestServiceRoles(t *testing.T) {
 	if err := svc.Create(context.Background(), a); apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), "consumerNode") {
 		t.Errorf("an agreement with a node that is not a partner: %v", err)
 	}
-	if err := svc.AddPartner(context.Background(), &federation.Partner{Node: "karachi", NKey: "U" + strings.Repeat("C", 55)}); err != nil {
+	if err := svc.AddPartner(context.Background(), &federation.Partner{Node: "karachi", NKey: testNKey()}); err != nil {
 		t.Fatal(err)
 	}
 	audit = nil
@@ -252,7 +253,7 @@ func TestServiceRoles(t *testing.T) {
 	if _, err := svc.Revoke(as("pdma", auth.Admin, 5), a.ID); apperr.KindOf(err) != apperr.Conflict {
 		t.Errorf("revoking twice: %v", err)
 	}
-	if err := svc.AddPartner(as("pdma", auth.Admin, 5), &federation.Partner{Node: "karachi", NKey: "U" + strings.Repeat("A", 55)}); apperr.KindOf(err) != apperr.Forbidden {
+	if err := svc.AddPartner(as("pdma", auth.Admin, 5), &federation.Partner{Node: "karachi", NKey: testNKey()}); apperr.KindOf(err) != apperr.Forbidden {
 		t.Errorf("an organisation's admin adds a partner: %v", err)
 	}
 	// removing a partner: the node-wide admin's (or the command line's), once its agreements are closed
@@ -293,7 +294,7 @@ func TestPartnerCA(t *testing.T) {
 		t.Fatal(err)
 	}
 	ca := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	nkey := "U" + strings.Repeat("A", 55)
+	nkey := testNKey()
 	for _, c := range []struct {
 		url, ca, err string
 	}{
@@ -307,6 +308,26 @@ func TestPartnerCA(t *testing.T) {
 		err := p.ValidatePartner()
 		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || apperr.KindOf(err) != apperr.Invalid) {
 			t.Errorf("partner url %q ca %.20q: %v, want %q", c.url, c.ca, err, c.err)
+		}
+	}
+}
+
+// testNKey returns a new NATS user public key.
+func testNKey() string {
+	kp, _ := nkeys.CreateUser()
+	pub, _ := kp.PublicKey()
+	return pub
+}
+
+// A partner's nkey is checked whole, its checksum too: a real key with one character changed
+// (a newcomer's typo, accepted before and then never served) is refused naming the field.
+func TestPartnerNKeyChecked(t *testing.T) {
+	good := testNKey()
+	typo := good[:55] + map[bool]string{true: "A", false: "B"}[good[55] != 'A']
+	for key, ok := range map[string]bool{good: true, typo: false, "U" + strings.Repeat("A", 55): false, strings.ToLower(good): false, "": false} {
+		err := (&federation.Partner{Node: "lahore", NKey: key}).ValidatePartner()
+		if (err == nil) != ok || !ok && (apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), "nkey")) {
+			t.Errorf("nkey %q: %v, want ok %v", key, err, ok)
 		}
 	}
 }

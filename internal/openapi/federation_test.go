@@ -3,6 +3,8 @@ package openapi_test
 import (
 	"fmt"
 	"strings"
+
+	"github.com/nats-io/nkeys"
 )
 
 // federationAPI exercises the federation, audit and open-data routes (docs/federation.md,
@@ -10,7 +12,14 @@ import (
 // those for every operation).
 func federationAPI(c *checker, ids map[string]int64) {
 	huge := `{"node":"` + strings.Repeat("x", 256<<10) + `"}` // over the federation routes' 256 KiB
-	nkey := func(ch string) string { return "U" + strings.Repeat(ch, 55) }
+	keys := map[string]string{}                               // a real user key per name
+	nkey := func(name string) string {
+		if keys[name] == "" {
+			kp, _ := nkeys.CreateUser()
+			keys[name], _ = kp.PublicKey()
+		}
+		return keys[name]
+	}
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/federation/key"})
 
 	// partners: the node-wide admin's

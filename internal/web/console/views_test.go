@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nats-io/nkeys"
 	"github.com/rabta/rabta/internal/store/postgres"
 	"github.com/rabta/rabta/internal/store/sqlite"
 	"github.com/rabta/rabta/internal/store/sqlq"
@@ -45,7 +46,7 @@ func testAgreementsAudit(t *testing.T, e *env) {
 	}
 	// a partner and two agreements through the node's federation API: wapda's to nea at the
 	// partner (approved), and the node organisation's own (proposed)
-	e.must(201, "POST", "/api/v1/federation/partners", `{"node":"lahore-node","nkey":"U`+strings.Repeat("A", 55)+`"}`)
+	e.must(201, "POST", "/api/v1/federation/partners", `{"node":"lahore-node","nkey":"`+func() string { kp, _ := nkeys.CreateUser(); pub, _ := kp.PublicKey(); return pub }()+`"}`)
 	e.must(201, "POST", "/api/v1/federation/agreements", `{"providerOrganisation":"wapda","consumerOrganisation":"nea","consumerNode":"lahore-node",
 	 "selection":{"datastreams":[1,2,3,4,5,6,7,8,9,10,11,12]},"resolution":"hourly-mean","embargo":"6h","purpose":"flood forecasting <downstream>",
 	 "validFrom":"2025-01-01T00:00:00Z","validUntil":"2099-01-01T00:00:00Z","retention":"30d"}`)
