@@ -129,6 +129,24 @@ func TestFederation(t *testing.T) {
 		_, obs := remote(pk, hourly)
 		return len(obs) == 1
 	})
+	// its provenance, as docs/federation.md gives it: resultQuality.reported.remote
+	if _, obs := remote(pk, raw); true {
+		q, _ := json.Marshal(obs[0]["resultQuality"])
+		var rq struct {
+			Reported struct {
+				Remote struct {
+					Node        string `json:"node"`
+					Agreement   int64  `json:"agreement"`
+					Observation int64  `json:"observation"`
+					Flag        string `json:"flag"`
+				} `json:"remote"`
+			} `json:"reported"`
+		}
+		json.Unmarshal(q, &rq)
+		if r := rq.Reported.Remote; r.Node != "islamabad" || fmt.Sprint(r.Agreement) != raw || r.Observation == 0 || r.Flag != "good" {
+			t.Errorf("the provenance of a received Observation: %s (want reported.remote with islamabad, agreement %s, its Observation id and flag good)", q, raw)
+		}
+	}
 	if _, obs := remote(pk, hourly); obs[0]["result"] != 15.0 || obs[0]["phenomenonTime"] != hour.Format(time.RFC3339)+"/"+hour.Add(time.Hour).Format(time.RFC3339) {
 		t.Errorf("hourly mean on karachi: %v (want 15 over %s, and nothing of the embargoed hour)", obs, hour)
 	}

@@ -833,8 +833,8 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 			return err
 		}
 		r := m.Result
-		q, _ := json.Marshal(remoteQuality{Reported: remoteReported{Remote: remoteOrigin{
-			Agreement: id, Count: m.Count, Flag: m.Flag, Node: provider, Observation: m.Observation, Resolution: m.Resolution}}})
+		q, _ := json.Marshal(remoteQuality{Remote: remoteOrigin{Agreement: id, Count: m.Count,
+			Flag: sensing.Flag(min(max(m.Flag, 0), int(sensing.FlagBad))), Node: provider, Observation: m.Observation, Resolution: m.Resolution}})
 		obs = append(obs, sensing.Observation{DatastreamID: ds, PhenStart: m.Start, PhenEnd: m.End, PhenText: m.PhenomenonTime, ResultNum: &r, Quality: q})
 	}
 	if len(obs) > 0 {
@@ -859,21 +859,19 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 	return nil
 }
 
-// remoteQuality is a received Observation's resultQuality: {"reported": {"remote": {…}}},
-// the members in the order encoding/json gives a map's (as they were written before), without
-// building three maps per value.
+// remoteQuality is what a received Observation reports of its origin, {"remote": {…}}, which
+// ingest keeps as resultQuality.reported beside this node's own QC result (docs/federation.md):
+// the agreement, the provider node and its Observation id, the provider's QC flag ("good",
+// "suspect", "bad"), and for an aggregate its resolution and the count of values in it. The
+// members are in the order encoding/json gives a map's, without building maps per value.
 type remoteQuality struct {
-	Reported remoteReported `json:"reported"`
-}
-
-type remoteReported struct {
 	Remote remoteOrigin `json:"remote"`
 }
 
 type remoteOrigin struct {
 	Agreement   int64                 `json:"agreement"`
 	Count       int                   `json:"count"`
-	Flag        int                   `json:"flag"`
+	Flag        sensing.Flag          `json:"flag"`
 	Node        string                `json:"node"`
 	Observation int64                 `json:"observation"`
 	Resolution  federation.Resolution `json:"resolution"`
