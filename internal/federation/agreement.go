@@ -5,7 +5,10 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -234,8 +237,8 @@ func ParseAgreement(b []byte) (*Agreement, error) {
 		Resolution   Resolution `json:"resolution"`
 		Embargo      *string    `json:"embargo"`
 		Purpose      string     `json:"purpose"`
-		ValidFrom    time.Time  `json:"validFrom"`
-		ValidUntil   *time.Time `json:"validUntil"`
+		ValidFrom    *string    `json:"validFrom"`
+		ValidUntil   *string    `json:"validUntil"`
 		Retention    *string    `json:"retention"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -247,7 +250,25 @@ func ParseAgreement(b []byte) (*Agreement, error) {
 		return nil, apperr.E(apperr.Invalid, "agreement: more than one JSON value")
 	}
 	a := &Agreement{ProviderOrg: in.ProviderOrg, ConsumerOrg: in.ConsumerOrg, ConsumerNode: in.ConsumerNode,
-		Selection: in.Selection, Resolution: in.Resolution, Purpose: in.Purpose, ValidFrom: in.ValidFrom, ValidUntil: in.ValidUntil}
+		Selection: in.Selection, Resolution: in.Resolution, Purpose: in.Purpose}
+	for _, t := range []struct {
+		field string
+		in    *string
+		out   **time.Time
+	}{{"validFrom", in.ValidFrom, nil}, {"validUntil", in.ValidUntil, &a.ValidUntil}} {
+		if t.in == nil {
+			continue
+		}
+		v, err := time.Parse(time.RFC3339Nano, *t.in)
+		if err != nil {
+			return nil, apperr.E(apperr.Invalid, "agreement: %s: %q is not an RFC 3339 time (e.g. 2025-07-01T00:00:00Z)", t.field, *t.in)
+		}
+		if t.out == nil {
+			a.ValidFrom = v
+		} else {
+			*t.out = &v
+		}
+	}
 	for _, d := range []struct {
 		field string
 		in    *string
@@ -268,16 +289,48 @@ func ParseAgreement(b []byte) (*Agreement, error) {
 	return a, nil
 }
 
+// jsonErr says what is wrong with a JSON document decoded into a Go value, in the document's
+// terms (the member, the JSON kind wanted), never the Go type.
 func jsonErr(err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
+	case errors.Is(err, io.EOF):
+		return "empty: want a JSON object"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "not JSON: it ends too soon"
 	case asErr(err, &se):
 		return fmt.Sprintf("not JSON at byte %d: %s", se.Offset, se.Error())
 	case asErr(err, &te):
-		return fmt.Sprintf("%s: expected %s, got JSON %s", te.Field, te.Type, te.Value)
+		if te.Field == "" {
+			return fmt.Sprintf("want a JSON %s, got JSON %s", jsonKind(te.Type), te.Value)
+		}
+		return fmt.Sprintf("%s: want a JSON %s, got JSON %s", te.Field, jsonKind(te.Type), te.Value)
 	}
-	return err.Error()
+	return strings.TrimPrefix(err.Error(), "json: ") // unknown field "x", or a member's own error
+}
+
+// jsonKind is the JSON kind a Go type is decoded from.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "value"
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean (true or false)"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "number"
+	}
+	return "value"
 }
 
 // Partner is another node this node shares with (as provider) or receives from (as
