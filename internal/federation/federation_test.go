@@ -341,14 +341,14 @@ func TestAgreementErrorsNameTheMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	for body, want := range map[string]string{
-		strings.Replace(good, `"2025-01-01T00:00:00Z"`, `"yesterday"`, 1):         `validFrom: "yesterday" is not an RFC 3339 time`,
+		strings.Replace(good, `"2025-01-01T00:00:00Z"`, `"yesterday"`, 1):              `validFrom: "yesterday" is not an RFC 3339 time`,
 		strings.Replace(good, `"purpose":"x"`, `"validUntil":"soon","purpose":"x"`, 1): `validUntil: "soon"`,
-		`[]`:                                                                       "want a JSON object, got JSON array",
-		good[:40]:                                                                  "ends too soon",
-		``:                                                                         "empty",
-		strings.Replace(good, `[1]`, `["one"]`, 1):                                 "selection.datastreams: want a JSON number, got JSON string",
-		strings.Replace(good, `"purpose":"x"`, `"purpose":7`, 1):                   "purpose: want a JSON string, got JSON number",
-		strings.Replace(good, `"purpose":"x"`, `"purpos":"x"`, 1):                  `unknown field "purpos"`,
+		`[]`:      "want a JSON object, got JSON array",
+		good[:40]: "ends too soon",
+		``:        "empty",
+		strings.Replace(good, `[1]`, `["one"]`, 1):                "selection.datastreams: want a JSON number, got JSON string",
+		strings.Replace(good, `"purpose":"x"`, `"purpose":7`, 1):  "purpose: want a JSON string, got JSON number",
+		strings.Replace(good, `"purpose":"x"`, `"purpos":"x"`, 1): `unknown field "purpos"`,
 	} {
 		_, err := federation.ParseAgreement([]byte(body))
 		if apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "struct") || strings.Contains(err.Error(), "int64") {
