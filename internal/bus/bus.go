@@ -112,11 +112,12 @@ type Bus struct {
 	mu   sync.Mutex
 	subs []*nats.Subscription
 
-	table   []Access         // who may use which topic (Table)
-	sess    sessions         // the embedded server's live client sessions
-	wlast   map[uint64]int64 // inbound messages of each session at the last meterWrites
-	smu     sync.Mutex
-	sampled map[string]*rate.Sometimes // bus_refused logs, per reason
+	table     []Access         // who may use which topic (Table)
+	sess      sessions         // the embedded server's live client sessions
+	wlast     map[uint64]int64 // inbound messages of each session at the last meterWrites
+	smu       sync.Mutex
+	sampled   map[string]*rate.Sometimes // bus_refused logs, per reason
+	tlsFailed rate.Sometimes             // failed TLS handshakes of clients, logged at most once in 10 s
 
 	imu      sync.Mutex // guards the interest cache
 	interest []server.SubDetail
@@ -150,7 +151,8 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	if opts.Replicas <= 0 {
 		opts.Replicas = 1
 	}
-	b := &Bus{opts: opts, log: opts.Log, table: Table(opts.Node), sampled: map[string]*rate.Sometimes{}}
+	b := &Bus{opts: opts, log: opts.Log, table: Table(opts.Node), sampled: map[string]*rate.Sometimes{},
+		tlsFailed: rate.Sometimes{First: 1, Interval: 10 * time.Second}}
 	tok := make([]byte, 24)
 	rand.Read(tok)
 	b.token = hex.EncodeToString(tok)
@@ -545,6 +547,12 @@ func (n *natsLog) Warnf(f string, v ...any)   { n.l.Warn(fmt.Sprintf(f, v...)) }
 func (n *natsLog) Fatalf(f string, v ...any)  { n.l.Error(fmt.Sprintf(f, v...)) }
 func (n *natsLog) Errorf(f string, v ...any) {
 	if n.bus != nil && n.bus.violation(f, v) {
+		return
+	}
+	if strings.Contains(f, "TLS handshake error") && n.bus != nil { // a client (a partner's link) retrying with the wrong TLS
+		n.bus.tlsFailed.Do(func() {
+			n.l.Warn("bus_tls_handshake_failed", "detail", fmt.Sprintf(f, v...), "logged", "at most once in 10 s")
+		})
 		return
 	}
 	n.l.Error(fmt.Sprintf(f, v...))

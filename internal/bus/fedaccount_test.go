@@ -229,7 +229,9 @@ func TestFederationTLS(t *testing.T) {
 	good, bad := t.TempDir(), t.TempDir()
 	testCert(t, good)
 	testCert(t, bad)
-	b, _, id, kSeed, _ := fedSetup(t, Options{TLS: TLSFiles{Cert: filepath.Join(good, "cert.pem"), Key: filepath.Join(good, "key.pem")}})
+	logs := &logBuf{}
+	b, _, id, kSeed, _ := fedSetup(t, Options{TLS: TLSFiles{Cert: filepath.Join(good, "cert.pem"), Key: filepath.Join(good, "key.pem")},
+		Log: slog.New(slog.NewJSONHandler(logs, nil))})
 	u := strings.Replace(b.ClientURL(), "nats://", "tls://", 1)
 	ca, _ := os.ReadFile(filepath.Join(good, "ca.pem"))
 	other, _ := os.ReadFile(filepath.Join(bad, "ca.pem"))
@@ -255,6 +257,10 @@ func TestFederationTLS(t *testing.T) {
 		}
 		cancel()
 		l.Close()
+	}
+	// the refused handshakes, retried, are logged once (a newcomer's provider logged four a second)
+	if n := strings.Count(logs.String(), "TLS handshake error"); n != 1 || !strings.Contains(logs.String(), "bus_tls_handshake_failed") {
+		t.Errorf("failed TLS handshakes logged %d times, want once:\n%s", n, logs.String())
 	}
 	if _, err := Dial(u, "prov", "karachi", kSeed, []byte("not PEM")); err == nil || !strings.Contains(err.Error(), "ca") {
 		t.Errorf("a CA that is not PEM: %v", err)
