@@ -372,6 +372,13 @@ func (f *federator) exportRound(ctx context.Context) (more bool, err error) {
 		if len(ids) > 0 {
 			f.reload.Store(true)
 		}
+		for _, id := range ids { // an agreement change like any other: in the audit log, once
+			if err := f.audit.Record(ctx, "agreement.expire", "node/"+f.n.opts.ID, fmt.Sprintf("agreement/%d", id),
+				map[string]any{"agreement": id, "from": federation.Approved, "to": federation.Expired}); err != nil {
+				f.log.Error("audit_failed", "kind", "agreement.expire", "agreement", id, "err", err)
+			}
+			f.log.Info("agreement_expired", "agreement", id)
+		}
 	}
 	if f.reload.Swap(false) || f.agreed == nil || time.Since(f.agreedAt) >= 500*time.Millisecond {
 		all, err := f.store.Agreements(ctx)

@@ -181,6 +181,34 @@ func TestExporter(t *testing.T) {
 	if sums[ids["A"]] != len(want["A"]) || sums[ids["B"]] != len(want["B"]) || sums[ids["C"]] != 0 {
 		t.Errorf("export.batch values by agreement: %v, want A %d, B %d, C 0", sums, len(want["A"]), len(want["B"]))
 	}
+	// an agreement whose validUntil passes expires, recorded once in the audit log
+	until := time.Now().Add(1500 * time.Millisecond)
+	d := &federation.Agreement{ProviderOrg: "admin", ConsumerOrg: "admin", ConsumerNode: "karachi", Selection: federation.Selection{Datastreams: []int64{1}},
+		Resolution: federation.Raw, Purpose: "test D", ValidFrom: now.Add(-time.Hour), ValidUntil: &until}
+	if err := svc.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Approve(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	expiries := func() (n int) {
+		recs, _ := p.audit.List(ctx, 1, 0, 10000)
+		for _, r := range recs {
+			if r.Kind == "agreement.expire" && r.Subject == fmt.Sprintf("agreement/%d", d.ID) {
+				n++
+			}
+		}
+		return n
+	}
+	for dl := time.Now().Add(10 * time.Second); expiries() == 0 && time.Now().Before(dl); time.Sleep(100 * time.Millisecond) {
+	}
+	time.Sleep(1500 * time.Millisecond) // more export rounds: still once
+	if n := expiries(); n != 1 {
+		t.Errorf("agreement.expire entries for agreement %d: %d, want 1", d.ID, n)
+	}
+	if got, _ := p.stores.Federation.Agreement(ctx, d.ID); got.State != federation.Expired {
+		t.Errorf("agreement %d after its validUntil: %s", d.ID, got.State)
+	}
 	if rep, err := p.audit.Verify(ctx); err != nil || rep.Problem != nil {
 		t.Errorf("audit verify: %+v %v", rep.Problem, err)
 	}
