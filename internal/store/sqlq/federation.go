@@ -202,6 +202,9 @@ func (s *Federation) RemovePartner(ctx context.Context, node string) error {
 			return err
 		}
 		if len(ids) > 0 {
+			if len(ids) == 1 {
+				return apperr.E(apperr.Conflict, "partner %q: agreement %s is proposed or approved with it: revoke it first", node, ids[0])
+			}
 			return apperr.E(apperr.Conflict, "partner %q: agreements %s are proposed or approved with it: revoke them first", node, strings.Join(ids, ", "))
 		}
 		n, err := tx.Exec(ctx, `DELETE FROM fed_partners WHERE node = ?`, node)
