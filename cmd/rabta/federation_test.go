@@ -324,7 +324,7 @@ func TestFederation(t *testing.T) {
 		t.Errorf("agreements list: %s", out)
 	}
 	// a partner is removed only once no agreement with it is open
-	if _, errb, err := rabta(t, "federation", "partners", "remove", "karachi", "--data-dir", isl); err == nil || !strings.Contains(errb, "agreements "+hourly+" ") {
+	if _, errb, err := rabta(t, "federation", "partners", "remove", "karachi", "--data-dir", isl); err == nil || !strings.Contains(errb, "agreement "+hourly+" is") {
 		t.Errorf("removing karachi with agreement %s approved: %v %s (want refused, naming it)", hourly, err, errb)
 	}
 	cli("federation", "agreements", "revoke", hourly, "--data-dir", isl)
