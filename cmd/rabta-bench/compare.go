@@ -28,6 +28,10 @@ import (
 //   - window: GET /Datastreams(id)/Observations with a one-hour phenomenonTime window and
 //     $top=100 over what single and bulk wrote, -compare-clients clients.
 //
+// With -compare-floor a last target, http-floor (floor.go), answers the same requests with a
+// minimal Go net/http server and no store: the most any Go HTTP server can do on this machine
+// with this client.
+//
 // Each load runs for -compare-duration after a one-second warm-up that is not counted. Every
 // answer is checked (201 for a write, 200 with at least one value for a window); anything else
 // is counted as an error and the first one is shown.
