@@ -110,8 +110,12 @@ func (s *Entities) leadGroup() {
 // each on its own.
 func (s *Entities) commitGroup(batch []*groupCall) {
 	if len(batch) == 1 {
+		// without cancellation, as a group's transaction: a caller gone mid-commit does not
+		// interrupt it (its write may be stored unacknowledged, as any write whose answer is
+		// lost), and the drivers watch nothing (database/sql's BeginTx and the SQLite driver
+		// start a goroutine per transaction and per statement for a context that can end)
 		c := batch[0]
-		c.ids, c.errs, c.err = s.ingestAlone(c.ctx, c.obs, c.dedup)
+		c.ids, c.errs, c.err = s.ingestAlone(context.WithoutCancel(c.ctx), c.obs, c.dedup)
 		return
 	}
 	// the transaction runs on the leader's context without its deadline or cancellation:
@@ -140,7 +144,7 @@ func (s *Entities) commitGroup(batch []*groupCall) {
 	if err != nil {
 		// one failure of the shared transaction must not become everybody's: each alone
 		for _, c := range batch {
-			c.ids, c.errs, c.err = s.ingestAlone(c.ctx, c.obs, c.dedup)
+			c.ids, c.errs, c.err = s.ingestAlone(context.WithoutCancel(c.ctx), c.obs, c.dedup)
 		}
 		return
 	}
