@@ -76,7 +76,11 @@ func floorHandler() http.Handler {
 		if r.Method == http.MethodGet {
 			switch {
 			case strings.HasSuffix(p, "/Datastreams") && strings.Contains(p, "/Things("):
-				n := p[strings.Index(p, "/Things(")+len("/Things(") : len(p)-len(")/Datastreams")]
+				n := strings.TrimSuffix(p[strings.Index(p, "/Things(")+len("/Things("):], ")/Datastreams")
+				if _, err := strconv.ParseInt(n, 10, 64); err != nil {
+					http.NotFound(w, r)
+					return
+				}
 				w.Header().Set("Content-Type", "application/json")
 				fmt.Fprintf(w, `{"value":[{"@iot.id":%s}]}`, n)
 			case strings.HasSuffix(p, "/Observations"):
