@@ -28,6 +28,10 @@ import (
 //   - window: GET /Datastreams(id)/Observations with a one-hour phenomenonTime window and
 //     $top=100 over what single and bulk wrote, -compare-clients clients.
 //
+// With -compare-floor a last target, http-floor (floor.go), answers the same requests with a
+// minimal Go net/http server and no store: the most any Go HTTP server can do on this machine
+// with this client.
+//
 // Each load runs for -compare-duration after a one-second warm-up that is not counted. Every
 // answer is checked (201 for a write, 200 with at least one value for a window); anything else
 // is counted as an error and the first one is shown.
@@ -96,9 +100,10 @@ func comparePhase(ctx context.Context, o options, bin, root string, logf func(st
 	}
 	rep := &compareReport{Duration: o.compareDur.Seconds(), Clients: o.compareClients, BulkClients: o.compareBulkClients, BulkSize: o.compareBulk}
 	type run struct {
-		t   compareTarget
-		srv *server
-		db  string
+		t     compareTarget
+		srv   *server
+		db    string
+		floor bool // the http-floor target (-compare-floor)
 	}
 	runs := []run{{t: compareTarget{Name: "rabta-sqlite"}}}
 	if o.comparePG != "" {
@@ -112,11 +117,22 @@ func comparePhase(ctx context.Context, o options, bin, root string, logf func(st
 	if len(external) > 0 {
 		ref = len(runs) - len(external)
 	}
+	if o.compareFloor {
+		runs = append(runs, run{t: compareTarget{Name: "http-floor"}, floor: true})
+	}
 	// the table is printed even when a target fails: ratios to what was measured
 	defer rep.ratios(ref)
 	for i, r := range runs {
 		t := r.t
-		if t.URL == "" { // a Rabta server of our own
+		if r.floor {
+			f, err := startFloor(ctx)
+			if err != nil {
+				return rep, fmt.Errorf("compare: %s: %w", t.Name, err)
+			}
+			defer f.kill()
+			// the same header as Rabta gets, so that the requests are the same bytes
+			t.URL, t.auth = f.base+"/v1.1", "Bearer "+adminKey
+		} else if t.URL == "" { // a Rabta server of our own
 			dir := filepath.Join(root, "compare-"+t.Name)
 			srv, err := startServerOn(ctx, bin, dir, o.outbox, r.db, "RABTA_WRITE_RATE=0")
 			if err != nil {

@@ -63,9 +63,11 @@ type options struct {
 	compareURLs, comparePG, compareAuth             string
 	compareDur                                      time.Duration
 	compareClients, compareBulkClients, compareBulk int
+	compareFloor                                    bool
 }
 
 func main() {
+	serveFloorIfAsked() // rabta-bench started again as the compare phase's http-floor server
 	var o options
 	fs := flag.NewFlagSet("rabta-bench", flag.ContinueOnError)
 	fs.IntVar(&o.n, "n", 10_000_000, fmt.Sprintf("total observations (use -n %d for a quick smoke run)", smokeN))
@@ -100,6 +102,7 @@ func main() {
 	fs.IntVar(&o.compareClients, "compare-clients", 8, "compare: clients of the single-POST and window loads")
 	fs.IntVar(&o.compareBulkClients, "compare-bulk-clients", 4, "compare: clients of the CreateObservations load")
 	fs.IntVar(&o.compareBulk, "compare-bulk", 100, "compare: observations per CreateObservations request")
+	fs.BoolVar(&o.compareFloor, "compare-floor", false, "compare: add the http-floor target, a minimal Go net/http server (its own process, no store) that reads each write, checks it is JSON and answers 201: the most any Go HTTP server can do on this machine with this client")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)

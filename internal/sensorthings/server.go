@@ -482,8 +482,16 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, res *resource) {
 		s.Error(w, r, apperr.E(apperr.Invalid, "POST goes to a collection, e.g. /%s/Things", Version))
 		return
 	}
-	t, err := s.resolve(ctx, res)
-	if err != nil {
+	var t *target
+	var err error
+	// POST /Datastreams(id)/Observations (or a MultiDatastream's): the ingest path checks in
+	// its transaction that the stream exists (NotFound, "Datastreams(id) does not exist", as
+	// resolve's read says) and that the principal owns it, from what it keeps in memory; the
+	// read resolve makes first is made below only for a body that does not go that way
+	lazy := ingestParent(res)
+	if lazy {
+		t = &target{Set: res.Segs[1].Set, Parent: &sensing.Parent{Set: res.Segs[0].Set, ID: res.Segs[0].ID, Nav: res.Segs[1].Name}}
+	} else if t, err = s.resolve(ctx, res); err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -513,6 +521,12 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, res *resource) {
 			return
 		}
 		e.Links[back] = append(e.Links[back], &sensing.Entity{Set: t.Parent.Set, ID: t.Parent.ID, Ref: true})
+	}
+	if lazy && !s.ingests(e) { // the read resolve would have made
+		if _, err := s.Store.Get(ctx, &sensing.Query{Set: t.Parent.Set, ID: t.Parent.ID, Opts: &odata.Options{}}); err != nil {
+			s.Error(w, r, err)
+			return
+		}
 	}
 	id, created, err := s.createStored(ctx, "http", e)
 	if err != nil {
@@ -547,19 +561,13 @@ func (s *Server) createStored(ctx context.Context, source string, e *sensing.Ent
 		ds := e.Links["Datastream"]
 		md := e.Links["MultiDatastream"]
 		foi := e.Links["FeatureOfInterest"]
-		stream := ds // its Datastream, or its MultiDatastream (18-088 §9)
-		switch {
-		case len(ds) > 0 && len(md) > 0:
-			stream = nil // both: the store says which does not exist, or that both is wrong
-		case len(md) > 0:
-			stream = md
-		}
-		if len(stream) == 1 && stream[0].Ref && (len(foi) == 0 || (len(foi) == 1 && foi[0].Ref)) {
+		stream := ingestStream(e)
+		if stream != nil {
 			o := *e.Obs
-			if stream[0].Set == sensing.MultiDatastreams {
-				o.MultiDatastreamID = stream[0].ID
+			if stream.Set == sensing.MultiDatastreams {
+				o.MultiDatastreamID = stream.ID
 			} else {
-				o.DatastreamID = stream[0].ID
+				o.DatastreamID = stream.ID
 			}
 			if len(foi) == 1 {
 				o.FoIID = foi[0].ID
@@ -591,6 +599,38 @@ func (s *Server) createStored(ctx context.Context, source string, e *sensing.Ent
 	}
 	id, err := s.Store.Create(ctx, e)
 	return id, nil, err
+}
+
+// ingestStream returns the (Multi)Datastream reference of an Observation that createStored
+// sends through the ingest path: one stream by reference (its Datastream, or its
+// MultiDatastream, 18-088 §9) and no FeatureOfInterest or one by reference; nil for any other
+// entity (a deep insert, both streams, none), which goes to Store.Create.
+func ingestStream(e *sensing.Entity) *sensing.Entity {
+	if e.Set != sensing.Observations {
+		return nil
+	}
+	ds, md, foi := e.Links["Datastream"], e.Links["MultiDatastream"], e.Links["FeatureOfInterest"]
+	stream := ds
+	switch {
+	case len(ds) > 0 && len(md) > 0:
+		return nil // both: the store says which does not exist, or that both is wrong
+	case len(md) > 0:
+		stream = md
+	}
+	if len(stream) == 1 && stream[0].Ref && (len(foi) == 0 || (len(foi) == 1 && foi[0].Ref)) {
+		return stream[0]
+	}
+	return nil
+}
+
+// ingests reports whether createStored sends e through the ingest path.
+func (s *Server) ingests(e *sensing.Entity) bool { return s.Ingest != nil && ingestStream(e) != nil }
+
+// ingestParent reports whether res is POST's /Datastreams(id)/Observations or
+// /MultiDatastreams(id)/Observations, whose stream post leaves the ingest path to check.
+func ingestParent(res *resource) bool {
+	return len(res.Segs) == 2 && res.Segs[0].HasID && (res.Segs[0].Set == sensing.Datastreams || res.Segs[0].Set == sensing.MultiDatastreams) &&
+		!res.Segs[1].HasID && res.Segs[1].Set == sensing.Observations && res.Segs[1].Name == "Observations"
 }
 
 // backNav returns the navigation property of the target of parentSet/nav leading back to parentSet.

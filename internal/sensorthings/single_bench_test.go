@@ -74,6 +74,10 @@ func BenchmarkSinglePOST(b *testing.B) {
 			}
 		}
 	})
+	b.StopTimer()
+	if groups, calls := ents.GroupStats(); groups > 0 {
+		b.ReportMetric(float64(calls)/float64(groups), "POSTs/commit")
+	}
 }
 
 func testingProcs() int { return runtime.GOMAXPROCS(0) }

@@ -124,7 +124,13 @@ func (db *DB) WriteErr(err error) error {
 // InsertObservations implements sqlq.Engine: one prepared INSERT per transaction; the single
 // writer hands out rowids in order.
 func (db *DB) InsertObservations(ctx context.Context, tx sqlq.Tx, obs []*sensing.Observation) error {
-	stmt, err := tx.(execer).q.(*sql.Tx).PrepareContext(ctx, insertObservation)
+	// the statement cache's (stmts.go), parsed once per pool; the first call prepares its own
+	e := tx.(execer)
+	q := e.q.(*sql.Tx)
+	stmt, err := e.prepared(ctx, insertObservation) // q.StmtContext of the cached one: Close leaves that one open
+	if err == nil && stmt == nil {
+		stmt, err = q.PrepareContext(ctx, insertObservation)
+	}
 	if err != nil {
 		return err
 	}
@@ -263,7 +269,17 @@ type execer struct {
 	stmts *stmtCache
 }
 
+// uncancelled is ctx without its cancellation when it is sqlq.Short: the driver then watches
+// nothing (no goroutine, no progress handler per statement).
+func uncancelled(ctx context.Context) context.Context {
+	if ctx.Done() != nil && sqlq.IsShort(ctx) {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
 func (e execer) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	ctx = uncancelled(ctx)
 	q := e.q
 	if st, err := e.prepared(ctx, query); err != nil {
 		return 0, err
@@ -278,6 +294,7 @@ func (e execer) Exec(ctx context.Context, query string, args ...any) (int64, err
 }
 
 func (e execer) Query(ctx context.Context, query string, args ...any) (sqlq.Rows, error) {
+	ctx = uncancelled(ctx)
 	q := e.q
 	if st, err := e.prepared(ctx, query); err != nil {
 		return nil, err
@@ -292,6 +309,7 @@ func (e execer) Query(ctx context.Context, query string, args ...any) (sqlq.Rows
 }
 
 func (e execer) QueryRow(ctx context.Context, query string, args ...any) sqlq.Row {
+	ctx = uncancelled(ctx)
 	if st, err := e.prepared(ctx, query); err != nil {
 		return errRow{err}
 	} else if st != nil {

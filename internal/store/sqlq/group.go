@@ -3,6 +3,7 @@ package sqlq
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rabta/rabta/internal/sensing"
@@ -45,6 +46,8 @@ type grouper struct {
 	mu      sync.Mutex
 	queue   []*groupCall
 	leading bool // a leader is committing
+
+	groups, calls atomic.Int64 // group commits made and the calls they held (GroupStats)
 }
 
 // grouped reports whether an ingest call of obs goes through group commit: calls outside
@@ -88,6 +91,8 @@ func (s *Entities) leadGroup() {
 	g.mu.Unlock()
 
 	s.commitGroup(batch)
+	g.groups.Add(1)
+	g.calls.Add(int64(len(batch)))
 
 	g.mu.Lock()
 	if len(g.queue) > 0 {
@@ -105,8 +110,12 @@ func (s *Entities) leadGroup() {
 // each on its own.
 func (s *Entities) commitGroup(batch []*groupCall) {
 	if len(batch) == 1 {
+		// without cancellation, as a group's transaction: a caller gone mid-commit does not
+		// interrupt it (its write may be stored unacknowledged, as any write whose answer is
+		// lost), and the drivers watch nothing (database/sql's BeginTx and the SQLite driver
+		// start a goroutine per transaction and per statement for a context that can end)
 		c := batch[0]
-		c.ids, c.errs, c.err = s.ingestAlone(c.ctx, c.obs, c.dedup)
+		c.ids, c.errs, c.err = s.ingestAlone(context.WithoutCancel(c.ctx), c.obs, c.dedup)
 		return
 	}
 	// the transaction runs on the leader's context without its deadline or cancellation:
@@ -135,7 +144,7 @@ func (s *Entities) commitGroup(batch []*groupCall) {
 	if err != nil {
 		// one failure of the shared transaction must not become everybody's: each alone
 		for _, c := range batch {
-			c.ids, c.errs, c.err = s.ingestAlone(c.ctx, c.obs, c.dedup)
+			c.ids, c.errs, c.err = s.ingestAlone(context.WithoutCancel(c.ctx), c.obs, c.dedup)
 		}
 		return
 	}
@@ -152,6 +161,13 @@ func (s *Entities) commitGroup(batch []*groupCall) {
 	if s.AfterCommit != nil {
 		s.AfterCommit(total)
 	}
+}
+
+// GroupStats returns how many group commits this Entities has made and how many ingest calls
+// they held, since it was made: calls ÷ groups is the mean group size (for benchmarks and
+// metrics; a group of one is a call that found nobody to share its commit with).
+func (s *Entities) GroupStats() (groups, calls int64) {
+	return s.group.groups.Load(), s.group.calls.Load()
 }
 
 // Queued is how many ingest calls wait for a group commit now (for metrics and tests).

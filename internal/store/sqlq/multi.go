@@ -41,7 +41,7 @@ func (s *Entities) multiDatastream(ctx context.Context, tx Tx, id int64) (*multi
 	err := tx.QueryRow(ctx, `SELECT thing_id, unit_of_measurements, multi_observation_data_types, properties FROM multi_datastreams WHERE id = ?`, id).
 		Scan(&m.ThingID, &units, &types, &props)
 	if errors.Is(err, ErrNoRows) {
-		return nil, apperr.E(apperr.NotFound, "MultiDatastream(%d) does not exist", id)
+		return nil, apperr.E(apperr.NotFound, "MultiDatastreams(%d) does not exist", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load MultiDatastream %d: %w", id, err)

@@ -119,7 +119,7 @@ func testMultiDatastreams(t *testing.T, s Stores) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range []string{"", "result has 2 values but the MultiDatastream has 3", "result[1]: refused by QC: 666", "", "", "MultiDatastream(9) does not exist", "is a JSON array"} {
+	for i, want := range []string{"", "result has 2 values but the MultiDatastream has 3", "result[1]: refused by QC: 666", "", "", "MultiDatastreams(9) does not exist", "is a JSON array"} {
 		got := ""
 		if errs[i] != nil {
 			got = apperr.Message(errs[i])
