@@ -167,6 +167,18 @@ func geometry(ss []Stream) any {
 	return map[string]any{"type": "Polygon", "coordinates": [][][2]float64{{{minX, minY}, {maxX, minY}, {maxX, maxY}, {minX, maxY}, {minX, minY}}}}
 }
 
+// updated is when d's record last changed: its newest observation, or its organisation's
+// opening of its data (the record's data policy changed), whichever is later.
+func updated(d Dataset, created time.Time) time.Time {
+	u := created
+	for _, t := range []time.Time{d.End, d.Opened} {
+		if t.After(u) {
+			u = t
+		}
+	}
+	return u
+}
+
 func stamp(t time.Time) string { return t.UTC().Truncate(time.Second).Format("2006-01-02T15:04:05Z") }
 
 // Record is d's WCMP2 discovery record.
@@ -202,7 +214,7 @@ func (o Options) Record(d Dataset, created time.Time) Feature {
 		"contacts": []any{map[string]any{"organization": name, "roles": []string{"producer"},
 			"links": []any{map[string]any{"rel": "about", "type": "text/html", "href": o.BaseURL + "/"}}}},
 		"created":        stamp(created),
-		"updated":        stamp(created),
+		"updated":        stamp(updated(d, created)),
 		"wmo:dataPolicy": policy,
 		"language":       map[string]any{"code": "en"},
 	}
