@@ -611,25 +611,6 @@ func outboxKey(ctx context.Context) int64 {
 	return max(derivationKey(ctx), 0)
 }
 
-// outboxPayload is the bus payload of the observations obs[idx] (compact form,
-// sensing.ObsBatch.AppendBinary): what OutboxPending reads back for the same entry.
-func outboxPayload(node string, multi bool, key int64, accepted time.Time, by string, obs []sensing.Observation, idx []int) []byte {
-	b := sensing.ObsBatch{V: sensing.ObsBatchBinary, Node: node, Datastream: key, Accepted: accepted, By: by, Obs: make([]sensing.ObsItem, len(idx))}
-	if multi {
-		b.Datastream, b.MultiDatastream = 0, key
-	}
-	for j, i := range idx {
-		o := &obs[i]
-		it := &b.Obs[j]
-		*it = sensing.ObsItem{ID: o.ID, PhenomenonTime: o.PhenText, Start: time.UnixMicro(us(o.PhenStart)).UTC(), End: time.UnixMicro(us(o.PhenEnd)).UTC(),
-			ResultTime: o.ResultTimeText, Result: o.ResultJSON, Flag: o.Flag, Quality: o.Quality, FoI: o.FoIID, Parameters: o.Parameters}
-		if o.ResultNum != nil {
-			it.Num, it.IsNum = *o.ResultNum, true
-		}
-	}
-	return b.AppendBinary(make([]byte, 0, 40*len(idx)+64))
-}
-
 // OutboxEntry is one outbox row.
 type OutboxEntry struct {
 	ID      int64
