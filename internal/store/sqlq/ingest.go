@@ -56,20 +56,23 @@ func (s *Entities) ingestAlone(ctx context.Context, obs []sensing.Observation, d
 		if err := s.eng.Prepare(ctx, times); err != nil {
 			return nil, nil, err
 		}
-		// insert works on a copy: a failed attempt must not leave ids or FoIs in obs
-		work := append([]sensing.Observation(nil), obs...)
+		// insert works on obs itself; a failed attempt puts back what it changed
+		// (insertChanges, insertundo.go), so that no ids or FoIs are left in obs
+		was := saveInsertChanges(obs)
 		err = s.tx(ctx, "Observations", func(tx Tx) error {
 			var e error
-			ids, errs, e = s.insert(ctx, tx, work, false, dedup)
+			ids, errs, e = s.insert(ctx, tx, obs, false, dedup)
 			return e
 		})
+		if err != nil {
+			was.restore(obs)
+		}
 		if err != nil && attempt == 0 && s.eng.Retry(err) {
 			continue
 		}
 		if err != nil {
 			return nil, nil, err
 		}
-		copy(obs, work)
 		break
 	}
 	if s.AfterCommit != nil {
