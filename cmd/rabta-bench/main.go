@@ -394,6 +394,8 @@ func apiPhases(ctx context.Context, o options, g dataset, bin, root string, rep 
 		return fmt.Errorf("api: %w", err)
 	}
 	defer srv.kill()
+	peak := sampleMemory(ctx, srv) // mempeak.go: how the peak splits
+	defer peak()                   // on every path; afterIngest stops it first
 	var r phaseResult
 	if o.reuse != "" { // filled by an earlier run: its datastreams, nothing ingested
 		logf("api: -reuse: serving the %d rows already there", o.n)
@@ -401,7 +403,7 @@ func apiPhases(ctx context.Context, o options, g dataset, bin, root string, rep 
 		if err != nil {
 			return fmt.Errorf("api: -reuse %s (filled with other -n or -datastreams?): %w", dir, err)
 		}
-		return afterIngest(ctx, o, g, srv, ids, dir, &r, rep, logf)
+		return afterIngest(ctx, o, g, srv, ids, dir, &r, rep, peak, logf)
 	}
 	ids, err := srv.createStreams(ctx, o.d)
 	if err != nil {
@@ -417,11 +419,12 @@ func apiPhases(ctx context.Context, o options, g dataset, bin, root string, rep 
 	}
 	logf("api: %.0f obs/s", r.PerSec)
 	rep.Memory.AfterIngest, _ = readMemory(srv.pid())
-	return afterIngest(ctx, o, g, srv, ids, dir, &r, rep, logf)
+	return afterIngest(ctx, o, g, srv, ids, dir, &r, rep, peak, logf)
 }
 
-// afterIngest runs the phases on the filled server srv (query, reads, worst) and stops it.
-func afterIngest(ctx context.Context, o options, g dataset, srv *server, ids []int64, dir string, r *phaseResult, rep *report, logf func(string, ...any)) error {
+// afterIngest runs the phases on the filled server srv (query, reads, worst) and stops it;
+// peak stops the memory sampler (sampleMemory) before the worst request.
+func afterIngest(ctx context.Context, o options, g dataset, srv *server, ids []int64, dir string, r *phaseResult, rep *report, peak func() memPeak, logf func(string, ...any)) error {
 	if o.has("query") {
 		logf("query: %d window queries (%s, $top=%d)", o.queries, o.window, o.top)
 		q, err := queryLatency(ctx, srv, g, ids, o.queries, o.top, o.window, o.seed)
@@ -443,6 +446,7 @@ func afterIngest(ctx context.Context, o options, g dataset, srv *server, ids []i
 			q.CountAll.MedMs, q.CountOne.MedMs, q.LatestEach.MedMs, q.Window.MedMs, q.Window.P99Ms)
 		rep.Memory.AfterQueries, _ = readMemory(srv.pid()) // the peak (VmHWM) so far, reads included
 	}
+	rep.Memory.Peak = peak() // the worst request's own peak is reported apart
 	if o.has("worst") {
 		logf("worst: issue 15's request, waiting at most %v", o.worstTimeout)
 		w := worstRequest(ctx, srv, o.worstTimeout)

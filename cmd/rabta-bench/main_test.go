@@ -40,9 +40,13 @@ func TestSmoke(t *testing.T) {
 	if rep.Reads.CountAllValue != 3000 || rep.Reads.CountAll.N != 2 || rep.Reads.LatestEach.N != 2 || rep.Reads.Window.N != windowRuns {
 		t.Errorf("reads: %+v", rep.Reads)
 	}
+	// the memory sampler's largest sample adds up, and the Go runtime's share was read
+	if p := rep.Memory.Peak; p.RSSKiB == 0 || p.AnonKiB+p.FileKiB+p.ShmemKiB != p.RSSKiB || p.GoKiB <= 0 {
+		t.Errorf("largest memory sample: %+v", p)
+	}
 	var out bytes.Buffer
 	rep.print(&out)
-	for _, want := range []string{"dataArray API", "window queries", "$count, all observations", "latest of every datastream", "1-hour window across datastreams", "CSV import"} {
+	for _, want := range []string{"dataArray API", "window queries", "$count, all observations", "latest of every datastream", "1-hour window across datastreams", "CSV import", "largest sample"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the report lacks %q:\n%s", want, out.String())
 		}

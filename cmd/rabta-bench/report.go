@@ -69,8 +69,9 @@ type report struct {
 	// Compare is the compare phase: the same loads against several SensorThings services.
 	Compare *compareReport `json:"compare,omitempty"`
 	Memory  struct {
-		AfterIngest  memory `json:"after_ingest"`
-		AfterQueries memory `json:"after_queries"`
+		AfterIngest  memory  `json:"after_ingest"`
+		AfterQueries memory  `json:"after_queries"`
+		Peak         memPeak `json:"peak_sample"` // mempeak.go
 	} `json:"server_memory"`
 	ServerLog string `json:"server_log,omitempty"`
 }
@@ -185,6 +186,10 @@ func (rep *report) print(w io.Writer) {
 			fmt.Fprintf(w, " after queries and reads VmHWM %s, VmRSS %s", mib(m.AfterQueries.HWMKiB), mib(m.AfterQueries.RSSKiB))
 		}
 		fmt.Fprintln(w)
+		if p := m.Peak; p.RSSKiB > 0 {
+			fmt.Fprintf(w, "  largest sample (every 250 ms): VmRSS %s = anonymous %s + file-backed %s + shared %s; Go runtime held %s of it (/metrics)\n",
+				mib(p.RSSKiB), mib(p.AnonKiB), mib(p.FileKiB), mib(p.ShmemKiB), mib(p.GoKiB))
+		}
 	}
 	rep.printNew(w)
 	fmt.Fprintf(w, "\nwall time: build %.1f s", rep.BuildS)

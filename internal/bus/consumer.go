@@ -2,12 +2,14 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rabta/rabta/internal/sensing"
@@ -29,6 +31,8 @@ type Delivery struct {
 	Seq          uint64
 	NumDelivered uint64
 	Published    time.Time
+	// sized: delivered headers only (consume's headersOnly), its payload left on the server
+	sized bool
 }
 
 // Handler handles one delivery; it must be idempotent (the same message may come again after
@@ -51,6 +55,15 @@ type Consumer struct {
 // stream, or, with fromNew, from the next message published. It returns once consuming has
 // started; Stop ends it.
 func (b *Bus) Consume(ctx context.Context, name string, fromNew bool, fn Handler) (*Consumer, error) {
+	return b.consume(ctx, name, fromNew, false, fn)
+}
+
+// consume is Consume; with headersOnly the server delivers each message without its payload
+// (JetStream's HeadersOnly: the subject, the headers and Nats-Msg-Size), and Delivery.Data is
+// empty unless the message came with its payload (one delivered before the consumer was
+// switched): the handler fetches the payloads it needs (consumeObs). A consumer of an older
+// node switches either way on its next start (HeadersOnly is a field JetStream updates).
+func (b *Bus) consume(ctx context.Context, name string, fromNew, headersOnly bool, fn Handler) (*Consumer, error) {
 	policy := jetstream.DeliverAllPolicy
 	if fromNew {
 		policy = jetstream.DeliverNewPolicy
@@ -62,6 +75,7 @@ func (b *Bus) Consume(ctx context.Context, name string, fromNew bool, fn Handler
 		MaxAckPending: 1, // in order, one at a time: rules see a datastream's batches in sequence
 		DeliverPolicy: policy,
 		FilterSubject: obsSubjects(b.opts.Node),
+		HeadersOnly:   headersOnly,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bus: consumer %s: %w", name, err)
@@ -84,8 +98,9 @@ func (b *Bus) Consume(ctx context.Context, name string, fromNew bool, fn Handler
 		} else {
 			ds, _ = strconv.ParseInt(last, 10, 64)
 		}
-		d := Delivery{Datastream: ds, MultiDatastream: multi, Subject: m.Subject(), Data: m.Data(), MsgID: m.Headers().Get(jetstream.MsgIDHeader),
-			Seq: md.Sequence.Stream, NumDelivered: md.NumDelivered, Published: md.Timestamp}
+		h := m.Headers()
+		d := Delivery{Datastream: ds, MultiDatastream: multi, Subject: m.Subject(), Data: m.Data(), MsgID: h.Get(jetstream.MsgIDHeader),
+			Seq: md.Sequence.Stream, NumDelivered: md.NumDelivered, Published: md.Timestamp, sized: h.Get(nats.MsgSize) != ""}
 		if err := fn(ctx, d); err != nil {
 			b.log.Warn("consumer_failed", "consumer", name, "seq", d.Seq, "err", err)
 			m.NakWithDelay(min(time.Duration(md.NumDelivered)*time.Second, 30*time.Second))
@@ -119,13 +134,32 @@ func (b *Bus) ConsumeObsValues(ctx context.Context, name string, fromNew bool, w
 	return b.consumeObs(ctx, name, fromNew, want, fn, sensing.DecodeObsValues)
 }
 
+// consumeObs runs ConsumeObs and ConsumeObsValues. With want set, the consumer takes
+// messages without their payloads (headers only): most messages are passed over (no rule,
+// forecast network, open data or subscriber reads their datastream), and then the server
+// does not copy their ~42 kB to this consumer, nor does the client allocate them; a wanted
+// message's payload is fetched from the stream by its sequence. (Before, each message went in
+// full to each of the node's consumers: for four that wanted none of it, about 170 bytes per
+// observation copied and allocated.)
 func (b *Bus) consumeObs(ctx context.Context, name string, fromNew bool, want func(datastream int64) bool, fn ObsHandler,
 	decode func([]byte) (*sensing.ObsBatch, error)) (*Consumer, error) {
-	return b.Consume(ctx, name, fromNew, func(ctx context.Context, d Delivery) error {
+	return b.consume(ctx, name, fromNew, want != nil, func(ctx context.Context, d Delivery) error {
 		if want != nil && !want(d.Datastream) {
 			return nil
 		}
-		batch, err := decode(d.Data)
+		data := d.Data
+		if len(data) == 0 && d.sized {
+			m, err := b.obs.GetMsg(ctx, d.Seq)
+			if errors.Is(err, jetstream.ErrMsgNotFound) { // gone since (MaxAge): nothing left to handle
+				b.log.Warn("bus_message_gone", "consumer", name, "seq", d.Seq)
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("bus: message %d of the OBS stream: %w", d.Seq, err) // comes again
+			}
+			data = m.Data
+		}
+		batch, err := decode(data)
 		if err != nil {
 			b.log.Warn("bad_bus_message", "consumer", name, "subject", d.Subject, "err", err)
 			return nil

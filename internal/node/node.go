@@ -481,7 +481,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.consumers = append(n.consumers, fc)
 	// WIS2 notifications of open data (wis2.go), from new messages on
-	wn, err := b.ConsumeObsValues(bg, "wis2", true, nil, n.notifyWIS2)
+	wn, err := b.ConsumeObsValues(bg, "wis2", true, n.wantsWIS2, n.notifyWIS2)
 	if err != nil {
 		return err
 	}

@@ -161,6 +161,21 @@ func (n *Node) wis2Content(ctx context.Context, id, from, to int64) ([]byte, err
 	return wis2.Content(wis2.Data{Datastream: id, Name: s.Name, Station: s.Station, Unit: s.Unit, From: from, To: to, Observations: obs}), nil
 }
 
+// wantsWIS2 is the wis2 consumer's want: whether a batch of Datastream ds may need a
+// notification — some organisation's data is open, read now, as notifyWIS2 reads it (a
+// failed read says yes, so that notifyWIS2 meets the error and the message comes again).
+// With no open data, the default, the consumer passes over every message without decoding it
+// or reading the Datastream.
+func (n *Node) wantsWIS2(ds int64) bool {
+	if ds == 0 {
+		return false // a MultiDatastream's batch: not announced
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	open, err := n.stores.Open.Opened(ctx)
+	return err != nil || len(open) > 0
+}
+
 // notifyWIS2 publishes the WIS2 notification of one committed batch when its Datastream's
 // organisation's data is open (nothing otherwise): on the topic of its discipline, linking to
 // the batch's data on this node with the SHA-512 of the bytes the link serves.

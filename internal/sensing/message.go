@@ -78,9 +78,10 @@ func DecodeObsBatch(b []byte) (*ObsBatch, error) {
 }
 
 // DecodeObsValues is DecodeObsBatch for consumers that read only the header and each item's
-// id, start, end, flag and numeric result (Number, and Result when numeric): on the compact
-// form it leaves out, unread, the text fields (phenomenonTime and resultTime as sent,
-// non-numeric results, resultQuality, foi, parameters). On the JSON form it decodes all.
+// id, start, end, flag and numeric result (Num and IsNum, or Number): on the compact form it
+// leaves out, unread, the text fields (phenomenonTime and resultTime as sent, non-numeric
+// results, resultQuality, foi, parameters), and Result stays nil for numbers too (no JSON
+// text is made per number). On the JSON form it decodes all.
 func DecodeObsValues(b []byte) (*ObsBatch, error) {
 	return decodeObsBatch(b, false)
 }

@@ -39,67 +39,83 @@ const (
 // when Num is set, or when Result is a JSON number. Times are kept to the µs, as the store
 // keeps them.
 func (b *ObsBatch) AppendBinary(dst []byte) []byte {
-	n := len(b.Obs)
+	var e ObsEncoder
+	for i := range b.Obs {
+		e.Add(&b.Obs[i])
+	}
+	return e.Append(dst, b)
+}
+
+// ObsEncoder writes the compact form (AppendBinary) one item at a time, in one pass, for a
+// producer that holds its observations in another shape (the store's outbox builds a scratch
+// ObsItem per stored Observation): no []ObsItem is made. Its column buffers are kept for the
+// next batch (Reset); an ObsEncoder is not safe for concurrent use.
+type ObsEncoder struct {
+	n                        int
+	prevID, prevStart        int64
+	ids, starts, ends, flags []byte
+	bitmap, nums, text       []byte
+}
+
+// Reset forgets the items added, keeping the buffers.
+func (e *ObsEncoder) Reset() {
+	e.n, e.prevID, e.prevStart = 0, 0, 0
+	e.ids, e.starts, e.ends, e.flags = e.ids[:0], e.starts[:0], e.ends[:0], e.flags[:0]
+	e.bitmap, e.nums, e.text = e.bitmap[:0], e.nums[:0], e.text[:0]
+}
+
+// Add appends one item; nothing of it is kept (its strings and JSON are copied).
+func (e *ObsEncoder) Add(it *ObsItem) {
+	e.ids = binary.AppendVarint(e.ids, it.ID-e.prevID)
+	e.prevID = it.ID
+	s := it.Start.UnixMicro()
+	e.starts = binary.AppendVarint(e.starts, s-e.prevStart)
+	e.prevStart = s
+	e.ends = binary.AppendVarint(e.ends, it.End.UnixMicro()-s)
+	e.flags = append(e.flags, byte(it.Flag))
+	if e.n%8 == 0 {
+		e.bitmap = append(e.bitmap, 0)
+	}
+	v, num := it.numeric()
+	if num {
+		e.bitmap[e.n/8] |= 1 << (e.n % 8)
+		e.nums = binary.LittleEndian.AppendUint64(e.nums, math.Float64bits(v))
+	}
+	e.n++
+	e.text = appendStr(e.text, it.PhenomenonTime)
+	e.text = appendStr(e.text, it.ResultTime)
+	if num {
+		e.text = append(e.text, 0)
+	} else {
+		e.text = appendStr(e.text, compactRaw(it.Result, "null"))
+	}
+	e.text = appendStr(e.text, compactRaw(it.Quality, ""))
+	e.text = binary.AppendVarint(e.text, it.FoI)
+	e.text = appendStr(e.text, compactRaw(it.Parameters, ""))
+}
+
+// Append appends the batch — b's header (b.Obs is not read) and the items added — to dst in
+// the compact form; with dst nil it allocates exactly the bytes needed.
+func (e *ObsEncoder) Append(dst []byte, b *ObsBatch) []byte {
+	if dst == nil {
+		dst = make([]byte, 0, 1+4*binary.MaxVarintLen64+len(b.Node)+len(b.By)+2*binary.MaxVarintLen64+
+			len(e.ids)+len(e.starts)+len(e.ends)+len(e.flags)+len(e.bitmap)+len(e.nums)+binary.MaxVarintLen64+len(e.text))
+	}
 	dst = append(dst, ObsBatchBinary)
 	dst = appendStr(dst, b.Node)
 	dst = binary.AppendVarint(dst, b.Datastream)
 	dst = binary.AppendVarint(dst, b.MultiDatastream)
 	dst = binary.AppendVarint(dst, b.Accepted.UnixMicro())
 	dst = appendStr(dst, b.By)
-	dst = binary.AppendUvarint(dst, uint64(n))
-	var prev int64
-	for i := range b.Obs {
-		dst = binary.AppendVarint(dst, b.Obs[i].ID-prev)
-		prev = b.Obs[i].ID
-	}
-	prev = 0
-	for i := range b.Obs {
-		s := b.Obs[i].Start.UnixMicro()
-		dst = binary.AppendVarint(dst, s-prev)
-		prev = s
-	}
-	for i := range b.Obs {
-		dst = binary.AppendVarint(dst, b.Obs[i].End.UnixMicro()-b.Obs[i].Start.UnixMicro())
-	}
-	for i := range b.Obs {
-		dst = append(dst, byte(b.Obs[i].Flag))
-	}
-	nums := make([]float64, n)
-	isNum := make([]bool, n)
-	bm := len(dst)
-	dst = append(dst, make([]byte, (n+7)/8)...)
-	for i := range b.Obs {
-		if v, ok := b.Obs[i].numeric(); ok {
-			nums[i], isNum[i] = v, true
-			dst[bm+i/8] |= 1 << (i % 8)
-		}
-	}
-	for i := range b.Obs {
-		if isNum[i] {
-			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(nums[i]))
-		}
-	}
-	// the text section, prefixed by its length: written after, moved into place
-	lenAt := len(dst)
-	dst = append(dst, make([]byte, binary.MaxVarintLen64)...)
-	start := len(dst)
-	for i := range b.Obs {
-		it := &b.Obs[i]
-		dst = appendStr(dst, it.PhenomenonTime)
-		dst = appendStr(dst, it.ResultTime)
-		if isNum[i] {
-			dst = append(dst, 0)
-		} else {
-			dst = appendStr(dst, compactRaw(it.Result, "null"))
-		}
-		dst = appendStr(dst, compactRaw(it.Quality, ""))
-		dst = binary.AppendVarint(dst, it.FoI)
-		dst = appendStr(dst, compactRaw(it.Parameters, ""))
-	}
-	var l [binary.MaxVarintLen64]byte
-	k := binary.PutUvarint(l[:], uint64(len(dst)-start))
-	copy(dst[lenAt:], l[:k])
-	return append(dst[:lenAt+k], dst[start:]...)
+	dst = binary.AppendUvarint(dst, uint64(e.n))
+	dst = append(dst, e.ids...)
+	dst = append(dst, e.starts...)
+	dst = append(dst, e.ends...)
+	dst = append(dst, e.flags...)
+	dst = append(dst, e.bitmap...)
+	dst = append(dst, e.nums...)
+	dst = binary.AppendUvarint(dst, uint64(len(e.text)))
+	return append(dst, e.text...)
 }
 
 // numeric returns the item's result as a number when it is one: Num, or a JSON number in Result.
@@ -244,7 +260,6 @@ func decodeBinary(b []byte, text bool) (*ObsBatch, error) {
 		prev += r.varint()
 		m.Obs[i].ID = prev
 	}
-	starts := make([]int64, n)
 	prev = 0
 	for i := range m.Obs {
 		d := r.varint()
@@ -252,15 +267,15 @@ func decodeBinary(b []byte, text bool) (*ObsBatch, error) {
 			r.fail(errors.New("start: out of range"))
 		}
 		prev += d
-		starts[i] = prev
 		m.Obs[i].Start = r.micro(prev, "start")
 	}
 	for i := range m.Obs {
 		d := r.varint()
-		if (d > 0 && starts[i] > math.MaxInt64-d) || (d < 0 && starts[i] < math.MinInt64-d) {
+		start := m.Obs[i].Start.UnixMicro() // as read: micro refused what time.Time cannot hold
+		if (d > 0 && start > math.MaxInt64-d) || (d < 0 && start < math.MinInt64-d) {
 			r.fail(errors.New("end: out of range"))
 		}
-		m.Obs[i].End = r.micro(starts[i]+d, "end")
+		m.Obs[i].End = r.micro(start+d, "end")
 	}
 	flags := r.bytes(n)
 	bitmap := r.bytes((n + 7) / 8)
@@ -284,9 +299,11 @@ func decodeBinary(b []byte, text bool) (*ObsBatch, error) {
 				return nil, fmt.Errorf("observation batch: observation %d: result %v is not a JSON number", i, v)
 			}
 			m.Obs[i].Num, m.Obs[i].IsNum = v, true
-			at := len(numText)
-			numText = appendNum(numText, v)
-			m.Obs[i].Result = json.RawMessage(numText[at:len(numText):len(numText)])
+			if text { // DecodeObsValues: Num only, no JSON text made per number
+				at := len(numText)
+				numText = appendNum(numText, v)
+				m.Obs[i].Result = json.RawMessage(numText[at:len(numText):len(numText)])
+			}
 		}
 	}
 	// Result slices point into numText: fix them up now that it stops growing

@@ -1,8 +1,10 @@
 package sensing
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -73,7 +75,7 @@ func TestObsBatchBinaryMatchesJSON(t *testing.T) {
 		if v.ID != g.ID || !v.Start.Equal(g.Start) || !v.End.Equal(g.End) || v.Flag != g.Flag || v.IsNum != g.IsNum || v.Num != g.Num {
 			t.Errorf("values obs[%d]: %+v, want %+v", i, v, g)
 		}
-		if v.PhenomenonTime != "" || v.ResultTime != "" || v.Quality != nil || v.Parameters != nil || v.FoI != 0 || (!v.IsNum && v.Result != nil) {
+		if v.PhenomenonTime != "" || v.ResultTime != "" || v.Quality != nil || v.Parameters != nil || v.FoI != 0 || v.Result != nil {
 			t.Errorf("values obs[%d] has text fields: %+v", i, v)
 		}
 	}
@@ -88,6 +90,42 @@ func TestObsBatchBinaryMatchesJSON(t *testing.T) {
 	t.Logf("1,000 numeric observations: compact %d bytes, JSON %d bytes (%.1f×)", nb, nj, float64(nj)/float64(nb))
 	if nb*3 > nj {
 		t.Errorf("compact form %d bytes, JSON %d: want at most a third", nb, nj)
+	}
+}
+
+// The compact form's bytes do not change with the encoder: testdata/obsbatch-v2.bin is
+// binaryBatch as the first encoder (one loop per column over []ObsItem) wrote it, and an
+// ObsEncoder fed item by item, reused after Reset, writes the same bytes, allocating exactly
+// what they need when given no buffer.
+func TestObsEncoderLayout(t *testing.T) {
+	want, err := os.ReadFile("testdata/obsbatch-v2.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := binaryBatch()
+	if got := b.AppendBinary(nil); !bytes.Equal(got, want) {
+		t.Fatalf("AppendBinary:\n% x\nwant (testdata/obsbatch-v2.bin)\n% x", got, want)
+	}
+	var e ObsEncoder
+	other := ObsBatch{Datastream: 3}
+	for range 2 {
+		e.Add(&ObsItem{ID: 1, Start: b.Accepted, End: b.Accepted, Result: json.RawMessage(`"x"`)})
+		one, err := DecodeObsBatch(e.Append(nil, &other))
+		if err != nil || len(one.Obs) != 1 || one.Obs[0].ID != 1 || string(one.Obs[0].Result) != `"x"` || one.Datastream != 3 {
+			t.Fatalf("one item: %+v, %v", one, err)
+		}
+		e.Reset()
+		for i := range b.Obs {
+			e.Add(&b.Obs[i])
+		}
+		got := e.Append(nil, &ObsBatch{Node: b.Node, Datastream: b.Datastream, Accepted: b.Accepted, By: b.By})
+		if !bytes.Equal(got, want) {
+			t.Fatalf("ObsEncoder:\n% x\nwant\n% x", got, want)
+		}
+		if cap(got) < len(got) || cap(got) > len(got)+64 {
+			t.Errorf("ObsEncoder.Append(nil): %d bytes in a buffer of %d", len(got), cap(got))
+		}
+		e.Reset()
 	}
 }
 

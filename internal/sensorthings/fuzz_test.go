@@ -19,6 +19,7 @@ func FuzzDecodeDataArray(f *testing.F) {
 	f.Add([]byte(`[{"Datastream":{"@iot.id":1},"components":["phenomenonTime","result"],"dataArray":[["2025-08-27T12:00:00+05:00",1001480]]}]`))
 	f.Add([]byte(`[{"Datastream":{"@iot.id":"7"},"components":["result","parameters","FeatureOfInterest/id"],"dataArray@iot.count":1,"dataArray":[[{"a":1},{"b":2},3]]}]`))
 	f.Add([]byte(`[{"Datastream":{},"components":[],"dataArray":[]}]`))
+	f.Add([]byte(`[{"Datastream":{"@iot.id":1},"components":["result"],"dataArray":[[1],[2],[3]]},{"Datastream":{"@iot.id":2},"components":["result"],"dataArray":[[4],["x",5]]}]`))
 	f.Add([]byte(`[`))
 	// MultiDatastreams (18-088 §9): array results; a group names one stream, never both
 	f.Add([]byte(`[{"MultiDatastream":{"@iot.id":1},"components":["phenomenonTime","result"],"dataArray":[["2025-08-27T12:00:00+05:00",[1001480,8.9]],["2025-08-27T18:00:00+05:00",[950000]]]}]`))
@@ -34,6 +35,9 @@ func FuzzDecodeDataArray(f *testing.F) {
 		}
 		if len(obs) != len(errs) {
 			t.Fatalf("%d observations, %d row errors", len(obs), len(errs))
+		}
+		if cap(obs) != len(obs) || cap(errs) != len(errs) { // made at their size, not grown
+			t.Fatalf("%d rows in slices of %d and %d", len(obs), cap(obs), cap(errs))
 		}
 		for i, o := range obs {
 			if errs[i] != nil {

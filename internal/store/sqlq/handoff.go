@@ -1,5 +1,12 @@
 package sqlq
 
+import (
+	"sync"
+	"time"
+
+	"github.com/rabta/rabta/internal/sensing"
+)
+
 // The outbox hand-off: the entries a write transaction adds to the outbox (writeOutbox), with
 // their bus payloads built from the observations in memory, are handed to the relay right
 // after the commit — in commit order, since this process's writers are serialised by
@@ -35,3 +42,31 @@ func (s *Entities) dropHandoff() {
 	}
 	s.handoff = s.handoff[:0]
 }
+
+// outboxPayload is the bus payload of the observations obs[idx] (compact form,
+// sensing.ObsBatch.AppendBinary): what OutboxPending reads back for the same entry. It is
+// written in one pass through a pooled sensing.ObsEncoder, into a buffer of exactly its size
+// (the relay keeps it until published), with no []sensing.ObsItem made on the way.
+func outboxPayload(node string, multi bool, key int64, accepted time.Time, by string, obs []sensing.Observation, idx []int) []byte {
+	b := sensing.ObsBatch{V: sensing.ObsBatchBinary, Node: node, Datastream: key, Accepted: accepted, By: by}
+	if multi {
+		b.Datastream, b.MultiDatastream = 0, key
+	}
+	e := obsEncoders.Get().(*sensing.ObsEncoder)
+	defer obsEncoders.Put(e)
+	e.Reset()
+	var it sensing.ObsItem
+	for _, i := range idx {
+		o := &obs[i]
+		it = sensing.ObsItem{ID: o.ID, PhenomenonTime: o.PhenText, Start: time.UnixMicro(us(o.PhenStart)), End: time.UnixMicro(us(o.PhenEnd)),
+			ResultTime: o.ResultTimeText, Result: o.ResultJSON, Flag: o.Flag, Quality: o.Quality, FoI: o.FoIID, Parameters: o.Parameters}
+		if o.ResultNum != nil {
+			it.Num, it.IsNum = *o.ResultNum, true
+		}
+		e.Add(&it)
+	}
+	return e.Append(nil, &b)
+}
+
+// obsEncoders keeps outboxPayload's encoders (their column buffers) between batches.
+var obsEncoders = sync.Pool{New: func() any { return new(sensing.ObsEncoder) }}

@@ -56,20 +56,23 @@ func (s *Entities) ingestAlone(ctx context.Context, obs []sensing.Observation, d
 		if err := s.eng.Prepare(ctx, times); err != nil {
 			return nil, nil, err
 		}
-		// insert works on a copy: a failed attempt must not leave ids or FoIs in obs
-		work := append([]sensing.Observation(nil), obs...)
+		// insert works on obs itself; a failed attempt puts back what it changed
+		// (insertChanges, insertundo.go), so that no ids or FoIs are left in obs
+		was := saveInsertChanges(obs)
 		err = s.tx(ctx, "Observations", func(tx Tx) error {
 			var e error
-			ids, errs, e = s.insert(ctx, tx, work, false, dedup)
+			ids, errs, e = s.insert(ctx, tx, obs, false, dedup)
 			return e
 		})
+		if err != nil {
+			was.restore(obs)
+		}
 		if err != nil && attempt == 0 && s.eng.Retry(err) {
 			continue
 		}
 		if err != nil {
 			return nil, nil, err
 		}
-		copy(obs, work)
 		break
 	}
 	if s.AfterCommit != nil {
@@ -609,25 +612,6 @@ func outboxKey(ctx context.Context) int64 {
 		return p.KeyID
 	}
 	return max(derivationKey(ctx), 0)
-}
-
-// outboxPayload is the bus payload of the observations obs[idx] (compact form,
-// sensing.ObsBatch.AppendBinary): what OutboxPending reads back for the same entry.
-func outboxPayload(node string, multi bool, key int64, accepted time.Time, by string, obs []sensing.Observation, idx []int) []byte {
-	b := sensing.ObsBatch{V: sensing.ObsBatchBinary, Node: node, Datastream: key, Accepted: accepted, By: by, Obs: make([]sensing.ObsItem, len(idx))}
-	if multi {
-		b.Datastream, b.MultiDatastream = 0, key
-	}
-	for j, i := range idx {
-		o := &obs[i]
-		it := &b.Obs[j]
-		*it = sensing.ObsItem{ID: o.ID, PhenomenonTime: o.PhenText, Start: time.UnixMicro(us(o.PhenStart)).UTC(), End: time.UnixMicro(us(o.PhenEnd)).UTC(),
-			ResultTime: o.ResultTimeText, Result: o.ResultJSON, Flag: o.Flag, Quality: o.Quality, FoI: o.FoIID, Parameters: o.Parameters}
-		if o.ResultNum != nil {
-			it.Num, it.IsNum = *o.ResultNum, true
-		}
-	}
-	return b.AppendBinary(make([]byte, 0, 40*len(idx)+64))
 }
 
 // OutboxEntry is one outbox row.
