@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,6 +77,15 @@ func feed(b *testing.B, n *Node, rate int, d time.Duration, start int, stop <-ch
 		}
 		<-tick.C
 	}
+}
+
+// cpuTime is the process's CPU time so far (user and system, every goroutine: both nodes).
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // envInt is the positive integer in environment variable name, or def.
@@ -172,9 +182,11 @@ func BenchmarkFederation(b *testing.B) {
 	time.Sleep(2 * time.Second) // the link up and the stream made
 	b.ResetTimer()
 	// lag under load
+	cpu0 := cpuTime(b)
 	sent, took := feed(b, p, rate, time.Duration(secs)*time.Second, 0, nil)
 	b.ReportMetric(float64(sent)/took.Seconds(), "feed_obs/s")
 	waitStored(sent, 2*time.Minute)
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(sent), "lag_cpu_us/obs")
 	mu.Lock()
 	slices.Sort(lags)
 	p50, p99 := lags[len(lags)/2], lags[len(lags)*99/100]
@@ -306,10 +318,20 @@ func BenchmarkFederation(b *testing.B) {
 			}
 		}
 	}
+	// costRate is ingestRate, and the process's CPU time per value ingested until the exporter
+	// has sent them all (its work for them included, wherever it falls)
+	costRate := func() (rate float64, cpu time.Duration) {
+		c0 := cpuTime(b)
+		rate = ingestRate()
+		settle()
+		return rate, (cpuTime(b) - c0) / 20000
+	}
 	var nones, tens []float64
+	var cpuNone, cpuTen []time.Duration
 	for rep := range 3 {
 		settle()
-		nones = append(nones, ingestRate())
+		r, c := costRate()
+		nones, cpuNone = append(nones, r), append(cpuNone, c)
 		var ids []int64
 		for i := range 10 {
 			x := *a
@@ -325,7 +347,8 @@ func BenchmarkFederation(b *testing.B) {
 		}
 		time.Sleep(time.Second) // the streams made
 		settle()
-		tens = append(tens, ingestRate())
+		r, c = costRate()
+		tens, cpuTen = append(tens, r), append(cpuTen, c)
 		progress("ingest with none %.0f obs/s, with 10 agreements %.0f", nones[rep], tens[rep])
 		for _, id := range ids {
 			if _, err := svc.Revoke(ctx, id); err != nil {
@@ -338,5 +361,10 @@ func BenchmarkFederation(b *testing.B) {
 	slices.Sort(tens)
 	b.ReportMetric(tens[1]/nones[1], "ingest_ratio")
 	b.ReportMetric(nones[1], "ingest_none_obs/s")
-	b.Logf("ingest obs/s with none %.0f, with 10 agreements %.0f (sorted)", nones, tens)
+	slices.Sort(cpuNone)
+	slices.Sort(cpuTen)
+	b.ReportMetric(float64(cpuNone[1].Nanoseconds())/1000, "ingest_none_cpu_us/obs")
+	b.ReportMetric(float64(cpuTen[1].Nanoseconds())/1000, "ingest_10_cpu_us/obs")
+	b.Logf("ingest obs/s with none %.0f, with 10 agreements %.0f (sorted); CPU µs a value, its export included: none %v, 10 agreements %v",
+		nones, tens, cpuNone, cpuTen)
 }
