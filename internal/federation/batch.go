@@ -71,6 +71,7 @@ var ErrBatchFull = errors.New("federation: batch full")
 type BatchEncoder struct {
 	prefix      []byte // {"v":2,…,"consumerOrganisation":…,"values":[
 	buf         []byte // prefix and the values added so far
+	scratch     []byte // Add's value
 	n           int
 	first, last int64
 }
@@ -102,37 +103,50 @@ func (e *BatchEncoder) Add(obs int64, phen string, start, end time.Time, result 
 	if e.n >= MaxBatchValues {
 		return ErrBatchFull
 	}
-	mark := len(e.buf)
+	v, err := AppendValue(e.scratch[:0], obs, phen, start, end, result, flag)
+	if err != nil {
+		return err
+	}
+	e.scratch = v
+	return e.AddEncoded(obs, v)
+}
+
+// AddEncoded is Add for a value already encoded by AppendValue (Observation obs): the
+// exporter encodes a value once for every agreement that sends it.
+func (e *BatchEncoder) AddEncoded(obs int64, v []byte) error {
+	if e.n >= MaxBatchValues || (e.n > 0 && len(e.buf)+1+len(v)+2 > MaxMessage) {
+		return ErrBatchFull
+	}
 	if e.n > 0 {
 		e.buf = append(e.buf, ',')
 	}
-	if plainTime(start) && plainTime(end) && !math.IsNaN(result) && !math.IsInf(result, 0) {
-		b := e.buf
-		b = strconv.AppendInt(append(b, `{"observation":`...), obs, 10)
-		b = appendString(append(b, `,"phenomenonTime":`...), phen)
-		b = append(start.AppendFormat(append(b, `,"start":"`...), time.RFC3339Nano), '"')
-		b = append(end.AppendFormat(append(b, `,"end":"`...), time.RFC3339Nano), '"')
-		b = appendFloat(append(b, `,"result":`...), result)
-		b = strconv.AppendInt(append(b, `,"flag":`...), int64(flag), 10)
-		e.buf = append(b, '}')
-	} else { // what json.Marshal does with these (an error, or its own spelling)
-		v, err := json.Marshal(&BatchValue{Observation: obs, PhenomenonTime: phen, Start: start, End: end, Result: result, Flag: flag})
-		if err != nil {
-			e.buf = e.buf[:mark]
-			return err
-		}
-		e.buf = append(e.buf, v...)
-	}
-	if e.n > 0 && len(e.buf)+2 > MaxMessage {
-		e.buf = e.buf[:mark]
-		return ErrBatchFull
-	}
+	e.buf = append(e.buf, v...)
 	if e.n == 0 {
 		e.first = obs
 	}
 	e.n++
 	e.last = obs
 	return nil
+}
+
+// AppendValue appends one value of a Batch to b, as json.Marshal writes a BatchValue. The
+// errors are json.Marshal's (a result that is not a finite number, a time it cannot write).
+func AppendValue(b []byte, obs int64, phen string, start, end time.Time, result float64, flag int) ([]byte, error) {
+	if !plainTime(start) || !plainTime(end) || math.IsNaN(result) || math.IsInf(result, 0) {
+		// what json.Marshal does with these (an error, or its own spelling)
+		v, err := json.Marshal(&BatchValue{Observation: obs, PhenomenonTime: phen, Start: start, End: end, Result: result, Flag: flag})
+		if err != nil {
+			return b, err
+		}
+		return append(b, v...), nil
+	}
+	b = strconv.AppendInt(append(b, `{"observation":`...), obs, 10)
+	b = appendString(append(b, `,"phenomenonTime":`...), phen)
+	b = append(start.AppendFormat(append(b, `,"start":"`...), time.RFC3339Nano), '"')
+	b = append(end.AppendFormat(append(b, `,"end":"`...), time.RFC3339Nano), '"')
+	b = appendFloat(append(b, `,"result":`...), result)
+	b = strconv.AppendInt(append(b, `,"flag":`...), int64(flag), 10)
+	return append(b, '}'), nil
 }
 
 // Take returns the batch of the values added since the last Take (nil when none), with its

@@ -543,6 +543,9 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 			}
 			out := make([]sent, len(ms))
 			live := 0
+			// each value encoded once, for every agreement of the group that sends it
+			encoded := make([][]byte, len(rows))
+			var vbuf []byte
 			for i, m := range ms {
 				if m.stop {
 					continue
@@ -566,7 +569,7 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 					o.last = max(o.last, last)
 					return nil
 				}
-				for _, r := range rows {
+				for j, r := range rows {
 					src, ok := m.sel.sel[r.Datastream]
 					if !ok {
 						continue
@@ -589,10 +592,17 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 					if enc.Len() == 0 {
 						order = append(order, r.Datastream)
 					}
-					err := enc.Add(r.ID, r.PhenText, r.Start, r.End, r.Result, r.Flag)
+					if encoded[j] == nil {
+						at := len(vbuf)
+						if vbuf, err = federation.AppendValue(vbuf, r.ID, r.PhenText, r.Start, r.End, r.Result, r.Flag); err != nil {
+							return false, err
+						}
+						encoded[j] = vbuf[at:len(vbuf):len(vbuf)] // (a later append may move vbuf; this stays)
+					}
+					err := enc.AddEncoded(r.ID, encoded[j])
 					if errors.Is(err, federation.ErrBatchFull) {
 						if err = publish(enc); err == nil {
-							err = enc.Add(r.ID, r.PhenText, r.Start, r.End, r.Result, r.Flag)
+							err = enc.AddEncoded(r.ID, encoded[j])
 						}
 					}
 					if err != nil {
