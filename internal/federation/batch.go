@@ -70,7 +70,7 @@ var ErrBatchFull = errors.New("federation: batch full")
 // target check it); the common part is encoded once.
 type BatchEncoder struct {
 	prefix      []byte // {"v":2,…,"consumerOrganisation":…,"values":[
-	buf         []byte // prefix and the values added so far
+	buf         []byte // prefix and the values added so far (nil when none)
 	scratch     []byte // Add's value
 	n           int
 	first, last int64
@@ -88,9 +88,7 @@ func NewBatchEncoder(b Batch) (*BatchEncoder, error) {
 	if !bytes.HasSuffix(all, []byte(`"values":[]}`)) {
 		return nil, errors.New("federation: batch encoding: unexpected shape")
 	}
-	e := &BatchEncoder{prefix: all[:len(all)-2]}
-	e.buf = append(make([]byte, 0, 8<<10), e.prefix...)
-	return e, nil
+	return &BatchEncoder{prefix: all[:len(all)-2]}, nil
 }
 
 // Len is the number of values added since the last Take.
@@ -117,7 +115,9 @@ func (e *BatchEncoder) AddEncoded(obs int64, v []byte) error {
 	if e.n >= MaxBatchValues || (e.n > 0 && len(e.buf)+1+len(v)+2 > MaxMessage) {
 		return ErrBatchFull
 	}
-	if e.n > 0 {
+	if e.n == 0 { // a buffer of the batch's own (the last one taken is the caller's), grown as needed
+		e.buf = append(make([]byte, 0, len(e.prefix)+len(v)+256), e.prefix...)
+	} else {
 		e.buf = append(e.buf, ',')
 	}
 	e.buf = append(e.buf, v...)
@@ -157,8 +157,7 @@ func (e *BatchEncoder) Take() (msg []byte, first, last int64, n int) {
 	}
 	msg = append(e.buf, ']', '}')
 	first, last, n = e.first, e.last, e.n
-	e.buf = append(make([]byte, 0, cap(msg)), e.prefix...)
-	e.n, e.first, e.last = 0, 0, 0
+	e.buf, e.n, e.first, e.last = nil, 0, 0, 0
 	return msg, first, last, n
 }
 
