@@ -146,6 +146,23 @@ func BenchmarkFederation(b *testing.B) {
 	var lags []time.Duration
 	stored := 0
 	var level time.Time // catch-up: when a value was first stored within a second of its ingest
+	// every provider Observation id karachi stored (a bit each), how many distinct, how many twice
+	var seen []uint64
+	distinct, twice := 0, 0
+	see := func(vals []*federation.Message) { // holding mu
+		for _, v := range vals {
+			i := v.Observation
+			for int(i/64) >= len(seen) {
+				seen = append(seen, make([]uint64, len(seen)+1024)...)
+			}
+			if seen[i/64]&(1<<(i%64)) != 0 {
+				twice++
+				continue
+			}
+			seen[i/64] |= 1 << (i % 64)
+			distinct++
+		}
+	}
 	record := func(vals []*federation.Message) {
 		now := time.Now()
 		mu.Lock()
@@ -154,6 +171,7 @@ func BenchmarkFederation(b *testing.B) {
 			lags = append(lags, now.Sub(v.Start))
 		}
 		stored += len(vals)
+		see(vals)
 	}
 	k.fed.onStored = record
 	a := &federation.Agreement{ProviderOrg: "admin", ConsumerOrg: "admin", ConsumerNode: "karachi", Selection: federation.Selection{Datastreams: []int64{1}},
@@ -198,6 +216,7 @@ func BenchmarkFederation(b *testing.B) {
 
 	// a cut: karachi down while islamabad takes the same load, then back while the load goes on
 	k.Close()
+	acceptedBefore := k.ingest.Accepted.Load()
 	progress("karachi stopped for %ds", cutSecs)
 	cut, cutTook := feed(b, p, rate, time.Duration(cutSecs)*time.Second, sent, nil)
 	b.ReportMetric(float64(cut)/cutTook.Seconds(), "cut_feed_obs/s")
@@ -223,6 +242,7 @@ func BenchmarkFederation(b *testing.B) {
 		mu.Lock()
 		defer mu.Unlock()
 		stored += len(vals)
+		see(vals)
 		if level.IsZero() && len(vals) > 0 && now.Sub(vals[len(vals)-1].Start) < time.Second {
 			level = now
 		}
@@ -272,7 +292,32 @@ func BenchmarkFederation(b *testing.B) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	close(stop)
-	<-fed
+	after := <-fed
+	// nothing lost, nothing twice: every value islamabad took (the lag phase's, the backlog, what
+	// came during the catch-up) stored by karachi, each once (a value delivered again is left out
+	// by ingest: karachi's accepted count stays the number of distinct values)
+	total := sent + cut + after
+	t1 := time.Now()
+	for {
+		mu.Lock()
+		d := distinct
+		mu.Unlock()
+		if d >= total || time.Since(t1) > 5*time.Minute {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	lost, again := total-distinct, twice
+	mu.Unlock()
+	accepted := k.ingest.Accepted.Load() + acceptedBefore
+	b.ReportMetric(float64(lost), "lost")
+	b.ReportMetric(float64(again), "delivered_twice")
+	b.ReportMetric(float64(accepted-int64(total)), "stored_extra")
+	progress("fed %d values: karachi stored %d distinct (%d lost), %d delivered twice; its ingest accepted %d", total, total-lost, lost, again, accepted)
+	if lost != 0 || accepted != int64(total) {
+		b.Errorf("fed %d values: karachi stored %d distinct ones, and accepted %d", total, total-lost, accepted)
+	}
 	k.Close()
 
 	// ingest with 10 agreements ÷ none, alternately (the partner stopped: its work is its own)
