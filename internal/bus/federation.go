@@ -335,7 +335,8 @@ type Link struct {
 	node     string
 
 	mu   sync.Mutex
-	next map[int64]uint64 // per agreement, the stream sequence the link passes on next
+	next map[int64]uint64             // per agreement, the stream sequence the link passes on next
+	cons map[int64]jetstream.Consumer // per agreement, its consumer (looked up once, not per fetch)
 	gaps atomic.Int64
 }
 
@@ -421,7 +422,7 @@ func DialLog(url, provider, node string, seed, ca []byte, log *slog.Logger) (*Li
 		nc.Close()
 		return nil, err
 	}
-	return &Link{nc: nc, js: js, provider: provider, node: node, next: map[int64]uint64{}}, nil
+	return &Link{nc: nc, js: js, provider: provider, node: node, next: map[int64]uint64{}, cons: map[int64]jetstream.Consumer{}}, nil
 }
 
 // Close closes the link.
@@ -461,18 +462,34 @@ type FedMsg struct {
 // be stored and was not acknowledged while later ones were fetched. Those values come again
 // after the consumer's ack wait; what was fetched after the gap is left unacknowledged (so
 // also comes again), and Gaps counts each such cut.
+//
+// The consumer is looked up on the first fetch of an agreement and kept (one round trip less
+// per fetch); any error but "nothing within wait" forgets it, and the next fetch looks it up
+// again. Fetch may be called for different agreements at once.
 func (l *Link) Fetch(ctx context.Context, id int64, n int, wait time.Duration) ([]FedMsg, error) {
-	ictx, cancel := context.WithTimeout(ctx, max(wait, time.Second)) // an agreement not (or no longer) ours has no answer
-	c, err := l.js.Consumer(ictx, FedStream(l.provider, id), l.node)
-	cancel()
-	if err != nil {
-		return nil, err
+	l.mu.Lock()
+	c := l.cons[id]
+	l.mu.Unlock()
+	if c == nil {
+		ictx, cancel := context.WithTimeout(ctx, max(wait, time.Second)) // an agreement not (or no longer) ours has no answer
+		var err error
+		c, err = l.js.Consumer(ictx, FedStream(l.provider, id), l.node)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		l.mu.Lock()
+		l.cons[id] = c
+		l.mu.Unlock()
 	}
 	first, err := c.Next(jetstream.FetchMaxWait(wait))
 	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) {
 		return nil, nil
 	}
 	if err != nil {
+		l.mu.Lock()
+		delete(l.cons, id)
+		l.mu.Unlock()
 		return nil, err
 	}
 	out := make([]FedMsg, 0, n)
@@ -544,14 +561,20 @@ func contiguous(out []FedMsg, expect uint64) (kept []FedMsg, old *FedMsg, cut bo
 func (l *Link) Gaps() int64 { return l.gaps.Load() }
 
 // Ack acknowledges fetched messages once they are stored: they are not sent again. The
-// consumer acknowledges all up to a message with that message's ack, so one round trip
+// consumer acknowledges all up to a message with that message's ack, so one message
 // acknowledges the batch; the link then expects the stream's next value.
+//
+// It does not wait for the provider's confirmation (a round trip per batch that held up the
+// next fetch): an acknowledgement lost on the way is covered by the next one ("all up to"),
+// and if none follows the values come again after the ack wait, below the sequence the link
+// expects, and are acknowledged again without being passed on (inOrder). The error is the
+// connection's (closed).
 func (l *Link) Ack(ctx context.Context, msgs []FedMsg) error {
 	if len(msgs) == 0 {
 		return nil
 	}
 	last := msgs[len(msgs)-1]
-	if err := last.msg.DoubleAck(ctx); err != nil {
+	if err := last.msg.Ack(); err != nil {
 		return err
 	}
 	l.mu.Lock()

@@ -49,7 +49,8 @@ type RemoteSource struct {
 // MaxMessage bounds one message's size in bytes.
 const MaxMessage = 64 << 10
 
-// DecodeMessage reads one message of an agreement's stream; the error says what is wrong.
+// DecodeMessage reads one version-1 message of an agreement's stream; the error says what is
+// wrong. A receiver reads with DecodeMessages, which takes batches too.
 func DecodeMessage(b []byte) (*Message, error) {
 	if len(b) > MaxMessage {
 		return nil, apperr.E(apperr.Invalid, "federation message: %d bytes, at most %d", len(b), MaxMessage)
@@ -58,28 +59,44 @@ func DecodeMessage(b []byte) (*Message, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, apperr.E(apperr.Invalid, "federation message: %s", jsonErr(err))
 	}
-	switch {
-	case m.V != 1:
-		return nil, apperr.E(apperr.Invalid, "federation message: v: version %d, want 1", m.V)
-	case !ValidName(m.Provider):
-		return nil, apperr.E(apperr.Invalid, "federation message: provider: %q is not a node name", m.Provider)
-	case m.Agreement <= 0 || m.Datastream.ID <= 0:
-		return nil, apperr.E(apperr.Invalid, "federation message: agreement and datastream.id: positive ids required")
-	case m.Start.IsZero() || m.End.Before(m.Start):
-		return nil, apperr.E(apperr.Invalid, "federation message: start, end: a time span required (end not before start)")
-	case math.IsNaN(m.Result) || math.IsInf(m.Result, 0):
-		return nil, apperr.E(apperr.Invalid, "federation message: result: not a finite number")
-	case m.Resolution != Raw && m.Resolution != HourlyMean && m.Resolution != DailyMax:
-		return nil, apperr.E(apperr.Invalid, "federation message: resolution %q", m.Resolution)
-	case !ValidName(m.ConsumerOrg):
-		return nil, apperr.E(apperr.Invalid, "federation message: consumerOrganisation: %q is not an organisation name", m.ConsumerOrg)
-	case m.PhenomenonTime == "":
-		return nil, apperr.E(apperr.Invalid, "federation message: phenomenonTime required")
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// check validates a decoded version-1 Message (and fills in an absent unit as {}).
+func (m *Message) check() error {
+	if p := m.problem(); p != "" {
+		return apperr.E(apperr.Invalid, "federation message: %s", p)
 	}
 	if len(m.Datastream.Unit) == 0 {
 		m.Datastream.Unit = json.RawMessage(`{}`)
 	}
-	return &m, nil
+	return nil
+}
+
+// problem says what is wrong with a version-1 Message ("" when nothing).
+func (m *Message) problem() string {
+	switch {
+	case m.V != 1:
+		return fmt.Sprintf("v: version %d, want 1 (or %d, a batch)", m.V, BatchVersion)
+	case !ValidName(m.Provider):
+		return fmt.Sprintf("provider: %q is not a node name", m.Provider)
+	case m.Agreement <= 0 || m.Datastream.ID <= 0:
+		return "agreement and datastream.id: positive ids required"
+	case m.Start.IsZero() || m.End.Before(m.Start):
+		return "start, end: a time span required (end not before start)"
+	case math.IsNaN(m.Result) || math.IsInf(m.Result, 0):
+		return "result: not a finite number"
+	case m.Resolution != Raw && m.Resolution != HourlyMean && m.Resolution != DailyMax:
+		return fmt.Sprintf("resolution %q", m.Resolution)
+	case !ValidName(m.ConsumerOrg):
+		return fmt.Sprintf("consumerOrganisation: %q is not an organisation name", m.ConsumerOrg)
+	case m.PhenomenonTime == "":
+		return "phenomenonTime required"
+	}
+	return ""
 }
 
 // MsgID is the JetStream message id of m: the same value exported twice (a crash between

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -212,9 +211,9 @@ func (f *federator) changed() {
 	f.Wake()
 }
 
-// note adds msgs (published, or stored, in this order) to the audit entry of kind gathered
-// under key; mk makes that entry when it is the first.
-func (f *federator) note(key string, mk func() *fedBatch, msgs [][]byte, first, last int64) {
+// note adds msgs (published, or stored, in this order), holding values values, to the audit
+// entry of kind gathered under key; mk makes that entry when it is the first.
+func (f *federator) note(key string, mk func() *fedBatch, msgs [][]byte, values int, first, last int64) {
 	if len(msgs) == 0 {
 		return
 	}
@@ -233,16 +232,16 @@ func (f *federator) note(key string, mk func() *fedBatch, msgs [][]byte, first, 
 	for _, m := range msgs {
 		b.h.Write(m)
 	}
-	b.values += len(msgs)
+	b.values += values
 	b.last = last
 }
 
-// noteExport records msgs published under agreement a.
-func (f *federator) noteExport(a *federation.Agreement, msgs [][]byte, first, last int64) {
+// noteExport records msgs, holding values values, published under agreement a.
+func (f *federator) noteExport(a *federation.Agreement, msgs [][]byte, values int, first, last int64) {
 	f.note(fmt.Sprintf("export/%d", a.ID), func() *fedBatch {
 		return &fedBatch{kind: "export.batch", actor: "node/" + f.n.opts.ID, subject: fmt.Sprintf("agreement/%d", a.ID),
 			detail: map[string]any{"agreement": a.ID, "consumer": a.ConsumerNode}}
-	}, msgs, first, last)
+	}, msgs, values, first, last)
 }
 
 // flush records the gathered audit entries (one per agreement and direction, in one append
@@ -504,7 +503,7 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 		sel  fedSelection
 		due  time.Time
 		stop bool
-		enc  map[int64]*federation.RawEncoder // by Datastream
+		enc  map[int64]*federation.BatchEncoder // by Datastream
 	}
 	groups := map[int64][]*member{}
 	for _, a := range behind {
@@ -527,7 +526,7 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 				continue
 			}
 		}
-		groups[c] = append(groups[c], &member{a: a, sel: s, due: now.Add(-time.Duration(a.Embargo)), enc: map[int64]*federation.RawEncoder{}})
+		groups[c] = append(groups[c], &member{a: a, sel: s, due: now.Add(-time.Duration(a.Embargo)), enc: map[int64]*federation.BatchEncoder{}})
 	}
 	starts := slices.Sorted(maps.Keys(groups))
 	slices.Reverse(starts) // the group nearest the head first
@@ -555,11 +554,15 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 			}
 			type sent struct {
 				msgs        [][]byte
+				values      int
 				first, last int64
 				upto        int64
 			}
 			out := make([]sent, len(ms))
 			live := 0
+			// each value encoded once, for every agreement of the group that sends it
+			encoded := make([][]byte, len(rows))
+			var vbuf []byte
 			for i, m := range ms {
 				if m.stop {
 					continue
@@ -567,7 +570,23 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 				live++
 				o := &out[i]
 				o.upto = end
-				for _, r := range rows {
+				var order []int64 // the Datastreams with values in this read, in the order of their first
+				publish := func(enc *federation.BatchEncoder) error {
+					b, first, last, n := enc.Take()
+					if n == 0 {
+						return nil
+					}
+					if err := f.n.bus.PublishFedAsync(m.a.ID, federation.BatchMsgID(f.n.opts.ID, m.a.ID, first, last), b); err != nil {
+						return err
+					}
+					o.msgs, o.values = append(o.msgs, b), o.values+n
+					if o.first == 0 || first < o.first {
+						o.first = first
+					}
+					o.last = max(o.last, last)
+					return nil
+				}
+				for j, r := range rows {
 					src, ok := m.sel.sel[r.Datastream]
 					if !ok {
 						continue
@@ -581,25 +600,37 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 					}
 					enc := m.enc[r.Datastream]
 					if enc == nil {
-						if enc, err = federation.NewRawEncoder(federation.Message{V: 1, Provider: f.n.opts.ID, Agreement: m.a.ID,
-							ConsumerOrg: m.a.ConsumerOrg, Datastream: src, Resolution: m.a.Resolution, Retention: m.a.Retention}); err != nil {
+						if enc, err = federation.NewBatchEncoder(federation.Batch{Provider: f.n.opts.ID, Agreement: m.a.ID,
+							ConsumerOrg: m.a.ConsumerOrg, Datastream: src, Retention: m.a.Retention}); err != nil {
 							return false, err
 						}
 						m.enc[r.Datastream] = enc
 					}
-					b, err := enc.Encode(r.ID, r.PhenText, r.Start, r.End, r.Result, r.Flag)
+					if enc.Len() == 0 {
+						order = append(order, r.Datastream)
+					}
+					if encoded[j] == nil {
+						at := len(vbuf)
+						if vbuf, err = federation.AppendValue(vbuf, r.ID, r.PhenText, r.Start, r.End, r.Result, r.Flag); err != nil {
+							return false, err
+						}
+						encoded[j] = vbuf[at:len(vbuf):len(vbuf)] // (a later append may move vbuf; this stays)
+					}
+					err := enc.AddEncoded(r.ID, encoded[j])
+					if errors.Is(err, federation.ErrBatchFull) {
+						if err = publish(enc); err == nil {
+							err = enc.AddEncoded(r.ID, encoded[j])
+						}
+					}
 					if err != nil {
 						return false, err
 					}
-					id := f.n.opts.ID + ":a" + strconv.FormatInt(m.a.ID, 10) + ":o" + strconv.FormatInt(r.ID, 10) // Message.MsgID
-					if err := f.n.bus.PublishFedAsync(m.a.ID, id, b); err != nil {
+				}
+				// one message per Datastream (or more, when full) for what this read found
+				for _, ds := range order {
+					if err := publish(m.enc[ds]); err != nil {
 						return false, err
 					}
-					o.msgs = append(o.msgs, b)
-					if o.first == 0 {
-						o.first = r.ID
-					}
-					o.last = r.ID
 				}
 			}
 			// the cursors move only past what JetStream has acknowledged (a value published
@@ -612,7 +643,7 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 				if o.upto > f.cur[m.a.ID] {
 					f.cur[m.a.ID] = o.upto
 				}
-				f.noteExport(m.a, o.msgs, o.first, o.last)
+				f.noteExport(m.a, o.msgs, o.values, o.first, o.last)
 			}
 			c = end
 			if live == 0 || c >= hi {
@@ -690,7 +721,7 @@ func (f *federator) export(ctx context.Context, a *federation.Agreement, now tim
 			return err
 		}
 		f.cur[a.ID] = start.Unix()
-		f.noteExport(a, msgs, 0, 0)
+		f.noteExport(a, msgs, len(msgs), 0, 0)
 	}
 	return nil
 }
@@ -750,7 +781,18 @@ func (f *federator) runLinks(ctx context.Context) {
 	}
 }
 
-// runLink receives from provider p until ctx ends.
+// fedFetchWait is how long one fetch of a link waits for a first value before it asks again.
+const fedFetchWait = 500 * time.Millisecond
+
+// fedFetchValues is about how many values a link stores in one ingest call: it fetches as many
+// messages as hold about that many (a version-2 message holds up to federation.MaxBatchValues;
+// a version-1 message one), at least one and at most 1,000.
+const fedFetchValues = 2000
+
+// runLink receives from provider p until ctx ends: one receiver per active agreement
+// (receiveAgreement), started and stopped as the provider's list of this node's agreements
+// changes (asked every second), so that an agreement with nothing to fetch never holds up
+// another's values.
 func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []byte) {
 	log := f.log.With("provider", p.Node)
 	l, err := bus.DialLog(p.URL, p.Node, f.n.opts.ID, seed, []byte(p.CA), log)
@@ -760,12 +802,24 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 	}
 	defer l.Close()
 	log.Info("federation_link_started", "url", p.URL)
+	var rmu sync.Mutex
 	retention := map[int64]time.Duration{} // per agreement, as its messages say
+	running := map[int64]context.CancelFunc{}
+	var wg sync.WaitGroup
+	defer func() {
+		for _, c := range running {
+			c()
+		}
+		wg.Wait()
+	}()
 	purged := time.Now()
 	for ctx.Err() == nil {
 		if time.Since(purged) > 30*time.Second { // retention at the consumer, by phenomenon time
 			purged = time.Now()
-			for id, keep := range retention {
+			rmu.Lock()
+			keep := maps.Clone(retention)
+			rmu.Unlock()
+			for id, keep := range keep {
 				if n, err := f.store.PurgeRemote(ctx, p.Node, id, f.n.now().Add(-keep)); err != nil {
 					log.Warn("federation_purge_failed", "agreement", id, "err", err)
 				} else if n > 0 {
@@ -773,49 +827,84 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 				}
 			}
 		}
-		ids, err := l.Agreements(ctx)
-		if err != nil {
-			time.Sleep(250 * time.Millisecond)
+		wait := time.Second
+		if ids, err := l.Agreements(ctx); err != nil {
+			wait = 250 * time.Millisecond // the link is down, or the provider slow: the receivers go on
+		} else {
+			want := map[int64]bool{}
+			for _, id := range ids {
+				want[id] = true
+				if running[id] != nil {
+					continue
+				}
+				actx, cancel := context.WithCancel(ctx)
+				running[id] = cancel
+				wg.Go(func() {
+					f.receiveAgreement(actx, l, p.Node, id, log, func(d time.Duration) {
+						rmu.Lock()
+						retention[id] = d
+						rmu.Unlock()
+					})
+				})
+			}
+			for id, cancel := range running {
+				if !want[id] {
+					cancel() // revoked or expired: its stream is gone
+					delete(running, id)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+}
+
+// receiveAgreement fetches agreement id's values from provider over l, stores each batch and
+// then acknowledges it, until ctx ends. keep is told the retention its messages say.
+func (f *federator) receiveAgreement(ctx context.Context, l *bus.Link, provider string, id int64, log *slog.Logger, keep func(time.Duration)) {
+	n := 8                       // messages per fetch, from how many values the last ones held
+	var kept federation.Duration // the retention last told
+	for ctx.Err() == nil {
+		gaps := l.Gaps()
+		t0 := time.Now()
+		msgs, err := l.Fetch(ctx, id, n, fedFetchWait)
+		if l.Gaps() > gaps {
+			log.Info("federation_gap", "agreement", id, "why", "values fetched out of stream order: waiting for the missing ones to come again")
+		}
+		if len(msgs) == 0 {
+			if err != nil {
+				log.Debug("federation_fetch", "agreement", id, "err", err)
+			}
+			if time.Since(t0) < fedFetchWait/2 { // not a wait for values (the link down, an error): not a busy loop
+				select {
+				case <-ctx.Done():
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
 			continue
 		}
-		got := 0
-		for _, id := range ids {
-			gaps := l.Gaps()
-			msgs, err := l.Fetch(ctx, id, 1000, 200*time.Millisecond)
-			if l.Gaps() > gaps {
-				log.Info("federation_gap", "agreement", id, "why", "values fetched out of stream order: waiting for the missing ones to come again")
-			}
-			if err != nil && len(msgs) == 0 {
-				log.Debug("federation_fetch", "agreement", id, "err", err)
-				continue
-			}
-			if len(msgs) == 0 {
-				continue
-			}
-			if m, err := federation.DecodeMessage(msgs[len(msgs)-1].Data); err == nil && m.Retention > 0 {
-				retention[id] = time.Duration(m.Retention)
-			}
-			if err := f.receive(ctx, p.Node, id, msgs); err != nil {
-				log.Warn("federation_receive_failed", "agreement", id, "err", err)
-				continue // not acknowledged: fetched again after the ack wait
-			}
-			if err := l.Ack(ctx, msgs); err != nil {
-				log.Warn("federation_ack_failed", "agreement", id, "err", err)
-			}
-			got += len(msgs)
+		values, retention, err := f.receive(ctx, provider, id, msgs)
+		if err != nil {
+			log.Warn("federation_receive_failed", "agreement", id, "err", err)
+			continue // not acknowledged: fetched again after the ack wait
 		}
-		if got == 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
+		if retention != kept {
+			kept = retention
+			keep(time.Duration(retention))
 		}
+		if err := l.Ack(ctx, msgs); err != nil {
+			log.Warn("federation_ack_failed", "agreement", id, "err", err)
+		}
+		n = min(max(fedFetchValues*len(msgs)/max(values, 1), 1), 1000)
 	}
 }
 
 // receive stores one fetched batch of agreement id from provider: decoded, into the remote
 // Datastreams (made on first receipt), through ingest (a value received twice is left out).
-func (f *federator) receive(ctx context.Context, provider string, id int64, msgs []bus.FedMsg) error {
+// It returns how many values the messages held and the retention the last of them says.
+func (f *federator) receive(ctx context.Context, provider string, id int64, msgs []bus.FedMsg) (values int, retention federation.Duration, err error) {
 	var obs []sensing.Observation
 	var got []*federation.Message
 	raw := make([][]byte, 0, len(msgs))
@@ -824,30 +913,38 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 		raw = append(raw, fm.Data)
 		if federation.IsAlertMessage(fm.Data) { // a shared CAP alert (federation_alerts.go)
 			if err := f.receiveAlert(ctx, provider, id, fm); err != nil {
-				return err
+				return 0, 0, err
 			}
+			values++
 			continue
 		}
-		m, err := federation.DecodeMessage(fm.Data)
-		if err != nil || m.Provider != provider || m.Agreement != id {
-			f.log.Warn("federation_bad_message", "provider", provider, "agreement", id, "seq", fm.Seq, "reason", apperr.Message(err))
-			continue
+		ms, err := federation.DecodeMessages(fm.Data)
+		if err == nil && (ms[0].Provider != provider || ms[0].Agreement != id) {
+			err = apperr.E(apperr.Invalid, "federation message: of %s agreement %d on the stream of %s agreement %d", ms[0].Provider, ms[0].Agreement, provider, id)
 		}
-		org = m.ConsumerOrg
-		got = append(got, m)
-		ds, err := f.remote(ctx, m)
 		if err != nil {
-			return err
+			f.log.Warn("federation_bad_message", "provider", provider, "agreement", id, "seq", fm.Seq, "reason", apperr.Message(err))
+			values++
+			continue
 		}
-		r := m.Result
-		q, _ := json.Marshal(remoteQuality{Remote: remoteOrigin{Agreement: id, Count: m.Count,
-			Flag: sensing.Flag(min(max(m.Flag, 0), int(sensing.FlagBad))), Node: provider, Observation: m.Observation, Resolution: m.Resolution}})
-		obs = append(obs, sensing.Observation{DatastreamID: ds, PhenStart: m.Start, PhenEnd: m.End, PhenText: m.PhenomenonTime, ResultNum: &r, Quality: q})
+		values += len(ms)
+		for _, m := range ms {
+			org, retention = m.ConsumerOrg, m.Retention
+			got = append(got, m)
+			ds, err := f.remote(ctx, m)
+			if err != nil {
+				return 0, 0, err
+			}
+			r := m.Result
+			q, _ := json.Marshal(remoteQuality{Remote: remoteOrigin{Agreement: id, Count: m.Count,
+				Flag: sensing.Flag(min(max(m.Flag, 0), int(sensing.FlagBad))), Node: provider, Observation: m.Observation, Resolution: m.Resolution}})
+			obs = append(obs, sensing.Observation{DatastreamID: ds, PhenStart: m.Start, PhenEnd: m.End, PhenText: m.PhenomenonTime, ResultNum: &r, Quality: q})
+		}
 	}
 	if len(obs) > 0 {
 		_, errs, err := f.n.ingest.IngestAgain(withImport(ctx), "federation", obs)
 		if err != nil {
-			return err
+			return 0, 0, err
 		}
 		for i, e := range errs {
 			if e != nil && !ingest.Duplicate(e) {
@@ -862,8 +959,8 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 	f.note(fmt.Sprintf("import/%s/%d", provider, id), func() *fedBatch {
 		return &fedBatch{kind: "import.batch", actor: "node/" + provider, subject: fmt.Sprintf("agreement/%d", id),
 			detail: map[string]any{"provider": provider, "agreement": id, "organisation": org}}
-	}, raw, int64(msgs[0].Seq), int64(msgs[len(msgs)-1].Seq))
-	return nil
+	}, raw, values, int64(msgs[0].Seq), int64(msgs[len(msgs)-1].Seq))
+	return values, retention, nil
 }
 
 // remoteQuality is what a received Observation reports of its origin, {"remote": {…}}, which

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,6 +79,15 @@ func feed(b *testing.B, n *Node, rate int, d time.Duration, start int, stop <-ch
 	}
 }
 
+// cpuTime is the process's CPU time so far (user and system, every goroutine: both nodes).
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // envInt is the positive integer in environment variable name, or def.
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
@@ -136,6 +146,23 @@ func BenchmarkFederation(b *testing.B) {
 	var lags []time.Duration
 	stored := 0
 	var level time.Time // catch-up: when a value was first stored within a second of its ingest
+	// every provider Observation id karachi stored (a bit each), how many distinct, how many twice
+	var seen []uint64
+	distinct, twice := 0, 0
+	see := func(vals []*federation.Message) { // holding mu
+		for _, v := range vals {
+			i := v.Observation
+			for int(i/64) >= len(seen) {
+				seen = append(seen, make([]uint64, len(seen)+1024)...)
+			}
+			if seen[i/64]&(1<<(i%64)) != 0 {
+				twice++
+				continue
+			}
+			seen[i/64] |= 1 << (i % 64)
+			distinct++
+		}
+	}
 	record := func(vals []*federation.Message) {
 		now := time.Now()
 		mu.Lock()
@@ -144,6 +171,7 @@ func BenchmarkFederation(b *testing.B) {
 			lags = append(lags, now.Sub(v.Start))
 		}
 		stored += len(vals)
+		see(vals)
 	}
 	k.fed.onStored = record
 	a := &federation.Agreement{ProviderOrg: "admin", ConsumerOrg: "admin", ConsumerNode: "karachi", Selection: federation.Selection{Datastreams: []int64{1}},
@@ -172,9 +200,11 @@ func BenchmarkFederation(b *testing.B) {
 	time.Sleep(2 * time.Second) // the link up and the stream made
 	b.ResetTimer()
 	// lag under load
+	cpu0 := cpuTime(b)
 	sent, took := feed(b, p, rate, time.Duration(secs)*time.Second, 0, nil)
 	b.ReportMetric(float64(sent)/took.Seconds(), "feed_obs/s")
 	waitStored(sent, 2*time.Minute)
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(sent), "lag_cpu_us/obs")
 	mu.Lock()
 	slices.Sort(lags)
 	p50, p99 := lags[len(lags)/2], lags[len(lags)*99/100]
@@ -186,6 +216,7 @@ func BenchmarkFederation(b *testing.B) {
 
 	// a cut: karachi down while islamabad takes the same load, then back while the load goes on
 	k.Close()
+	acceptedBefore := k.ingest.Accepted.Load()
 	progress("karachi stopped for %ds", cutSecs)
 	cut, cutTook := feed(b, p, rate, time.Duration(cutSecs)*time.Second, sent, nil)
 	b.ReportMetric(float64(cut)/cutTook.Seconds(), "cut_feed_obs/s")
@@ -211,6 +242,7 @@ func BenchmarkFederation(b *testing.B) {
 		mu.Lock()
 		defer mu.Unlock()
 		stored += len(vals)
+		see(vals)
 		if level.IsZero() && len(vals) > 0 && now.Sub(vals[len(vals)-1].Start) < time.Second {
 			level = now
 		}
@@ -260,7 +292,32 @@ func BenchmarkFederation(b *testing.B) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	close(stop)
-	<-fed
+	after := <-fed
+	// nothing lost, nothing twice: every value islamabad took (the lag phase's, the backlog, what
+	// came during the catch-up) stored by karachi, each once (a value delivered again is left out
+	// by ingest: karachi's accepted count stays the number of distinct values)
+	total := sent + cut + after
+	t1 := time.Now()
+	for {
+		mu.Lock()
+		d := distinct
+		mu.Unlock()
+		if d >= total || time.Since(t1) > 5*time.Minute {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	lost, again := total-distinct, twice
+	mu.Unlock()
+	accepted := k.ingest.Accepted.Load() + acceptedBefore
+	b.ReportMetric(float64(lost), "lost")
+	b.ReportMetric(float64(again), "delivered_twice")
+	b.ReportMetric(float64(accepted-int64(total)), "stored_extra")
+	progress("fed %d values: karachi stored %d distinct (%d lost), %d delivered twice; its ingest accepted %d", total, total-lost, lost, again, accepted)
+	if lost != 0 || accepted != int64(total) {
+		b.Errorf("fed %d values: karachi stored %d distinct ones, and accepted %d", total, total-lost, accepted)
+	}
 	k.Close()
 
 	// ingest with 10 agreements ÷ none, alternately (the partner stopped: its work is its own)
@@ -306,10 +363,20 @@ func BenchmarkFederation(b *testing.B) {
 			}
 		}
 	}
+	// costRate is ingestRate, and the process's CPU time per value ingested until the exporter
+	// has sent them all (its work for them included, wherever it falls)
+	costRate := func() (rate float64, cpu time.Duration) {
+		c0 := cpuTime(b)
+		rate = ingestRate()
+		settle()
+		return rate, (cpuTime(b) - c0) / 20000
+	}
 	var nones, tens []float64
+	var cpuNone, cpuTen []time.Duration
 	for rep := range 3 {
 		settle()
-		nones = append(nones, ingestRate())
+		r, c := costRate()
+		nones, cpuNone = append(nones, r), append(cpuNone, c)
 		var ids []int64
 		for i := range 10 {
 			x := *a
@@ -325,7 +392,8 @@ func BenchmarkFederation(b *testing.B) {
 		}
 		time.Sleep(time.Second) // the streams made
 		settle()
-		tens = append(tens, ingestRate())
+		r, c = costRate()
+		tens, cpuTen = append(tens, r), append(cpuTen, c)
 		progress("ingest with none %.0f obs/s, with 10 agreements %.0f", nones[rep], tens[rep])
 		for _, id := range ids {
 			if _, err := svc.Revoke(ctx, id); err != nil {
@@ -338,5 +406,10 @@ func BenchmarkFederation(b *testing.B) {
 	slices.Sort(tens)
 	b.ReportMetric(tens[1]/nones[1], "ingest_ratio")
 	b.ReportMetric(nones[1], "ingest_none_obs/s")
-	b.Logf("ingest obs/s with none %.0f, with 10 agreements %.0f (sorted)", nones, tens)
+	slices.Sort(cpuNone)
+	slices.Sort(cpuTen)
+	b.ReportMetric(float64(cpuNone[1].Nanoseconds())/1000, "ingest_none_cpu_us/obs")
+	b.ReportMetric(float64(cpuTen[1].Nanoseconds())/1000, "ingest_10_cpu_us/obs")
+	b.Logf("ingest obs/s with none %.0f, with 10 agreements %.0f (sorted); CPU µs a value, its export included: none %v, 10 agreements %v",
+		nones, tens, cpuNone, cpuTen)
 }

@@ -129,11 +129,13 @@ func TestExporter(t *testing.T) {
 				continue
 			}
 			for _, fm := range msgs {
-				m, err := federation.DecodeMessage(fm.Data)
+				ms, err := federation.DecodeMessages(fm.Data)
 				if err != nil {
 					t.Fatal(err)
 				}
-				got[name] = append(got[name], m.Observation)
+				for _, m := range ms {
+					got[name] = append(got[name], m.Observation)
+				}
 			}
 			if err := l.Ack(ctx, msgs); err != nil {
 				t.Fatal(err)

@@ -1,0 +1,226 @@
+package federation
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func batchBase() Batch {
+	m := encoderBase()
+	return Batch{V: BatchVersion, Provider: m.Provider, Agreement: m.Agreement, Datastream: m.Datastream, Resolution: Raw,
+		Retention: m.Retention, ConsumerOrg: m.ConsumerOrg}
+}
+
+// addAll adds vs to e, taking a batch whenever it is full; it returns the batches taken (the
+// last one included) and what json.Marshal makes of each.
+func addAll(t *testing.T, base Batch, vs []BatchValue) (got, want [][]byte, ns []int) {
+	t.Helper()
+	e, err := NewBatchEncoder(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cur []BatchValue
+	take := func() {
+		msg, first, last, n := e.Take()
+		if n != len(cur) || n == 0 || first != cur[0].Observation || last != cur[n-1].Observation {
+			t.Fatalf("take: %d values %d..%d, want %d", n, first, last, len(cur))
+		}
+		b := base
+		b.V, b.Resolution, b.Values = BatchVersion, Raw, cur
+		w, err := json.Marshal(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want, ns = append(got, msg), append(want, w), append(ns, n)
+		cur = nil
+	}
+	for _, v := range vs {
+		err := e.Add(v.Observation, v.PhenomenonTime, v.Start, v.End, v.Result, v.Flag)
+		if errors.Is(err, ErrBatchFull) {
+			take()
+			err = e.Add(v.Observation, v.PhenomenonTime, v.Start, v.End, v.Result, v.Flag)
+		}
+		_, werr := json.Marshal(&v)
+		if (err != nil) != (werr != nil) {
+			t.Fatalf("add %+v: %v, json.Marshal: %v", v, err, werr)
+		}
+		if err == nil {
+			cur = append(cur, v)
+		}
+	}
+	if e.Len() > 0 {
+		take()
+	}
+	if msg, _, _, n := e.Take(); msg != nil || n != 0 {
+		t.Fatalf("an empty encoder gave %d values", n)
+	}
+	return got, want, ns
+}
+
+// TestBatchEncoder: the encoder's batches are json.Marshal's, for ordinary and awkward values
+// (exponent floats, strings json escapes, zones, a year json.Marshal refuses, NaN refused as it
+// refuses it); a batch ends at MaxBatchValues values or before MaxMessage bytes; every batch
+// decodes back into its values.
+func TestBatchEncoder(t *testing.T) {
+	at := time.Date(2025, 8, 26, 12, 0, 0, 123456789, time.UTC)
+	pk := time.FixedZone("PKT", 5*3600)
+	odd := time.FixedZone("odd", 5*3600+30)
+	vs := []BatchValue{
+		{42, "2025-08-26T12:00:00Z", at, at, 1001480, 0},
+		{43, "2025-08-26T17:00:00+05:00", at.In(pk), at.In(pk).Add(time.Minute), -0.000000123, 3},
+		{44, "x<y>&\"\\\u00e9\n", at, at, 1e21, 1},
+		{45, "t", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), at, 1, 0},
+		{46, "t", at, at, math.NaN(), 0},
+		{47, "t", at.In(odd), at.In(odd), 123456789.125, 2},
+	}
+	bare := batchBase()
+	bare.Retention, bare.Datastream.Location = 0, nil
+	for _, base := range []Batch{batchBase(), bare} {
+		got, want, _ := addAll(t, base, vs)
+		if len(got) != 1 || !bytes.Equal(got[0], want[0]) {
+			t.Fatalf("batch:\n got %s\nwant %s", got, want)
+		}
+	}
+
+	// by count, then by size
+	many := make([]BatchValue, 2*MaxBatchValues+7)
+	for i := range many {
+		s := at.Truncate(time.Second)
+		many[i] = BatchValue{int64(i + 1), "t", s, s, float64(i), 0} // short: the count ends the batch
+	}
+	got, want, ns := addAll(t, batchBase(), many)
+	if len(got) != 3 || ns[0] != MaxBatchValues || ns[1] != MaxBatchValues || ns[2] != 7 {
+		t.Fatalf("%d values: batches of %v, want %d, %d, 7", len(many), ns, MaxBatchValues, MaxBatchValues)
+	}
+	long := strings.Repeat("p", 1000)
+	for i := range many {
+		many[i].PhenomenonTime = long
+	}
+	got2, want2, ns := addAll(t, batchBase(), many)
+	for i, b := range got2 {
+		if len(b) > MaxMessage || ns[i] >= MaxBatchValues || (i < len(got2)-1 && len(b) < MaxMessage-1100) {
+			t.Fatalf("batch %d of long values: %d bytes, %d values (at most %d bytes, and full)", i, len(b), ns[i], MaxMessage)
+		}
+	}
+	for i := range append(got, got2...) {
+		g, w := append(got, got2...)[i], append(want, want2...)[i]
+		if !bytes.Equal(g, w) {
+			t.Fatalf("batch %d differs from json.Marshal's", i)
+		}
+		ms, err := DecodeMessages(g)
+		if err != nil || len(ms) == 0 {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+}
+
+// FuzzBatchEncoder: for any two values, the encoder's batch is json.Marshal's.
+func FuzzBatchEncoder(f *testing.F) {
+	f.Add(int64(42), "2025-08-26T12:00:00Z", int64(1756209600123456), 1001480.0, 0)
+	f.Add(int64(0), "<&>", int64(-62135596800000000), 1e-7, -1)
+	f.Add(int64(-5), "\xff", int64(253402300800000000), -1e300, 7)
+	f.Fuzz(func(t *testing.T, obs int64, phen string, startUS int64, result float64, flag int) {
+		start := time.UnixMicro(startUS).UTC()
+		vs := []BatchValue{{obs, phen, start, start, result, flag}, {obs + 1, phen + "x", start, start.Add(time.Second), -result, 0}}
+		got, want, _ := addAll(t, batchBase(), vs)
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("got %s\nwant %s", got[i], want[i])
+			}
+		}
+	})
+}
+
+// TestDecodeMessages: a batch gives each value as its Message, in order; a version-1 Message
+// gives itself; a batch with any wrong value, or the wrong shape, is refused naming what.
+func TestDecodeMessages(t *testing.T) {
+	at := time.Date(2025, 8, 26, 12, 0, 0, 0, time.UTC)
+	b := batchBase()
+	b.Values = []BatchValue{{7, "2025-08-26T12:00:00Z", at, at, 1.5, 0}, {9, "2025-08-26T12:01:00Z", at.Add(time.Minute), at.Add(time.Minute), 2.5, 3}}
+	data, _ := json.Marshal(&b)
+	ms, err := DecodeMessages(data)
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("%v %v", ms, err)
+	}
+	for i, m := range ms {
+		v := b.Values[i]
+		if m.V != 1 || m.Provider != b.Provider || m.Agreement != b.Agreement || m.Datastream.ID != b.Datastream.ID || m.ConsumerOrg != b.ConsumerOrg ||
+			m.Retention != b.Retention || m.Resolution != Raw || m.Observation != v.Observation || m.PhenomenonTime != v.PhenomenonTime ||
+			!m.Start.Equal(v.Start) || !m.End.Equal(v.End) || m.Result != v.Result || m.Flag != v.Flag {
+			t.Errorf("value %d: %+v", i, m)
+		}
+	}
+	one := encoderBase()
+	one.Observation, one.PhenomenonTime, one.Start, one.End, one.Result = 5, "t", at, at, 3
+	d1, _ := json.Marshal(&one)
+	if ms, err := DecodeMessages(d1); err != nil || len(ms) != 1 || ms[0].Observation != 5 {
+		t.Fatalf("version 1: %v %v", ms, err)
+	}
+	for name, change := range map[string]func(*Batch){
+		"values: 0":                 func(b *Batch) { b.Values = nil },
+		"resolution":                func(b *Batch) { b.Resolution = HourlyMean },
+		"values[1].observation":     func(b *Batch) { b.Values[1].Observation = 0 },
+		"values[0]: start, end":     func(b *Batch) { b.Values[0].End = b.Values[0].Start.Add(-time.Second) },
+		"values[1]: phenomenonTime": func(b *Batch) { b.Values[1].PhenomenonTime = "" },
+		"values[0]: provider":       func(b *Batch) { b.Provider = "a b" },
+		"values: 501":               func(b *Batch) { b.Values = make([]BatchValue, MaxBatchValues+1) },
+	} {
+		x := b
+		x.Values = append([]BatchValue(nil), b.Values...)
+		change(&x)
+		d, _ := json.Marshal(&x)
+		if _, err := DecodeMessages(d); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for name, d := range map[string]string{
+		"values: only in a batch":     `{"v":1,"values":[]}`,
+		"values in values only":       strings.Replace(string(data), `"v":2,`, `"v":2,"result":4,`, 1),
+		"not JSON":                    `{"v":2`,
+		"at most":                     `"` + strings.Repeat("x", MaxMessage) + `"`,
+		"v: version 3, want 1 (or 2,": `{"v":3}`,
+	} {
+		if _, err := DecodeMessages([]byte(d)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// FuzzDecodeMessages: whatever it decodes is valid, value by value.
+func FuzzDecodeMessages(f *testing.F) {
+	at := time.Date(2025, 8, 26, 12, 0, 0, 0, time.UTC)
+	b := batchBase()
+	b.Values = []BatchValue{{7, "t", at, at, 1.5, 0}}
+	data, _ := json.Marshal(&b)
+	f.Add(data)
+	one := encoderBase()
+	one.Observation, one.PhenomenonTime, one.Start, one.End = 5, "t", at, at
+	d1, _ := json.Marshal(&one)
+	f.Add(d1)
+	f.Add([]byte(`{"v":2,"values":[{}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ms, err := DecodeMessages(b)
+		if err != nil {
+			return
+		}
+		if len(ms) == 0 || len(ms) > MaxBatchValues {
+			t.Fatalf("%d values", len(ms))
+		}
+		for _, m := range ms {
+			if m.End.Before(m.Start) || m.Agreement <= 0 || m.Datastream.ID <= 0 || math.IsNaN(m.Result) || math.IsInf(m.Result, 0) || m.PhenomenonTime == "" || m.Start.IsZero() {
+				t.Fatalf("decoded an invalid value: %+v", m)
+			}
+		}
+	})
+}
+
+func encoderBase() Message {
+	return Message{V: 1, Provider: "islamabad", Agreement: 7, ConsumerOrg: "ndma", Resolution: Raw, Retention: Duration(30 * 24 * time.Hour),
+		Datastream: RemoteSource{ID: 3, Name: "Discharge at <Khanki> & \"Marala\"", Unit: json.RawMessage(`{ "name": "cusec", "symbol": "[cft_i]/s" }`),
+			Thing: "Khanki", ObservedProperty: "Discharge", Definition: "d", Location: json.RawMessage(`{"type":"Point","coordinates":[73.97, 32.40]}`)}}
+}
