@@ -263,7 +263,7 @@ func TestServiceRoles(t *testing.T) {
 	if err := svc.RemovePartner(context.Background(), "Karachi!"); apperr.KindOf(err) != apperr.Invalid {
 		t.Errorf("a bad node id: %v, want Invalid", err)
 	}
-	if err := svc.RemovePartner(context.Background(), "karachi"); apperr.KindOf(err) != apperr.Conflict || !strings.Contains(err.Error(), "agreements 2 ") {
+	if err := svc.RemovePartner(context.Background(), "karachi"); apperr.KindOf(err) != apperr.Conflict || !strings.Contains(err.Error(), "agreement 2 is") {
 		t.Errorf("removing karachi with agreement 2 proposed: %v, want Conflict naming it", err)
 	}
 	if _, err := svc.Revoke(context.Background(), 2); err != nil {
