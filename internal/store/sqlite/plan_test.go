@@ -5,9 +5,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rabta/rabta/internal/odata"
 	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/store/storetest"
 )
 
 // The hot read — a time window of one datastream, newest first — must be an index range
@@ -76,16 +78,9 @@ func TestWindowAcrossDatastreamsUsesIndex(t *testing.T) {
 	}
 	defer db.Close()
 	s := NewEntities(db, nil)
-	for _, orderby := range []string{"", "phenomenonTime desc"} {
-		v := map[string][]string{"$filter": {"phenomenonTime ge 2025-01-01T00:00:00Z and phenomenonTime lt 2025-01-01T01:00:00Z"}}
-		if orderby != "" {
-			v["$orderby"] = []string{orderby}
-		}
-		opts, err := odata.ParseOptions(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		text, args, err := s.PageSQL(&sensing.Query{Set: sensing.Observations, Opts: opts, Top: 100})
+	for _, q := range storetest.WindowQueries(t, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		orderby := len(q.Opts.OrderBy) > 0 // newest first
+		text, args, err := s.PageSQL(q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +97,7 @@ func TestWindowAcrossDatastreamsUsesIndex(t *testing.T) {
 		}
 		rows.Close()
 		if p := strings.Join(plan, "; "); !strings.Contains(p, "INDEX observations_time (phen_start>? AND phen_start<?)") {
-			t.Errorf("$orderby=%q: plan does not use the time index: %s", orderby, p)
+			t.Errorf("newest first %v: plan does not use the time index: %s", orderby, p)
 		}
 	}
 }
