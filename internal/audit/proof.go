@@ -96,30 +96,23 @@ func (l *Log) Export(ctx context.Context, partner string, from, to time.Time) (*
 	subjects := map[string]bool{}
 	full := map[int64]bool{}
 	var first, last int64
-	for seq := int64(1); seq <= rep.Entries; {
-		recs, err := l.Store.Records(ctx, seq, rep.Entries, l.page())
-		if err != nil {
-			return nil, err
+	err = l.each(ctx, 1, rep.Entries, func(r Record) {
+		c := concerns(r.Entry, partner) || (r.Subject != "" && subjects[r.Subject])
+		if c && r.Subject != "" {
+			subjects[r.Subject] = true
 		}
-		if len(recs) == 0 {
-			break
-		}
-		for _, r := range recs {
-			c := concerns(r.Entry, partner) || (r.Subject != "" && subjects[r.Subject])
-			if c && r.Subject != "" {
-				subjects[r.Subject] = true
+		if c && (from.IsZero() || !r.Time.Before(from)) && (to.IsZero() || !r.Time.After(to)) {
+			if first == 0 {
+				first = r.Seq
 			}
-			if c && (from.IsZero() || !r.Time.Before(from)) && (to.IsZero() || !r.Time.After(to)) {
-				if first == 0 {
-					first = r.Seq
-				}
-				last = r.Seq
-				if len(full) < maxEntries {
-					full[r.Seq] = true
-				}
+			last = r.Seq
+			if len(full) < maxEntries {
+				full[r.Seq] = true
 			}
 		}
-		seq = recs[len(recs)-1].Seq + 1
+	})
+	if err != nil {
+		return nil, err
 	}
 	if first == 0 {
 		return nil, apperr.E(apperr.NotFound, "no audit entry concerns partner %q in that window", partner)
@@ -146,28 +139,21 @@ func (l *Log) Export(ctx context.Context, partner string, from, to time.Time) (*
 		p.To = &t
 	}
 	// second pass: the segment
-	for seq := first; seq <= head.Seq; {
-		recs, err := l.Store.Records(ctx, seq, head.Seq, l.page())
-		if err != nil {
-			return nil, err
+	err = l.each(ctx, first, head.Seq, func(r Record) {
+		if r.Seq == first {
+			p.Anchor = r.Prev
 		}
-		if len(recs) == 0 {
-			break
+		it := Item{Seq: r.Seq, Hash: r.Hash}
+		if full[r.Seq] {
+			e := r.Entry
+			it.Entry = &e
+		} else {
+			it.Body = BodyHash(r.Entry)
 		}
-		for _, r := range recs {
-			if r.Seq == first {
-				p.Anchor = r.Prev
-			}
-			it := Item{Seq: r.Seq, Hash: r.Hash}
-			if full[r.Seq] {
-				e := r.Entry
-				it.Entry = &e
-			} else {
-				it.Body = BodyHash(r.Entry)
-			}
-			p.Items = append(p.Items, it)
-		}
-		seq = recs[len(recs)-1].Seq + 1
+		p.Items = append(p.Items, it)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -283,4 +269,19 @@ func VerifyProof(p *Proof, cert *x509.Certificate) (*ProofReport, error) {
 		return nil, apperr.E(apperr.Invalid, "proof: the head's signature does not verify with certificate %q: %v", rep.Cert.Subject.String(), err)
 	}
 	return rep, nil
+}
+
+// each calls f for the records with from ≤ seq ≤ to, in order, reading them a page at a time.
+func (l *Log) each(ctx context.Context, from, to int64, f func(Record)) error {
+	for seq := from; seq <= to; {
+		recs, err := l.Store.Records(ctx, seq, to, l.page())
+		if err != nil || len(recs) == 0 {
+			return err
+		}
+		for _, r := range recs {
+			f(r)
+		}
+		seq = recs[len(recs)-1].Seq + 1
+	}
+	return nil
 }
