@@ -469,11 +469,7 @@ func (v *verifier) run(ctx context.Context) (*Problem, error) {
 				if h == nil || h.Seq > r.Seq {
 					break
 				}
-				hash := r.Hash
-				if h.Seq < r.Seq {
-					hash = "-" // a head at a seq below 1, or one the records passed: not this record's
-				}
-				v.head(*h, hash)
+				v.head(*h, r.Hash) // h.Seq is r.Seq (the records run 1, 2, 3 …), or below 1: edited either way
 				v.heads = v.heads[1:]
 			}
 		}
