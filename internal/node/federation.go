@@ -10,6 +10,7 @@ import (
 	"hash"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -175,6 +176,13 @@ type federator struct {
 
 	rmu     sync.Mutex
 	remotes map[string]int64 // provider/agreement/datastream → local remote Datastream
+
+	// feed holds the Observations committed since the raw agreements' cursors, so that the
+	// exporter need not read them back (federation_feed.go); shortHi is the store's highest id
+	// when the feed last lagged it (a commit not yet handed over, or one made elsewhere)
+	feed    *fedFeed
+	shortHi int64
+	shortAt time.Time
 
 	// onStored, when set, is told the values of each batch once stored (the benchmark's lag)
 	onStored func(values []*federation.Message)
@@ -443,9 +451,17 @@ func (f *federator) exportRound(ctx context.Context) (more bool, err error) {
 		}
 	}
 	if len(raws) == 0 {
+		f.feed.stop()
 		return false, nil
 	}
-	return f.exportRaw(ctx, raws, now)
+	f.feed.want.Store(true)
+	more, err = f.exportRaw(ctx, raws, now)
+	low := int64(math.MaxInt64) // what every raw agreement has passed, the feed forgets
+	for _, a := range raws {
+		low = min(low, f.cur[a.ID])
+	}
+	f.feed.trim(low)
+	return more, err
 }
 
 // selections returns the selections of agreements as, from the cache while the Datastreams
@@ -484,6 +500,17 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 	hi, err := f.store.LastObservation(ctx)
 	if err != nil {
 		return false, err
+	}
+	// a commit the store shows before its hand-off reached the feed is exported at the wake the
+	// hand-off brings, from the feed; one made elsewhere (the store still ahead of the feed
+	// fedFeedWait later) is read from the store
+	if last := f.feed.last(); last >= 0 && last < hi {
+		if hi != f.shortHi {
+			f.shortHi, f.shortAt = hi, time.Now()
+		}
+		if time.Since(f.shortAt) < fedFeedWait {
+			hi = last
+		}
 	}
 	var behind []*federation.Agreement
 	for _, a := range raws {
@@ -544,13 +571,19 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 				more = true
 				break
 			}
-			rows, err := f.store.RawRange(ctx, union, c, hi, fedExportBatch)
-			if err != nil {
-				return false, err
-			}
-			end := hi // the range read to its end: nothing of the group's below hi is left
-			if len(rows) == fedExportBatch {
-				end = rows[len(rows)-1].ID
+			// the new Observations from the feed, or where it cannot vouch for them, the store
+			rows, end, ok := f.feed.read(union, c, hi, fedExportBatch)
+			if ok {
+				f.n.metrics.fedReads.WithLabelValues("feed").Inc()
+			} else {
+				f.n.metrics.fedReads.WithLabelValues("store").Inc()
+				if rows, err = f.store.RawRange(ctx, union, c, hi, fedExportBatch); err != nil {
+					return false, err
+				}
+				end = hi // the range read to its end: nothing of the group's below hi is left
+				if len(rows) == fedExportBatch {
+					end = rows[len(rows)-1].ID
+				}
 			}
 			type sent struct {
 				msgs        [][]byte
@@ -1075,7 +1108,8 @@ func (f *federator) readOnlyEntity(ctx context.Context, set string, id int64) er
 // until setAudit wires in the node's audit log (New does, before anything runs).
 func (n *Node) newFederator() *federator {
 	f := &federator{n: n, store: n.stores.Federation, audit: federation.NopAudit{}, log: n.log.With("component", "federation"),
-		wake: make(chan struct{}, 1), streams: map[int64]string{}, remotes: map[string]int64{}, gone: map[int64]bool{}}
+		wake: make(chan struct{}, 1), streams: map[int64]string{}, remotes: map[string]int64{}, gone: map[int64]bool{},
+		feed: &fedFeed{to: -1}}
 	f.svc = &federation.Service{Store: f.store, Audit: f.audit, Now: n.now, Changed: f.changed,
 		Holder: func(ctx context.Context, name string) (string, error) {
 			return auth.HolderName(ctx, n.stores.Keys, name)

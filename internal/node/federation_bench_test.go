@@ -199,6 +199,11 @@ func BenchmarkFederation(b *testing.B) {
 	}
 	time.Sleep(2 * time.Second) // the link up and the stream made
 	b.ResetTimer()
+	if os.Getenv("RABTA_BENCH_ONLY") == "ratio" { // the ingest ratio alone (a profile of the exporter's cost)
+		k.Close()
+		benchIngestRatio(b, p, a, progress)
+		return
+	}
 	// lag under load
 	cpu0 := cpuTime(b)
 	sent, took := feed(b, p, rate, time.Duration(secs)*time.Second, 0, nil)
@@ -319,7 +324,15 @@ func BenchmarkFederation(b *testing.B) {
 		b.Errorf("fed %d values: karachi stored %d distinct ones, and accepted %d", total, total-lost, accepted)
 	}
 	k.Close()
+	benchIngestRatio(b, p, a, progress)
+}
 
+// benchIngestRatio measures provider p's ingest with 10 active raw agreements like a (on the
+// same Datastream, to the same stopped partner) ÷ with none, alternately three times each; a
+// is revoked first.
+func benchIngestRatio(b *testing.B, p *Node, a *federation.Agreement, progress func(string, ...any)) {
+	ctx := context.Background()
+	svc := p.fed.svc
 	// ingest with 10 agreements ÷ none, alternately (the partner stopped: its work is its own)
 	if _, err := svc.Revoke(ctx, a.ID); err != nil {
 		b.Fatal(err)

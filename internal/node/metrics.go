@@ -25,6 +25,9 @@ type metrics struct {
 	busRefused *prometheus.CounterVec
 	busClosed  *prometheus.CounterVec
 	limited    *prometheus.CounterVec
+	// fedReads counts the raw exporter's reads of new Observations, by source: the in-memory
+	// feed of committed ones, or the store (a back-fill, or ids the feed had not seen)
+	fedReads *prometheus.CounterVec
 	// forecastUpdate is how long one forecast update of the river network took
 	forecastUpdate prometheus.Histogram
 }
@@ -56,10 +59,15 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 
 	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rabta_limited_total",
 		Help: "Requests and MQTT/NATS connections refused over a limit: limit=auth (failed authentications from one source) or write (writes by one key)."}, []string{"limit"})
+	m.fedReads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rabta_federation_export_reads_total",
+		Help: "Reads of new Observations by the raw federation exporter, by source: feed (committed in this process, taken in memory) or store (read back: a back-fill, or Observations stored another way)."},
+		[]string{"source"})
+	m.fedReads.WithLabelValues("feed")
+	m.fedReads.WithLabelValues("store")
 	m.forecastUpdate = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rabta_forecast_update_seconds",
 		Help:    "Time to compute the forecasts downstream of one batch of discharge readings (forecast.Forecaster.Update; not their ingest).",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)})
-	m.reg.MustRegister(m.ingested, m.rejected, m.httpDur, m.busLatency, m.busRefused, m.busClosed, m.limited, m.forecastUpdate)
+	m.reg.MustRegister(m.ingested, m.rejected, m.httpDur, m.busLatency, m.busRefused, m.busClosed, m.limited, m.fedReads, m.forecastUpdate)
 	return m
 }
 

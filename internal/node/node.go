@@ -300,8 +300,11 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.fed = n.newFederator()
 	n.stores.configure(!opts.NoOutbox, opts.ID, func(int) { n.relay.Wake(); n.fed.Wake() })
-	if e, ok := n.stores.Outbox.(storeOutbox); ok && !opts.NoOutbox {
-		e.s.Handoff = relaySink{n.relay} // committed batches reach the relay in memory (store.go)
+	if e, ok := n.stores.Outbox.(storeOutbox); ok {
+		if !opts.NoOutbox {
+			e.s.Handoff = relaySink{n.relay} // committed batches reach the relay in memory (store.go)
+		}
+		e.s.Feed = n.fed.feed // and the raw exporter's new Observations (federation_feed.go)
 	}
 
 	// ingest: the SensorThings API, and MQTT (loggers on rabta/<node>/ingest/<datastream>,

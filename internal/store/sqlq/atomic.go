@@ -52,6 +52,7 @@ func (s *Entities) Atomic(ctx context.Context, fn func(ctx context.Context) erro
 	err := s.eng.Write(ctx, func(tx Tx) error {
 		a.tx = tx
 		s.handoff = s.handoff[:0] // handoff.go
+		s.feed.reset()            // obsfeed.go
 		fnErr = fn(context.WithValue(ctx, atomicKey{}, a))
 		return fnErr
 	})

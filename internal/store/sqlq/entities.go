@@ -42,6 +42,10 @@ type Entities struct {
 	// next writer of this process begins (handoff.go).
 	Handoff OutboxSink
 	handoff []OutboxEntry // entries of the open write transaction (under mu)
+	// Feed, when set, is given the numeric Observations each committed ingest transaction
+	// stored, in commit order, right after the commit (obsfeed.go): the federation exporter's.
+	Feed ObsFeed
+	feed feedTx // what the open write transaction stored, for Feed (under mu)
 
 	omu       sync.Mutex // guards lastPurge
 	lastPurge time.Time
@@ -82,7 +86,7 @@ func (s *Entities) tx(ctx context.Context, what string, fn func(tx Tx) error) er
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		inner := fn
-		fn = func(tx Tx) error { s.handoff = s.handoff[:0]; return inner(tx) } // handoff.go
+		fn = func(tx Tx) error { s.handoff = s.handoff[:0]; s.feed.reset(); return inner(tx) } // handoff.go, obsfeed.go
 		defer s.handOff()
 	}
 	if err := s.eng.Write(ctx, fn); err != nil {

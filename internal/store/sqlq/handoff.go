@@ -26,6 +26,7 @@ type OutboxSink interface {
 
 // handOff gives the committed transaction's entries to the sink (called holding mu).
 func (s *Entities) handOff() {
+	s.handFeed() // obsfeed.go
 	if len(s.handoff) == 0 {
 		return
 	}
@@ -37,6 +38,7 @@ func (s *Entities) handOff() {
 
 // dropHandoff forgets the entries of a failed transaction (called holding mu).
 func (s *Entities) dropHandoff() {
+	s.feed.reset() // obsfeed.go: the feed sees a gap, and reads the store there
 	if len(s.handoff) > 0 && s.Handoff != nil {
 		s.Handoff.Missed()
 	}

@@ -304,6 +304,7 @@ func (s *Entities) insertParts(tx Tx, parts []insertPart, strict, dedup bool) er
 				}
 			}
 		}
+		s.feedRows(keep) // obsfeed.go
 	}
 	// what follows only writes: sent together at the end (pipeline.go; one round trip on PostgreSQL)
 	wtx := &deferred{tx: tx}
