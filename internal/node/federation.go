@@ -144,6 +144,10 @@ const fedFlushEvery = time.Second
 // ids): a new Datastream is seen at once; a Datastream's owner changed is seen within this.
 const fedSelectionTTL = 5 * time.Second
 
+// fedPurgeEvery is how often a link purges what its agreements' retention lets go (a variable
+// for tests).
+var fedPurgeEvery = 30 * time.Second
+
 // fedStreamAge is how long an agreement's stream keeps what its partner has not fetched.
 const fedStreamAge = 30 * 24 * time.Hour
 
@@ -847,12 +851,15 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 	}()
 	purged := time.Now()
 	for ctx.Err() == nil {
-		if time.Since(purged) > 30*time.Second { // retention at the consumer, by phenomenon time
+		if time.Since(purged) > fedPurgeEvery { // retention at the consumer, by phenomenon time
 			purged = time.Now()
 			rmu.Lock()
 			keep := maps.Clone(retention)
 			rmu.Unlock()
 			for id, keep := range keep {
+				if keep <= 0 { // 0: kept as long as this node's own data
+					continue
+				}
 				if n, err := f.store.PurgeRemote(ctx, p.Node, id, f.n.now().Add(-keep)); err != nil {
 					log.Warn("federation_purge_failed", "agreement", id, "err", err)
 				} else if n > 0 {
@@ -918,12 +925,12 @@ func (f *federator) receiveAgreement(ctx context.Context, l *bus.Link, provider 
 			}
 			continue
 		}
-		values, retention, err := f.receive(ctx, provider, id, msgs)
+		values, retention, told, err := f.receive(ctx, provider, id, msgs)
 		if err != nil {
 			log.Warn("federation_receive_failed", "agreement", id, "err", err)
 			continue // not acknowledged: fetched again after the ack wait
 		}
-		if retention != kept {
+		if told && retention != kept { // (a fetch of shared alerts alone says nothing of it)
 			kept = retention
 			keep(time.Duration(retention))
 		}
@@ -936,8 +943,9 @@ func (f *federator) receiveAgreement(ctx context.Context, l *bus.Link, provider 
 
 // receive stores one fetched batch of agreement id from provider: decoded, into the remote
 // Datastreams (made on first receipt), through ingest (a value received twice is left out).
-// It returns how many values the messages held and the retention the last of them says.
-func (f *federator) receive(ctx context.Context, provider string, id int64, msgs []bus.FedMsg) (values int, retention federation.Duration, err error) {
+// It returns how many values the messages held and the retention the last of them says (told
+// is false when none said: the messages were shared alerts, or refused).
+func (f *federator) receive(ctx context.Context, provider string, id int64, msgs []bus.FedMsg) (values int, retention federation.Duration, told bool, err error) {
 	var obs []sensing.Observation
 	var got []*federation.Message
 	raw := make([][]byte, 0, len(msgs))
@@ -946,7 +954,7 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 		raw = append(raw, fm.Data)
 		if federation.IsAlertMessage(fm.Data) { // a shared CAP alert (federation_alerts.go)
 			if err := f.receiveAlert(ctx, provider, id, fm); err != nil {
-				return 0, 0, err
+				return 0, 0, false, err
 			}
 			values++
 			continue
@@ -962,11 +970,11 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 		}
 		values += len(ms)
 		for _, m := range ms {
-			org, retention = m.ConsumerOrg, m.Retention
+			org, retention, told = m.ConsumerOrg, m.Retention, true
 			got = append(got, m)
 			ds, err := f.remote(ctx, m)
 			if err != nil {
-				return 0, 0, err
+				return 0, 0, false, err
 			}
 			r := m.Result
 			q, _ := json.Marshal(remoteQuality{Remote: remoteOrigin{Agreement: id, Count: m.Count,
@@ -977,7 +985,7 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 	if len(obs) > 0 {
 		_, errs, err := f.n.ingest.IngestAgain(withImport(ctx), "federation", obs)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, false, err
 		}
 		for i, e := range errs {
 			if e != nil && !ingest.Duplicate(e) {
@@ -993,7 +1001,7 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 		return &fedBatch{kind: "import.batch", actor: "node/" + provider, subject: fmt.Sprintf("agreement/%d", id),
 			detail: map[string]any{"provider": provider, "agreement": id, "organisation": org}}
 	}, raw, values, int64(msgs[0].Seq), int64(msgs[len(msgs)-1].Seq))
-	return values, retention, nil
+	return values, retention, told, nil
 }
 
 // remoteQuality is what a received Observation reports of its origin, {"remote": {…}}, which

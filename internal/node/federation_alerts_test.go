@@ -263,3 +263,85 @@ func TestFederationAlerts(t *testing.T) {
 		t.Errorf("export.alerts records on islamabad name %d messages, want 2", exported)
 	}
 }
+
+// TestFederationRetention: karachi keeps what it received under an agreement (values and
+// alerts, retention 30 days) for the retention and no longer: a value older than that goes at
+// the next purge, a younger one stays — also after a fetch that held a shared alert alone
+// (such a fetch once told the purge a retention of 0, and every value went).
+func TestFederationRetention(t *testing.T) {
+	do := func(t *testing.T, n *Node, method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://"+n.Addr().String()+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+benchKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	saved := fedPurgeEvery
+	fedPurgeEvery = 200 * time.Millisecond
+	t.Cleanup(func() { fedPurgeEvery = saved })
+	ctx := context.Background()
+	idir, kdir := t.TempDir(), t.TempDir()
+	p := fedAlertNode(t, "islamabad", idir)
+	k := fedAlertNode(t, "karachi", kdir)
+	kkey, _ := FedPublicKey(kdir)
+	ikey, _ := FedPublicKey(idir)
+	pcert, err := os.ReadFile(filepath.Join(idir, "node-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.fed.svc.AddPartner(ctx, &federation.Partner{Node: "karachi", NKey: kkey}); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.fed.svc.AddPartner(ctx, &federation.Partner{Node: "islamabad", NKey: ikey, URL: p.NATSURL(), Cert: string(pcert)}); err != nil {
+		t.Fatal(err)
+	}
+	if st, b := do(t, p, "POST", "/v1.1/Things", benchGauge); st != 201 { // Khanki, inside the area
+		t.Fatalf("create: %d %s", st, b)
+	}
+	now := time.Now().UTC()
+	old, young := now.Add(-35*24*time.Hour), now.Add(-48*time.Hour)
+	for i, at := range []time.Time{old, old.Add(time.Minute), young, young.Add(time.Minute), young.Add(2 * time.Minute)} {
+		body := fmt.Sprintf(`{"phenomenonTime":%q,"result":%d}`, at.Format(time.RFC3339), 100+i)
+		if st, b := do(t, p, "POST", "/v1.1/Datastreams(1)/Observations", body); st != 201 {
+			t.Fatalf("observation: %d %s", st, b)
+		}
+	}
+	area, err := federation.ParseArea([]byte(`{"type":"Polygon","coordinates":[[[73.5,32.0],[74.8,32.0],[74.8,33.0],[73.5,33.0],[73.5,32.0]]]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &federation.Agreement{ProviderOrg: "admin", ConsumerOrg: "admin", ConsumerNode: "karachi", Selection: federation.Selection{Area: area, Alerts: true},
+		Resolution: federation.Raw, Retention: federation.Duration(30 * 24 * time.Hour), Purpose: "flood warning downstream", ValidFrom: now.Add(-40 * 24 * time.Hour)}
+	if err := p.fed.svc.Create(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.fed.svc.Approve(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		_, b := do(t, k, "GET", "/v1.1/Observations?$count=true&$top=0", "")
+		var c struct {
+			N int `json:"@iot.count"`
+		}
+		json.Unmarshal([]byte(b), &c)
+		return c.N
+	}
+	// all five arrive; the purge then takes the two older than 30 days
+	waitFor(t, "the values on karachi", func() bool { return k.ingest.Accepted.Load() >= 5 })
+	waitFor(t, "the purge of the old ones", func() bool { return count() == 3 })
+	// a shared alert alone in a fetch, then several purges: the three stay
+	pid, _ := issueOn(t, p, "admin", "Khanki", 32.35, 73.95)
+	waitFor(t, "the shared alert on karachi", func() bool {
+		local, _ := k.alerts.Store.OpenAlert(ctx, fmt.Sprintf("federation:islamabad:%d:%d", a.ID, pid))
+		return local != nil
+	})
+	time.Sleep(10 * fedPurgeEvery)
+	if n := count(); n != 3 {
+		t.Errorf("karachi holds %d received values after a shared alert and the purges, want 3 (those within the 30 days' retention)", n)
+	}
+}

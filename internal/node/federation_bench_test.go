@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -405,7 +406,20 @@ func benchIngestRatio(b *testing.B, p *Node, a *federation.Agreement, progress f
 		}
 		time.Sleep(time.Second) // the streams made
 		settle()
-		r, c = costRate()
+		if prof := os.Getenv("RABTA_BENCH_PROFILE"); prof != "" { // a CPU profile of the runs with 10 agreements
+			pf, err := os.Create(fmt.Sprintf("%s.%d", prof, rep))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(pf); err != nil {
+				b.Fatal(err)
+			}
+			r, c = costRate()
+			pprof.StopCPUProfile()
+			pf.Close()
+		} else {
+			r, c = costRate()
+		}
 		tens, cpuTen = append(tens, r), append(cpuTen, c)
 		progress("ingest with none %.0f obs/s, with 10 agreements %.0f", nones[rep], tens[rep])
 		for _, id := range ids {

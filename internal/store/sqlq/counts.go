@@ -14,7 +14,8 @@ import (
 // rows. Each write path changes them at one place: the ingest path (insert, bumpCounts), Delete
 // (an Observation, or a FeatureOfInterest with its Observations: countsGone), an Observation
 // moved to another Datastream or MultiDatastream (Update, repoint: countsMoved), PostgreSQL's
-// Retain (the partitions it drops). A Datastream or MultiDatastream deleted, alone or with its
+// Retain (the partitions it drops), the federation's purge of received values past their
+// retention (Federation.PurgeRemote). A Datastream or MultiDatastream deleted, alone or with its
 // Thing, Sensor or ObservedProperty, takes its row with it (ON DELETE CASCADE).
 
 // stream is a Datastream (multi false) or a MultiDatastream, by id.

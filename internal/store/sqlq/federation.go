@@ -598,14 +598,51 @@ func (s *Federation) IsRemoteEntity(ctx context.Context, set string, id int64) (
 }
 
 // PurgeRemote deletes Observations of the remote Datastreams received under agreement from
-// provider older than before (retention at the consumer); it returns how many.
+// provider older than before (retention at the consumer); it returns how many. In the same
+// transaction the Datastreams' observation counts (counts.go) and phenomenon and result time
+// spans follow.
 func (s *Federation) PurgeRemote(ctx context.Context, provider string, agreement int64, before time.Time) (int64, error) {
 	var n int64
 	err := s.eng.Write(ctx, func(tx Tx) error {
-		var err error
-		n, err = tx.Exec(ctx, `DELETE FROM observations WHERE phen_end < ? AND datastream_id IN
-			(SELECT datastream_id FROM fed_remote WHERE provider_node = ? AND agreement_id = ?)`, us(before), provider, agreement)
-		return err
+		const which = `phen_end < ? AND datastream_id IN (SELECT datastream_id FROM fed_remote WHERE provider_node = ? AND agreement_id = ?)`
+		args := []any{us(before), provider, agreement}
+		delta := map[stream]int64{}
+		rows, err := tx.Query(ctx, `SELECT datastream_id, count(*) FROM observations WHERE `+which+` GROUP BY datastream_id`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var ds, c int64
+			if err := rows.Scan(&ds, &c); err != nil {
+				rows.Close()
+				return err
+			}
+			delta[stream{id: ds}] = -c
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(delta) == 0 {
+			return nil
+		}
+		if n, err = tx.Exec(ctx, `DELETE FROM observations WHERE `+which, args...); err != nil {
+			return err
+		}
+		if err := bumpCounts(ctx, tx, delta); err != nil {
+			return err
+		}
+		for k := range delta { // the spans of what is left (null when nothing is)
+			if _, err := tx.Exec(ctx, `UPDATE datastreams SET
+				phenomenon_time_start = (SELECT min(phen_start) FROM observations WHERE datastream_id = ?),
+				phenomenon_time_end = (SELECT max(phen_end) FROM observations WHERE datastream_id = ?),
+				result_time_start = (SELECT min(result_time_us) FROM observations WHERE datastream_id = ?),
+				result_time_end = (SELECT max(result_time_us) FROM observations WHERE datastream_id = ?)
+				WHERE id = ?`, k.id, k.id, k.id, k.id, k.id); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return n, err
 }
