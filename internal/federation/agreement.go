@@ -78,10 +78,16 @@ type Selection struct {
 	ObservedProperties []int64 `json:"observedProperties,omitempty"`
 	Area               *Area   `json:"area,omitempty"`
 	Alerts             bool    `json:"alerts,omitempty"`
+	// Observations false shares no Observations at all: with Alerts, an agreement for alerts
+	// only, whose Area then picks the alerts alone (absent: true).
+	Observations *bool `json:"observations,omitempty"`
 }
 
 // Data reports whether s selects Datastreams at all (an agreement may share alerts only).
 func (s Selection) Data() bool {
+	if s.Observations != nil && !*s.Observations {
+		return false
+	}
 	return len(s.Datastreams) > 0 || len(s.Things) > 0 || s.Area != nil
 }
 
@@ -181,6 +187,9 @@ func (a *Agreement) Validate() error {
 		return bad("consumerNode", "required, lower-case letters, digits, '-' and '_' (at most %d)", maxNameLength)
 	}
 	s := a.Selection
+	if s.Observations != nil && !*s.Observations && !s.Alerts {
+		return bad("selection.observations", "false shares no Observations: an agreement for alerts only says alerts: true")
+	}
 	if !s.Data() && !s.Alerts {
 		return bad("selection", "give datastreams or things (ids of the provider's), an area (GeoJSON Polygon or MultiPolygon), or alerts: true")
 	}
@@ -197,6 +206,9 @@ func (a *Agreement) Validate() error {
 	switch a.Resolution {
 	case Raw, HourlyMean, DailyMax:
 	case "":
+		if !s.Data() {
+			return bad("resolution", "required (an agreement for alerts only may leave it out): raw, hourly-mean or daily-max")
+		}
 		return bad("resolution", "required: raw, hourly-mean or daily-max")
 	default:
 		return bad("resolution", "%q: one of raw, hourly-mean, daily-max", a.Resolution)
@@ -251,6 +263,9 @@ func ParseAgreement(b []byte) (*Agreement, error) {
 	}
 	a := &Agreement{ProviderOrg: in.ProviderOrg, ConsumerOrg: in.ConsumerOrg, ConsumerNode: in.ConsumerNode,
 		Selection: in.Selection, Resolution: in.Resolution, Purpose: in.Purpose}
+	if a.Resolution == "" && !a.Selection.Data() && a.Selection.Alerts {
+		a.Resolution = Raw // alerts only: no values, no resolution to choose
+	}
 	for _, t := range []struct {
 		field string
 		in    *string

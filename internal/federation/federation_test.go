@@ -52,6 +52,8 @@ func TestParseAgreement(t *testing.T) {
 		{`"validFrom":"2025-06-01T00:00:00Z",->`, "validFrom"},
 		{`"retention":"30d"->"retention":"40000d"`, "retention"},
 		{`"retention":"30d"->"retention":"30d","state":"approved"`, "unknown field"},
+		{`"selection":{"datastreams":[1,2],"observedProperties":[1]}->"selection":{"datastreams":[1,2],"observations":false}`, "selection.observations"},
+		{`"selection":{"datastreams":[1,2],"observedProperties":[1]},"resolution":"hourly-mean"->"selection":{"alerts":true,"observations":false},"resolution":"weekly"`, "resolution"},
 	} {
 		from, to, _ := strings.Cut(c.change, "->")
 		body := strings.Replace(good, from, to, 1)
@@ -62,6 +64,16 @@ func TestParseAgreement(t *testing.T) {
 		if apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), c.field) {
 			t.Errorf("%s: %v (want Invalid naming %q)", c.change, err, c.field)
 		}
+	}
+	// alerts only, by area: no Observations selected, no resolution needed
+	alertsOnly := strings.Replace(strings.Replace(good, `"selection":{"datastreams":[1,2],"observedProperties":[1]}`,
+		`"selection":{"alerts":true,"observations":false,"area":{"type":"Polygon","coordinates":[[[73.5,32.0],[74.8,32.0],[74.8,33.0],[73.5,33.0],[73.5,32.0]]]}}`, 1),
+		`"resolution":"hourly-mean",`, "", 1)
+	if a, err := federation.ParseAgreement([]byte(alertsOnly)); err != nil || a.Selection.Data() || !a.Selection.Alerts || a.Selection.Area == nil || a.Resolution != federation.Raw {
+		t.Errorf("an agreement for alerts only: %+v %v", a, err)
+	}
+	if _, err := federation.ParseAgreement([]byte(strings.Replace(alertsOnly, `"observations":false,`, "", 1))); err == nil || !strings.Contains(err.Error(), "resolution") {
+		t.Errorf("alerts and an area (which selects Datastreams too) without a resolution: %v", err)
 	}
 	if _, err := federation.ParseAgreement([]byte(good + " {}")); err == nil || !strings.Contains(err.Error(), "more than one") {
 		t.Errorf("two JSON values: %v", err)

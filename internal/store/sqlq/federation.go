@@ -360,8 +360,12 @@ func (s *Federation) RawRange(ctx context.Context, ds []int64, after, upto int64
 
 // Selected returns the Datastreams selection sel picks among those organisation org owns, by
 // id, with what a consumer needs to describe them: by id, by Thing, and by area (the Thing's
-// first Location inside sel.Area), narrowed by ObservedProperties.
+// first Location inside sel.Area), narrowed by ObservedProperties; none when it shares no
+// Observations (alerts only).
 func (s *Federation) Selected(ctx context.Context, org string, sel federation.Selection) (map[int64]federation.RemoteSource, error) {
+	if !sel.Data() { // alerts only
+		return map[int64]federation.RemoteSource{}, nil
+	}
 	in := func(col string, ids []int64) (string, []any) {
 		if len(ids) == 0 {
 			return "", nil

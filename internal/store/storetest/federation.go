@@ -302,6 +302,9 @@ func federationArea(t *testing.T, s Stores, f *sqlq.Federation) {
 		}
 	}
 	check("area around Khanki", "admin", federation.Selection{Area: area}, "[1]")
+	no := false
+	check("area, alerts only", "admin", federation.Selection{Area: area, Alerts: true, Observations: &no}, "[]")
+	check("Datastream 1, no Observations", "admin", federation.Selection{Datastreams: []int64{1}, Alerts: true, Observations: &no}, "[]")
 	check("area and Datastream 2 by id", "admin", federation.Selection{Area: area, Datastreams: []int64{2}}, "[1 2]")
 	check("area, another ObservedProperty", "admin", federation.Selection{Area: area, ObservedProperties: []int64{99}}, "[]")
 	check("area, another organisation", "ndma", federation.Selection{Area: area}, "[]")
