@@ -188,8 +188,11 @@ type federator struct {
 	shortHi int64
 	shortAt time.Time
 
-	// onStored, when set, is told the values of each batch once stored (the benchmark's lag)
-	onStored func(values []*federation.Message)
+	// onStored, when set, is told the values of each batch once stored, and when the batch
+	// was fetched (the benchmark's lag); onExported, when set, the Observation ids of each read
+	// the exporter sent, once JetStream acknowledged them
+	onStored   func(values []*federation.Message, fetched time.Time)
+	onExported func(ids []int64)
 }
 
 // fedSelection is an agreement's selection as the store resolved it, and when.
@@ -675,6 +678,13 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 			if err := f.n.bus.FedAcks(ctx); err != nil {
 				return false, err
 			}
+			if f.onExported != nil {
+				ids := make([]int64, len(rows))
+				for i, r := range rows {
+					ids[i] = r.ID
+				}
+				f.onExported(ids)
+			}
 			for i, m := range ms {
 				o := out[i]
 				if o.upto > f.cur[m.a.ID] {
@@ -946,6 +956,7 @@ func (f *federator) receiveAgreement(ctx context.Context, l *bus.Link, provider 
 // It returns how many values the messages held and the retention the last of them says (told
 // is false when none said: the messages were shared alerts, or refused).
 func (f *federator) receive(ctx context.Context, provider string, id int64, msgs []bus.FedMsg) (values int, retention federation.Duration, told bool, err error) {
+	fetched := time.Now()
 	var obs []sensing.Observation
 	var got []*federation.Message
 	raw := make([][]byte, 0, len(msgs))
@@ -994,7 +1005,7 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 		}
 	}
 	if f.onStored != nil {
-		f.onStored(got)
+		f.onStored(got, fetched)
 	}
 	// recorded in the audit log with the batches of the same second (flush)
 	f.note(fmt.Sprintf("import/%s/%d", provider, id), func() *fedBatch {

@@ -164,12 +164,31 @@ func BenchmarkFederation(b *testing.B) {
 			distinct++
 		}
 	}
-	record := func(vals []*federation.Message) {
+	// where the lag goes: ingest → acknowledged on islamabad's stream (provider), → fetched by
+	// karachi (link), → stored there (consumer)
+	var exported []time.Time // by provider Observation id
+	var provider, link, consumer []time.Duration
+	p.fed.onExported = func(ids []int64) {
+		now := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range ids {
+			for int(id) >= len(exported) {
+				exported = append(exported, make([]time.Time, len(exported)+4096)...)
+			}
+			exported[id] = now
+		}
+	}
+	record := func(vals []*federation.Message, fetched time.Time) {
 		now := time.Now()
 		mu.Lock()
 		defer mu.Unlock()
 		for _, v := range vals {
 			lags = append(lags, now.Sub(v.Start))
+			if int(v.Observation) < len(exported) && !exported[v.Observation].IsZero() {
+				e := exported[v.Observation]
+				provider, link, consumer = append(provider, e.Sub(v.Start)), append(link, fetched.Sub(e)), append(consumer, now.Sub(fetched))
+			}
 		}
 		stored += len(vals)
 		see(vals)
@@ -218,6 +237,20 @@ func BenchmarkFederation(b *testing.B) {
 	mu.Unlock()
 	b.ReportMetric(float64(p50.Microseconds())/1000, "lag_p50_ms")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "lag_p99_ms")
+	mu.Lock()
+	for _, st := range []struct {
+		name string
+		d    []time.Duration
+	}{{"provider", provider}, {"link", link}, {"consumer", consumer}} {
+		if len(st.d) == 0 {
+			continue
+		}
+		slices.Sort(st.d)
+		b.ReportMetric(float64(st.d[len(st.d)/2].Microseconds())/1000, "lag_"+st.name+"_p50_ms")
+		b.ReportMetric(float64(st.d[len(st.d)*99/100].Microseconds())/1000, "lag_"+st.name+"_p99_ms")
+	}
+	p.fed.onExported, exported = nil, nil
+	mu.Unlock()
 	progress("lag: %d values at %.0f/s, p50 %s, p99 %s", sent, float64(sent)/took.Seconds(), p50, p99)
 
 	// a cut: karachi down while islamabad takes the same load, then back while the load goes on
@@ -243,7 +276,7 @@ func BenchmarkFederation(b *testing.B) {
 	}()
 	t0 := time.Now()
 	k = benchNode(b, "karachi", kdir)
-	k.fed.onStored = func(vals []*federation.Message) {
+	k.fed.onStored = func(vals []*federation.Message, _ time.Time) {
 		now := time.Now()
 		mu.Lock()
 		defer mu.Unlock()
