@@ -47,8 +47,6 @@ type DB struct {
 	locks  sqlq.Mutexes // node-wide locks
 
 	wstmts, rstmts stmtCache // statements prepared on w and r (stmts.go)
-
-	ckpt *checkpointer // checkpoint.go
 }
 
 // Open opens (creating if needed) the database file at path and applies pending migrations.
@@ -66,9 +64,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	u := "file:" + (&url.URL{Path: abs}).EscapedPath()
 	// the writer's page cache: 8 MiB (writerCacheKiB); ingest appends at the right end of each
 	// datastream's range of the indexes, a few pages per datastream (docs/bench.md, footprint)
-	// no checkpoint in the writer's commits: the checkpointer's connection does them, beside it
-	// (checkpoint.go)
-	w, err := sql.Open("sqlite", u+"?_txlock=immediate&"+pragmas+fmt.Sprintf("&_pragma=cache_size(-%d)&_pragma=wal_autocheckpoint(0)", writerCacheKiB))
+	w, err := sql.Open("sqlite", u+"?_txlock=immediate&"+pragmas+fmt.Sprintf("&_pragma=cache_size(-%d)", writerCacheKiB))
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
@@ -99,10 +95,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
-	if db.ckpt, err = startCheckpointer(ctx, u+"?"+pragmas+"&_pragma=cache_size(-256)"); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open store %q: %w", path, err)
-	}
 	return db, nil
 }
 
@@ -129,7 +121,7 @@ func (db *DB) Path() string { return db.path }
 
 // Close closes the database.
 func (db *DB) Close() error {
-	errs := []error{db.wstmts.close(), db.rstmts.close(), db.ckpt.stop()}
+	errs := []error{db.wstmts.close(), db.rstmts.close()}
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
 	}
