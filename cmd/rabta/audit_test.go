@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -111,5 +112,38 @@ func editAuditEntry(t *testing.T, dir string, seq int) {
 		return err
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNodeIDRecorded: the first command run with the node's id (RABTA_NODE_ID) records it in
+// the data directory; a later command given none runs as that node (its audit heads, its
+// certificate), and one given another id is refused, naming both, and changes nothing.
+func TestNodeIDRecorded(t *testing.T) {
+	dir := t.TempDir()
+	run := func(id string, args ...string) (string, error) {
+		t.Helper()
+		cmd := exec.Command(binary, append(args, "--data-dir", dir)...)
+		cmd.Env = append(os.Environ(), storeEnv(t, dir, nil)...)
+		if id != "" {
+			cmd.Env = append(cmd.Env, "RABTA_NODE_ID="+id)
+		}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("islamabad", "orgs", "open", "pmd"); err != nil {
+		t.Fatalf("orgs open as islamabad: %v %s", err, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "node-id")); err != nil || strings.TrimSpace(string(b)) != "islamabad" {
+		t.Fatalf("node-id: %q %v", b, err)
+	}
+	if out, err := run("", "audit", "verify"); err != nil || !strings.Contains(out, "head signed by CN=rabta node islamabad,O=Rabta") {
+		t.Errorf("audit verify with no id given: %v %s", err, out)
+	}
+	out, err := run("karachi", "orgs", "open", "ndma")
+	if err == nil || !strings.Contains(out, `belongs to node "islamabad"`) || !strings.Contains(out, `not "karachi"`) {
+		t.Errorf("a command as another node: %v %s", err, out)
+	}
+	if out, err := run("", "orgs", "list-open"); err != nil || strings.Contains(out, "ndma") {
+		t.Errorf("the refused command changed something: %v %s", err, out)
 	}
 }

@@ -199,7 +199,13 @@ func (c *common) load(fs *flag.FlagSet) error {
 			f()
 		}
 	}
-	return c.cfg.Validate()
+	if err := c.cfg.Validate(); err != nil {
+		return err
+	}
+	// the id the data directory records, when none is given (internal/node/nodeid.go)
+	id, err := node.ResolveID(c.cfg.DataDir, c.cfg.NodeID)
+	c.cfg.NodeID = id
+	return err
 }
 
 func logger(cfg config.Config, w io.Writer) *slog.Logger {

@@ -19,6 +19,8 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -262,6 +264,11 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.onClose(func() error { unlock(); return nil })
+	if id, err := ResolveID(opts.DataDir, opts.ID); err != nil { // nodeid.go
+		return nil, err
+	} else if id != opts.ID {
+		return nil, fmt.Errorf("node id %q: this data directory belongs to node %q (%s)", opts.ID, id, NodeIDFile)
+	}
 	n.stores, err = OpenStores(ctx, opts.DataDir, opts.DB, &ingest.QC{Log: log.With("component", "qc")})
 	if err != nil {
 		return nil, err
@@ -339,6 +346,12 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	sign, err := nodeSigner(opts.DataDir, opts.ID, opts.SigningKeyFile, opts.SigningCertFile)
 	if err != nil {
 		return nil, err
+	}
+	// a certificate this node made for itself under another id (a command run before the node
+	// was given its id): partners would see that name on its alerts and audit heads
+	if cn := sign.cert.Subject.CommonName; opts.SigningKeyFile == "" && strings.HasPrefix(cn, "rabta node ") && cn != "rabta node "+opts.ID {
+		log.Warn("node_certificate_names_another_node", "certificate", filepath.Join(opts.DataDir, "node-cert.pem"), "subject", cn, "node", opts.ID,
+			"fix", "before sharing it: stop the node, delete node-cert.pem and node-key.pem from the data directory, start it again (a new pair is made)")
 	}
 	extra, err := trustedCerts(opts.TrustedCertsDir)
 	if err != nil {
