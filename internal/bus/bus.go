@@ -112,12 +112,13 @@ type Bus struct {
 	mu   sync.Mutex
 	subs []*nats.Subscription
 
-	table     []Access         // who may use which topic (Table)
-	sess      sessions         // the embedded server's live client sessions
-	wlast     map[uint64]int64 // inbound messages of each session at the last meterWrites
-	smu       sync.Mutex
-	sampled   map[string]*rate.Sometimes // bus_refused logs, per reason
-	tlsFailed rate.Sometimes             // failed TLS handshakes of clients, logged at most once in 10 s
+	table      []Access         // who may use which topic (Table)
+	sess       sessions         // the embedded server's live client sessions
+	wlast      map[uint64]int64 // inbound messages of each session at the last meterWrites
+	smu        sync.Mutex
+	sampled    map[string]*rate.Sometimes // bus_refused logs, per reason
+	tlsFailed  rate.Sometimes             // failed TLS handshakes of clients, logged at most once in 10 s
+	authFailed rate.Sometimes             // failed logins of clients (a removed partner retrying), likewise
 
 	imu      sync.Mutex // guards the interest cache
 	interest []server.SubDetail
@@ -152,7 +153,7 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 		opts.Replicas = 1
 	}
 	b := &Bus{opts: opts, log: opts.Log, table: Table(opts.Node), sampled: map[string]*rate.Sometimes{},
-		tlsFailed: rate.Sometimes{First: 1, Interval: 10 * time.Second}}
+		tlsFailed: rate.Sometimes{First: 1, Interval: 10 * time.Second}, authFailed: rate.Sometimes{First: 1, Interval: 10 * time.Second}}
 	tok := make([]byte, 24)
 	rand.Read(tok)
 	b.token = hex.EncodeToString(tok)
@@ -555,7 +556,14 @@ func (n *natsLog) Errorf(f string, v ...any) {
 		})
 		return
 	}
-	n.l.Error(fmt.Sprintf(f, v...))
+	msg := fmt.Sprintf(f, v...)
+	if strings.Contains(msg, server.ErrAuthentication.Error()) && n.bus != nil { // a client retrying with what no longer logs in
+		n.bus.authFailed.Do(func() {
+			n.l.Warn("bus_authentication_failed", "detail", msg, "logged", "at most once in 10 s")
+		})
+		return
+	}
+	n.l.Error(msg)
 }
 func (n *natsLog) Debugf(f string, v ...any) {}
 func (n *natsLog) Tracef(f string, v ...any) {}

@@ -267,6 +267,32 @@ func TestFederationTLS(t *testing.T) {
 	}
 }
 
+// A link that no longer logs in (a partner removed, retrying with its nkey) is refused at each
+// try, and the refusals are logged once, not at every retry (a newcomer's provider logged an
+// ERROR every two seconds).
+func TestFederationAuthFailuresLoggedOnce(t *testing.T) {
+	logs := &logBuf{}
+	b, _, _, _, _ := fedSetup(t, Options{Log: slog.New(slog.NewJSONHandler(logs, nil))})
+	stranger, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := stranger.Seed()
+	l, err := Dial(b.ClientURL(), "prov", "karachi", seed, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	if ids, err := l.Agreements(ctx); err == nil {
+		t.Errorf("agreements %v for an nkey no partner has", ids)
+	}
+	if n := strings.Count(logs.String(), "authentication error"); n != 1 || !strings.Contains(logs.String(), "bus_authentication_failed") {
+		t.Errorf("failed logins logged %d times, want once:\n%s", n, logs.String())
+	}
+}
+
 func TestFedListener(t *testing.T) {
 	for _, c := range []struct {
 		addr string

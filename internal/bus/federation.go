@@ -392,7 +392,8 @@ func DialLog(url, provider, node string, seed, ca []byte, log *slog.Logger) (*Li
 				return
 			}
 			said = time.Now()
-			log.Warn(msg, "url", url, "err", err.Error())
+			log.Warn(msg, "url", url, "err", err.Error(), "retrying", "every 2 s; logged at most once a minute while it lasts",
+				"hint", "the provider down, or it no longer has this node as a partner (its nkey), or its listener wants TLS (tls:// and --ca) or another address")
 		}
 		opts = append(opts,
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { say("federation_link_down", err) }),
