@@ -71,14 +71,21 @@ func feed(b *testing.B, n *Node, rate int, d time.Duration, start int, stop <-ch
 				at := now.Add(time.Duration(i) * time.Microsecond) // distinct times: none is a duplicate of another
 				obs[i] = sensing.Observation{DatastreamID: 1, PhenStart: at, PhenEnd: at, PhenText: at.Format(time.RFC3339Nano), ResultNum: &v}
 			}
-			if _, _, err := n.ingest.Ingest(context.Background(), "bench", obs); err != nil {
+			ids, _, err := n.ingest.Ingest(context.Background(), "bench", obs)
+			if err != nil {
 				b.Fatal(err)
+			}
+			if onCommitted != nil {
+				onCommitted(ids)
 			}
 			sent += due
 		}
 		<-tick.C
 	}
 }
+
+// onCommitted, when set, is told the ids of each batch feed stored, once committed.
+var onCommitted func(ids []int64)
 
 // cpuTime is the process's CPU time so far (user and system, every goroutine: both nodes).
 func cpuTime(b *testing.B) time.Duration {
@@ -164,21 +171,23 @@ func BenchmarkFederation(b *testing.B) {
 			distinct++
 		}
 	}
-	// where the lag goes: ingest → acknowledged on islamabad's stream (provider), → fetched by
-	// karachi (link), → stored there (consumer)
-	var exported []time.Time // by provider Observation id
-	var provider, link, consumer []time.Duration
-	p.fed.onExported = func(ids []int64) {
+	// where the lag goes: the value made → committed on islamabad (ingest), → acknowledged on
+	// its agreement's stream (provider), → fetched by karachi (link), → stored there (consumer)
+	var exported, committed []time.Time // by provider Observation id
+	var ingested, provider, link, consumer []time.Duration
+	at := func(ts *[]time.Time, ids []int64) {
 		now := time.Now()
 		mu.Lock()
 		defer mu.Unlock()
 		for _, id := range ids {
-			for int(id) >= len(exported) {
-				exported = append(exported, make([]time.Time, len(exported)+4096)...)
+			for int(id) >= len(*ts) {
+				*ts = append(*ts, make([]time.Time, len(*ts)+4096)...)
 			}
-			exported[id] = now
+			(*ts)[id] = now
 		}
 	}
+	p.fed.onExported = func(ids []int64) { at(&exported, ids) }
+	onCommitted = func(ids []int64) { at(&committed, ids) }
 	record := func(vals []*federation.Message, fetched time.Time) {
 		now := time.Now()
 		mu.Lock()
@@ -186,8 +195,9 @@ func BenchmarkFederation(b *testing.B) {
 		for _, v := range vals {
 			lags = append(lags, now.Sub(v.Start))
 			if int(v.Observation) < len(exported) && !exported[v.Observation].IsZero() {
-				e := exported[v.Observation]
-				provider, link, consumer = append(provider, e.Sub(v.Start)), append(link, fetched.Sub(e)), append(consumer, now.Sub(fetched))
+				e, c := exported[v.Observation], committed[v.Observation]
+				ingested, provider = append(ingested, c.Sub(v.Start)), append(provider, e.Sub(c))
+				link, consumer = append(link, fetched.Sub(e)), append(consumer, now.Sub(fetched))
 			}
 		}
 		stored += len(vals)
@@ -241,7 +251,7 @@ func BenchmarkFederation(b *testing.B) {
 	for _, st := range []struct {
 		name string
 		d    []time.Duration
-	}{{"provider", provider}, {"link", link}, {"consumer", consumer}} {
+	}{{"ingest", ingested}, {"provider", provider}, {"link", link}, {"consumer", consumer}} {
 		if len(st.d) == 0 {
 			continue
 		}
@@ -249,7 +259,7 @@ func BenchmarkFederation(b *testing.B) {
 		b.ReportMetric(float64(st.d[len(st.d)/2].Microseconds())/1000, "lag_"+st.name+"_p50_ms")
 		b.ReportMetric(float64(st.d[len(st.d)*99/100].Microseconds())/1000, "lag_"+st.name+"_p99_ms")
 	}
-	p.fed.onExported, exported = nil, nil
+	p.fed.onExported, exported, onCommitted, committed = nil, nil, nil, nil
 	mu.Unlock()
 	progress("lag: %d values at %.0f/s, p50 %s, p99 %s", sent, float64(sent)/took.Seconds(), p50, p99)
 
