@@ -957,19 +957,21 @@ func (f *federator) receiveAgreement(ctx context.Context, l *bus.Link, provider 
 // is false when none said: the messages were shared alerts, or refused).
 func (f *federator) receive(ctx context.Context, provider string, id int64, msgs []bus.FedMsg) (values int, retention federation.Duration, told bool, err error) {
 	fetched := time.Now()
+	alerts := 0
 	var obs []sensing.Observation
 	var got []*federation.Message
 	raw := make([][]byte, 0, len(msgs))
 	org := ""
 	for _, fm := range msgs {
-		raw = append(raw, fm.Data)
-		if federation.IsAlertMessage(fm.Data) { // a shared CAP alert (federation_alerts.go)
+		if federation.IsAlertMessage(fm.Data) { // a shared CAP alert (federation_alerts.go), audited as import.alert
 			if err := f.receiveAlert(ctx, provider, id, fm); err != nil {
 				return 0, 0, false, err
 			}
 			values++
+			alerts++
 			continue
 		}
+		raw = append(raw, fm.Data)
 		ms, err := federation.DecodeMessages(fm.Data)
 		if err == nil && (ms[0].Provider != provider || ms[0].Agreement != id) {
 			err = apperr.E(apperr.Invalid, "federation message: of %s agreement %d on the stream of %s agreement %d", ms[0].Provider, ms[0].Agreement, provider, id)
@@ -1011,7 +1013,7 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 	f.note(fmt.Sprintf("import/%s/%d", provider, id), func() *fedBatch {
 		return &fedBatch{kind: "import.batch", actor: "node/" + provider, subject: fmt.Sprintf("agreement/%d", id),
 			detail: map[string]any{"provider": provider, "agreement": id, "organisation": org}}
-	}, raw, values, int64(msgs[0].Seq), int64(msgs[len(msgs)-1].Seq))
+	}, raw, values-alerts, int64(msgs[0].Seq), int64(msgs[len(msgs)-1].Seq))
 	return values, retention, told, nil
 }
 
@@ -1026,10 +1028,10 @@ type remoteQuality struct {
 
 type remoteOrigin struct {
 	Agreement   int64                 `json:"agreement"`
-	Count       int                   `json:"count"`
+	Count       int                   `json:"count,omitempty"` // an aggregate's: how many values
 	Flag        sensing.Flag          `json:"flag"`
 	Node        string                `json:"node"`
-	Observation int64                 `json:"observation"`
+	Observation int64                 `json:"observation,omitempty"` // a raw value's: the provider's id
 	Resolution  federation.Resolution `json:"resolution"`
 }
 
