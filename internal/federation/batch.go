@@ -9,10 +9,17 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/sensing"
 )
 
-// BatchVersion is the version of a Batch message (a Message is version 1).
-const BatchVersion = 2
+// BatchVersion is the version of the Batch messages this node sends (a Message is version 1).
+// Version 3 leaves out a value's start and end when its phenomenonTime says them (Compact);
+// version 2 always has them. A receiver reads 1, 2 and 3 (DecodeMessages); one that knows
+// only 1 and 2 refuses version 3 whole, storing nothing wrong.
+const BatchVersion = 3
+
+// batchV2 is the version of the Batch messages sent before Compact.
+const batchV2 = 2
 
 // MaxBatchValues bounds the values of one Batch.
 const MaxBatchValues = 500
@@ -41,10 +48,28 @@ type Batch struct {
 type BatchValue struct {
 	Observation    int64     `json:"observation"`
 	PhenomenonTime string    `json:"phenomenonTime"`
-	Start          time.Time `json:"start"`
-	End            time.Time `json:"end"`
+	Start          time.Time `json:"start,omitzero"` // absent (version 3): phenomenonTime's
+	End            time.Time `json:"end,omitzero"`
 	Result         float64   `json:"result"`
 	Flag           int       `json:"flag"`
+}
+
+// Compact returns v without its start and end when its phenomenonTime, parsed as SensorThings
+// parses it (sensing.ParseTimeOrInterval), gives them to the microsecond — the usual case, an
+// instant sent as it is stored — so that a value takes about 95 bytes instead of 165 on every
+// agreement's stream; the receiver takes them from phenomenonTime again. A text that does not
+// say them exactly (a nanosecond fraction, an offset kept, a text the parser refuses) keeps them.
+func Compact(v BatchValue) BatchValue {
+	if derivable(v.PhenomenonTime, v.Start, v.End) {
+		v.Start, v.End = time.Time{}, time.Time{}
+	}
+	return v
+}
+
+func derivable(phen string, start, end time.Time) bool {
+	ps, pe, err := sensing.ParseTimeOrInterval(phen)
+	return err == nil && !start.IsZero() && ps.UnixMicro() == start.UnixMicro() && pe.UnixMicro() == end.UnixMicro() &&
+		ps.Equal(ps.Truncate(time.Microsecond)) && pe.Equal(pe.Truncate(time.Microsecond))
 }
 
 // BatchMsgID is the JetStream message id of the Batch of agreement's values from Observation
@@ -115,8 +140,8 @@ func (e *BatchEncoder) AddEncoded(obs int64, v []byte) error {
 	if e.n >= MaxBatchValues || (e.n > 0 && len(e.buf)+1+len(v)+2 > MaxMessage) {
 		return ErrBatchFull
 	}
-	if e.n == 0 { // a buffer of the batch's own (the last one taken is the caller's), grown as needed
-		e.buf = append(make([]byte, 0, len(e.prefix)+len(v)+256), e.prefix...)
+	if e.n == 0 { // a buffer of the batch's own (the last one taken is the caller's), sized for a full batch of such values
+		e.buf = append(make([]byte, 0, min(MaxMessage, len(e.prefix)+(len(v)+1)*MaxBatchValues+2)), e.prefix...)
 	} else {
 		e.buf = append(e.buf, ',')
 	}
@@ -134,7 +159,8 @@ func (e *BatchEncoder) AddEncoded(obs int64, v []byte) error {
 func AppendValue(b []byte, obs int64, phen string, start, end time.Time, result float64, flag int) ([]byte, error) {
 	if !plainTime(start) || !plainTime(end) || math.IsNaN(result) || math.IsInf(result, 0) {
 		// what json.Marshal does with these (an error, or its own spelling)
-		v, err := json.Marshal(&BatchValue{Observation: obs, PhenomenonTime: phen, Start: start, End: end, Result: result, Flag: flag})
+		c := Compact(BatchValue{Observation: obs, PhenomenonTime: phen, Start: start, End: end, Result: result, Flag: flag})
+		v, err := json.Marshal(&c)
 		if err != nil {
 			return b, err
 		}
@@ -142,8 +168,14 @@ func AppendValue(b []byte, obs int64, phen string, start, end time.Time, result 
 	}
 	b = strconv.AppendInt(append(b, `{"observation":`...), obs, 10)
 	b = appendString(append(b, `,"phenomenonTime":`...), phen)
-	b = append(start.AppendFormat(append(b, `,"start":"`...), time.RFC3339Nano), '"')
-	b = append(end.AppendFormat(append(b, `,"end":"`...), time.RFC3339Nano), '"')
+	if !derivable(phen, start, end) { // (Compact; a zero time is left out, as json's omitzero does)
+		if !start.IsZero() {
+			b = append(start.AppendFormat(append(b, `,"start":"`...), time.RFC3339Nano), '"')
+		}
+		if !end.IsZero() {
+			b = append(end.AppendFormat(append(b, `,"end":"`...), time.RFC3339Nano), '"')
+		}
+	}
 	b = appendFloat(append(b, `,"result":`...), result)
 	b = strconv.AppendInt(append(b, `,"flag":`...), int64(flag), 10)
 	return append(b, '}'), nil
@@ -181,9 +213,9 @@ func DecodeMessages(b []byte) ([]*Message, error) {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return nil, apperr.E(apperr.Invalid, "federation message: %s", jsonErr(err))
 	}
-	if w.V != BatchVersion {
+	if w.V != BatchVersion && w.V != batchV2 {
 		if w.Values != nil {
-			return nil, apperr.E(apperr.Invalid, "federation message: values: only in a batch (v %d)", BatchVersion)
+			return nil, apperr.E(apperr.Invalid, "federation message: values: only in a batch (v %d or %d)", batchV2, BatchVersion)
 		}
 		if err := w.Message.check(); err != nil {
 			return nil, err
@@ -206,6 +238,13 @@ func DecodeMessages(b []byte) ([]*Message, error) {
 		*x = m
 		x.V = 1 // what the value stands for: one version-1 Message
 		x.Observation, x.PhenomenonTime, x.Start, x.End, x.Result, x.Flag = v.Observation, v.PhenomenonTime, v.Start, v.End, v.Result, v.Flag
+		if w.V == BatchVersion && v.Start.IsZero() && v.End.IsZero() { // (Compact)
+			s, e, err := sensing.ParseTimeOrInterval(v.PhenomenonTime)
+			if err != nil {
+				return nil, apperr.E(apperr.Invalid, "federation message: values[%d].phenomenonTime: %v (and no start and end)", i, err)
+			}
+			x.Start, x.End = s, e
+		}
 		if v.Observation <= 0 {
 			return nil, apperr.E(apperr.Invalid, "federation message: values[%d].observation: a positive id required", i)
 		}

@@ -31,7 +31,10 @@ func addAll(t *testing.T, base Batch, vs []BatchValue) (got, want [][]byte, ns [
 			t.Fatalf("take: %d values %d..%d, want %d", n, first, last, len(cur))
 		}
 		b := base
-		b.V, b.Resolution, b.Values = BatchVersion, Raw, cur
+		b.V, b.Resolution, b.Values = BatchVersion, Raw, nil
+		for _, v := range cur {
+			b.Values = append(b.Values, Compact(v))
+		}
 		w, err := json.Marshal(&b)
 		if err != nil {
 			t.Fatal(err)
@@ -155,6 +158,31 @@ func TestDecodeMessages(t *testing.T) {
 			t.Errorf("value %d: %+v", i, m)
 		}
 	}
+	// version 3, compact: start and end left out are phenomenonTime's (an instant, an interval)
+	cb := b
+	cb.Values = []BatchValue{Compact(b.Values[0]), Compact(BatchValue{8, "2025-08-26T12:00:00Z/2025-08-26T13:00:00Z", at, at.Add(time.Hour), 4, 0})}
+	compact, _ := json.Marshal(&cb)
+	if bytes.Contains(compact, []byte(`"start"`)) || bytes.Contains(compact, []byte(`"end"`)) {
+		t.Fatalf("compact batch keeps start or end: %s", compact)
+	}
+	if ms, err := DecodeMessages(compact); err != nil || len(ms) != 2 || !ms[0].Start.Equal(at) || !ms[0].End.Equal(at) ||
+		!ms[1].Start.Equal(at) || !ms[1].End.Equal(at.Add(time.Hour)) {
+		t.Fatalf("compact batch: %+v %v", ms, err)
+	}
+	// a text that does not say them to the microsecond keeps them
+	if c := Compact(BatchValue{1, "2025-08-26T12:00:00.123456789Z", at.Add(123456 * time.Microsecond), at.Add(123456 * time.Microsecond), 1, 0}); c.Start.IsZero() {
+		t.Errorf("a nanosecond phenomenonTime lost its start")
+	}
+	if c := Compact(BatchValue{1, "2025-08-26T12:00:00Z", at, at.Add(time.Second), 1, 0}); c.Start.IsZero() {
+		t.Errorf("an instant phenomenonTime with another end lost its start and end")
+	}
+	v2 := b
+	v2.V = 2
+	if d2, _ := json.Marshal(&v2); true {
+		if ms, err := DecodeMessages(d2); err != nil || len(ms) != 2 {
+			t.Errorf("version 2: %v %v", ms, err)
+		}
+	}
 	one := encoderBase()
 	one.Observation, one.PhenomenonTime, one.Start, one.End, one.Result = 5, "t", at, at, 3
 	d1, _ := json.Marshal(&one)
@@ -180,10 +208,14 @@ func TestDecodeMessages(t *testing.T) {
 	}
 	for name, d := range map[string]string{
 		"values: only in a batch":     `{"v":1,"values":[]}`,
-		"values in values only":       strings.Replace(string(data), `"v":2,`, `"v":2,"result":4,`, 1),
-		"not JSON":                    `{"v":2`,
-		"at most":                     `"` + strings.Repeat("x", MaxMessage) + `"`,
-		"v: version 3, want 1 (or 2,": `{"v":3}`,
+		"values in values only":            strings.Replace(string(data), `"v":3,`, `"v":3,"result":4,`, 1),
+		"not JSON":                         `{"v":2`,
+		"at most":                          `"` + strings.Repeat("x", MaxMessage) + `"`,
+		"v: version 4, want 1 (or 2 or 3,": `{"v":4}`,
+		// version 3 without start and end: from phenomenonTime, which must then parse
+		"values[0].phenomenonTime": strings.Replace(string(compact), `"phenomenonTime":"2025-08-26T12:00:00Z"`, `"phenomenonTime":"noon"`, 1),
+		// version 2 must have them
+		"values[0]: start, end": strings.Replace(string(compact), `"v":3,`, `"v":2,`, 1),
 	} {
 		if _, err := DecodeMessages([]byte(d)); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: %v", name, err)
