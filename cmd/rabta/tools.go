@@ -52,7 +52,11 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := c.load(fs); err != nil {
 		return err
 	}
-	stores, err := c.openStores(ctx, nil)
+	open := c.openExisting // list and revoke: a node's keys, not a new node's
+	if args[0] == "create" {
+		open = c.openStores // a key may be the first thing a new node has
+	}
+	stores, err := open(ctx, nil)
 	if err != nil {
 		return err
 	}
