@@ -26,7 +26,7 @@ const federationUsage = `usage:
   rabta federation agreements approve|revoke ID
   rabta federation agreements list
 (each with --data-dir DIR or --db URL; a running node picks changes up within a second; all but
- partners add and agreements create refuse a data directory with no node in it, rather than make one)`
+ partners add refuse a data directory with no node in it, rather than make one)`
 
 // federationCmd manages federation from the command line, which holds the node's data
 // directory and so acts for the node (recorded as by "cli"). Output is JSON.
@@ -75,10 +75,11 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(stdout, k)
 		return nil
 	}
-	// adding a partner or an agreement may be a new node's first step; the rest reads, or
-	// changes what must be there already, and refuses a data directory without a node
+	// adding a partner may be a new node's first step; the rest reads, or changes or names
+	// what must be there already (an agreement names the node's partner, organisation and
+	// Datastreams), and refuses a data directory without a node
 	open := c.openExisting
-	if sub+" "+verb == "partners add" || sub+" "+verb == "agreements create" {
+	if sub+" "+verb == "partners add" {
 		open = c.openStores
 	}
 	stores, err := open(ctx, nil)

@@ -26,6 +26,7 @@ var readOnly = [][]string{
 	{"federation", "key"},
 	{"federation", "partners", "list"}, {"federation", "partners", "remove", "karachi"},
 	{"federation", "agreements", "list"}, {"federation", "agreements", "approve", "1"}, {"federation", "agreements", "revoke", "1"},
+	{"federation", "agreements", "create", "agreement.json"}, // it names a partner, an organisation and Datastreams of the node
 }
 
 func TestReadOnlyCommandsMakeNoNode(t *testing.T) {

@@ -35,7 +35,7 @@ type Catalogue interface {
 	// ("datastreams", "things" or "observedProperties"); an id with no entity is not in it.
 	Owners(ctx context.Context, kind string, ids []int64) (map[int64]string, error)
 	// Organisation reports whether organisation org exists on this node: it has keys, or owns
-	// Datastreams, Things or rules. The node's own (auth.NodeOrganisation) always does.
+	// Datastreams, Things, rules or alerts. The node's own (auth.NodeOrganisation) always does.
 	Organisation(ctx context.Context, org string) (bool, error)
 }
 

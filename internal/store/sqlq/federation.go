@@ -645,6 +645,7 @@ func (s *Federation) Organisation(ctx context.Context, org string) (bool, error)
 	var n int64
 	err := readRow(ctx, s.eng, `SELECT count(*) FROM (SELECT 1 AS x FROM organisations WHERE name = ?
 		UNION ALL SELECT 1 FROM datastreams WHERE organisation = ? UNION ALL SELECT 1 FROM things WHERE organisation = ?
-		UNION ALL SELECT 1 FROM rules WHERE organisation = ? LIMIT 1) q`, []any{org, org, org, org}, &n)
+		UNION ALL SELECT 1 FROM rules WHERE organisation = ? UNION ALL SELECT 1 FROM alerts WHERE organisation = ? LIMIT 1) q`,
+		[]any{org, org, org, org, org}, &n)
 	return n > 0, err
 }
