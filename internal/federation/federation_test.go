@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"math"
@@ -420,4 +421,29 @@ func TestCreateRefusesWhatDoesNotExist(t *testing.T) {
 			t.Errorf("%+v: %v", a.Selection, err)
 		}
 	}
+}
+
+// SummariseCerts reads any text without failing: one summary per CERTIFICATE block, each with
+// its SHA-256 as openssl prints it.
+func FuzzSummariseCerts(f *testing.F) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rabta node islamabad"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	cert := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	if got := federation.SummariseCerts("junk\n" + cert + cert); len(got) != 2 || got[0].Subject != "CN=rabta node islamabad" || !got[0].NotAfter.Equal(tmpl.NotAfter.UTC().Truncate(time.Second)) {
+		f.Fatalf("two certificates: %+v", got)
+	}
+	f.Add(cert)
+	f.Add("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+	f.Add("no PEM at all")
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, c := range federation.SummariseCerts(text) {
+			if len(c.SHA256) != 95 {
+				t.Fatalf("summary %+v", c)
+			}
+		}
+	})
 }

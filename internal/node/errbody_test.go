@@ -61,6 +61,14 @@ func TestAgreementNamesWhatDoesNotExist(t *testing.T) {
 		}
 		return k.NKey
 	}()
+	// a member twice is refused, not decided by whichever the decoder keeps
+	if st, b := do(t, n, "POST", "/api/v1/federation/partners", `{"node":"karachi","nkey":"`+key+`","node":"lahore"}`); st != 400 || !strings.Contains(b, `\"node\"`) {
+		t.Errorf("a partner with node twice: %d %s; want 400 naming it", st, b)
+	}
+	if st, b := do(t, n, "POST", "/api/v1/federation/agreements", `{"providerOrganisation":"admin","providerOrganisation":"pdma","consumerOrganisation":"c","consumerNode":"karachi",
+		"selection":{"alerts":true},"resolution":"raw","purpose":"p","validFrom":"2025-01-01T00:00:00Z"}`); st != 400 || !strings.Contains(b, `\"providerOrganisation\"`) {
+		t.Errorf("an agreement with providerOrganisation twice: %d %s; want 400 naming it", st, b)
+	}
 	if st, b := do(t, n, "POST", "/api/v1/federation/partners", `{"node":"karachi","nkey":"`+key+`"}`); st != 201 {
 		t.Fatalf("partner: %d %s", st, b)
 	}
