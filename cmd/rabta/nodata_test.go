@@ -27,10 +27,14 @@ var readOnly = [][]string{
 	{"federation", "partners", "list"}, {"federation", "partners", "remove", "karachi"},
 	{"federation", "agreements", "list"}, {"federation", "agreements", "approve", "1"}, {"federation", "agreements", "revoke", "1"},
 	{"federation", "agreements", "create", "agreement.json"}, // it names a partner, an organisation and Datastreams of the node
+	{"import", "observations", "obs.csv"},                    // into Datastreams that exist
 }
 
 func TestReadOnlyCommandsMakeNoNode(t *testing.T) {
 	t.Chdir(t.TempDir()) // a directory with no node data, as a newcomer's
+	if err := os.WriteFile("obs.csv", []byte("datastream,phenomenonTime,result\n1,2025-08-27T12:00:00Z,1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("RABTA_DATA_DIR", "")
 	os.Unsetenv("RABTA_DATA_DIR")
 	t.Setenv("RABTA_DB", "")

@@ -150,7 +150,8 @@ func importObservations(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
-	stores, err := c.openStores(ctx, &ingest.QC{})
+	// observations go into Datastreams that exist: a new, empty store would refuse every row
+	stores, err := c.openExisting(ctx, &ingest.QC{})
 	if err != nil {
 		return err
 	}
