@@ -1,8 +1,8 @@
 package apperr
 
 import (
+	"bytes"
 	"encoding/json"
-	"net/http"
 )
 
 // Body is the JSON body of every error the node's HTTP APIs answer (SensorThings, /api/v1,
@@ -21,13 +21,17 @@ func NewBody(status int, msg, requestID string) Body {
 	return Body{Code: status, Message: msg, RequestID: requestID, Type: "error"}
 }
 
-// WriteJSON answers status with the error body: one line of JSON, HTML characters not
-// escaped, the same on every surface. The one writer of error bodies: the surfaces' Error
-// methods decide the status and the message and log, then call it.
-func WriteJSON(w http.ResponseWriter, status int, msg, requestID string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+// JSON is the error body for status, msg and requestID as every surface writes it: one line
+// of JSON ending in a newline, HTML characters not escaped. The surfaces' Error methods decide
+// the status and the message and log, then write these bytes with Content-Type
+// application/json; charset=utf-8 (JSONType).
+func JSON(status int, msg, requestID string) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	enc.Encode(NewBody(status, msg, requestID))
+	enc.Encode(NewBody(status, msg, requestID)) // a struct of strings and an int: cannot fail
+	return b.Bytes()
 }
+
+// JSONType is the Content-Type of an error body.
+const JSONType = "application/json; charset=utf-8"

@@ -754,7 +754,9 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, msg string, err error) {
 	id := requestID(w, r)
 	s.logError(r, id, status, err)
-	apperr.WriteJSON(w, status, msg, id) // the one error body of every surface
+	w.Header().Set("Content-Type", apperr.JSONType)
+	w.WriteHeader(status)
+	w.Write(apperr.JSON(status, msg, id)) // the one error body of every surface
 }
 
 func (s *Server) logError(r *http.Request, id string, status int, err error) {

@@ -186,7 +186,7 @@ func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
 }
 
 // fail answers a refused request: for /api/ the error body every API answers
-// (apperr.WriteJSON: {"code", "message", "requestId", "type"}), else the error page.
+// (apperr.JSON: {"code", "message", "requestId", "type"}), else the error page.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	id := apperr.RequestID(r.Context())
 	if wantsJSON(r) {
@@ -195,7 +195,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg st
 			w.Header().Set(apperr.RequestIDHeader, id)
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		apperr.WriteJSON(w, status, msg, id)
+		w.Header().Set("Content-Type", apperr.JSONType)
+		w.WriteHeader(status)
+		w.Write(apperr.JSON(status, msg, id)) // the one error body of every surface
 		return
 	}
 	if id != "" {
