@@ -187,6 +187,9 @@ func (c *common) needNode(path string) error {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	return fmt.Errorf("no node in data directory %s (%s does not exist): name the node's data directory with --data-dir DIR, "+
 		"RABTA_DATA_DIR or data_dir in --config FILE (or its PostgreSQL database with --db URL or RABTA_DB); "+
 		"'rabta serve --data-dir DIR' makes a new node", dir, path)
