@@ -59,7 +59,7 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.load(fs); err != nil {
 		return err
 	}
-	stores, err := c.openStores(ctx, nil)
+	stores, err := c.openExisting(ctx, nil) // reads a node's log: never makes a node
 	if err != nil {
 		return err
 	}
@@ -190,7 +190,11 @@ func orgsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := c.load(fs); err != nil {
 		return err
 	}
-	stores, err := c.openStores(ctx, nil)
+	open := c.openStores
+	if cmd == "list-open" {
+		open = c.openExisting // reads only: never makes a node
+	}
+	stores, err := open(ctx, nil)
 	if err != nil {
 		return err
 	}

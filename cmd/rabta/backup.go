@@ -51,7 +51,7 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "backup written to %s\n", fs.Arg(0))
 		return nil
 	}
-	stores, err := c.openStores(ctx, nil)
+	stores, err := c.openExisting(ctx, nil) // a backup of a node, not of a new empty one
 	if err != nil {
 		return err
 	}

@@ -20,11 +20,13 @@ const federationUsage = `usage:
                                                            --ca: PEM its tls:// listener must chain to, or its certificate;
                                                            --cert: its node-cert.pem, to verify the CAP alerts it shares)
   rabta federation partners remove NODE                    refused while agreements with it are proposed or approved
-  rabta federation partners list
+  rabta federation partners list [--pem]                   partners: node, nkey, url and their certificates' subject,
+                                                           SHA-256 fingerprint and expiry (--pem: the whole records, PEM included)
   rabta federation agreements create FILE                  a proposed agreement (JSON, docs/federation.md; - for stdin)
   rabta federation agreements approve|revoke ID
   rabta federation agreements list
-(each with --data-dir DIR or --db URL; a running node picks changes up within a second)`
+(each with --data-dir DIR or --db URL; a running node picks changes up within a second; all but
+ partners add refuse a data directory with no node in it, rather than make one)`
 
 // federationCmd manages federation from the command line, which holds the node's data
 // directory and so acts for the node (recorded as by "cli"). Output is JSON.
@@ -50,6 +52,7 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	url := fs.String("url", "", "partner's NATS URL to receive from (tls://host:port, or nats:// on loopback)")
 	ca := fs.String("ca", "", "PEM file: the CA (or the certificate itself) the partner's tls:// listener must chain to")
 	certFile := fs.String("cert", "", "partner's certificate (PEM: its node-cert.pem), to verify the CAP alerts it shares")
+	withPEM := fs.Bool("pem", false, "partners list and add: print the whole records, the certificates in PEM, not their summary")
 	if err := parse(fs, rest); err != nil {
 		return err
 	}
@@ -60,6 +63,11 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	if sub == "key" {
+		// the key is made on first use in the data directory: in the node's, never in a new
+		// ./rabta-data that no node uses (its key would be given to partners for nothing)
+		if err := c.needNode(c.cfg.DataDir); err != nil {
+			return err
+		}
 		k, err := node.FedPublicKey(c.cfg.DataDir)
 		if err != nil {
 			return err
@@ -67,17 +75,38 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(stdout, k)
 		return nil
 	}
-	stores, err := c.openStores(ctx, nil)
+	// adding a partner may be a new node's first step; the rest reads, or changes or names
+	// what must be there already (an agreement names the node's partner, organisation and
+	// Datastreams), and refuses a data directory without a node
+	open := c.openExisting
+	if sub+" "+verb == "partners add" {
+		open = c.openStores
+	}
+	stores, err := open(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer stores.Close()
-	// agreement changes made here are recorded in the node's audit log, as the API's are
-	alog, err := node.AuditLog(stores, c.cfg.NodeID, c.cfg.DataDir, c.cfg.SigningKeyFile, c.cfg.SigningCertFile)
-	if err != nil {
-		return err
+	svc := &federation.Service{Store: stores.Federation}
+	if verb != "list" {
+		// changes made here are recorded in the node's audit log, as the API's are (a list
+		// records nothing: it needs no signing key)
+		alog, err := node.AuditLog(stores, c.cfg.NodeID, c.cfg.DataDir, c.cfg.SigningKeyFile, c.cfg.SigningCertFile)
+		if err != nil {
+			return err
+		}
+		svc.Audit = alog
 	}
-	svc := &federation.Service{Store: stores.Federation, Audit: alog}
+	partners := func(ps ...federation.Partner) error {
+		if *withPEM {
+			return enc.Encode(ps)
+		}
+		out := make([]federation.PartnerSummary, len(ps))
+		for i, p := range ps {
+			out[i] = p.Summary()
+		}
+		return enc.Encode(out)
+	}
 	id := func() (int64, error) {
 		if len(pos) != 1 {
 			return 0, errors.New(federationUsage)
@@ -108,7 +137,10 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err := svc.AddPartner(ctx, p); err != nil {
 			return err
 		}
-		return enc.Encode(p)
+		if *withPEM {
+			return enc.Encode(p)
+		}
+		return enc.Encode(p.Summary())
 	case "partners remove":
 		if len(pos) != 1 {
 			return errors.New(federationUsage)
@@ -123,7 +155,7 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err != nil {
 			return err
 		}
-		return enc.Encode(ps)
+		return partners(ps...)
 	case "agreements create":
 		if len(pos) != 1 {
 			return errors.New(federationUsage)

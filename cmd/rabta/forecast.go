@@ -56,7 +56,11 @@ func forecastNetwork(ctx context.Context, args []string, stdout, stderr io.Write
 			return fmt.Errorf("%s: %w", pos[0], err)
 		}
 	}
-	stores, err := c.openStores(ctx, nil)
+	open := c.openExisting // show reads a node's network: never makes a node
+	if args[0] == "load" {
+		open = c.openStores
+	}
+	stores, err := open(ctx, nil)
 	if err != nil {
 		return err
 	}

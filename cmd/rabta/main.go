@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	_ "time/tzdata" // time zones for messages (time_zone), on machines without a zone database
 
@@ -154,9 +155,44 @@ func (c *common) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.cfg.DB, "db", c.cfg.DB, "store: empty for SQLite in the data directory, or a postgres:// URL (env RABTA_DB)")
 }
 
-// openStores opens the configured store: SQLite in the data directory, or PostgreSQL.
+// openStores opens the configured store: SQLite in the data directory, or PostgreSQL. The
+// data directory and the database are made when missing: for the commands that set a node up
+// (serve, import, keys create, rules apply …). A command that only reads, or changes what must
+// be there already, opens with openExisting.
 func (c *common) openStores(ctx context.Context, qc sensing.Checker) (*node.Stores, error) {
 	return node.OpenStores(ctx, c.cfg.DataDir, c.cfg.DB, qc)
+}
+
+// openExisting opens the store of a node that exists: with SQLite, rabta.db must be in the
+// data directory. A read-only command run in the wrong directory (without --data-dir: the
+// default ./rabta-data) then says where it looked instead of making an empty node there and
+// answering as if it had none of anything.
+func (c *common) openExisting(ctx context.Context, qc sensing.Checker) (*node.Stores, error) {
+	if c.cfg.DB == "" {
+		if err := c.needNode(filepath.Join(c.cfg.DataDir, node.DBFile)); err != nil {
+			return nil, err
+		}
+	}
+	return c.openStores(ctx, qc)
+}
+
+// needNode says, when path (the store's file, or the data directory) does not exist, that there
+// is no node there and how to name the right one.
+func (c *common) needNode(path string) error {
+	_, err := os.Stat(path)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	dir := c.cfg.DataDir
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return fmt.Errorf("no node in data directory %s (%s does not exist): name the node's data directory with --data-dir DIR, "+
+		"RABTA_DATA_DIR or data_dir in --config FILE (or its PostgreSQL database with --db URL or RABTA_DB); "+
+		"'rabta serve --data-dir DIR' makes a new node", dir, path)
 }
 
 // load applies, in order: defaults, the file, the environment, then flags given explicitly.

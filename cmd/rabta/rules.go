@@ -54,7 +54,11 @@ func rules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	stores, err := c.openStores(ctx, nil)
+	open := c.openExisting // list and changes read a node's rules: never make a node
+	if args[0] == "apply" {
+		open = c.openStores
+	}
+	stores, err := open(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,11 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := c.load(fs); err != nil {
 		return err
 	}
-	stores, err := c.openStores(ctx, nil)
+	open := c.openExisting // list and revoke: a node's keys, not a new node's
+	if args[0] == "create" {
+		open = c.openStores // a key may be the first thing a new node has
+	}
+	stores, err := open(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -146,7 +150,8 @@ func importObservations(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
-	stores, err := c.openStores(ctx, &ingest.QC{})
+	// observations go into Datastreams that exist: a new, empty store would refuse every row
+	stores, err := c.openExisting(ctx, &ingest.QC{})
 	if err != nil {
 		return err
 	}

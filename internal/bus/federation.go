@@ -137,6 +137,21 @@ func fedListener(addr string, tls bool) error {
 	return fmt.Errorf("bus: the NATS listener %s is not on loopback and has no TLS: partner nodes may not log in (set federation_tls_cert and federation_tls_key)", addr)
 }
 
+// FederationListener says why partner nodes could not log in to a bus opened with o (its
+// embedded NATS listener off loopback without TLS), or nil when they could; an error naming
+// the file when o's TLS files cannot be loaded. It opens nothing: a node checks it before it
+// opens the bus, so that a configuration it refuses starts nothing.
+func (o Options) FederationListener() error {
+	if o.URL != "" {
+		return nil // an external cluster: partners do not log in to this node
+	}
+	tlsc, err := o.TLS.config()
+	if err != nil {
+		return err
+	}
+	return fedListener(o.ClientAddr, tlsc != nil)
+}
+
 // FederationListener says why partner nodes may not log in to this node (its NATS listener is
 // off loopback without TLS), or nil when they may. A node with partners refuses to start
 // federation on such a listener.

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nkeys"
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/cap"
+	"github.com/rabta/rabta/internal/sensing"
 )
 
 // Resolution is what an agreement shares of each Datastream.
@@ -252,6 +253,11 @@ func ParseAgreement(b []byte) (*Agreement, error) {
 		ValidFrom    *string    `json:"validFrom"`
 		ValidUntil   *string    `json:"validUntil"`
 		Retention    *string    `json:"retention"`
+	}
+	if json.Valid(b) { // a member twice (which one counts differs between parsers), text not UTF-8 …
+		if err := sensing.CheckJSON(b); err != nil {
+			return nil, apperr.E(apperr.Invalid, "agreement: %v", err)
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()

@@ -207,7 +207,7 @@ func TestDecodeMessages(t *testing.T) {
 		}
 	}
 	for name, d := range map[string]string{
-		"values: only in a batch":     `{"v":1,"values":[]}`,
+		"values: only in a batch":          `{"v":1,"values":[]}`,
 		"values in values only":            strings.Replace(string(data), `"v":3,`, `"v":3,"result":4,`, 1),
 		"not JSON":                         `{"v":2`,
 		"at most":                          `"` + strings.Repeat("x", MaxMessage) + `"`,

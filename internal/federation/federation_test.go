@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"math"
@@ -21,6 +22,7 @@ import (
 	"github.com/rabta/rabta/internal/federation"
 	"github.com/rabta/rabta/internal/store/sqlite"
 	"github.com/rabta/rabta/internal/store/sqlq"
+	"github.com/rabta/rabta/internal/store/storetest"
 )
 
 const good = `{"providerOrganisation":"pdma","consumerOrganisation":"sindh-id","consumerNode":"karachi",
@@ -204,6 +206,7 @@ func TestServiceRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	storetest.SeedDatastreams(t, db, "pdma", 1, 2) // what good selects: Datastreams 1 and 2, ObservedProperty 1
 	var audit []string
 	svc := &federation.Service{Store: sqlq.NewFederation(db), Audit: recorder(func(kind, actor string) { audit = append(audit, kind+" "+actor) })}
 	as := func(org string, role auth.Role, key int64) context.Context {
@@ -367,4 +370,92 @@ func TestAgreementErrorsNameTheMember(t *testing.T) {
 			t.Errorf("%.60s: %v, want Invalid with %q", body, err, want)
 		}
 	}
+}
+
+// An agreement naming what the node does not have — a providing organisation, Datastreams,
+// Things, ObservedProperties — is refused whole, each named with the member it came from, and
+// nothing is created or recorded; a Datastream of another organisation is named too (it would
+// never be exported).
+func TestCreateRefusesWhatDoesNotExist(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.SeedDatastreams(t, db, "pdma", 1, 2) // Thing 1, ObservedProperty 1
+	storetest.SeedDatastreams(t, db, "ndma", 3)    // Thing 2, ObservedProperty 2
+	var audit []string
+	svc := &federation.Service{Store: sqlq.NewFederation(db), Audit: recorder(func(kind, actor string) { audit = append(audit, kind) })}
+	ctx := context.Background()
+	if err := svc.AddPartner(ctx, &federation.Partner{Node: "karachi", NKey: testNKey()}); err != nil {
+		t.Fatal(err)
+	}
+	audit = nil
+	agreement := func(provider, selection string) *federation.Agreement {
+		t.Helper()
+		a, err := federation.ParseAgreement([]byte(`{"providerOrganisation":"` + provider + `","consumerOrganisation":"sindh-id","consumerNode":"karachi",
+			"selection":` + selection + `,"resolution":"raw","purpose":"p","validFrom":"2025-06-01T00:00:00Z"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	for _, c := range []struct {
+		provider, selection string
+		want                []string
+	}{
+		{"pdma", `{"datastreams":[1,9,3],"things":[7,1],"observedProperties":[1,8,9]}`, []string{
+			"selection.datastreams: Datastream 9 does not exist on this node",
+			"selection.datastreams: Datastream 3 (organisation ndma's) is not of the providing organisation pdma",
+			"selection.things: Thing 7 does not exist on this node",
+			"selection.observedProperties: ObservedProperties 8, 9 do not exist on this node",
+		}},
+		{"pdmaa", `{"things":[1]}`, []string{`providerOrganisation: "pdmaa" does not exist on this node`}},
+		{"pdma", `{"things":[5,6],"alerts":true}`, []string{"selection.things: Things 5, 6 do not exist on this node"}},
+	} {
+		err := svc.Create(ctx, agreement(c.provider, c.selection))
+		if apperr.KindOf(err) != apperr.Invalid {
+			t.Errorf("%s %s: %v, want Invalid", c.provider, c.selection, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(apperr.Message(err), w) {
+				t.Errorf("%s %s: %q, want it to say %q", c.provider, c.selection, apperr.Message(err), w)
+			}
+		}
+	}
+	if list, err := svc.List(ctx); err != nil || len(list) != 0 || len(audit) != 0 {
+		t.Errorf("after refusals: agreements %v %v, audit %v; want none", list, err, audit)
+	}
+	// what exists passes: the node's own organisation always exists; an organisation known by its Datastreams
+	for _, a := range []*federation.Agreement{agreement("pdma", `{"datastreams":[1,2],"things":[1],"observedProperties":[1]}`), agreement("admin", `{"alerts":true}`)} {
+		if err := svc.Create(ctx, a); err != nil {
+			t.Errorf("%+v: %v", a.Selection, err)
+		}
+	}
+}
+
+// SummariseCerts reads any text without failing: one summary per CERTIFICATE block, each with
+// its SHA-256 as openssl prints it.
+func FuzzSummariseCerts(f *testing.F) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rabta node islamabad"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	cert := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	if got := federation.SummariseCerts("junk\n" + cert + cert); len(got) != 2 || got[0].Subject != "CN=rabta node islamabad" || !got[0].NotAfter.Equal(tmpl.NotAfter.UTC().Truncate(time.Second)) {
+		f.Fatalf("two certificates: %+v", got)
+	}
+	f.Add(cert)
+	f.Add("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+	f.Add("no PEM at all")
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, c := range federation.SummariseCerts(text) {
+			if len(c.SHA256) != 95 {
+				t.Fatalf("summary %+v", c)
+			}
+		}
+	})
 }

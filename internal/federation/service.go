@@ -3,6 +3,8 @@ package federation
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
@@ -24,6 +26,17 @@ type Store interface {
 	// RemovePartner removes partner node: NotFound when there is none, Conflict naming them
 	// while agreements with it as consumer are proposed or approved (nothing is removed then).
 	RemovePartner(ctx context.Context, node string) error
+	Catalogue
+}
+
+// Catalogue tells which of the entities an agreement names exist on this node.
+type Catalogue interface {
+	// Owners returns the organisation of each of ids that exists as an entity of kind
+	// ("datastreams", "things" or "observedProperties"); an id with no entity is not in it.
+	Owners(ctx context.Context, kind string, ids []int64) (map[int64]string, error)
+	// Organisation reports whether organisation org exists on this node: it has keys, or owns
+	// Datastreams, Things, rules or alerts. The node's own (auth.NodeOrganisation) always does.
+	Organisation(ctx context.Context, org string) (bool, error)
 }
 
 // Service decides who may do what with agreements, and records every change (Audit).
@@ -110,6 +123,9 @@ func (s *Service) Create(ctx context.Context, a *Agreement) error {
 	if !known {
 		return apperr.E(apperr.Invalid, "agreement: consumerNode: %q is not a partner of this node (rabta federation partners add)", a.ConsumerNode)
 	}
+	if err := s.checkNamed(ctx, a); err != nil {
+		return err
+	}
 	a.State, a.CreatedBy, a.CreatedAt = Proposed, actor(ctx), s.now().UTC()
 	a.ApprovedBy, a.ApprovedAt, a.RevokedBy, a.RevokedAt = "", nil, "", nil
 	if err := s.Store.CreateAgreement(ctx, a); err != nil {
@@ -117,6 +133,75 @@ func (s *Service) Create(ctx context.Context, a *Agreement) error {
 	}
 	s.changed()
 	return s.audit().Record(ctx, "agreement.create", a.CreatedBy, subject(a.ID), a)
+}
+
+// checkNamed refuses an agreement that names what this node does not have: a providing
+// organisation that does not exist, or in its selection a Datastream that is not the
+// providing organisation's, a Thing or an ObservedProperty that does not exist. Each is named
+// with the member it came from; such a selection would otherwise be accepted and export
+// nothing, silently.
+func (s *Service) checkNamed(ctx context.Context, a *Agreement) error {
+	var bad []string
+	ok, err := s.Store.Organisation(ctx, a.ProviderOrg)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		bad = append(bad, fmt.Sprintf("providerOrganisation: %q does not exist on this node", a.ProviderOrg))
+	}
+	for _, m := range []struct {
+		member, entity, entities string
+		ids                      []int64
+		own                      bool // must be the providing organisation's
+	}{
+		{"datastreams", "Datastream", "Datastreams", a.Selection.Datastreams, ok},
+		{"things", "Thing", "Things", a.Selection.Things, false},
+		{"observedProperties", "ObservedProperty", "ObservedProperties", a.Selection.ObservedProperties, false},
+	} {
+		if len(m.ids) == 0 {
+			continue
+		}
+		owners, err := s.Store.Owners(ctx, m.member, m.ids)
+		if err != nil {
+			return err
+		}
+		var missing, foreign []string
+		for _, id := range m.ids {
+			org, found := owners[id]
+			switch {
+			case !found:
+				missing = append(missing, strconv.FormatInt(id, 10))
+			case m.own && org != a.ProviderOrg:
+				foreign = append(foreign, fmt.Sprintf("%d (organisation %s's)", id, org))
+			}
+		}
+		if len(missing) > 0 {
+			bad = append(bad, fmt.Sprintf("selection.%s: %s %s on this node", m.member, counted(m.entity, m.entities, missing), verb(missing, "does not exist", "do not exist")))
+		}
+		if len(foreign) > 0 {
+			bad = append(bad, fmt.Sprintf("selection.%s: %s %s of the providing organisation %s (only its data is shared)",
+				m.member, counted(m.entity, m.entities, foreign), verb(foreign, "is not", "are not"), a.ProviderOrg))
+		}
+	}
+	if len(bad) > 0 {
+		return apperr.E(apperr.Invalid, "agreement: %s", strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// counted is "Thing 5" or "Things 5, 6".
+func counted(entity, entities string, ids []string) string {
+	if len(ids) == 1 {
+		return entity + " " + ids[0]
+	}
+	return entities + " " + strings.Join(ids, ", ")
+}
+
+func verb(ids []string, one, many string) string {
+	if len(ids) == 1 {
+		return one
+	}
+	return many
 }
 
 // Approve moves a proposed agreement to approved: from then on it exports.

@@ -140,7 +140,9 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rabta"`)
 	}
-	writeJSON(w, status, map[string]any{"code": status, "type": "error", "message": apperr.Message(err), "requestId": id})
+	w.Header().Set("Content-Type", apperr.JSONType)
+	w.WriteHeader(status)
+	w.Write(apperr.JSON(status, apperr.Message(err), id)) // the one error body of every surface
 }
 
 // decodeBody reads a JSON body of at most limit bytes into v, refusing unknown fields: a 413

@@ -108,12 +108,15 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 		}
 		n.onClose(func() error { ss.Close(); return nil })
 		senders[channel.SMS] = ss
-		// bound from the start, not at the first send: messages people send arrive over the session
-		go func() {
-			if err := ss.Start(context.WithoutCancel(ctx)); err != nil {
-				n.log.Warn("smpp_not_bound", "err", err, "why", "messages people send arrive once it binds (it retries at the first send)")
-			}
-		}()
+		// bound from the start (of the node: once New has checked all of its configuration), not
+		// at the first send: messages people send arrive over the session
+		n.starters = append(n.starters, func(ctx context.Context) {
+			go func() {
+				if err := ss.Start(context.WithoutCancel(ctx)); err != nil {
+					n.log.Warn("smpp_not_bound", "err", err, "why", "messages people send arrive once it binds (it retries at the first send)")
+				}
+			}()
+		})
 	}
 	if o.SMTP != nil {
 		so := *o.SMTP

@@ -97,6 +97,28 @@ func FedPublicKey(dataDir string) (string, error) {
 	return kp.PublicKey()
 }
 
+// checkFedListener refuses a node with partners registered whose NATS listener they may not
+// use (off loopback without TLS: bus.Options.FederationListener), or whose TLS files cannot
+// be loaded. New calls it before the bus opens: a refused configuration starts nothing.
+func checkFedListener(ctx context.Context, o bus.Options, store *sqlq.Federation) error {
+	err := o.FederationListener()
+	if err == nil {
+		return nil
+	}
+	ps, perr := store.Partners(ctx)
+	if perr != nil {
+		return perr
+	}
+	if len(ps) == 0 {
+		return nil // nobody to refuse: the bus refuses partner logins while it is so
+	}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Node
+	}
+	return fmt.Errorf("federation: %d partners registered (%s): %w", len(ps), strings.Join(names, ", "), err)
+}
+
 // fedPartners answers the bus's questions about partners from the store.
 type fedPartners struct {
 	store *sqlq.Federation
@@ -1145,18 +1167,9 @@ func (f *federator) setAudit(a federation.AuditSink) {
 }
 
 // startFederation answers partners' agreement lists and starts the exporter and the links.
-// A node with partners whose NATS listener is off loopback without TLS does not start:
-// partners would log in over it in clear (bus.FederationListener).
+// (A node with partners whose NATS listener is off loopback without TLS was refused by New,
+// before anything started: checkFedListener.)
 func (n *Node) startFederation(bg context.Context) error {
-	if err := n.bus.FederationListener(); err != nil {
-		ps, perr := n.stores.Federation.Partners(bg)
-		if perr != nil {
-			return perr
-		}
-		if len(ps) > 0 {
-			return fmt.Errorf("federation: %d partners registered: %w", len(ps), err)
-		}
-	}
 	if err := n.bus.ServeFedList(bg); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rabta/rabta/internal/alert"
+	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/cap"
 	"github.com/rabta/rabta/internal/federation"
 	"github.com/rabta/rabta/internal/place"
@@ -104,6 +105,18 @@ func TestFederationAlerts(t *testing.T) {
 	area, err := federation.ParseArea([]byte(`{"type":"Polygon","coordinates":[[[73.5,32.0],[74.8,32.0],[74.8,33.0],[73.5,33.0],[73.5,32.0]]]}`))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// pdma, the providing organisation, exists on islamabad with Datastream 1 (what dataOnly names)
+	pkey, _, err := auth.Create(ctx, p.stores.Keys, "pdma", auth.Operator, "pdma operator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	greq, _ := http.NewRequest("POST", "http://"+p.Addr().String()+"/v1.1/Things", strings.NewReader(benchGauge))
+	greq.Header.Set("Authorization", "Bearer "+pkey)
+	if resp, err := http.DefaultClient.Do(greq); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("pdma's gauge: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	from := p.now().Add(-time.Hour)
 	shared := &federation.Agreement{ProviderOrg: "pdma", ConsumerOrg: "ndma", ConsumerNode: "karachi", Selection: federation.Selection{Area: area, Alerts: true},

@@ -10,6 +10,7 @@ import (
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/federation"
+	"github.com/rabta/rabta/internal/sensing"
 )
 
 // fedRoutes registers the federation API (docs/federation.md): every call needs a key (writes
@@ -116,6 +117,12 @@ func (n *Node) fedRoutes(mux *http.ServeMux) {
 		b, ok := body(w, r)
 		if !ok {
 			return
+		}
+		if json.Valid(b) { // a member twice (which one counts differs between parsers), text not UTF-8 …
+			if err := sensing.CheckJSON(b); err != nil {
+				fail(w, r, apperr.E(apperr.Invalid, "partner: %v", err))
+				return
+			}
 		}
 		var p federation.Partner
 		dec := json.NewDecoder(bytesReader(b))

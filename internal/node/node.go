@@ -192,6 +192,9 @@ type Node struct {
 	consumers []*bus.Consumer
 	errc      chan error
 	closers   []func() error // run in reverse by Close
+	// starters run in Start, after New has checked the whole configuration: what New builds
+	// that works by itself (an SMPP session binding)
+	starters  []func(ctx context.Context)
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -287,13 +290,34 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	authn.Limit.OnRefused = func(what string) { n.metrics.limited.WithLabelValues(what).Inc() }
 
 	// the bus, fed by the outbox: each committed batch wakes the relay
-	n.bus, err = bus.Open(ctx, bus.Options{Node: opts.ID, DataDir: opts.DataDir, URL: opts.NATSURL,
+	bopts := bus.Options{Node: opts.ID, DataDir: opts.DataDir, URL: opts.NATSURL,
 		ClientAddr: opts.NATSAddr, MQTTAddr: opts.MQTTAddr, Auth: authn, Keys: n.stores.Keys, MaxPayload: opts.BusMaxPayload,
 		Writes:    authn.Limit, // MQTT and NATS publishes count against the same per-key write limit as the API's writes
 		Narrow:    bus.OwnerNarrow(opts.ID, ents),
 		OnRefused: n.metrics.onBusRefused, OnClosed: n.metrics.onBusClosed,
 		Replicas: opts.NATSReplicas, Log: log.With("component", "bus"),
-		Partners: fedPartners{store: n.stores.Federation, now: opts.Now}, TLS: opts.FedTLS})
+		Partners: fedPartners{store: n.stores.Federation, now: opts.Now}, TLS: opts.FedTLS}
+	// configuration refused here, before the bus opens a port or any work starts: a node with
+	// partners on a listener they may not use (federation.go), the signing key and certificate
+	// (made on first use), the certificates trusted besides
+	if err := checkFedListener(ctx, bopts, n.stores.Federation); err != nil {
+		return nil, err
+	}
+	sign, err := nodeSigner(opts.DataDir, opts.ID, opts.SigningKeyFile, opts.SigningCertFile)
+	if err != nil {
+		return nil, err
+	}
+	// a certificate this node made for itself under another id (a command run before the node
+	// was given its id): partners would see that name on its alerts and audit heads
+	if cn := sign.cert.Subject.CommonName; opts.SigningKeyFile == "" && strings.HasPrefix(cn, "rabta node ") && cn != "rabta node "+opts.ID {
+		log.Warn("node_certificate_names_another_node", "certificate", filepath.Join(opts.DataDir, "node-cert.pem"), "subject", cn, "node", opts.ID,
+			"fix", "before sharing it: stop the node, delete node-cert.pem and node-key.pem from the data directory, start it again (a new pair is made)")
+	}
+	extra, err := trustedCerts(opts.TrustedCertsDir)
+	if err != nil {
+		return nil, err
+	}
+	n.bus, err = bus.Open(ctx, bopts)
 	if err != nil {
 		return nil, err
 	}
@@ -343,20 +367,6 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 
 	// warnings: rules over the accepted observations, alerts with CAP, signed, on the feed and the bus
-	sign, err := nodeSigner(opts.DataDir, opts.ID, opts.SigningKeyFile, opts.SigningCertFile)
-	if err != nil {
-		return nil, err
-	}
-	// a certificate this node made for itself under another id (a command run before the node
-	// was given its id): partners would see that name on its alerts and audit heads
-	if cn := sign.cert.Subject.CommonName; opts.SigningKeyFile == "" && strings.HasPrefix(cn, "rabta node ") && cn != "rabta node "+opts.ID {
-		log.Warn("node_certificate_names_another_node", "certificate", filepath.Join(opts.DataDir, "node-cert.pem"), "subject", cn, "node", opts.ID,
-			"fix", "before sharing it: stop the node, delete node-cert.pem and node-key.pem from the data directory, start it again (a new pair is made)")
-	}
-	extra, err := trustedCerts(opts.TrustedCertsDir)
-	if err != nil {
-		return nil, err
-	}
 	trusted := append([]*x509.Certificate{sign.cert}, extra...)
 	n.audit = &audit.Log{Store: n.stores.Audit, Node: opts.ID, Key: sign.key, Cert: sign.cert, Now: n.now}
 	n.fed.setAudit(n.audit) // agreement changes, export and import batches (federation.go)
@@ -440,6 +450,9 @@ func (n *Node) Start(ctx context.Context) error {
 	n.cancel = cancel
 	b, id := n.bus, n.opts.ID
 	n.wg.Go(func() { n.relay.Run(bg) })
+	for _, f := range n.starters {
+		f(bg)
+	}
 
 	// what NATS permissions cannot say: revoked keys' sessions closed, retained messages the
 	// access table does not allow removed, unserved publishes counted

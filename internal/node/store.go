@@ -77,6 +77,9 @@ type Stores struct {
 	close     func() error
 }
 
+// DBFile is the SQLite store's file in a node's data directory.
+const DBFile = "rabta.db"
+
 // OpenStores opens a node's store: SQLite (rabta.db in dataDir) when dsn is empty, otherwise
 // PostgreSQL at dsn. qc checks each ingested observation (nil: none).
 func OpenStores(ctx context.Context, dataDir, dsn string, qc sensing.Checker) (*Stores, error) {
@@ -86,7 +89,7 @@ func OpenStores(ctx context.Context, dataDir, dsn string, qc sensing.Checker) (*
 	if err := os.MkdirAll(dataDir, DataDirMode); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "rabta.db"))
+	db, err := sqlite.Open(ctx, filepath.Join(dataDir, DBFile))
 	if err != nil {
 		return nil, err
 	}

@@ -754,7 +754,9 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, msg string, err error) {
 	id := requestID(w, r)
 	s.logError(r, id, status, err)
-	writeJSON(w, status, errBody(id, status, msg))
+	w.Header().Set("Content-Type", apperr.JSONType)
+	w.WriteHeader(status)
+	w.Write(apperr.JSON(status, msg, id)) // the one error body of every surface
 }
 
 func (s *Server) logError(r *http.Request, id string, status int, err error) {
@@ -791,8 +793,8 @@ func Status(err error) int {
 	return apperr.HTTPStatus(err)
 }
 
-func errBody(requestID string, status int, msg string) map[string]any {
-	return map[string]any{"code": status, "type": "error", "message": msg, "requestId": requestID}
+func errBody(requestID string, status int, msg string) apperr.Body {
+	return apperr.NewBody(status, msg, requestID)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/federation"
 )
 
@@ -649,4 +650,43 @@ func (s *Federation) PurgeRemote(ctx context.Context, provider string, agreement
 		return nil
 	})
 	return n, err
+}
+
+// Owners implements federation.Catalogue.
+func (s *Federation) Owners(ctx context.Context, kind string, ids []int64) (map[int64]string, error) {
+	table, ok := map[string]string{"datastreams": "datastreams", "things": "things", "observedProperties": "observed_properties"}[kind]
+	if !ok {
+		return nil, fmt.Errorf("federation: owners of %q: no such kind", kind)
+	}
+	out := map[int64]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	err := readEach(ctx, s.eng, func(r Rows) error {
+		var id int64
+		var org string
+		if err := r.Scan(&id, &org); err != nil {
+			return err
+		}
+		out[id] = org
+		return nil
+	}, `SELECT id, organisation FROM `+table+` WHERE id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")+`)`, args...)
+	return out, err
+}
+
+// Organisation implements federation.Catalogue.
+func (s *Federation) Organisation(ctx context.Context, org string) (bool, error) {
+	if org == auth.NodeOrganisation {
+		return true, nil
+	}
+	var n int64
+	err := readRow(ctx, s.eng, `SELECT count(*) FROM (SELECT 1 AS x FROM organisations WHERE name = ?
+		UNION ALL SELECT 1 FROM datastreams WHERE organisation = ? UNION ALL SELECT 1 FROM things WHERE organisation = ?
+		UNION ALL SELECT 1 FROM rules WHERE organisation = ? UNION ALL SELECT 1 FROM alerts WHERE organisation = ? LIMIT 1) q`,
+		[]any{org, org, org, org, org}, &n)
+	return n > 0, err
 }

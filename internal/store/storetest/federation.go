@@ -206,6 +206,30 @@ func RunFederation(t *testing.T, open Open) {
 	}
 	federationArea(t, s, f)
 	federationAlerts(t, sqlq.NewAlerts(eng), f, a.ID)
+	federationCatalogue(t, eng, f)
+}
+
+// federationCatalogue: what an agreement names is looked up — each id's organisation, or none
+// when it does not exist; an organisation exists by its keys or what it owns.
+func federationCatalogue(t *testing.T, eng sqlq.Engine, f *sqlq.Federation) {
+	SeedDatastreams(t, eng, "wapda", 901, 902)
+	got, err := f.Owners(ctx(), "datastreams", []int64{1, 901, 902, 99999})
+	if err != nil || len(got) != 3 || got[1] != "admin" || got[901] != "wapda" || got[902] != "wapda" {
+		t.Errorf("owners of Datastreams 1, 901, 902, 99999: %v %v; want admin, wapda, wapda and none", got, err)
+	}
+	for _, kind := range []string{"things", "observedProperties"} {
+		if got, err := f.Owners(ctx(), kind, []int64{1, 99999}); err != nil || len(got) != 1 || got[1] == "" {
+			t.Errorf("owners of %s 1, 99999: %v %v; want 1's only", kind, got, err)
+		}
+	}
+	if _, err := f.Owners(ctx(), "sensors", []int64{1}); err == nil {
+		t.Error("owners of sensors: no error; want one (not a kind an agreement names)")
+	}
+	for org, want := range map[string]bool{"admin": true, "wapda": true, "nobody": false} {
+		if got, err := f.Organisation(ctx(), org); err != nil || got != want {
+			t.Errorf("organisation %s: %v %v; want %v", org, got, err, want)
+		}
+	}
 }
 
 // federationAlerts: the alert exporter reads an organisation's public issued messages after its

@@ -25,8 +25,6 @@ import (
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
-func writeJSONBody(w http.ResponseWriter, v any) { json.NewEncoder(w).Encode(v) }
-
 // Palette is the colour of each flood class, from the lowest level a gauge's rules name to
 // the highest (a gauge with n levels uses n colours spread over it), and of a gauge that
 // reaches none (Normal) or has no reading (NoData).

@@ -185,17 +185,23 @@ func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
 }
 
-// fail answers a refused request: JSON {"error": …} for /api/, else the error page.
+// fail answers a refused request: for /api/ the error body every API answers
+// (apperr.JSON: {"code", "message", "requestId", "type"}), else the error page.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	if id := apperr.RequestID(r.Context()); id != "" {
-		msg += " (request " + id + ")"
-	}
+	id := apperr.RequestID(r.Context())
 	if wantsJSON(r) {
-		w.Header().Set("Content-Type", "application/json")
+		if id == "" { // served without auth.RequestID: make one, so that every error has one
+			id = apperr.NewRequestID()
+			w.Header().Set(apperr.RequestIDHeader, id)
+		}
 		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Type", apperr.JSONType)
 		w.WriteHeader(status)
-		writeJSONBody(w, map[string]any{"error": map[string]any{"code": status, "message": msg}})
+		w.Write(apperr.JSON(status, msg, id)) // the one error body of every surface
 		return
+	}
+	if id != "" {
+		msg += " (request " + id + ")"
 	}
 	s.render(w, r, status, "error", map[string]any{"Status": status, "StatusText": http.StatusText(status), "Message": msg})
 }

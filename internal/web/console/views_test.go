@@ -14,6 +14,7 @@ import (
 	"github.com/rabta/rabta/internal/store/postgres"
 	"github.com/rabta/rabta/internal/store/sqlite"
 	"github.com/rabta/rabta/internal/store/sqlq"
+	"github.com/rabta/rabta/internal/store/storetest"
 )
 
 var agreementRow = regexp.MustCompile(`<tr id="agreement-(\d+)"`)
@@ -47,8 +48,11 @@ func testAgreementsAudit(t *testing.T, e *env) {
 	// a partner and two agreements through the node's federation API: wapda's to nea at the
 	// partner (approved), and the node organisation's own (proposed)
 	e.must(201, "POST", "/api/v1/federation/partners", `{"node":"lahore-node","nkey":"`+func() string { kp, _ := nkeys.CreateUser(); pub, _ := kp.PublicKey(); return pub }()+`"}`)
+	// (an agreement names Datastreams that are its providing organisation's: twelve of wapda's,
+	// with ids far from those the node gives)
+	storetest.SeedDatastreams(t, e.store(t), "wapda", 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112)
 	e.must(201, "POST", "/api/v1/federation/agreements", `{"providerOrganisation":"wapda","consumerOrganisation":"nea","consumerNode":"lahore-node",
-	 "selection":{"datastreams":[1,2,3,4,5,6,7,8,9,10,11,12]},"resolution":"hourly-mean","embargo":"6h","purpose":"flood forecasting <downstream>",
+	 "selection":{"datastreams":[101,102,103,104,105,106,107,108,109,110,111,112]},"resolution":"hourly-mean","embargo":"6h","purpose":"flood forecasting <downstream>",
 	 "validFrom":"2025-01-01T00:00:00Z","validUntil":"2099-01-01T00:00:00Z","retention":"30d"}`)
 	e.must(200, "POST", "/api/v1/federation/agreements/1/approve", "")
 	e.must(201, "POST", "/api/v1/federation/agreements", `{"providerOrganisation":"admin","consumerOrganisation":"admin","consumerNode":"lahore-node",
@@ -90,7 +94,7 @@ func testAgreementsAudit(t *testing.T, e *env) {
 			// the row: provider → consumer and node, selection (ten ids, then the count),
 			// resolution, embargo, purpose (escaped), validity, state, who created and approved
 			for _, s := range []string{"wapda <small class=\"muted\">(console)</small> → nea <small class=\"muted\">at node lahore-node</small>",
-				"datastreams 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 … (12 in all)", "hourly-mean", "kept 30d", "<td>6h0m0s</td>",
+				"datastreams 101, 102, 103, 104, 105, 106, 107, 108, 109, 110 … (12 in all)", "hourly-mean", "kept 30d", "<td>6h0m0s</td>",
 				"flood forecasting &lt;downstream&gt;", "from 2025-01-01 00:00Z<br>until 2099-01-01 00:00Z", `<span class="st st-approved">approved</span>`,
 				"created by " + list.Value[0].CreatedBy + " ", "approved by " + list.Value[0].ApprovedBy + " ", "organisation <strong>wapda</strong>"} {
 				if !strings.Contains(page, s) {
@@ -161,9 +165,9 @@ func testAgreementsAudit(t *testing.T, e *env) {
 	}
 }
 
-// alterStore runs one statement on the node's store behind its back (a second connection to
-// the same SQLite file or PostgreSQL schema), as someone with access to the database could.
-func (e *env) alterStore(t *testing.T, stmt string, args ...any) {
+// store opens a second connection to the node's store (the same SQLite file or PostgreSQL
+// schema), as someone with access to the database could; closed when the test ends.
+func (e *env) store(t *testing.T) sqlq.Engine {
 	t.Helper()
 	ctx := t.Context()
 	var eng interface {
@@ -183,7 +187,15 @@ func (e *env) alterStore(t *testing.T, stmt string, args ...any) {
 		}
 		eng = db
 	}
-	defer eng.Close()
+	t.Cleanup(func() { eng.Close() })
+	return eng
+}
+
+// alterStore runs one statement on the node's store behind its back.
+func (e *env) alterStore(t *testing.T, stmt string, args ...any) {
+	t.Helper()
+	ctx := t.Context()
+	eng := e.store(t)
 	if err := eng.Write(ctx, func(tx sqlq.Tx) error {
 		n, err := tx.Exec(ctx, stmt, args...)
 		if err == nil && n != 1 {
