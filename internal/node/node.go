@@ -122,7 +122,10 @@ type Options struct {
 	TickEvery time.Duration
 
 	// AdminKey (RABTA_ADMIN_KEY), or the key in AdminKeyFile, is imported as the bootstrap admin
-	// key. With neither, a node without keys makes one and prints it once on Console.
+	// key. With neither, a node without keys makes one and shows it once on Console: in a
+	// banner when Console is a terminal (an *os.File that is a character device); otherwise
+	// (the private key file of a node whose stderr is not a terminal) as the bare key and a
+	// newline, so that the file can be read with $(cat FILE).
 	AdminKey, AdminKeyFile string
 	Console                io.Writer
 
