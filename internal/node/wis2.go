@@ -179,6 +179,9 @@ func (n *Node) wis2Content(ctx context.Context, id, from, to int64) ([]byte, err
 	}
 	if _, ok := open[si.Organisation]; !ok || si.Remote { // a partner's data is never this node's open data
 		if p := auth.FromContext(ctx); p == nil || p.Role < auth.Viewer || !p.Owns(si.Organisation) {
+			if si.Remote {
+				return nil, apperr.E(apperr.NotFound, "no open data of Datastream %d: it is a remote Datastream, a partner node's data received under an agreement, which this node never publishes (docs/wis2.md); viewers of organisation %q read it with their key", id, si.Organisation)
+			}
 			return nil, apperr.E(apperr.NotFound, "no open data of Datastream %d (its organisation has not opened its data; read it through the SensorThings API with a key)", id)
 		}
 	}
