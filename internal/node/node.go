@@ -118,7 +118,8 @@ type Options struct {
 	// WIS2Centre is the node's WIS2 centre id in topics and metadata ids (docs/wis2.md; empty:
 	// "xx-rabta-<ID>", a placeholder until WMO endorses one).
 	WIS2Centre string
-	// TickEvery is how often the warning engine reloads rules, ticks and expires alerts (0: 5 s).
+	// TickEvery is how often the warning engine ticks and expires alerts (0: 5 s); it looks
+	// for rules saved by another process every second (or every TickEvery, when shorter).
 	TickEvery time.Duration
 
 	// AdminKey (RABTA_ADMIN_KEY), or the key in AdminKeyFile, is imported as the bootstrap admin
