@@ -28,6 +28,9 @@ import (
 func TestAuditCLI(t *testing.T) {
 	dir := t.TempDir()
 	for _, org := range []string{"pmd", "ndma"} {
+		if _, errb, err := rabta(t, "keys", "create", "--data-dir", dir, "--org", org, "--role", "viewer"); err != nil { // an organisation comes into being with its first key
+			t.Fatalf("keys create %s: %v\n%s", org, err, errb)
+		}
 		if out, errb, err := rabta(t, "orgs", "open", "--data-dir", dir, org); err != nil || !strings.Contains(out, "organisation "+org+"'s data is now open") {
 			t.Fatalf("orgs open %s: %v\n%s%s", org, err, out, errb)
 		}
@@ -129,6 +132,11 @@ func TestNodeIDRecorded(t *testing.T) {
 		}
 		out, err := cmd.CombinedOutput()
 		return string(out), err
+	}
+	for _, org := range []string{"pmd", "ndma"} {
+		if out, err := run("islamabad", "keys", "create", "--org", org, "--role", "viewer"); err != nil {
+			t.Fatalf("keys create %s as islamabad: %v %s", org, err, out)
+		}
 	}
 	if out, err := run("islamabad", "orgs", "open", "pmd"); err != nil {
 		t.Fatalf("orgs open as islamabad: %v %s", err, out)

@@ -433,3 +433,34 @@ func waitDraft(t *testing.T, p *proc, dataDir string) string {
 	t.Fatalf("no draft from examples/rules.yaml\n%s", p.stderr)
 	return ""
 }
+
+// The package map's list of the binary's commands ("the `serve`, `import`, … commands") names
+// every command of the usage text, and no other.
+func TestReadmeCommandList(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)and the (`serve`.*?) commands\\.").FindSubmatch(b)
+	if m == nil {
+		t.Fatal("README: no list of commands in the package map")
+	}
+	listed := map[string]bool{}
+	for _, c := range regexp.MustCompile("`([a-z-]+)`").FindAllSubmatch(m[1], -1) {
+		listed[string(c[1])] = true
+	}
+	used := map[string]bool{}
+	for _, c := range regexp.MustCompile(`(?m)^  rabta ([a-z-]+)`).FindAllStringSubmatch(usage, -1) {
+		used[c[1]] = true
+	}
+	for c := range used {
+		if !listed[c] {
+			t.Errorf("README's package map leaves out the command %q", c)
+		}
+	}
+	for c := range listed {
+		if !used[c] {
+			t.Errorf("README's package map lists %q, which is not a command", c)
+		}
+	}
+}

@@ -241,6 +241,10 @@ func CreateUntil(ctx context.Context, s Store, org string, role Role, name strin
 	return key, id, err
 }
 
+// CheckOrganisation refuses (Invalid) a name no organisation can have: the rule Create holds
+// an organisation's name to (see there).
+func CheckOrganisation(org string) error { return checkOrganisation(org) }
+
 func checkOrganisation(org string) error {
 	if org == "" {
 		return apperr.E(apperr.Invalid, "organisation is required")

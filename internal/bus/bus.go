@@ -279,7 +279,7 @@ func (b *Bus) startEmbedded() error {
 	if err != nil {
 		return fmt.Errorf("bus: embedded nats: %w", err)
 	}
-	srv.SetLoggerV2(&natsLog{l: o.Log.With("component", "nats"), bus: b}, false, false, false)
+	srv.SetLoggerV2(&natsLog{l: o.Log.With("source", "nats"), bus: b}, false, false, false)
 	b.srv = srv // before the first client can connect: clientAuth and the log use it
 	if b.acc, err = srv.LookupAccount(NodeAccount(o.Node)); err != nil {
 		return fmt.Errorf("bus: embedded nats: account %s: %w", NodeAccount(o.Node), err)
@@ -536,8 +536,10 @@ func (b *Bus) subscriptions() []server.SubDetail {
 	return b.interest
 }
 
-// natsLog routes the embedded server's log to slog; the lines that report a refusal of a
-// client's become the bus's own bus_refused (Bus.violation).
+// natsLog routes the embedded server's log to slog, as "source":"nats" on the bus's logger
+// (whose component its caller named: a second component key would be a duplicate JSON key);
+// the lines that report a refusal of a client's become the bus's own bus_refused
+// (Bus.violation).
 type natsLog struct {
 	l   *slog.Logger
 	bus *Bus

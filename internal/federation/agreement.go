@@ -10,6 +10,7 @@ import (
 	"io"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -131,8 +132,36 @@ func (a *Agreement) Active(now time.Time) bool {
 // as a number of days with a d suffix ("30d").
 type Duration time.Duration
 
-// MarshalJSON implements json.Marshaler.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+// MarshalJSON implements json.Marshaler: the form the documents use and ParseDuration reads
+// (String).
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// String writes d as agreements are written: whole days as days ("30d"), else hours, minutes
+// and seconds without the zero ones ("6h", "1h30m", "90s"); a fraction of a second as Go
+// writes it ("1.5s"). Zero is "0s".
+func (d Duration) String() string {
+	v := time.Duration(d)
+	const day = 24 * time.Hour
+	switch {
+	case v == 0:
+		return "0s"
+	case v < 0 || v%time.Second != 0:
+		return v.String()
+	case v%day == 0:
+		return strconv.FormatInt(int64(v/day), 10) + "d"
+	}
+	var b strings.Builder
+	for _, u := range []struct {
+		d    time.Duration
+		unit string
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if n := v / u.d; n > 0 {
+			b.WriteString(strconv.FormatInt(int64(n), 10) + u.unit)
+			v -= n * u.d
+		}
+	}
+	return b.String()
+}
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (d *Duration) UnmarshalJSON(b []byte) error {

@@ -459,3 +459,25 @@ func FuzzSummariseCerts(f *testing.F) {
 		}
 	})
 }
+
+// A Duration is written back in the form the documents use — whole days as days, else hours,
+// minutes and seconds without the zero ones — and both that form and Go's read back to the
+// same value.
+func TestDurationJSON(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: `"0s"`, 30 * 24 * time.Hour: `"30d"`, 6 * time.Hour: `"6h"`, 90 * time.Minute: `"1h30m"`, 25 * time.Hour: `"25h"`,
+		90 * time.Second: `"1m30s"`, 1500 * time.Millisecond: `"1.5s"`, 49*time.Hour + 5*time.Second: `"49h5s"`,
+	} {
+		b, err := json.Marshal(federation.Duration(d))
+		if err != nil || string(b) != want {
+			t.Errorf("Marshal(%v) = %s %v, want %s", d, b, err, want)
+		}
+		var back federation.Duration
+		if err := json.Unmarshal(b, &back); err != nil || time.Duration(back) != d {
+			t.Errorf("Unmarshal(%s) = %v %v, want %v", b, time.Duration(back), err, d)
+		}
+		if err := json.Unmarshal([]byte(`"`+d.String()+`"`), &back); err != nil || time.Duration(back) != d {
+			t.Errorf("Unmarshal(%q) = %v %v, want %v", d.String(), time.Duration(back), err, d)
+		}
+	}
+}

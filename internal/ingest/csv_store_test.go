@@ -80,7 +80,7 @@ func TestCSVRowErrors(t *testing.T) {
 				{`1,2025-09-01T02:00:00Z,5,,"{""m"":1,""m"":2}"`, `parameters: m (byte 8): member "m" given twice`},
 				{`1,2025-09-01T02:00:00Z,5,2025-09-01T02:00:00Z/2025-09-01T03:00:00Z,`, `resultTime: an interval`},
 				{`7,2025-09-01T02:00:00Z,5`, `datastream: no datastream "7"`},
-				{`Twin,2025-09-01T02:00:00Z,5`, `datastream: more than one datastream for "Twin"; use the id`},
+				{`Twin,2025-09-01T02:00:00Z,5`, `datastream: more than one datastream named "Twin": Datastream(3), Datastream(4); use the id`},
 				{"Discharge \xfe,2025-09-01T02:00:00Z,5", `datastream: byte 11 (0xfe): the text is not UTF-8`},
 				{strings.Repeat("x", sensing.MaxNameBytes+1) + `,2025-09-01T02:00:00Z,5`, `datastream: 4097 bytes, over the limit of 4096 bytes for a name`},
 				{`2,2025-09-01T02:00:00Z,5`, `datastream: Observation has no FeatureOfInterest and its Thing(2) has no Location`},

@@ -24,8 +24,8 @@ const bootstrapName = "bootstrap"
 // the log says which key ids were revoked for which (never a key). A key revoked before (through
 // the API or rabta keys revoke) is refused: a revoked key never comes back.
 //
-// With neither, a node without valid keys makes one and prints it once on console — the
-// terminal, never the structured log, which says only the new key's id.
+// With neither, a node without valid keys makes one and shows it once on console (showKey) —
+// the terminal or a private file, never the structured log, which says only the new key's id.
 func bootstrapAdmin(ctx context.Context, keys auth.Store, key, file string, console io.Writer, log *slog.Logger) error {
 	if file != "" {
 		b, err := os.ReadFile(file)
@@ -48,7 +48,7 @@ func bootstrapAdmin(ctx context.Context, keys auth.Store, key, file string, cons
 	if err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(console, "\n  Bootstrap admin API key (shown once, store it now):\n\n    %s\n\n  Use it as: Authorization: Bearer <key>\n\n", clear); err != nil {
+	if err := showKey(console, clear); err != nil {
 		// a key nobody can read would leave the node without an admin: revoke it and stop
 		keys.RevokeKey(ctx, id)
 		return err
@@ -92,4 +92,27 @@ func importBootstrap(ctx context.Context, keys auth.Store, key string, log *slog
 			"why", "RABTA_ADMIN_KEY (or admin_key_file) changed: the new key replaces the old bootstrap key")
 	}
 	return nil
+}
+
+// showKey writes the bootstrap key that the node made to console, once. A terminal (an
+// *os.File that is a character device) gets it in a banner saying how to use it; any other
+// writer — the private file <data-dir>/bootstrap-admin.key of a node whose stderr is not a
+// terminal (systemd, docker) — gets the bare key and a newline, nothing else, so that
+// KEY=$(cat FILE) and "Authorization: Bearer $KEY" work.
+func showKey(console io.Writer, key string) error {
+	if isTerminal(console) {
+		_, err := fmt.Fprintf(console, "\n  Bootstrap admin API key (shown once, store it now):\n\n    %s\n\n  Use it as: Authorization: Bearer <key>\n\n", key)
+		return err
+	}
+	_, err := io.WriteString(console, key+"\n")
+	return err
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

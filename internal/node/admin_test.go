@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -108,6 +110,11 @@ func TestBootstrapKeyReplaced(t *testing.T) {
 	if printed == "" {
 		t.Fatalf("no key on the console: %q", r.console.String())
 	}
+	// a console that is not a terminal (the file bootstrap-admin.key) holds the bare key, so
+	// that KEY=$(cat FILE) works
+	if r.console.String() != printed+"\n" {
+		t.Errorf("console (not a terminal) = %q, want the bare key and a newline", r.console.String())
+	}
 	if strings.Contains(r.log.String(), printed) || strings.Contains(r.log.String(), strings.SplitN(printed, "_", 3)[2]) {
 		t.Errorf("the bootstrap key is in the structured log:\n%s", r.log.String())
 	}
@@ -206,4 +213,35 @@ func TestBootstrapKeyReplaced(t *testing.T) {
 func jsonEq(v any, want string) bool {
 	b, _ := json.Marshal(v)
 	return string(b) == want
+}
+
+// The bootstrap key file of a node whose stderr is not a terminal, as an operator uses it:
+// KI=$(cat DIR/bootstrap-admin.key), then Authorization: Bearer $KI — one line, the key only.
+func TestBootstrapKeyFileHoldsTheKey(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bootstrap-admin.key")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.New(t.Context(), node.Options{ID: "boot", DataDir: dir, HTTPAddr: "127.0.0.1:0", Console: f, Log: slog.New(slog.DiscardHandler)})
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if err := n.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSuffix(string(b), "\n") // what $(cat FILE) gives
+	if !regexp.MustCompile(`^rbt_[0-9a-f]+_[A-Za-z0-9_-]+$`).MatchString(key) {
+		t.Fatalf("%s holds %q, want the bare key on one line", path, b)
+	}
+	if st := status(t, n, key); st != 200 {
+		t.Errorf("Authorization: Bearer $(cat %s): %d, want 200", path, st)
+	}
 }

@@ -120,11 +120,15 @@ type Options struct {
 	// WIS2Centre is the node's WIS2 centre id in topics and metadata ids (docs/wis2.md; empty:
 	// "xx-rabta-<ID>", a placeholder until WMO endorses one).
 	WIS2Centre string
-	// TickEvery is how often the warning engine reloads rules, ticks and expires alerts (0: 5 s).
+	// TickEvery is how often the warning engine ticks and expires alerts (0: 5 s); it looks
+	// for rules saved by another process every second (or every TickEvery, when shorter).
 	TickEvery time.Duration
 
 	// AdminKey (RABTA_ADMIN_KEY), or the key in AdminKeyFile, is imported as the bootstrap admin
-	// key. With neither, a node without keys makes one and prints it once on Console.
+	// key. With neither, a node without keys makes one and shows it once on Console: in a
+	// banner when Console is a terminal (an *os.File that is a character device); otherwise
+	// (the private key file of a node whose stderr is not a terminal) as the bare key and a
+	// newline, so that the file can be read with $(cat FILE).
 	AdminKey, AdminKeyFile string
 	Console                io.Writer
 

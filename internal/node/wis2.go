@@ -114,12 +114,24 @@ func (n *Node) wis2Routes(mux *http.ServeMux) {
 }
 
 // SetOpen opens (open) or closes org's data and records the change in the audit log (log nil:
-// not recorded); changed is false when it already was so.
+// not recorded); changed is false when it already was so. An organisation's name that no
+// organisation can have is Invalid, one this node does not know (sqlq.OpenData.Known) is
+// NotFound, and nothing is changed or recorded; an open organisation can always be closed.
 func SetOpen(ctx context.Context, stores *Stores, log interface {
 	Record(ctx context.Context, kind, actor, subject string, detail any) error
 }, org string, open bool, by string, at time.Time) (changed bool, err error) {
-	if org == "" || len(org) > 64 {
-		return false, apperr.E(apperr.Invalid, "organisation %q: 1 to 64 characters", org)
+	wasOpen := false
+	if !open { // one opened before names were checked can still be closed
+		opened, err := stores.Open.Opened(ctx)
+		if err != nil {
+			return false, err
+		}
+		_, wasOpen = opened[org]
+	}
+	if !wasOpen {
+		if err := knownOrganisation(ctx, stores, org); err != nil {
+			return false, err
+		}
 	}
 	kind := "organisation.close"
 	if open {
@@ -132,6 +144,22 @@ func SetOpen(ctx context.Context, stores *Stores, log interface {
 		return changed, err
 	}
 	return true, log.Record(ctx, kind, by, "organisation/"+org, map[string]any{"organisation": org, "open": open})
+}
+
+// knownOrganisation refuses org when no organisation can have that name (Invalid) or this
+// node does not know it (NotFound, naming it); the node's own organisation is always known.
+func knownOrganisation(ctx context.Context, stores *Stores, org string) error {
+	if err := auth.CheckOrganisation(org); err != nil {
+		return err
+	}
+	if org == auth.NodeOrganisation {
+		return nil
+	}
+	ok, err := stores.Open.Known(ctx, org)
+	if err != nil || ok {
+		return err
+	}
+	return apperr.E(apperr.NotFound, "organisation %q is not known on this node: it has no API key, data, rules or subscribers here (an organisation comes into being with its first key: rabta keys create --org %s)", org, org)
 }
 
 // wis2Content is the data served for Datastream id's observations from…to: for anyone when
@@ -151,6 +179,9 @@ func (n *Node) wis2Content(ctx context.Context, id, from, to int64) ([]byte, err
 	}
 	if _, ok := open[si.Organisation]; !ok || si.Remote { // a partner's data is never this node's open data
 		if p := auth.FromContext(ctx); p == nil || p.Role < auth.Viewer || !p.Owns(si.Organisation) {
+			if si.Remote {
+				return nil, apperr.E(apperr.NotFound, "no open data of Datastream %d: it is a remote Datastream, a partner node's data received under an agreement, which this node never publishes (docs/wis2.md); viewers of organisation %q read it with their key", id, si.Organisation)
+			}
 			return nil, apperr.E(apperr.NotFound, "no open data of Datastream %d (its organisation has not opened its data; read it through the SensorThings API with a key)", id)
 		}
 	}

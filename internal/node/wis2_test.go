@@ -225,3 +225,39 @@ func TestWIS2CentreChecked(t *testing.T) {
 		t.Errorf("node with a bad WIS2 centre id: %v", err)
 	}
 }
+
+// Opening (or closing) the data of an organisation the node does not know is refused, 404
+// naming it, and a name no organisation can have 400; nothing changes and nothing is
+// audited. The node's own organisation and one with a key open.
+func TestOpenUnknownOrganisation(t *testing.T) {
+	n, _ := start(t, "orgs")
+	base := "http://" + n.Addr().String()
+	for _, c := range []struct {
+		method, org string
+		status      int
+		want        string
+	}{
+		{"POST", "nobody", 404, `organisation \"nobody\" is not known on this node`},
+		{"DELETE", "nobody", 404, `organisation \"nobody\" is not known on this node`},
+		{"POST", "Bad%20Org!", 400, `organisation \"Bad Org!\": character 4 is ' '`},
+		{"POST", strings.Repeat("x", 65), 400, "over the limit of 64"},
+	} {
+		if st, b := req(t, c.method, base+"/api/v1/organisations/"+c.org+"/open", adminKey, ""); st != c.status || !bytes.Contains(b, []byte(c.want)) {
+			t.Errorf("%s %s: %d %s, want %d naming %q", c.method, c.org, st, b, c.status, c.want)
+		}
+	}
+	if st, b := req(t, "GET", base+"/api/v1/organisations/open", adminKey, ""); st != 200 || string(bytes.TrimSpace(b)) != "{}" {
+		t.Errorf("open organisations after refusals: %d %s", st, b)
+	}
+	if recs, err := n.Audit().List(t.Context(), 1, 0, 10); err != nil || len(recs) != 0 {
+		t.Errorf("refusals audited: %+v %v", recs, err)
+	}
+	if st, b := req(t, "POST", base+"/api/v1/keys", adminKey, `{"organisation":"ndma","role":"viewer"}`); st != 201 {
+		t.Fatalf("key: %d %s", st, b)
+	}
+	for _, org := range []string{"admin", "ndma"} {
+		if st, b := req(t, "POST", base+"/api/v1/organisations/"+org+"/open", adminKey, ""); st != 200 || !bytes.Contains(b, []byte(`"changed":true`)) {
+			t.Errorf("open %s: %d %s", org, st, b)
+		}
+	}
+}

@@ -69,6 +69,7 @@ func federationAPI(c *checker, ids map[string]int64) {
 		c.must(200, req{role: "admin", method: m, path: "/api/v1/organisations/pdma/open"})
 		c.must(400, req{role: "admin", method: m, path: "/api/v1/organisations/" + strings.Repeat("x", 65) + "/open"})
 		c.must(403, req{role: "operator", method: m, path: "/api/v1/organisations/pdma/open"})
+		c.must(404, req{role: "admin", method: m, path: "/api/v1/organisations/nobody/open"})
 	}
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/organisations/open"})
 	c.must(200, req{method: "GET", path: "/wis2/catalogue"})

@@ -27,6 +27,9 @@ type Store interface {
 	// LoadRules returns every organisation's rules, each with its Organisation, and a version
 	// that changes whenever they do.
 	LoadRules(ctx context.Context) ([]rule.Rule, int64, error)
+	// RulesVersion returns the version LoadRules would return, without reading the rules: a
+	// cheap read, for a poll that notices rules saved by another process.
+	RulesVersion(ctx context.Context) (int64, error)
 	// RuleChanges returns the recorded changes of a rule, oldest first.
 	RuleChanges(ctx context.Context, ruleID string) ([]Change, error)
 	SaveEngineState(ctx context.Context, snapshot []byte) error
@@ -80,6 +83,10 @@ type Runner struct {
 	Alerts *alert.Service
 	Log    *slog.Logger
 	Now    func() time.Time
+	// ReloadEvery is how often Run looks for rules saved by another process (rabta rules
+	// apply): a read of their version only (Store.RulesVersion), the rules themselves only
+	// when it changed (0: every second).
+	ReloadEvery time.Duration
 
 	mu      sync.Mutex
 	engine  *rule.Engine
@@ -421,18 +428,28 @@ func (r *Runner) save(ctx context.Context) error {
 	return nil
 }
 
-// Run reloads the rules when they changed and ticks (Tick) every interval until ctx ends:
-// hold times run out and issued alerts expire even when no observation arrives. Failures are
-// logged and tried again at the next interval.
+// Run, until ctx ends, reloads the rules when they changed (looked for every ReloadEvery, and
+// at every tick) and ticks (Tick) every interval: hold times run out and issued alerts expire
+// even when no observation arrives. Failures are logged and tried again at the next interval.
 func (r *Runner) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	reloadEvery := r.ReloadEvery
+	if reloadEvery <= 0 {
+		reloadEvery = min(time.Second, every)
+	}
+	reload := time.NewTicker(reloadEvery)
+	defer reload.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-reload.C:
+			if err := r.reloadChanged(ctx); err != nil {
+				r.log().Warn("rules_reload_failed", "err", err)
+			}
 		case <-t.C:
-			if err := r.Load(ctx); err != nil {
+			if err := r.reloadChanged(ctx); err != nil {
 				r.log().Warn("rules_reload_failed", "err", err)
 			}
 			if err := r.Tick(ctx); err != nil {
@@ -440,6 +457,22 @@ func (r *Runner) Run(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
+}
+
+// reloadChanged loads the rules when their version is not the loaded one's: a cheap read
+// every ReloadEvery, so that rules another process saved run within about that time.
+func (r *Runner) reloadChanged(ctx context.Context) error {
+	v, err := r.Store.RulesVersion(ctx)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	same := r.engine != nil && v == r.version
+	r.mu.Unlock()
+	if same {
+		return nil
+	}
+	return r.Load(ctx)
 }
 
 // Tick evaluates time-based conditions (hold expiry, silence) and expires alerts.

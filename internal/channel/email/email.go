@@ -67,7 +67,8 @@ type Options struct {
 	IdleTimeout time.Duration
 	// Now is the clock for the Date header (time.Now when nil).
 	Now func() time.Time
-	// Logger receives debug logs of refusals (slog.Default when nil); addresses redacted.
+	// Logger receives debug logs of refusals (slog.Default when nil); addresses redacted. Its
+	// caller names the component (the node: "email"); the sender adds none.
 	Logger *slog.Logger
 }
 
@@ -138,7 +139,7 @@ func New(o Options) (*Sender, error) {
 		o.Logger = slog.Default()
 	}
 	s := &Sender{o: o, from: from, idDomain: o.MessageIDDomain, slots: make(chan struct{}, o.MaxConns),
-		log: o.Logger.With("component", "email")}
+		log: o.Logger}
 	if s.idDomain == "" {
 		s.idDomain = from.Address[strings.LastIndex(from.Address, "@")+1:]
 	}

@@ -179,7 +179,8 @@ func TestSendPlainTextOnly(t *testing.T) {
 func TestRefusedRecipient(t *testing.T) {
 	srv := channeltest.StartSMTP(t, channeltest.SMTPOptions{})
 	var logs bytes.Buffer
-	s := newSender(t, email.Options{Addr: srv.Addr, MaxConns: 1, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	// the logger as the node gives it: named by its component, which the sender does not add again
+	s := newSender(t, email.Options{Addr: srv.Addr, MaxConns: 1, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "email")})
 	ctx := context.Background()
 
 	srv.Refuse("gone@example.org", 550)
@@ -194,6 +195,11 @@ func TestRefusedRecipient(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "email_not_sent") {
 		t.Errorf("no debug log of the refusals: %s", logs.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if strings.Count(line, "component=") != 1 {
+			t.Errorf("want one component: %s", line)
+		}
 	}
 	for _, text := range []string{err.Error(), logs.String()} {
 		if strings.Contains(text, "busy@example.org") || strings.Contains(text, "gone@example.org") {

@@ -110,8 +110,10 @@ type Options struct {
 	// TLVs) is put back together first and handed over once, when its last part arrives (see
 	// Reassembler for the limits).
 	Inbound channel.InboundFunc
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Logger (discarded when nil) gets the session's events with addr and system_id; its
+	// caller names the component (the node: "smpp"); the sender adds none.
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // LogValue shows the options without the password.
@@ -221,7 +223,7 @@ func New(o Options) (*Sender, error) {
 	}
 	s := &Sender{
 		o:       o,
-		log:     o.Logger.With("component", "smpp", "addr", o.Addr, "system_id", o.SystemID),
+		log:     o.Logger.With("addr", o.Addr, "system_id", o.SystemID),
 		limiter: rate.NewLimiter(limit, o.Burst),
 		window:  make(chan struct{}, o.Window),
 		src:     src,

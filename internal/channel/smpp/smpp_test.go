@@ -120,7 +120,8 @@ func TestBindWrongPassword(t *testing.T) {
 	var logs syncBuffer
 	s := newSender(t, srv, func(o *smpp.Options) {
 		o.Password = "wrong"
-		o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		// as the node gives it: named by its component, which the sender does not add again
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "smpp")
 		o.Logger.Info("options", "smpp", *o)
 	})
 	err := s.Start(context.Background())
@@ -141,6 +142,11 @@ func TestBindWrongPassword(t *testing.T) {
 	}
 	if out := logs.String(); !strings.Contains(out, "smpp_bind_failed") || strings.Contains(out, "wrong") {
 		t.Errorf("logs should record the refused bind without the password:\n%s", out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if strings.Count(line, `"component":`) != 1 {
+			t.Errorf("want one component: %s", line)
+		}
 	}
 }
 

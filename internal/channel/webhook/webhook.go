@@ -76,7 +76,8 @@ type Options struct {
 	UserAgent string
 	// Now is the clock for the signature's timestamp (time.Now when nil).
 	Now func() time.Time
-	// Logger receives debug logs of failed requests (slog.Default when nil); URLs redacted.
+	// Logger receives debug logs of failed requests (slog.Default when nil); URLs redacted. Its
+	// caller names the component (the node: "webhook"); the sender adds none.
 	Logger *slog.Logger
 }
 
@@ -127,7 +128,7 @@ func New(o Options) (*Sender, error) {
 			},
 		},
 		limit: rate.NewLimiter(limit, burst),
-		log:   o.Logger.With("component", "webhook"),
+		log:   o.Logger,
 	}, nil
 }
 

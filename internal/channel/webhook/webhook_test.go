@@ -274,7 +274,8 @@ func TestNetworkErrorsAreTransient(t *testing.T) {
 	srv := httptest.NewTLSServer(&receiver{})
 	url := srv.URL + "/hook?token=partner-token"
 	var logs bytes.Buffer
-	s := newSender(t, webhook.Options{Transport: srv.Client().Transport, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	// the logger as the node gives it: named by its component, which the sender does not add again
+	s := newSender(t, webhook.Options{Transport: srv.Client().Transport, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "webhook")})
 	srv.Close()
 	_, err := s.Send(context.Background(), message(1, url))
 	if err == nil || channel.IsPermanent(err) {
@@ -282,6 +283,11 @@ func TestNetworkErrorsAreTransient(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "webhook_not_delivered") {
 		t.Errorf("no debug log of the failure: %s", logs.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if strings.Count(line, "component=") != 1 {
+			t.Errorf("want one component: %s", line)
+		}
 	}
 	for _, text := range []string{err.Error(), logs.String()} {
 		if strings.Contains(text, "partner-token") || strings.Contains(text, "/hook") {

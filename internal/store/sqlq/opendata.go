@@ -42,6 +42,24 @@ func (s *OpenData) Close(ctx context.Context, org string) (bool, error) {
 	return n > 0, err
 }
 
+// Known reports whether this node knows organisation org: it has (or had) an API key, owns
+// Things, Datastreams or MultiDatastreams, has rules or subscribers, or its data is open.
+// Organisations have no register of their own: they come into being with their first key
+// (auth.Create) or, for the node's own, with the node.
+func (s *OpenData) Known(ctx context.Context, org string) (bool, error) {
+	var n int64
+	err := readRow(ctx, s.eng, `SELECT CASE WHEN
+		EXISTS (SELECT 1 FROM organisations WHERE name = ?) OR
+		EXISTS (SELECT 1 FROM open_organisations WHERE organisation = ?) OR
+		EXISTS (SELECT 1 FROM things WHERE organisation = ?) OR
+		EXISTS (SELECT 1 FROM datastreams WHERE organisation = ?) OR
+		EXISTS (SELECT 1 FROM multi_datastreams WHERE organisation = ?) OR
+		EXISTS (SELECT 1 FROM rules WHERE organisation = ?) OR
+		EXISTS (SELECT 1 FROM subscribers WHERE org = ?)
+		THEN 1 ELSE 0 END`, []any{org, org, org, org, org, org, org}, &n)
+	return n == 1, err
+}
+
 // Opened returns the open organisations and when each was opened.
 func (s *OpenData) Opened(ctx context.Context) (map[string]time.Time, error) {
 	out := map[string]time.Time{}

@@ -293,10 +293,18 @@ func testAlertList(t *testing.T, s alert.Store) {
 }
 
 func testRules(t *testing.T, s warning.Store) {
+	// RulesVersion, the cheap read, is LoadRules' version
+	sameVersion := func(what string, want int64) {
+		t.Helper()
+		if v, err := s.RulesVersion(ctx()); err != nil || v != want {
+			t.Errorf("%s: RulesVersion %d %v, LoadRules' %d", what, v, err, want)
+		}
+	}
 	rs, v0, err := s.LoadRules(ctx())
 	if err != nil || len(rs) != 0 {
 		t.Fatalf("empty: %v %v", rs, err)
 	}
+	sameVersion("empty", v0)
 	in := []rule.Rule{
 		{ID: "b", Name: "Rain", Kind: rule.Accumulation, Datastreams: []int64{3}, Forecast: true, Horizon: 6 * time.Hour},
 		{ID: "a", Name: "River ü", Kind: rule.Threshold, Datastreams: []int64{1, 2}, Aggregate: "count", Count: 2},
@@ -315,6 +323,7 @@ func testRules(t *testing.T, s warning.Store) {
 	if v1 == v0 {
 		t.Error("version did not change")
 	}
+	sameVersion("two rules", v1)
 	if _, v, _ := s.LoadRules(ctx()); v != v1 {
 		t.Errorf("version changed without a save: %d %d", v, v1)
 	}
@@ -326,6 +335,7 @@ func testRules(t *testing.T, s warning.Store) {
 	if err != nil || len(rs) != 1 || rs[0].ID != "a" || v2 == v1 {
 		t.Errorf("after replace: %v %d %d %v", rs, v1, v2, err)
 	}
+	sameVersion("after replace", v2)
 	// atomic: a failing save (two rules with one id) changes nothing
 	if err := s.SaveRules(ctx(), "", "admin/key-1", []rule.Rule{{ID: "x"}, {ID: "x"}}); err == nil {
 		t.Error("duplicate rule ids saved")
@@ -588,4 +598,32 @@ func testOwners(t *testing.T, a alert.Store, w warning.Store) {
 	if got, err := a.GetAlert(ctx(), id); err != nil || got.Organisation != "admin" {
 		t.Errorf("alert without an organisation: %+v %v", got, err)
 	}
+}
+
+// BenchRulesPoll measures what noticing a rules change costs per poll: LoadRules (every rule's
+// body read and decoded, what the warning engine's reload did every tick) against
+// RulesVersion (one aggregate), with n rules stored.
+func BenchRulesPoll(b *testing.B, s warning.Store, n int) {
+	rs := make([]rule.Rule, n)
+	for i := range rs {
+		rs[i] = rule.Rule{ID: fmt.Sprintf("r%03d", i), Name: fmt.Sprintf("Rule %d", i), Kind: rule.Threshold, Datastreams: []int64{int64(i + 1)},
+			Levels: []rule.Level{{Name: "High", Value: 5, Severity: "Severe", Urgency: "Expected", Certainty: "Observed", Event: "Flood"}}}
+	}
+	if err := s.SaveRules(ctx(), "", "bench", rs); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("LoadRules", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := s.LoadRules(ctx()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("RulesVersion", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.RulesVersion(ctx()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -37,6 +37,12 @@ func RunOpenData(t *testing.T, open Open) {
 		t.Fatalf("ingest: %v %v", errs, err)
 	}
 	od := sqlq.NewOpenData(eng)
+	// an organisation is known by what it has on the node: here Datastreams (pmd, ndma)
+	for org, want := range map[string]bool{"pmd": true, "ndma": true, "nobody": false, "PMD": false} {
+		if ok, err := od.Known(ctx(), org); ok != want || err != nil {
+			t.Errorf("Known(%s) = %v %v, want %v", org, ok, err, want)
+		}
+	}
 	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	if ok, err := od.Open(ctx(), "pmd", "admin/key-1", at); !ok || err != nil {
 		t.Fatalf("open pmd: %v %v", ok, err)

@@ -706,6 +706,39 @@ func testLookups(t *testing.T, s Stores) {
 	if !reflect.DeepEqual(infos[1], want) {
 		t.Errorf("DatastreamInfos[1] = %+v\nwant %+v", infos[1], want)
 	}
+	// two Khankis: the Conflict names them, and for the PDMA layout (no id column) says how to
+	// choose one
+	if _, err := s.Entities.DatastreamByPDMA(ctx(), "Khanki"); !strings.Contains(apperr.Message(err), `Datastream(1) "Discharge at Khanki", Datastream(3) "Discharge at Khanki"`) ||
+		!strings.Contains(apperr.Message(err), "generic layout") {
+		t.Errorf("DatastreamByPDMA of two: %v, want both named and how to choose", err)
+	}
+	if _, err := s.Entities.DatastreamByName(ctx(), "Discharge at Khanki"); apperr.Message(err) != `more than one datastream named "Discharge at Khanki": Datastream(1), Datastream(3); use the id` {
+		t.Errorf("DatastreamByName of two: %v", err)
+	}
+	// a forecast Datastream on Marala's Thing, of the same name and ObservedProperty (as the
+	// demo's forecasts are): the node computes its values, so Marala's name and station still
+	// resolve to the measured Datastream 2
+	fc, err := s.Entities.Create(ctx(), entity(t, sensing.Datastreams, `{"name":"Discharge at Marala","description":"forecast",
+		"observationType":"http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
+		"unitOfMeasurement":{"name":"cusec","symbol":"[cft_i]/s","definition":"http://qudt.org/vocab/unit/FT3-PER-SEC"},
+		"properties":{"forecast":true},"Thing":{"@iot.id":2},"Sensor":{"@iot.id":2},"ObservedProperty":{"@iot.id":2}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := s.Entities.DatastreamByPDMA(ctx(), "Marala"); err != nil || id != 2 {
+		t.Errorf("DatastreamByPDMA(Marala) beside its forecast: %d %v, want 2", id, err)
+	}
+	if id, err := s.Entities.DatastreamByName(ctx(), "Discharge at Marala"); err != nil || id != 2 {
+		t.Errorf("DatastreamByName(Discharge at Marala) beside its forecast: %d %v, want 2", id, err)
+	}
+	// with the measured one gone, the station has only the forecast: refused, naming it
+	if err := s.Entities.Delete(ctx(), sensing.Datastreams, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Entities.DatastreamByPDMA(ctx(), "Marala"); apperr.KindOf(err) != apperr.Invalid ||
+		!strings.Contains(apperr.Message(err), fmt.Sprintf(`only ones the node computes (Datastream(%d) "Discharge at Marala" (forecast))`, fc)) {
+		t.Errorf("DatastreamByPDMA(Marala), its forecast only: %v", err)
+	}
 }
 
 func testAuth(t *testing.T, s Stores) {

@@ -29,7 +29,7 @@ const MaxSelectionIDs = 10
 type agreementRow struct {
 	A         federation.Agreement
 	Selection string // "datastreams 1, 2 · things 7 · observed properties 3"
-	Embargo   string // "none" or a duration ("6h0m0s")
+	Embargo   string // "none" or a duration ("6h")
 	Retention string // "no limit" or a duration
 	State     string // the stored state; "expired" for an approved one past its valid-until
 }
@@ -96,11 +96,8 @@ func selectionSummary(sel federation.Selection) string {
 
 // durationOr writes d ("30d" for whole days, else Go's form: "6h0m0s"), or zero when d is 0.
 func durationOr(d time.Duration, zero string) string {
-	switch {
-	case d == 0:
+	if d == 0 {
 		return zero
-	case d%(24*time.Hour) == 0:
-		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
 	}
-	return d.String()
+	return federation.Duration(d).String() // as the agreement's JSON has it: "30d", "6h", "1h30m"
 }

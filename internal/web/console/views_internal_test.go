@@ -62,7 +62,7 @@ func TestSelectionSummary(t *testing.T) {
 			t.Errorf("%+v: %q, want %q", c.sel, got, c.want)
 		}
 	}
-	for d, want := range map[time.Duration]string{0: "none", 6 * time.Hour: "6h0m0s", 48 * time.Hour: "2d", 90 * time.Minute: "1h30m0s"} {
+	for d, want := range map[time.Duration]string{0: "none", 6 * time.Hour: "6h", 48 * time.Hour: "2d", 90 * time.Minute: "1h30m"} {
 		if got := durationOr(d, "none"); got != want {
 			t.Errorf("durationOr(%v) = %q, want %q", d, got, want)
 		}

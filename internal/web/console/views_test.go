@@ -94,7 +94,7 @@ func testAgreementsAudit(t *testing.T, e *env) {
 			// the row: provider → consumer and node, selection (ten ids, then the count),
 			// resolution, embargo, purpose (escaped), validity, state, who created and approved
 			for _, s := range []string{"wapda <small class=\"muted\">(console)</small> → nea <small class=\"muted\">at node lahore-node</small>",
-				"datastreams 101, 102, 103, 104, 105, 106, 107, 108, 109, 110 … (12 in all)", "hourly-mean", "kept 30d", "<td>6h0m0s</td>",
+				"datastreams 101, 102, 103, 104, 105, 106, 107, 108, 109, 110 … (12 in all)", "hourly-mean", "kept 30d", "<td>6h</td>",
 				"flood forecasting &lt;downstream&gt;", "from 2025-01-01 00:00Z<br>until 2099-01-01 00:00Z", `<span class="st st-approved">approved</span>`,
 				"created by " + list.Value[0].CreatedBy + " ", "approved by " + list.Value[0].ApprovedBy + " ", "organisation <strong>wapda</strong>"} {
 				if !strings.Contains(page, s) {
