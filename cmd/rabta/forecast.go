@@ -65,7 +65,7 @@ func forecastNetwork(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	defer stores.Close()
-	svc := &forecasting.Service{Store: stores.Entities}
+	svc := &forecasting.Service{Store: stores.Entities, Log: logger(c.cfg, stderr).With("component", "forecast")}
 	if args[0] == "load" {
 		name := ""
 		if u, err := user.Current(); err == nil {

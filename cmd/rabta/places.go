@@ -136,7 +136,8 @@ func importSubscribers(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	svc := &dissemination.Service{Store: stores.Dissemination, Sealer: sealer, Places: dissemination.Places{G: g}, Now: time.Now}
+	svc := &dissemination.Service{Store: stores.Dissemination, Sealer: sealer, Places: dissemination.Places{G: g}, Now: time.Now,
+		Log: logger(c.cfg, stderr).With("component", "dissemination")} // the node's log format, not Go's default
 	bar := &progress{w: stderr, total: info.Size(), off: *quiet}
 	n, rowErrs, err := svc.ImportCSV(ctx, counter, *org, func(rows int) { bar.showRows(counter.n, rows) })
 	bar.done()

@@ -28,6 +28,9 @@ func TestImportVillagesAndSubscribers(t *testing.T) {
 	if err != nil || !strings.Contains(out, "4 subscribers imported, 0 rows refused") {
 		t.Fatalf("import subscribers: %v\n%s%s", err, out, errOut)
 	}
+	if strings.Contains(errOut, "subscribers_imported") && !strings.Contains(errOut, `"msg":"subscribers_imported"`) {
+		t.Errorf("import subscribers logs in another format than the node's (JSON): %s", errOut)
+	}
 	// importing the same list again adds nobody twice
 	out, _, err = rabta(t, "import", "subscribers", "--data-dir", dir, "--org", "pdma-punjab", "--quiet", "../../examples/subscribers.csv")
 	if err == nil || !strings.Contains(out, "line 2: already subscribed") || !strings.Contains(out, "0 subscribers imported, 4 rows refused") {
