@@ -39,6 +39,31 @@ func fedAlertNode(t *testing.T, id, dir string) *Node {
 	return n
 }
 
+// fedAlertPair starts islamabad and karachi (fedAlertNode), each the other's partner: karachi
+// links to islamabad and holds its certificate (for the alerts it shares). It returns the two
+// and karachi's data directory.
+func fedAlertPair(t *testing.T) (p, k *Node, kdir string) {
+	t.Helper()
+	ctx := context.Background()
+	idir := t.TempDir()
+	kdir = t.TempDir()
+	p = fedAlertNode(t, "islamabad", idir)
+	k = fedAlertNode(t, "karachi", kdir)
+	kkey, _ := FedPublicKey(kdir)
+	ikey, _ := FedPublicKey(idir)
+	pcert, err := os.ReadFile(filepath.Join(idir, "node-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.fed.svc.AddPartner(ctx, &federation.Partner{Node: "karachi", NKey: kkey}); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.fed.svc.AddPartner(ctx, &federation.Partner{Node: "islamabad", NKey: ikey, URL: p.NATSURL(), Cert: string(pcert)}); err != nil {
+		t.Fatal(err)
+	}
+	return p, k, kdir
+}
+
 // issueOn issues, on node n, a first Alert of organisation org over a triangle at lat, lon,
 // as an approver would, and returns its alert id and CAP.
 func issueOn(t *testing.T, n *Node, org, name string, lat, lon float64) (int64, *cap.Alert) {
@@ -87,21 +112,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // arrive; a message with a bad signature is refused, logged and audited, and changes nothing.
 func TestFederationAlerts(t *testing.T) {
 	ctx := context.Background()
-	idir, kdir := t.TempDir(), t.TempDir()
-	p := fedAlertNode(t, "islamabad", idir)
-	k := fedAlertNode(t, "karachi", kdir)
-	kkey, _ := FedPublicKey(kdir)
-	ikey, _ := FedPublicKey(idir)
-	pcert, err := os.ReadFile(filepath.Join(idir, "node-cert.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.fed.svc.AddPartner(ctx, &federation.Partner{Node: "karachi", NKey: kkey}); err != nil {
-		t.Fatal(err)
-	}
-	if err := k.fed.svc.AddPartner(ctx, &federation.Partner{Node: "islamabad", NKey: ikey, URL: p.NATSURL(), Cert: string(pcert)}); err != nil {
-		t.Fatal(err)
-	}
+	p, k, kdir := fedAlertPair(t)
 	area, err := federation.ParseArea([]byte(`{"type":"Polygon","coordinates":[[[73.5,32.0],[74.8,32.0],[74.8,33.0],[73.5,33.0],[73.5,32.0]]]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -287,35 +298,13 @@ func TestFederationAlerts(t *testing.T) {
 func TestFederationRetention(t *testing.T) {
 	do := func(t *testing.T, n *Node, method, path, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+n.Addr().String()+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+benchKey)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return request(t, n, method, path, benchKey, body)
 	}
 	saved := fedPurgeEvery
 	fedPurgeEvery = 200 * time.Millisecond
 	t.Cleanup(func() { fedPurgeEvery = saved })
 	ctx := context.Background()
-	idir, kdir := t.TempDir(), t.TempDir()
-	p := fedAlertNode(t, "islamabad", idir)
-	k := fedAlertNode(t, "karachi", kdir)
-	kkey, _ := FedPublicKey(kdir)
-	ikey, _ := FedPublicKey(idir)
-	pcert, err := os.ReadFile(filepath.Join(idir, "node-cert.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.fed.svc.AddPartner(ctx, &federation.Partner{Node: "karachi", NKey: kkey}); err != nil {
-		t.Fatal(err)
-	}
-	if err := k.fed.svc.AddPartner(ctx, &federation.Partner{Node: "islamabad", NKey: ikey, URL: p.NATSURL(), Cert: string(pcert)}); err != nil {
-		t.Fatal(err)
-	}
+	p, k, _ := fedAlertPair(t)
 	if st, b := do(t, p, "POST", "/v1.1/Things", benchGauge); st != 201 { // Khanki, inside the area
 		t.Fatalf("create: %d %s", st, b)
 	}

@@ -122,25 +122,7 @@ func TestExporter(t *testing.T) {
 	got := map[string][]int64{}
 	deadline := time.Now().Add(15 * time.Second)
 	for name, id := range ids {
-		for len(got[name]) < len(want[name]) && time.Now().Before(deadline) {
-			msgs, err := l.Fetch(ctx, id, 100, 200*time.Millisecond)
-			if err != nil {
-				time.Sleep(50 * time.Millisecond) // the stream, or the permission, not there yet
-				continue
-			}
-			for _, fm := range msgs {
-				ms, err := federation.DecodeMessages(fm.Data)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, m := range ms {
-					got[name] = append(got[name], m.Observation)
-				}
-			}
-			if err := l.Ack(ctx, msgs); err != nil {
-				t.Fatal(err)
-			}
-		}
+		got[name] = fetchValues(t, l, id, nil, len(want[name]), deadline)
 	}
 	if msgs, _ := l.Fetch(ctx, ids["A"], 100, 300*time.Millisecond); len(msgs) != 0 { // nothing twice
 		t.Errorf("A: %d more values after the %d expected", len(msgs), len(want["A"]))
@@ -215,6 +197,33 @@ func TestExporter(t *testing.T) {
 		t.Errorf("audit verify: %+v %v", rep.Problem, err)
 	}
 	t.Logf("checked in %s", time.Since(t0).Round(time.Millisecond))
+}
+
+// fetchValues fetches agreement id's messages over l, acknowledging them, until got (what
+// was fetched before) holds n provider Observation ids or deadline passes; it returns got
+// with what it fetched appended, in the order fetched.
+func fetchValues(t *testing.T, l *bus.Link, id int64, got []int64, n int, deadline time.Time) []int64 {
+	t.Helper()
+	for len(got) < n && time.Now().Before(deadline) {
+		msgs, err := l.Fetch(t.Context(), id, 100, 200*time.Millisecond)
+		if err != nil {
+			time.Sleep(50 * time.Millisecond) // the stream, or the permission, not there yet
+			continue
+		}
+		for _, fm := range msgs {
+			ms, err := federation.DecodeMessages(fm.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range ms {
+				got = append(got, m.Observation)
+			}
+		}
+		if err := l.Ack(t.Context(), msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return got
 }
 
 // ecdsaSigningPair writes an ECDSA P-256 signing key and its self-signed certificate where a

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -125,10 +123,8 @@ func TestExporterFeed(t *testing.T) {
 	if err := p.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("POST", "http://"+p.Addr().String()+"/v1.1/Things", strings.NewReader(benchGauge))
-	req.Header.Set("Authorization", "Bearer "+benchKey)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
-		t.Fatalf("create: %v %v", resp, err)
+	if st, b := request(t, p, "POST", "/v1.1/Things", benchKey, benchGauge); st != 201 {
+		t.Fatalf("create: %d %s", st, b)
 	}
 	ctx := context.Background()
 	at := time.Now().UTC().Add(-time.Minute)
@@ -188,25 +184,7 @@ func TestExporterFeed(t *testing.T) {
 	var got []int64
 	receive := func() {
 		t.Helper()
-		for deadline := time.Now().Add(15 * time.Second); len(got) < len(want) && time.Now().Before(deadline); {
-			msgs, err := l.Fetch(ctx, a.ID, 100, 200*time.Millisecond)
-			if err != nil {
-				time.Sleep(50 * time.Millisecond) // the stream, or the permission, not there yet
-				continue
-			}
-			for _, fm := range msgs {
-				ms, err := federation.DecodeMessages(fm.Data)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, m := range ms {
-					got = append(got, m.Observation)
-				}
-			}
-			if err := l.Ack(ctx, msgs); err != nil {
-				t.Fatal(err)
-			}
-		}
+		got = fetchValues(t, l, a.ID, got, len(want), time.Now().Add(15*time.Second))
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("received Observations %v, want %v", got, want)
 		}

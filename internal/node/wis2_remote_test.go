@@ -1,9 +1,7 @@
 package node
 
 import (
-	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 )
@@ -21,20 +19,9 @@ func TestWIS2RemoteDatastreamNotOpen(t *testing.T) {
 	if err := n.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	base := "http://" + n.Addr().String()
 	do := func(method, path, key, body string) (int, string) {
 		t.Helper()
-		r, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		if key != "" {
-			r.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return request(t, n, method, path, key, body)
 	}
 	if st, b := do("POST", "/v1.1/Things", key, `{"name":"Karachi gauge","description":"a partner's",
 		"Locations":[{"name":"site","description":"site","encodingType":"application/geo+json","location":{"type":"Point","coordinates":[67,24.9]}}],
