@@ -14,6 +14,9 @@ func TestConformance(t *testing.T) { storetest.Conformance(t, open) }
 // BenchmarkIngest: batches of 1000 observations (the same rows on both stores).
 func BenchmarkIngest(b *testing.B) { storetest.BenchIngest(b, storetest.Fresh(b, open), 1000) }
 
+// BenchmarkIngestSingle: 8 concurrent callers, one observation per call (group commit).
+func BenchmarkIngestSingle(b *testing.B) { storetest.BenchIngestSingle(b, storetest.Fresh(b, open), 8) }
+
 func open(t testing.TB) (sqlq.Engine, func(func() time.Time)) {
 	db := testDB(t)
 	return db, func(now func() time.Time) { db.Now = now }

@@ -181,26 +181,10 @@ var obsColumns = append([]string{"id"}, sqlq.ObservationColumns...)
 // an outbox entry's id range takes in no other transaction's rows; then COPY.
 func (db *DB) InsertObservations(ctx context.Context, tx sqlq.Tx, obs []*sensing.Observation) error {
 	ptx := tx.(execer).q.(pgx.Tx)
-	db.idMu.Lock()
-	if db.idLock == 0 {
-		k, err := lockKey(ctx, ptx, "observation-ids")
-		if err != nil {
-			db.idMu.Unlock()
-			return fmt.Errorf("reserve observation ids: %w", err)
-		}
-		db.idLock = k
-	}
-	key := db.idLock
-	db.idMu.Unlock()
-	rows, err := ptx.Query(ctx, `SELECT rabta_reserve_observation_ids($1, $2)`, len(obs), key)
+	ids, err := db.reserveIDs(ctx, ptx, len(obs))
 	if err != nil {
-		return fmt.Errorf("reserve observation ids: %w", err)
+		return err
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return fmt.Errorf("reserve observation ids: %w", err)
-	}
-	slices.Sort(ids)
 	k := 0
 	src := pgx.CopyFromFunc(func() ([]any, error) {
 		if k == len(obs) {
@@ -215,6 +199,101 @@ func (db *DB) InsertObservations(ctx context.Context, tx sqlq.Tx, obs []*sensing
 	})
 	_, err = ptx.CopyFrom(ctx, pgx.Identifier{"observations"}, obsColumns, src)
 	return err
+}
+
+// reserveIDs reserves n observation ids in one unbroken run (rabta_reserve_observation_ids),
+// in ascending order.
+func (db *DB) reserveIDs(ctx context.Context, ptx pgx.Tx, n int) ([]int64, error) {
+	db.idMu.Lock()
+	if db.idLock == 0 {
+		k, err := lockKey(ctx, ptx, "observation-ids")
+		if err != nil {
+			db.idMu.Unlock()
+			return nil, fmt.Errorf("reserve observation ids: %w", err)
+		}
+		db.idLock = k
+	}
+	key := db.idLock
+	db.idMu.Unlock()
+	rows, err := ptx.Query(ctx, `SELECT rabta_reserve_observation_ids($1, $2)`, n, key)
+	if err != nil {
+		return nil, fmt.Errorf("reserve observation ids: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("reserve observation ids: %w", err)
+	}
+	if len(ids) != n {
+		return nil, fmt.Errorf("reserve observation ids: %d ids for %d observations", len(ids), n)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// queueMax is the most observations QueueObservations sends as one queued INSERT; more go by
+// COPY (InsertObservations), whose two round trips weigh less than binding thousands of rows.
+const queueMax = 256
+
+// insertUnnest inserts observation rows given as one array per column (obsColumns' order).
+var insertUnnest = "INSERT INTO observations (" + strings.Join(obsColumns, ", ") + `) SELECT * FROM unnest(
+	$1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::float8[],
+	$9::text[], $10::smallint[], $11::text[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::bigint[], $17::bigint[])`
+
+// QueueObservations implements sqlq.ObservationQueuer: the ids are reserved now (one round
+// trip), and the rows go as one INSERT of arrays queued on q, sent with the transaction's
+// other writes — for at most queueMax observations.
+func (db *DB) QueueObservations(ctx context.Context, tx sqlq.Tx, q sqlq.Queue, obs []*sensing.Observation) (bool, error) {
+	if len(obs) > queueMax {
+		return false, nil
+	}
+	ids, err := db.reserveIDs(ctx, tx.(execer).q.(pgx.Tx), len(obs))
+	if err != nil {
+		return false, err
+	}
+	n := len(obs)
+	var (
+		id, ds, ps, pe, rt, vs, ve, foi, md = make([]int64, n), make([]*int64, n), make([]int64, n), make([]int64, n),
+			make([]*int64, n), make([]*int64, n), make([]*int64, n), make([]*int64, n), make([]*int64, n)
+		pt                   = make([]string, n)
+		rtt, rj, rq, vt, par = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+		num                  = make([]*float64, n)
+		qc                   = make([]int16, n)
+	)
+	for i, o := range obs {
+		o.ID = ids[i]
+		r := sqlq.ObservationRow(o) // ObservationColumns' order
+		id[i], ds[i], ps[i], pe[i], pt[i] = o.ID, i64(r[0]), r[1].(int64), r[2].(int64), r[3].(string)
+		rt[i], rtt[i], num[i], rj[i], qc[i], rq[i] = i64(r[4]), str(r[5]), f64(r[6]), str(r[7]), int16(o.Flag), str(r[9])
+		vs[i], ve[i], vt[i], par[i], foi[i], md[i] = i64(r[10]), i64(r[11]), str(r[12]), str(r[13]), i64(r[14]), i64(r[15])
+	}
+	_, err = q.Exec(ctx, insertUnnest, id, ds, ps, pe, pt, rt, rtt, num, rj, qc, rq, vs, ve, vt, par, foi, md)
+	return true, err
+}
+
+// i64, str and f64 give a value of ObservationRow as a pointer for an array with NULLs (nil:
+// NULL).
+func i64(v any) *int64 {
+	if v == nil {
+		return nil
+	}
+	x := v.(int64)
+	return &x
+}
+
+func str(v any) *string {
+	if v == nil {
+		return nil
+	}
+	x := v.(string)
+	return &x
+}
+
+func f64(v any) *float64 {
+	if v == nil {
+		return nil
+	}
+	x := v.(float64)
+	return &x
 }
 
 // CopyRows implements sqlq.Engine with COPY.
@@ -371,7 +450,7 @@ func NewDissemination(db *DB) *sqlq.Dissemination { return sqlq.NewDissemination
 func NewPlaces(db *DB) *sqlq.Places { return sqlq.NewPlaces(db) }
 
 // ExecBatch implements sqlq.ExecBatcher: the statements pipelined in one pgx Batch (one
-// round trip), in order; the first error is returned.
+// round trip), in order, each with a Scan given its row; the first error is returned.
 func (e execer) ExecBatch(ctx context.Context, stmts []sqlq.Stmt) error {
 	var b pgx.Batch
 	for _, s := range stmts {
@@ -385,14 +464,24 @@ func (e execer) ExecBatch(ctx context.Context, stmts []sqlq.Stmt) error {
 		br = q.SendBatch(ctx, &b)
 	default:
 		for _, s := range stmts {
-			if _, err := e.Exec(ctx, s.Query, s.Args...); err != nil {
+			if s.Scan != nil {
+				if err := s.Scan(e.QueryRow(ctx, s.Query, s.Args...)); err != nil {
+					return err
+				}
+			} else if _, err := e.Exec(ctx, s.Query, s.Args...); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	for range stmts {
-		if _, err := br.Exec(); err != nil {
+	for _, s := range stmts {
+		var err error
+		if s.Scan != nil {
+			err = s.Scan(row{br.QueryRow()})
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
 			br.Close()
 			return err
 		}

@@ -3,6 +3,8 @@ package sqlq
 import (
 	"context"
 	"time"
+
+	"github.com/rabta/rabta/internal/sensing"
 )
 
 // One write transaction across several calls of the entity store: what a SensorThings batch's
@@ -120,6 +122,14 @@ func (j joined) Write(ctx context.Context, fn func(Tx) error) error {
 		return fn(a.tx)
 	}
 	return j.Engine.Write(ctx, fn)
+}
+
+// QueueObservations is the engine's (ObservationQueuer), when it has it; false otherwise.
+func (j joined) QueueObservations(ctx context.Context, tx Tx, q Queue, obs []*sensing.Observation) (bool, error) {
+	if e, ok := j.Engine.(ObservationQueuer); ok {
+		return e.QueueObservations(ctx, tx, q, obs)
+	}
+	return false, nil
 }
 
 func (j joined) Prepare(ctx context.Context, times func() []time.Time) error {

@@ -90,6 +90,17 @@ type Engine interface {
 	Lock(ctx context.Context, name string, fn func(context.Context) error) error
 }
 
+// ObservationQueuer is an Engine whose insert of a few observations can go with the other
+// writes of an ingest transaction, sent together at its end (Queue; on PostgreSQL one round
+// trip for the rows, counts, outbox entries and spans, where a COPY alone takes two) — the
+// single-observation writes a group commit gathers.
+type ObservationQueuer interface {
+	// QueueObservations does what InsertObservations does (each one's ID set, in one unbroken
+	// run of ids), but queues the INSERT on q instead of running it; false, having done
+	// nothing, when obs are too many for one queued statement.
+	QueueObservations(ctx context.Context, tx Tx, q Queue, obs []*sensing.Observation) (bool, error)
+}
+
 // OutboxLog remembers which outbox entries the relay has published until a write
 // transaction deletes them. A single-writer engine keeps a watermark; an engine with several
 // writers (several processes), whose entries commit out of id order, keeps the set of ids.

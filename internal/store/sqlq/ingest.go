@@ -292,9 +292,20 @@ func (s *Entities) insertParts(tx Tx, parts []insertPart, strict, dedup bool) er
 			}
 		}
 	}
+	// what follows only writes: sent together at the end (pipeline.go; one round trip on
+	// PostgreSQL), the rows themselves too when they are few (ObservationQueuer)
+	wtx := &deferred{tx: tx}
 	if len(keep) > 0 {
-		if err := s.eng.InsertObservations(ctx0, tx, keep); err != nil {
-			return fmt.Errorf("insert observations: %w", err)
+		queued := false
+		if q, ok := s.eng.(ObservationQueuer); ok {
+			if queued, err = q.QueueObservations(ctx0, tx, wtx, keep); err != nil {
+				return fmt.Errorf("insert observations: %w", err)
+			}
+		}
+		if !queued {
+			if err := s.eng.InsertObservations(ctx0, tx, keep); err != nil {
+				return fmt.Errorf("insert observations: %w", err)
+			}
 		}
 		for pi := range parts {
 			p := &parts[pi]
@@ -306,8 +317,6 @@ func (s *Entities) insertParts(tx Tx, parts []insertPart, strict, dedup bool) er
 		}
 		s.feedRows(keep) // obsfeed.go
 	}
-	// what follows only writes: sent together at the end (pipeline.go; one round trip on PostgreSQL)
-	wtx := &deferred{tx: tx}
 	tx = wtx
 	if err := bumpCounts(ctx0, tx, countsOf(keep)); err != nil { // counts.go: exact $count
 		return err
@@ -563,18 +572,32 @@ func (s *Entities) writeOutbox(ctx context.Context, tx Tx, obs []sensing.Observa
 	var order []stream
 	created := s.Now()
 	now := us(created)
+	q, queued := tx.(Queue)
 	flush := func(ds stream) error {
 		r := runs[ds]
-		var id int64
-		if err := tx.QueryRow(ctx, `INSERT INTO outbox (kind, key, first_id, last_id, created_us, key_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-			ds.kind, ds.id, r.first, r.last, now, key).Scan(&id); err != nil {
-			return err
-		}
+		at := -1 // the entry's place in the hand-off, whose id the INSERT gives
 		if s.Handoff != nil {
-			s.handoff = append(s.handoff, OutboxEntry{ID: id, Kind: ds.kind, Key: ds.id, Created: time.UnixMicro(now),
+			at = len(s.handoff)
+			s.handoff = append(s.handoff, OutboxEntry{Kind: ds.kind, Key: ds.id, Created: time.UnixMicro(now),
 				Payload: outboxPayload(s.Node, ds.kind == OutboxMultiObs, ds.id, time.UnixMicro(now).UTC(), by, obs, r.idx)})
 		}
-		return nil
+		const insert = `INSERT INTO outbox (kind, key, first_id, last_id, created_us, key_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`
+		args := []any{ds.kind, ds.id, r.first, r.last, now, key}
+		scan := func(row Row) error {
+			var id int64
+			if err := row.Scan(&id); err != nil {
+				return fmt.Errorf("write outbox: %w", err)
+			}
+			if at >= 0 {
+				s.handoff[at].ID = id
+			}
+			return nil
+		}
+		if queued { // sent with the transaction's other writes (pipeline.go): no round trip of its own
+			q.QueueRow(insert, args, scan)
+			return nil
+		}
+		return scan(tx.QueryRow(ctx, insert, args...))
 	}
 	for i := range obs {
 		if ids[i] == 0 {

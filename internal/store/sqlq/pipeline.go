@@ -2,10 +2,12 @@ package sqlq
 
 import "context"
 
-// Stmt is one statement with its arguments, for ExecBatch.
+// Stmt is one statement with its arguments, for ExecBatch. Scan, when set, is given the
+// statement's first row (a RETURNING clause) once it has run; the statement must return one.
 type Stmt struct {
 	Query string
 	Args  []any
+	Scan  func(Row) error
 }
 
 // ExecBatcher is a Tx that can send several statements in one round trip (PostgreSQL: a pgx
@@ -26,8 +28,22 @@ type deferred struct {
 }
 
 func (d *deferred) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	d.stmts = append(d.stmts, Stmt{query, args})
+	d.stmts = append(d.stmts, Stmt{Query: query, Args: args})
 	return 0, nil
+}
+
+// QueueRow collects a statement that returns one row (INSERT … RETURNING) to be sent with the
+// others; scan is given that row when they are sent (flush), and its error fails the flush.
+func (d *deferred) QueueRow(query string, args []any, scan func(Row) error) {
+	d.stmts = append(d.stmts, Stmt{Query: query, Args: args, Scan: scan})
+}
+
+// Queue is a Tx whose Exec statements (and QueueRow's) are collected and sent together at
+// the end of an ingest transaction (one round trip on PostgreSQL): the deferred Tx of
+// insertParts, which engines given it may queue their writes on (ObservationQueuer).
+type Queue interface {
+	Tx
+	QueueRow(query string, args []any, scan func(Row) error)
 }
 
 func (d *deferred) Query(ctx context.Context, query string, args ...any) (Rows, error) {
@@ -55,7 +71,11 @@ func (d *deferred) flush(ctx context.Context) error {
 		return b.ExecBatch(ctx, stmts)
 	}
 	for _, s := range stmts {
-		if _, err := d.tx.Exec(ctx, s.Query, s.Args...); err != nil {
+		if s.Scan != nil {
+			if err := s.Scan(d.tx.QueryRow(ctx, s.Query, s.Args...)); err != nil {
+				return err
+			}
+		} else if _, err := d.tx.Exec(ctx, s.Query, s.Args...); err != nil {
 			return err
 		}
 	}

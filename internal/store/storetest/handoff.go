@@ -152,3 +152,75 @@ func sameValue(a, b json.RawMessage) bool {
 	}
 	return reflect.DeepEqual(x, y)
 }
+
+// testIngestPaths: a few observations (one queued INSERT on PostgreSQL, sent with the rest of
+// the transaction's writes) and many (COPY) are stored alike: every field read back from the
+// outbox (OutboxPending, what a restart reads) is what was handed off from memory, the ids
+// ascend in one unbroken run per call, and the hand-off's entry ids are the outbox's.
+func testIngestPaths(t *testing.T, s Stores) {
+	s.Configure(&Checker{}, true, "node-a", nil)
+	seed(t, s)
+	sink := &recSink{}
+	s.Entities.Handoff = sink
+	rich := func(day int) []sensing.Observation {
+		ts := fmt.Sprintf("2025-09-%02dT", day)
+		a := obs(2, ts+"01:00:00+05:00/"+ts+"02:00:00+05:00", map[string]any{"level": "high", "note": "<&>"})
+		rt := time.Date(2025, 9, day, 0, 0, 5, 0, time.UTC)
+		a.ResultTime, a.ResultTimeText = &rt, ts+"00:00:05Z"
+		vs, ve := rt, rt.Add(time.Hour)
+		a.ValidStart, a.ValidEnd, a.ValidText = &vs, &ve, ts+"00:00:05Z/"+ts+"01:00:05Z"
+		a.Parameters = json.RawMessage(`{"by": "reader"}`)
+		return []sensing.Observation{a, obs(1, ts+"00:00:00.123456Z", -2.5), obs(1, ts+"00:00:01Z", 1001480)}
+	}
+	few := rich(1)
+	many := rich(2)
+	for i := range 300 {
+		many = append(many, obs(int64(1+i%2), fmt.Sprintf("2025-09-03T%02d:%02d:00Z", i/60, i%60), float64(i)))
+	}
+	for _, batch := range [][]sensing.Observation{few, many} {
+		ids, errs, err := s.Entities.Ingest(ctx(), batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range ids {
+			if errs[i] != nil {
+				t.Fatalf("%d observations, item %d: %v", len(batch), i, errs[i])
+			}
+			if i > 0 && ids[i] != ids[i-1]+1 {
+				t.Fatalf("%d observations: ids %d then %d, want one unbroken run", len(batch), ids[i-1], ids[i])
+			}
+		}
+	}
+	if len(sink.calls) != 2 {
+		t.Fatalf("%d hand-offs, want 2", len(sink.calls))
+	}
+	pending, err := s.OutboxPending(ctx(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[int64]sqlq.OutboxEntry{}
+	for _, e := range pending {
+		byID[e.ID] = e
+	}
+	values := 0
+	for _, call := range sink.calls {
+		for _, h := range call {
+			p, ok := byID[h.ID]
+			if !ok {
+				t.Fatalf("handed-off entry %d is not in the outbox", h.ID)
+			}
+			hb, err1 := sensing.DecodeObsBatch(h.Payload)
+			pb, err2 := sensing.DecodeObsBatch(p.Payload)
+			if err1 != nil || err2 != nil {
+				t.Fatalf("entry %d: %v %v", h.ID, err1, err2)
+			}
+			if err := sameBatch(hb, pb); err != nil {
+				t.Errorf("entry %d: handed off and read back differ: %v", h.ID, err)
+			}
+			values += len(pb.Obs)
+		}
+	}
+	if values != len(few)+len(many) {
+		t.Errorf("outbox entries hold %d observations, want %d", values, len(few)+len(many))
+	}
+}

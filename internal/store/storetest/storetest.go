@@ -93,6 +93,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"GroupCommit", testGroupCommit}, // group.go
 		{"Outbox", testOutbox},
 		{"OutboxHandoff", testOutboxHandoff}, // handoff.go
+		{"IngestPaths", testIngestPaths},     // handoff.go
 		{"Lookups", testLookups},
 		{"AuthKeys", testAuth},
 		{"AuthKeyExpiry", testKeyExpiry},
