@@ -124,10 +124,11 @@ type Bus struct {
 	interest []server.SubDetail
 	iAt      time.Time
 
-	fmu      sync.Mutex                 // guards partners and paccs
-	partners map[uint64]string          // live partner sessions: client id → partner node
-	paccs    map[string]*server.Account // partner accounts made (partnerAccount), by name
-	acc      *server.Account            // the node's own account on the embedded server (NodeAccount)
+	fmu       sync.Mutex                 // guards partners and paccs
+	partners  map[uint64]string          // live partner sessions: client id → partner node
+	paccs     map[string]*server.Account // partner accounts made (partnerAccount), by name
+	refusedAt map[string]time.Time       // when a partner refusal of each kind and key was last logged
+	acc       *server.Account            // the node's own account on the embedded server (NodeAccount)
 	// noPartnerPerms is set only by a test that shows the account boundary holds without the
 	// per-user permissions partners also get
 	noPartnerPerms bool

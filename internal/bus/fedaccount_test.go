@@ -288,8 +288,15 @@ func TestFederationAuthFailuresLoggedOnce(t *testing.T) {
 	if ids, err := l.Agreements(ctx); err == nil {
 		t.Errorf("agreements %v for an nkey no partner has", ids)
 	}
-	if n := strings.Count(logs.String(), "authentication error"); n != 1 || !strings.Contains(logs.String(), "bus_authentication_failed") {
-		t.Errorf("failed logins logged %d times, want once:\n%s", n, logs.String())
+	time.Sleep(time.Second) // (the link retries 250 ms, 500 ms, 1 s apart: four or five attempts in all)
+	out := logs.String()
+	if n := strings.Count(out, "authentication error"); n != 1 || !strings.Contains(out, "bus_authentication_failed") {
+		t.Errorf("failed logins logged %d times, want once:\n%s", n, out)
+	}
+	// the refusal of the key itself: once per key in 10 s too, naming the key (public)
+	pub, _ := stranger.PublicKey()
+	if n := strings.Count(out, "bus_partner_refused"); n != 1 || !strings.Contains(out, pub) {
+		t.Errorf("the stranger's refusal logged %d times, want once with its key:\n%s", n, out)
 	}
 }
 

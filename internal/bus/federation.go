@@ -182,7 +182,9 @@ func (a *clientAuth) checkPartner(c server.ClientAuthentication) bool {
 		return false
 	}
 	if b.fedErr != nil {
-		b.log.Warn("bus_partner_refused", "remote", addr(c.RemoteAddress()), "reason", b.fedErr.Error())
+		b.partnerRefused("config", func() {
+			b.log.Warn("bus_partner_refused", "remote", addr(c.RemoteAddress()), "reason", b.fedErr.Error(), "logged", "at most once in 10 s")
+		})
 		return false
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(o.Sig)
@@ -193,14 +195,20 @@ func (a *clientAuth) checkPartner(c server.ClientAuthentication) bool {
 	}
 	pub, err := nkeys.FromPublicKey(o.Nkey)
 	if err != nil || pub.Verify(c.GetNonce(), sig) != nil {
-		b.log.Info("bus_partner_refused", "remote", addr(c.RemoteAddress()), "reason", "bad nkey signature")
+		b.partnerRefused("sig:"+o.Nkey, func() {
+			b.log.Info("bus_partner_refused", "remote", addr(c.RemoteAddress()), "nkey", o.Nkey, "reason", "bad nkey signature",
+				"logged", "at most once in 10 s per key")
+		})
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	node, err := b.opts.Partners.PartnerByNKey(ctx, o.Nkey)
 	if err != nil || node == "" {
-		b.log.Info("bus_partner_refused", "remote", addr(c.RemoteAddress()), "reason", "not a partner's nkey")
+		b.partnerRefused("key:"+o.Nkey, func() { // a removed partner retries every 2 s
+			b.log.Info("bus_partner_refused", "remote", addr(c.RemoteAddress()), "nkey", o.Nkey, "reason", "not a partner's nkey",
+				"logged", "at most once in 10 s per key")
+		})
 		return false
 	}
 	ids, err := b.opts.Partners.AgreementsFor(ctx, node)
@@ -228,6 +236,30 @@ func (a *clientAuth) checkPartner(c server.ClientAuthentication) bool {
 	b.log.Info("bus_partner_connected", "partner", node, "agreements", len(ids))
 	return true
 }
+
+// partnerRefused runs log unless a refusal of the same kind (and nkey) was logged in the last
+// partnerRefusedEvery: a client retrying with what no longer logs in (a removed partner, a
+// wrong key) gives one line per interval, not one per attempt.
+func (b *Bus) partnerRefused(kind string, log func()) {
+	now := time.Now()
+	b.fmu.Lock()
+	if b.refusedAt == nil || len(b.refusedAt) > 1024 { // bounded: many keys only make it log more
+		b.refusedAt = map[string]time.Time{}
+	}
+	last, seen := b.refusedAt[kind]
+	if !seen || now.Sub(last) >= partnerRefusedEvery {
+		b.refusedAt[kind] = now
+	} else {
+		log = nil
+	}
+	b.fmu.Unlock()
+	if log != nil {
+		log()
+	}
+}
+
+// partnerRefusedEvery is how often a refused partner login of one kind and key is logged.
+var partnerRefusedEvery = 10 * time.Second
 
 // ReauthPartners closes the live sessions of partner node (every partner when node is ""):
 // they log in again with the permissions their agreements give now. Called after each change
