@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"testing"
 	"time"
 
@@ -152,6 +153,16 @@ func testFederationReceived(t *testing.T, store string) {
 	}
 	if s := dsState(k, liveDS); s != "active" {
 		t.Errorf("the live agreement's remote Datastream: %q, want active", s)
+	}
+	// a SensorThings client finds the remote Datastreams whose agreement ended (docs/federation.md)
+	_, b := do(k, "GET", "/v1.1/Datastreams?$select=id&$filter="+url.QueryEscape("properties/remote/agreementState eq 'ended'"), "")
+	var ended struct {
+		Value []struct {
+			ID int64 `json:"@iot.id"`
+		} `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(b), &ended); err != nil || len(ended.Value) != 1 || ended.Value[0].ID != goneDS {
+		t.Errorf("the Datastreams whose agreement ended: %s, want Datastream %d alone", b, goneDS)
 	}
 
 	// islamabad down: the live one unknown, the ended one stays ended
