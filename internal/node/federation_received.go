@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/federation"
@@ -52,7 +51,7 @@ func receivedChanges(states map[int64]federation.ReceivedState, ids []int64, rea
 
 // tally adds t to what arrived under provider's agreement id since the last save.
 func (f *federator) tally(provider string, id int64, t *federation.ReceivedTally) {
-	now := time.Now()
+	now := f.n.now()
 	if t.Values > 0 || t.Alerts > 0 {
 		t.First, t.Last = now, now
 	}
