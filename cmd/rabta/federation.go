@@ -24,7 +24,8 @@ const federationUsage = `usage:
                                                            SHA-256 fingerprint and expiry (--pem: the whole records, PEM included)
   rabta federation agreements create FILE                  a proposed agreement (JSON, docs/federation.md; - for stdin)
   rabta federation agreements approve|revoke ID
-  rabta federation agreements list
+  rabta federation agreements list [--received]            the agreements this node provides (--received: those it receives from
+                                                           partners, with their state — active, ended, unknown — terms and counts)
 (each with --data-dir DIR or --db URL; a running node picks changes up within a second; all but
  partners add refuse a data directory with no node in it, rather than make one)`
 
@@ -53,6 +54,7 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	ca := fs.String("ca", "", "PEM file: the CA (or the certificate itself) the partner's tls:// listener must chain to")
 	certFile := fs.String("cert", "", "partner's certificate (PEM: its node-cert.pem), to verify the CAP alerts it shares")
 	withPEM := fs.Bool("pem", false, "partners list and add: print the whole records, the certificates in PEM, not their summary")
+	received := fs.Bool("received", false, "agreements list: the agreements this node receives from partners, not those it provides")
 	if err := parse(fs, rest); err != nil {
 		return err
 	}
@@ -193,9 +195,19 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		return enc.Encode(a)
 	case "agreements list":
+		rs, err := node.ReceivedFor(ctx, stores.Federation)
+		if err != nil {
+			return err
+		}
+		if *received {
+			return enc.Encode(rs)
+		}
 		as, err := svc.List(ctx)
 		if err != nil {
 			return err
+		}
+		if len(as) == 0 && len(rs) > 0 { // a receiving node: what it receives is there
+			fmt.Fprintf(stderr, "(this node provides no agreement; it receives under %d: rabta federation agreements list --received)\n", len(rs))
 		}
 		return enc.Encode(as)
 	}

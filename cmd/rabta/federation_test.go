@@ -323,6 +323,25 @@ func TestFederation(t *testing.T) {
 	if out := cli("federation", "agreements", "list", "--data-dir", isl); !strings.Contains(out, `"revoked"`) {
 		t.Errorf("agreements list: %s", out)
 	}
+	// karachi sees what it receives: the revoked agreement ended, the hourly one active
+	waitFor("the revoked agreement ended on karachi", func() bool {
+		var rs []struct {
+			Agreement int64
+			State     string
+			Values    int64
+		}
+		json.Unmarshal([]byte(cli("federation", "agreements", "list", "--received", "--data-dir", kar)), &rs)
+		states := map[string]string{}
+		for _, r := range rs {
+			if r.Values > 0 {
+				states[fmt.Sprint(r.Agreement)] = r.State
+			}
+		}
+		return states[raw] == "ended" && states[hourly] == "active"
+	})
+	if out, errb, err := rabta(t, "federation", "agreements", "list", "--data-dir", kar); err != nil || strings.TrimSpace(out) != "[]" || !strings.Contains(errb, "--received") {
+		t.Errorf("agreements list on karachi, which provides none: %v %s %s (want [] and a pointer to --received)", err, out, errb)
+	}
 	// a partner is removed only once no agreement with it is open
 	if _, errb, err := rabta(t, "federation", "partners", "remove", "karachi", "--data-dir", isl); err == nil || !strings.Contains(errb, "agreement "+hourly+" is") {
 		t.Errorf("removing karachi with agreement %s approved: %v %s (want refused, naming it)", hourly, err, errb)

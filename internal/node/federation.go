@@ -203,6 +203,14 @@ type federator struct {
 	rmu     sync.Mutex
 	remotes map[string]int64 // provider/agreement/datastream → local remote Datastream
 
+	// what arrived under each received agreement since its link last saved it, by provider and
+	// agreement (federation_received.go)
+	tmu     sync.Mutex
+	tallies map[string]map[int64]*federation.ReceivedTally
+	// the providers with a link, when unlinked last looked (runLinks' own)
+	linkedSeen bool
+	linkedLast string
+
 	// feed holds the Observations committed since the raw agreements' cursors, so that the
 	// exporter need not read them back (federation_feed.go); shortHi is the store's highest id
 	// when the feed last lagged it (a commit not yet handed over, or one made elsewhere)
@@ -834,6 +842,7 @@ func (f *federator) runLinks(ctx context.Context) {
 					f.log.Info("federation_link_stopped", "provider", strings.Fields(key)[0], "why", "partner removed or changed")
 				}
 			}
+			f.unlinked(ctx, running)
 			for node := range known {
 				if !nodes[node] {
 					f.n.bus.ReauthPartners(node)
@@ -882,6 +891,16 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 		wg.Wait()
 	}()
 	purged := time.Now()
+	states, err := f.store.ReceivedStates(ctx, p.Node) // as last saved: what the link learns is saved when it changes
+	if err != nil {
+		log.Warn("federation_received_states", "err", err)
+		states = map[int64]federation.ReceivedState{}
+	}
+	defer func() { // what arrived since the last save, saved even as the node stops
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		f.saveReceived(sctx, p.Node, states, nil, log)
+	}()
 	for ctx.Err() == nil {
 		if time.Since(purged) > fedPurgeEvery { // retention at the consumer, by phenomenon time
 			purged = time.Now()
@@ -900,7 +919,12 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 			}
 		}
 		wait := time.Second
-		if ids, err := l.Agreements(ctx); err != nil {
+		ids, err := l.Agreements(ctx)
+		if ctx.Err() != nil {
+			break // stopping: says nothing of the provider
+		}
+		f.saveReceived(ctx, p.Node, states, receivedChanges(states, ids, err == nil), log) // before a new agreement's receiver starts
+		if err != nil {
 			wait = 250 * time.Millisecond // the link is down, or the provider slow: the receivers go on
 		} else {
 			want := map[int64]bool{}
@@ -1017,17 +1041,24 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 			obs = append(obs, sensing.Observation{DatastreamID: ds, PhenStart: m.Start, PhenEnd: m.End, PhenText: m.PhenomenonTime, ResultNum: &r, Quality: q})
 		}
 	}
+	tally := &federation.ReceivedTally{Alerts: int64(alerts)}
+	if told {
+		tally.Told, tally.ConsumerOrg, tally.Resolution, tally.Retention = true, org, got[len(got)-1].Resolution, retention
+	}
 	if len(obs) > 0 {
 		_, errs, err := f.n.ingest.IngestAgain(withImport(ctx), "federation", obs)
 		if err != nil {
 			return 0, 0, false, err
 		}
 		for i, e := range errs {
-			if e != nil && !ingest.Duplicate(e) {
+			if e == nil {
+				tally.Values++
+			} else if !ingest.Duplicate(e) {
 				f.log.Warn("federation_refused", "provider", provider, "agreement", id, "index", i, "reason", apperr.Message(e))
 			}
 		}
 	}
+	f.tally(provider, id, tally)
 	if f.onStored != nil {
 		f.onStored(got, fetched)
 	}
@@ -1152,7 +1183,8 @@ func (f *federator) readOnlyEntity(ctx context.Context, set string, id int64) er
 func (n *Node) newFederator() *federator {
 	f := &federator{n: n, store: n.stores.Federation, audit: federation.NopAudit{}, log: n.log.With("component", "federation"),
 		wake: make(chan struct{}, 1), streams: map[int64]string{}, remotes: map[string]int64{}, gone: map[int64]bool{},
-		feed: &fedFeed{to: -1}}
+		tallies: map[string]map[int64]*federation.ReceivedTally{},
+		feed:    &fedFeed{to: -1}}
 	f.svc = &federation.Service{Store: f.store, Audit: f.audit, Now: n.now, Changed: f.changed,
 		Holder: func(ctx context.Context, name string) (string, error) {
 			return auth.HolderName(ctx, n.stores.Keys, name)

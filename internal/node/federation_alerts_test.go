@@ -25,7 +25,13 @@ import (
 
 func fedAlertNode(t *testing.T, id, dir string) *Node {
 	t.Helper()
-	n, err := New(t.Context(), Options{ID: id, DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", FourEyes: true,
+	return fedNodeOn(t, id, dir, "")
+}
+
+// fedNodeOn is fedAlertNode on the store dsn names ("": SQLite in dir).
+func fedNodeOn(t *testing.T, id, dir, dsn string) *Node {
+	t.Helper()
+	n, err := New(t.Context(), Options{ID: id, DataDir: dir, DB: dsn, HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", FourEyes: true,
 		// a one-town gazetteer: seeding the country's (what a first draft or issue loads) costs seconds
 		Places: []place.Place{{Key: "geonames:1", Kind: place.Town, Name: "Khanki", Country: "PK", Province: "Punjab", District: "Gujranwala", Lat: 32.4, Lon: 73.97, Population: 1000}, {Key: "district:Gujranwala", Kind: place.District, Name: "Gujranwala", Country: "PK", Province: "Punjab", Lat: 32.16, Lon: 74.19, Population: 1}},
 		Sender: id + ".example", AdminKey: benchKey, Registry: prometheus.NewRegistry(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -44,11 +50,18 @@ func fedAlertNode(t *testing.T, id, dir string) *Node {
 // and karachi's data directory.
 func fedAlertPair(t *testing.T) (p, k *Node, kdir string) {
 	t.Helper()
+	return fedPairOn(t, "", "")
+}
+
+// fedPairOn is fedAlertPair with islamabad on the store idsn names and karachi on kdsn's ("":
+// SQLite).
+func fedPairOn(t *testing.T, idsn, kdsn string) (p, k *Node, kdir string) {
+	t.Helper()
 	ctx := context.Background()
 	idir := t.TempDir()
 	kdir = t.TempDir()
-	p = fedAlertNode(t, "islamabad", idir)
-	k = fedAlertNode(t, "karachi", kdir)
+	p = fedNodeOn(t, "islamabad", idir, idsn)
+	k = fedNodeOn(t, "karachi", kdir, kdsn)
 	kkey, _ := FedPublicKey(kdir)
 	ikey, _ := FedPublicKey(idir)
 	pcert, err := os.ReadFile(filepath.Join(idir, "node-cert.pem"))

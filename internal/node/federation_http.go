@@ -21,6 +21,7 @@ import (
 //	POST /api/v1/federation/agreements               a new agreement (JSON, federation.ParseAgreement) → 201, state proposed
 //	POST /api/v1/federation/agreements/{id}/approve  → 200 the agreement, approved
 //	POST /api/v1/federation/agreements/{id}/revoke   → 200 the agreement, revoked
+//	GET  /api/v1/federation/received                 the agreements this node receives from partners, with their state and counts
 //	GET  /api/v1/federation/partners                 partner nodes (node-wide admin)
 //	POST /api/v1/federation/partners                 {"node","nkey","url"?,"ca"?,"cert"?} (node-wide admin) → 201
 //	DELETE /api/v1/federation/partners/{node}        (node-wide admin) → 204; 409 naming its open agreements
@@ -95,6 +96,17 @@ func (n *Node) fedRoutes(mux *http.ServeMux) {
 			writeFedJSON(w, http.StatusOK, a)
 		})
 	}
+	mux.HandleFunc("GET /api/v1/federation/received", func(w http.ResponseWriter, r *http.Request) {
+		if !need(w, r, auth.Viewer) {
+			return
+		}
+		rs, err := n.fed.received(r.Context())
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		writeFedJSON(w, http.StatusOK, map[string]any{"value": rs})
+	})
 	mux.HandleFunc("GET /api/v1/federation/partners", func(w http.ResponseWriter, r *http.Request) {
 		if !need(w, r, auth.Admin) {
 			return

@@ -43,6 +43,7 @@ func federationAPI(c *checker, ids map[string]int64) {
 	c.must(403, req{role: "viewer", method: "POST", path: "/api/v1/federation/agreements", body: agreement})
 	c.must(413, req{role: "operator", method: "POST", path: "/api/v1/federation/agreements", body: huge, bad: true})
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/federation/agreements"})
+	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/federation/received"})
 	for _, verb := range []string{"approve", "revoke"} {
 		p := fmt.Sprintf("/api/v1/federation/agreements/%d/%s", a, verb)
 		c.must(400, req{role: "admin", method: "POST", path: "/api/v1/federation/agreements/x/" + verb, bad: true})

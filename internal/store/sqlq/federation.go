@@ -515,12 +515,15 @@ func (s *Federation) Remote(ctx context.Context, provider string, agreement, pds
 	return id, err
 }
 
-// SaveRemote records that local Datastream ds holds provider's pds under agreement.
+// SaveRemote records that local Datastream ds holds provider's pds under agreement, and writes
+// the agreement's state as last saved (SaveReceived) into its properties.
 func (s *Federation) SaveRemote(ctx context.Context, provider string, agreement, pds, ds int64) error {
 	err := s.eng.Write(ctx, func(tx Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO fed_remote (provider_node, agreement_id, provider_datastream, datastream_id) VALUES (?, ?, ?, ?)`,
-			provider, agreement, pds, ds)
-		return err
+		if _, err := tx.Exec(ctx, `INSERT INTO fed_remote (provider_node, agreement_id, provider_datastream, datastream_id) VALUES (?, ?, ?, ?)`,
+			provider, agreement, pds, ds); err != nil {
+			return err
+		}
+		return remoteStateInTx(ctx, tx, provider, agreement, ds) // its agreement's state in its properties (federation_received.go)
 	})
 	if err == nil { // IsRemote knows at once
 		s.rmu.Lock()

@@ -1,0 +1,188 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/federation"
+	"github.com/rabta/rabta/internal/store/storetest"
+)
+
+// TestFederationReceived: two nodes on loopback; islamabad shares Datastream 1 with karachi
+// under two raw agreements. On karachi, GET /api/v1/federation/received shows both active with
+// their terms, values and remote Datastreams, and each remote Datastream's properties say
+// active; once islamabad revokes one it is ended (list and properties) while the other stays
+// active and goes on receiving; islamabad down, the live one is unknown and the ended one
+// stays ended; karachi restarted (islamabad still down) still knows all of it. A viewer of
+// another organisation sees none of it. On SQLite and PostgreSQL.
+func TestFederationReceived(t *testing.T) {
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) { testFederationReceived(t, store) })
+	}
+}
+
+func testFederationReceived(t *testing.T, store string) {
+	ctx := context.Background()
+	var idsn, kdsn string
+	if store == "postgres" {
+		idsn, kdsn = storetest.PostgresSchema(t), storetest.PostgresSchema(t)
+	}
+	p, k, kdir := fedPairOn(t, idsn, kdsn)
+	do := func(n *Node, method, path, body string) (int, string) {
+		t.Helper()
+		return request(t, n, method, path, benchKey, body)
+	}
+	if st, b := do(p, "POST", "/v1.1/Things", benchGauge); st != 201 {
+		t.Fatalf("create: %d %s", st, b)
+	}
+	base := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
+	post := func(i int) {
+		t.Helper()
+		body := fmt.Sprintf(`{"phenomenonTime":%q,"result":%d}`, base.Add(time.Duration(i)*time.Minute).Format(time.RFC3339), 100+i)
+		if st, b := do(p, "POST", "/v1.1/Datastreams(1)/Observations", body); st != 201 {
+			t.Fatalf("observation: %d %s", st, b)
+		}
+	}
+	for i := range 3 {
+		post(i)
+	}
+	agree := func(purpose string) int64 {
+		t.Helper()
+		a := &federation.Agreement{ProviderOrg: "admin", ConsumerOrg: "admin", ConsumerNode: "karachi", Selection: federation.Selection{Datastreams: []int64{1}},
+			Resolution: federation.Raw, Retention: federation.Duration(30 * 24 * time.Hour), Purpose: purpose, ValidFrom: base.Add(-time.Hour)}
+		if err := p.fed.svc.Create(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.fed.svc.Approve(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		return a.ID
+	}
+	gone, live := agree("to be revoked"), agree("kept")
+
+	received := func(n *Node, key string) map[int64]federation.Received {
+		t.Helper()
+		st, b := request(t, n, "GET", "/api/v1/federation/received", key, "")
+		if st != 200 {
+			t.Fatalf("GET received: %d %s", st, b)
+		}
+		var page struct{ Value []federation.Received }
+		if err := json.Unmarshal([]byte(b), &page); err != nil {
+			t.Fatalf("GET received: %v %s", err, b)
+		}
+		out := map[int64]federation.Received{}
+		for _, r := range page.Value {
+			if r.Provider != "islamabad" {
+				t.Errorf("received from %q: %s", r.Provider, b)
+			}
+			out[r.Agreement] = r
+		}
+		return out
+	}
+	// the state a remote Datastream's properties give
+	dsState := func(n *Node, ds int64) string {
+		t.Helper()
+		_, b := do(n, "GET", fmt.Sprintf("/v1.1/Datastreams(%d)?$select=properties", ds), "")
+		var d struct {
+			Properties struct {
+				Remote struct {
+					Node           string `json:"node"`
+					Agreement      int64  `json:"agreement"`
+					AgreementState string `json:"agreementState"`
+					Since          string `json:"agreementStateSince"`
+				} `json:"remote"`
+			} `json:"properties"`
+		}
+		json.Unmarshal([]byte(b), &d)
+		if r := d.Properties.Remote; r.Node != "islamabad" || r.AgreementState != "" && r.Since == "" {
+			t.Errorf("Datastream %d's properties.remote: %s", ds, b)
+		}
+		return d.Properties.Remote.AgreementState
+	}
+	is := func(r federation.Received, state federation.ReceivedState, values int64) bool {
+		return r.State == state && r.Values == values && len(r.Datastreams) == 1
+	}
+
+	waitFor(t, "both agreements active on karachi with the 3 values each", func() bool {
+		rs := received(k, benchKey)
+		return is(rs[gone], federation.ReceivedActive, 3) && is(rs[live], federation.ReceivedActive, 3)
+	})
+	rs := received(k, benchKey)
+	for _, id := range []int64{gone, live} {
+		r := rs[id]
+		if r.ConsumerOrg != "admin" || r.Resolution != federation.Raw || r.Retention == nil || r.Retention.String() != "30d" ||
+			r.First == nil || r.Last == nil || r.Last.Before(*r.First) || r.StateSince == nil || r.Alerts != 0 || r.Datastreams[0].Provider != 1 {
+			b, _ := json.Marshal(r)
+			t.Errorf("agreement %d as karachi received it: %s (want consumer admin, raw, 30d, first and last received, 1 Datastream holding islamabad's 1)", id, b)
+		}
+		if s := dsState(k, r.Datastreams[0].ID); s != "active" {
+			t.Errorf("remote Datastream %d (agreement %d): properties.remote.agreementState %q, want active", r.Datastreams[0].ID, id, s)
+		}
+	}
+	goneDS, liveDS := rs[gone].Datastreams[0].ID, rs[live].Datastreams[0].ID
+	// what karachi provides is another list: none
+	if st, b := do(k, "GET", "/api/v1/federation/agreements", ""); st != 200 || b != "{\"value\":[]}\n" {
+		t.Errorf("karachi's own agreements: %d %s", st, b)
+	}
+	// a viewer of another organisation sees nothing of admin's
+	other, _, err := auth.Create(ctx, k.stores.Keys, "sindh", auth.Viewer, "sindh-viewer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs := received(k, other); len(rs) != 0 {
+		t.Errorf("sindh's viewer sees %d received agreements, want none", len(rs))
+	}
+
+	// islamabad revokes one: ended, in the list and in its remote Datastream; the other goes on
+	if _, err := p.fed.svc.Revoke(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the revoked agreement ended on karachi", func() bool {
+		return received(k, benchKey)[gone].State == federation.ReceivedEnded && dsState(k, goneDS) == "ended"
+	})
+	post(3)
+	waitFor(t, "the new value under the live agreement", func() bool { return received(k, benchKey)[live].Values == 4 })
+	rs = received(k, benchKey)
+	if !is(rs[gone], federation.ReceivedEnded, 3) || !is(rs[live], federation.ReceivedActive, 4) {
+		t.Errorf("after the revocation and a new value: %+v", rs)
+	}
+	if s := dsState(k, liveDS); s != "active" {
+		t.Errorf("the live agreement's remote Datastream: %q, want active", s)
+	}
+	// a SensorThings client finds the remote Datastreams whose agreement ended (docs/federation.md)
+	_, b := do(k, "GET", "/v1.1/Datastreams?$select=id&$filter="+url.QueryEscape("properties/remote/agreementState eq 'ended'"), "")
+	var ended struct {
+		Value []struct {
+			ID int64 `json:"@iot.id"`
+		} `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(b), &ended); err != nil || len(ended.Value) != 1 || ended.Value[0].ID != goneDS {
+		t.Errorf("the Datastreams whose agreement ended: %s, want Datastream %d alone", b, goneDS)
+	}
+
+	// islamabad down: the live one unknown, the ended one stays ended
+	p.Close()
+	waitFor(t, "the live agreement unknown with islamabad down", func() bool {
+		return received(k, benchKey)[live].State == federation.ReceivedUnknown && dsState(k, liveDS) == "unknown"
+	})
+	if r := received(k, benchKey)[gone]; r.State != federation.ReceivedEnded || dsState(k, goneDS) != "ended" {
+		t.Errorf("the revoked agreement with islamabad down: %s (want ended)", r.State)
+	}
+
+	// karachi restarted, islamabad still down: what it knew is still there
+	k.Close()
+	k = fedNodeOn(t, "karachi", kdir, kdsn)
+	time.Sleep(1500 * time.Millisecond) // its link has tried islamabad
+	rs = received(k, benchKey)
+	if !is(rs[gone], federation.ReceivedEnded, 3) || !is(rs[live], federation.ReceivedUnknown, 4) || rs[live].Last == nil {
+		t.Errorf("after karachi's restart: %+v (want %d ended with 3 values, %d unknown with 4)", rs, gone, live)
+	}
+	if a, b := dsState(k, goneDS), dsState(k, liveDS); a != "ended" || b != "unknown" {
+		t.Errorf("the remote Datastreams after karachi's restart: %q and %q, want ended and unknown", a, b)
+	}
+}

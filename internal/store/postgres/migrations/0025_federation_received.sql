@@ -1,0 +1,3 @@
+-- What a receiving node receives, agreement by agreement (its terms, state and counts), written
+-- once in store/sqlq/ddl/federation_received.sql and spelled for this engine by sqlq.Migrate.
+--include federation_received
