@@ -82,8 +82,8 @@ start() {
     running && die "GOST is already running from $DIR (stop it first: $0 stop)"
     die "$DIR exists (left from a run that did not stop?): $0 stop removes it"
   fi
-  [ -n "${GOST_BIN:-}" ] && [ -x "$GOST_BIN" ] || die "set GOST_BIN to a GOST binary (github.com/gost/server, commit 6cd7eb2)"
-  [ -n "${GOST_SQL:-}" ] && [ -f "$GOST_SQL" ] || die "set GOST_SQL to GOST's schema, gost_init_db.sql of github.com/gost/gost-db"
+  [ -x "${GOST_BIN:-}" ] || die "set GOST_BIN to a GOST binary (github.com/gost/server, commit 6cd7eb2)"
+  [ -f "${GOST_SQL:-}" ] || die "set GOST_SQL to GOST's schema, gost_init_db.sql of github.com/gost/gost-db"
   bash "$HERE/postgres.sh" install
   local bin pgport gport
   bin=$(bindir)
@@ -147,8 +147,7 @@ EOF
     PGPORT=$pgport setsid "$GOST_BIN" -config "$DIR/config.yaml" </dev/null >"$DIR/gost.log" 2>&1 &
     echo $! >"$DIR/gost.pid"
   )
-  local i
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     if curl -fs -o /dev/null "http://127.0.0.1:$gport/v1.0/Things"; then
       log "GOST ($GOST_BIN, pid $(cat "$DIR/gost.pid")) on http://127.0.0.1:$gport/v1.0, its PostgreSQL $PG_MAJOR on 127.0.0.1:$pgport (synchronous_commit on), in $DIR (ready in $((SECONDS - t0)) s)"
       log "compare: rabta-bench -phases compare -compare-url gost=http://127.0.0.1:$gport/v1.0 -compare-pg \"\$(bash $0 rabta-db)\" -compare-floor"
@@ -193,7 +192,9 @@ stop() {
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   fi
-  [ -d "$DIR/data" ] && as_pg "$(bindir)/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  if [ -d "$DIR/data" ]; then
+    as_pg "$(bindir)/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
   rm -rf "$DIR"
   log "stopped GOST and its PostgreSQL, removed $DIR"
 }
