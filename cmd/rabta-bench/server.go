@@ -80,12 +80,30 @@ func startServer(ctx context.Context, bin, dataDir string, outbox bool) (*server
 	return startServerOn(ctx, bin, dataDir, outbox, benchDB, "RABTA_WRITE_RATE=0")
 }
 
+// pickPort chooses each port startServerOn gives a server (a variable for the tests).
+var pickPort = freePort
+
 // startServerOn is startServer on the store db ("" for SQLite in dataDir, or a PostgreSQL URL),
-// with extra environment variables (RABTA_WRITE_RATE=0, …).
+// with extra environment variables (RABTA_WRITE_RATE=0, …). A port found free can be taken
+// before the server listens on it (by another process, or by any connect(2) on this machine
+// that is given it as its local port: the ports are in the ephemeral range); a server that
+// exits for that is started again on new ports, at most three times in all.
 func startServerOn(ctx context.Context, bin, dataDir string, outbox bool, db string, extra ...string) (*server, error) {
+	for attempt := 1; ; attempt++ {
+		s, err := startServerOnce(ctx, bin, dataDir, outbox, db, extra...)
+		if err == nil || attempt == 3 || !errors.Is(err, errPortTaken) {
+			return s, err
+		}
+	}
+}
+
+// errPortTaken: the server exited because one of its ports was in use.
+var errPortTaken = errors.New("a port was taken before the server listened on it")
+
+func startServerOnce(ctx context.Context, bin, dataDir string, outbox bool, db string, extra ...string) (*server, error) {
 	var ports [3]int // HTTP, NATS, MQTT: free ones, so that a node already running here does not collide
 	for i := range ports {
-		p, err := freePort()
+		p, err := pickPort()
 		if err != nil {
 			return nil, err
 		}
@@ -124,8 +142,10 @@ func startServerOn(ctx context.Context, bin, dataDir string, outbox bool, db str
 		close(s.done)
 	}()
 	deadline := time.Now().Add(60 * time.Second)
+	// with a timeout: on a port taken by another process, the answer may never come
+	ready := &http.Client{Timeout: 2 * time.Second}
 	for {
-		resp, err := http.Get(s.base + "/readyz")
+		resp, err := ready.Get(s.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -134,6 +154,9 @@ func startServerOn(ctx context.Context, bin, dataDir string, outbox bool, db str
 		}
 		select {
 		case <-s.done:
+			if strings.Contains(s.log(), "address already in use") {
+				return nil, fmt.Errorf("rabta serve exited before it was ready: %w: %v\n%s", errPortTaken, s.err, s.log())
+			}
 			return nil, fmt.Errorf("rabta serve exited before it was ready: %v\n%s", s.err, s.log())
 		case <-ctx.Done():
 			s.kill()
