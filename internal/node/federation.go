@@ -166,8 +166,8 @@ const fedFlushEvery = time.Second
 // ids): a new Datastream is seen at once; a Datastream's owner changed is seen within this.
 const fedSelectionTTL = 5 * time.Second
 
-// fedPurgeEvery is how often a link purges what its agreements' retention lets go (a variable
-// for tests).
+// fedPurgeEvery is how often the node purges what the retention of the agreements it received
+// under lets go (runPurge; a variable for tests).
 var fedPurgeEvery = 30 * time.Second
 
 // fedStreamAge is how long an agreement's stream keeps what its partner has not fetched.
@@ -880,8 +880,6 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 	}
 	defer l.Close()
 	log.Info("federation_link_started", "url", p.URL)
-	var rmu sync.Mutex
-	retention := map[int64]time.Duration{} // per agreement, as its messages say
 	running := map[int64]context.CancelFunc{}
 	var wg sync.WaitGroup
 	defer func() {
@@ -890,7 +888,6 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 		}
 		wg.Wait()
 	}()
-	purged := time.Now()
 	states, err := f.store.ReceivedStates(ctx, p.Node) // as last saved: what the link learns is saved when it changes
 	if err != nil {
 		log.Warn("federation_received_states", "err", err)
@@ -902,22 +899,6 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 		f.saveReceived(sctx, p.Node, states, nil, log)
 	}()
 	for ctx.Err() == nil {
-		if time.Since(purged) > fedPurgeEvery { // retention at the consumer, by phenomenon time
-			purged = time.Now()
-			rmu.Lock()
-			keep := maps.Clone(retention)
-			rmu.Unlock()
-			for id, keep := range keep {
-				if keep <= 0 { // 0: kept as long as this node's own data
-					continue
-				}
-				if n, err := f.store.PurgeRemote(ctx, p.Node, id, f.n.now().Add(-keep)); err != nil {
-					log.Warn("federation_purge_failed", "agreement", id, "err", err)
-				} else if n > 0 {
-					log.Info("federation_purged", "agreement", id, "observations", n)
-				}
-			}
-		}
 		wait := time.Second
 		ids, err := l.Agreements(ctx)
 		if ctx.Err() != nil {
@@ -936,11 +917,7 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 				actx, cancel := context.WithCancel(ctx)
 				running[id] = cancel
 				wg.Go(func() {
-					f.receiveAgreement(actx, l, p.Node, id, log, func(d time.Duration) {
-						rmu.Lock()
-						retention[id] = d
-						rmu.Unlock()
-					})
+					f.receiveAgreement(actx, l, p.Node, id, log)
 				})
 			}
 			for id, cancel := range running {
@@ -958,10 +935,10 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 }
 
 // receiveAgreement fetches agreement id's values from provider over l, stores each batch and
-// then acknowledges it, until ctx ends. keep is told the retention its messages say.
-func (f *federator) receiveAgreement(ctx context.Context, l *bus.Link, provider string, id int64, log *slog.Logger, keep func(time.Duration)) {
-	n := 8                       // messages per fetch, from how many values the last ones held
-	var kept federation.Duration // the retention last told
+// then acknowledges it, until ctx ends. (The retention its messages say is saved with what
+// was received, and purged by runPurge.)
+func (f *federator) receiveAgreement(ctx context.Context, l *bus.Link, provider string, id int64, log *slog.Logger) {
+	n := 8 // messages per fetch, from how many values the last ones held
 	for ctx.Err() == nil {
 		gaps := l.Gaps()
 		t0 := time.Now()
@@ -981,14 +958,10 @@ func (f *federator) receiveAgreement(ctx context.Context, l *bus.Link, provider 
 			}
 			continue
 		}
-		values, retention, told, err := f.receive(ctx, provider, id, msgs)
+		values, _, _, err := f.receive(ctx, provider, id, msgs)
 		if err != nil {
 			log.Warn("federation_receive_failed", "agreement", id, "err", err)
 			continue // not acknowledged: fetched again after the ack wait
-		}
-		if told && retention != kept { // (a fetch of shared alerts alone says nothing of it)
-			kept = retention
-			keep(time.Duration(retention))
 		}
 		if err := l.Ack(ctx, msgs); err != nil {
 			log.Warn("federation_ack_failed", "agreement", id, "err", err)
@@ -1207,6 +1180,7 @@ func (n *Node) startFederation(bg context.Context) error {
 	}
 	n.wg.Go(func() { n.fed.runExporter(bg) })
 	n.wg.Go(func() { n.fed.runLinks(bg) })
+	n.wg.Go(func() { n.fed.runPurge(bg) })         // retention of what was received (federation_received.go)
 	n.wg.Go(func() { n.fed.runAlertExporter(bg) }) // shared CAP alerts (federation_alerts.go)
 	return nil
 }

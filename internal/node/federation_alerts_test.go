@@ -31,7 +31,13 @@ func fedAlertNode(t *testing.T, id, dir string) *Node {
 // fedNodeOn is fedAlertNode on the store dsn names ("": SQLite in dir).
 func fedNodeOn(t *testing.T, id, dir, dsn string) *Node {
 	t.Helper()
-	n, err := New(t.Context(), Options{ID: id, DataDir: dir, DB: dsn, HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", FourEyes: true,
+	return fedNodeAt(t, id, dir, dsn, nil)
+}
+
+// fedNodeAt is fedNodeOn with the node's clock now (nil: time.Now).
+func fedNodeAt(t *testing.T, id, dir, dsn string, now func() time.Time) *Node {
+	t.Helper()
+	n, err := New(t.Context(), Options{ID: id, DataDir: dir, DB: dsn, HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", FourEyes: true, Now: now,
 		// a one-town gazetteer: seeding the country's (what a first draft or issue loads) costs seconds
 		Places: []place.Place{{Key: "geonames:1", Kind: place.Town, Name: "Khanki", Country: "PK", Province: "Punjab", District: "Gujranwala", Lat: 32.4, Lon: 73.97, Population: 1000}, {Key: "district:Gujranwala", Kind: place.District, Name: "Gujranwala", Country: "PK", Province: "Punjab", Lat: 32.16, Lon: 74.19, Population: 1}},
 		Sender: id + ".example", AdminKey: benchKey, Registry: prometheus.NewRegistry(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -362,4 +368,59 @@ func TestFederationRetention(t *testing.T) {
 	if n := count(); n != 3 {
 		t.Errorf("karachi holds %d received values after a shared alert and the purges, want 3 (those within the 30 days' retention)", n)
 	}
+}
+
+// TestFederationRetentionAfterRevoke: what karachi received under an agreement goes when the
+// agreement's retention says, also after islamabad revoked it and karachi restarted — when no
+// message will tell karachi the retention again (it is saved with what was received). Before,
+// the retention lived in the link's memory, as the last message said: after a restart a
+// revoked agreement's values were kept for ever.
+func TestFederationRetentionAfterRevoke(t *testing.T) {
+	saved := fedPurgeEvery
+	fedPurgeEvery = 200 * time.Millisecond
+	t.Cleanup(func() { fedPurgeEvery = saved })
+	ctx := context.Background()
+	p, k, kdir := fedAlertPair(t)
+	if st, b := request(t, p, "POST", "/v1.1/Things", benchKey, benchGauge); st != 201 {
+		t.Fatalf("create: %d %s", st, b)
+	}
+	now := time.Now().UTC()
+	for i, at := range []time.Time{now.Add(-48 * time.Hour), now.Add(-47 * time.Hour)} {
+		body := fmt.Sprintf(`{"phenomenonTime":%q,"result":%d}`, at.Format(time.RFC3339), 100+i)
+		if st, b := request(t, p, "POST", "/v1.1/Datastreams(1)/Observations", benchKey, body); st != 201 {
+			t.Fatalf("observation: %d %s", st, b)
+		}
+	}
+	a := &federation.Agreement{ProviderOrg: "admin", ConsumerOrg: "admin", ConsumerNode: "karachi", Selection: federation.Selection{Datastreams: []int64{1}},
+		Resolution: federation.Raw, Retention: federation.Duration(30 * 24 * time.Hour), Purpose: "flood warning downstream", ValidFrom: now.Add(-40 * 24 * time.Hour)}
+	if err := p.fed.svc.Create(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.fed.svc.Approve(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	count := func(n *Node) int {
+		_, b := request(t, n, "GET", "/v1.1/Observations?$count=true&$top=0", benchKey, "")
+		var c struct {
+			N int `json:"@iot.count"`
+		}
+		json.Unmarshal([]byte(b), &c)
+		return c.N
+	}
+	waitFor(t, "the values on karachi", func() bool { return count(k) == 2 })
+	if _, err := p.fed.svc.Revoke(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "karachi to see the agreement ended", func() bool {
+		rs, err := k.stores.Federation.Received(ctx)
+		return err == nil && len(rs) == 1 && rs[0].State == federation.ReceivedEnded
+	})
+	time.Sleep(5 * fedPurgeEvery)
+	if n := count(k); n != 2 {
+		t.Fatalf("karachi holds %d values of the revoked agreement within its retention, want 2", n)
+	}
+	// karachi again, 31 days on: the two values are past the 30 days' retention
+	k.Close()
+	k = fedNodeAt(t, "karachi", kdir, "", func() time.Time { return time.Now().Add(31 * 24 * time.Hour) })
+	waitFor(t, "the purge of the revoked agreement's values after the restart", func() bool { return count(k) == 0 })
 }

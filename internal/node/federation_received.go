@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/federation"
@@ -159,4 +160,39 @@ func ReceivedFor(ctx context.Context, store *sqlq.Federation) ([]federation.Rece
 		}
 	}
 	return out, nil
+}
+
+// runPurge deletes, every fedPurgeEvery until ctx ends, the received values that the retention
+// of their agreement no longer lets this node keep (by phenomenon time): every agreement this
+// node has received under, as saved in fed_received — an active one, one the provider revoked
+// or that expired (its values are kept no longer than agreed, though nothing arrives under it
+// any more), one from a partner since removed, and after a restart, when no message has told
+// the link the retention again. A retention of 0 keeps the values as long as the node's own;
+// an agreement whose messages have not said one yet is left alone.
+func (f *federator) runPurge(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(fedPurgeEvery):
+		}
+		rs, err := f.store.Received(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				f.log.Warn("federation_purge_failed", "err", err)
+			}
+			continue
+		}
+		for _, r := range rs {
+			if r.Retention == nil || *r.Retention <= 0 {
+				continue
+			}
+			n, err := f.store.PurgeRemote(ctx, r.Provider, r.Agreement, f.n.now().Add(-time.Duration(*r.Retention)))
+			if err != nil {
+				f.log.Warn("federation_purge_failed", "provider", r.Provider, "agreement", r.Agreement, "err", err)
+			} else if n > 0 {
+				f.log.Info("federation_purged", "provider", r.Provider, "agreement", r.Agreement, "state", r.State, "observations", n)
+			}
+		}
+	}
 }
