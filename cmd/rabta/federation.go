@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -33,7 +34,7 @@ var federationCmds = []struct{ name, usage string }{
 }
 
 const federationNote = `(each with --data-dir DIR or --db URL; a running node picks changes up within a second; all but
- partners add refuse a data directory with no node in it, rather than make one)`
+ partners add refuse a data directory with no node in it, rather than make one; a refused command changes nothing)`
 
 // federationUsageOf is the usage of the subcommands whose name starts with prefix ("" for all).
 func federationUsageOf(prefix string) string {
@@ -137,7 +138,75 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	pos := fs.Args()
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	if sub == "key" {
+	// everything the command is given is checked before the data directory is touched: a
+	// refused command changes nothing there (no store, no signing key, no audit entry). A
+	// command for a node that must exist says first that there is none.
+	if name != "key" && name != "partners add" && c.cfg.DB == "" {
+		if err := c.needNode(filepath.Join(c.cfg.DataDir, node.DBFile)); err != nil {
+			return err
+		}
+	}
+	switch name {
+	case "key", "partners add", "partners list", "agreements list":
+		if len(pos) > 0 {
+			return fmt.Errorf("federation %s: unexpected argument %q\n%s", name, pos[0], federationUsageOf(name))
+		}
+	default:
+		if len(pos) != 1 {
+			return fmt.Errorf("federation %s: want one argument, not %d\n%s", name, len(pos), federationUsageOf(strings.Replace(name, "revoke", "approve", 1)))
+		}
+	}
+	var (
+		partner *federation.Partner   // partners add
+		created *federation.Agreement // agreements create
+		agreeID int64                 // agreements approve, revoke
+	)
+	switch name {
+	case "partners add":
+		partner = &federation.Partner{Node: pnode, NKey: nkey, URL: url}
+		if ca != "" {
+			b, err := os.ReadFile(ca)
+			if err != nil {
+				return fmt.Errorf("--ca: %w", err)
+			}
+			partner.CA = string(b)
+		}
+		if certFile != "" {
+			b, err := os.ReadFile(certFile)
+			if err != nil {
+				return fmt.Errorf("--cert: %w", err)
+			}
+			partner.Cert = string(b)
+		}
+		if err := partner.ValidatePartner(); err != nil {
+			return err
+		}
+	case "partners remove":
+		if !federation.ValidName(pos[0]) {
+			return fmt.Errorf("partner %q: a node id is lower-case letters, digits, '-' and '_'", pos[0])
+		}
+	case "agreements create":
+		var b []byte
+		var err error
+		if pos[0] == "-" {
+			b, err = io.ReadAll(io.LimitReader(os.Stdin, federation.MaxBodyBytes+1))
+		} else {
+			b, err = os.ReadFile(pos[0])
+		}
+		if err != nil {
+			return err
+		}
+		if created, err = federation.ParseAgreement(b); err != nil {
+			return err
+		}
+	case "agreements approve", "agreements revoke":
+		v, err := strconv.ParseInt(pos[0], 10, 64)
+		if err != nil || v <= 0 {
+			return fmt.Errorf("agreement id %q: a positive number", pos[0])
+		}
+		agreeID = v
+	}
+	if name == "key" {
 		// the key is made on first use in the data directory: in the node's, never in a new
 		// ./rabta-data that no node uses (its key would be given to partners for nothing)
 		if err := c.needNode(c.cfg.DataDir); err != nil {
@@ -154,7 +223,7 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	// what must be there already (an agreement names the node's partner, organisation and
 	// Datastreams), and refuses a data directory without a node
 	open := c.openExisting
-	if sub+" "+verb == "partners add" {
+	if name == "partners add" {
 		open = c.openStores
 	}
 	stores, err := open(ctx, nil)
@@ -172,54 +241,16 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		svc.Audit = alog
 	}
-	partners := func(ps ...federation.Partner) error {
-		if withPEM {
-			return enc.Encode(ps)
-		}
-		out := make([]federation.PartnerSummary, len(ps))
-		for i, p := range ps {
-			out[i] = p.Summary()
-		}
-		return enc.Encode(out)
-	}
-	id := func() (int64, error) {
-		if len(pos) != 1 {
-			return 0, errors.New(federationUsage)
-		}
-		v, err := strconv.ParseInt(pos[0], 10, 64)
-		if err != nil || v <= 0 {
-			return 0, fmt.Errorf("agreement id %q: a positive number", pos[0])
-		}
-		return v, nil
-	}
-	switch sub + " " + verb {
+	switch name {
 	case "partners add":
-		p := &federation.Partner{Node: pnode, NKey: nkey, URL: url}
-		if ca != "" {
-			b, err := os.ReadFile(ca)
-			if err != nil {
-				return fmt.Errorf("--ca: %w", err)
-			}
-			p.CA = string(b)
-		}
-		if certFile != "" {
-			b, err := os.ReadFile(certFile)
-			if err != nil {
-				return fmt.Errorf("--cert: %w", err)
-			}
-			p.Cert = string(b)
-		}
-		if err := svc.AddPartner(ctx, p); err != nil {
+		if err := svc.AddPartner(ctx, partner); err != nil {
 			return err
 		}
 		if withPEM {
-			return enc.Encode(p)
+			return enc.Encode(partner)
 		}
-		return enc.Encode(p.Summary())
+		return enc.Encode(partner.Summary())
 	case "partners remove":
-		if len(pos) != 1 {
-			return errors.New(federationUsage)
-		}
 		if err := svc.RemovePartner(ctx, pos[0]); err != nil {
 			return err
 		}
@@ -230,38 +261,25 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err != nil {
 			return err
 		}
-		return partners(ps...)
+		if withPEM {
+			return enc.Encode(ps)
+		}
+		out := make([]federation.PartnerSummary, len(ps))
+		for i, p := range ps {
+			out[i] = p.Summary()
+		}
+		return enc.Encode(out)
 	case "agreements create":
-		if len(pos) != 1 {
-			return errors.New(federationUsage)
-		}
-		var b []byte
-		if pos[0] == "-" {
-			b, err = io.ReadAll(io.LimitReader(os.Stdin, federation.MaxBodyBytes+1))
-		} else {
-			b, err = os.ReadFile(pos[0])
-		}
-		if err != nil {
+		if err := svc.Create(ctx, created); err != nil {
 			return err
 		}
-		a, err := federation.ParseAgreement(b)
-		if err != nil {
-			return err
-		}
-		if err := svc.Create(ctx, a); err != nil {
-			return err
-		}
-		return enc.Encode(a)
+		return enc.Encode(created)
 	case "agreements approve", "agreements revoke":
-		n, err := id()
-		if err != nil {
-			return err
-		}
 		var a *federation.Agreement
 		if verb == "approve" {
-			a, err = svc.Approve(ctx, n)
+			a, err = svc.Approve(ctx, agreeID)
 		} else {
-			a, err = svc.Revoke(ctx, n)
+			a, err = svc.Revoke(ctx, agreeID)
 		}
 		if err != nil {
 			return err

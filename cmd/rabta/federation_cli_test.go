@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,5 +80,135 @@ func TestFederationHelp(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "n")); !os.IsNotExist(err) {
 		t.Errorf("an unknown subcommand made its data directory (%v)", err)
+	}
+}
+
+// snapshot is every file under dir with its size, mode and modification time ("" when dir does
+// not exist).
+func snapshot(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %d %v %d\n", strings.TrimPrefix(p, dir), fi.Size(), fi.Mode(), fi.ModTime().UnixNano())
+		return nil
+	})
+	if os.IsNotExist(err) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// A refused federation or keys command changes nothing: its arguments, files and keys are
+// checked before the data directory is touched — no new directory, store, signing key or audit
+// entry (a newcomer's `partners add` with a missing --cert file made rabta.db, node-cert.pem
+// and node-key.pem).
+func TestRefusedCommandsChangeNothing(t *testing.T) {
+	noDataDir(t)
+	tmp := t.TempDir()
+	key := func() string {
+		out, _, err := inProcess(t, "federation", "key", "--data-dir", t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out)
+	}
+	nk := key()
+	agreement := filepath.Join(tmp, "a.json")
+	os.WriteFile(agreement, []byte(`{"providerOrganisation":"admin","consumerOrganisation":"admin","consumerNode":"karachi","selection":{"datastreams":[1]},"resolution":"weekly","purpose":"x","validFrom":"2025-01-01T00:00:00Z"}`), 0o600)
+	notPEM := filepath.Join(tmp, "not.pem")
+	os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600)
+	missing := filepath.Join(tmp, "missing.pem")
+
+	add := []string{"federation", "partners", "add", "--node", "islamabad", "--nkey", nk}
+	refusedNew := []struct {
+		args []string
+		want string
+	}{
+		{append(add, "--cert", missing), "--cert: open " + missing},
+		{append(add, "--url", "tls://127.0.0.1:4222", "--ca", missing), "--ca: open " + missing},
+		{append(add, "--cert", notPEM), "partner: cert"},
+		{append(add, "--url", "nats://127.0.0.1:4222", "--ca", notPEM), "partner: ca"},
+		{append(add, "--url", "nats://islamabad.example.org:4222"), "partner: url"},
+		{[]string{"federation", "partners", "add", "--node", "islamabad", "--nkey", "UB" + nk[2:]}, "partner: nkey"},
+		{[]string{"federation", "partners", "add", "--node", "Islamabad", "--nkey", nk}, "partner: node"},
+		{append(add, "extra"), `unexpected argument "extra"`},
+		{[]string{"keys", "create", "--org", "admin", "--role", "boss"}, "role"},
+		{[]string{"keys", "create", "--org", "pd ma", "--role", "admin"}, "character 3"},
+		{[]string{"keys", "create", "--org", "admin", "--role", "admin", "--expires", "soon"}, "--expires"},
+		{[]string{"keys", "create", "--org", "admin", "--role", "admin", "--name", "a\x01b"}, "control character"},
+	}
+	// a data directory that does not exist, then one that does but is empty: neither is touched
+	for _, dir := range []string{filepath.Join(tmp, "new"), t.TempDir()} {
+		before := snapshot(t, dir)
+		for _, c := range refusedNew {
+			_, _, err := inProcess(t, append(c.args, "--data-dir", dir)...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("rabta %s: %v; want it refused with %q", strings.Join(c.args, " "), err, c.want)
+			}
+			if after := snapshot(t, dir); after != before {
+				t.Fatalf("the refused rabta %s changed the data directory:\nbefore:\n%s\nafter:\n%s", strings.Join(c.args, " "), before, after)
+			}
+		}
+	}
+
+	// a node (its store made by keys create, no signing key yet): each refused command leaves
+	// it as it was
+	nodeDir := filepath.Join(tmp, "node")
+	if _, _, err := inProcess(t, "keys", "create", "--org", "admin", "--role", "admin", "--data-dir", nodeDir); err != nil {
+		t.Fatal(err)
+	}
+	refusedNode := append(refusedNew,
+		struct {
+			args []string
+			want string
+		}{[]string{"federation", "agreements", "create", agreement}, "resolution"},
+		struct {
+			args []string
+			want string
+		}{[]string{"federation", "agreements", "create", missing}, "open " + missing},
+		struct {
+			args []string
+			want string
+		}{[]string{"federation", "agreements", "create"}, "want one argument, not 0"},
+		struct {
+			args []string
+			want string
+		}{[]string{"federation", "agreements", "approve", "x"}, `agreement id "x"`},
+		struct {
+			args []string
+			want string
+		}{[]string{"federation", "agreements", "revoke", "1", "2"}, "want one argument, not 2"},
+		struct {
+			args []string
+			want string
+		}{[]string{"federation", "partners", "remove", "Karachi"}, `partner "Karachi"`},
+		struct {
+			args []string
+			want string
+		}{[]string{"federation", "key", "extra"}, `unexpected argument "extra"`},
+	)
+	before := snapshot(t, nodeDir)
+	for _, c := range refusedNode {
+		_, _, err := inProcess(t, append(c.args, "--data-dir", nodeDir)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("rabta %s on a node: %v; want it refused with %q", strings.Join(c.args, " "), err, c.want)
+		}
+		if after := snapshot(t, nodeDir); after != before {
+			t.Fatalf("the refused rabta %s changed the node's data directory:\nbefore:\n%s\nafter:\n%s", strings.Join(c.args, " "), before, after)
+		}
+	}
+	// the same partner, given right, is added
+	if _, _, err := inProcess(t, append(add, "--data-dir", nodeDir)...); err != nil {
+		t.Errorf("partners add, right: %v", err)
 	}
 }
