@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rabta/rabta/internal/config"
 	"github.com/rabta/rabta/internal/federation"
 	"github.com/rabta/rabta/internal/node"
 )
@@ -19,7 +20,8 @@ import (
 // federationCmds are the federation subcommands, each with its usage (for its -h and for the
 // command's usage) and its own flags besides --config, --data-dir and --db.
 var federationCmds = []struct{ name, usage string }{
-	{"key", `  rabta federation key                                     this node's public nkey (partners register it)`},
+	{"key", `  rabta federation key                                     this node's public nkey (partners register it); a new
+                                                           data directory named with --data-dir is made (0700)`},
 	{"partners add", `  rabta federation partners add --node ID --nkey KEY [--url URL [--ca FILE]] [--cert FILE]   a partner node (--url: receive from it there;
                                                            --ca: PEM its tls:// listener must chain to, or its certificate;
                                                            --cert: its node-cert.pem, to verify the CAP alerts it shares)`},
@@ -207,13 +209,23 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		agreeID = v
 	}
 	if name == "key" {
-		// the key is made on first use in the data directory: in the node's, never in a new
-		// ./rabta-data that no node uses (its key would be given to partners for nothing)
-		if err := c.needNode(c.cfg.DataDir); err != nil {
+		// the key is made on first use in the data directory. Printing it is a new node's first
+		// step (docs/federation.md): a data directory named (--data-dir, RABTA_DATA_DIR,
+		// data_dir) is made when new, its owner's only, as serve makes it; never the default
+		// ./rabta-data, which no node may use (its key would be given to partners for nothing)
+		named := c.cfg.DataDir != config.Default().DataDir || os.Getenv("RABTA_DATA_DIR") != ""
+		fs.Visit(func(f *flag.Flag) { named = named || f.Name == "data-dir" })
+		if !named {
+			if err := c.needNode(c.cfg.DataDir); err != nil {
+				return err
+			}
+		}
+		k, err := node.FedPublicKey(c.cfg.DataDir) // makes the directory (node.DataDirMode) and the key
+		if err != nil {
 			return err
 		}
-		k, err := node.FedPublicKey(c.cfg.DataDir)
-		if err != nil {
+		// the node id given (RABTA_NODE_ID, --config) recorded, now that its directory exists
+		if _, err := node.ResolveID(c.cfg.DataDir, c.cfg.NodeID); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, k)

@@ -212,3 +212,53 @@ func TestRefusedCommandsChangeNothing(t *testing.T) {
 		t.Errorf("partners add, right: %v", err)
 	}
 }
+
+// rabta federation key, a new node's first step in docs/federation.md, makes the data
+// directory it is told (--data-dir or RABTA_DATA_DIR) when new: its owner's only (0700, as
+// serve makes it, which then has nothing to warn about), with the key 0600 and the node id
+// given recorded; the same key on every later call. Without a data directory named it makes
+// no ./rabta-data (TestReadOnlyCommandsMakeNoNode).
+func TestFederationKeyMakesNamedDataDir(t *testing.T) {
+	noDataDir(t)
+	t.Setenv("RABTA_NODE_ID", "islamabad")
+	byFlag := filepath.Join(t.TempDir(), "srv", "islamabad")
+	byEnv := filepath.Join(t.TempDir(), "karachi")
+	keyOf := func(args ...string) string {
+		t.Helper()
+		out, errOut, err := inProcess(t, append([]string{"federation", "key"}, args...)...)
+		if err != nil {
+			t.Fatalf("rabta federation key %s: %v %s", strings.Join(args, " "), err, errOut)
+		}
+		k := strings.TrimSpace(out)
+		if len(k) != 56 || k[0] != 'U' {
+			t.Errorf("rabta federation key %s printed %q, want a public nkey", strings.Join(args, " "), out)
+		}
+		return k
+	}
+	k := keyOf("--data-dir", byFlag)
+	t.Setenv("RABTA_DATA_DIR", byEnv)
+	keyOf()
+	for _, dir := range []string{byFlag, byEnv} {
+		fi, err := os.Stat(dir)
+		if err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s after federation key: %v %v, want a directory 0700", dir, fi.Mode(), err)
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join(dir, "federation.nk")); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("the key in %s: %v", dir, err)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "node-id")); err != nil || strings.TrimSpace(string(b)) != "islamabad" {
+			t.Errorf("the node id recorded in %s: %q %v", dir, b, err)
+		}
+	}
+	if again := keyOf("--data-dir", byFlag); again != k {
+		t.Errorf("federation key again: %s, want %s", again, k)
+	}
+	// the next step of the setup on it works: the node's store is made there
+	if _, _, err := inProcess(t, "federation", "partners", "add", "--node", "karachi", "--nkey", keyOf("--data-dir", byEnv), "--data-dir", byFlag); err != nil {
+		t.Errorf("partners add after federation key: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(byFlag, "rabta.db")); err != nil || fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("the store made after federation key: %v %v", fi, err)
+	}
+}
