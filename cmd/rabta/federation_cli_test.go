@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rabta/rabta/internal/federation"
 )
 
 // noDataDir runs the test in a new empty directory with no data directory named by the
@@ -260,5 +263,54 @@ func TestFederationKeyMakesNamedDataDir(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(byFlag, "rabta.db")); err != nil || fi.Mode().Perm()&0o077 != 0 {
 		t.Errorf("the store made after federation key: %v %v", fi, err)
+	}
+}
+
+// docAgreement is the agreement docs/federation.md gives as its example (the first JSON block
+// of its section "Agreements"): TestFederation runs it as its raw agreement.
+func docAgreement(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../docs/federation.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "\n## Agreements\n")
+	if i < 0 {
+		t.Fatal("docs/federation.md has no section Agreements")
+	}
+	s = s[i:]
+	j := strings.Index(s, "```json\n")
+	if j < 0 {
+		t.Fatal("docs/federation.md: no JSON block in Agreements")
+	}
+	s = s[j+len("```json\n"):]
+	k := strings.Index(s, "```")
+	if k < 0 {
+		t.Fatal("docs/federation.md: the agreement's JSON block does not end")
+	}
+	return s[:k]
+}
+
+// The example agreement of docs/federation.md does, for a newcomer who follows the doc, what
+// the doc says: it parses, is valid for a while yet, and its retention keeps what it
+// back-fills — the consumer keeps values whose phenomenonTime is within retention of now, so a
+// retention shorter than the time since validFrom had the history purged ~30 s after it
+// arrived (the example had validFrom 2025-01-01 and retention 30d). That it selects exactly
+// Datastream 1 is TestFederation's, which runs it.
+func TestDocsAgreementExample(t *testing.T) {
+	a, err := federation.ParseAgreement([]byte(docAgreement(t)))
+	if err != nil {
+		t.Fatalf("the example agreement of docs/federation.md: %v", err)
+	}
+	soon := time.Now().AddDate(1, 0, 0) // the doc should hold a year from now
+	if a.ValidUntil != nil && a.ValidUntil.Before(soon) {
+		t.Errorf("the example's validUntil %s: it expires within a year", a.ValidUntil)
+	}
+	if r := time.Duration(a.Retention); r > 0 && a.ValidFrom.Before(soon.Add(-r)) {
+		t.Errorf("the example's retention %s does not reach back to its validFrom %s: the back-filled history would be purged on arrival", a.Retention, a.ValidFrom.Format(time.RFC3339))
+	}
+	if len(a.Selection.ObservedProperties) > 0 && len(a.Selection.Things)+len(a.Selection.Datastreams) > 1 {
+		t.Errorf("the example narrows %v by observedProperties %v: deep-inserted stations have an ObservedProperty each (docs/federation.md)", a.Selection, a.Selection.ObservedProperties)
 	}
 }
