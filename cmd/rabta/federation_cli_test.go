@@ -112,11 +112,12 @@ func snapshot(t *testing.T, dir string) string {
 }
 
 // A refused federation or keys command changes nothing: its arguments, files and keys are
-// checked before the data directory is touched — no new directory, store, signing key or audit
-// entry (a newcomer's `partners add` with a missing --cert file made rabta.db, node-cert.pem
+// checked before the data directory is touched — no new directory, store, signing key, node id
+// or audit entry (a newcomer's `partners add` with a missing --cert file made rabta.db, node-cert.pem
 // and node-key.pem).
 func TestRefusedCommandsChangeNothing(t *testing.T) {
 	noDataDir(t)
+	t.Setenv("RABTA_NODE_ID", "islamabad") // recorded by a command that goes ahead, not by a refused one
 	tmp := t.TempDir()
 	key := func() string {
 		out, _, err := inProcess(t, "federation", "key", "--data-dir", t.TempDir())
@@ -169,6 +170,9 @@ func TestRefusedCommandsChangeNothing(t *testing.T) {
 	nodeDir := filepath.Join(tmp, "node")
 	if _, _, err := inProcess(t, "keys", "create", "--org", "admin", "--role", "admin", "--data-dir", nodeDir); err != nil {
 		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(nodeDir, "node-id")); err != nil || strings.TrimSpace(string(b)) != "islamabad" {
+		t.Errorf("the node id after the first command on a new node: %q %v (want islamabad recorded)", b, err)
 	}
 	refusedNode := append(refusedNew,
 		struct {
