@@ -73,8 +73,7 @@ func TestFederation(t *testing.T) {
 		json.Unmarshal([]byte(cli("federation", "agreements", "create", f, "--data-dir", isl)), &a)
 		return fmt.Sprint(a.ID)
 	}
-	raw := agree(`{"providerOrganisation":"admin","consumerOrganisation":"admin","consumerNode":"karachi","selection":{"datastreams":[1]},
-		"resolution":"raw","embargo":"0s","purpose":"flood warning downstream","validFrom":"2025-01-01T00:00:00Z","retention":"3650d"}`)
+	raw := agree(docAgreement(t)) // docs/federation.md's example: Datastream 1, raw, from 2025 on, kept ten years
 	hourly := agree(`{"providerOrganisation":"admin","consumerOrganisation":"admin","consumerNode":"karachi","selection":{"things":[2]},
 		"resolution":"hourly-mean","embargo":"1h","purpose":"hydrology","validFrom":"2025-01-01T00:00:00Z"}`)
 	now := time.Now().UTC()
@@ -125,6 +124,19 @@ func TestFederation(t *testing.T) {
 		rawDS = id
 		return len(obs) == 1 && obs[0]["result"] == 100.0
 	})
+	// the doc's example selects Datastream 1 alone, as the doc says: one remote Datastream on
+	// karachi under it, with the back-filled reading
+	var selected struct {
+		Value []struct {
+			Props struct {
+				Remote struct{ Datastream int64 } `json:"remote"`
+			} `json:"properties"`
+		} `json:"value"`
+	}
+	_, sel := pk.req("GET", "/v1.1/Datastreams?"+url.Values{"$filter": {"properties/remote/agreement eq " + raw}}.Encode(), "", "")
+	if json.Unmarshal([]byte(sel), &selected) != nil || len(selected.Value) != 1 || selected.Value[0].Props.Remote.Datastream != 1 {
+		t.Errorf("the remote Datastreams of the doc's example agreement on karachi: %s (want Datastream 1 alone)", sel)
+	}
 	waitFor("the hourly mean on karachi", func() bool {
 		_, obs := remote(pk, hourly)
 		return len(obs) == 1

@@ -160,7 +160,16 @@ func (c *common) flags(fs *flag.FlagSet) {
 // (serve, import, keys create, rules apply …). A command that only reads, or changes what must
 // be there already, opens with openExisting.
 func (c *common) openStores(ctx context.Context, qc sensing.Checker) (*node.Stores, error) {
-	return node.OpenStores(ctx, c.cfg.DataDir, c.cfg.DB, qc)
+	s, err := node.OpenStores(ctx, c.cfg.DataDir, c.cfg.DB, qc)
+	if err != nil {
+		return nil, err
+	}
+	// the node id given recorded, now that the command goes ahead (load only looked it up)
+	if _, err := node.ResolveID(c.cfg.DataDir, c.cfg.NodeID); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // openExisting opens the store of a node that exists: with SQLite, rabta.db must be in the
@@ -238,8 +247,10 @@ func (c *common) load(fs *flag.FlagSet) error {
 	if err := c.cfg.Validate(); err != nil {
 		return err
 	}
-	// the id the data directory records, when none is given (internal/node/nodeid.go)
-	id, err := node.ResolveID(c.cfg.DataDir, c.cfg.NodeID)
+	// the id the data directory records, when none is given (internal/node/nodeid.go); an id
+	// given is recorded when the command opens the store, not here: a command refused before
+	// that changes nothing
+	id, err := node.LookupID(c.cfg.DataDir, c.cfg.NodeID)
 	c.cfg.NodeID = id
 	return err
 }

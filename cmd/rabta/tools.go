@@ -53,8 +53,26 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	open := c.openExisting // list and revoke: a node's keys, not a new node's
+	var r auth.Role
+	var until time.Time
 	if args[0] == "create" {
 		open = c.openStores // a key may be the first thing a new node has
+		// checked before the store is opened: a refused key makes no node
+		var err error
+		if r, err = auth.ParseRole(*role); err != nil {
+			return err
+		}
+		if err := auth.CheckOrganisation(strings.TrimSpace(*org)); err != nil {
+			return err
+		}
+		if err := auth.CheckKeyName(*name); err != nil {
+			return err
+		}
+		if *expires != "" {
+			if until, err = auth.ParseExpiry(*expires, time.Now()); err != nil {
+				return fmt.Errorf("--expires: %w", err)
+			}
+		}
 	}
 	stores, err := open(ctx, nil)
 	if err != nil {
@@ -64,16 +82,6 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	st := stores.Keys
 	switch args[0] {
 	case "create":
-		r, err := auth.ParseRole(*role)
-		if err != nil {
-			return err
-		}
-		var until time.Time
-		if *expires != "" {
-			if until, err = auth.ParseExpiry(*expires, time.Now()); err != nil {
-				return fmt.Errorf("--expires: %w", err)
-			}
-		}
 		key, id, err := auth.CreateUntil(ctx, st, *org, r, *name, until)
 		if err != nil {
 			return err

@@ -261,6 +261,9 @@ func checkOrganisation(org string) error {
 	return nil
 }
 
+// CheckKeyName refuses (Invalid) a name no key can have: the rule Create holds a key's name to.
+func CheckKeyName(name string) error { return checkKeyName(name) }
+
 func checkKeyName(name string) error {
 	if len(name) > MaxKeyName {
 		return apperr.E(apperr.Invalid, "name is %d bytes, over the limit of %d", len(name), MaxKeyName)

@@ -414,6 +414,22 @@ func linkRetry(n int) time.Duration {
 	return min(d, linkRetryMax)
 }
 
+// linkHint says what to check when a link's connection fails with err: the cause when err
+// names one (a tls:// link to a listener without TLS, a certificate the link does not trust),
+// else the usual suspects.
+func linkHint(err error) string {
+	var verify *tls.CertificateVerificationError
+	switch {
+	case errors.Is(err, nats.ErrSecureConnWanted):
+		return "the provider's NATS listener has no TLS, and this link's url is tls://: the provider's operator sets federation_tls_cert and federation_tls_key " +
+			"(required off loopback), or, for a provider on loopback, the partner's url is nats://"
+	case errors.As(err, &verify):
+		return "the provider's TLS certificate is not signed by the CA this link trusts: give its CA (or its certificate) with partners add --ca FILE, " +
+			"or check the url's host name is in the certificate"
+	}
+	return "the provider down, or it no longer has this node as a partner (its nkey), or its listener wants TLS (tls:// and --ca) or another address"
+}
+
 // DialLog is Dial logging the link's state to log (nil: not logged): federation_link_down
 // with the error when the connection is lost or an attempt fails, federation_link_error for
 // an error the provider's server sends (a permission refused) — at most one of these a minute
@@ -440,7 +456,7 @@ func DialLog(url, provider, node string, seed, ca []byte, log *slog.Logger) (*Li
 			}
 			said = time.Now()
 			log.Warn(msg, "url", url, "err", err.Error(), "retrying", "every 2 s; logged at most once a minute while it lasts",
-				"hint", "the provider down, or it no longer has this node as a partner (its nkey), or its listener wants TLS (tls:// and --ca) or another address")
+				"hint", linkHint(err))
 		}
 		opts = append(opts,
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { say("federation_link_down", err) }),

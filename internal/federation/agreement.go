@@ -123,6 +123,22 @@ type Agreement struct {
 	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
 }
 
+// MarshalJSON implements json.Marshaler: an agreement that shares no Observations (alerts
+// only: Selection.Data false) leaves out resolution, embargo and retention, which apply to
+// Observations alone; every other agreement has all its members, as before.
+func (a Agreement) MarshalJSON() ([]byte, error) {
+	type plain Agreement // the same members, without this method
+	if a.Selection.Data() {
+		return json.Marshal(plain(a))
+	}
+	return json.Marshal(struct {
+		plain
+		Resolution *Resolution `json:"resolution,omitempty"` // shallower than plain's: these win, nil and left out
+		Embargo    *Duration   `json:"embargo,omitempty"`
+		Retention  *Duration   `json:"retention,omitempty"`
+	}{plain: plain(a)})
+}
+
 // Active reports whether a exports at now: approved and not past ValidUntil.
 func (a *Agreement) Active(now time.Time) bool {
 	return a.State == Approved && (a.ValidUntil == nil || now.Before(*a.ValidUntil))

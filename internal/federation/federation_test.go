@@ -481,3 +481,62 @@ func TestDurationJSON(t *testing.T) {
 		}
 	}
 }
+
+// An agreement for alerts only is written without resolution, embargo and retention, which
+// apply to Observations alone (a newcomer's alerts-only agreement was listed with
+// "resolution":"raw","embargo":"0s","retention":"0s"); every other agreement keeps every
+// member, the same as before, and either parses back as it was created.
+func TestAgreementJSONAlertsOnly(t *testing.T) {
+	area := `"area":{"type":"Polygon","coordinates":[[[73.5,32.0],[74.8,32.0],[74.8,33.0],[73.5,33.0],[73.5,32.0]]]}`
+	for _, c := range []struct {
+		name, selection string
+		data            bool
+	}{
+		{"alerts in an area, no observations", `{"alerts":true,"observations":false,` + area + `}`, false},
+		{"alerts alone", `{"alerts":true}`, false},
+		{"datastreams and alerts", `{"datastreams":[1],"alerts":true}`, true},
+		{"an area: its Datastreams and alerts", `{"alerts":true,` + area + `}`, true},
+		{"datastreams", `{"datastreams":[1]}`, true},
+	} {
+		res := "" // left out of an agreement for alerts only, as docs/federation.md allows
+		if c.data {
+			res = `"resolution":"raw",`
+		}
+		a, err := federation.ParseAgreement([]byte(`{"providerOrganisation":"pdma","consumerOrganisation":"ndma","consumerNode":"karachi",
+			"selection":` + c.selection + `,` + res + `"purpose":"warnings downstream","validFrom":"2025-01-01T00:00:00Z"}`))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		a.ID, a.State, a.CreatedBy = 7, federation.Proposed, "cli"
+		b, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"resolution", "embargo", "retention"} {
+			if _, ok := m[k]; ok != c.data {
+				t.Errorf("%s: %s in %s is %v, want %v", c.name, k, b, ok, c.data)
+			}
+		}
+		for _, k := range []string{"id", "providerOrganisation", "consumerOrganisation", "consumerNode", "selection", "purpose", "validFrom", "state", "createdBy", "createdAt"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("%s: no %s in %s", c.name, k, b)
+			}
+		}
+		if c.data && (m["resolution"] != "raw" || m["embargo"] != "0s" || m["retention"] != "0s") {
+			t.Errorf("%s: %s", c.name, b)
+		}
+		// what is written parses back (less what the node sets) as the agreement it was
+		for _, k := range []string{"id", "state", "createdBy", "createdAt"} {
+			delete(m, k)
+		}
+		in, _ := json.Marshal(m)
+		back, err := federation.ParseAgreement(in)
+		if err != nil || back.Resolution != a.Resolution || back.Selection.Data() != c.data || back.Embargo != a.Embargo || back.Retention != a.Retention {
+			t.Errorf("%s: %s parsed back: %+v %v", c.name, in, back, err)
+		}
+	}
+}

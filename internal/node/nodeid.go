@@ -25,11 +25,18 @@ const NodeIDFile = "node-id"
 // ResolveID returns the id a command given id runs under with dataDir: the recorded one when
 // id is DefaultID, else id — recorded when the directory exists and records none. An id that
 // differs from the recorded one is an error naming both and the file.
-func ResolveID(dataDir, id string) (string, error) {
+func ResolveID(dataDir, id string) (string, error) { return resolveID(dataDir, id, true) }
+
+// LookupID is ResolveID without recording anything: the id a command would run under, or the
+// same error. A command checks with it before it has decided to change the data directory
+// (a refused command changes nothing), and records with ResolveID once it does.
+func LookupID(dataDir, id string) (string, error) { return resolveID(dataDir, id, false) }
+
+func resolveID(dataDir, id string, record bool) (string, error) {
 	path := filepath.Join(dataDir, NodeIDFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if id == DefaultID {
+		if id == DefaultID || !record {
 			return id, nil
 		}
 		if st, err := os.Stat(dataDir); err != nil || !st.IsDir() {

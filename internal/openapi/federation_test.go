@@ -42,6 +42,14 @@ func federationAPI(c *checker, ids map[string]int64) {
 	c.must(400, req{role: "operator", method: "POST", path: "/api/v1/federation/agreements", body: strings.Replace(agreement, `[74.8,33.0],[73.5,33.0]`, `[73.5,33.0],[74.8,33.0]`, 1)}) // a bow tie
 	c.must(403, req{role: "viewer", method: "POST", path: "/api/v1/federation/agreements", body: agreement})
 	c.must(413, req{role: "operator", method: "POST", path: "/api/v1/federation/agreements", body: huge, bad: true})
+	// an agreement for alerts only: written without resolution, embargo and retention
+	alertsOnly := `{"providerOrganisation":"pdma","consumerOrganisation":"ndma","consumerNode":"karachi","selection":{"alerts":true,"observations":false,
+		"area":{"type":"Polygon","coordinates":[[[73.5,32.0],[74.8,32.0],[74.8,33.0],[73.5,33.0],[73.5,32.0]]]}},"purpose":"warnings downstream","validFrom":"2025-01-01T00:00:00Z"}`
+	b := string(c.must(201, req{role: "operator", method: "POST", path: "/api/v1/federation/agreements", body: alertsOnly}))
+	if strings.Contains(b, `"resolution"`) || strings.Contains(b, `"embargo"`) || strings.Contains(b, `"retention"`) {
+		c.t.Errorf("an agreement for alerts only, as created: %s (want no resolution, embargo or retention)", b)
+	}
+	c.must(200, req{role: "admin", method: "POST", path: fmt.Sprintf("/api/v1/federation/agreements/%d/revoke", id(c.t, []byte(b)))}) // (karachi is removed below)
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/federation/agreements"})
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/federation/received"})
 	for _, verb := range []string{"approve", "revoke"} {
