@@ -1128,7 +1128,7 @@ func (f *federator) readOnlyRemote(ctx context.Context, ds int64) error {
 		return err
 	}
 	if ok {
-		return apperr.E(apperr.Forbidden, "Datastream(%d) is a remote Datastream, received from a partner node under an agreement: it is read-only here", ds)
+		return apperr.E(apperr.Forbidden, "Datastreams(%d) is a remote Datastream, received from a partner node under an agreement: it is read-only here", ds)
 	}
 	return nil
 }
@@ -1144,8 +1144,11 @@ func (f *federator) readOnlyEntity(ctx context.Context, set string, id int64) er
 	if err != nil {
 		return err
 	}
+	if ok && set == "Datastreams" {
+		return apperr.E(apperr.Forbidden, "Datastreams(%d) is a remote Datastream, received from a partner node under an agreement: it is read-only here", id)
+	}
 	if ok {
-		return apperr.E(apperr.Forbidden, "%s(%d) belongs to a remote Datastream, received from a partner node under an agreement: it is read-only here", set, id)
+		return apperr.E(apperr.Forbidden, "%s(%d) is part of a remote Datastream (received from a partner node under an agreement): it is read-only here", set, id)
 	}
 	return nil
 }
