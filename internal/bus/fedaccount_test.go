@@ -397,6 +397,10 @@ func TestLinkSurvivesRefusedLogins(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// the connection's handlers log asynchronously: the up line may come just after the reply
+	for end := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "federation_link_up") && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	out := logs.String()
 	if n := strings.Count(out, "federation_link_down"); n != 1 || strings.Count(out, "federation_link_up") != 1 {
 		t.Errorf("logged %d federation_link_down (want 1, at most one a minute) and %d up:\n%s", n, strings.Count(out, "federation_link_up"), out)
