@@ -60,7 +60,7 @@ var readmeCommands = map[string]readmeCommand{
 	`curl -s -H "$K" 'localhost:8080/api/v1/alerts?state=draft'`:                                                                         {status: 200, want: `"state": "draft"`},
 	`curl -s -H "$K" -X POST localhost:8080/api/v1/alerts/3/approve -d '{"why":"confirmed by the gauge reader"}'`:                        {status: 200, want: `"state": "issued"`},
 	`go run ./cmd/rabta import villages examples/villages.csv`:                                                                           {want: "4 villages imported, 0 rows refused"},
-	`go run ./cmd/rabta import subscribers --org pdma examples/subscribers.csv`:                                                          {want: "4 subscribers imported, 0 rows refused"},
+	`go run ./cmd/rabta import subscribers --org ndma examples/subscribers.csv`:                                                          {want: "4 subscribers imported, 0 rows refused"},
 	`curl -s -H "$K" localhost:8080/api/v1/subscribers -d '{"name":"Ayesha","language":"ur","place":"district:Lahore",`:                  {status: 201, want: `"Ayesha"`},
 	`curl -s -H "$K" localhost:8080/api/v1/impact -d '{"desc":"Khanki","circles":[{"center":{"lat":32.40,"lon":73.97},"radiusKm":25}]}'`: {status: 200, want: `"people"`},
 	`curl -s -H "$K" localhost:8080/api/v1/alerts/3/deliveries`:                                                                          {status: 200},
