@@ -60,7 +60,7 @@ func rules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	open := c.openExisting // list and changes read a node's rules: never make a node
 	if args[0] == "apply" && *org == auth.NodeOrganisation {
-		open = c.openStores // another organisation's rules need a node that knows it
+		open = c.openStores // the node's own rules may be a new node's first step; another organisation's need a node that knows it
 	}
 	stores, err := open(ctx, nil)
 	if err != nil {
