@@ -35,6 +35,9 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("%s exists; backups never overwrite", out)
 	}
 	if c.cfg.DB != "" {
+		if err := c.needNodeDB(ctx); err != nil { // a backup of a node, not of an empty database
+			return err
+		}
 		// pg_dump reads one snapshot: consistent while the node runs; it writes into a file
 		// made first, its owner's only, as the SQLite backup is (the store holds key hashes
 		// and sealed contacts)

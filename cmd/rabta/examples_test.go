@@ -99,6 +99,9 @@ func TestExamples(t *testing.T) {
 					t.Errorf("rabta import villages: %v %s%s, want %q", err, out, errOut, want)
 				}
 			case name == "subscribers.csv":
+				if _, errOut, err := rabta(t, "keys", "create", "--data-dir", cli, "--org", "pdma", "--role", "admin"); err != nil { // subscribers are an organisation's the node knows
+					t.Fatalf("keys create: %v %s", err, errOut)
+				}
 				out, errOut, err := rabta(t, "import", "subscribers", "--data-dir", cli, "--org", "pdma", "--quiet", path)
 				if want := fmt.Sprintf("%d subscribers imported, 0 rows refused", rows(path)); err != nil || !strings.Contains(out, want) {
 					t.Errorf("rabta import subscribers: %v %s%s, want %q", err, out, errOut, want)

@@ -173,7 +173,7 @@ func (c *common) openStores(ctx context.Context, qc sensing.Checker) (*node.Stor
 }
 
 // openExisting opens the store of a node that exists: with SQLite, rabta.db must be in the
-// data directory. A read-only command run in the wrong directory (without --data-dir: the
+// data directory; with PostgreSQL, the database must hold a node's tables. A read-only command run in the wrong directory (without --data-dir: the
 // default ./rabta-data) then says where it looked instead of making an empty node there and
 // answering as if it had none of anything.
 func (c *common) openExisting(ctx context.Context, qc sensing.Checker) (*node.Stores, error) {
@@ -181,8 +181,22 @@ func (c *common) openExisting(ctx context.Context, qc sensing.Checker) (*node.St
 		if err := c.needNode(filepath.Join(c.cfg.DataDir, node.DBFile)); err != nil {
 			return nil, err
 		}
+	} else if err := c.needNodeDB(ctx); err != nil {
+		return nil, err
 	}
 	return c.openStores(ctx, qc)
+}
+
+// needNodeDB says, when the PostgreSQL database (--db) holds no node's store, that there is no
+// node there and how to name the right one: opening it would make a new, empty node there
+// (its tables).
+func (c *common) needNodeDB(ctx context.Context) error {
+	ok, name, err := node.PostgresNode(ctx, c.cfg.DB)
+	if err != nil || ok {
+		return err
+	}
+	return fmt.Errorf("no node in PostgreSQL database %s (it has no Rabta tables): name the node's database with --db URL, "+
+		"RABTA_DB or db in --config FILE; 'rabta serve --db URL' makes a new node", name)
 }
 
 // needNode says, when path (the store's file, or the data directory) does not exist, that there

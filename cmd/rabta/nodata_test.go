@@ -6,7 +6,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,6 +75,54 @@ func TestReadOnlyCommandsMakeNoNode(t *testing.T) {
 	}
 	if out, _, err := inProcess(t, "federation", "agreements", "list", "--data-dir", node); err != nil || strings.TrimSpace(out) != "[]" {
 		t.Errorf("agreements list on a node: %q %v", out, err)
+	}
+}
+
+// The read-only commands given an empty PostgreSQL database (--db, no Rabta tables) refuse it
+// as they refuse a data directory without a node: naming the database (never its password)
+// and making no tables there.
+func TestReadOnlyCommandsMakeNoNodeOnPostgres(t *testing.T) {
+	dsn := pgDatabase(t)
+	tables := func() string {
+		out, err := exec.Command("psql", dsn, "-v", "ON_ERROR_STOP=1", "-Atc",
+			"SELECT string_agg(table_schema || '.' || table_name, ',' ORDER BY 1) FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')").CombinedOutput()
+		if err != nil {
+			t.Fatalf("psql: %v %s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	before := tables() // PostGIS's own, if any
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "no node in PostgreSQL database " + u.User.Username() + "@" + u.Hostname() + ":" + u.Port() + u.Path
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("obs.csv", []byte("datastream,phenomenonTime,result\n1,2025-08-27T12:00:00Z,1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, args := range readOnly {
+		if args[0] == "federation" && args[1] == "key" { // the node's key, in the data directory: no store
+			continue
+		}
+		_, _, err := inProcess(t, append(args, "--db", dsn, "--data-dir", dir)...)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--db URL") {
+			t.Errorf("rabta %s --db EMPTY: %v; want %q and how to name it", strings.Join(args, " "), err, want)
+		}
+		if pw, ok := u.User.Password(); ok && err != nil && strings.Contains(err.Error(), pw) {
+			t.Errorf("rabta %s --db EMPTY: the message holds the password: %v", strings.Join(args, " "), err)
+		}
+		if after := tables(); after != before {
+			t.Fatalf("rabta %s made tables in the empty database: %s (before: %s)", strings.Join(args, " "), after, before)
+		}
+	}
+	// a command that sets a node up makes it; then the read-only ones answer
+	if _, _, err := inProcess(t, "keys", "create", "--org", "admin", "--role", "admin", "--db", dsn, "--data-dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := inProcess(t, "keys", "list", "--db", dsn, "--data-dir", dir); err != nil || !strings.Contains(out, "admin") {
+		t.Errorf("keys list on a node in PostgreSQL: %q %v", out, err)
 	}
 }
 

@@ -9,7 +9,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/dissemination"
+	"github.com/rabta/rabta/internal/node"
 	"github.com/rabta/rabta/internal/place"
 )
 
@@ -106,11 +108,18 @@ func importSubscribers(ctx context.Context, args []string, stdout, stderr io.Wri
 	defer f.Close()
 	info, _ := f.Stat()
 	counter := &countingReader{r: f}
-	stores, err := c.openStores(ctx, nil)
+	open := c.openStores
+	if *org != auth.NodeOrganisation {
+		open = c.openExisting // another organisation's subscribers need a node that knows it
+	}
+	stores, err := open(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer stores.Close()
+	if err := node.KnownOrganisation(ctx, stores, *org); err != nil { // a typo imports nothing
+		return err
+	}
 	keyFile := c.cfg.Dissemination.ContactsKeyFile
 	if keyFile == "" {
 		keyFile = c.cfg.DataDir + "/contacts.key"

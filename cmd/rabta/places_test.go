@@ -24,6 +24,9 @@ func TestImportVillagesAndSubscribers(t *testing.T) {
 			t.Errorf("bad village list: %v, output lacks %q:\n%s", err, want, out)
 		}
 	}
+	if _, errOut, err := rabta(t, "keys", "create", "--data-dir", dir, "--org", "pdma-punjab", "--role", "admin"); err != nil { // an organisation comes into being with its first key
+		t.Fatalf("keys create: %v %s", err, errOut)
+	}
 	out, errOut, err = rabta(t, "import", "subscribers", "--data-dir", dir, "--org", "pdma-punjab", "--quiet", "../../examples/subscribers.csv")
 	if err != nil || !strings.Contains(out, "4 subscribers imported, 0 rows refused") {
 		t.Fatalf("import subscribers: %v\n%s%s", err, out, errOut)
@@ -93,4 +96,58 @@ func TestImpactLimits(t *testing.T) {
 		}
 	}
 	p.stop()
+}
+
+// A command naming an organisation to act for (rules apply --org, rules list --org, import
+// subscribers --org) refuses one the node does not know, naming it, and changes nothing: no
+// rules, no subscribers, and the typo does not become a known organisation. Where there is no
+// node, only the node's own organisation could be known: the command says there is no node
+// and makes none.
+func TestUnknownOrganisationRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rules, []byte("rules: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"rules", "apply", "--org", "pdma", rules},
+		{"import", "subscribers", "--quiet", "--org", "pdma", "../../examples/subscribers.csv"},
+	} {
+		if _, _, err := inProcess(t, append(args, "--data-dir", dir)...); err == nil || !strings.Contains(err.Error(), "no node in data directory "+dir) {
+			t.Errorf("rabta %s where there is no node: %v; want it refused, naming the directory", strings.Join(args, " "), err)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Fatalf("rabta %s made the data directory (%v)", strings.Join(args, " "), err)
+		}
+	}
+	if _, _, err := inProcess(t, "keys", "create", "--org", "ndma", "--role", "admin", "--data-dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	want := `organisation "pdma" is not known on this node`
+	for _, args := range [][]string{
+		{"rules", "apply", "--org", "pdma", rules},
+		{"rules", "list", "--org", "pdma"},
+		{"import", "subscribers", "--quiet", "--org", "pdma", "../../examples/subscribers.csv"},
+	} {
+		out, _, err := inProcess(t, append(args, "--data-dir", dir)...)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("rabta %s: %v %s; want %q", strings.Join(args, " "), err, out, want)
+		}
+	}
+	// nothing changed: pdma is still unknown (orgs open says so), no subscribers were sealed
+	if _, _, err := inProcess(t, "orgs", "open", "pdma", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("orgs open pdma after the refusals: %v; want %q", err, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "contacts.key")); !os.IsNotExist(err) {
+		t.Errorf("a refused import made the contacts key (%v)", err)
+	}
+	// an organisation the node knows (ndma has a key; admin is the node's own) is served
+	for _, org := range []string{"ndma", "admin"} {
+		if out, _, err := inProcess(t, "rules", "apply", "--org", org, rules, "--data-dir", dir); err != nil || !strings.Contains(out, "organisation "+org) {
+			t.Errorf("rules apply --org %s: %v %s", org, err, out)
+		}
+	}
+	if out, _, err := inProcess(t, "import", "subscribers", "--quiet", "--org", "ndma", "../../examples/subscribers.csv", "--data-dir", dir); err != nil || !strings.Contains(out, "4 subscribers imported") {
+		t.Errorf("import subscribers --org ndma: %v %s", err, out)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -60,7 +61,7 @@ var readmeCommands = map[string]readmeCommand{
 	`curl -s -H "$K" 'localhost:8080/api/v1/alerts?state=draft'`:                                                                         {status: 200, want: `"state": "draft"`},
 	`curl -s -H "$K" -X POST localhost:8080/api/v1/alerts/3/approve -d '{"why":"confirmed by the gauge reader"}'`:                        {status: 200, want: `"state": "issued"`},
 	`go run ./cmd/rabta import villages examples/villages.csv`:                                                                           {want: "4 villages imported, 0 rows refused"},
-	`go run ./cmd/rabta import subscribers --org pdma examples/subscribers.csv`:                                                          {want: "4 subscribers imported, 0 rows refused"},
+	`go run ./cmd/rabta import subscribers --org ndma examples/subscribers.csv`:                                                          {want: "4 subscribers imported, 0 rows refused"},
 	`curl -s -H "$K" localhost:8080/api/v1/subscribers -d '{"name":"Ayesha","language":"ur","place":"district:Lahore",`:                  {status: 201, want: `"Ayesha"`},
 	`curl -s -H "$K" localhost:8080/api/v1/impact -d '{"desc":"Khanki","circles":[{"center":{"lat":32.40,"lon":73.97},"radiusKm":25}]}'`: {status: 200, want: `"people"`},
 	`curl -s -H "$K" localhost:8080/api/v1/alerts/3/deliveries`:                                                                          {status: 200},
@@ -205,8 +206,9 @@ func testSources(t *testing.T) map[string]string {
 //   - localhost:8080 and the MQTT port are the test node's (it listens on free ports);
 //   - the working directory is a scratch one, with the repository's examples/ and internal/
 //     linked in, and the node's data in ./rabta-data (the default the commands use);
-//   - curl gets -w to print the status; mosquitto_sub gets -C 1 -W 30 and runs in the
-//     background, so that it returns after one message; /backups/ is a scratch folder;
+//   - curl gets -w to print the status; mosquitto_sub gets -d -C 1 -W and runs in the
+//     background, so that it returns after one message, and the publish before it is repeated
+//     once its SUBACK says it listens (subscribeAndPublish); /backups/ is a scratch folder;
 //   - "alerts/3" is the draft the rules of examples/rules.yaml make on this node: before the
 //     tour the node gets the demo's Khanki gauge (8 datastreams, the 8th the discharge the
 //     rules watch), and after "rules apply" a reading over its first level.
@@ -268,7 +270,6 @@ func TestReadmeCommands(t *testing.T) {
 
 	var vars []string // assignments, carried to every later command
 	draft := ""
-	var subOut chan string
 	lastPub := "" // the README's last mosquitto_pub, repeated once mosquitto_sub listens
 	for _, c := range cmds {
 		k := key(c)
@@ -295,23 +296,11 @@ func TestReadmeCommands(t *testing.T) {
 		}
 		script := strings.Join(append(append([]string{}, vars...), run), "\n")
 		if strings.HasPrefix(run, "mosquitto_sub") {
-			// in the background: the publish before it is repeated once it listens
-			cmd := exec.Command("bash", "-c", strings.Replace(script, "mosquitto_sub ", "mosquitto_sub -C 1 -W 30 ", 1))
-			cmd.Dir, cmd.Env = tmp, env
-			subOut = make(chan string, 1)
-			go func() { out, _ := cmd.CombinedOutput(); subOut <- string(out) }()
-			time.Sleep(time.Second)
 			pubScript := strings.Join(append(append([]string{}, vars...), strings.Replace(lastPub, " -u ", " -h "+mqttHost+" -p "+mqttPort+" -u ", 1)), "\n")
-			if out, err := runBash(tmp, env, pubScript); err != nil {
-				t.Errorf("mosquitto_pub again: %v %s", err, out)
-			}
-			select {
-			case out := <-subOut:
-				if !strings.Contains(out, rc.want) {
-					t.Errorf("%s\n→ %s\nwant %q", c, out, rc.want)
-				}
-			case <-time.After(40 * time.Second):
-				t.Errorf("%s: nothing received", c)
+			if out, err := subscribeAndPublish(tmp, env, script, pubScript, 90*time.Second); err != nil {
+				t.Errorf("%s\n→ %v\n%s\nthe node's MQTT log:\n%s", c, err, out, mqttLines(p.stderr.String()))
+			} else if !strings.Contains(out, rc.want) {
+				t.Errorf("%s\n→ %s\nwant %q", c, out, rc.want)
 			}
 			continue
 		}
@@ -372,6 +361,99 @@ func TestReadmeCommands(t *testing.T) {
 		t.Errorf("backup: %v", files)
 	}
 	p.stop()
+}
+
+// subscribeAndPublish runs the README's mosquitto_sub (script) until it receives one message,
+// and the README's mosquitto_pub before it (pub) again once it listens, within limit in all
+// (a loaded machine may take seconds to connect and subscribe). The subscriber runs with -d,
+// whose SUBACK line says that it listens; one that ends before it does (it could not connect)
+// is started again. Once it listens, the publish is repeated every 2 s until the message
+// arrives: each publish is one more value of the Datastream, and the subscriber takes the
+// first. It returns the subscriber's output; an error when no message came within limit.
+func subscribeAndPublish(dir string, env []string, script, pub string, limit time.Duration) (string, error) {
+	deadline := time.Now().Add(limit)
+	var tries []string
+	for time.Until(deadline) > time.Second {
+		secs := int(time.Until(deadline) / time.Second)
+		// stdbuf -oL: its debug lines (SUBACK) are written as they come, not when it exits
+		cmd := exec.Command("bash", "-c", strings.Replace(script, "mosquitto_sub ", fmt.Sprintf("exec stdbuf -oL mosquitto_sub -d -C 1 -W %d ", secs), 1))
+		out := &watchWriter{mark: "SUBACK", seen: make(chan struct{})}
+		cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, out, out
+		if err := cmd.Start(); err != nil {
+			return "", err
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done: // ended before it listened: start it again
+			tries = append(tries, fmt.Sprintf("ended before its SUBACK (%v): %s", err, out.String()))
+			time.Sleep(500 * time.Millisecond)
+			continue
+		case <-out.seen:
+		case <-time.After(time.Until(deadline)):
+			cmd.Process.Kill()
+			<-done
+			return out.String(), fmt.Errorf("no SUBACK within %v (%d earlier tries: %s)", limit, len(tries), strings.Join(tries, "; "))
+		}
+		for {
+			if msg, err := runBash(dir, env, pub); err != nil {
+				cmd.Process.Kill()
+				<-done
+				return out.String(), fmt.Errorf("mosquitto_pub again: %v %s", err, msg)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					return out.String(), fmt.Errorf("mosquitto_sub: %v", err) // -W ran out: nothing received
+				}
+				return out.String(), nil
+			case <-time.After(2 * time.Second):
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				<-done
+				return out.String(), fmt.Errorf("nothing received within %v", limit)
+			}
+		}
+	}
+	return "", fmt.Errorf("mosquitto_sub never listened within %v: %s", limit, strings.Join(tries, "; "))
+}
+
+// mqttLines returns the lines of a node's log about MQTT (its component's, the bus's).
+func mqttLines(log string) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "mqtt") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// watchWriter collects a command's output and closes seen once it holds mark.
+type watchWriter struct {
+	mu   sync.Mutex
+	buf  strings.Builder
+	mark string
+	seen chan struct{}
+	shut bool
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if !w.shut && strings.Contains(w.buf.String(), w.mark) {
+		w.shut = true
+		close(w.seen)
+	}
+	return len(p), nil
+}
+
+func (w *watchWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 func runBash(dir string, env []string, script string) (string, error) {

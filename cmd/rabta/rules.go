@@ -11,6 +11,7 @@ import (
 	"os/user"
 
 	"github.com/rabta/rabta/internal/auth"
+	"github.com/rabta/rabta/internal/node"
 	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/warning"
 )
@@ -54,15 +55,23 @@ func rules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if args[0] == "apply" && *org == "" {
+		*org = auth.NodeOrganisation
+	}
 	open := c.openExisting // list and changes read a node's rules: never make a node
-	if args[0] == "apply" {
-		open = c.openStores
+	if args[0] == "apply" && *org == auth.NodeOrganisation {
+		open = c.openStores // the node's own rules may be a new node's first step; another organisation's need a node that knows it
 	}
 	stores, err := open(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer stores.Close()
+	if *org != "" {
+		if err := node.KnownOrganisation(ctx, stores, *org); err != nil { // a typo applies nothing
+			return err
+		}
+	}
 	store := stores.Alerts
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
@@ -90,9 +99,6 @@ func rules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return enc.Encode(cs)
-	}
-	if *org == "" {
-		*org = auth.NodeOrganisation
 	}
 	name := ""
 	if u, err := user.Current(); err == nil {

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -177,7 +176,6 @@ type sinkLine struct {
 // stationInfo is what the report knows of a watched datastream.
 type stationInfo struct {
 	name     string
-	thing    int64
 	unit     string
 	rule     rule.View
 	obs      []Reading
@@ -362,8 +360,6 @@ func readSink(path string) ([]sinkLine, error) {
 	}
 	return out, sc.Err()
 }
-
-var levelInWhy = regexp.MustCompile(`\(([^()]+)\)$|(?:escalate|deescalate) to ([^:]+):`)
 
 // analyse turns what the node did into the report: alerts with their durations, crossings
 // matched to alerts, the timeline.

@@ -34,6 +34,10 @@ type Server struct {
 	Store  alert.Store
 	Rules  warning.Store
 	Runner *warning.Runner
+	// Known, when set, refuses an organisation this node does not know (NotFound, naming it):
+	// the rules routes check the organisation ?organisation= names with it, so that a typo
+	// neither lists nothing nor makes rules of an organisation no key can act for.
+	Known func(ctx context.Context, org string) error
 	// Dissemination serves subscribers, delivery progress and unsubscribing; nil leaves
 	// those routes out.
 	Dissemination *dissemination.Service
@@ -528,6 +532,10 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	org := r.URL.Query().Get("organisation")
+	if err := s.known(r.Context(), org); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	out := []ruleView{}
 	for _, x := range rules {
 		if org == "" || x.Organisation == org {
@@ -535,6 +543,14 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+// known refuses org, when it is given, if the node does not know it (Server.Known).
+func (s *Server) known(ctx context.Context, org string) error {
+	if org == "" || s.Known == nil {
+		return nil
+	}
+	return s.Known(ctx, org)
 }
 
 // ruleChanges lists who created, changed and removed a rule, oldest first (viewer).
@@ -577,6 +593,10 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := auth.RequireOwner(ctx, auth.Admin, org, fmt.Sprintf("the rule set of organisation %q", org)); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := s.known(ctx, org); err != nil { // after RequireOwner: only the node-wide admin learns which exist
 		s.Error(w, r, err)
 		return
 	}

@@ -48,7 +48,6 @@ type authzEnv struct {
 	t    *testing.T
 	n    *node.Node
 	keys map[string]string // "<org>/<role>" → key; "admin/admin" is the node-wide admin's
-	seq  atomic.Int64      // unique values (names, results)
 }
 
 // keyOf returns the key of role in org ("" for anonymous).

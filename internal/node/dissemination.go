@@ -54,6 +54,59 @@ type DisseminationOptions struct {
 	Pipeline dissemination.Config
 }
 
+// checkChannels refuses channel settings (SMS through Kannel or SMPP, e-mail over SMTP,
+// webhooks, IVR calls) that newDissemination would refuse, so that New refuses them before
+// any port opens: each sender is made as newDissemination makes it and dropped (none
+// connects, binds or starts anything when made). What newDissemination fills in once the
+// HTTP listener is open — the Kannel delivery-report and IVR call-report URLs (on the public
+// URL, else the listener's address) and their secrets (from the contacts key) — is given a
+// stand-in of the same form.
+func checkChannels(o DisseminationOptions, publicURL string) error {
+	base := publicURL
+	if base == "" {
+		base = "http://127.0.0.1:8080" // the listener's address is not known yet
+	}
+	const secret = "stand-in-for-a-derived-secret" // as a derived one (Sealer.Lookup: 64 hex digits), over 16 bytes
+	if _, err := webhook.New(o.Webhook); err != nil {
+		return err
+	}
+	if o.Kannel != nil {
+		ko := *o.Kannel
+		if ko.DLRURL == "" {
+			ko.DLRURL = base + "/sms/kannel/dlr"
+		}
+		if ko.DLRSecret == "" {
+			ko.DLRSecret = secret
+		}
+		if _, err := kannel.New(ko); err != nil {
+			return fmt.Errorf("kannel: %w", err)
+		}
+	}
+	if o.SMPP != nil {
+		if _, err := smpp.New(*o.SMPP); err != nil {
+			return fmt.Errorf("smpp: %w", err)
+		}
+	}
+	if o.SMTP != nil {
+		if _, err := email.New(*o.SMTP); err != nil {
+			return fmt.Errorf("smtp: %w", err)
+		}
+	}
+	if o.IVR != nil {
+		vo := *o.IVR
+		if vo.CallbackURL == "" {
+			vo.CallbackURL = base + "/voice/ivr/report"
+		}
+		if vo.ReportSecret == "" {
+			vo.ReportSecret = secret
+		}
+		if _, err := ivr.New(vo); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // newDissemination builds the dissemination service and its senders.
 func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, places dissemination.Gazetteer, points func() dissemination.Points) (*dissemination.Service, error) {
 	keyFile := o.ContactsKeyFile

@@ -11,6 +11,11 @@ import (
 
 	"github.com/nats-io/nkeys"
 
+	"github.com/rabta/rabta/internal/channel/email"
+	"github.com/rabta/rabta/internal/channel/ivr"
+	"github.com/rabta/rabta/internal/channel/kannel"
+	"github.com/rabta/rabta/internal/channel/smpp"
+	"github.com/rabta/rabta/internal/channel/webhook"
 	"github.com/rabta/rabta/internal/federation"
 	"github.com/rabta/rabta/internal/node"
 	"github.com/rabta/rabta/internal/store/sqlite"
@@ -81,4 +86,71 @@ func TestFederationNeedsTLSOffLoopback(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A channel setting that its sender refuses (SMS through Kannel or SMPP, e-mail, webhook, IVR)
+// is refused by New before any port opens: the bus never opened (its store directory is not
+// made) and the HTTP, NATS and MQTT addresses stay free. Settings the senders accept make a
+// node.
+func TestChannelSettingsCheckedInNew(t *testing.T) {
+	port := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	good := node.DisseminationOptions{
+		Kannel:  &kannel.Options{URL: "http://127.0.0.1:13013/cgi-bin/sendsms", Username: "rabta"},
+		SMTP:    &email.Options{Addr: "127.0.0.1:25", From: "alerts@example.org"},
+		IVR:     &ivr.Options{URL: "https://ivr.example.org/calls", Token: "t"},
+		Webhook: webhook.Options{Timeout: time.Second},
+	}
+	for _, c := range []struct {
+		name string
+		set  func(o *node.DisseminationOptions)
+		want string
+	}{
+		{"kannel", func(o *node.DisseminationOptions) { o.Kannel.URL = "ftp://127.0.0.1/sendsms" }, "kannel: URL: want an http(s) URL"},
+		{"smpp", func(o *node.DisseminationOptions) { o.Kannel, o.SMPP = nil, &smpp.Options{Addr: "127.0.0.1:2775"} }, "smpp: no system_id"},
+		{"smtp", func(o *node.DisseminationOptions) { o.SMTP.From = "" }, "email: From is required"},
+		{"webhook", func(o *node.DisseminationOptions) { o.Webhook.Timeout = -time.Second }, "webhook: Timeout, Rate and Burst must not be negative"},
+		{"ivr", func(o *node.DisseminationOptions) { o.IVR.URL = "http://ivr.example.org/calls" }, "ivr: url \"http://ivr.example.org/calls\": http only to a loopback host"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := good
+			k, m, v := *good.Kannel, *good.SMTP, *good.IVR
+			o.Kannel, o.SMTP, o.IVR = &k, &m, &v
+			c.set(&o)
+			dir := t.TempDir()
+			addrs := []string{port(), port(), port()}
+			n, err := node.New(t.Context(), node.Options{ID: "chan", DataDir: dir, HTTPAddr: addrs[0], NATSAddr: addrs[1], MQTTAddr: addrs[2],
+				AdminKey: adminKey, Dissemination: o})
+			if err == nil {
+				n.Close()
+				t.Fatalf("New: no error; want %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("New: %v; want it to say %q", err, c.want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "nats")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the bus's store directory: %v; want none made (the bus never opened)", err)
+			}
+			for _, a := range addrs {
+				l, err := net.Listen("tcp", a)
+				if err != nil {
+					t.Errorf("%s after the refusal: %v; want it free", a, err)
+					continue
+				}
+				l.Close()
+			}
+		})
+	}
+	n, err := node.New(t.Context(), node.Options{ID: "chan", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0",
+		AdminKey: adminKey, Dissemination: good})
+	if err != nil {
+		t.Fatalf("New with good channel settings: %v", err)
+	}
+	n.Close()
 }

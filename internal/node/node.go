@@ -302,9 +302,13 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		Replicas: opts.NATSReplicas, Log: log.With("component", "bus"),
 		Partners: fedPartners{store: n.stores.Federation, now: opts.Now}, TLS: opts.FedTLS}
 	// configuration refused here, before the bus opens a port or any work starts: a node with
-	// partners on a listener they may not use (federation.go), the signing key and certificate
-	// (made on first use), the certificates trusted besides
+	// partners on a listener they may not use (federation.go), the channels' settings
+	// (dissemination.go), the signing key and certificate (made on first use), the
+	// certificates trusted besides
 	if err := checkFedListener(ctx, bopts, n.stores.Federation); err != nil {
+		return nil, err
+	}
+	if err := checkChannels(opts.Dissemination, opts.PublicURL); err != nil {
 		return nil, err
 	}
 	sign, err := nodeSigner(opts.DataDir, opts.ID, opts.SigningKeyFile, opts.SigningCertFile)
@@ -417,6 +421,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 
 	n.api = &httpapi.Server{Alerts: n.alerts, Store: alerts, Rules: alerts, Runner: n.runner, Dissemination: n.diss, Trusted: func() []*x509.Certificate { return trusted },
 		Keys: n.stores.Keys, OnKeyRevoked: n.keyRevoked, Forecast: n.fcast,
+		Known:     func(ctx context.Context, org string) error { return KnownOrganisation(ctx, n.stores, org) },
 		PublicURL: opts.PublicURL, PrivateAlerts: opts.PrivateAlerts, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
 		MaxBody: opts.MaxBodyBytes, FeedKeep: opts.FeedKeep, Log: log.With("component", "api")}
 	n.api.Audit = n.audit

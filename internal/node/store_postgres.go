@@ -8,6 +8,14 @@ import (
 	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
+// PostgresNode reports whether the PostgreSQL database at dsn holds a node's store, changing
+// nothing (OpenStores makes one in an empty database), and names the database for messages
+// (user@host:port/database, never its password).
+func PostgresNode(ctx context.Context, dsn string) (ok bool, name string, err error) {
+	ok, err = postgres.Exists(ctx, dsn)
+	return ok, postgres.Name(dsn), err
+}
+
 // openPostgres opens the PostgreSQL store (one database for the node; several Rabta processes
 // may share it).
 func openPostgres(ctx context.Context, dsn string, qc sensing.Checker) (*Stores, error) {

@@ -129,7 +129,7 @@ func SetOpen(ctx context.Context, stores *Stores, log interface {
 		_, wasOpen = opened[org]
 	}
 	if !wasOpen {
-		if err := knownOrganisation(ctx, stores, org); err != nil {
+		if err := KnownOrganisation(ctx, stores, org); err != nil {
 			return false, err
 		}
 	}
@@ -146,9 +146,11 @@ func SetOpen(ctx context.Context, stores *Stores, log interface {
 	return true, log.Record(ctx, kind, by, "organisation/"+org, map[string]any{"organisation": org, "open": open})
 }
 
-// knownOrganisation refuses org when no organisation can have that name (Invalid) or this
+// KnownOrganisation refuses org when no organisation can have that name (Invalid) or this
 // node does not know it (NotFound, naming it); the node's own organisation is always known.
-func knownOrganisation(ctx context.Context, stores *Stores, org string) error {
+// What names an organisation to act for (orgs open, ?organisation= of the rules routes, rules
+// apply --org, import subscribers --org) checks it first, so that a typo changes nothing.
+func KnownOrganisation(ctx context.Context, stores *Stores, org string) error {
 	if err := auth.CheckOrganisation(org); err != nil {
 		return err
 	}

@@ -261,3 +261,42 @@ func TestOpenUnknownOrganisation(t *testing.T) {
 		}
 	}
 }
+
+// The rules routes refuse an organisation the node does not know, given with ?organisation=:
+// 404 naming it (400 for a name no organisation can have), nothing applied, and the typo does
+// not become a known organisation (opening its data is still refused). One with a key, and
+// the node's own, are served.
+func TestRulesUnknownOrganisation(t *testing.T) {
+	n, _ := start(t, "rulesorg")
+	base := "http://" + n.Addr().String()
+	for _, c := range []struct {
+		method, query string
+		status        int
+		want          string
+	}{
+		{"PUT", "?organisation=pdma", 404, `organisation \"pdma\" is not known on this node`},
+		{"GET", "?organisation=pdma", 404, `organisation \"pdma\" is not known on this node`},
+		{"PUT", "?organisation=pd%20ma", 400, `organisation \"pd ma\": character 3 is ' '`},
+	} {
+		if st, b := req(t, c.method, base+"/api/v1/rules"+c.query, adminKey, "rules: []\n"); st != c.status || !bytes.Contains(b, []byte(c.want)) {
+			t.Errorf("%s /api/v1/rules%s: %d %s, want %d naming %q", c.method, c.query, st, b, c.status, c.want)
+		}
+	}
+	if st, b := req(t, "POST", base+"/api/v1/organisations/pdma/open", adminKey, ""); st != 404 {
+		t.Errorf("pdma after the refused rules: %d %s; want it still unknown", st, b)
+	}
+	if recs, err := n.Audit().List(t.Context(), 1, 0, 10); err != nil || len(recs) != 0 {
+		t.Errorf("refusals audited: %+v %v", recs, err)
+	}
+	if st, b := req(t, "POST", base+"/api/v1/keys", adminKey, `{"organisation":"ndma","role":"viewer"}`); st != 201 {
+		t.Fatalf("key: %d %s", st, b)
+	}
+	for _, org := range []string{"ndma", "admin"} {
+		if st, b := req(t, "PUT", base+"/api/v1/rules?organisation="+org, adminKey, "rules: []\n"); st != 200 || !bytes.Contains(b, []byte(`"organisation": "`+org+`"`)) {
+			t.Errorf("PUT rules of %s: %d %s", org, st, b)
+		}
+		if st, b := req(t, "GET", base+"/api/v1/rules?organisation="+org, adminKey, ""); st != 200 {
+			t.Errorf("GET rules of %s: %d %s", org, st, b)
+		}
+	}
+}

@@ -864,8 +864,12 @@ func api(c *checker, ids map[string]int64) {
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/rules/ravi-review/changes"})
 	c.must(404, req{role: "viewer", method: "GET", path: "/api/v1/rules/nothing/changes"})
 	otherOrg := yml(fmt.Sprintf(apiRules, ds))
-	otherOrg.path += "?organisation=ndma"
+	otherOrg.path += "?organisation=pdma"
 	c.must(409, otherOrg) // the node-wide admin: the rule ids are the node's organisation's
+	unknown := yml("rules: []\n")
+	unknown.path += "?organisation=ndma"
+	c.must(404, unknown) // an organisation the node does not know
+	c.must(404, req{role: "viewer", method: "GET", path: "/api/v1/rules?organisation=ndma"})
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/openapi.json"})
 
 	// the river network: none yet, refusals, then one stored and read

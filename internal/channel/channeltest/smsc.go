@@ -359,7 +359,7 @@ func (s *SMSCServer) deliver(line []byte) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		s.mu.Lock()
-		w, n, ch := s.stdin, len(s.mos), s.changed
+		w, n := s.stdin, len(s.mos)
 		s.mu.Unlock()
 		if w == nil {
 			s.t.Fatal("channeltest: Deliver: the SMSC is not running")
@@ -374,7 +374,7 @@ func (s *SMSCServer) deliver(line []byte) {
 			if got {
 				sessions = s.mos[n]
 			}
-			ch = s.changed
+			ch := s.changed
 			s.mu.Unlock()
 			if got && sessions > 0 {
 				return

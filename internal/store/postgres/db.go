@@ -33,6 +33,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
+	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -91,6 +93,43 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// Exists reports whether the database at dsn holds a Rabta store — its schema_migrations
+// lists the first of the embedded migrations — without changing anything (Open would make
+// one in an empty database): for the commands that read a node's store and must not make one.
+func Exists(ctx context.Context, dsn string) (bool, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return false, fmt.Errorf("open store: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil || len(names) == 0 {
+		return false, fmt.Errorf("migrations: %v %w", names, err)
+	}
+	sort.Strings(names)
+	first := strings.TrimSuffix(path.Base(names[0]), ".sql")
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return false, apperr.Wrap(apperr.Unavailable, err, "the store (PostgreSQL database %s) cannot be reached", Name(dsn))
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	var ok bool
+	err = c.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&ok)
+	if err != nil || !ok {
+		return false, err
+	}
+	err = c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, first).Scan(&ok)
+	return ok, err
+}
+
+// Name names dsn's database in messages: user@host:port/database, never its password.
+func Name(dsn string) string {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return "(a connection string that does not parse)"
+	}
+	return fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
 }
 
 // Close closes every connection.

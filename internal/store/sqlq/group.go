@@ -37,7 +37,6 @@ type groupCall struct {
 	ids  []int64
 	errs []error
 	err  error
-	done bool
 	wake chan bool // true: lead the next group; false: done (results set)
 }
 
