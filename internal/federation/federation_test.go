@@ -253,8 +253,18 @@ func TestServiceRoles(t *testing.T) {
 	if _, err := svc.Approve(as("pdma", auth.Admin, 5), a.ID); apperr.KindOf(err) != apperr.Conflict {
 		t.Errorf("approving twice: %v", err)
 	}
-	if list, err := svc.List(as("sindh-id", auth.Viewer, 6)); err != nil || len(list) != 2 {
-		t.Errorf("the consumer organisation lists: %d %v", len(list), err)
+	// the consumer organisation is karachi's: a local organisation of the same name is not it
+	if list, err := svc.List(as("sindh-id", auth.Viewer, 6)); err != nil || len(list) != 0 {
+		t.Errorf("a local organisation named as the consumer organisation lists: %d %v, want none", len(list), err)
+	}
+	if list, err := svc.List(as("sindh-id", auth.Admin, 9)); err != nil || len(list) != 0 {
+		t.Errorf("a local admin of an organisation named as the consumer organisation lists: %d %v, want none", len(list), err)
+	}
+	if list, err := svc.List(as("pdma", auth.Viewer, 6)); err != nil || len(list) != 2 {
+		t.Errorf("the providing organisation's viewer lists: %d %v, want 2", len(list), err)
+	}
+	if list, err := svc.List(as(auth.NodeOrganisation, auth.Admin, 10)); err != nil || len(list) != 2 {
+		t.Errorf("the node-wide admin lists: %d %v, want 2", len(list), err)
 	}
 	if list, err := svc.List(as("other", auth.Admin, 7)); err != nil || len(list) != 0 {
 		t.Errorf("an unrelated organisation lists: %d %v", len(list), err)

@@ -45,7 +45,10 @@ type Catalogue interface {
 //   - approve: an admin of the providing organisation (or the node-wide admin), not the
 //     agreement's creator's key (four eyes do not apply to the node-wide admin's own key);
 //   - revoke: an admin of the providing organisation (or the node-wide admin);
-//   - list: a viewer sees the agreements its organisation provides or receives.
+//   - list: a viewer sees the agreements its organisation provides. Every agreement on this
+//     node is one this node provides: its consumer organisation is a name on the partner
+//     node, not an organisation here, so a local organisation that happens to share that
+//     name sees nothing of it.
 //
 // Without a principal in ctx (the command line, which holds the data directory) everything is
 // allowed and recorded as by "cli".
@@ -255,7 +258,7 @@ func (s *Service) transition(ctx context.Context, id int64, from, to State, kind
 }
 
 // List returns the agreements ctx's principal may see: all for the node-wide admin (and the
-// command line), otherwise those its organisation provides or receives.
+// command line), otherwise those its organisation provides (the consumer organisation is the partner node's).
 func (s *Service) List(ctx context.Context) ([]Agreement, error) {
 	all, err := s.Store.Agreements(ctx)
 	if err != nil {
@@ -270,7 +273,9 @@ func (s *Service) List(ctx context.Context) ([]Agreement, error) {
 	}
 	out := []Agreement{}
 	for _, a := range all {
-		if a.ProviderOrg == p.Organisation || a.ConsumerOrg == p.Organisation {
+		// not a.ConsumerOrg: that is an organisation of the partner node (a.ConsumerNode), and
+		// a local organisation of the same name is another organisation
+		if a.ProviderOrg == p.Organisation {
 			out = append(out, a)
 		}
 	}
