@@ -62,6 +62,29 @@ type Service struct {
 	// not be the creator's holder, so a second key an admin minted for itself cannot approve
 	// what the first created. Nil: keys are compared.
 	Holder func(ctx context.Context, name string) (string, error)
+	// Node and NodeKey, when set, are this node's id and its public nkey: a partner with
+	// either is this node itself and is refused, and so is an agreement (created or approved)
+	// whose consumer node is Node — a node does not share with itself.
+	Node    string
+	NodeKey func() (string, error)
+}
+
+// checkNotSelf refuses node (with nkey, when given) as this node itself (Invalid, naming why).
+func (s *Service) checkNotSelf(member, node, nkey string) error {
+	if s.Node != "" && node == s.Node {
+		return apperr.E(apperr.Invalid, "%s: %q is this node itself: a node is not its own partner and shares nothing with itself (give the partner node's id)", member, node)
+	}
+	if nkey == "" || s.NodeKey == nil {
+		return nil
+	}
+	own, err := s.NodeKey()
+	if err != nil {
+		return err
+	}
+	if nkey == own {
+		return apperr.E(apperr.Invalid, "partner: nkey: it is this node's own public key (rabta federation key): a node is not its own partner (give the partner node's key)")
+	}
+	return nil
 }
 
 // sameHolder reports whether key names a and b are held by the same holder.
@@ -114,6 +137,9 @@ func (s *Service) Create(ctx context.Context, a *Agreement) error {
 		if err := auth.RequireOwner(ctx, auth.Operator, a.ProviderOrg, "an agreement of organisation "+a.ProviderOrg); err != nil {
 			return err
 		}
+	}
+	if err := s.checkNotSelf("agreement: consumerNode", a.ConsumerNode, ""); err != nil {
+		return err
 	}
 	ps, err := s.Store.Partners(ctx)
 	if err != nil {
@@ -246,6 +272,11 @@ func (s *Service) transition(ctx context.Context, id int64, from, to State, kind
 	if a.State != from {
 		return nil, apperr.E(apperr.Conflict, "agreement %d is %s, not %s", id, a.State, from)
 	}
+	if to == Approved { // one proposed before such agreements were refused
+		if err := s.checkNotSelf(fmt.Sprintf("agreement %d: consumerNode", id), a.ConsumerNode, ""); err != nil {
+			return nil, err
+		}
+	}
 	by, at := actor(ctx), s.now().UTC()
 	if err := s.Store.SetState(ctx, id, from, to, by, at); err != nil {
 		return nil, err
@@ -289,6 +320,9 @@ func (s *Service) AddPartner(ctx context.Context, p *Partner) error {
 	}
 	if pr := auth.FromContext(ctx); pr != nil && !pr.NodeAdmin() {
 		return apperr.E(apperr.Forbidden, "partners are the node's: only the node-wide admin (role admin in organisation %q) adds them", auth.NodeOrganisation)
+	}
+	if err := s.checkNotSelf("partner: node", p.Node, p.NKey); err != nil {
+		return err
 	}
 	p.Created = s.now().UTC()
 	if err := s.Store.AddPartner(ctx, p); err != nil {
