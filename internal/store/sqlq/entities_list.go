@@ -176,6 +176,7 @@ func (s *Entities) where(x *q, query *sensing.Query, a string) error {
 		}
 		x.add(" AND "+c, args...)
 	}
+	viewCond(x, query, query.Set, a) // remoteview.go
 	return nil
 }
 
@@ -247,6 +248,7 @@ var errNoneFit = errors.New("no entity fits in the response budget")
 // context's end (deadline, client gone) stops the work between queries and inside the
 // running query (each engine's driver interrupts it).
 func (s *Entities) List(ctx context.Context, query *sensing.Query) (*sensing.Page, error) {
+	query = viewed(ctx, query) // remoteview.go: what a remote Datastream's reader may see
 	var page *sensing.Page
 	err := s.eng.Read(ctx, func(tx Tx) error {
 		var err error
@@ -480,6 +482,7 @@ func (s *Entities) pageSQL(query *sensing.Query, terms []orderTerm, head string)
 // Get returns one entity (q.ID), with expands; NotFound if it does not exist or is not
 // related to q.Parent.
 func (s *Entities) Get(ctx context.Context, query *sensing.Query) (*sensing.Entity, error) {
+	query = viewed(ctx, query) // remoteview.go
 	var e *sensing.Entity
 	run := s.eng.Read
 	if query.Opts == nil || len(query.Opts.Expand) == 0 {
@@ -631,7 +634,7 @@ func (s *Entities) expandOne(ctx context.Context, tx Tx, query *sensing.Query, i
 	}
 	for j, it := range items {
 		sub := &sensing.Query{Set: it.nav.Target, Parent: &sensing.Parent{Set: query.Set, ID: e.ID, Nav: it.nav.Name}, Opts: it.opts,
-			Top: it.top, MaxTop: query.MaxTop, ExpandTop: query.ExpandTop, Budget: query.Budget}
+			Top: it.top, MaxTop: query.MaxTop, ExpandTop: query.ExpandTop, Budget: query.Budget, View: query.View}
 		var p *sensing.Page
 		var err error
 		if pre[j] != nil {
