@@ -19,7 +19,20 @@ type RemoteView struct {
 	// Org shows the remote entities owned by this organisation (its viewers); "" shows none
 	// (an anonymous reader).
 	Org string
+	// Hidden is what the view leaves out, by id: a store reads it once for the reads of one
+	// call (nil: not read yet).
+	Hidden *RemoteHidden
 }
+
+// RemoteHidden lists the entities a RemoteView leaves out: the remote Datastreams of other
+// organisations than the reader's, and their Things, Sensors, ObservedProperties and the
+// Things' Locations (their Observations, HistoricalLocations and FeaturesOfInterest follow).
+type RemoteHidden struct {
+	Datastreams, Things, Sensors, ObservedProperties, Locations []int64
+}
+
+// None reports whether nothing is hidden.
+func (h *RemoteHidden) None() bool { return h == nil || len(h.Datastreams) == 0 }
 
 type remoteViewKey struct{}
 

@@ -144,11 +144,6 @@ func fastCount(ctx context.Context, tx Tx, query *sensing.Query) (n int64, ok bo
 	var sql string
 	var args []any
 	switch p := query.Parent; {
-	case p == nil && query.View != nil && !query.View.All:
-		// less the Observations of the remote Datastreams the reader may not see (remoteview.go)
-		sql, args = `SELECT CAST((SELECT coalesce(sum(n), 0) FROM observation_counts) + (SELECT coalesce(sum(n), 0) FROM multi_observation_counts)
-			- (SELECT coalesce(sum(c.n), 0) FROM observation_counts c JOIN fed_remote r ON r.datastream_id = c.datastream_id
-				JOIN datastreams rd ON rd.id = r.datastream_id WHERE rd.organisation <> ?) AS BIGINT)`, []any{query.View.Org}
 	case p == nil:
 		sql = `SELECT CAST((SELECT coalesce(sum(n), 0) FROM observation_counts) + (SELECT coalesce(sum(n), 0) FROM multi_observation_counts) AS BIGINT)`
 	case p.Set == sensing.Datastreams && p.Nav == "Observations":
@@ -160,6 +155,17 @@ func fastCount(ctx context.Context, tx Tx, query *sensing.Query) (n int64, ok bo
 	}
 	if err := tx.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
 		return 0, false, err
+	}
+	// less the Observations of the remote Datastreams the reader may not see (remoteview.go)
+	switch p := query.Parent; {
+	case p == nil:
+		h, err := hiddenCount(ctx, tx, query)
+		if err != nil {
+			return 0, false, err
+		}
+		n -= h
+	case p.Set == sensing.Datastreams && query.View != nil && !query.View.Hidden.None() && slices.Contains(query.View.Hidden.Datastreams, p.ID):
+		n = 0
 	}
 	return n, true, nil
 }

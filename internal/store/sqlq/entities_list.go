@@ -176,7 +176,7 @@ func (s *Entities) where(x *q, query *sensing.Query, a string) error {
 		}
 		x.add(" AND "+c, args...)
 	}
-	viewCond(x, query, query.Set, a) // remoteview.go
+	viewCond(x, query, a) // remoteview.go
 	return nil
 }
 
@@ -251,6 +251,9 @@ func (s *Entities) List(ctx context.Context, query *sensing.Query) (*sensing.Pag
 	query = viewed(ctx, query) // remoteview.go: what a remote Datastream's reader may see
 	var page *sensing.Page
 	err := s.eng.Read(ctx, func(tx Tx) error {
+		if err := s.hide(ctx, tx, query); err != nil { // remoteview.go
+			return err
+		}
 		var err error
 		page, err = s.list(ctx, tx, query, 0)
 		return err
@@ -488,7 +491,13 @@ func (s *Entities) Get(ctx context.Context, query *sensing.Query) (*sensing.Enti
 	if query.Opts == nil || len(query.Opts.Expand) == 0 {
 		run = s.eng.Do // one statement needs no snapshot (and, on PostgreSQL, no BEGIN and COMMIT)
 	}
+	if query.View != nil && query.View.Hidden == nil {
+		run = s.eng.Read // what the view hides, and the entity, in one snapshot
+	}
 	err := run(ctx, func(tx Tx) error {
+		if err := s.hide(ctx, tx, query); err != nil { // remoteview.go
+			return err
+		}
 		var err error
 		e, err = s.get(ctx, tx, query)
 		return err
