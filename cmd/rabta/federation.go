@@ -243,7 +243,9 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer stores.Close()
-	svc := &federation.Service{Store: stores.Federation}
+	// the node itself is no partner of its own, nor an agreement's consumer (its id and key)
+	dir := c.cfg.DataDir
+	svc := &federation.Service{Store: stores.Federation, Node: c.cfg.NodeID, NodeKey: func() (string, error) { return node.FedPublicKey(dir) }}
 	if verb != "list" {
 		// changes made here are recorded in the node's audit log, as the API's are (a list
 		// records nothing: it needs no signing key)

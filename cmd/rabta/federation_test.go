@@ -89,7 +89,7 @@ func TestFederation(t *testing.T) {
 		t.Helper()
 		// as docs/federation.md finds them
 		_, b := p.req("GET", "/v1.1/Datastreams?"+url.Values{"$filter": {"properties/remote/node eq 'islamabad'"},
-			"$expand": {"Observations($orderby=phenomenonTime;$top=1000)"}}.Encode(), "", "")
+			"$expand": {"Observations($orderby=phenomenonTime;$top=1000)"}}.Encode(), adminKey, "") // remote data: not public
 		var page struct {
 			Value []struct {
 				ID    int64 `json:"@iot.id"`

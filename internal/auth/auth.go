@@ -81,6 +81,20 @@ func (p *Principal) Owns(owner string) bool {
 	return p != nil && (p.NodeAdmin() || (owner != "" && p.Organisation == owner))
 }
 
+// Reads says whose confidential data p may read: everyone's (all, the node-wide admin), or
+// its own organisation's (a viewer and up); org is "" for no one's (no key, or a role below
+// viewer). The remote Datastreams received under an agreement are such data
+// (sensing.RemoteView).
+func (p *Principal) Reads() (all bool, org string) {
+	switch {
+	case p.NodeAdmin():
+		return true, ""
+	case p != nil && p.Role >= Viewer:
+		return false, p.Organisation
+	}
+	return false, ""
+}
+
 // Name is how decisions by p are recorded: "<organisation>/key-<id>" (see alert four eyes).
 func (p *Principal) Name() string {
 	return fmt.Sprintf("%s/key-%d", p.Organisation, p.KeyID)

@@ -253,8 +253,18 @@ func TestServiceRoles(t *testing.T) {
 	if _, err := svc.Approve(as("pdma", auth.Admin, 5), a.ID); apperr.KindOf(err) != apperr.Conflict {
 		t.Errorf("approving twice: %v", err)
 	}
-	if list, err := svc.List(as("sindh-id", auth.Viewer, 6)); err != nil || len(list) != 2 {
-		t.Errorf("the consumer organisation lists: %d %v", len(list), err)
+	// the consumer organisation is karachi's: a local organisation of the same name is not it
+	if list, err := svc.List(as("sindh-id", auth.Viewer, 6)); err != nil || len(list) != 0 {
+		t.Errorf("a local organisation named as the consumer organisation lists: %d %v, want none", len(list), err)
+	}
+	if list, err := svc.List(as("sindh-id", auth.Admin, 9)); err != nil || len(list) != 0 {
+		t.Errorf("a local admin of an organisation named as the consumer organisation lists: %d %v, want none", len(list), err)
+	}
+	if list, err := svc.List(as("pdma", auth.Viewer, 6)); err != nil || len(list) != 2 {
+		t.Errorf("the providing organisation's viewer lists: %d %v, want 2", len(list), err)
+	}
+	if list, err := svc.List(as(auth.NodeOrganisation, auth.Admin, 10)); err != nil || len(list) != 2 {
+		t.Errorf("the node-wide admin lists: %d %v, want 2", len(list), err)
 	}
 	if list, err := svc.List(as("other", auth.Admin, 7)); err != nil || len(list) != 0 {
 		t.Errorf("an unrelated organisation lists: %d %v", len(list), err)
@@ -538,5 +548,44 @@ func TestAgreementJSONAlertsOnly(t *testing.T) {
 		if err != nil || back.Resolution != a.Resolution || back.Selection.Data() != c.data || back.Embargo != a.Embargo || back.Retention != a.Retention {
 			t.Errorf("%s: %s parsed back: %+v %v", c.name, in, back, err)
 		}
+	}
+}
+
+// TestServiceRefusesItself: with the node's id and key set, a partner that is the node itself
+// (its id, or its key) is refused, an agreement to it is refused, and one proposed before
+// (when the service did not know its node) cannot be approved.
+func TestServiceRefusesItself(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.SeedDatastreams(t, db, "pdma", 1, 2)
+	own := testNKey()
+	svc := &federation.Service{Store: sqlq.NewFederation(db), Audit: recorder(func(string, string) {})}
+	// as a node did before: itself as a partner, and an agreement to itself, proposed
+	if err := svc.AddPartner(context.Background(), &federation.Partner{Node: "karachi", NKey: own}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := federation.ParseAgreement([]byte(good))
+	if err := svc.Create(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	svc.Node, svc.NodeKey = "karachi", func() (string, error) { return own, nil }
+	if _, err := svc.Approve(context.Background(), a.ID); apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), `consumerNode: "karachi" is this node itself`) {
+		t.Errorf("approving an agreement to the node itself: %v, want Invalid naming it", err)
+	}
+	b, _ := federation.ParseAgreement([]byte(good))
+	if err := svc.Create(context.Background(), b); apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), "is this node itself") {
+		t.Errorf("an agreement to the node itself: %v, want Invalid naming it", err)
+	}
+	if err := svc.AddPartner(context.Background(), &federation.Partner{Node: "karachi", NKey: testNKey()}); apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), "is this node itself") {
+		t.Errorf("the node's own id as a partner: %v, want Invalid", err)
+	}
+	if err := svc.AddPartner(context.Background(), &federation.Partner{Node: "lahore", NKey: own}); apperr.KindOf(err) != apperr.Invalid || !strings.Contains(err.Error(), "own public key") {
+		t.Errorf("the node's own key as a partner: %v, want Invalid", err)
+	}
+	if err := svc.AddPartner(context.Background(), &federation.Partner{Node: "lahore", NKey: testNKey()}); err != nil {
+		t.Errorf("another node as a partner: %v", err)
 	}
 }

@@ -45,7 +45,10 @@ type Catalogue interface {
 //   - approve: an admin of the providing organisation (or the node-wide admin), not the
 //     agreement's creator's key (four eyes do not apply to the node-wide admin's own key);
 //   - revoke: an admin of the providing organisation (or the node-wide admin);
-//   - list: a viewer sees the agreements its organisation provides or receives.
+//   - list: a viewer sees the agreements its organisation provides. Every agreement on this
+//     node is one this node provides: its consumer organisation is a name on the partner
+//     node, not an organisation here, so a local organisation that happens to share that
+//     name sees nothing of it.
 //
 // Without a principal in ctx (the command line, which holds the data directory) everything is
 // allowed and recorded as by "cli".
@@ -59,6 +62,29 @@ type Service struct {
 	// not be the creator's holder, so a second key an admin minted for itself cannot approve
 	// what the first created. Nil: keys are compared.
 	Holder func(ctx context.Context, name string) (string, error)
+	// Node and NodeKey, when set, are this node's id and its public nkey: a partner with
+	// either is this node itself and is refused, and so is an agreement (created or approved)
+	// whose consumer node is Node — a node does not share with itself.
+	Node    string
+	NodeKey func() (string, error)
+}
+
+// checkNotSelf refuses node (with nkey, when given) as this node itself (Invalid, naming why).
+func (s *Service) checkNotSelf(member, node, nkey string) error {
+	if s.Node != "" && node == s.Node {
+		return apperr.E(apperr.Invalid, "%s: %q is this node itself: a node is not its own partner and shares nothing with itself (give the partner node's id)", member, node)
+	}
+	if nkey == "" || s.NodeKey == nil {
+		return nil
+	}
+	own, err := s.NodeKey()
+	if err != nil {
+		return err
+	}
+	if nkey == own {
+		return apperr.E(apperr.Invalid, "partner: nkey: it is this node's own public key (rabta federation key): a node is not its own partner (give the partner node's key)")
+	}
+	return nil
 }
 
 // sameHolder reports whether key names a and b are held by the same holder.
@@ -111,6 +137,9 @@ func (s *Service) Create(ctx context.Context, a *Agreement) error {
 		if err := auth.RequireOwner(ctx, auth.Operator, a.ProviderOrg, "an agreement of organisation "+a.ProviderOrg); err != nil {
 			return err
 		}
+	}
+	if err := s.checkNotSelf("agreement: consumerNode", a.ConsumerNode, ""); err != nil {
+		return err
 	}
 	ps, err := s.Store.Partners(ctx)
 	if err != nil {
@@ -243,6 +272,11 @@ func (s *Service) transition(ctx context.Context, id int64, from, to State, kind
 	if a.State != from {
 		return nil, apperr.E(apperr.Conflict, "agreement %d is %s, not %s", id, a.State, from)
 	}
+	if to == Approved { // one proposed before such agreements were refused
+		if err := s.checkNotSelf(fmt.Sprintf("agreement %d: consumerNode", id), a.ConsumerNode, ""); err != nil {
+			return nil, err
+		}
+	}
 	by, at := actor(ctx), s.now().UTC()
 	if err := s.Store.SetState(ctx, id, from, to, by, at); err != nil {
 		return nil, err
@@ -255,7 +289,7 @@ func (s *Service) transition(ctx context.Context, id int64, from, to State, kind
 }
 
 // List returns the agreements ctx's principal may see: all for the node-wide admin (and the
-// command line), otherwise those its organisation provides or receives.
+// command line), otherwise those its organisation provides (the consumer organisation is the partner node's).
 func (s *Service) List(ctx context.Context) ([]Agreement, error) {
 	all, err := s.Store.Agreements(ctx)
 	if err != nil {
@@ -270,7 +304,9 @@ func (s *Service) List(ctx context.Context) ([]Agreement, error) {
 	}
 	out := []Agreement{}
 	for _, a := range all {
-		if a.ProviderOrg == p.Organisation || a.ConsumerOrg == p.Organisation {
+		// not a.ConsumerOrg: that is an organisation of the partner node (a.ConsumerNode), and
+		// a local organisation of the same name is another organisation
+		if a.ProviderOrg == p.Organisation {
 			out = append(out, a)
 		}
 	}
@@ -284,6 +320,9 @@ func (s *Service) AddPartner(ctx context.Context, p *Partner) error {
 	}
 	if pr := auth.FromContext(ctx); pr != nil && !pr.NodeAdmin() {
 		return apperr.E(apperr.Forbidden, "partners are the node's: only the node-wide admin (role admin in organisation %q) adds them", auth.NodeOrganisation)
+	}
+	if err := s.checkNotSelf("partner: node", p.Node, p.NKey); err != nil {
+		return err
 	}
 	p.Created = s.now().UTC()
 	if err := s.Store.AddPartner(ctx, p); err != nil {

@@ -16,7 +16,7 @@ import (
 // same role, organisation and four-eyes checks), dissemination's impacts and progress, the
 // federation agreements (through federation.Service's List, as the API) and the audit log.
 func (n *Node) newConsole(authn *auth.Authenticator) *console.Server {
-	c := &console.Server{Keys: n.stores.Keys, Authn: authn, Gauges: n.gauges,
+	c := &console.Server{Keys: n.stores.Keys, Authn: authn, Gauges: n.visibleGauges,
 		Entities: n.stores.Entities, Readings: n.stores.Entities,
 		Alerts: n.stores.Alerts, Decide: n.api.Decide, Edit: n.api.Edit,
 		Rules: func(ctx context.Context) ([]rule.Rule, error) {

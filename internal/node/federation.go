@@ -1164,7 +1164,8 @@ func (n *Node) newFederator() *federator {
 	f.svc = &federation.Service{Store: f.store, Audit: f.audit, Now: n.now, Changed: f.changed,
 		Holder: func(ctx context.Context, name string) (string, error) {
 			return auth.HolderName(ctx, n.stores.Keys, name)
-		}}
+		},
+		Node: n.opts.ID, NodeKey: func() (string, error) { return FedPublicKey(n.opts.DataDir) }}
 	return f
 }
 

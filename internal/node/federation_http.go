@@ -17,7 +17,7 @@ import (
 // as federation.Service says: create by an operator or admin of the providing organisation,
 // approve and revoke by its admin, partners by the node-wide admin).
 //
-//	GET  /api/v1/federation/agreements               the agreements the key's organisation provides or receives
+//	GET  /api/v1/federation/agreements               the agreements the key's organisation provides
 //	POST /api/v1/federation/agreements               a new agreement (JSON, federation.ParseAgreement) → 201, state proposed
 //	POST /api/v1/federation/agreements/{id}/approve  → 200 the agreement, approved
 //	POST /api/v1/federation/agreements/{id}/revoke   → 200 the agreement, revoked

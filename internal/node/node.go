@@ -490,6 +490,9 @@ func (n *Node) Start(ctx context.Context) error {
 	notify, err := b.ConsumeObs(bg, "sta-mqtt", true, func(ds int64) bool { return sensorthings.Subscribed(b, ds) },
 		func(ctx context.Context, batch *sensing.ObsBatch) error {
 			n.metrics.busLatency.WithLabelValues("sta-mqtt").Observe(time.Since(batch.Accepted).Seconds())
+			if withheld, err := n.mqttWithheld(ctx, batch.Datastream); err != nil || withheld {
+				return err // a partner's data is not published to MQTT subscribers (remoteread.go)
+			}
 			return n.sta.NotifyMQTT(b, n.base, batch)
 		})
 	if err != nil {

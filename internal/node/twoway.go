@@ -32,7 +32,7 @@ func (n *Node) newTwoWay(diss *dissemination.Service, sealer *dissemination.Seal
 			}
 			return g.Places(), nil
 		},
-		Gauges:    n.gauges,
+		Gauges:    n.visibleGauges, // no remote Datastream: a partner's data is not told to anyone who asks (remoteread.go)
 		Languages: i18n.Langs(),
 		Counted:   func(v twoway.Verb, outcome string) { inbound.WithLabelValues(string(v), outcome).Inc() },
 		Now:       n.now, Log: n.log.With("component", "twoway")}

@@ -145,4 +145,8 @@ type Query struct {
 	// A store that runs out of it pages where that gives a correct answer (see sqlq.Entities.List)
 	// and otherwise fails with Budget.Err.
 	Budget *Budget
+	// View, when set, leaves out the remote entities it does not allow, at every level of
+	// $expand and in counts (a store sets it from the read's context: RemoteViewFrom); nil
+	// shows everything.
+	View *RemoteView
 }

@@ -140,6 +140,10 @@ func (s *Server) base(r *http.Request) string {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	// every read of this request, at every level ($expand, $count, a $batch's parts), shows
+	// the remote entities (a partner's data, received under an agreement) only to viewers of
+	// the consumer organisation and the node-wide admin, whatever PublicRead says
+	r = r.WithContext(ReadView(r.Context()))
 	p := strings.TrimPrefix(r.URL.Path, "/"+Version)
 	p = strings.TrimPrefix(p, "/")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -210,6 +214,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.methodNotAllowed(w, r, "GET, POST, PATCH, PUT, DELETE")
 	}
+}
+
+// ReadView returns ctx whose reads show the remote entities (sensing.RemoteView) the principal
+// of ctx may read: every one to the node-wide admin, its organisation's to a viewer and up,
+// none to anyone else. A remote entity the reader may not see is left out of collections and
+// counts, and its own URL is a 404, as if it did not exist.
+func ReadView(ctx context.Context) context.Context {
+	all, org := auth.FromContext(ctx).Reads()
+	return sensing.WithRemoteView(ctx, sensing.RemoteView{All: all, Org: org})
 }
 
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {

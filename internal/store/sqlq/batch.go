@@ -164,7 +164,7 @@ func (p *prefetch) sub(i int) *sensing.Query {
 		id = p.ents[i].ID
 	}
 	return &sensing.Query{Set: p.item.nav.Target, Parent: &sensing.Parent{Set: p.query.Set, ID: id, Nav: p.item.nav.Name},
-		Opts: p.item.opts, Top: p.item.top, MaxTop: p.query.MaxTop, ExpandTop: p.query.ExpandTop}
+		Opts: p.item.opts, Top: p.item.top, MaxTop: p.query.MaxTop, ExpandTop: p.query.ExpandTop, View: p.query.View}
 }
 
 // read reads the pages of ents[i:i+k] with one statement: k is at most batchMaxParents and

@@ -156,5 +156,16 @@ func fastCount(ctx context.Context, tx Tx, query *sensing.Query) (n int64, ok bo
 	if err := tx.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
 		return 0, false, err
 	}
+	// less the Observations of the remote Datastreams the reader may not see (remoteview.go)
+	switch p := query.Parent; {
+	case p == nil:
+		h, err := hiddenCount(ctx, tx, query)
+		if err != nil {
+			return 0, false, err
+		}
+		n -= h
+	case p.Set == sensing.Datastreams && query.View != nil && !query.View.Hidden.None() && slices.Contains(query.View.Hidden.Datastreams, p.ID):
+		n = 0
+	}
 	return n, true, nil
 }

@@ -176,6 +176,7 @@ func (s *Entities) where(x *q, query *sensing.Query, a string) error {
 		}
 		x.add(" AND "+c, args...)
 	}
+	viewCond(x, query, a) // remoteview.go
 	return nil
 }
 
@@ -247,8 +248,12 @@ var errNoneFit = errors.New("no entity fits in the response budget")
 // context's end (deadline, client gone) stops the work between queries and inside the
 // running query (each engine's driver interrupts it).
 func (s *Entities) List(ctx context.Context, query *sensing.Query) (*sensing.Page, error) {
+	query = viewed(ctx, query) // remoteview.go: what a remote Datastream's reader may see
 	var page *sensing.Page
 	err := s.eng.Read(ctx, func(tx Tx) error {
+		if err := s.hide(ctx, tx, query); err != nil { // remoteview.go
+			return err
+		}
 		var err error
 		page, err = s.list(ctx, tx, query, 0)
 		return err
@@ -480,12 +485,19 @@ func (s *Entities) pageSQL(query *sensing.Query, terms []orderTerm, head string)
 // Get returns one entity (q.ID), with expands; NotFound if it does not exist or is not
 // related to q.Parent.
 func (s *Entities) Get(ctx context.Context, query *sensing.Query) (*sensing.Entity, error) {
+	query = viewed(ctx, query) // remoteview.go
 	var e *sensing.Entity
 	run := s.eng.Read
 	if query.Opts == nil || len(query.Opts.Expand) == 0 {
 		run = s.eng.Do // one statement needs no snapshot (and, on PostgreSQL, no BEGIN and COMMIT)
 	}
+	if query.View != nil && query.View.Hidden == nil {
+		run = s.eng.Read // what the view hides, and the entity, in one snapshot
+	}
 	err := run(ctx, func(tx Tx) error {
+		if err := s.hide(ctx, tx, query); err != nil { // remoteview.go
+			return err
+		}
 		var err error
 		e, err = s.get(ctx, tx, query)
 		return err
@@ -631,7 +643,7 @@ func (s *Entities) expandOne(ctx context.Context, tx Tx, query *sensing.Query, i
 	}
 	for j, it := range items {
 		sub := &sensing.Query{Set: it.nav.Target, Parent: &sensing.Parent{Set: query.Set, ID: e.ID, Nav: it.nav.Name}, Opts: it.opts,
-			Top: it.top, MaxTop: query.MaxTop, ExpandTop: query.ExpandTop, Budget: query.Budget}
+			Top: it.top, MaxTop: query.MaxTop, ExpandTop: query.ExpandTop, Budget: query.Budget, View: query.View}
 		var p *sensing.Page
 		var err error
 		if pre[j] != nil {

@@ -14,7 +14,7 @@ import (
 
 // AgreementLister lists the federation agreements the principal in ctx may see:
 // federation.Service's List (all for the node-wide admin, otherwise those the key's
-// organisation provides or receives; a principal below role viewer is apperr.Forbidden). It is
+// organisation provides; a principal below role viewer is apperr.Forbidden). It is
 // the very method GET /api/v1/federation/agreements calls, so the console shows what the API
 // shows (docs/federation.md).
 type AgreementLister interface {
