@@ -133,7 +133,7 @@ func TestRefusedCommandsChangeNothing(t *testing.T) {
 	os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600)
 	missing := filepath.Join(tmp, "missing.pem")
 
-	add := []string{"federation", "partners", "add", "--node", "islamabad", "--nkey", nk}
+	add := []string{"federation", "partners", "add", "--node", "karachi", "--nkey", nk} // (islamabad is this node: RABTA_NODE_ID)
 	refusedNew := []struct {
 		args []string
 		want string
@@ -316,5 +316,35 @@ func TestDocsAgreementExample(t *testing.T) {
 	}
 	if len(a.Selection.ObservedProperties) > 0 && len(a.Selection.Things)+len(a.Selection.Datastreams) > 1 {
 		t.Errorf("the example narrows %v by observedProperties %v: deep-inserted stations have an ObservedProperty each (docs/federation.md)", a.Selection, a.Selection.ObservedProperties)
+	}
+}
+
+// TestPartnersAddRefusesItself: the command line, like the API, refuses the node itself as a
+// partner — by its own id, or by its own key under another name (the walkthrough registered
+// islamabad with islamabad).
+func TestPartnersAddRefusesItself(t *testing.T) {
+	noDataDir(t)
+	dir := t.TempDir()
+	t.Setenv("RABTA_NODE_ID", "islamabad")
+	out, _, err := inProcess(t, "federation", "key", "--data-dir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := strings.TrimSpace(out)
+	other, _, err := inProcess(t, "federation", "key", "--data-dir", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ args []string }{
+		{[]string{"--node", "islamabad", "--nkey", strings.TrimSpace(other)}},
+		{[]string{"--node", "lahore", "--nkey", own}},
+	} {
+		_, _, err := inProcess(t, append(append([]string{"federation", "partners", "add"}, c.args...), "--data-dir", dir)...)
+		if err == nil || !strings.Contains(err.Error(), "itself") && !strings.Contains(err.Error(), "own public key") {
+			t.Errorf("partners add %v on islamabad: %v, want refused as the node itself", c.args, err)
+		}
+	}
+	if _, _, err := inProcess(t, "federation", "partners", "add", "--node", "karachi", "--nkey", strings.TrimSpace(other), "--data-dir", dir); err != nil {
+		t.Errorf("another node as a partner: %v", err)
 	}
 }

@@ -133,7 +133,7 @@ func TestFederation(t *testing.T) {
 			} `json:"properties"`
 		} `json:"value"`
 	}
-	_, sel := pk.req("GET", "/v1.1/Datastreams?"+url.Values{"$filter": {"properties/remote/agreement eq " + raw}}.Encode(), "", "")
+	_, sel := pk.req("GET", "/v1.1/Datastreams?"+url.Values{"$filter": {"properties/remote/agreement eq " + raw}}.Encode(), adminKey, "") // remote data: the consumer organisation or the admin
 	if json.Unmarshal([]byte(sel), &selected) != nil || len(selected.Value) != 1 || selected.Value[0].Props.Remote.Datastream != 1 {
 		t.Errorf("the remote Datastreams of the doc's example agreement on karachi: %s (want Datastream 1 alone)", sel)
 	}
