@@ -101,6 +101,11 @@ func TestReadOnlyCommandsMakeNoNodeOnPostgres(t *testing.T) {
 	if err := os.WriteFile("obs.csv", []byte("datastream,phenomenonTime,result\n1,2025-08-27T12:00:00Z,1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// a well-formed agreement (the command reads its file before it opens the store): refused
+	// for the store, not for the file
+	if err := os.WriteFile("agreement.json", []byte(`{"providerOrganisation":"admin","consumerOrganisation":"admin","consumerNode":"karachi","selection":{"datastreams":[1]},"resolution":"raw","purpose":"x","validFrom":"2025-01-01T00:00:00Z"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	for _, args := range readOnly {
 		if args[0] == "federation" && args[1] == "key" { // the node's key, in the data directory: no store
