@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -183,6 +184,10 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err := partner.ValidatePartner(); err != nil {
 			return err
 		}
+		// the node itself is refused before anything is opened (a refused command changes nothing)
+		if err := (&federation.Service{Node: c.cfg.NodeID, NodeKey: fedKeyIfAny(c.cfg.DataDir)}).CheckPartnerNotSelf(partner); err != nil {
+			return err
+		}
 	case "partners remove":
 		if !federation.ValidName(pos[0]) {
 			return fmt.Errorf("partner %q: a node id is lower-case letters, digits, '-' and '_'", pos[0])
@@ -244,8 +249,7 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	defer stores.Close()
 	// the node itself is no partner of its own, nor an agreement's consumer (its id and key)
-	dir := c.cfg.DataDir
-	svc := &federation.Service{Store: stores.Federation, Node: c.cfg.NodeID, NodeKey: func() (string, error) { return node.FedPublicKey(dir) }}
+	svc := &federation.Service{Store: stores.Federation, Node: c.cfg.NodeID, NodeKey: fedKeyIfAny(c.cfg.DataDir)}
 	if verb != "list" {
 		// changes made here are recorded in the node's audit log, as the API's are (a list
 		// records nothing: it needs no signing key)
@@ -317,4 +321,15 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return enc.Encode(as)
 	}
 	return errors.New(federationUsage)
+}
+
+// fedKeyIfAny gives the public nkey of the node in dir, "" when it has none yet (a key made
+// later cannot be one a partner was given before): it never makes one.
+func fedKeyIfAny(dir string) func() (string, error) {
+	return func() (string, error) {
+		if _, err := os.Stat(filepath.Join(dir, node.FedKeyFile)); errors.Is(err, fs.ErrNotExist) {
+			return "", nil
+		}
+		return node.FedPublicKey(dir)
+	}
 }

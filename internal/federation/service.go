@@ -69,6 +69,12 @@ type Service struct {
 	NodeKey func() (string, error)
 }
 
+// CheckPartnerNotSelf refuses p as this node itself — its id, or its key — as AddPartner does:
+// for a caller that checks before it changes anything (the command line).
+func (s *Service) CheckPartnerNotSelf(p *Partner) error {
+	return s.checkNotSelf("partner: node", p.Node, p.NKey)
+}
+
 // checkNotSelf refuses node (with nkey, when given) as this node itself (Invalid, naming why).
 func (s *Service) checkNotSelf(member, node, nkey string) error {
 	if s.Node != "" && node == s.Node {

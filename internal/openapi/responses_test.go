@@ -870,6 +870,7 @@ func api(c *checker, ids map[string]int64) {
 	unknown.path += "?organisation=ndma"
 	c.must(404, unknown) // an organisation the node does not know
 	c.must(404, req{role: "viewer", method: "GET", path: "/api/v1/rules?organisation=ndma"})
+	c.must(400, req{role: "viewer", method: "GET", path: "/api/v1/rules?organisation=Not%20A%20Name"}) // no organisation can have it
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/openapi.json"})
 
 	// the river network: none yet, refusals, then one stored and read
