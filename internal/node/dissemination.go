@@ -66,19 +66,13 @@ func checkChannels(o DisseminationOptions, publicURL string) error {
 	if base == "" {
 		base = "http://127.0.0.1:8080" // the listener's address is not known yet
 	}
-	const secret = "stand-in-for-a-derived-secret" // as a derived one (Sealer.Lookup: 64 hex digits), over 16 bytes
+	// as a derived one (Sealer.Lookup: 64 hex digits), over 16 bytes
+	ko, vo := reportsOn(o, base, func(string) string { return "stand-in-for-a-derived-secret" })
 	if _, err := webhook.New(o.Webhook); err != nil {
 		return err
 	}
-	if o.Kannel != nil {
-		ko := *o.Kannel
-		if ko.DLRURL == "" {
-			ko.DLRURL = base + "/sms/kannel/dlr"
-		}
-		if ko.DLRSecret == "" {
-			ko.DLRSecret = secret
-		}
-		if _, err := kannel.New(ko); err != nil {
+	if ko != nil {
+		if _, err := kannel.New(*ko); err != nil {
 			return fmt.Errorf("kannel: %w", err)
 		}
 	}
@@ -92,19 +86,41 @@ func checkChannels(o DisseminationOptions, publicURL string) error {
 			return fmt.Errorf("smtp: %w", err)
 		}
 	}
-	if o.IVR != nil {
-		vo := *o.IVR
-		if vo.CallbackURL == "" {
-			vo.CallbackURL = base + "/voice/ivr/report"
-		}
-		if vo.ReportSecret == "" {
-			vo.ReportSecret = secret
-		}
-		if _, err := ivr.New(vo); err != nil {
+	if vo != nil {
+		if _, err := ivr.New(*vo); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// reportsOn returns copies of o's Kannel and IVR settings (nil when not set) with what the
+// node fills in when they leave it out: the delivery-report and call-report URLs on base, and
+// their secrets, secret("kannel-dlr") and secret("ivr-report").
+func reportsOn(o DisseminationOptions, base string, secret func(name string) string) (*kannel.Options, *ivr.Options) {
+	var ko *kannel.Options
+	if o.Kannel != nil {
+		k := *o.Kannel
+		if k.DLRURL == "" {
+			k.DLRURL = base + "/sms/kannel/dlr"
+		}
+		if k.DLRSecret == "" {
+			k.DLRSecret = secret("kannel-dlr")
+		}
+		ko = &k
+	}
+	var vo *ivr.Options
+	if o.IVR != nil {
+		v := *o.IVR
+		if v.CallbackURL == "" {
+			v.CallbackURL = base + "/voice/ivr/report"
+		}
+		if v.ReportSecret == "" {
+			v.ReportSecret = secret("ivr-report")
+		}
+		vo = &v
+	}
+	return ko, vo
 }
 
 // newDissemination builds the dissemination service and its senders.
@@ -130,15 +146,11 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 	var svc *dissemination.Service
 	var tw *twoway.Service // answers the SMS people send (twoway.go); set below, before any arrives
 	report := func(r channel.Report) { svc.Report(context.Background(), r) }
-	if o.Kannel != nil {
-		ko := *o.Kannel
+	// secrets derived from the contacts key: every process of the node agrees
+	kannelOpts, ivrOpts := reportsOn(o, n.base, func(name string) string { return sealer.Lookup(channel.Kind(name), "secret") })
+	if kannelOpts != nil {
+		ko := *kannelOpts
 		ko.Logger = n.log.With("component", "kannel")
-		if ko.DLRURL == "" {
-			ko.DLRURL = n.base + "/sms/kannel/dlr"
-		}
-		if ko.DLRSecret == "" { // derived from the contacts key: every process of the node agrees
-			ko.DLRSecret = sealer.Lookup("kannel-dlr", "secret")
-		}
 		ks, err := kannel.New(ko)
 		if err != nil {
 			return nil, fmt.Errorf("kannel: %w", err)
@@ -181,15 +193,9 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 		n.onClose(func() error { es.Close(); return nil })
 		senders[channel.Email] = es
 	}
-	if o.IVR != nil {
-		vo := *o.IVR
+	if ivrOpts != nil {
+		vo := *ivrOpts
 		vo.Logger = n.log.With("component", "ivr")
-		if vo.CallbackURL == "" {
-			vo.CallbackURL = n.base + "/voice/ivr/report"
-		}
-		if vo.ReportSecret == "" { // derived from the contacts key: every process of the node agrees
-			vo.ReportSecret = sealer.Lookup("ivr-report", "secret")
-		}
 		n.handle("POST /voice/ivr/report", ivr.ReportHandler(vo.ReportSecret, report, n.log.With("component", "ivr_report")))
 		is, err := ivr.New(vo)
 		if err != nil {
