@@ -53,32 +53,9 @@ func testOutboxHandoff(t *testing.T, s Stores) {
 		t.Fatalf("hand-offs %v, missed %d: want one of two entries (two datastreams)", sink.calls, sink.missed)
 	}
 	handed := sink.calls[0]
-	pending, err := s.OutboxPending(ctx(), 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byID := map[int64]sqlq.OutboxEntry{}
-	for _, e := range pending {
-		byID[e.ID] = e
-	}
-	for _, h := range handed {
-		p, ok := byID[h.ID]
-		if !ok {
-			t.Fatalf("handed-off entry %d is not in the outbox", h.ID)
-		}
-		if h.Kind != p.Kind || h.Key != p.Key || !h.Created.Equal(p.Created) {
-			t.Errorf("entry %d: handed off %s/%d at %v, outbox %s/%d at %v", h.ID, h.Kind, h.Key, h.Created, p.Kind, p.Key, p.Created)
-		}
-		hb, err1 := sensing.DecodeObsBatch(h.Payload)
-		pb, err2 := sensing.DecodeObsBatch(p.Payload)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("entry %d: %v %v", h.ID, err1, err2)
-		}
-		if err := sameBatch(hb, pb); err != nil {
-			t.Errorf("entry %d: handed off and read back differ: %v", h.ID, err)
-		}
+	for id, hb := range matchReadBack(t, s, handed) {
 		if hb.By != fmt.Sprintf("%s/key-%d", auth.NodeOrganisation, kid) || hb.Node != "node-a" || !hb.Accepted.Equal(now.Truncate(time.Microsecond)) {
-			t.Errorf("entry %d: by %q node %q accepted %v", h.ID, hb.By, hb.Node, hb.Accepted)
+			t.Errorf("entry %d: by %q node %q accepted %v", id, hb.By, hb.Node, hb.Accepted)
 		}
 	}
 	if hb, _ := sensing.DecodeObsBatch(handed[0].Payload); len(hb.Obs) != 2 || hb.Obs[1].Flag != sensing.FlagBad {
@@ -122,6 +99,41 @@ func testOutboxHandoff(t *testing.T, s Stores) {
 	if !errors.Is(err, boom) || len(sink.calls) != 2 {
 		t.Errorf("rolled-back Atomic: %v, %d hand-offs", err, len(sink.calls))
 	}
+}
+
+// matchReadBack checks each handed-off entry against the outbox entry of the same id as read
+// back (OutboxPending): kind, key, time and decoded payload alike. It returns the read-back
+// batches by entry id.
+func matchReadBack(t *testing.T, s Stores, handed []sqlq.OutboxEntry) map[int64]*sensing.ObsBatch {
+	t.Helper()
+	pending, err := s.OutboxPending(ctx(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[int64]sqlq.OutboxEntry{}
+	for _, e := range pending {
+		byID[e.ID] = e
+	}
+	out := map[int64]*sensing.ObsBatch{}
+	for _, h := range handed {
+		p, ok := byID[h.ID]
+		if !ok {
+			t.Fatalf("handed-off entry %d is not in the outbox", h.ID)
+		}
+		if h.Kind != p.Kind || h.Key != p.Key || !h.Created.Equal(p.Created) {
+			t.Errorf("entry %d: handed off %s/%d at %v, outbox %s/%d at %v", h.ID, h.Kind, h.Key, h.Created, p.Kind, p.Key, p.Created)
+		}
+		hb, err1 := sensing.DecodeObsBatch(h.Payload)
+		pb, err2 := sensing.DecodeObsBatch(p.Payload)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("entry %d: %v %v", h.ID, err1, err2)
+		}
+		if err := sameBatch(hb, pb); err != nil {
+			t.Errorf("entry %d: handed off and read back differ: %v", h.ID, err)
+		}
+		out[h.ID] = hb
+	}
+	return out
 }
 
 // sameBatch compares two decoded batches field by field, JSON values by value.
@@ -194,30 +206,10 @@ func testIngestPaths(t *testing.T, s Stores) {
 	if len(sink.calls) != 2 {
 		t.Fatalf("%d hand-offs, want 2", len(sink.calls))
 	}
-	pending, err := s.OutboxPending(ctx(), 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byID := map[int64]sqlq.OutboxEntry{}
-	for _, e := range pending {
-		byID[e.ID] = e
-	}
 	values := 0
 	for _, call := range sink.calls {
-		for _, h := range call {
-			p, ok := byID[h.ID]
-			if !ok {
-				t.Fatalf("handed-off entry %d is not in the outbox", h.ID)
-			}
-			hb, err1 := sensing.DecodeObsBatch(h.Payload)
-			pb, err2 := sensing.DecodeObsBatch(p.Payload)
-			if err1 != nil || err2 != nil {
-				t.Fatalf("entry %d: %v %v", h.ID, err1, err2)
-			}
-			if err := sameBatch(hb, pb); err != nil {
-				t.Errorf("entry %d: handed off and read back differ: %v", h.ID, err)
-			}
-			values += len(pb.Obs)
+		for _, hb := range matchReadBack(t, s, call) {
+			values += len(hb.Obs)
 		}
 	}
 	if values != len(few)+len(many) {
