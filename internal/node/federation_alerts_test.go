@@ -63,11 +63,19 @@ func fedAlertPair(t *testing.T) (p, k *Node, kdir string) {
 // SQLite).
 func fedPairOn(t *testing.T, idsn, kdsn string) (p, k *Node, kdir string) {
 	t.Helper()
-	ctx := context.Background()
 	idir := t.TempDir()
 	kdir = t.TempDir()
 	p = fedNodeOn(t, "islamabad", idir, idsn)
 	k = fedNodeOn(t, "karachi", kdir, kdsn)
+	partnerNodes(t, p, k, idir, kdir)
+	return p, k, kdir
+}
+
+// partnerNodes makes islamabad p (data directory idir) and karachi k (kdir) each other's
+// partner: karachi links to islamabad and holds its certificate (for the alerts it shares).
+func partnerNodes(t *testing.T, p, k *Node, idir, kdir string) {
+	t.Helper()
+	ctx := context.Background()
 	kkey, _ := FedPublicKey(kdir)
 	ikey, _ := FedPublicKey(idir)
 	pcert, err := os.ReadFile(filepath.Join(idir, "node-cert.pem"))
@@ -80,7 +88,6 @@ func fedPairOn(t *testing.T, idsn, kdsn string) (p, k *Node, kdir string) {
 	if err := k.fed.svc.AddPartner(ctx, &federation.Partner{Node: "islamabad", NKey: ikey, URL: p.NATSURL(), Cert: string(pcert)}); err != nil {
 		t.Fatal(err)
 	}
-	return p, k, kdir
 }
 
 // issueOn issues, on node n, a first Alert of organisation org over a triangle at lat, lon,

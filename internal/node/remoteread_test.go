@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -63,18 +61,7 @@ func remoteDataReadBoundary(t *testing.T, dsn string) {
 	idir, kdir := t.TempDir(), t.TempDir()
 	p := remoteReadNode(t, "islamabad", idir, "")
 	k := remoteReadNode(t, "karachi", kdir, dsn)
-	kkey, _ := FedPublicKey(kdir)
-	ikey, _ := FedPublicKey(idir)
-	pcert, err := os.ReadFile(filepath.Join(idir, "node-cert.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.fed.svc.AddPartner(ctx, &federation.Partner{Node: "karachi", NKey: kkey}); err != nil {
-		t.Fatal(err)
-	}
-	if err := k.fed.svc.AddPartner(ctx, &federation.Partner{Node: "islamabad", NKey: ikey, URL: p.NATSURL(), Cert: string(pcert)}); err != nil {
-		t.Fatal(err)
-	}
+	partnerNodes(t, p, k, idir, kdir)
 	key := func(n *Node, org string, role auth.Role) string {
 		k, _, err := auth.Create(ctx, n.stores.Keys, org, role, org+" "+role.String())
 		if err != nil {
