@@ -958,7 +958,7 @@ func (f *federator) receiveAgreement(ctx context.Context, l *bus.Link, provider 
 			}
 			continue
 		}
-		values, _, _, err := f.receive(ctx, provider, id, msgs)
+		values, err := f.receive(ctx, provider, id, msgs)
 		if err != nil {
 			log.Warn("federation_receive_failed", "agreement", id, "err", err)
 			continue // not acknowledged: fetched again after the ack wait
@@ -972,19 +972,18 @@ func (f *federator) receiveAgreement(ctx context.Context, l *bus.Link, provider 
 
 // receive stores one fetched batch of agreement id from provider: decoded, into the remote
 // Datastreams (made on first receipt), through ingest (a value received twice is left out).
-// It returns how many values the messages held and the retention the last of them says (told
-// is false when none said: the messages were shared alerts, or refused).
-func (f *federator) receive(ctx context.Context, provider string, id int64, msgs []bus.FedMsg) (values int, retention federation.Duration, told bool, err error) {
+// It returns how many values the messages held; the terms the last value message carried
+// (consumer organisation, resolution, retention) go with the tally (saveReceived).
+func (f *federator) receive(ctx context.Context, provider string, id int64, msgs []bus.FedMsg) (values int, err error) {
 	fetched := time.Now()
 	alerts := 0
 	var obs []sensing.Observation
 	var got []*federation.Message
 	raw := make([][]byte, 0, len(msgs))
-	org := ""
 	for _, fm := range msgs {
 		if federation.IsAlertMessage(fm.Data) { // a shared CAP alert (federation_alerts.go), audited as import.alert
 			if err := f.receiveAlert(ctx, provider, id, fm); err != nil {
-				return 0, 0, false, err
+				return 0, err
 			}
 			values++
 			alerts++
@@ -1002,11 +1001,10 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 		}
 		values += len(ms)
 		for _, m := range ms {
-			org, retention, told = m.ConsumerOrg, m.Retention, true
 			got = append(got, m)
 			ds, err := f.remote(ctx, m)
 			if err != nil {
-				return 0, 0, false, err
+				return 0, err
 			}
 			r := m.Result
 			q, _ := json.Marshal(remoteQuality{Remote: remoteOrigin{Agreement: id, Count: m.Count,
@@ -1015,13 +1013,16 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 		}
 	}
 	tally := &federation.ReceivedTally{Alerts: int64(alerts)}
-	if told {
-		tally.Told, tally.ConsumerOrg, tally.Resolution, tally.Retention = true, org, got[len(got)-1].Resolution, retention
+	org := ""
+	if len(got) > 0 { // (shared alerts alone, or refused messages, say nothing of the terms)
+		last := got[len(got)-1]
+		org = last.ConsumerOrg
+		tally.Told, tally.ConsumerOrg, tally.Resolution, tally.Retention = true, last.ConsumerOrg, last.Resolution, last.Retention
 	}
 	if len(obs) > 0 {
 		_, errs, err := f.n.ingest.IngestAgain(withImport(ctx), "federation", obs)
 		if err != nil {
-			return 0, 0, false, err
+			return 0, err
 		}
 		for i, e := range errs {
 			if e == nil {
@@ -1040,7 +1041,7 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 		return &fedBatch{kind: "import.batch", actor: "node/" + provider, subject: fmt.Sprintf("agreement/%d", id),
 			detail: map[string]any{"provider": provider, "agreement": id, "organisation": org}}
 	}, raw, values-alerts, int64(msgs[0].Seq), int64(msgs[len(msgs)-1].Seq))
-	return values, retention, told, nil
+	return values, nil
 }
 
 // remoteQuality is what a received Observation reports of its origin, {"remote": {…}}, which
