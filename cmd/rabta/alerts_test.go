@@ -43,6 +43,7 @@ const testRules = `rules:
 `
 
 func TestAlertLifeCycle(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("xmllint"); err != nil {
 		t.Fatal("xmllint not found: install libxml2-utils (scripts/test.sh does)")
 	}

@@ -92,6 +92,7 @@ func FuzzParse(f *testing.F) {
 // flags after its arguments, on a data directory of the test's own; nothing appears in the
 // working directory.
 func TestFlagsAfterArguments(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	backup := filepath.Join(t.TempDir(), "backup.db")
 	restored := filepath.Join(t.TempDir(), "restored")

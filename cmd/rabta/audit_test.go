@@ -26,6 +26,7 @@ import (
 // with the node's certificate and refuses with another (exit 1); after a row is edited in the
 // database, rabta audit verify exits 1 naming the entry.
 func TestAuditCLI(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, org := range []string{"pmd", "ndma"} {
 		if _, errb, err := rabta(t, "keys", "create", "--data-dir", dir, "--org", org, "--role", "viewer"); err != nil { // an organisation comes into being with its first key
@@ -122,6 +123,7 @@ func editAuditEntry(t *testing.T, dir string, seq int) {
 // the data directory; a later command given none runs as that node (its audit heads, its
 // certificate), and one given another id is refused, naming both, and changes nothing.
 func TestNodeIDRecorded(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	run := func(id string, args ...string) (string, error) {
 		t.Helper()

@@ -66,6 +66,7 @@ func natsCluster(t *testing.T) string {
 // to both, one process is killed mid-way, and every acknowledged observation is stored and
 // leaves the outbox for the bus.
 func TestTwoProcessesOnACluster(t *testing.T) {
+	t.Parallel()
 	dsn := pgDatabase(t)
 	cluster := natsCluster(t)
 	env := []string{"RABTA_ADMIN_KEY=" + adminKey, "RABTA_DB=" + dsn, "RABTA_NATS_URL=" + cluster, "RABTA_NATS_REPLICAS=3"}

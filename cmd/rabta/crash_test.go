@@ -67,12 +67,12 @@ func (d *delivered) handle(_ context.Context, m bus.Delivery) error {
 // TestCrashSafety ingests from several clients at full speed, kills the node with SIGKILL at a
 // random moment, restarts it, and checks that every acknowledged observation is stored and was
 // delivered to a durable consumer once in effect. Three rounds, three kill moments.
-func TestCrashSafety(t *testing.T) { crashSafety(t, 3, 4, false) }
+func TestCrashSafety(t *testing.T) { t.Parallel(); crashSafety(t, 3, 4, false) }
 
 // TestCrashSafetySinglePOSTs is TestCrashSafety with 8 clients each POSTing one observation
 // per request (POST /Datastreams(id)/Observations), the path group commit serves: every 201'd
 // observation survives the SIGKILL. One round (suite time).
-func TestCrashSafetySinglePOSTs(t *testing.T) { crashSafety(t, 1, 8, true) }
+func TestCrashSafetySinglePOSTs(t *testing.T) { t.Parallel(); crashSafety(t, 1, 8, true) }
 
 // crashSafety runs rounds of load from clients (dataArray requests of 100 observations, or
 // single POSTs), each ended by a SIGKILL.
@@ -256,6 +256,7 @@ var obsID = regexp.MustCompile(`/Observations\((\d+)\)$`)
 // TestMQTTCrashSafety: observations published at QoS 1 and acknowledged (mosquitto_pub has
 // exited) survive a SIGKILL right after, and are stored once each after the restart.
 func TestMQTTCrashSafety(t *testing.T) {
+	t.Parallel()
 	needMosquitto(t)
 	dir := t.TempDir()
 	httpAddr, natsAddr, mqttAddr := freePort(t), freePort(t), freePort(t)
@@ -306,6 +307,7 @@ func TestMQTTCrashSafety(t *testing.T) {
 // TestExternalNATS: with --nats-url a node starts no server of its own and uses the given one
 // (here another node's embedded server, reached with an admin key as the NATS token).
 func TestExternalNATS(t *testing.T) {
+	t.Parallel()
 	a := start(t, t.TempDir(), []string{"RABTA_ADMIN_KEY=" + adminKey}, "--node-id", "hub")
 	natsURL := strings.Replace(a.nats, "nats://", "nats://"+adminKey+"@", 1)
 	bdir := t.TempDir()

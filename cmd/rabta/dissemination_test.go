@@ -72,6 +72,7 @@ func deliveryCounts(t *testing.T, p *proc) (map[string]int, int) {
 // key, so a send in flight at the moment of a crash may go twice: such duplicates must be
 // among the deliveries Rabta marked ambiguous and no more than the sends in flight.
 func TestDisseminationCrashSafety(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("kills and restarts the node")
 	}

@@ -31,6 +31,7 @@ import (
 // docs/sensorthings.md's curl commands send them. A file this test has no path for fails it, so that a new example
 // gets one. The rules documents written out in docs/*.md go through PUT /api/v1/rules too.
 func TestExamples(t *testing.T) {
+	t.Parallel()
 	files, err := os.ReadDir("../../examples")
 	if err != nil {
 		t.Fatal(err)

@@ -46,6 +46,7 @@ func TestExerciseCommandLine(t *testing.T) {
 // internal/exercise replays the flood) at maximum speed: the summary on stdout, the node's
 // address, the progress lines and the report on stderr and disk.
 func TestExerciseRun(t *testing.T) {
+	t.Parallel()
 	onceOnly(t)
 	ws := filepath.Join(t.TempDir(), "ws")
 	start := time.Now()

@@ -22,6 +22,7 @@ import (
 // raises a draft on karachi; a link cut (karachi stopped) loses and duplicates nothing; a
 // revoked agreement stops the flow. docs/federation.md's commands are the ones run here.
 func TestFederation(t *testing.T) {
+	t.Parallel()
 	isl, kar, bei := t.TempDir(), t.TempDir(), t.TempDir()
 	env := []string{"RABTA_ADMIN_KEY=" + adminKey}
 	cli := func(args ...string) string {

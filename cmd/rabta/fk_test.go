@@ -36,6 +36,7 @@ func metricValue(metrics, name string) float64 {
 // refused and counted; the valid messages published with it and after it stored within
 // seconds, once each, not held back by retries).
 func TestMQTTForeignKeys(t *testing.T) {
+	t.Parallel()
 	needMosquitto(t)
 	p := start(t, t.TempDir(), []string{"RABTA_ADMIN_KEY=" + adminKey})
 	if st, b := p.req("POST", "/v1.1/Things", adminKey, gaugeThing); st != 201 {

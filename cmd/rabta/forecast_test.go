@@ -15,6 +15,7 @@ import (
 // published figures for the Wilson (1974) flood: SSE 36.77 at K = 0.5175 h, x = 0.2869,
 // m = 1.8680 (Barati 2011; Geem 2006).
 func TestForecastCalibrate(t *testing.T) {
+	t.Parallel()
 	out, errOut, err := rabta(t, "forecast", "calibrate", "--csv", "../../examples/wilson1974.csv")
 	if err != nil {
 		t.Fatalf("%v: %s", err, errOut)
@@ -116,6 +117,7 @@ func FuzzParseHydrographs(f *testing.F) {
 // node runs (its forecast Datastream made), the running node takes it up within a tick, show
 // prints it; a bad file is refused naming the file, line and field, and stores nothing.
 func TestForecastNetworkCLI(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := start(t, dir, []string{"RABTA_ADMIN_KEY=" + adminKey})
 	for _, name := range []string{"Marala", "Khanki"} {

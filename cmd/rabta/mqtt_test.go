@@ -74,6 +74,7 @@ func next(t *testing.T, ch <-chan string, what string, skipRaw ...bool) map[stri
 }
 
 func TestMQTT(t *testing.T) {
+	t.Parallel()
 	needMosquitto(t)
 	dir := t.TempDir()
 	p := start(t, dir, []string{"RABTA_ADMIN_KEY=" + adminKey})

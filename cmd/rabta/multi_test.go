@@ -10,6 +10,7 @@ import (
 // v1.1/MultiDatastreams(1)/Observations and gets each new Observation of it, whether created
 // over HTTP or by publishing to that topic; one with the wrong number of values is refused.
 func TestMQTTMultiDatastream(t *testing.T) {
+	t.Parallel()
 	needMosquitto(t)
 	dir := t.TempDir()
 	p := start(t, dir, []string{"RABTA_ADMIN_KEY=" + adminKey})

@@ -11,6 +11,7 @@ import (
 // bad list is refused row by row with line, column and reason; the node then reaches the
 // imported village and subscribers (impact preview of an area around the example villages).
 func TestImportVillagesAndSubscribers(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out, errOut, err := rabta(t, "import", "villages", "--data-dir", dir, "--quiet", "../../examples/villages.csv")
 	if err != nil || !strings.Contains(out, "4 villages imported, 0 rows refused") {
@@ -74,6 +75,7 @@ func TestImportVillagesAndSubscribers(t *testing.T) {
 
 // An area over the documented limits is a 400 naming the limit, at once.
 func TestImpactLimits(t *testing.T) {
+	t.Parallel()
 	p := start(t, t.TempDir(), []string{"RABTA_ADMIN_KEY=" + adminKey})
 	circle := `{"center":{"lat":30,"lon":71},"radiusKm":10}`
 	many := `{"desc":"x","circles":[` + strings.TrimSuffix(strings.Repeat(circle+",", 101), ",") + `]}`
@@ -104,6 +106,7 @@ func TestImpactLimits(t *testing.T) {
 // node, only the node's own organisation could be known: the command says there is no node
 // and makes none.
 func TestUnknownOrganisationRefused(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	rules := filepath.Join(t.TempDir(), "rules.yaml")
 	if err := os.WriteFile(rules, []byte("rules: []\n"), 0o600); err != nil {

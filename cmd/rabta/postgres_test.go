@@ -36,6 +36,7 @@ func pgDatabase(t *testing.T) string {
 // The node on PostgreSQL, end to end: SensorThings reads and writes, CSV import, MQTT, rules,
 // and a signed alert on the feed.
 func TestNodeOnPostgres(t *testing.T) {
+	t.Parallel()
 	needMosquitto(t)
 	dsn := pgDatabase(t)
 	dir := t.TempDir()

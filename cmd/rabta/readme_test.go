@@ -213,6 +213,7 @@ func testSources(t *testing.T) map[string]string {
 //     tour the node gets the demo's Khanki gauge (8 datastreams, the 8th the discharge the
 //     rules watch), and after "rules apply" a reading over its first level.
 func TestReadmeCommands(t *testing.T) {
+	t.Parallel()
 	cmds := shellCommands(t, "../../README.md")
 	seen := map[string]bool{}
 	for _, c := range cmds {
