@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -126,9 +127,12 @@ func TestFlagsAfterArguments(t *testing.T) {
 			t.Errorf("%q: %v %q %q, want %q", c.args, err, out, errOut, c.out)
 		}
 	}
-	// --help (or a flag where the command belongs) gives the usage, not "unknown command --help"
-	for _, h := range [][]string{{"keys", "--help"}, {"keys", "-h"}, {"keys", "help"}, {"keys"}} {
-		if _, errOut, err := inProcess(t, h...); err == nil || !strings.Contains(err.Error()+errOut, "usage: rabta keys create --org ORG") {
+	// --help gives the usage, and succeeds; no command (or a flag where the command belongs)
+	// gives it as the error, not "unknown command --data-dir"
+	for _, h := range [][]string{{"keys", "--help"}, {"keys", "-h"}, {"keys", "help"}, {"keys"}, {"keys", "--data-dir", dir}} {
+		out, errOut, err := inProcess(t, h...)
+		help := len(h) == 2 && h[1] != "--data-dir"
+		if help != (err == nil) || !strings.Contains(fmt.Sprint(err)+out+errOut, "usage: rabta keys create --org ORG") {
 			t.Errorf("%q: %v %q, want the usage", h, err, errOut)
 		}
 	}

@@ -170,7 +170,7 @@ func verifyProof(path, certFile string, stdout, stderr io.Writer) error {
 
 // orgsCmd runs "rabta orgs open|close ORG" and "rabta orgs list-open" (docs/wis2.md).
 func orgsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const u = "usage: rabta orgs open ORG | orgs close ORG | orgs list-open"
+	const u = orgsUsage
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return usagef("%s", u)
 	}

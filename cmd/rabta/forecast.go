@@ -98,7 +98,7 @@ func forecastCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return ratingCmd(args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "calibrate" {
-		return errors.New("usage: rabta forecast calibrate --csv FILE [--scheme classic|euler|rk4] [--max-lag STEPS] | rabta forecast rating --csv FILE | rabta forecast network show|load")
+		return errors.New(forecastUsage)
 	}
 	fs := flag.NewFlagSet("forecast calibrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // time zones for messages (time_zone), on machines without a zone database
 
@@ -67,55 +68,119 @@ func main() {
 	}
 }
 
+// command is one command of the rabta binary, as run dispatches it.
+type command struct {
+	name string
+	// subs are its subcommands, the words that follow its name ("network show": two); nil
+	// for a command that takes none
+	subs []string
+	// usage is what -h or --help print, on stdout, in place of a subcommand (or after a first
+	// word of one, "forecast network -h"); "" when the command answers those itself
+	usage string
+	run   func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+const (
+	importUsage   = "usage: rabta import observations|villages|subscribers [flags] FILE"
+	forecastUsage = "usage: rabta forecast calibrate --csv FILE [--scheme classic|euler|rk4] [--max-lag STEPS] | rabta forecast rating --csv FILE | rabta forecast network show|load"
+	orgsUsage     = "usage: rabta orgs open ORG | orgs close ORG | orgs list-open"
+)
+
+// commands are the commands of the rabta binary: run knows no other (the -h test of every
+// command and subcommand, TestEveryCommandHelp, goes through this list).
+var commands = []command{
+	{name: "serve", run: serve},
+	{name: "import", subs: []string{"observations", "villages", "subscribers"}, usage: importUsage, run: importCmd},
+	{name: "keys", subs: []string{"create", "list", "revoke"}, usage: keysUsage, run: keys},
+	{name: "rules", subs: []string{"apply", "list", "changes"}, usage: rulesUsage, run: rules},
+	{name: "audit", subs: []string{"verify", "list", "export", "verify-proof"}, usage: auditUsage, run: auditCmd},
+	{name: "orgs", subs: []string{"open", "close", "list-open"}, usage: orgsUsage, run: orgsCmd},
+	{name: "federation", subs: federationNames(), run: federationCmd}, // answers -h itself
+	{name: "forecast", subs: []string{"rating", "calibrate", "network show", "network load"}, usage: forecastUsage, run: forecastCmd},
+	{name: "exercise", subs: []string{"run"}, run: exerciseCmd}, // answers -h itself
+	{name: "backup", run: backup},
+	{name: "restore", run: restore},
+	{name: "version", usage: "usage: rabta version (prints the version)", run: func(_ context.Context, _ []string, stdout, _ io.Writer) error {
+		fmt.Fprintln(stdout, "rabta", version)
+		return nil
+	}},
+}
+
+// federationNames are the federation subcommands' names ("partners add" …).
+func federationNames() []string {
+	var names []string
+	for _, c := range federationCmds {
+		names = append(names, c.name)
+	}
+	return names
+}
+
+// groupHelp reports whether args, what follows a command's name, ask for the command's usage:
+// -h, -help, --help or help in place of a subcommand, or after the first words of one.
+func groupHelp(args, subs []string) bool {
+	for i, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" || a == "help" {
+			prefix := strings.Join(args[:i], " ")
+			if prefix == "" {
+				return true
+			}
+			for _, s := range subs {
+				if strings.HasPrefix(s, prefix+" ") {
+					return true
+				}
+			}
+			return false
+		}
+		if strings.HasPrefix(a, "-") {
+			return false
+		}
+	}
+	return false
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
 	}
 	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:], stdout, stderr)
-	case "import":
-		what := ""
-		if len(args) > 1 {
-			what = args[1]
-		}
-		switch what {
-		case "observations":
-			return importObservations(ctx, args[2:], stdout, stderr)
-		case "villages":
-			return importVillages(ctx, args[2:], stdout, stderr)
-		case "subscribers":
-			return importSubscribers(ctx, args[2:], stdout, stderr)
-		}
-		return errors.New("usage: rabta import observations|villages|subscribers [flags] FILE")
-	case "keys":
-		return keys(ctx, args[1:], stdout, stderr)
-	case "rules":
-		return rules(ctx, args[1:], stdout, stderr)
-	case "audit":
-		return auditCmd(ctx, args[1:], stdout, stderr)
-	case "orgs":
-		return orgsCmd(ctx, args[1:], stdout, stderr)
-	case "federation":
-		return federationCmd(ctx, args[1:], stdout, stderr)
-	case "forecast":
-		return forecastCmd(ctx, args[1:], stdout, stderr)
-	case "exercise":
-		return exerciseCmd(ctx, args[1:], stdout, stderr)
-	case "backup":
-		return backup(ctx, args[1:], stdout, stderr)
-	case "restore":
-		return restore(ctx, args[1:], stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "rabta", version)
-		return nil
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		if c.usage != "" && groupHelp(args[1:], c.subs) {
+			fmt.Fprintln(stdout, c.usage)
+			return nil
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h of a subcommand: the flag package printed its usage and flags
+		}
+		return err
+	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// importCmd runs "rabta import observations|villages|subscribers".
+func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	what := ""
+	if len(args) > 0 {
+		what = args[0]
+	}
+	switch what {
+	case "observations":
+		return importObservations(ctx, args[1:], stdout, stderr)
+	case "villages":
+		return importVillages(ctx, args[1:], stdout, stderr)
+	case "subscribers":
+		return importSubscribers(ctx, args[1:], stdout, stderr)
+	}
+	return errors.New(importUsage)
 }
 
 // parse parses args with fs, flags before, between or after the positional arguments

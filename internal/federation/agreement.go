@@ -121,6 +121,11 @@ type Agreement struct {
 	ApprovedAt *time.Time `json:"approvedAt,omitempty"`
 	RevokedBy  string     `json:"revokedBy,omitempty"`
 	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
+	// SelectedDatastreams is how many Datastreams the selection picked when the agreement was
+	// created, as the exporter resolves it (Catalogue.Selected): set by Service.Create alone,
+	// for its answer (not stored); nil for an agreement that shares no Observations. 0 is
+	// accepted (a station may come later), but the creator is told.
+	SelectedDatastreams *int `json:"selectedDatastreams,omitempty"`
 }
 
 // MarshalJSON implements json.Marshaler: an agreement that shares no Observations (alerts

@@ -37,6 +37,9 @@ type Catalogue interface {
 	// Organisation reports whether organisation org exists on this node: it has keys, or owns
 	// Datastreams, Things, rules or alerts. The node's own (auth.NodeOrganisation) always does.
 	Organisation(ctx context.Context, org string) (bool, error)
+	// Selected returns the Datastreams selection sel picks among those organisation org owns,
+	// by id: what the exporter shares (none for a selection of alerts only).
+	Selected(ctx context.Context, org string, sel Selection) (map[int64]RemoteSource, error)
 }
 
 // Service decides who may do what with agreements, and records every change (Audit).
@@ -134,7 +137,9 @@ func (s *Service) changed() {
 }
 
 // Create stores a new agreement in state proposed; its consumer node must be a registered
-// partner (Invalid otherwise).
+// partner (Invalid otherwise). It sets a.SelectedDatastreams to how many Datastreams the
+// selection picks now, as the exporter resolves it: a selection that picks none is accepted
+// (a station may come later), and the caller says so.
 func (s *Service) Create(ctx context.Context, a *Agreement) error {
 	if err := a.Validate(); err != nil {
 		return err
@@ -161,13 +166,27 @@ func (s *Service) Create(ctx context.Context, a *Agreement) error {
 	if err := s.checkNamed(ctx, a); err != nil {
 		return err
 	}
+	var selected *int // the exporter's own resolution of the selection (none: alerts only)
+	if a.Selection.Data() {
+		sel, err := s.Store.Selected(ctx, a.ProviderOrg, a.Selection)
+		if err != nil {
+			return err
+		}
+		selected = new(int)
+		*selected = len(sel)
+	}
 	a.State, a.CreatedBy, a.CreatedAt = Proposed, actor(ctx), s.now().UTC()
 	a.ApprovedBy, a.ApprovedAt, a.RevokedBy, a.RevokedAt = "", nil, "", nil
+	a.SelectedDatastreams = nil // the terms alone are stored and recorded
 	if err := s.Store.CreateAgreement(ctx, a); err != nil {
 		return err
 	}
 	s.changed()
-	return s.audit().Record(ctx, "agreement.create", a.CreatedBy, subject(a.ID), a)
+	if err := s.audit().Record(ctx, "agreement.create", a.CreatedBy, subject(a.ID), a); err != nil {
+		return err
+	}
+	a.SelectedDatastreams = selected
+	return nil
 }
 
 // checkNamed refuses an agreement that names what this node does not have: a providing

@@ -73,12 +73,12 @@ func checkChannels(o DisseminationOptions, publicURL string) error {
 	}
 	if ko != nil {
 		if _, err := kannel.New(*ko); err != nil {
-			return fmt.Errorf("kannel: %w", err)
+			return err // "kannel: …" already
 		}
 	}
 	if o.SMPP != nil {
 		if _, err := smpp.New(*o.SMPP); err != nil {
-			return fmt.Errorf("smpp: %w", err)
+			return err // "smpp: …" already
 		}
 	}
 	if o.SMTP != nil {
@@ -153,7 +153,7 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 		ko.Logger = n.log.With("component", "kannel")
 		ks, err := kannel.New(ko)
 		if err != nil {
-			return nil, fmt.Errorf("kannel: %w", err)
+			return nil, err
 		}
 		senders[channel.SMS] = ks
 		n.handle("/sms/kannel/dlr", kannel.DLRHandler(ko.DLRSecret, report, n.log.With("component", "kannel_dlr")))
@@ -169,7 +169,7 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 		so.Inbound = func(ctx context.Context, in channel.Inbound) error { return tw.Handle(ctx, in) }
 		ss, err := smpp.New(so)
 		if err != nil {
-			return nil, fmt.Errorf("smpp: %w", err)
+			return nil, err
 		}
 		n.onClose(func() error { ss.Close(); return nil })
 		senders[channel.SMS] = ss

@@ -134,6 +134,9 @@ func TestChannelSettingsCheckedInNew(t *testing.T) {
 			if !strings.Contains(err.Error(), c.want) {
 				t.Errorf("New: %v; want it to say %q", err, c.want)
 			}
+			if prefix := c.want[:strings.Index(c.want, ":")+1]; strings.Count(err.Error(), prefix) != 1 { // not "kannel: kannel: URL"
+				t.Errorf("New: %v; want %q in it once", err, prefix)
+			}
 			if _, err := os.Stat(filepath.Join(dir, "nats")); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("the bus's store directory: %v; want none made (the bus never opened)", err)
 			}

@@ -36,7 +36,11 @@ func federationAPI(c *checker, ids map[string]int64) {
 	agreement := `{"providerOrganisation":"pdma","consumerOrganisation":"ndma","consumerNode":"karachi",
 		"selection":{"datastreams":[1],"area":{"type":"Polygon","coordinates":[[[73.5,32.0],[74.8,32.0],[74.8,33.0],[73.5,33.0],[73.5,32.0]]]},"alerts":true},
 		"resolution":"raw","embargo":"1h","purpose":"flood warning downstream","validFrom":"2025-01-01T00:00:00Z","retention":"30d"}`
-	a := id(c.t, c.must(201, req{role: "operator", method: "POST", path: "/api/v1/federation/agreements", body: agreement}))
+	created := c.must(201, req{role: "operator", method: "POST", path: "/api/v1/federation/agreements", body: agreement})
+	a := id(c.t, created)
+	if !strings.Contains(string(created), `"selectedDatastreams":`) { // how many it selects now
+		c.t.Errorf("an agreement, as created: %s (want selectedDatastreams)", created)
+	}
 	c.must(400, req{role: "operator", method: "POST", path: "/api/v1/federation/agreements", body: strings.Replace(agreement, `"karachi"`, `"beijing"`, 1)})
 	c.must(409, req{role: "admin", method: "DELETE", path: "/api/v1/federation/partners/karachi"})                                                                                       // its agreement is proposed
 	c.must(400, req{role: "operator", method: "POST", path: "/api/v1/federation/agreements", body: strings.Replace(agreement, `[74.8,33.0],[73.5,33.0]`, `[73.5,33.0],[74.8,33.0]`, 1)}) // a bow tie
@@ -46,8 +50,8 @@ func federationAPI(c *checker, ids map[string]int64) {
 	alertsOnly := `{"providerOrganisation":"pdma","consumerOrganisation":"ndma","consumerNode":"karachi","selection":{"alerts":true,"observations":false,
 		"area":{"type":"Polygon","coordinates":[[[73.5,32.0],[74.8,32.0],[74.8,33.0],[73.5,33.0],[73.5,32.0]]]}},"purpose":"warnings downstream","validFrom":"2025-01-01T00:00:00Z"}`
 	b := string(c.must(201, req{role: "operator", method: "POST", path: "/api/v1/federation/agreements", body: alertsOnly}))
-	if strings.Contains(b, `"resolution"`) || strings.Contains(b, `"embargo"`) || strings.Contains(b, `"retention"`) {
-		c.t.Errorf("an agreement for alerts only, as created: %s (want no resolution, embargo or retention)", b)
+	if strings.Contains(b, `"resolution"`) || strings.Contains(b, `"embargo"`) || strings.Contains(b, `"retention"`) || strings.Contains(b, `"selectedDatastreams"`) {
+		c.t.Errorf("an agreement for alerts only, as created: %s (want no resolution, embargo, retention or selectedDatastreams)", b)
 	}
 	c.must(200, req{role: "admin", method: "POST", path: fmt.Sprintf("/api/v1/federation/agreements/%d/revoke", id(c.t, []byte(b)))}) // (karachi is removed below)
 	c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/federation/agreements"})

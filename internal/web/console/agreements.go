@@ -28,10 +28,14 @@ const MaxSelectionIDs = 10
 // agreementRow is one agreement as the page shows it.
 type agreementRow struct {
 	A         federation.Agreement
-	Selection string // "datastreams 1, 2 · things 7 · observed properties 3"
-	Embargo   string // "none" or a duration ("6h")
-	Retention string // "no limit" or a duration
-	State     string // the stored state; "expired" for an approved one past its valid-until
+	Selection string // "datastreams 1, 2 · things 7 · observed properties 3 · area · alerts"
+	// AlertsOnly: the agreement shares no Observations (Selection.Data false), so it has no
+	// resolution, embargo or retention: the API leaves them out (Agreement.MarshalJSON) and
+	// the page says "alerts only" instead of the stored defaults ("raw", none, no limit)
+	AlertsOnly bool
+	Embargo    string // "none" or a duration ("6h")
+	Retention  string // "no limit" or a duration
+	State      string // the stored state; "expired" for an approved one past its valid-until
 }
 
 // agreementsPage serves GET /console/agreements: the federation agreements the signed-in key
@@ -54,7 +58,7 @@ func (s *Server) agreementsPage(w http.ResponseWriter, r *http.Request) {
 		rows := make([]agreementRow, 0, len(as))
 		for i := len(as) - 1; i >= 0; i-- { // the store lists oldest first
 			a := as[i]
-			row := agreementRow{A: a, Selection: selectionSummary(a.Selection), State: string(a.State),
+			row := agreementRow{A: a, Selection: selectionSummary(a.Selection), State: string(a.State), AlertsOnly: !a.Selection.Data(),
 				Embargo: durationOr(time.Duration(a.Embargo), "none"), Retention: durationOr(time.Duration(a.Retention), "no limit")}
 			if a.State == federation.Approved && !a.Active(now) {
 				row.State = string(federation.Expired)
@@ -68,7 +72,7 @@ func (s *Server) agreementsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // selectionSummary writes a selection as "datastreams 1, 2 · things 7 · observed properties
-// 3", at most MaxSelectionIDs ids of each list ("…, (N in all)" after them).
+// 3 · area · alerts", at most MaxSelectionIDs ids of each list ("…, (N in all)" after them).
 func selectionSummary(sel federation.Selection) string {
 	var parts []string
 	for _, l := range []struct {
@@ -87,6 +91,12 @@ func selectionSummary(sel federation.Selection) string {
 			s += fmt.Sprintf(" … (%d in all)", len(l.ids))
 		}
 		parts = append(parts, s)
+	}
+	if sel.Area != nil {
+		parts = append(parts, "area")
+	}
+	if sel.Alerts {
+		parts = append(parts, "alerts")
 	}
 	if len(parts) == 0 {
 		return "nothing"

@@ -3,6 +3,8 @@ package console
 import (
 	"context"
 	"net/http/httptest"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +101,54 @@ func FuzzShorten(f *testing.F) {
 			t.Fatalf("%q, %d: cut to %q", s, n, got)
 		}
 	})
+}
+
+// agreementList is an AgreementLister over a fixed list (what federation.Service's List
+// returns is tested with the store in testAgreementsAudit).
+type agreementList []federation.Agreement
+
+func (l agreementList) List(context.Context) ([]federation.Agreement, error) { return l, nil }
+
+// An agreement that shares no Observations (alerts only) is shown as such: not with the
+// resolution, embargo and retention it stores by default ("raw", none, no limit), which the
+// API leaves out for it; an agreement sharing data still shows them.
+func TestAgreementsPageAlertsOnly(t *testing.T) {
+	area, err := federation.ParseArea([]byte(`{"type":"Polygon","coordinates":[[[73.5,32.0],[74.8,32.0],[74.8,33.0],[73.5,33.0],[73.5,32.0]]]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	no := false
+	from := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	base := federation.Agreement{ProviderOrg: "wapda", ConsumerOrg: "nea", ConsumerNode: "kathmandu", Resolution: federation.Raw,
+		ValidFrom: from, State: federation.Approved, CreatedBy: "admin", CreatedAt: from}
+	alerts, alertsArea, data := base, base, base
+	alerts.ID, alerts.Selection = 1, federation.Selection{Alerts: true}
+	alertsArea.ID, alertsArea.Selection = 2, federation.Selection{Alerts: true, Observations: &no, Area: area}
+	data.ID, data.Selection, data.Retention, data.Embargo = 3, federation.Selection{Datastreams: []int64{4}, Alerts: true}, federation.Duration(30*24*time.Hour), federation.Duration(6*time.Hour)
+	s := &Server{Node: "lahore", Agreements: agreementList{alerts, alertsArea, data}}
+	s.init()
+	p := auth.Principal{KeyID: 1, Organisation: auth.NodeOrganisation, Role: auth.Admin}
+	ss := &session{principal: p, csrf: "t", expires: time.Now().Add(time.Hour)}
+	ctx := auth.WithPrincipal(context.WithValue(context.Background(), sessionKey{}, ss), &ss.principal)
+	w := httptest.NewRecorder()
+	s.agreementsPage(w, httptest.NewRequest("GET", Prefix+"/agreements", nil).WithContext(ctx))
+	page := w.Body.String()
+	row := func(id int) string {
+		m := regexp.MustCompile(`(?s)<tr id="agreement-` + strconv.Itoa(id) + `".*?</tr>`).FindString(page)
+		if m == "" {
+			t.Fatalf("no row for agreement %d: %d %.3000s", id, w.Code, page)
+		}
+		return m
+	}
+	for id, sel := range map[int]string{1: "<td>alerts</td>", 2: "<td>area · alerts</td>"} {
+		r := row(id)
+		if !strings.Contains(r, "alerts only") || !strings.Contains(r, sel) || strings.Contains(r, "raw") || strings.Contains(r, "kept") ||
+			strings.Contains(r, "none") {
+			t.Errorf("alerts-only agreement %d: want 'alerts only', %q and no resolution, retention or embargo:\n%s", id, sel, r)
+		}
+	}
+	if r := row(3); strings.Contains(r, "alerts only") || !strings.Contains(r, "raw") || !strings.Contains(r, "kept 30d") ||
+		!strings.Contains(r, "<td>6h</td>") || !strings.Contains(r, "<td>datastreams 4 · alerts</td>") {
+		t.Errorf("a data agreement: want its resolution, retention and embargo:\n%s", r)
+	}
 }
