@@ -502,6 +502,7 @@ func startAuthz(t *testing.T) *authzEnv {
 // table for each role on its own organisation's and on another organisation's entities, and
 // the MQTT topics likewise (TestAuthorizationMatrixMQTT).
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	e := startAuthz(t)
 	cases := sensorThingsCases()
 	var cells, refused, allowed int
@@ -609,6 +610,7 @@ func (e *authzEnv) stored(v int64) int {
 // admin publishes after it to the same Datastream: the MQTT stream keeps publish order, so once
 // that one is stored the refused one would have been.
 func TestAuthorizationMatrixMQTT(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("mosquitto_pub"); err != nil {
 		t.Fatal("mosquitto_pub not found: install Debian's mosquitto-clients (scripts/test.sh does)")
 	}
@@ -806,6 +808,7 @@ func apiCases() []apiCase {
 // TestAuthorizationMatrixAPI runs Rabta's own /api/v1 writes (and the read of a subscriber's
 // personal data) for each role on its own organisation's and another organisation's.
 func TestAuthorizationMatrixAPI(t *testing.T) {
+	t.Parallel()
 	e := startAuthz(t)
 	cells, allowedN, refusedN := 0, 0, 0
 	for _, c := range apiCases() {
@@ -864,6 +867,7 @@ func TestAuthorizationMatrixAPI(t *testing.T) {
 // by one organisation leaving the others' rules alone. Expectation: a key acts only on its
 // organisation's (the node-wide admin on all).
 func TestAuthorizationMatrixRulesAlerts(t *testing.T) {
+	t.Parallel()
 	e := startAuthz(t)
 	type cell struct {
 		decision, role string

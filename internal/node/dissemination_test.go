@@ -93,6 +93,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
 // Lahore, each in their language, on the channels they chose; delivery reports come back;
 // the Cancel reaches the same people. Once with SMS over SMPP, once through Kannel.
 func TestDisseminationThroughRealGateways(t *testing.T) {
+	t.Parallel()
 	for _, gw := range []string{"smpp", "kannel"} {
 		t.Run(gw, func(t *testing.T) {
 			mail := channeltest.StartSMTP(t, channeltest.SMTPOptions{})

@@ -36,6 +36,7 @@ import (
 // and the audit log holds export.batch entries whose values add up to what was sent, on a
 // chain that verifies.
 func TestExporter(t *testing.T) {
+	t.Parallel()
 	dir, pdir := t.TempDir(), t.TempDir()
 	ecdsaSigningPair(t, dir) // not the RSA key a node makes: seconds under -race on a busy machine
 	t0 := time.Now()

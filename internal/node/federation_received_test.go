@@ -21,6 +21,7 @@ import (
 // stays ended; karachi restarted (islamabad still down) still knows all of it. A viewer of
 // another organisation sees none of it. On SQLite and PostgreSQL.
 func TestFederationReceived(t *testing.T) {
+	t.Parallel()
 	for _, store := range []string{"sqlite", "postgres"} {
 		t.Run(store, func(t *testing.T) { testFederationReceived(t, store) })
 	}

@@ -148,6 +148,7 @@ reaches:
 // level; after a restart the forecaster still has every reading. PUT by a non-admin or another
 // organisation's admin is 403, a bad network 400 naming the line.
 func TestForecastChain(t *testing.T) {
+	t.Parallel()
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			e := &fcEnv{t: t, dir: t.TempDir(), keys: map[string]string{}}

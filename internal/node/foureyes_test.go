@@ -136,6 +136,7 @@ const fourEyesRules = `rules:
 // by another (or the same), then every refused approver tries and gets a 403 naming why, and
 // the last one approves.
 func TestFourEyesThroughTheAPI(t *testing.T) {
+	t.Parallel()
 	type role = struct {
 		org  string
 		role auth.Role
@@ -236,6 +237,7 @@ func TestFourEyesThroughTheAPI(t *testing.T) {
 // the admin is an author of; a key the node-wide admin mints for the organisation is someone
 // else's and can.
 func TestFourEyesTellsHoldersApart(t *testing.T) {
+	t.Parallel()
 	o := startOwned(t, map[string]struct {
 		org  string
 		role auth.Role

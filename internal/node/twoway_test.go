@@ -51,6 +51,7 @@ func (g twoWayGateway) replies(number string) []sent {
 // through Kannel (fakesmsc injecting the messages), once over SMPP (the test SMSC sending
 // deliver_sm).
 func TestTwoWaySMS(t *testing.T) {
+	t.Parallel()
 	for _, gw := range []string{"kannel", "smpp"} {
 		t.Run(gw, func(t *testing.T) {
 			l, err := net.Listen("tcp", "127.0.0.1:0")

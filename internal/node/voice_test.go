@@ -59,6 +59,7 @@ func (g *ivrGateway) requests() ([]ivr.Request, []string) {
 // reports, each with its call's token, mark the deliveries delivered or failed; no phone
 // number is logged.
 func TestVoiceAlerts(t *testing.T) {
+	t.Parallel()
 	gw := &ivrGateway{}
 	stand := httptest.NewServer(gw)
 	t.Cleanup(stand.Close)
