@@ -129,3 +129,21 @@ func hiddenCount(ctx context.Context, tx Tx, query *sensing.Query) (int64, error
 	err := tx.QueryRow(ctx, `SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM observation_counts WHERE datastream_id IN (`+ids(query.View.Hidden.Datastreams)+`)`).Scan(&n)
 	return n, err
 }
+
+// RemoteHidden returns what the RemoteView of ctx (sensorthings.ReadView) leaves out, for the
+// reads that do not go through List or Get (the quality-control and forecast-network
+// endpoints, which name Datastreams and Things): nil when ctx has no view, when it shows
+// everything, or when the reader may see every remote Datastream there is.
+func (s *Entities) RemoteHidden(ctx context.Context) (*sensing.RemoteHidden, error) {
+	query := viewed(ctx, &sensing.Query{})
+	if query.View == nil {
+		return nil, nil
+	}
+	if err := s.eng.Read(ctx, func(tx Tx) error { return s.hide(ctx, tx, query) }); err != nil {
+		return nil, err
+	}
+	if query.View.Hidden.None() {
+		return nil, nil
+	}
+	return query.View.Hidden, nil
+}
