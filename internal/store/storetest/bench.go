@@ -1,13 +1,16 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rabta/rabta/internal/odata"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/sqlq"
 )
@@ -118,3 +121,50 @@ type discardSink struct{}
 func (discardSink) Handoff([]sqlq.OutboxEntry) {}
 
 func (discardSink) Missed() {}
+
+// BenchRemoteView measures what a reader who is not the node-wide admin pays for the remote
+// data read boundary (sqlq's remoteview.go): List of one page of 100 Observations of one
+// Datastream (GET /v1.1/Datastreams(1)/Observations?$top=100) with the RemoteView of a viewer
+// of organisation pmd, on a store with no remote data ("none") and on one with a remote
+// Datastream of another organisation ("one"); "admin" is the same List without a view. Both
+// stores run it on the same rows.
+func BenchRemoteView(b *testing.B, open Open) {
+	b.Helper()
+	eng, _ := open(b)
+	s := Stores{Entities: sqlq.NewEntities(eng, nil), Auth: sqlq.NewAuth(eng)}
+	if _, err := s.Entities.Create(ctx(), entity(b, sensing.Things, gauge)); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	obs := make([]sensing.Observation, 1000)
+	for i := range obs {
+		v, t := float64(i), start.Add(time.Duration(i)*time.Minute)
+		obs[i] = sensing.Observation{DatastreamID: 1, PhenStart: t, PhenEnd: t, PhenText: t.Format(time.RFC3339), ResultNum: &v}
+	}
+	if _, _, err := s.Entities.Ingest(ctx(), obs); err != nil {
+		b.Fatal(err)
+	}
+	query := func() *sensing.Query {
+		return &sensing.Query{Set: sensing.Observations, Parent: &sensing.Parent{Set: sensing.Datastreams, ID: 1, Nav: "Observations"},
+			Opts: &odata.Options{}, Top: 100}
+	}
+	viewer := sensing.WithRemoteView(ctx(), sensing.RemoteView{Org: "pmd"})
+	run := func(b *testing.B, c context.Context) {
+		for b.Loop() {
+			p, err := s.Entities.List(c, query())
+			if err != nil || len(p.Entities) != 100 {
+				b.Fatalf("list: %v", err)
+			}
+		}
+	}
+	b.Run("admin", func(b *testing.B) { run(b, ctx()) })
+	b.Run("none", func(b *testing.B) { run(b, viewer) })
+	// a second gauge, remote: another organisation's for pmd's viewer
+	if _, err := s.Entities.Create(ctx(), entity(b, sensing.Things, strings.Replace(gauge, "Khanki", "Marala", -1))); err != nil {
+		b.Fatal(err)
+	}
+	if err := sqlq.NewFederation(eng).SaveRemote(ctx(), "islamabad", 1, 1, 2); err != nil { // its Datastream, 2
+		b.Fatal(err)
+	}
+	b.Run("one", func(b *testing.B) { run(b, viewer) })
+}
