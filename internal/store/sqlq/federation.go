@@ -520,6 +520,7 @@ func (s *Federation) Remote(ctx context.Context, provider string, agreement, pds
 // the agreement's state as last saved (SaveReceived) into its properties. The receiver makes a
 // remote Datastream with CreateRemote instead, which does both in one transaction.
 func (s *Federation) SaveRemote(ctx context.Context, provider string, agreement, pds, ds int64) error {
+	defer viewWrite()() // remoteview.go: what a RemoteView hides changes
 	err := s.eng.Write(ctx, func(tx Tx) error { return saveRemote(ctx, tx, provider, agreement, pds, ds) })
 	if err == nil {
 		s.knownRemote(ds)
