@@ -3,10 +3,12 @@ package httpapi
 import (
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/forecasting"
+	"github.com/rabta/rabta/internal/sensing"
 )
 
 // registerForecast adds the forecast network routes (docs/forecast.md, "Forecasts in the node").
@@ -33,7 +35,47 @@ func (s *Server) getNetwork(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	hidden, err := s.hidden(r.Context())
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, withoutHidden(d, hidden))
+}
+
+// withoutHidden is d without the stations on a Thing or Datastream hidden leaves out (a remote
+// station the reader may not read: Server.Hidden), the reaches to and from them, and the
+// horizons whose path goes through one.
+func withoutHidden(d *forecasting.Document, hidden *sensing.RemoteHidden) *forecasting.Document {
+	if hidden == nil {
+		return d
+	}
+	gone := map[string]bool{}
+	stations := []forecasting.DocStation{}
+	for _, st := range d.Stations {
+		if slices.Contains(hidden.Things, st.Thing) || slices.Contains(hidden.Datastreams, st.Discharge) || slices.Contains(hidden.Datastreams, st.Forecast) {
+			gone[st.ID] = true
+			continue
+		}
+		stations = append(stations, st)
+	}
+	if len(gone) == 0 {
+		return d
+	}
+	for i := range stations {
+		if h := stations[i].Horizon; h != nil && slices.ContainsFunc(h.Path, func(id string) bool { return gone[id] }) {
+			stations[i].Horizon = nil
+		}
+	}
+	reaches := []forecasting.DocReach{}
+	for _, r := range d.Reaches {
+		if !gone[r.From] && !gone[r.To] {
+			reaches = append(reaches, r)
+		}
+	}
+	c := *d
+	c.Stations, c.Reaches = stations, reaches
+	return &c
 }
 
 // putNetwork replaces the node's river network with the document in the body (YAML or JSON,

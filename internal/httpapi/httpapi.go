@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,11 @@ type Server struct {
 	// the rules routes check the organisation ?organisation= names with it, so that a typo
 	// neither lists nothing nor makes rules of an organisation no key can act for.
 	Known func(ctx context.Context, org string) error
+	// Hidden, when set, returns the Datastreams and Things the principal of ctx may not read:
+	// the remote ones (a partner's data, received under an agreement, sensing.RemoteView) of
+	// other organisations than the reader's (nil: none). The rules listing leaves out the rules
+	// on such a Datastream, and the forecast network the stations on one.
+	Hidden func(ctx context.Context) (*sensing.RemoteHidden, error)
 	// Dissemination serves subscribers, delivery progress and unsubscribing; nil leaves
 	// those routes out.
 	Dissemination *dissemination.Service
@@ -536,13 +542,33 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	hidden, err := s.hidden(r.Context())
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	out := []ruleView{}
 	for _, x := range rules {
+		if hidden != nil && slices.ContainsFunc(x.Datastreams, func(ds int64) bool { return slices.Contains(hidden.Datastreams, ds) }) {
+			continue // a rule on a remote Datastream this reader may not read
+		}
 		if org == "" || x.Organisation == org {
 			out = append(out, ruleView{x.View(), x.Organisation})
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+// hidden is Hidden's answer for ctx (nil: nothing hidden, or no Hidden).
+func (s *Server) hidden(ctx context.Context) (*sensing.RemoteHidden, error) {
+	if s.Hidden == nil {
+		return nil, nil
+	}
+	h, err := s.Hidden(ctx)
+	if err != nil || h.None() {
+		return nil, err
+	}
+	return h, nil
 }
 
 // known refuses org, when it is given, if the node does not know it (Server.Known).

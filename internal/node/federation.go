@@ -1105,11 +1105,12 @@ func (f *federator) remote(ctx context.Context, m *federation.Message) (int64, e
 			"name": src.Thing, "description": "location given by node " + m.Provider, "encodingType": "application/geo+json", "location": src.Location}}}}
 	}
 	pctx := auth.WithPrincipal(ctx, &auth.Principal{Organisation: m.ConsumerOrg, Role: auth.Admin})
-	id, err = f.n.stores.Entities.Create(pctx, e)
+	// made and marked remote in one transaction: never readable as an ordinary local Datastream
+	id, err = f.store.CreateRemote(pctx, f.n.stores.ents, e, m.Provider, m.Agreement, src.ID)
 	if err != nil {
 		return 0, fmt.Errorf("remote datastream for %s/%d: %w", m.Provider, src.ID, err)
 	}
-	return id, f.store.SaveRemote(ctx, m.Provider, m.Agreement, src.ID, id)
+	return id, nil
 }
 
 type importKey struct{}

@@ -421,7 +421,10 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 
 	n.api = &httpapi.Server{Alerts: n.alerts, Store: alerts, Rules: alerts, Runner: n.runner, Dissemination: n.diss, Trusted: func() []*x509.Certificate { return trusted },
 		Keys: n.stores.Keys, OnKeyRevoked: n.keyRevoked, Forecast: n.fcast,
-		Known:     func(ctx context.Context, org string) error { return KnownOrganisation(ctx, n.stores, org) },
+		Known: func(ctx context.Context, org string) error { return KnownOrganisation(ctx, n.stores, org) },
+		Hidden: func(ctx context.Context) (*sensing.RemoteHidden, error) {
+			return n.stores.ents.RemoteHidden(sensorthings.ReadView(ctx))
+		},
 		PublicURL: opts.PublicURL, PrivateAlerts: opts.PrivateAlerts, FeedTitle: "Rabta " + opts.ID + ": active alerts", Author: opts.SenderName,
 		MaxBody: opts.MaxBodyBytes, FeedKeep: opts.FeedKeep, Log: log.With("component", "api")}
 	n.api.Audit = n.audit

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/federation"
 	"github.com/rabta/rabta/internal/place"
+	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/storetest"
 	"github.com/rabta/rabta/internal/twoway"
 )
@@ -45,7 +47,8 @@ func remoteReadNode(t *testing.T, id, dir, dsn string) *Node {
 // FeatureOfInterest, Observations) are read by ndma's viewer and the node-wide admin only: an
 // anonymous reader and another organisation's viewer get 404 for each of them, do not find
 // them in any collection, $count, $expand or $batch, nor through WIS2, the console's map and
-// hydrograph, or the LEVEL command's gauges; and no one gets their new Observations over MQTT.
+// hydrograph, the LEVEL command's gauges, the silent Datastreams of the quality control, the
+// rules listing or the forecast network; and no one gets their new Observations over MQTT.
 // Karachi's own gauge stays public.
 func TestRemoteDataReadBoundary(t *testing.T) { remoteDataReadBoundary(t, "") }
 
@@ -167,6 +170,37 @@ func remoteDataReadBoundary(t *testing.T, dsn string) {
 		t.Fatalf("rules: %d %s", st, b)
 	}
 	local := map[string]int64{"Datastreams": 1, "Things": 1, "Observations": own.Value[0].ID, "FeaturesOfInterest": own.Value[0].FeatureOfInterest.ID}
+	// a river network with the remote gauge upstream of karachi's own
+	network := fmt.Sprintf(`name: indus-test
+step_h: 1
+stations:
+  - {id: remote-khanki, name: Khanki from islamabad, thing: %d, discharge: %d}
+  - {id: kotri, name: Kotri Barrage, thing: 1, discharge: 1}
+reaches:
+  - {from: remote-khanki, to: kotri, travel_time_h: 6}
+`, r.Thing.ID, r.ID)
+	if st, b := request(t, k, "PUT", "/api/v1/forecast/network", benchKey, network); st != 200 {
+		t.Fatalf("forecast network: %d %s", st, b)
+	}
+	// both gauges silent for the quality control (an expected interval of a minute; the remote
+	// one's set as the receiver's own writes are: a remote Datastream is read-only to others)
+	for _, d := range []int64{1, r.ID} {
+		props := map[string]any{"qc": map[string]any{"expectedInterval": "PT1M"}}
+		if d == r.ID {
+			var cur struct {
+				Properties map[string]any `json:"properties"`
+			}
+			_, b := request(t, k, "GET", fmt.Sprintf("/v1.1/Datastreams(%d)", d), benchKey, "")
+			if err := json.Unmarshal([]byte(b), &cur); err != nil || cur.Properties["remote"] == nil {
+				t.Fatalf("the remote Datastream's properties: %v %s", err, b)
+			}
+			cur.Properties["qc"] = props["qc"]
+			props = cur.Properties
+		}
+		if err := k.stores.Entities.Update(withImport(ctx), &sensing.Entity{Set: sensing.Datastreams, ID: d, Props: map[string]any{"properties": props}}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	ids := func(b string) []int64 {
 		var v struct {
@@ -232,6 +266,42 @@ func remoteDataReadBoundary(t *testing.T, dsn string) {
 			st, b = get("/v1.1/Sensors?$expand=Datastreams($expand=Observations($top=1;$orderby=phenomenonTime%20desc))")
 			if st != 200 || strings.Contains(b, "islamabad") != rd.sees {
 				t.Errorf("Sensors expanded: %d %.400s (shared data in it: want %v)", st, b, rd.sees)
+			}
+			// the silent Datastreams of the quality control (public reads: anyone), the rules and
+			// the forecast network (a viewer key: an anonymous reader gets 401)
+			compact := func(b string) string { // the API's JSON is indented
+				var c bytes.Buffer
+				if json.Compact(&c, []byte(b)) != nil {
+					return b
+				}
+				return c.String()
+			}
+			st, b = get("/api/v1/qc/silent")
+			b = compact(b)
+			if st != 200 || strings.Contains(b, fmt.Sprintf(`"datastream":%d,`, r.ID)) != rd.sees || !strings.Contains(b, `"datastream":1,`) {
+				t.Errorf("silent Datastreams: %d %.300s (the remote Datastream %d in it: want %v; karachi's own always)", st, b, r.ID, rd.sees)
+			}
+			for _, x := range []struct{ path, remote, own string }{
+				{"/api/v1/rules", fmt.Sprintf(`"datastreams":[%d]`, r.ID), `"datastreams":[1]`},
+				{"/api/v1/forecast/network", "remote-khanki", "kotri"},
+			} {
+				st, b = get(x.path)
+				b = compact(b)
+				if rd.key == "" {
+					if st != 401 {
+						t.Errorf("%s, anonymously: %d %.200s, want 401", x.path, st, b)
+					}
+					continue
+				}
+				if st != 200 || strings.Contains(b, x.remote) != rd.sees || !strings.Contains(b, x.own) {
+					t.Errorf("%s: %d %.400s (%s in it: want %v; %s always)", x.path, st, b, x.remote, rd.sees, x.own)
+				}
+			}
+			if rd.key != "" {
+				_, b = get("/api/v1/forecast/network")
+				if b = compact(b); strings.Contains(b, fmt.Sprintf(`"thing":%d`, r.Thing.ID)) != rd.sees || strings.Contains(b, `"from":"remote-khanki"`) != rd.sees {
+					t.Errorf("forecast network: %.400s (the remote Thing %d and its reach in it: want %v)", b, r.Thing.ID, rd.sees)
+				}
 			}
 			// WIS2's data link
 			st, b = get(fmt.Sprintf("/wis2/data/datastreams/%d/observations?from=1&to=100", r.ID))

@@ -69,6 +69,10 @@ type Stores struct {
 	// Federation keeps partners, agreements and remote Datastreams (package federation).
 	Federation *sqlq.Federation
 
+	// ents is Entities as the SQL core's store (either engine's), for what needs its
+	// transactions (Federation.CreateRemote).
+	ents *sqlq.Entities
+
 	// configure turns the outbox on or off, names the node in bus payloads and sets what runs
 	// after each committed batch.
 	configure func(outbox bool, node string, afterCommit func(int))
@@ -95,7 +99,7 @@ func OpenStores(ctx context.Context, dataDir, dsn string, qc sensing.Checker) (*
 	}
 	ents := sqlite.NewEntities(db, qc)
 	return &Stores{
-		Entities: ents, Keys: sqlite.NewAuth(db), Alerts: sqlite.NewAlerts(db), Outbox: storeOutbox{ents},
+		Entities: ents, ents: ents, Keys: sqlite.NewAuth(db), Alerts: sqlite.NewAlerts(db), Outbox: storeOutbox{ents},
 		Dissemination: sqlite.NewDissemination(db), Places: sqlite.NewPlaces(db), Idempotency: sqlq.NewIdempotency(db),
 		TwoWay: sqlq.NewTwoWay(db), Audit: sqlq.NewAudit(db), Open: sqlq.NewOpenData(db), Federation: sqlq.NewFederation(db),
 		configure: func(outbox bool, node string, after func(int)) {

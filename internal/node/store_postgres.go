@@ -25,7 +25,7 @@ func openPostgres(ctx context.Context, dsn string, qc sensing.Checker) (*Stores,
 	}
 	ents := postgres.NewEntities(db, qc)
 	return &Stores{
-		Entities: ents, Keys: postgres.NewAuth(db), Alerts: postgres.NewAlerts(db), Outbox: storeOutbox{ents},
+		Entities: ents, ents: ents, Keys: postgres.NewAuth(db), Alerts: postgres.NewAlerts(db), Outbox: storeOutbox{ents},
 		Dissemination: postgres.NewDissemination(db), Places: postgres.NewPlaces(db), Idempotency: sqlq.NewIdempotency(db),
 		TwoWay: sqlq.NewTwoWay(db), Audit: sqlq.NewAudit(db), Open: sqlq.NewOpenData(db), Federation: sqlq.NewFederation(db),
 		configure: func(outbox bool, node string, after func(int)) {

@@ -134,3 +134,27 @@ func EntitySize(e *Entity) int64 {
 	}
 	return n
 }
+
+// BudgetMark is what a Budget had charged at one moment (Budget.Mark).
+type BudgetMark struct{ rows, bytes, misses int64 }
+
+// Mark returns what b has charged so far, for Rewind.
+func (b *Budget) Mark() BudgetMark {
+	if b == nil {
+		return BudgetMark{}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return BudgetMark{b.rows, b.bytes, b.misses}
+}
+
+// Rewind gives back all b charged since Mark returned m: a store that reads an answer again
+// (sqlq's remoteview.go) charges it once.
+func (b *Budget) Rewind(m BudgetMark) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.rows, b.bytes, b.misses = m.rows, m.bytes, m.misses
+}

@@ -3,6 +3,7 @@ package sensorthings
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/rabta/rabta/internal/auth"
@@ -15,13 +16,18 @@ import (
 type Seen interface {
 	LastSeen(ctx context.Context) (map[int64]time.Time, error)
 	DatastreamInfos(ctx context.Context) ([]sensing.DatastreamInfo, error)
+	// RemoteHidden is what the reader of ctx (ReadView) may not see of the remote Datastreams
+	// (nil: nothing).
+	RemoteHidden(ctx context.Context) (*sensing.RemoteHidden, error)
 }
 
 // RegisterQC adds the quality-control endpoints to mux: GET /api/v1/qc/silent lists the
 // datastreams that have stopped reporting, silent for longer than their QC expected interval as
 // of now(), in the list shape of /api/v1: {"value": [{"datastream": 1, "lastSeen": RFC 3339,
 // "silentFor": "49h0m0s"}, ...]} (an empty list is {"value": []}). They are read like
-// SensorThings data (anonymously when PublicRead is on; otherwise a viewer key, or 401).
+// SensorThings data (anonymously when PublicRead is on; otherwise a viewer key, or 401), and
+// as there a remote Datastream (a partner's, sensing.RemoteView) is left out for a reader who
+// may not read it.
 func (s *Server) RegisterQC(mux *http.ServeMux, seen Seen, now func() time.Time) {
 	if now == nil {
 		now = time.Now
@@ -46,8 +52,16 @@ func (s *Server) silent(w http.ResponseWriter, r *http.Request, seen Seen, now t
 		s.Error(w, r, err)
 		return
 	}
+	hidden, err := seen.RemoteHidden(ReadView(r.Context()))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	var ls []sensing.LastSeen[int64]
 	for _, ds := range infos {
+		if !hidden.None() && slices.Contains(hidden.Datastreams, ds.ID) {
+			continue // a remote Datastream this reader may not read
+		}
 		cfg := ingest.ConfigFor(&ds, nil)
 		if t, ok := last[ds.ID]; ok && cfg.ExpectedInterval != nil {
 			ls = append(ls, sensing.LastSeen[int64]{Datastream: ds.ID, At: t, Expected: *cfg.ExpectedInterval})

@@ -21,6 +21,10 @@ func (s seen) DatastreamInfos(context.Context) ([]sensing.DatastreamInfo, error)
 	return s.infos, nil
 }
 
+// RemoteHidden: no remote Datastreams here (TestRemoteDataReadBoundary, internal/node, reads
+// the endpoint on a node that has one).
+func (s seen) RemoteHidden(context.Context) (*sensing.RemoteHidden, error) { return nil, nil }
+
 // The silent-datastreams endpoint lists, as of the injected clock, the datastreams silent for
 // longer than their expected interval, and only those; anonymous reads need PublicRead.
 func TestSilent(t *testing.T) {

@@ -17,6 +17,10 @@ func BenchmarkIngest(b *testing.B) { storetest.BenchIngest(b, storetest.Fresh(b,
 // BenchmarkIngestSingle: 8 concurrent callers, one observation per call (group commit).
 func BenchmarkIngestSingle(b *testing.B) { storetest.BenchIngestSingle(b, storetest.Fresh(b, open), 8) }
 
+// BenchmarkRemoteView: a page of 100 Observations of one Datastream, read by a viewer who is not
+// the node-wide admin (the remote data read boundary, sqlq's remoteview.go).
+func BenchmarkRemoteView(b *testing.B) { storetest.BenchRemoteView(b, open) }
+
 func open(t testing.TB) (sqlq.Engine, func(func() time.Time)) {
 	db := testDB(t)
 	return db, func(now func() time.Time) { db.Now = now }

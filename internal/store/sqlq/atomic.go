@@ -48,6 +48,7 @@ func (s *Entities) Atomic(ctx context.Context, fn func(ctx context.Context) erro
 	if s.outer(ctx) != nil {
 		return fn(ctx)
 	}
+	defer viewWrite()() // remoteview.go: what it writes may change what a RemoteView hides (CreateRemote)
 	s.mu.Lock()
 	a := &atomicTx{owner: s}
 	var fnErr error

@@ -52,6 +52,13 @@ type Entities struct {
 
 	changed atomic.Uint64 // entity writes committed (EntitiesChanged, derived.go)
 
+	hmu    sync.Mutex            // guards hidden
+	hidden map[string]hiddenRead // what a RemoteView hides, by reader's organisation (remoteview.go)
+	// KeptHook, for tests only (nil otherwise), is called by List between taking a kept
+	// answer of what a RemoteView hides and its reads (remoteview.go): a write made there is
+	// one a reader could meet in that moment.
+	KeptHook func()
+
 	// NoGroupCommit, when set, commits every ingest call in a transaction of its own
 	// (group.go; for comparisons).
 	NoGroupCommit bool
@@ -125,6 +132,9 @@ func obsTimes(e *sensing.Entity, out []time.Time) []time.Time {
 func (s *Entities) Create(ctx context.Context, e *sensing.Entity) (int64, error) {
 	if err := s.eng.Prepare(ctx, func() []time.Time { return obsTimes(e, nil) }); err != nil {
 		return 0, err
+	}
+	if e.Set != sensing.Observations {
+		defer viewWrite()() // remoteview.go: it may change what a RemoteView hides
 	}
 	var id int64
 	err := s.tx(ctx, sensing.Sets[e.Set].Single, func(tx Tx) error {

@@ -17,6 +17,7 @@ import (
 // .../Sensor/$ref). A Thing that gets a Location gets a HistoricalLocation, whichever side the
 // link is written from. NotFound when set(id) or the target does not exist.
 func (s *Entities) Link(ctx context.Context, set string, id int64, nav string, target int64) error {
+	defer viewWrite()() // remoteview.go: a Thing's Locations, a Datastream's Thing, … may change what a RemoteView hides
 	l, ok := Sensing[set].Links[nav]
 	if !ok {
 		return apperr.E(apperr.Invalid, "%s has no navigation property %s", set, nav)
@@ -71,6 +72,7 @@ func (s *Entities) Link(ctx context.Context, set string, id int64, nav string, t
 // its parent's one-to-many collection, is Invalid, naming what would be left without what.
 // NotFound when set(id) does not exist or is not linked to the target.
 func (s *Entities) Unlink(ctx context.Context, set string, id int64, nav string, target int64) error {
+	defer viewWrite()() // remoteview.go: a Thing's Locations, a Datastream's Thing, … may change what a RemoteView hides
 	l, ok := Sensing[set].Links[nav]
 	if !ok {
 		return apperr.E(apperr.Invalid, "%s has no navigation property %s", set, nav)

@@ -249,6 +249,11 @@ var errNoneFit = errors.New("no entity fits in the response budget")
 // running query (each engine's driver interrupts it).
 func (s *Entities) List(ctx context.Context, query *sensing.Query) (*sensing.Page, error) {
 	query = viewed(ctx, query) // remoteview.go: what a remote Datastream's reader may see
+	still := s.kept(query)     // remoteview.go
+	if still != nil && s.KeptHook != nil {
+		s.KeptHook()
+	}
+	mark := query.Budget.Mark()
 	var page *sensing.Page
 	err := s.eng.Read(ctx, func(tx Tx) error {
 		if err := s.hide(ctx, tx, query); err != nil { // remoteview.go
@@ -256,6 +261,13 @@ func (s *Entities) List(ctx context.Context, query *sensing.Query) (*sensing.Pag
 		}
 		var err error
 		page, err = s.list(ctx, tx, query, 0)
+		if still != nil && !still() { // what is hidden may have changed since it was kept: again, in this snapshot
+			query.Budget.Rewind(mark)
+			if err := s.rehide(ctx, tx, query); err != nil {
+				return err
+			}
+			page, err = s.list(ctx, tx, query, 0)
+		}
 		return err
 	})
 	if errors.Is(err, errNoneFit) {
@@ -486,6 +498,8 @@ func (s *Entities) pageSQL(query *sensing.Query, terms []orderTerm, head string)
 // related to q.Parent.
 func (s *Entities) Get(ctx context.Context, query *sensing.Query) (*sensing.Entity, error) {
 	query = viewed(ctx, query) // remoteview.go
+	still := s.kept(query)     // remoteview.go
+	mark := query.Budget.Mark()
 	var e *sensing.Entity
 	run := s.eng.Read
 	if query.Opts == nil || len(query.Opts.Expand) == 0 {
@@ -502,6 +516,17 @@ func (s *Entities) Get(ctx context.Context, query *sensing.Query) (*sensing.Enti
 		e, err = s.get(ctx, tx, query)
 		return err
 	})
+	if still != nil && !still() { // what is hidden may have changed since it was kept: again, in one snapshot
+		query.Budget.Rewind(mark)
+		err = s.eng.Read(ctx, func(tx Tx) error {
+			if err := s.rehide(ctx, tx, query); err != nil {
+				return err
+			}
+			var err error
+			e, err = s.get(ctx, tx, query)
+			return err
+		})
+	}
 	if err != nil {
 		return nil, err
 	}

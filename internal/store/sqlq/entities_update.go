@@ -32,6 +32,9 @@ func (s *Entities) Update(ctx context.Context, e *sensing.Entity, replace bool) 
 		return err
 	}
 	defer func() { s.entityWritten(ctx, e.Set, err) }() // derived.go
+	if e.Set != sensing.Observations {
+		defer viewWrite()() // remoteview.go: it may change what a RemoteView hides
+	}
 	return s.tx(ctx, fmt.Sprintf("%s(%d)", e.Set, e.ID), func(tx Tx) error {
 		if err := s.exists(ctx, tx, e.Set, e.ID); err != nil {
 			return err
@@ -284,6 +287,9 @@ func obsUpdate(e *sensing.Entity) ([]string, []any, error) {
 // ON DELETE CASCADE do the work).
 func (s *Entities) Delete(ctx context.Context, set string, id int64) (err error) {
 	defer func() { s.entityWritten(ctx, set, err) }() // derived.go
+	if set != sensing.Observations {
+		defer viewWrite()() // remoteview.go: it may change what a RemoteView hides
+	}
 	return s.tx(ctx, fmt.Sprintf("%s(%d)", set, id), func(tx Tx) error {
 		if err := mayDelete(ctx, tx, set, id); err != nil { // owner.go: its own, and nobody else's goes with it
 			return err

@@ -13,6 +13,7 @@ import (
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/federation"
+	"github.com/rabta/rabta/internal/sensing"
 )
 
 // Federation keeps partners, agreements with the exporter's cursor, and the remote Datastreams
@@ -516,25 +517,56 @@ func (s *Federation) Remote(ctx context.Context, provider string, agreement, pds
 }
 
 // SaveRemote records that local Datastream ds holds provider's pds under agreement, and writes
-// the agreement's state as last saved (SaveReceived) into its properties.
+// the agreement's state as last saved (SaveReceived) into its properties. The receiver makes a
+// remote Datastream with CreateRemote instead, which does both in one transaction.
 func (s *Federation) SaveRemote(ctx context.Context, provider string, agreement, pds, ds int64) error {
-	err := s.eng.Write(ctx, func(tx Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO fed_remote (provider_node, agreement_id, provider_datastream, datastream_id) VALUES (?, ?, ?, ?)`,
-			provider, agreement, pds, ds); err != nil {
-			return err
-		}
-		return remoteStateInTx(ctx, tx, provider, agreement, ds) // its agreement's state in its properties (federation_received.go)
-	})
-	if err == nil { // IsRemote knows at once
-		s.rmu.Lock()
-		s.remote[ds] = remoteAnswer{true, time.Now()}
-		s.rmu.Unlock()
+	defer viewWrite()() // remoteview.go: what a RemoteView hides changes
+	err := s.eng.Write(ctx, func(tx Tx) error { return saveRemote(ctx, tx, provider, agreement, pds, ds) })
+	if err == nil {
+		s.knownRemote(ds)
 	}
 	return err
 }
 
-// remoteFor is how long IsRemote trusts an answer it read. A Datastream is made remote
-// (SaveRemote) once, just after it is created, and stays so until deleted: this process
+// CreateRemote creates e (the remote Datastream, with the Thing, Sensor, ObservedProperty and
+// Location linked inline) in ents and records it as the local Datastream holding provider's pds
+// under agreement (SaveRemote), in one transaction of ents (Entities.Atomic): no reader ever
+// sees it as an ordinary local Datastream, which anyone may read when public reads are on,
+// before it is marked remote. It returns the new Datastream's id.
+func (s *Federation) CreateRemote(ctx context.Context, ents *Entities, e *sensing.Entity, provider string, agreement, pds int64) (int64, error) {
+	var id int64
+	err := ents.Atomic(ctx, func(ctx context.Context) error {
+		var err error
+		if id, err = ents.Create(ctx, e); err != nil {
+			return err
+		}
+		return saveRemote(ctx, ents.outer(ctx).tx, provider, agreement, pds, id)
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.knownRemote(id)
+	return id, nil
+}
+
+// saveRemote is SaveRemote in tx.
+func saveRemote(ctx context.Context, tx Tx, provider string, agreement, pds, ds int64) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO fed_remote (provider_node, agreement_id, provider_datastream, datastream_id) VALUES (?, ?, ?, ?)`,
+		provider, agreement, pds, ds); err != nil {
+		return err
+	}
+	return remoteStateInTx(ctx, tx, provider, agreement, ds) // its agreement's state in its properties (federation_received.go)
+}
+
+// knownRemote tells IsRemote at once that ds is remote (SaveRemote, CreateRemote committed).
+func (s *Federation) knownRemote(ds int64) {
+	s.rmu.Lock()
+	s.remote[ds] = remoteAnswer{true, time.Now()}
+	s.rmu.Unlock()
+}
+
+// remoteFor is how long IsRemote trusts an answer it read. A Datastream is made remote once,
+// as it is created (CreateRemote), and stays so until deleted: this process
 // learns of its own SaveRemote at once, of another process's (sharing PostgreSQL), or of a
 // delete, within this time.
 const remoteFor = time.Second

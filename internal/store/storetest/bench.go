@@ -1,13 +1,16 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rabta/rabta/internal/odata"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/sqlq"
 )
@@ -118,3 +121,100 @@ type discardSink struct{}
 func (discardSink) Handoff([]sqlq.OutboxEntry) {}
 
 func (discardSink) Missed() {}
+
+// BenchRemoteView measures what a reader who is not the node-wide admin pays for the remote
+// data read boundary (sqlq's remoteview.go): List of one page of 100 Observations of one
+// Datastream (GET /v1.1/Datastreams(1)/Observations?$top=100) with the RemoteView of a viewer
+// of organisation pmd, on a store with no remote data ("none") and on one with a remote
+// Datastream of another organisation ("one"); "admin" is the same List without a view, and
+// "get" a Get of Datastreams(1) by the viewer (GET /v1.1/Datastreams(1)). Besides the time it
+// reports the statements ("stmts/op") and the read transactions ("snapshots/op", each a BEGIN
+// and a COMMIT more on PostgreSQL) a call runs. Both stores run it on the same rows.
+func BenchRemoteView(b *testing.B, open Open) {
+	b.Helper()
+	eng, _ := open(b)
+	s := Stores{Entities: sqlq.NewEntities(eng, nil), Auth: sqlq.NewAuth(eng)}
+	if _, err := s.Entities.Create(ctx(), entity(b, sensing.Things, gauge)); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	obs := make([]sensing.Observation, 1000)
+	for i := range obs {
+		v, t := float64(i), start.Add(time.Duration(i)*time.Minute)
+		obs[i] = sensing.Observation{DatastreamID: 1, PhenStart: t, PhenEnd: t, PhenText: t.Format(time.RFC3339), ResultNum: &v}
+	}
+	if _, _, err := s.Entities.Ingest(ctx(), obs); err != nil {
+		b.Fatal(err)
+	}
+	// the reads go through a store over an engine that counts what they run
+	c := &countingEngine{Engine: eng}
+	reads := sqlq.NewEntities(c, nil)
+	viewer := sensing.WithRemoteView(ctx(), sensing.RemoteView{Org: "pmd"})
+	run := func(b *testing.B, cx context.Context, get bool) {
+		c.stmts.Store(0)
+		c.snapshots.Store(0)
+		n := 0
+		for b.Loop() {
+			n++
+			if get {
+				if _, err := reads.Get(cx, &sensing.Query{Set: sensing.Datastreams, ID: 1, Opts: &odata.Options{}}); err != nil {
+					b.Fatalf("get: %v", err)
+				}
+				continue
+			}
+			p, err := reads.List(cx, &sensing.Query{Set: sensing.Observations, Parent: &sensing.Parent{Set: sensing.Datastreams, ID: 1, Nav: "Observations"},
+				Opts: &odata.Options{}, Top: 100})
+			if err != nil || len(p.Entities) != 100 {
+				b.Fatalf("list: %v", err)
+			}
+		}
+		b.ReportMetric(float64(c.stmts.Load())/float64(n), "stmts/op")
+		b.ReportMetric(float64(c.snapshots.Load())/float64(n), "snapshots/op")
+	}
+	b.Run("admin", func(b *testing.B) { run(b, ctx(), false) })
+	b.Run("none", func(b *testing.B) { run(b, viewer, false) })
+	b.Run("get", func(b *testing.B) { run(b, viewer, true) })
+	// a second gauge, remote: another organisation's for pmd's viewer
+	if _, err := s.Entities.Create(ctx(), entity(b, sensing.Things, strings.Replace(gauge, "Khanki", "Marala", -1))); err != nil {
+		b.Fatal(err)
+	}
+	if err := sqlq.NewFederation(eng).SaveRemote(ctx(), "islamabad", 1, 1, 2); err != nil { // its Datastream, 2
+		b.Fatal(err)
+	}
+	b.Run("one", func(b *testing.B) { run(b, viewer, false) })
+}
+
+// countingEngine counts the statements run through it and its read transactions (Read).
+type countingEngine struct {
+	sqlq.Engine
+	stmts, snapshots atomic.Int64
+}
+
+func (e *countingEngine) Read(ctx context.Context, fn func(sqlq.Tx) error) error {
+	e.snapshots.Add(1)
+	return e.Engine.Read(ctx, func(tx sqlq.Tx) error { return fn(countingTx{tx, &e.stmts}) })
+}
+
+func (e *countingEngine) Do(ctx context.Context, fn func(sqlq.Tx) error) error {
+	return e.Engine.Do(ctx, func(tx sqlq.Tx) error { return fn(countingTx{tx, &e.stmts}) })
+}
+
+type countingTx struct {
+	sqlq.Tx
+	n *atomic.Int64
+}
+
+func (t countingTx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	t.n.Add(1)
+	return t.Tx.Exec(ctx, q, args...)
+}
+
+func (t countingTx) Query(ctx context.Context, q string, args ...any) (sqlq.Rows, error) {
+	t.n.Add(1)
+	return t.Tx.Query(ctx, q, args...)
+}
+
+func (t countingTx) QueryRow(ctx context.Context, q string, args ...any) sqlq.Row {
+	t.n.Add(1)
+	return t.Tx.QueryRow(ctx, q, args...)
+}

@@ -337,6 +337,7 @@ func Conformance(t *testing.T, open Open) {
 		RunAudit(t, func(t *testing.T) sqlq.Engine { eng, _ := open(t); return eng })
 	})
 	t.Run("Federation", func(t *testing.T) { RunFederation(t, open) })
+	t.Run("RemoteViewKept", func(t *testing.T) { RunRemoteViewKept(t, open) })
 	t.Run("OpenData", func(t *testing.T) { RunOpenData(t, open) })
 	t.Run("ClosedIsUnavailable", func(t *testing.T) {
 		eng, _ := open(t)
