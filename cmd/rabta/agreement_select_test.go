@@ -16,7 +16,7 @@ import (
 // rabta federation agreements create says how many Datastreams the agreement selects now
 // (selectedDatastreams, as the exporter resolves the selection) and warns on stderr when it
 // is none — the agreement is kept all the same; an agreement for alerts only selects none by
-// design, and is not warned about.
+// design, and is not warned about. It warns too of a retention shorter than the back-fill.
 func TestAgreementsCreateSaysWhatItSelects(t *testing.T) {
 	noDataDir(t)
 	dir := t.TempDir()
@@ -38,14 +38,18 @@ func TestAgreementsCreateSaysWhatItSelects(t *testing.T) {
 	for i, c := range []struct {
 		body     string
 		selected string // the member in the answer; "" none
-		warn     bool
+		warn     string // the warning's member; "" none
 	}{
-		{`"resolution":"raw","selection":{"things":[1]}}`, `"selectedDatastreams": 2`, false},
+		{`"resolution":"raw","selection":{"things":[1]}}`, `"selectedDatastreams": 2`, ""},
 		// Datastream 1 exists, and ObservedProperty 2, but 1 is not of 2: it selects nothing
-		{`"resolution":"raw","selection":{"datastreams":[1],"observedProperties":[2]}}`, `"selectedDatastreams": 0`, true},
+		{`"resolution":"raw","selection":{"datastreams":[1],"observedProperties":[2]}}`, `"selectedDatastreams": 0`, "selection: picks no Datastream"},
 		// no station there
-		{`"resolution":"raw","selection":{"area":{"type":"Polygon","coordinates":[[[-30,10],[-29,10],[-29,11],[-30,11],[-30,10]]]}}}`, `"selectedDatastreams": 0`, true},
-		{`"selection":{"alerts":true}}`, "", false},
+		{`"resolution":"raw","selection":{"area":{"type":"Polygon","coordinates":[[[-30,10],[-29,10],[-29,11],[-30,11],[-30,10]]]}}}`, `"selectedDatastreams": 0`, "selection: picks no Datastream"},
+		{`"selection":{"alerts":true}}`, "", ""},
+		// kept for an hour, back-filled from January: the consumer would purge the back-fill
+		{`"resolution":"raw","retention":"1h","selection":{"things":[1]}}`, `"selectedDatastreams": 2`, "retention: 1h is shorter than the back-fill from validFrom 2026-01-01T00:00:00Z"},
+		// kept long enough: no warning
+		{`"resolution":"raw","retention":"3650d","selection":{"things":[1]}}`, `"selectedDatastreams": 2`, ""},
 	} {
 		f := filepath.Join(t.TempDir(), "a.json")
 		if err := os.WriteFile(f, []byte(head+c.body), 0o600); err != nil {
@@ -62,13 +66,14 @@ func TestAgreementsCreateSaysWhatItSelects(t *testing.T) {
 		if c.selected == "" && strings.Contains(out, "selectedDatastreams") || c.selected != "" && !strings.Contains(out, c.selected) {
 			t.Errorf("create %s: %s, want %q", c.body, out, c.selected)
 		}
-		if warned := strings.Contains(errOut, "warning: agreement "); warned != c.warn || c.warn && !strings.Contains(errOut, "selects no Datastream") {
-			t.Errorf("create %s: stderr %q, want a warning %v", c.body, errOut, c.warn)
+		if warned := strings.Contains(errOut, "warning: agreement "); warned != (c.warn != "") || !strings.Contains(errOut, c.warn) ||
+			strings.Contains(out, `"warnings"`) != (c.warn != "") {
+			t.Errorf("create %s: stderr %q, answer %s, want the warning %q", c.body, errOut, out, c.warn)
 		}
 	}
 	// kept all the same, and listed without the count (it is create's, not stored)
 	out, _, err := inProcess(t, "federation", "agreements", "list", "--data-dir", dir)
-	if err != nil || strings.Count(out, `"id"`) != 4 || strings.Contains(out, "selectedDatastreams") {
+	if err != nil || strings.Count(out, `"id"`) != 6 || strings.Contains(out, "selectedDatastreams") || strings.Contains(out, "warnings") {
 		t.Errorf("agreements list: %v\n%s", err, out)
 	}
 }

@@ -291,9 +291,8 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err := svc.Create(ctx, created); err != nil {
 			return err
 		}
-		if n := created.SelectedDatastreams; n != nil && *n == 0 {
-			fmt.Fprintf(stderr, "warning: agreement %d selects no Datastream of organisation %s now: it is kept (a Datastream that comes to match "+
-				"its selection later is shared), but check its datastreams, things, observedProperties and area\n", created.ID, created.ProviderOrg)
+		for _, w := range created.Warnings {
+			fmt.Fprintf(stderr, "warning: agreement %d: %s\n", created.ID, w)
 		}
 		return enc.Encode(created)
 	case "agreements approve", "agreements revoke":

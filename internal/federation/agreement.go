@@ -126,6 +126,11 @@ type Agreement struct {
 	// for its answer (not stored); nil for an agreement that shares no Observations. 0 is
 	// accepted (a station may come later), but the creator is told.
 	SelectedDatastreams *int `json:"selectedDatastreams,omitempty"`
+	// Warnings, in the answer of create alone (set by Service.Create, not stored), name what in
+	// the terms is accepted but likely not meant: a selection that picks no Datastream now, a
+	// retention shorter than the back-fill from ValidFrom (the consumer purges those values as
+	// they arrive). Each begins with the member it is about.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // MarshalJSON implements json.Marshaler: an agreement that shares no Observations (alerts

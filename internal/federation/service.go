@@ -177,7 +177,7 @@ func (s *Service) Create(ctx context.Context, a *Agreement) error {
 	}
 	a.State, a.CreatedBy, a.CreatedAt = Proposed, actor(ctx), s.now().UTC()
 	a.ApprovedBy, a.ApprovedAt, a.RevokedBy, a.RevokedAt = "", nil, "", nil
-	a.SelectedDatastreams = nil // the terms alone are stored and recorded
+	a.SelectedDatastreams, a.Warnings = nil, nil // the terms alone are stored and recorded
 	if err := s.Store.CreateAgreement(ctx, a); err != nil {
 		return err
 	}
@@ -185,8 +185,24 @@ func (s *Service) Create(ctx context.Context, a *Agreement) error {
 	if err := s.audit().Record(ctx, "agreement.create", a.CreatedBy, subject(a.ID), a); err != nil {
 		return err
 	}
-	a.SelectedDatastreams = selected
+	a.SelectedDatastreams, a.Warnings = selected, createWarnings(a, selected)
 	return nil
+}
+
+// createWarnings are the warnings of create's answer for agreement a (Agreement.Warnings),
+// whose selection picks selected Datastreams now (nil: it shares no Observations).
+func createWarnings(a *Agreement, selected *int) []string {
+	var w []string
+	if selected != nil && *selected == 0 {
+		w = append(w, fmt.Sprintf("selection: picks no Datastream of organisation %s now: the agreement is kept (a Datastream that comes "+
+			"to match its selection later is shared), but check its datastreams, things, observedProperties and area", a.ProviderOrg))
+	}
+	if r := time.Duration(a.Retention); selected != nil && r > 0 && a.CreatedAt.Sub(a.ValidFrom) > r {
+		w = append(w, fmt.Sprintf("retention: %s is shorter than the back-fill from validFrom %s: the consumer purges the back-filled "+
+			"values older than %s as they arrive; set validFrom no earlier than %s, or a longer retention",
+			a.Retention, a.ValidFrom.UTC().Format(time.RFC3339), a.Retention, a.CreatedAt.Add(-r).UTC().Truncate(time.Second).Format(time.RFC3339)))
+	}
+	return w
 }
 
 // checkNamed refuses an agreement that names what this node does not have: a providing
