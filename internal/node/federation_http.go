@@ -147,6 +147,9 @@ func (n *Node) fedRoutes(mux *http.ServeMux) {
 			fail(w, r, err)
 			return
 		}
+		if n.bus != nil { // a replaced key's sessions are closed now, not at the bus's next look
+			n.bus.CheckPartnerKeys(r.Context())
+		}
 		writeFedJSON(w, http.StatusCreated, p)
 	})
 	mux.HandleFunc("DELETE /api/v1/federation/partners/{node}", func(w http.ResponseWriter, r *http.Request) {
