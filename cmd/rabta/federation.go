@@ -261,8 +261,12 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	switch name {
 	case "partners add":
-		if err := svc.AddPartner(ctx, partner); err != nil {
+		existed, err := svc.SavePartner(ctx, partner)
+		if err != nil {
 			return err
+		}
+		if existed { // what it was not given kept its stored value: the record printed is what is stored
+			fmt.Fprintf(stderr, "partner %s updated (it existed: what was not given — url, ca, cert — is kept)\n", partner.Node)
 		}
 		if withPEM {
 			return enc.Encode(partner)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -346,5 +348,64 @@ func TestPartnersAddRefusesItself(t *testing.T) {
 	}
 	if _, _, err := inProcess(t, "federation", "partners", "add", "--node", "karachi", "--nkey", strings.TrimSpace(other), "--data-dir", dir); err != nil {
 		t.Errorf("another node as a partner: %v", err)
+	}
+}
+
+// TestPartnersAddAgainUpdates: adding a partner that exists updates it — a new key replaces
+// the old one, and what is not given (url, cert) keeps its stored value — says so, and prints
+// what is stored, with the original created time.
+func TestPartnersAddAgainUpdates(t *testing.T) {
+	noDataDir(t)
+	dir := t.TempDir()
+	t.Setenv("RABTA_NODE_ID", "islamabad")
+	key := func() string {
+		out, _, err := inProcess(t, "federation", "key", "--data-dir", t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out)
+	}
+	// the first add makes this node's certificate: karachi's, for the test
+	if _, _, err := inProcess(t, "federation", "partners", "add", "--node", "lahore", "--nkey", key(), "--data-dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	cert := filepath.Join(dir, "node-cert.pem")
+	add := func(args ...string) (federation.PartnerSummary, string) {
+		t.Helper()
+		out, errOut, err := inProcess(t, append(append([]string{"federation", "partners", "add", "--node", "karachi"}, args...), "--data-dir", dir)...)
+		if err != nil {
+			t.Fatalf("partners add %v: %v", args, err)
+		}
+		var p federation.PartnerSummary
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatalf("partners add %v printed %q: %v", args, out, err)
+		}
+		return p, errOut
+	}
+	first, errOut := add("--nkey", key(), "--url", "nats://127.0.0.1:4222", "--cert", cert)
+	if strings.Contains(errOut, "updated") || first.URL == "" || len(first.Cert) != 1 {
+		t.Fatalf("first add: %+v, stderr %q", first, errOut)
+	}
+	k2 := key()
+	time.Sleep(10 * time.Millisecond)
+	second, errOut := add("--nkey", k2)
+	if !strings.Contains(errOut, "partner karachi updated") {
+		t.Errorf("second add's stderr %q: want it to say the partner was updated", errOut)
+	}
+	if second.NKey != k2 || second.URL != "nats://127.0.0.1:4222" || len(second.Cert) != 1 || !second.Created.Equal(first.Created) {
+		t.Errorf("second add printed %+v, want the new key with the stored url, cert and created %v", second, first.Created)
+	}
+	out, _, err := inProcess(t, "federation", "partners", "list", "--data-dir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []federation.PartnerSummary
+	if err := json.Unmarshal([]byte(out), &ps); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if p.Node == "karachi" && !reflect.DeepEqual(p, second) {
+			t.Errorf("stored %+v, printed %+v", p, second)
+		}
 	}
 }
