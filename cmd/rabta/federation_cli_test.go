@@ -409,3 +409,22 @@ func TestPartnersAddAgainUpdates(t *testing.T) {
 		}
 	}
 }
+
+// TestPartnersAddRefusesUserInfo: a URL with a user and password is refused for that reason
+// (not as "not loopback"), and the error does not repeat the password.
+func TestPartnersAddRefusesUserInfo(t *testing.T) {
+	noDataDir(t)
+	dir := t.TempDir()
+	t.Setenv("RABTA_NODE_ID", "islamabad")
+	nk, _, err := inProcess(t, "federation", "key", "--data-dir", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := inProcess(t, "federation", "partners", "add", "--node", "karachi", "--nkey", strings.TrimSpace(nk), "--url", "nats://user:s3cret@127.0.0.1:4222", "--data-dir", dir)
+	if err == nil || !strings.Contains(err.Error(), "partners log in with their nkey: leave user and password out of the URL") {
+		t.Errorf("partners add with user info: %v", err)
+	}
+	if strings.Contains(fmt.Sprint(err)+out+errOut, "s3cret") {
+		t.Errorf("the password is repeated: %v %q %q", err, out, errOut)
+	}
+}
