@@ -428,3 +428,31 @@ func TestPartnersAddRefusesUserInfo(t *testing.T) {
 		t.Errorf("the password is repeated: %v %q %q", err, out, errOut)
 	}
 }
+
+// TestPartnersAddWarnsWithoutNodeID: partners add on a node with no id (docs/federation.md
+// step 0 missed) says so on stderr — the node is "local", its certificate named for it, and
+// how to set the id; with an id it says nothing of the kind.
+func TestPartnersAddWarnsWithoutNodeID(t *testing.T) {
+	noDataDir(t)
+	t.Setenv("RABTA_NODE_ID", "")
+	os.Unsetenv("RABTA_NODE_ID")
+	nk, _, err := inProcess(t, "federation", "key", "--data-dir", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_, errOut, err := inProcess(t, "federation", "partners", "add", "--node", "karachi", "--nkey", strings.TrimSpace(nk), "--data-dir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"this node has no id yet", `"local"`, "CN=rabta node local", "RABTA_NODE_ID=", "step 0"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("partners add without a node id: stderr %q, want it to name %q", errOut, want)
+		}
+	}
+	t.Setenv("RABTA_NODE_ID", "islamabad")
+	_, errOut, err = inProcess(t, "federation", "partners", "add", "--node", "karachi", "--nkey", strings.TrimSpace(nk), "--data-dir", t.TempDir())
+	if err != nil || strings.Contains(errOut, "no id") {
+		t.Errorf("partners add with a node id: %v, stderr %q", err, errOut)
+	}
+}
