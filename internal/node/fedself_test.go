@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
 	"github.com/rabta/rabta/internal/federation"
@@ -79,5 +80,41 @@ func TestFederationPartnerAddedAgain(t *testing.T) {
 	st, b = request(t, n, "GET", "/api/v1/federation/partners", benchKey, "")
 	if st != 200 || json.Unmarshal([]byte(b), &listed) != nil || len(listed.Value) != 1 || listed.Value[0] != second.Partner {
 		t.Errorf("partners: %d %s, want what the second add answered", st, b)
+	}
+}
+
+// TestFederationPartnerKeyReplacedClosesSessions: a partner given a new key through the API
+// loses its session of the old key at once, and the old key's login is refused.
+func TestFederationPartnerKeyReplacedClosesSessions(t *testing.T) {
+	n := fedAlertNode(t, "islamabad", t.TempDir())
+	old, _ := nkeys.CreateUser()
+	oldPub, _ := old.PublicKey()
+	if st, b := request(t, n, "POST", "/api/v1/federation/partners", benchKey, `{"node":"karachi","nkey":"`+oldPub+`"}`); st != 201 {
+		t.Fatalf("partner: %d %s", st, b)
+	}
+	closed := make(chan struct{})
+	nc, err := nats.Connect(n.NATSURL(), nats.Nkey(oldPub, old.Sign), nats.NoReconnect(), nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	kp, _ := nkeys.CreateUser()
+	pub, _ := kp.PublicKey()
+	if st, b := request(t, n, "POST", "/api/v1/federation/partners", benchKey, `{"node":"karachi","nkey":"`+pub+`"}`); st != 200 {
+		t.Fatalf("new key: %d %s", st, b)
+	}
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		t.Errorf("the old key's session is still open after its key was replaced")
+	}
+	if c, err := nats.Connect(n.NATSURL(), nats.Nkey(oldPub, old.Sign), nats.NoReconnect()); err == nil {
+		c.Close()
+		t.Errorf("the old key still logs in")
+	}
+	if c, err := nats.Connect(n.NATSURL(), nats.Nkey(pub, kp.Sign), nats.NoReconnect()); err != nil {
+		t.Errorf("the new key: %v", err)
+	} else {
+		c.Close()
 	}
 }
