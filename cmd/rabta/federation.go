@@ -261,8 +261,21 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	switch name {
 	case "partners add":
-		if err := svc.AddPartner(ctx, partner); err != nil {
+		existed, err := svc.SavePartner(ctx, partner)
+		if err != nil {
 			return err
+		}
+		if c.cfg.NodeID == node.DefaultID { // docs/federation.md, step 0, missed: said, not refused (a node may stay "local")
+			cert := ""
+			if c.cfg.SigningCertFile == "" {
+				cert = fmt.Sprintf(", and its certificate %s is named for it (CN=rabta node %s)", filepath.Join(c.cfg.DataDir, "node-cert.pem"), node.DefaultID)
+			}
+			fmt.Fprintf(stderr, "warning: this node has no id yet: it is %q to its partners%s. Set its id first (docs/federation.md, step 0): "+
+				"RABTA_NODE_ID=ID (or node_id in its configuration) on each command; then delete node-cert.pem and node-key.pem from the data directory "+
+				"so that a certificate with its name is made\n", node.DefaultID, cert)
+		}
+		if existed { // what it was not given kept its stored value: the record printed is what is stored
+			fmt.Fprintf(stderr, "partner %s updated (it existed: what was not given — url, ca, cert — is kept)\n", partner.Node)
 		}
 		if withPEM {
 			return enc.Encode(partner)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -346,5 +348,111 @@ func TestPartnersAddRefusesItself(t *testing.T) {
 	}
 	if _, _, err := inProcess(t, "federation", "partners", "add", "--node", "karachi", "--nkey", strings.TrimSpace(other), "--data-dir", dir); err != nil {
 		t.Errorf("another node as a partner: %v", err)
+	}
+}
+
+// TestPartnersAddAgainUpdates: adding a partner that exists updates it — a new key replaces
+// the old one, and what is not given (url, cert) keeps its stored value — says so, and prints
+// what is stored, with the original created time.
+func TestPartnersAddAgainUpdates(t *testing.T) {
+	noDataDir(t)
+	dir := t.TempDir()
+	t.Setenv("RABTA_NODE_ID", "islamabad")
+	key := func() string {
+		out, _, err := inProcess(t, "federation", "key", "--data-dir", t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out)
+	}
+	// the first add makes this node's certificate: karachi's, for the test
+	if _, _, err := inProcess(t, "federation", "partners", "add", "--node", "lahore", "--nkey", key(), "--data-dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	cert := filepath.Join(dir, "node-cert.pem")
+	add := func(args ...string) (federation.PartnerSummary, string) {
+		t.Helper()
+		out, errOut, err := inProcess(t, append(append([]string{"federation", "partners", "add", "--node", "karachi"}, args...), "--data-dir", dir)...)
+		if err != nil {
+			t.Fatalf("partners add %v: %v", args, err)
+		}
+		var p federation.PartnerSummary
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatalf("partners add %v printed %q: %v", args, out, err)
+		}
+		return p, errOut
+	}
+	first, errOut := add("--nkey", key(), "--url", "nats://127.0.0.1:4222", "--cert", cert)
+	if strings.Contains(errOut, "updated") || first.URL == "" || len(first.Cert) != 1 {
+		t.Fatalf("first add: %+v, stderr %q", first, errOut)
+	}
+	k2 := key()
+	time.Sleep(10 * time.Millisecond)
+	second, errOut := add("--nkey", k2)
+	if !strings.Contains(errOut, "partner karachi updated") {
+		t.Errorf("second add's stderr %q: want it to say the partner was updated", errOut)
+	}
+	if second.NKey != k2 || second.URL != "nats://127.0.0.1:4222" || len(second.Cert) != 1 || !second.Created.Equal(first.Created) {
+		t.Errorf("second add printed %+v, want the new key with the stored url, cert and created %v", second, first.Created)
+	}
+	out, _, err := inProcess(t, "federation", "partners", "list", "--data-dir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []federation.PartnerSummary
+	if err := json.Unmarshal([]byte(out), &ps); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if p.Node == "karachi" && !reflect.DeepEqual(p, second) {
+			t.Errorf("stored %+v, printed %+v", p, second)
+		}
+	}
+}
+
+// TestPartnersAddRefusesUserInfo: a URL with a user and password is refused for that reason
+// (not as "not loopback"), and the error does not repeat the password.
+func TestPartnersAddRefusesUserInfo(t *testing.T) {
+	noDataDir(t)
+	dir := t.TempDir()
+	t.Setenv("RABTA_NODE_ID", "islamabad")
+	nk, _, err := inProcess(t, "federation", "key", "--data-dir", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := inProcess(t, "federation", "partners", "add", "--node", "karachi", "--nkey", strings.TrimSpace(nk), "--url", "nats://user:s3cret@127.0.0.1:4222", "--data-dir", dir)
+	if err == nil || !strings.Contains(err.Error(), "partners log in with their nkey: leave user and password out of the URL") {
+		t.Errorf("partners add with user info: %v", err)
+	}
+	if strings.Contains(fmt.Sprint(err)+out+errOut, "s3cret") {
+		t.Errorf("the password is repeated: %v %q %q", err, out, errOut)
+	}
+}
+
+// TestPartnersAddWarnsWithoutNodeID: partners add on a node with no id (docs/federation.md
+// step 0 missed) says so on stderr — the node is "local", its certificate named for it, and
+// how to set the id; with an id it says nothing of the kind.
+func TestPartnersAddWarnsWithoutNodeID(t *testing.T) {
+	noDataDir(t)
+	t.Setenv("RABTA_NODE_ID", "")
+	os.Unsetenv("RABTA_NODE_ID")
+	nk, _, err := inProcess(t, "federation", "key", "--data-dir", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_, errOut, err := inProcess(t, "federation", "partners", "add", "--node", "karachi", "--nkey", strings.TrimSpace(nk), "--data-dir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"this node has no id yet", `"local"`, "CN=rabta node local", "RABTA_NODE_ID=", "step 0"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("partners add without a node id: stderr %q, want it to name %q", errOut, want)
+		}
+	}
+	t.Setenv("RABTA_NODE_ID", "islamabad")
+	_, errOut, err = inProcess(t, "federation", "partners", "add", "--node", "karachi", "--nkey", strings.TrimSpace(nk), "--data-dir", t.TempDir())
+	if err != nil || strings.Contains(errOut, "no id") {
+		t.Errorf("partners add with a node id: %v, stderr %q", err, errOut)
 	}
 }

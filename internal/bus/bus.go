@@ -125,14 +125,16 @@ type Bus struct {
 	iAt      time.Time
 
 	fmu       sync.Mutex                 // guards partners and paccs
-	partners  map[uint64]string          // live partner sessions: client id → partner node
+	partners  map[uint64]partnerSession  // live partner sessions, by client id
 	paccs     map[string]*server.Account // partner accounts made (partnerAccount), by name
 	refusedAt map[string]time.Time       // when a partner refusal of each kind and key was last logged
 	acc       *server.Account            // the node's own account on the embedded server (NodeAccount)
 	// noPartnerPerms is set only by a test that shows the account boundary holds without the
 	// per-user permissions partners also get
 	noPartnerPerms bool
-	fedErr         error // why partners may not log in on the client listener (fedListener), or nil
+	fedErr         error         // why partners may not log in on the client listener (fedListener), or nil
+	stop           chan struct{} // closed by Close: ends watchPartnerKeys
+	stopOnce       sync.Once
 }
 
 // Open starts the embedded server (unless opts.URL is set), connects, and makes sure the
@@ -153,7 +155,7 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	if opts.Replicas <= 0 {
 		opts.Replicas = 1
 	}
-	b := &Bus{opts: opts, log: opts.Log, table: Table(opts.Node), sampled: map[string]*rate.Sometimes{},
+	b := &Bus{opts: opts, log: opts.Log, stop: make(chan struct{}), table: Table(opts.Node), sampled: map[string]*rate.Sometimes{},
 		tlsFailed: rate.Sometimes{First: 1, Interval: 10 * time.Second}, authFailed: rate.Sometimes{First: 1, Interval: 10 * time.Second}}
 	tok := make([]byte, 24)
 	rand.Read(tok)
@@ -195,6 +197,9 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 		}
 		b.log.Info("bus_waiting_for_jetstream", "err", err.Error())
 		time.Sleep(500 * time.Millisecond)
+	}
+	if b.srv != nil && opts.Partners != nil {
+		go b.watchPartnerKeys()
 	}
 	return b, nil
 }
@@ -397,6 +402,7 @@ func (b *Bus) Node() string { return b.opts.Node }
 
 // Close drains subscriptions, closes the connection and stops the embedded server.
 func (b *Bus) Close() error {
+	b.stopOnce.Do(func() { close(b.stop) })
 	b.mu.Lock()
 	for _, s := range b.subs {
 		s.Unsubscribe()

@@ -223,9 +223,9 @@ func (a *clientAuth) checkPartner(c server.ClientAuthentication) bool {
 	}
 	b.fmu.Lock()
 	if b.partners == nil {
-		b.partners = map[uint64]string{}
+		b.partners = map[uint64]partnerSession{}
 	}
-	b.partners[c.GetID()] = node
+	b.partners[c.GetID()] = partnerSession{node: node, nkey: o.Nkey}
 	noPerms := b.noPartnerPerms
 	b.fmu.Unlock()
 	perms := fedPermissions(b.opts.Node, node, ids)
@@ -270,8 +270,75 @@ func (b *Bus) ReauthPartners(node string) {
 	}
 	b.fmu.Lock()
 	var ids []uint64
-	for id, n := range b.partners {
-		if node == "" || n == node {
+	for id, p := range b.partners {
+		if node == "" || p.node == node {
+			ids = append(ids, id)
+			delete(b.partners, id)
+		}
+	}
+	b.fmu.Unlock()
+	for _, id := range ids {
+		b.srv.DisconnectClientByID(id)
+	}
+}
+
+// partnerSession is a live partner session: its node and the nkey it logged in with.
+type partnerSession struct{ node, nkey string }
+
+// partnerKeysEvery is how often watchPartnerKeys looks again at the keys of live partner
+// sessions.
+var partnerKeysEvery = time.Second
+
+// watchPartnerKeys runs CheckPartnerKeys every partnerKeysEvery until the bus is closed: a
+// partner's key replaced by the command line (another process, which writes only the store)
+// closes the old key's sessions within about a second.
+func (b *Bus) watchPartnerKeys() {
+	t := time.NewTicker(partnerKeysEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			b.CheckPartnerKeys(ctx)
+			cancel()
+		}
+	}
+}
+
+// CheckPartnerKeys closes each live partner session whose nkey is no longer its partner's (the
+// partner was given a new key, the way a leaked one is replaced, or was removed): the old key
+// cannot log in again (checkPartner asks the store at each login). A store error closes
+// nothing.
+func (b *Bus) CheckPartnerKeys(ctx context.Context) {
+	if b.srv == nil || b.opts.Partners == nil {
+		return
+	}
+	b.fmu.Lock()
+	keys := map[string]string{} // nkey → the node it logged in as
+	for _, p := range b.partners {
+		keys[p.nkey] = p.node
+	}
+	b.fmu.Unlock()
+	stale := map[string]bool{}
+	for key, node := range keys {
+		now, err := b.opts.Partners.PartnerByNKey(ctx, key)
+		if err != nil {
+			return
+		}
+		if now != node {
+			stale[key] = true
+			b.log.Info("bus_partner_key_replaced", "partner", node, "nkey", key, "why", "no longer the partner's key: its sessions are closed")
+		}
+	}
+	if len(stale) == 0 {
+		return
+	}
+	b.fmu.Lock()
+	var ids []uint64
+	for id, p := range b.partners {
+		if stale[p.nkey] {
 			ids = append(ids, id)
 			delete(b.partners, id)
 		}

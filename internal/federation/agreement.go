@@ -472,9 +472,17 @@ func (p *Partner) ValidatePartner() error {
 	return nil
 }
 
-// CheckURL checks the NATS URL a link dials: nats:// only on loopback, tls:// anywhere.
+// CheckURL checks the NATS URL a link dials: nats:// only on loopback, tls:// anywhere, and
+// no user or password in it (the error does not repeat the URL then).
 func CheckURL(u string) error {
 	scheme, rest, ok := strings.Cut(u, "://")
+	auth := rest
+	if !ok {
+		auth = u
+	}
+	if auth, _, _ = strings.Cut(auth, "/"); strings.Contains(auth, "@") { // never echoed: it may hold a password
+		return errors.New("partners log in with their nkey: leave user and password out of the URL")
+	}
 	if !ok || rest == "" {
 		return fmt.Errorf("%q: a URL such as tls://host:4222 (or nats://127.0.0.1:4222 on loopback)", u)
 	}

@@ -589,3 +589,18 @@ func TestServiceRefusesItself(t *testing.T) {
 		t.Errorf("another node as a partner: %v", err)
 	}
 }
+
+// A URL with user info is refused with its own reason, and the error never repeats it (it may
+// hold a password): partners log in with their nkey.
+func TestCheckURLRefusesUserInfo(t *testing.T) {
+	for _, u := range []string{"nats://user:s3cret@127.0.0.1:4222", "tls://user:s3cret@hub.example.org:4222", "nats://s3cret@10.0.0.5:4222",
+		"user:s3cret@127.0.0.1:4222", "ftp://user:s3cret@host/x"} {
+		err := federation.CheckURL(u)
+		if err == nil || !strings.Contains(err.Error(), "partners log in with their nkey: leave user and password out of the URL") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("CheckURL(%q) = %v, want refused for its user info, without repeating it", u, err)
+		}
+	}
+	if err := federation.CheckURL("tls://hub.example.org:4222/a@b"); err != nil { // an @ past the host is no user info
+		t.Errorf("an @ in the path: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -354,23 +355,53 @@ func (s *Service) List(ctx context.Context) ([]Agreement, error) {
 	return out, nil
 }
 
-// AddPartner registers a partner node (the node-wide admin only, or the command line).
+// AddPartner registers a partner node, or updates it (SavePartner).
 func (s *Service) AddPartner(ctx context.Context, p *Partner) error {
+	_, err := s.SavePartner(ctx, p)
+	return err
+}
+
+// SavePartner registers a partner node (the node-wide admin only, or the command line). A
+// partner of the same node id is updated, and existed is true: what p does not give keeps its
+// stored value — the url (and its ca), the certificate — and a new nkey replaces the old one
+// (whose live sessions the bus closes). p is then what is stored, with the partner's original
+// created time.
+func (s *Service) SavePartner(ctx context.Context, p *Partner) (existed bool, err error) {
 	if err := p.ValidatePartner(); err != nil {
-		return err
+		return false, err
 	}
 	if pr := auth.FromContext(ctx); pr != nil && !pr.NodeAdmin() {
-		return apperr.E(apperr.Forbidden, "partners are the node's: only the node-wide admin (role admin in organisation %q) adds them", auth.NodeOrganisation)
+		return false, apperr.E(apperr.Forbidden, "partners are the node's: only the node-wide admin (role admin in organisation %q) adds them", auth.NodeOrganisation)
 	}
 	if err := s.checkNotSelf("partner: node", p.Node, p.NKey); err != nil {
-		return err
+		return false, err
 	}
-	p.Created = s.now().UTC()
+	ps, err := s.Store.Partners(ctx)
+	if err != nil {
+		return false, err
+	}
+	p.Created = s.now().UTC().Truncate(time.Microsecond) // as stored
+	for _, old := range ps {
+		if old.Node != p.Node {
+			continue
+		}
+		existed = true
+		if p.URL == "" { // the stored url, with its ca unless a new one is given
+			p.URL, p.CA = old.URL, cmp.Or(p.CA, old.CA)
+		} else if p.CA == "" && p.URL == old.URL {
+			p.CA = old.CA
+		}
+		p.Cert = cmp.Or(p.Cert, old.Cert)
+		p.Created = old.Created
+		if err := p.ValidatePartner(); err != nil {
+			return false, err
+		}
+	}
 	if err := s.Store.AddPartner(ctx, p); err != nil {
-		return err
+		return false, err
 	}
 	s.changed()
-	return s.audit().Record(ctx, "partner.add", actor(ctx), "partner/"+p.Node, p)
+	return existed, s.audit().Record(ctx, "partner.add", actor(ctx), "partner/"+p.Node, p)
 }
 
 // RemovePartner removes partner node (the node-wide admin only, or the command line). It is

@@ -23,7 +23,7 @@ import (
 //	POST /api/v1/federation/agreements/{id}/revoke   → 200 the agreement, revoked
 //	GET  /api/v1/federation/received                 the agreements this node receives from partners, with their state and counts
 //	GET  /api/v1/federation/partners                 partner nodes (node-wide admin)
-//	POST /api/v1/federation/partners                 {"node","nkey","url"?,"ca"?,"cert"?} (node-wide admin) → 201
+//	POST /api/v1/federation/partners                 {"node","nkey","url"?,"ca"?,"cert"?} (node-wide admin) → 201; 200 when it existed (updated)
 //	DELETE /api/v1/federation/partners/{node}        (node-wide admin) → 204; 409 naming its open agreements
 //	GET  /api/v1/federation/key                      this node's public nkey (any key)
 func (n *Node) fedRoutes(mux *http.ServeMux) {
@@ -143,11 +143,19 @@ func (n *Node) fedRoutes(mux *http.ServeMux) {
 			fail(w, r, apperr.E(apperr.Invalid, "partner: body: want {\"node\", \"nkey\", \"url\"?, \"ca\"?, \"cert\"?}: %v", err))
 			return
 		}
-		if err := svc.AddPartner(r.Context(), &p); err != nil {
+		existed, err := svc.SavePartner(r.Context(), &p)
+		if err != nil {
 			fail(w, r, err)
 			return
 		}
-		writeFedJSON(w, http.StatusCreated, p)
+		if n.bus != nil { // a replaced key's sessions are closed now, not at the bus's next look
+			n.bus.CheckPartnerKeys(r.Context())
+		}
+		status := http.StatusCreated
+		if existed { // updated: p is the stored record, its created time the original one
+			status = http.StatusOK
+		}
+		writeFedJSON(w, status, p)
 	})
 	mux.HandleFunc("DELETE /api/v1/federation/partners/{node}", func(w http.ResponseWriter, r *http.Request) {
 		if !need(w, r, auth.Admin) {

@@ -24,6 +24,7 @@ func federationAPI(c *checker, ids map[string]int64) {
 
 	// partners: the node-wide admin's
 	c.must(201, req{role: "admin", method: "POST", path: "/api/v1/federation/partners", body: `{"node":"karachi","nkey":"` + nkey("A") + `","url":"nats://127.0.0.1:4222"}`})
+	c.must(200, req{role: "admin", method: "POST", path: "/api/v1/federation/partners", body: `{"node":"karachi","nkey":"` + nkey("A") + `"}`}) // updated: the url kept
 	c.must(400, req{role: "admin", method: "POST", path: "/api/v1/federation/partners", body: `{"node":"Kar Achi","nkey":"` + nkey("B") + `"}`, bad: true})
 	c.must(400, req{role: "admin", method: "POST", path: "/api/v1/federation/partners", body: `{"node":"beijing","nkey":"` + nkey("B") + `","cert":"not PEM"}`})
 	c.must(403, req{role: "operator", method: "POST", path: "/api/v1/federation/partners", body: `{"node":"beijing","nkey":"` + nkey("B") + `"}`})
