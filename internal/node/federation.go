@@ -976,14 +976,18 @@ func (f *federator) receiveAgreement(ctx context.Context, l *bus.Link, provider 
 // (consumer organisation, resolution, retention) go with the tally (saveReceived).
 func (f *federator) receive(ctx context.Context, provider string, id int64, msgs []bus.FedMsg) (values int, err error) {
 	fetched := time.Now()
-	alerts := 0
+	alerts, alertOrg := 0, ""
 	var obs []sensing.Observation
 	var got []*federation.Message
 	raw := make([][]byte, 0, len(msgs))
 	for _, fm := range msgs {
 		if federation.IsAlertMessage(fm.Data) { // a shared CAP alert (federation_alerts.go), audited as import.alert
-			if err := f.receiveAlert(ctx, provider, id, fm); err != nil {
+			org, err := f.receiveAlert(ctx, provider, id, fm)
+			if err != nil {
 				return 0, err
+			}
+			if org != "" {
+				alertOrg = org
 			}
 			values++
 			alerts++
@@ -1014,10 +1018,12 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 	}
 	tally := &federation.ReceivedTally{Alerts: int64(alerts)}
 	org := ""
-	if len(got) > 0 { // (shared alerts alone, or refused messages, say nothing of the terms)
+	if len(got) > 0 { // (refused messages say nothing of the terms)
 		last := got[len(got)-1]
 		org = last.ConsumerOrg
 		tally.Told, tally.ConsumerOrg, tally.Resolution, tally.Retention = true, last.ConsumerOrg, last.Resolution, last.Retention
+	} else if alertOrg != "" { // shared alerts alone (an alerts-only agreement): the consumer organisation only
+		tally.OrgTold, tally.ConsumerOrg = true, alertOrg
 	}
 	if len(obs) > 0 {
 		_, errs, err := f.n.ingest.IngestAgain(withImport(ctx), "federation", obs)

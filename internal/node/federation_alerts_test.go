@@ -185,6 +185,20 @@ func TestFederationAlerts(t *testing.T) {
 		len(local.Draft.References) != 1 || local.Draft.References[0].Identifier != orig.Identifier {
 		t.Fatalf("received draft: %+v", local)
 	}
+	// the alerts-only agreement names its consumer organisation once an alert arrived under it
+	// (before, only a value message told it: ndma's keys did not see the agreement)
+	waitFor(t, "the alerts-only agreement's consumer organisation on karachi", func() bool {
+		rs, err := ReceivedFor(auth.WithPrincipal(ctx, &auth.Principal{Organisation: "ndma", Role: auth.Viewer}), k.stores.Federation)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Provider == "islamabad" && r.Agreement == shared.ID && r.Alerts > 0 && r.ConsumerOrg == "ndma" {
+				return true
+			}
+		}
+		return false
+	})
 	all, _ := k.alerts.Store.ListAlerts(ctx, alert.Filter{})
 	if len(all) != 1 {
 		t.Errorf("karachi has %d alerts, want only the one shared (not Sukkur's, not organisation other's)", len(all))
