@@ -385,6 +385,9 @@ func TestLinkSurvivesRefusedLogins(t *testing.T) {
 	if _, err := l.Agreements(t.Context()); err == nil {
 		t.Fatal("an unregistered key was served")
 	}
+	if !l.Refused() {
+		t.Error("the link does not say its login is refused")
+	}
 	if err := f.AddPartner(t.Context(), &federation.Partner{Node: "lahore", NKey: pub, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -401,6 +404,9 @@ func TestLinkSurvivesRefusedLogins(t *testing.T) {
 	for end := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "federation_link_up") && time.Now().Before(end); {
 		time.Sleep(20 * time.Millisecond)
 	}
+	if l.Refused() {
+		t.Error("the link, up again, still says its login is refused")
+	}
 	out := logs.String()
 	if n := strings.Count(out, "federation_link_down"); n != 1 || strings.Count(out, "federation_link_up") != 1 {
 		t.Errorf("logged %d federation_link_down (want 1, at most one a minute) and %d up:\n%s", n, strings.Count(out, "federation_link_up"), out)
@@ -408,6 +414,12 @@ func TestLinkSurvivesRefusedLogins(t *testing.T) {
 	for n, want := range map[int]time.Duration{1: 250 * time.Millisecond, 2: 500 * time.Millisecond, 3: time.Second, 4: 2 * time.Second, 10: 2 * time.Second} {
 		if got := linkRetry(n); got != want {
 			t.Errorf("retry %d after %v, want %v", n, got, want)
+		}
+	}
+	// a login the provider refuses: on doubling, up to a minute
+	for n, want := range map[int]time.Duration{4: 2 * time.Second, 5: 4 * time.Second, 8: 32 * time.Second, 9: time.Minute, 20: time.Minute} {
+		if got := linkRetryUpTo(n, linkRefusedMax); got != want {
+			t.Errorf("refused: retry %d after %v, want %v", n, got, want)
 		}
 	}
 }

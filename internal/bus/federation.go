@@ -381,6 +381,8 @@ type Link struct {
 	provider string
 	node     string
 
+	refused *atomic.Bool // the provider refused the last login (not a partner with this key)
+
 	mu   sync.Mutex
 	next map[int64]uint64             // per agreement, the stream sequence the link passes on next
 	cons map[int64]jetstream.Consumer // per agreement, its consumer (looked up once, not per fetch)
@@ -405,13 +407,38 @@ const (
 	linkRetryMax   = 2 * time.Second
 )
 
+// linkRefusedMax is how far apart, at most, the retries of a login the provider refuses go
+// (the partner removed there, or this node's key not the one it has): doubling on from
+// linkRetryMax, it is not going to change within seconds.
+const linkRefusedMax = time.Minute
+
 // linkRetry is the delay before reconnection attempt n (1, 2, …).
-func linkRetry(n int) time.Duration {
+func linkRetry(n int) time.Duration { return linkRetryUpTo(n, linkRetryMax) }
+
+func linkRetryUpTo(n int, most time.Duration) time.Duration {
 	d := linkRetryFirst
-	for i := 1; i < n && d < linkRetryMax; i++ {
+	for i := 1; i < n && d < most; i++ {
 		d *= 2
 	}
-	return min(d, linkRetryMax)
+	return min(d, most)
+}
+
+// Refused reports whether the provider refused this link's last login (an authorization
+// violation: it no longer has this node as a partner, or not with this key). A login that
+// succeeds clears it.
+func (l *Link) Refused() bool { return refusedNow(l.refused, l.nc) }
+
+// refusedNow is Refused from the flag the handlers keep and nc's last error: a link that never
+// logged in has its refusals in the last error only (the client reports them to no handler).
+func refusedNow(flag *atomic.Bool, nc *nats.Conn) bool {
+	if flag.Load() {
+		return true
+	}
+	if nc == nil || nc.IsConnected() {
+		return false
+	}
+	err := nc.LastError()
+	return err != nil && (errors.Is(err, nats.ErrAuthorization) || strings.Contains(strings.ToLower(err.Error()), "authorization violation"))
 }
 
 // linkHint says what to check when a link's connection fails with err: the cause when err
@@ -443,8 +470,25 @@ func DialLog(url, provider, node string, seed, ca []byte, log *slog.Logger) (*Li
 	if err != nil {
 		return nil, err
 	}
+	refused := new(atomic.Bool)
+	var conn atomic.Pointer[nats.Conn]
+	delay := func(n int) time.Duration { // called without the connection's lock
+		if refusedNow(refused, conn.Load()) {
+			return linkRetryUpTo(n, linkRefusedMax)
+		}
+		return linkRetry(n)
+	}
+	failed := func(err error) {
+		if errors.Is(err, nats.ErrAuthorization) {
+			refused.Store(true)
+		}
+	}
 	opts := []nats.Option{nats.Nkey(pub, kp.Sign), nats.CustomInboxPrefix(inboxPrefix(node)), nats.Name("rabta-" + node + "-link"),
-		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.CustomReconnectDelay(linkRetry), nats.IgnoreAuthErrorAbort(), nats.NoEcho()}
+		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.CustomReconnectDelay(delay), nats.IgnoreAuthErrorAbort(), nats.NoEcho()}
+	if log == nil {
+		opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { failed(err) }), // a refused login is reported here
+			nats.ConnectHandler(func(*nats.Conn) { refused.Store(false) }), nats.ReconnectHandler(func(*nats.Conn) { refused.Store(false) }))
+	}
 	if log != nil {
 		var mu sync.Mutex
 		var said time.Time // when the link's trouble was last logged
@@ -461,8 +505,9 @@ func DialLog(url, provider, node string, seed, ca []byte, log *slog.Logger) (*Li
 		opts = append(opts,
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { say("federation_link_down", err) }),
 			nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { say("federation_link_down", err) }),
-			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { say("federation_link_error", err) }))
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { failed(err); say("federation_link_error", err) })) // a refused login is reported here
 		up := func(*nats.Conn) {
+			refused.Store(false)
 			mu.Lock()
 			said = time.Time{}
 			mu.Unlock()
@@ -481,12 +526,13 @@ func DialLog(url, provider, node string, seed, ca []byte, log *slog.Logger) (*Li
 	if err != nil {
 		return nil, fmt.Errorf("federation link to %s: %w", provider, err)
 	}
+	conn.Store(nc)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
-	return &Link{nc: nc, js: js, provider: provider, node: node, next: map[int64]uint64{}, cons: map[int64]jetstream.Consumer{}}, nil
+	return &Link{nc: nc, js: js, provider: provider, node: node, refused: refused, next: map[int64]uint64{}, cons: map[int64]jetstream.Consumer{}}, nil
 }
 
 // Close closes the link.

@@ -898,11 +898,24 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 		defer cancel()
 		f.saveReceived(sctx, p.Node, states, nil, log)
 	}()
+	refusedSaid := false
 	for ctx.Err() == nil {
 		wait := time.Second
 		ids, err := l.Agreements(ctx)
 		if ctx.Err() != nil {
 			break // stopping: says nothing of the provider
+		}
+		if err != nil && l.Refused() {
+			// the provider refuses this node's login (it removed this node as a partner, or has
+			// another key for it): nothing arrives from it, and it cannot be asked — its
+			// agreements are ended for this node until it lists them again (docs/federation.md)
+			if !refusedSaid {
+				log.Info("federation_login_refused", "why", "the provider no longer has this node as a partner (or not with this key)",
+					"agreements", "ended until the provider lists them again")
+			}
+			refusedSaid, ids, err = true, []int64{}, nil
+		} else if err == nil {
+			refusedSaid = false
 		}
 		f.saveReceived(ctx, p.Node, states, receivedChanges(states, ids, err == nil), log) // before a new agreement's receiver starts
 		if err != nil {
