@@ -261,3 +261,23 @@ func (b *logBuf) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// A node whose certificate names another node (made by a command run before the node had its
+// id) says so once, with the subject it has and the one expected — and the node's id only
+// once, the logger's (it was given twice, as two "node" keys).
+func TestNodeCertificateNamesAnotherNode(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fedNodeOn(t, "local", dir, "").Close()
+	logs := &logBuf{}
+	fedNodeLog(t, "quetta", dir, "", nil, slog.New(slog.NewTextHandler(logs, nil)).With("node", "quetta"))
+	var line string
+	for l := range strings.SplitSeq(logs.String(), "\n") {
+		if strings.Contains(l, "node_certificate_names_another_node") {
+			line = l
+		}
+	}
+	if line == "" || strings.Count(line, " node=") != 1 || !strings.Contains(line, `subject="rabta node local"`) || !strings.Contains(line, `expected="rabta node quetta"`) {
+		t.Errorf("node_certificate_names_another_node: %q", line)
+	}
+}
