@@ -38,7 +38,10 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fromS := fs.String("from", "", "list: first entry number; export: RFC 3339 time the window starts")
 	toS := fs.String("to", "", "list: last entry number; export: RFC 3339 time the window ends")
 	limit := fs.Int("limit", 100, "list: entries at most (1–10000)")
-	certFile := fs.String("cert", "", "verify-proof: the provider's certificate (PEM), got from the provider out of band")
+	certFile := new(string)
+	if cmd == "verify-proof" { // its flag only: audit export -h does not list it
+		fs.StringVar(certFile, "cert", "", "verify-proof: the provider's certificate (PEM), got from the provider out of band")
+	}
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}

@@ -43,6 +43,12 @@ func TestAuditCLI(t *testing.T) {
 	if out, _, err := rabta(t, "audit", "list", "--data-dir", dir); err != nil || !strings.Contains(out, "1\t") || !strings.Contains(out, "organisation.open\tnode\torganisation/ndma") {
 		t.Errorf("audit list: %v\n%s", err, out)
 	}
+	if out, errb, _ := rabta(t, "audit", "export", "-h"); strings.Contains(out+errb, "-cert") || !strings.Contains(out+errb, "-partner") {
+		t.Errorf("audit export -h lists verify-proof's --cert, or not its own --partner:\n%s%s", out, errb)
+	}
+	if out, errb, _ := rabta(t, "audit", "verify-proof", "-h"); !strings.Contains(out+errb, "-cert") {
+		t.Errorf("audit verify-proof -h does not list --cert:\n%s%s", out, errb)
+	}
 	proof, errb, err := rabta(t, "audit", "export", "--data-dir", dir, "--partner", "ndma")
 	if err != nil {
 		t.Fatalf("audit export: %v %s", err, errb)

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"log/slog"
 	"math/big"
 	"net"
@@ -385,6 +386,9 @@ func TestLinkSurvivesRefusedLogins(t *testing.T) {
 	if _, err := l.Agreements(t.Context()); err == nil {
 		t.Fatal("an unregistered key was served")
 	}
+	if !l.Refused() {
+		t.Error("the link does not say its login is refused")
+	}
 	if err := f.AddPartner(t.Context(), &federation.Partner{Node: "lahore", NKey: pub, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -401,6 +405,9 @@ func TestLinkSurvivesRefusedLogins(t *testing.T) {
 	for end := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "federation_link_up") && time.Now().Before(end); {
 		time.Sleep(20 * time.Millisecond)
 	}
+	if l.Refused() {
+		t.Error("the link, up again, still says its login is refused")
+	}
 	out := logs.String()
 	if n := strings.Count(out, "federation_link_down"); n != 1 || strings.Count(out, "federation_link_up") != 1 {
 		t.Errorf("logged %d federation_link_down (want 1, at most one a minute) and %d up:\n%s", n, strings.Count(out, "federation_link_up"), out)
@@ -409,5 +416,51 @@ func TestLinkSurvivesRefusedLogins(t *testing.T) {
 		if got := linkRetry(n); got != want {
 			t.Errorf("retry %d after %v, want %v", n, got, want)
 		}
+	}
+	// a login the provider refuses: on doubling, up to a minute
+	for n, want := range map[int]time.Duration{4: 2 * time.Second, 5: 4 * time.Second, 8: 32 * time.Second, 9: time.Minute, 20: time.Minute} {
+		if got := linkRetryUpTo(n, linkRefusedMax); got != want {
+			t.Errorf("refused: retry %d after %v, want %v", n, got, want)
+		}
+	}
+}
+
+// What a link logs of the provider's normal doings is INFO, not WARN: the provider closing
+// its partners' sessions as their agreements change (federation_link_reconnecting, then up
+// again), and refusing the consumer of an agreement it no longer offers
+// (federation_agreement_not_offered, naming it). A newcomer saw a WARN at every approve and
+// revoke, with a hint that the provider was down.
+func TestLinkLogsAgreementChangesAtInfo(t *testing.T) {
+	b, _, _, kSeed, _ := fedSetup(t, Options{})
+	logs := &logBuf{}
+	l, err := DialLog(b.ClientURL(), "prov", "karachi", kSeed, nil, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	waitLog := func(what string, n int) {
+		t.Helper()
+		for end := time.Now().Add(10 * time.Second); strings.Count(logs.String(), what) < n; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("no %d× %s:\n%s", n, what, logs.String())
+			}
+		}
+	}
+	waitLog("federation_link_up", 1)
+	b.ReauthPartners("karachi") // what the provider does when karachi's agreements change
+	waitLog("federation_link_reconnecting", 1)
+	waitLog("federation_link_up", 2)
+	if _, err := l.Fetch(t.Context(), 999, 1, 200*time.Millisecond); err == nil {
+		t.Fatal("fetched under an agreement the provider does not offer")
+	}
+	waitLog(`"msg":"federation_agreement_not_offered","agreement":999`, 1)
+	if out := logs.String(); strings.Contains(out, `"level":"WARN"`) {
+		t.Errorf("a normal event logged at WARN:\n%s", out)
+	}
+	if id, ok := notOffered(errors.New(`nats: permissions violation: Permissions Violation for Publish to "$JS.API.CONSUMER.INFO.FED_ISLAMABAD_1.karachi"`)); !ok || id != 1 {
+		t.Errorf("the violation the brief quotes: agreement %d, %v", id, ok)
+	}
+	if _, ok := notOffered(errors.New(`nats: permissions violation: Permissions Violation for Publish to "$JS.API.STREAM.LIST"`)); ok {
+		t.Error("a violation of no agreement's consumer taken for one")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -448,6 +449,8 @@ type Link struct {
 	provider string
 	node     string
 
+	refused *atomic.Bool // the provider refused the last login (not a partner with this key)
+
 	mu   sync.Mutex
 	next map[int64]uint64             // per agreement, the stream sequence the link passes on next
 	cons map[int64]jetstream.Consumer // per agreement, its consumer (looked up once, not per fetch)
@@ -472,13 +475,55 @@ const (
 	linkRetryMax   = 2 * time.Second
 )
 
+// linkRefusedMax is how far apart, at most, the retries of a login the provider refuses go
+// (the partner removed there, or this node's key not the one it has): doubling on from
+// linkRetryMax, it is not going to change within seconds.
+const linkRefusedMax = time.Minute
+
 // linkRetry is the delay before reconnection attempt n (1, 2, …).
-func linkRetry(n int) time.Duration {
+func linkRetry(n int) time.Duration { return linkRetryUpTo(n, linkRetryMax) }
+
+func linkRetryUpTo(n int, most time.Duration) time.Duration {
 	d := linkRetryFirst
-	for i := 1; i < n && d < linkRetryMax; i++ {
+	for i := 1; i < n && d < most; i++ {
 		d *= 2
 	}
-	return min(d, linkRetryMax)
+	return min(d, most)
+}
+
+// Refused reports whether the provider refused this link's last login (an authorization
+// violation: it no longer has this node as a partner, or not with this key). A login that
+// succeeds clears it.
+func (l *Link) Refused() bool { return refusedNow(l.refused, l.nc) }
+
+// notOffered reports whether err is the provider refusing this link the JetStream API of an
+// agreement's consumer (a permissions violation on $JS.API.CONSUMER.….FED_<provider>_<id>.…):
+// the agreement is no longer offered to this node (revoked or expired), and which.
+func notOffered(err error) (int64, bool) {
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
+		return 0, false
+	}
+	m := notOfferedRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0, false
+	}
+	id, perr := strconv.ParseInt(m[1], 10, 64)
+	return id, perr == nil
+}
+
+var notOfferedRE = regexp.MustCompile(`\$JS\.API\.CONSUMER\.[A-Z_.]*?\bFED_[A-Z0-9_]*?_([0-9]+)\.`)
+
+// refusedNow is Refused from the flag the handlers keep and nc's last error: a link that never
+// logged in has its refusals in the last error only (the client reports them to no handler).
+func refusedNow(flag *atomic.Bool, nc *nats.Conn) bool {
+	if flag.Load() {
+		return true
+	}
+	if nc == nil || nc.IsConnected() {
+		return false
+	}
+	err := nc.LastError()
+	return err != nil && (errors.Is(err, nats.ErrAuthorization) || strings.Contains(strings.ToLower(err.Error()), "authorization violation"))
 }
 
 // linkHint says what to check when a link's connection fails with err: the cause when err
@@ -497,10 +542,13 @@ func linkHint(err error) string {
 	return "the provider down, or it no longer has this node as a partner (its nkey), or its listener wants TLS (tls:// and --ca) or another address"
 }
 
-// DialLog is Dial logging the link's state to log (nil: not logged): federation_link_down
-// with the error when the connection is lost or an attempt fails, federation_link_error for
-// an error the provider's server sends (a permission refused) — at most one of these a minute
-// —, and federation_link_up when it is made again.
+// DialLog is Dial logging the link's state to log (nil: not logged): at INFO
+// federation_link_reconnecting when the session is lost (the provider closes its partners'
+// sessions whenever their agreements change), federation_agreement_not_offered when the
+// provider refuses the consumer of an agreement it no longer offers, and federation_link_up
+// when the connection is made; at WARN federation_link_down when an attempt to connect fails
+// and federation_link_error for another error the provider's server sends (a refused login) —
+// at most one of these two a minute.
 func DialLog(url, provider, node string, seed, ca []byte, log *slog.Logger) (*Link, error) {
 	kp, err := nkeys.FromSeed(seed)
 	if err != nil {
@@ -510,11 +558,28 @@ func DialLog(url, provider, node string, seed, ca []byte, log *slog.Logger) (*Li
 	if err != nil {
 		return nil, err
 	}
+	refused := new(atomic.Bool)
+	var conn atomic.Pointer[nats.Conn]
+	delay := func(n int) time.Duration { // called without the connection's lock
+		if refusedNow(refused, conn.Load()) {
+			return linkRetryUpTo(n, linkRefusedMax)
+		}
+		return linkRetry(n)
+	}
+	failed := func(err error) {
+		if errors.Is(err, nats.ErrAuthorization) {
+			refused.Store(true)
+		}
+	}
 	opts := []nats.Option{nats.Nkey(pub, kp.Sign), nats.CustomInboxPrefix(inboxPrefix(node)), nats.Name("rabta-" + node + "-link"),
-		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.CustomReconnectDelay(linkRetry), nats.IgnoreAuthErrorAbort(), nats.NoEcho()}
+		nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.CustomReconnectDelay(delay), nats.IgnoreAuthErrorAbort(), nats.NoEcho()}
+	if log == nil {
+		opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { failed(err) }), // a refused login is reported here
+			nats.ConnectHandler(func(*nats.Conn) { refused.Store(false) }), nats.ReconnectHandler(func(*nats.Conn) { refused.Store(false) }))
+	}
 	if log != nil {
 		var mu sync.Mutex
-		var said time.Time // when the link's trouble was last logged
+		var said time.Time // when the link's trouble was last logged (at most once a minute, recoveries or not)
 		say := func(msg string, err error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -522,17 +587,30 @@ func DialLog(url, provider, node string, seed, ca []byte, log *slog.Logger) (*Li
 				return
 			}
 			said = time.Now()
-			log.Warn(msg, "url", url, "err", err.Error(), "retrying", "every 2 s; logged at most once a minute while it lasts",
+			log.Warn(msg, "url", url, "err", err.Error(), "retrying", "after 2 s at most (a refused login ever less often, up to once a minute); logged at most once a minute",
 				"hint", linkHint(err))
 		}
 		opts = append(opts,
-			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { say("federation_link_down", err) }),
+			// a session lost: the provider closes its partners' sessions whenever their agreements
+			// change (docs/federation.md), so this is news only if logging in again fails (below)
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+				if err != nil {
+					log.Info("federation_link_reconnecting", "url", url, "err", err.Error(),
+						"why", "the provider closed the session: its agreements with this node changed (or it is stopping); logging in again")
+				}
+			}),
 			nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { say("federation_link_down", err) }),
-			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { say("federation_link_error", err) }))
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+				failed(err) // a refused login is reported here
+				if id, ok := notOffered(err); ok {
+					log.Info("federation_agreement_not_offered", "agreement", id,
+						"why", "the provider no longer offers it to this node (revoked or expired there): its receiver stops")
+					return
+				}
+				say("federation_link_error", err)
+			}))
 		up := func(*nats.Conn) {
-			mu.Lock()
-			said = time.Time{}
-			mu.Unlock()
+			refused.Store(false)
 			log.Info("federation_link_up", "url", url)
 		}
 		opts = append(opts, nats.ConnectHandler(up), nats.ReconnectHandler(up))
@@ -548,12 +626,13 @@ func DialLog(url, provider, node string, seed, ca []byte, log *slog.Logger) (*Li
 	if err != nil {
 		return nil, fmt.Errorf("federation link to %s: %w", provider, err)
 	}
+	conn.Store(nc)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
-	return &Link{nc: nc, js: js, provider: provider, node: node, next: map[int64]uint64{}, cons: map[int64]jetstream.Consumer{}}, nil
+	return &Link{nc: nc, js: js, provider: provider, node: node, refused: refused, next: map[int64]uint64{}, cons: map[int64]jetstream.Consumer{}}, nil
 }
 
 // Close closes the link.

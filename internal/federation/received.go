@@ -54,6 +54,7 @@ type ReceivedDatastream struct {
 // taken, and when the first and last of them arrived.
 type ReceivedTally struct {
 	Told        bool
+	OrgTold     bool // the messages (shared alerts alone) named the consumer organisation, not the other terms
 	ConsumerOrg string
 	Resolution  Resolution
 	Retention   Duration
@@ -66,6 +67,8 @@ type ReceivedTally struct {
 func (t *ReceivedTally) Add(o *ReceivedTally) {
 	if o.Told {
 		t.Told, t.ConsumerOrg, t.Resolution, t.Retention = true, o.ConsumerOrg, o.Resolution, o.Retention
+	} else if o.OrgTold {
+		t.OrgTold, t.ConsumerOrg = true, o.ConsumerOrg
 	}
 	t.Values += o.Values
 	t.Alerts += o.Alerts

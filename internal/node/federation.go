@@ -898,11 +898,24 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 		defer cancel()
 		f.saveReceived(sctx, p.Node, states, nil, log)
 	}()
+	refusedSaid := false
 	for ctx.Err() == nil {
 		wait := time.Second
 		ids, err := l.Agreements(ctx)
 		if ctx.Err() != nil {
 			break // stopping: says nothing of the provider
+		}
+		if err != nil && l.Refused() {
+			// the provider refuses this node's login (it removed this node as a partner, or has
+			// another key for it): nothing arrives from it, and it cannot be asked — its
+			// agreements are ended for this node until it lists them again (docs/federation.md)
+			if !refusedSaid {
+				log.Info("federation_login_refused", "why", "the provider no longer has this node as a partner (or not with this key)",
+					"agreements", "ended until the provider lists them again")
+			}
+			refusedSaid, ids, err = true, []int64{}, nil
+		} else if err == nil {
+			refusedSaid = false
 		}
 		f.saveReceived(ctx, p.Node, states, receivedChanges(states, ids, err == nil), log) // before a new agreement's receiver starts
 		if err != nil {
@@ -976,14 +989,18 @@ func (f *federator) receiveAgreement(ctx context.Context, l *bus.Link, provider 
 // (consumer organisation, resolution, retention) go with the tally (saveReceived).
 func (f *federator) receive(ctx context.Context, provider string, id int64, msgs []bus.FedMsg) (values int, err error) {
 	fetched := time.Now()
-	alerts := 0
+	alerts, alertOrg := 0, ""
 	var obs []sensing.Observation
 	var got []*federation.Message
 	raw := make([][]byte, 0, len(msgs))
 	for _, fm := range msgs {
 		if federation.IsAlertMessage(fm.Data) { // a shared CAP alert (federation_alerts.go), audited as import.alert
-			if err := f.receiveAlert(ctx, provider, id, fm); err != nil {
+			org, err := f.receiveAlert(ctx, provider, id, fm)
+			if err != nil {
 				return 0, err
+			}
+			if org != "" {
+				alertOrg = org
 			}
 			values++
 			alerts++
@@ -1014,10 +1031,12 @@ func (f *federator) receive(ctx context.Context, provider string, id int64, msgs
 	}
 	tally := &federation.ReceivedTally{Alerts: int64(alerts)}
 	org := ""
-	if len(got) > 0 { // (shared alerts alone, or refused messages, say nothing of the terms)
+	if len(got) > 0 { // (refused messages say nothing of the terms)
 		last := got[len(got)-1]
 		org = last.ConsumerOrg
 		tally.Told, tally.ConsumerOrg, tally.Resolution, tally.Retention = true, last.ConsumerOrg, last.Resolution, last.Retention
+	} else if alertOrg != "" { // shared alerts alone (an alerts-only agreement): the consumer organisation only
+		tally.OrgTold, tally.ConsumerOrg = true, alertOrg
 	}
 	if len(obs) > 0 {
 		_, errs, err := f.n.ingest.IngestAgain(withImport(ctx), "federation", obs)

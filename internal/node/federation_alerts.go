@@ -167,12 +167,13 @@ func (f *federator) threadMeets(ctx context.Context, area *federation.Area, m sq
 }
 
 // receiveAlert handles one AlertMessage fetched from provider's agreement id: verified, it
-// becomes (or changes) a local draft; refused, it is logged and audited. Only a failure to
-// store is returned (the batch is then fetched again).
-func (f *federator) receiveAlert(ctx context.Context, provider string, id int64, fm bus.FedMsg) error {
-	refuse := func(identifier, reason string) error {
+// becomes (or changes) a local draft; refused, it is logged and audited. It returns the
+// consumer organisation an accepted message names (none for one refused); only a failure to
+// store is an error (the batch is then fetched again).
+func (f *federator) receiveAlert(ctx context.Context, provider string, id int64, fm bus.FedMsg) (org string, err error) {
+	refuse := func(identifier, reason string) (string, error) {
 		f.log.Warn("federation_alert_refused", "provider", provider, "agreement", id, "seq", fm.Seq, "identifier", identifier, "reason", reason)
-		return f.audit.Record(ctx, "import.alert_refused", "node/"+provider, fmt.Sprintf("agreement/%d", id), map[string]any{
+		return "", f.audit.Record(ctx, "import.alert_refused", "node/"+provider, fmt.Sprintf("agreement/%d", id), map[string]any{
 			"provider": provider, "agreement": id, "seq": fm.Seq, "identifier": identifier, "reason": reason})
 	}
 	m, err := federation.DecodeAlertMessage(fm.Data)
@@ -184,11 +185,11 @@ func (f *federator) receiveAlert(ctx context.Context, provider string, id int64,
 	}
 	seen, err := f.store.AlertReceived(ctx, provider, id, m.Identifier)
 	if err != nil || seen {
-		return err // a message delivered again
+		return m.ConsumerOrg, err // a message delivered again (verified when first received)
 	}
 	certs, err := f.partnerCerts(ctx, provider)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if len(certs) == 0 {
 		return refuse(m.Identifier, "no certificate registered for the provider (rabta federation partners add --cert)")
@@ -204,7 +205,7 @@ func (f *federator) receiveAlert(ctx context.Context, provider string, id int64,
 	a, err := f.n.alerts.Receive(ctx, alert.Received{Thread: alert.Thread(alert.Origin{Node: provider, Agreement: id, Alert: m.Alert}),
 		Organisation: m.ConsumerOrg, By: "node/" + provider, Why: why, CAP: c})
 	if err != nil {
-		return fmt.Errorf("alert %s from %s: %w", m.Identifier, provider, err)
+		return "", fmt.Errorf("alert %s from %s: %w", m.Identifier, provider, err)
 	}
 	r := sqlq.ReceivedAlert{Provider: provider, Agreement: id, Identifier: m.Identifier, ProviderAlert: m.Alert, Sender: c.Sender, Sent: c.Sent, Received: f.n.now().UTC()}
 	state := "nothing open to cancel"
@@ -212,10 +213,10 @@ func (f *federator) receiveAlert(ctx context.Context, provider string, id int64,
 		r.Alert, state = a.ID, string(a.State)
 	}
 	if err := f.store.SaveReceivedAlert(ctx, r); err != nil {
-		return err
+		return "", err
 	}
 	f.log.Info("federation_alert_received", "provider", provider, "agreement", id, "identifier", m.Identifier, "msg_type", string(c.MsgType), "alert", r.Alert)
-	return f.audit.Record(ctx, "import.alert", "node/"+provider, fmt.Sprintf("agreement/%d", id), map[string]any{
+	return m.ConsumerOrg, f.audit.Record(ctx, "import.alert", "node/"+provider, fmt.Sprintf("agreement/%d", id), map[string]any{
 		"provider": provider, "agreement": id, "identifier": m.Identifier, "msgType": c.MsgType, "alert": r.Alert, "state": state,
 		"sha256": hex.EncodeToString(sha256Sum(fm.Data))})
 }

@@ -37,10 +37,16 @@ func fedNodeOn(t *testing.T, id, dir, dsn string) *Node {
 // fedNodeAt is fedNodeOn with the node's clock now (nil: time.Now).
 func fedNodeAt(t *testing.T, id, dir, dsn string, now func() time.Time) *Node {
 	t.Helper()
+	return fedNodeLog(t, id, dir, dsn, now, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// fedNodeLog is fedNodeAt logging to log.
+func fedNodeLog(t *testing.T, id, dir, dsn string, now func() time.Time, log *slog.Logger) *Node {
+	t.Helper()
 	n, err := New(t.Context(), Options{ID: id, DataDir: dir, DB: dsn, HTTPAddr: "127.0.0.1:0", NATSAddr: "127.0.0.1:0", FourEyes: true, Now: now,
 		// a one-town gazetteer: seeding the country's (what a first draft or issue loads) costs seconds
 		Places: []place.Place{{Key: "geonames:1", Kind: place.Town, Name: "Khanki", Country: "PK", Province: "Punjab", District: "Gujranwala", Lat: 32.4, Lon: 73.97, Population: 1000}, {Key: "district:Gujranwala", Kind: place.District, Name: "Gujranwala", Country: "PK", Province: "Punjab", Lat: 32.16, Lon: 74.19, Population: 1}},
-		Sender: id + ".example", AdminKey: benchKey, Registry: prometheus.NewRegistry(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Sender: id + ".example", AdminKey: benchKey, Registry: prometheus.NewRegistry(), Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +191,20 @@ func TestFederationAlerts(t *testing.T) {
 		len(local.Draft.References) != 1 || local.Draft.References[0].Identifier != orig.Identifier {
 		t.Fatalf("received draft: %+v", local)
 	}
+	// the alerts-only agreement names its consumer organisation once an alert arrived under it
+	// (before, only a value message told it: ndma's keys did not see the agreement)
+	waitFor(t, "the alerts-only agreement's consumer organisation on karachi", func() bool {
+		rs, err := ReceivedFor(auth.WithPrincipal(ctx, &auth.Principal{Organisation: "ndma", Role: auth.Viewer}), k.stores.Federation)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Provider == "islamabad" && r.Agreement == shared.ID && r.Alerts > 0 && r.ConsumerOrg == "ndma" {
+				return true
+			}
+		}
+		return false
+	})
 	all, _ := k.alerts.Store.ListAlerts(ctx, alert.Filter{})
 	if len(all) != 1 {
 		t.Errorf("karachi has %d alerts, want only the one shared (not Sukkur's, not organisation other's)", len(all))

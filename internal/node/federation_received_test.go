@@ -1,10 +1,14 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,5 +189,95 @@ func testFederationReceived(t *testing.T, store string) {
 	}
 	if a, b := dsState(k, goneDS), dsState(k, liveDS); a != "ended" || b != "unknown" {
 		t.Errorf("the remote Datastreams after karachi's restart: %q and %q, want ended and unknown", a, b)
+	}
+}
+
+// TestFederationReceivedLoginRefused: islamabad revokes karachi's agreement and at once
+// removes karachi as a partner (docs/federation.md, "Setting up two nodes", step 5). Karachi,
+// its login refused from then on and unable to ask, shows the agreement ended (before, it
+// stayed unknown for good: the revocation closed its session before it could ask again) and
+// says once why.
+func TestFederationReceivedLoginRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	logs := &logBuf{}
+	idir, kdir := t.TempDir(), t.TempDir()
+	p := fedNodeOn(t, "islamabad", idir, "")
+	k := fedNodeLog(t, "karachi", kdir, "", nil, slog.New(slog.NewTextHandler(logs, nil)))
+	partnerNodes(t, p, k, idir, kdir)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("karachi's log:\n%s", logs.String())
+		}
+	})
+	if st, b := request(t, p, "POST", "/v1.1/Things", benchKey, benchGauge); st != 201 {
+		t.Fatalf("create: %d %s", st, b)
+	}
+	a := &federation.Agreement{ProviderOrg: "admin", ConsumerOrg: "admin", ConsumerNode: "karachi", Selection: federation.Selection{Datastreams: []int64{1}},
+		Resolution: federation.Raw, Purpose: "to be revoked", ValidFrom: time.Now().Add(-time.Hour)}
+	if err := p.fed.svc.Create(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.fed.svc.Approve(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	state := func() federation.ReceivedState {
+		rs, err := k.stores.Federation.Received(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Provider == "islamabad" && r.Agreement == a.ID {
+				return r.State
+			}
+		}
+		return ""
+	}
+	waitFor(t, "the agreement active on karachi", func() bool { return state() == federation.ReceivedActive })
+	if _, err := p.fed.svc.Revoke(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.fed.svc.RemovePartner(ctx, "karachi"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the agreement ended on karachi", func() bool { return state() == federation.ReceivedEnded })
+	waitFor(t, "karachi saying its login is refused", func() bool { return strings.Contains(logs.String(), "federation_login_refused") })
+}
+
+// logBuf is a log's text, written and read from several goroutines.
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *logBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *logBuf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// A node whose certificate names another node (made by a command run before the node had its
+// id) says so once, with the subject it has and the one expected — and the node's id only
+// once, the logger's (it was given twice, as two "node" keys).
+func TestNodeCertificateNamesAnotherNode(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fedNodeOn(t, "local", dir, "").Close()
+	logs := &logBuf{}
+	fedNodeLog(t, "quetta", dir, "", nil, slog.New(slog.NewTextHandler(logs, nil)).With("node", "quetta"))
+	var line string
+	for l := range strings.SplitSeq(logs.String(), "\n") {
+		if strings.Contains(l, "node_certificate_names_another_node") {
+			line = l
+		}
+	}
+	if line == "" || strings.Count(line, " node=") != 1 || !strings.Contains(line, `subject="rabta node local"`) || !strings.Contains(line, `expected="rabta node quetta"`) {
+		t.Errorf("node_certificate_names_another_node: %q", line)
 	}
 }

@@ -318,7 +318,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	// a certificate this node made for itself under another id (a command run before the node
 	// was given its id): partners would see that name on its alerts and audit heads
 	if cn := sign.cert.Subject.CommonName; opts.SigningKeyFile == "" && strings.HasPrefix(cn, "rabta node ") && cn != "rabta node "+opts.ID {
-		log.Warn("node_certificate_names_another_node", "certificate", filepath.Join(opts.DataDir, "node-cert.pem"), "subject", cn, "node", opts.ID,
+		log.Warn("node_certificate_names_another_node", "certificate", filepath.Join(opts.DataDir, "node-cert.pem"), "subject", cn, "expected", "rabta node "+opts.ID, // the logger names the node already
 			"fix", "before sharing it: stop the node, delete node-cert.pem and node-key.pem from the data directory, start it again (a new pair is made)")
 	}
 	extra, err := trustedCerts(opts.TrustedCertsDir)

@@ -129,6 +129,11 @@ func (s *Federation) SaveReceived(ctx context.Context, provider string, states m
 					t.ConsumerOrg, string(t.Resolution), int64(time.Duration(t.Retention)/time.Second), provider, id); err != nil {
 					return err
 				}
+			} else if t.OrgTold { // shared alerts alone: they name the consumer organisation only
+				if _, err := tx.Exec(ctx, `UPDATE fed_received SET consumer_org = ? WHERE provider_node = ? AND agreement_id = ?`,
+					t.ConsumerOrg, provider, id); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
