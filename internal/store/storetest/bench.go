@@ -21,14 +21,7 @@ import (
 func BenchIngest(b *testing.B, s Stores, size int) {
 	b.Helper()
 	s.Configure(&Checker{}, true, "bench", nil)
-	for i := range 5 {
-		g := fmt.Sprintf(`{"name":"g%d","description":"d","Locations":[{"name":"l","description":"d","encodingType":"application/geo+json","location":{"type":"Point","coordinates":[73,32]}}],
-		 "Datastreams":[{"name":"a%d","description":"d","observationType":"o","unitOfMeasurement":{"symbol":"m"},"Sensor":{"name":"s","description":"d","encodingType":"text/plain","metadata":"m"},"ObservedProperty":{"name":"Level","definition":"d","description":"d"}},
-		 {"name":"b%d","description":"d","observationType":"o","unitOfMeasurement":{"symbol":"m"},"Sensor":{"@iot.id":%d},"ObservedProperty":{"@iot.id":%d}}]}`, i, i, i, i+1, i+1)
-		if _, err := s.Entities.Create(ctx(), entity(b, sensing.Things, g)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchGauges(b, s, 5)
 	start := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 	n := 0
 	b.ResetTimer()
@@ -53,6 +46,20 @@ func BenchIngest(b *testing.B, s Stores, size int) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "obs/s")
 }
 
+// benchGauges makes n Things of two Datastreams each (the second on the first's Sensor and
+// ObservedProperty): Datastreams 1 to 2n, which BenchIngest and BenchIngestSingle write to.
+func benchGauges(b *testing.B, s Stores, n int) {
+	b.Helper()
+	for i := range n {
+		g := fmt.Sprintf(`{"name":"g%d","description":"d","Locations":[{"name":"l","description":"d","encodingType":"application/geo+json","location":{"type":"Point","coordinates":[73,32]}}],
+		 "Datastreams":[{"name":"a%d","description":"d","observationType":"o","unitOfMeasurement":{"symbol":"m"},"Sensor":{"name":"s","description":"d","encodingType":"text/plain","metadata":"m"},"ObservedProperty":{"name":"Level","definition":"d","description":"d"}},
+		 {"name":"b%d","description":"d","observationType":"o","unitOfMeasurement":{"symbol":"m"},"Sensor":{"@iot.id":%d},"ObservedProperty":{"@iot.id":%d}}]}`, i, i, i, i+1, i+1)
+		if _, err := s.Entities.Create(ctx(), entity(b, sensing.Things, g)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchIngestSingle measures the path most loggers use: clients concurrent callers, each
 // storing one observation per Ingest call on a Datastream of its own (a group commit
 // coalesces them, group.go), with the outbox on and its entries handed off in memory. It
@@ -62,14 +69,7 @@ func BenchIngestSingle(b *testing.B, s Stores, clients int) {
 	b.Helper()
 	s.Configure(&Checker{}, true, "bench", nil)
 	s.Entities.Handoff = discardSink{}
-	for i := range (clients + 1) / 2 {
-		g := fmt.Sprintf(`{"name":"g%d","description":"d","Locations":[{"name":"l","description":"d","encodingType":"application/geo+json","location":{"type":"Point","coordinates":[73,32]}}],
-		 "Datastreams":[{"name":"a%d","description":"d","observationType":"o","unitOfMeasurement":{"symbol":"m"},"Sensor":{"name":"s","description":"d","encodingType":"text/plain","metadata":"m"},"ObservedProperty":{"name":"Level","definition":"d","description":"d"}},
-		 {"name":"b%d","description":"d","observationType":"o","unitOfMeasurement":{"symbol":"m"},"Sensor":{"@iot.id":%d},"ObservedProperty":{"@iot.id":%d}}]}`, i, i, i, i+1, i+1)
-		if _, err := s.Entities.Create(ctx(), entity(b, sensing.Things, g)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchGauges(b, s, (clients+1)/2)
 	start := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 	g0, c0 := s.Entities.GroupStats()
 	lat := make([][]time.Duration, clients)
