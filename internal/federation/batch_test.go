@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 
 func batchBase() Batch {
 	m := encoderBase()
-	return Batch{V: BatchVersion, Provider: m.Provider, Agreement: m.Agreement, Datastream: m.Datastream, Resolution: Raw,
+	return Batch{V: batchV3, Provider: m.Provider, Agreement: m.Agreement, Datastream: m.Datastream, Resolution: Raw,
 		Retention: m.Retention, ConsumerOrg: m.ConsumerOrg}
 }
 
@@ -30,15 +31,22 @@ func addAll(t *testing.T, base Batch, vs []BatchValue) (got, want [][]byte, ns [
 		if n != len(cur) || n == 0 || first != cur[0].Observation || last != cur[n-1].Observation {
 			t.Fatalf("take: %d values %d..%d, want %d", n, first, last, len(cur))
 		}
-		b := base
-		b.V, b.Resolution, b.Values = BatchVersion, Raw, nil
-		for _, v := range cur {
-			b.Values = append(b.Values, Compact(v))
-		}
-		w, err := json.Marshal(&b)
+		h := batchHeader{V: BatchVersion, Provider: base.Provider, Agreement: base.Agreement, Datastream: base.Datastream,
+			Resolution: Raw, Retention: base.Retention, ConsumerOrg: base.ConsumerOrg, ValueCount: n}
+		hw, err := json.Marshal(&h)
 		if err != nil {
 			t.Fatal(err)
 		}
+		var vals []BatchValue
+		for _, v := range cur {
+			vals = append(vals, Compact(v))
+		}
+		vw, err := json.Marshal(vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := append(append(hw, '\n'), vw...)
+		msg = plainV4(t, msg)
 		got, want, ns = append(got, msg), append(want, w), append(ns, n)
 		cur = nil
 	}
@@ -106,18 +114,109 @@ func TestBatchEncoder(t *testing.T) {
 	}
 	got2, want2, ns := addAll(t, batchBase(), many)
 	for i, b := range got2 {
-		if len(b) > MaxMessage || ns[i] >= MaxBatchValues || (i < len(got2)-1 && len(b) < MaxMessage-1100) {
-			t.Fatalf("batch %d of long values: %d bytes, %d values (at most %d bytes, and full)", i, len(b), ns[i], MaxMessage)
+		if len(b) > MaxMessage || ns[i] >= MaxBatchValues || (i < len(got2)-1 && len(b) < MaxMessage-1600) {
+			t.Fatalf("batch %d of long values, uncompressed: %d bytes, %d values (at most %d bytes, and full)", i, len(b), ns[i], MaxMessage)
 		}
+	}
+	// values that compress little: the message, compressed, still within MaxMessage
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range many {
+		p := make([]byte, 700)
+		for j := range p {
+			p[j] = 'a' + byte(rnd.IntN(26))
+		}
+		many[i].PhenomenonTime = string(p)
+	}
+	e, _ := NewBatchEncoder(batchBase())
+	full := 0
+	for _, v := range many {
+		err := e.Add(v.Observation, v.PhenomenonTime, v.Start, v.End, v.Result, v.Flag)
+		if errors.Is(err, ErrBatchFull) {
+			msg, _, _, n := e.Take()
+			if full++; len(msg) > MaxMessage || len(plainV4(t, msg)) < MaxMessage-1600 {
+				t.Fatalf("a full batch of values that compress little: %d bytes (%d values), want at most %d, and full uncompressed", len(msg), n, MaxMessage)
+			}
+			if ms, err := DecodeMessages(msg); err != nil || len(ms) != n {
+				t.Fatalf("a full batch of values that compress little: %v", err)
+			}
+			err = e.Add(v.Observation, v.PhenomenonTime, v.Start, v.End, v.Result, v.Flag)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if full == 0 {
+		t.Fatal("no batch of values that compress little was full")
 	}
 	for i := range append(got, got2...) {
 		g, w := append(got, got2...)[i], append(want, want2...)[i]
 		if !bytes.Equal(g, w) {
 			t.Fatalf("batch %d differs from json.Marshal's", i)
 		}
-		ms, err := DecodeMessages(g)
-		if err != nil || len(ms) == 0 {
-			t.Fatalf("batch %d: %v", i, err)
+	}
+}
+
+// plainV4 returns a version-4 message with its values decompressed (the header line, a
+// newline, the values as JSON), after checking that DecodeMessages reads it.
+func plainV4(t testing.TB, msg []byte) []byte {
+	t.Helper()
+	i := bytes.IndexByte(msg, '\n')
+	if i < 0 || !bytes.HasPrefix(msg, v4Start) {
+		t.Fatalf("not a version-4 batch: %q", msg)
+	}
+	raw, err := zstdDecoder().DecodeAll(msg[i+1:], make([]byte, 0, MaxMessage))
+	if err != nil {
+		t.Fatalf("values: %v", err)
+	}
+	if _, err := DecodeMessages(msg); err != nil && !strings.Contains(err.Error(), "values[") {
+		t.Fatalf("decode: %v", err) // (a value the decoder refuses, such as an empty phenomenonTime, is the fuzz target's)
+	}
+	return append(append(msg[:i:i], '\n'), raw...)
+}
+
+// TestTakeShared: batches of the same values for different agreements compress them once and
+// differ in their header only; a batch of other values with the same first and last ids and
+// count never takes another's.
+func TestTakeShared(t *testing.T) {
+	at := time.Date(2025, 8, 26, 12, 0, 0, 0, time.UTC)
+	var p Packs
+	enc := func(agreement int64, ids ...int64) []byte {
+		b := batchBase()
+		b.Agreement = agreement
+		e, err := NewBatchEncoder(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			v, _ := AppendValue(nil, id, "2025-08-26T12:00:00Z", at, at, float64(id), 0)
+			if err := e.AddEncoded(id, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		msg, first, last, n := e.TakeShared(&p)
+		if n != len(ids) || first != ids[0] || last != ids[len(ids)-1] {
+			t.Fatalf("took %d values %d..%d", n, first, last)
+		}
+		return msg
+	}
+	a, b := enc(1, 10, 11, 12), enc(2, 10, 11, 12)
+	c := enc(3, 10, 15, 12) // (not the order the exporter adds in: a test of the key only)
+	za, zb := a[bytes.IndexByte(a, '\n'):], b[bytes.IndexByte(b, '\n'):]
+	if !bytes.Equal(za, zb) || bytes.Equal(a, b) {
+		t.Fatalf("two agreements' batches of the same values: values differ or headers do not")
+	}
+	if n := len(p.m[packKey{10, 12, 3}]); n != 2 {
+		t.Fatalf("%d compressions of two sets of values, want 2", n)
+	}
+	for msg, want := range map[*[]byte][]int64{&a: {10, 11, 12}, &b: {10, 11, 12}, &c: {10, 15, 12}} {
+		ms, err := DecodeMessages(*msg)
+		if err != nil || len(ms) != 3 {
+			t.Fatalf("%v", err)
+		}
+		for i, m := range ms {
+			if m.Observation != want[i] || m.Result != float64(want[i]) {
+				t.Fatalf("agreement %d: value %d is %d, want %d", m.Agreement, i, m.Observation, want[i])
+			}
 		}
 	}
 }
@@ -149,6 +248,29 @@ func TestDecodeMessages(t *testing.T) {
 	ms, err := DecodeMessages(data)
 	if err != nil || len(ms) != 2 {
 		t.Fatalf("%v %v", ms, err)
+	}
+	// version 4: the same values, compressed
+	e, err := NewBatchEncoder(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range b.Values {
+		if err := e.Add(v.Observation, v.PhenomenonTime, v.Start, v.End, v.Result, v.Flag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v4, _, _, _ := e.Take()
+	m4, err := DecodeMessages(v4)
+	if err != nil || len(m4) != 2 {
+		t.Fatalf("version 4: %v %v", m4, err)
+	}
+	for i := range ms {
+		x, y := *ms[i], *m4[i]
+		if !x.Start.Equal(y.Start) || !x.End.Equal(y.End) || x.Observation != y.Observation || x.PhenomenonTime != y.PhenomenonTime ||
+			x.Result != y.Result || x.Flag != y.Flag || x.Agreement != y.Agreement || x.ConsumerOrg != y.ConsumerOrg || x.Retention != y.Retention ||
+			x.Datastream.Name != y.Datastream.Name || !bytes.Equal(x.Datastream.Location, y.Datastream.Location) {
+			t.Errorf("value %d: version 3 %+v, version 4 %+v", i, ms[i], m4[i])
+		}
 	}
 	for i, m := range ms {
 		v := b.Values[i]
@@ -207,11 +329,12 @@ func TestDecodeMessages(t *testing.T) {
 		}
 	}
 	for name, d := range map[string]string{
-		"values: only in a batch":          `{"v":1,"values":[]}`,
-		"values in values only":            strings.Replace(string(data), `"v":3,`, `"v":3,"result":4,`, 1),
-		"not JSON":                         `{"v":2`,
-		"at most":                          `"` + strings.Repeat("x", MaxMessage) + `"`,
-		"v: version 4, want 1 (or 2 or 3,": `{"v":4}`,
+		"values: only in a batch":             `{"v":1,"values":[]}`,
+		"values in values only":               strings.Replace(string(data), `"v":3,`, `"v":3,"result":4,`, 1),
+		"not JSON":                            `{"v":2`,
+		"at most":                             `"` + strings.Repeat("x", MaxMessage) + `"`,
+		"v: version 5, want 1 (or 2, 3 or 4,": `{"v":5}`,
+		"valueCount: only in a version-4":     `{"v":3,"valueCount":1,"values":[]}`,
 		// version 3 without start and end: from phenomenonTime, which must then parse
 		"values[0].phenomenonTime": strings.Replace(string(compact), `"phenomenonTime":"2025-08-26T12:00:00Z"`, `"phenomenonTime":"noon"`, 1),
 		// version 2 must have them
@@ -219,6 +342,29 @@ func TestDecodeMessages(t *testing.T) {
 	} {
 		if _, err := DecodeMessages([]byte(d)); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// version 4 refused, naming what
+	hl := v4[:bytes.IndexByte(v4, '\n')]
+	z := v4[len(hl)+1:]
+	zvals := func(s string) []byte { return zstdEncoder().EncodeAll([]byte(s), nil) }
+	bomb := zstdEncoder().EncodeAll(bytes.Repeat([]byte(" "), 10*MaxMessage), nil)
+	for name, d := range map[string][]byte{
+		"a header line":                 hl,
+		"header:":                       append([]byte(`{"v":4,"provider":`), append([]byte("\n"), z...)...),
+		"values: after the header line": append(bytes.Replace(hl, []byte(`"valueCount"`), []byte(`"values":[],"valueCount"`), 1), append([]byte("\n"), z...)...),
+		"valueCount: want 1 to 500":     append(bytes.Replace(hl, []byte(`"valueCount":2`), []byte(`"valueCount":501`), 1), append([]byte("\n"), z...)...),
+		"valueCount: 3, but 2 values":   append(bytes.Replace(hl, []byte(`"valueCount":2`), []byte(`"valueCount":3`), 1), append([]byte("\n"), z...)...),
+		"not one zstd frame":            append(append(hl, '\n'), []byte("[{}]")...),
+		"more than 65536 bytes":         append(append(hl, '\n'), bomb...),
+		"values: ":                      append(append(hl, '\n'), zvals(`[{"observation":"x"}]`)...),
+		"values[0]: start, end":         append(append(hl, '\n'), zvals(`[{"observation":1,"phenomenonTime":"t","start":"2025-08-26T12:00:00Z","end":"2025-08-26T11:00:00Z","result":1,"flag":0},{"observation":2,"phenomenonTime":"2025-08-26T12:00:00Z","result":1,"flag":0}]`)...),
+	} {
+		if len(d) > MaxMessage {
+			t.Fatalf("%s: the test's message is %d bytes", name, len(d))
+		}
+		if _, err := DecodeMessages(d); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("version 4, %s: %v", name, err)
 		}
 	}
 }
@@ -235,6 +381,11 @@ func FuzzDecodeMessages(f *testing.F) {
 	d1, _ := json.Marshal(&one)
 	f.Add(d1)
 	f.Add([]byte(`{"v":2,"values":[{}]}`))
+	e, _ := NewBatchEncoder(b)
+	_ = e.Add(7, "2025-08-26T12:00:00Z", at, at, 1.5, 0)
+	_ = e.Add(8, "t", at, at, 2.5, 1)
+	v4, _, _, _ := e.Take()
+	f.Add(v4)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ms, err := DecodeMessages(b)
 		if err != nil {

@@ -80,7 +80,7 @@ func (m *Message) check() error {
 func (m *Message) problem() string {
 	switch {
 	case m.V != 1:
-		return fmt.Sprintf("v: version %d, want 1 (or %d or %d, a batch)", m.V, batchV2, BatchVersion)
+		return fmt.Sprintf("v: version %d, want 1 (or %d, %d or %d, a batch)", m.V, batchV2, batchV3, BatchVersion)
 	case !ValidName(m.Provider):
 		return fmt.Sprintf("provider: %q is not a node name", m.Provider)
 	case m.Agreement <= 0 || m.Datastream.ID <= 0:

@@ -533,6 +533,10 @@ func (f *federator) selections(ctx context.Context, as []*federation.Agreement) 
 // every agreement that is level: one read of the new rows, however many agreements), and
 // reports whether some group is still behind. A raw cursor is the highest Observation id the
 // agreement has considered: everything up to it was sent or is not the agreement's.
+// fedValueSize is about what AppendValue writes for one value (an instant to the
+// microsecond, a result of a few digits): the exporter sizes a read's buffer with it.
+const fedValueSize = 96
+
 func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement, now time.Time) (bool, error) {
 	hi, err := f.store.LastObservation(ctx)
 	if err != nil {
@@ -630,9 +634,11 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 			}
 			out := make([]sent, len(ms))
 			live := 0
-			// each value encoded once, for every agreement of the group that sends it
+			// each value encoded once, and each Datastream's values compressed once, for every
+			// agreement of the group that sends them
 			encoded := make([][]byte, len(rows))
-			var vbuf []byte
+			vbuf := make([]byte, 0, len(rows)*fedValueSize)
+			packs := &federation.Packs{}
 			for i, m := range ms {
 				if m.stop {
 					continue
@@ -642,7 +648,7 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 				o.upto = end
 				var order []int64 // the Datastreams with values in this read, in the order of their first
 				publish := func(enc *federation.BatchEncoder) error {
-					b, first, last, n := enc.Take()
+					b, first, last, n := enc.TakeShared(packs)
 					if n == 0 {
 						return nil
 					}
