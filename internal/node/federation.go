@@ -194,6 +194,7 @@ type federator struct {
 	cur      map[int64]int64        // agreement → export cursor (raw: Observation id; aggregate: period start, Unix s)
 	sels     map[int64]fedSelection // agreement → its selection, cached
 	dsPrint  [4]int64               // the Datastreams table's fingerprint when sels was read
+	vbuf     []byte                 // a read's values, encoded: kept for the next read (nothing refers to it after the read)
 	flushed  time.Time              // when cursors and audit batches were last saved
 	unsaved  []audit.Entry          // audit entries a failed flush left, written first next time (the flusher's)
 
@@ -637,7 +638,10 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 			// each value encoded once, and each Datastream's values compressed once, for every
 			// agreement of the group that sends them
 			encoded := make([][]byte, len(rows))
-			vbuf := make([]byte, 0, len(rows)*fedValueSize)
+			vbuf := f.vbuf[:0]
+			if cap(vbuf) < len(rows)*fedValueSize {
+				vbuf = make([]byte, 0, len(rows)*fedValueSize)
+			}
 			packs := &federation.Packs{}
 			for i, m := range ms {
 				if m.stop {
@@ -709,6 +713,7 @@ func (f *federator) exportRaw(ctx context.Context, raws []*federation.Agreement,
 					}
 				}
 			}
+			f.vbuf = vbuf[:0] // (every batch of the read is taken: its values are copied, compressed)
 			// the cursors move only past what JetStream has acknowledged (a value published
 			// again after a failure is dropped by its message id)
 			if err := f.n.bus.FedAcks(ctx); err != nil {
