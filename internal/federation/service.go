@@ -401,7 +401,11 @@ func (s *Service) SavePartner(ctx context.Context, p *Partner) (existed bool, er
 		return false, err
 	}
 	s.changed()
-	return existed, s.audit().Record(ctx, "partner.add", actor(ctx), "partner/"+p.Node, p)
+	kind := "partner.add"
+	if existed {
+		kind = "partner.update" // a key rotated, a url or certificate changed
+	}
+	return existed, s.audit().Record(ctx, kind, actor(ctx), "partner/"+p.Node, p)
 }
 
 // RemovePartner removes partner node (the node-wide admin only, or the command line). It is

@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
+	"github.com/rabta/rabta/internal/audit"
 	"github.com/rabta/rabta/internal/federation"
 )
 
@@ -80,6 +82,20 @@ func TestFederationPartnerAddedAgain(t *testing.T) {
 	st, b = request(t, n, "GET", "/api/v1/federation/partners", benchKey, "")
 	if st != 200 || json.Unmarshal([]byte(b), &listed) != nil || len(listed.Value) != 1 || listed.Value[0] != second.Partner {
 		t.Errorf("partners: %d %s, want what the second add answered", st, b)
+	}
+	// audited as what it was: an addition, then an update
+	st, b = request(t, n, "GET", "/api/v1/audit?limit=50", benchKey, "")
+	var log struct{ Entries []audit.Record }
+	var kinds []string
+	if json.Unmarshal([]byte(b), &log); st == 200 {
+		for _, e := range log.Entries {
+			if e.Subject == "partner/karachi" {
+				kinds = append(kinds, e.Kind)
+			}
+		}
+	}
+	if !slices.Equal(kinds, []string{"partner.add", "partner.update"}) {
+		t.Errorf("audit of partner/karachi: %v (%d), want partner.add, partner.update", kinds, st)
 	}
 }
 
