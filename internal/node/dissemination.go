@@ -83,7 +83,7 @@ func checkChannels(o DisseminationOptions, publicURL string) error {
 	}
 	if o.SMTP != nil {
 		if _, err := email.New(*o.SMTP); err != nil {
-			return fmt.Errorf("smtp: %w", err)
+			return err // "email: …" already
 		}
 	}
 	if vo != nil {
@@ -188,7 +188,7 @@ func (n *Node) newDissemination(ctx context.Context, o DisseminationOptions, pla
 		so.Logger = n.log.With("component", "email")
 		es, err := email.New(so)
 		if err != nil {
-			return nil, fmt.Errorf("smtp: %w", err)
+			return nil, err // "email: …" already
 		}
 		n.onClose(func() error { es.Close(); return nil })
 		senders[channel.Email] = es

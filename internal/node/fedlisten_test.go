@@ -137,6 +137,12 @@ func TestChannelSettingsCheckedInNew(t *testing.T) {
 			if prefix := c.want[:strings.Index(c.want, ":")+1]; strings.Count(err.Error(), prefix) != 1 { // not "kannel: kannel: URL"
 				t.Errorf("New: %v; want %q in it once", err, prefix)
 			}
+			before := err.Error()[:strings.Index(err.Error(), c.want)]
+			for _, p := range []string{"kannel", "smpp", "smtp", "email", "webhook", "ivr"} {
+				if strings.HasSuffix(before, p+": ") { // not "smtp: email: From is required"
+					t.Errorf("New: %v; want no %q before %q", err, p+": ", c.want)
+				}
+			}
 			if _, err := os.Stat(filepath.Join(dir, "nats")); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("the bus's store directory: %v; want none made (the bus never opened)", err)
 			}
