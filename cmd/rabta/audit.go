@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,9 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("%s", auditUsage)
 	}
 	cmd := args[0]
+	if !slices.Contains([]string{"verify", "list", "export", "verify-proof"}, cmd) { // before its flags: "audit nope -h" is no command's help
+		return usagef("unknown audit command %q\n%s", cmd, auditUsage)
+	}
 	var c common
 	fs := flag.NewFlagSet("audit "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -178,6 +182,9 @@ func orgsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("%s", u)
 	}
 	cmd := args[0]
+	if !slices.Contains([]string{"open", "close", "list-open"}, cmd) { // before its flags: "orgs nope -h" is no command's help
+		return usagef("unknown orgs command %q; %s", cmd, u)
+	}
 	var c common
 	fs := flag.NewFlagSet("orgs "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)

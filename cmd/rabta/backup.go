@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,7 +24,7 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: rabta backup [--data-dir DIR] FILE")
+		return usagef("%s", "usage: rabta backup [--data-dir DIR] FILE")
 	}
 	if err := c.load(fs); err != nil {
 		return err
@@ -79,9 +78,18 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: rabta restore [--data-dir DIR] FILE")
+		return usagef("%s", "usage: rabta restore [--data-dir DIR] FILE")
 	}
 	if err := c.load(fs); err != nil {
+		return err
+	}
+	in := fs.Arg(0)
+	// the backup first: one that is not there, or not a SQLite database, makes nothing
+	if c.cfg.DB != "" {
+		if _, err := os.Stat(in); err != nil {
+			return err
+		}
+	} else if err := sqlite.Check(ctx, in); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(c.cfg.DataDir, node.DataDirMode); err != nil {
@@ -94,16 +102,12 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer lock()
 	if c.cfg.DB != "" {
 		// into the (stopped) node's database, replacing what is there
-		out, err := exec.CommandContext(ctx, "pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction", "-d", c.cfg.DB, fs.Arg(0)).CombinedOutput()
+		out, err := exec.CommandContext(ctx, "pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction", "-d", c.cfg.DB, in).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("%s: pg_restore (from Debian's postgresql-client): %v: %s", fs.Arg(0), err, strings.TrimSpace(string(out)))
 		}
 		fmt.Fprintf(stdout, "restored %s into the PostgreSQL database\n", fs.Arg(0))
 		return nil
-	}
-	in := fs.Arg(0)
-	if err := sqlite.Check(ctx, in); err != nil {
-		return err
 	}
 	target := filepath.Join(c.cfg.DataDir, "rabta.db")
 	tmp := target + ".restore"

@@ -75,7 +75,7 @@ func wantsHelp(args []string) bool {
 // nothing there. -h (or --help) prints the usage, on stdout, and succeeds.
 func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New(federationUsage)
+		return usagef("%s", federationUsage)
 	}
 	if isHelp(args[0]) {
 		fmt.Fprintln(stdout, federationUsage)
@@ -86,7 +86,7 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	rest := args[1:]
 	if sub == "partners" || sub == "agreements" {
 		if len(rest) == 0 {
-			return errors.New(federationUsageOf(sub))
+			return usagef("%s", federationUsageOf(sub))
 		}
 		if isHelp(rest[0]) {
 			fmt.Fprintln(stdout, federationUsageOf(sub))
@@ -100,7 +100,7 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		known = known || c.name == name
 	}
 	if !known {
-		return fmt.Errorf("unknown command 'federation %s'\n%s", name, federationUsage)
+		return usagef("unknown command 'federation %s'\n%s", name, federationUsage)
 	}
 	var c common
 	fs := flag.NewFlagSet("federation "+name, flag.ContinueOnError)
@@ -141,22 +141,22 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	pos := fs.Args()
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	// everything the command is given is checked before the data directory is touched: a
-	// refused command changes nothing there (no store, no signing key, no audit entry). A
-	// command for a node that must exist says first that there is none.
-	if name != "key" && name != "partners add" && c.cfg.DB == "" {
-		if err := c.needNode(filepath.Join(c.cfg.DataDir, node.DBFile)); err != nil {
-			return err
-		}
-	}
 	switch name {
 	case "key", "partners add", "partners list", "agreements list":
 		if len(pos) > 0 {
-			return fmt.Errorf("federation %s: unexpected argument %q\n%s", name, pos[0], federationUsageOf(name))
+			return usagef("federation %s: unexpected argument %q\n%s", name, pos[0], federationUsageOf(name))
 		}
 	default:
 		if len(pos) != 1 {
-			return fmt.Errorf("federation %s: want one argument, not %d\n%s", name, len(pos), federationUsageOf(strings.Replace(name, "revoke", "approve", 1)))
+			return usagef("federation %s: want one argument, not %d\n%s", name, len(pos), federationUsageOf(strings.Replace(name, "revoke", "approve", 1)))
+		}
+	}
+	// everything the command is given is checked before the data directory is touched: a
+	// refused command changes nothing there (no store, no signing key, no audit entry). A
+	// command line it cannot run is said first; then, for a node that must exist, that there is none.
+	if name != "key" && name != "partners add" && c.cfg.DB == "" {
+		if err := c.needNode(filepath.Join(c.cfg.DataDir, node.DBFile)); err != nil {
+			return err
 		}
 	}
 	var (
@@ -336,7 +336,7 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		return enc.Encode(as)
 	}
-	return errors.New(federationUsage)
+	return usagef("%s", federationUsage)
 }
 
 // fedKeyIfAny gives the public nkey of the node in dir, "" when it has none yet (a key made

@@ -29,7 +29,7 @@ const networkUsage = "usage: rabta forecast network show [--data-dir DIR] | rabt
 // (forecasting.Service.Refresh). Errors name the file's line and field.
 func forecastNetwork(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "show" && args[0] != "load") {
-		return errors.New(networkUsage)
+		return usagef("%s", networkUsage)
 	}
 	var c common
 	fs := flag.NewFlagSet("forecast network "+args[0], flag.ContinueOnError)
@@ -43,7 +43,7 @@ func forecastNetwork(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	pos := fs.Args()
 	if (args[0] == "show") != (len(pos) == 0) || len(pos) > 1 {
-		return errors.New(networkUsage)
+		return usagef("%s", networkUsage)
 	}
 	var n *forecasting.Network
 	var where forecasting.Positions
@@ -98,7 +98,7 @@ func forecastCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return ratingCmd(args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "calibrate" {
-		return errors.New(forecastUsage)
+		return usagef("%s", forecastUsage)
 	}
 	fs := flag.NewFlagSet("forecast calibrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -109,7 +109,7 @@ func forecastCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if *file == "" || fs.NArg() != 0 {
-		return errors.New("usage: rabta forecast calibrate --csv FILE [--scheme classic|euler|rk4] [--max-lag STEPS]")
+		return usagef("%s", "usage: rabta forecast calibrate --csv FILE [--scheme classic|euler|rk4] [--max-lag STEPS]")
 	}
 	sc, err := forecast.ParseScheme(*scheme)
 	if err != nil {

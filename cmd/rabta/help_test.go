@@ -117,3 +117,48 @@ func TestCommandsListed(t *testing.T) {
 		t.Errorf("%d subcommands named in the usages, want them all (20 or more)", n)
 	}
 }
+
+// TestUsageErrorsExit2: a command line no command can run — no command, an unknown command or
+// subcommand (also with -h after it), a flag the command does not know, a missing or extra
+// argument — is exit status 2 (the flag package's convention) on every command, with a
+// message, and makes nothing; a command that ran and failed is exit status 1 (the tests of each
+// command check those).
+func TestUsageErrorsExit2(t *testing.T) {
+	lines := [][]string{{}, {"nope"}, {"nope", "-h"}}
+	for _, c := range commands {
+		lines = append(lines, []string{c.name, "--no-such-flag"})
+		if c.name == "serve" || c.name == "version" || c.name == "backup" || c.name == "restore" { // (no subcommands; backup and restore take a FILE)
+			continue
+		}
+		lines = append(lines, []string{c.name, "nope"}, []string{c.name, "nope", "-h"})
+		for _, s := range c.subs {
+			lines = append(lines, append(strings.Fields(c.name+" "+s), "--no-such-flag"))
+		}
+	}
+	lines = append(lines, []string{"keys"}, []string{"keys", "revoke"}, []string{"keys", "list", "extra"}, []string{"serve", "extra"},
+		[]string{"import"}, []string{"import", "observations"}, []string{"rules", "apply"}, []string{"forecast", "rating"},
+		[]string{"backup"}, []string{"restore"}, []string{"audit", "verify", "extra"}, []string{"orgs", "open"},
+		[]string{"federation", "agreements", "approve"}, []string{"exercise"}, []string{"version", "extra"})
+	for _, l := range lines {
+		_, errOut, err := inProcess(t, l...)
+		if err == nil || exitCode(err) != 2 {
+			t.Errorf("rabta %s: %v (exit %d), want a usage error, exit 2", strings.Join(l, " "), err, exitCode(err))
+		}
+		if err != nil && strings.TrimSpace(err.Error()+errOut) == "" {
+			t.Errorf("rabta %s: exit 2 without a word", strings.Join(l, " "))
+		}
+		if _, err := os.Stat(defaultDataDir); err == nil {
+			t.Fatalf("rabta %s made %s", strings.Join(l, " "), defaultDataDir)
+		}
+	}
+	if len(lines) < 60 {
+		t.Errorf("%d command lines, want every command and subcommand", len(lines))
+	}
+	// a backup to restore that is not there: a failure (exit 1), and no data directory made
+	if _, _, err := inProcess(t, "restore", "no-such-backup.db"); err == nil || exitCode(err) != 1 {
+		t.Errorf("restore of a missing file: %v (exit %d), want exit 1", err, exitCode(err))
+	}
+	if _, err := os.Stat(defaultDataDir); err == nil {
+		t.Fatalf("restore of a missing file made %s", defaultDataDir)
+	}
+}

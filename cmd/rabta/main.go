@@ -54,7 +54,8 @@ Usage:
   rabta restore FILE                      replace the store with a backup (node stopped)
   rabta version                           print the version
 
-Run 'rabta COMMAND -h' for a command's flags.
+Run 'rabta COMMAND -h' for a command's flags. Exit status: 0 done, 1 failed (the message says
+why), 2 a command line no command can run (unknown command or flag, missing argument).
 `
 
 func main() {
@@ -100,7 +101,10 @@ var commands = []command{
 	{name: "exercise", subs: []string{"run"}, run: exerciseCmd}, // answers -h itself
 	{name: "backup", run: backup},
 	{name: "restore", run: restore},
-	{name: "version", usage: "usage: rabta version (prints the version)", run: func(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	{name: "version", usage: "usage: rabta version (prints the version)", run: func(_ context.Context, args []string, stdout, _ io.Writer) error {
+		if len(args) > 0 {
+			return usagef("version: unexpected argument %q (usage: rabta version)", args[0])
+		}
 		fmt.Fprintln(stdout, "rabta", version)
 		return nil
 	}},
@@ -141,7 +145,7 @@ func groupHelp(args, subs []string) bool {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return errors.New("no command given")
+		return usagef("no command given")
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
@@ -163,7 +167,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	return usagef("unknown command %q", args[0])
 }
 
 // importCmd runs "rabta import observations|villages|subscribers".
@@ -180,13 +184,24 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case "subscribers":
 		return importSubscribers(ctx, args[1:], stdout, stderr)
 	}
-	return errors.New(importUsage)
+	return usagef("%s", importUsage)
 }
 
 // parse parses args with fs, flags before, between or after the positional arguments
 // ("rabta keys revoke 3 --data-dir DIR" as "rabta keys revoke --data-dir DIR 3"), which then
 // are fs.Args(). After "--" every argument is positional.
+//
+// A flag it does not know, or a value it cannot read, is a usage error (exit status 2, as the
+// flag package's own programs exit); -h is flag.ErrHelp.
 func parse(fs *flag.FlagSet, args []string) error {
+	err := parseFlags(fs, args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return &usageError{err.Error()}
+	}
+	return err
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,7 +28,7 @@ func importVillages(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: rabta import villages [flags] FILE")
+		return usagef("%s", "usage: rabta import villages [flags] FILE")
 	}
 	if err := c.load(fs); err != nil {
 		return err
@@ -96,7 +95,7 @@ func importSubscribers(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	if fs.NArg() != 1 || *org == "" {
-		return errors.New("usage: rabta import subscribers --org ORG [flags] FILE")
+		return usagef("%s", "usage: rabta import subscribers --org ORG [flags] FILE")
 	}
 	if err := c.load(fs); err != nil {
 		return err

@@ -33,7 +33,7 @@ func ratingCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *file == "" || fs.NArg() != 0 || *ds < 0 {
-		return errors.New(ratingUsage)
+		return usagef("%s", ratingUsage)
 	}
 	var opt forecast.RatingOptions
 	if *h0 != "" {

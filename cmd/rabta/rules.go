@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,7 +27,7 @@ const rulesUsage = "usage: rabta rules apply [--org ORG] [--data-dir DIR] FILE |
 // "admin"). Flags may come before or after FILE.
 func rules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "apply" && args[0] != "list" && args[0] != "changes") {
-		return errors.New(rulesUsage)
+		return usagef("%s", rulesUsage)
 	}
 	var c common
 	fs := flag.NewFlagSet("rules "+args[0], flag.ContinueOnError)
@@ -43,7 +42,7 @@ func rules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if (args[0] == "list" && len(pos) != 0) || (args[0] != "list" && len(pos) != 1) {
-		return errors.New(rulesUsage)
+		return usagef("%s", rulesUsage)
 	}
 	var parsed []rule.Rule
 	if args[0] == "apply" {

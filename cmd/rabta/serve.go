@@ -61,7 +61,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+		return usagef("serve: unexpected argument %q", fs.Arg(0))
 	}
 	if err := c.load(fs); err != nil {
 		return err

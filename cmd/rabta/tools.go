@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -24,7 +24,10 @@ const keysUsage = "usage: rabta keys create --org ORG --role viewer|operator|app
 // revoked key at once: every request looks its key up).
 func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") || args[0] == "help" { // --help, or flags before the command
-		return errors.New(keysUsage)
+		return usagef("%s", keysUsage)
+	}
+	if !slices.Contains([]string{"create", "list", "revoke"}, args[0]) { // before its flags: "keys nope -h" is no command's help
+		return usagef("unknown keys command %q; %s", args[0], keysUsage)
 	}
 	var c common
 	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
@@ -40,14 +43,14 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "create", "list":
 		if fs.NArg() > 0 {
-			return fmt.Errorf("keys %s: unexpected argument %q", args[0], fs.Arg(0))
+			return usagef("keys %s: unexpected argument %q", args[0], fs.Arg(0))
 		}
 	case "revoke":
 		if fs.NArg() != 1 {
-			return errors.New("usage: rabta keys revoke [--data-dir DIR] ID")
+			return usagef("%s", "usage: rabta keys revoke [--data-dir DIR] ID")
 		}
 	default:
-		return fmt.Errorf("unknown keys command %q; %s", args[0], keysUsage)
+		return usagef("unknown keys command %q; %s", args[0], keysUsage)
 	}
 	if err := c.load(fs); err != nil {
 		return err
@@ -142,7 +145,7 @@ func importObservations(ctx context.Context, args []string, stdout, stderr io.Wr
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: rabta import observations [flags] FILE")
+		return usagef("%s", "usage: rabta import observations [flags] FILE")
 	}
 	if err := c.load(fs); err != nil {
 		return err
