@@ -1134,6 +1134,12 @@ func (f *federator) remote(ctx context.Context, m *federation.Message) (int64, e
 		e.Links["Thing"][0].Links = map[string][]*sensing.Entity{"Locations": {{Set: sensing.Locations, Props: map[string]any{
 			"name": src.Thing, "description": "location given by node " + m.Provider, "encodingType": "application/geo+json", "location": src.Location}}}}
 	}
+	if known, err := f.store.Organisation(ctx, m.ConsumerOrg); err == nil && !known {
+		// the provider names an organisation this node has no key or data of: what is received
+		// is its alone, so until one of its keys is made only the node-wide admin reads it
+		f.log.Warn("federation_consumer_organisation_unknown", "provider", m.Provider, "agreement", m.Agreement, "organisation", m.ConsumerOrg,
+			"why", "no key or data of this organisation on this node: what it receives is read by the node-wide admin alone until a key of it is made (rabta keys create --org "+m.ConsumerOrg+")")
+	}
 	pctx := auth.WithPrincipal(ctx, &auth.Principal{Organisation: m.ConsumerOrg, Role: auth.Admin})
 	// made and marked remote in one transaction: never readable as an ordinary local Datastream
 	id, err = f.store.CreateRemote(pctx, f.n.stores.ents, e, m.Provider, m.Agreement, src.ID)

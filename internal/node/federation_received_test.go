@@ -244,6 +244,66 @@ func TestFederationReceivedLoginRefused(t *testing.T) {
 	waitFor(t, "karachi saying its login is refused", func() bool { return strings.Contains(logs.String(), "federation_login_refused") })
 }
 
+// TestFederationConsumerOrganisationUnknown: values received for an organisation the
+// receiving node has no key or data of are stored (readable by the node-wide admin alone), and
+// the node says so, naming the organisation and how to give it a key — once per remote
+// Datastream, and not for an organisation it knows.
+func TestFederationConsumerOrganisationUnknown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	logs := &logBuf{}
+	idir, kdir := t.TempDir(), t.TempDir()
+	p := fedNodeOn(t, "islamabad", idir, "")
+	k := fedNodeLog(t, "karachi", kdir, "", nil, slog.New(slog.NewTextHandler(logs, nil)))
+	partnerNodes(t, p, k, idir, kdir)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("karachi's log:\n%s", logs.String())
+		}
+	})
+	if st, b := request(t, p, "POST", "/v1.1/Things", benchKey, benchGauge); st != 201 {
+		t.Fatalf("create: %d %s", st, b)
+	}
+	for _, org := range []string{"nowhere", "admin"} {
+		a := &federation.Agreement{ProviderOrg: "admin", ConsumerOrg: org, ConsumerNode: "karachi", Selection: federation.Selection{Datastreams: []int64{1}},
+			Resolution: federation.Raw, Purpose: "to " + org, ValidFrom: time.Now().Add(-time.Hour)}
+		if err := p.fed.svc.Create(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.fed.svc.Approve(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		if st, b := request(t, p, "POST", "/v1.1/Datastreams(1)/Observations", benchKey,
+			fmt.Sprintf(`{"phenomenonTime":"%s","result":%d}`, time.Now().Add(time.Duration(i-10)*time.Minute).UTC().Format(time.RFC3339), i)); st != 201 {
+			t.Fatalf("observation: %d %s", st, b)
+		}
+	}
+	waitFor(t, "karachi storing both agreements' values", func() bool {
+		rs, err := k.stores.Federation.Received(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := 0
+		for _, r := range rs {
+			if r.Values >= 3 {
+				stored++
+			}
+		}
+		return stored == 2
+	})
+	var lines []string
+	for l := range strings.SplitSeq(logs.String(), "\n") {
+		if strings.Contains(l, "federation_consumer_organisation_unknown") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "organisation=nowhere") || !strings.Contains(lines[0], "rabta keys create --org nowhere") {
+		t.Errorf("federation_consumer_organisation_unknown lines: %q, want one naming nowhere", lines)
+	}
+}
+
 // logBuf is a log's text, written and read from several goroutines.
 type logBuf struct {
 	mu sync.Mutex
