@@ -203,6 +203,7 @@ type federator struct {
 
 	rmu     sync.Mutex
 	remotes map[string]int64 // provider/agreement/datastream → local remote Datastream
+	mkmu    sync.Mutex       // held while a remote Datastream is looked up and made (remote)
 
 	// what arrived under each received agreement since its link last saved it, by provider and
 	// agreement (federation_received.go)
@@ -1102,6 +1103,8 @@ func (f *federator) remote(ctx context.Context, m *federation.Message) (int64, e
 	if ok {
 		return id, nil
 	}
+	f.mkmu.Lock() // first receipts one at a time: each sees the names the others made
+	defer f.mkmu.Unlock()
 	id, err := f.store.Remote(ctx, m.Provider, m.Agreement, m.Datastream.ID)
 	if err != nil {
 		return 0, err
@@ -1117,6 +1120,16 @@ func (f *federator) remote(ctx context.Context, m *federation.Message) (int64, e
 	name := fmt.Sprintf("%s: %s", m.Provider, src.Name)
 	if m.Resolution != federation.Raw {
 		name += " (" + string(m.Resolution) + ")"
+	}
+	// another agreement of the provider's already holds a remote Datastream of that name (two
+	// agreements sharing a station): this one says its agreement, so the two can be told apart
+	if rs, err := f.store.Received(ctx); err == nil {
+		for _, r := range rs {
+			if r.Provider == m.Provider && r.Agreement != m.Agreement && slices.ContainsFunc(r.Datastreams, func(d federation.ReceivedDatastream) bool { return d.Name == name }) {
+				name += fmt.Sprintf(" (agreement %d)", m.Agreement)
+				break
+			}
+		}
 	}
 	e := &sensing.Entity{Set: sensing.Datastreams, Props: map[string]any{
 		"name": name, "description": fmt.Sprintf("Received from node %s under agreement %d (read-only)", m.Provider, m.Agreement),

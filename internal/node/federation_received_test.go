@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -247,7 +248,8 @@ func TestFederationReceivedLoginRefused(t *testing.T) {
 // TestFederationConsumerOrganisationUnknown: values received for an organisation the
 // receiving node has no key or data of are stored (readable by the node-wide admin alone), and
 // the node says so, naming the organisation and how to give it a key — once per remote
-// Datastream, and not for an organisation it knows.
+// Datastream, and not for an organisation it knows. The two agreements share one station:
+// their remote Datastreams are named apart (the second says its agreement).
 func TestFederationConsumerOrganisationUnknown(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -293,6 +295,21 @@ func TestFederationConsumerOrganisationUnknown(t *testing.T) {
 		}
 		return stored == 2
 	})
+	// the two agreements share one station: their remote Datastreams can be told apart by name
+	rs, err := k.stores.Federation.Received(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range rs {
+		for _, d := range r.Datastreams {
+			names = append(names, d.Name)
+		}
+	}
+	slices.Sort(names)
+	if len(names) != 2 || names[0] == names[1] || !strings.HasPrefix(names[1], names[0]+" (agreement ") {
+		t.Errorf("remote Datastreams of two agreements on one station: %q, want two names, the second saying its agreement", names)
+	}
 	var lines []string
 	for l := range strings.SplitSeq(logs.String(), "\n") {
 		if strings.Contains(l, "federation_consumer_organisation_unknown") {
