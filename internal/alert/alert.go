@@ -140,6 +140,9 @@ type Filter struct {
 	State  State // "" for any
 	RuleID string
 	Limit  int
+	// Reader, when set, leaves out the alerts it may not read at all (Reader.Hides): those of
+	// other organisations than its own that never issued a message. nil lists every alert.
+	Reader *Reader
 }
 
 // Store keeps alerts, their messages and transitions.

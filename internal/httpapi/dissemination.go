@@ -283,7 +283,9 @@ func (s *Server) deliveries(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	if _, err := s.Store.GetAlert(r.Context(), id); err != nil {
+	rd := reader(r.Context())
+	a, err := s.readable(r.Context(), rd, id)
+	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -300,6 +302,9 @@ func (s *Server) deliveries(w http.ResponseWriter, r *http.Request) {
 	imp := map[string]json.RawMessage{}
 	for k, v := range impacts {
 		if k == "" {
+			if !rd.ReadsDrafts(a.Organisation) {
+				continue // what the waiting draft would reach: its organisation's work
+			}
 			k = "draft"
 		}
 		imp[k] = v

@@ -57,7 +57,7 @@ func (s *Server) Edit(ctx context.Context, id int64, why string, edits []alert.I
 	if err := auth.Require(ctx, auth.Approver); err != nil {
 		return nil, err
 	}
-	cur, err := s.Store.GetAlert(ctx, id)
+	cur, err := s.readable(ctx, reader(ctx), id) // as Decide: not found when it may not read it
 	if err != nil {
 		return nil, err
 	}

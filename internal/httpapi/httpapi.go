@@ -387,6 +387,8 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
+	rd := reader(r.Context())
+	f.Reader = &rd // others' alerts never issued are not listed (no 403: a list shows what its reader reads)
 	as, err := s.Store.ListAlerts(r.Context(), f)
 	if err != nil {
 		s.Error(w, r, err)
@@ -394,9 +396,26 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []alertView{}
 	for _, a := range as {
-		out = append(out, s.view(r, a, nil))
+		out = append(out, s.view(r, rd.Redact(a), nil))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+// reader is who reads alerts in ctx (alert.Reader: auth.Principal.Reads).
+func reader(ctx context.Context) alert.Reader {
+	all, org := auth.FromContext(ctx).Reads()
+	return alert.Reader{All: all, Org: org}
+}
+
+// readable returns alert id with its messages, or NotFound — with the words used for an alert
+// that does not exist, so that an answer never confirms one — when rd may not read it at all:
+// another organisation's alert that never issued a message (alert.Reader.Hides).
+func (s *Server) readable(ctx context.Context, rd alert.Reader, id int64) (*alert.Alert, error) {
+	a, err := s.Store.GetAlert(ctx, id)
+	if err == nil && rd.Hides(a) {
+		return nil, apperr.E(apperr.NotFound, "alert %d does not exist", id)
+	}
+	return a, err
 }
 
 func (s *Server) alertID(r *http.Request) (int64, error) {
@@ -417,7 +436,8 @@ func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	a, err := s.Store.GetAlert(r.Context(), id)
+	rd := reader(r.Context())
+	a, err := s.readable(r.Context(), rd, id)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -427,7 +447,8 @@ func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	v := s.view(r, a, ts)
+	a = rd.Redact(a)
+	v := s.view(r, a, rd.Steps(a.Organisation, ts))
 	if s.Dissemination != nil {
 		imps, err := s.Dissemination.Store.Impacts(r.Context(), id)
 		if err != nil {
@@ -437,7 +458,7 @@ func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
 		for k, b := range imps {
 			if k == "" {
 				if a.Draft == nil {
-					continue // the draft was issued or withdrawn
+					continue // the draft was issued or withdrawn, or is not the reader's to see
 				}
 				k = "draft"
 			}
@@ -491,8 +512,9 @@ func (s *Server) Decide(ctx context.Context, action string, id int64, why string
 	if err := auth.Require(ctx, auth.Approver); err != nil {
 		return nil, err
 	}
-	// the owner never changes, so a check before the service acts holds when it does
-	cur, err := s.Store.GetAlert(ctx, id)
+	// the owner never changes, so a check before the service acts holds when it does; an
+	// alert the key may not even read is not found, as in GET
+	cur, err := s.readable(ctx, reader(ctx), id)
 	if err != nil {
 		return nil, err
 	}

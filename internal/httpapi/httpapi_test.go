@@ -105,10 +105,10 @@ type node struct {
 	alerts *sqlq.Alerts
 	svc    *alert.Service
 	log    *syncBuffer
-	// keys by name: "admin", "operator", "approver" and "approver2" are of organisation pdma,
-	// which owns the rules admin applies; "other" is an approver and "otheradmin" an admin of
-	// organisation ndma; "nodeadmin" is the node-wide admin (role admin of organisation
-	// "admin"); "viewer" is of organisation public
+	// keys by name: "admin", "operator", "approver", "approver2" and "pdmaviewer" are of
+	// organisation pdma, which owns the rules admin applies; "other" is an approver and
+	// "otheradmin" an admin of organisation ndma; "nodeadmin" is the node-wide admin (role admin
+	// of organisation "admin"); "viewer" is of organisation public
 	keys map[string]key
 }
 
@@ -164,7 +164,7 @@ func newNodeOn(t *testing.T, st store) *node {
 	for name, k := range map[string]struct {
 		org  string
 		role auth.Role
-	}{"admin": {"pdma", auth.Admin}, "viewer": {"public", auth.Viewer}, "operator": {"pdma", auth.Operator},
+	}{"admin": {"pdma", auth.Admin}, "viewer": {"public", auth.Viewer}, "pdmaviewer": {"pdma", auth.Viewer}, "operator": {"pdma", auth.Operator},
 		"approver": {"pdma", auth.Approver}, "approver2": {"pdma", auth.Approver}, "other": {"ndma", auth.Approver},
 		"otheradmin": {"ndma", auth.Admin}, "nodeadmin": {auth.NodeOrganisation, auth.Admin}} {
 		clear, id, err := auth.Create(ctx, ks, k.org, k.role, name)
@@ -323,7 +323,7 @@ func TestRulesAsWritten(t *testing.T) {
 func TestDraftInfos(t *testing.T) {
 	n := newNode(t)
 	n.draft()
-	resp, b := n.do("GET", "/api/v1/alerts/1", "viewer", "")
+	resp, b := n.do("GET", "/api/v1/alerts/1", "pdmaviewer", "")
 	var a struct {
 		Draft struct {
 			Infos []map[string]any `json:"infos"`
@@ -345,7 +345,7 @@ func TestAlertsByRole(t *testing.T) {
 	n.draft()
 	resp, b := n.do("GET", "/api/v1/alerts?state=draft", "", "")
 	n.refused(resp, b, 401, "API key")
-	resp, b = n.do("GET", "/api/v1/alerts?state=draft", "viewer", "")
+	resp, b = n.do("GET", "/api/v1/alerts?state=draft", "pdmaviewer", "")
 	if resp.StatusCode != 200 || !strings.Contains(b, `"state": "draft"`) || !strings.Contains(b, `/api/v1/alerts/1/approve`) {
 		t.Fatalf("list drafts: %d %s", resp.StatusCode, b)
 	}
@@ -432,7 +432,7 @@ func TestDraftStoredBefore(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	resp, b := n.do("GET", "/api/v1/alerts/1", "viewer", "") // do holds it to the style
+	resp, b := n.do("GET", "/api/v1/alerts/1", "pdmaviewer", "") // do holds it to the style
 	var a struct {
 		Draft struct {
 			Headline string           `json:"headline"`

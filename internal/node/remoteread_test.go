@@ -16,9 +16,11 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rabta/rabta/internal/alert"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/federation"
 	"github.com/rabta/rabta/internal/place"
+	"github.com/rabta/rabta/internal/rule"
 	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/storetest"
 	"github.com/rabta/rabta/internal/twoway"
@@ -152,10 +154,11 @@ func remoteDataReadBoundary(t *testing.T, dsn string) {
 	if json.Unmarshal([]byte(b), &own); len(own.Value) != 1 {
 		t.Fatalf("karachi's own observation, anonymously: %s", b)
 	}
-	// threshold rules over both gauges (what the console's map and the LEVEL command show)
-	rules := "rules:\n"
+	// threshold rules over both gauges (what the console's map and the LEVEL command show):
+	// karachi's own organisation's over its gauge, ndma's over the remote one
 	for _, d := range []int64{1, r.ID} {
-		rules += fmt.Sprintf(`  - id: r%d
+		rules := fmt.Sprintf(`rules:
+  - id: r%d
     name: rule %d
     kind: threshold
     datastreams: [%d]
@@ -165,9 +168,21 @@ func remoteDataReadBoundary(t *testing.T, dsn string) {
     area: {desc: near the gauge, circles: [{center: [32.40, 73.97], radiusKm: 5}]}
     status: Exercise
 `, d, d, d)
+		path := "/api/v1/rules"
+		if d == r.ID {
+			path += "?organisation=ndma"
+		}
+		if st, b := request(t, k, "PUT", path, benchKey, rules); st != 200 {
+			t.Fatalf("rules: %d %s", st, b)
+		}
 	}
-	if st, b := request(t, k, "PUT", "/api/v1/rules", benchKey, rules); st != 200 {
-		t.Fatalf("rules: %d %s", st, b)
+	// ndma's rule fires on the shared value: a draft that names it, ndma's alone to read
+	// (docs/alerts.md "Organisations")
+	fired := time.Now().UTC()
+	draft, err := k.alerts.Trigger(ctx, rule.Trigger{RuleID: fmt.Sprintf("r%d", r.ID), Kind: rule.Fire, Level: 0, LevelName: "Low", PrevLevel: -1,
+		Datastream: r.ID, Value: 102, ObservedAt: fired, At: fired, Cause: "shared-gauge-cause: 102 ≥ 10"})
+	if err != nil || draft == nil || draft.Organisation != "ndma" || draft.State != alert.Draft {
+		t.Fatalf("ndma's draft: %+v %v", draft, err)
 	}
 	local := map[string]int64{"Datastreams": 1, "Things": 1, "Observations": own.Value[0].ID, "FeaturesOfInterest": own.Value[0].FeatureOfInterest.ID}
 	// a river network with the remote gauge upstream of karachi's own
@@ -301,6 +316,32 @@ reaches:
 				_, b = get("/api/v1/forecast/network")
 				if b = compact(b); strings.Contains(b, fmt.Sprintf(`"thing":%d`, r.Thing.ID)) != rd.sees || strings.Contains(b, `"from":"remote-khanki"`) != rd.sees {
 					t.Errorf("forecast network: %.400s (the remote Thing %d and its reach in it: want %v)", b, r.Thing.ID, rd.sees)
+				}
+			}
+			// ndma's draft on the remote Datastream: listed and read by ndma's viewer and the
+			// node-wide admin only; 401 anonymously (public reads or not); a 404 for another
+			// organisation's key, as for an alert that does not exist; never on the feed, the
+			// public page or /metrics
+			draftPath := fmt.Sprintf("/api/v1/alerts/%d", draft.ID)
+			for _, path := range []string{"/api/v1/alerts", "/api/v1/alerts?state=draft", draftPath, draftPath + "/deliveries"} {
+				st, b := get(path)
+				switch {
+				case rd.key == "":
+					if st != 401 {
+						t.Errorf("%s, anonymously: %d %.200s, want 401", path, st, b)
+					}
+				case strings.HasPrefix(path, draftPath) && !rd.sees:
+					if st != 404 || !strings.Contains(b, fmt.Sprintf("alert %d does not exist", draft.ID)) {
+						t.Errorf("%s: %d %.200s, want the 404 of an alert that does not exist", path, st, b)
+					}
+				case st != 200 || (strings.Contains(b, "shared-gauge-cause") || strings.Contains(b, fmt.Sprintf(`"rule": "r%d"`, r.ID))) != (rd.sees && path != draftPath+"/deliveries"):
+					t.Errorf("%s: %d %.400s (the draft in it: want %v)", path, st, b, rd.sees)
+				}
+			}
+			for _, path := range []string{"/cap/alerts.atom", fmt.Sprintf("/alerts/%d", draft.ID), "/metrics"} {
+				if st, b := get(path); strings.Contains(b, "shared-gauge-cause") || strings.Contains(b, fmt.Sprintf("rule %d", r.ID)) ||
+					(path == "/alerts/"+fmt.Sprint(draft.ID) && st != 404) {
+					t.Errorf("%s: %d %.400s: shows ndma's draft", path, st, b)
 				}
 			}
 			// WIS2's data link

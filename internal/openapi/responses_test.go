@@ -905,7 +905,7 @@ func api(c *checker, ids map[string]int64) {
 	for len(list.Value) < 2 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 		list.Value = nil
-		json.Unmarshal(c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/alerts?state=draft"}), &list)
+		json.Unmarshal(c.must(200, req{role: "admin", method: "GET", path: "/api/v1/alerts?state=draft"}), &list)
 	}
 	if len(list.Value) != 2 {
 		t.Fatalf("drafts: %+v", list)
@@ -916,10 +916,16 @@ func api(c *checker, ids map[string]int64) {
 	}
 	review, second := alertOf["ravi-review"], alertOf["ravi-second"]
 	c.must(400, req{role: "viewer", method: "GET", path: "/api/v1/alerts?state=open", bad: true})
-	detail := c.must(200, req{role: "viewer", method: "GET", path: fmt.Sprintf("/api/v1/alerts/%d", review)})
+	detail := c.must(200, req{role: "admin", method: "GET", path: fmt.Sprintf("/api/v1/alerts/%d", review)})
 	if !bytes.Contains(detail, []byte(`"infos"`)) || !bytes.Contains(detail, []byte(`"areas"`)) {
 		t.Errorf("a draft's detail without its CAP infos: %s", detail)
 	}
+	// the drafts are organisation admin's: a viewer of pdma lists none and reads neither
+	if b := c.must(200, req{role: "viewer", method: "GET", path: "/api/v1/alerts?state=draft"}); bytes.Contains(b, []byte(`"id"`)) {
+		t.Errorf("a viewer of another organisation lists the drafts: %s", b)
+	}
+	c.must(404, req{role: "viewer", method: "GET", path: fmt.Sprintf("/api/v1/alerts/%d", review)})
+	c.must(404, req{role: "viewer", method: "GET", path: fmt.Sprintf("/api/v1/alerts/%d/deliveries", review)})
 	c.must(404, req{role: "viewer", method: "GET", path: "/api/v1/alerts/999999"})
 	c.must(400, req{role: "viewer", method: "GET", path: "/api/v1/alerts/x", bad: true})
 	c.must(403, req{role: "operator", method: "POST", path: fmt.Sprintf("/api/v1/alerts/%d/approve", review), body: `{"why":"x"}`})

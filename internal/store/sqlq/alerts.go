@@ -224,6 +224,10 @@ func (s *Alerts) ListAlerts(ctx context.Context, f alert.Filter) ([]*alert.Alert
 		q += ` AND rule_id = ?`
 		args = append(args, f.RuleID)
 	}
+	if r := f.Reader; r != nil && !r.All { // alert.Reader.Hides, before the limit counts
+		q += ` AND (organisation = ? OR EXISTS (SELECT 1 FROM alert_messages m WHERE m.alert_id = alerts.id))`
+		args = append(args, r.Org)
+	}
 	limit := f.Limit
 	if limit <= 0 || limit > 1000 {
 		limit = 100

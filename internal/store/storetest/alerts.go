@@ -22,6 +22,7 @@ func RunAlerts(t *testing.T, open func(t *testing.T) (alert.Store, warning.Store
 		{"Lifecycle", testAlertLifecycle},
 		{"ActiveAndExpired", testAlertActive},
 		{"List", testAlertList},
+		{"ListByReader", testAlertListByReader},
 		{"Feed", testAlertFeed},
 	}
 	for _, tt := range tests {
@@ -289,6 +290,72 @@ func testAlertList(t *testing.T, s alert.Store) {
 	}
 	if got := list(alert.Filter{RuleID: "none"}); got != "[]" {
 		t.Errorf("no rule %s", got)
+	}
+}
+
+// testAlertListByReader: Filter.Reader leaves out the alerts of other organisations than the
+// reader's that never issued a message (a draft, one withdrawn before issue), before the limit
+// counts; an issued alert stays, with the draft waiting on it (the caller redacts that).
+func testAlertListByReader(t *testing.T, s alert.Store) {
+	mk := func(ruleID, org string, i int) *alert.Alert {
+		t.Helper()
+		at := t0.Add(time.Duration(i) * time.Minute)
+		a := newAlert(ruleID, at, false)
+		a.Organisation = org
+		id, err := s.CreateAlert(ctx(), a, alert.Transition{To: alert.Draft, At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.ID = id
+		return a
+	}
+	issued := mk("pdma-issued", "pdma", 0)
+	issue(t, s, issued, "m-pdma", t0, t0.Add(time.Hour))
+	waiting := mk("ndma-update", "ndma", 1) // issued, an Update draft waiting on it
+	issue(t, s, waiting, "m-ndma", t0.Add(time.Minute), t0.Add(time.Hour))
+	waiting.Draft, waiting.DraftType, waiting.Updated = &cap.Alert{Identifier: "d", MsgType: cap.MsgUpdate}, cap.MsgUpdate, t0.Add(2*time.Minute)
+	if err := s.SaveAlert(ctx(), waiting, alert.Transition{From: alert.Issued, To: alert.Issued, At: waiting.Updated}, nil); err != nil {
+		t.Fatal(err)
+	}
+	gone := mk("ndma-withdrawn", "ndma", 3)
+	gone.State, gone.Draft, gone.Updated = alert.Withdrawn, nil, t0.Add(3*time.Minute)
+	if err := s.SaveAlert(ctx(), gone, alert.Transition{From: alert.Draft, To: alert.Withdrawn, At: gone.Updated}, nil); err != nil {
+		t.Fatal(err)
+	}
+	mk("pdma-draft", "pdma", 4)
+	mk("ndma-draft", "ndma", 5)
+	list := func(f alert.Filter) string {
+		t.Helper()
+		as, err := s.ListAlerts(ctx(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, a := range as {
+			out = append(out, a.RuleID)
+		}
+		return fmt.Sprint(out)
+	}
+	all := "[ndma-draft pdma-draft ndma-withdrawn ndma-update pdma-issued]"
+	for _, c := range []struct {
+		name string
+		f    alert.Filter
+		want string
+	}{
+		{"no reader", alert.Filter{}, all},
+		{"node-wide admin", alert.Filter{Reader: &alert.Reader{All: true}}, all},
+		{"pdma", alert.Filter{Reader: &alert.Reader{Org: "pdma"}}, "[pdma-draft ndma-update pdma-issued]"},
+		{"ndma", alert.Filter{Reader: &alert.Reader{Org: "ndma"}}, "[ndma-draft ndma-withdrawn ndma-update pdma-issued]"},
+		{"no organisation", alert.Filter{Reader: &alert.Reader{}}, "[ndma-update pdma-issued]"},
+		{"pdma, limit 2", alert.Filter{Reader: &alert.Reader{Org: "pdma"}, Limit: 2}, "[pdma-draft ndma-update]"},
+		{"other, limit 1", alert.Filter{Reader: &alert.Reader{Org: "other"}, Limit: 1}, "[ndma-update]"},
+		{"other, drafts", alert.Filter{Reader: &alert.Reader{Org: "other"}, State: alert.Draft}, "[]"},
+		{"other, withdrawn", alert.Filter{Reader: &alert.Reader{Org: "other"}, State: alert.Withdrawn}, "[]"},
+		{"ndma, withdrawn", alert.Filter{Reader: &alert.Reader{Org: "ndma"}, State: alert.Withdrawn}, "[ndma-withdrawn]"},
+	} {
+		if got := list(c.f); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
 	}
 }
 

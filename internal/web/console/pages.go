@@ -222,8 +222,12 @@ func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request) {
 		byID[x.ID] = x
 	}
 	p := auth.FromContext(ctx)
+	// what an alert never issued is read by its organisation only (alert.Reader): another
+	// organisation's drafts are not listed, and its issued alerts show no draft waiting
+	all, org := p.Reads()
+	rd := alert.Reader{All: all, Org: org}
 	rows := func(st alert.State, limit int) ([]alertRow, error) {
-		as, err := s.Alerts.ListAlerts(ctx, alert.Filter{State: st, Limit: limit})
+		as, err := s.Alerts.ListAlerts(ctx, alert.Filter{State: st, Limit: limit, Reader: &rd})
 		if err != nil {
 			return nil, err
 		}
@@ -232,6 +236,10 @@ func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request) {
 			if a, err = s.Alerts.GetAlert(ctx, a.ID); err != nil { // with its issued messages
 				return nil, err
 			}
+			if rd.Hides(a) { // what the listing left out (Filter.Reader), checked on what is shown
+				continue
+			}
+			a = rd.Redact(a)
 			row := alertRow{A: a}
 			ru, ok := byID[a.RuleID]
 			row.RuleName = a.RuleID
@@ -294,7 +302,13 @@ func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
-	// an issued alert with an Update or Cancel draft is in both lists: show it with the drafts
+	// an issued alert with an Update or Cancel draft waiting (state issued: not in the drafts'
+	// listing) is shown with the drafts; for a reader of another organisation it has none
+	for _, x := range issued {
+		if x.A.Draft != nil {
+			drafts = append(drafts, x)
+		}
+	}
 	issued = slices.DeleteFunc(issued, func(x alertRow) bool { return x.A.Draft != nil })
 	s.render(w, r, http.StatusOK, "alerts", map[string]any{"Drafts": drafts, "Issued": issued,
 		"Notice": r.URL.Query().Get("done"), "Poll": s.poll()})
