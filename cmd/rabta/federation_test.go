@@ -81,6 +81,7 @@ func TestFederation(t *testing.T) {
 	hour := now.Add(-3 * time.Hour).Truncate(time.Hour)
 	post(2, hour.Add(5*time.Minute), 10)
 	post(2, hour.Add(35*time.Minute), 20)
+	post(2, hour.Add(50*time.Minute), -99999) // below the default minimum of a discharge (0): flagged bad, left out of the mean
 	post(2, now.Add(-10*time.Minute), 99) // within the embargo: its hour stays at home
 	cli("federation", "agreements", "approve", raw, "--data-dir", isl)
 	cli("federation", "agreements", "approve", hourly, "--data-dir", isl)
@@ -161,7 +162,7 @@ func TestFederation(t *testing.T) {
 		}
 	}
 	if _, obs := remote(pk, hourly); obs[0]["result"] != 15.0 || obs[0]["phenomenonTime"] != hour.Format(time.RFC3339)+"/"+hour.Add(time.Hour).Format(time.RFC3339) {
-		t.Errorf("hourly mean on karachi: %v (want 15 over %s, and nothing of the embargoed hour)", obs, hour)
+		t.Errorf("hourly mean on karachi: %v (want 15 over %s — the bad value left out — and nothing of the embargoed hour)", obs, hour)
 	}
 
 	// a rule on karachi over the remote Datastream: an upstream reading raises a draft there (applied now: the

@@ -246,7 +246,7 @@ func (b *Bus) startEmbedded() error {
 		return err
 	}
 	sopts := &server.Options{
-		ServerName: "rabta-" + o.Node,
+		ServerName: ServerName(o.Node),
 		JetStream:  true,
 		StoreDir:   filepath.Join(o.DataDir, "nats"),
 		NoSigs:     true,

@@ -1,6 +1,8 @@
 package bus
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -9,8 +11,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -795,3 +799,47 @@ func (l *Link) Ack(ctx context.Context, msgs []FedMsg) error {
 
 // Raw returns the link's NATS connection (tests subscribe with it to what the link may not).
 func (l *Link) Raw() *nats.Conn { return l.nc }
+
+// ServerName is the name of node's embedded NATS server (its INFO's server_name).
+func ServerName(node string) string { return "rabta-" + node }
+
+// ServerAt returns the server_name a NATS server listening at url (nats:// or tls://
+// host[:port], port 4222 when none) announces in its INFO line, read before any login: so a
+// link can tell a provider that refuses its login from a url that reaches another server
+// (a node's own, a typo of a port). It reads at most 16 KiB, for at most 3 s.
+func ServerAt(ctx context.Context, rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("bus: %q is not a nats:// or tls:// url", rawURL)
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "4222")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetReadDeadline(dl)
+	}
+	line, err := bufio.NewReaderSize(io.LimitReader(c, 16<<10), 16<<10).ReadSlice('\n')
+	if err != nil {
+		return "", fmt.Errorf("bus: no INFO from %s: %w", host, err)
+	}
+	rest, ok := bytes.CutPrefix(line, []byte("INFO "))
+	if !ok {
+		return "", fmt.Errorf("bus: %s is not a NATS server (no INFO line)", host)
+	}
+	var info struct {
+		Name string `json:"server_name"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(rest), &info); err != nil {
+		return "", fmt.Errorf("bus: the INFO of %s: %w", host, err)
+	}
+	return info.Name, nil
+}

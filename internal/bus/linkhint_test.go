@@ -3,6 +3,8 @@ package bus
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +48,30 @@ func TestLinkHint(t *testing.T) {
 		l.Close()
 		if s := logs.String(); !strings.Contains(s, "federation_link_down") || !strings.Contains(s, c.hint) {
 			t.Errorf("%s: logged %s; want federation_link_down with the hint %q", c.name, s, c.hint)
+		}
+	}
+}
+
+// ServerAt reads a NATS server's name from its INFO line without logging in; anything else at
+// the url is an error that says what.
+func TestServerAt(t *testing.T) {
+	b, _, _, _, _ := fedSetup(t, Options{})
+	name, err := ServerAt(t.Context(), b.ClientURL())
+	if err != nil || name != ServerName(b.opts.Node) {
+		t.Errorf("ServerAt(the bus): %q %v, want %q", name, err, ServerName(b.opts.Node))
+	}
+	if name, err := ServerAt(t.Context(), strings.Replace(b.ClientURL(), "nats://", "tls://", 1)); err != nil || name != ServerName(b.opts.Node) {
+		t.Errorf("ServerAt(tls:// to the bus): %q %v (the INFO line comes before any TLS)", name, err)
+	}
+	web := httptest.NewServer(http.NotFoundHandler())
+	defer web.Close()
+	for url, want := range map[string]string{
+		strings.Replace(web.URL, "http://", "nats://", 1): "no INFO",
+		"nats://127.0.0.1:99999":                          "invalid port",
+		"not a url":                                       "is not a nats:// or tls:// url",
+	} {
+		if _, err := ServerAt(t.Context(), url); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ServerAt(%s): %v, want an error saying %q", url, err, want)
 		}
 	}
 }

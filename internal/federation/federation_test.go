@@ -20,6 +20,7 @@ import (
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/federation"
+	"github.com/rabta/rabta/internal/sensing"
 	"github.com/rabta/rabta/internal/store/sqlite"
 	"github.com/rabta/rabta/internal/store/sqlq"
 	"github.com/rabta/rabta/internal/store/storetest"
@@ -124,7 +125,8 @@ func TestAggregate(t *testing.T) {
 	vals := []federation.Value{
 		{Datastream: 1, Time: t0.Add(5 * time.Minute), Result: 10},
 		{Datastream: 1, Time: t0.Add(50 * time.Minute), Result: 20},
-		{Datastream: 1, Time: t0.Add(55 * time.Minute), Result: 1e9, Flag: federation.BadFlag},
+		{Datastream: 1, Time: t0.Add(55 * time.Minute), Result: 1e9, Flag: int(sensing.FlagBad)},    // as the store keeps it
+		{Datastream: 1, Time: t0.Add(56 * time.Minute), Result: 15, Flag: int(sensing.FlagSuspect)}, // suspect: kept
 		{Datastream: 2, Time: t0.Add(10 * time.Minute), Result: 7},
 		{Datastream: 1, Time: t0.Add(70 * time.Minute), Result: 40},
 		{Datastream: 1, Time: t0.Add(-time.Minute), Result: 99}, // before from
@@ -133,7 +135,7 @@ func TestAggregate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []federation.Aggregated{{1, t0, t0.Add(time.Hour), 15, 2}, {2, t0, t0.Add(time.Hour), 7, 1}, {1, t0.Add(time.Hour), t0.Add(2 * time.Hour), 40, 1}}
+	want := []federation.Aggregated{{1, t0, t0.Add(time.Hour), 15, 3}, {2, t0, t0.Add(time.Hour), 7, 1}, {1, t0.Add(time.Hour), t0.Add(2 * time.Hour), 40, 1}}
 	if len(got) != len(want) {
 		t.Fatalf("hourly: %+v", got)
 	}
@@ -144,7 +146,7 @@ func TestAggregate(t *testing.T) {
 	}
 	day := t0.Truncate(24 * time.Hour)
 	got, _ = federation.Aggregate(federation.DailyMax, day, day.Add(24*time.Hour), vals)
-	if len(got) != 2 || got[0].Result != 99 || got[0].Count != 4 || !got[0].Start.Equal(day) || got[1].Result != 7 {
+	if len(got) != 2 || got[0].Result != 99 || got[0].Count != 5 || !got[0].Start.Equal(day) || got[1].Result != 7 {
 		t.Errorf("daily max: %+v", got)
 	}
 	if _, err := federation.Aggregate(federation.Raw, day, day, vals); err == nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/apperr"
+	"github.com/rabta/rabta/internal/sensing"
 )
 
 // Message is one exported value, the payload of a message on an agreement's stream (version 1,
@@ -116,8 +117,10 @@ type Value struct {
 	Flag       int
 }
 
-// BadFlag is the QC flag from which a value is left out of aggregates (sensing.FlagBad).
-const BadFlag = 3
+// BadFlag is the QC flag from which a value is left out of aggregates: sensing.FlagBad, as
+// the store keeps it (the qc column). (It was 3, one above FlagBad, so that bad values went
+// into hourly means and daily maxima.)
+const BadFlag = int(sensing.FlagBad)
 
 // Aggregated is one period's value of one Datastream.
 type Aggregated struct {

@@ -910,14 +910,27 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 		defer cancel()
 		f.saveReceived(sctx, p.Node, states, nil, log)
 	}()
-	refusedSaid := false
+	refusedSaid, wrongSaid := false, ""
 	for ctx.Err() == nil {
 		wait := time.Second
 		ids, err := l.Agreements(ctx)
 		if ctx.Err() != nil {
 			break // stopping: says nothing of the provider
 		}
-		if err != nil && l.Refused() {
+		refused := err != nil && l.Refused()
+		if refused {
+			// a refusal says something of the agreements only from the provider's own server:
+			// a url that reaches another (this node's own, a port mistyped) is a wrong url
+			if name, perr := bus.ServerAt(ctx, p.URL); perr == nil && name != bus.ServerName(p.Node) {
+				if wrongSaid != name {
+					log.Warn("federation_link_wrong_server", "url", p.URL, "server", name, "want", bus.ServerName(p.Node),
+						"why", "the partner's url reaches another NATS server, which refuses this node's login: fix the url with rabta federation partners add --node "+p.Node+" --url …",
+						"agreements", "unknown (not ended): the provider has not been reached")
+				}
+				refused, wrongSaid, wait = false, name, 5*time.Second
+			}
+		}
+		if refused {
 			// the provider refuses this node's login (it removed this node as a partner, or has
 			// another key for it): nothing arrives from it, and it cannot be asked — its
 			// agreements are ended for this node until it lists them again (docs/federation.md)
@@ -927,11 +940,13 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 			}
 			refusedSaid, ids, err = true, []int64{}, nil
 		} else if err == nil {
-			refusedSaid = false
+			refusedSaid, wrongSaid = false, ""
 		}
 		f.saveReceived(ctx, p.Node, states, receivedChanges(states, ids, err == nil), log) // before a new agreement's receiver starts
 		if err != nil {
-			wait = 250 * time.Millisecond // the link is down, or the provider slow: the receivers go on
+			if wrongSaid == "" {
+				wait = 250 * time.Millisecond // the link is down, or the provider slow: the receivers go on
+			}
 		} else {
 			want := map[int64]bool{}
 			for _, id := range ids {

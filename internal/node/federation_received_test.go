@@ -321,6 +321,63 @@ func TestFederationConsumerOrganisationUnknown(t *testing.T) {
 	}
 }
 
+// TestFederationWrongURLEndsNothing: the operator of karachi gives islamabad's partner entry a
+// wrong url — one that reaches karachi's own NATS, which refuses the login. That is not the
+// provider refusing: the agreements are unknown (the provider not reached, as when a link is
+// down), not ended, and karachi says the url reaches another server, naming it.
+func TestFederationWrongURLEndsNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	logs := &logBuf{}
+	idir, kdir := t.TempDir(), t.TempDir()
+	p := fedNodeOn(t, "islamabad", idir, "")
+	k := fedNodeLog(t, "karachi", kdir, "", nil, slog.New(slog.NewTextHandler(logs, nil)))
+	partnerNodes(t, p, k, idir, kdir)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("karachi's log:\n%s", logs.String())
+		}
+	})
+	if st, b := request(t, p, "POST", "/v1.1/Things", benchKey, benchGauge); st != 201 {
+		t.Fatalf("create: %d %s", st, b)
+	}
+	a := &federation.Agreement{ProviderOrg: "admin", ConsumerOrg: "admin", ConsumerNode: "karachi", Selection: federation.Selection{Datastreams: []int64{1}},
+		Resolution: federation.Raw, Purpose: "flood warning", ValidFrom: time.Now().Add(-time.Hour)}
+	if err := p.fed.svc.Create(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.fed.svc.Approve(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	state := func() federation.ReceivedState {
+		rs, err := k.stores.Federation.Received(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Provider == "islamabad" && r.Agreement == a.ID {
+				return r.State
+			}
+		}
+		return ""
+	}
+	waitFor(t, "the agreement active on karachi", func() bool { return state() == federation.ReceivedActive })
+	ikey, _ := FedPublicKey(idir)
+	if _, err := k.fed.svc.SavePartner(ctx, &federation.Partner{Node: "islamabad", NKey: ikey, URL: k.NATSURL()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "karachi saying the url reaches another server", func() bool {
+		return strings.Contains(logs.String(), "federation_link_wrong_server") && strings.Contains(logs.String(), "server=rabta-karachi")
+	})
+	time.Sleep(1500 * time.Millisecond) // a round of the link after the refusal
+	if st := state(); st != federation.ReceivedUnknown { // the provider not reached, as when the link is down; never ended
+		t.Errorf("the agreement on karachi after a wrong url: %s, want unknown", st)
+	}
+	if strings.Contains(logs.String(), "federation_login_refused") {
+		t.Errorf("karachi said the provider refused it; the url reached karachi's own server")
+	}
+}
+
 // logBuf is a log's text, written and read from several goroutines.
 type logBuf struct {
 	mu sync.Mutex
