@@ -82,7 +82,7 @@ func TestFederation(t *testing.T) {
 	post(2, hour.Add(5*time.Minute), 10)
 	post(2, hour.Add(35*time.Minute), 20)
 	post(2, hour.Add(50*time.Minute), -99999) // below the default minimum of a discharge (0): flagged bad, left out of the mean
-	post(2, now.Add(-10*time.Minute), 99) // within the embargo: its hour stays at home
+	post(2, now.Add(-10*time.Minute), 99)     // within the embargo: its hour stays at home
 	cli("federation", "agreements", "approve", raw, "--data-dir", isl)
 	cli("federation", "agreements", "approve", hourly, "--data-dir", isl)
 

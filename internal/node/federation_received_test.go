@@ -369,7 +369,7 @@ func TestFederationWrongURLEndsNothing(t *testing.T) {
 	waitFor(t, "karachi saying the url reaches another server", func() bool {
 		return strings.Contains(logs.String(), "federation_link_wrong_server") && strings.Contains(logs.String(), "server=rabta-karachi")
 	})
-	time.Sleep(1500 * time.Millisecond) // a round of the link after the refusal
+	time.Sleep(1500 * time.Millisecond)                  // a round of the link after the refusal
 	if st := state(); st != federation.ReceivedUnknown { // the provider not reached, as when the link is down; never ended
 		t.Errorf("the agreement on karachi after a wrong url: %s, want unknown", st)
 	}
