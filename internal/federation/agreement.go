@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -435,8 +436,11 @@ const MaxCertBytes = 16 << 10
 
 // ValidatePartner checks a partner's fields; the error names the field.
 func (p *Partner) ValidatePartner() error {
-	if !ValidName(p.Node) {
-		return apperr.E(apperr.Invalid, "partner: node: required, lower-case letters, digits, '-' and '_'")
+	switch {
+	case p.Node == "":
+		return apperr.E(apperr.Invalid, "partner: node: required (the partner's node id: lower-case letters, digits, '-' and '_')")
+	case !ValidName(p.Node):
+		return apperr.E(apperr.Invalid, "partner: node: %.64q is not a node id: lower-case letters, digits, '-' and '_', at most %d", p.Node, maxNameLength)
 	}
 	if !nkeys.IsValidPublicUserKey(p.NKey) { // its checksum too: a mistyped key is refused here, not never served
 		return apperr.E(apperr.Invalid, "partner: nkey: not a NATS user public key (56 characters starting with U, with its checksum, as `rabta federation key` prints)")
@@ -486,11 +490,19 @@ func CheckURL(u string) error {
 	if !ok || rest == "" {
 		return fmt.Errorf("%q: a URL such as tls://host:4222 (or nats://127.0.0.1:4222 on loopback)", u)
 	}
-	host := rest
-	if i := strings.LastIndexByte(rest, ':'); i > 0 {
-		host = rest[:i]
+	pu, err := url.Parse(u)
+	if err != nil || pu.Hostname() == "" {
+		return fmt.Errorf("%q: a URL such as tls://host:4222 (or nats://127.0.0.1:4222 on loopback)", u)
 	}
-	host = strings.Trim(host, "[]")
+	if (pu.Path != "" && pu.Path != "/") || pu.RawQuery != "" || pu.Fragment != "" {
+		return fmt.Errorf("%q: a NATS server's address is host and port alone (no path, query or fragment)", u)
+	}
+	if p := pu.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q: port %s: want 1 to 65535", u, p)
+		}
+	}
+	host := pu.Hostname()
 	switch scheme {
 	case "tls":
 		return nil

@@ -111,7 +111,9 @@ func FuzzParseAgreement(f *testing.F) {
 
 func TestCheckURL(t *testing.T) {
 	for u, ok := range map[string]bool{"nats://127.0.0.1:4222": true, "nats://[::1]:4222": true, "tls://hub.example.org:7422": true,
-		"nats://10.0.0.5:4222": false, "http://127.0.0.1:4222": false, "127.0.0.1:4222": false, "nats://": false} {
+		"nats://10.0.0.5:4222": false, "http://127.0.0.1:4222": false, "127.0.0.1:4222": false, "nats://": false,
+		"nats://127.0.0.1:99999": false, "nats://127.0.0.1:0": false, "nats://127.0.0.1:x": false, "tls://hub.example.org:4222/path": false,
+		"tls://hub.example.org:4222?x=1": false, "tls://hub.example.org": true, "tls://hub.example.org:4222/": true, "nats://127.0.0.1": true} {
 		if err := federation.CheckURL(u); (err == nil) != ok {
 			t.Errorf("CheckURL(%q) = %v, want ok %v", u, err, ok)
 		}
@@ -335,6 +337,12 @@ func TestPartnerCA(t *testing.T) {
 		err := p.ValidatePartner()
 		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || apperr.KindOf(err) != apperr.Invalid) {
 			t.Errorf("partner url %q ca %.20q: %v, want %q", c.url, c.ca, err, c.err)
+		}
+	}
+	// the node: missing, or given but not a node id (a newcomer read "required" for "Karachi")
+	for node, want := range map[string]string{"": "node: required", "Karachi": `node: "Karachi" is not a node id`} {
+		if err := (&federation.Partner{Node: node, NKey: nkey}).ValidatePartner(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("partner node %q: %v, want %q", node, err, want)
 		}
 	}
 }
@@ -602,7 +610,7 @@ func TestCheckURLRefusesUserInfo(t *testing.T) {
 			t.Errorf("CheckURL(%q) = %v, want refused for its user info, without repeating it", u, err)
 		}
 	}
-	if err := federation.CheckURL("tls://hub.example.org:4222/a@b"); err != nil { // an @ past the host is no user info
-		t.Errorf("an @ in the path: %v", err)
+	if err := federation.CheckURL("tls://hub.example.org:4222/a@b"); err == nil || strings.Contains(err.Error(), "user and password") { // an @ past the host is no user info
+		t.Errorf("an @ in the path: %v, want refused for its path, not as user info", err)
 	}
 }
