@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -381,6 +382,11 @@ func TestFederation(t *testing.T) {
 		if !strings.Contains(log, kind) {
 			t.Errorf("islamabad's audit log has no %s:\n%s", kind, log)
 		}
+	}
+	// the hourly agreement's batches name the periods they hold, not Observation ids (it has none)
+	hourlyBatch := regexp.MustCompile(`"agreement":` + hourly + `,[^\n]*"from":"[0-9T:-]+Z"[^\n]*"until":"[0-9T:-]+Z"`)
+	if !hourlyBatch.MatchString(log) || regexp.MustCompile(`"agreement":`+hourly+`,[^\n]*"first":0`).MatchString(log) {
+		t.Errorf("islamabad's export.batch of the hourly agreement %s: want from and until, not first 0:\n%s", hourly, log)
 	}
 	if out := cli("audit", "verify", "--data-dir", isl); !strings.Contains(out, "verifies") {
 		t.Errorf("audit verify: %s", out)

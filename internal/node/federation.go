@@ -241,7 +241,8 @@ type fedBatch struct {
 	kind, actor, subject string
 	detail               map[string]any
 	values               int
-	first, last          int64
+	first, last          int64 // Observation ids (import: stream sequences); periods: Unix seconds
+	periods              bool  // an aggregating agreement's: first and last are the periods' bounds
 	h                    hash.Hash
 }
 
@@ -291,6 +292,16 @@ func (f *federator) noteExport(a *federation.Agreement, msgs [][]byte, values in
 	}, msgs, values, first, last)
 }
 
+// noteExportPeriods records msgs, one aggregated value each, published under agreement a for
+// the periods from from to until: its audit entry says "from" and "until" (RFC 3339), not
+// Observation ids, which an aggregate has none of.
+func (f *federator) noteExportPeriods(a *federation.Agreement, msgs [][]byte, from, until time.Time) {
+	f.note(fmt.Sprintf("export/%d", a.ID), func() *fedBatch {
+		return &fedBatch{kind: "export.batch", actor: "node/" + f.n.opts.ID, subject: fmt.Sprintf("agreement/%d", a.ID),
+			detail: map[string]any{"agreement": a.ID, "consumer": a.ConsumerNode}, periods: true}
+	}, msgs, len(msgs), from.Unix(), until.Unix())
+}
+
 // flush records the gathered audit entries (one per agreement and direction, in one append
 // with one signature) and then saves the cursors that moved (in one write). Cursors are saved
 // only after the audit entries of what they pass: a crash between the two re-sends, and
@@ -312,7 +323,11 @@ func (f *federator) flush(ctx context.Context, cur, saved map[int64]int64) {
 	es := f.unsaved
 	for _, k := range keys {
 		b := batches[k]
-		b.detail["values"], b.detail["first"], b.detail["last"] = b.values, b.first, b.last
+		if b.periods {
+			b.detail["values"], b.detail["from"], b.detail["until"] = b.values, time.Unix(b.first, 0).UTC().Format(time.RFC3339), time.Unix(b.last, 0).UTC().Format(time.RFC3339)
+		} else {
+			b.detail["values"], b.detail["first"], b.detail["last"] = b.values, b.first, b.last
+		}
 		b.detail["sha256"] = hex.EncodeToString(b.h.Sum(nil))
 		d, err := json.Marshal(b.detail)
 		if err != nil {
@@ -766,7 +781,7 @@ func (f *federator) export(ctx context.Context, a *federation.Agreement, now tim
 	}
 	ids := sel.ids
 	for i := 0; i < 1000 && !start.Add(p).After(due); i++ {
-		end := start.Add(p)
+		from, end := start, start.Add(p)
 		vals, err := f.store.Values(ctx, ids, start, end)
 		if err != nil {
 			return err
@@ -810,7 +825,7 @@ func (f *federator) export(ctx context.Context, a *federation.Agreement, now tim
 			return err
 		}
 		f.cur[a.ID] = start.Unix()
-		f.noteExport(a, msgs, len(msgs), 0, 0)
+		f.noteExportPeriods(a, msgs, from, end)
 	}
 	return nil
 }
