@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/config"
 	"github.com/rabta/rabta/internal/federation"
 	"github.com/rabta/rabta/internal/node"
@@ -222,7 +223,7 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fs.Visit(func(f *flag.Flag) { named = named || f.Name == "data-dir" })
 		if !named {
 			if err := c.needNode(c.cfg.DataDir); err != nil {
-				return err
+				return fmt.Errorf("%w; for a new node, 'rabta federation key --data-dir DIR' makes DIR and the node's key (docs/federation.md)", err)
 			}
 		}
 		k, err := node.FedPublicKey(c.cfg.DataDir) // makes the directory (node.DataDirMode) and the key
@@ -282,10 +283,24 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		return enc.Encode(partner.Summary())
 	case "partners remove":
+		rs, err := node.ReceivedFor(ctx, stores.Federation)
+		if err != nil {
+			return err
+		}
 		if err := svc.RemovePartner(ctx, pos[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "partner %s removed\n", pos[0])
+		var active []string
+		for _, r := range rs {
+			if r.Provider == pos[0] && r.State == federation.ReceivedActive {
+				active = append(active, strconv.FormatInt(r.Agreement, 10))
+			}
+		}
+		if len(active) > 0 { // this node's link to it stops: what it shares no longer arrives
+			fmt.Fprintf(stderr, "warning: this node received agreements %s from %s: nothing more arrives under them (what arrived is kept as they say)\n",
+				strings.Join(active, ", "), pos[0])
+		}
 		return nil
 	case "partners list":
 		ps, err := stores.Federation.Partners(ctx)
@@ -314,6 +329,9 @@ func federationCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 			a, err = svc.Approve(ctx, agreeID)
 		} else {
 			a, err = svc.Revoke(ctx, agreeID)
+		}
+		if apperr.KindOf(err) == apperr.NotFound {
+			err = node.ReceivedHint(ctx, stores.Federation, agreeID, verb, err)
 		}
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rabta/rabta/internal/federation"
+	"github.com/rabta/rabta/internal/node"
 )
 
 // noDataDir runs the test in a new empty directory with no data directory named by the
@@ -454,5 +455,34 @@ func TestPartnersAddWarnsWithoutNodeID(t *testing.T) {
 	_, errOut, err = inProcess(t, "federation", "partners", "add", "--node", "karachi", "--nkey", strings.TrimSpace(nk), "--data-dir", t.TempDir())
 	if err != nil || strings.Contains(errOut, "no id") {
 		t.Errorf("partners add with a node id: %v, stderr %q", err, errOut)
+	}
+}
+
+// Removing, on a receiving node, a partner it receives agreements from stops them: the command
+// says so on stderr, naming them (a newcomer removed the provider and saw nothing).
+func TestPartnersRemoveWarnsOfReceived(t *testing.T) {
+	noDataDir(t)
+	dir := t.TempDir()
+	t.Setenv("RABTA_NODE_ID", "karachi")
+	pub, _, err := inProcess(t, "federation", "key", "--data-dir", t.TempDir()) // islamabad's
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := inProcess(t, "federation", "partners", "add", "--node", "islamabad", "--nkey", strings.TrimSpace(pub), "--url", "nats://127.0.0.1:4222", "--data-dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	stores, err := node.OpenStores(t.Context(), dir, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = stores.Federation.SaveReceived(t.Context(), "islamabad", map[int64]federation.ReceivedState{3: federation.ReceivedActive, 4: federation.ReceivedEnded, 5: federation.ReceivedActive}, nil, time.Now())
+	stores.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := inProcess(t, "federation", "partners", "remove", "islamabad", "--data-dir", dir)
+	if err != nil || !strings.Contains(out, "partner islamabad removed") ||
+		!strings.Contains(errOut, "warning: this node received agreements 3, 5 from islamabad: nothing more arrives under them") {
+		t.Errorf("partners remove islamabad: %v\nstdout %q\nstderr %q", err, out, errOut)
 	}
 }

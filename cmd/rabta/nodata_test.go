@@ -48,6 +48,9 @@ func TestReadOnlyCommandsMakeNoNode(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--data-dir") || !strings.Contains(err.Error(), "RABTA_DATA_DIR") {
 			t.Errorf("rabta %s without --data-dir: %v; want %q and how to name it", strings.Join(args, " "), err, want)
 		}
+		if strings.Join(args, " ") == "federation key" && (err == nil || !strings.Contains(err.Error(), "'rabta federation key --data-dir DIR' makes DIR")) {
+			t.Errorf("rabta federation key without --data-dir: %v; want it to say that key --data-dir makes a new node's directory", err)
+		}
 		if _, err := os.Stat("rabta-data"); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("rabta %s made ./rabta-data (%v)", strings.Join(args, " "), err)
 		}

@@ -442,6 +442,11 @@ func (p *Partner) ValidatePartner() error {
 	case !ValidName(p.Node):
 		return apperr.E(apperr.Invalid, "partner: node: %.64q is not a node id: lower-case letters, digits, '-' and '_', at most %d", p.Node, maxNameLength)
 	}
+	if _, err := nkeys.FromSeed([]byte(p.NKey)); err == nil { // never echoed: it is a secret
+		return apperr.E(apperr.Invalid, "partner: nkey: this is a private seed (S…), not a public key — a secret, now seen here: "+
+			"the partner should make a new key (stop its node, remove <data-dir>/federation.nk, run rabta federation key --data-dir DIR) "+
+			"and give you the public key that prints (56 characters starting with U)")
+	}
 	if !nkeys.IsValidPublicUserKey(p.NKey) { // its checksum too: a mistyped key is refused here, not never served
 		return apperr.E(apperr.Invalid, "partner: nkey: not a NATS user public key (56 characters starting with U, with its checksum, as `rabta federation key` prints)")
 	}

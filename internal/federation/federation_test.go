@@ -339,6 +339,13 @@ func TestPartnerCA(t *testing.T) {
 			t.Errorf("partner url %q ca %.20q: %v, want %q", c.url, c.ca, err, c.err)
 		}
 	}
+	// a private seed pasted as the key: refused as the secret it is, never echoed
+	kp, _ := nkeys.CreateUser()
+	seed, _ := kp.Seed()
+	if err := (&federation.Partner{Node: "karachi", NKey: string(seed)}).ValidatePartner(); err == nil || !strings.Contains(err.Error(), "private seed") ||
+		strings.Contains(err.Error(), string(seed)) {
+		t.Errorf("a seed as the partner's nkey: %v, want refused as a private seed, not echoed", err)
+	}
 	// the node: missing, or given but not a node id (a newcomer read "required" for "Karachi")
 	for node, want := range map[string]string{"": "node: required", "Karachi": `node: "Karachi" is not a node id`} {
 		if err := (&federation.Partner{Node: node, NKey: nkey}).ValidatePartner(); err == nil || !strings.Contains(err.Error(), want) {

@@ -2,15 +2,18 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/rabta/rabta/internal/apperr"
 	"github.com/rabta/rabta/internal/auth"
 	"github.com/rabta/rabta/internal/federation"
 	"github.com/rabta/rabta/internal/sensing"
+	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
 // fedRoutes registers the federation API (docs/federation.md): every call needs a key (writes
@@ -88,6 +91,9 @@ func (n *Node) fedRoutes(mux *http.ServeMux) {
 				a, err = svc.Approve(r.Context(), id)
 			} else {
 				a, err = svc.Revoke(r.Context(), id)
+			}
+			if apperr.KindOf(err) == apperr.NotFound {
+				err = ReceivedHint(r.Context(), n.stores.Federation, id, verb, err)
 			}
 			if err != nil {
 				fail(w, r, err)
@@ -189,3 +195,24 @@ func writeFedJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// ReceivedHint is err (agreement id not found among this node's own) with, when this node
+// receives an agreement of that id that the caller may see (ReceivedFor), where it comes from:
+// only its provider approves or revokes it.
+func ReceivedHint(ctx context.Context, store *sqlq.Federation, id int64, verb string, err error) error {
+	rs, rerr := ReceivedFor(ctx, store)
+	if rerr != nil {
+		return err
+	}
+	var from []string
+	for _, r := range rs {
+		if r.Agreement == id {
+			from = append(from, r.Provider)
+		}
+	}
+	if len(from) == 0 {
+		return err
+	}
+	return apperr.E(apperr.NotFound, "agreement %d is not this node's: it is one this node receives from %s (rabta federation agreements list --received, or GET /api/v1/federation/received); only its provider can %s it",
+		id, strings.Join(from, " and "), verb)
+}

@@ -362,6 +362,14 @@ func TestFederationWrongURLEndsNothing(t *testing.T) {
 		return ""
 	}
 	waitFor(t, "the agreement active on karachi", func() bool { return state() == federation.ReceivedActive })
+	// revoking it on karachi: not karachi's to revoke, and the answer says whose it is
+	if st, b := request(t, k, "POST", fmt.Sprintf("/api/v1/federation/agreements/%d/revoke", a.ID), benchKey, ""); st != 404 ||
+		!strings.Contains(b, "receives from islamabad") || !strings.Contains(b, "only its provider can revoke it") {
+		t.Errorf("revoking a received agreement on the receiving node: %d %s, want 404 naming its provider", st, b)
+	}
+	if st, b := request(t, k, "POST", "/api/v1/federation/agreements/999/approve", benchKey, ""); st != 404 || !strings.Contains(b, "agreement 999 does not exist") {
+		t.Errorf("approving an agreement no one has: %d %s", st, b)
+	}
 	ikey, _ := FedPublicKey(idir)
 	if _, err := k.fed.svc.SavePartner(ctx, &federation.Partner{Node: "islamabad", NKey: ikey, URL: k.NATSURL()}); err != nil {
 		t.Fatal(err)
