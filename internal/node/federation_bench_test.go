@@ -434,9 +434,26 @@ func benchIngestRatio(b *testing.B, p *Node, a *federation.Agreement, progress f
 	}
 	var nones, tens []float64
 	var cpuNone, cpuTen []time.Duration
+	// profiled, with RABTA_BENCH_PROFILE=FILE: FILE.none.N and FILE.N
+	profiled := func(name string) (rate float64, cpu time.Duration) {
+		prof := os.Getenv("RABTA_BENCH_PROFILE")
+		if prof == "" {
+			return costRate()
+		}
+		pf, err := os.Create(prof + "." + name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+		return costRate()
+	}
 	for rep := range reps {
 		settle()
-		r, c := costRate()
+		r, c := profiled(fmt.Sprintf("none.%d", rep))
 		nones, cpuNone = append(nones, r), append(cpuNone, c)
 		var ids []int64
 		for i := range 10 {
@@ -453,20 +470,7 @@ func benchIngestRatio(b *testing.B, p *Node, a *federation.Agreement, progress f
 		}
 		time.Sleep(time.Second) // the streams made
 		settle()
-		if prof := os.Getenv("RABTA_BENCH_PROFILE"); prof != "" { // a CPU profile of the runs with 10 agreements
-			pf, err := os.Create(fmt.Sprintf("%s.%d", prof, rep))
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := pprof.StartCPUProfile(pf); err != nil {
-				b.Fatal(err)
-			}
-			r, c = costRate()
-			pprof.StopCPUProfile()
-			pf.Close()
-		} else {
-			r, c = costRate()
-		}
+		r, c = profiled(strconv.Itoa(rep))
 		tens, cpuTen = append(tens, r), append(cpuTen, c)
 		progress("ingest with none %.0f obs/s, with 10 agreements %.0f", nones[rep], tens[rep])
 		for _, id := range ids {
