@@ -85,10 +85,13 @@ type BatchValue struct {
 }
 
 // Compact returns v without its start and end when its phenomenonTime, parsed as SensorThings
-// parses it (sensing.ParseTimeOrInterval), gives them to the microsecond — the usual case, an
-// instant sent as it is stored — so that a value takes about 95 bytes instead of 165 before
-// compression; the receiver takes them from phenomenonTime again. A text that does not say
-// them exactly (a nanosecond fraction, an offset kept, a text the parser refuses) keeps them.
+// parses it (sensing.ParseTimeOrInterval) and taken to the microsecond (as the store keeps
+// times), gives them — the usual case, an instant sent as it is stored — so that a value takes
+// about 95 bytes instead of 165 before compression; the receiver takes them from
+// phenomenonTime again (DecodeMessages: parsed, truncated to the microsecond). A text the
+// parser refuses, or one that says other instants, keeps them. (Version 3 left them in for a
+// text with a fraction finer than the microsecond; its receivers never truncated, and never
+// needed to.)
 func Compact(v BatchValue) BatchValue {
 	if derivable(v.PhenomenonTime, v.Start, v.End) {
 		v.Start, v.End = time.Time{}, time.Time{}
@@ -98,8 +101,14 @@ func Compact(v BatchValue) BatchValue {
 
 func derivable(phen string, start, end time.Time) bool {
 	ps, pe, err := sensing.ParseTimeOrInterval(phen)
-	return err == nil && !start.IsZero() && ps.UnixMicro() == start.UnixMicro() && pe.UnixMicro() == end.UnixMicro() &&
-		ps.Equal(ps.Truncate(time.Microsecond)) && pe.Equal(pe.Truncate(time.Microsecond))
+	return err == nil && !start.IsZero() && ps.UnixMicro() == start.UnixMicro() && pe.UnixMicro() == end.UnixMicro()
+}
+
+// fromText is start and end as a receiver takes them from phenomenonTime when a batch leaves
+// them out (Compact): parsed, truncated to the microsecond.
+func fromText(phen string) (start, end time.Time, err error) {
+	s, e, err := sensing.ParseTimeOrInterval(phen)
+	return s.Truncate(time.Microsecond), e.Truncate(time.Microsecond), err
 }
 
 // BatchMsgID is the JetStream message id of the Batch of agreement's values from Observation
@@ -388,7 +397,7 @@ func DecodeMessages(b []byte) ([]*Message, error) {
 		x.V = 1 // what the value stands for: one version-1 Message
 		x.Observation, x.PhenomenonTime, x.Start, x.End, x.Result, x.Flag = v.Observation, v.PhenomenonTime, v.Start, v.End, v.Result, v.Flag
 		if w.V != batchV2 && v.Start.IsZero() && v.End.IsZero() { // (Compact)
-			s, e, err := sensing.ParseTimeOrInterval(v.PhenomenonTime)
+			s, e, err := fromText(v.PhenomenonTime)
 			if err != nil {
 				return nil, apperr.E(apperr.Invalid, "federation message: values[%d].phenomenonTime: %v (and no start and end)", i, err)
 			}

@@ -291,9 +291,30 @@ func TestDecodeMessages(t *testing.T) {
 		!ms[1].Start.Equal(at) || !ms[1].End.Equal(at.Add(time.Hour)) {
 		t.Fatalf("compact batch: %+v %v", ms, err)
 	}
-	// a text that does not say them to the microsecond keeps them
-	if c := Compact(BatchValue{1, "2025-08-26T12:00:00.123456789Z", at.Add(123456 * time.Microsecond), at.Add(123456 * time.Microsecond), 1, 0}); c.Start.IsZero() {
-		t.Errorf("a nanosecond phenomenonTime lost its start")
+	// a text finer than the microsecond says them to the microsecond, as the store keeps them:
+	// left out, and taken back truncated (before and after 1970, where truncation is a floor)
+	for _, c := range []struct {
+		text string
+		us   time.Time
+	}{
+		{"2025-08-26T12:00:00.123456789Z", at.Add(123456 * time.Microsecond)},
+		{"1969-12-31T23:59:59.999999999Z", time.Date(1969, 12, 31, 23, 59, 59, 999999000, time.UTC)},
+		{"2025-08-26T17:45:00.0000009+05:45", at},
+	} {
+		cv := Compact(BatchValue{9, c.text, c.us, c.us, 1, 0})
+		if !cv.Start.IsZero() || !cv.End.IsZero() {
+			t.Errorf("%s: start and end kept", c.text)
+		}
+		nb := b
+		nb.Values = []BatchValue{cv}
+		d, _ := json.Marshal(&nb)
+		if ms, err := DecodeMessages(d); err != nil || !ms[0].Start.Equal(c.us) || !ms[0].End.Equal(c.us) {
+			t.Errorf("%s: decoded %+v %v, want start and end %v", c.text, ms, err, c.us)
+		}
+	}
+	// a text that says other instants keeps them
+	if c := Compact(BatchValue{1, "2025-08-26T12:00:00.123456789Z", at.Add(123457 * time.Microsecond), at.Add(123457 * time.Microsecond), 1, 0}); c.Start.IsZero() {
+		t.Errorf("a phenomenonTime of another microsecond lost its start")
 	}
 	if c := Compact(BatchValue{1, "2025-08-26T12:00:00Z", at, at.Add(time.Second), 1, 0}); c.Start.IsZero() {
 		t.Errorf("an instant phenomenonTime with another end lost its start and end")
