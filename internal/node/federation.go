@@ -1199,7 +1199,9 @@ func withImport(ctx context.Context) context.Context {
 	return context.WithValue(ctx, importKey{}, true)
 }
 
-// readOnlyRemote refuses writes to remote Datastreams by anyone but the importer.
+// readOnlyRemote refuses writes to remote Datastreams by anyone but the importer: Forbidden,
+// naming why, to a key that may read it; to one that may not, NotFound, as an id that does not
+// exist (sqlq.Entities.Unseen).
 func (f *federator) readOnlyRemote(ctx context.Context, ds int64) error {
 	if ctx.Value(importKey{}) != nil {
 		return nil
@@ -1209,6 +1211,10 @@ func (f *federator) readOnlyRemote(ctx context.Context, ds int64) error {
 		return err
 	}
 	if ok {
+		// to a key that may not read it, it does not exist (docs/federation.md)
+		if err := f.n.stores.ents.Unseen(ctx, sensing.Datastreams, ds); err != nil {
+			return err
+		}
 		return apperr.E(apperr.Forbidden, "Datastreams(%d) is a remote Datastream, received from a partner node under an agreement: it is read-only here", ds)
 	}
 	return nil
@@ -1216,7 +1222,8 @@ func (f *federator) readOnlyRemote(ctx context.Context, ds int64) error {
 
 // readOnlyEntity refuses a change to set(id) when it belongs to a remote Datastream (its
 // Observations, its Thing with its Locations, its Sensor, …: sqlq.Federation.IsRemoteEntity),
-// by anyone but the importer: what a partner sent stays as it sent it.
+// by anyone but the importer: what a partner sent stays as it sent it. To a key that may not
+// read it, it does not exist (NotFound, sqlq.Entities.Unseen).
 func (f *federator) readOnlyEntity(ctx context.Context, set string, id int64) error {
 	if ctx.Value(importKey{}) != nil {
 		return nil
@@ -1224,6 +1231,12 @@ func (f *federator) readOnlyEntity(ctx context.Context, set string, id int64) er
 	ok, err := f.store.IsRemoteEntity(ctx, set, id)
 	if err != nil {
 		return err
+	}
+	if ok {
+		// to a key that may not read it, it does not exist (docs/federation.md)
+		if err := f.n.stores.ents.Unseen(ctx, set, id); err != nil {
+			return err
+		}
 	}
 	if ok && set == "Datastreams" {
 		return apperr.E(apperr.Forbidden, "Datastreams(%d) is a remote Datastream, received from a partner node under an agreement: it is read-only here", id)

@@ -96,8 +96,9 @@ type Server struct {
 	// ReadOnly, when set, may refuse a change to entity set(id) with its error: an update, a
 	// delete, a link written from or to it ($ref), an entity created under it
 	// (Things(1)/Locations). The node refuses what belongs to a remote Datastream, received
-	// from a partner node under an agreement (403). New Observations of a remote Datastream
-	// are refused by the ingest service's guard.
+	// from a partner node under an agreement: 403 to the keys that may read it, and to the
+	// others the 404 of an id that does not exist (sqlq.Entities.Unseen). New Observations of
+	// a remote Datastream are refused by the ingest service's guard, in the same way.
 	ReadOnly func(ctx context.Context, set string, id int64) error
 }
 

@@ -147,10 +147,14 @@ func (s *Entities) Create(ctx context.Context, e *sensing.Entity) (int64, error)
 }
 
 func (s *Entities) exists(ctx context.Context, tx Tx, set string, id int64) error {
+	// a remote entity the principal may not read does not exist to it (remotewrite.go)
+	if err := unseen(ctx, tx, set, id); err != nil {
+		return err
+	}
 	var one int
 	err := tx.QueryRow(ctx, "SELECT 1 FROM "+Sensing[set].Name+" WHERE id = ?", id).Scan(&one)
 	if errors.Is(err, ErrNoRows) {
-		return apperr.E(apperr.NotFound, "%s(%d) does not exist", set, id)
+		return notExist(set, id)
 	}
 	return err
 }

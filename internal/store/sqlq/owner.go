@@ -57,6 +57,10 @@ func orgOf(ctx context.Context) string {
 
 // ownerOf returns the organisation owning set(id); NotFound when it does not exist.
 func ownerOf(ctx context.Context, tx Tx, set string, id int64) (string, error) {
+	// a remote entity the principal may not read does not exist to it (remotewrite.go)
+	if err := unseen(ctx, tx, set, id); err != nil {
+		return "", err
+	}
 	var q string
 	switch {
 	case ownedSets[set]:
@@ -72,7 +76,7 @@ func ownerOf(ctx context.Context, tx Tx, set string, id int64) (string, error) {
 	var org *string
 	err := tx.QueryRow(ctx, q, id).Scan(&org)
 	if errors.Is(err, ErrNoRows) {
-		return "", apperr.E(apperr.NotFound, "%s(%d) does not exist", set, id)
+		return "", notExist(set, id)
 	}
 	if err != nil {
 		return "", fmt.Errorf("owner of %s(%d): %w", set, id, err)
@@ -99,10 +103,13 @@ func mayChange(ctx context.Context, tx Tx, set string, id int64) error {
 // it must exist, and be its organisation's unless set is a shared vocabulary.
 func mayLink(ctx context.Context, tx Tx, set string, id int64) error {
 	if auth.FromContext(ctx) == nil || sharedSets[set] {
+		if err := unseen(ctx, tx, set, id); err != nil {
+			return err
+		}
 		var one int
 		err := tx.QueryRow(ctx, "SELECT 1 FROM "+Sensing[set].Name+" WHERE id = ?", id).Scan(&one)
 		if errors.Is(err, ErrNoRows) {
-			return apperr.E(apperr.NotFound, "%s(%d) does not exist", set, id)
+			return notExist(set, id)
 		}
 		return err
 	}
