@@ -241,6 +241,20 @@ func remoteDataWriteBoundary(t *testing.T, dsn string) {
 		t.Errorf("ndma's viewer, the remote Sensor's Datastreams: %d %s", st, b)
 	}
 
+	// a rule of pdma's naming the remote Datastream: as for one that does not exist (not a
+	// 403 naming the organisation that receives it)
+	pdmaAdmin := key(k, "pdma", auth.Admin)
+	rule := func(ds int64) string {
+		return fmt.Sprintf("rules:\n  - id: upstream\n    name: upstream\n    kind: threshold\n    datastreams: [%d]\n    hold: 0s\n"+
+			"    levels:\n      - {name: Low, value: 10, severity: Minor, urgency: Expected, certainty: Observed, event: Flood}\n"+
+			"    area: {desc: near the gauge, circles: [{center: [32.40, 73.97], radiusKm: 5}]}\n    status: Exercise\n", ds)
+	}
+	st, b := request(t, k, "PUT", "/api/v1/rules", pdmaAdmin, rule(r.ID))
+	wst, wb := request(t, k, "PUT", "/api/v1/rules", pdmaAdmin, rule(missing))
+	if st != wst || message(b) != message(wb) || strings.Contains(b, "ndma") || !strings.Contains(b, "does not exist") {
+		t.Errorf("pdma's rule on the remote Datastream: %d %.300s\non one that does not exist: %d %.300s", st, b, wst, wb)
+	}
+
 	// those who may read it are told why it is read-only, as before
 	before = state()
 	for _, who := range []struct{ name, key string }{{"ndma's operator", ndmaOp}, {"the node-wide admin", benchKey}} {
