@@ -269,10 +269,7 @@ func (e *BatchEncoder) TakeShared(p *Packs) (msg []byte, first, last int64, n in
 	msg = append(append(msg, '}', '\n'), z...)
 	first, last = e.first, e.last
 	clear(e.vals) // (the values are the caller's again)
-	e.vals, e.ids, e.size, e.first, e.last = e.vals[:0], e.ids[:0], 0, 0, 0
-	if len(e.own) > 0 {
-		e.own = nil
-	}
+	e.vals, e.ids, e.size, e.first, e.last, e.own = e.vals[:0], e.ids[:0], 0, 0, 0, nil
 	return msg, first, last, n
 }
 

@@ -925,7 +925,8 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 		defer cancel()
 		f.saveReceived(sctx, p.Node, states, nil, log)
 	}()
-	refusedSaid, wrongSaid := false, ""
+	refusedSaid, wrongSaid := false, false
+	reached := "" // the server_name at p.URL, read at the first refusal: the url is this link's for its life
 	for ctx.Err() == nil {
 		wait := time.Second
 		ids, err := l.Agreements(ctx)
@@ -933,17 +934,21 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 			break // stopping: says nothing of the provider
 		}
 		refused := err != nil && l.Refused()
-		if refused {
-			// a refusal says something of the agreements only from the provider's own server:
-			// a url that reaches another (this node's own, a port mistyped) is a wrong url
-			if name, perr := bus.ServerAt(ctx, p.URL); perr == nil && name != bus.ServerName(p.Node) {
-				if wrongSaid != name {
-					log.Warn("federation_link_wrong_server", "url", p.URL, "server", name, "want", bus.ServerName(p.Node),
-						"why", "the partner's url reaches another NATS server, which refuses this node's login: fix the url with rabta federation partners add --node "+p.Node+" --url …",
-						"agreements", "unknown (not ended): the provider has not been reached")
-				}
-				refused, wrongSaid, wait = false, name, 5*time.Second
+		if refused && reached == "" {
+			if name, perr := bus.ServerAt(ctx, p.URL); perr == nil {
+				reached = name
 			}
+		}
+		// a refusal says something of the agreements only from the provider's own server: a url
+		// that reaches another (this node's own, a port mistyped) is a wrong url
+		wrong := refused && reached != "" && reached != bus.ServerName(p.Node)
+		if wrong {
+			if !wrongSaid {
+				log.Warn("federation_link_wrong_server", "url", p.URL, "server", reached, "want", bus.ServerName(p.Node),
+					"why", "the partner's url reaches another NATS server, which refuses this node's login: fix the url with rabta federation partners add --node "+p.Node+" --url …",
+					"agreements", "unknown (not ended): the provider has not been reached")
+			}
+			refused, wrongSaid, wait = false, true, 5*time.Second
 		}
 		if refused {
 			// the provider refuses this node's login (it removed this node as a partner, or has
@@ -955,11 +960,11 @@ func (f *federator) runLink(ctx context.Context, p federation.Partner, seed []by
 			}
 			refusedSaid, ids, err = true, []int64{}, nil
 		} else if err == nil {
-			refusedSaid, wrongSaid = false, ""
+			refusedSaid = false
 		}
 		f.saveReceived(ctx, p.Node, states, receivedChanges(states, ids, err == nil), log) // before a new agreement's receiver starts
 		if err != nil {
-			if wrongSaid == "" {
+			if !wrong {
 				wait = 250 * time.Millisecond // the link is down, or the provider slow: the receivers go on
 			}
 		} else {
