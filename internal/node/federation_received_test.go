@@ -201,39 +201,9 @@ func testFederationReceived(t *testing.T, store string) {
 func TestFederationReceivedLoginRefused(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	logs := &logBuf{}
-	idir, kdir := t.TempDir(), t.TempDir()
-	p := fedNodeOn(t, "islamabad", idir, "")
-	k := fedNodeLog(t, "karachi", kdir, "", nil, slog.New(slog.NewTextHandler(logs, nil)))
-	partnerNodes(t, p, k, idir, kdir)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("karachi's log:\n%s", logs.String())
-		}
-	})
-	if st, b := request(t, p, "POST", "/v1.1/Things", benchKey, benchGauge); st != 201 {
-		t.Fatalf("create: %d %s", st, b)
-	}
-	a := &federation.Agreement{ProviderOrg: "admin", ConsumerOrg: "admin", ConsumerNode: "karachi", Selection: federation.Selection{Datastreams: []int64{1}},
-		Resolution: federation.Raw, Purpose: "to be revoked", ValidFrom: time.Now().Add(-time.Hour)}
-	if err := p.fed.svc.Create(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.fed.svc.Approve(ctx, a.ID); err != nil {
-		t.Fatal(err)
-	}
-	state := func() federation.ReceivedState {
-		rs, err := k.stores.Federation.Received(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rs {
-			if r.Provider == "islamabad" && r.Agreement == a.ID {
-				return r.State
-			}
-		}
-		return ""
-	}
+	p, k, logs, _ := receivingPair(t)
+	a := approveRaw(t, p, "admin", "to be revoked")
+	state := func() federation.ReceivedState { return receivedState(t, k, a.ID) }
 	waitFor(t, "the agreement active on karachi", func() bool { return state() == federation.ReceivedActive })
 	if _, err := p.fed.svc.Revoke(ctx, a.ID); err != nil {
 		t.Fatal(err)
@@ -253,29 +223,9 @@ func TestFederationReceivedLoginRefused(t *testing.T) {
 func TestFederationConsumerOrganisationUnknown(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	logs := &logBuf{}
-	idir, kdir := t.TempDir(), t.TempDir()
-	p := fedNodeOn(t, "islamabad", idir, "")
-	k := fedNodeLog(t, "karachi", kdir, "", nil, slog.New(slog.NewTextHandler(logs, nil)))
-	partnerNodes(t, p, k, idir, kdir)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("karachi's log:\n%s", logs.String())
-		}
-	})
-	if st, b := request(t, p, "POST", "/v1.1/Things", benchKey, benchGauge); st != 201 {
-		t.Fatalf("create: %d %s", st, b)
-	}
-	for _, org := range []string{"nowhere", "admin"} {
-		a := &federation.Agreement{ProviderOrg: "admin", ConsumerOrg: org, ConsumerNode: "karachi", Selection: federation.Selection{Datastreams: []int64{1}},
-			Resolution: federation.Raw, Purpose: "to " + org, ValidFrom: time.Now().Add(-time.Hour)}
-		if err := p.fed.svc.Create(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.fed.svc.Approve(ctx, a.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
+	p, k, logs, _ := receivingPair(t)
+	approveRaw(t, p, "nowhere", "to nowhere")
+	approveRaw(t, p, "admin", "to admin")
 	for i := range 3 {
 		if st, b := request(t, p, "POST", "/v1.1/Datastreams(1)/Observations", benchKey,
 			fmt.Sprintf(`{"phenomenonTime":"%s","result":%d}`, time.Now().Add(time.Duration(i-10)*time.Minute).UTC().Format(time.RFC3339), i)); st != 201 {
@@ -328,39 +278,9 @@ func TestFederationConsumerOrganisationUnknown(t *testing.T) {
 func TestFederationWrongURLEndsNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	logs := &logBuf{}
-	idir, kdir := t.TempDir(), t.TempDir()
-	p := fedNodeOn(t, "islamabad", idir, "")
-	k := fedNodeLog(t, "karachi", kdir, "", nil, slog.New(slog.NewTextHandler(logs, nil)))
-	partnerNodes(t, p, k, idir, kdir)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("karachi's log:\n%s", logs.String())
-		}
-	})
-	if st, b := request(t, p, "POST", "/v1.1/Things", benchKey, benchGauge); st != 201 {
-		t.Fatalf("create: %d %s", st, b)
-	}
-	a := &federation.Agreement{ProviderOrg: "admin", ConsumerOrg: "admin", ConsumerNode: "karachi", Selection: federation.Selection{Datastreams: []int64{1}},
-		Resolution: federation.Raw, Purpose: "flood warning", ValidFrom: time.Now().Add(-time.Hour)}
-	if err := p.fed.svc.Create(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.fed.svc.Approve(ctx, a.ID); err != nil {
-		t.Fatal(err)
-	}
-	state := func() federation.ReceivedState {
-		rs, err := k.stores.Federation.Received(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rs {
-			if r.Provider == "islamabad" && r.Agreement == a.ID {
-				return r.State
-			}
-		}
-		return ""
-	}
+	p, k, logs, idir := receivingPair(t)
+	a := approveRaw(t, p, "admin", "flood warning")
+	state := func() federation.ReceivedState { return receivedState(t, k, a.ID) }
 	waitFor(t, "the agreement active on karachi", func() bool { return state() == federation.ReceivedActive })
 	// revoking it on karachi: not karachi's to revoke, and the answer says whose it is
 	if st, b := request(t, k, "POST", fmt.Sprintf("/api/v1/federation/agreements/%d/revoke", a.ID), benchKey, ""); st != 404 ||
@@ -384,6 +304,57 @@ func TestFederationWrongURLEndsNothing(t *testing.T) {
 	if strings.Contains(logs.String(), "federation_login_refused") {
 		t.Errorf("karachi said the provider refused it; the url reached karachi's own server")
 	}
+}
+
+// receivingPair starts islamabad (with a gauge, Datastream 1) and karachi (its log kept, and
+// shown when the test fails), each the other's partner, and returns them, karachi's log and
+// islamabad's data directory.
+func receivingPair(t *testing.T) (p, k *Node, logs *logBuf, idir string) {
+	t.Helper()
+	logs = &logBuf{}
+	idir, kdir := t.TempDir(), t.TempDir()
+	p = fedNodeOn(t, "islamabad", idir, "")
+	k = fedNodeLog(t, "karachi", kdir, "", nil, slog.New(slog.NewTextHandler(logs, nil)))
+	partnerNodes(t, p, k, idir, kdir)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("karachi's log:\n%s", logs.String())
+		}
+	})
+	if st, b := request(t, p, "POST", "/v1.1/Things", benchKey, benchGauge); st != 201 {
+		t.Fatalf("create: %d %s", st, b)
+	}
+	return p, k, logs, idir
+}
+
+// approveRaw makes and approves, on p, a raw agreement sharing Datastream 1 with karachi's
+// organisation org, valid from an hour ago.
+func approveRaw(t *testing.T, p *Node, org, purpose string) *federation.Agreement {
+	t.Helper()
+	a := &federation.Agreement{ProviderOrg: "admin", ConsumerOrg: org, ConsumerNode: "karachi", Selection: federation.Selection{Datastreams: []int64{1}},
+		Resolution: federation.Raw, Purpose: purpose, ValidFrom: time.Now().Add(-time.Hour)}
+	if err := p.fed.svc.Create(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.fed.svc.Approve(context.Background(), a.ID); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// receivedState is k's state of islamabad's agreement id ("" when k knows none).
+func receivedState(t *testing.T, k *Node, id int64) federation.ReceivedState {
+	t.Helper()
+	rs, err := k.stores.Federation.Received(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if r.Provider == "islamabad" && r.Agreement == id {
+			return r.State
+		}
+	}
+	return ""
 }
 
 // logBuf is a log's text, written and read from several goroutines.
