@@ -28,9 +28,11 @@ import (
 //   - window: GET /Datastreams(id)/Observations with a one-hour phenomenonTime window and
 //     $top=100 over what single and bulk wrote, -compare-clients clients.
 //
-// With -compare-floor a last target, http-floor (floor.go), answers the same requests with a
-// minimal Go net/http server and no store: the most any Go HTTP server can do on this machine
-// with this client.
+// With -compare-floor the last targets are floors: http-floor (floor.go) answers the same
+// requests with a minimal Go net/http server and no store, the most any Go HTTP server can do
+// on this machine with this client; floor-sqlite and, with -compare-pg, floor-postgres
+// (floorstore.go) are that server with the least durable store (group commit, nothing but the
+// rows and one index), the most any Go server that keeps what it acknowledges can do here.
 //
 // Each load runs for -compare-duration after a one-second warm-up that is not counted. Every
 // answer is checked (201 for a write, 200 with at least one value for a window); anything else
@@ -103,7 +105,8 @@ func comparePhase(ctx context.Context, o options, bin, root string, logf func(st
 		t     compareTarget
 		srv   *server
 		db    string
-		floor bool // the http-floor target (-compare-floor)
+		floor bool   // a floor target (-compare-floor)
+		store string // a durable floor's store (floorstore.go), "" for the http-floor
 	}
 	runs := []run{{t: compareTarget{Name: "rabta-sqlite"}}}
 	if o.comparePG != "" {
@@ -118,14 +121,18 @@ func comparePhase(ctx context.Context, o options, bin, root string, logf func(st
 		ref = len(runs) - len(external)
 	}
 	if o.compareFloor {
-		runs = append(runs, run{t: compareTarget{Name: "http-floor"}, floor: true})
+		runs = append(runs, run{t: compareTarget{Name: "http-floor"}, floor: true},
+			run{t: compareTarget{Name: "floor-sqlite"}, floor: true, store: "sqlite:" + filepath.Join(root, "compare-floor-sqlite.db")})
+		if o.comparePG != "" {
+			runs = append(runs, run{t: compareTarget{Name: "floor-postgres"}, floor: true, store: "postgres:" + o.comparePG})
+		}
 	}
 	// the table is printed even when a target fails: ratios to what was measured
 	defer rep.ratios(ref)
 	for i, r := range runs {
 		t := r.t
 		if r.floor {
-			f, err := startFloor(ctx)
+			f, err := startFloor(ctx, r.store)
 			if err != nil {
 				return rep, fmt.Errorf("compare: %s: %w", t.Name, err)
 			}

@@ -26,7 +26,8 @@ import (
 
 // floorEnv, when set in the environment, makes rabta-bench (or its test binary) serve the
 // floor instead of running: it listens on 127.0.0.1 on a free port, writes "http://host:port"
-// and a newline on stdout, and serves until killed.
+// and a newline on stdout, and serves until killed. Its value is "1" for the http-floor, or
+// the store of a durable floor (floorstore.go): "sqlite:PATH" or "postgres:URL".
 const floorEnv = "RABTA_BENCH_FLOOR_SERVE"
 
 // floorMaxBody is the largest request body the floor reads (bytes); a larger one is a 413.
@@ -38,13 +39,21 @@ func serveFloorIfAsked() {
 	if os.Getenv(floorEnv) == "" {
 		return
 	}
+	var st *floorStore
+	if spec := os.Getenv(floorEnv); spec != "1" {
+		var err error
+		if st, err = openFloorStore(context.Background(), spec); err != nil {
+			fmt.Fprintln(os.Stderr, "http-floor:", err)
+			os.Exit(1)
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "http-floor:", err)
 		os.Exit(1)
 	}
 	fmt.Printf("http://%s\n", ln.Addr())
-	err = (&http.Server{Handler: floorHandler(), ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
+	err = (&http.Server{Handler: floorHandler(st), ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
 	fmt.Fprintln(os.Stderr, "http-floor:", err)
 	os.Exit(1)
 }
@@ -57,8 +66,11 @@ func serveFloorIfAsked() {
 //   - POST …/CreateObservations: 201 with one Observation link per dataArray row;
 //   - GET …/Datastreams(id)/Observations?…: a page of 60 observations (the same bytes each time).
 //
-// Every POST body is read whole and must be JSON (else 400); anything else is a 404.
-func floorHandler() http.Handler {
+// Every POST body is read whole and must be JSON (else 400); anything else is a 404. With a
+// store (a durable floor), each Observation written is decoded and committed before its 201
+// (a 400 when it lacks phenomenonTime or result, a 503 when the commit fails), and the page
+// is read from the store: the newest $top of the $filter's window (400 for another filter).
+func floorHandler(st *floorStore) http.Handler {
 	var things, obs atomic.Int64
 	var page strings.Builder
 	page.WriteString(`{"value":[`)
@@ -83,6 +95,34 @@ func floorHandler() http.Handler {
 				}
 				w.Header().Set("Content-Type", "application/json")
 				fmt.Fprintf(w, `{"value":[{"@iot.id":%s}]}`, n)
+			case strings.HasSuffix(p, "/Observations") && st != nil:
+				ds, ok := floorStreamID(p)
+				if !ok {
+					http.NotFound(w, r)
+					return
+				}
+				from, to, top, err := floorWindow(r.URL.Query())
+				if err != nil {
+					http.Error(w, "http-floor: "+err.Error(), http.StatusBadRequest)
+					return
+				}
+				rows, err := st.window(r.Context(), ds, from, to, top)
+				if err != nil {
+					http.Error(w, "http-floor: "+err.Error(), http.StatusServiceUnavailable)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				bw := bufio.NewWriter(w)
+				bw.WriteString(`{"value":[`)
+				for i, o := range rows {
+					if i > 0 {
+						bw.WriteByte(',')
+					}
+					fmt.Fprintf(bw, `{"@iot.id":%d,"@iot.selfLink":"%s/Observations(%d)","phenomenonTime":"%s","resultTime":null,"result":%s}`,
+						o.id, base, o.id, time.UnixMicro(o.time).UTC().Format(time.RFC3339Nano), o.result)
+				}
+				bw.WriteString(`]}`)
+				bw.Flush()
 			case strings.HasSuffix(p, "/Observations"):
 				w.Header().Set("Content-Type", "application/json")
 				w.Write(pageBytes)
@@ -113,6 +153,22 @@ func floorHandler() http.Handler {
 			fmt.Fprintf(w, `{"@iot.id":%d}`, n)
 		case strings.HasSuffix(p, "/Observations"):
 			k := obs.Add(1)
+			if st != nil {
+				ds, ok := floorStreamID(p)
+				if !ok {
+					http.NotFound(w, r)
+					return
+				}
+				t, res, err := floorObservation(body)
+				if err != nil {
+					http.Error(w, "http-floor: Observation: "+err.Error(), http.StatusBadRequest)
+					return
+				}
+				if err := st.write([]floorRow{{id: k, datastream: ds, time: t, result: res}}); err != nil {
+					http.Error(w, "http-floor: "+err.Error(), http.StatusServiceUnavailable)
+					return
+				}
+			}
 			w.Header().Set("Location", base+"/Observations("+strconv.FormatInt(k, 10)+")")
 			w.WriteHeader(http.StatusCreated)
 			fmt.Fprintf(w, `{"@iot.id":%d}`, k)
@@ -128,7 +184,23 @@ func floorHandler() http.Handler {
 			for _, d := range req {
 				n += len(d.DataArray)
 			}
+			var rows []floorRow
+			if st != nil {
+				if rows, err = floorDataArray(body); err != nil {
+					http.Error(w, "http-floor: CreateObservations: "+err.Error(), http.StatusBadRequest)
+					return
+				}
+			}
 			first := obs.Add(int64(n)) - int64(n)
+			if st != nil {
+				for i := range rows {
+					rows[i].id = first + int64(i) + 1
+				}
+				if err := st.write(rows); err != nil {
+					http.Error(w, "http-floor: "+err.Error(), http.StatusServiceUnavailable)
+					return
+				}
+			}
 			w.WriteHeader(http.StatusCreated)
 			bw := bufio.NewWriter(w)
 			bw.WriteByte('[')
@@ -152,15 +224,32 @@ type floorServer struct {
 	base string // http://host:port
 }
 
-// startFloor runs this executable again as the floor server (floorEnv) and returns it once it
-// has said where it listens. The caller must call kill.
-func startFloor(ctx context.Context) (*floorServer, error) {
+// floorStreamID is the id of "…/Datastreams(id)/Observations".
+func floorStreamID(path string) (int64, bool) {
+	_, rest, ok := strings.Cut(path, "/Datastreams(")
+	if !ok {
+		return 0, false
+	}
+	id, ok := strings.CutSuffix(rest, ")/Observations")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(id, 10, 64)
+	return n, err == nil
+}
+
+// startFloor runs this executable again as a floor server (floorEnv: "1", or a durable floor's
+// store) and returns it once it has said where it listens. The caller must call kill.
+func startFloor(ctx context.Context, store string) (*floorServer, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, exe)
-	cmd.Env = env(floorEnv + "=1")
+	if store == "" {
+		store = "1"
+	}
+	cmd.Env = env(floorEnv + "=" + store)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()

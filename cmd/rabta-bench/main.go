@@ -102,7 +102,7 @@ func main() {
 	fs.IntVar(&o.compareClients, "compare-clients", 8, "compare: clients of the single-POST and window loads")
 	fs.IntVar(&o.compareBulkClients, "compare-bulk-clients", 4, "compare: clients of the CreateObservations load")
 	fs.IntVar(&o.compareBulk, "compare-bulk", 100, "compare: observations per CreateObservations request")
-	fs.BoolVar(&o.compareFloor, "compare-floor", false, "compare: add the http-floor target, a minimal Go net/http server (its own process, no store) that reads each write, checks it is JSON and answers 201: the most any Go HTTP server can do on this machine with this client")
+	fs.BoolVar(&o.compareFloor, "compare-floor", false, "compare: add the floor targets: http-floor, a minimal Go net/http server (its own process, no store) that reads each write, checks it is JSON and answers 201 (the most any Go HTTP server can do on this machine with this client), and floor-sqlite (and floor-postgres with -compare-pg), the same server committing each write durably to one table by group commit (the most any Go server that keeps what it acknowledges can do)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -92,10 +93,10 @@ func TestCompare(t *testing.T) {
 		phases: "compare", seed: 1, busRate: 1, busPerReq: 1, busStreams: 1, busDur: time.Second, mqttN: 1, mqttPubs: 1, alertCycles: 1,
 		compareURLs: "other=" + other.base + "/v1.1", compareAuth: "Bearer " + adminKey,
 		compareDur: time.Second, compareClients: 4, compareBulkClients: 2, compareBulk: 50, compareFloor: true}
-	want := []string{"rabta-sqlite", "other", "http-floor"}
+	want := []string{"rabta-sqlite", "other", "http-floor", "floor-sqlite"}
 	if os.Getenv("RABTA_TEST_POSTGRES") != "" || os.Getenv("CI") != "" {
 		o.comparePG = storetest.PostgresSchema(t)
-		want = []string{"rabta-sqlite", "rabta-postgres", "other", "http-floor"}
+		want = []string{"rabta-sqlite", "rabta-postgres", "other", "http-floor", "floor-sqlite", "floor-postgres"}
 	}
 	var log bytes.Buffer
 	rep, err := run(ctx, o, &log)
@@ -119,7 +120,7 @@ func TestCompare(t *testing.T) {
 			}
 		}
 	}
-	if r := c.Single[len(want)-2]; r.Ratio != 1 {
+	if r := c.Single[slices.Index(want, "other")]; r.Ratio != 1 {
 		t.Errorf("the reference's ratio is %v, want 1", r.Ratio)
 	}
 	var out bytes.Buffer
