@@ -80,6 +80,25 @@ func (db *DB) Dynamic(query string, args []any) (string, []any) {
 	}), append([]any{pgx.QueryExecModeExec}, args...)
 }
 
+// Prepared implements sqlq.Lateral: Dynamic's text, run with pgx's QueryExecModeCacheStatement
+// (prepared on the connection the first time, by name, and kept in its statement cache).
+func (db *DB) Prepared(query string, args []any) (string, []any) {
+	text, args := db.Dynamic(query, args)
+	args[0] = pgx.QueryExecModeCacheStatement
+	return text, args
+}
+
+// Generic implements sqlq.Lateral: plan_cache_mode force_generic_plan for the rest of tx
+// (SET LOCAL), or the server's own setting again.
+func (db *DB) Generic(ctx context.Context, tx sqlq.Tx, on bool) error {
+	set := "SET LOCAL plan_cache_mode TO DEFAULT"
+	if on {
+		set = "SET LOCAL plan_cache_mode = force_generic_plan"
+	}
+	_, err := tx.Exec(ctx, set)
+	return err
+}
+
 func pgType(v any) string {
 	switch v.(type) {
 	case int64, int:

@@ -101,6 +101,18 @@ type ObservationQueuer interface {
 	QueueObservations(ctx context.Context, tx Tx, q Queue, obs []*sensing.Observation) (bool, error)
 }
 
+// Lateral is an Engine that reads an expanded collection of many entities with one statement
+// joined LATERAL to the array of their ids, kept prepared (PostgreSQL; batch.go).
+type Lateral interface {
+	// Prepared is Dynamic for a statement run many times with the same text: it is kept
+	// prepared on the connection, so that the database can plan it once.
+	Prepared(query string, args []any) (string, []any)
+	// Generic, on, makes the prepared statements tx runs from now on use one plan made for
+	// any arguments, made once per connection; off gives the choice back to the database.
+	// Outside a transaction it changes nothing.
+	Generic(ctx context.Context, tx Tx, on bool) error
+}
+
 // OutboxLog remembers which outbox entries the relay has published until a write
 // transaction deletes them. A single-writer engine keeps a watermark; an engine with several
 // writers (several processes), whose entries commit out of id order, keeps the set of ids.

@@ -65,9 +65,13 @@ type Entities struct {
 	group         grouper // group.go
 
 	// ExpandBatch, when set, reads an expanded collection of many entities with one
-	// statement for up to 64 of them (batch.go). Off by default: on SQLite it measured slower
-	// than one cached statement per entity (docs/bench.md, 10 M); on PostgreSQL not measured.
+	// statement for up to 64 of them (batch.go) on an engine that is not a Lateral. Off by
+	// default: on SQLite it measured slower than one cached statement per entity
+	// (docs/bench.md, 10 M). A Lateral engine (PostgreSQL) reads them so whatever it says.
 	ExpandBatch bool
+	// ExpandEach, when set, reads an expanded collection with one query per entity on every
+	// engine (the reference the batched reads are tested against).
+	ExpandEach bool
 }
 
 var (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/rabta/rabta/internal/apperr"
@@ -469,6 +470,13 @@ func (pb *pageBuilder) finish(ctx context.Context, tx Tx, depth int) (*sensing.P
 // pageSQL builds the query for one page: head (the SELECT list), the order keys, the
 // conditions, the cursor, ORDER BY and LIMIT.
 func (s *Entities) pageSQL(query *sensing.Query, terms []orderTerm, head string) (*q, error) {
+	return s.pageSQLLimit(query, terms, head, false)
+}
+
+// pageSQLLimit is pageSQL with, when inline is set, the LIMIT written into the text instead of
+// bound: a statement kept prepared (batch.go's lateral) then has a plan for its own LIMIT,
+// which PostgreSQL can make once and reuse (with LIMIT bound, it plans every run again).
+func (s *Entities) pageSQLLimit(query *sensing.Query, terms []orderTerm, head string, inline bool) (*q, error) {
 	const a = "e"
 	x := &q{}
 	x.add(head)
@@ -487,7 +495,11 @@ func (s *Entities) pageSQL(query *sensing.Query, terms []orderTerm, head string)
 		x.add(term.sql+term.dir()+", ", term.args...)
 	}
 	x.add(a + ".id" + idDir(terms))
-	x.add(" LIMIT ?", query.Top+1)
+	if inline {
+		x.add(" LIMIT " + strconv.Itoa(query.Top+1))
+	} else {
+		x.add(" LIMIT ?", query.Top+1)
+	}
 	if query.Cursor == nil && query.Opts.Skip != nil && *query.Opts.Skip > 0 {
 		x.add(" OFFSET ?", *query.Opts.Skip)
 	}

@@ -57,7 +57,8 @@ func describe(p *sensing.Page) string {
 // than one statement reads (70 > 64), observations ingested out of phenomenonTime order, the
 // latest deleted, a datastream emptied, an old observation moved to the newest time, and the
 // answers — entities, nextLinks, where the response budget cuts them, what it charges — are
-// the same as with one query per entity (Entities.ExpandBatch off, the default).
+// the same as with one query per entity (Entities.ExpandEach; the batched reads are SQLite's
+// UNION ALL with ExpandBatch on, PostgreSQL's lateral statement).
 func testLatest(t *testing.T, s Stores) {
 	seed(t, s) // Datastream 1 (Observations 1-4, the latest 4), 2 (5-6, the latest 6)
 	var dss []string
@@ -106,8 +107,8 @@ func testLatest(t *testing.T, s Stores) {
 		t.Helper()
 		run := func(batch bool) (string, int64) {
 			t.Helper()
-			s.Entities.ExpandBatch = batch
-			defer func() { s.Entities.ExpandBatch = false }()
+			s.Entities.ExpandBatch, s.Entities.ExpandEach = batch, !batch
+			defer func() { s.Entities.ExpandBatch, s.Entities.ExpandEach = false, false }()
 			q := query(t, set, nil, opts)
 			if budget > 0 {
 				q.Budget = sensing.NewBudget(budget, 1<<30)
