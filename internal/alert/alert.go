@@ -56,6 +56,25 @@ type Alert struct {
 	Issued  []Message
 	Created time.Time
 	Updated time.Time
+	// Shown is what readers outside the organisation see of the alert (Reader.Redact).
+	Shown Shown
+}
+
+// Shown is an alert as readers outside its organisation see it: the level (-1 for an
+// all-clear or none) and the time of the last step they read (Visible) — a message issued,
+// an issued alert's expiry. A draft waiting on an issued alert, or one drafted and rejected,
+// changes neither.
+type Shown struct {
+	Level     int
+	LevelName string
+	Updated   time.Time
+}
+
+// Visible reports whether transition t is read by everyone who reads the alert: it issued a
+// message, or an issued alert expired. The others — drafting, editing, rejecting a draft —
+// are its organisation's work (Reader.Steps).
+func Visible(t Transition) bool {
+	return t.Identifier != "" || (t.From == Issued && t.To == Expired)
 }
 
 // Last returns the latest issued message, or nil.

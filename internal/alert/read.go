@@ -32,15 +32,15 @@ func (r Reader) Hides(a *Alert) bool {
 
 // Redact returns alert a as r reads it: a itself when r reads its organisation's drafts; for
 // another reader, a copy without the draft waiting on it (its text, type, drafter and
-// authors) and, while one waits, without its level, which is the draft's (a waiting
-// escalation's level is set when it is drafted).
+// authors), with the level and time of what it issued (a.Shown) instead of the draft's: a
+// waiting escalation's level is set when it is drafted, and drafting moves Updated.
 func (r Reader) Redact(a *Alert) *Alert {
-	if r.ReadsDrafts(a.Organisation) || a.Draft == nil {
+	if r.ReadsDrafts(a.Organisation) {
 		return a
 	}
 	c := *a
 	c.Draft, c.DraftType, c.DraftBy, c.Authors = nil, "", "", nil
-	c.Level, c.LevelName = -1, ""
+	c.Level, c.LevelName, c.Updated = a.Shown.Level, a.Shown.LevelName, a.Shown.Updated
 	return &c
 }
 
@@ -54,7 +54,7 @@ func (r Reader) Steps(org string, ts []Transition) []Transition {
 	}
 	var out []Transition
 	for _, t := range ts {
-		if t.Identifier != "" || (t.From == Issued && t.To == Expired) {
+		if Visible(t) {
 			out = append(out, t)
 		}
 	}

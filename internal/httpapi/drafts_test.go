@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -45,6 +46,17 @@ func (n *node) listed(query, role string) (map[int64]map[string]any, string) {
 		out[int64(a["id"].(float64))] = a
 	}
 	return out, b
+}
+
+// listedOne is alert id as role reads it in GET /api/v1/alerts/{id}.
+func (n *node) listedOne(id int64, role string) map[string]any {
+	n.t.Helper()
+	resp, b := n.do("GET", fmt.Sprintf("/api/v1/alerts/%d", id), role, "")
+	var v map[string]any
+	if err := json.Unmarshal([]byte(b), &v); resp.StatusCode != 200 || err != nil {
+		n.t.Fatalf("GET /api/v1/alerts/%d as %s: %d %s", id, role, resp.StatusCode, b)
+	}
+	return v
 }
 
 // What an alert never issued — a draft waiting (a first Alert; a Cancel waiting on an issued
@@ -131,6 +143,14 @@ func testDraftsReadByOrganisation(t *testing.T, n *node) {
 	if resp, b := n.do("POST", "/api/v1/alerts/1/approve", "approver", `{"why":"seen at the gauge"}`); resp.StatusCode != 200 {
 		t.Fatalf("approve: %d %s", resp.StatusCode, b)
 	}
+	issued := map[string]map[string]any{} // alert 1 as the others read it once issued
+	for _, who := range others {
+		issued[who] = n.listedOne(1, who)
+		if issued[who]["level"] != "Low" || issued[who]["updated"] == nil {
+			t.Errorf("%s reads issued alert 1: %v", who, issued[who])
+		}
+	}
+	time.Sleep(2 * time.Millisecond) // the Cancel draft is made at a later time
 	fire("khanki", 1, rule.Clear, -1, "Khanki: 50000 below 100000")
 	fire("marala", 2, rule.Fire, 0, "Marala: 150000 ≥ 100000 (Low)")
 	for _, who := range owners {
@@ -155,8 +175,12 @@ func testDraftsReadByOrganisation(t *testing.T, n *node) {
 		if err := json.Unmarshal([]byte(b), &v); resp.StatusCode != 200 || err != nil {
 			t.Fatalf("%s reads issued alert 1: %d %s", who, resp.StatusCode, b)
 		}
-		if v.State != "issued" || len(v.Messages) != 1 || v.Draft != nil || v.Links != nil || v.Level != "" {
+		if v.State != "issued" || len(v.Messages) != 1 || v.Draft != nil || v.Links != nil || v.Level != "Low" {
 			t.Errorf("%s reads alert 1 with what waits on it: %s", who, b)
+		}
+		// neither its level (an all-clear's, -1, while the Cancel waits) nor its time moved
+		if got := n.listedOne(1, who); got["level"] != issued[who]["level"] || got["updated"] != issued[who]["updated"] {
+			t.Errorf("%s reads alert 1 changed by the Cancel draft waiting on it: %v, was %v", who, got, issued[who])
 		}
 		// only the step that issued the message: not the drafting, not the Cancel drafted
 		if len(v.Transitions) != 1 || v.Transitions[0]["identifier"] != v.Messages[0]["identifier"] {

@@ -68,9 +68,11 @@ func (s *Alerts) CreateAlert(ctx context.Context, a *alert.Alert, t alert.Transi
 		if err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, `INSERT INTO alerts (rule_id, organisation, state, status, operational, level, level_name, draft, draft_type, draft_by, draft_authors, created_us, updated_us)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, a.RuleID, orgOr(a.Organisation), string(a.State), string(a.Status), a.Operational, a.Level, a.LevelName, d,
-			nullStr(string(a.DraftType)), nullStr(a.DraftBy), au, us(a.Created), us(a.Updated)).Scan(&id)
+		a.Shown = shownAfter(a, t, a.Shown)
+		err = tx.QueryRow(ctx, `INSERT INTO alerts (rule_id, organisation, state, status, operational, level, level_name, draft, draft_type, draft_by, draft_authors, created_us, updated_us,
+			shown_level, shown_level_name, shown_updated_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, a.RuleID, orgOr(a.Organisation), string(a.State), string(a.Status), a.Operational, a.Level, a.LevelName, d,
+			nullStr(string(a.DraftType)), nullStr(a.DraftBy), au, us(a.Created), us(a.Updated), a.Shown.Level, a.Shown.LevelName, us(a.Shown.Updated)).Scan(&id)
 		if err != nil {
 			if apperr.KindOf(s.eng.WriteErr(err)) == apperr.Conflict {
 				return apperr.E(apperr.Conflict, "rule %s already has an open alert", a.RuleID)
@@ -103,8 +105,14 @@ func (s *Alerts) SaveAlert(ctx context.Context, a *alert.Alert, t alert.Transiti
 		if err != nil {
 			return err
 		}
-		n, err := tx.Exec(ctx, `UPDATE alerts SET state = ?, level = ?, level_name = ?, draft = ?, draft_type = ?, draft_by = ?, draft_authors = ?, updated_us = ? WHERE id = ?`,
-			string(a.State), a.Level, a.LevelName, d, nullStr(string(a.DraftType)), nullStr(a.DraftBy), au, us(a.Updated), a.ID)
+		set := `UPDATE alerts SET state = ?, level = ?, level_name = ?, draft = ?, draft_type = ?, draft_by = ?, draft_authors = ?, updated_us = ?`
+		args := []any{string(a.State), a.Level, a.LevelName, d, nullStr(string(a.DraftType)), nullStr(a.DraftBy), au, us(a.Updated)}
+		if alert.Visible(t) {
+			a.Shown = shownAfter(a, t, a.Shown)
+			set += `, shown_level = ?, shown_level_name = ?, shown_updated_us = ?`
+			args = append(args, a.Shown.Level, a.Shown.LevelName, us(a.Shown.Updated))
+		}
+		n, err := tx.Exec(ctx, set+` WHERE id = ?`, append(args, a.ID)...)
 		if err != nil {
 			return err
 		}
@@ -127,14 +135,25 @@ func (s *Alerts) SaveAlert(ctx context.Context, a *alert.Alert, t alert.Transiti
 	})
 }
 
-const alertCols = `id, rule_id, organisation, state, status, operational, level, level_name, draft, draft_type, draft_by, draft_authors, created_us, updated_us`
+// shownAfter is what readers outside a's organisation see after transition t (alert.Shown):
+// a's level and time when t is one they read, else what they saw before (was).
+func shownAfter(a *alert.Alert, t alert.Transition, was alert.Shown) alert.Shown {
+	if !alert.Visible(t) {
+		return was
+	}
+	return alert.Shown{Level: a.Level, LevelName: a.LevelName, Updated: a.Updated}
+}
+
+const alertCols = `id, rule_id, organisation, state, status, operational, level, level_name, draft, draft_type, draft_by, draft_authors, created_us, updated_us,
+	shown_level, shown_level_name, shown_updated_us`
 
 func scanAlert(sc Row) (*alert.Alert, error) {
 	var a alert.Alert
 	var state, status string
 	var draft, dtype, dby, authors *string
-	var created, updated int64
-	if err := sc.Scan(&a.ID, &a.RuleID, &a.Organisation, &state, &status, &a.Operational, &a.Level, &a.LevelName, &draft, &dtype, &dby, &authors, &created, &updated); err != nil {
+	var created, updated, shown int64
+	if err := sc.Scan(&a.ID, &a.RuleID, &a.Organisation, &state, &status, &a.Operational, &a.Level, &a.LevelName, &draft, &dtype, &dby, &authors, &created, &updated,
+		&a.Shown.Level, &a.Shown.LevelName, &shown); err != nil {
 		return nil, err
 	}
 	if authors != nil {
@@ -149,7 +168,7 @@ func scanAlert(sc Row) (*alert.Alert, error) {
 	if dby != nil {
 		a.DraftBy = *dby
 	}
-	a.Created, a.Updated = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()
+	a.Created, a.Updated, a.Shown.Updated = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC(), time.UnixMicro(shown).UTC()
 	if draft != nil {
 		a.Draft = &cap.Alert{}
 		if err := json.Unmarshal([]byte(*draft), a.Draft); err != nil {
@@ -232,7 +251,12 @@ func (s *Alerts) ListAlerts(ctx context.Context, f alert.Filter) ([]*alert.Alert
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	q += ` ORDER BY updated_us DESC, id DESC LIMIT ?`
+	if r := f.Reader; r != nil && !r.All { // newest first as the reader sees them (alert.Shown)
+		q += ` ORDER BY CASE WHEN organisation = ? THEN updated_us ELSE shown_updated_us END DESC, id DESC LIMIT ?`
+		args = append(args, r.Org)
+	} else {
+		q += ` ORDER BY updated_us DESC, id DESC LIMIT ?`
+	}
 	args = append(args, limit)
 	var out []*alert.Alert
 	err := readEach(ctx, s.eng, func(r Rows) error {

@@ -357,6 +357,25 @@ func testAlertListByReader(t *testing.T, s alert.Store) {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
 	}
+	// what others see of an issued alert (alert.Shown) is its issue, not the draft waiting on
+	// it: they read it as of minute 1, and list it by that time
+	if a, err := s.GetAlert(ctx(), waiting.ID); err != nil || a.Shown.Level != 1 || a.Shown.LevelName != "warning" ||
+		!a.Shown.Updated.Equal(t0.Add(time.Minute)) || !a.Updated.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("the alert with an Update waiting: %+v (shown %+v) %v", a, a.Shown, err)
+	}
+	late := mk("pdma-late", "pdma", 1)
+	issue(t, s, late, "m-late", t0.Add(90*time.Second), t0.Add(time.Hour))
+	for _, c := range []struct {
+		org, want string
+	}{
+		{"ndma", "[ndma-update pdma-late pdma-issued]"}, // its own by its own time (minute 2)
+		{"other", "[pdma-late ndma-update pdma-issued]"},
+		{"", "[pdma-late ndma-update pdma-issued]"},
+	} {
+		if got := list(alert.Filter{Reader: &alert.Reader{Org: c.org}, State: alert.Issued}); got != c.want {
+			t.Errorf("issued, as %q reads them: %s, want %s", c.org, got, c.want)
+		}
+	}
 }
 
 func testRules(t *testing.T, s warning.Store) {

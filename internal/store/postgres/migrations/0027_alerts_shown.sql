@@ -1,0 +1,3 @@
+-- What readers outside an alert's organisation see of it, written once in
+-- store/sqlq/ddl/alerts_shown.sql and spelled for this engine by sqlq.Migrate.
+--include alerts_shown
