@@ -254,6 +254,17 @@ func remoteDataWriteBoundary(t *testing.T, dsn string) {
 	if st != wst || message(b) != message(wb) || strings.Contains(b, "ndma") || !strings.Contains(b, "does not exist") {
 		t.Errorf("pdma's rule on the remote Datastream: %d %.300s\non one that does not exist: %d %.300s", st, b, wst, wb)
 	}
+	// nor a rule of the node-wide organisation (whose drafts all its viewers read), though the
+	// node-wide admin may read the Datastream; a rule of ndma's, the receiver's, may
+	if st, b := request(t, k, "PUT", "/api/v1/rules", benchKey, rule(r.ID)); st != 403 || !strings.Contains(message(b), `remote data received for organisation "ndma"`) {
+		t.Errorf("the node-wide organisation's rule on the remote Datastream: %d %.300s, want 403", st, b)
+	}
+	if st, b := request(t, k, "PUT", "/api/v1/rules?organisation=ndma", benchKey, rule(r.ID)); st != 200 {
+		t.Errorf("ndma's rule on the remote Datastream, applied by the node-wide admin: %d %.300s", st, b)
+	}
+	if st, b := request(t, k, "PUT", "/api/v1/rules", key(k, "ndma", auth.Admin), "rules: []\n"); st != 200 {
+		t.Errorf("ndma's rules emptied again: %d %.300s", st, b)
+	}
 
 	// those who may read it are told why it is read-only, as before
 	before = state()

@@ -255,15 +255,26 @@ type DatastreamOwners interface {
 	DatastreamOwner(ctx context.Context, id int64) (string, error)
 }
 
+// RemoteDatastreams is what a Store that also holds received Datastreams offers Apply:
+// whether Datastream id is remote data, received under a federation agreement for the
+// organisation that owns it here (docs/federation.md).
+type RemoteDatastreams interface {
+	DatastreamRemote(ctx context.Context, id int64) (bool, error)
+}
+
 // checkDatastreams refuses rules of organisation org that read a Datastream that does not
 // exist (Invalid), or one another organisation owns (Forbidden) unless org is the node-wide
-// organisation: sharing data between organisations is by agreement, not by naming its id.
-// A Store without DatastreamOwners is not checked.
+// organisation: sharing data between organisations is by agreement, not by naming its id. A
+// remote Datastream is read only by rules of the organisation that receives it, the node-wide
+// organisation's too: their drafts name its values, and the node organisation's are read by
+// all its viewers, whom the agreement does not name. A Store without DatastreamOwners is not
+// checked.
 func checkDatastreams(ctx context.Context, s Store, org string, rules []rule.Rule) error {
 	owners, ok := s.(DatastreamOwners)
 	if !ok {
 		return nil
 	}
+	remotes, _ := s.(RemoteDatastreams)
 	seen := map[int64]bool{}
 	for _, x := range rules {
 		for _, d := range x.Datastreams {
@@ -279,6 +290,14 @@ func checkDatastreams(ctx context.Context, s Store, org string, rules []rule.Rul
 				return err
 			case o != "" && o != org && org != auth.NodeOrganisation:
 				return apperr.E(apperr.Forbidden, "rule %s: datastream %d belongs to organisation %q; a rule of organisation %q reads only its own organisation's datastreams", x.ID, d, o, org)
+			case o != "" && o != org && remotes != nil:
+				remote, err := remotes.DatastreamRemote(ctx, d)
+				if err != nil {
+					return err
+				}
+				if remote {
+					return apperr.E(apperr.Forbidden, "rule %s: datastream %d is remote data received for organisation %q under a federation agreement; only that organisation's rules read it (apply the rule with ?organisation=%s)", x.ID, d, o, o)
+				}
 			}
 		}
 	}

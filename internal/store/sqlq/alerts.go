@@ -592,6 +592,17 @@ func (s *Alerts) EngineStateVersion(ctx context.Context) (int64, error) {
 	return v, err
 }
 
+// DatastreamRemote implements warning.RemoteDatastreams: whether Datastream id was received
+// from a partner (fed_remote).
+func (s *Alerts) DatastreamRemote(ctx context.Context, id int64) (bool, error) {
+	var one int
+	err := readRow(ctx, s.eng, `SELECT 1 FROM fed_remote WHERE datastream_id = ? LIMIT 1`, []any{id}, &one)
+	if errors.Is(err, ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // DatastreamOwner returns the organisation owning Datastream id ("" for one made before
 // organisations were recorded); NotFound when there is none.
 func (s *Alerts) DatastreamOwner(ctx context.Context, id int64) (org string, err error) {
