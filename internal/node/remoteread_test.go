@@ -105,32 +105,7 @@ func remoteDataReadBoundary(t *testing.T, dsn string) {
 	waitFor(t, "the shared values on karachi", func() bool { return k.ingest.Accepted.Load() >= 4 })
 
 	// the remote entities' ids, as the node-wide admin reads them
-	var ds struct {
-		Value []struct {
-			ID    int64 `json:"@iot.id"`
-			Thing struct {
-				ID        int64 `json:"@iot.id"`
-				Locations []struct {
-					ID int64 `json:"@iot.id"`
-				}
-				HistoricalLocations []struct {
-					ID int64 `json:"@iot.id"`
-				}
-			}
-			Sensor struct {
-				ID int64 `json:"@iot.id"`
-			}
-			ObservedProperty struct {
-				ID int64 `json:"@iot.id"`
-			}
-			Observations []struct {
-				ID                int64 `json:"@iot.id"`
-				FeatureOfInterest struct {
-					ID int64 `json:"@iot.id"`
-				}
-			}
-		} `json:"value"`
-	}
+	var ds remoteDatastreams
 	st, b := request(t, k, "GET", "/v1.1/Datastreams?$filter=properties/remote/node%20eq%20'islamabad'&$expand=Thing($expand=Locations,HistoricalLocations),Sensor,ObservedProperty,Observations($expand=FeatureOfInterest)", benchKey, "")
 	if err := json.Unmarshal([]byte(b), &ds); st != 200 || err != nil || len(ds.Value) != 1 || len(ds.Value[0].Thing.Locations) != 1 || len(ds.Value[0].Observations) != 3 {
 		t.Fatalf("the remote Datastream, as the node-wide admin: %d %s", st, b)
@@ -443,4 +418,34 @@ reaches:
 	if all > mine { // each of karachi's own goes out on both; a shared value would add one here
 		t.Errorf("MQTT notifications: %v: more on v1.1/Observations than karachi's own", topics)
 	}
+}
+
+// remoteDatastreams is a page of Datastreams with the ids of what a remote one brings along
+// (its Thing, Locations, HistoricalLocations, Sensor, ObservedProperty, Observations and their
+// FeaturesOfInterest), as the remote-data boundary tests read them.
+type remoteDatastreams struct {
+	Value []struct {
+		ID    int64 `json:"@iot.id"`
+		Thing struct {
+			ID        int64 `json:"@iot.id"`
+			Locations []struct {
+				ID int64 `json:"@iot.id"`
+			}
+			HistoricalLocations []struct {
+				ID int64 `json:"@iot.id"`
+			}
+		}
+		Sensor struct {
+			ID int64 `json:"@iot.id"`
+		}
+		ObservedProperty struct {
+			ID int64 `json:"@iot.id"`
+		}
+		Observations []struct {
+			ID                int64 `json:"@iot.id"`
+			FeatureOfInterest struct {
+				ID int64 `json:"@iot.id"`
+			}
+		}
+	} `json:"value"`
 }

@@ -65,32 +65,6 @@ func remoteDataWriteBoundary(t *testing.T, dsn string) {
 		t.Fatalf("pdma's gauge on karachi: %d %s", st, b)
 	}
 
-	type dsv struct {
-		Value []struct {
-			ID    int64 `json:"@iot.id"`
-			Thing struct {
-				ID        int64 `json:"@iot.id"`
-				Locations []struct {
-					ID int64 `json:"@iot.id"`
-				}
-				HistoricalLocations []struct {
-					ID int64 `json:"@iot.id"`
-				}
-			}
-			Sensor struct {
-				ID int64 `json:"@iot.id"`
-			}
-			ObservedProperty struct {
-				ID int64 `json:"@iot.id"`
-			}
-			Observations []struct {
-				ID                int64 `json:"@iot.id"`
-				FeatureOfInterest struct {
-					ID int64 `json:"@iot.id"`
-				}
-			}
-		} `json:"value"`
-	}
 	get := func(path string) string {
 		st, b := request(t, k, "GET", path, benchKey, "")
 		if st != 200 {
@@ -98,10 +72,10 @@ func remoteDataWriteBoundary(t *testing.T, dsn string) {
 		}
 		return b
 	}
-	var ds dsv
+	var ds remoteDatastreams
 	for _, filter := range []string{"properties/remote/node%20eq%20'islamabad'", "name%20eq%20'Discharge%20at%20Kotri'"} {
 		b := get("/v1.1/Datastreams?$filter=" + filter + "&$expand=Thing($expand=Locations,HistoricalLocations),Sensor,ObservedProperty,Observations($expand=FeatureOfInterest)")
-		var one dsv
+		var one remoteDatastreams
 		if err := json.Unmarshal([]byte(b), &one); err != nil || len(one.Value) != 1 {
 			t.Fatalf("Datastreams?$filter=%s: %v %s", filter, err, b)
 		}
