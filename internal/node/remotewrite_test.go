@@ -228,6 +228,36 @@ func remoteDataWriteBoundary(t *testing.T, dsn string) {
 	if st != wst || message(b) != message(wb) || strings.Contains(b, "ndma") || !strings.Contains(b, "does not exist") {
 		t.Errorf("pdma's rule on the remote Datastream: %d %.300s\non one that does not exist: %d %.300s", st, b, wst, wb)
 	}
+	// a forecast network with a station on the remote Thing or Datastream: as for ones that do
+	// not exist
+	network := func(thing, ds int64) string {
+		return fmt.Sprintf("name: upstream\nstep_h: 1\nstations:\n  - {id: up, name: Up, thing: %d, discharge: %d}\n"+
+			"  - {id: down, name: Down, thing: %d, discharge: %d}\nreaches:\n  - from: up\n    to: down\n    travel_time_h: 6\n"+
+			"    model: {k_h: 2, x: 0.2, m: 1, scheme: rk4, lag_h: 6, gain: 1, rmse: 5000, n: 100}\n", thing, ds, thing, ds)
+	}
+	for _, c := range []struct {
+		what          string
+		thing, ds     int64
+		missingThing  int64
+		missingStream int64
+	}{
+		{"the remote Thing", r.Thing.ID, 0, missing, 0},
+		{"the remote Datastream", 0, r.ID, 0, missing},
+	} {
+		// pdma's own gauge on karachi for the other half of the station
+		thing, ds, mThing, mDs := c.thing, c.ds, c.missingThing, c.missingStream
+		if thing == 0 {
+			thing, mThing = own.Thing.ID, own.Thing.ID
+		}
+		if ds == 0 {
+			ds, mDs = own.ID, own.ID
+		}
+		st, b := request(t, k, "PUT", "/api/v1/forecast/network", pdmaAdmin, network(thing, ds))
+		wst, wb := request(t, k, "PUT", "/api/v1/forecast/network", pdmaAdmin, network(mThing, mDs))
+		if st != wst || message(b) != message(wb) || strings.Contains(b, "ndma") || st != 404 || !strings.Contains(b, "does not exist") {
+			t.Errorf("pdma's forecast network on %s: %d %.300s\non one that does not exist: %d %.300s", c.what, st, b, wst, wb)
+		}
+	}
 	// nor a rule of the node-wide organisation (whose drafts all its viewers read), though the
 	// node-wide admin may read the Datastream; a rule of ndma's, the receiver's, may
 	if st, b := request(t, k, "PUT", "/api/v1/rules", benchKey, rule(r.ID)); st != 403 || !strings.Contains(message(b), `remote data received for organisation "ndma"`) {
