@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,34 +20,7 @@ import (
 // of MultiDatastreams after it; the table refuses a row with neither stream or both.
 func TestMigrateToMultiDatastreams(t *testing.T) {
 	ctx := context.Background()
-	dsn := storetest.PostgresSchema(t)
-	c, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	exec := func(q string, args ...any) {
-		t.Helper()
-		mode := []any{pgx.QueryExecModeSimpleProtocol}
-		if _, err := c.Exec(ctx, q, append(mode, args...)...); err != nil {
-			t.Fatalf("%.80s: %v", q, err)
-		}
-	}
-	exec(`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`)
-	names, _ := fs.Glob(migrations, "migrations/*.sql")
-	for _, name := range names {
-		version := strings.TrimSuffix(filepath.Base(name), ".sql")
-		if strings.HasSuffix(version, "_multidatastreams") { // the migrations before it, whatever its number
-			break
-		}
-		src, _ := fs.ReadFile(migrations, name)
-		body, err := sqlq.PostgresDDL.Expand(string(src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		exec(body)
-		exec(fmt.Sprintf(`INSERT INTO schema_migrations VALUES ('%s', 0)`, version))
-	}
+	dsn, exec, c := storeBefore(t, "_multidatastreams")
 	jan, feb := month(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	exec(fmt.Sprintf(`CREATE TABLE %s PARTITION OF observations FOR VALUES FROM (%d) TO (%d)`, partitionName(jan), jan, feb))
 	exec(`INSERT INTO things (id, name, description) VALUES (1, 'Khanki', 'gauge')`)
@@ -132,4 +103,27 @@ func TestRetainMultiDatastream(t *testing.T) {
 	if md.Props["phenomenonTime"] != "2025-02-15T00:00:00Z/2025-03-15T00:00:00Z" || md.Props["resultTime"] != "2025-02-15T01:00:00Z/2025-03-15T01:00:00Z" {
 		t.Errorf("MultiDatastream times after Retain: %v / %v", md.Props["phenomenonTime"], md.Props["resultTime"])
 	}
+}
+
+// storeBefore makes a fresh schema (storetest.PostgresSchema) as the migrations before the
+// one named *suffix left it, and returns its DSN, a function that runs a statement on it
+// (simple protocol: several statements at once, values in the text) and its connection; for
+// the tests of what a migration does to data already there.
+func storeBefore(t *testing.T, suffix string) (string, func(q string, args ...any), *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	dsn := storetest.PostgresSchema(t)
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(ctx) })
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := c.Exec(ctx, q, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...); err != nil {
+			t.Fatalf("%.80s: %v", q, err)
+		}
+	}
+	storetest.MigratedBefore(t, migrations, sqlq.PostgresDDL, suffix, exec)
+	return dsn, exec, c
 }

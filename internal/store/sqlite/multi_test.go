@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,33 +19,7 @@ import (
 // Observations of MultiDatastreams after it.
 func TestMigrateToMultiDatastreams(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// the schema as the migrations before it left it, and some data in it
-	names, _ := fs.Glob(migrations, "migrations/*.sql")
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := raw.Exec(q, args...); err != nil {
-			t.Fatalf("%.80s: %v", q, err)
-		}
-	}
-	exec(`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`)
-	for _, name := range names {
-		version := strings.TrimSuffix(filepath.Base(name), ".sql")
-		if strings.HasSuffix(version, "_multidatastreams") { // the migrations before it, whatever its number
-			break
-		}
-		src, _ := fs.ReadFile(migrations, name)
-		body, err := sqlq.SQLiteDDL.Expand(string(src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		exec(body)
-		exec(`INSERT INTO schema_migrations VALUES (?, 0)`, version)
-	}
+	path, exec, raw := storeBefore(t, "_multidatastreams")
 	exec(`INSERT INTO things (id, name, description) VALUES (1, 'Khanki', 'gauge')`)
 	exec(`INSERT INTO locations (id, name, description, encoding_type, location) VALUES (1, 'Khanki', 'site', 'application/geo+json', '{"type":"Point","coordinates":[73.97,32.4]}')`)
 	exec(`INSERT INTO thing_locations VALUES (1, 1)`)
@@ -135,4 +108,25 @@ func TestMultiObservationWindowUsesIndex(t *testing.T) {
 	if p := strings.Join(plan, "; "); !strings.Contains(p, "INDEX observations_multi_datastream_time (multi_datastream_id=?") || strings.Contains(p, "TEMP B-TREE") {
 		t.Errorf("plan of a MultiDatastream's time window: %s", p)
 	}
+}
+
+// storeBefore makes a new SQLite file as the migrations before the one named *suffix left it,
+// and returns its path, a function that runs a statement on it, and the connection (to close
+// before Open migrates it); for the tests of what a migration does to data already there.
+func storeBefore(t *testing.T, suffix string) (string, func(q string, args ...any), *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := raw.Exec(q, args...); err != nil {
+			t.Fatalf("%.80s: %v", q, err)
+		}
+	}
+	storetest.MigratedBefore(t, migrations, sqlq.SQLiteDDL, suffix, exec)
+	return path, exec, raw
 }

@@ -2,10 +2,14 @@ package storetest
 
 import (
 	"fmt"
+	"io/fs"
+	"path"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rabta/rabta/internal/alert"
+	"github.com/rabta/rabta/internal/store/sqlq"
 )
 
 // Migration 0027 (what readers outside an alert's organisation see of it, alert.Shown) on a
@@ -49,4 +53,34 @@ func AlertsShownFilled(t *testing.T, s alert.Store) {
 			t.Errorf("alert %d shows %+v, want level %d %q at minute %d", c.id, a.Shown, c.level, c.name, c.at)
 		}
 	}
+}
+
+// MigratedBefore makes, with exec, the schema the migrations of fsys (migrations/*.sql,
+// spelled by ddl) left before the first whose name ends in suffix ("_alerts_shown"), and
+// records them in schema_migrations: a store from before that migration, for the tests of
+// what it does to data already there.
+func MigratedBefore(t *testing.T, fsys fs.FS, ddl sqlq.DDL, suffix string, exec func(q string, args ...any)) {
+	t.Helper()
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("migrations: %v %v", names, err)
+	}
+	exec(`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`)
+	for _, name := range names {
+		version := strings.TrimSuffix(path.Base(name), ".sql")
+		if strings.HasSuffix(version, suffix) { // the migrations before it, whatever its number
+			return
+		}
+		src, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := ddl.Expand(string(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(body)
+		exec(fmt.Sprintf(`INSERT INTO schema_migrations VALUES ('%s', 0)`, version))
+	}
+	t.Fatalf("no migration named *%s", suffix)
 }
