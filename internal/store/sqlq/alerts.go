@@ -136,12 +136,18 @@ func (s *Alerts) SaveAlert(ctx context.Context, a *alert.Alert, t alert.Transiti
 }
 
 // shownAfter is what readers outside a's organisation see after transition t (alert.Shown):
-// a's level and time when t is one they read, else what they saw before (was).
+// a's level and time when t issued a message; when it is another step they read (an
+// expiry), the level they saw before (a draft may still wait, with its own level) and t's
+// time; else what they saw before (was).
 func shownAfter(a *alert.Alert, t alert.Transition, was alert.Shown) alert.Shown {
-	if !alert.Visible(t) {
+	switch {
+	case t.Identifier != "":
+		return alert.Shown{Level: a.Level, LevelName: a.LevelName, Updated: a.Updated}
+	case alert.Visible(t):
+		was.Updated = a.Updated
 		return was
 	}
-	return alert.Shown{Level: a.Level, LevelName: a.LevelName, Updated: a.Updated}
+	return was
 }
 
 const alertCols = `id, rule_id, organisation, state, status, operational, level, level_name, draft, draft_type, draft_by, draft_authors, created_us, updated_us,

@@ -376,6 +376,20 @@ func testAlertListByReader(t *testing.T, s alert.Store) {
 			t.Errorf("issued, as %q reads them: %s, want %s", c.org, got, c.want)
 		}
 	}
+	// it expires with an escalation drafted (the draft's level is the alert's): others read the
+	// expiry's time and still the level issued
+	waiting.Level, waiting.LevelName, waiting.Updated = 2, "severe", t0.Add(150*time.Second)
+	if err := s.SaveAlert(ctx(), waiting, alert.Transition{From: alert.Issued, To: alert.Issued, At: waiting.Updated}, nil); err != nil {
+		t.Fatal(err)
+	}
+	expired := t0.Add(3 * time.Minute)
+	waiting.State, waiting.Updated = alert.Expired, expired
+	if err := s.SaveAlert(ctx(), waiting, alert.Transition{From: alert.Issued, To: alert.Expired, At: expired}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := s.GetAlert(ctx(), waiting.ID); err != nil || a.Shown.Level != 1 || a.Shown.LevelName != "warning" || !a.Shown.Updated.Equal(expired) {
+		t.Errorf("expired with an escalation waiting: shown %+v %v, want level 1 warning at minute 3", a.Shown, err)
+	}
 }
 
 func testRules(t *testing.T, s warning.Store) {
