@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -189,10 +190,10 @@ CREATE INDEX ON bench_floor_observations (datastream, phenomenon_time)`); err !=
 				ids, dss, times, results)
 			return err
 		}
-		var rmu = make(chan struct{}, 1) // pgx connections are not safe for concurrent use
+		var rmu sync.Mutex // a pgx connection is not safe for concurrent use
 		s.window = func(ctx context.Context, ds, from, to int64, limit int) ([]floorRow, error) {
-			rmu <- struct{}{}
-			defer func() { <-rmu }()
+			rmu.Lock()
+			defer rmu.Unlock()
 			rs, err := r.Query(ctx, `SELECT id, datastream, phenomenon_time, result FROM bench_floor_observations
 WHERE datastream = $1 AND phenomenon_time >= $2 AND phenomenon_time < $3 ORDER BY phenomenon_time DESC LIMIT $4`,
 				ds, time.UnixMicro(from).UTC(), time.UnixMicro(to).UTC(), limit)

@@ -68,7 +68,8 @@ func (s *Alerts) CreateAlert(ctx context.Context, a *alert.Alert, t alert.Transi
 		if err != nil {
 			return err
 		}
-		a.Shown = shownAfter(a, t, a.Shown)
+		// nobody outside its organisation reads an alert before it issues: no level until then
+		a.Shown = shownAfter(a, t, alert.Shown{Level: -1, Updated: a.Updated})
 		err = tx.QueryRow(ctx, `INSERT INTO alerts (rule_id, organisation, state, status, operational, level, level_name, draft, draft_type, draft_by, draft_authors, created_us, updated_us,
 			shown_level, shown_level_name, shown_updated_us)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, a.RuleID, orgOr(a.Organisation), string(a.State), string(a.Status), a.Operational, a.Level, a.LevelName, d,
@@ -601,12 +602,7 @@ func (s *Alerts) EngineStateVersion(ctx context.Context) (int64, error) {
 // DatastreamRemote implements warning.RemoteDatastreams: whether Datastream id was received
 // from a partner (fed_remote).
 func (s *Alerts) DatastreamRemote(ctx context.Context, id int64) (bool, error) {
-	var one int
-	err := readRow(ctx, s.eng, `SELECT 1 FROM fed_remote WHERE datastream_id = ? LIMIT 1`, []any{id}, &one)
-	if errors.Is(err, ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
+	return isRemote(ctx, s.eng, id) // federation.go
 }
 
 // DatastreamOwner returns the organisation owning Datastream id ("" for one made before

@@ -133,12 +133,6 @@ func (j joined) QueueObservations(ctx context.Context, tx Tx, q Queue, obs []*se
 	return false, nil
 }
 
-// lateral is the engine's Lateral (batch.go), when it has it.
-func (j joined) lateral() (Lateral, bool) {
-	l, ok := j.Engine.(Lateral)
-	return l, ok
-}
-
 func (j joined) Prepare(ctx context.Context, times func() []time.Time) error {
 	if a := j.owner.outer(ctx); a != nil {
 		if p, ok := j.Engine.(TxPreparer); ok {

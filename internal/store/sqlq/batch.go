@@ -63,16 +63,13 @@ const (
 	batchMaxRows    = 1024
 )
 
-// batchMaxLateral is the most entities whose collections one lateral statement reads (its
-// text does not grow with them).
-const batchMaxLateral = 1000
-
 // lateral is the engine's Lateral, when it is one.
 func (s *Entities) lateral() (Lateral, bool) {
-	if j, ok := s.eng.(joined); ok {
-		return j.lateral()
+	e := s.eng
+	if j, ok := e.(joined); ok {
+		e = j.Engine
 	}
-	l, ok := s.eng.(Lateral)
+	l, ok := e.(Lateral)
 	return l, ok
 }
 
@@ -92,6 +89,12 @@ type prefetch struct {
 
 	start int         // rows[k] is the page of ents[start+k]
 	rows  [][]pageRow // the pages read by the last statement
+
+	// the lateral statement (Lateral engines), made at the first read: its text and
+	// arguments after the ids' array, and its page query's order terms
+	latText  string
+	latArgs  []any
+	latTerms []orderTerm
 }
 
 // page returns the expanded collection of ents[i] (sub is its query), as list(sub) would: it
@@ -195,74 +198,80 @@ func (s *Entities) ExpandSQL(set string, ids []int64, item string) (string, []an
 }
 
 // lateral builds the statement that reads the pages of ents[i:i+k] on a Lateral engine
-// (comment above), and returns it with the order terms of its page query. The page query is
-// built twice, for parents -1 and -2 (ids no entity has): the arguments where the two differ
-// are the parent's id, and stand for d_.pid_ in the statement. A page query whose text
-// depends on its parent's id cannot be written this way: an error (a fault of this file).
+// (comment above), and returns it with the order terms of its page query.
 func (p *prefetch) lateral(i, k int) (*q, []orderTerm, error) {
-	const a = "e"
-	var ones [2]*q
-	var terms []orderTerm
-	for j, id := range []int64{-1, -2} {
-		sub := p.sub(i)
-		sub.Parent.ID = id
-		var err error
-		if terms, err = p.s.orderTerms(sub.Set, a, sub.Opts.OrderBy); err != nil {
+	if p.latText == "" {
+		if err := p.lateralText(); err != nil {
 			return nil, nil, err
 		}
-		if len(terms) == 0 {
-			terms = rankTerm(sub.Parent, a)
-		}
-		if ones[j], err = p.s.pageSQLLimit(sub, terms, "SELECT "+selectList(sub.Set, a), true); err != nil {
-			return nil, nil, err
-		}
-	}
-	text := ones[0].b.String()
-	if text != ones[1].b.String() || len(ones[0].args) != len(ones[1].args) {
-		return nil, nil, fmt.Errorf("expand %s: the page query's text depends on its parent", p.item.nav.Name)
-	}
-	parent := make(map[int]bool)
-	for n, v := range ones[0].args {
-		if x, ok := v.(int64); ok && x == -1 {
-			if y, ok := ones[1].args[n].(int64); ok && y == -2 {
-				parent[n] = true
-			}
-		}
-	}
-	if len(parent) == 0 {
-		return nil, nil, fmt.Errorf("expand %s: the page query does not name its parent", p.item.nav.Name)
 	}
 	ids := make([]int64, k)
 	for b := range k {
 		ids[b] = p.ents[i+b].ID
 	}
 	x := &q{}
-	x.add("SELECT x.*, d_.n_ - 1 AS b_ FROM unnest(?::int8[]) WITH ORDINALITY AS d_(pid_, n_) CROSS JOIN LATERAL (", ids)
-	var one strings.Builder
-	start, n := 0, 0
+	x.add(p.latText, append([]any{ids}, p.latArgs...)...)
+	return x, p.latTerms, nil
+}
+
+// lateralText makes the lateral statement's text, its arguments after the ids' array and its
+// order terms, once for the prefetch: they do not depend on the entities. The page query is
+// built twice, for parents -1 and -2 (ids no entity has): the arguments where the two differ
+// are the parent's id, and stand for d_.pid_ in the statement. A page query whose text
+// depends on its parent's id cannot be written this way: an error (a fault of this file).
+func (p *prefetch) lateralText() error {
+	const a = "e"
+	var ones [2]*q
+	var terms []orderTerm
+	for j, id := range []int64{-1, -2} {
+		sub := p.sub(0)
+		sub.Parent.ID = id
+		var err error
+		if terms, err = p.s.orderTerms(sub.Set, a, sub.Opts.OrderBy); err != nil {
+			return err
+		}
+		if len(terms) == 0 {
+			terms = rankTerm(sub.Parent, a)
+		}
+		if ones[j], err = p.s.pageSQLLimit(sub, terms, "SELECT "+selectList(sub.Set, a), true); err != nil {
+			return err
+		}
+	}
+	text := ones[0].b.String()
+	if text != ones[1].b.String() || len(ones[0].args) != len(ones[1].args) {
+		return fmt.Errorf("expand %s: the page query's text depends on its parent", p.item.nav.Name)
+	}
+	var b strings.Builder
+	var args []any
+	b.WriteString("SELECT x.*, d_.n_ - 1 AS b_ FROM unnest(?::int8[]) WITH ORDINALITY AS d_(pid_, n_) CROSS JOIN LATERAL (")
+	start, n, parents := 0, 0, 0
 	Unquoted(text, func(at int, c byte, _ int) {
 		if c != '?' {
 			return
 		}
-		if parent[n] {
-			one.WriteString(text[start:at])
-			one.WriteString("d_.pid_")
+		x, _ := ones[0].args[n].(int64)
+		y, _ := ones[1].args[n].(int64)
+		if x == -1 && y == -2 { // the parent's id
+			b.WriteString(text[start:at])
+			b.WriteString("d_.pid_")
 			start = at + 1
+			parents++
 		} else {
-			x.args = append(x.args, ones[0].args[n])
+			args = append(args, ones[0].args[n])
 		}
 		n++
 	})
-	one.WriteString(text[start:])
-	if n != len(ones[0].args) {
-		return nil, nil, fmt.Errorf("expand %s: %d markers for %d arguments", p.item.nav.Name, n, len(ones[0].args))
+	b.WriteString(text[start:])
+	if n != len(ones[0].args) || parents == 0 {
+		return fmt.Errorf("expand %s: %d markers for %d arguments, %d of them the parent", p.item.nav.Name, n, len(ones[0].args), parents)
 	}
-	x.add(one.String() + ") x ORDER BY d_.n_")
+	b.WriteString(") x ORDER BY d_.n_")
 	for t, term := range terms {
-		x.add(fmt.Sprintf(", x.k%d_", t) + term.dir())
+		b.WriteString(fmt.Sprintf(", x.k%d_", t) + term.dir())
 	}
-	x.add(", x.id" + idDir(terms))
-	return x, terms, nil
+	b.WriteString(", x.id" + idDir(terms))
+	p.latText, p.latArgs, p.latTerms = b.String(), args, terms
+	return nil
 }
 
 // sub is item's query on ents[i] (on a Parent of id 0, which has no entities, for i past the
@@ -280,9 +289,10 @@ func (p *prefetch) sub(i int) *sensing.Query {
 // batchMaxRows/(top+1), and the statement has a power of two of subqueries (those past the
 // end read nothing), so that few texts are prepared.
 func (p *prefetch) read(ctx context.Context, tx Tx, i int) error {
-	k := min(batchMaxParents, max(1, batchMaxRows/(p.item.top+1)), len(p.ents)-i)
+	per := max(1, batchMaxRows/(p.item.top+1)) // the rows read ahead stay within batchMaxRows
 	l, lateral := p.s.lateral()
 	if !lateral {
+		k := min(batchMaxParents, per, len(p.ents)-i)
 		x, terms, err := p.statement(i, k)
 		if err != nil {
 			return err
@@ -290,7 +300,7 @@ func (p *prefetch) read(ctx context.Context, tx Tx, i int) error {
 		text, args := p.s.eng.Dynamic(x.b.String(), x.args)
 		return p.scan(ctx, tx, i, k, terms, text, args)
 	}
-	k = min(batchMaxLateral, max(1, batchMaxRows/(p.item.top+1)), len(p.ents)-i)
+	k := min(per, len(p.ents)-i) // the lateral text does not grow with k
 	x, terms, err := p.lateral(i, k)
 	if err != nil {
 		return err

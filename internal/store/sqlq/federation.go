@@ -576,6 +576,16 @@ type remoteAnswer struct {
 	at     time.Time
 }
 
+// isRemote reads whether Datastream ds is a remote (received) Datastream: it has a fed_remote row.
+func isRemote(ctx context.Context, eng Engine, ds int64) (bool, error) {
+	var one int
+	err := readRow(ctx, eng, `SELECT 1 FROM fed_remote WHERE datastream_id = ? LIMIT 1`, []any{ds}, &one)
+	if errors.Is(err, ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // IsRemote reports whether Datastream ds is a remote (received, read-only) Datastream. It is
 // asked on every write of an Observation, so each answer is kept in memory for remoteFor.
 func (s *Federation) IsRemote(ctx context.Context, ds int64) (bool, error) {
@@ -586,12 +596,10 @@ func (s *Federation) IsRemote(ctx context.Context, ds int64) (bool, error) {
 	if ok && now.Sub(a.at) < remoteFor && !now.Before(a.at) {
 		return a.remote, nil
 	}
-	var one int
-	err := readRow(ctx, s.eng, `SELECT 1 FROM fed_remote WHERE datastream_id = ? LIMIT 1`, []any{ds}, &one)
-	if err != nil && !errors.Is(err, ErrNoRows) {
+	remote, err := isRemote(ctx, s.eng, ds)
+	if err != nil {
 		return false, err
 	}
-	remote := err == nil
 	s.rmu.Lock()
 	if len(s.remote) > 100000 { // bounded: on a node with more Datastreams some are read again
 		clear(s.remote)
